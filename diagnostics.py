@@ -1,0 +1,113 @@
+"""User-facing errors, rendered the way clang and mlir-opt do:
+
+    model.mlir:7:10: error: shapes (2, 3) and (4, 3) do not broadcast (dimension 2 against 4)
+        %2 = relay.add %0, %1 : (tensor<2x3xf32>, tensor<4x3xf32>) -> !relay.incomplete
+             ^
+    model.mlir:3:10: note: operand 1 is defined here
+
+Ops carry their source position as a `FileLineColLoc` (the MLIR frontend of
+relay-opt records one for every op it parses).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from xdsl.dialects.builtin import FileLineColLoc
+from xdsl.ir import Operation, SSAValue
+from xdsl.utils.exceptions import ParseError
+
+
+@dataclass(frozen=True)
+class SourceLoc:
+    file: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+Anchor = Operation | SSAValue | SourceLoc | None
+
+
+class RelayError(Exception):
+    """An error in the user's program, located at an op, a value or a source position."""
+
+    def __init__(self, message: str, at: Anchor = None, notes: Sequence[tuple[Anchor, str]] = ()):
+        super().__init__(message)
+        self.message = message
+        self.at = at
+        self.notes = list(notes)
+
+
+def location_of(anchor: Anchor) -> SourceLoc | None:
+    """The source position of an op (or of the nearest enclosing op that has one)."""
+    if isinstance(anchor, SourceLoc) or anchor is None:
+        return anchor
+    op: Operation | None
+    if isinstance(anchor, SSAValue):
+        owner = anchor.owner
+        op = owner if isinstance(owner, Operation) else owner.parent_op()
+    else:
+        op = anchor
+    while op is not None:
+        loc = op.location
+        if isinstance(loc, FileLineColLoc):
+            return SourceLoc(loc.filename.data, loc.line.data, loc.column.data)
+        op = op.parent_op()
+    return None
+
+
+def _excerpt(loc: SourceLoc, sources: Mapping[str, str]) -> str:
+    text = sources.get(loc.file)
+    if text is None:
+        return ""
+    lines = text.splitlines()
+    if not 1 <= loc.line <= len(lines):
+        return ""
+    line = lines[loc.line - 1]
+    return f"{line}\n{' ' * (loc.col - 1)}^\n"
+
+
+def render(
+    message: str,
+    at: Anchor,
+    sources: Mapping[str, str],
+    notes: Iterable[tuple[Anchor, str]] = (),
+    severity: str = "error",
+) -> str:
+    def one(anchor: Anchor, msg: str, sev: str) -> str:
+        loc = location_of(anchor)
+        if loc is None:
+            where = "<unknown>"
+            if isinstance(anchor, Operation):
+                where = f"'{anchor.name}'"
+            return f"{where}: {sev}: {msg}\n"
+        return f"{loc}: {sev}: {msg}\n" + _excerpt(loc, sources)
+
+    out = one(at, message, severity)
+    for anchor, note in notes:
+        out += one(anchor, note, "note")
+    return out
+
+
+def render_error(err: RelayError, sources: Mapping[str, str]) -> str:
+    return render(err.message, err.at, sources, err.notes)
+
+
+def render_parse_error(err: ParseError) -> str:
+    """xDSL's ParseError in the `file:line:col: error: message` shape."""
+    span = err.span
+    loc = span.get_location()
+    text = span.input.content
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    start = span.input.get_start_of_line(span.start)
+    end = span.input.get_end_of_line(span.start)
+    line = text[start:end] if isinstance(text, str) else ""
+    col = span.start - start
+    width = max(1, min(span.end, end) - span.start)
+    msg = getattr(err, "msg", str(err))
+    return f"{loc.file}:{loc.line}:{loc.col}: error: {msg}\n{line}\n{' ' * col}{'^' * width}\n"

@@ -1,0 +1,1 @@
+"""Dialects of relay-opt (the Relay dialect today)."""

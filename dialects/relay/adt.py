@@ -1,0 +1,379 @@
+"""Algebraic data types: definitions, constructor calls and `match`.
+
+    relay.type @List[A] {
+      relay.constructor @Cons(!relay.tvar<A>, !relay.adt<@List, !relay.tvar<A>>)
+      relay.constructor @Nil
+    }
+    %l = relay.construct @List::@Cons(%x, %xs)
+           : (tensor<f32>, !relay.adt<@List, tensor<f32>>) -> !relay.adt<@List, tensor<f32>>
+    %r = relay.match %l : !relay.adt<@List, tensor<f32>> -> tensor<f32> {
+      case @List::@Cons(%h : tensor<f32>, _) {
+        relay.yield %h : tensor<f32>
+      }
+      case @List::@Nil {
+        ...
+      }
+    }
+
+`relay.match partial` is Relay's `match?` (clauses need not cover every value).
+A constructor's tag is its position in its definition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from xdsl.dialects.builtin import (
+    ArrayAttr,
+    FunctionType,
+    StringAttr,
+    SymbolNameConstraint,
+    SymbolRefAttr,
+    UnitAttr,
+)
+from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
+from xdsl.irdl import (
+    IRDLOperation,
+    irdl_op_definition,
+    operand_def,
+    opt_prop_def,
+    prop_def,
+    region_def,
+    result_def,
+    traits_def,
+    var_operand_def,
+    var_region_def,
+)
+from xdsl.parser import Parser
+from xdsl.printer import Printer
+from xdsl.traits import HasParent, NoTerminator, Pure, SymbolOpInterface, SymbolTable
+from xdsl.utils.exceptions import VerifyException
+
+from relay_opt.dialects.relay.patterns import (
+    PATTERN_TYPES,
+    ConstructorPattern,
+    TuplePattern,
+    VarPattern,
+    WildcardPattern,
+    pattern_var_count,
+)
+from relay_opt.dialects.relay.types import ADTType, TypeVarType
+
+
+@irdl_op_definition
+class TypeDefOp(IRDLOperation):
+    """An ADT definition with its constructors; `extern` marks Relay's `extern type`."""
+
+    name = "relay.type"
+
+    sym_name = prop_def(SymbolNameConstraint())
+    type_params = opt_prop_def(ArrayAttr[StringAttr])
+    extern = opt_prop_def(UnitAttr)
+    body = region_def("single_block")
+
+    traits = traits_def(SymbolOpInterface(), SymbolTable(), NoTerminator())
+
+    def __init__(self, name: str, type_params: Sequence[str] = (), extern: bool = False,
+                 constructors: Sequence[ConstructorOp] = ()):
+        props: dict[str, Attribute] = {"sym_name": StringAttr(name)}
+        if type_params:
+            props["type_params"] = ArrayAttr(StringAttr(p) for p in type_params)
+        if extern:
+            props["extern"] = UnitAttr()
+        super().__init__(properties=props, regions=[Region(Block(constructors))])
+
+    @property
+    def type_param_names(self) -> tuple[str, ...]:
+        return tuple(p.data for p in self.type_params) if self.type_params else ()
+
+    @property
+    def constructors(self) -> list[ConstructorOp]:
+        return [op for op in self.body.block.ops if isinstance(op, ConstructorOp)]
+
+    def constructor(self, name: str) -> ConstructorOp | None:
+        for c in self.constructors:
+            if c.sym_name.data == name:
+                return c
+        return None
+
+    def instance_type(self) -> ADTType:
+        """`List[A]` with this definition's own type variables."""
+        return ADTType(self.sym_name.data, [TypeVarType(p) for p in self.type_param_names])
+
+    def verify_(self) -> None:
+        from relay_opt.dialects.relay.core import _type_vars
+
+        if len(set(self.type_param_names)) != len(self.type_param_names):
+            raise VerifyException("duplicate type parameter")
+        for op in self.body.block.ops:
+            if not isinstance(op, ConstructorOp):
+                raise VerifyException(f"'{op.name}' is not allowed in a type definition")
+        if self.extern and self.constructors:
+            raise VerifyException("an extern type has no constructors")
+        bound = set(self.type_param_names)
+        for c in self.constructors:
+            for t in c.inputs:
+                if unbound := _type_vars(t) - bound:
+                    raise VerifyException(
+                        f"constructor @{c.sym_name.data} uses unbound type variable(s) "
+                        f"{', '.join(sorted(unbound))}"
+                    )
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(" ")
+        printer.print_symbol_name(self.sym_name.data)
+        if self.type_param_names:
+            printer.print_string("[" + ", ".join(self.type_param_names) + "]")
+        if self.extern:
+            printer.print_string(" extern")
+            return
+        printer.print_string(" ")
+        printer.print_region(self.body, print_empty_block=False)
+
+    @classmethod
+    def parse(cls, parser: Parser) -> TypeDefOp:
+        name = parser.parse_symbol_name().data
+        type_params: list[str] = []
+        if parser.parse_optional_punctuation("[") is not None:
+            type_params.append(parser.parse_identifier("type parameter"))
+            while parser.parse_optional_punctuation(",") is not None:
+                type_params.append(parser.parse_identifier("type parameter"))
+            parser.parse_punctuation("]")
+        if parser.parse_optional_keyword("extern") is not None:
+            return TypeDefOp(name, type_params, extern=True)
+        region = parser.parse_region()
+        ops = list(region.block.ops) if region.blocks else []
+        for o in ops:
+            o.detach()
+        return TypeDefOp(name, type_params, constructors=ops)  # pyright: ignore[reportArgumentType]
+
+
+@irdl_op_definition
+class ConstructorOp(IRDLOperation):
+    """A constructor of the enclosing ADT: `relay.constructor @Cons(A, List[A])`."""
+
+    name = "relay.constructor"
+
+    sym_name = prop_def(SymbolNameConstraint())
+    inputs = prop_def(ArrayAttr[Attribute])
+
+    traits = traits_def(SymbolOpInterface(), HasParent(TypeDefOp))
+
+    def __init__(self, name: str, inputs: Sequence[Attribute] = ()):
+        super().__init__(properties={"sym_name": StringAttr(name), "inputs": ArrayAttr(inputs)})
+
+    @property
+    def type_def(self) -> TypeDefOp:
+        parent = self.parent_op()
+        assert isinstance(parent, TypeDefOp)
+        return parent
+
+    @property
+    def tag(self) -> int:
+        return self.type_def.constructors.index(self)
+
+    @property
+    def symbol(self) -> SymbolRefAttr:
+        return SymbolRefAttr(self.type_def.sym_name.data, [self.sym_name.data])
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(" ")
+        printer.print_symbol_name(self.sym_name.data)
+        if self.inputs.data:
+            printer.print_string("(")
+            printer.print_list(self.inputs, printer.print_attribute)
+            printer.print_string(")")
+
+    @classmethod
+    def parse(cls, parser: Parser) -> ConstructorOp:
+        name = parser.parse_symbol_name().data
+        inputs: list[Attribute] = []
+        if parser.parse_optional_punctuation("(") is not None:
+            inputs.append(parser.parse_type())
+            while parser.parse_optional_punctuation(",") is not None:
+                inputs.append(parser.parse_type())
+            parser.parse_punctuation(")")
+        return ConstructorOp(name, inputs)
+
+
+@irdl_op_definition
+class ConstructOp(IRDLOperation):
+    """A constructor call, building an ADT value: `relay.construct @List::@Nil() : () -> T`."""
+
+    name = "relay.construct"
+
+    constructor = prop_def(SymbolRefAttr)
+    fields = var_operand_def()
+    result = result_def()
+
+    traits = traits_def(Pure())
+
+    assembly_format = "$constructor `(` $fields `)` attr-dict `:` functional-type($fields, $result)"
+
+    def __init__(self, constructor: SymbolRefAttr, fields: Sequence[SSAValue | Operation], result_type: Attribute):
+        super().__init__(
+            operands=[list(fields)], result_types=[result_type], properties={"constructor": constructor}
+        )
+
+    def verify_(self) -> None:
+        from relay_opt.dialects.relay.symbols import lookup_constructor
+
+        ctor = lookup_constructor(self, self.constructor)
+        if ctor is None:
+            raise VerifyException(f"'{self.constructor}' does not name a constructor")
+        if len(self.fields) != len(ctor.inputs):
+            raise VerifyException(
+                f"constructor {self.constructor} takes {len(ctor.inputs)} field(s), "
+                f"got {len(self.fields)}"
+            )
+
+
+@irdl_op_definition
+class MatchOp(IRDLOperation):
+    """Pattern matching on a value; one region per clause, in order."""
+
+    name = "relay.match"
+
+    data = operand_def()
+    patterns = prop_def(ArrayAttr[Attribute])
+    partial = opt_prop_def(UnitAttr)
+    clauses = var_region_def("single_block")
+    result = result_def()
+
+    def __init__(self, data: SSAValue | Operation, result_type: Attribute,
+                 patterns: Sequence[Attribute], clauses: Sequence[Region], partial: bool = False):
+        props: dict[str, Attribute] = {"patterns": ArrayAttr(patterns)}
+        if partial:
+            props["partial"] = UnitAttr()
+        super().__init__(operands=[data], result_types=[result_type], properties=props,
+                         regions=[list(clauses)])
+
+    def verify_(self) -> None:
+        if len(self.patterns) != len(self.clauses):
+            raise VerifyException(
+                f"{len(self.patterns)} pattern(s) but {len(self.clauses)} clause region(s)"
+            )
+        if not self.clauses:
+            raise VerifyException("a match needs at least one clause")
+        for i, (p, region) in enumerate(zip(self.patterns, self.clauses)):
+            _verify_pattern(self, p)
+            n = pattern_var_count(p)
+            if len(region.block.args) != n:
+                raise VerifyException(
+                    f"clause {i} binds {n} variable(s) but its region has "
+                    f"{len(region.block.args)} argument(s)"
+                )
+
+    def print(self, printer: Printer) -> None:
+        if self.partial:
+            printer.print_string(" partial")
+        printer.print_string(" ")
+        printer.print_operand(self.data)
+        printer.print_string(" : ")
+        printer.print_attribute(self.data.type)
+        printer.print_string(" -> ")
+        printer.print_attribute(self.result.type)
+        printer.print_string(" {")
+        with printer.indented():
+            for p, region in zip(self.patterns, self.clauses):
+                printer.print_string("\n")
+                printer.print_string("case ")
+                args = iter(region.block.args)
+                _print_pattern(printer, p, args)
+                printer.print_string(" ")
+                printer.print_region(region, print_entry_block_args=False)
+        printer.print_string("\n}")
+
+    @classmethod
+    def parse(cls, parser: Parser) -> MatchOp:
+        partial = parser.parse_optional_keyword("partial") is not None
+        unresolved = parser.parse_unresolved_operand()
+        parser.parse_punctuation(":")
+        data = parser.resolve_operand(unresolved, parser.parse_type())
+        parser.parse_punctuation("->")
+        result_type = parser.parse_type()
+        parser.parse_punctuation("{")
+        patterns: list[Attribute] = []
+        regions: list[Region] = []
+        while parser.parse_optional_keyword("case") is not None:
+            bound: list[Parser.Argument] = []
+            patterns.append(_parse_pattern(parser, bound))
+            regions.append(parser.parse_region(bound))
+        parser.parse_punctuation("}", " to end the match clauses (each starts with `case`)")
+        return MatchOp(data, result_type, patterns, regions, partial)
+
+
+def _verify_pattern(op: Operation, p: Attribute) -> None:
+    from relay_opt.dialects.relay.symbols import lookup_constructor
+
+    if not isinstance(p, PATTERN_TYPES):
+        raise VerifyException(f"{p} is not a pattern")
+    if isinstance(p, ConstructorPattern):
+        ctor = lookup_constructor(op, p.constructor)
+        if ctor is None:
+            raise VerifyException(f"'{p.constructor}' does not name a constructor")
+        if len(p.fields) != len(ctor.inputs):
+            raise VerifyException(
+                f"constructor {p.constructor} takes {len(ctor.inputs)} field(s), "
+                f"the pattern has {len(p.fields)}"
+            )
+    if isinstance(p, (ConstructorPattern, TuplePattern)):
+        for f in p.fields:
+            _verify_pattern(op, f)
+
+
+def _print_pattern(printer: Printer, p: Attribute, args) -> None:  # noqa: ANN001
+    if isinstance(p, WildcardPattern):
+        printer.print_string("_")
+    elif isinstance(p, VarPattern):
+        printer.print_block_argument(next(args))
+    elif isinstance(p, ConstructorPattern):
+        printer.print_attribute(p.constructor)
+        if p.fields.data:
+            printer.print_string("(")
+            for i, f in enumerate(p.fields):
+                if i:
+                    printer.print_string(", ")
+                _print_pattern(printer, f, args)
+            printer.print_string(")")
+    elif isinstance(p, TuplePattern):
+        printer.print_string("(")
+        for i, f in enumerate(p.fields):
+            if i:
+                printer.print_string(", ")
+            _print_pattern(printer, f, args)
+        printer.print_string(")")
+    else:
+        printer.print_attribute(p)
+
+
+def _parse_pattern(parser: Parser, bound: list[Parser.Argument]) -> Attribute:
+    if parser.parse_optional_keyword("_") is not None:
+        return WildcardPattern()
+    if (arg := parser.parse_optional_argument(expect_type=True)) is not None:
+        bound.append(arg)
+        return VarPattern()
+    if parser.parse_optional_punctuation("(") is not None:
+        fields: list[Attribute] = []
+        if parser.parse_optional_punctuation(")") is None:
+            fields.append(_parse_pattern(parser, bound))
+            while parser.parse_optional_punctuation(",") is not None:
+                fields.append(_parse_pattern(parser, bound))
+            parser.parse_punctuation(")")
+        return TuplePattern(fields)
+    ctor = parser._parse_optional_symref_attr()  # pyright: ignore[reportPrivateUsage]
+    if ctor is None:
+        parser.raise_error("expected a pattern: `_`, `%x : T`, `(p, ...)` or `@T::@Ctor(p, ...)`")
+    fields = []
+    if parser.parse_optional_punctuation("(") is not None:
+        if parser.parse_optional_punctuation(")") is None:
+            fields.append(_parse_pattern(parser, bound))
+            while parser.parse_optional_punctuation(",") is not None:
+                fields.append(_parse_pattern(parser, bound))
+            parser.parse_punctuation(")")
+    return ConstructorPattern(ctor, fields)
+
+
+def constructor_type(ctor: ConstructorOp) -> FunctionType:
+    """The constructor's polymorphic type `(inputs) -> T[type params]`."""
+    return FunctionType.from_lists(list(ctor.inputs), [ctor.type_def.instance_type()])

@@ -1,0 +1,798 @@
+"""The Relay language's core ops: functions, closures, calls, `if`, tuples,
+constants and references. ADTs and `match` are in `adt.py`; operators in `ops/`.
+
+Every Relay function returns exactly one value (a tuple when there are several),
+so function types here always have one result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from xdsl.dialects.builtin import (
+    ArrayAttr,
+    DenseIntOrFPElementsAttr,
+    DenseResourceAttr,
+    FunctionType,
+    StringAttr,
+    SymbolNameConstraint,
+    SymbolRefAttr,
+    TupleType,
+    UnitAttr,
+)
+from xdsl.ir import Attribute, Block, Operation, ParametrizedAttribute, Region, SSAValue
+from xdsl.irdl import (
+    IRDLOperation,
+    irdl_op_definition,
+    operand_def,
+    opt_prop_def,
+    prop_def,
+    region_def,
+    result_def,
+    traits_def,
+    var_operand_def,
+)
+from xdsl.parser import Parser
+from xdsl.printer import Printer
+from xdsl.traits import (
+    CallableOpInterface,
+    HasParent,
+    IsolatedFromAbove,
+    IsTerminator,
+    Pure,
+    SymbolOpInterface,
+)
+from xdsl.utils.exceptions import VerifyException
+
+from relay_opt.dialects.relay.types import (
+    IncompleteType,
+    RefType,
+    TypeVarType,
+    function_type,
+    tuple_type,
+)
+
+
+def _type_vars(t: Attribute) -> set[str]:
+    """Names of the type variables occurring in `t`."""
+    if isinstance(t, TypeVarType):
+        return {t.var_name.data}
+    if isinstance(t, ArrayAttr):
+        return set().union(*(_type_vars(x) for x in t))  # pyright: ignore
+    if isinstance(t, ParametrizedAttribute):
+        return set().union(*(_type_vars(p) for p in t.parameters))
+    return set()
+
+
+def _single_result(t: FunctionType, what: str) -> Attribute:
+    if len(t.outputs) != 1:
+        raise VerifyException(f"{what} must have exactly one result type, got {len(t.outputs)}")
+    return t.outputs.data[0]
+
+
+def _parse_params(parser: Parser) -> list[Parser.Argument]:
+    return parser.parse_comma_separated_list(
+        Parser.Delimiter.PAREN, lambda: parser.parse_argument(expect_type=True)
+    )
+
+
+def _print_params(printer: Printer, args: Sequence[SSAValue]) -> None:
+    printer.print_string("(")
+    printer.print_list(args, printer.print_block_argument)  # pyright: ignore
+    printer.print_string(")")
+
+
+def _print_extra_attributes(printer: Printer, op: Operation) -> None:
+    if op.attributes:
+        printer.print_string(" attributes ")
+        printer.print_attr_dict(op.attributes)
+
+
+# ---------------------------------------------------------------------------
+# Functions and closures
+# ---------------------------------------------------------------------------
+
+
+class RelayCallable(CallableOpInterface):
+    @classmethod
+    def get_callable_region(cls, op: Operation) -> Region:
+        assert isinstance(op, (FuncOp, ClosureOp))
+        return op.body
+
+    @classmethod
+    def get_argument_types(cls, op: Operation) -> tuple[Attribute, ...]:
+        assert isinstance(op, (FuncOp, ClosureOp))
+        return op.function_type.inputs.data
+
+    @classmethod
+    def get_result_types(cls, op: Operation) -> tuple[Attribute, ...]:
+        assert isinstance(op, (FuncOp, ClosureOp))
+        return op.function_type.outputs.data
+
+
+@irdl_op_definition
+class FuncOp(IRDLOperation):
+    """A global function: `relay.func @map[A, B](%f: ..., %xs: ...) -> T { ... }`.
+
+    `type_params` names the type variables it is polymorphic over. Relay's
+    function attributes (`Primitive`, `Inline`, ...) are the op's attributes.
+    """
+
+    name = "relay.func"
+
+    body = region_def("single_block")
+    sym_name = prop_def(SymbolNameConstraint())
+    function_type = prop_def(FunctionType)
+    type_params = opt_prop_def(ArrayAttr[StringAttr])
+
+    traits = traits_def(IsolatedFromAbove(), SymbolOpInterface(), RelayCallable())
+
+    def __init__(
+        self,
+        name: str,
+        params: Sequence[Attribute],
+        ret: Attribute,
+        type_params: Sequence[str] = (),
+        region: Region | None = None,
+        attributes: dict[str, Attribute] | None = None,
+    ):
+        props: dict[str, Attribute] = {
+            "sym_name": StringAttr(name),
+            "function_type": function_type(params, ret),
+        }
+        if type_params:
+            props["type_params"] = ArrayAttr(StringAttr(p) for p in type_params)
+        super().__init__(
+            properties=props,
+            regions=[region or Region(Block(arg_types=params))],
+            attributes=attributes or {},
+        )
+
+    @property
+    def ret_type(self) -> Attribute:
+        return self.function_type.outputs.data[0]
+
+    @property
+    def type_param_names(self) -> tuple[str, ...]:
+        return tuple(p.data for p in self.type_params) if self.type_params else ()
+
+    @property
+    def args(self) -> tuple[SSAValue, ...]:
+        return self.body.block.args
+
+    def verify_(self) -> None:
+        _single_result(self.function_type, "a Relay function")
+        if self.body.block.arg_types != self.function_type.inputs.data:
+            raise VerifyException("entry block argument types differ from the function type")
+        bound = set(self.type_param_names)
+        if len(bound) != len(self.type_param_names):
+            raise VerifyException("duplicate type parameter")
+        if unbound := _type_vars(self.function_type) - bound:
+            raise VerifyException(
+                f"type variable(s) {', '.join(sorted(unbound))} not bound by the "
+                f"function's type parameters"
+            )
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(" ")
+        printer.print_symbol_name(self.sym_name.data)
+        if self.type_param_names:
+            printer.print_string("[" + ", ".join(self.type_param_names) + "]")
+        _print_params(printer, self.args)
+        printer.print_string(" -> ")
+        printer.print_attribute(self.ret_type)
+        _print_extra_attributes(printer, self)
+        printer.print_string(" ")
+        printer.print_region(self.body, print_entry_block_args=False)
+
+    @classmethod
+    def parse(cls, parser: Parser) -> FuncOp:
+        name = parser.parse_symbol_name().data
+        type_params: list[str] = []
+        if parser.parse_optional_punctuation("[") is not None:
+            type_params.append(parser.parse_identifier("type parameter"))
+            while parser.parse_optional_punctuation(",") is not None:
+                type_params.append(parser.parse_identifier("type parameter"))
+            parser.parse_punctuation("]")
+        params = _parse_params(parser)
+        parser.parse_punctuation("->")
+        ret = parser.parse_type()
+        attributes = parser.parse_optional_attr_dict_with_keyword()
+        region = parser.parse_region(params)
+        return FuncOp(
+            name,
+            [p.type for p in params],
+            ret,
+            type_params,
+            region,
+            dict(attributes.data) if attributes else None,
+        )
+
+
+@irdl_op_definition
+class ClosureOp(IRDLOperation):
+    """A function value that may use enclosing values: `%f = relay.fn (%x: T) -> R {...}`.
+
+    With `recursive %self`, the entry block's first argument is the closure
+    itself, which is how a `let`-bound local function calls itself.
+    """
+
+    name = "relay.fn"
+
+    body = region_def("single_block")
+    recursive = opt_prop_def(UnitAttr)
+    result = result_def(FunctionType)
+
+    traits = traits_def(RelayCallable(), Pure())
+
+    def __init__(
+        self,
+        params: Sequence[Attribute],
+        ret: Attribute,
+        region: Region | None = None,
+        recursive: bool = False,
+        attributes: dict[str, Attribute] | None = None,
+    ):
+        ftype = function_type(params, ret)
+        if region is None:
+            region = Region(Block(arg_types=[ftype, *params] if recursive else params))
+        super().__init__(
+            result_types=[ftype],
+            regions=[region],
+            properties={"recursive": UnitAttr()} if recursive else {},
+            attributes=attributes or {},
+        )
+
+    @property
+    def function_type(self) -> FunctionType:
+        return self.result.type
+
+    @property
+    def ret_type(self) -> Attribute:
+        return self.function_type.outputs.data[0]
+
+    @property
+    def self_arg(self) -> SSAValue | None:
+        return self.body.block.args[0] if self.recursive else None
+
+    @property
+    def args(self) -> tuple[SSAValue, ...]:
+        block_args = self.body.block.args
+        return block_args[1:] if self.recursive else block_args
+
+    def verify_(self) -> None:
+        _single_result(self.function_type, "a Relay function")
+        if tuple(a.type for a in self.args) != self.function_type.inputs.data:
+            raise VerifyException("closure parameter types differ from its function type")
+        if self.recursive and self.body.block.args[0].type != self.function_type:
+            raise VerifyException("the self argument of a recursive closure must have its type")
+
+    def print(self, printer: Printer) -> None:
+        if self.recursive:
+            printer.print_string(" recursive ")
+            printer.print_operand(self.body.block.args[0])
+        printer.print_string(" ")
+        _print_params(printer, self.args)
+        printer.print_string(" -> ")
+        printer.print_attribute(self.ret_type)
+        _print_extra_attributes(printer, self)
+        printer.print_string(" ")
+        printer.print_region(self.body, print_entry_block_args=False)
+
+    @classmethod
+    def parse(cls, parser: Parser) -> ClosureOp:
+        self_name = None
+        if parser.parse_optional_keyword("recursive") is not None:
+            self_name = parser.parse_argument(expect_type=False)
+        params = _parse_params(parser)
+        parser.parse_punctuation("->")
+        ret = parser.parse_type()
+        ftype = function_type([p.type for p in params], ret)
+        attributes = parser.parse_optional_attr_dict_with_keyword()
+        block_args = [self_name.resolve(ftype), *params] if self_name else params
+        region = parser.parse_region(block_args)
+        return ClosureOp(
+            [p.type for p in params],
+            ret,
+            region,
+            recursive=self_name is not None,
+            attributes=dict(attributes.data) if attributes else None,
+        )
+
+
+@irdl_op_definition
+class ReturnOp(IRDLOperation):
+    """Ends a function or closure body with its value: `relay.return %v : T`."""
+
+    name = "relay.return"
+
+    value = operand_def()
+
+    traits = traits_def(IsTerminator(), HasParent(FuncOp, ClosureOp))
+
+    assembly_format = "$value attr-dict `:` type($value)"
+
+    def __init__(self, value: SSAValue | Operation):
+        super().__init__(operands=[value])
+
+    def verify_(self) -> None:
+        parent = self.parent_op()
+        assert isinstance(parent, (FuncOp, ClosureOp))
+        if self.value.type != parent.ret_type:
+            raise VerifyException(
+                f"returns {self.value.type} but the function's result type is {parent.ret_type}"
+            )
+
+
+@irdl_op_definition
+class CallOp(IRDLOperation):
+    """A direct call of a global function: `relay.call @f(%a, %b) : (A, B) -> R`."""
+
+    name = "relay.call"
+
+    callee = prop_def(SymbolRefAttr)
+    arguments = var_operand_def()
+    result = result_def()
+
+    assembly_format = "$callee `(` $arguments `)` attr-dict `:` functional-type($arguments, $result)"
+
+    def __init__(self, callee: str, args: Sequence[SSAValue | Operation], ret: Attribute):
+        super().__init__(
+            operands=[list(args)], result_types=[ret], properties={"callee": SymbolRefAttr(callee)}
+        )
+
+    def verify_(self) -> None:
+        from relay_opt.dialects.relay.symbols import lookup_function
+
+        func = lookup_function(self, self.callee)
+        if func is None:
+            raise VerifyException(f"'{self.callee}' does not name a relay.func")
+        want = len(func.function_type.inputs)
+        if len(self.arguments) != want:
+            raise VerifyException(
+                f"'{self.callee}' takes {want} argument(s), got {len(self.arguments)}"
+            )
+
+
+@irdl_op_definition
+class CallClosureOp(IRDLOperation):
+    """A call of a function value: `relay.call_closure %f(%a) : (A) -> R`."""
+
+    name = "relay.call_closure"
+
+    callee = operand_def()
+    arguments = var_operand_def()
+    result = result_def()
+
+    def __init__(self, callee: SSAValue | Operation, args: Sequence[SSAValue | Operation], ret: Attribute):
+        super().__init__(operands=[callee, list(args)], result_types=[ret])
+
+    def verify_(self) -> None:
+        ftype = self.callee.type
+        if isinstance(ftype, FunctionType):
+            if len(ftype.inputs) != len(self.arguments):
+                raise VerifyException(
+                    f"the callee takes {len(ftype.inputs)} argument(s), got {len(self.arguments)}"
+                )
+        elif not isinstance(ftype, (IncompleteType, TypeVarType)):
+            raise VerifyException(f"callee of type {ftype} is not a function")
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(" ")
+        printer.print_operand(self.callee)
+        printer.print_operands(self.arguments)
+        printer.print_string(" : ")
+        printer.print_function_type(self.arguments.types, [self.result.type])
+
+    @classmethod
+    def parse(cls, parser: Parser) -> CallClosureOp:
+        callee = parser.parse_operand()
+        args = parser.parse_comma_separated_list(Parser.Delimiter.PAREN, parser.parse_operand)
+        parser.parse_punctuation(":")
+        pos = parser.pos
+        ftype = parser.parse_type()
+        if not isinstance(ftype, FunctionType) or len(ftype.outputs) != 1:
+            parser.raise_error("expected `(argument types) -> result type`", pos, parser.pos)
+        if tuple(a.type for a in args) != ftype.inputs.data:
+            parser.raise_error("argument types differ from the values' types", pos, parser.pos)
+        return CallClosureOp(callee, args, ftype.outputs.data[0])
+
+
+@irdl_op_definition
+class GlobalRefOp(IRDLOperation):
+    """A global function as a value: `%f = relay.global_ref @g : (A) -> R`."""
+
+    name = "relay.global_ref"
+
+    callee = prop_def(SymbolRefAttr)
+    result = result_def()
+
+    traits = traits_def(Pure())
+
+    assembly_format = "$callee attr-dict `:` type($result)"
+
+    def __init__(self, callee: str, ftype: Attribute):
+        super().__init__(result_types=[ftype], properties={"callee": SymbolRefAttr(callee)})
+
+    def verify_(self) -> None:
+        from relay_opt.dialects.relay.symbols import lookup_function
+
+        if lookup_function(self, self.callee) is None:
+            raise VerifyException(f"'{self.callee}' does not name a relay.func")
+
+
+# ---------------------------------------------------------------------------
+# Control flow
+# ---------------------------------------------------------------------------
+
+
+@irdl_op_definition
+class IfOp(IRDLOperation):
+    """`%r = relay.if %c : tensor<i1> -> T { ... } else { ... }`; each branch yields a T."""
+
+    name = "relay.if"
+
+    cond = operand_def()
+    then_region = region_def("single_block")
+    else_region = region_def("single_block")
+    result = result_def()
+
+    def __init__(self, cond: SSAValue | Operation, result_type: Attribute,
+                 then_region: Region | None = None, else_region: Region | None = None):
+        super().__init__(
+            operands=[cond],
+            result_types=[result_type],
+            regions=[then_region or Region(Block()), else_region or Region(Block())],
+        )
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(" ")
+        printer.print_operand(self.cond)
+        printer.print_string(" : ")
+        printer.print_attribute(self.cond.type)
+        printer.print_string(" -> ")
+        printer.print_attribute(self.result.type)
+        printer.print_string(" ")
+        printer.print_region(self.then_region)
+        printer.print_string(" else ")
+        printer.print_region(self.else_region)
+
+    @classmethod
+    def parse(cls, parser: Parser) -> IfOp:
+        unresolved = parser.parse_unresolved_operand()
+        parser.parse_punctuation(":")
+        cond = parser.resolve_operand(unresolved, parser.parse_type())
+        parser.parse_punctuation("->")
+        result_type = parser.parse_type()
+        then_region = parser.parse_region()
+        parser.parse_keyword("else")
+        else_region = parser.parse_region()
+        return IfOp(cond, result_type, then_region, else_region)
+
+
+@irdl_op_definition
+class YieldOp(IRDLOperation):
+    """Ends an `if` branch or a `match` clause with its value."""
+
+    name = "relay.yield"
+
+    value = operand_def()
+
+    traits = traits_def(IsTerminator())
+
+    assembly_format = "$value attr-dict `:` type($value)"
+
+    def __init__(self, value: SSAValue | Operation):
+        super().__init__(operands=[value])
+
+    def verify_(self) -> None:
+        from relay_opt.dialects.relay.adt import MatchOp
+
+        parent = self.parent_op()
+        if not isinstance(parent, (IfOp, MatchOp)):
+            raise VerifyException("expects parent op 'relay.if' or 'relay.match'")
+        if self.value.type != parent.result.type:
+            raise VerifyException(
+                f"yields {self.value.type} but '{parent.name}' has type {parent.result.type}"
+            )
+
+
+# ---------------------------------------------------------------------------
+# Values: constants, tuples, references
+# ---------------------------------------------------------------------------
+
+
+@irdl_op_definition
+class ConstantOp(IRDLOperation):
+    """`%c = relay.constant dense<...> : tensor<...>`, or `dense_resource<name>` for weights."""
+
+    name = "relay.constant"
+
+    value = prop_def(DenseIntOrFPElementsAttr | DenseResourceAttr)
+    result = result_def()
+
+    traits = traits_def(Pure())
+
+    def __init__(self, value: DenseIntOrFPElementsAttr | DenseResourceAttr):
+        super().__init__(properties={"value": value}, result_types=[value.get_type()])
+
+    def verify_(self) -> None:
+        if self.result.type != self.value.get_type():
+            raise VerifyException(
+                f"result type {self.result.type} differs from the value's type {self.value.get_type()}"
+            )
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(" ")
+        printer.print_attribute(self.value)
+
+    @classmethod
+    def parse(cls, parser: Parser) -> ConstantOp:
+        pos = parser.pos
+        value = parser.parse_attribute()
+        if not isinstance(value, (DenseIntOrFPElementsAttr, DenseResourceAttr)):
+            parser.raise_error("expected a dense<...> or dense_resource<...> value", pos, parser.pos)
+        return ConstantOp(value)
+
+
+def _print_derived_type(printer: Printer, operand: Attribute, result: Attribute, derived: Attribute | None) -> None:
+    """`: T` when the result type follows from the operand's, `: T -> R` otherwise."""
+    printer.print_string(" : ")
+    printer.print_attribute(operand)
+    if derived != result:
+        printer.print_string(" -> ")
+        printer.print_attribute(result)
+
+
+def _parse_derived_type(parser: Parser) -> tuple[Attribute, Attribute | None]:
+    parser.parse_punctuation(":")
+    operand = parser.parse_type()
+    result = parser.parse_type() if parser.parse_optional_punctuation("->") else None
+    return operand, result
+
+
+@irdl_op_definition
+class TupleOp(IRDLOperation):
+    """`%t = relay.tuple %a, %b : tuple<A, B>`; `relay.tuple : tuple<>` is Relay's unit `()`."""
+
+    name = "relay.tuple"
+
+    fields = var_operand_def()
+    result = result_def(TupleType)
+
+    traits = traits_def(Pure())
+
+    def __init__(self, fields: Sequence[SSAValue | Operation]):
+        values = [SSAValue.get(f) for f in fields]
+        super().__init__(operands=[values], result_types=[tuple_type([v.type for v in values])])
+
+    def verify_(self) -> None:
+        if self.result.type.types.data != self.fields.types:
+            raise VerifyException(
+                f"result type {self.result.type} differs from the fields' types"
+            )
+
+    def print(self, printer: Printer) -> None:
+        if self.fields:
+            printer.print_string(" ")
+            printer.print_list(self.fields, printer.print_operand)
+        printer.print_string(" : ")
+        printer.print_attribute(self.result.type)
+
+    @classmethod
+    def parse(cls, parser: Parser) -> TupleOp:
+        unresolved = []
+        if (first := parser.parse_optional_unresolved_operand()) is not None:
+            unresolved.append(first)
+            while parser.parse_optional_punctuation(",") is not None:
+                unresolved.append(parser.parse_unresolved_operand())
+        parser.parse_punctuation(":")
+        pos = parser.pos
+        ttype = parser.parse_type()
+        if not isinstance(ttype, TupleType) or len(ttype.types) != len(unresolved):
+            parser.raise_error(f"expected a tuple type with {len(unresolved)} field(s)", pos, parser.pos)
+        return TupleOp(parser.resolve_operands(unresolved, ttype.types.data, pos))
+
+
+@irdl_op_definition
+class TupleGetOp(IRDLOperation):
+    """`%x = relay.tuple_get %t[1] : tuple<A, B>` (Relay's `%t.1`)."""
+
+    name = "relay.tuple_get"
+
+    tuple = operand_def()
+    index = prop_def(Attribute)  # IntegerAttr; checked in verify_
+    result = result_def()
+
+    traits = traits_def(Pure())
+
+    def __init__(self, tup: SSAValue | Operation, index: int, result_type: Attribute | None = None):
+        from xdsl.dialects.builtin import IntegerAttr, i64
+
+        value = SSAValue.get(tup)
+        if result_type is None:
+            result_type = _tuple_field(value.type, index) or IncompleteType()
+        super().__init__(
+            operands=[value], result_types=[result_type], properties={"index": IntegerAttr(index, i64)}
+        )
+
+    @property
+    def field_index(self) -> int:
+        from xdsl.dialects.builtin import IntegerAttr
+
+        assert isinstance(self.index, IntegerAttr)
+        return self.index.value.data
+
+    def verify_(self) -> None:
+        from xdsl.dialects.builtin import IntegerAttr
+
+        if not isinstance(self.index, IntegerAttr):
+            raise VerifyException("index must be an integer")
+        ttype = self.tuple.type
+        if isinstance(ttype, TupleType):
+            if not 0 <= self.field_index < len(ttype.types):
+                raise VerifyException(
+                    f"index {self.field_index} is out of range for {ttype} "
+                    f"({len(ttype.types)} field(s))"
+                )
+            if ttype.types.data[self.field_index] != self.result.type:
+                raise VerifyException(
+                    f"result type {self.result.type} differs from field {self.field_index} "
+                    f"of {ttype}"
+                )
+        elif not isinstance(ttype, (IncompleteType, TypeVarType)):
+            raise VerifyException(f"operand of type {ttype} is not a tuple")
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(" ")
+        printer.print_operand(self.tuple)
+        printer.print_string(f"[{self.field_index}]")
+        ttype = self.tuple.type
+        _print_derived_type(printer, ttype, self.result.type, _tuple_field(ttype, self.field_index))
+
+    @classmethod
+    def parse(cls, parser: Parser) -> TupleGetOp:
+        unresolved = parser.parse_unresolved_operand()
+        parser.parse_punctuation("[")
+        index = parser.parse_integer(allow_negative=False, allow_boolean=False)
+        parser.parse_punctuation("]")
+        operand_type, result_type = _parse_derived_type(parser)
+        tup = parser.resolve_operand(unresolved, operand_type)
+        return TupleGetOp(tup, index, result_type)
+
+
+def _tuple_field(t: Attribute, index: int) -> Attribute | None:
+    if isinstance(t, TupleType) and 0 <= index < len(t.types):
+        return t.types.data[index]
+    return None
+
+
+@irdl_op_definition
+class RefCreateOp(IRDLOperation):
+    """`%r = relay.ref_create %v : T` makes a new mutable cell holding %v."""
+
+    name = "relay.ref_create"
+
+    value = operand_def()
+    result = result_def()
+
+    def __init__(self, value: SSAValue | Operation, result_type: Attribute | None = None):
+        v = SSAValue.get(value)
+        super().__init__(operands=[v], result_types=[result_type or RefType(v.type)])
+
+    def verify_(self) -> None:
+        if not isinstance(self.result.type, (RefType, IncompleteType)):
+            raise VerifyException(f"result type {self.result.type} is not a reference type")
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(" ")
+        printer.print_operand(self.value)
+        t = self.value.type
+        _print_derived_type(printer, t, self.result.type, RefType(t))
+
+    @classmethod
+    def parse(cls, parser: Parser) -> RefCreateOp:
+        unresolved = parser.parse_unresolved_operand()
+        operand_type, result_type = _parse_derived_type(parser)
+        return RefCreateOp(parser.resolve_operand(unresolved, operand_type), result_type)
+
+
+@irdl_op_definition
+class RefReadOp(IRDLOperation):
+    """`%v = relay.ref_read %r : !relay.ref<T>` reads the cell's current value."""
+
+    name = "relay.ref_read"
+
+    ref = operand_def()
+    result = result_def()
+
+    def __init__(self, ref: SSAValue | Operation, result_type: Attribute | None = None):
+        r = SSAValue.get(ref)
+        if result_type is None:
+            result_type = r.type.value_type if isinstance(r.type, RefType) else IncompleteType()
+        super().__init__(operands=[r], result_types=[result_type])
+
+    def verify_(self) -> None:
+        t = self.ref.type
+        if isinstance(t, RefType):
+            if t.value_type != self.result.type:
+                raise VerifyException(f"result type {self.result.type} differs from the cell's {t.value_type}")
+        elif not isinstance(t, (IncompleteType, TypeVarType)):
+            raise VerifyException(f"operand of type {t} is not a reference")
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(" ")
+        printer.print_operand(self.ref)
+        t = self.ref.type
+        _print_derived_type(printer, t, self.result.type, t.value_type if isinstance(t, RefType) else None)
+
+    @classmethod
+    def parse(cls, parser: Parser) -> RefReadOp:
+        unresolved = parser.parse_unresolved_operand()
+        operand_type, result_type = _parse_derived_type(parser)
+        return RefReadOp(parser.resolve_operand(unresolved, operand_type), result_type)
+
+
+@irdl_op_definition
+class RefWriteOp(IRDLOperation):
+    """`relay.ref_write %r, %v : !relay.ref<T>, T` stores %v; its value is `()`."""
+
+    name = "relay.ref_write"
+
+    ref = operand_def()
+    value = operand_def()
+    result = result_def(TupleType)
+
+    def __init__(self, ref: SSAValue | Operation, value: SSAValue | Operation):
+        super().__init__(operands=[ref, value], result_types=[tuple_type([])])
+
+    def verify_(self) -> None:
+        if self.result.type.types.data:
+            raise VerifyException("result type must be the unit tuple<>")
+        t = self.ref.type
+        if isinstance(t, RefType):
+            if t.value_type != self.value.type:
+                raise VerifyException(
+                    f"stores {self.value.type} into a cell of {t.value_type}"
+                )
+        elif not isinstance(t, (IncompleteType, TypeVarType)):
+            raise VerifyException(f"operand of type {t} is not a reference")
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(" ")
+        printer.print_operand(self.ref)
+        printer.print_string(", ")
+        printer.print_operand(self.value)
+        printer.print_string(" : ")
+        printer.print_attribute(self.ref.type)
+        printer.print_string(", ")
+        printer.print_attribute(self.value.type)
+
+    @classmethod
+    def parse(cls, parser: Parser) -> RefWriteOp:
+        r = parser.parse_unresolved_operand()
+        parser.parse_punctuation(",")
+        v = parser.parse_unresolved_operand()
+        parser.parse_punctuation(":")
+        rt = parser.parse_type()
+        parser.parse_punctuation(",")
+        vt = parser.parse_type()
+        return RefWriteOp(parser.resolve_operand(r, rt), parser.resolve_operand(v, vt))
+
+
+__all__ = [
+    "CallClosureOp",
+    "CallOp",
+    "ClosureOp",
+    "ConstantOp",
+    "FuncOp",
+    "GlobalRefOp",
+    "IfOp",
+    "RefCreateOp",
+    "RefReadOp",
+    "RefWriteOp",
+    "ReturnOp",
+    "TupleGetOp",
+    "TupleOp",
+    "YieldOp",
+]

@@ -1,0 +1,34 @@
+"""Relay dtype names <-> numpy dtypes, for the operators' numpy semantics."""
+
+from __future__ import annotations
+
+import numpy as np
+
+_NUMPY: dict[str, np.dtype] = {
+    "bool": np.dtype(np.bool_),
+    "int8": np.dtype(np.int8),
+    "int16": np.dtype(np.int16),
+    "int32": np.dtype(np.int32),
+    "int64": np.dtype(np.int64),
+    "uint8": np.dtype(np.uint8),
+    "uint16": np.dtype(np.uint16),
+    "uint32": np.dtype(np.uint32),
+    "uint64": np.dtype(np.uint64),
+    "float16": np.dtype(np.float16),
+    "float32": np.dtype(np.float32),
+    "float64": np.dtype(np.float64),
+}
+
+
+def numpy_dtype(dtype: str) -> np.dtype:
+    """numpy's dtype for a Relay dtype name. bfloat16 has no numpy dtype: float32 stands in."""
+    if dtype == "bfloat16":
+        return np.dtype(np.float32)
+    return _NUMPY[dtype]
+
+
+def relay_dtype(dt: np.dtype) -> str:
+    for name, npdt in _NUMPY.items():
+        if npdt == dt:
+            return name
+    raise ValueError(f"numpy dtype {dt} has no Relay dtype")

@@ -1,0 +1,73 @@
+"""Helpers shared by the operator families' type relations."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from xdsl.dialects.builtin import TensorType, TupleType
+from xdsl.ir import Attribute
+
+from relay_opt.dialects.relay.registry import TypeRelationError
+from relay_opt.dialects.relay.types import (
+    DYNAMIC,
+    UnknownDTypeError,
+    tensor_dtype,
+    tensor_shape,
+    tensor_type,
+)
+
+Shape = tuple[int, ...]
+
+
+def show_shape(shape: Sequence[int]) -> str:
+    return "(" + ", ".join("?" if d == DYNAMIC else str(d) for d in shape) + ")"
+
+
+def expect_tensor(t: Attribute, what: str = "operand") -> tuple[Shape, str]:
+    """The shape and dtype of a tensor type; a relation error for anything else."""
+    if not isinstance(t, TensorType):
+        raise TypeRelationError(f"{what} must be a tensor, got {t}")
+    try:
+        return tensor_shape(t), tensor_dtype(t)
+    except UnknownDTypeError as e:
+        raise TypeRelationError(f"{what}: {e}") from None
+
+
+def expect_tuple(t: Attribute, what: str = "operand") -> list[tuple[Shape, str]]:
+    if not isinstance(t, TupleType):
+        raise TypeRelationError(f"{what} must be a tuple of tensors, got {t}")
+    return [expect_tensor(f, f"{what} field {i}") for i, f in enumerate(t.types)]
+
+
+def broadcast_shapes(a: Shape, b: Shape) -> Shape:
+    """numpy's broadcasting rule, with `?` dims: `?` against n is n unless n is 1."""
+    out: list[int] = []
+    for i in range(max(len(a), len(b))):
+        da = a[len(a) - 1 - i] if i < len(a) else 1
+        db = b[len(b) - 1 - i] if i < len(b) else 1
+        if da == db:
+            out.append(da)
+        elif da == 1:
+            out.append(db)
+        elif db == 1:
+            out.append(da)
+        elif da == DYNAMIC:
+            out.append(db)
+        elif db == DYNAMIC:
+            out.append(da)
+        else:
+            raise TypeRelationError(
+                f"shapes {show_shape(a)} and {show_shape(b)} do not broadcast "
+                f"(dimension {da} against {db})"
+            )
+    return tuple(reversed(out))
+
+
+def normalize_axis(axis: int, ndim: int, what: str = "axis") -> int:
+    if not -ndim <= axis < max(ndim, 1):
+        raise TypeRelationError(f"{what} {axis} is out of range for rank {ndim}")
+    return axis + ndim if axis < 0 else axis
+
+
+def result(shape: Sequence[int], dtype: str) -> TensorType[Attribute]:
+    return tensor_type(shape, dtype)

@@ -1,0 +1,288 @@
+"""The operator registry: one declaration per Relay operator.
+
+An `OpDef` holds everything the compiler knows about an operator: its operand
+names, its attributes with Relay's defaults, its type relation (shapes and
+dtypes, `?` dims included), its fusion pattern kind and its numpy semantics.
+`register` turns the declaration into an xDSL op class `relay.<name>`
+(`relay.add`, `relay.nn.conv2d`) that shares one assembly format:
+
+    %y = relay.nn.conv2d %x, %w {padding = [1, 1, 1, 1], channels = 64}
+           : (tensor<1x3x8x8xf32>, tensor<64x3x3x3xf32>) -> tensor<1x64x8x8xf32>
+
+Only attributes that differ from the default are printed in the custom form;
+the generic form shows every stored property.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any, ClassVar
+
+from xdsl.dialects.builtin import FunctionType
+from xdsl.ir import Attribute, Operation, SSAValue
+from xdsl.irdl import (
+    IRDLOperation,
+    irdl_op_definition,
+    opt_prop_def,
+    result_def,
+    var_operand_def,
+)
+from xdsl.parser import Parser, UnresolvedOperand
+from xdsl.printer import Printer
+from xdsl.utils.exceptions import VerifyException
+
+from relay_opt.dialects.relay.attributes import (
+    AttrError,
+    Attrs,
+    AttrSpec,
+    AttrValue,
+    format_value,
+    parse_value,
+)
+from relay_opt.dialects.relay.types import IncompleteType, is_concrete
+
+
+class OpPattern(IntEnum):
+    """TVM's operator pattern kinds (OpPatternKind), which drive fuse-ops."""
+
+    ELEMWISE = 0
+    BROADCAST = 1
+    INJECTIVE = 2
+    COMM_REDUCE = 3
+    OUT_ELEMWISE_FUSABLE = 4
+    TUPLE = 7
+    OPAQUE = 8
+
+
+class TypeRelationError(Exception):
+    """Raised by a type relation: the message says what was expected and what was found."""
+
+
+TypeRelation = Callable[[Sequence[Attribute], Attrs], Attribute]
+"""(operand types, attributes) -> result type. Operand types are concrete."""
+
+Compute = Callable[..., Any]
+"""(attrs, *numpy arrays) -> numpy array, or a tuple of them for tuple results.
+
+Tuple operands arrive as Python tuples of arrays."""
+
+
+@dataclass(frozen=True)
+class OpDef:
+    name: str
+    """Relay's name: `add`, `nn.conv2d`."""
+    args: tuple[str, ...]
+    """Operand names, in order (Relay's argument names)."""
+    attrs: tuple[AttrSpec, ...]
+    relation: TypeRelation
+    pattern: OpPattern
+    compute: Compute
+    summary: str = ""
+    op_class: type[RelayOperatorOp] = field(init=False, repr=False, compare=False)
+
+    @property
+    def mlir_name(self) -> str:
+        return "relay." + self.name
+
+    def attr_spec(self, name: str) -> AttrSpec | None:
+        for spec in self.attrs:
+            if spec.name == name:
+                return spec
+        return None
+
+    def make_attrs(self, values: dict[str, AttrValue] | None = None) -> Attrs:
+        """Attributes with defaults filled; raises AttrError on unknown names or bad values."""
+        values = dict(values or {})
+        out: dict[str, AttrValue] = {}
+        for spec in self.attrs:
+            out[spec.name] = spec.normalize(values.pop(spec.name, spec.default))
+        if values:
+            unknown = next(iter(values))
+            raise AttrError(f"operator '{self.name}' has no attribute '{unknown}'")
+        return Attrs(out)
+
+    def infer(self, arg_types: Sequence[Attribute], attrs: Attrs) -> Attribute:
+        """Run the type relation after checking the operand count."""
+        if len(arg_types) != len(self.args):
+            raise TypeRelationError(
+                f"'{self.name}' takes {len(self.args)} operand(s) "
+                f"({', '.join(self.args)}), got {len(arg_types)}"
+            )
+        return self.relation(arg_types, attrs)
+
+    def build(
+        self,
+        operands: Sequence[SSAValue | Operation],
+        attrs: dict[str, AttrValue] | None = None,
+        result_type: Attribute | None = None,
+    ) -> RelayOperatorOp:
+        """Create a call of this operator; the result type is inferred when not given."""
+        full = self.make_attrs(attrs)
+        if result_type is None:
+            types = [SSAValue.get(o).type for o in operands]
+            result_type = (
+                self.infer(types, full) if all(is_concrete(t) for t in types) else IncompleteType()
+            )
+        props = {}
+        for spec in self.attrs:
+            if (a := spec.to_attribute(full[spec.name])) is not None:
+                props[spec.name] = a
+        return self.op_class.create(
+            operands=[SSAValue.get(o) for o in operands],
+            result_types=[result_type],
+            properties=props,
+        )
+
+
+class RelayOperatorOp(IRDLOperation):
+    """Base of every registered operator's op class."""
+
+    OPDEF: ClassVar[OpDef]
+
+    operands_ = var_operand_def()
+    result = result_def()
+
+    @property
+    def opdef(self) -> OpDef:
+        return type(self).OPDEF
+
+    @property
+    def attrs(self) -> Attrs:
+        """The call's attributes as Python values, defaults filled in."""
+        values: dict[str, AttrValue] = {}
+        for spec in self.OPDEF.attrs:
+            values[spec.name] = spec.from_attribute(self.properties.get(spec.name))
+        return Attrs(values)
+
+    def verify_(self) -> None:
+        opdef = self.OPDEF
+        if len(self.operands) != len(opdef.args):
+            raise VerifyException(
+                f"'{opdef.name}' takes {len(opdef.args)} operand(s) "
+                f"({', '.join(opdef.args)}), got {len(self.operands)}"
+            )
+        for key in self.properties:
+            if opdef.attr_spec(key) is None:
+                raise VerifyException(f"operator '{opdef.name}' has no attribute '{key}'")
+        try:
+            attrs = self.attrs
+        except AttrError as e:
+            raise VerifyException(str(e)) from None
+        types = [o.type for o in self.operands]
+        if all(is_concrete(t) for t in types) and is_concrete(self.result.type):
+            try:
+                expected = opdef.relation(types, attrs)
+            except TypeRelationError as e:
+                raise VerifyException(str(e)) from None
+            if expected != self.result.type:
+                raise VerifyException(
+                    f"result type {self.result.type} does not match the inferred type {expected}"
+                )
+
+    # -- assembly format ------------------------------------------------------------------
+
+    def print(self, printer: Printer) -> None:
+        if self.operands:
+            printer.print_string(" ")
+            printer.print_list(self.operands, printer.print_operand)
+        shown = []
+        attrs = self.attrs
+        for spec in self.OPDEF.attrs:
+            value = attrs[spec.name]
+            if value != spec.normalize(spec.default):
+                shown.append(f"{spec.name} = {format_value(value)}")
+        if shown:
+            printer.print_string(" {" + ", ".join(shown) + "}")
+        printer.print_string(" : ")
+        printer.print_function_type(self.operand_types, self.result_types)
+
+    @classmethod
+    def parse(cls, parser: Parser) -> RelayOperatorOp:
+        opdef = cls.OPDEF
+        unresolved: list[UnresolvedOperand] = []
+        if (first := parser.parse_optional_unresolved_operand()) is not None:
+            unresolved.append(first)
+            while parser.parse_optional_punctuation(",") is not None:
+                unresolved.append(parser.parse_unresolved_operand())
+        values: dict[str, AttrValue] = {}
+        if parser.parse_optional_punctuation("{") is not None:
+            if parser.parse_optional_punctuation("}") is None:
+                while True:
+                    pos = parser.pos
+                    key = parser.parse_identifier("attribute name")
+                    parser.parse_punctuation("=")
+                    spec = opdef.attr_spec(key)
+                    if spec is None:
+                        parser.raise_error(
+                            f"operator '{opdef.name}' has no attribute '{key}'", pos, parser.pos
+                        )
+                    if key in values:
+                        parser.raise_error(f"duplicate attribute '{key}'", pos, parser.pos)
+                    vpos = parser.pos
+                    value = parse_value(parser)
+                    try:
+                        values[key] = spec.normalize(value)
+                    except AttrError as e:
+                        parser.raise_error(str(e), vpos, parser.pos)
+                    if parser.parse_optional_punctuation(",") is None:
+                        break
+                parser.parse_punctuation("}")
+        parser.parse_punctuation(":")
+        pos = parser.pos
+        ftype = parser.parse_type()
+        if not isinstance(ftype, FunctionType) or len(ftype.outputs) != 1:
+            parser.raise_error(
+                "expected a function type with one result, `(operand types) -> result type`",
+                pos,
+                parser.pos,
+            )
+        if len(ftype.inputs) != len(unresolved):
+            parser.raise_error(
+                f"{len(unresolved)} operand(s) but {len(ftype.inputs)} operand type(s)",
+                pos,
+                parser.pos,
+            )
+        operands = parser.resolve_operands(unresolved, ftype.inputs.data, parser.pos)
+        return opdef.build(operands, values, ftype.outputs.data[0])
+
+
+_REGISTRY: dict[str, OpDef] = {}
+
+
+def register(opdef: OpDef) -> OpDef:
+    """Declare an operator; creates its op class `relay.<name>`."""
+    if opdef.name in _REGISTRY:
+        raise ValueError(f"operator '{opdef.name}' is registered twice")
+    class_name = "".join(p[:1].upper() + p[1:] for p in opdef.name.replace(".", "_").split("_"))
+    namespace: dict[str, Any] = {
+        "name": opdef.mlir_name,
+        "OPDEF": opdef,
+        "__annotations__": {"OPDEF": "ClassVar[OpDef]"},
+        "__doc__": opdef.summary or f"Relay operator `{opdef.name}`.",
+        "__module__": __name__,
+        "__qualname__": class_name + "Op",
+    }
+    for spec in opdef.attrs:
+        namespace["attr_" + spec.name] = opt_prop_def(Attribute, prop_name=spec.name)
+    op_class = irdl_op_definition(type(class_name + "Op", (RelayOperatorOp,), namespace))
+    object.__setattr__(opdef, "op_class", op_class)
+    _REGISTRY[opdef.name] = opdef
+    return opdef
+
+
+def _load() -> None:
+    # The operator families register themselves on import.
+    from relay_opt.dialects.relay import ops  # noqa: F401
+
+
+def lookup(name: str) -> OpDef | None:
+    """The operator named `name` (Relay spelling, `nn.conv2d`), or None."""
+    _load()
+    return _REGISTRY.get(name)
+
+
+def all_ops() -> Iterator[OpDef]:
+    _load()
+    return iter(sorted(_REGISTRY.values(), key=lambda d: d.name))

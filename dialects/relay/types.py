@@ -1,0 +1,237 @@
+"""Relay's types as MLIR types.
+
+Tensors, tuples and function types are xDSL's builtin `tensor`, `tuple` and
+function types (so lowering needs no type conversion for them); what Relay adds
+is here: ADT instances, references, type variables and the incomplete type `_`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from xdsl.dialects.builtin import (
+    DYNAMIC_INDEX,
+    ArrayAttr,
+    BFloat16Type,
+    Float16Type,
+    Float32Type,
+    Float64Type,
+    FunctionType,
+    IntegerType,
+    Signedness,
+    StringAttr,
+    SymbolRefAttr,
+    TensorType,
+    TupleType,
+)
+from xdsl.ir import Attribute, ParametrizedAttribute, TypeAttribute
+from xdsl.irdl import irdl_attr_definition
+from xdsl.parser import AttrParser
+from xdsl.printer import Printer
+
+DYNAMIC = DYNAMIC_INDEX
+"""The value of a `?` dimension in a tensor shape."""
+
+
+@irdl_attr_definition
+class TypeVarType(ParametrizedAttribute, TypeAttribute):
+    """A type variable, bound by a polymorphic function or ADT: `!relay.tvar<A>`."""
+
+    name = "relay.tvar"
+
+    var_name: StringAttr
+
+    def __init__(self, var_name: str | StringAttr):
+        super().__init__(StringAttr(var_name) if isinstance(var_name, str) else var_name)
+
+    def print_parameters(self, printer: Printer) -> None:
+        with printer.in_angle_brackets():
+            printer.print_identifier_or_string_literal(self.var_name.data)
+
+    @classmethod
+    def parse_parameters(cls, parser: AttrParser) -> tuple[StringAttr]:
+        with parser.in_angle_brackets():
+            return (StringAttr(parser.parse_identifier_or_str_literal("type variable name")),)
+
+
+@irdl_attr_definition
+class IncompleteType(ParametrizedAttribute, TypeAttribute):
+    """Relay's `_`: a type that infer-types fills in."""
+
+    name = "relay.incomplete"
+
+
+@irdl_attr_definition
+class RefType(ParametrizedAttribute, TypeAttribute):
+    """A mutable reference cell holding a value of `value_type`: `!relay.ref<T>`."""
+
+    name = "relay.ref"
+
+    value_type: Attribute
+
+    def print_parameters(self, printer: Printer) -> None:
+        with printer.in_angle_brackets():
+            printer.print_attribute(self.value_type)
+
+    @classmethod
+    def parse_parameters(cls, parser: AttrParser) -> tuple[Attribute]:
+        with parser.in_angle_brackets():
+            return (parser.parse_type(),)
+
+
+@irdl_attr_definition
+class ADTType(ParametrizedAttribute, TypeAttribute):
+    """An instance of an algebraic data type: `!relay.adt<@List, tensor<f32>>`.
+
+    `adt` names the `relay.type` definition; `args` instantiate its type parameters.
+    """
+
+    name = "relay.adt"
+
+    adt: SymbolRefAttr
+    args: ArrayAttr[Attribute]
+
+    def __init__(self, adt: str | SymbolRefAttr, args: Sequence[Attribute] = ()):
+        super().__init__(SymbolRefAttr(adt) if isinstance(adt, str) else adt, ArrayAttr(args))
+
+    @property
+    def adt_name(self) -> str:
+        return self.adt.root_reference.data
+
+    def print_parameters(self, printer: Printer) -> None:
+        with printer.in_angle_brackets():
+            printer.print_attribute(self.adt)
+            for arg in self.args:
+                printer.print_string(", ")
+                printer.print_attribute(arg)
+
+    @classmethod
+    def parse_parameters(cls, parser: AttrParser) -> tuple[SymbolRefAttr, ArrayAttr[Attribute]]:
+        with parser.in_angle_brackets():
+            name = parser.parse_symbol_name()
+            args: list[Attribute] = []
+            while parser.parse_optional_punctuation(",") is not None:
+                args.append(parser.parse_type())
+        return SymbolRefAttr(name), ArrayAttr(args)
+
+
+# ---------------------------------------------------------------------------
+# Relay dtypes <-> MLIR element types
+# ---------------------------------------------------------------------------
+
+_DTYPE_TO_ELEMENT: dict[str, Attribute] = {
+    "bool": IntegerType(1),
+    "int8": IntegerType(8),
+    "int16": IntegerType(16),
+    "int32": IntegerType(32),
+    "int64": IntegerType(64),
+    "uint8": IntegerType(8, Signedness.UNSIGNED),
+    "uint16": IntegerType(16, Signedness.UNSIGNED),
+    "uint32": IntegerType(32, Signedness.UNSIGNED),
+    "uint64": IntegerType(64, Signedness.UNSIGNED),
+    "float16": Float16Type(),
+    "bfloat16": BFloat16Type(),
+    "float32": Float32Type(),
+    "float64": Float64Type(),
+}
+_ELEMENT_TO_DTYPE: dict[Attribute, str] = {v: k for k, v in _DTYPE_TO_ELEMENT.items()}
+
+DTYPES: tuple[str, ...] = tuple(_DTYPE_TO_ELEMENT)
+"""Relay's dtype names that this project supports."""
+
+
+class UnknownDTypeError(ValueError):
+    pass
+
+
+def element_type(dtype: str) -> Attribute:
+    """The MLIR element type of a Relay dtype name (`float32` -> `f32`)."""
+    try:
+        return _DTYPE_TO_ELEMENT[dtype]
+    except KeyError:
+        raise UnknownDTypeError(f"unknown dtype '{dtype}'") from None
+
+
+def dtype_of_element(elem: Attribute) -> str:
+    """The Relay dtype name of an MLIR element type (`f32` -> `float32`)."""
+    try:
+        return _ELEMENT_TO_DTYPE[elem]
+    except KeyError:
+        raise UnknownDTypeError(f"element type {elem} has no Relay dtype") from None
+
+
+def tensor_type(shape: Sequence[int], dtype: str | Attribute) -> TensorType[Attribute]:
+    """A tensor type from a shape (`DYNAMIC` for `?`) and a dtype name or element type."""
+    elem = element_type(dtype) if isinstance(dtype, str) else dtype
+    return TensorType(elem, list(shape))
+
+
+def is_tensor(t: Attribute) -> bool:
+    return isinstance(t, TensorType)
+
+
+def tensor_dtype(t: TensorType[Attribute]) -> str:
+    return dtype_of_element(t.element_type)
+
+
+def tensor_shape(t: TensorType[Attribute]) -> tuple[int, ...]:
+    return tuple(t.get_shape())
+
+
+def is_concrete(t: Attribute) -> bool:
+    """True when `t` holds no incomplete type and no type variable."""
+    if isinstance(t, (IncompleteType, TypeVarType)):
+        return False
+    if isinstance(t, TupleType):
+        return all(is_concrete(f) for f in t.types)
+    if isinstance(t, FunctionType):
+        return all(is_concrete(x) for x in (*t.inputs, *t.outputs))
+    if isinstance(t, RefType):
+        return is_concrete(t.value_type)
+    if isinstance(t, ADTType):
+        return all(is_concrete(a) for a in t.args)
+    return True
+
+
+def tuple_type(fields: Sequence[Attribute]) -> TupleType:
+    # TupleType(list) keeps the list, which then compares unequal to a parsed tuple type.
+    return TupleType(ArrayAttr(tuple(fields)))
+
+
+def function_type(inputs: Sequence[Attribute], output: Attribute) -> FunctionType:
+    """Relay functions return exactly one value (a tuple when there are several)."""
+    return FunctionType.from_lists(list(inputs), [output])
+
+
+def relay_type_str(t: Attribute) -> str:
+    """Spell a type the way Relay's text format does, for diagnostics."""
+    if isinstance(t, TensorType):
+        try:
+            dtype = tensor_dtype(t)
+        except UnknownDTypeError:
+            dtype = str(t.element_type)
+        shape = tensor_shape(t)
+        if not shape:
+            return dtype
+        dims = ", ".join("?" if d == DYNAMIC else str(d) for d in shape)
+        if len(shape) == 1:
+            dims += ","
+        return f"Tensor[({dims}), {dtype}]"
+    if isinstance(t, TupleType):
+        fields = [relay_type_str(f) for f in t.types]
+        return "(" + ", ".join(fields) + ("," if len(fields) == 1 else "") + ")"
+    if isinstance(t, FunctionType):
+        args = ", ".join(relay_type_str(a) for a in t.inputs)
+        outs = [relay_type_str(o) for o in t.outputs]
+        return f"fn ({args}) -> {outs[0] if len(outs) == 1 else '(' + ', '.join(outs) + ')'}"
+    if isinstance(t, TypeVarType):
+        return t.var_name.data
+    if isinstance(t, IncompleteType):
+        return "_"
+    if isinstance(t, RefType):
+        return f"ref({relay_type_str(t.value_type)})"
+    if isinstance(t, ADTType):
+        if not t.args:
+            return t.adt_name
+        return f"{t.adt_name}[{', '.join(relay_type_str(a) for a in t.args)}]"
+    return str(t)

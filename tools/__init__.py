@@ -1,0 +1,1 @@
+"""Command-line tools: relay-opt (and later relay-run, relay-translate)."""

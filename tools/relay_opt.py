@@ -1,0 +1,309 @@
+"""`relay-opt`: the modular optimizer driver, with xdsl-opt's and mlir-opt's conventions.
+
+    relay-opt model.mlir -p infer-types,canonicalize -o out.mlir
+    relay-opt --list-passes
+
+It is xDSL's `xDSLOptMain` with Relay's dialect and passes, a frontend that
+records every op's source position, located diagnostics instead of tracebacks,
+`--print-ir-after-all` / `--print-ir-before-all`, a timing report, and plugins:
+dialects and passes of other packages arrive through the `xdsl.universe`
+entry-point group, or from a module named with `--load-plugin`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from io import StringIO
+from typing import IO
+
+from xdsl.context import Context
+from xdsl.dialects.builtin import FileLineColLoc, IntAttr, ModuleOp, StringAttr, UnknownLoc
+from xdsl.ir import Operation
+from xdsl.parser import Parser
+from xdsl.passes import ModulePass, PassPipeline
+from xdsl.printer import Printer
+from xdsl.universe import Universe
+from xdsl.utils.exceptions import DiagnosticException, ParseError, VerifyException
+from xdsl.xdsl_opt_main import xDSLOptMain
+
+from relay_opt import __version__
+from relay_opt.diagnostics import RelayError, render, render_error, render_parse_error
+
+
+class LocatingParser(Parser):
+    """xDSL's MLIR parser, giving every op without an explicit `loc(...)` its position."""
+
+    def __init__(self, ctx: Context, text: str, name: str, line_offset: int = 0):
+        super().__init__(ctx, text, name)
+        self._name = StringAttr(name)
+        self._line_offset = line_offset
+
+    def parse_operation(self) -> Operation:
+        span = self._current_token.span
+        op = super().parse_operation()
+        if isinstance(op.location, UnknownLoc):
+            loc = span.get_location()
+            op.location = FileLineColLoc(
+                self._name, IntAttr(loc.line + self._line_offset), IntAttr(loc.col)
+            )
+        return op
+
+
+def verify_located(module: Operation) -> None:
+    """Verify every op, innermost first; the first failure is a RelayError at that op."""
+    for op in module.walk(reverse=True):
+        try:
+            op.verify(verify_nested_ops=False)
+        except (VerifyException, DiagnosticException) as e:
+            message = str(e.args[0]) if e.args else str(e)
+            message = message.removeprefix("Operation does not verify: ")
+            raise RelayError(message, op) from None
+
+
+def _plugin_universes(argv: Sequence[str]) -> list[Universe]:
+    """The Universes of the modules named by `--load-plugin` (read before argparse runs)."""
+    names: list[str] = []
+    for i, arg in enumerate(argv):
+        if arg == "--load-plugin" and i + 1 < len(argv):
+            names.append(argv[i + 1])
+        elif arg.startswith("--load-plugin="):
+            names.append(arg.split("=", 1)[1])
+    universes: list[Universe] = []
+    for name in names:
+        module_name, _, attr = name.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as e:
+            raise RelayError(f"cannot load plugin '{name}': {e}") from None
+        if attr:
+            found = [getattr(module, attr, None)]
+        else:
+            found = [v for v in vars(module).values() if isinstance(v, Universe)]
+        found = [u for u in found if isinstance(u, Universe)]
+        if not found:
+            raise RelayError(f"plugin module '{module_name}' defines no xdsl.universe.Universe")
+        universes.extend(found)
+    return universes
+
+
+def _summary(pass_class: type[ModulePass]) -> str:
+    doc = pass_class.__doc__ or ""
+    for line in doc.strip().splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+class RelayOptMain(xDSLOptMain):
+    version_format = f"relay-opt {__version__} (xDSL {{xdsl_version}})"
+
+    def __init__(self, args: Sequence[str] | None = None):
+        argv = list(sys.argv[1:] if args is None else args)
+        self.plugins = _plugin_universes(argv)
+        self.sources: dict[str, str] = {}
+        self.timings: list[tuple[str, float]] = []
+        super().__init__(
+            description="relay-opt: Relay's optimizer and lowering driver (xdsl-opt conventions)",
+            args=argv,
+        )
+
+    # -- registries -----------------------------------------------------------------------
+
+    def register_all_dialects(self) -> None:
+        super().register_all_dialects()
+        for universe in self.plugins:
+            for name, factory in universe.all_dialects.items():
+                if name in self.ctx.registered_dialect_names:
+                    raise RelayError(f"plugin dialect '{name}' is already registered")
+                self.ctx.register_dialect(name, factory)
+
+    def register_all_passes(self) -> None:
+        super().register_all_passes()
+        for universe in self.plugins:
+            for name, factory in universe.all_passes.items():
+                if name in self.available_passes:
+                    raise RelayError(f"plugin pass '{name}' is already registered")
+                self.register_pass(name, factory)
+
+    def register_all_frontends(self) -> None:
+        super().register_all_frontends()
+
+        def parse_mlir(io: IO[bytes], line_offset: int = 0) -> ModuleOp:
+            text = io.read().decode("utf-8", "replace")
+            parser = LocatingParser(self.ctx, text, self.get_input_name(), line_offset)
+            return parser.parse_module(not self.args.no_implicit_module)
+
+        self.available_frontends["mlir"] = parse_mlir
+
+    def register_all_arguments(self, arg_parser: argparse.ArgumentParser) -> None:
+        super().register_all_arguments(arg_parser)
+        arg_parser.add_argument(
+            "--load-plugin",
+            action="append",
+            default=[],
+            metavar="MODULE[:NAME]",
+            help="import MODULE and register the dialects and passes of its "
+            "xdsl.universe.Universe (NAME, or every Universe it defines)",
+        )
+        arg_parser.add_argument(
+            "--list-passes", action="store_true", help="list every pass with a one-line summary"
+        )
+        arg_parser.add_argument(
+            "--print-ir-after-all", action="store_true", help="print the IR after each pass (stderr)"
+        )
+        arg_parser.add_argument(
+            "--print-ir-before-all", action="store_true", help="print the IR before each pass (stderr)"
+        )
+        arg_parser.add_argument(
+            "--mlir-timing",
+            action="store_true",
+            help="print a per-pass timing report (stderr); --time-passes is the same",
+        )
+
+    # -- pipeline -------------------------------------------------------------------------
+
+    def setup_pipeline(self) -> None:
+        started = time.perf_counter()
+
+        def callback(previous: ModulePass | None, module: ModuleOp, following: ModulePass | None) -> None:
+            nonlocal started
+            now = time.perf_counter()
+            if previous is not None:
+                self.timings.append((previous.name, now - started))
+                if not self.args.disable_verify:
+                    verify_located(module)
+                if self.args.print_ir_after_all:
+                    self._dump(f"IR Dump After {previous.name}", module)
+            if following is not None and self.args.print_ir_before_all:
+                self._dump(f"IR Dump Before {following.name}", module)
+            started = time.perf_counter()
+
+        self.pipeline = PassPipeline.parse_spec(self.available_passes, self.args.passes, callback)
+
+    def _dump(self, title: str, module: ModuleOp) -> None:
+        sys.stderr.write(f"// -----// {title} //----- //\n")
+        Printer(stream=sys.stderr, print_generic_format=self.args.print_op_generic).print_op(module)
+        sys.stderr.write("\n\n")
+
+    def timing_report(self) -> str:
+        total = sum(t for _, t in self.timings) or 1e-12
+        rows = [
+            "===" + "-" * 73 + "===",
+            " " * 27 + "... Pass execution timing report ...",
+            "===" + "-" * 73 + "===",
+            f"  Total Execution Time: {total:.4f} seconds",
+            "",
+            "  ----Wall Time----  ----Name----",
+        ]
+        for name, t in self.timings:
+            rows.append(f"  {t:8.4f} ({100 * t / total:5.1f}%)  {name}")
+        rows.append(f"  {total:8.4f} (100.0%)  Total")
+        return "\n".join(rows) + "\n"
+
+    # -- driver ---------------------------------------------------------------------------
+
+    def parse_chunk(self, chunk: IO[bytes], file_extension: str, start_offset: int = 0) -> ModuleOp | None:
+        frontend = self.available_frontends[file_extension]
+        if file_extension == "mlir":
+            return frontend(chunk, start_offset)  # pyright: ignore[reportCallIssue]
+        return frontend(chunk)
+
+    def run(self) -> int:  # pyright: ignore[reportIncompatibleMethodOverride]
+        if self.args.list_passes:
+            self.list_passes(sys.stdout)
+            return 0
+        chunks, extension = self.prepare_input()
+        name = self.get_input_name()
+        if self.args.input_file is not None:
+            with open(self.args.input_file, encoding="utf-8", errors="replace") as f:
+                self.sources[name] = f.read()
+        diagnostics_mode = self.args.verify_diagnostics or self.args.parsing_diagnostics
+        out = StringIO()
+        for i, (chunk, offset) in enumerate(chunks):
+            if i > 0:
+                out.write("// -----\n")
+            message = None
+            try:
+                module = self.parse_chunk(chunk, extension, offset)
+                if module is not None:
+                    if name not in self.sources:
+                        self.sources[name] = ""
+                    if not self.args.disable_verify:
+                        verify_located(module)
+                    self.apply_passes(module)
+                    out.write(self.output_resulting_program(module))
+            except ParseError as e:
+                message = render_parse_error(_with_offset(e, offset))
+            except RelayError as e:
+                message = render_error(e, self.sources)
+            except (VerifyException, DiagnosticException) as e:
+                message = render(str(e.args[0]) if e.args else str(e), None, self.sources)
+            finally:
+                chunk.close()
+            if message is not None:
+                if diagnostics_mode:
+                    out.write(message)
+                    continue
+                sys.stderr.write(message)
+                return 1
+        # Write the output only once everything succeeded: no half-written files.
+        if self.args.output_file is None:
+            sys.stdout.write(out.getvalue())
+        else:
+            with open(self.args.output_file, "w") as f:
+                f.write(out.getvalue())
+        if self.args.mlir_timing or self.args.time_passes:
+            sys.stderr.write(self.timing_report())
+        return 0
+
+    def list_passes(self, stream: IO[str]) -> None:
+        stream.write("Available passes:\n")
+        width = max(len(n) for n in self.available_passes)
+        for name in sorted(self.available_passes):
+            try:
+                summary = _summary(self.available_passes[name]())
+            except Exception:  # a broken plugin must not hide the rest of the list
+                summary = "(failed to load)"
+            stream.write(f"  {name.ljust(width)}  {summary}\n")
+
+
+def _with_offset(e: ParseError, offset: int) -> ParseError:
+    import dataclasses
+
+    e.span = dataclasses.replace(e.span, line_offset=offset)
+    return e
+
+
+def run_tool(tool: Callable[[], int], prog: str) -> int:
+    """Run a command-line tool's body: user errors and crashes become messages, never tracebacks."""
+    try:
+        return tool()
+    except RelayError as e:
+        sys.stderr.write(render_error(e, {}).replace("<unknown>: ", f"{prog}: ", 1))
+        return 1
+    except (ValueError, OSError) as e:
+        sys.stderr.write(f"{prog}: error: {e}\n")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:  # noqa: BLE001 - the one place that turns crashes into messages
+        if os.environ.get("RELAY_OPT_TRACEBACK"):
+            raise
+        sys.stderr.write(
+            f"{prog}: internal error: {type(e).__name__}: {e}\n"
+            f"(set RELAY_OPT_TRACEBACK=1 to see the traceback; please report it)\n"
+        )
+        return 2
+
+
+def main(args: Sequence[str] | None = None) -> int:
+    return run_tool(lambda: RelayOptMain(args).run(), "relay-opt")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
