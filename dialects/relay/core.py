@@ -50,6 +50,7 @@ from relay_opt.dialects.relay.types import (
     TypeVarType,
     function_type,
     tuple_type,
+    types_compatible,
 )
 
 
@@ -318,7 +319,7 @@ class ReturnOp(IRDLOperation):
     def verify_(self) -> None:
         parent = self.parent_op()
         assert isinstance(parent, (FuncOp, ClosureOp))
-        if self.value.type != parent.ret_type:
+        if not types_compatible(self.value.type, parent.ret_type):
             raise VerifyException(
                 f"returns {self.value.type} but the function's result type is {parent.ret_type}"
             )
@@ -491,7 +492,7 @@ class YieldOp(IRDLOperation):
         parent = self.parent_op()
         if not isinstance(parent, (IfOp, MatchOp)):
             raise VerifyException("expects parent op 'relay.if' or 'relay.match'")
-        if self.value.type != parent.result.type:
+        if not types_compatible(self.value.type, parent.result.type):
             raise VerifyException(
                 f"yields {self.value.type} but '{parent.name}' has type {parent.result.type}"
             )
@@ -635,7 +636,7 @@ class TupleGetOp(IRDLOperation):
                     f"index {self.field_index} is out of range for {ttype} "
                     f"({len(ttype.types)} field(s))"
                 )
-            if ttype.types.data[self.field_index] != self.result.type:
+            if not types_compatible(ttype.types.data[self.field_index], self.result.type):
                 raise VerifyException(
                     f"result type {self.result.type} differs from field {self.field_index} "
                     f"of {ttype}"
@@ -715,7 +716,7 @@ class RefReadOp(IRDLOperation):
     def verify_(self) -> None:
         t = self.ref.type
         if isinstance(t, RefType):
-            if t.value_type != self.result.type:
+            if not types_compatible(t.value_type, self.result.type):
                 raise VerifyException(f"result type {self.result.type} differs from the cell's {t.value_type}")
         elif not isinstance(t, (IncompleteType, TypeVarType)):
             raise VerifyException(f"operand of type {t} is not a reference")
@@ -751,7 +752,7 @@ class RefWriteOp(IRDLOperation):
             raise VerifyException("result type must be the unit tuple<>")
         t = self.ref.type
         if isinstance(t, RefType):
-            if t.value_type != self.value.type:
+            if not types_compatible(t.value_type, self.value.type):
                 raise VerifyException(
                     f"stores {self.value.type} into a cell of {t.value_type}"
                 )

@@ -41,7 +41,7 @@ from relay_opt.dialects.relay.attributes import (
     format_value,
     parse_value,
 )
-from relay_opt.dialects.relay.types import IncompleteType, is_concrete
+from relay_opt.dialects.relay.types import IncompleteType, is_concrete, types_compatible
 
 
 class OpPattern(IntEnum):
@@ -176,7 +176,7 @@ class RelayOperatorOp(IRDLOperation):
                 expected = opdef.relation(types, attrs)
             except TypeRelationError as e:
                 raise VerifyException(str(e)) from None
-            if expected != self.result.type:
+            if not types_compatible(expected, self.result.type):
                 raise VerifyException(
                     f"result type {self.result.type} does not match the inferred type {expected}"
                 )

@@ -198,6 +198,41 @@ def tuple_type(fields: Sequence[Attribute]) -> TupleType:
     return TupleType(ArrayAttr(tuple(fields)))
 
 
+def types_compatible(a: Attribute, b: Attribute) -> bool:
+    """Whether two types can describe the same value: equal up to `_` and `?` dims.
+
+    Verifiers use this rather than equality so that partially typed IR (before
+    infer-types) and `?` dimensions are accepted.
+    """
+    if a == b or isinstance(a, IncompleteType) or isinstance(b, IncompleteType):
+        return True
+    if isinstance(a, TensorType) and isinstance(b, TensorType):
+        sa, sb = a.get_shape(), b.get_shape()
+        return (
+            a.element_type == b.element_type
+            and len(sa) == len(sb)
+            and all(x == y or DYNAMIC in (x, y) for x, y in zip(sa, sb))
+        )
+    if isinstance(a, TupleType) and isinstance(b, TupleType):
+        return len(a.types) == len(b.types) and all(
+            types_compatible(x, y) for x, y in zip(a.types, b.types)
+        )
+    if isinstance(a, FunctionType) and isinstance(b, FunctionType):
+        return (
+            len(a.inputs) == len(b.inputs)
+            and len(a.outputs) == len(b.outputs)
+            and all(types_compatible(x, y) for x, y in zip(a.inputs, b.inputs))
+            and all(types_compatible(x, y) for x, y in zip(a.outputs, b.outputs))
+        )
+    if isinstance(a, RefType) and isinstance(b, RefType):
+        return types_compatible(a.value_type, b.value_type)
+    if isinstance(a, ADTType) and isinstance(b, ADTType):
+        return a.adt == b.adt and len(a.args) == len(b.args) and all(
+            types_compatible(x, y) for x, y in zip(a.args, b.args)
+        )
+    return False
+
+
 def function_type(inputs: Sequence[Attribute], output: Attribute) -> FunctionType:
     """Relay functions return exactly one value (a tuple when there are several)."""
     return FunctionType.from_lists(list(inputs), [output])
