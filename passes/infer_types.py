@@ -325,9 +325,7 @@ class Inference:
                 f"'{opdef.name}' produces {{b}} but its result is declared {{a}}",
             )
 
-        self.pending.append(
-            Pending(op, lambda: not any(self.solver.free_vars(a) for a in args), solve)
-        )
+        self.defer(Pending(op, lambda: not any(self.solver.free_vars(a) for a in args), solve))
 
     def call(self, op: core.CallOp, ret: Term | None) -> None:
         self.use_global(op, op.callee.root_reference.data, self.fn_term(op.arguments, op.result))
@@ -349,7 +347,7 @@ class Inference:
             self.unify(use, inst, op, f"@{name} has type {{b}} but is used as {{a}}")
 
         # A polymorphic function is instantiated once its own body fixed its type.
-        self.pending.append(Pending(op, lambda: not self.solver.free_vars(sig), solve))
+        self.defer(Pending(op, lambda: not self.solver.free_vars(sig), solve))
 
     def fn_term(self, args: Sequence[SSAValue], result: SSAValue) -> Term:
         return Con("fn", (*(self.term(a) for a in args), self.term(result)))
@@ -414,7 +412,7 @@ class Inference:
                 )
             self.unify(result, t.args[index], op, f"field {index} has type {{b}}, not {{a}}")
 
-        self.pending.append(Pending(op, lambda: not isinstance(self.solver.find(tup), Var), solve))
+        self.defer(Pending(op, lambda: not isinstance(self.solver.find(tup), Var), solve))
 
     def ref_create(self, op: core.RefCreateOp, ret: Term | None) -> None:
         self.unify(self.term(op.result), Con("ref", (self.term(op.value),)), op, "ref: {a} vs {b}")
@@ -495,6 +493,16 @@ class Inference:
             self.pattern(op, sub, ft, bound)
 
     # -- solving and writing back -------------------------------------------------------------
+
+    def defer(self, p: Pending) -> None:
+        """Solve now if possible (ops come in dataflow order, so usually it is), else later.
+
+        Solving early makes `if`/`match` joins see real types, so a mismatch is
+        reported at the join rather than inside a branch."""
+        if p.ready():
+            p.solve()
+        else:
+            self.pending.append(p)
 
     def solve_pending(self) -> None:
         progress = True
