@@ -325,6 +325,17 @@ class ReturnOp(IRDLOperation):
             )
 
 
+def _check_signature(
+    ftype: FunctionType, args: Sequence[Attribute], result: Attribute, callee: object
+) -> None:
+    """A monomorphic callee's parameter and result types must fit the call's."""
+    for i, (want, got) in enumerate(zip(ftype.inputs, args)):
+        if not types_compatible(want, got):
+            raise VerifyException(f"argument {i} of {callee} must be {want}, got {got}")
+    if not types_compatible(ftype.outputs.data[0], result):
+        raise VerifyException(f"{callee} returns {ftype.outputs.data[0]}, not {result}")
+
+
 @irdl_op_definition
 class CallOp(IRDLOperation):
     """A direct call of a global function: `relay.call @f(%a, %b) : (A, B) -> R`."""
@@ -353,6 +364,8 @@ class CallOp(IRDLOperation):
             raise VerifyException(
                 f"'{self.callee}' takes {want} argument(s), got {len(self.arguments)}"
             )
+        if not func.type_param_names:
+            _check_signature(func.function_type, self.arguments.types, self.result.type, self.callee)
 
 
 @irdl_op_definition
@@ -375,6 +388,7 @@ class CallClosureOp(IRDLOperation):
                 raise VerifyException(
                     f"the callee takes {len(ftype.inputs)} argument(s), got {len(self.arguments)}"
                 )
+            _check_signature(ftype, self.arguments.types, self.result.type, "the callee")
         elif not isinstance(ftype, (IncompleteType, TypeVarType)):
             raise VerifyException(f"callee of type {ftype} is not a function")
 
@@ -383,20 +397,38 @@ class CallClosureOp(IRDLOperation):
         printer.print_operand(self.callee)
         printer.print_operands(self.arguments)
         printer.print_string(" : ")
-        printer.print_function_type(self.arguments.types, [self.result.type])
+        implied = function_type(self.arguments.types, self.result.type)
+        printer.print_attribute(implied)
+        if self.callee.type != implied:
+            printer.print_string(", callee: ")
+            printer.print_attribute(self.callee.type)
 
     @classmethod
     def parse(cls, parser: Parser) -> CallClosureOp:
-        callee = parser.parse_operand()
-        args = parser.parse_comma_separated_list(Parser.Delimiter.PAREN, parser.parse_operand)
+        callee = parser.parse_unresolved_operand()
+        args = parser.parse_comma_separated_list(
+            Parser.Delimiter.PAREN, parser.parse_unresolved_operand
+        )
         parser.parse_punctuation(":")
         pos = parser.pos
         ftype = parser.parse_type()
         if not isinstance(ftype, FunctionType) or len(ftype.outputs) != 1:
             parser.raise_error("expected `(argument types) -> result type`", pos, parser.pos)
-        if tuple(a.type for a in args) != ftype.inputs.data:
-            parser.raise_error("argument types differ from the values' types", pos, parser.pos)
-        return CallClosureOp(callee, args, ftype.outputs.data[0])
+        if len(ftype.inputs) != len(args):
+            parser.raise_error(
+                f"{len(args)} argument(s) but {len(ftype.inputs)} argument type(s)", pos, parser.pos
+            )
+        # The callee's type is the call's function type unless `, callee: T` says otherwise.
+        callee_type: Attribute = ftype
+        if parser.parse_optional_punctuation(",") is not None:
+            parser.parse_keyword("callee")
+            parser.parse_punctuation(":")
+            callee_type = parser.parse_type()
+        return CallClosureOp(
+            parser.resolve_operand(callee, callee_type),
+            parser.resolve_operands(args, ftype.inputs.data, pos),
+            ftype.outputs.data[0],
+        )
 
 
 @irdl_op_definition
@@ -418,8 +450,13 @@ class GlobalRefOp(IRDLOperation):
     def verify_(self) -> None:
         from relay_opt.dialects.relay.symbols import lookup_function
 
-        if lookup_function(self, self.callee) is None:
+        func = lookup_function(self, self.callee)
+        if func is None:
             raise VerifyException(f"'{self.callee}' does not name a relay.func")
+        if not func.type_param_names and not types_compatible(self.result.type, func.function_type):
+            raise VerifyException(
+                f"'{self.callee}' has type {func.function_type}, not {self.result.type}"
+            )
 
 
 # ---------------------------------------------------------------------------

@@ -15,7 +15,7 @@ relay.type @List[A] {
 relay.func @map[A, B](%f: (!relay.tvar<A>) -> !relay.tvar<B>, %xs: !relay.adt<@List, !relay.tvar<A>>) -> !relay.adt<@List, !relay.tvar<B>> {
   %r = relay.match %xs : !relay.adt<@List, !relay.tvar<A>> -> !relay.incomplete {
     case @List::@Cons(%h: !relay.incomplete, %t: !relay.incomplete) {
-      %y = relay.call_closure %f(%h) : (!relay.incomplete) -> !relay.incomplete
+      %y = relay.call_closure %f(%h) : (!relay.incomplete) -> !relay.incomplete, callee: (!relay.tvar<A>) -> !relay.tvar<B>
       %ys = relay.call @map(%f, %t) : ((!relay.tvar<A>) -> !relay.tvar<B>, !relay.incomplete) -> !relay.incomplete
       %c = relay.construct @List::@Cons(%y, %ys) : (!relay.incomplete, !relay.incomplete) -> !relay.incomplete
       relay.yield %c : !relay.incomplete
