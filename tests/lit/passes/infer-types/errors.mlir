@@ -45,12 +45,13 @@ relay.func @unknown(%a: tensor<f32>) -> !relay.incomplete {
 
 // -----
 
-// CHECK: errors.mlir:[[# @LINE + 5]]:3: error: @id has type (tensor<2xf32>) -> tensor<2xf32> but is used as (tensor<3xf32>) -> !relay.incomplete
+// CHECK: errors.mlir:[[# @LINE + 6]]:3: error: @id has type (tensor<2xf32>) -> tensor<2xf32> but is used as (tensor<3xf32>) -> !relay.incomplete
 relay.func @id(%x: tensor<2xf32>) -> tensor<2xf32> {
   relay.return %x : tensor<2xf32>
 }
 relay.func @caller(%y: tensor<3xf32>) -> !relay.incomplete {
-  %0 = relay.call @id(%y) : (tensor<3xf32>) -> !relay.incomplete
+  %e = relay.exp %y : (tensor<3xf32>) -> !relay.incomplete
+  %0 = relay.call @id(%e) : (!relay.incomplete) -> !relay.incomplete
   relay.return %0 : !relay.incomplete
 }
 
