@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from xdsl.dialects.builtin import FileLineColLoc
 from xdsl.ir import Operation, SSAValue
-from xdsl.utils.exceptions import ParseError
+from xdsl.utils.exceptions import DiagnosticException, ParseError, VerifyException
 
 
 @dataclass(frozen=True)
@@ -111,3 +111,14 @@ def render_parse_error(err: ParseError) -> str:
     width = max(1, min(span.end, end) - span.start)
     msg = getattr(err, "msg", str(err))
     return f"{loc.file}:{loc.line}:{loc.col}: error: {msg}\n{line}\n{' ' * col}{'^' * width}\n"
+
+
+def verify_located(module: Operation) -> None:
+    """Verify every op, innermost first; the first failure is a RelayError at that op."""
+    for op in module.walk(region_first=True):
+        try:
+            op.verify(verify_nested_ops=False)
+        except (VerifyException, DiagnosticException) as e:
+            message = str(e.args[0]) if e.args else str(e)
+            message = message.removeprefix("Operation does not verify: ")
+            raise RelayError(message, op) from None

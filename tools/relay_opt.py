@@ -32,7 +32,13 @@ from xdsl.utils.exceptions import DiagnosticException, ParseError, VerifyExcepti
 from xdsl.xdsl_opt_main import xDSLOptMain
 
 from relay_opt import __version__
-from relay_opt.diagnostics import RelayError, render, render_error, render_parse_error
+from relay_opt.diagnostics import (
+    RelayError,
+    render,
+    render_error,
+    render_parse_error,
+    verify_located,
+)
 
 
 class LocatingParser(Parser):
@@ -52,17 +58,6 @@ class LocatingParser(Parser):
                 self._name, IntAttr(loc.line + self._line_offset), IntAttr(loc.col)
             )
         return op
-
-
-def verify_located(module: Operation) -> None:
-    """Verify every op, innermost first; the first failure is a RelayError at that op."""
-    for op in module.walk(reverse=True):
-        try:
-            op.verify(verify_nested_ops=False)
-        except (VerifyException, DiagnosticException) as e:
-            message = str(e.args[0]) if e.args else str(e)
-            message = message.removeprefix("Operation does not verify: ")
-            raise RelayError(message, op) from None
 
 
 def _plugin_universes(argv: Sequence[str]) -> list[Universe]:
@@ -140,6 +135,26 @@ class RelayOptMain(xDSLOptMain):
 
         self.available_frontends["mlir"] = parse_mlir
 
+        def parse_rly(io: IO[bytes]) -> ModuleOp:
+            from relay_opt.frontends.relay_text import parse_relay
+
+            text = io.read().decode("utf-8", "replace")
+            return parse_relay(text, self.get_input_name(), self.meta_table())
+
+        self.available_frontends["rly"] = parse_rly
+
+    def meta_table(self):  # noqa: ANN201
+        """The `--meta M.npz` constants for `meta[relay.Constant][i]`, if given."""
+        if not self.args.meta:
+            return None
+        from relay_opt.frontends.relay_text.metadata import MetadataError, from_npz
+
+        try:
+            with np_load(self.args.meta) as arrays:
+                return from_npz(dict(arrays))
+        except (OSError, ValueError, MetadataError) as e:
+            raise RelayError(f"cannot read --meta {self.args.meta}: {e}") from None
+
     def register_all_arguments(self, arg_parser: argparse.ArgumentParser) -> None:
         super().register_all_arguments(arg_parser)
         arg_parser.add_argument(
@@ -149,6 +164,17 @@ class RelayOptMain(xDSLOptMain):
             metavar="MODULE[:NAME]",
             help="import MODULE and register the dialects and passes of its "
             "xdsl.universe.Universe (NAME, or every Universe it defines)",
+        )
+        arg_parser.add_argument(
+            "--input-format",
+            choices=("mlir", "relay"),
+            help="how to read the input (default: by file extension; .rly is Relay text)",
+        )
+        arg_parser.add_argument(
+            "--meta",
+            metavar="M.npz",
+            help="constants for meta[relay.Constant][i] in Relay text "
+            "(arrays named relay.Constant.0, relay.Constant.1, ...)",
         )
         arg_parser.add_argument(
             "--list-passes", action="store_true", help="list every pass with a one-line summary"
@@ -217,6 +243,8 @@ class RelayOptMain(xDSLOptMain):
         if self.args.list_passes:
             self.list_passes(sys.stdout)
             return 0
+        if self.args.input_format is not None:
+            self.args.frontend = {"mlir": "mlir", "relay": "rly"}[self.args.input_format]
         chunks, extension = self.prepare_input()
         name = self.get_input_name()
         if self.args.input_file is not None:
@@ -270,6 +298,12 @@ class RelayOptMain(xDSLOptMain):
             except Exception:  # a broken plugin must not hide the rest of the list
                 summary = "(failed to load)"
             stream.write(f"  {name.ljust(width)}  {summary}\n")
+
+
+def np_load(path: str):  # noqa: ANN201
+    import numpy as np
+
+    return np.load(path, allow_pickle=False)
 
 
 def _with_offset(e: ParseError, offset: int) -> ParseError:

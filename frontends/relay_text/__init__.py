@@ -1,0 +1,37 @@
+"""TVM's Relay text format, version 0.0.5: `parse_relay` reads it into the Relay dialect."""
+
+from __future__ import annotations
+
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp
+
+from relay_opt.diagnostics import RelayError, verify_located
+from relay_opt.frontends.relay_text.metadata import MetadataError, MetaTable, from_tvm_json
+from relay_opt.frontends.relay_text.parser import parse_program
+from relay_opt.frontends.relay_text.to_dialect import to_dialect
+
+
+def parse_relay(
+    text: str, filename: str = "<relay>", meta: MetaTable | None = None, infer: bool = True
+) -> ModuleOp:
+    """Relay text -> a verified Relay-dialect module, type-checked as TVM's parser does.
+
+    `meta` supplies `meta[relay.Constant][i]` (it takes precedence over a
+    `#[metadata]` section in the text). Errors are RelayErrors at file:line:col.
+    """
+    program = parse_program(text, filename)
+    table: MetaTable = {}
+    if program.metadata is not None:
+        try:
+            table.update(from_tvm_json(program.metadata))
+        except MetadataError as e:
+            raise RelayError(f"{filename}: {e}") from None
+    table.update(meta or {})
+    module = to_dialect(program, table)
+    verify_located(module)
+    if infer:
+        from relay_opt.passes.infer_types import InferTypesPass
+
+        InferTypesPass().apply(Context(), module)
+        verify_located(module)
+    return module

@@ -1,0 +1,110 @@
+"""Where `meta[relay.Constant][i]` gets its arrays.
+
+Two sources, as TVM users have them:
+- an `.npz` whose arrays are named `relay.Constant.0`, `relay.Constant.1`, …;
+- the `#[metadata]` section: TVM's SaveJSON node graph, whose `b64ndarrays`
+  hold each array base64-encoded in the DLPack tensor format (magic
+  0xDD5E40F096B4A13F, reserved word, device, ndim, dtype, shape, byte size, data).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import struct
+from collections.abc import Mapping
+
+import numpy as np
+
+_MAGIC = 0xDD5E40F096B4A13F
+# DLPack dtype codes: 0 int, 1 uint, 2 float, 4 bfloat.
+_DL_TYPES = {(0, 8): "int8", (0, 16): "int16", (0, 32): "int32", (0, 64): "int64",
+             (1, 1): "bool", (1, 8): "uint8", (1, 16): "uint16", (1, 32): "uint32",
+             (1, 64): "uint64", (2, 16): "float16", (2, 32): "float32", (2, 64): "float64",
+             (4, 16): "bfloat16"}
+
+
+class MetadataError(ValueError):
+    pass
+
+
+MetaTable = dict[str, list[np.ndarray]]
+"""Metadata kind (`relay.Constant`) -> arrays by index."""
+
+
+def from_npz(arrays: Mapping[str, np.ndarray]) -> MetaTable:
+    table: MetaTable = {}
+    indexed: dict[str, dict[int, np.ndarray]] = {}
+    for name, array in arrays.items():
+        kind, _, index = name.rpartition(".")
+        if not kind or not index.isdigit():
+            raise MetadataError(
+                f"array '{name}' is not named like relay.Constant.0 (kind.index)"
+            )
+        indexed.setdefault(kind, {})[int(index)] = np.asarray(array)
+    for kind, by_index in indexed.items():
+        missing = sorted(set(range(max(by_index) + 1)) - set(by_index))
+        if missing:
+            raise MetadataError(f"the metadata has no {kind}.{missing[0]}")
+        table[kind] = [by_index[i] for i in range(len(by_index))]
+    return table
+
+
+def decode_ndarray(blob: bytes) -> np.ndarray:
+    """One DLPack-serialized array (TVM's NDArray::Save)."""
+    try:
+        magic, _reserved = struct.unpack_from("<QQ", blob, 0)
+        if magic != _MAGIC:
+            raise MetadataError("an array in the metadata has a bad magic number")
+        offset = 16 + 8  # device: int32 type, int32 id
+        (ndim,) = struct.unpack_from("<i", blob, offset)
+        offset += 4
+        code, bits, lanes = struct.unpack_from("<BBH", blob, offset)
+        offset += 4
+        shape = struct.unpack_from(f"<{ndim}q", blob, offset)
+        offset += 8 * ndim
+        (nbytes,) = struct.unpack_from("<q", blob, offset)
+        offset += 8
+    except struct.error:
+        raise MetadataError("an array in the metadata is truncated") from None
+    dtype = _DL_TYPES.get((code, bits))
+    if dtype is None or lanes != 1:
+        raise MetadataError(f"unsupported array dtype (code {code}, {bits} bits, {lanes} lanes)")
+    data = blob[offset : offset + nbytes]
+    if len(data) != nbytes:
+        raise MetadataError("an array in the metadata is truncated")
+    if dtype == "bfloat16":
+        halves = np.frombuffer(data, dtype="<u2").astype(np.uint32)
+        return (halves << 16).view(np.float32).reshape(shape)
+    np_dtype = np.dtype(np.bool_) if dtype == "bool" else np.dtype(dtype).newbyteorder("<")
+    return np.frombuffer(data, dtype=np_dtype).reshape(shape).copy()
+
+
+def from_tvm_json(text: str) -> MetaTable:
+    """The `#[metadata]` section: a JSON node graph with base64 arrays."""
+    try:
+        graph = json.loads(text)
+        nodes = graph["nodes"]
+        arrays = [decode_ndarray(base64.b64decode(b)) for b in graph.get("b64ndarrays", [])]
+        root = nodes[int(graph["root"])]
+    except (ValueError, KeyError, IndexError, TypeError) as e:
+        if isinstance(e, MetadataError):
+            raise
+        raise MetadataError(f"the #[metadata] section is not TVM's JSON format ({e})") from None
+    table: MetaTable = {}
+    keys = root.get("keys", [])
+    values = root.get("data", [])
+    for key, value in zip(keys, values):
+        # String keys are stored inline, or as the index of a string node.
+        kind = key if isinstance(key, str) and not key.isdigit() else nodes[int(key)].get("repr_str")
+        if not isinstance(kind, str):
+            continue
+        array_node = nodes[int(value)]
+        items: list[np.ndarray] = []
+        for element in array_node.get("data", []):
+            attrs = nodes[int(element)].get("attrs", {})
+            if "data" not in attrs:
+                raise MetadataError(f"a {kind} node in the metadata has no data")
+            items.append(arrays[int(attrs["data"])])
+        table[kind] = items
+    return table

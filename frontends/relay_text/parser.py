@@ -1,0 +1,573 @@
+"""Recursive-descent parser for Relay text 0.0.5: tokens -> syntax tree (syntax.py).
+
+The grammar is relay-reference.md §2.2. Where TVM's parser has a quirk we
+chose to fix, the fix is noted next to the rule.
+"""
+
+from __future__ import annotations
+
+from relay_opt.diagnostics import RelayError, SourceLoc
+from relay_opt.frontends.relay_text import syntax as s
+from relay_opt.frontends.relay_text.lexer import Lexer, Tok, Token
+
+# Binary operators: precedence (higher binds tighter) and the operator they call.
+BINARY_OPS: dict[str, tuple[int, str]] = {
+    "*": (12, "multiply"),
+    "/": (12, "divide"),
+    "+": (10, "add"),
+    "-": (10, "subtract"),
+    "<": (8, "less"),
+    "<=": (8, "less_equal"),
+    ">": (8, "greater"),
+    ">=": (8, "greater_equal"),
+    "==": (7, "equal"),
+    "!=": (7, "not_equal"),
+}
+
+_SCALAR_PREFIXES = {"int": "int32", "uint": "uint32", "float": "float32", "bool": "bool"}
+
+
+def scalar_dtype(name: str) -> str | None:
+    """A dtype name in type position (`float32`, `int`, `bool`), or None."""
+    from relay_opt.dialects.relay.types import DTYPES
+
+    if name in DTYPES:
+        return name
+    return _SCALAR_PREFIXES.get(name)
+
+
+def _looks_like_dtype(name: str) -> bool:
+    return any(name.startswith(p) for p in ("int", "uint", "float", "bool", "bfloat"))
+
+
+class Parser:
+    def __init__(self, text: str, filename: str):
+        self.tokens = Lexer(text, filename).tokenize()
+        self.i = 0
+
+    # -- token helpers -------------------------------------------------------------------
+
+    @property
+    def tok(self) -> Token:
+        return self.tokens[self.i]
+
+    def peek(self, k: int = 1) -> Token:
+        return self.tokens[min(self.i + k, len(self.tokens) - 1)]
+
+    def next(self) -> Token:
+        t = self.tokens[self.i]
+        if t.kind is not Tok.EOF:
+            self.i += 1
+        return t
+
+    def error(self, message: str, tok: Token | None = None) -> RelayError:
+        return RelayError(message, (tok or self.tok).loc)
+
+    def found(self) -> str:
+        t = self.tok
+        return "end of input" if t.kind is Tok.EOF else f"'{t.text}'"
+
+    def accept(self, p: str) -> Token | None:
+        if self.tok.is_punct(p) or self.tok.is_keyword(p):
+            return self.next()
+        return None
+
+    def expect(self, p: str, context: str = "") -> Token:
+        if (t := self.accept(p)) is None:
+            where = f" {context}" if context else ""
+            raise self.error(f"expected '{p}'{where}, found {self.found()}")
+        return t
+
+    def expect_kind(self, kind: Tok, what: str) -> Token:
+        if self.tok.kind is not kind:
+            raise self.error(f"expected {what}, found {self.found()}")
+        return self.next()
+
+    # -- programs ------------------------------------------------------------------------
+
+    def program(self) -> s.Program:
+        t = self.tok
+        if t.kind is Tok.HASH_ATTR:
+            self.version_header()
+            return self.definitions()
+        if t.is_keyword("def") or t.is_keyword("type") or t.is_keyword("extern"):
+            raise self.error('expected text format semantic version: #[version = "0.0.5"]')
+        if t.kind is Tok.EOF:
+            raise self.error("empty program")
+        body = self.expr()
+        metadata = self.metadata()
+        if self.tok.kind is not Tok.EOF:
+            raise self.error(f"expected end of input, found {self.found()}")
+        return s.Program([], [], metadata, body)
+
+    def version_header(self) -> None:
+        t = self.next()
+        key, _, value = t.text.partition("=")
+        if key.strip() != "version":
+            raise self.error("expected the version header #[version = \"0.0.5\"]", t)
+        if value.strip() != '"0.0.5"':
+            raise self.error(f"unsupported text format version {value.strip()}; expected \"0.0.5\"", t)
+
+    def metadata(self) -> str | None:
+        if self.tok.kind is Tok.METADATA:
+            return self.next().text
+        return None
+
+    def definitions(self) -> s.Program:
+        type_defs: list[s.TypeDef] = []
+        func_defs: list[s.FuncDef] = []
+        while True:
+            t = self.tok
+            if t.is_keyword("def"):
+                self.next()
+                name = self.expect_kind(Tok.GLOBAL, "a global name such as @main")
+                fn = self.func_def(t.loc)
+                func_defs.append(s.FuncDef(name.text, fn, t.loc))
+            elif t.is_keyword("type"):
+                type_defs.append(self.type_def(extern=False))
+            elif t.is_keyword("extern"):
+                # TVM stops parsing after an `extern type`; here it is an ordinary definition.
+                self.next()
+                if not self.tok.is_keyword("type"):
+                    raise self.error(f"expected 'type' after 'extern', found {self.found()}")
+                type_defs.append(self.type_def(extern=True))
+            else:
+                break
+        metadata = self.metadata()
+        if self.tok.kind is not Tok.EOF:
+            raise self.error(f"expected 'def', 'type' or end of input, found {self.found()}")
+        return s.Program(type_defs, func_defs, metadata)
+
+    def type_params(self) -> list[str]:
+        params: list[str] = []
+        if self.accept("["):
+            while True:
+                params.append(self.expect_kind(Tok.IDENT, "a type parameter").text)
+                if not self.accept(","):
+                    break
+            self.expect("]", "to close the type parameters")
+        return params
+
+    def type_def(self, extern: bool) -> s.TypeDef:
+        t = self.expect("type")
+        name = self.expect_kind(Tok.IDENT, "a type name").text
+        params = self.type_params()
+        ctors: list[s.Ctor] = []
+        if not extern and self.accept("{"):
+            while not self.tok.is_punct("}"):
+                ct = self.expect_kind(Tok.IDENT, "a constructor name")
+                inputs: list[s.TypeExpr] = []
+                if self.accept("("):
+                    while True:
+                        inputs.append(self.type())
+                        if not self.accept(","):
+                            break
+                    self.expect(")", "to close the constructor's fields")
+                ctors.append(s.Ctor(ct.text, inputs, ct.loc))
+                if not self.accept(","):
+                    break
+            self.expect("}", "to close the type definition")
+        return s.TypeDef(name, params, ctors, extern, t.loc)
+
+    # -- functions -----------------------------------------------------------------------
+
+    def func_def(self, loc: SourceLoc) -> s.Fn:
+        type_params = self.type_params()
+        self.expect("(", "to open the parameter list")
+        params: list[s.Param] = []
+        attrs: dict[str, s.AttrValue] = {}
+        while not self.tok.is_punct(")"):
+            if self.tok.kind is Tok.LOCAL:
+                p = self.next()
+                if self.accept("{"):  # `{virtual_device=...}` "fake attributes": read and dropped
+                    self.attr_kvs({}, {})
+                    self.expect("}")
+                ptype = self.type() if self.accept(":") else None
+                params.append(s.Param(p.text, ptype, p.loc))
+            elif self.is_attr_start():
+                self.attr_kvs(attrs, {})
+                break
+            else:
+                raise self.error(f"expected a parameter such as %x, found {self.found()}")
+            if not self.accept(","):
+                break
+        self.expect(")", "to close the parameter list")
+        ret = self.type() if self.accept("->") else None
+        self.expect("{", "to open the function body")
+        body = self.expr()
+        self.expect("}", "to close the function body")
+        return s.Fn(type_params, params, ret, attrs, body, loc)
+
+    # -- expressions ---------------------------------------------------------------------
+
+    def expr(self) -> s.Expr:
+        """A sequence: `let`/graph bindings, `free_var`s and `e;` items, then the body.
+
+        Built iteratively: a model is thousands of bindings long."""
+        wrappers: list[tuple[str, Token, object, object]] = []
+        while True:
+            t = self.tok
+            if t.is_keyword("let"):
+                self.next()
+                var = self.expect_kind(Tok.LOCAL, "a variable after 'let'")
+                vtype = self.type() if self.accept(":") else None
+                self.expect("=", "in the let binding")
+                value = self.binop_expr()
+                self.expect(";", "after the let binding's value")
+                wrappers.append(("let", var, vtype, value))
+            elif t.kind is Tok.GRAPH and self.peek().is_punct("="):
+                self.next()
+                self.next()
+                value = self.binop_expr()
+                self.expect(";", "after the graph binding's value")
+                wrappers.append(("graph", t, None, value))
+            elif t.is_keyword("free_var"):
+                self.next()
+                var = self.expect_kind(Tok.LOCAL, "a variable after 'free_var'")
+                vtype = self.type() if self.accept(":") else None
+                self.accept(";")
+                wrappers.append(("free", var, vtype, None))
+            else:
+                body = self.expr_item()
+                if not self.tok.is_punct(";"):
+                    break
+                semi = self.next()
+                if self.tok.kind is Tok.EOF or self.tok.is_punct("}"):
+                    break  # a trailing `;` ends the sequence
+                wrappers.append(("seq", semi, None, body))
+        for kind, tok, vtype, value in reversed(wrappers):
+            if kind == "free":
+                body = s.FreeVar(tok.text, vtype, body, tok.loc)  # pyright: ignore
+            elif kind == "seq":
+                body = s.Let(None, False, None, value, body, tok.loc)  # pyright: ignore
+            else:
+                body = s.Let(tok.text, kind == "graph", vtype, value, body, tok.loc)  # pyright: ignore
+        return body
+
+    def expr_item(self) -> s.Expr:
+        t = self.tok
+        if t.is_punct("{"):
+            self.next()
+            e = self.expr()
+            self.expect("}", "to close the block")
+            return e
+        if t.is_keyword("match") or t.is_keyword("match?"):
+            return self.match()
+        return self.binop_expr()
+
+    def match(self) -> s.Match:
+        t = self.next()
+        data = self.postfix(self.atomic())
+        self.expect("{", "to open the match clauses")
+        clauses: list[s.Clause] = []
+        while not self.tok.is_punct("}"):
+            pattern = self.pattern()
+            self.expect("=>", "after the pattern")
+            clauses.append(s.Clause(pattern, self.expr()))
+            if not self.accept(","):
+                break
+        self.expect("}", "to close the match clauses")
+        if not clauses:
+            raise self.error("a match needs at least one clause", t)
+        return s.Match(data, clauses, t.text == "match", t.loc)
+
+    def pattern(self) -> s.Pattern:
+        t = self.tok
+        if t.kind is Tok.IDENT and t.text == "_":
+            self.next()
+            return s.PWild(t.loc)
+        if t.kind is Tok.LOCAL:
+            self.next()
+            ptype = self.type() if self.accept(":") else None
+            return s.PVar(t.text, ptype, t.loc)
+        if t.is_punct("("):
+            self.next()
+            fields: list[s.Pattern] = []
+            while not self.tok.is_punct(")"):
+                fields.append(self.pattern())
+                if not self.accept(","):
+                    break
+            self.expect(")", "to close the tuple pattern")
+            return s.PTuple(tuple(fields), t.loc)
+        if t.kind is Tok.IDENT:
+            self.next()
+            fields = []
+            if self.accept("("):
+                while not self.tok.is_punct(")"):
+                    fields.append(self.pattern())
+                    if not self.accept(","):
+                        break
+                self.expect(")", "to close the constructor pattern")
+            return s.PCtor(t.text, tuple(fields), t.loc)
+        raise self.error(f"expected a pattern (_, %x, Ctor(...) or a tuple), found {self.found()}")
+
+    def binop_expr(self, min_prec: int = 0) -> s.Expr:
+        lhs = self.call_expr()
+        while self.tok.kind is Tok.PUNCT and self.tok.text in BINARY_OPS:
+            prec, op = BINARY_OPS[self.tok.text]
+            if prec < min_prec:
+                break
+            t = self.next()
+            rhs = self.binop_expr(prec + 1)  # all binary operators are left-associative
+            lhs = s.Call(s.Name(op, t.loc), [lhs, rhs], {}, t.loc)
+        return lhs
+
+    def call_expr(self) -> s.Expr:
+        e = self.postfix(self.atomic())
+        while self.tok.is_punct("("):
+            t = self.next()
+            args, attrs, attr_locs = self.call_args()
+            self.expect(")", "to close the call")
+            e = self.postfix(s.Call(e, args, attrs, t.loc, attr_locs))
+        return e
+
+    def postfix(self, e: s.Expr) -> s.Expr:
+        # TVM parses one `.N` per atomic expression; any number is accepted here.
+        while self.tok.is_punct(".") and self.peek().kind is Tok.INT:
+            t = self.next()
+            index = self.next()
+            e = s.TupleGet(e, int(index.value[0]), t.loc)  # pyright: ignore
+        return e
+
+    def call_args(self) -> tuple[list[s.Expr], dict[str, s.AttrValue], dict[str, SourceLoc]]:
+        args: list[s.Expr] = []
+        attrs: dict[str, s.AttrValue] = {}
+        locs: dict[str, SourceLoc] = {}
+        while not self.tok.is_punct(")"):
+            if self.is_attr_start():
+                self.attr_kvs(attrs, locs)
+                break
+            args.append(self.expr())
+            if not self.accept(","):
+                break
+        return args, attrs, locs
+
+    def is_attr_start(self) -> bool:
+        """`name=` or `a.b.c=` (but not `==`)."""
+        k = 0
+        if self.peek(k).kind is not Tok.IDENT:
+            return False
+        while self.peek(k + 1).is_punct(".") and self.peek(k + 2).kind is Tok.IDENT:
+            k += 2
+        return self.peek(k + 1).is_punct("=")
+
+    def attr_kvs(self, attrs: dict[str, s.AttrValue], locs: dict[str, SourceLoc]) -> None:
+        while self.is_attr_start():
+            first = self.next()
+            name = first.text
+            while self.accept("."):
+                name += "." + self.next().text
+            self.expect("=")
+            if name in attrs:
+                raise self.error(f"attribute '{name}' is given twice", first)
+            locs[name] = self.tok.loc
+            attrs[name] = self.attr_value()
+            if not self.accept(","):
+                break
+
+    def attr_value(self) -> s.AttrValue:
+        t = self.tok
+        if t.kind in (Tok.INT, Tok.FLOAT):
+            self.next()
+            return t.value[0]  # pyright: ignore
+        if t.kind is Tok.STRING:
+            self.next()
+            return t.value
+        if t.kind is Tok.IDENT and t.text in ("True", "False"):
+            self.next()
+            return t.text == "True"
+        if t.kind is Tok.IDENT and t.text in ("None", "nullptr"):
+            self.next()
+            return None
+        if t.is_punct("["):
+            self.next()
+            items: list[s.AttrValue] = []
+            while not self.tok.is_punct("]"):
+                items.append(self.attr_value())
+                if not self.accept(","):
+                    break
+            self.expect("]", "to close the attribute list")
+            return items
+        if t.is_punct("("):
+            self.next()
+            v = self.attr_value()
+            self.expect(")")
+            return v
+        raise self.error(f"expected an attribute value, found {self.found()}")
+
+    def atomic(self) -> s.Expr:
+        t = self.tok
+        if t.kind is Tok.INT or t.kind is Tok.FLOAT:
+            self.next()
+            value, dtype = t.value  # pyright: ignore
+            return s.Literal(value, dtype, t.loc)
+        if t.kind is Tok.LOCAL:
+            self.next()
+            return s.Local(t.text, t.loc)
+        if t.kind is Tok.GRAPH:
+            self.next()
+            return s.Graph(t.text, t.loc)
+        if t.kind is Tok.GLOBAL:
+            self.next()
+            return s.Global(t.text, t.loc)
+        if t.kind is Tok.IDENT:
+            if t.text in ("True", "False"):
+                self.next()
+                return s.Literal(t.text == "True", "bool", t.loc)
+            if t.text == "meta" and self.peek().is_punct("["):
+                return self.meta_ref()
+            self.next()
+            name = t.text
+            while self.tok.is_punct(".") and self.peek().kind is Tok.IDENT:
+                self.next()
+                name += "." + self.next().text
+            return s.Name(name, t.loc)
+        if t.is_keyword("fn"):
+            self.next()
+            return self.func_def(t.loc)
+        if t.is_keyword("if"):
+            self.next()
+            self.expect("(", "after 'if'")
+            cond = self.expr()
+            self.expect(")", "to close the condition")
+            self.expect("{", "to open the then branch")
+            then = self.expr()
+            self.expect("}", "to close the then branch")
+            self.expect("else", "after the then branch")
+            self.expect("{", "to open the else branch")
+            orelse = self.expr()
+            self.expect("}", "to close the else branch")
+            return s.If(cond, then, orelse, t.loc)
+        if t.is_keyword("ref"):
+            self.next()
+            self.expect("(")
+            value = self.expr()
+            self.expect(")")
+            return s.RefCreate(value, t.loc)
+        if t.is_keyword("ref_read"):
+            self.next()
+            self.expect("(")
+            ref = self.expr()
+            self.expect(")")
+            return s.RefRead(ref, t.loc)
+        if t.is_keyword("ref_write"):
+            self.next()
+            self.expect("(")
+            ref = self.expr()
+            self.expect(",", "between the reference and the value")
+            value = self.expr()
+            self.expect(")")
+            return s.RefWrite(ref, value, t.loc)
+        if t.is_punct("("):
+            self.next()
+            if self.accept(")"):
+                return s.Tuple([], t.loc)
+            first = self.expr()
+            if self.accept(")"):
+                return first
+            self.expect(",", "or ')' in the parenthesized expression")
+            fields = [first]
+            while not self.tok.is_punct(")"):
+                fields.append(self.expr())
+                if not self.accept(","):
+                    break
+            self.expect(")", "to close the tuple")
+            return s.Tuple(fields, t.loc)
+        raise self.error(f"expected an expression, found {self.found()}")
+
+    def meta_ref(self) -> s.MetaRef:
+        t = self.next()  # meta
+        self.expect("[")
+        kind = self.expect_kind(Tok.IDENT, "a metadata kind such as relay.Constant").text
+        while self.accept("."):
+            kind += "." + self.expect_kind(Tok.IDENT, "a name").text
+        self.expect("]")
+        self.expect("[")
+        index = self.expect_kind(Tok.INT, "a metadata index")
+        self.expect("]")
+        return s.MetaRef(kind, int(index.value[0]), t.loc)  # pyright: ignore
+
+    # -- types ---------------------------------------------------------------------------
+
+    def type(self) -> s.TypeExpr:
+        t = self.tok
+        if t.is_punct("("):
+            # `(T)` is a one-field tuple type, as in TVM.
+            self.next()
+            fields: list[s.TypeExpr] = []
+            while not self.tok.is_punct(")"):
+                fields.append(self.type())
+                if not self.accept(","):
+                    break
+            self.expect(")", "to close the tuple type")
+            return s.TupleT(tuple(fields), t.loc)
+        if t.is_keyword("fn"):
+            self.next()
+            if self.tok.is_punct("["):
+                raise self.error("a function type cannot have type parameters here")
+            self.expect("(", "after 'fn' in a function type")
+            params: list[s.TypeExpr] = []
+            while not self.tok.is_punct(")"):
+                params.append(self.type())
+                if not self.accept(","):
+                    break
+            self.expect(")", "to close the parameter types")
+            self.expect("->", "in the function type")
+            return s.FuncT(tuple(params), self.type(), t.loc)
+        if t.is_keyword("ref"):
+            # The printer writes `ref(T)`; TVM's parser cannot read it back, this one can.
+            self.next()
+            self.expect("(")
+            value = self.type()
+            self.expect(")")
+            return s.RefT(value, t.loc)
+        if t.kind is Tok.IDENT:
+            self.next()
+            if t.text == "_":
+                return s.IncompleteT(t.loc)
+            if t.text == "Tensor":
+                return self.tensor_type(t)
+            if (dtype := scalar_dtype(t.text)) is not None:
+                return s.TensorT((), dtype, t.loc)
+            if _looks_like_dtype(t.text) and not self.tok.is_punct("["):
+                raise self.error(f"unsupported dtype '{t.text}'", t)
+            args: list[s.TypeExpr] = []
+            if self.accept("["):
+                while True:
+                    args.append(self.type())
+                    if not self.accept(","):
+                        break
+                self.expect("]", "to close the type arguments")
+            return s.NamedT(t.text, tuple(args), t.loc)
+        raise self.error(f"expected a type, found {self.found()}")
+
+    def tensor_type(self, t: Token) -> s.TensorT:
+        self.expect("[", "after 'Tensor'")
+        self.expect("(", "to open the shape")
+        dims: list[int | None] = []
+        while not self.tok.is_punct(")"):
+            d = self.tok
+            if self.accept("?"):
+                dims.append(None)
+            elif d.kind is Tok.INT:
+                self.next()
+                dims.append(int(d.value[0]))  # pyright: ignore
+            elif d.kind is Tok.IDENT and d.text == "meta":
+                raise self.error("symbolic dimensions (meta[tir.Var]) are not supported; use ?")
+            else:
+                raise self.error(f"expected a dimension (an integer or ?), found {self.found()}")
+            if not self.accept(","):
+                break
+        self.expect(")", "to close the shape")
+        self.expect(",", "between the shape and the dtype")
+        dt = self.expect_kind(Tok.IDENT, "a dtype")
+        dtype = scalar_dtype(dt.text)
+        if dtype is None:
+            raise self.error(f"unsupported dtype '{dt.text}'", dt)
+        self.expect("]", "to close the tensor type")
+        return s.TensorT(tuple(dims), dtype, t.loc)
+
+
+def parse_program(text: str, filename: str) -> s.Program:
+    """Parse Relay text; raises RelayError at the offending position."""
+    return Parser(text, filename).program()
