@@ -145,15 +145,9 @@ class RelayOptMain(xDSLOptMain):
 
     def meta_table(self):  # noqa: ANN201
         """The `--meta M.npz` constants for `meta[relay.Constant][i]`, if given."""
-        if not self.args.meta:
-            return None
-        from relay_opt.frontends.relay_text.metadata import MetadataError, from_npz
+        from relay_opt.tools.loading import load_meta
 
-        try:
-            with np_load(self.args.meta) as arrays:
-                return from_npz(dict(arrays))
-        except (OSError, ValueError, MetadataError) as e:
-            raise RelayError(f"cannot read --meta {self.args.meta}: {e}") from None
+        return load_meta(self.args.meta)
 
     def register_all_arguments(self, arg_parser: argparse.ArgumentParser) -> None:
         super().register_all_arguments(arg_parser)
@@ -298,12 +292,6 @@ class RelayOptMain(xDSLOptMain):
             except Exception:  # a broken plugin must not hide the rest of the list
                 summary = "(failed to load)"
             stream.write(f"  {name.ljust(width)}  {summary}\n")
-
-
-def np_load(path: str):  # noqa: ANN201
-    import numpy as np
-
-    return np.load(path, allow_pickle=False)
 
 
 def _with_offset(e: ParseError, offset: int) -> ParseError:

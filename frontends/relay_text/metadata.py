@@ -108,3 +108,40 @@ def from_tvm_json(text: str) -> MetaTable:
             items.append(arrays[int(attrs["data"])])
         table[kind] = items
     return table
+
+
+_DL_CODES = {dtype: key for key, dtype in _DL_TYPES.items()}
+
+
+def encode_ndarray(array: np.ndarray) -> bytes:
+    """One array in DLPack's serialized form (the inverse of decode_ndarray)."""
+    from relay_opt.dialects.relay.numpy_dtypes import relay_dtype
+
+    array = np.ascontiguousarray(array)
+    code, bits = _DL_CODES[relay_dtype(array.dtype)]
+    data = array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
+    header = struct.pack("<QQiii", _MAGIC, 0, 1, 0, array.ndim)  # device: CPU (1), id 0
+    header += struct.pack("<BBH", code, bits, 1)
+    header += struct.pack(f"<{array.ndim}q", *array.shape)
+    header += struct.pack("<q", len(data))
+    return header + data
+
+
+def to_tvm_json(table: MetaTable) -> str:
+    """A `#[metadata]` section in TVM's SaveJSON layout (a Map of Arrays of nodes)."""
+    nodes: list[dict[str, object]] = [{"type_key": ""}, {"type_key": "Map", "keys": [], "data": []}]
+    b64: list[str] = []
+    root = nodes[1]
+    for kind, arrays in table.items():
+        elements = []
+        for array in arrays:
+            elements.append(len(nodes))
+            nodes.append({"type_key": kind, "attrs": {"data": str(len(b64)), "span": "0"}})
+            b64.append(base64.b64encode(encode_ndarray(array)).decode("ascii"))
+        root["keys"].append(kind)  # pyright: ignore
+        root["data"].append(len(nodes))  # pyright: ignore
+        nodes.append({"type_key": "Array", "data": elements})
+    return json.dumps(
+        {"root": 1, "nodes": nodes, "b64ndarrays": b64, "attrs": {"tvm_version": "0.17.0"}},
+        indent=2,
+    )

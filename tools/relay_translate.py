@@ -1,0 +1,81 @@
+"""`relay-translate`: between the Relay dialect and other formats.
+
+    relay-translate --import-relay model.rly [--meta M.npz]     Relay text -> Relay dialect (MLIR)
+    relay-translate --export-relay model.mlir [--meta-out M.npz | --show-meta-data]
+                                                                Relay dialect -> Relay text
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from io import StringIO
+
+from xdsl.printer import Printer
+
+from relay_opt.diagnostics import RelayError, render_error
+from relay_opt.tools.loading import UserError, read_module
+from relay_opt.tools.relay_opt import run_tool
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="relay-translate", description=__doc__.splitlines()[0])
+    mode = p.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--import-relay", action="store_true", help="read Relay text, print the Relay dialect")
+    mode.add_argument("--export-relay", action="store_true", help="read the Relay dialect, print Relay text")
+    p.add_argument("input_file", help="input file (.rly or .mlir); - for stdin")
+    p.add_argument("--input-format", choices=("mlir", "relay"), help="default: by file extension")
+    p.add_argument("--meta", metavar="M.npz", help="constants for meta[relay.Constant][i]")
+    p.add_argument("--meta-out", metavar="M.npz", help="with --export-relay: save the constants here")
+    p.add_argument("--show-meta-data", action="store_true",
+                   help="with --export-relay: append the constants as a #[metadata] section")
+    p.add_argument("--print-op-generic", action="store_true", help="print ops in the generic form")
+    p.add_argument("-o", "--output-file", help="output file (default: stdout)")
+    return p
+
+
+def translate(args: Sequence[str] | None = None) -> int:
+    ns = _parser().parse_args(args)
+    try:
+        if ns.import_relay:
+            module, _ = read_module(ns.input_file, ns.input_format or "relay", ns.meta)
+            out = StringIO()
+            Printer(stream=out, print_generic_format=ns.print_op_generic).print_op(module)
+            out.write("\n")
+            result = out.getvalue()
+            constants = []
+        else:
+            module, text = read_module(ns.input_file, ns.input_format, ns.meta)
+            from relay_opt.frontends.relay_text.printer import print_relay
+
+            try:
+                printed = print_relay(module, show_meta_data=ns.show_meta_data)
+            except RelayError as e:
+                raise UserError(render_error(e, {ns.input_file: text})) from None
+            result, constants = printed.text, printed.constants
+    except UserError as e:
+        sys.stderr.write(str(e))
+        return 1
+    # Everything succeeded: now write (never half a file).
+    if ns.meta_out:
+        import numpy as np
+
+        np.savez(ns.meta_out, **{f"relay.Constant.{i}": c for i, c in enumerate(constants)})
+    if ns.output_file:
+        tmp = ns.output_file + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(result)
+        os.replace(tmp, ns.output_file)
+    else:
+        sys.stdout.write(result)
+    return 0
+
+
+def main(args: Sequence[str] | None = None) -> int:
+    return run_tool(lambda: translate(args), "relay-translate")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
