@@ -135,11 +135,11 @@ class RelayOptMain(xDSLOptMain):
 
         self.available_frontends["mlir"] = parse_mlir
 
-        def parse_rly(io: IO[bytes]) -> ModuleOp:
+        def parse_rly(io: IO[bytes], line_offset: int = 0) -> ModuleOp:
             from relay_opt.frontends.relay_text import parse_relay
 
             text = io.read().decode("utf-8", "replace")
-            return parse_relay(text, self.get_input_name(), self.meta_table())
+            return parse_relay(text, self.get_input_name(), self.meta_table(), line_offset=line_offset)
 
         self.available_frontends["rly"] = parse_rly
 
@@ -229,7 +229,7 @@ class RelayOptMain(xDSLOptMain):
 
     def parse_chunk(self, chunk: IO[bytes], file_extension: str, start_offset: int = 0) -> ModuleOp | None:
         frontend = self.available_frontends[file_extension]
-        if file_extension == "mlir":
+        if file_extension in ("mlir", "rly"):
             return frontend(chunk, start_offset)  # pyright: ignore[reportCallIssue]
         return frontend(chunk)
 

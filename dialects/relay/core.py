@@ -14,6 +14,7 @@ from xdsl.dialects.builtin import (
     DenseIntOrFPElementsAttr,
     DenseResourceAttr,
     FunctionType,
+    IntegerType,
     StringAttr,
     SymbolNameConstraint,
     SymbolRefAttr,
@@ -562,6 +563,12 @@ class ConstantOp(IRDLOperation):
 
     def print(self, printer: Printer) -> None:
         printer.print_string(" ")
+        if _has_non_finite(self.value):
+            # xDSL 0.74 prints inf/nan as hex literals that it then reads back as integers;
+            # MLIR's raw-data form `dense<"0x...">` reads back exactly, here and upstream.
+            printer.print_string(f'dense<"0x{self.value.data.data.hex().upper()}"> : ')
+            printer.print_attribute(self.value.get_type())
+            return
         printer.print_attribute(self.value)
 
     @classmethod
@@ -571,6 +578,18 @@ class ConstantOp(IRDLOperation):
         if not isinstance(value, (DenseIntOrFPElementsAttr, DenseResourceAttr)):
             parser.raise_error("expected a dense<...> or dense_resource<...> value", pos, parser.pos)
         return ConstantOp(value)
+
+
+def _has_non_finite(value: Attribute) -> bool:
+    if not isinstance(value, DenseIntOrFPElementsAttr) or isinstance(
+        value.get_element_type(), IntegerType
+    ):
+        return False
+    from relay_opt.dialects.relay.constants import numpy_from_dense
+
+    import numpy as np
+
+    return not bool(np.isfinite(numpy_from_dense(value).astype(np.float64)).all())
 
 
 def _print_derived_type(printer: Printer, operand: Attribute, result: Attribute, derived: Attribute | None) -> None:

@@ -12,14 +12,18 @@ from relay_opt.frontends.relay_text.to_dialect import to_dialect
 
 
 def parse_relay(
-    text: str, filename: str = "<relay>", meta: MetaTable | None = None, infer: bool = True
+    text: str,
+    filename: str = "<relay>",
+    meta: MetaTable | None = None,
+    infer: bool = True,
+    line_offset: int = 0,
 ) -> ModuleOp:
     """Relay text -> a verified Relay-dialect module, type-checked as TVM's parser does.
 
     `meta` supplies `meta[relay.Constant][i]` (it takes precedence over a
     `#[metadata]` section in the text). Errors are RelayErrors at file:line:col.
     """
-    program = parse_program(text, filename)
+    program = parse_program(text, filename, line_offset)
     table: MetaTable = {}
     if program.metadata is not None:
         try:

@@ -70,17 +70,22 @@ _INT_SUFFIXES = {"i": "int32", "i8": "int8", "i16": "int16", "i32": "int32", "i6
 
 
 class Lexer:
-    def __init__(self, text: str, filename: str):
+    def __init__(self, text: str, filename: str, line_offset: int = 0):
         self.text = text
         self.file = filename
         self.pos = 0
-        self.line = 1
+        self.line = 1 + line_offset
         self.line_start = 0
         self.tokens: list[Token] = []
 
     def loc(self, pos: int | None = None) -> SourceLoc:
-        pos = self.pos if pos is None else pos
-        return SourceLoc(self.file, self.line, pos - self.line_start + 1)
+        if pos is None or pos >= self.line_start:
+            pos = self.pos if pos is None else pos
+            return SourceLoc(self.file, self.line, pos - self.line_start + 1)
+        # An earlier line (an error reported at the start of a long token).
+        line = self.line - self.text.count("\n", pos, self.line_start)
+        start = self.text.rfind("\n", 0, pos) + 1
+        return SourceLoc(self.file, line, pos - start + 1)
 
     def error(self, message: str, pos: int | None = None) -> RelayError:
         return RelayError(message, self.loc(pos))

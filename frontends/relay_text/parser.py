@@ -41,8 +41,8 @@ def _looks_like_dtype(name: str) -> bool:
 
 
 class Parser:
-    def __init__(self, text: str, filename: str):
-        self.tokens = Lexer(text, filename).tokenize()
+    def __init__(self, text: str, filename: str, line_offset: int = 0):
+        self.tokens = Lexer(text, filename, line_offset).tokenize()
         self.i = 0
 
     # -- token helpers -------------------------------------------------------------------
@@ -212,13 +212,13 @@ class Parser:
                 var = self.expect_kind(Tok.LOCAL, "a variable after 'let'")
                 vtype = self.type() if self.accept(":") else None
                 self.expect("=", "in the let binding")
-                value = self.binop_expr()
+                value = self.expr_item()  # TVM takes only an operator expression here
                 self.expect(";", "after the let binding's value")
                 wrappers.append(("let", var, vtype, value))
             elif t.kind is Tok.GRAPH and self.peek().is_punct("="):
                 self.next()
                 self.next()
-                value = self.binop_expr()
+                value = self.expr_item()  # TVM takes only an operator expression here
                 self.expect(";", "after the graph binding's value")
                 wrappers.append(("graph", t, None, value))
             elif t.is_keyword("free_var"):
@@ -568,6 +568,6 @@ class Parser:
         return s.TensorT(tuple(dims), dtype, t.loc)
 
 
-def parse_program(text: str, filename: str) -> s.Program:
+def parse_program(text: str, filename: str, line_offset: int = 0) -> s.Program:
     """Parse Relay text; raises RelayError at the offending position."""
-    return Parser(text, filename).program()
+    return Parser(text, filename, line_offset).program()

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from xdsl.dialects.builtin import (
-    BoolAttr,
     DenseIntOrFPElementsAttr,
     FloatAttr,
     FunctionType,
     IntegerAttr,
+    IntegerType,
     ModuleOp,
     StringAttr,
     TensorType,
@@ -114,9 +114,9 @@ def relay_attr_value(value: object) -> str:
 
 
 def _function_attr(attr: Attribute) -> str:
-    if isinstance(attr, BoolAttr) or (isinstance(attr, IntegerAttr) and attr.type.width.data == 1):  # pyright: ignore
-        return "True" if attr.value.data else "False"  # pyright: ignore
     if isinstance(attr, IntegerAttr):
+        if isinstance(attr.type, IntegerType) and attr.type.width.data == 1:
+            return "True" if attr.value.data else "False"
         return str(attr.value.data)
     if isinstance(attr, FloatAttr):
         return relay_float(attr.value.data)
