@@ -8,6 +8,7 @@ from xdsl.dialects.builtin import ModuleOp
 from relay_opt.diagnostics import RelayError, verify_located
 from relay_opt.frontends.relay_text.metadata import MetadataError, MetaTable, from_tvm_json
 from relay_opt.frontends.relay_text.parser import parse_program
+from relay_opt.frontends.relay_text.prelude import with_prelude
 from relay_opt.frontends.relay_text.to_dialect import to_dialect
 
 
@@ -17,13 +18,17 @@ def parse_relay(
     meta: MetaTable | None = None,
     infer: bool = True,
     line_offset: int = 0,
+    prelude: bool = True,
 ) -> ModuleOp:
     """Relay text -> a verified Relay-dialect module, type-checked as TVM's parser does.
 
-    `meta` supplies `meta[relay.Constant][i]` (it takes precedence over a
+    The prelude's definitions that the program uses are added (unless `prelude`
+    is False). `meta` supplies `meta[relay.Constant][i]` (it takes precedence over a
     `#[metadata]` section in the text). Errors are RelayErrors at file:line:col.
     """
     program = parse_program(text, filename, line_offset)
+    if prelude:
+        program = with_prelude(program)
     table: MetaTable = {}
     if program.metadata is not None:
         try:
