@@ -117,7 +117,7 @@ def encode_ndarray(array: np.ndarray) -> bytes:
     """One array in DLPack's serialized form (the inverse of decode_ndarray)."""
     from relay_opt.dialects.relay.numpy_dtypes import relay_dtype
 
-    array = np.ascontiguousarray(array)
+    array = np.asarray(array, order="C")  # (ascontiguousarray would make a scalar 1-d)
     code, bits = _DL_CODES[relay_dtype(array.dtype)]
     data = array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
     header = struct.pack("<QQiii", _MAGIC, 0, 1, 0, array.ndim)  # device: CPU (1), id 0

@@ -1,0 +1,154 @@
+"""The Relay text frontend: lexing corner cases, metadata, the prelude, and print/parse fixed points."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from relay_opt.diagnostics import RelayError
+from relay_opt.dialects.relay import core
+from relay_opt.dialects.relay.constants import numpy_from_dense
+from relay_opt.frontends.relay_text import parse_relay
+from relay_opt.frontends.relay_text.lexer import Lexer, Tok
+from relay_opt.frontends.relay_text.metadata import decode_ndarray, encode_ndarray, from_npz
+from relay_opt.frontends.relay_text.printer import print_relay
+from relay_opt.frontends.relay_text.prelude import prelude
+
+HEADER = '#[version = "0.0.5"]\n'
+
+
+def tokens(text: str) -> list[tuple[Tok, object]]:
+    return [(t.kind, t.value if t.value is not None else t.text) for t in Lexer(text, "t").tokenize()[:-1]]
+
+
+def funcs(module) -> dict[str, core.FuncOp]:
+    return {op.sym_name.data: op for op in module.ops if isinstance(op, core.FuncOp)}
+
+
+@pytest.mark.parametrize(
+    "text, value, dtype",
+    [
+        ("7", 7, "int32"),
+        ("7i64", 7, "int64"),
+        ("3000000000", 3000000000, "int64"),  # too big for int32: widened
+        ("-3", -3, "int32"),
+        ("--10", 10, "int32"),  # an even number of signs cancels
+        ("1.5f", 1.5, "float32"),
+        ("1e-05f", 1e-05, "float32"),
+        ("3f16", 3.0, "float16"),
+        ("2.5f64", 2.5, "float64"),
+    ],
+)
+def test_literals(text, value, dtype):
+    [(kind, (v, d))] = tokens(text)
+    assert kind in (Tok.INT, Tok.FLOAT) and v == value and d == dtype
+
+
+def test_inf_literal():
+    [(_, (v, d))] = tokens("-inff")
+    assert v == -np.inf and d == "float32"
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("1.5", "a float literal needs a suffix"),
+        ("65505f16", "out of range for float16"),
+        ("300i8", "out of range for int8"),
+        ("/* open", "unterminated block comment"),
+        ('"no end', "unterminated string literal"),
+        ("\r", "carriage return"),
+    ],
+)
+def test_lexical_errors(text, message):
+    with pytest.raises(RelayError, match=message):
+        Lexer(text, "t").tokenize()
+
+
+def test_minus_without_space_is_subtraction():
+    # TVM reads `%n-1` as `%n` then the literal `-1`; here it is a subtraction.
+    module = parse_relay(HEADER + "def @f(%n: int32) { %n-1 }")
+    ops = [op.name for op in funcs(module)["f"].body.block.ops]
+    assert "relay.subtract" in ops
+
+
+def test_nested_block_comments():
+    module = parse_relay(HEADER + "/* a /* b */ c */ def @f() { /* x */ 1 }")
+    assert "f" in funcs(module)
+
+
+def test_long_binding_chain_does_not_recurse():
+    body = "".join(f"  %{i} = add(%{i - 1}, 1f);\n" if i else "  %0 = add(%x, 1f);\n" for i in range(3000))
+    module = parse_relay(HEADER + "def @f(%x: float32) {\n" + body + "  %2999\n}\n")
+    assert len(list(funcs(module)["f"].body.block.ops)) > 3000
+
+
+def test_metadata_section_round_trip():
+    w = np.arange(12, dtype=np.float32).reshape(3, 4)
+    b = np.array([1, -2, 3], dtype=np.int64)
+    text = HEADER + (
+        "def @f(%x: Tensor[(3, 4), float32]) {\n"
+        "  (add(%x, meta[relay.Constant][0]), meta[relay.Constant][1])\n}\n"
+    )
+    module = parse_relay(text, meta={"relay.Constant": [w, b]})
+    printed = print_relay(module, show_meta_data=True)
+    assert "#[metadata]" in printed.text
+    again = parse_relay(printed.text)
+    consts = [numpy_from_dense(op.value) for op in again.walk() if isinstance(op, core.ConstantOp)]
+    assert any(np.array_equal(c, w) for c in consts) and any(np.array_equal(c, b) for c in consts)
+    assert print_relay(again, show_meta_data=True).text == printed.text
+
+
+def test_dlpack_array_encoding_round_trips():
+    for array in (np.random.default_rng(0).standard_normal((2, 3)).astype(np.float16), np.array(True)):
+        back = decode_ndarray(encode_ndarray(array))
+        assert back.dtype == array.dtype and np.array_equal(back, array)
+
+
+def test_npz_names_must_be_indexed():
+    with pytest.raises(ValueError, match="relay.Constant.1"):
+        from_npz({"relay.Constant.0": np.zeros(1), "relay.Constant.2": np.zeros(1)})
+
+
+def test_missing_meta_constant_is_located():
+    with pytest.raises(RelayError) as err:
+        parse_relay(HEADER + "def @f() { meta[relay.Constant][2] }", "m.rly", meta={"relay.Constant": [np.zeros(1)]})
+    assert "is missing (the metadata holds 1)" in err.value.message
+    assert str(err.value.at) == "m.rly:2:12"
+
+
+def test_prelude_is_added_only_as_needed():
+    module = parse_relay(HEADER + "def @main(%x: float32) { @length(Cons(%x, Nil)) }")
+    names = set(funcs(module))
+    assert names == {"main", "length"}
+    assert str(funcs(module)["main"].ret_type) == "tensor<i32>"
+
+
+def test_program_definitions_win_over_the_prelude():
+    module = parse_relay(HEADER + "def @id(%x: int32) -> int32 { %x + 1 }\ndef @main() { @id(1) }")
+    assert funcs(module)["id"].type_param_names == ()
+
+
+def test_prelude_has_the_24_functions_and_prints_to_a_fixed_point():
+    assert len(prelude().func_defs) == 24
+    from importlib.resources import files
+
+    text = files("relay_opt.frontends.relay_text").joinpath("prelude.rly").read_text()
+    once = print_relay(parse_relay(text, "prelude.rly")).text
+    assert print_relay(parse_relay(once)).text == once
+
+
+def test_bare_expression_becomes_main_with_free_vars_as_parameters():
+    module = parse_relay("free_var %x: Tensor[(2), float32];\nadd(%x, %x)")
+    main = funcs(module)["main"]
+    assert [str(t) for t in main.function_type.inputs] == ["tensor<2xf32>"]
+
+
+def test_let_annotation_fills_an_unknown_type():
+    module = parse_relay(HEADER + "def @f() { let %e: List[float32] = Nil; %e }")
+    assert str(funcs(module)["f"].ret_type) == "!relay.adt<@List, tensor<f32>>"
+
+
+def test_let_annotation_mismatch_is_an_error():
+    with pytest.raises(RelayError, match="is annotated"):
+        parse_relay(HEADER + "def @f(%x: float32) { let %y: int32 = %x; %y }")
