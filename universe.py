@@ -1,8 +1,25 @@
-"""relay-opt's dialects and passes, published to xDSL's `xdsl.universe` plugin group."""
+"""relay-opt's dialects and passes, published to xDSL's `xdsl.universe` plugin group.
 
+Every pass is listed here once, by name, and imported only when it is used.
+"""
+
+from collections.abc import Callable
+from importlib import import_module
+
+from xdsl.passes import ModulePass
 from xdsl.universe import Universe
 
-from relay_opt.passes import get_all_passes
+PASSES: dict[str, str] = {
+    # Relay -> Relay (passes/)
+    "infer-types": "relay_opt.passes.infer_types:InferTypesPass",
+    # Lowering (lowering/)
+    "convert-relay-to-linalg": "relay_opt.lowering.relay_to_linalg:ConvertRelayToLinalgPass",
+}
+
+
+def _loader(path: str) -> Callable[[], type[ModulePass]]:
+    module, _, name = path.partition(":")
+    return lambda: getattr(import_module(module), name)
 
 
 def _relay():
@@ -11,4 +28,7 @@ def _relay():
     return get_relay_dialect()
 
 
-RELAY_UNIVERSE = Universe(all_dialects={"relay": _relay}, all_passes=get_all_passes())
+RELAY_UNIVERSE = Universe(
+    all_dialects={"relay": _relay},
+    all_passes={name: _loader(path) for name, path in PASSES.items()},
+)

@@ -1,0 +1,202 @@
+"""convert-relay-to-linalg: static Relay graphs -> func + tensor + linalg + arith + math.
+
+The driver knows nothing about individual operators: each operator's lowering
+is a rule registered in a table (`@lowering("add", ...)`), as JAX does; an
+operator without a rule is a diagnostic naming it.
+
+Functions become `func.func`; tuples disappear (a tuple-typed parameter or
+result becomes one per field, recursively; `relay.tuple`/`relay.tuple_get`
+just regroup values); unsigned dtypes become signless integers with the
+unsigned operations chosen by the rules. Closures, ADTs, references, `if` and
+`match` are the subject of later work and are reported as not supported yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from xdsl.builder import Builder
+from xdsl.context import Context
+from xdsl.dialects import arith, func
+from xdsl.dialects.builtin import (
+    BytesAttr,
+    DenseIntOrFPElementsAttr,
+    IntegerType,
+    ModuleOp,
+    Signedness,
+    TensorType,
+    TupleType,
+    UnknownLoc,
+)
+from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.rewriter import InsertPoint
+
+from relay_opt.diagnostics import RelayError
+from relay_opt.dialects.relay import adt, core
+from relay_opt.dialects.relay.registry import RelayOperatorOp
+from relay_opt.dialects.relay.types import is_concrete, tensor_dtype
+
+Rule = Callable[["Lowerer", RelayOperatorOp, list[SSAValue]], SSAValue | list[SSAValue]]
+RULES: dict[str, Rule] = {}
+
+
+def lowering(*names: str) -> Callable[[Rule], Rule]:
+    """Register a lowering rule for the named Relay operators."""
+
+    def register(rule: Rule) -> Rule:
+        for name in names:
+            if name in RULES:
+                raise ValueError(f"two lowering rules for '{name}'")
+            RULES[name] = rule
+        return rule
+
+    return register
+
+
+def _load_rules() -> None:
+    from relay_opt.lowering.relay_to_linalg import elementwise  # noqa: F401
+
+
+def signless(t: Attribute) -> Attribute:
+    """MLIR's arith works on signless integers: ui8 -> i8 (the rules know it was unsigned)."""
+    if isinstance(t, IntegerType) and t.signedness.data != Signedness.SIGNLESS:
+        return IntegerType(t.width.data)
+    if isinstance(t, TensorType):
+        return TensorType(signless(t.element_type), t.get_shape())
+    return t
+
+
+def flatten_type(t: Attribute) -> list[Attribute]:
+    """The tensor types a Relay type becomes: a tuple, one per field (recursively)."""
+    if isinstance(t, TupleType):
+        return [leaf for f in t.types for leaf in flatten_type(f)]
+    if isinstance(t, TensorType):
+        return [signless(t)]
+    raise RelayError(f"values of type {t} are not supported by convert-relay-to-linalg yet")
+
+
+@dataclass
+class Lowerer:
+    """Lowers one module; rules build ops through `self.builder`."""
+
+    builder: Builder
+
+    def __post_init__(self) -> None:
+        self.values: dict[SSAValue, list[SSAValue]] = {}
+
+    def insert(self, op: Operation) -> Operation:
+        self.builder.insert(op)
+        return op
+
+    def tensor(self, v: SSAValue) -> SSAValue:
+        [leaf] = self.values[v]
+        return leaf
+
+    # -- the module ------------------------------------------------------------------------
+
+    def module(self, module: ModuleOp) -> None:
+        _load_rules()
+        new_ops: list[Operation] = []
+        for op in list(module.ops):
+            if isinstance(op, adt.TypeDefOp):
+                continue
+            if not isinstance(op, core.FuncOp):
+                new_ops.append(op.clone())
+                continue
+            new_ops.append(self.function(op))
+        for op in list(module.ops):
+            op.detach()
+        module.body.block.add_ops(new_ops)
+
+    def function(self, f: core.FuncOp) -> func.FuncOp:
+        if f.type_param_names or not is_concrete(f.function_type):
+            raise RelayError(
+                f"@{f.sym_name.data} is polymorphic or not fully typed; run infer-types and "
+                f"monomorphize first",
+                f,
+            )
+        inputs = [leaf for t in f.function_type.inputs for leaf in flatten_type(t)]
+        outputs = flatten_type(f.ret_type)
+        block = Block(arg_types=inputs)
+        args = iter(block.args)
+        for param in f.args:
+            self.values[param] = [next(args) for _ in flatten_type(param.type)]
+            for leaf in self.values[param]:
+                leaf.name_hint = param.name_hint
+        new = func.FuncOp(f.sym_name.data, (inputs, outputs), Region(block))
+        new.location = f.location
+        self.builder = Builder(InsertPoint.at_end(block))
+        for op in f.body.block.ops:
+            self.op(op)
+        return new
+
+    def op(self, op: Operation) -> None:
+        if isinstance(op, core.ReturnOp):
+            self.insert(func.ReturnOp(*self.values[op.value]))
+            return
+        if isinstance(op, core.TupleOp):
+            self.values[op.result] = [leaf for f in op.fields for leaf in self.values[f]]
+            return
+        if isinstance(op, core.TupleGetOp):
+            ttype = op.tuple.type
+            assert isinstance(ttype, TupleType)
+            sizes = [len(flatten_type(f)) for f in ttype.types]
+            start = sum(sizes[: op.field_index])
+            self.values[op.result] = self.values[op.tuple][start : start + sizes[op.field_index]]
+            return
+        if isinstance(op, core.ConstantOp):
+            self.values[op.result] = [self.constant(op)]
+            return
+        if isinstance(op, core.CallOp):
+            args = [leaf for a in op.arguments for leaf in self.values[a]]
+            call = self.insert(func.CallOp(op.callee, args, flatten_type(op.result.type)))
+            call.location = op.location
+            self.values[op.result] = list(call.results)
+            return
+        if isinstance(op, RelayOperatorOp):
+            rule = RULES.get(op.opdef.name)
+            if rule is None:
+                raise RelayError(f"no lowering to linalg for operator '{op.opdef.name}' yet", op)
+            result = rule(self, op, [self.tensor(o) if _is_tensor(o) else o for o in op.operands])
+            self.values[op.result] = result if isinstance(result, list) else [result]
+            for leaf in self.values[op.result]:
+                if isinstance(leaf.owner, Operation) and isinstance(leaf.owner.location, UnknownLoc):
+                    leaf.owner.location = op.location
+            return
+        raise RelayError(
+            f"'{op.name}' is not supported by convert-relay-to-linalg yet (static graphs only)", op
+        )
+
+    def constant(self, op: core.ConstantOp) -> SSAValue:
+        value = op.value
+        if not isinstance(value, DenseIntOrFPElementsAttr):
+            raise RelayError("dense_resource constants are not supported here yet", op)
+        t = signless(value.type)
+        if t != value.type:
+            value = DenseIntOrFPElementsAttr(t, BytesAttr(value.data.data))  # pyright: ignore
+        c = self.insert(arith.ConstantOp(value, t))
+        c.location = op.location
+        return c.results[0]
+
+
+def _is_tensor(v: SSAValue) -> bool:
+    return isinstance(v.type, TensorType)
+
+
+def unsigned(op: RelayOperatorOp, index: int = 0) -> bool:
+    """Whether operand `index` of a Relay op has an unsigned dtype."""
+    t = op.operands[index].type
+    return isinstance(t, TensorType) and tensor_dtype(t).startswith("uint")
+
+
+@dataclass(frozen=True)
+class ConvertRelayToLinalgPass(ModulePass):
+    """Lowers static Relay graphs to func, tensor, linalg, arith and math (upstream MLIR)."""
+
+    name = "convert-relay-to-linalg"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        Lowerer(Builder(InsertPoint.at_end(op.body.block))).module(op)
+

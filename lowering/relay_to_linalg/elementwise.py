@@ -1,0 +1,299 @@
+"""Elementwise and broadcasting operators -> one `linalg.generic` each.
+
+Broadcasting is in the indexing maps: an operand dimension of size 1 facing a
+larger result dimension reads index 0. The scalar body of each operator is a
+small function over arith/math values, chosen by dtype (float, signed or
+unsigned integer, bool).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from xdsl.builder import Builder
+from xdsl.dialects import arith, linalg, math, tensor
+from xdsl.dialects.builtin import (
+    AffineMapAttr,
+    AnyFloat,
+    FloatAttr,
+    IntegerAttr,
+    IntegerType,
+    TensorType,
+)
+from xdsl.ir import Attribute, Block, Region, SSAValue
+from xdsl.ir.affine import AffineExpr, AffineMap
+from xdsl.rewriter import InsertPoint
+
+from relay_opt.diagnostics import RelayError
+from relay_opt.dialects.relay.registry import RelayOperatorOp
+from relay_opt.dialects.relay.types import tensor_dtype
+from relay_opt.lowering.relay_to_linalg import Lowerer, lowering, signless
+
+
+class Scalar:
+    """Builds arith/math ops on scalars inside a linalg body."""
+
+    def __init__(self, builder: Builder, dtype: str):
+        self.b = builder
+        self.dtype = dtype
+
+    @property
+    def is_float(self) -> bool:
+        return self.dtype.startswith(("float", "bfloat"))
+
+    @property
+    def is_unsigned(self) -> bool:
+        return self.dtype.startswith("uint") or self.dtype == "bool"
+
+    def emit(self, op):  # noqa: ANN001, ANN201
+        self.b.insert(op)
+        return op.results[0]
+
+    def const(self, value: float | int | bool, t: Attribute) -> SSAValue:
+        if isinstance(t, IntegerType):
+            attr = IntegerAttr(int(value), t)
+        else:
+            attr = FloatAttr(float(value), t)  # pyright: ignore[reportArgumentType]
+        return self.emit(arith.ConstantOp(attr, t))
+
+    def zero(self, like: SSAValue) -> SSAValue:
+        return self.const(0, like.type)
+
+
+def _float_or_int(f: Callable, i: Callable, u: Callable | None = None):  # noqa: ANN202
+    def build(s: Scalar, x: SSAValue, y: SSAValue) -> SSAValue:
+        if s.is_float:
+            return s.emit(f(x, y))
+        if s.is_unsigned and u is not None:
+            return s.emit(u(x, y))
+        return s.emit(i(x, y))
+
+    return build
+
+
+def _power(s: Scalar, x: SSAValue, y: SSAValue) -> SSAValue:
+    return s.emit(math.PowFOp(x, y) if s.is_float else math.IPowIOp(x, y))
+
+
+def _mod(s: Scalar, x: SSAValue, y: SSAValue) -> SSAValue:
+    if s.is_float:  # truncated remainder: x - trunc(x / y) * y
+        q = s.emit(math.TruncOp(s.emit(arith.DivfOp(x, y))))
+        return s.emit(arith.SubfOp(x, s.emit(arith.MulfOp(q, y))))
+    return s.emit(arith.RemUIOp(x, y) if s.is_unsigned else arith.RemSIOp(x, y))
+
+
+def _floor_divide(s: Scalar, x: SSAValue, y: SSAValue) -> SSAValue:
+    if s.is_float:
+        return s.emit(math.FloorOp(s.emit(arith.DivfOp(x, y))))
+    return s.emit(arith.DivUIOp(x, y) if s.is_unsigned else arith.FloorDivSIOp(x, y))
+
+
+def _compare(fpred: str, spred: str, upred: str):  # noqa: ANN202
+    def build(s: Scalar, x: SSAValue, y: SSAValue) -> SSAValue:
+        if s.is_float:
+            return s.emit(arith.CmpfOp(x, y, fpred))
+        return s.emit(arith.CmpiOp(x, y, upred if s.is_unsigned else spred))
+
+    return build
+
+
+BINARY: dict[str, Callable[[Scalar, SSAValue, SSAValue], SSAValue]] = {
+    "add": _float_or_int(arith.AddfOp, arith.AddiOp),
+    "subtract": _float_or_int(arith.SubfOp, arith.SubiOp),
+    "multiply": _float_or_int(arith.MulfOp, arith.MuliOp),
+    "divide": _float_or_int(arith.DivfOp, arith.DivSIOp, arith.DivUIOp),
+    "power": _power,
+    "maximum": _float_or_int(arith.MaximumfOp, arith.MaxSIOp, arith.MaxUIOp),
+    "minimum": _float_or_int(arith.MinimumfOp, arith.MinSIOp, arith.MinUIOp),
+    "mod": _mod,
+    "floor_divide": _floor_divide,
+    "equal": _compare("oeq", "eq", "eq"),
+    "not_equal": _compare("une", "ne", "ne"),
+    "less": _compare("olt", "slt", "ult"),
+    "less_equal": _compare("ole", "sle", "ule"),
+    "greater": _compare("ogt", "sgt", "ugt"),
+    "greater_equal": _compare("oge", "sge", "uge"),
+    "logical_and": lambda s, x, y: s.emit(arith.AndIOp(x, y)),
+    "logical_or": lambda s, x, y: s.emit(arith.OrIOp(x, y)),
+}
+
+
+def _sigmoid(s: Scalar, x: SSAValue) -> SSAValue:
+    one = s.const(1.0, x.type)
+    e = s.emit(math.ExpOp(s.emit(arith.NegfOp(x))))
+    return s.emit(arith.DivfOp(one, s.emit(arith.AddfOp(one, e))))
+
+
+def _negative(s: Scalar, x: SSAValue) -> SSAValue:
+    if s.is_float:
+        return s.emit(arith.NegfOp(x))
+    return s.emit(arith.SubiOp(s.zero(x), x))
+
+
+def _abs(s: Scalar, x: SSAValue) -> SSAValue:
+    if s.is_float:
+        return s.emit(math.AbsFOp(x))
+    return x if s.is_unsigned else s.emit(math.AbsIOp(x))
+
+
+def _relu(s: Scalar, x: SSAValue) -> SSAValue:
+    if s.is_float:
+        return s.emit(arith.MaximumfOp(x, s.zero(x)))
+    return x if s.is_unsigned else s.emit(arith.MaxSIOp(x, s.zero(x)))
+
+
+UNARY: dict[str, Callable[[Scalar, SSAValue], SSAValue]] = {
+    "exp": lambda s, x: s.emit(math.ExpOp(x)),
+    "log": lambda s, x: s.emit(math.LogOp(x)),
+    "sqrt": lambda s, x: s.emit(math.SqrtOp(x)),
+    "rsqrt": lambda s, x: s.emit(math.RsqrtOp(x)),
+    "tanh": lambda s, x: s.emit(math.TanhOp(x)),
+    "sigmoid": _sigmoid,
+    "erf": lambda s, x: s.emit(math.ErfOp(x)),
+    "floor": lambda s, x: s.emit(math.FloorOp(x)),
+    "ceil": lambda s, x: s.emit(math.CeilOp(x)),
+    "round": lambda s, x: s.emit(math.RoundOp(x)),  # halves away from zero, as TVM
+    "sin": lambda s, x: s.emit(math.SinOp(x)),
+    "cos": lambda s, x: s.emit(math.CosOp(x)),
+    "negative": _negative,
+    "abs": _abs,
+    "nn.relu": _relu,
+    "logical_not": lambda s, x: s.emit(arith.XOrIOp(x, s.const(1, x.type))),
+}
+
+
+# -- the linalg.generic builder ---------------------------------------------------------
+
+
+def broadcast_map(in_shape: Sequence[int], out_shape: Sequence[int]) -> AffineMap:
+    """Indexing map of an operand broadcast (numpy rules) to the result shape."""
+    rank, offset = len(out_shape), len(out_shape) - len(in_shape)
+    exprs: list[AffineExpr] = []
+    for j, d in enumerate(in_shape):
+        k = j + offset
+        exprs.append(AffineExpr.constant(0) if d == 1 and out_shape[k] != 1 else AffineExpr.dimension(k))
+    return AffineMap(rank, 0, tuple(exprs))
+
+
+def elementwise(
+    lw: Lowerer,
+    op: RelayOperatorOp,
+    inputs: Sequence[SSAValue],
+    body: Callable[[Builder, Sequence[SSAValue], Attribute], SSAValue],
+) -> SSAValue:
+    """`linalg.generic` computing op's result from `inputs` elementwise (with broadcasting)."""
+    out_type = signless(op.result.type)
+    assert isinstance(out_type, TensorType)
+    out_shape = out_type.get_shape()
+    if any(d < 0 for d in out_shape):
+        raise RelayError("dynamic dimensions are not supported by this lowering yet", op)
+    init = lw.insert(tensor.EmptyOp([], out_type)).results[0]
+    maps = [AffineMapAttr(broadcast_map(i.type.get_shape(), out_shape)) for i in inputs]  # pyright: ignore
+    maps.append(AffineMapAttr(AffineMap.identity(len(out_shape))))
+    block = Block(arg_types=[i.type.element_type for i in inputs] + [out_type.element_type])  # pyright: ignore
+    b = Builder(InsertPoint.at_end(block))
+    value = body(b, block.args[: len(inputs)], out_type.element_type)
+    b.insert(linalg.YieldOp(value))
+    generic = linalg.GenericOp(
+        inputs, [init], Region(block), maps,
+        [linalg.IteratorTypeAttr.parallel()] * len(out_shape), [out_type],
+    )
+    lw.insert(generic)
+    return generic.results[0]
+
+
+def _operand_dtype(op: RelayOperatorOp, index: int = 0) -> str:
+    t = op.operands[index].type
+    assert isinstance(t, TensorType)
+    return tensor_dtype(t)
+
+
+@lowering(*BINARY)
+def lower_binary(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    fn = BINARY[op.opdef.name]
+    dtype = _operand_dtype(op)
+    return elementwise(lw, op, args, lambda b, xs, _: fn(Scalar(b, dtype), xs[0], xs[1]))
+
+
+@lowering(*UNARY)
+def lower_unary(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    fn = UNARY[op.opdef.name]
+    dtype = _operand_dtype(op)
+    return elementwise(lw, op, args, lambda b, xs, _: fn(Scalar(b, dtype), xs[0]))
+
+
+@lowering("nn.leaky_relu")
+def lower_leaky_relu(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    alpha = op.attrs.alpha
+
+    def body(b: Builder, xs: Sequence[SSAValue], t: Attribute) -> SSAValue:
+        s = Scalar(b, _operand_dtype(op))
+        x = xs[0]
+        positive = s.emit(arith.CmpfOp(x, s.zero(x), "ogt"))
+        scaled = s.emit(arith.MulfOp(x, s.const(alpha, t)))
+        return s.emit(arith.SelectOp(positive, x, scaled))
+
+    return elementwise(lw, op, args, body)
+
+
+@lowering("clip")
+def lower_clip(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    lo, hi = op.attrs.a_min, op.attrs.a_max
+
+    def body(b: Builder, xs: Sequence[SSAValue], t: Attribute) -> SSAValue:
+        s = Scalar(b, _operand_dtype(op))
+        x = xs[0]
+        if s.is_float:
+            x = s.emit(arith.MaximumfOp(x, s.const(lo, t)))
+            return s.emit(arith.MinimumfOp(x, s.const(hi, t)))
+        # Integer tensors clip to the bounds rounded towards the inside, as numpy's clip does.
+        import math as pymath
+
+        mx, mn = (arith.MaxUIOp, arith.MinUIOp) if s.is_unsigned else (arith.MaxSIOp, arith.MinSIOp)
+        x = s.emit(mx(x, s.const(pymath.ceil(lo), t)))
+        return s.emit(mn(x, s.const(pymath.floor(hi), t)))
+
+    return elementwise(lw, op, args, body)
+
+
+@lowering("where")
+def lower_where(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    return elementwise(lw, op, args, lambda b, xs, _: Scalar(b, "").emit(arith.SelectOp(*xs)))
+
+
+def _width(t: Attribute) -> int:
+    if isinstance(t, IntegerType):
+        return t.width.data
+    assert isinstance(t, AnyFloat)
+    return t.bitwidth
+
+
+@lowering("cast")
+def lower_cast(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    src = _operand_dtype(op)
+    dst = op.attrs.dtype
+
+    def body(b: Builder, xs: Sequence[SSAValue], t: Attribute) -> SSAValue:
+        s = Scalar(b, src)
+        x = xs[0]
+        st = x.type
+        src_float, dst_float = not isinstance(st, IntegerType), not isinstance(t, IntegerType)
+        if st == t:
+            return x
+        if dst == "bool":  # nonzero -> true
+            if src_float:
+                return s.emit(arith.CmpfOp(x, s.zero(x), "une"))
+            return s.emit(arith.CmpiOp(x, s.zero(x), "ne"))
+        if src_float and dst_float:
+            op_ = arith.ExtFOp if _width(t) > _width(st) else arith.TruncFOp
+            return s.emit(op_(x, t))
+        if src_float:
+            return s.emit((arith.FPToUIOp if dst.startswith("uint") else arith.FPToSIOp)(x, t))
+        from_unsigned = src.startswith("uint") or src == "bool"
+        if dst_float:
+            return s.emit((arith.UIToFPOp if from_unsigned else arith.SIToFPOp)(x, t))
+        if _width(t) > _width(st):
+            return s.emit((arith.ExtUIOp if from_unsigned else arith.ExtSIOp)(x, t))
+        return s.emit(arith.TruncIOp(x, t))
+
+    return elementwise(lw, op, args, body)
