@@ -14,6 +14,7 @@ PASSES: dict[str, str] = {
     "infer-types": "relay_opt.passes.infer_types:InferTypesPass",
     # Lowering (lowering/)
     "convert-relay-to-linalg": "relay_opt.lowering.relay_to_linalg:ConvertRelayToLinalgPass",
+    "bufferize": "relay_opt.lowering.bufferize:BufferizePass",
 }
 
 

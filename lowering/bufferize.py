@@ -1,0 +1,214 @@
+"""bufferize: tensors -> memrefs for the IR convert-relay-to-linalg produces.
+
+Functions take their results as trailing out-parameters (destination-passing
+style: `func.func @f(%x: memref<..>, %out: memref<..>)`, attribute
+`relay_opt.outputs` counts them), so the caller owns every buffer it sees.
+Inside a function each `linalg` op writes straight into its destination, and
+no copy is made where none is needed:
+- a result computed by a linalg op is written into its out-parameter directly;
+- an op whose init tensor is used only by it updates that buffer in place
+  (a `linalg.fill` then a reduction share one buffer);
+- other intermediates get a `memref.alloc`, freed right after their last use;
+- tensor constants become `memref.global` constants.
+A copy (`memref.copy`) remains only where a value must exist twice: a
+parameter or constant returned as a result, or one value returned twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xdsl.builder import Builder
+from xdsl.context import Context
+from xdsl.dialects import arith, func, linalg, memref, tensor
+from xdsl.dialects.builtin import (
+    DenseIntOrFPElementsAttr,
+    IntegerAttr,
+    MemRefType,
+    ModuleOp,
+    StringAttr,
+    TensorType,
+    UnitAttr,
+    i64,
+)
+from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.rewriter import InsertPoint
+
+from relay_opt.diagnostics import RelayError
+
+OUTPUTS_ATTR = "relay_opt.outputs"
+
+
+def memref_type(t: Attribute) -> MemRefType[Attribute]:
+    if not isinstance(t, TensorType):
+        raise RelayError(f"bufferize expects tensor types, got {t}")
+    if any(d < 0 for d in t.get_shape()):
+        raise RelayError(f"dynamic shapes are not bufferized yet ({t})")
+    return MemRefType(t.element_type, t.get_shape())
+
+
+def _dps_init(op: Operation) -> SSAValue | None:
+    """The init (outs) tensor of a destination-passing op with one result."""
+    if isinstance(op, (linalg.GenericOp, linalg.FillOp)) and len(op.outputs) == 1:  # pyright: ignore
+        return op.outputs[0]  # pyright: ignore
+    return None
+
+
+@dataclass
+class _Function:
+    old: func.FuncOp
+    module_builder: Builder
+    globals_made: dict[DenseIntOrFPElementsAttr, str]
+
+    def run(self) -> func.FuncOp:
+        old = self.old
+        inputs = [memref_type(t) for t in old.function_type.inputs]
+        outputs = [memref_type(t) for t in old.function_type.outputs]
+        block = Block(arg_types=[*inputs, *outputs])
+        self.params = block.args[: len(inputs)]
+        self.out_params = block.args[len(inputs) :]
+        for new, prev in zip(self.params, old.args):
+            new.name_hint = prev.name_hint
+        for i, out in enumerate(self.out_params):
+            out.name_hint = f"out{i}"
+        self.buffers: dict[SSAValue, SSAValue] = dict(zip(old.args, self.params))
+        self.allocs: list[SSAValue] = []
+        self.b = Builder(InsertPoint.at_end(block))
+        ret = old.body.block.last_op
+        assert isinstance(ret, func.ReturnOp)
+        # The first return position of each value, for writing it in place.
+        self.returned: dict[SSAValue, int] = {}
+        for k, v in enumerate(ret.arguments):
+            self.returned.setdefault(v, k)
+        self.out_taken: set[int] = set()
+        for op in old.body.block.ops:
+            self.op(op)
+        new = func.FuncOp(old.sym_name.data, ([*inputs, *outputs], []), Region(block))
+        new.attributes[OUTPUTS_ATTR] = IntegerAttr(len(outputs), i64)
+        new.location = old.location
+        self.free_after_last_use(block)
+        return new
+
+    # -- destinations ------------------------------------------------------------------------
+
+    def out_param_for(self, v: SSAValue) -> int | None:
+        """The out-parameter `v` can be computed into: its own, or that of the op it feeds in place."""
+        k = self.returned.get(v)
+        if k is not None and k not in self.out_taken:
+            return k
+        users = [u.operation for u in v.uses]
+        if len(users) == 1 and _dps_init(users[0]) is v:
+            return self.out_param_for(users[0].results[0])
+        return None
+
+    def destination(self, result: SSAValue) -> SSAValue:
+        k = self.out_param_for(result)
+        if k is not None:
+            self.out_taken.add(k)
+            return self.out_params[k]
+        alloc = memref.AllocOp.get(result.type.element_type, shape=result.type.get_shape())  # pyright: ignore
+        alloc.results[0].name_hint = result.name_hint
+        self.b.insert(alloc)
+        self.allocs.append(alloc.results[0])
+        return alloc.results[0]
+
+    # -- ops ---------------------------------------------------------------------------------
+
+    def op(self, op: Operation) -> None:
+        if isinstance(op, tensor.EmptyOp):
+            return  # materialized by the op that fills it
+        if isinstance(op, arith.ConstantOp) and isinstance(op.result.type, TensorType):
+            self.buffers[op.result] = self.constant(op)
+            return
+        if (init := _dps_init(op)) is not None:
+            self.dps(op, init)
+            return
+        if isinstance(op, func.CallOp):
+            args = [self.buffers[a] for a in op.arguments]
+            outs = [self.destination(r) for r in op.results]
+            call = func.CallOp(op.callee, [*args, *outs], [])
+            call.location = op.location
+            self.b.insert(call)
+            self.buffers.update(zip(op.results, outs))
+            return
+        if isinstance(op, func.ReturnOp):
+            for k, v in enumerate(op.arguments):
+                if self.buffers[v] is not self.out_params[k]:
+                    self.b.insert(memref.CopyOp(self.buffers[v], self.out_params[k]))
+            self.b.insert(func.ReturnOp())
+            return
+        if all(not isinstance(r.type, TensorType) for r in op.results) and all(
+            not isinstance(o.type, TensorType) for o in op.operands
+        ):
+            self.b.insert(op.clone())
+            return
+        raise RelayError(f"bufferize does not handle '{op.name}' yet", op)
+
+    def dps(self, op: Operation, init: SSAValue) -> None:
+        result = op.results[0]
+        owner = init.owner
+        if isinstance(owner, tensor.EmptyOp):
+            buffer = self.destination(result)
+        elif init.has_one_use() and init in self.buffers and init.owner is not None and _dps_init(owner) is not None:  # pyright: ignore
+            buffer = self.buffers[init]  # the init dies here: update it in place
+        else:
+            buffer = self.destination(result)
+            self.b.insert(memref.CopyOp(self.buffers[init], buffer))
+        ins = [self.buffers.get(i, i) for i in op.inputs]  # pyright: ignore
+        if isinstance(op, linalg.GenericOp):
+            new = linalg.GenericOp(
+                ins, [buffer], op.body.clone(), op.indexing_maps, op.iterator_types, []
+            )
+        else:
+            assert isinstance(op, linalg.FillOp)
+            new = linalg.FillOp(ins, [buffer], [])
+        new.location = op.location
+        self.b.insert(new)
+        self.buffers[result] = buffer
+
+    def constant(self, op: arith.ConstantOp) -> SSAValue:
+        value = op.value
+        assert isinstance(value, DenseIntOrFPElementsAttr)
+        t = memref_type(value.type)
+        name = self.globals_made.get(value)
+        if name is None:
+            name = f"__constant_{len(self.globals_made)}"
+            self.globals_made[value] = name
+            self.module_builder.insert(
+                memref.GlobalOp.get(StringAttr(name), t, value, constant=UnitAttr())
+            )
+        get = memref.GetGlobalOp(name, t)
+        self.b.insert(get)
+        return get.results[0]
+
+    def free_after_last_use(self, block: Block) -> None:
+        """A `memref.dealloc` for each alloc, right after the last top-level op that uses it."""
+        ops = list(block.ops)
+        position = {op: i for i, op in enumerate(ops)}
+        for buffer in self.allocs:
+            last = buffer.owner
+            for use in buffer.uses:
+                user = use.operation
+                while user.parent_op() is not None and user not in position:
+                    user = user.parent_op()
+                if user in position and position[user] > position[last]:  # pyright: ignore
+                    last = user
+            assert isinstance(last, Operation)
+            block.insert_op_after(memref.DeallocOp.get(buffer), last)
+
+
+@dataclass(frozen=True)
+class BufferizePass(ModulePass):
+    """Tensors to memrefs: results become out-parameters, buffers are reused, copies avoided."""
+
+    name = "bufferize"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        globals_made: dict[DenseIntOrFPElementsAttr, str] = {}
+        module_builder = Builder(InsertPoint.at_start(op.body.block))
+        for f in [f for f in op.ops if isinstance(f, func.FuncOp)]:
+            new = _Function(f, module_builder, globals_made).run()
+            op.body.block.insert_op_after(new, f)
+            f.detach()
+            f.erase()
