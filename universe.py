@@ -15,6 +15,8 @@ PASSES: dict[str, str] = {
     # Lowering (lowering/)
     "convert-relay-to-linalg": "relay_opt.lowering.relay_to_linalg:ConvertRelayToLinalgPass",
     "bufferize": "relay_opt.lowering.bufferize:BufferizePass",
+    "convert-to-llvm": "relay_opt.lowering.to_llvm:ConvertToLLVMPass",
+    "relay-to-llvm": "relay_opt.lowering.pipeline:RelayToLLVMPipeline",
 }
 
 

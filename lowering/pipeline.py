@@ -1,0 +1,34 @@
+"""relay-to-llvm: the whole way from type-checked Relay to the llvm dialect, as one pass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.passes import ModulePass
+from xdsl.transforms.convert_linalg_to_loops import ConvertLinalgToLoopsPass
+from xdsl.transforms.convert_scf_to_cf import ConvertScfToCf
+
+from relay_opt.lowering.bufferize import BufferizePass
+from relay_opt.lowering.relay_to_linalg import ConvertRelayToLinalgPass
+from relay_opt.lowering.to_llvm import ConvertToLLVMPass
+
+STAGES: tuple[ModulePass, ...] = (
+    ConvertRelayToLinalgPass(),
+    BufferizePass(),
+    ConvertLinalgToLoopsPass(),
+    ConvertScfToCf(),
+    ConvertToLLVMPass(),
+)
+
+
+@dataclass(frozen=True)
+class RelayToLLVMPipeline(ModulePass):
+    """Runs convert-relay-to-linalg, bufferize, convert-linalg-to-loops, convert-scf-to-cf, convert-to-llvm."""
+
+    name = "relay-to-llvm"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        for stage in STAGES:
+            stage.apply(ctx, op)

@@ -1,0 +1,411 @@
+"""convert-to-llvm: func, cf, arith, math, memref and index -> the llvm dialect.
+
+xDSL 0.74 has none of these conversions (it hands them to an external
+mlir-opt); this pass writes them. Conventions:
+- memrefs have static shapes and identity layouts (what bufferize produces)
+  and become bare `!llvm.ptr`s, as with MLIR's `use-bare-ptr-memref-call-conv`;
+  an access computes its row-major offset with constant strides;
+- `index` is i64;
+- `memref.alloc`/`dealloc` call `malloc`/`free`; `memref.copy` is `llvm.memcpy`;
+- operations LLVM has as intrinsics are `llvm.intr.*` ops or
+  `llvm.call_intrinsic`; `tanh` and `erf` call the C math library.
+Blocks are converted in reverse post-order so every value is converted
+before its uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from math import prod
+
+from xdsl.builder import Builder
+from xdsl.context import Context
+from xdsl.dialects import arith, cf, func, llvm, math, memref
+from xdsl.dialects.builtin import (
+    AnyFloat,
+    DenseIntOrFPElementsAttr,
+    FloatAttr,
+    IndexType,
+    IntegerAttr,
+    IntegerType,
+    MemRefType,
+    ModuleOp,
+    i1,
+    i64,
+)
+from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.rewriter import InsertPoint
+
+from relay_opt.diagnostics import RelayError
+
+PTR = llvm.LLVMPointerType()
+
+
+def llvm_type(t: Attribute) -> Attribute:
+    if isinstance(t, IndexType):
+        return i64
+    if isinstance(t, MemRefType):
+        return PTR
+    if isinstance(t, (IntegerType, AnyFloat)):
+        return t
+    raise RelayError(f"convert-to-llvm cannot lower values of type {t}")
+
+
+def _bits(t: Attribute) -> int:
+    return t.width.data if isinstance(t, IntegerType) else t.bitwidth  # pyright: ignore
+
+
+def _suffix(t: Attribute) -> str:
+    """The type suffix of an overloaded intrinsic name: f32, i64, ..."""
+    if isinstance(t, IntegerType):
+        return f"i{t.width.data}"
+    return {16: "f16", 32: "f32", 64: "f64"}[_bits(t)] if not _is_bf16(t) else "bf16"
+
+
+def _is_bf16(t: Attribute) -> bool:
+    from xdsl.dialects.builtin import BFloat16Type
+
+    return isinstance(t, BFloat16Type)
+
+
+_INT_BINARY: dict[type[Operation], Callable[..., Operation]] = {
+    arith.AddiOp: llvm.AddOp,
+    arith.SubiOp: llvm.SubOp,
+    arith.MuliOp: llvm.MulOp,
+    arith.DivSIOp: llvm.SDivOp,
+    arith.DivUIOp: llvm.UDivOp,
+    arith.RemSIOp: llvm.SRemOp,
+    arith.RemUIOp: llvm.URemOp,
+    arith.AndIOp: llvm.AndOp,
+    arith.OrIOp: llvm.OrOp,
+    arith.XOrIOp: llvm.XOrOp,
+    arith.ShLIOp: llvm.ShlOp,
+    arith.ShRSIOp: llvm.AShrOp,
+    arith.ShRUIOp: llvm.LShrOp,
+}
+_FLOAT_BINARY: dict[type[Operation], Callable[..., Operation]] = {
+    arith.AddfOp: llvm.FAddOp,
+    arith.SubfOp: llvm.FSubOp,
+    arith.MulfOp: llvm.FMulOp,
+    arith.DivfOp: llvm.FDivOp,
+}
+# Binary operations LLVM has as overloaded intrinsics.
+_BINARY_INTRINSICS: dict[type[Operation], str] = {
+    arith.MaximumfOp: "llvm.maximum",
+    arith.MinimumfOp: "llvm.minimum",
+    arith.MaxnumfOp: "llvm.maxnum",
+    arith.MinnumfOp: "llvm.minnum",
+    arith.MaxSIOp: "llvm.smax",
+    arith.MinSIOp: "llvm.smin",
+    arith.MaxUIOp: "llvm.umax",
+    arith.MinUIOp: "llvm.umin",
+    math.PowFOp: "llvm.pow",
+    math.CopySignOp: "llvm.copysign",
+}
+_UNARY_INTRINSIC_OPS: dict[type[Operation], Callable[..., Operation]] = {
+    math.ExpOp: llvm.FExpOp,
+    math.LogOp: llvm.FLogOp,
+    math.SqrtOp: llvm.FSqrtOp,
+    math.FloorOp: llvm.FFloorOp,
+    math.CeilOp: llvm.FCeilOp,
+    math.SinOp: llvm.FSinOp,
+    math.CosOp: llvm.FCosOp,
+    math.AbsFOp: llvm.FAbsOp,
+    math.Exp2Op: llvm.FExp2Op,
+    math.Log2Op: llvm.FLog2Op,
+}
+_UNARY_INTRINSICS: dict[type[Operation], str] = {
+    math.RoundOp: "llvm.round",
+    math.TruncOp: "llvm.trunc",
+    math.RoundEvenOp: "llvm.roundeven",
+    math.Log10Op: "llvm.log10",
+}
+# C math library functions (float, double).
+_LIBM: dict[type[Operation], tuple[str, str]] = {
+    math.TanhOp: ("tanhf", "tanh"),
+    math.ErfOp: ("erff", "erf"),
+    math.TanOp: ("tanf", "tan"),
+    math.AtanOp: ("atanf", "atan"),
+    math.Log1pOp: ("log1pf", "log1p"),
+    math.ExpM1Op: ("expm1f", "expm1"),
+}
+_ICMP = {"eq": "eq", "ne": "ne", "slt": "slt", "sle": "sle", "sgt": "sgt", "sge": "sge",
+         "ult": "ult", "ule": "ule", "ugt": "ugt", "uge": "uge"}
+
+
+@dataclass
+class _Converter:
+    module: ModuleOp
+    declared: set[str] = field(default_factory=set)
+
+    def declare(self, name: str, inputs: list[Attribute], output: Attribute | None) -> None:
+        """An external C function (malloc, free, tanhf, ...), declared once."""
+        if name in self.declared or any(
+            isinstance(op, llvm.FuncOp) and op.sym_name.data == name for op in self.module.ops
+        ):
+            self.declared.add(name)
+            return
+        self.declared.add(name)
+        decl = llvm.FuncOp(name, llvm.LLVMFunctionType(inputs, output),
+                           linkage=llvm.LinkageAttr("external"))
+        self.module.body.block.add_op(decl)
+
+    # -- functions -------------------------------------------------------------------------
+
+    def function(self, f: func.FuncOp) -> llvm.FuncOp:
+        inputs = [llvm_type(t) for t in f.function_type.inputs]
+        outputs = [llvm_type(t) for t in f.function_type.outputs]
+        if len(outputs) > 1:
+            raise RelayError("convert-to-llvm expects functions with at most one result", f)
+        ftype = llvm.LLVMFunctionType(inputs, outputs[0] if outputs else None)
+        if f.is_declaration:
+            return llvm.FuncOp(f.sym_name.data, ftype, linkage=llvm.LinkageAttr("external"))
+        self.values: dict[SSAValue, SSAValue] = {}
+        self.blocks: dict[Block, Block] = {}
+        region = Region()
+        order = _reverse_post_order(f.body.blocks.first)  # pyright: ignore
+        for block in f.body.blocks:
+            new = Block(arg_types=[llvm_type(a.type) for a in block.args])
+            self.blocks[block] = new
+            region.add_block(new)
+            for old_arg, new_arg in zip(block.args, new.args):
+                self.values[old_arg] = new_arg
+                new_arg.name_hint = old_arg.name_hint
+        for block in order:
+            self.b = Builder(InsertPoint.at_end(self.blocks[block]))
+            for op in block.ops:
+                self.op(op)
+        out = llvm.FuncOp(f.sym_name.data, ftype, linkage=llvm.LinkageAttr("external"), body=region)
+        for key, value in f.attributes.items():
+            out.attributes[key] = value
+        out.location = f.location
+        return out
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def v(self, value: SSAValue) -> SSAValue:
+        return self.values[value]
+
+    def emit(self, op: Operation) -> SSAValue:
+        self.b.insert(op)
+        return op.results[0] if op.results else None  # pyright: ignore
+
+    def set(self, old: Operation, new: SSAValue) -> None:
+        self.values[old.results[0]] = new
+        new.name_hint = old.results[0].name_hint
+
+    def const(self, value: int | float, t: Attribute) -> SSAValue:
+        attr = IntegerAttr(value, t) if isinstance(t, IntegerType) else FloatAttr(value, t)  # pyright: ignore
+        return self.emit(llvm.ConstantOp(attr, t))
+
+    def intrinsic(self, name: str, args: list[SSAValue], result: Attribute | None) -> SSAValue:
+        return self.emit(llvm.CallIntrinsicOp(name, args, [result] if result is not None else []))
+
+    def address(self, ref: SSAValue, indices: list[SSAValue]) -> SSAValue:
+        """The element address of `ref[indices]`: row-major offset with static strides."""
+        t = ref.type
+        assert isinstance(t, MemRefType)
+        shape = t.get_shape()
+        if any(d < 0 for d in shape):
+            raise RelayError(f"convert-to-llvm needs static shapes, got {t}")
+        offset: SSAValue | None = None
+        for k, idx in enumerate(indices):
+            stride = prod(shape[k + 1 :])
+            term = self.v(idx)
+            if stride != 1:
+                term = self.emit(llvm.MulOp(term, self.const(stride, i64)))
+            offset = term if offset is None else self.emit(llvm.AddOp(offset, term))
+        if offset is None:
+            return self.v(ref)
+        return self.emit(llvm.GEPOp(self.v(ref), [llvm.GEP_USE_SSA_VAL], t.element_type,
+                                    ssa_indices=[offset], inbounds=True))
+
+    # -- ops -------------------------------------------------------------------------------
+
+    def op(self, op: Operation) -> None:  # noqa: C901 - one dispatch, kept flat on purpose
+        t = type(op)
+        if t in _INT_BINARY or t in _FLOAT_BINARY:
+            make = _INT_BINARY.get(t) or _FLOAT_BINARY[t]
+            self.set(op, self.emit(make(self.v(op.operands[0]), self.v(op.operands[1]))))
+        elif t in _BINARY_INTRINSICS:
+            rt = llvm_type(op.results[0].type)
+            name = f"{_BINARY_INTRINSICS[t]}.{_suffix(rt)}"
+            self.set(op, self.intrinsic(name, [self.v(o) for o in op.operands], rt))
+        elif t in _UNARY_INTRINSIC_OPS:
+            self.set(op, self.emit(_UNARY_INTRINSIC_OPS[t](self.v(op.operands[0]))))
+        elif t in _UNARY_INTRINSICS:
+            rt = op.results[0].type
+            self.set(op, self.intrinsic(f"{_UNARY_INTRINSICS[t]}.{_suffix(rt)}", [self.v(op.operands[0])], rt))
+        elif t in _LIBM:
+            rt = op.results[0].type
+            if _bits(rt) not in (32, 64) or _is_bf16(rt):
+                raise RelayError(f"'{op.name}' on {rt} is not supported yet", op)
+            name = _LIBM[t][0 if _bits(rt) == 32 else 1]
+            self.declare(name, [rt], rt)
+            self.set(op, self.emit(llvm.CallOp(name, self.v(op.operands[0]), return_type=rt)))
+        elif isinstance(op, arith.ConstantOp):
+            self.set(op, self.emit(llvm.ConstantOp(op.value, llvm_type(op.result.type))))  # pyright: ignore
+        elif isinstance(op, arith.NegfOp):
+            self.set(op, self.emit(llvm.FNegOp(self.v(op.operand))))
+        elif isinstance(op, arith.CmpiOp):
+            pred = arith.CMPI_COMPARISON_OPERATIONS[op.predicate.value.data]
+            flag = llvm.ICmpPredicateFlag(_ICMP[pred]).to_int()
+            self.set(op, self.emit(llvm.ICmpOp(self.v(op.lhs), self.v(op.rhs), IntegerAttr(flag, i64))))
+        elif isinstance(op, arith.CmpfOp):
+            self.set(op, self.emit(llvm.FCmpOp(self.v(op.lhs), self.v(op.rhs), op.predicate)))
+        elif isinstance(op, arith.SelectOp):
+            self.set(op, self.emit(llvm.SelectOp(*(self.v(o) for o in op.operands))))
+        elif isinstance(op, arith.FloorDivSIOp):
+            self.set(op, self.floor_div(self.v(op.lhs), self.v(op.rhs)))
+        elif isinstance(op, (arith.ExtSIOp, arith.ExtUIOp, arith.TruncIOp, arith.IndexCastOp)):
+            self.set(op, self.int_cast(op))
+        elif isinstance(op, arith.ExtFOp):
+            self.set(op, self.emit(llvm.FPExtOp(self.v(op.input), op.result.type)))
+        elif isinstance(op, arith.TruncFOp):
+            self.set(op, self.emit(llvm.FPTruncOp(self.v(op.input), op.result.type)))
+        elif isinstance(op, arith.SIToFPOp):
+            self.set(op, self.emit(llvm.SIToFPOp(self.v(op.input), op.result.type)))
+        elif isinstance(op, arith.UIToFPOp):
+            self.set(op, self.uitofp(self.v(op.input), op.result.type))
+        elif isinstance(op, (arith.FPToSIOp, arith.FPToUIOp)):
+            kind = "fptosi" if isinstance(op, arith.FPToSIOp) else "fptoui"
+            rt = op.result.type
+            name = f"llvm.{kind}.sat.{_suffix(rt)}.{_suffix(op.input.type)}"
+            self.set(op, self.intrinsic(name, [self.v(op.input)], rt))
+        elif isinstance(op, arith.BitcastOp):
+            self.set(op, self.emit(llvm.BitcastOp(self.v(op.input), op.result.type)))
+        elif isinstance(op, math.RsqrtOp):
+            x = self.v(op.operand)
+            sq = self.emit(llvm.FSqrtOp(x))
+            self.set(op, self.emit(llvm.FDivOp(self.const(1.0, x.type), sq)))
+        elif isinstance(op, math.AbsIOp):
+            rt = op.result.type
+            poison = self.const(0, i1)
+            self.set(op, self.intrinsic(f"llvm.abs.{_suffix(rt)}", [self.v(op.operand), poison], rt))
+        elif isinstance(op, memref.LoadOp):
+            addr = self.address(op.memref, list(op.indices))
+            self.set(op, self.emit(llvm.LoadOp(addr, op.res.type)))
+        elif isinstance(op, memref.StoreOp):
+            addr = self.address(op.memref, list(op.indices))
+            self.emit(llvm.StoreOp(self.v(op.value), addr))
+        elif isinstance(op, memref.AllocOp):
+            self.declare("malloc", [i64], PTR)
+            size = self.const(self.byte_size(op.memref.type), i64)
+            self.set(op, self.emit(llvm.CallOp("malloc", size, return_type=PTR)))
+        elif isinstance(op, memref.DeallocOp):
+            self.declare("free", [PTR], None)
+            self.emit(llvm.CallOp("free", self.v(op.memref)))
+        elif isinstance(op, memref.CopyOp):
+            size = self.const(self.byte_size(op.source.type), i64)
+            volatile = self.const(0, i1)
+            self.intrinsic("llvm.memcpy.p0.p0.i64", [self.v(op.destination), self.v(op.source), size, volatile], None)
+        elif isinstance(op, memref.GetGlobalOp):
+            self.set(op, self.emit(llvm.AddressOfOp(op.name_.root_reference.data, PTR)))
+        elif isinstance(op, func.ReturnOp):
+            self.emit(llvm.ReturnOp(self.v(op.arguments[0]) if op.arguments else None))
+        elif isinstance(op, func.CallOp):
+            rts = [llvm_type(r.type) for r in op.results]
+            call = llvm.CallOp(op.callee, *(self.v(a) for a in op.arguments), return_type=rts[0] if rts else None)
+            self.b.insert(call)
+            if op.results:
+                self.set(op, call.results[0])
+        elif isinstance(op, cf.BranchOp):
+            self.emit(llvm.BrOp(self.blocks[op.successor], *(self.v(a) for a in op.arguments)))
+        elif isinstance(op, cf.ConditionalBranchOp):
+            self.emit(llvm.CondBrOp(
+                self.v(op.cond),
+                self.blocks[op.then_block], [self.v(a) for a in op.then_arguments],
+                self.blocks[op.else_block], [self.v(a) for a in op.else_arguments],
+            ))
+        else:
+            raise RelayError(f"convert-to-llvm does not handle '{op.name}' yet", op)
+
+    def byte_size(self, t: Attribute) -> int:
+        assert isinstance(t, MemRefType)
+        bits = _bits(t.element_type)
+        return prod(t.get_shape()) * (1 if bits == 1 else bits // 8)
+
+    def int_cast(self, op: Operation) -> SSAValue:
+        x = self.v(op.operands[0])
+        src, dst = _bits(x.type), _bits(llvm_type(op.results[0].type))
+        rt = llvm_type(op.results[0].type)
+        if src == dst:
+            return x
+        if dst < src:
+            return self.emit(llvm.TruncOp(x, rt))
+        if isinstance(op, arith.ExtUIOp):
+            return self.emit(llvm.ZExtOp(x, rt))
+        return self.emit(llvm.SExtOp(x, rt))
+
+    def uitofp(self, x: SSAValue, rt: Attribute) -> SSAValue:
+        # Unsigned integers narrower than 64 bits zero-extend to i64, which sitofp reads exactly.
+        if _bits(x.type) < 64:
+            return self.emit(llvm.SIToFPOp(self.emit(llvm.ZExtOp(x, i64)), rt))
+        raise RelayError("uint64 to float conversion is not supported yet")
+
+    def floor_div(self, a: SSAValue, b: SSAValue) -> SSAValue:
+        """Signed division rounding towards -inf: q - 1 when the remainder and b differ in sign."""
+        q = self.emit(llvm.SDivOp(a, b))
+        r = self.emit(llvm.SRemOp(a, b))
+        zero = self.const(0, a.type)
+        nonzero = self.emit(llvm.ICmpOp(r, zero, IntegerAttr(llvm.ICmpPredicateFlag("ne").to_int(), i64)))
+        r_neg = self.emit(llvm.ICmpOp(r, zero, IntegerAttr(llvm.ICmpPredicateFlag("slt").to_int(), i64)))
+        b_neg = self.emit(llvm.ICmpOp(b, zero, IntegerAttr(llvm.ICmpPredicateFlag("slt").to_int(), i64)))
+        differ = self.emit(llvm.XOrOp(r_neg, b_neg))
+        fix = self.emit(llvm.AndOp(nonzero, differ))
+        q_minus = self.emit(llvm.SubOp(q, self.const(1, a.type)))
+        return self.emit(llvm.SelectOp(fix, q_minus, q))
+
+
+def _reverse_post_order(entry: Block) -> list[Block]:
+    seen: set[Block] = set()
+    order: list[Block] = []
+    stack: list[tuple[Block, int]] = [(entry, 0)]
+    seen.add(entry)
+    while stack:
+        block, i = stack.pop()
+        succs = list(block.last_op.successors) if block.last_op else []
+        if i < len(succs):
+            stack.append((block, i + 1))
+            s = succs[i]
+            if s not in seen:
+                seen.add(s)
+                stack.append((s, 0))
+        else:
+            order.append(block)
+    return order[::-1]
+
+
+def _global(op: memref.GlobalOp) -> llvm.GlobalOp:
+    t = op.type
+    value = op.initial_value
+    if not isinstance(value, DenseIntOrFPElementsAttr):
+        raise RelayError(f"memref.global @{op.sym_name.data} has no value", op)
+    array = llvm.LLVMArrayType(prod(t.get_shape()), t.element_type)
+    return llvm.GlobalOp(array, op.sym_name.data, "internal", constant=op.constant is not None,
+                         value=value, alignment=64)
+
+
+@dataclass(frozen=True)
+class ConvertToLLVMPass(ModulePass):
+    """Lowers func, cf, arith, math, memref and index to the llvm dialect (bare-pointer memrefs)."""
+
+    name = "convert-to-llvm"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        conv = _Converter(op)
+        for child in list(op.ops):
+            if isinstance(child, func.FuncOp):
+                new = conv.function(child)
+            elif isinstance(child, memref.GlobalOp):
+                new = _global(child)
+            elif isinstance(child, (llvm.FuncOp, llvm.GlobalOp)):
+                continue
+            else:
+                raise RelayError(f"convert-to-llvm does not handle '{child.name}' at module level", child)
+            new.location = child.location
+            op.body.block.insert_op_after(new, child)
+            child.detach()
+            child.erase(safe_erase=False)

@@ -1,0 +1,1 @@
+"""Running Relay programs: the JIT (jit.py) and the numpy reference interpreter."""

@@ -1,0 +1,164 @@
+"""The JIT: llvm dialect -> llvmlite -> native code at -O3 for the host CPU.
+
+`compile` lowers a Relay module along the whole pipeline and returns an
+`Executable`: numpy arrays in, numpy arrays out. Every argument's shape and
+dtype is checked before native code touches memory.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp, TensorType, TupleType
+from xdsl.ir import Attribute
+
+from relay_opt.dialects.relay import core
+from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
+from relay_opt.dialects.relay.types import DYNAMIC, tensor_dtype
+
+
+@cache
+def _llvm():  # noqa: ANN202
+    import llvmlite.binding as llvm
+
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    return llvm
+
+
+def target_machine(opt: int = 3):  # noqa: ANN201
+    """A TargetMachine for this CPU. MCJIT takes ownership of it: make one per engine."""
+    llvm = _llvm()
+    target = llvm.Target.from_default_triple()
+    return target.create_target_machine(
+        cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(),
+        opt=opt, codemodel="jitdefault",
+    )
+
+
+def llvm_ir(module: ModuleOp) -> str:
+    """LLVM IR text of an llvm-dialect module."""
+    from xdsl.backend.llvm.convert import convert_module
+
+    return str(convert_module(module, fallback_target_triple=None))
+
+
+def optimize(ir_text: str, opt: int = 3):  # noqa: ANN201
+    llvm = _llvm()
+    mod = llvm.parse_assembly(ir_text)
+    mod.verify()
+    tm = target_machine(opt)
+    mod.triple = tm.triple
+    mod.data_layout = str(tm.target_data)
+    pto = llvm.create_pipeline_tuning_options(speed_level=opt)
+    pb = llvm.create_pass_builder(tm, pto)
+    pb.getModulePassManager().run(mod, pb)
+    return mod
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+
+    @property
+    def np_dtype(self) -> np.dtype:
+        return numpy_dtype(self.dtype)
+
+    def describe(self) -> str:
+        dims = "x".join(str(d) for d in self.shape) or "scalar"
+        return f"{dims} {self.dtype}"
+
+
+def _specs(t: Attribute, name: str) -> list[TensorSpec]:
+    if isinstance(t, TupleType):
+        return [s for i, f in enumerate(t.types) for s in _specs(f, f"{name}.{i}")]
+    assert isinstance(t, TensorType)
+    shape = tuple(t.get_shape())
+    if DYNAMIC in shape:
+        raise ValueError(f"{name} has a dynamic shape {t}; only static shapes compile today")
+    return [TensorSpec(name, shape, tensor_dtype(t))]
+
+
+def _regroup(t: Attribute, leaves: list[np.ndarray]) -> object:
+    if isinstance(t, TupleType):
+        return tuple(_regroup(f, leaves) for f in t.types)
+    return leaves.pop(0)
+
+
+class Executable:
+    """A compiled Relay function: call it with numpy arrays (positionally or by parameter name)."""
+
+    def __init__(self, engine, address: int, params: list[TensorSpec],  # noqa: ANN001
+                 param_types: list[Attribute], ret_type: Attribute, llvm_module):  # noqa: ANN001
+        self._engine = engine  # keeps the code alive
+        self._llvm_module = llvm_module
+        self.params = params
+        self._param_types = param_types
+        self._ret_type = ret_type
+        self.outputs = _specs(ret_type, "output")
+        n = len(params) + len(self.outputs)
+        self._fn = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * n))(address)
+
+    def _bind(self, args: Sequence[np.ndarray], kwargs: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        names = [p.name for p in self.params]
+        if kwargs:
+            if args:
+                raise TypeError("pass the inputs either positionally or by name, not both")
+            unknown = sorted(set(kwargs) - set(names))
+            missing = [n for n in names if n not in kwargs]
+            if unknown or missing:
+                raise TypeError(
+                    f"expected inputs {', '.join(names)}; "
+                    + (f"unknown: {', '.join(unknown)}" if unknown else f"missing: {', '.join(missing)}")
+                )
+            args = [kwargs[n] for n in names]
+        if len(args) != len(self.params):
+            raise TypeError(f"expected {len(self.params)} input(s) ({', '.join(names)}), got {len(args)}")
+        bound = []
+        for spec, value in zip(self.params, args):
+            array = np.asarray(value)
+            if array.shape != spec.shape or array.dtype != spec.np_dtype:
+                got = "x".join(map(str, array.shape)) or "scalar"
+                raise ValueError(
+                    f"input '{spec.name}' must be {spec.describe()}, got {got} {array.dtype}"
+                )
+            bound.append(np.ascontiguousarray(array))
+        return bound
+
+    def __call__(self, *args: np.ndarray, **kwargs: np.ndarray) -> object:
+        inputs = self._bind(args, kwargs)
+        outputs = [np.empty(s.shape, dtype=s.np_dtype) for s in self.outputs]
+        self._fn(*(a.ctypes.data for a in [*inputs, *outputs]))
+        return _regroup(self._ret_type, outputs)
+
+
+def lower_to_llvm(module: ModuleOp) -> ModuleOp:
+    """Run the whole lowering pipeline on (a clone of) a type-checked Relay module."""
+    from relay_opt.lowering.pipeline import RelayToLLVMPipeline
+
+    lowered = module.clone()
+    RelayToLLVMPipeline().apply(Context(), lowered)
+    return lowered
+
+
+def compile(module: ModuleOp, entry: str = "main", opt: int = 3) -> Executable:  # noqa: A001
+    """Compile a type-checked Relay module; returns its `entry` function as an Executable."""
+    funcs = {op.sym_name.data: op for op in module.ops if isinstance(op, core.FuncOp)}
+    if entry not in funcs:
+        raise ValueError(f"the module has no function @{entry} (it has {', '.join(sorted(funcs)) or 'none'})")
+    f = funcs[entry]
+    params = [s for a in f.args for s in _specs(a.type, a.name_hint or f"arg{a.index}")]
+    ir_text = llvm_ir(lower_to_llvm(module))
+    llvm = _llvm()
+    mod = optimize(ir_text, opt)
+    engine = llvm.create_mcjit_compiler(mod, target_machine(opt))
+    engine.finalize_object()
+    address = engine.get_function_address(entry)
+    return Executable(engine, address, params, list(f.function_type.inputs), f.ret_type, mod)
