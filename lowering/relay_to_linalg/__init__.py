@@ -117,8 +117,11 @@ class Lowerer:
                 f"monomorphize first",
                 f,
             )
-        inputs = [leaf for t in f.function_type.inputs for leaf in flatten_type(t)]
-        outputs = flatten_type(f.ret_type)
+        try:
+            inputs = [leaf for t in f.function_type.inputs for leaf in flatten_type(t)]
+            outputs = flatten_type(f.ret_type)
+        except RelayError as e:
+            raise RelayError(f"@{f.sym_name.data}: {e.message}", f) from None
         block = Block(arg_types=inputs)
         args = iter(block.args)
         for param in f.args:

@@ -1,0 +1,59 @@
+// RUN: relay-opt %s -p bufferize --split-input-file | filecheck %s
+
+// Results are out-parameters; a linalg op writes its result straight into it.
+// An intermediate gets an alloc, freed right after its last use. No copies.
+// CHECK-LABEL: func.func @chain(%x: memref<4xf32>, %out0: memref<4xf32>) attributes {relay_opt.outputs = 1 : i64} {
+// CHECK-NEXT:   %[[T:.*]] = memref.alloc() : memref<4xf32>
+// CHECK-NEXT:   linalg.generic {{.*}} ins(%x : memref<4xf32>) outs(%[[T]] : memref<4xf32>)
+// CHECK:        linalg.generic {{.*}} ins(%[[T]] : memref<4xf32>) outs(%out0 : memref<4xf32>)
+// CHECK:        memref.dealloc %[[T]] : memref<4xf32>
+// CHECK-NEXT:   func.return
+// CHECK-NOT:    "memref.copy"
+func.func @chain(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %e0 = tensor.empty() : tensor<4xf32>
+  %a = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]} ins(%x : tensor<4xf32>) outs(%e0 : tensor<4xf32>) {
+  ^bb0(%i: f32, %o: f32):
+    %n = arith.negf %i : f32
+    linalg.yield %n : f32
+  } -> tensor<4xf32>
+  %e1 = tensor.empty() : tensor<4xf32>
+  %b = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]} ins(%a : tensor<4xf32>) outs(%e1 : tensor<4xf32>) {
+  ^bb0(%i: f32, %o: f32):
+    %m = arith.mulf %i, %i : f32
+    linalg.yield %m : f32
+  } -> tensor<4xf32>
+  func.return %b : tensor<4xf32>
+}
+
+// -----
+
+// A parameter or a constant returned as a result must be copied; so must a value returned twice.
+// xDSL prints memref.global and memref.copy in the generic form (valid upstream too).
+// CHECK:      "memref.global"() <{sym_name = "__constant_0", type = memref<2xf32>, initial_value = dense<[1.000000e+00, 2.000000e+00]> : tensor<2xf32>, sym_visibility = "private", constant}>
+// CHECK-LABEL: func.func @copies(%x: memref<2xf32>, %out0: memref<2xf32>, %out1: memref<2xf32>, %out2: memref<2xf32>)
+// CHECK-NEXT:   %[[G:.*]] = memref.get_global @__constant_0 : memref<2xf32>
+// CHECK-NEXT:   "memref.copy"(%x, %out0) : (memref<2xf32>, memref<2xf32>) -> ()
+// CHECK-NEXT:   "memref.copy"(%[[G]], %out1) : (memref<2xf32>, memref<2xf32>) -> ()
+// CHECK-NEXT:   "memref.copy"(%x, %out2) : (memref<2xf32>, memref<2xf32>) -> ()
+func.func @copies(%x: tensor<2xf32>) -> (tensor<2xf32>, tensor<2xf32>, tensor<2xf32>) {
+  %c = arith.constant dense<[1.0, 2.0]> : tensor<2xf32>
+  func.return %x, %c, %x : tensor<2xf32>, tensor<2xf32>, tensor<2xf32>
+}
+
+// -----
+
+// Calls pass their destinations.
+// CHECK-LABEL: func.func @caller(%y: memref<3xf32>, %out0: memref<3xf32>)
+// CHECK-NEXT:   func.call @callee(%y, %out0) : (memref<3xf32>, memref<3xf32>) -> ()
+func.func @callee(%x: tensor<3xf32>) -> tensor<3xf32> {
+  %e = tensor.empty() : tensor<3xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]} ins(%x : tensor<3xf32>) outs(%e : tensor<3xf32>) {
+  ^bb0(%i: f32, %o: f32):
+    linalg.yield %i : f32
+  } -> tensor<3xf32>
+  func.return %r : tensor<3xf32>
+}
+func.func @caller(%y: tensor<3xf32>) -> tensor<3xf32> {
+  %r = func.call @callee(%y) : (tensor<3xf32>) -> tensor<3xf32>
+  func.return %r : tensor<3xf32>
+}

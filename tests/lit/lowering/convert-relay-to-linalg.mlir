@@ -1,0 +1,70 @@
+// RUN: relay-opt %s -p convert-relay-to-linalg --split-input-file --verify-diagnostics | filecheck %s
+
+// Broadcasting is in the indexing maps; each operator is one linalg.generic.
+// CHECK-LABEL: func.func @broadcast(%x: tensor<2x3xf32>, %b: tensor<3xf32>) -> tensor<2x3xf32>
+// CHECK:      %[[E:.*]] = tensor.empty() : tensor<2x3xf32>
+// CHECK-NEXT: %[[R:.*]] = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%x, %b : tensor<2x3xf32>, tensor<3xf32>) outs(%[[E]] : tensor<2x3xf32>) {
+// CHECK-NEXT: ^bb0(%[[A:.*]]: f32, %[[B:.*]]: f32, %{{.*}}: f32):
+// CHECK-NEXT:   %[[S:.*]] = arith.addf %[[A]], %[[B]] : f32
+// CHECK-NEXT:   linalg.yield %[[S]] : f32
+// CHECK-NEXT: } -> tensor<2x3xf32>
+// CHECK-NEXT: func.return %[[R]] : tensor<2x3xf32>
+relay.func @broadcast(%x: tensor<2x3xf32>, %b: tensor<3xf32>) -> tensor<2x3xf32> {
+  %0 = relay.add %x, %b : (tensor<2x3xf32>, tensor<3xf32>) -> tensor<2x3xf32>
+  relay.return %0 : tensor<2x3xf32>
+}
+
+// -----
+
+// A size-1 dimension facing a larger one reads index 0.
+// CHECK-LABEL: func.func @size_one
+// CHECK: affine_map<(d0, d1) -> (0, d1)>, affine_map<(d0, d1) -> (d0, 0)>
+relay.func @size_one(%a: tensor<1x3xf32>, %b: tensor<4x1xf32>) -> tensor<4x3xf32> {
+  %0 = relay.multiply %a, %b : (tensor<1x3xf32>, tensor<4x1xf32>) -> tensor<4x3xf32>
+  relay.return %0 : tensor<4x3xf32>
+}
+
+// -----
+
+// Tuples disappear: a tuple result is several results, tuple_get picks values.
+// Unsigned integers become signless with unsigned operations.
+// CHECK-LABEL: func.func @tuples(%a: tensor<4xi8>, %b: tensor<4xi8>) -> (tensor<4xi8>, tensor<4xi1>)
+// CHECK: arith.maxui
+// CHECK: arith.cmpi ult
+// CHECK: func.return %{{.*}}, %{{.*}} : tensor<4xi8>, tensor<4xi1>
+relay.func @tuples(%a: tensor<4xui8>, %b: tensor<4xui8>) -> tuple<tensor<4xui8>, tensor<4xi1>> {
+  %0 = relay.maximum %a, %b : (tensor<4xui8>, tensor<4xui8>) -> tensor<4xui8>
+  %1 = relay.less %a, %b : (tensor<4xui8>, tensor<4xui8>) -> tensor<4xi1>
+  %t = relay.tuple %0, %1 : tuple<tensor<4xui8>, tensor<4xi1>>
+  %u = relay.tuple %t : tuple<tuple<tensor<4xui8>, tensor<4xi1>>>
+  %v = relay.tuple_get %u[0] : tuple<tuple<tensor<4xui8>, tensor<4xi1>>>
+  relay.return %v : tuple<tensor<4xui8>, tensor<4xi1>>
+}
+
+// -----
+
+// Functions calling functions; constants.
+// CHECK-LABEL: func.func @callee(%x: tensor<2xf32>) -> tensor<2xf32>
+// CHECK-LABEL: func.func @caller(%y: tensor<2xf32>) -> tensor<2xf32>
+// CHECK:      %[[C:.*]] = arith.constant dense<[1.000000e+00, 2.000000e+00]> : tensor<2xf32>
+// CHECK:      %[[R:.*]] = func.call @callee(%{{.*}}) : (tensor<2xf32>) -> tensor<2xf32>
+relay.func @callee(%x: tensor<2xf32>) -> tensor<2xf32> {
+  %0 = relay.tanh %x : (tensor<2xf32>) -> tensor<2xf32>
+  relay.return %0 : tensor<2xf32>
+}
+relay.func @caller(%y: tensor<2xf32>) -> tensor<2xf32> {
+  %c = relay.constant dense<[1.0, 2.0]> : tensor<2xf32>
+  %0 = relay.subtract %y, %c : (tensor<2xf32>, tensor<2xf32>) -> tensor<2xf32>
+  %1 = relay.call @callee(%0) : (tensor<2xf32>) -> tensor<2xf32>
+  relay.return %1 : tensor<2xf32>
+}
+
+// -----
+
+// What cannot be lowered yet is a located diagnostic.
+// CHECK: convert-relay-to-linalg.mlir:[[# @LINE + 2]]:3: error: 'relay.ref_create' is not supported by convert-relay-to-linalg yet (static graphs only)
+relay.func @refs(%x: tensor<f32>) -> tensor<f32> {
+  %r = relay.ref_create %x : tensor<f32>
+  %v = relay.ref_read %r : !relay.ref<tensor<f32>>
+  relay.return %v : tensor<f32>
+}
