@@ -34,9 +34,6 @@ func.func @memory_and_math(%a: memref<6xf32>, %x: f32) -> f32 {
   %m = arith.maximumf %t, %x : f32
   func.return %m : f32
 }
-// CHECK-DAG: llvm.func @malloc(i64) -> !llvm.ptr
-// CHECK-DAG: llvm.func @free(!llvm.ptr)
-// CHECK-DAG: llvm.func @tanhf(f32) -> f32
 
 // Control flow: blocks and their arguments carry over.
 // CHECK-LABEL: llvm.func @branches(
@@ -50,3 +47,8 @@ func.func @branches(%c: i1, %a: index, %b: index) -> index {
   %q = arith.divsi %v, %a : index
   func.return %q : index
 }
+
+// External C functions are declared once, at the end of the module.
+// CHECK-DAG: llvm.func @malloc(i64) -> !llvm.ptr
+// CHECK-DAG: llvm.func @free(!llvm.ptr)
+// CHECK-DAG: llvm.func @tanhf(f32) -> f32
