@@ -21,7 +21,7 @@ from math import prod
 
 from xdsl.builder import Builder
 from xdsl.context import Context
-from xdsl.dialects import arith, cf, func, llvm, math, memref
+from xdsl.dialects import affine, arith, cf, func, llvm, math, memref
 from xdsl.dialects.builtin import (
     AnyFloat,
     DenseIntOrFPElementsAttr,
@@ -35,6 +35,14 @@ from xdsl.dialects.builtin import (
     i64,
 )
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
+from xdsl.ir.affine import (
+    AffineBinaryOpExpr,
+    AffineBinaryOpKind,
+    AffineConstantExpr,
+    AffineDimExpr,
+    AffineExpr,
+    AffineSymExpr,
+)
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint
 
@@ -112,7 +120,7 @@ _UNARY_INTRINSIC_OPS: dict[type[Operation], Callable[..., Operation]] = {
     math.CeilOp: llvm.FCeilOp,
     math.SinOp: llvm.FSinOp,
     math.CosOp: llvm.FCosOp,
-    math.AbsFOp: llvm.FAbsOp,
+    math.AbsFOp: lambda x: llvm.FAbsOp(x, x.type),
     math.Exp2Op: llvm.FExp2Op,
     math.Log2Op: llvm.FLog2Op,
 }
@@ -276,6 +284,10 @@ class _Converter:
             self.set(op, self.intrinsic(name, [self.v(op.input)], rt))
         elif isinstance(op, arith.BitcastOp):
             self.set(op, self.emit(llvm.BitcastOp(self.v(op.input), op.result.type)))
+        elif isinstance(op, affine.ApplyOp):
+            [expr] = op.map.data.results
+            operands = [self.v(o) for o in op.mapOperands]
+            self.set(op, self.affine(expr, operands, op.map.data.num_dims))
         elif isinstance(op, math.RsqrtOp):
             x = self.v(op.operand)
             sq = self.emit(llvm.FSqrtOp(x))
@@ -321,6 +333,33 @@ class _Converter:
             ))
         else:
             raise RelayError(f"convert-to-llvm does not handle '{op.name}' yet", op)
+
+    def affine(self, e: AffineExpr, operands: list[SSAValue], num_dims: int) -> SSAValue:
+        """An affine expression (what convert-linalg-to-loops leaves for non-trivial maps)."""
+        if isinstance(e, AffineConstantExpr):
+            return self.const(e.value, i64)
+        if isinstance(e, AffineDimExpr):
+            return operands[e.position]
+        if isinstance(e, AffineSymExpr):
+            return operands[num_dims + e.position]
+        assert isinstance(e, AffineBinaryOpExpr)
+        lhs = self.affine(e.lhs, operands, num_dims)
+        rhs = self.affine(e.rhs, operands, num_dims)
+        kind = e.kind
+        if kind is AffineBinaryOpKind.Add:
+            return self.emit(llvm.AddOp(lhs, rhs))
+        if kind is AffineBinaryOpKind.Mul:
+            return self.emit(llvm.MulOp(lhs, rhs))
+        if kind is AffineBinaryOpKind.FloorDiv:
+            return self.floor_div(lhs, rhs)
+        if kind is AffineBinaryOpKind.Mod:  # affine mod is non-negative for a positive divisor
+            r = self.emit(llvm.SRemOp(lhs, rhs))
+            neg = self.emit(llvm.ICmpOp(r, self.const(0, i64), IntegerAttr(llvm.ICmpPredicateFlag("slt").to_int(), i64)))
+            return self.emit(llvm.SelectOp(neg, self.emit(llvm.AddOp(r, rhs)), r))
+        # CeilDiv: -floordiv(-a, b)
+        zero = self.const(0, i64)
+        q = self.floor_div(self.emit(llvm.SubOp(zero, lhs)), rhs)
+        return self.emit(llvm.SubOp(zero, q))
 
     def byte_size(self, t: Attribute) -> int:
         assert isinstance(t, MemRefType)
