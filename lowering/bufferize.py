@@ -9,7 +9,8 @@ no copy is made where none is needed:
 - an op whose init tensor is used only by it updates that buffer in place
   (a `linalg.fill` then a reduction share one buffer);
 - other intermediates get a `memref.alloc`, freed right after their last use;
-- tensor constants become `memref.global` constants.
+- tensor constants become `memref.global` constants; a weight (a `dense_resource`)
+  becomes an external `memref.global` that the JIT binds to the array's address.
 A copy (`memref.copy`) remains only where a value must exist twice: a
 parameter or constant returned as a result, or one value returned twice.
 """
@@ -24,6 +25,7 @@ from xdsl.dialects import arith, func, memref, tensor
 from xdsl.dialects.linalg import ops as linalg
 from xdsl.dialects.builtin import (
     DenseIntOrFPElementsAttr,
+    DenseResourceAttr,
     IntegerAttr,
     MemRefType,
     ModuleOp,
@@ -60,7 +62,7 @@ def _dps_init(op: Operation) -> SSAValue | None:
 class _Function:
     old: func.FuncOp
     module_builder: Builder
-    globals_made: dict[DenseIntOrFPElementsAttr, str]
+    globals_made: dict[Attribute, str]
 
     def run(self) -> func.FuncOp:
         old = self.old
@@ -170,10 +172,16 @@ class _Function:
 
     def constant(self, op: arith.ConstantOp) -> SSAValue:
         value = op.value
-        assert isinstance(value, DenseIntOrFPElementsAttr)
-        t = memref_type(value.type)
+        t = memref_type(value.get_type())
         name = self.globals_made.get(value)
-        if name is None:
+        if name is None and isinstance(value, DenseResourceAttr):
+            # A weight: an external global, bound to the array's address when run.
+            name = value.resource_handle.data
+            self.globals_made[value] = name
+            self.module_builder.insert(
+                memref.GlobalOp.get(StringAttr(name), t, UnitAttr(), sym_visibility=StringAttr("public"))
+            )
+        elif name is None:
             name = f"__constant_{len(self.globals_made)}"
             self.globals_made[value] = name
             self.module_builder.insert(
@@ -206,7 +214,7 @@ class BufferizePass(ModulePass):
     name = "bufferize"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        globals_made: dict[DenseIntOrFPElementsAttr, str] = {}
+        globals_made: dict[Attribute, str] = {}
         module_builder = Builder(InsertPoint.at_start(op.body.block))
         for f in [f for f in op.ops if isinstance(f, func.FuncOp)]:
             new = _Function(f, module_builder, globals_made).run()

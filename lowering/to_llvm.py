@@ -420,9 +420,10 @@ def _reverse_post_order(entry: Block) -> list[Block]:
 def _global(op: memref.GlobalOp) -> llvm.GlobalOp:
     t = op.type
     value = op.initial_value
-    if not isinstance(value, DenseIntOrFPElementsAttr):
-        raise RelayError(f"memref.global @{op.sym_name.data} has no value", op)
     array = llvm.LLVMArrayType(prod(t.get_shape()), t.element_type)
+    if not isinstance(value, DenseIntOrFPElementsAttr):
+        # No initializer: defined outside the module (a weight the JIT binds by address).
+        return llvm.GlobalOp(array, op.sym_name.data, "external", alignment=64)
     return llvm.GlobalOp(array, op.sym_name.data, "internal", constant=op.constant is not None,
                          value=value, alignment=64)
 

@@ -155,10 +155,32 @@ def compile(module: ModuleOp, entry: str = "main", opt: int = 3) -> Executable: 
         raise ValueError(f"the module has no function @{entry} (it has {', '.join(sorted(funcs)) or 'none'})")
     f = funcs[entry]
     params = [s for a in f.args for s in _specs(a.type, a.name_hint or f"arg{a.index}")]
-    ir_text = llvm_ir(lower_to_llvm(module))
+    lowered = lower_to_llvm(module)
+    weights = bind_weights(lowered)
+    ir_text = llvm_ir(lowered)
     llvm = _llvm()
     mod = optimize(ir_text, opt)
     engine = llvm.create_mcjit_compiler(mod, target_machine(opt))
     engine.finalize_object()
     address = engine.get_function_address(entry)
-    return Executable(engine, address, params, list(f.function_type.inputs), f.ret_type, mod)
+    exe = Executable(engine, address, params, list(f.function_type.inputs), f.ret_type, mod)
+    exe._weights = weights  # the bound arrays must outlive the code
+    return exe
+
+
+def bind_weights(module: ModuleOp) -> list[np.ndarray]:
+    """Bind each external global that names a stored weight to the array's address."""
+    from xdsl.dialects import llvm as llvm_dialect
+
+    from relay_opt.dialects.relay.resources import stored
+
+    bound = []
+    for op in module.ops:
+        if isinstance(op, llvm_dialect.GlobalOp) and "value" not in op.properties:
+            name = op.sym_name.data
+            array = stored(name)
+            if array is None:
+                raise ValueError(f"no data for the external global @{name}")
+            _llvm().add_symbol(name, array.ctypes.data)
+            bound.append(array)
+    return bound

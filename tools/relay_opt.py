@@ -171,6 +171,12 @@ class RelayOptMain(xDSLOptMain):
             "(arrays named relay.Constant.0, relay.Constant.1, ...)",
         )
         arg_parser.add_argument(
+            "--mlir-elide-resource-strings-if-larger",
+            type=int,
+            metavar="N",
+            help="leave out of the printed IR the weights of more than N bytes",
+        )
+        arg_parser.add_argument(
             "--list-passes", action="store_true", help="list every pass with a one-line summary"
         )
         arg_parser.add_argument(
@@ -226,6 +232,14 @@ class RelayOptMain(xDSLOptMain):
         return "\n".join(rows) + "\n"
 
     # -- driver ---------------------------------------------------------------------------
+
+    def output_resulting_program(self, prog: ModuleOp) -> str:
+        from relay_opt.dialects.relay.resources import write_blobs
+
+        write_blobs(prog, self.args.mlir_elide_resource_strings_if_larger)
+        # The printer looks for blobs through the loaded dialects; .rly input never loads builtin.
+        self.ctx.get_optional_dialect("builtin")
+        return super().output_resulting_program(prog)
 
     def parse_chunk(self, chunk: IO[bytes], file_extension: str, start_offset: int = 0) -> ModuleOp | None:
         frontend = self.available_frontends[file_extension]

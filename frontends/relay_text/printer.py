@@ -2,7 +2,8 @@
 
 Type definitions, then `def`s, each sorted by name. Values named by a `let`
 keep their name (`let %x = ...;`), others are graph bindings `%N = ...;` with
-one counter for the whole module; scalar constants, global references,
+one counter for the whole module; constants (literals or
+`meta[relay.Constant][i]`), global references,
 field-less constructors and projections print inline; a value used only by
 the end of its block prints in place. Non-scalar constants print as
 `meta[relay.Constant][i]`; `print_relay` returns their arrays too, and can
@@ -40,6 +41,7 @@ from relay_opt.dialects.relay.patterns import (
     WildcardPattern,
 )
 from relay_opt.dialects.relay.registry import RelayOperatorOp
+from relay_opt.dialects.relay.resources import array_of
 from relay_opt.dialects.relay.types import (
     DYNAMIC,
     ADTType,
@@ -138,6 +140,7 @@ class RelayPrinter:
         self.used_names: set[str] = set()
         self.graph_counter = 0
         self.constants: list[np.ndarray] = []
+        self.meta_index: dict[Operation, int] = {}
         self.lines: list[str] = []
 
     # -- naming ----------------------------------------------------------------------------
@@ -243,9 +246,7 @@ class RelayPrinter:
 
     def inline(self, op: Operation) -> bool:
         """Ops printed where they are used rather than bound to a name."""
-        if isinstance(op, core.ConstantOp):
-            return self.scalar_literal(op) is not None
-        if isinstance(op, core.GlobalRefOp):
+        if isinstance(op, (core.ConstantOp, core.GlobalRefOp)):
             return True
         if isinstance(op, adt.ConstructOp):
             return not op.fields
@@ -294,10 +295,13 @@ class RelayPrinter:
         if isinstance(op, core.ConstantOp):
             if (lit := self.scalar_literal(op)) is not None:
                 return lit
-            if not isinstance(op.value, DenseIntOrFPElementsAttr):
-                raise RelayError("dense_resource constants cannot be printed as Relay text yet", op)
-            self.constants.append(numpy_from_dense(op.value))
-            return f"meta[relay.Constant][{len(self.constants) - 1}]"
+            if op not in self.meta_index:
+                try:
+                    self.constants.append(np.asarray(array_of(op.value)))
+                except KeyError as e:
+                    raise RelayError(str(e.args[0]), op) from None
+                self.meta_index[op] = len(self.constants) - 1
+            return f"meta[relay.Constant][{self.meta_index[op]}]"
         if isinstance(op, core.CallOp):
             return f"@{op.callee.root_reference.data}({', '.join(self.args(op.arguments, indent))})"
         if isinstance(op, core.GlobalRefOp):

@@ -40,6 +40,7 @@ from relay_opt.dialects.relay.patterns import (
     WildcardPattern,
 )
 from relay_opt.dialects.relay.registry import lookup
+from relay_opt.dialects.relay.resources import constant_attr
 from relay_opt.dialects.relay.types import (
     DYNAMIC,
     ADTType,
@@ -335,7 +336,7 @@ class ToDialect:
             raise self.error(
                 f"meta[relay.Constant][{e.index}] is missing (the metadata holds {len(arrays)})", e.loc
             )
-        return self.add(core.ConstantOp(dense_from_numpy(arrays[e.index])), e.loc).results[0]
+        return self.add(core.ConstantOp(constant_attr(arrays[e.index])), e.loc).results[0]
 
     def expr_call(self, e: s.Call) -> SSAValue:
         callee = e.callee

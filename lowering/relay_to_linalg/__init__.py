@@ -22,6 +22,7 @@ from xdsl.dialects import arith, func
 from xdsl.dialects.builtin import (
     BytesAttr,
     DenseIntOrFPElementsAttr,
+    DenseResourceAttr,
     IntegerType,
     ModuleOp,
     Signedness,
@@ -174,10 +175,10 @@ class Lowerer:
 
     def constant(self, op: core.ConstantOp) -> SSAValue:
         value = op.value
-        if not isinstance(value, DenseIntOrFPElementsAttr):
-            raise RelayError("dense_resource constants are not supported here yet", op)
-        t = signless(value.type)
-        if t != value.type:
+        t = signless(value.get_type())
+        if isinstance(value, DenseResourceAttr):
+            value = DenseResourceAttr(value.resource_handle, t)  # pyright: ignore[reportArgumentType]
+        elif t != value.type:
             value = DenseIntOrFPElementsAttr(t, BytesAttr(value.data.data))  # pyright: ignore
         c = self.insert(arith.ConstantOp(value, t))
         c.location = op.location

@@ -1,0 +1,104 @@
+"""Model weights outside the IR text.
+
+A constant larger than `INLINE_LIMIT` elements is a `dense_resource<name>`
+whose array lives in this process-wide store, never in IR text: lowering
+keeps the name (an external global), and the JIT binds that global to the
+array's address. Printing a module may write the blobs out
+(`write_blobs`), as MLIR does in its `{-# dialect_resources ... #-}` section,
+and parsing such text makes them readable again (`array_of`).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from xdsl.dialects.builtin import Builtin, DenseIntOrFPElementsAttr, DenseResourceAttr, StringAttr
+from xdsl.dialect_interfaces.op_asm import OpAsmDialectInterface
+from xdsl.ir import Attribute, Operation
+
+from relay_opt.dialects.relay.constants import dense_from_numpy, numpy_from_dense
+from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype, relay_dtype
+from relay_opt.dialects.relay.types import tensor_dtype, tensor_type
+
+INLINE_LIMIT = 64
+"""Constants with more elements than this are resources."""
+
+_ARRAYS: dict[str, np.ndarray] = {}
+_NAMES = itertools.count()
+
+
+def _blobs() -> OpAsmDialectInterface:
+    interface = Builtin.get_interface(OpAsmDialectInterface)
+    assert interface is not None
+    return interface
+
+
+def store(array: np.ndarray, hint: str = "relay_w") -> str:
+    """Keep `array` (read-only) under a new process-unique name."""
+    name = f"__{hint}{next(_NAMES)}"
+    frozen = np.array(array, order="C", copy=True)
+    frozen.setflags(write=False)
+    _ARRAYS[name] = frozen
+    return name
+
+
+def constant_attr(array: np.ndarray, dtype: str | None = None) -> DenseIntOrFPElementsAttr | DenseResourceAttr:
+    """A constant's attribute: inline `dense<...>` when small, else a resource."""
+    dtype = dtype or relay_dtype(array.dtype)
+    if array.size <= INLINE_LIMIT or dtype == "bfloat16":
+        return dense_from_numpy(array, dtype)
+    array = np.asarray(array, dtype=numpy_dtype(dtype))
+    return DenseResourceAttr(StringAttr(store(array)), tensor_type(array.shape, dtype))
+
+
+def array_of(attr: Attribute) -> np.ndarray:
+    """The array of a `dense<...>` or `dense_resource<...>` attribute."""
+    if isinstance(attr, DenseIntOrFPElementsAttr):
+        return numpy_from_dense(attr)
+    assert isinstance(attr, DenseResourceAttr)
+    name = attr.resource_handle.data
+    t = attr.get_type()
+    if name in _ARRAYS:
+        return _ARRAYS[name]
+    blob = _blobs().lookup(name)
+    if not blob:
+        raise KeyError(f"the data of dense_resource<{name}> is not available")
+    # MLIR's blob: a 4-byte little-endian alignment, then the raw little-endian data.
+    raw = bytes.fromhex(blob[2:])[4:]
+    dtype = tensor_dtype(t)  # pyright: ignore[reportArgumentType]
+    if dtype == "bool":
+        flat = np.frombuffer(raw, dtype=np.uint8) != 0
+    else:
+        flat = np.frombuffer(raw, dtype=numpy_dtype(dtype).newbyteorder("<")).astype(numpy_dtype(dtype))
+    array = flat.reshape(tuple(t.get_shape()))  # pyright: ignore
+    _ARRAYS[name] = array
+    return array
+
+
+def stored(name: str) -> np.ndarray | None:
+    return _ARRAYS.get(name)
+
+
+def write_blobs(root: Operation, limit: int | None = None) -> list[str]:
+    """Make the printer write the blobs of the resources `root` uses (up to `limit` bytes each).
+
+    Returns the names whose blobs were left out."""
+    elided: list[str] = []
+    interface = _blobs()
+    for op in root.walk():
+        for value in op.properties.values():
+            if not isinstance(value, DenseResourceAttr):
+                continue
+            name = value.resource_handle.data
+            if interface.lookup(name) or name not in _ARRAYS:
+                continue
+            array = _ARRAYS[name]
+            if limit is not None and array.nbytes > limit:
+                elided.append(name)
+                continue
+            data = array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
+            key = interface.declare_resource(name)
+            assert key == name
+            interface.parse_resource(name, "0x" + (64).to_bytes(4, "little").hex() + data.hex())
+    return elided

@@ -1,0 +1,67 @@
+"""The JIT: weights bound by address (never through text), named inputs, clear argument errors."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from relay_opt.frontends.relay_text import parse_relay
+from relay_opt.runtime.jit import compile, lower_to_llvm
+
+HEADER = '#[version = "0.0.5"]\n'
+
+
+def test_large_weights_bind_by_address_and_compile_fast():
+    # 100 MB of weights: they must not pass through any IR text.
+    w = np.random.default_rng(0).standard_normal((5000, 5000)).astype(np.float32)
+    module = parse_relay(
+        HEADER + "def @main(%x: Tensor[(5000, 5000), float32]) { multiply(%x, meta[relay.Constant][0]) }",
+        meta={"relay.Constant": [w]},
+    )
+    start = time.perf_counter()
+    exe = compile(module)
+    assert time.perf_counter() - start < 30  # seconds; generous, the point is "not minutes"
+    x = np.ones((5000, 5000), np.float32)
+    np.testing.assert_array_equal(exe(x), w)
+    lowered = lower_to_llvm(module)
+    externals = [op for op in lowered.ops if op.name == "llvm.mlir.global"]
+    assert externals and all("value" not in op.properties for op in externals)
+
+
+def test_inputs_by_name_and_errors():
+    module = parse_relay(HEADER + "def @main(%a: Tensor[(3), float32], %b: Tensor[(3), float32]) { subtract(%a, %b) }")
+    exe = compile(module)
+    a, b = np.arange(3, dtype=np.float32), np.ones(3, np.float32)
+    np.testing.assert_array_equal(exe(a=a, b=b), a - b)
+    with pytest.raises(TypeError, match="missing: b"):
+        exe(a=a)
+    with pytest.raises(TypeError, match="unknown: c"):
+        exe(a=a, b=b, c=b)
+    with pytest.raises(ValueError, match="input 'b' must be 3 float32, got 4 float32"):
+        exe(a, np.ones(4, np.float32))
+
+
+def test_tuple_results_come_back_as_tuples():
+    module = parse_relay(HEADER + "def @main(%a: Tensor[(2), int32]) { (negative(%a), (%a, abs(%a))) }")
+    a = np.array([-1, 2], np.int32)
+    neg, (same, absolute) = compile(module)(a)
+    np.testing.assert_array_equal(neg, -a)
+    np.testing.assert_array_equal(same, a)
+    np.testing.assert_array_equal(absolute, np.abs(a))
+
+
+def test_functions_calling_functions():
+    module = parse_relay(HEADER + (
+        "def @sq(%v: Tensor[(4), float32]) -> Tensor[(4), float32] { multiply(%v, %v) }\n"
+        "def @main(%x: Tensor[(4), float32]) { add(@sq(%x), @sq(negative(%x))) }"
+    ))
+    x = np.arange(4, dtype=np.float32)
+    np.testing.assert_allclose(compile(module)(x), 2 * x * x)
+
+
+def test_unknown_entry_is_a_clear_error():
+    module = parse_relay(HEADER + "def @f(%x: float32) { %x }")
+    with pytest.raises(ValueError, match="no function @main"):
+        compile(module)
