@@ -3,6 +3,8 @@
     relay-translate --import-relay model.rly [--meta M.npz]     Relay text -> Relay dialect (MLIR)
     relay-translate --export-relay model.mlir [--meta-out M.npz | --show-meta-data]
                                                                 Relay dialect -> Relay text
+    relay-translate --emit-llvm model.rly                       LLVM IR (optimized, -O3)
+    relay-translate --emit-obj model.rly -o model.o             a native object file
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ def _parser() -> argparse.ArgumentParser:
     mode = p.add_mutually_exclusive_group(required=True)
     mode.add_argument("--import-relay", action="store_true", help="read Relay text, print the Relay dialect")
     mode.add_argument("--export-relay", action="store_true", help="read the Relay dialect, print Relay text")
+    mode.add_argument("--emit-llvm", action="store_true", help="compile, print LLVM IR")
+    mode.add_argument("--emit-obj", action="store_true", help="compile, write an object file (needs -o)")
+    p.add_argument("-O", dest="opt", type=int, default=3, choices=(0, 1, 2, 3), help="LLVM optimization level")
     p.add_argument("input_file", help="input file (.rly or .mlir); - for stdin")
     p.add_argument("--input-format", choices=("mlir", "relay"), help="default: by file extension")
     p.add_argument("--meta", metavar="M.npz", help="constants for meta[relay.Constant][i]")
@@ -46,6 +51,24 @@ def translate(args: Sequence[str] | None = None) -> int:
             out.write("\n")
             result = out.getvalue()
             constants = []
+        elif ns.emit_llvm or ns.emit_obj:
+            if ns.emit_obj and not ns.output_file:
+                raise UserError("relay-translate: error: --emit-obj needs -o FILE\n")
+            module, text = read_module(ns.input_file, ns.input_format, ns.meta)
+            from relay_opt.runtime.jit import llvm_ir, lower_to_llvm, optimize, target_machine
+
+            try:
+                llvm_module = optimize(llvm_ir(lower_to_llvm(module)), ns.opt)
+            except RelayError as e:
+                raise UserError(render_error(e, {ns.input_file: text})) from None
+            if ns.emit_obj:
+                data = target_machine(ns.opt).emit_object(llvm_module)
+                tmp = ns.output_file + ".tmp"
+                with open(tmp, "wb") as f:
+                    f.write(data)
+                os.replace(tmp, ns.output_file)
+                return 0
+            result, constants = str(llvm_module), []
         else:
             module, text = read_module(ns.input_file, ns.input_format, ns.meta)
             from relay_opt.frontends.relay_text.printer import print_relay
