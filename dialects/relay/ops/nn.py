@@ -1,0 +1,599 @@
+"""Neural-network operators (`nn.*`): convolution, dense, pooling, normalization, ...
+
+Layouts: conv2d takes NCHW/OIHW (TVM's default) or NHWC/HWIO; pooling NCHW or
+NHWC. Other layouts are reported as unsupported rather than guessed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from xdsl.ir import Attribute
+
+from relay_opt.dialects.relay.attributes import Attrs, AttrKind, AttrSpec
+from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
+from relay_opt.dialects.relay.ops.common import (
+    expect_tensor,
+    normalize_axis,
+    result,
+    show_shape,
+)
+from relay_opt.dialects.relay.registry import OpDef, OpPattern, TypeRelationError, register
+from relay_opt.dialects.relay.types import DYNAMIC, tuple_type
+
+OEF = OpPattern.OUT_ELEMWISE_FUSABLE
+
+
+def _dim_div(n: int, d: int) -> int:
+    return DYNAMIC if n == DYNAMIC else n // d
+
+
+def padding4(padding: Sequence[int]) -> tuple[int, int, int, int]:
+    """TVM's padding forms: [p], [h, w] or [top, left, bottom, right]."""
+    if len(padding) == 1:
+        return (padding[0],) * 4  # pyright: ignore
+    if len(padding) == 2:
+        return (padding[0], padding[1], padding[0], padding[1])
+    if len(padding) == 4:
+        return tuple(padding)  # pyright: ignore
+    raise TypeRelationError(f"padding must have 1, 2 or 4 entries, got {list(padding)}")
+
+
+def window_out(size: int, k: int, stride: int, dilation: int, before: int, after: int,
+               ceil_mode: bool = False) -> int:
+    if size == DYNAMIC:
+        return DYNAMIC
+    span = (k - 1) * dilation + 1
+    total = size + before + after - span
+    if total < 0:
+        raise TypeRelationError(f"the window ({span}) is larger than the padded input ({size + before + after})")
+    out = (total + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + before:
+        out -= 1  # the last window must start inside the input or its left padding
+    return out
+
+
+def _layout_axes(layout: str, what: str) -> tuple[int, int, int]:
+    """(channel, height, width) axes of a 2-D data layout."""
+    if layout == "NCHW":
+        return 1, 2, 3
+    if layout == "NHWC":
+        return 3, 1, 2
+    raise TypeRelationError(f"{what} layout '{layout}' is not supported (NCHW or NHWC)")
+
+
+# -- conv2d ------------------------------------------------------------------------------
+
+CONV2D_ATTRS = (
+    AttrSpec("strides", AttrKind.INTS, [1, 1]),
+    AttrSpec("padding", AttrKind.INTS, [0, 0]),
+    AttrSpec("dilation", AttrKind.INTS, [1, 1]),
+    AttrSpec("groups", AttrKind.INT, 1),
+    AttrSpec("channels", AttrKind.INT, None),
+    AttrSpec("kernel_size", AttrKind.INTS, None),
+    AttrSpec("data_layout", AttrKind.STR, "NCHW"),
+    AttrSpec("kernel_layout", AttrKind.STR, "OIHW"),
+    AttrSpec("out_layout", AttrKind.STR, ""),
+    AttrSpec("out_dtype", AttrKind.DTYPE, ""),
+)
+
+
+def _conv2d_parts(args: Sequence[Attribute], attrs: Attrs):  # noqa: ANN202
+    dshape, ddtype = expect_tensor(args[0], "data")
+    wshape, wdtype = expect_tensor(args[1], "weight")
+    if len(dshape) != 4 or len(wshape) != 4:
+        raise TypeRelationError(
+            f"conv2d expects 4-d data and weight, got {show_shape(dshape)} and {show_shape(wshape)}"
+        )
+    c, h, w = _layout_axes(attrs.data_layout, "data")
+    if (attrs.data_layout, attrs.kernel_layout) not in (("NCHW", "OIHW"), ("NHWC", "HWIO")):
+        raise TypeRelationError(
+            f"conv2d layouts {attrs.data_layout}/{attrs.kernel_layout} are not supported "
+            f"(NCHW/OIHW or NHWC/HWIO)"
+        )
+    if attrs.out_layout not in ("", attrs.data_layout):
+        raise TypeRelationError(f"conv2d out_layout '{attrs.out_layout}' is not supported")
+    if attrs.kernel_layout == "OIHW":
+        out_c, in_per_group, kh, kw = wshape
+    else:
+        kh, kw, in_per_group, out_c = wshape
+    return dshape, ddtype, wdtype, (c, h, w), (out_c, in_per_group, kh, kw)
+
+
+def _conv2d_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    dshape, ddtype, wdtype, (c, h, w), (out_c, in_per_group, kh, kw) = _conv2d_parts(args, attrs)
+    if ddtype != wdtype:
+        raise TypeRelationError(f"data is {ddtype} but weight is {wdtype}")
+    groups = attrs.groups
+    in_c = dshape[c]
+    if in_c != DYNAMIC and in_per_group != DYNAMIC and in_c != in_per_group * groups:
+        raise TypeRelationError(
+            f"data has {in_c} input channels but weight expects {in_per_group * groups} "
+            f"(groups={groups}); data {show_shape(dshape)}, weight "
+            f"{show_shape(args[1].get_shape())}"  # pyright: ignore[reportAttributeAccessIssue]
+        )
+    if out_c != DYNAMIC and out_c % groups:
+        raise TypeRelationError(f"{out_c} output channels do not split into {groups} groups")
+    if attrs.channels is not None and out_c != DYNAMIC and attrs.channels != out_c:
+        raise TypeRelationError(f"channels={attrs.channels} but the weight has {out_c} output channels")
+    if attrs.kernel_size is not None and list(attrs.kernel_size) != [kh, kw]:
+        raise TypeRelationError(f"kernel_size={list(attrs.kernel_size)} but the weight's kernel is [{kh}, {kw}]")
+    top, left, bottom, right = padding4(attrs.padding)
+    sh, sw = attrs.strides
+    dh, dw = attrs.dilation
+    out = list(dshape)
+    out[c] = out_c
+    out[h] = window_out(dshape[h], kh, sh, dh, top, bottom)
+    out[w] = window_out(dshape[w], kw, sw, dw, left, right)
+    return result(out, attrs.out_dtype or ddtype)
+
+
+def conv2d_nchw(x: np.ndarray, w: np.ndarray, strides, padding, dilation, groups: int,  # noqa: ANN001
+                out_dtype: np.dtype) -> np.ndarray:
+    """Direct convolution (NCHW data, OIHW weight) accumulated in float64 or int64."""
+    top, left, bottom, right = padding4(padding)
+    acc = np.float64 if np.issubdtype(out_dtype, np.floating) else np.int64
+    xp = np.pad(x.astype(acc), ((0, 0), (0, 0), (top, bottom), (left, right)))
+    n, cin, hp, wp = xp.shape
+    cout, cpg, kh, kw = w.shape
+    sh, sw = strides
+    dh, dw = dilation
+    oh = (hp - (kh - 1) * dh - 1) // sh + 1
+    ow = (wp - (kw - 1) * dw - 1) // sw + 1
+    out = np.zeros((n, cout, oh, ow), dtype=acc)
+    opg = cout // groups
+    for g in range(groups):
+        xs = xp[:, g * cpg : (g + 1) * cpg]
+        ws = w[g * opg : (g + 1) * opg].astype(acc)
+        for i in range(kh):
+            for j in range(kw):
+                patch = xs[:, :, i * dh : i * dh + sh * (oh - 1) + 1 : sh, j * dw : j * dw + sw * (ow - 1) + 1 : sw]
+                out[:, g * opg : (g + 1) * opg] += np.einsum("nchw,oc->nohw", patch, ws[:, :, i, j])
+    return out.astype(out_dtype)
+
+
+def _conv2d(attrs: Attrs, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    out_dtype = numpy_dtype(attrs.out_dtype) if attrs.out_dtype else x.dtype
+    if attrs.data_layout == "NHWC":
+        y = conv2d_nchw(x.transpose(0, 3, 1, 2), w.transpose(3, 2, 0, 1), attrs.strides,
+                        attrs.padding, attrs.dilation, attrs.groups, out_dtype)
+        return y.transpose(0, 2, 3, 1).copy()
+    return conv2d_nchw(x, w, attrs.strides, attrs.padding, attrs.dilation, attrs.groups, out_dtype)
+
+
+register(OpDef("nn.conv2d", ("data", "weight"), CONV2D_ATTRS, _conv2d_rel, OEF, _conv2d,
+               "2-d convolution"))
+
+
+# -- dense, matmul, batch_matmul -------------------------------------------------------------
+
+
+def _dense_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    dshape, ddtype = expect_tensor(args[0], "data")
+    wshape, wdtype = expect_tensor(args[1], "weight")
+    if len(wshape) != 2 or not dshape:
+        raise TypeRelationError(f"dense expects weight [units, in] and data [..., in], got {show_shape(dshape)} and {show_shape(wshape)}")
+    if ddtype != wdtype:
+        raise TypeRelationError(f"data is {ddtype} but weight is {wdtype}")
+    if DYNAMIC not in (dshape[-1], wshape[1]) and dshape[-1] != wshape[1]:
+        raise TypeRelationError(
+            f"data's last dimension {dshape[-1]} differs from weight's input dimension {wshape[1]} "
+            f"(data {show_shape(dshape)}, weight {show_shape(wshape)})"
+        )
+    if attrs.units is not None and wshape[0] != DYNAMIC and attrs.units != wshape[0]:
+        raise TypeRelationError(f"units={attrs.units} but the weight has {wshape[0]} rows")
+    return result((*dshape[:-1], wshape[0]), attrs.out_dtype or ddtype)
+
+
+def _matmul_acc(a: np.ndarray, b: np.ndarray, out_dtype: np.dtype) -> np.ndarray:
+    acc = np.float64 if np.issubdtype(out_dtype, np.floating) else np.int64
+    return np.matmul(a.astype(acc), b.astype(acc)).astype(out_dtype)
+
+
+def _out_dtype(attrs: Attrs, x: np.ndarray) -> np.dtype:
+    return numpy_dtype(attrs.out_dtype) if attrs.out_dtype else x.dtype
+
+
+register(OpDef(
+    "nn.dense", ("data", "weight"),
+    (AttrSpec("units", AttrKind.INT, None), AttrSpec("out_dtype", AttrKind.DTYPE, "")),
+    _dense_rel, OEF,
+    lambda attrs, x, w: _matmul_acc(x, w.T, _out_dtype(attrs, x)),
+    "data · weightᵀ (weight is [units, in])",
+))
+
+
+def _matmul_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    ashape, adtype = expect_tensor(args[0], "a")
+    bshape, bdtype = expect_tensor(args[1], "b")
+    if len(bshape) != 2 or not ashape:
+        raise TypeRelationError(f"matmul expects a [..., k] and a 2-d b, got {show_shape(ashape)} and {show_shape(bshape)}")
+    if adtype != bdtype:
+        raise TypeRelationError(f"operand dtypes differ: {adtype} and {bdtype}")
+    if attrs.transpose_a and len(ashape) != 2:
+        raise TypeRelationError("transpose_a needs a 2-d first operand")
+    m_axis_k = ashape[-2] if attrs.transpose_a else ashape[-1]
+    k, n = (bshape[1], bshape[0]) if attrs.transpose_b else (bshape[0], bshape[1])
+    if DYNAMIC not in (m_axis_k, k) and m_axis_k != k:
+        raise TypeRelationError(f"inner dimensions differ: {m_axis_k} and {k}")
+    lead = (ashape[-1],) if attrs.transpose_a else ashape[:-1]
+    return result((*lead, n), attrs.out_dtype or adtype)
+
+
+def _matmul(attrs: Attrs, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a = a.T if attrs.transpose_a else a
+    b = b.T if attrs.transpose_b else b
+    return _matmul_acc(a, b, _out_dtype(attrs, a))
+
+
+register(OpDef(
+    "nn.matmul", ("a", "b"),
+    (AttrSpec("units", AttrKind.INT, None), AttrSpec("out_dtype", AttrKind.DTYPE, ""),
+     AttrSpec("transpose_a", AttrKind.BOOL, False), AttrSpec("transpose_b", AttrKind.BOOL, False)),
+    _matmul_rel, OEF, _matmul, "a · b with optional transposes",
+))
+
+
+def _batch_matmul_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    xs, xdtype = expect_tensor(args[0], "x")
+    ys, ydtype = expect_tensor(args[1], "y")
+    if len(xs) != 3 or len(ys) != 3:
+        raise TypeRelationError(f"batch_matmul expects 3-d operands, got {show_shape(xs)} and {show_shape(ys)}")
+    if xdtype != ydtype:
+        raise TypeRelationError(f"operand dtypes differ: {xdtype} and {ydtype}")
+    b1, b2 = xs[0], ys[0]
+    if DYNAMIC not in (b1, b2) and b1 != b2 and 1 not in (b1, b2):
+        raise TypeRelationError(f"batch sizes {b1} and {b2} differ")
+    m, k1 = (xs[2], xs[1]) if attrs.transpose_a else (xs[1], xs[2])
+    k2, n = (ys[2], ys[1]) if attrs.transpose_b else (ys[1], ys[2])
+    if DYNAMIC not in (k1, k2) and k1 != k2:
+        raise TypeRelationError(
+            f"inner dimensions differ: {k1} and {k2} (x {show_shape(xs)}, y {show_shape(ys)})"
+        )
+    batch = b2 if b1 == 1 else b1
+    return result((batch, m, n), attrs.out_dtype or xdtype)
+
+
+def _batch_matmul(attrs: Attrs, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    x = x.transpose(0, 2, 1) if attrs.transpose_a else x
+    y = y.transpose(0, 2, 1) if attrs.transpose_b else y
+    return _matmul_acc(x, y, _out_dtype(attrs, x))
+
+
+register(OpDef(
+    "nn.batch_matmul", ("x", "y"),
+    (AttrSpec("out_dtype", AttrKind.DTYPE, ""), AttrSpec("transpose_a", AttrKind.BOOL, False),
+     AttrSpec("transpose_b", AttrKind.BOOL, False)),
+    _batch_matmul_rel, OEF, _batch_matmul, "batched matrix product",
+))
+
+
+# -- bias_add, prelu, softmax ----------------------------------------------------------------
+
+
+def _channel_vector_rel(name: str, arg: str):  # noqa: ANN202
+    def relation(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+        dshape, ddtype = expect_tensor(args[0], "data")
+        vshape, vdtype = expect_tensor(args[1], arg)
+        if vdtype != ddtype:
+            raise TypeRelationError(f"data is {ddtype} but {arg} is {vdtype}")
+        axis = normalize_axis(attrs.axis, len(dshape))
+        if len(vshape) != 1 or DYNAMIC not in (vshape[0], dshape[axis]) and vshape[0] != dshape[axis]:
+            raise TypeRelationError(
+                f"{name}: {arg} must have shape ({dshape[axis]},) to match axis {attrs.axis} of "
+                f"data {show_shape(dshape)}, got {show_shape(vshape)}"
+            )
+        return result(dshape, ddtype)
+
+    return relation
+
+
+def _along(v: np.ndarray, axis: int, ndim: int) -> np.ndarray:
+    shape = [1] * ndim
+    shape[axis] = -1
+    return v.reshape(shape)
+
+
+register(OpDef(
+    "nn.bias_add", ("data", "bias"), (AttrSpec("axis", AttrKind.INT, 1),),
+    _channel_vector_rel("bias_add", "bias"), OpPattern.BROADCAST,
+    lambda attrs, x, b: (x + _along(b, normalize_axis(attrs.axis, x.ndim), x.ndim)).astype(x.dtype),
+    "add a vector along an axis",
+))
+register(OpDef(
+    "nn.prelu", ("data", "alpha"), (AttrSpec("axis", AttrKind.INT, 1),),
+    _channel_vector_rel("prelu", "alpha"), OpPattern.BROADCAST,
+    lambda attrs, x, a: np.where(x > 0, x, x * _along(a, normalize_axis(attrs.axis, x.ndim), x.ndim)).astype(x.dtype),
+    "x if x > 0 else alpha * x, alpha per channel",
+))
+
+
+def _same_float_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    shape, dtype = expect_tensor(args[0], "data")
+    if not dtype.startswith(("float", "bfloat")):
+        raise TypeRelationError(f"expects a floating-point tensor, got {dtype}")
+    normalize_axis(attrs.axis, len(shape))
+    return result(shape, dtype)
+
+
+def _softmax(attrs: Attrs, x: np.ndarray) -> np.ndarray:
+    y = x.astype(np.float64)
+    y = np.exp(y - y.max(axis=attrs.axis, keepdims=True))
+    return (y / y.sum(axis=attrs.axis, keepdims=True)).astype(x.dtype)
+
+
+def _log_softmax(attrs: Attrs, x: np.ndarray) -> np.ndarray:
+    y = x.astype(np.float64)
+    y = y - y.max(axis=attrs.axis, keepdims=True)
+    return (y - np.log(np.exp(y).sum(axis=attrs.axis, keepdims=True))).astype(x.dtype)
+
+
+register(OpDef("nn.softmax", ("data",), (AttrSpec("axis", AttrKind.INT, -1),), _same_float_rel,
+               OEF, _softmax, "softmax along an axis"))
+register(OpDef("nn.log_softmax", ("data",), (AttrSpec("axis", AttrKind.INT, -1),), _same_float_rel,
+               OEF, _log_softmax, "log of softmax along an axis"))
+
+
+# -- pooling ---------------------------------------------------------------------------------
+
+POOL_ATTRS = (
+    AttrSpec("pool_size", AttrKind.INTS, [1, 1]),
+    AttrSpec("strides", AttrKind.INTS, [1, 1]),
+    AttrSpec("dilation", AttrKind.INTS, [1, 1]),
+    AttrSpec("padding", AttrKind.INTS, [0, 0]),
+    AttrSpec("layout", AttrKind.STR, "NCHW"),
+    AttrSpec("out_layout", AttrKind.STR, ""),
+    AttrSpec("ceil_mode", AttrKind.BOOL, False),
+)
+
+
+def _pool_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    shape, dtype = expect_tensor(args[0], "data")
+    if len(shape) != 4:
+        raise TypeRelationError(f"pooling expects 4-d data, got {show_shape(shape)}")
+    _, h, w = _layout_axes(attrs.layout, "pooling")
+    top, left, bottom, right = padding4(attrs.padding)
+    kh, kw = attrs.pool_size
+    out = list(shape)
+    out[h] = window_out(shape[h], kh, attrs.strides[0], attrs.dilation[0], top, bottom, attrs.ceil_mode)
+    out[w] = window_out(shape[w], kw, attrs.strides[1], attrs.dilation[1], left, right, attrs.ceil_mode)
+    return result(out, dtype)
+
+
+def _pool_nchw(attrs: Attrs, x: np.ndarray, kind: str) -> np.ndarray:
+    n, c, h, w = x.shape
+    top, left, bottom, right = padding4(attrs.padding)
+    kh, kw = attrs.pool_size
+    sh, sw = attrs.strides
+    dh, dw = attrs.dilation
+    oh = window_out(h, kh, sh, dh, top, bottom, attrs.ceil_mode)
+    ow = window_out(w, kw, sw, dw, left, right, attrs.ceil_mode)
+    # Pad enough on the bottom/right for ceil_mode windows; padding never wins a max
+    # and is counted in an average only with count_include_pad (and only the declared padding).
+    extra_h = max(0, (oh - 1) * sh + (kh - 1) * dh + 1 - (h + top + bottom))
+    extra_w = max(0, (ow - 1) * sw + (kw - 1) * dw + 1 - (w + left + right))
+    fill = -np.inf if kind == "max" else 0.0
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (top, bottom + extra_h), (left, right + extra_w)),
+                constant_values=fill)
+    inside = np.pad(np.ones((h, w)), ((top, bottom + extra_h), (left, right + extra_w)))
+    declared = np.pad(np.ones((h + top + bottom, w + left + right)), ((0, extra_h), (0, extra_w)))
+    acc = np.full((n, c, oh, ow), fill)
+    count = np.zeros((oh, ow))
+    for i in range(kh):
+        for j in range(kw):
+            sl = (slice(i * dh, i * dh + sh * (oh - 1) + 1, sh), slice(j * dw, j * dw + sw * (ow - 1) + 1, sw))
+            window = xp[:, :, sl[0], sl[1]]
+            if kind == "max":
+                acc = np.maximum(acc, window)
+            else:
+                acc = acc + window
+                count += (declared if attrs.count_include_pad else inside)[sl[0], sl[1]]
+    if kind == "avg":
+        acc = acc / np.maximum(count, 1)
+    return acc.astype(x.dtype)
+
+
+def _pool(kind: str):  # noqa: ANN202
+    def compute(attrs: Attrs, x: np.ndarray) -> np.ndarray:
+        if attrs.layout == "NHWC":
+            return _pool_nchw(attrs, x.transpose(0, 3, 1, 2), kind).transpose(0, 2, 3, 1).copy()
+        return _pool_nchw(attrs, x, kind)
+
+    return compute
+
+
+register(OpDef("nn.max_pool2d", ("data",), POOL_ATTRS, _pool_rel, OEF, _pool("max"), "2-d max pooling"))
+register(OpDef("nn.avg_pool2d", ("data",), (*POOL_ATTRS, AttrSpec("count_include_pad", AttrKind.BOOL, False)),
+               _pool_rel, OEF, _pool("avg"), "2-d average pooling"))
+
+GLOBAL_POOL_ATTRS = (AttrSpec("layout", AttrKind.STR, "NCHW"), AttrSpec("out_layout", AttrKind.STR, ""))
+
+
+def _global_pool_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    shape, dtype = expect_tensor(args[0], "data")
+    if len(shape) != 4:
+        raise TypeRelationError(f"pooling expects 4-d data, got {show_shape(shape)}")
+    _, h, w = _layout_axes(attrs.layout, "pooling")
+    out = list(shape)
+    out[h] = out[w] = 1
+    return result(out, dtype)
+
+
+def _global_pool(fn):  # noqa: ANN001, ANN202
+    def compute(attrs: Attrs, x: np.ndarray) -> np.ndarray:
+        _, h, w = _layout_axes(attrs.layout, "pooling")
+        return fn(x.astype(np.float64), axis=(h, w), keepdims=True).astype(x.dtype)
+
+    return compute
+
+
+register(OpDef("nn.global_avg_pool2d", ("data",), GLOBAL_POOL_ATTRS, _global_pool_rel, OEF,
+               _global_pool(np.mean), "mean over the spatial axes"))
+register(OpDef("nn.global_max_pool2d", ("data",), GLOBAL_POOL_ATTRS, _global_pool_rel, OEF,
+               _global_pool(np.max), "maximum over the spatial axes"))
+
+
+def _adaptive_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    shape, dtype = expect_tensor(args[0], "data")
+    if len(shape) != 4:
+        raise TypeRelationError(f"pooling expects 4-d data, got {show_shape(shape)}")
+    _, h, w = _layout_axes(attrs.layout, "pooling")
+    size = list(attrs.output_size or [])
+    if len(size) == 1:
+        size = size * 2
+    out = list(shape)
+    if size:
+        out[h], out[w] = size[0], size[1]
+    return result(out, dtype)
+
+
+def _adaptive_avg(attrs: Attrs, x: np.ndarray) -> np.ndarray:
+    c_axis, h_axis, w_axis = _layout_axes(attrs.layout, "pooling")
+    xs = x.transpose(0, 3, 1, 2) if attrs.layout == "NHWC" else x
+    n, c, h, w = xs.shape
+    size = list(attrs.output_size or [h, w])
+    oh, ow = (size * 2) if len(size) == 1 else size
+    out = np.zeros((n, c, oh, ow))
+    for i in range(oh):
+        h0, h1 = (i * h) // oh, -((-(i + 1) * h) // oh)
+        for j in range(ow):
+            w0, w1 = (j * w) // ow, -((-(j + 1) * w) // ow)
+            out[:, :, i, j] = xs[:, :, h0:h1, w0:w1].astype(np.float64).mean(axis=(2, 3))
+    out = out.astype(x.dtype)
+    return out.transpose(0, 2, 3, 1).copy() if attrs.layout == "NHWC" else out
+
+
+register(OpDef("nn.adaptive_avg_pool2d", ("data",),
+               (AttrSpec("output_size", AttrKind.INTS, None), AttrSpec("layout", AttrKind.STR, "NCHW"),
+                AttrSpec("out_layout", AttrKind.STR, "")),
+               _adaptive_rel, OEF, _adaptive_avg, "average pooling to a given output size"))
+
+
+# -- normalization, dropout ----------------------------------------------------------------
+
+
+def _batch_norm_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    dshape, ddtype = expect_tensor(args[0], "data")
+    axis = normalize_axis(attrs.axis, len(dshape))
+    c = dshape[axis]
+    for name, t in zip(("gamma", "beta", "moving_mean", "moving_var"), args[1:]):
+        vshape, vdtype = expect_tensor(t, name)
+        if vdtype != ddtype:
+            raise TypeRelationError(f"data is {ddtype} but {name} is {vdtype}")
+        if len(vshape) != 1 or DYNAMIC not in (vshape[0], c) and vshape[0] != c:
+            raise TypeRelationError(
+                f"{name} must have shape ({c},) (axis {attrs.axis} of data {show_shape(dshape)}), "
+                f"got {show_shape(vshape)}"
+            )
+    vec = result((c,), ddtype)
+    return tuple_type([result(dshape, ddtype), vec, vec])
+
+
+def _batch_norm(attrs: Attrs, x, gamma, beta, mean, var):  # noqa: ANN001, ANN202
+    axis = normalize_axis(attrs.axis, x.ndim)
+    g = gamma.astype(np.float64) if attrs.scale else 1.0
+    b = beta.astype(np.float64) if attrs.center else 0.0
+    inv = g / np.sqrt(var.astype(np.float64) + attrs.epsilon)
+    y = (x - _along(mean, axis, x.ndim)) * _along(np.broadcast_to(inv, mean.shape), axis, x.ndim)
+    y = y + _along(np.broadcast_to(b, mean.shape), axis, x.ndim)
+    return y.astype(x.dtype), mean.copy(), var.copy()
+
+
+register(OpDef(
+    "nn.batch_norm", ("data", "gamma", "beta", "moving_mean", "moving_var"),
+    (AttrSpec("axis", AttrKind.INT, 1), AttrSpec("epsilon", AttrKind.FLOAT, 1e-5),
+     AttrSpec("center", AttrKind.BOOL, True), AttrSpec("scale", AttrKind.BOOL, True)),
+    _batch_norm_rel, OEF, _batch_norm,
+    "inference batch normalization; returns (out, moving_mean, moving_var)",
+))
+
+
+def _layer_norm_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    dshape, ddtype = expect_tensor(args[0], "data")
+    axis = normalize_axis(attrs.axis, len(dshape))
+    for name, t in zip(("gamma", "beta"), args[1:]):
+        vshape, vdtype = expect_tensor(t, name)
+        if vdtype != ddtype or len(vshape) != 1 or DYNAMIC not in (vshape[0], dshape[axis]) and vshape[0] != dshape[axis]:
+            raise TypeRelationError(
+                f"{name} must be ({dshape[axis]},) {ddtype} for axis {attrs.axis} of data "
+                f"{show_shape(dshape)}, got {show_shape(vshape)} {vdtype}"
+            )
+    return result(dshape, ddtype)
+
+
+def _layer_norm(attrs: Attrs, x, gamma, beta):  # noqa: ANN001, ANN202
+    axis = normalize_axis(attrs.axis, x.ndim)
+    y = x.astype(np.float64)
+    mean = y.mean(axis=axis, keepdims=True)
+    var = y.var(axis=axis, keepdims=True)
+    y = (y - mean) / np.sqrt(var + attrs.epsilon)
+    if attrs.scale:
+        y = y * _along(gamma, axis, x.ndim)
+    if attrs.center:
+        y = y + _along(beta, axis, x.ndim)
+    return y.astype(x.dtype)
+
+
+register(OpDef(
+    "nn.layer_norm", ("data", "gamma", "beta"),
+    (AttrSpec("axis", AttrKind.INT, -1), AttrSpec("epsilon", AttrKind.FLOAT, 1e-5),
+     AttrSpec("center", AttrKind.BOOL, True), AttrSpec("scale", AttrKind.BOOL, True)),
+    _layer_norm_rel, OpPattern.OPAQUE, _layer_norm, "layer normalization along an axis",
+))
+
+
+def _dropout_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    shape, dtype = expect_tensor(args[0], "data")
+    return tuple_type([result(shape, dtype), result(shape, dtype)])
+
+
+register(OpDef(
+    "nn.dropout", ("data",), (AttrSpec("rate", AttrKind.FLOAT, 0.5),), _dropout_rel, OpPattern.OPAQUE,
+    # Inference semantics: the identity (and a mask of ones), as TVM's interpreter.
+    lambda attrs, x: (x.copy(), np.ones_like(x)),
+    "dropout; the identity at inference, returns (out, mask)",
+))
+
+
+# -- pad, batch_flatten ------------------------------------------------------------------------
+
+
+def _pad_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    shape, dtype = expect_tensor(args[0], "data")
+    vshape, vdtype = expect_tensor(args[1], "pad_value")
+    if vshape or vdtype != dtype:
+        raise TypeRelationError(f"pad_value must be a {dtype} scalar, got {show_shape(vshape)} {vdtype}")
+    widths = attrs.pad_width
+    if len(widths) != len(shape) or any(len(p) != 2 for p in widths):
+        raise TypeRelationError(f"pad_width needs one [before, after] pair per axis ({len(shape)}), got {widths}")
+    if attrs.pad_mode not in ("constant", "edge", "reflect"):
+        raise TypeRelationError(f"pad_mode '{attrs.pad_mode}' is not supported")
+    return result([d if d == DYNAMIC else d + a + b for d, (a, b) in zip(shape, widths)], dtype)
+
+
+def _pad(attrs: Attrs, x: np.ndarray, value: np.ndarray) -> np.ndarray:
+    widths = [tuple(p) for p in attrs.pad_width]
+    if attrs.pad_mode == "constant":
+        return np.pad(x, widths, constant_values=value.item())
+    return np.pad(x, widths, mode=attrs.pad_mode)
+
+
+register(OpDef(
+    "nn.pad", ("data", "pad_value"),
+    (AttrSpec("pad_width", AttrKind.INT_LISTS, []), AttrSpec("pad_mode", AttrKind.STR, "constant")),
+    _pad_rel, OpPattern.INJECTIVE, _pad, "pad every axis ([before, after] per axis)",
+))
+
+
+def _batch_flatten_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    shape, dtype = expect_tensor(args[0], "data")
+    if not shape:
+        raise TypeRelationError("batch_flatten needs at least one axis")
+    rest = shape[1:]
+    size = DYNAMIC if DYNAMIC in rest else int(np.prod(rest, dtype=np.int64))
+    return result((shape[0], size), dtype)
+
+
+register(OpDef("nn.batch_flatten", ("data",), (), _batch_flatten_rel, OpPattern.INJECTIVE,
+               lambda attrs, x: x.reshape(x.shape[0], -1).copy(), "flatten all axes but the first"))

@@ -1,0 +1,137 @@
+"""Reductions: sum mean max min prod argmax argmin variance.
+
+`axis=None` reduces every axis; `exclude=True` reduces every axis but the
+given ones; `keepdims` keeps reduced axes as size 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from xdsl.ir import Attribute
+
+from relay_opt.dialects.relay.attributes import Attrs, AttrKind, AttrSpec
+from relay_opt.dialects.relay.ops.common import expect_tensor, normalize_axis, result
+from relay_opt.dialects.relay.registry import OpDef, OpPattern, TypeRelationError, register
+
+REDUCE_ATTRS = (
+    AttrSpec("axis", AttrKind.INTS, None),
+    AttrSpec("keepdims", AttrKind.BOOL, False),
+    AttrSpec("exclude", AttrKind.BOOL, False),
+)
+
+
+def reduced_axes(attrs: Attrs, ndim: int) -> tuple[int, ...]:
+    """The axes a reduction removes, sorted, after `axis`/`exclude`."""
+    if attrs.axis is None:
+        return tuple(range(ndim))
+    given = [normalize_axis(a, ndim) for a in attrs.axis]
+    if len(set(given)) != len(given):
+        raise TypeRelationError(f"axis {list(attrs.axis)} names an axis twice")
+    if attrs.exclude:
+        return tuple(a for a in range(ndim) if a not in given)
+    return tuple(sorted(given))
+
+
+def reduced_shape(shape: Sequence[int], axes: Sequence[int], keepdims: bool) -> tuple[int, ...]:
+    if keepdims:
+        return tuple(1 if i in axes else d for i, d in enumerate(shape))
+    return tuple(d for i, d in enumerate(shape) if i not in axes)
+
+
+def _reduce_rel(out_dtype: str | None = None, floats_only: bool = False):  # noqa: ANN202
+    def relation(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+        shape, dtype = expect_tensor(args[0], "data")
+        if floats_only and not dtype.startswith(("float", "bfloat")):
+            raise TypeRelationError(f"expects a floating-point tensor, got {dtype}")
+        axes = reduced_axes(attrs, len(shape))
+        return result(reduced_shape(shape, axes, attrs.keepdims), out_dtype or dtype)
+
+    return relation
+
+
+def _np_reduce(fn: Callable[..., np.ndarray]):  # noqa: ANN202
+    def compute(attrs: Attrs, x: np.ndarray) -> np.ndarray:
+        axes = reduced_axes(attrs, x.ndim)
+        return np.asarray(fn(x, axis=axes, keepdims=attrs.keepdims)).astype(x.dtype)
+
+    return compute
+
+
+def _mean(x: np.ndarray, axis: tuple[int, ...], keepdims: bool) -> np.ndarray:
+    if np.issubdtype(x.dtype, np.integer):
+        # Integer mean divides with truncation, as TVM's (sum / count in the input dtype).
+        count = int(np.prod([x.shape[a] for a in axis], dtype=np.int64)) or 1
+        s = np.sum(x, axis=axis, keepdims=keepdims, dtype=np.int64)
+        return np.trunc(s / count).astype(x.dtype)
+    return np.mean(x, axis=axis, keepdims=keepdims, dtype=np.float64)
+
+
+for _name, _fn, _summary in (
+    ("sum", np.sum, "sum over axes"),
+    ("mean", _mean, "mean over axes"),
+    ("max", np.max, "maximum over axes"),
+    ("min", np.min, "minimum over axes"),
+    ("prod", np.prod, "product over axes"),
+):
+    register(OpDef(_name, ("data",), REDUCE_ATTRS, _reduce_rel(), OpPattern.COMM_REDUCE,
+                   _np_reduce(_fn), _summary))
+
+
+def _arg_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    shape, _ = expect_tensor(args[0], "data")
+    axes = reduced_axes(attrs, len(shape))
+    return result(reduced_shape(shape, axes, attrs.keepdims), "int32")
+
+
+def _arg_reduce(pick: Callable[..., np.ndarray]):  # noqa: ANN202
+    def compute(attrs: Attrs, x: np.ndarray) -> np.ndarray:
+        axes = reduced_axes(attrs, x.ndim)
+        kept = [a for a in range(x.ndim) if a not in axes]
+        # Move the reduced axes last and flatten them: the index is into that flattening.
+        moved = np.transpose(x, kept + list(axes)).reshape([x.shape[a] for a in kept] + [-1])
+        if attrs.select_last_index:
+            flipped = moved[..., ::-1]
+            idx = moved.shape[-1] - 1 - pick(flipped, axis=-1)
+        else:
+            idx = pick(moved, axis=-1)
+        idx = np.asarray(idx, dtype=np.int32)
+        if attrs.keepdims:
+            idx = idx.reshape(reduced_shape(x.shape, axes, True))
+        return idx
+
+    return compute
+
+
+ARG_ATTRS = (*REDUCE_ATTRS, AttrSpec("select_last_index", AttrKind.BOOL, False))
+register(OpDef("argmax", ("data",), ARG_ATTRS, _arg_rel, OpPattern.COMM_REDUCE,
+               _arg_reduce(np.argmax), "index of the maximum (int32)"))
+register(OpDef("argmin", ("data",), ARG_ATTRS, _arg_rel, OpPattern.COMM_REDUCE,
+               _arg_reduce(np.argmin), "index of the minimum (int32)"))
+
+
+def _variance_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    out = _reduce_rel(floats_only=True)(args[:1], attrs)
+    mshape, mdtype = expect_tensor(args[1], "mean")
+    dshape, ddtype = expect_tensor(args[0], "data")
+    if mdtype != ddtype:
+        raise TypeRelationError(f"data is {ddtype} but mean is {mdtype}")
+    kept = reduced_shape(dshape, reduced_axes(attrs, len(dshape)), True)
+    if len(mshape) != len(kept) or any(m not in (k, 1) and -1 not in (m, k) for m, k in zip(mshape, kept)):
+        raise TypeRelationError(
+            f"mean has shape {mshape}; expected the data's shape {kept} with reduced axes of size 1"
+        )
+    return out
+
+
+def _variance(attrs: Attrs, x: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    axes = reduced_axes(attrs, x.ndim)
+    count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
+    sq = np.sum((x.astype(np.float64) - mean) ** 2, axis=axes, keepdims=attrs.keepdims)
+    return (sq / max(count - (1 if attrs.unbiased else 0), 1)).astype(x.dtype)
+
+
+register(OpDef("variance", ("data", "mean"), (*REDUCE_ATTRS, AttrSpec("unbiased", AttrKind.BOOL, False)),
+               _variance_rel, OpPattern.COMM_REDUCE, _variance,
+               "mean squared deviation from a given mean (TVM's variance(data, mean))"))

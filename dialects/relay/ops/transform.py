@@ -1,0 +1,623 @@
+"""Shape, layout, indexing and creation operators."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+from xdsl.ir import Attribute
+
+from relay_opt.dialects.relay.attributes import Attrs, AttrKind, AttrSpec
+from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
+from relay_opt.dialects.relay.ops.common import (
+    expect_tensor,
+    expect_tuple,
+    normalize_axis,
+    result,
+    show_shape,
+)
+from relay_opt.dialects.relay.registry import OpDef, OpPattern, TypeRelationError, register
+from relay_opt.dialects.relay.types import DYNAMIC, tuple_type
+
+INJ = OpPattern.INJECTIVE
+
+
+def _size(shape: Sequence[int]) -> int:
+    return DYNAMIC if DYNAMIC in shape else int(np.prod(shape, dtype=np.int64))
+
+
+# -- reshape -------------------------------------------------------------------------------
+
+
+def reshape_shape(shape: Sequence[int], newshape: Sequence[int], allowzero: bool = False) -> tuple[int, ...]:
+    """TVM's newshape codes: 0 copies a dim, -1 infers one, -2 copies the rest,
+    -3 merges two dims, -4 splits one dim into the next two values."""
+    out: list[int] = []
+    src = 0
+    infer_at = None
+    i = 0
+    while i < len(newshape):
+        v = newshape[i]
+        if v > 0 or (v == 0 and allowzero):
+            out.append(v)
+            src += 1
+        elif v == 0:
+            if src >= len(shape):
+                raise TypeRelationError(f"newshape {list(newshape)}: 0 has no input dimension to copy")
+            out.append(shape[src])
+            src += 1
+        elif v == -1:
+            if infer_at is not None:
+                raise TypeRelationError(f"newshape {list(newshape)} has more than one -1")
+            infer_at = len(out)
+            out.append(1)
+            src += 1
+        elif v == -2:
+            out.extend(shape[src:])
+            src = len(shape)
+        elif v == -3:
+            if src + 1 >= len(shape):
+                raise TypeRelationError(f"newshape {list(newshape)}: -3 needs two input dimensions")
+            a, b = shape[src], shape[src + 1]
+            out.append(DYNAMIC if DYNAMIC in (a, b) else a * b)
+            src += 2
+        elif v == -4:
+            if i + 2 >= len(newshape) or src >= len(shape):
+                raise TypeRelationError(f"newshape {list(newshape)}: -4 needs two following values")
+            d, a, b = shape[src], newshape[i + 1], newshape[i + 2]
+            if a == -1 and b == -1:
+                raise TypeRelationError("-4 cannot be followed by two -1")
+            if a == -1:
+                a = DYNAMIC if d == DYNAMIC else d // b
+            if b == -1:
+                b = DYNAMIC if d == DYNAMIC else d // a
+            if DYNAMIC not in (d, a, b) and a * b != d:
+                raise TypeRelationError(f"-4 splits {d} into {a} x {b}")
+            out.extend([a, b])
+            src += 1
+            i += 2
+        else:
+            raise TypeRelationError(f"newshape value {v} is not allowed")
+        i += 1
+    total = _size(shape)
+    if infer_at is not None:
+        known = _size([d for k, d in enumerate(out) if k != infer_at])
+        if DYNAMIC in (total, known):
+            out[infer_at] = DYNAMIC
+        else:
+            if known == 0 or total % known:
+                raise TypeRelationError(f"cannot reshape {show_shape(shape)} to {list(newshape)}")
+            out[infer_at] = total // known
+    if DYNAMIC not in (total, _size(out)) and total != _size(out):
+        raise TypeRelationError(
+            f"cannot reshape {show_shape(shape)} ({total} elements) to {show_shape(out)}"
+        )
+    return tuple(out)
+
+
+def _reshape_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    shape, dtype = expect_tensor(args[0], "data")
+    return result(reshape_shape(shape, attrs.newshape, bool(attrs.allowzero)), dtype)
+
+
+register(OpDef(
+    "reshape", ("data",), (AttrSpec("newshape", AttrKind.INTS, []), AttrSpec("allowzero", AttrKind.INT, 0)),
+    _reshape_rel, INJ,
+    lambda attrs, x: x.reshape(reshape_shape(x.shape, attrs.newshape, bool(attrs.allowzero))).copy(),
+    "reshape (with TVM's 0/-1/-2/-3/-4 codes)",
+))
+
+
+# -- transpose, squeeze, expand_dims ------------------------------------------------------------
+
+
+def transpose_axes(attrs: Attrs, ndim: int) -> list[int]:
+    if attrs.axes is None or len(attrs.axes) == 0:
+        return list(range(ndim))[::-1]
+    axes = [normalize_axis(a, ndim) for a in attrs.axes]
+    if sorted(axes) != list(range(ndim)):
+        raise TypeRelationError(f"axes {list(attrs.axes)} is not a permutation of {ndim} axes")
+    return axes
+
+
+def _transpose_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    shape, dtype = expect_tensor(args[0], "data")
+    return result([shape[a] for a in transpose_axes(attrs, len(shape))], dtype)
+
+
+register(OpDef("transpose", ("data",), (AttrSpec("axes", AttrKind.INTS, None),), _transpose_rel, INJ,
+               lambda attrs, x: np.transpose(x, transpose_axes(attrs, x.ndim)).copy(),
+               "permute axes (reversed by default)"))
+
+
+def squeeze_axes(attrs: Attrs, shape: Sequence[int]) -> list[int]:
+    if attrs.axis is None:
+        return [i for i, d in enumerate(shape) if d == 1]
+    axes = [normalize_axis(a, len(shape)) for a in attrs.axis]
+    for a in axes:
+        if shape[a] not in (1, DYNAMIC):
+            raise TypeRelationError(f"cannot squeeze axis {a} of size {shape[a]}")
+    return axes
+
+
+def _squeeze_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    shape, dtype = expect_tensor(args[0], "data")
+    axes = squeeze_axes(attrs, shape)
+    return result([d for i, d in enumerate(shape) if i not in axes], dtype)
+
+
+register(OpDef("squeeze", ("data",), (AttrSpec("axis", AttrKind.INTS, None),), _squeeze_rel, INJ,
+               lambda attrs, x: x.reshape([d for i, d in enumerate(x.shape) if i not in squeeze_axes(attrs, x.shape)]).copy(),
+               "remove size-1 axes"))
+
+
+def expand_shape(attrs: Attrs, shape: Sequence[int]) -> list[int]:
+    ndim = len(shape)
+    if not -ndim - 1 <= attrs.axis <= ndim:
+        raise TypeRelationError(f"axis {attrs.axis} is out of range for rank {ndim}")
+    axis = attrs.axis + ndim + 1 if attrs.axis < 0 else attrs.axis
+    return [*shape[:axis], *([1] * attrs.num_newaxis), *shape[axis:]]
+
+
+def _expand_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    shape, dtype = expect_tensor(args[0], "data")
+    return result(expand_shape(attrs, shape), dtype)
+
+
+register(OpDef("expand_dims", ("data",),
+               (AttrSpec("axis", AttrKind.INT, 0), AttrSpec("num_newaxis", AttrKind.INT, 1)),
+               _expand_rel, OpPattern.BROADCAST,
+               lambda attrs, x: x.reshape(expand_shape(attrs, x.shape)).copy(), "insert size-1 axes"))
+
+
+# -- concatenate, stack, split --------------------------------------------------------------
+
+
+def _concat_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    fields = expect_tuple(args[0], "data")
+    if not fields:
+        raise TypeRelationError("concatenate needs at least one tensor")
+    shape0, dtype = fields[0]
+    axis = normalize_axis(attrs.axis, len(shape0))
+    total = 0
+    for i, (shape, dt) in enumerate(fields):
+        if dt != dtype or len(shape) != len(shape0):
+            raise TypeRelationError(f"field {i} is {show_shape(shape)} {dt}, field 0 is {show_shape(shape0)} {dtype}")
+        for k, (a, b) in enumerate(zip(shape, shape0)):
+            if k != axis and DYNAMIC not in (a, b) and a != b:
+                raise TypeRelationError(
+                    f"field {i} has shape {show_shape(shape)}, incompatible with {show_shape(shape0)} off axis {axis}"
+                )
+        total = DYNAMIC if DYNAMIC in (total, shape[axis]) else total + shape[axis]
+    out = list(shape0)
+    out[axis] = total
+    return result(out, dtype)
+
+
+register(OpDef("concatenate", ("data",), (AttrSpec("axis", AttrKind.INT, 0),), _concat_rel, INJ,
+               lambda attrs, xs: np.concatenate(xs, axis=attrs.axis), "join a tuple of tensors along an axis"))
+
+
+def _stack_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    fields = expect_tuple(args[0], "data")
+    if not fields:
+        raise TypeRelationError("stack needs at least one tensor")
+    shape0, dtype = fields[0]
+    for i, (shape, dt) in enumerate(fields):
+        if dt != dtype or len(shape) != len(shape0) or any(DYNAMIC not in (a, b) and a != b for a, b in zip(shape, shape0)):
+            raise TypeRelationError(f"field {i} is {show_shape(shape)} {dt}, field 0 is {show_shape(shape0)} {dtype}")
+    ndim = len(shape0) + 1
+    if not -ndim <= attrs.axis < ndim:
+        raise TypeRelationError(f"axis {attrs.axis} is out of range for rank {ndim}")
+    axis = attrs.axis % ndim
+    return result([*shape0[:axis], len(fields), *shape0[axis:]], dtype)
+
+
+register(OpDef("stack", ("data",), (AttrSpec("axis", AttrKind.INT, 0),), _stack_rel, INJ,
+               lambda attrs, xs: np.stack(xs, axis=attrs.axis), "stack a tuple of tensors on a new axis"))
+
+
+def split_bounds(attrs: Attrs, size: int) -> list[tuple[int, int]]:
+    sections = attrs.indices_or_sections
+    if isinstance(sections, int):
+        if sections <= 0 or (size != DYNAMIC and size % sections):
+            raise TypeRelationError(f"cannot split a dimension of {size} into {sections} equal parts")
+        step = DYNAMIC if size == DYNAMIC else size // sections
+        return [(k * step, (k + 1) * step) for k in range(sections)]
+    starts = [0, *sections]
+    ends = [*sections, size]
+    return list(zip(starts, ends))
+
+
+def _split_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    shape, dtype = expect_tensor(args[0], "data")
+    axis = normalize_axis(attrs.axis, len(shape))
+    fields = []
+    for a, b in split_bounds(attrs, shape[axis]):
+        out = list(shape)
+        out[axis] = DYNAMIC if DYNAMIC in (a, b) else b - a
+        if out[axis] != DYNAMIC and out[axis] < 0:
+            raise TypeRelationError(f"split indices {attrs.indices_or_sections} are not increasing")
+        fields.append(result(out, dtype))
+    return tuple_type(fields)
+
+
+def _split(attrs: Attrs, x: np.ndarray) -> tuple[np.ndarray, ...]:
+    axis = normalize_axis(attrs.axis, x.ndim)
+    parts = []
+    for a, b in split_bounds(attrs, x.shape[axis]):
+        index = [slice(None)] * x.ndim
+        index[axis] = slice(a, b)
+        parts.append(x[tuple(index)].copy())
+    return tuple(parts)
+
+
+register(OpDef("split", ("data",),
+               (AttrSpec("indices_or_sections", AttrKind.INT_OR_INTS, 1), AttrSpec("axis", AttrKind.INT, 0)),
+               _split_rel, INJ, _split, "split into equal sections or at indices; returns a tuple"))
+
+
+# -- strided_slice, take ---------------------------------------------------------------------
+
+
+def slice_bounds(attrs: Attrs, shape: Sequence[int]) -> list[tuple[int, int, int]]:
+    """(start, stop, step) per axis, clamped as TVM's strided_slice does."""
+    ndim = len(shape)
+    axes = [normalize_axis(a, ndim) for a in attrs.axes] if attrs.axes is not None else list(range(len(attrs.begin)))
+    begin, end = list(attrs.begin), list(attrs.end)
+    strides = list(attrs.strides) if attrs.strides else [1]
+    if len(strides) == 1:
+        strides = strides * len(axes)
+    bounds = [(0, d, 1) for d in shape]
+    for k, axis in enumerate(axes):
+        d = shape[axis]
+        step = strides[k] if k < len(strides) else 1
+        if step == 0:
+            raise TypeRelationError("strided_slice strides cannot be 0")
+        b = begin[k] if k < len(begin) else (0 if step > 0 else d - 1)
+        if attrs.slice_mode == "size":
+            size = end[k] if k < len(end) else -1
+            e = d if size < 0 else b + size
+            step = 1
+        else:
+            e = end[k] if k < len(end) else (d if step > 0 else -d - 1)
+        if d == DYNAMIC:
+            bounds[axis] = (b, e, step)
+            continue
+        b = b + d if b < 0 else b
+        e = e + d if e < 0 else e
+        if step > 0:
+            b, e = min(max(b, 0), d), min(max(e, 0), d)
+        else:
+            b, e = min(max(b, -1), d - 1), min(max(e, -1), d - 1)
+        bounds[axis] = (b, e, step)
+    return bounds
+
+
+def _slice_len(b: int, e: int, s: int) -> int:
+    return max(0, (e - b + (s - (1 if s > 0 else -1))) // s)
+
+
+def _strided_slice_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    shape, dtype = expect_tensor(args[0], "data")
+    if attrs.begin is None or attrs.end is None:
+        raise TypeRelationError("strided_slice needs begin and end")
+    out = [DYNAMIC if d == DYNAMIC else _slice_len(*bd) for d, bd in zip(shape, slice_bounds(attrs, shape))]
+    return result(out, dtype)
+
+
+def _strided_slice(attrs: Attrs, x: np.ndarray) -> np.ndarray:
+    index = []
+    for b, e, s in slice_bounds(attrs, x.shape):
+        index.append(slice(b, None if e < 0 else e, s))
+    return x[tuple(index)].copy()
+
+
+register(OpDef("strided_slice", ("data",),
+               (AttrSpec("begin", AttrKind.INTS, None), AttrSpec("end", AttrKind.INTS, None),
+                AttrSpec("strides", AttrKind.INTS, None), AttrSpec("axes", AttrKind.INTS, None),
+                AttrSpec("slice_mode", AttrKind.STR, "end", ("end", "size"))),
+               _strided_slice_rel, INJ, _strided_slice, "slice with begin/end/strides per axis"))
+
+
+def _take_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    shape, dtype = expect_tensor(args[0], "data")
+    ishape, idtype = expect_tensor(args[1], "indices")
+    if not idtype.startswith(("int", "uint")):
+        raise TypeRelationError(f"indices must be integers, got {idtype}")
+    if attrs.batch_dims != 0:
+        raise TypeRelationError("take with batch_dims is not supported")
+    if attrs.mode not in ("clip", "wrap", "fast"):
+        raise TypeRelationError(f"take mode '{attrs.mode}' is not supported")
+    if attrs.axis is None:
+        return result(ishape, dtype)
+    axis = normalize_axis(attrs.axis, len(shape))
+    return result([*shape[:axis], *ishape, *shape[axis + 1 :]], dtype)
+
+
+def _take(attrs: Attrs, x: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    mode = "wrap" if attrs.mode == "wrap" else "clip"
+    if attrs.axis is None:
+        return np.take(x.reshape(-1), indices, mode=mode)
+    return np.take(x, indices, axis=normalize_axis(attrs.axis, x.ndim), mode=mode)
+
+
+register(OpDef("take", ("data", "indices"),
+               (AttrSpec("axis", AttrKind.INT, None), AttrSpec("batch_dims", AttrKind.INT, 0),
+                AttrSpec("mode", AttrKind.STR, "clip")),
+               _take_rel, INJ, _take, "gather along an axis (embeddings)"))
+
+
+# -- broadcast_to, tile, repeat --------------------------------------------------------------
+
+
+def _broadcast_to_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    from relay_opt.dialects.relay.ops.common import broadcast_shapes
+
+    shape, dtype = expect_tensor(args[0], "data")
+    target = tuple(attrs.shape)
+    if len(target) < len(shape) or broadcast_shapes(shape, target) != target:
+        raise TypeRelationError(f"cannot broadcast {show_shape(shape)} to {show_shape(target)}")
+    return result(target, dtype)
+
+
+register(OpDef("broadcast_to", ("data",), (AttrSpec("shape", AttrKind.INTS, []),), _broadcast_to_rel,
+               OpPattern.BROADCAST, lambda attrs, x: np.broadcast_to(x, attrs.shape).copy(),
+               "broadcast to a shape"))
+
+
+def _tile_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    shape, dtype = expect_tensor(args[0], "data")
+    reps = list(attrs.reps)
+    n = max(len(shape), len(reps))
+    shape = [1] * (n - len(shape)) + list(shape)
+    reps = [1] * (n - len(reps)) + reps
+    return result([DYNAMIC if d == DYNAMIC else d * r for d, r in zip(shape, reps)], dtype)
+
+
+register(OpDef("tile", ("data",), (AttrSpec("reps", AttrKind.INTS, []),), _tile_rel, INJ,
+               lambda attrs, x: np.tile(x, attrs.reps), "repeat the whole tensor along axes"))
+
+
+def _repeat_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    shape, dtype = expect_tensor(args[0], "data")
+    if attrs.repeats < 1:
+        raise TypeRelationError(f"repeats must be positive, got {attrs.repeats}")
+    axis = normalize_axis(attrs.axis, len(shape))
+    out = list(shape)
+    out[axis] = DYNAMIC if shape[axis] == DYNAMIC else shape[axis] * attrs.repeats
+    return result(out, dtype)
+
+
+register(OpDef("repeat", ("data",), (AttrSpec("repeats", AttrKind.INT, 1), AttrSpec("axis", AttrKind.INT, 0)),
+               _repeat_rel, INJ, lambda attrs, x: np.repeat(x, attrs.repeats, axis=attrs.axis),
+               "repeat each element along an axis"))
+
+
+# -- creation --------------------------------------------------------------------------------
+
+
+def _init_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    if any(d < 0 for d in attrs.shape):
+        raise TypeRelationError(f"shape {list(attrs.shape)} has a negative dimension")
+    if args:
+        _, dtype = expect_tensor(args[0], "fill_value")
+        return result(attrs.shape, attrs.dtype or dtype)
+    return result(attrs.shape, attrs.dtype or "float32")
+
+
+CREATE_ATTRS = (AttrSpec("shape", AttrKind.INTS, []), AttrSpec("dtype", AttrKind.DTYPE, "float32"))
+register(OpDef("zeros", (), CREATE_ATTRS, _init_rel, OpPattern.ELEMWISE,
+               lambda attrs: np.zeros(attrs.shape, numpy_dtype(attrs.dtype)), "a tensor of zeros"))
+register(OpDef("ones", (), CREATE_ATTRS, _init_rel, OpPattern.ELEMWISE,
+               lambda attrs: np.ones(attrs.shape, numpy_dtype(attrs.dtype)), "a tensor of ones"))
+
+
+def _full_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    vshape, _ = expect_tensor(args[0], "fill_value")
+    if vshape:
+        raise TypeRelationError(f"fill_value must be a scalar, got {show_shape(vshape)}")
+    return _init_rel(args, attrs)
+
+
+register(OpDef("full", ("fill_value",), (AttrSpec("shape", AttrKind.INTS, []), AttrSpec("dtype", AttrKind.DTYPE, "")),
+               _full_rel, OpPattern.ELEMWISE,
+               lambda attrs, v: np.full(attrs.shape, v.item(), numpy_dtype(attrs.dtype) if attrs.dtype else v.dtype),
+               "a tensor filled with a scalar"))
+
+
+def _like_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    shape, dtype = expect_tensor(args[0], "data")
+    return result(shape, dtype)
+
+
+register(OpDef("zeros_like", ("data",), (), _like_rel, OpPattern.ELEMWISE,
+               lambda attrs, x: np.zeros_like(x), "zeros of the same shape and dtype"))
+register(OpDef("ones_like", ("data",), (), _like_rel, OpPattern.ELEMWISE,
+               lambda attrs, x: np.ones_like(x), "ones of the same shape and dtype"))
+
+
+def _arange_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    for name, t in zip(("start", "stop", "step"), args):
+        shape, _ = expect_tensor(t, name)
+        if shape:
+            raise TypeRelationError(f"{name} must be a scalar, got {show_shape(shape)}")
+    # The length depends on the values: only known at run time (or after fold-constant).
+    return result([DYNAMIC], attrs.dtype or "float32")
+
+
+def _arange(attrs: Attrs, start: np.ndarray, stop: np.ndarray, step: np.ndarray) -> np.ndarray:
+    return np.arange(start.item(), stop.item(), step.item()).astype(numpy_dtype(attrs.dtype or "float32"))
+
+
+register(OpDef("arange", ("start", "stop", "step"), (AttrSpec("dtype", AttrKind.DTYPE, ""),), _arange_rel,
+               OpPattern.OPAQUE, _arange, "evenly spaced values in [start, stop)"))
+
+
+# -- layout_transform ------------------------------------------------------------------------
+
+_LAYOUT = re.compile(r"(\d*)([A-Za-z])")
+
+
+def parse_layout(layout: str) -> list[tuple[str, int]]:
+    """'NCHW4c' -> [('N', 0), ('C', 0), ('H', 0), ('W', 0), ('c', 4)] (0: a whole axis)."""
+    parts = _LAYOUT.findall(layout)
+    if "".join(f"{n}{a}" for n, a in parts) != layout or not parts:
+        raise TypeRelationError(f"layout '{layout}' is not understood")
+    out = [(a, int(n) if n else 0) for n, a in parts]
+    names = [a for a, _ in out]
+    if len(set(names)) != len(names):
+        raise TypeRelationError(f"layout '{layout}' repeats an axis")
+    for a, n in out:
+        if a.islower() and (a.upper() not in names or n <= 0):
+            raise TypeRelationError(f"layout '{layout}': sub-axis {n}{a} needs its axis {a.upper()}")
+    return out
+
+
+def _logical_shape(shape: Sequence[int], layout: list[tuple[str, int]]) -> dict[str, int]:
+    dims = {a: d for (a, _), d in zip(layout, shape)}
+    logical = {}
+    for a, _ in layout:
+        if a.isupper():
+            sub = dims.get(a.lower())
+            logical[a] = dims[a] * sub if sub is not None else dims[a]
+    return logical
+
+
+def _layout_shape(logical: dict[str, int], layout: list[tuple[str, int]]) -> list[int]:
+    out = []
+    for a, n in layout:
+        if a.islower():
+            out.append(n)
+        else:
+            sub = next((m for b, m in layout if b == a.lower()), None)
+            if sub is not None and logical[a] % sub:
+                raise TypeRelationError(f"axis {a} of size {logical[a]} does not split by {sub}")
+            out.append(logical[a] // sub if sub else logical[a])
+    return out
+
+
+def _layout_transform_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    shape, dtype = expect_tensor(args[0], "data")
+    src, dst = parse_layout(attrs.src_layout), parse_layout(attrs.dst_layout)
+    if len(src) != len(shape):
+        raise TypeRelationError(f"layout {attrs.src_layout} has {len(src)} axes, data has {len(shape)}")
+    if DYNAMIC in shape:
+        raise TypeRelationError("layout_transform needs static shapes")
+    if sorted(a for a, _ in src if a.isupper()) != sorted(a for a, _ in dst if a.isupper()):
+        raise TypeRelationError(f"layouts {attrs.src_layout} and {attrs.dst_layout} have different axes")
+    return result(_layout_shape(_logical_shape(shape, src), dst), dtype)
+
+
+def _to_logical(x: np.ndarray, layout: list[tuple[str, int]]) -> tuple[np.ndarray, list[str]]:
+    """Merge sub-axes (c into C) and return the array with its upper-case axis names."""
+    names = [a for a, _ in layout]
+    for a in [b for b in names if b.islower()]:
+        outer, inner = names.index(a.upper()), names.index(a)
+        x = np.moveaxis(x, inner, outer + 1)
+        names.insert(outer + 1, names.pop(inner))
+        shape = list(x.shape)
+        shape[outer : outer + 2] = [shape[outer] * shape[outer + 1]]
+        x = x.reshape(shape)
+        names.pop(outer + 1)
+    return x, names
+
+
+def _layout_transform(attrs: Attrs, x: np.ndarray) -> np.ndarray:
+    src, dst = parse_layout(attrs.src_layout), parse_layout(attrs.dst_layout)
+    logical, names = _to_logical(x, src)
+    upper = [a for a, _ in dst if a.isupper()]
+    y = np.transpose(logical, [names.index(a) for a in upper])
+    # Split each axis that has a sub-axis in dst, then move the sub-axis into place.
+    shape = []
+    order_names = []
+    for a in upper:
+        sub = next((n for b, n in dst if b == a.lower()), None)
+        if sub:
+            shape += [y.shape[upper.index(a)] // sub, sub]
+            order_names += [a, a.lower()]
+        else:
+            shape.append(y.shape[upper.index(a)])
+            order_names.append(a)
+    y = y.reshape(shape)
+    return np.transpose(y, [order_names.index(a) for a, _ in dst]).copy()
+
+
+register(OpDef("layout_transform", ("data",),
+               (AttrSpec("src_layout", AttrKind.STR, "NCHW"), AttrSpec("dst_layout", AttrKind.STR, "NCHW")),
+               _layout_transform_rel, INJ, _layout_transform, "change data layout (NCHW, NHWC, NCHW4c, ...)"))
+
+
+# -- image.resize2d ---------------------------------------------------------------------------
+
+RESIZE_ATTRS = (
+    AttrSpec("size", AttrKind.INTS, None),
+    AttrSpec("roi", AttrKind.FLOATS, [0.0, 0.0, 0.0, 0.0]),
+    AttrSpec("layout", AttrKind.STR, "NCHW"),
+    AttrSpec("method", AttrKind.STR, "linear", ("nearest_neighbor", "linear")),
+    AttrSpec("coordinate_transformation_mode", AttrKind.STR, "half_pixel",
+             ("half_pixel", "align_corners", "asymmetric", "pytorch_half_pixel")),
+    AttrSpec("rounding_method", AttrKind.STR, ""),
+    AttrSpec("cubic_alpha", AttrKind.FLOAT, -0.5),
+    AttrSpec("cubic_exclude", AttrKind.INT, 0),
+    AttrSpec("extrapolation_value", AttrKind.FLOAT, 0.0),
+    AttrSpec("out_dtype", AttrKind.DTYPE, ""),
+)
+
+
+def _resize_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    shape, dtype = expect_tensor(args[0], "data")
+    if len(shape) != 4 or attrs.layout not in ("NCHW", "NHWC"):
+        raise TypeRelationError(f"resize2d expects 4-d NCHW or NHWC data, got {show_shape(shape)} {attrs.layout}")
+    if attrs.size is None or len(attrs.size) != 2:
+        raise TypeRelationError("resize2d needs size=[height, width]")
+    h, w = (2, 3) if attrs.layout == "NCHW" else (1, 2)
+    out = list(shape)
+    out[h], out[w] = attrs.size
+    return result(out, attrs.out_dtype or dtype)
+
+
+def _source_coords(out_size: int, in_size: int, mode: str) -> np.ndarray:
+    i = np.arange(out_size, dtype=np.float64)
+    scale = in_size / out_size
+    if mode == "align_corners":
+        return i * ((in_size - 1) / (out_size - 1)) if out_size > 1 else np.zeros_like(i)
+    if mode == "asymmetric":
+        return i * scale
+    if mode == "pytorch_half_pixel" and out_size == 1:
+        return np.zeros_like(i)
+    return (i + 0.5) * scale - 0.5
+
+
+def _resize(attrs: Attrs, x: np.ndarray) -> np.ndarray:
+    xs = x.transpose(0, 3, 1, 2) if attrs.layout == "NHWC" else x
+    _, _, h, w = xs.shape
+    oh, ow = attrs.size
+    ys = _source_coords(oh, h, attrs.coordinate_transformation_mode)
+    xcs = _source_coords(ow, w, attrs.coordinate_transformation_mode)
+    src = xs.astype(np.float64)
+    if attrs.method == "nearest_neighbor":
+        mode = attrs.rounding_method or ("round" if attrs.coordinate_transformation_mode == "align_corners" else "floor")
+        pick = {"round": np.round, "floor": np.floor, "ceil": np.ceil,
+                "round_prefer_floor": lambda v: np.ceil(v - 0.5), "round_prefer_ceil": lambda v: np.floor(v + 0.5)}[mode]
+        iy = np.clip(pick(ys).astype(np.int64), 0, h - 1)
+        ix = np.clip(pick(xcs).astype(np.int64), 0, w - 1)
+        out = src[:, :, iy][:, :, :, ix]
+    else:
+        y0 = np.floor(ys).astype(np.int64)
+        x0 = np.floor(xcs).astype(np.int64)
+        wy = (ys - y0)[:, None]
+        wx = (xcs - x0)[None, :]
+        y0c, y1c = np.clip(y0, 0, h - 1), np.clip(y0 + 1, 0, h - 1)
+        x0c, x1c = np.clip(x0, 0, w - 1), np.clip(x0 + 1, 0, w - 1)
+        top = src[:, :, y0c][:, :, :, x0c] * (1 - wx) + src[:, :, y0c][:, :, :, x1c] * wx
+        bottom = src[:, :, y1c][:, :, :, x0c] * (1 - wx) + src[:, :, y1c][:, :, :, x1c] * wx
+        out = top * (1 - wy) + bottom * wy
+    out_dtype = numpy_dtype(attrs.out_dtype) if attrs.out_dtype else x.dtype
+    out = out.astype(out_dtype)
+    return out.transpose(0, 2, 3, 1).copy() if attrs.layout == "NHWC" else out
+
+
+register(OpDef("image.resize2d", ("data",), RESIZE_ATTRS, _resize_rel, INJ, _resize,
+               "2-d resize (nearest or linear)"))
