@@ -1,0 +1,268 @@
+"""Each operator's type relation against the shape and dtype its numpy semantics produce.
+
+Every registered operator must have cases here (random shapes, seeded); an
+operator added to the registry without them fails `test_every_operator_has_cases`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+from xdsl.dialects.builtin import TupleType
+
+from relay_opt.dialects.relay.numpy_dtypes import relay_dtype
+from relay_opt.dialects.relay.registry import TypeRelationError, all_ops, lookup
+from relay_opt.dialects.relay.types import DYNAMIC, tensor_type, tuple_type
+
+Case = tuple[list, dict]  # operand arrays (tuples of arrays for tuple operands), attributes
+
+
+def rand_shape(rng, rank: int, lo: int = 1, hi: int = 5) -> tuple[int, ...]:
+    return tuple(int(d) for d in rng.integers(lo, hi + 1, rank))
+
+
+def arr(rng, shape, dtype="float32", positive=False) -> np.ndarray:
+    if dtype == "bool":
+        return rng.random(shape) < 0.5
+    if dtype.startswith("float"):
+        x = rng.standard_normal(shape)
+        return (np.abs(x) + 0.5 if positive else x).astype(dtype)
+    return rng.integers(1 if positive else -5, 6, shape).astype(dtype)
+
+
+def unary(dtype="float32", positive=False) -> Callable:
+    return lambda rng: [([arr(rng, rand_shape(rng, int(rng.integers(0, 4))), dtype, positive)], {})]
+
+
+def binary(dtype="float32", positive=False) -> Callable:
+    def cases(rng):
+        out = []
+        for _ in range(3):
+            a = rand_shape(rng, int(rng.integers(1, 4)))
+            b = tuple(1 if rng.random() < 0.3 else d for d in a[int(rng.integers(0, len(a))):])
+            out.append(([arr(rng, a, dtype, positive), arr(rng, b, dtype, positive)], {}))
+        return out
+
+    return cases
+
+
+def nchw(rng, c=None):  # noqa: ANN001, ANN201
+    return (int(rng.integers(1, 3)), c or int(rng.integers(1, 4)), int(rng.integers(5, 9)), int(rng.integers(5, 9)))
+
+
+CASES: dict[str, Callable] = {}
+for name in ["exp", "sqrt", "rsqrt", "log", "tanh", "sigmoid", "erf", "floor", "ceil", "round", "sin", "cos"]:
+    CASES[name] = unary(positive=True)
+for name in ["negative", "abs", "nn.relu"]:
+    CASES[name] = unary("int32")
+CASES["logical_not"] = unary("bool")
+CASES["nn.leaky_relu"] = lambda rng: [([arr(rng, (3, 4))], {"alpha": 0.1})]
+CASES["clip"] = lambda rng: [([arr(rng, (2, 5))], {"a_min": -0.5, "a_max": 0.5})]
+CASES["cast"] = lambda rng: [([arr(rng, (3,))], {"dtype": d}) for d in ("int8", "float16", "bool", "uint8")]
+for name in ["add", "subtract", "multiply", "divide", "maximum", "minimum", "mod", "floor_divide", "power"]:
+    CASES[name] = binary(positive=True)
+for name in ["equal", "not_equal", "less", "less_equal", "greater", "greater_equal"]:
+    CASES[name] = binary("int64")
+for name in ["logical_and", "logical_or"]:
+    CASES[name] = binary("bool")
+CASES["where"] = lambda rng: [([arr(rng, (2, 1, 3), "bool"), arr(rng, (4, 3)), arr(rng, (1,))], {})]
+
+
+def _conv_cases(rng):
+    out = []
+    for groups, padding, strides, dilation in [(1, [1, 1], [1, 1], [1, 1]), (2, [0, 1, 2, 0], [2, 1], [1, 2]),
+                                               (4, [1], [2, 2], [1, 1])]:
+        n, _, h, w = nchw(rng)
+        cin = 4
+        x = arr(rng, (n, cin, h + 4, w + 4))
+        wt = arr(rng, (8, cin // groups, 3, 3))
+        out.append(([x, wt], {"padding": padding, "strides": strides, "dilation": dilation, "groups": groups}))
+    x = arr(rng, (1, 7, 7, 3))
+    out.append(([x, arr(rng, (3, 3, 3, 5))], {"data_layout": "NHWC", "kernel_layout": "HWIO", "padding": [1, 1]}))
+    return out
+
+
+CASES["nn.conv2d"] = _conv_cases
+CASES["nn.dense"] = lambda rng: [([arr(rng, (2, 3, 5)), arr(rng, (4, 5))], {}), ([arr(rng, (1, 7)), arr(rng, (3, 7))], {"units": 3})]
+CASES["nn.matmul"] = lambda rng: [([arr(rng, (2, 5)), arr(rng, (5, 3))], {}),
+                                  ([arr(rng, (5, 2)), arr(rng, (3, 5))], {"transpose_a": True, "transpose_b": True})]
+CASES["nn.batch_matmul"] = lambda rng: [([arr(rng, (2, 3, 4)), arr(rng, (2, 5, 4))], {"transpose_b": True}),
+                                        ([arr(rng, (1, 3, 4)), arr(rng, (3, 4, 2))], {})]
+CASES["nn.bias_add"] = lambda rng: [([arr(rng, (2, 3, 4)), arr(rng, (3,))], {}), ([arr(rng, (2, 3, 4)), arr(rng, (4,))], {"axis": -1})]
+CASES["nn.prelu"] = lambda rng: [([arr(rng, (2, 3, 4)), arr(rng, (3,))], {})]
+CASES["nn.softmax"] = lambda rng: [([arr(rng, (2, 5))], {}), ([arr(rng, (2, 5, 3))], {"axis": 1})]
+CASES["nn.log_softmax"] = CASES["nn.softmax"]
+
+
+def _pool_cases(rng):
+    return [([arr(rng, nchw(rng))], {"pool_size": [2, 2], "strides": [2, 2]}),
+            ([arr(rng, (1, 2, 7, 6))], {"pool_size": [3, 3], "strides": [2, 2], "padding": [1, 1], "ceil_mode": True}),
+            ([arr(rng, (1, 7, 6, 2))], {"pool_size": [3, 2], "layout": "NHWC", "dilation": [2, 1]})]
+
+
+CASES["nn.max_pool2d"] = _pool_cases
+CASES["nn.avg_pool2d"] = lambda rng: _pool_cases(rng) + [
+    ([arr(rng, (1, 2, 5, 5))], {"pool_size": [3, 3], "padding": [1, 1], "count_include_pad": True})]
+CASES["nn.global_avg_pool2d"] = lambda rng: [([arr(rng, nchw(rng))], {}), ([arr(rng, (1, 4, 4, 3))], {"layout": "NHWC"})]
+CASES["nn.global_max_pool2d"] = CASES["nn.global_avg_pool2d"]
+CASES["nn.adaptive_avg_pool2d"] = lambda rng: [([arr(rng, (1, 3, 7, 9))], {"output_size": [3, 4]}),
+                                               ([arr(rng, (1, 3, 5, 5))], {"output_size": [1]})]
+
+
+def _bn(rng):
+    c = 3
+    vec = [arr(rng, (c,)), arr(rng, (c,)), arr(rng, (c,)), arr(rng, (c,), positive=True)]
+    return [([arr(rng, (2, c, 4, 4)), *vec], {}), ([arr(rng, (2, 4, c)), *vec], {"axis": -1, "epsilon": 1e-3})]
+
+
+CASES["nn.batch_norm"] = _bn
+CASES["nn.layer_norm"] = lambda rng: [([arr(rng, (2, 3, 6)), arr(rng, (6,)), arr(rng, (6,))], {})]
+CASES["nn.dropout"] = lambda rng: [([arr(rng, (3, 4))], {"rate": 0.2})]
+CASES["nn.pad"] = lambda rng: [([arr(rng, (2, 3)), np.float32(0.5)], {"pad_width": [[1, 0], [2, 3]]}),
+                               ([arr(rng, (2, 3)), np.float32(0)], {"pad_width": [[1, 1], [1, 1]], "pad_mode": "edge"})]
+CASES["nn.batch_flatten"] = lambda rng: [([arr(rng, (2, 3, 4))], {})]
+
+for name in ["sum", "mean", "max", "min", "prod"]:
+    CASES[name] = lambda rng: [([arr(rng, (2, 3, 4))], {}), ([arr(rng, (2, 3, 4))], {"axis": [1], "keepdims": True}),
+                               ([arr(rng, (2, 3, 4))], {"axis": [0, -1], "exclude": True}),
+                               ([arr(rng, (3, 4), "int32")], {"axis": [0]})]
+for name in ["argmax", "argmin"]:
+    CASES[name] = lambda rng: [([arr(rng, (2, 3, 4))], {"axis": [1]}), ([arr(rng, (3, 4))], {}),
+                               ([arr(rng, (3, 4))], {"axis": [1], "keepdims": True, "select_last_index": True})]
+CASES["variance"] = lambda rng: [([arr(rng, (2, 3, 4)), arr(rng, (2, 1, 4))], {"axis": [1]}),
+                                 ([arr(rng, (5,)), arr(rng, (1,))], {"unbiased": True})]
+
+CASES["reshape"] = lambda rng: [([arr(rng, (2, 3, 4))], {"newshape": s}) for s in
+                                ([6, -1], [0, -1], [-2], [-3, 4], [2, -4, 3, 1, 4], [-1], [4, 0, 2])]
+CASES["transpose"] = lambda rng: [([arr(rng, (2, 3, 4))], {}), ([arr(rng, (2, 3, 4))], {"axes": [1, 0, 2]})]
+CASES["concatenate"] = lambda rng: [([(arr(rng, (2, 3)), arr(rng, (2, 5)))], {"axis": 1})]
+CASES["stack"] = lambda rng: [([(arr(rng, (2, 3)), arr(rng, (2, 3)))], {"axis": -1})]
+CASES["split"] = lambda rng: [([arr(rng, (6, 4))], {"indices_or_sections": 3}),
+                              ([arr(rng, (6, 4))], {"indices_or_sections": [1, 3], "axis": 0})]
+CASES["squeeze"] = lambda rng: [([arr(rng, (1, 3, 1))], {}), ([arr(rng, (1, 3, 1))], {"axis": [0]})]
+CASES["expand_dims"] = lambda rng: [([arr(rng, (2, 3))], {"axis": 1, "num_newaxis": 2}), ([arr(rng, (2, 3))], {"axis": -1})]
+CASES["strided_slice"] = lambda rng: [
+    ([arr(rng, (5, 6))], {"begin": [1, 0], "end": [4, 6], "strides": [2, 1]}),
+    ([arr(rng, (5, 6))], {"begin": [-1], "end": [-6], "strides": [-1]}),
+    ([arr(rng, (5, 6))], {"begin": [2], "end": [3], "axes": [1], "slice_mode": "size"}),
+]
+CASES["take"] = lambda rng: [([arr(rng, (10, 4)), np.array([[1, 9], [0, 3]], np.int32)], {"axis": 0}),
+                             ([arr(rng, (3, 4)), np.array([2, 11], np.int64)], {})]
+CASES["broadcast_to"] = lambda rng: [([arr(rng, (3, 1))], {"shape": [2, 3, 4]})]
+CASES["tile"] = lambda rng: [([arr(rng, (2, 3))], {"reps": [2, 1, 2]})]
+CASES["repeat"] = lambda rng: [([arr(rng, (2, 3))], {"repeats": 3, "axis": 1})]
+CASES["zeros"] = lambda rng: [([], {"shape": [2, 3], "dtype": "int32"})]
+CASES["ones"] = lambda rng: [([], {"shape": [4], "dtype": "float32"})]
+CASES["full"] = lambda rng: [([np.float32(2.5)], {"shape": [2, 2]}), ([np.int64(3)], {"shape": [3], "dtype": "int8"})]
+CASES["zeros_like"] = unary()
+CASES["ones_like"] = unary("int32")
+CASES["layout_transform"] = lambda rng: [([arr(rng, (1, 8, 3, 2))], {"src_layout": "NCHW", "dst_layout": "NHWC"}),
+                                         ([arr(rng, (1, 8, 3, 2))], {"src_layout": "NCHW", "dst_layout": "NCHW4c"}),
+                                         ([arr(rng, (1, 2, 3, 2, 4))], {"src_layout": "NCHW4c", "dst_layout": "NHWC"})]
+CASES["image.resize2d"] = lambda rng: [([arr(rng, (1, 2, 4, 5))], {"size": [8, 3]}),
+                                       ([arr(rng, (1, 4, 5, 2))], {"size": [2, 7], "layout": "NHWC", "method": "nearest_neighbor"})]
+
+
+def test_every_operator_has_cases():
+    missing = sorted(op.name for op in all_ops() if op.name not in CASES and op.name != "arange")
+    assert not missing, f"operators without relation test cases: {missing}"
+    assert len(list(all_ops())) >= 80
+
+
+def type_of(value):  # noqa: ANN001, ANN201
+    if isinstance(value, tuple):
+        return tuple_type([type_of(v) for v in value])
+    a = np.asarray(value)
+    return tensor_type(a.shape, relay_dtype(a.dtype))
+
+
+def check_relation(name: str, operands: list, attrs: dict) -> None:
+    opdef = lookup(name)
+    full = opdef.make_attrs(attrs)
+    values = [v if isinstance(v, tuple) else np.asarray(v) for v in operands]
+    got = opdef.compute(full, *values)
+    inferred = opdef.infer([type_of(v) for v in values], full)
+    if isinstance(got, tuple):
+        assert isinstance(inferred, TupleType)
+        assert inferred == type_of(tuple(got)), (name, attrs)
+    else:
+        assert inferred == type_of(got), (name, attrs, inferred, got.shape, got.dtype)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_relation_matches_numpy(name):
+    rng = np.random.default_rng(abs(hash(name)) % 2**32)
+    for operands, attrs in CASES[name](rng):
+        check_relation(name, operands, attrs)
+
+
+def test_arange_is_dynamic_until_its_operands_are_known():
+    opdef = lookup("arange")
+    t = tensor_type((), "float32")
+    assert opdef.infer([t, t, t], opdef.make_attrs({"dtype": "float32"})) == tensor_type([DYNAMIC], "float32")
+    out = opdef.compute(opdef.make_attrs({"dtype": "int32"}), np.float32(1), np.float32(7), np.float32(2))
+    assert out.tolist() == [1, 3, 5] and out.dtype == np.int32
+
+
+def test_reshape_codes_match_tvm_documentation():
+    from relay_opt.dialects.relay.ops.transform import reshape_shape
+
+    # Examples from TVM's reshape documentation.
+    assert reshape_shape((2, 3, 4), (4, 0, 2)) == (4, 3, 2)
+    assert reshape_shape((2, 3, 4), (2, 0, 0)) == (2, 3, 4)
+    assert reshape_shape((2, 3, 4), (6, 1, -1)) == (6, 1, 4)
+    assert reshape_shape((2, 3, 4), (3, -1, 8)) == (3, 1, 8)
+    assert reshape_shape((2, 3, 4), (-1,)) == (24,)
+    assert reshape_shape((2, 3, 4), (-2,)) == (2, 3, 4)
+    assert reshape_shape((2, 3, 4), (2, -2)) == (2, 3, 4)
+    assert reshape_shape((2, 3, 4, 5), (-3, -3)) == (6, 20)
+    assert reshape_shape((2, 3, 4), (0, -3)) == (2, 12)
+    assert reshape_shape((2, 3, 4), (-3, -2)) == (6, 4)
+    assert reshape_shape((2, 3, 4), (-4, 1, 2, -2)) == (1, 2, 3, 4)
+    assert reshape_shape((2, 3, 4), (2, -4, -1, 3, -2)) == (2, 1, 3, 4)
+
+
+def test_conv2d_against_a_naive_loop():
+    rng = np.random.default_rng(7)
+    x, w = arr(rng, (1, 2, 5, 6)), arr(rng, (3, 2, 3, 2))
+    opdef = lookup("nn.conv2d")
+    got = opdef.compute(opdef.make_attrs({"padding": [1, 0, 1, 1], "strides": [2, 1]}), x, w)
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (0, 1)))
+    want = np.zeros(got.shape)
+    for o in range(3):
+        for i in range(got.shape[2]):
+            for j in range(got.shape[3]):
+                want[0, o, i, j] = np.sum(xp[0, :, 2 * i : 2 * i + 3, j : j + 2] * w[o])
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "name, operands, attrs, message",
+    [
+        ("add", [np.zeros((2, 3)), np.zeros((4, 3))], {}, r"shapes \(2, 3\) and \(4, 3\) do not broadcast"),
+        ("nn.conv2d", [np.zeros((1, 3, 8, 8), np.float32), np.zeros((4, 4, 3, 3), np.float32)], {},
+         r"data has 3 input channels but weight expects 4 \(groups=1\)"),
+        ("nn.dense", [np.zeros((2, 5), np.float32), np.zeros((3, 4), np.float32)], {}, "differs from weight's input dimension 4"),
+        ("reshape", [np.zeros((2, 3))], {"newshape": [4, 2]}, r"cannot reshape \(2, 3\)"),
+        ("concatenate", [(np.zeros((2, 3)), np.zeros((3, 3)))], {"axis": 1}, "incompatible"),
+    ],
+)
+def test_relation_errors_name_both_shapes(name, operands, attrs, message):
+    opdef = lookup(name)
+    with pytest.raises(TypeRelationError, match=message):
+        opdef.infer([type_of(v if isinstance(v, tuple) else np.asarray(v)) for v in operands], opdef.make_attrs(attrs))
+
+
+def test_dynamic_dims_propagate():
+    q = DYNAMIC
+    add = lookup("add")
+    assert add.infer([tensor_type((q, 3), "float32"), tensor_type((3,), "float32")], add.make_attrs()) == tensor_type((q, 3), "float32")
+    dense = lookup("nn.dense")
+    assert dense.infer([tensor_type((q, 8), "float32"), tensor_type((4, 8), "float32")], dense.make_attrs()) == tensor_type((q, 4), "float32")
+    conv = lookup("nn.conv2d")
+    t = conv.infer([tensor_type((q, 3, q, 8), "float32"), tensor_type((4, 3, 3, 3), "float32")], conv.make_attrs({"padding": [1, 1]}))
+    assert t == tensor_type((q, 4, q, 8), "float32")
+    reshape = lookup("reshape")
+    assert reshape.infer([tensor_type((q, 6), "float32")], reshape.make_attrs({"newshape": [-1, 3]})) == tensor_type((q, 3), "float32")
