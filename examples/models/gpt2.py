@@ -26,7 +26,7 @@ def gpt2_text(seq: int = 8, dim: int = 64, heads: int = 4, seed: int = 0) -> tup
     ]
     weights = [w if w.dtype == bool else w.astype(np.float32) for w in weights]
     c = [f"meta[relay.Constant][{i}]" for i in range(len(weights))]
-    scale = 1.0 / np.sqrt(dh)
+    scale = float(1.0 / np.sqrt(dh))
     text = f"""#[version = "0.0.5"]
 def @main(%x: Tensor[(1, {seq}, {dim}), float32]) -> Tensor[(1, {seq}, {dim}), float32] {{
   %0 = nn.layer_norm(%x, {c[0]}, {c[1]}, axis=-1, epsilon=1e-05f);

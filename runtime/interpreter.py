@@ -1,0 +1,283 @@
+"""The reference interpreter: runs the whole Relay language with numpy.
+
+It is the semantics every compiled result is checked against, so it is
+simple: operators run their registry entry's numpy semantics, and the
+language constructs are evaluated directly. Calls, `if` branches and `match`
+clauses push frames on an explicit stack instead of recursing in Python, so a
+Relay program may recurse as deep as memory allows.
+
+Values: numpy arrays (rank 0 for scalars), Python tuples, `Closure`,
+`GlobalFunction`, `ADTValue` and `RefCell`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from xdsl.dialects.builtin import ModuleOp, TensorType, TupleType
+from xdsl.ir import Attribute, Block, Operation, SSAValue
+
+from relay_opt.diagnostics import RelayError
+from relay_opt.dialects.relay import adt, core
+from relay_opt.dialects.relay.attributes import Attrs
+from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
+from relay_opt.dialects.relay.patterns import (
+    ConstructorPattern,
+    TuplePattern,
+    VarPattern,
+    WildcardPattern,
+)
+from relay_opt.dialects.relay.registry import RelayOperatorOp
+from relay_opt.dialects.relay.resources import array_of
+from relay_opt.dialects.relay.symbols import lookup_constructor
+from relay_opt.dialects.relay.types import DYNAMIC, tensor_dtype
+
+Value = Any
+
+
+@dataclass
+class Env:
+    """Values of SSA values, chained to the enclosing scope's."""
+
+    values: dict[SSAValue, Value] = field(default_factory=dict)
+    parent: Env | None = None
+
+    def __getitem__(self, v: SSAValue) -> Value:
+        env: Env | None = self
+        while env is not None:
+            if v in env.values:
+                return env.values[v]
+            env = env.parent
+        raise KeyError(v)
+
+
+@dataclass(eq=False)
+class Closure:
+    op: core.ClosureOp
+    env: Env
+
+    def __repr__(self) -> str:
+        return f"<closure {self.op.function_type}>"
+
+
+@dataclass(frozen=True)
+class GlobalFunction:
+    name: str
+
+
+@dataclass(frozen=True)
+class ADTValue:
+    constructor: str  # "List::Cons"
+    tag: int
+    fields: tuple[Value, ...]
+
+    def __repr__(self) -> str:
+        name = self.constructor.split("::")[-1]
+        return f"{name}({', '.join(map(repr, self.fields))})" if self.fields else name
+
+
+@dataclass(eq=False)
+class RefCell:
+    value: Value
+
+
+@dataclass
+class _Frame:
+    ops: list[Operation]
+    env: Env
+    dest: SSAValue | None  # where the caller wants the value of this frame
+    pc: int = 0
+
+
+def _shape_fits(array: np.ndarray, t: TensorType[Attribute]) -> bool:
+    shape = t.get_shape()
+    return len(shape) == array.ndim and all(d == DYNAMIC or d == s for d, s in zip(shape, array.shape))
+
+
+def check_value(value: Value, t: Attribute) -> str | None:
+    """Why `value` does not have type `t`, or None when it does (tensors and tuples)."""
+    if isinstance(t, TensorType):
+        if not isinstance(value, np.ndarray):
+            return f"expected a tensor, got {type(value).__name__}"
+        want = numpy_dtype(tensor_dtype(t))
+        if value.dtype != want or not _shape_fits(value, t):
+            return f"expected {t}, got an array of shape {value.shape} and dtype {value.dtype}"
+        return None
+    if isinstance(t, TupleType):
+        if not isinstance(value, tuple) or len(value) != len(t.types):
+            return f"expected a {len(t.types)}-tuple, got {type(value).__name__}"
+        for i, (v, ft) in enumerate(zip(value, t.types)):
+            if (why := check_value(v, ft)) is not None:
+                return f"field {i}: {why}"
+    return None
+
+
+class Interpreter:
+    def __init__(self, module: ModuleOp):
+        self.module = module
+        self.functions = {op.sym_name.data: op for op in module.ops if isinstance(op, core.FuncOp)}
+        self._attrs: dict[Operation, Attrs] = {}
+        self._constants: dict[Operation, np.ndarray] = {}
+
+    # -- entry point -------------------------------------------------------------------------
+
+    def run(self, entry: str = "main", inputs: Sequence[Value] | Mapping[str, Value] = ()) -> Value:
+        func = self.functions.get(entry)
+        if func is None:
+            raise ValueError(f"the module has no function @{entry}")
+        names = [a.name_hint or f"arg{i}" for i, a in enumerate(func.args)]
+        if isinstance(inputs, Mapping):
+            unknown = sorted(set(inputs) - set(names))
+            missing = [n for n in names if n not in inputs]
+            if unknown or missing:
+                raise ValueError(
+                    f"@{entry} expects inputs {', '.join(names)}"
+                    + (f"; unknown: {', '.join(unknown)}" if unknown else "")
+                    + (f"; missing: {', '.join(missing)}" if missing else "")
+                )
+            inputs = [inputs[n] for n in names]
+        if len(inputs) != len(names):
+            raise ValueError(f"@{entry} takes {len(names)} input(s) ({', '.join(names)}), got {len(inputs)}")
+        args = []
+        for name, arg, value in zip(names, func.args, inputs):
+            value = np.asarray(value) if not isinstance(value, (tuple, Closure, ADTValue, RefCell)) else value
+            if (why := check_value(value, arg.type)) is not None:
+                raise ValueError(f"input '{name}': {why}")
+            args.append(value)
+        return self.call_function(func, args)
+
+    def call_function(self, func: core.FuncOp, args: Sequence[Value]) -> Value:
+        stack = [self._enter(func.body.block, Env(dict(zip(func.args, args))), None)]
+        return self._loop(stack)
+
+    # -- the machine -------------------------------------------------------------------------
+
+    @staticmethod
+    def _enter(block: Block, env: Env, dest: SSAValue | None) -> _Frame:
+        return _Frame(list(block.ops), env, dest)
+
+    def _loop(self, stack: list[_Frame]) -> Value:
+        while stack:
+            frame = stack[-1]
+            op = frame.ops[frame.pc]
+            frame.pc += 1
+            if isinstance(op, (core.ReturnOp, core.YieldOp)):
+                value = frame.env[op.value]
+                stack.pop()
+                if not stack:
+                    return value
+                stack[-1].env.values[frame.dest] = value  # pyright: ignore[reportArgumentType]
+                continue
+            pushed = self._step(op, frame, stack)
+            if pushed is not None:
+                stack.append(pushed)
+        raise AssertionError("a function body ended without relay.return")
+
+    def _step(self, op: Operation, frame: _Frame, stack: list[_Frame]) -> _Frame | None:
+        env = frame.env
+        if isinstance(op, RelayOperatorOp):
+            env.values[op.result] = self._operator(op, [env[o] for o in op.operands])
+        elif isinstance(op, core.ConstantOp):
+            if op not in self._constants:
+                self._constants[op] = np.asarray(array_of(op.value))
+            env.values[op.result] = self._constants[op]
+        elif isinstance(op, core.TupleOp):
+            env.values[op.result] = tuple(env[f] for f in op.fields)
+        elif isinstance(op, core.TupleGetOp):
+            env.values[op.result] = env[op.tuple][op.field_index]
+        elif isinstance(op, core.CallOp):
+            callee = self._function(op, op.callee.root_reference.data)
+            args = [env[a] for a in op.arguments]
+            return self._enter(callee.body.block, Env(dict(zip(callee.args, args))), op.result)
+        elif isinstance(op, core.CallClosureOp):
+            return self._apply(op, env[op.callee], [env[a] for a in op.arguments], op.result)
+        elif isinstance(op, core.GlobalRefOp):
+            env.values[op.result] = GlobalFunction(op.callee.root_reference.data)
+        elif isinstance(op, core.ClosureOp):
+            env.values[op.result] = Closure(op, env)
+        elif isinstance(op, core.IfOp):
+            cond = env[op.cond]
+            region = op.then_region if bool(np.asarray(cond)) else op.else_region
+            return self._enter(region.block, Env(parent=env), op.result)
+        elif isinstance(op, adt.MatchOp):
+            return self._match(op, env)
+        elif isinstance(op, adt.ConstructOp):
+            ctor = lookup_constructor(op, op.constructor)
+            if ctor is None:
+                raise RelayError(f"'{op.constructor}' does not name a constructor", op)
+            name = f"{op.constructor.root_reference.data}::{op.constructor.nested_references.data[0].data}"
+            env.values[op.result] = ADTValue(name, ctor.tag, tuple(env[f] for f in op.fields))
+        elif isinstance(op, core.RefCreateOp):
+            env.values[op.result] = RefCell(env[op.value])
+        elif isinstance(op, core.RefReadOp):
+            env.values[op.result] = env[op.ref].value
+        elif isinstance(op, core.RefWriteOp):
+            env[op.ref].value = env[op.value]
+            env.values[op.result] = ()
+        else:
+            raise RelayError(f"the interpreter does not know '{op.name}'", op)
+        return None
+
+    def _function(self, op: Operation, name: str) -> core.FuncOp:
+        func = self.functions.get(name)
+        if func is None:
+            raise RelayError(f"no function @{name}", op)
+        return func
+
+    def _apply(self, op: Operation, callee: Value, args: list[Value], dest: SSAValue) -> _Frame:
+        if isinstance(callee, Closure):
+            c = callee.op
+            values = dict(zip(c.args, args))
+            if c.self_arg is not None:
+                values[c.self_arg] = callee
+            return self._enter(c.body.block, Env(values, callee.env), dest)
+        if isinstance(callee, GlobalFunction):
+            func = self._function(op, callee.name)
+            return self._enter(func.body.block, Env(dict(zip(func.args, args))), dest)
+        raise RelayError(f"cannot call a {type(callee).__name__}", op)
+
+    def _operator(self, op: RelayOperatorOp, args: list[Value]) -> Value:
+        attrs = self._attrs.get(op)
+        if attrs is None:
+            attrs = self._attrs[op] = op.attrs
+        try:
+            out = op.opdef.compute(attrs, *args)
+        except (ValueError, IndexError, FloatingPointError) as e:
+            raise RelayError(f"'{op.opdef.name}' failed at run time: {e}", op) from None
+        if isinstance(out, tuple):
+            out = tuple(np.asarray(o) for o in out)
+        else:
+            out = np.asarray(out)
+        if (why := check_value(out, op.result.type)) is not None:
+            raise RelayError(f"'{op.opdef.name}' produced a wrong value: {why}", op)
+        return out
+
+    def _match(self, op: adt.MatchOp, env: Env) -> _Frame:
+        data = env[op.data]
+        for pattern, region in zip(op.patterns, op.clauses):
+            bound: list[Value] = []
+            if self._matches(op, pattern, data, bound):
+                return self._enter(region.block, Env(dict(zip(region.block.args, bound)), env), op.result)
+        raise RelayError(f"no clause of this match? matches the value {data!r}", op)
+
+    def _matches(self, op: Operation, p: Attribute, value: Value, bound: list[Value]) -> bool:
+        if isinstance(p, WildcardPattern):
+            return True
+        if isinstance(p, VarPattern):
+            bound.append(value)
+            return True
+        if isinstance(p, TuplePattern):
+            return all(self._matches(op, f, v, bound) for f, v in zip(p.fields, value))
+        assert isinstance(p, ConstructorPattern)
+        name = f"{p.constructor.root_reference.data}::{p.constructor.nested_references.data[0].data}"
+        if not isinstance(value, ADTValue) or value.constructor != name:
+            return False
+        return all(self._matches(op, f, v, bound) for f, v in zip(p.fields, value.fields))
+
+
+def interpret(module: ModuleOp, inputs: Sequence[Value] | Mapping[str, Value] = (), entry: str = "main") -> Value:
+    """Run `entry` of a type-checked module with numpy inputs."""
+    return Interpreter(module).run(entry, inputs)
