@@ -1,0 +1,218 @@
+"""`relay-run`: run a Relay program on numpy inputs, with the conventions of TVM's `tvmc run`.
+
+    relay-run model.rly --meta weights.npz -i inputs.npz -o outputs.npz
+    relay-run model.rly -i inputs.npz --interpret --expected want.npz --rtol 1e-4
+
+Inputs are named by parameter (without `%`); results are saved as output_0,
+output_1, ... (a tuple result is flattened) and printed as
+`result[i]: SHAPExDTYPE` with a summary of their values. Without
+`--interpret` the program is compiled to native code (static graphs today).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from relay_opt.diagnostics import RelayError, render_error
+from relay_opt.tools.loading import UserError, read_module
+from relay_opt.tools.relay_opt import run_tool
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="relay-run", description=__doc__.splitlines()[0])
+    p.add_argument("input_file", help="the program: .rly (Relay text) or .mlir (Relay dialect)")
+    p.add_argument("-i", "--inputs", metavar="IN.npz", help="input arrays, named by parameter")
+    p.add_argument("-o", "--outputs", metavar="OUT.npz", help="where to save the results")
+    p.add_argument("--meta", metavar="M.npz", help="constants for meta[relay.Constant][i]")
+    p.add_argument("--input-format", choices=("mlir", "relay"), help="default: by file extension")
+    p.add_argument("--entry", default="main", help="the function to run (default: main)")
+    p.add_argument("--interpret", action="store_true", help="run the reference interpreter instead of native code")
+    p.add_argument("--fill-mode", choices=("zeros", "ones", "random"),
+                   help="fill inputs that --inputs does not give")
+    p.add_argument("--expected", metavar="E.npz", help="compare the results with these arrays")
+    p.add_argument("--rtol", type=float, default=1e-5)
+    p.add_argument("--atol", type=float, default=1e-5)
+    p.add_argument("--repeat", type=int, default=0, metavar="N", help="time N calls after a warm-up")
+    p.add_argument("--print-time", action="store_true", help="print mean/median/min/max/std in ms")
+    return p
+
+
+def _params(func) -> list[tuple[str, object]]:  # noqa: ANN001
+    return [(a.name_hint or f"arg{i}", a.type) for i, a in enumerate(func.args)]
+
+
+def _fill(name: str, t, mode: str, rng: np.random.Generator) -> np.ndarray:  # noqa: ANN001
+    from xdsl.dialects.builtin import TensorType
+
+    from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
+    from relay_opt.dialects.relay.types import DYNAMIC, tensor_dtype
+
+    if not isinstance(t, TensorType):
+        raise UserError(f"relay-run: error: cannot fill input '{name}' of type {t}\n")
+    shape = tuple(t.get_shape())
+    if DYNAMIC in shape:
+        raise UserError(f"relay-run: error: cannot fill input '{name}': its shape {t} has ? dims\n")
+    dtype = numpy_dtype(tensor_dtype(t))
+    if mode == "zeros":
+        return np.zeros(shape, dtype)
+    if mode == "ones":
+        return np.ones(shape, dtype)
+    if dtype.kind == "f":
+        return rng.standard_normal(shape).astype(dtype)
+    if dtype.kind == "b":
+        return rng.random(shape) < 0.5
+    return rng.integers(0, 10, shape).astype(dtype)
+
+
+def _flatten(value) -> list[np.ndarray]:  # noqa: ANN001
+    if isinstance(value, tuple):
+        return [leaf for v in value for leaf in _flatten(v)]
+    if isinstance(value, np.ndarray):
+        return [value]
+    shown = " ".join(repr(value).split())[:60]
+    raise UserError(
+        f"relay-run: error: a result of kind {type(value).__name__} ({shown}) cannot be saved; "
+        f"only tensors and tuples of tensors can\n"
+    )
+
+
+def describe(array: np.ndarray) -> str:
+    shape = "x".join(str(d) for d in array.shape) or "()"
+    head = f"{shape}x{array.dtype}"
+    if array.size == 0:
+        return head
+    if array.size <= 8:
+        return f"{head} {np.array2string(array.reshape(-1), precision=5, separator=', ')}"
+    a = array.astype(np.float64)
+    return f"{head} min {a.min():.5g} max {a.max():.5g} mean {a.mean():.5g}"
+
+
+def run(args: Sequence[str] | None = None) -> int:
+    ns = _parser().parse_args(args)
+    try:
+        return _run(ns)
+    except UserError as e:
+        sys.stderr.write(str(e))
+        return 1
+
+
+def _run(ns: argparse.Namespace) -> int:
+    from relay_opt.dialects.relay import core
+
+    module, text = read_module(ns.input_file, ns.input_format, ns.meta)
+    if ns.input_format != "relay" and not ns.input_file.endswith(".rly"):
+        from xdsl.context import Context
+
+        from relay_opt.passes.infer_types import InferTypesPass
+
+        try:
+            InferTypesPass().apply(Context(), module)
+        except RelayError as e:
+            raise UserError(render_error(e, {ns.input_file: text})) from None
+    funcs = {op.sym_name.data: op for op in module.ops if isinstance(op, core.FuncOp)}
+    if ns.entry not in funcs:
+        raise UserError(f"relay-run: error: no function @{ns.entry} (the module has {', '.join(sorted(funcs))})\n")
+    params = _params(funcs[ns.entry])
+    names = [n for n, _ in params]
+    given: dict[str, np.ndarray] = {}
+    if ns.inputs:
+        try:
+            with np.load(ns.inputs, allow_pickle=False) as f:
+                given = {k: f[k] for k in f.files}
+        except (OSError, ValueError) as e:
+            raise UserError(f"relay-run: error: cannot read {ns.inputs}: {e}\n") from None
+    unknown = sorted(set(given) - set(names))
+    missing = [n for n in names if n not in given]
+    if unknown or (missing and not ns.fill_mode):
+        problem = f"unknown input(s) {', '.join(unknown)}" if unknown else f"missing input(s) {', '.join(missing)}"
+        raise UserError(
+            f"relay-run: error: {problem}; @{ns.entry} expects {', '.join(names) or 'no inputs'}"
+            + ("" if unknown else " (or pass --fill-mode zeros|ones|random)")
+            + "\n"
+        )
+    rng = np.random.default_rng(0)
+    for name, t in params:
+        if name not in given:
+            given[name] = _fill(name, t, ns.fill_mode, rng)
+    inputs = [given[n] for n in names]
+
+    try:
+        if ns.interpret:
+            from relay_opt.runtime.interpreter import Interpreter
+
+            interpreter = Interpreter(module)
+            call = lambda: interpreter.run(ns.entry, inputs)  # noqa: E731
+        else:
+            from relay_opt.runtime.jit import compile
+
+            exe = compile(module, ns.entry)
+            call = lambda: exe(*inputs)  # noqa: E731
+        result = call()
+        times = []
+        for _ in range(ns.repeat):
+            start = time.perf_counter()
+            call()
+            times.append((time.perf_counter() - start) * 1e3)
+    except RelayError as e:
+        raise UserError(render_error(e, {ns.input_file: text})) from None
+    except (ValueError, TypeError) as e:
+        raise UserError(f"relay-run: error: {e}\n") from None
+
+    outputs = _flatten(result)
+    for i, array in enumerate(outputs):
+        print(f"result[{i}]: {describe(array)}")
+    if ns.print_time and times:
+        print("Execution time summary:")
+        print(f" {'mean (ms)':>10} {'median (ms)':>12} {'max (ms)':>10} {'min (ms)':>10} {'std (ms)':>10}")
+        std = statistics.pstdev(times) if len(times) > 1 else 0.0
+        print(f" {statistics.mean(times):10.4f} {statistics.median(times):12.4f} {max(times):10.4f} "
+              f"{min(times):10.4f} {std:10.4f}")
+    if ns.outputs:
+        tmp = ns.outputs + ".tmp.npz"
+        np.savez(tmp, **{f"output_{i}": a for i, a in enumerate(outputs)})
+        os.replace(tmp, ns.outputs)
+    if ns.expected:
+        return _compare(ns, outputs)
+    return 0
+
+
+def _compare(ns: argparse.Namespace, outputs: list[np.ndarray]) -> int:
+    try:
+        with np.load(ns.expected, allow_pickle=False) as f:
+            expected = {k: f[k] for k in f.files}
+    except (OSError, ValueError) as e:
+        raise UserError(f"relay-run: error: cannot read {ns.expected}: {e}\n") from None
+    failed = False
+    for i, got in enumerate(outputs):
+        want = expected.get(f"output_{i}")
+        if want is None:
+            print(f"[FAILED] result[{i}]: {ns.expected} has no output_{i}")
+            failed = True
+        elif want.shape != got.shape:
+            print(f"[FAILED] result[{i}]: shape {got.shape}, expected {want.shape}")
+            failed = True
+        elif not np.allclose(got, want, rtol=ns.rtol, atol=ns.atol):
+            diff = np.abs(got.astype(np.float64) - want.astype(np.float64))
+            print(f"[FAILED] result[{i}]: max abs diff {diff.max():.3g} (rtol {ns.rtol}, atol {ns.atol})")
+            failed = True
+    if len(expected) > len(outputs):
+        print(f"[FAILED] {ns.expected} has {len(expected)} arrays, the program returned {len(outputs)}")
+        failed = True
+    if not failed:
+        print("[SUCCESS]")
+    return 1 if failed else 0
+
+
+def main(args: Sequence[str] | None = None) -> int:
+    return run_tool(lambda: run(args), "relay-run")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
