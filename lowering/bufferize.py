@@ -144,7 +144,8 @@ class _Function:
         if all(not isinstance(r.type, TensorType) for r in op.results) and all(
             not isinstance(o.type, TensorType) for o in op.operands
         ):
-            self.b.insert(op.clone())
+            # Scalars are copied over; `buffers` maps them to their copies like any value.
+            self.b.insert(op.clone(value_mapper=self.buffers))
             return
         raise RelayError(f"bufferize does not handle '{op.name}' yet", op)
 
@@ -158,17 +159,27 @@ class _Function:
         else:
             buffer = self.destination(result)
             self.b.insert(memref.CopyOp(self.buffers[init], buffer))
-        ins = [self.buffers.get(i, i) for i in op.inputs]  # pyright: ignore
+        self.buffers.setdefault(init, buffer)  # an op may also read its init (for its shape)
+        ins = [self.input_buffer(i) for i in op.inputs]  # pyright: ignore
         if isinstance(op, linalg.GenericOp):
-            new = linalg.GenericOp(
-                ins, [buffer], op.body.clone(), op.indexing_maps, op.iterator_types, []
-            )
+            body = Region()
+            op.body.clone_into(body, value_mapper=dict(self.buffers))
+            new = linalg.GenericOp(ins, [buffer], body, op.indexing_maps, op.iterator_types, [])
         else:
             assert isinstance(op, linalg.FillOp)
             new = linalg.FillOp(ins, [buffer], [])
         new.location = op.location
         self.b.insert(new)
         self.buffers[result] = buffer
+
+    def input_buffer(self, v: SSAValue) -> SSAValue:
+        """The buffer an op reads; an unfilled tensor.empty read only for its shape gets one too."""
+        if v in self.buffers or not isinstance(v.type, TensorType):
+            return self.buffers.get(v, v)
+        if isinstance(v.owner, tensor.EmptyOp):
+            self.buffers[v] = self.destination(v)
+            return self.buffers[v]
+        raise RelayError(f"bufferize: no buffer for {v}")
 
     def constant(self, op: arith.ConstantOp) -> SSAValue:
         value = op.value

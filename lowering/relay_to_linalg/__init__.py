@@ -57,7 +57,7 @@ def lowering(*names: str) -> Callable[[Rule], Rule]:
 
 
 def _load_rules() -> None:
-    from relay_opt.lowering.relay_to_linalg import elementwise  # noqa: F401
+    from relay_opt.lowering.relay_to_linalg import elementwise, nn, reduce, transform  # noqa: F401
 
 
 def signless(t: Attribute) -> Attribute:

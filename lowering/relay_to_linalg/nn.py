@@ -1,0 +1,427 @@
+"""nn operators -> linalg.generic (contractions, windows) and elementwise compositions.
+
+Layout support follows the registry: NCHW/OIHW convolution and NCHW pooling
+(other layouts are a diagnostic here, not a guess).
+"""
+
+from __future__ import annotations
+
+import math as pymath
+from collections.abc import Sequence
+
+from xdsl.builder import Builder
+from xdsl.dialects import arith, math
+from xdsl.dialects.builtin import TensorType
+from xdsl.ir import Attribute, SSAValue
+
+from relay_opt.diagnostics import RelayError
+from relay_opt.dialects.relay.ops.common import normalize_axis
+from relay_opt.dialects.relay.ops.nn import padding4
+from relay_opt.dialects.relay.registry import RelayOperatorOp
+from relay_opt.dialects.relay.types import tensor_dtype, tensor_type
+from relay_opt.lowering.relay_to_linalg import Lowerer, lowering, signless
+from relay_opt.lowering.relay_to_linalg.elementwise import Scalar, elementwise
+from relay_opt.lowering.relay_to_linalg.structured import (
+    PARALLEL,
+    REDUCTION,
+    amap,
+    c,
+    d,
+    empty,
+    filled,
+    generic,
+    scalar_const,
+)
+
+
+def _shape(v: SSAValue) -> tuple[int, ...]:
+    t = v.type
+    assert isinstance(t, TensorType)
+    return tuple(t.get_shape())
+
+
+def _mac(dtype: str):  # noqa: ANN202
+    """acc + a * b, in the dtype's arithmetic."""
+
+    def body(b: Builder, a: Sequence[SSAValue]) -> SSAValue:
+        s = Scalar(b, dtype)
+        if s.is_float:
+            return s.emit(arith.AddfOp(a[2], s.emit(arith.MulfOp(a[0], a[1]))))
+        return s.emit(arith.AddiOp(a[2], s.emit(arith.MuliOp(a[0], a[1]))))
+
+    return body
+
+
+def _dtype(op: RelayOperatorOp, i: int = 0) -> str:
+    return tensor_dtype(op.operands[i].type)  # pyright: ignore[reportArgumentType]
+
+
+def _check_out_dtype(op: RelayOperatorOp) -> None:
+    if op.attrs.out_dtype not in ("", _dtype(op)):
+        raise RelayError(f"'{op.opdef.name}' with out_dtype={op.attrs.out_dtype} is not lowered yet", op)
+
+
+# -- contractions ------------------------------------------------------------------------
+
+
+@lowering("nn.dense")
+def lower_dense(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    _check_out_dtype(op)
+    x, w = args
+    lead = len(_shape(x)) - 1
+    n = lead + 2  # loops: lead..., j (units), k (reduction)
+    maps = [amap(n, [*(d(i) for i in range(lead)), d(lead + 1)]),
+            amap(n, [d(lead), d(lead + 1)]),
+            amap(n, [*(d(i) for i in range(lead)), d(lead)])]
+    init = filled(lw, op.result.type, 0)
+    return generic(lw, [x, w], [init], maps, [PARALLEL] * (lead + 1) + [REDUCTION], _mac(_dtype(op)))[0]
+
+
+@lowering("nn.matmul")
+def lower_matmul(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    _check_out_dtype(op)
+    a, b = args
+    if op.attrs.transpose_a:
+        a_map = [d(1 + 1), d(0)]  # a is [k, m]
+        lead = 1
+    else:
+        lead = len(_shape(a)) - 1
+        a_map = [*(d(i) for i in range(lead)), d(lead + 1)]
+    n = lead + 2
+    if op.attrs.transpose_a:
+        a_map = [d(n - 1), d(0)]
+    b_map = [d(lead), d(n - 1)] if op.attrs.transpose_b else [d(n - 1), d(lead)]
+    maps = [amap(n, a_map), amap(n, b_map), amap(n, [*(d(i) for i in range(lead)), d(lead)])]
+    init = filled(lw, op.result.type, 0)
+    return generic(lw, [a, b], [init], maps, [PARALLEL] * (lead + 1) + [REDUCTION], _mac(_dtype(op)))[0]
+
+
+@lowering("nn.batch_matmul")
+def lower_batch_matmul(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    _check_out_dtype(op)
+    x, y = args
+    # loops: batch, m, n, k
+    bx = c(0) if _shape(x)[0] == 1 and _shape(y)[0] != 1 else d(0)
+    by = c(0) if _shape(y)[0] == 1 and _shape(x)[0] != 1 else d(0)
+    x_map = [bx, d(3), d(1)] if op.attrs.transpose_a else [bx, d(1), d(3)]
+    y_map = [by, d(2), d(3)] if op.attrs.transpose_b else [by, d(3), d(2)]
+    maps = [amap(4, x_map), amap(4, y_map), amap(4, [d(0), d(1), d(2)])]
+    init = filled(lw, op.result.type, 0)
+    return generic(lw, [x, y], [init], maps, [PARALLEL] * 3 + [REDUCTION], _mac(_dtype(op)))[0]
+
+
+# -- convolution and pooling --------------------------------------------------------------
+
+
+def _pad_nchw(lw: Lowerer, x: SSAValue, pads: tuple[int, int, int, int], value: float) -> SSAValue:
+    """x with (top, left, bottom, right) spatial padding of `value`: a fill, then x written inside."""
+    top, left, bottom, right = pads
+    if not any(pads):
+        return x
+    n, ch, h, w = _shape(x)
+    t = x.type
+    assert isinstance(t, TensorType)
+    out_t = TensorType(t.element_type, [n, ch, h + top + bottom, w + left + right])
+    init = filled(lw, out_t, value)
+    maps = [amap(4, [d(0), d(1), d(2), d(3)]), amap(4, [d(0), d(1), d(2) + c(top), d(3) + c(left)])]
+    return generic(lw, [x], [init], maps, [PARALLEL] * 4, lambda b, a: a[0])[0]
+
+
+@lowering("nn.conv2d")
+def lower_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    attrs = op.attrs
+    if attrs.data_layout != "NCHW" or attrs.kernel_layout != "OIHW":
+        raise RelayError(f"conv2d in layout {attrs.data_layout}/{attrs.kernel_layout} is not lowered yet (NCHW/OIHW)", op)
+    _check_out_dtype(op)
+    x, w = args
+    x = _pad_nchw(lw, x, padding4(attrs.padding), 0.0)
+    cout, cpg, kh, kw = _shape(w)
+    opg = cout // attrs.groups
+    sh, sw = attrs.strides
+    dh, dw = attrs.dilation
+    # loops: n, o, y, x, c (per group), i, j
+    channel = c(0) if attrs.groups == 1 else (d(1) // opg) * cpg
+    x_map = [d(0), d(4) if attrs.groups == 1 else channel + d(4), d(2) * c(sh) + d(5) * c(dh), d(3) * c(sw) + d(6) * c(dw)]
+    maps = [amap(7, x_map), amap(7, [d(1), d(4), d(5), d(6)]), amap(7, [d(0), d(1), d(2), d(3)])]
+    init = filled(lw, op.result.type, 0)
+    return generic(lw, [x, w], [init], maps, [PARALLEL] * 4 + [REDUCTION] * 3, _mac(_dtype(op)))[0]
+
+
+def _pool(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, kind: str) -> SSAValue:
+    attrs = op.attrs
+    if attrs.layout != "NCHW":
+        raise RelayError(f"pooling in layout {attrs.layout} is not lowered yet (NCHW)", op)
+    dtype = _dtype(op)
+    t = x.type
+    assert isinstance(t, TensorType)
+    out_t = signless(op.result.type)
+    assert isinstance(out_t, TensorType)
+    top, left, bottom, right = padding4(attrs.padding)
+    kh, kw = attrs.pool_size
+    sh, sw = attrs.strides
+    dh, dw = attrs.dilation
+    _, _, oh, ow = out_t.get_shape()
+    _, _, h, w = _shape(x)
+    # Pad so every window (ceil_mode ones too) reads inside the tensor.
+    extra_h = max(0, (oh - 1) * sh + (kh - 1) * dh + 1 - (h + top + bottom))
+    extra_w = max(0, (ow - 1) * sw + (kw - 1) * dw + 1 - (w + left + right))
+    pads = (top, left, bottom + extra_h, right + extra_w)
+    xp = _pad_nchw(lw, x, pads, -pymath.inf if kind == "max" else 0.0)
+    # The window operand only gives the loops over the window their bounds.
+    window = empty(lw, tensor_type([kh, kw], dtype))
+    maps = [amap(6, [d(0), d(1), d(2) * c(sh) + d(4) * c(dh), d(3) * c(sw) + d(5) * c(dw)]),
+            amap(6, [d(4), d(5)]), amap(6, [d(0), d(1), d(2), d(3)])]
+    iterators = [PARALLEL] * 4 + [REDUCTION] * 2
+    if kind == "max":
+        init = filled(lw, out_t, -pymath.inf)
+        return generic(lw, [xp, window], [init], maps, iterators,
+                       lambda b, a: b.insert(arith.MaximumfOp(a[0], a[2])).results[0])[0]
+    init = filled(lw, out_t, 0.0)
+    total = generic(lw, [xp, window], [init], maps, iterators,
+                    lambda b, a: b.insert(arith.AddfOp(a[0], a[2])).results[0])[0]
+    # The divisor per output position: the window's cells inside the (declared) input.
+    counts = _pool_counts(h, w, oh, ow, (kh, kw), (sh, sw), (dh, dw), (top, left, bottom, right),
+                          attrs.count_include_pad)
+    from relay_opt.dialects.relay.constants import dense_from_numpy
+
+    count_t = tensor_type([oh, ow], dtype)
+    const = lw.insert(arith.ConstantOp(dense_from_numpy(counts.astype(counts.dtype), dtype), signless(count_t))).results[0]
+
+    def divide(b: Builder, a: Sequence[SSAValue], t: Attribute) -> SSAValue:
+        return b.insert(arith.DivfOp(a[0], a[1])).results[0]
+
+    return elementwise(lw, op, [total, const], divide)
+
+
+def _pool_counts(h, w, oh, ow, k, s, dl, pads, include_pad):  # noqa: ANN001, ANN202
+    import numpy as np
+
+    from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
+
+    top, left, bottom, right = pads
+    counts = np.zeros((oh, ow))
+    for y in range(oh):
+        for x in range(ow):
+            n = 0
+            for i in range(k[0]):
+                for j in range(k[1]):
+                    py, px = y * s[0] + i * dl[0] - top, x * s[1] + j * dl[1] - left
+                    if include_pad:
+                        n += -top <= py < h + bottom and -left <= px < w + right
+                    else:
+                        n += 0 <= py < h and 0 <= px < w
+            counts[y, x] = max(n, 1)
+    return counts.astype(numpy_dtype("float32"))
+
+
+@lowering("nn.max_pool2d")
+def lower_max_pool(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    return _pool(lw, op, args[0], "max")
+
+
+@lowering("nn.avg_pool2d")
+def lower_avg_pool(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    return _pool(lw, op, args[0], "avg")
+
+
+@lowering("nn.global_avg_pool2d", "nn.global_max_pool2d")
+def lower_global_pool(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    if op.attrs.layout != "NCHW":
+        raise RelayError(f"pooling in layout {op.attrs.layout} is not lowered yet (NCHW)", op)
+    x = args[0]
+    _, _, h, w = _shape(x)
+    is_max = op.opdef.name.endswith("max_pool2d")
+    init = filled(lw, op.result.type, -pymath.inf if is_max else 0.0)
+    maps = [amap(4, [d(0), d(1), d(2), d(3)]), amap(4, [d(0), d(1), c(0), c(0)])]
+    combine = arith.MaximumfOp if is_max else arith.AddfOp
+    [total] = generic(lw, [x], [init], maps, [PARALLEL, PARALLEL, REDUCTION, REDUCTION],
+                      lambda b, a: b.insert(combine(a[0], a[1])).results[0])
+    if is_max:
+        return total
+    return elementwise(lw, op, [total], lambda b, a, t: b.insert(arith.DivfOp(a[0], scalar_const(b, h * w, t))).results[0])
+
+
+# -- softmax, normalization ---------------------------------------------------------------
+
+
+def _reduce_axis(lw: Lowerer, x: SSAValue, axis: int, init_value: float, combine, value_fn=None) -> SSAValue:  # noqa: ANN001
+    """Reduce `x` over `axis`, keeping it as a size-1 axis."""
+    shape = _shape(x)
+    t = x.type
+    assert isinstance(t, TensorType)
+    out_shape = list(shape)
+    out_shape[axis] = 1
+    n = len(shape)
+    kept = [a for a in range(n) if a != axis]
+    order = kept + [axis]
+    pos = {a: i for i, a in enumerate(order)}
+    in_map = amap(n, [d(pos[a]) for a in range(n)])
+    out_map = amap(n, [c(0) if a == axis else d(pos[a]) for a in range(n)])
+    init = filled(lw, TensorType(t.element_type, out_shape), init_value)
+
+    def body(b: Builder, a: Sequence[SSAValue]) -> SSAValue:
+        v = value_fn(b, a[0]) if value_fn else a[0]
+        return b.insert(combine(v, a[1])).results[0]
+
+    return generic(lw, [x], [init], [in_map, out_map], [PARALLEL] * (n - 1) + [REDUCTION], body)[0]
+
+
+def _ew(lw: Lowerer, op: RelayOperatorOp, inputs: list[SSAValue], fn) -> SSAValue:  # noqa: ANN001
+    return elementwise(lw, op, inputs, lambda b, a, t: fn(b, a, t))
+
+
+@lowering("nn.softmax", "nn.log_softmax")
+def lower_softmax(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    x = args[0]
+    axis = normalize_axis(op.attrs.axis, len(_shape(x)))
+    peak = _reduce_axis(lw, x, axis, -pymath.inf, arith.MaximumfOp)
+
+    # sum(exp(x - max)) along the axis, computed from a shifted copy.
+    shifted = _ew(lw, op, [x, peak], lambda b, a, t: b.insert(arith.SubfOp(a[0], a[1])).results[0])
+    total = _reduce_axis(lw, shifted, axis, 0.0, arith.AddfOp,
+                         lambda b, v: b.insert(math.ExpOp(v)).results[0])
+    if op.opdef.name == "nn.log_softmax":
+        return _ew(lw, op, [shifted, total], lambda b, a, t: b.insert(
+            arith.SubfOp(a[0], b.insert(math.LogOp(a[1])).results[0])).results[0])
+    return _ew(lw, op, [shifted, total], lambda b, a, t: b.insert(
+        arith.DivfOp(b.insert(math.ExpOp(a[0])).results[0], a[1])).results[0])
+
+
+def _channel(lw: Lowerer, v: SSAValue, axis: int, rank: int) -> SSAValue:
+    """A vector along `axis`, reshaped to broadcast against a rank-`rank` tensor."""
+    t = v.type
+    assert isinstance(t, TensorType)
+    shape = [1] * rank
+    shape[axis] = t.get_shape()[0]
+    out_t = TensorType(t.element_type, shape)
+    init = empty(lw, out_t)
+    # Loops over the (size-1 everywhere but `axis`) result shape.
+    maps = [amap(rank, [d(axis)]), amap(rank, [d(a) for a in range(rank)])]
+    return generic(lw, [v], [init], maps, [PARALLEL] * rank, lambda b, a: a[0])[0]
+
+
+@lowering("nn.bias_add")
+def lower_bias_add(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    x, bias = args
+    rank = len(_shape(x))
+    b = _channel(lw, bias, normalize_axis(op.attrs.axis, rank), rank)
+    dtype = _dtype(op)
+    return _ew(lw, op, [x, b], lambda bl, a, t: Scalar(bl, dtype).emit(
+        arith.AddfOp(a[0], a[1]) if Scalar(bl, dtype).is_float else arith.AddiOp(a[0], a[1])))
+
+
+@lowering("nn.prelu")
+def lower_prelu(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    x, alpha = args
+    rank = len(_shape(x))
+    al = _channel(lw, alpha, normalize_axis(op.attrs.axis, rank), rank)
+
+    def body(b: Builder, a: Sequence[SSAValue], t: Attribute) -> SSAValue:
+        positive = b.insert(arith.CmpfOp(a[0], scalar_const(b, 0.0, t), "ogt")).results[0]
+        scaled = b.insert(arith.MulfOp(a[0], a[1])).results[0]
+        return b.insert(arith.SelectOp(positive, a[0], scaled)).results[0]
+
+    return _ew(lw, op, [x, al], body)
+
+
+@lowering("nn.batch_norm")
+def lower_batch_norm(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> list[SSAValue]:
+    x, gamma, beta, mean, var = args
+    rank = len(_shape(x))
+    axis = normalize_axis(op.attrs.axis, rank)
+    g, bt, m, v = (_channel(lw, a, axis, rank) for a in (gamma, beta, mean, var))
+    eps, scale, center = op.attrs.epsilon, op.attrs.scale, op.attrs.center
+    out_t = op.result.type.types.data[0]  # pyright: ignore[reportAttributeAccessIssue]
+
+    def body(b: Builder, a: Sequence[SSAValue], t: Attribute) -> SSAValue:
+        xv, gv, bv, mv, vv = a[:5]
+        e = b.insert(arith.AddfOp(vv, scalar_const(b, eps, t))).results[0]
+        y = b.insert(arith.SubfOp(xv, mv)).results[0]
+        y = b.insert(arith.MulfOp(y, b.insert(math.RsqrtOp(e)).results[0])).results[0]
+        if scale:
+            y = b.insert(arith.MulfOp(y, gv)).results[0]
+        if center:
+            y = b.insert(arith.AddfOp(y, bv)).results[0]
+        return y
+
+    out = _elementwise_typed(lw, out_t, [x, g, bt, m, v], body)
+    return [out, mean, var]
+
+
+def _elementwise_typed(lw: Lowerer, out_t: Attribute, inputs: list[SSAValue], body) -> SSAValue:  # noqa: ANN001
+    """elementwise() for a result type other than the op's own (tuple-returning ops)."""
+    from relay_opt.lowering.relay_to_linalg.elementwise import broadcast_map
+    from relay_opt.lowering.relay_to_linalg.structured import AffineMapAttr
+
+    out_t = signless(out_t)
+    assert isinstance(out_t, TensorType)
+    shape = out_t.get_shape()
+    maps = [AffineMapAttr(broadcast_map(_shape(i), shape)) for i in inputs]
+    maps.append(amap(len(shape), [d(i) for i in range(len(shape))]))
+    init = empty(lw, out_t)
+    return generic(lw, inputs, [init], maps, [PARALLEL] * len(shape),
+                   lambda b, a: body(b, a, out_t.element_type))[0]
+
+
+@lowering("nn.layer_norm")
+def lower_layer_norm(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    x, gamma, beta = args
+    rank = len(_shape(x))
+    axis = normalize_axis(op.attrs.axis, rank)
+    n = _shape(x)[axis]
+    total = _reduce_axis(lw, x, axis, 0.0, arith.AddfOp)
+    mean = _ew(lw, op, [total], lambda b, a, t: b.insert(arith.DivfOp(a[0], scalar_const(b, n, t))).results[0])
+    mean = _keep_shape(lw, mean, total)
+    centered = _ew(lw, op, [x, mean], lambda b, a, t: b.insert(arith.SubfOp(a[0], a[1])).results[0])
+    sq = _reduce_axis(lw, centered, axis, 0.0, arith.AddfOp, lambda b, v: b.insert(arith.MulfOp(v, v)).results[0])
+    g, bt = _channel(lw, gamma, axis, rank), _channel(lw, beta, axis, rank)
+    eps, scale, center = op.attrs.epsilon, op.attrs.scale, op.attrs.center
+
+    def body(b: Builder, a: Sequence[SSAValue], t: Attribute) -> SSAValue:
+        cv, sv, gv, bv = a[:4]
+        var = b.insert(arith.DivfOp(sv, scalar_const(b, n, t))).results[0]
+        inv = b.insert(math.RsqrtOp(b.insert(arith.AddfOp(var, scalar_const(b, eps, t))).results[0])).results[0]
+        y = b.insert(arith.MulfOp(cv, inv)).results[0]
+        if scale:
+            y = b.insert(arith.MulfOp(y, gv)).results[0]
+        if center:
+            y = b.insert(arith.AddfOp(y, bv)).results[0]
+        return y
+
+    return _ew(lw, op, [centered, sq, g, bt], body)
+
+
+def _keep_shape(lw: Lowerer, value: SSAValue, like: SSAValue) -> SSAValue:
+    """`value` was computed with the op's (full) result type; view it in `like`'s shape."""
+    if value.type == like.type:
+        return value
+    t = like.type
+    assert isinstance(t, TensorType)
+    n = len(t.get_shape())
+    maps = [amap(n, [c(0) if s == 1 else d(i) for i, s in enumerate(t.get_shape())]),
+            amap(n, [d(i) for i in range(n)])]
+    return generic(lw, [value], [empty(lw, t)], maps, [PARALLEL] * n, lambda b, a: a[0])[0]
+
+
+@lowering("nn.dropout")
+def lower_dropout(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> list[SSAValue]:
+    x = args[0]
+    t = x.type
+    ones = filled(lw, t, 1)
+    return [x, ones]
+
+
+@lowering("nn.pad")
+def lower_pad(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    if op.attrs.pad_mode != "constant":
+        raise RelayError(f"nn.pad with pad_mode={op.attrs.pad_mode} is not lowered yet", op)
+    x, value = args
+    shape = _shape(x)
+    n = len(shape)
+    out_t = signless(op.result.type)
+    # Fill with the pad value (a 0-d tensor operand), then write x inside.
+    fill_maps = [amap(n, []), amap(n, [d(i) for i in range(n)])]
+    init = generic(lw, [value], [empty(lw, out_t)], fill_maps, [PARALLEL] * n, lambda b, a: a[0])[0]
+    widths = op.attrs.pad_width
+    maps = [amap(n, [d(i) for i in range(n)]), amap(n, [d(i) + c(widths[i][0]) for i in range(n)])]
+    return generic(lw, [x], [init], maps, [PARALLEL] * n, lambda b, a: a[0])[0]

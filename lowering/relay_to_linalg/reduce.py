@@ -1,0 +1,168 @@
+"""Reductions -> a linalg.fill of the identity, then a linalg.generic with reduction iterators."""
+
+from __future__ import annotations
+
+import math as pymath
+from collections.abc import Sequence
+
+from xdsl.builder import Builder
+from xdsl.dialects import arith
+from xdsl.dialects.builtin import IntegerType, TensorType
+from xdsl.ir import Attribute, SSAValue
+
+from relay_opt.dialects.relay.ops.reduce import reduced_axes
+from relay_opt.dialects.relay.registry import RelayOperatorOp
+from relay_opt.dialects.relay.types import tensor_dtype
+from relay_opt.lowering.relay_to_linalg import Lowerer, lowering, signless
+from relay_opt.lowering.relay_to_linalg.elementwise import BINARY, Scalar, elementwise
+from relay_opt.lowering.relay_to_linalg.structured import (
+    PARALLEL,
+    REDUCTION,
+    amap,
+    c,
+    d,
+    filled,
+    generic,
+    index,
+    scalar_const,
+)
+
+
+def _identity(name: str, dtype: str, t: Attribute) -> float | int:
+    if name in ("sum", "mean"):
+        return 0
+    if name == "prod":
+        return 1
+    is_float = not isinstance(t, IntegerType)
+    if is_float:
+        return -pymath.inf if name == "max" else pymath.inf
+    bits = t.width.data  # pyright: ignore[reportAttributeAccessIssue]
+    unsigned = dtype.startswith("uint") or dtype == "bool"
+    if name == "max":
+        return 0 if unsigned else -(2 ** (bits - 1))
+    return 2**bits - 1 if unsigned else 2 ** (bits - 1) - 1
+
+
+def reduction_maps(shape: Sequence[int], axes: Sequence[int], keepdims: bool):  # noqa: ANN201
+    """Loops: kept axes first, then reduced ones; the input and output maps."""
+    kept = [a for a in range(len(shape)) if a not in axes]
+    order = kept + list(axes)
+    position = {a: i for i, a in enumerate(order)}
+    n = len(shape)
+    in_map = amap(n, [d(position[a]) for a in range(n)])
+    if keepdims:
+        out_map = amap(n, [c(0) if a in axes else d(position[a]) for a in range(n)])
+    else:
+        out_map = amap(n, [d(position[a]) for a in kept])
+    iterators = [PARALLEL] * len(kept) + [REDUCTION] * len(axes)
+    return in_map, out_map, iterators
+
+
+@lowering("sum", "mean", "max", "min", "prod")
+def lower_reduce(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    x = args[0]
+    xt = x.type
+    assert isinstance(xt, TensorType)
+    dtype = tensor_dtype(op.operands[0].type)  # pyright: ignore[reportArgumentType]
+    name = op.opdef.name
+    axes = reduced_axes(op.attrs, len(xt.get_shape()))
+    in_map, out_map, iterators = reduction_maps(xt.get_shape(), axes, op.attrs.keepdims)
+    combine = {"sum": "add", "mean": "add", "prod": "multiply", "max": "maximum", "min": "minimum"}[name]
+    init = filled(lw, op.result.type, _identity(name, dtype, xt.element_type))
+
+    def body(b: Builder, a: Sequence[SSAValue]) -> SSAValue:
+        return BINARY[combine](Scalar(b, dtype), a[1], a[0])
+
+    [total] = generic(lw, [x], [init], [in_map, out_map], iterators, body)
+    if name != "mean":
+        return total
+    count = 1
+    for a in axes:
+        count *= xt.get_shape()[a]
+
+    def divide(b: Builder, xs: Sequence[SSAValue], t: Attribute) -> SSAValue:
+        s = Scalar(b, dtype)
+        n = scalar_const(b, count, t)
+        return s.emit(arith.DivfOp(xs[0], n) if s.is_float else arith.DivSIOp(xs[0], n))
+
+    return elementwise(lw, op, [total], divide)
+
+
+@lowering("argmax", "argmin")
+def lower_arg_reduce(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    x = args[0]
+    xt = x.type
+    assert isinstance(xt, TensorType)
+    shape = xt.get_shape()
+    dtype = tensor_dtype(op.operands[0].type)  # pyright: ignore[reportArgumentType]
+    axes = reduced_axes(op.attrs, len(shape))
+    in_map, out_map, iterators = reduction_maps(shape, axes, op.attrs.keepdims)
+    out_t = signless(op.result.type)
+    assert isinstance(out_t, TensorType)
+    name = op.opdef.name
+    value_t = TensorType(xt.element_type, out_t.get_shape())
+    best = filled(lw, value_t, _identity("max" if name == "argmax" else "min", dtype, xt.element_type))
+    where = filled(lw, out_t, 0)
+    kept = len(shape) - len(axes)
+    strides = []
+    for k in range(len(axes)):
+        stride = 1
+        for a in axes[k + 1 :]:
+            stride *= shape[a]
+        strides.append(stride)
+
+    def body(b: Builder, a: Sequence[SSAValue]) -> list[SSAValue]:
+        s = Scalar(b, dtype)
+        value, cur_best, cur_idx = a
+        # The flat index over the reduced axes, as int32.
+        flat = None
+        for k, stride in enumerate(strides):
+            i = index(b, kept + k)
+            term = s.emit(arith.IndexCastOp(i, out_t.element_type))
+            if stride != 1:
+                term = s.emit(arith.MuliOp(term, scalar_const(b, stride, out_t.element_type)))
+            flat = term if flat is None else s.emit(arith.AddiOp(flat, term))
+        assert flat is not None
+        strict, tie = ("ogt", "oge") if name == "argmax" else ("olt", "ole")
+        if not s.is_float:
+            pred = {"ogt": "sgt", "oge": "sge", "olt": "slt", "ole": "sle"}
+            if s.is_unsigned:
+                pred = {"ogt": "ugt", "oge": "uge", "olt": "ult", "ole": "ule"}
+            better = s.emit(arith.CmpiOp(value, cur_best, pred[tie if op.attrs.select_last_index else strict]))
+        else:
+            better = s.emit(arith.CmpfOp(value, cur_best, tie if op.attrs.select_last_index else strict))
+        return [s.emit(arith.SelectOp(better, value, cur_best)), s.emit(arith.SelectOp(better, flat, cur_idx))]
+
+    _, indices = generic(lw, [x], [best, where], [in_map, out_map, out_map], iterators, body)
+    return indices
+
+
+@lowering("variance")
+def lower_variance(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    x, mean = args
+    xt = x.type
+    assert isinstance(xt, TensorType)
+    shape = xt.get_shape()
+    dtype = tensor_dtype(op.operands[0].type)  # pyright: ignore[reportArgumentType]
+    axes = reduced_axes(op.attrs, len(shape))
+    in_map, out_map, iterators = reduction_maps(shape, axes, op.attrs.keepdims)
+    # The mean has the data's rank with reduced axes of size 1 (TVM's keepdims mean).
+    kept_map = reduction_maps(shape, axes, True)[1]
+    init = filled(lw, op.result.type, 0)
+
+    def body(b: Builder, a: Sequence[SSAValue]) -> SSAValue:
+        diff = b.insert(arith.SubfOp(a[0], a[1])).results[0]
+        sq = b.insert(arith.MulfOp(diff, diff)).results[0]
+        return b.insert(arith.AddfOp(a[2], sq)).results[0]
+
+    [total] = generic(lw, [x, mean], [init], [in_map, kept_map, out_map], iterators, body)
+    count = 1
+    for a in axes:
+        count *= shape[a]
+    count = max(count - (1 if op.attrs.unbiased else 0), 1)
+
+    def divide(b: Builder, xs: Sequence[SSAValue], t: Attribute) -> SSAValue:
+        return b.insert(arith.DivfOp(xs[0], scalar_const(b, count, t))).results[0]
+
+    return elementwise(lw, op, [total], divide)
+

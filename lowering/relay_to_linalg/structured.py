@@ -1,0 +1,78 @@
+"""Building blocks for the structured (non-elementwise) lowering rules."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from xdsl.builder import Builder
+from xdsl.dialects import arith, tensor
+from xdsl.dialects.builtin import AffineMapAttr, FloatAttr, IntegerAttr, IntegerType, TensorType
+from xdsl.dialects.linalg import ops as linalg
+from xdsl.ir import Attribute, Block, Region, SSAValue
+from xdsl.ir.affine import AffineExpr, AffineMap
+from xdsl.rewriter import InsertPoint
+
+from relay_opt.lowering.relay_to_linalg import Lowerer, signless
+
+PARALLEL = linalg.IteratorTypeAttr.parallel()
+REDUCTION = linalg.IteratorTypeAttr.reduction()
+
+Body = Callable[[Builder, Sequence[SSAValue]], Sequence[SSAValue] | SSAValue]
+
+
+def d(i: int) -> AffineExpr:
+    return AffineExpr.dimension(i)
+
+
+def c(v: int) -> AffineExpr:
+    return AffineExpr.constant(v)
+
+
+def amap(num_dims: int, exprs: Sequence[AffineExpr]) -> AffineMapAttr:
+    return AffineMapAttr(AffineMap(num_dims, 0, tuple(exprs)))
+
+
+def scalar_const(b: Builder | Lowerer, value: float | int | bool, t: Attribute) -> SSAValue:
+    attr = IntegerAttr(int(value), t) if isinstance(t, IntegerType) else FloatAttr(float(value), t)  # pyright: ignore
+    op = arith.ConstantOp(attr, t)
+    b.insert(op)
+    return op.results[0]
+
+
+def empty(lw: Lowerer, t: Attribute) -> SSAValue:
+    return lw.insert(tensor.EmptyOp([], signless(t))).results[0]
+
+
+def filled(lw: Lowerer, t: Attribute, value: float | int | bool) -> SSAValue:
+    """A tensor of type `t` with every element `value` (tensor.empty + linalg.fill)."""
+    t = signless(t)
+    assert isinstance(t, TensorType)
+    v = scalar_const(lw, value, t.element_type)
+    return lw.insert(linalg.FillOp([v], [empty(lw, t)], [t])).results[0]
+
+
+def generic(
+    lw: Lowerer,
+    inputs: Sequence[SSAValue],
+    inits: Sequence[SSAValue],
+    maps: Sequence[AffineMapAttr],
+    iterators: Sequence[Attribute],
+    body: Body,
+) -> list[SSAValue]:
+    """A linalg.generic whose body `body(builder, block_args)` returns the values to yield."""
+    arg_types = [i.type.element_type for i in [*inputs, *inits]]  # pyright: ignore[reportAttributeAccessIssue]
+    block = Block(arg_types=arg_types)
+    b = Builder(InsertPoint.at_end(block))
+    out = body(b, block.args)
+    values = [out] if isinstance(out, SSAValue) else list(out)
+    b.insert(linalg.YieldOp(*values))
+    op = linalg.GenericOp(list(inputs), list(inits), Region(block), list(maps), list(iterators),
+                          [i.type for i in inits])
+    lw.insert(op)
+    return list(op.results)
+
+
+def index(b: Builder, dim: int) -> SSAValue:
+    op = linalg.IndexOp(dim)
+    b.insert(op)
+    return op.results[0]
