@@ -51,11 +51,19 @@ def memref_type(t: Attribute) -> MemRefType[Attribute]:
     return MemRefType(t.element_type, t.get_shape())
 
 
-def _dps_init(op: Operation) -> SSAValue | None:
-    """The init (outs) tensor of a destination-passing op with one result."""
-    if isinstance(op, (linalg.GenericOp, linalg.FillOp)) and len(op.outputs) == 1:  # pyright: ignore
-        return op.outputs[0]  # pyright: ignore
+def _dps_inits(op: Operation) -> list[SSAValue] | None:
+    """The init (outs) tensors of a destination-passing op, one per result."""
+    if isinstance(op, (linalg.GenericOp, linalg.FillOp)):
+        return list(op.outputs)  # pyright: ignore
     return None
+
+
+def _dps_init_of(user: Operation, v: SSAValue) -> SSAValue | None:
+    """The result that `user` computes in place of its init `v`, if `v` is one of its inits."""
+    inits = _dps_inits(user)
+    if inits is None or v not in inits:
+        return None
+    return user.results[inits.index(v)]
 
 
 @dataclass
@@ -101,8 +109,8 @@ class _Function:
         if k is not None and k not in self.out_taken:
             return k
         users = [u.operation for u in v.uses]
-        if len(users) == 1 and _dps_init(users[0]) is v:
-            return self.out_param_for(users[0].results[0])
+        if len(users) == 1 and (r := _dps_init_of(users[0], v)) is not None:
+            return self.out_param_for(r)
         return None
 
     def destination(self, result: SSAValue) -> SSAValue:
@@ -124,8 +132,8 @@ class _Function:
         if isinstance(op, arith.ConstantOp) and isinstance(op.result.type, TensorType):
             self.buffers[op.result] = self.constant(op)
             return
-        if (init := _dps_init(op)) is not None:
-            self.dps(op, init)
+        if (inits := _dps_inits(op)) is not None:
+            self.dps(op, inits)
             return
         if isinstance(op, func.CallOp):
             args = [self.buffers[a] for a in op.arguments]
@@ -149,28 +157,30 @@ class _Function:
             return
         raise RelayError(f"bufferize does not handle '{op.name}' yet", op)
 
-    def dps(self, op: Operation, init: SSAValue) -> None:
-        result = op.results[0]
-        owner = init.owner
-        if isinstance(owner, tensor.EmptyOp):
-            buffer = self.destination(result)
-        elif init.has_one_use() and init in self.buffers and init.owner is not None and _dps_init(owner) is not None:  # pyright: ignore
-            buffer = self.buffers[init]  # the init dies here: update it in place
-        else:
-            buffer = self.destination(result)
-            self.b.insert(memref.CopyOp(self.buffers[init], buffer))
-        self.buffers.setdefault(init, buffer)  # an op may also read its init (for its shape)
+    def dps(self, op: Operation, inits: list[SSAValue]) -> None:
+        outs = []
+        for result, init in zip(op.results, inits):
+            owner = init.owner
+            if isinstance(owner, tensor.EmptyOp):
+                buffer = self.destination(result)
+            elif init.has_one_use() and init in self.buffers and _dps_inits(owner) is not None:  # pyright: ignore
+                buffer = self.buffers[init]  # the init dies here: update it in place
+            else:
+                buffer = self.destination(result)
+                self.b.insert(memref.CopyOp(self.buffers[init], buffer))
+            self.buffers.setdefault(init, buffer)  # an op may also read its init (for its shape)
+            outs.append(buffer)
         ins = [self.input_buffer(i) for i in op.inputs]  # pyright: ignore
         if isinstance(op, linalg.GenericOp):
             body = Region()
             op.body.clone_into(body, value_mapper=dict(self.buffers))
-            new = linalg.GenericOp(ins, [buffer], body, op.indexing_maps, op.iterator_types, [])
+            new = linalg.GenericOp(ins, outs, body, op.indexing_maps, op.iterator_types, [])
         else:
             assert isinstance(op, linalg.FillOp)
-            new = linalg.FillOp(ins, [buffer], [])
+            new = linalg.FillOp(ins, outs, [])
         new.location = op.location
         self.b.insert(new)
-        self.buffers[result] = buffer
+        self.buffers.update(zip(op.results, outs))
 
     def input_buffer(self, v: SSAValue) -> SSAValue:
         """The buffer an op reads; an unfilled tensor.empty read only for its shape gets one too."""

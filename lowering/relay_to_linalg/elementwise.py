@@ -269,32 +269,31 @@ def _width(t: Attribute) -> int:
     return t.bitwidth
 
 
+def cast_scalar(b: Builder, x: SSAValue, src: str, dst: str, t: Attribute) -> SSAValue:
+    """x (of Relay dtype `src`) converted to `dst` (element type `t`), as numpy's astype."""
+    s = Scalar(b, src)
+    st = x.type
+    src_float, dst_float = not isinstance(st, IntegerType), not isinstance(t, IntegerType)
+    if st == t:
+        return x
+    if dst == "bool":  # nonzero -> true
+        if src_float:
+            return s.emit(arith.CmpfOp(x, s.zero(x), "une"))
+        return s.emit(arith.CmpiOp(x, s.zero(x), "ne"))
+    if src_float and dst_float:
+        op_ = arith.ExtFOp if _width(t) > _width(st) else arith.TruncFOp
+        return s.emit(op_(x, t))
+    if src_float:
+        return s.emit((arith.FPToUIOp if dst.startswith("uint") else arith.FPToSIOp)(x, t))
+    from_unsigned = src.startswith("uint") or src == "bool"
+    if dst_float:
+        return s.emit((arith.UIToFPOp if from_unsigned else arith.SIToFPOp)(x, t))
+    if _width(t) > _width(st):
+        return s.emit((arith.ExtUIOp if from_unsigned else arith.ExtSIOp)(x, t))
+    return s.emit(arith.TruncIOp(x, t))
+
+
 @lowering("cast")
 def lower_cast(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
-    src = _operand_dtype(op)
-    dst = op.attrs.dtype
-
-    def body(b: Builder, xs: Sequence[SSAValue], t: Attribute) -> SSAValue:
-        s = Scalar(b, src)
-        x = xs[0]
-        st = x.type
-        src_float, dst_float = not isinstance(st, IntegerType), not isinstance(t, IntegerType)
-        if st == t:
-            return x
-        if dst == "bool":  # nonzero -> true
-            if src_float:
-                return s.emit(arith.CmpfOp(x, s.zero(x), "une"))
-            return s.emit(arith.CmpiOp(x, s.zero(x), "ne"))
-        if src_float and dst_float:
-            op_ = arith.ExtFOp if _width(t) > _width(st) else arith.TruncFOp
-            return s.emit(op_(x, t))
-        if src_float:
-            return s.emit((arith.FPToUIOp if dst.startswith("uint") else arith.FPToSIOp)(x, t))
-        from_unsigned = src.startswith("uint") or src == "bool"
-        if dst_float:
-            return s.emit((arith.UIToFPOp if from_unsigned else arith.SIToFPOp)(x, t))
-        if _width(t) > _width(st):
-            return s.emit((arith.ExtUIOp if from_unsigned else arith.ExtSIOp)(x, t))
-        return s.emit(arith.TruncIOp(x, t))
-
-    return elementwise(lw, op, args, body)
+    src, dst = _operand_dtype(op), op.attrs.dtype
+    return elementwise(lw, op, args, lambda b, xs, t: cast_scalar(b, xs[0], src, dst, t))

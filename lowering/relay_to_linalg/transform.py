@@ -179,10 +179,12 @@ def lower_like(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVal
 
 @lowering("full")
 def lower_full(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    from relay_opt.dialects.relay.types import tensor_dtype
+    from relay_opt.lowering.relay_to_linalg.elementwise import cast_scalar
+
     value = args[0]
     out_t = signless(op.result.type)
-    if value.type.element_type != out_t.element_type:  # pyright: ignore
-        raise RelayError("full with a fill value of another dtype is not lowered yet", op)
     n = len(_shape(out_t))
+    src, dst = tensor_dtype(op.operands[0].type), tensor_dtype(op.result.type)  # pyright: ignore
     return generic(lw, [value], [empty(lw, out_t)], [amap(n, []), _identity(n)], [PARALLEL] * n,
-                   lambda b, a: a[0])[0]
+                   lambda b, a: cast_scalar(b, a[0], src, dst, out_t.element_type))[0]  # pyright: ignore
