@@ -36,7 +36,7 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
-from xdsl.rewriter import InsertPoint
+from xdsl.rewriter import InsertPoint, Rewriter
 
 from relay_opt.diagnostics import RelayError
 
@@ -174,6 +174,10 @@ class _Function:
         if isinstance(op, linalg.GenericOp):
             body = Region()
             op.body.clone_into(body, value_mapper=dict(self.buffers))
+            # A body may read a tensor at computed indices (take): now it reads the buffer.
+            for extract in [o for o in body.walk() if isinstance(o, tensor.ExtractOp)]:
+                load = memref.LoadOp.get(extract.tensor, list(extract.indices))
+                Rewriter.replace_op(extract, load)
             new = linalg.GenericOp(ins, outs, body, op.indexing_maps, op.iterator_types, [])
         else:
             assert isinstance(op, linalg.FillOp)

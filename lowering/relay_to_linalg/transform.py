@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 from xdsl.dialects.builtin import TensorType
 from xdsl.ir import SSAValue
 from xdsl.ir.affine import AffineExpr
@@ -188,3 +189,159 @@ def lower_full(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVal
     src, dst = tensor_dtype(op.operands[0].type), tensor_dtype(op.result.type)  # pyright: ignore
     return generic(lw, [value], [empty(lw, out_t)], [amap(n, []), _identity(n)], [PARALLEL] * n,
                    lambda b, a: cast_scalar(b, a[0], src, dst, out_t.element_type))[0]  # pyright: ignore
+
+
+# -- data-dependent and resampling operators ------------------------------------------------
+
+
+@lowering("layout_transform")
+def lower_layout_transform(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    from relay_opt.dialects.relay.ops.transform import parse_layout
+
+    src, dst = parse_layout(op.attrs.src_layout), parse_layout(op.attrs.dst_layout)
+    dst_pos = {a: i for i, (a, _) in enumerate(dst)}
+    sub_size = {a.upper(): n for a, n in dst if a.islower()}
+    # Logical index of each axis, from the result's loop dims.
+    logical = {}
+    for a, _ in dst:
+        if a.isupper():
+            outer = d(dst_pos[a])
+            logical[a] = outer * sub_size[a] + d(dst_pos[a.lower()]) if a in sub_size else outer
+    src_sub = {a.upper(): n for a, n in src if a.islower()}
+    source = []
+    for a, n in src:
+        if a.isupper():
+            source.append(logical[a] // src_sub[a] if a in src_sub else logical[a])
+        else:
+            source.append(logical[a.upper()] % n)
+    return gather(lw, args[0], op.result.type, source)
+
+
+def _separable(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, rows, cols) -> SSAValue:  # noqa: ANN001
+    """out[n, c, i, j] = sum_{y, x} rows[i, y] * cols[j, x] * in[n, c, y, x] (NCHW or NHWC).
+
+    Average pooling over varying windows and bilinear or nearest resizing are all this
+    contraction with constant weight matrices."""
+    from relay_opt.dialects.relay.constants import dense_from_numpy
+    from relay_opt.dialects.relay.types import tensor_dtype
+    from relay_opt.lowering.relay_to_linalg.nn import _mac
+    from relay_opt.lowering.relay_to_linalg.structured import REDUCTION, filled
+
+    dtype = tensor_dtype(op.operands[0].type)  # pyright: ignore
+    t = x.type
+    assert isinstance(t, TensorType)
+    from xdsl.dialects import arith
+
+    consts = []
+    for m in (rows, cols):
+        attr = dense_from_numpy(m.astype(np.float64).astype(np.float32 if dtype == "float32" else m.dtype), dtype)
+        consts.append(lw.insert(arith.ConstantOp(attr, attr.type)).results[0])
+    nhwc = getattr(op.attrs, "layout", "NCHW") == "NHWC"
+    # loops: n, c, i, j, y, x
+    x_map = [d(0), d(4), d(5), d(1)] if nhwc else [d(0), d(1), d(4), d(5)]
+    out_map = [d(0), d(2), d(3), d(1)] if nhwc else [d(0), d(1), d(2), d(3)]
+    init = filled(lw, op.result.type, 0)
+    mac = _mac(dtype)
+
+    def body(b, a):  # noqa: ANN001, ANN202
+        w = b.insert(arith.MulfOp(a[1], a[2])).results[0]
+        return mac(b, [a[0], w, a[3]])
+
+    maps = [amap(6, x_map), amap(6, [d(2), d(4)]), amap(6, [d(3), d(5)]), amap(6, out_map)]
+    return generic(lw, [x, *consts], [init], maps, [PARALLEL] * 4 + [REDUCTION] * 2, body)[0]
+
+
+def _adaptive_weights(out_size: int, in_size: int) -> np.ndarray:
+    m = np.zeros((out_size, in_size))
+    for i in range(out_size):
+        lo, hi = (i * in_size) // out_size, -((-(i + 1) * in_size) // out_size)
+        m[i, lo:hi] = 1.0 / (hi - lo)
+    return m
+
+
+@lowering("nn.adaptive_avg_pool2d")
+def lower_adaptive_avg_pool(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    shape = _shape(args[0])
+    h, w = (shape[1], shape[2]) if op.attrs.layout == "NHWC" else (shape[2], shape[3])
+    out = _shape(op.result.type)
+    oh, ow = (out[1], out[2]) if op.attrs.layout == "NHWC" else (out[2], out[3])
+    return _separable(lw, op, args[0], _adaptive_weights(oh, h), _adaptive_weights(ow, w))
+
+
+def _resize_weights(out_size: int, in_size: int, attrs) -> np.ndarray:  # noqa: ANN001
+    """The resize of one axis as a matrix: the registry's own coordinate rules, per output index."""
+    from relay_opt.dialects.relay.ops.transform import _source_coords
+
+    coords = _source_coords(out_size, in_size, attrs.coordinate_transformation_mode)
+    m = np.zeros((out_size, in_size))
+    if attrs.method == "nearest_neighbor":
+        mode = attrs.rounding_method or ("round" if attrs.coordinate_transformation_mode == "align_corners" else "floor")
+        pick = {"round": np.round, "floor": np.floor, "ceil": np.ceil,
+                "round_prefer_floor": lambda v: np.ceil(v - 0.5), "round_prefer_ceil": lambda v: np.floor(v + 0.5)}[mode]
+        idx = np.clip(pick(coords).astype(np.int64), 0, in_size - 1)
+        m[np.arange(out_size), idx] = 1.0
+        return m
+    lo = np.floor(coords).astype(np.int64)
+    frac = coords - lo
+    for i in range(out_size):
+        m[i, np.clip(lo[i], 0, in_size - 1)] += 1 - frac[i]
+        m[i, np.clip(lo[i] + 1, 0, in_size - 1)] += frac[i]
+    return m
+
+
+@lowering("image.resize2d")
+def lower_resize2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    if op.attrs.out_dtype not in ("", tensor_dtype_of(op)):
+        raise RelayError("image.resize2d with another out_dtype is not lowered yet", op)
+    shape = _shape(args[0])
+    h, w = (shape[1], shape[2]) if op.attrs.layout == "NHWC" else (shape[2], shape[3])
+    oh, ow = op.attrs.size
+    return _separable(lw, op, args[0], _resize_weights(oh, h, op.attrs), _resize_weights(ow, w, op.attrs))
+
+
+def tensor_dtype_of(op: RelayOperatorOp) -> str:
+    from relay_opt.dialects.relay.types import tensor_dtype
+
+    return tensor_dtype(op.operands[0].type)  # pyright: ignore
+
+
+@lowering("take")
+def lower_take(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    """out[pre..., idx..., post...] = x[pre..., clip(indices[idx...]), post...], read in the body."""
+    from xdsl.dialects import arith, tensor as tensor_d
+    from xdsl.dialects.builtin import IndexType
+
+    from relay_opt.lowering.relay_to_linalg.structured import index, scalar_const
+
+    x, indices = args
+    xshape, ishape = _shape(x), _shape(indices)
+    flat = op.attrs.axis is None
+    if flat:
+        x = reshape_to(lw, x, TensorType(x.type.element_type, [int(np.prod(xshape))]))  # pyright: ignore
+        xshape = _shape(x)
+    axis = 0 if flat else normalize_axis(op.attrs.axis, len(xshape))
+    out_t = signless(op.result.type)
+    n = len(_shape(out_t))
+    k = len(ishape)
+    idx_map = amap(n, [d(axis + i) for i in range(k)])
+    size = xshape[axis]
+    wrap = op.attrs.mode == "wrap"
+
+    def body(b, a):  # noqa: ANN001, ANN202
+        raw = a[0]
+        it = raw.type
+        size_v = scalar_const(b, size, it)
+        if wrap:  # Python's modulo: always in [0, size)
+            r = b.insert(arith.RemSIOp(raw, size_v)).results[0]
+            neg = b.insert(arith.CmpiOp(r, scalar_const(b, 0, it), "slt")).results[0]
+            pos = b.insert(arith.SelectOp(neg, b.insert(arith.AddiOp(r, size_v)).results[0], r)).results[0]
+        else:
+            lo = b.insert(arith.MaxSIOp(raw, scalar_const(b, 0, it))).results[0]
+            pos = b.insert(arith.MinSIOp(lo, scalar_const(b, size - 1, it))).results[0]
+        where = b.insert(arith.IndexCastOp(pos, IndexType())).results[0]
+        coords = [index(b, i) for i in range(axis)] + [where] + [index(b, axis + k + i) for i in range(len(xshape) - axis - 1)]
+        return b.insert(tensor_d.ExtractOp(x, coords, out_t.element_type)).results[0]  # pyright: ignore
+
+    init = empty(lw, out_t)
+    return generic(lw, [init, indices], [init], [_identity(n), idx_map, _identity(n)], [PARALLEL] * n,
+                   lambda b, a: body(b, a[1:]))[0]
