@@ -1,7 +1,7 @@
 """nn operators -> linalg.generic (contractions, windows) and elementwise compositions.
 
-Layout support follows the registry: NCHW/OIHW convolution and NCHW pooling
-(other layouts are a diagnostic here, not a guess).
+Layouts follow the registry: NCHW/OIHW and NHWC/HWIO convolution, NCHW and
+NHWC pooling; only the indexing maps differ.
 """
 
 from __future__ import annotations
@@ -113,64 +113,77 @@ def lower_batch_matmul(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -
 # -- convolution and pooling --------------------------------------------------------------
 
 
-def _pad_nchw(lw: Lowerer, x: SSAValue, pads: tuple[int, int, int, int], value: float) -> SSAValue:
-    """x with (top, left, bottom, right) spatial padding of `value`: a fill, then x written inside."""
+def _pad_spatial(lw: Lowerer, x: SSAValue, pads: tuple[int, int, int, int], value: float,
+                 layout: str = "NCHW") -> SSAValue:
+    """x with (top, left, bottom, right) padding of `value` on the H and W axes: a fill, then
+    x written inside."""
     top, left, bottom, right = pads
     if not any(pads):
         return x
-    n, ch, h, w = _shape(x)
+    h_axis, w_axis = (1, 2) if layout == "NHWC" else (2, 3)
+    shape = list(_shape(x))
+    shape[h_axis] += top + bottom
+    shape[w_axis] += left + right
     t = x.type
     assert isinstance(t, TensorType)
-    out_t = TensorType(t.element_type, [n, ch, h + top + bottom, w + left + right])
-    init = filled(lw, out_t, value)
-    maps = [amap(4, [d(0), d(1), d(2), d(3)]), amap(4, [d(0), d(1), d(2) + c(top), d(3) + c(left)])]
+    init = filled(lw, TensorType(t.element_type, shape), value)
+    offsets = {h_axis: top, w_axis: left}
+    maps = [amap(4, [d(i) for i in range(4)]), amap(4, [d(i) + c(offsets[i]) if i in offsets else d(i) for i in range(4)])]
     return generic(lw, [x], [init], maps, [PARALLEL] * 4, lambda b, a: a[0])[0]
 
 
 @lowering("nn.conv2d")
 def lower_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     attrs = op.attrs
-    if attrs.data_layout != "NCHW" or attrs.kernel_layout != "OIHW":
-        raise RelayError(f"conv2d in layout {attrs.data_layout}/{attrs.kernel_layout} is not lowered yet (NCHW/OIHW)", op)
+    nhwc = attrs.data_layout == "NHWC"
     _check_out_dtype(op)
     x, w = args
-    x = _pad_nchw(lw, x, padding4(attrs.padding), 0.0)
-    cout, cpg, kh, kw = _shape(w)
+    x = _pad_spatial(lw, x, padding4(attrs.padding), 0.0, attrs.data_layout)
+    if nhwc:
+        kh, kw, cpg, cout = _shape(w)
+    else:
+        cout, cpg, kh, kw = _shape(w)
     opg = cout // attrs.groups
     sh, sw = attrs.strides
     dh, dw = attrs.dilation
-    # loops: n, o, y, x, c (per group), i, j
-    channel = c(0) if attrs.groups == 1 else (d(1) // opg) * cpg
-    x_map = [d(0), d(4) if attrs.groups == 1 else channel + d(4), d(2) * c(sh) + d(5) * c(dh), d(3) * c(sw) + d(6) * c(dw)]
-    maps = [amap(7, x_map), amap(7, [d(1), d(4), d(5), d(6)]), amap(7, [d(0), d(1), d(2), d(3)])]
+    # loops: n, o, y, x, c (within the group), i, j
+    channel = d(4) if attrs.groups == 1 else (d(1) // opg) * cpg + d(4)
+    rows, cols = d(2) * sh + d(5) * dh, d(3) * sw + d(6) * dw
+    if nhwc:
+        maps = [amap(7, [d(0), rows, cols, channel]), amap(7, [d(5), d(6), d(4), d(1)]),
+                amap(7, [d(0), d(2), d(3), d(1)])]
+    else:
+        maps = [amap(7, [d(0), channel, rows, cols]), amap(7, [d(1), d(4), d(5), d(6)]),
+                amap(7, [d(0), d(1), d(2), d(3)])]
     init = filled(lw, op.result.type, 0)
     return generic(lw, [x, w], [init], maps, [PARALLEL] * 4 + [REDUCTION] * 3, _mac(_dtype(op)))[0]
 
 
 def _pool(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, kind: str) -> SSAValue:
     attrs = op.attrs
-    if attrs.layout != "NCHW":
-        raise RelayError(f"pooling in layout {attrs.layout} is not lowered yet (NCHW)", op)
+    nhwc = attrs.layout == "NHWC"
     dtype = _dtype(op)
-    t = x.type
-    assert isinstance(t, TensorType)
     out_t = signless(op.result.type)
     assert isinstance(out_t, TensorType)
     top, left, bottom, right = padding4(attrs.padding)
     kh, kw = attrs.pool_size
     sh, sw = attrs.strides
     dh, dw = attrs.dilation
-    _, _, oh, ow = out_t.get_shape()
-    _, _, h, w = _shape(x)
+    out_shape, in_shape = out_t.get_shape(), _shape(x)
+    (oh, ow), (h, w) = ((out_shape[1], out_shape[2]), (in_shape[1], in_shape[2])) if nhwc else \
+        ((out_shape[2], out_shape[3]), (in_shape[2], in_shape[3]))
     # Pad so every window (ceil_mode ones too) reads inside the tensor.
     extra_h = max(0, (oh - 1) * sh + (kh - 1) * dh + 1 - (h + top + bottom))
     extra_w = max(0, (ow - 1) * sw + (kw - 1) * dw + 1 - (w + left + right))
     pads = (top, left, bottom + extra_h, right + extra_w)
-    xp = _pad_nchw(lw, x, pads, -pymath.inf if kind == "max" else 0.0)
+    xp = _pad_spatial(lw, x, pads, -pymath.inf if kind == "max" else 0.0, attrs.layout)
     # The window operand only gives the loops over the window their bounds.
     window = empty(lw, tensor_type([kh, kw], dtype))
-    maps = [amap(6, [d(0), d(1), d(2) * c(sh) + d(4) * c(dh), d(3) * c(sw) + d(5) * c(dw)]),
-            amap(6, [d(4), d(5)]), amap(6, [d(0), d(1), d(2), d(3)])]
+    # loops: n, c, y, x, i, j
+    rows, cols = d(2) * sh + d(4) * dh, d(3) * sw + d(5) * dw
+    x_map = [d(0), rows, cols, d(1)] if nhwc else [d(0), d(1), rows, cols]
+    out_map = [d(0), d(2), d(3), d(1)] if nhwc else [d(0), d(1), d(2), d(3)]
+    maps = [amap(6, x_map), amap(6, [d(4), d(5)]), amap(6, out_map)]
     iterators = [PARALLEL] * 4 + [REDUCTION] * 2
     if kind == "max":
         init = filled(lw, out_t, -pymath.inf)
@@ -182,10 +195,12 @@ def _pool(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, kind: str) -> SSAValue:
     # The divisor per output position: the window's cells inside the (declared) input.
     counts = _pool_counts(h, w, oh, ow, (kh, kw), (sh, sw), (dh, dw), (top, left, bottom, right),
                           attrs.count_include_pad)
+    if nhwc:
+        counts = counts[:, :, None]
     from relay_opt.dialects.relay.constants import dense_from_numpy
 
-    count_t = tensor_type([oh, ow], dtype)
-    const = lw.insert(arith.ConstantOp(dense_from_numpy(counts.astype(counts.dtype), dtype), signless(count_t))).results[0]
+    attr = dense_from_numpy(counts, dtype)
+    const = lw.insert(arith.ConstantOp(attr, signless(attr.type))).results[0]
 
     def divide(b: Builder, a: Sequence[SSAValue], t: Attribute) -> SSAValue:
         return b.insert(arith.DivfOp(a[0], a[1])).results[0]
@@ -226,15 +241,18 @@ def lower_avg_pool(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SS
 
 @lowering("nn.global_avg_pool2d", "nn.global_max_pool2d")
 def lower_global_pool(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
-    if op.attrs.layout != "NCHW":
-        raise RelayError(f"pooling in layout {op.attrs.layout} is not lowered yet (NCHW)", op)
     x = args[0]
-    _, _, h, w = _shape(x)
+    nhwc = op.attrs.layout == "NHWC"
+    shape = _shape(x)
+    h, w = (shape[1], shape[2]) if nhwc else (shape[2], shape[3])
     is_max = op.opdef.name.endswith("max_pool2d")
     init = filled(lw, op.result.type, -pymath.inf if is_max else 0.0)
-    maps = [amap(4, [d(0), d(1), d(2), d(3)]), amap(4, [d(0), d(1), c(0), c(0)])]
+    # loops: n, c, y, x
+    x_map = [d(0), d(2), d(3), d(1)] if nhwc else [d(0), d(1), d(2), d(3)]
+    out_map = [d(0), c(0), c(0), d(1)] if nhwc else [d(0), d(1), c(0), c(0)]
     combine = arith.MaximumfOp if is_max else arith.AddfOp
-    [total] = generic(lw, [x], [init], maps, [PARALLEL, PARALLEL, REDUCTION, REDUCTION],
+    [total] = generic(lw, [x], [init], [amap(4, x_map), amap(4, out_map)],
+                      [PARALLEL, PARALLEL, REDUCTION, REDUCTION],
                       lambda b, a: b.insert(combine(a[0], a[1])).results[0])
     if is_max:
         return total
@@ -413,9 +431,9 @@ def lower_dropout(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> lis
 
 @lowering("nn.pad")
 def lower_pad(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
-    if op.attrs.pad_mode != "constant":
-        raise RelayError(f"nn.pad with pad_mode={op.attrs.pad_mode} is not lowered yet", op)
     x, value = args
+    if op.attrs.pad_mode != "constant":
+        return _pad_by_index(lw, op, x)
     shape = _shape(x)
     n = len(shape)
     out_t = signless(op.result.type)
@@ -425,3 +443,40 @@ def lower_pad(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValu
     widths = op.attrs.pad_width
     maps = [amap(n, [d(i) for i in range(n)]), amap(n, [d(i) + c(widths[i][0]) for i in range(n)])]
     return generic(lw, [x], [init], maps, [PARALLEL] * n, lambda b, a: a[0])[0]
+
+
+def _pad_by_index(lw: Lowerer, op: RelayOperatorOp, x: SSAValue) -> SSAValue:
+    """edge and reflect padding: each result element reads x at a clamped or mirrored index."""
+    from xdsl.dialects import tensor
+    from xdsl.dialects.builtin import IndexType
+
+    from relay_opt.lowering.relay_to_linalg.structured import index
+
+    shape = _shape(x)
+    n = len(shape)
+    out_t = signless(op.result.type)
+    assert isinstance(out_t, TensorType)
+    reflect = op.attrs.pad_mode == "reflect"
+    widths = op.attrs.pad_width
+
+    def body(b: Builder, a: Sequence[SSAValue]) -> SSAValue:
+        coords = []
+        for k in range(n):
+            i = index(b, k)
+            size = shape[k]
+            zero, last = scalar_const(b, 0, IndexType()), scalar_const(b, size - 1, IndexType())
+            r = b.insert(arith.SubiOp(i, scalar_const(b, widths[k][0], IndexType()))).results[0]
+            below = b.insert(arith.CmpiOp(r, zero, "slt")).results[0]
+            above = b.insert(arith.CmpiOp(r, last, "sgt")).results[0]
+            if reflect:  # -r below, 2 * last - r above
+                low = b.insert(arith.SubiOp(zero, r)).results[0]
+                twice = scalar_const(b, 2 * (size - 1), IndexType())
+                high = b.insert(arith.SubiOp(twice, r)).results[0]
+            else:
+                low, high = zero, last
+            r = b.insert(arith.SelectOp(below, low, r)).results[0]
+            coords.append(b.insert(arith.SelectOp(above, high, r)).results[0])
+        return b.insert(tensor.ExtractOp(x, coords, out_t.element_type)).results[0]
+
+    init = empty(lw, out_t)
+    return generic(lw, [], [init], [amap(n, [d(i) for i in range(n)])], [PARALLEL] * n, body)[0]

@@ -6,7 +6,14 @@ from collections.abc import Callable, Sequence
 
 from xdsl.builder import Builder
 from xdsl.dialects import arith, tensor
-from xdsl.dialects.builtin import AffineMapAttr, FloatAttr, IntegerAttr, IntegerType, TensorType
+from xdsl.dialects.builtin import (
+    AffineMapAttr,
+    FloatAttr,
+    IndexType,
+    IntegerAttr,
+    IntegerType,
+    TensorType,
+)
 from xdsl.dialects.linalg import ops as linalg
 from xdsl.ir import Attribute, Block, Region, SSAValue
 from xdsl.ir.affine import AffineExpr, AffineMap
@@ -33,7 +40,10 @@ def amap(num_dims: int, exprs: Sequence[AffineExpr]) -> AffineMapAttr:
 
 
 def scalar_const(b: Builder | Lowerer, value: float | int | bool, t: Attribute) -> SSAValue:
-    attr = IntegerAttr(int(value), t) if isinstance(t, IntegerType) else FloatAttr(float(value), t)  # pyright: ignore
+    if isinstance(t, (IntegerType, IndexType)):
+        attr = IntegerAttr(int(value), t)
+    else:
+        attr = FloatAttr(float(value), t)  # pyright: ignore
     op = arith.ConstantOp(attr, t)
     b.insert(op)
     return op.results[0]
