@@ -17,6 +17,7 @@ PASSES: dict[str, str] = {
     "bufferize": "relay_opt.lowering.bufferize:BufferizePass",
     "convert-to-llvm": "relay_opt.lowering.to_llvm:ConvertToLLVMPass",
     "relay-to-llvm": "relay_opt.lowering.pipeline:RelayToLLVMPipeline",
+    "profile-kernels": "relay_opt.lowering.profile:ProfileKernelsPass",
 }
 
 

@@ -29,6 +29,13 @@ class RelayToLLVMPipeline(ModulePass):
 
     name = "relay-to-llvm"
 
+    profile: bool = False
+    """Bracket each kernel with timer calls (profile-kernels) after bufferize."""
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        from relay_opt.lowering.profile import ProfileKernelsPass
+
         for stage in STAGES:
             stage.apply(ctx, op)
+            if self.profile and isinstance(stage, BufferizePass):
+                ProfileKernelsPass().apply(ctx, op)

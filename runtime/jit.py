@@ -103,6 +103,7 @@ class Executable:
         self._param_types = param_types
         self._ret_type = ret_type
         self.outputs = _specs(ret_type, "output")
+        self.profile: KernelProfile | None = None
         n = len(params) + len(self.outputs)
         self._fn = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * n))(address)
 
@@ -139,23 +140,84 @@ class Executable:
         return _regroup(self._ret_type, outputs)
 
 
-def lower_to_llvm(module: ModuleOp) -> ModuleOp:
+def lower_to_llvm(module: ModuleOp, profile: bool = False) -> ModuleOp:
     """Run the whole lowering pipeline on (a clone of) a type-checked Relay module."""
     from relay_opt.lowering.pipeline import RelayToLLVMPipeline
 
     lowered = module.clone()
-    RelayToLLVMPipeline().apply(Context(), lowered)
+    RelayToLLVMPipeline(profile=profile).apply(Context(), lowered)
     return lowered
 
 
-def compile(module: ModuleOp, entry: str = "main", opt: int = 3) -> Executable:  # noqa: A001
-    """Compile a type-checked Relay module; returns its `entry` function as an Executable."""
+class KernelProfile:
+    """Time per kernel, fed by the compiled code's relay_opt_profile_enter/exit calls."""
+
+    def __init__(self, names: list[str]):
+        import time
+
+        self.names = names
+        self.total_ns = [0] * len(names)
+        self.calls = [0] * len(names)
+        self._start = [0] * len(names)
+        clock = time.perf_counter_ns
+        callback = ctypes.CFUNCTYPE(None, ctypes.c_int64)
+
+        def enter(k: int) -> None:
+            self._start[k] = clock()
+
+        def exit_(k: int) -> None:
+            self.total_ns[k] += clock() - self._start[k]
+            self.calls[k] += 1
+
+        self._callbacks = (callback(enter), callback(exit_))  # kept alive with the profile
+
+    def bind(self) -> None:
+        from relay_opt.lowering.profile import ENTER, EXIT
+
+        for name, cb in zip((ENTER, EXIT), self._callbacks):
+            _llvm().add_symbol(name, ctypes.cast(cb, ctypes.c_void_p).value)
+
+    def reset(self) -> None:
+        self.total_ns = [0] * len(self.names)
+        self.calls = [0] * len(self.names)
+
+    def table(self) -> str:
+        total = sum(self.total_ns) or 1
+        width = max([len(n) for n in self.names] + [6])
+        rows = [f"{'kernel':<{width}} {'calls':>6} {'total (ms)':>11} {'mean (ms)':>10} {'%':>6}"]
+        order = sorted(range(len(self.names)), key=lambda k: -self.total_ns[k])
+        for k in order:
+            if not self.calls[k]:
+                continue
+            ms = self.total_ns[k] / 1e6
+            rows.append(f"{self.names[k]:<{width}} {self.calls[k]:>6} {ms:>11.3f} "
+                        f"{ms / self.calls[k]:>10.3f} {100 * self.total_ns[k] / total:>6.1f}")
+        rows.append(f"{'total':<{width}} {'':>6} {total / 1e6:>11.3f}")
+        return "\n".join(rows)
+
+
+def compile(module: ModuleOp, entry: str = "main", opt: int = 3, profile: bool = False) -> Executable:  # noqa: A001
+    """Compile a type-checked Relay module; returns its `entry` function as an Executable.
+
+    With `profile`, every kernel is timed; `executable.profile.table()` reports it."""
     funcs = {op.sym_name.data: op for op in module.ops if isinstance(op, core.FuncOp)}
     if entry not in funcs:
         raise ValueError(f"the module has no function @{entry} (it has {', '.join(sorted(funcs)) or 'none'})")
     f = funcs[entry]
     params = [s for a in f.args for s in _specs(a.type, a.name_hint or f"arg{a.index}")]
-    lowered = lower_to_llvm(module)
+    lowered = lower_to_llvm(module, profile)
+    kernel_profile = None
+    if profile:
+        from relay_opt.lowering.profile import kernel_names, operator_origins
+
+        staged = module.clone()
+        from relay_opt.lowering.bufferize import BufferizePass
+        from relay_opt.lowering.relay_to_linalg import ConvertRelayToLinalgPass
+
+        ConvertRelayToLinalgPass().apply(Context(), staged)
+        BufferizePass().apply(Context(), staged)
+        kernel_profile = KernelProfile(kernel_names(staged, operator_origins(module)))
+        kernel_profile.bind()
     weights = bind_weights(lowered)
     ir_text = llvm_ir(lowered)
     llvm = _llvm()
@@ -165,6 +227,7 @@ def compile(module: ModuleOp, entry: str = "main", opt: int = 3) -> Executable: 
     address = engine.get_function_address(entry)
     exe = Executable(engine, address, params, list(f.function_type.inputs), f.ret_type, mod)
     exe._weights = weights  # the bound arrays must outlive the code
+    exe.profile = kernel_profile
     return exe
 
 

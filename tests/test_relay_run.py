@@ -78,3 +78,15 @@ def test_compiled_timing(tmp_path: Path):
     r = relay_run(str(path), "--fill-mode", "random", "--repeat", "5", "--print-time")
     assert r.returncode == 0, r.stderr
     assert "mean (ms)" in r.stdout and "median (ms)" in r.stdout and "std (ms)" in r.stdout
+
+
+def test_profile_names_each_kernel(tmp_path: Path):
+    path = tmp_path / "k.rly"
+    path.write_text('#[version = "0.0.5"]\ndef @main(%x: Tensor[(1, 2, 6, 6), float32], %w: Tensor[(3, 2, 3, 3), float32]) {\n'
+                    '  nn.relu(nn.conv2d(%x, %w, padding=[1, 1]))\n}\n')
+    r = relay_run(str(path), "--fill-mode", "random", "--profile")
+    assert r.returncode == 0, r.stderr
+    assert "Kernel profile" in r.stdout
+    assert f"nn.conv2d (generic) at {path}:3:" in r.stdout and "nn.relu (generic)" in r.stdout
+    r = relay_run(str(path), "--fill-mode", "random", "--profile", "--interpret")
+    assert r.returncode == 1 and "--profile times compiled kernels" in r.stderr

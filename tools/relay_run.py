@@ -41,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--atol", type=float, default=1e-5)
     p.add_argument("--repeat", type=int, default=0, metavar="N", help="time N calls after a warm-up")
     p.add_argument("--print-time", action="store_true", help="print mean/median/min/max/std in ms")
+    p.add_argument("--profile", action="store_true", help="print the time of each compiled kernel")
     return p
 
 
@@ -152,7 +153,9 @@ def _run(ns: argparse.Namespace) -> int:
         else:
             from relay_opt.runtime.jit import compile
 
-            exe = compile(module, ns.entry)
+            if ns.profile and ns.interpret:
+                raise UserError("relay-run: error: --profile times compiled kernels; drop --interpret\n")
+            exe = compile(module, ns.entry, profile=ns.profile)
             call = lambda: exe(*inputs)  # noqa: E731
         result = call()
         times = []
@@ -174,6 +177,9 @@ def _run(ns: argparse.Namespace) -> int:
         std = statistics.pstdev(times) if len(times) > 1 else 0.0
         print(f" {statistics.mean(times):10.4f} {statistics.median(times):12.4f} {max(times):10.4f} "
               f"{min(times):10.4f} {std:10.4f}")
+    if ns.profile and not ns.interpret:
+        print("Kernel profile (all calls):")
+        print(exe.profile.table())  # pyright: ignore[reportPossiblyUnbound, reportOptionalMemberAccess]
     if ns.outputs:
         tmp = ns.outputs + ".tmp.npz"
         np.savez(tmp, **{f"output_{i}": a for i, a in enumerate(outputs)})

@@ -163,11 +163,16 @@ class Lowerer:
             rule = RULES.get(op.opdef.name)
             if rule is None:
                 raise RelayError(f"no lowering to linalg for operator '{op.opdef.name}' yet", op)
+            block = self.builder.insertion_point.block
+            before = block.last_op
             result = rule(self, op, [self.tensor(o) if _is_tensor(o) else o for o in op.operands])
             self.values[op.result] = result if isinstance(result, list) else [result]
-            for leaf in self.values[op.result]:
-                if isinstance(leaf.owner, Operation) and isinstance(leaf.owner.location, UnknownLoc):
-                    leaf.owner.location = op.location
+            # Every op the rule made carries the Relay op's source position.
+            new = before.next_op if before is not None else block.first_op
+            while new is not None:
+                if isinstance(new.location, UnknownLoc):
+                    new.location = op.location
+                new = new.next_op
             return
         raise RelayError(
             f"'{op.name}' is not supported by convert-relay-to-linalg yet (static graphs only)", op

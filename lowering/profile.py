@@ -1,0 +1,70 @@
+"""profile-kernels: time every kernel (top-level linalg op) of the bufferized program.
+
+Each kernel is bracketed by calls `relay_opt_profile_enter(id)` and
+`relay_opt_profile_exit(id)`, C functions the JIT binds to a timer
+(`runtime/jit.py`); `kernel_names` says which id is which kernel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects import arith, func
+from xdsl.dialects.builtin import FileLineColLoc, IntegerAttr, ModuleOp, i64
+from xdsl.dialects.linalg import ops as linalg
+from xdsl.ir import Operation
+from xdsl.passes import ModulePass
+
+ENTER, EXIT = "relay_opt_profile_enter", "relay_opt_profile_exit"
+
+
+def _where(op: Operation) -> str:
+    loc = op.location
+    if isinstance(loc, FileLineColLoc):
+        return f"{loc.filename.data}:{loc.line.data}:{loc.column.data}"
+    return "?"
+
+
+def kernel_names(module: ModuleOp, origins: dict[str, str] | None = None) -> list[str]:
+    """The kernel of each id, in the order profile-kernels numbers them.
+
+    `origins` maps a source position to the Relay operator there."""
+    origins = origins or {}
+    names = []
+    for f in module.ops:
+        if isinstance(f, func.FuncOp) and not f.is_declaration:
+            for op in f.body.block.ops:
+                if isinstance(op, (linalg.GenericOp, linalg.FillOp)):
+                    where = _where(op)
+                    what = origins.get(where, op.name)
+                    names.append(f"{what} ({op.name.removeprefix('linalg.')}) at {where}")
+    return names
+
+
+def operator_origins(module: ModuleOp) -> dict[str, str]:
+    """Source position -> Relay operator name, for naming kernels."""
+    from relay_opt.dialects.relay.registry import RelayOperatorOp
+
+    return {_where(op): op.opdef.name for op in module.walk() if isinstance(op, RelayOperatorOp)}
+
+
+@dataclass(frozen=True)
+class ProfileKernelsPass(ModulePass):
+    """Brackets each kernel (top-level linalg op) with timer calls, for relay-run --profile."""
+
+    name = "profile-kernels"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        kernel = 0
+        for f in list(op.ops):
+            if not isinstance(f, func.FuncOp) or f.is_declaration:
+                continue
+            block = f.body.block
+            for k in [o for o in block.ops if isinstance(o, (linalg.GenericOp, linalg.FillOp))]:
+                ident = arith.ConstantOp(IntegerAttr(kernel, i64), i64)
+                block.insert_ops_before([ident, func.CallOp(ENTER, [ident.result], [])], k)
+                block.insert_op_after(func.CallOp(EXIT, [ident.result], []), k)
+                kernel += 1
+        for name in (ENTER, EXIT):
+            op.body.block.add_op(func.FuncOp.external(name, [i64], []))

@@ -1,0 +1,20 @@
+// The whole pipeline in one pass, and with kernels bracketed by timer calls.
+// RUN: relay-opt %s -p relay-to-llvm | filecheck %s
+// RUN: relay-opt %s -p 'relay-to-llvm{profile=true}' | filecheck %s --check-prefix=PROFILE
+
+// CHECK-LABEL: llvm.func @main(
+// CHECK-SAME:    %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr) attributes {relay_opt.outputs = 1 : i64}
+// CHECK:         llvm.intr.exp
+// CHECK:         llvm.return
+// CHECK-NOT:     linalg.
+// CHECK-NOT:     memref.
+
+// PROFILE:      llvm.call @relay_opt_profile_enter(%{{.*}}) : (i64) -> ()
+// PROFILE:      llvm.intr.exp
+// PROFILE:      llvm.call @relay_opt_profile_exit(%{{.*}}) : (i64) -> ()
+// PROFILE-DAG:  llvm.func @relay_opt_profile_enter(i64)
+// PROFILE-DAG:  llvm.func @relay_opt_profile_exit(i64)
+relay.func @main(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  %0 = relay.exp %x : (tensor<4x8xf32>) -> tensor<4x8xf32>
+  relay.return %0 : tensor<4x8xf32>
+}
