@@ -144,6 +144,8 @@ def _run(ns: argparse.Namespace) -> int:
             given[name] = _fill(name, t, ns.fill_mode, rng)
     inputs = [given[n] for n in names]
 
+    if ns.profile and ns.interpret:
+        raise UserError("relay-run: error: --profile times compiled kernels; drop --interpret\n")
     try:
         if ns.interpret:
             from relay_opt.runtime.interpreter import Interpreter
@@ -153,8 +155,6 @@ def _run(ns: argparse.Namespace) -> int:
         else:
             from relay_opt.runtime.jit import compile
 
-            if ns.profile and ns.interpret:
-                raise UserError("relay-run: error: --profile times compiled kernels; drop --interpret\n")
             exe = compile(module, ns.entry, profile=ns.profile)
             call = lambda: exe(*inputs)  # noqa: E731
         result = call()
