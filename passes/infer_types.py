@@ -311,11 +311,12 @@ class Inference:
         args = [self.term(o) for o in op.operands]
         result = self.term(op.result)
         opdef = op.opdef
+        values = [_constant_value(o) for o in op.operands] if opdef.value_relation else None
 
         def solve() -> None:
             types = [to_attr(self.solver, a) for a in args]
             try:
-                inferred = opdef.infer(types, op.attrs)
+                inferred = opdef.infer(types, op.attrs, values)
             except (TypeRelationError, AttrError) as e:
                 raise RelayError(f"'{opdef.name}': {e}", op) from None
             self.unify(
@@ -540,6 +541,15 @@ class Inference:
                     raise RelayError(
                         f"cannot infer a type for this value: {v.type}; annotate it", op
                     )
+
+
+def _constant_value(v: SSAValue) -> object:
+    """The array of a relay.constant operand, else None."""
+    if isinstance(v.owner, core.ConstantOp):
+        from relay_opt.dialects.relay.resources import array_of
+
+        return array_of(v.owner.value)
+    return None
 
 
 def _has_incomplete(t: Attribute) -> bool:

@@ -80,6 +80,9 @@ class OpDef:
     pattern: OpPattern
     compute: Compute
     summary: str = ""
+    value_relation: Callable[[Sequence[Attribute], Attrs, Sequence[Any]], Attribute] | None = None
+    """A sharper relation for when some operands are constants (numpy arrays, else None):
+    arange's length follows from its start, stop and step."""
     op_class: type[RelayOperatorOp] = field(init=False, repr=False, compare=False)
 
     @property
@@ -103,13 +106,18 @@ class OpDef:
             raise AttrError(f"operator '{self.name}' has no attribute '{unknown}'")
         return Attrs(out)
 
-    def infer(self, arg_types: Sequence[Attribute], attrs: Attrs) -> Attribute:
-        """Run the type relation after checking the operand count."""
+    def infer(
+        self, arg_types: Sequence[Attribute], attrs: Attrs, values: Sequence[Any] | None = None
+    ) -> Attribute:
+        """Run the type relation after checking the operand count; `values` holds the
+        operands known as constants (None for the others)."""
         if len(arg_types) != len(self.args):
             raise TypeRelationError(
                 f"'{self.name}' takes {len(self.args)} operand(s) "
                 f"({', '.join(self.args)}), got {len(arg_types)}"
             )
+        if values is not None and self.value_relation is not None:
+            return self.value_relation(arg_types, attrs, values)
         return self.relation(arg_types, attrs)
 
     def build(

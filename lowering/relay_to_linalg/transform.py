@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from xdsl.dialects.builtin import TensorType
+from xdsl.dialects.builtin import TensorType, f64, i64
 from xdsl.ir import SSAValue
 from xdsl.ir.affine import AffineExpr
 
@@ -345,3 +345,33 @@ def lower_take(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVal
     init = empty(lw, out_t)
     return generic(lw, [init, indices], [init], [_identity(n), idx_map, _identity(n)], [PARALLEL] * n,
                    lambda b, a: body(b, a[1:]))[0]
+
+
+@lowering("arange")
+def lower_arange(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    """out[i] = start + i * step; the length is static once infer-types saw constant operands."""
+    from xdsl.dialects import arith
+
+    from relay_opt.dialects.relay.types import DYNAMIC, tensor_dtype
+    from relay_opt.lowering.relay_to_linalg.elementwise import cast_scalar
+    from relay_opt.lowering.relay_to_linalg.structured import index
+
+    out_t = signless(op.result.type)
+    if DYNAMIC in _shape(out_t):
+        raise RelayError("arange's length is only known at run time; dynamic shapes are not compiled yet", op)
+    start, _, step = args
+    src = tensor_dtype(op.operands[0].type)  # pyright: ignore
+    dst = tensor_dtype(op.result.type)  # pyright: ignore
+    elem = out_t.element_type  # pyright: ignore
+
+    def body(b, a):  # noqa: ANN001, ANN202
+        # In float64, as numpy's arange computes; then to the result dtype.
+        as_int = b.insert(arith.IndexCastOp(index(b, 0), i64)).results[0]
+        x = cast_scalar(b, as_int, "int64", "float64", f64)
+        s0 = cast_scalar(b, a[0], src, "float64", f64)
+        st = cast_scalar(b, a[1], src, "float64", f64)
+        v = b.insert(arith.AddfOp(s0, b.insert(arith.MulfOp(x, st)).results[0])).results[0]
+        return cast_scalar(b, v, "float64", dst, elem)
+
+    return generic(lw, [start, step], [empty(lw, out_t)], [amap(1, []), amap(1, []), _identity(1)], [PARALLEL],
+                   lambda b, a: body(b, a))[0]

@@ -451,8 +451,19 @@ def _arange(attrs: Attrs, start: np.ndarray, stop: np.ndarray, step: np.ndarray)
     return np.arange(start.item(), stop.item(), step.item()).astype(numpy_dtype(attrs.dtype or "float32"))
 
 
+def _arange_value_rel(args: Sequence[Attribute], attrs: Attrs, values: Sequence[object]) -> Attribute:
+    out = _arange_rel(args, attrs)
+    if any(v is None for v in values):
+        return out
+    start, stop, step = (np.asarray(v).item() for v in values)
+    if step == 0:
+        raise TypeRelationError("arange step cannot be 0")
+    return result([len(np.arange(start, stop, step))], attrs.dtype or "float32")
+
+
 register(OpDef("arange", ("start", "stop", "step"), (AttrSpec("dtype", AttrKind.DTYPE, ""),), _arange_rel,
-               OpPattern.OPAQUE, _arange, "evenly spaced values in [start, stop)"))
+               OpPattern.OPAQUE, _arange, "evenly spaced values in [start, stop)",
+               value_relation=_arange_value_rel))
 
 
 # -- layout_transform ------------------------------------------------------------------------
