@@ -2,9 +2,10 @@
 
 xDSL 0.74 has none of these conversions (it hands them to an external
 mlir-opt); this pass writes them. Conventions:
-- memrefs have static shapes and identity layouts (what bufferize produces)
-  and become bare `!llvm.ptr`s, as with MLIR's `use-bare-ptr-memref-call-conv`;
-  an access computes its row-major offset with constant strides;
+- memrefs have static shapes and become bare `!llvm.ptr`s, as with MLIR's
+  `use-bare-ptr-memref-call-conv`: the pointer is the view's first element, and
+  an access computes its offset with the constant strides of its type (row-major,
+  or a strided view's layout); reshapes keep the pointer, subviews move it;
 - `index` is i64;
 - `memref.alloc`/`dealloc` call `malloc`/`free`; `memref.copy` is `llvm.memcpy`;
 - operations LLVM has as intrinsics are `llvm.intr.*` ops or
@@ -27,10 +28,12 @@ from xdsl.dialects.builtin import (
     DenseIntOrFPElementsAttr,
     FloatAttr,
     IndexType,
+    IntAttr,
     IntegerAttr,
     IntegerType,
     MemRefType,
     ModuleOp,
+    StridedLayoutAttr,
     i1,
     i64,
 )
@@ -212,15 +215,13 @@ class _Converter:
         return self.emit(llvm.CallIntrinsicOp(name, args, [result] if result is not None else []))
 
     def address(self, ref: SSAValue, indices: list[SSAValue]) -> SSAValue:
-        """The element address of `ref[indices]`: row-major offset with static strides."""
+        """The element address of `ref[indices]`: the offset with the memref's static strides."""
         t = ref.type
         assert isinstance(t, MemRefType)
-        shape = t.get_shape()
-        if any(d < 0 for d in shape):
-            raise RelayError(f"convert-to-llvm needs static shapes, got {t}")
+        strides = memref_strides(t)
         offset: SSAValue | None = None
         for k, idx in enumerate(indices):
-            stride = prod(shape[k + 1 :])
+            stride = strides[k]
             term = self.v(idx)
             if stride != 1:
                 term = self.emit(llvm.MulOp(term, self.const(stride, i64)))
@@ -313,6 +314,11 @@ class _Converter:
             size = self.const(self.byte_size(op.source.type), i64)
             volatile = self.const(0, i1)
             self.intrinsic("llvm.memcpy.p0.p0.i64", [self.v(op.destination), self.v(op.source), size, volatile], None)
+        elif isinstance(op, (memref.CollapseShapeOp, memref.ExpandShapeOp)):
+            # A reshape of a contiguous memref is the same memory: the same pointer.
+            self.set(op, self.v(op.src))
+        elif isinstance(op, memref.SubviewOp):
+            self.set(op, self.subview(op))
         elif isinstance(op, memref.GetGlobalOp):
             self.set(op, self.emit(llvm.AddressOfOp(op.name_.root_reference.data, PTR)))
         elif isinstance(op, func.ReturnOp):
@@ -361,6 +367,18 @@ class _Converter:
         q = self.floor_div(self.emit(llvm.SubOp(zero, lhs)), rhs)
         return self.emit(llvm.SubOp(zero, q))
 
+    def subview(self, op: memref.SubviewOp) -> SSAValue:
+        """A view's pointer is the source's plus its static offset; its strides are in its type."""
+        if op.offsets or op.sizes or op.strides:
+            raise RelayError("convert-to-llvm handles subviews with static offsets, sizes and strides", op)
+        source_strides = memref_strides(op.source.type)  # pyright: ignore[reportArgumentType]
+        offset = sum(o * s for o, s in zip(op.static_offsets.get_values(), source_strides))
+        base = self.v(op.source)
+        if offset == 0:
+            return base
+        element = op.source.type.element_type  # pyright: ignore[reportAttributeAccessIssue]
+        return self.emit(llvm.GEPOp(base, [offset], element, inbounds=True))
+
     def byte_size(self, t: Attribute) -> int:
         assert isinstance(t, MemRefType)
         bits = _bits(t.element_type)
@@ -396,6 +414,20 @@ class _Converter:
         fix = self.emit(llvm.AndOp(nonzero, differ))
         q_minus = self.emit(llvm.SubOp(q, self.const(1, a.type)))
         return self.emit(llvm.SelectOp(fix, q_minus, q))
+
+
+def memref_strides(t: MemRefType[Attribute]) -> list[int]:
+    """Element strides: the layout's (a strided view), else row-major; shapes must be static."""
+    shape = t.get_shape()
+    if any(d < 0 for d in shape):
+        raise RelayError(f"convert-to-llvm needs static shapes, got {t}")
+    layout = t.layout
+    if isinstance(layout, StridedLayoutAttr):
+        strides = [s.data if isinstance(s, IntAttr) else None for s in layout.strides]
+        if None in strides:
+            raise RelayError(f"convert-to-llvm needs static strides, got {t}")
+        return strides  # pyright: ignore[reportReturnType]
+    return [prod(shape[k + 1 :]) for k in range(len(shape))]
 
 
 def _reverse_post_order(entry: Block) -> list[Block]:

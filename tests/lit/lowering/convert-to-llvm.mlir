@@ -48,6 +48,20 @@ func.func @branches(%c: i1, %a: index, %b: index) -> index {
   func.return %q : index
 }
 
+// Reshapes keep the pointer; a subview moves it, and its type's strides index it.
+// CHECK-LABEL: llvm.func @views(
+// CHECK:       %[[V:.*]] = llvm.getelementptr inbounds %{{.*}}[9] : (!llvm.ptr) -> !llvm.ptr, f32
+// CHECK:       %[[S:.*]] = llvm.mlir.constant(8) : i64
+// CHECK-NEXT:  %[[M:.*]] = llvm.mul %{{.*}}, %[[S]] : i64
+// CHECK:       llvm.getelementptr inbounds %[[V]][%{{.*}}] : (!llvm.ptr, i64) -> !llvm.ptr, f32
+func.func @views(%m: memref<4x8xf32>, %i: index, %j: index) -> f32 {
+  %flat = memref.collapse_shape %m [[0, 1]] : memref<4x8xf32> into memref<32xf32>
+  %back = memref.expand_shape %flat [[0, 1]] output_shape [4, 8] : memref<32xf32> into memref<4x8xf32>
+  %sub = memref.subview %back[1, 1] [2, 3] [1, 1] : memref<4x8xf32> to memref<2x3xf32, strided<[8, 1], offset: 9>>
+  %x = memref.load %sub[%i, %j] : memref<2x3xf32, strided<[8, 1], offset: 9>>
+  func.return %x : f32
+}
+
 // External C functions are declared once, at the end of the module.
 // CHECK-DAG: llvm.func @malloc(i64) -> !llvm.ptr
 // CHECK-DAG: llvm.func @free(!llvm.ptr)
