@@ -6,7 +6,7 @@ PYTHON ?= python3
 install:
 	$(PYTHON) -m pip install -q -e '.[test]' -e examples/plugin
 
-# The main job: Relay text in, types inferred, native code out, checked against numpy.
+# The main job: a CNN in Relay text, type-checked, compiled, run, checked against numpy.
 demo: install
 	$(PYTHON) examples/demo.py
 
