@@ -12,12 +12,21 @@ from xdsl.universe import Universe
 PASSES: dict[str, str] = {
     # Relay -> Relay (passes/)
     "infer-types": "relay_opt.passes.infer_types:InferTypesPass",
+    "simplify-inference": "relay_opt.passes.simplify_inference:SimplifyInferencePass",
+    "fold-constant": "relay_opt.passes.fold_constant:FoldConstantPass",
+    "remove-unused-functions": "relay_opt.passes.remove_unused_functions:RemoveUnusedFunctionsPass",
     # Lowering (lowering/)
     "convert-relay-to-linalg": "relay_opt.lowering.relay_to_linalg:ConvertRelayToLinalgPass",
     "bufferize": "relay_opt.lowering.bufferize:BufferizePass",
     "convert-to-llvm": "relay_opt.lowering.to_llvm:ConvertToLLVMPass",
     "relay-to-llvm": "relay_opt.lowering.pipeline:RelayToLLVMPipeline",
     "profile-kernels": "relay_opt.lowering.profile:ProfileKernelsPass",
+}
+
+
+# Passes whose names xDSL's own passes already take: relay-opt's replace them there.
+RELAY_OPT_OVERRIDES: dict[str, str] = {
+    "dce": "relay_opt.passes.dce:DeadCodeEliminationPass",
 }
 
 

@@ -118,7 +118,11 @@ class RelayOptMain(xDSLOptMain):
                 self.ctx.register_dialect(name, factory)
 
     def register_all_passes(self) -> None:
+        from relay_opt.universe import RELAY_OPT_OVERRIDES, _loader
+
         super().register_all_passes()
+        for name, path in RELAY_OPT_OVERRIDES.items():
+            self.register_pass(name, _loader(path))
         for universe in self.plugins:
             for name, factory in universe.all_passes.items():
                 if name in self.available_passes:

@@ -27,8 +27,10 @@ from xdsl.irdl import (
     irdl_op_definition,
     opt_prop_def,
     result_def,
+    traits_def,
     var_operand_def,
 )
+from xdsl.traits import Pure
 from xdsl.parser import Parser, UnresolvedOperand
 from xdsl.printer import Printer
 from xdsl.utils.exceptions import VerifyException
@@ -268,6 +270,8 @@ def register(opdef: OpDef) -> OpDef:
         "name": opdef.mlir_name,
         "OPDEF": opdef,
         "__annotations__": {"OPDEF": "ClassVar[OpDef]"},
+        # Operators compute values only: unused calls may be removed, equal ones merged.
+        "traits": traits_def(Pure()),
         "__doc__": opdef.summary or f"Relay operator `{opdef.name}`.",
         "__module__": __name__,
         "__qualname__": class_name + "Op",

@@ -277,7 +277,11 @@ class RelayPrinter:
         if dtype.startswith("float"):
             if math.isnan(x):
                 return None
-            return relay_float(x, _LITERAL_SUFFIX[dtype])
+            # The shortest decimal that reads back as the same value of this width.
+            short = float(str(numpy_from_dense(value).item() if dtype == "float64" else np.float32(x)))
+            if dtype == "float16":
+                short = float(str(np.float16(x)))
+            return relay_float(short, _LITERAL_SUFFIX[dtype])
         return f"{x}{_LITERAL_SUFFIX[dtype]}"
 
     def args(self, values, indent: str) -> list[str]:  # noqa: ANN001

@@ -1,0 +1,79 @@
+"""fold-constant: computes operator calls whose operands are all constants, at compile time.
+
+The values come from the operators' numpy semantics (the interpreter's); a
+folded result larger than `INLINE_LIMIT` elements becomes a resource, not text.
+Tuples of constants and projections of them fold too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import SSAValue
+from xdsl.passes import ModulePass
+from xdsl.pattern_rewriter import (
+    GreedyRewritePatternApplier,
+    PatternRewriter,
+    PatternRewriteWalker,
+    RewritePattern,
+    op_type_rewrite_pattern,
+)
+
+from relay_opt.dialects.relay import core
+from relay_opt.dialects.relay.registry import OpPattern, RelayOperatorOp
+from relay_opt.dialects.relay.resources import array_of, constant_attr
+from relay_opt.dialects.relay.types import tensor_dtype
+
+
+def _constant(v: SSAValue) -> object:
+    """The value of `v` if it is a constant (or a tuple of constants), else None."""
+    owner = v.owner
+    if isinstance(owner, core.ConstantOp):
+        return np.asarray(array_of(owner.value))
+    if isinstance(owner, core.TupleOp):
+        fields = [_constant(f) for f in owner.fields]
+        return None if any(f is None for f in fields) else tuple(fields)
+    return None
+
+
+class FoldOperator(RewritePattern):
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: RelayOperatorOp, rewriter: PatternRewriter) -> None:
+        # Opaque operators (dropout, arange, ...) are left to run: TVM does not fold them either.
+        if op.opdef.pattern is OpPattern.OPAQUE and op.opdef.name != "arange":
+            return
+        values = [_constant(o) for o in op.operands]
+        if any(v is None for v in values):
+            return
+        out = op.opdef.compute(op.attrs, *values)
+        if isinstance(out, tuple):
+            consts = [core.ConstantOp(constant_attr(np.asarray(o), tensor_dtype(t))) for o, t in zip(out, op.result.type.types)]  # pyright: ignore
+            tup = core.TupleOp([c.result for c in consts])
+            rewriter.replace(op, [*consts, tup], [tup.result])
+        else:
+            const = core.ConstantOp(constant_attr(np.asarray(out), tensor_dtype(op.result.type)))  # pyright: ignore
+            rewriter.replace(op, [const])
+
+
+class FoldTupleGet(RewritePattern):
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: core.TupleGetOp, rewriter: PatternRewriter) -> None:
+        owner = op.tuple.owner
+        if isinstance(owner, core.TupleOp):
+            rewriter.replace(op, [], [owner.fields[op.field_index]])
+
+
+@dataclass(frozen=True)
+class FoldConstantPass(ModulePass):
+    """Evaluates operator calls on constants with their numpy semantics."""
+
+    name = "fold-constant"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        from relay_opt.passes.dce import DeadCodeEliminationPass
+
+        PatternRewriteWalker(GreedyRewritePatternApplier([FoldOperator(), FoldTupleGet()])).rewrite_module(op)
+        DeadCodeEliminationPass().apply(ctx, op)
