@@ -236,37 +236,3 @@ def types_compatible(a: Attribute, b: Attribute) -> bool:
 def function_type(inputs: Sequence[Attribute], output: Attribute) -> FunctionType:
     """Relay functions return exactly one value (a tuple when there are several)."""
     return FunctionType.from_lists(list(inputs), [output])
-
-
-def relay_type_str(t: Attribute) -> str:
-    """Spell a type the way Relay's text format does, for diagnostics."""
-    if isinstance(t, TensorType):
-        try:
-            dtype = tensor_dtype(t)
-        except UnknownDTypeError:
-            dtype = str(t.element_type)
-        shape = tensor_shape(t)
-        if not shape:
-            return dtype
-        dims = ", ".join("?" if d == DYNAMIC else str(d) for d in shape)
-        if len(shape) == 1:
-            dims += ","
-        return f"Tensor[({dims}), {dtype}]"
-    if isinstance(t, TupleType):
-        fields = [relay_type_str(f) for f in t.types]
-        return "(" + ", ".join(fields) + ("," if len(fields) == 1 else "") + ")"
-    if isinstance(t, FunctionType):
-        args = ", ".join(relay_type_str(a) for a in t.inputs)
-        outs = [relay_type_str(o) for o in t.outputs]
-        return f"fn ({args}) -> {outs[0] if len(outs) == 1 else '(' + ', '.join(outs) + ')'}"
-    if isinstance(t, TypeVarType):
-        return t.var_name.data
-    if isinstance(t, IncompleteType):
-        return "_"
-    if isinstance(t, RefType):
-        return f"ref({relay_type_str(t.value_type)})"
-    if isinstance(t, ADTType):
-        if not t.args:
-            return t.adt_name
-        return f"{t.adt_name}[{', '.join(relay_type_str(a) for a in t.args)}]"
-    return str(t)
