@@ -5,3 +5,10 @@ are the subpackages of this package; see pyproject.toml.
 """
 
 __version__ = "0.1.0"
+
+
+def compile(module, entry: str = "main", opt: int = 3, profile: bool = False):  # noqa: A001, ANN001, ANN201
+    """Compile a type-checked Relay module to native code: see `relay_opt.runtime.jit.compile`."""
+    from relay_opt.runtime.jit import compile as jit_compile
+
+    return jit_compile(module, entry, opt, profile)

@@ -91,7 +91,8 @@ def _summary(pass_class: type[ModulePass]) -> str:
     for line in doc.strip().splitlines():
         if line.strip():
             return line.strip()
-    return ""
+    origin = pass_class.__module__.split(".")[0]
+    return f"({origin} pass without a description)"
 
 
 class RelayOptMain(xDSLOptMain):

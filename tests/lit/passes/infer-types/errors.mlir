@@ -81,3 +81,11 @@ relay.func @unknown_element() -> tensor<f32> {
   %c = relay.constant dense<1.0> : tensor<f32>
   relay.return %c : tensor<f32>
 }
+
+// -----
+
+// CHECK: errors.mlir:[[# @LINE + 2]]:3: error: 'nn.conv2d': data has 3 input channels but weight expects 4 (groups=1); data (1, 3, 8, 8), weight (8, 4, 3, 3)
+relay.func @channels(%x: tensor<1x3x8x8xf32>, %w: tensor<8x4x3x3xf32>) -> !relay.incomplete {
+  %0 = relay.nn.conv2d %x, %w {padding = [1, 1]} : (tensor<1x3x8x8xf32>, tensor<8x4x3x3xf32>) -> !relay.incomplete
+  relay.return %0 : !relay.incomplete
+}
