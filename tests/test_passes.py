@@ -14,6 +14,7 @@ from xdsl.context import Context
 from relay_opt.frontends.relay_text import parse_relay
 from relay_opt.passes.dce import DeadCodeEliminationPass
 from relay_opt.passes.fold_constant import FoldConstantPass
+from relay_opt.passes.fuse_ops import FuseOpsPass
 from relay_opt.passes.remove_unused_functions import RemoveUnusedFunctionsPass
 from relay_opt.passes.simplify_inference import SimplifyInferencePass
 from relay_opt.runtime.interpreter import interpret
@@ -21,7 +22,8 @@ from relay_opt.runtime.jit import compile
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "examples" / "models"))
 
-PASSES = [SimplifyInferencePass(), FoldConstantPass(), DeadCodeEliminationPass(), RemoveUnusedFunctionsPass()]
+PASSES = [SimplifyInferencePass(), FoldConstantPass(), DeadCodeEliminationPass(), RemoveUnusedFunctionsPass(),
+          FuseOpsPass()]
 
 
 def models():
@@ -71,3 +73,16 @@ def test_dce_keeps_effects_inside_branches():
     DeadCodeEliminationPass().apply(Context(), module)
     assert any(op.name == "relay.ref_write" for op in module.walk())
     assert interpret(module, [np.array(True)]).item() == 2
+
+
+def test_fuse_ops_on_resnet_gives_one_group_per_conv2d():
+    _, module, _ = next(models())
+    for p in (SimplifyInferencePass(), FoldConstantPass(), FuseOpsPass()):
+        p.apply(Context(), module)
+    groups = [op for op in module.walk() if op.name == "relay.fn"]
+    with_conv = [g for g in groups if any(o.name == "relay.nn.conv2d" for o in g.walk())]
+    convs = [o for o in module.walk() if o.name == "relay.nn.conv2d"]
+    assert len(with_conv) == len(convs) == 20
+    assert all(sum(o.name == "relay.nn.conv2d" for o in g.walk()) == 1 for g in with_conv)
+    # the other groups: max_pool, global_avg_pool, batch_flatten, dense + bias_add, softmax
+    assert len(groups) - len(with_conv) == 5

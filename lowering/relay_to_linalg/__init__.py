@@ -86,6 +86,7 @@ class Lowerer:
 
     def __post_init__(self) -> None:
         self.values: dict[SSAValue, list[SSAValue]] = {}
+        self.primitives: dict[SSAValue, core.ClosureOp] = {}
 
     def insert(self, op: Operation) -> Operation:
         self.builder.insert(op)
@@ -159,6 +160,12 @@ class Lowerer:
             call.location = op.location
             self.values[op.result] = list(call.results)
             return
+        if isinstance(op, core.ClosureOp) and op.attributes.get("Primitive") is not None:
+            self.primitives[op.result] = op  # lowered where it is called
+            return
+        if isinstance(op, core.CallClosureOp) and op.callee in self.primitives:
+            self.inline_primitive(self.primitives[op.callee], op)
+            return
         if isinstance(op, RelayOperatorOp):
             rule = RULES.get(op.opdef.name)
             if rule is None:
@@ -177,6 +184,17 @@ class Lowerer:
         raise RelayError(
             f"'{op.name}' is not supported by convert-relay-to-linalg yet (static graphs only)", op
         )
+
+    def inline_primitive(self, fn: core.ClosureOp, call: core.CallClosureOp) -> None:
+        """A fused group: its body's ops, lowered in place of the call."""
+        for param, arg in zip(fn.args, call.arguments):
+            self.values[param] = self.values[arg]
+        body = list(fn.body.block.ops)
+        for inner in body[:-1]:
+            self.op(inner)
+        ret = body[-1]
+        assert isinstance(ret, core.ReturnOp)
+        self.values[call.result] = self.values[ret.value]
 
     def constant(self, op: core.ConstantOp) -> SSAValue:
         value = op.value
