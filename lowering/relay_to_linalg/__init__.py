@@ -23,12 +23,14 @@ from xdsl.dialects.builtin import (
     BytesAttr,
     DenseIntOrFPElementsAttr,
     DenseResourceAttr,
+    IntegerAttr,
     IntegerType,
     ModuleOp,
     Signedness,
     TensorType,
     TupleType,
     UnknownLoc,
+    i64,
 )
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
@@ -187,11 +189,22 @@ class Lowerer:
 
     def inline_primitive(self, fn: core.ClosureOp, call: core.CallClosureOp) -> None:
         """A fused group: its body's ops, lowered in place of the call."""
+        from relay_opt.lowering.fuse_elementwise import GROUP_ATTR
+
         for param, arg in zip(fn.args, call.arguments):
             self.values[param] = self.values[arg]
+        block = self.builder.insertion_point.block
+        before = block.last_op
         body = list(fn.body.block.ops)
         for inner in body[:-1]:
             self.op(inner)
+        # Mark the group's kernels, for fuse-linalg-elementwise.
+        group = IntegerAttr(len(self.primitives), i64)
+        new = before.next_op if before is not None else block.first_op
+        while new is not None:
+            if new.name == "linalg.generic":
+                new.attributes[GROUP_ATTR] = group
+            new = new.next_op
         ret = body[-1]
         assert isinstance(ret, core.ReturnOp)
         self.values[call.result] = self.values[ret.value]

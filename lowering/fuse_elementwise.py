@@ -1,0 +1,113 @@
+"""fuse-linalg-elementwise: a fused group's elementwise producers go into their consumer's loop.
+
+A `linalg.generic` whose loops are all parallel, whose single result is read
+only by the next generic of the same fuse-ops group, through an indexing map
+that is the identity on the consumer's loops, is inlined into that consumer:
+its body computes the value the consumer would have loaded, and the
+intermediate tensor (so its buffer) disappears. A chain of elementwise
+operators becomes one loop nest; `exp` then `sum` too.
+
+The groups are those of fuse-ops (`relay_opt.group` on each generic); without
+fuse-ops nothing is merged, so unfused code stays one loop nest per operator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects.builtin import AffineMapAttr, ModuleOp
+from xdsl.dialects.linalg import ops as linalg
+from xdsl.ir import Block, Region, SSAValue
+from xdsl.ir.affine import AffineMap
+from xdsl.passes import ModulePass
+
+GROUP_ATTR = "relay_opt.group"
+
+
+def _mergeable(producer: linalg.GenericOp, consumer: linalg.GenericOp, operand_index: int) -> bool:
+    group = producer.attributes.get(GROUP_ATTR)
+    if group is None or consumer.attributes.get(GROUP_ATTR) != group:
+        return False
+    if len(producer.outputs) != 1 or not producer.results[0].has_one_use():
+        return False
+    if any(str(it.data) != "parallel" for it in producer.iterator_types):  # pyright: ignore
+        return False
+    maps = producer.indexing_maps.data
+    out_map = maps[-1].data
+    consumer_map = consumer.indexing_maps.data[operand_index].data
+    n = len(producer.iterator_types)
+    if out_map != AffineMap.identity(n) or consumer_map != AffineMap.identity(consumer_map.num_dims):
+        return False
+    if consumer_map.num_dims != n:
+        return False
+    # The producer must not read its own init (a fill or an accumulation).
+    return producer.body.block.args[-1].first_use is None
+
+
+def _merge(producer: linalg.GenericOp, consumer: linalg.GenericOp, operand_index: int) -> linalg.GenericOp:
+    p_inputs, c_inputs = list(producer.inputs), list(consumer.inputs)
+    inputs = c_inputs[:operand_index] + c_inputs[operand_index + 1 :] + p_inputs
+    c_maps = list(consumer.indexing_maps.data)
+    n_c_in = len(c_inputs)
+    maps = (c_maps[:operand_index] + c_maps[operand_index + 1 : n_c_in] + list(producer.indexing_maps.data[:-1])
+            + c_maps[n_c_in:])
+    block = Block(arg_types=[v.type.element_type for v in inputs] + [o.type.element_type for o in consumer.outputs])  # pyright: ignore
+    c_args, p_args = list(consumer.body.block.args), list(producer.body.block.args)
+    kept = len(c_inputs) - 1
+    mapping: dict[SSAValue, SSAValue] = {}
+    for k, arg in enumerate(c_args[:n_c_in]):
+        if k != operand_index:
+            mapping[arg] = block.args[k if k < operand_index else k - 1]
+    for k, arg in enumerate(p_args[:-1]):
+        mapping[arg] = block.args[kept + k]
+    for k, arg in enumerate(c_args[n_c_in:]):
+        mapping[arg] = block.args[kept + len(p_inputs) + k]
+    # The producer's body, whose yield becomes the value the consumer reads.
+    *p_ops, p_yield = list(producer.body.block.ops)
+    for op in p_ops:
+        block.add_op(op.clone(value_mapper=mapping))
+    mapping[c_args[operand_index]] = mapping.get(p_yield.operands[0], p_yield.operands[0])
+    for op in consumer.body.block.ops:
+        block.add_op(op.clone(value_mapper=mapping))
+    fused = linalg.GenericOp(inputs, list(consumer.outputs), Region(block), [AffineMapAttr(m.data) for m in maps],
+                             list(consumer.iterator_types), [r.type for r in consumer.results])
+    fused.attributes[GROUP_ATTR] = consumer.attributes[GROUP_ATTR]
+    fused.location = consumer.location
+    return fused
+
+
+def fuse_block(block: Block) -> None:
+    changed = True
+    while changed:
+        changed = False
+        for consumer in [op for op in block.ops if isinstance(op, linalg.GenericOp)]:
+            for k, v in enumerate(consumer.inputs):
+                producer = v.owner
+                if isinstance(producer, linalg.GenericOp) and _mergeable(producer, consumer, k):
+                    fused = _merge(producer, consumer, k)
+                    block.insert_op_before(fused, consumer)
+                    for old, new in zip(consumer.results, fused.results):
+                        old.replace_all_uses_with(new)
+                    consumer.detach()
+                    consumer.erase()
+                    producer.detach()
+                    producer.erase()
+                    changed = True
+                    break
+            if changed:
+                break
+
+
+@dataclass(frozen=True)
+class FuseLinalgElementwisePass(ModulePass):
+    """Inlines a fused group's elementwise linalg.generic producers into their consumers."""
+
+    name = "fuse-linalg-elementwise"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        from xdsl.dialects import func
+
+        for f in op.ops:
+            if isinstance(f, func.FuncOp) and f.body.blocks:
+                fuse_block(f.body.block)
