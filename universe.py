@@ -16,6 +16,7 @@ PASSES: dict[str, str] = {
     "fold-constant": "relay_opt.passes.fold_constant:FoldConstantPass",
     "remove-unused-functions": "relay_opt.passes.remove_unused_functions:RemoveUnusedFunctionsPass",
     "fuse-ops": "relay_opt.passes.fuse_ops:FuseOpsPass",
+    "relay-optimize": "relay_opt.passes.optimize:OptimizePass",
     # Lowering (lowering/)
     "convert-relay-to-linalg": "relay_opt.lowering.relay_to_linalg:ConvertRelayToLinalgPass",
     "bufferize": "relay_opt.lowering.bufferize:BufferizePass",

@@ -140,11 +140,13 @@ class Executable:
         return _regroup(self._ret_type, outputs)
 
 
-def lower_to_llvm(module: ModuleOp, profile: bool = False) -> ModuleOp:
-    """Run the whole lowering pipeline on (a clone of) a type-checked Relay module."""
+def lower_to_llvm(module: ModuleOp, profile: bool = False, level: int = 3) -> ModuleOp:
+    """Optimize (relay-optimize at `level`) and lower a clone of a type-checked Relay module."""
     from relay_opt.lowering.pipeline import RelayToLLVMPipeline
+    from relay_opt.passes.optimize import OptimizePass
 
     lowered = module.clone()
+    OptimizePass(level).apply(Context(), lowered)
     RelayToLLVMPipeline(profile=profile).apply(Context(), lowered)
     return lowered
 
@@ -199,22 +201,27 @@ class KernelProfile:
 def compile(module: ModuleOp, entry: str = "main", opt: int = 3, profile: bool = False) -> Executable:  # noqa: A001
     """Compile a type-checked Relay module; returns its `entry` function as an Executable.
 
+    `opt` is the optimization level of both the Relay pipeline (relay-optimize) and LLVM.
     With `profile`, every kernel is timed; `executable.profile.table()` reports it."""
     funcs = {op.sym_name.data: op for op in module.ops if isinstance(op, core.FuncOp)}
     if entry not in funcs:
         raise ValueError(f"the module has no function @{entry} (it has {', '.join(sorted(funcs)) or 'none'})")
     f = funcs[entry]
     params = [s for a in f.args for s in _specs(a.type, a.name_hint or f"arg{a.index}")]
-    lowered = lower_to_llvm(module, profile)
+    lowered = lower_to_llvm(module, profile, opt)
     kernel_profile = None
     if profile:
         from relay_opt.lowering.profile import kernel_names, operator_origins
 
         staged = module.clone()
         from relay_opt.lowering.bufferize import BufferizePass
+        from relay_opt.lowering.fuse_elementwise import FuseLinalgElementwisePass
         from relay_opt.lowering.relay_to_linalg import ConvertRelayToLinalgPass
+        from relay_opt.passes.optimize import OptimizePass
 
+        OptimizePass(opt).apply(Context(), staged)
         ConvertRelayToLinalgPass().apply(Context(), staged)
+        FuseLinalgElementwisePass().apply(Context(), staged)
         BufferizePass().apply(Context(), staged)
         kernel_profile = KernelProfile(kernel_names(staged, operator_origins(module)))
         kernel_profile.bind()

@@ -86,3 +86,16 @@ def test_fuse_ops_on_resnet_gives_one_group_per_conv2d():
     assert all(sum(o.name == "relay.nn.conv2d" for o in g.walk()) == 1 for g in with_conv)
     # the other groups: max_pool, global_avg_pool, batch_flatten, dense + bias_add, softmax
     assert len(groups) - len(with_conv) == 5
+
+
+def test_optimization_levels_keep_meaning_and_fuse_at_3():
+    from relay_opt.passes.optimize import OptimizePass
+
+    for name, module, inputs in models():
+        want = interpret(module, inputs)
+        for level in range(4):
+            changed = module.clone()
+            OptimizePass(level).apply(Context(), changed)
+            fused = any(op.name == "relay.fn" for op in changed.walk())
+            assert fused == (level == 3), (name, level)
+            np.testing.assert_allclose(compile(changed, opt=0)(*inputs), want, rtol=1e-4, atol=1e-6)

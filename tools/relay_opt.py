@@ -165,6 +165,13 @@ class RelayOptMain(xDSLOptMain):
             "xdsl.universe.Universe (NAME, or every Universe it defines)",
         )
         arg_parser.add_argument(
+            "-O",
+            dest="opt_level",
+            type=int,
+            choices=(0, 1, 2, 3),
+            help="run the default Relay pipeline of this level (relay-optimize) before -p's passes",
+        )
+        arg_parser.add_argument(
             "--input-format",
             choices=("mlir", "relay"),
             help="how to read the input (default: by file extension; .rly is Relay text)",
@@ -214,7 +221,11 @@ class RelayOptMain(xDSLOptMain):
                 self._dump(f"IR Dump Before {following.name}", module)
             started = time.perf_counter()
 
-        self.pipeline = PassPipeline.parse_spec(self.available_passes, self.args.passes, callback)
+        spec = self.args.passes
+        if self.args.opt_level is not None:
+            level = f"relay-optimize{{level={self.args.opt_level}}}"
+            spec = f"{level},{spec}" if spec else level
+        self.pipeline = PassPipeline.parse_spec(self.available_passes, spec, callback)
 
     def _dump(self, title: str, module: ModuleOp) -> None:
         sys.stderr.write(f"// -----// {title} //----- //\n")

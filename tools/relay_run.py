@@ -42,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--repeat", type=int, default=0, metavar="N", help="time N calls after a warm-up")
     p.add_argument("--print-time", action="store_true", help="print mean/median/min/max/std in ms")
     p.add_argument("--profile", action="store_true", help="print the time of each compiled kernel")
+    p.add_argument("-O", dest="opt_level", type=int, default=3, choices=(0, 1, 2, 3),
+                   help="optimization level of the compiled code (default 3)")
     return p
 
 
@@ -155,7 +157,7 @@ def _run(ns: argparse.Namespace) -> int:
         else:
             from relay_opt.runtime.jit import compile
 
-            exe = compile(module, ns.entry, profile=ns.profile)
+            exe = compile(module, ns.entry, opt=ns.opt_level, profile=ns.profile)
             call = lambda: exe(*inputs)  # noqa: E731
         result = call()
         times = []

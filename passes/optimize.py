@@ -1,0 +1,51 @@
+"""relay-optimize{level=N}: the default pipeline of each optimization level, in TVM's order.
+
+    0: infer-types
+    1: + remove-unused-functions, simplify-inference, dce
+    2: + fold-constant
+    3: + fuse-ops
+(`relay-opt -O N` and `relay-run -O N` run it; the JIT uses level 3 by default.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.passes import ModulePass
+
+
+def passes_for_level(level: int) -> list[ModulePass]:
+    from relay_opt.passes.dce import DeadCodeEliminationPass
+    from relay_opt.passes.fold_constant import FoldConstantPass
+    from relay_opt.passes.fuse_ops import FuseOpsPass
+    from relay_opt.passes.infer_types import InferTypesPass
+    from relay_opt.passes.remove_unused_functions import RemoveUnusedFunctionsPass
+    from relay_opt.passes.simplify_inference import SimplifyInferencePass
+
+    pipeline: list[ModulePass] = [InferTypesPass()]
+    if level >= 1:
+        pipeline += [RemoveUnusedFunctionsPass(), SimplifyInferencePass(), DeadCodeEliminationPass()]
+    if level >= 2:
+        pipeline += [FoldConstantPass()]
+    if level >= 3:
+        pipeline += [FuseOpsPass()]
+    return pipeline
+
+
+@dataclass(frozen=True)
+class OptimizePass(ModulePass):
+    """Runs the default Relay pipeline of an optimization level (0 to 3), in TVM's order."""
+
+    name = "relay-optimize"
+
+    level: int = 3
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        if not 0 <= self.level <= 3:
+            from relay_opt.diagnostics import RelayError
+
+            raise RelayError(f"optimization level {self.level} does not exist (0 to 3)")
+        for p in passes_for_level(self.level):
+            p.apply(ctx, op)
