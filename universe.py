@@ -16,6 +16,8 @@ PASSES: dict[str, str] = {
     "fold-constant": "relay_opt.passes.fold_constant:FoldConstantPass",
     "remove-unused-functions": "relay_opt.passes.remove_unused_functions:RemoveUnusedFunctionsPass",
     "fuse-ops": "relay_opt.passes.fuse_ops:FuseOpsPass",
+    "defuse-ops": "relay_opt.passes.defuse_ops:DefuseOpsPass",
+    "inline": "relay_opt.passes.inline:InlinePass",
     "relay-optimize": "relay_opt.passes.optimize:OptimizePass",
     # Lowering (lowering/)
     "convert-relay-to-linalg": "relay_opt.lowering.relay_to_linalg:ConvertRelayToLinalgPass",

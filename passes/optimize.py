@@ -1,9 +1,9 @@
 """relay-optimize{level=N}: the default pipeline of each optimization level, in TVM's order.
 
     0: infer-types
-    1: + remove-unused-functions, simplify-inference, dce
+    1: + remove-unused-functions, inline, simplify-inference, dce
     2: + fold-constant
-    3: + fuse-ops
+    3: + cse (xDSL's, on Relay's pure ops: attributes compared), fuse-ops
 (`relay-opt -O N` and `relay-run -O N` run it; the JIT uses level 3 by default.)
 """
 
@@ -20,17 +20,20 @@ def passes_for_level(level: int) -> list[ModulePass]:
     from relay_opt.passes.dce import DeadCodeEliminationPass
     from relay_opt.passes.fold_constant import FoldConstantPass
     from relay_opt.passes.fuse_ops import FuseOpsPass
+    from xdsl.transforms.common_subexpression_elimination import CommonSubexpressionElimination
+
     from relay_opt.passes.infer_types import InferTypesPass
+    from relay_opt.passes.inline import InlinePass
     from relay_opt.passes.remove_unused_functions import RemoveUnusedFunctionsPass
     from relay_opt.passes.simplify_inference import SimplifyInferencePass
 
     pipeline: list[ModulePass] = [InferTypesPass()]
     if level >= 1:
-        pipeline += [RemoveUnusedFunctionsPass(), SimplifyInferencePass(), DeadCodeEliminationPass()]
+        pipeline += [InlinePass(), RemoveUnusedFunctionsPass(), SimplifyInferencePass(), DeadCodeEliminationPass()]
     if level >= 2:
         pipeline += [FoldConstantPass()]
     if level >= 3:
-        pipeline += [FuseOpsPass()]
+        pipeline += [CommonSubexpressionElimination(), FuseOpsPass()]
     return pipeline
 
 

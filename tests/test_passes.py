@@ -14,7 +14,9 @@ from xdsl.context import Context
 from relay_opt.frontends.relay_text import parse_relay
 from relay_opt.passes.dce import DeadCodeEliminationPass
 from relay_opt.passes.fold_constant import FoldConstantPass
+from relay_opt.passes.defuse_ops import DefuseOpsPass
 from relay_opt.passes.fuse_ops import FuseOpsPass
+from relay_opt.passes.inline import InlinePass
 from relay_opt.passes.remove_unused_functions import RemoveUnusedFunctionsPass
 from relay_opt.passes.simplify_inference import SimplifyInferencePass
 from relay_opt.runtime.interpreter import interpret
@@ -23,7 +25,7 @@ from relay_opt.runtime.jit import compile
 sys.path.insert(0, str(Path(__file__).parent.parent / "examples" / "models"))
 
 PASSES = [SimplifyInferencePass(), FoldConstantPass(), DeadCodeEliminationPass(), RemoveUnusedFunctionsPass(),
-          FuseOpsPass()]
+          InlinePass(), FuseOpsPass(), DefuseOpsPass()]
 
 
 def models():
