@@ -18,6 +18,7 @@ PASSES: dict[str, str] = {
     "fuse-ops": "relay_opt.passes.fuse_ops:FuseOpsPass",
     "defuse-ops": "relay_opt.passes.defuse_ops:DefuseOpsPass",
     "inline": "relay_opt.passes.inline:InlinePass",
+    "simplify-expr": "relay_opt.passes.simplify_expr:SimplifyExprPass",
     "relay-optimize": "relay_opt.passes.optimize:OptimizePass",
     # Lowering (lowering/)
     "convert-relay-to-linalg": "relay_opt.lowering.relay_to_linalg:ConvertRelayToLinalgPass",

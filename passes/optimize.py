@@ -2,7 +2,7 @@
 
     0: infer-types
     1: + remove-unused-functions, inline, simplify-inference, dce
-    2: + fold-constant
+    2: + fold-constant, simplify-expr
     3: + cse (xDSL's, on Relay's pure ops: attributes compared), fuse-ops
 (`relay-opt -O N` and `relay-run -O N` run it; the JIT uses level 3 by default.)
 """
@@ -25,13 +25,14 @@ def passes_for_level(level: int) -> list[ModulePass]:
     from relay_opt.passes.infer_types import InferTypesPass
     from relay_opt.passes.inline import InlinePass
     from relay_opt.passes.remove_unused_functions import RemoveUnusedFunctionsPass
+    from relay_opt.passes.simplify_expr import SimplifyExprPass
     from relay_opt.passes.simplify_inference import SimplifyInferencePass
 
     pipeline: list[ModulePass] = [InferTypesPass()]
     if level >= 1:
         pipeline += [InlinePass(), RemoveUnusedFunctionsPass(), SimplifyInferencePass(), DeadCodeEliminationPass()]
     if level >= 2:
-        pipeline += [FoldConstantPass()]
+        pipeline += [FoldConstantPass(), SimplifyExprPass()]
     if level >= 3:
         pipeline += [CommonSubexpressionElimination(), FuseOpsPass()]
     return pipeline

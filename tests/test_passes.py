@@ -18,6 +18,7 @@ from relay_opt.passes.defuse_ops import DefuseOpsPass
 from relay_opt.passes.fuse_ops import FuseOpsPass
 from relay_opt.passes.inline import InlinePass
 from relay_opt.passes.remove_unused_functions import RemoveUnusedFunctionsPass
+from relay_opt.passes.simplify_expr import SimplifyExprPass
 from relay_opt.passes.simplify_inference import SimplifyInferencePass
 from relay_opt.runtime.interpreter import interpret
 from relay_opt.runtime.jit import compile
@@ -25,7 +26,7 @@ from relay_opt.runtime.jit import compile
 sys.path.insert(0, str(Path(__file__).parent.parent / "examples" / "models"))
 
 PASSES = [SimplifyInferencePass(), FoldConstantPass(), DeadCodeEliminationPass(), RemoveUnusedFunctionsPass(),
-          InlinePass(), FuseOpsPass(), DefuseOpsPass()]
+          InlinePass(), SimplifyExprPass(), FuseOpsPass(), DefuseOpsPass()]
 
 
 def models():
