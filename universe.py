@@ -19,6 +19,7 @@ PASSES: dict[str, str] = {
     "defuse-ops": "relay_opt.passes.defuse_ops:DefuseOpsPass",
     "inline": "relay_opt.passes.inline:InlinePass",
     "simplify-expr": "relay_opt.passes.simplify_expr:SimplifyExprPass",
+    "fold-explicit-padding": "relay_opt.passes.fold_explicit_padding:FoldExplicitPaddingPass",
     "relay-optimize": "relay_opt.passes.optimize:OptimizePass",
     # Lowering (lowering/)
     "convert-relay-to-linalg": "relay_opt.lowering.relay_to_linalg:ConvertRelayToLinalgPass",

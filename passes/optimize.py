@@ -2,7 +2,7 @@
 
     0: infer-types
     1: + remove-unused-functions, inline, simplify-inference, dce
-    2: + fold-constant, simplify-expr
+    2: + fold-constant, simplify-expr, fold-explicit-padding
     3: + cse (xDSL's, on Relay's pure ops: attributes compared), fuse-ops
 (`relay-opt -O N` and `relay-run -O N` run it; the JIT uses level 3 by default.)
 """
@@ -19,6 +19,7 @@ from xdsl.passes import ModulePass
 def passes_for_level(level: int) -> list[ModulePass]:
     from relay_opt.passes.dce import DeadCodeEliminationPass
     from relay_opt.passes.fold_constant import FoldConstantPass
+    from relay_opt.passes.fold_explicit_padding import FoldExplicitPaddingPass
     from relay_opt.passes.fuse_ops import FuseOpsPass
     from xdsl.transforms.common_subexpression_elimination import CommonSubexpressionElimination
 
@@ -32,7 +33,7 @@ def passes_for_level(level: int) -> list[ModulePass]:
     if level >= 1:
         pipeline += [InlinePass(), RemoveUnusedFunctionsPass(), SimplifyInferencePass(), DeadCodeEliminationPass()]
     if level >= 2:
-        pipeline += [FoldConstantPass(), SimplifyExprPass()]
+        pipeline += [FoldConstantPass(), SimplifyExprPass(), FoldExplicitPaddingPass()]
     if level >= 3:
         pipeline += [CommonSubexpressionElimination(), FuseOpsPass()]
     return pipeline

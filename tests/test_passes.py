@@ -14,6 +14,7 @@ from xdsl.context import Context
 from relay_opt.frontends.relay_text import parse_relay
 from relay_opt.passes.dce import DeadCodeEliminationPass
 from relay_opt.passes.fold_constant import FoldConstantPass
+from relay_opt.passes.fold_explicit_padding import FoldExplicitPaddingPass
 from relay_opt.passes.defuse_ops import DefuseOpsPass
 from relay_opt.passes.fuse_ops import FuseOpsPass
 from relay_opt.passes.inline import InlinePass
@@ -26,16 +27,19 @@ from relay_opt.runtime.jit import compile
 sys.path.insert(0, str(Path(__file__).parent.parent / "examples" / "models"))
 
 PASSES = [SimplifyInferencePass(), FoldConstantPass(), DeadCodeEliminationPass(), RemoveUnusedFunctionsPass(),
-          InlinePass(), SimplifyExprPass(), FuseOpsPass(), DefuseOpsPass()]
+          InlinePass(), SimplifyExprPass(), FoldExplicitPaddingPass(), FuseOpsPass(), DefuseOpsPass()]
 
 
 def models():
     from gpt2 import gpt2_text
+    from mnist import mnist_text
     from resnet import resnet_text
 
     rng = np.random.default_rng(0)
     text, w, _ = resnet_text(18, image=32, classes=10)
     yield "resnet18", parse_relay(text, "r.rly", meta={"relay.Constant": w}), [rng.standard_normal((1, 3, 32, 32)).astype(np.float32)]
+    text, w = mnist_text()  # its nn.pad folds into the first conv2d
+    yield "mnist", parse_relay(text, "m.rly", meta={"relay.Constant": w}), [rng.standard_normal((1, 1, 28, 28)).astype(np.float32)]
     text, w = gpt2_text()
     yield "gpt2", parse_relay(text, "g.rly", meta={"relay.Constant": w}), [rng.standard_normal((1, 8, 64)).astype(np.float32)]
 
