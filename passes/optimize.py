@@ -1,7 +1,7 @@
 """relay-optimize{level=N}: the default pipeline of each optimization level, in TVM's order.
 
     0: infer-types
-    1: + remove-unused-functions, inline, simplify-inference, dce
+    1: + inline, remove-unused-functions, simplify-inference, dce
     2: + fold-constant, simplify-expr, fold-explicit-padding
     3: + cse (xDSL's, on Relay's pure ops: attributes compared), fuse-ops
 (`relay-opt -O N` and `relay-run -O N` run it; the JIT uses level 3 by default.)
