@@ -20,6 +20,7 @@ PASSES: dict[str, str] = {
     "inline": "relay_opt.passes.inline:InlinePass",
     "simplify-expr": "relay_opt.passes.simplify_expr:SimplifyExprPass",
     "fold-explicit-padding": "relay_opt.passes.fold_explicit_padding:FoldExplicitPaddingPass",
+    "fold-scale-axis": "relay_opt.passes.fold_scale_axis:FoldScaleAxisPass",
     "relay-optimize": "relay_opt.passes.optimize:OptimizePass",
     # Lowering (lowering/)
     "convert-relay-to-linalg": "relay_opt.lowering.relay_to_linalg:ConvertRelayToLinalgPass",

@@ -3,7 +3,8 @@
     0: infer-types
     1: + inline, remove-unused-functions, simplify-inference, dce
     2: + fold-constant, simplify-expr, fold-explicit-padding
-    3: + cse (xDSL's, on Relay's pure ops: attributes compared), fuse-ops
+    3: + fold-scale-axis, fold-constant, cse (xDSL's, on Relay's pure ops: attributes
+       compared), fuse-ops
 (`relay-opt -O N` and `relay-run -O N` run it; the JIT uses level 3 by default.)
 """
 
@@ -20,6 +21,7 @@ def passes_for_level(level: int) -> list[ModulePass]:
     from relay_opt.passes.dce import DeadCodeEliminationPass
     from relay_opt.passes.fold_constant import FoldConstantPass
     from relay_opt.passes.fold_explicit_padding import FoldExplicitPaddingPass
+    from relay_opt.passes.fold_scale_axis import FoldScaleAxisPass
     from relay_opt.passes.fuse_ops import FuseOpsPass
     from xdsl.transforms.common_subexpression_elimination import CommonSubexpressionElimination
 
@@ -35,7 +37,7 @@ def passes_for_level(level: int) -> list[ModulePass]:
     if level >= 2:
         pipeline += [FoldConstantPass(), SimplifyExprPass(), FoldExplicitPaddingPass()]
     if level >= 3:
-        pipeline += [CommonSubexpressionElimination(), FuseOpsPass()]
+        pipeline += [FoldScaleAxisPass(), FoldConstantPass(), CommonSubexpressionElimination(), FuseOpsPass()]
     return pipeline
 
 

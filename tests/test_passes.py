@@ -15,6 +15,7 @@ from relay_opt.frontends.relay_text import parse_relay
 from relay_opt.passes.dce import DeadCodeEliminationPass
 from relay_opt.passes.fold_constant import FoldConstantPass
 from relay_opt.passes.fold_explicit_padding import FoldExplicitPaddingPass
+from relay_opt.passes.fold_scale_axis import FoldScaleAxisPass
 from relay_opt.passes.defuse_ops import DefuseOpsPass
 from relay_opt.passes.fuse_ops import FuseOpsPass
 from relay_opt.passes.inline import InlinePass
@@ -27,7 +28,8 @@ from relay_opt.runtime.jit import compile
 sys.path.insert(0, str(Path(__file__).parent.parent / "examples" / "models"))
 
 PASSES = [SimplifyInferencePass(), FoldConstantPass(), DeadCodeEliminationPass(), RemoveUnusedFunctionsPass(),
-          InlinePass(), SimplifyExprPass(), FoldExplicitPaddingPass(), FuseOpsPass(), DefuseOpsPass()]
+          InlinePass(), SimplifyExprPass(), FoldExplicitPaddingPass(), FoldScaleAxisPass(), FuseOpsPass(),
+          DefuseOpsPass()]
 
 
 def models():
@@ -82,10 +84,12 @@ def test_dce_keeps_effects_inside_branches():
     assert interpret(module, [np.array(True)]).item() == 2
 
 
-def test_fuse_ops_on_resnet_gives_one_group_per_conv2d():
+def test_O3_on_resnet_folds_scales_and_gives_one_group_per_conv2d():
+    from relay_opt.passes.optimize import OptimizePass
+
     _, module, _ = next(models())
-    for p in (SimplifyInferencePass(), FoldConstantPass(), FuseOpsPass()):
-        p.apply(Context(), module)
+    OptimizePass(3).apply(Context(), module)
+    assert not any(o.name in ("relay.nn.batch_norm", "relay.multiply") for o in module.walk())
     groups = [op for op in module.walk() if op.name == "relay.fn"]
     with_conv = [g for g in groups if any(o.name == "relay.nn.conv2d" for o in g.walk())]
     convs = [o for o in module.walk() if o.name == "relay.nn.conv2d"]
