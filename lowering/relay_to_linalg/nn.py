@@ -81,16 +81,12 @@ def lower_dense(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVa
 def lower_matmul(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     _check_out_dtype(op)
     a, b = args
-    if op.attrs.transpose_a:
-        a_map = [d(1 + 1), d(0)]  # a is [k, m]
-        lead = 1
-    else:
-        lead = len(_shape(a)) - 1
-        a_map = [*(d(i) for i in range(lead)), d(lead + 1)]
+    # loops: a's leading axes (m), n, then the reduction k
+    lead = 1 if op.attrs.transpose_a else len(_shape(a)) - 1
     n = lead + 2
-    if op.attrs.transpose_a:
-        a_map = [d(n - 1), d(0)]
-    b_map = [d(lead), d(n - 1)] if op.attrs.transpose_b else [d(n - 1), d(lead)]
+    k = d(n - 1)
+    a_map = [k, d(0)] if op.attrs.transpose_a else [*(d(i) for i in range(lead)), k]
+    b_map = [d(lead), k] if op.attrs.transpose_b else [k, d(lead)]
     maps = [amap(n, a_map), amap(n, b_map), amap(n, [*(d(i) for i in range(lead)), d(lead)])]
     init = filled(lw, op.result.type, 0)
     return generic(lw, [a, b], [init], maps, [PARALLEL] * (lead + 1) + [REDUCTION], _mac(_dtype(op)))[0]
