@@ -77,11 +77,15 @@ def render(
     sources: Mapping[str, str],
     notes: Iterable[tuple[Anchor, str]] = (),
     severity: str = "error",
+    unlocated: str = "<unknown>",
 ) -> str:
+    """The message and its notes; `unlocated` stands in for a position when there is none
+    (a tool names itself there: `relay-opt: error: ...`)."""
+
     def one(anchor: Anchor, msg: str, sev: str) -> str:
         loc = location_of(anchor)
         if loc is None:
-            where = "<unknown>"
+            where = unlocated
             if isinstance(anchor, Operation):
                 where = f"'{anchor.name}'"
             return f"{where}: {sev}: {msg}\n"
@@ -93,8 +97,8 @@ def render(
     return out
 
 
-def render_error(err: RelayError, sources: Mapping[str, str]) -> str:
-    return render(err.message, err.at, sources, err.notes)
+def render_error(err: RelayError, sources: Mapping[str, str], unlocated: str = "<unknown>") -> str:
+    return render(err.message, err.at, sources, err.notes, unlocated=unlocated)
 
 
 def render_parse_error(err: ParseError) -> str:

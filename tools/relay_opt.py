@@ -18,7 +18,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from io import StringIO
+from io import BytesIO, StringIO
 from typing import IO
 
 from xdsl.context import Context
@@ -88,6 +88,8 @@ def _plugin_universes(argv: Sequence[str]) -> list[Universe]:
 
 def _summary(pass_class: type[ModulePass]) -> str:
     doc = pass_class.__doc__ or ""
+    if doc.startswith(f"{pass_class.__name__}("):
+        doc = ""  # the signature that @dataclass writes when a class has no docstring
     for line in doc.strip().splitlines():
         if line.strip():
             return line.strip()
@@ -274,6 +276,13 @@ class RelayOptMain(xDSLOptMain):
         if self.args.input_file is not None:
             with open(self.args.input_file, encoding="utf-8", errors="replace") as f:
                 self.sources[name] = f.read()
+        else:
+            # Standard input can be read only once: keep its text for the diagnostics' excerpts.
+            texts = [chunk.read() for chunk, _ in chunks]
+            for chunk, _ in chunks:
+                chunk.close()
+            chunks = [(BytesIO(text), offset) for text, (_, offset) in zip(texts, chunks)]
+            self.sources[name] = b"// -----".join(texts).decode("utf-8", "replace")
         diagnostics_mode = self.args.verify_diagnostics or self.args.parsing_diagnostics
         out = StringIO()
         for i, (chunk, offset) in enumerate(chunks):
@@ -292,9 +301,10 @@ class RelayOptMain(xDSLOptMain):
             except ParseError as e:
                 message = render_parse_error(_with_offset(e, offset))
             except RelayError as e:
-                message = render_error(e, self.sources)
+                message = render_error(e, self.sources, unlocated="relay-opt")
             except (VerifyException, DiagnosticException) as e:
-                message = render(str(e.args[0]) if e.args else str(e), None, self.sources)
+                text = str(e.args[0]) if e.args else str(e)
+                message = render(text, None, self.sources, unlocated="relay-opt")
             finally:
                 chunk.close()
             if message is not None:
@@ -336,9 +346,19 @@ def run_tool(tool: Callable[[], int], prog: str) -> int:
     try:
         return tool()
     except RelayError as e:
-        sys.stderr.write(render_error(e, {}).replace("<unknown>: ", f"{prog}: ", 1))
+        sys.stderr.write(render_error(e, {}, unlocated=prog))
         return 1
-    except (ValueError, OSError) as e:
+    except BrokenPipeError:
+        # The reader went away (`relay-opt ... | head`): stop quietly, as other tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OSError as e:
+        if e.filename is not None and e.strerror:
+            sys.stderr.write(f"{prog}: error: cannot open '{e.filename}': {e.strerror}\n")
+        else:
+            sys.stderr.write(f"{prog}: error: {e}\n")
+        return 1
+    except ValueError as e:
         sys.stderr.write(f"{prog}: error: {e}\n")
         return 1
     except KeyboardInterrupt:

@@ -57,7 +57,7 @@ from relay_opt.dialects.relay.patterns import (
     WildcardPattern,
     pattern_var_count,
 )
-from relay_opt.dialects.relay.types import ADTType, TypeVarType
+from relay_opt.dialects.relay.types import ADTType, IncompleteType, TypeVarType
 
 
 @irdl_op_definition
@@ -101,8 +101,9 @@ class TypeDefOp(IRDLOperation):
         return ADTType(self.sym_name.data, [TypeVarType(p) for p in self.type_param_names])
 
     def verify_(self) -> None:
-        from relay_opt.dialects.relay.core import _type_vars
+        from relay_opt.dialects.relay.core import _type_vars, check_unique_symbol
 
+        check_unique_symbol(self, self.sym_name.data)
         if len(set(self.type_param_names)) != len(self.type_param_names):
             raise VerifyException("duplicate type parameter")
         for op in self.body.block.ops:
@@ -118,34 +119,41 @@ class TypeDefOp(IRDLOperation):
                         f"constructor @{c.sym_name.data} uses unbound type variable(s) "
                         f"{', '.join(sorted(unbound))}"
                     )
+            check_adt_types(self, c.inputs)
 
     def print(self, printer: Printer) -> None:
+        from relay_opt.dialects.relay.core import _print_type_params
+
         printer.print_string(" ")
         printer.print_symbol_name(self.sym_name.data)
-        if self.type_param_names:
-            printer.print_string("[" + ", ".join(self.type_param_names) + "]")
+        _print_type_params(printer, self.type_param_names)
         if self.extern:
             printer.print_string(" extern")
+        printer.print_op_attributes(self.attributes, print_keyword=True)
+        if self.extern and not self.body.block.ops:
             return
         printer.print_string(" ")
         printer.print_region(self.body, print_empty_block=False)
 
     @classmethod
     def parse(cls, parser: Parser) -> TypeDefOp:
+        from relay_opt.dialects.relay.core import _parse_type_params
+
         name = parser.parse_symbol_name().data
-        type_params: list[str] = []
-        if parser.parse_optional_punctuation("[") is not None:
-            type_params.append(parser.parse_identifier("type parameter"))
-            while parser.parse_optional_punctuation(",") is not None:
-                type_params.append(parser.parse_identifier("type parameter"))
-            parser.parse_punctuation("]")
-        if parser.parse_optional_keyword("extern") is not None:
-            return TypeDefOp(name, type_params, extern=True)
-        region = parser.parse_region()
-        ops = list(region.block.ops) if region.blocks else []
-        for o in ops:
-            o.detach()
-        return TypeDefOp(name, type_params, constructors=ops)  # pyright: ignore[reportArgumentType]
+        type_params = _parse_type_params(parser)
+        extern = parser.parse_optional_keyword("extern") is not None
+        attributes = parser.parse_optional_attr_dict_with_keyword()
+        ops: list[Operation] = []
+        # An extern type has no body; one that has is invalid, and read so the verifier says so.
+        region = parser.parse_optional_region() if extern else parser.parse_region()
+        if region is not None and region.blocks:
+            ops = list(region.block.ops)
+            for o in ops:
+                o.detach()
+        op = TypeDefOp(name, type_params, extern, constructors=ops)  # pyright: ignore[reportArgumentType]
+        if attributes is not None:
+            op.attributes |= attributes.data
+        return op
 
 
 @irdl_op_definition
@@ -183,6 +191,7 @@ class ConstructorOp(IRDLOperation):
             printer.print_string("(")
             printer.print_list(self.inputs, printer.print_attribute)
             printer.print_string(")")
+        printer.print_op_attributes(self.attributes)
 
     @classmethod
     def parse(cls, parser: Parser) -> ConstructorOp:
@@ -193,7 +202,9 @@ class ConstructorOp(IRDLOperation):
             while parser.parse_optional_punctuation(",") is not None:
                 inputs.append(parser.parse_type())
             parser.parse_punctuation(")")
-        return ConstructorOp(name, inputs)
+        op = ConstructorOp(name, inputs)
+        op.attributes |= parser.parse_optional_attr_dict()
+        return op
 
 
 @irdl_op_definition
@@ -226,6 +237,15 @@ class ConstructOp(IRDLOperation):
                 f"constructor {self.constructor} takes {len(ctor.inputs)} field(s), "
                 f"got {len(self.fields)}"
             )
+        t = self.result.type
+        adt = ctor.type_def.sym_name.data
+        if not isinstance(t, (ADTType, IncompleteType)) or (
+            isinstance(t, ADTType) and t.adt_name != adt
+        ):
+            raise VerifyException(
+                f"constructor {self.constructor} builds a !relay.adt<@{adt}, ...>, not {t}"
+            )
+        check_adt_types(self, t)
 
 
 @irdl_op_definition
@@ -269,6 +289,7 @@ class MatchOp(IRDLOperation):
             printer.print_string(" partial")
         printer.print_string(" ")
         printer.print_operand(self.data)
+        printer.print_op_attributes(self.attributes)
         printer.print_string(" : ")
         printer.print_attribute(self.data.type)
         printer.print_string(" -> ")
@@ -288,6 +309,7 @@ class MatchOp(IRDLOperation):
     def parse(cls, parser: Parser) -> MatchOp:
         partial = parser.parse_optional_keyword("partial") is not None
         unresolved = parser.parse_unresolved_operand()
+        attributes = parser.parse_optional_attr_dict()
         parser.parse_punctuation(":")
         data = parser.resolve_operand(unresolved, parser.parse_type())
         parser.parse_punctuation("->")
@@ -300,7 +322,29 @@ class MatchOp(IRDLOperation):
             patterns.append(_parse_pattern(parser, bound))
             regions.append(parser.parse_region(bound))
         parser.parse_punctuation("}", " to end the match clauses (each starts with `case`)")
-        return MatchOp(data, result_type, patterns, regions, partial)
+        op = MatchOp(data, result_type, patterns, regions, partial)
+        op.attributes |= attributes
+        return op
+
+
+def check_adt_types(op: Operation, t: Attribute) -> None:
+    """Every `!relay.adt<@T, ...>` in `t` names a relay.type of the module, with its arity."""
+    from relay_opt.dialects.relay.core import _types_in
+    from relay_opt.dialects.relay.symbols import enclosing_module, lookup_type_def
+
+    if enclosing_module(op) is None:
+        return
+    for adt in _types_in(t):
+        if not isinstance(adt, ADTType):
+            continue
+        type_def = lookup_type_def(op, adt.adt_name)
+        if type_def is None:
+            raise VerifyException(f"'@{adt.adt_name}' in {adt} does not name a relay.type")
+        want = len(type_def.type_param_names)
+        if len(adt.args) != want:
+            raise VerifyException(
+                f"{adt} has {len(adt.args)} type argument(s) but @{adt.adt_name} takes {want}"
+            )
 
 
 def _verify_pattern(op: Operation, p: Attribute) -> None:

@@ -7,7 +7,7 @@ so function types here always have one result.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from xdsl.dialects.builtin import (
     ArrayAttr,
@@ -18,6 +18,7 @@ from xdsl.dialects.builtin import (
     StringAttr,
     SymbolNameConstraint,
     SymbolRefAttr,
+    TensorType,
     TupleType,
     UnitAttr,
 )
@@ -66,6 +67,17 @@ def _type_vars(t: Attribute) -> set[str]:
     return set()
 
 
+def _types_in(t: Attribute) -> Iterator[Attribute]:
+    """`t` and every type nested in it, pre-order."""
+    yield t
+    if isinstance(t, ArrayAttr):
+        for x in t:  # pyright: ignore
+            yield from _types_in(x)  # pyright: ignore
+    elif isinstance(t, ParametrizedAttribute):
+        for p in t.parameters:
+            yield from _types_in(p)
+
+
 def _single_result(t: FunctionType, what: str) -> Attribute:
     if len(t.outputs) != 1:
         raise VerifyException(f"{what} must have exactly one result type, got {len(t.outputs)}")
@@ -85,9 +97,46 @@ def _print_params(printer: Printer, args: Sequence[SSAValue]) -> None:
 
 
 def _print_extra_attributes(printer: Printer, op: Operation) -> None:
-    if op.attributes:
-        printer.print_string(" attributes ")
-        printer.print_attr_dict(op.attributes)
+    """` attributes {...}`: the op's discardable attributes, before a region."""
+    printer.print_op_attributes(op.attributes, print_keyword=True)
+
+
+def _print_attr_dict(printer: Printer, op: Operation) -> None:
+    """` {...}`: the op's discardable attributes (custom forms must not drop them)."""
+    printer.print_op_attributes(op.attributes)
+
+
+def _parse_type_params(parser: Parser) -> list[str]:
+    """`[A, B]`, or nothing."""
+    if parser.parse_optional_punctuation("[") is None:
+        return []
+    names = [parser.parse_identifier_or_str_literal("type parameter")]
+    while parser.parse_optional_punctuation(",") is not None:
+        names.append(parser.parse_identifier_or_str_literal("type parameter"))
+    parser.parse_punctuation("]")
+    return names
+
+
+def _print_type_params(printer: Printer, names: Sequence[str]) -> None:
+    if names:
+        printer.print_string("[")
+        printer.print_list(names, printer.print_identifier_or_string_literal)
+        printer.print_string("]")
+
+
+def check_unique_symbol(op: Operation, name: str) -> None:
+    """A top-level symbol must not be defined twice; the redefinition is the error."""
+    from xdsl.dialects.builtin import ModuleOp
+
+    module = op.parent_op()
+    if not isinstance(module, ModuleOp):
+        return
+    for other in module.ops:
+        if other is op:
+            return
+        sym = other.properties.get("sym_name")
+        if isinstance(sym, StringAttr) and sym.data == name:
+            raise VerifyException(f"redefinition of symbol @{name}")
 
 
 # ---------------------------------------------------------------------------
@@ -174,12 +223,15 @@ class FuncOp(IRDLOperation):
                 f"type variable(s) {', '.join(sorted(unbound))} not bound by the "
                 f"function's type parameters"
             )
+        check_unique_symbol(self, self.sym_name.data)
+        from relay_opt.dialects.relay.adt import check_adt_types
+
+        check_adt_types(self, self.function_type)
 
     def print(self, printer: Printer) -> None:
         printer.print_string(" ")
         printer.print_symbol_name(self.sym_name.data)
-        if self.type_param_names:
-            printer.print_string("[" + ", ".join(self.type_param_names) + "]")
+        _print_type_params(printer, self.type_param_names)
         _print_params(printer, self.args)
         printer.print_string(" -> ")
         printer.print_attribute(self.ret_type)
@@ -190,12 +242,7 @@ class FuncOp(IRDLOperation):
     @classmethod
     def parse(cls, parser: Parser) -> FuncOp:
         name = parser.parse_symbol_name().data
-        type_params: list[str] = []
-        if parser.parse_optional_punctuation("[") is not None:
-            type_params.append(parser.parse_identifier("type parameter"))
-            while parser.parse_optional_punctuation(",") is not None:
-                type_params.append(parser.parse_identifier("type parameter"))
-            parser.parse_punctuation("]")
+        type_params = _parse_type_params(parser)
         params = _parse_params(parser)
         parser.parse_punctuation("->")
         ret = parser.parse_type()
@@ -397,6 +444,7 @@ class CallClosureOp(IRDLOperation):
         printer.print_string(" ")
         printer.print_operand(self.callee)
         printer.print_operands(self.arguments)
+        _print_attr_dict(printer, self)
         printer.print_string(" : ")
         implied = function_type(self.arguments.types, self.result.type)
         printer.print_attribute(implied)
@@ -410,6 +458,7 @@ class CallClosureOp(IRDLOperation):
         args = parser.parse_comma_separated_list(
             Parser.Delimiter.PAREN, parser.parse_unresolved_operand
         )
+        attributes = parser.parse_optional_attr_dict()
         parser.parse_punctuation(":")
         pos = parser.pos
         ftype = parser.parse_type()
@@ -425,11 +474,13 @@ class CallClosureOp(IRDLOperation):
             parser.parse_keyword("callee")
             parser.parse_punctuation(":")
             callee_type = parser.parse_type()
-        return CallClosureOp(
+        op = CallClosureOp(
             parser.resolve_operand(callee, callee_type),
             parser.resolve_operands(args, ftype.inputs.data, pos),
             ftype.outputs.data[0],
         )
+        op.attributes |= attributes
+        return op
 
 
 @irdl_op_definition
@@ -465,6 +516,9 @@ class GlobalRefOp(IRDLOperation):
 # ---------------------------------------------------------------------------
 
 
+_BOOL_SCALAR = TensorType(IntegerType(1), [])
+
+
 @irdl_op_definition
 class IfOp(IRDLOperation):
     """`%r = relay.if %c : tensor<i1> -> T { ... } else { ... }`; each branch yields a T."""
@@ -484,9 +538,16 @@ class IfOp(IRDLOperation):
             regions=[then_region or Region(Block()), else_region or Region(Block())],
         )
 
+    def verify_(self) -> None:
+        # Relay's condition is a bool scalar (TVM unifies it with Tensor[(), bool]).
+        t = self.cond.type
+        if not isinstance(t, TypeVarType) and not types_compatible(t, _BOOL_SCALAR):
+            raise VerifyException(f"the condition must be a bool scalar {_BOOL_SCALAR}, got {t}")
+
     def print(self, printer: Printer) -> None:
         printer.print_string(" ")
         printer.print_operand(self.cond)
+        _print_attr_dict(printer, self)
         printer.print_string(" : ")
         printer.print_attribute(self.cond.type)
         printer.print_string(" -> ")
@@ -499,6 +560,7 @@ class IfOp(IRDLOperation):
     @classmethod
     def parse(cls, parser: Parser) -> IfOp:
         unresolved = parser.parse_unresolved_operand()
+        attributes = parser.parse_optional_attr_dict()
         parser.parse_punctuation(":")
         cond = parser.resolve_operand(unresolved, parser.parse_type())
         parser.parse_punctuation("->")
@@ -506,7 +568,9 @@ class IfOp(IRDLOperation):
         then_region = parser.parse_region()
         parser.parse_keyword("else")
         else_region = parser.parse_region()
-        return IfOp(cond, result_type, then_region, else_region)
+        op = IfOp(cond, result_type, then_region, else_region)
+        op.attributes |= attributes
+        return op
 
 
 @irdl_op_definition
@@ -562,6 +626,7 @@ class ConstantOp(IRDLOperation):
             )
 
     def print(self, printer: Printer) -> None:
+        _print_attr_dict(printer, self)
         printer.print_string(" ")
         if _has_non_finite(self.value):
             # xDSL 0.74 prints inf/nan as hex literals that it then reads back as integers;
@@ -573,11 +638,14 @@ class ConstantOp(IRDLOperation):
 
     @classmethod
     def parse(cls, parser: Parser) -> ConstantOp:
+        attributes = parser.parse_optional_attr_dict()
         pos = parser.pos
         value = parser.parse_attribute()
         if not isinstance(value, (DenseIntOrFPElementsAttr, DenseResourceAttr)):
             parser.raise_error("expected a dense<...> or dense_resource<...> value", pos, parser.pos)
-        return ConstantOp(value)
+        op = ConstantOp(value)
+        op.attributes |= attributes
+        return op
 
 
 def _has_non_finite(value: Attribute) -> bool:
@@ -633,6 +701,7 @@ class TupleOp(IRDLOperation):
         if self.fields:
             printer.print_string(" ")
             printer.print_list(self.fields, printer.print_operand)
+        _print_attr_dict(printer, self)
         printer.print_string(" : ")
         printer.print_attribute(self.result.type)
 
@@ -643,12 +712,15 @@ class TupleOp(IRDLOperation):
             unresolved.append(first)
             while parser.parse_optional_punctuation(",") is not None:
                 unresolved.append(parser.parse_unresolved_operand())
+        attributes = parser.parse_optional_attr_dict()
         parser.parse_punctuation(":")
         pos = parser.pos
         ttype = parser.parse_type()
         if not isinstance(ttype, TupleType) or len(ttype.types) != len(unresolved):
             parser.raise_error(f"expected a tuple type with {len(unresolved)} field(s)", pos, parser.pos)
-        return TupleOp(parser.resolve_operands(unresolved, ttype.types.data, pos))
+        op = TupleOp(parser.resolve_operands(unresolved, ttype.types.data, pos))
+        op.attributes |= attributes
+        return op
 
 
 @irdl_op_definition
@@ -704,6 +776,7 @@ class TupleGetOp(IRDLOperation):
         printer.print_string(" ")
         printer.print_operand(self.tuple)
         printer.print_string(f"[{self.field_index}]")
+        _print_attr_dict(printer, self)
         ttype = self.tuple.type
         _print_derived_type(printer, ttype, self.result.type, _tuple_field(ttype, self.field_index))
 
@@ -713,9 +786,12 @@ class TupleGetOp(IRDLOperation):
         parser.parse_punctuation("[")
         index = parser.parse_integer(allow_negative=False, allow_boolean=False)
         parser.parse_punctuation("]")
+        attributes = parser.parse_optional_attr_dict()
         operand_type, result_type = _parse_derived_type(parser)
         tup = parser.resolve_operand(unresolved, operand_type)
-        return TupleGetOp(tup, index, result_type)
+        op = TupleGetOp(tup, index, result_type)
+        op.attributes |= attributes
+        return op
 
 
 def _tuple_field(t: Attribute, index: int) -> Attribute | None:
@@ -738,20 +814,27 @@ class RefCreateOp(IRDLOperation):
         super().__init__(operands=[v], result_types=[result_type or RefType(v.type)])
 
     def verify_(self) -> None:
-        if not isinstance(self.result.type, (RefType, IncompleteType)):
-            raise VerifyException(f"result type {self.result.type} is not a reference type")
+        r = self.result.type
+        if not isinstance(r, (RefType, IncompleteType)):
+            raise VerifyException(f"result type {r} is not a reference type")
+        if isinstance(r, RefType) and not types_compatible(r.value_type, self.value.type):
+            raise VerifyException(f"puts {self.value.type} into a cell of {r.value_type}")
 
     def print(self, printer: Printer) -> None:
         printer.print_string(" ")
         printer.print_operand(self.value)
+        _print_attr_dict(printer, self)
         t = self.value.type
         _print_derived_type(printer, t, self.result.type, RefType(t))
 
     @classmethod
     def parse(cls, parser: Parser) -> RefCreateOp:
         unresolved = parser.parse_unresolved_operand()
+        attributes = parser.parse_optional_attr_dict()
         operand_type, result_type = _parse_derived_type(parser)
-        return RefCreateOp(parser.resolve_operand(unresolved, operand_type), result_type)
+        op = RefCreateOp(parser.resolve_operand(unresolved, operand_type), result_type)
+        op.attributes |= attributes
+        return op
 
 
 @irdl_op_definition
@@ -780,14 +863,18 @@ class RefReadOp(IRDLOperation):
     def print(self, printer: Printer) -> None:
         printer.print_string(" ")
         printer.print_operand(self.ref)
+        _print_attr_dict(printer, self)
         t = self.ref.type
         _print_derived_type(printer, t, self.result.type, t.value_type if isinstance(t, RefType) else None)
 
     @classmethod
     def parse(cls, parser: Parser) -> RefReadOp:
         unresolved = parser.parse_unresolved_operand()
+        attributes = parser.parse_optional_attr_dict()
         operand_type, result_type = _parse_derived_type(parser)
-        return RefReadOp(parser.resolve_operand(unresolved, operand_type), result_type)
+        op = RefReadOp(parser.resolve_operand(unresolved, operand_type), result_type)
+        op.attributes |= attributes
+        return op
 
 
 @irdl_op_definition
@@ -820,6 +907,7 @@ class RefWriteOp(IRDLOperation):
         printer.print_operand(self.ref)
         printer.print_string(", ")
         printer.print_operand(self.value)
+        _print_attr_dict(printer, self)
         printer.print_string(" : ")
         printer.print_attribute(self.ref.type)
         printer.print_string(", ")
@@ -830,11 +918,14 @@ class RefWriteOp(IRDLOperation):
         r = parser.parse_unresolved_operand()
         parser.parse_punctuation(",")
         v = parser.parse_unresolved_operand()
+        attributes = parser.parse_optional_attr_dict()
         parser.parse_punctuation(":")
         rt = parser.parse_type()
         parser.parse_punctuation(",")
         vt = parser.parse_type()
-        return RefWriteOp(parser.resolve_operand(r, rt), parser.resolve_operand(v, vt))
+        op = RefWriteOp(parser.resolve_operand(r, rt), parser.resolve_operand(v, vt))
+        op.attributes |= attributes
+        return op
 
 
 __all__ = [

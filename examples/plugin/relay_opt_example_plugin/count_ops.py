@@ -24,5 +24,9 @@ class CountRelayOpsPass(ModulePass):
                 continue
             counts = Counter(o.opdef.name for o in func.walk() if isinstance(o, RelayOperatorOp))
             block = func.body.block
+            # Counts from an earlier run are replaced, so running the pass twice changes nothing.
+            for old in [o for o in block.ops if isinstance(o, OpCountOp)]:
+                old.detach()
+                old.erase()
             for name, count in sorted(counts.items(), reverse=True):
                 block.insert_op_before(OpCountOp(name, count), block.first_op)  # pyright: ignore

@@ -1,0 +1,344 @@
+"""relay-opt as a user runs it: the installed `relay-opt` command, its exit codes,
+stdout and stderr. Every kind of bad input gets a located one-line message and a
+non-zero exit, never a traceback, and `-o` is written only when everything succeeded."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+GOOD = """\
+relay.func @f(%x: tensor<2xf32>) -> tensor<2xf32> {
+  %0 = relay.add %x, %x : (tensor<2xf32>, tensor<2xf32>) -> !relay.incomplete
+  %1 = relay.exp %0 : (!relay.incomplete) -> !relay.incomplete
+  relay.return %1 : !relay.incomplete
+}
+"""
+
+SYNTAX_ERROR = """\
+relay.func @f(%x: tensor<2xf32>) -> tensor<2xf32> {
+  %0 = relay.tuple_get %x[zero] : tensor<2xf32>
+  relay.return %x : tensor<2xf32>
+}
+"""
+
+VERIFIER_ERROR = """\
+relay.func @f(%x: tensor<2xf32>) -> tensor<3xf32> {
+  relay.return %x : tensor<2xf32>
+}
+"""
+
+# Parses and verifies; infer-types then finds that the shapes do not broadcast.
+TYPE_ERROR = """\
+relay.func @f(%x: tensor<2xf32>, %y: tensor<3xf32>) -> !relay.incomplete {
+  %0 = relay.add %x, %y : (tensor<2xf32>, tensor<3xf32>) -> !relay.incomplete
+  relay.return %0 : !relay.incomplete
+}
+"""
+
+LOCATED = re.compile(r"^(?P<file>[^:\n]+):(?P<line>\d+):(?P<col>\d+): error: (?P<msg>.+)$")
+
+
+def relay_opt(*args: str, env: dict[str, str] | None = None, stdin: str | None = None):
+    return subprocess.run(
+        ["relay-opt", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        env=env,
+        timeout=300,
+    )
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def assert_clean_failure(r: subprocess.CompletedProcess, rc: int = 1) -> str:
+    """Non-zero exit, nothing on stdout, no traceback; returns stderr's first line."""
+    assert r.returncode == rc, r.stderr
+    assert r.stdout == ""
+    assert "Traceback" not in r.stderr
+    assert r.stderr.endswith("\n")
+    return r.stderr.splitlines()[0]
+
+
+# -- information ---------------------------------------------------------------------------
+
+
+def test_list_passes_names_every_pass_with_a_summary():
+    r = relay_opt("--list-passes")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "Available passes:"
+    rows = dict(line.split(maxsplit=1) for line in lines[1:])
+    assert len(rows) == len(lines) - 1, "a pass is listed without a summary"
+    assert rows["infer-types"].startswith("Infers and checks the types of a whole module")
+    # xDSL's own passes are there too, and relay-opt's dce replaces xDSL's.
+    assert "canonicalize" in rows and "effect-aware" in rows["dce"]
+    assert list(rows) == sorted(rows)
+
+
+def test_help_lists_relay_opt_options():
+    r = relay_opt("--help")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("usage: relay-opt")
+    for option in ("--list-passes", "--load-plugin", "--print-ir-after-all", "--mlir-timing", "-o"):
+        assert option in r.stdout
+
+
+def test_runs_a_pipeline_and_writes_the_output_file(tmp_path: Path):
+    src = write(tmp_path, "good.mlir", GOOD)
+    out = tmp_path / "out.mlir"
+    r = relay_opt(str(src), "-p", "infer-types", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "" and r.stderr == ""
+    assert "%1 = relay.exp %0 : (tensor<2xf32>) -> tensor<2xf32>" in out.read_text()
+
+
+def test_reads_standard_input():
+    r = relay_opt("-p", "infer-types", stdin=GOOD)
+    assert r.returncode == 0, r.stderr
+    assert "relay.return %1 : tensor<2xf32>" in r.stdout
+
+
+# -- errors --------------------------------------------------------------------------------
+
+
+def test_unknown_pass(tmp_path: Path):
+    src = write(tmp_path, "good.mlir", GOOD)
+    first = assert_clean_failure(relay_opt(str(src), "-p", "infer-types,no-such-pass"))
+    assert first.startswith("relay-opt: error: ") and "no-such-pass" in first
+
+
+def test_bad_pass_option(tmp_path: Path):
+    src = write(tmp_path, "good.mlir", GOOD)
+    first = assert_clean_failure(relay_opt(str(src), "-p", "infer-types{bogus=1}"))
+    assert first.startswith("relay-opt: error: ") and "bogus" in first
+
+
+def test_missing_input_file(tmp_path: Path):
+    missing = tmp_path / "missing.mlir"
+    first = assert_clean_failure(relay_opt(str(missing)))
+    assert first == f"relay-opt: error: cannot open '{missing}': No such file or directory"
+
+
+def test_syntax_error_is_located_with_the_source_line(tmp_path: Path):
+    src = write(tmp_path, "syntax.mlir", SYNTAX_ERROR)
+    r = relay_opt(str(src))
+    m = LOCATED.match(assert_clean_failure(r))
+    assert m, r.stderr
+    assert (m["file"], m["line"], m["col"]) == (str(src), "2", "27")
+    assert m["msg"] == "Expected integer literal"
+    line, caret = r.stderr.splitlines()[1:3]
+    assert line == "  %0 = relay.tuple_get %x[zero] : tensor<2xf32>"
+    assert caret == " " * 26 + "^^^^"
+
+
+def test_verifier_error_is_located(tmp_path: Path):
+    src = write(tmp_path, "verify.mlir", VERIFIER_ERROR)
+    r = relay_opt(str(src))
+    m = LOCATED.match(assert_clean_failure(r))
+    assert m, r.stderr
+    assert (m["line"], m["col"]) == ("2", "3")
+    assert m["msg"] == "returns tensor<2xf32> but the function's result type is tensor<3xf32>"
+    assert r.stderr.splitlines()[1:] == ["  relay.return %x : tensor<2xf32>", "  ^"]
+
+
+def test_verifier_error_from_standard_input_shows_the_line():
+    r = relay_opt(stdin=VERIFIER_ERROR)
+    m = LOCATED.match(assert_clean_failure(r))
+    assert m and (m["line"], m["col"]) == ("2", "3"), r.stderr
+    assert r.stderr.splitlines()[1] == "  relay.return %x : tensor<2xf32>"
+
+
+def test_pass_error_is_located(tmp_path: Path):
+    src = write(tmp_path, "types.mlir", TYPE_ERROR)
+    r = relay_opt(str(src), "-p", "infer-types")
+    m = LOCATED.match(assert_clean_failure(r))
+    assert m and (m["line"], m["col"]) == ("2", "3"), r.stderr
+    assert "do not broadcast" in m["msg"]
+
+
+@pytest.mark.parametrize(
+    "text, passes",
+    [(SYNTAX_ERROR, "infer-types"), (VERIFIER_ERROR, "infer-types"), (TYPE_ERROR, "infer-types"),
+     (GOOD, "no-such-pass")],
+    ids=["syntax", "verifier", "pass", "unknown-pass"],
+)
+def test_output_file_is_not_created_on_error(tmp_path: Path, text: str, passes: str):
+    src = write(tmp_path, "in.mlir", text)
+    out = tmp_path / "out.mlir"
+    assert_clean_failure(relay_opt(str(src), "-p", passes, "-o", str(out)))
+    assert not out.exists()
+
+
+def test_output_file_is_left_alone_on_error(tmp_path: Path):
+    src = write(tmp_path, "in.mlir", TYPE_ERROR)
+    out = write(tmp_path, "out.mlir", "previous contents\n")
+    assert_clean_failure(relay_opt(str(src), "-p", "infer-types", "-o", str(out)))
+    assert out.read_text() == "previous contents\n"
+
+
+def test_error_in_a_later_split_names_its_line_in_the_whole_file(tmp_path: Path):
+    src = write(tmp_path, "split.mlir", GOOD + "// -----\n" + VERIFIER_ERROR)
+    m = LOCATED.match(assert_clean_failure(relay_opt(str(src), "--split-input-file")))
+    assert m and (m["line"], m["col"]) == (str(GOOD.count("\n") + 3), "3")
+
+
+# -- observing a pipeline -------------------------------------------------------------------
+
+
+def test_print_ir_after_all_dumps_after_each_pass(tmp_path: Path):
+    src = write(tmp_path, "good.mlir", GOOD)
+    r = relay_opt(str(src), "-p", "infer-types,dce", "--print-ir-after-all")
+    assert r.returncode == 0, r.stderr
+    titles = re.findall(r"^// -----// IR Dump After (\S+) //----- //$", r.stderr, re.M)
+    assert titles == ["infer-types", "dce"]
+    # Each dump is the whole module at that point; the final IR goes to stdout only.
+    after_infer = r.stderr.split("IR Dump After dce")[0]
+    assert "relay.exp %0 : (tensor<2xf32>) -> tensor<2xf32>" in after_infer
+    assert r.stdout.count("builtin.module") == 1
+    assert r.stderr.count("builtin.module") == 2
+
+
+def test_print_ir_before_all(tmp_path: Path):
+    src = write(tmp_path, "good.mlir", GOOD)
+    r = relay_opt(str(src), "-p", "infer-types", "--print-ir-before-all")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.startswith("// -----// IR Dump Before infer-types //----- //\n")
+    assert "!relay.incomplete" in r.stderr  # the IR as it was before inference
+
+
+@pytest.mark.parametrize("flag", ["--mlir-timing", "--time-passes"])
+def test_timing_report(tmp_path: Path, flag: str):
+    src = write(tmp_path, "good.mlir", GOOD)
+    r = relay_opt(str(src), "-p", "infer-types,dce", flag)
+    assert r.returncode == 0, r.stderr
+    assert "Pass execution timing report" in r.stderr
+    rows = re.findall(r"^\s+(\d+\.\d+) \(\s*(\d+\.\d)%\)\s+(\S+)$", r.stderr, re.M)
+    assert [name for _, _, name in rows] == ["infer-types", "dce", "Total"]
+    assert float(rows[-1][0]) == pytest.approx(sum(float(t) for t, _, _ in rows[:-1]), abs=2e-4)
+    assert "builtin.module" in r.stdout and "timing" not in r.stdout
+
+
+def test_split_input_file_processes_each_chunk(tmp_path: Path):
+    second = GOOD.replace("@f", "@g")
+    src = write(tmp_path, "split.mlir", GOOD + "// -----\n" + second)
+    r = relay_opt(str(src), "--split-input-file", "-p", "infer-types")
+    assert r.returncode == 0, r.stderr
+    first, rest = r.stdout.split("// -----\n")
+    assert "relay.func @f" in first and "relay.func @g" not in first
+    assert "relay.func @g" in rest and "relay.func @f" not in rest
+
+
+def test_split_input_file_with_verify_diagnostics_reports_each_error(tmp_path: Path):
+    src = write(tmp_path, "split.mlir", VERIFIER_ERROR + "// -----\n" + GOOD + "// -----\n" + SYNTAX_ERROR)
+    r = relay_opt(str(src), "--split-input-file", "--verify-diagnostics")
+    assert r.returncode == 0, r.stderr
+    chunks = r.stdout.split("// -----\n")
+    assert len(chunks) == 3
+    assert LOCATED.match(chunks[0].splitlines()[0])
+    assert chunks[1].startswith("builtin.module")
+    m = LOCATED.match(chunks[2].splitlines()[0])
+    lines_before = VERIFIER_ERROR.count("\n") + GOOD.count("\n") + 2
+    assert m and m["line"] == str(lines_before + 2), chunks[2]
+
+
+# -- plugins -------------------------------------------------------------------------------
+
+CRASHING_PLUGIN = '''
+from dataclasses import dataclass
+
+from xdsl.passes import ModulePass
+from xdsl.universe import Universe
+from xdsl.utils.exceptions import PassFailedException
+
+
+@dataclass(frozen=True)
+class Crash(ModulePass):
+    """Fails with an internal error."""
+
+    name = "crash"
+
+    def apply(self, ctx, op):
+        raise RuntimeError("boom")
+
+
+@dataclass(frozen=True)
+class Refuse(ModulePass):
+    """Reports a failure the xDSL way."""
+
+    name = "refuse"
+
+    def apply(self, ctx, op):
+        raise PassFailedException("this module is not for me")
+
+
+TEST_UNIVERSE = Universe(all_passes={"crash": lambda: Crash, "refuse": lambda: Refuse})
+NOT_A_UNIVERSE = 42
+'''
+
+
+@pytest.fixture
+def plugin_env(tmp_path: Path) -> dict[str, str]:
+    """An environment in which `--load-plugin relay_opt_cli_test_plugin` finds a test module."""
+    (tmp_path / "plugins").mkdir()
+    write(tmp_path / "plugins", "relay_opt_cli_test_plugin.py", CRASHING_PLUGIN)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(tmp_path / "plugins"), env.get("PYTHONPATH")) if p
+    )
+    return env
+
+
+def test_load_plugin_with_a_bad_module_name(tmp_path: Path):
+    src = write(tmp_path, "good.mlir", GOOD)
+    first = assert_clean_failure(relay_opt(str(src), "--load-plugin", "no_such_plugin_module"))
+    assert first == (
+        "relay-opt: error: cannot load plugin 'no_such_plugin_module': "
+        "No module named 'no_such_plugin_module'"
+    )
+
+
+def test_load_plugin_without_a_universe(tmp_path: Path, plugin_env: dict[str, str]):
+    src = write(tmp_path, "good.mlir", GOOD)
+    r = relay_opt(str(src), "--load-plugin", "os", env=plugin_env)
+    assert assert_clean_failure(r) == "relay-opt: error: plugin module 'os' defines no xdsl.universe.Universe"
+    r = relay_opt(str(src), "--load-plugin", "relay_opt_cli_test_plugin:NOT_A_UNIVERSE", env=plugin_env)
+    assert "defines no xdsl.universe.Universe" in assert_clean_failure(r)
+
+
+def test_loaded_plugin_passes_are_listed(plugin_env: dict[str, str]):
+    r = relay_opt("--list-passes", "--load-plugin", "relay_opt_cli_test_plugin", env=plugin_env)
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"^  crash +Fails with an internal error\.$", r.stdout, re.M)
+
+
+def test_a_pass_that_fails_is_a_clean_error(tmp_path: Path, plugin_env: dict[str, str]):
+    src = write(tmp_path, "good.mlir", GOOD)
+    out = tmp_path / "out.mlir"
+    r = relay_opt(str(src), "--load-plugin", "relay_opt_cli_test_plugin", "-p", "refuse", "-o", str(out),
+                  env=plugin_env)
+    assert assert_clean_failure(r) == "relay-opt: error: this module is not for me"
+    assert not out.exists()
+
+
+def test_a_crashing_pass_is_an_internal_error_without_traceback(tmp_path: Path, plugin_env: dict[str, str]):
+    src = write(tmp_path, "good.mlir", GOOD)
+    out = tmp_path / "out.mlir"
+    r = relay_opt(str(src), "--load-plugin", "relay_opt_cli_test_plugin", "-p", "crash", "-o", str(out),
+                  env=plugin_env)
+    first = assert_clean_failure(r, rc=2)
+    assert first == "relay-opt: internal error: RuntimeError: boom"
+    assert not out.exists()
+    # The traceback is there for those who ask.
+    r = relay_opt(str(src), "--load-plugin", "relay_opt_cli_test_plugin", "-p", "crash",
+                  env={**plugin_env, "RELAY_OPT_TRACEBACK": "1"})
+    assert r.returncode != 0 and "Traceback" in r.stderr and "RuntimeError: boom" in r.stderr
