@@ -21,6 +21,8 @@ PASSES: dict[str, str] = {
     "simplify-expr": "relay_opt.passes.simplify_expr:SimplifyExprPass",
     "fold-explicit-padding": "relay_opt.passes.fold_explicit_padding:FoldExplicitPaddingPass",
     "fold-scale-axis": "relay_opt.passes.fold_scale_axis:FoldScaleAxisPass",
+    "combine-parallel-conv2d": "relay_opt.passes.combine_parallel_conv2d:CombineParallelConv2DPass",
+    "combine-parallel-dense": "relay_opt.passes.combine_parallel_dense:CombineParallelDensePass",
     "relay-optimize": "relay_opt.passes.optimize:OptimizePass",
     # Lowering (lowering/)
     "convert-relay-to-linalg": "relay_opt.lowering.relay_to_linalg:ConvertRelayToLinalgPass",
