@@ -28,6 +28,7 @@ PASSES: dict[str, str] = {
     "convert-relay-to-linalg": "relay_opt.lowering.relay_to_linalg:ConvertRelayToLinalgPass",
     "bufferize": "relay_opt.lowering.bufferize:BufferizePass",
     "fuse-linalg-elementwise": "relay_opt.lowering.fuse_elementwise:FuseLinalgElementwisePass",
+    "fuse-linalg-epilogue": "relay_opt.lowering.fuse_epilogue:FuseLinalgEpiloguePass",
     "convert-to-llvm": "relay_opt.lowering.to_llvm:ConvertToLLVMPass",
     "relay-to-llvm": "relay_opt.lowering.pipeline:RelayToLLVMPipeline",
     "profile-kernels": "relay_opt.lowering.profile:ProfileKernelsPass",

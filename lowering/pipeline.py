@@ -12,12 +12,14 @@ from xdsl.transforms.convert_scf_to_cf import ConvertScfToCf
 
 from relay_opt.lowering.bufferize import BufferizePass
 from relay_opt.lowering.fuse_elementwise import FuseLinalgElementwisePass
+from relay_opt.lowering.fuse_epilogue import FuseLinalgEpiloguePass
 from relay_opt.lowering.relay_to_linalg import ConvertRelayToLinalgPass
 from relay_opt.lowering.to_llvm import ConvertToLLVMPass
 
 STAGES: tuple[ModulePass, ...] = (
     ConvertRelayToLinalgPass(),
     FuseLinalgElementwisePass(),
+    FuseLinalgEpiloguePass(),
     BufferizePass(),
     ConvertLinalgToLoopsPass(),
     ConvertScfToCf(),
@@ -27,8 +29,8 @@ STAGES: tuple[ModulePass, ...] = (
 
 @dataclass(frozen=True)
 class RelayToLLVMPipeline(ModulePass):
-    """Runs convert-relay-to-linalg, fuse-linalg-elementwise, bufferize, convert-linalg-to-loops,
-    convert-scf-to-cf and convert-to-llvm."""
+    """Runs convert-relay-to-linalg, fuse-linalg-elementwise, fuse-linalg-epilogue, bufferize,
+    convert-linalg-to-loops, convert-scf-to-cf and convert-to-llvm."""
 
     name = "relay-to-llvm"
 
