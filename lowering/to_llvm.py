@@ -26,6 +26,7 @@ from xdsl.dialects import affine, arith, cf, func, llvm, math, memref
 from xdsl.dialects.builtin import (
     AnyFloat,
     DenseIntOrFPElementsAttr,
+    Float32Type,
     FloatAttr,
     IndexType,
     IntAttr,
@@ -96,6 +97,8 @@ _INT_BINARY: dict[type[Operation], Callable[..., Operation]] = {
     arith.ShRSIOp: llvm.AShrOp,
     arith.ShRUIOp: llvm.LShrOp,
 }
+# C library functions that lowered operators call directly (func.call @fmodf in a kernel).
+LIBC_CALLS = frozenset({"fmod", "fmodf"})
 _FLOAT_BINARY: dict[type[Operation], Callable[..., Operation]] = {
     arith.AddfOp: llvm.FAddOp,
     arith.SubfOp: llvm.FSubOp,
@@ -115,19 +118,19 @@ _BINARY_INTRINSICS: dict[type[Operation], str] = {
     math.PowFOp: "llvm.pow",
     math.CopySignOp: "llvm.copysign",
 }
-_UNARY_INTRINSIC_OPS: dict[type[Operation], Callable[..., Operation]] = {
-    math.ExpOp: llvm.FExpOp,
-    math.LogOp: llvm.FLogOp,
-    math.SqrtOp: llvm.FSqrtOp,
-    math.FloorOp: llvm.FFloorOp,
-    math.CeilOp: llvm.FCeilOp,
-    math.SinOp: llvm.FSinOp,
-    math.CosOp: llvm.FCosOp,
-    math.AbsFOp: lambda x: llvm.FAbsOp(x, x.type),
-    math.Exp2Op: llvm.FExp2Op,
-    math.Log2Op: llvm.FLog2Op,
-}
+# Unary float intrinsics, called by their type-mangled names (llvm.exp.f32): xDSL's llvm.intr.*
+# ops declare one unsuffixed "llvm.exp" per module, which breaks once f16 and f32 mix.
 _UNARY_INTRINSICS: dict[type[Operation], str] = {
+    math.ExpOp: "llvm.exp",
+    math.LogOp: "llvm.log",
+    math.SqrtOp: "llvm.sqrt",
+    math.FloorOp: "llvm.floor",
+    math.CeilOp: "llvm.ceil",
+    math.SinOp: "llvm.sin",
+    math.CosOp: "llvm.cos",
+    math.AbsFOp: "llvm.fabs",
+    math.Exp2Op: "llvm.exp2",
+    math.Log2Op: "llvm.log2",
     math.RoundOp: "llvm.round",
     math.TruncOp: "llvm.trunc",
     math.RoundEvenOp: "llvm.roundeven",
@@ -242,8 +245,6 @@ class _Converter:
             rt = llvm_type(op.results[0].type)
             name = f"{_BINARY_INTRINSICS[t]}.{_suffix(rt)}"
             self.set(op, self.intrinsic(name, [self.v(o) for o in op.operands], rt))
-        elif t in _UNARY_INTRINSIC_OPS:
-            self.set(op, self.emit(_UNARY_INTRINSIC_OPS[t](self.v(op.operands[0]))))
         elif t in _UNARY_INTRINSICS:
             rt = op.results[0].type
             self.set(op, self.intrinsic(f"{_UNARY_INTRINSICS[t]}.{_suffix(rt)}", [self.v(op.operands[0])], rt))
@@ -273,7 +274,12 @@ class _Converter:
         elif isinstance(op, arith.ExtFOp):
             self.set(op, self.emit(llvm.FPExtOp(self.v(op.input), op.result.type)))
         elif isinstance(op, arith.TruncFOp):
-            self.set(op, self.emit(llvm.FPTruncOp(self.v(op.input), op.result.type)))
+            x = self.v(op.input)
+            if _bits(op.result.type) == 16 and _bits(x.type) == 64:
+                # double -> half is a compiler-rt call on x86 (__truncdfhf2), which the JIT does
+                # not link; float -> half is one instruction (F16C). Two roundings: rarely 1 ulp off.
+                x = self.emit(llvm.FPTruncOp(x, Float32Type()))
+            self.set(op, self.emit(llvm.FPTruncOp(x, op.result.type)))
         elif isinstance(op, arith.SIToFPOp):
             self.set(op, self.emit(llvm.SIToFPOp(self.v(op.input), op.result.type)))
         elif isinstance(op, arith.UIToFPOp):
@@ -291,8 +297,12 @@ class _Converter:
             self.set(op, self.affine(expr, operands, op.map.data.num_dims))
         elif isinstance(op, math.RsqrtOp):
             x = self.v(op.operand)
-            sq = self.emit(llvm.FSqrtOp(x))
+            sq = self.intrinsic(f"llvm.sqrt.{_suffix(x.type)}", [x], x.type)
             self.set(op, self.emit(llvm.FDivOp(self.const(1.0, x.type), sq)))
+        elif isinstance(op, math.IPowIOp):
+            name = self.integer_power(op.result.type)
+            call = llvm.CallOp(name, self.v(op.lhs), self.v(op.rhs), return_type=op.result.type)
+            self.set(op, self.emit(call))
         elif isinstance(op, math.AbsIOp):
             rt = op.result.type
             poison = self.const(0, i1)
@@ -325,6 +335,8 @@ class _Converter:
             self.emit(llvm.ReturnOp(self.v(op.arguments[0]) if op.arguments else None))
         elif isinstance(op, func.CallOp):
             rts = [llvm_type(r.type) for r in op.results]
+            if op.callee.string_value() in LIBC_CALLS:  # C library functions called by the kernels
+                self.declare(op.callee.string_value(), [a.type for a in op.arguments], rts[0])
             call = llvm.CallOp(op.callee, *(self.v(a) for a in op.arguments), return_type=rts[0] if rts else None)
             self.b.insert(call)
             if op.results:
@@ -400,7 +412,46 @@ class _Converter:
         # Unsigned integers narrower than 64 bits zero-extend to i64, which sitofp reads exactly.
         if _bits(x.type) < 64:
             return self.emit(llvm.SIToFPOp(self.emit(llvm.ZExtOp(x, i64)), rt))
-        raise RelayError("uint64 to float conversion is not supported yet")
+        # uint64: exact below 2**63; above, halve (keeping the low bit so rounding is right),
+        # convert, double.
+        zero = self.const(0, x.type)
+        small = self.emit(llvm.ICmpOp(x, zero, IntegerAttr(llvm.ICmpPredicateFlag("sge").to_int(), i64)))
+        one = self.const(1, x.type)
+        halved = self.emit(llvm.OrOp(self.emit(llvm.LShrOp(x, one)), self.emit(llvm.AndOp(x, one))))
+        as_float = self.emit(llvm.SIToFPOp(halved, rt))
+        doubled = self.emit(llvm.FAddOp(as_float, as_float))
+        return self.emit(llvm.SelectOp(small, self.emit(llvm.SIToFPOp(x, rt)), doubled))
+
+    def integer_power(self, t: Attribute) -> str:
+        """A private function computing base ** exponent by repeated squaring (a negative
+        exponent gives 1, as the loop never runs), defined once per integer width."""
+        name = f"relay_opt_ipow_i{_bits(t)}"
+        if name in self.declared:
+            return name
+        self.declared.add(name)
+        entry, loop, body, done = Block(arg_types=[t, t]), Block(arg_types=[t, t, t]), Block(), Block(arg_types=[t])
+        b = Builder(InsertPoint.at_end(entry))
+        one = b.insert(llvm.ConstantOp(IntegerAttr(1, t), t)).results[0]
+        b.insert(llvm.BrOp(loop, one, entry.args[0], entry.args[1]))
+        acc, base, exp = loop.args
+        b = Builder(InsertPoint.at_end(loop))
+        zero = b.insert(llvm.ConstantOp(IntegerAttr(0, t), t)).results[0]
+        more = b.insert(llvm.ICmpOp(exp, zero, IntegerAttr(llvm.ICmpPredicateFlag("sgt").to_int(), i64))).results[0]
+        b.insert(llvm.CondBrOp(more, body, [], done, [acc]))
+        b = Builder(InsertPoint.at_end(body))
+        one_b = b.insert(llvm.ConstantOp(IntegerAttr(1, t), t)).results[0]
+        bit = b.insert(llvm.AndOp(exp, one_b)).results[0]
+        odd = b.insert(llvm.ICmpOp(bit, one_b, IntegerAttr(llvm.ICmpPredicateFlag("eq").to_int(), i64))).results[0]
+        product = b.insert(llvm.MulOp(acc, base)).results[0]
+        acc2 = b.insert(llvm.SelectOp(odd, product, acc)).results[0]
+        base2 = b.insert(llvm.MulOp(base, base)).results[0]
+        exp2 = b.insert(llvm.AShrOp(exp, one_b)).results[0]
+        b.insert(llvm.BrOp(loop, acc2, base2, exp2))
+        Builder(InsertPoint.at_end(done)).insert(llvm.ReturnOp(done.args[0]))
+        fn = llvm.FuncOp(name, llvm.LLVMFunctionType([t, t], t), linkage=llvm.LinkageAttr("internal"),
+                         body=Region([entry, loop, body, done]))
+        self.module.body.block.add_op(fn)
+        return name
 
     def floor_div(self, a: SSAValue, b: SSAValue) -> SSAValue:
         """Signed division rounding towards -inf: q - 1 when the remainder and b differ in sign."""

@@ -17,6 +17,7 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp, TensorType, TupleType
 from xdsl.ir import Attribute
 
+from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay import core
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.dialects.relay.types import DYNAMIC, tensor_dtype
@@ -198,6 +199,21 @@ class KernelProfile:
         return "\n".join(rows)
 
 
+def _check_native_dtypes(module: ModuleOp) -> None:
+    """bfloat16 would need compiler-rt's conversion routines, which the JIT does not link
+    (the call would jump to address 0): refuse it before compiling."""
+    from xdsl.dialects.builtin import BFloat16Type, TensorType
+
+    for op in module.walk():
+        for v in (*op.results, *(a for r in op.regions for b in r.blocks for a in b.args)):
+            t = v.type
+            if isinstance(t, TensorType) and isinstance(t.element_type, BFloat16Type):
+                raise RelayError(
+                    "bfloat16 tensors are not supported by the native code generator (use float32, or --interpret)",
+                    op,
+                )
+
+
 def compile(module: ModuleOp, entry: str = "main", opt: int = 3, profile: bool = False) -> Executable:  # noqa: A001
     """Compile a type-checked Relay module; returns its `entry` function as an Executable.
 
@@ -207,22 +223,24 @@ def compile(module: ModuleOp, entry: str = "main", opt: int = 3, profile: bool =
     if entry not in funcs:
         raise ValueError(f"the module has no function @{entry} (it has {', '.join(sorted(funcs)) or 'none'})")
     f = funcs[entry]
+    _check_native_dtypes(module)
     params = [s for a in f.args for s in _specs(a.type, a.name_hint or f"arg{a.index}")]
     lowered = lower_to_llvm(module, profile, opt)
     kernel_profile = None
     if profile:
         from relay_opt.lowering.profile import kernel_names, operator_origins
 
-        staged = module.clone()
         from relay_opt.lowering.bufferize import BufferizePass
-        from relay_opt.lowering.fuse_elementwise import FuseLinalgElementwisePass
-        from relay_opt.lowering.relay_to_linalg import ConvertRelayToLinalgPass
+        from relay_opt.lowering.pipeline import STAGES
         from relay_opt.passes.optimize import OptimizePass
 
+        # The kernels are named on the IR the pipeline profiles: its stages up to bufferize.
+        staged = module.clone()
         OptimizePass(opt).apply(Context(), staged)
-        ConvertRelayToLinalgPass().apply(Context(), staged)
-        FuseLinalgElementwisePass().apply(Context(), staged)
-        BufferizePass().apply(Context(), staged)
+        for stage in STAGES:
+            stage.apply(Context(), staged)
+            if isinstance(stage, BufferizePass):
+                break
         kernel_profile = KernelProfile(kernel_names(staged, operator_origins(module)))
         kernel_profile.bind()
     weights = bind_weights(lowered)

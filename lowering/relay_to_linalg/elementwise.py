@@ -11,11 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from xdsl.builder import Builder
-from xdsl.dialects import arith, math, tensor
+from xdsl.dialects import arith, func, math, tensor
 from xdsl.dialects.linalg import ops as linalg
 from xdsl.dialects.builtin import (
     AffineMapAttr,
     AnyFloat,
+    Float32Type,
+    Float64Type,
     FloatAttr,
     IntegerAttr,
     IntegerType,
@@ -77,9 +79,14 @@ def _power(s: Scalar, x: SSAValue, y: SSAValue) -> SSAValue:
 
 
 def _mod(s: Scalar, x: SSAValue, y: SSAValue) -> SSAValue:
-    if s.is_float:  # truncated remainder: x - trunc(x / y) * y
-        q = s.emit(math.TruncOp(s.emit(arith.DivfOp(x, y))))
-        return s.emit(arith.SubfOp(x, s.emit(arith.MulfOp(q, y))))
+    if s.is_float:  # C's fmod: exact, unlike x - trunc(x / y) * y (and right for y = inf)
+        if isinstance(x.type, Float64Type):
+            return s.emit(func.CallOp("fmod", [x, y], [x.type]))
+        if isinstance(x.type, Float32Type):
+            return s.emit(func.CallOp("fmodf", [x, y], [x.type]))
+        # float16: fmodf of the widened operands is exact, so rounding back is too.
+        wide = [s.emit(arith.ExtFOp(v, Float32Type())) for v in (x, y)]
+        return s.emit(arith.TruncFOp(s.emit(func.CallOp("fmodf", wide, [Float32Type()])), x.type))
     return s.emit(arith.RemUIOp(x, y) if s.is_unsigned else arith.RemSIOp(x, y))
 
 

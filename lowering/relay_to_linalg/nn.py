@@ -20,10 +20,12 @@ from relay_opt.dialects.relay.ops.nn import padding4
 from relay_opt.dialects.relay.registry import RelayOperatorOp
 from relay_opt.dialects.relay.types import tensor_dtype, tensor_type
 from relay_opt.lowering.relay_to_linalg import Lowerer, lowering, signless
-from relay_opt.lowering.relay_to_linalg.elementwise import Scalar, elementwise
+from relay_opt.lowering.relay_to_linalg.elementwise import BINARY, Scalar, elementwise
+from relay_opt.lowering.relay_to_linalg.reduce import reduction_identity
 from relay_opt.lowering.relay_to_linalg.structured import (
     PARALLEL,
     REDUCTION,
+    accumulate,
     amap,
     c,
     d,
@@ -73,8 +75,7 @@ def lower_dense(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVa
     maps = [amap(n, [*(d(i) for i in range(lead)), d(lead + 1)]),
             amap(n, [d(lead), d(lead + 1)]),
             amap(n, [*(d(i) for i in range(lead)), d(lead)])]
-    init = filled(lw, op.result.type, 0)
-    return generic(lw, [x, w], [init], maps, [PARALLEL] * (lead + 1) + [REDUCTION], _mac(_dtype(op)))[0]
+    return accumulate(lw, [x, w], op.result.type, 0, maps, [PARALLEL] * (lead + 1) + [REDUCTION], _mac(_dtype(op)))
 
 
 @lowering("nn.matmul")
@@ -88,8 +89,7 @@ def lower_matmul(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
     a_map = [k, d(0)] if op.attrs.transpose_a else [*(d(i) for i in range(lead)), k]
     b_map = [d(lead), k] if op.attrs.transpose_b else [k, d(lead)]
     maps = [amap(n, a_map), amap(n, b_map), amap(n, [*(d(i) for i in range(lead)), d(lead)])]
-    init = filled(lw, op.result.type, 0)
-    return generic(lw, [a, b], [init], maps, [PARALLEL] * (lead + 1) + [REDUCTION], _mac(_dtype(op)))[0]
+    return accumulate(lw, [a, b], op.result.type, 0, maps, [PARALLEL] * (lead + 1) + [REDUCTION], _mac(_dtype(op)))
 
 
 @lowering("nn.batch_matmul")
@@ -102,8 +102,7 @@ def lower_batch_matmul(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -
     x_map = [bx, d(3), d(1)] if op.attrs.transpose_a else [bx, d(1), d(3)]
     y_map = [by, d(2), d(3)] if op.attrs.transpose_b else [by, d(3), d(2)]
     maps = [amap(4, x_map), amap(4, y_map), amap(4, [d(0), d(1), d(2)])]
-    init = filled(lw, op.result.type, 0)
-    return generic(lw, [x, y], [init], maps, [PARALLEL] * 3 + [REDUCTION], _mac(_dtype(op)))[0]
+    return accumulate(lw, [x, y], op.result.type, 0, maps, [PARALLEL] * 3 + [REDUCTION], _mac(_dtype(op)))
 
 
 # -- convolution and pooling --------------------------------------------------------------
@@ -151,8 +150,7 @@ def lower_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
     else:
         maps = [amap(7, [d(0), channel, rows, cols]), amap(7, [d(1), d(4), d(5), d(6)]),
                 amap(7, [d(0), d(1), d(2), d(3)])]
-    init = filled(lw, op.result.type, 0)
-    return generic(lw, [x, w], [init], maps, [PARALLEL] * 4 + [REDUCTION] * 3, _mac(_dtype(op)))[0]
+    return accumulate(lw, [x, w], op.result.type, 0, maps, [PARALLEL] * 4 + [REDUCTION] * 3, _mac(_dtype(op)))
 
 
 def _pool(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, kind: str) -> SSAValue:
@@ -172,7 +170,8 @@ def _pool(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, kind: str) -> SSAValue:
     extra_h = max(0, (oh - 1) * sh + (kh - 1) * dh + 1 - (h + top + bottom))
     extra_w = max(0, (ow - 1) * sw + (kw - 1) * dw + 1 - (w + left + right))
     pads = (top, left, bottom + extra_h, right + extra_w)
-    xp = _pad_spatial(lw, x, pads, -pymath.inf if kind == "max" else 0.0, attrs.layout)
+    lowest = reduction_identity("max", dtype, signless(op.result.type).element_type)  # pyright: ignore
+    xp = _pad_spatial(lw, x, pads, lowest if kind == "max" else 0.0, attrs.layout)
     # The window operand only gives the loops over the window their bounds.
     window = empty(lw, tensor_type([kh, kw], dtype))
     # loops: n, c, y, x, i, j
@@ -182,9 +181,9 @@ def _pool(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, kind: str) -> SSAValue:
     maps = [amap(6, x_map), amap(6, [d(4), d(5)]), amap(6, out_map)]
     iterators = [PARALLEL] * 4 + [REDUCTION] * 2
     if kind == "max":
-        init = filled(lw, out_t, -pymath.inf)
+        init = filled(lw, out_t, lowest)
         return generic(lw, [xp, window], [init], maps, iterators,
-                       lambda b, a: b.insert(arith.MaximumfOp(a[0], a[2])).results[0])[0]
+                       lambda b, a: BINARY["maximum"](Scalar(b, dtype), a[0], a[2]))[0]
     init = filled(lw, out_t, 0.0)
     total = generic(lw, [xp, window], [init], maps, iterators,
                     lambda b, a: b.insert(arith.AddfOp(a[0], a[2])).results[0])[0]
@@ -242,14 +241,16 @@ def lower_global_pool(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) ->
     shape = _shape(x)
     h, w = (shape[1], shape[2]) if nhwc else (shape[2], shape[3])
     is_max = op.opdef.name.endswith("max_pool2d")
-    init = filled(lw, op.result.type, -pymath.inf if is_max else 0.0)
+    dtype = _dtype(op)
+    elem = signless(op.result.type).element_type  # pyright: ignore
+    init = filled(lw, op.result.type, reduction_identity("max", dtype, elem) if is_max else 0.0)
     # loops: n, c, y, x
     x_map = [d(0), d(2), d(3), d(1)] if nhwc else [d(0), d(1), d(2), d(3)]
     out_map = [d(0), c(0), c(0), d(1)] if nhwc else [d(0), d(1), c(0), c(0)]
-    combine = arith.MaximumfOp if is_max else arith.AddfOp
+    combine = BINARY["maximum" if is_max else "add"]
     [total] = generic(lw, [x], [init], [amap(4, x_map), amap(4, out_map)],
                       [PARALLEL, PARALLEL, REDUCTION, REDUCTION],
-                      lambda b, a: b.insert(combine(a[0], a[1])).results[0])
+                      lambda b, a: combine(Scalar(b, dtype), a[0], a[1]))
     if is_max:
         return total
     return elementwise(lw, op, [total], lambda b, a, t: b.insert(arith.DivfOp(a[0], scalar_const(b, h * w, t))).results[0])
@@ -271,13 +272,13 @@ def _reduce_axis(lw: Lowerer, x: SSAValue, axis: int, init_value: float, combine
     pos = {a: i for i, a in enumerate(order)}
     in_map = amap(n, [d(pos[a]) for a in range(n)])
     out_map = amap(n, [c(0) if a == axis else d(pos[a]) for a in range(n)])
-    init = filled(lw, TensorType(t.element_type, out_shape), init_value)
 
     def body(b: Builder, a: Sequence[SSAValue]) -> SSAValue:
         v = value_fn(b, a[0]) if value_fn else a[0]
         return b.insert(combine(v, a[1])).results[0]
 
-    return generic(lw, [x], [init], [in_map, out_map], [PARALLEL] * (n - 1) + [REDUCTION], body)[0]
+    return accumulate(lw, [x], TensorType(t.element_type, out_shape), init_value, [in_map, out_map],
+                      [PARALLEL] * (n - 1) + [REDUCTION], body)
 
 
 def _ew(lw: Lowerer, op: RelayOperatorOp, inputs: list[SSAValue], fn) -> SSAValue:  # noqa: ANN001

@@ -18,6 +18,7 @@ from relay_opt.lowering.relay_to_linalg.elementwise import BINARY, Scalar, eleme
 from relay_opt.lowering.relay_to_linalg.structured import (
     PARALLEL,
     REDUCTION,
+    accumulate,
     amap,
     c,
     d,
@@ -28,7 +29,8 @@ from relay_opt.lowering.relay_to_linalg.structured import (
 )
 
 
-def _identity(name: str, dtype: str, t: Attribute) -> float | int:
+def reduction_identity(name: str, dtype: str, t: Attribute) -> float | int:
+    """The start value of reduction `name` for element type `t` (max starts at the lowest value)."""
     if name in ("sum", "mean"):
         return 0
     if name == "prod":
@@ -68,12 +70,12 @@ def lower_reduce(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
     axes = reduced_axes(op.attrs, len(xt.get_shape()))
     in_map, out_map, iterators = reduction_maps(xt.get_shape(), axes, op.attrs.keepdims)
     combine = {"sum": "add", "mean": "add", "prod": "multiply", "max": "maximum", "min": "minimum"}[name]
-    init = filled(lw, op.result.type, _identity(name, dtype, xt.element_type))
 
     def body(b: Builder, a: Sequence[SSAValue]) -> SSAValue:
         return BINARY[combine](Scalar(b, dtype), a[1], a[0])
 
-    [total] = generic(lw, [x], [init], [in_map, out_map], iterators, body)
+    start = reduction_identity(name, dtype, xt.element_type)
+    total = accumulate(lw, [x], op.result.type, start, [in_map, out_map], iterators, body)
     if name != "mean":
         return total
     count = 1
@@ -101,7 +103,7 @@ def lower_arg_reduce(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> 
     assert isinstance(out_t, TensorType)
     name = op.opdef.name
     value_t = TensorType(xt.element_type, out_t.get_shape())
-    best = filled(lw, value_t, _identity("max" if name == "argmax" else "min", dtype, xt.element_type))
+    best = filled(lw, value_t, reduction_identity("max" if name == "argmax" else "min", dtype, xt.element_type))
     where = filled(lw, out_t, 0)
     kept = len(shape) - len(axes)
     strides = []
@@ -148,14 +150,13 @@ def lower_variance(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SS
     in_map, out_map, iterators = reduction_maps(shape, axes, op.attrs.keepdims)
     # The mean has the data's rank with reduced axes of size 1 (TVM's keepdims mean).
     kept_map = reduction_maps(shape, axes, True)[1]
-    init = filled(lw, op.result.type, 0)
 
     def body(b: Builder, a: Sequence[SSAValue]) -> SSAValue:
         diff = b.insert(arith.SubfOp(a[0], a[1])).results[0]
         sq = b.insert(arith.MulfOp(diff, diff)).results[0]
         return b.insert(arith.AddfOp(a[2], sq)).results[0]
 
-    [total] = generic(lw, [x, mean], [init], [in_map, kept_map, out_map], iterators, body)
+    total = accumulate(lw, [x, mean], op.result.type, 0, [in_map, kept_map, out_map], iterators, body)
     count = 1
     for a in axes:
         count *= shape[a]

@@ -8,6 +8,8 @@ from xdsl.builder import Builder
 from xdsl.dialects import arith, tensor
 from xdsl.dialects.builtin import (
     AffineMapAttr,
+    Float16Type,
+    Float32Type,
     FloatAttr,
     IndexType,
     IntegerAttr,
@@ -80,6 +82,37 @@ def generic(
                           [i.type for i in inits])
     lw.insert(op)
     return list(op.results)
+
+
+def accumulate(
+    lw: Lowerer,
+    inputs: Sequence[SSAValue],
+    result_type: Attribute,
+    start: float | int,
+    maps: Sequence[AffineMapAttr],
+    iterators: Sequence[Attribute],
+    body: Body,
+) -> SSAValue:
+    """A reduction `linalg.generic` into a new tensor of `result_type` that starts at `start`.
+
+    float16 accumulates in float32 and is rounded once at the end, as numpy and onnxruntime
+    do: 16-bit partial sums drift by an ulp every few terms. `body` then sees float32 values.
+    """
+    t = signless(result_type)
+    assert isinstance(t, TensorType)
+    if not isinstance(t.element_type, Float16Type):
+        return generic(lw, inputs, [filled(lw, t, start)], maps, iterators, body)[0]
+    wide = Float32Type()
+
+    def widened(b: Builder, args: Sequence[SSAValue]) -> Sequence[SSAValue] | SSAValue:
+        return body(b, [b.insert(arith.ExtFOp(a, wide)).results[0] if isinstance(a.type, Float16Type) else a
+                        for a in args])
+
+    total = generic(lw, inputs, [filled(lw, TensorType(wide, t.get_shape()), start)], maps, iterators, widened)[0]
+    rank = len(t.get_shape())
+    identity = amap(rank, [d(i) for i in range(rank)])
+    return generic(lw, [total], [empty(lw, t)], [identity, identity], [PARALLEL] * rank,
+                   lambda b, a: b.insert(arith.TruncFOp(a[0], t.element_type)).results[0])[0]
 
 
 def index(b: Builder, dim: int) -> SSAValue:
