@@ -35,11 +35,14 @@ Anchor = Operation | SSAValue | SourceLoc | None
 class RelayError(Exception):
     """An error in the user's program, located at an op, a value or a source position."""
 
-    def __init__(self, message: str, at: Anchor = None, notes: Sequence[tuple[Anchor, str]] = ()):
+    def __init__(self, message: str, at: Anchor = None, notes: Sequence[tuple[Anchor, str]] = (),
+                 file: str | None = None):
         super().__init__(message)
         self.message = message
         self.at = at
         self.notes = list(notes)
+        self.file = file
+        """The input file, for errors about it that have no line (a binary ONNX model)."""
 
 
 def location_of(anchor: Anchor) -> SourceLoc | None:
@@ -98,7 +101,7 @@ def render(
 
 
 def render_error(err: RelayError, sources: Mapping[str, str], unlocated: str = "<unknown>") -> str:
-    return render(err.message, err.at, sources, err.notes, unlocated=unlocated)
+    return render(err.message, err.at, sources, err.notes, unlocated=err.file or unlocated)
 
 
 def render_parse_error(err: ParseError) -> str:

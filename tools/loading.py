@@ -40,7 +40,36 @@ def load_meta(path: str | None) -> MetaTable | None:
 
 
 def input_format(path: str, given: str | None) -> str:
-    return given or ("relay" if path.endswith(".rly") else "mlir")
+    if given:
+        return given
+    if path.endswith(".rly"):
+        return "relay"
+    return "onnx" if path.endswith((".onnx", ".onnxtxt")) else "mlir"
+
+
+def parse_shapes(specs: list[str] | None) -> dict[str, list[int]]:
+    """`--input-shape NAME=1,3,224,224` (repeatable) as {name: shape}."""
+    shapes: dict[str, list[int]] = {}
+    for spec in specs or []:
+        name, _, dims = spec.rpartition("=")
+        try:
+            shapes[name] = [int(d) for d in dims.split(",") if d.strip()]
+        except ValueError:
+            raise UserError(f"error: --input-shape '{spec}' is not NAME=D1,D2,...\n") from None
+        if not name:
+            raise UserError(f"error: --input-shape '{spec}' is not NAME=D1,D2,...\n")
+    return shapes
+
+
+def read_onnx(path: str, shapes: dict[str, list[int]] | None = None):  # noqa: ANN201
+    """An ONNX model as an ImportedModel (module, input and output names). Raises UserError."""
+    from relay_opt.frontends.onnx import OnnxImportError, import_onnx
+
+    try:
+        data = sys.stdin.buffer.read() if path == "-" else path
+        return import_onnx(data, shapes, filename="stdin" if path == "-" else path)
+    except OnnxImportError as e:
+        raise UserError(render_error(e, {}, unlocated="stdin" if path == "-" else path)) from None
 
 
 def read_module(
@@ -51,6 +80,8 @@ def read_module(
     from relay_opt.tools.relay_opt import LocatingParser
 
     name = "stdin" if path == "-" else path
+    if input_format(path, fmt) == "onnx":
+        return read_onnx(path).module, ""
     try:
         text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
     except OSError as e:

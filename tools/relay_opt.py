@@ -150,6 +150,21 @@ class RelayOptMain(xDSLOptMain):
 
         self.available_frontends["rly"] = parse_rly
 
+        def parse_onnx(io: IO[bytes]) -> ModuleOp:
+            from relay_opt.frontends.onnx import import_onnx
+
+            return import_onnx(io.read(), filename=self.get_input_name(), text=False).module
+
+        self.available_frontends["onnx"] = parse_onnx
+
+        def parse_onnx_text(io: IO[bytes]) -> ModuleOp:
+            from relay_opt.frontends.onnx import import_onnx
+
+            name = self.get_input_name()
+            return import_onnx(io.read(), filename=name, text=True).module
+
+        self.available_frontends["onnxtxt"] = parse_onnx_text
+
     def meta_table(self):  # noqa: ANN201
         """The `--meta M.npz` constants for `meta[relay.Constant][i]`, if given."""
         from relay_opt.tools.loading import load_meta
@@ -175,7 +190,7 @@ class RelayOptMain(xDSLOptMain):
         )
         arg_parser.add_argument(
             "--input-format",
-            choices=("mlir", "relay"),
+            choices=("mlir", "relay", "onnx"),
             help="how to read the input (default: by file extension; .rly is Relay text)",
         )
         arg_parser.add_argument(
@@ -270,7 +285,7 @@ class RelayOptMain(xDSLOptMain):
             self.list_passes(sys.stdout)
             return 0
         if self.args.input_format is not None:
-            self.args.frontend = {"mlir": "mlir", "relay": "rly"}[self.args.input_format]
+            self.args.frontend = {"mlir": "mlir", "relay": "rly", "onnx": "onnx"}[self.args.input_format]
         chunks, extension = self.prepare_input()
         name = self.get_input_name()
         if self.args.input_file is not None:

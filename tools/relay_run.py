@@ -2,9 +2,11 @@
 
     relay-run model.rly --meta weights.npz -i inputs.npz -o outputs.npz
     relay-run model.rly -i inputs.npz --interpret --expected want.npz --rtol 1e-4
+    relay-run model.onnx --inputs inputs.npz --outputs outputs.npz
 
-Inputs are named by parameter (without `%`); results are saved as output_0,
-output_1, ... (a tuple result is flattened) and printed as
+Inputs are named by parameter (without `%`), or for an ONNX model by the
+graph's input names; results are saved as output_0, output_1, ... (a tuple
+result is flattened; an ONNX model's by its output names) and printed as
 `result[i]: SHAPExDTYPE` with a summary of their values. Without
 `--interpret` the program is compiled to native code (static graphs today).
 """
@@ -21,17 +23,17 @@ from collections.abc import Sequence
 import numpy as np
 
 from relay_opt.diagnostics import RelayError, render_error
-from relay_opt.tools.loading import UserError, read_module
+from relay_opt.tools.loading import UserError, input_format, read_module, read_onnx
 from relay_opt.tools.relay_opt import run_tool
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="relay-run", description=__doc__.splitlines()[0])
-    p.add_argument("input_file", help="the program: .rly (Relay text) or .mlir (Relay dialect)")
+    p.add_argument("input_file", help="the program: .rly (Relay text), .mlir (Relay dialect) or .onnx")
     p.add_argument("-i", "--inputs", metavar="IN.npz", help="input arrays, named by parameter")
     p.add_argument("-o", "--outputs", metavar="OUT.npz", help="where to save the results")
     p.add_argument("--meta", metavar="M.npz", help="constants for meta[relay.Constant][i]")
-    p.add_argument("--input-format", choices=("mlir", "relay"), help="default: by file extension")
+    p.add_argument("--input-format", choices=("mlir", "relay", "onnx"), help="default: by file extension")
     p.add_argument("--entry", default="main", help="the function to run (default: main)")
     p.add_argument("--interpret", action="store_true", help="run the reference interpreter instead of native code")
     p.add_argument("--fill-mode", choices=("zeros", "ones", "random"),
@@ -109,8 +111,24 @@ def run(args: Sequence[str] | None = None) -> int:
 def _run(ns: argparse.Namespace) -> int:
     from relay_opt.dialects.relay import core
 
-    module, text = read_module(ns.input_file, ns.input_format, ns.meta)
-    if ns.input_format != "relay" and not ns.input_file.endswith(".rly"):
+    given: dict[str, np.ndarray] = {}
+    if ns.inputs:
+        try:
+            with np.load(ns.inputs, allow_pickle=False) as f:
+                given = {k: f[k] for k in f.files}
+        except (OSError, ValueError) as e:
+            raise UserError(f"relay-run: error: cannot read {ns.inputs}: {e}\n") from None
+    output_names: list[str] | None = None
+    onnx_names: list[str] | None = None
+    if input_format(ns.input_file, ns.input_format) == "onnx":
+        # The given arrays fix the shapes of inputs with symbolic dimensions (and are checked
+        # against the static ones).
+        imported = read_onnx(ns.input_file, {k: list(v.shape) for k, v in given.items()})
+        module, text = imported.module, ""
+        onnx_names, output_names = imported.input_names, imported.output_names
+    else:
+        module, text = read_module(ns.input_file, ns.input_format, ns.meta)
+    if input_format(ns.input_file, ns.input_format) == "mlir":
         from xdsl.context import Context
 
         from relay_opt.passes.infer_types import InferTypesPass
@@ -123,14 +141,9 @@ def _run(ns: argparse.Namespace) -> int:
     if ns.entry not in funcs:
         raise UserError(f"relay-run: error: no function @{ns.entry} (the module has {', '.join(sorted(funcs))})\n")
     params = _params(funcs[ns.entry])
+    if onnx_names is not None:
+        params = [(name, t) for name, (_, t) in zip(onnx_names, params)]
     names = [n for n, _ in params]
-    given: dict[str, np.ndarray] = {}
-    if ns.inputs:
-        try:
-            with np.load(ns.inputs, allow_pickle=False) as f:
-                given = {k: f[k] for k in f.files}
-        except (OSError, ValueError) as e:
-            raise UserError(f"relay-run: error: cannot read {ns.inputs}: {e}\n") from None
     unknown = sorted(set(given) - set(names))
     missing = [n for n in names if n not in given]
     if unknown or (missing and not ns.fill_mode):
@@ -184,14 +197,16 @@ def _run(ns: argparse.Namespace) -> int:
         print(exe.profile.table())  # pyright: ignore[reportPossiblyUnbound, reportOptionalMemberAccess]
     if ns.outputs:
         tmp = ns.outputs + ".tmp.npz"
-        np.savez(tmp, **{f"output_{i}": a for i, a in enumerate(outputs)})
+        keys = output_names if output_names and len(output_names) == len(outputs) else \
+            [f"output_{i}" for i in range(len(outputs))]
+        np.savez(tmp, **dict(zip(keys, outputs)))
         os.replace(tmp, ns.outputs)
     if ns.expected:
-        return _compare(ns, outputs)
+        return _compare(ns, outputs, output_names)
     return 0
 
 
-def _compare(ns: argparse.Namespace, outputs: list[np.ndarray]) -> int:
+def _compare(ns: argparse.Namespace, outputs: list[np.ndarray], names: list[str] | None = None) -> int:
     try:
         with np.load(ns.expected, allow_pickle=False) as f:
             expected = {k: f[k] for k in f.files}
@@ -199,9 +214,10 @@ def _compare(ns: argparse.Namespace, outputs: list[np.ndarray]) -> int:
         raise UserError(f"relay-run: error: cannot read {ns.expected}: {e}\n") from None
     failed = False
     for i, got in enumerate(outputs):
-        want = expected.get(f"output_{i}")
+        key = names[i] if names and names[i] in expected else f"output_{i}"
+        want = expected.get(key)
         if want is None:
-            print(f"[FAILED] result[{i}]: {ns.expected} has no output_{i}")
+            print(f"[FAILED] result[{i}]: {ns.expected} has no {key}")
             failed = True
         elif want.shape != got.shape:
             print(f"[FAILED] result[{i}]: shape {got.shape}, expected {want.shape}")

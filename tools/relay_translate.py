@@ -1,6 +1,8 @@
 """`relay-translate`: between the Relay dialect and other formats.
 
     relay-translate --import-relay model.rly [--meta M.npz]     Relay text -> Relay dialect (MLIR)
+    relay-translate --import-onnx model.onnx [--input-shape x=1,3,224,224]
+                                                                ONNX -> Relay dialect (MLIR)
     relay-translate --export-relay model.mlir [--meta-out M.npz | --show-meta-data]
                                                                 Relay dialect -> Relay text
     relay-translate --emit-llvm model.rly                       LLVM IR (optimized, -O3)
@@ -18,7 +20,7 @@ from io import StringIO
 from xdsl.printer import Printer
 
 from relay_opt.diagnostics import RelayError, render_error
-from relay_opt.tools.loading import UserError, read_module
+from relay_opt.tools.loading import UserError, parse_shapes, read_module, read_onnx
 from relay_opt.tools.relay_opt import run_tool
 
 
@@ -26,13 +28,16 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="relay-translate", description=__doc__.splitlines()[0])
     mode = p.add_mutually_exclusive_group(required=True)
     mode.add_argument("--import-relay", action="store_true", help="read Relay text, print the Relay dialect")
+    mode.add_argument("--import-onnx", action="store_true", help="read an ONNX model, print the Relay dialect")
     mode.add_argument("--export-relay", action="store_true", help="read the Relay dialect, print Relay text")
     mode.add_argument("--emit-llvm", action="store_true", help="compile, print LLVM IR")
     mode.add_argument("--emit-obj", action="store_true", help="compile, write an object file (needs -o)")
     p.add_argument("-O", dest="opt", type=int, default=3, choices=(0, 1, 2, 3), help="LLVM optimization level")
     p.add_argument("input_file", help="input file (.rly or .mlir); - for stdin")
-    p.add_argument("--input-format", choices=("mlir", "relay"), help="default: by file extension")
+    p.add_argument("--input-format", choices=("mlir", "relay", "onnx"), help="default: by file extension")
     p.add_argument("--meta", metavar="M.npz", help="constants for meta[relay.Constant][i]")
+    p.add_argument("--input-shape", action="append", metavar="NAME=D1,D2,...",
+                   help="the shape of an ONNX graph input with symbolic dimensions (repeatable)")
     p.add_argument("--meta-out", metavar="M.npz", help="with --export-relay: save the constants here")
     p.add_argument("--show-meta-data", action="store_true",
                    help="with --export-relay: append the constants as a #[metadata] section")
@@ -44,8 +49,11 @@ def _parser() -> argparse.ArgumentParser:
 def translate(args: Sequence[str] | None = None) -> int:
     ns = _parser().parse_args(args)
     try:
-        if ns.import_relay:
-            module, _ = read_module(ns.input_file, ns.input_format or "relay", ns.meta)
+        if ns.import_relay or ns.import_onnx:
+            if ns.import_onnx:
+                module = read_onnx(ns.input_file, parse_shapes(ns.input_shape)).module
+            else:
+                module, _ = read_module(ns.input_file, ns.input_format or "relay", ns.meta)
             out = StringIO()
             Printer(stream=out, print_generic_format=ns.print_op_generic).print_op(module)
             out.write("\n")

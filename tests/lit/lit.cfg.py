@@ -6,7 +6,7 @@ import lit.formats
 
 config.name = "relay-opt"
 config.test_format = lit.formats.ShTest(preamble_commands=[])
-config.suffixes = [".mlir", ".rly"]
+config.suffixes = [".mlir", ".rly", ".onnxtxt"]
 config.test_source_root = os.path.dirname(__file__)
 config.excludes = ["lit.cfg.py", "Inputs"]
 

@@ -1,0 +1,144 @@
+"""ONNX's backend interface (`onnx.backend.base.Backend`) over relay-opt's compiler.
+
+    from relay_opt.frontends.onnx.backend import RelayOptBackend
+    rep = RelayOptBackend.prepare(model)          # import + compile (-O3)
+    outputs = rep.run([x])                         # numpy in, numpy out
+
+This is what `onnx.backend.test.BackendTest` drives (tests/test_onnx_backend.py).
+relay-opt compiles static shapes, so two kinds of model are compiled at the
+first `run` rather than in `prepare`, specialized on what `run` is given (and
+again when that changes):
+- graph inputs with symbolic dimensions: for the shapes of the given arrays;
+- graph inputs that decide shapes (Reshape's shape, ReduceSum's axes, Resize's
+  scales, ...): bound to the given values as constants.
+An operator, attribute or dtype relay-opt does not implement makes `prepare`
+raise `unittest.SkipTest` naming it, so the test suite reports it as skipped.
+"""
+
+from __future__ import annotations
+
+import unittest
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from onnx.backend.base import Backend, BackendRep, Device, DeviceType
+
+from relay_opt.frontends.onnx.importer import (
+    OnnxNeedsConstantError,
+    OnnxUnsupportedError,
+    import_onnx,
+)
+
+
+def _graph_inputs(model: Any) -> list[Any]:
+    initializers = {i.name for i in model.graph.initializer}
+    return [vi for vi in model.graph.input if vi.name not in initializers]
+
+
+def _is_symbolic(vi: Any) -> bool:
+    tt = vi.type.tensor_type
+    return not tt.HasField("shape") or any(not d.HasField("dim_value") for d in tt.shape.dim)
+
+
+def _sources(model: Any, name: str) -> set[str]:
+    """The graph inputs value `name` is computed from."""
+    producers = {out: node for node in model.graph.node for out in node.output}
+    inputs = {vi.name for vi in _graph_inputs(model)}
+    found, todo, seen = set(), [name], set()
+    while todo:
+        v = todo.pop()
+        if v in seen:
+            continue
+        seen.add(v)
+        if v in inputs:
+            found.add(v)
+        elif v in producers:
+            todo.extend(i for i in producers[v].input if i)
+    return found
+
+
+class RelayOptRep(BackendRep):
+    def __init__(self, model: Any, opt: int):
+        self.model = model
+        self.opt = opt
+        self.inputs = _graph_inputs(model)
+        self.frozen: set[str] = set()
+        """Graph inputs bound as constants at run time."""
+        self._compiled: dict[Any, Any] = {}
+        for vi in self.inputs:
+            if not vi.type.HasField("tensor_type"):
+                raise unittest.SkipTest(f"unsupported: graph input '{vi.name}' is not a tensor")
+        if not any(_is_symbolic(vi) for vi in self.inputs):
+            try:
+                self._compiled[None] = self._compile(None, {})
+            except OnnxNeedsConstantError as e:
+                self._freeze(e)
+
+    def _freeze(self, e: OnnxNeedsConstantError) -> None:
+        more = _sources(self.model, e.value_name) - self.frozen
+        if not more:
+            raise unittest.SkipTest(f"unsupported: {e}") from None
+        self.frozen |= more
+
+    def _compile(self, shapes: dict[str, Sequence[int]] | None, constants: dict[str, np.ndarray]) -> Any:
+        from relay_opt.runtime.jit import compile
+
+        try:
+            imported = import_onnx(self.model, shapes, constants=constants)
+        except OnnxNeedsConstantError:
+            raise
+        except OnnxUnsupportedError as e:
+            raise unittest.SkipTest(f"unsupported: {e}") from None
+        return compile(imported.module, opt=self.opt)
+
+    def _specialized(self, arrays: dict[str, np.ndarray]) -> Any:
+        """The executable for these shapes and frozen values (compiled on first use)."""
+        while True:
+            constants = {n: arrays[n] for n in self.frozen}
+            shapes = {n: a.shape for n, a in arrays.items() if n not in self.frozen}
+            key = (tuple(sorted(shapes.items())),
+                   tuple((n, a.dtype.str, a.shape, a.tobytes()) for n, a in sorted(constants.items())))
+            if key in self._compiled:
+                return self._compiled[key]
+            try:
+                self._compiled[key] = self._compile(shapes, constants)
+                return self._compiled[key]
+            except OnnxNeedsConstantError as e:
+                self._freeze(e)
+
+    def run(self, inputs: Any, **kwargs: Any) -> tuple[np.ndarray, ...]:  # noqa: ARG002
+        names = [vi.name for vi in self.inputs]
+        if isinstance(inputs, dict):
+            missing = [n for n in names if n not in inputs]
+            if missing:
+                raise ValueError(f"missing input(s) {', '.join(missing)}; the model takes {', '.join(names)}")
+            given = [inputs[n] for n in names]
+        else:
+            given = [inputs] if isinstance(inputs, np.ndarray) else list(inputs)
+            if len(given) != len(names):
+                raise ValueError(f"the model takes {len(names)} input(s) ({', '.join(names)}), got {len(given)}")
+        arrays = dict(zip(names, (np.asarray(a) for a in given)))
+        exe = self._compiled.get(None) or self._specialized(arrays)
+        result = exe(*[arrays[n] for n in names if n not in self.frozen])
+        return tuple(result) if isinstance(result, tuple) else (result,)
+
+
+class RelayOptBackend(Backend):
+    @classmethod
+    def prepare(cls, model: Any, device: str = "CPU", **kwargs: Any) -> RelayOptRep:
+        super().prepare(model, device, **kwargs)
+        return RelayOptRep(model, int(kwargs.get("opt", 3)))
+
+    @classmethod
+    def run_model(cls, model: Any, inputs: Any, device: str = "CPU", **kwargs: Any) -> tuple[np.ndarray, ...]:
+        return cls.prepare(model, device, **kwargs).run(inputs)
+
+    @classmethod
+    def supports_device(cls, device: str) -> bool:
+        return Device(device).type == DeviceType.CPU
+
+
+prepare = RelayOptBackend.prepare
+run_model = RelayOptBackend.run_model
+supports_device = RelayOptBackend.supports_device

@@ -1,0 +1,432 @@
+"""The ONNX graph walk: graph inputs become @main's parameters, nodes become Relay operators.
+
+A value in the walk is either an SSA value (computed at run time) or a numpy
+array (known while importing: initializers, Constant nodes, shapes). An
+operator whose operands are all known is evaluated with the registry's numpy
+semantics instead of being emitted, so shape computations (Shape -> Gather ->
+Concat -> Reshape) and the placeholder weights of ONNX's light models
+(ConstantOfShape) fold away; a known array reaches the IR as a constant only
+where a run-time operator reads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from xdsl.dialects.builtin import ModuleOp, TensorType
+from xdsl.ir import Attribute, Block, Region, SSAValue
+
+from relay_opt.diagnostics import RelayError
+from relay_opt.dialects.relay import core
+from relay_opt.dialects.relay.attributes import AttrError
+from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype, relay_dtype
+from relay_opt.dialects.relay.registry import TypeRelationError, lookup
+from relay_opt.dialects.relay.resources import constant_attr
+from relay_opt.dialects.relay.types import tensor_dtype, tensor_shape, tensor_type, tuple_type
+
+Value = SSAValue | np.ndarray
+"""A run-time value, or an array known while importing."""
+
+# ONNX TensorProto.DataType -> Relay dtype (the ones relay-opt computes with).
+ONNX_DTYPES: dict[int, str] = {
+    1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 7: "int64",
+    9: "bool", 10: "float16", 11: "float64", 12: "uint32", 13: "uint64",
+}
+ONNX_DTYPE_NAMES: dict[int, str] = {
+    0: "UNDEFINED", 8: "STRING", 14: "COMPLEX64", 15: "COMPLEX128", 16: "BFLOAT16", 17: "FLOAT8E4M3FN",
+    18: "FLOAT8E4M3FNUZ", 19: "FLOAT8E5M2", 20: "FLOAT8E5M2FNUZ", 21: "UINT4", 22: "INT4", 23: "FLOAT4E2M1",
+}
+
+MIN_OPSET = 7
+
+
+class OnnxImportError(RelayError):
+    """A model relay-opt cannot import: the message names the node and its operator."""
+
+
+class OnnxUnsupportedError(OnnxImportError):
+    """The model is valid ONNX but uses an operator, attribute, opset or dtype relay-opt lacks."""
+
+
+class OnnxNeedsConstantError(OnnxUnsupportedError):
+    """An operand that decides a shape (Reshape's shape, Slice's starts, ...) is computed at run
+    time; binding the graph inputs it comes from as constants (`constants=`) can fix it."""
+
+    value_name: str = ""
+    """The ONNX name of that operand."""
+
+
+def relay_dtype_of(onnx_type: int, what: str) -> str:
+    if onnx_type in ONNX_DTYPES:
+        return ONNX_DTYPES[onnx_type]
+    raise OnnxUnsupportedError(f"{what}: dtype {ONNX_DTYPE_NAMES.get(onnx_type, onnx_type)} is not supported")
+
+
+Converter = Callable[["Node"], Sequence[Value | None] | Value]
+CONVERTERS: dict[str, Converter] = {}
+
+
+def converter(*op_types: str) -> Callable[[Converter], Converter]:
+    """Register the converter of one or more ONNX operators (ops.py, rnn.py)."""
+
+    def register(fn: Converter) -> Converter:
+        for t in op_types:
+            CONVERTERS[t] = fn
+        return fn
+
+    return register
+
+
+def _load_converters() -> None:
+    from relay_opt.frontends.onnx import ops, rnn  # noqa: F401  (they register themselves)
+
+
+def supported_operators() -> list[str]:
+    _load_converters()
+    return sorted(CONVERTERS)
+
+
+@dataclass
+class ImportedModel:
+    module: ModuleOp
+    input_names: list[str]
+    """The ONNX names of @main's parameters, in order."""
+    output_names: list[str]
+    input_types: list[Attribute] = field(default_factory=list)
+
+
+class Node:
+    """One ONNX node as its converter sees it: operands, attributes and a builder."""
+
+    def __init__(self, graph: GraphImporter, proto: Any, index: int):
+        self.graph = graph
+        self.proto = proto
+        self.index = index
+        self.op_type: str = proto.op_type
+        self.opset: int = graph.opset
+        self.name: str = proto.name
+        self.inputs: list[Value | None] = [graph.lookup(n, self) if n else None for n in proto.input]
+        self.num_outputs = len(proto.output)
+        self._attrs = {a.name: a for a in proto.attribute}
+
+    # -- diagnostics ---------------------------------------------------------------------------
+
+    def where(self) -> str:
+        label = f" '{self.name}'" if self.name else ""
+        return f"node {self.index}{label} ({self.op_type})"
+
+    def error(self, message: str) -> OnnxImportError:
+        return OnnxImportError(f"{self.where()}: {message}")
+
+    def unsupported(self, message: str) -> OnnxUnsupportedError:
+        return OnnxUnsupportedError(f"{self.where()}: {message}")
+
+    # -- operands and attributes ---------------------------------------------------------------
+
+    def input(self, i: int) -> Value | None:
+        return self.inputs[i] if i < len(self.inputs) else None
+
+    def required(self, i: int) -> Value:
+        v = self.input(i)
+        if v is None:
+            raise self.error(f"input {i} is required")
+        return v
+
+    def const_input(self, i: int, what: str) -> np.ndarray | None:
+        """Input i as an array known while importing (None when absent)."""
+        v = self.input(i)
+        if v is None:
+            return None
+        if not isinstance(v, np.ndarray):
+            error = OnnxNeedsConstantError(
+                f"{self.where()}: {what} (input {i}) must be a constant: relay-opt needs static shapes"
+            )
+            error.value_name = self.proto.input[i]
+            raise error
+        return v
+
+    def has_attr(self, name: str) -> bool:
+        return name in self._attrs
+
+    def attr(self, name: str, default: Any = None) -> Any:
+        a = self._attrs.get(name)
+        if a is None:
+            return default
+        from onnx import helper, numpy_helper
+
+        value = helper.get_attribute_value(a)
+        if a.type == a.TENSOR:
+            return numpy_helper.to_array(value)
+        if isinstance(value, bytes):
+            return value.decode("utf-8")
+        if isinstance(value, list) and value and isinstance(value[0], bytes):
+            return [v.decode("utf-8") for v in value]
+        if a.type in (a.GRAPH, a.GRAPHS):
+            raise self.unsupported(f"attribute '{name}' holds a subgraph; control flow is not imported")
+        return value
+
+    # -- types ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def shape(v: Value) -> tuple[int, ...]:
+        if isinstance(v, np.ndarray):
+            return tuple(v.shape)
+        return tensor_shape(v.type)  # pyright: ignore[reportArgumentType]
+
+    @staticmethod
+    def dtype(v: Value) -> str:
+        if isinstance(v, np.ndarray):
+            return relay_dtype(v.dtype)
+        return tensor_dtype(v.type)  # pyright: ignore[reportArgumentType]
+
+    def rank(self, v: Value) -> int:
+        return len(self.shape(v))
+
+    def scalar(self, value: float | int | bool, like: Value | str) -> np.ndarray:
+        """A 0-d constant with the dtype of `like` (a value or a dtype name)."""
+        dtype = like if isinstance(like, str) else self.dtype(like)
+        return np.array(value, dtype=numpy_dtype(dtype))
+
+    def axis(self, axis: int, rank: int) -> int:
+        if not -rank <= axis < max(rank, 1):
+            raise self.error(f"axis {axis} is out of range for rank {rank}")
+        return axis + rank if axis < 0 else axis
+
+    # -- building ------------------------------------------------------------------------------
+
+    def op(self, name: str, *args: Value | Sequence[Value], **attrs: Any) -> Value:
+        """Relay operator `name` on `args` (a list stands for a Relay tuple). Evaluated now
+        when every operand is known; otherwise emitted with its type inferred."""
+        return self.graph.emit(self, name, args, attrs)
+
+    def tuple_get(self, value: Value | tuple, index: int) -> Value:
+        if isinstance(value, tuple):
+            return value[index]
+        return self.graph.add(core.TupleGetOp(value, index)).results[0]  # pyright: ignore[reportArgumentType]
+
+    def cast(self, v: Value, dtype: str) -> Value:
+        return v if self.dtype(v) == dtype else self.op("cast", v, dtype=dtype)
+
+    def reshape(self, v: Value, shape: Sequence[int]) -> Value:
+        shape = [int(d) for d in shape]
+        return v if list(self.shape(v)) == shape else self.op("reshape", v, newshape=shape)
+
+
+class GraphImporter:
+    def __init__(self, model: Any, shapes: dict[str, Sequence[int]] | None, filename: str,
+                 constants: dict[str, np.ndarray] | None = None):
+        self.model = model
+        self.shapes = dict(shapes or {})
+        self.constants = dict(constants or {})
+        self.filename = filename
+        self.opset = 0  # the default domain's version, read first thing in run()
+        self.env: dict[str, Value] = {}
+        self.block = Block()
+        self._materialized: dict[int, tuple[np.ndarray, SSAValue]] = {}
+
+    def _opset(self) -> int:
+        import onnx
+
+        newest = onnx.defs.onnx_opset_version()
+        version = None
+        for imp in self.model.opset_import:
+            if imp.domain in ("", "ai.onnx"):
+                version = imp.version
+        if version is None:
+            raise OnnxUnsupportedError("the model imports no ONNX opset (only the default domain is supported)")
+        if not MIN_OPSET <= version <= newest:
+            raise OnnxUnsupportedError(
+                f"opset {version} is not supported (relay-opt imports opsets {MIN_OPSET} to {newest})"
+            )
+        return version
+
+    # -- values --------------------------------------------------------------------------------
+
+    def lookup(self, name: str, node: Node) -> Value:
+        if name not in self.env:
+            raise node.error(f"input '{name}' is not defined before this node (the graph must be topologically sorted)")
+        return self.env[name]
+
+    def add(self, op: Any) -> Any:
+        self.block.add_op(op)
+        return op
+
+    def ssa(self, v: Value) -> SSAValue:
+        if isinstance(v, SSAValue):
+            return v
+        key = id(v)
+        if key not in self._materialized:
+            array = np.array(v, order="C")  # (ascontiguousarray would make a 0-d array 1-d)
+            self._materialized[key] = (v, self.add(core.ConstantOp(constant_attr(array))).results[0])
+        return self._materialized[key][1]
+
+    def emit(self, node: Node, name: str, args: Sequence[Any], attrs: dict[str, Any]) -> Value:
+        opdef = lookup(name)
+        assert opdef is not None, name
+        try:
+            full = opdef.make_attrs(attrs)
+            known = all(
+                isinstance(a, np.ndarray) or (isinstance(a, (list, tuple)) and all(isinstance(x, np.ndarray) for x in a))
+                for a in args
+            )
+            if known:
+                return self._evaluate(opdef, full, args)
+            operands = [
+                self.add(core.TupleOp([self.ssa(x) for x in a])).results[0] if isinstance(a, (list, tuple)) else self.ssa(a)
+                for a in args
+            ]
+            return self.add(opdef.build(operands, attrs)).results[0]
+        except (TypeRelationError, AttrError) as e:
+            raise node.error(f"{name}: {e}") from None
+
+    @staticmethod
+    def _evaluate(opdef: Any, attrs: Any, args: Sequence[Any]) -> Any:
+        def ttype(a: np.ndarray) -> TensorType[Attribute]:
+            return tensor_type(a.shape, relay_dtype(a.dtype))
+
+        types = [tuple_type([ttype(x) for x in a]) if isinstance(a, (list, tuple)) else ttype(a) for a in args]
+        result_type = opdef.infer(types, attrs)
+        out = opdef.compute(attrs, *[tuple(a) if isinstance(a, list) else a for a in args])
+
+        def fit(array: Any, t: Any) -> np.ndarray:
+            return np.asarray(array, dtype=numpy_dtype(tensor_dtype(t))).reshape(tensor_shape(t))
+
+        if isinstance(out, tuple):
+            return tuple(fit(o, t) for o, t in zip(out, result_type.types.data))  # pyright: ignore
+        return fit(out, result_type)
+
+    # -- the graph -----------------------------------------------------------------------------
+
+    def input_type(self, vi: Any) -> Attribute:
+        tt = vi.type.tensor_type
+        if not vi.type.HasField("tensor_type"):
+            raise OnnxUnsupportedError(f"graph input '{vi.name}' is not a tensor")
+        dtype = relay_dtype_of(tt.elem_type, f"graph input '{vi.name}'")
+        if vi.name in self.shapes:
+            shape = [int(d) for d in self.shapes[vi.name]]
+            if tt.HasField("shape"):
+                declared = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
+                if len(declared) != len(shape) or any(d is not None and d != g for d, g in zip(declared, shape)):
+                    shown = "(" + ", ".join("?" if d is None else str(d) for d in declared) + ")"
+                    raise OnnxImportError(
+                        f"graph input '{vi.name}' has shape {shown}, not {tuple(shape)}"
+                    )
+            return tensor_type(shape, dtype)
+        if not tt.HasField("shape"):
+            raise OnnxUnsupportedError(f"graph input '{vi.name}' has no shape; give it (shapes=...)")
+        shape = []
+        for d in tt.shape.dim:
+            if not d.HasField("dim_value"):
+                symbol = d.dim_param or "?"
+                raise OnnxUnsupportedError(
+                    f"graph input '{vi.name}' has a dynamic dimension '{symbol}'; "
+                    f"relay-opt compiles static shapes: give the input's shape"
+                )
+            shape.append(d.dim_value)
+        return tensor_type(shape, dtype)
+
+    def run(self) -> ImportedModel:
+        try:
+            return self._run()
+        except OnnxImportError as e:
+            e.file = e.file or self.filename
+            raise
+
+    def _run(self) -> ImportedModel:
+        from onnx import numpy_helper
+
+        self.opset = self._opset()
+        _load_converters()
+        graph = self.model.graph
+        if len(graph.sparse_initializer):
+            raise OnnxUnsupportedError("sparse initializers are not supported")
+        for init in graph.initializer:
+            relay_dtype_of(init.data_type, f"initializer '{init.name}'")
+            self.env[init.name] = numpy_helper.to_array(init)
+        for name, array in self.constants.items():
+            self.env[name] = np.asarray(array)
+        inputs = [vi for vi in graph.input if vi.name not in self.env]
+        types = [self.input_type(vi) for vi in inputs]
+        self.block = Block(arg_types=types)
+        for vi, arg in zip(inputs, self.block.args):
+            self.env[vi.name] = arg
+            hint = "".join(c if c.isalnum() or c == "_" else "_" for c in vi.name)
+            if hint and not hint[0].isdigit():
+                arg.name_hint = hint
+        for index, proto in enumerate(graph.node):
+            self.convert(proto, index)
+        outputs = []
+        for vi in graph.output:
+            if vi.name not in self.env:
+                raise OnnxImportError(f"graph output '{vi.name}' is never computed")
+            outputs.append(self.ssa(self.env[vi.name]))
+        result = outputs[0] if len(outputs) == 1 else self.add(core.TupleOp(outputs)).results[0]
+        self.add(core.ReturnOp(result))
+        func = core.FuncOp("main", types, result.type, (), Region(self.block))
+        module = ModuleOp([func])
+        return ImportedModel(module, [vi.name for vi in inputs], [vi.name for vi in graph.output], types)
+
+    def convert(self, proto: Any, index: int) -> None:
+        node_label = f"node {index}{f' {proto.name!r}' if proto.name else ''} ({proto.op_type})"
+        if proto.domain not in ("", "ai.onnx"):
+            raise OnnxUnsupportedError(f"{node_label}: operator domain '{proto.domain}' is not supported")
+        fn = CONVERTERS.get(proto.op_type)
+        if fn is None:
+            raise OnnxUnsupportedError(f"{node_label}: operator {proto.op_type} is not supported")
+        node = Node(self, proto, index)
+        result = fn(node)
+        results = list(result) if isinstance(result, (list, tuple)) else [result]
+        for name, value in zip(proto.output, results):
+            if name:
+                if value is None:
+                    raise node.unsupported(f"output '{name}' is not produced by relay-opt's {proto.op_type}")
+                self.env[name] = value
+        for name in list(proto.output)[len(results):]:
+            if name:
+                raise node.unsupported(f"output '{name}' is not produced by relay-opt's {proto.op_type}")
+
+
+def load_model(source: str | bytes, filename: str | None = None, text: bool | None = None) -> Any:
+    """An onnx.ModelProto from a path or serialized bytes; ONNX's text syntax (onnx.parser,
+    files named *.onnxtxt) when `text` or the name says so. Raises OnnxImportError."""
+    import onnx
+    import onnx.parser
+
+    name = filename or (source if isinstance(source, str) else "<onnx>")
+    if text is None:
+        text = name.endswith(".onnxtxt")
+    try:
+        if isinstance(source, str):
+            with open(source, "rb") as f:
+                source = f.read()
+        if text:
+            return onnx.parser.parse_model(source.decode("utf-8", "replace"))
+        return onnx.load_from_string(source)
+    except OSError as e:
+        raise OnnxImportError(f"cannot read the file: {e.strerror}", file=name) from None
+    except Exception as e:  # noqa: BLE001  (protobuf's and onnx.parser's errors have several types)
+        what = "ONNX text syntax" if text else "not an ONNX model"
+        detail = e.args[0] if e.args else e
+        detail = detail.decode("utf-8", "replace") if isinstance(detail, bytes) else str(detail)
+        raise OnnxImportError(f"{what}: {' '.join(detail.split())}", file=name) from None
+
+
+def import_onnx(
+    model: Any, shapes: dict[str, Sequence[int]] | None = None, filename: str | None = None,
+    text: bool | None = None, constants: dict[str, np.ndarray] | None = None,
+) -> ImportedModel:
+    """An ONNX model (a path, the serialized bytes or an onnx.ModelProto) as a Relay module
+    with @main.
+
+    `shapes` fixes the shape of graph inputs (needed for symbolic dimensions); `constants`
+    binds graph inputs to arrays (they are then no parameters of @main); `text`
+    reads ONNX's text syntax (by default: when the file name ends with .onnxtxt).
+    Raises OnnxImportError (OnnxUnsupportedError for what relay-opt lacks).
+    """
+    if isinstance(model, (str, bytes)):
+        filename = filename or (model if isinstance(model, str) else None)
+        model = load_model(model, filename, text)
+    return GraphImporter(model, shapes, filename or "<onnx>", constants).run()

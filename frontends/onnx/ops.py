@@ -1,0 +1,986 @@
+"""One converter per ONNX operator: ONNX semantics written with Relay operators.
+
+Opset differences (attributes that became inputs, changed defaults) are handled
+inside each converter with `n.opset`. A converter raises `n.unsupported(...)`
+for the parts of an operator relay-opt does not implement, so that the error
+names the node and the operator.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
+from relay_opt.frontends.onnx.importer import Node, Value, converter, relay_dtype_of
+
+# -- elementwise ------------------------------------------------------------------------------
+
+_UNARY = {
+    "Abs": "abs", "Neg": "negative", "Exp": "exp", "Log": "log", "Sqrt": "sqrt", "Tanh": "tanh",
+    "Sigmoid": "sigmoid", "Erf": "erf", "Floor": "floor", "Ceil": "ceil", "Sin": "sin", "Cos": "cos",
+    "Relu": "nn.relu", "Not": "logical_not",
+}
+
+
+@converter(*_UNARY)
+def unary(n: Node) -> Value:
+    return n.op(_UNARY[n.op_type], n.required(0))
+
+
+_BINARY = {
+    "Add": "add", "Sub": "subtract", "Mul": "multiply", "Div": "divide", "Equal": "equal",
+    "Less": "less", "Greater": "greater", "LessOrEqual": "less_equal", "GreaterOrEqual": "greater_equal",
+    "And": "logical_and", "Or": "logical_or", "Xor": "not_equal",
+}
+
+
+@converter(*_BINARY)
+def binary(n: Node) -> Value:
+    if n.has_attr("broadcast") or n.has_attr("axis"):
+        raise n.unsupported("legacy broadcast/axis attributes (opset < 7)")
+    return n.op(_BINARY[n.op_type], n.required(0), n.required(1))
+
+
+@converter("Pow")
+def pow_(n: Node) -> Value:
+    x, y = n.required(0), n.required(1)
+    return n.op("power", x, n.cast(y, n.dtype(x)))
+
+
+@converter("Mod")
+def mod(n: Node) -> Value:
+    a, b = n.required(0), n.required(1)
+    r = n.op("mod", a, b)  # truncated: the sign of the dividend (C's fmod)
+    if n.attr("fmod", 0) or n.dtype(a).startswith("uint"):
+        return r
+    # fmod=0 gives the remainder the divisor's sign (Python's %): move a nonzero r by b.
+    zero = n.scalar(0, r)
+    fix = n.op("logical_and", n.op("not_equal", r, zero),
+               n.op("not_equal", n.op("less", r, zero), n.op("less", b, n.scalar(0, b))))
+    return n.op("where", fix, n.op("add", r, b), r)
+
+
+@converter("Sum", "Max", "Min", "Mean")
+def variadic(n: Node) -> Value:
+    name = {"Sum": "add", "Max": "maximum", "Min": "minimum", "Mean": "add"}[n.op_type]
+    args = [v for v in n.inputs if v is not None]
+    out = args[0]
+    for v in args[1:]:
+        out = n.op(name, out, v)
+    if n.op_type == "Mean":
+        out = n.op("divide", out, n.scalar(len(args), out))
+    return out
+
+
+@converter("Reciprocal")
+def reciprocal(n: Node) -> Value:
+    x = n.required(0)
+    return n.op("divide", n.scalar(1, x), x)
+
+
+@converter("Sign")
+def sign(n: Node) -> Value:
+    x = n.required(0)
+    zero, one = n.scalar(0, x), n.scalar(1, x)
+    neg = n.op("where", n.op("less", x, zero), n.scalar(-1, x) if n.dtype(x)[0] != "u" else zero, zero)
+    return n.op("where", n.op("greater", x, zero), one, neg)
+
+
+@converter("IsNaN")
+def isnan(n: Node) -> Value:
+    x = n.required(0)
+    return n.op("not_equal", x, x)
+
+
+@converter("Round")
+def round_(n: Node) -> Value:
+    # ONNX rounds halves to even; Relay's round takes them away from zero.
+    x = n.required(0)
+    half = n.op("equal", n.op("subtract", x, n.op("floor", x)), n.scalar(0.5, x))
+    even = n.op("multiply", n.op("round", n.op("multiply", x, n.scalar(0.5, x))), n.scalar(2, x))
+    return n.op("where", half, even, n.op("round", x))
+
+
+@converter("Identity", "Dropout")
+def identity(n: Node) -> Sequence[Value]:
+    x = n.required(0)
+    if n.op_type == "Dropout" and n.opset >= 12 and n.input(2) is not None:
+        training = n.const_input(2, "training_mode")
+        if training is not None and bool(training):
+            raise n.unsupported("training_mode=True (dropout is imported for inference)")
+    if n.num_outputs > 1:
+        return [x, np.ones(n.shape(x), dtype=bool)]
+    return [x]
+
+
+@converter("Where")
+def where(n: Node) -> Value:
+    return n.op("where", n.required(0), n.required(1), n.required(2))
+
+
+@converter("Cast")
+def cast(n: Node) -> Value:
+    return n.cast(n.required(0), relay_dtype_of(n.attr("to"), n.where()))
+
+
+@converter("CastLike")
+def cast_like(n: Node) -> Value:
+    return n.cast(n.required(0), n.dtype(n.required(1)))
+
+
+@converter("Clip")
+def clip(n: Node) -> Value:
+    x = n.required(0)
+    if n.opset < 11:
+        lo, hi = n.attr("min", -math.inf), n.attr("max", math.inf)
+        return n.op("clip", x, a_min=float(lo), a_max=float(hi))
+    out = x
+    if (lo := n.input(1)) is not None:
+        out = n.op("maximum", out, lo)
+    if (hi := n.input(2)) is not None:
+        out = n.op("minimum", out, hi)
+    return out
+
+
+# -- activations ------------------------------------------------------------------------------
+
+
+@converter("LeakyRelu")
+def leaky_relu(n: Node) -> Value:
+    return n.op("nn.leaky_relu", n.required(0), alpha=float(n.attr("alpha", 0.01)))
+
+
+@converter("PRelu")
+def prelu(n: Node) -> Value:
+    x, slope = n.required(0), n.required(1)
+    return n.op("where", n.op("less", x, n.scalar(0, x)), n.op("multiply", x, slope), x)
+
+
+def _elu_negative(n: Node, x: Value, alpha: float) -> Value:
+    return n.op("multiply", n.op("subtract", n.op("exp", x), n.scalar(1, x)), n.scalar(alpha, x))
+
+
+@converter("Elu")
+def elu(n: Node) -> Value:
+    x = n.required(0)
+    return n.op("where", n.op("greater", x, n.scalar(0, x)), x, _elu_negative(n, x, n.attr("alpha", 1.0)))
+
+
+@converter("Celu")
+def celu(n: Node) -> Value:
+    x = n.required(0)
+    alpha = float(n.attr("alpha", 1.0))
+    neg = _elu_negative(n, n.op("divide", x, n.scalar(alpha, x)), alpha)
+    return n.op("add", n.op("nn.relu", x), n.op("minimum", neg, n.scalar(0, x)))
+
+
+@converter("Selu")
+def selu(n: Node) -> Value:
+    x = n.required(0)
+    alpha = n.attr("alpha", 1.67326319217681884765625)
+    gamma = n.attr("gamma", 1.05070102214813232421875)
+    inner = n.op("where", n.op("greater", x, n.scalar(0, x)), x, _elu_negative(n, x, alpha))
+    return n.op("multiply", inner, n.scalar(gamma, x))
+
+
+@converter("ThresholdedRelu")
+def thresholded_relu(n: Node) -> Value:
+    x = n.required(0)
+    return n.op("where", n.op("greater", x, n.scalar(n.attr("alpha", 1.0), x)), x, n.scalar(0, x))
+
+
+def _hard_sigmoid(n: Node, x: Value, alpha: float, beta: float) -> Value:
+    y = n.op("add", n.op("multiply", x, n.scalar(alpha, x)), n.scalar(beta, x))
+    return n.op("clip", y, a_min=0.0, a_max=1.0)
+
+
+@converter("HardSigmoid")
+def hard_sigmoid(n: Node) -> Value:
+    return _hard_sigmoid(n, n.required(0), n.attr("alpha", 0.2), n.attr("beta", 0.5))
+
+
+@converter("HardSwish")
+def hard_swish(n: Node) -> Value:
+    x = n.required(0)
+    return n.op("multiply", x, _hard_sigmoid(n, x, 1 / 6, 0.5))
+
+
+def _softplus(n: Node, x: Value) -> Value:
+    # log(1 + exp(x)) without overflow: max(x, 0) + log(1 + exp(-|x|)).
+    tail = n.op("log", n.op("add", n.op("exp", n.op("negative", n.op("abs", x))), n.scalar(1, x)))
+    return n.op("add", n.op("nn.relu", x), tail)
+
+
+@converter("Softplus")
+def softplus(n: Node) -> Value:
+    return _softplus(n, n.required(0))
+
+
+@converter("Softsign")
+def softsign(n: Node) -> Value:
+    x = n.required(0)
+    return n.op("divide", x, n.op("add", n.op("abs", x), n.scalar(1, x)))
+
+
+@converter("Mish")
+def mish(n: Node) -> Value:
+    x = n.required(0)
+    return n.op("multiply", x, n.op("tanh", _softplus(n, x)))
+
+
+@converter("Gelu")
+def gelu(n: Node) -> Value:
+    x = n.required(0)
+    half = n.op("multiply", x, n.scalar(0.5, x))
+    if n.attr("approximate", "none") == "tanh":
+        cube = n.op("multiply", n.op("multiply", x, x), x)
+        inner = n.op("add", x, n.op("multiply", cube, n.scalar(0.044715, x)))
+        t = n.op("tanh", n.op("multiply", inner, n.scalar(math.sqrt(2 / math.pi), x)))
+    else:
+        t = n.op("erf", n.op("multiply", x, n.scalar(1 / math.sqrt(2), x)))
+    return n.op("multiply", half, n.op("add", t, n.scalar(1, x)))
+
+
+def _coerce_2d_softmax(n: Node, relay_op: str) -> Value:
+    x = n.required(0)
+    shape = n.shape(x)
+    if n.opset >= 13:
+        return n.op(relay_op, x, axis=n.axis(n.attr("axis", -1), len(shape)))
+    # Before opset 13 the input is read as a matrix [prod(shape[:axis]), prod(shape[axis:])].
+    axis = n.axis(n.attr("axis", 1), len(shape))
+    flat = n.reshape(x, [int(np.prod(shape[:axis])), int(np.prod(shape[axis:]))])
+    return n.reshape(n.op(relay_op, flat, axis=1), shape)
+
+
+@converter("Softmax")
+def softmax(n: Node) -> Value:
+    return _coerce_2d_softmax(n, "nn.softmax")
+
+
+@converter("LogSoftmax")
+def log_softmax(n: Node) -> Value:
+    return _coerce_2d_softmax(n, "nn.log_softmax")
+
+
+# -- convolution, pooling, normalization ------------------------------------------------------
+
+
+def _spatial_pads(n: Node, in_spatial: Sequence[int], kernel: Sequence[int], strides: Sequence[int],
+                  dilations: Sequence[int], ceil_mode: bool = False) -> list[int]:
+    """ONNX `pads`/`auto_pad` as [begin..., end...] for the spatial dims."""
+    k = len(in_spatial)
+    auto_pad = n.attr("auto_pad", "NOTSET")
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        begins, ends = [], []
+        for size, kk, s, d in zip(in_spatial, kernel, strides, dilations):
+            out = -(-size // s)
+            total = max(0, (out - 1) * s + (kk - 1) * d + 1 - size)
+            small = total // 2
+            begins.append(small if auto_pad == "SAME_UPPER" else total - small)
+            ends.append(total - begins[-1])
+        return begins + ends
+    if auto_pad == "VALID":
+        return [0] * (2 * k)
+    if auto_pad != "NOTSET":
+        raise n.error(f"auto_pad '{auto_pad}' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID")
+    pads = list(n.attr("pads", [0] * (2 * k)))
+    if len(pads) != 2 * k:
+        raise n.error(f"pads has {len(pads)} values, expected {2 * k}")
+    return pads
+
+
+def _to_2d(n: Node, x: Value, what: str) -> tuple[Value, bool]:
+    """A 1-d spatial operand (N, C, W) as (N, C, 1, W); 3-d spatial is not supported."""
+    rank = n.rank(x)
+    if rank == 4:
+        return x, False
+    if rank == 3:
+        s = n.shape(x)
+        return n.reshape(x, [s[0], s[1], 1, s[2]]), True
+    raise n.unsupported(f"{what} with {rank - 2} spatial dimensions (1-d and 2-d are supported)")
+
+
+def _lift(values: Sequence[int], one: int) -> list[int]:
+    return [one, *values] if len(values) == 1 else list(values)
+
+
+def _lift_pads(pads: Sequence[int]) -> list[int]:
+    return [0, pads[0], 0, pads[1]] if len(pads) == 2 else list(pads)
+
+
+@converter("Conv")
+def conv(n: Node) -> Value:
+    x, w = n.required(0), n.required(1)
+    k = n.rank(x) - 2
+    kernel = list(n.attr("kernel_shape", n.shape(w)[2:]))
+    strides = list(n.attr("strides", [1] * k))
+    dilations = list(n.attr("dilations", [1] * k))
+    pads = _spatial_pads(n, n.shape(x)[2:], kernel, strides, dilations)
+    x2, lifted = _to_2d(n, x, "Conv")
+    w2 = n.reshape(w, [*n.shape(w)[:2], 1, n.shape(w)[2]]) if lifted else w
+    out = n.op("nn.conv2d", x2, w2, strides=_lift(strides, 1), padding=_lift_pads(pads),
+               dilation=_lift(dilations, 1), groups=int(n.attr("group", 1)), channels=n.shape(w)[0],
+               kernel_size=_lift(kernel, 1))
+    if (b := n.input(2)) is not None:
+        out = n.op("nn.bias_add", out, b, axis=1)
+    if lifted:
+        s = n.shape(out)
+        out = n.reshape(out, [s[0], s[1], s[3]])
+    return out
+
+
+def _pool(n: Node, relay_op: str, **extra: object) -> Value:
+    x = n.required(0)
+    k = n.rank(x) - 2
+    kernel = list(n.attr("kernel_shape"))
+    strides = list(n.attr("strides", [1] * k))
+    dilations = list(n.attr("dilations", [1] * k))
+    if n.attr("storage_order", 0):
+        raise n.unsupported("storage_order=1")
+    ceil_mode = bool(n.attr("ceil_mode", 0))
+    pads = _spatial_pads(n, n.shape(x)[2:], kernel, strides, dilations)
+    x2, lifted = _to_2d(n, x, n.op_type)
+    attrs = dict(pool_size=_lift(kernel, 1), strides=_lift(strides, 1), padding=_lift_pads(pads),
+                 ceil_mode=ceil_mode, **extra)
+    if relay_op == "nn.max_pool2d":
+        attrs["dilation"] = _lift(dilations, 1)
+    elif any(d != 1 for d in dilations):
+        raise n.unsupported("dilations in AveragePool")
+    out = n.op(relay_op, x2, **attrs)
+    if lifted:
+        s = n.shape(out)
+        out = n.reshape(out, [s[0], s[1], s[3]])
+    return out
+
+
+@converter("MaxPool")
+def max_pool(n: Node) -> Value:
+    if n.num_outputs > 1 and n.proto.output[1]:
+        raise n.unsupported("the Indices output")
+    return _pool(n, "nn.max_pool2d")
+
+
+@converter("AveragePool")
+def avg_pool(n: Node) -> Value:
+    return _pool(n, "nn.avg_pool2d", count_include_pad=bool(n.attr("count_include_pad", 0)))
+
+
+@converter("GlobalAveragePool", "GlobalMaxPool")
+def global_pool(n: Node) -> Value:
+    x = n.required(0)
+    if n.rank(x) == 4:
+        return n.op("nn.global_avg_pool2d" if n.op_type == "GlobalAveragePool" else "nn.global_max_pool2d", x)
+    axes = list(range(2, n.rank(x)))
+    return n.op("mean" if n.op_type == "GlobalAveragePool" else "max", x, axis=axes, keepdims=True)
+
+
+@converter("BatchNormalization")
+def batch_norm(n: Node) -> Sequence[Value]:
+    if n.attr("training_mode", 0) or (n.opset < 9 and n.attr("is_test", 1) == 0):
+        raise n.unsupported("training mode (batch statistics)")
+    if n.num_outputs > 1 and any(n.proto.output[1:]):
+        raise n.unsupported("the running mean/variance outputs (training mode)")
+    x = n.required(0)
+    out = n.op("nn.batch_norm", x, *(n.required(i) for i in range(1, 5)), axis=1,
+               epsilon=float(n.attr("epsilon", 1e-5)))
+    return [n.tuple_get(out, 0)]
+
+
+def _normalize(n: Node, x: Value, axes: list[int], eps: float) -> Value:
+    mean = n.op("mean", x, axis=axes, keepdims=True)
+    centered = n.op("subtract", x, mean)
+    var = n.op("mean", n.op("multiply", centered, centered), axis=axes, keepdims=True)
+    return n.op("divide", centered, n.op("sqrt", n.op("add", var, n.scalar(eps, x))))
+
+
+@converter("InstanceNormalization")
+def instance_norm(n: Node) -> Value:
+    x, scale, bias = n.required(0), n.required(1), n.required(2)
+    rank = n.rank(x)
+    y = _normalize(n, x, list(range(2, rank)), float(n.attr("epsilon", 1e-5)))
+    per_channel = [n.shape(x)[1]] + [1] * (rank - 2)
+    return n.op("add", n.op("multiply", y, n.reshape(scale, per_channel)), n.reshape(bias, per_channel))
+
+
+@converter("LayerNormalization")
+def layer_norm(n: Node) -> Sequence[Value]:
+    x, scale, bias = n.required(0), n.required(1), n.input(2)
+    rank = n.rank(x)
+    axis = n.axis(n.attr("axis", -1), rank)
+    eps = float(n.attr("epsilon", 1e-5))
+    stats_wanted = n.num_outputs > 1 and any(n.proto.output[1:])
+    if axis == rank - 1 and bias is not None and not stats_wanted:
+        return [n.op("nn.layer_norm", x, scale, bias, axis=-1, epsilon=eps)]
+    # The statistics are computed in stash_type (float32 by default), as ONNX defines them.
+    stash = relay_dtype_of(n.attr("stash_type", 1), n.where())
+    xs = n.cast(x, stash)
+    axes = list(range(axis, rank))
+    mean = n.op("mean", xs, axis=axes, keepdims=True)
+    centered = n.op("subtract", xs, mean)
+    var = n.op("mean", n.op("multiply", centered, centered), axis=axes, keepdims=True)
+    inv_std = n.op("divide", n.scalar(1, xs), n.op("sqrt", n.op("add", var, n.scalar(eps, xs))))
+    y = n.op("multiply", n.cast(n.op("multiply", centered, inv_std), n.dtype(x)), scale)
+    y = y if bias is None else n.op("add", y, bias)
+    return [y, mean, inv_std]
+
+
+@converter("LRN")
+def lrn(n: Node) -> Value:
+    # y = x / (bias + alpha / size * sum of x^2 over `size` neighbouring channels) ^ beta; the
+    # channel-window sum is an average pool (zero padding counted) on (N, 1, C, H*W), times size.
+    x = n.required(0)
+    size = int(n.attr("size"))
+    alpha, beta, bias = n.attr("alpha", 1e-4), n.attr("beta", 0.75), n.attr("bias", 1.0)
+    shape = n.shape(x)
+    if len(shape) < 3:
+        raise n.error(f"LRN needs an (N, C, ...) input, got rank {len(shape)}")
+    square = n.reshape(n.op("multiply", x, x), [shape[0], 1, shape[1], int(np.prod(shape[2:]))])
+    before = (size - 1) // 2
+    window = n.op("nn.avg_pool2d", square, pool_size=[size, 1], padding=[before, 0, size - 1 - before, 0],
+                  count_include_pad=True)
+    scaled = n.op("add", n.op("multiply", n.reshape(window, shape), n.scalar(alpha, x)), n.scalar(bias, x))
+    return n.op("divide", x, n.op("power", scaled, n.scalar(beta, x)))
+
+
+# -- linear algebra ---------------------------------------------------------------------------
+
+
+@converter("Gemm")
+def gemm(n: Node) -> Value:
+    a, b = n.required(0), n.required(1)
+    if n.attr("transA", 0):
+        a = n.op("transpose", a, axes=[1, 0])
+    if not n.attr("transB", 0):
+        b = n.op("transpose", b, axes=[1, 0])
+    out = n.op("nn.dense", a, b)
+    if (alpha := n.attr("alpha", 1.0)) != 1.0:
+        out = n.op("multiply", out, n.scalar(alpha, out))
+    if (c := n.input(2)) is not None:
+        if (beta := n.attr("beta", 1.0)) != 1.0:
+            c = n.op("multiply", c, n.scalar(beta, c))
+        out = n.op("add", out, c)
+    return out
+
+
+@converter("MatMul")
+def matmul(n: Node) -> Value:
+    a, b = n.required(0), n.required(1)
+    sa, sb = n.shape(a), n.shape(b)
+    if len(sa) == 1:
+        a = n.reshape(a, [1, sa[0]])
+    if len(sb) == 1:
+        b = n.reshape(b, [sb[0], 1])
+    ra, rb = n.shape(a), n.shape(b)
+    if len(ra) == 2 and len(rb) == 2:
+        out = n.op("nn.matmul", a, b)
+    elif len(rb) == 2:
+        # Batched times one matrix: fold the batch into the rows.
+        flat = n.reshape(a, [int(np.prod(ra[:-1])), ra[-1]])
+        out = n.reshape(n.op("nn.matmul", flat, b), [*ra[:-1], rb[-1]])
+    else:
+        batch = tuple(np.broadcast_shapes(ra[:-2], rb[:-2]))
+        count = int(np.prod(batch))
+        a3 = n.reshape(n.op("broadcast_to", a, shape=[*batch, *ra[-2:]]) if ra[:-2] != batch else a,
+                       [count, *ra[-2:]])
+        b3 = n.reshape(n.op("broadcast_to", b, shape=[*batch, *rb[-2:]]) if rb[:-2] != batch else b,
+                       [count, *rb[-2:]])
+        out = n.reshape(n.op("nn.batch_matmul", a3, b3, transpose_a=False, transpose_b=False),
+                        [*batch, ra[-2], rb[-1]])
+    shape = list(n.shape(out))
+    if len(sa) == 1:
+        shape.pop(-2)
+    if len(sb) == 1:
+        shape.pop(-1)
+    return n.reshape(out, shape)
+
+
+# -- shapes and data movement -----------------------------------------------------------------
+
+
+@converter("Shape")
+def shape(n: Node) -> Value:
+    dims = np.array(n.shape(n.required(0)), dtype=np.int64)
+    rank = len(dims)
+    start = n.attr("start", 0)
+    end = n.attr("end", rank)
+    return dims[slice(start, end)]
+
+
+@converter("Size")
+def size(n: Node) -> Value:
+    return np.array(int(np.prod(n.shape(n.required(0)))), dtype=np.int64)
+
+
+@converter("Constant")
+def constant(n: Node) -> Value:
+    for key, dtype in (("value_float", np.float32), ("value_floats", np.float32),
+                       ("value_int", np.int64), ("value_ints", np.int64)):
+        if n.has_attr(key):
+            return np.array(n.attr(key), dtype=dtype)
+    if n.has_attr("value"):
+        value = n.attr("value")
+        relay_dtype_of(_onnx_type(value), n.where())
+        return value
+    raise n.unsupported("a Constant without a dense value (sparse or string values)")
+
+
+def _onnx_type(array: np.ndarray) -> int:
+    from onnx import helper
+
+    return helper.np_dtype_to_tensor_dtype(array.dtype)
+
+
+@converter("ConstantOfShape")
+def constant_of_shape(n: Node) -> Value:
+    dims = n.const_input(0, "shape")
+    value = n.attr("value")
+    fill = np.zeros(1, np.float32) if value is None else value.reshape(-1)
+    return np.full([int(d) for d in dims.reshape(-1)], fill[0], dtype=fill.dtype)  # pyright: ignore
+
+
+@converter("Range")
+def range_(n: Node) -> Value:
+    start, limit, delta = (n.const_input(i, name) for i, name in enumerate(("start", "limit", "delta")))
+    return np.arange(start, limit, delta).astype(start.dtype)  # pyright: ignore
+
+
+@converter("Reshape")
+def reshape(n: Node) -> Value:
+    x = n.required(0)
+    target = n.attr("shape") if n.opset < 5 else n.const_input(1, "shape")
+    target = [int(d) for d in np.asarray(target).reshape(-1)]
+    in_shape = n.shape(x)
+    allowzero = n.attr("allowzero", 0)
+    out = [in_shape[i] if d == 0 and not allowzero else d for i, d in enumerate(target)]
+    if out.count(-1) > 1:
+        raise n.error(f"shape {target} has more than one -1")
+    if -1 in out:
+        known = int(np.prod([d for d in out if d != -1]))
+        total = int(np.prod(in_shape))
+        if known == 0 or total % known:
+            raise n.error(f"cannot reshape {tuple(in_shape)} to {target}")
+        out[out.index(-1)] = total // known
+    if int(np.prod(out)) != int(np.prod(in_shape)):
+        raise n.error(f"cannot reshape {tuple(in_shape)} ({int(np.prod(in_shape))} elements) to {tuple(out)}")
+    if 0 in out:  # no elements, so nothing to compute (and Relay's reshape reads 0 as "keep")
+        return np.zeros(out, dtype=numpy_dtype(n.dtype(x)))
+    return n.reshape(x, out)
+
+
+@converter("Flatten")
+def flatten(n: Node) -> Value:
+    x = n.required(0)
+    shape = n.shape(x)
+    axis = n.attr("axis", 1)
+    axis = axis + len(shape) if axis < 0 else axis
+    return n.reshape(x, [int(np.prod(shape[:axis])), int(np.prod(shape[axis:]))])
+
+
+@converter("Transpose")
+def transpose(n: Node) -> Value:
+    x = n.required(0)
+    perm = n.attr("perm", list(reversed(range(n.rank(x)))))
+    return n.op("transpose", x, axes=list(perm))
+
+
+def _axes(n: Node, opset_with_input: int, index: int = 1) -> list[int] | None:
+    if n.opset >= opset_with_input:
+        axes = n.const_input(index, "axes")
+        return None if axes is None else [int(a) for a in axes.reshape(-1)]
+    axes = n.attr("axes")
+    return None if axes is None else list(axes)
+
+
+@converter("Squeeze")
+def squeeze(n: Node) -> Value:
+    x = n.required(0)
+    shape = n.shape(x)
+    axes = _axes(n, 13)
+    drop = {i for i, d in enumerate(shape) if d == 1} if axes is None else {n.axis(a, len(shape)) for a in axes}
+    for a in drop:
+        if shape[a] != 1:
+            raise n.error(f"cannot squeeze axis {a} of size {shape[a]}")
+    return n.reshape(x, [d for i, d in enumerate(shape) if i not in drop])
+
+
+@converter("Unsqueeze")
+def unsqueeze(n: Node) -> Value:
+    x = n.required(0)
+    axes = _axes(n, 13)
+    if axes is None:
+        raise n.error("axes are required")
+    shape = list(n.shape(x))
+    rank = len(shape) + len(axes)
+    for a in sorted(n.axis(a, rank) for a in axes):
+        shape.insert(a, 1)
+    return n.reshape(x, shape)
+
+
+@converter("Concat")
+def concat(n: Node) -> Value:
+    args = [v for v in n.inputs if v is not None]
+    axis = n.axis(n.attr("axis", 1 if n.opset < 4 else 0), n.rank(args[0]))
+    if len(args) == 1:
+        return args[0]
+    return n.op("concatenate", args, axis=axis)
+
+
+def _slice(n: Node, x: Value, axis: int, start: int, stop: int, step: int = 1) -> Value:
+    rank = n.rank(x)
+    begin, end, strides = [0] * rank, list(n.shape(x)), [1] * rank
+    begin[axis], end[axis], strides[axis] = start, stop, step
+    return n.op("strided_slice", x, begin=begin, end=end, strides=strides)
+
+
+@converter("Split")
+def split(n: Node) -> Sequence[Value]:
+    x = n.required(0)
+    shape = n.shape(x)
+    axis = n.axis(n.attr("axis", 0), len(shape))
+    if n.opset >= 13 and n.input(1) is not None:
+        sizes = [int(s) for s in n.const_input(1, "split").reshape(-1)]  # pyright: ignore
+    elif n.opset < 13 and n.has_attr("split"):
+        sizes = list(n.attr("split"))
+    else:
+        parts = n.attr("num_outputs", n.num_outputs)
+        chunk = -(-shape[axis] // parts)
+        sizes = [min(chunk, shape[axis] - i * chunk) for i in range(parts)]
+    if sum(sizes) != shape[axis]:
+        raise n.error(f"split sizes {sizes} do not add up to the axis length {shape[axis]}")
+    outs, start = [], 0
+    for s in sizes:
+        outs.append(_slice(n, x, axis, start, start + s))
+        start += s
+    return outs
+
+
+@converter("Slice")
+def slice_(n: Node) -> Value:
+    x = n.required(0)
+    shape = n.shape(x)
+    if n.opset < 10:
+        starts, ends = list(n.attr("starts")), list(n.attr("ends"))
+        axes = list(n.attr("axes", range(len(starts))))
+        steps = [1] * len(starts)
+    else:
+        starts = [int(v) for v in n.const_input(1, "starts").reshape(-1)]  # pyright: ignore
+        ends = [int(v) for v in n.const_input(2, "ends").reshape(-1)]  # pyright: ignore
+        ax = n.const_input(3, "axes")
+        axes = list(range(len(starts))) if ax is None else [int(v) for v in ax.reshape(-1)]
+        st = n.const_input(4, "steps")
+        steps = [1] * len(starts) if st is None else [int(v) for v in st.reshape(-1)]
+    out = x
+    for start, end, axis, step in zip(starts, ends, axes, steps):
+        axis = n.axis(axis, len(shape))
+        if step == 0:
+            raise n.error("slice step 0")
+        # Python's slice clamping is ONNX's: normalize, then pick the indices.
+        indices = range(shape[axis])[slice(start, end, step)]
+        if step > 0:
+            out = _slice(n, out, axis, indices.start, max(indices.stop, indices.start), step)
+        else:
+            out = n.op("take", out, np.array(list(indices), dtype=np.int64), axis=axis)
+    return out
+
+
+@converter("Gather")
+def gather(n: Node) -> Value:
+    x, idx = n.required(0), n.required(1)
+    axis = n.axis(n.attr("axis", 0), n.rank(x))
+    dim = n.shape(x)[axis]
+    if isinstance(idx, np.ndarray):
+        if ((idx < -dim) | (idx >= dim)).any():
+            raise n.error(f"index out of range for an axis of length {dim}")
+        idx = np.where(idx < 0, idx + dim, idx)
+    else:
+        idx = n.op("where", n.op("less", idx, n.scalar(0, idx)), n.op("add", idx, n.scalar(dim, idx)), idx)
+    return n.op("take", x, idx, axis=axis)
+
+
+@converter("Expand")
+def expand(n: Node) -> Value:
+    x = n.required(0)
+    target = [int(d) for d in n.const_input(1, "shape").reshape(-1)]  # pyright: ignore
+    try:
+        out = list(np.broadcast_shapes(n.shape(x), tuple(target)))
+    except ValueError:
+        raise n.error(f"cannot expand {n.shape(x)} to {tuple(target)}") from None
+    return x if list(n.shape(x)) == out else n.op("broadcast_to", x, shape=out)
+
+
+@converter("Tile")
+def tile(n: Node) -> Value:
+    reps = [int(r) for r in n.const_input(1, "repeats").reshape(-1)]  # pyright: ignore
+    return n.op("tile", n.required(0), reps=reps)
+
+
+@converter("Pad")
+def pad(n: Node) -> Value:
+    x = n.required(0)
+    rank = n.rank(x)
+    mode = n.attr("mode", "constant")
+    if n.opset < 11:
+        pads = list(n.attr("pads", n.attr("paddings", [])))
+        value: Value = n.scalar(n.attr("value", 0.0), x)
+    else:
+        pads = [int(p) for p in n.const_input(1, "pads").reshape(-1)]  # pyright: ignore
+        v = n.input(2)
+        value = n.scalar(0, x) if v is None else n.reshape(v, [])
+        if (ax := n.const_input(3, "axes")) is not None:
+            axes = [n.axis(int(a), rank) for a in ax.reshape(-1)]
+            full = [0] * (2 * rank)
+            for i, a in enumerate(axes):
+                full[a], full[rank + a] = pads[i], pads[len(axes) + i]
+            pads = full
+    if len(pads) != 2 * rank:
+        raise n.error(f"pads has {len(pads)} values, expected {2 * rank}")
+    if mode not in ("constant", "edge", "reflect"):
+        raise n.unsupported(f"mode '{mode}'")
+    if any(p < 0 for p in pads):
+        raise n.unsupported("negative pads")
+    widths = [[pads[i], pads[rank + i]] for i in range(rank)]
+    return n.op("nn.pad", x, value, pad_width=widths, pad_mode=mode)
+
+
+@converter("DepthToSpace", "SpaceToDepth")
+def depth_space(n: Node) -> Value:
+    x = n.required(0)
+    b = int(n.attr("blocksize"))
+    N, C, H, W = n.shape(x)
+    if n.op_type == "SpaceToDepth":
+        t = n.reshape(x, [N, C, H // b, b, W // b, b])
+        crd = n.attr("mode", "DCR") == "CRD"  # (opset 28) channel-major instead of block-major
+        t = n.op("transpose", t, axes=[0, 1, 3, 5, 2, 4] if crd else [0, 3, 5, 1, 2, 4])
+        return n.reshape(t, [N, C * b * b, H // b, W // b])
+    if n.attr("mode", "DCR") == "DCR":
+        t = n.op("transpose", n.reshape(x, [N, b, b, C // (b * b), H, W]), axes=[0, 3, 4, 1, 5, 2])
+    else:
+        t = n.op("transpose", n.reshape(x, [N, C // (b * b), b, b, H, W]), axes=[0, 1, 4, 2, 5, 3])
+    return n.reshape(t, [N, C // (b * b), H * b, W * b])
+
+
+# -- reductions -------------------------------------------------------------------------------
+
+
+def _reduce_axes(n: Node, x: Value) -> list[int] | None:
+    """The reduced axes; None for all of them, [] for none (noop_with_empty_axes)."""
+    with_input = 13 if n.op_type == "ReduceSum" else 18
+    axes = _axes(n, with_input)
+    if axes is None or not axes:
+        return [] if n.attr("noop_with_empty_axes", 0) else None
+    return sorted(n.axis(a, n.rank(x)) for a in axes)
+
+
+def _reduce(n: Node, relay_op: str, x: Value) -> Value:
+    axes = _reduce_axes(n, x)
+    if axes == []:
+        return x
+    return n.op(relay_op, x, axis=axes, keepdims=bool(n.attr("keepdims", 1)))
+
+
+_REDUCE = {"ReduceSum": "sum", "ReduceMean": "mean", "ReduceMax": "max", "ReduceMin": "min", "ReduceProd": "prod"}
+
+
+@converter(*_REDUCE)
+def reduce(n: Node) -> Value:
+    return _reduce(n, _REDUCE[n.op_type], n.required(0))
+
+
+@converter("ReduceSumSquare", "ReduceL2", "ReduceL1", "ReduceLogSum", "ReduceLogSumExp")
+def reduce_composite(n: Node) -> Value:
+    x = n.required(0)
+    if n.op_type == "ReduceL1":
+        return _reduce(n, "sum", n.op("abs", x))
+    if n.op_type == "ReduceLogSum":
+        return n.op("log", _reduce(n, "sum", x))
+    if n.op_type == "ReduceLogSumExp":
+        axes = _reduce_axes(n, x)
+        if axes == []:
+            return x
+        top = n.op("max", x, axis=axes, keepdims=True)
+        total = n.op("sum", n.op("exp", n.op("subtract", x, top)), axis=axes, keepdims=True)
+        out = n.op("add", n.op("log", total), top)
+        if not n.attr("keepdims", 1):
+            out = n.reshape(out, [d for i, d in enumerate(n.shape(out)) if i not in (axes or range(n.rank(x)))])
+        return out
+    total = _reduce(n, "sum", n.op("multiply", x, x))
+    return n.op("sqrt", total) if n.op_type == "ReduceL2" else total
+
+
+@converter("ArgMax", "ArgMin")
+def arg_reduce(n: Node) -> Value:
+    x = n.required(0)
+    out = n.op("argmax" if n.op_type == "ArgMax" else "argmin", x, axis=[n.axis(n.attr("axis", 0), n.rank(x))],
+               keepdims=bool(n.attr("keepdims", 1)), select_last_index=bool(n.attr("select_last_index", 0)))
+    return n.cast(out, "int64")
+
+
+# -- more shapes and indexing -----------------------------------------------------------------
+
+
+@converter("GatherElements")
+def gather_elements(n: Node) -> Value:
+    # out[i, j, k] = x[i, idx[i, j, k], k] (axis 1) is a gather from the flat x at
+    # idx * stride(axis) + (the flat offset of the other coordinates), known at import.
+    x, idx = n.required(0), n.required(1)
+    shape, ishape = n.shape(x), n.shape(idx)
+    axis = n.axis(n.attr("axis", 0), len(shape))
+    strides = [int(np.prod(shape[k + 1:])) for k in range(len(shape))]
+    grids = np.indices(ishape, dtype=np.int64) if ishape else np.zeros((0,), np.int64)
+    offset = sum((grids[k] * strides[k] for k in range(len(shape)) if k != axis), np.zeros(ishape, np.int64))
+    dim = shape[axis]
+    idx = n.cast(idx, "int64")
+    idx = n.op("where", n.op("less", idx, n.scalar(0, idx)), n.op("add", idx, n.scalar(dim, idx)), idx)
+    flat = n.op("add", n.op("multiply", idx, n.scalar(strides[axis], idx)), offset)
+    return n.op("take", n.reshape(x, [int(np.prod(shape))]), flat, axis=0)
+
+
+@converter("Trilu")
+def trilu(n: Node) -> Value:
+    x = n.required(0)
+    k = n.const_input(1, "k")
+    k = 0 if k is None else int(k)
+    rows, cols = n.shape(x)[-2:]
+    keep = np.tril(np.ones((rows, cols), bool), k) if n.attr("upper", 1) == 0 else np.triu(np.ones((rows, cols), bool), k)
+    return n.op("where", keep, x, n.scalar(0, x))
+
+
+@converter("OneHot")
+def one_hot(n: Node) -> Value:
+    indices, depth, values = n.required(0), n.const_input(1, "depth"), n.required(2)
+    depth = int(np.asarray(depth).reshape(-1)[0])  # pyright: ignore
+    rank = n.rank(indices) + 1
+    axis = n.axis(n.attr("axis", -1), rank)
+    idx = n.cast(indices, "int64")
+    idx = n.op("where", n.op("less", idx, n.scalar(0, idx)), n.op("add", idx, n.scalar(depth, idx)), idx)
+    shape = [1] * rank
+    shape[axis] = depth
+    positions = np.arange(depth, dtype=np.int64).reshape(shape)
+    expanded = n.reshape(idx, [*n.shape(idx)[:axis], 1, *n.shape(idx)[axis:]])
+    hot = n.op("equal", expanded, positions)
+    off = n.reshape(n.op("strided_slice", values, begin=[0], end=[1], strides=[1]), [])
+    on = n.reshape(n.op("strided_slice", values, begin=[1], end=[2], strides=[1]), [])
+    return n.op("where", hot, on, off)
+
+
+@converter("Hardmax")
+def hardmax(n: Node) -> Value:
+    x = n.required(0)
+    shape = n.shape(x)
+    if n.opset < 13:
+        axis = n.axis(n.attr("axis", 1), len(shape))
+        flat = n.reshape(x, [int(np.prod(shape[:axis])), int(np.prod(shape[axis:]))])
+        return n.reshape(_hardmax(n, flat, 1), shape)
+    return _hardmax(n, x, n.axis(n.attr("axis", -1), len(shape)))
+
+
+def _hardmax(n: Node, x: Value, axis: int) -> Value:
+    first = n.cast(n.op("argmax", x, axis=[axis], keepdims=True), "int64")
+    shape = [1] * n.rank(x)
+    shape[axis] = n.shape(x)[axis]
+    hot = n.op("equal", first, np.arange(shape[axis], dtype=np.int64).reshape(shape))
+    return n.op("where", hot, n.scalar(1, x), n.scalar(0, x))
+
+
+@converter("IsInf")
+def isinf(n: Node) -> Value:
+    x = n.required(0)
+    pos = n.op("equal", x, n.scalar(np.inf, x))
+    neg = n.op("equal", x, n.scalar(-np.inf, x))
+    if not n.attr("detect_negative", 1):
+        return pos
+    if not n.attr("detect_positive", 1):
+        return neg
+    return n.op("logical_or", pos, neg)
+
+
+@converter("LpNormalization")
+def lp_normalization(n: Node) -> Value:
+    x = n.required(0)
+    axis = n.axis(n.attr("axis", -1), n.rank(x))
+    p = n.attr("p", 2)
+    if p == 1:
+        norm = n.op("sum", n.op("abs", x), axis=[axis], keepdims=True)
+    elif p == 2:
+        norm = n.op("sqrt", n.op("sum", n.op("multiply", x, x), axis=[axis], keepdims=True))
+    else:
+        raise n.error(f"p must be 1 or 2, got {p}")
+    zero = n.scalar(0, x)
+    return n.op("where", n.op("equal", norm, zero), zero, n.op("divide", x, norm))
+
+
+@converter("RMSNormalization")
+def rms_normalization(n: Node) -> Value:
+    x, scale = n.required(0), n.required(1)
+    rank = n.rank(x)
+    axes = list(range(n.axis(n.attr("axis", -1), rank), rank))
+    eps = float(n.attr("epsilon", 1e-5))
+    stash = relay_dtype_of(n.attr("stash_type", 1), n.where())
+    xs = n.cast(x, stash)
+    mean_square = n.op("mean", n.op("multiply", xs, xs), axis=axes, keepdims=True)
+    y = n.op("divide", xs, n.op("sqrt", n.op("add", mean_square, n.scalar(eps, xs))))
+    return n.op("multiply", n.cast(y, n.dtype(x)), scale)
+
+
+# -- resize -----------------------------------------------------------------------------------
+
+
+_COORDINATE_MODES = ("half_pixel", "asymmetric", "align_corners", "pytorch_half_pixel")
+
+
+@converter("Resize", "Upsample")
+def resize(n: Node) -> Value:
+    x = n.required(0)
+    shape = n.shape(x)
+    if len(shape) != 4:
+        raise n.unsupported(f"{n.op_type} of a rank-{len(shape)} tensor (4-d NCHW is supported)")
+    mode = n.attr("mode", "nearest")
+    if n.op_type == "Upsample":
+        scales = n.attr("scales") if n.opset < 9 else n.const_input(1, "scales")
+        coordinate, nearest = "asymmetric", "floor"
+        sizes = None
+    else:
+        if n.opset < 11:
+            scales, sizes = n.const_input(1, "scales"), None
+            coordinate = "asymmetric"
+        else:
+            scales, sizes = n.const_input(2, "scales"), n.const_input(3, "sizes")
+            coordinate = n.attr("coordinate_transformation_mode", "half_pixel")
+        nearest = n.attr("nearest_mode", "round_prefer_floor")
+        if n.attr("antialias", 0):
+            raise n.unsupported("antialias=1")
+        if n.attr("keep_aspect_ratio_policy", "stretch") != "stretch":
+            raise n.unsupported(f"keep_aspect_ratio_policy '{n.attr('keep_aspect_ratio_policy')}'")
+        if (axes := n.attr("axes")) is not None:
+            if sorted(a % 4 for a in axes) != [2, 3]:
+                raise n.unsupported(f"axes {list(axes)} (only the spatial axes 2, 3)")
+            # scales and sizes are given per axis in `axes` order: put them in (H, W) order.
+            order = [list(a % 4 for a in axes).index(i) for i in (2, 3)]
+            scales = None if scales is None or not scales.size else scales.reshape(-1)[order]
+            sizes = None if sizes is None or not sizes.size else sizes.reshape(-1)[order]
+    if mode not in ("nearest", "linear", "bilinear"):
+        raise n.unsupported(f"mode '{mode}'")
+    if coordinate not in _COORDINATE_MODES:
+        raise n.unsupported(f"coordinate_transformation_mode '{coordinate}'")
+    if sizes is not None and sizes.size:
+        out = [int(s) for s in sizes.reshape(-1)[-2:]]
+        if len(sizes.reshape(-1)) == 4 and list(sizes.reshape(-1)[:2]) != list(shape[:2]):
+            raise n.unsupported("resizing the batch or channel axes")
+    else:
+        if scales is None or not np.asarray(scales).size:
+            raise n.error("needs scales or sizes")
+        scales = [float(s) for s in np.asarray(scales).reshape(-1)]
+        if scales[:2] != [1.0, 1.0] and len(scales) == 4:
+            raise n.unsupported("resizing the batch or channel axes")
+        out = [int(np.floor(d * s)) for d, s in zip(shape[2:], scales[-2:])]
+        # Relay resizes by out/in; a scale that does not divide evenly would map coordinates
+        # differently than ONNX (which uses the scale itself).
+        if any(abs(o / d - s) > 1e-6 for o, d, s in zip(out, shape[2:], scales[-2:])):
+            raise n.unsupported(f"scales {scales[-2:]} that do not give whole output sizes")
+    method = "nearest_neighbor" if mode == "nearest" else "linear"
+    return n.op("image.resize2d", x, size=out, layout="NCHW", method=method,
+                coordinate_transformation_mode=coordinate,
+                rounding_method=nearest if method == "nearest_neighbor" else "")

@@ -1,0 +1,41 @@
+"""ONNX's own conformance suite against relay-opt, the way ONNX backends are tested.
+
+`onnx.backend.test.BackendTest` turns every node test the installed `onnx`
+generates (one operator, its inputs and expected outputs) and the nine "light"
+real models (onnx/backend/test/data/light) into unittest cases, run here by
+pytest through relay-opt's `Backend` (import -> -O3 -> native code). A test
+whose operator, attribute or dtype relay-opt does not implement is reported
+as skipped with the node and operator named; `pytest -rs` lists them and the
+summary line gives the pass count.
+
+Known failures are listed below with the reason, so that a regression in
+anything else fails the suite.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import onnx.backend.test
+
+from relay_opt.frontends.onnx.backend import RelayOptBackend
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # the test generators' own numpy overflow warnings
+    backend_test = onnx.backend.test.BackendTest(RelayOptBackend, __name__)
+
+# CUDA variants: relay-opt compiles for the host CPU only.
+backend_test.exclude(r"_cuda$")
+
+# Node tests that run but disagree with ONNX, with the reason; each is a known gap.
+FP16_ULPS = ("float16 attention, 1-2 fp16 ulps from ONNX's reference where rtol 1e-3 is about one ulp "
+             "(the reference interpreter is 1 ulp off too: rounding order of the expanded graph)")
+KNOWN_FAILURES: dict[str, str] = {
+    "test_attention_4d_causal_fp16_expanded_cpu": FP16_ULPS,
+    "test_attention_4d_fp16_expanded_cpu": FP16_ULPS,
+    "test_attention_4d_gqa_with_past_and_present_fp16_expanded_cpu": FP16_ULPS,
+}
+for pattern in KNOWN_FAILURES:
+    backend_test.xfail(pattern)
+
+globals().update(backend_test.test_cases)

@@ -1,0 +1,169 @@
+"""The ONNX frontend as users meet it: the importer against onnx's reference evaluator, the
+tools on .onnx files, and the errors for what relay-opt does not take (tests/test_onnx_backend.py
+runs ONNX's own conformance suite)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+from onnx.reference import ReferenceEvaluator
+
+from relay_opt.frontends.onnx import OnnxImportError, OnnxUnsupportedError, import_onnx
+from relay_opt.runtime.interpreter import interpret
+from relay_opt.runtime.jit import compile
+
+
+def _model(nodes, inputs, outputs, inits=(), opset: int = 17) -> onnx.ModelProto:  # noqa: ANN001
+    graph = helper.make_graph(nodes, "g", inputs, outputs, list(inits))
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    onnx.checker.check_model(model)
+    return model
+
+
+def mlp(rng: np.random.Generator, sizes=(64, 48, 10)) -> onnx.ModelProto:  # noqa: ANN001
+    nodes, inits, prev = [], [], "x"
+    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+        inits += [numpy_helper.from_array(rng.standard_normal((b, a)).astype(np.float32), f"w{i}"),
+                  numpy_helper.from_array(rng.standard_normal(b).astype(np.float32), f"b{i}")]
+        nodes.append(helper.make_node("Gemm", [prev, f"w{i}", f"b{i}"], [f"h{i}"], transB=1))
+        nodes.append(helper.make_node("Relu", [f"h{i}"], [f"r{i}"]))
+        prev = f"r{i}"
+    nodes.append(helper.make_node("Softmax", [prev], ["probs"], axis=-1))
+    return _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, sizes[0]])],
+                  [helper.make_tensor_value_info("probs", TensorProto.FLOAT, [2, sizes[-1]])], inits)
+
+
+def lstm(rng: np.random.Generator, seq: int = 5, inputs: int = 6, hidden: int = 8) -> onnx.ModelProto:
+    inits = [numpy_helper.from_array((rng.standard_normal(s) * 0.3).astype(np.float32), name)
+             for name, s in (("W", (1, 4 * hidden, inputs)), ("R", (1, 4 * hidden, hidden)), ("B", (1, 8 * hidden)))]
+    node = helper.make_node("LSTM", ["x", "W", "R", "B"], ["y", "y_h", "y_c"], hidden_size=hidden)
+    return _model(
+        [node], [helper.make_tensor_value_info("x", TensorProto.FLOAT, [seq, 2, inputs])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [seq, 1, 2, hidden]),
+         helper.make_tensor_value_info("y_h", TensorProto.FLOAT, [1, 2, hidden]),
+         helper.make_tensor_value_info("y_c", TensorProto.FLOAT, [1, 2, hidden])], inits, opset=14)
+
+
+def attention_block(rng: np.random.Generator) -> onnx.ModelProto:
+    """A transformer fragment: MatMul, Reshape, Transpose, scaled Softmax, LayerNormalization, Gelu-by-Erf."""
+    d, heads, t = 16, 2, 4
+    inits = [numpy_helper.from_array((rng.standard_normal((d, d)) * 0.2).astype(np.float32), "wq"),
+             numpy_helper.from_array(np.array([1, t, heads, d // heads], np.int64), "split_shape"),
+             numpy_helper.from_array(np.array([1, t, d], np.int64), "merge_shape"),
+             numpy_helper.from_array(np.float32(1 / np.sqrt(d // heads)), "scale"),
+             numpy_helper.from_array(np.ones(d, np.float32), "gamma"),
+             numpy_helper.from_array(np.zeros(d, np.float32), "beta"),
+             numpy_helper.from_array(np.float32(np.sqrt(2)), "sqrt2"),
+             numpy_helper.from_array(np.float32(0.5), "half"),
+             numpy_helper.from_array(np.float32(1), "one")]
+    nodes = [
+        helper.make_node("MatMul", ["x", "wq"], ["q"]),
+        helper.make_node("Reshape", ["q", "split_shape"], ["q4"]),
+        helper.make_node("Transpose", ["q4"], ["qh"], perm=[0, 2, 1, 3]),
+        helper.make_node("Transpose", ["q4"], ["kt"], perm=[0, 2, 3, 1]),
+        helper.make_node("MatMul", ["qh", "kt"], ["s"]),
+        helper.make_node("Mul", ["s", "scale"], ["ss"]),
+        helper.make_node("Softmax", ["ss"], ["p"], axis=-1),
+        helper.make_node("MatMul", ["p", "qh"], ["o"]),
+        helper.make_node("Transpose", ["o"], ["ot"], perm=[0, 2, 1, 3]),
+        helper.make_node("Reshape", ["ot", "merge_shape"], ["m"]),
+        helper.make_node("Add", ["m", "x"], ["res"]),
+        helper.make_node("LayerNormalization", ["res", "gamma", "beta"], ["ln"], axis=-1, epsilon=1e-5),
+        helper.make_node("Div", ["ln", "sqrt2"], ["u"]),
+        helper.make_node("Erf", ["u"], ["e"]),
+        helper.make_node("Add", ["e", "one"], ["e1"]),
+        helper.make_node("Mul", ["ln", "e1"], ["g"]),
+        helper.make_node("Mul", ["g", "half"], ["y"]),
+    ]
+    return _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, t, d])],
+                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, t, d])], inits)
+
+
+MODELS = {"mlp": mlp, "lstm": lstm, "attention": attention_block}
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("seed", [0, 1])
+def test_compiled_and_interpreted_match_onnx_reference(name: str, seed: int):
+    rng = np.random.default_rng(seed)
+    model = MODELS[name](rng)
+    feeds = {vi.name: rng.standard_normal([d.dim_value for d in vi.type.tensor_type.shape.dim]).astype(np.float32)
+             for vi in model.graph.input}
+    expected = ReferenceEvaluator(model).run(None, feeds)
+    imported = import_onnx(model)
+    args = [feeds[n] for n in imported.input_names]
+    for got in (compile(imported.module)(*args), interpret(imported.module, args)):
+        got = list(got) if isinstance(got, tuple) else [got]
+        assert len(got) == len(expected)
+        for g, e in zip(got, expected):
+            np.testing.assert_allclose(np.asarray(g), e, rtol=1e-4, atol=1e-5)
+
+
+def tool(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(list(args), capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture
+def mlp_file(tmp_path: Path) -> Path:
+    path = tmp_path / "mlp.onnx"
+    onnx.save(mlp(np.random.default_rng(0), sizes=(300, 200, 10)), path)
+    return path
+
+
+def test_import_onnx_prints_the_relay_dialect_without_weights(mlp_file: Path):
+    r = tool("relay-translate", "--import-onnx", str(mlp_file))
+    assert r.returncode == 0, r.stderr
+    assert "relay.func @main(%x: tensor<2x300xf32>) -> tensor<2x10xf32>" in r.stdout
+    assert "relay.nn.dense" in r.stdout and "relay.nn.softmax" in r.stdout
+    # The 200x300 weight is a resource handle, not 60,000 numbers of text.
+    assert "dense_resource<" in r.stdout and len(r.stdout) < 20_000
+
+
+def test_relay_run_names_inputs_and_outputs_as_the_graph_does(mlp_file: Path, tmp_path: Path):
+    x = np.random.default_rng(1).standard_normal((2, 300)).astype(np.float32)
+    np.savez(tmp_path / "in.npz", x=x)
+    r = tool("relay-run", str(mlp_file), "--inputs", str(tmp_path / "in.npz"), "--outputs", str(tmp_path / "out.npz"))
+    assert r.returncode == 0, r.stderr
+    assert "result[0]: 2x10xfloat32" in r.stdout
+    expected = ReferenceEvaluator(onnx.load(mlp_file)).run(None, {"x": x})[0]
+    np.testing.assert_allclose(np.load(tmp_path / "out.npz")["probs"], expected, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("array, message", [
+    (np.zeros((3, 300), np.float32), "graph input 'x' has shape (2, 300), not (3, 300)"),
+    (np.zeros((2, 300), np.float64), "float64"),
+])
+def test_relay_run_rejects_mismatched_inputs_before_running(mlp_file: Path, tmp_path: Path, array, message):
+    np.savez(tmp_path / "in.npz", x=array)
+    r = tool("relay-run", str(mlp_file), "--inputs", str(tmp_path / "in.npz"), "--outputs", str(tmp_path / "out.npz"))
+    assert r.returncode == 1 and message in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "out.npz").exists()
+
+
+def test_unsupported_operator_names_the_node(tmp_path: Path):
+    model = _model([helper.make_node("Relu", ["x"], ["r"]), helper.make_node("TopK", ["r", "k"], ["v", "i"], name="top")],
+                   [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+                   [helper.make_tensor_value_info("v", TensorProto.FLOAT, [2]),
+                    helper.make_tensor_value_info("i", TensorProto.INT64, [2])],
+                   [numpy_helper.from_array(np.array([2], np.int64), "k")])
+    with pytest.raises(OnnxUnsupportedError, match=r"node 1 'top' \(TopK\): operator TopK is not supported"):
+        import_onnx(model)
+    path = tmp_path / "topk.onnx"
+    onnx.save(model, path)
+    r = tool("relay-translate", "--import-onnx", str(path))
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert f"{path}: error: node 1 'top' (TopK): operator TopK is not supported" in r.stderr
+
+
+def test_not_an_onnx_file(tmp_path: Path):
+    path = tmp_path / "bad.onnx"
+    path.write_bytes(b"\x00\x01 certainly not protobuf")
+    with pytest.raises(OnnxImportError, match="not an ONNX model"):
+        import_onnx(str(path))
+    r = tool("relay-run", str(path), "--fill-mode", "zeros")
+    assert r.returncode == 1 and "not an ONNX model" in r.stderr and "Traceback" not in r.stderr
