@@ -87,6 +87,10 @@ def test_profile_names_each_kernel(tmp_path: Path):
     r = relay_run(str(path), "--fill-mode", "random", "--profile")
     assert r.returncode == 0, r.stderr
     assert "Kernel profile" in r.stdout
-    assert f"nn.conv2d (generic) at {path}:3:" in r.stdout and "nn.relu (generic)" in r.stdout
+    assert f"nn.conv2d (generic) at {path}:3:" in r.stdout
+    assert "nn.relu" not in r.stdout  # fused into the conv2d's loop nest (fuse-linalg-epilogue)
+    r = relay_run(str(path), "--fill-mode", "random", "--profile", "-O", "0")  # unfused: a kernel each
+    assert r.returncode == 0, r.stderr
+    assert f"nn.conv2d (generic) at {path}:3:" in r.stdout and f"nn.relu (generic) at {path}:3:" in r.stdout
     r = relay_run(str(path), "--fill-mode", "random", "--profile", "--interpret")
     assert r.returncode == 1 and "--profile times compiled kernels" in r.stderr
