@@ -21,6 +21,13 @@ from xdsl.dialects.linalg import ops as linalg
 from xdsl.ir import Block, Region, SSAValue
 from xdsl.ir.affine import AffineMap
 from xdsl.passes import ModulePass
+from xdsl.pattern_rewriter import (
+    GreedyRewritePatternApplier,
+    PatternRewriter,
+    PatternRewriteWalker,
+    RewritePattern,
+    op_type_rewrite_pattern,
+)
 
 GROUP_ATTR = "relay_opt.group"
 
@@ -77,26 +84,17 @@ def _merge(producer: linalg.GenericOp, consumer: linalg.GenericOp, operand_index
     return fused
 
 
-def fuse_block(block: Block) -> None:
-    changed = True
-    while changed:
-        changed = False
-        for consumer in [op for op in block.ops if isinstance(op, linalg.GenericOp)]:
-            for k, v in enumerate(consumer.inputs):
-                producer = v.owner
-                if isinstance(producer, linalg.GenericOp) and _mergeable(producer, consumer, k):
-                    fused = _merge(producer, consumer, k)
-                    block.insert_op_before(fused, consumer)
-                    for old, new in zip(consumer.results, fused.results):
-                        old.replace_all_uses_with(new)
-                    consumer.detach()
-                    consumer.erase()
-                    producer.detach()
-                    producer.erase()
-                    changed = True
-                    break
-            if changed:
-                break
+class InlineElementwiseProducer(RewritePattern):
+    """A generic takes in the body of an elementwise producer of its group (until none is left)."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, consumer: linalg.GenericOp, rewriter: PatternRewriter) -> None:
+        for k, v in enumerate(consumer.inputs):
+            producer = v.owner
+            if isinstance(producer, linalg.GenericOp) and _mergeable(producer, consumer, k):
+                rewriter.replace(consumer, _merge(producer, consumer, k))
+                rewriter.erase(producer)
+                return
 
 
 @dataclass(frozen=True)
@@ -106,8 +104,5 @@ class FuseLinalgElementwisePass(ModulePass):
     name = "fuse-linalg-elementwise"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        from xdsl.dialects import func
-
-        for f in op.ops:
-            if isinstance(f, func.FuncOp) and f.body.blocks:
-                fuse_block(f.body.block)
+        applier = GreedyRewritePatternApplier([InlineElementwiseProducer()], dce_enabled=False)
+        PatternRewriteWalker(applier).rewrite_module(op)

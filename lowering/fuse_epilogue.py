@@ -34,12 +34,19 @@ from dataclasses import dataclass
 
 from xdsl.builder import Builder
 from xdsl.context import Context
-from xdsl.dialects import affine, arith, func, scf, tensor
+from xdsl.dialects import affine, arith, scf, tensor
 from xdsl.dialects.builtin import AffineMapAttr, IndexType, IntegerAttr, ModuleOp, ShapedType
 from xdsl.dialects.linalg import ops as linalg
 from xdsl.ir import Attribute, Block, Region, SSAValue
 from xdsl.ir.affine import AffineConstantExpr, AffineDimExpr, AffineMap
 from xdsl.passes import ModulePass
+from xdsl.pattern_rewriter import (
+    GreedyRewritePatternApplier,
+    PatternRewriter,
+    PatternRewriteWalker,
+    RewritePattern,
+    op_type_rewrite_pattern,
+)
 from xdsl.rewriter import InsertPoint
 
 from relay_opt.lowering.fuse_elementwise import GROUP_ATTR
@@ -206,42 +213,28 @@ def _fuse(anchor: linalg.GenericOp, epilogue: linalg.GenericOp,
     return fused
 
 
-def _erase_dead(ops: Sequence[linalg.FillOp | tensor.EmptyOp]) -> None:
-    """Erases those of `ops` (in use order: a fill before its tensor.empty) nothing uses."""
-    for op in dict.fromkeys(ops):
-        if op.parent is not None and all(r.first_use is None for r in op.results):
-            op.detach()
-            op.erase()
+class FuseEpilogueIntoAnchor(RewritePattern):
+    """An epilogue generic absorbs the anchor it reads (and the anchor's init, now unused)."""
 
-
-def fuse_block(block: Block) -> None:
-    changed = True
-    while changed:
-        changed = False
-        for epilogue in [op for op in block.ops if isinstance(op, linalg.GenericOp)]:
-            for k, v in enumerate(epilogue.inputs):
-                anchor = v.owner
-                if not (isinstance(anchor, linalg.GenericOp) and _fusable(anchor, epilogue, k)):
-                    continue
-                fused = _fuse(anchor, epilogue, k)
-                block.insert_op_before(fused, epilogue)
-                for old, new in zip(epilogue.results, fused.results):
-                    old.replace_all_uses_with(new)
-                # The init's fill (and its tensor.empty) and the tensors read only for their
-                # shape (a pooling window) die with the anchor.
-                init = anchor.outputs[0].owner
-                maybe_dead = [init, *(o.owner for o in anchor.inputs)]
-                if isinstance(init, linalg.FillOp):
-                    maybe_dead.append(init.outputs[0].owner)
-                for op in (epilogue, anchor):
-                    op.detach()
-                    op.erase()
-                _erase_dead([op for op in maybe_dead
-                             if isinstance(op, (linalg.FillOp, tensor.EmptyOp))])
-                changed = True
-                break
-            if changed:
-                break
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, epilogue: linalg.GenericOp, rewriter: PatternRewriter) -> None:
+        for k, v in enumerate(epilogue.inputs):
+            anchor = v.owner
+            if not (isinstance(anchor, linalg.GenericOp) and _fusable(anchor, epilogue, k)):
+                continue
+            # The init's fill (and its tensor.empty) and the tensors read only for their shape
+            # (a pooling window) die with the anchor; a fill comes before its tensor.empty.
+            init = anchor.outputs[0].owner
+            maybe_dead = [init, *(o.owner for o in anchor.inputs)]
+            if isinstance(init, linalg.FillOp):
+                maybe_dead.append(init.outputs[0].owner)
+            rewriter.replace(epilogue, _fuse(anchor, epilogue, k))
+            rewriter.erase(anchor)
+            for op in dict.fromkeys(maybe_dead):
+                if (isinstance(op, (linalg.FillOp, tensor.EmptyOp)) and op.parent is not None
+                        and all(r.first_use is None for r in op.results)):
+                    rewriter.erase(op)
+            return
 
 
 @dataclass(frozen=True)
@@ -252,6 +245,5 @@ class FuseLinalgEpiloguePass(ModulePass):
     name = "fuse-linalg-epilogue"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        for f in op.ops:
-            if isinstance(f, func.FuncOp) and f.body.blocks:
-                fuse_block(f.body.block)
+        applier = GreedyRewritePatternApplier([FuseEpilogueIntoAnchor()], dce_enabled=False)
+        PatternRewriteWalker(applier).rewrite_module(op)
