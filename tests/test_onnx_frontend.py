@@ -167,3 +167,25 @@ def test_not_an_onnx_file(tmp_path: Path):
         import_onnx(str(path))
     r = tool("relay-run", str(path), "--fill-mode", "zeros")
     assert r.returncode == 1 and "not an ONNX model" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("equation, shapes", [
+    ("bhqd,bhkd->bhqk", [(2, 3, 4, 5), (2, 3, 6, 5)]),
+    ("ij,jk,kl->il", [(3, 4), (4, 5), (5, 2)]),
+    ("...ij,...jk->...ik", [(1, 3, 4), (2, 4, 5)]),
+    ("ij,jk", [(3, 4), (4, 5)]),
+    ("i,j->ij", [(3,), (4,)]),
+    ("bii->bi", [(2, 3, 3)]),
+    ("ijk->", [(2, 3, 4)]),
+    ("ijk,ik->kj", [(2, 3, 4), (2, 4)]),
+])
+def test_einsum_matches_numpy(equation: str, shapes):  # noqa: ANN001
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    names = [f"x{i}" for i in range(len(arrays))]
+    expected = np.einsum(equation, *arrays)
+    model = _model([helper.make_node("Einsum", names, ["y"], equation=equation)],
+                   [helper.make_tensor_value_info(nm, TensorProto.FLOAT, a.shape) for nm, a in zip(names, arrays)],
+                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, expected.shape)], opset=12)
+    got = compile(import_onnx(model).module)(*arrays)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
