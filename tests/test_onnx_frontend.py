@@ -189,3 +189,46 @@ def test_einsum_matches_numpy(equation: str, shapes):  # noqa: ANN001
                    [helper.make_tensor_value_info("y", TensorProto.FLOAT, expected.shape)], opset=12)
     got = compile(import_onnx(model).module)(*arrays)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def _run_both(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> None:
+    expected = ReferenceEvaluator(model).run(None, feeds)
+    imported = import_onnx(model)
+    got = compile(imported.module)(*[feeds[name] for name in imported.input_names])
+    got = list(got) if isinstance(got, tuple) else [got]
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("largest", [1, 0])
+def test_topk_keeps_the_lower_index_first_among_ties(largest: int):
+    x = np.array([[3, 1, 3, 2, 1, 3], [0, 5, 5, 5, 4, 0]], np.float32)
+    model = _model([helper.make_node("TopK", ["x", "k"], ["v", "i"], axis=1, largest=largest)],
+                   [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 6])],
+                   [helper.make_tensor_value_info("v", TensorProto.FLOAT, [2, 4]),
+                    helper.make_tensor_value_info("i", TensorProto.INT64, [2, 4])],
+                   [numpy_helper.from_array(np.array([4], np.int64), "k")])
+    _run_both(model, {"x": x})
+
+
+@pytest.mark.parametrize("reduction", ["add", "mul", "max", "min"])
+def test_scatter_elements_reduces_duplicate_indices(reduction: str):
+    rng = np.random.default_rng(0)
+    indices = np.array([[1, 1, 0], [2, 2, 2]], np.int64)  # duplicates in each row
+    model = _model([helper.make_node("ScatterElements", ["data", "idx", "upd"], ["y"], axis=1, reduction=reduction)],
+                   [helper.make_tensor_value_info("data", TensorProto.FLOAT, [2, 4]),
+                    helper.make_tensor_value_info("upd", TensorProto.FLOAT, [2, 3])],
+                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4])],
+                   [numpy_helper.from_array(indices, "idx")], opset=18)
+    _run_both(model, {"data": rng.standard_normal((2, 4)).astype(np.float32),
+                      "upd": rng.standard_normal((2, 3)).astype(np.float32)})
+
+
+def test_gather_nd_with_batch_dims():
+    rng = np.random.default_rng(0)
+    indices = np.array([[[1, -1]], [[0, 2]], [[2, 0]]], np.int64)  # [3, 1, 2], a negative index too
+    model = _model([helper.make_node("GatherND", ["x", "idx"], ["y"], batch_dims=1)],
+                   [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 3, 4, 2])],
+                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, 1, 2])],
+                   [numpy_helper.from_array(indices, "idx")])
+    _run_both(model, {"x": rng.standard_normal((3, 3, 4, 2)).astype(np.float32)})
