@@ -143,3 +143,25 @@ def test_resnet_matches_numpy():
     module = parse_relay(text, "resnet.rly", meta={"relay.Constant": weights})
     x = np.random.default_rng(2).standard_normal((1, 3, 64, 64)).astype(np.float32)
     np.testing.assert_allclose(interpret(module, [x]), resnet_numpy(x, weights, ops), rtol=1e-4, atol=1e-6)
+
+
+def test_group_and_instance_norm_from_text_against_numpy():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 4, 3, 3)).astype(np.float32)
+    g, b = rng.standard_normal(4).astype(np.float32), rng.standard_normal(4).astype(np.float32)
+    got = run("def @main(%x: Tensor[(2, 4, 3, 3), float32], %g: Tensor[(4), float32], %b: Tensor[(4), float32]) {\n"
+              "  nn.group_norm(%x, %g, %b, num_groups=2)\n}", x, g, b)
+    want = np.empty_like(x)
+    for n in range(2):
+        for grp in range(2):
+            block = x[n, 2 * grp : 2 * grp + 2].astype(np.float64)
+            want[n, 2 * grp : 2 * grp + 2] = (block - block.mean()) / np.sqrt(block.var() + 1e-5)
+    want = want * g[:, None, None] + b[:, None, None]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    got = run("def @main(%x: Tensor[(2, 4, 3, 3), float32], %g: Tensor[(4), float32], %b: Tensor[(4), float32]) {\n"
+              "  nn.instance_norm(%x, %g, %b)\n}", x, g, b)
+    mean, var = x.mean(axis=(2, 3), keepdims=True), x.var(axis=(2, 3), keepdims=True)
+    want = (x - mean) / np.sqrt(var + 1e-5) * g[:, None, None] + b[:, None, None]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    got = run("def @main(%x: Tensor[(2, 4), float32]) { nn.l2_normalize(%x, eps=1e-12f, axis=[1]) }", x[:, :, 0, 0])
+    np.testing.assert_allclose(got, x[:, :, 0, 0] / np.linalg.norm(x[:, :, 0, 0], axis=1, keepdims=True), rtol=1e-5)

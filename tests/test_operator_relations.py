@@ -74,6 +74,23 @@ for name in ["equal", "not_equal", "less", "less_equal", "greater", "greater_equ
     CASES[name] = binary("int64")
 for name in ["logical_and", "logical_or"]:
     CASES[name] = binary("bool")
+
+
+def _shift_cases(rng):
+    out = []
+    for dtype in ("int8", "int32", "uint8", "uint64", "int64"):
+        bits = np.dtype(dtype).itemsize * 8
+        a = rng.integers(-100 if dtype.startswith("int") else 0, 100, (2, r(rng))).astype(dtype)
+        # In-range amounts, the largest one, and out-of-range ones (numpy: every bit shifted out).
+        b = np.array([0, 1, 3, bits - 1, bits, bits + 5], dtype=dtype)[rng.integers(0, 6, (r(rng), 1, 1))]
+        out.append(([a, b], {}))
+    # A negative amount (signed) is out of range too: numpy compares it unsigned.
+    out.append(([np.array([-7, 7], np.int16), np.array([-1, 2], np.int16)], {}))
+    return out
+
+
+CASES["left_shift"] = _shift_cases
+CASES["right_shift"] = _shift_cases
 CASES["where"] = lambda rng: [([arr(rng, (r(rng), 1, 3), "bool"), arr(rng, (r(rng), 3)), arr(rng, (1,))], {})]
 
 
@@ -92,6 +109,22 @@ def _conv_cases(rng):
 
 
 CASES["nn.conv2d"] = _conv_cases
+
+
+def _conv_transpose_cases(rng):
+    out = []
+    for groups, padding, strides, dilation, output_padding in [
+            (1, [0, 0], [1, 1], [1, 1], [0, 0]), (1, [1, 0, 2, 1], [2, 3], [1, 2], [1, 2]),
+            (2, [1], [2, 2], [1, 1], [1, 0]), (4, [2, 2], [1, 1], [2, 2], [0, 0])]:
+        n, _, h, w = nchw(rng)
+        out.append(([arr(rng, (n, 4, h - 2, w - 3)), arr(rng, (4, r(rng, 1, 3), 3, 2))],
+                    {"padding": padding, "strides": strides, "dilation": dilation, "groups": groups,
+                     "output_padding": output_padding}))
+    out.append(([arr(rng, (1, 2, 3, 3), "int32"), arr(rng, (2, 2, 2, 2), "int32")], {"strides": [2, 2]}))
+    return out
+
+
+CASES["nn.conv2d_transpose"] = _conv_transpose_cases
 CASES["nn.dense"] = lambda rng: [([arr(rng, (2, r(rng), 5)), arr(rng, (r(rng), 5))], {}), ([arr(rng, (1, 7)), arr(rng, (3, 7))], {"units": 3})]
 CASES["nn.matmul"] = lambda rng: [([arr(rng, (r(rng), 5)), arr(rng, (5, r(rng)))], {}),
                                   ([arr(rng, (5, 2)), arr(rng, (3, 5))], {"transpose_a": True, "transpose_b": True})]
@@ -126,6 +159,16 @@ def _bn(rng):
 
 CASES["nn.batch_norm"] = _bn
 CASES["nn.layer_norm"] = lambda rng: [([arr(rng, (2, r(rng), 6)), arr(rng, (6,)), arr(rng, (6,))], {})]
+CASES["nn.instance_norm"] = lambda rng: [([arr(rng, (2, 3, r(rng), 4)), arr(rng, (3,)), arr(rng, (3,))], {}),
+                                         ([arr(rng, (2, 5, 3)), arr(rng, (3,)), arr(rng, (3,))], {"axis": -1, "epsilon": 1e-3}),
+                                         ([arr(rng, (1, 2, 5)), arr(rng, (2,)), arr(rng, (2,))], {"center": False, "scale": False})]
+CASES["nn.group_norm"] = lambda rng: [([arr(rng, (2, 6, r(rng), 3)), arr(rng, (6,)), arr(rng, (6,))], {"num_groups": 3}),
+                                      ([arr(rng, (1, 4, 5)), arr(rng, (4,)), arr(rng, (4,))], {"num_groups": 1, "scale": False}),
+                                      ([arr(rng, (2, 3, 4)), arr(rng, (4,)), arr(rng, (4,))], {"num_groups": 2, "axis": -1, "epsilon": 1e-2})]
+CASES["nn.l2_normalize"] = lambda rng: [([arr(rng, (2, r(rng), 3))], {"eps": 1e-10, "axis": [1]}),
+                                        ([arr(rng, (2, 3, 4))], {"eps": 1e-4, "axis": [0, -1]}),
+                                        ([arr(rng, (3, r(rng)))], {"eps": 1e-10}),
+                                        ([np.zeros((2, 3), np.float32)], {"eps": 1e-6, "axis": [1]})]
 CASES["nn.dropout"] = lambda rng: [([arr(rng, rand_shape(rng, 2))], {"rate": 0.2})]
 CASES["nn.pad"] = lambda rng: [([arr(rng, (2, 3)), np.float32(0.5)], {"pad_width": [[1, 0], [2, 3]]}),
                                ([arr(rng, (2, 3)), np.float32(0)], {"pad_width": [[1, 1], [1, 1]], "pad_mode": "edge"}),
@@ -253,6 +296,23 @@ def test_conv2d_against_a_naive_loop():
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
+def test_conv2d_transpose_against_a_naive_scatter():
+    rng = np.random.default_rng(8)
+    x, w = arr(rng, (2, 4, 3, 4)), arr(rng, (4, 3, 3, 2))
+    opdef = lookup("nn.conv2d_transpose")
+    attrs = {"padding": [1, 0, 2, 1], "strides": [2, 3], "dilation": [1, 2], "output_padding": [1, 0], "groups": 2}
+    got = opdef.compute(opdef.make_attrs(attrs), x, w)
+    oh, ow = (3 - 1) * 2 + 2 + 1 - 3 + 1, (4 - 1) * 3 + 2 + 1 - 1
+    want = np.zeros((2, 6, oh, ow))
+    for ci in range(4):
+        for o in range(3):
+            for iy, ix, i, j in np.ndindex(3, 4, 3, 2):
+                oy, ox = iy * 2 + i - 1, ix * 3 + j * 2
+                if 0 <= oy < oh and 0 <= ox < ow:
+                    want[:, (ci // 2) * 3 + o, oy, ox] += x[:, ci, iy, ix] * w[ci, o, i, j]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize(
     "name, operands, attrs, message",
     [
@@ -262,6 +322,21 @@ def test_conv2d_against_a_naive_loop():
         ("nn.dense", [np.zeros((2, 5), np.float32), np.zeros((3, 4), np.float32)], {}, "differs from weight's input dimension 4"),
         ("reshape", [np.zeros((2, 3))], {"newshape": [4, 2]}, r"cannot reshape \(2, 3\)"),
         ("concatenate", [(np.zeros((2, 3)), np.zeros((3, 3)))], {"axis": 1}, "incompatible"),
+        ("nn.group_norm", [np.zeros((1, 6, 2), np.float32), np.zeros(6, np.float32), np.zeros(6, np.float32)],
+         {"num_groups": 4}, r"6 channels \(axis 1 of data \(1, 6, 2\)\) do not split into num_groups=4"),
+        ("nn.group_norm", [np.zeros((1, 6, 2), np.float32), np.zeros(6, np.float32), np.zeros(6, np.float32)],
+         {}, "group_norm needs num_groups"),
+        ("nn.instance_norm", [np.zeros((1, 6, 2), np.float32), np.zeros(5, np.float32), np.zeros(6, np.float32)],
+         {}, r"gamma must be \(6,\) float32 for axis 1 of data \(1, 6, 2\), got \(5\) float32"),
+        ("nn.instance_norm", [np.zeros((1, 6), np.float32), np.zeros(6, np.float32), np.zeros(6, np.float32)],
+         {}, r"rank 3 or more, got \(1, 6\)"),
+        ("nn.l2_normalize", [np.zeros((2, 3), np.float32)], {"axis": [1]}, "l2_normalize needs eps"),
+        ("nn.conv2d_transpose", [np.zeros((1, 3, 4, 4), np.float32), np.zeros((4, 2, 3, 3), np.float32)], {},
+         r"data has 3 input channels but the weight \(IOHW\) has 4"),
+        ("nn.conv2d_transpose", [np.zeros((1, 4, 4, 4), np.float32), np.zeros((4, 2, 3, 3), np.float32)],
+         {"groups": 2, "channels": 2}, r"channels=2 but the weight gives 4 output channels \(2 x 2 groups\)"),
+        ("nn.conv2d_transpose", [np.zeros((1, 4, 1, 1), np.float32), np.zeros((4, 2, 1, 1), np.float32)],
+         {"padding": [1, 1]}, "leaves an empty output"),
     ],
 )
 def test_relation_errors_name_both_shapes(name, operands, attrs, message):

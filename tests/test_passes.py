@@ -110,3 +110,31 @@ def test_optimization_levels_keep_meaning_and_fuse_at_3():
             fused = any(op.name == "relay.fn" for op in changed.walk())
             assert fused == (level == 3), (name, level)
             np.testing.assert_allclose(compile(changed, opt=0)(*inputs), want, rtol=1e-4, atol=1e-6)
+
+
+NORMS = '''#[version = "0.0.5"]
+def @main(%x: Tensor[(2, 6, 3, 5), float32], %g: Tensor[(6), float32], %b: Tensor[(6), float32],
+          %h: Tensor[(5), float32], %c: Tensor[(5), float32]) {
+  %0 = nn.group_norm(%x, %g, %b, num_groups=3, epsilon=1e-3f);
+  %1 = nn.instance_norm(%0, %g, %b);
+  %2 = nn.group_norm(%1, %h, %c, num_groups=5, axis=-1, center=False);
+  %3 = nn.instance_norm(%2, %h, %c, axis=3, scale=False);
+  nn.l2_normalize(%3, eps=1e-10f, axis=[1, 2])
+}
+'''
+
+
+def test_simplify_inference_expands_group_instance_and_l2_norms():
+    module = parse_relay(NORMS)
+    rng = np.random.default_rng(3)
+    inputs = [rng.standard_normal(s).astype(np.float32) for s in ((2, 6, 3, 5), (6,), (6,), (5,), (5,))]
+    want = interpret(module, inputs)
+    changed = module.clone()
+    SimplifyInferencePass().apply(Context(), changed)
+    changed.verify()
+    names = {op.name for op in changed.walk()}
+    assert not any(n.startswith(("relay.nn.group_norm", "relay.nn.instance_norm", "relay.nn.l2_norm")) for n in names)
+    np.testing.assert_allclose(interpret(changed, inputs), want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(compile(changed)(*inputs), want, rtol=1e-4, atol=1e-5)
+    # The operators also compile without the pass (their lowering is the same expansion).
+    np.testing.assert_allclose(compile(module)(*inputs), want, rtol=1e-4, atol=1e-5)

@@ -105,6 +105,25 @@ def _compare(fpred: str, spred: str, upred: str):  # noqa: ANN202
     return build
 
 
+def _shift(left: bool):  # noqa: ANN202
+    """x << y or x >> y; a shift amount outside [0, bits) (compared unsigned) shifts every bit
+    out, as numpy defines it (arith leaves it undefined)."""
+
+    def build(s: Scalar, x: SSAValue, y: SSAValue) -> SSAValue:
+        t = x.type
+        assert isinstance(t, IntegerType)
+        in_range = s.emit(arith.CmpiOp(y, s.const(t.width.data, t), "ult"))
+        if left:
+            return s.emit(arith.SelectOp(in_range, s.emit(arith.ShLIOp(x, y)), s.zero(x)))
+        if s.is_unsigned:
+            return s.emit(arith.SelectOp(in_range, s.emit(arith.ShRUIOp(x, y)), s.zero(x)))
+        # Signed: shifting by bits - 1 gives the sign fill (0 or -1) the out-of-range case needs.
+        amount = s.emit(arith.SelectOp(in_range, y, s.const(t.width.data - 1, t)))
+        return s.emit(arith.ShRSIOp(x, amount))
+
+    return build
+
+
 BINARY: dict[str, Callable[[Scalar, SSAValue, SSAValue], SSAValue]] = {
     "add": _float_or_int(arith.AddfOp, arith.AddiOp),
     "subtract": _float_or_int(arith.SubfOp, arith.SubiOp),
@@ -115,6 +134,8 @@ BINARY: dict[str, Callable[[Scalar, SSAValue, SSAValue], SSAValue]] = {
     "minimum": _float_or_int(arith.MinimumfOp, arith.MinSIOp, arith.MinUIOp),
     "mod": _mod,
     "floor_divide": _floor_divide,
+    "left_shift": _shift(left=True),
+    "right_shift": _shift(left=False),
     "equal": _compare("oeq", "eq", "eq"),
     "not_equal": _compare("une", "ne", "ne"),
     "less": _compare("olt", "slt", "ult"),

@@ -153,6 +153,76 @@ def lower_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
     return accumulate(lw, [x, w], op.result.type, 0, maps, [PARALLEL] * 4 + [REDUCTION] * 3, _mac(_dtype(op)))
 
 
+def _zero_inserted(lw: Lowerer, x: SSAValue, strides: Sequence[int], before: Sequence[int],
+                   shape: Sequence[int]) -> SSAValue:
+    """An NCHW buffer of `shape` holding x[n, c, y, x] at (before[0] + y * sh, before[1] + x * sw)
+    and zeros elsewhere (`before` may be negative: the buffer then starts inside x's span)."""
+    from xdsl.dialects import tensor
+    from xdsl.dialects.builtin import IndexType
+
+    from relay_opt.lowering.relay_to_linalg.structured import index
+
+    t = x.type
+    assert isinstance(t, TensorType)
+    in_shape = t.get_shape()
+    out_t = TensorType(t.element_type, list(shape))
+
+    def body(b: Builder, a: Sequence[SSAValue]) -> SSAValue:
+        ix = IndexType()
+        valid = None
+        coords = [index(b, 0), index(b, 1)]
+        for k, (stride, offset) in enumerate(zip(strides, before)):
+            pos = b.insert(arith.SubiOp(index(b, k + 2), scalar_const(b, offset, ix))).results[0]
+            last = scalar_const(b, (in_shape[k + 2] - 1) * stride, ix)
+            checks = [b.insert(arith.CmpiOp(pos, scalar_const(b, 0, ix), "sge")).results[0],
+                      b.insert(arith.CmpiOp(pos, last, "sle")).results[0]]
+            if stride > 1:
+                rem = b.insert(arith.RemSIOp(pos, scalar_const(b, stride, ix))).results[0]
+                checks.append(b.insert(arith.CmpiOp(rem, scalar_const(b, 0, ix), "eq")).results[0])
+                pos = b.insert(arith.DivSIOp(pos, scalar_const(b, stride, ix))).results[0]
+            for check in checks:
+                valid = check if valid is None else b.insert(arith.AndIOp(valid, check)).results[0]
+            coords.append(pos)
+        assert valid is not None
+        zero = scalar_const(b, 0, ix)
+        coords[2:] = [b.insert(arith.SelectOp(valid, p, zero)).results[0] for p in coords[2:]]
+        value = b.insert(tensor.ExtractOp(x, coords, t.element_type)).results[0]
+        return b.insert(arith.SelectOp(valid, value, scalar_const(b, 0, t.element_type))).results[0]
+
+    return generic(lw, [], [empty(lw, out_t)], [amap(4, [d(i) for i in range(4)])], [PARALLEL] * 4, body)[0]
+
+
+@lowering("nn.conv2d_transpose")
+def lower_conv2d_transpose(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    """A stride-1 convolution with the flipped kernel over the input spread out by the strides
+    (zeros between its elements) and padded by (kernel span - 1 - padding) on each side."""
+    attrs = op.attrs
+    _check_out_dtype(op)
+    x, w = args
+    n, cin = _shape(x)[:2]
+    _, opg, kh, kw = _shape(w)
+    out_shape = signless(op.result.type).get_shape()  # pyright: ignore[reportAttributeAccessIssue]
+    cpg = cin // attrs.groups
+    (sh, sw), (dh, dw) = attrs.strides, attrs.dilation
+    top, left, _, _ = padding4(attrs.padding)
+    before = ((kh - 1) * dh - top, (kw - 1) * dw - left)
+    buffer = (n, cin, out_shape[2] + (kh - 1) * dh, out_shape[3] + (kw - 1) * dw)
+    xp = _zero_inserted(lw, x, (sh, sw), before, buffer)
+    # loops: n, o, y, x, c (within the group), i, j; the weight is IOHW, read flipped.
+    channel = d(4) if attrs.groups == 1 else (d(1) // opg) * cpg + d(4)
+    out_in_group = d(1) if attrs.groups == 1 else d(1) % opg
+    # The window operand only gives the reduction loops (channels in the group, the flipped
+    # kernel) their bounds: no other operand reads them by a plain loop index.
+    window = empty(lw, tensor_type([cpg, kh, kw], _dtype(op)))
+    maps = [amap(7, [d(0), channel, d(2) + d(5) * dh, d(3) + d(6) * dw]),
+            amap(7, [channel, out_in_group, c(kh - 1) - d(5), c(kw - 1) - d(6)]),
+            amap(7, [d(4), d(5), d(6)]),
+            amap(7, [d(0), d(1), d(2), d(3)])]
+    mac = _mac(_dtype(op))
+    return accumulate(lw, [xp, w, window], op.result.type, 0, maps, [PARALLEL] * 4 + [REDUCTION] * 3,
+                      lambda b, a: mac(b, [a[0], a[1], a[3]]))
+
+
 def _pool(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, kind: str) -> SSAValue:
     attrs = op.attrs
     nhwc = attrs.layout == "NHWC"
@@ -477,3 +547,25 @@ def _pad_by_index(lw: Lowerer, op: RelayOperatorOp, x: SSAValue) -> SSAValue:
 
     init = empty(lw, out_t)
     return generic(lw, [], [init], [amap(n, [d(i) for i in range(n)])], [PARALLEL] * n, body)[0]
+
+
+# -- normalizations by their simplify-inference expansion ----------------------------------
+
+
+@lowering("nn.instance_norm", "nn.group_norm", "nn.l2_normalize")
+def lower_by_expansion(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    """The Relay arithmetic simplify-inference rewrites the op into (one expansion for both),
+    built in a scratch block and lowered op by op with the existing rules."""
+    from xdsl.ir import Block
+
+    from relay_opt.passes.simplify_inference import EXPANSIONS, Emitter
+
+    scratch = Block()
+    out = EXPANSIONS[op.opdef.name](Emitter(scratch.add_op, op), op)
+    for relay_op in scratch.ops:
+        lw.op(relay_op)
+    [lowered] = lw.values[out]
+    # The scratch ops use the op's operands: drop them (last first, so no use is left).
+    for relay_op in reversed(list(scratch.ops)):
+        relay_op.erase(safe_erase=False)
+    return lowered

@@ -197,6 +197,15 @@ for _name, (_fn, _summary) in _ARITH.items():
               _same_dtype(_fn), _summary)
     )
 
+# Integer shifts (TVM's left_shift/right_shift; right_shift is arithmetic for signed dtypes,
+# logical for unsigned ones). A shift amount outside [0, bits) is defined as numpy does: it
+# shifts every bit out (0, or -1 for a negative signed value shifted right).
+for _name, _fn, _summary in (("left_shift", np.left_shift, "a << b"), ("right_shift", np.right_shift, "a >> b")):
+    register(
+        OpDef(_name, ("lhs", "rhs"), (), _binary_rel(INT_DTYPES), OpPattern.BROADCAST,
+              _same_dtype(_fn), _summary)
+    )
+
 _COMPARE: dict[str, Callable[..., np.ndarray]] = {
     "equal": np.equal,
     "not_equal": np.not_equal,

@@ -166,7 +166,112 @@ register(OpDef("nn.conv2d", ("data", "weight"), CONV2D_ATTRS, _conv2d_rel, OEF, 
                "2-d convolution"))
 
 
+# -- conv2d_transpose ----------------------------------------------------------------------
+
+CONV2D_TRANSPOSE_ATTRS = (
+    AttrSpec("channels", AttrKind.INT, None),
+    AttrSpec("kernel_size", AttrKind.INTS, None),
+    AttrSpec("strides", AttrKind.INTS, [1, 1]),
+    AttrSpec("padding", AttrKind.INTS, [0, 0]),
+    AttrSpec("output_padding", AttrKind.INTS, [0, 0]),
+    AttrSpec("dilation", AttrKind.INTS, [1, 1]),
+    AttrSpec("groups", AttrKind.INT, 1),
+    AttrSpec("data_layout", AttrKind.STR, "NCHW"),
+    AttrSpec("kernel_layout", AttrKind.STR, "IOHW"),
+    AttrSpec("out_layout", AttrKind.STR, ""),
+    AttrSpec("out_dtype", AttrKind.DTYPE, ""),
+)
+
+
+def transpose_out(size: int, k: int, stride: int, dilation: int, before: int, after: int, extra: int) -> int:
+    """The output length of a transposed convolution along one axis."""
+    if size == DYNAMIC:
+        return DYNAMIC
+    return (size - 1) * stride + (k - 1) * dilation + 1 - before - after + extra
+
+
+def _conv2d_transpose_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    dshape, ddtype = expect_tensor(args[0], "data")
+    wshape, wdtype = expect_tensor(args[1], "weight")
+    if len(dshape) != 4 or len(wshape) != 4:
+        raise TypeRelationError(
+            f"conv2d_transpose expects 4-d data and weight, got {show_shape(dshape)} and {show_shape(wshape)}"
+        )
+    if (attrs.data_layout, attrs.kernel_layout) != ("NCHW", "IOHW") or attrs.out_layout not in ("", "NCHW"):
+        raise TypeRelationError(
+            f"conv2d_transpose layouts {attrs.data_layout}/{attrs.kernel_layout} are not supported (NCHW/IOHW)"
+        )
+    if ddtype != wdtype:
+        raise TypeRelationError(f"data is {ddtype} but weight is {wdtype}")
+    for name in ("strides", "dilation", "output_padding"):
+        if len(attrs[name]) != 2:
+            raise TypeRelationError(f"{name} must have 2 entries, got {list(attrs[name])}")
+    if min(*attrs.strides, *attrs.dilation) < 1 or min(attrs.output_padding) < 0:
+        raise TypeRelationError(
+            f"strides and dilation must be positive and output_padding not negative, got strides="
+            f"{list(attrs.strides)}, dilation={list(attrs.dilation)}, output_padding={list(attrs.output_padding)}"
+        )
+    groups = attrs.groups
+    in_c, (w_in, opg, kh, kw) = dshape[1], wshape
+    if groups < 1 or in_c != DYNAMIC and in_c % groups:
+        raise TypeRelationError(f"{in_c} input channels do not split into {groups} groups")
+    if DYNAMIC not in (in_c, w_in) and in_c != w_in:
+        raise TypeRelationError(
+            f"data has {in_c} input channels but the weight (IOHW) has {w_in}; data "
+            f"{show_shape(dshape)}, weight {show_shape(wshape)}"
+        )
+    out_c = DYNAMIC if opg == DYNAMIC else opg * groups
+    if attrs.channels is not None and out_c != DYNAMIC and attrs.channels != out_c:
+        raise TypeRelationError(
+            f"channels={attrs.channels} but the weight gives {out_c} output channels ({opg} x {groups} groups)"
+        )
+    if attrs.kernel_size is not None and list(attrs.kernel_size) != [kh, kw]:
+        raise TypeRelationError(f"kernel_size={list(attrs.kernel_size)} but the weight's kernel is [{kh}, {kw}]")
+    top, left, bottom, right = padding4(attrs.padding)
+    (sh, sw), (dh, dw), (oph, opw) = attrs.strides, attrs.dilation, attrs.output_padding
+    oh = transpose_out(dshape[2], kh, sh, dh, top, bottom, oph)
+    ow = transpose_out(dshape[3], kw, sw, dw, left, right, opw)
+    if DYNAMIC not in (oh, ow) and min(oh, ow) < 1:
+        raise TypeRelationError(
+            f"conv2d_transpose of data {show_shape(dshape)} with padding {list(attrs.padding)} "
+            f"leaves an empty output ({oh} x {ow})"
+        )
+    return result((dshape[0], out_c, oh, ow), attrs.out_dtype or ddtype)
+
+
+def _conv2d_transpose(attrs: Attrs, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Each input element scatters its kernel-weighted copy into the output (NCHW, IOHW)."""
+    out_dtype = _out_dtype(attrs, x)
+    acc = np.float64 if np.issubdtype(out_dtype, np.floating) else np.int64
+    n, cin, h, wd = x.shape
+    _, opg, kh, kw = w.shape
+    g = attrs.groups
+    cpg = cin // g
+    top, left, bottom, right = padding4(attrs.padding)
+    (sh, sw), (dh, dw), (oph, opw) = attrs.strides, attrs.dilation, attrs.output_padding
+    oh = transpose_out(h, kh, sh, dh, top, bottom, oph)
+    ow = transpose_out(wd, kw, sw, dw, left, right, opw)
+    # The unpadded output, grown so the crop below stays inside it whatever the padding's sign.
+    fh, fw = (h - 1) * sh + (kh - 1) * dh + 1, (wd - 1) * sw + (kw - 1) * dw + 1
+    lo_h, lo_w = max(0, -top), max(0, -left)
+    full = np.zeros((n, opg * g, lo_h + max(fh, top + oh), lo_w + max(fw, left + ow)), acc)
+    for gi in range(g):
+        xs = x[:, gi * cpg : (gi + 1) * cpg].astype(acc)
+        ws = w[gi * cpg : (gi + 1) * cpg].astype(acc)
+        for i in range(kh):
+            for j in range(kw):
+                rows = slice(lo_h + i * dh, lo_h + i * dh + sh * (h - 1) + 1, sh)
+                cols = slice(lo_w + j * dw, lo_w + j * dw + sw * (wd - 1) + 1, sw)
+                full[:, gi * opg : (gi + 1) * opg, rows, cols] += np.einsum("nchw,co->nohw", xs, ws[:, :, i, j])
+    y0, x0 = lo_h + top, lo_w + left
+    return full[:, :, y0 : y0 + oh, x0 : x0 + ow].astype(out_dtype)
+
+
 # -- dense, matmul, batch_matmul -------------------------------------------------------------
+
+
+register(OpDef("nn.conv2d_transpose", ("data", "weight"), CONV2D_TRANSPOSE_ATTRS, _conv2d_transpose_rel,
+               OEF, _conv2d_transpose, "2-d transposed convolution (the gradient of conv2d)"))
 
 
 def _dense_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
@@ -540,6 +645,125 @@ register(OpDef(
     (AttrSpec("axis", AttrKind.INT, -1), AttrSpec("epsilon", AttrKind.FLOAT, 1e-5),
      AttrSpec("center", AttrKind.BOOL, True), AttrSpec("scale", AttrKind.BOOL, True)),
     _layer_norm_rel, OpPattern.OPAQUE, _layer_norm, "layer normalization along an axis",
+))
+
+
+def _per_channel_rel(name: str, *, min_rank: int = 1):  # noqa: ANN202
+    """data plus a (C,) gamma and beta along `axis`: the result has data's type."""
+
+    def relation(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+        dshape, ddtype = expect_tensor(args[0], "data")
+        if not ddtype.startswith(("float", "bfloat")):
+            raise TypeRelationError(f"{name} expects floating-point data, got {ddtype}")
+        if len(dshape) < min_rank:
+            raise TypeRelationError(
+                f"{name} expects data of rank {min_rank} or more, got {show_shape(dshape)}"
+            )
+        axis = normalize_axis(attrs.axis, len(dshape))
+        c = dshape[axis]
+        for arg, t in zip(("gamma", "beta"), args[1:]):
+            vshape, vdtype = expect_tensor(t, arg)
+            if vdtype != ddtype or len(vshape) != 1 or DYNAMIC not in (vshape[0], c) and vshape[0] != c:
+                raise TypeRelationError(
+                    f"{name}: {arg} must be ({c},) {ddtype} for axis {attrs.axis} of data "
+                    f"{show_shape(dshape)}, got {show_shape(vshape)} {vdtype}"
+                )
+        if name == "group_norm":
+            g = attrs.num_groups
+            if g is None:
+                raise TypeRelationError("group_norm needs num_groups")
+            if g <= 0 or c != DYNAMIC and c % g:
+                raise TypeRelationError(
+                    f"group_norm: {c} channels (axis {attrs.axis} of data {show_shape(dshape)}) "
+                    f"do not split into num_groups={g} groups"
+                )
+        return result(dshape, ddtype)
+
+    return relation
+
+
+def norm_reduced_axes(rank: int, axis: int) -> list[int]:
+    """instance_norm and group_norm (after the group split) reduce every axis but the batch
+    axis 0 and `axis`."""
+    return [a for a in range(rank) if a not in (0, axis)]
+
+
+def _scale_shift(attrs: Attrs, y: np.ndarray, gamma: np.ndarray, beta: np.ndarray, axis: int) -> np.ndarray:
+    if attrs.scale:
+        y = y * _along(gamma.astype(np.float64), axis, y.ndim)
+    if attrs.center:
+        y = y + _along(beta.astype(np.float64), axis, y.ndim)
+    return y
+
+
+def _standardize(y: np.ndarray, axes: list[int], eps: float) -> np.ndarray:
+    mean = y.mean(axis=tuple(axes), keepdims=True)
+    var = y.var(axis=tuple(axes), keepdims=True)
+    return (y - mean) / np.sqrt(var + eps)
+
+
+def _instance_norm(attrs: Attrs, x, gamma, beta):  # noqa: ANN001, ANN202
+    axis = normalize_axis(attrs.axis, x.ndim)
+    y = _standardize(x.astype(np.float64), norm_reduced_axes(x.ndim, axis), attrs.epsilon)
+    return _scale_shift(attrs, y, gamma, beta, axis).astype(x.dtype)
+
+
+def _group_norm(attrs: Attrs, x, gamma, beta):  # noqa: ANN001, ANN202
+    axis = normalize_axis(attrs.axis, x.ndim)
+    g = attrs.num_groups
+    split = (*x.shape[:axis], g, x.shape[axis] // g, *x.shape[axis + 1 :])
+    y = _standardize(x.astype(np.float64).reshape(split), norm_reduced_axes(len(split), axis), attrs.epsilon)
+    return _scale_shift(attrs, y.reshape(x.shape), gamma, beta, axis).astype(x.dtype)
+
+
+# TVM registers no fusion pattern for instance_norm and group_norm (so fuse-ops treats them
+# as opaque), like layer_norm; simplify-inference turns all three into fusable arithmetic.
+NORM_ATTRS = (AttrSpec("axis", AttrKind.INT, 1), AttrSpec("epsilon", AttrKind.FLOAT, 1e-5),
+              AttrSpec("center", AttrKind.BOOL, True), AttrSpec("scale", AttrKind.BOOL, True))
+register(OpDef(
+    "nn.instance_norm", ("data", "gamma", "beta"), NORM_ATTRS,
+    _per_channel_rel("instance_norm", min_rank=3), OpPattern.OPAQUE, _instance_norm,
+    "normalization over every axis but the batch and channel axes",
+))
+register(OpDef(
+    "nn.group_norm", ("data", "gamma", "beta"), (AttrSpec("num_groups", AttrKind.INT, None), *NORM_ATTRS),
+    _per_channel_rel("group_norm", min_rank=2), OpPattern.OPAQUE, _group_norm,
+    "normalization over groups of channels (and every axis but the batch axis)",
+))
+
+
+def _l2_normalize_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    shape, dtype = expect_tensor(args[0], "data")
+    if not dtype.startswith(("float", "bfloat")):
+        raise TypeRelationError(f"l2_normalize expects floating-point data, got {dtype}")
+    if attrs.eps is None:
+        raise TypeRelationError("l2_normalize needs eps (the lower bound of the squared norm)")
+    l2_axes(attrs, len(shape))
+    return result(shape, dtype)
+
+
+def l2_axes(attrs: Attrs, rank: int) -> list[int]:
+    """The axes l2_normalize sums over: `axis`, or every axis when it is not given."""
+    if attrs.axis is None:
+        return list(range(rank))
+    axes = [normalize_axis(a, rank) for a in attrs.axis]
+    if len(set(axes)) != len(axes):
+        raise TypeRelationError(f"axis {list(attrs.axis)} names an axis twice")
+    return sorted(axes)
+
+
+def _l2_normalize(attrs: Attrs, x: np.ndarray) -> np.ndarray:
+    y = x.astype(np.float64)
+    total = (y * y).sum(axis=tuple(l2_axes(attrs, x.ndim)), keepdims=True)
+    return (y / np.sqrt(np.maximum(total, attrs.eps))).astype(x.dtype)
+
+
+# TVM gives l2_normalize the out-elementwise-fusable pattern (a reduction followed by
+# elementwise work on its input), as softmax.
+register(OpDef(
+    "nn.l2_normalize", ("data",), (AttrSpec("eps", AttrKind.FLOAT, None), AttrSpec("axis", AttrKind.INTS, None)),
+    _l2_normalize_rel, OEF, _l2_normalize,
+    "x / sqrt(max(sum(x * x, axis), eps))",
 ))
 
 
