@@ -232,3 +232,17 @@ def test_gather_nd_with_batch_dims():
                    [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, 1, 2])],
                    [numpy_helper.from_array(indices, "idx")])
     _run_both(model, {"x": rng.standard_normal((3, 3, 4, 2)).astype(np.float32)})
+
+
+def test_quantize_dequantize_per_channel_round_trip():
+    rng = np.random.default_rng(0)
+    scale = np.array([0.02, 0.05, 0.1], np.float32)
+    zero_point = np.array([0, 10, -5], np.int8)
+    model = _model([helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"], axis=1),
+                    helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"], axis=1)],
+                   [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 4])],
+                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3, 4])],
+                   [numpy_helper.from_array(scale, "s"), numpy_helper.from_array(zero_point, "z")], opset=19)
+    x = rng.standard_normal((2, 3, 4)).astype(np.float32) * 4  # saturates some
+    x[0, 0, :2] = [0.01, 0.03]  # halves: round to even
+    _run_both(model, {"x": x})

@@ -81,7 +81,10 @@ def converter(*op_types: str) -> Callable[[Converter], Converter]:
 
 
 def _load_converters() -> None:
-    from relay_opt.frontends.onnx import ops, rnn  # noqa: F401  (they register themselves)
+    # The converter modules register themselves.
+    from relay_opt.frontends.onnx import (  # noqa: F401
+        attention, einsum, indexing, losses, ops, quantize, rnn, signal,
+    )
 
 
 def supported_operators() -> list[str]:

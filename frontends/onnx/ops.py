@@ -63,6 +63,21 @@ def mod(n: Node) -> Value:
     return n.op("where", fix, n.op("add", r, b), r)
 
 
+@converter("BitShift")
+def bit_shift(n: Node) -> Value:
+    x, y = n.required(0), n.required(1)
+    direction = n.attr("direction")
+    if direction not in ("LEFT", "RIGHT"):
+        raise n.error(f"direction must be LEFT or RIGHT, got {direction!r}")
+    # Unsigned integers; opset 28 adds signed ones (arithmetic right shift). An amount outside
+    # [0, bits) gives the sign fill (0, or -1 shifting a negative value right), as the
+    # Relay operators define it.
+    for v in (x, y):
+        if not n.dtype(v).startswith(("uint", "int")):
+            raise n.error(f"BitShift takes integer tensors, got {n.dtype(v)}")
+    return n.op("left_shift" if direction == "LEFT" else "right_shift", x, y)
+
+
 @converter("Sum", "Max", "Min", "Mean")
 def variadic(n: Node) -> Value:
     name = {"Sum": "add", "Max": "maximum", "Min": "minimum", "Mean": "add"}[n.op_type]
@@ -97,8 +112,12 @@ def isnan(n: Node) -> Value:
 
 @converter("Round")
 def round_(n: Node) -> Value:
-    # ONNX rounds halves to even; Relay's round takes them away from zero.
-    x = n.required(0)
+    return round_half_even(n, n.required(0))
+
+
+def round_half_even(n: Node, x: Value) -> Value:
+    """Round to the nearest integer, halves to even (ONNX's and numpy's rint; Relay's round
+    takes halves away from zero)."""
     half = n.op("equal", n.op("subtract", x, n.op("floor", x)), n.scalar(0.5, x))
     even = n.op("multiply", n.op("round", n.op("multiply", x, n.scalar(0.5, x))), n.scalar(2, x))
     return n.op("where", half, even, n.op("round", x))
@@ -313,7 +332,11 @@ def _lift_pads(pads: Sequence[int]) -> list[int]:
 
 @converter("Conv")
 def conv(n: Node) -> Value:
-    x, w = n.required(0), n.required(1)
+    return conv_values(n, n.required(0), n.required(1), n.input(2))
+
+
+def conv_values(n: Node, x: Value, w: Value, b: Value | None) -> Value:
+    """ONNX's Conv of x by w (plus b) with the node's attributes, 1-d or 2-d."""
     k = n.rank(x) - 2
     kernel = list(n.attr("kernel_shape", n.shape(w)[2:]))
     strides = list(n.attr("strides", [1] * k))
@@ -324,6 +347,58 @@ def conv(n: Node) -> Value:
     out = n.op("nn.conv2d", x2, w2, strides=_lift(strides, 1), padding=_lift_pads(pads),
                dilation=_lift(dilations, 1), groups=int(n.attr("group", 1)), channels=n.shape(w)[0],
                kernel_size=_lift(kernel, 1))
+    if b is not None:
+        out = n.op("nn.bias_add", out, b, axis=1)
+    if lifted:
+        s = n.shape(out)
+        out = n.reshape(out, [s[0], s[1], s[3]])
+    return out
+
+
+@converter("ConvTranspose")
+def conv_transpose(n: Node) -> Value:
+    x, w = n.required(0), n.required(1)
+    k = n.rank(x) - 2
+    if k not in (1, 2) or n.rank(w) != k + 2:
+        raise n.unsupported(f"ConvTranspose with data {list(n.shape(x))} and weight {list(n.shape(w))} "
+                            f"(1-d and 2-d are supported)")
+    groups = int(n.attr("group", 1))
+    in_spatial = n.shape(x)[2:]
+    kernel = list(n.attr("kernel_shape", n.shape(w)[2:]))
+    if kernel != list(n.shape(w)[2:]):
+        raise n.error(f"kernel_shape {kernel} differs from the weight's {list(n.shape(w)[2:])}")
+    strides = list(n.attr("strides", [1] * k))
+    dilations = list(n.attr("dilations", [1] * k))
+    output_padding = list(n.attr("output_padding", [0] * k))
+    for name, values in (("strides", strides), ("dilations", dilations), ("output_padding", output_padding)):
+        if len(values) != k:
+            raise n.error(f"{name} has {len(values)} values, expected {k}")
+    auto_pad = n.attr("auto_pad", "NOTSET")
+    if auto_pad not in ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"):
+        raise n.error(f"auto_pad '{auto_pad}' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID")
+    output_shape = n.attr("output_shape")
+    if output_shape is None and auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        output_shape = [size * s for size, s in zip(in_spatial, strides)]
+    if output_shape is not None:
+        # The padding that gives exactly output_shape (ONNX: output_shape overrides pads);
+        # negative padding grows the output with zeros.
+        output_shape = list(output_shape)[-k:]
+        total = [s * (size - 1) + op + (kk - 1) * d + 1 - out for size, kk, s, d, op, out
+                 in zip(in_spatial, kernel, strides, dilations, output_padding, output_shape)]
+        upper = auto_pad == "SAME_UPPER"
+        begins = [t // 2 if upper else t - t // 2 for t in total]
+        pads = begins + [t - b for t, b in zip(total, begins)]
+    elif auto_pad == "VALID":
+        pads = [0] * (2 * k)
+    else:
+        pads = list(n.attr("pads", [0] * (2 * k)))
+        if len(pads) != 2 * k:
+            raise n.error(f"pads has {len(pads)} values, expected {2 * k}")
+    x2, lifted = _to_2d(n, x, "ConvTranspose")
+    w2 = n.reshape(w, [*n.shape(w)[:2], 1, n.shape(w)[2]]) if lifted else w
+    out = n.op("nn.conv2d_transpose", x2, w2, strides=_lift(strides, 1), padding=_lift_pads(pads),
+               dilation=_lift(dilations, 1), output_padding=_lift(output_padding, 0), groups=groups,
+               channels=n.shape(w)[1] * groups, kernel_size=_lift(kernel, 1))
     if (b := n.input(2)) is not None:
         out = n.op("nn.bias_add", out, b, axis=1)
     if lifted:
@@ -389,20 +464,33 @@ def batch_norm(n: Node) -> Sequence[Value]:
     return [n.tuple_get(out, 0)]
 
 
-def _normalize(n: Node, x: Value, axes: list[int], eps: float) -> Value:
-    mean = n.op("mean", x, axis=axes, keepdims=True)
-    centered = n.op("subtract", x, mean)
-    var = n.op("mean", n.op("multiply", centered, centered), axis=axes, keepdims=True)
-    return n.op("divide", centered, n.op("sqrt", n.op("add", var, n.scalar(eps, x))))
-
-
 @converter("InstanceNormalization")
 def instance_norm(n: Node) -> Value:
     x, scale, bias = n.required(0), n.required(1), n.required(2)
-    rank = n.rank(x)
-    y = _normalize(n, x, list(range(2, rank)), float(n.attr("epsilon", 1e-5)))
-    per_channel = [n.shape(x)[1]] + [1] * (rank - 2)
-    return n.op("add", n.op("multiply", y, n.reshape(scale, per_channel)), n.reshape(bias, per_channel))
+    if n.rank(x) < 3:
+        raise n.error(f"input must have a spatial axis (rank 3 or more), got shape {list(n.shape(x))}")
+    return n.op("nn.instance_norm", x, scale, bias, axis=1, epsilon=float(n.attr("epsilon", 1e-5)))
+
+
+@converter("GroupNormalization")
+def group_norm(n: Node) -> Value:
+    x, scale, bias = n.required(0), n.required(1), n.required(2)
+    if n.rank(x) < 3:
+        raise n.error(f"input must have a spatial axis (rank 3 or more), got shape {list(n.shape(x))}")
+    groups = n.attr("num_groups")
+    if groups is None:
+        raise n.error("the num_groups attribute is required")
+    channels = n.shape(x)[1]
+    if groups <= 0 or channels % groups:
+        raise n.error(f"{channels} channels do not split into num_groups={groups} groups")
+    if n.opset < 21:
+        # Opset 18 gives scale and bias per group: each applies to the group's channels.
+        scale, bias = (n.op("repeat", v, repeats=channels // groups, axis=0) for v in (scale, bias))
+    # The statistics are computed in stash_type (float32 by default), as ONNX defines them.
+    stash = relay_dtype_of(n.attr("stash_type", 1), n.where()) if n.opset >= 21 else n.dtype(x)
+    y = n.op("nn.group_norm", n.cast(x, stash), n.cast(scale, stash), n.cast(bias, stash),
+             num_groups=int(groups), axis=1, epsilon=float(n.attr("epsilon", 1e-5)))
+    return n.cast(y, n.dtype(x))
 
 
 @converter("LayerNormalization")
@@ -467,7 +555,11 @@ def gemm(n: Node) -> Value:
 
 @converter("MatMul")
 def matmul(n: Node) -> Value:
-    a, b = n.required(0), n.required(1)
+    return matmul_values(n, n.required(0), n.required(1))
+
+
+def matmul_values(n: Node, a: Value, b: Value) -> Value:
+    """numpy's matmul: 1-d operands promoted and dropped again, batch axes broadcast."""
     sa, sb = n.shape(a), n.shape(b)
     if len(sa) == 1:
         a = n.reshape(a, [1, sa[0]])
