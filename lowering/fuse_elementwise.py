@@ -48,7 +48,10 @@ def _mergeable(producer: linalg.GenericOp, consumer: linalg.GenericOp, operand_i
         return False
     if consumer_map.num_dims != n:
         return False
-    # The producer must not read its own init (a fill or an accumulation).
+    # The producer must write every element of its result (a pad copies x into part of a
+    # filled tensor: the rest is its init's) and must not read its init (an accumulation).
+    if list(producer.get_static_loop_ranges()) != list(producer.results[0].type.get_shape()):  # pyright: ignore
+        return False
     return producer.body.block.args[-1].first_use is None
 
 

@@ -69,9 +69,11 @@ def _output_dims(anchor: linalg.GenericOp) -> dict[int, int] | None:
     shape = out_type.get_shape()
     out_map = anchor.indexing_maps.data[-1].data
     dims: dict[int, int] = {}
+    ranges = anchor.get_static_loop_ranges()
     for j, expr in enumerate(out_map.results):
         k = expr.position if isinstance(expr, AffineDimExpr) else None
-        if k is not None and iterators[k] == "parallel" and k not in dims:
+        # Each parallel loop must span its whole output dimension (every element is written).
+        if k is not None and iterators[k] == "parallel" and k not in dims and ranges[k] == shape[j]:
             dims[k] = j
         elif not (isinstance(expr, AffineConstantExpr) and expr.value == 0 and shape[j] == 1):
             return None  # a reduction loop, a repeated loop or a computed index: not a projection

@@ -10,7 +10,7 @@ import math as pymath
 from collections.abc import Sequence
 
 from xdsl.builder import Builder
-from xdsl.dialects import arith, math
+from xdsl.dialects import arith, math, tensor
 from xdsl.dialects.builtin import TensorType
 from xdsl.ir import Attribute, SSAValue
 
@@ -110,21 +110,14 @@ def lower_batch_matmul(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -
 
 def _pad_spatial(lw: Lowerer, x: SSAValue, pads: tuple[int, int, int, int], value: float,
                  layout: str = "NCHW") -> SSAValue:
-    """x with (top, left, bottom, right) padding of `value` on the H and W axes: a fill, then
-    x written inside."""
+    """x with (top, left, bottom, right) padding of `value` on the H and W axes."""
     top, left, bottom, right = pads
     if not any(pads):
         return x
+    widths = [[0, 0] for _ in _shape(x)]
     h_axis, w_axis = (1, 2) if layout == "NHWC" else (2, 3)
-    shape = list(_shape(x))
-    shape[h_axis] += top + bottom
-    shape[w_axis] += left + right
-    t = x.type
-    assert isinstance(t, TensorType)
-    init = filled(lw, TensorType(t.element_type, shape), value)
-    offsets = {h_axis: top, w_axis: left}
-    maps = [amap(4, [d(i) for i in range(4)]), amap(4, [d(i) + c(offsets[i]) if i in offsets else d(i) for i in range(4)])]
-    return generic(lw, [x], [init], maps, [PARALLEL] * 4, lambda b, a: a[0])[0]
+    widths[h_axis], widths[w_axis] = [top, bottom], [left, right]
+    return pad_by_index(lw, x, widths, "constant", value)
 
 
 @lowering("nn.conv2d")
@@ -157,7 +150,6 @@ def _zero_inserted(lw: Lowerer, x: SSAValue, strides: Sequence[int], before: Seq
                    shape: Sequence[int]) -> SSAValue:
     """An NCHW buffer of `shape` holding x[n, c, y, x] at (before[0] + y * sh, before[1] + x * sw)
     and zeros elsewhere (`before` may be negative: the buffer then starts inside x's span)."""
-    from xdsl.dialects import tensor
     from xdsl.dialects.builtin import IndexType
 
     from relay_opt.lowering.relay_to_linalg.structured import index
@@ -499,54 +491,61 @@ def lower_dropout(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> lis
 @lowering("nn.pad")
 def lower_pad(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     x, value = args
-    if op.attrs.pad_mode != "constant":
-        return _pad_by_index(lw, op, x)
-    shape = _shape(x)
-    n = len(shape)
-    out_t = signless(op.result.type)
-    # Fill with the pad value (a 0-d tensor operand), then write x inside.
-    fill_maps = [amap(n, []), amap(n, [d(i) for i in range(n)])]
-    init = generic(lw, [value], [empty(lw, out_t)], fill_maps, [PARALLEL] * n, lambda b, a: a[0])[0]
-    widths = op.attrs.pad_width
-    maps = [amap(n, [d(i) for i in range(n)]), amap(n, [d(i) + c(widths[i][0]) for i in range(n)])]
-    return generic(lw, [x], [init], maps, [PARALLEL] * n, lambda b, a: a[0])[0]
+    return pad_by_index(lw, x, op.attrs.pad_width, op.attrs.pad_mode, value)
 
 
-def _pad_by_index(lw: Lowerer, op: RelayOperatorOp, x: SSAValue) -> SSAValue:
-    """edge and reflect padding: each result element reads x at a clamped or mirrored index."""
-    from xdsl.dialects import tensor
+def pad_by_index(lw: Lowerer, x: SSAValue, widths: Sequence[Sequence[int]], mode: str,
+                 value: SSAValue | float | None = None) -> SSAValue:
+    """Padding as one kernel over the result that writes every element: x read at its index
+    (clamped for "edge", mirrored for "reflect"), or `value` (a number, or a 0-d tensor
+    operand) outside x for "constant".
+
+    (A fill, then x copied into part of it, would be a generic that writes only part of its
+    result, and one whose identity map on a padded axis contradicts the result's shape.)"""
     from xdsl.dialects.builtin import IndexType
 
     from relay_opt.lowering.relay_to_linalg.structured import index
 
     shape = _shape(x)
     n = len(shape)
-    out_t = signless(op.result.type)
-    assert isinstance(out_t, TensorType)
-    reflect = op.attrs.pad_mode == "reflect"
-    widths = op.attrs.pad_width
+    xt = x.type
+    assert isinstance(xt, TensorType)
+    out_t = TensorType(xt.element_type, [size + lo + hi for size, (lo, hi) in zip(shape, widths)])
+    reflect = mode == "reflect"
 
     def body(b: Builder, a: Sequence[SSAValue]) -> SSAValue:
         coords = []
+        outside: SSAValue | None = None
         for k in range(n):
             i = index(b, k)
+            if not any(widths[k]):
+                coords.append(i)
+                continue
             size = shape[k]
             zero, last = scalar_const(b, 0, IndexType()), scalar_const(b, size - 1, IndexType())
             r = b.insert(arith.SubiOp(i, scalar_const(b, widths[k][0], IndexType()))).results[0]
             below = b.insert(arith.CmpiOp(r, zero, "slt")).results[0]
             above = b.insert(arith.CmpiOp(r, last, "sgt")).results[0]
+            if mode == "constant":
+                off = b.insert(arith.OrIOp(below, above)).results[0]
+                outside = off if outside is None else b.insert(arith.OrIOp(outside, off)).results[0]
             if reflect:  # -r below, 2 * last - r above
                 low = b.insert(arith.SubiOp(zero, r)).results[0]
                 twice = scalar_const(b, 2 * (size - 1), IndexType())
                 high = b.insert(arith.SubiOp(twice, r)).results[0]
-            else:
+            else:  # clamped: edge padding's value, and an in-bounds read for constant padding
                 low, high = zero, last
             r = b.insert(arith.SelectOp(below, low, r)).results[0]
             coords.append(b.insert(arith.SelectOp(above, high, r)).results[0])
-        return b.insert(tensor.ExtractOp(x, coords, out_t.element_type)).results[0]
+        element = b.insert(tensor.ExtractOp(x, coords, xt.element_type)).results[0]
+        if outside is None or value is None:
+            return element
+        pad = a[0] if isinstance(value, SSAValue) else scalar_const(b, value, xt.element_type)
+        return b.insert(arith.SelectOp(outside, pad, element)).results[0]
 
-    init = empty(lw, out_t)
-    return generic(lw, [], [init], [amap(n, [d(i) for i in range(n)])], [PARALLEL] * n, body)[0]
+    inputs = [value] if isinstance(value, SSAValue) else []
+    maps = [amap(n, [])] * len(inputs) + [amap(n, [d(i) for i in range(n)])]
+    return generic(lw, inputs, [empty(lw, out_t)], maps, [PARALLEL] * n, body)[0]
 
 
 # -- normalizations by their simplify-inference expansion ----------------------------------
