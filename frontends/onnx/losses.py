@@ -14,7 +14,7 @@ import numpy as np
 
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.frontends.onnx.importer import Node, Value, converter
-from relay_opt.frontends.onnx.ops import _spatial_pads
+from relay_opt.frontends.onnx.ops import spatial_pads
 
 # -- losses -----------------------------------------------------------------------------------
 
@@ -196,7 +196,7 @@ def lp_pool(n: Node) -> Value:
     if p <= 0:
         raise n.error(f"p must be positive, got {p}")
     ceil = bool(n.attr("ceil_mode", 0))
-    pads = _spatial_pads(n, shape[2:], kernel, strides, dilations)
+    pads = spatial_pads(n, shape[2:], kernel, strides, dilations)
     # Pad with zeros up front, including what a ceil_mode window reads past the end padding,
     # so that every window is whole and the average pool divides by the window size.
     widths = [[0, 0], [0, 0]]

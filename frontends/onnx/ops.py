@@ -287,7 +287,7 @@ def log_softmax(n: Node) -> Value:
 # -- convolution, pooling, normalization ------------------------------------------------------
 
 
-def _spatial_pads(n: Node, in_spatial: Sequence[int], kernel: Sequence[int], strides: Sequence[int],
+def spatial_pads(n: Node, in_spatial: Sequence[int], kernel: Sequence[int], strides: Sequence[int],
                   dilations: Sequence[int], ceil_mode: bool = False) -> list[int]:
     """ONNX `pads`/`auto_pad` as [begin..., end...] for the spatial dims."""
     k = len(in_spatial)
@@ -341,7 +341,7 @@ def conv_values(n: Node, x: Value, w: Value, b: Value | None) -> Value:
     kernel = list(n.attr("kernel_shape", n.shape(w)[2:]))
     strides = list(n.attr("strides", [1] * k))
     dilations = list(n.attr("dilations", [1] * k))
-    pads = _spatial_pads(n, n.shape(x)[2:], kernel, strides, dilations)
+    pads = spatial_pads(n, n.shape(x)[2:], kernel, strides, dilations)
     x2, lifted = _to_2d(n, x, "Conv")
     w2 = n.reshape(w, [*n.shape(w)[:2], 1, n.shape(w)[2]]) if lifted else w
     out = n.op("nn.conv2d", x2, w2, strides=_lift(strides, 1), padding=_lift_pads(pads),
@@ -416,7 +416,7 @@ def _pool(n: Node, relay_op: str, **extra: object) -> Value:
     if n.attr("storage_order", 0):
         raise n.unsupported("storage_order=1")
     ceil_mode = bool(n.attr("ceil_mode", 0))
-    pads = _spatial_pads(n, n.shape(x)[2:], kernel, strides, dilations)
+    pads = spatial_pads(n, n.shape(x)[2:], kernel, strides, dilations)
     x2, lifted = _to_2d(n, x, n.op_type)
     attrs = dict(pool_size=_lift(kernel, 1), strides=_lift(strides, 1), padding=_lift_pads(pads),
                  ceil_mode=ceil_mode, **extra)
