@@ -2,7 +2,7 @@
 
 Each converter is a decomposition: no operator here has a Relay operator of its
 own. NegativeLogLikelihoodLoss and SoftmaxCrossEntropyLoss share one gather
-(`_nll`); CumSum is a contraction with a constant triangular matrix; LpPool is
+(`_nll`); CumSum and CumProd are log-step scans; LpPool is
 a window sum, which is an average pool times the window size.
 """
 
@@ -116,11 +116,22 @@ def shrink(n: Node) -> Value:
     return n.cast(out, dtype)
 
 
-# -- cumulative sum ---------------------------------------------------------------------------
+# -- cumulative sums and products -------------------------------------------------------------
 
 
-@converter("CumSum")
-def cumsum(n: Node) -> Value:
+def _shifted(n: Node, y: Value, axis: int, by: int, identity: np.ndarray) -> Value:
+    """y moved `by` places along `axis`, the first `by` filled with `identity`."""
+    shape = list(n.shape(y))
+    kept = n.op("strided_slice", y, begin=[0], end=[shape[axis] - by], strides=[1], axes=[axis])
+    fill_shape = shape[:axis] + [by] + shape[axis + 1:]
+    return n.op("concatenate", [np.broadcast_to(identity, fill_shape).copy(), kept], axis=axis)
+
+
+@converter("CumSum", "CumProd")
+def cumulative(n: Node) -> Value:
+    """A prefix sum or product as a log-step scan (Hillis and Steele): after step s every
+    element combines the 2^s elements up to it, so ceil(log2 L) combines of the whole tensor.
+    Exact for integers; floats are added in a tree order rather than left to right."""
     x = n.required(0)
     axis_value = n.const_input(1, "axis")
     if axis_value is None:
@@ -132,24 +143,18 @@ def cumsum(n: Node) -> Value:
         raise n.error("the input must have rank 1 or more")
     axis = n.axis(int(axis_value.reshape(-1)[0]), rank)
     length = n.shape(x)[axis]
-    # out[..., j] = sum_i x[..., i] * M[i, j] with a constant 0/1 matrix M: i <= j (inclusive),
-    # i < j (exclusive), mirrored for reverse. Exact for integers (integer multiply-add), but
-    # O(L²) in the axis length L, in work and in the constant, where a scan is O(L): fine for
-    # the short axes CumSum meets in models (positions, masks), slow for very long ones.
-    # For floats, an inf or NaN in x also reaches the outputs before it (inf * 0 is NaN).
-    i, j = np.arange(length)[:, None], np.arange(length)[None, :]
+    combine = "add" if n.op_type == "CumSum" else "multiply"
+    identity = n.scalar(0 if n.op_type == "CumSum" else 1, x)
     reverse, exclusive = bool(n.attr("reverse", 0)), bool(n.attr("exclusive", 0))
-    if reverse:
-        keep = i > j if exclusive else i >= j
-    else:
-        keep = i < j if exclusive else i <= j
-    tri = keep.astype(numpy_dtype(n.dtype(x)))
-    if axis == rank - 1:
-        return n.op("nn.matmul", x, tri)
-    perm = [a for a in range(rank) if a != axis] + [axis]
-    back = [perm.index(a) for a in range(rank)]
-    moved = n.op("nn.matmul", n.op("transpose", x, axes=perm), tri)
-    return n.op("transpose", moved, axes=back)
+    flip = np.arange(length - 1, -1, -1, dtype=np.int64)
+    y = n.op("take", x, flip, axis=axis) if reverse else x
+    if exclusive and length:
+        y = _shifted(n, y, axis, 1, identity)
+    step = 1
+    while step < length:
+        y = n.op(combine, y, _shifted(n, y, axis, step, identity))
+        step *= 2
+    return n.op("take", y, flip, axis=axis) if reverse else y
 
 
 # -- Lp pooling -------------------------------------------------------------------------------
