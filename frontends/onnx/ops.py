@@ -322,6 +322,14 @@ def _to_2d(n: Node, x: Value, what: str) -> tuple[Value, bool]:
     raise n.unsupported(f"{what} with {rank - 2} spatial dimensions (1-d and 2-d are supported)")
 
 
+def _from_2d(n: Node, out: Value, lifted: bool) -> Value:
+    """A result computed on a 1-d operand lifted by _to_2d, as (N, C, W) again."""
+    if not lifted:
+        return out
+    s = n.shape(out)
+    return n.reshape(out, [s[0], s[1], s[3]])
+
+
 def _lift(values: Sequence[int], one: int) -> list[int]:
     return [one, *values] if len(values) == 1 else list(values)
 
@@ -349,10 +357,7 @@ def conv_values(n: Node, x: Value, w: Value, b: Value | None) -> Value:
                kernel_size=_lift(kernel, 1))
     if b is not None:
         out = n.op("nn.bias_add", out, b, axis=1)
-    if lifted:
-        s = n.shape(out)
-        out = n.reshape(out, [s[0], s[1], s[3]])
-    return out
+    return _from_2d(n, out, lifted)
 
 
 @converter("ConvTranspose")
@@ -401,10 +406,7 @@ def conv_transpose(n: Node) -> Value:
                channels=n.shape(w)[1] * groups, kernel_size=_lift(kernel, 1))
     if (b := n.input(2)) is not None:
         out = n.op("nn.bias_add", out, b, axis=1)
-    if lifted:
-        s = n.shape(out)
-        out = n.reshape(out, [s[0], s[1], s[3]])
-    return out
+    return _from_2d(n, out, lifted)
 
 
 def _pool(n: Node, relay_op: str, **extra: object) -> Value:
@@ -425,10 +427,7 @@ def _pool(n: Node, relay_op: str, **extra: object) -> Value:
     elif any(d != 1 for d in dilations):
         raise n.unsupported("dilations in AveragePool")
     out = n.op(relay_op, x2, **attrs)
-    if lifted:
-        s = n.shape(out)
-        out = n.reshape(out, [s[0], s[1], s[3]])
-    return out
+    return _from_2d(n, out, lifted)
 
 
 @converter("MaxPool")
