@@ -89,6 +89,8 @@ class Lowerer:
     def __post_init__(self) -> None:
         self.values: dict[SSAValue, list[SSAValue]] = {}
         self.primitives: dict[SSAValue, core.ClosureOp] = {}
+        self.groups = 0
+        """Fused groups inlined so far: each call of a primitive closure is a group of its own."""
 
     def insert(self, op: Operation) -> Operation:
         self.builder.insert(op)
@@ -199,7 +201,8 @@ class Lowerer:
         for inner in body[:-1]:
             self.op(inner)
         # Mark the group's kernels, for fuse-linalg-elementwise.
-        group = IntegerAttr(len(self.primitives), i64)
+        self.groups += 1
+        group = IntegerAttr(self.groups, i64)
         new = before.next_op if before is not None else block.first_op
         while new is not None:
             if new.name == "linalg.generic":
