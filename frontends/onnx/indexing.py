@@ -160,8 +160,7 @@ def topk(n: Node) -> Sequence[Value]:
     size = shape[axis]
     if not 0 <= k <= size:
         raise n.error(f"k = {k} for an axis of length {size}")
-    if not n.attr("sorted", 1):
-        pass  # any order is allowed; the sorted one is as good as any
+    # sorted=0 allows any order: the sorted one serves.
     largest = bool(n.attr("largest", 1))
     xl = _moved(n, x, axis, to_last=True)  # [..., size]
     lead = list(n.shape(xl)[:-1])

@@ -117,7 +117,7 @@ def stft(n: Node) -> Value:
     signal, window = n.required(0), n.input(2)
     step = int(np.asarray(n.const_input(1, "frame_step")).reshape(-1)[0])
     given = n.const_input(3, "frame_length")
-    batch, length, parts = n.shape(signal)
+    length = n.shape(signal)[1]
     if given is not None:
         frame = int(np.asarray(given).reshape(-1)[0])
     elif window is not None:
@@ -134,7 +134,6 @@ def stft(n: Node) -> Value:
     framed = n.op("take", signal, positions, axis=1)
     if window is not None:
         framed = n.op("multiply", framed, n.reshape(window, [1, 1, frame, 1]))
-    del batch, parts
     return _transform(n, framed, 2, frame, inverse=False, onesided=onesided)
 
 
