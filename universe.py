@@ -23,15 +23,15 @@ PASSES: dict[str, str] = {
     "fold-scale-axis": "relay_opt.passes.fold_scale_axis:FoldScaleAxisPass",
     "combine-parallel-conv2d": "relay_opt.passes.combine_parallel_conv2d:CombineParallelConv2DPass",
     "combine-parallel-dense": "relay_opt.passes.combine_parallel_dense:CombineParallelDensePass",
-    "relay-optimize": "relay_opt.passes.optimize:OptimizePass",
+    "relay-optimize": "relay_opt.passes.relay_optimize:OptimizePass",
     # Lowering (lowering/)
-    "convert-relay-to-linalg": "relay_opt.lowering.relay_to_linalg:ConvertRelayToLinalgPass",
+    "convert-relay-to-linalg": "relay_opt.lowering.convert_relay_to_linalg:ConvertRelayToLinalgPass",
     "bufferize": "relay_opt.lowering.bufferize:BufferizePass",
-    "fuse-linalg-elementwise": "relay_opt.lowering.fuse_elementwise:FuseLinalgElementwisePass",
-    "fuse-linalg-epilogue": "relay_opt.lowering.fuse_epilogue:FuseLinalgEpiloguePass",
-    "convert-to-llvm": "relay_opt.lowering.to_llvm:ConvertToLLVMPass",
-    "relay-to-llvm": "relay_opt.lowering.pipeline:RelayToLLVMPipeline",
-    "profile-kernels": "relay_opt.lowering.profile:ProfileKernelsPass",
+    "fuse-linalg-elementwise": "relay_opt.lowering.fuse_linalg_elementwise:FuseLinalgElementwisePass",
+    "fuse-linalg-epilogue": "relay_opt.lowering.fuse_linalg_epilogue:FuseLinalgEpiloguePass",
+    "convert-to-llvm": "relay_opt.lowering.convert_to_llvm:ConvertToLLVMPass",
+    "relay-to-llvm": "relay_opt.lowering.relay_to_llvm:RelayToLLVMPipeline",
+    "profile-kernels": "relay_opt.lowering.profile_kernels:ProfileKernelsPass",
 }
 
 

@@ -78,7 +78,7 @@ def main() -> None:
         times = {}
         for label, level in (("unfused", 0), ("fused", 3)):
             # LLVM -O3 in both: only the Relay pipeline (fuse-ops) differs.
-            from relay_opt.passes.optimize import OptimizePass
+            from relay_opt.passes.relay_optimize import OptimizePass
 
             m = module.clone()
             OptimizePass(level).apply(Context(), m)

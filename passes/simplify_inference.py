@@ -10,7 +10,7 @@
 The per-channel vectors get trailing size-1 axes so they broadcast along `axis`.
 Written as rewrite patterns; the module must be type-checked. The expansions of the
 single-result normalizations (`EXPANSIONS`) are also the native lowering of those
-operators (lowering/relay_to_linalg/nn.py), so they are written once.
+operators (lowering/convert_relay_to_linalg/nn.py), so they are written once.
 """
 
 from __future__ import annotations

@@ -143,8 +143,8 @@ class Executable:
 
 def lower_to_llvm(module: ModuleOp, profile: bool = False, level: int = 3) -> ModuleOp:
     """Optimize (relay-optimize at `level`) and lower a clone of a type-checked Relay module."""
-    from relay_opt.lowering.pipeline import RelayToLLVMPipeline
-    from relay_opt.passes.optimize import OptimizePass
+    from relay_opt.lowering.relay_to_llvm import RelayToLLVMPipeline
+    from relay_opt.passes.relay_optimize import OptimizePass
 
     lowered = module.clone()
     OptimizePass(level).apply(Context(), lowered)
@@ -175,7 +175,7 @@ class KernelProfile:
         self._callbacks = (callback(enter), callback(exit_))  # kept alive with the profile
 
     def bind(self) -> None:
-        from relay_opt.lowering.profile import ENTER, EXIT
+        from relay_opt.lowering.profile_kernels import ENTER, EXIT
 
         for name, cb in zip((ENTER, EXIT), self._callbacks):
             _llvm().add_symbol(name, ctypes.cast(cb, ctypes.c_void_p).value)
@@ -228,11 +228,11 @@ def compile(module: ModuleOp, entry: str = "main", opt: int = 3, profile: bool =
     lowered = lower_to_llvm(module, profile, opt)
     kernel_profile = None
     if profile:
-        from relay_opt.lowering.profile import kernel_names, operator_origins
+        from relay_opt.lowering.profile_kernels import kernel_names, operator_origins
 
         from relay_opt.lowering.bufferize import BufferizePass
-        from relay_opt.lowering.pipeline import STAGES
-        from relay_opt.passes.optimize import OptimizePass
+        from relay_opt.lowering.relay_to_llvm import STAGES
+        from relay_opt.passes.relay_optimize import OptimizePass
 
         # The kernels are named on the IR the pipeline profiles: its stages up to bufferize.
         staged = module.clone()

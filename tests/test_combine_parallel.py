@@ -157,7 +157,7 @@ def test_min_num_branches_below_two_is_a_diagnostic(p: ModulePass):
 
 
 def test_not_in_the_default_pipelines():
-    from relay_opt.passes.optimize import passes_for_level
+    from relay_opt.passes.relay_optimize import passes_for_level
 
     names = {p.name for level in range(4) for p in passes_for_level(level)}
     assert not names & {"combine-parallel-conv2d", "combine-parallel-dense"}

@@ -11,7 +11,7 @@ from xdsl.ir import Block, Region
 
 from relay_opt.dialects.relay import core
 from relay_opt.dialects.relay.registry import all_ops, lookup
-from relay_opt.lowering.relay_to_linalg import RULES, _load_rules
+from relay_opt.lowering.convert_relay_to_linalg import RULES, _load_rules
 from relay_opt.runtime.jit import compile
 
 _load_rules()

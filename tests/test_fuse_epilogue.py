@@ -17,10 +17,10 @@ HEADER = '#[version = "0.0.5"]\n'
 
 def kernels_after_fusion(text: str) -> list[linalg.GenericOp]:
     """The top-level generics of @main after -O3 and the lowering up to fuse-linalg-epilogue."""
-    from relay_opt.lowering.fuse_elementwise import FuseLinalgElementwisePass
-    from relay_opt.lowering.fuse_epilogue import FuseLinalgEpiloguePass
-    from relay_opt.lowering.relay_to_linalg import ConvertRelayToLinalgPass
-    from relay_opt.passes.optimize import OptimizePass
+    from relay_opt.lowering.fuse_linalg_elementwise import FuseLinalgElementwisePass
+    from relay_opt.lowering.fuse_linalg_epilogue import FuseLinalgEpiloguePass
+    from relay_opt.lowering.convert_relay_to_linalg import ConvertRelayToLinalgPass
+    from relay_opt.passes.relay_optimize import OptimizePass
 
     module = parse_relay(text)
     for p in (OptimizePass(3), ConvertRelayToLinalgPass(), FuseLinalgElementwisePass(), FuseLinalgEpiloguePass()):

@@ -85,7 +85,7 @@ def test_dce_keeps_effects_inside_branches():
 
 
 def test_O3_on_resnet_folds_scales_and_gives_one_group_per_conv2d():
-    from relay_opt.passes.optimize import OptimizePass
+    from relay_opt.passes.relay_optimize import OptimizePass
 
     _, module, _ = next(models())
     OptimizePass(3).apply(Context(), module)
@@ -100,7 +100,7 @@ def test_O3_on_resnet_folds_scales_and_gives_one_group_per_conv2d():
 
 
 def test_optimization_levels_keep_meaning_and_fuse_at_3():
-    from relay_opt.passes.optimize import OptimizePass
+    from relay_opt.passes.relay_optimize import OptimizePass
 
     for name, module, inputs in models():
         want = interpret(module, inputs)

@@ -30,7 +30,7 @@ from xdsl.rewriter import InsertPoint
 from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay.registry import RelayOperatorOp
 from relay_opt.dialects.relay.types import tensor_dtype
-from relay_opt.lowering.relay_to_linalg import Lowerer, lowering, signless
+from relay_opt.lowering.convert_relay_to_linalg import Lowerer, lowering, signless
 
 
 class Scalar:

@@ -18,9 +18,9 @@ from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay.ops.common import normalize_axis
 from relay_opt.dialects.relay.ops.transform import slice_bounds, split_bounds, transpose_axes
 from relay_opt.dialects.relay.registry import RelayOperatorOp
-from relay_opt.lowering.relay_to_linalg import Lowerer, lowering, signless
-from relay_opt.lowering.relay_to_linalg.elementwise import broadcast_map
-from relay_opt.lowering.relay_to_linalg.structured import (
+from relay_opt.lowering.convert_relay_to_linalg import Lowerer, lowering, signless
+from relay_opt.lowering.convert_relay_to_linalg.elementwise import broadcast_map
+from relay_opt.lowering.convert_relay_to_linalg.structured import (
     PARALLEL,
     AffineMapAttr,
     amap,
@@ -181,7 +181,7 @@ def lower_like(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVal
 @lowering("full")
 def lower_full(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     from relay_opt.dialects.relay.types import tensor_dtype
-    from relay_opt.lowering.relay_to_linalg.elementwise import cast_scalar
+    from relay_opt.lowering.convert_relay_to_linalg.elementwise import cast_scalar
 
     value = args[0]
     out_t = signless(op.result.type)
@@ -224,8 +224,8 @@ def _separable(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, rows, cols) -> SSA
     contraction with constant weight matrices."""
     from relay_opt.dialects.relay.constants import dense_from_numpy
     from relay_opt.dialects.relay.types import tensor_dtype
-    from relay_opt.lowering.relay_to_linalg.nn import _mac
-    from relay_opt.lowering.relay_to_linalg.structured import REDUCTION, filled
+    from relay_opt.lowering.convert_relay_to_linalg.nn import _mac
+    from relay_opt.lowering.convert_relay_to_linalg.structured import REDUCTION, filled
 
     dtype = tensor_dtype(op.operands[0].type)  # pyright: ignore
     t = x.type
@@ -311,7 +311,7 @@ def lower_take(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVal
     from xdsl.dialects import arith, tensor as tensor_d
     from xdsl.dialects.builtin import IndexType
 
-    from relay_opt.lowering.relay_to_linalg.structured import index, scalar_const
+    from relay_opt.lowering.convert_relay_to_linalg.structured import index, scalar_const
 
     x, indices = args
     xshape, ishape = _shape(x), _shape(indices)
@@ -353,8 +353,8 @@ def lower_arange(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
     from xdsl.dialects import arith
 
     from relay_opt.dialects.relay.types import DYNAMIC, tensor_dtype
-    from relay_opt.lowering.relay_to_linalg.elementwise import cast_scalar
-    from relay_opt.lowering.relay_to_linalg.structured import index
+    from relay_opt.lowering.convert_relay_to_linalg.elementwise import cast_scalar
+    from relay_opt.lowering.convert_relay_to_linalg.structured import index
 
     out_t = signless(op.result.type)
     if DYNAMIC in _shape(out_t):

@@ -49,7 +49,7 @@ from xdsl.pattern_rewriter import (
 )
 from xdsl.rewriter import InsertPoint
 
-from relay_opt.lowering.fuse_elementwise import GROUP_ATTR
+from relay_opt.lowering.fuse_linalg_elementwise import GROUP_ATTR
 
 
 def _iterators(op: linalg.GenericOp) -> list[str]:

@@ -21,7 +21,7 @@ from xdsl.ir import Attribute, Block, Region, SSAValue
 from xdsl.ir.affine import AffineExpr, AffineMap
 from xdsl.rewriter import InsertPoint
 
-from relay_opt.lowering.relay_to_linalg import Lowerer, signless
+from relay_opt.lowering.convert_relay_to_linalg import Lowerer, signless
 
 PARALLEL = linalg.IteratorTypeAttr.parallel()
 REDUCTION = linalg.IteratorTypeAttr.reduction()

@@ -59,7 +59,7 @@ def lowering(*names: str) -> Callable[[Rule], Rule]:
 
 
 def _load_rules() -> None:
-    from relay_opt.lowering.relay_to_linalg import elementwise, nn, reduce, transform  # noqa: F401
+    from relay_opt.lowering.convert_relay_to_linalg import elementwise, nn, reduce, transform  # noqa: F401
 
 
 def signless(t: Attribute) -> Attribute:
@@ -191,7 +191,7 @@ class Lowerer:
 
     def inline_primitive(self, fn: core.ClosureOp, call: core.CallClosureOp) -> None:
         """A fused group: its body's ops, lowered in place of the call."""
-        from relay_opt.lowering.fuse_elementwise import GROUP_ATTR
+        from relay_opt.lowering.fuse_linalg_elementwise import GROUP_ATTR
 
         for param, arg in zip(fn.args, call.arguments):
             self.values[param] = self.values[arg]

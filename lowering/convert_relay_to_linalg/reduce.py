@@ -13,9 +13,9 @@ from xdsl.ir import Attribute, SSAValue
 from relay_opt.dialects.relay.ops.reduce import reduced_axes
 from relay_opt.dialects.relay.registry import RelayOperatorOp
 from relay_opt.dialects.relay.types import tensor_dtype
-from relay_opt.lowering.relay_to_linalg import Lowerer, lowering, signless
-from relay_opt.lowering.relay_to_linalg.elementwise import BINARY, Scalar, elementwise
-from relay_opt.lowering.relay_to_linalg.structured import (
+from relay_opt.lowering.convert_relay_to_linalg import Lowerer, lowering, signless
+from relay_opt.lowering.convert_relay_to_linalg.elementwise import BINARY, Scalar, elementwise
+from relay_opt.lowering.convert_relay_to_linalg.structured import (
     PARALLEL,
     REDUCTION,
     accumulate,

@@ -19,10 +19,10 @@ from relay_opt.dialects.relay.ops.common import normalize_axis
 from relay_opt.dialects.relay.ops.nn import padding4
 from relay_opt.dialects.relay.registry import RelayOperatorOp
 from relay_opt.dialects.relay.types import tensor_dtype, tensor_type
-from relay_opt.lowering.relay_to_linalg import Lowerer, lowering, signless
-from relay_opt.lowering.relay_to_linalg.elementwise import BINARY, Scalar, elementwise
-from relay_opt.lowering.relay_to_linalg.reduce import reduction_identity
-from relay_opt.lowering.relay_to_linalg.structured import (
+from relay_opt.lowering.convert_relay_to_linalg import Lowerer, lowering, signless
+from relay_opt.lowering.convert_relay_to_linalg.elementwise import BINARY, Scalar, elementwise
+from relay_opt.lowering.convert_relay_to_linalg.reduce import reduction_identity
+from relay_opt.lowering.convert_relay_to_linalg.structured import (
     PARALLEL,
     REDUCTION,
     accumulate,
@@ -152,7 +152,7 @@ def _zero_inserted(lw: Lowerer, x: SSAValue, strides: Sequence[int], before: Seq
     and zeros elsewhere (`before` may be negative: the buffer then starts inside x's span)."""
     from xdsl.dialects.builtin import IndexType
 
-    from relay_opt.lowering.relay_to_linalg.structured import index
+    from relay_opt.lowering.convert_relay_to_linalg.structured import index
 
     t = x.type
     assert isinstance(t, TensorType)
@@ -427,8 +427,8 @@ def lower_batch_norm(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> 
 
 def _elementwise_typed(lw: Lowerer, out_t: Attribute, inputs: list[SSAValue], body) -> SSAValue:  # noqa: ANN001
     """elementwise() for a result type other than the op's own (tuple-returning ops)."""
-    from relay_opt.lowering.relay_to_linalg.elementwise import broadcast_map
-    from relay_opt.lowering.relay_to_linalg.structured import AffineMapAttr
+    from relay_opt.lowering.convert_relay_to_linalg.elementwise import broadcast_map
+    from relay_opt.lowering.convert_relay_to_linalg.structured import AffineMapAttr
 
     out_t = signless(out_t)
     assert isinstance(out_t, TensorType)
@@ -504,7 +504,7 @@ def pad_by_index(lw: Lowerer, x: SSAValue, widths: Sequence[Sequence[int]], mode
     result, and one whose identity map on a padded axis contradicts the result's shape.)"""
     from xdsl.dialects.builtin import IndexType
 
-    from relay_opt.lowering.relay_to_linalg.structured import index
+    from relay_opt.lowering.convert_relay_to_linalg.structured import index
 
     shape = _shape(x)
     n = len(shape)

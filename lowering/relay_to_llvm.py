@@ -11,10 +11,10 @@ from xdsl.transforms.convert_linalg_to_loops import ConvertLinalgToLoopsPass
 from xdsl.transforms.convert_scf_to_cf import ConvertScfToCf
 
 from relay_opt.lowering.bufferize import BufferizePass
-from relay_opt.lowering.fuse_elementwise import FuseLinalgElementwisePass
-from relay_opt.lowering.fuse_epilogue import FuseLinalgEpiloguePass
-from relay_opt.lowering.relay_to_linalg import ConvertRelayToLinalgPass
-from relay_opt.lowering.to_llvm import ConvertToLLVMPass
+from relay_opt.lowering.fuse_linalg_elementwise import FuseLinalgElementwisePass
+from relay_opt.lowering.fuse_linalg_epilogue import FuseLinalgEpiloguePass
+from relay_opt.lowering.convert_relay_to_linalg import ConvertRelayToLinalgPass
+from relay_opt.lowering.convert_to_llvm import ConvertToLLVMPass
 
 STAGES: tuple[ModulePass, ...] = (
     ConvertRelayToLinalgPass(),
@@ -38,7 +38,7 @@ class RelayToLLVMPipeline(ModulePass):
     """Bracket each kernel with timer calls (profile-kernels) after bufferize."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        from relay_opt.lowering.profile import ProfileKernelsPass
+        from relay_opt.lowering.profile_kernels import ProfileKernelsPass
 
         for stage in STAGES:
             stage.apply(ctx, op)
