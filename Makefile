@@ -1,7 +1,7 @@
 # The two commands of the README's quick start.
 PYTHON ?= python3
 
-.PHONY: install demo test
+.PHONY: install demo lint typecheck test
 
 install:
 	$(PYTHON) -m pip install -q -e '.[test]' -e examples/plugin
@@ -10,7 +10,18 @@ install:
 demo: install
 	$(PYTHON) examples/demo.py
 
-# Every test: lit golden files, then pytest (numerics and APIs).
-test: install
+# Lint: ruff with the rule set in pyproject.toml.
+lint: install
+	$(PYTHON) -m ruff check .
+
+# Type check (basedpyright, basic mode). The import package relay_opt is this folder
+# under another name, so a link build/typecheck/relay_opt -> here lets relay_opt.* resolve.
+typecheck: install
+	mkdir -p build/typecheck
+	ln -sfn $(CURDIR) build/typecheck/relay_opt
+	$(PYTHON) -m basedpyright --pythonpath "$$($(PYTHON) -c 'import sys; print(sys.executable)')"
+
+# Every test: lint, type check, lit golden files, then pytest (numerics and APIs).
+test: lint typecheck
 	lit -sv tests/lit
 	$(PYTHON) -m pytest
