@@ -222,6 +222,20 @@ def test_every_operator_has_cases():
     assert len(list(all_ops())) >= 80
 
 
+def test_every_operator_class_is_bound_to_its_name():
+    """Passes import operator classes by name (`ops.nn.Conv2D`): each class is reachable
+    from its family module under its own name, and its declaration from the class."""
+    import importlib
+
+    from relay_opt.dialects.relay.ops.nn import BatchNorm, Conv2D
+
+    for opdef in all_ops():
+        cls = opdef.op_class
+        assert getattr(importlib.import_module(cls.__module__), cls.__name__) is cls, opdef.name
+        assert cls.OPDEF is opdef and cls.name == "relay." + opdef.name
+    assert Conv2D.OPDEF is lookup("nn.conv2d") and BatchNorm.name == "relay.nn.batch_norm"
+
+
 def type_of(value):  # noqa: ANN001, ANN201
     if isinstance(value, tuple):
         return tuple_type([type_of(v) for v in value])

@@ -4,7 +4,10 @@ An `OpDef` holds everything the compiler knows about an operator: its operand
 names, its attributes with Relay's defaults, its type relation (shapes and
 dtypes, `?` dims included), its fusion pattern kind and its numpy semantics.
 `register` turns the declaration into an xDSL op class `relay.<name>`
-(`relay.add`, `relay.nn.conv2d`) that shares one assembly format:
+(`relay.add`, `relay.nn.conv2d`), bound to a CamelCase name in the family module that
+declares it (`ops.elementwise.Add`, `ops.nn.Conv2D`; `Conv2D.OPDEF` is the declaration).
+Passes match and build operators by class; `lookup` goes from a Relay name to a
+declaration, for the parsers and frontends. Every operator shares one assembly format:
 
     %y = relay.nn.conv2d %x, %w {padding = [1, 1, 1, 1], channels = 64}
            : (tensor<1x3x8x8xf32>, tensor<64x3x3x3xf32>) -> tensor<1x64x8x8xf32>
@@ -15,6 +18,8 @@ the generic form shows every stored property.
 
 from __future__ import annotations
 
+import re
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -259,13 +264,26 @@ class RelayOperatorOp(IRDLOperation):
 
 
 _REGISTRY: dict[str, OpDef] = {}
+_CLASS_NAMES: set[str] = set()
 
 
-def register(opdef: OpDef) -> OpDef:
-    """Declare an operator; creates its op class `relay.<name>`."""
+def class_name(op_name: str) -> str:
+    """The op class's name: `nn.conv2d` -> `Conv2D`, `nn.batch_norm` -> `BatchNorm`,
+    `image.resize2d` -> `Resize2D` (the namespace is the family module's business)."""
+    words = op_name.rsplit(".", 1)[-1].split("_")
+    return "".join(re.sub(r"(\d)d$", r"\1D", w[:1].upper() + w[1:]) for w in words)
+
+
+def register(opdef: OpDef) -> type[RelayOperatorOp]:
+    """Declare an operator; returns its op class `relay.<name>`, which the calling family
+    module binds to the class's name (`Conv2D = register(OpDef("nn.conv2d", ...))`)."""
     if opdef.name in _REGISTRY:
         raise ValueError(f"operator '{opdef.name}' is registered twice")
-    class_name = "".join(p[:1].upper() + p[1:] for p in opdef.name.replace(".", "_").split("_"))
+    cls_name = class_name(opdef.name)
+    if cls_name in _CLASS_NAMES:
+        raise ValueError(f"two operators have the class name {cls_name}")
+    # The class belongs to the family module that declares it, as namedtuple's do.
+    module = sys._getframe(1).f_globals.get("__name__", __name__)
     namespace: dict[str, Any] = {
         "name": opdef.mlir_name,
         "OPDEF": opdef,
@@ -273,15 +291,16 @@ def register(opdef: OpDef) -> OpDef:
         # Operators compute values only: unused calls may be removed, equal ones merged.
         "traits": traits_def(Pure()),
         "__doc__": opdef.summary or f"Relay operator `{opdef.name}`.",
-        "__module__": __name__,
-        "__qualname__": class_name + "Op",
+        "__module__": module,
+        "__qualname__": cls_name,
     }
     for spec in opdef.attrs:
         namespace["attr_" + spec.name] = opt_prop_def(Attribute, prop_name=spec.name)
-    op_class = irdl_op_definition(type(class_name + "Op", (RelayOperatorOp,), namespace))
+    op_class = irdl_op_definition(type(cls_name, (RelayOperatorOp,), namespace))
     object.__setattr__(opdef, "op_class", op_class)
     _REGISTRY[opdef.name] = opdef
-    return opdef
+    _CLASS_NAMES.add(cls_name)
+    return op_class
 
 
 def _load() -> None:

@@ -1,6 +1,7 @@
 """Elementwise and broadcasting operators, declared from tables.
 
-Adding a unary float operator is one line in `_FLOAT_UNARY`.
+Adding a unary float operator is one line in `_FLOAT_UNARY` and its class's name in the
+unpacking after it.
 """
 
 from __future__ import annotations
@@ -76,7 +77,8 @@ _FLOAT_UNARY: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 
 _NUMERIC = FLOAT_DTYPES + INT_DTYPES
 
-for _name, _fn in _FLOAT_UNARY.items():
+# The table's operators, in its order (a test checks each class is bound to its own name).
+Exp, Log, Sqrt, Rsqrt, Tanh, Sigmoid, Erf, Floor, Ceil, Round, Sin, Cos = [
     register(
         OpDef(
             name=_name,
@@ -88,24 +90,26 @@ for _name, _fn in _FLOAT_UNARY.items():
             summary=f"elementwise {_name}",
         )
     )
+    for _name, _fn in _FLOAT_UNARY.items()
+]
 
-register(
+Negative = register(
     OpDef("negative", ("data",), (), _unary_rel(_NUMERIC), OpPattern.ELEMWISE,
           _same_dtype(np.negative), "elementwise -x")
 )
-register(
+Abs = register(
     OpDef("abs", ("data",), (), _unary_rel(_NUMERIC), OpPattern.ELEMWISE,
           _same_dtype(np.abs), "elementwise |x|")
 )
-register(
+LogicalNot = register(
     OpDef("logical_not", ("data",), (), _unary_rel(("bool",)), OpPattern.ELEMWISE,
           _same_dtype(np.logical_not), "elementwise boolean not")
 )
-register(
+Relu = register(
     OpDef("nn.relu", ("data",), (), _unary_rel(_NUMERIC), OpPattern.ELEMWISE,
           _same_dtype(lambda x: np.maximum(x, 0)), "max(x, 0)")
 )
-register(
+LeakyRelu = register(
     OpDef(
         "nn.leaky_relu",
         ("data",),
@@ -116,7 +120,7 @@ register(
         "x if x > 0 else alpha * x",
     )
 )
-register(
+Clip = register(
     OpDef(
         "clip",
         ("data",),
@@ -142,7 +146,7 @@ def _cast(attrs: Attrs, x: np.ndarray) -> np.ndarray:
     return x.astype(numpy_dtype(attrs.dtype))
 
 
-register(
+Cast = register(
     OpDef("cast", ("data",), (AttrSpec("dtype", AttrKind.DTYPE, ""),), _cast_rel,
           OpPattern.ELEMWISE, _cast, "convert to another dtype")
 )
@@ -191,20 +195,27 @@ _ARITH: dict[str, tuple[Callable[..., np.ndarray], str]] = {
     "mod": (_floor_mod, "truncated remainder"),
     "floor_divide": (np.floor_divide, "floor(a / b)"),
 }
-for _name, (_fn, _summary) in _ARITH.items():
+Add, Subtract, Multiply, Divide, Power, Maximum, Minimum, Mod, FloorDivide = [
     register(
         OpDef(_name, ("lhs", "rhs"), (), _binary_rel(_NUMERIC), OpPattern.BROADCAST,
               _same_dtype(_fn), _summary)
     )
+    for _name, (_fn, _summary) in _ARITH.items()
+]
 
 # Integer shifts (TVM's left_shift/right_shift; right_shift is arithmetic for signed dtypes,
 # logical for unsigned ones). A shift amount outside [0, bits) is defined as numpy does: it
 # shifts every bit out (0, or -1 for a negative signed value shifted right).
-for _name, _fn, _summary in (("left_shift", np.left_shift, "a << b"), ("right_shift", np.right_shift, "a >> b")):
+LeftShift, RightShift = [
     register(
         OpDef(_name, ("lhs", "rhs"), (), _binary_rel(INT_DTYPES), OpPattern.BROADCAST,
               _same_dtype(_fn), _summary)
     )
+    for _name, _fn, _summary in (
+        ("left_shift", np.left_shift, "a << b"),
+        ("right_shift", np.right_shift, "a >> b"),
+    )
+]
 
 _COMPARE: dict[str, Callable[..., np.ndarray]] = {
     "equal": np.equal,
@@ -214,17 +225,21 @@ _COMPARE: dict[str, Callable[..., np.ndarray]] = {
     "greater": np.greater,
     "greater_equal": np.greater_equal,
 }
-for _name, _fn in _COMPARE.items():
+Equal, NotEqual, Less, LessEqual, Greater, GreaterEqual = [
     register(
         OpDef(_name, ("lhs", "rhs"), (), _binary_rel(None, "bool"), OpPattern.BROADCAST,
               (lambda f: lambda attrs, a, b: f(a, b))(_fn), f"elementwise {_name}, bool result")
     )
+    for _name, _fn in _COMPARE.items()
+]
 
-for _name, _fn in {"logical_and": np.logical_and, "logical_or": np.logical_or}.items():
+LogicalAnd, LogicalOr = [
     register(
         OpDef(_name, ("lhs", "rhs"), (), _binary_rel(("bool",)), OpPattern.BROADCAST,
               (lambda f: lambda attrs, a, b: f(a, b))(_fn), f"elementwise {_name}")
     )
+    for _name, _fn in {"logical_and": np.logical_and, "logical_or": np.logical_or}.items()
+]
 
 
 def _where_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
@@ -238,7 +253,7 @@ def _where_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result(broadcast_shapes(cshape, broadcast_shapes(xshape, yshape)), xdtype)
 
 
-register(
+Where = register(
     OpDef("where", ("condition", "x", "y"), (), _where_rel, OpPattern.BROADCAST,
           lambda attrs, c, x, y: np.where(c, x, y), "x where condition else y")
 )

@@ -162,7 +162,7 @@ def _conv2d(attrs: Attrs, x: np.ndarray, w: np.ndarray) -> np.ndarray:
     return conv2d_nchw(x, w, attrs.strides, attrs.padding, attrs.dilation, attrs.groups, out_dtype)
 
 
-register(OpDef("nn.conv2d", ("data", "weight"), CONV2D_ATTRS, _conv2d_rel, OEF, _conv2d,
+Conv2D = register(OpDef("nn.conv2d", ("data", "weight"), CONV2D_ATTRS, _conv2d_rel, OEF, _conv2d,
                "2-d convolution"))
 
 
@@ -270,7 +270,7 @@ def _conv2d_transpose(attrs: Attrs, x: np.ndarray, w: np.ndarray) -> np.ndarray:
 # -- dense, matmul, batch_matmul -------------------------------------------------------------
 
 
-register(OpDef("nn.conv2d_transpose", ("data", "weight"), CONV2D_TRANSPOSE_ATTRS, _conv2d_transpose_rel,
+Conv2DTranspose = register(OpDef("nn.conv2d_transpose", ("data", "weight"), CONV2D_TRANSPOSE_ATTRS, _conv2d_transpose_rel,
                OEF, _conv2d_transpose, "2-d transposed convolution (the gradient of conv2d)"))
 
 
@@ -300,7 +300,7 @@ def _out_dtype(attrs: Attrs, x: np.ndarray) -> np.dtype:
     return numpy_dtype(attrs.out_dtype) if attrs.out_dtype else x.dtype
 
 
-register(OpDef(
+Dense = register(OpDef(
     "nn.dense", ("data", "weight"),
     (AttrSpec("units", AttrKind.INT, None), AttrSpec("out_dtype", AttrKind.DTYPE, "")),
     _dense_rel, OEF,
@@ -332,7 +332,7 @@ def _matmul(attrs: Attrs, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return _matmul_acc(a, b, _out_dtype(attrs, a))
 
 
-register(OpDef(
+Matmul = register(OpDef(
     "nn.matmul", ("a", "b"),
     (AttrSpec("units", AttrKind.INT, None), AttrSpec("out_dtype", AttrKind.DTYPE, ""),
      AttrSpec("transpose_a", AttrKind.BOOL, False), AttrSpec("transpose_b", AttrKind.BOOL, False)),
@@ -366,7 +366,7 @@ def _batch_matmul(attrs: Attrs, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return _matmul_acc(x, y, _out_dtype(attrs, x))
 
 
-register(OpDef(
+BatchMatmul = register(OpDef(
     "nn.batch_matmul", ("x", "y"),
     (AttrSpec("out_dtype", AttrKind.DTYPE, ""), AttrSpec("transpose_a", AttrKind.BOOL, False),
      AttrSpec("transpose_b", AttrKind.BOOL, False)),
@@ -400,13 +400,13 @@ def _along(v: np.ndarray, axis: int, ndim: int) -> np.ndarray:
     return v.reshape(shape)
 
 
-register(OpDef(
+BiasAdd = register(OpDef(
     "nn.bias_add", ("data", "bias"), (AttrSpec("axis", AttrKind.INT, 1),),
     _channel_vector_rel("bias_add", "bias"), OpPattern.BROADCAST,
     lambda attrs, x, b: (x + _along(b, normalize_axis(attrs.axis, x.ndim), x.ndim)).astype(x.dtype),
     "add a vector along an axis",
 ))
-register(OpDef(
+Prelu = register(OpDef(
     "nn.prelu", ("data", "alpha"), (AttrSpec("axis", AttrKind.INT, 1),),
     _channel_vector_rel("prelu", "alpha"), OpPattern.BROADCAST,
     lambda attrs, x, a: np.where(x > 0, x, x * _along(a, normalize_axis(attrs.axis, x.ndim), x.ndim)).astype(x.dtype),
@@ -434,9 +434,9 @@ def _log_softmax(attrs: Attrs, x: np.ndarray) -> np.ndarray:
     return (y - np.log(np.exp(y).sum(axis=attrs.axis, keepdims=True))).astype(x.dtype)
 
 
-register(OpDef("nn.softmax", ("data",), (AttrSpec("axis", AttrKind.INT, -1),), _same_float_rel,
+Softmax = register(OpDef("nn.softmax", ("data",), (AttrSpec("axis", AttrKind.INT, -1),), _same_float_rel,
                OEF, _softmax, "softmax along an axis"))
-register(OpDef("nn.log_softmax", ("data",), (AttrSpec("axis", AttrKind.INT, -1),), _same_float_rel,
+LogSoftmax = register(OpDef("nn.log_softmax", ("data",), (AttrSpec("axis", AttrKind.INT, -1),), _same_float_rel,
                OEF, _log_softmax, "log of softmax along an axis"))
 
 
@@ -508,8 +508,8 @@ def _pool(kind: str):  # noqa: ANN202
     return compute
 
 
-register(OpDef("nn.max_pool2d", ("data",), POOL_ATTRS, _pool_rel, OEF, _pool("max"), "2-d max pooling"))
-register(OpDef("nn.avg_pool2d", ("data",), (*POOL_ATTRS, AttrSpec("count_include_pad", AttrKind.BOOL, False)),
+MaxPool2D = register(OpDef("nn.max_pool2d", ("data",), POOL_ATTRS, _pool_rel, OEF, _pool("max"), "2-d max pooling"))
+AvgPool2D = register(OpDef("nn.avg_pool2d", ("data",), (*POOL_ATTRS, AttrSpec("count_include_pad", AttrKind.BOOL, False)),
                _pool_rel, OEF, _pool("avg"), "2-d average pooling"))
 
 GLOBAL_POOL_ATTRS = (AttrSpec("layout", AttrKind.STR, "NCHW"), AttrSpec("out_layout", AttrKind.STR, ""))
@@ -533,9 +533,9 @@ def _global_pool(fn):  # noqa: ANN001, ANN202
     return compute
 
 
-register(OpDef("nn.global_avg_pool2d", ("data",), GLOBAL_POOL_ATTRS, _global_pool_rel, OEF,
+GlobalAvgPool2D = register(OpDef("nn.global_avg_pool2d", ("data",), GLOBAL_POOL_ATTRS, _global_pool_rel, OEF,
                _global_pool(np.mean), "mean over the spatial axes"))
-register(OpDef("nn.global_max_pool2d", ("data",), GLOBAL_POOL_ATTRS, _global_pool_rel, OEF,
+GlobalMaxPool2D = register(OpDef("nn.global_max_pool2d", ("data",), GLOBAL_POOL_ATTRS, _global_pool_rel, OEF,
                _global_pool(np.max), "maximum over the spatial axes"))
 
 
@@ -569,7 +569,7 @@ def _adaptive_avg(attrs: Attrs, x: np.ndarray) -> np.ndarray:
     return out.transpose(0, 2, 3, 1).copy() if attrs.layout == "NHWC" else out
 
 
-register(OpDef("nn.adaptive_avg_pool2d", ("data",),
+AdaptiveAvgPool2D = register(OpDef("nn.adaptive_avg_pool2d", ("data",),
                (AttrSpec("output_size", AttrKind.INTS, None), AttrSpec("layout", AttrKind.STR, "NCHW"),
                 AttrSpec("out_layout", AttrKind.STR, "")),
                _adaptive_rel, OEF, _adaptive_avg, "average pooling to a given output size"))
@@ -605,7 +605,7 @@ def _batch_norm(attrs: Attrs, x, gamma, beta, mean, var):  # noqa: ANN001, ANN20
     return y.astype(x.dtype), mean.copy(), var.copy()
 
 
-register(OpDef(
+BatchNorm = register(OpDef(
     "nn.batch_norm", ("data", "gamma", "beta", "moving_mean", "moving_var"),
     (AttrSpec("axis", AttrKind.INT, 1), AttrSpec("epsilon", AttrKind.FLOAT, 1e-5),
      AttrSpec("center", AttrKind.BOOL, True), AttrSpec("scale", AttrKind.BOOL, True)),
@@ -640,7 +640,7 @@ def _layer_norm(attrs: Attrs, x, gamma, beta):  # noqa: ANN001, ANN202
     return y.astype(x.dtype)
 
 
-register(OpDef(
+LayerNorm = register(OpDef(
     "nn.layer_norm", ("data", "gamma", "beta"),
     (AttrSpec("axis", AttrKind.INT, -1), AttrSpec("epsilon", AttrKind.FLOAT, 1e-5),
      AttrSpec("center", AttrKind.BOOL, True), AttrSpec("scale", AttrKind.BOOL, True)),
@@ -720,12 +720,12 @@ def _group_norm(attrs: Attrs, x, gamma, beta):  # noqa: ANN001, ANN202
 # as opaque), like layer_norm; simplify-inference turns all three into fusable arithmetic.
 NORM_ATTRS = (AttrSpec("axis", AttrKind.INT, 1), AttrSpec("epsilon", AttrKind.FLOAT, 1e-5),
               AttrSpec("center", AttrKind.BOOL, True), AttrSpec("scale", AttrKind.BOOL, True))
-register(OpDef(
+InstanceNorm = register(OpDef(
     "nn.instance_norm", ("data", "gamma", "beta"), NORM_ATTRS,
     _per_channel_rel("instance_norm", min_rank=3), OpPattern.OPAQUE, _instance_norm,
     "normalization over every axis but the batch and channel axes",
 ))
-register(OpDef(
+GroupNorm = register(OpDef(
     "nn.group_norm", ("data", "gamma", "beta"), (AttrSpec("num_groups", AttrKind.INT, None), *NORM_ATTRS),
     _per_channel_rel("group_norm", min_rank=2), OpPattern.OPAQUE, _group_norm,
     "normalization over groups of channels (and every axis but the batch axis)",
@@ -760,7 +760,7 @@ def _l2_normalize(attrs: Attrs, x: np.ndarray) -> np.ndarray:
 
 # TVM gives l2_normalize the out-elementwise-fusable pattern (a reduction followed by
 # elementwise work on its input), as softmax.
-register(OpDef(
+L2Normalize = register(OpDef(
     "nn.l2_normalize", ("data",), (AttrSpec("eps", AttrKind.FLOAT, None), AttrSpec("axis", AttrKind.INTS, None)),
     _l2_normalize_rel, OEF, _l2_normalize,
     "x / sqrt(max(sum(x * x, axis), eps))",
@@ -772,7 +772,7 @@ def _dropout_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return tuple_type([result(shape, dtype), result(shape, dtype)])
 
 
-register(OpDef(
+Dropout = register(OpDef(
     "nn.dropout", ("data",), (AttrSpec("rate", AttrKind.FLOAT, 0.5),), _dropout_rel, OpPattern.OPAQUE,
     # Inference semantics: the identity (and a mask of ones), as TVM's interpreter.
     lambda attrs, x: (x.copy(), np.ones_like(x)),
@@ -803,7 +803,7 @@ def _pad(attrs: Attrs, x: np.ndarray, value: np.ndarray) -> np.ndarray:
     return np.pad(x, widths, mode=attrs.pad_mode)
 
 
-register(OpDef(
+Pad = register(OpDef(
     "nn.pad", ("data", "pad_value"),
     (AttrSpec("pad_width", AttrKind.INT_LISTS, []), AttrSpec("pad_mode", AttrKind.STR, "constant")),
     _pad_rel, OpPattern.INJECTIVE, _pad, "pad every axis ([before, after] per axis)",
@@ -819,5 +819,5 @@ def _batch_flatten_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result((shape[0], size), dtype)
 
 
-register(OpDef("nn.batch_flatten", ("data",), (), _batch_flatten_rel, OpPattern.INJECTIVE,
+BatchFlatten = register(OpDef("nn.batch_flatten", ("data",), (), _batch_flatten_rel, OpPattern.INJECTIVE,
                lambda attrs, x: x.reshape(x.shape[0], -1).copy(), "flatten all axes but the first"))

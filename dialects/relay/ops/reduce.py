@@ -68,15 +68,17 @@ def _mean(x: np.ndarray, axis: tuple[int, ...], keepdims: bool) -> np.ndarray:
     return np.mean(x, axis=axis, keepdims=keepdims, dtype=np.float64)
 
 
-for _name, _fn, _summary in (
-    ("sum", np.sum, "sum over axes"),
-    ("mean", _mean, "mean over axes"),
-    ("max", np.max, "maximum over axes"),
-    ("min", np.min, "minimum over axes"),
-    ("prod", np.prod, "product over axes"),
-):
+Sum, Mean, Max, Min, Prod = [
     register(OpDef(_name, ("data",), REDUCE_ATTRS, _reduce_rel(), OpPattern.COMM_REDUCE,
                    _np_reduce(_fn), _summary))
+    for _name, _fn, _summary in (
+        ("sum", np.sum, "sum over axes"),
+        ("mean", _mean, "mean over axes"),
+        ("max", np.max, "maximum over axes"),
+        ("min", np.min, "minimum over axes"),
+        ("prod", np.prod, "product over axes"),
+    )
+]
 
 
 def _arg_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
@@ -105,9 +107,9 @@ def _arg_reduce(pick: Callable[..., np.ndarray]):  # noqa: ANN202
 
 
 ARG_ATTRS = (*REDUCE_ATTRS, AttrSpec("select_last_index", AttrKind.BOOL, False))
-register(OpDef("argmax", ("data",), ARG_ATTRS, _arg_rel, OpPattern.COMM_REDUCE,
+Argmax = register(OpDef("argmax", ("data",), ARG_ATTRS, _arg_rel, OpPattern.COMM_REDUCE,
                _arg_reduce(np.argmax), "index of the maximum (int32)"))
-register(OpDef("argmin", ("data",), ARG_ATTRS, _arg_rel, OpPattern.COMM_REDUCE,
+Argmin = register(OpDef("argmin", ("data",), ARG_ATTRS, _arg_rel, OpPattern.COMM_REDUCE,
                _arg_reduce(np.argmin), "index of the minimum (int32)"))
 
 
@@ -132,6 +134,6 @@ def _variance(attrs: Attrs, x: np.ndarray, mean: np.ndarray) -> np.ndarray:
     return (sq / max(count - (1 if attrs.unbiased else 0), 1)).astype(x.dtype)
 
 
-register(OpDef("variance", ("data", "mean"), (*REDUCE_ATTRS, AttrSpec("unbiased", AttrKind.BOOL, False)),
+Variance = register(OpDef("variance", ("data", "mean"), (*REDUCE_ATTRS, AttrSpec("unbiased", AttrKind.BOOL, False)),
                _variance_rel, OpPattern.COMM_REDUCE, _variance,
                "mean squared deviation from a given mean (TVM's variance(data, mean))"))

@@ -101,7 +101,7 @@ def _reshape_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result(reshape_shape(shape, attrs.newshape, bool(attrs.allowzero)), dtype)
 
 
-register(OpDef(
+Reshape = register(OpDef(
     "reshape", ("data",), (AttrSpec("newshape", AttrKind.INTS, []), AttrSpec("allowzero", AttrKind.INT, 0)),
     _reshape_rel, INJ,
     lambda attrs, x: x.reshape(reshape_shape(x.shape, attrs.newshape, bool(attrs.allowzero))).copy(),
@@ -126,7 +126,7 @@ def _transpose_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result([shape[a] for a in transpose_axes(attrs, len(shape))], dtype)
 
 
-register(OpDef("transpose", ("data",), (AttrSpec("axes", AttrKind.INTS, None),), _transpose_rel, INJ,
+Transpose = register(OpDef("transpose", ("data",), (AttrSpec("axes", AttrKind.INTS, None),), _transpose_rel, INJ,
                lambda attrs, x: np.transpose(x, transpose_axes(attrs, x.ndim)).copy(),
                "permute axes (reversed by default)"))
 
@@ -147,7 +147,7 @@ def _squeeze_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result([d for i, d in enumerate(shape) if i not in axes], dtype)
 
 
-register(OpDef("squeeze", ("data",), (AttrSpec("axis", AttrKind.INTS, None),), _squeeze_rel, INJ,
+Squeeze = register(OpDef("squeeze", ("data",), (AttrSpec("axis", AttrKind.INTS, None),), _squeeze_rel, INJ,
                lambda attrs, x: x.reshape([d for i, d in enumerate(x.shape) if i not in squeeze_axes(attrs, x.shape)]).copy(),
                "remove size-1 axes"))
 
@@ -165,7 +165,7 @@ def _expand_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result(expand_shape(attrs, shape), dtype)
 
 
-register(OpDef("expand_dims", ("data",),
+ExpandDims = register(OpDef("expand_dims", ("data",),
                (AttrSpec("axis", AttrKind.INT, 0), AttrSpec("num_newaxis", AttrKind.INT, 1)),
                _expand_rel, OpPattern.BROADCAST,
                lambda attrs, x: x.reshape(expand_shape(attrs, x.shape)).copy(), "insert size-1 axes"))
@@ -195,7 +195,7 @@ def _concat_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result(out, dtype)
 
 
-register(OpDef("concatenate", ("data",), (AttrSpec("axis", AttrKind.INT, 0),), _concat_rel, INJ,
+Concatenate = register(OpDef("concatenate", ("data",), (AttrSpec("axis", AttrKind.INT, 0),), _concat_rel, INJ,
                lambda attrs, xs: np.concatenate(xs, axis=attrs.axis), "join a tuple of tensors along an axis"))
 
 
@@ -214,7 +214,7 @@ def _stack_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result([*shape0[:axis], len(fields), *shape0[axis:]], dtype)
 
 
-register(OpDef("stack", ("data",), (AttrSpec("axis", AttrKind.INT, 0),), _stack_rel, INJ,
+Stack = register(OpDef("stack", ("data",), (AttrSpec("axis", AttrKind.INT, 0),), _stack_rel, INJ,
                lambda attrs, xs: np.stack(xs, axis=attrs.axis), "stack a tuple of tensors on a new axis"))
 
 
@@ -253,7 +253,7 @@ def _split(attrs: Attrs, x: np.ndarray) -> tuple[np.ndarray, ...]:
     return tuple(parts)
 
 
-register(OpDef("split", ("data",),
+Split = register(OpDef("split", ("data",),
                (AttrSpec("indices_or_sections", AttrKind.INT_OR_INTS, 1), AttrSpec("axis", AttrKind.INT, 0)),
                _split_rel, INJ, _split, "split into equal sections or at indices; returns a tuple"))
 
@@ -314,7 +314,7 @@ def _strided_slice(attrs: Attrs, x: np.ndarray) -> np.ndarray:
     return x[tuple(index)].copy()
 
 
-register(OpDef("strided_slice", ("data",),
+StridedSlice = register(OpDef("strided_slice", ("data",),
                (AttrSpec("begin", AttrKind.INTS, None), AttrSpec("end", AttrKind.INTS, None),
                 AttrSpec("strides", AttrKind.INTS, None), AttrSpec("axes", AttrKind.INTS, None),
                 AttrSpec("slice_mode", AttrKind.STR, "end", ("end", "size"))),
@@ -343,7 +343,7 @@ def _take(attrs: Attrs, x: np.ndarray, indices: np.ndarray) -> np.ndarray:
     return np.take(x, indices, axis=normalize_axis(attrs.axis, x.ndim), mode=mode)
 
 
-register(OpDef("take", ("data", "indices"),
+Take = register(OpDef("take", ("data", "indices"),
                (AttrSpec("axis", AttrKind.INT, None), AttrSpec("batch_dims", AttrKind.INT, 0),
                 AttrSpec("mode", AttrKind.STR, "clip")),
                _take_rel, INJ, _take, "gather along an axis (embeddings)"))
@@ -362,7 +362,7 @@ def _broadcast_to_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result(target, dtype)
 
 
-register(OpDef("broadcast_to", ("data",), (AttrSpec("shape", AttrKind.INTS, []),), _broadcast_to_rel,
+BroadcastTo = register(OpDef("broadcast_to", ("data",), (AttrSpec("shape", AttrKind.INTS, []),), _broadcast_to_rel,
                OpPattern.BROADCAST, lambda attrs, x: np.broadcast_to(x, attrs.shape).copy(),
                "broadcast to a shape"))
 
@@ -376,7 +376,7 @@ def _tile_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result([DYNAMIC if d == DYNAMIC else d * r for d, r in zip(shape, reps)], dtype)
 
 
-register(OpDef("tile", ("data",), (AttrSpec("reps", AttrKind.INTS, []),), _tile_rel, INJ,
+Tile = register(OpDef("tile", ("data",), (AttrSpec("reps", AttrKind.INTS, []),), _tile_rel, INJ,
                lambda attrs, x: np.tile(x, attrs.reps), "repeat the whole tensor along axes"))
 
 
@@ -390,7 +390,7 @@ def _repeat_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result(out, dtype)
 
 
-register(OpDef("repeat", ("data",), (AttrSpec("repeats", AttrKind.INT, 1), AttrSpec("axis", AttrKind.INT, 0)),
+Repeat = register(OpDef("repeat", ("data",), (AttrSpec("repeats", AttrKind.INT, 1), AttrSpec("axis", AttrKind.INT, 0)),
                _repeat_rel, INJ, lambda attrs, x: np.repeat(x, attrs.repeats, axis=attrs.axis),
                "repeat each element along an axis"))
 
@@ -408,9 +408,9 @@ def _init_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
 
 
 CREATE_ATTRS = (AttrSpec("shape", AttrKind.INTS, []), AttrSpec("dtype", AttrKind.DTYPE, "float32"))
-register(OpDef("zeros", (), CREATE_ATTRS, _init_rel, OpPattern.ELEMWISE,
+Zeros = register(OpDef("zeros", (), CREATE_ATTRS, _init_rel, OpPattern.ELEMWISE,
                lambda attrs: np.zeros(attrs.shape, numpy_dtype(attrs.dtype)), "a tensor of zeros"))
-register(OpDef("ones", (), CREATE_ATTRS, _init_rel, OpPattern.ELEMWISE,
+Ones = register(OpDef("ones", (), CREATE_ATTRS, _init_rel, OpPattern.ELEMWISE,
                lambda attrs: np.ones(attrs.shape, numpy_dtype(attrs.dtype)), "a tensor of ones"))
 
 
@@ -421,7 +421,7 @@ def _full_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return _init_rel(args, attrs)
 
 
-register(OpDef("full", ("fill_value",), (AttrSpec("shape", AttrKind.INTS, []), AttrSpec("dtype", AttrKind.DTYPE, "")),
+Full = register(OpDef("full", ("fill_value",), (AttrSpec("shape", AttrKind.INTS, []), AttrSpec("dtype", AttrKind.DTYPE, "")),
                _full_rel, OpPattern.ELEMWISE,
                lambda attrs, v: np.full(attrs.shape, v.item(), numpy_dtype(attrs.dtype) if attrs.dtype else v.dtype),
                "a tensor filled with a scalar"))
@@ -432,9 +432,9 @@ def _like_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result(shape, dtype)
 
 
-register(OpDef("zeros_like", ("data",), (), _like_rel, OpPattern.ELEMWISE,
+ZerosLike = register(OpDef("zeros_like", ("data",), (), _like_rel, OpPattern.ELEMWISE,
                lambda attrs, x: np.zeros_like(x), "zeros of the same shape and dtype"))
-register(OpDef("ones_like", ("data",), (), _like_rel, OpPattern.ELEMWISE,
+OnesLike = register(OpDef("ones_like", ("data",), (), _like_rel, OpPattern.ELEMWISE,
                lambda attrs, x: np.ones_like(x), "ones of the same shape and dtype"))
 
 
@@ -461,7 +461,7 @@ def _arange_value_rel(args: Sequence[Attribute], attrs: Attrs, values: Sequence[
     return result([len(np.arange(start, stop, step))], attrs.dtype or "float32")
 
 
-register(OpDef("arange", ("start", "stop", "step"), (AttrSpec("dtype", AttrKind.DTYPE, ""),), _arange_rel,
+Arange = register(OpDef("arange", ("start", "stop", "step"), (AttrSpec("dtype", AttrKind.DTYPE, ""),), _arange_rel,
                OpPattern.OPAQUE, _arange, "evenly spaced values in [start, stop)",
                value_relation=_arange_value_rel))
 
@@ -555,7 +555,7 @@ def _layout_transform(attrs: Attrs, x: np.ndarray) -> np.ndarray:
     return np.transpose(y, [order_names.index(a) for a, _ in dst]).copy()
 
 
-register(OpDef("layout_transform", ("data",),
+LayoutTransform = register(OpDef("layout_transform", ("data",),
                (AttrSpec("src_layout", AttrKind.STR, "NCHW"), AttrSpec("dst_layout", AttrKind.STR, "NCHW")),
                _layout_transform_rel, INJ, _layout_transform, "change data layout (NCHW, NHWC, NCHW4c, ...)"))
 
@@ -630,5 +630,5 @@ def _resize(attrs: Attrs, x: np.ndarray) -> np.ndarray:
     return out.transpose(0, 2, 3, 1).copy() if attrs.layout == "NHWC" else out
 
 
-register(OpDef("image.resize2d", ("data",), RESIZE_ATTRS, _resize_rel, INJ, _resize,
+Resize2D = register(OpDef("image.resize2d", ("data",), RESIZE_ATTRS, _resize_rel, INJ, _resize,
                "2-d resize (nearest or linear)"))
