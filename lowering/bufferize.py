@@ -39,8 +39,7 @@ from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
 from relay_opt.diagnostics import RelayError
-
-OUTPUTS_ATTR = "relay_opt.outputs"
+from relay_opt.dialects.relay.attribute_names import OUTPUTS
 
 
 def memref_type(t: Attribute) -> MemRefType[Attribute]:
@@ -96,7 +95,7 @@ class _Function:
         for op in old.body.block.ops:
             self.op(op)
         new = func.FuncOp(old.sym_name.data, ([*inputs, *outputs], []), Region(block))
-        new.attributes[OUTPUTS_ATTR] = IntegerAttr(len(outputs), i64)
+        new.attributes[OUTPUTS] = IntegerAttr(len(outputs), i64)
         new.location = old.location
         self.free_after_last_use(block)
         return new

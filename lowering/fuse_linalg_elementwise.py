@@ -29,12 +29,12 @@ from xdsl.pattern_rewriter import (
     op_type_rewrite_pattern,
 )
 
-GROUP_ATTR = "relay_opt.group"
+from relay_opt.dialects.relay.attribute_names import GROUP
 
 
 def _mergeable(producer: linalg.GenericOp, consumer: linalg.GenericOp, operand_index: int) -> bool:
-    group = producer.attributes.get(GROUP_ATTR)
-    if group is None or consumer.attributes.get(GROUP_ATTR) != group:
+    group = producer.attributes.get(GROUP)
+    if group is None or consumer.attributes.get(GROUP) != group:
         return False
     if len(producer.outputs) != 1 or not producer.results[0].has_one_use():
         return False
@@ -82,7 +82,7 @@ def _merge(producer: linalg.GenericOp, consumer: linalg.GenericOp, operand_index
         block.add_op(op.clone(value_mapper=mapping))
     fused = linalg.GenericOp(inputs, list(consumer.outputs), Region(block), [AffineMapAttr(m.data) for m in maps],
                              list(consumer.iterator_types), [r.type for r in consumer.results])
-    fused.attributes[GROUP_ATTR] = consumer.attributes[GROUP_ATTR]
+    fused.attributes[GROUP] = consumer.attributes[GROUP]
     fused.location = consumer.location
     return fused
 

@@ -49,7 +49,7 @@ from xdsl.pattern_rewriter import (
 )
 from xdsl.rewriter import InsertPoint
 
-from relay_opt.lowering.fuse_linalg_elementwise import GROUP_ATTR
+from relay_opt.dialects.relay.attribute_names import GROUP
 
 
 def _iterators(op: linalg.GenericOp) -> list[str]:
@@ -83,8 +83,8 @@ def _output_dims(anchor: linalg.GenericOp) -> dict[int, int] | None:
 
 
 def _fusable(anchor: linalg.GenericOp, epilogue: linalg.GenericOp, operand_index: int) -> bool:
-    group = anchor.attributes.get(GROUP_ATTR)
-    if group is None or epilogue.attributes.get(GROUP_ATTR) != group:
+    group = anchor.attributes.get(GROUP)
+    if group is None or epilogue.attributes.get(GROUP) != group:
         return False
     if _output_dims(anchor) is None or not anchor.results[0].has_one_use():
         return False
@@ -210,7 +210,7 @@ def _fuse(anchor: linalg.GenericOp, epilogue: linalg.GenericOp,
     inputs = [v for k, v in enumerate(epilogue.inputs) if k != operand_index]
     fused = linalg.GenericOp(inputs, list(epilogue.outputs), Region(block), maps,
                              list(epilogue.iterator_types), [r.type for r in epilogue.results])
-    fused.attributes[GROUP_ATTR] = epilogue.attributes[GROUP_ATTR]
+    fused.attributes[GROUP] = epilogue.attributes[GROUP]
     fused.location = anchor.location  # the kernel is the anchor's, as a profile names it
     return fused
 

@@ -10,6 +10,7 @@ from xdsl.ir import SSAValue
 from xdsl.passes import ModulePass
 
 from relay_opt.dialects.relay import core
+from relay_opt.dialects.relay.attribute_names import PRIMITIVE
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,7 @@ class DefuseOpsPass(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         for call in [c for c in op.walk() if isinstance(c, core.CallClosureOp)]:
             fn = call.callee.owner
-            if not isinstance(fn, core.ClosureOp) or fn.attributes.get("Primitive") is None:
+            if not isinstance(fn, core.ClosureOp) or fn.attributes.get(PRIMITIVE) is None:
                 continue
             mapping: dict[SSAValue, SSAValue] = dict(zip(fn.args, call.arguments))
             *ops, ret = list(fn.body.block.ops)

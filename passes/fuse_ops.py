@@ -26,6 +26,7 @@ from xdsl.ir import Block, Operation, SSAValue
 from xdsl.passes import ModulePass
 
 from relay_opt.dialects.relay import core
+from relay_opt.dialects.relay.attribute_names import PRIMITIVE
 from relay_opt.dialects.relay.registry import OpPattern, RelayOperatorOp
 
 ELEMWISE, BROADCAST, INJECTIVE = OpPattern.ELEMWISE, OpPattern.BROADCAST, OpPattern.INJECTIVE
@@ -236,7 +237,7 @@ def _outline_group(block: Block, ops: list[Operation]) -> None:
     if any(order.get(u.operation, len(order)) < order[anchor] for u in output.uses if u.operation not in inside):
         return  # the value is used between the group's ops: the call could not come first
     closure = core.ClosureOp([v.type for v in inputs], output.type,
-                             attributes={"Primitive": IntegerAttr(1, i64)})
+                             attributes={PRIMITIVE: IntegerAttr(1, i64)})
     body = closure.body.block
     mapping: dict[SSAValue, SSAValue] = dict(zip(inputs, closure.args))
     for i, arg in enumerate(closure.args):
@@ -271,7 +272,7 @@ class FuseOpsPass(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         for func in [f for f in op.ops if isinstance(f, core.FuncOp)]:
-            if any(c.attributes.get("Primitive") for c in func.walk() if isinstance(c, core.ClosureOp)):
+            if any(c.attributes.get(PRIMITIVE) for c in func.walk() if isinstance(c, core.ClosureOp)):
                 continue  # already fused
             fuser = Fuser(func.body.block, self.max_depth if self.fuse_opt_level > 0 else 1)
             if self.fuse_opt_level > 0:

@@ -14,6 +14,7 @@ from xdsl.ir import Attribute, SSAValue
 from xdsl.passes import ModulePass
 
 from relay_opt.dialects.relay import core
+from relay_opt.dialects.relay.attribute_names import INLINE
 
 
 def _marked(attr: Attribute | None) -> bool:
@@ -64,7 +65,7 @@ class InlinePass(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         funcs = {f.sym_name.data: f for f in op.ops if isinstance(f, core.FuncOp)}
         inlinable = {n for n, f in funcs.items()
-                     if _marked(f.attributes.get("Inline")) and not f.type_param_names and not _recursive(f, funcs)}
+                     if _marked(f.attributes.get(INLINE)) and not f.type_param_names and not _recursive(f, funcs)}
         changed = True
         while changed:  # an inlined body may call another Inline function
             changed = False

@@ -38,6 +38,7 @@ from xdsl.rewriter import InsertPoint
 
 from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay import adt, core
+from relay_opt.dialects.relay.attribute_names import GROUP, PRIMITIVE
 from relay_opt.dialects.relay.registry import RelayOperatorOp
 from relay_opt.dialects.relay.types import is_concrete, tensor_dtype
 
@@ -164,7 +165,7 @@ class Lowerer:
             call.location = op.location
             self.values[op.result] = list(call.results)
             return
-        if isinstance(op, core.ClosureOp) and op.attributes.get("Primitive") is not None:
+        if isinstance(op, core.ClosureOp) and op.attributes.get(PRIMITIVE) is not None:
             self.primitives[op.result] = op  # lowered where it is called
             return
         if isinstance(op, core.CallClosureOp) and op.callee in self.primitives:
@@ -191,8 +192,6 @@ class Lowerer:
 
     def inline_primitive(self, fn: core.ClosureOp, call: core.CallClosureOp) -> None:
         """A fused group: its body's ops, lowered in place of the call."""
-        from relay_opt.lowering.fuse_linalg_elementwise import GROUP_ATTR
-
         for param, arg in zip(fn.args, call.arguments):
             self.values[param] = self.values[arg]
         block = self.builder.insertion_point.block
@@ -206,7 +205,7 @@ class Lowerer:
         new = before.next_op if before is not None else block.first_op
         while new is not None:
             if new.name == "linalg.generic":
-                new.attributes[GROUP_ATTR] = group
+                new.attributes[GROUP] = group
             new = new.next_op
         ret = body[-1]
         assert isinstance(ret, core.ReturnOp)

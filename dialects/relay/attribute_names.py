@@ -1,0 +1,19 @@
+"""Names of the attributes that one stage leaves on ops for a later one to read.
+
+They are defined here, at the bottom of the pipeline, so that a pass or a lowering never
+imports the stage that writes or reads them.
+"""
+
+PRIMITIVE = "Primitive"
+"""On a closure: fuse-ops made it from a group of operators (TVM's `Primitive=1`);
+convert-relay-to-linalg lowers it where it is called, defuse-ops puts it back."""
+
+INLINE = "Inline"
+"""On a global function: inline replaces its calls by its body (TVM's `Inline=1`)."""
+
+GROUP = "relay_opt.group"
+"""On a linalg.generic: the id of the fused group convert-relay-to-linalg lowered it from;
+fuse-linalg-elementwise and fuse-linalg-epilogue merge only kernels of one group."""
+
+OUTPUTS = "relay_opt.outputs"
+"""On a bufferized func.func: how many of its trailing arguments are its results."""
