@@ -434,10 +434,10 @@ def _log_softmax(attrs: Attrs, x: np.ndarray) -> np.ndarray:
     return (y - np.log(np.exp(y).sum(axis=attrs.axis, keepdims=True))).astype(x.dtype)
 
 
-Softmax = register(OpDef("nn.softmax", ("data",), (AttrSpec("axis", AttrKind.INT, -1),), _same_float_rel,
-               OEF, _softmax, "softmax along an axis"))
-LogSoftmax = register(OpDef("nn.log_softmax", ("data",), (AttrSpec("axis", AttrKind.INT, -1),), _same_float_rel,
-               OEF, _log_softmax, "log of softmax along an axis"))
+Softmax = register(OpDef("nn.softmax", ("data",), (AttrSpec("axis", AttrKind.INT, -1),),
+               _same_float_rel, OEF, _softmax, "softmax along an axis"))
+LogSoftmax = register(OpDef("nn.log_softmax", ("data",), (AttrSpec("axis", AttrKind.INT, -1),),
+               _same_float_rel, OEF, _log_softmax, "log of softmax along an axis"))
 
 
 # -- pooling ---------------------------------------------------------------------------------
@@ -533,10 +533,10 @@ def _global_pool(fn):  # noqa: ANN001, ANN202
     return compute
 
 
-GlobalAvgPool2D = register(OpDef("nn.global_avg_pool2d", ("data",), GLOBAL_POOL_ATTRS, _global_pool_rel, OEF,
-               _global_pool(np.mean), "mean over the spatial axes"))
-GlobalMaxPool2D = register(OpDef("nn.global_max_pool2d", ("data",), GLOBAL_POOL_ATTRS, _global_pool_rel, OEF,
-               _global_pool(np.max), "maximum over the spatial axes"))
+GlobalAvgPool2D = register(OpDef("nn.global_avg_pool2d", ("data",), GLOBAL_POOL_ATTRS,
+               _global_pool_rel, OEF, _global_pool(np.mean), "mean over the spatial axes"))
+GlobalMaxPool2D = register(OpDef("nn.global_max_pool2d", ("data",), GLOBAL_POOL_ATTRS,
+               _global_pool_rel, OEF, _global_pool(np.max), "maximum over the spatial axes"))
 
 
 def _adaptive_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
@@ -819,5 +819,6 @@ def _batch_flatten_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result((shape[0], size), dtype)
 
 
-BatchFlatten = register(OpDef("nn.batch_flatten", ("data",), (), _batch_flatten_rel, OpPattern.INJECTIVE,
+BatchFlatten = register(OpDef("nn.batch_flatten", ("data",), (), _batch_flatten_rel,
+               OpPattern.INJECTIVE,
                lambda attrs, x: x.reshape(x.shape[0], -1).copy(), "flatten all axes but the first"))

@@ -147,7 +147,8 @@ def _squeeze_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result([d for i, d in enumerate(shape) if i not in axes], dtype)
 
 
-Squeeze = register(OpDef("squeeze", ("data",), (AttrSpec("axis", AttrKind.INTS, None),), _squeeze_rel, INJ,
+Squeeze = register(OpDef("squeeze", ("data",), (AttrSpec("axis", AttrKind.INTS, None),),
+               _squeeze_rel, INJ,
                lambda attrs, x: x.reshape([d for i, d in enumerate(x.shape) if i not in squeeze_axes(attrs, x.shape)]).copy(),
                "remove size-1 axes"))
 
@@ -195,7 +196,8 @@ def _concat_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result(out, dtype)
 
 
-Concatenate = register(OpDef("concatenate", ("data",), (AttrSpec("axis", AttrKind.INT, 0),), _concat_rel, INJ,
+Concatenate = register(OpDef("concatenate", ("data",), (AttrSpec("axis", AttrKind.INT, 0),),
+               _concat_rel, INJ,
                lambda attrs, xs: np.concatenate(xs, axis=attrs.axis), "join a tuple of tensors along an axis"))
 
 
