@@ -49,12 +49,12 @@ def chain_numpy(x):  # noqa: ANN001, ANN201
     return np.exp(np.tanh(np.sqrt(np.abs(1 / (1 + np.exp(-((x + 1) * 0.5))) - 0.25))))
 
 
-def median_ms(fn, repeat: int) -> float:  # noqa: ANN001
-    fn()
+def median_ms(fn, args: list[np.ndarray], repeat: int) -> float:  # noqa: ANN001
+    fn(*args)
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
-        fn()
+        fn(*args)
         times.append((time.perf_counter() - start) * 1e3)
     return statistics.median(times)
 
@@ -63,7 +63,7 @@ def main() -> None:
     from relay_opt.frontends.relay_text import parse_relay
     from relay_opt.runtime.jit import compile
 
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     p.add_argument("--repeat", type=int, default=50)
     args = p.parse_args()
     rng = np.random.default_rng(0)
@@ -76,20 +76,19 @@ def main() -> None:
     for name, text, reference, inputs in cases:
         module = parse_relay(text)
         times = {}
+        exes = {}
         for label, level in (("unfused", 0), ("fused", 3)):
             # LLVM -O3 in both: only the Relay pipeline (fuse-ops) differs.
             from relay_opt.passes.relay_optimize import OptimizePass
 
             m = module.clone()
             OptimizePass(level).apply(Context(), m)
-            exe = compile(m, opt=3)
-            if level == 0:
-                exe_unfused = exe
-            times[label] = median_ms(lambda: exe(*inputs), args.repeat)
-        got = exe(*inputs)  # pyright: ignore[reportPossiblyUnbound]
+            exes[label] = compile(m, opt=3)
+            times[label] = median_ms(exes[label], inputs, args.repeat)
+        got = np.asarray(exes["fused"](*inputs))
         np.testing.assert_allclose(got, reference(*inputs), rtol=1e-3, atol=1e-3)
-        np.testing.assert_allclose(exe_unfused(*inputs), got, rtol=1e-5, atol=1e-5)  # pyright: ignore
-        times["numpy"] = median_ms(lambda: reference(*inputs), args.repeat)
+        np.testing.assert_allclose(np.asarray(exes["unfused"](*inputs)), got, rtol=1e-5, atol=1e-5)
+        times["numpy"] = median_ms(reference, inputs, args.repeat)
         rows.append((name, times))
     print(f"{'workload':<34} {'unfused (ms)':>13} {'fused (ms)':>11} {'numpy (ms)':>11} {'fused/unfused':>14}")
     for name, t in rows:

@@ -22,6 +22,7 @@ import os
 import statistics
 import time
 from collections.abc import Callable
+from itertools import pairwise
 
 import numpy as np
 
@@ -42,7 +43,7 @@ def mlp_model():  # noqa: ANN201
     rng = np.random.default_rng(0)
     sizes = [784, 512, 512, 10]
     nodes, inits, prev = [], [], "x"
-    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+    for i, (a, b) in enumerate(pairwise(sizes)):
         inits += [numpy_helper.from_array((rng.standard_normal((b, a)) / np.sqrt(a)).astype(np.float32), f"w{i}"),
                   numpy_helper.from_array((rng.standard_normal(b) * 0.1).astype(np.float32), f"b{i}")]
         out = f"h{i}" if i < len(sizes) - 2 else "logits"
@@ -95,7 +96,7 @@ def timed(fn: Callable[[], object], repeat: int, budget: float) -> tuple[float, 
 
 
 def flat(result: object) -> list[np.ndarray]:
-    return list(result) if isinstance(result, (tuple, list)) else [result]  # pyright: ignore
+    return [np.asarray(r) for r in result] if isinstance(result, (tuple, list)) else [np.asarray(result)]
 
 
 def measure(name: str, model, repeat: int, budget: float, numpy_too: bool) -> dict[str, object]:  # noqa: ANN001
@@ -122,7 +123,7 @@ def measure(name: str, model, repeat: int, budget: float, numpy_too: bool) -> di
     row["ort setup s"] = time.perf_counter() - start
     theirs = session.run(None, feeds)
     row["ort ms"], _ = timed(lambda: session.run(None, feeds), repeat, budget)
-    row["max |diff|"] = max(float(np.abs(a.astype(np.float64) - b.reshape(a.shape)).max()) for a, b in zip(ours, theirs))
+    row["max |diff|"] = max(float(np.abs(a.astype(np.float64) - np.asarray(b).reshape(a.shape)).max()) for a, b in zip(ours, theirs, strict=True))
 
     if numpy_too:
         from relay_opt.runtime.interpreter import Interpreter
@@ -134,7 +135,7 @@ def measure(name: str, model, repeat: int, budget: float, numpy_too: bool) -> di
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     p.add_argument("--models", default=",".join([*LIGHT, "mlp", "lstm"]), help="comma-separated")
     p.add_argument("--repeat", type=int, default=50, help="calls per runner at most")
     p.add_argument("--budget", type=float, default=20.0, help="seconds per runner before stopping early")

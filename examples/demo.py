@@ -42,7 +42,7 @@ def main() -> None:
     exe = compile(mnist)
     print(f"   compiled to native code in {(time.perf_counter() - start) * 1e3:.0f} ms")
     x = np.random.default_rng(0).standard_normal((1, 1, 28, 28)).astype(np.float32)
-    got = exe(x)
+    got = np.asarray(exe(x))
     start = time.perf_counter()
     for _ in range(50):
         exe(x)

@@ -174,7 +174,7 @@ def resnet_numpy(data: np.ndarray, weights: list[np.ndarray], ops: list[tuple]) 
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     p.add_argument("--layers", type=int, default=50, choices=sorted(STAGES))
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--image", type=int, default=224)
@@ -185,7 +185,8 @@ def main() -> None:
     text, weights, _ = resnet_text(a.layers, a.batch, a.image, a.classes)
     with open(a.output, "w") as f:
         f.write(text)
-    np.savez(a.meta, **{f"relay.Constant.{i}": w for i, w in enumerate(weights)})
+    # numpy's stub types **kwds so that a key could be allow_pickle; these keys never are.
+    np.savez(a.meta, **{f"relay.Constant.{i}": w for i, w in enumerate(weights)})  # pyright: ignore[reportArgumentType]
 
 
 if __name__ == "__main__":
