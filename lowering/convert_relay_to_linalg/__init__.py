@@ -1,8 +1,8 @@
 """convert-relay-to-linalg: static Relay graphs -> func + tensor + linalg + arith + math.
 
-The driver knows nothing about individual operators: each operator's lowering
-is a rule registered in a table (`@lowering("add", ...)`), as JAX does; an
-operator without a rule is a diagnostic naming it.
+The driver knows nothing about individual operators: each operator's lowering is
+a rule registered in a table keyed by operator class (`@lowering(Add, ...)`), as
+JAX does; an operator without a rule is a diagnostic naming it.
 
 Functions become `func.func`; tuples disappear (a tuple-typed parameter or
 result becomes one per field, recursively; `relay.tuple`/`relay.tuple_get`
@@ -43,17 +43,17 @@ from relay_opt.dialects.relay.registry import RelayOperatorOp
 from relay_opt.dialects.relay.types import is_concrete, tensor_dtype
 
 Rule = Callable[["Lowerer", RelayOperatorOp, list[SSAValue]], SSAValue | list[SSAValue]]
-RULES: dict[str, Rule] = {}
+RULES: dict[type[RelayOperatorOp], Rule] = {}
 
 
-def lowering(*names: str) -> Callable[[Rule], Rule]:
-    """Register a lowering rule for the named Relay operators."""
+def lowering(*ops: type[RelayOperatorOp]) -> Callable[[Rule], Rule]:
+    """Register a lowering rule for the given Relay operator classes."""
 
     def register(rule: Rule) -> Rule:
-        for name in names:
-            if name in RULES:
-                raise ValueError(f"two lowering rules for '{name}'")
-            RULES[name] = rule
+        for op in ops:
+            if op in RULES:
+                raise ValueError(f"two lowering rules for '{op.OPDEF.name}'")
+            RULES[op] = rule
         return rule
 
     return register
@@ -172,7 +172,7 @@ class Lowerer:
             self.inline_primitive(self.primitives[op.callee], op)
             return
         if isinstance(op, RelayOperatorOp):
-            rule = RULES.get(op.opdef.name)
+            rule = RULES.get(type(op))
             if rule is None:
                 raise RelayError(f"no lowering to linalg for operator '{op.opdef.name}' yet", op)
             block = self.builder.insertion_point.block

@@ -28,6 +28,12 @@ from xdsl.ir.affine import AffineExpr, AffineMap
 from xdsl.rewriter import InsertPoint
 
 from relay_opt.diagnostics import RelayError
+from relay_opt.dialects.relay.ops.elementwise import (
+    Abs, Add, Cast, Ceil, Clip, Cos, Divide, Equal, Erf, Exp, Floor, FloorDivide, Greater,
+    GreaterEqual, LeakyRelu, LeftShift, Less, LessEqual, Log, LogicalAnd, LogicalNot, LogicalOr,
+    Maximum, Minimum, Mod, Multiply, Negative, NotEqual, Power, Relu, RightShift, Round, Rsqrt,
+    Sigmoid, Sin, Sqrt, Subtract, Tanh, Where,
+)
 from relay_opt.dialects.relay.registry import RelayOperatorOp
 from relay_opt.dialects.relay.types import tensor_dtype
 from relay_opt.lowering.convert_relay_to_linalg import Lowerer, lowering, signless
@@ -124,26 +130,26 @@ def _shift(left: bool):  # noqa: ANN202
     return build
 
 
-BINARY: dict[str, Callable[[Scalar, SSAValue, SSAValue], SSAValue]] = {
-    "add": _float_or_int(arith.AddfOp, arith.AddiOp),
-    "subtract": _float_or_int(arith.SubfOp, arith.SubiOp),
-    "multiply": _float_or_int(arith.MulfOp, arith.MuliOp),
-    "divide": _float_or_int(arith.DivfOp, arith.DivSIOp, arith.DivUIOp),
-    "power": _power,
-    "maximum": _float_or_int(arith.MaximumfOp, arith.MaxSIOp, arith.MaxUIOp),
-    "minimum": _float_or_int(arith.MinimumfOp, arith.MinSIOp, arith.MinUIOp),
-    "mod": _mod,
-    "floor_divide": _floor_divide,
-    "left_shift": _shift(left=True),
-    "right_shift": _shift(left=False),
-    "equal": _compare("oeq", "eq", "eq"),
-    "not_equal": _compare("une", "ne", "ne"),
-    "less": _compare("olt", "slt", "ult"),
-    "less_equal": _compare("ole", "sle", "ule"),
-    "greater": _compare("ogt", "sgt", "ugt"),
-    "greater_equal": _compare("oge", "sge", "uge"),
-    "logical_and": lambda s, x, y: s.emit(arith.AndIOp(x, y)),
-    "logical_or": lambda s, x, y: s.emit(arith.OrIOp(x, y)),
+BINARY: dict[type[RelayOperatorOp], Callable[[Scalar, SSAValue, SSAValue], SSAValue]] = {
+    Add: _float_or_int(arith.AddfOp, arith.AddiOp),
+    Subtract: _float_or_int(arith.SubfOp, arith.SubiOp),
+    Multiply: _float_or_int(arith.MulfOp, arith.MuliOp),
+    Divide: _float_or_int(arith.DivfOp, arith.DivSIOp, arith.DivUIOp),
+    Power: _power,
+    Maximum: _float_or_int(arith.MaximumfOp, arith.MaxSIOp, arith.MaxUIOp),
+    Minimum: _float_or_int(arith.MinimumfOp, arith.MinSIOp, arith.MinUIOp),
+    Mod: _mod,
+    FloorDivide: _floor_divide,
+    LeftShift: _shift(left=True),
+    RightShift: _shift(left=False),
+    Equal: _compare("oeq", "eq", "eq"),
+    NotEqual: _compare("une", "ne", "ne"),
+    Less: _compare("olt", "slt", "ult"),
+    LessEqual: _compare("ole", "sle", "ule"),
+    Greater: _compare("ogt", "sgt", "ugt"),
+    GreaterEqual: _compare("oge", "sge", "uge"),
+    LogicalAnd: lambda s, x, y: s.emit(arith.AndIOp(x, y)),
+    LogicalOr: lambda s, x, y: s.emit(arith.OrIOp(x, y)),
 }
 
 
@@ -171,23 +177,23 @@ def _relu(s: Scalar, x: SSAValue) -> SSAValue:
     return x if s.is_unsigned else s.emit(arith.MaxSIOp(x, s.zero(x)))
 
 
-UNARY: dict[str, Callable[[Scalar, SSAValue], SSAValue]] = {
-    "exp": lambda s, x: s.emit(math.ExpOp(x)),
-    "log": lambda s, x: s.emit(math.LogOp(x)),
-    "sqrt": lambda s, x: s.emit(math.SqrtOp(x)),
-    "rsqrt": lambda s, x: s.emit(math.RsqrtOp(x)),
-    "tanh": lambda s, x: s.emit(math.TanhOp(x)),
-    "sigmoid": _sigmoid,
-    "erf": lambda s, x: s.emit(math.ErfOp(x)),
-    "floor": lambda s, x: s.emit(math.FloorOp(x)),
-    "ceil": lambda s, x: s.emit(math.CeilOp(x)),
-    "round": lambda s, x: s.emit(math.RoundOp(x)),  # halves away from zero, as TVM
-    "sin": lambda s, x: s.emit(math.SinOp(x)),
-    "cos": lambda s, x: s.emit(math.CosOp(x)),
-    "negative": _negative,
-    "abs": _abs,
-    "nn.relu": _relu,
-    "logical_not": lambda s, x: s.emit(arith.XOrIOp(x, s.const(1, x.type))),
+UNARY: dict[type[RelayOperatorOp], Callable[[Scalar, SSAValue], SSAValue]] = {
+    Exp: lambda s, x: s.emit(math.ExpOp(x)),
+    Log: lambda s, x: s.emit(math.LogOp(x)),
+    Sqrt: lambda s, x: s.emit(math.SqrtOp(x)),
+    Rsqrt: lambda s, x: s.emit(math.RsqrtOp(x)),
+    Tanh: lambda s, x: s.emit(math.TanhOp(x)),
+    Sigmoid: _sigmoid,
+    Erf: lambda s, x: s.emit(math.ErfOp(x)),
+    Floor: lambda s, x: s.emit(math.FloorOp(x)),
+    Ceil: lambda s, x: s.emit(math.CeilOp(x)),
+    Round: lambda s, x: s.emit(math.RoundOp(x)),  # halves away from zero, as TVM
+    Sin: lambda s, x: s.emit(math.SinOp(x)),
+    Cos: lambda s, x: s.emit(math.CosOp(x)),
+    Negative: _negative,
+    Abs: _abs,
+    Relu: _relu,
+    LogicalNot: lambda s, x: s.emit(arith.XOrIOp(x, s.const(1, x.type))),
 }
 
 
@@ -239,19 +245,19 @@ def _operand_dtype(op: RelayOperatorOp, index: int = 0) -> str:
 
 @lowering(*BINARY)
 def lower_binary(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
-    fn = BINARY[op.opdef.name]
+    fn = BINARY[type(op)]
     dtype = _operand_dtype(op)
     return elementwise(lw, op, args, lambda b, xs, _: fn(Scalar(b, dtype), xs[0], xs[1]))
 
 
 @lowering(*UNARY)
 def lower_unary(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
-    fn = UNARY[op.opdef.name]
+    fn = UNARY[type(op)]
     dtype = _operand_dtype(op)
     return elementwise(lw, op, args, lambda b, xs, _: fn(Scalar(b, dtype), xs[0]))
 
 
-@lowering("nn.leaky_relu")
+@lowering(LeakyRelu)
 def lower_leaky_relu(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     alpha = op.attrs.alpha
 
@@ -265,7 +271,7 @@ def lower_leaky_relu(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> 
     return elementwise(lw, op, args, body)
 
 
-@lowering("clip")
+@lowering(Clip)
 def lower_clip(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     lo, hi = op.attrs.a_min, op.attrs.a_max
 
@@ -285,7 +291,7 @@ def lower_clip(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVal
     return elementwise(lw, op, args, body)
 
 
-@lowering("where")
+@lowering(Where)
 def lower_where(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     return elementwise(lw, op, args, lambda b, xs, _: Scalar(b, "").emit(arith.SelectOp(*xs)))
 
@@ -321,7 +327,7 @@ def cast_scalar(b: Builder, x: SSAValue, src: str, dst: str, t: Attribute) -> SS
     return s.emit(arith.TruncIOp(x, t))
 
 
-@lowering("cast")
+@lowering(Cast)
 def lower_cast(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     src, dst = _operand_dtype(op), op.attrs.dtype
     return elementwise(lw, op, args, lambda b, xs, t: cast_scalar(b, xs[0], src, dst, t))

@@ -16,7 +16,12 @@ from xdsl.ir import Attribute, SSAValue
 
 from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay.ops.common import normalize_axis
-from relay_opt.dialects.relay.ops.nn import padding4
+from relay_opt.dialects.relay.ops.elementwise import Add, Maximum
+from relay_opt.dialects.relay.ops.nn import (
+    AvgPool2D, BatchMatmul, BatchNorm, BiasAdd, Conv2D, Conv2DTranspose, Dense, Dropout,
+    GlobalAvgPool2D, GlobalMaxPool2D, GroupNorm, InstanceNorm, L2Normalize, LayerNorm,
+    LogSoftmax, Matmul, MaxPool2D, Pad, Prelu, Softmax, padding4,
+)
 from relay_opt.dialects.relay.registry import RelayOperatorOp
 from relay_opt.dialects.relay.types import tensor_dtype, tensor_type
 from relay_opt.lowering.convert_relay_to_linalg import Lowerer, lowering, signless
@@ -66,7 +71,7 @@ def _check_out_dtype(op: RelayOperatorOp) -> None:
 # -- contractions ------------------------------------------------------------------------
 
 
-@lowering("nn.dense")
+@lowering(Dense)
 def lower_dense(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     _check_out_dtype(op)
     x, w = args
@@ -78,7 +83,7 @@ def lower_dense(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVa
     return accumulate(lw, [x, w], op.result.type, 0, maps, [PARALLEL] * (lead + 1) + [REDUCTION], _mac(_dtype(op)))
 
 
-@lowering("nn.matmul")
+@lowering(Matmul)
 def lower_matmul(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     _check_out_dtype(op)
     a, b = args
@@ -92,7 +97,7 @@ def lower_matmul(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
     return accumulate(lw, [a, b], op.result.type, 0, maps, [PARALLEL] * (lead + 1) + [REDUCTION], _mac(_dtype(op)))
 
 
-@lowering("nn.batch_matmul")
+@lowering(BatchMatmul)
 def lower_batch_matmul(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     _check_out_dtype(op)
     x, y = args
@@ -120,7 +125,7 @@ def _pad_spatial(lw: Lowerer, x: SSAValue, pads: tuple[int, int, int, int], valu
     return pad_by_index(lw, x, widths, "constant", value)
 
 
-@lowering("nn.conv2d")
+@lowering(Conv2D)
 def lower_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     attrs = op.attrs
     nhwc = attrs.data_layout == "NHWC"
@@ -184,7 +189,7 @@ def _zero_inserted(lw: Lowerer, x: SSAValue, strides: Sequence[int], before: Seq
     return generic(lw, [], [empty(lw, out_t)], [amap(4, [d(i) for i in range(4)])], [PARALLEL] * 4, body)[0]
 
 
-@lowering("nn.conv2d_transpose")
+@lowering(Conv2DTranspose)
 def lower_conv2d_transpose(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     """A stride-1 convolution with the flipped kernel over the input spread out by the strides
     (zeros between its elements) and padded by (kernel span - 1 - padding) on each side."""
@@ -245,7 +250,7 @@ def _pool(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, kind: str) -> SSAValue:
     if kind == "max":
         init = filled(lw, out_t, lowest)
         return generic(lw, [xp, window], [init], maps, iterators,
-                       lambda b, a: BINARY["maximum"](Scalar(b, dtype), a[0], a[2]))[0]
+                       lambda b, a: BINARY[Maximum](Scalar(b, dtype), a[0], a[2]))[0]
     init = filled(lw, out_t, 0.0)
     total = generic(lw, [xp, window], [init], maps, iterators,
                     lambda b, a: b.insert(arith.AddfOp(a[0], a[2])).results[0])[0]
@@ -286,30 +291,30 @@ def _pool_counts(h, w, oh, ow, k, s, dl, pads, include_pad):  # noqa: ANN001, AN
     return counts.astype(numpy_dtype("float32"))
 
 
-@lowering("nn.max_pool2d")
+@lowering(MaxPool2D)
 def lower_max_pool(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     return _pool(lw, op, args[0], "max")
 
 
-@lowering("nn.avg_pool2d")
+@lowering(AvgPool2D)
 def lower_avg_pool(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     return _pool(lw, op, args[0], "avg")
 
 
-@lowering("nn.global_avg_pool2d", "nn.global_max_pool2d")
+@lowering(GlobalAvgPool2D, GlobalMaxPool2D)
 def lower_global_pool(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     x = args[0]
     nhwc = op.attrs.layout == "NHWC"
     shape = _shape(x)
     h, w = (shape[1], shape[2]) if nhwc else (shape[2], shape[3])
-    is_max = op.opdef.name.endswith("max_pool2d")
+    is_max = isinstance(op, GlobalMaxPool2D)
     dtype = _dtype(op)
     elem = signless(op.result.type).element_type  # pyright: ignore
     init = filled(lw, op.result.type, reduction_identity("max", dtype, elem) if is_max else 0.0)
     # loops: n, c, y, x
     x_map = [d(0), d(2), d(3), d(1)] if nhwc else [d(0), d(1), d(2), d(3)]
     out_map = [d(0), c(0), c(0), d(1)] if nhwc else [d(0), d(1), c(0), c(0)]
-    combine = BINARY["maximum" if is_max else "add"]
+    combine = BINARY[Maximum if is_max else Add]
     [total] = generic(lw, [x], [init], [amap(4, x_map), amap(4, out_map)],
                       [PARALLEL, PARALLEL, REDUCTION, REDUCTION],
                       lambda b, a: combine(Scalar(b, dtype), a[0], a[1]))
@@ -347,7 +352,7 @@ def _ew(lw: Lowerer, op: RelayOperatorOp, inputs: list[SSAValue], fn) -> SSAValu
     return elementwise(lw, op, inputs, lambda b, a, t: fn(b, a, t))
 
 
-@lowering("nn.softmax", "nn.log_softmax")
+@lowering(Softmax, LogSoftmax)
 def lower_softmax(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     x = args[0]
     axis = normalize_axis(op.attrs.axis, len(_shape(x)))
@@ -357,7 +362,7 @@ def lower_softmax(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSA
     shifted = _ew(lw, op, [x, peak], lambda b, a, t: b.insert(arith.SubfOp(a[0], a[1])).results[0])
     total = _reduce_axis(lw, shifted, axis, 0.0, arith.AddfOp,
                          lambda b, v: b.insert(math.ExpOp(v)).results[0])
-    if op.opdef.name == "nn.log_softmax":
+    if isinstance(op, LogSoftmax):
         return _ew(lw, op, [shifted, total], lambda b, a, t: b.insert(
             arith.SubfOp(a[0], b.insert(math.LogOp(a[1])).results[0])).results[0])
     return _ew(lw, op, [shifted, total], lambda b, a, t: b.insert(
@@ -377,7 +382,7 @@ def _channel(lw: Lowerer, v: SSAValue, axis: int, rank: int) -> SSAValue:
     return generic(lw, [v], [init], maps, [PARALLEL] * rank, lambda b, a: a[0])[0]
 
 
-@lowering("nn.bias_add")
+@lowering(BiasAdd)
 def lower_bias_add(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     x, bias = args
     rank = len(_shape(x))
@@ -387,7 +392,7 @@ def lower_bias_add(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SS
         arith.AddfOp(a[0], a[1]) if Scalar(bl, dtype).is_float else arith.AddiOp(a[0], a[1])))
 
 
-@lowering("nn.prelu")
+@lowering(Prelu)
 def lower_prelu(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     x, alpha = args
     rank = len(_shape(x))
@@ -401,7 +406,7 @@ def lower_prelu(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVa
     return _ew(lw, op, [x, al], body)
 
 
-@lowering("nn.batch_norm")
+@lowering(BatchNorm)
 def lower_batch_norm(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> list[SSAValue]:
     x, gamma, beta, mean, var = args
     rank = len(_shape(x))
@@ -440,7 +445,7 @@ def _elementwise_typed(lw: Lowerer, out_t: Attribute, inputs: list[SSAValue], bo
                    lambda b, a: body(b, a, out_t.element_type))[0]
 
 
-@lowering("nn.layer_norm")
+@lowering(LayerNorm)
 def lower_layer_norm(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     x, gamma, beta = args
     rank = len(_shape(x))
@@ -480,7 +485,7 @@ def _keep_shape(lw: Lowerer, value: SSAValue, like: SSAValue) -> SSAValue:
     return generic(lw, [value], [empty(lw, t)], maps, [PARALLEL] * n, lambda b, a: a[0])[0]
 
 
-@lowering("nn.dropout")
+@lowering(Dropout)
 def lower_dropout(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> list[SSAValue]:
     x = args[0]
     t = x.type
@@ -488,7 +493,7 @@ def lower_dropout(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> lis
     return [x, ones]
 
 
-@lowering("nn.pad")
+@lowering(Pad)
 def lower_pad(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     x, value = args
     return pad_by_index(lw, x, op.attrs.pad_width, op.attrs.pad_mode, value)
@@ -551,7 +556,7 @@ def pad_by_index(lw: Lowerer, x: SSAValue, widths: Sequence[Sequence[int]], mode
 # -- normalizations by their simplify-inference expansion ----------------------------------
 
 
-@lowering("nn.instance_norm", "nn.group_norm", "nn.l2_normalize")
+@lowering(InstanceNorm, GroupNorm, L2Normalize)
 def lower_by_expansion(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     """The Relay arithmetic simplify-inference rewrites the op into (one expansion for both),
     built in a scratch block and lowered op by op with the existing rules."""

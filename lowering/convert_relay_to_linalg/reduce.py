@@ -10,7 +10,10 @@ from xdsl.dialects import arith
 from xdsl.dialects.builtin import IntegerType, TensorType
 from xdsl.ir import Attribute, SSAValue
 
-from relay_opt.dialects.relay.ops.reduce import reduced_axes
+from relay_opt.dialects.relay.ops.elementwise import Add, Maximum, Minimum, Multiply
+from relay_opt.dialects.relay.ops.reduce import (
+    Argmax, Argmin, Max, Mean, Min, Prod, Sum, Variance, reduced_axes,
+)
 from relay_opt.dialects.relay.registry import RelayOperatorOp
 from relay_opt.dialects.relay.types import tensor_dtype
 from relay_opt.lowering.convert_relay_to_linalg import Lowerer, lowering, signless
@@ -60,23 +63,29 @@ def reduction_maps(shape: Sequence[int], axes: Sequence[int], keepdims: bool):  
     return in_map, out_map, iterators
 
 
-@lowering("sum", "mean", "max", "min", "prod")
+_REDUCTIONS: dict[type[RelayOperatorOp], tuple[str, type[RelayOperatorOp]]] = {
+    Sum: ("sum", Add), Mean: ("sum", Add), Prod: ("prod", Multiply),
+    Max: ("max", Maximum), Min: ("min", Minimum),
+}
+"""A reduction's kind (its start value, `reduction_identity`) and its combining operator."""
+
+
+@lowering(Sum, Mean, Max, Min, Prod)
 def lower_reduce(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     x = args[0]
     xt = x.type
     assert isinstance(xt, TensorType)
     dtype = tensor_dtype(op.operands[0].type)  # pyright: ignore[reportArgumentType]
-    name = op.opdef.name
     axes = reduced_axes(op.attrs, len(xt.get_shape()))
     in_map, out_map, iterators = reduction_maps(xt.get_shape(), axes, op.attrs.keepdims)
-    combine = {"sum": "add", "mean": "add", "prod": "multiply", "max": "maximum", "min": "minimum"}[name]
+    kind, combine = _REDUCTIONS[type(op)]
 
     def body(b: Builder, a: Sequence[SSAValue]) -> SSAValue:
         return BINARY[combine](Scalar(b, dtype), a[1], a[0])
 
-    start = reduction_identity(name, dtype, xt.element_type)
+    start = reduction_identity(kind, dtype, xt.element_type)
     total = accumulate(lw, [x], op.result.type, start, [in_map, out_map], iterators, body)
-    if name != "mean":
+    if not isinstance(op, Mean):
         return total
     count = 1
     for a in axes:
@@ -90,7 +99,7 @@ def lower_reduce(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
     return elementwise(lw, op, [total], divide)
 
 
-@lowering("argmax", "argmin")
+@lowering(Argmax, Argmin)
 def lower_arg_reduce(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     x = args[0]
     xt = x.type
@@ -101,9 +110,9 @@ def lower_arg_reduce(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> 
     in_map, out_map, iterators = reduction_maps(shape, axes, op.attrs.keepdims)
     out_t = signless(op.result.type)
     assert isinstance(out_t, TensorType)
-    name = op.opdef.name
+    is_max = isinstance(op, Argmax)
     value_t = TensorType(xt.element_type, out_t.get_shape())
-    best = filled(lw, value_t, reduction_identity("max" if name == "argmax" else "min", dtype, xt.element_type))
+    best = filled(lw, value_t, reduction_identity("max" if is_max else "min", dtype, xt.element_type))
     where = filled(lw, out_t, 0)
     kept = len(shape) - len(axes)
     strides = []
@@ -125,7 +134,7 @@ def lower_arg_reduce(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> 
                 term = s.emit(arith.MuliOp(term, scalar_const(b, stride, out_t.element_type)))
             flat = term if flat is None else s.emit(arith.AddiOp(flat, term))
         assert flat is not None
-        strict, tie = ("ogt", "oge") if name == "argmax" else ("olt", "ole")
+        strict, tie = ("ogt", "oge") if is_max else ("olt", "ole")
         if not s.is_float:
             pred = {"ogt": "sgt", "oge": "sge", "olt": "slt", "ole": "sle"}
             if s.is_unsigned:
@@ -139,7 +148,7 @@ def lower_arg_reduce(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> 
     return indices
 
 
-@lowering("variance")
+@lowering(Variance)
 def lower_variance(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     x, mean = args
     xt = x.type

@@ -16,7 +16,12 @@ from xdsl.ir.affine import AffineExpr
 
 from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay.ops.common import normalize_axis
-from relay_opt.dialects.relay.ops.transform import slice_bounds, split_bounds, transpose_axes
+from relay_opt.dialects.relay.ops.nn import AdaptiveAvgPool2D, BatchFlatten
+from relay_opt.dialects.relay.ops.transform import (
+    Arange, BroadcastTo, Concatenate, ExpandDims, Full, LayoutTransform, Ones, OnesLike, Repeat,
+    Reshape, Resize2D, Split, Squeeze, Stack, StridedSlice, Take, Tile, Transpose, Zeros,
+    ZerosLike, slice_bounds, split_bounds, transpose_axes,
+)
 from relay_opt.dialects.relay.registry import RelayOperatorOp
 from relay_opt.lowering.convert_relay_to_linalg import Lowerer, lowering, signless
 from relay_opt.lowering.convert_relay_to_linalg.elementwise import broadcast_map
@@ -83,25 +88,25 @@ def reshape_to(lw: Lowerer, x: SSAValue, out_type) -> SSAValue:  # noqa: ANN001
     return gather(lw, x, out_type, reshape_exprs(src, dst))
 
 
-@lowering("reshape", "squeeze", "expand_dims", "nn.batch_flatten")
+@lowering(Reshape, Squeeze, ExpandDims, BatchFlatten)
 def lower_reshape(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     return reshape_to(lw, args[0], op.result.type)
 
 
-@lowering("transpose")
+@lowering(Transpose)
 def lower_transpose(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     axes = transpose_axes(op.attrs, len(_shape(args[0])))
     source = [d(axes.index(i)) for i in range(len(axes))]
     return gather(lw, args[0], op.result.type, source)
 
 
-@lowering("broadcast_to")
+@lowering(BroadcastTo)
 def lower_broadcast_to(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     m = broadcast_map(_shape(args[0]), _shape(op.result.type))
     return gather(lw, args[0], op.result.type, list(m.results))
 
 
-@lowering("tile")
+@lowering(Tile)
 def lower_tile(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     src = _shape(args[0])
     n = len(_shape(op.result.type))
@@ -110,7 +115,7 @@ def lower_tile(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVal
                   [d(k + offset) % size if size != 1 else c(0) for k, size in enumerate(src)])
 
 
-@lowering("repeat")
+@lowering(Repeat)
 def lower_repeat(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     n = len(_shape(args[0]))
     axis = normalize_axis(op.attrs.axis, n)
@@ -118,14 +123,14 @@ def lower_repeat(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
     return gather(lw, args[0], op.result.type, [d(k) // r if k == axis else d(k) for k in range(n)])
 
 
-@lowering("strided_slice")
+@lowering(StridedSlice)
 def lower_strided_slice(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     shape = _shape(args[0])
     source = [d(k) * step + c(begin) for k, (begin, _, step) in enumerate(slice_bounds(op.attrs, shape))]
     return gather(lw, args[0], op.result.type, source)
 
 
-@lowering("split")
+@lowering(Split)
 def lower_split(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> list[SSAValue]:
     x = args[0]
     shape = _shape(x)
@@ -136,7 +141,7 @@ def lower_split(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> list[
     return parts
 
 
-@lowering("concatenate")
+@lowering(Concatenate)
 def lower_concatenate(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     fields = lw.values[op.operands[0]]
     out_t = signless(op.result.type)
@@ -151,7 +156,7 @@ def lower_concatenate(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) ->
     return out
 
 
-@lowering("stack")
+@lowering(Stack)
 def lower_stack(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     out_t = signless(op.result.type)
     axis = normalize_axis(op.attrs.axis, len(_shape(out_t)))
@@ -168,17 +173,17 @@ def _stack_one(lw: Lowerer, f: SSAValue, out: SSAValue, axis: int, i: int) -> SS
     return generic(lw, [f], [out], maps, [PARALLEL] * n, lambda b, a: a[0])[0]
 
 
-@lowering("zeros", "ones")
+@lowering(Zeros, Ones)
 def lower_zeros_ones(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
-    return filled(lw, op.result.type, 0 if op.opdef.name == "zeros" else 1)
+    return filled(lw, op.result.type, 0 if isinstance(op, Zeros) else 1)
 
 
-@lowering("zeros_like", "ones_like")
+@lowering(ZerosLike, OnesLike)
 def lower_like(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
-    return filled(lw, op.result.type, 0 if op.opdef.name == "zeros_like" else 1)
+    return filled(lw, op.result.type, 0 if isinstance(op, ZerosLike) else 1)
 
 
-@lowering("full")
+@lowering(Full)
 def lower_full(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     from relay_opt.dialects.relay.types import tensor_dtype
     from relay_opt.lowering.convert_relay_to_linalg.elementwise import cast_scalar
@@ -194,7 +199,7 @@ def lower_full(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVal
 # -- data-dependent and resampling operators ------------------------------------------------
 
 
-@lowering("layout_transform")
+@lowering(LayoutTransform)
 def lower_layout_transform(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     from relay_opt.dialects.relay.ops.transform import parse_layout
 
@@ -259,7 +264,7 @@ def _adaptive_weights(out_size: int, in_size: int) -> np.ndarray:
     return m
 
 
-@lowering("nn.adaptive_avg_pool2d")
+@lowering(AdaptiveAvgPool2D)
 def lower_adaptive_avg_pool(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     shape = _shape(args[0])
     h, w = (shape[1], shape[2]) if op.attrs.layout == "NHWC" else (shape[2], shape[3])
@@ -289,7 +294,7 @@ def _resize_weights(out_size: int, in_size: int, attrs) -> np.ndarray:  # noqa: 
     return m
 
 
-@lowering("image.resize2d")
+@lowering(Resize2D)
 def lower_resize2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     if op.attrs.out_dtype not in ("", tensor_dtype_of(op)):
         raise RelayError("image.resize2d with another out_dtype is not lowered yet", op)
@@ -305,7 +310,7 @@ def tensor_dtype_of(op: RelayOperatorOp) -> str:
     return tensor_dtype(op.operands[0].type)  # pyright: ignore
 
 
-@lowering("take")
+@lowering(Take)
 def lower_take(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     """out[pre..., idx..., post...] = x[pre..., clip(indices[idx...]), post...], read in the body."""
     from xdsl.dialects import arith, tensor as tensor_d
@@ -347,7 +352,7 @@ def lower_take(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVal
                    lambda b, a: body(b, a[1:]))[0]
 
 
-@lowering("arange")
+@lowering(Arange)
 def lower_arange(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     """out[i] = start + i * step; the length is static once infer-types saw constant operands."""
     from xdsl.dialects import arith
