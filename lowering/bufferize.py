@@ -24,7 +24,6 @@ from xdsl.context import Context
 from xdsl.dialects import arith, func, memref, tensor
 from xdsl.dialects.linalg import ops as linalg
 from xdsl.dialects.builtin import (
-    DenseIntOrFPElementsAttr,
     DenseResourceAttr,
     IntegerAttr,
     MemRefType,

@@ -94,7 +94,7 @@ class _Frame:
 
 def _shape_fits(array: np.ndarray, t: TensorType[Attribute]) -> bool:
     shape = t.get_shape()
-    return len(shape) == array.ndim and all(d == DYNAMIC or d == s for d, s in zip(shape, array.shape))
+    return len(shape) == array.ndim and all(d in (DYNAMIC, s) for d, s in zip(shape, array.shape, strict=True))
 
 
 def check_value(value: Value, t: Attribute) -> str | None:
@@ -247,10 +247,7 @@ class Interpreter:
             out = op.opdef.compute(attrs, *args)
         except (ValueError, IndexError, FloatingPointError) as e:
             raise RelayError(f"'{op.opdef.name}' failed at run time: {e}", op) from None
-        if isinstance(out, tuple):
-            out = tuple(np.asarray(o) for o in out)
-        else:
-            out = np.asarray(out)
+        out = tuple(np.asarray(o) for o in out) if isinstance(out, tuple) else np.asarray(out)
         if (why := check_value(out, op.result.type)) is not None:
             raise RelayError(f"'{op.opdef.name}' produced a wrong value: {why}", op)
         return out

@@ -409,12 +409,13 @@ def _parse_pattern(parser: Parser, bound: list[Parser.Argument]) -> Attribute:
     if ctor is None:
         parser.raise_error("expected a pattern: `_`, `%x : T`, `(p, ...)` or `@T::@Ctor(p, ...)`")
     fields = []
-    if parser.parse_optional_punctuation("(") is not None:
-        if parser.parse_optional_punctuation(")") is None:
+    # `@T::@Ctor`, `@T::@Ctor()` and `@T::@Ctor(p, ...)`.
+    if (parser.parse_optional_punctuation("(") is not None
+            and parser.parse_optional_punctuation(")") is None):
+        fields.append(_parse_pattern(parser, bound))
+        while parser.parse_optional_punctuation(",") is not None:
             fields.append(_parse_pattern(parser, bound))
-            while parser.parse_optional_punctuation(",") is not None:
-                fields.append(_parse_pattern(parser, bound))
-            parser.parse_punctuation(")")
+        parser.parse_punctuation(")")
     return ConstructorPattern(ctor, fields)
 
 

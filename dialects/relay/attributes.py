@@ -149,9 +149,9 @@ class AttrSpec:
         if k is AttrKind.BOOL and isinstance(attr, IntegerAttr):
             if isinstance(attr.type, IntegerType) and attr.type.width.data == 1:
                 return bool(attr.value.data)
-        elif k in (AttrKind.INT, AttrKind.INT_OR_INTS) and isinstance(attr, IntegerAttr):
-            return attr.value.data
-        elif k is AttrKind.FLOAT and isinstance(attr, FloatAttr):
+        elif (k in (AttrKind.INT, AttrKind.INT_OR_INTS) and isinstance(attr, IntegerAttr)) or (
+            k is AttrKind.FLOAT and isinstance(attr, FloatAttr)
+        ):
             return attr.value.data
         elif k in (AttrKind.STR, AttrKind.DTYPE) and isinstance(attr, StringAttr):
             return self.normalize(attr.data)

@@ -151,10 +151,7 @@ def _moved(n: Node, x: Value, axis: int, to_last: bool) -> Value:
 @converter("TopK")
 def topk(n: Node) -> Sequence[Value]:
     x = n.required(0)
-    if n.opset < 10:
-        k = int(n.attr("k"))
-    else:
-        k = int(np.asarray(n.const_input(1, "k")).reshape(-1)[0])
+    k = int(n.attr("k")) if n.opset < 10 else int(np.asarray(n.const_input(1, "k")).reshape(-1)[0])
     shape = n.shape(x)
     axis = n.axis(n.attr("axis", -1), len(shape))
     size = shape[axis]

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.frontends.onnx.importer import Node, Value, converter
 from relay_opt.frontends.onnx.ops import spatial_pads
 

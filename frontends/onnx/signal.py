@@ -48,10 +48,8 @@ def _transform(n: Node, x: Value, axis: int, length: int, inverse: bool, oneside
     if not 0 <= axis < rank - 1:
         raise n.error(f"axis {axis} is not a signal axis of a rank-{rank} input")
     onesided_inverse = inverse and onesided
-    if onesided_inverse:
-        bins = length
-    else:
-        bins = length // 2 + 1 if onesided else length
+    # A one-sided forward transform keeps only the bins up to Nyquist.
+    bins = length // 2 + 1 if onesided and not inverse else length
     # Move the transformed axis last (before the pair) and flatten the others into rows.
     perm = [a for a in range(rank - 1) if a != axis] + [axis, rank - 1]
     moved = n.op("transpose", x, axes=perm) if perm != list(range(rank)) else x

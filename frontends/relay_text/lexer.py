@@ -34,7 +34,8 @@ class Tok(Enum):
 
 
 KEYWORDS = frozenset(
-    "let fn def if else type match match? extern free_var ref ref_read ref_write".split()
+    ["let", "fn", "def", "if", "else", "type", "match", "match?", "extern", "free_var", "ref",
+     "ref_read", "ref_write"]
 )
 _TWO_CHAR = ("->", "=>", "==", "!=", "<=", ">=")
 _ONE_CHAR = "()[]{},.;:=?!<>+-*/"
