@@ -18,12 +18,10 @@ the generic form shows every stored property.
 
 from __future__ import annotations
 
-import re
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from xdsl.dialects.builtin import FunctionType
 from xdsl.ir import Attribute, Operation, SSAValue
@@ -265,42 +263,42 @@ class RelayOperatorOp(IRDLOperation):
 
 _REGISTRY: dict[str, OpDef] = {}
 _CLASS_NAMES: set[str] = set()
+_OperatorT = TypeVar("_OperatorT", bound=RelayOperatorOp)
 
 
-def class_name(op_name: str) -> str:
-    """The op class's name: `nn.conv2d` -> `Conv2D`, `nn.batch_norm` -> `BatchNorm`,
-    `image.resize2d` -> `Resize2D` (the namespace is the family module's business)."""
-    words = op_name.rsplit(".", 1)[-1].split("_")
-    return "".join(re.sub(r"(\d)d$", r"\1D", w[:1].upper() + w[1:]) for w in words)
+def register(opdef: OpDef) -> Callable[[type[_OperatorT]], type[_OperatorT]]:
+    """Declare an operator: decorates its class in the family module, which becomes the
+    xDSL op class `relay.<name>` (the class statement names it for importers and type
+    checkers; everything else comes from the declaration):
 
+        @register(OpDef("nn.conv2d", ("data", "weight"), CONV2D_ATTRS, ...))
+        class Conv2D(RelayOperatorOp): ...
+    """
 
-def register(opdef: OpDef) -> type[RelayOperatorOp]:
-    """Declare an operator; returns its op class `relay.<name>`, which the calling family
-    module binds to the class's name (`Conv2D = register(OpDef("nn.conv2d", ...))`)."""
-    if opdef.name in _REGISTRY:
-        raise ValueError(f"operator '{opdef.name}' is registered twice")
-    cls_name = class_name(opdef.name)
-    if cls_name in _CLASS_NAMES:
-        raise ValueError(f"two operators have the class name {cls_name}")
-    # The class belongs to the family module that declares it, as namedtuple's do.
-    module = sys._getframe(1).f_globals.get("__name__", __name__)
-    namespace: dict[str, Any] = {
-        "name": opdef.mlir_name,
-        "OPDEF": opdef,
-        "__annotations__": {"OPDEF": "ClassVar[OpDef]"},
-        # Operators compute values only: unused calls may be removed, equal ones merged.
-        "traits": traits_def(Pure()),
-        "__doc__": opdef.summary or f"Relay operator `{opdef.name}`.",
-        "__module__": module,
-        "__qualname__": cls_name,
-    }
-    for spec in opdef.attrs:
-        namespace["attr_" + spec.name] = opt_prop_def(Attribute, prop_name=spec.name)
-    op_class = irdl_op_definition(type(cls_name, (RelayOperatorOp,), namespace))
-    object.__setattr__(opdef, "op_class", op_class)
-    _REGISTRY[opdef.name] = opdef
-    _CLASS_NAMES.add(cls_name)
-    return op_class
+    def define(cls: type[_OperatorT]) -> type[_OperatorT]:
+        if opdef.name in _REGISTRY:
+            raise ValueError(f"operator '{opdef.name}' is registered twice")
+        if cls.__name__ in _CLASS_NAMES:
+            raise ValueError(f"two operators have the class name {cls.__name__}")
+        namespace: dict[str, Any] = {
+            "name": opdef.mlir_name,
+            "OPDEF": opdef,
+            "__annotations__": {"OPDEF": "ClassVar[OpDef]"},
+            # Operators compute values only: unused calls may be removed, equal ones merged.
+            "traits": traits_def(Pure()),
+            "__doc__": cls.__doc__ or opdef.summary or f"Relay operator `{opdef.name}`.",
+            "__module__": cls.__module__,
+            "__qualname__": cls.__qualname__,
+        }
+        for spec in opdef.attrs:
+            namespace["attr_" + spec.name] = opt_prop_def(Attribute, prop_name=spec.name)
+        op_class = irdl_op_definition(type(cls.__name__, (RelayOperatorOp,), namespace))
+        object.__setattr__(opdef, "op_class", op_class)
+        _REGISTRY[opdef.name] = opdef
+        _CLASS_NAMES.add(cls.__name__)
+        return op_class  # pyright: ignore[reportReturnType]
+
+    return define
 
 
 def _load() -> None:

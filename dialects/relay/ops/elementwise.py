@@ -1,7 +1,7 @@
 """Elementwise and broadcasting operators, declared from tables.
 
-Adding a unary float operator is one line in `_FLOAT_UNARY` and its class's name in the
-unpacking after it.
+Adding a unary float operator is one declaration:
+`@register(_float_unary("name", numpy function))` on its class.
 """
 
 from __future__ import annotations
@@ -13,7 +13,13 @@ from xdsl.ir import Attribute
 
 from relay_opt.dialects.relay.attributes import Attrs, AttrKind, AttrSpec
 from relay_opt.dialects.relay.ops.common import broadcast_shapes, expect_tensor, result
-from relay_opt.dialects.relay.registry import OpDef, OpPattern, TypeRelationError, register
+from relay_opt.dialects.relay.registry import (
+    OpDef,
+    OpPattern,
+    RelayOperatorOp,
+    TypeRelationError,
+    register,
+)
 
 FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 INT_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
@@ -60,56 +66,83 @@ def _round_half_away(x: np.ndarray) -> np.ndarray:
     return np.sign(x) * np.floor(np.abs(x) + 0.5)
 
 
-_FLOAT_UNARY: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "exp": np.exp,
-    "log": np.log,
-    "sqrt": np.sqrt,
-    "rsqrt": lambda x: 1.0 / np.sqrt(x),
-    "tanh": np.tanh,
-    "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
-    "erf": _erf,
-    "floor": np.floor,
-    "ceil": np.ceil,
-    "round": _round_half_away,
-    "sin": np.sin,
-    "cos": np.cos,
-}
-
 _NUMERIC = FLOAT_DTYPES + INT_DTYPES
 
-# The table's operators, in its order (a test checks each class is bound to its own name).
-Exp, Log, Sqrt, Rsqrt, Tanh, Sigmoid, Erf, Floor, Ceil, Round, Sin, Cos = [
-    register(
-        OpDef(
-            name=_name,
-            args=("data",),
-            attrs=(),
-            relation=_unary_rel(FLOAT_DTYPES),
-            pattern=OpPattern.ELEMWISE,
-            compute=_same_dtype(_fn),
-            summary=f"elementwise {_name}",
-        )
-    )
-    for _name, _fn in _FLOAT_UNARY.items()
-]
 
-Negative = register(
+def _float_unary(name: str, fn: Callable[[np.ndarray], np.ndarray]) -> OpDef:
+    return OpDef(name, ("data",), (), _unary_rel(FLOAT_DTYPES), OpPattern.ELEMWISE,
+                 _same_dtype(fn), f"elementwise {name}")
+
+
+@register(_float_unary("exp", np.exp))
+class Exp(RelayOperatorOp): ...
+
+
+@register(_float_unary("log", np.log))
+class Log(RelayOperatorOp): ...
+
+
+@register(_float_unary("sqrt", np.sqrt))
+class Sqrt(RelayOperatorOp): ...
+
+
+@register(_float_unary("rsqrt", lambda x: 1.0 / np.sqrt(x)))
+class Rsqrt(RelayOperatorOp): ...
+
+
+@register(_float_unary("tanh", np.tanh))
+class Tanh(RelayOperatorOp): ...
+
+
+@register(_float_unary("sigmoid", lambda x: 1.0 / (1.0 + np.exp(-x))))
+class Sigmoid(RelayOperatorOp): ...
+
+
+@register(_float_unary("erf", _erf))
+class Erf(RelayOperatorOp): ...
+
+
+@register(_float_unary("floor", np.floor))
+class Floor(RelayOperatorOp): ...
+
+
+@register(_float_unary("ceil", np.ceil))
+class Ceil(RelayOperatorOp): ...
+
+
+@register(_float_unary("round", _round_half_away))
+class Round(RelayOperatorOp): ...
+
+
+@register(_float_unary("sin", np.sin))
+class Sin(RelayOperatorOp): ...
+
+
+@register(_float_unary("cos", np.cos))
+class Cos(RelayOperatorOp): ...
+
+
+@register(
     OpDef("negative", ("data",), (), _unary_rel(_NUMERIC), OpPattern.ELEMWISE,
           _same_dtype(np.negative), "elementwise -x")
 )
-Abs = register(
+class Negative(RelayOperatorOp): ...
+@register(
     OpDef("abs", ("data",), (), _unary_rel(_NUMERIC), OpPattern.ELEMWISE,
           _same_dtype(np.abs), "elementwise |x|")
 )
-LogicalNot = register(
+class Abs(RelayOperatorOp): ...
+@register(
     OpDef("logical_not", ("data",), (), _unary_rel(("bool",)), OpPattern.ELEMWISE,
           _same_dtype(np.logical_not), "elementwise boolean not")
 )
-Relu = register(
+class LogicalNot(RelayOperatorOp): ...
+@register(
     OpDef("nn.relu", ("data",), (), _unary_rel(_NUMERIC), OpPattern.ELEMWISE,
           _same_dtype(lambda x: np.maximum(x, 0)), "max(x, 0)")
 )
-LeakyRelu = register(
+class Relu(RelayOperatorOp): ...
+@register(
     OpDef(
         "nn.leaky_relu",
         ("data",),
@@ -120,7 +153,8 @@ LeakyRelu = register(
         "x if x > 0 else alpha * x",
     )
 )
-Clip = register(
+class LeakyRelu(RelayOperatorOp): ...
+@register(
     OpDef(
         "clip",
         ("data",),
@@ -131,6 +165,7 @@ Clip = register(
         "clamp to [a_min, a_max]",
     )
 )
+class Clip(RelayOperatorOp): ...
 
 
 def _cast_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
@@ -146,10 +181,11 @@ def _cast(attrs: Attrs, x: np.ndarray) -> np.ndarray:
     return x.astype(numpy_dtype(attrs.dtype))
 
 
-Cast = register(
+@register(
     OpDef("cast", ("data",), (AttrSpec("dtype", AttrKind.DTYPE, ""),), _cast_rel,
           OpPattern.ELEMWISE, _cast, "convert to another dtype")
 )
+class Cast(RelayOperatorOp): ...
 
 
 # -- binary, numpy broadcasting ----------------------------------------------------------
@@ -184,62 +220,99 @@ def _divide(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return a / b
 
 
-_ARITH: dict[str, tuple[Callable[..., np.ndarray], str]] = {
-    "add": (np.add, "a + b"),
-    "subtract": (np.subtract, "a - b"),
-    "multiply": (np.multiply, "a * b"),
-    "divide": (_divide, "a / b"),
-    "power": (np.power, "a ** b"),
-    "maximum": (np.maximum, "max(a, b)"),
-    "minimum": (np.minimum, "min(a, b)"),
-    "mod": (_floor_mod, "truncated remainder"),
-    "floor_divide": (np.floor_divide, "floor(a / b)"),
-}
-Add, Subtract, Multiply, Divide, Power, Maximum, Minimum, Mod, FloorDivide = [
-    register(
-        OpDef(_name, ("lhs", "rhs"), (), _binary_rel(_NUMERIC), OpPattern.BROADCAST,
-              _same_dtype(_fn), _summary)
-    )
-    for _name, (_fn, _summary) in _ARITH.items()
-]
+def _arith(name: str, fn: Callable[..., np.ndarray], summary: str,
+           dtypes: Sequence[str] = _NUMERIC) -> OpDef:
+    return OpDef(name, ("lhs", "rhs"), (), _binary_rel(dtypes), OpPattern.BROADCAST,
+                 _same_dtype(fn), summary)
+
+
+@register(_arith("add", np.add, "a + b"))
+class Add(RelayOperatorOp): ...
+
+
+@register(_arith("subtract", np.subtract, "a - b"))
+class Subtract(RelayOperatorOp): ...
+
+
+@register(_arith("multiply", np.multiply, "a * b"))
+class Multiply(RelayOperatorOp): ...
+
+
+@register(_arith("divide", _divide, "a / b"))
+class Divide(RelayOperatorOp): ...
+
+
+@register(_arith("power", np.power, "a ** b"))
+class Power(RelayOperatorOp): ...
+
+
+@register(_arith("maximum", np.maximum, "max(a, b)"))
+class Maximum(RelayOperatorOp): ...
+
+
+@register(_arith("minimum", np.minimum, "min(a, b)"))
+class Minimum(RelayOperatorOp): ...
+
+
+@register(_arith("mod", _floor_mod, "truncated remainder"))
+class Mod(RelayOperatorOp): ...
+
+
+@register(_arith("floor_divide", np.floor_divide, "floor(a / b)"))
+class FloorDivide(RelayOperatorOp): ...
+
 
 # Integer shifts (TVM's left_shift/right_shift; right_shift is arithmetic for signed dtypes,
 # logical for unsigned ones). A shift amount outside [0, bits) is defined as numpy does: it
 # shifts every bit out (0, or -1 for a negative signed value shifted right).
-LeftShift, RightShift = [
-    register(
-        OpDef(_name, ("lhs", "rhs"), (), _binary_rel(INT_DTYPES), OpPattern.BROADCAST,
-              _same_dtype(_fn), _summary)
-    )
-    for _name, _fn, _summary in (
-        ("left_shift", np.left_shift, "a << b"),
-        ("right_shift", np.right_shift, "a >> b"),
-    )
-]
+@register(_arith("left_shift", np.left_shift, "a << b", INT_DTYPES))
+class LeftShift(RelayOperatorOp): ...
 
-_COMPARE: dict[str, Callable[..., np.ndarray]] = {
-    "equal": np.equal,
-    "not_equal": np.not_equal,
-    "less": np.less,
-    "less_equal": np.less_equal,
-    "greater": np.greater,
-    "greater_equal": np.greater_equal,
-}
-Equal, NotEqual, Less, LessEqual, Greater, GreaterEqual = [
-    register(
-        OpDef(_name, ("lhs", "rhs"), (), _binary_rel(None, "bool"), OpPattern.BROADCAST,
-              (lambda f: lambda attrs, a, b: f(a, b))(_fn), f"elementwise {_name}, bool result")
-    )
-    for _name, _fn in _COMPARE.items()
-]
 
-LogicalAnd, LogicalOr = [
-    register(
-        OpDef(_name, ("lhs", "rhs"), (), _binary_rel(("bool",)), OpPattern.BROADCAST,
-              (lambda f: lambda attrs, a, b: f(a, b))(_fn), f"elementwise {_name}")
-    )
-    for _name, _fn in {"logical_and": np.logical_and, "logical_or": np.logical_or}.items()
-]
+@register(_arith("right_shift", np.right_shift, "a >> b", INT_DTYPES))
+class RightShift(RelayOperatorOp): ...
+
+
+def _compare(name: str, fn: Callable[..., np.ndarray]) -> OpDef:
+    return OpDef(name, ("lhs", "rhs"), (), _binary_rel(None, "bool"), OpPattern.BROADCAST,
+                 lambda attrs, a, b: fn(a, b), f"elementwise {name}, bool result")
+
+
+@register(_compare("equal", np.equal))
+class Equal(RelayOperatorOp): ...
+
+
+@register(_compare("not_equal", np.not_equal))
+class NotEqual(RelayOperatorOp): ...
+
+
+@register(_compare("less", np.less))
+class Less(RelayOperatorOp): ...
+
+
+@register(_compare("less_equal", np.less_equal))
+class LessEqual(RelayOperatorOp): ...
+
+
+@register(_compare("greater", np.greater))
+class Greater(RelayOperatorOp): ...
+
+
+@register(_compare("greater_equal", np.greater_equal))
+class GreaterEqual(RelayOperatorOp): ...
+
+
+def _logical(name: str, fn: Callable[..., np.ndarray]) -> OpDef:
+    return OpDef(name, ("lhs", "rhs"), (), _binary_rel(("bool",)), OpPattern.BROADCAST,
+                 lambda attrs, a, b: fn(a, b), f"elementwise {name}")
+
+
+@register(_logical("logical_and", np.logical_and))
+class LogicalAnd(RelayOperatorOp): ...
+
+
+@register(_logical("logical_or", np.logical_or))
+class LogicalOr(RelayOperatorOp): ...
 
 
 def _where_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
@@ -253,7 +326,8 @@ def _where_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result(broadcast_shapes(cshape, broadcast_shapes(xshape, yshape)), xdtype)
 
 
-Where = register(
+@register(
     OpDef("where", ("condition", "x", "y"), (), _where_rel, OpPattern.BROADCAST,
           lambda attrs, c, x, y: np.where(c, x, y), "x where condition else y")
 )
+class Where(RelayOperatorOp): ...

@@ -19,7 +19,13 @@ from relay_opt.dialects.relay.ops.common import (
     result,
     show_shape,
 )
-from relay_opt.dialects.relay.registry import OpDef, OpPattern, TypeRelationError, register
+from relay_opt.dialects.relay.registry import (
+    OpDef,
+    OpPattern,
+    RelayOperatorOp,
+    TypeRelationError,
+    register,
+)
 from relay_opt.dialects.relay.types import DYNAMIC, tuple_type
 
 OEF = OpPattern.OUT_ELEMWISE_FUSABLE
@@ -162,8 +168,9 @@ def _conv2d(attrs: Attrs, x: np.ndarray, w: np.ndarray) -> np.ndarray:
     return conv2d_nchw(x, w, attrs.strides, attrs.padding, attrs.dilation, attrs.groups, out_dtype)
 
 
-Conv2D = register(OpDef("nn.conv2d", ("data", "weight"), CONV2D_ATTRS, _conv2d_rel, OEF, _conv2d,
-               "2-d convolution"))
+@register(OpDef("nn.conv2d", ("data", "weight"), CONV2D_ATTRS, _conv2d_rel, OEF, _conv2d,
+                "2-d convolution"))
+class Conv2D(RelayOperatorOp): ...
 
 
 # -- conv2d_transpose ----------------------------------------------------------------------
@@ -270,8 +277,9 @@ def _conv2d_transpose(attrs: Attrs, x: np.ndarray, w: np.ndarray) -> np.ndarray:
 # -- dense, matmul, batch_matmul -------------------------------------------------------------
 
 
-Conv2DTranspose = register(OpDef("nn.conv2d_transpose", ("data", "weight"), CONV2D_TRANSPOSE_ATTRS, _conv2d_transpose_rel,
-               OEF, _conv2d_transpose, "2-d transposed convolution (the gradient of conv2d)"))
+@register(OpDef("nn.conv2d_transpose", ("data", "weight"), CONV2D_TRANSPOSE_ATTRS, _conv2d_transpose_rel,
+                OEF, _conv2d_transpose, "2-d transposed convolution (the gradient of conv2d)"))
+class Conv2DTranspose(RelayOperatorOp): ...
 
 
 def _dense_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
@@ -300,13 +308,14 @@ def _out_dtype(attrs: Attrs, x: np.ndarray) -> np.dtype:
     return numpy_dtype(attrs.out_dtype) if attrs.out_dtype else x.dtype
 
 
-Dense = register(OpDef(
+@register(OpDef(
     "nn.dense", ("data", "weight"),
     (AttrSpec("units", AttrKind.INT, None), AttrSpec("out_dtype", AttrKind.DTYPE, "")),
     _dense_rel, OEF,
     lambda attrs, x, w: _matmul_acc(x, w.T, _out_dtype(attrs, x)),
     "data · weightᵀ (weight is [units, in])",
 ))
+class Dense(RelayOperatorOp): ...
 
 
 def _matmul_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
@@ -332,12 +341,13 @@ def _matmul(attrs: Attrs, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return _matmul_acc(a, b, _out_dtype(attrs, a))
 
 
-Matmul = register(OpDef(
+@register(OpDef(
     "nn.matmul", ("a", "b"),
     (AttrSpec("units", AttrKind.INT, None), AttrSpec("out_dtype", AttrKind.DTYPE, ""),
      AttrSpec("transpose_a", AttrKind.BOOL, False), AttrSpec("transpose_b", AttrKind.BOOL, False)),
     _matmul_rel, OEF, _matmul, "a · b with optional transposes",
 ))
+class Matmul(RelayOperatorOp): ...
 
 
 def _batch_matmul_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
@@ -366,12 +376,13 @@ def _batch_matmul(attrs: Attrs, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return _matmul_acc(x, y, _out_dtype(attrs, x))
 
 
-BatchMatmul = register(OpDef(
+@register(OpDef(
     "nn.batch_matmul", ("x", "y"),
     (AttrSpec("out_dtype", AttrKind.DTYPE, ""), AttrSpec("transpose_a", AttrKind.BOOL, False),
      AttrSpec("transpose_b", AttrKind.BOOL, False)),
     _batch_matmul_rel, OEF, _batch_matmul, "batched matrix product",
 ))
+class BatchMatmul(RelayOperatorOp): ...
 
 
 # -- bias_add, prelu, softmax ----------------------------------------------------------------
@@ -400,18 +411,20 @@ def _along(v: np.ndarray, axis: int, ndim: int) -> np.ndarray:
     return v.reshape(shape)
 
 
-BiasAdd = register(OpDef(
+@register(OpDef(
     "nn.bias_add", ("data", "bias"), (AttrSpec("axis", AttrKind.INT, 1),),
     _channel_vector_rel("bias_add", "bias"), OpPattern.BROADCAST,
     lambda attrs, x, b: (x + _along(b, normalize_axis(attrs.axis, x.ndim), x.ndim)).astype(x.dtype),
     "add a vector along an axis",
 ))
-Prelu = register(OpDef(
+class BiasAdd(RelayOperatorOp): ...
+@register(OpDef(
     "nn.prelu", ("data", "alpha"), (AttrSpec("axis", AttrKind.INT, 1),),
     _channel_vector_rel("prelu", "alpha"), OpPattern.BROADCAST,
     lambda attrs, x, a: np.where(x > 0, x, x * _along(a, normalize_axis(attrs.axis, x.ndim), x.ndim)).astype(x.dtype),
     "x if x > 0 else alpha * x, alpha per channel",
 ))
+class Prelu(RelayOperatorOp): ...
 
 
 def _same_float_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
@@ -434,10 +447,12 @@ def _log_softmax(attrs: Attrs, x: np.ndarray) -> np.ndarray:
     return (y - np.log(np.exp(y).sum(axis=attrs.axis, keepdims=True))).astype(x.dtype)
 
 
-Softmax = register(OpDef("nn.softmax", ("data",), (AttrSpec("axis", AttrKind.INT, -1),),
-               _same_float_rel, OEF, _softmax, "softmax along an axis"))
-LogSoftmax = register(OpDef("nn.log_softmax", ("data",), (AttrSpec("axis", AttrKind.INT, -1),),
-               _same_float_rel, OEF, _log_softmax, "log of softmax along an axis"))
+@register(OpDef("nn.softmax", ("data",), (AttrSpec("axis", AttrKind.INT, -1),),
+                _same_float_rel, OEF, _softmax, "softmax along an axis"))
+class Softmax(RelayOperatorOp): ...
+@register(OpDef("nn.log_softmax", ("data",), (AttrSpec("axis", AttrKind.INT, -1),),
+                _same_float_rel, OEF, _log_softmax, "log of softmax along an axis"))
+class LogSoftmax(RelayOperatorOp): ...
 
 
 # -- pooling ---------------------------------------------------------------------------------
@@ -508,9 +523,11 @@ def _pool(kind: str):  # noqa: ANN202
     return compute
 
 
-MaxPool2D = register(OpDef("nn.max_pool2d", ("data",), POOL_ATTRS, _pool_rel, OEF, _pool("max"), "2-d max pooling"))
-AvgPool2D = register(OpDef("nn.avg_pool2d", ("data",), (*POOL_ATTRS, AttrSpec("count_include_pad", AttrKind.BOOL, False)),
-               _pool_rel, OEF, _pool("avg"), "2-d average pooling"))
+@register(OpDef("nn.max_pool2d", ("data",), POOL_ATTRS, _pool_rel, OEF, _pool("max"), "2-d max pooling"))
+class MaxPool2D(RelayOperatorOp): ...
+@register(OpDef("nn.avg_pool2d", ("data",), (*POOL_ATTRS, AttrSpec("count_include_pad", AttrKind.BOOL, False)),
+                _pool_rel, OEF, _pool("avg"), "2-d average pooling"))
+class AvgPool2D(RelayOperatorOp): ...
 
 GLOBAL_POOL_ATTRS = (AttrSpec("layout", AttrKind.STR, "NCHW"), AttrSpec("out_layout", AttrKind.STR, ""))
 
@@ -533,10 +550,12 @@ def _global_pool(fn):  # noqa: ANN001, ANN202
     return compute
 
 
-GlobalAvgPool2D = register(OpDef("nn.global_avg_pool2d", ("data",), GLOBAL_POOL_ATTRS,
-               _global_pool_rel, OEF, _global_pool(np.mean), "mean over the spatial axes"))
-GlobalMaxPool2D = register(OpDef("nn.global_max_pool2d", ("data",), GLOBAL_POOL_ATTRS,
-               _global_pool_rel, OEF, _global_pool(np.max), "maximum over the spatial axes"))
+@register(OpDef("nn.global_avg_pool2d", ("data",), GLOBAL_POOL_ATTRS,
+                _global_pool_rel, OEF, _global_pool(np.mean), "mean over the spatial axes"))
+class GlobalAvgPool2D(RelayOperatorOp): ...
+@register(OpDef("nn.global_max_pool2d", ("data",), GLOBAL_POOL_ATTRS,
+                _global_pool_rel, OEF, _global_pool(np.max), "maximum over the spatial axes"))
+class GlobalMaxPool2D(RelayOperatorOp): ...
 
 
 def _adaptive_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
@@ -569,10 +588,11 @@ def _adaptive_avg(attrs: Attrs, x: np.ndarray) -> np.ndarray:
     return out.transpose(0, 2, 3, 1).copy() if attrs.layout == "NHWC" else out
 
 
-AdaptiveAvgPool2D = register(OpDef("nn.adaptive_avg_pool2d", ("data",),
-               (AttrSpec("output_size", AttrKind.INTS, None), AttrSpec("layout", AttrKind.STR, "NCHW"),
+@register(OpDef("nn.adaptive_avg_pool2d", ("data",),
+                (AttrSpec("output_size", AttrKind.INTS, None), AttrSpec("layout", AttrKind.STR, "NCHW"),
                 AttrSpec("out_layout", AttrKind.STR, "")),
-               _adaptive_rel, OEF, _adaptive_avg, "average pooling to a given output size"))
+                _adaptive_rel, OEF, _adaptive_avg, "average pooling to a given output size"))
+class AdaptiveAvgPool2D(RelayOperatorOp): ...
 
 
 # -- normalization, dropout ----------------------------------------------------------------
@@ -605,13 +625,14 @@ def _batch_norm(attrs: Attrs, x, gamma, beta, mean, var):  # noqa: ANN001, ANN20
     return y.astype(x.dtype), mean.copy(), var.copy()
 
 
-BatchNorm = register(OpDef(
+@register(OpDef(
     "nn.batch_norm", ("data", "gamma", "beta", "moving_mean", "moving_var"),
     (AttrSpec("axis", AttrKind.INT, 1), AttrSpec("epsilon", AttrKind.FLOAT, 1e-5),
      AttrSpec("center", AttrKind.BOOL, True), AttrSpec("scale", AttrKind.BOOL, True)),
     _batch_norm_rel, OEF, _batch_norm,
     "inference batch normalization; returns (out, moving_mean, moving_var)",
 ))
+class BatchNorm(RelayOperatorOp): ...
 
 
 def _layer_norm_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
@@ -640,12 +661,13 @@ def _layer_norm(attrs: Attrs, x, gamma, beta):  # noqa: ANN001, ANN202
     return y.astype(x.dtype)
 
 
-LayerNorm = register(OpDef(
+@register(OpDef(
     "nn.layer_norm", ("data", "gamma", "beta"),
     (AttrSpec("axis", AttrKind.INT, -1), AttrSpec("epsilon", AttrKind.FLOAT, 1e-5),
      AttrSpec("center", AttrKind.BOOL, True), AttrSpec("scale", AttrKind.BOOL, True)),
     _layer_norm_rel, OpPattern.OPAQUE, _layer_norm, "layer normalization along an axis",
 ))
+class LayerNorm(RelayOperatorOp): ...
 
 
 def _per_channel_rel(name: str, *, min_rank: int = 1):  # noqa: ANN202
@@ -720,16 +742,18 @@ def _group_norm(attrs: Attrs, x, gamma, beta):  # noqa: ANN001, ANN202
 # as opaque), like layer_norm; simplify-inference turns all three into fusable arithmetic.
 NORM_ATTRS = (AttrSpec("axis", AttrKind.INT, 1), AttrSpec("epsilon", AttrKind.FLOAT, 1e-5),
               AttrSpec("center", AttrKind.BOOL, True), AttrSpec("scale", AttrKind.BOOL, True))
-InstanceNorm = register(OpDef(
+@register(OpDef(
     "nn.instance_norm", ("data", "gamma", "beta"), NORM_ATTRS,
     _per_channel_rel("instance_norm", min_rank=3), OpPattern.OPAQUE, _instance_norm,
     "normalization over every axis but the batch and channel axes",
 ))
-GroupNorm = register(OpDef(
+class InstanceNorm(RelayOperatorOp): ...
+@register(OpDef(
     "nn.group_norm", ("data", "gamma", "beta"), (AttrSpec("num_groups", AttrKind.INT, None), *NORM_ATTRS),
     _per_channel_rel("group_norm", min_rank=2), OpPattern.OPAQUE, _group_norm,
     "normalization over groups of channels (and every axis but the batch axis)",
 ))
+class GroupNorm(RelayOperatorOp): ...
 
 
 def _l2_normalize_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
@@ -760,11 +784,12 @@ def _l2_normalize(attrs: Attrs, x: np.ndarray) -> np.ndarray:
 
 # TVM gives l2_normalize the out-elementwise-fusable pattern (a reduction followed by
 # elementwise work on its input), as softmax.
-L2Normalize = register(OpDef(
+@register(OpDef(
     "nn.l2_normalize", ("data",), (AttrSpec("eps", AttrKind.FLOAT, None), AttrSpec("axis", AttrKind.INTS, None)),
     _l2_normalize_rel, OEF, _l2_normalize,
     "x / sqrt(max(sum(x * x, axis), eps))",
 ))
+class L2Normalize(RelayOperatorOp): ...
 
 
 def _dropout_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
@@ -772,12 +797,13 @@ def _dropout_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return tuple_type([result(shape, dtype), result(shape, dtype)])
 
 
-Dropout = register(OpDef(
+@register(OpDef(
     "nn.dropout", ("data",), (AttrSpec("rate", AttrKind.FLOAT, 0.5),), _dropout_rel, OpPattern.OPAQUE,
     # Inference semantics: the identity (and a mask of ones), as TVM's interpreter.
     lambda attrs, x: (x.copy(), np.ones_like(x)),
     "dropout; the identity at inference, returns (out, mask)",
 ))
+class Dropout(RelayOperatorOp): ...
 
 
 # -- pad, batch_flatten ------------------------------------------------------------------------
@@ -803,11 +829,12 @@ def _pad(attrs: Attrs, x: np.ndarray, value: np.ndarray) -> np.ndarray:
     return np.pad(x, widths, mode=attrs.pad_mode)
 
 
-Pad = register(OpDef(
+@register(OpDef(
     "nn.pad", ("data", "pad_value"),
     (AttrSpec("pad_width", AttrKind.INT_LISTS, []), AttrSpec("pad_mode", AttrKind.STR, "constant")),
     _pad_rel, OpPattern.INJECTIVE, _pad, "pad every axis ([before, after] per axis)",
 ))
+class Pad(RelayOperatorOp): ...
 
 
 def _batch_flatten_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
@@ -819,6 +846,7 @@ def _batch_flatten_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result((shape[0], size), dtype)
 
 
-BatchFlatten = register(OpDef("nn.batch_flatten", ("data",), (), _batch_flatten_rel,
-               OpPattern.INJECTIVE,
-               lambda attrs, x: x.reshape(x.shape[0], -1).copy(), "flatten all axes but the first"))
+@register(OpDef("nn.batch_flatten", ("data",), (), _batch_flatten_rel,
+                OpPattern.INJECTIVE,
+                lambda attrs, x: x.reshape(x.shape[0], -1).copy(), "flatten all axes but the first"))
+class BatchFlatten(RelayOperatorOp): ...

@@ -13,7 +13,13 @@ from xdsl.ir import Attribute
 
 from relay_opt.dialects.relay.attributes import Attrs, AttrKind, AttrSpec
 from relay_opt.dialects.relay.ops.common import expect_tensor, normalize_axis, result
-from relay_opt.dialects.relay.registry import OpDef, OpPattern, TypeRelationError, register
+from relay_opt.dialects.relay.registry import (
+    OpDef,
+    OpPattern,
+    RelayOperatorOp,
+    TypeRelationError,
+    register,
+)
 
 REDUCE_ATTRS = (
     AttrSpec("axis", AttrKind.INTS, None),
@@ -68,17 +74,29 @@ def _mean(x: np.ndarray, axis: tuple[int, ...], keepdims: bool) -> np.ndarray:
     return np.mean(x, axis=axis, keepdims=keepdims, dtype=np.float64)
 
 
-Sum, Mean, Max, Min, Prod = [
-    register(OpDef(_name, ("data",), REDUCE_ATTRS, _reduce_rel(), OpPattern.COMM_REDUCE,
-                   _np_reduce(_fn), _summary))
-    for _name, _fn, _summary in (
-        ("sum", np.sum, "sum over axes"),
-        ("mean", _mean, "mean over axes"),
-        ("max", np.max, "maximum over axes"),
-        ("min", np.min, "minimum over axes"),
-        ("prod", np.prod, "product over axes"),
-    )
-]
+def _reduction(name: str, fn: Callable[..., np.ndarray], summary: str) -> OpDef:
+    return OpDef(name, ("data",), REDUCE_ATTRS, _reduce_rel(), OpPattern.COMM_REDUCE,
+                 _np_reduce(fn), summary)
+
+
+@register(_reduction("sum", np.sum, "sum over axes"))
+class Sum(RelayOperatorOp): ...
+
+
+@register(_reduction("mean", _mean, "mean over axes"))
+class Mean(RelayOperatorOp): ...
+
+
+@register(_reduction("max", np.max, "maximum over axes"))
+class Max(RelayOperatorOp): ...
+
+
+@register(_reduction("min", np.min, "minimum over axes"))
+class Min(RelayOperatorOp): ...
+
+
+@register(_reduction("prod", np.prod, "product over axes"))
+class Prod(RelayOperatorOp): ...
 
 
 def _arg_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
@@ -107,10 +125,12 @@ def _arg_reduce(pick: Callable[..., np.ndarray]):  # noqa: ANN202
 
 
 ARG_ATTRS = (*REDUCE_ATTRS, AttrSpec("select_last_index", AttrKind.BOOL, False))
-Argmax = register(OpDef("argmax", ("data",), ARG_ATTRS, _arg_rel, OpPattern.COMM_REDUCE,
-               _arg_reduce(np.argmax), "index of the maximum (int32)"))
-Argmin = register(OpDef("argmin", ("data",), ARG_ATTRS, _arg_rel, OpPattern.COMM_REDUCE,
-               _arg_reduce(np.argmin), "index of the minimum (int32)"))
+@register(OpDef("argmax", ("data",), ARG_ATTRS, _arg_rel, OpPattern.COMM_REDUCE,
+                _arg_reduce(np.argmax), "index of the maximum (int32)"))
+class Argmax(RelayOperatorOp): ...
+@register(OpDef("argmin", ("data",), ARG_ATTRS, _arg_rel, OpPattern.COMM_REDUCE,
+                _arg_reduce(np.argmin), "index of the minimum (int32)"))
+class Argmin(RelayOperatorOp): ...
 
 
 def _variance_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
@@ -134,6 +154,7 @@ def _variance(attrs: Attrs, x: np.ndarray, mean: np.ndarray) -> np.ndarray:
     return (sq / max(count - (1 if attrs.unbiased else 0), 1)).astype(x.dtype)
 
 
-Variance = register(OpDef("variance", ("data", "mean"), (*REDUCE_ATTRS, AttrSpec("unbiased", AttrKind.BOOL, False)),
-               _variance_rel, OpPattern.COMM_REDUCE, _variance,
-               "mean squared deviation from a given mean (TVM's variance(data, mean))"))
+@register(OpDef("variance", ("data", "mean"), (*REDUCE_ATTRS, AttrSpec("unbiased", AttrKind.BOOL, False)),
+                _variance_rel, OpPattern.COMM_REDUCE, _variance,
+                "mean squared deviation from a given mean (TVM's variance(data, mean))"))
+class Variance(RelayOperatorOp): ...

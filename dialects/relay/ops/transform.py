@@ -17,7 +17,13 @@ from relay_opt.dialects.relay.ops.common import (
     result,
     show_shape,
 )
-from relay_opt.dialects.relay.registry import OpDef, OpPattern, TypeRelationError, register
+from relay_opt.dialects.relay.registry import (
+    OpDef,
+    OpPattern,
+    RelayOperatorOp,
+    TypeRelationError,
+    register,
+)
 from relay_opt.dialects.relay.types import DYNAMIC, tuple_type
 
 INJ = OpPattern.INJECTIVE
@@ -101,12 +107,13 @@ def _reshape_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result(reshape_shape(shape, attrs.newshape, bool(attrs.allowzero)), dtype)
 
 
-Reshape = register(OpDef(
+@register(OpDef(
     "reshape", ("data",), (AttrSpec("newshape", AttrKind.INTS, []), AttrSpec("allowzero", AttrKind.INT, 0)),
     _reshape_rel, INJ,
     lambda attrs, x: x.reshape(reshape_shape(x.shape, attrs.newshape, bool(attrs.allowzero))).copy(),
     "reshape (with TVM's 0/-1/-2/-3/-4 codes)",
 ))
+class Reshape(RelayOperatorOp): ...
 
 
 # -- transpose, squeeze, expand_dims ------------------------------------------------------------
@@ -126,9 +133,10 @@ def _transpose_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result([shape[a] for a in transpose_axes(attrs, len(shape))], dtype)
 
 
-Transpose = register(OpDef("transpose", ("data",), (AttrSpec("axes", AttrKind.INTS, None),), _transpose_rel, INJ,
-               lambda attrs, x: np.transpose(x, transpose_axes(attrs, x.ndim)).copy(),
-               "permute axes (reversed by default)"))
+@register(OpDef("transpose", ("data",), (AttrSpec("axes", AttrKind.INTS, None),), _transpose_rel, INJ,
+                lambda attrs, x: np.transpose(x, transpose_axes(attrs, x.ndim)).copy(),
+                "permute axes (reversed by default)"))
+class Transpose(RelayOperatorOp): ...
 
 
 def squeeze_axes(attrs: Attrs, shape: Sequence[int]) -> list[int]:
@@ -147,10 +155,11 @@ def _squeeze_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result([d for i, d in enumerate(shape) if i not in axes], dtype)
 
 
-Squeeze = register(OpDef("squeeze", ("data",), (AttrSpec("axis", AttrKind.INTS, None),),
-               _squeeze_rel, INJ,
-               lambda attrs, x: x.reshape([d for i, d in enumerate(x.shape) if i not in squeeze_axes(attrs, x.shape)]).copy(),
-               "remove size-1 axes"))
+@register(OpDef("squeeze", ("data",), (AttrSpec("axis", AttrKind.INTS, None),),
+                _squeeze_rel, INJ,
+                lambda attrs, x: x.reshape([d for i, d in enumerate(x.shape) if i not in squeeze_axes(attrs, x.shape)]).copy(),
+                "remove size-1 axes"))
+class Squeeze(RelayOperatorOp): ...
 
 
 def expand_shape(attrs: Attrs, shape: Sequence[int]) -> list[int]:
@@ -166,10 +175,11 @@ def _expand_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result(expand_shape(attrs, shape), dtype)
 
 
-ExpandDims = register(OpDef("expand_dims", ("data",),
-               (AttrSpec("axis", AttrKind.INT, 0), AttrSpec("num_newaxis", AttrKind.INT, 1)),
-               _expand_rel, OpPattern.BROADCAST,
-               lambda attrs, x: x.reshape(expand_shape(attrs, x.shape)).copy(), "insert size-1 axes"))
+@register(OpDef("expand_dims", ("data",),
+                (AttrSpec("axis", AttrKind.INT, 0), AttrSpec("num_newaxis", AttrKind.INT, 1)),
+                _expand_rel, OpPattern.BROADCAST,
+                lambda attrs, x: x.reshape(expand_shape(attrs, x.shape)).copy(), "insert size-1 axes"))
+class ExpandDims(RelayOperatorOp): ...
 
 
 # -- concatenate, stack, split --------------------------------------------------------------
@@ -196,9 +206,10 @@ def _concat_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result(out, dtype)
 
 
-Concatenate = register(OpDef("concatenate", ("data",), (AttrSpec("axis", AttrKind.INT, 0),),
-               _concat_rel, INJ,
-               lambda attrs, xs: np.concatenate(xs, axis=attrs.axis), "join a tuple of tensors along an axis"))
+@register(OpDef("concatenate", ("data",), (AttrSpec("axis", AttrKind.INT, 0),),
+                _concat_rel, INJ,
+                lambda attrs, xs: np.concatenate(xs, axis=attrs.axis), "join a tuple of tensors along an axis"))
+class Concatenate(RelayOperatorOp): ...
 
 
 def _stack_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
@@ -216,8 +227,9 @@ def _stack_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result([*shape0[:axis], len(fields), *shape0[axis:]], dtype)
 
 
-Stack = register(OpDef("stack", ("data",), (AttrSpec("axis", AttrKind.INT, 0),), _stack_rel, INJ,
-               lambda attrs, xs: np.stack(xs, axis=attrs.axis), "stack a tuple of tensors on a new axis"))
+@register(OpDef("stack", ("data",), (AttrSpec("axis", AttrKind.INT, 0),), _stack_rel, INJ,
+                lambda attrs, xs: np.stack(xs, axis=attrs.axis), "stack a tuple of tensors on a new axis"))
+class Stack(RelayOperatorOp): ...
 
 
 def split_bounds(attrs: Attrs, size: int) -> list[tuple[int, int]]:
@@ -255,9 +267,10 @@ def _split(attrs: Attrs, x: np.ndarray) -> tuple[np.ndarray, ...]:
     return tuple(parts)
 
 
-Split = register(OpDef("split", ("data",),
-               (AttrSpec("indices_or_sections", AttrKind.INT_OR_INTS, 1), AttrSpec("axis", AttrKind.INT, 0)),
-               _split_rel, INJ, _split, "split into equal sections or at indices; returns a tuple"))
+@register(OpDef("split", ("data",),
+                (AttrSpec("indices_or_sections", AttrKind.INT_OR_INTS, 1), AttrSpec("axis", AttrKind.INT, 0)),
+                _split_rel, INJ, _split, "split into equal sections or at indices; returns a tuple"))
+class Split(RelayOperatorOp): ...
 
 
 # -- strided_slice, take ---------------------------------------------------------------------
@@ -316,11 +329,12 @@ def _strided_slice(attrs: Attrs, x: np.ndarray) -> np.ndarray:
     return x[tuple(index)].copy()
 
 
-StridedSlice = register(OpDef("strided_slice", ("data",),
-               (AttrSpec("begin", AttrKind.INTS, None), AttrSpec("end", AttrKind.INTS, None),
+@register(OpDef("strided_slice", ("data",),
+                (AttrSpec("begin", AttrKind.INTS, None), AttrSpec("end", AttrKind.INTS, None),
                 AttrSpec("strides", AttrKind.INTS, None), AttrSpec("axes", AttrKind.INTS, None),
                 AttrSpec("slice_mode", AttrKind.STR, "end", ("end", "size"))),
-               _strided_slice_rel, INJ, _strided_slice, "slice with begin/end/strides per axis"))
+                _strided_slice_rel, INJ, _strided_slice, "slice with begin/end/strides per axis"))
+class StridedSlice(RelayOperatorOp): ...
 
 
 def _take_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
@@ -345,10 +359,11 @@ def _take(attrs: Attrs, x: np.ndarray, indices: np.ndarray) -> np.ndarray:
     return np.take(x, indices, axis=normalize_axis(attrs.axis, x.ndim), mode=mode)
 
 
-Take = register(OpDef("take", ("data", "indices"),
-               (AttrSpec("axis", AttrKind.INT, None), AttrSpec("batch_dims", AttrKind.INT, 0),
+@register(OpDef("take", ("data", "indices"),
+                (AttrSpec("axis", AttrKind.INT, None), AttrSpec("batch_dims", AttrKind.INT, 0),
                 AttrSpec("mode", AttrKind.STR, "clip")),
-               _take_rel, INJ, _take, "gather along an axis (embeddings)"))
+                _take_rel, INJ, _take, "gather along an axis (embeddings)"))
+class Take(RelayOperatorOp): ...
 
 
 # -- broadcast_to, tile, repeat --------------------------------------------------------------
@@ -364,9 +379,10 @@ def _broadcast_to_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result(target, dtype)
 
 
-BroadcastTo = register(OpDef("broadcast_to", ("data",), (AttrSpec("shape", AttrKind.INTS, []),), _broadcast_to_rel,
-               OpPattern.BROADCAST, lambda attrs, x: np.broadcast_to(x, attrs.shape).copy(),
-               "broadcast to a shape"))
+@register(OpDef("broadcast_to", ("data",), (AttrSpec("shape", AttrKind.INTS, []),), _broadcast_to_rel,
+                OpPattern.BROADCAST, lambda attrs, x: np.broadcast_to(x, attrs.shape).copy(),
+                "broadcast to a shape"))
+class BroadcastTo(RelayOperatorOp): ...
 
 
 def _tile_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
@@ -378,8 +394,9 @@ def _tile_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result([DYNAMIC if d == DYNAMIC else d * r for d, r in zip(shape, reps)], dtype)
 
 
-Tile = register(OpDef("tile", ("data",), (AttrSpec("reps", AttrKind.INTS, []),), _tile_rel, INJ,
-               lambda attrs, x: np.tile(x, attrs.reps), "repeat the whole tensor along axes"))
+@register(OpDef("tile", ("data",), (AttrSpec("reps", AttrKind.INTS, []),), _tile_rel, INJ,
+                lambda attrs, x: np.tile(x, attrs.reps), "repeat the whole tensor along axes"))
+class Tile(RelayOperatorOp): ...
 
 
 def _repeat_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
@@ -392,9 +409,10 @@ def _repeat_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result(out, dtype)
 
 
-Repeat = register(OpDef("repeat", ("data",), (AttrSpec("repeats", AttrKind.INT, 1), AttrSpec("axis", AttrKind.INT, 0)),
-               _repeat_rel, INJ, lambda attrs, x: np.repeat(x, attrs.repeats, axis=attrs.axis),
-               "repeat each element along an axis"))
+@register(OpDef("repeat", ("data",), (AttrSpec("repeats", AttrKind.INT, 1), AttrSpec("axis", AttrKind.INT, 0)),
+                _repeat_rel, INJ, lambda attrs, x: np.repeat(x, attrs.repeats, axis=attrs.axis),
+                "repeat each element along an axis"))
+class Repeat(RelayOperatorOp): ...
 
 
 # -- creation --------------------------------------------------------------------------------
@@ -410,10 +428,12 @@ def _init_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
 
 
 CREATE_ATTRS = (AttrSpec("shape", AttrKind.INTS, []), AttrSpec("dtype", AttrKind.DTYPE, "float32"))
-Zeros = register(OpDef("zeros", (), CREATE_ATTRS, _init_rel, OpPattern.ELEMWISE,
-               lambda attrs: np.zeros(attrs.shape, numpy_dtype(attrs.dtype)), "a tensor of zeros"))
-Ones = register(OpDef("ones", (), CREATE_ATTRS, _init_rel, OpPattern.ELEMWISE,
-               lambda attrs: np.ones(attrs.shape, numpy_dtype(attrs.dtype)), "a tensor of ones"))
+@register(OpDef("zeros", (), CREATE_ATTRS, _init_rel, OpPattern.ELEMWISE,
+                lambda attrs: np.zeros(attrs.shape, numpy_dtype(attrs.dtype)), "a tensor of zeros"))
+class Zeros(RelayOperatorOp): ...
+@register(OpDef("ones", (), CREATE_ATTRS, _init_rel, OpPattern.ELEMWISE,
+                lambda attrs: np.ones(attrs.shape, numpy_dtype(attrs.dtype)), "a tensor of ones"))
+class Ones(RelayOperatorOp): ...
 
 
 def _full_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
@@ -423,10 +443,11 @@ def _full_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return _init_rel(args, attrs)
 
 
-Full = register(OpDef("full", ("fill_value",), (AttrSpec("shape", AttrKind.INTS, []), AttrSpec("dtype", AttrKind.DTYPE, "")),
-               _full_rel, OpPattern.ELEMWISE,
-               lambda attrs, v: np.full(attrs.shape, v.item(), numpy_dtype(attrs.dtype) if attrs.dtype else v.dtype),
-               "a tensor filled with a scalar"))
+@register(OpDef("full", ("fill_value",), (AttrSpec("shape", AttrKind.INTS, []), AttrSpec("dtype", AttrKind.DTYPE, "")),
+                _full_rel, OpPattern.ELEMWISE,
+                lambda attrs, v: np.full(attrs.shape, v.item(), numpy_dtype(attrs.dtype) if attrs.dtype else v.dtype),
+                "a tensor filled with a scalar"))
+class Full(RelayOperatorOp): ...
 
 
 def _like_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
@@ -434,10 +455,12 @@ def _like_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result(shape, dtype)
 
 
-ZerosLike = register(OpDef("zeros_like", ("data",), (), _like_rel, OpPattern.ELEMWISE,
-               lambda attrs, x: np.zeros_like(x), "zeros of the same shape and dtype"))
-OnesLike = register(OpDef("ones_like", ("data",), (), _like_rel, OpPattern.ELEMWISE,
-               lambda attrs, x: np.ones_like(x), "ones of the same shape and dtype"))
+@register(OpDef("zeros_like", ("data",), (), _like_rel, OpPattern.ELEMWISE,
+                lambda attrs, x: np.zeros_like(x), "zeros of the same shape and dtype"))
+class ZerosLike(RelayOperatorOp): ...
+@register(OpDef("ones_like", ("data",), (), _like_rel, OpPattern.ELEMWISE,
+                lambda attrs, x: np.ones_like(x), "ones of the same shape and dtype"))
+class OnesLike(RelayOperatorOp): ...
 
 
 def _arange_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
@@ -463,9 +486,10 @@ def _arange_value_rel(args: Sequence[Attribute], attrs: Attrs, values: Sequence[
     return result([len(np.arange(start, stop, step))], attrs.dtype or "float32")
 
 
-Arange = register(OpDef("arange", ("start", "stop", "step"), (AttrSpec("dtype", AttrKind.DTYPE, ""),), _arange_rel,
-               OpPattern.OPAQUE, _arange, "evenly spaced values in [start, stop)",
-               value_relation=_arange_value_rel))
+@register(OpDef("arange", ("start", "stop", "step"), (AttrSpec("dtype", AttrKind.DTYPE, ""),), _arange_rel,
+                OpPattern.OPAQUE, _arange, "evenly spaced values in [start, stop)",
+                value_relation=_arange_value_rel))
+class Arange(RelayOperatorOp): ...
 
 
 # -- layout_transform ------------------------------------------------------------------------
@@ -557,9 +581,10 @@ def _layout_transform(attrs: Attrs, x: np.ndarray) -> np.ndarray:
     return np.transpose(y, [order_names.index(a) for a, _ in dst]).copy()
 
 
-LayoutTransform = register(OpDef("layout_transform", ("data",),
-               (AttrSpec("src_layout", AttrKind.STR, "NCHW"), AttrSpec("dst_layout", AttrKind.STR, "NCHW")),
-               _layout_transform_rel, INJ, _layout_transform, "change data layout (NCHW, NHWC, NCHW4c, ...)"))
+@register(OpDef("layout_transform", ("data",),
+                (AttrSpec("src_layout", AttrKind.STR, "NCHW"), AttrSpec("dst_layout", AttrKind.STR, "NCHW")),
+                _layout_transform_rel, INJ, _layout_transform, "change data layout (NCHW, NHWC, NCHW4c, ...)"))
+class LayoutTransform(RelayOperatorOp): ...
 
 
 # -- image.resize2d ---------------------------------------------------------------------------
@@ -632,5 +657,6 @@ def _resize(attrs: Attrs, x: np.ndarray) -> np.ndarray:
     return out.transpose(0, 2, 3, 1).copy() if attrs.layout == "NHWC" else out
 
 
-Resize2D = register(OpDef("image.resize2d", ("data",), RESIZE_ATTRS, _resize_rel, INJ, _resize,
-               "2-d resize (nearest or linear)"))
+@register(OpDef("image.resize2d", ("data",), RESIZE_ATTRS, _resize_rel, INJ, _resize,
+                "2-d resize (nearest or linear)"))
+class Resize2D(RelayOperatorOp): ...
