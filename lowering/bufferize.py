@@ -77,11 +77,11 @@ class _Function:
         block = Block(arg_types=[*inputs, *outputs])
         self.params = block.args[: len(inputs)]
         self.out_params = block.args[len(inputs) :]
-        for new, prev in zip(self.params, old.args):
+        for new, prev in zip(self.params, old.args, strict=True):
             new.name_hint = prev.name_hint
         for i, out in enumerate(self.out_params):
             out.name_hint = f"out{i}"
-        self.buffers: dict[SSAValue, SSAValue] = dict(zip(old.args, self.params))
+        self.buffers: dict[SSAValue, SSAValue] = dict(zip(old.args, self.params, strict=True))
         self.allocs: list[SSAValue] = []
         self.b = Builder(InsertPoint.at_end(block))
         ret = old.body.block.last_op
@@ -139,7 +139,7 @@ class _Function:
             call = func.CallOp(op.callee, [*args, *outs], [])
             call.location = op.location
             self.b.insert(call)
-            self.buffers.update(zip(op.results, outs))
+            self.buffers.update(zip(op.results, outs, strict=True))
             return
         if isinstance(op, func.ReturnOp):
             for k, v in enumerate(op.arguments):
@@ -157,7 +157,7 @@ class _Function:
 
     def dps(self, op: Operation, inits: list[SSAValue]) -> None:
         outs = []
-        for result, init in zip(op.results, inits):
+        for result, init in zip(op.results, inits, strict=True):
             owner = init.owner
             if isinstance(owner, tensor.EmptyOp):
                 buffer = self.destination(result)
@@ -182,7 +182,7 @@ class _Function:
             new = linalg.FillOp(ins, outs, [])
         new.location = op.location
         self.b.insert(new)
-        self.buffers.update(zip(op.results, outs))
+        self.buffers.update(zip(op.results, outs, strict=True))
 
     def input_buffer(self, v: SSAValue) -> SSAValue:
         """The buffer an op reads; an unfilled tensor.empty read only for its shape gets one too."""

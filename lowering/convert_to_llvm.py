@@ -184,7 +184,7 @@ class _Converter:
             new = Block(arg_types=[llvm_type(a.type) for a in block.args])
             self.blocks[block] = new
             region.add_block(new)
-            for old_arg, new_arg in zip(block.args, new.args):
+            for old_arg, new_arg in zip(block.args, new.args, strict=True):
                 self.values[old_arg] = new_arg
                 new_arg.name_hint = old_arg.name_hint
         for block in order:
@@ -384,7 +384,7 @@ class _Converter:
         if op.offsets or op.sizes or op.strides:
             raise RelayError("convert-to-llvm handles subviews with static offsets, sizes and strides", op)
         source_strides = memref_strides(op.source.type)  # pyright: ignore[reportArgumentType]
-        offset = sum(o * s for o, s in zip(op.static_offsets.get_values(), source_strides))
+        offset = sum(o * s for o, s in zip(op.static_offsets.get_values(), source_strides, strict=True))
         base = self.v(op.source)
         if offset == 0:
             return base

@@ -190,7 +190,7 @@ def _fuse(anchor: linalg.GenericOp, epilogue: linalg.GenericOp,
     e_args = list(epilogue.body.block.args)
     kept = [k for k in range(len(e_args)) if k != operand_index]
     block = Block(arg_types=[e_args[k].type for k in kept])
-    mapping: dict[SSAValue, SSAValue] = {e_args[k]: a for k, a in zip(kept, block.args)}
+    mapping: dict[SSAValue, SSAValue] = {e_args[k]: a for k, a in zip(kept, block.args, strict=True)}
     b = Builder(InsertPoint.at_end(block))
     # The anchor's loops: its parallel ones are the epilogue's (the output's dimensions).
     rank = len(epilogue.iterator_types)

@@ -109,7 +109,7 @@ def check_value(value: Value, t: Attribute) -> str | None:
     if isinstance(t, TupleType):
         if not isinstance(value, tuple) or len(value) != len(t.types):
             return f"expected a {len(t.types)}-tuple, got {type(value).__name__}"
-        for i, (v, ft) in enumerate(zip(value, t.types)):
+        for i, (v, ft) in enumerate(zip(value, t.types, strict=True)):
             if (why := check_value(v, ft)) is not None:
                 return f"field {i}: {why}"
     return None
@@ -142,7 +142,7 @@ class Interpreter:
         if len(inputs) != len(names):
             raise ValueError(f"@{entry} takes {len(names)} input(s) ({', '.join(names)}), got {len(inputs)}")
         args = []
-        for name, arg, value in zip(names, func.args, inputs):
+        for name, arg, value in zip(names, func.args, inputs, strict=True):
             value = np.asarray(value) if not isinstance(value, (tuple, Closure, ADTValue, RefCell)) else value
             if (why := check_value(value, arg.type)) is not None:
                 raise ValueError(f"input '{name}': {why}")
@@ -150,7 +150,7 @@ class Interpreter:
         return self.call_function(func, args)
 
     def call_function(self, func: core.FuncOp, args: Sequence[Value]) -> Value:
-        stack = [self._enter(func.body.block, Env(dict(zip(func.args, args))), None)]
+        stack = [self._enter(func.body.block, Env(dict(zip(func.args, args, strict=True))), None)]
         return self._loop(stack)
 
     # -- the machine -------------------------------------------------------------------------
@@ -191,7 +191,7 @@ class Interpreter:
         elif isinstance(op, core.CallOp):
             callee = self._function(op, op.callee.root_reference.data)
             args = [env[a] for a in op.arguments]
-            return self._enter(callee.body.block, Env(dict(zip(callee.args, args))), op.result)
+            return self._enter(callee.body.block, Env(dict(zip(callee.args, args, strict=True))), op.result)
         elif isinstance(op, core.CallClosureOp):
             return self._apply(op, env[op.callee], [env[a] for a in op.arguments], op.result)
         elif isinstance(op, core.GlobalRefOp):
@@ -230,13 +230,13 @@ class Interpreter:
     def _apply(self, op: Operation, callee: Value, args: list[Value], dest: SSAValue) -> _Frame:
         if isinstance(callee, Closure):
             c = callee.op
-            values = dict(zip(c.args, args))
+            values = dict(zip(c.args, args, strict=True))
             if c.self_arg is not None:
                 values[c.self_arg] = callee
             return self._enter(c.body.block, Env(values, callee.env), dest)
         if isinstance(callee, GlobalFunction):
             func = self._function(op, callee.name)
-            return self._enter(func.body.block, Env(dict(zip(func.args, args))), dest)
+            return self._enter(func.body.block, Env(dict(zip(func.args, args, strict=True))), dest)
         raise RelayError(f"cannot call a {type(callee).__name__}", op)
 
     def _operator(self, op: RelayOperatorOp, args: list[Value]) -> Value:
@@ -254,10 +254,10 @@ class Interpreter:
 
     def _match(self, op: adt.MatchOp, env: Env) -> _Frame:
         data = env[op.data]
-        for pattern, region in zip(op.patterns, op.clauses):
+        for pattern, region in zip(op.patterns, op.clauses, strict=True):
             bound: list[Value] = []
             if self._matches(op, pattern, data, bound):
-                return self._enter(region.block, Env(dict(zip(region.block.args, bound)), env), op.result)
+                return self._enter(region.block, Env(dict(zip(region.block.args, bound, strict=True)), env), op.result)
         raise RelayError(f"no clause of this match? matches the value {data!r}", op)
 
     def _matches(self, op: Operation, p: Attribute, value: Value, bound: list[Value]) -> bool:
@@ -267,12 +267,12 @@ class Interpreter:
             bound.append(value)
             return True
         if isinstance(p, TuplePattern):
-            return all(self._matches(op, f, v, bound) for f, v in zip(p.fields, value))
+            return all(self._matches(op, f, v, bound) for f, v in zip(p.fields, value, strict=True))
         assert isinstance(p, ConstructorPattern)
         name = f"{p.constructor.root_reference.data}::{p.constructor.nested_references.data[0].data}"
         if not isinstance(value, ADTValue) or value.constructor != name:
             return False
-        return all(self._matches(op, f, v, bound) for f, v in zip(p.fields, value.fields))
+        return all(self._matches(op, f, v, bound) for f, v in zip(p.fields, value.fields, strict=True))
 
 
 def interpret(module: ModuleOp, inputs: Sequence[Value] | Mapping[str, Value] = (), entry: str = "main") -> Value:

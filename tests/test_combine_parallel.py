@@ -119,7 +119,7 @@ def _counts(module) -> dict[str, int]:  # noqa: ANN001
 def _assert_close(got, want, name: str) -> None:  # noqa: ANN001
     got, want = (got, want) if isinstance(want, tuple) else ((got,), (want,))
     assert len(got) == len(want), name
-    for g, w in zip(got, want):
+    for g, w in zip(got, want, strict=True):
         np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-4, atol=1e-5, err_msg=name)
 
 

@@ -43,10 +43,10 @@ def random(shape, dtype: str, rng, positive: bool = False) -> np.ndarray:
 
 def check(name: str, shapes, dtypes, attrs=None, positive=False, rtol=1e-5, atol=1e-6):
     rng = np.random.default_rng(zlib.crc32(repr((name, shapes)).encode()))
-    types = [tensor_type(s, d) for s, d in zip(shapes, dtypes)]
+    types = [tensor_type(s, d) for s, d in zip(shapes, dtypes, strict=True)]
     module = single_op(name, types, attrs)
     exe = compile(module)
-    inputs = [random(s, d, rng, positive) for s, d in zip(shapes, dtypes)]
+    inputs = [random(s, d, rng, positive) for s, d in zip(shapes, dtypes, strict=True)]
     got = exe(*inputs)
     opdef = lookup(name)
     want = opdef.compute(opdef.make_attrs(attrs), *inputs)

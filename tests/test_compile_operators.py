@@ -66,7 +66,7 @@ def test_compiled_matches_numpy_semantics(name):
         leaves = [np.asarray(x) for v in operands for x in (v if isinstance(v, tuple) else [v])]
         got = exe(*leaves)
         want = opdef.compute(opdef.make_attrs(attrs), *[v if isinstance(v, tuple) else np.asarray(v) for v in operands])
-        pairs = zip(got, want) if isinstance(want, tuple) else [(got, want)]
+        pairs = zip(got, want, strict=True) if isinstance(want, tuple) else [(got, want)]
         for g, w in pairs:
             assert g.shape == w.shape and g.dtype == w.dtype, (name, attrs)
             if w.dtype.kind == "f":

@@ -117,7 +117,7 @@ def test_intermediate_with_another_user_is_not_fused():
     inputs = [rng.standard_normal(s).astype(np.float32) for s in [(4, 8), (6, 8)]]
     module = parse_relay(text)
     got, want = compile(module)(*inputs), interpret(module, inputs)
-    for g, w in zip(got, want):  # pyright: ignore
+    for g, w in zip(got, want, strict=True):  # pyright: ignore
         np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
     assert any(has_reduction(op) for op in kernels_after_fusion(text))
 

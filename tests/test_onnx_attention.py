@@ -63,6 +63,6 @@ def test_attention_matches_onnx_reference(case: str, seed: int):
     got = compile(imported.module)(*(feeds[n] for n in imported.input_names))
     got = list(got) if isinstance(got, (tuple, list)) else [got]
     assert len(got) == len(expected)
-    for g, e in zip(got, expected):
+    for g, e in zip(got, expected, strict=True):
         assert g.shape == e.shape and g.dtype == e.dtype, (g.shape, g.dtype, e.shape, e.dtype)
         np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)

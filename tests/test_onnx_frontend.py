@@ -5,6 +5,7 @@ runs ONNX's own conformance suite)."""
 from __future__ import annotations
 
 import subprocess
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ def _model(nodes, inputs, outputs, inits=(), opset: int = 17) -> onnx.ModelProto
 
 def mlp(rng: np.random.Generator, sizes=(64, 48, 10)) -> onnx.ModelProto:  # noqa: ANN001
     nodes, inits, prev = [], [], "x"
-    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+    for i, (a, b) in enumerate(pairwise(sizes)):
         inits += [numpy_helper.from_array(rng.standard_normal((b, a)).astype(np.float32), f"w{i}"),
                   numpy_helper.from_array(rng.standard_normal(b).astype(np.float32), f"b{i}")]
         nodes.append(helper.make_node("Gemm", [prev, f"w{i}", f"b{i}"], [f"h{i}"], transB=1))
@@ -100,7 +101,7 @@ def test_compiled_and_interpreted_match_onnx_reference(name: str, seed: int):
     for got in (compile(imported.module)(*args), interpret(imported.module, args)):
         got = list(got) if isinstance(got, tuple) else [got]
         assert len(got) == len(expected)
-        for g, e in zip(got, expected):
+        for g, e in zip(got, expected, strict=True):
             np.testing.assert_allclose(np.asarray(g), e, rtol=1e-4, atol=1e-5)
 
 
@@ -183,7 +184,7 @@ def test_einsum_matches_numpy(equation: str, shapes):  # noqa: ANN001
     names = [f"x{i}" for i in range(len(arrays))]
     expected = np.einsum(equation, *arrays)
     model = _model([helper.make_node("Einsum", names, ["y"], equation=equation)],
-                   [helper.make_tensor_value_info(nm, TensorProto.FLOAT, a.shape) for nm, a in zip(names, arrays)],
+                   [helper.make_tensor_value_info(nm, TensorProto.FLOAT, a.shape) for nm, a in zip(names, arrays, strict=True)],
                    [helper.make_tensor_value_info("y", TensorProto.FLOAT, expected.shape)], opset=12)
     got = compile(import_onnx(model).module)(*arrays)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
@@ -194,7 +195,7 @@ def _run_both(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> None:
     imported = import_onnx(model)
     got = compile(imported.module)(*[feeds[name] for name in imported.input_names])
     got = list(got) if isinstance(got, tuple) else [got]
-    for g, e in zip(got, expected):
+    for g, e in zip(got, expected, strict=True):
         np.testing.assert_allclose(g, e, rtol=1e-6, atol=1e-6)
 
 

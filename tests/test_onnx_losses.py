@@ -49,7 +49,7 @@ def _check(model: onnx.ModelProto, inputs: dict[str, np.ndarray], rtol: float = 
     got = exe(*inputs.values())
     got = list(got) if isinstance(got, (tuple, list)) else [got]
     assert len(got) == len(expected)
-    for g, e in zip(got, expected):
+    for g, e in zip(got, expected, strict=True):
         e = np.asarray(e)
         assert g.dtype == e.dtype and g.shape == e.shape, (g.dtype, g.shape, e.dtype, e.shape)
         if np.issubdtype(e.dtype, np.integer):

@@ -275,7 +275,7 @@ class MatchOp(IRDLOperation):
             )
         if not self.clauses:
             raise VerifyException("a match needs at least one clause")
-        for i, (p, region) in enumerate(zip(self.patterns, self.clauses)):
+        for i, (p, region) in enumerate(zip(self.patterns, self.clauses, strict=True)):
             _verify_pattern(self, p)
             n = pattern_var_count(p)
             if len(region.block.args) != n:
@@ -296,7 +296,7 @@ class MatchOp(IRDLOperation):
         printer.print_attribute(self.result.type)
         printer.print_string(" {")
         with printer.indented():
-            for p, region in zip(self.patterns, self.clauses):
+            for p, region in zip(self.patterns, self.clauses, strict=True):
                 printer.print_string("\n")
                 printer.print_string("case ")
                 args = iter(region.block.args)

@@ -7,7 +7,7 @@ from xdsl.dialects.builtin import BytesAttr, DenseIntOrFPElementsAttr, TensorTyp
 from xdsl.ir import Attribute
 
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
-from relay_opt.dialects.relay.types import tensor_dtype, tensor_type
+from relay_opt.dialects.relay.types import element_type, tensor_dtype
 
 
 def _to_bf16_bytes(arr: np.ndarray) -> bytes:
@@ -27,7 +27,7 @@ def dense_from_numpy(arr: np.ndarray, dtype: str | None = None) -> DenseIntOrFPE
     from relay_opt.dialects.relay.numpy_dtypes import relay_dtype
 
     dtype = dtype or relay_dtype(arr.dtype)
-    t = tensor_type(arr.shape, dtype)
+    t = TensorType(element_type(dtype), list(arr.shape))
     if dtype == "bfloat16":
         data = _to_bf16_bytes(arr)
     elif dtype == "bool":

@@ -8,6 +8,7 @@ so function types here always have one result.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import TypeGuard
 
 from xdsl.dialects.builtin import (
     ArrayAttr,
@@ -377,7 +378,7 @@ def _check_signature(
     ftype: FunctionType, args: Sequence[Attribute], result: Attribute, callee: object
 ) -> None:
     """A monomorphic callee's parameter and result types must fit the call's."""
-    for i, (want, got) in enumerate(zip(ftype.inputs, args)):
+    for i, (want, got) in enumerate(zip(ftype.inputs, args, strict=True)):
         if not types_compatible(want, got):
             raise VerifyException(f"argument {i} of {callee} must be {want}, got {got}")
     if not types_compatible(ftype.outputs.data[0], result):
@@ -648,7 +649,8 @@ class ConstantOp(IRDLOperation):
         return op
 
 
-def _has_non_finite(value: Attribute) -> bool:
+def _has_non_finite(value: Attribute) -> TypeGuard[DenseIntOrFPElementsAttr]:
+    """A dense float attribute holding an inf or a nan."""
     if not isinstance(value, DenseIntOrFPElementsAttr) or isinstance(
         value.get_element_type(), IntegerType
     ):

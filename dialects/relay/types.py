@@ -8,9 +8,11 @@ is here: ADT instances, references, type variables and the incomplete type `_`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 from xdsl.dialects.builtin import (
     DYNAMIC_INDEX,
+    AnyFloat,
     ArrayAttr,
     BFloat16Type,
     Float16Type,
@@ -119,7 +121,7 @@ class ADTType(ParametrizedAttribute, TypeAttribute):
 # Relay dtypes <-> MLIR element types
 # ---------------------------------------------------------------------------
 
-_DTYPE_TO_ELEMENT: dict[str, Attribute] = {
+_DTYPE_TO_ELEMENT: dict[str, IntegerType | AnyFloat] = {
     "bool": IntegerType(1),
     "int8": IntegerType(8),
     "int16": IntegerType(16),
@@ -144,7 +146,7 @@ class UnknownDTypeError(ValueError):
     pass
 
 
-def element_type(dtype: str) -> Attribute:
+def element_type(dtype: str) -> IntegerType | AnyFloat:
     """The MLIR element type of a Relay dtype name (`float32` -> `f32`)."""
     try:
         return _DTYPE_TO_ELEMENT[dtype]
@@ -195,7 +197,8 @@ def is_concrete(t: Attribute) -> bool:
 
 def tuple_type(fields: Sequence[Attribute]) -> TupleType:
     # TupleType(list) keeps the list, which then compares unequal to a parsed tuple type.
-    return TupleType(ArrayAttr(tuple(fields)))
+    # (TupleType verifies on construction that every field is a type.)
+    return TupleType(ArrayAttr(cast("tuple[TypeAttribute, ...]", tuple(fields))))
 
 
 def types_compatible(a: Attribute, b: Attribute) -> bool:
@@ -211,24 +214,24 @@ def types_compatible(a: Attribute, b: Attribute) -> bool:
         return (
             a.element_type == b.element_type
             and len(sa) == len(sb)
-            and all(x == y or DYNAMIC in (x, y) for x, y in zip(sa, sb))
+            and all(x == y or DYNAMIC in (x, y) for x, y in zip(sa, sb, strict=True))
         )
     if isinstance(a, TupleType) and isinstance(b, TupleType):
         return len(a.types) == len(b.types) and all(
-            types_compatible(x, y) for x, y in zip(a.types, b.types)
+            types_compatible(x, y) for x, y in zip(a.types, b.types, strict=True)
         )
     if isinstance(a, FunctionType) and isinstance(b, FunctionType):
         return (
             len(a.inputs) == len(b.inputs)
             and len(a.outputs) == len(b.outputs)
-            and all(types_compatible(x, y) for x, y in zip(a.inputs, b.inputs))
-            and all(types_compatible(x, y) for x, y in zip(a.outputs, b.outputs))
+            and all(types_compatible(x, y) for x, y in zip(a.inputs, b.inputs, strict=True))
+            and all(types_compatible(x, y) for x, y in zip(a.outputs, b.outputs, strict=True))
         )
     if isinstance(a, RefType) and isinstance(b, RefType):
         return types_compatible(a.value_type, b.value_type)
     if isinstance(a, ADTType) and isinstance(b, ADTType):
         return a.adt == b.adt and len(a.args) == len(b.args) and all(
-            types_compatible(x, y) for x, y in zip(a.args, b.args)
+            types_compatible(x, y) for x, y in zip(a.args, b.args, strict=True)
         )
     return False
 

@@ -118,7 +118,7 @@ class RelayOptRep(BackendRep):
             given = [inputs] if isinstance(inputs, np.ndarray) else list(inputs)
             if len(given) != len(names):
                 raise ValueError(f"the model takes {len(names)} input(s) ({', '.join(names)}), got {len(given)}")
-        arrays = dict(zip(names, (np.asarray(a) for a in given)))
+        arrays = dict(zip(names, (np.asarray(a) for a in given), strict=True))
         exe = self._compiled.get(None) or self._specialized(arrays)
         result = exe(*[arrays[n] for n in names if n not in self.frozen])
         return tuple(result) if isinstance(result, tuple) else (result,)

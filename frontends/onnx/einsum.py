@@ -39,7 +39,7 @@ def _parse(n: Node, equation: str, ranks: Sequence[int]) -> tuple[list[list[str]
         raise n.error(f"equation '{equation}' has {len(specs)} operands, the node {len(ranks)}")
     ellipsis_rank = 0
     operands: list[list[str]] = []
-    for spec, rank in zip(specs, ranks):
+    for spec, rank in zip(specs, ranks, strict=True):
         letters = spec.replace("...", "")
         if not letters.isalpha() and letters:
             raise n.error(f"equation '{equation}': labels must be letters")
@@ -76,7 +76,7 @@ def _parse(n: Node, equation: str, ranks: Sequence[int]) -> tuple[list[list[str]
 def _sizes(n: Node, terms: Sequence[Term]) -> dict[str, int]:
     sizes: dict[str, int] = {}
     for term in terms:
-        for label, size in zip(term.labels, n.shape(term.value)):
+        for label, size in zip(term.labels, n.shape(term.value), strict=True):
             if sizes.get(label, 1) not in (1, size) and size != 1:
                 raise n.error(f"label '{label}' has sizes {sizes[label]} and {size}")
             sizes[label] = max(sizes.get(label, 1), size)
@@ -142,7 +142,7 @@ def _contract(n: Node, a: Term, b: Term, later: set[str], sizes: dict[str, int])
 def einsum(n: Node) -> Value:
     args = [n.required(i) for i in range(len(n.inputs))]
     operands, output = _parse(n, n.attr("equation", ""), [n.rank(a) for a in args])
-    terms = [_diagonal(n, Term(a, labels)) for a, labels in zip(args, operands)]
+    terms = [_diagonal(n, Term(a, labels)) for a, labels in zip(args, operands, strict=True)]
     sizes = _sizes(n, terms)
     terms = [_broadcast(n, t, sizes) for t in terms]
 

@@ -215,7 +215,7 @@ def center_crop_pad(n: Node) -> Value:
     axes = [n.axis(a, len(shape)) for a in n.attr("axes", list(range(len(shape))))]
     if len(axes) != len(target):
         raise n.error(f"{len(target)} sizes for {len(axes)} axes")
-    for axis, want in zip(axes, target):
+    for axis, want in zip(axes, target, strict=True):
         have = shape[axis]
         if want < have:  # crop: the start rounds down
             start = (have - want) // 2

@@ -94,7 +94,9 @@ def from_tvm_json(text: str) -> MetaTable:
     table: MetaTable = {}
     keys = root.get("keys", [])
     values = root.get("data", [])
-    for key, value in zip(keys, values):
+    if len(keys) != len(values):
+        raise MetadataError(f"the #[metadata] root maps {len(keys)} key(s) to {len(values)} value list(s)")
+    for key, value in zip(keys, values, strict=True):
         # String keys are stored inline, or as the index of a string node.
         kind = key if isinstance(key, str) and not key.isdigit() else nodes[int(key)].get("repr_str")
         if not isinstance(kind, str):

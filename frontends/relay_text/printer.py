@@ -349,7 +349,7 @@ class RelayPrinter:
             inner = indent + "  "
             keyword = "match?" if op.partial else "match"
             lines = [f"{keyword} ({self.value(op.data, indent)}) {{"]
-            for pattern, region in zip(op.patterns, op.clauses):
+            for pattern, region in zip(op.patterns, op.clauses, strict=True):
                 args = iter(region.block.args)
                 pat = self.pattern(pattern, args)
                 lines.append(f"{inner}{pat} => {{\n" + self.body(region.block, inner + "  ") + f"\n{inner}}},")

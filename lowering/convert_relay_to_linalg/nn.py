@@ -12,9 +12,12 @@ from collections.abc import Sequence
 from xdsl.builder import Builder
 from xdsl.dialects import arith, math, tensor
 from xdsl.dialects.builtin import TensorType
-from xdsl.ir import Attribute, SSAValue
+from xdsl.ir import Attribute, Operation, SSAValue
 
 from relay_opt.diagnostics import RelayError
+from relay_opt.dialects.relay.builder import RelayBuilder
+from relay_opt.dialects.relay.decompositions import DECOMPOSITIONS
+from relay_opt.dialects.relay.ir_helpers import shape_of
 from relay_opt.dialects.relay.ops.common import normalize_axis
 from relay_opt.dialects.relay.ops.elementwise import Add, Maximum
 from relay_opt.dialects.relay.ops.nn import (
@@ -39,12 +42,6 @@ from relay_opt.lowering.convert_relay_to_linalg.structured import (
     generic,
     scalar_const,
 )
-
-
-def _shape(v: SSAValue) -> tuple[int, ...]:
-    t = v.type
-    assert isinstance(t, TensorType)
-    return tuple(t.get_shape())
 
 
 def _mac(dtype: str):  # noqa: ANN202
@@ -75,7 +72,7 @@ def _check_out_dtype(op: RelayOperatorOp) -> None:
 def lower_dense(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     _check_out_dtype(op)
     x, w = args
-    lead = len(_shape(x)) - 1
+    lead = len(shape_of(x)) - 1
     n = lead + 2  # loops: lead..., j (units), k (reduction)
     maps = [amap(n, [*(d(i) for i in range(lead)), d(lead + 1)]),
             amap(n, [d(lead), d(lead + 1)]),
@@ -88,7 +85,7 @@ def lower_matmul(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
     _check_out_dtype(op)
     a, b = args
     # loops: a's leading axes (m), n, then the reduction k
-    lead = 1 if op.attrs.transpose_a else len(_shape(a)) - 1
+    lead = 1 if op.attrs.transpose_a else len(shape_of(a)) - 1
     n = lead + 2
     k = d(n - 1)
     a_map = [k, d(0)] if op.attrs.transpose_a else [*(d(i) for i in range(lead)), k]
@@ -102,8 +99,8 @@ def lower_batch_matmul(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -
     _check_out_dtype(op)
     x, y = args
     # loops: batch, m, n, k
-    bx = c(0) if _shape(x)[0] == 1 and _shape(y)[0] != 1 else d(0)
-    by = c(0) if _shape(y)[0] == 1 and _shape(x)[0] != 1 else d(0)
+    bx = c(0) if shape_of(x)[0] == 1 and shape_of(y)[0] != 1 else d(0)
+    by = c(0) if shape_of(y)[0] == 1 and shape_of(x)[0] != 1 else d(0)
     x_map = [bx, d(3), d(1)] if op.attrs.transpose_a else [bx, d(1), d(3)]
     y_map = [by, d(2), d(3)] if op.attrs.transpose_b else [by, d(3), d(2)]
     maps = [amap(4, x_map), amap(4, y_map), amap(4, [d(0), d(1), d(2)])]
@@ -119,7 +116,7 @@ def _pad_spatial(lw: Lowerer, x: SSAValue, pads: tuple[int, int, int, int], valu
     top, left, bottom, right = pads
     if not any(pads):
         return x
-    widths = [[0, 0] for _ in _shape(x)]
+    widths = [[0, 0] for _ in shape_of(x)]
     h_axis, w_axis = (1, 2) if layout == "NHWC" else (2, 3)
     widths[h_axis], widths[w_axis] = [top, bottom], [left, right]
     return pad_by_index(lw, x, widths, "constant", value)
@@ -133,9 +130,9 @@ def lower_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
     x, w = args
     x = _pad_spatial(lw, x, padding4(attrs.padding), 0.0, attrs.data_layout)
     if nhwc:
-        kh, kw, cpg, cout = _shape(w)
+        kh, kw, cpg, cout = shape_of(w)
     else:
-        cout, cpg, kh, kw = _shape(w)
+        cout, cpg, kh, kw = shape_of(w)
     opg = cout // attrs.groups
     sh, sw = attrs.strides
     dh, dw = attrs.dilation
@@ -196,8 +193,8 @@ def lower_conv2d_transpose(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue
     attrs = op.attrs
     _check_out_dtype(op)
     x, w = args
-    n, cin = _shape(x)[:2]
-    _, opg, kh, kw = _shape(w)
+    n, cin = shape_of(x)[:2]
+    _, opg, kh, kw = shape_of(w)
     out_shape = signless(op.result.type).get_shape()  # pyright: ignore[reportAttributeAccessIssue]
     cpg = cin // attrs.groups
     (sh, sw), (dh, dw) = attrs.strides, attrs.dilation
@@ -230,7 +227,7 @@ def _pool(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, kind: str) -> SSAValue:
     kh, kw = attrs.pool_size
     sh, sw = attrs.strides
     dh, dw = attrs.dilation
-    out_shape, in_shape = out_t.get_shape(), _shape(x)
+    out_shape, in_shape = out_t.get_shape(), shape_of(x)
     (oh, ow), (h, w) = ((out_shape[1], out_shape[2]), (in_shape[1], in_shape[2])) if nhwc else \
         ((out_shape[2], out_shape[3]), (in_shape[2], in_shape[3]))
     # Pad so every window (ceil_mode ones too) reads inside the tensor.
@@ -305,7 +302,7 @@ def lower_avg_pool(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SS
 def lower_global_pool(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     x = args[0]
     nhwc = op.attrs.layout == "NHWC"
-    shape = _shape(x)
+    shape = shape_of(x)
     h, w = (shape[1], shape[2]) if nhwc else (shape[2], shape[3])
     is_max = isinstance(op, GlobalMaxPool2D)
     dtype = _dtype(op)
@@ -328,7 +325,7 @@ def lower_global_pool(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) ->
 
 def _reduce_axis(lw: Lowerer, x: SSAValue, axis: int, init_value: float, combine, value_fn=None) -> SSAValue:  # noqa: ANN001
     """Reduce `x` over `axis`, keeping it as a size-1 axis."""
-    shape = _shape(x)
+    shape = shape_of(x)
     t = x.type
     assert isinstance(t, TensorType)
     out_shape = list(shape)
@@ -355,7 +352,7 @@ def _ew(lw: Lowerer, op: RelayOperatorOp, inputs: list[SSAValue], fn) -> SSAValu
 @lowering(Softmax, LogSoftmax)
 def lower_softmax(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     x = args[0]
-    axis = normalize_axis(op.attrs.axis, len(_shape(x)))
+    axis = normalize_axis(op.attrs.axis, len(shape_of(x)))
     peak = _reduce_axis(lw, x, axis, -pymath.inf, arith.MaximumfOp)
 
     # sum(exp(x - max)) along the axis, computed from a shifted copy.
@@ -385,7 +382,7 @@ def _channel(lw: Lowerer, v: SSAValue, axis: int, rank: int) -> SSAValue:
 @lowering(BiasAdd)
 def lower_bias_add(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     x, bias = args
-    rank = len(_shape(x))
+    rank = len(shape_of(x))
     b = _channel(lw, bias, normalize_axis(op.attrs.axis, rank), rank)
     dtype = _dtype(op)
     return _ew(lw, op, [x, b], lambda bl, a, t: Scalar(bl, dtype).emit(
@@ -395,7 +392,7 @@ def lower_bias_add(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SS
 @lowering(Prelu)
 def lower_prelu(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     x, alpha = args
-    rank = len(_shape(x))
+    rank = len(shape_of(x))
     al = _channel(lw, alpha, normalize_axis(op.attrs.axis, rank), rank)
 
     def body(b: Builder, a: Sequence[SSAValue], t: Attribute) -> SSAValue:
@@ -409,7 +406,7 @@ def lower_prelu(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVa
 @lowering(BatchNorm)
 def lower_batch_norm(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> list[SSAValue]:
     x, gamma, beta, mean, var = args
-    rank = len(_shape(x))
+    rank = len(shape_of(x))
     axis = normalize_axis(op.attrs.axis, rank)
     g, bt, m, v = (_channel(lw, a, axis, rank) for a in (gamma, beta, mean, var))
     eps, scale, center = op.attrs.epsilon, op.attrs.scale, op.attrs.center
@@ -438,7 +435,7 @@ def _elementwise_typed(lw: Lowerer, out_t: Attribute, inputs: list[SSAValue], bo
     out_t = signless(out_t)
     assert isinstance(out_t, TensorType)
     shape = out_t.get_shape()
-    maps = [AffineMapAttr(broadcast_map(_shape(i), shape)) for i in inputs]
+    maps = [AffineMapAttr(broadcast_map(shape_of(i), shape)) for i in inputs]
     maps.append(amap(len(shape), [d(i) for i in range(len(shape))]))
     init = empty(lw, out_t)
     return generic(lw, inputs, [init], maps, [PARALLEL] * len(shape),
@@ -448,9 +445,9 @@ def _elementwise_typed(lw: Lowerer, out_t: Attribute, inputs: list[SSAValue], bo
 @lowering(LayerNorm)
 def lower_layer_norm(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     x, gamma, beta = args
-    rank = len(_shape(x))
+    rank = len(shape_of(x))
     axis = normalize_axis(op.attrs.axis, rank)
-    n = _shape(x)[axis]
+    n = shape_of(x)[axis]
     total = _reduce_axis(lw, x, axis, 0.0, arith.AddfOp)
     mean = _ew(lw, op, [total], lambda b, a, t: b.insert(arith.DivfOp(a[0], scalar_const(b, n, t))).results[0])
     mean = _keep_shape(lw, mean, total)
@@ -511,7 +508,7 @@ def pad_by_index(lw: Lowerer, x: SSAValue, widths: Sequence[Sequence[int]], mode
 
     from relay_opt.lowering.convert_relay_to_linalg.structured import index
 
-    shape = _shape(x)
+    shape = shape_of(x)
     n = len(shape)
     xt = x.type
     assert isinstance(xt, TensorType)
@@ -553,23 +550,19 @@ def pad_by_index(lw: Lowerer, x: SSAValue, widths: Sequence[Sequence[int]], mode
     return generic(lw, inputs, [empty(lw, out_t)], maps, [PARALLEL] * n, body)[0]
 
 
-# -- normalizations by their simplify-inference expansion ----------------------------------
+# -- normalizations by their decomposition into Relay arithmetic ----------------------------
 
 
 @lowering(InstanceNorm, GroupNorm, L2Normalize)
 def lower_by_expansion(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
-    """The Relay arithmetic simplify-inference rewrites the op into (one expansion for both),
-    built in a scratch block and lowered op by op with the existing rules."""
-    from xdsl.ir import Block
-
-    from relay_opt.passes.simplify_inference import EXPANSIONS, Emitter
-
-    scratch = Block()
-    out = EXPANSIONS[op.opdef.name](Emitter(scratch.add_op, op), op)
-    for relay_op in scratch.ops:
+    """The Relay arithmetic the op decomposes into (as simplify-inference rewrites it),
+    built aside and lowered op by op with the existing rules."""
+    built: list[Operation] = []
+    out = DECOMPOSITIONS[type(op)](RelayBuilder.collect(built, op.location), op)
+    for relay_op in built:
         lw.op(relay_op)
     [lowered] = lw.values[out]
-    # The scratch ops use the op's operands: drop them (last first, so no use is left).
-    for relay_op in reversed(list(scratch.ops)):
+    # The built ops use the op's operands: drop them (last first, so no use is left).
+    for relay_op in reversed(built):
         relay_op.erase(safe_erase=False)
     return lowered

@@ -15,6 +15,7 @@ from xdsl.ir import SSAValue
 from xdsl.ir.affine import AffineExpr
 
 from relay_opt.diagnostics import RelayError
+from relay_opt.dialects.relay.ir_helpers import shape_of
 from relay_opt.dialects.relay.ops.common import normalize_axis
 from relay_opt.dialects.relay.ops.nn import AdaptiveAvgPool2D, BatchFlatten
 from relay_opt.dialects.relay.ops.transform import (
@@ -37,12 +38,6 @@ from relay_opt.lowering.convert_relay_to_linalg.structured import (
 )
 
 
-def _shape(v: SSAValue | object) -> tuple[int, ...]:
-    t = v.type if isinstance(v, SSAValue) else v
-    assert isinstance(t, TensorType)
-    return tuple(t.get_shape())
-
-
 def _identity(n: int) -> AffineMapAttr:
     return amap(n, [d(i) for i in range(n)])
 
@@ -54,7 +49,7 @@ def gather(lw: Lowerer, x: SSAValue, out_type, source: Sequence[AffineExpr]) -> 
     range from the first operand that indexes it by that loop alone, and that
     must be the result, not a larger `x` (a slice from 0 reads x[d0])."""
     out_t = signless(out_type)
-    n = len(_shape(out_t))
+    n = len(shape_of(out_t))
     init = empty(lw, out_t)
     return generic(lw, [init, x], [init], [_identity(n), amap(n, source), _identity(n)], [PARALLEL] * n,
                    lambda b, a: a[1])[0]
@@ -82,7 +77,7 @@ def reshape_exprs(src: Sequence[int], dst: Sequence[int]) -> list[AffineExpr]:
 
 
 def reshape_to(lw: Lowerer, x: SSAValue, out_type) -> SSAValue:  # noqa: ANN001
-    src, dst = _shape(x), _shape(out_type)
+    src, dst = shape_of(x), shape_of(out_type)
     if src == dst:
         return x
     return gather(lw, x, out_type, reshape_exprs(src, dst))
@@ -95,21 +90,21 @@ def lower_reshape(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSA
 
 @lowering(Transpose)
 def lower_transpose(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
-    axes = transpose_axes(op.attrs, len(_shape(args[0])))
+    axes = transpose_axes(op.attrs, len(shape_of(args[0])))
     source = [d(axes.index(i)) for i in range(len(axes))]
     return gather(lw, args[0], op.result.type, source)
 
 
 @lowering(BroadcastTo)
 def lower_broadcast_to(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
-    m = broadcast_map(_shape(args[0]), _shape(op.result.type))
+    m = broadcast_map(shape_of(args[0]), shape_of(op.result.type))
     return gather(lw, args[0], op.result.type, list(m.results))
 
 
 @lowering(Tile)
 def lower_tile(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
-    src = _shape(args[0])
-    n = len(_shape(op.result.type))
+    src = shape_of(args[0])
+    n = len(shape_of(op.result.type))
     offset = n - len(src)
     return gather(lw, args[0], op.result.type,
                   [d(k + offset) % size if size != 1 else c(0) for k, size in enumerate(src)])
@@ -117,7 +112,7 @@ def lower_tile(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVal
 
 @lowering(Repeat)
 def lower_repeat(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
-    n = len(_shape(args[0]))
+    n = len(shape_of(args[0]))
     axis = normalize_axis(op.attrs.axis, n)
     r = op.attrs.repeats
     return gather(lw, args[0], op.result.type, [d(k) // r if k == axis else d(k) for k in range(n)])
@@ -125,7 +120,7 @@ def lower_repeat(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
 
 @lowering(StridedSlice)
 def lower_strided_slice(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
-    shape = _shape(args[0])
+    shape = shape_of(args[0])
     source = [d(k) * step + c(begin) for k, (begin, _, step) in enumerate(slice_bounds(op.attrs, shape))]
     return gather(lw, args[0], op.result.type, source)
 
@@ -133,7 +128,7 @@ def lower_strided_slice(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) 
 @lowering(Split)
 def lower_split(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> list[SSAValue]:
     x = args[0]
-    shape = _shape(x)
+    shape = shape_of(x)
     axis = normalize_axis(op.attrs.axis, len(shape))
     parts = []
     for (start, _), t in zip(split_bounds(op.attrs, shape[axis]), op.result.type.types):  # pyright: ignore
@@ -145,21 +140,21 @@ def lower_split(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> list[
 def lower_concatenate(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     fields = lw.values[op.operands[0]]
     out_t = signless(op.result.type)
-    n = len(_shape(out_t))
+    n = len(shape_of(out_t))
     axis = normalize_axis(op.attrs.axis, n)
     out = empty(lw, out_t)
     offset = 0
     for f in fields:
         maps = [_identity(n), amap(n, [d(k) + c(offset) if k == axis else d(k) for k in range(n)])]
         out = generic(lw, [f], [out], maps, [PARALLEL] * n, lambda b, a: a[0])[0]
-        offset += _shape(f)[axis]
+        offset += shape_of(f)[axis]
     return out
 
 
 @lowering(Stack)
 def lower_stack(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     out_t = signless(op.result.type)
-    axis = normalize_axis(op.attrs.axis, len(_shape(out_t)))
+    axis = normalize_axis(op.attrs.axis, len(shape_of(out_t)))
     out = empty(lw, out_t)
     for i, f in enumerate(lw.values[op.operands[0]]):
         out = _stack_one(lw, f, out, axis, i)
@@ -168,7 +163,7 @@ def lower_stack(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVa
 
 def _stack_one(lw: Lowerer, f: SSAValue, out: SSAValue, axis: int, i: int) -> SSAValue:
     """Write `f` as slice `i` of `out` along `axis`."""
-    n = len(_shape(f))
+    n = len(shape_of(f))
     maps = [_identity(n), amap(n, [*(d(k) for k in range(axis)), c(i), *(d(k) for k in range(axis, n))])]
     return generic(lw, [f], [out], maps, [PARALLEL] * n, lambda b, a: a[0])[0]
 
@@ -190,7 +185,7 @@ def lower_full(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVal
 
     value = args[0]
     out_t = signless(op.result.type)
-    n = len(_shape(out_t))
+    n = len(shape_of(out_t))
     src, dst = tensor_dtype(op.operands[0].type), tensor_dtype(op.result.type)  # pyright: ignore
     return generic(lw, [value], [empty(lw, out_t)], [amap(n, []), _identity(n)], [PARALLEL] * n,
                    lambda b, a: cast_scalar(b, a[0], src, dst, out_t.element_type))[0]  # pyright: ignore
@@ -266,9 +261,9 @@ def _adaptive_weights(out_size: int, in_size: int) -> np.ndarray:
 
 @lowering(AdaptiveAvgPool2D)
 def lower_adaptive_avg_pool(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
-    shape = _shape(args[0])
+    shape = shape_of(args[0])
     h, w = (shape[1], shape[2]) if op.attrs.layout == "NHWC" else (shape[2], shape[3])
-    out = _shape(op.result.type)
+    out = shape_of(op.result.type)
     oh, ow = (out[1], out[2]) if op.attrs.layout == "NHWC" else (out[2], out[3])
     return _separable(lw, op, args[0], _adaptive_weights(oh, h), _adaptive_weights(ow, w))
 
@@ -298,7 +293,7 @@ def _resize_weights(out_size: int, in_size: int, attrs) -> np.ndarray:  # noqa: 
 def lower_resize2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     if op.attrs.out_dtype not in ("", tensor_dtype_of(op)):
         raise RelayError("image.resize2d with another out_dtype is not lowered yet", op)
-    shape = _shape(args[0])
+    shape = shape_of(args[0])
     h, w = (shape[1], shape[2]) if op.attrs.layout == "NHWC" else (shape[2], shape[3])
     oh, ow = op.attrs.size
     return _separable(lw, op, args[0], _resize_weights(oh, h, op.attrs), _resize_weights(ow, w, op.attrs))
@@ -319,14 +314,14 @@ def lower_take(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVal
     from relay_opt.lowering.convert_relay_to_linalg.structured import index, scalar_const
 
     x, indices = args
-    xshape, ishape = _shape(x), _shape(indices)
+    xshape, ishape = shape_of(x), shape_of(indices)
     flat = op.attrs.axis is None
     if flat:
         x = reshape_to(lw, x, TensorType(x.type.element_type, [int(np.prod(xshape))]))  # pyright: ignore
-        xshape = _shape(x)
+        xshape = shape_of(x)
     axis = 0 if flat else normalize_axis(op.attrs.axis, len(xshape))
     out_t = signless(op.result.type)
-    n = len(_shape(out_t))
+    n = len(shape_of(out_t))
     k = len(ishape)
     idx_map = amap(n, [d(axis + i) for i in range(k)])
     size = xshape[axis]
@@ -362,7 +357,7 @@ def lower_arange(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
     from relay_opt.lowering.convert_relay_to_linalg.structured import index
 
     out_t = signless(op.result.type)
-    if DYNAMIC in _shape(out_t):
+    if DYNAMIC in shape_of(out_t):
         raise RelayError("arange's length is only known at run time; dynamic shapes are not compiled yet", op)
     start, _, step = args
     src = tensor_dtype(op.operands[0].type)  # pyright: ignore
