@@ -6,6 +6,21 @@ are the subpackages of this package; see pyproject.toml.
 
 __version__ = "0.1.0"
 
+__all__ = ["LoadError", "Program", "compile", "load_program"]
+
+
+def __getattr__(name: str):  # noqa: ANN202
+    # Importing relay_opt does no work (`relay-opt --help` stays fast): the API loads on use.
+    if name in ("load_program", "Program"):
+        from relay_opt import loader
+
+        return getattr(loader, name)
+    if name == "LoadError":
+        from relay_opt.diagnostics import LoadError
+
+        return LoadError
+    raise AttributeError(f"module 'relay_opt' has no attribute '{name}'")
+
 
 def compile(module, entry: str = "main", opt: int = 3, profile: bool = False):  # noqa: A001, ANN001, ANN201
     """Compile a type-checked Relay module to native code: see `relay_opt.runtime.jit.compile`."""

@@ -11,7 +11,9 @@ relay-opt records one for every op it parses).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import os
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from xdsl.dialects.builtin import FileLineColLoc
@@ -43,6 +45,22 @@ class RelayError(Exception):
         self.notes = list(notes)
         self.file = file
         """The input file, for errors about it that have no line (a binary ONNX model)."""
+
+
+class UserError(Exception):
+    """An error already rendered for the user: `str(e)` is what a tool prints."""
+
+
+class LoadError(RelayError, UserError):
+    """Bad input to `relay_opt.load_program`: `diagnostic` is the whole rendered message
+    (`file:line:col: error: ...`, the source line and a caret)."""
+
+    def __init__(self, diagnostic: str, message: str, at: Anchor = None):
+        super().__init__(message, at)
+        self.diagnostic = diagnostic
+
+    def __str__(self) -> str:
+        return self.diagnostic
 
 
 def location_of(anchor: Anchor) -> SourceLoc | None:
@@ -129,3 +147,38 @@ def verify_located(module: Operation) -> None:
             message = str(e.args[0]) if e.args else str(e)
             message = message.removeprefix("Operation does not verify: ")
             raise RelayError(message, op) from None
+
+
+def run_tool(tool: Callable[[], int], prog: str) -> int:
+    """Run a command-line tool's body: user errors and crashes become messages, never tracebacks."""
+    try:
+        return tool()
+    except UserError as e:
+        sys.stderr.write(str(e))
+        return 1
+    except RelayError as e:
+        sys.stderr.write(render_error(e, {}, unlocated=prog))
+        return 1
+    except BrokenPipeError:
+        # The reader went away (`relay-opt ... | head`): stop quietly, as other tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OSError as e:
+        if e.filename is not None and e.strerror:
+            sys.stderr.write(f"{prog}: error: cannot open '{e.filename}': {e.strerror}\n")
+        else:
+            sys.stderr.write(f"{prog}: error: {e}\n")
+        return 1
+    except ValueError as e:
+        sys.stderr.write(f"{prog}: error: {e}\n")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:  # noqa: BLE001 - the one place that turns crashes into messages
+        if os.environ.get("RELAY_OPT_TRACEBACK"):
+            raise
+        sys.stderr.write(
+            f"{prog}: internal error: {type(e).__name__}: {e}\n"
+            f"(set RELAY_OPT_TRACEBACK=1 to see the traceback; please report it)\n"
+        )
+        return 2

@@ -56,3 +56,34 @@ RELAY_UNIVERSE = Universe(
     all_dialects={"relay": _relay},
     all_passes={name: _loader(path) for name, path in PASSES.items()},
 )
+
+
+def load_plugin(name: str) -> list[Universe]:
+    """The Universes of a plugin module: `MODULE:NAME`, or every Universe that MODULE defines."""
+    from relay_opt.diagnostics import RelayError
+
+    module_name, _, attr = name.partition(":")
+    try:
+        module = import_module(module_name)
+    except ImportError as e:
+        raise RelayError(f"cannot load plugin '{name}': {e}") from None
+    if attr:
+        found = [getattr(module, attr, None)]
+    else:
+        found = [v for v in vars(module).values() if isinstance(v, Universe)]
+    found = [u for u in found if isinstance(u, Universe)]
+    if not found:
+        raise RelayError(f"plugin module '{module_name}' defines no xdsl.universe.Universe")
+    return found
+
+
+def pass_summary(pass_class: type[ModulePass]) -> str:
+    """The first line of a pass's docstring (what `relay-opt --list-passes` shows)."""
+    doc = pass_class.__doc__ or ""
+    if doc.startswith(f"{pass_class.__name__}("):
+        doc = ""  # the signature that @dataclass writes when a class has no docstring
+    for line in doc.strip().splitlines():
+        if line.strip():
+            return line.strip()
+    origin = pass_class.__module__.split(".")[0]
+    return f"({origin} pass without a description)"

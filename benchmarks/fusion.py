@@ -60,7 +60,7 @@ def median_ms(fn, args: list[np.ndarray], repeat: int) -> float:  # noqa: ANN001
 
 
 def main() -> None:
-    from relay_opt.frontends.relay_text import parse_relay
+    from relay_opt import load_program
     from relay_opt.runtime.jit import compile
 
     p = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
@@ -74,7 +74,7 @@ def main() -> None:
         ("8 elementwise ops 256x1024", CHAIN, chain_numpy, [rng.standard_normal((256, 1024)).astype(np.float32)]),
     ]
     for name, text, reference, inputs in cases:
-        module = parse_relay(text)
+        module = load_program(text, "relay").module
         times = {}
         exes = {}
         for label, level in (("unfused", 0), ("fused", 3)):

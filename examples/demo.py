@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from xdsl.context import Context
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE / "models"))
@@ -22,20 +21,16 @@ sys.path.insert(0, str(HERE / "models"))
 def main() -> None:
     from mnist import mnist_numpy, mnist_text
 
+    from relay_opt import compile, load_program
     from relay_opt.dialects.relay import core
-    from relay_opt.frontends.relay_text import parse_relay
-    from relay_opt.passes.infer_types import InferTypesPass
     from relay_opt.runtime.interpreter import interpret
-    from relay_opt.runtime.jit import compile
-    from relay_opt.tools.loading import read_module
 
-    module, _ = read_module(str(HERE / "models" / "showcase.mlir"))
-    InferTypesPass().apply(Context(), module)
+    module = load_program(HERE / "models" / "showcase.mlir").module
     main_fn = next(op for op in module.ops if isinstance(op, core.FuncOp) and op.sym_name.data == "main")
     print(f"1. showcase.mlir type-checks: @main : {main_fn.function_type}")
 
     text, weights = mnist_text()
-    mnist = parse_relay(text, "mnist.rly", meta={"relay.Constant": weights})
+    mnist = load_program(text, "relay", filename="mnist.rly", meta={"relay.Constant": weights}).module
     f = next(op for op in mnist.ops if isinstance(op, core.FuncOp))
     print(f"2. MNIST CNN in Relay text type-checks: {f.function_type}")
     start = time.perf_counter()

@@ -27,6 +27,18 @@ STAGES: tuple[ModulePass, ...] = (
 )
 
 
+def lowering_stages(profile: bool = False) -> list[ModulePass]:
+    """The passes of relay-to-llvm in order; with `profile`, profile-kernels after bufferize."""
+    from relay_opt.lowering.profile_kernels import ProfileKernelsPass
+
+    stages: list[ModulePass] = []
+    for stage in STAGES:
+        stages.append(stage)
+        if profile and isinstance(stage, BufferizePass):
+            stages.append(ProfileKernelsPass())
+    return stages
+
+
 @dataclass(frozen=True)
 class RelayToLLVMPipeline(ModulePass):
     """Runs convert-relay-to-linalg, fuse-linalg-elementwise, fuse-linalg-epilogue, bufferize,
@@ -38,9 +50,5 @@ class RelayToLLVMPipeline(ModulePass):
     """Bracket each kernel with timer calls (profile-kernels) after bufferize."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        from relay_opt.lowering.profile_kernels import ProfileKernelsPass
-
-        for stage in STAGES:
+        for stage in lowering_stages(self.profile):
             stage.apply(ctx, op)
-            if self.profile and isinstance(stage, BufferizePass):
-                ProfileKernelsPass().apply(ctx, op)

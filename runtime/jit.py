@@ -14,13 +14,14 @@ from functools import cache
 
 import numpy as np
 from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp, TensorType, TupleType
-from xdsl.ir import Attribute
+from xdsl.dialects.builtin import ArrayAttr, ModuleOp, TensorType, TupleType
+from xdsl.ir import Attribute, ParametrizedAttribute
 
 from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay import core
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
-from relay_opt.dialects.relay.types import DYNAMIC, tensor_dtype
+from relay_opt.dialects.relay.types import DYNAMIC, IncompleteType, tensor_dtype
+from relay_opt.timing import Timings
 
 
 @cache
@@ -141,14 +142,48 @@ class Executable:
         return _regroup(self._ret_type, outputs)
 
 
-def lower_to_llvm(module: ModuleOp, profile: bool = False, level: int = 3) -> ModuleOp:
-    """Optimize (relay-optimize at `level`) and lower a clone of a type-checked Relay module."""
-    from relay_opt.lowering.relay_to_llvm import RelayToLLVMPipeline
-    from relay_opt.passes.relay_optimize import OptimizePass
+def _has_incomplete_types(module: ModuleOp) -> bool:
+    """Whether some type is still `!relay.incomplete` (the module was never type-checked)."""
 
+    def incomplete(t: Attribute) -> bool:
+        if isinstance(t, IncompleteType):
+            return True
+        if isinstance(t, ArrayAttr):
+            return any(incomplete(x) for x in t)  # pyright: ignore
+        return isinstance(t, ParametrizedAttribute) and any(incomplete(p) for p in t.parameters)
+
+    for op in module.walk():
+        values = (*op.results, *(a for r in op.regions for b in r.blocks for a in b.args))
+        if any(incomplete(v.type) for v in values):
+            return True
+    return False
+
+
+def lower_to_llvm(module: ModuleOp, profile: bool = False, level: int = 3,
+                  timings: Timings | None = None, kernels: list[str] | None = None) -> ModuleOp:
+    """Optimize (relay-optimize at `level`) and lower a clone of a type-checked Relay module.
+
+    infer-types, the first pass of relay-optimize, runs only if some type is still
+    incomplete: `relay_opt.load_program` has type-checked what it loaded. `timings`
+    records each pass; with `profile`, `kernels` receives the name of each timed kernel."""
+    from relay_opt.lowering.profile_kernels import ProfileKernelsPass, kernel_names, operator_origins
+    from relay_opt.lowering.relay_to_llvm import lowering_stages
+    from relay_opt.passes.infer_types import InferTypesPass
+    from relay_opt.passes.relay_optimize import passes_for_level
+
+    if not 0 <= level <= 3:
+        raise RelayError(f"optimization level {level} does not exist (0 to 3)")
+    timings = timings or Timings()
+    passes = passes_for_level(level)
+    if not _has_incomplete_types(module):
+        passes = [p for p in passes if not isinstance(p, InferTypesPass)]
     lowered = module.clone()
-    OptimizePass(level).apply(Context(), lowered)
-    RelayToLLVMPipeline(profile=profile).apply(Context(), lowered)
+    ctx = Context()
+    for p in [*passes, *lowering_stages(profile)]:
+        timings.apply(p, ctx, lowered)
+        if isinstance(p, ProfileKernelsPass) and kernels is not None:
+            # Named on this compilation's IR: each kernel's position is its Relay operator's.
+            kernels.extend(kernel_names(lowered, operator_origins(module)))
     return lowered
 
 
@@ -214,41 +249,38 @@ def _check_native_dtypes(module: ModuleOp) -> None:
                 )
 
 
-def compile(module: ModuleOp, entry: str = "main", opt: int = 3, profile: bool = False) -> Executable:  # noqa: A001
+def compile(module: ModuleOp, entry: str = "main", opt: int = 3, profile: bool = False,  # noqa: A001
+            timings: Timings | None = None) -> Executable:
     """Compile a type-checked Relay module; returns its `entry` function as an Executable.
 
     `opt` is the optimization level of both the Relay pipeline (relay-optimize) and LLVM.
-    With `profile`, every kernel is timed; `executable.profile.table()` reports it."""
+    With `profile`, every kernel is timed; `executable.profile.table()` reports it.
+    `timings` records the time of each pass and of LLVM's steps."""
     funcs = {op.sym_name.data: op for op in module.ops if isinstance(op, core.FuncOp)}
     if entry not in funcs:
         raise ValueError(f"the module has no function @{entry} (it has {', '.join(sorted(funcs)) or 'none'})")
     f = funcs[entry]
+    if _has_incomplete_types(module):
+        raise ValueError("the module is not type-checked (it has !relay.incomplete types): "
+                         "read it with relay_opt.load_program, or run infer-types first")
     _check_native_dtypes(module)
     params = [s for a in f.args for s in _specs(a.type, a.name_hint or f"arg{a.index}")]
-    lowered = lower_to_llvm(module, profile, opt)
+    timings = timings or Timings()
+    kernels: list[str] = []
+    lowered = lower_to_llvm(module, profile, opt, timings, kernels)
     kernel_profile = None
     if profile:
-        from relay_opt.lowering.profile_kernels import kernel_names, operator_origins
-
-        from relay_opt.lowering.bufferize import BufferizePass
-        from relay_opt.lowering.relay_to_llvm import STAGES
-        from relay_opt.passes.relay_optimize import OptimizePass
-
-        # The kernels are named on the IR the pipeline profiles: its stages up to bufferize.
-        staged = module.clone()
-        OptimizePass(opt).apply(Context(), staged)
-        for stage in STAGES:
-            stage.apply(Context(), staged)
-            if isinstance(stage, BufferizePass):
-                break
-        kernel_profile = KernelProfile(kernel_names(staged, operator_origins(module)))
+        kernel_profile = KernelProfile(kernels)
         kernel_profile.bind()
     weights = bind_weights(lowered)
-    ir_text = llvm_ir(lowered)
+    with timings.measure("llvm-translate"):
+        ir_text = llvm_ir(lowered)
     llvm = _llvm()
-    mod = optimize(ir_text, opt)
-    engine = llvm.create_mcjit_compiler(mod, target_machine(opt))
-    engine.finalize_object()
+    with timings.measure("llvm-optimize"):
+        mod = optimize(ir_text, opt)
+    with timings.measure("llvm-codegen"):
+        engine = llvm.create_mcjit_compiler(mod, target_machine(opt))
+        engine.finalize_object()
     address = engine.get_function_address(entry)
     exe = Executable(engine, address, params, list(f.function_type.inputs), f.ret_type, mod)
     exe._weights = weights  # the bound arrays must outlive the code

@@ -10,8 +10,8 @@ from conftest import print_module
 from xdsl.context import Context
 from xdsl.passes import ModulePass
 
+from relay_opt import load_program
 from relay_opt.diagnostics import RelayError
-from relay_opt.frontends.relay_text import parse_relay
 from relay_opt.passes.combine_parallel_conv2d import CombineParallelConv2DPass
 from relay_opt.passes.combine_parallel_dense import CombineParallelDensePass
 from relay_opt.passes.fold_constant import FoldConstantPass
@@ -100,7 +100,7 @@ CASES = [
 
 def _parse(name: str, text: str):  # noqa: ANN202
     meta = _inception_meta(np.random.default_rng(1)) if name == "inception" else None
-    return parse_relay(text, f"{name}.rly", meta=meta)
+    return load_program(text, "relay", filename=f"{name}.rly", meta=meta).module
 
 
 def _inputs(module) -> list[np.ndarray]:  # noqa: ANN001

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from relay_opt.frontends.relay_text import parse_relay
+from relay_opt import load_program
 from relay_opt.runtime.interpreter import interpret
 from relay_opt.runtime.jit import compile
 
@@ -17,7 +17,9 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "examples" / "models"))
 
 
 def compare(text: str, weights: list[np.ndarray], x: np.ndarray, rtol: float = 1e-5, atol: float = 1e-6) -> None:
-    module = parse_relay(text, "model.rly", meta={"relay.Constant": weights})
+    module = load_program(
+        text, "relay", filename="model.rly", meta={"relay.Constant": weights}
+    ).module
     got = compile(module)(x)
     want = interpret(module, [x])
     np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)
@@ -62,7 +64,9 @@ def test_wrong_inputs_are_python_exceptions():
     from mnist import mnist_text
 
     text, w = mnist_text()
-    exe = compile(parse_relay(text, "mnist.rly", meta={"relay.Constant": w}))
+    exe = compile(load_program(
+        text, "relay", filename="mnist.rly", meta={"relay.Constant": w}
+    ).module)
     with pytest.raises(ValueError, match="input 'x' must be 1x1x28x28 float32, got 1x1x28x27 float32"):
         exe(np.zeros((1, 1, 28, 27), np.float32))
     with pytest.raises(ValueError, match="got 1x1x28x28 float64"):

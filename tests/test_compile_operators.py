@@ -49,10 +49,12 @@ def test_every_operator_is_lowered_or_listed():
     ("1f", "10f", "2.5f", "float32"), ("0", "7", "2", "int32"), ("5i64", "-3i64", "-2i64", "int64"),
 ])
 def test_arange_with_constant_operands_has_a_static_length(start, stop, step, dtype):
-    from relay_opt.frontends.relay_text import parse_relay
+    from relay_opt import load_program
     from relay_opt.runtime.interpreter import interpret
 
-    module = parse_relay(f'#[version = "0.0.5"]\ndef @main() {{ arange({start}, {stop}, {step}, dtype="{dtype}") }}')
+    module = load_program(
+        f'#[version = "0.0.5"]\ndef @main() {{ arange({start}, {stop}, {step}, dtype="{dtype}") }}', "relay"
+    ).module
     got, want = compile(module)(), interpret(module)
     assert got.dtype == want.dtype and got.shape == want.shape and len(got) > 1
     np.testing.assert_array_equal(got, want)

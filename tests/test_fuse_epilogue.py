@@ -8,7 +8,7 @@ import pytest
 from xdsl.context import Context
 from xdsl.dialects.linalg import ops as linalg
 
-from relay_opt.frontends.relay_text import parse_relay
+from relay_opt import load_program
 from relay_opt.runtime.interpreter import interpret
 from relay_opt.runtime.jit import compile
 
@@ -22,7 +22,7 @@ def kernels_after_fusion(text: str) -> list[linalg.GenericOp]:
     from relay_opt.lowering.convert_relay_to_linalg import ConvertRelayToLinalgPass
     from relay_opt.passes.relay_optimize import OptimizePass
 
-    module = parse_relay(text)
+    module = load_program(text, "relay").module
     for p in (OptimizePass(3), ConvertRelayToLinalgPass(), FuseLinalgElementwisePass(), FuseLinalgEpiloguePass()):
         p.apply(Context(), module)
     [main] = [op for op in module.ops if getattr(op, "sym_name", None) and op.sym_name.data == "main"]
@@ -36,7 +36,7 @@ def has_reduction(op: linalg.GenericOp) -> bool:
 def check(text: str, shapes: list[tuple[int, ...]], fused: bool = True, seed: int = 0) -> None:
     rng = np.random.default_rng(seed)
     inputs = [rng.standard_normal(s).astype(np.float32) for s in shapes]
-    module = parse_relay(text)
+    module = load_program(text, "relay").module
     got = compile(module, opt=3)(*inputs)
     want = interpret(module, inputs)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
@@ -115,7 +115,7 @@ def test_intermediate_with_another_user_is_not_fused():
 }'''
     rng = np.random.default_rng(0)
     inputs = [rng.standard_normal(s).astype(np.float32) for s in [(4, 8), (6, 8)]]
-    module = parse_relay(text)
+    module = load_program(text, "relay").module
     got, want = compile(module)(*inputs), interpret(module, inputs)
     for g, w in zip(got, want, strict=True):  # pyright: ignore
         np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)

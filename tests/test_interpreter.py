@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from relay_opt import load_program
 from relay_opt.diagnostics import RelayError
-from relay_opt.frontends.relay_text import parse_relay
 from relay_opt.runtime.interpreter import ADTValue, Interpreter, RefCell, interpret
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "examples" / "models"))
@@ -19,7 +19,7 @@ HEADER = '#[version = "0.0.5"]\n'
 
 
 def run(body: str, *inputs, entry="main"):
-    return interpret(parse_relay(HEADER + body), list(inputs), entry)
+    return interpret(load_program(HEADER + body, "relay").module, list(inputs), entry)
 
 
 def pylist(v) -> list:
@@ -99,18 +99,22 @@ def test_sum_over_a_long_list():
                      " if (%n == 0) { %acc } else { @build(%n - 1, Cons(mod(%n, 7), %acc)) } }\n"
                      "def @total(%xs: List[int32]) -> int32 { match (%xs) { Cons(%h, %t) => %h + @total(%t), Nil => 0 } }\n"
                      "def @main(%n: int32) { @total(@build(%n, Nil)) }")
-    assert interpret(parse_relay(text), [np.int32(100000)]).item() == sum(i % 7 for i in range(1, 100001))
+    assert interpret(load_program(
+        text, "relay"
+    ).module, [np.int32(100000)]).item() == sum(i % 7 for i in range(1, 100001))
 
 
 def test_partial_match_failure_is_located():
-    module = parse_relay(HEADER + "def @main() { @hd(@tl(Cons(1, Nil))) }", "p.rly")
+    module = load_program(
+        HEADER + "def @main() { @hd(@tl(Cons(1, Nil))) }", "relay", filename="p.rly"
+    ).module
     with pytest.raises(RelayError) as err:
         interpret(module)
     assert "no clause of this match? matches" in err.value.message
 
 
 def test_inputs_are_checked():
-    module = parse_relay(HEADER + "def @main(%x: Tensor[(2), float32]) { %x }")
+    module = load_program(HEADER + "def @main(%x: Tensor[(2), float32]) { %x }", "relay").module
     with pytest.raises(ValueError, match="input 'x'"):
         interpret(module, [np.zeros(3, np.float32)])
     with pytest.raises(ValueError, match="missing: x"):
@@ -121,7 +125,9 @@ def test_mnist_cnn_matches_numpy():
     from mnist import mnist_numpy, mnist_text
 
     text, weights = mnist_text()
-    module = parse_relay(text, "mnist.rly", meta={"relay.Constant": weights})
+    module = load_program(
+        text, "relay", filename="mnist.rly", meta={"relay.Constant": weights}
+    ).module
     x = np.random.default_rng(0).standard_normal((1, 1, 28, 28)).astype(np.float32)
     np.testing.assert_allclose(interpret(module, [x]), mnist_numpy(x, weights), rtol=1e-5, atol=1e-6)
 
@@ -130,7 +136,9 @@ def test_gpt2_block_matches_numpy():
     from gpt2 import gpt2_numpy, gpt2_text
 
     text, weights = gpt2_text()
-    module = parse_relay(text, "gpt2.rly", meta={"relay.Constant": weights})
+    module = load_program(
+        text, "relay", filename="gpt2.rly", meta={"relay.Constant": weights}
+    ).module
     x = np.random.default_rng(1).standard_normal((1, 8, 64)).astype(np.float32)
     np.testing.assert_allclose(interpret(module, [x]), gpt2_numpy(x, weights), rtol=1e-4, atol=1e-5)
 
@@ -140,7 +148,9 @@ def test_resnet_matches_numpy():
     from resnet import resnet_numpy, resnet_text
 
     text, weights, ops = resnet_text(18, image=64, classes=10)
-    module = parse_relay(text, "resnet.rly", meta={"relay.Constant": weights})
+    module = load_program(
+        text, "relay", filename="resnet.rly", meta={"relay.Constant": weights}
+    ).module
     x = np.random.default_rng(2).standard_normal((1, 3, 64, 64)).astype(np.float32)
     np.testing.assert_allclose(interpret(module, [x]), resnet_numpy(x, weights, ops), rtol=1e-4, atol=1e-6)
 

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from relay_opt.frontends.relay_text import parse_relay
+from relay_opt import load_program
 from relay_opt.runtime.jit import compile, lower_to_llvm
 
 HEADER = '#[version = "0.0.5"]\n'
@@ -16,10 +16,11 @@ HEADER = '#[version = "0.0.5"]\n'
 def test_large_weights_bind_by_address_and_compile_fast():
     # 100 MB of weights: they must not pass through any IR text.
     w = np.random.default_rng(0).standard_normal((5000, 5000)).astype(np.float32)
-    module = parse_relay(
+    module = load_program(
         HEADER + "def @main(%x: Tensor[(5000, 5000), float32]) { multiply(%x, meta[relay.Constant][0]) }",
+        "relay",
         meta={"relay.Constant": [w]},
-    )
+    ).module
     start = time.perf_counter()
     exe = compile(module)
     assert time.perf_counter() - start < 30  # seconds; generous, the point is "not minutes"
@@ -31,7 +32,9 @@ def test_large_weights_bind_by_address_and_compile_fast():
 
 
 def test_inputs_by_name_and_errors():
-    module = parse_relay(HEADER + "def @main(%a: Tensor[(3), float32], %b: Tensor[(3), float32]) { subtract(%a, %b) }")
+    module = load_program(
+        HEADER + "def @main(%a: Tensor[(3), float32], %b: Tensor[(3), float32]) { subtract(%a, %b) }", "relay"
+    ).module
     exe = compile(module)
     a, b = np.arange(3, dtype=np.float32), np.ones(3, np.float32)
     np.testing.assert_array_equal(exe(a=a, b=b), a - b)
@@ -44,7 +47,9 @@ def test_inputs_by_name_and_errors():
 
 
 def test_tuple_results_come_back_as_tuples():
-    module = parse_relay(HEADER + "def @main(%a: Tensor[(2), int32]) { (negative(%a), (%a, abs(%a))) }")
+    module = load_program(
+        HEADER + "def @main(%a: Tensor[(2), int32]) { (negative(%a), (%a, abs(%a))) }", "relay"
+    ).module
     a = np.array([-1, 2], np.int32)
     neg, (same, absolute) = compile(module)(a)
     np.testing.assert_array_equal(neg, -a)
@@ -53,15 +58,15 @@ def test_tuple_results_come_back_as_tuples():
 
 
 def test_functions_calling_functions():
-    module = parse_relay(HEADER + (
+    module = load_program(HEADER + (
         "def @sq(%v: Tensor[(4), float32]) -> Tensor[(4), float32] { multiply(%v, %v) }\n"
         "def @main(%x: Tensor[(4), float32]) { add(@sq(%x), @sq(negative(%x))) }"
-    ))
+    ), "relay").module
     x = np.arange(4, dtype=np.float32)
     np.testing.assert_allclose(compile(module)(x), 2 * x * x)
 
 
 def test_unknown_entry_is_a_clear_error():
-    module = parse_relay(HEADER + "def @f(%x: float32) { %x }")
+    module = load_program(HEADER + "def @f(%x: float32) { %x }", "relay").module
     with pytest.raises(ValueError, match="no function @main"):
         compile(module)

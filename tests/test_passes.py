@@ -11,7 +11,7 @@ import pytest
 from conftest import print_module
 from xdsl.context import Context
 
-from relay_opt.frontends.relay_text import parse_relay
+from relay_opt import load_program
 from relay_opt.passes.dce import DeadCodeEliminationPass
 from relay_opt.passes.fold_constant import FoldConstantPass
 from relay_opt.passes.fold_explicit_padding import FoldExplicitPaddingPass
@@ -39,11 +39,17 @@ def models():
 
     rng = np.random.default_rng(0)
     text, w, _ = resnet_text(18, image=32, classes=10)
-    yield "resnet18", parse_relay(text, "r.rly", meta={"relay.Constant": w}), [rng.standard_normal((1, 3, 32, 32)).astype(np.float32)]
+    yield "resnet18", load_program(
+        text, "relay", filename="r.rly", meta={"relay.Constant": w}
+    ).module, [rng.standard_normal((1, 3, 32, 32)).astype(np.float32)]
     text, w = mnist_text()  # its nn.pad folds into the first conv2d
-    yield "mnist", parse_relay(text, "m.rly", meta={"relay.Constant": w}), [rng.standard_normal((1, 1, 28, 28)).astype(np.float32)]
+    yield "mnist", load_program(
+        text, "relay", filename="m.rly", meta={"relay.Constant": w}
+    ).module, [rng.standard_normal((1, 1, 28, 28)).astype(np.float32)]
     text, w = gpt2_text()
-    yield "gpt2", parse_relay(text, "g.rly", meta={"relay.Constant": w}), [rng.standard_normal((1, 8, 64)).astype(np.float32)]
+    yield "gpt2", load_program(
+        text, "relay", filename="g.rly", meta={"relay.Constant": w}
+    ).module, [rng.standard_normal((1, 8, 64)).astype(np.float32)]
 
 
 @pytest.mark.parametrize("pipeline", [[p] for p in PASSES] + [PASSES], ids=[p.name for p in PASSES] + ["all"])
@@ -75,10 +81,10 @@ def test_simplify_inference_removes_every_batch_norm():
 
 
 def test_dce_keeps_effects_inside_branches():
-    module = parse_relay('#[version = "0.0.5"]\ndef @main(%c: bool) {\n'
+    module = load_program('#[version = "0.0.5"]\ndef @main(%c: bool) {\n'
                          '  let %r = ref(1);\n'
                          '  if (%c) { ref_write(%r, 2) } else { () };\n'
-                         '  ref_read(%r)\n}')
+                         '  ref_read(%r)\n}', "relay").module
     DeadCodeEliminationPass().apply(Context(), module)
     assert any(op.name == "relay.ref_write" for op in module.walk())
     assert interpret(module, [np.array(True)]).item() == 2
@@ -125,7 +131,7 @@ def @main(%x: Tensor[(2, 6, 3, 5), float32], %g: Tensor[(6), float32], %b: Tenso
 
 
 def test_simplify_inference_expands_group_instance_and_l2_norms():
-    module = parse_relay(NORMS)
+    module = load_program(NORMS, "relay").module
     rng = np.random.default_rng(3)
     inputs = [rng.standard_normal(s).astype(np.float32) for s in ((2, 6, 3, 5), (6,), (6,), (5,), (5,))]
     want = interpret(module, inputs)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from relay_opt import load_program
 from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay import core
 from relay_opt.dialects.relay.constants import numpy_from_dense
-from relay_opt.frontends.relay_text import parse_relay
 from relay_opt.frontends.relay_text.lexer import Lexer, Tok
 from relay_opt.frontends.relay_text.metadata import decode_ndarray, encode_ndarray, from_npz
 from relay_opt.frontends.relay_text.printer import print_relay
@@ -67,19 +67,21 @@ def test_lexical_errors(text, message):
 
 def test_minus_without_space_is_subtraction():
     # TVM reads `%n-1` as `%n` then the literal `-1`; here it is a subtraction.
-    module = parse_relay(HEADER + "def @f(%n: int32) { %n-1 }")
+    module = load_program(HEADER + "def @f(%n: int32) { %n-1 }", "relay").module
     ops = [op.name for op in funcs(module)["f"].body.block.ops]
     assert "relay.subtract" in ops
 
 
 def test_nested_block_comments():
-    module = parse_relay(HEADER + "/* a /* b */ c */ def @f() { /* x */ 1 }")
+    module = load_program(HEADER + "/* a /* b */ c */ def @f() { /* x */ 1 }", "relay").module
     assert "f" in funcs(module)
 
 
 def test_long_binding_chain_does_not_recurse():
     body = "".join(f"  %{i} = add(%{i - 1}, 1f);\n" if i else "  %0 = add(%x, 1f);\n" for i in range(3000))
-    module = parse_relay(HEADER + "def @f(%x: float32) {\n" + body + "  %2999\n}\n")
+    module = load_program(
+        HEADER + "def @f(%x: float32) {\n" + body + "  %2999\n}\n", "relay"
+    ).module
     assert len(list(funcs(module)["f"].body.block.ops)) > 3000
 
 
@@ -90,10 +92,10 @@ def test_metadata_section_round_trip():
         "def @f(%x: Tensor[(3, 4), float32]) {\n"
         "  (add(%x, meta[relay.Constant][0]), meta[relay.Constant][1])\n}\n"
     )
-    module = parse_relay(text, meta={"relay.Constant": [w, b]})
+    module = load_program(text, "relay", meta={"relay.Constant": [w, b]}).module
     printed = print_relay(module, show_meta_data=True)
     assert "#[metadata]" in printed.text
-    again = parse_relay(printed.text)
+    again = load_program(printed.text, "relay").module
     consts = [numpy_from_dense(op.value) for op in again.walk() if isinstance(op, core.ConstantOp)]
     assert any(np.array_equal(c, w) for c in consts) and any(np.array_equal(c, b) for c in consts)
     assert print_relay(again, show_meta_data=True).text == printed.text
@@ -112,20 +114,26 @@ def test_npz_names_must_be_indexed():
 
 def test_missing_meta_constant_is_located():
     with pytest.raises(RelayError) as err:
-        parse_relay(HEADER + "def @f() { meta[relay.Constant][2] }", "m.rly", meta={"relay.Constant": [np.zeros(1)]})
+        load_program(
+            HEADER + "def @f() { meta[relay.Constant][2] }", "relay", filename="m.rly", meta={"relay.Constant": [np.zeros(1)]}
+        ).module
     assert "is missing (the metadata holds 1)" in err.value.message
     assert str(err.value.at) == "m.rly:2:12"
 
 
 def test_prelude_is_added_only_as_needed():
-    module = parse_relay(HEADER + "def @main(%x: float32) { @length(Cons(%x, Nil)) }")
+    module = load_program(
+        HEADER + "def @main(%x: float32) { @length(Cons(%x, Nil)) }", "relay"
+    ).module
     names = set(funcs(module))
     assert names == {"main", "length"}
     assert str(funcs(module)["main"].ret_type) == "tensor<i32>"
 
 
 def test_program_definitions_win_over_the_prelude():
-    module = parse_relay(HEADER + "def @id(%x: int32) -> int32 { %x + 1 }\ndef @main() { @id(1) }")
+    module = load_program(
+        HEADER + "def @id(%x: int32) -> int32 { %x + 1 }\ndef @main() { @id(1) }", "relay"
+    ).module
     assert funcs(module)["id"].type_param_names == ()
 
 
@@ -134,21 +142,21 @@ def test_prelude_has_the_24_functions_and_prints_to_a_fixed_point():
     from importlib.resources import files
 
     text = files("relay_opt.frontends.relay_text").joinpath("prelude.rly").read_text()
-    once = print_relay(parse_relay(text, "prelude.rly")).text
-    assert print_relay(parse_relay(once)).text == once
+    once = print_relay(load_program(text, "relay", filename="prelude.rly").module).text
+    assert print_relay(load_program(once, "relay").module).text == once
 
 
 def test_bare_expression_becomes_main_with_free_vars_as_parameters():
-    module = parse_relay("free_var %x: Tensor[(2), float32];\nadd(%x, %x)")
+    module = load_program("free_var %x: Tensor[(2), float32];\nadd(%x, %x)", "relay").module
     main = funcs(module)["main"]
     assert [str(t) for t in main.function_type.inputs] == ["tensor<2xf32>"]
 
 
 def test_let_annotation_fills_an_unknown_type():
-    module = parse_relay(HEADER + "def @f() { let %e: List[float32] = Nil; %e }")
+    module = load_program(HEADER + "def @f() { let %e: List[float32] = Nil; %e }", "relay").module
     assert str(funcs(module)["f"].ret_type) == "!relay.adt<@List, tensor<f32>>"
 
 
 def test_let_annotation_mismatch_is_an_error():
     with pytest.raises(RelayError, match="is annotated"):
-        parse_relay(HEADER + "def @f(%x: float32) { let %y: int32 = %x; %y }")
+        load_program(HEADER + "def @f(%x: float32) { let %y: int32 = %x; %y }", "relay").module

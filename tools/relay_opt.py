@@ -13,18 +13,13 @@ entry-point group, or from a module named with `--load-plugin`.
 from __future__ import annotations
 
 import argparse
-import importlib
-import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from io import BytesIO, StringIO
 from typing import IO
 
-from xdsl.context import Context
-from xdsl.dialects.builtin import FileLineColLoc, IntAttr, ModuleOp, StringAttr, UnknownLoc
-from xdsl.ir import Operation
-from xdsl.parser import Parser
+from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass, PassPipeline
 from xdsl.printer import Printer
 from xdsl.universe import Universe
@@ -37,27 +32,10 @@ from relay_opt.diagnostics import (
     render,
     render_error,
     render_parse_error,
+    run_tool,
     verify_located,
 )
-
-
-class LocatingParser(Parser):
-    """xDSL's MLIR parser, giving every op without an explicit `loc(...)` its position."""
-
-    def __init__(self, ctx: Context, text: str, name: str, line_offset: int = 0):
-        super().__init__(ctx, text, name)
-        self._name = StringAttr(name)
-        self._line_offset = line_offset
-
-    def parse_operation(self) -> Operation:
-        span = self._current_token.span
-        op = super().parse_operation()
-        if isinstance(op.location, UnknownLoc):
-            loc = span.get_location()
-            op.location = FileLineColLoc(
-                self._name, IntAttr(loc.line + self._line_offset), IntAttr(loc.col)
-            )
-        return op
+from relay_opt.timing import Timings
 
 
 def _plugin_universes(argv: Sequence[str]) -> list[Universe]:
@@ -68,33 +46,9 @@ def _plugin_universes(argv: Sequence[str]) -> list[Universe]:
             names.append(argv[i + 1])
         elif arg.startswith("--load-plugin="):
             names.append(arg.split("=", 1)[1])
-    universes: list[Universe] = []
-    for name in names:
-        module_name, _, attr = name.partition(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as e:
-            raise RelayError(f"cannot load plugin '{name}': {e}") from None
-        if attr:
-            found = [getattr(module, attr, None)]
-        else:
-            found = [v for v in vars(module).values() if isinstance(v, Universe)]
-        found = [u for u in found if isinstance(u, Universe)]
-        if not found:
-            raise RelayError(f"plugin module '{module_name}' defines no xdsl.universe.Universe")
-        universes.extend(found)
-    return universes
+    from relay_opt.universe import load_plugin
 
-
-def _summary(pass_class: type[ModulePass]) -> str:
-    doc = pass_class.__doc__ or ""
-    if doc.startswith(f"{pass_class.__name__}("):
-        doc = ""  # the signature that @dataclass writes when a class has no docstring
-    for line in doc.strip().splitlines():
-        if line.strip():
-            return line.strip()
-    origin = pass_class.__module__.split(".")[0]
-    return f"({origin} pass without a description)"
+    return [u for name in names for u in load_plugin(name)]
 
 
 class RelayOptMain(xDSLOptMain):
@@ -104,7 +58,7 @@ class RelayOptMain(xDSLOptMain):
         argv = list(sys.argv[1:] if args is None else args)
         self.plugins = _plugin_universes(argv)
         self.sources: dict[str, str] = {}
-        self.timings: list[tuple[str, float]] = []
+        self.timings = Timings()
         super().__init__(
             description="relay-opt: Relay's optimizer and lowering driver (xdsl-opt conventions)",
             args=argv,
@@ -134,42 +88,23 @@ class RelayOptMain(xDSLOptMain):
 
     def register_all_frontends(self) -> None:
         super().register_all_frontends()
+        from relay_opt.loader import parse_module, read_meta, type_check
 
-        def parse_mlir(io: IO[bytes], line_offset: int = 0) -> ModuleOp:
-            text = io.read().decode("utf-8", "replace")
-            parser = LocatingParser(self.ctx, text, self.get_input_name(), line_offset)
-            return parser.parse_module(not self.args.no_implicit_module)
+        def frontend(fmt: str):  # noqa: ANN202
+            def parse(io: IO[bytes], line_offset: int = 0) -> ModuleOp:
+                module = parse_module(
+                    io.read(), fmt, self.get_input_name(), ctx=self.ctx,
+                    meta=read_meta(self.args.meta) if fmt == "relay" else None,
+                    line_offset=line_offset, implicit_module=not self.args.no_implicit_module,
+                )
+                if fmt == "relay":  # Relay text is type-checked as it is read, as TVM's parser does
+                    type_check(module, self.timings)
+                return module
 
-        self.available_frontends["mlir"] = parse_mlir
+            return parse
 
-        def parse_rly(io: IO[bytes], line_offset: int = 0) -> ModuleOp:
-            from relay_opt.frontends.relay_text import parse_relay
-
-            text = io.read().decode("utf-8", "replace")
-            return parse_relay(text, self.get_input_name(), self.meta_table(), line_offset=line_offset)
-
-        self.available_frontends["rly"] = parse_rly
-
-        def parse_onnx(io: IO[bytes]) -> ModuleOp:
-            from relay_opt.frontends.onnx import import_onnx
-
-            return import_onnx(io.read(), filename=self.get_input_name(), text=False).module
-
-        self.available_frontends["onnx"] = parse_onnx
-
-        def parse_onnx_text(io: IO[bytes]) -> ModuleOp:
-            from relay_opt.frontends.onnx import import_onnx
-
-            name = self.get_input_name()
-            return import_onnx(io.read(), filename=name, text=True).module
-
-        self.available_frontends["onnxtxt"] = parse_onnx_text
-
-    def meta_table(self):  # noqa: ANN201
-        """The `--meta M.npz` constants for `meta[relay.Constant][i]`, if given."""
-        from relay_opt.tools.loading import load_meta
-
-        return load_meta(self.args.meta)
+        for extension, fmt in (("mlir", "mlir"), ("rly", "relay"), ("onnx", "onnx"), ("onnxtxt", "onnxtxt")):
+            self.available_frontends[extension] = frontend(fmt)
 
     def register_all_arguments(self, arg_parser: argparse.ArgumentParser) -> None:
         super().register_all_arguments(arg_parser)
@@ -229,7 +164,7 @@ class RelayOptMain(xDSLOptMain):
             nonlocal started
             now = time.perf_counter()
             if previous is not None:
-                self.timings.append((previous.name, now - started))
+                self.timings.add(previous.name, now - started)
                 if not self.args.disable_verify:
                     verify_located(module)
                 if self.args.print_ir_after_all:
@@ -248,21 +183,6 @@ class RelayOptMain(xDSLOptMain):
         sys.stderr.write(f"// -----// {title} //----- //\n")
         Printer(stream=sys.stderr, print_generic_format=self.args.print_op_generic).print_op(module)
         sys.stderr.write("\n\n")
-
-    def timing_report(self) -> str:
-        total = sum(t for _, t in self.timings) or 1e-12
-        rows = [
-            "===" + "-" * 73 + "===",
-            " " * 27 + "... Pass execution timing report ...",
-            "===" + "-" * 73 + "===",
-            f"  Total Execution Time: {total:.4f} seconds",
-            "",
-            "  ----Wall Time----  ----Name----",
-        ]
-        for name, t in self.timings:
-            rows.append(f"  {t:8.4f} ({100 * t / total:5.1f}%)  {name}")
-        rows.append(f"  {total:8.4f} (100.0%)  Total")
-        return "\n".join(rows) + "\n"
 
     # -- driver ---------------------------------------------------------------------------
 
@@ -335,15 +255,17 @@ class RelayOptMain(xDSLOptMain):
             with open(self.args.output_file, "w") as f:
                 f.write(out.getvalue())
         if self.args.mlir_timing or self.args.time_passes:
-            sys.stderr.write(self.timing_report())
+            sys.stderr.write(self.timings.report())
         return 0
 
     def list_passes(self, stream: IO[str]) -> None:
+        from relay_opt.universe import pass_summary
+
         stream.write("Available passes:\n")
         width = max(len(n) for n in self.available_passes)
         for name in sorted(self.available_passes):
             try:
-                summary = _summary(self.available_passes[name]())
+                summary = pass_summary(self.available_passes[name]())
             except Exception:  # a broken plugin must not hide the rest of the list
                 summary = "(failed to load)"
             stream.write(f"  {name.ljust(width)}  {summary}\n")
@@ -354,38 +276,6 @@ def _with_offset(e: ParseError, offset: int) -> ParseError:
 
     e.span = dataclasses.replace(e.span, line_offset=offset)
     return e
-
-
-def run_tool(tool: Callable[[], int], prog: str) -> int:
-    """Run a command-line tool's body: user errors and crashes become messages, never tracebacks."""
-    try:
-        return tool()
-    except RelayError as e:
-        sys.stderr.write(render_error(e, {}, unlocated=prog))
-        return 1
-    except BrokenPipeError:
-        # The reader went away (`relay-opt ... | head`): stop quietly, as other tools do.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
-    except OSError as e:
-        if e.filename is not None and e.strerror:
-            sys.stderr.write(f"{prog}: error: cannot open '{e.filename}': {e.strerror}\n")
-        else:
-            sys.stderr.write(f"{prog}: error: {e}\n")
-        return 1
-    except ValueError as e:
-        sys.stderr.write(f"{prog}: error: {e}\n")
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    except Exception as e:  # noqa: BLE001 - the one place that turns crashes into messages
-        if os.environ.get("RELAY_OPT_TRACEBACK"):
-            raise
-        sys.stderr.write(
-            f"{prog}: internal error: {type(e).__name__}: {e}\n"
-            f"(set RELAY_OPT_TRACEBACK=1 to see the traceback; please report it)\n"
-        )
-        return 2
 
 
 def main(args: Sequence[str] | None = None) -> int:

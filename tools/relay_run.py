@@ -22,9 +22,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from relay_opt.diagnostics import RelayError, render_error
-from relay_opt.tools.loading import UserError, input_format, read_module, read_onnx
-from relay_opt.tools.relay_opt import run_tool
+from relay_opt.diagnostics import RelayError, UserError, run_tool
+from relay_opt.timing import Timings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--repeat", type=int, default=0, metavar="N", help="time N calls after a warm-up")
     p.add_argument("--print-time", action="store_true", help="print mean/median/min/max/std in ms")
     p.add_argument("--profile", action="store_true", help="print the time of each compiled kernel")
+    p.add_argument("--mlir-timing", "--time-passes", action="store_true",
+                   help="print a per-pass timing report (stderr), as relay-opt does")
     p.add_argument("-O", dest="opt_level", type=int, default=3, choices=(0, 1, 2, 3),
                    help="optimization level of the compiled code (default 3)")
     return p
@@ -101,15 +102,16 @@ def describe(array: np.ndarray) -> str:
 
 def run(args: Sequence[str] | None = None) -> int:
     ns = _parser().parse_args(args)
-    try:
-        return _run(ns)
-    except UserError as e:
-        sys.stderr.write(str(e))
-        return 1
+    timings = Timings()
+    status = _run(ns, timings)
+    if ns.mlir_timing:
+        sys.stderr.write(timings.report())
+    return status
 
 
-def _run(ns: argparse.Namespace) -> int:
+def _run(ns: argparse.Namespace, timings: Timings) -> int:
     from relay_opt.dialects.relay import core
+    from relay_opt.loader import load_program
 
     given: dict[str, np.ndarray] = {}
     if ns.inputs:
@@ -118,25 +120,12 @@ def _run(ns: argparse.Namespace) -> int:
                 given = {k: f[k] for k in f.files}
         except (OSError, ValueError) as e:
             raise UserError(f"relay-run: error: cannot read {ns.inputs}: {e}\n") from None
-    output_names: list[str] | None = None
-    onnx_names: list[str] | None = None
-    if input_format(ns.input_file, ns.input_format) == "onnx":
-        # The given arrays fix the shapes of inputs with symbolic dimensions (and are checked
-        # against the static ones).
-        imported = read_onnx(ns.input_file, {k: list(v.shape) for k, v in given.items()})
-        module, text = imported.module, ""
-        onnx_names, output_names = imported.input_names, imported.output_names
-    else:
-        module, text = read_module(ns.input_file, ns.input_format, ns.meta)
-    if input_format(ns.input_file, ns.input_format) == "mlir":
-        from xdsl.context import Context
-
-        from relay_opt.passes.infer_types import InferTypesPass
-
-        try:
-            InferTypesPass().apply(Context(), module)
-        except RelayError as e:
-            raise UserError(render_error(e, {ns.input_file: text})) from None
+    # For an ONNX model the given arrays fix the shapes of inputs with symbolic dimensions (and
+    # are checked against the static ones).
+    program = load_program(ns.input_file, ns.input_format, meta=ns.meta,
+                           input_shapes={k: list(v.shape) for k, v in given.items()}, timings=timings)
+    module = program.module
+    onnx_names, output_names = program.input_names, program.output_names
     funcs = {op.sym_name.data: op for op in module.ops if isinstance(op, core.FuncOp)}
     if ns.entry not in funcs:
         raise UserError(f"relay-run: error: no function @{ns.entry} (the module has {', '.join(sorted(funcs))})\n")
@@ -170,7 +159,7 @@ def _run(ns: argparse.Namespace) -> int:
         else:
             from relay_opt.runtime.jit import compile
 
-            exe = compile(module, ns.entry, opt=ns.opt_level, profile=ns.profile)
+            exe = compile(module, ns.entry, opt=ns.opt_level, profile=ns.profile, timings=timings)
             call = lambda: exe(*inputs)  # noqa: E731
         result = call()
         times = []
@@ -179,7 +168,7 @@ def _run(ns: argparse.Namespace) -> int:
             call()
             times.append((time.perf_counter() - start) * 1e3)
     except RelayError as e:
-        raise UserError(render_error(e, {ns.input_file: text})) from None
+        raise UserError(program.render(e)) from None
     except (ValueError, TypeError) as e:
         raise UserError(f"relay-run: error: {e}\n") from None
 

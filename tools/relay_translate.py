@@ -19,9 +19,7 @@ from io import StringIO
 
 from xdsl.printer import Printer
 
-from relay_opt.diagnostics import RelayError, render_error
-from relay_opt.tools.loading import UserError, parse_shapes, read_module, read_onnx
-from relay_opt.tools.relay_opt import run_tool
+from relay_opt.diagnostics import RelayError, UserError, run_tool
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,49 +44,62 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _shapes(specs: list[str] | None) -> dict[str, list[int]]:
+    """`--input-shape NAME=1,3,224,224` (repeatable) as {name: shape}."""
+    shapes: dict[str, list[int]] = {}
+    for spec in specs or []:
+        name, _, dims = spec.rpartition("=")
+        try:
+            shapes[name] = [int(d) for d in dims.split(",") if d.strip()]
+        except ValueError:
+            raise UserError(f"error: --input-shape '{spec}' is not NAME=D1,D2,...\n") from None
+        if not name:
+            raise UserError(f"error: --input-shape '{spec}' is not NAME=D1,D2,...\n")
+    return shapes
+
+
 def translate(args: Sequence[str] | None = None) -> int:
+    from relay_opt.loader import load_program
+
     ns = _parser().parse_args(args)
-    try:
-        if ns.import_relay or ns.import_onnx:
-            if ns.import_onnx:
-                module = read_onnx(ns.input_file, parse_shapes(ns.input_shape)).module
-            else:
-                module, _ = read_module(ns.input_file, ns.input_format or "relay", ns.meta)
-            out = StringIO()
-            Printer(stream=out, print_generic_format=ns.print_op_generic).print_op(module)
-            out.write("\n")
-            result = out.getvalue()
-            constants = []
-        elif ns.emit_llvm or ns.emit_obj:
-            if ns.emit_obj and not ns.output_file:
-                raise UserError("relay-translate: error: --emit-obj needs -o FILE\n")
-            module, text = read_module(ns.input_file, ns.input_format, ns.meta)
-            from relay_opt.runtime.jit import llvm_ir, lower_to_llvm, optimize, target_machine
 
-            try:
-                llvm_module = optimize(llvm_ir(lower_to_llvm(module)), ns.opt)
-            except RelayError as e:
-                raise UserError(render_error(e, {ns.input_file: text})) from None
-            if ns.emit_obj:
-                data = target_machine(ns.opt).emit_object(llvm_module)
-                tmp = ns.output_file + ".tmp"
-                with open(tmp, "wb") as f:
-                    f.write(data)
-                os.replace(tmp, ns.output_file)
-                return 0
-            result, constants = str(llvm_module), []
-        else:
-            module, text = read_module(ns.input_file, ns.input_format, ns.meta)
-            from relay_opt.frontends.relay_text.printer import print_relay
+    def load(fmt: str | None):  # noqa: ANN202
+        return load_program(ns.input_file, fmt, meta=ns.meta, input_shapes=_shapes(ns.input_shape))
 
-            try:
-                printed = print_relay(module, show_meta_data=ns.show_meta_data)
-            except RelayError as e:
-                raise UserError(render_error(e, {ns.input_file: text})) from None
-            result, constants = printed.text, printed.constants
-    except UserError as e:
-        sys.stderr.write(str(e))
-        return 1
+    if ns.import_relay or ns.import_onnx:
+        module = load("onnx" if ns.import_onnx else ns.input_format or "relay").module
+        out = StringIO()
+        Printer(stream=out, print_generic_format=ns.print_op_generic).print_op(module)
+        out.write("\n")
+        result = out.getvalue()
+        constants = []
+    elif ns.emit_llvm or ns.emit_obj:
+        if ns.emit_obj and not ns.output_file:
+            raise UserError("relay-translate: error: --emit-obj needs -o FILE\n")
+        program = load(ns.input_format)
+        from relay_opt.runtime.jit import llvm_ir, lower_to_llvm, optimize, target_machine
+
+        try:
+            llvm_module = optimize(llvm_ir(lower_to_llvm(program.module)), ns.opt)
+        except RelayError as e:
+            raise UserError(program.render(e)) from None
+        if ns.emit_obj:
+            data = target_machine(ns.opt).emit_object(llvm_module)
+            tmp = ns.output_file + ".tmp"
+            with open(tmp, "wb") as f:
+                f.write(data)
+            os.replace(tmp, ns.output_file)
+            return 0
+        result, constants = str(llvm_module), []
+    else:
+        program = load(ns.input_format)
+        from relay_opt.frontends.relay_text.printer import print_relay
+
+        try:
+            printed = print_relay(program.module, show_meta_data=ns.show_meta_data)
+        except RelayError as e:
+            raise UserError(program.render(e)) from None
+        result, constants = printed.text, printed.constants
     # Everything succeeded: now write (never half a file).
     if ns.meta_out:
         import numpy as np

@@ -1,8 +1,10 @@
-"""TVM's Relay text format, version 0.0.5: `parse_relay` reads it into the Relay dialect."""
+"""TVM's Relay text format, version 0.0.5: `parse_relay` reads it into the Relay dialect.
+
+A frontend only parses: `relay_opt.load_program` also type-checks (runs infer-types once).
+"""
 
 from __future__ import annotations
 
-from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 
 from relay_opt.diagnostics import RelayError, verify_located
@@ -16,11 +18,11 @@ def parse_relay(
     text: str,
     filename: str = "<relay>",
     meta: MetaTable | None = None,
-    infer: bool = True,
     line_offset: int = 0,
     prelude: bool = True,
 ) -> ModuleOp:
-    """Relay text -> a verified Relay-dialect module, type-checked as TVM's parser does.
+    """Relay text -> a verified Relay-dialect module; the types the text leaves out are
+    `!relay.incomplete` until infer-types runs (`relay_opt.load_program` runs it).
 
     The prelude's definitions that the program uses are added (unless `prelude`
     is False). `meta` supplies `meta[relay.Constant][i]` (it takes precedence over a
@@ -38,9 +40,4 @@ def parse_relay(
     table.update(meta or {})
     module = to_dialect(program, table)
     verify_located(module)
-    if infer:
-        from relay_opt.passes.infer_types import InferTypesPass
-
-        InferTypesPass().apply(Context(), module)
-        verify_located(module)
     return module

@@ -4,7 +4,8 @@ Resolves names (locals and graph variables lexically, globals and constructors
 module-wide so they may be used before their definition, operators through the
 registry), turns expressions into SSA ops, and gives every op the source
 position of its expression. Types that the text leaves out are
-`!relay.incomplete`; `parse_relay` then runs infer-types, as TVM's parser does.
+`!relay.incomplete` until infer-types runs (`relay_opt.load_program` runs it, as TVM's
+parser does).
 """
 
 from __future__ import annotations

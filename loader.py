@@ -1,0 +1,251 @@
+"""Reading a program: Relay text, the Relay dialect (MLIR) or an ONNX model, type-checked once.
+
+    from relay_opt import load_program
+    program = load_program("model.rly", meta="weights.npz")
+    program.module                                  # verified and type-checked
+    load_program(text, format="relay")              # text (or "-", standard input) with its format
+    load_program("model.onnx", input_shapes={"x": [1, 3, 224, 224]}).input_names
+
+The format comes from the extension (`.rly`, `.onnx`, `.onnxtxt`, anything else is MLIR)
+unless `format=` names it. Every error in the input is a `LoadError`: `file:line:col: error:`
+with the source line and a caret.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from xdsl.context import Context
+from xdsl.dialects.builtin import FileLineColLoc, IntAttr, ModuleOp, StringAttr, UnknownLoc
+from xdsl.ir import Operation
+from xdsl.parser import Parser
+from xdsl.utils.exceptions import ParseError
+
+from relay_opt.diagnostics import (
+    LoadError,
+    RelayError,
+    location_of,
+    render_error,
+    render_parse_error,
+    verify_located,
+)
+
+if TYPE_CHECKING:
+    from relay_opt.frontends.relay_text.metadata import MetaTable
+    from relay_opt.timing import Timings
+
+FORMATS = ("relay", "mlir", "onnx", "onnxtxt")
+
+
+@dataclass
+class Program:
+    """A loaded program: its module and what the tools need to report on it."""
+
+    module: ModuleOp
+    filename: str
+    format: str
+    source: str = ""
+    """The text, for the excerpts of later diagnostics ("" for a binary ONNX model)."""
+    input_names: list[str] | None = None
+    """An ONNX model's graph input names: @main's parameters, in order."""
+    output_names: list[str] | None = None
+    """An ONNX model's graph output names: @main's results, in order."""
+    sources: dict[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sources = {self.filename: self.source}
+
+    def render(self, err: RelayError) -> str:
+        """An error found later (compiling, running) rendered with the program's source line."""
+        return render_error(err, self.sources)
+
+
+class LocatingParser(Parser):
+    """xDSL's MLIR parser, giving every op without an explicit `loc(...)` its position."""
+
+    def __init__(self, ctx: Context, text: str, name: str, line_offset: int = 0):
+        super().__init__(ctx, text, name)
+        self._name = StringAttr(name)
+        self._line_offset = line_offset
+
+    def parse_operation(self) -> Operation:
+        span = self._current_token.span
+        op = super().parse_operation()
+        if isinstance(op.location, UnknownLoc):
+            loc = span.get_location()
+            op.location = FileLineColLoc(
+                self._name, IntAttr(loc.line + self._line_offset), IntAttr(loc.col)
+            )
+        return op
+
+
+def full_context() -> Context:
+    """A context with every dialect xDSL and the installed plugins know (lazily loaded)."""
+    from xdsl.universe import Universe
+
+    ctx = Context()
+    for name, factory in Universe.get_multiverse().all_dialects.items():
+        ctx.register_dialect(name, factory)
+    return ctx
+
+
+def format_of(path: str, given: str | None = None) -> str:
+    """The format of a file: `given`, else by its extension (MLIR when none matches)."""
+    if given is not None:
+        if given not in FORMATS:
+            raise ValueError(f"unknown input format '{given}' (one of {', '.join(FORMATS)})")
+        return "onnxtxt" if given == "onnx" and path.endswith(".onnxtxt") else given
+    if path.endswith(".rly"):
+        return "relay"
+    if path.endswith(".onnxtxt"):
+        return "onnxtxt"
+    return "onnx" if path.endswith(".onnx") else "mlir"
+
+
+def read_meta(path: str | os.PathLike[str] | None) -> MetaTable | None:
+    """`--meta M.npz`: arrays named relay.Constant.0, relay.Constant.1, ..."""
+    if not path:
+        return None
+    import numpy as np
+
+    from relay_opt.frontends.relay_text.metadata import MetadataError, from_npz
+
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            return from_npz(dict(arrays))
+    except (OSError, ValueError, MetadataError) as e:
+        raise RelayError(f"cannot read --meta {os.fspath(path)}: {e}") from None
+
+
+def type_check(module: ModuleOp, timings: Timings | None = None) -> None:
+    """Run infer-types (once) and verify the result. Raises RelayError at the culprit."""
+    from relay_opt.passes.infer_types import InferTypesPass
+
+    pass_ = InferTypesPass()
+    if timings is None:
+        pass_.apply(Context(), module)
+    else:
+        timings.apply(pass_, Context(), module)
+    verify_located(module)
+
+
+def parse_module(
+    text: str | bytes,
+    format: str,  # noqa: A002
+    filename: str,
+    *,
+    ctx: Context | None = None,
+    meta: MetaTable | None = None,
+    line_offset: int = 0,
+    implicit_module: bool = True,
+    input_shapes: Mapping[str, Sequence[int]] | None = None,
+) -> ModuleOp:
+    """One program text (or an ONNX model's bytes) as a verified module, not yet type-checked.
+
+    Raises the frontends' own errors (ParseError, RelayError): `load_program` renders them;
+    relay-opt renders them itself (--verify-diagnostics, --split-input-file)."""
+    if format in ("onnx", "onnxtxt"):
+        return _import_onnx(text, format, filename, input_shapes).module
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    if format == "relay":
+        from relay_opt.frontends.relay_text import parse_relay
+
+        return parse_relay(text, filename, meta, line_offset=line_offset)
+    module = LocatingParser(ctx or full_context(), text, filename, line_offset).parse_module(
+        implicit_module
+    )
+    verify_located(module)
+    return module
+
+
+def _import_onnx(data: str | bytes, format: str, filename: str,  # noqa: A002
+                 input_shapes: Mapping[str, Sequence[int]] | None):  # noqa: ANN202
+    from relay_opt.frontends.onnx import import_onnx
+
+    if isinstance(data, str):
+        data = data.encode()
+    shapes = {k: list(v) for k, v in (input_shapes or {}).items()}
+    return import_onnx(data, shapes, filename=filename, text=format == "onnxtxt")
+
+
+def load_program(
+    source: str | bytes | os.PathLike[str],
+    format: str | None = None,  # noqa: A002
+    *,
+    filename: str | None = None,
+    meta: MetaTable | str | os.PathLike[str] | None = None,
+    input_shapes: Mapping[str, Sequence[int]] | None = None,
+    type_checked: bool = True,
+    ctx: Context | None = None,
+    timings: Timings | None = None,
+) -> Program:
+    """Read, verify and type-check a program (infer-types runs once, here).
+
+    `source` is a path, "-" for standard input, or with `format` also the text (or an ONNX
+    model's bytes) itself. `format` is "relay", "mlir", "onnx" or "onnxtxt". `meta`
+    supplies `meta[relay.Constant][i]` of Relay text (a table or an .npz path);
+    `input_shapes` fixes an ONNX graph's symbolic input dimensions. `type_checked=False`
+    leaves the module as parsed. `timings` records how long infer-types took.
+    Raises LoadError."""
+    path, data = _resolve(source, format)
+    fmt = format_of(path or "", format)
+    name = filename or ("stdin" if path == "-" else path) or f"<{fmt}>"
+    if data is None:
+        data = _read(path, fmt, name)
+    text = data if isinstance(data, str) else ("" if fmt == "onnx" else data.decode("utf-8", "replace"))
+    try:
+        if fmt in ("onnx", "onnxtxt"):
+            imported = _import_onnx(data, fmt, name, input_shapes)
+            program = Program(imported.module, name, fmt, text, imported.input_names,
+                              imported.output_names)
+        else:
+            table = meta if meta is None or isinstance(meta, dict) else read_meta(meta)
+            program = Program(parse_module(data, fmt, name, ctx=ctx, meta=table), name, fmt, text)
+        if type_checked:
+            type_check(program.module, timings)
+    except ParseError as e:
+        raise LoadError(render_parse_error(e), getattr(e, "msg", str(e))) from None
+    except RelayError as e:
+        if fmt in ("onnx", "onnxtxt"):  # the importer's errors name the node, or else the file
+            diagnostic = render_error(e, {}, unlocated=name)
+        else:
+            diagnostic = render_error(e, {name: text})
+        raise LoadError(diagnostic, e.message, location_of(e.at)) from None
+    return program
+
+
+def _resolve(source: str | bytes | os.PathLike[str], format: str | None) -> tuple[str | None, str | bytes | None]:  # noqa: A002
+    """(path, None) for a file or "-", (None, content) for the program itself."""
+    if isinstance(source, bytes):
+        if format is None:
+            raise ValueError("load_program: give the format= of a program passed as bytes")
+        return None, source
+    if isinstance(source, os.PathLike):
+        return os.fspath(source), None
+    if format is None or source == "-" or ("\n" not in source and os.path.isfile(source)):
+        return source, None
+    return None, source
+
+
+def _read(path: str | None, fmt: str, name: str) -> str | bytes:
+    binary = fmt in ("onnx", "onnxtxt")
+    if path == "-":
+        return sys.stdin.buffer.read() if binary else sys.stdin.read()
+    assert path is not None
+    try:
+        if binary:
+            with open(path, "rb") as f:
+                return f.read()
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except OSError as e:
+        if binary:  # as the ONNX frontend words it
+            raise LoadError(f"{name}: error: cannot read the file: {e.strerror}\n",
+                            f"cannot read the file: {e.strerror}") from None
+        raise LoadError(f"{path}: error: cannot read the file: {e.strerror}\n",
+                        f"cannot read the file: {e.strerror}") from None
