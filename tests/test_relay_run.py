@@ -94,3 +94,20 @@ def test_profile_names_each_kernel(tmp_path: Path):
     assert f"nn.conv2d (generic) at {path}:3:" in r.stdout and f"nn.relu (generic) at {path}:3:" in r.stdout
     r = relay_run(str(path), "--fill-mode", "random", "--profile", "--interpret")
     assert r.returncode == 1 and "--profile times compiled kernels" in r.stderr
+
+
+@pytest.mark.parametrize("suffix", [".rly", ".mlir"])
+def test_mlir_timing_shows_infer_types_once(tmp_path: Path, suffix: str):
+    path = tmp_path / "e.rly"
+    path.write_text('#[version = "0.0.5"]\ndef @main(%x: Tensor[(8), float32]) { exp(negative(%x)) }\n')
+    if suffix == ".mlir":
+        mlir = tmp_path / "e.mlir"
+        r = subprocess.run(["relay-opt", str(path), "-o", str(mlir)], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        path = mlir
+    r = relay_run(str(path), "--fill-mode", "random", "--mlir-timing")
+    assert r.returncode == 0, r.stderr
+    assert "Pass execution timing report" in r.stderr and "timing" not in r.stdout
+    rows = [line.split()[-1] for line in r.stderr.splitlines() if "%)" in line]
+    assert rows.count("infer-types") == 1 and rows[0] == "infer-types"
+    assert {"fuse-ops", "convert-relay-to-linalg", "convert-to-llvm", "Total"} <= set(rows)
