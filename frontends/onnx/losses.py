@@ -92,14 +92,6 @@ def softmax_cross_entropy_loss(n: Node) -> Sequence[Value]:
 # -- elementwise ------------------------------------------------------------------------------
 
 
-@converter("Swish")
-def swish(n: Node) -> Value:
-    x = n.required(0)
-    alpha = float(n.attr("alpha", 1.0))
-    scaled = x if alpha == 1.0 else n.op("multiply", x, n.scalar(alpha, x))
-    return n.op("multiply", x, n.op("sigmoid", scaled))
-
-
 @converter("Shrink")
 def shrink(n: Node) -> Value:
     x = n.required(0)

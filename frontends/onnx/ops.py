@@ -14,14 +14,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
+from relay_opt.frontends.onnx.activations import ACTIVATIONS, OPERATORS
 from relay_opt.frontends.onnx.importer import Node, Value, converter, relay_dtype_of
 
 # -- elementwise ------------------------------------------------------------------------------
 
 _UNARY = {
-    "Abs": "abs", "Neg": "negative", "Exp": "exp", "Log": "log", "Sqrt": "sqrt", "Tanh": "tanh",
-    "Sigmoid": "sigmoid", "Erf": "erf", "Floor": "floor", "Ceil": "ceil", "Sin": "sin", "Cos": "cos",
-    "Relu": "nn.relu", "Not": "logical_not",
+    "Abs": "abs", "Neg": "negative", "Exp": "exp", "Log": "log", "Sqrt": "sqrt", "Erf": "erf",
+    "Floor": "floor", "Ceil": "ceil", "Sin": "sin", "Cos": "cos", "Not": "logical_not",
 }
 
 
@@ -167,100 +167,16 @@ def clip(n: Node) -> Value:
 # -- activations ------------------------------------------------------------------------------
 
 
-@converter("LeakyRelu")
-def leaky_relu(n: Node) -> Value:
-    return n.op("nn.leaky_relu", n.required(0), alpha=float(n.attr("alpha", 0.01)))
+@converter(*OPERATORS)
+def activation(n: Node) -> Value:
+    """Relu, Tanh, Sigmoid, LeakyRelu, Elu, Selu, Softplus, ...: activations.py's table."""
+    return ACTIVATIONS[n.op_type].of_node(n, n.required(0))
 
 
 @converter("PRelu")
 def prelu(n: Node) -> Value:
     x, slope = n.required(0), n.required(1)
     return n.op("where", n.op("less", x, n.scalar(0, x)), n.op("multiply", x, slope), x)
-
-
-def _elu_negative(n: Node, x: Value, alpha: float) -> Value:
-    return n.op("multiply", n.op("subtract", n.op("exp", x), n.scalar(1, x)), n.scalar(alpha, x))
-
-
-@converter("Elu")
-def elu(n: Node) -> Value:
-    x = n.required(0)
-    return n.op("where", n.op("greater", x, n.scalar(0, x)), x, _elu_negative(n, x, n.attr("alpha", 1.0)))
-
-
-@converter("Celu")
-def celu(n: Node) -> Value:
-    x = n.required(0)
-    alpha = float(n.attr("alpha", 1.0))
-    neg = _elu_negative(n, n.op("divide", x, n.scalar(alpha, x)), alpha)
-    return n.op("add", n.op("nn.relu", x), n.op("minimum", neg, n.scalar(0, x)))
-
-
-@converter("Selu")
-def selu(n: Node) -> Value:
-    x = n.required(0)
-    alpha = n.attr("alpha", 1.67326319217681884765625)
-    gamma = n.attr("gamma", 1.05070102214813232421875)
-    inner = n.op("where", n.op("greater", x, n.scalar(0, x)), x, _elu_negative(n, x, alpha))
-    return n.op("multiply", inner, n.scalar(gamma, x))
-
-
-@converter("ThresholdedRelu")
-def thresholded_relu(n: Node) -> Value:
-    x = n.required(0)
-    return n.op("where", n.op("greater", x, n.scalar(n.attr("alpha", 1.0), x)), x, n.scalar(0, x))
-
-
-def _hard_sigmoid(n: Node, x: Value, alpha: float, beta: float) -> Value:
-    y = n.op("add", n.op("multiply", x, n.scalar(alpha, x)), n.scalar(beta, x))
-    return n.op("clip", y, a_min=0.0, a_max=1.0)
-
-
-@converter("HardSigmoid")
-def hard_sigmoid(n: Node) -> Value:
-    return _hard_sigmoid(n, n.required(0), n.attr("alpha", 0.2), n.attr("beta", 0.5))
-
-
-@converter("HardSwish")
-def hard_swish(n: Node) -> Value:
-    x = n.required(0)
-    return n.op("multiply", x, _hard_sigmoid(n, x, 1 / 6, 0.5))
-
-
-def _softplus(n: Node, x: Value) -> Value:
-    # log(1 + exp(x)) without overflow: max(x, 0) + log(1 + exp(-|x|)).
-    tail = n.op("log", n.op("add", n.op("exp", n.op("negative", n.op("abs", x))), n.scalar(1, x)))
-    return n.op("add", n.op("nn.relu", x), tail)
-
-
-@converter("Softplus")
-def softplus(n: Node) -> Value:
-    return _softplus(n, n.required(0))
-
-
-@converter("Softsign")
-def softsign(n: Node) -> Value:
-    x = n.required(0)
-    return n.op("divide", x, n.op("add", n.op("abs", x), n.scalar(1, x)))
-
-
-@converter("Mish")
-def mish(n: Node) -> Value:
-    x = n.required(0)
-    return n.op("multiply", x, n.op("tanh", _softplus(n, x)))
-
-
-@converter("Gelu")
-def gelu(n: Node) -> Value:
-    x = n.required(0)
-    half = n.op("multiply", x, n.scalar(0.5, x))
-    if n.attr("approximate", "none") == "tanh":
-        cube = n.op("multiply", n.op("multiply", x, x), x)
-        inner = n.op("add", x, n.op("multiply", cube, n.scalar(0.044715, x)))
-        t = n.op("tanh", n.op("multiply", inner, n.scalar(math.sqrt(2 / math.pi), x)))
-    else:
-        t = n.op("erf", n.op("multiply", x, n.scalar(1 / math.sqrt(2), x)))
-    return n.op("multiply", half, n.op("add", t, n.scalar(1, x)))
 
 
 def _coerce_2d_softmax(n: Node, relay_op: str) -> Value:

@@ -13,34 +13,13 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from relay_opt.frontends.onnx.activations import recurrent_activation
 from relay_opt.frontends.onnx.importer import Node, Value, converter
 
 GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
 DEFAULT_ACTIVATIONS = {"RNN": ["Tanh"], "GRU": ["Sigmoid", "Tanh"], "LSTM": ["Sigmoid", "Tanh", "Tanh"]}
 
 Activation = Callable[[Value], Value]
-
-
-def _activation(n: Node, name: str, alpha: float | None, beta: float | None) -> Activation:
-    def scalar(v: float, like: Value) -> np.ndarray:
-        return n.scalar(v, like)
-
-    simple = {"Sigmoid": "sigmoid", "Tanh": "tanh", "Relu": "nn.relu"}
-    if name in simple:
-        return lambda x: n.op(simple[name], x)
-    if name == "LeakyRelu":
-        return lambda x: n.op("nn.leaky_relu", x, alpha=0.01 if alpha is None else alpha)
-    if name == "HardSigmoid":
-        a, b = (0.2 if alpha is None else alpha), (0.5 if beta is None else beta)
-        return lambda x: n.op("clip", n.op("add", n.op("multiply", x, scalar(a, x)), scalar(b, x)), a_min=0.0, a_max=1.0)
-    if name == "Softsign":
-        return lambda x: n.op("divide", x, n.op("add", n.op("abs", x), scalar(1, x)))
-    if name == "Softplus":
-        return lambda x: n.op("log", n.op("add", n.op("exp", x), scalar(1, x)))
-    if name == "ScaledTanh":
-        a, b = (1.0 if alpha is None else alpha), (1.0 if beta is None else beta)
-        return lambda x: n.op("multiply", n.op("tanh", n.op("multiply", x, scalar(b, x))), scalar(a, x))
-    raise n.unsupported(f"activation '{name}'")
 
 
 def _activations(n: Node, num_directions: int) -> list[list[Activation]]:
@@ -50,9 +29,8 @@ def _activations(n: Node, num_directions: int) -> list[list[Activation]]:
         names = DEFAULT_ACTIVATIONS[n.op_type] * num_directions
     if len(names) != per * num_directions:
         raise n.error(f"{len(names)} activations given, {per * num_directions} expected")
-    alphas, betas = list(n.attr("activation_alpha", [])), list(n.attr("activation_beta", []))
-    fns = [_activation(n, name, alphas[i] if i < len(alphas) else None, betas[i] if i < len(betas) else None)
-           for i, name in enumerate(names)]
+    alphas, betas = iter(n.attr("activation_alpha", [])), iter(n.attr("activation_beta", []))
+    fns = [recurrent_activation(n, name, alphas, betas) for name in names]
     return [fns[d * per : (d + 1) * per] for d in range(num_directions)]
 
 
