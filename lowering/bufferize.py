@@ -220,13 +220,14 @@ class _Function:
         position = {op: i for i, op in enumerate(ops)}
         for buffer in self.allocs:
             last = buffer.owner
-            for use in buffer.uses:
-                user = use.operation
-                while user.parent_op() is not None and user not in position:
-                    user = user.parent_op()
-                if user in position and position[user] > position[last]:  # pyright: ignore
-                    last = user
             assert isinstance(last, Operation)
+            for use in buffer.uses:
+                # The top-level op that holds the use.
+                user: Operation | None = use.operation
+                while user is not None and user not in position:
+                    user = user.parent_op()
+                if user is not None and position[user] > position[last]:
+                    last = user
             block.insert_op_after(memref.DeallocOp.get(buffer), last)
 
 

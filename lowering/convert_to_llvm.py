@@ -271,7 +271,9 @@ class _Converter:
             flag = llvm.ICmpPredicateFlag(_ICMP[pred]).to_int()
             self.set(op, self.emit(llvm.ICmpOp(self.v(op.lhs), self.v(op.rhs), IntegerAttr(flag, i64))))
         elif isinstance(op, arith.CmpfOp):
-            self.set(op, self.emit(llvm.FCmpOp(self.v(op.lhs), self.v(op.rhs), op.predicate)))
+            # arith and llvm number the float predicates alike; llvm wants them as i64.
+            pred = IntegerAttr(op.predicate.value.data, i64)
+            self.set(op, self.emit(llvm.FCmpOp(self.v(op.lhs), self.v(op.rhs), pred)))
         elif isinstance(op, arith.SelectOp):
             self.set(op, self.emit(llvm.SelectOp(*(self.v(o) for o in op.operands))))
         elif isinstance(op, arith.FloorDivSIOp):
@@ -432,6 +434,7 @@ class _Converter:
     def integer_power(self, t: Attribute) -> str:
         """A private function computing base ** exponent by repeated squaring (a negative
         exponent gives 1, as the loop never runs), defined once per integer width."""
+        assert isinstance(t, IntegerType), t
         name = f"relay_opt_ipow_i{_bits(t)}"
         if name in self.declared:
             return name

@@ -35,7 +35,14 @@ from dataclasses import dataclass
 from xdsl.builder import Builder
 from xdsl.context import Context
 from xdsl.dialects import affine, arith, scf, tensor
-from xdsl.dialects.builtin import AffineMapAttr, IndexType, IntegerAttr, ModuleOp, ShapedType
+from xdsl.dialects.builtin import (
+    AffineMapAttr,
+    ContainerType,
+    IndexType,
+    IntegerAttr,
+    ModuleOp,
+    ShapedType,
+)
 from xdsl.dialects.linalg import ops as linalg
 from xdsl.ir import Attribute, Block, Region, SSAValue
 from xdsl.ir.affine import AffineConstantExpr, AffineDimExpr, AffineMap
@@ -169,7 +176,7 @@ def _anchor_body(b: Builder, anchor: linalg.GenericOp, loop_index: list[SSAValue
         if args[k].first_use is None:
             continue  # read only for its shape (a pooling window)
         t = operand.type
-        if isinstance(t, ShapedType):
+        if isinstance(t, ShapedType) and isinstance(t, ContainerType):  # (builtin shaped types are both)
             indices = _indices(b, maps[k].data, values)
             element = t.get_element_type()
             mapping[args[k]] = b.insert(tensor.ExtractOp(operand, indices, element)).result

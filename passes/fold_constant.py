@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
-from xdsl.ir import SSAValue
+from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
     GreedyRewritePatternApplier,
@@ -23,8 +23,10 @@ from xdsl.pattern_rewriter import (
 )
 
 from relay_opt.dialects.relay import core
+from relay_opt.dialects.relay.builder import RelayBuilder
+from relay_opt.dialects.relay.ops.transform import Arange
 from relay_opt.dialects.relay.registry import OpPattern, RelayOperatorOp
-from relay_opt.dialects.relay.resources import array_of, constant_attr
+from relay_opt.dialects.relay.resources import array_of
 from relay_opt.dialects.relay.types import tensor_dtype
 
 
@@ -40,22 +42,29 @@ def _constant(v: SSAValue) -> object:
 
 
 class FoldOperator(RewritePattern):
+    """Any operator call whose operands are all constants (every operator: a generic pattern)."""
+
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: RelayOperatorOp, rewriter: PatternRewriter) -> None:
-        # Opaque operators (dropout, arange, ...) are left to run: TVM does not fold them either.
-        if op.opdef.pattern is OpPattern.OPAQUE and op.opdef.name != "arange":
+        # Opaque operators (dropout, arange, ...) are left to run: TVM does not fold them either;
+        # arange with constant operands is a constant.
+        if op.opdef.pattern is OpPattern.OPAQUE and not isinstance(op, Arange):
             return
         values = [_constant(o) for o in op.operands]
         if any(v is None for v in values):
             return
         out = op.opdef.compute(op.attrs, *values)
+        new: list[Operation] = []
+        b = RelayBuilder.collect(new, op.location)
         if isinstance(out, tuple):
-            consts = [core.ConstantOp(constant_attr(np.asarray(o), tensor_dtype(t))) for o, t in zip(out, op.result.type.types)]  # pyright: ignore
-            tup = core.TupleOp([c.result for c in consts])
-            rewriter.replace(op, [*consts, tup], [tup.result])
+            types = op.result.type.types  # pyright: ignore[reportAttributeAccessIssue]
+            fields = [b.constant(np.asarray(o), tensor_dtype(t))
+                      for o, t in zip(out, types, strict=True)]
+            tup = b.tuple(fields)
+            rewriter.replace(op, new, [tup])
         else:
-            const = core.ConstantOp(constant_attr(np.asarray(out), tensor_dtype(op.result.type)))  # pyright: ignore
-            rewriter.replace(op, [const])
+            b.constant(np.asarray(out), tensor_dtype(op.result.type))  # pyright: ignore
+            rewriter.replace(op, new)
 
 
 class FoldTupleGet(RewritePattern):
@@ -73,7 +82,6 @@ class FoldConstantPass(ModulePass):
     name = "fold-constant"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        from relay_opt.passes.dce import DeadCodeEliminationPass
-
-        PatternRewriteWalker(GreedyRewritePatternApplier([FoldOperator(), FoldTupleGet()])).rewrite_module(op)
-        DeadCodeEliminationPass().apply(ctx, op)
+        # The applier erases the pure ops left without uses (the constants folded into others).
+        patterns = [FoldOperator(), FoldTupleGet()]
+        PatternRewriteWalker(GreedyRewritePatternApplier(patterns)).rewrite_module(op)

@@ -8,22 +8,27 @@ from dataclasses import dataclass
 import numpy as np
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import Operation
 from xdsl.passes import ModulePass
-from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, RewritePattern, op_type_rewrite_pattern
+from xdsl.pattern_rewriter import (
+    GreedyRewritePatternApplier,
+    PatternRewriter,
+    PatternRewriteWalker,
+    RewritePattern,
+    op_type_rewrite_pattern,
+)
 
 from relay_opt.dialects.relay import core
-from relay_opt.dialects.relay.ops.nn import padding4
-from relay_opt.dialects.relay.registry import RelayOperatorOp
+from relay_opt.dialects.relay.builder import RelayBuilder
+from relay_opt.dialects.relay.ops.nn import Conv2D, Pad, padding4
 from relay_opt.dialects.relay.resources import array_of
 
 
 class FoldPadIntoConv(RewritePattern):
     @op_type_rewrite_pattern
-    def match_and_rewrite(self, conv: RelayOperatorOp, rewriter: PatternRewriter) -> None:
-        if conv.opdef.name != "nn.conv2d":
-            return
+    def match_and_rewrite(self, conv: Conv2D, rewriter: PatternRewriter) -> None:
         pad = conv.operands[0].owner
-        if not isinstance(pad, RelayOperatorOp) or pad.opdef.name != "nn.pad" or pad.attrs.pad_mode != "constant":
+        if not isinstance(pad, Pad) or pad.attrs.pad_mode != "constant":
             return
         value = pad.operands[1].owner
         if not isinstance(value, core.ConstantOp) or np.asarray(array_of(value.value)).item() != 0:
@@ -35,9 +40,10 @@ class FoldPadIntoConv(RewritePattern):
         top, left, bottom, right = padding4(conv.attrs.padding)
         attrs = dict(conv.attrs)
         attrs["padding"] = [top + widths[h][0], left + widths[w][0], bottom + widths[h][1], right + widths[w][1]]
-        new = conv.opdef.build([pad.operands[0], conv.operands[1]], attrs, conv.result.type)
-        new.location = conv.location
-        rewriter.replace(conv, [new])
+        new: list[Operation] = []
+        RelayBuilder.collect(new, conv.location).call(
+            Conv2D, pad.operands[0], conv.operands[1], result_type=conv.result.type, **attrs)
+        rewriter.replace(conv, new)
 
 
 @dataclass(frozen=True)
@@ -47,7 +53,5 @@ class FoldExplicitPaddingPass(ModulePass):
     name = "fold-explicit-padding"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        from relay_opt.passes.dce import DeadCodeEliminationPass
-
-        PatternRewriteWalker(FoldPadIntoConv()).rewrite_module(op)
-        DeadCodeEliminationPass().apply(ctx, op)
+        # The applier erases the pure ops left without uses (the pads folded).
+        PatternRewriteWalker(GreedyRewritePatternApplier([FoldPadIntoConv()])).rewrite_module(op)

@@ -14,27 +14,31 @@ from dataclasses import dataclass
 
 import numpy as np
 from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp, TensorType
-from xdsl.ir import SSAValue
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
-from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, RewritePattern, op_type_rewrite_pattern
+from xdsl.pattern_rewriter import (
+    GreedyRewritePatternApplier,
+    PatternRewriter,
+    PatternRewriteWalker,
+    RewritePattern,
+    op_type_rewrite_pattern,
+)
 
 from relay_opt.dialects.relay import core
-from relay_opt.dialects.relay.registry import RelayOperatorOp, lookup
+from relay_opt.dialects.relay.builder import RelayBuilder
+from relay_opt.dialects.relay.ir_helpers import shape_of
+from relay_opt.dialects.relay.ops.elementwise import Multiply
+from relay_opt.dialects.relay.ops.nn import Conv2D, Dense
+from relay_opt.dialects.relay.ops.transform import Reshape
 from relay_opt.dialects.relay.resources import array_of
-
-
-def _shape(v: SSAValue) -> tuple[int, ...]:
-    t = v.type
-    assert isinstance(t, TensorType)
-    return tuple(t.get_shape())
 
 
 def _per_channel(scale: SSAValue, out_shape: tuple[int, ...], channel_axis: int) -> bool:
     """Whether `scale` is a constant that varies only along `channel_axis` of the output."""
     if not isinstance(scale.owner, core.ConstantOp):
         return False
-    shape = _shape(scale)
+    shape = shape_of(scale)
     rank = len(out_shape)
     if len(shape) > rank:
         return False
@@ -44,36 +48,32 @@ def _per_channel(scale: SSAValue, out_shape: tuple[int, ...], channel_axis: int)
 
 class FoldScaleIntoWeight(RewritePattern):
     @op_type_rewrite_pattern
-    def match_and_rewrite(self, mul: RelayOperatorOp, rewriter: PatternRewriter) -> None:
-        if mul.opdef.name != "multiply":
-            return
+    def match_and_rewrite(self, mul: Multiply, rewriter: PatternRewriter) -> None:
         for anchor_value, scale in ((mul.operands[0], mul.operands[1]), (mul.operands[1], mul.operands[0])):
             anchor = anchor_value.owner
-            if not isinstance(anchor, RelayOperatorOp) or not anchor_value.has_one_use():
+            if not isinstance(anchor, Conv2D | Dense) or not anchor_value.has_one_use():
                 continue
-            out_shape = _shape(anchor.result)
-            if anchor.opdef.name == "nn.conv2d":
+            out_shape = shape_of(anchor.result)
+            if isinstance(anchor, Conv2D):
                 a = anchor.attrs
                 if a.groups != 1 or (a.data_layout, a.kernel_layout) != ("NCHW", "OIHW") or a.out_dtype not in ("", None):
                     continue
                 channel_axis, weight_shape = 1, [out_shape[1], 1, 1, 1]
-            elif anchor.opdef.name == "nn.dense":
-                channel_axis, weight_shape = len(out_shape) - 1, [out_shape[-1], 1]
             else:
-                continue
-            if _shape(mul.result) != out_shape or not _per_channel(scale, out_shape, channel_axis):
+                channel_axis, weight_shape = len(out_shape) - 1, [out_shape[-1], 1]
+            if shape_of(mul.result) != out_shape or not _per_channel(scale, out_shape, channel_axis):
                 continue
             values = np.asarray(array_of(scale.owner.value)).reshape(-1)  # pyright: ignore[reportAttributeAccessIssue]
             if values.size not in (1, out_shape[channel_axis]):
                 continue
             if values.size == 1:
                 return  # a scalar scale: nothing per channel to fold, leave it to simplify-expr
-            reshaped = lookup("reshape").build([scale], {"newshape": weight_shape})  # pyright: ignore
-            weight = lookup("multiply").build([anchor.operands[1], reshaped.result])  # pyright: ignore
-            new = anchor.opdef.build([anchor.operands[0], weight.result], dict(anchor.attrs), anchor.result.type)
-            for op in (reshaped, weight, new):
-                op.location = mul.location
-            rewriter.replace(mul, [reshaped, weight, new])
+            new: list[Operation] = []
+            b = RelayBuilder.collect(new, mul.location)
+            weight = b.call(Multiply, anchor.operands[1], b.call(Reshape, scale, newshape=weight_shape))
+            b.call(type(anchor), anchor.operands[0], weight, result_type=anchor.result.type,
+                   **anchor.attrs)
+            rewriter.replace(mul, new)
             return
 
 
@@ -84,7 +84,5 @@ class FoldScaleAxisPass(ModulePass):
     name = "fold-scale-axis"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        from relay_opt.passes.dce import DeadCodeEliminationPass
-
-        PatternRewriteWalker(FoldScaleIntoWeight()).rewrite_module(op)
-        DeadCodeEliminationPass().apply(ctx, op)
+        # The applier erases the pure ops left without uses (the conv2d or dense folded).
+        PatternRewriteWalker(GreedyRewritePatternApplier([FoldScaleIntoWeight()])).rewrite_module(op)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp, TensorType
-from xdsl.ir import SSAValue
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import Operation
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
     GreedyRewritePatternApplier,
@@ -25,77 +25,77 @@ from xdsl.pattern_rewriter import (
 )
 
 from relay_opt.dialects.relay import core
-from relay_opt.dialects.relay.ops.transform import transpose_axes
-from relay_opt.dialects.relay.registry import RelayOperatorOp, lookup
+from relay_opt.dialects.relay.builder import RelayBuilder
+from relay_opt.dialects.relay.ir_helpers import shape_of
+from relay_opt.dialects.relay.ops.elementwise import Add, Cast, Divide, Multiply, Subtract
+from relay_opt.dialects.relay.ops.nn import BatchFlatten
+from relay_opt.dialects.relay.ops.transform import (
+    ExpandDims,
+    Reshape,
+    Squeeze,
+    Transpose,
+    transpose_axes,
+)
+from relay_opt.dialects.relay.registry import RelayOperatorOp
 from relay_opt.dialects.relay.resources import array_of
 
-RESHAPES = ("reshape", "squeeze", "expand_dims", "nn.batch_flatten")
-
-
-def _name(v: SSAValue) -> str | None:
-    owner = v.owner
-    return owner.opdef.name if isinstance(owner, RelayOperatorOp) else None
-
-
-def _shape(v: SSAValue) -> tuple[int, ...]:
-    t = v.type
-    assert isinstance(t, TensorType)
-    return tuple(t.get_shape())
+RESHAPES = (Reshape, Squeeze, ExpandDims, BatchFlatten)
 
 
 class MergeReshapes(RewritePattern):
     @op_type_rewrite_pattern
-    def match_and_rewrite(self, op: RelayOperatorOp, rewriter: PatternRewriter) -> None:
-        if op.opdef.name not in RESHAPES:
-            return
+    def match_and_rewrite(
+        self, op: Reshape | Squeeze | ExpandDims | BatchFlatten, rewriter: PatternRewriter
+    ) -> None:
         x = op.operands[0]
-        if _shape(x) == _shape(op.result):
+        if shape_of(x) == shape_of(op.result):
             rewriter.replace(op, [], [x])  # a reshape to the same shape
             return
         inner = x.owner
-        shape = _shape(op.result)
-        if isinstance(inner, RelayOperatorOp) and inner.opdef.name in RESHAPES and -1 not in shape and min(shape, default=0) >= 0:
-            new = lookup("reshape").build([inner.operands[0]], {"newshape": list(shape)})  # pyright: ignore
-            new.location = op.location
-            rewriter.replace(op, [new])
+        shape = shape_of(op.result)
+        if isinstance(inner, RESHAPES) and -1 not in shape and min(shape, default=0) >= 0:
+            new: list[Operation] = []
+            b = RelayBuilder.collect(new, op.location)
+            b.call(Reshape, inner.operands[0], newshape=list(shape))
+            rewriter.replace(op, new)
 
 
 class MergeTransposes(RewritePattern):
     @op_type_rewrite_pattern
-    def match_and_rewrite(self, op: RelayOperatorOp, rewriter: PatternRewriter) -> None:
-        if op.opdef.name != "transpose":
-            return
-        rank = len(_shape(op.result))
+    def match_and_rewrite(self, op: Transpose, rewriter: PatternRewriter) -> None:
+        rank = len(shape_of(op.result))
         axes = transpose_axes(op.attrs, rank)
         if axes == list(range(rank)):
             rewriter.replace(op, [], [op.operands[0]])
             return
         inner = op.operands[0].owner
-        if isinstance(inner, RelayOperatorOp) and inner.opdef.name == "transpose":
+        if isinstance(inner, Transpose):
             first = transpose_axes(inner.attrs, rank)
             combined = [first[a] for a in axes]
-            new = lookup("transpose").build([inner.operands[0]], {"axes": combined})  # pyright: ignore
-            new.location = op.location
-            rewriter.replace(op, [new])
+            new: list[Operation] = []
+            RelayBuilder.collect(new, op.location).call(Transpose, inner.operands[0], axes=combined)
+            rewriter.replace(op, new)
 
 
 class DropNoOpCast(RewritePattern):
     @op_type_rewrite_pattern
-    def match_and_rewrite(self, op: RelayOperatorOp, rewriter: PatternRewriter) -> None:
-        if op.opdef.name == "cast" and op.operands[0].type == op.result.type:
+    def match_and_rewrite(self, op: Cast, rewriter: PatternRewriter) -> None:
+        if op.operands[0].type == op.result.type:
             rewriter.replace(op, [], [op.operands[0]])
 
 
-_IDENTITY = {"add": (0.0, "either"), "subtract": (0.0, "rhs"), "multiply": (1.0, "either"), "divide": (1.0, "rhs")}
+_IDENTITY: dict[type[RelayOperatorOp], tuple[float, str]] = {
+    Add: (0.0, "either"), Subtract: (0.0, "rhs"), Multiply: (1.0, "either"), Divide: (1.0, "rhs"),
+}
+"""x op unit == x: the unit, and which operand may be it."""
 
 
 class AlgebraicIdentity(RewritePattern):
     @op_type_rewrite_pattern
-    def match_and_rewrite(self, op: RelayOperatorOp, rewriter: PatternRewriter) -> None:
-        rule = _IDENTITY.get(op.opdef.name)
-        if rule is None:
-            return
-        unit, side = rule
+    def match_and_rewrite(
+        self, op: Add | Subtract | Multiply | Divide, rewriter: PatternRewriter
+    ) -> None:
+        unit, side = _IDENTITY[type(op)]
         lhs, rhs = op.operands
         candidates = [(rhs, lhs)] if side == "rhs" else [(rhs, lhs), (lhs, rhs)]
         for const, other in candidates:
@@ -115,10 +115,6 @@ class SimplifyExprPass(ModulePass):
     name = "simplify-expr"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        from relay_opt.passes.dce import DeadCodeEliminationPass
-
-        PatternRewriteWalker(
-            GreedyRewritePatternApplier([MergeReshapes(), MergeTransposes(), DropNoOpCast(), AlgebraicIdentity()]),
-            apply_recursively=True,
-        ).rewrite_module(op)
-        DeadCodeEliminationPass().apply(ctx, op)
+        # The applier erases the pure ops left without uses (the reshapes merged away).
+        patterns = [MergeReshapes(), MergeTransposes(), DropNoOpCast(), AlgebraicIdentity()]
+        PatternRewriteWalker(GreedyRewritePatternApplier(patterns)).rewrite_module(op)

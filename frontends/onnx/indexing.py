@@ -48,7 +48,7 @@ def gather_nd(n: Node) -> Value:
     batch_shape = ishape[:-1]
     if b:
         grids = np.indices(ishape[:b], dtype=np.int64)
-        batch_flat = sum(grids[j] * int(np.prod(ishape[j + 1:b])) for j in range(b))
+        batch_flat = sum((grids[j] * int(np.prod(ishape[j + 1:b])) for j in range(b)), np.zeros(ishape[:b], np.int64))
         batch_offset = (batch_flat * inner).reshape(list(ishape[:b]) + [1] * (len(batch_shape) - b))
         offset = n.op("add", offset, batch_offset)
     table = n.reshape(x, [int(np.prod(shape[:b])) * inner, *rest])
@@ -56,6 +56,14 @@ def gather_nd(n: Node) -> Value:
 
 
 # -- scatters ---------------------------------------------------------------------------------
+
+
+def _indices(n: Node) -> np.ndarray:
+    """A scatter's indices (input 1), known while importing."""
+    idx = n.const_input(1, "indices")
+    if idx is None:
+        raise n.error("input 1 (indices) is required")
+    return idx.astype(np.int64)
 
 
 def _scatter(n: Node, data: Value, updates: Value, targets: np.ndarray) -> Value:
@@ -104,7 +112,7 @@ def _scatter(n: Node, data: Value, updates: Value, targets: np.ndarray) -> Value
 @converter("ScatterElements", "Scatter")
 def scatter_elements(n: Node) -> Value:
     data, updates = n.required(0), n.required(2)
-    idx = n.const_input(1, "indices").astype(np.int64)
+    idx = _indices(n)
     shape = n.shape(data)
     axis = n.axis(n.attr("axis", 0), len(shape))
     if idx.shape != tuple(n.shape(updates)):
@@ -112,15 +120,16 @@ def scatter_elements(n: Node) -> Value:
     idx = np.where(idx < 0, idx + shape[axis], idx)
     if ((idx < 0) | (idx >= shape[axis])).any():
         raise n.error("an index is out of range")
-    coords = list(np.indices(idx.shape, dtype=np.int64)) if idx.ndim else []
+    grids = np.indices(idx.shape, dtype=np.int64)
+    coords = [grids[j] for j in range(idx.ndim)]
     coords[axis] = idx
-    return _scatter(n, data, updates, np.ravel_multi_index(tuple(coords), shape) if idx.size else idx)
+    return _scatter(n, data, updates, np.asarray(np.ravel_multi_index(tuple(coords), shape)) if idx.size else idx)
 
 
 @converter("ScatterND")
 def scatter_nd(n: Node) -> Value:
     data, updates = n.required(0), n.required(2)
-    idx = n.const_input(1, "indices").astype(np.int64)
+    idx = _indices(n)
     shape = n.shape(data)
     k = idx.shape[-1]
     if k > len(shape):
@@ -130,7 +139,7 @@ def scatter_nd(n: Node) -> Value:
     if ((idx < 0) | (idx >= indexed)).any():
         raise n.error("an index is out of range")
     rest = int(np.prod(shape[k:]))
-    starts = np.ravel_multi_index(tuple(np.moveaxis(idx, -1, 0)), tuple(shape[:k])) * rest if k else \
+    starts = np.ravel_multi_index(tuple(idx[..., j] for j in range(k)), tuple(shape[:k])) * rest if k else \
         np.zeros(idx.shape[:-1], np.int64)
     targets = starts[..., None] + np.arange(rest, dtype=np.int64)
     return _scatter(n, data, updates, targets)
@@ -174,7 +183,7 @@ def topk(n: Node) -> Sequence[Value]:
     indices = n.op("sum", n.op("multiply", n.cast(chosen, "int64"), order.astype(np.int64)),
                    axis=[len(lead) + 1], keepdims=False)  # [..., k]
     rows = int(np.prod(lead))
-    offsets = (np.arange(rows, dtype=np.int64) * size).reshape(lead + [1]) if lead else np.int64(0)
+    offsets = (np.arange(rows, dtype=np.int64) * size).reshape(lead + [1]) if lead else np.array(0, np.int64)
     values = n.op("take", _flat(n, xl), n.op("add", indices, offsets), axis=0)
     return [_moved(n, values, axis, to_last=False), _moved(n, indices, axis, to_last=False)]
 

@@ -19,6 +19,7 @@ PRELUDE_FILE = "prelude.rly"
 
 @cache
 def prelude() -> s.Program:
+    assert __package__, "prelude.py is a module of the relay_text package"
     text = files(__package__).joinpath(PRELUDE_FILE).read_text(encoding="utf-8")
     return parse_program(text, PRELUDE_FILE)
 

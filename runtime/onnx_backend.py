@@ -96,7 +96,7 @@ class RelayOptRep(BackendRep):
         """The executable for these shapes and frozen values (compiled on first use)."""
         while True:
             constants = {n: arrays[n] for n in self.frozen}
-            shapes = {n: a.shape for n, a in arrays.items() if n not in self.frozen}
+            shapes: dict[str, Sequence[int]] = {n: a.shape for n, a in arrays.items() if n not in self.frozen}
             key = (tuple(sorted(shapes.items())),
                    tuple((n, a.dtype.str, a.shape, a.tobytes()) for n, a in sorted(constants.items())))
             if key in self._compiled:
