@@ -116,7 +116,7 @@ def test_missing_meta_constant_is_located():
     with pytest.raises(RelayError) as err:
         load_program(
             HEADER + "def @f() { meta[relay.Constant][2] }", "relay", filename="m.rly", meta={"relay.Constant": [np.zeros(1)]}
-        ).module
+        )
     assert "is missing (the metadata holds 1)" in err.value.message
     assert str(err.value.at) == "m.rly:2:12"
 
@@ -159,4 +159,4 @@ def test_let_annotation_fills_an_unknown_type():
 
 def test_let_annotation_mismatch_is_an_error():
     with pytest.raises(RelayError, match="is annotated"):
-        load_program(HEADER + "def @f(%x: float32) { let %y: int32 = %x; %y }", "relay").module
+        load_program(HEADER + "def @f(%x: float32) { let %y: int32 = %x; %y }", "relay")
