@@ -30,19 +30,21 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
-from xdsl.dialects.builtin import TensorType
-from xdsl.ir import Attribute, Block, Operation, SSAValue
+from xdsl.ir import Block, Operation, SSAValue
 from xdsl.pattern_rewriter import PatternRewriter, RewritePattern, op_type_rewrite_pattern
 from xdsl.rewriter import InsertPoint
 from xdsl.traits import Pure
 
-from relay_opt.dialects.relay import core
 from relay_opt.dialects.relay.attributes import AttrError, Attrs, AttrValue
+from relay_opt.dialects.relay.builder import RelayBuilder
+from relay_opt.dialects.relay.ir_helpers import static_shape
+from relay_opt.dialects.relay.ops import transform
 from relay_opt.dialects.relay.ops.common import normalize_axis
-from relay_opt.dialects.relay.registry import OpPattern, RelayOperatorOp, TypeRelationError, lookup
-from relay_opt.dialects.relay.types import DYNAMIC
+from relay_opt.dialects.relay.ops.elementwise import Add
+from relay_opt.dialects.relay.ops.nn import BiasAdd, Prelu
+from relay_opt.dialects.relay.registry import OpPattern, RelayOperatorOp, TypeRelationError
 
-CHANNEL_VECTOR_OPS = ("nn.bias_add", "nn.prelu")
+CHANNEL_VECTOR_OPS = (BiasAdd, Prelu)
 """Broadcast calls whose second operand is a vector along their `axis`."""
 
 _SHAPE_ATTRS = ("shape", "axis", "num_newaxis")
@@ -52,15 +54,6 @@ _SHAPE_ATTRS = ("shape", "axis", "num_newaxis")
 _MAX_HOIST_DEPTH = 16
 
 
-def static_shape(v: SSAValue | Attribute) -> tuple[int, ...] | None:
-    """The shape of a tensor value or type whose dimensions are all known, else None."""
-    t = v.type if isinstance(v, SSAValue) else v
-    if not isinstance(t, TensorType):
-        return None
-    shape = tuple(t.get_shape())
-    return None if DYNAMIC in shape or any(d < 0 for d in shape) else shape
-
-
 def frozen(attrs: Attrs, skip: Sequence[str] = ()) -> Hashable:
     """Attributes as a hashable value, for group keys."""
 
@@ -68,31 +61,6 @@ def frozen(attrs: Attrs, skip: Sequence[str] = ()) -> Hashable:
         return tuple(freeze(x) for x in v) if isinstance(v, list) else v  # pyright: ignore
 
     return tuple((k, freeze(v)) for k, v in attrs.items() if k not in skip)
-
-
-class Emitter:
-    """Builds the new calls, each with its inferred type, at one source location."""
-
-    def __init__(self, location: Attribute):
-        self.location = location
-        self.ops: list[Operation] = []
-
-    def call(self, name: str, operands: Sequence[SSAValue],
-             attrs: dict[str, AttrValue] | None = None) -> SSAValue:
-        opdef = lookup(name)
-        assert opdef is not None, name
-        return self._add(opdef.build(operands, attrs)).results[0]
-
-    def tuple(self, fields: Sequence[SSAValue]) -> SSAValue:
-        return self._add(core.TupleOp(fields)).results[0]
-
-    def get(self, tup: SSAValue, index: int) -> SSAValue:
-        return self._add(core.TupleGetOp(tup, index)).results[0]
-
-    def _add(self, op: Operation) -> Operation:
-        op.location = self.location
-        self.ops.append(op)
-        return op
 
 
 # -- how the branches are joined ----------------------------------------------------------------
@@ -107,11 +75,11 @@ class Layout:
         values `chains` at operand `index` and the other operands `others`, can be combined."""
         raise NotImplementedError
 
-    def combine_follow(self, em: Emitter, op: RelayOperatorOp, index: int, combined: SSAValue,
+    def combine_follow(self, b: RelayBuilder, op: RelayOperatorOp, index: int, combined: SSAValue,
                        chains: Sequence[SSAValue], others: Sequence[SSAValue | None]) -> SSAValue:
         raise NotImplementedError
 
-    def unpack(self, em: Emitter, combined: SSAValue, finals: Sequence[SSAValue]) -> list[SSAValue]:
+    def unpack(self, b: RelayBuilder, combined: SSAValue, finals: Sequence[SSAValue]) -> list[SSAValue]:
         """The value of each branch, taken from the combined one."""
         raise NotImplementedError
 
@@ -120,7 +88,7 @@ def _elementwise_kind(op: RelayOperatorOp, index: int) -> str | None:
     """'unary', 'binary' or 'vector' (bias_add, prelu) for a call that may join a branch at
     operand `index`; None for any other call."""
     opdef = op.opdef
-    if opdef.name in CHANNEL_VECTOR_OPS:
+    if isinstance(op, CHANNEL_VECTOR_OPS):
         return "vector" if index == 0 else None
     if opdef.pattern > OpPattern.BROADCAST or any(opdef.attr_spec(a) for a in _SHAPE_ATTRS):
         return None
@@ -185,29 +153,29 @@ class Concat(Layout):
             return self._other_ok(chains, others)  # pyright: ignore[reportArgumentType]
         return False
 
-    def combine_follow(self, em: Emitter, op: RelayOperatorOp, index: int, combined: SSAValue,
+    def combine_follow(self, b: RelayBuilder, op: RelayOperatorOp, index: int, combined: SSAValue,
                        chains: Sequence[SSAValue], others: Sequence[SSAValue | None]) -> SSAValue:
         operands = list(op.operands)
         kind = _elementwise_kind(op, index)
         if kind != "unary":
             vals: list[SSAValue] = [o for o in others if o is not None]
             if kind == "vector":
-                other = em.call("concatenate", [em.tuple(vals)], {"axis": 0})
+                other = b.call(transform.Concatenate, b.tuple(vals), axis=0)
             elif (pos := self._concat_pos(chains, vals)) is not None:
-                other = em.call("concatenate", [em.tuple(vals)], {"axis": pos})
+                other = b.call(transform.Concatenate, b.tuple(vals), axis=pos)
             else:
                 other = vals[0]
             operands[1 - index] = other
         operands[index] = combined
-        return em.call(op.opdef.name, operands, dict(op.attrs))
+        return b.call(type(op), *operands, **op.attrs)
 
-    def unpack(self, em: Emitter, combined: SSAValue, finals: Sequence[SSAValue]) -> list[SSAValue]:
+    def unpack(self, b: RelayBuilder, combined: SSAValue, finals: Sequence[SSAValue]) -> list[SSAValue]:
         outs: list[SSAValue] = []
         start = 0
         for f in finals:
             size = (static_shape(f) or ())[self.axis]
-            outs.append(em.call("strided_slice", [combined],
-                                {"begin": [start], "end": [start + size], "axes": [self.axis]}))
+            outs.append(b.call(transform.StridedSlice, combined,
+                               begin=[start], end=[start + size], axes=[self.axis]))
             start += size
         return outs
 
@@ -221,7 +189,7 @@ class Stack(Layout):
         kind = _elementwise_kind(op, index)
         if kind == "unary":
             return True
-        if kind == "vector" and op.opdef.name != "nn.bias_add":
+        if kind == "vector" and not isinstance(op, BiasAdd):
             return False  # prelu's alpha stays a vector: it cannot follow a stacked value
         if kind not in ("vector", "binary"):
             return False
@@ -231,35 +199,36 @@ class Stack(Layout):
         return (shape is not None and len(shape) <= rank
                 and all(static_shape(o) == shape and o.type == vals[0].type for o in vals))
 
-    def combine_follow(self, em: Emitter, op: RelayOperatorOp, index: int, combined: SSAValue,
+    def combine_follow(self, b: RelayBuilder, op: RelayOperatorOp, index: int, combined: SSAValue,
                        chains: Sequence[SSAValue], others: Sequence[SSAValue | None]) -> SSAValue:
         kind = _elementwise_kind(op, index)
         operands = list(op.operands)
         operands[index] = combined
         if kind == "unary":
-            return em.call(op.opdef.name, operands, dict(op.attrs))
+            return b.call(type(op), *operands, **op.attrs)
         vals: list[SSAValue] = [o for o in others if o is not None]
         rank = len(static_shape(chains[0]) or ())
         shape = static_shape(vals[0]) or ()
         if kind == "vector":
             # bias_add(y, b) with y stacked is y + b laid out along the batch and the axis.
             axis = normalize_axis(op.attrs.axis, rank)
-            stacked = em.call("stack", [em.tuple(vals)], {"axis": 0})
+            stacked = b.call(transform.Stack, b.tuple(vals), axis=0)
             layout = [len(vals), *([1] * axis), shape[0], *([1] * (rank - 1 - axis))]
-            return em.call("add", [combined, em.call("reshape", [stacked], {"newshape": layout})])
+            return b.call(Add, combined, b.call(transform.Reshape, stacked, newshape=layout))
         if all(o is vals[0] for o in vals):
             other = vals[0]  # one value for every branch: it broadcasts over the batch axis
         else:
-            other = em.call("stack", [em.tuple(vals)], {"axis": 0})
+            other = b.call(transform.Stack, b.tuple(vals), axis=0)
             if len(shape) < rank:
                 newshape = [len(vals), *([1] * (rank - len(shape))), *shape]
-                other = em.call("reshape", [other], {"newshape": newshape})
+                other = b.call(transform.Reshape, other, newshape=newshape)
         operands[1 - index] = other
-        return em.call(op.opdef.name, operands, dict(op.attrs))
+        return b.call(type(op), *operands, **op.attrs)
 
-    def unpack(self, em: Emitter, combined: SSAValue, finals: Sequence[SSAValue]) -> list[SSAValue]:
-        parts = em.call("split", [combined], {"indices_or_sections": len(finals), "axis": 0})
-        return [em.call("squeeze", [em.get(parts, i)], {"axis": [0]}) for i in range(len(finals))]
+    def unpack(self, b: RelayBuilder, combined: SSAValue, finals: Sequence[SSAValue]) -> list[SSAValue]:
+        parts = b.call(transform.Split, combined, indices_or_sections=len(finals), axis=0)
+        return [b.call(transform.Squeeze, b.tuple_get(parts, i), axis=[0])
+                for i in range(len(finals))]
 
 
 # -- the combiner ---------------------------------------------------------------------------------
@@ -268,8 +237,8 @@ class Stack(Layout):
 class Combiner:
     """What one pass knows: which calls are roots, which of them combine, and how."""
 
-    root: str
-    """The operator combined (`nn.conv2d`)."""
+    root: type[RelayOperatorOp]
+    """The operator combined (`Conv2D`)."""
 
     def key(self, op: RelayOperatorOp) -> Hashable | None:
         """Roots with equal keys combine; None for a call that never does."""
@@ -278,7 +247,7 @@ class Combiner:
     def layout(self, roots: Sequence[RelayOperatorOp]) -> Layout:
         raise NotImplementedError
 
-    def combine_roots(self, em: Emitter, roots: Sequence[RelayOperatorOp]) -> SSAValue:
+    def combine_roots(self, b: RelayBuilder, roots: Sequence[RelayOperatorOp]) -> SSAValue:
         raise NotImplementedError
 
 
@@ -378,7 +347,7 @@ class CombineParallel(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: RelayOperatorOp, rewriter: PatternRewriter) -> None:
         combiner = self.combiner
-        if op.opdef.name != combiner.root or (block := op.parent_block()) is None:
+        if not isinstance(op, combiner.root) or (block := op.parent_block()) is None:
             return
         key = combiner.key(op)
         if key is None:
@@ -394,23 +363,24 @@ class CombineParallel(RewritePattern):
         if plan is None:
             return
         before, hoist = plan
-        em = Emitter(group.roots[0].location)
+        built: list[Operation] = []
+        b = RelayBuilder.collect(built, group.roots[0].location)
         try:
-            combined = combiner.combine_roots(em, group.roots)
+            combined = combiner.combine_roots(b, group.roots)
             for depth, level in enumerate(group.levels):
                 calls = [chain[depth + 1] for chain in group.chains]
                 values = [chain[depth].result for chain in group.chains]
                 combined = group.layout.combine_follow(
-                    em, calls[0], level.index, combined, values, level.others)
-            outs = group.layout.unpack(em, combined, [chain[-1].result for chain in group.chains])
+                    b, calls[0], level.index, combined, values, level.others)
+            outs = group.layout.unpack(b, combined, [chain[-1].result for chain in group.chains])
         except (TypeRelationError, AttrError):
-            for built in reversed(em.ops):  # a combination the operators reject: undo it
-                built.erase(safe_erase=False)
+            for new in reversed(built):  # a combination the operators reject: undo it
+                new.erase(safe_erase=False)
             return
         for moved in sorted(hoist, key=group.position.__getitem__):
             moved.detach()
             block.insert_op_before(moved, before)
-        rewriter.insert(em.ops, InsertPoint.before(before))
+        rewriter.insert(built, InsertPoint.before(before))
         for chain, out in zip(group.chains, outs):
             rewriter.replace_all_uses_with(chain[-1].result, out)
         for chain in group.chains:

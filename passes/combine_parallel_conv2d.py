@@ -24,16 +24,18 @@ from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriteWalker
 
 from relay_opt.dialects.relay.attributes import Attrs
+from relay_opt.dialects.relay.builder import RelayBuilder
+from relay_opt.dialects.relay.ir_helpers import static_shape
+from relay_opt.dialects.relay.ops.nn import Conv2D
+from relay_opt.dialects.relay.ops.transform import Concatenate
 from relay_opt.dialects.relay.registry import RelayOperatorOp
 from relay_opt.passes.combine_parallel import (
     CombineParallel,
     Combiner,
     Concat,
-    Emitter,
     Layout,
     check_min_num_branches,
     frozen,
-    static_shape,
 )
 
 _LAYOUTS = {("NCHW", "OIHW"): (1, 0), ("NHWC", "HWIO"): (3, 3)}
@@ -45,7 +47,7 @@ def _axes(attrs: Attrs) -> tuple[int, int] | None:
 
 
 class Conv2DCombiner(Combiner):
-    root = "nn.conv2d"
+    root = Conv2D
 
     def key(self, op: RelayOperatorOp) -> Hashable | None:
         a = op.attrs
@@ -65,18 +67,18 @@ class Conv2DCombiner(Combiner):
         assert axes is not None
         return Concat(axes[0])
 
-    def combine_roots(self, em: Emitter, roots: Sequence[RelayOperatorOp]) -> SSAValue:
+    def combine_roots(self, b: RelayBuilder, roots: Sequence[RelayOperatorOp]) -> SSAValue:
         first = roots[0]
         a = first.attrs
         axes = _axes(a)
         assert axes is not None
         out_axis = axes[1]
         weights = [r.operands[1] for r in roots]
-        weight = em.call("concatenate", [em.tuple(weights)], {"axis": out_axis})
+        weight = b.call(Concatenate, b.tuple(weights), axis=out_axis)
         attrs = dict(a)
         if a.channels is not None:
             attrs["channels"] = sum((static_shape(w) or ())[out_axis] for w in weights)
-        return em.call("nn.conv2d", [first.operands[0], weight], attrs)
+        return b.call(Conv2D, first.operands[0], weight, **attrs)
 
 
 @dataclass(frozen=True)

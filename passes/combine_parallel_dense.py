@@ -27,23 +27,25 @@ from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriteWalker
 
 from relay_opt.dialects.relay.attributes import AttrValue
+from relay_opt.dialects.relay.builder import RelayBuilder
+from relay_opt.dialects.relay.ir_helpers import static_shape
+from relay_opt.dialects.relay.ops import transform
+from relay_opt.dialects.relay.ops.nn import BatchMatmul, Dense
 from relay_opt.dialects.relay.registry import RelayOperatorOp
 from relay_opt.passes.combine_parallel import (
     CombineParallel,
     Combiner,
     Concat,
-    Emitter,
     Layout,
     Stack,
     check_min_num_branches,
-    static_shape,
 )
 
 
 @dataclass(frozen=True)
 class DenseCombiner(Combiner):
     to_batch: bool
-    root = "nn.dense"
+    root = Dense
 
     def key(self, op: RelayOperatorOp) -> Hashable | None:
         data, weight = op.operands
@@ -60,18 +62,18 @@ class DenseCombiner(Combiner):
     def layout(self, roots: Sequence[RelayOperatorOp]) -> Layout:
         return Stack() if self.to_batch else Concat(len(static_shape(roots[0].result) or ()) - 1)
 
-    def combine_roots(self, em: Emitter, roots: Sequence[RelayOperatorOp]) -> SSAValue:
+    def combine_roots(self, b: RelayBuilder, roots: Sequence[RelayOperatorOp]) -> SSAValue:
         data = roots[0].operands[0]
-        weights = em.tuple([r.operands[1] for r in roots])
+        weights = b.tuple([r.operands[1] for r in roots])
         out_dtype = roots[0].attrs.out_dtype
         if self.to_batch:
-            stacked = em.call("stack", [weights], {"axis": 0})
-            batched = em.call("expand_dims", [data], {"axis": 0})
-            return em.call("nn.batch_matmul", [batched, stacked], {"transpose_b": True, "out_dtype": out_dtype})
+            stacked = b.call(transform.Stack, weights, axis=0)
+            batched = b.call(transform.ExpandDims, data, axis=0)
+            return b.call(BatchMatmul, batched, stacked, transpose_b=True, out_dtype=out_dtype)
         attrs: dict[str, AttrValue] = {"out_dtype": out_dtype}
         if roots[0].attrs.units is not None:
             attrs["units"] = sum((static_shape(r.operands[1]) or ())[0] for r in roots)
-        return em.call("nn.dense", [data, em.call("concatenate", [weights], {"axis": 0})], attrs)
+        return b.call(Dense, data, b.call(transform.Concatenate, weights, axis=0), **attrs)
 
 
 @dataclass(frozen=True)
