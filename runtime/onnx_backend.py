@@ -1,6 +1,6 @@
 """ONNX's backend interface (`onnx.backend.base.Backend`) over relay-opt's compiler.
 
-    from relay_opt.frontends.onnx.backend import RelayOptBackend
+    from relay_opt.runtime.onnx_backend import RelayOptBackend
     rep = RelayOptBackend.prepare(model)          # import + compile (-O3)
     outputs = rep.run([x])                         # numpy in, numpy out
 

@@ -18,7 +18,7 @@ import warnings
 
 import onnx.backend.test
 
-from relay_opt.frontends.onnx.backend import RelayOptBackend
+from relay_opt.runtime.onnx_backend import RelayOptBackend
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # the test generators' own numpy overflow warnings
