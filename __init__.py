@@ -8,6 +8,11 @@ __version__ = "0.1.0"
 
 __all__ = ["LoadError", "Program", "compile", "load_program"]
 
+TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing)
+if TYPE_CHECKING:  # what __getattr__ returns, for type checkers; nothing is imported at run time
+    from relay_opt.diagnostics import LoadError
+    from relay_opt.loader import Program, load_program
+
 
 def __getattr__(name: str):  # noqa: ANN202
     # Importing relay_opt does no work (`relay-opt --help` stays fast): the API loads on use.
