@@ -169,7 +169,7 @@ def _import_onnx(data: str | bytes, format: str, filename: str,  # noqa: A002
 
     if isinstance(data, str):
         data = data.encode()
-    shapes = {k: list(v) for k, v in (input_shapes or {}).items()}
+    shapes: dict[str, Sequence[int]] = {k: list(v) for k, v in (input_shapes or {}).items()}
     return import_onnx(data, shapes, filename=filename, text=format == "onnxtxt")
 
 
