@@ -197,7 +197,10 @@ def load_program(
     name = filename or ("stdin" if path == "-" else path) or f"<{fmt}>"
     if data is None:
         data = _read(path, fmt, name)
-    text = data if isinstance(data, str) else ("" if fmt == "onnx" else data.decode("utf-8", "replace"))
+    if isinstance(data, str):
+        text = data
+    else:  # a binary model has no text to show
+        text = "" if fmt == "onnx" else data.decode("utf-8", "replace")
     try:
         if fmt in ("onnx", "onnxtxt"):
             imported = _import_onnx(data, fmt, name, input_shapes)
@@ -219,7 +222,9 @@ def load_program(
     return program
 
 
-def _resolve(source: str | bytes | os.PathLike[str], format: str | None) -> tuple[str | None, str | bytes | None]:  # noqa: A002
+def _resolve(
+    source: str | bytes | os.PathLike[str], format: str | None  # noqa: A002
+) -> tuple[str | None, str | bytes | None]:
     """(path, None) for a file or "-", (None, content) for the program itself."""
     if isinstance(source, bytes):
         if format is None:

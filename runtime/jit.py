@@ -166,7 +166,11 @@ def lower_to_llvm(module: ModuleOp, profile: bool = False, level: int = 3,
     infer-types, the first pass of relay-optimize, runs only if some type is still
     incomplete: `relay_opt.load_program` has type-checked what it loaded. `timings`
     records each pass; with `profile`, `kernels` receives the name of each timed kernel."""
-    from relay_opt.lowering.profile_kernels import ProfileKernelsPass, kernel_names, operator_origins
+    from relay_opt.lowering.profile_kernels import (
+        ProfileKernelsPass,
+        kernel_names,
+        operator_origins,
+    )
     from relay_opt.lowering.relay_to_llvm import lowering_stages
     from relay_opt.passes.infer_types import InferTypesPass
     from relay_opt.passes.relay_optimize import passes_for_level

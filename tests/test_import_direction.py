@@ -96,7 +96,8 @@ def violations(module: str, source: str, is_package: bool = False) -> list[str]:
         where = f"{module}:{line} imports {target}"
         if target.split(".")[0] != "relay_opt":
             top = target.split(".")[0]
-            if part == "dialects" and top not in EXTERNAL_FOR_DIALECTS | set(sys.stdlib_module_names):
+            standard = set(sys.stdlib_module_names)
+            if part == "dialects" and top not in EXTERNAL_FOR_DIALECTS | standard:
                 bad.append(f"{where}: the dialect uses only xdsl, numpy and the standard library")
             continue
         target_part = part_of(target)
@@ -130,7 +131,7 @@ def test_the_known_exceptions_are_still_needed():
     ("module", "source"),
     [
         ("relay_opt.dialects.relay.core", "from relay_opt.passes.fuse_ops import FuseOpsPass"),
-        ("relay_opt.frontends.relay_text", "def f():\n    from relay_opt.passes import infer_types"),
+        ("relay_opt.frontends.relay_text", "def f():\n    from relay_opt.passes import dce"),
         ("relay_opt.passes.dce", "import relay_opt.lowering.bufferize"),
         ("relay_opt.lowering.bufferize", "from relay_opt.runtime.jit import compile"),
         ("relay_opt.runtime.jit", "from relay_opt.tools.relay_run import main"),

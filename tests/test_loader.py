@@ -16,7 +16,10 @@ from relay_opt.frontends.relay_text import parse_relay
 from relay_opt.timing import Timings
 
 ROOT = Path(__file__).parent.parent
-TEXT = '#[version = "0.0.5"]\ndef @main(%x: Tensor[(2, 3), float32]) {\n  let %y = exp(%x);\n  %y\n}\n'
+TEXT = (
+    '#[version = "0.0.5"]\n'
+    "def @main(%x: Tensor[(2, 3), float32]) {\n  let %y = exp(%x);\n  %y\n}\n"
+)
 
 
 def incomplete(module) -> bool:  # noqa: ANN001
@@ -24,7 +27,7 @@ def incomplete(module) -> bool:  # noqa: ANN001
 
 
 def main_of(module) -> core.FuncOp:  # noqa: ANN001
-    return next(op for op in module.ops if isinstance(op, core.FuncOp) and op.sym_name.data == "main")
+    return next(f for f in module.ops if isinstance(f, core.FuncOp) and f.sym_name.data == "main")
 
 
 def test_the_frontend_only_parses():
@@ -101,6 +104,7 @@ def test_compile_refuses_a_module_that_was_not_type_checked():
 
 
 def test_importing_the_package_does_no_work():
-    code = "import sys, relay_opt; print(sorted(m for m in sys.modules if m.startswith(('xdsl', 'relay_opt.'))))"
+    code = ("import sys, relay_opt\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('xdsl', 'relay_opt.'))))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and r.stdout.strip() == "[]", r.stdout + r.stderr

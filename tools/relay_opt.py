@@ -103,7 +103,8 @@ class RelayOptMain(xDSLOptMain):
 
             return parse
 
-        for extension, fmt in (("mlir", "mlir"), ("rly", "relay"), ("onnx", "onnx"), ("onnxtxt", "onnxtxt")):
+        formats = {"mlir": "mlir", "rly": "relay", "onnx": "onnx", "onnxtxt": "onnxtxt"}
+        for extension, fmt in formats.items():
             self.available_frontends[extension] = frontend(fmt)
 
     def register_all_arguments(self, arg_parser: argparse.ArgumentParser) -> None:

@@ -122,8 +122,9 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
             raise UserError(f"relay-run: error: cannot read {ns.inputs}: {e}\n") from None
     # For an ONNX model the given arrays fix the shapes of inputs with symbolic dimensions (and
     # are checked against the static ones).
-    program = load_program(ns.input_file, ns.input_format, meta=ns.meta,
-                           input_shapes={k: list(v.shape) for k, v in given.items()}, timings=timings)
+    shapes = {k: list(v.shape) for k, v in given.items()}
+    program = load_program(ns.input_file, ns.input_format, meta=ns.meta, input_shapes=shapes,
+                           timings=timings)
     module = program.module
     onnx_names, output_names = program.input_names, program.output_names
     funcs = {op.sym_name.data: op for op in module.ops if isinstance(op, core.FuncOp)}
