@@ -25,7 +25,6 @@ from collections.abc import Sequence
 
 from xdsl.dialects.builtin import (
     ArrayAttr,
-    FunctionType,
     StringAttr,
     SymbolNameConstraint,
     SymbolRefAttr,
@@ -417,8 +416,3 @@ def _parse_pattern(parser: Parser, bound: list[Parser.Argument]) -> Attribute:
             fields.append(_parse_pattern(parser, bound))
         parser.parse_punctuation(")")
     return ConstructorPattern(ctor, fields)
-
-
-def constructor_type(ctor: ConstructorOp) -> FunctionType:
-    """The constructor's polymorphic type `(inputs) -> T[type params]`."""
-    return FunctionType.from_lists(list(ctor.inputs), [ctor.type_def.instance_type()])

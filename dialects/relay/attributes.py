@@ -38,7 +38,6 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.ir import Attribute
 from xdsl.parser import Parser
-from xdsl.printer import Printer
 
 from relay_opt.dialects.relay.types import DTYPES
 
@@ -260,10 +259,6 @@ def format_value(value: AttrValue) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(format_value(v) for v in value) + "]"
     return str(value)
-
-
-def print_value(printer: Printer, value: AttrValue) -> None:
-    printer.print_string(format_value(value))
 
 
 def parse_value(parser: Parser) -> AttrValue:

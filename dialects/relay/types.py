@@ -168,10 +168,6 @@ def tensor_type(shape: Sequence[int], dtype: str | Attribute) -> TensorType[Attr
     return TensorType(elem, list(shape))
 
 
-def is_tensor(t: Attribute) -> bool:
-    return isinstance(t, TensorType)
-
-
 def tensor_dtype(t: TensorType[Attribute]) -> str:
     return dtype_of_element(t.element_type)
 

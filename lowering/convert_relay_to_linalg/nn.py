@@ -345,10 +345,6 @@ def _reduce_axis(lw: Lowerer, x: SSAValue, axis: int, init_value: float, combine
                       [PARALLEL] * (n - 1) + [REDUCTION], body)
 
 
-def _ew(lw: Lowerer, op: RelayOperatorOp, inputs: list[SSAValue], fn) -> SSAValue:  # noqa: ANN001
-    return elementwise(lw, op, inputs, lambda b, a, t: fn(b, a, t))
-
-
 @lowering(Softmax, LogSoftmax)
 def lower_softmax(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     x = args[0]
@@ -356,13 +352,14 @@ def lower_softmax(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSA
     peak = _reduce_axis(lw, x, axis, -pymath.inf, arith.MaximumfOp)
 
     # sum(exp(x - max)) along the axis, computed from a shifted copy.
-    shifted = _ew(lw, op, [x, peak], lambda b, a, t: b.insert(arith.SubfOp(a[0], a[1])).results[0])
+    shifted = elementwise(lw, op, [x, peak],
+                          lambda b, a, t: b.insert(arith.SubfOp(a[0], a[1])).results[0])
     total = _reduce_axis(lw, shifted, axis, 0.0, arith.AddfOp,
                          lambda b, v: b.insert(math.ExpOp(v)).results[0])
     if isinstance(op, LogSoftmax):
-        return _ew(lw, op, [shifted, total], lambda b, a, t: b.insert(
+        return elementwise(lw, op, [shifted, total], lambda b, a, t: b.insert(
             arith.SubfOp(a[0], b.insert(math.LogOp(a[1])).results[0])).results[0])
-    return _ew(lw, op, [shifted, total], lambda b, a, t: b.insert(
+    return elementwise(lw, op, [shifted, total], lambda b, a, t: b.insert(
         arith.DivfOp(b.insert(math.ExpOp(a[0])).results[0], a[1])).results[0])
 
 
@@ -385,7 +382,7 @@ def lower_bias_add(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SS
     rank = len(shape_of(x))
     b = _channel(lw, bias, normalize_axis(op.attrs.axis, rank), rank)
     dtype = _dtype(op)
-    return _ew(lw, op, [x, b], lambda bl, a, t: Scalar(bl, dtype).emit(
+    return elementwise(lw, op, [x, b], lambda bl, a, t: Scalar(bl, dtype).emit(
         arith.AddfOp(a[0], a[1]) if Scalar(bl, dtype).is_float else arith.AddiOp(a[0], a[1])))
 
 
@@ -400,7 +397,7 @@ def lower_prelu(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVa
         scaled = b.insert(arith.MulfOp(a[0], a[1])).results[0]
         return b.insert(arith.SelectOp(positive, a[0], scaled)).results[0]
 
-    return _ew(lw, op, [x, al], body)
+    return elementwise(lw, op, [x, al], body)
 
 
 @lowering(BatchNorm)
@@ -449,9 +446,11 @@ def lower_layer_norm(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> 
     axis = normalize_axis(op.attrs.axis, rank)
     n = shape_of(x)[axis]
     total = _reduce_axis(lw, x, axis, 0.0, arith.AddfOp)
-    mean = _ew(lw, op, [total], lambda b, a, t: b.insert(arith.DivfOp(a[0], scalar_const(b, n, t))).results[0])
+    mean = elementwise(lw, op, [total], lambda b, a, t: b.insert(
+        arith.DivfOp(a[0], scalar_const(b, n, t))).results[0])
     mean = _keep_shape(lw, mean, total)
-    centered = _ew(lw, op, [x, mean], lambda b, a, t: b.insert(arith.SubfOp(a[0], a[1])).results[0])
+    centered = elementwise(lw, op, [x, mean],
+                           lambda b, a, t: b.insert(arith.SubfOp(a[0], a[1])).results[0])
     sq = _reduce_axis(lw, centered, axis, 0.0, arith.AddfOp, lambda b, v: b.insert(arith.MulfOp(v, v)).results[0])
     g, bt = _channel(lw, gamma, axis, rank), _channel(lw, beta, axis, rank)
     eps, scale, center = op.attrs.epsilon, op.attrs.scale, op.attrs.center
@@ -467,7 +466,7 @@ def lower_layer_norm(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> 
             y = b.insert(arith.AddfOp(y, bv)).results[0]
         return y
 
-    return _ew(lw, op, [centered, sq, g, bt], body)
+    return elementwise(lw, op, [centered, sq, g, bt], body)
 
 
 def _keep_shape(lw: Lowerer, value: SSAValue, like: SSAValue) -> SSAValue:

@@ -31,10 +31,6 @@ from relay_opt.dialects.relay.types import DYNAMIC, tuple_type
 OEF = OpPattern.OUT_ELEMWISE_FUSABLE
 
 
-def _dim_div(n: int, d: int) -> int:
-    return DYNAMIC if n == DYNAMIC else n // d
-
-
 def padding4(padding: Sequence[int]) -> tuple[int, int, int, int]:
     """TVM's padding forms: [p], [h, w] or [top, left, bottom, right]."""
     if len(padding) == 1:
