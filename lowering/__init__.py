@@ -1,1 +1,1 @@
-"""Lowering passes from the Relay dialect towards native code (see ARCHITECTURE)."""
+"""Lowering passes from the Relay dialect towards native code (see docs/ARCHITECTURE.md)."""

@@ -9,7 +9,8 @@ mlir-opt); this pass writes them. Conventions:
 - `index` is i64;
 - `memref.alloc`/`dealloc` call `malloc`/`free`; `memref.copy` is `llvm.memcpy`;
 - operations LLVM has as intrinsics are `llvm.intr.*` ops or
-  `llvm.call_intrinsic`; `tanh` and `erf` call the C math library.
+  `llvm.call_intrinsic`; `tanh`, `erf`, `tan`, `atan`, `log1p` and `expm1` call the C
+  math library (float16 through its float function).
 Blocks are converted in reverse post-order so every value is converted
 before its uses.
 """

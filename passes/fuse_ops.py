@@ -1,4 +1,4 @@
-"""fuse-ops: TVM's operator fusion (relay-reference.md §4.1).
+"""fuse-ops: TVM's operator fusion (its FuseOps pass).
 
 In each function's dataflow graph, a node may fuse into its immediate
 post-dominator when every path between them passes the rule of its pattern

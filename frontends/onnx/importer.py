@@ -70,7 +70,8 @@ CONVERTERS: dict[str, Converter] = {}
 
 
 def converter(*op_types: str) -> Callable[[Converter], Converter]:
-    """Register the converter of one or more ONNX operators (ops.py, rnn.py)."""
+    """Register the converter of one or more ONNX operators (in the modules _load_converters
+    imports)."""
 
     def register(fn: Converter) -> Converter:
         for t in op_types:

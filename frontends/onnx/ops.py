@@ -1,4 +1,5 @@
-"""One converter per ONNX operator: ONNX semantics written with Relay operators.
+"""One converter per ONNX operator: ONNX semantics written with Relay operators. The
+activations (Relu, Elu, Softplus, ...) share one converter over activations.py's table.
 
 Opset differences (attributes that became inputs, changed defaults) are handled
 inside each converter with `n.opset`. A converter raises `n.unsupported(...)`

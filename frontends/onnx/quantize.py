@@ -1,6 +1,6 @@
 """ONNX's linear quantization operators in float and integer arithmetic.
 
-Relay has no quantized dialect yet (roadmap: `qnn`), so QuantizeLinear,
+relay-opt has no quantized operators (TVM's `qnn`), so QuantizeLinear,
 DequantizeLinear and the QLinear/Integer operators import as what they
 compute: x / scale rounded half to even plus the zero point, saturated, and
 (q - zero point) * scale; integer products accumulate in int32. The integer

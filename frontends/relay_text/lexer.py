@@ -1,4 +1,4 @@
-"""Tokens of TVM's Relay text format 0.0.5 (relay-reference.md §2.1).
+"""Tokens of TVM's Relay text format 0.0.5.
 
 Differences from TVM's tokenizer, chosen on purpose:
 - `-` right before a digit is a negative literal only where an operand may

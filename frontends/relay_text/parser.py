@@ -1,7 +1,7 @@
 """Recursive-descent parser for Relay text 0.0.5: tokens -> syntax tree (syntax.py).
 
-The grammar is relay-reference.md §2.2. Where TVM's parser has a quirk we
-chose to fix, the fix is noted next to the rule.
+The grammar is the one TVM's Relay parser accepts. Where that parser has a
+quirk we chose to fix, the fix is noted next to the rule.
 """
 
 from __future__ import annotations

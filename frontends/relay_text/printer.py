@@ -1,4 +1,4 @@
-"""Relay dialect -> Relay text 0.0.5, in TVM's printer's conventions (relay-reference §2.4).
+"""Relay dialect -> Relay text 0.0.5, in the conventions of TVM's printer.
 
 Type definitions, then `def`s, each sorted by name. Values named by a `let`
 keep their name (`let %x = ...;`), others are graph bindings `%N = ...;` with
