@@ -208,7 +208,8 @@ class Stack(Layout):
             return b.call(type(op), *operands, **op.attrs)
         vals: list[SSAValue] = [o for o in others if o is not None]
         rank = len(static_shape(chains[0]) or ())
-        shape = static_shape(vals[0]) or ()
+        shape = static_shape(vals[0])
+        assert shape is not None  # follow() checked it
         if kind == "vector":
             # bias_add(y, b) with y stacked is y + b laid out along the batch and the axis.
             axis = normalize_axis(op.attrs.axis, rank)

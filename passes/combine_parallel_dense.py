@@ -28,7 +28,7 @@ from xdsl.pattern_rewriter import PatternRewriteWalker
 
 from relay_opt.dialects.relay.attributes import AttrValue
 from relay_opt.dialects.relay.builder import RelayBuilder
-from relay_opt.dialects.relay.ir_helpers import static_shape
+from relay_opt.dialects.relay.ir_helpers import shape_of, static_shape
 from relay_opt.dialects.relay.ops import transform
 from relay_opt.dialects.relay.ops.nn import BatchMatmul, Dense
 from relay_opt.dialects.relay.registry import RelayOperatorOp
@@ -72,7 +72,7 @@ class DenseCombiner(Combiner):
             return b.call(BatchMatmul, batched, stacked, transpose_b=True, out_dtype=out_dtype)
         attrs: dict[str, AttrValue] = {"out_dtype": out_dtype}
         if roots[0].attrs.units is not None:
-            attrs["units"] = sum((static_shape(r.operands[1]) or ())[0] for r in roots)
+            attrs["units"] = sum(shape_of(r.operands[1])[0] for r in roots)  # (static: see key)
         return b.call(Dense, data, b.call(transform.Concatenate, weights, axis=0), **attrs)
 
 

@@ -16,7 +16,7 @@ dimensions is equal or has a `?`.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from xdsl.context import Context
@@ -289,7 +289,7 @@ class Inference:
             self.unify(self.declare(arg, func), t, func, "parameter type {a} differs from {b}")
         self.region_ops(func.body.block.ops, sig.args[-1])
 
-    def region_ops(self, ops: Iterator[Operation] | Sequence[Operation], ret: Term | None) -> None:
+    def region_ops(self, ops: Iterable[Operation], ret: Term | None) -> None:
         for op in ops:
             self.op(op, ret)
 

@@ -71,7 +71,7 @@ def _mean(x: np.ndarray, axis: tuple[int, ...], keepdims: bool) -> np.ndarray:
         count = int(np.prod([x.shape[a] for a in axis], dtype=np.int64)) or 1
         s = np.sum(x, axis=axis, keepdims=keepdims, dtype=np.int64)
         return np.trunc(s / count).astype(x.dtype)
-    return np.mean(x, axis=axis, keepdims=keepdims, dtype=np.float64)
+    return np.asarray(np.mean(x, axis=axis, keepdims=keepdims, dtype=np.float64))
 
 
 def _reduction(name: str, fn: Callable[..., np.ndarray], summary: str) -> OpDef:
@@ -110,7 +110,7 @@ def _arg_reduce(pick: Callable[..., np.ndarray]):  # noqa: ANN202
         axes = reduced_axes(attrs, x.ndim)
         kept = [a for a in range(x.ndim) if a not in axes]
         # Move the reduced axes last and flatten them: the index is into that flattening.
-        moved = np.transpose(x, kept + list(axes)).reshape([x.shape[a] for a in kept] + [-1])
+        moved: np.ndarray = np.transpose(x, kept + list(axes)).reshape([x.shape[a] for a in kept] + [-1])
         if attrs.select_last_index:
             flipped = moved[..., ::-1]
             idx = moved.shape[-1] - 1 - pick(flipped, axis=-1)
