@@ -2,7 +2,8 @@
 
 The values come from the operators' numpy semantics (the interpreter's); a
 folded result larger than `INLINE_LIMIT` elements becomes a resource, not text.
-Tuples of constants and projections of them fold too.
+Tuples of constants and projections of them fold too. Opaque operators stay, except
+arange.
 """
 
 from __future__ import annotations
@@ -42,12 +43,12 @@ def _constant(v: SSAValue) -> object:
 
 
 class FoldOperator(RewritePattern):
-    """Any operator call whose operands are all constants (every operator: a generic pattern)."""
+    """An operator call whose operands are all constants (one generic pattern for all operators)."""
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: RelayOperatorOp, rewriter: PatternRewriter) -> None:
-        # Opaque operators (dropout, arange, ...) are left to run: TVM does not fold them either;
-        # arange with constant operands is a constant.
+        # Opaque operators (dropout, layer_norm, ...) are left to run, as TVM leaves them; arange
+        # is opaque too but folds: with constant operands it is a constant.
         if op.opdef.pattern is OpPattern.OPAQUE and not isinstance(op, Arange):
             return
         values = [_constant(o) for o in op.operands]
