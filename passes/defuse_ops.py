@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
-from xdsl.ir import SSAValue
 from xdsl.passes import ModulePass
 
 from relay_opt.dialects.relay import core
 from relay_opt.dialects.relay.attribute_names import PRIMITIVE
+from relay_opt.dialects.relay.ir_helpers import inline_body
 
 
 @dataclass(frozen=True)
@@ -24,14 +25,11 @@ class DefuseOpsPass(ModulePass):
             fn = call.callee.owner
             if not isinstance(fn, core.ClosureOp) or fn.attributes.get(PRIMITIVE) is None:
                 continue
-            mapping: dict[SSAValue, SSAValue] = dict(zip(fn.args, call.arguments))
-            *ops, ret = list(fn.body.block.ops)
             block = call.parent_block()
             assert block is not None
-            for inner in ops:
-                block.insert_op_before(inner.clone(value_mapper=mapping), call)
-            assert isinstance(ret, core.ReturnOp)
-            call.result.replace_all_uses_with(mapping[ret.value])
+            insert = partial(block.insert_op_before, existing_op=call)
+            result = inline_body(fn, call.arguments, insert)
+            call.result.replace_all_uses_with(result)
             call.detach()
             call.erase()
             if fn.result.first_use is None:

@@ -12,6 +12,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation
 
 from relay_opt.dialects.relay import adt, core
+from relay_opt.dialects.relay.ir_helpers import functions_by_name
 from relay_opt.dialects.relay.registry import RelayOperatorOp
 
 _VALUE_OPS = (core.TupleOp, core.TupleGetOp, core.ConstantOp, core.ClosureOp, core.GlobalRefOp,
@@ -20,7 +21,7 @@ _VALUE_OPS = (core.TupleOp, core.TupleGetOp, core.ConstantOp, core.ClosureOp, co
 
 class Effects:
     def __init__(self, module: ModuleOp):
-        self.funcs = {op.sym_name.data: op for op in module.ops if isinstance(op, core.FuncOp)}
+        self.funcs = functions_by_name(module)
         self._impure: dict[str, bool] = {}
 
     def function_has_effects(self, name: str) -> bool:

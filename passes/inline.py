@@ -7,14 +7,16 @@ whose every call was inlined stays, for remove-unused-functions to drop.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import IntegerAttr, ModuleOp
-from xdsl.ir import Attribute, SSAValue
+from xdsl.ir import Attribute
 from xdsl.passes import ModulePass
 
 from relay_opt.dialects.relay import core
 from relay_opt.dialects.relay.attribute_names import INLINE
+from relay_opt.dialects.relay.ir_helpers import functions_by_name, inline_body
 
 
 def _marked(attr: Attribute | None) -> bool:
@@ -42,16 +44,11 @@ def _recursive(func: core.FuncOp, funcs: dict[str, core.FuncOp]) -> bool:
 def inline_call(call: core.CallOp, callee: core.FuncOp) -> None:
     """The callee's body in place of the call (a polymorphic callee's type variables are
     already instantiated in the call's types, so the clone is retyped by infer-types)."""
-    mapping: dict[SSAValue, SSAValue] = dict(zip(callee.args, call.arguments))
     block = call.parent_block()
     assert block is not None
-    *ops, ret = list(callee.body.block.ops)
-    for op in ops:
-        new = op.clone(value_mapper=mapping)
-        new.location = call.location
-        block.insert_op_before(new, call)
-    assert isinstance(ret, core.ReturnOp)
-    call.result.replace_all_uses_with(mapping.get(ret.value, ret.value))
+    insert = partial(block.insert_op_before, existing_op=call)
+    result = inline_body(callee, call.arguments, insert, call.location)
+    call.result.replace_all_uses_with(result)
     call.detach()
     call.erase()
 
@@ -63,7 +60,7 @@ class InlinePass(ModulePass):
     name = "inline"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        funcs = {f.sym_name.data: f for f in op.ops if isinstance(f, core.FuncOp)}
+        funcs = functions_by_name(op)
         inlinable = {n for n, f in funcs.items()
                      if _marked(f.attributes.get(INLINE)) and not f.type_param_names and not _recursive(f, funcs)}
         changed = True

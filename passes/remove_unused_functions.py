@@ -9,6 +9,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
 
 from relay_opt.dialects.relay import core
+from relay_opt.dialects.relay.ir_helpers import functions_by_name
 
 
 @dataclass(frozen=True)
@@ -20,7 +21,7 @@ class RemoveUnusedFunctionsPass(ModulePass):
     entry: tuple[str, ...] = ("main",)
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        funcs = {f.sym_name.data: f for f in op.ops if isinstance(f, core.FuncOp)}
+        funcs = functions_by_name(op)
         live: set[str] = set()
         todo = [name for name in self.entry if name in funcs]
         while todo:
