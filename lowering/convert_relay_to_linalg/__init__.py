@@ -39,6 +39,7 @@ from xdsl.rewriter import InsertPoint
 from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay import adt, core
 from relay_opt.dialects.relay.attribute_names import GROUP, PRIMITIVE
+from relay_opt.dialects.relay.ir_helpers import inline_body
 from relay_opt.dialects.relay.registry import RelayOperatorOp
 from relay_opt.dialects.relay.types import is_concrete, tensor_dtype
 
@@ -192,13 +193,15 @@ class Lowerer:
 
     def inline_primitive(self, fn: core.ClosureOp, call: core.CallClosureOp) -> None:
         """A fused group: its body's ops, lowered in place of the call."""
-        for param, arg in zip(fn.args, call.arguments):
-            self.values[param] = self.values[arg]
         block = self.builder.insertion_point.block
         before = block.last_op
-        body = list(fn.body.block.ops)
-        for inner in body[:-1]:
+        inlined: list[Operation] = []
+
+        def lower(inner: Operation) -> None:
+            inlined.append(inner)
             self.op(inner)
+
+        result = inline_body(fn, call.arguments, lower)
         # Mark the group's kernels, for fuse-linalg-elementwise.
         self.groups += 1
         group = IntegerAttr(self.groups, i64)
@@ -207,9 +210,10 @@ class Lowerer:
             if new.name == "linalg.generic":
                 new.attributes[GROUP] = group
             new = new.next_op
-        ret = body[-1]
-        assert isinstance(ret, core.ReturnOp)
-        self.values[call.result] = self.values[ret.value]
+        self.values[call.result] = self.values[result]
+        # The inlined copies read the call's arguments: drop them (last first, so no use is left).
+        for inner in reversed(inlined):
+            inner.erase(safe_erase=False)
 
     def constant(self, op: core.ConstantOp) -> SSAValue:
         value = op.value
