@@ -254,3 +254,6 @@ def _read(path: str | None, fmt: str, name: str) -> str | bytes:
                             f"cannot read the file: {e.strerror}") from None
         raise LoadError(f"{path}: error: cannot read the file: {e.strerror}\n",
                         f"cannot read the file: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        message = f"not UTF-8 text (byte {e.start}: {e.reason})"
+        raise LoadError(f"{path}: error: {message}\n", message) from None

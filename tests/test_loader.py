@@ -91,9 +91,12 @@ def test_errors_are_located(text: str, where: str, message: str):
     assert "^" in str(err.value)  # the source line with a caret
 
 
-def test_a_missing_file_is_a_load_error(tmp_path: Path):
+def test_a_missing_or_binary_file_is_a_load_error(tmp_path: Path):
     with pytest.raises(LoadError, match="cannot read the file"):
         load_program(tmp_path / "none.rly")
+    (tmp_path / "b.rly").write_bytes(b"\xff\xfe")
+    with pytest.raises(LoadError, match="not UTF-8 text"):
+        load_program(tmp_path / "b.rly")
 
 
 def test_compile_refuses_a_module_that_was_not_type_checked():
