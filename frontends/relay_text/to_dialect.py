@@ -177,7 +177,7 @@ class ToDialect:
         op = adt.TypeDefOp(td.name, td.type_params, td.extern, ctors)
         self.block = self.module.body.block
         self.add(op, td.loc)
-        for c, cop in zip(td.ctors, ctors):
+        for c, cop in zip(td.ctors, ctors, strict=True):
             cop.location = FileLineColLoc(StringAttr(c.loc.file), IntAttr(c.loc.line), IntAttr(c.loc.col))
 
     def func_def(self, name: str, fn: s.Fn, loc: SourceLoc, free: Sequence[s.FreeVar] = ()) -> None:
@@ -192,7 +192,7 @@ class ToDialect:
             self.block = self.module.body.block
             self.add(func, loc)
             self.scope = {}
-            for (pname, _, _), arg in zip(params, block.args):
+            for (pname, _, _), arg in zip(params, block.args, strict=True):
                 self.declare_param(pname, arg, loc)
             with self.in_block(block):
                 value = self.expr(fn.body)
@@ -390,7 +390,7 @@ class ToDialect:
                 self.scope[self_name] = op.body.block.args[0]
                 if _valid_name_hint(self_name):
                     op.body.block.args[0].name_hint = self_name
-            for p, arg in zip(e.params, op.args):
+            for p, arg in zip(e.params, op.args, strict=True):
                 self.scope[p.name] = arg
                 if _valid_name_hint(p.name):
                     arg.name_hint = p.name
@@ -433,10 +433,10 @@ class ToDialect:
             bound_names.append(seen)
         op = adt.MatchOp(data, IncompleteType(), patterns, regions, partial=not e.complete)
         self.add(op, e.loc)
-        for clause, region, names in zip(e.clauses, op.clauses, bound_names):
+        for clause, region, bound in zip(e.clauses, op.clauses, bound_names, strict=True):
             saved = dict(self.scope)
             try:
-                for n, arg in zip(names, region.block.args):
+                for n, arg in zip(bound, region.block.args, strict=True):
                     self.scope[n] = arg
                     if _valid_name_hint(n):
                         arg.name_hint = n
