@@ -5,9 +5,10 @@
     imported.module, imported.input_names, imported.output_names
 
 Each ONNX node becomes Relay operators (one converter per ONNX operator, in
-files by theme: ops.py, rnn.py, attention.py, ...); initializers and constant subgraphs are evaluated while importing
-and become constants (large ones as resources, never text). Shapes are static:
-a graph input with a symbolic dimension needs its shape given (`shapes=`).
+files by theme: ops.py, rnn.py, attention.py, ...); initializers and constant
+subgraphs are evaluated while importing and become constants (large ones as
+resources, never text). Shapes are static: a graph input with a symbolic
+dimension needs its shape given (`shapes=`).
 Errors name the node and its operator: `OnnxImportError`, and for operators,
 attributes, opsets or dtypes that relay-opt does not implement, its subclass
 `OnnxUnsupportedError`.
