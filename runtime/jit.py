@@ -106,6 +106,7 @@ class Executable:
         self._ret_type = ret_type
         self.outputs = _specs(ret_type, "output")
         self.profile: KernelProfile | None = None
+        self._weights: list[np.ndarray] = []  # compile() binds the module's weights here
         n = len(params) + len(self.outputs)
         self._fn = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * n))(address)
 
@@ -125,7 +126,7 @@ class Executable:
         if len(args) != len(self.params):
             raise TypeError(f"expected {len(self.params)} input(s) ({', '.join(names)}), got {len(args)}")
         bound = []
-        for spec, value in zip(self.params, args):
+        for spec, value in zip(self.params, args, strict=True):
             array = np.asarray(value)
             if array.shape != spec.shape or array.dtype != spec.np_dtype:
                 got = "x".join(map(str, array.shape)) or "scalar"
@@ -216,7 +217,7 @@ class KernelProfile:
     def bind(self) -> None:
         from relay_opt.lowering.profile_kernels import ENTER, EXIT
 
-        for name, cb in zip((ENTER, EXIT), self._callbacks):
+        for name, cb in zip((ENTER, EXIT), self._callbacks, strict=True):
             _llvm().add_symbol(name, ctypes.cast(cb, ctypes.c_void_p).value)
 
     def reset(self) -> None:
@@ -268,7 +269,7 @@ def compile(module: ModuleOp, entry: str = "main", opt: int = 3, profile: bool =
         raise ValueError("the module is not type-checked (it has !relay.incomplete types): "
                          "read it with relay_opt.load_program, or run infer-types first")
     _check_native_dtypes(module)
-    params = [s for a in f.args for s in _specs(a.type, a.name_hint or f"arg{a.index}")]
+    params = [s for i, a in enumerate(f.args) for s in _specs(a.type, a.name_hint or f"arg{i}")]
     timings = timings or Timings()
     kernels: list[str] = []
     lowered = lower_to_llvm(module, profile, opt, timings, kernels)
