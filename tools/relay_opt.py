@@ -217,7 +217,7 @@ class RelayOptMain(xDSLOptMain):
             texts = [chunk.read() for chunk, _ in chunks]
             for chunk, _ in chunks:
                 chunk.close()
-            chunks = [(BytesIO(text), offset) for text, (_, offset) in zip(texts, chunks)]
+            chunks = [(BytesIO(text), offset) for text, (_, offset) in zip(texts, chunks, strict=True)]
             self.sources[name] = b"// -----".join(texts).decode("utf-8", "replace")
         diagnostics_mode = self.args.verify_diagnostics or self.args.parsing_diagnostics
         out = StringIO()

@@ -27,7 +27,7 @@ from relay_opt.timing import Timings
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="relay-run", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="relay-run", description=(__doc__ or "").partition("\n")[0])
     p.add_argument("input_file", help="the program: .rly (Relay text), .mlir (Relay dialect) or .onnx")
     p.add_argument("-i", "--inputs", metavar="IN.npz", help="input arrays, named by parameter")
     p.add_argument("-o", "--outputs", metavar="OUT.npz", help="where to save the results")
@@ -132,7 +132,7 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
         raise UserError(f"relay-run: error: no function @{ns.entry} (the module has {', '.join(sorted(funcs))})\n")
     params = _params(funcs[ns.entry])
     if onnx_names is not None:
-        params = [(name, t) for name, (_, t) in zip(onnx_names, params)]
+        params = [(name, t) for name, (_, t) in zip(onnx_names, params, strict=True)]
     names = [n for n, _ in params]
     unknown = sorted(set(given) - set(names))
     missing = [n for n in names if n not in given]
@@ -189,7 +189,7 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
         tmp = ns.outputs + ".tmp.npz"
         keys = output_names if output_names and len(output_names) == len(outputs) else \
             [f"output_{i}" for i in range(len(outputs))]
-        np.savez(tmp, **dict(zip(keys, outputs)))
+        np.savez(tmp, **dict(zip(keys, outputs, strict=True)))  # pyright: ignore[reportArgumentType]  (numpy's stub: a key could be allow_pickle)
         os.replace(tmp, ns.outputs)
     if ns.expected:
         return _compare(ns, outputs, output_names)

@@ -23,7 +23,7 @@ from relay_opt.diagnostics import RelayError, UserError, run_tool
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="relay-translate", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="relay-translate", description=(__doc__ or "").partition("\n")[0])
     mode = p.add_mutually_exclusive_group(required=True)
     mode.add_argument("--import-relay", action="store_true", help="read Relay text, print the Relay dialect")
     mode.add_argument("--import-onnx", action="store_true", help="read an ONNX model, print the Relay dialect")
@@ -104,7 +104,7 @@ def translate(args: Sequence[str] | None = None) -> int:
     if ns.meta_out:
         import numpy as np
 
-        np.savez(ns.meta_out, **{f"relay.Constant.{i}": c for i, c in enumerate(constants)})
+        np.savez(ns.meta_out, **{f"relay.Constant.{i}": c for i, c in enumerate(constants)})  # pyright: ignore[reportArgumentType]  (numpy's stub: a key could be allow_pickle)
     if ns.output_file:
         tmp = ns.output_file + ".tmp"
         with open(tmp, "w") as f:
