@@ -23,6 +23,7 @@ from xdsl.ir import Attribute, Block, Operation, SSAValue
 from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay import adt, core
 from relay_opt.dialects.relay.attributes import Attrs
+from relay_opt.dialects.relay.ir_helpers import functions_by_name
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.dialects.relay.patterns import (
     ConstructorPattern,
@@ -118,7 +119,7 @@ def check_value(value: Value, t: Attribute) -> str | None:
 class Interpreter:
     def __init__(self, module: ModuleOp):
         self.module = module
-        self.functions = {op.sym_name.data: op for op in module.ops if isinstance(op, core.FuncOp)}
+        self.functions = functions_by_name(module)
         self._attrs: dict[Operation, Attrs] = {}
         self._constants: dict[Operation, np.ndarray] = {}
 

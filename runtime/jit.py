@@ -18,7 +18,7 @@ from xdsl.dialects.builtin import ArrayAttr, ModuleOp, TensorType, TupleType
 from xdsl.ir import Attribute, ParametrizedAttribute
 
 from relay_opt.diagnostics import RelayError
-from relay_opt.dialects.relay import core
+from relay_opt.dialects.relay.ir_helpers import functions_by_name
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.dialects.relay.types import DYNAMIC, IncompleteType, tensor_dtype
 from relay_opt.timing import Timings
@@ -261,7 +261,7 @@ def compile(module: ModuleOp, entry: str = "main", opt: int = 3, profile: bool =
     `opt` is the optimization level of both the Relay pipeline (relay-optimize) and LLVM.
     With `profile`, every kernel is timed; `executable.profile.table()` reports it.
     `timings` records the time of each pass and of LLVM's steps."""
-    funcs = {op.sym_name.data: op for op in module.ops if isinstance(op, core.FuncOp)}
+    funcs = functions_by_name(module)
     if entry not in funcs:
         raise ValueError(f"the module has no function @{entry} (it has {', '.join(sorted(funcs)) or 'none'})")
     f = funcs[entry]

@@ -110,7 +110,7 @@ def run(args: Sequence[str] | None = None) -> int:
 
 
 def _run(ns: argparse.Namespace, timings: Timings) -> int:
-    from relay_opt.dialects.relay import core
+    from relay_opt.dialects.relay.ir_helpers import functions_by_name
     from relay_opt.loader import load_program
 
     given: dict[str, np.ndarray] = {}
@@ -127,7 +127,7 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
                            timings=timings)
     module = program.module
     onnx_names, output_names = program.input_names, program.output_names
-    funcs = {op.sym_name.data: op for op in module.ops if isinstance(op, core.FuncOp)}
+    funcs = functions_by_name(module)
     if ns.entry not in funcs:
         raise UserError(f"relay-run: error: no function @{ns.entry} (the module has {', '.join(sorted(funcs))})\n")
     params = _params(funcs[ns.entry])
