@@ -299,7 +299,7 @@ class GraphImporter:
             return np.asarray(array, dtype=numpy_dtype(tensor_dtype(t))).reshape(tensor_shape(t))
 
         if isinstance(out, tuple):
-            return tuple(fit(o, t) for o, t in zip(out, result_type.types.data))  # pyright: ignore
+            return tuple(fit(o, t) for o, t in zip(out, result_type.types.data, strict=True))  # pyright: ignore
         return fit(out, result_type)
 
     # -- the graph -----------------------------------------------------------------------------
@@ -313,7 +313,7 @@ class GraphImporter:
             shape = [int(d) for d in self.shapes[vi.name]]
             if tt.HasField("shape"):
                 declared = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
-                if len(declared) != len(shape) or any(d is not None and d != g for d, g in zip(declared, shape)):
+                if len(declared) != len(shape) or any(d is not None and d != g for d, g in zip(declared, shape, strict=True)):
                     shown = "(" + ", ".join("?" if d is None else str(d) for d in declared) + ")"
                     raise OnnxImportError(
                         f"graph input '{vi.name}' has shape {shown}, not {tuple(shape)}"
@@ -355,7 +355,7 @@ class GraphImporter:
         inputs = [vi for vi in graph.input if vi.name not in self.env]
         types = [self.input_type(vi) for vi in inputs]
         self.block = Block(arg_types=types)
-        for vi, arg in zip(inputs, self.block.args):
+        for vi, arg in zip(inputs, self.block.args, strict=True):
             self.env[vi.name] = arg
             hint = "".join(c if c.isalnum() or c == "_" else "_" for c in vi.name)
             if hint and not hint[0].isdigit():
@@ -382,8 +382,8 @@ class GraphImporter:
             raise OnnxUnsupportedError(f"{node_label}: operator {proto.op_type} is not supported")
         node = Node(self, proto, index)
         result = fn(node)
-        results = list(result) if isinstance(result, (list, tuple)) else [result]
-        for name, value in zip(proto.output, results):
+        results = list(result) if isinstance(result, Sequence) else [result]
+        for name, value in zip(proto.output, results, strict=False):  # the counts may differ: see below
             if name:
                 if value is None:
                     raise node.unsupported(f"output '{name}' is not produced by relay-opt's {proto.op_type}")
