@@ -23,8 +23,8 @@ from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay import core
 from relay_opt.dialects.relay.attributes import AttrError
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype, relay_dtype
-from relay_opt.dialects.relay.registry import TypeRelationError, lookup
-from relay_opt.dialects.relay.resources import constant_attr
+from relay_opt.dialects.relay.builder import RelayBuilder
+from relay_opt.dialects.relay.registry import RelayOperatorOp, TypeRelationError, lookup
 from relay_opt.dialects.relay.types import tensor_dtype, tensor_shape, tensor_type, tuple_type
 
 Value = SSAValue | np.ndarray
@@ -201,15 +201,17 @@ class Node:
 
     # -- building ------------------------------------------------------------------------------
 
-    def op(self, name: str, *args: Value | Sequence[Value], **attrs: Any) -> Value:
-        """Relay operator `name` on `args` (a list stands for a Relay tuple). Evaluated now
-        when every operand is known; otherwise emitted with its type inferred."""
-        return self.graph.emit(self, name, args, attrs)
+    def op(self, op: str | type[RelayOperatorOp], *args: Value | Sequence[Value],
+           **attrs: Any) -> Value:
+        """Relay operator `op` (a class, or its Relay name) on `args` (a list stands for a
+        Relay tuple). Evaluated now when every operand is known; otherwise built with its
+        type inferred."""
+        return self.graph.emit(self, op, args, attrs)
 
     def tuple_get(self, value: Value | tuple, index: int) -> Value:
         if isinstance(value, tuple):
             return value[index]
-        return self.graph.add(core.TupleGetOp(value, index)).results[0]  # pyright: ignore[reportArgumentType]
+        return self.graph.builder.tuple_get(value, index)  # pyright: ignore[reportArgumentType]
 
     def cast(self, v: Value, dtype: str) -> Value:
         return v if self.dtype(v) == dtype else self.op("cast", v, dtype=dtype)
@@ -229,6 +231,8 @@ class GraphImporter:
         self.opset = 0  # the default domain's version, read first thing in run()
         self.env: dict[str, Value] = {}
         self.block = Block()
+        self.builder = RelayBuilder(self.add)
+        """Builds into the current block."""
         self._materialized: dict[int, tuple[np.ndarray, SSAValue]] = {}
 
     def _opset(self) -> int:
@@ -264,12 +268,13 @@ class GraphImporter:
         key = id(v)
         if key not in self._materialized:
             array = np.array(v, order="C")  # (ascontiguousarray would make a 0-d array 1-d)
-            self._materialized[key] = (v, self.add(core.ConstantOp(constant_attr(array))).results[0])
+            self._materialized[key] = (v, self.builder.constant(array))
         return self._materialized[key][1]
 
-    def emit(self, node: Node, name: str, args: Sequence[Any], attrs: dict[str, Any]) -> Value:
-        opdef = lookup(name)
-        assert opdef is not None, name
+    def emit(self, node: Node, op: str | type[RelayOperatorOp], args: Sequence[Any],
+             attrs: dict[str, Any]) -> Value:
+        opdef = lookup(op) if isinstance(op, str) else op.OPDEF
+        assert opdef is not None, op
         try:
             full = opdef.make_attrs(attrs)
             known = all(
@@ -279,12 +284,12 @@ class GraphImporter:
             if known:
                 return self._evaluate(opdef, full, args)
             operands = [
-                self.add(core.TupleOp([self.ssa(x) for x in a])).results[0] if isinstance(a, (list, tuple)) else self.ssa(a)
+                self.builder.tuple([self.ssa(x) for x in a]) if isinstance(a, (list, tuple)) else self.ssa(a)
                 for a in args
             ]
-            return self.add(opdef.build(operands, attrs)).results[0]
+            return self.builder.call(opdef.op_class, *operands, **attrs)
         except (TypeRelationError, AttrError) as e:
-            raise node.error(f"{name}: {e}") from None
+            raise node.error(f"{opdef.name}: {e}") from None
 
     @staticmethod
     def _evaluate(opdef: Any, attrs: Any, args: Sequence[Any]) -> Any:
@@ -367,7 +372,7 @@ class GraphImporter:
             if vi.name not in self.env:
                 raise OnnxImportError(f"graph output '{vi.name}' is never computed")
             outputs.append(self.ssa(self.env[vi.name]))
-        result = outputs[0] if len(outputs) == 1 else self.add(core.TupleOp(outputs)).results[0]
+        result = outputs[0] if len(outputs) == 1 else self.builder.tuple(outputs)
         self.add(core.ReturnOp(result))
         func = core.FuncOp("main", types, result.type, (), Region(self.block))
         module = ModuleOp([func])
