@@ -32,7 +32,7 @@ from xdsl.rewriter import Rewriter
 from relay_opt.diagnostics import RelayError, SourceLoc
 from relay_opt.dialects.relay import adt, core
 from relay_opt.dialects.relay.attributes import AttrError
-from relay_opt.dialects.relay.constants import dense_from_numpy
+from relay_opt.dialects.relay.builder import RelayBuilder
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.dialects.relay.patterns import (
     ConstructorPattern,
@@ -41,7 +41,6 @@ from relay_opt.dialects.relay.patterns import (
     WildcardPattern,
 )
 from relay_opt.dialects.relay.registry import lookup
-from relay_opt.dialects.relay.resources import constant_attr
 from relay_opt.dialects.relay.types import (
     DYNAMIC,
     ADTType,
@@ -86,10 +85,13 @@ class ToDialect:
         return RelayError(message, loc)
 
     def add(self, op: Operation, loc: SourceLoc) -> Operation:
-        op.location = FileLineColLoc(StringAttr(loc.file), IntAttr(loc.line), IntAttr(loc.col))
+        return self.at(loc).add(op)
+
+    def at(self, loc: SourceLoc) -> RelayBuilder:
+        """Builds into the current block at source position `loc`."""
         assert self.block is not None
-        self.block.add_op(op)
-        return op
+        location = FileLineColLoc(StringAttr(loc.file), IntAttr(loc.line), IntAttr(loc.col))
+        return RelayBuilder.at_end(self.block, location)
 
     @contextmanager
     def binding(self, name: str, value: SSAValue) -> Iterator[None]:
@@ -321,7 +323,7 @@ class ToDialect:
 
     def expr_literal(self, e: s.Literal) -> SSAValue:
         array = np.array(e.value, dtype=numpy_dtype(e.dtype))
-        return self.add(core.ConstantOp(dense_from_numpy(array, e.dtype)), e.loc).results[0]
+        return self.at(e.loc).constant(array, e.dtype)
 
     def expr_metaref(self, e: s.MetaRef) -> SSAValue:
         if e.kind != "relay.Constant":
@@ -337,7 +339,7 @@ class ToDialect:
             raise self.error(
                 f"meta[relay.Constant][{e.index}] is missing (the metadata holds {len(arrays)})", e.loc
             )
-        return self.add(core.ConstantOp(constant_attr(arrays[e.index])), e.loc).results[0]
+        return self.at(e.loc).constant(arrays[e.index])
 
     def expr_call(self, e: s.Call) -> SSAValue:
         callee = e.callee
@@ -373,8 +375,8 @@ class ToDialect:
             bad = next((k for k in e.attrs if k in str(err)), None)
             raise self.error(str(err), e.attr_locs.get(bad, e.loc) if bad else e.loc) from None
         args = [self.expr(a) for a in e.args]
-        op = opdef.build(args, e.attrs, IncompleteType())
-        return self.add(op, callee.loc).results[0]
+        return self.at(callee.loc).call(opdef.op_class, *args, result_type=IncompleteType(),
+                                        **e.attrs)
 
     def expr_fn(self, e: s.Fn, self_name: str | None = None) -> SSAValue:
         if e.type_params:
@@ -467,11 +469,11 @@ class ToDialect:
 
     def expr_tuple(self, e: s.Tuple) -> SSAValue:
         fields = [self.expr(f) for f in e.fields]
-        return self.add(core.TupleOp(fields), e.loc).results[0]
+        return self.at(e.loc).tuple(fields)
 
     def expr_tupleget(self, e: s.TupleGet) -> SSAValue:
         tup = self.expr(e.tuple)
-        return self.add(core.TupleGetOp(tup, e.index), e.loc).results[0]
+        return self.at(e.loc).tuple_get(tup, e.index)
 
     def expr_refcreate(self, e: s.RefCreate) -> SSAValue:
         return self.add(core.RefCreateOp(self.expr(e.value)), e.loc).results[0]
