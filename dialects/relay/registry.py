@@ -3,9 +3,10 @@
 An `OpDef` holds everything the compiler knows about an operator: its operand
 names, its attributes with Relay's defaults, its type relation (shapes and
 dtypes, `?` dims included), its fusion pattern kind and its numpy semantics.
-`register` turns the declaration into an xDSL op class `relay.<name>`
-(`relay.add`, `relay.nn.conv2d`), bound to a CamelCase name in the family module that
-declares it (`ops.elementwise.Add`, `ops.nn.Conv2D`; `Conv2D.OPDEF` is the declaration).
+`@register(OpDef(...))` on a class statement in the operator's family module makes that
+class the xDSL op class `relay.<name>` (`relay.add`, `relay.nn.conv2d`), importable by
+its CamelCase name (`ops.elementwise.Add`, `ops.nn.Conv2D`; `Conv2D.OPDEF` is the
+declaration).
 Passes match and build operators by class; `lookup` goes from a Relay name to a
 declaration, for the parsers and frontends. Every operator shares one assembly format:
 
