@@ -127,21 +127,29 @@ class Cos(RelayOperatorOp): ...
           _same_dtype(np.negative), "elementwise -x")
 )
 class Negative(RelayOperatorOp): ...
+
+
 @register(
     OpDef("abs", ("data",), (), _unary_rel(_NUMERIC), OpPattern.ELEMWISE,
           _same_dtype(np.abs), "elementwise |x|")
 )
 class Abs(RelayOperatorOp): ...
+
+
 @register(
     OpDef("logical_not", ("data",), (), _unary_rel(("bool",)), OpPattern.ELEMWISE,
           _same_dtype(np.logical_not), "elementwise boolean not")
 )
 class LogicalNot(RelayOperatorOp): ...
+
+
 @register(
     OpDef("nn.relu", ("data",), (), _unary_rel(_NUMERIC), OpPattern.ELEMWISE,
           _same_dtype(lambda x: np.maximum(x, 0)), "max(x, 0)")
 )
 class Relu(RelayOperatorOp): ...
+
+
 @register(
     OpDef(
         "nn.leaky_relu",
@@ -154,6 +162,8 @@ class Relu(RelayOperatorOp): ...
     )
 )
 class LeakyRelu(RelayOperatorOp): ...
+
+
 @register(
     OpDef(
         "clip",

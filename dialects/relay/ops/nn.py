@@ -414,6 +414,8 @@ def _along(v: np.ndarray, axis: int, ndim: int) -> np.ndarray:
     "add a vector along an axis",
 ))
 class BiasAdd(RelayOperatorOp): ...
+
+
 @register(OpDef(
     "nn.prelu", ("data", "alpha"), (AttrSpec("axis", AttrKind.INT, 1),),
     _channel_vector_rel("prelu", "alpha"), OpPattern.BROADCAST,
@@ -446,6 +448,8 @@ def _log_softmax(attrs: Attrs, x: np.ndarray) -> np.ndarray:
 @register(OpDef("nn.softmax", ("data",), (AttrSpec("axis", AttrKind.INT, -1),),
                 _same_float_rel, OEF, _softmax, "softmax along an axis"))
 class Softmax(RelayOperatorOp): ...
+
+
 @register(OpDef("nn.log_softmax", ("data",), (AttrSpec("axis", AttrKind.INT, -1),),
                 _same_float_rel, OEF, _log_softmax, "log of softmax along an axis"))
 class LogSoftmax(RelayOperatorOp): ...
@@ -521,6 +525,8 @@ def _pool(kind: str):  # noqa: ANN202
 
 @register(OpDef("nn.max_pool2d", ("data",), POOL_ATTRS, _pool_rel, OEF, _pool("max"), "2-d max pooling"))
 class MaxPool2D(RelayOperatorOp): ...
+
+
 @register(OpDef("nn.avg_pool2d", ("data",), (*POOL_ATTRS, AttrSpec("count_include_pad", AttrKind.BOOL, False)),
                 _pool_rel, OEF, _pool("avg"), "2-d average pooling"))
 class AvgPool2D(RelayOperatorOp): ...
@@ -549,6 +555,8 @@ def _global_pool(fn):  # noqa: ANN001, ANN202
 @register(OpDef("nn.global_avg_pool2d", ("data",), GLOBAL_POOL_ATTRS,
                 _global_pool_rel, OEF, _global_pool(np.mean), "mean over the spatial axes"))
 class GlobalAvgPool2D(RelayOperatorOp): ...
+
+
 @register(OpDef("nn.global_max_pool2d", ("data",), GLOBAL_POOL_ATTRS,
                 _global_pool_rel, OEF, _global_pool(np.max), "maximum over the spatial axes"))
 class GlobalMaxPool2D(RelayOperatorOp): ...
@@ -744,6 +752,8 @@ NORM_ATTRS = (AttrSpec("axis", AttrKind.INT, 1), AttrSpec("epsilon", AttrKind.FL
     "normalization over every axis but the batch and channel axes",
 ))
 class InstanceNorm(RelayOperatorOp): ...
+
+
 @register(OpDef(
     "nn.group_norm", ("data", "gamma", "beta"), (AttrSpec("num_groups", AttrKind.INT, None), *NORM_ATTRS),
     _per_channel_rel("group_norm", min_rank=2), OpPattern.OPAQUE, _group_norm,

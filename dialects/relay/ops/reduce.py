@@ -128,6 +128,8 @@ ARG_ATTRS = (*REDUCE_ATTRS, AttrSpec("select_last_index", AttrKind.BOOL, False))
 @register(OpDef("argmax", ("data",), ARG_ATTRS, _arg_rel, OpPattern.COMM_REDUCE,
                 _arg_reduce(np.argmax), "index of the maximum (int32)"))
 class Argmax(RelayOperatorOp): ...
+
+
 @register(OpDef("argmin", ("data",), ARG_ATTRS, _arg_rel, OpPattern.COMM_REDUCE,
                 _arg_reduce(np.argmin), "index of the minimum (int32)"))
 class Argmin(RelayOperatorOp): ...

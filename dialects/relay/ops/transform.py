@@ -431,6 +431,8 @@ CREATE_ATTRS = (AttrSpec("shape", AttrKind.INTS, []), AttrSpec("dtype", AttrKind
 @register(OpDef("zeros", (), CREATE_ATTRS, _init_rel, OpPattern.ELEMWISE,
                 lambda attrs: np.zeros(attrs.shape, numpy_dtype(attrs.dtype)), "a tensor of zeros"))
 class Zeros(RelayOperatorOp): ...
+
+
 @register(OpDef("ones", (), CREATE_ATTRS, _init_rel, OpPattern.ELEMWISE,
                 lambda attrs: np.ones(attrs.shape, numpy_dtype(attrs.dtype)), "a tensor of ones"))
 class Ones(RelayOperatorOp): ...
@@ -458,6 +460,8 @@ def _like_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
 @register(OpDef("zeros_like", ("data",), (), _like_rel, OpPattern.ELEMWISE,
                 lambda attrs, x: np.zeros_like(x), "zeros of the same shape and dtype"))
 class ZerosLike(RelayOperatorOp): ...
+
+
 @register(OpDef("ones_like", ("data",), (), _like_rel, OpPattern.ELEMWISE,
                 lambda attrs, x: np.ones_like(x), "ones of the same shape and dtype"))
 class OnesLike(RelayOperatorOp): ...
