@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from xdsl.builder import Builder
 from xdsl.dialects import arith, func, math, tensor
 from xdsl.dialects.linalg import ops as linalg
+from xdsl.dialects.linalg.attrs import IteratorTypeAttr
 from xdsl.dialects.builtin import (
     AffineMapAttr,
     AnyFloat,
@@ -62,7 +63,8 @@ class Scalar:
         if isinstance(t, IntegerType):
             attr = IntegerAttr(int(value), t)
         else:
-            attr = FloatAttr(float(value), t)  # pyright: ignore[reportArgumentType]
+            assert isinstance(t, AnyFloat), t
+            attr = FloatAttr(float(value), t)
         return self.emit(arith.ConstantOp(attr, t))
 
     def zero(self, like: SSAValue) -> SSAValue:
@@ -231,7 +233,7 @@ def elementwise(
     b.insert(linalg.YieldOp(value))
     generic = linalg.GenericOp(
         inputs, [init], Region(block), maps,
-        [linalg.IteratorTypeAttr.parallel()] * len(out_shape), [out_type],
+        [IteratorTypeAttr.parallel()] * len(out_shape), [out_type],
     )
     lw.insert(generic)
     return generic.results[0]
@@ -318,10 +320,13 @@ def cast_scalar(b: Builder, x: SSAValue, src: str, dst: str, t: Attribute) -> SS
         op_ = arith.ExtFOp if _width(t) > _width(st) else arith.TruncFOp
         return s.emit(op_(x, t))
     if src_float:
+        assert isinstance(t, IntegerType), t
         return s.emit((arith.FPToUIOp if dst.startswith("uint") else arith.FPToSIOp)(x, t))
     from_unsigned = src.startswith("uint") or src == "bool"
     if dst_float:
+        assert isinstance(t, AnyFloat), t
         return s.emit((arith.UIToFPOp if from_unsigned else arith.SIToFPOp)(x, t))
+    assert isinstance(t, IntegerType), t
     if _width(t) > _width(st):
         return s.emit((arith.ExtUIOp if from_unsigned else arith.ExtSIOp)(x, t))
     return s.emit(arith.TruncIOp(x, t))

@@ -154,7 +154,6 @@ def lower_variance(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SS
     xt = x.type
     assert isinstance(xt, TensorType)
     shape = xt.get_shape()
-    dtype = tensor_dtype(op.operands[0].type)  # pyright: ignore[reportArgumentType]
     axes = reduced_axes(op.attrs, len(shape))
     in_map, out_map, iterators = reduction_maps(shape, axes, op.attrs.keepdims)
     # The mean has the data's rank with reduced axes of size 1 (TVM's keepdims mean).
