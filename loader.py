@@ -186,8 +186,8 @@ def load_program(
 ) -> Program:
     """Read, verify and type-check a program (infer-types runs once, here).
 
-    `source` is a path, "-" for standard input, or with `format` also the text (or an ONNX
-    model's bytes) itself. `format` is "relay", "mlir", "onnx" or "onnxtxt". `meta`
+    `source` is a path (always so as a `Path`), "-" for standard input, or with `format` also
+    the text (or an ONNX model's bytes) itself. `format` is "relay", "mlir", "onnx" or "onnxtxt". `meta`
     supplies `meta[relay.Constant][i]` of Relay text (a table or an .npz path);
     `input_shapes` fixes an ONNX graph's symbolic input dimensions. `type_checked=False`
     leaves the module as parsed. `timings` records how long infer-types took.
@@ -232,9 +232,11 @@ def _resolve(
         return None, source
     if isinstance(source, os.PathLike):
         return os.fspath(source), None
-    if format is None or source == "-" or ("\n" not in source and os.path.isfile(source)):
+    if format is None or source == "-":
         return source, None
-    return None, source
+    # With a format, a str is a path when it is one line naming a file or a known extension.
+    named = os.path.isfile(source) or source.endswith((".rly", ".mlir", ".onnx", ".onnxtxt"))
+    return (source, None) if "\n" not in source and named else (None, source)
 
 
 def _read(path: str | None, fmt: str, name: str) -> str | bytes:
@@ -249,11 +251,8 @@ def _read(path: str | None, fmt: str, name: str) -> str | bytes:
         with open(path, encoding="utf-8") as f:
             return f.read()
     except OSError as e:
-        if binary:  # as the ONNX frontend words it
-            raise LoadError(f"{name}: error: cannot read the file: {e.strerror}\n",
-                            f"cannot read the file: {e.strerror}") from None
-        raise LoadError(f"{path}: error: cannot read the file: {e.strerror}\n",
-                        f"cannot read the file: {e.strerror}") from None
+        message = f"cannot read the file: {e.strerror}"
+        raise LoadError(f"{name}: error: {message}\n", message) from None
     except UnicodeDecodeError as e:
         message = f"not UTF-8 text (byte {e.start}: {e.reason})"
-        raise LoadError(f"{path}: error: {message}\n", message) from None
+        raise LoadError(f"{name}: error: {message}\n", message) from None

@@ -94,6 +94,8 @@ def test_errors_are_located(text: str, where: str, message: str):
 def test_a_missing_or_binary_file_is_a_load_error(tmp_path: Path):
     with pytest.raises(LoadError, match="cannot read the file"):
         load_program(tmp_path / "none.rly")
+    with pytest.raises(LoadError, match="none.rly: error: cannot read the file"):
+        load_program(str(tmp_path / "none.rly"), "relay")  # a path, though a format is given
     (tmp_path / "b.rly").write_bytes(b"\xff\xfe")
     with pytest.raises(LoadError, match="not UTF-8 text"):
         load_program(tmp_path / "b.rly")

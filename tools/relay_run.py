@@ -19,6 +19,7 @@ import statistics
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -123,8 +124,10 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
     # For an ONNX model the given arrays fix the shapes of inputs with symbolic dimensions (and
     # are checked against the static ones).
     shapes = {k: list(v.shape) for k, v in given.items()}
-    program = load_program(ns.input_file, ns.input_format, meta=ns.meta, input_shapes=shapes,
-                           timings=timings)
+    # A Path: the argument names a file even when --input-format is given.
+    source = ns.input_file if ns.input_file == "-" else Path(ns.input_file)
+    program = load_program(source, ns.input_format, filename=None if source == "-" else ns.input_file,
+                           meta=ns.meta, input_shapes=shapes, timings=timings)
     module = program.module
     onnx_names, output_names = program.input_names, program.output_names
     funcs = functions_by_name(module)

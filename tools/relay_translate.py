@@ -16,6 +16,7 @@ import os
 import sys
 from collections.abc import Sequence
 from io import StringIO
+from pathlib import Path
 
 from xdsl.printer import Printer
 
@@ -64,7 +65,11 @@ def translate(args: Sequence[str] | None = None) -> int:
     ns = _parser().parse_args(args)
 
     def load(fmt: str | None):  # noqa: ANN202
-        return load_program(ns.input_file, fmt, meta=ns.meta, input_shapes=_shapes(ns.input_shape))
+        # A Path: the argument names a file even when the format is given.
+        source = ns.input_file if ns.input_file == "-" else Path(ns.input_file)
+        name = None if source == "-" else ns.input_file
+        return load_program(source, fmt, filename=name, meta=ns.meta,
+                            input_shapes=_shapes(ns.input_shape))
 
     if ns.import_relay or ns.import_onnx:
         module = load("onnx" if ns.import_onnx else ns.input_format or "relay").module
