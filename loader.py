@@ -187,10 +187,11 @@ def load_program(
     """Read, verify and type-check a program (infer-types runs once, here).
 
     `source` is a path (always so as a `Path`), "-" for standard input, or with `format` also
-    the text (or an ONNX model's bytes) itself. `format` is "relay", "mlir", "onnx" or "onnxtxt". `meta`
-    supplies `meta[relay.Constant][i]` of Relay text (a table or an .npz path);
-    `input_shapes` fixes an ONNX graph's symbolic input dimensions. `type_checked=False`
-    leaves the module as parsed. `timings` records how long infer-types took.
+    the text (or an ONNX model's bytes) itself. `format` is "relay", "mlir", "onnx" or
+    "onnxtxt". `meta` supplies `meta[relay.Constant][i]` of Relay text (a table or an .npz
+    path); `input_shapes` fixes an ONNX graph's symbolic input dimensions.
+    `type_checked=False` leaves the module as parsed. `timings` records how long infer-types
+    took.
     Raises LoadError."""
     path, data = _resolve(source, format)
     fmt = format_of(path or "", format)
