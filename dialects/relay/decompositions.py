@@ -4,8 +4,10 @@ group_norm and l2_normalize through them):
 
     batch_norm(x, g, b, m, v).0  ->  x * s + (b - m * s),  s = g / sqrt(v + eps)   (per channel)
     layer_norm(x, g, b)          ->  (x - mean) / sqrt(var + eps) * g + b
-    instance_norm(x, g, b)       ->  (x - mean) * rsqrt(var + eps) * g + b   (over all axes but 0, axis)
-    group_norm(x, g, b)          ->  the same on x reshaped to (..., groups, C / groups, ...), reshaped back
+    instance_norm(x, g, b)       ->  (x - mean) * rsqrt(var + eps) * g + b
+                                     (over every axis but 0 and `axis`)
+    group_norm(x, g, b)          ->  the same on x reshaped to (..., groups, C / groups, ...),
+                                     reshaped back
     l2_normalize(x)              ->  x * rsqrt(max(sum(x * x, axis), eps))
 
 The per-channel vectors get trailing size-1 axes so they broadcast along `axis`. The
@@ -49,7 +51,8 @@ def batch_norm(b: RelayBuilder, op: RelayOperatorOp) -> SSAValue:
     shift = b.call(Negative, b.call(Multiply, mean, scale))
     if attrs.center:
         shift = b.call(Add, shift, beta)
-    return b.call(Add, b.call(Multiply, x, along(b, scale, axis, rank)), along(b, shift, axis, rank))
+    scaled = b.call(Multiply, x, along(b, scale, axis, rank))
+    return b.call(Add, scaled, along(b, shift, axis, rank))
 
 
 def layer_norm(b: RelayBuilder, op: RelayOperatorOp) -> SSAValue:
