@@ -9,6 +9,7 @@ from xdsl.passes import ModulePass
 from xdsl.universe import Universe
 
 from relay_opt.dialects.relay.core import TupleGetOp
+from relay_opt.dialects.relay.ops.nn import Dropout
 
 
 @dataclass(frozen=True)
@@ -20,13 +21,13 @@ class DropDropoutPass(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         for get in [o for o in op.walk() if isinstance(o, TupleGetOp)]:
             dropout = get.tuple.owner
-            if getattr(dropout, "name", "") == "relay.nn.dropout" and get.field_index == 0:
-                get.result.replace_all_uses_with(dropout.operands[0])  # pyright: ignore
+            if isinstance(dropout, Dropout) and get.field_index == 0:
+                get.result.replace_all_uses_with(dropout.operands[0])
                 get.detach()
                 get.erase()
-                if dropout.results[0].first_use is None:  # pyright: ignore
-                    dropout.detach()  # pyright: ignore
-                    dropout.erase()  # pyright: ignore
+                if dropout.result.first_use is None:
+                    dropout.detach()
+                    dropout.erase()
 
 
 SAMPLE = Universe(all_passes={"drop-dropout": lambda: DropDropoutPass})
