@@ -130,11 +130,11 @@ class Concat(Layout):
         pos = self.axis - (rank - len(first))
         if pos < 0:
             return None
-        for s, chain in zip(shapes, chains):
+        for s, chain in zip(shapes, chains, strict=True):
             assert s is not None
             if s[pos] != (static_shape(chain) or ())[self.axis]:
                 return None  # the operand must run along the whole axis, not broadcast on it
-            if any(a != b for k, (a, b) in enumerate(zip(s, first)) if k != pos):
+            if any(a != b for k, (a, b) in enumerate(zip(s, first, strict=True)) if k != pos):
                 return None
         return pos
 
@@ -293,7 +293,7 @@ class _Group:
                 return
             calls: list[RelayOperatorOp] = users  # pyright: ignore[reportAssignmentType]
             values = [c[-1].result for c in self.chains]
-            if not all(_keeps_shape(c, v) for c, v in zip(calls, values)):
+            if not all(_keeps_shape(c, v) for c, v in zip(calls, values, strict=True)):
                 return
             others: list[SSAValue | None] = [
                 c.operands[1 - index] if len(c.operands) == 2 else None for c in calls]
@@ -302,7 +302,7 @@ class _Group:
                 return  # an operand computed by a branch itself
             if not self.layout.follow(first, index, values, others):
                 return
-            for chain, call in zip(self.chains, calls):
+            for chain, call in zip(self.chains, calls, strict=True):
                 chain.append(call)
             self.levels.append(_Level(index, others))
 
@@ -382,7 +382,7 @@ class CombineParallel(RewritePattern):
             moved.detach()
             block.insert_op_before(moved, before)
         rewriter.insert(built, InsertPoint.before(before))
-        for chain, out in zip(group.chains, outs):
+        for chain, out in zip(group.chains, outs, strict=True):
             rewriter.replace_all_uses_with(chain[-1].result, out)
         for chain in group.chains:
             for call in reversed(chain):

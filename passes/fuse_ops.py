@@ -183,9 +183,9 @@ class Fuser:
         if phase == 2:
             if g.pattern > INJECTIVE or pg.root().pattern is TUPLE:
                 return
-            if pg.pattern is TUPLE and pg.root().pattern <= INJECTIVE:
-                if self.check_path(n, p, lambda k, sink: k <= INJECTIVE):
-                    self.commit(n, p)
+            if (pg.pattern is TUPLE and pg.root().pattern <= INJECTIVE
+                    and self.check_path(n, p, lambda k, sink: k <= INJECTIVE)):
+                self.commit(n, p)
             return
         if g is pg.root() or pg.pattern is TUPLE:
             return
@@ -199,9 +199,8 @@ class Fuser:
 
                 if self.check_path(n, p, cond):
                     self.commit(n, p)
-        elif g.pattern in (INJECTIVE, TUPLE):
-            if phase == 1 and self.check_path(n, p, lambda k, sink: k <= INJECTIVE):
-                self.commit(n, p)
+        elif g.pattern in (INJECTIVE, TUPLE) and phase == 1 and self.check_path(n, p, lambda k, sink: k <= INJECTIVE):
+            self.commit(n, p)
 
 
 def outline(block: Block, fuser: Fuser) -> None:
@@ -239,7 +238,7 @@ def _outline_group(block: Block, ops: list[Operation]) -> None:
     closure = core.ClosureOp([v.type for v in inputs], output.type,
                              attributes={PRIMITIVE: IntegerAttr(1, i64)})
     body = closure.body.block
-    mapping: dict[SSAValue, SSAValue] = dict(zip(inputs, closure.args))
+    mapping: dict[SSAValue, SSAValue] = dict(zip(inputs, closure.args, strict=True))
     for i, arg in enumerate(closure.args):
         arg.name_hint = f"p{i}"
     for c in constants:

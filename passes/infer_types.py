@@ -93,7 +93,7 @@ def _dims_compatible(a: TensorType[Attribute], b: TensorType[Attribute]) -> bool
     if a.element_type != b.element_type:
         return False
     sa, sb = a.get_shape(), b.get_shape()
-    return len(sa) == len(sb) and all(x == y or DYNAMIC in (x, y) for x, y in zip(sa, sb))
+    return len(sa) == len(sb) and all(x == y or DYNAMIC in (x, y) for x, y in zip(sa, sb, strict=True))
 
 
 class Solver:
@@ -135,14 +135,13 @@ class Solver:
         if isinstance(a, Leaf) and isinstance(b, Leaf):
             if a.attr == b.attr:
                 return
-            if isinstance(a.attr, TensorType) and isinstance(b.attr, TensorType):
-                if _dims_compatible(a.attr, b.attr):
-                    return
+            if isinstance(a.attr, TensorType) and isinstance(b.attr, TensorType) and _dims_compatible(a.attr, b.attr):
+                return
             raise UnifyError
         if isinstance(a, Con) and isinstance(b, Con):
             if a.head != b.head or len(a.args) != len(b.args):
                 raise UnifyError
-            for x, y in zip(a.args, b.args):
+            for x, y in zip(a.args, b.args, strict=True):
                 self.unify(x, y)
             return
         if a == b:  # equal rigid variables
@@ -285,7 +284,7 @@ class Inference:
     def function(self, func: core.FuncOp) -> None:
         _, sig = self.signatures[func.sym_name.data]
         assert isinstance(sig, Con)
-        for arg, t in zip(func.args, sig.args[:-1]):
+        for arg, t in zip(func.args, sig.args[:-1], strict=True):
             self.unify(self.declare(arg, func), t, func, "parameter type {a} differs from {b}")
         self.region_ops(func.body.block.ops, sig.args[-1])
 
@@ -437,7 +436,7 @@ class Inference:
             raise RelayError(
                 f"constructor {op.constructor} takes {len(inputs)} field(s), got {len(op.fields)}", op
             )
-        for i, (field_, want) in enumerate(zip(op.fields, inputs)):
+        for i, (field_, want) in enumerate(zip(op.fields, inputs, strict=True)):
             self.unify(
                 want, self.term(field_), op,
                 f"field {i} of constructor {op.constructor} must be {{a}}, got {{b}}",
@@ -466,7 +465,7 @@ class Inference:
 
     def match(self, op: adt.MatchOp, ret: Term | None) -> None:
         data, result = self.term(op.data), self.term(op.result)
-        for pattern, region in zip(op.patterns, op.clauses):
+        for pattern, region in zip(op.patterns, op.clauses, strict=True):
             bound = iter(region.block.args)
             self.pattern(op, pattern, data, bound)
             self.region_ops(region.block.ops, ret)
@@ -483,14 +482,14 @@ class Inference:
         if isinstance(p, TuplePattern):
             fields = tuple(self.solver.fresh() for _ in p.fields)
             self.unify(t, Con("tuple", fields), op, "a tuple pattern cannot match {a}")
-            for sub, ft in zip(p.fields, fields):
+            for sub, ft in zip(p.fields, fields, strict=True):
                 self.pattern(op, sub, ft, bound)
             return
         assert isinstance(p, ConstructorPattern)
         ctor = self.constructor(op, p.constructor)
         inputs, output = self.constructor_signature(ctor)
         self.unify(t, output, op, f"pattern {p.constructor} matches {{b}}, not {{a}}")
-        for sub, ft in zip(p.fields, inputs):
+        for sub, ft in zip(p.fields, inputs, strict=True):
             self.pattern(op, sub, ft, bound)
 
     # -- solving and writing back -------------------------------------------------------------

@@ -93,7 +93,7 @@ def recurrent(n: Node) -> Sequence[Value | None]:
                 proj = n.op("add", proj, n.op("add", wb, rb))
         proj = n.reshape(proj, [seq, batch, gates * hidden])
 
-        def initial(i: int) -> Value:
+        def initial(i: int, d: int = d) -> Value:  # (called in this iteration; d bound for clarity)
             v = n.input(i)
             if v is None:
                 return np.zeros((batch, hidden), dtype=np.dtype(n.dtype(dtype_like)))
