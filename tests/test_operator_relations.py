@@ -201,6 +201,26 @@ CASES["strided_slice"] = lambda rng: [
 ]
 CASES["take"] = lambda rng: [([arr(rng, (10, r(rng))), np.array([[1, 9], [0, 3]], np.int32)], {"axis": 0}),
                              ([arr(rng, (3, 4)), np.array([2, 11], np.int64)], {})]
+
+
+def _reverse_sequence_cases(rng):
+    """Several axis pairs (negative ones too), int32 and int64 lengths; lengths of 1 and of the
+    whole axis, and out-of-range ones (0, negative, longer than the axis: clamped)."""
+    out = []
+    for shape, seq, batch, dtype in [((3, 5), 1, 0, "int32"), ((6, 2, 4), 0, 1, "int64"),
+                                     ((2, 4, 3), -1, 0, "int64"), ((4, 3, 2), 0, 2, "int32"),
+                                     ((2, 3, 5, 2), 2, -1, "int64")]:
+        n, b = shape[seq], shape[batch]
+        lengths = rng.integers(1, n + 1, b)
+        lengths[0], lengths[-1] = 1, n
+        x = arr(rng, shape, "int32" if dtype == "int32" else "float32")
+        out.append(([x, lengths.astype(dtype)], {"seq_axis": seq, "batch_axis": batch}))
+    x = arr(rng, (4, 5))
+    out.append(([x, np.array([0, -3, 9, 2], np.int32)], {}))  # TVM's defaults: seq 1, batch 0
+    return out
+
+
+CASES["reverse_sequence"] = _reverse_sequence_cases
 CASES["broadcast_to"] = lambda rng: [([arr(rng, (3, 1))], {"shape": [r(rng), 3, r(rng)]})]
 CASES["tile"] = lambda rng: [([arr(rng, rand_shape(rng, 2))], {"reps": [2, 1, r(rng)]})]
 CASES["repeat"] = lambda rng: [([arr(rng, rand_shape(rng, 2))], {"repeats": r(rng), "axis": 1})]
@@ -327,6 +347,34 @@ def test_conv2d_transpose_against_a_naive_scatter():
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
+def test_reverse_sequence_against_tvms_index_rule():
+    """TVM's topi reads index i if len <= 1 or len <= i, else n - 1 - i if len > n, else
+    len - 1 - i: lengths below 1 copy, lengths beyond the axis reverse all of it."""
+    rng = np.random.default_rng(9)
+    x = arr(rng, (3, 4, 6))
+    lengths = np.array([-2, 0, 1, 4, 6, 9], np.int64)  # along axis 2
+    opdef = lookup("reverse_sequence")
+    got = opdef.compute(opdef.make_attrs({"seq_axis": 1, "batch_axis": 2}), x, lengths)
+    want = np.empty_like(x)
+    n = x.shape[1]
+    for a, i, b in np.ndindex(*x.shape):
+        length = lengths[b]
+        src = i if length <= 1 or length <= i else (n - 1 - i if length > n else length - 1 - i)
+        want[a, i, b] = x[a, src, b]
+    np.testing.assert_array_equal(got, want)
+
+
+def test_reverse_sequence_keeps_dynamic_dims():
+    q = DYNAMIC
+    opdef = lookup("reverse_sequence")
+    attrs = opdef.make_attrs({"seq_axis": 0, "batch_axis": 1})
+    lengths = tensor_type((q,), "int64")
+    assert opdef.infer([tensor_type((q, 3), "float32"), lengths], attrs) == \
+        tensor_type((q, 3), "float32")
+    assert opdef.infer([tensor_type((5, q), "int8"), tensor_type((4,), "int32")], attrs) == \
+        tensor_type((5, q), "int8")
+
+
 @pytest.mark.parametrize(
     "name, operands, attrs, message",
     [
@@ -351,6 +399,23 @@ def test_conv2d_transpose_against_a_naive_scatter():
          {"groups": 2, "channels": 2}, r"channels=2 but the weight gives 4 output channels \(2 x 2 groups\)"),
         ("nn.conv2d_transpose", [np.zeros((1, 4, 1, 1), np.float32), np.zeros((4, 2, 1, 1), np.float32)],
          {"padding": [1, 1]}, "leaves an empty output"),
+        ("reverse_sequence", [np.zeros((2, 5)), np.zeros((2, 1), np.int32)], {},
+         r"seq_lengths must be 1-d, got \(2, 1\)"),
+        ("reverse_sequence", [np.zeros((2, 5)), np.zeros(3, np.int64)], {},
+         r"seq_lengths has 3 lengths but batch axis 0 of data \(2, 5\) has 2"),
+        ("reverse_sequence", [np.zeros((2, 5)), np.zeros(2, np.float32)], {},
+         "seq_lengths must be int32 or int64, got float32"),
+        ("reverse_sequence", [np.zeros((2, 5)), np.zeros(2, np.uint8)], {},
+         "seq_lengths must be int32 or int64, got uint8"),
+        ("reverse_sequence", [np.zeros((2, 5, 3)), np.zeros(2, np.int32)],
+         {"seq_axis": -3, "batch_axis": 0},
+         r"seq_axis -3 and batch_axis 0 are the same axis \(0\) of rank 3 data"),
+        ("reverse_sequence", [np.zeros((2, 5)), np.zeros(2, np.int32)], {"seq_axis": 2},
+         "seq_axis 2 is out of range for rank 2"),
+        ("reverse_sequence", [np.zeros((2, 5)), np.zeros(2, np.int32)], {"batch_axis": -3},
+         "batch_axis -3 is out of range for rank 2"),
+        ("reverse_sequence", [np.zeros(5), np.zeros(5, np.int32)], {},
+         "reverse_sequence needs data of rank 2 or more"),
     ],
 )
 def test_relation_errors_name_both_shapes(name, operands, attrs, message):

@@ -195,7 +195,7 @@ def _concat_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     for i, (shape, dt) in enumerate(fields):
         if dt != dtype or len(shape) != len(shape0):
             raise TypeRelationError(f"field {i} is {show_shape(shape)} {dt}, field 0 is {show_shape(shape0)} {dtype}")
-        for k, (a, b) in enumerate(zip(shape, shape0)):
+        for k, (a, b) in enumerate(zip(shape, shape0, strict=True)):
             if k != axis and DYNAMIC not in (a, b) and a != b:
                 raise TypeRelationError(
                     f"field {i} has shape {show_shape(shape)}, incompatible with {show_shape(shape0)} off axis {axis}"
@@ -218,7 +218,7 @@ def _stack_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         raise TypeRelationError("stack needs at least one tensor")
     shape0, dtype = fields[0]
     for i, (shape, dt) in enumerate(fields):
-        if dt != dtype or len(shape) != len(shape0) or any(DYNAMIC not in (a, b) and a != b for a, b in zip(shape, shape0)):
+        if dt != dtype or len(shape) != len(shape0) or any(DYNAMIC not in (a, b) and a != b for a, b in zip(shape, shape0, strict=True)):
             raise TypeRelationError(f"field {i} is {show_shape(shape)} {dt}, field 0 is {show_shape(shape0)} {dtype}")
     ndim = len(shape0) + 1
     if not -ndim <= attrs.axis < ndim:
@@ -241,7 +241,7 @@ def split_bounds(attrs: Attrs, size: int) -> list[tuple[int, int]]:
         return [(k * step, (k + 1) * step) for k in range(sections)]
     starts = [0, *sections]
     ends = [*sections, size]
-    return list(zip(starts, ends))
+    return list(zip(starts, ends, strict=True))
 
 
 def _split_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
@@ -318,7 +318,7 @@ def _strided_slice_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     shape, dtype = expect_tensor(args[0], "data")
     if attrs.begin is None or attrs.end is None:
         raise TypeRelationError("strided_slice needs begin and end")
-    out = [DYNAMIC if d == DYNAMIC else _slice_len(*bd) for d, bd in zip(shape, slice_bounds(attrs, shape))]
+    out = [DYNAMIC if d == DYNAMIC else _slice_len(*bd) for d, bd in zip(shape, slice_bounds(attrs, shape), strict=True)]
     return result(out, dtype)
 
 
@@ -366,6 +366,66 @@ def _take(attrs: Attrs, x: np.ndarray, indices: np.ndarray) -> np.ndarray:
 class Take(RelayOperatorOp): ...
 
 
+# -- reverse_sequence ------------------------------------------------------------------------
+
+
+def reverse_sequence_axes(attrs: Attrs, ndim: int) -> tuple[int, int]:
+    """(seq_axis, batch_axis), non-negative and distinct."""
+    if ndim < 2:
+        raise TypeRelationError(
+            f"reverse_sequence needs data of rank 2 or more (a batch and a sequence axis), "
+            f"got rank {ndim}"
+        )
+    seq = normalize_axis(attrs.seq_axis, ndim, "seq_axis")
+    batch = normalize_axis(attrs.batch_axis, ndim, "batch_axis")
+    if seq == batch:
+        raise TypeRelationError(
+            f"seq_axis {attrs.seq_axis} and batch_axis {attrs.batch_axis} are the same axis "
+            f"({seq}) of rank {ndim} data"
+        )
+    return seq, batch
+
+
+def _reverse_sequence_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    shape, dtype = expect_tensor(args[0], "data")
+    lshape, ldtype = expect_tensor(args[1], "seq_lengths")
+    _, batch = reverse_sequence_axes(attrs, len(shape))
+    if len(lshape) != 1:
+        raise TypeRelationError(f"seq_lengths must be 1-d, got {show_shape(lshape)}")
+    if ldtype not in ("int32", "int64"):
+        raise TypeRelationError(f"seq_lengths must be int32 or int64, got {ldtype}")
+    if DYNAMIC not in (lshape[0], shape[batch]) and lshape[0] != shape[batch]:
+        raise TypeRelationError(
+            f"seq_lengths has {lshape[0]} lengths but batch axis {batch} of data "
+            f"{show_shape(shape)} has {shape[batch]}"
+        )
+    return result(shape, dtype)
+
+
+def _reverse_sequence(attrs: Attrs, x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """TVM's semantics: with L = seq_lengths[b] clamped to [0, n], position i < L reads
+    L - 1 - i and the others read i (L > n reverses the whole axis, L < 1 copies)."""
+    seq, batch = reverse_sequence_axes(attrs, x.ndim)
+    n = x.shape[seq]
+    clamped = np.clip(lengths.astype(np.int64), 0, n)[:, None]  # [batch, 1]
+    i = np.arange(n, dtype=np.int64)[None, :]  # [1, seq]
+    source = np.where(i < clamped, clamped - 1 - i, i)  # [batch, seq]
+    if batch > seq:
+        source = source.T
+    shape = [1] * x.ndim
+    shape[batch], shape[seq] = x.shape[batch], n
+    return np.take_along_axis(x, np.broadcast_to(source.reshape(shape), x.shape), axis=seq)
+
+
+@register(OpDef(
+    "reverse_sequence", ("data", "seq_lengths"),
+    (AttrSpec("seq_axis", AttrKind.INT, 1), AttrSpec("batch_axis", AttrKind.INT, 0)),
+    _reverse_sequence_rel, INJ, _reverse_sequence,
+    "reverse the first seq_lengths[b] elements along seq_axis, for each b along batch_axis",
+))
+class ReverseSequence(RelayOperatorOp): ...
+
+
 # -- broadcast_to, tile, repeat --------------------------------------------------------------
 
 
@@ -391,7 +451,7 @@ def _tile_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     n = max(len(shape), len(reps))
     shape = [1] * (n - len(shape)) + list(shape)
     reps = [1] * (n - len(reps)) + reps
-    return result([DYNAMIC if d == DYNAMIC else d * r for d, r in zip(shape, reps)], dtype)
+    return result([DYNAMIC if d == DYNAMIC else d * r for d, r in zip(shape, reps, strict=True)], dtype)
 
 
 @register(OpDef("tile", ("data",), (AttrSpec("reps", AttrKind.INTS, []),), _tile_rel, INJ,
@@ -468,7 +528,7 @@ class OnesLike(RelayOperatorOp): ...
 
 
 def _arange_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
-    for name, t in zip(("start", "stop", "step"), args):
+    for name, t in zip(("start", "stop", "step"), args, strict=True):
         shape, _ = expect_tensor(t, name)
         if shape:
             raise TypeRelationError(f"{name} must be a scalar, got {show_shape(shape)}")
@@ -517,7 +577,7 @@ def parse_layout(layout: str) -> list[tuple[str, int]]:
 
 
 def _logical_shape(shape: Sequence[int], layout: list[tuple[str, int]]) -> dict[str, int]:
-    dims = {a: d for (a, _), d in zip(layout, shape)}
+    dims = {a: d for (a, _), d in zip(layout, shape, strict=True)}
     logical = {}
     for a, _ in layout:
         if a.isupper():

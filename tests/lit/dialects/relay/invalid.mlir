@@ -462,6 +462,20 @@ relay.func @f(%x: tensor<2xf32>) -> tensor<2xf32> {
   relay.return %0 : tensor<2xf32>
 }
 
+// -----
+// CHECK: invalid.mlir:[[# @LINE + 2]]:3: error: seq_lengths has 3 lengths but batch axis 0 of data (2, 5) has 2
+relay.func @f(%x: tensor<2x5xf32>, %l: tensor<3xi32>) -> tensor<2x5xf32> {
+  %0 = relay.reverse_sequence %x, %l : (tensor<2x5xf32>, tensor<3xi32>) -> tensor<2x5xf32>
+  relay.return %0 : tensor<2x5xf32>
+}
+
+// -----
+// CHECK: invalid.mlir:[[# @LINE + 2]]:3: error: seq_axis 1 and batch_axis -1 are the same axis (1) of rank 2 data
+relay.func @f(%x: tensor<2x5xf32>, %l: tensor<5xi64>) -> tensor<2x5xf32> {
+  %0 = relay.reverse_sequence %x, %l {batch_axis = -1} : (tensor<2x5xf32>, tensor<5xi64>) -> tensor<2x5xf32>
+  relay.return %0 : tensor<2x5xf32>
+}
+
 // ---- syntax ---------------------------------------------------------------------------
 
 // -----
