@@ -20,8 +20,8 @@ from relay_opt.dialects.relay.ops.common import normalize_axis
 from relay_opt.dialects.relay.ops.nn import AdaptiveAvgPool2D, BatchFlatten
 from relay_opt.dialects.relay.ops.transform import (
     Arange, BroadcastTo, Concatenate, ExpandDims, Full, LayoutTransform, Ones, OnesLike, Repeat,
-    Reshape, Resize2D, Split, Squeeze, Stack, StridedSlice, Take, Tile, Transpose, Zeros,
-    ZerosLike, slice_bounds, split_bounds, transpose_axes,
+    Reshape, Resize2D, ReverseSequence, Split, Squeeze, Stack, StridedSlice, Take, Tile, Transpose,
+    Zeros, ZerosLike, reverse_sequence_axes, slice_bounds, split_bounds, transpose_axes,
 )
 from relay_opt.dialects.relay.registry import RelayOperatorOp
 from relay_opt.lowering.convert_relay_to_linalg import Lowerer, lowering, signless
@@ -70,7 +70,7 @@ def reshape_exprs(src: Sequence[int], dst: Sequence[int]) -> list[AffineExpr]:
         strides.append(stride)
         stride *= s
     strides.reverse()
-    for k, (size, st) in enumerate(zip(src, strides)):
+    for k, (size, st) in enumerate(zip(src, strides, strict=True)):
         e = linear // st if st != 1 else linear
         exprs.append(c(0) if size == 1 else (e % size if k > 0 else e))
     return exprs
@@ -131,7 +131,7 @@ def lower_split(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> list[
     shape = shape_of(x)
     axis = normalize_axis(op.attrs.axis, len(shape))
     parts = []
-    for (start, _), t in zip(split_bounds(op.attrs, shape[axis]), op.result.type.types):  # pyright: ignore
+    for (start, _), t in zip(split_bounds(op.attrs, shape[axis]), op.result.type.types, strict=True):  # pyright: ignore
         parts.append(gather(lw, x, t, [d(k) + c(start) if k == axis else d(k) for k in range(len(shape))]))
     return parts
 
@@ -345,6 +345,42 @@ def lower_take(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVal
     init = empty(lw, out_t)
     return generic(lw, [init, indices], [init], [_identity(n), idx_map, _identity(n)], [PARALLEL] * n,
                    lambda b, a: body(b, a[1:]))[0]
+
+
+@lowering(ReverseSequence)
+def lower_reverse_sequence(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    """out[..., b, ..., i, ...] = x[..., b, ..., L - 1 - i if i < L else i, ...] with
+    L = seq_lengths[b] clamped to [0, n]: the read index is always in [0, n)."""
+    from xdsl.dialects import arith, tensor as tensor_d
+    from xdsl.dialects.builtin import IndexType
+
+    from relay_opt.lowering.convert_relay_to_linalg.structured import index, scalar_const
+
+    x, lengths = args
+    shape = shape_of(x)
+    rank = len(shape)
+    seq, batch = reverse_sequence_axes(op.attrs, rank)
+    n = shape[seq]
+    out_t = signless(op.result.type)
+    assert isinstance(out_t, TensorType)
+
+    def body(b, length):  # noqa: ANN001, ANN202
+        it = length.type  # i32 or i64: the arithmetic stays in the lengths' type
+        lo = b.insert(arith.MaxSIOp(length, scalar_const(b, 0, it))).results[0]
+        clamped = b.insert(arith.MinSIOp(lo, scalar_const(b, n, it))).results[0]
+        i = b.insert(arith.IndexCastOp(index(b, seq), it)).results[0]
+        inside = b.insert(arith.CmpiOp(i, clamped, "slt")).results[0]
+        last = b.insert(arith.SubiOp(clamped, scalar_const(b, 1, it))).results[0]
+        mirrored = b.insert(arith.SubiOp(last, i)).results[0]
+        pos = b.insert(arith.SelectOp(inside, mirrored, i)).results[0]
+        where = b.insert(arith.IndexCastOp(pos, IndexType())).results[0]
+        coords = [where if k == seq else index(b, k) for k in range(rank)]
+        return b.insert(tensor_d.ExtractOp(x, coords, out_t.element_type)).results[0]
+
+    init = empty(lw, out_t)
+    maps = [_identity(rank), amap(rank, [d(batch)]), _identity(rank)]
+    return generic(lw, [init, lengths], [init], maps, [PARALLEL] * rank,
+                   lambda b, a: body(b, a[1]))[0]
 
 
 @lowering(Arange)

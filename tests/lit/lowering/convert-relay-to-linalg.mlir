@@ -61,6 +61,38 @@ relay.func @caller(%y: tensor<2xf32>) -> tensor<2xf32> {
 
 // -----
 
+// reverse_sequence gathers with a computed index: each batch's length (indexed by the batch
+// axis, here the last) is clamped to [0, 5], then position i of the sequence axis reads
+// L - 1 - i below it and i from it on; the read is always in bounds.
+// CHECK-LABEL: func.func @reverse_sequence(%x: tensor<2x5x3xf32>, %l: tensor<3xi64>) -> tensor<2x5x3xf32>
+// CHECK:      %[[E:.*]] = tensor.empty() : tensor<2x5x3xf32>
+// CHECK-NEXT: %[[R:.*]] = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d1, d2)>, affine_map<(d0, d1, d2) -> (d2)>, affine_map<(d0, d1, d2) -> (d0, d1, d2)>], iterator_types = ["parallel", "parallel", "parallel"]} ins(%[[E]], %l : tensor<2x5x3xf32>, tensor<3xi64>) outs(%[[E]] : tensor<2x5x3xf32>) {
+// CHECK-NEXT: ^bb0(%{{.*}}: f32, %[[LEN:.*]]: i64, %{{.*}}: f32):
+// CHECK-NEXT:   %[[ZERO:.*]] = arith.constant 0 : i64
+// CHECK-NEXT:   %[[LO:.*]] = arith.maxsi %[[LEN]], %[[ZERO]] : i64
+// CHECK-NEXT:   %[[N:.*]] = arith.constant 5 : i64
+// CHECK-NEXT:   %[[L:.*]] = arith.minsi %[[LO]], %[[N]] : i64
+// CHECK-NEXT:   %[[I:.*]] = linalg.index 1 : index
+// CHECK-NEXT:   %[[II:.*]] = arith.index_cast %[[I]] : index to i64
+// CHECK-NEXT:   %[[IN:.*]] = arith.cmpi slt, %[[II]], %[[L]] : i64
+// CHECK-NEXT:   %[[ONE:.*]] = arith.constant 1 : i64
+// CHECK-NEXT:   %[[LAST:.*]] = arith.subi %[[L]], %[[ONE]] : i64
+// CHECK-NEXT:   %[[MIR:.*]] = arith.subi %[[LAST]], %[[II]] : i64
+// CHECK-NEXT:   %[[POS:.*]] = arith.select %[[IN]], %[[MIR]], %[[II]] : i64
+// CHECK-NEXT:   %[[P:.*]] = arith.index_cast %[[POS]] : i64 to index
+// CHECK-NEXT:   %[[B0:.*]] = linalg.index 0 : index
+// CHECK-NEXT:   %[[B2:.*]] = linalg.index 2 : index
+// CHECK-NEXT:   %[[V:.*]] = tensor.extract %x[%[[B0]], %[[P]], %[[B2]]] : tensor<2x5x3xf32>
+// CHECK-NEXT:   linalg.yield %[[V]] : f32
+// CHECK-NEXT: } -> tensor<2x5x3xf32>
+// CHECK-NEXT: func.return %[[R]] : tensor<2x5x3xf32>
+relay.func @reverse_sequence(%x: tensor<2x5x3xf32>, %l: tensor<3xi64>) -> tensor<2x5x3xf32> {
+  %0 = relay.reverse_sequence %x, %l {batch_axis = -1} : (tensor<2x5x3xf32>, tensor<3xi64>) -> tensor<2x5x3xf32>
+  relay.return %0 : tensor<2x5x3xf32>
+}
+
+// -----
+
 // What cannot be lowered yet is a located diagnostic.
 // CHECK: convert-relay-to-linalg.mlir:[[# @LINE + 2]]:3: error: 'relay.ref_create' is not supported by convert-relay-to-linalg yet (static graphs only)
 relay.func @refs(%x: tensor<f32>) -> tensor<f32> {
