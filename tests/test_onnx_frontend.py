@@ -245,3 +245,21 @@ def test_quantize_dequantize_per_channel_round_trip():
     x = rng.standard_normal((2, 3, 4)).astype(np.float32) * 4  # saturates some
     x[0, 0, :2] = [0.01, 0.03]  # halves: round to even
     _run_both(model, {"x": x})
+
+
+@pytest.mark.parametrize("axes", [{}, {"time_axis": 1, "batch_axis": 0}])
+def test_reverse_sequence_with_onnx_axes(axes: dict):
+    """ONNX's defaults (time_axis=0, batch_axis=1) differ from Relay's; the lengths are a graph
+    input, read at run time: the whole axis, 1, and longer than the axis (all of it reverses)."""
+    rng = np.random.default_rng(0)
+    shape = (5, 3, 2) if not axes else (3, 5, 2)
+    model = _model([helper.make_node("ReverseSequence", ["x", "lens"], ["y"], **axes)],
+                   [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape),
+                    helper.make_tensor_value_info("lens", TensorProto.INT64, [3])],
+                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)], opset=10)
+    feeds = {"x": rng.standard_normal(shape).astype(np.float32),
+             "lens": np.array([5, 1, 7], np.int64)}
+    _run_both(model, feeds)
+    imported = import_onnx(model)
+    interpreted = interpret(imported.module, [feeds[name] for name in imported.input_names])
+    np.testing.assert_array_equal(interpreted, ReferenceEvaluator(model).run(None, feeds)[0])

@@ -8,6 +8,7 @@ list of updates that land on it is known, so the result is `data` where none
 lands and the reduction of the gathered updates where some do. TopK ranks every
 element against every other along the axis (O(n²) comparisons) and gathers by
 rank, which keeps ONNX's order for ties (the lower index first).
+ReverseSequence is Relay's `reverse_sequence`, a gather at a computed index.
 """
 
 from __future__ import annotations
@@ -53,6 +54,14 @@ def gather_nd(n: Node) -> Value:
         offset = n.op("add", offset, batch_offset)
     table = n.reshape(x, [int(np.prod(shape[:b])) * inner, *rest])
     return n.op("take", table, offset, axis=0)
+
+
+@converter("ReverseSequence")
+def reverse_sequence(n: Node) -> Value:
+    # ONNX's defaults are not Relay's (seq_axis=1, batch_axis=0): time_axis=0, batch_axis=1.
+    x, lengths = n.required(0), n.required(1)
+    return n.op("reverse_sequence", x, lengths, seq_axis=int(n.attr("time_axis", 0)),
+                batch_axis=int(n.attr("batch_axis", 1)))
 
 
 # -- scatters ---------------------------------------------------------------------------------
