@@ -175,3 +175,14 @@ def test_group_and_instance_norm_from_text_against_numpy():
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
     got = run("def @main(%x: Tensor[(2, 4), float32]) { nn.l2_normalize(%x, eps=1e-12f, axis=[1]) }", x[:, :, 0, 0])
     np.testing.assert_allclose(got, x[:, :, 0, 0] / np.linalg.norm(x[:, :, 0, 0], axis=1, keepdims=True), rtol=1e-5)
+
+
+def test_reverse_sequence_from_text_against_python_lists():
+    x = np.arange(24, dtype=np.float32).reshape(2, 4, 3)
+    lengths = np.array([4, 0, 2], np.int32)  # along axis 2: all, none, the first two
+    got = run("def @main(%x: Tensor[(2, 4, 3), float32], %l: Tensor[(3), int32]) {\n"
+              "  reverse_sequence(%x, %l, seq_axis=1, batch_axis=2)\n}", x, lengths)
+    want = x.copy()
+    for b, length in enumerate(lengths):
+        want[:, :length, b] = x[:, :length, b][:, ::-1]
+    np.testing.assert_array_equal(got, want)
