@@ -165,7 +165,7 @@ def _zero_inserted(lw: Lowerer, x: SSAValue, strides: Sequence[int], before: Seq
         ix = IndexType()
         valid = None
         coords = [index(b, 0), index(b, 1)]
-        for k, (stride, offset) in enumerate(zip(strides, before)):
+        for k, (stride, offset) in enumerate(zip(strides, before, strict=True)):
             pos = b.insert(arith.SubiOp(index(b, k + 2), scalar_const(b, offset, ix))).results[0]
             last = scalar_const(b, (in_shape[k + 2] - 1) * stride, ix)
             checks = [b.insert(arith.CmpiOp(pos, scalar_const(b, 0, ix), "sge")).results[0],
@@ -511,7 +511,7 @@ def pad_by_index(lw: Lowerer, x: SSAValue, widths: Sequence[Sequence[int]], mode
     n = len(shape)
     xt = x.type
     assert isinstance(xt, TensorType)
-    out_t = TensorType(xt.element_type, [size + lo + hi for size, (lo, hi) in zip(shape, widths)])
+    out_t = TensorType(xt.element_type, [size + lo + hi for size, (lo, hi) in zip(shape, widths, strict=True)])
     reflect = mode == "reflect"
 
     def body(b: Builder, a: Sequence[SSAValue]) -> SSAValue:

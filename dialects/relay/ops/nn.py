@@ -606,7 +606,7 @@ def _batch_norm_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     dshape, ddtype = expect_tensor(args[0], "data")
     axis = normalize_axis(attrs.axis, len(dshape))
     c = dshape[axis]
-    for name, t in zip(("gamma", "beta", "moving_mean", "moving_var"), args[1:]):
+    for name, t in zip(("gamma", "beta", "moving_mean", "moving_var"), args[1:], strict=True):
         vshape, vdtype = expect_tensor(t, name)
         if vdtype != ddtype:
             raise TypeRelationError(f"data is {ddtype} but {name} is {vdtype}")
@@ -642,7 +642,7 @@ class BatchNorm(RelayOperatorOp): ...
 def _layer_norm_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     dshape, ddtype = expect_tensor(args[0], "data")
     axis = normalize_axis(attrs.axis, len(dshape))
-    for name, t in zip(("gamma", "beta"), args[1:]):
+    for name, t in zip(("gamma", "beta"), args[1:], strict=True):
         vshape, vdtype = expect_tensor(t, name)
         if vdtype != ddtype or len(vshape) != 1 or DYNAMIC not in (vshape[0], dshape[axis]) and vshape[0] != dshape[axis]:
             raise TypeRelationError(
@@ -687,7 +687,7 @@ def _per_channel_rel(name: str, *, min_rank: int = 1):  # noqa: ANN202
             )
         axis = normalize_axis(attrs.axis, len(dshape))
         c = dshape[axis]
-        for arg, t in zip(("gamma", "beta"), args[1:]):
+        for arg, t in zip(("gamma", "beta"), args[1:], strict=True):
             vshape, vdtype = expect_tensor(t, arg)
             if vdtype != ddtype or len(vshape) != 1 or DYNAMIC not in (vshape[0], c) and vshape[0] != c:
                 raise TypeRelationError(
@@ -825,7 +825,7 @@ def _pad_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         raise TypeRelationError(f"pad_width needs one [before, after] pair per axis ({len(shape)}), got {widths}")
     if attrs.pad_mode not in ("constant", "edge", "reflect"):
         raise TypeRelationError(f"pad_mode '{attrs.pad_mode}' is not supported")
-    return result([d if d == DYNAMIC else d + a + b for d, (a, b) in zip(shape, widths)], dtype)
+    return result([d if d == DYNAMIC else d + a + b for d, (a, b) in zip(shape, widths, strict=True)], dtype)
 
 
 def _pad(attrs: Attrs, x: np.ndarray, value: np.ndarray) -> np.ndarray:

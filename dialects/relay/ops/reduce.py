@@ -142,7 +142,7 @@ def _variance_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     if mdtype != ddtype:
         raise TypeRelationError(f"data is {ddtype} but mean is {mdtype}")
     kept = reduced_shape(dshape, reduced_axes(attrs, len(dshape)), True)
-    if len(mshape) != len(kept) or any(m not in (k, 1) and -1 not in (m, k) for m, k in zip(mshape, kept)):
+    if len(mshape) != len(kept) or any(m not in (k, 1) and -1 not in (m, k) for m, k in zip(mshape, kept, strict=True)):
         raise TypeRelationError(
             f"mean has shape {mshape}; expected the data's shape {kept} with reduced axes of size 1"
         )
