@@ -309,7 +309,7 @@ def conv_transpose(n: Node) -> Value:
                  in zip(in_spatial, kernel, strides, dilations, output_padding, output_shape)]
         upper = auto_pad == "SAME_UPPER"
         begins = [t // 2 if upper else t - t // 2 for t in total]
-        pads = begins + [t - b for t, b in zip(total, begins)]
+        pads = begins + [t - b for t, b in zip(total, begins, strict=True)]
     elif auto_pad == "VALID":
         pads = [0] * (2 * k)
     else:
