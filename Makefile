@@ -16,10 +16,11 @@ lint: install
 
 # Type check (basedpyright, basic mode). The import package relay_opt is this folder
 # under another name, so a link build/typecheck/relay_opt -> here lets relay_opt.* resolve.
+# -p: this project's settings, even when a folder above holds a pyrightconfig.json.
 typecheck: install
 	mkdir -p build/typecheck
 	ln -sfn $(CURDIR) build/typecheck/relay_opt
-	$(PYTHON) -m basedpyright --pythonpath "$$($(PYTHON) -c 'import sys; print(sys.executable)')"
+	$(PYTHON) -m basedpyright -p pyproject.toml --pythonpath "$$($(PYTHON) -c 'import sys; print(sys.executable)')"
 
 # Every test: lint, type check, lit golden files, then pytest (numerics and APIs).
 test: lint typecheck
