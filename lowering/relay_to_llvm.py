@@ -16,6 +16,8 @@ from relay_opt.lowering.fuse_linalg_epilogue import FuseLinalgEpiloguePass
 from relay_opt.lowering.convert_relay_to_linalg import ConvertRelayToLinalgPass
 from relay_opt.lowering.convert_to_llvm import ConvertToLLVMPass
 
+# The lowering stages in the order they run: the one list the pass, the JIT and
+# relay-run --profile use.
 STAGES: tuple[ModulePass, ...] = (
     ConvertRelayToLinalgPass(),
     FuseLinalgElementwisePass(),
@@ -41,8 +43,7 @@ def lowering_stages(profile: bool = False) -> list[ModulePass]:
 
 @dataclass(frozen=True)
 class RelayToLLVMPipeline(ModulePass):
-    """Runs convert-relay-to-linalg, fuse-linalg-elementwise, fuse-linalg-epilogue, bufferize,
-    convert-linalg-to-loops, convert-scf-to-cf and convert-to-llvm."""
+    """Runs the lowering stages (STAGES) in order, from type-checked Relay to the llvm dialect."""
 
     name = "relay-to-llvm"
 
