@@ -48,6 +48,7 @@ from xdsl.printer import Printer
 from xdsl.traits import HasParent, NoTerminator, Pure, SymbolOpInterface, SymbolTable
 from xdsl.utils.exceptions import VerifyException
 
+from relay_opt.dialects.relay.core import parse_operand_to_result, print_operand_to_result
 from relay_opt.dialects.relay.patterns import (
     PATTERN_TYPES,
     ConstructorPattern,
@@ -226,16 +227,7 @@ class ConstructOp(IRDLOperation):
         )
 
     def verify_(self) -> None:
-        from relay_opt.dialects.relay.symbols import lookup_constructor
-
-        ctor = lookup_constructor(self, self.constructor)
-        if ctor is None:
-            raise VerifyException(f"'{self.constructor}' does not name a constructor")
-        if len(self.fields) != len(ctor.inputs):
-            raise VerifyException(
-                f"constructor {self.constructor} takes {len(ctor.inputs)} field(s), "
-                f"got {len(self.fields)}"
-            )
+        ctor = _checked_constructor(self, self.constructor, len(self.fields), "got")
         t = self.result.type
         adt = ctor.type_def.sym_name.data
         if not isinstance(t, (ADTType, IncompleteType)) or (
@@ -286,13 +278,7 @@ class MatchOp(IRDLOperation):
     def print(self, printer: Printer) -> None:
         if self.partial:
             printer.print_string(" partial")
-        printer.print_string(" ")
-        printer.print_operand(self.data)
-        printer.print_op_attributes(self.attributes)
-        printer.print_string(" : ")
-        printer.print_attribute(self.data.type)
-        printer.print_string(" -> ")
-        printer.print_attribute(self.result.type)
+        print_operand_to_result(printer, self, self.data)
         printer.print_string(" {")
         with printer.indented():
             for p, region in zip(self.patterns, self.clauses, strict=True):
@@ -307,12 +293,7 @@ class MatchOp(IRDLOperation):
     @classmethod
     def parse(cls, parser: Parser) -> MatchOp:
         partial = parser.parse_optional_keyword("partial") is not None
-        unresolved = parser.parse_unresolved_operand()
-        attributes = parser.parse_optional_attr_dict()
-        parser.parse_punctuation(":")
-        data = parser.resolve_operand(unresolved, parser.parse_type())
-        parser.parse_punctuation("->")
-        result_type = parser.parse_type()
+        data, result_type, attributes = parse_operand_to_result(parser)
         parser.parse_punctuation("{")
         patterns: list[Attribute] = []
         regions: list[Region] = []
@@ -346,20 +327,27 @@ def check_adt_types(op: Operation, t: Attribute) -> None:
             )
 
 
-def _verify_pattern(op: Operation, p: Attribute) -> None:
+def _checked_constructor(op: Operation, ref: SymbolRefAttr, fields: int, has: str):  # noqa: ANN202
+    """The constructor `ref` names, given `fields` fields (`has` says by whom: "got", ...).
+
+    Its ConstructorOp type is inferred from `lookup_constructor`: the type checker reads
+    this file both as `dialects.relay.adt` and `relay_opt.dialects.relay.adt`.
+    """
     from relay_opt.dialects.relay.symbols import lookup_constructor
 
+    ctor = lookup_constructor(op, ref)
+    if ctor is None:
+        raise VerifyException(f"'{ref}' does not name a constructor")
+    if fields != len(ctor.inputs):
+        raise VerifyException(f"constructor {ref} takes {len(ctor.inputs)} field(s), {has} {fields}")
+    return ctor
+
+
+def _verify_pattern(op: Operation, p: Attribute) -> None:
     if not isinstance(p, PATTERN_TYPES):
         raise VerifyException(f"{p} is not a pattern")
     if isinstance(p, ConstructorPattern):
-        ctor = lookup_constructor(op, p.constructor)
-        if ctor is None:
-            raise VerifyException(f"'{p.constructor}' does not name a constructor")
-        if len(p.fields) != len(ctor.inputs):
-            raise VerifyException(
-                f"constructor {p.constructor} takes {len(ctor.inputs)} field(s), "
-                f"the pattern has {len(p.fields)}"
-            )
+        _checked_constructor(op, p.constructor, len(p.fields), "the pattern has")
     if isinstance(p, (ConstructorPattern, TuplePattern)):
         for f in p.fields:
             _verify_pattern(op, f)
@@ -373,21 +361,18 @@ def _print_pattern(printer: Printer, p: Attribute, args) -> None:  # noqa: ANN00
     elif isinstance(p, ConstructorPattern):
         printer.print_attribute(p.constructor)
         if p.fields.data:
-            printer.print_string("(")
-            for i, f in enumerate(p.fields):
-                if i:
-                    printer.print_string(", ")
-                _print_pattern(printer, f, args)
-            printer.print_string(")")
+            _print_pattern_fields(printer, p.fields, args)
     elif isinstance(p, TuplePattern):
-        printer.print_string("(")
-        for i, f in enumerate(p.fields):
-            if i:
-                printer.print_string(", ")
-            _print_pattern(printer, f, args)
-        printer.print_string(")")
+        _print_pattern_fields(printer, p.fields, args)
     else:
         printer.print_attribute(p)
+
+
+def _print_pattern_fields(printer: Printer, fields: ArrayAttr[Attribute], args) -> None:  # noqa: ANN001
+    """`(p, ...)`."""
+    printer.print_string("(")
+    printer.print_list(fields, lambda f: _print_pattern(printer, f, args))
+    printer.print_string(")")
 
 
 def _parse_pattern(parser: Parser, bound: list[Parser.Argument]) -> Attribute:
@@ -397,22 +382,21 @@ def _parse_pattern(parser: Parser, bound: list[Parser.Argument]) -> Attribute:
         bound.append(arg)
         return VarPattern()
     if parser.parse_optional_punctuation("(") is not None:
-        fields: list[Attribute] = []
-        if parser.parse_optional_punctuation(")") is None:
-            fields.append(_parse_pattern(parser, bound))
-            while parser.parse_optional_punctuation(",") is not None:
-                fields.append(_parse_pattern(parser, bound))
-            parser.parse_punctuation(")")
-        return TuplePattern(fields)
+        return TuplePattern(_parse_pattern_fields(parser, bound))
     ctor = parser._parse_optional_symref_attr()  # pyright: ignore[reportPrivateUsage]
     if ctor is None:
         parser.raise_error("expected a pattern: `_`, `%x : T`, `(p, ...)` or `@T::@Ctor(p, ...)`")
-    fields = []
     # `@T::@Ctor`, `@T::@Ctor()` and `@T::@Ctor(p, ...)`.
-    if (parser.parse_optional_punctuation("(") is not None
-            and parser.parse_optional_punctuation(")") is None):
+    fields = _parse_pattern_fields(parser, bound) if parser.parse_optional_punctuation("(") is not None else []
+    return ConstructorPattern(ctor, fields)
+
+
+def _parse_pattern_fields(parser: Parser, bound: list[Parser.Argument]) -> list[Attribute]:
+    """`p, ...)` or `)`, after a pattern's `(`."""
+    fields: list[Attribute] = []
+    if parser.parse_optional_punctuation(")") is None:
         fields.append(_parse_pattern(parser, bound))
         while parser.parse_optional_punctuation(",") is not None:
             fields.append(_parse_pattern(parser, bound))
         parser.parse_punctuation(")")
-    return ConstructorPattern(ctor, fields)
+    return fields

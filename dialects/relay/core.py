@@ -7,8 +7,8 @@ so function types here always have one result.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import TypeGuard
+from collections.abc import Callable, Iterator, Sequence
+from typing import TypeGuard, TypeVar
 
 from xdsl.dialects.builtin import (
     ArrayAttr,
@@ -55,6 +55,8 @@ from relay_opt.dialects.relay.types import (
     tuple_type,
     types_compatible,
 )
+
+_OpT = TypeVar("_OpT", bound=Operation)
 
 
 def _type_vars(t: Attribute) -> set[str]:
@@ -546,13 +548,7 @@ class IfOp(IRDLOperation):
             raise VerifyException(f"the condition must be a bool scalar {_BOOL_SCALAR}, got {t}")
 
     def print(self, printer: Printer) -> None:
-        printer.print_string(" ")
-        printer.print_operand(self.cond)
-        _print_attr_dict(printer, self)
-        printer.print_string(" : ")
-        printer.print_attribute(self.cond.type)
-        printer.print_string(" -> ")
-        printer.print_attribute(self.result.type)
+        print_operand_to_result(printer, self, self.cond)
         printer.print_string(" ")
         printer.print_region(self.then_region)
         printer.print_string(" else ")
@@ -560,12 +556,7 @@ class IfOp(IRDLOperation):
 
     @classmethod
     def parse(cls, parser: Parser) -> IfOp:
-        unresolved = parser.parse_unresolved_operand()
-        attributes = parser.parse_optional_attr_dict()
-        parser.parse_punctuation(":")
-        cond = parser.resolve_operand(unresolved, parser.parse_type())
-        parser.parse_punctuation("->")
-        result_type = parser.parse_type()
+        cond, result_type, attributes = parse_operand_to_result(parser)
         then_region = parser.parse_region()
         parser.parse_keyword("else")
         else_region = parser.parse_region()
@@ -676,6 +667,45 @@ def _parse_derived_type(parser: Parser) -> tuple[Attribute, Attribute | None]:
     operand = parser.parse_type()
     result = parser.parse_type() if parser.parse_optional_punctuation("->") else None
     return operand, result
+
+
+def _print_derived_op(printer: Printer, op: Operation, operand: SSAValue, derived: Attribute | None) -> None:
+    """` %v {...} : T` (`: T -> R` when the result type is not `derived`): a one-operand op."""
+    printer.print_string(" ")
+    printer.print_operand(operand)
+    _print_attr_dict(printer, op)
+    _print_derived_type(printer, operand.type, op.results[0].type, derived)
+
+
+def _parse_derived_op(parser: Parser, build: Callable[[SSAValue, Attribute | None], _OpT]) -> _OpT:
+    """Reads what `_print_derived_op` writes; `build(operand, result type or None)` makes the op."""
+    unresolved = parser.parse_unresolved_operand()
+    attributes = parser.parse_optional_attr_dict()
+    operand_type, result_type = _parse_derived_type(parser)
+    op = build(parser.resolve_operand(unresolved, operand_type), result_type)
+    op.attributes |= attributes
+    return op
+
+
+def print_operand_to_result(printer: Printer, op: Operation, operand: SSAValue) -> None:
+    """` %v {...} : T -> R`: the head of `relay.if` and `relay.match`, before their regions."""
+    printer.print_string(" ")
+    printer.print_operand(operand)
+    _print_attr_dict(printer, op)
+    printer.print_string(" : ")
+    printer.print_attribute(operand.type)
+    printer.print_string(" -> ")
+    printer.print_attribute(op.results[0].type)
+
+
+def parse_operand_to_result(parser: Parser) -> tuple[SSAValue, Attribute, dict[str, Attribute]]:
+    """Reads what `print_operand_to_result` writes: the operand, the result type, the attributes."""
+    unresolved = parser.parse_unresolved_operand()
+    attributes = parser.parse_optional_attr_dict()
+    parser.parse_punctuation(":")
+    operand = parser.resolve_operand(unresolved, parser.parse_type())
+    parser.parse_punctuation("->")
+    return operand, parser.parse_type(), attributes
 
 
 @irdl_op_definition
@@ -823,20 +853,11 @@ class RefCreateOp(IRDLOperation):
             raise VerifyException(f"puts {self.value.type} into a cell of {r.value_type}")
 
     def print(self, printer: Printer) -> None:
-        printer.print_string(" ")
-        printer.print_operand(self.value)
-        _print_attr_dict(printer, self)
-        t = self.value.type
-        _print_derived_type(printer, t, self.result.type, RefType(t))
+        _print_derived_op(printer, self, self.value, RefType(self.value.type))
 
     @classmethod
     def parse(cls, parser: Parser) -> RefCreateOp:
-        unresolved = parser.parse_unresolved_operand()
-        attributes = parser.parse_optional_attr_dict()
-        operand_type, result_type = _parse_derived_type(parser)
-        op = RefCreateOp(parser.resolve_operand(unresolved, operand_type), result_type)
-        op.attributes |= attributes
-        return op
+        return _parse_derived_op(parser, RefCreateOp)
 
 
 @irdl_op_definition
@@ -863,20 +884,12 @@ class RefReadOp(IRDLOperation):
             raise VerifyException(f"operand of type {t} is not a reference")
 
     def print(self, printer: Printer) -> None:
-        printer.print_string(" ")
-        printer.print_operand(self.ref)
-        _print_attr_dict(printer, self)
         t = self.ref.type
-        _print_derived_type(printer, t, self.result.type, t.value_type if isinstance(t, RefType) else None)
+        _print_derived_op(printer, self, self.ref, t.value_type if isinstance(t, RefType) else None)
 
     @classmethod
     def parse(cls, parser: Parser) -> RefReadOp:
-        unresolved = parser.parse_unresolved_operand()
-        attributes = parser.parse_optional_attr_dict()
-        operand_type, result_type = _parse_derived_type(parser)
-        op = RefReadOp(parser.resolve_operand(unresolved, operand_type), result_type)
-        op.attributes |= attributes
-        return op
+        return _parse_derived_op(parser, RefReadOp)
 
 
 @irdl_op_definition
