@@ -6,7 +6,7 @@ NHWC. Other layouts are reported as unsupported rather than guessed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from xdsl.ir import Attribute
@@ -14,6 +14,7 @@ from xdsl.ir import Attribute
 from relay_opt.dialects.relay.attributes import Attrs, AttrKind, AttrSpec
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.dialects.relay.ops.common import (
+    Shape,
     expect_tensor,
     normalize_axis,
     result,
@@ -81,13 +82,25 @@ CONV2D_ATTRS = (
 )
 
 
+def _tensor_pair(
+    args: Sequence[Attribute], names: tuple[str, str], fit: Callable[[Shape, Shape], bool], expects: str
+) -> tuple[Shape, str, Shape, str]:
+    """The two operands' shapes and dtypes; `expects, got (..) and (..)` unless the shapes `fit`."""
+    ashape, adtype = expect_tensor(args[0], names[0])
+    bshape, bdtype = expect_tensor(args[1], names[1])
+    if not fit(ashape, bshape):
+        raise TypeRelationError(f"{expects}, got {show_shape(ashape)} and {show_shape(bshape)}")
+    return ashape, adtype, bshape, bdtype
+
+
+def _both_4d(a: Shape, b: Shape) -> bool:
+    return len(a) == 4 and len(b) == 4
+
+
 def _conv2d_parts(args: Sequence[Attribute], attrs: Attrs):  # noqa: ANN202
-    dshape, ddtype = expect_tensor(args[0], "data")
-    wshape, wdtype = expect_tensor(args[1], "weight")
-    if len(dshape) != 4 or len(wshape) != 4:
-        raise TypeRelationError(
-            f"conv2d expects 4-d data and weight, got {show_shape(dshape)} and {show_shape(wshape)}"
-        )
+    dshape, ddtype, wshape, wdtype = _tensor_pair(
+        args, ("data", "weight"), _both_4d, "conv2d expects 4-d data and weight"
+    )
     c, h, w = _layout_axes(attrs.data_layout, "data")
     if (attrs.data_layout, attrs.kernel_layout) not in (("NCHW", "OIHW"), ("NHWC", "HWIO")):
         raise TypeRelationError(
@@ -194,12 +207,9 @@ def transpose_out(size: int, k: int, stride: int, dilation: int, before: int, af
 
 
 def _conv2d_transpose_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
-    dshape, ddtype = expect_tensor(args[0], "data")
-    wshape, wdtype = expect_tensor(args[1], "weight")
-    if len(dshape) != 4 or len(wshape) != 4:
-        raise TypeRelationError(
-            f"conv2d_transpose expects 4-d data and weight, got {show_shape(dshape)} and {show_shape(wshape)}"
-        )
+    dshape, ddtype, wshape, wdtype = _tensor_pair(
+        args, ("data", "weight"), _both_4d, "conv2d_transpose expects 4-d data and weight"
+    )
     if (attrs.data_layout, attrs.kernel_layout) != ("NCHW", "IOHW") or attrs.out_layout not in ("", "NCHW"):
         raise TypeRelationError(
             f"conv2d_transpose layouts {attrs.data_layout}/{attrs.kernel_layout} are not supported (NCHW/IOHW)"
@@ -279,10 +289,10 @@ class Conv2DTranspose(RelayOperatorOp): ...
 
 
 def _dense_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
-    dshape, ddtype = expect_tensor(args[0], "data")
-    wshape, wdtype = expect_tensor(args[1], "weight")
-    if len(wshape) != 2 or not dshape:
-        raise TypeRelationError(f"dense expects weight [units, in] and data [..., in], got {show_shape(dshape)} and {show_shape(wshape)}")
+    dshape, ddtype, wshape, wdtype = _tensor_pair(
+        args, ("data", "weight"), lambda d, w: len(w) == 2 and len(d) > 0,
+        "dense expects weight [units, in] and data [..., in]",
+    )
     if ddtype != wdtype:
         raise TypeRelationError(f"data is {ddtype} but weight is {wdtype}")
     if DYNAMIC not in (dshape[-1], wshape[1]) and dshape[-1] != wshape[1]:
@@ -315,10 +325,9 @@ class Dense(RelayOperatorOp): ...
 
 
 def _matmul_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
-    ashape, adtype = expect_tensor(args[0], "a")
-    bshape, bdtype = expect_tensor(args[1], "b")
-    if len(bshape) != 2 or not ashape:
-        raise TypeRelationError(f"matmul expects a [..., k] and a 2-d b, got {show_shape(ashape)} and {show_shape(bshape)}")
+    ashape, adtype, bshape, bdtype = _tensor_pair(
+        args, ("a", "b"), lambda a, b: len(b) == 2 and len(a) > 0, "matmul expects a [..., k] and a 2-d b"
+    )
     if adtype != bdtype:
         raise TypeRelationError(f"operand dtypes differ: {adtype} and {bdtype}")
     if attrs.transpose_a and len(ashape) != 2:
@@ -347,10 +356,9 @@ class Matmul(RelayOperatorOp): ...
 
 
 def _batch_matmul_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
-    xs, xdtype = expect_tensor(args[0], "x")
-    ys, ydtype = expect_tensor(args[1], "y")
-    if len(xs) != 3 or len(ys) != 3:
-        raise TypeRelationError(f"batch_matmul expects 3-d operands, got {show_shape(xs)} and {show_shape(ys)}")
+    xs, xdtype, ys, ydtype = _tensor_pair(
+        args, ("x", "y"), lambda x, y: len(x) == 3 and len(y) == 3, "batch_matmul expects 3-d operands"
+    )
     if xdtype != ydtype:
         raise TypeRelationError(f"operand dtypes differ: {xdtype} and {ydtype}")
     b1, b2 = xs[0], ys[0]
