@@ -52,6 +52,13 @@ from relay_opt.dialects.relay.types import (
     tensor_dtype,
 )
 
+# Relay's reference built-ins, written as calls of their operands (`ref_write(r, v)`).
+_REF_FUNCTIONS: dict[type[Operation], str] = {
+    core.RefCreateOp: "ref",
+    core.RefReadOp: "ref_read",
+    core.RefWriteOp: "ref_write",
+}
+
 _LITERAL_SUFFIX = {"float32": "f", "float16": "f16", "float64": "f64", "int32": "",
                    "int64": "i64", "int16": "i16", "int8": "i8"}
 
@@ -287,6 +294,10 @@ class RelayPrinter:
     def args(self, values, indent: str) -> list[str]:  # noqa: ANN001
         return [self.value(v, indent) for v in values]
 
+    def call(self, head: str, values, indent: str) -> str:  # noqa: ANN001
+        """`head(v, ...)`."""
+        return f"{head}({', '.join(self.args(values, indent))})"
+
     def expr(self, op: Operation, indent: str) -> str:
         if isinstance(op, RelayOperatorOp):
             items = self.args(op.operands, indent)
@@ -307,27 +318,21 @@ class RelayPrinter:
                 self.meta_index[op] = len(self.constants) - 1
             return f"meta[relay.Constant][{self.meta_index[op]}]"
         if isinstance(op, core.CallOp):
-            return f"@{op.callee.root_reference.data}({', '.join(self.args(op.arguments, indent))})"
+            return self.call(f"@{op.callee.root_reference.data}", op.arguments, indent)
         if isinstance(op, core.GlobalRefOp):
             return f"@{op.callee.root_reference.data}"
         if isinstance(op, core.CallClosureOp):
-            return f"{self.value(op.callee, indent)}({', '.join(self.args(op.arguments, indent))})"
+            return self.call(self.value(op.callee, indent), op.arguments, indent)
         if isinstance(op, adt.ConstructOp):
             name = op.constructor.nested_references.data[-1].data
-            if not op.fields:
-                return name
-            return f"{name}({', '.join(self.args(op.fields, indent))})"
+            return self.call(name, op.fields, indent) if op.fields else name
         if isinstance(op, core.TupleOp):
             fields = self.args(op.fields, indent)
             return "(" + ", ".join(fields) + ("," if len(fields) == 1 else "") + ")"
         if isinstance(op, core.TupleGetOp):
             return f"{self.value(op.tuple, indent)}.{op.field_index}"
-        if isinstance(op, core.RefCreateOp):
-            return f"ref({self.value(op.value, indent)})"
-        if isinstance(op, core.RefReadOp):
-            return f"ref_read({self.value(op.ref, indent)})"
-        if isinstance(op, core.RefWriteOp):
-            return f"ref_write({self.value(op.ref, indent)}, {self.value(op.value, indent)})"
+        if (function := _REF_FUNCTIONS.get(type(op))) is not None:
+            return self.call(function, op.operands, indent)
         if isinstance(op, core.ClosureOp):
             inner = indent + "  "
             params = self.params(op.args, dict(op.attributes))
