@@ -13,10 +13,11 @@ fuse-ops nothing is merged, so unfused code stays one loop nest per operator.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects.builtin import AffineMapAttr, ModuleOp
+from xdsl.dialects.builtin import AffineMapAttr, LocationAttr, ModuleOp
 from xdsl.dialects.linalg import ops as linalg
 from xdsl.ir import Block, Region, SSAValue
 from xdsl.ir.affine import AffineMap
@@ -80,10 +81,19 @@ def _merge(producer: linalg.GenericOp, consumer: linalg.GenericOp, operand_index
     mapping[c_args[operand_index]] = mapping.get(p_yield.operands[0], p_yield.operands[0])
     for op in consumer.body.block.ops:
         block.add_op(op.clone(value_mapper=mapping))
-    fused = linalg.GenericOp(inputs, list(consumer.outputs), Region(block), [AffineMapAttr(m.data) for m in maps],
-                             list(consumer.iterator_types), [r.type for r in consumer.results])
-    fused.attributes[GROUP] = consumer.attributes[GROUP]
-    fused.location = consumer.location
+    return fused_generic(consumer, inputs, block, [AffineMapAttr(m.data) for m in maps], consumer.location)
+
+
+def fused_generic(
+    like: linalg.GenericOp, inputs: Sequence[SSAValue], block: Block, maps: Sequence[AffineMapAttr],
+    location: LocationAttr,
+) -> linalg.GenericOp:
+    """A generic that replaces `like` in its fused group: its outputs, loops and result types,
+    with new inputs (`maps` for them and the outputs) and body."""
+    fused = linalg.GenericOp(inputs, list(like.outputs), Region(block), maps,
+                             list(like.iterator_types), [r.type for r in like.results])
+    fused.attributes[GROUP] = like.attributes[GROUP]
+    fused.location = location
     return fused
 
 

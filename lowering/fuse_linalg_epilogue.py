@@ -44,7 +44,7 @@ from xdsl.dialects.builtin import (
     ShapedType,
 )
 from xdsl.dialects.linalg import ops as linalg
-from xdsl.ir import Attribute, Block, Region, SSAValue
+from xdsl.ir import Attribute, Block, SSAValue
 from xdsl.ir.affine import AffineConstantExpr, AffineDimExpr, AffineMap
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
@@ -57,6 +57,7 @@ from xdsl.pattern_rewriter import (
 from xdsl.rewriter import InsertPoint
 
 from relay_opt.dialects.relay.attribute_names import GROUP
+from relay_opt.lowering.fuse_linalg_elementwise import fused_generic
 
 
 def _iterators(op: linalg.GenericOp) -> list[str]:
@@ -215,11 +216,8 @@ def _fuse(anchor: linalg.GenericOp, epilogue: linalg.GenericOp,
         b.insert(op.clone(value_mapper=mapping))
     maps = [m for k, m in enumerate(epilogue.indexing_maps.data) if k != operand_index]
     inputs = [v for k, v in enumerate(epilogue.inputs) if k != operand_index]
-    fused = linalg.GenericOp(inputs, list(epilogue.outputs), Region(block), maps,
-                             list(epilogue.iterator_types), [r.type for r in epilogue.results])
-    fused.attributes[GROUP] = epilogue.attributes[GROUP]
-    fused.location = anchor.location  # the kernel is the anchor's, as a profile names it
-    return fused
+    # The kernel's location is the anchor's, as a profile names it.
+    return fused_generic(epilogue, inputs, block, maps, anchor.location)
 
 
 class FuseEpilogueIntoAnchor(RewritePattern):
