@@ -860,6 +860,15 @@ class RefCreateOp(IRDLOperation):
         return _parse_derived_op(parser, RefCreateOp)
 
 
+def _cell_type(t: Attribute) -> Attribute | None:
+    """What a reference of type `t` holds; None while `t` is not known yet."""
+    if isinstance(t, RefType):
+        return t.value_type
+    if not isinstance(t, (IncompleteType, TypeVarType)):
+        raise VerifyException(f"operand of type {t} is not a reference")
+    return None
+
+
 @irdl_op_definition
 class RefReadOp(IRDLOperation):
     """`%v = relay.ref_read %r : !relay.ref<T>` reads the cell's current value."""
@@ -876,12 +885,9 @@ class RefReadOp(IRDLOperation):
         super().__init__(operands=[r], result_types=[result_type])
 
     def verify_(self) -> None:
-        t = self.ref.type
-        if isinstance(t, RefType):
-            if not types_compatible(t.value_type, self.result.type):
-                raise VerifyException(f"result type {self.result.type} differs from the cell's {t.value_type}")
-        elif not isinstance(t, (IncompleteType, TypeVarType)):
-            raise VerifyException(f"operand of type {t} is not a reference")
+        cell = _cell_type(self.ref.type)
+        if cell is not None and not types_compatible(cell, self.result.type):
+            raise VerifyException(f"result type {self.result.type} differs from the cell's {cell}")
 
     def print(self, printer: Printer) -> None:
         t = self.ref.type
@@ -908,14 +914,9 @@ class RefWriteOp(IRDLOperation):
     def verify_(self) -> None:
         if self.result.type.types.data:
             raise VerifyException("result type must be the unit tuple<>")
-        t = self.ref.type
-        if isinstance(t, RefType):
-            if not types_compatible(t.value_type, self.value.type):
-                raise VerifyException(
-                    f"stores {self.value.type} into a cell of {t.value_type}"
-                )
-        elif not isinstance(t, (IncompleteType, TypeVarType)):
-            raise VerifyException(f"operand of type {t} is not a reference")
+        cell = _cell_type(self.ref.type)
+        if cell is not None and not types_compatible(cell, self.value.type):
+            raise VerifyException(f"stores {self.value.type} into a cell of {cell}")
 
     def print(self, printer: Printer) -> None:
         printer.print_string(" ")
