@@ -48,7 +48,12 @@ from xdsl.printer import Printer
 from xdsl.traits import HasParent, NoTerminator, Pure, SymbolOpInterface, SymbolTable
 from xdsl.utils.exceptions import VerifyException
 
-from relay_opt.dialects.relay.core import parse_operand_to_result, print_operand_to_result
+from relay_opt.dialects.relay.core import (
+    parse_operand_to_result,
+    parse_symbol_head,
+    print_operand_to_result,
+    print_symbol_head,
+)
 from relay_opt.dialects.relay.patterns import (
     PATTERN_TYPES,
     ConstructorPattern,
@@ -122,11 +127,7 @@ class TypeDefOp(IRDLOperation):
             check_adt_types(self, c.inputs)
 
     def print(self, printer: Printer) -> None:
-        from relay_opt.dialects.relay.core import _print_type_params
-
-        printer.print_string(" ")
-        printer.print_symbol_name(self.sym_name.data)
-        _print_type_params(printer, self.type_param_names)
+        print_symbol_head(printer, self.sym_name.data, self.type_param_names)
         if self.extern:
             printer.print_string(" extern")
         printer.print_op_attributes(self.attributes, print_keyword=True)
@@ -137,10 +138,7 @@ class TypeDefOp(IRDLOperation):
 
     @classmethod
     def parse(cls, parser: Parser) -> TypeDefOp:
-        from relay_opt.dialects.relay.core import _parse_type_params
-
-        name = parser.parse_symbol_name().data
-        type_params = _parse_type_params(parser)
+        name, type_params = parse_symbol_head(parser)
         extern = parser.parse_optional_keyword("extern") is not None
         attributes = parser.parse_optional_attr_dict_with_keyword()
         ops: list[Operation] = []

@@ -109,21 +109,25 @@ def _print_attr_dict(printer: Printer, op: Operation) -> None:
     printer.print_op_attributes(op.attributes)
 
 
-def _parse_type_params(parser: Parser) -> list[str]:
-    """`[A, B]`, or nothing."""
+def parse_symbol_head(parser: Parser) -> tuple[str, list[str]]:
+    """`@name[A, B]` or `@name`: the name and type parameters of relay.func and relay.type."""
+    name = parser.parse_symbol_name().data
     if parser.parse_optional_punctuation("[") is None:
-        return []
+        return name, []
     names = [parser.parse_identifier_or_str_literal("type parameter")]
     while parser.parse_optional_punctuation(",") is not None:
         names.append(parser.parse_identifier_or_str_literal("type parameter"))
     parser.parse_punctuation("]")
-    return names
+    return name, names
 
 
-def _print_type_params(printer: Printer, names: Sequence[str]) -> None:
-    if names:
+def print_symbol_head(printer: Printer, name: str, type_params: Sequence[str]) -> None:
+    """` @name[A, B]`, or ` @name` without type parameters."""
+    printer.print_string(" ")
+    printer.print_symbol_name(name)
+    if type_params:
         printer.print_string("[")
-        printer.print_list(names, printer.print_identifier_or_string_literal)
+        printer.print_list(type_params, printer.print_identifier_or_string_literal)
         printer.print_string("]")
 
 
@@ -232,9 +236,7 @@ class FuncOp(IRDLOperation):
         check_adt_types(self, self.function_type)
 
     def print(self, printer: Printer) -> None:
-        printer.print_string(" ")
-        printer.print_symbol_name(self.sym_name.data)
-        _print_type_params(printer, self.type_param_names)
+        print_symbol_head(printer, self.sym_name.data, self.type_param_names)
         _print_params(printer, self.args)
         printer.print_string(" -> ")
         printer.print_attribute(self.ret_type)
@@ -244,8 +246,7 @@ class FuncOp(IRDLOperation):
 
     @classmethod
     def parse(cls, parser: Parser) -> FuncOp:
-        name = parser.parse_symbol_name().data
-        type_params = _parse_type_params(parser)
+        name, type_params = parse_symbol_head(parser)
         params = _parse_params(parser)
         parser.parse_punctuation("->")
         ret = parser.parse_type()
