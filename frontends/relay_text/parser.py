@@ -6,6 +6,9 @@ quirk we chose to fix, the fix is noted next to the rule.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from relay_opt.diagnostics import RelayError, SourceLoc
 from relay_opt.frontends.relay_text import syntax as s
 from relay_opt.frontends.relay_text.lexer import Lexer, Tok, Token
@@ -23,6 +26,8 @@ BINARY_OPS: dict[str, tuple[int, str]] = {
     "==": (7, "equal"),
     "!=": (7, "not_equal"),
 }
+
+_T = TypeVar("_T")
 
 _SCALAR_PREFIXES = {"int": "int32", "uint": "uint32", "float": "float32", "bool": "bool"}
 
@@ -77,6 +82,31 @@ class Parser:
             where = f" {context}" if context else ""
             raise self.error(f"expected '{p}'{where}, found {self.found()}")
         return t
+
+    def comma_list(self, close: str, parse: Callable[[], _T], context: str) -> list[_T]:
+        """`x, ...` up to `close` (a trailing comma allowed), then `close` itself."""
+        items: list[_T] = []
+        while not self.tok.is_punct(close):
+            items.append(parse())
+            if not self.accept(","):
+                break
+        self.expect(close, context)
+        return items
+
+    def comma_list1(self, close: str, parse: Callable[[], _T], context: str) -> list[_T]:
+        """`x, ...` with at least one x and no trailing comma, then `close`."""
+        items = [parse()]
+        while self.accept(",") is not None:
+            items.append(parse())
+        self.expect(close, context)
+        return items
+
+    def in_parens(self, parse: Callable[[], _T]) -> _T:
+        """`(x)`, with x read by `parse`."""
+        self.expect("(")
+        x = parse()
+        self.expect(")")
+        return x
 
     def expect_kind(self, kind: Tok, what: str) -> Token:
         if self.tok.kind is not kind:
@@ -139,14 +169,11 @@ class Parser:
         return s.Program(type_defs, func_defs, metadata)
 
     def type_params(self) -> list[str]:
-        params: list[str] = []
-        if self.accept("["):
-            while True:
-                params.append(self.expect_kind(Tok.IDENT, "a type parameter").text)
-                if not self.accept(","):
-                    break
-            self.expect("]", "to close the type parameters")
-        return params
+        if not self.accept("["):
+            return []
+        return self.comma_list1(
+            "]", lambda: self.expect_kind(Tok.IDENT, "a type parameter").text, "to close the type parameters"
+        )
 
     def type_def(self, extern: bool) -> s.TypeDef:
         t = self.expect("type")
@@ -158,11 +185,7 @@ class Parser:
                 ct = self.expect_kind(Tok.IDENT, "a constructor name")
                 inputs: list[s.TypeExpr] = []
                 if self.accept("("):
-                    while True:
-                        inputs.append(self.type())
-                        if not self.accept(","):
-                            break
-                    self.expect(")", "to close the constructor's fields")
+                    inputs = self.comma_list1(")", self.type, "to close the constructor's fields")
                 ctors.append(s.Ctor(ct.text, inputs, ct.loc))
                 if not self.accept(","):
                     break
@@ -282,22 +305,12 @@ class Parser:
             return s.PVar(t.text, ptype, t.loc)
         if t.is_punct("("):
             self.next()
-            fields: list[s.Pattern] = []
-            while not self.tok.is_punct(")"):
-                fields.append(self.pattern())
-                if not self.accept(","):
-                    break
-            self.expect(")", "to close the tuple pattern")
-            return s.PTuple(tuple(fields), t.loc)
+            return s.PTuple(tuple(self.comma_list(")", self.pattern, "to close the tuple pattern")), t.loc)
         if t.kind is Tok.IDENT:
             self.next()
-            fields = []
+            fields: list[s.Pattern] = []
             if self.accept("("):
-                while not self.tok.is_punct(")"):
-                    fields.append(self.pattern())
-                    if not self.accept(","):
-                        break
-                self.expect(")", "to close the constructor pattern")
+                fields = self.comma_list(")", self.pattern, "to close the constructor pattern")
             return s.PCtor(t.text, tuple(fields), t.loc)
         raise self.error(f"expected a pattern (_, %x, Ctor(...) or a tuple), found {self.found()}")
 
@@ -381,18 +394,9 @@ class Parser:
             return None
         if t.is_punct("["):
             self.next()
-            items: list[s.AttrValue] = []
-            while not self.tok.is_punct("]"):
-                items.append(self.attr_value())
-                if not self.accept(","):
-                    break
-            self.expect("]", "to close the attribute list")
-            return items
+            return self.comma_list("]", self.attr_value, "to close the attribute list")
         if t.is_punct("("):
-            self.next()
-            v = self.attr_value()
-            self.expect(")")
-            return v
+            return self.in_parens(self.attr_value)
         raise self.error(f"expected an attribute value, found {self.found()}")
 
     def atomic(self) -> s.Expr:
@@ -440,16 +444,10 @@ class Parser:
             return s.If(cond, then, orelse, t.loc)
         if t.is_keyword("ref"):
             self.next()
-            self.expect("(")
-            value = self.expr()
-            self.expect(")")
-            return s.RefCreate(value, t.loc)
+            return s.RefCreate(self.in_parens(self.expr), t.loc)
         if t.is_keyword("ref_read"):
             self.next()
-            self.expect("(")
-            ref = self.expr()
-            self.expect(")")
-            return s.RefRead(ref, t.loc)
+            return s.RefRead(self.in_parens(self.expr), t.loc)
         if t.is_keyword("ref_write"):
             self.next()
             self.expect("(")
@@ -466,12 +464,7 @@ class Parser:
             if self.accept(")"):
                 return first
             self.expect(",", "or ')' in the parenthesized expression")
-            fields = [first]
-            while not self.tok.is_punct(")"):
-                fields.append(self.expr())
-                if not self.accept(","):
-                    break
-            self.expect(")", "to close the tuple")
+            fields = [first, *self.comma_list(")", self.expr, "to close the tuple")]
             return s.Tuple(fields, t.loc)
         raise self.error(f"expected an expression, found {self.found()}")
 
@@ -494,33 +487,19 @@ class Parser:
         if t.is_punct("("):
             # `(T)` is a one-field tuple type, as in TVM.
             self.next()
-            fields: list[s.TypeExpr] = []
-            while not self.tok.is_punct(")"):
-                fields.append(self.type())
-                if not self.accept(","):
-                    break
-            self.expect(")", "to close the tuple type")
-            return s.TupleT(tuple(fields), t.loc)
+            return s.TupleT(tuple(self.comma_list(")", self.type, "to close the tuple type")), t.loc)
         if t.is_keyword("fn"):
             self.next()
             if self.tok.is_punct("["):
                 raise self.error("a function type cannot have type parameters here")
             self.expect("(", "after 'fn' in a function type")
-            params: list[s.TypeExpr] = []
-            while not self.tok.is_punct(")"):
-                params.append(self.type())
-                if not self.accept(","):
-                    break
-            self.expect(")", "to close the parameter types")
+            params = self.comma_list(")", self.type, "to close the parameter types")
             self.expect("->", "in the function type")
             return s.FuncT(tuple(params), self.type(), t.loc)
         if t.is_keyword("ref"):
             # The printer writes `ref(T)`; TVM's parser cannot read it back, this one can.
             self.next()
-            self.expect("(")
-            value = self.type()
-            self.expect(")")
-            return s.RefT(value, t.loc)
+            return s.RefT(self.in_parens(self.type), t.loc)
         if t.kind is Tok.IDENT:
             self.next()
             if t.text == "_":
@@ -533,11 +512,7 @@ class Parser:
                 raise self.error(f"unsupported dtype '{t.text}'", t)
             args: list[s.TypeExpr] = []
             if self.accept("["):
-                while True:
-                    args.append(self.type())
-                    if not self.accept(","):
-                        break
-                self.expect("]", "to close the type arguments")
+                args = self.comma_list1("]", self.type, "to close the type arguments")
             return s.NamedT(t.text, tuple(args), t.loc)
         raise self.error(f"expected a type, found {self.found()}")
 
