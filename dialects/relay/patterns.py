@@ -41,10 +41,7 @@ class ConstructorPattern(ParametrizedAttribute):
 
     def print_parameters(self, printer: Printer) -> None:
         with printer.in_angle_brackets():
-            printer.print_attribute(self.constructor)
-            for f in self.fields:
-                printer.print_string(", ")
-                printer.print_attribute(f)
+            printer.print_list((self.constructor, *self.fields), printer.print_attribute)
 
     @classmethod
     def parse_parameters(cls, parser: AttrParser) -> tuple[SymbolRefAttr, ArrayAttr[Attribute]]:

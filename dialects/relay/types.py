@@ -102,10 +102,7 @@ class ADTType(ParametrizedAttribute, TypeAttribute):
 
     def print_parameters(self, printer: Printer) -> None:
         with printer.in_angle_brackets():
-            printer.print_attribute(self.adt)
-            for arg in self.args:
-                printer.print_string(", ")
-                printer.print_attribute(arg)
+            printer.print_list((self.adt, *self.args), printer.print_attribute)
 
     @classmethod
     def parse_parameters(cls, parser: AttrParser) -> tuple[SymbolRefAttr, ArrayAttr[Attribute]]:
