@@ -37,8 +37,13 @@ Anchor = Operation | SSAValue | SourceLoc | None
 class RelayError(Exception):
     """An error in the user's program, located at an op, a value or a source position."""
 
-    def __init__(self, message: str, at: Anchor = None, notes: Sequence[tuple[Anchor, str]] = (),
-                 file: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        at: Anchor = None,
+        notes: Sequence[tuple[Anchor, str]] = (),
+        file: str | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.at = at

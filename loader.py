@@ -19,12 +19,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from xdsl.context import Context
-from xdsl.dialects.builtin import FileLineColLoc, IntAttr, ModuleOp, StringAttr, UnknownLoc
-from xdsl.ir import Operation
-from xdsl.parser import Parser
-from xdsl.utils.exceptions import ParseError
-
 from relay_opt.diagnostics import (
     LoadError,
     RelayError,
@@ -33,6 +27,11 @@ from relay_opt.diagnostics import (
     render_parse_error,
     verify_located,
 )
+from xdsl.context import Context
+from xdsl.dialects.builtin import FileLineColLoc, IntAttr, ModuleOp, StringAttr, UnknownLoc
+from xdsl.ir import Operation
+from xdsl.parser import Parser
+from xdsl.utils.exceptions import ParseError
 
 if TYPE_CHECKING:
     from relay_opt.frontends.relay_text.metadata import MetaTable
@@ -111,7 +110,6 @@ def read_meta(path: str | os.PathLike[str] | None) -> MetaTable | None:
     if not path:
         return None
     import numpy as np
-
     from relay_opt.frontends.relay_text.metadata import MetadataError, from_npz
 
     try:
@@ -163,8 +161,12 @@ def parse_module(
     return module
 
 
-def _import_onnx(data: str | bytes, format: str, filename: str,  # noqa: A002
-                 input_shapes: Mapping[str, Sequence[int]] | None):  # noqa: ANN202
+def _import_onnx(
+    data: str | bytes,
+    format: str,
+    filename: str,  # noqa: A002
+    input_shapes: Mapping[str, Sequence[int]] | None,
+):  # noqa: ANN202
     from relay_opt.frontends.onnx import import_onnx
 
     if isinstance(data, str):
@@ -205,8 +207,9 @@ def load_program(
     try:
         if fmt in ("onnx", "onnxtxt"):
             imported = _import_onnx(data, fmt, name, input_shapes)
-            program = Program(imported.module, name, fmt, text, imported.input_names,
-                              imported.output_names)
+            program = Program(
+                imported.module, name, fmt, text, imported.input_names, imported.output_names
+            )
         else:
             table = meta if meta is None or isinstance(meta, dict) else read_meta(meta)
             program = Program(parse_module(data, fmt, name, ctx=ctx, meta=table), name, fmt, text)
@@ -224,7 +227,8 @@ def load_program(
 
 
 def _resolve(
-    source: str | bytes | os.PathLike[str], format: str | None  # noqa: A002
+    source: str | bytes | os.PathLike[str],
+    format: str | None,  # noqa: A002
 ) -> tuple[str | None, str | bytes | None]:
     """(path, None) for a file or "-", (None, content) for the program itself."""
     if isinstance(source, bytes):

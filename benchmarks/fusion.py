@@ -16,15 +16,15 @@ import time
 import numpy as np
 from xdsl.context import Context
 
-CONV_BLOCK = '''#[version = "0.0.5"]
+CONV_BLOCK = """#[version = "0.0.5"]
 def @main(%x: Tensor[(1, 64, 28, 28), float32], %w: Tensor[(64, 64, 3, 3), float32], %b: Tensor[(64), float32], %r: Tensor[(1, 64, 28, 28), float32]) {
   %0 = nn.conv2d(%x, %w, padding=[1, 1], channels=64, kernel_size=[3, 3]);
   %1 = nn.bias_add(%0, %b);
   %2 = nn.relu(%1);
   add(%2, %r)
-}'''
+}"""
 
-CHAIN = '''#[version = "0.0.5"]
+CHAIN = """#[version = "0.0.5"]
 def @main(%x: Tensor[(256, 1024), float32]) {
   %0 = add(%x, 1f);
   %1 = multiply(%0, 0.5f);
@@ -34,7 +34,7 @@ def @main(%x: Tensor[(256, 1024), float32]) {
   %5 = sqrt(%4);
   %6 = tanh(%5);
   exp(%6)
-}'''
+}"""
 
 
 def conv_numpy(x, w, b, r):  # noqa: ANN001, ANN201
@@ -69,9 +69,21 @@ def main() -> None:
     rng = np.random.default_rng(0)
     rows = []
     cases = [
-        ("conv2d+bias+relu+add 1x64x28x28", CONV_BLOCK, conv_numpy,
-         [rng.standard_normal(s).astype(np.float32) for s in [(1, 64, 28, 28), (64, 64, 3, 3), (64,), (1, 64, 28, 28)]]),
-        ("8 elementwise ops 256x1024", CHAIN, chain_numpy, [rng.standard_normal((256, 1024)).astype(np.float32)]),
+        (
+            "conv2d+bias+relu+add 1x64x28x28",
+            CONV_BLOCK,
+            conv_numpy,
+            [
+                rng.standard_normal(s).astype(np.float32)
+                for s in [(1, 64, 28, 28), (64, 64, 3, 3), (64,), (1, 64, 28, 28)]
+            ],
+        ),
+        (
+            "8 elementwise ops 256x1024",
+            CHAIN,
+            chain_numpy,
+            [rng.standard_normal((256, 1024)).astype(np.float32)],
+        ),
     ]
     for name, text, reference, inputs in cases:
         module = load_program(text, "relay").module
@@ -90,10 +102,14 @@ def main() -> None:
         np.testing.assert_allclose(np.asarray(exes["unfused"](*inputs)), got, rtol=1e-5, atol=1e-5)
         times["numpy"] = median_ms(reference, inputs, args.repeat)
         rows.append((name, times))
-    print(f"{'workload':<34} {'unfused (ms)':>13} {'fused (ms)':>11} {'numpy (ms)':>11} {'fused/unfused':>14}")
+    print(
+        f"{'workload':<34} {'unfused (ms)':>13} {'fused (ms)':>11} {'numpy (ms)':>11} {'fused/unfused':>14}"
+    )
     for name, t in rows:
-        print(f"{name:<34} {t['unfused']:>13.3f} {t['fused']:>11.3f} {t['numpy']:>11.3f} "
-              f"{t['fused'] / t['unfused']:>14.2f}")
+        print(
+            f"{name:<34} {t['unfused']:>13.3f} {t['fused']:>11.3f} {t['numpy']:>11.3f} "
+            f"{t['fused'] / t['unfused']:>14.2f}"
+        )
 
 
 if __name__ == "__main__":

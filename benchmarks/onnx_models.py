@@ -26,14 +26,25 @@ from itertools import pairwise
 
 import numpy as np
 
-LIGHT = ["bvlc_alexnet", "densenet121", "inception_v1", "inception_v2", "resnet50", "shufflenet",
-         "squeezenet", "vgg19", "zfnet512"]
+LIGHT = [
+    "bvlc_alexnet",
+    "densenet121",
+    "inception_v1",
+    "inception_v2",
+    "resnet50",
+    "shufflenet",
+    "squeezenet",
+    "vgg19",
+    "zfnet512",
+]
 
 
 def light_model(name: str):  # noqa: ANN201
     import onnx
 
-    path = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "light", f"light_{name}.onnx")
+    path = os.path.join(
+        os.path.dirname(onnx.__file__), "backend", "test", "data", "light", f"light_{name}.onnx"
+    )
     return onnx.load(path)
 
 
@@ -44,16 +55,25 @@ def mlp_model():  # noqa: ANN201
     sizes = [784, 512, 512, 10]
     nodes, inits, prev = [], [], "x"
     for i, (a, b) in enumerate(pairwise(sizes)):
-        inits += [numpy_helper.from_array((rng.standard_normal((b, a)) / np.sqrt(a)).astype(np.float32), f"w{i}"),
-                  numpy_helper.from_array((rng.standard_normal(b) * 0.1).astype(np.float32), f"b{i}")]
+        inits += [
+            numpy_helper.from_array(
+                (rng.standard_normal((b, a)) / np.sqrt(a)).astype(np.float32), f"w{i}"
+            ),
+            numpy_helper.from_array((rng.standard_normal(b) * 0.1).astype(np.float32), f"b{i}"),
+        ]
         out = f"h{i}" if i < len(sizes) - 2 else "logits"
         nodes.append(helper.make_node("Gemm", [prev, f"w{i}", f"b{i}"], [out], transB=1))
         if i < len(sizes) - 2:
             nodes.append(helper.make_node("Relu", [out], [f"r{i}"]))
             out = f"r{i}"
         prev = out
-    graph = helper.make_graph(nodes, "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 784])],
-                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 10])], inits)
+    graph = helper.make_graph(
+        nodes,
+        "mlp",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 784])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 10])],
+        inits,
+    )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
@@ -62,14 +82,26 @@ def lstm_model(seq: int = 32, inputs: int = 128, hidden: int = 256):  # noqa: AN
 
     rng = np.random.default_rng(0)
     scale = 1 / np.sqrt(hidden)
-    inits = [numpy_helper.from_array((rng.uniform(-scale, scale, s)).astype(np.float32), n)
-             for n, s in (("W", (1, 4 * hidden, inputs)), ("R", (1, 4 * hidden, hidden)), ("B", (1, 8 * hidden)))]
+    inits = [
+        numpy_helper.from_array((rng.uniform(-scale, scale, s)).astype(np.float32), n)
+        for n, s in (
+            ("W", (1, 4 * hidden, inputs)),
+            ("R", (1, 4 * hidden, hidden)),
+            ("B", (1, 8 * hidden)),
+        )
+    ]
     node = helper.make_node("LSTM", ["x", "W", "R", "B"], ["y", "y_h", "y_c"], hidden_size=hidden)
     graph = helper.make_graph(
-        [node], "lstm", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [seq, 1, inputs])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [seq, 1, 1, hidden]),
-         helper.make_tensor_value_info("y_h", TensorProto.FLOAT, [1, 1, hidden]),
-         helper.make_tensor_value_info("y_c", TensorProto.FLOAT, [1, 1, hidden])], inits)
+        [node],
+        "lstm",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [seq, 1, inputs])],
+        [
+            helper.make_tensor_value_info("y", TensorProto.FLOAT, [seq, 1, 1, hidden]),
+            helper.make_tensor_value_info("y_h", TensorProto.FLOAT, [1, 1, hidden]),
+            helper.make_tensor_value_info("y_c", TensorProto.FLOAT, [1, 1, hidden]),
+        ],
+        inits,
+    )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
 
 
@@ -78,8 +110,11 @@ def inputs_for(model) -> dict[str, np.ndarray]:  # noqa: ANN001
     from onnx.backend.test.runner import Runner
 
     initializers = {i.name for i in model.graph.initializer}
-    return {vi.name: Runner.generate_dummy_data(vi, seed=0, random=model.graph.name in ("mlp", "lstm"))
-            for vi in model.graph.input if vi.name not in initializers}
+    return {
+        vi.name: Runner.generate_dummy_data(vi, seed=0, random=model.graph.name in ("mlp", "lstm"))
+        for vi in model.graph.input
+        if vi.name not in initializers
+    }
 
 
 def timed(fn: Callable[[], object], repeat: int, budget: float) -> tuple[float, int]:
@@ -96,12 +131,15 @@ def timed(fn: Callable[[], object], repeat: int, budget: float) -> tuple[float, 
 
 
 def flat(result: object) -> list[np.ndarray]:
-    return [np.asarray(r) for r in result] if isinstance(result, (tuple, list)) else [np.asarray(result)]
+    return (
+        [np.asarray(r) for r in result]
+        if isinstance(result, (tuple, list))
+        else [np.asarray(result)]
+    )
 
 
 def measure(name: str, model, repeat: int, budget: float, numpy_too: bool) -> dict[str, object]:  # noqa: ANN001
     import onnxruntime as ort
-
     from relay_opt.frontends.onnx import import_onnx
     from relay_opt.runtime.jit import compile
 
@@ -119,17 +157,24 @@ def measure(name: str, model, repeat: int, budget: float, numpy_too: bool) -> di
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     start = time.perf_counter()
-    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(
+        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
     row["ort setup s"] = time.perf_counter() - start
     theirs = session.run(None, feeds)
     row["ort ms"], _ = timed(lambda: session.run(None, feeds), repeat, budget)
-    row["max |diff|"] = max(float(np.abs(a.astype(np.float64) - np.asarray(b).reshape(a.shape)).max()) for a, b in zip(ours, theirs, strict=True))
+    row["max |diff|"] = max(
+        float(np.abs(a.astype(np.float64) - np.asarray(b).reshape(a.shape)).max())
+        for a, b in zip(ours, theirs, strict=True)
+    )
 
     if numpy_too:
         from relay_opt.runtime.interpreter import Interpreter
 
         interpreter = Interpreter(imported.module)
-        row["numpy ms"], _ = timed(lambda: interpreter.run("main", args), max(3, repeat // 4), budget)
+        row["numpy ms"], _ = timed(
+            lambda: interpreter.run("main", args), max(3, repeat // 4), budget
+        )
     row["ratio to ort"] = row["relay-opt ms"] / row["ort ms"]  # pyright: ignore[reportOperatorIssue]
     return row
 
@@ -138,15 +183,28 @@ def main() -> None:
     p = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     p.add_argument("--models", default=",".join([*LIGHT, "mlp", "lstm"]), help="comma-separated")
     p.add_argument("--repeat", type=int, default=50, help="calls per runner at most")
-    p.add_argument("--budget", type=float, default=20.0, help="seconds per runner before stopping early")
+    p.add_argument(
+        "--budget", type=float, default=20.0, help="seconds per runner before stopping early"
+    )
     p.add_argument("--no-numpy", action="store_true", help="skip the numpy interpreter column")
     args = p.parse_args()
-    columns = ["model", "relay-opt ms", "numpy ms", "ort ms", "ratio to ort", "relay-opt setup s", "ort setup s",
-               "runs", "max |diff|"]
+    columns = [
+        "model",
+        "relay-opt ms",
+        "numpy ms",
+        "ort ms",
+        "ratio to ort",
+        "relay-opt setup s",
+        "ort setup s",
+        "runs",
+        "max |diff|",
+    ]
     print(" | ".join(f"{c:>17}" for c in columns))
     print("-|-".join("-" * 17 for _ in columns))
     for name in args.models.split(","):
-        model = mlp_model() if name == "mlp" else lstm_model() if name == "lstm" else light_model(name)
+        model = (
+            mlp_model() if name == "mlp" else lstm_model() if name == "lstm" else light_model(name)
+        )
         row = measure(name, model, args.repeat, args.budget, not args.no_numpy)
         cells = []
         for c in columns:

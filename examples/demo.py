@@ -20,17 +20,20 @@ sys.path.insert(0, str(HERE / "models"))
 
 def main() -> None:
     from mnist import mnist_numpy, mnist_text
-
     from relay_opt import compile, load_program
     from relay_opt.dialects.relay import core
     from relay_opt.runtime.interpreter import interpret
 
     module = load_program(HERE / "models" / "showcase.mlir").module
-    main_fn = next(op for op in module.ops if isinstance(op, core.FuncOp) and op.sym_name.data == "main")
+    main_fn = next(
+        op for op in module.ops if isinstance(op, core.FuncOp) and op.sym_name.data == "main"
+    )
     print(f"1. showcase.mlir type-checks: @main : {main_fn.function_type}")
 
     text, weights = mnist_text()
-    mnist = load_program(text, "relay", filename="mnist.rly", meta={"relay.Constant": weights}).module
+    mnist = load_program(
+        text, "relay", filename="mnist.rly", meta={"relay.Constant": weights}
+    ).module
     f = next(op for op in mnist.ops if isinstance(op, core.FuncOp))
     print(f"2. MNIST CNN in Relay text type-checks: {f.function_type}")
     start = time.perf_counter()
@@ -44,8 +47,10 @@ def main() -> None:
     run_ms = (time.perf_counter() - start) / 50 * 1e3
     vs_numpy = float(np.max(np.abs(got - mnist_numpy(x, weights))))
     vs_interpreter = float(np.max(np.abs(got - interpret(mnist, [x]))))
-    print(f"   runs in {run_ms:.2f} ms; predicted class {int(got.argmax())}; max |native - numpy| = "
-          f"{vs_numpy:.1e}, max |native - interpreter| = {vs_interpreter:.1e}")
+    print(
+        f"   runs in {run_ms:.2f} ms; predicted class {int(got.argmax())}; max |native - numpy| = "
+        f"{vs_numpy:.1e}, max |native - interpreter| = {vs_interpreter:.1e}"
+    )
     if max(vs_numpy, vs_interpreter) > 1e-5:
         sys.exit("the compiled result differs")
 

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from relay_opt.diagnostics import RelayError
+from relay_opt.dialects.relay.attribute_names import OUTPUTS
 from xdsl.builder import Builder
 from xdsl.context import Context
 from xdsl.dialects import arith, func, memref, tensor
-from xdsl.dialects.linalg import ops as linalg
 from xdsl.dialects.builtin import (
     DenseResourceAttr,
     IntegerAttr,
@@ -33,12 +34,10 @@ from xdsl.dialects.builtin import (
     UnitAttr,
     i64,
 )
+from xdsl.dialects.linalg import ops as linalg
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
-
-from relay_opt.diagnostics import RelayError
-from relay_opt.dialects.relay.attribute_names import OUTPUTS
 
 
 def memref_type(t: Attribute) -> MemRefType[Attribute]:
@@ -202,7 +201,9 @@ class _Function:
             name = value.resource_handle.data
             self.globals_made[value] = name
             self.module_builder.insert(
-                memref.GlobalOp.get(StringAttr(name), t, UnitAttr(), sym_visibility=StringAttr("public"))
+                memref.GlobalOp.get(
+                    StringAttr(name), t, UnitAttr(), sym_visibility=StringAttr("public")
+                )
             )
         elif name is None:
             name = f"__constant_{len(self.globals_made)}"

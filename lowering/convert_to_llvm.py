@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from math import prod
 
+from relay_opt.diagnostics import RelayError
 from xdsl.builder import Builder
 from xdsl.context import Context
 from xdsl.dialects import affine, arith, cf, func, llvm, math, memref
@@ -50,8 +51,6 @@ from xdsl.ir.affine import (
 )
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint
-
-from relay_opt.diagnostics import RelayError
 
 PTR = llvm.LLVMPointerType()
 
@@ -146,8 +145,18 @@ _LIBM: dict[type[Operation], tuple[str, str]] = {
     math.Log1pOp: ("log1pf", "log1p"),
     math.ExpM1Op: ("expm1f", "expm1"),
 }
-_ICMP = {"eq": "eq", "ne": "ne", "slt": "slt", "sle": "sle", "sgt": "sgt", "sge": "sge",
-         "ult": "ult", "ule": "ule", "ugt": "ugt", "uge": "uge"}
+_ICMP = {
+    "eq": "eq",
+    "ne": "ne",
+    "slt": "slt",
+    "sle": "sle",
+    "sgt": "sgt",
+    "sge": "sge",
+    "ult": "ult",
+    "ule": "ule",
+    "ugt": "ugt",
+    "uge": "uge",
+}
 
 
 @dataclass
@@ -163,8 +172,9 @@ class _Converter:
             self.declared.add(name)
             return
         self.declared.add(name)
-        decl = llvm.FuncOp(name, llvm.LLVMFunctionType(inputs, output),
-                           linkage=llvm.LinkageAttr("external"))
+        decl = llvm.FuncOp(
+            name, llvm.LLVMFunctionType(inputs, output), linkage=llvm.LinkageAttr("external")
+        )
         self.module.body.block.add_op(decl)
 
     # -- functions -------------------------------------------------------------------------
@@ -232,8 +242,15 @@ class _Converter:
             offset = term if offset is None else self.emit(llvm.AddOp(offset, term))
         if offset is None:
             return self.v(ref)
-        return self.emit(llvm.GEPOp(self.v(ref), [llvm.GEP_USE_SSA_VAL], t.element_type,
-                                    ssa_indices=[offset], inbounds=True))
+        return self.emit(
+            llvm.GEPOp(
+                self.v(ref),
+                [llvm.GEP_USE_SSA_VAL],
+                t.element_type,
+                ssa_indices=[offset],
+                inbounds=True,
+            )
+        )
 
     # -- ops -------------------------------------------------------------------------------
 
@@ -248,7 +265,12 @@ class _Converter:
             self.set(op, self.intrinsic(name, [self.v(o) for o in op.operands], rt))
         elif t in _UNARY_INTRINSICS:
             rt = op.results[0].type
-            self.set(op, self.intrinsic(f"{_UNARY_INTRINSICS[t]}.{_suffix(rt)}", [self.v(op.operands[0])], rt))
+            self.set(
+                op,
+                self.intrinsic(
+                    f"{_UNARY_INTRINSICS[t]}.{_suffix(rt)}", [self.v(op.operands[0])], rt
+                ),
+            )
         elif t in _LIBM:
             rt = op.results[0].type
             if _bits(rt) not in (16, 32, 64) or _is_bf16(rt):
@@ -270,7 +292,9 @@ class _Converter:
         elif isinstance(op, arith.CmpiOp):
             pred = arith.CMPI_COMPARISON_OPERATIONS[op.predicate.value.data]
             flag = llvm.ICmpPredicateFlag(_ICMP[pred]).to_int()
-            self.set(op, self.emit(llvm.ICmpOp(self.v(op.lhs), self.v(op.rhs), IntegerAttr(flag, i64))))
+            self.set(
+                op, self.emit(llvm.ICmpOp(self.v(op.lhs), self.v(op.rhs), IntegerAttr(flag, i64)))
+            )
         elif isinstance(op, arith.CmpfOp):
             # arith and llvm number the float predicates alike; llvm wants them as i64.
             pred = IntegerAttr(op.predicate.value.data, i64)
@@ -316,7 +340,9 @@ class _Converter:
         elif isinstance(op, math.AbsIOp):
             rt = op.result.type
             poison = self.const(0, i1)
-            self.set(op, self.intrinsic(f"llvm.abs.{_suffix(rt)}", [self.v(op.operand), poison], rt))
+            self.set(
+                op, self.intrinsic(f"llvm.abs.{_suffix(rt)}", [self.v(op.operand), poison], rt)
+            )
         elif isinstance(op, memref.LoadOp):
             addr = self.address(op.memref, list(op.indices))
             self.set(op, self.emit(llvm.LoadOp(addr, op.res.type)))
@@ -333,7 +359,11 @@ class _Converter:
         elif isinstance(op, memref.CopyOp):
             size = self.const(self.byte_size(op.source.type), i64)
             volatile = self.const(0, i1)
-            self.intrinsic("llvm.memcpy.p0.p0.i64", [self.v(op.destination), self.v(op.source), size, volatile], None)
+            self.intrinsic(
+                "llvm.memcpy.p0.p0.i64",
+                [self.v(op.destination), self.v(op.source), size, volatile],
+                None,
+            )
         elif isinstance(op, (memref.CollapseShapeOp, memref.ExpandShapeOp)):
             # A reshape of a contiguous memref is the same memory: the same pointer.
             self.set(op, self.v(op.src))
@@ -347,18 +377,24 @@ class _Converter:
             rts = [llvm_type(r.type) for r in op.results]
             if op.callee.string_value() in LIBC_CALLS:  # C library functions called by the kernels
                 self.declare(op.callee.string_value(), [a.type for a in op.arguments], rts[0])
-            call = llvm.CallOp(op.callee, *(self.v(a) for a in op.arguments), return_type=rts[0] if rts else None)
+            call = llvm.CallOp(
+                op.callee, *(self.v(a) for a in op.arguments), return_type=rts[0] if rts else None
+            )
             self.b.insert(call)
             if op.results:
                 self.set(op, call.results[0])
         elif isinstance(op, cf.BranchOp):
             self.emit(llvm.BrOp(self.blocks[op.successor], *(self.v(a) for a in op.arguments)))
         elif isinstance(op, cf.ConditionalBranchOp):
-            self.emit(llvm.CondBrOp(
-                self.v(op.cond),
-                self.blocks[op.then_block], [self.v(a) for a in op.then_arguments],
-                self.blocks[op.else_block], [self.v(a) for a in op.else_arguments],
-            ))
+            self.emit(
+                llvm.CondBrOp(
+                    self.v(op.cond),
+                    self.blocks[op.then_block],
+                    [self.v(a) for a in op.then_arguments],
+                    self.blocks[op.else_block],
+                    [self.v(a) for a in op.else_arguments],
+                )
+            )
         else:
             raise RelayError(f"convert-to-llvm does not handle '{op.name}' yet", op)
 
@@ -382,7 +418,11 @@ class _Converter:
             return self.floor_div(lhs, rhs)
         if kind is AffineBinaryOpKind.Mod:  # affine mod is non-negative for a positive divisor
             r = self.emit(llvm.SRemOp(lhs, rhs))
-            neg = self.emit(llvm.ICmpOp(r, self.const(0, i64), IntegerAttr(llvm.ICmpPredicateFlag("slt").to_int(), i64)))
+            neg = self.emit(
+                llvm.ICmpOp(
+                    r, self.const(0, i64), IntegerAttr(llvm.ICmpPredicateFlag("slt").to_int(), i64)
+                )
+            )
             return self.emit(llvm.SelectOp(neg, self.emit(llvm.AddOp(r, rhs)), r))
         # CeilDiv: -floordiv(-a, b)
         zero = self.const(0, i64)
@@ -392,9 +432,13 @@ class _Converter:
     def subview(self, op: memref.SubviewOp) -> SSAValue:
         """A view's pointer is the source's plus its static offset; its strides are in its type."""
         if op.offsets or op.sizes or op.strides:
-            raise RelayError("convert-to-llvm handles subviews with static offsets, sizes and strides", op)
+            raise RelayError(
+                "convert-to-llvm handles subviews with static offsets, sizes and strides", op
+            )
         source_strides = memref_strides(op.source.type)  # pyright: ignore[reportArgumentType]
-        offset = sum(o * s for o, s in zip(op.static_offsets.get_values(), source_strides, strict=True))
+        offset = sum(
+            o * s for o, s in zip(op.static_offsets.get_values(), source_strides, strict=True)
+        )
         base = self.v(op.source)
         if offset == 0:
             return base
@@ -425,7 +469,9 @@ class _Converter:
         # uint64: exact below 2**63; above, halve (keeping the low bit so rounding is right),
         # convert, double.
         zero = self.const(0, x.type)
-        small = self.emit(llvm.ICmpOp(x, zero, IntegerAttr(llvm.ICmpPredicateFlag("sge").to_int(), i64)))
+        small = self.emit(
+            llvm.ICmpOp(x, zero, IntegerAttr(llvm.ICmpPredicateFlag("sge").to_int(), i64))
+        )
         one = self.const(1, x.type)
         halved = self.emit(llvm.OrOp(self.emit(llvm.LShrOp(x, one)), self.emit(llvm.AndOp(x, one))))
         as_float = self.emit(llvm.SIToFPOp(halved, rt))
@@ -440,27 +486,40 @@ class _Converter:
         if name in self.declared:
             return name
         self.declared.add(name)
-        entry, loop, body, done = Block(arg_types=[t, t]), Block(arg_types=[t, t, t]), Block(), Block(arg_types=[t])
+        entry, loop, body, done = (
+            Block(arg_types=[t, t]),
+            Block(arg_types=[t, t, t]),
+            Block(),
+            Block(arg_types=[t]),
+        )
         b = Builder(InsertPoint.at_end(entry))
         one = b.insert(llvm.ConstantOp(IntegerAttr(1, t), t)).results[0]
         b.insert(llvm.BrOp(loop, one, entry.args[0], entry.args[1]))
         acc, base, exp = loop.args
         b = Builder(InsertPoint.at_end(loop))
         zero = b.insert(llvm.ConstantOp(IntegerAttr(0, t), t)).results[0]
-        more = b.insert(llvm.ICmpOp(exp, zero, IntegerAttr(llvm.ICmpPredicateFlag("sgt").to_int(), i64))).results[0]
+        more = b.insert(
+            llvm.ICmpOp(exp, zero, IntegerAttr(llvm.ICmpPredicateFlag("sgt").to_int(), i64))
+        ).results[0]
         b.insert(llvm.CondBrOp(more, body, [], done, [acc]))
         b = Builder(InsertPoint.at_end(body))
         one_b = b.insert(llvm.ConstantOp(IntegerAttr(1, t), t)).results[0]
         bit = b.insert(llvm.AndOp(exp, one_b)).results[0]
-        odd = b.insert(llvm.ICmpOp(bit, one_b, IntegerAttr(llvm.ICmpPredicateFlag("eq").to_int(), i64))).results[0]
+        odd = b.insert(
+            llvm.ICmpOp(bit, one_b, IntegerAttr(llvm.ICmpPredicateFlag("eq").to_int(), i64))
+        ).results[0]
         product = b.insert(llvm.MulOp(acc, base)).results[0]
         acc2 = b.insert(llvm.SelectOp(odd, product, acc)).results[0]
         base2 = b.insert(llvm.MulOp(base, base)).results[0]
         exp2 = b.insert(llvm.AShrOp(exp, one_b)).results[0]
         b.insert(llvm.BrOp(loop, acc2, base2, exp2))
         Builder(InsertPoint.at_end(done)).insert(llvm.ReturnOp(done.args[0]))
-        fn = llvm.FuncOp(name, llvm.LLVMFunctionType([t, t], t), linkage=llvm.LinkageAttr("internal"),
-                         body=Region([entry, loop, body, done]))
+        fn = llvm.FuncOp(
+            name,
+            llvm.LLVMFunctionType([t, t], t),
+            linkage=llvm.LinkageAttr("internal"),
+            body=Region([entry, loop, body, done]),
+        )
         self.module.body.block.add_op(fn)
         return name
 
@@ -469,9 +528,15 @@ class _Converter:
         q = self.emit(llvm.SDivOp(a, b))
         r = self.emit(llvm.SRemOp(a, b))
         zero = self.const(0, a.type)
-        nonzero = self.emit(llvm.ICmpOp(r, zero, IntegerAttr(llvm.ICmpPredicateFlag("ne").to_int(), i64)))
-        r_neg = self.emit(llvm.ICmpOp(r, zero, IntegerAttr(llvm.ICmpPredicateFlag("slt").to_int(), i64)))
-        b_neg = self.emit(llvm.ICmpOp(b, zero, IntegerAttr(llvm.ICmpPredicateFlag("slt").to_int(), i64)))
+        nonzero = self.emit(
+            llvm.ICmpOp(r, zero, IntegerAttr(llvm.ICmpPredicateFlag("ne").to_int(), i64))
+        )
+        r_neg = self.emit(
+            llvm.ICmpOp(r, zero, IntegerAttr(llvm.ICmpPredicateFlag("slt").to_int(), i64))
+        )
+        b_neg = self.emit(
+            llvm.ICmpOp(b, zero, IntegerAttr(llvm.ICmpPredicateFlag("slt").to_int(), i64))
+        )
         differ = self.emit(llvm.XOrOp(r_neg, b_neg))
         fix = self.emit(llvm.AndOp(nonzero, differ))
         q_minus = self.emit(llvm.SubOp(q, self.const(1, a.type)))
@@ -518,8 +583,14 @@ def _global(op: memref.GlobalOp) -> llvm.GlobalOp:
     if not isinstance(value, DenseIntOrFPElementsAttr):
         # No initializer: defined outside the module (a weight the JIT binds by address).
         return llvm.GlobalOp(array, op.sym_name.data, "external", alignment=64)
-    return llvm.GlobalOp(array, op.sym_name.data, "internal", constant=op.constant is not None,
-                         value=value, alignment=64)
+    return llvm.GlobalOp(
+        array,
+        op.sym_name.data,
+        "internal",
+        constant=op.constant is not None,
+        value=value,
+        alignment=64,
+    )
 
 
 @dataclass(frozen=True)
@@ -538,7 +609,9 @@ class ConvertToLLVMPass(ModulePass):
             elif isinstance(child, (llvm.FuncOp, llvm.GlobalOp)):
                 continue
             else:
-                raise RelayError(f"convert-to-llvm does not handle '{child.name}' at module level", child)
+                raise RelayError(
+                    f"convert-to-llvm does not handle '{child.name}' at module level", child
+                )
             new.location = child.location
             op.body.block.insert_op_after(new, child)
             child.detach()

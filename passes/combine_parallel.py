@@ -30,11 +30,6 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
-from xdsl.ir import Block, Operation, SSAValue
-from xdsl.pattern_rewriter import PatternRewriter, RewritePattern, op_type_rewrite_pattern
-from xdsl.rewriter import InsertPoint
-from xdsl.traits import Pure
-
 from relay_opt.dialects.relay.attributes import AttrError, Attrs, AttrValue
 from relay_opt.dialects.relay.builder import RelayBuilder
 from relay_opt.dialects.relay.ir_helpers import static_shape
@@ -43,6 +38,10 @@ from relay_opt.dialects.relay.ops.common import normalize_axis
 from relay_opt.dialects.relay.ops.elementwise import Add
 from relay_opt.dialects.relay.ops.nn import BiasAdd, Prelu
 from relay_opt.dialects.relay.registry import OpPattern, RelayOperatorOp, TypeRelationError
+from xdsl.ir import Block, Operation, SSAValue
+from xdsl.pattern_rewriter import PatternRewriter, RewritePattern, op_type_rewrite_pattern
+from xdsl.rewriter import InsertPoint
+from xdsl.traits import Pure
 
 CHANNEL_VECTOR_OPS = (BiasAdd, Prelu)
 """Broadcast calls whose second operand is a vector along their `axis`."""
@@ -69,17 +68,31 @@ def frozen(attrs: Attrs, skip: Sequence[str] = ()) -> Hashable:
 class Layout:
     """How the branches' values are joined into one and taken apart again."""
 
-    def follow(self, op: RelayOperatorOp, index: int, chains: Sequence[SSAValue],
-               others: Sequence[SSAValue | None]) -> bool:
+    def follow(
+        self,
+        op: RelayOperatorOp,
+        index: int,
+        chains: Sequence[SSAValue],
+        others: Sequence[SSAValue | None],
+    ) -> bool:
         """Whether the calls of one level (`op` is the first branch's), which take the branch
         values `chains` at operand `index` and the other operands `others`, can be combined."""
         raise NotImplementedError
 
-    def combine_follow(self, b: RelayBuilder, op: RelayOperatorOp, index: int, combined: SSAValue,
-                       chains: Sequence[SSAValue], others: Sequence[SSAValue | None]) -> SSAValue:
+    def combine_follow(
+        self,
+        b: RelayBuilder,
+        op: RelayOperatorOp,
+        index: int,
+        combined: SSAValue,
+        chains: Sequence[SSAValue],
+        others: Sequence[SSAValue | None],
+    ) -> SSAValue:
         raise NotImplementedError
 
-    def unpack(self, b: RelayBuilder, combined: SSAValue, finals: Sequence[SSAValue]) -> list[SSAValue]:
+    def unpack(
+        self, b: RelayBuilder, combined: SSAValue, finals: Sequence[SSAValue]
+    ) -> list[SSAValue]:
         """The value of each branch, taken from the combined one."""
         raise NotImplementedError
 
@@ -138,8 +151,13 @@ class Concat(Layout):
                 return None
         return pos
 
-    def follow(self, op: RelayOperatorOp, index: int, chains: Sequence[SSAValue],
-               others: Sequence[SSAValue | None]) -> bool:
+    def follow(
+        self,
+        op: RelayOperatorOp,
+        index: int,
+        chains: Sequence[SSAValue],
+        others: Sequence[SSAValue | None],
+    ) -> bool:
         kind = _elementwise_kind(op, index)
         if kind == "unary":
             return True
@@ -153,8 +171,15 @@ class Concat(Layout):
             return self._other_ok(chains, others)  # pyright: ignore[reportArgumentType]
         return False
 
-    def combine_follow(self, b: RelayBuilder, op: RelayOperatorOp, index: int, combined: SSAValue,
-                       chains: Sequence[SSAValue], others: Sequence[SSAValue | None]) -> SSAValue:
+    def combine_follow(
+        self,
+        b: RelayBuilder,
+        op: RelayOperatorOp,
+        index: int,
+        combined: SSAValue,
+        chains: Sequence[SSAValue],
+        others: Sequence[SSAValue | None],
+    ) -> SSAValue:
         operands = list(op.operands)
         kind = _elementwise_kind(op, index)
         if kind != "unary":
@@ -169,13 +194,22 @@ class Concat(Layout):
         operands[index] = combined
         return b.call(type(op), *operands, **op.attrs)
 
-    def unpack(self, b: RelayBuilder, combined: SSAValue, finals: Sequence[SSAValue]) -> list[SSAValue]:
+    def unpack(
+        self, b: RelayBuilder, combined: SSAValue, finals: Sequence[SSAValue]
+    ) -> list[SSAValue]:
         outs: list[SSAValue] = []
         start = 0
         for f in finals:
             size = (static_shape(f) or ())[self.axis]
-            outs.append(b.call(transform.StridedSlice, combined,
-                               begin=[start], end=[start + size], axes=[self.axis]))
+            outs.append(
+                b.call(
+                    transform.StridedSlice,
+                    combined,
+                    begin=[start],
+                    end=[start + size],
+                    axes=[self.axis],
+                )
+            )
             start += size
         return outs
 
@@ -184,8 +218,13 @@ class Concat(Layout):
 class Stack(Layout):
     """The branches have equal shapes; the combined value stacks them on a new axis 0."""
 
-    def follow(self, op: RelayOperatorOp, index: int, chains: Sequence[SSAValue],
-               others: Sequence[SSAValue | None]) -> bool:
+    def follow(
+        self,
+        op: RelayOperatorOp,
+        index: int,
+        chains: Sequence[SSAValue],
+        others: Sequence[SSAValue | None],
+    ) -> bool:
         kind = _elementwise_kind(op, index)
         if kind == "unary":
             return True
@@ -196,11 +235,21 @@ class Stack(Layout):
         vals = [o for o in others if o is not None]
         shape = static_shape(vals[0])
         rank = len(static_shape(chains[0]) or ())
-        return (shape is not None and len(shape) <= rank
-                and all(static_shape(o) == shape and o.type == vals[0].type for o in vals))
+        return (
+            shape is not None
+            and len(shape) <= rank
+            and all(static_shape(o) == shape and o.type == vals[0].type for o in vals)
+        )
 
-    def combine_follow(self, b: RelayBuilder, op: RelayOperatorOp, index: int, combined: SSAValue,
-                       chains: Sequence[SSAValue], others: Sequence[SSAValue | None]) -> SSAValue:
+    def combine_follow(
+        self,
+        b: RelayBuilder,
+        op: RelayOperatorOp,
+        index: int,
+        combined: SSAValue,
+        chains: Sequence[SSAValue],
+        others: Sequence[SSAValue | None],
+    ) -> SSAValue:
         kind = _elementwise_kind(op, index)
         operands = list(op.operands)
         operands[index] = combined
@@ -226,10 +275,13 @@ class Stack(Layout):
         operands[1 - index] = other
         return b.call(type(op), *operands, **op.attrs)
 
-    def unpack(self, b: RelayBuilder, combined: SSAValue, finals: Sequence[SSAValue]) -> list[SSAValue]:
+    def unpack(
+        self, b: RelayBuilder, combined: SSAValue, finals: Sequence[SSAValue]
+    ) -> list[SSAValue]:
         parts = b.call(transform.Split, combined, indices_or_sections=len(finals), axis=0)
-        return [b.call(transform.Squeeze, b.tuple_get(parts, i), axis=[0])
-                for i in range(len(finals))]
+        return [
+            b.call(transform.Squeeze, b.tuple_get(parts, i), axis=[0]) for i in range(len(finals))
+        ]
 
 
 # -- the combiner ---------------------------------------------------------------------------------
@@ -285,20 +337,28 @@ class _Group:
                 nexts.append((use.operation, use.index))
             users = [u for u, _ in nexts]
             first, index = nexts[0]
-            if (len(set(users)) != len(users) or not isinstance(first, RelayOperatorOp)
-                    or any(u.parent_block() is not self.block for u in users)):
+            if (
+                len(set(users)) != len(users)
+                or not isinstance(first, RelayOperatorOp)
+                or any(u.parent_block() is not self.block for u in users)
+            ):
                 return
-            if any(type(u) is not type(first) or i != index or u.attrs != first.attrs  # pyright: ignore
-                   for u, i in nexts):
+            if any(
+                type(u) is not type(first) or i != index or u.attrs != first.attrs  # pyright: ignore
+                for u, i in nexts
+            ):
                 return
             calls: list[RelayOperatorOp] = users  # pyright: ignore[reportAssignmentType]
             values = [c[-1].result for c in self.chains]
             if not all(_keeps_shape(c, v) for c, v in zip(calls, values, strict=True)):
                 return
             others: list[SSAValue | None] = [
-                c.operands[1 - index] if len(c.operands) == 2 else None for c in calls]
-            if any(o is not None and isinstance(o.owner, Operation) and self._in_chain(o.owner, calls)
-                   for o in others):
+                c.operands[1 - index] if len(c.operands) == 2 else None for c in calls
+            ]
+            if any(
+                o is not None and isinstance(o.owner, Operation) and self._in_chain(o.owner, calls)
+                for o in others
+            ):
                 return  # an operand computed by a branch itself
             if not self.layout.follow(first, index, values, others):
                 return
@@ -319,8 +379,9 @@ class _Group:
                     best = user
         return best
 
-    def available(self, value: SSAValue, before: Operation, hoist: set[Operation],
-                  depth: int = 0) -> bool:
+    def available(
+        self, value: SSAValue, before: Operation, hoist: set[Operation], depth: int = 0
+    ) -> bool:
         """Whether `value` can be read just before `before`: it is defined earlier or outside
         the block, or it is pure and its operands are available (then it joins `hoist`)."""
         owner = value.owner
@@ -354,8 +415,14 @@ class CombineParallel(RewritePattern):
         if key is None:
             return
         siblings = {u.operation for u in op.operands[0].uses if u.index == 0}
-        roots = [s for s in siblings if isinstance(s, RelayOperatorOp) and s.opdef is op.opdef
-                 and s.parent_block() is block and combiner.key(s) == key]
+        roots = [
+            s
+            for s in siblings
+            if isinstance(s, RelayOperatorOp)
+            and s.opdef is op.opdef
+            and s.parent_block() is block
+            and combiner.key(s) == key
+        ]
         if len(roots) < self.min_num_branches:
             return
         group = _Group(block, [], combiner.layout(roots))
@@ -372,7 +439,8 @@ class CombineParallel(RewritePattern):
                 calls = [chain[depth + 1] for chain in group.chains]
                 values = [chain[depth].result for chain in group.chains]
                 combined = group.layout.combine_follow(
-                    b, calls[0], level.index, combined, values, level.others)
+                    b, calls[0], level.index, combined, values, level.others
+                )
             outs = group.layout.unpack(b, combined, [chain[-1].result for chain in group.chains])
         except (TypeRelationError, AttrError):
             for new in reversed(built):  # a combination the operators reject: undo it
@@ -398,14 +466,16 @@ class CombineParallel(RewritePattern):
             if before is None:
                 return None  # nothing uses the branches: dead code is dce's business
             hoist: set[Operation] = set()
-            kept = [r for r in group.roots
-                    if all(group.available(o, before, hoist) for o in r.operands)]
+            kept = [
+                r for r in group.roots if all(group.available(o, before, hoist) for o in r.operands)
+            ]
             if len(kept) < len(group.roots):
                 group.roots = kept
                 continue
             for depth, level in enumerate(group.levels):
-                if any(o is not None and not group.available(o, before, hoist)
-                       for o in level.others):
+                if any(
+                    o is not None and not group.available(o, before, hoist) for o in level.others
+                ):
                     cap = depth
                     break
             else:

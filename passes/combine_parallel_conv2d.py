@@ -17,12 +17,6 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
-from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp, TensorType
-from xdsl.ir import SSAValue
-from xdsl.passes import ModulePass
-from xdsl.pattern_rewriter import PatternRewriteWalker
-
 from relay_opt.dialects.relay.attributes import Attrs
 from relay_opt.dialects.relay.builder import RelayBuilder
 from relay_opt.dialects.relay.ir_helpers import static_shape
@@ -37,6 +31,11 @@ from relay_opt.passes.combine_parallel import (
     check_min_num_branches,
     frozen,
 )
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp, TensorType
+from xdsl.ir import SSAValue
+from xdsl.passes import ModulePass
+from xdsl.pattern_rewriter import PatternRewriteWalker
 
 _LAYOUTS = {("NCHW", "OIHW"): (1, 0), ("NHWC", "HWIO"): (3, 3)}
 """(data layout, kernel layout) -> (channel axis of the result, output axis of the weight)."""
@@ -54,8 +53,13 @@ class Conv2DCombiner(Combiner):
         axes = _axes(a)
         data, weight = op.operands
         wshape = static_shape(weight)
-        if (a.groups != 1 or axes is None or wshape is None or static_shape(data) is None
-                or static_shape(op.result) is None):
+        if (
+            a.groups != 1
+            or axes is None
+            or wshape is None
+            or static_shape(data) is None
+            or static_shape(op.result) is None
+        ):
             return None
         kernel = tuple(d for k, d in enumerate(wshape) if k != axes[1])
         assert isinstance(weight.type, TensorType) and isinstance(op.result.type, TensorType)

@@ -7,17 +7,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from relay_opt.passes.effects import Effects
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Block
 from xdsl.passes import ModulePass
 
-from relay_opt.passes.effects import Effects
-
 
 def _clean(block: Block, effects: Effects) -> None:
     for op in reversed(list(block.ops)):
-        if op.results and all(r.first_use is None for r in op.results) and not effects.op_has_effects(op):
+        if (
+            op.results
+            and all(r.first_use is None for r in op.results)
+            and not effects.op_has_effects(op)
+        ):
             op.detach()
             op.erase()
             continue

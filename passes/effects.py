@@ -8,15 +8,22 @@ closure. Creating or reading a cell nobody uses has no observable effect.
 
 from __future__ import annotations
 
-from xdsl.dialects.builtin import ModuleOp
-from xdsl.ir import Operation
-
 from relay_opt.dialects.relay import adt, core
 from relay_opt.dialects.relay.ir_helpers import functions_by_name
 from relay_opt.dialects.relay.registry import RelayOperatorOp
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import Operation
 
-_VALUE_OPS = (core.TupleOp, core.TupleGetOp, core.ConstantOp, core.ClosureOp, core.GlobalRefOp,
-              adt.ConstructOp, core.RefCreateOp, core.RefReadOp)
+_VALUE_OPS = (
+    core.TupleOp,
+    core.TupleGetOp,
+    core.ConstantOp,
+    core.ClosureOp,
+    core.GlobalRefOp,
+    adt.ConstructOp,
+    core.RefCreateOp,
+    core.RefReadOp,
+)
 
 
 class Effects:
@@ -44,5 +51,7 @@ class Effects:
         if isinstance(op, core.CallClosureOp):
             return True  # the callee is not known here
         if isinstance(op, (core.IfOp, adt.MatchOp)):
-            return not nested and any(self.op_has_effects(o, nested=True) for o in op.walk() if o is not op)
+            return not nested and any(
+                self.op_has_effects(o, nested=True) for o in op.walk() if o is not op
+            )
         return True

@@ -11,6 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from relay_opt.dialects.relay import core
+from relay_opt.dialects.relay.builder import RelayBuilder
+from relay_opt.dialects.relay.ops.transform import Arange
+from relay_opt.dialects.relay.registry import OpPattern, RelayOperatorOp
+from relay_opt.dialects.relay.resources import array_of
+from relay_opt.dialects.relay.types import tensor_dtype
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation, SSAValue
@@ -22,13 +28,6 @@ from xdsl.pattern_rewriter import (
     RewritePattern,
     op_type_rewrite_pattern,
 )
-
-from relay_opt.dialects.relay import core
-from relay_opt.dialects.relay.builder import RelayBuilder
-from relay_opt.dialects.relay.ops.transform import Arange
-from relay_opt.dialects.relay.registry import OpPattern, RelayOperatorOp
-from relay_opt.dialects.relay.resources import array_of
-from relay_opt.dialects.relay.types import tensor_dtype
 
 
 def _constant(v: SSAValue) -> object:
@@ -59,8 +58,9 @@ class FoldOperator(RewritePattern):
         b = RelayBuilder.collect(new, op.location)
         if isinstance(out, tuple):
             types = op.result.type.types  # pyright: ignore[reportAttributeAccessIssue]
-            fields = [b.constant(np.asarray(o), tensor_dtype(t))
-                      for o, t in zip(out, types, strict=True)]
+            fields = [
+                b.constant(np.asarray(o), tensor_dtype(t)) for o, t in zip(out, types, strict=True)
+            ]
             tup = b.tuple(fields)
             rewriter.replace(op, new, [tup])
         else:

@@ -6,6 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from relay_opt.dialects.relay import core
+from relay_opt.dialects.relay.builder import RelayBuilder
+from relay_opt.dialects.relay.ops.nn import Conv2D, Pad, padding4
+from relay_opt.dialects.relay.resources import array_of
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation
@@ -17,11 +21,6 @@ from xdsl.pattern_rewriter import (
     RewritePattern,
     op_type_rewrite_pattern,
 )
-
-from relay_opt.dialects.relay import core
-from relay_opt.dialects.relay.builder import RelayBuilder
-from relay_opt.dialects.relay.ops.nn import Conv2D, Pad, padding4
-from relay_opt.dialects.relay.resources import array_of
 
 
 class FoldPadIntoConv(RewritePattern):
@@ -39,10 +38,16 @@ class FoldPadIntoConv(RewritePattern):
             return  # padding the batch or channel axes is not a convolution's padding
         top, left, bottom, right = padding4(conv.attrs.padding)
         attrs = dict(conv.attrs)
-        attrs["padding"] = [top + widths[h][0], left + widths[w][0], bottom + widths[h][1], right + widths[w][1]]
+        attrs["padding"] = [
+            top + widths[h][0],
+            left + widths[w][0],
+            bottom + widths[h][1],
+            right + widths[w][1],
+        ]
         new: list[Operation] = []
         RelayBuilder.collect(new, conv.location).call(
-            Conv2D, pad.operands[0], conv.operands[1], result_type=conv.result.type, **attrs)
+            Conv2D, pad.operands[0], conv.operands[1], result_type=conv.result.type, **attrs
+        )
         rewriter.replace(conv, new)
 
 

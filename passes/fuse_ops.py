@@ -20,17 +20,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from relay_opt.dialects.relay import core
+from relay_opt.dialects.relay.attribute_names import PRIMITIVE
+from relay_opt.dialects.relay.registry import OpPattern, RelayOperatorOp
 from xdsl.context import Context
 from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
 from xdsl.ir import Block, Operation, SSAValue
 from xdsl.passes import ModulePass
 
-from relay_opt.dialects.relay import core
-from relay_opt.dialects.relay.attribute_names import PRIMITIVE
-from relay_opt.dialects.relay.registry import OpPattern, RelayOperatorOp
-
 ELEMWISE, BROADCAST, INJECTIVE = OpPattern.ELEMWISE, OpPattern.BROADCAST, OpPattern.INJECTIVE
-REDUCE, OEF, TUPLE, OPAQUE = OpPattern.COMM_REDUCE, OpPattern.OUT_ELEMWISE_FUSABLE, OpPattern.TUPLE, OpPattern.OPAQUE
+REDUCE, OEF, TUPLE, OPAQUE = (
+    OpPattern.COMM_REDUCE,
+    OpPattern.OUT_ELEMWISE_FUSABLE,
+    OpPattern.TUPLE,
+    OpPattern.OPAQUE,
+)
 
 
 def op_pattern(op: Operation) -> OpPattern:
@@ -80,7 +84,11 @@ class Fuser:
     def __init__(self, block: Block, max_depth: int):
         self.max_depth = max_depth
         # Constants are free to copy into every group; they are not graph nodes.
-        ops = [op for op in block.ops if isinstance(op, (RelayOperatorOp, core.TupleOp, core.TupleGetOp))]
+        ops = [
+            op
+            for op in block.ops
+            if isinstance(op, (RelayOperatorOp, core.TupleOp, core.TupleGetOp))
+        ]
         self.nodes = [Node(op, i, op_pattern(op)) for i, op in enumerate(ops)]
         by_op = {n.op: n for n in self.nodes}
         for n in self.nodes:
@@ -183,23 +191,39 @@ class Fuser:
         if phase == 2:
             if g.pattern > INJECTIVE or pg.root().pattern is TUPLE:
                 return
-            if (pg.pattern is TUPLE and pg.root().pattern <= INJECTIVE
-                    and self.check_path(n, p, lambda k, sink: k <= INJECTIVE)):
+            if (
+                pg.pattern is TUPLE
+                and pg.root().pattern <= INJECTIVE
+                and self.check_path(n, p, lambda k, sink: k <= INJECTIVE)
+            ):
                 self.commit(n, p)
             return
         if g is pg.root() or pg.pattern is TUPLE:
             return
         if g.pattern is OEF:
-            if phase == 0 and n.edge_pattern is ELEMWISE and self.check_path(n, p, lambda k, sink: k <= BROADCAST):
+            if (
+                phase == 0
+                and n.edge_pattern is ELEMWISE
+                and self.check_path(n, p, lambda k, sink: k <= BROADCAST)
+            ):
                 self.commit(n, p)
         elif g.pattern <= BROADCAST:
             if n.edge_pattern <= INJECTIVE or n.edge_pattern is REDUCE:
+
                 def cond(k: OpPattern, sink: bool) -> bool:
-                    return k <= BROADCAST if not sink else k in (ELEMWISE, BROADCAST, INJECTIVE, REDUCE, OEF)
+                    return (
+                        k <= BROADCAST
+                        if not sink
+                        else k in (ELEMWISE, BROADCAST, INJECTIVE, REDUCE, OEF)
+                    )
 
                 if self.check_path(n, p, cond):
                     self.commit(n, p)
-        elif g.pattern in (INJECTIVE, TUPLE) and phase == 1 and self.check_path(n, p, lambda k, sink: k <= INJECTIVE):
+        elif (
+            g.pattern in (INJECTIVE, TUPLE)
+            and phase == 1
+            and self.check_path(n, p, lambda k, sink: k <= INJECTIVE)
+        ):
             self.commit(n, p)
 
 
@@ -227,16 +251,23 @@ def _outline_group(block: Block, ops: list[Operation]) -> None:
                     constants.append(owner)
             elif owner not in inside and v not in inputs:
                 inputs.append(v)
-    outputs = [r for op in ops for r in op.results if any(u.operation not in inside for u in r.uses)]
+    outputs = [
+        r for op in ops for r in op.results if any(u.operation not in inside for u in r.uses)
+    ]
     if len(outputs) != 1:
         return  # groups with several outputs are left unfused (the post-dominator makes this rare)
     [output] = outputs
     anchor = ops[-1]
     order = {op: i for i, op in enumerate(block.ops)}
-    if any(order.get(u.operation, len(order)) < order[anchor] for u in output.uses if u.operation not in inside):
+    if any(
+        order.get(u.operation, len(order)) < order[anchor]
+        for u in output.uses
+        if u.operation not in inside
+    ):
         return  # the value is used between the group's ops: the call could not come first
-    closure = core.ClosureOp([v.type for v in inputs], output.type,
-                             attributes={PRIMITIVE: IntegerAttr(1, i64)})
+    closure = core.ClosureOp(
+        [v.type for v in inputs], output.type, attributes={PRIMITIVE: IntegerAttr(1, i64)}
+    )
     body = closure.body.block
     mapping: dict[SSAValue, SSAValue] = dict(zip(inputs, closure.args, strict=True))
     for i, arg in enumerate(closure.args):
@@ -271,10 +302,11 @@ class FuseOpsPass(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         for func in [f for f in op.ops if isinstance(f, core.FuncOp)]:
-            if any(c.attributes.get(PRIMITIVE) for c in func.walk() if isinstance(c, core.ClosureOp)):
+            if any(
+                c.attributes.get(PRIMITIVE) for c in func.walk() if isinstance(c, core.ClosureOp)
+            ):
                 continue  # already fused
             fuser = Fuser(func.body.block, self.max_depth if self.fuse_opt_level > 0 else 1)
             if self.fuse_opt_level > 0:
                 fuser.run()
             outline(func.body.block, fuser)
-

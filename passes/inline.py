@@ -9,14 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
+from relay_opt.dialects.relay import core
+from relay_opt.dialects.relay.attribute_names import INLINE
+from relay_opt.dialects.relay.ir_helpers import functions_by_name, inline_body
 from xdsl.context import Context
 from xdsl.dialects.builtin import IntegerAttr, ModuleOp
 from xdsl.ir import Attribute
 from xdsl.passes import ModulePass
-
-from relay_opt.dialects.relay import core
-from relay_opt.dialects.relay.attribute_names import INLINE
-from relay_opt.dialects.relay.ir_helpers import functions_by_name, inline_body
 
 
 def _marked(attr: Attribute | None) -> bool:
@@ -61,8 +60,13 @@ class InlinePass(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         funcs = functions_by_name(op)
-        inlinable = {n for n, f in funcs.items()
-                     if _marked(f.attributes.get(INLINE)) and not f.type_param_names and not _recursive(f, funcs)}
+        inlinable = {
+            n
+            for n, f in funcs.items()
+            if _marked(f.attributes.get(INLINE))
+            and not f.type_param_names
+            and not _recursive(f, funcs)
+        }
         changed = True
         while changed:  # an inlined body may call another Inline function
             changed = False

@@ -23,21 +23,30 @@ def passes_for_level(level: int) -> list[ModulePass]:
     from relay_opt.passes.fold_explicit_padding import FoldExplicitPaddingPass
     from relay_opt.passes.fold_scale_axis import FoldScaleAxisPass
     from relay_opt.passes.fuse_ops import FuseOpsPass
-    from xdsl.transforms.common_subexpression_elimination import CommonSubexpressionElimination
-
     from relay_opt.passes.infer_types import InferTypesPass
     from relay_opt.passes.inline import InlinePass
     from relay_opt.passes.remove_unused_functions import RemoveUnusedFunctionsPass
     from relay_opt.passes.simplify_expr import SimplifyExprPass
     from relay_opt.passes.simplify_inference import SimplifyInferencePass
+    from xdsl.transforms.common_subexpression_elimination import CommonSubexpressionElimination
 
     pipeline: list[ModulePass] = [InferTypesPass()]
     if level >= 1:
-        pipeline += [InlinePass(), RemoveUnusedFunctionsPass(), SimplifyInferencePass(), DeadCodeEliminationPass()]
+        pipeline += [
+            InlinePass(),
+            RemoveUnusedFunctionsPass(),
+            SimplifyInferencePass(),
+            DeadCodeEliminationPass(),
+        ]
     if level >= 2:
         pipeline += [FoldConstantPass(), SimplifyExprPass(), FoldExplicitPaddingPass()]
     if level >= 3:
-        pipeline += [FoldScaleAxisPass(), FoldConstantPass(), CommonSubexpressionElimination(), FuseOpsPass()]
+        pipeline += [
+            FoldScaleAxisPass(),
+            FoldConstantPass(),
+            CommonSubexpressionElimination(),
+            FuseOpsPass(),
+        ]
     return pipeline
 
 

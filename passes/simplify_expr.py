@@ -12,18 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp
-from xdsl.ir import Operation
-from xdsl.passes import ModulePass
-from xdsl.pattern_rewriter import (
-    GreedyRewritePatternApplier,
-    PatternRewriter,
-    PatternRewriteWalker,
-    RewritePattern,
-    op_type_rewrite_pattern,
-)
-
 from relay_opt.dialects.relay import core
 from relay_opt.dialects.relay.builder import RelayBuilder
 from relay_opt.dialects.relay.ir_helpers import shape_of
@@ -38,6 +26,17 @@ from relay_opt.dialects.relay.ops.transform import (
 )
 from relay_opt.dialects.relay.registry import RelayOperatorOp
 from relay_opt.dialects.relay.resources import array_of
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import Operation
+from xdsl.passes import ModulePass
+from xdsl.pattern_rewriter import (
+    GreedyRewritePatternApplier,
+    PatternRewriter,
+    PatternRewriteWalker,
+    RewritePattern,
+    op_type_rewrite_pattern,
+)
 
 RESHAPES = (Reshape, Squeeze, ExpandDims, BatchFlatten)
 
@@ -85,7 +84,10 @@ class DropNoOpCast(RewritePattern):
 
 
 _IDENTITY: dict[type[RelayOperatorOp], tuple[float, str]] = {
-    Add: (0.0, "either"), Subtract: (0.0, "rhs"), Multiply: (1.0, "either"), Divide: (1.0, "rhs"),
+    Add: (0.0, "either"),
+    Subtract: (0.0, "rhs"),
+    Multiply: (1.0, "either"),
+    Divide: (1.0, "rhs"),
 }
 """x op unit == x: the unit, and which operand may be it."""
 

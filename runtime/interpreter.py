@@ -17,9 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from xdsl.dialects.builtin import ModuleOp, TensorType, TupleType
-from xdsl.ir import Attribute, Block, Operation, SSAValue
-
 from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay import adt, core
 from relay_opt.dialects.relay.attributes import Attrs
@@ -35,6 +32,8 @@ from relay_opt.dialects.relay.registry import RelayOperatorOp
 from relay_opt.dialects.relay.resources import array_of
 from relay_opt.dialects.relay.symbols import lookup_constructor
 from relay_opt.dialects.relay.types import DYNAMIC, tensor_dtype
+from xdsl.dialects.builtin import ModuleOp, TensorType, TupleType
+from xdsl.ir import Attribute, Block, Operation, SSAValue
 
 Value = Any
 
@@ -95,7 +94,9 @@ class _Frame:
 
 def _shape_fits(array: np.ndarray, t: TensorType[Attribute]) -> bool:
     shape = t.get_shape()
-    return len(shape) == array.ndim and all(d in (DYNAMIC, s) for d, s in zip(shape, array.shape, strict=True))
+    return len(shape) == array.ndim and all(
+        d in (DYNAMIC, s) for d, s in zip(shape, array.shape, strict=True)
+    )
 
 
 def check_value(value: Value, t: Attribute) -> str | None:
@@ -141,10 +142,16 @@ class Interpreter:
                 )
             inputs = [inputs[n] for n in names]
         if len(inputs) != len(names):
-            raise ValueError(f"@{entry} takes {len(names)} input(s) ({', '.join(names)}), got {len(inputs)}")
+            raise ValueError(
+                f"@{entry} takes {len(names)} input(s) ({', '.join(names)}), got {len(inputs)}"
+            )
         args = []
         for name, arg, value in zip(names, func.args, inputs, strict=True):
-            value = np.asarray(value) if not isinstance(value, (tuple, Closure, ADTValue, RefCell)) else value
+            value = (
+                np.asarray(value)
+                if not isinstance(value, (tuple, Closure, ADTValue, RefCell))
+                else value
+            )
             if (why := check_value(value, arg.type)) is not None:
                 raise ValueError(f"input '{name}': {why}")
             args.append(value)
@@ -192,7 +199,9 @@ class Interpreter:
         elif isinstance(op, core.CallOp):
             callee = self._function(op, op.callee.root_reference.data)
             args = [env[a] for a in op.arguments]
-            return self._enter(callee.body.block, Env(dict(zip(callee.args, args, strict=True))), op.result)
+            return self._enter(
+                callee.body.block, Env(dict(zip(callee.args, args, strict=True))), op.result
+            )
         elif isinstance(op, core.CallClosureOp):
             return self._apply(op, env[op.callee], [env[a] for a in op.arguments], op.result)
         elif isinstance(op, core.GlobalRefOp):
@@ -258,7 +267,11 @@ class Interpreter:
         for pattern, region in zip(op.patterns, op.clauses, strict=True):
             bound: list[Value] = []
             if self._matches(op, pattern, data, bound):
-                return self._enter(region.block, Env(dict(zip(region.block.args, bound, strict=True)), env), op.result)
+                return self._enter(
+                    region.block,
+                    Env(dict(zip(region.block.args, bound, strict=True)), env),
+                    op.result,
+                )
         raise RelayError(f"no clause of this match? matches the value {data!r}", op)
 
     def _matches(self, op: Operation, p: Attribute, value: Value, bound: list[Value]) -> bool:
@@ -270,12 +283,18 @@ class Interpreter:
         if isinstance(p, TuplePattern):
             return all(self._matches(op, f, v, bound) for f, v in zip(p.fields, value, strict=True))
         assert isinstance(p, ConstructorPattern)
-        name = f"{p.constructor.root_reference.data}::{p.constructor.nested_references.data[0].data}"
+        name = (
+            f"{p.constructor.root_reference.data}::{p.constructor.nested_references.data[0].data}"
+        )
         if not isinstance(value, ADTValue) or value.constructor != name:
             return False
-        return all(self._matches(op, f, v, bound) for f, v in zip(p.fields, value.fields, strict=True))
+        return all(
+            self._matches(op, f, v, bound) for f, v in zip(p.fields, value.fields, strict=True)
+        )
 
 
-def interpret(module: ModuleOp, inputs: Sequence[Value] | Mapping[str, Value] = (), entry: str = "main") -> Value:
+def interpret(
+    module: ModuleOp, inputs: Sequence[Value] | Mapping[str, Value] = (), entry: str = "main"
+) -> Value:
     """Run `entry` of a type-checked module with numpy inputs."""
     return Interpreter(module).run(entry, inputs)

@@ -13,15 +13,14 @@ from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
-from xdsl.context import Context
-from xdsl.dialects.builtin import ArrayAttr, ModuleOp, TensorType, TupleType
-from xdsl.ir import Attribute, ParametrizedAttribute
-
 from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay.ir_helpers import functions_by_name
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.dialects.relay.types import DYNAMIC, IncompleteType, tensor_dtype
 from relay_opt.timing import Timings
+from xdsl.context import Context
+from xdsl.dialects.builtin import ArrayAttr, ModuleOp, TensorType, TupleType
+from xdsl.ir import Attribute, ParametrizedAttribute
 
 
 @cache
@@ -38,8 +37,10 @@ def target_machine(opt: int = 3):  # noqa: ANN201
     llvm = _llvm()
     target = llvm.Target.from_default_triple()
     return target.create_target_machine(
-        cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(),
-        opt=opt, codemodel="jitdefault",
+        cpu=llvm.get_host_cpu_name(),
+        features=llvm.get_host_cpu_features().flatten(),
+        opt=opt,
+        codemodel="jitdefault",
     )
 
 
@@ -97,8 +98,15 @@ def _regroup(t: Attribute, leaves: list[np.ndarray]) -> object:
 class Executable:
     """A compiled Relay function: call it with numpy arrays (positionally or by parameter name)."""
 
-    def __init__(self, engine, address: int, params: list[TensorSpec],  # noqa: ANN001
-                 param_types: list[Attribute], ret_type: Attribute, llvm_module):  # noqa: ANN001
+    def __init__(
+        self,
+        engine,
+        address: int,
+        params: list[TensorSpec],  # noqa: ANN001
+        param_types: list[Attribute],
+        ret_type: Attribute,
+        llvm_module,
+    ):  # noqa: ANN001
         self._engine = engine  # keeps the code alive
         self._llvm_module = llvm_module
         self.params = params
@@ -110,7 +118,9 @@ class Executable:
         n = len(params) + len(self.outputs)
         self._fn = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * n))(address)
 
-    def _bind(self, args: Sequence[np.ndarray], kwargs: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+    def _bind(
+        self, args: Sequence[np.ndarray], kwargs: Mapping[str, np.ndarray]
+    ) -> list[np.ndarray]:
         names = [p.name for p in self.params]
         if kwargs:
             if args:
@@ -120,11 +130,17 @@ class Executable:
             if unknown or missing:
                 raise TypeError(
                     f"expected inputs {', '.join(names)}; "
-                    + (f"unknown: {', '.join(unknown)}" if unknown else f"missing: {', '.join(missing)}")
+                    + (
+                        f"unknown: {', '.join(unknown)}"
+                        if unknown
+                        else f"missing: {', '.join(missing)}"
+                    )
                 )
             args = [kwargs[n] for n in names]
         if len(args) != len(self.params):
-            raise TypeError(f"expected {len(self.params)} input(s) ({', '.join(names)}), got {len(args)}")
+            raise TypeError(
+                f"expected {len(self.params)} input(s) ({', '.join(names)}), got {len(args)}"
+            )
         bound = []
         for spec, value in zip(self.params, args, strict=True):
             array = np.asarray(value)
@@ -160,8 +176,13 @@ def _has_incomplete_types(module: ModuleOp) -> bool:
     return False
 
 
-def lower_to_llvm(module: ModuleOp, profile: bool = False, level: int = 3,
-                  timings: Timings | None = None, kernels: list[str] | None = None) -> ModuleOp:
+def lower_to_llvm(
+    module: ModuleOp,
+    profile: bool = False,
+    level: int = 3,
+    timings: Timings | None = None,
+    kernels: list[str] | None = None,
+) -> ModuleOp:
     """Optimize (relay-optimize at `level`) and lower a clone of a type-checked Relay module.
 
     infer-types, the first pass of relay-optimize, runs only if some type is still
@@ -233,8 +254,10 @@ class KernelProfile:
             if not self.calls[k]:
                 continue
             ms = self.total_ns[k] / 1e6
-            rows.append(f"{self.names[k]:<{width}} {self.calls[k]:>6} {ms:>11.3f} "
-                        f"{ms / self.calls[k]:>10.3f} {100 * self.total_ns[k] / total:>6.1f}")
+            rows.append(
+                f"{self.names[k]:<{width}} {self.calls[k]:>6} {ms:>11.3f} "
+                f"{ms / self.calls[k]:>10.3f} {100 * self.total_ns[k] / total:>6.1f}"
+            )
         rows.append(f"{'total':<{width}} {'':>6} {total / 1e6:>11.3f}")
         return "\n".join(rows)
 
@@ -254,8 +277,13 @@ def _check_native_dtypes(module: ModuleOp) -> None:
                 )
 
 
-def compile(module: ModuleOp, entry: str = "main", opt: int = 3, profile: bool = False,  # noqa: A001
-            timings: Timings | None = None) -> Executable:
+def compile(
+    module: ModuleOp,
+    entry: str = "main",
+    opt: int = 3,
+    profile: bool = False,  # noqa: A001
+    timings: Timings | None = None,
+) -> Executable:
     """Compile a type-checked Relay module; returns its `entry` function as an Executable.
 
     `opt` is the optimization level of both the Relay pipeline (relay-optimize) and LLVM.
@@ -263,11 +291,15 @@ def compile(module: ModuleOp, entry: str = "main", opt: int = 3, profile: bool =
     `timings` records the time of each pass and of LLVM's steps."""
     funcs = functions_by_name(module)
     if entry not in funcs:
-        raise ValueError(f"the module has no function @{entry} (it has {', '.join(sorted(funcs)) or 'none'})")
+        raise ValueError(
+            f"the module has no function @{entry} (it has {', '.join(sorted(funcs)) or 'none'})"
+        )
     f = funcs[entry]
     if _has_incomplete_types(module):
-        raise ValueError("the module is not type-checked (it has !relay.incomplete types): "
-                         "read it with relay_opt.load_program, or run infer-types first")
+        raise ValueError(
+            "the module is not type-checked (it has !relay.incomplete types): "
+            "read it with relay_opt.load_program, or run infer-types first"
+        )
     _check_native_dtypes(module)
     params = [s for i, a in enumerate(f.args) for s in _specs(a.type, a.name_hint or f"arg{i}")]
     timings = timings or Timings()
@@ -295,9 +327,8 @@ def compile(module: ModuleOp, entry: str = "main", opt: int = 3, profile: bool =
 
 def bind_weights(module: ModuleOp) -> list[np.ndarray]:
     """Bind each external global that names a stored weight to the array's address."""
-    from xdsl.dialects import llvm as llvm_dialect
-
     from relay_opt.dialects.relay.resources import stored
+    from xdsl.dialects import llvm as llvm_dialect
 
     bound = []
     for op in module.ops:

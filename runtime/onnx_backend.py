@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 from onnx.backend.base import Backend, BackendRep, Device, DeviceType
-
 from relay_opt.frontends.onnx.importer import (
     OnnxNeedsConstantError,
     OnnxUnsupportedError,
@@ -81,7 +80,9 @@ class RelayOptRep(BackendRep):
             raise unittest.SkipTest(f"unsupported: {e}") from None
         self.frozen |= more
 
-    def _compile(self, shapes: dict[str, Sequence[int]] | None, constants: dict[str, np.ndarray]) -> Any:
+    def _compile(
+        self, shapes: dict[str, Sequence[int]] | None, constants: dict[str, np.ndarray]
+    ) -> Any:
         from relay_opt.runtime.jit import compile
 
         try:
@@ -96,9 +97,13 @@ class RelayOptRep(BackendRep):
         """The executable for these shapes and frozen values (compiled on first use)."""
         while True:
             constants = {n: arrays[n] for n in self.frozen}
-            shapes: dict[str, Sequence[int]] = {n: a.shape for n, a in arrays.items() if n not in self.frozen}
-            key = (tuple(sorted(shapes.items())),
-                   tuple((n, a.dtype.str, a.shape, a.tobytes()) for n, a in sorted(constants.items())))
+            shapes: dict[str, Sequence[int]] = {
+                n: a.shape for n, a in arrays.items() if n not in self.frozen
+            }
+            key = (
+                tuple(sorted(shapes.items())),
+                tuple((n, a.dtype.str, a.shape, a.tobytes()) for n, a in sorted(constants.items())),
+            )
             if key in self._compiled:
                 return self._compiled[key]
             try:
@@ -112,12 +117,16 @@ class RelayOptRep(BackendRep):
         if isinstance(inputs, dict):
             missing = [n for n in names if n not in inputs]
             if missing:
-                raise ValueError(f"missing input(s) {', '.join(missing)}; the model takes {', '.join(names)}")
+                raise ValueError(
+                    f"missing input(s) {', '.join(missing)}; the model takes {', '.join(names)}"
+                )
             given = [inputs[n] for n in names]
         else:
             given = [inputs] if isinstance(inputs, np.ndarray) else list(inputs)
             if len(given) != len(names):
-                raise ValueError(f"the model takes {len(names)} input(s) ({', '.join(names)}), got {len(given)}")
+                raise ValueError(
+                    f"the model takes {len(names)} input(s) ({', '.join(names)}), got {len(given)}"
+                )
         arrays = dict(zip(names, (np.asarray(a) for a in given), strict=True))
         exe = self._compiled.get(None) or self._specialized(arrays)
         result = exe(*[arrays[n] for n in names if n not in self.frozen])
@@ -131,7 +140,9 @@ class RelayOptBackend(Backend):
         return RelayOptRep(model, int(kwargs.get("opt", 3)))
 
     @classmethod
-    def run_model(cls, model: Any, inputs: Any, device: str = "CPU", **kwargs: Any) -> tuple[np.ndarray, ...]:
+    def run_model(
+        cls, model: Any, inputs: Any, device: str = "CPU", **kwargs: Any
+    ) -> tuple[np.ndarray, ...]:
         return cls.prepare(model, device, **kwargs).run(inputs)
 
     @classmethod

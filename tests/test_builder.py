@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from xdsl.dialects.builtin import FileLineColLoc, IntAttr, StringAttr
-from xdsl.ir import Block, Operation
-
 from relay_opt import load_program
 from relay_opt.dialects.relay import core
 from relay_opt.dialects.relay.attributes import AttrError
@@ -22,6 +19,8 @@ from relay_opt.dialects.relay.ops.nn import Dropout
 from relay_opt.dialects.relay.ops.transform import Reshape
 from relay_opt.dialects.relay.registry import TypeRelationError
 from relay_opt.dialects.relay.types import DYNAMIC, IncompleteType, tensor_type
+from xdsl.dialects.builtin import FileLineColLoc, IntAttr, StringAttr
+from xdsl.ir import Block, Operation
 
 
 def _loc() -> FileLineColLoc:
@@ -63,7 +62,7 @@ def test_shapes():
 
 def test_functions_by_name_and_inline_body():
     module = load_program(
-        "#[version = \"0.0.5\"]\n"
+        '#[version = "0.0.5"]\n'
         "def @twice(%x: Tensor[(2), float32]) { add(%x, %x) }\n"
         "def @main(%y: Tensor[(2), float32]) { @twice(%y) }\n",
         "relay",

@@ -7,9 +7,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import print_module
-from xdsl.context import Context
-from xdsl.passes import ModulePass
-
 from relay_opt import load_program
 from relay_opt.diagnostics import RelayError
 from relay_opt.passes.combine_parallel_conv2d import CombineParallelConv2DPass
@@ -17,18 +14,23 @@ from relay_opt.passes.combine_parallel_dense import CombineParallelDensePass
 from relay_opt.passes.fold_constant import FoldConstantPass
 from relay_opt.runtime.interpreter import interpret
 from relay_opt.runtime.jit import compile
+from xdsl.context import Context
+from xdsl.passes import ModulePass
 
 HEADER = '#[version = "0.0.5"]\n'
 
 # An inception-like block: three 1x1 branches with bias and relu, constant weights (fed
 # through meta), one branch used before the others' weights are written.
-INCEPTION = HEADER + """def @main(%x: Tensor[(1, 4, 6, 6), float32]) {
+INCEPTION = (
+    HEADER
+    + """def @main(%x: Tensor[(1, 4, 6, 6), float32]) {
   %0 = nn.relu(nn.bias_add(nn.conv2d(%x, meta[relay.Constant][0], padding=[1, 1]), meta[relay.Constant][3]));
   %1 = nn.max_pool2d(%0, pool_size=[2, 2]);
   %2 = nn.relu(nn.bias_add(nn.conv2d(%x, meta[relay.Constant][1], padding=[1, 1]), meta[relay.Constant][4]));
   %3 = nn.relu(nn.bias_add(nn.conv2d(%x, meta[relay.Constant][2], padding=[1, 1]), meta[relay.Constant][5]));
   (%1, concatenate((%2, %3), axis=1))
 }"""
+)
 
 
 def _inception_meta(rng: np.random.Generator) -> dict[str, list[np.ndarray]]:
@@ -36,15 +38,20 @@ def _inception_meta(rng: np.random.Generator) -> dict[str, list[np.ndarray]]:
     return {"relay.Constant": [rng.standard_normal(s).astype(np.float32) for s in shapes]}
 
 
-CONV_NHWC = HEADER + """def @main(%x: Tensor[(1, 7, 7, 3), float32], %w1: Tensor[(3, 3, 3, 2), float32],
+CONV_NHWC = (
+    HEADER
+    + """def @main(%x: Tensor[(1, 7, 7, 3), float32], %w1: Tensor[(3, 3, 3, 2), float32],
           %w2: Tensor[(3, 3, 3, 4), float32], %w3: Tensor[(3, 3, 3, 1), float32], %k: float32) {
   %0 = add(nn.conv2d(%x, %w1, strides=[2, 2], padding=[1, 1], data_layout="NHWC", kernel_layout="HWIO"), %k);
   %1 = add(nn.conv2d(%x, %w2, strides=[2, 2], padding=[1, 1], data_layout="NHWC", kernel_layout="HWIO"), %k);
   %2 = add(nn.conv2d(%x, %w3, strides=[2, 2], padding=[1, 1], data_layout="NHWC", kernel_layout="HWIO"), %k);
   (sigmoid(%0), %1, %2)
 }"""
+)
 
-CONV_PARTIAL = HEADER + """def @main(%x: Tensor[(2, 3, 5, 5), float32], %w1: Tensor[(1, 3, 3, 3), float32],
+CONV_PARTIAL = (
+    HEADER
+    + """def @main(%x: Tensor[(2, 3, 5, 5), float32], %w1: Tensor[(1, 3, 3, 3), float32],
           %w2: Tensor[(2, 3, 3, 3), float32], %w3: Tensor[(3, 3, 3, 3), float32], %w4: Tensor[(2, 3, 1, 1), float32],
           %s1: Tensor[(1, 1, 1), float32], %s2: Tensor[(2, 1, 1), float32], %s3: Tensor[(3, 1, 1), float32]) {
   %0 = nn.relu(multiply(%s1, nn.conv2d(%x, %w1, dilation=[2, 1])));
@@ -53,16 +60,22 @@ CONV_PARTIAL = HEADER + """def @main(%x: Tensor[(2, 3, 5, 5), float32], %w1: Ten
   %3 = nn.conv2d(%x, %w4);
   (%0, %1, add(%2, %2), %3)
 }"""
+)
 
-CONV_WEIGHTS_LATER = HEADER + """def @main(%x: Tensor[(1, 2, 5, 5), float32], %w1: Tensor[(2, 2, 3, 3), float32]) {
+CONV_WEIGHTS_LATER = (
+    HEADER
+    + """def @main(%x: Tensor[(1, 2, 5, 5), float32], %w1: Tensor[(2, 2, 3, 3), float32]) {
   %0 = nn.conv2d(%x, %w1);
   %1 = nn.relu(%0);
   %2 = nn.conv2d(%x, multiply(ones(shape=[2, 2, 3, 3], dtype="float32"), 0.5f));
   %3 = nn.conv2d(%x, multiply(%w1, mean(%x)));
   (%1, %0, %2, %3)
 }"""
+)
 
-DENSE = HEADER + """def @main(%x: Tensor[(3, 4), float32], %w1: Tensor[(5, 4), float32], %w2: Tensor[(5, 4), float32],
+DENSE = (
+    HEADER
+    + """def @main(%x: Tensor[(3, 4), float32], %w1: Tensor[(5, 4), float32], %w2: Tensor[(5, 4), float32],
           %w3: Tensor[(5, 4), float32], %b1: Tensor[(5), float32], %b2: Tensor[(5), float32], %b3: Tensor[(5), float32],
           %s1: Tensor[(3, 5), float32], %s2: Tensor[(3, 5), float32], %s3: Tensor[(3, 5), float32]) {
   %0 = subtract(%s1, nn.relu(nn.bias_add(nn.dense(%x, %w1), %b1, axis=-1)));
@@ -70,14 +83,18 @@ DENSE = HEADER + """def @main(%x: Tensor[(3, 4), float32], %w1: Tensor[(5, 4), f
   %2 = subtract(%s3, nn.relu(nn.bias_add(nn.dense(%x, %w3), %b3, axis=-1)));
   (%0, %1, %2)
 }"""
+)
 
-DENSE_UNITS = HEADER + """def @main(%x: Tensor[(2, 3, 4), float32], %w1: Tensor[(2, 4), float32], %w2: Tensor[(3, 4), float32],
+DENSE_UNITS = (
+    HEADER
+    + """def @main(%x: Tensor[(2, 3, 4), float32], %w1: Tensor[(2, 4), float32], %w2: Tensor[(3, 4), float32],
           %w3: Tensor[(4, 4), float32], %k: float32) {
   %0 = tanh(multiply(nn.dense(%x, %w1, units=2), %k));
   %1 = tanh(multiply(nn.dense(%x, %w2, units=3), %k));
   %2 = tanh(multiply(nn.dense(%x, %w3, units=4), %k));
   (%0, %1, %2)
 }"""
+)
 
 CONV = CombineParallelConv2DPass()
 CONV2 = CombineParallelConv2DPass(min_num_branches=2)
@@ -88,11 +105,26 @@ CONCAT = CombineParallelDensePass(to_batch=False)
 CASES = [
     ("inception", INCEPTION, CONV, {"relay.nn.conv2d": 1, "relay.strided_slice": 3}),
     ("nhwc", CONV_NHWC, CONV, {"relay.nn.conv2d": 1, "relay.add": 1}),
-    ("partial", CONV_PARTIAL, CONV, {"relay.nn.conv2d": 2, "relay.multiply": 1, "relay.nn.relu": 2}),
+    (
+        "partial",
+        CONV_PARTIAL,
+        CONV,
+        {"relay.nn.conv2d": 2, "relay.multiply": 1, "relay.nn.relu": 2},
+    ),
     ("weights_later", CONV_WEIGHTS_LATER, CONV, {"relay.nn.conv2d": 1, "relay.strided_slice": 3}),
     ("weights_later2", CONV_WEIGHTS_LATER, CONV2, {"relay.nn.conv2d": 1, "relay.strided_slice": 3}),
-    ("dense_batch", DENSE, BATCH, {"relay.nn.dense": 0, "relay.nn.batch_matmul": 1, "relay.subtract": 1}),
-    ("dense_concat", DENSE, CONCAT, {"relay.nn.dense": 1, "relay.nn.bias_add": 1, "relay.subtract": 1}),
+    (
+        "dense_batch",
+        DENSE,
+        BATCH,
+        {"relay.nn.dense": 0, "relay.nn.batch_matmul": 1, "relay.subtract": 1},
+    ),
+    (
+        "dense_concat",
+        DENSE,
+        CONCAT,
+        {"relay.nn.dense": 1, "relay.nn.bias_add": 1, "relay.subtract": 1},
+    ),
     ("dense_units_batch", DENSE_UNITS, BATCH, {"relay.nn.dense": 3, "relay.nn.batch_matmul": 0}),
     ("dense_units_concat", DENSE_UNITS, CONCAT, {"relay.nn.dense": 1, "relay.tanh": 1}),
 ]
@@ -105,8 +137,13 @@ def _parse(name: str, text: str):  # noqa: ANN202
 
 def _inputs(module) -> list[np.ndarray]:  # noqa: ANN001
     rng = np.random.default_rng(0)
-    main = next(op for op in module.ops if getattr(op, "sym_name", None) and op.sym_name.data == "main")
-    return [rng.standard_normal(tuple(a.type.get_shape())).astype(np.float32) for a in main.body.block.args]
+    main = next(
+        op for op in module.ops if getattr(op, "sym_name", None) and op.sym_name.data == "main"
+    )
+    return [
+        rng.standard_normal(tuple(a.type.get_shape())).astype(np.float32)
+        for a in main.body.block.args
+    ]
 
 
 def _counts(module) -> dict[str, int]:  # noqa: ANN001
@@ -149,7 +186,9 @@ def test_idempotent(name: str, text: str, p: ModulePass, expected: dict[str, int
     assert print_module(module) == once
 
 
-@pytest.mark.parametrize("p", [CombineParallelConv2DPass(1), CombineParallelDensePass(0)], ids=["conv2d", "dense"])
+@pytest.mark.parametrize(
+    "p", [CombineParallelConv2DPass(1), CombineParallelDensePass(0)], ids=["conv2d", "dense"]
+)
 def test_min_num_branches_below_two_is_a_diagnostic(p: ModulePass):
     module = _parse("dense_batch", DENSE)
     with pytest.raises(RelayError, match="min-num-branches must be at least 2"):

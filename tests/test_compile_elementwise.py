@@ -6,19 +6,43 @@ import zlib
 
 import numpy as np
 import pytest
-from xdsl.dialects.builtin import ModuleOp
-from xdsl.ir import Block, Region
-
 from relay_opt.dialects.relay import core
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.dialects.relay.registry import lookup
 from relay_opt.dialects.relay.types import tensor_type
 from relay_opt.runtime.jit import compile
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import Block, Region
 
 SHAPES = [((5,), (5,)), ((2, 3), (3,)), ((4, 1, 3), (1, 2, 1))]
-FLOAT_UNARY = ["exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid", "erf", "floor", "ceil", "round",
-               "sin", "cos", "negative", "abs", "nn.relu"]
-ARITH = ["add", "subtract", "multiply", "divide", "maximum", "minimum", "mod", "floor_divide", "power"]
+FLOAT_UNARY = [
+    "exp",
+    "log",
+    "sqrt",
+    "rsqrt",
+    "tanh",
+    "sigmoid",
+    "erf",
+    "floor",
+    "ceil",
+    "round",
+    "sin",
+    "cos",
+    "negative",
+    "abs",
+    "nn.relu",
+]
+ARITH = [
+    "add",
+    "subtract",
+    "multiply",
+    "divide",
+    "maximum",
+    "minimum",
+    "mod",
+    "floor_divide",
+    "power",
+]
 COMPARE = ["equal", "not_equal", "less", "less_equal", "greater", "greater_equal"]
 
 
@@ -72,7 +96,12 @@ def test_integer_unary(name, dtype):
 @pytest.mark.parametrize("name", ARITH)
 @pytest.mark.parametrize("shapes", SHAPES)
 def test_float_binary(name, shapes):
-    check(name, list(shapes), ["float32", "float32"], positive=name in ("power", "mod", "floor_divide", "divide"))
+    check(
+        name,
+        list(shapes),
+        ["float32", "float32"],
+        positive=name in ("power", "mod", "floor_divide", "divide"),
+    )
 
 
 @pytest.mark.parametrize("name", [n for n in ARITH if n != "power"])
@@ -102,9 +131,18 @@ def test_where_leaky_relu_clip():
 
 @pytest.mark.parametrize(
     "src, dst",
-    [("float32", "int32"), ("int32", "float32"), ("float32", "float64"), ("float64", "float32"),
-     ("int64", "int8"), ("int8", "int64"), ("uint8", "float32"), ("float32", "bool"),
-     ("bool", "int32"), ("int32", "bool")],
+    [
+        ("float32", "int32"),
+        ("int32", "float32"),
+        ("float32", "float64"),
+        ("float64", "float32"),
+        ("int64", "int8"),
+        ("int8", "int64"),
+        ("uint8", "float32"),
+        ("float32", "bool"),
+        ("bool", "int32"),
+        ("int32", "bool"),
+    ],
 )
 def test_cast(src, dst):
     check("cast", [(3, 4)], [src], {"dtype": dst})

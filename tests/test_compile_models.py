@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from relay_opt import load_program
 from relay_opt.runtime.interpreter import interpret
 from relay_opt.runtime.jit import compile
@@ -16,7 +15,9 @@ from relay_opt.runtime.jit import compile
 sys.path.insert(0, str(Path(__file__).parent.parent / "examples" / "models"))
 
 
-def compare(text: str, weights: list[np.ndarray], x: np.ndarray, rtol: float = 1e-5, atol: float = 1e-6) -> None:
+def compare(
+    text: str, weights: list[np.ndarray], x: np.ndarray, rtol: float = 1e-5, atol: float = 1e-6
+) -> None:
     module = load_program(
         text, "relay", filename="model.rly", meta={"relay.Constant": weights}
     ).module
@@ -27,15 +28,19 @@ def compare(text: str, weights: list[np.ndarray], x: np.ndarray, rtol: float = 1
 
 def test_mlp():
     rng = np.random.default_rng(0)
-    w = [rng.standard_normal((512, 784)).astype(np.float32) * 0.05, rng.standard_normal(512).astype(np.float32),
-         rng.standard_normal((10, 512)).astype(np.float32) * 0.05, rng.standard_normal(10).astype(np.float32)]
-    text = '''#[version = "0.0.5"]
+    w = [
+        rng.standard_normal((512, 784)).astype(np.float32) * 0.05,
+        rng.standard_normal(512).astype(np.float32),
+        rng.standard_normal((10, 512)).astype(np.float32) * 0.05,
+        rng.standard_normal(10).astype(np.float32),
+    ]
+    text = """#[version = "0.0.5"]
 def @main(%x: Tensor[(4, 784), float32]) {
   %0 = nn.dense(%x, meta[relay.Constant][0], units=512);
   %1 = nn.relu(nn.bias_add(%0, meta[relay.Constant][1]));
   %2 = nn.bias_add(nn.dense(%1, meta[relay.Constant][2], units=10), meta[relay.Constant][3]);
   nn.log_softmax(%2)
-}'''
+}"""
     compare(text, w, rng.standard_normal((4, 784)).astype(np.float32), rtol=1e-4, atol=1e-5)
 
 
@@ -50,24 +55,38 @@ def test_resnet18_small():
     from resnet import resnet_text
 
     text, w, _ = resnet_text(18, image=32, classes=10)
-    compare(text, w, np.random.default_rng(2).standard_normal((1, 3, 32, 32)).astype(np.float32), rtol=1e-4, atol=1e-7)
+    compare(
+        text,
+        w,
+        np.random.default_rng(2).standard_normal((1, 3, 32, 32)).astype(np.float32),
+        rtol=1e-4,
+        atol=1e-7,
+    )
 
 
 def test_gpt2_block():
     from gpt2 import gpt2_text
 
     text, w = gpt2_text()
-    compare(text, w, np.random.default_rng(3).standard_normal((1, 8, 64)).astype(np.float32), rtol=1e-4, atol=1e-5)
+    compare(
+        text,
+        w,
+        np.random.default_rng(3).standard_normal((1, 8, 64)).astype(np.float32),
+        rtol=1e-4,
+        atol=1e-5,
+    )
 
 
 def test_wrong_inputs_are_python_exceptions():
     from mnist import mnist_text
 
     text, w = mnist_text()
-    exe = compile(load_program(
-        text, "relay", filename="mnist.rly", meta={"relay.Constant": w}
-    ).module)
-    with pytest.raises(ValueError, match="input 'x' must be 1x1x28x28 float32, got 1x1x28x27 float32"):
+    exe = compile(
+        load_program(text, "relay", filename="mnist.rly", meta={"relay.Constant": w}).module
+    )
+    with pytest.raises(
+        ValueError, match="input 'x' must be 1x1x28x28 float32, got 1x1x28x27 float32"
+    ):
         exe(np.zeros((1, 1, 28, 27), np.float32))
     with pytest.raises(ValueError, match="got 1x1x28x28 float64"):
         exe(np.zeros((1, 1, 28, 28)))

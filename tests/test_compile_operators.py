@@ -5,19 +5,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_operator_relations import CASES, cases, type_of
-from xdsl.dialects.builtin import ModuleOp
-from xdsl.ir import Block, Region
-
 from relay_opt.dialects.relay import core
 from relay_opt.dialects.relay.registry import all_ops, lookup
 from relay_opt.lowering.convert_relay_to_linalg import RULES, _load_rules
 from relay_opt.runtime.jit import compile
+from test_operator_relations import CASES, cases, type_of
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import Block, Region
 
 _load_rules()
 
 # Operators without a native lowering (named so that adding one makes the test run it).
 NOT_LOWERED: set[str] = set()
+
 
 def module_for(name: str, operands: list, attrs: dict) -> ModuleOp:
     """@main taking every array operand as a parameter (tuple operands: one parameter each field)."""
@@ -37,7 +37,10 @@ def module_for(name: str, operands: list, attrs: dict) -> ModuleOp:
             values.append(next(args))
     op = opdef.build(values, attrs)
     block.add_ops([op, core.ReturnOp(op.result)])
-    return ModuleOp([core.FuncOp("main", [a.type for a in block.args], op.result.type, region=Region(block))])
+    return ModuleOp(
+        [core.FuncOp("main", [a.type for a in block.args], op.result.type, region=Region(block))]
+    )
+
 
 def test_every_operator_is_lowered_or_listed():
     names = {op.name for op in all_ops()}
@@ -45,19 +48,26 @@ def test_every_operator_is_lowered_or_listed():
     assert names - NOT_LOWERED <= lowered, sorted(names - NOT_LOWERED - lowered)
 
 
-@pytest.mark.parametrize("start, stop, step, dtype", [
-    ("1f", "10f", "2.5f", "float32"), ("0", "7", "2", "int32"), ("5i64", "-3i64", "-2i64", "int64"),
-])
+@pytest.mark.parametrize(
+    "start, stop, step, dtype",
+    [
+        ("1f", "10f", "2.5f", "float32"),
+        ("0", "7", "2", "int32"),
+        ("5i64", "-3i64", "-2i64", "int64"),
+    ],
+)
 def test_arange_with_constant_operands_has_a_static_length(start, stop, step, dtype):
     from relay_opt import load_program
     from relay_opt.runtime.interpreter import interpret
 
     module = load_program(
-        f'#[version = "0.0.5"]\ndef @main() {{ arange({start}, {stop}, {step}, dtype="{dtype}") }}', "relay"
+        f'#[version = "0.0.5"]\ndef @main() {{ arange({start}, {stop}, {step}, dtype="{dtype}") }}',
+        "relay",
     ).module
     got, want = compile(module)(), interpret(module)
     assert got.dtype == want.dtype and got.shape == want.shape and len(got) > 1
     np.testing.assert_array_equal(got, want)
+
 
 @pytest.mark.parametrize("name", sorted(n for n in CASES if n not in NOT_LOWERED))
 def test_compiled_matches_numpy_semantics(name):
@@ -67,7 +77,10 @@ def test_compiled_matches_numpy_semantics(name):
         exe = compile(module_for(name, operands, attrs))
         leaves = [np.asarray(x) for v in operands for x in (v if isinstance(v, tuple) else [v])]
         got = exe(*leaves)
-        want = opdef.compute(opdef.make_attrs(attrs), *[v if isinstance(v, tuple) else np.asarray(v) for v in operands])
+        want = opdef.compute(
+            opdef.make_attrs(attrs),
+            *[v if isinstance(v, tuple) else np.asarray(v) for v in operands],
+        )
         pairs = zip(got, want, strict=True) if isinstance(want, tuple) else [(got, want)]
         for g, w in pairs:
             assert g.shape == w.shape and g.dtype == w.dtype, (name, attrs)

@@ -5,27 +5,33 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from xdsl.context import Context
-from xdsl.dialects.linalg import ops as linalg
-
 from relay_opt import load_program
 from relay_opt.runtime.interpreter import interpret
 from relay_opt.runtime.jit import compile
+from xdsl.context import Context
+from xdsl.dialects.linalg import ops as linalg
 
 HEADER = '#[version = "0.0.5"]\n'
 
 
 def kernels_after_fusion(text: str) -> list[linalg.GenericOp]:
     """The top-level generics of @main after -O3 and the lowering up to fuse-linalg-epilogue."""
+    from relay_opt.lowering.convert_relay_to_linalg import ConvertRelayToLinalgPass
     from relay_opt.lowering.fuse_linalg_elementwise import FuseLinalgElementwisePass
     from relay_opt.lowering.fuse_linalg_epilogue import FuseLinalgEpiloguePass
-    from relay_opt.lowering.convert_relay_to_linalg import ConvertRelayToLinalgPass
     from relay_opt.passes.relay_optimize import OptimizePass
 
     module = load_program(text, "relay").module
-    for p in (OptimizePass(3), ConvertRelayToLinalgPass(), FuseLinalgElementwisePass(), FuseLinalgEpiloguePass()):
+    for p in (
+        OptimizePass(3),
+        ConvertRelayToLinalgPass(),
+        FuseLinalgElementwisePass(),
+        FuseLinalgEpiloguePass(),
+    ):
         p.apply(Context(), module)
-    [main] = [op for op in module.ops if getattr(op, "sym_name", None) and op.sym_name.data == "main"]
+    [main] = [
+        op for op in module.ops if getattr(op, "sym_name", None) and op.sym_name.data == "main"
+    ]
     return [op for op in main.body.block.ops if isinstance(op, linalg.GenericOp)]
 
 
@@ -44,12 +50,15 @@ def check(text: str, shapes: list[tuple[int, ...]], fused: bool = True, seed: in
     assert any(has_reduction(op) for op in kernels_after_fusion(text)) is not fused
 
 
-CONV_BLOCK = HEADER + '''def @main(%x: Tensor[(1, 8, 16, 16), float32], %w: Tensor[(8, 8, 3, 3), float32], %b: Tensor[(8), float32]) {
+CONV_BLOCK = (
+    HEADER
+    + """def @main(%x: Tensor[(1, 8, 16, 16), float32], %w: Tensor[(8, 8, 3, 3), float32], %b: Tensor[(8), float32]) {
   %0 = nn.conv2d(%x, %w, padding=[1, 1, 1, 1]);
   %1 = nn.bias_add(%0, %b);
   %2 = nn.relu(%1);
   add(%2, %x)
-}'''
+}"""
+)
 
 
 def test_conv2d_bias_relu_residual_add():
@@ -57,62 +66,86 @@ def test_conv2d_bias_relu_residual_add():
 
 
 def test_conv2d_strided_bias_relu():
-    text = HEADER + '''def @main(%x: Tensor[(2, 3, 15, 15), float32], %w: Tensor[(4, 3, 3, 3), float32], %b: Tensor[(4), float32]) {
+    text = (
+        HEADER
+        + """def @main(%x: Tensor[(2, 3, 15, 15), float32], %w: Tensor[(4, 3, 3, 3), float32], %b: Tensor[(4), float32]) {
   nn.relu(nn.bias_add(nn.conv2d(%x, %w, strides=[2, 2], padding=[1, 1, 1, 1]), %b))
-}'''
+}"""
+    )
     check(text, [(2, 3, 15, 15), (4, 3, 3, 3), (4,)])
 
 
 def test_dense_bias_relu():
-    text = HEADER + '''def @main(%x: Tensor[(4, 32), float32], %w: Tensor[(16, 32), float32], %b: Tensor[(16), float32]) {
+    text = (
+        HEADER
+        + """def @main(%x: Tensor[(4, 32), float32], %w: Tensor[(16, 32), float32], %b: Tensor[(16), float32]) {
   nn.relu(nn.bias_add(nn.dense(%x, %w, units=16), %b))
-}'''
+}"""
+    )
     check(text, [(4, 32), (16, 32), (16,)])
 
 
 def test_batch_matmul_scale_tanh():
-    text = HEADER + '''def @main(%a: Tensor[(3, 5, 7), float32], %b: Tensor[(3, 7, 6), float32]) {
+    text = (
+        HEADER
+        + """def @main(%a: Tensor[(3, 5, 7), float32], %b: Tensor[(3, 7, 6), float32]) {
   tanh(multiply(nn.batch_matmul(%a, %b), 0.5f))
-}'''
+}"""
+    )
     check(text, [(3, 5, 7), (3, 7, 6)])
 
 
 def test_max_pool_then_elementwise():
-    text = HEADER + '''def @main(%x: Tensor[(1, 4, 9, 9), float32], %y: Tensor[(1, 4, 4, 4), float32]) {
+    text = (
+        HEADER
+        + """def @main(%x: Tensor[(1, 4, 9, 9), float32], %y: Tensor[(1, 4, 4, 4), float32]) {
   %0 = nn.max_pool2d(%x, pool_size=[3, 3], strides=[2, 2]);
   nn.relu(add(%0, %y))
-}'''
+}"""
+    )
     check(text, [(1, 4, 9, 9), (1, 4, 4, 4)])
 
 
 def test_avg_pool_divides_in_the_window_loop():
     # avg_pool2d is a sum then a division by the window count: one kernel.
-    text = HEADER + '''def @main(%x: Tensor[(1, 4, 8, 8), float32]) {
+    text = (
+        HEADER
+        + """def @main(%x: Tensor[(1, 4, 8, 8), float32]) {
   exp(nn.avg_pool2d(%x, pool_size=[3, 3], strides=[1, 1], padding=[1, 1, 1, 1]))
-}'''
+}"""
+    )
     check(text, [(1, 4, 8, 8)])
 
 
 def test_max_pool_nhwc_output_permutes_the_loops():
-    text = HEADER + '''def @main(%x: Tensor[(1, 8, 8, 3), float32]) {
+    text = (
+        HEADER
+        + """def @main(%x: Tensor[(1, 8, 8, 3), float32]) {
   sigmoid(nn.max_pool2d(%x, pool_size=[2, 2], strides=[2, 2], layout="NHWC"))
-}'''
+}"""
+    )
     check(text, [(1, 8, 8, 3)])
 
 
 def test_global_avg_pool_output_has_unit_axes():
-    text = HEADER + '''def @main(%x: Tensor[(2, 4, 5, 5), float32]) {
+    text = (
+        HEADER
+        + """def @main(%x: Tensor[(2, 4, 5, 5), float32]) {
   nn.relu(nn.global_avg_pool2d(%x))
-}'''
+}"""
+    )
     check(text, [(2, 4, 5, 5)])
 
 
 def test_intermediate_with_another_user_is_not_fused():
     # The dense result is also returned: it must stay a tensor of its own.
-    text = HEADER + '''def @main(%x: Tensor[(4, 8), float32], %w: Tensor[(6, 8), float32]) {
+    text = (
+        HEADER
+        + """def @main(%x: Tensor[(4, 8), float32], %w: Tensor[(6, 8), float32]) {
   %0 = nn.dense(%x, %w, units=6);
   (%0, nn.relu(%0))
-}'''
+}"""
+    )
     rng = np.random.default_rng(0)
     inputs = [rng.standard_normal(s).astype(np.float32) for s in [(4, 8), (6, 8)]]
     module = load_program(text, "relay").module

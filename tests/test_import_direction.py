@@ -28,8 +28,16 @@ LAYERS: dict[str, set[str]] = {
     "loader": {"dialects", "frontends", "passes"},
     "runtime": {"dialects", "passes", "lowering", "frontends"},  # onnx_backend imports models
     "relay_opt": {"loader", "runtime"},  # the package's own __init__: the lazy public API
-    "tools": {"relay_opt", "dialects", "frontends", "passes", "lowering", "universe", "loader",
-              "runtime"},
+    "tools": {
+        "relay_opt",
+        "dialects",
+        "frontends",
+        "passes",
+        "lowering",
+        "universe",
+        "loader",
+        "runtime",
+    },
 }
 
 KNOWN_EXCEPTIONS: set[tuple[str, str]] = set()

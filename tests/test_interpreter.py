@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from relay_opt import load_program
 from relay_opt.diagnostics import RelayError
 from relay_opt.runtime.interpreter import ADTValue, Interpreter, RefCell, interpret
@@ -57,9 +56,18 @@ LIST = "Cons(1, Cons(2, Cons(3, Nil)))"
         (f"@hd(@rev({LIST}))", 3),
         (f"@map_accuml(fn (%a: int32, %x: int32) {{ (%a + %x, %a) }}, 0, {LIST}).0", 6),
         (f"@sum(@map_accumr(fn (%a: int32, %x: int32) {{ (%a + %x, %a) }}, 0, {LIST}).1)", 8),
-        ("@sum(@unfoldr(fn (%n: int32) { if (%n == 0) { None } else { Some((%n - 1, %n)) } }, 4))", 10),
-        ("@hd(@unfoldl(fn (%n: int32) { if (%n == 0) { None } else { Some((%n - 1, %n)) } }, 4))", 1),
-        ("@size(@tmap(fn (%x: int32) { %x * 2 }, Rose(1, Cons(Rose(2, Nil), Cons(Rose(3, Nil), Nil)))))", 3),
+        (
+            "@sum(@unfoldr(fn (%n: int32) { if (%n == 0) { None } else { Some((%n - 1, %n)) } }, 4))",
+            10,
+        ),
+        (
+            "@hd(@unfoldl(fn (%n: int32) { if (%n == 0) { None } else { Some((%n - 1, %n)) } }, 4))",
+            1,
+        ),
+        (
+            "@size(@tmap(fn (%x: int32) { %x * 2 }, Rose(1, Cons(Rose(2, Nil), Cons(Rose(3, Nil), Nil)))))",
+            3,
+        ),
         ("@iterate(fn (%x: int32) { %x * 2 }, 5)(1)", 32),
     ],
 )
@@ -71,13 +79,20 @@ def test_prelude_covers_all_24_functions():
     from relay_opt.frontends.relay_text.prelude import prelude
 
     names = {f.name for f in prelude().func_defs}
-    tested = {name for case in test_prelude_functions.pytestmark[0].args[1] for name in names if f"@{name}(" in case[0]}
+    tested = {
+        name
+        for case in test_prelude_functions.pytestmark[0].args[1]
+        for name in names
+        if f"@{name}(" in case[0]
+    }
     assert tested == names
 
 
 def test_closures_capture_and_curry():
-    got = run("def @main(%x: float32) { let %add = fn (%a: float32) { fn (%b: float32) { %a + %b + %x } }; %add(1f)(2f) }",
-              np.float32(10))
+    got = run(
+        "def @main(%x: float32) { let %add = fn (%a: float32) { fn (%b: float32) { %a + %b + %x } }; %add(1f)(2f) }",
+        np.float32(10),
+    )
     assert got.item() == 13
 
 
@@ -87,21 +102,32 @@ def test_references_alias():
 
 
 def test_recursion_100000_deep_through_a_global_and_a_local_function():
-    assert run("def @down(%n: int32) -> int32 { if (%n == 0) { 0 } else { 1 + @down(%n - 1) } }\n"
-               "def @main(%n: int32) { @down(%n) }", np.int32(100000)).item() == 100000
-    got = run("def @main(%n: int32) { let %f = fn (%i: int32, %acc: int32) -> int32 {"
-              " if (%i == 0) { %acc } else { %f(%i - 1, %acc + 2) } }; %f(%n, 0) }", np.int32(100000))
+    assert (
+        run(
+            "def @down(%n: int32) -> int32 { if (%n == 0) { 0 } else { 1 + @down(%n - 1) } }\n"
+            "def @main(%n: int32) { @down(%n) }",
+            np.int32(100000),
+        ).item()
+        == 100000
+    )
+    got = run(
+        "def @main(%n: int32) { let %f = fn (%i: int32, %acc: int32) -> int32 {"
+        " if (%i == 0) { %acc } else { %f(%i - 1, %acc + 2) } }; %f(%n, 0) }",
+        np.int32(100000),
+    )
     assert got.item() == 200000
 
 
 def test_sum_over_a_long_list():
-    text = HEADER + ("def @build(%n: int32, %acc: List[int32]) -> List[int32] {"
-                     " if (%n == 0) { %acc } else { @build(%n - 1, Cons(mod(%n, 7), %acc)) } }\n"
-                     "def @total(%xs: List[int32]) -> int32 { match (%xs) { Cons(%h, %t) => %h + @total(%t), Nil => 0 } }\n"
-                     "def @main(%n: int32) { @total(@build(%n, Nil)) }")
-    assert interpret(load_program(
-        text, "relay"
-    ).module, [np.int32(100000)]).item() == sum(i % 7 for i in range(1, 100001))
+    text = HEADER + (
+        "def @build(%n: int32, %acc: List[int32]) -> List[int32] {"
+        " if (%n == 0) { %acc } else { @build(%n - 1, Cons(mod(%n, 7), %acc)) } }\n"
+        "def @total(%xs: List[int32]) -> int32 { match (%xs) { Cons(%h, %t) => %h + @total(%t), Nil => 0 } }\n"
+        "def @main(%n: int32) { @total(@build(%n, Nil)) }"
+    )
+    assert interpret(load_program(text, "relay").module, [np.int32(100000)]).item() == sum(
+        i % 7 for i in range(1, 100001)
+    )
 
 
 def test_partial_match_failure_is_located():
@@ -129,7 +155,9 @@ def test_mnist_cnn_matches_numpy():
         text, "relay", filename="mnist.rly", meta={"relay.Constant": weights}
     ).module
     x = np.random.default_rng(0).standard_normal((1, 1, 28, 28)).astype(np.float32)
-    np.testing.assert_allclose(interpret(module, [x]), mnist_numpy(x, weights), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        interpret(module, [x]), mnist_numpy(x, weights), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_gpt2_block_matches_numpy():
@@ -152,15 +180,22 @@ def test_resnet_matches_numpy():
         text, "relay", filename="resnet.rly", meta={"relay.Constant": weights}
     ).module
     x = np.random.default_rng(2).standard_normal((1, 3, 64, 64)).astype(np.float32)
-    np.testing.assert_allclose(interpret(module, [x]), resnet_numpy(x, weights, ops), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+        interpret(module, [x]), resnet_numpy(x, weights, ops), rtol=1e-4, atol=1e-6
+    )
 
 
 def test_group_and_instance_norm_from_text_against_numpy():
     rng = np.random.default_rng(5)
     x = rng.standard_normal((2, 4, 3, 3)).astype(np.float32)
     g, b = rng.standard_normal(4).astype(np.float32), rng.standard_normal(4).astype(np.float32)
-    got = run("def @main(%x: Tensor[(2, 4, 3, 3), float32], %g: Tensor[(4), float32], %b: Tensor[(4), float32]) {\n"
-              "  nn.group_norm(%x, %g, %b, num_groups=2)\n}", x, g, b)
+    got = run(
+        "def @main(%x: Tensor[(2, 4, 3, 3), float32], %g: Tensor[(4), float32], %b: Tensor[(4), float32]) {\n"
+        "  nn.group_norm(%x, %g, %b, num_groups=2)\n}",
+        x,
+        g,
+        b,
+    )
     want = np.empty_like(x)
     for n in range(2):
         for grp in range(2):
@@ -168,20 +203,34 @@ def test_group_and_instance_norm_from_text_against_numpy():
             want[n, 2 * grp : 2 * grp + 2] = (block - block.mean()) / np.sqrt(block.var() + 1e-5)
     want = want * g[:, None, None] + b[:, None, None]
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
-    got = run("def @main(%x: Tensor[(2, 4, 3, 3), float32], %g: Tensor[(4), float32], %b: Tensor[(4), float32]) {\n"
-              "  nn.instance_norm(%x, %g, %b)\n}", x, g, b)
+    got = run(
+        "def @main(%x: Tensor[(2, 4, 3, 3), float32], %g: Tensor[(4), float32], %b: Tensor[(4), float32]) {\n"
+        "  nn.instance_norm(%x, %g, %b)\n}",
+        x,
+        g,
+        b,
+    )
     mean, var = x.mean(axis=(2, 3), keepdims=True), x.var(axis=(2, 3), keepdims=True)
     want = (x - mean) / np.sqrt(var + 1e-5) * g[:, None, None] + b[:, None, None]
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
-    got = run("def @main(%x: Tensor[(2, 4), float32]) { nn.l2_normalize(%x, eps=1e-12f, axis=[1]) }", x[:, :, 0, 0])
-    np.testing.assert_allclose(got, x[:, :, 0, 0] / np.linalg.norm(x[:, :, 0, 0], axis=1, keepdims=True), rtol=1e-5)
+    got = run(
+        "def @main(%x: Tensor[(2, 4), float32]) { nn.l2_normalize(%x, eps=1e-12f, axis=[1]) }",
+        x[:, :, 0, 0],
+    )
+    np.testing.assert_allclose(
+        got, x[:, :, 0, 0] / np.linalg.norm(x[:, :, 0, 0], axis=1, keepdims=True), rtol=1e-5
+    )
 
 
 def test_reverse_sequence_from_text_against_python_lists():
     x = np.arange(24, dtype=np.float32).reshape(2, 4, 3)
     lengths = np.array([4, 0, 2], np.int32)  # along axis 2: all, none, the first two
-    got = run("def @main(%x: Tensor[(2, 4, 3), float32], %l: Tensor[(3), int32]) {\n"
-              "  reverse_sequence(%x, %l, seq_axis=1, batch_axis=2)\n}", x, lengths)
+    got = run(
+        "def @main(%x: Tensor[(2, 4, 3), float32], %l: Tensor[(3), int32]) {\n"
+        "  reverse_sequence(%x, %l, seq_axis=1, batch_axis=2)\n}",
+        x,
+        lengths,
+    )
     want = x.copy()
     for b, length in enumerate(lengths):
         want[:, :length, b] = x[:, :length, b][:, ::-1]

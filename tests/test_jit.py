@@ -6,7 +6,6 @@ import time
 
 import numpy as np
 import pytest
-
 from relay_opt import load_program
 from relay_opt.runtime.jit import compile, lower_to_llvm
 
@@ -17,7 +16,8 @@ def test_large_weights_bind_by_address_and_compile_fast():
     # 100 MB of weights: they must not pass through any IR text.
     w = np.random.default_rng(0).standard_normal((5000, 5000)).astype(np.float32)
     module = load_program(
-        HEADER + "def @main(%x: Tensor[(5000, 5000), float32]) { multiply(%x, meta[relay.Constant][0]) }",
+        HEADER
+        + "def @main(%x: Tensor[(5000, 5000), float32]) { multiply(%x, meta[relay.Constant][0]) }",
         "relay",
         meta={"relay.Constant": [w]},
     ).module
@@ -33,7 +33,9 @@ def test_large_weights_bind_by_address_and_compile_fast():
 
 def test_inputs_by_name_and_errors():
     module = load_program(
-        HEADER + "def @main(%a: Tensor[(3), float32], %b: Tensor[(3), float32]) { subtract(%a, %b) }", "relay"
+        HEADER
+        + "def @main(%a: Tensor[(3), float32], %b: Tensor[(3), float32]) { subtract(%a, %b) }",
+        "relay",
     ).module
     exe = compile(module)
     a, b = np.arange(3, dtype=np.float32), np.ones(3, np.float32)
@@ -58,10 +60,14 @@ def test_tuple_results_come_back_as_tuples():
 
 
 def test_functions_calling_functions():
-    module = load_program(HEADER + (
-        "def @sq(%v: Tensor[(4), float32]) -> Tensor[(4), float32] { multiply(%v, %v) }\n"
-        "def @main(%x: Tensor[(4), float32]) { add(@sq(%x), @sq(negative(%x))) }"
-    ), "relay").module
+    module = load_program(
+        HEADER
+        + (
+            "def @sq(%v: Tensor[(4), float32]) -> Tensor[(4), float32] { multiply(%v, %v) }\n"
+            "def @main(%x: Tensor[(4), float32]) { add(@sq(%x), @sq(negative(%x))) }"
+        ),
+        "relay",
+    ).module
     x = np.arange(4, dtype=np.float32)
     np.testing.assert_allclose(compile(module)(x), 2 * x * x)
 

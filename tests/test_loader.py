@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from relay_opt import LoadError, load_program
 from relay_opt.dialects.relay import core
 from relay_opt.dialects.relay.types import IncompleteType
@@ -17,8 +16,7 @@ from relay_opt.timing import Timings
 
 ROOT = Path(__file__).parent.parent
 TEXT = (
-    '#[version = "0.0.5"]\n'
-    "def @main(%x: Tensor[(2, 3), float32]) {\n  let %y = exp(%x);\n  %y\n}\n"
+    '#[version = "0.0.5"]\ndef @main(%x: Tensor[(2, 3), float32]) {\n  let %y = exp(%x);\n  %y\n}\n'
 )
 
 
@@ -80,8 +78,11 @@ def test_meta_constants_from_a_table():
     ("text", "where", "message"),
     [
         ('#[version = "0.0.5"]\ndef @main() { add(1, }\n', "bad.rly:2:", "error:"),
-        ('#[version = "0.0.5"]\ndef @f(%x: float32) { let %y: int32 = %x; %y }\n', "bad.rly:2:",
-         "error:"),
+        (
+            '#[version = "0.0.5"]\ndef @f(%x: float32) { let %y: int32 = %x; %y }\n',
+            "bad.rly:2:",
+            "error:",
+        ),
     ],
 )
 def test_errors_are_located(text: str, where: str, message: str):
@@ -109,7 +110,9 @@ def test_compile_refuses_a_module_that_was_not_type_checked():
 
 
 def test_importing_the_package_does_no_work():
-    code = ("import sys, relay_opt\n"
-            "print(sorted(m for m in sys.modules if m.startswith(('xdsl', 'relay_opt.'))))")
+    code = (
+        "import sys, relay_opt\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('xdsl', 'relay_opt.'))))"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and r.stdout.strip() == "[]", r.stdout + r.stderr

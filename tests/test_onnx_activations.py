@@ -15,7 +15,6 @@ import onnx
 import pytest
 from onnx import helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
-
 from relay_opt.frontends.onnx import OnnxImportError, import_onnx
 from relay_opt.runtime.interpreter import interpret
 from relay_opt.runtime.jit import compile
@@ -56,30 +55,55 @@ REFERENCE = {
     "Relu": (lambda x: np.maximum(x, 0), {}, {}),
     "Tanh": (np.tanh, {}, {}),
     "Sigmoid": (_sigmoid, {}, {}),
-    "Affine": (lambda x, alpha, beta: alpha * x + beta, {"alpha": 1.0, "beta": 0.0},
-               {"alpha": -0.5, "beta": 0.25}),
+    "Affine": (
+        lambda x, alpha, beta: alpha * x + beta,
+        {"alpha": 1.0, "beta": 0.0},
+        {"alpha": -0.5, "beta": 0.25},
+    ),
     "LeakyRelu": (lambda x, alpha: np.where(x >= 0, x, alpha * x), {"alpha": 0.01}, {"alpha": 0.3}),
-    "ThresholdedRelu": (lambda x, alpha: np.where(x > alpha, x, 0), {"alpha": 1.0},
-                        {"alpha": -0.5}),
-    "ScaledTanh": (lambda x, alpha, beta: alpha * np.tanh(beta * x), {"alpha": 1.0, "beta": 1.0},
-                   {"alpha": 1.5, "beta": 0.4}),
+    "ThresholdedRelu": (
+        lambda x, alpha: np.where(x > alpha, x, 0),
+        {"alpha": 1.0},
+        {"alpha": -0.5},
+    ),
+    "ScaledTanh": (
+        lambda x, alpha, beta: alpha * np.tanh(beta * x),
+        {"alpha": 1.0, "beta": 1.0},
+        {"alpha": 1.5, "beta": 0.4},
+    ),
     "HardSigmoid": (_hard_sigmoid, {"alpha": 0.2, "beta": 0.5}, {"alpha": 0.3, "beta": 0.4}),
     "Elu": (_elu, {"alpha": 1.0}, {"alpha": 0.7}),
     "Softsign": (lambda x: np.where(np.isinf(x), np.sign(x), x / (1 + np.abs(x))), {}, {}),
     "Softplus": (lambda x: np.logaddexp(0, x), {}, {}),
-    "Selu": (lambda x, alpha, gamma: gamma * _elu(x, alpha),
-             {"alpha": 1.67326319217681884765625, "gamma": 1.05070102214813232421875},
-             {"alpha": 2.0, "gamma": 0.5}),
-    "Celu": (lambda x, alpha: np.maximum(x, 0) + np.minimum(0, alpha * np.expm1(x / alpha)),
-             {"alpha": 1.0}, {"alpha": 2.5}),
+    "Selu": (
+        lambda x, alpha, gamma: gamma * _elu(x, alpha),
+        {"alpha": 1.67326319217681884765625, "gamma": 1.05070102214813232421875},
+        {"alpha": 2.0, "gamma": 0.5},
+    ),
+    "Celu": (
+        lambda x, alpha: np.maximum(x, 0) + np.minimum(0, alpha * np.expm1(x / alpha)),
+        {"alpha": 1.0},
+        {"alpha": 2.5},
+    ),
     "HardSwish": (lambda x: _times(x, _hard_sigmoid(x, 1 / 6, 0.5)), {}, {}),
     "Mish": (lambda x: _times(x, np.tanh(np.logaddexp(0, x))), {}, {}),
     "Swish": (lambda x, alpha: _times(x, _sigmoid(alpha * x)), {"alpha": 1.0}, {"alpha": -1.5}),
     "Gelu": (_gelu, {"approximate": "none"}, {"approximate": "tanh"}),
 }
 OPERATORS = [name for name in REFERENCE if name not in ("Affine", "ScaledTanh")]
-RECURRENT = ["Relu", "Tanh", "Sigmoid", "Affine", "LeakyRelu", "ThresholdedRelu", "ScaledTanh",
-             "HardSigmoid", "Elu", "Softsign", "Softplus"]
+RECURRENT = [
+    "Relu",
+    "Tanh",
+    "Sigmoid",
+    "Affine",
+    "LeakyRelu",
+    "ThresholdedRelu",
+    "ScaledTanh",
+    "HardSigmoid",
+    "Elu",
+    "Softsign",
+    "Softplus",
+]
 
 # Several roundings of the dtype (exp, log, tanh and erf of libm against numpy's) plus a
 # cancellation in exp(x) - 1 near 0, which costs absolute, not relative, accuracy.
@@ -133,8 +157,10 @@ def test_activation_operators_compiled_and_interpreted(params: str, dtype: type)
     model, cases = _operators_model(params, dtype)
     x = _inputs(dtype, np.random.default_rng(0))
     imported = import_onnx(model)
-    runs = (("compiled", compile(imported.module)(x)),
-            ("interpreted", interpret(imported.module, [x])))
+    runs = (
+        ("compiled", compile(imported.module)(x)),
+        ("interpreted", interpret(imported.module, [x])),
+    )
     for how, results in runs:
         for (name, attrs), got in zip(cases, results, strict=True):
             what = f"{how} {name} {attrs} {dtype.__name__}"
@@ -168,19 +194,34 @@ RECURRENT_CASES = [
     ("GRU", "bidirectional", ["Softsign", "Elu", "Sigmoid", "ThresholdedRelu"], [0.7, 0.2], []),
     # Positional reading would give Elu 0.9 and leave ScaledTanh's alpha at its default.
     ("LSTM", "forward", ["Sigmoid", "Elu", "ScaledTanh"], [0.6, 0.9], [1.2]),
-    ("LSTM", "bidirectional",
-     ["HardSigmoid", "LeakyRelu", "Softplus", "relu", "Tanh", "ThresholdedRelu"], [0.25], []),
+    (
+        "LSTM",
+        "bidirectional",
+        ["HardSigmoid", "LeakyRelu", "Softplus", "relu", "Tanh", "ThresholdedRelu"],
+        [0.25],
+        [],
+    ),
 ]
 
 
-def _recurrent_model(kind: str, direction: str, acts: list[str], alphas: list[float],
-                     betas: list[float], rng: np.random.Generator,
-                     ) -> tuple[onnx.ModelProto, dict[str, np.ndarray]]:
+def _recurrent_model(
+    kind: str,
+    direction: str,
+    acts: list[str],
+    alphas: list[float],
+    betas: list[float],
+    rng: np.random.Generator,
+) -> tuple[onnx.ModelProto, dict[str, np.ndarray]]:
     dirs, g = 2 if direction == "bidirectional" else 1, GATES[kind]
-    weights = {"W": (dirs, g * HIDDEN, INPUT), "R": (dirs, g * HIDDEN, HIDDEN),
-               "B": (dirs, 2 * g * HIDDEN)}
-    inits = {name: (rng.uniform(0.2, 0.8, shape) * rng.choice([-1, 1], shape)).astype(np.float32)
-             for name, shape in weights.items()}  # no zero weight: inf * 0 would hide an inf
+    weights = {
+        "W": (dirs, g * HIDDEN, INPUT),
+        "R": (dirs, g * HIDDEN, HIDDEN),
+        "B": (dirs, 2 * g * HIDDEN),
+    }
+    inits = {
+        name: (rng.uniform(0.2, 0.8, shape) * rng.choice([-1, 1], shape)).astype(np.float32)
+        for name, shape in weights.items()
+    }  # no zero weight: inf * 0 would hide an inf
     attrs: dict = {"hidden_size": HIDDEN, "direction": direction, "activations": acts}
     if alphas:
         attrs["activation_alpha"] = alphas
@@ -190,15 +231,19 @@ def _recurrent_model(kind: str, direction: str, acts: list[str], alphas: list[fl
     node = helper.make_node(kind, ["X", "W", "R", "B"], outputs, name="rnn", **attrs)
     f32 = onnx.TensorProto.FLOAT
     shapes = {"Y": [SEQ, dirs, 4, HIDDEN], "Y_h": [dirs, 4, HIDDEN], "Y_c": [dirs, 4, HIDDEN]}
-    graph = helper.make_graph([node], "rnn",
-                              [helper.make_tensor_value_info("X", f32, [SEQ, 4, INPUT])],
-                              [helper.make_tensor_value_info(o, f32, shapes[o]) for o in outputs],
-                              [numpy_helper.from_array(a, name) for name, a in inits.items()])
+    graph = helper.make_graph(
+        [node],
+        "rnn",
+        [helper.make_tensor_value_info("X", f32, [SEQ, 4, INPUT])],
+        [helper.make_tensor_value_info(o, f32, shapes[o]) for o in outputs],
+        [numpy_helper.from_array(a, name) for name, a in inits.items()],
+    )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)]), inits
 
 
-def _gate_functions(acts: list[str], alphas: list[float], betas: list[float],
-                    other_defaults: dict | None = None) -> list:
+def _gate_functions(
+    acts: list[str], alphas: list[float], betas: list[float], other_defaults: dict | None = None
+) -> list:
     """numpy gate activations, taking alpha and beta in turn as the spec consumes them."""
     alpha_iter, beta_iter = iter(alphas), iter(betas)
     fns = []
@@ -206,14 +251,16 @@ def _gate_functions(acts: list[str], alphas: list[float], betas: list[float],
         name = next(n for n in RECURRENT if n.lower() == name.lower())
         fn, defaults, _ = REFERENCE[name]
         defaults = {**defaults, **(other_defaults or {}).get(name, {})}
-        params = _onnx_floats({p: next(alpha_iter if p == "alpha" else beta_iter, d)
-                               for p, d in defaults.items()})
+        params = _onnx_floats(
+            {p: next(alpha_iter if p == "alpha" else beta_iter, d) for p, d in defaults.items()}
+        )
         fns.append(lambda x, fn=fn, params=params: fn(x, **params))
     return fns
 
 
-def _recurrent_reference(kind: str, direction: str, fns: list, x: np.ndarray,
-                         w: dict[str, np.ndarray]) -> list[np.ndarray]:
+def _recurrent_reference(
+    kind: str, direction: str, fns: list, x: np.ndarray, w: dict[str, np.ndarray]
+) -> list[np.ndarray]:
     """ONNX's equations (layout 0, no initial state, no peepholes, linear_before_reset 0)."""
     hsz, g = HIDDEN, GATES[kind]
     names = ["forward", "reverse"] if direction == "bidirectional" else [direction]
@@ -221,9 +268,9 @@ def _recurrent_reference(kind: str, direction: str, fns: list, x: np.ndarray,
     x = x.astype(np.float64)
     ys, hs, cs = [], [], []
     for d, name in enumerate(names):
-        f = fns[d * per:(d + 1) * per]
+        f = fns[d * per : (d + 1) * per]
         wd, rd, bd = (w[k][d].astype(np.float64) for k in "WRB")
-        wb, rb = bd[:g * hsz], bd[g * hsz:]
+        wb, rb = bd[: g * hsz], bd[g * hsz :]
         h = c = np.zeros((x.shape[1], hsz))
         out = [None] * SEQ
         for t in range(SEQ) if name == "forward" else reversed(range(SEQ)):
@@ -231,14 +278,14 @@ def _recurrent_reference(kind: str, direction: str, fns: list, x: np.ndarray,
             if kind == "RNN":
                 h = f[0](gx + h @ rd.T + rb)
             elif kind == "GRU":
-                gh = h @ rd[:2 * hsz].T + rb[:2 * hsz]
-                z, r = f[0](gx[:, :hsz] + gh[:, :hsz]), f[0](gx[:, hsz:2 * hsz] + gh[:, hsz:])
-                hh = f[1](gx[:, 2 * hsz:] + (r * h) @ rd[2 * hsz:].T + rb[2 * hsz:])
+                gh = h @ rd[: 2 * hsz].T + rb[: 2 * hsz]
+                z, r = f[0](gx[:, :hsz] + gh[:, :hsz]), f[0](gx[:, hsz : 2 * hsz] + gh[:, hsz:])
+                hh = f[1](gx[:, 2 * hsz :] + (r * h) @ rd[2 * hsz :].T + rb[2 * hsz :])
                 h = (1 - z) * hh + z * h
             else:
                 pre = gx + h @ rd.T + rb  # i, o, f, c
-                i, o, fg = (f[0](pre[:, k * hsz:(k + 1) * hsz]) for k in range(3))
-                c = fg * c + i * f[1](pre[:, 3 * hsz:])
+                i, o, fg = (f[0](pre[:, k * hsz : (k + 1) * hsz]) for k in range(3))
+                c = fg * c + i * f[1](pre[:, 3 * hsz :])
                 h = o * f[2](c)
             out[t] = h
         ys.append(np.stack(out))
@@ -258,8 +305,9 @@ def _sequence(rng: np.random.Generator) -> np.ndarray:
 
 
 @pytest.mark.parametrize("kind, direction, acts, alphas, betas", RECURRENT_CASES)
-def test_recurrent_activations_compiled_and_interpreted(kind: str, direction: str, acts: list[str],
-                                                        alphas: list[float], betas: list[float]):
+def test_recurrent_activations_compiled_and_interpreted(
+    kind: str, direction: str, acts: list[str], alphas: list[float], betas: list[float]
+):
     rng = np.random.default_rng(2)
     model, weights = _recurrent_model(kind, direction, acts, alphas, betas, rng)
     x = _sequence(rng)
@@ -267,14 +315,17 @@ def test_recurrent_activations_compiled_and_interpreted(kind: str, direction: st
         fns = _gate_functions(acts, alphas, betas)
         expected = _recurrent_reference(kind, direction, fns, x, weights)
     imported = import_onnx(model)
-    runs = (("compiled", compile(imported.module)(x)),
-            ("interpreted", interpret(imported.module, [x])))
+    runs = (
+        ("compiled", compile(imported.module)(x)),
+        ("interpreted", interpret(imported.module, [x])),
+    )
     for how, got in runs:
         assert len(got) == len(expected), how
         for name, g, e in zip(("Y", "Y_h", "Y_c"), got, expected, strict=False):
             # Three steps of float32 arithmetic on values up to about 100.
-            np.testing.assert_allclose(np.asarray(g), e, rtol=1e-5, atol=1e-5,
-                                       err_msg=f"{how} {name}")
+            np.testing.assert_allclose(
+                np.asarray(g), e, rtol=1e-5, atol=1e-5, err_msg=f"{how} {name}"
+            )
 
 
 def test_recurrent_reference_agrees_with_onnxruntime():
@@ -286,8 +337,9 @@ def test_recurrent_reference_agrees_with_onnxruntime():
     for kind, direction, acts, alphas, betas in RECURRENT_CASES:
         model, weights = _recurrent_model(kind, direction, acts, alphas, betas, rng)
         x = (rng.standard_normal((SEQ, 4, INPUT)) * 2).astype(np.float32)
-        session = ort.InferenceSession(model.SerializeToString(),
-                                       providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(
+            model.SerializeToString(), providers=["CPUExecutionProvider"]
+        )
         expected = session.run(None, {"X": x})
         fns = _gate_functions(acts, alphas, betas, {"ThresholdedRelu": {"alpha": 0.0}})
         got = _recurrent_reference(kind, direction, fns, x, weights)
@@ -295,11 +347,16 @@ def test_recurrent_reference_agrees_with_onnxruntime():
             np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6, err_msg=f"{kind} {acts}")
 
 
-@pytest.mark.parametrize("acts, message", [
-    (["Sigmoid", "Swish", "Tanh"],
-     r"node 0 'rnn' \(LSTM\): activation 'Swish' is not one of Relu, Tanh, "),
-    (["Sigmoid", "Tanh"], r"node 0 'rnn' \(LSTM\): 2 activations given, 3 expected"),
-])
+@pytest.mark.parametrize(
+    "acts, message",
+    [
+        (
+            ["Sigmoid", "Swish", "Tanh"],
+            r"node 0 'rnn' \(LSTM\): activation 'Swish' is not one of Relu, Tanh, ",
+        ),
+        (["Sigmoid", "Tanh"], r"node 0 'rnn' \(LSTM\): 2 activations given, 3 expected"),
+    ],
+)
 def test_recurrent_activation_errors_name_the_node(acts: list[str], message: str):
     model, _ = _recurrent_model("LSTM", "forward", acts, [], [], np.random.default_rng(0))
     with pytest.raises(OnnxImportError, match=message):

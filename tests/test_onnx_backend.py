@@ -17,7 +17,6 @@ from __future__ import annotations
 import warnings
 
 import onnx.backend.test
-
 from relay_opt.runtime.onnx_backend import RelayOptBackend
 
 with warnings.catch_warnings():
@@ -28,10 +27,14 @@ with warnings.catch_warnings():
 backend_test.exclude(r"_cuda$")
 
 # Node tests that run but disagree with ONNX, with the reason; each is a known gap.
-FP16_ULPS = ("float16 attention, 1-2 fp16 ulps from ONNX's reference where rtol 1e-3 is about one ulp "
-             "(the reference interpreter is 1 ulp off too: rounding order of the expanded graph)")
-INVERSE_DFT_NOISE = ("ONNX's expected output carries its float32 FFT's rounding noise (1.9e-7) in imaginary "
-                     "parts that are exactly 0 (ours: 3e-15), above the test's atol of 1e-7")
+FP16_ULPS = (
+    "float16 attention, 1-2 fp16 ulps from ONNX's reference where rtol 1e-3 is about one ulp "
+    "(the reference interpreter is 1 ulp off too: rounding order of the expanded graph)"
+)
+INVERSE_DFT_NOISE = (
+    "ONNX's expected output carries its float32 FFT's rounding noise (1.9e-7) in imaginary "
+    "parts that are exactly 0 (ours: 3e-15), above the test's atol of 1e-7"
+)
 KNOWN_FAILURES: dict[str, str] = {
     "test_dft_inverse_cpu": INVERSE_DFT_NOISE,
     "test_dft_inverse_opset19_cpu": INVERSE_DFT_NOISE,

@@ -13,7 +13,6 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
-
 from relay_opt.frontends.onnx import OnnxImportError, OnnxUnsupportedError, import_onnx
 from relay_opt.runtime.interpreter import interpret
 from relay_opt.runtime.jit import compile
@@ -29,39 +28,61 @@ def _model(nodes, inputs, outputs, inits=(), opset: int = 17) -> onnx.ModelProto
 def mlp(rng: np.random.Generator, sizes=(64, 48, 10)) -> onnx.ModelProto:  # noqa: ANN001
     nodes, inits, prev = [], [], "x"
     for i, (a, b) in enumerate(pairwise(sizes)):
-        inits += [numpy_helper.from_array(rng.standard_normal((b, a)).astype(np.float32), f"w{i}"),
-                  numpy_helper.from_array(rng.standard_normal(b).astype(np.float32), f"b{i}")]
+        inits += [
+            numpy_helper.from_array(rng.standard_normal((b, a)).astype(np.float32), f"w{i}"),
+            numpy_helper.from_array(rng.standard_normal(b).astype(np.float32), f"b{i}"),
+        ]
         nodes.append(helper.make_node("Gemm", [prev, f"w{i}", f"b{i}"], [f"h{i}"], transB=1))
         nodes.append(helper.make_node("Relu", [f"h{i}"], [f"r{i}"]))
         prev = f"r{i}"
     nodes.append(helper.make_node("Softmax", [prev], ["probs"], axis=-1))
-    return _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, sizes[0]])],
-                  [helper.make_tensor_value_info("probs", TensorProto.FLOAT, [2, sizes[-1]])], inits)
+    return _model(
+        nodes,
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, sizes[0]])],
+        [helper.make_tensor_value_info("probs", TensorProto.FLOAT, [2, sizes[-1]])],
+        inits,
+    )
 
 
-def lstm(rng: np.random.Generator, seq: int = 5, inputs: int = 6, hidden: int = 8) -> onnx.ModelProto:
-    inits = [numpy_helper.from_array((rng.standard_normal(s) * 0.3).astype(np.float32), name)
-             for name, s in (("W", (1, 4 * hidden, inputs)), ("R", (1, 4 * hidden, hidden)), ("B", (1, 8 * hidden)))]
+def lstm(
+    rng: np.random.Generator, seq: int = 5, inputs: int = 6, hidden: int = 8
+) -> onnx.ModelProto:
+    inits = [
+        numpy_helper.from_array((rng.standard_normal(s) * 0.3).astype(np.float32), name)
+        for name, s in (
+            ("W", (1, 4 * hidden, inputs)),
+            ("R", (1, 4 * hidden, hidden)),
+            ("B", (1, 8 * hidden)),
+        )
+    ]
     node = helper.make_node("LSTM", ["x", "W", "R", "B"], ["y", "y_h", "y_c"], hidden_size=hidden)
     return _model(
-        [node], [helper.make_tensor_value_info("x", TensorProto.FLOAT, [seq, 2, inputs])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [seq, 1, 2, hidden]),
-         helper.make_tensor_value_info("y_h", TensorProto.FLOAT, [1, 2, hidden]),
-         helper.make_tensor_value_info("y_c", TensorProto.FLOAT, [1, 2, hidden])], inits, opset=14)
+        [node],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [seq, 2, inputs])],
+        [
+            helper.make_tensor_value_info("y", TensorProto.FLOAT, [seq, 1, 2, hidden]),
+            helper.make_tensor_value_info("y_h", TensorProto.FLOAT, [1, 2, hidden]),
+            helper.make_tensor_value_info("y_c", TensorProto.FLOAT, [1, 2, hidden]),
+        ],
+        inits,
+        opset=14,
+    )
 
 
 def attention_block(rng: np.random.Generator) -> onnx.ModelProto:
     """A transformer fragment: MatMul, Reshape, Transpose, scaled Softmax, LayerNormalization, Gelu-by-Erf."""
     d, heads, t = 16, 2, 4
-    inits = [numpy_helper.from_array((rng.standard_normal((d, d)) * 0.2).astype(np.float32), "wq"),
-             numpy_helper.from_array(np.array([1, t, heads, d // heads], np.int64), "split_shape"),
-             numpy_helper.from_array(np.array([1, t, d], np.int64), "merge_shape"),
-             numpy_helper.from_array(np.float32(1 / np.sqrt(d // heads)), "scale"),
-             numpy_helper.from_array(np.ones(d, np.float32), "gamma"),
-             numpy_helper.from_array(np.zeros(d, np.float32), "beta"),
-             numpy_helper.from_array(np.float32(np.sqrt(2)), "sqrt2"),
-             numpy_helper.from_array(np.float32(0.5), "half"),
-             numpy_helper.from_array(np.float32(1), "one")]
+    inits = [
+        numpy_helper.from_array((rng.standard_normal((d, d)) * 0.2).astype(np.float32), "wq"),
+        numpy_helper.from_array(np.array([1, t, heads, d // heads], np.int64), "split_shape"),
+        numpy_helper.from_array(np.array([1, t, d], np.int64), "merge_shape"),
+        numpy_helper.from_array(np.float32(1 / np.sqrt(d // heads)), "scale"),
+        numpy_helper.from_array(np.ones(d, np.float32), "gamma"),
+        numpy_helper.from_array(np.zeros(d, np.float32), "beta"),
+        numpy_helper.from_array(np.float32(np.sqrt(2)), "sqrt2"),
+        numpy_helper.from_array(np.float32(0.5), "half"),
+        numpy_helper.from_array(np.float32(1), "one"),
+    ]
     nodes = [
         helper.make_node("MatMul", ["x", "wq"], ["q"]),
         helper.make_node("Reshape", ["q", "split_shape"], ["q4"]),
@@ -74,15 +95,21 @@ def attention_block(rng: np.random.Generator) -> onnx.ModelProto:
         helper.make_node("Transpose", ["o"], ["ot"], perm=[0, 2, 1, 3]),
         helper.make_node("Reshape", ["ot", "merge_shape"], ["m"]),
         helper.make_node("Add", ["m", "x"], ["res"]),
-        helper.make_node("LayerNormalization", ["res", "gamma", "beta"], ["ln"], axis=-1, epsilon=1e-5),
+        helper.make_node(
+            "LayerNormalization", ["res", "gamma", "beta"], ["ln"], axis=-1, epsilon=1e-5
+        ),
         helper.make_node("Div", ["ln", "sqrt2"], ["u"]),
         helper.make_node("Erf", ["u"], ["e"]),
         helper.make_node("Add", ["e", "one"], ["e1"]),
         helper.make_node("Mul", ["ln", "e1"], ["g"]),
         helper.make_node("Mul", ["g", "half"], ["y"]),
     ]
-    return _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, t, d])],
-                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, t, d])], inits)
+    return _model(
+        nodes,
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, t, d])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, t, d])],
+        inits,
+    )
 
 
 MODELS = {"mlp": mlp, "lstm": lstm, "attention": attention_block}
@@ -93,8 +120,12 @@ MODELS = {"mlp": mlp, "lstm": lstm, "attention": attention_block}
 def test_compiled_and_interpreted_match_onnx_reference(name: str, seed: int):
     rng = np.random.default_rng(seed)
     model = MODELS[name](rng)
-    feeds = {vi.name: rng.standard_normal([d.dim_value for d in vi.type.tensor_type.shape.dim]).astype(np.float32)
-             for vi in model.graph.input}
+    feeds = {
+        vi.name: rng.standard_normal([d.dim_value for d in vi.type.tensor_type.shape.dim]).astype(
+            np.float32
+        )
+        for vi in model.graph.input
+    }
     expected = ReferenceEvaluator(model).run(None, feeds)
     imported = import_onnx(model)
     args = [feeds[n] for n in imported.input_names]
@@ -128,29 +159,57 @@ def test_import_onnx_prints_the_relay_dialect_without_weights(mlp_file: Path):
 def test_relay_run_names_inputs_and_outputs_as_the_graph_does(mlp_file: Path, tmp_path: Path):
     x = np.random.default_rng(1).standard_normal((2, 300)).astype(np.float32)
     np.savez(tmp_path / "in.npz", x=x)
-    r = tool("relay-run", str(mlp_file), "--inputs", str(tmp_path / "in.npz"), "--outputs", str(tmp_path / "out.npz"))
+    r = tool(
+        "relay-run",
+        str(mlp_file),
+        "--inputs",
+        str(tmp_path / "in.npz"),
+        "--outputs",
+        str(tmp_path / "out.npz"),
+    )
     assert r.returncode == 0, r.stderr
     assert "result[0]: 2x10xfloat32" in r.stdout
     expected = ReferenceEvaluator(onnx.load(mlp_file)).run(None, {"x": x})[0]
-    np.testing.assert_allclose(np.load(tmp_path / "out.npz")["probs"], expected, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+        np.load(tmp_path / "out.npz")["probs"], expected, rtol=1e-4, atol=1e-6
+    )
 
 
-@pytest.mark.parametrize("array, message", [
-    (np.zeros((3, 300), np.float32), "graph input 'x' has shape (2, 300), not (3, 300)"),
-    (np.zeros((2, 300), np.float64), "float64"),
-])
-def test_relay_run_rejects_mismatched_inputs_before_running(mlp_file: Path, tmp_path: Path, array, message):
+@pytest.mark.parametrize(
+    "array, message",
+    [
+        (np.zeros((3, 300), np.float32), "graph input 'x' has shape (2, 300), not (3, 300)"),
+        (np.zeros((2, 300), np.float64), "float64"),
+    ],
+)
+def test_relay_run_rejects_mismatched_inputs_before_running(
+    mlp_file: Path, tmp_path: Path, array, message
+):
     np.savez(tmp_path / "in.npz", x=array)
-    r = tool("relay-run", str(mlp_file), "--inputs", str(tmp_path / "in.npz"), "--outputs", str(tmp_path / "out.npz"))
+    r = tool(
+        "relay-run",
+        str(mlp_file),
+        "--inputs",
+        str(tmp_path / "in.npz"),
+        "--outputs",
+        str(tmp_path / "out.npz"),
+    )
     assert r.returncode == 1 and message in r.stderr, r.stderr
     assert "Traceback" not in r.stderr and not (tmp_path / "out.npz").exists()
 
 
 def test_unsupported_operator_names_the_node(tmp_path: Path):
-    model = _model([helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Unique", ["r"], ["v"], name="uniq")],
-                   [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
-                   [helper.make_tensor_value_info("v", TensorProto.FLOAT, [4])])
-    with pytest.raises(OnnxUnsupportedError, match=r"node 1 'uniq' \(Unique\): operator Unique is not supported"):
+    model = _model(
+        [
+            helper.make_node("Relu", ["x"], ["r"]),
+            helper.make_node("Unique", ["r"], ["v"], name="uniq"),
+        ],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+        [helper.make_tensor_value_info("v", TensorProto.FLOAT, [4])],
+    )
+    with pytest.raises(
+        OnnxUnsupportedError, match=r"node 1 'uniq' \(Unique\): operator Unique is not supported"
+    ):
         import_onnx(model)
     path = tmp_path / "unique.onnx"
     onnx.save(model, path)
@@ -168,24 +227,33 @@ def test_not_an_onnx_file(tmp_path: Path):
     assert r.returncode == 1 and "not an ONNX model" in r.stderr and "Traceback" not in r.stderr
 
 
-@pytest.mark.parametrize("equation, shapes", [
-    ("bhqd,bhkd->bhqk", [(2, 3, 4, 5), (2, 3, 6, 5)]),
-    ("ij,jk,kl->il", [(3, 4), (4, 5), (5, 2)]),
-    ("...ij,...jk->...ik", [(1, 3, 4), (2, 4, 5)]),
-    ("ij,jk", [(3, 4), (4, 5)]),
-    ("i,j->ij", [(3,), (4,)]),
-    ("bii->bi", [(2, 3, 3)]),
-    ("ijk->", [(2, 3, 4)]),
-    ("ijk,ik->kj", [(2, 3, 4), (2, 4)]),
-])
+@pytest.mark.parametrize(
+    "equation, shapes",
+    [
+        ("bhqd,bhkd->bhqk", [(2, 3, 4, 5), (2, 3, 6, 5)]),
+        ("ij,jk,kl->il", [(3, 4), (4, 5), (5, 2)]),
+        ("...ij,...jk->...ik", [(1, 3, 4), (2, 4, 5)]),
+        ("ij,jk", [(3, 4), (4, 5)]),
+        ("i,j->ij", [(3,), (4,)]),
+        ("bii->bi", [(2, 3, 3)]),
+        ("ijk->", [(2, 3, 4)]),
+        ("ijk,ik->kj", [(2, 3, 4), (2, 4)]),
+    ],
+)
 def test_einsum_matches_numpy(equation: str, shapes):  # noqa: ANN001
     rng = np.random.default_rng(0)
     arrays = [rng.standard_normal(s).astype(np.float32) for s in shapes]
     names = [f"x{i}" for i in range(len(arrays))]
     expected = np.einsum(equation, *arrays)
-    model = _model([helper.make_node("Einsum", names, ["y"], equation=equation)],
-                   [helper.make_tensor_value_info(nm, TensorProto.FLOAT, a.shape) for nm, a in zip(names, arrays, strict=True)],
-                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, expected.shape)], opset=12)
+    model = _model(
+        [helper.make_node("Einsum", names, ["y"], equation=equation)],
+        [
+            helper.make_tensor_value_info(nm, TensorProto.FLOAT, a.shape)
+            for nm, a in zip(names, arrays, strict=True)
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, expected.shape)],
+        opset=12,
+    )
     got = compile(import_onnx(model).module)(*arrays)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
 
@@ -202,11 +270,15 @@ def _run_both(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> None:
 @pytest.mark.parametrize("largest", [1, 0])
 def test_topk_keeps_the_lower_index_first_among_ties(largest: int):
     x = np.array([[3, 1, 3, 2, 1, 3], [0, 5, 5, 5, 4, 0]], np.float32)
-    model = _model([helper.make_node("TopK", ["x", "k"], ["v", "i"], axis=1, largest=largest)],
-                   [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 6])],
-                   [helper.make_tensor_value_info("v", TensorProto.FLOAT, [2, 4]),
-                    helper.make_tensor_value_info("i", TensorProto.INT64, [2, 4])],
-                   [numpy_helper.from_array(np.array([4], np.int64), "k")])
+    model = _model(
+        [helper.make_node("TopK", ["x", "k"], ["v", "i"], axis=1, largest=largest)],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 6])],
+        [
+            helper.make_tensor_value_info("v", TensorProto.FLOAT, [2, 4]),
+            helper.make_tensor_value_info("i", TensorProto.INT64, [2, 4]),
+        ],
+        [numpy_helper.from_array(np.array([4], np.int64), "k")],
+    )
     _run_both(model, {"x": x})
 
 
@@ -214,22 +286,38 @@ def test_topk_keeps_the_lower_index_first_among_ties(largest: int):
 def test_scatter_elements_reduces_duplicate_indices(reduction: str):
     rng = np.random.default_rng(0)
     indices = np.array([[1, 1, 0], [2, 2, 2]], np.int64)  # duplicates in each row
-    model = _model([helper.make_node("ScatterElements", ["data", "idx", "upd"], ["y"], axis=1, reduction=reduction)],
-                   [helper.make_tensor_value_info("data", TensorProto.FLOAT, [2, 4]),
-                    helper.make_tensor_value_info("upd", TensorProto.FLOAT, [2, 3])],
-                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4])],
-                   [numpy_helper.from_array(indices, "idx")], opset=18)
-    _run_both(model, {"data": rng.standard_normal((2, 4)).astype(np.float32),
-                      "upd": rng.standard_normal((2, 3)).astype(np.float32)})
+    model = _model(
+        [
+            helper.make_node(
+                "ScatterElements", ["data", "idx", "upd"], ["y"], axis=1, reduction=reduction
+            )
+        ],
+        [
+            helper.make_tensor_value_info("data", TensorProto.FLOAT, [2, 4]),
+            helper.make_tensor_value_info("upd", TensorProto.FLOAT, [2, 3]),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4])],
+        [numpy_helper.from_array(indices, "idx")],
+        opset=18,
+    )
+    _run_both(
+        model,
+        {
+            "data": rng.standard_normal((2, 4)).astype(np.float32),
+            "upd": rng.standard_normal((2, 3)).astype(np.float32),
+        },
+    )
 
 
 def test_gather_nd_with_batch_dims():
     rng = np.random.default_rng(0)
     indices = np.array([[[1, -1]], [[0, 2]], [[2, 0]]], np.int64)  # [3, 1, 2], a negative index too
-    model = _model([helper.make_node("GatherND", ["x", "idx"], ["y"], batch_dims=1)],
-                   [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 3, 4, 2])],
-                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, 1, 2])],
-                   [numpy_helper.from_array(indices, "idx")])
+    model = _model(
+        [helper.make_node("GatherND", ["x", "idx"], ["y"], batch_dims=1)],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 3, 4, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, 1, 2])],
+        [numpy_helper.from_array(indices, "idx")],
+    )
     _run_both(model, {"x": rng.standard_normal((3, 3, 4, 2)).astype(np.float32)})
 
 
@@ -237,11 +325,16 @@ def test_quantize_dequantize_per_channel_round_trip():
     rng = np.random.default_rng(0)
     scale = np.array([0.02, 0.05, 0.1], np.float32)
     zero_point = np.array([0, 10, -5], np.int8)
-    model = _model([helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"], axis=1),
-                    helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"], axis=1)],
-                   [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 4])],
-                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3, 4])],
-                   [numpy_helper.from_array(scale, "s"), numpy_helper.from_array(zero_point, "z")], opset=19)
+    model = _model(
+        [
+            helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"], axis=1),
+            helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"], axis=1),
+        ],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3, 4])],
+        [numpy_helper.from_array(scale, "s"), numpy_helper.from_array(zero_point, "z")],
+        opset=19,
+    )
     x = rng.standard_normal((2, 3, 4)).astype(np.float32) * 4  # saturates some
     x[0, 0, :2] = [0.01, 0.03]  # halves: round to even
     _run_both(model, {"x": x})
@@ -253,12 +346,19 @@ def test_reverse_sequence_with_onnx_axes(axes: dict):
     input, read at run time: the whole axis, 1, and longer than the axis (all of it reverses)."""
     rng = np.random.default_rng(0)
     shape = (5, 3, 2) if not axes else (3, 5, 2)
-    model = _model([helper.make_node("ReverseSequence", ["x", "lens"], ["y"], **axes)],
-                   [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape),
-                    helper.make_tensor_value_info("lens", TensorProto.INT64, [3])],
-                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)], opset=10)
-    feeds = {"x": rng.standard_normal(shape).astype(np.float32),
-             "lens": np.array([5, 1, 7], np.int64)}
+    model = _model(
+        [helper.make_node("ReverseSequence", ["x", "lens"], ["y"], **axes)],
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, shape),
+            helper.make_tensor_value_info("lens", TensorProto.INT64, [3]),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)],
+        opset=10,
+    )
+    feeds = {
+        "x": rng.standard_normal(shape).astype(np.float32),
+        "lens": np.array([5, 1, 7], np.int64),
+    }
     _run_both(model, feeds)
     imported = import_onnx(model)
     interpreted = interpret(imported.module, [feeds[name] for name in imported.input_names])

@@ -6,17 +6,15 @@ operator added to the registry without them fails `test_every_operator_has_cases
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import zlib
+from collections.abc import Callable
 
 import numpy as np
 import pytest
-from xdsl.dialects.builtin import TupleType
-
 from relay_opt.dialects.relay.numpy_dtypes import relay_dtype
 from relay_opt.dialects.relay.registry import TypeRelationError, all_ops, lookup
 from relay_opt.dialects.relay.types import DYNAMIC, tensor_type, tuple_type
+from xdsl.dialects.builtin import TupleType
 
 Case = tuple[list, dict]  # operand arrays (tuples of arrays for tuple operands), attributes
 
@@ -48,7 +46,7 @@ def binary(dtype="float32", positive=False) -> Callable:
         out = []
         for _ in range(3):
             a = rand_shape(rng, int(rng.integers(1, 4)))
-            b = tuple(1 if rng.random() < 0.3 else d for d in a[int(rng.integers(0, len(a))):])
+            b = tuple(1 if rng.random() < 0.3 else d for d in a[int(rng.integers(0, len(a))) :])
             out.append(([arr(rng, a, dtype, positive), arr(rng, b, dtype, positive)], {}))
         return out
 
@@ -56,19 +54,49 @@ def binary(dtype="float32", positive=False) -> Callable:
 
 
 def nchw(rng, c=None):  # noqa: ANN001, ANN201
-    return (int(rng.integers(1, 3)), c or int(rng.integers(1, 4)), int(rng.integers(5, 9)), int(rng.integers(5, 9)))
+    return (
+        int(rng.integers(1, 3)),
+        c or int(rng.integers(1, 4)),
+        int(rng.integers(5, 9)),
+        int(rng.integers(5, 9)),
+    )
 
 
 CASES: dict[str, Callable] = {}
-for name in ["exp", "sqrt", "rsqrt", "log", "tanh", "sigmoid", "erf", "floor", "ceil", "round", "sin", "cos"]:
+for name in [
+    "exp",
+    "sqrt",
+    "rsqrt",
+    "log",
+    "tanh",
+    "sigmoid",
+    "erf",
+    "floor",
+    "ceil",
+    "round",
+    "sin",
+    "cos",
+]:
     CASES[name] = unary(positive=True)
 for name in ["negative", "abs", "nn.relu"]:
     CASES[name] = unary("int32")
 CASES["logical_not"] = unary("bool")
 CASES["nn.leaky_relu"] = lambda rng: [([arr(rng, rand_shape(rng, 2))], {"alpha": 0.1})]
 CASES["clip"] = lambda rng: [([arr(rng, rand_shape(rng, 3))], {"a_min": -0.5, "a_max": 0.5})]
-CASES["cast"] = lambda rng: [([arr(rng, (3,), positive=True)], {"dtype": d}) for d in ("int8", "float16", "bool", "uint8")]
-for name in ["add", "subtract", "multiply", "divide", "maximum", "minimum", "mod", "floor_divide", "power"]:
+CASES["cast"] = lambda rng: [
+    ([arr(rng, (3,), positive=True)], {"dtype": d}) for d in ("int8", "float16", "bool", "uint8")
+]
+for name in [
+    "add",
+    "subtract",
+    "multiply",
+    "divide",
+    "maximum",
+    "minimum",
+    "mod",
+    "floor_divide",
+    "power",
+]:
     CASES[name] = binary(positive=True)
 for name in ["equal", "not_equal", "less", "less_equal", "greater", "greater_equal"]:
     CASES[name] = binary("int64")
@@ -82,7 +110,9 @@ def _shift_cases(rng):
         bits = np.dtype(dtype).itemsize * 8
         a = rng.integers(-100 if dtype.startswith("int") else 0, 100, (2, r(rng))).astype(dtype)
         # In-range amounts, the largest one, and out-of-range ones (numpy: every bit shifted out).
-        b = np.array([0, 1, 3, bits - 1, bits, bits + 5], dtype=dtype)[rng.integers(0, 6, (r(rng), 1, 1))]
+        b = np.array([0, 1, 3, bits - 1, bits, bits + 5], dtype=dtype)[
+            rng.integers(0, 6, (r(rng), 1, 1))
+        ]
         out.append(([a, b], {}))
     # A negative amount (signed) is out of range too: numpy compares it unsigned.
     out.append(([np.array([-7, 7], np.int16), np.array([-1, 2], np.int16)], {}))
@@ -91,20 +121,35 @@ def _shift_cases(rng):
 
 CASES["left_shift"] = _shift_cases
 CASES["right_shift"] = _shift_cases
-CASES["where"] = lambda rng: [([arr(rng, (r(rng), 1, 3), "bool"), arr(rng, (r(rng), 3)), arr(rng, (1,))], {})]
+CASES["where"] = lambda rng: [
+    ([arr(rng, (r(rng), 1, 3), "bool"), arr(rng, (r(rng), 3)), arr(rng, (1,))], {})
+]
 
 
 def _conv_cases(rng):
     out = []
-    for groups, padding, strides, dilation in [(1, [1, 1], [1, 1], [1, 1]), (2, [0, 1, 2, 0], [2, 1], [1, 2]),
-                                               (4, [1], [2, 2], [1, 1])]:
+    for groups, padding, strides, dilation in [
+        (1, [1, 1], [1, 1], [1, 1]),
+        (2, [0, 1, 2, 0], [2, 1], [1, 2]),
+        (4, [1], [2, 2], [1, 1]),
+    ]:
         n, _, h, w = nchw(rng)
         cin = 4
         x = arr(rng, (n, cin, h + 4, w + 4))
         wt = arr(rng, (8, cin // groups, 3, 3))
-        out.append(([x, wt], {"padding": padding, "strides": strides, "dilation": dilation, "groups": groups}))
+        out.append(
+            (
+                [x, wt],
+                {"padding": padding, "strides": strides, "dilation": dilation, "groups": groups},
+            )
+        )
     x = arr(rng, (1, 7, 7, 3))
-    out.append(([x, arr(rng, (3, 3, 3, 5))], {"data_layout": "NHWC", "kernel_layout": "HWIO", "padding": [1, 1]}))
+    out.append(
+        (
+            [x, arr(rng, (3, 3, 3, 5))],
+            {"data_layout": "NHWC", "kernel_layout": "HWIO", "padding": [1, 1]},
+        )
+    )
     return out
 
 
@@ -114,102 +159,189 @@ CASES["nn.conv2d"] = _conv_cases
 def _conv_transpose_cases(rng):
     out = []
     for groups, padding, strides, dilation, output_padding in [
-            (1, [0, 0], [1, 1], [1, 1], [0, 0]), (1, [1, 0, 2, 1], [2, 3], [1, 2], [1, 2]),
-            (2, [1], [2, 2], [1, 1], [1, 0]), (4, [2, 2], [1, 1], [2, 2], [0, 0])]:
+        (1, [0, 0], [1, 1], [1, 1], [0, 0]),
+        (1, [1, 0, 2, 1], [2, 3], [1, 2], [1, 2]),
+        (2, [1], [2, 2], [1, 1], [1, 0]),
+        (4, [2, 2], [1, 1], [2, 2], [0, 0]),
+    ]:
         n, _, h, w = nchw(rng)
-        out.append(([arr(rng, (n, 4, h - 2, w - 3)), arr(rng, (4, r(rng, 1, 3), 3, 2))],
-                    {"padding": padding, "strides": strides, "dilation": dilation, "groups": groups,
-                     "output_padding": output_padding}))
-    out.append(([arr(rng, (1, 2, 3, 3), "int32"), arr(rng, (2, 2, 2, 2), "int32")], {"strides": [2, 2]}))
+        out.append(
+            (
+                [arr(rng, (n, 4, h - 2, w - 3)), arr(rng, (4, r(rng, 1, 3), 3, 2))],
+                {
+                    "padding": padding,
+                    "strides": strides,
+                    "dilation": dilation,
+                    "groups": groups,
+                    "output_padding": output_padding,
+                },
+            )
+        )
+    out.append(
+        ([arr(rng, (1, 2, 3, 3), "int32"), arr(rng, (2, 2, 2, 2), "int32")], {"strides": [2, 2]})
+    )
     return out
 
 
 CASES["nn.conv2d_transpose"] = _conv_transpose_cases
-CASES["nn.dense"] = lambda rng: [([arr(rng, (2, r(rng), 5)), arr(rng, (r(rng), 5))], {}), ([arr(rng, (1, 7)), arr(rng, (3, 7))], {"units": 3})]
-CASES["nn.matmul"] = lambda rng: [([arr(rng, (r(rng), 5)), arr(rng, (5, r(rng)))], {}),
-                                  ([arr(rng, (5, 2)), arr(rng, (3, 5))], {"transpose_a": True, "transpose_b": True})]
-CASES["nn.batch_matmul"] = lambda rng: [([arr(rng, (2, r(rng), 4)), arr(rng, (2, 5, 4))], {"transpose_b": True}),
-                                        ([arr(rng, (1, 3, 4)), arr(rng, (3, 4, 2))], {})]
-CASES["nn.bias_add"] = lambda rng: [([arr(rng, (2, 3, k := r(rng))), arr(rng, (3,))], {}), ([arr(rng, (2, 3, k)), arr(rng, (k,))], {"axis": -1})]
+CASES["nn.dense"] = lambda rng: [
+    ([arr(rng, (2, r(rng), 5)), arr(rng, (r(rng), 5))], {}),
+    ([arr(rng, (1, 7)), arr(rng, (3, 7))], {"units": 3}),
+]
+CASES["nn.matmul"] = lambda rng: [
+    ([arr(rng, (r(rng), 5)), arr(rng, (5, r(rng)))], {}),
+    ([arr(rng, (5, 2)), arr(rng, (3, 5))], {"transpose_a": True, "transpose_b": True}),
+]
+CASES["nn.batch_matmul"] = lambda rng: [
+    ([arr(rng, (2, r(rng), 4)), arr(rng, (2, 5, 4))], {"transpose_b": True}),
+    ([arr(rng, (1, 3, 4)), arr(rng, (3, 4, 2))], {}),
+]
+CASES["nn.bias_add"] = lambda rng: [
+    ([arr(rng, (2, 3, k := r(rng))), arr(rng, (3,))], {}),
+    ([arr(rng, (2, 3, k)), arr(rng, (k,))], {"axis": -1}),
+]
 CASES["nn.prelu"] = lambda rng: [([arr(rng, (2, 3, r(rng))), arr(rng, (3,))], {})]
-CASES["nn.softmax"] = lambda rng: [([arr(rng, (r(rng), 5))], {}), ([arr(rng, (2, r(rng), 3))], {"axis": 1})]
+CASES["nn.softmax"] = lambda rng: [
+    ([arr(rng, (r(rng), 5))], {}),
+    ([arr(rng, (2, r(rng), 3))], {"axis": 1}),
+]
 CASES["nn.log_softmax"] = CASES["nn.softmax"]
 
 
 def _pool_cases(rng):
-    return [([arr(rng, nchw(rng))], {"pool_size": [2, 2], "strides": [2, 2]}),
-            ([arr(rng, (1, 2, 7, 6))], {"pool_size": [3, 3], "strides": [2, 2], "padding": [1, 1], "ceil_mode": True}),
-            ([arr(rng, (1, 7, 6, 2))], {"pool_size": [3, 2], "layout": "NHWC", "dilation": [2, 1]})]
+    return [
+        ([arr(rng, nchw(rng))], {"pool_size": [2, 2], "strides": [2, 2]}),
+        (
+            [arr(rng, (1, 2, 7, 6))],
+            {"pool_size": [3, 3], "strides": [2, 2], "padding": [1, 1], "ceil_mode": True},
+        ),
+        ([arr(rng, (1, 7, 6, 2))], {"pool_size": [3, 2], "layout": "NHWC", "dilation": [2, 1]}),
+    ]
 
 
 CASES["nn.max_pool2d"] = _pool_cases
-CASES["nn.avg_pool2d"] = lambda rng: _pool_cases(rng) + [
-    ([arr(rng, (1, 2, 5, 5))], {"pool_size": [3, 3], "padding": [1, 1], "count_include_pad": True})]
-CASES["nn.global_avg_pool2d"] = lambda rng: [([arr(rng, nchw(rng))], {}), ([arr(rng, (1, 4, 4, 3))], {"layout": "NHWC"})]
+CASES["nn.avg_pool2d"] = lambda rng: (
+    _pool_cases(rng)
+    + [
+        (
+            [arr(rng, (1, 2, 5, 5))],
+            {"pool_size": [3, 3], "padding": [1, 1], "count_include_pad": True},
+        )
+    ]
+)
+CASES["nn.global_avg_pool2d"] = lambda rng: [
+    ([arr(rng, nchw(rng))], {}),
+    ([arr(rng, (1, 4, 4, 3))], {"layout": "NHWC"}),
+]
 CASES["nn.global_max_pool2d"] = CASES["nn.global_avg_pool2d"]
-CASES["nn.adaptive_avg_pool2d"] = lambda rng: [([arr(rng, (1, 3, 7, 9))], {"output_size": [r(rng), 4]}),
-                                               ([arr(rng, (1, 3, 5, 5))], {"output_size": [1]})]
+CASES["nn.adaptive_avg_pool2d"] = lambda rng: [
+    ([arr(rng, (1, 3, 7, 9))], {"output_size": [r(rng), 4]}),
+    ([arr(rng, (1, 3, 5, 5))], {"output_size": [1]}),
+]
 
 
 def _bn(rng):
     c = 3
     vec = [arr(rng, (c,)), arr(rng, (c,)), arr(rng, (c,)), arr(rng, (c,), positive=True)]
-    return [([arr(rng, (2, c, r(rng), 4)), *vec], {}), ([arr(rng, (2, 4, c)), *vec], {"axis": -1, "epsilon": 1e-3})]
+    return [
+        ([arr(rng, (2, c, r(rng), 4)), *vec], {}),
+        ([arr(rng, (2, 4, c)), *vec], {"axis": -1, "epsilon": 1e-3}),
+    ]
 
 
 CASES["nn.batch_norm"] = _bn
-CASES["nn.layer_norm"] = lambda rng: [([arr(rng, (2, r(rng), 6)), arr(rng, (6,)), arr(rng, (6,))], {})]
-CASES["nn.instance_norm"] = lambda rng: [([arr(rng, (2, 3, r(rng), 4)), arr(rng, (3,)), arr(rng, (3,))], {}),
-                                         ([arr(rng, (2, 5, 3)), arr(rng, (3,)), arr(rng, (3,))], {"axis": -1, "epsilon": 1e-3}),
-                                         ([arr(rng, (1, 2, 5)), arr(rng, (2,)), arr(rng, (2,))], {"center": False, "scale": False})]
-CASES["nn.group_norm"] = lambda rng: [([arr(rng, (2, 6, r(rng), 3)), arr(rng, (6,)), arr(rng, (6,))], {"num_groups": 3}),
-                                      ([arr(rng, (1, 4, 5)), arr(rng, (4,)), arr(rng, (4,))], {"num_groups": 1, "scale": False}),
-                                      ([arr(rng, (2, 3, 4)), arr(rng, (4,)), arr(rng, (4,))], {"num_groups": 2, "axis": -1, "epsilon": 1e-2})]
-CASES["nn.l2_normalize"] = lambda rng: [([arr(rng, (2, r(rng), 3))], {"eps": 1e-10, "axis": [1]}),
-                                        ([arr(rng, (2, 3, 4))], {"eps": 1e-4, "axis": [0, -1]}),
-                                        ([arr(rng, (3, r(rng)))], {"eps": 1e-10}),
-                                        ([np.zeros((2, 3), np.float32)], {"eps": 1e-6, "axis": [1]})]
+CASES["nn.layer_norm"] = lambda rng: [
+    ([arr(rng, (2, r(rng), 6)), arr(rng, (6,)), arr(rng, (6,))], {})
+]
+CASES["nn.instance_norm"] = lambda rng: [
+    ([arr(rng, (2, 3, r(rng), 4)), arr(rng, (3,)), arr(rng, (3,))], {}),
+    ([arr(rng, (2, 5, 3)), arr(rng, (3,)), arr(rng, (3,))], {"axis": -1, "epsilon": 1e-3}),
+    ([arr(rng, (1, 2, 5)), arr(rng, (2,)), arr(rng, (2,))], {"center": False, "scale": False}),
+]
+CASES["nn.group_norm"] = lambda rng: [
+    ([arr(rng, (2, 6, r(rng), 3)), arr(rng, (6,)), arr(rng, (6,))], {"num_groups": 3}),
+    ([arr(rng, (1, 4, 5)), arr(rng, (4,)), arr(rng, (4,))], {"num_groups": 1, "scale": False}),
+    (
+        [arr(rng, (2, 3, 4)), arr(rng, (4,)), arr(rng, (4,))],
+        {"num_groups": 2, "axis": -1, "epsilon": 1e-2},
+    ),
+]
+CASES["nn.l2_normalize"] = lambda rng: [
+    ([arr(rng, (2, r(rng), 3))], {"eps": 1e-10, "axis": [1]}),
+    ([arr(rng, (2, 3, 4))], {"eps": 1e-4, "axis": [0, -1]}),
+    ([arr(rng, (3, r(rng)))], {"eps": 1e-10}),
+    ([np.zeros((2, 3), np.float32)], {"eps": 1e-6, "axis": [1]}),
+]
 CASES["nn.dropout"] = lambda rng: [([arr(rng, rand_shape(rng, 2))], {"rate": 0.2})]
-CASES["nn.pad"] = lambda rng: [([arr(rng, (2, 3)), np.float32(0.5)], {"pad_width": [[1, 0], [2, 3]]}),
-                               ([arr(rng, (2, 3)), np.float32(0)], {"pad_width": [[1, 1], [1, 1]], "pad_mode": "edge"}),
-                               ([arr(rng, (4, 5)), np.float32(0)], {"pad_width": [[2, 1], [0, 3]], "pad_mode": "reflect"})]
+CASES["nn.pad"] = lambda rng: [
+    ([arr(rng, (2, 3)), np.float32(0.5)], {"pad_width": [[1, 0], [2, 3]]}),
+    ([arr(rng, (2, 3)), np.float32(0)], {"pad_width": [[1, 1], [1, 1]], "pad_mode": "edge"}),
+    ([arr(rng, (4, 5)), np.float32(0)], {"pad_width": [[2, 1], [0, 3]], "pad_mode": "reflect"}),
+]
 CASES["nn.batch_flatten"] = lambda rng: [([arr(rng, rand_shape(rng, 3))], {})]
 
 for name in ["sum", "mean", "max", "min", "prod"]:
-    CASES[name] = lambda rng: [([arr(rng, (2, 3, 4))], {}), ([arr(rng, (2, 3, 4))], {"axis": [1], "keepdims": True}),
-                               ([arr(rng, (2, 3, 4))], {"axis": [0, -1], "exclude": True}),
-                               ([arr(rng, (3, 4), "int32")], {"axis": [0]})]
+    CASES[name] = lambda rng: [
+        ([arr(rng, (2, 3, 4))], {}),
+        ([arr(rng, (2, 3, 4))], {"axis": [1], "keepdims": True}),
+        ([arr(rng, (2, 3, 4))], {"axis": [0, -1], "exclude": True}),
+        ([arr(rng, (3, 4), "int32")], {"axis": [0]}),
+    ]
 for name in ["argmax", "argmin"]:
-    CASES[name] = lambda rng: [([arr(rng, (2, 3, 4))], {"axis": [1]}), ([arr(rng, (3, 4))], {}),
-                               ([arr(rng, (3, 4))], {"axis": [1], "keepdims": True, "select_last_index": True})]
-CASES["variance"] = lambda rng: [([arr(rng, (2, r(rng), 4)), arr(rng, (2, 1, 4))], {"axis": [1]}),
-                                 ([arr(rng, (5,)), arr(rng, (1,))], {"unbiased": True})]
+    CASES[name] = lambda rng: [
+        ([arr(rng, (2, 3, 4))], {"axis": [1]}),
+        ([arr(rng, (3, 4))], {}),
+        ([arr(rng, (3, 4))], {"axis": [1], "keepdims": True, "select_last_index": True}),
+    ]
+CASES["variance"] = lambda rng: [
+    ([arr(rng, (2, r(rng), 4)), arr(rng, (2, 1, 4))], {"axis": [1]}),
+    ([arr(rng, (5,)), arr(rng, (1,))], {"unbiased": True}),
+]
 
-CASES["reshape"] = lambda rng: [([arr(rng, (2, 3, 4))], {"newshape": s}) for s in
-                                ([6, -1], [0, -1], [-2], [-3, 4], [2, -4, 3, 1, 4], [-1], [4, 0, 2])]
-CASES["transpose"] = lambda rng: [([arr(rng, rand_shape(rng, 3))], {}), ([arr(rng, rand_shape(rng, 3))], {"axes": [1, 0, 2]})]
+CASES["reshape"] = lambda rng: [
+    ([arr(rng, (2, 3, 4))], {"newshape": s})
+    for s in ([6, -1], [0, -1], [-2], [-3, 4], [2, -4, 3, 1, 4], [-1], [4, 0, 2])
+]
+CASES["transpose"] = lambda rng: [
+    ([arr(rng, rand_shape(rng, 3))], {}),
+    ([arr(rng, rand_shape(rng, 3))], {"axes": [1, 0, 2]}),
+]
 CASES["concatenate"] = lambda rng: [([(arr(rng, (2, r(rng))), arr(rng, (2, r(rng))))], {"axis": 1})]
 CASES["stack"] = lambda rng: [([(arr(rng, s := rand_shape(rng, 2)), arr(rng, s))], {"axis": -1})]
-CASES["split"] = lambda rng: [([arr(rng, (6, r(rng)))], {"indices_or_sections": 3}),
-                              ([arr(rng, (6, 4))], {"indices_or_sections": [1, 3], "axis": 0})]
-CASES["squeeze"] = lambda rng: [([arr(rng, (1, r(rng), 1))], {}), ([arr(rng, (1, 3, 1))], {"axis": [0]})]
-CASES["expand_dims"] = lambda rng: [([arr(rng, rand_shape(rng, 2))], {"axis": 1, "num_newaxis": 2}), ([arr(rng, (2, 3))], {"axis": -1})]
+CASES["split"] = lambda rng: [
+    ([arr(rng, (6, r(rng)))], {"indices_or_sections": 3}),
+    ([arr(rng, (6, 4))], {"indices_or_sections": [1, 3], "axis": 0}),
+]
+CASES["squeeze"] = lambda rng: [
+    ([arr(rng, (1, r(rng), 1))], {}),
+    ([arr(rng, (1, 3, 1))], {"axis": [0]}),
+]
+CASES["expand_dims"] = lambda rng: [
+    ([arr(rng, rand_shape(rng, 2))], {"axis": 1, "num_newaxis": 2}),
+    ([arr(rng, (2, 3))], {"axis": -1}),
+]
 CASES["strided_slice"] = lambda rng: [
     ([arr(rng, (5, 6))], {"begin": [1, 0], "end": [4, 6], "strides": [2, 1]}),
     ([arr(rng, (5, 6))], {"begin": [-1], "end": [-6], "strides": [-1]}),
     ([arr(rng, (5, 6))], {"begin": [2], "end": [3], "axes": [1], "slice_mode": "size"}),
 ]
-CASES["take"] = lambda rng: [([arr(rng, (10, r(rng))), np.array([[1, 9], [0, 3]], np.int32)], {"axis": 0}),
-                             ([arr(rng, (3, 4)), np.array([2, 11], np.int64)], {})]
+CASES["take"] = lambda rng: [
+    ([arr(rng, (10, r(rng))), np.array([[1, 9], [0, 3]], np.int32)], {"axis": 0}),
+    ([arr(rng, (3, 4)), np.array([2, 11], np.int64)], {}),
+]
 
 
 def _reverse_sequence_cases(rng):
     """Several axis pairs (negative ones too), int32 and int64 lengths; lengths of 1 and of the
     whole axis, and out-of-range ones (0, negative, longer than the axis: clamped)."""
     out = []
-    for shape, seq, batch, dtype in [((3, 5), 1, 0, "int32"), ((6, 2, 4), 0, 1, "int64"),
-                                     ((2, 4, 3), -1, 0, "int64"), ((4, 3, 2), 0, 2, "int32"),
-                                     ((2, 3, 5, 2), 2, -1, "int64")]:
+    for shape, seq, batch, dtype in [
+        ((3, 5), 1, 0, "int32"),
+        ((6, 2, 4), 0, 1, "int64"),
+        ((2, 4, 3), -1, 0, "int64"),
+        ((4, 3, 2), 0, 2, "int32"),
+        ((2, 3, 5, 2), 2, -1, "int64"),
+    ]:
         n, b = shape[seq], shape[batch]
         lengths = rng.integers(1, n + 1, b)
         lengths[0], lengths[-1] = 1, n
@@ -226,14 +358,21 @@ CASES["tile"] = lambda rng: [([arr(rng, rand_shape(rng, 2))], {"reps": [2, 1, r(
 CASES["repeat"] = lambda rng: [([arr(rng, rand_shape(rng, 2))], {"repeats": r(rng), "axis": 1})]
 CASES["zeros"] = lambda rng: [([], {"shape": list(rand_shape(rng, 2)), "dtype": "int32"})]
 CASES["ones"] = lambda rng: [([], {"shape": list(rand_shape(rng, 1)), "dtype": "float32"})]
-CASES["full"] = lambda rng: [([np.float32(2.5)], {"shape": list(rand_shape(rng, 2))}), ([np.int64(3)], {"shape": [3], "dtype": "int8"})]
+CASES["full"] = lambda rng: [
+    ([np.float32(2.5)], {"shape": list(rand_shape(rng, 2))}),
+    ([np.int64(3)], {"shape": [3], "dtype": "int8"}),
+]
 CASES["zeros_like"] = unary()
 CASES["ones_like"] = unary("int32")
-CASES["layout_transform"] = lambda rng: [([arr(rng, (1, 8, 3, 2))], {"src_layout": "NCHW", "dst_layout": "NHWC"}),
-                                         ([arr(rng, (1, 8, 3, 2))], {"src_layout": "NCHW", "dst_layout": "NCHW4c"}),
-                                         ([arr(rng, (1, 2, 3, 2, 4))], {"src_layout": "NCHW4c", "dst_layout": "NHWC"})]
-CASES["image.resize2d"] = lambda rng: [([arr(rng, (1, 2, 4, 5))], {"size": [r(rng, 2, 9), 3]}),
-                                       ([arr(rng, (1, 4, 5, 2))], {"size": [2, 7], "layout": "NHWC", "method": "nearest_neighbor"})]
+CASES["layout_transform"] = lambda rng: [
+    ([arr(rng, (1, 8, 3, 2))], {"src_layout": "NCHW", "dst_layout": "NHWC"}),
+    ([arr(rng, (1, 8, 3, 2))], {"src_layout": "NCHW", "dst_layout": "NCHW4c"}),
+    ([arr(rng, (1, 2, 3, 2, 4))], {"src_layout": "NCHW4c", "dst_layout": "NHWC"}),
+]
+CASES["image.resize2d"] = lambda rng: [
+    ([arr(rng, (1, 2, 4, 5))], {"size": [r(rng, 2, 9), 3]}),
+    ([arr(rng, (1, 4, 5, 2))], {"size": [2, 7], "layout": "NHWC", "method": "nearest_neighbor"}),
+]
 
 
 def test_every_operator_has_cases():
@@ -293,8 +432,12 @@ def test_relation_matches_numpy(name):
 def test_arange_is_dynamic_until_its_operands_are_known():
     opdef = lookup("arange")
     t = tensor_type((), "float32")
-    assert opdef.infer([t, t, t], opdef.make_attrs({"dtype": "float32"})) == tensor_type([DYNAMIC], "float32")
-    out = opdef.compute(opdef.make_attrs({"dtype": "int32"}), np.float32(1), np.float32(7), np.float32(2))
+    assert opdef.infer([t, t, t], opdef.make_attrs({"dtype": "float32"})) == tensor_type(
+        [DYNAMIC], "float32"
+    )
+    out = opdef.compute(
+        opdef.make_attrs({"dtype": "int32"}), np.float32(1), np.float32(7), np.float32(2)
+    )
     assert out.tolist() == [1, 3, 5] and out.dtype == np.int32
 
 
@@ -334,7 +477,13 @@ def test_conv2d_transpose_against_a_naive_scatter():
     rng = np.random.default_rng(8)
     x, w = arr(rng, (2, 4, 3, 4)), arr(rng, (4, 3, 3, 2))
     opdef = lookup("nn.conv2d_transpose")
-    attrs = {"padding": [1, 0, 2, 1], "strides": [2, 3], "dilation": [1, 2], "output_padding": [1, 0], "groups": 2}
+    attrs = {
+        "padding": [1, 0, 2, 1],
+        "strides": [2, 3],
+        "dilation": [1, 2],
+        "output_padding": [1, 0],
+        "groups": 2,
+    }
     got = opdef.compute(opdef.make_attrs(attrs), x, w)
     oh, ow = (3 - 1) * 2 + 2 + 1 - 3 + 1, (4 - 1) * 3 + 2 + 1 - 1
     want = np.zeros((2, 6, oh, ow))
@@ -369,69 +518,161 @@ def test_reverse_sequence_keeps_dynamic_dims():
     opdef = lookup("reverse_sequence")
     attrs = opdef.make_attrs({"seq_axis": 0, "batch_axis": 1})
     lengths = tensor_type((q,), "int64")
-    assert opdef.infer([tensor_type((q, 3), "float32"), lengths], attrs) == \
-        tensor_type((q, 3), "float32")
-    assert opdef.infer([tensor_type((5, q), "int8"), tensor_type((4,), "int32")], attrs) == \
-        tensor_type((5, q), "int8")
+    assert opdef.infer([tensor_type((q, 3), "float32"), lengths], attrs) == tensor_type(
+        (q, 3), "float32"
+    )
+    assert opdef.infer(
+        [tensor_type((5, q), "int8"), tensor_type((4,), "int32")], attrs
+    ) == tensor_type((5, q), "int8")
 
 
 @pytest.mark.parametrize(
     "name, operands, attrs, message",
     [
-        ("add", [np.zeros((2, 3)), np.zeros((4, 3))], {}, r"shapes \(2, 3\) and \(4, 3\) do not broadcast"),
-        ("nn.conv2d", [np.zeros((1, 3, 8, 8), np.float32), np.zeros((4, 4, 3, 3), np.float32)], {},
-         r"data has 3 input channels but weight expects 4 \(groups=1\)"),
-        ("nn.dense", [np.zeros((2, 5), np.float32), np.zeros((3, 4), np.float32)], {}, "differs from weight's input dimension 4"),
+        (
+            "add",
+            [np.zeros((2, 3)), np.zeros((4, 3))],
+            {},
+            r"shapes \(2, 3\) and \(4, 3\) do not broadcast",
+        ),
+        (
+            "nn.conv2d",
+            [np.zeros((1, 3, 8, 8), np.float32), np.zeros((4, 4, 3, 3), np.float32)],
+            {},
+            r"data has 3 input channels but weight expects 4 \(groups=1\)",
+        ),
+        (
+            "nn.dense",
+            [np.zeros((2, 5), np.float32), np.zeros((3, 4), np.float32)],
+            {},
+            "differs from weight's input dimension 4",
+        ),
         ("reshape", [np.zeros((2, 3))], {"newshape": [4, 2]}, r"cannot reshape \(2, 3\)"),
         ("concatenate", [(np.zeros((2, 3)), np.zeros((3, 3)))], {"axis": 1}, "incompatible"),
-        ("nn.group_norm", [np.zeros((1, 6, 2), np.float32), np.zeros(6, np.float32), np.zeros(6, np.float32)],
-         {"num_groups": 4}, r"6 channels \(axis 1 of data \(1, 6, 2\)\) do not split into num_groups=4"),
-        ("nn.group_norm", [np.zeros((1, 6, 2), np.float32), np.zeros(6, np.float32), np.zeros(6, np.float32)],
-         {}, "group_norm needs num_groups"),
-        ("nn.instance_norm", [np.zeros((1, 6, 2), np.float32), np.zeros(5, np.float32), np.zeros(6, np.float32)],
-         {}, r"gamma must be \(6,\) float32 for axis 1 of data \(1, 6, 2\), got \(5\) float32"),
-        ("nn.instance_norm", [np.zeros((1, 6), np.float32), np.zeros(6, np.float32), np.zeros(6, np.float32)],
-         {}, r"rank 3 or more, got \(1, 6\)"),
-        ("nn.l2_normalize", [np.zeros((2, 3), np.float32)], {"axis": [1]}, "l2_normalize needs eps"),
-        ("nn.conv2d_transpose", [np.zeros((1, 3, 4, 4), np.float32), np.zeros((4, 2, 3, 3), np.float32)], {},
-         r"data has 3 input channels but the weight \(IOHW\) has 4"),
-        ("nn.conv2d_transpose", [np.zeros((1, 4, 4, 4), np.float32), np.zeros((4, 2, 3, 3), np.float32)],
-         {"groups": 2, "channels": 2}, r"channels=2 but the weight gives 4 output channels \(2 x 2 groups\)"),
-        ("nn.conv2d_transpose", [np.zeros((1, 4, 1, 1), np.float32), np.zeros((4, 2, 1, 1), np.float32)],
-         {"padding": [1, 1]}, "leaves an empty output"),
-        ("reverse_sequence", [np.zeros((2, 5)), np.zeros((2, 1), np.int32)], {},
-         r"seq_lengths must be 1-d, got \(2, 1\)"),
-        ("reverse_sequence", [np.zeros((2, 5)), np.zeros(3, np.int64)], {},
-         r"seq_lengths has 3 lengths but batch axis 0 of data \(2, 5\) has 2"),
-        ("reverse_sequence", [np.zeros((2, 5)), np.zeros(2, np.float32)], {},
-         "seq_lengths must be int32 or int64, got float32"),
-        ("reverse_sequence", [np.zeros((2, 5)), np.zeros(2, np.uint8)], {},
-         "seq_lengths must be int32 or int64, got uint8"),
-        ("reverse_sequence", [np.zeros((2, 5, 3)), np.zeros(2, np.int32)],
-         {"seq_axis": -3, "batch_axis": 0},
-         r"seq_axis -3 and batch_axis 0 are the same axis \(0\) of rank 3 data"),
-        ("reverse_sequence", [np.zeros((2, 5)), np.zeros(2, np.int32)], {"seq_axis": 2},
-         "seq_axis 2 is out of range for rank 2"),
-        ("reverse_sequence", [np.zeros((2, 5)), np.zeros(2, np.int32)], {"batch_axis": -3},
-         "batch_axis -3 is out of range for rank 2"),
-        ("reverse_sequence", [np.zeros(5), np.zeros(5, np.int32)], {},
-         "reverse_sequence needs data of rank 2 or more"),
+        (
+            "nn.group_norm",
+            [np.zeros((1, 6, 2), np.float32), np.zeros(6, np.float32), np.zeros(6, np.float32)],
+            {"num_groups": 4},
+            r"6 channels \(axis 1 of data \(1, 6, 2\)\) do not split into num_groups=4",
+        ),
+        (
+            "nn.group_norm",
+            [np.zeros((1, 6, 2), np.float32), np.zeros(6, np.float32), np.zeros(6, np.float32)],
+            {},
+            "group_norm needs num_groups",
+        ),
+        (
+            "nn.instance_norm",
+            [np.zeros((1, 6, 2), np.float32), np.zeros(5, np.float32), np.zeros(6, np.float32)],
+            {},
+            r"gamma must be \(6,\) float32 for axis 1 of data \(1, 6, 2\), got \(5\) float32",
+        ),
+        (
+            "nn.instance_norm",
+            [np.zeros((1, 6), np.float32), np.zeros(6, np.float32), np.zeros(6, np.float32)],
+            {},
+            r"rank 3 or more, got \(1, 6\)",
+        ),
+        (
+            "nn.l2_normalize",
+            [np.zeros((2, 3), np.float32)],
+            {"axis": [1]},
+            "l2_normalize needs eps",
+        ),
+        (
+            "nn.conv2d_transpose",
+            [np.zeros((1, 3, 4, 4), np.float32), np.zeros((4, 2, 3, 3), np.float32)],
+            {},
+            r"data has 3 input channels but the weight \(IOHW\) has 4",
+        ),
+        (
+            "nn.conv2d_transpose",
+            [np.zeros((1, 4, 4, 4), np.float32), np.zeros((4, 2, 3, 3), np.float32)],
+            {"groups": 2, "channels": 2},
+            r"channels=2 but the weight gives 4 output channels \(2 x 2 groups\)",
+        ),
+        (
+            "nn.conv2d_transpose",
+            [np.zeros((1, 4, 1, 1), np.float32), np.zeros((4, 2, 1, 1), np.float32)],
+            {"padding": [1, 1]},
+            "leaves an empty output",
+        ),
+        (
+            "reverse_sequence",
+            [np.zeros((2, 5)), np.zeros((2, 1), np.int32)],
+            {},
+            r"seq_lengths must be 1-d, got \(2, 1\)",
+        ),
+        (
+            "reverse_sequence",
+            [np.zeros((2, 5)), np.zeros(3, np.int64)],
+            {},
+            r"seq_lengths has 3 lengths but batch axis 0 of data \(2, 5\) has 2",
+        ),
+        (
+            "reverse_sequence",
+            [np.zeros((2, 5)), np.zeros(2, np.float32)],
+            {},
+            "seq_lengths must be int32 or int64, got float32",
+        ),
+        (
+            "reverse_sequence",
+            [np.zeros((2, 5)), np.zeros(2, np.uint8)],
+            {},
+            "seq_lengths must be int32 or int64, got uint8",
+        ),
+        (
+            "reverse_sequence",
+            [np.zeros((2, 5, 3)), np.zeros(2, np.int32)],
+            {"seq_axis": -3, "batch_axis": 0},
+            r"seq_axis -3 and batch_axis 0 are the same axis \(0\) of rank 3 data",
+        ),
+        (
+            "reverse_sequence",
+            [np.zeros((2, 5)), np.zeros(2, np.int32)],
+            {"seq_axis": 2},
+            "seq_axis 2 is out of range for rank 2",
+        ),
+        (
+            "reverse_sequence",
+            [np.zeros((2, 5)), np.zeros(2, np.int32)],
+            {"batch_axis": -3},
+            "batch_axis -3 is out of range for rank 2",
+        ),
+        (
+            "reverse_sequence",
+            [np.zeros(5), np.zeros(5, np.int32)],
+            {},
+            "reverse_sequence needs data of rank 2 or more",
+        ),
     ],
 )
 def test_relation_errors_name_both_shapes(name, operands, attrs, message):
     opdef = lookup(name)
     with pytest.raises(TypeRelationError, match=message):
-        opdef.infer([type_of(v if isinstance(v, tuple) else np.asarray(v)) for v in operands], opdef.make_attrs(attrs))
+        opdef.infer(
+            [type_of(v if isinstance(v, tuple) else np.asarray(v)) for v in operands],
+            opdef.make_attrs(attrs),
+        )
 
 
 def test_dynamic_dims_propagate():
     q = DYNAMIC
     add = lookup("add")
-    assert add.infer([tensor_type((q, 3), "float32"), tensor_type((3,), "float32")], add.make_attrs()) == tensor_type((q, 3), "float32")
+    assert add.infer(
+        [tensor_type((q, 3), "float32"), tensor_type((3,), "float32")], add.make_attrs()
+    ) == tensor_type((q, 3), "float32")
     dense = lookup("nn.dense")
-    assert dense.infer([tensor_type((q, 8), "float32"), tensor_type((4, 8), "float32")], dense.make_attrs()) == tensor_type((q, 4), "float32")
+    assert dense.infer(
+        [tensor_type((q, 8), "float32"), tensor_type((4, 8), "float32")], dense.make_attrs()
+    ) == tensor_type((q, 4), "float32")
     conv = lookup("nn.conv2d")
-    t = conv.infer([tensor_type((q, 3, q, 8), "float32"), tensor_type((4, 3, 3, 3), "float32")], conv.make_attrs({"padding": [1, 1]}))
+    t = conv.infer(
+        [tensor_type((q, 3, q, 8), "float32"), tensor_type((4, 3, 3, 3), "float32")],
+        conv.make_attrs({"padding": [1, 1]}),
+    )
     assert t == tensor_type((q, 4, q, 8), "float32")
     reshape = lookup("reshape")
-    assert reshape.infer([tensor_type((q, 6), "float32")], reshape.make_attrs({"newshape": [-1, 3]})) == tensor_type((q, 3), "float32")
+    assert reshape.infer(
+        [tensor_type((q, 6), "float32")], reshape.make_attrs({"newshape": [-1, 3]})
+    ) == tensor_type((q, 3), "float32")

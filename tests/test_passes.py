@@ -9,14 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import print_module
-from xdsl.context import Context
-
 from relay_opt import load_program
 from relay_opt.passes.dce import DeadCodeEliminationPass
+from relay_opt.passes.defuse_ops import DefuseOpsPass
 from relay_opt.passes.fold_constant import FoldConstantPass
 from relay_opt.passes.fold_explicit_padding import FoldExplicitPaddingPass
 from relay_opt.passes.fold_scale_axis import FoldScaleAxisPass
-from relay_opt.passes.defuse_ops import DefuseOpsPass
 from relay_opt.passes.fuse_ops import FuseOpsPass
 from relay_opt.passes.inline import InlinePass
 from relay_opt.passes.remove_unused_functions import RemoveUnusedFunctionsPass
@@ -24,12 +22,22 @@ from relay_opt.passes.simplify_expr import SimplifyExprPass
 from relay_opt.passes.simplify_inference import SimplifyInferencePass
 from relay_opt.runtime.interpreter import interpret
 from relay_opt.runtime.jit import compile
+from xdsl.context import Context
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "examples" / "models"))
 
-PASSES = [SimplifyInferencePass(), FoldConstantPass(), DeadCodeEliminationPass(), RemoveUnusedFunctionsPass(),
-          InlinePass(), SimplifyExprPass(), FoldExplicitPaddingPass(), FoldScaleAxisPass(), FuseOpsPass(),
-          DefuseOpsPass()]
+PASSES = [
+    SimplifyInferencePass(),
+    FoldConstantPass(),
+    DeadCodeEliminationPass(),
+    RemoveUnusedFunctionsPass(),
+    InlinePass(),
+    SimplifyExprPass(),
+    FoldExplicitPaddingPass(),
+    FoldScaleAxisPass(),
+    FuseOpsPass(),
+    DefuseOpsPass(),
+]
 
 
 def models():
@@ -39,20 +47,28 @@ def models():
 
     rng = np.random.default_rng(0)
     text, w, _ = resnet_text(18, image=32, classes=10)
-    yield "resnet18", load_program(
-        text, "relay", filename="r.rly", meta={"relay.Constant": w}
-    ).module, [rng.standard_normal((1, 3, 32, 32)).astype(np.float32)]
+    yield (
+        "resnet18",
+        load_program(text, "relay", filename="r.rly", meta={"relay.Constant": w}).module,
+        [rng.standard_normal((1, 3, 32, 32)).astype(np.float32)],
+    )
     text, w = mnist_text()  # its nn.pad folds into the first conv2d
-    yield "mnist", load_program(
-        text, "relay", filename="m.rly", meta={"relay.Constant": w}
-    ).module, [rng.standard_normal((1, 1, 28, 28)).astype(np.float32)]
+    yield (
+        "mnist",
+        load_program(text, "relay", filename="m.rly", meta={"relay.Constant": w}).module,
+        [rng.standard_normal((1, 1, 28, 28)).astype(np.float32)],
+    )
     text, w = gpt2_text()
-    yield "gpt2", load_program(
-        text, "relay", filename="g.rly", meta={"relay.Constant": w}
-    ).module, [rng.standard_normal((1, 8, 64)).astype(np.float32)]
+    yield (
+        "gpt2",
+        load_program(text, "relay", filename="g.rly", meta={"relay.Constant": w}).module,
+        [rng.standard_normal((1, 8, 64)).astype(np.float32)],
+    )
 
 
-@pytest.mark.parametrize("pipeline", [[p] for p in PASSES] + [PASSES], ids=[p.name for p in PASSES] + ["all"])
+@pytest.mark.parametrize(
+    "pipeline", [[p] for p in PASSES] + [PASSES], ids=[p.name for p in PASSES] + ["all"]
+)
 def test_meaning_is_kept(pipeline):
     for name, module, inputs in models():
         want = interpret(module, inputs)
@@ -60,8 +76,12 @@ def test_meaning_is_kept(pipeline):
         for p in pipeline:
             p.apply(Context(), changed)
         changed.verify()
-        np.testing.assert_allclose(interpret(changed, inputs), want, rtol=1e-4, atol=1e-6, err_msg=name)
-        np.testing.assert_allclose(compile(changed)(*inputs), want, rtol=1e-4, atol=1e-6, err_msg=name)
+        np.testing.assert_allclose(
+            interpret(changed, inputs), want, rtol=1e-4, atol=1e-6, err_msg=name
+        )
+        np.testing.assert_allclose(
+            compile(changed)(*inputs), want, rtol=1e-4, atol=1e-6, err_msg=name
+        )
 
 
 @pytest.mark.parametrize("p", PASSES, ids=[p.name for p in PASSES])
@@ -81,10 +101,13 @@ def test_simplify_inference_removes_every_batch_norm():
 
 
 def test_dce_keeps_effects_inside_branches():
-    module = load_program('#[version = "0.0.5"]\ndef @main(%c: bool) {\n'
-                         '  let %r = ref(1);\n'
-                         '  if (%c) { ref_write(%r, 2) } else { () };\n'
-                         '  ref_read(%r)\n}', "relay").module
+    module = load_program(
+        '#[version = "0.0.5"]\ndef @main(%c: bool) {\n'
+        "  let %r = ref(1);\n"
+        "  if (%c) { ref_write(%r, 2) } else { () };\n"
+        "  ref_read(%r)\n}",
+        "relay",
+    ).module
     DeadCodeEliminationPass().apply(Context(), module)
     assert any(op.name == "relay.ref_write" for op in module.walk())
     assert interpret(module, [np.array(True)]).item() == 2
@@ -118,7 +141,7 @@ def test_optimization_levels_keep_meaning_and_fuse_at_3():
             np.testing.assert_allclose(compile(changed, opt=0)(*inputs), want, rtol=1e-4, atol=1e-6)
 
 
-NORMS = '''#[version = "0.0.5"]
+NORMS = """#[version = "0.0.5"]
 def @main(%x: Tensor[(2, 6, 3, 5), float32], %g: Tensor[(6), float32], %b: Tensor[(6), float32],
           %h: Tensor[(5), float32], %c: Tensor[(5), float32]) {
   %0 = nn.group_norm(%x, %g, %b, num_groups=3, epsilon=1e-3f);
@@ -127,19 +150,24 @@ def @main(%x: Tensor[(2, 6, 3, 5), float32], %g: Tensor[(6), float32], %b: Tenso
   %3 = nn.instance_norm(%2, %h, %c, axis=3, scale=False);
   nn.l2_normalize(%3, eps=1e-10f, axis=[1, 2])
 }
-'''
+"""
 
 
 def test_simplify_inference_expands_group_instance_and_l2_norms():
     module = load_program(NORMS, "relay").module
     rng = np.random.default_rng(3)
-    inputs = [rng.standard_normal(s).astype(np.float32) for s in ((2, 6, 3, 5), (6,), (6,), (5,), (5,))]
+    inputs = [
+        rng.standard_normal(s).astype(np.float32) for s in ((2, 6, 3, 5), (6,), (6,), (5,), (5,))
+    ]
     want = interpret(module, inputs)
     changed = module.clone()
     SimplifyInferencePass().apply(Context(), changed)
     changed.verify()
     names = {op.name for op in changed.walk()}
-    assert not any(n.startswith(("relay.nn.group_norm", "relay.nn.instance_norm", "relay.nn.l2_norm")) for n in names)
+    assert not any(
+        n.startswith(("relay.nn.group_norm", "relay.nn.instance_norm", "relay.nn.l2_norm"))
+        for n in names
+    )
     np.testing.assert_allclose(interpret(changed, inputs), want, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(compile(changed)(*inputs), want, rtol=1e-4, atol=1e-5)
     # The operators also compile without the pass (their lowering is the same expansion).

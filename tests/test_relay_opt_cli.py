@@ -168,8 +168,12 @@ def test_pass_error_is_located(tmp_path: Path):
 
 @pytest.mark.parametrize(
     "text, passes",
-    [(SYNTAX_ERROR, "infer-types"), (VERIFIER_ERROR, "infer-types"), (TYPE_ERROR, "infer-types"),
-     (GOOD, "no-such-pass")],
+    [
+        (SYNTAX_ERROR, "infer-types"),
+        (VERIFIER_ERROR, "infer-types"),
+        (TYPE_ERROR, "infer-types"),
+        (GOOD, "no-such-pass"),
+    ],
     ids=["syntax", "verifier", "pass", "unknown-pass"],
 )
 def test_output_file_is_not_created_on_error(tmp_path: Path, text: str, passes: str):
@@ -239,7 +243,9 @@ def test_split_input_file_processes_each_chunk(tmp_path: Path):
 
 
 def test_split_input_file_with_verify_diagnostics_reports_each_error(tmp_path: Path):
-    src = write(tmp_path, "split.mlir", VERIFIER_ERROR + "// -----\n" + GOOD + "// -----\n" + SYNTAX_ERROR)
+    src = write(
+        tmp_path, "split.mlir", VERIFIER_ERROR + "// -----\n" + GOOD + "// -----\n" + SYNTAX_ERROR
+    )
     r = relay_opt(str(src), "--split-input-file", "--verify-diagnostics")
     assert r.returncode == 0, r.stderr
     chunks = r.stdout.split("// -----\n")
@@ -310,8 +316,13 @@ def test_load_plugin_with_a_bad_module_name(tmp_path: Path):
 def test_load_plugin_without_a_universe(tmp_path: Path, plugin_env: dict[str, str]):
     src = write(tmp_path, "good.mlir", GOOD)
     r = relay_opt(str(src), "--load-plugin", "os", env=plugin_env)
-    assert assert_clean_failure(r) == "relay-opt: error: plugin module 'os' defines no xdsl.universe.Universe"
-    r = relay_opt(str(src), "--load-plugin", "relay_opt_cli_test_plugin:NOT_A_UNIVERSE", env=plugin_env)
+    assert (
+        assert_clean_failure(r)
+        == "relay-opt: error: plugin module 'os' defines no xdsl.universe.Universe"
+    )
+    r = relay_opt(
+        str(src), "--load-plugin", "relay_opt_cli_test_plugin:NOT_A_UNIVERSE", env=plugin_env
+    )
     assert "defines no xdsl.universe.Universe" in assert_clean_failure(r)
 
 
@@ -324,21 +335,45 @@ def test_loaded_plugin_passes_are_listed(plugin_env: dict[str, str]):
 def test_a_pass_that_fails_is_a_clean_error(tmp_path: Path, plugin_env: dict[str, str]):
     src = write(tmp_path, "good.mlir", GOOD)
     out = tmp_path / "out.mlir"
-    r = relay_opt(str(src), "--load-plugin", "relay_opt_cli_test_plugin", "-p", "refuse", "-o", str(out),
-                  env=plugin_env)
+    r = relay_opt(
+        str(src),
+        "--load-plugin",
+        "relay_opt_cli_test_plugin",
+        "-p",
+        "refuse",
+        "-o",
+        str(out),
+        env=plugin_env,
+    )
     assert assert_clean_failure(r) == "relay-opt: error: this module is not for me"
     assert not out.exists()
 
 
-def test_a_crashing_pass_is_an_internal_error_without_traceback(tmp_path: Path, plugin_env: dict[str, str]):
+def test_a_crashing_pass_is_an_internal_error_without_traceback(
+    tmp_path: Path, plugin_env: dict[str, str]
+):
     src = write(tmp_path, "good.mlir", GOOD)
     out = tmp_path / "out.mlir"
-    r = relay_opt(str(src), "--load-plugin", "relay_opt_cli_test_plugin", "-p", "crash", "-o", str(out),
-                  env=plugin_env)
+    r = relay_opt(
+        str(src),
+        "--load-plugin",
+        "relay_opt_cli_test_plugin",
+        "-p",
+        "crash",
+        "-o",
+        str(out),
+        env=plugin_env,
+    )
     first = assert_clean_failure(r, rc=2)
     assert first == "relay-opt: internal error: RuntimeError: boom"
     assert not out.exists()
     # The traceback is there for those who ask.
-    r = relay_opt(str(src), "--load-plugin", "relay_opt_cli_test_plugin", "-p", "crash",
-                  env={**plugin_env, "RELAY_OPT_TRACEBACK": "1"})
+    r = relay_opt(
+        str(src),
+        "--load-plugin",
+        "relay_opt_cli_test_plugin",
+        "-p",
+        "crash",
+        env={**plugin_env, "RELAY_OPT_TRACEBACK": "1"},
+    )
     assert r.returncode != 0 and "Traceback" in r.stderr and "RuntimeError: boom" in r.stderr

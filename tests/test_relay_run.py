@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-PROGRAM = '''#[version = "0.0.5"]
+PROGRAM = """#[version = "0.0.5"]
 def @main(%x: Tensor[(2, 3), float32], %y: Tensor[(3), float32]) {
   (add(%x, %y), sum(%x))
 }
-'''
+"""
 
 
 def relay_run(*args: str) -> subprocess.CompletedProcess:
@@ -23,7 +23,11 @@ def relay_run(*args: str) -> subprocess.CompletedProcess:
 def program(tmp_path: Path) -> Path:
     path = tmp_path / "p.rly"
     path.write_text(PROGRAM)
-    np.savez(tmp_path / "in.npz", x=np.arange(6, dtype=np.float32).reshape(2, 3), y=np.ones(3, np.float32))
+    np.savez(
+        tmp_path / "in.npz",
+        x=np.arange(6, dtype=np.float32).reshape(2, 3),
+        y=np.ones(3, np.float32),
+    )
     return path
 
 
@@ -32,7 +36,9 @@ def test_runs_and_saves_outputs(program: Path, tmp_path: Path, mode):
     out = tmp_path / "out.npz"
     r = relay_run(str(program), "-i", str(tmp_path / "in.npz"), "-o", str(out), *mode)
     if not mode and r.returncode:  # compiled: sum has no native lowering yet
-        assert "no lowering to linalg for operator 'sum'" in r.stderr and "Traceback" not in r.stderr
+        assert (
+            "no lowering to linalg for operator 'sum'" in r.stderr and "Traceback" not in r.stderr
+        )
         return
     assert r.returncode == 0, r.stderr
     assert "result[0]: 2x3xfloat32" in r.stdout and "result[1]: ()xfloat32 [15.]" in r.stdout
@@ -82,16 +88,23 @@ def test_compiled_timing(tmp_path: Path):
 
 def test_profile_names_each_kernel(tmp_path: Path):
     path = tmp_path / "k.rly"
-    path.write_text('#[version = "0.0.5"]\ndef @main(%x: Tensor[(1, 2, 6, 6), float32], %w: Tensor[(3, 2, 3, 3), float32]) {\n'
-                    '  nn.relu(nn.conv2d(%x, %w, padding=[1, 1]))\n}\n')
+    path.write_text(
+        '#[version = "0.0.5"]\ndef @main(%x: Tensor[(1, 2, 6, 6), float32], %w: Tensor[(3, 2, 3, 3), float32]) {\n'
+        "  nn.relu(nn.conv2d(%x, %w, padding=[1, 1]))\n}\n"
+    )
     r = relay_run(str(path), "--fill-mode", "random", "--profile")
     assert r.returncode == 0, r.stderr
     assert "Kernel profile" in r.stdout
     assert f"nn.conv2d (generic) at {path}:3:" in r.stdout
     assert "nn.relu" not in r.stdout  # fused into the conv2d's loop nest (fuse-linalg-epilogue)
-    r = relay_run(str(path), "--fill-mode", "random", "--profile", "-O", "0")  # unfused: a kernel each
+    r = relay_run(
+        str(path), "--fill-mode", "random", "--profile", "-O", "0"
+    )  # unfused: a kernel each
     assert r.returncode == 0, r.stderr
-    assert f"nn.conv2d (generic) at {path}:3:" in r.stdout and f"nn.relu (generic) at {path}:3:" in r.stdout
+    assert (
+        f"nn.conv2d (generic) at {path}:3:" in r.stdout
+        and f"nn.relu (generic) at {path}:3:" in r.stdout
+    )
     r = relay_run(str(path), "--fill-mode", "random", "--profile", "--interpret")
     assert r.returncode == 1 and "--profile times compiled kernels" in r.stderr
 
@@ -99,10 +112,14 @@ def test_profile_names_each_kernel(tmp_path: Path):
 @pytest.mark.parametrize("suffix", [".rly", ".mlir"])
 def test_mlir_timing_shows_infer_types_once(tmp_path: Path, suffix: str):
     path = tmp_path / "e.rly"
-    path.write_text('#[version = "0.0.5"]\ndef @main(%x: Tensor[(8), float32]) { exp(negative(%x)) }\n')
+    path.write_text(
+        '#[version = "0.0.5"]\ndef @main(%x: Tensor[(8), float32]) { exp(negative(%x)) }\n'
+    )
     if suffix == ".mlir":
         mlir = tmp_path / "e.mlir"
-        r = subprocess.run(["relay-opt", str(path), "-o", str(mlir)], capture_output=True, text=True)
+        r = subprocess.run(
+            ["relay-opt", str(path), "-o", str(mlir)], capture_output=True, text=True
+        )
         assert r.returncode == 0, r.stderr
         path = mlir
     r = relay_run(str(path), "--fill-mode", "random", "--mlir-timing")

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from relay_opt import load_program
 from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay import core
 from relay_opt.dialects.relay.constants import numpy_from_dense
 from relay_opt.frontends.relay_text.lexer import Lexer, Tok
 from relay_opt.frontends.relay_text.metadata import decode_ndarray, encode_ndarray, from_npz
-from relay_opt.frontends.relay_text.printer import print_relay
 from relay_opt.frontends.relay_text.prelude import prelude
+from relay_opt.frontends.relay_text.printer import print_relay
 
 HEADER = '#[version = "0.0.5"]\n'
 
 
 def tokens(text: str) -> list[tuple[Tok, object]]:
-    return [(t.kind, t.value if t.value is not None else t.text) for t in Lexer(text, "t").tokenize()[:-1]]
+    return [
+        (t.kind, t.value if t.value is not None else t.text)
+        for t in Lexer(text, "t").tokenize()[:-1]
+    ]
 
 
 def funcs(module) -> dict[str, core.FuncOp]:
@@ -78,7 +80,9 @@ def test_nested_block_comments():
 
 
 def test_long_binding_chain_does_not_recurse():
-    body = "".join(f"  %{i} = add(%{i - 1}, 1f);\n" if i else "  %0 = add(%x, 1f);\n" for i in range(3000))
+    body = "".join(
+        f"  %{i} = add(%{i - 1}, 1f);\n" if i else "  %0 = add(%x, 1f);\n" for i in range(3000)
+    )
     module = load_program(
         HEADER + "def @f(%x: float32) {\n" + body + "  %2999\n}\n", "relay"
     ).module
@@ -102,7 +106,10 @@ def test_metadata_section_round_trip():
 
 
 def test_dlpack_array_encoding_round_trips():
-    for array in (np.random.default_rng(0).standard_normal((2, 3)).astype(np.float16), np.array(True)):
+    for array in (
+        np.random.default_rng(0).standard_normal((2, 3)).astype(np.float16),
+        np.array(True),
+    ):
         back = decode_ndarray(encode_ndarray(array))
         assert back.dtype == array.dtype and np.array_equal(back, array)
 
@@ -115,7 +122,10 @@ def test_npz_names_must_be_indexed():
 def test_missing_meta_constant_is_located():
     with pytest.raises(RelayError) as err:
         load_program(
-            HEADER + "def @f() { meta[relay.Constant][2] }", "relay", filename="m.rly", meta={"relay.Constant": [np.zeros(1)]}
+            HEADER + "def @f() { meta[relay.Constant][2] }",
+            "relay",
+            filename="m.rly",
+            meta={"relay.Constant": [np.zeros(1)]},
         )
     assert "is missing (the metadata holds 1)" in err.value.message
     assert str(err.value.at) == "m.rly:2:12"

@@ -19,13 +19,6 @@ from collections.abc import Sequence
 from io import BytesIO, StringIO
 from typing import IO
 
-from xdsl.dialects.builtin import ModuleOp
-from xdsl.passes import ModulePass, PassPipeline
-from xdsl.printer import Printer
-from xdsl.universe import Universe
-from xdsl.utils.exceptions import DiagnosticException, ParseError, VerifyException
-from xdsl.xdsl_opt_main import xDSLOptMain
-
 from relay_opt import __version__
 from relay_opt.diagnostics import (
     RelayError,
@@ -36,6 +29,12 @@ from relay_opt.diagnostics import (
     verify_located,
 )
 from relay_opt.timing import Timings
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.passes import ModulePass, PassPipeline
+from xdsl.printer import Printer
+from xdsl.universe import Universe
+from xdsl.utils.exceptions import DiagnosticException, ParseError, VerifyException
+from xdsl.xdsl_opt_main import xDSLOptMain
 
 
 def _plugin_universes(argv: Sequence[str]) -> list[Universe]:
@@ -93,9 +92,13 @@ class RelayOptMain(xDSLOptMain):
         def frontend(fmt: str):  # noqa: ANN202
             def parse(io: IO[bytes], line_offset: int = 0) -> ModuleOp:
                 module = parse_module(
-                    io.read(), fmt, self.get_input_name(), ctx=self.ctx,
+                    io.read(),
+                    fmt,
+                    self.get_input_name(),
+                    ctx=self.ctx,
                     meta=read_meta(self.args.meta) if fmt == "relay" else None,
-                    line_offset=line_offset, implicit_module=not self.args.no_implicit_module,
+                    line_offset=line_offset,
+                    implicit_module=not self.args.no_implicit_module,
                 )
                 if fmt == "relay":  # Relay text is type-checked as it is read, as TVM's parser does
                     type_check(module, self.timings)
@@ -145,10 +148,14 @@ class RelayOptMain(xDSLOptMain):
             "--list-passes", action="store_true", help="list every pass with a one-line summary"
         )
         arg_parser.add_argument(
-            "--print-ir-after-all", action="store_true", help="print the IR after each pass (stderr)"
+            "--print-ir-after-all",
+            action="store_true",
+            help="print the IR after each pass (stderr)",
         )
         arg_parser.add_argument(
-            "--print-ir-before-all", action="store_true", help="print the IR before each pass (stderr)"
+            "--print-ir-before-all",
+            action="store_true",
+            help="print the IR before each pass (stderr)",
         )
         arg_parser.add_argument(
             "--mlir-timing",
@@ -161,7 +168,9 @@ class RelayOptMain(xDSLOptMain):
     def setup_pipeline(self) -> None:
         started = time.perf_counter()
 
-        def callback(previous: ModulePass | None, module: ModuleOp, following: ModulePass | None) -> None:
+        def callback(
+            previous: ModulePass | None, module: ModuleOp, following: ModulePass | None
+        ) -> None:
             nonlocal started
             now = time.perf_counter()
             if previous is not None:
@@ -195,7 +204,9 @@ class RelayOptMain(xDSLOptMain):
         self.ctx.get_optional_dialect("builtin")
         return super().output_resulting_program(prog)
 
-    def parse_chunk(self, chunk: IO[bytes], file_extension: str, start_offset: int = 0) -> ModuleOp | None:
+    def parse_chunk(
+        self, chunk: IO[bytes], file_extension: str, start_offset: int = 0
+    ) -> ModuleOp | None:
         frontend = self.available_frontends[file_extension]
         if file_extension in ("mlir", "rly"):
             return frontend(chunk, start_offset)  # pyright: ignore[reportCallIssue]
@@ -206,7 +217,9 @@ class RelayOptMain(xDSLOptMain):
             self.list_passes(sys.stdout)
             return 0
         if self.args.input_format is not None:
-            self.args.frontend = {"mlir": "mlir", "relay": "rly", "onnx": "onnx"}[self.args.input_format]
+            self.args.frontend = {"mlir": "mlir", "relay": "rly", "onnx": "onnx"}[
+                self.args.input_format
+            ]
         chunks, extension = self.prepare_input()
         name = self.get_input_name()
         if self.args.input_file is not None:
@@ -217,7 +230,9 @@ class RelayOptMain(xDSLOptMain):
             texts = [chunk.read() for chunk, _ in chunks]
             for chunk, _ in chunks:
                 chunk.close()
-            chunks = [(BytesIO(text), offset) for text, (_, offset) in zip(texts, chunks, strict=True)]
+            chunks = [
+                (BytesIO(text), offset) for text, (_, offset) in zip(texts, chunks, strict=True)
+            ]
             self.sources[name] = b"// -----".join(texts).decode("utf-8", "replace")
         diagnostics_mode = self.args.verify_diagnostics or self.args.parsing_diagnostics
         out = StringIO()

@@ -22,32 +22,54 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-
 from relay_opt.diagnostics import RelayError, UserError, run_tool
 from relay_opt.timing import Timings
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="relay-run", description=(__doc__ or "").partition("\n")[0])
-    p.add_argument("input_file", help="the program: .rly (Relay text), .mlir (Relay dialect) or .onnx")
+    p.add_argument(
+        "input_file", help="the program: .rly (Relay text), .mlir (Relay dialect) or .onnx"
+    )
     p.add_argument("-i", "--inputs", metavar="IN.npz", help="input arrays, named by parameter")
     p.add_argument("-o", "--outputs", metavar="OUT.npz", help="where to save the results")
     p.add_argument("--meta", metavar="M.npz", help="constants for meta[relay.Constant][i]")
-    p.add_argument("--input-format", choices=("mlir", "relay", "onnx"), help="default: by file extension")
+    p.add_argument(
+        "--input-format", choices=("mlir", "relay", "onnx"), help="default: by file extension"
+    )
     p.add_argument("--entry", default="main", help="the function to run (default: main)")
-    p.add_argument("--interpret", action="store_true", help="run the reference interpreter instead of native code")
-    p.add_argument("--fill-mode", choices=("zeros", "ones", "random"),
-                   help="fill inputs that --inputs does not give")
+    p.add_argument(
+        "--interpret",
+        action="store_true",
+        help="run the reference interpreter instead of native code",
+    )
+    p.add_argument(
+        "--fill-mode",
+        choices=("zeros", "ones", "random"),
+        help="fill inputs that --inputs does not give",
+    )
     p.add_argument("--expected", metavar="E.npz", help="compare the results with these arrays")
     p.add_argument("--rtol", type=float, default=1e-5)
     p.add_argument("--atol", type=float, default=1e-5)
-    p.add_argument("--repeat", type=int, default=0, metavar="N", help="time N calls after a warm-up")
+    p.add_argument(
+        "--repeat", type=int, default=0, metavar="N", help="time N calls after a warm-up"
+    )
     p.add_argument("--print-time", action="store_true", help="print mean/median/min/max/std in ms")
     p.add_argument("--profile", action="store_true", help="print the time of each compiled kernel")
-    p.add_argument("--mlir-timing", "--time-passes", action="store_true",
-                   help="print a per-pass timing report (stderr), as relay-opt does")
-    p.add_argument("-O", dest="opt_level", type=int, default=3, choices=(0, 1, 2, 3),
-                   help="optimization level of the compiled code (default 3)")
+    p.add_argument(
+        "--mlir-timing",
+        "--time-passes",
+        action="store_true",
+        help="print a per-pass timing report (stderr), as relay-opt does",
+    )
+    p.add_argument(
+        "-O",
+        dest="opt_level",
+        type=int,
+        default=3,
+        choices=(0, 1, 2, 3),
+        help="optimization level of the compiled code (default 3)",
+    )
     return p
 
 
@@ -56,10 +78,9 @@ def _params(func) -> list[tuple[str, object]]:  # noqa: ANN001
 
 
 def _fill(name: str, t, mode: str, rng: np.random.Generator) -> np.ndarray:  # noqa: ANN001
-    from xdsl.dialects.builtin import TensorType
-
     from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
     from relay_opt.dialects.relay.types import DYNAMIC, tensor_dtype
+    from xdsl.dialects.builtin import TensorType
 
     if not isinstance(t, TensorType):
         raise UserError(f"relay-run: error: cannot fill input '{name}' of type {t}\n")
@@ -126,13 +147,21 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
     shapes = {k: list(v.shape) for k, v in given.items()}
     # A Path: the argument names a file even when --input-format is given.
     source = ns.input_file if ns.input_file == "-" else Path(ns.input_file)
-    program = load_program(source, ns.input_format, filename=None if source == "-" else ns.input_file,
-                           meta=ns.meta, input_shapes=shapes, timings=timings)
+    program = load_program(
+        source,
+        ns.input_format,
+        filename=None if source == "-" else ns.input_file,
+        meta=ns.meta,
+        input_shapes=shapes,
+        timings=timings,
+    )
     module = program.module
     onnx_names, output_names = program.input_names, program.output_names
     funcs = functions_by_name(module)
     if ns.entry not in funcs:
-        raise UserError(f"relay-run: error: no function @{ns.entry} (the module has {', '.join(sorted(funcs))})\n")
+        raise UserError(
+            f"relay-run: error: no function @{ns.entry} (the module has {', '.join(sorted(funcs))})\n"
+        )
     params = _params(funcs[ns.entry])
     if onnx_names is not None:
         params = [(name, t) for name, (_, t) in zip(onnx_names, params, strict=True)]
@@ -140,7 +169,11 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
     unknown = sorted(set(given) - set(names))
     missing = [n for n in names if n not in given]
     if unknown or (missing and not ns.fill_mode):
-        problem = f"unknown input(s) {', '.join(unknown)}" if unknown else f"missing input(s) {', '.join(missing)}"
+        problem = (
+            f"unknown input(s) {', '.join(unknown)}"
+            if unknown
+            else f"missing input(s) {', '.join(missing)}"
+        )
         raise UserError(
             f"relay-run: error: {problem}; @{ns.entry} expects {', '.join(names) or 'no inputs'}"
             + ("" if unknown else " (or pass --fill-mode zeros|ones|random)")
@@ -181,17 +214,24 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
         print(f"result[{i}]: {describe(array)}")
     if ns.print_time and times:
         print("Execution time summary:")
-        print(f" {'mean (ms)':>10} {'median (ms)':>12} {'max (ms)':>10} {'min (ms)':>10} {'std (ms)':>10}")
+        print(
+            f" {'mean (ms)':>10} {'median (ms)':>12} {'max (ms)':>10} {'min (ms)':>10} {'std (ms)':>10}"
+        )
         std = statistics.pstdev(times) if len(times) > 1 else 0.0
-        print(f" {statistics.mean(times):10.4f} {statistics.median(times):12.4f} {max(times):10.4f} "
-              f"{min(times):10.4f} {std:10.4f}")
+        print(
+            f" {statistics.mean(times):10.4f} {statistics.median(times):12.4f} {max(times):10.4f} "
+            f"{min(times):10.4f} {std:10.4f}"
+        )
     if ns.profile and not ns.interpret:
         print("Kernel profile (all calls):")
         print(exe.profile.table())  # pyright: ignore[reportPossiblyUnbound, reportOptionalMemberAccess]
     if ns.outputs:
         tmp = ns.outputs + ".tmp.npz"
-        keys = output_names if output_names and len(output_names) == len(outputs) else \
-            [f"output_{i}" for i in range(len(outputs))]
+        keys = (
+            output_names
+            if output_names and len(output_names) == len(outputs)
+            else [f"output_{i}" for i in range(len(outputs))]
+        )
         np.savez(tmp, **dict(zip(keys, outputs, strict=True)))  # pyright: ignore[reportArgumentType]  (numpy's stub: a key could be allow_pickle)
         os.replace(tmp, ns.outputs)
     if ns.expected:
@@ -199,7 +239,9 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
     return 0
 
 
-def _compare(ns: argparse.Namespace, outputs: list[np.ndarray], names: list[str] | None = None) -> int:
+def _compare(
+    ns: argparse.Namespace, outputs: list[np.ndarray], names: list[str] | None = None
+) -> int:
     try:
         with np.load(ns.expected, allow_pickle=False) as f:
             expected = {k: f[k] for k in f.files}
@@ -217,10 +259,14 @@ def _compare(ns: argparse.Namespace, outputs: list[np.ndarray], names: list[str]
             failed = True
         elif not np.allclose(got, want, rtol=ns.rtol, atol=ns.atol):
             diff = np.abs(got.astype(np.float64) - want.astype(np.float64))
-            print(f"[FAILED] result[{i}]: max abs diff {diff.max():.3g} (rtol {ns.rtol}, atol {ns.atol})")
+            print(
+                f"[FAILED] result[{i}]: max abs diff {diff.max():.3g} (rtol {ns.rtol}, atol {ns.atol})"
+            )
             failed = True
     if len(expected) > len(outputs):
-        print(f"[FAILED] {ns.expected} has {len(expected)} arrays, the program returned {len(outputs)}")
+        print(
+            f"[FAILED] {ns.expected} has {len(expected)} arrays, the program returned {len(outputs)}"
+        )
         failed = True
     if not failed:
         print("[SUCCESS]")

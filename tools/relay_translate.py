@@ -1,12 +1,12 @@
 """`relay-translate`: between the Relay dialect and other formats.
 
-    relay-translate --import-relay model.rly [--meta M.npz]     Relay text -> Relay dialect (MLIR)
-    relay-translate --import-onnx model.onnx [--input-shape x=1,3,224,224]
-                                                                ONNX -> Relay dialect (MLIR)
-    relay-translate --export-relay model.mlir [--meta-out M.npz | --show-meta-data]
-                                                                Relay dialect -> Relay text
-    relay-translate --emit-llvm model.rly                       LLVM IR (optimized, -O3)
-    relay-translate --emit-obj model.rly -o model.o             a native object file
+relay-translate --import-relay model.rly [--meta M.npz]     Relay text -> Relay dialect (MLIR)
+relay-translate --import-onnx model.onnx [--input-shape x=1,3,224,224]
+                                                            ONNX -> Relay dialect (MLIR)
+relay-translate --export-relay model.mlir [--meta-out M.npz | --show-meta-data]
+                                                            Relay dialect -> Relay text
+relay-translate --emit-llvm model.rly                       LLVM IR (optimized, -O3)
+relay-translate --emit-obj model.rly -o model.o             a native object file
 """
 
 from __future__ import annotations
@@ -18,28 +18,50 @@ from collections.abc import Sequence
 from io import StringIO
 from pathlib import Path
 
-from xdsl.printer import Printer
-
 from relay_opt.diagnostics import RelayError, UserError, run_tool
+from xdsl.printer import Printer
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="relay-translate", description=(__doc__ or "").partition("\n")[0])
+    p = argparse.ArgumentParser(
+        prog="relay-translate", description=(__doc__ or "").partition("\n")[0]
+    )
     mode = p.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--import-relay", action="store_true", help="read Relay text, print the Relay dialect")
-    mode.add_argument("--import-onnx", action="store_true", help="read an ONNX model, print the Relay dialect")
-    mode.add_argument("--export-relay", action="store_true", help="read the Relay dialect, print Relay text")
+    mode.add_argument(
+        "--import-relay", action="store_true", help="read Relay text, print the Relay dialect"
+    )
+    mode.add_argument(
+        "--import-onnx", action="store_true", help="read an ONNX model, print the Relay dialect"
+    )
+    mode.add_argument(
+        "--export-relay", action="store_true", help="read the Relay dialect, print Relay text"
+    )
     mode.add_argument("--emit-llvm", action="store_true", help="compile, print LLVM IR")
-    mode.add_argument("--emit-obj", action="store_true", help="compile, write an object file (needs -o)")
-    p.add_argument("-O", dest="opt", type=int, default=3, choices=(0, 1, 2, 3), help="LLVM optimization level")
+    mode.add_argument(
+        "--emit-obj", action="store_true", help="compile, write an object file (needs -o)"
+    )
+    p.add_argument(
+        "-O", dest="opt", type=int, default=3, choices=(0, 1, 2, 3), help="LLVM optimization level"
+    )
     p.add_argument("input_file", help="input file (.rly or .mlir); - for stdin")
-    p.add_argument("--input-format", choices=("mlir", "relay", "onnx"), help="default: by file extension")
+    p.add_argument(
+        "--input-format", choices=("mlir", "relay", "onnx"), help="default: by file extension"
+    )
     p.add_argument("--meta", metavar="M.npz", help="constants for meta[relay.Constant][i]")
-    p.add_argument("--input-shape", action="append", metavar="NAME=D1,D2,...",
-                   help="the shape of an ONNX graph input with symbolic dimensions (repeatable)")
-    p.add_argument("--meta-out", metavar="M.npz", help="with --export-relay: save the constants here")
-    p.add_argument("--show-meta-data", action="store_true",
-                   help="with --export-relay: append the constants as a #[metadata] section")
+    p.add_argument(
+        "--input-shape",
+        action="append",
+        metavar="NAME=D1,D2,...",
+        help="the shape of an ONNX graph input with symbolic dimensions (repeatable)",
+    )
+    p.add_argument(
+        "--meta-out", metavar="M.npz", help="with --export-relay: save the constants here"
+    )
+    p.add_argument(
+        "--show-meta-data",
+        action="store_true",
+        help="with --export-relay: append the constants as a #[metadata] section",
+    )
     p.add_argument("--print-op-generic", action="store_true", help="print ops in the generic form")
     p.add_argument("-o", "--output-file", help="output file (default: stdout)")
     return p
@@ -68,8 +90,9 @@ def translate(args: Sequence[str] | None = None) -> int:
         # A Path: the argument names a file even when the format is given.
         source = ns.input_file if ns.input_file == "-" else Path(ns.input_file)
         name = None if source == "-" else ns.input_file
-        return load_program(source, fmt, filename=name, meta=ns.meta,
-                            input_shapes=_shapes(ns.input_shape))
+        return load_program(
+            source, fmt, filename=name, meta=ns.meta, input_shapes=_shapes(ns.input_shape)
+        )
 
     if ns.import_relay or ns.import_onnx:
         module = load("onnx" if ns.import_onnx else ns.input_format or "relay").module

@@ -12,16 +12,24 @@ from __future__ import annotations
 import numpy as np
 
 
-def gpt2_text(seq: int = 8, dim: int = 64, heads: int = 4, seed: int = 0) -> tuple[str, list[np.ndarray]]:
+def gpt2_text(
+    seq: int = 8, dim: int = 64, heads: int = 4, seed: int = 0
+) -> tuple[str, list[np.ndarray]]:
     rng = np.random.default_rng(seed)
     dh = dim // heads
     weights = [
-        1.0 + 0.1 * rng.standard_normal(dim), 0.1 * rng.standard_normal(dim),  # ln1
-        rng.standard_normal((3 * dim, dim)) / np.sqrt(dim), 0.02 * rng.standard_normal(3 * dim),
-        rng.standard_normal((dim, dim)) / np.sqrt(dim), 0.02 * rng.standard_normal(dim),
-        1.0 + 0.1 * rng.standard_normal(dim), 0.1 * rng.standard_normal(dim),  # ln2
-        rng.standard_normal((4 * dim, dim)) / np.sqrt(dim), 0.02 * rng.standard_normal(4 * dim),
-        rng.standard_normal((dim, 4 * dim)) / np.sqrt(4 * dim), 0.02 * rng.standard_normal(dim),
+        1.0 + 0.1 * rng.standard_normal(dim),
+        0.1 * rng.standard_normal(dim),  # ln1
+        rng.standard_normal((3 * dim, dim)) / np.sqrt(dim),
+        0.02 * rng.standard_normal(3 * dim),
+        rng.standard_normal((dim, dim)) / np.sqrt(dim),
+        0.02 * rng.standard_normal(dim),
+        1.0 + 0.1 * rng.standard_normal(dim),
+        0.1 * rng.standard_normal(dim),  # ln2
+        rng.standard_normal((4 * dim, dim)) / np.sqrt(dim),
+        0.02 * rng.standard_normal(4 * dim),
+        rng.standard_normal((dim, 4 * dim)) / np.sqrt(4 * dim),
+        0.02 * rng.standard_normal(dim),
         np.tril(np.ones((seq, seq), dtype=bool)),  # causal mask
     ]
     weights = [w if w.dtype == bool else w.astype(np.float32) for w in weights]
@@ -91,7 +99,9 @@ def gpt2_numpy(x: np.ndarray, weights: list[np.ndarray], heads: int = 4) -> np.n
     seq, dim = x.shape
     dh = dim // heads
     qkv = _layer_norm(x, g1, b1) @ wqkv.T + bqkv
-    q, k, v = (qkv[:, i * dim : (i + 1) * dim].reshape(seq, heads, dh).transpose(1, 0, 2) for i in range(3))
+    q, k, v = (
+        qkv[:, i * dim : (i + 1) * dim].reshape(seq, heads, dh).transpose(1, 0, 2) for i in range(3)
+    )
     scores = np.where(mask, q @ k.transpose(0, 2, 1) / np.sqrt(dh), -10000.0)
     p = np.exp(scores - scores.max(axis=-1, keepdims=True))
     p /= p.sum(axis=-1, keepdims=True)

@@ -1,7 +1,7 @@
 """An MNIST-style CNN in Relay text (as TVM printed such models), and the same net in numpy.
 
-    x: (1, 1, 28, 28) -> pad -> conv 5x5 (8) + bias -> relu -> max_pool 2
-      -> conv 5x5 (16) + bias -> relu -> max_pool 2 -> flatten -> dense (10) + bias -> softmax
+x: (1, 1, 28, 28) -> pad -> conv 5x5 (8) + bias -> relu -> max_pool 2
+  -> conv 5x5 (16) + bias -> relu -> max_pool 2 -> flatten -> dense (10) + bias -> softmax
 """
 
 from __future__ import annotations

@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-STAGES = {18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3], 101: [3, 4, 23, 3], 152: [3, 8, 36, 3]}
+STAGES = {
+    18: [2, 2, 2, 2],
+    34: [3, 4, 6, 3],
+    50: [3, 4, 6, 3],
+    101: [3, 4, 23, 3],
+    152: [3, 8, 36, 3],
+}
 
 
 @dataclass
@@ -68,8 +74,9 @@ class _Builder:
         return self.relu(y) if relu else y
 
 
-def resnet_text(layers: int = 50, batch: int = 1, image: int = 224, classes: int = 1000,
-                seed: int = 0) -> tuple[str, list[np.ndarray], list[tuple]]:
+def resnet_text(
+    layers: int = 50, batch: int = 1, image: int = 224, classes: int = 1000, seed: int = 0
+) -> tuple[str, list[np.ndarray], list[tuple]]:
     """Relay text of the network, its weights (meta constants) and its op list."""
     b = _Builder(np.random.default_rng(seed))
     bottleneck = layers >= 50

@@ -24,4 +24,10 @@ from relay_opt.frontends.onnx.importer import (
     supported_operators,
 )
 
-__all__ = ["ImportedModel", "OnnxImportError", "OnnxUnsupportedError", "import_onnx", "supported_operators"]
+__all__ = [
+    "ImportedModel",
+    "OnnxImportError",
+    "OnnxUnsupportedError",
+    "import_onnx",
+    "supported_operators",
+]

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.frontends.onnx.importer import Node, Value
 
@@ -154,8 +153,9 @@ ACTIVATIONS: dict[str, Activation] = {
     "Elu": Activation(elu, (("alpha", 1.0),)),
     "Softsign": Activation(softsign),
     "Softplus": Activation(softplus),
-    "Selu": Activation(selu, (("alpha", 1.67326319217681884765625),
-                              ("gamma", 1.05070102214813232421875))),
+    "Selu": Activation(
+        selu, (("alpha", 1.67326319217681884765625), ("gamma", 1.05070102214813232421875))
+    ),
     "Celu": Activation(celu, (("alpha", 1.0),)),
     "HardSwish": Activation(hard_swish),
     "Mish": Activation(mish),
@@ -166,15 +166,27 @@ ACTIVATIONS: dict[str, Activation] = {
 OPERATORS = [name for name, a in ACTIVATIONS.items() if a.operator]
 """The activations that are ONNX operators (ops.py converts them)."""
 
-RECURRENT = ["Relu", "Tanh", "Sigmoid", "Affine", "LeakyRelu", "ThresholdedRelu", "ScaledTanh",
-             "HardSigmoid", "Elu", "Softsign", "Softplus"]
+RECURRENT = [
+    "Relu",
+    "Tanh",
+    "Sigmoid",
+    "Affine",
+    "LeakyRelu",
+    "ThresholdedRelu",
+    "ScaledTanh",
+    "HardSigmoid",
+    "Elu",
+    "Softsign",
+    "Softplus",
+]
 """The activations the ONNX spec allows in RNN, GRU and LSTM (their parameters are alpha, beta)."""
 
 _RECURRENT_BY_KEY = {name.lower(): name for name in RECURRENT}
 
 
-def recurrent_activation(n: Node, name: str, alphas: Iterator[float],
-                         betas: Iterator[float]) -> Callable[[Value], Value]:
+def recurrent_activation(
+    n: Node, name: str, alphas: Iterator[float], betas: Iterator[float]
+) -> Callable[[Value], Value]:
     """The gate activation `name` of an RNN, GRU or LSTM node (names match case-insensitively,
     as in onnxruntime). An activation that takes alpha (beta) takes the next unread value of
     activation_alpha (activation_beta): the spec consumes them in the order of the activations.
@@ -184,6 +196,8 @@ def recurrent_activation(n: Node, name: str, alphas: Iterator[float],
         raise n.error(f"activation '{name}' is not one of {', '.join(RECURRENT)}")
     act = ACTIVATIONS[key]
     names = [p for p, _ in act.params]
-    values = [float(next(alphas if p == "alpha" else betas, d))
-              for p, d in zip(names, act.defaults(), strict=True)]
+    values = [
+        float(next(alphas if p == "alpha" else betas, d))
+        for p, d in zip(names, act.defaults(), strict=True)
+    ]
     return lambda x: act.build(n, x, *values)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.frontends.onnx.importer import Node, Value, converter
 
@@ -78,8 +77,17 @@ def _query_positions(n: Node, q_len: int, nonpad: Value | None, offset: int) -> 
     return n.op("add", n.reshape(offsets, [n.shape(nonpad)[0], 1, 1, 1]), rows)
 
 
-def _frontier_bias(n: Node, q_len: int, kv_len: int, nonpad: Value | None, offset: int,
-                   causal: bool, left: int, right: int, dtype: str) -> Value | None:
+def _frontier_bias(
+    n: Node,
+    q_len: int,
+    kv_len: int,
+    nonpad: Value | None,
+    offset: int,
+    causal: bool,
+    left: int,
+    right: int,
+    dtype: str,
+) -> Value | None:
     """The causal frontier and the sliding window as one additive bias (None: no restriction)."""
     if not causal and left < 0 and right < 0:
         return None
@@ -123,7 +131,8 @@ def attention(n: Node) -> list[Value | None]:
     precision = n.attr("softmax_precision")
     if precision is not None and precision not in _SOFTMAX_PRECISIONS:
         raise n.unsupported(
-            f"softmax_precision {precision} (FLOAT, FLOAT16 and DOUBLE are supported)")
+            f"softmax_precision {precision} (FLOAT, FLOAT16 and DOUBLE are supported)"
+        )
     softmax_dtype = compute if precision is None else _SOFTMAX_PRECISIONS[precision]
     if softmax_dtype == "float16":
         softmax_dtype = compute  # wider than asked: float16 is never computed in (see above)
@@ -169,7 +178,8 @@ def attention(n: Node) -> list[Value | None]:
     vb, v_heads, v_len, v_head = n.shape(v)
     if (kb, vb) != (batch, batch) or v_heads != kv_heads or v_len != kv_len or k_head != head:
         raise n.error(
-            f"Q {n.shape(q)}, K {n.shape(k)} and V {n.shape(v)} (as 4-d) do not fit together")
+            f"Q {n.shape(q)}, K {n.shape(k)} and V {n.shape(v)} (as 4-d) do not fit together"
+        )
     if q_heads % kv_heads:
         raise n.error(f"{q_heads} query heads are not a multiple of {kv_heads} key/value heads")
     group = q_heads // kv_heads
@@ -181,8 +191,12 @@ def attention(n: Node) -> list[Value | None]:
     root = n.scalar(float(np.asarray(math.sqrt(scale), dtype=numpy_dtype(dtype))), compute)
     qs = n.op("multiply", n.cast(q, compute), root)
     ks = n.op("multiply", n.cast(k, compute), root)
-    scores = n.op("nn.batch_matmul", n.reshape(qs, [batch * kv_heads, group * q_len, head]),
-                  n.reshape(ks, [batch * kv_heads, kv_len, head]), transpose_b=True)
+    scores = n.op(
+        "nn.batch_matmul",
+        n.reshape(qs, [batch * kv_heads, group * q_len, head]),
+        n.reshape(ks, [batch * kv_heads, kv_len, head]),
+        transpose_b=True,
+    )
     scores = n.reshape(scores, [batch, q_heads, q_len, kv_len])
     qk = scores
 
@@ -196,8 +210,9 @@ def attention(n: Node) -> list[Value | None]:
     bias: Value | None = None
     if mask is not None:
         bias = _mask_bias(n, mask, kv_len, compute)
-    frontier = _frontier_bias(n, q_len, kv_len, nonpad, past_len, bool(n.attr("is_causal", 0)),
-                              left, right, compute)
+    frontier = _frontier_bias(
+        n, q_len, kv_len, nonpad, past_len, bool(n.attr("is_causal", 0)), left, right, compute
+    )
     if frontier is not None:
         bias = _add_bias(n, bias, frontier)
     if nonpad is not None:
@@ -218,8 +233,11 @@ def attention(n: Node) -> list[Value | None]:
         qk = probs
     probs = n.cast(probs, compute)
 
-    y = n.op("nn.batch_matmul", n.reshape(probs, [batch * kv_heads, group * q_len, kv_len]),
-             n.reshape(n.cast(v, compute), [batch * kv_heads, kv_len, v_head]))
+    y = n.op(
+        "nn.batch_matmul",
+        n.reshape(probs, [batch * kv_heads, group * q_len, kv_len]),
+        n.reshape(n.cast(v, compute), [batch * kv_heads, kv_len, v_head]),
+    )
     y = n.cast(n.reshape(y, [batch, q_heads, q_len, v_head]), dtype)
     if rank == 3:
         y = n.reshape(n.op("transpose", y, axes=[0, 2, 1, 3]), [batch, q_len, q_heads * v_head])
@@ -232,7 +250,8 @@ def rotary_embedding(n: Node) -> Value:
     dtype = n.dtype(x)
     if dtype not in _FLOATS:
         raise n.unsupported(
-            f"RotaryEmbedding on {dtype} (float16, float32 and float64 are supported)")
+            f"RotaryEmbedding on {dtype} (float16, float32 and float64 are supported)"
+        )
     shape = n.shape(x)
     if len(shape) == 4:
         batch, _, seq, head = shape
@@ -242,7 +261,8 @@ def rotary_embedding(n: Node) -> Value:
         batch, seq, hidden = shape
         if heads <= 0 or hidden % heads:
             raise n.error(
-                f"a 3-d input needs num_heads dividing its hidden size {hidden}, got {heads}")
+                f"a 3-d input needs num_heads dividing its hidden size {hidden}, got {heads}"
+            )
         head = hidden // heads
         x = n.reshape(x, [batch, seq, heads, head])
         heads_axis = 2  # (B, S, H, D): cos/sin broadcast as (B, S, 1, half)
@@ -251,7 +271,8 @@ def rotary_embedding(n: Node) -> Value:
     rotated = int(n.attr("rotary_embedding_dim", 0)) or head
     if rotated % 2 or rotated > head:
         raise n.error(
-            f"rotary_embedding_dim {rotated} must be even and at most the head size {head}")
+            f"rotary_embedding_dim {rotated} must be even and at most the head size {head}"
+        )
     half = rotated // 2
 
     def table(cache: Value, what: str) -> Value:
@@ -259,7 +280,8 @@ def rotary_embedding(n: Node) -> Value:
             cache = n.op("take", cache, n.cast(positions, "int64"), axis=0)
         if n.shape(cache) != (batch, seq, half):
             raise n.error(
-                f"{what} gives {n.shape(cache)} per position, expected {(batch, seq, half)}")
+                f"{what} gives {n.shape(cache)} per position, expected {(batch, seq, half)}"
+            )
         cache = n.cast(cache, dtype)
         out = [batch, seq, half]
         out.insert(heads_axis, 1)

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-
 from relay_opt.frontends.onnx.importer import Node, Value, converter
 
 
@@ -46,13 +45,19 @@ def _parse(n: Node, equation: str, ranks: Sequence[int]) -> tuple[list[list[str]
         if "..." in spec:
             extra = rank - len(letters)
             if extra < 0:
-                raise n.error(f"equation '{equation}': '{spec}' has more labels than its operand's rank {rank}")
+                raise n.error(
+                    f"equation '{equation}': '{spec}' has more labels than its operand's rank {rank}"
+                )
             ellipsis_rank = max(ellipsis_rank, extra)
             head, _, tail = spec.partition("...")
-            operands.append([*head, *(f"…{ellipsis_rank - extra + i}" for i in range(extra)), *tail])
+            operands.append(
+                [*head, *(f"…{ellipsis_rank - extra + i}" for i in range(extra)), *tail]
+            )
         else:
             if len(spec) != rank:
-                raise n.error(f"equation '{equation}': '{spec}' has {len(spec)} labels for a rank-{rank} operand")
+                raise n.error(
+                    f"equation '{equation}': '{spec}' has {len(spec)} labels for a rank-{rank} operand"
+                )
             operands.append(list(spec))
     dots = [f"…{i}" for i in range(ellipsis_rank)]
     if arrow:
@@ -69,7 +74,9 @@ def _parse(n: Node, equation: str, ranks: Sequence[int]) -> tuple[list[list[str]
         for labels in operands:
             for label in labels:
                 counts[label] = counts.get(label, 0) + 1
-        output = dots + sorted(label for label, k in counts.items() if k == 1 and not label.startswith("…"))
+        output = dots + sorted(
+            label for label, k in counts.items() if k == 1 and not label.startswith("…")
+        )
     return operands, output
 
 
@@ -100,12 +107,16 @@ def _diagonal(n: Node, term: Term) -> Term:
         second = term.labels.index(repeated, first + 1)
         shape = n.shape(term.value)
         if shape[first] != shape[second]:
-            raise n.error(f"label '{repeated}' has sizes {shape[first]} and {shape[second]} in one operand")
+            raise n.error(
+                f"label '{repeated}' has sizes {shape[first]} and {shape[second]} in one operand"
+            )
         mask_shape = [1] * len(shape)
         mask_shape[first] = mask_shape[second] = shape[first]
-        mask = np.eye(shape[first], dtype=np.asarray(n.scalar(0, term.value)).dtype).reshape(mask_shape)
+        mask = np.eye(shape[first], dtype=np.asarray(n.scalar(0, term.value)).dtype).reshape(
+            mask_shape
+        )
         value = n.op("sum", n.op("multiply", term.value, mask), axis=[second], keepdims=False)
-        term = Term(value, term.labels[:second] + term.labels[second + 1:])
+        term = Term(value, term.labels[:second] + term.labels[second + 1 :])
 
 
 def _sum_out(n: Node, term: Term, keep: set[str]) -> Term:
@@ -118,7 +129,9 @@ def _sum_out(n: Node, term: Term, keep: set[str]) -> Term:
 
 def _arrange(n: Node, term: Term, order: Sequence[str]) -> Value:
     axes = [term.labels.index(label) for label in order]
-    return term.value if axes == list(range(len(axes))) else n.op("transpose", term.value, axes=axes)
+    return (
+        term.value if axes == list(range(len(axes))) else n.op("transpose", term.value, axes=axes)
+    )
 
 
 def _contract(n: Node, a: Term, b: Term, later: set[str], sizes: dict[str, int]) -> Term:
@@ -147,9 +160,11 @@ def einsum(n: Node) -> Value:
     terms = [_broadcast(n, t, sizes) for t in terms]
 
     def needed_after(i: int) -> set[str]:
-        return set(output).union(*(t.labels for t in terms[i + 1:]))
+        return set(output).union(*(t.labels for t in terms[i + 1 :]))
 
-    result = _sum_out(n, terms[0], needed_after(0) | (set(terms[1].labels) if len(terms) > 1 else set()))
+    result = _sum_out(
+        n, terms[0], needed_after(0) | (set(terms[1].labels) if len(terms) > 1 else set())
+    )
     for i in range(1, len(terms)):
         later = needed_after(i)
         term = _sum_out(n, terms[i], later | set(result.labels))

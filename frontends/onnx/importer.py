@@ -16,28 +16,47 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from xdsl.dialects.builtin import ModuleOp, TensorType
-from xdsl.ir import Attribute, Block, Region, SSAValue
-
 from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay import core
 from relay_opt.dialects.relay.attributes import AttrError
-from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype, relay_dtype
 from relay_opt.dialects.relay.builder import RelayBuilder
+from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype, relay_dtype
 from relay_opt.dialects.relay.registry import RelayOperatorOp, TypeRelationError, lookup
 from relay_opt.dialects.relay.types import tensor_dtype, tensor_shape, tensor_type, tuple_type
+from xdsl.dialects.builtin import ModuleOp, TensorType
+from xdsl.ir import Attribute, Block, Region, SSAValue
 
 Value = SSAValue | np.ndarray
 """A run-time value, or an array known while importing."""
 
 # ONNX TensorProto.DataType -> Relay dtype (the ones relay-opt computes with).
 ONNX_DTYPES: dict[int, str] = {
-    1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 7: "int64",
-    9: "bool", 10: "float16", 11: "float64", 12: "uint32", 13: "uint64",
+    1: "float32",
+    2: "uint8",
+    3: "int8",
+    4: "uint16",
+    5: "int16",
+    6: "int32",
+    7: "int64",
+    9: "bool",
+    10: "float16",
+    11: "float64",
+    12: "uint32",
+    13: "uint64",
 }
 ONNX_DTYPE_NAMES: dict[int, str] = {
-    0: "UNDEFINED", 8: "STRING", 14: "COMPLEX64", 15: "COMPLEX128", 16: "BFLOAT16", 17: "FLOAT8E4M3FN",
-    18: "FLOAT8E4M3FNUZ", 19: "FLOAT8E5M2", 20: "FLOAT8E5M2FNUZ", 21: "UINT4", 22: "INT4", 23: "FLOAT4E2M1",
+    0: "UNDEFINED",
+    8: "STRING",
+    14: "COMPLEX64",
+    15: "COMPLEX128",
+    16: "BFLOAT16",
+    17: "FLOAT8E4M3FN",
+    18: "FLOAT8E4M3FNUZ",
+    19: "FLOAT8E5M2",
+    20: "FLOAT8E5M2FNUZ",
+    21: "UINT4",
+    22: "INT4",
+    23: "FLOAT4E2M1",
 }
 
 MIN_OPSET = 7
@@ -62,7 +81,9 @@ class OnnxNeedsConstantError(OnnxUnsupportedError):
 def relay_dtype_of(onnx_type: int, what: str) -> str:
     if onnx_type in ONNX_DTYPES:
         return ONNX_DTYPES[onnx_type]
-    raise OnnxUnsupportedError(f"{what}: dtype {ONNX_DTYPE_NAMES.get(onnx_type, onnx_type)} is not supported")
+    raise OnnxUnsupportedError(
+        f"{what}: dtype {ONNX_DTYPE_NAMES.get(onnx_type, onnx_type)} is not supported"
+    )
 
 
 Converter = Callable[["Node"], Sequence[Value | None] | Value]
@@ -84,7 +105,14 @@ def converter(*op_types: str) -> Callable[[Converter], Converter]:
 def _load_converters() -> None:
     # The converter modules register themselves.
     from relay_opt.frontends.onnx import (  # noqa: F401
-        attention, einsum, indexing, losses, ops, quantize, rnn, signal,
+        attention,
+        einsum,
+        indexing,
+        losses,
+        ops,
+        quantize,
+        rnn,
+        signal,
     )
 
 
@@ -112,7 +140,9 @@ class Node:
         self.op_type: str = proto.op_type
         self.opset: int = graph.opset
         self.name: str = proto.name
-        self.inputs: list[Value | None] = [graph.lookup(n, self) if n else None for n in proto.input]
+        self.inputs: list[Value | None] = [
+            graph.lookup(n, self) if n else None for n in proto.input
+        ]
         self.num_outputs = len(proto.output)
         self._attrs = {a.name: a for a in proto.attribute}
 
@@ -169,7 +199,9 @@ class Node:
         if isinstance(value, list) and value and isinstance(value[0], bytes):
             return [v.decode("utf-8") for v in value]
         if a.type in (a.GRAPH, a.GRAPHS):
-            raise self.unsupported(f"attribute '{name}' holds a subgraph; control flow is not imported")
+            raise self.unsupported(
+                f"attribute '{name}' holds a subgraph; control flow is not imported"
+            )
         return value
 
     # -- types ---------------------------------------------------------------------------------
@@ -201,8 +233,9 @@ class Node:
 
     # -- building ------------------------------------------------------------------------------
 
-    def op(self, op: str | type[RelayOperatorOp], *args: Value | Sequence[Value],
-           **attrs: Any) -> Value:
+    def op(
+        self, op: str | type[RelayOperatorOp], *args: Value | Sequence[Value], **attrs: Any
+    ) -> Value:
         """Relay operator `op` (a class, or its Relay name) on `args` (a list stands for a
         Relay tuple). Evaluated now when every operand is known; otherwise built with its
         type inferred."""
@@ -222,8 +255,13 @@ class Node:
 
 
 class GraphImporter:
-    def __init__(self, model: Any, shapes: dict[str, Sequence[int]] | None, filename: str,
-                 constants: dict[str, np.ndarray] | None = None):
+    def __init__(
+        self,
+        model: Any,
+        shapes: dict[str, Sequence[int]] | None,
+        filename: str,
+        constants: dict[str, np.ndarray] | None = None,
+    ):
         self.model = model
         self.shapes = dict(shapes or {})
         self.constants = dict(constants or {})
@@ -244,7 +282,9 @@ class GraphImporter:
             if imp.domain in ("", "ai.onnx"):
                 version = imp.version
         if version is None:
-            raise OnnxUnsupportedError("the model imports no ONNX opset (only the default domain is supported)")
+            raise OnnxUnsupportedError(
+                "the model imports no ONNX opset (only the default domain is supported)"
+            )
         if not MIN_OPSET <= version <= newest:
             raise OnnxUnsupportedError(
                 f"opset {version} is not supported (relay-opt imports opsets {MIN_OPSET} to {newest})"
@@ -255,7 +295,9 @@ class GraphImporter:
 
     def lookup(self, name: str, node: Node) -> Value:
         if name not in self.env:
-            raise node.error(f"input '{name}' is not defined before this node (the graph must be topologically sorted)")
+            raise node.error(
+                f"input '{name}' is not defined before this node (the graph must be topologically sorted)"
+            )
         return self.env[name]
 
     def add(self, op: Any) -> Any:
@@ -271,20 +313,28 @@ class GraphImporter:
             self._materialized[key] = (v, self.builder.constant(array))
         return self._materialized[key][1]
 
-    def emit(self, node: Node, op: str | type[RelayOperatorOp], args: Sequence[Any],
-             attrs: dict[str, Any]) -> Value:
+    def emit(
+        self,
+        node: Node,
+        op: str | type[RelayOperatorOp],
+        args: Sequence[Any],
+        attrs: dict[str, Any],
+    ) -> Value:
         opdef = lookup(op) if isinstance(op, str) else op.OPDEF
         assert opdef is not None, op
         try:
             full = opdef.make_attrs(attrs)
             known = all(
-                isinstance(a, np.ndarray) or (isinstance(a, (list, tuple)) and all(isinstance(x, np.ndarray) for x in a))
+                isinstance(a, np.ndarray)
+                or (isinstance(a, (list, tuple)) and all(isinstance(x, np.ndarray) for x in a))
                 for a in args
             )
             if known:
                 return self._evaluate(opdef, full, args)
             operands = [
-                self.builder.tuple([self.ssa(x) for x in a]) if isinstance(a, (list, tuple)) else self.ssa(a)
+                self.builder.tuple([self.ssa(x) for x in a])
+                if isinstance(a, (list, tuple))
+                else self.ssa(a)
                 for a in args
             ]
             return self.builder.call(opdef.op_class, *operands, **attrs)
@@ -296,7 +346,10 @@ class GraphImporter:
         def ttype(a: np.ndarray) -> TensorType[Attribute]:
             return tensor_type(a.shape, relay_dtype(a.dtype))
 
-        types = [tuple_type([ttype(x) for x in a]) if isinstance(a, (list, tuple)) else ttype(a) for a in args]
+        types = [
+            tuple_type([ttype(x) for x in a]) if isinstance(a, (list, tuple)) else ttype(a)
+            for a in args
+        ]
         result_type = opdef.infer(types, attrs)
         out = opdef.compute(attrs, *[tuple(a) if isinstance(a, list) else a for a in args])
 
@@ -318,14 +371,18 @@ class GraphImporter:
             shape = [int(d) for d in self.shapes[vi.name]]
             if tt.HasField("shape"):
                 declared = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
-                if len(declared) != len(shape) or any(d is not None and d != g for d, g in zip(declared, shape, strict=True)):
+                if len(declared) != len(shape) or any(
+                    d is not None and d != g for d, g in zip(declared, shape, strict=True)
+                ):
                     shown = "(" + ", ".join("?" if d is None else str(d) for d in declared) + ")"
                     raise OnnxImportError(
                         f"graph input '{vi.name}' has shape {shown}, not {tuple(shape)}"
                     )
             return tensor_type(shape, dtype)
         if not tt.HasField("shape"):
-            raise OnnxUnsupportedError(f"graph input '{vi.name}' has no shape; give it (shapes=...)")
+            raise OnnxUnsupportedError(
+                f"graph input '{vi.name}' has no shape; give it (shapes=...)"
+            )
         shape = []
         for d in tt.shape.dim:
             if not d.HasField("dim_value"):
@@ -376,26 +433,36 @@ class GraphImporter:
         self.add(core.ReturnOp(result))
         func = core.FuncOp("main", types, result.type, (), Region(self.block))
         module = ModuleOp([func])
-        return ImportedModel(module, [vi.name for vi in inputs], [vi.name for vi in graph.output], types)
+        return ImportedModel(
+            module, [vi.name for vi in inputs], [vi.name for vi in graph.output], types
+        )
 
     def convert(self, proto: Any, index: int) -> None:
         node_label = f"node {index}{f' {proto.name!r}' if proto.name else ''} ({proto.op_type})"
         if proto.domain not in ("", "ai.onnx"):
-            raise OnnxUnsupportedError(f"{node_label}: operator domain '{proto.domain}' is not supported")
+            raise OnnxUnsupportedError(
+                f"{node_label}: operator domain '{proto.domain}' is not supported"
+            )
         fn = CONVERTERS.get(proto.op_type)
         if fn is None:
             raise OnnxUnsupportedError(f"{node_label}: operator {proto.op_type} is not supported")
         node = Node(self, proto, index)
         result = fn(node)
         results = list(result) if isinstance(result, Sequence) else [result]
-        for name, value in zip(proto.output, results, strict=False):  # the counts may differ: see below
+        for name, value in zip(
+            proto.output, results, strict=False
+        ):  # the counts may differ: see below
             if name:
                 if value is None:
-                    raise node.unsupported(f"output '{name}' is not produced by relay-opt's {proto.op_type}")
+                    raise node.unsupported(
+                        f"output '{name}' is not produced by relay-opt's {proto.op_type}"
+                    )
                 self.env[name] = value
-        for name in list(proto.output)[len(results):]:
+        for name in list(proto.output)[len(results) :]:
             if name:
-                raise node.unsupported(f"output '{name}' is not produced by relay-opt's {proto.op_type}")
+                raise node.unsupported(
+                    f"output '{name}' is not produced by relay-opt's {proto.op_type}"
+                )
 
 
 def load_model(source: str | bytes, filename: str | None = None, text: bool | None = None) -> Any:
@@ -424,8 +491,11 @@ def load_model(source: str | bytes, filename: str | None = None, text: bool | No
 
 
 def import_onnx(
-    model: Any, shapes: dict[str, Sequence[int]] | None = None, filename: str | None = None,
-    text: bool | None = None, constants: dict[str, np.ndarray] | None = None,
+    model: Any,
+    shapes: dict[str, Sequence[int]] | None = None,
+    filename: str | None = None,
+    text: bool | None = None,
+    constants: dict[str, np.ndarray] | None = None,
 ) -> ImportedModel:
     """An ONNX model (a path, the serialized bytes or an onnx.ModelProto) as a Relay module
     with @main.

@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-
 from relay_opt.frontends.onnx.importer import Node, Value, converter
 
 
@@ -28,7 +27,12 @@ def _wrap_negative(n: Node, idx: Value, dims: np.ndarray | int) -> Value:
     """Negative indices count from the end."""
     if isinstance(idx, np.ndarray):
         return np.where(idx < 0, idx + dims, idx)
-    return n.op("where", n.op("less", idx, n.scalar(0, idx)), n.op("add", idx, n.cast(np.asarray(dims), n.dtype(idx))), idx)
+    return n.op(
+        "where",
+        n.op("less", idx, n.scalar(0, idx)),
+        n.op("add", idx, n.cast(np.asarray(dims), n.dtype(idx))),
+        idx,
+    )
 
 
 @converter("GatherND")
@@ -39,17 +43,20 @@ def gather_nd(n: Node) -> Value:
     k = ishape[-1]
     if not 0 <= b < len(ishape) or b + k > len(shape):
         raise n.error(f"batch_dims {b} and index length {k} do not fit data of rank {len(shape)}")
-    indexed = shape[b:b + k]
-    rest = list(shape[b + k:])
+    indexed = shape[b : b + k]
+    rest = list(shape[b + k :])
     # flat = (batch offset) + sum_j idx_j * stride_j over the flattened [batch..., indexed..., rest...]
     inner = int(np.prod(indexed))
-    strides = np.array([int(np.prod(indexed[j + 1:])) for j in range(k)], np.int64)
+    strides = np.array([int(np.prod(indexed[j + 1 :])) for j in range(k)], np.int64)
     idx = _wrap_negative(n, idx, np.array(indexed, np.int64))
     offset = n.op("sum", n.op("multiply", idx, strides), axis=[len(ishape) - 1], keepdims=False)
     batch_shape = ishape[:-1]
     if b:
         grids = np.indices(ishape[:b], dtype=np.int64)
-        batch_flat = sum((grids[j] * int(np.prod(ishape[j + 1:b])) for j in range(b)), np.zeros(ishape[:b], np.int64))
+        batch_flat = sum(
+            (grids[j] * int(np.prod(ishape[j + 1 : b])) for j in range(b)),
+            np.zeros(ishape[:b], np.int64),
+        )
         batch_offset = (batch_flat * inner).reshape(list(ishape[:b]) + [1] * (len(batch_shape) - b))
         offset = n.op("add", offset, batch_offset)
     table = n.reshape(x, [int(np.prod(shape[:b])) * inner, *rest])
@@ -60,8 +67,13 @@ def gather_nd(n: Node) -> Value:
 def reverse_sequence(n: Node) -> Value:
     # ONNX's defaults are not Relay's (seq_axis=1, batch_axis=0): time_axis=0, batch_axis=1.
     x, lengths = n.required(0), n.required(1)
-    return n.op("reverse_sequence", x, lengths, seq_axis=int(n.attr("time_axis", 0)),
-                batch_axis=int(n.attr("batch_axis", 1)))
+    return n.op(
+        "reverse_sequence",
+        x,
+        lengths,
+        seq_axis=int(n.attr("time_axis", 0)),
+        batch_axis=int(n.attr("batch_axis", 1)),
+    )
 
 
 # -- scatters ---------------------------------------------------------------------------------
@@ -111,11 +123,17 @@ def _scatter(n: Node, data: Value, updates: Value, targets: np.ndarray) -> Value
         fill[t] += 1
     padded = n.op("concatenate", [flat_updates, n.scalar(neutral, data).reshape(1)], axis=0)
     gathered = n.op("take", padded, lists, axis=0)
-    combine = {"add": ("sum", "add"), "mul": ("prod", "multiply"), "max": ("max", "maximum"),
-               "min": ("min", "minimum")}[reduction]
+    combine = {
+        "add": ("sum", "add"),
+        "mul": ("prod", "multiply"),
+        "max": ("max", "maximum"),
+        "min": ("min", "minimum"),
+    }[reduction]
     reduced = n.op(combine[0], gathered, axis=[1], keepdims=False)
     flat_data = _flat(n, data)
-    return n.reshape(n.op("where", hit, n.op(combine[1], flat_data, reduced), flat_data), n.shape(data))
+    return n.reshape(
+        n.op("where", hit, n.op(combine[1], flat_data, reduced), flat_data), n.shape(data)
+    )
 
 
 @converter("ScatterElements", "Scatter")
@@ -132,7 +150,12 @@ def scatter_elements(n: Node) -> Value:
     grids = np.indices(idx.shape, dtype=np.int64)
     coords = [grids[j] for j in range(idx.ndim)]
     coords[axis] = idx
-    return _scatter(n, data, updates, np.asarray(np.ravel_multi_index(tuple(coords), shape)) if idx.size else idx)
+    return _scatter(
+        n,
+        data,
+        updates,
+        np.asarray(np.ravel_multi_index(tuple(coords), shape)) if idx.size else idx,
+    )
 
 
 @converter("ScatterND")
@@ -148,8 +171,11 @@ def scatter_nd(n: Node) -> Value:
     if ((idx < 0) | (idx >= indexed)).any():
         raise n.error("an index is out of range")
     rest = int(np.prod(shape[k:]))
-    starts = np.ravel_multi_index(tuple(idx[..., j] for j in range(k)), tuple(shape[:k])) * rest if k else \
-        np.zeros(idx.shape[:-1], np.int64)
+    starts = (
+        np.ravel_multi_index(tuple(idx[..., j] for j in range(k)), tuple(shape[:k])) * rest
+        if k
+        else np.zeros(idx.shape[:-1], np.int64)
+    )
     targets = starts[..., None] + np.arange(rest, dtype=np.int64)
     return _scatter(n, data, updates, targets)
 
@@ -161,8 +187,11 @@ def _moved(n: Node, x: Value, axis: int, to_last: bool) -> Value:
     rank = n.rank(x)
     if axis == rank - 1:
         return x
-    perm = [a for a in range(rank) if a != axis] + [axis] if to_last else \
-        list(range(axis)) + [rank - 1] + list(range(axis, rank - 1))
+    perm = (
+        [a for a in range(rank) if a != axis] + [axis]
+        if to_last
+        else list(range(axis)) + [rank - 1] + list(range(axis, rank - 1))
+    )
     return n.op("transpose", x, axes=perm)
 
 
@@ -189,10 +218,18 @@ def topk(n: Node) -> Sequence[Value]:
     # The element of rank p goes to output position p < k.
     positions = np.arange(k, dtype=np.int64).reshape(k, 1)
     chosen = n.op("equal", n.op("expand_dims", rank, axis=len(lead)), positions)  # [..., k, size]
-    indices = n.op("sum", n.op("multiply", n.cast(chosen, "int64"), order.astype(np.int64)),
-                   axis=[len(lead) + 1], keepdims=False)  # [..., k]
+    indices = n.op(
+        "sum",
+        n.op("multiply", n.cast(chosen, "int64"), order.astype(np.int64)),
+        axis=[len(lead) + 1],
+        keepdims=False,
+    )  # [..., k]
     rows = int(np.prod(lead))
-    offsets = (np.arange(rows, dtype=np.int64) * size).reshape(lead + [1]) if lead else np.array(0, np.int64)
+    offsets = (
+        (np.arange(rows, dtype=np.int64) * size).reshape(lead + [1])
+        if lead
+        else np.array(0, np.int64)
+    )
     values = n.op("take", _flat(n, xl), n.op("add", indices, offsets), axis=0)
     return [_moved(n, values, axis, to_last=False), _moved(n, indices, axis, to_last=False)]
 
@@ -208,7 +245,7 @@ def compress(n: Node) -> Value:
     if axis is None:
         x, axis = _flat(n, x), 0
     axis = n.axis(axis, n.rank(x))
-    kept = np.nonzero(condition[:n.shape(x)[axis]])[0].astype(np.int64)
+    kept = np.nonzero(condition[: n.shape(x)[axis]])[0].astype(np.int64)
     return n.op("take", x, kept, axis=axis)
 
 
@@ -237,7 +274,9 @@ def center_crop_pad(n: Node) -> Value:
         have = shape[axis]
         if want < have:  # crop: the start rounds down
             start = (have - want) // 2
-            x = n.op("strided_slice", x, begin=[start], end=[start + want], strides=[1], axes=[axis])
+            x = n.op(
+                "strided_slice", x, begin=[start], end=[start + want], strides=[1], axes=[axis]
+            )
         elif want > have:  # pad: the extra before rounds down
             before = (want - have) // 2
             pads = [[0, 0] for _ in shape]

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-
 from relay_opt.frontends.onnx.importer import Node, Value, converter
 from relay_opt.frontends.onnx.ops import spatial_pads
 
@@ -33,8 +32,9 @@ def _nll(n: Node, x: Value, target: Value, weight: Value | None) -> Value:
     classes = shape[1]
     if tuple(tshape) != (shape[0], *shape[2:]):
         expected = (shape[0], *shape[2:])
-        raise n.error(f"the target has shape {tuple(tshape)}, expected {expected} "
-                      f"for input {shape}")
+        raise n.error(
+            f"the target has shape {tuple(tshape)}, expected {expected} for input {shape}"
+        )
     if weight is not None and tuple(n.shape(weight)) != (classes,):
         raise n.error(f"the weight has shape {tuple(n.shape(weight))}, expected ({classes},)")
 
@@ -48,8 +48,10 @@ def _nll(n: Node, x: Value, target: Value, weight: Value | None) -> Value:
     # The gather x[n, cls, d...] from the flat x: cls * D plus the offset of (n, d...),
     # where D is the product of the d's. The offsets are known at import.
     inner = int(np.prod(shape[2:], dtype=np.int64))
-    offset = (np.arange(shape[0], dtype=np.int64)[:, None] * (classes * inner)
-              + np.arange(inner, dtype=np.int64)[None, :]).reshape(tshape)
+    offset = (
+        np.arange(shape[0], dtype=np.int64)[:, None] * (classes * inner)
+        + np.arange(inner, dtype=np.int64)[None, :]
+    ).reshape(tshape)
     flat = n.op("add", n.op("multiply", cls, n.scalar(inner, t)), offset)
     picked = n.op("take", n.reshape(x, [int(np.prod(shape, dtype=np.int64))]), flat, axis=0)
     loss = n.op("negative", picked)
@@ -102,8 +104,12 @@ def shrink(n: Node) -> Value:
     xf = x if dtype.startswith(("float", "bfloat")) else n.cast(x, "float64")
     low = n.op("less", xf, n.scalar(-lambd, xf))
     high = n.op("greater", xf, n.scalar(lambd, xf))
-    out = n.op("where", low, n.op("add", xf, n.scalar(bias, xf)),
-               n.op("where", high, n.op("subtract", xf, n.scalar(bias, xf)), n.scalar(0, xf)))
+    out = n.op(
+        "where",
+        low,
+        n.op("add", xf, n.scalar(bias, xf)),
+        n.op("where", high, n.op("subtract", xf, n.scalar(bias, xf)), n.scalar(0, xf)),
+    )
     return n.cast(out, dtype)
 
 
@@ -114,7 +120,7 @@ def _shifted(n: Node, y: Value, axis: int, by: int, identity: np.ndarray) -> Val
     """y moved `by` places along `axis`, the first `by` filled with `identity`."""
     shape = list(n.shape(y))
     kept = n.op("strided_slice", y, begin=[0], end=[shape[axis] - by], strides=[1], axes=[axis])
-    fill_shape = shape[:axis] + [by] + shape[axis + 1:]
+    fill_shape = shape[:axis] + [by] + shape[axis + 1 :]
     return n.op("concatenate", [np.broadcast_to(identity, fill_shape).copy(), kept], axis=axis)
 
 
@@ -151,8 +157,9 @@ def cumulative(n: Node) -> Value:
 # -- Lp pooling -------------------------------------------------------------------------------
 
 
-def _window_out(size: int, k: int, stride: int, dilation: int, before: int, after: int,
-                ceil: bool) -> int:
+def _window_out(
+    size: int, k: int, stride: int, dilation: int, before: int, after: int, ceil: bool
+) -> int:
     """ONNX's pooled length (ceil_mode drops a last window that would start in the end padding)."""
     span = (k - 1) * dilation + 1
     total = size + before + after - span
@@ -162,12 +169,20 @@ def _window_out(size: int, k: int, stride: int, dilation: int, before: int, afte
     return out
 
 
-def _window_sum_2d(n: Node, x: Value, kernel: Sequence[int], strides: Sequence[int],
-                   dilations: Sequence[int]) -> Value:
+def _window_sum_2d(
+    n: Node, x: Value, kernel: Sequence[int], strides: Sequence[int], dilations: Sequence[int]
+) -> Value:
     """The sum over each window of a 4-d (already padded) x: an average times the window size."""
-    mean = n.op("nn.avg_pool2d", x, pool_size=list(kernel), strides=list(strides),
-                dilation=list(dilations), padding=[0, 0, 0, 0], ceil_mode=False,
-                count_include_pad=True)
+    mean = n.op(
+        "nn.avg_pool2d",
+        x,
+        pool_size=list(kernel),
+        strides=list(strides),
+        dilation=list(dilations),
+        padding=[0, 0, 0, 0],
+        ceil_mode=False,
+        count_include_pad=True,
+    )
     return n.op("multiply", mean, n.scalar(int(np.prod(kernel)), x))
 
 
@@ -186,8 +201,10 @@ def lp_pool(n: Node) -> Value:
     strides = [int(v) for v in n.attr("strides", [1] * k)]
     dilations = [int(v) for v in n.attr("dilations", [1] * k)]
     if not len(kernel) == len(strides) == len(dilations) == k:
-        raise n.error(f"kernel_shape, strides and dilations must have {k} values "
-                      f"for a rank-{len(shape)} input")
+        raise n.error(
+            f"kernel_shape, strides and dilations must have {k} values "
+            f"for a rank-{len(shape)} input"
+        )
     p = n.attr("p", 2)
     if p <= 0:
         raise n.error(f"p must be positive, got {p}")
@@ -197,8 +214,9 @@ def lp_pool(n: Node) -> Value:
     # so that every window is whole and the average pool divides by the window size.
     widths = [[0, 0], [0, 0]]
     for a in range(k):
-        out = _window_out(shape[2 + a], kernel[a], strides[a], dilations[a], pads[a], pads[k + a],
-                          ceil)
+        out = _window_out(
+            shape[2 + a], kernel[a], strides[a], dilations[a], pads[a], pads[k + a], ceil
+        )
         if out < 1:
             raise n.error(f"the window is larger than the padded input along spatial axis {a}")
         reach = (out - 1) * strides[a] + (kernel[a] - 1) * dilations[a] + 1
@@ -225,11 +243,13 @@ def lp_pool(n: Node) -> Value:
         # A 3-d window sum is separable: the (h, w) windows with depth folded into the
         # channels, then the depth windows with (h, w) flattened into one axis.
         N, C, D, H, W = padded
-        hw = _window_sum_2d(n, n.reshape(powered, [N, C * D, H, W]), kernel[1:], strides[1:],
-                            dilations[1:])
+        hw = _window_sum_2d(
+            n, n.reshape(powered, [N, C * D, H, W]), kernel[1:], strides[1:], dilations[1:]
+        )
         oh, ow = n.shape(hw)[2:]
-        d = _window_sum_2d(n, n.reshape(hw, [N, C, D, oh * ow]), [kernel[0], 1], [strides[0], 1],
-                           [dilations[0], 1])
+        d = _window_sum_2d(
+            n, n.reshape(hw, [N, C, D, oh * ow]), [kernel[0], 1], [strides[0], 1], [dilations[0], 1]
+        )
         total = n.reshape(d, [N, C, n.shape(d)[2], oh, ow])
 
     if p == 1:

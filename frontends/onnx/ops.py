@@ -13,7 +13,6 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.frontends.onnx.activations import ACTIVATIONS, OPERATORS
 from relay_opt.frontends.onnx.importer import Node, Value, converter, relay_dtype_of
@@ -21,8 +20,17 @@ from relay_opt.frontends.onnx.importer import Node, Value, converter, relay_dtyp
 # -- elementwise ------------------------------------------------------------------------------
 
 _UNARY = {
-    "Abs": "abs", "Neg": "negative", "Exp": "exp", "Log": "log", "Sqrt": "sqrt", "Erf": "erf",
-    "Floor": "floor", "Ceil": "ceil", "Sin": "sin", "Cos": "cos", "Not": "logical_not",
+    "Abs": "abs",
+    "Neg": "negative",
+    "Exp": "exp",
+    "Log": "log",
+    "Sqrt": "sqrt",
+    "Erf": "erf",
+    "Floor": "floor",
+    "Ceil": "ceil",
+    "Sin": "sin",
+    "Cos": "cos",
+    "Not": "logical_not",
 }
 
 
@@ -32,9 +40,18 @@ def unary(n: Node) -> Value:
 
 
 _BINARY = {
-    "Add": "add", "Sub": "subtract", "Mul": "multiply", "Div": "divide", "Equal": "equal",
-    "Less": "less", "Greater": "greater", "LessOrEqual": "less_equal", "GreaterOrEqual": "greater_equal",
-    "And": "logical_and", "Or": "logical_or", "Xor": "not_equal",
+    "Add": "add",
+    "Sub": "subtract",
+    "Mul": "multiply",
+    "Div": "divide",
+    "Equal": "equal",
+    "Less": "less",
+    "Greater": "greater",
+    "LessOrEqual": "less_equal",
+    "GreaterOrEqual": "greater_equal",
+    "And": "logical_and",
+    "Or": "logical_or",
+    "Xor": "not_equal",
 }
 
 
@@ -59,8 +76,11 @@ def mod(n: Node) -> Value:
         return r
     # fmod=0 gives the remainder the divisor's sign (Python's %): move a nonzero r by b.
     zero = n.scalar(0, r)
-    fix = n.op("logical_and", n.op("not_equal", r, zero),
-               n.op("not_equal", n.op("less", r, zero), n.op("less", b, n.scalar(0, b))))
+    fix = n.op(
+        "logical_and",
+        n.op("not_equal", r, zero),
+        n.op("not_equal", n.op("less", r, zero), n.op("less", b, n.scalar(0, b))),
+    )
     return n.op("where", fix, n.op("add", r, b), r)
 
 
@@ -101,7 +121,9 @@ def reciprocal(n: Node) -> Value:
 def sign(n: Node) -> Value:
     x = n.required(0)
     zero, one = n.scalar(0, x), n.scalar(1, x)
-    neg = n.op("where", n.op("less", x, zero), n.scalar(-1, x) if n.dtype(x)[0] != "u" else zero, zero)
+    neg = n.op(
+        "where", n.op("less", x, zero), n.scalar(-1, x) if n.dtype(x)[0] != "u" else zero, zero
+    )
     return n.op("where", n.op("greater", x, zero), one, neg)
 
 
@@ -204,8 +226,14 @@ def log_softmax(n: Node) -> Value:
 # -- convolution, pooling, normalization ------------------------------------------------------
 
 
-def spatial_pads(n: Node, in_spatial: Sequence[int], kernel: Sequence[int], strides: Sequence[int],
-                  dilations: Sequence[int], ceil_mode: bool = False) -> list[int]:
+def spatial_pads(
+    n: Node,
+    in_spatial: Sequence[int],
+    kernel: Sequence[int],
+    strides: Sequence[int],
+    dilations: Sequence[int],
+    ceil_mode: bool = False,
+) -> list[int]:
     """ONNX `pads`/`auto_pad` as [begin..., end...] for the spatial dims."""
     k = len(in_spatial)
     auto_pad = n.attr("auto_pad", "NOTSET")
@@ -269,9 +297,17 @@ def conv_values(n: Node, x: Value, w: Value, b: Value | None) -> Value:
     pads = spatial_pads(n, n.shape(x)[2:], kernel, strides, dilations)
     x2, lifted = _to_2d(n, x, "Conv")
     w2 = n.reshape(w, [*n.shape(w)[:2], 1, n.shape(w)[2]]) if lifted else w
-    out = n.op("nn.conv2d", x2, w2, strides=_lift(strides, 1), padding=_lift_pads(pads),
-               dilation=_lift(dilations, 1), groups=int(n.attr("group", 1)), channels=n.shape(w)[0],
-               kernel_size=_lift(kernel, 1))
+    out = n.op(
+        "nn.conv2d",
+        x2,
+        w2,
+        strides=_lift(strides, 1),
+        padding=_lift_pads(pads),
+        dilation=_lift(dilations, 1),
+        groups=int(n.attr("group", 1)),
+        channels=n.shape(w)[0],
+        kernel_size=_lift(kernel, 1),
+    )
     if b is not None:
         out = n.op("nn.bias_add", out, b, axis=1)
     return _from_2d(n, out, lifted)
@@ -282,8 +318,10 @@ def conv_transpose(n: Node) -> Value:
     x, w = n.required(0), n.required(1)
     k = n.rank(x) - 2
     if k not in (1, 2) or n.rank(w) != k + 2:
-        raise n.unsupported(f"ConvTranspose with data {list(n.shape(x))} and weight {list(n.shape(w))} "
-                            f"(1-d and 2-d are supported)")
+        raise n.unsupported(
+            f"ConvTranspose with data {list(n.shape(x))} and weight {list(n.shape(w))} "
+            f"(1-d and 2-d are supported)"
+        )
     groups = int(n.attr("group", 1))
     in_spatial = n.shape(x)[2:]
     kernel = list(n.attr("kernel_shape", n.shape(w)[2:]))
@@ -292,7 +330,11 @@ def conv_transpose(n: Node) -> Value:
     strides = list(n.attr("strides", [1] * k))
     dilations = list(n.attr("dilations", [1] * k))
     output_padding = list(n.attr("output_padding", [0] * k))
-    for name, values in (("strides", strides), ("dilations", dilations), ("output_padding", output_padding)):
+    for name, values in (
+        ("strides", strides),
+        ("dilations", dilations),
+        ("output_padding", output_padding),
+    ):
         if len(values) != k:
             raise n.error(f"{name} has {len(values)} values, expected {k}")
     auto_pad = n.attr("auto_pad", "NOTSET")
@@ -305,8 +347,12 @@ def conv_transpose(n: Node) -> Value:
         # The padding that gives exactly output_shape (ONNX: output_shape overrides pads);
         # negative padding grows the output with zeros.
         output_shape = list(output_shape)[-k:]
-        total = [s * (size - 1) + op + (kk - 1) * d + 1 - out for size, kk, s, d, op, out
-                 in zip(in_spatial, kernel, strides, dilations, output_padding, output_shape)]
+        total = [
+            s * (size - 1) + op + (kk - 1) * d + 1 - out
+            for size, kk, s, d, op, out in zip(
+                in_spatial, kernel, strides, dilations, output_padding, output_shape
+            )
+        ]
         upper = auto_pad == "SAME_UPPER"
         begins = [t // 2 if upper else t - t // 2 for t in total]
         pads = begins + [t - b for t, b in zip(total, begins, strict=True)]
@@ -318,9 +364,18 @@ def conv_transpose(n: Node) -> Value:
             raise n.error(f"pads has {len(pads)} values, expected {2 * k}")
     x2, lifted = _to_2d(n, x, "ConvTranspose")
     w2 = n.reshape(w, [*n.shape(w)[:2], 1, n.shape(w)[2]]) if lifted else w
-    out = n.op("nn.conv2d_transpose", x2, w2, strides=_lift(strides, 1), padding=_lift_pads(pads),
-               dilation=_lift(dilations, 1), output_padding=_lift(output_padding, 0), groups=groups,
-               channels=n.shape(w)[1] * groups, kernel_size=_lift(kernel, 1))
+    out = n.op(
+        "nn.conv2d_transpose",
+        x2,
+        w2,
+        strides=_lift(strides, 1),
+        padding=_lift_pads(pads),
+        dilation=_lift(dilations, 1),
+        output_padding=_lift(output_padding, 0),
+        groups=groups,
+        channels=n.shape(w)[1] * groups,
+        kernel_size=_lift(kernel, 1),
+    )
     if (b := n.input(2)) is not None:
         out = n.op("nn.bias_add", out, b, axis=1)
     return _from_2d(n, out, lifted)
@@ -337,8 +392,13 @@ def _pool(n: Node, relay_op: str, **extra: object) -> Value:
     ceil_mode = bool(n.attr("ceil_mode", 0))
     pads = spatial_pads(n, n.shape(x)[2:], kernel, strides, dilations)
     x2, lifted = _to_2d(n, x, n.op_type)
-    attrs = dict(pool_size=_lift(kernel, 1), strides=_lift(strides, 1), padding=_lift_pads(pads),
-                 ceil_mode=ceil_mode, **extra)
+    attrs = dict(
+        pool_size=_lift(kernel, 1),
+        strides=_lift(strides, 1),
+        padding=_lift_pads(pads),
+        ceil_mode=ceil_mode,
+        **extra,
+    )
     if relay_op == "nn.max_pool2d":
         attrs["dilation"] = _lift(dilations, 1)
     elif any(d != 1 for d in dilations):
@@ -363,7 +423,10 @@ def avg_pool(n: Node) -> Value:
 def global_pool(n: Node) -> Value:
     x = n.required(0)
     if n.rank(x) == 4:
-        return n.op("nn.global_avg_pool2d" if n.op_type == "GlobalAveragePool" else "nn.global_max_pool2d", x)
+        return n.op(
+            "nn.global_avg_pool2d" if n.op_type == "GlobalAveragePool" else "nn.global_max_pool2d",
+            x,
+        )
     axes = list(range(2, n.rank(x)))
     return n.op("mean" if n.op_type == "GlobalAveragePool" else "max", x, axis=axes, keepdims=True)
 
@@ -375,8 +438,13 @@ def batch_norm(n: Node) -> Sequence[Value]:
     if n.num_outputs > 1 and any(n.proto.output[1:]):
         raise n.unsupported("the running mean/variance outputs (training mode)")
     x = n.required(0)
-    out = n.op("nn.batch_norm", x, *(n.required(i) for i in range(1, 5)), axis=1,
-               epsilon=float(n.attr("epsilon", 1e-5)))
+    out = n.op(
+        "nn.batch_norm",
+        x,
+        *(n.required(i) for i in range(1, 5)),
+        axis=1,
+        epsilon=float(n.attr("epsilon", 1e-5)),
+    )
     return [n.tuple_get(out, 0)]
 
 
@@ -384,7 +452,9 @@ def batch_norm(n: Node) -> Sequence[Value]:
 def instance_norm(n: Node) -> Value:
     x, scale, bias = n.required(0), n.required(1), n.required(2)
     if n.rank(x) < 3:
-        raise n.error(f"input must have a spatial axis (rank 3 or more), got shape {list(n.shape(x))}")
+        raise n.error(
+            f"input must have a spatial axis (rank 3 or more), got shape {list(n.shape(x))}"
+        )
     return n.op("nn.instance_norm", x, scale, bias, axis=1, epsilon=float(n.attr("epsilon", 1e-5)))
 
 
@@ -392,7 +462,9 @@ def instance_norm(n: Node) -> Value:
 def group_norm(n: Node) -> Value:
     x, scale, bias = n.required(0), n.required(1), n.required(2)
     if n.rank(x) < 3:
-        raise n.error(f"input must have a spatial axis (rank 3 or more), got shape {list(n.shape(x))}")
+        raise n.error(
+            f"input must have a spatial axis (rank 3 or more), got shape {list(n.shape(x))}"
+        )
     groups = n.attr("num_groups")
     if groups is None:
         raise n.error("the num_groups attribute is required")
@@ -404,8 +476,15 @@ def group_norm(n: Node) -> Value:
         scale, bias = (n.op("repeat", v, repeats=channels // groups, axis=0) for v in (scale, bias))
     # The statistics are computed in stash_type (float32 by default), as ONNX defines them.
     stash = relay_dtype_of(n.attr("stash_type", 1), n.where()) if n.opset >= 21 else n.dtype(x)
-    y = n.op("nn.group_norm", n.cast(x, stash), n.cast(scale, stash), n.cast(bias, stash),
-             num_groups=int(groups), axis=1, epsilon=float(n.attr("epsilon", 1e-5)))
+    y = n.op(
+        "nn.group_norm",
+        n.cast(x, stash),
+        n.cast(scale, stash),
+        n.cast(bias, stash),
+        num_groups=int(groups),
+        axis=1,
+        epsilon=float(n.attr("epsilon", 1e-5)),
+    )
     return n.cast(y, n.dtype(x))
 
 
@@ -443,9 +522,16 @@ def lrn(n: Node) -> Value:
         raise n.error(f"LRN needs an (N, C, ...) input, got rank {len(shape)}")
     square = n.reshape(n.op("multiply", x, x), [shape[0], 1, shape[1], int(np.prod(shape[2:]))])
     before = (size - 1) // 2
-    window = n.op("nn.avg_pool2d", square, pool_size=[size, 1], padding=[before, 0, size - 1 - before, 0],
-                  count_include_pad=True)
-    scaled = n.op("add", n.op("multiply", n.reshape(window, shape), n.scalar(alpha, x)), n.scalar(bias, x))
+    window = n.op(
+        "nn.avg_pool2d",
+        square,
+        pool_size=[size, 1],
+        padding=[before, 0, size - 1 - before, 0],
+        count_include_pad=True,
+    )
+    scaled = n.op(
+        "add", n.op("multiply", n.reshape(window, shape), n.scalar(alpha, x)), n.scalar(bias, x)
+    )
     return n.op("divide", x, n.op("power", scaled, n.scalar(beta, x)))
 
 
@@ -491,12 +577,18 @@ def matmul_values(n: Node, a: Value, b: Value) -> Value:
     else:
         batch = tuple(np.broadcast_shapes(ra[:-2], rb[:-2]))
         count = int(np.prod(batch))
-        a3 = n.reshape(n.op("broadcast_to", a, shape=[*batch, *ra[-2:]]) if ra[:-2] != batch else a,
-                       [count, *ra[-2:]])
-        b3 = n.reshape(n.op("broadcast_to", b, shape=[*batch, *rb[-2:]]) if rb[:-2] != batch else b,
-                       [count, *rb[-2:]])
-        out = n.reshape(n.op("nn.batch_matmul", a3, b3, transpose_a=False, transpose_b=False),
-                        [*batch, ra[-2], rb[-1]])
+        a3 = n.reshape(
+            n.op("broadcast_to", a, shape=[*batch, *ra[-2:]]) if ra[:-2] != batch else a,
+            [count, *ra[-2:]],
+        )
+        b3 = n.reshape(
+            n.op("broadcast_to", b, shape=[*batch, *rb[-2:]]) if rb[:-2] != batch else b,
+            [count, *rb[-2:]],
+        )
+        out = n.reshape(
+            n.op("nn.batch_matmul", a3, b3, transpose_a=False, transpose_b=False),
+            [*batch, ra[-2], rb[-1]],
+        )
     shape = list(n.shape(out))
     if len(sa) == 1:
         shape.pop(-2)
@@ -524,8 +616,12 @@ def size(n: Node) -> Value:
 
 @converter("Constant")
 def constant(n: Node) -> Value:
-    for key, dtype in (("value_float", np.float32), ("value_floats", np.float32),
-                       ("value_int", np.int64), ("value_ints", np.int64)):
+    for key, dtype in (
+        ("value_float", np.float32),
+        ("value_floats", np.float32),
+        ("value_int", np.int64),
+        ("value_ints", np.int64),
+    ):
         if n.has_attr(key):
             return np.array(n.attr(key), dtype=dtype)
     if n.has_attr("value"):
@@ -551,7 +647,9 @@ def constant_of_shape(n: Node) -> Value:
 
 @converter("Range")
 def range_(n: Node) -> Value:
-    start, limit, delta = (n.const_input(i, name) for i, name in enumerate(("start", "limit", "delta")))
+    start, limit, delta = (
+        n.const_input(i, name) for i, name in enumerate(("start", "limit", "delta"))
+    )
     return np.arange(start, limit, delta).astype(start.dtype)  # pyright: ignore
 
 
@@ -572,7 +670,9 @@ def reshape(n: Node) -> Value:
             raise n.error(f"cannot reshape {tuple(in_shape)} to {target}")
         out[out.index(-1)] = total // known
     if int(np.prod(out)) != int(np.prod(in_shape)):
-        raise n.error(f"cannot reshape {tuple(in_shape)} ({int(np.prod(in_shape))} elements) to {tuple(out)}")
+        raise n.error(
+            f"cannot reshape {tuple(in_shape)} ({int(np.prod(in_shape))} elements) to {tuple(out)}"
+        )
     if 0 in out:  # no elements, so nothing to compute (and Relay's reshape reads 0 as "keep")
         return np.zeros(out, dtype=numpy_dtype(n.dtype(x)))
     return n.reshape(x, out)
@@ -607,7 +707,11 @@ def squeeze(n: Node) -> Value:
     x = n.required(0)
     shape = n.shape(x)
     axes = _axes(n, 13)
-    drop = {i for i, d in enumerate(shape) if d == 1} if axes is None else {n.axis(a, len(shape)) for a in axes}
+    drop = (
+        {i for i, d in enumerate(shape) if d == 1}
+        if axes is None
+        else {n.axis(a, len(shape)) for a in axes}
+    )
     for a in drop:
         if shape[a] != 1:
             raise n.error(f"cannot squeeze axis {a} of size {shape[a]}")
@@ -704,7 +808,9 @@ def gather(n: Node) -> Value:
             raise n.error(f"index out of range for an axis of length {dim}")
         idx = np.where(idx < 0, idx + dim, idx)
     else:
-        idx = n.op("where", n.op("less", idx, n.scalar(0, idx)), n.op("add", idx, n.scalar(dim, idx)), idx)
+        idx = n.op(
+            "where", n.op("less", idx, n.scalar(0, idx)), n.op("add", idx, n.scalar(dim, idx)), idx
+        )
     return n.op("take", x, idx, axis=axis)
 
 
@@ -789,7 +895,13 @@ def _reduce(n: Node, relay_op: str, x: Value) -> Value:
     return n.op(relay_op, x, axis=axes, keepdims=bool(n.attr("keepdims", 1)))
 
 
-_REDUCE = {"ReduceSum": "sum", "ReduceMean": "mean", "ReduceMax": "max", "ReduceMin": "min", "ReduceProd": "prod"}
+_REDUCE = {
+    "ReduceSum": "sum",
+    "ReduceMean": "mean",
+    "ReduceMax": "max",
+    "ReduceMin": "min",
+    "ReduceProd": "prod",
+}
 
 
 @converter(*_REDUCE)
@@ -812,7 +924,9 @@ def reduce_composite(n: Node) -> Value:
         total = n.op("sum", n.op("exp", n.op("subtract", x, top)), axis=axes, keepdims=True)
         out = n.op("add", n.op("log", total), top)
         if not n.attr("keepdims", 1):
-            out = n.reshape(out, [d for i, d in enumerate(n.shape(out)) if i not in (axes or range(n.rank(x)))])
+            out = n.reshape(
+                out, [d for i, d in enumerate(n.shape(out)) if i not in (axes or range(n.rank(x)))]
+            )
         return out
     total = _reduce(n, "sum", n.op("multiply", x, x))
     return n.op("sqrt", total) if n.op_type == "ReduceL2" else total
@@ -821,8 +935,13 @@ def reduce_composite(n: Node) -> Value:
 @converter("ArgMax", "ArgMin")
 def arg_reduce(n: Node) -> Value:
     x = n.required(0)
-    out = n.op("argmax" if n.op_type == "ArgMax" else "argmin", x, axis=[n.axis(n.attr("axis", 0), n.rank(x))],
-               keepdims=bool(n.attr("keepdims", 1)), select_last_index=bool(n.attr("select_last_index", 0)))
+    out = n.op(
+        "argmax" if n.op_type == "ArgMax" else "argmin",
+        x,
+        axis=[n.axis(n.attr("axis", 0), n.rank(x))],
+        keepdims=bool(n.attr("keepdims", 1)),
+        select_last_index=bool(n.attr("select_last_index", 0)),
+    )
     return n.cast(out, "int64")
 
 
@@ -836,12 +955,16 @@ def gather_elements(n: Node) -> Value:
     x, idx = n.required(0), n.required(1)
     shape, ishape = n.shape(x), n.shape(idx)
     axis = n.axis(n.attr("axis", 0), len(shape))
-    strides = [int(np.prod(shape[k + 1:])) for k in range(len(shape))]
+    strides = [int(np.prod(shape[k + 1 :])) for k in range(len(shape))]
     grids = np.indices(ishape, dtype=np.int64) if ishape else np.zeros((0,), np.int64)
-    offset = sum((grids[k] * strides[k] for k in range(len(shape)) if k != axis), np.zeros(ishape, np.int64))
+    offset = sum(
+        (grids[k] * strides[k] for k in range(len(shape)) if k != axis), np.zeros(ishape, np.int64)
+    )
     dim = shape[axis]
     idx = n.cast(idx, "int64")
-    idx = n.op("where", n.op("less", idx, n.scalar(0, idx)), n.op("add", idx, n.scalar(dim, idx)), idx)
+    idx = n.op(
+        "where", n.op("less", idx, n.scalar(0, idx)), n.op("add", idx, n.scalar(dim, idx)), idx
+    )
     flat = n.op("add", n.op("multiply", idx, n.scalar(strides[axis], idx)), offset)
     return n.op("take", n.reshape(x, [int(np.prod(shape))]), flat, axis=0)
 
@@ -852,7 +975,11 @@ def trilu(n: Node) -> Value:
     k = n.const_input(1, "k")
     k = 0 if k is None else int(k)
     rows, cols = n.shape(x)[-2:]
-    keep = np.tril(np.ones((rows, cols), bool), k) if n.attr("upper", 1) == 0 else np.triu(np.ones((rows, cols), bool), k)
+    keep = (
+        np.tril(np.ones((rows, cols), bool), k)
+        if n.attr("upper", 1) == 0
+        else np.triu(np.ones((rows, cols), bool), k)
+    )
     return n.op("where", keep, x, n.scalar(0, x))
 
 
@@ -863,7 +990,9 @@ def one_hot(n: Node) -> Value:
     rank = n.rank(indices) + 1
     axis = n.axis(n.attr("axis", -1), rank)
     idx = n.cast(indices, "int64")
-    idx = n.op("where", n.op("less", idx, n.scalar(0, idx)), n.op("add", idx, n.scalar(depth, idx)), idx)
+    idx = n.op(
+        "where", n.op("less", idx, n.scalar(0, idx)), n.op("add", idx, n.scalar(depth, idx)), idx
+    )
     shape = [1] * rank
     shape[axis] = depth
     positions = np.arange(depth, dtype=np.int64).reshape(shape)
@@ -989,6 +1118,12 @@ def resize(n: Node) -> Value:
         if any(abs(o / d - s) > 1e-6 for o, d, s in zip(out, shape[2:], scales[-2:])):
             raise n.unsupported(f"scales {scales[-2:]} that do not give whole output sizes")
     method = "nearest_neighbor" if mode == "nearest" else "linear"
-    return n.op("image.resize2d", x, size=out, layout="NCHW", method=method,
-                coordinate_transformation_mode=coordinate,
-                rounding_method=nearest if method == "nearest_neighbor" else "")
+    return n.op(
+        "image.resize2d",
+        x,
+        size=out,
+        layout="NCHW",
+        method=method,
+        coordinate_transformation_mode=coordinate,
+        rounding_method=nearest if method == "nearest_neighbor" else "",
+    )

@@ -11,7 +11,6 @@ refused by the importer's dtype check.
 from __future__ import annotations
 
 import numpy as np
-
 from relay_opt.frontends.onnx.importer import Node, Value, converter, relay_dtype_of
 from relay_opt.frontends.onnx.ops import conv_values, matmul_values, round_half_even
 
@@ -29,11 +28,15 @@ def _per_axis(n: Node, v: Value, x: Value) -> Value:
     block = int(n.attr("block_size", 0) or 0)
     if block:
         if len(vshape) != len(shape):
-            raise n.error(f"a blocked scale must have the input's rank {len(shape)}, not {len(vshape)}")
+            raise n.error(
+                f"a blocked scale must have the input's rank {len(shape)}, not {len(vshape)}"
+            )
         v = n.op("repeat", v, repeats=block, axis=axis)
         return n.op("strided_slice", v, begin=[0], end=[shape[axis]], strides=[1], axes=[axis])
     if len(vshape) != 1 or vshape[0] != shape[axis]:
-        raise n.error(f"a scale of shape {tuple(vshape)} fits no axis of {tuple(shape)} (axis {axis})")
+        raise n.error(
+            f"a scale of shape {tuple(vshape)} fits no axis of {tuple(shape)} (axis {axis})"
+        )
     target = [1] * len(shape)
     target[axis] = shape[axis]
     return n.reshape(v, target)
@@ -101,9 +104,18 @@ def dynamic_quantize_linear(n: Node) -> list[Value]:
     scale = n.op("divide", n.op("subtract", hi, lo), n.scalar(255, x))
     # A constant-zero input has scale 0: any zero point, and every q, is 0 then.
     safe = n.op("where", n.op("equal", scale, zero), n.scalar(1, x), scale)
-    zp_float = n.op("clip", round_half_even(n, n.op("divide", n.op("negative", lo), safe)), a_min=0.0, a_max=255.0)
+    zp_float = n.op(
+        "clip",
+        round_half_even(n, n.op("divide", n.op("negative", lo), safe)),
+        a_min=0.0,
+        a_max=255.0,
+    )
     zero_point = n.cast(zp_float, "uint8")
-    q = n.op("add", n.cast(round_half_even(n, n.op("divide", x, safe)), "int32"), n.cast(zero_point, "int32"))
+    q = n.op(
+        "add",
+        n.cast(round_half_even(n, n.op("divide", x, safe)), "int32"),
+        n.cast(zero_point, "int32"),
+    )
     return [_saturate(n, q, "uint8"), scale, zero_point]
 
 
@@ -137,8 +149,11 @@ def qlinear_matmul(n: Node) -> Value:
         raise n.unsupported("per-axis scales")
     product = matmul_values(n, _centered(n, a, a_zp), _centered(n, b, b_zp))
     # As ONNX computes it: the int32 product times a_scale * b_scale / y_scale, in float64.
-    multiplier = n.op("divide", n.op("multiply", n.reshape(a_scale, []), n.reshape(b_scale, [])),
-                      n.reshape(y_scale, []))
+    multiplier = n.op(
+        "divide",
+        n.op("multiply", n.reshape(a_scale, []), n.reshape(b_scale, [])),
+        n.reshape(y_scale, []),
+    )
     scaled = n.op("multiply", n.cast(product, "float64"), n.cast(multiplier, "float64"))
     dtype = n.dtype(y_zp) if y_zp is not None else n.dtype(a)
     if y_zp is not None:
@@ -149,7 +164,9 @@ def qlinear_matmul(n: Node) -> Value:
 @converter("ConvInteger")
 def conv_integer(n: Node) -> Value:
     x, w = n.required(0), n.required(1)
-    return conv_values(n, _centered(n, x, n.input(2), axis_of=1), _centered(n, w, n.input(3), axis_of=0), None)
+    return conv_values(
+        n, _centered(n, x, n.input(2), axis_of=1), _centered(n, w, n.input(3), axis_of=0), None
+    )
 
 
 @converter("QLinearConv")
@@ -157,14 +174,23 @@ def qlinear_conv(n: Node) -> Value:
     x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, bias = (n.input(i) for i in range(9))
     if x is None or w is None or x_scale is None or w_scale is None or y_scale is None:
         raise n.error("x, w and the three scales are required")
-    acc = conv_values(n, _centered(n, x, x_zp, axis_of=1), _centered(n, w, w_zp, axis_of=0),
-                      None if bias is None else n.cast(bias, "int32"))
+    acc = conv_values(
+        n,
+        _centered(n, x, x_zp, axis_of=1),
+        _centered(n, w, w_zp, axis_of=0),
+        None if bias is None else n.cast(bias, "int32"),
+    )
     # As ONNX computes it: the int32 accumulator times x_scale * w_scale (per output channel)
     # / y_scale, in float64.
     channels = n.shape(acc)[1]
-    w_scale = n.reshape(w_scale, [1, channels] + [1] * (n.rank(acc) - 2)) \
-        if int(np.prod(n.shape(w_scale))) > 1 else n.reshape(w_scale, [])
-    multiplier = n.op("divide", n.op("multiply", n.reshape(x_scale, []), w_scale), n.reshape(y_scale, []))
+    w_scale = (
+        n.reshape(w_scale, [1, channels] + [1] * (n.rank(acc) - 2))
+        if int(np.prod(n.shape(w_scale))) > 1
+        else n.reshape(w_scale, [])
+    )
+    multiplier = n.op(
+        "divide", n.op("multiply", n.reshape(x_scale, []), w_scale), n.reshape(y_scale, [])
+    )
     scaled = n.op("multiply", n.cast(acc, "float64"), n.cast(multiplier, "float64"))
     dtype = n.dtype(y_zp) if y_zp is not None else n.dtype(x)
     q = n.cast(round_half_even(n, scaled), "int32")

@@ -12,12 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
-
 from relay_opt.frontends.onnx.activations import recurrent_activation
 from relay_opt.frontends.onnx.importer import Node, Value, converter
 
 GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
-DEFAULT_ACTIVATIONS = {"RNN": ["Tanh"], "GRU": ["Sigmoid", "Tanh"], "LSTM": ["Sigmoid", "Tanh", "Tanh"]}
+DEFAULT_ACTIVATIONS = {
+    "RNN": ["Tanh"],
+    "GRU": ["Sigmoid", "Tanh"],
+    "LSTM": ["Sigmoid", "Tanh", "Tanh"],
+}
 
 Activation = Callable[[Value], Value]
 
@@ -37,14 +40,21 @@ def _activations(n: Node, num_directions: int) -> list[list[Activation]]:
 def _rows(n: Node, x: Value, start: int, count: int) -> Value:
     """x[start:start+count] on axis 0."""
     shape = n.shape(x)
-    return n.op("strided_slice", x, begin=[start] + [0] * (len(shape) - 1), end=[start + count, *shape[1:]],
-                strides=[1] * len(shape))
+    return n.op(
+        "strided_slice",
+        x,
+        begin=[start] + [0] * (len(shape) - 1),
+        end=[start + count, *shape[1:]],
+        strides=[1] * len(shape),
+    )
 
 
 def _gate(n: Node, x: Value, k: int, hidden: int) -> Value:
     """Gate k of a [batch, gates*hidden] value."""
     b = n.shape(x)[0]
-    return n.op("strided_slice", x, begin=[0, k * hidden], end=[b, (k + 1) * hidden], strides=[1, 1])
+    return n.op(
+        "strided_slice", x, begin=[0, k * hidden], end=[b, (k + 1) * hidden], strides=[1, 1]
+    )
 
 
 @converter("RNN", "GRU", "LSTM")
@@ -58,7 +68,11 @@ def recurrent(n: Node) -> Sequence[Value | None]:
     hidden = int(n.attr("hidden_size", n.shape(r)[-1]))
     gates = GATES[kind]
     direction = n.attr("direction", "forward")
-    directions = {"forward": ["forward"], "reverse": ["reverse"], "bidirectional": ["forward", "reverse"]}.get(direction)
+    directions = {
+        "forward": ["forward"],
+        "reverse": ["reverse"],
+        "bidirectional": ["forward", "reverse"],
+    }.get(direction)
     if directions is None:
         raise n.error(f"direction '{direction}' is not forward, reverse or bidirectional")
     if (lens := n.input(4)) is not None:
@@ -86,7 +100,9 @@ def recurrent(n: Node) -> Sequence[Value | None]:
         if b is not None:
             bd = n.reshape(_rows(n, b, d, 1), [2 * gates * hidden])
             wb = n.op("strided_slice", bd, begin=[0], end=[gates * hidden], strides=[1])
-            rb = n.op("strided_slice", bd, begin=[gates * hidden], end=[2 * gates * hidden], strides=[1])
+            rb = n.op(
+                "strided_slice", bd, begin=[gates * hidden], end=[2 * gates * hidden], strides=[1]
+            )
             if kind == "GRU" and n.attr("linear_before_reset", 0):
                 proj = n.op("add", proj, wb)  # Rb_h stays inside the reset product
             else:
@@ -131,27 +147,56 @@ def recurrent(n: Node) -> Sequence[Value | None]:
     return [y, y_h, y_c] if kind == "LSTM" else [y, y_h]
 
 
-def _gru_step(n: Node, xt: Value, h: Value, r: Value, rb: Value | None, hidden: int,
-              f: Activation, g: Activation, clipped: Callable[[Value], Value]) -> Value:
-    rz = n.op("nn.dense", h, n.op("strided_slice", r, begin=[0, 0], end=[2 * hidden, hidden], strides=[1, 1]))
+def _gru_step(
+    n: Node,
+    xt: Value,
+    h: Value,
+    r: Value,
+    rb: Value | None,
+    hidden: int,
+    f: Activation,
+    g: Activation,
+    clipped: Callable[[Value], Value],
+) -> Value:
+    rz = n.op(
+        "nn.dense",
+        h,
+        n.op("strided_slice", r, begin=[0, 0], end=[2 * hidden, hidden], strides=[1, 1]),
+    )
     z = f(clipped(n.op("add", _gate(n, xt, 0, hidden), _gate(n, rz, 0, hidden))))
     reset = f(clipped(n.op("add", _gate(n, xt, 1, hidden), _gate(n, rz, 1, hidden))))
     rh = n.op("strided_slice", r, begin=[2 * hidden, 0], end=[3 * hidden, hidden], strides=[1, 1])
     if n.attr("linear_before_reset", 0):
         hr = n.op("nn.dense", h, rh)
         if rb is not None:
-            hr = n.op("add", hr, n.op("strided_slice", rb, begin=[2 * hidden], end=[3 * hidden], strides=[1]))
+            hr = n.op(
+                "add",
+                hr,
+                n.op("strided_slice", rb, begin=[2 * hidden], end=[3 * hidden], strides=[1]),
+            )
         cand = n.op("add", _gate(n, xt, 2, hidden), n.op("multiply", reset, hr))
     else:
-        cand = n.op("add", _gate(n, xt, 2, hidden), n.op("nn.dense", n.op("multiply", reset, h), rh))
+        cand = n.op(
+            "add", _gate(n, xt, 2, hidden), n.op("nn.dense", n.op("multiply", reset, h), rh)
+        )
     hh = g(clipped(cand))
     one = n.scalar(1, hh)
     return n.op("add", n.op("multiply", n.op("subtract", one, z), hh), n.op("multiply", z, h))
 
 
-def _lstm_step(n: Node, xt: Value, h: Value, c: Value, r: Value, peep: Value | None, hidden: int,
-               f: Activation, g: Activation, act_h: Activation,
-               clipped: Callable[[Value], Value]) -> tuple[Value, Value]:
+def _lstm_step(
+    n: Node,
+    xt: Value,
+    h: Value,
+    c: Value,
+    r: Value,
+    peep: Value | None,
+    hidden: int,
+    f: Activation,
+    g: Activation,
+    act_h: Activation,
+    clipped: Callable[[Value], Value],
+) -> tuple[Value, Value]:
     pre = n.op("add", xt, n.op("nn.dense", h, r))  # gates i, o, f, c
 
     def peephole(k: int, state: Value) -> Value:

@@ -8,13 +8,13 @@ A complex value is ONNX's [..., 2] pair (real, imaginary); a real one [..., 1].
 from __future__ import annotations
 
 import numpy as np
-
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.frontends.onnx.importer import Node, Value, converter, relay_dtype_of
 
 
-def _bases(length_in: int, length: int, bins: int, inverse: bool, onesided_inverse: bool,
-           dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+def _bases(
+    length_in: int, length: int, bins: int, inverse: bool, onesided_inverse: bool, dtype: np.dtype
+) -> tuple[np.ndarray, np.ndarray]:
     """cos and sin of 2π·k·n/length as [inputs, outputs] matrices.
 
     Inputs beyond `length` are cut off (rows of zeros), missing ones are zeros (no rows), as
@@ -55,12 +55,18 @@ def _transform(n: Node, x: Value, axis: int, length: int, inverse: bool, oneside
     moved = n.op("transpose", x, axes=perm) if perm != list(range(rank)) else x
     lead = [shape[a] for a in perm[:-2]]
     rows = int(np.prod(lead))
-    real = n.reshape(n.op("strided_slice", moved, begin=[0], end=[1], strides=[1], axes=[rank - 1]),
-                     [rows, shape[axis]])
-    cos, sin = _bases(shape[axis], length, bins, inverse, onesided_inverse, np.dtype(numpy_dtype(n.dtype(x))))
+    real = n.reshape(
+        n.op("strided_slice", moved, begin=[0], end=[1], strides=[1], axes=[rank - 1]),
+        [rows, shape[axis]],
+    )
+    cos, sin = _bases(
+        shape[axis], length, bins, inverse, onesided_inverse, np.dtype(numpy_dtype(n.dtype(x)))
+    )
     if shape[-1] == 2:
-        imag = n.reshape(n.op("strided_slice", moved, begin=[1], end=[2], strides=[1], axes=[rank - 1]),
-                         [rows, shape[axis]])
+        imag = n.reshape(
+            n.op("strided_slice", moved, begin=[1], end=[2], strides=[1], axes=[rank - 1]),
+            [rows, shape[axis]],
+        )
     else:
         imag = None
 
@@ -73,11 +79,18 @@ def _transform(n: Node, x: Value, axis: int, length: int, inverse: bool, oneside
     else:
         sign = 1 if inverse else -1  # e^{±iθ} = cos ± i sin
         if imag is None:
-            out_real, out_imag = mm(real, cos), n.op("multiply", mm(real, sin), n.scalar(sign, real))
+            out_real, out_imag = (
+                mm(real, cos),
+                n.op("multiply", mm(real, sin), n.scalar(sign, real)),
+            )
         else:
             # (a + ib)(cos + i·sign·sin) = (a cos - sign b sin) + i (b cos + sign a sin)
-            out_real = n.op("subtract", mm(real, cos), n.op("multiply", mm(imag, sin), n.scalar(sign, real)))
-            out_imag = n.op("add", mm(imag, cos), n.op("multiply", mm(real, sin), n.scalar(sign, real)))
+            out_real = n.op(
+                "subtract", mm(real, cos), n.op("multiply", mm(imag, sin), n.scalar(sign, real))
+            )
+            out_imag = n.op(
+                "add", mm(imag, cos), n.op("multiply", mm(real, sin), n.scalar(sign, real))
+            )
         pair = n.op("stack", [out_real, out_imag], axis=2)
     out_shape = [*lead, n.shape(pair)[1], n.shape(pair)[2]]
     out = n.reshape(pair, out_shape)
@@ -123,7 +136,9 @@ def stft(n: Node) -> Value:
     else:
         raise n.error("needs a window or a frame_length")
     if step < 1 or frame < 1 or frame > length:
-        raise n.error(f"frame_step {step} and frame_length {frame} do not fit a signal of length {length}")
+        raise n.error(
+            f"frame_step {step} and frame_length {frame} do not fit a signal of length {length}"
+        )
     onesided = bool(n.attr("onesided", 1))
     frames = (length - frame) // step + 1
     # [batch, frames, frame, parts] gathered from the signal at constant positions.

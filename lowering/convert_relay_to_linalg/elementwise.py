@@ -10,10 +10,53 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from relay_opt.diagnostics import RelayError
+from relay_opt.dialects.relay.ops.elementwise import (
+    Abs,
+    Add,
+    Cast,
+    Ceil,
+    Clip,
+    Cos,
+    Divide,
+    Equal,
+    Erf,
+    Exp,
+    Floor,
+    FloorDivide,
+    Greater,
+    GreaterEqual,
+    LeakyRelu,
+    LeftShift,
+    Less,
+    LessEqual,
+    Log,
+    LogicalAnd,
+    LogicalNot,
+    LogicalOr,
+    Maximum,
+    Minimum,
+    Mod,
+    Multiply,
+    Negative,
+    NotEqual,
+    Power,
+    Relu,
+    RightShift,
+    Round,
+    Rsqrt,
+    Sigmoid,
+    Sin,
+    Sqrt,
+    Subtract,
+    Tanh,
+    Where,
+)
+from relay_opt.dialects.relay.registry import RelayOperatorOp
+from relay_opt.dialects.relay.types import tensor_dtype
+from relay_opt.lowering.convert_relay_to_linalg import Lowerer, lowering, signless
 from xdsl.builder import Builder
 from xdsl.dialects import arith, func, math, tensor
-from xdsl.dialects.linalg import ops as linalg
-from xdsl.dialects.linalg.attrs import IteratorTypeAttr
 from xdsl.dialects.builtin import (
     AffineMapAttr,
     AnyFloat,
@@ -24,20 +67,11 @@ from xdsl.dialects.builtin import (
     IntegerType,
     TensorType,
 )
+from xdsl.dialects.linalg import ops as linalg
+from xdsl.dialects.linalg.attrs import IteratorTypeAttr
 from xdsl.ir import Attribute, Block, Region, SSAValue
 from xdsl.ir.affine import AffineExpr, AffineMap
 from xdsl.rewriter import InsertPoint
-
-from relay_opt.diagnostics import RelayError
-from relay_opt.dialects.relay.ops.elementwise import (
-    Abs, Add, Cast, Ceil, Clip, Cos, Divide, Equal, Erf, Exp, Floor, FloorDivide, Greater,
-    GreaterEqual, LeakyRelu, LeftShift, Less, LessEqual, Log, LogicalAnd, LogicalNot, LogicalOr,
-    Maximum, Minimum, Mod, Multiply, Negative, NotEqual, Power, Relu, RightShift, Round, Rsqrt,
-    Sigmoid, Sin, Sqrt, Subtract, Tanh, Where,
-)
-from relay_opt.dialects.relay.registry import RelayOperatorOp
-from relay_opt.dialects.relay.types import tensor_dtype
-from relay_opt.lowering.convert_relay_to_linalg import Lowerer, lowering, signless
 
 
 class Scalar:
@@ -208,7 +242,9 @@ def broadcast_map(in_shape: Sequence[int], out_shape: Sequence[int]) -> AffineMa
     exprs: list[AffineExpr] = []
     for j, d in enumerate(in_shape):
         k = j + offset
-        exprs.append(AffineExpr.constant(0) if d == 1 and out_shape[k] != 1 else AffineExpr.dimension(k))
+        exprs.append(
+            AffineExpr.constant(0) if d == 1 and out_shape[k] != 1 else AffineExpr.dimension(k)
+        )
     return AffineMap(rank, 0, tuple(exprs))
 
 
@@ -232,8 +268,12 @@ def elementwise(
     value = body(b, block.args[: len(inputs)], out_type.element_type)
     b.insert(linalg.YieldOp(value))
     generic = linalg.GenericOp(
-        inputs, [init], Region(block), maps,
-        [IteratorTypeAttr.parallel()] * len(out_shape), [out_type],
+        inputs,
+        [init],
+        Region(block),
+        maps,
+        [IteratorTypeAttr.parallel()] * len(out_shape),
+        [out_type],
     )
     lw.insert(generic)
     return generic.results[0]

@@ -9,11 +9,6 @@ from __future__ import annotations
 import math as pymath
 from collections.abc import Sequence
 
-from xdsl.builder import Builder
-from xdsl.dialects import arith, math, tensor
-from xdsl.dialects.builtin import TensorType
-from xdsl.ir import Attribute, Operation, SSAValue
-
 from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay.builder import RelayBuilder
 from relay_opt.dialects.relay.decompositions import DECOMPOSITIONS
@@ -21,9 +16,27 @@ from relay_opt.dialects.relay.ir_helpers import shape_of
 from relay_opt.dialects.relay.ops.common import normalize_axis
 from relay_opt.dialects.relay.ops.elementwise import Add, Maximum
 from relay_opt.dialects.relay.ops.nn import (
-    AvgPool2D, BatchMatmul, BatchNorm, BiasAdd, Conv2D, Conv2DTranspose, Dense, Dropout,
-    GlobalAvgPool2D, GlobalMaxPool2D, GroupNorm, InstanceNorm, L2Normalize, LayerNorm,
-    LogSoftmax, Matmul, MaxPool2D, Pad, Prelu, Softmax, padding4,
+    AvgPool2D,
+    BatchMatmul,
+    BatchNorm,
+    BiasAdd,
+    Conv2D,
+    Conv2DTranspose,
+    Dense,
+    Dropout,
+    GlobalAvgPool2D,
+    GlobalMaxPool2D,
+    GroupNorm,
+    InstanceNorm,
+    L2Normalize,
+    LayerNorm,
+    LogSoftmax,
+    Matmul,
+    MaxPool2D,
+    Pad,
+    Prelu,
+    Softmax,
+    padding4,
 )
 from relay_opt.dialects.relay.registry import RelayOperatorOp
 from relay_opt.dialects.relay.types import tensor_dtype, tensor_type
@@ -42,6 +55,10 @@ from relay_opt.lowering.convert_relay_to_linalg.structured import (
     generic,
     scalar_const,
 )
+from xdsl.builder import Builder
+from xdsl.dialects import arith, math, tensor
+from xdsl.dialects.builtin import TensorType
+from xdsl.ir import Attribute, Operation, SSAValue
 
 
 def _mac(dtype: str):  # noqa: ANN202
@@ -62,7 +79,9 @@ def _dtype(op: RelayOperatorOp, i: int = 0) -> str:
 
 def _check_out_dtype(op: RelayOperatorOp) -> None:
     if op.attrs.out_dtype not in ("", _dtype(op)):
-        raise RelayError(f"'{op.opdef.name}' with out_dtype={op.attrs.out_dtype} is not lowered yet", op)
+        raise RelayError(
+            f"'{op.opdef.name}' with out_dtype={op.attrs.out_dtype} is not lowered yet", op
+        )
 
 
 # -- contractions ------------------------------------------------------------------------
@@ -74,10 +93,14 @@ def lower_dense(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVa
     x, w = args
     lead = len(shape_of(x)) - 1
     n = lead + 2  # loops: lead..., j (units), k (reduction)
-    maps = [amap(n, [*(d(i) for i in range(lead)), d(lead + 1)]),
-            amap(n, [d(lead), d(lead + 1)]),
-            amap(n, [*(d(i) for i in range(lead)), d(lead)])]
-    return accumulate(lw, [x, w], op.result.type, 0, maps, [PARALLEL] * (lead + 1) + [REDUCTION], _mac(_dtype(op)))
+    maps = [
+        amap(n, [*(d(i) for i in range(lead)), d(lead + 1)]),
+        amap(n, [d(lead), d(lead + 1)]),
+        amap(n, [*(d(i) for i in range(lead)), d(lead)]),
+    ]
+    return accumulate(
+        lw, [x, w], op.result.type, 0, maps, [PARALLEL] * (lead + 1) + [REDUCTION], _mac(_dtype(op))
+    )
 
 
 @lowering(Matmul)
@@ -91,7 +114,9 @@ def lower_matmul(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
     a_map = [k, d(0)] if op.attrs.transpose_a else [*(d(i) for i in range(lead)), k]
     b_map = [d(lead), k] if op.attrs.transpose_b else [k, d(lead)]
     maps = [amap(n, a_map), amap(n, b_map), amap(n, [*(d(i) for i in range(lead)), d(lead)])]
-    return accumulate(lw, [a, b], op.result.type, 0, maps, [PARALLEL] * (lead + 1) + [REDUCTION], _mac(_dtype(op)))
+    return accumulate(
+        lw, [a, b], op.result.type, 0, maps, [PARALLEL] * (lead + 1) + [REDUCTION], _mac(_dtype(op))
+    )
 
 
 @lowering(BatchMatmul)
@@ -104,14 +129,17 @@ def lower_batch_matmul(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -
     x_map = [bx, d(3), d(1)] if op.attrs.transpose_a else [bx, d(1), d(3)]
     y_map = [by, d(2), d(3)] if op.attrs.transpose_b else [by, d(3), d(2)]
     maps = [amap(4, x_map), amap(4, y_map), amap(4, [d(0), d(1), d(2)])]
-    return accumulate(lw, [x, y], op.result.type, 0, maps, [PARALLEL] * 3 + [REDUCTION], _mac(_dtype(op)))
+    return accumulate(
+        lw, [x, y], op.result.type, 0, maps, [PARALLEL] * 3 + [REDUCTION], _mac(_dtype(op))
+    )
 
 
 # -- convolution and pooling --------------------------------------------------------------
 
 
-def _pad_spatial(lw: Lowerer, x: SSAValue, pads: tuple[int, int, int, int], value: float,
-                 layout: str = "NCHW") -> SSAValue:
+def _pad_spatial(
+    lw: Lowerer, x: SSAValue, pads: tuple[int, int, int, int], value: float, layout: str = "NCHW"
+) -> SSAValue:
     """x with (top, left, bottom, right) padding of `value` on the H and W axes."""
     top, left, bottom, right = pads
     if not any(pads):
@@ -140,21 +168,29 @@ def lower_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
     channel = d(4) if attrs.groups == 1 else (d(1) // opg) * cpg + d(4)
     rows, cols = d(2) * sh + d(5) * dh, d(3) * sw + d(6) * dw
     if nhwc:
-        maps = [amap(7, [d(0), rows, cols, channel]), amap(7, [d(5), d(6), d(4), d(1)]),
-                amap(7, [d(0), d(2), d(3), d(1)])]
+        maps = [
+            amap(7, [d(0), rows, cols, channel]),
+            amap(7, [d(5), d(6), d(4), d(1)]),
+            amap(7, [d(0), d(2), d(3), d(1)]),
+        ]
     else:
-        maps = [amap(7, [d(0), channel, rows, cols]), amap(7, [d(1), d(4), d(5), d(6)]),
-                amap(7, [d(0), d(1), d(2), d(3)])]
-    return accumulate(lw, [x, w], op.result.type, 0, maps, [PARALLEL] * 4 + [REDUCTION] * 3, _mac(_dtype(op)))
+        maps = [
+            amap(7, [d(0), channel, rows, cols]),
+            amap(7, [d(1), d(4), d(5), d(6)]),
+            amap(7, [d(0), d(1), d(2), d(3)]),
+        ]
+    return accumulate(
+        lw, [x, w], op.result.type, 0, maps, [PARALLEL] * 4 + [REDUCTION] * 3, _mac(_dtype(op))
+    )
 
 
-def _zero_inserted(lw: Lowerer, x: SSAValue, strides: Sequence[int], before: Sequence[int],
-                   shape: Sequence[int]) -> SSAValue:
+def _zero_inserted(
+    lw: Lowerer, x: SSAValue, strides: Sequence[int], before: Sequence[int], shape: Sequence[int]
+) -> SSAValue:
     """An NCHW buffer of `shape` holding x[n, c, y, x] at (before[0] + y * sh, before[1] + x * sw)
     and zeros elsewhere (`before` may be negative: the buffer then starts inside x's span)."""
-    from xdsl.dialects.builtin import IndexType
-
     from relay_opt.lowering.convert_relay_to_linalg.structured import index
+    from xdsl.dialects.builtin import IndexType
 
     t = x.type
     assert isinstance(t, TensorType)
@@ -168,8 +204,10 @@ def _zero_inserted(lw: Lowerer, x: SSAValue, strides: Sequence[int], before: Seq
         for k, (stride, offset) in enumerate(zip(strides, before, strict=True)):
             pos = b.insert(arith.SubiOp(index(b, k + 2), scalar_const(b, offset, ix))).results[0]
             last = scalar_const(b, (in_shape[k + 2] - 1) * stride, ix)
-            checks = [b.insert(arith.CmpiOp(pos, scalar_const(b, 0, ix), "sge")).results[0],
-                      b.insert(arith.CmpiOp(pos, last, "sle")).results[0]]
+            checks = [
+                b.insert(arith.CmpiOp(pos, scalar_const(b, 0, ix), "sge")).results[0],
+                b.insert(arith.CmpiOp(pos, last, "sle")).results[0],
+            ]
             if stride > 1:
                 rem = b.insert(arith.RemSIOp(pos, scalar_const(b, stride, ix))).results[0]
                 checks.append(b.insert(arith.CmpiOp(rem, scalar_const(b, 0, ix), "eq")).results[0])
@@ -183,7 +221,9 @@ def _zero_inserted(lw: Lowerer, x: SSAValue, strides: Sequence[int], before: Seq
         value = b.insert(tensor.ExtractOp(x, coords, t.element_type)).results[0]
         return b.insert(arith.SelectOp(valid, value, scalar_const(b, 0, t.element_type))).results[0]
 
-    return generic(lw, [], [empty(lw, out_t)], [amap(4, [d(i) for i in range(4)])], [PARALLEL] * 4, body)[0]
+    return generic(
+        lw, [], [empty(lw, out_t)], [amap(4, [d(i) for i in range(4)])], [PARALLEL] * 4, body
+    )[0]
 
 
 @lowering(Conv2DTranspose)
@@ -208,13 +248,22 @@ def lower_conv2d_transpose(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue
     # The window operand only gives the reduction loops (channels in the group, the flipped
     # kernel) their bounds: no other operand reads them by a plain loop index.
     window = empty(lw, tensor_type([cpg, kh, kw], _dtype(op)))
-    maps = [amap(7, [d(0), channel, d(2) + d(5) * dh, d(3) + d(6) * dw]),
-            amap(7, [channel, out_in_group, c(kh - 1) - d(5), c(kw - 1) - d(6)]),
-            amap(7, [d(4), d(5), d(6)]),
-            amap(7, [d(0), d(1), d(2), d(3)])]
+    maps = [
+        amap(7, [d(0), channel, d(2) + d(5) * dh, d(3) + d(6) * dw]),
+        amap(7, [channel, out_in_group, c(kh - 1) - d(5), c(kw - 1) - d(6)]),
+        amap(7, [d(4), d(5), d(6)]),
+        amap(7, [d(0), d(1), d(2), d(3)]),
+    ]
     mac = _mac(_dtype(op))
-    return accumulate(lw, [xp, w, window], op.result.type, 0, maps, [PARALLEL] * 4 + [REDUCTION] * 3,
-                      lambda b, a: mac(b, [a[0], a[1], a[3]]))
+    return accumulate(
+        lw,
+        [xp, w, window],
+        op.result.type,
+        0,
+        maps,
+        [PARALLEL] * 4 + [REDUCTION] * 3,
+        lambda b, a: mac(b, [a[0], a[1], a[3]]),
+    )
 
 
 def _pool(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, kind: str) -> SSAValue:
@@ -228,8 +277,11 @@ def _pool(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, kind: str) -> SSAValue:
     sh, sw = attrs.strides
     dh, dw = attrs.dilation
     out_shape, in_shape = out_t.get_shape(), shape_of(x)
-    (oh, ow), (h, w) = ((out_shape[1], out_shape[2]), (in_shape[1], in_shape[2])) if nhwc else \
-        ((out_shape[2], out_shape[3]), (in_shape[2], in_shape[3]))
+    (oh, ow), (h, w) = (
+        ((out_shape[1], out_shape[2]), (in_shape[1], in_shape[2]))
+        if nhwc
+        else ((out_shape[2], out_shape[3]), (in_shape[2], in_shape[3]))
+    )
     # Pad so every window (ceil_mode ones too) reads inside the tensor.
     extra_h = max(0, (oh - 1) * sh + (kh - 1) * dh + 1 - (h + top + bottom))
     extra_w = max(0, (ow - 1) * sw + (kw - 1) * dw + 1 - (w + left + right))
@@ -246,14 +298,35 @@ def _pool(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, kind: str) -> SSAValue:
     iterators = [PARALLEL] * 4 + [REDUCTION] * 2
     if kind == "max":
         init = filled(lw, out_t, lowest)
-        return generic(lw, [xp, window], [init], maps, iterators,
-                       lambda b, a: BINARY[Maximum](Scalar(b, dtype), a[0], a[2]))[0]
+        return generic(
+            lw,
+            [xp, window],
+            [init],
+            maps,
+            iterators,
+            lambda b, a: BINARY[Maximum](Scalar(b, dtype), a[0], a[2]),
+        )[0]
     init = filled(lw, out_t, 0.0)
-    total = generic(lw, [xp, window], [init], maps, iterators,
-                    lambda b, a: b.insert(arith.AddfOp(a[0], a[2])).results[0])[0]
+    total = generic(
+        lw,
+        [xp, window],
+        [init],
+        maps,
+        iterators,
+        lambda b, a: b.insert(arith.AddfOp(a[0], a[2])).results[0],
+    )[0]
     # The divisor per output position: the window's cells inside the (declared) input.
-    counts = _pool_counts(h, w, oh, ow, (kh, kw), (sh, sw), (dh, dw), (top, left, bottom, right),
-                          attrs.count_include_pad)
+    counts = _pool_counts(
+        h,
+        w,
+        oh,
+        ow,
+        (kh, kw),
+        (sh, sw),
+        (dh, dw),
+        (top, left, bottom, right),
+        attrs.count_include_pad,
+    )
     if nhwc:
         counts = counts[:, :, None]
     from relay_opt.dialects.relay.constants import dense_from_numpy
@@ -269,7 +342,6 @@ def _pool(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, kind: str) -> SSAValue:
 
 def _pool_counts(h, w, oh, ow, k, s, dl, pads, include_pad):  # noqa: ANN001, ANN202
     import numpy as np
-
     from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 
     top, left, bottom, right = pads
@@ -312,18 +384,30 @@ def lower_global_pool(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) ->
     x_map = [d(0), d(2), d(3), d(1)] if nhwc else [d(0), d(1), d(2), d(3)]
     out_map = [d(0), c(0), c(0), d(1)] if nhwc else [d(0), d(1), c(0), c(0)]
     combine = BINARY[Maximum if is_max else Add]
-    [total] = generic(lw, [x], [init], [amap(4, x_map), amap(4, out_map)],
-                      [PARALLEL, PARALLEL, REDUCTION, REDUCTION],
-                      lambda b, a: combine(Scalar(b, dtype), a[0], a[1]))
+    [total] = generic(
+        lw,
+        [x],
+        [init],
+        [amap(4, x_map), amap(4, out_map)],
+        [PARALLEL, PARALLEL, REDUCTION, REDUCTION],
+        lambda b, a: combine(Scalar(b, dtype), a[0], a[1]),
+    )
     if is_max:
         return total
-    return elementwise(lw, op, [total], lambda b, a, t: b.insert(arith.DivfOp(a[0], scalar_const(b, h * w, t))).results[0])
+    return elementwise(
+        lw,
+        op,
+        [total],
+        lambda b, a, t: b.insert(arith.DivfOp(a[0], scalar_const(b, h * w, t))).results[0],
+    )
 
 
 # -- softmax, normalization ---------------------------------------------------------------
 
 
-def _reduce_axis(lw: Lowerer, x: SSAValue, axis: int, init_value: float, combine, value_fn=None) -> SSAValue:  # noqa: ANN001
+def _reduce_axis(
+    lw: Lowerer, x: SSAValue, axis: int, init_value: float, combine, value_fn=None
+) -> SSAValue:  # noqa: ANN001
     """Reduce `x` over `axis`, keeping it as a size-1 axis."""
     shape = shape_of(x)
     t = x.type
@@ -341,8 +425,15 @@ def _reduce_axis(lw: Lowerer, x: SSAValue, axis: int, init_value: float, combine
         v = value_fn(b, a[0]) if value_fn else a[0]
         return b.insert(combine(v, a[1])).results[0]
 
-    return accumulate(lw, [x], TensorType(t.element_type, out_shape), init_value, [in_map, out_map],
-                      [PARALLEL] * (n - 1) + [REDUCTION], body)
+    return accumulate(
+        lw,
+        [x],
+        TensorType(t.element_type, out_shape),
+        init_value,
+        [in_map, out_map],
+        [PARALLEL] * (n - 1) + [REDUCTION],
+        body,
+    )
 
 
 @lowering(Softmax, LogSoftmax)
@@ -352,15 +443,29 @@ def lower_softmax(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSA
     peak = _reduce_axis(lw, x, axis, -pymath.inf, arith.MaximumfOp)
 
     # sum(exp(x - max)) along the axis, computed from a shifted copy.
-    shifted = elementwise(lw, op, [x, peak],
-                          lambda b, a, t: b.insert(arith.SubfOp(a[0], a[1])).results[0])
-    total = _reduce_axis(lw, shifted, axis, 0.0, arith.AddfOp,
-                         lambda b, v: b.insert(math.ExpOp(v)).results[0])
+    shifted = elementwise(
+        lw, op, [x, peak], lambda b, a, t: b.insert(arith.SubfOp(a[0], a[1])).results[0]
+    )
+    total = _reduce_axis(
+        lw, shifted, axis, 0.0, arith.AddfOp, lambda b, v: b.insert(math.ExpOp(v)).results[0]
+    )
     if isinstance(op, LogSoftmax):
-        return elementwise(lw, op, [shifted, total], lambda b, a, t: b.insert(
-            arith.SubfOp(a[0], b.insert(math.LogOp(a[1])).results[0])).results[0])
-    return elementwise(lw, op, [shifted, total], lambda b, a, t: b.insert(
-        arith.DivfOp(b.insert(math.ExpOp(a[0])).results[0], a[1])).results[0])
+        return elementwise(
+            lw,
+            op,
+            [shifted, total],
+            lambda b, a, t: b.insert(
+                arith.SubfOp(a[0], b.insert(math.LogOp(a[1])).results[0])
+            ).results[0],
+        )
+    return elementwise(
+        lw,
+        op,
+        [shifted, total],
+        lambda b, a, t: b.insert(arith.DivfOp(b.insert(math.ExpOp(a[0])).results[0], a[1])).results[
+            0
+        ],
+    )
 
 
 def _channel(lw: Lowerer, v: SSAValue, axis: int, rank: int) -> SSAValue:
@@ -382,8 +487,14 @@ def lower_bias_add(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SS
     rank = len(shape_of(x))
     b = _channel(lw, bias, normalize_axis(op.attrs.axis, rank), rank)
     dtype = _dtype(op)
-    return elementwise(lw, op, [x, b], lambda bl, a, t: Scalar(bl, dtype).emit(
-        arith.AddfOp(a[0], a[1]) if Scalar(bl, dtype).is_float else arith.AddiOp(a[0], a[1])))
+    return elementwise(
+        lw,
+        op,
+        [x, b],
+        lambda bl, a, t: Scalar(bl, dtype).emit(
+            arith.AddfOp(a[0], a[1]) if Scalar(bl, dtype).is_float else arith.AddiOp(a[0], a[1])
+        ),
+    )
 
 
 @lowering(Prelu)
@@ -435,8 +546,14 @@ def _elementwise_typed(lw: Lowerer, out_t: Attribute, inputs: list[SSAValue], bo
     maps = [AffineMapAttr(broadcast_map(shape_of(i), shape)) for i in inputs]
     maps.append(amap(len(shape), [d(i) for i in range(len(shape))]))
     init = empty(lw, out_t)
-    return generic(lw, inputs, [init], maps, [PARALLEL] * len(shape),
-                   lambda b, a: body(b, a, out_t.element_type))[0]
+    return generic(
+        lw,
+        inputs,
+        [init],
+        maps,
+        [PARALLEL] * len(shape),
+        lambda b, a: body(b, a, out_t.element_type),
+    )[0]
 
 
 @lowering(LayerNorm)
@@ -446,19 +563,28 @@ def lower_layer_norm(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> 
     axis = normalize_axis(op.attrs.axis, rank)
     n = shape_of(x)[axis]
     total = _reduce_axis(lw, x, axis, 0.0, arith.AddfOp)
-    mean = elementwise(lw, op, [total], lambda b, a, t: b.insert(
-        arith.DivfOp(a[0], scalar_const(b, n, t))).results[0])
+    mean = elementwise(
+        lw,
+        op,
+        [total],
+        lambda b, a, t: b.insert(arith.DivfOp(a[0], scalar_const(b, n, t))).results[0],
+    )
     mean = _keep_shape(lw, mean, total)
-    centered = elementwise(lw, op, [x, mean],
-                           lambda b, a, t: b.insert(arith.SubfOp(a[0], a[1])).results[0])
-    sq = _reduce_axis(lw, centered, axis, 0.0, arith.AddfOp, lambda b, v: b.insert(arith.MulfOp(v, v)).results[0])
+    centered = elementwise(
+        lw, op, [x, mean], lambda b, a, t: b.insert(arith.SubfOp(a[0], a[1])).results[0]
+    )
+    sq = _reduce_axis(
+        lw, centered, axis, 0.0, arith.AddfOp, lambda b, v: b.insert(arith.MulfOp(v, v)).results[0]
+    )
     g, bt = _channel(lw, gamma, axis, rank), _channel(lw, beta, axis, rank)
     eps, scale, center = op.attrs.epsilon, op.attrs.scale, op.attrs.center
 
     def body(b: Builder, a: Sequence[SSAValue], t: Attribute) -> SSAValue:
         cv, sv, gv, bv = a[:4]
         var = b.insert(arith.DivfOp(sv, scalar_const(b, n, t))).results[0]
-        inv = b.insert(math.RsqrtOp(b.insert(arith.AddfOp(var, scalar_const(b, eps, t))).results[0])).results[0]
+        inv = b.insert(
+            math.RsqrtOp(b.insert(arith.AddfOp(var, scalar_const(b, eps, t))).results[0])
+        ).results[0]
         y = b.insert(arith.MulfOp(cv, inv)).results[0]
         if scale:
             y = b.insert(arith.MulfOp(y, gv)).results[0]
@@ -476,8 +602,10 @@ def _keep_shape(lw: Lowerer, value: SSAValue, like: SSAValue) -> SSAValue:
     t = like.type
     assert isinstance(t, TensorType)
     n = len(t.get_shape())
-    maps = [amap(n, [c(0) if s == 1 else d(i) for i, s in enumerate(t.get_shape())]),
-            amap(n, [d(i) for i in range(n)])]
+    maps = [
+        amap(n, [c(0) if s == 1 else d(i) for i, s in enumerate(t.get_shape())]),
+        amap(n, [d(i) for i in range(n)]),
+    ]
     return generic(lw, [value], [empty(lw, t)], maps, [PARALLEL] * n, lambda b, a: a[0])[0]
 
 
@@ -495,23 +623,29 @@ def lower_pad(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValu
     return pad_by_index(lw, x, op.attrs.pad_width, op.attrs.pad_mode, value)
 
 
-def pad_by_index(lw: Lowerer, x: SSAValue, widths: Sequence[Sequence[int]], mode: str,
-                 value: SSAValue | float | None = None) -> SSAValue:
+def pad_by_index(
+    lw: Lowerer,
+    x: SSAValue,
+    widths: Sequence[Sequence[int]],
+    mode: str,
+    value: SSAValue | float | None = None,
+) -> SSAValue:
     """Padding as one kernel over the result that writes every element: x read at its index
     (clamped for "edge", mirrored for "reflect"), or `value` (a number, or a 0-d tensor
     operand) outside x for "constant".
 
     (A fill, then x copied into part of it, would be a generic that writes only part of its
     result, and one whose identity map on a padded axis contradicts the result's shape.)"""
-    from xdsl.dialects.builtin import IndexType
-
     from relay_opt.lowering.convert_relay_to_linalg.structured import index
+    from xdsl.dialects.builtin import IndexType
 
     shape = shape_of(x)
     n = len(shape)
     xt = x.type
     assert isinstance(xt, TensorType)
-    out_t = TensorType(xt.element_type, [size + lo + hi for size, (lo, hi) in zip(shape, widths, strict=True)])
+    out_t = TensorType(
+        xt.element_type, [size + lo + hi for size, (lo, hi) in zip(shape, widths, strict=True)]
+    )
     reflect = mode == "reflect"
 
     def body(b: Builder, a: Sequence[SSAValue]) -> SSAValue:

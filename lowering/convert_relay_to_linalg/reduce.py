@@ -5,14 +5,17 @@ from __future__ import annotations
 import math as pymath
 from collections.abc import Sequence
 
-from xdsl.builder import Builder
-from xdsl.dialects import arith
-from xdsl.dialects.builtin import IntegerType, TensorType
-from xdsl.ir import Attribute, SSAValue
-
 from relay_opt.dialects.relay.ops.elementwise import Add, Maximum, Minimum, Multiply
 from relay_opt.dialects.relay.ops.reduce import (
-    Argmax, Argmin, Max, Mean, Min, Prod, Sum, Variance, reduced_axes,
+    Argmax,
+    Argmin,
+    Max,
+    Mean,
+    Min,
+    Prod,
+    Sum,
+    Variance,
+    reduced_axes,
 )
 from relay_opt.dialects.relay.registry import RelayOperatorOp
 from relay_opt.dialects.relay.types import tensor_dtype
@@ -30,6 +33,10 @@ from relay_opt.lowering.convert_relay_to_linalg.structured import (
     index,
     scalar_const,
 )
+from xdsl.builder import Builder
+from xdsl.dialects import arith
+from xdsl.dialects.builtin import IntegerType, TensorType
+from xdsl.ir import Attribute, SSAValue
 
 
 def reduction_identity(name: str, dtype: str, t: Attribute) -> float | int:
@@ -64,8 +71,11 @@ def reduction_maps(shape: Sequence[int], axes: Sequence[int], keepdims: bool):  
 
 
 _REDUCTIONS: dict[type[RelayOperatorOp], tuple[str, type[RelayOperatorOp]]] = {
-    Sum: ("sum", Add), Mean: ("sum", Add), Prod: ("prod", Multiply),
-    Max: ("max", Maximum), Min: ("min", Minimum),
+    Sum: ("sum", Add),
+    Mean: ("sum", Add),
+    Prod: ("prod", Multiply),
+    Max: ("max", Maximum),
+    Min: ("min", Minimum),
 }
 """A reduction's kind (its start value, `reduction_identity`) and its combining operator."""
 
@@ -112,7 +122,9 @@ def lower_arg_reduce(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> 
     assert isinstance(out_t, TensorType)
     is_max = isinstance(op, Argmax)
     value_t = TensorType(xt.element_type, out_t.get_shape())
-    best = filled(lw, value_t, reduction_identity("max" if is_max else "min", dtype, xt.element_type))
+    best = filled(
+        lw, value_t, reduction_identity("max" if is_max else "min", dtype, xt.element_type)
+    )
     where = filled(lw, out_t, 0)
     kept = len(shape) - len(axes)
     strides = []
@@ -139,10 +151,17 @@ def lower_arg_reduce(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> 
             pred = {"ogt": "sgt", "oge": "sge", "olt": "slt", "ole": "sle"}
             if s.is_unsigned:
                 pred = {"ogt": "ugt", "oge": "uge", "olt": "ult", "ole": "ule"}
-            better = s.emit(arith.CmpiOp(value, cur_best, pred[tie if op.attrs.select_last_index else strict]))
+            better = s.emit(
+                arith.CmpiOp(value, cur_best, pred[tie if op.attrs.select_last_index else strict])
+            )
         else:
-            better = s.emit(arith.CmpfOp(value, cur_best, tie if op.attrs.select_last_index else strict))
-        return [s.emit(arith.SelectOp(better, value, cur_best)), s.emit(arith.SelectOp(better, flat, cur_idx))]
+            better = s.emit(
+                arith.CmpfOp(value, cur_best, tie if op.attrs.select_last_index else strict)
+            )
+        return [
+            s.emit(arith.SelectOp(better, value, cur_best)),
+            s.emit(arith.SelectOp(better, flat, cur_idx)),
+        ]
 
     _, indices = generic(lw, [x], [best, where], [in_map, out_map, out_map], iterators, body)
     return indices
@@ -164,7 +183,9 @@ def lower_variance(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SS
         sq = b.insert(arith.MulfOp(diff, diff)).results[0]
         return b.insert(arith.AddfOp(a[2], sq)).results[0]
 
-    total = accumulate(lw, [x, mean], op.result.type, 0, [in_map, kept_map, out_map], iterators, body)
+    total = accumulate(
+        lw, [x, mean], op.result.type, 0, [in_map, kept_map, out_map], iterators, body
+    )
     count = 1
     for a in axes:
         count *= shape[a]
@@ -174,4 +195,3 @@ def lower_variance(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SS
         return b.insert(arith.DivfOp(xs[0], scalar_const(b, count, t))).results[0]
 
     return elementwise(lw, op, [total], divide)
-

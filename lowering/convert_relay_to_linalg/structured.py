@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from relay_opt.lowering.convert_relay_to_linalg import Lowerer, signless
 from xdsl.builder import Builder
 from xdsl.dialects import arith, tensor
 from xdsl.dialects.builtin import (
@@ -21,8 +22,6 @@ from xdsl.dialects.linalg.attrs import IteratorTypeAttr
 from xdsl.ir import Attribute, Block, Region, SSAValue
 from xdsl.ir.affine import AffineExpr, AffineMap
 from xdsl.rewriter import InsertPoint
-
-from relay_opt.lowering.convert_relay_to_linalg import Lowerer, signless
 
 PARALLEL = IteratorTypeAttr.parallel()
 REDUCTION = IteratorTypeAttr.reduction()
@@ -79,8 +78,14 @@ def generic(
     out = body(b, block.args)
     values = [out] if isinstance(out, SSAValue) else list(out)
     b.insert(linalg.YieldOp(*values))
-    op = linalg.GenericOp(list(inputs), list(inits), Region(block), list(maps), list(iterators),
-                          [i.type for i in inits])
+    op = linalg.GenericOp(
+        list(inputs),
+        list(inits),
+        Region(block),
+        list(maps),
+        list(iterators),
+        [i.type for i in inits],
+    )
     lw.insert(op)
     return list(op.results)
 
@@ -106,14 +111,27 @@ def accumulate(
     wide = Float32Type()
 
     def widened(b: Builder, args: Sequence[SSAValue]) -> Sequence[SSAValue] | SSAValue:
-        return body(b, [b.insert(arith.ExtFOp(a, wide)).results[0] if isinstance(a.type, Float16Type) else a
-                        for a in args])
+        return body(
+            b,
+            [
+                b.insert(arith.ExtFOp(a, wide)).results[0] if isinstance(a.type, Float16Type) else a
+                for a in args
+            ],
+        )
 
-    total = generic(lw, inputs, [filled(lw, TensorType(wide, t.get_shape()), start)], maps, iterators, widened)[0]
+    total = generic(
+        lw, inputs, [filled(lw, TensorType(wide, t.get_shape()), start)], maps, iterators, widened
+    )[0]
     rank = len(t.get_shape())
     identity = amap(rank, [d(i) for i in range(rank)])
-    return generic(lw, [total], [empty(lw, t)], [identity, identity], [PARALLEL] * rank,
-                   lambda b, a: b.insert(arith.TruncFOp(a[0], t.element_type)).results[0])[0]
+    return generic(
+        lw,
+        [total],
+        [empty(lw, t)],
+        [identity, identity],
+        [PARALLEL] * rank,
+        lambda b, a: b.insert(arith.TruncFOp(a[0], t.element_type)).results[0],
+    )[0]
 
 
 def index(b: Builder, dim: int) -> SSAValue:

@@ -10,18 +10,36 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from xdsl.dialects.builtin import TensorType, f64, i64
-from xdsl.ir import SSAValue
-from xdsl.ir.affine import AffineExpr
-
 from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay.ir_helpers import shape_of
 from relay_opt.dialects.relay.ops.common import normalize_axis
 from relay_opt.dialects.relay.ops.nn import AdaptiveAvgPool2D, BatchFlatten
 from relay_opt.dialects.relay.ops.transform import (
-    Arange, BroadcastTo, Concatenate, ExpandDims, Full, LayoutTransform, Ones, OnesLike, Repeat,
-    Reshape, Resize2D, ReverseSequence, Split, Squeeze, Stack, StridedSlice, Take, Tile, Transpose,
-    Zeros, ZerosLike, reverse_sequence_axes, slice_bounds, split_bounds, transpose_axes,
+    Arange,
+    BroadcastTo,
+    Concatenate,
+    ExpandDims,
+    Full,
+    LayoutTransform,
+    Ones,
+    OnesLike,
+    Repeat,
+    Reshape,
+    Resize2D,
+    ReverseSequence,
+    Split,
+    Squeeze,
+    Stack,
+    StridedSlice,
+    Take,
+    Tile,
+    Transpose,
+    Zeros,
+    ZerosLike,
+    reverse_sequence_axes,
+    slice_bounds,
+    split_bounds,
+    transpose_axes,
 )
 from relay_opt.dialects.relay.registry import RelayOperatorOp
 from relay_opt.lowering.convert_relay_to_linalg import Lowerer, lowering, signless
@@ -36,6 +54,9 @@ from relay_opt.lowering.convert_relay_to_linalg.structured import (
     filled,
     generic,
 )
+from xdsl.dialects.builtin import TensorType, f64, i64
+from xdsl.ir import SSAValue
+from xdsl.ir.affine import AffineExpr
 
 
 def _identity(n: int) -> AffineMapAttr:
@@ -51,8 +72,14 @@ def gather(lw: Lowerer, x: SSAValue, out_type, source: Sequence[AffineExpr]) -> 
     out_t = signless(out_type)
     n = len(shape_of(out_t))
     init = empty(lw, out_t)
-    return generic(lw, [init, x], [init], [_identity(n), amap(n, source), _identity(n)], [PARALLEL] * n,
-                   lambda b, a: a[1])[0]
+    return generic(
+        lw,
+        [init, x],
+        [init],
+        [_identity(n), amap(n, source), _identity(n)],
+        [PARALLEL] * n,
+        lambda b, a: a[1],
+    )[0]
 
 
 def reshape_exprs(src: Sequence[int], dst: Sequence[int]) -> list[AffineExpr]:
@@ -106,8 +133,12 @@ def lower_tile(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVal
     src = shape_of(args[0])
     n = len(shape_of(op.result.type))
     offset = n - len(src)
-    return gather(lw, args[0], op.result.type,
-                  [d(k + offset) % size if size != 1 else c(0) for k, size in enumerate(src)])
+    return gather(
+        lw,
+        args[0],
+        op.result.type,
+        [d(k + offset) % size if size != 1 else c(0) for k, size in enumerate(src)],
+    )
 
 
 @lowering(Repeat)
@@ -121,7 +152,9 @@ def lower_repeat(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
 @lowering(StridedSlice)
 def lower_strided_slice(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     shape = shape_of(args[0])
-    source = [d(k) * step + c(begin) for k, (begin, _, step) in enumerate(slice_bounds(op.attrs, shape))]
+    source = [
+        d(k) * step + c(begin) for k, (begin, _, step) in enumerate(slice_bounds(op.attrs, shape))
+    ]
     return gather(lw, args[0], op.result.type, source)
 
 
@@ -131,8 +164,12 @@ def lower_split(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> list[
     shape = shape_of(x)
     axis = normalize_axis(op.attrs.axis, len(shape))
     parts = []
-    for (start, _), t in zip(split_bounds(op.attrs, shape[axis]), op.result.type.types, strict=True):  # pyright: ignore
-        parts.append(gather(lw, x, t, [d(k) + c(start) if k == axis else d(k) for k in range(len(shape))]))
+    for (start, _), t in zip(
+        split_bounds(op.attrs, shape[axis]), op.result.type.types, strict=True
+    ):  # pyright: ignore
+        parts.append(
+            gather(lw, x, t, [d(k) + c(start) if k == axis else d(k) for k in range(len(shape))])
+        )
     return parts
 
 
@@ -164,7 +201,10 @@ def lower_stack(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVa
 def _stack_one(lw: Lowerer, f: SSAValue, out: SSAValue, axis: int, i: int) -> SSAValue:
     """Write `f` as slice `i` of `out` along `axis`."""
     n = len(shape_of(f))
-    maps = [_identity(n), amap(n, [*(d(k) for k in range(axis)), c(i), *(d(k) for k in range(axis, n))])]
+    maps = [
+        _identity(n),
+        amap(n, [*(d(k) for k in range(axis)), c(i), *(d(k) for k in range(axis, n))]),
+    ]
     return generic(lw, [f], [out], maps, [PARALLEL] * n, lambda b, a: a[0])[0]
 
 
@@ -187,8 +227,14 @@ def lower_full(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVal
     out_t = signless(op.result.type)
     n = len(shape_of(out_t))
     src, dst = tensor_dtype(op.operands[0].type), tensor_dtype(op.result.type)  # pyright: ignore
-    return generic(lw, [value], [empty(lw, out_t)], [amap(n, []), _identity(n)], [PARALLEL] * n,
-                   lambda b, a: cast_scalar(b, a[0], src, dst, out_t.element_type))[0]  # pyright: ignore
+    return generic(
+        lw,
+        [value],
+        [empty(lw, out_t)],
+        [amap(n, []), _identity(n)],
+        [PARALLEL] * n,
+        lambda b, a: cast_scalar(b, a[0], src, dst, out_t.element_type),
+    )[0]  # pyright: ignore
 
 
 # -- data-dependent and resampling operators ------------------------------------------------
@@ -234,7 +280,9 @@ def _separable(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, rows, cols) -> SSA
 
     consts = []
     for m in (rows, cols):
-        attr = dense_from_numpy(m.astype(np.float64).astype(np.float32 if dtype == "float32" else m.dtype), dtype)
+        attr = dense_from_numpy(
+            m.astype(np.float64).astype(np.float32 if dtype == "float32" else m.dtype), dtype
+        )
         consts.append(lw.insert(arith.ConstantOp(attr, attr.type)).results[0])
     nhwc = getattr(op.attrs, "layout", "NCHW") == "NHWC"
     # loops: n, c, i, j, y, x
@@ -275,9 +323,16 @@ def _resize_weights(out_size: int, in_size: int, attrs) -> np.ndarray:  # noqa: 
     coords = _source_coords(out_size, in_size, attrs.coordinate_transformation_mode)
     m = np.zeros((out_size, in_size))
     if attrs.method == "nearest_neighbor":
-        mode = attrs.rounding_method or ("round" if attrs.coordinate_transformation_mode == "align_corners" else "floor")
-        pick = {"round": np.round, "floor": np.floor, "ceil": np.ceil,
-                "round_prefer_floor": lambda v: np.ceil(v - 0.5), "round_prefer_ceil": lambda v: np.floor(v + 0.5)}[mode]
+        mode = attrs.rounding_method or (
+            "round" if attrs.coordinate_transformation_mode == "align_corners" else "floor"
+        )
+        pick = {
+            "round": np.round,
+            "floor": np.floor,
+            "ceil": np.ceil,
+            "round_prefer_floor": lambda v: np.ceil(v - 0.5),
+            "round_prefer_ceil": lambda v: np.floor(v + 0.5),
+        }[mode]
         idx = np.clip(pick(coords).astype(np.int64), 0, in_size - 1)
         m[np.arange(out_size), idx] = 1.0
         return m
@@ -296,7 +351,9 @@ def lower_resize2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SS
     shape = shape_of(args[0])
     h, w = (shape[1], shape[2]) if op.attrs.layout == "NHWC" else (shape[2], shape[3])
     oh, ow = op.attrs.size
-    return _separable(lw, op, args[0], _resize_weights(oh, h, op.attrs), _resize_weights(ow, w, op.attrs))
+    return _separable(
+        lw, op, args[0], _resize_weights(oh, h, op.attrs), _resize_weights(ow, w, op.attrs)
+    )
 
 
 def tensor_dtype_of(op: RelayOperatorOp) -> str:
@@ -308,10 +365,10 @@ def tensor_dtype_of(op: RelayOperatorOp) -> str:
 @lowering(Take)
 def lower_take(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     """out[pre..., idx..., post...] = x[pre..., clip(indices[idx...]), post...], read in the body."""
-    from xdsl.dialects import arith, tensor as tensor_d
-    from xdsl.dialects.builtin import IndexType
-
     from relay_opt.lowering.convert_relay_to_linalg.structured import index, scalar_const
+    from xdsl.dialects import arith
+    from xdsl.dialects import tensor as tensor_d
+    from xdsl.dialects.builtin import IndexType
 
     x, indices = args
     xshape, ishape = shape_of(x), shape_of(indices)
@@ -334,27 +391,39 @@ def lower_take(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVal
         if wrap:  # Python's modulo: always in [0, size)
             r = b.insert(arith.RemSIOp(raw, size_v)).results[0]
             neg = b.insert(arith.CmpiOp(r, scalar_const(b, 0, it), "slt")).results[0]
-            pos = b.insert(arith.SelectOp(neg, b.insert(arith.AddiOp(r, size_v)).results[0], r)).results[0]
+            pos = b.insert(
+                arith.SelectOp(neg, b.insert(arith.AddiOp(r, size_v)).results[0], r)
+            ).results[0]
         else:
             lo = b.insert(arith.MaxSIOp(raw, scalar_const(b, 0, it))).results[0]
             pos = b.insert(arith.MinSIOp(lo, scalar_const(b, size - 1, it))).results[0]
         where = b.insert(arith.IndexCastOp(pos, IndexType())).results[0]
-        coords = [index(b, i) for i in range(axis)] + [where] + [index(b, axis + k + i) for i in range(len(xshape) - axis - 1)]
+        coords = (
+            [index(b, i) for i in range(axis)]
+            + [where]
+            + [index(b, axis + k + i) for i in range(len(xshape) - axis - 1)]
+        )
         return b.insert(tensor_d.ExtractOp(x, coords, out_t.element_type)).results[0]  # pyright: ignore
 
     init = empty(lw, out_t)
-    return generic(lw, [init, indices], [init], [_identity(n), idx_map, _identity(n)], [PARALLEL] * n,
-                   lambda b, a: body(b, a[1:]))[0]
+    return generic(
+        lw,
+        [init, indices],
+        [init],
+        [_identity(n), idx_map, _identity(n)],
+        [PARALLEL] * n,
+        lambda b, a: body(b, a[1:]),
+    )[0]
 
 
 @lowering(ReverseSequence)
 def lower_reverse_sequence(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     """out[..., b, ..., i, ...] = x[..., b, ..., L - 1 - i if i < L else i, ...] with
     L = seq_lengths[b] clamped to [0, n]: the read index is always in [0, n)."""
-    from xdsl.dialects import arith, tensor as tensor_d
-    from xdsl.dialects.builtin import IndexType
-
     from relay_opt.lowering.convert_relay_to_linalg.structured import index, scalar_const
+    from xdsl.dialects import arith
+    from xdsl.dialects import tensor as tensor_d
+    from xdsl.dialects.builtin import IndexType
 
     x, lengths = args
     shape = shape_of(x)
@@ -379,22 +448,24 @@ def lower_reverse_sequence(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue
 
     init = empty(lw, out_t)
     maps = [_identity(rank), amap(rank, [d(batch)]), _identity(rank)]
-    return generic(lw, [init, lengths], [init], maps, [PARALLEL] * rank,
-                   lambda b, a: body(b, a[1]))[0]
+    return generic(
+        lw, [init, lengths], [init], maps, [PARALLEL] * rank, lambda b, a: body(b, a[1])
+    )[0]
 
 
 @lowering(Arange)
 def lower_arange(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     """out[i] = start + i * step; the length is static once infer-types saw constant operands."""
-    from xdsl.dialects import arith
-
     from relay_opt.dialects.relay.types import DYNAMIC, tensor_dtype
     from relay_opt.lowering.convert_relay_to_linalg.elementwise import cast_scalar
     from relay_opt.lowering.convert_relay_to_linalg.structured import index
+    from xdsl.dialects import arith
 
     out_t = signless(op.result.type)
     if DYNAMIC in shape_of(out_t):
-        raise RelayError("arange's length is only known at run time; dynamic shapes are not compiled yet", op)
+        raise RelayError(
+            "arange's length is only known at run time; dynamic shapes are not compiled yet", op
+        )
     start, _, step = args
     src = tensor_dtype(op.operands[0].type)  # pyright: ignore
     dst = tensor_dtype(op.result.type)  # pyright: ignore
@@ -409,5 +480,11 @@ def lower_arange(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
         v = b.insert(arith.AddfOp(s0, b.insert(arith.MulfOp(x, st)).results[0])).results[0]
         return cast_scalar(b, v, "float64", dst, elem)
 
-    return generic(lw, [start, step], [empty(lw, out_t)], [amap(1, []), amap(1, []), _identity(1)], [PARALLEL],
-                   lambda b, a: body(b, a))[0]
+    return generic(
+        lw,
+        [start, step],
+        [empty(lw, out_t)],
+        [amap(1, []), amap(1, []), _identity(1)],
+        [PARALLEL],
+        lambda b, a: body(b, a),
+    )[0]

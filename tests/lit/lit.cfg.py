@@ -19,4 +19,6 @@ for var in ("PATH", "PYTHONPATH", "HOME", "VIRTUAL_ENV"):
         config.environment[var] = os.environ[var]
 for tool in ("relay-opt", "filecheck"):
     if shutil.which(tool) is None:
-        lit_config.fatal(f"'{tool}' is not on PATH: install the project with `pip install -e '.[test]'`")
+        lit_config.fatal(
+            f"'{tool}' is not on PATH: install the project with `pip install -e '.[test]'`"
+        )
