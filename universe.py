@@ -1,6 +1,7 @@
 """relay-opt's dialects and passes, published to xDSL's `xdsl.universe` plugin group.
 
-Every pass is listed here once, by name, and imported only when it is used.
+Every pass is listed here once, by name, with where it lives inside `relay_opt`
+(`module:Class`), and is imported only when it is used.
 """
 
 from collections.abc import Callable
@@ -11,39 +12,40 @@ from xdsl.universe import Universe
 
 PASSES: dict[str, str] = {
     # Relay -> Relay (passes/)
-    "infer-types": "relay_opt.passes.infer_types:InferTypesPass",
-    "simplify-inference": "relay_opt.passes.simplify_inference:SimplifyInferencePass",
-    "fold-constant": "relay_opt.passes.fold_constant:FoldConstantPass",
-    "remove-unused-functions": "relay_opt.passes.remove_unused_functions:RemoveUnusedFunctionsPass",
-    "fuse-ops": "relay_opt.passes.fuse_ops:FuseOpsPass",
-    "defuse-ops": "relay_opt.passes.defuse_ops:DefuseOpsPass",
-    "inline": "relay_opt.passes.inline:InlinePass",
-    "simplify-expr": "relay_opt.passes.simplify_expr:SimplifyExprPass",
-    "fold-explicit-padding": "relay_opt.passes.fold_explicit_padding:FoldExplicitPaddingPass",
-    "fold-scale-axis": "relay_opt.passes.fold_scale_axis:FoldScaleAxisPass",
-    "combine-parallel-conv2d": "relay_opt.passes.combine_parallel_conv2d:CombineParallelConv2DPass",
-    "combine-parallel-dense": "relay_opt.passes.combine_parallel_dense:CombineParallelDensePass",
-    "relay-optimize": "relay_opt.passes.relay_optimize:OptimizePass",
+    "infer-types": "passes.infer_types:InferTypesPass",
+    "simplify-inference": "passes.simplify_inference:SimplifyInferencePass",
+    "fold-constant": "passes.fold_constant:FoldConstantPass",
+    "remove-unused-functions": "passes.remove_unused_functions:RemoveUnusedFunctionsPass",
+    "fuse-ops": "passes.fuse_ops:FuseOpsPass",
+    "defuse-ops": "passes.defuse_ops:DefuseOpsPass",
+    "inline": "passes.inline:InlinePass",
+    "simplify-expr": "passes.simplify_expr:SimplifyExprPass",
+    "fold-explicit-padding": "passes.fold_explicit_padding:FoldExplicitPaddingPass",
+    "fold-scale-axis": "passes.fold_scale_axis:FoldScaleAxisPass",
+    "combine-parallel-conv2d": "passes.combine_parallel_conv2d:CombineParallelConv2DPass",
+    "combine-parallel-dense": "passes.combine_parallel_dense:CombineParallelDensePass",
+    "relay-optimize": "passes.relay_optimize:OptimizePass",
     # Lowering (lowering/)
-    "convert-relay-to-linalg": "relay_opt.lowering.convert_relay_to_linalg:ConvertRelayToLinalgPass",
-    "bufferize": "relay_opt.lowering.bufferize:BufferizePass",
-    "fuse-linalg-elementwise": "relay_opt.lowering.fuse_linalg_elementwise:FuseLinalgElementwisePass",
-    "fuse-linalg-epilogue": "relay_opt.lowering.fuse_linalg_epilogue:FuseLinalgEpiloguePass",
-    "convert-to-llvm": "relay_opt.lowering.convert_to_llvm:ConvertToLLVMPass",
-    "relay-to-llvm": "relay_opt.lowering.relay_to_llvm:RelayToLLVMPipeline",
-    "profile-kernels": "relay_opt.lowering.profile_kernels:ProfileKernelsPass",
+    "convert-relay-to-linalg": "lowering.convert_relay_to_linalg:ConvertRelayToLinalgPass",
+    "bufferize": "lowering.bufferize:BufferizePass",
+    "fuse-linalg-elementwise": "lowering.fuse_linalg_elementwise:FuseLinalgElementwisePass",
+    "fuse-linalg-epilogue": "lowering.fuse_linalg_epilogue:FuseLinalgEpiloguePass",
+    "convert-to-llvm": "lowering.convert_to_llvm:ConvertToLLVMPass",
+    "relay-to-llvm": "lowering.relay_to_llvm:RelayToLLVMPipeline",
+    "profile-kernels": "lowering.profile_kernels:ProfileKernelsPass",
 }
 
 
 # Passes whose names xDSL's own passes already take: relay-opt's replace them there.
 RELAY_OPT_OVERRIDES: dict[str, str] = {
-    "dce": "relay_opt.passes.dce:DeadCodeEliminationPass",
+    "dce": "passes.dce:DeadCodeEliminationPass",
 }
 
 
-def _loader(path: str) -> Callable[[], type[ModulePass]]:
+def pass_loader(path: str) -> Callable[[], type[ModulePass]]:
+    """A factory importing the pass `module:Class` of relay_opt when it is first used."""
     module, _, name = path.partition(":")
-    return lambda: getattr(import_module(module), name)
+    return lambda: getattr(import_module("relay_opt." + module), name)
 
 
 def _relay():
@@ -54,7 +56,7 @@ def _relay():
 
 RELAY_UNIVERSE = Universe(
     all_dialects={"relay": _relay},
-    all_passes={name: _loader(path) for name, path in PASSES.items()},
+    all_passes={name: pass_loader(path) for name, path in PASSES.items()},
 )
 
 

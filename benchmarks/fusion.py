@@ -17,7 +17,8 @@ import numpy as np
 from xdsl.context import Context
 
 CONV_BLOCK = """#[version = "0.0.5"]
-def @main(%x: Tensor[(1, 64, 28, 28), float32], %w: Tensor[(64, 64, 3, 3), float32], %b: Tensor[(64), float32], %r: Tensor[(1, 64, 28, 28), float32]) {
+def @main(%x: Tensor[(1, 64, 28, 28), float32], %w: Tensor[(64, 64, 3, 3), float32],
+          %b: Tensor[(64), float32], %r: Tensor[(1, 64, 28, 28), float32]) {
   %0 = nn.conv2d(%x, %w, padding=[1, 1], channels=64, kernel_size=[3, 3]);
   %1 = nn.bias_add(%0, %b);
   %2 = nn.relu(%1);
@@ -103,7 +104,8 @@ def main() -> None:
         times["numpy"] = median_ms(reference, inputs, args.repeat)
         rows.append((name, times))
     print(
-        f"{'workload':<34} {'unfused (ms)':>13} {'fused (ms)':>11} {'numpy (ms)':>11} {'fused/unfused':>14}"
+        f"{'workload':<34} {'unfused (ms)':>13} {'fused (ms)':>11} {'numpy (ms)':>11}"
+        f" {'fused/unfused':>14}"
     )
     for name, t in rows:
         print(

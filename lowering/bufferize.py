@@ -101,7 +101,8 @@ class _Function:
     # -- destinations ------------------------------------------------------------------------
 
     def out_param_for(self, v: SSAValue) -> int | None:
-        """The out-parameter `v` can be computed into: its own, or that of the op it feeds in place."""
+        """The out-parameter `v` can be computed into: its own, or that of the op it feeds
+        in place."""
         k = self.returned.get(v)
         if k is not None and k not in self.out_taken:
             return k

@@ -311,7 +311,8 @@ class _Converter:
             x = self.v(op.input)
             if _bits(op.result.type) == 16 and _bits(x.type) == 64:
                 # double -> half is a compiler-rt call on x86 (__truncdfhf2), which the JIT does
-                # not link; float -> half is one instruction (F16C). Two roundings: rarely 1 ulp off.
+                # not link; float -> half is one instruction (F16C).
+                # Two roundings: rarely 1 ulp off.
                 x = self.emit(llvm.FPTruncOp(x, Float32Type()))
             self.set(op, self.emit(llvm.FPTruncOp(x, op.result.type)))
         elif isinstance(op, arith.SIToFPOp):

@@ -218,7 +218,8 @@ class Interpreter:
             ctor = lookup_constructor(op, op.constructor)
             if ctor is None:
                 raise RelayError(f"'{op.constructor}' does not name a constructor", op)
-            name = f"{op.constructor.root_reference.data}::{op.constructor.nested_references.data[0].data}"
+            ref = op.constructor
+            name = f"{ref.root_reference.data}::{ref.nested_references.data[0].data}"
             env.values[op.result] = ADTValue(name, ctor.tag, tuple(env[f] for f in op.fields))
         elif isinstance(op, core.RefCreateOp):
             env.values[op.result] = RefCell(env[op.value])

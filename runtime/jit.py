@@ -272,7 +272,8 @@ def _check_native_dtypes(module: ModuleOp) -> None:
             t = v.type
             if isinstance(t, TensorType) and isinstance(t.element_type, BFloat16Type):
                 raise RelayError(
-                    "bfloat16 tensors are not supported by the native code generator (use float32, or --interpret)",
+                    "bfloat16 tensors are not supported by the native code generator "
+                    "(use float32, or --interpret)",
                     op,
                 )
 

@@ -74,11 +74,11 @@ class RelayOptMain(xDSLOptMain):
                 self.ctx.register_dialect(name, factory)
 
     def register_all_passes(self) -> None:
-        from relay_opt.universe import RELAY_OPT_OVERRIDES, _loader
+        from relay_opt.universe import RELAY_OPT_OVERRIDES, pass_loader
 
         super().register_all_passes()
         for name, path in RELAY_OPT_OVERRIDES.items():
-            self.register_pass(name, _loader(path))
+            self.register_pass(name, pass_loader(path))
         for universe in self.plugins:
             for name, factory in universe.all_passes.items():
                 if name in self.available_passes:

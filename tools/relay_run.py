@@ -160,7 +160,8 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
     funcs = functions_by_name(module)
     if ns.entry not in funcs:
         raise UserError(
-            f"relay-run: error: no function @{ns.entry} (the module has {', '.join(sorted(funcs))})\n"
+            f"relay-run: error: no function @{ns.entry} "
+            f"(the module has {', '.join(sorted(funcs))})\n"
         )
     params = _params(funcs[ns.entry])
     if onnx_names is not None:
@@ -215,7 +216,8 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
     if ns.print_time and times:
         print("Execution time summary:")
         print(
-            f" {'mean (ms)':>10} {'median (ms)':>12} {'max (ms)':>10} {'min (ms)':>10} {'std (ms)':>10}"
+            f" {'mean (ms)':>10} {'median (ms)':>12} {'max (ms)':>10}"
+            f" {'min (ms)':>10} {'std (ms)':>10}"
         )
         std = statistics.pstdev(times) if len(times) > 1 else 0.0
         print(
@@ -260,12 +262,14 @@ def _compare(
         elif not np.allclose(got, want, rtol=ns.rtol, atol=ns.atol):
             diff = np.abs(got.astype(np.float64) - want.astype(np.float64))
             print(
-                f"[FAILED] result[{i}]: max abs diff {diff.max():.3g} (rtol {ns.rtol}, atol {ns.atol})"
+                f"[FAILED] result[{i}]: max abs diff {diff.max():.3g} "
+                f"(rtol {ns.rtol}, atol {ns.atol})"
             )
             failed = True
     if len(expected) > len(outputs):
         print(
-            f"[FAILED] {ns.expected} has {len(expected)} arrays, the program returned {len(outputs)}"
+            f"[FAILED] {ns.expected} has {len(expected)} arrays, "
+            f"the program returned {len(outputs)}"
         )
         failed = True
     if not failed:

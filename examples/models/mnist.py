@@ -27,7 +27,8 @@ def @main(%x: Tensor[({batch}, 1, 28, 28), float32]) -> Tensor[({batch}, 10), fl
   %2 = add(%1, meta[relay.Constant][1]);
   %3 = nn.relu(%2);
   %4 = nn.max_pool2d(%3, pool_size=[2, 2], strides=[2, 2], padding=[0, 0, 0, 0]);
-  %5 = nn.conv2d(%4, meta[relay.Constant][2], padding=[2, 2, 2, 2], channels=16, kernel_size=[5, 5]);
+  %5 = nn.conv2d(%4, meta[relay.Constant][2], padding=[2, 2, 2, 2], channels=16,
+                 kernel_size=[5, 5]);
   %6 = add(%5, meta[relay.Constant][3]);
   %7 = nn.relu(%6);
   %8 = nn.max_pool2d(%7, pool_size=[2, 2], strides=[2, 2], padding=[0, 0, 0, 0]);

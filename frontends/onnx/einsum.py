@@ -46,7 +46,8 @@ def _parse(n: Node, equation: str, ranks: Sequence[int]) -> tuple[list[list[str]
             extra = rank - len(letters)
             if extra < 0:
                 raise n.error(
-                    f"equation '{equation}': '{spec}' has more labels than its operand's rank {rank}"
+                    f"equation '{equation}': '{spec}' has more labels than its operand's "
+                    f"rank {rank}"
                 )
             ellipsis_rank = max(ellipsis_rank, extra)
             head, _, tail = spec.partition("...")
@@ -56,7 +57,8 @@ def _parse(n: Node, equation: str, ranks: Sequence[int]) -> tuple[list[list[str]
         else:
             if len(spec) != rank:
                 raise n.error(
-                    f"equation '{equation}': '{spec}' has {len(spec)} labels for a rank-{rank} operand"
+                    f"equation '{equation}': '{spec}' has {len(spec)} labels for a "
+                    f"rank-{rank} operand"
                 )
             operands.append(list(spec))
     dots = [f"…{i}" for i in range(ellipsis_rank)]

@@ -176,7 +176,8 @@ class Node:
             return None
         if not isinstance(v, np.ndarray):
             error = OnnxNeedsConstantError(
-                f"{self.where()}: {what} (input {i}) must be a constant: relay-opt needs static shapes"
+                f"{self.where()}: {what} (input {i}) must be a constant: "
+                "relay-opt needs static shapes"
             )
             error.value_name = self.proto.input[i]
             raise error
@@ -287,7 +288,8 @@ class GraphImporter:
             )
         if not MIN_OPSET <= version <= newest:
             raise OnnxUnsupportedError(
-                f"opset {version} is not supported (relay-opt imports opsets {MIN_OPSET} to {newest})"
+                f"opset {version} is not supported "
+                f"(relay-opt imports opsets {MIN_OPSET} to {newest})"
             )
         return version
 
@@ -296,7 +298,8 @@ class GraphImporter:
     def lookup(self, name: str, node: Node) -> Value:
         if name not in self.env:
             raise node.error(
-                f"input '{name}' is not defined before this node (the graph must be topologically sorted)"
+                f"input '{name}' is not defined before this node "
+                "(the graph must be topologically sorted)"
             )
         return self.env[name]
 

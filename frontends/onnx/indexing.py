@@ -45,7 +45,8 @@ def gather_nd(n: Node) -> Value:
         raise n.error(f"batch_dims {b} and index length {k} do not fit data of rank {len(shape)}")
     indexed = shape[b : b + k]
     rest = list(shape[b + k :])
-    # flat = (batch offset) + sum_j idx_j * stride_j over the flattened [batch..., indexed..., rest...]
+    # flat = (batch offset) + sum_j idx_j * stride_j
+    # over the flattened [batch..., indexed..., rest...]
     inner = int(np.prod(indexed))
     strides = np.array([int(np.prod(indexed[j + 1 :])) for j in range(k)], np.int64)
     idx = _wrap_negative(n, idx, np.array(indexed, np.int64))

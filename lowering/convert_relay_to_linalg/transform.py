@@ -364,7 +364,8 @@ def tensor_dtype_of(op: RelayOperatorOp) -> str:
 
 @lowering(Take)
 def lower_take(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
-    """out[pre..., idx..., post...] = x[pre..., clip(indices[idx...]), post...], read in the body."""
+    """out[pre..., idx..., post...] = x[pre..., clip(indices[idx...]), post...],
+    read in the body."""
     from relay_opt.lowering.convert_relay_to_linalg.structured import index, scalar_const
     from xdsl.dialects import arith
     from xdsl.dialects import tensor as tensor_d
