@@ -222,27 +222,7 @@ class RelayOperatorOp(IRDLOperation):
                 unresolved.append(parser.parse_unresolved_operand())
         values: dict[str, AttrValue] = {}
         if parser.parse_optional_punctuation("{") is not None:
-            if parser.parse_optional_punctuation("}") is None:
-                while True:
-                    pos = parser.pos
-                    key = parser.parse_identifier("attribute name")
-                    parser.parse_punctuation("=")
-                    spec = opdef.attr_spec(key)
-                    if spec is None:
-                        parser.raise_error(
-                            f"operator '{opdef.name}' has no attribute '{key}'", pos, parser.pos
-                        )
-                    if key in values:
-                        parser.raise_error(f"duplicate attribute '{key}'", pos, parser.pos)
-                    vpos = parser.pos
-                    value = parse_value(parser)
-                    try:
-                        values[key] = spec.normalize(value)
-                    except AttrError as e:
-                        parser.raise_error(str(e), vpos, parser.pos)
-                    if parser.parse_optional_punctuation(",") is None:
-                        break
-                parser.parse_punctuation("}")
+            values = _parse_attributes(parser, opdef)
         parser.parse_punctuation(":")
         pos = parser.pos
         ftype = parser.parse_type()
@@ -260,6 +240,32 @@ class RelayOperatorOp(IRDLOperation):
             )
         operands = parser.resolve_operands(unresolved, ftype.inputs.data, parser.pos)
         return opdef.build(operands, values, ftype.outputs.data[0])
+
+
+def _parse_attributes(parser: Parser, opdef: OpDef) -> dict[str, AttrValue]:
+    """`key = value, ...}`: an operator's attributes after their `{`, checked against `opdef`."""
+    values: dict[str, AttrValue] = {}
+    if parser.parse_optional_punctuation("}") is not None:
+        return values
+    while True:
+        pos = parser.pos
+        key = parser.parse_identifier("attribute name")
+        parser.parse_punctuation("=")
+        spec = opdef.attr_spec(key)
+        if spec is None:
+            parser.raise_error(f"operator '{opdef.name}' has no attribute '{key}'", pos, parser.pos)
+        if key in values:
+            parser.raise_error(f"duplicate attribute '{key}'", pos, parser.pos)
+        vpos = parser.pos
+        value = parse_value(parser)
+        try:
+            values[key] = spec.normalize(value)
+        except AttrError as e:
+            parser.raise_error(str(e), vpos, parser.pos)
+        if parser.parse_optional_punctuation(",") is None:
+            break
+    parser.parse_punctuation("}")
+    return values
 
 
 _REGISTRY: dict[str, OpDef] = {}

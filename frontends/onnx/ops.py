@@ -226,6 +226,13 @@ def log_softmax(n: Node) -> Value:
 # -- convolution, pooling, normalization ------------------------------------------------------
 
 
+def per_axis(n: Node, count: int, **values: Sequence[object]) -> None:
+    """Attribute lists with one value per axis: a list of another length is the model's error."""
+    for name, vs in values.items():
+        if len(vs) != count:
+            raise n.error(f"{name} has {len(vs)} values, expected {count}")
+
+
 def spatial_pads(
     n: Node,
     in_spatial: Sequence[int],
@@ -238,8 +245,9 @@ def spatial_pads(
     k = len(in_spatial)
     auto_pad = n.attr("auto_pad", "NOTSET")
     if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        per_axis(n, k, kernel_shape=kernel, strides=strides, dilations=dilations)
         begins, ends = [], []
-        for size, kk, s, d in zip(in_spatial, kernel, strides, dilations):
+        for size, kk, s, d in zip(in_spatial, kernel, strides, dilations, strict=True):
             out = -(-size // s)
             total = max(0, (out - 1) * s + (kk - 1) * d + 1 - size)
             small = total // 2
@@ -330,27 +338,22 @@ def conv_transpose(n: Node) -> Value:
     strides = list(n.attr("strides", [1] * k))
     dilations = list(n.attr("dilations", [1] * k))
     output_padding = list(n.attr("output_padding", [0] * k))
-    for name, values in (
-        ("strides", strides),
-        ("dilations", dilations),
-        ("output_padding", output_padding),
-    ):
-        if len(values) != k:
-            raise n.error(f"{name} has {len(values)} values, expected {k}")
+    per_axis(n, k, strides=strides, dilations=dilations, output_padding=output_padding)
     auto_pad = n.attr("auto_pad", "NOTSET")
     if auto_pad not in ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"):
         raise n.error(f"auto_pad '{auto_pad}' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID")
     output_shape = n.attr("output_shape")
     if output_shape is None and auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-        output_shape = [size * s for size, s in zip(in_spatial, strides)]
+        output_shape = [size * s for size, s in zip(in_spatial, strides, strict=True)]
     if output_shape is not None:
         # The padding that gives exactly output_shape (ONNX: output_shape overrides pads);
         # negative padding grows the output with zeros.
         output_shape = list(output_shape)[-k:]
+        per_axis(n, k, output_shape=output_shape)
         total = [
             s * (size - 1) + op + (kk - 1) * d + 1 - out
             for size, kk, s, d, op, out in zip(
-                in_spatial, kernel, strides, dilations, output_padding, output_shape
+                in_spatial, kernel, strides, dilations, output_padding, output_shape, strict=True
             )
         ]
         upper = auto_pad == "SAME_UPPER"
@@ -785,7 +788,8 @@ def slice_(n: Node) -> Value:
         st = n.const_input(4, "steps")
         steps = [1] * len(starts) if st is None else [int(v) for v in st.reshape(-1)]
     out = x
-    for start, end, axis, step in zip(starts, ends, axes, steps):
+    per_axis(n, len(starts), ends=ends, axes=axes, steps=steps)
+    for start, end, axis, step in zip(starts, ends, axes, steps, strict=True):
         axis = n.axis(axis, len(shape))
         if step == 0:
             raise n.error("slice step 0")
@@ -1112,10 +1116,11 @@ def resize(n: Node) -> Value:
         scales = [float(s) for s in np.asarray(scales).reshape(-1)]
         if scales[:2] != [1.0, 1.0] and len(scales) == 4:
             raise n.unsupported("resizing the batch or channel axes")
-        out = [int(np.floor(d * s)) for d, s in zip(shape[2:], scales[-2:])]
+        per_axis(n, 2, spatial_scales=scales[-2:])
+        out = [int(np.floor(d * s)) for d, s in zip(shape[2:], scales[-2:], strict=True)]
         # Relay resizes by out/in; a scale that does not divide evenly would map coordinates
         # differently than ONNX (which uses the scale itself).
-        if any(abs(o / d - s) > 1e-6 for o, d, s in zip(out, shape[2:], scales[-2:])):
+        if any(abs(o / d - s) > 1e-6 for o, d, s in zip(out, shape[2:], scales[-2:], strict=True)):
             raise n.unsupported(f"scales {scales[-2:]} that do not give whole output sizes")
     method = "nearest_neighbor" if mode == "nearest" else "linear"
     return n.op(
