@@ -201,7 +201,11 @@ def main() -> None:
     ]
     print(" | ".join(f"{c:>17}" for c in columns))
     print("-|-".join("-" * 17 for _ in columns))
-    for name in args.models.split(","):
+    names = args.models.split(",")
+    unknown = [n for n in names if n not in ("mlp", "lstm", *LIGHT)]
+    if unknown:
+        p.error(f"unknown model {unknown[0]!r}: choose from mlp, lstm, {', '.join(LIGHT)}")
+    for name in names:
         model = (
             mlp_model() if name == "mlp" else lstm_model() if name == "lstm" else light_model(name)
         )
