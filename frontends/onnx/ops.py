@@ -283,6 +283,24 @@ def _from_2d(n: Node, out: Value, lifted: bool) -> Value:
     return n.reshape(out, [s[0], s[1], s[3]])
 
 
+def _conv_to_2d(n: Node, x: Value, w: Value, what: str) -> tuple[Value, Value, bool]:
+    """x by _to_2d, and the convolution weight w (O, I, W) as (O, I, 1, W) along with it."""
+    x2, lifted = _to_2d(n, x, what)
+    w2 = n.reshape(w, [*n.shape(w)[:2], 1, n.shape(w)[2]]) if lifted else w
+    return x2, w2, lifted
+
+
+def _conv_window(
+    strides: Sequence[int], pads: Sequence[int], dilations: Sequence[int]
+) -> dict[str, list[int]]:
+    """Relay's 2-d strides, padding and dilation for a convolution's 1-d or 2-d ONNX ones."""
+    return {
+        "strides": _lift(strides, 1),
+        "padding": _lift_pads(pads),
+        "dilation": _lift(dilations, 1),
+    }
+
+
 def _lift(values: Sequence[int], one: int) -> list[int]:
     return [one, *values] if len(values) == 1 else list(values)
 
@@ -303,15 +321,12 @@ def conv_values(n: Node, x: Value, w: Value, b: Value | None) -> Value:
     strides = list(n.attr("strides", [1] * k))
     dilations = list(n.attr("dilations", [1] * k))
     pads = spatial_pads(n, n.shape(x)[2:], kernel, strides, dilations)
-    x2, lifted = _to_2d(n, x, "Conv")
-    w2 = n.reshape(w, [*n.shape(w)[:2], 1, n.shape(w)[2]]) if lifted else w
+    x2, w2, lifted = _conv_to_2d(n, x, w, "Conv")
     out = n.op(
         "nn.conv2d",
         x2,
         w2,
-        strides=_lift(strides, 1),
-        padding=_lift_pads(pads),
-        dilation=_lift(dilations, 1),
+        **_conv_window(strides, pads, dilations),
         groups=int(n.attr("group", 1)),
         channels=n.shape(w)[0],
         kernel_size=_lift(kernel, 1),
@@ -365,15 +380,12 @@ def conv_transpose(n: Node) -> Value:
         pads = list(n.attr("pads", [0] * (2 * k)))
         if len(pads) != 2 * k:
             raise n.error(f"pads has {len(pads)} values, expected {2 * k}")
-    x2, lifted = _to_2d(n, x, "ConvTranspose")
-    w2 = n.reshape(w, [*n.shape(w)[:2], 1, n.shape(w)[2]]) if lifted else w
+    x2, w2, lifted = _conv_to_2d(n, x, w, "ConvTranspose")
     out = n.op(
         "nn.conv2d_transpose",
         x2,
         w2,
-        strides=_lift(strides, 1),
-        padding=_lift_pads(pads),
-        dilation=_lift(dilations, 1),
+        **_conv_window(strides, pads, dilations),
         output_padding=_lift(output_padding, 0),
         groups=groups,
         channels=n.shape(w)[1] * groups,
@@ -451,23 +463,25 @@ def batch_norm(n: Node) -> Sequence[Value]:
     return [n.tuple_get(out, 0)]
 
 
-@converter("InstanceNormalization")
-def instance_norm(n: Node) -> Value:
+def _normalized_operands(n: Node) -> tuple[Value, Value, Value]:
+    """x, scale and bias of InstanceNormalization and GroupNormalization; x has a spatial axis."""
     x, scale, bias = n.required(0), n.required(1), n.required(2)
     if n.rank(x) < 3:
         raise n.error(
             f"input must have a spatial axis (rank 3 or more), got shape {list(n.shape(x))}"
         )
+    return x, scale, bias
+
+
+@converter("InstanceNormalization")
+def instance_norm(n: Node) -> Value:
+    x, scale, bias = _normalized_operands(n)
     return n.op("nn.instance_norm", x, scale, bias, axis=1, epsilon=float(n.attr("epsilon", 1e-5)))
 
 
 @converter("GroupNormalization")
 def group_norm(n: Node) -> Value:
-    x, scale, bias = n.required(0), n.required(1), n.required(2)
-    if n.rank(x) < 3:
-        raise n.error(
-            f"input must have a spatial axis (rank 3 or more), got shape {list(n.shape(x))}"
-        )
+    x, scale, bias = _normalized_operands(n)
     groups = n.attr("num_groups")
     if groups is None:
         raise n.error("the num_groups attribute is required")
