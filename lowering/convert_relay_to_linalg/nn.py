@@ -57,7 +57,7 @@ from relay_opt.lowering.convert_relay_to_linalg.structured import (
 )
 from xdsl.builder import Builder
 from xdsl.dialects import arith, math, tensor
-from xdsl.dialects.builtin import TensorType
+from xdsl.dialects.builtin import AffineMapAttr, TensorType
 from xdsl.ir import Attribute, Operation, SSAValue
 
 
@@ -87,6 +87,18 @@ def _check_out_dtype(op: RelayOperatorOp) -> None:
 # -- contractions ------------------------------------------------------------------------
 
 
+def _contract(
+    lw: Lowerer,
+    op: RelayOperatorOp,
+    operands: list[SSAValue],
+    maps: list[AffineMapAttr],
+    parallel: int,
+) -> SSAValue:
+    """The sum of the operands' products over the last loop, after `parallel` parallel loops."""
+    iterators = [PARALLEL] * parallel + [REDUCTION]
+    return accumulate(lw, operands, op.result.type, 0, maps, iterators, _mac(_dtype(op)))
+
+
 @lowering(Dense)
 def lower_dense(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     _check_out_dtype(op)
@@ -98,9 +110,7 @@ def lower_dense(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVa
         amap(n, [d(lead), d(lead + 1)]),
         amap(n, [*(d(i) for i in range(lead)), d(lead)]),
     ]
-    return accumulate(
-        lw, [x, w], op.result.type, 0, maps, [PARALLEL] * (lead + 1) + [REDUCTION], _mac(_dtype(op))
-    )
+    return _contract(lw, op, [x, w], maps, lead + 1)
 
 
 @lowering(Matmul)
@@ -114,9 +124,7 @@ def lower_matmul(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
     a_map = [k, d(0)] if op.attrs.transpose_a else [*(d(i) for i in range(lead)), k]
     b_map = [d(lead), k] if op.attrs.transpose_b else [k, d(lead)]
     maps = [amap(n, a_map), amap(n, b_map), amap(n, [*(d(i) for i in range(lead)), d(lead)])]
-    return accumulate(
-        lw, [a, b], op.result.type, 0, maps, [PARALLEL] * (lead + 1) + [REDUCTION], _mac(_dtype(op))
-    )
+    return _contract(lw, op, [a, b], maps, lead + 1)
 
 
 @lowering(BatchMatmul)
@@ -129,9 +137,7 @@ def lower_batch_matmul(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -
     x_map = [bx, d(3), d(1)] if op.attrs.transpose_a else [bx, d(1), d(3)]
     y_map = [by, d(2), d(3)] if op.attrs.transpose_b else [by, d(3), d(2)]
     maps = [amap(4, x_map), amap(4, y_map), amap(4, [d(0), d(1), d(2)])]
-    return accumulate(
-        lw, [x, y], op.result.type, 0, maps, [PARALLEL] * 3 + [REDUCTION], _mac(_dtype(op))
-    )
+    return _contract(lw, op, [x, y], maps, 3)
 
 
 # -- convolution and pooling --------------------------------------------------------------
