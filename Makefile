@@ -10,9 +10,10 @@ install:
 demo: install
 	$(PYTHON) examples/demo.py
 
-# Lint: ruff with the rule set in pyproject.toml.
+# Lint: ruff's rules in pyproject.toml, and ruff's formatter's layout.
 lint: install
 	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
 
 # Type check (basedpyright, basic mode). The import package relay_opt is this folder
 # under another name, so a link build/typecheck/relay_opt -> here lets relay_opt.* resolve.

@@ -19,6 +19,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from xdsl.context import Context
+from xdsl.dialects.builtin import FileLineColLoc, IntAttr, ModuleOp, StringAttr, UnknownLoc
+from xdsl.ir import Operation
+from xdsl.parser import Parser
+from xdsl.utils.exceptions import ParseError
+
 from relay_opt.diagnostics import (
     LoadError,
     RelayError,
@@ -27,11 +33,6 @@ from relay_opt.diagnostics import (
     render_parse_error,
     verify_located,
 )
-from xdsl.context import Context
-from xdsl.dialects.builtin import FileLineColLoc, IntAttr, ModuleOp, StringAttr, UnknownLoc
-from xdsl.ir import Operation
-from xdsl.parser import Parser
-from xdsl.utils.exceptions import ParseError
 
 if TYPE_CHECKING:
     from relay_opt.frontends.relay_text.metadata import MetaTable
@@ -110,6 +111,7 @@ def read_meta(path: str | os.PathLike[str] | None) -> MetaTable | None:
     if not path:
         return None
     import numpy as np
+
     from relay_opt.frontends.relay_text.metadata import MetadataError, from_npz
 
     try:

@@ -140,6 +140,7 @@ def flat(result: object) -> list[np.ndarray]:
 
 def measure(name: str, model, repeat: int, budget: float, numpy_too: bool) -> dict[str, object]:  # noqa: ANN001
     import onnxruntime as ort
+
     from relay_opt.frontends.onnx import import_onnx
     from relay_opt.runtime.jit import compile
 

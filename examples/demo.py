@@ -20,6 +20,7 @@ sys.path.insert(0, str(HERE / "models"))
 
 def main() -> None:
     from mnist import mnist_numpy, mnist_text
+
     from relay_opt import compile, load_program
     from relay_opt.dialects.relay import core
     from relay_opt.runtime.interpreter import interpret

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from relay_opt.diagnostics import RelayError
-from relay_opt.dialects.relay.attribute_names import OUTPUTS
 from xdsl.builder import Builder
 from xdsl.context import Context
 from xdsl.dialects import arith, func, memref, tensor
@@ -38,6 +36,9 @@ from xdsl.dialects.linalg import ops as linalg
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
+
+from relay_opt.diagnostics import RelayError
+from relay_opt.dialects.relay.attribute_names import OUTPUTS
 
 
 def memref_type(t: Attribute) -> MemRefType[Attribute]:

@@ -21,7 +21,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from math import prod
 
-from relay_opt.diagnostics import RelayError
 from xdsl.builder import Builder
 from xdsl.context import Context
 from xdsl.dialects import affine, arith, cf, func, llvm, math, memref
@@ -51,6 +50,8 @@ from xdsl.ir.affine import (
 )
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint
+
+from relay_opt.diagnostics import RelayError
 
 PTR = llvm.LLVMPointerType()
 

@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects.builtin import AffineMapAttr, LocationAttr, ModuleOp
+from xdsl.dialects.builtin import AffineMapAttr, ContainerType, LocationAttr, ModuleOp
 from xdsl.dialects.linalg import ops as linalg
-from xdsl.ir import Block, Region, SSAValue
+from xdsl.ir import Attribute, Block, Region, SSAValue
 from xdsl.ir.affine import AffineMap
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
@@ -45,7 +45,9 @@ def _mergeable(producer: linalg.GenericOp, consumer: linalg.GenericOp, operand_i
     out_map = maps[-1].data
     consumer_map = consumer.indexing_maps.data[operand_index].data
     n = len(producer.iterator_types)
-    if out_map != AffineMap.identity(n) or consumer_map != AffineMap.identity(consumer_map.num_dims):
+    if out_map != AffineMap.identity(n) or consumer_map != AffineMap.identity(
+        consumer_map.num_dims
+    ):
         return False
     if consumer_map.num_dims != n:
         return False
@@ -56,14 +58,26 @@ def _mergeable(producer: linalg.GenericOp, consumer: linalg.GenericOp, operand_i
     return producer.body.block.args[-1].first_use is None
 
 
-def _merge(producer: linalg.GenericOp, consumer: linalg.GenericOp, operand_index: int) -> linalg.GenericOp:
+def _element_type(v: SSAValue) -> Attribute:
+    t = v.type
+    assert isinstance(t, ContainerType), t  # a linalg operand is a tensor or a memref
+    return t.get_element_type()
+
+
+def _merge(
+    producer: linalg.GenericOp, consumer: linalg.GenericOp, operand_index: int
+) -> linalg.GenericOp:
     p_inputs, c_inputs = list(producer.inputs), list(consumer.inputs)
     inputs = c_inputs[:operand_index] + c_inputs[operand_index + 1 :] + p_inputs
     c_maps = list(consumer.indexing_maps.data)
     n_c_in = len(c_inputs)
-    maps = (c_maps[:operand_index] + c_maps[operand_index + 1 : n_c_in] + list(producer.indexing_maps.data[:-1])
-            + c_maps[n_c_in:])
-    block = Block(arg_types=[v.type.element_type for v in inputs] + [o.type.element_type for o in consumer.outputs])  # pyright: ignore
+    maps = (
+        c_maps[:operand_index]
+        + c_maps[operand_index + 1 : n_c_in]
+        + list(producer.indexing_maps.data[:-1])
+        + c_maps[n_c_in:]
+    )
+    block = Block(arg_types=[_element_type(v) for v in [*inputs, *consumer.outputs]])
     c_args, p_args = list(consumer.body.block.args), list(producer.body.block.args)
     kept = len(c_inputs) - 1
     mapping: dict[SSAValue, SSAValue] = {}
@@ -81,17 +95,28 @@ def _merge(producer: linalg.GenericOp, consumer: linalg.GenericOp, operand_index
     mapping[c_args[operand_index]] = mapping.get(p_yield.operands[0], p_yield.operands[0])
     for op in consumer.body.block.ops:
         block.add_op(op.clone(value_mapper=mapping))
-    return fused_generic(consumer, inputs, block, [AffineMapAttr(m.data) for m in maps], consumer.location)
+    return fused_generic(
+        consumer, inputs, block, [AffineMapAttr(m.data) for m in maps], consumer.location
+    )
 
 
 def fused_generic(
-    like: linalg.GenericOp, inputs: Sequence[SSAValue], block: Block, maps: Sequence[AffineMapAttr],
+    like: linalg.GenericOp,
+    inputs: Sequence[SSAValue],
+    block: Block,
+    maps: Sequence[AffineMapAttr],
     location: LocationAttr,
 ) -> linalg.GenericOp:
     """A generic that replaces `like` in its fused group: its outputs, loops and result types,
     with new inputs (`maps` for them and the outputs) and body."""
-    fused = linalg.GenericOp(inputs, list(like.outputs), Region(block), maps,
-                             list(like.iterator_types), [r.type for r in like.results])
+    fused = linalg.GenericOp(
+        inputs,
+        list(like.outputs),
+        Region(block),
+        maps,
+        list(like.iterator_types),
+        [r.type for r in like.results],
+    )
     fused.attributes[GROUP] = like.attributes[GROUP]
     fused.location = location
     return fused

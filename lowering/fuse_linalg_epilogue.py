@@ -140,8 +140,9 @@ def _indices(b: Builder, amap: AffineMap, values: Sequence[SSAValue]) -> list[SS
     return indices
 
 
-def _anchor_element(b: Builder, anchor: linalg.GenericOp, loop_index: list[SSAValue | None],
-                    init: SSAValue) -> SSAValue:
+def _anchor_element(
+    b: Builder, anchor: linalg.GenericOp, loop_index: list[SSAValue | None], init: SSAValue
+) -> SSAValue:
     """The anchor's output element at the parallel indices already in `loop_index`: its reduction
     loops as an scf.for nest carrying the accumulator, starting from `init`."""
     ranges = anchor.get_static_loop_ranges()
@@ -164,8 +165,9 @@ def _anchor_element(b: Builder, anchor: linalg.GenericOp, loop_index: list[SSAVa
     return loop(0, b, init)
 
 
-def _anchor_body(b: Builder, anchor: linalg.GenericOp, loop_index: list[SSAValue | None],
-                 acc: SSAValue) -> SSAValue:
+def _anchor_body(
+    b: Builder, anchor: linalg.GenericOp, loop_index: list[SSAValue | None], acc: SSAValue
+) -> SSAValue:
     """One iteration of the anchor: its operands read at their maps, its body; returns the new
     accumulator."""
     values = [v for v in loop_index if v is not None]
@@ -177,7 +179,9 @@ def _anchor_body(b: Builder, anchor: linalg.GenericOp, loop_index: list[SSAValue
         if args[k].first_use is None:
             continue  # read only for its shape (a pooling window)
         t = operand.type
-        if isinstance(t, ShapedType) and isinstance(t, ContainerType):  # (builtin shaped types are both)
+        if isinstance(t, ShapedType) and isinstance(
+            t, ContainerType
+        ):  # (builtin shaped types are both)
             indices = _indices(b, maps[k].data, values)
             element = t.get_element_type()
             mapping[args[k]] = b.insert(tensor.ExtractOp(operand, indices, element)).result
@@ -193,12 +197,15 @@ def _anchor_body(b: Builder, anchor: linalg.GenericOp, loop_index: list[SSAValue
     return mapping.get(result, result)
 
 
-def _fuse(anchor: linalg.GenericOp, epilogue: linalg.GenericOp,
-          operand_index: int) -> linalg.GenericOp:
+def _fuse(
+    anchor: linalg.GenericOp, epilogue: linalg.GenericOp, operand_index: int
+) -> linalg.GenericOp:
     e_args = list(epilogue.body.block.args)
     kept = [k for k in range(len(e_args)) if k != operand_index]
     block = Block(arg_types=[e_args[k].type for k in kept])
-    mapping: dict[SSAValue, SSAValue] = {e_args[k]: a for k, a in zip(kept, block.args, strict=True)}
+    mapping: dict[SSAValue, SSAValue] = {
+        e_args[k]: a for k, a in zip(kept, block.args, strict=True)
+    }
     b = Builder(InsertPoint.at_end(block))
     # The anchor's loops: its parallel ones are the epilogue's (the output's dimensions).
     rank = len(epilogue.iterator_types)
@@ -238,8 +245,11 @@ class FuseEpilogueIntoAnchor(RewritePattern):
             rewriter.replace(epilogue, _fuse(anchor, epilogue, k))
             rewriter.erase(anchor)
             for op in dict.fromkeys(maybe_dead):
-                if (isinstance(op, (linalg.FillOp, tensor.EmptyOp)) and op.parent is not None
-                        and all(r.first_use is None for r in op.results)):
+                if (
+                    isinstance(op, (linalg.FillOp, tensor.EmptyOp))
+                    and op.parent is not None
+                    and all(r.first_use is None for r in op.results)
+                ):
                     rewriter.erase(op)
             return
 

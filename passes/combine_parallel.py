@@ -30,6 +30,11 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
+from xdsl.ir import Block, Operation, SSAValue
+from xdsl.pattern_rewriter import PatternRewriter, RewritePattern, op_type_rewrite_pattern
+from xdsl.rewriter import InsertPoint
+from xdsl.traits import Pure
+
 from relay_opt.dialects.relay.attributes import AttrError, Attrs, AttrValue
 from relay_opt.dialects.relay.builder import RelayBuilder
 from relay_opt.dialects.relay.ir_helpers import static_shape
@@ -38,10 +43,6 @@ from relay_opt.dialects.relay.ops.common import normalize_axis
 from relay_opt.dialects.relay.ops.elementwise import Add
 from relay_opt.dialects.relay.ops.nn import BiasAdd, Prelu
 from relay_opt.dialects.relay.registry import OpPattern, RelayOperatorOp, TypeRelationError
-from xdsl.ir import Block, Operation, SSAValue
-from xdsl.pattern_rewriter import PatternRewriter, RewritePattern, op_type_rewrite_pattern
-from xdsl.rewriter import InsertPoint
-from xdsl.traits import Pure
 
 CHANNEL_VECTOR_OPS = (BiasAdd, Prelu)
 """Broadcast calls whose second operand is a vector along their `axis`."""

@@ -17,6 +17,12 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp, TensorType
+from xdsl.ir import SSAValue
+from xdsl.passes import ModulePass
+from xdsl.pattern_rewriter import PatternRewriteWalker
+
 from relay_opt.dialects.relay.attributes import Attrs
 from relay_opt.dialects.relay.builder import RelayBuilder
 from relay_opt.dialects.relay.ir_helpers import static_shape
@@ -31,11 +37,6 @@ from relay_opt.passes.combine_parallel import (
     check_min_num_branches,
     frozen,
 )
-from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp, TensorType
-from xdsl.ir import SSAValue
-from xdsl.passes import ModulePass
-from xdsl.pattern_rewriter import PatternRewriteWalker
 
 _LAYOUTS = {("NCHW", "OIHW"): (1, 0), ("NHWC", "HWIO"): (3, 3)}
 """(data layout, kernel layout) -> (channel axis of the result, output axis of the weight)."""

@@ -20,6 +20,12 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp, TensorType
+from xdsl.ir import SSAValue
+from xdsl.passes import ModulePass
+from xdsl.pattern_rewriter import PatternRewriteWalker
+
 from relay_opt.dialects.relay.attributes import AttrValue
 from relay_opt.dialects.relay.builder import RelayBuilder
 from relay_opt.dialects.relay.ir_helpers import shape_of, static_shape
@@ -34,11 +40,6 @@ from relay_opt.passes.combine_parallel import (
     Stack,
     check_min_num_branches,
 )
-from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp, TensorType
-from xdsl.ir import SSAValue
-from xdsl.passes import ModulePass
-from xdsl.pattern_rewriter import PatternRewriteWalker
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from relay_opt.passes.effects import Effects
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Block
 from xdsl.passes import ModulePass
+
+from relay_opt.passes.effects import Effects
 
 
 def _clean(block: Block, effects: Effects) -> None:

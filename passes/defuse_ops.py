@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
-from relay_opt.dialects.relay import core
-from relay_opt.dialects.relay.attribute_names import PRIMITIVE
-from relay_opt.dialects.relay.ir_helpers import inline_body
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
+
+from relay_opt.dialects.relay import core
+from relay_opt.dialects.relay.attribute_names import PRIMITIVE
+from relay_opt.dialects.relay.ir_helpers import inline_body
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,12 @@ closure. Creating or reading a cell nobody uses has no observable effect.
 
 from __future__ import annotations
 
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import Operation
+
 from relay_opt.dialects.relay import adt, core
 from relay_opt.dialects.relay.ir_helpers import functions_by_name
 from relay_opt.dialects.relay.registry import RelayOperatorOp
-from xdsl.dialects.builtin import ModuleOp
-from xdsl.ir import Operation
 
 _VALUE_OPS = (
     core.TupleOp,

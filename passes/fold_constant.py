@@ -11,12 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from relay_opt.dialects.relay import core
-from relay_opt.dialects.relay.builder import RelayBuilder
-from relay_opt.dialects.relay.ops.transform import Arange
-from relay_opt.dialects.relay.registry import OpPattern, RelayOperatorOp
-from relay_opt.dialects.relay.resources import array_of
-from relay_opt.dialects.relay.types import tensor_dtype
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation, SSAValue
@@ -28,6 +22,13 @@ from xdsl.pattern_rewriter import (
     RewritePattern,
     op_type_rewrite_pattern,
 )
+
+from relay_opt.dialects.relay import core
+from relay_opt.dialects.relay.builder import RelayBuilder
+from relay_opt.dialects.relay.ops.transform import Arange
+from relay_opt.dialects.relay.registry import OpPattern, RelayOperatorOp
+from relay_opt.dialects.relay.resources import array_of
+from relay_opt.dialects.relay.types import tensor_dtype
 
 
 def _constant(v: SSAValue) -> object:

@@ -6,10 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from relay_opt.dialects.relay import core
-from relay_opt.dialects.relay.builder import RelayBuilder
-from relay_opt.dialects.relay.ops.nn import Conv2D, Pad, padding4
-from relay_opt.dialects.relay.resources import array_of
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation
@@ -21,6 +17,11 @@ from xdsl.pattern_rewriter import (
     RewritePattern,
     op_type_rewrite_pattern,
 )
+
+from relay_opt.dialects.relay import core
+from relay_opt.dialects.relay.builder import RelayBuilder
+from relay_opt.dialects.relay.ops.nn import Conv2D, Pad, padding4
+from relay_opt.dialects.relay.resources import array_of
 
 
 class FoldPadIntoConv(RewritePattern):

@@ -13,13 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from relay_opt.dialects.relay import core
-from relay_opt.dialects.relay.builder import RelayBuilder
-from relay_opt.dialects.relay.ir_helpers import shape_of
-from relay_opt.dialects.relay.ops.elementwise import Multiply
-from relay_opt.dialects.relay.ops.nn import Conv2D, Dense
-from relay_opt.dialects.relay.ops.transform import Reshape
-from relay_opt.dialects.relay.resources import array_of
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation, SSAValue
@@ -31,6 +24,14 @@ from xdsl.pattern_rewriter import (
     RewritePattern,
     op_type_rewrite_pattern,
 )
+
+from relay_opt.dialects.relay import core
+from relay_opt.dialects.relay.builder import RelayBuilder
+from relay_opt.dialects.relay.ir_helpers import shape_of
+from relay_opt.dialects.relay.ops.elementwise import Multiply
+from relay_opt.dialects.relay.ops.nn import Conv2D, Dense
+from relay_opt.dialects.relay.ops.transform import Reshape
+from relay_opt.dialects.relay.resources import array_of
 
 
 def _per_channel(scale: SSAValue, out_shape: tuple[int, ...], channel_axis: int) -> bool:

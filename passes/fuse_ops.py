@@ -20,13 +20,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from relay_opt.dialects.relay import core
-from relay_opt.dialects.relay.attribute_names import PRIMITIVE
-from relay_opt.dialects.relay.registry import OpPattern, RelayOperatorOp
 from xdsl.context import Context
 from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
 from xdsl.ir import Block, Operation, SSAValue
 from xdsl.passes import ModulePass
+
+from relay_opt.dialects.relay import core
+from relay_opt.dialects.relay.attribute_names import PRIMITIVE
+from relay_opt.dialects.relay.registry import OpPattern, RelayOperatorOp
 
 ELEMWISE, BROADCAST, INJECTIVE = OpPattern.ELEMWISE, OpPattern.BROADCAST, OpPattern.INJECTIVE
 REDUCE, OEF, TUPLE, OPAQUE = (

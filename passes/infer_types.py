@@ -93,7 +93,9 @@ def _dims_compatible(a: TensorType[Attribute], b: TensorType[Attribute]) -> bool
     if a.element_type != b.element_type:
         return False
     sa, sb = a.get_shape(), b.get_shape()
-    return len(sa) == len(sb) and all(x == y or DYNAMIC in (x, y) for x, y in zip(sa, sb, strict=True))
+    return len(sa) == len(sb) and all(
+        x == y or DYNAMIC in (x, y) for x, y in zip(sa, sb, strict=True)
+    )
 
 
 class Solver:
@@ -135,7 +137,11 @@ class Solver:
         if isinstance(a, Leaf) and isinstance(b, Leaf):
             if a.attr == b.attr:
                 return
-            if isinstance(a.attr, TensorType) and isinstance(b.attr, TensorType) and _dims_compatible(a.attr, b.attr):
+            if (
+                isinstance(a.attr, TensorType)
+                and isinstance(b.attr, TensorType)
+                and _dims_compatible(a.attr, b.attr)
+            ):
                 return
             raise UnifyError
         if isinstance(a, Con) and isinstance(b, Con):
@@ -243,9 +249,7 @@ class Inference:
             self.solver.unify(a, b)
         except UnifyError as e:
             detail = f" ({e})" if str(e) else ""
-            raise RelayError(
-                what.format(a=self.show(a), b=self.show(b)) + detail, at
-            ) from None
+            raise RelayError(what.format(a=self.show(a), b=self.show(b)) + detail, at) from None
 
     def term(self, v: SSAValue) -> Term:
         return self.terms[v]
@@ -354,7 +358,9 @@ class Inference:
 
     def call_closure(self, op: core.CallClosureOp, ret: Term | None) -> None:
         self.unify(
-            self.term(op.callee), self.fn_term(op.arguments, op.result), op,
+            self.term(op.callee),
+            self.fn_term(op.arguments, op.result),
+            op,
             "the callee has type {a} but is called as {b}",
         )
 
@@ -365,7 +371,9 @@ class Inference:
         params = block_args[1:] if op.self_arg is not None else block_args
         own = self.term(op.result)
         fresh_ret = self.solver.fresh()
-        self.unify(own, Con("fn", (*params, fresh_ret)), op, "closure type {a} vs its parameters {b}")
+        self.unify(
+            own, Con("fn", (*params, fresh_ret)), op, "closure type {a} vs its parameters {b}"
+        )
         self.region_ops(op.body.block.ops, fresh_ret)
 
     def return_(self, op: core.ReturnOp, ret: Term | None) -> None:
@@ -376,16 +384,25 @@ class Inference:
 
     def if_(self, op: core.IfOp, ret: Term | None) -> None:
         self.unify(
-            self.term(op.cond), Leaf(TensorType(_i1(), [])), op,
+            self.term(op.cond),
+            Leaf(TensorType(_i1(), [])),
+            op,
             "the condition of 'relay.if' must be a bool scalar tensor<i1>, got {a}",
         )
         result = self.term(op.result)
         then_yield, else_yield = _yield_of(op.then_region), _yield_of(op.else_region)
         self.region_ops(op.then_region.block.ops, ret)
         self.region_ops(op.else_region.block.ops, ret)
-        self.unify(result, self.term(then_yield.value), then_yield, "the then branch yields {b} but 'relay.if' has type {a}")
         self.unify(
-            self.term(then_yield.value), self.term(else_yield.value), else_yield,
+            result,
+            self.term(then_yield.value),
+            then_yield,
+            "the then branch yields {b} but 'relay.if' has type {a}",
+        )
+        self.unify(
+            self.term(then_yield.value),
+            self.term(else_yield.value),
+            else_yield,
             "the branches of 'relay.if' differ: the then branch yields {a}, the else branch {b}",
         )
 
@@ -419,13 +436,17 @@ class Inference:
 
     def ref_read(self, op: core.RefReadOp, ret: Term | None) -> None:
         self.unify(
-            self.term(op.ref), Con("ref", (self.term(op.result),)), op,
+            self.term(op.ref),
+            Con("ref", (self.term(op.result),)),
+            op,
             "'relay.ref_read' needs a reference, got {a}",
         )
 
     def ref_write(self, op: core.RefWriteOp, ret: Term | None) -> None:
         self.unify(
-            self.term(op.ref), Con("ref", (self.term(op.value),)), op,
+            self.term(op.ref),
+            Con("ref", (self.term(op.value),)),
+            op,
             "the reference has type {a} but the stored value makes it {b}",
         )
 
@@ -434,11 +455,14 @@ class Inference:
         inputs, output = self.constructor_signature(ctor)
         if len(inputs) != len(op.fields):
             raise RelayError(
-                f"constructor {op.constructor} takes {len(inputs)} field(s), got {len(op.fields)}", op
+                f"constructor {op.constructor} takes {len(inputs)} field(s), got {len(op.fields)}",
+                op,
             )
         for i, (field_, want) in enumerate(zip(op.fields, inputs, strict=True)):
             self.unify(
-                want, self.term(field_), op,
+                want,
+                self.term(field_),
+                op,
                 f"field {i} of constructor {op.constructor} must be {{a}}, got {{b}}",
             )
         self.unify(self.term(op.result), output, op, "the constructed value is {b}, declared {a}")
@@ -470,7 +494,9 @@ class Inference:
             self.pattern(op, pattern, data, bound)
             self.region_ops(region.block.ops, ret)
             y = _yield_of(region)
-            self.unify(result, self.term(y.value), y, "this clause yields {b} but the match has type {a}")
+            self.unify(
+                result, self.term(y.value), y, "this clause yields {b} but the match has type {a}"
+            )
 
     def pattern(self, op: adt.MatchOp, p: Attribute, t: Term, bound: Iterator[SSAValue]) -> None:
         if isinstance(p, WildcardPattern):

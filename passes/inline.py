@@ -9,13 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
-from relay_opt.dialects.relay import core
-from relay_opt.dialects.relay.attribute_names import INLINE
-from relay_opt.dialects.relay.ir_helpers import functions_by_name, inline_body
 from xdsl.context import Context
 from xdsl.dialects.builtin import IntegerAttr, ModuleOp
 from xdsl.ir import Attribute
 from xdsl.passes import ModulePass
+
+from relay_opt.dialects.relay import core
+from relay_opt.dialects.relay.attribute_names import INLINE
+from relay_opt.dialects.relay.ir_helpers import functions_by_name, inline_body
 
 
 def _marked(attr: Attribute | None) -> bool:

@@ -18,6 +18,8 @@ from xdsl.passes import ModulePass
 
 
 def passes_for_level(level: int) -> list[ModulePass]:
+    from xdsl.transforms.common_subexpression_elimination import CommonSubexpressionElimination
+
     from relay_opt.passes.dce import DeadCodeEliminationPass
     from relay_opt.passes.fold_constant import FoldConstantPass
     from relay_opt.passes.fold_explicit_padding import FoldExplicitPaddingPass
@@ -28,7 +30,6 @@ def passes_for_level(level: int) -> list[ModulePass]:
     from relay_opt.passes.remove_unused_functions import RemoveUnusedFunctionsPass
     from relay_opt.passes.simplify_expr import SimplifyExprPass
     from relay_opt.passes.simplify_inference import SimplifyInferencePass
-    from xdsl.transforms.common_subexpression_elimination import CommonSubexpressionElimination
 
     pipeline: list[ModulePass] = [InferTypesPass()]
     if level >= 1:

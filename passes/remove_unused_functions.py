@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from relay_opt.dialects.relay import core
-from relay_opt.dialects.relay.ir_helpers import functions_by_name
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
+
+from relay_opt.dialects.relay import core
+from relay_opt.dialects.relay.ir_helpers import functions_by_name
 
 
 @dataclass(frozen=True)

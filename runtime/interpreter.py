@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from xdsl.dialects.builtin import ModuleOp, TensorType, TupleType
+from xdsl.ir import Attribute, Block, Operation, SSAValue
+
 from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay import adt, core
 from relay_opt.dialects.relay.attributes import Attrs
@@ -32,8 +35,6 @@ from relay_opt.dialects.relay.registry import RelayOperatorOp
 from relay_opt.dialects.relay.resources import array_of
 from relay_opt.dialects.relay.symbols import lookup_constructor
 from relay_opt.dialects.relay.types import DYNAMIC, tensor_dtype
-from xdsl.dialects.builtin import ModuleOp, TensorType, TupleType
-from xdsl.ir import Attribute, Block, Operation, SSAValue
 
 Value = Any
 

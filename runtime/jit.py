@@ -13,14 +13,15 @@ from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
+from xdsl.context import Context
+from xdsl.dialects.builtin import ArrayAttr, ModuleOp, TensorType, TupleType
+from xdsl.ir import Attribute, ParametrizedAttribute
+
 from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay.ir_helpers import functions_by_name
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.dialects.relay.types import DYNAMIC, IncompleteType, tensor_dtype
 from relay_opt.timing import Timings
-from xdsl.context import Context
-from xdsl.dialects.builtin import ArrayAttr, ModuleOp, TensorType, TupleType
-from xdsl.ir import Attribute, ParametrizedAttribute
 
 
 @cache
@@ -328,8 +329,9 @@ def compile(
 
 def bind_weights(module: ModuleOp) -> list[np.ndarray]:
     """Bind each external global that names a stored weight to the array's address."""
-    from relay_opt.dialects.relay.resources import stored
     from xdsl.dialects import llvm as llvm_dialect
+
+    from relay_opt.dialects.relay.resources import stored
 
     bound = []
     for op in module.ops:

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 from onnx.backend.base import Backend, BackendRep, Device, DeviceType
+
 from relay_opt.frontends.onnx.importer import (
     OnnxNeedsConstantError,
     OnnxUnsupportedError,

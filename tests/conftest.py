@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from relay_opt.dialects.relay import get_relay_dialect
 from xdsl.context import Context
 from xdsl.dialects.builtin import Builtin, ModuleOp
 from xdsl.parser import Parser
 from xdsl.printer import Printer
+
+from relay_opt.dialects.relay import get_relay_dialect
 
 
 def relay_context() -> Context:

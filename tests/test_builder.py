@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from xdsl.dialects.builtin import FileLineColLoc, IntAttr, StringAttr
+from xdsl.ir import Block, Operation
+
 from relay_opt import load_program
 from relay_opt.dialects.relay import core
 from relay_opt.dialects.relay.attributes import AttrError
@@ -19,8 +22,6 @@ from relay_opt.dialects.relay.ops.nn import Dropout
 from relay_opt.dialects.relay.ops.transform import Reshape
 from relay_opt.dialects.relay.registry import TypeRelationError
 from relay_opt.dialects.relay.types import DYNAMIC, IncompleteType, tensor_type
-from xdsl.dialects.builtin import FileLineColLoc, IntAttr, StringAttr
-from xdsl.ir import Block, Operation
 
 
 def _loc() -> FileLineColLoc:

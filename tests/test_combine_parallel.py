@@ -7,6 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import print_module
+from xdsl.context import Context
+from xdsl.passes import ModulePass
+
 from relay_opt import load_program
 from relay_opt.diagnostics import RelayError
 from relay_opt.passes.combine_parallel_conv2d import CombineParallelConv2DPass
@@ -14,8 +17,6 @@ from relay_opt.passes.combine_parallel_dense import CombineParallelDensePass
 from relay_opt.passes.fold_constant import FoldConstantPass
 from relay_opt.runtime.interpreter import interpret
 from relay_opt.runtime.jit import compile
-from xdsl.context import Context
-from xdsl.passes import ModulePass
 
 HEADER = '#[version = "0.0.5"]\n'
 

@@ -6,13 +6,14 @@ import zlib
 
 import numpy as np
 import pytest
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import Block, Region
+
 from relay_opt.dialects.relay import core
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.dialects.relay.registry import lookup
 from relay_opt.dialects.relay.types import tensor_type
 from relay_opt.runtime.jit import compile
-from xdsl.dialects.builtin import ModuleOp
-from xdsl.ir import Block, Region
 
 SHAPES = [((5,), (5,)), ((2, 3), (3,)), ((4, 1, 3), (1, 2, 1))]
 FLOAT_UNARY = [

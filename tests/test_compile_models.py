@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from relay_opt import load_program
 from relay_opt.runtime.interpreter import interpret
 from relay_opt.runtime.jit import compile

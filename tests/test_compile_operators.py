@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_operator_relations import CASES, cases, type_of
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import Block, Region
+
 from relay_opt.dialects.relay import core
 from relay_opt.dialects.relay.registry import all_ops, lookup
 from relay_opt.lowering.convert_relay_to_linalg import RULES, _load_rules
 from relay_opt.runtime.jit import compile
-from test_operator_relations import CASES, cases, type_of
-from xdsl.dialects.builtin import ModuleOp
-from xdsl.ir import Block, Region
 
 _load_rules()
 

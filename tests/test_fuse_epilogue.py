@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from xdsl.context import Context
+from xdsl.dialects.linalg import ops as linalg
+
 from relay_opt import load_program
 from relay_opt.runtime.interpreter import interpret
 from relay_opt.runtime.jit import compile
-from xdsl.context import Context
-from xdsl.dialects.linalg import ops as linalg
 
 HEADER = '#[version = "0.0.5"]\n'
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import parse_module, print_module, relay_context
+
 from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay import core
 from relay_opt.passes.infer_types import InferTypesPass

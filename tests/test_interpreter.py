@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from relay_opt import load_program
 from relay_opt.diagnostics import RelayError
 from relay_opt.runtime.interpreter import ADTValue, Interpreter, RefCell, interpret

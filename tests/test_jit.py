@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 import pytest
+
 from relay_opt import load_program
 from relay_opt.runtime.jit import compile, lower_to_llvm
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from relay_opt import LoadError, load_program
 from relay_opt.dialects.relay import core
 from relay_opt.dialects.relay.types import IncompleteType

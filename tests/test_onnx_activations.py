@@ -15,6 +15,7 @@ import onnx
 import pytest
 from onnx import helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
+
 from relay_opt.frontends.onnx import OnnxImportError, import_onnx
 from relay_opt.runtime.interpreter import interpret
 from relay_opt.runtime.jit import compile

@@ -10,6 +10,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 from onnx.reference import ReferenceEvaluator
+
 from relay_opt.frontends.onnx import import_onnx
 from relay_opt.runtime.jit import compile
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import warnings
 
 import onnx.backend.test
+
 from relay_opt.runtime.onnx_backend import RelayOptBackend
 
 with warnings.catch_warnings():

@@ -8,6 +8,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
+
 from relay_opt.frontends.onnx import OnnxImportError, import_onnx
 from relay_opt.runtime.jit import compile
 

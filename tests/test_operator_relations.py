@@ -11,10 +11,11 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from xdsl.dialects.builtin import TupleType
+
 from relay_opt.dialects.relay.numpy_dtypes import relay_dtype
 from relay_opt.dialects.relay.registry import TypeRelationError, all_ops, lookup
 from relay_opt.dialects.relay.types import DYNAMIC, tensor_type, tuple_type
-from xdsl.dialects.builtin import TupleType
 
 Case = tuple[list, dict]  # operand arrays (tuples of arrays for tuple operands), attributes
 

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import print_module
+from xdsl.context import Context
+
 from relay_opt import load_program
 from relay_opt.passes.dce import DeadCodeEliminationPass
 from relay_opt.passes.defuse_ops import DefuseOpsPass
@@ -22,7 +24,6 @@ from relay_opt.passes.simplify_expr import SimplifyExprPass
 from relay_opt.passes.simplify_inference import SimplifyInferencePass
 from relay_opt.runtime.interpreter import interpret
 from relay_opt.runtime.jit import compile
-from xdsl.context import Context
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "examples" / "models"))
 

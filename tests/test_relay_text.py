@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from relay_opt import load_program
 from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay import core

@@ -19,6 +19,13 @@ from collections.abc import Sequence
 from io import BytesIO, StringIO
 from typing import IO
 
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.passes import ModulePass, PassPipeline
+from xdsl.printer import Printer
+from xdsl.universe import Universe
+from xdsl.utils.exceptions import DiagnosticException, ParseError, VerifyException
+from xdsl.xdsl_opt_main import xDSLOptMain
+
 from relay_opt import __version__
 from relay_opt.diagnostics import (
     RelayError,
@@ -29,12 +36,6 @@ from relay_opt.diagnostics import (
     verify_located,
 )
 from relay_opt.timing import Timings
-from xdsl.dialects.builtin import ModuleOp
-from xdsl.passes import ModulePass, PassPipeline
-from xdsl.printer import Printer
-from xdsl.universe import Universe
-from xdsl.utils.exceptions import DiagnosticException, ParseError, VerifyException
-from xdsl.xdsl_opt_main import xDSLOptMain
 
 
 def _plugin_universes(argv: Sequence[str]) -> list[Universe]:

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
 from relay_opt.diagnostics import RelayError, UserError, run_tool
 from relay_opt.timing import Timings
 
@@ -78,9 +79,10 @@ def _params(func) -> list[tuple[str, object]]:  # noqa: ANN001
 
 
 def _fill(name: str, t, mode: str, rng: np.random.Generator) -> np.ndarray:  # noqa: ANN001
+    from xdsl.dialects.builtin import TensorType
+
     from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
     from relay_opt.dialects.relay.types import DYNAMIC, tensor_dtype
-    from xdsl.dialects.builtin import TensorType
 
     if not isinstance(t, TensorType):
         raise UserError(f"relay-run: error: cannot fill input '{name}' of type {t}\n")

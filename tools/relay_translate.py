@@ -18,8 +18,9 @@ from collections.abc import Sequence
 from io import StringIO
 from pathlib import Path
 
-from relay_opt.diagnostics import RelayError, UserError, run_tool
 from xdsl.printer import Printer
+
+from relay_opt.diagnostics import RelayError, UserError, run_tool
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -78,8 +78,13 @@ class TypeDefOp(IRDLOperation):
 
     traits = traits_def(SymbolOpInterface(), SymbolTable(), NoTerminator())
 
-    def __init__(self, name: str, type_params: Sequence[str] = (), extern: bool = False,
-                 constructors: Sequence[ConstructorOp] = ()):
+    def __init__(
+        self,
+        name: str,
+        type_params: Sequence[str] = (),
+        extern: bool = False,
+        constructors: Sequence[ConstructorOp] = (),
+    ):
         props: dict[str, Attribute] = {"sym_name": StringAttr(name)}
         if type_params:
             props["type_params"] = ArrayAttr(StringAttr(p) for p in type_params)
@@ -219,9 +224,16 @@ class ConstructOp(IRDLOperation):
 
     assembly_format = "$constructor `(` $fields `)` attr-dict `:` functional-type($fields, $result)"
 
-    def __init__(self, constructor: SymbolRefAttr, fields: Sequence[SSAValue | Operation], result_type: Attribute):
+    def __init__(
+        self,
+        constructor: SymbolRefAttr,
+        fields: Sequence[SSAValue | Operation],
+        result_type: Attribute,
+    ):
         super().__init__(
-            operands=[list(fields)], result_types=[result_type], properties={"constructor": constructor}
+            operands=[list(fields)],
+            result_types=[result_type],
+            properties={"constructor": constructor},
         )
 
     def verify_(self) -> None:
@@ -249,13 +261,20 @@ class MatchOp(IRDLOperation):
     clauses = var_region_def("single_block")
     result = result_def()
 
-    def __init__(self, data: SSAValue | Operation, result_type: Attribute,
-                 patterns: Sequence[Attribute], clauses: Sequence[Region], partial: bool = False):
+    def __init__(
+        self,
+        data: SSAValue | Operation,
+        result_type: Attribute,
+        patterns: Sequence[Attribute],
+        clauses: Sequence[Region],
+        partial: bool = False,
+    ):
         props: dict[str, Attribute] = {"patterns": ArrayAttr(patterns)}
         if partial:
             props["partial"] = UnitAttr()
-        super().__init__(operands=[data], result_types=[result_type], properties=props,
-                         regions=[list(clauses)])
+        super().__init__(
+            operands=[data], result_types=[result_type], properties=props, regions=[list(clauses)]
+        )
 
     def verify_(self) -> None:
         if len(self.patterns) != len(self.clauses):
@@ -337,7 +356,9 @@ def _checked_constructor(op: Operation, ref: SymbolRefAttr, fields: int, has: st
     if ctor is None:
         raise VerifyException(f"'{ref}' does not name a constructor")
     if fields != len(ctor.inputs):
-        raise VerifyException(f"constructor {ref} takes {len(ctor.inputs)} field(s), {has} {fields}")
+        raise VerifyException(
+            f"constructor {ref} takes {len(ctor.inputs)} field(s), {has} {fields}"
+        )
     return ctor
 
 
@@ -385,7 +406,11 @@ def _parse_pattern(parser: Parser, bound: list[Parser.Argument]) -> Attribute:
     if ctor is None:
         parser.raise_error("expected a pattern: `_`, `%x : T`, `(p, ...)` or `@T::@Ctor(p, ...)`")
     # `@T::@Ctor`, `@T::@Ctor()` and `@T::@Ctor(p, ...)`.
-    fields = _parse_pattern_fields(parser, bound) if parser.parse_optional_punctuation("(") is not None else []
+    fields = (
+        _parse_pattern_fields(parser, bound)
+        if parser.parse_optional_punctuation("(") is not None
+        else []
+    )
     return ConstructorPattern(ctor, fields)
 
 

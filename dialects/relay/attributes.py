@@ -113,7 +113,8 @@ class AttrSpec:
         except AttrError as e:
             detail = f": {e}" if str(e) else ""
             raise AttrError(
-                f"attribute '{self.name}' expects {_KIND_WORDS[k]}, got {format_value(value)}{detail}"
+                f"attribute '{self.name}' expects {_KIND_WORDS[k]}, "
+                f"got {format_value(value)}{detail}"
             ) from None
         raise AssertionError(k)
 

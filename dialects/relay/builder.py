@@ -34,9 +34,7 @@ OperatorT = TypeVar("OperatorT", bound=RelayOperatorOp)
 class RelayBuilder:
     """Builds Relay ops at one source location, handing each to `insert`."""
 
-    def __init__(
-        self, insert: Callable[[Operation], object], location: LocationAttr | None = None
-    ):
+    def __init__(self, insert: Callable[[Operation], object], location: LocationAttr | None = None):
         self.insert = insert
         self.location = location
         """Given to every op built; None leaves the op's own (unknown) location."""
@@ -63,15 +61,25 @@ class RelayBuilder:
 
     # -- operator calls ----------------------------------------------------------------------
 
-    def build(self, op: type[OperatorT], *operands: SSAValue | Operation,
-              result_type: Attribute | None = None, **attrs: object) -> OperatorT:
+    def build(
+        self,
+        op: type[OperatorT],
+        *operands: SSAValue | Operation,
+        result_type: Attribute | None = None,
+        **attrs: object,
+    ) -> OperatorT:
         """A call of operator `op`; its result type is inferred unless given. Raises
         TypeRelationError or AttrError when the operator rejects the operands or attributes."""
         built = op.OPDEF.build(operands, attrs, result_type)  # pyright: ignore[reportArgumentType]
         return cast(OperatorT, self.add(built))
 
-    def call(self, op: type[RelayOperatorOp], *operands: SSAValue | Operation,
-             result_type: Attribute | None = None, **attrs: object) -> SSAValue:
+    def call(
+        self,
+        op: type[RelayOperatorOp],
+        *operands: SSAValue | Operation,
+        result_type: Attribute | None = None,
+        **attrs: object,
+    ) -> SSAValue:
         """The result of a call of operator `op` (see `build`)."""
         return self.build(op, *operands, result_type=result_type, **attrs).result
 

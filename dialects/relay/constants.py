@@ -34,9 +34,11 @@ def dense_from_numpy(arr: np.ndarray, dtype: str | None = None) -> DenseIntOrFPE
         # MLIR stores i1 elements as one byte each, 0xff for true.
         data = (np.asarray(arr, dtype=np.bool_).astype(np.uint8) * 0xFF).tobytes()
     else:
-        data = np.ascontiguousarray(arr, dtype=numpy_dtype(dtype)).astype(
-            numpy_dtype(dtype).newbyteorder("<"), copy=False
-        ).tobytes()
+        data = (
+            np.ascontiguousarray(arr, dtype=numpy_dtype(dtype))
+            .astype(numpy_dtype(dtype).newbyteorder("<"), copy=False)
+            .tobytes()
+        )
     return DenseIntOrFPElementsAttr(t, BytesAttr(data))
 
 

@@ -398,7 +398,9 @@ class CallOp(IRDLOperation):
     arguments = var_operand_def()
     result = result_def()
 
-    assembly_format = "$callee `(` $arguments `)` attr-dict `:` functional-type($arguments, $result)"
+    assembly_format = (
+        "$callee `(` $arguments `)` attr-dict `:` functional-type($arguments, $result)"
+    )
 
     def __init__(self, callee: str, args: Sequence[SSAValue | Operation], ret: Attribute):
         super().__init__(
@@ -417,7 +419,9 @@ class CallOp(IRDLOperation):
                 f"'{self.callee}' takes {want} argument(s), got {len(self.arguments)}"
             )
         if not func.type_param_names:
-            _check_signature(func.function_type, self.arguments.types, self.result.type, self.callee)
+            _check_signature(
+                func.function_type, self.arguments.types, self.result.type, self.callee
+            )
 
 
 @irdl_op_definition
@@ -430,7 +434,9 @@ class CallClosureOp(IRDLOperation):
     arguments = var_operand_def()
     result = result_def()
 
-    def __init__(self, callee: SSAValue | Operation, args: Sequence[SSAValue | Operation], ret: Attribute):
+    def __init__(
+        self, callee: SSAValue | Operation, args: Sequence[SSAValue | Operation], ret: Attribute
+    ):
         super().__init__(operands=[callee, list(args)], result_types=[ret])
 
     def verify_(self) -> None:
@@ -534,8 +540,13 @@ class IfOp(IRDLOperation):
     else_region = region_def("single_block")
     result = result_def()
 
-    def __init__(self, cond: SSAValue | Operation, result_type: Attribute,
-                 then_region: Region | None = None, else_region: Region | None = None):
+    def __init__(
+        self,
+        cond: SSAValue | Operation,
+        result_type: Attribute,
+        then_region: Region | None = None,
+        else_region: Region | None = None,
+    ):
         super().__init__(
             operands=[cond],
             result_types=[result_type],
@@ -615,7 +626,8 @@ class ConstantOp(IRDLOperation):
     def verify_(self) -> None:
         if self.result.type != self.value.get_type():
             raise VerifyException(
-                f"result type {self.result.type} differs from the value's type {self.value.get_type()}"
+                f"result type {self.result.type} differs from the value's type "
+                f"{self.value.get_type()}"
             )
 
     def print(self, printer: Printer) -> None:
@@ -635,7 +647,9 @@ class ConstantOp(IRDLOperation):
         pos = parser.pos
         value = parser.parse_attribute()
         if not isinstance(value, (DenseIntOrFPElementsAttr, DenseResourceAttr)):
-            parser.raise_error("expected a dense<...> or dense_resource<...> value", pos, parser.pos)
+            parser.raise_error(
+                "expected a dense<...> or dense_resource<...> value", pos, parser.pos
+            )
         op = ConstantOp(value)
         op.attributes |= attributes
         return op
@@ -647,14 +661,16 @@ def _has_non_finite(value: Attribute) -> TypeGuard[DenseIntOrFPElementsAttr]:
         value.get_element_type(), IntegerType
     ):
         return False
-    from relay_opt.dialects.relay.constants import numpy_from_dense
-
     import numpy as np
+
+    from relay_opt.dialects.relay.constants import numpy_from_dense
 
     return not bool(np.isfinite(numpy_from_dense(value).astype(np.float64)).all())
 
 
-def _print_derived_type(printer: Printer, operand: Attribute, result: Attribute, derived: Attribute | None) -> None:
+def _print_derived_type(
+    printer: Printer, operand: Attribute, result: Attribute, derived: Attribute | None
+) -> None:
     """`: T` when the result type follows from the operand's, `: T -> R` otherwise."""
     printer.print_string(" : ")
     printer.print_attribute(operand)
@@ -670,7 +686,9 @@ def _parse_derived_type(parser: Parser) -> tuple[Attribute, Attribute | None]:
     return operand, result
 
 
-def _print_derived_op(printer: Printer, op: Operation, operand: SSAValue, derived: Attribute | None) -> None:
+def _print_derived_op(
+    printer: Printer, op: Operation, operand: SSAValue, derived: Attribute | None
+) -> None:
     """` %v {...} : T` (`: T -> R` when the result type is not `derived`): a one-operand op."""
     printer.print_string(" ")
     printer.print_operand(operand)
@@ -726,9 +744,7 @@ class TupleOp(IRDLOperation):
 
     def verify_(self) -> None:
         if self.result.type.types.data != self.fields.types:
-            raise VerifyException(
-                f"result type {self.result.type} differs from the fields' types"
-            )
+            raise VerifyException(f"result type {self.result.type} differs from the fields' types")
 
     def print(self, printer: Printer) -> None:
         if self.fields:
@@ -750,7 +766,9 @@ class TupleOp(IRDLOperation):
         pos = parser.pos
         ttype = parser.parse_type()
         if not isinstance(ttype, TupleType) or len(ttype.types) != len(unresolved):
-            parser.raise_error(f"expected a tuple type with {len(unresolved)} field(s)", pos, parser.pos)
+            parser.raise_error(
+                f"expected a tuple type with {len(unresolved)} field(s)", pos, parser.pos
+            )
         op = TupleOp(parser.resolve_operands(unresolved, ttype.types.data, pos))
         op.attributes |= attributes
         return op
@@ -775,7 +793,9 @@ class TupleGetOp(IRDLOperation):
         if result_type is None:
             result_type = _tuple_field(value.type, index) or IncompleteType()
         super().__init__(
-            operands=[value], result_types=[result_type], properties={"index": IntegerAttr(index, i64)}
+            operands=[value],
+            result_types=[result_type],
+            properties={"index": IntegerAttr(index, i64)},
         )
 
     @property

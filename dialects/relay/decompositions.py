@@ -24,10 +24,22 @@ from relay_opt.dialects.relay.builder import RelayBuilder
 from relay_opt.dialects.relay.ir_helpers import shape_of
 from relay_opt.dialects.relay.ops.common import normalize_axis
 from relay_opt.dialects.relay.ops.elementwise import (
-    Add, Divide, Maximum, Multiply, Negative, Rsqrt, Sqrt, Subtract,
+    Add,
+    Divide,
+    Maximum,
+    Multiply,
+    Negative,
+    Rsqrt,
+    Sqrt,
+    Subtract,
 )
 from relay_opt.dialects.relay.ops.nn import (
-    GroupNorm, InstanceNorm, L2Normalize, LayerNorm, l2_axes, norm_reduced_axes,
+    GroupNorm,
+    InstanceNorm,
+    L2Normalize,
+    LayerNorm,
+    l2_axes,
+    norm_reduced_axes,
 )
 from relay_opt.dialects.relay.ops.reduce import Mean, Sum, Variance
 from relay_opt.dialects.relay.ops.transform import ExpandDims, Reshape
@@ -62,8 +74,11 @@ def layer_norm(b: RelayBuilder, op: RelayOperatorOp) -> SSAValue:
     axis = normalize_axis(attrs.axis, rank)
     mean = b.call(Mean, x, axis=[axis], keepdims=True)
     var = b.call(Variance, x, mean, axis=[axis], keepdims=True)
-    out = b.call(Divide, b.call(Subtract, x, mean),
-                 b.call(Sqrt, b.call(Add, var, b.scalar(attrs.epsilon, var))))
+    out = b.call(
+        Divide,
+        b.call(Subtract, x, mean),
+        b.call(Sqrt, b.call(Add, var, b.scalar(attrs.epsilon, var))),
+    )
     if attrs.scale:
         out = b.call(Multiply, out, along(b, gamma, axis, rank))
     if attrs.center:
@@ -75,8 +90,9 @@ def _standardized(b: RelayBuilder, x: SSAValue, axes: list[int], eps: float) -> 
     """(x - mean) * rsqrt(var + eps) over `axes`."""
     mean = b.call(Mean, x, axis=axes, keepdims=True)
     var = b.call(Variance, x, mean, axis=axes, keepdims=True)
-    return b.call(Multiply, b.call(Subtract, x, mean),
-                  b.call(Rsqrt, b.call(Add, var, b.scalar(eps, var))))
+    return b.call(
+        Multiply, b.call(Subtract, x, mean), b.call(Rsqrt, b.call(Add, var, b.scalar(eps, var)))
+    )
 
 
 def _scaled(b: RelayBuilder, op: RelayOperatorOp, y: SSAValue, axis: int, rank: int) -> SSAValue:
@@ -111,8 +127,9 @@ def group_norm(b: RelayBuilder, op: RelayOperatorOp) -> SSAValue:
 
 def l2_normalize(b: RelayBuilder, op: RelayOperatorOp) -> SSAValue:
     x = op.operands[0]
-    total = b.call(Sum, b.call(Multiply, x, x), axis=l2_axes(op.attrs, len(shape_of(x))),
-                   keepdims=True)
+    total = b.call(
+        Sum, b.call(Multiply, x, x), axis=l2_axes(op.attrs, len(shape_of(x))), keepdims=True
+    )
     return b.call(Multiply, x, b.call(Rsqrt, b.call(Maximum, total, b.scalar(op.attrs.eps, total))))
 
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-from xdsl.dialects.builtin import Builtin, DenseIntOrFPElementsAttr, DenseResourceAttr, StringAttr
 from xdsl.dialect_interfaces.op_asm import OpAsmDialectInterface
+from xdsl.dialects.builtin import Builtin, DenseIntOrFPElementsAttr, DenseResourceAttr, StringAttr
 from xdsl.ir import Attribute, Operation
 
 from relay_opt.dialects.relay.constants import dense_from_numpy, numpy_from_dense
@@ -43,7 +43,9 @@ def store(array: np.ndarray, hint: str = "relay_w") -> str:
     return name
 
 
-def constant_attr(array: np.ndarray, dtype: str | None = None) -> DenseIntOrFPElementsAttr | DenseResourceAttr:
+def constant_attr(
+    array: np.ndarray, dtype: str | None = None
+) -> DenseIntOrFPElementsAttr | DenseResourceAttr:
     """A constant's attribute: inline `dense<...>` when small, else a resource."""
     dtype = dtype or relay_dtype(array.dtype)
     if array.size <= INLINE_LIMIT or dtype == "bfloat16":
@@ -70,7 +72,9 @@ def array_of(attr: Attribute) -> np.ndarray:
     if dtype == "bool":
         flat = np.frombuffer(raw, dtype=np.uint8) != 0
     else:
-        flat = np.frombuffer(raw, dtype=numpy_dtype(dtype).newbyteorder("<")).astype(numpy_dtype(dtype))
+        flat = np.frombuffer(raw, dtype=numpy_dtype(dtype).newbyteorder("<")).astype(
+            numpy_dtype(dtype)
+        )
     array = flat.reshape(tuple(t.get_shape()))  # pyright: ignore
     _ARRAYS[name] = array
     return array

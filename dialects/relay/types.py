@@ -223,8 +223,10 @@ def types_compatible(a: Attribute, b: Attribute) -> bool:
     if isinstance(a, RefType) and isinstance(b, RefType):
         return types_compatible(a.value_type, b.value_type)
     if isinstance(a, ADTType) and isinstance(b, ADTType):
-        return a.adt == b.adt and len(a.args) == len(b.args) and all(
-            types_compatible(x, y) for x, y in zip(a.args, b.args, strict=True)
+        return (
+            a.adt == b.adt
+            and len(a.args) == len(b.args)
+            and all(types_compatible(x, y) for x, y in zip(a.args, b.args, strict=True))
         )
     return False
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.frontends.onnx.importer import Node, Value
 

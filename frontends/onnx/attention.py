@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.frontends.onnx.importer import Node, Value, converter
 

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
 from relay_opt.frontends.onnx.importer import Node, Value, converter
 
 

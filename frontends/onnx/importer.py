@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from xdsl.dialects.builtin import ModuleOp, TensorType
+from xdsl.ir import Attribute, Block, Region, SSAValue
+
 from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay import core
 from relay_opt.dialects.relay.attributes import AttrError
@@ -23,8 +26,6 @@ from relay_opt.dialects.relay.builder import RelayBuilder
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype, relay_dtype
 from relay_opt.dialects.relay.registry import RelayOperatorOp, TypeRelationError, lookup
 from relay_opt.dialects.relay.types import tensor_dtype, tensor_shape, tensor_type, tuple_type
-from xdsl.dialects.builtin import ModuleOp, TensorType
-from xdsl.ir import Attribute, Block, Region, SSAValue
 
 Value = SSAValue | np.ndarray
 """A run-time value, or an array known while importing."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+
 from relay_opt.frontends.onnx.importer import Node, Value, converter
 
 

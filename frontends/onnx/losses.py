@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+
 from relay_opt.frontends.onnx.importer import Node, Value, converter
 from relay_opt.frontends.onnx.ops import spatial_pads
 

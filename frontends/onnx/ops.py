@@ -13,6 +13,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.frontends.onnx.activations import ACTIVATIONS, OPERATORS
 from relay_opt.frontends.onnx.importer import Node, Value, converter, relay_dtype_of

@@ -11,6 +11,7 @@ refused by the importer's dtype check.
 from __future__ import annotations
 
 import numpy as np
+
 from relay_opt.frontends.onnx.importer import Node, Value, converter, relay_dtype_of
 from relay_opt.frontends.onnx.ops import conv_values, matmul_values, round_half_even
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
+
 from relay_opt.frontends.onnx.activations import recurrent_activation
 from relay_opt.frontends.onnx.importer import Node, Value, converter
 

@@ -8,6 +8,7 @@ A complex value is ONNX's [..., 2] pair (real, imaginary); a real one [..., 1].
 from __future__ import annotations
 
 import numpy as np
+
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.frontends.onnx.importer import Node, Value, converter, relay_dtype_of
 

@@ -34,8 +34,21 @@ class Tok(Enum):
 
 
 KEYWORDS = frozenset(
-    ["let", "fn", "def", "if", "else", "type", "match", "match?", "extern", "free_var", "ref",
-     "ref_read", "ref_write"]
+    [
+        "let",
+        "fn",
+        "def",
+        "if",
+        "else",
+        "type",
+        "match",
+        "match?",
+        "extern",
+        "free_var",
+        "ref",
+        "ref_read",
+        "ref_write",
+    ]
 )
 _TWO_CHAR = ("->", "=>", "==", "!=", "<=", ">=")
 _ONE_CHAR = "()[]{},.;:=?!<>+-*/"
@@ -216,7 +229,12 @@ class Lexer:
         while self.pos < len(t) and t[self.pos].isdigit():
             self._advance(1)
         is_float = False
-        if self.pos < len(t) and t[self.pos] == "." and self.pos + 1 < len(t) and t[self.pos + 1].isdigit():
+        if (
+            self.pos < len(t)
+            and t[self.pos] == "."
+            and self.pos + 1 < len(t)
+            and t[self.pos + 1].isdigit()
+        ):
             is_float = True
             self._advance(1)
             while self.pos < len(t) and t[self.pos].isdigit():

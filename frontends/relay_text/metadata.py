@@ -18,10 +18,21 @@ import numpy as np
 
 _MAGIC = 0xDD5E40F096B4A13F
 # DLPack dtype codes: 0 int, 1 uint, 2 float, 4 bfloat.
-_DL_TYPES = {(0, 8): "int8", (0, 16): "int16", (0, 32): "int32", (0, 64): "int64",
-             (1, 1): "bool", (1, 8): "uint8", (1, 16): "uint16", (1, 32): "uint32",
-             (1, 64): "uint64", (2, 16): "float16", (2, 32): "float32", (2, 64): "float64",
-             (4, 16): "bfloat16"}
+_DL_TYPES = {
+    (0, 8): "int8",
+    (0, 16): "int16",
+    (0, 32): "int32",
+    (0, 64): "int64",
+    (1, 1): "bool",
+    (1, 8): "uint8",
+    (1, 16): "uint16",
+    (1, 32): "uint32",
+    (1, 64): "uint64",
+    (2, 16): "float16",
+    (2, 32): "float32",
+    (2, 64): "float64",
+    (4, 16): "bfloat16",
+}
 
 
 class MetadataError(ValueError):
@@ -38,9 +49,7 @@ def from_npz(arrays: Mapping[str, np.ndarray]) -> MetaTable:
     for name, array in arrays.items():
         kind, _, index = name.rpartition(".")
         if not kind or not index.isdigit():
-            raise MetadataError(
-                f"array '{name}' is not named like relay.Constant.0 (kind.index)"
-            )
+            raise MetadataError(f"array '{name}' is not named like relay.Constant.0 (kind.index)")
         indexed.setdefault(kind, {})[int(index)] = np.asarray(array)
     for kind, by_index in indexed.items():
         missing = sorted(set(range(max(by_index) + 1)) - set(by_index))
@@ -95,10 +104,14 @@ def from_tvm_json(text: str) -> MetaTable:
     keys = root.get("keys", [])
     values = root.get("data", [])
     if len(keys) != len(values):
-        raise MetadataError(f"the #[metadata] root maps {len(keys)} key(s) to {len(values)} value list(s)")
+        raise MetadataError(
+            f"the #[metadata] root maps {len(keys)} key(s) to {len(values)} value list(s)"
+        )
     for key, value in zip(keys, values, strict=True):
         # String keys are stored inline, or as the index of a string node.
-        kind = key if isinstance(key, str) and not key.isdigit() else nodes[int(key)].get("repr_str")
+        kind = (
+            key if isinstance(key, str) and not key.isdigit() else nodes[int(key)].get("repr_str")
+        )
         if not isinstance(kind, str):
             continue
         array_node = nodes[int(value)]

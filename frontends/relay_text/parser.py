@@ -134,9 +134,11 @@ class Parser:
         t = self.next()
         key, _, value = t.text.partition("=")
         if key.strip() != "version":
-            raise self.error("expected the version header #[version = \"0.0.5\"]", t)
+            raise self.error('expected the version header #[version = "0.0.5"]', t)
         if value.strip() != '"0.0.5"':
-            raise self.error(f"unsupported text format version {value.strip()}; expected \"0.0.5\"", t)
+            raise self.error(
+                f'unsupported text format version {value.strip()}; expected "0.0.5"', t
+            )
 
     def metadata(self) -> str | None:
         if self.tok.kind is Tok.METADATA:
@@ -172,7 +174,9 @@ class Parser:
         if not self.accept("["):
             return []
         return self.comma_list1(
-            "]", lambda: self.expect_kind(Tok.IDENT, "a type parameter").text, "to close the type parameters"
+            "]",
+            lambda: self.expect_kind(Tok.IDENT, "a type parameter").text,
+            "to close the type parameters",
         )
 
     def type_def(self, extern: bool) -> s.TypeDef:
@@ -305,7 +309,9 @@ class Parser:
             return s.PVar(t.text, ptype, t.loc)
         if t.is_punct("("):
             self.next()
-            return s.PTuple(tuple(self.comma_list(")", self.pattern, "to close the tuple pattern")), t.loc)
+            return s.PTuple(
+                tuple(self.comma_list(")", self.pattern, "to close the tuple pattern")), t.loc
+            )
         if t.kind is Tok.IDENT:
             self.next()
             fields: list[s.Pattern] = []
@@ -487,7 +493,9 @@ class Parser:
         if t.is_punct("("):
             # `(T)` is a one-field tuple type, as in TVM.
             self.next()
-            return s.TupleT(tuple(self.comma_list(")", self.type, "to close the tuple type")), t.loc)
+            return s.TupleT(
+                tuple(self.comma_list(")", self.type, "to close the tuple type")), t.loc
+            )
         if t.is_keyword("fn"):
             self.next()
             if self.tok.is_punct("["):

@@ -59,8 +59,15 @@ _REF_FUNCTIONS: dict[type[Operation], str] = {
     core.RefWriteOp: "ref_write",
 }
 
-_LITERAL_SUFFIX = {"float32": "f", "float16": "f16", "float64": "f64", "int32": "",
-                   "int64": "i64", "int16": "i16", "int8": "i8"}
+_LITERAL_SUFFIX = {
+    "float32": "f",
+    "float16": "f16",
+    "float64": "f64",
+    "int32": "",
+    "int64": "i64",
+    "int16": "i16",
+    "int8": "i8",
+}
 
 
 def relay_type(t: Attribute) -> str:
@@ -173,8 +180,13 @@ class RelayPrinter:
 
     def module(self, module: ModuleOp) -> str:
         out = ['#[version = "0.0.5"]']
-        type_defs = sorted((op for op in module.ops if isinstance(op, adt.TypeDefOp)), key=lambda o: o.sym_name.data)
-        funcs = sorted((op for op in module.ops if isinstance(op, core.FuncOp)), key=lambda o: o.sym_name.data)
+        type_defs = sorted(
+            (op for op in module.ops if isinstance(op, adt.TypeDefOp)),
+            key=lambda o: o.sym_name.data,
+        )
+        funcs = sorted(
+            (op for op in module.ops if isinstance(op, core.FuncOp)), key=lambda o: o.sym_name.data
+        )
         for op in module.ops:
             if not isinstance(op, (adt.TypeDefOp, core.FuncOp)):
                 raise RelayError(f"'{op.name}' cannot be written in Relay text", op)
@@ -225,11 +237,18 @@ class RelayPrinter:
                 continue
             result = op.results[0]
             # The value of the block itself prints in place, at the end.
-            if result is tail_value and result.has_one_use() and op is ops[-2] and not self.needs_let_name(op):
+            if (
+                result is tail_value
+                and result.has_one_use()
+                and op is ops[-2]
+                and not self.needs_let_name(op)
+            ):
                 continue
             if result.first_use is None and not self.needs_let_name(op):
                 lines.append(f"{indent}{self.expr(op, indent)};")
-            elif self.needs_let_name(op) or (result.name_hint and not result.name_hint[0].isdigit()):
+            elif self.needs_let_name(op) or (
+                result.name_hint and not result.name_hint[0].isdigit()
+            ):
                 name = self.bind(result, result.name_hint or "f")
                 if isinstance(op, core.ClosureOp) and op.self_arg is not None:
                     self.names[op.self_arg] = name
@@ -285,7 +304,9 @@ class RelayPrinter:
             if math.isnan(x):
                 return None
             # The shortest decimal that reads back as the same value of this width.
-            short = float(str(numpy_from_dense(value).item() if dtype == "float64" else np.float32(x)))
+            short = float(
+                str(numpy_from_dense(value).item() if dtype == "float64" else np.float32(x))
+            )
             if dtype == "float16":
                 short = float(str(np.float16(x)))
             return relay_float(short, _LITERAL_SUFFIX[dtype])
@@ -357,7 +378,11 @@ class RelayPrinter:
             for pattern, region in zip(op.patterns, op.clauses, strict=True):
                 args = iter(region.block.args)
                 pat = self.pattern(pattern, args)
-                lines.append(f"{inner}{pat} => {{\n" + self.body(region.block, inner + "  ") + f"\n{inner}}},")
+                lines.append(
+                    f"{inner}{pat} => {{\n"
+                    + self.body(region.block, inner + "  ")
+                    + f"\n{inner}}},"
+                )
             lines.append(f"{indent}}}")
             return "\n".join(lines)
         raise RelayError(f"'{op.name}' cannot be written in Relay text", op)

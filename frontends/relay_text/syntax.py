@@ -233,8 +233,23 @@ class FreeVar:
 
 
 Expr = (
-    Local | Graph | Global | Name | Literal | MetaRef | Call | Fn | Let | If | Tuple
-    | TupleGet | RefCreate | RefRead | RefWrite | Match | FreeVar
+    Local
+    | Graph
+    | Global
+    | Name
+    | Literal
+    | MetaRef
+    | Call
+    | Fn
+    | Let
+    | If
+    | Tuple
+    | TupleGet
+    | RefCreate
+    | RefRead
+    | RefWrite
+    | Match
+    | FreeVar
 )
 
 # -- definitions -------------------------------------------------------------------------

@@ -57,8 +57,13 @@ from relay_opt.frontends.relay_text.metadata import MetaTable
 
 # Results whose type a `let %x: T = ...` annotation may fill in.
 _REFINABLE = (
-    core.CallOp, core.CallClosureOp, core.IfOp, core.TupleGetOp, core.RefReadOp,
-    adt.ConstructOp, adt.MatchOp,
+    core.CallOp,
+    core.CallClosureOp,
+    core.IfOp,
+    core.TupleGetOp,
+    core.RefReadOp,
+    adt.ConstructOp,
+    adt.MatchOp,
 )
 
 
@@ -180,11 +185,16 @@ class ToDialect:
         self.block = self.module.body.block
         self.add(op, td.loc)
         for c, cop in zip(td.ctors, ctors, strict=True):
-            cop.location = FileLineColLoc(StringAttr(c.loc.file), IntAttr(c.loc.line), IntAttr(c.loc.col))
+            cop.location = FileLineColLoc(
+                StringAttr(c.loc.file), IntAttr(c.loc.line), IntAttr(c.loc.col)
+            )
 
     def func_def(self, name: str, fn: s.Fn, loc: SourceLoc, free: Sequence[s.FreeVar] = ()) -> None:
         with self.type_scope(fn.type_params, fn.loc):
-            params = [*((fv.name, fv.type, fv.loc) for fv in free), *((p.name, p.type, p.loc) for p in fn.params)]
+            params = [
+                *((fv.name, fv.type, fv.loc) for fv in free),
+                *((p.name, p.type, p.loc) for p in fn.params),
+            ]
             param_types = [self.type(t) for _, t, _ in params]
             ret = self.type(fn.ret)
             block = Block(arg_types=param_types)
@@ -219,11 +229,14 @@ class ToDialect:
             elif isinstance(value, str):
                 out[key] = StringAttr(value)
             else:
-                raise self.error(f"function attribute '{key}' must be a number, bool or string", fn.loc)
+                raise self.error(
+                    f"function attribute '{key}' must be a number, bool or string", fn.loc
+                )
         return out
 
     def expression_program(self, body: s.Expr) -> None:
-        """A bare expression (as `parse_expr` takes) becomes `@main`; its free_vars, the parameters."""
+        """A bare expression (as `parse_expr` takes) becomes `@main`; its free_vars, the
+        parameters."""
         free: list[s.FreeVar] = []
         e = body
         while isinstance(e, (s.Let, s.FreeVar)):
@@ -284,7 +297,9 @@ class ToDialect:
                 return Rewriter.replace_value_with_new_type(value, t)
             return value
         if not types_compatible(value.type, t):
-            raise self.error(f"%{e.name} is annotated {t} but its value has type {value.type}", e.loc)
+            raise self.error(
+                f"%{e.name} is annotated {t} but its value has type {value.type}", e.loc
+            )
         return value
 
     def expr_local(self, e: s.Local) -> SSAValue:
@@ -337,7 +352,8 @@ class ToDialect:
             )
         if not 0 <= e.index < len(arrays):
             raise self.error(
-                f"meta[relay.Constant][{e.index}] is missing (the metadata holds {len(arrays)})", e.loc
+                f"meta[relay.Constant][{e.index}] is missing (the metadata holds {len(arrays)})",
+                e.loc,
             )
         return self.at(e.loc).constant(arrays[e.index])
 
@@ -368,23 +384,27 @@ class ToDialect:
             )
         for key in e.attrs:
             if opdef.attr_spec(key) is None:
-                raise self.error(f"operator '{opdef.name}' has no attribute '{key}'", e.attr_locs.get(key, e.loc))
+                raise self.error(
+                    f"operator '{opdef.name}' has no attribute '{key}'", e.attr_locs.get(key, e.loc)
+                )
         try:
             opdef.make_attrs(e.attrs)
         except AttrError as err:
             bad = next((k for k in e.attrs if k in str(err)), None)
             raise self.error(str(err), e.attr_locs.get(bad, e.loc) if bad else e.loc) from None
         args = [self.expr(a) for a in e.args]
-        return self.at(callee.loc).call(opdef.op_class, *args, result_type=IncompleteType(),
-                                        **e.attrs)
+        return self.at(callee.loc).call(
+            opdef.op_class, *args, result_type=IncompleteType(), **e.attrs
+        )
 
     def expr_fn(self, e: s.Fn, self_name: str | None = None) -> SSAValue:
         if e.type_params:
             raise self.error("a local function cannot have type parameters; use a def", e.loc)
         param_types = [self.type(p.type) for p in e.params]
         ret = self.type(e.ret)
-        op = core.ClosureOp(param_types, ret, recursive=self_name is not None,
-                            attributes=self.func_attributes(e))
+        op = core.ClosureOp(
+            param_types, ret, recursive=self_name is not None, attributes=self.func_attributes(e)
+        )
         self.add(op, e.loc)
         saved = dict(self.scope)
         try:

@@ -16,12 +16,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from relay_opt.diagnostics import RelayError
-from relay_opt.dialects.relay import adt, core
-from relay_opt.dialects.relay.attribute_names import GROUP, PRIMITIVE
-from relay_opt.dialects.relay.ir_helpers import inline_body
-from relay_opt.dialects.relay.registry import RelayOperatorOp
-from relay_opt.dialects.relay.types import is_concrete, tensor_dtype
 from xdsl.builder import Builder
 from xdsl.context import Context
 from xdsl.dialects import arith, func
@@ -41,6 +35,13 @@ from xdsl.dialects.builtin import (
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint
+
+from relay_opt.diagnostics import RelayError
+from relay_opt.dialects.relay import adt, core
+from relay_opt.dialects.relay.attribute_names import GROUP, PRIMITIVE
+from relay_opt.dialects.relay.ir_helpers import inline_body
+from relay_opt.dialects.relay.registry import RelayOperatorOp
+from relay_opt.dialects.relay.types import is_concrete, tensor_dtype
 
 Rule = Callable[["Lowerer", RelayOperatorOp, list[SSAValue]], SSAValue | list[SSAValue]]
 RULES: dict[type[RelayOperatorOp], Rule] = {}

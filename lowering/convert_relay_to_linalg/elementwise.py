@@ -10,6 +10,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from xdsl.builder import Builder
+from xdsl.dialects import arith, func, math, tensor
+from xdsl.dialects.builtin import (
+    AffineMapAttr,
+    AnyFloat,
+    Float32Type,
+    Float64Type,
+    FloatAttr,
+    IntegerAttr,
+    IntegerType,
+    TensorType,
+)
+from xdsl.dialects.linalg import ops as linalg
+from xdsl.dialects.linalg.attrs import IteratorTypeAttr
+from xdsl.ir import Attribute, Block, Region, SSAValue
+from xdsl.ir.affine import AffineExpr, AffineMap
+from xdsl.rewriter import InsertPoint
+
 from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay.ops.elementwise import (
     Abs,
@@ -55,23 +73,6 @@ from relay_opt.dialects.relay.ops.elementwise import (
 from relay_opt.dialects.relay.registry import RelayOperatorOp
 from relay_opt.dialects.relay.types import tensor_dtype
 from relay_opt.lowering.convert_relay_to_linalg import Lowerer, lowering, signless
-from xdsl.builder import Builder
-from xdsl.dialects import arith, func, math, tensor
-from xdsl.dialects.builtin import (
-    AffineMapAttr,
-    AnyFloat,
-    Float32Type,
-    Float64Type,
-    FloatAttr,
-    IntegerAttr,
-    IntegerType,
-    TensorType,
-)
-from xdsl.dialects.linalg import ops as linalg
-from xdsl.dialects.linalg.attrs import IteratorTypeAttr
-from xdsl.ir import Attribute, Block, Region, SSAValue
-from xdsl.ir.affine import AffineExpr, AffineMap
-from xdsl.rewriter import InsertPoint
 
 
 class Scalar:

@@ -9,6 +9,11 @@ from __future__ import annotations
 import math as pymath
 from collections.abc import Sequence
 
+from xdsl.builder import Builder
+from xdsl.dialects import arith, math, tensor
+from xdsl.dialects.builtin import AffineMapAttr, TensorType
+from xdsl.ir import Attribute, Operation, SSAValue
+
 from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay.builder import RelayBuilder
 from relay_opt.dialects.relay.decompositions import DECOMPOSITIONS
@@ -55,10 +60,6 @@ from relay_opt.lowering.convert_relay_to_linalg.structured import (
     generic,
     scalar_const,
 )
-from xdsl.builder import Builder
-from xdsl.dialects import arith, math, tensor
-from xdsl.dialects.builtin import AffineMapAttr, TensorType
-from xdsl.ir import Attribute, Operation, SSAValue
 
 
 def _mac(dtype: str):  # noqa: ANN202
@@ -195,8 +196,9 @@ def _zero_inserted(
 ) -> SSAValue:
     """An NCHW buffer of `shape` holding x[n, c, y, x] at (before[0] + y * sh, before[1] + x * sw)
     and zeros elsewhere (`before` may be negative: the buffer then starts inside x's span)."""
-    from relay_opt.lowering.convert_relay_to_linalg.structured import index
     from xdsl.dialects.builtin import IndexType
+
+    from relay_opt.lowering.convert_relay_to_linalg.structured import index
 
     t = x.type
     assert isinstance(t, TensorType)
@@ -348,6 +350,7 @@ def _pool(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, kind: str) -> SSAValue:
 
 def _pool_counts(h, w, oh, ow, k, s, dl, pads, include_pad):  # noqa: ANN001, ANN202
     import numpy as np
+
     from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 
     top, left, bottom, right = pads
@@ -642,8 +645,9 @@ def pad_by_index(
 
     (A fill, then x copied into part of it, would be a generic that writes only part of its
     result, and one whose identity map on a padded axis contradicts the result's shape.)"""
-    from relay_opt.lowering.convert_relay_to_linalg.structured import index
     from xdsl.dialects.builtin import IndexType
+
+    from relay_opt.lowering.convert_relay_to_linalg.structured import index
 
     shape = shape_of(x)
     n = len(shape)

@@ -5,6 +5,11 @@ from __future__ import annotations
 import math as pymath
 from collections.abc import Sequence
 
+from xdsl.builder import Builder
+from xdsl.dialects import arith
+from xdsl.dialects.builtin import IntegerType, TensorType
+from xdsl.ir import Attribute, SSAValue
+
 from relay_opt.dialects.relay.ops.elementwise import Add, Maximum, Minimum, Multiply
 from relay_opt.dialects.relay.ops.reduce import (
     Argmax,
@@ -33,10 +38,6 @@ from relay_opt.lowering.convert_relay_to_linalg.structured import (
     index,
     scalar_const,
 )
-from xdsl.builder import Builder
-from xdsl.dialects import arith
-from xdsl.dialects.builtin import IntegerType, TensorType
-from xdsl.ir import Attribute, SSAValue
 
 
 def reduction_identity(name: str, dtype: str, t: Attribute) -> float | int:

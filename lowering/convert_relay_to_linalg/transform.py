@@ -10,6 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from xdsl.dialects.builtin import TensorType, TupleType, f64, i64
+from xdsl.ir import SSAValue
+from xdsl.ir.affine import AffineExpr
+
 from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay.ir_helpers import shape_of
 from relay_opt.dialects.relay.ops.common import normalize_axis
@@ -54,9 +58,6 @@ from relay_opt.lowering.convert_relay_to_linalg.structured import (
     filled,
     generic,
 )
-from xdsl.dialects.builtin import TensorType, f64, i64
-from xdsl.ir import SSAValue
-from xdsl.ir.affine import AffineExpr
 
 
 def _identity(n: int) -> AffineMapAttr:
@@ -163,10 +164,10 @@ def lower_split(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> list[
     x = args[0]
     shape = shape_of(x)
     axis = normalize_axis(op.attrs.axis, len(shape))
+    result_t = op.result.type
+    assert isinstance(result_t, TupleType)  # split's relation gives a tuple
     parts = []
-    for (start, _), t in zip(
-        split_bounds(op.attrs, shape[axis]), op.result.type.types, strict=True
-    ):  # pyright: ignore
+    for (start, _), t in zip(split_bounds(op.attrs, shape[axis]), result_t.types, strict=True):
         parts.append(
             gather(lw, x, t, [d(k) + c(start) if k == axis else d(k) for k in range(len(shape))])
         )
@@ -225,6 +226,7 @@ def lower_full(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVal
 
     value = args[0]
     out_t = signless(op.result.type)
+    assert isinstance(out_t, TensorType)
     n = len(shape_of(out_t))
     src, dst = tensor_dtype(op.operands[0].type), tensor_dtype(op.result.type)  # pyright: ignore
     return generic(
@@ -234,7 +236,7 @@ def lower_full(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVal
         [amap(n, []), _identity(n)],
         [PARALLEL] * n,
         lambda b, a: cast_scalar(b, a[0], src, dst, out_t.element_type),
-    )[0]  # pyright: ignore
+    )[0]
 
 
 # -- data-dependent and resampling operators ------------------------------------------------
@@ -366,10 +368,11 @@ def tensor_dtype_of(op: RelayOperatorOp) -> str:
 def lower_take(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     """out[pre..., idx..., post...] = x[pre..., clip(indices[idx...]), post...],
     read in the body."""
-    from relay_opt.lowering.convert_relay_to_linalg.structured import index, scalar_const
     from xdsl.dialects import arith
     from xdsl.dialects import tensor as tensor_d
     from xdsl.dialects.builtin import IndexType
+
+    from relay_opt.lowering.convert_relay_to_linalg.structured import index, scalar_const
 
     x, indices = args
     xshape, ishape = shape_of(x), shape_of(indices)
@@ -421,10 +424,11 @@ def lower_take(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVal
 def lower_reverse_sequence(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     """out[..., b, ..., i, ...] = x[..., b, ..., L - 1 - i if i < L else i, ...] with
     L = seq_lengths[b] clamped to [0, n]: the read index is always in [0, n)."""
-    from relay_opt.lowering.convert_relay_to_linalg.structured import index, scalar_const
     from xdsl.dialects import arith
     from xdsl.dialects import tensor as tensor_d
     from xdsl.dialects.builtin import IndexType
+
+    from relay_opt.lowering.convert_relay_to_linalg.structured import index, scalar_const
 
     x, lengths = args
     shape = shape_of(x)
@@ -457,10 +461,11 @@ def lower_reverse_sequence(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue
 @lowering(Arange)
 def lower_arange(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     """out[i] = start + i * step; the length is static once infer-types saw constant operands."""
+    from xdsl.dialects import arith
+
     from relay_opt.dialects.relay.types import DYNAMIC, tensor_dtype
     from relay_opt.lowering.convert_relay_to_linalg.elementwise import cast_scalar
     from relay_opt.lowering.convert_relay_to_linalg.structured import index
-    from xdsl.dialects import arith
 
     out_t = signless(op.result.type)
     if DYNAMIC in shape_of(out_t):

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from xdsl.ir import Attribute
 
-from relay_opt.dialects.relay.attributes import Attrs, AttrKind, AttrSpec
+from relay_opt.dialects.relay.attributes import AttrKind, Attrs, AttrSpec
 from relay_opt.dialects.relay.ops.common import broadcast_shapes, expect_tensor, result
 from relay_opt.dialects.relay.registry import (
     OpDef,
@@ -38,7 +38,9 @@ def _unary_rel(allowed: Sequence[str] | None) -> Callable[[Sequence[Attribute], 
     def relation(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         shape, dtype = expect_tensor(args[0], "data")
         if allowed is not None and dtype not in allowed:
-            raise TypeRelationError(f"expects a {' or '.join(_families(allowed))} tensor, got {dtype}")
+            raise TypeRelationError(
+                f"expects a {' or '.join(_families(allowed))} tensor, got {dtype}"
+            )
         return result(shape, dtype)
 
     return relation
@@ -70,8 +72,15 @@ _NUMERIC = FLOAT_DTYPES + INT_DTYPES
 
 
 def _float_unary(name: str, fn: Callable[[np.ndarray], np.ndarray]) -> OpDef:
-    return OpDef(name, ("data",), (), _unary_rel(FLOAT_DTYPES), OpPattern.ELEMWISE,
-                 _same_dtype(fn), f"elementwise {name}")
+    return OpDef(
+        name,
+        ("data",),
+        (),
+        _unary_rel(FLOAT_DTYPES),
+        OpPattern.ELEMWISE,
+        _same_dtype(fn),
+        f"elementwise {name}",
+    )
 
 
 @register(_float_unary("exp", np.exp))
@@ -123,29 +132,57 @@ class Cos(RelayOperatorOp): ...
 
 
 @register(
-    OpDef("negative", ("data",), (), _unary_rel(_NUMERIC), OpPattern.ELEMWISE,
-          _same_dtype(np.negative), "elementwise -x")
+    OpDef(
+        "negative",
+        ("data",),
+        (),
+        _unary_rel(_NUMERIC),
+        OpPattern.ELEMWISE,
+        _same_dtype(np.negative),
+        "elementwise -x",
+    )
 )
 class Negative(RelayOperatorOp): ...
 
 
 @register(
-    OpDef("abs", ("data",), (), _unary_rel(_NUMERIC), OpPattern.ELEMWISE,
-          _same_dtype(np.abs), "elementwise |x|")
+    OpDef(
+        "abs",
+        ("data",),
+        (),
+        _unary_rel(_NUMERIC),
+        OpPattern.ELEMWISE,
+        _same_dtype(np.abs),
+        "elementwise |x|",
+    )
 )
 class Abs(RelayOperatorOp): ...
 
 
 @register(
-    OpDef("logical_not", ("data",), (), _unary_rel(("bool",)), OpPattern.ELEMWISE,
-          _same_dtype(np.logical_not), "elementwise boolean not")
+    OpDef(
+        "logical_not",
+        ("data",),
+        (),
+        _unary_rel(("bool",)),
+        OpPattern.ELEMWISE,
+        _same_dtype(np.logical_not),
+        "elementwise boolean not",
+    )
 )
 class LogicalNot(RelayOperatorOp): ...
 
 
 @register(
-    OpDef("nn.relu", ("data",), (), _unary_rel(_NUMERIC), OpPattern.ELEMWISE,
-          _same_dtype(lambda x: np.maximum(x, 0)), "max(x, 0)")
+    OpDef(
+        "nn.relu",
+        ("data",),
+        (),
+        _unary_rel(_NUMERIC),
+        OpPattern.ELEMWISE,
+        _same_dtype(lambda x: np.maximum(x, 0)),
+        "max(x, 0)",
+    )
 )
 class Relu(RelayOperatorOp): ...
 
@@ -192,8 +229,15 @@ def _cast(attrs: Attrs, x: np.ndarray) -> np.ndarray:
 
 
 @register(
-    OpDef("cast", ("data",), (AttrSpec("dtype", AttrKind.DTYPE, ""),), _cast_rel,
-          OpPattern.ELEMWISE, _cast, "convert to another dtype")
+    OpDef(
+        "cast",
+        ("data",),
+        (AttrSpec("dtype", AttrKind.DTYPE, ""),),
+        _cast_rel,
+        OpPattern.ELEMWISE,
+        _cast,
+        "convert to another dtype",
+    )
 )
 class Cast(RelayOperatorOp): ...
 
@@ -230,10 +274,12 @@ def _divide(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return a / b
 
 
-def _arith(name: str, fn: Callable[..., np.ndarray], summary: str,
-           dtypes: Sequence[str] = _NUMERIC) -> OpDef:
-    return OpDef(name, ("lhs", "rhs"), (), _binary_rel(dtypes), OpPattern.BROADCAST,
-                 _same_dtype(fn), summary)
+def _arith(
+    name: str, fn: Callable[..., np.ndarray], summary: str, dtypes: Sequence[str] = _NUMERIC
+) -> OpDef:
+    return OpDef(
+        name, ("lhs", "rhs"), (), _binary_rel(dtypes), OpPattern.BROADCAST, _same_dtype(fn), summary
+    )
 
 
 @register(_arith("add", np.add, "a + b"))
@@ -284,8 +330,15 @@ class RightShift(RelayOperatorOp): ...
 
 
 def _compare(name: str, fn: Callable[..., np.ndarray]) -> OpDef:
-    return OpDef(name, ("lhs", "rhs"), (), _binary_rel(None, "bool"), OpPattern.BROADCAST,
-                 lambda attrs, a, b: fn(a, b), f"elementwise {name}, bool result")
+    return OpDef(
+        name,
+        ("lhs", "rhs"),
+        (),
+        _binary_rel(None, "bool"),
+        OpPattern.BROADCAST,
+        lambda attrs, a, b: fn(a, b),
+        f"elementwise {name}, bool result",
+    )
 
 
 @register(_compare("equal", np.equal))
@@ -313,8 +366,15 @@ class GreaterEqual(RelayOperatorOp): ...
 
 
 def _logical(name: str, fn: Callable[..., np.ndarray]) -> OpDef:
-    return OpDef(name, ("lhs", "rhs"), (), _binary_rel(("bool",)), OpPattern.BROADCAST,
-                 lambda attrs, a, b: fn(a, b), f"elementwise {name}")
+    return OpDef(
+        name,
+        ("lhs", "rhs"),
+        (),
+        _binary_rel(("bool",)),
+        OpPattern.BROADCAST,
+        lambda attrs, a, b: fn(a, b),
+        f"elementwise {name}",
+    )
 
 
 @register(_logical("logical_and", np.logical_and))
@@ -337,7 +397,14 @@ def _where_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
 
 
 @register(
-    OpDef("where", ("condition", "x", "y"), (), _where_rel, OpPattern.BROADCAST,
-          lambda attrs, c, x, y: np.where(c, x, y), "x where condition else y")
+    OpDef(
+        "where",
+        ("condition", "x", "y"),
+        (),
+        _where_rel,
+        OpPattern.BROADCAST,
+        lambda attrs, c, x, y: np.where(c, x, y),
+        "x where condition else y",
+    )
 )
 class Where(RelayOperatorOp): ...

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from xdsl.ir import Attribute
 
-from relay_opt.dialects.relay.attributes import Attrs, AttrKind, AttrSpec
+from relay_opt.dialects.relay.attributes import AttrKind, Attrs, AttrSpec
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.dialects.relay.ops.common import (
     Shape,
@@ -43,14 +43,17 @@ def padding4(padding: Sequence[int]) -> tuple[int, int, int, int]:
     raise TypeRelationError(f"padding must have 1, 2 or 4 entries, got {list(padding)}")
 
 
-def window_out(size: int, k: int, stride: int, dilation: int, before: int, after: int,
-               ceil_mode: bool = False) -> int:
+def window_out(
+    size: int, k: int, stride: int, dilation: int, before: int, after: int, ceil_mode: bool = False
+) -> int:
     if size == DYNAMIC:
         return DYNAMIC
     span = (k - 1) * dilation + 1
     total = size + before + after - span
     if total < 0:
-        raise TypeRelationError(f"the window ({span}) is larger than the padded input ({size + before + after})")
+        raise TypeRelationError(
+            f"the window ({span}) is larger than the padded input ({size + before + after})"
+        )
     out = (total + (stride - 1 if ceil_mode else 0)) // stride + 1
     if ceil_mode and (out - 1) * stride >= size + before:
         out -= 1  # the last window must start inside the input or its left padding
@@ -83,7 +86,10 @@ CONV2D_ATTRS = (
 
 
 def _tensor_pair(
-    args: Sequence[Attribute], names: tuple[str, str], fit: Callable[[Shape, Shape], bool], expects: str
+    args: Sequence[Attribute],
+    names: tuple[str, str],
+    fit: Callable[[Shape, Shape], bool],
+    expects: str,
 ) -> tuple[Shape, str, Shape, str]:
     """The two operands' shapes and dtypes; `expects, got (..) and (..)` unless the shapes `fit`."""
     ashape, adtype = expect_tensor(args[0], names[0])
@@ -131,9 +137,13 @@ def _conv2d_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     if out_c != DYNAMIC and out_c % groups:
         raise TypeRelationError(f"{out_c} output channels do not split into {groups} groups")
     if attrs.channels is not None and out_c != DYNAMIC and attrs.channels != out_c:
-        raise TypeRelationError(f"channels={attrs.channels} but the weight has {out_c} output channels")
+        raise TypeRelationError(
+            f"channels={attrs.channels} but the weight has {out_c} output channels"
+        )
     if attrs.kernel_size is not None and list(attrs.kernel_size) != [kh, kw]:
-        raise TypeRelationError(f"kernel_size={list(attrs.kernel_size)} but the weight's kernel is [{kh}, {kw}]")
+        raise TypeRelationError(
+            f"kernel_size={list(attrs.kernel_size)} but the weight's kernel is [{kh}, {kw}]"
+        )
     top, left, bottom, right = padding4(attrs.padding)
     sh, sw = attrs.strides
     dh, dw = attrs.dilation
@@ -144,8 +154,15 @@ def _conv2d_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result(out, attrs.out_dtype or ddtype)
 
 
-def conv2d_nchw(x: np.ndarray, w: np.ndarray, strides, padding, dilation, groups: int,  # noqa: ANN001
-                out_dtype: np.dtype) -> np.ndarray:
+def conv2d_nchw(
+    x: np.ndarray,
+    w: np.ndarray,
+    strides,
+    padding,
+    dilation,
+    groups: int,  # noqa: ANN001
+    out_dtype: np.dtype,
+) -> np.ndarray:
     """Direct convolution (NCHW data, OIHW weight) accumulated in float64 or int64."""
     top, left, bottom, right = padding4(padding)
     acc = np.float64 if np.issubdtype(out_dtype, np.floating) else np.int64
@@ -163,7 +180,12 @@ def conv2d_nchw(x: np.ndarray, w: np.ndarray, strides, padding, dilation, groups
         ws = w[g * opg : (g + 1) * opg].astype(acc)
         for i in range(kh):
             for j in range(kw):
-                patch = xs[:, :, i * dh : i * dh + sh * (oh - 1) + 1 : sh, j * dw : j * dw + sw * (ow - 1) + 1 : sw]
+                patch = xs[
+                    :,
+                    :,
+                    i * dh : i * dh + sh * (oh - 1) + 1 : sh,
+                    j * dw : j * dw + sw * (ow - 1) + 1 : sw,
+                ]
                 out[:, g * opg : (g + 1) * opg] += np.einsum("nchw,oc->nohw", patch, ws[:, :, i, j])
     return out.astype(out_dtype)
 
@@ -171,14 +193,24 @@ def conv2d_nchw(x: np.ndarray, w: np.ndarray, strides, padding, dilation, groups
 def _conv2d(attrs: Attrs, x: np.ndarray, w: np.ndarray) -> np.ndarray:
     out_dtype = numpy_dtype(attrs.out_dtype) if attrs.out_dtype else x.dtype
     if attrs.data_layout == "NHWC":
-        y = conv2d_nchw(x.transpose(0, 3, 1, 2), w.transpose(3, 2, 0, 1), attrs.strides,
-                        attrs.padding, attrs.dilation, attrs.groups, out_dtype)
+        y = conv2d_nchw(
+            x.transpose(0, 3, 1, 2),
+            w.transpose(3, 2, 0, 1),
+            attrs.strides,
+            attrs.padding,
+            attrs.dilation,
+            attrs.groups,
+            out_dtype,
+        )
         return y.transpose(0, 2, 3, 1).copy()
     return conv2d_nchw(x, w, attrs.strides, attrs.padding, attrs.dilation, attrs.groups, out_dtype)
 
 
-@register(OpDef("nn.conv2d", ("data", "weight"), CONV2D_ATTRS, _conv2d_rel, OEF, _conv2d,
-                "2-d convolution"))
+@register(
+    OpDef(
+        "nn.conv2d", ("data", "weight"), CONV2D_ATTRS, _conv2d_rel, OEF, _conv2d, "2-d convolution"
+    )
+)
 class Conv2D(RelayOperatorOp): ...
 
 
@@ -199,7 +231,9 @@ CONV2D_TRANSPOSE_ATTRS = (
 )
 
 
-def transpose_out(size: int, k: int, stride: int, dilation: int, before: int, after: int, extra: int) -> int:
+def transpose_out(
+    size: int, k: int, stride: int, dilation: int, before: int, after: int, extra: int
+) -> int:
     """The output length of a transposed convolution along one axis."""
     if size == DYNAMIC:
         return DYNAMIC
@@ -210,9 +244,13 @@ def _conv2d_transpose_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     dshape, ddtype, wshape, wdtype = _tensor_pair(
         args, ("data", "weight"), _both_4d, "conv2d_transpose expects 4-d data and weight"
     )
-    if (attrs.data_layout, attrs.kernel_layout) != ("NCHW", "IOHW") or attrs.out_layout not in ("", "NCHW"):
+    if (attrs.data_layout, attrs.kernel_layout) != ("NCHW", "IOHW") or attrs.out_layout not in (
+        "",
+        "NCHW",
+    ):
         raise TypeRelationError(
-            f"conv2d_transpose layouts {attrs.data_layout}/{attrs.kernel_layout} are not supported (NCHW/IOHW)"
+            f"conv2d_transpose layouts {attrs.data_layout}/{attrs.kernel_layout} "
+            "are not supported (NCHW/IOHW)"
         )
     if ddtype != wdtype:
         raise TypeRelationError(f"data is {ddtype} but weight is {wdtype}")
@@ -221,8 +259,9 @@ def _conv2d_transpose_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
             raise TypeRelationError(f"{name} must have 2 entries, got {list(attrs[name])}")
     if min(*attrs.strides, *attrs.dilation) < 1 or min(attrs.output_padding) < 0:
         raise TypeRelationError(
-            f"strides and dilation must be positive and output_padding not negative, got strides="
-            f"{list(attrs.strides)}, dilation={list(attrs.dilation)}, output_padding={list(attrs.output_padding)}"
+            "strides and dilation must be positive and output_padding not negative, got "
+            f"strides={list(attrs.strides)}, dilation={list(attrs.dilation)}, "
+            f"output_padding={list(attrs.output_padding)}"
         )
     groups = attrs.groups
     in_c, (w_in, opg, kh, kw) = dshape[1], wshape
@@ -236,10 +275,13 @@ def _conv2d_transpose_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     out_c = DYNAMIC if opg == DYNAMIC else opg * groups
     if attrs.channels is not None and out_c != DYNAMIC and attrs.channels != out_c:
         raise TypeRelationError(
-            f"channels={attrs.channels} but the weight gives {out_c} output channels ({opg} x {groups} groups)"
+            f"channels={attrs.channels} but the weight gives {out_c} output channels "
+            f"({opg} x {groups} groups)"
         )
     if attrs.kernel_size is not None and list(attrs.kernel_size) != [kh, kw]:
-        raise TypeRelationError(f"kernel_size={list(attrs.kernel_size)} but the weight's kernel is [{kh}, {kw}]")
+        raise TypeRelationError(
+            f"kernel_size={list(attrs.kernel_size)} but the weight's kernel is [{kh}, {kw}]"
+        )
     top, left, bottom, right = padding4(attrs.padding)
     (sh, sw), (dh, dw), (oph, opw) = attrs.strides, attrs.dilation, attrs.output_padding
     oh = transpose_out(dshape[2], kh, sh, dh, top, bottom, oph)
@@ -275,7 +317,9 @@ def _conv2d_transpose(attrs: Attrs, x: np.ndarray, w: np.ndarray) -> np.ndarray:
             for j in range(kw):
                 rows = slice(lo_h + i * dh, lo_h + i * dh + sh * (h - 1) + 1, sh)
                 cols = slice(lo_w + j * dw, lo_w + j * dw + sw * (wd - 1) + 1, sw)
-                full[:, gi * opg : (gi + 1) * opg, rows, cols] += np.einsum("nchw,co->nohw", xs, ws[:, :, i, j])
+                full[:, gi * opg : (gi + 1) * opg, rows, cols] += np.einsum(
+                    "nchw,co->nohw", xs, ws[:, :, i, j]
+                )
     y0, x0 = lo_h + top, lo_w + left
     return full[:, :, y0 : y0 + oh, x0 : x0 + ow].astype(out_dtype)
 
@@ -283,14 +327,25 @@ def _conv2d_transpose(attrs: Attrs, x: np.ndarray, w: np.ndarray) -> np.ndarray:
 # -- dense, matmul, batch_matmul -------------------------------------------------------------
 
 
-@register(OpDef("nn.conv2d_transpose", ("data", "weight"), CONV2D_TRANSPOSE_ATTRS, _conv2d_transpose_rel,
-                OEF, _conv2d_transpose, "2-d transposed convolution (the gradient of conv2d)"))
+@register(
+    OpDef(
+        "nn.conv2d_transpose",
+        ("data", "weight"),
+        CONV2D_TRANSPOSE_ATTRS,
+        _conv2d_transpose_rel,
+        OEF,
+        _conv2d_transpose,
+        "2-d transposed convolution (the gradient of conv2d)",
+    )
+)
 class Conv2DTranspose(RelayOperatorOp): ...
 
 
 def _dense_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     dshape, ddtype, wshape, wdtype = _tensor_pair(
-        args, ("data", "weight"), lambda d, w: len(w) == 2 and len(d) > 0,
+        args,
+        ("data", "weight"),
+        lambda d, w: len(w) == 2 and len(d) > 0,
         "dense expects weight [units, in] and data [..., in]",
     )
     if ddtype != wdtype:
@@ -314,19 +369,26 @@ def _out_dtype(attrs: Attrs, x: np.ndarray) -> np.dtype:
     return numpy_dtype(attrs.out_dtype) if attrs.out_dtype else x.dtype
 
 
-@register(OpDef(
-    "nn.dense", ("data", "weight"),
-    (AttrSpec("units", AttrKind.INT, None), AttrSpec("out_dtype", AttrKind.DTYPE, "")),
-    _dense_rel, OEF,
-    lambda attrs, x, w: _matmul_acc(x, w.T, _out_dtype(attrs, x)),
-    "data · weightᵀ (weight is [units, in])",
-))
+@register(
+    OpDef(
+        "nn.dense",
+        ("data", "weight"),
+        (AttrSpec("units", AttrKind.INT, None), AttrSpec("out_dtype", AttrKind.DTYPE, "")),
+        _dense_rel,
+        OEF,
+        lambda attrs, x, w: _matmul_acc(x, w.T, _out_dtype(attrs, x)),
+        "data · weightᵀ (weight is [units, in])",
+    )
+)
 class Dense(RelayOperatorOp): ...
 
 
 def _matmul_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     ashape, adtype, bshape, bdtype = _tensor_pair(
-        args, ("a", "b"), lambda a, b: len(b) == 2 and len(a) > 0, "matmul expects a [..., k] and a 2-d b"
+        args,
+        ("a", "b"),
+        lambda a, b: len(b) == 2 and len(a) > 0,
+        "matmul expects a [..., k] and a 2-d b",
     )
     if adtype != bdtype:
         raise TypeRelationError(f"operand dtypes differ: {adtype} and {bdtype}")
@@ -346,18 +408,31 @@ def _matmul(attrs: Attrs, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return _matmul_acc(a, b, _out_dtype(attrs, a))
 
 
-@register(OpDef(
-    "nn.matmul", ("a", "b"),
-    (AttrSpec("units", AttrKind.INT, None), AttrSpec("out_dtype", AttrKind.DTYPE, ""),
-     AttrSpec("transpose_a", AttrKind.BOOL, False), AttrSpec("transpose_b", AttrKind.BOOL, False)),
-    _matmul_rel, OEF, _matmul, "a · b with optional transposes",
-))
+@register(
+    OpDef(
+        "nn.matmul",
+        ("a", "b"),
+        (
+            AttrSpec("units", AttrKind.INT, None),
+            AttrSpec("out_dtype", AttrKind.DTYPE, ""),
+            AttrSpec("transpose_a", AttrKind.BOOL, False),
+            AttrSpec("transpose_b", AttrKind.BOOL, False),
+        ),
+        _matmul_rel,
+        OEF,
+        _matmul,
+        "a · b with optional transposes",
+    )
+)
 class Matmul(RelayOperatorOp): ...
 
 
 def _batch_matmul_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     xs, xdtype, ys, ydtype = _tensor_pair(
-        args, ("x", "y"), lambda x, y: len(x) == 3 and len(y) == 3, "batch_matmul expects 3-d operands"
+        args,
+        ("x", "y"),
+        lambda x, y: len(x) == 3 and len(y) == 3,
+        "batch_matmul expects 3-d operands",
     )
     if xdtype != ydtype:
         raise TypeRelationError(f"operand dtypes differ: {xdtype} and {ydtype}")
@@ -380,12 +455,21 @@ def _batch_matmul(attrs: Attrs, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return _matmul_acc(x, y, _out_dtype(attrs, x))
 
 
-@register(OpDef(
-    "nn.batch_matmul", ("x", "y"),
-    (AttrSpec("out_dtype", AttrKind.DTYPE, ""), AttrSpec("transpose_a", AttrKind.BOOL, False),
-     AttrSpec("transpose_b", AttrKind.BOOL, False)),
-    _batch_matmul_rel, OEF, _batch_matmul, "batched matrix product",
-))
+@register(
+    OpDef(
+        "nn.batch_matmul",
+        ("x", "y"),
+        (
+            AttrSpec("out_dtype", AttrKind.DTYPE, ""),
+            AttrSpec("transpose_a", AttrKind.BOOL, False),
+            AttrSpec("transpose_b", AttrKind.BOOL, False),
+        ),
+        _batch_matmul_rel,
+        OEF,
+        _batch_matmul,
+        "batched matrix product",
+    )
+)
 class BatchMatmul(RelayOperatorOp): ...
 
 
@@ -399,7 +483,11 @@ def _channel_vector_rel(name: str, arg: str):  # noqa: ANN202
         if vdtype != ddtype:
             raise TypeRelationError(f"data is {ddtype} but {arg} is {vdtype}")
         axis = normalize_axis(attrs.axis, len(dshape))
-        if len(vshape) != 1 or DYNAMIC not in (vshape[0], dshape[axis]) and vshape[0] != dshape[axis]:
+        if (
+            len(vshape) != 1
+            or DYNAMIC not in (vshape[0], dshape[axis])
+            and vshape[0] != dshape[axis]
+        ):
             raise TypeRelationError(
                 f"{name}: {arg} must have shape ({dshape[axis]},) to match axis {attrs.axis} of "
                 f"data {show_shape(dshape)}, got {show_shape(vshape)}"
@@ -415,21 +503,35 @@ def _along(v: np.ndarray, axis: int, ndim: int) -> np.ndarray:
     return v.reshape(shape)
 
 
-@register(OpDef(
-    "nn.bias_add", ("data", "bias"), (AttrSpec("axis", AttrKind.INT, 1),),
-    _channel_vector_rel("bias_add", "bias"), OpPattern.BROADCAST,
-    lambda attrs, x, b: (x + _along(b, normalize_axis(attrs.axis, x.ndim), x.ndim)).astype(x.dtype),
-    "add a vector along an axis",
-))
+@register(
+    OpDef(
+        "nn.bias_add",
+        ("data", "bias"),
+        (AttrSpec("axis", AttrKind.INT, 1),),
+        _channel_vector_rel("bias_add", "bias"),
+        OpPattern.BROADCAST,
+        lambda attrs, x, b: (x + _along(b, normalize_axis(attrs.axis, x.ndim), x.ndim)).astype(
+            x.dtype
+        ),
+        "add a vector along an axis",
+    )
+)
 class BiasAdd(RelayOperatorOp): ...
 
 
-@register(OpDef(
-    "nn.prelu", ("data", "alpha"), (AttrSpec("axis", AttrKind.INT, 1),),
-    _channel_vector_rel("prelu", "alpha"), OpPattern.BROADCAST,
-    lambda attrs, x, a: np.where(x > 0, x, x * _along(a, normalize_axis(attrs.axis, x.ndim), x.ndim)).astype(x.dtype),
-    "x if x > 0 else alpha * x, alpha per channel",
-))
+@register(
+    OpDef(
+        "nn.prelu",
+        ("data", "alpha"),
+        (AttrSpec("axis", AttrKind.INT, 1),),
+        _channel_vector_rel("prelu", "alpha"),
+        OpPattern.BROADCAST,
+        lambda attrs, x, a: np.where(
+            x > 0, x, x * _along(a, normalize_axis(attrs.axis, x.ndim), x.ndim)
+        ).astype(x.dtype),
+        "x if x > 0 else alpha * x, alpha per channel",
+    )
+)
 class Prelu(RelayOperatorOp): ...
 
 
@@ -453,13 +555,31 @@ def _log_softmax(attrs: Attrs, x: np.ndarray) -> np.ndarray:
     return (y - np.log(np.exp(y).sum(axis=attrs.axis, keepdims=True))).astype(x.dtype)
 
 
-@register(OpDef("nn.softmax", ("data",), (AttrSpec("axis", AttrKind.INT, -1),),
-                _same_float_rel, OEF, _softmax, "softmax along an axis"))
+@register(
+    OpDef(
+        "nn.softmax",
+        ("data",),
+        (AttrSpec("axis", AttrKind.INT, -1),),
+        _same_float_rel,
+        OEF,
+        _softmax,
+        "softmax along an axis",
+    )
+)
 class Softmax(RelayOperatorOp): ...
 
 
-@register(OpDef("nn.log_softmax", ("data",), (AttrSpec("axis", AttrKind.INT, -1),),
-                _same_float_rel, OEF, _log_softmax, "log of softmax along an axis"))
+@register(
+    OpDef(
+        "nn.log_softmax",
+        ("data",),
+        (AttrSpec("axis", AttrKind.INT, -1),),
+        _same_float_rel,
+        OEF,
+        _log_softmax,
+        "log of softmax along an axis",
+    )
+)
 class LogSoftmax(RelayOperatorOp): ...
 
 
@@ -484,8 +604,12 @@ def _pool_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     top, left, bottom, right = padding4(attrs.padding)
     kh, kw = attrs.pool_size
     out = list(shape)
-    out[h] = window_out(shape[h], kh, attrs.strides[0], attrs.dilation[0], top, bottom, attrs.ceil_mode)
-    out[w] = window_out(shape[w], kw, attrs.strides[1], attrs.dilation[1], left, right, attrs.ceil_mode)
+    out[h] = window_out(
+        shape[h], kh, attrs.strides[0], attrs.dilation[0], top, bottom, attrs.ceil_mode
+    )
+    out[w] = window_out(
+        shape[w], kw, attrs.strides[1], attrs.dilation[1], left, right, attrs.ceil_mode
+    )
     return result(out, dtype)
 
 
@@ -502,15 +626,21 @@ def _pool_nchw(attrs: Attrs, x: np.ndarray, kind: str) -> np.ndarray:
     extra_h = max(0, (oh - 1) * sh + (kh - 1) * dh + 1 - (h + top + bottom))
     extra_w = max(0, (ow - 1) * sw + (kw - 1) * dw + 1 - (w + left + right))
     fill = -np.inf if kind == "max" else 0.0
-    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (top, bottom + extra_h), (left, right + extra_w)),
-                constant_values=fill)
+    xp = np.pad(
+        x.astype(np.float64),
+        ((0, 0), (0, 0), (top, bottom + extra_h), (left, right + extra_w)),
+        constant_values=fill,
+    )
     inside = np.pad(np.ones((h, w)), ((top, bottom + extra_h), (left, right + extra_w)))
     declared = np.pad(np.ones((h + top + bottom, w + left + right)), ((0, extra_h), (0, extra_w)))
     acc = np.full((n, c, oh, ow), fill)
     count = np.zeros((oh, ow))
     for i in range(kh):
         for j in range(kw):
-            sl = (slice(i * dh, i * dh + sh * (oh - 1) + 1, sh), slice(j * dw, j * dw + sw * (ow - 1) + 1, sw))
+            sl = (
+                slice(i * dh, i * dh + sh * (oh - 1) + 1, sh),
+                slice(j * dw, j * dw + sw * (ow - 1) + 1, sw),
+            )
             window = xp[:, :, sl[0], sl[1]]
             if kind == "max":
                 acc = np.maximum(acc, window)
@@ -531,15 +661,30 @@ def _pool(kind: str):  # noqa: ANN202
     return compute
 
 
-@register(OpDef("nn.max_pool2d", ("data",), POOL_ATTRS, _pool_rel, OEF, _pool("max"), "2-d max pooling"))
+@register(
+    OpDef("nn.max_pool2d", ("data",), POOL_ATTRS, _pool_rel, OEF, _pool("max"), "2-d max pooling")
+)
 class MaxPool2D(RelayOperatorOp): ...
 
 
-@register(OpDef("nn.avg_pool2d", ("data",), (*POOL_ATTRS, AttrSpec("count_include_pad", AttrKind.BOOL, False)),
-                _pool_rel, OEF, _pool("avg"), "2-d average pooling"))
+@register(
+    OpDef(
+        "nn.avg_pool2d",
+        ("data",),
+        (*POOL_ATTRS, AttrSpec("count_include_pad", AttrKind.BOOL, False)),
+        _pool_rel,
+        OEF,
+        _pool("avg"),
+        "2-d average pooling",
+    )
+)
 class AvgPool2D(RelayOperatorOp): ...
 
-GLOBAL_POOL_ATTRS = (AttrSpec("layout", AttrKind.STR, "NCHW"), AttrSpec("out_layout", AttrKind.STR, ""))
+
+GLOBAL_POOL_ATTRS = (
+    AttrSpec("layout", AttrKind.STR, "NCHW"),
+    AttrSpec("out_layout", AttrKind.STR, ""),
+)
 
 
 def _global_pool_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
@@ -560,13 +705,31 @@ def _global_pool(fn):  # noqa: ANN001, ANN202
     return compute
 
 
-@register(OpDef("nn.global_avg_pool2d", ("data",), GLOBAL_POOL_ATTRS,
-                _global_pool_rel, OEF, _global_pool(np.mean), "mean over the spatial axes"))
+@register(
+    OpDef(
+        "nn.global_avg_pool2d",
+        ("data",),
+        GLOBAL_POOL_ATTRS,
+        _global_pool_rel,
+        OEF,
+        _global_pool(np.mean),
+        "mean over the spatial axes",
+    )
+)
 class GlobalAvgPool2D(RelayOperatorOp): ...
 
 
-@register(OpDef("nn.global_max_pool2d", ("data",), GLOBAL_POOL_ATTRS,
-                _global_pool_rel, OEF, _global_pool(np.max), "maximum over the spatial axes"))
+@register(
+    OpDef(
+        "nn.global_max_pool2d",
+        ("data",),
+        GLOBAL_POOL_ATTRS,
+        _global_pool_rel,
+        OEF,
+        _global_pool(np.max),
+        "maximum over the spatial axes",
+    )
+)
 class GlobalMaxPool2D(RelayOperatorOp): ...
 
 
@@ -600,10 +763,21 @@ def _adaptive_avg(attrs: Attrs, x: np.ndarray) -> np.ndarray:
     return out.transpose(0, 2, 3, 1).copy() if attrs.layout == "NHWC" else out
 
 
-@register(OpDef("nn.adaptive_avg_pool2d", ("data",),
-                (AttrSpec("output_size", AttrKind.INTS, None), AttrSpec("layout", AttrKind.STR, "NCHW"),
-                AttrSpec("out_layout", AttrKind.STR, "")),
-                _adaptive_rel, OEF, _adaptive_avg, "average pooling to a given output size"))
+@register(
+    OpDef(
+        "nn.adaptive_avg_pool2d",
+        ("data",),
+        (
+            AttrSpec("output_size", AttrKind.INTS, None),
+            AttrSpec("layout", AttrKind.STR, "NCHW"),
+            AttrSpec("out_layout", AttrKind.STR, ""),
+        ),
+        _adaptive_rel,
+        OEF,
+        _adaptive_avg,
+        "average pooling to a given output size",
+    )
+)
 class AdaptiveAvgPool2D(RelayOperatorOp): ...
 
 
@@ -637,13 +811,22 @@ def _batch_norm(attrs: Attrs, x, gamma, beta, mean, var):  # noqa: ANN001, ANN20
     return y.astype(x.dtype), mean.copy(), var.copy()
 
 
-@register(OpDef(
-    "nn.batch_norm", ("data", "gamma", "beta", "moving_mean", "moving_var"),
-    (AttrSpec("axis", AttrKind.INT, 1), AttrSpec("epsilon", AttrKind.FLOAT, 1e-5),
-     AttrSpec("center", AttrKind.BOOL, True), AttrSpec("scale", AttrKind.BOOL, True)),
-    _batch_norm_rel, OEF, _batch_norm,
-    "inference batch normalization; returns (out, moving_mean, moving_var)",
-))
+@register(
+    OpDef(
+        "nn.batch_norm",
+        ("data", "gamma", "beta", "moving_mean", "moving_var"),
+        (
+            AttrSpec("axis", AttrKind.INT, 1),
+            AttrSpec("epsilon", AttrKind.FLOAT, 1e-5),
+            AttrSpec("center", AttrKind.BOOL, True),
+            AttrSpec("scale", AttrKind.BOOL, True),
+        ),
+        _batch_norm_rel,
+        OEF,
+        _batch_norm,
+        "inference batch normalization; returns (out, moving_mean, moving_var)",
+    )
+)
 class BatchNorm(RelayOperatorOp): ...
 
 
@@ -652,7 +835,12 @@ def _layer_norm_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     axis = normalize_axis(attrs.axis, len(dshape))
     for name, t in zip(("gamma", "beta"), args[1:], strict=True):
         vshape, vdtype = expect_tensor(t, name)
-        if vdtype != ddtype or len(vshape) != 1 or DYNAMIC not in (vshape[0], dshape[axis]) and vshape[0] != dshape[axis]:
+        if (
+            vdtype != ddtype
+            or len(vshape) != 1
+            or DYNAMIC not in (vshape[0], dshape[axis])
+            and vshape[0] != dshape[axis]
+        ):
             raise TypeRelationError(
                 f"{name} must be ({dshape[axis]},) {ddtype} for axis {attrs.axis} of data "
                 f"{show_shape(dshape)}, got {show_shape(vshape)} {vdtype}"
@@ -673,12 +861,22 @@ def _layer_norm(attrs: Attrs, x, gamma, beta):  # noqa: ANN001, ANN202
     return y.astype(x.dtype)
 
 
-@register(OpDef(
-    "nn.layer_norm", ("data", "gamma", "beta"),
-    (AttrSpec("axis", AttrKind.INT, -1), AttrSpec("epsilon", AttrKind.FLOAT, 1e-5),
-     AttrSpec("center", AttrKind.BOOL, True), AttrSpec("scale", AttrKind.BOOL, True)),
-    _layer_norm_rel, OpPattern.OPAQUE, _layer_norm, "layer normalization along an axis",
-))
+@register(
+    OpDef(
+        "nn.layer_norm",
+        ("data", "gamma", "beta"),
+        (
+            AttrSpec("axis", AttrKind.INT, -1),
+            AttrSpec("epsilon", AttrKind.FLOAT, 1e-5),
+            AttrSpec("center", AttrKind.BOOL, True),
+            AttrSpec("scale", AttrKind.BOOL, True),
+        ),
+        _layer_norm_rel,
+        OpPattern.OPAQUE,
+        _layer_norm,
+        "layer normalization along an axis",
+    )
+)
 class LayerNorm(RelayOperatorOp): ...
 
 
@@ -697,7 +895,12 @@ def _per_channel_rel(name: str, *, min_rank: int = 1):  # noqa: ANN202
         c = dshape[axis]
         for arg, t in zip(("gamma", "beta"), args[1:], strict=True):
             vshape, vdtype = expect_tensor(t, arg)
-            if vdtype != ddtype or len(vshape) != 1 or DYNAMIC not in (vshape[0], c) and vshape[0] != c:
+            if (
+                vdtype != ddtype
+                or len(vshape) != 1
+                or DYNAMIC not in (vshape[0], c)
+                and vshape[0] != c
+            ):
                 raise TypeRelationError(
                     f"{name}: {arg} must be ({c},) {ddtype} for axis {attrs.axis} of data "
                     f"{show_shape(dshape)}, got {show_shape(vshape)} {vdtype}"
@@ -722,7 +925,9 @@ def norm_reduced_axes(rank: int, axis: int) -> list[int]:
     return [a for a in range(rank) if a not in (0, axis)]
 
 
-def _scale_shift(attrs: Attrs, y: np.ndarray, gamma: np.ndarray, beta: np.ndarray, axis: int) -> np.ndarray:
+def _scale_shift(
+    attrs: Attrs, y: np.ndarray, gamma: np.ndarray, beta: np.ndarray, axis: int
+) -> np.ndarray:
     if attrs.scale:
         y = y * _along(gamma.astype(np.float64), axis, y.ndim)
     if attrs.center:
@@ -746,27 +951,47 @@ def _group_norm(attrs: Attrs, x, gamma, beta):  # noqa: ANN001, ANN202
     axis = normalize_axis(attrs.axis, x.ndim)
     g = attrs.num_groups
     split = (*x.shape[:axis], g, x.shape[axis] // g, *x.shape[axis + 1 :])
-    y = _standardize(x.astype(np.float64).reshape(split), norm_reduced_axes(len(split), axis), attrs.epsilon)
+    y = _standardize(
+        x.astype(np.float64).reshape(split), norm_reduced_axes(len(split), axis), attrs.epsilon
+    )
     return _scale_shift(attrs, y.reshape(x.shape), gamma, beta, axis).astype(x.dtype)
 
 
 # TVM registers no fusion pattern for instance_norm and group_norm (so fuse-ops treats them
 # as opaque), like layer_norm; simplify-inference turns all three into fusable arithmetic.
-NORM_ATTRS = (AttrSpec("axis", AttrKind.INT, 1), AttrSpec("epsilon", AttrKind.FLOAT, 1e-5),
-              AttrSpec("center", AttrKind.BOOL, True), AttrSpec("scale", AttrKind.BOOL, True))
-@register(OpDef(
-    "nn.instance_norm", ("data", "gamma", "beta"), NORM_ATTRS,
-    _per_channel_rel("instance_norm", min_rank=3), OpPattern.OPAQUE, _instance_norm,
-    "normalization over every axis but the batch and channel axes",
-))
+NORM_ATTRS = (
+    AttrSpec("axis", AttrKind.INT, 1),
+    AttrSpec("epsilon", AttrKind.FLOAT, 1e-5),
+    AttrSpec("center", AttrKind.BOOL, True),
+    AttrSpec("scale", AttrKind.BOOL, True),
+)
+
+
+@register(
+    OpDef(
+        "nn.instance_norm",
+        ("data", "gamma", "beta"),
+        NORM_ATTRS,
+        _per_channel_rel("instance_norm", min_rank=3),
+        OpPattern.OPAQUE,
+        _instance_norm,
+        "normalization over every axis but the batch and channel axes",
+    )
+)
 class InstanceNorm(RelayOperatorOp): ...
 
 
-@register(OpDef(
-    "nn.group_norm", ("data", "gamma", "beta"), (AttrSpec("num_groups", AttrKind.INT, None), *NORM_ATTRS),
-    _per_channel_rel("group_norm", min_rank=2), OpPattern.OPAQUE, _group_norm,
-    "normalization over groups of channels (and every axis but the batch axis)",
-))
+@register(
+    OpDef(
+        "nn.group_norm",
+        ("data", "gamma", "beta"),
+        (AttrSpec("num_groups", AttrKind.INT, None), *NORM_ATTRS),
+        _per_channel_rel("group_norm", min_rank=2),
+        OpPattern.OPAQUE,
+        _group_norm,
+        "normalization over groups of channels (and every axis but the batch axis)",
+    )
+)
 class GroupNorm(RelayOperatorOp): ...
 
 
@@ -798,11 +1023,17 @@ def _l2_normalize(attrs: Attrs, x: np.ndarray) -> np.ndarray:
 
 # TVM gives l2_normalize the out-elementwise-fusable pattern (a reduction followed by
 # elementwise work on its input), as softmax.
-@register(OpDef(
-    "nn.l2_normalize", ("data",), (AttrSpec("eps", AttrKind.FLOAT, None), AttrSpec("axis", AttrKind.INTS, None)),
-    _l2_normalize_rel, OEF, _l2_normalize,
-    "x / sqrt(max(sum(x * x, axis), eps))",
-))
+@register(
+    OpDef(
+        "nn.l2_normalize",
+        ("data",),
+        (AttrSpec("eps", AttrKind.FLOAT, None), AttrSpec("axis", AttrKind.INTS, None)),
+        _l2_normalize_rel,
+        OEF,
+        _l2_normalize,
+        "x / sqrt(max(sum(x * x, axis), eps))",
+    )
+)
 class L2Normalize(RelayOperatorOp): ...
 
 
@@ -811,12 +1042,18 @@ def _dropout_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return tuple_type([result(shape, dtype), result(shape, dtype)])
 
 
-@register(OpDef(
-    "nn.dropout", ("data",), (AttrSpec("rate", AttrKind.FLOAT, 0.5),), _dropout_rel, OpPattern.OPAQUE,
-    # Inference semantics: the identity (and a mask of ones), as TVM's interpreter.
-    lambda attrs, x: (x.copy(), np.ones_like(x)),
-    "dropout; the identity at inference, returns (out, mask)",
-))
+@register(
+    OpDef(
+        "nn.dropout",
+        ("data",),
+        (AttrSpec("rate", AttrKind.FLOAT, 0.5),),
+        _dropout_rel,
+        OpPattern.OPAQUE,
+        # Inference semantics: the identity (and a mask of ones), as TVM's interpreter.
+        lambda attrs, x: (x.copy(), np.ones_like(x)),
+        "dropout; the identity at inference, returns (out, mask)",
+    )
+)
 class Dropout(RelayOperatorOp): ...
 
 
@@ -827,13 +1064,19 @@ def _pad_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     shape, dtype = expect_tensor(args[0], "data")
     vshape, vdtype = expect_tensor(args[1], "pad_value")
     if vshape or vdtype != dtype:
-        raise TypeRelationError(f"pad_value must be a {dtype} scalar, got {show_shape(vshape)} {vdtype}")
+        raise TypeRelationError(
+            f"pad_value must be a {dtype} scalar, got {show_shape(vshape)} {vdtype}"
+        )
     widths = attrs.pad_width
     if len(widths) != len(shape) or any(len(p) != 2 for p in widths):
-        raise TypeRelationError(f"pad_width needs one [before, after] pair per axis ({len(shape)}), got {widths}")
+        raise TypeRelationError(
+            f"pad_width needs one [before, after] pair per axis ({len(shape)}), got {widths}"
+        )
     if attrs.pad_mode not in ("constant", "edge", "reflect"):
         raise TypeRelationError(f"pad_mode '{attrs.pad_mode}' is not supported")
-    return result([d if d == DYNAMIC else d + a + b for d, (a, b) in zip(shape, widths, strict=True)], dtype)
+    return result(
+        [d if d == DYNAMIC else d + a + b for d, (a, b) in zip(shape, widths, strict=True)], dtype
+    )
 
 
 def _pad(attrs: Attrs, x: np.ndarray, value: np.ndarray) -> np.ndarray:
@@ -843,11 +1086,20 @@ def _pad(attrs: Attrs, x: np.ndarray, value: np.ndarray) -> np.ndarray:
     return np.pad(x, widths, mode=attrs.pad_mode)
 
 
-@register(OpDef(
-    "nn.pad", ("data", "pad_value"),
-    (AttrSpec("pad_width", AttrKind.INT_LISTS, []), AttrSpec("pad_mode", AttrKind.STR, "constant")),
-    _pad_rel, OpPattern.INJECTIVE, _pad, "pad every axis ([before, after] per axis)",
-))
+@register(
+    OpDef(
+        "nn.pad",
+        ("data", "pad_value"),
+        (
+            AttrSpec("pad_width", AttrKind.INT_LISTS, []),
+            AttrSpec("pad_mode", AttrKind.STR, "constant"),
+        ),
+        _pad_rel,
+        OpPattern.INJECTIVE,
+        _pad,
+        "pad every axis ([before, after] per axis)",
+    )
+)
 class Pad(RelayOperatorOp): ...
 
 
@@ -860,7 +1112,15 @@ def _batch_flatten_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result((shape[0], size), dtype)
 
 
-@register(OpDef("nn.batch_flatten", ("data",), (), _batch_flatten_rel,
-                OpPattern.INJECTIVE,
-                lambda attrs, x: x.reshape(x.shape[0], -1).copy(), "flatten all axes but the first"))
+@register(
+    OpDef(
+        "nn.batch_flatten",
+        ("data",),
+        (),
+        _batch_flatten_rel,
+        OpPattern.INJECTIVE,
+        lambda attrs, x: x.reshape(x.shape[0], -1).copy(),
+        "flatten all axes but the first",
+    )
+)
 class BatchFlatten(RelayOperatorOp): ...

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from xdsl.ir import Attribute
 
-from relay_opt.dialects.relay.attributes import Attrs, AttrKind, AttrSpec
+from relay_opt.dialects.relay.attributes import AttrKind, Attrs, AttrSpec
 from relay_opt.dialects.relay.ops.common import expect_tensor, normalize_axis, result
 from relay_opt.dialects.relay.registry import (
     OpDef,
@@ -75,8 +75,9 @@ def _mean(x: np.ndarray, axis: tuple[int, ...], keepdims: bool) -> np.ndarray:
 
 
 def _reduction(name: str, fn: Callable[..., np.ndarray], summary: str) -> OpDef:
-    return OpDef(name, ("data",), REDUCE_ATTRS, _reduce_rel(), OpPattern.COMM_REDUCE,
-                 _np_reduce(fn), summary)
+    return OpDef(
+        name, ("data",), REDUCE_ATTRS, _reduce_rel(), OpPattern.COMM_REDUCE, _np_reduce(fn), summary
+    )
 
 
 @register(_reduction("sum", np.sum, "sum over axes"))
@@ -110,7 +111,9 @@ def _arg_reduce(pick: Callable[..., np.ndarray]):  # noqa: ANN202
         axes = reduced_axes(attrs, x.ndim)
         kept = [a for a in range(x.ndim) if a not in axes]
         # Move the reduced axes last and flatten them: the index is into that flattening.
-        moved: np.ndarray = np.transpose(x, kept + list(axes)).reshape([x.shape[a] for a in kept] + [-1])
+        moved: np.ndarray = np.transpose(x, kept + list(axes)).reshape(
+            [x.shape[a] for a in kept] + [-1]
+        )
         if attrs.select_last_index:
             flipped = moved[..., ::-1]
             idx = moved.shape[-1] - 1 - pick(flipped, axis=-1)
@@ -125,13 +128,33 @@ def _arg_reduce(pick: Callable[..., np.ndarray]):  # noqa: ANN202
 
 
 ARG_ATTRS = (*REDUCE_ATTRS, AttrSpec("select_last_index", AttrKind.BOOL, False))
-@register(OpDef("argmax", ("data",), ARG_ATTRS, _arg_rel, OpPattern.COMM_REDUCE,
-                _arg_reduce(np.argmax), "index of the maximum (int32)"))
+
+
+@register(
+    OpDef(
+        "argmax",
+        ("data",),
+        ARG_ATTRS,
+        _arg_rel,
+        OpPattern.COMM_REDUCE,
+        _arg_reduce(np.argmax),
+        "index of the maximum (int32)",
+    )
+)
 class Argmax(RelayOperatorOp): ...
 
 
-@register(OpDef("argmin", ("data",), ARG_ATTRS, _arg_rel, OpPattern.COMM_REDUCE,
-                _arg_reduce(np.argmin), "index of the minimum (int32)"))
+@register(
+    OpDef(
+        "argmin",
+        ("data",),
+        ARG_ATTRS,
+        _arg_rel,
+        OpPattern.COMM_REDUCE,
+        _arg_reduce(np.argmin),
+        "index of the minimum (int32)",
+    )
+)
 class Argmin(RelayOperatorOp): ...
 
 
@@ -142,7 +165,9 @@ def _variance_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     if mdtype != ddtype:
         raise TypeRelationError(f"data is {ddtype} but mean is {mdtype}")
     kept = reduced_shape(dshape, reduced_axes(attrs, len(dshape)), True)
-    if len(mshape) != len(kept) or any(m not in (k, 1) and -1 not in (m, k) for m, k in zip(mshape, kept, strict=True)):
+    if len(mshape) != len(kept) or any(
+        m not in (k, 1) and -1 not in (m, k) for m, k in zip(mshape, kept, strict=True)
+    ):
         raise TypeRelationError(
             f"mean has shape {mshape}; expected the data's shape {kept} with reduced axes of size 1"
         )
@@ -156,7 +181,15 @@ def _variance(attrs: Attrs, x: np.ndarray, mean: np.ndarray) -> np.ndarray:
     return (sq / max(count - (1 if attrs.unbiased else 0), 1)).astype(x.dtype)
 
 
-@register(OpDef("variance", ("data", "mean"), (*REDUCE_ATTRS, AttrSpec("unbiased", AttrKind.BOOL, False)),
-                _variance_rel, OpPattern.COMM_REDUCE, _variance,
-                "mean squared deviation from a given mean (TVM's variance(data, mean))"))
+@register(
+    OpDef(
+        "variance",
+        ("data", "mean"),
+        (*REDUCE_ATTRS, AttrSpec("unbiased", AttrKind.BOOL, False)),
+        _variance_rel,
+        OpPattern.COMM_REDUCE,
+        _variance,
+        "mean squared deviation from a given mean (TVM's variance(data, mean))",
+    )
+)
 class Variance(RelayOperatorOp): ...

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 from xdsl.ir import Attribute
 
-from relay_opt.dialects.relay.attributes import Attrs, AttrKind, AttrSpec
+from relay_opt.dialects.relay.attributes import AttrKind, Attrs, AttrSpec
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.dialects.relay.ops.common import (
     expect_tensor,
@@ -36,7 +36,9 @@ def _size(shape: Sequence[int]) -> int:
 # -- reshape -------------------------------------------------------------------------------
 
 
-def reshape_shape(shape: Sequence[int], newshape: Sequence[int], allowzero: bool = False) -> tuple[int, ...]:
+def reshape_shape(
+    shape: Sequence[int], newshape: Sequence[int], allowzero: bool = False
+) -> tuple[int, ...]:
     """TVM's newshape codes: 0 copies a dim, -1 infers one, -2 copies the rest,
     -3 merges two dims, -4 splits one dim into the next two values."""
     out: list[int] = []
@@ -50,7 +52,9 @@ def reshape_shape(shape: Sequence[int], newshape: Sequence[int], allowzero: bool
             src += 1
         elif v == 0:
             if src >= len(shape):
-                raise TypeRelationError(f"newshape {list(newshape)}: 0 has no input dimension to copy")
+                raise TypeRelationError(
+                    f"newshape {list(newshape)}: 0 has no input dimension to copy"
+                )
             out.append(shape[src])
             src += 1
         elif v == -1:
@@ -107,12 +111,19 @@ def _reshape_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result(reshape_shape(shape, attrs.newshape, bool(attrs.allowzero)), dtype)
 
 
-@register(OpDef(
-    "reshape", ("data",), (AttrSpec("newshape", AttrKind.INTS, []), AttrSpec("allowzero", AttrKind.INT, 0)),
-    _reshape_rel, INJ,
-    lambda attrs, x: x.reshape(reshape_shape(x.shape, attrs.newshape, bool(attrs.allowzero))).copy(),
-    "reshape (with TVM's 0/-1/-2/-3/-4 codes)",
-))
+@register(
+    OpDef(
+        "reshape",
+        ("data",),
+        (AttrSpec("newshape", AttrKind.INTS, []), AttrSpec("allowzero", AttrKind.INT, 0)),
+        _reshape_rel,
+        INJ,
+        lambda attrs, x: x.reshape(
+            reshape_shape(x.shape, attrs.newshape, bool(attrs.allowzero))
+        ).copy(),
+        "reshape (with TVM's 0/-1/-2/-3/-4 codes)",
+    )
+)
 class Reshape(RelayOperatorOp): ...
 
 
@@ -133,9 +144,17 @@ def _transpose_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result([shape[a] for a in transpose_axes(attrs, len(shape))], dtype)
 
 
-@register(OpDef("transpose", ("data",), (AttrSpec("axes", AttrKind.INTS, None),), _transpose_rel, INJ,
-                lambda attrs, x: np.transpose(x, transpose_axes(attrs, x.ndim)).copy(),
-                "permute axes (reversed by default)"))
+@register(
+    OpDef(
+        "transpose",
+        ("data",),
+        (AttrSpec("axes", AttrKind.INTS, None),),
+        _transpose_rel,
+        INJ,
+        lambda attrs, x: np.transpose(x, transpose_axes(attrs, x.ndim)).copy(),
+        "permute axes (reversed by default)",
+    )
+)
 class Transpose(RelayOperatorOp): ...
 
 
@@ -155,10 +174,19 @@ def _squeeze_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result([d for i, d in enumerate(shape) if i not in axes], dtype)
 
 
-@register(OpDef("squeeze", ("data",), (AttrSpec("axis", AttrKind.INTS, None),),
-                _squeeze_rel, INJ,
-                lambda attrs, x: x.reshape([d for i, d in enumerate(x.shape) if i not in squeeze_axes(attrs, x.shape)]).copy(),
-                "remove size-1 axes"))
+@register(
+    OpDef(
+        "squeeze",
+        ("data",),
+        (AttrSpec("axis", AttrKind.INTS, None),),
+        _squeeze_rel,
+        INJ,
+        lambda attrs, x: x.reshape(
+            [d for i, d in enumerate(x.shape) if i not in squeeze_axes(attrs, x.shape)]
+        ).copy(),
+        "remove size-1 axes",
+    )
+)
 class Squeeze(RelayOperatorOp): ...
 
 
@@ -175,10 +203,17 @@ def _expand_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result(expand_shape(attrs, shape), dtype)
 
 
-@register(OpDef("expand_dims", ("data",),
-                (AttrSpec("axis", AttrKind.INT, 0), AttrSpec("num_newaxis", AttrKind.INT, 1)),
-                _expand_rel, OpPattern.BROADCAST,
-                lambda attrs, x: x.reshape(expand_shape(attrs, x.shape)).copy(), "insert size-1 axes"))
+@register(
+    OpDef(
+        "expand_dims",
+        ("data",),
+        (AttrSpec("axis", AttrKind.INT, 0), AttrSpec("num_newaxis", AttrKind.INT, 1)),
+        _expand_rel,
+        OpPattern.BROADCAST,
+        lambda attrs, x: x.reshape(expand_shape(attrs, x.shape)).copy(),
+        "insert size-1 axes",
+    )
+)
 class ExpandDims(RelayOperatorOp): ...
 
 
@@ -194,11 +229,14 @@ def _concat_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     total = 0
     for i, (shape, dt) in enumerate(fields):
         if dt != dtype or len(shape) != len(shape0):
-            raise TypeRelationError(f"field {i} is {show_shape(shape)} {dt}, field 0 is {show_shape(shape0)} {dtype}")
+            raise TypeRelationError(
+                f"field {i} is {show_shape(shape)} {dt}, field 0 is {show_shape(shape0)} {dtype}"
+            )
         for k, (a, b) in enumerate(zip(shape, shape0, strict=True)):
             if k != axis and DYNAMIC not in (a, b) and a != b:
                 raise TypeRelationError(
-                    f"field {i} has shape {show_shape(shape)}, incompatible with {show_shape(shape0)} off axis {axis}"
+                    f"field {i} has shape {show_shape(shape)}, incompatible with "
+                    f"{show_shape(shape0)} off axis {axis}"
                 )
         total = DYNAMIC if DYNAMIC in (total, shape[axis]) else total + shape[axis]
     out = list(shape0)
@@ -206,9 +244,17 @@ def _concat_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result(out, dtype)
 
 
-@register(OpDef("concatenate", ("data",), (AttrSpec("axis", AttrKind.INT, 0),),
-                _concat_rel, INJ,
-                lambda attrs, xs: np.concatenate(xs, axis=attrs.axis), "join a tuple of tensors along an axis"))
+@register(
+    OpDef(
+        "concatenate",
+        ("data",),
+        (AttrSpec("axis", AttrKind.INT, 0),),
+        _concat_rel,
+        INJ,
+        lambda attrs, xs: np.concatenate(xs, axis=attrs.axis),
+        "join a tuple of tensors along an axis",
+    )
+)
 class Concatenate(RelayOperatorOp): ...
 
 
@@ -218,8 +264,14 @@ def _stack_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         raise TypeRelationError("stack needs at least one tensor")
     shape0, dtype = fields[0]
     for i, (shape, dt) in enumerate(fields):
-        if dt != dtype or len(shape) != len(shape0) or any(DYNAMIC not in (a, b) and a != b for a, b in zip(shape, shape0, strict=True)):
-            raise TypeRelationError(f"field {i} is {show_shape(shape)} {dt}, field 0 is {show_shape(shape0)} {dtype}")
+        if (
+            dt != dtype
+            or len(shape) != len(shape0)
+            or any(DYNAMIC not in (a, b) and a != b for a, b in zip(shape, shape0, strict=True))
+        ):
+            raise TypeRelationError(
+                f"field {i} is {show_shape(shape)} {dt}, field 0 is {show_shape(shape0)} {dtype}"
+            )
     ndim = len(shape0) + 1
     if not -ndim <= attrs.axis < ndim:
         raise TypeRelationError(f"axis {attrs.axis} is out of range for rank {ndim}")
@@ -227,8 +279,17 @@ def _stack_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result([*shape0[:axis], len(fields), *shape0[axis:]], dtype)
 
 
-@register(OpDef("stack", ("data",), (AttrSpec("axis", AttrKind.INT, 0),), _stack_rel, INJ,
-                lambda attrs, xs: np.stack(xs, axis=attrs.axis), "stack a tuple of tensors on a new axis"))
+@register(
+    OpDef(
+        "stack",
+        ("data",),
+        (AttrSpec("axis", AttrKind.INT, 0),),
+        _stack_rel,
+        INJ,
+        lambda attrs, xs: np.stack(xs, axis=attrs.axis),
+        "stack a tuple of tensors on a new axis",
+    )
+)
 class Stack(RelayOperatorOp): ...
 
 
@@ -236,7 +297,9 @@ def split_bounds(attrs: Attrs, size: int) -> list[tuple[int, int]]:
     sections = attrs.indices_or_sections
     if isinstance(sections, int):
         if sections <= 0 or (size != DYNAMIC and size % sections):
-            raise TypeRelationError(f"cannot split a dimension of {size} into {sections} equal parts")
+            raise TypeRelationError(
+                f"cannot split a dimension of {size} into {sections} equal parts"
+            )
         step = DYNAMIC if size == DYNAMIC else size // sections
         return [(k * step, (k + 1) * step) for k in range(sections)]
     starts = [0, *sections]
@@ -267,9 +330,20 @@ def _split(attrs: Attrs, x: np.ndarray) -> tuple[np.ndarray, ...]:
     return tuple(parts)
 
 
-@register(OpDef("split", ("data",),
-                (AttrSpec("indices_or_sections", AttrKind.INT_OR_INTS, 1), AttrSpec("axis", AttrKind.INT, 0)),
-                _split_rel, INJ, _split, "split into equal sections or at indices; returns a tuple"))
+@register(
+    OpDef(
+        "split",
+        ("data",),
+        (
+            AttrSpec("indices_or_sections", AttrKind.INT_OR_INTS, 1),
+            AttrSpec("axis", AttrKind.INT, 0),
+        ),
+        _split_rel,
+        INJ,
+        _split,
+        "split into equal sections or at indices; returns a tuple",
+    )
+)
 class Split(RelayOperatorOp): ...
 
 
@@ -279,7 +353,11 @@ class Split(RelayOperatorOp): ...
 def slice_bounds(attrs: Attrs, shape: Sequence[int]) -> list[tuple[int, int, int]]:
     """(start, stop, step) per axis, clamped as TVM's strided_slice does."""
     ndim = len(shape)
-    axes = [normalize_axis(a, ndim) for a in attrs.axes] if attrs.axes is not None else list(range(len(attrs.begin)))
+    axes = (
+        [normalize_axis(a, ndim) for a in attrs.axes]
+        if attrs.axes is not None
+        else list(range(len(attrs.begin)))
+    )
     begin, end = list(attrs.begin), list(attrs.end)
     strides = list(attrs.strides) if attrs.strides else [1]
     if len(strides) == 1:
@@ -318,7 +396,10 @@ def _strided_slice_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     shape, dtype = expect_tensor(args[0], "data")
     if attrs.begin is None or attrs.end is None:
         raise TypeRelationError("strided_slice needs begin and end")
-    out = [DYNAMIC if d == DYNAMIC else _slice_len(*bd) for d, bd in zip(shape, slice_bounds(attrs, shape), strict=True)]
+    out = [
+        DYNAMIC if d == DYNAMIC else _slice_len(*bd)
+        for d, bd in zip(shape, slice_bounds(attrs, shape), strict=True)
+    ]
     return result(out, dtype)
 
 
@@ -329,11 +410,23 @@ def _strided_slice(attrs: Attrs, x: np.ndarray) -> np.ndarray:
     return x[tuple(index)].copy()
 
 
-@register(OpDef("strided_slice", ("data",),
-                (AttrSpec("begin", AttrKind.INTS, None), AttrSpec("end", AttrKind.INTS, None),
-                AttrSpec("strides", AttrKind.INTS, None), AttrSpec("axes", AttrKind.INTS, None),
-                AttrSpec("slice_mode", AttrKind.STR, "end", ("end", "size"))),
-                _strided_slice_rel, INJ, _strided_slice, "slice with begin/end/strides per axis"))
+@register(
+    OpDef(
+        "strided_slice",
+        ("data",),
+        (
+            AttrSpec("begin", AttrKind.INTS, None),
+            AttrSpec("end", AttrKind.INTS, None),
+            AttrSpec("strides", AttrKind.INTS, None),
+            AttrSpec("axes", AttrKind.INTS, None),
+            AttrSpec("slice_mode", AttrKind.STR, "end", ("end", "size")),
+        ),
+        _strided_slice_rel,
+        INJ,
+        _strided_slice,
+        "slice with begin/end/strides per axis",
+    )
+)
 class StridedSlice(RelayOperatorOp): ...
 
 
@@ -359,10 +452,21 @@ def _take(attrs: Attrs, x: np.ndarray, indices: np.ndarray) -> np.ndarray:
     return np.take(x, indices, axis=normalize_axis(attrs.axis, x.ndim), mode=mode)
 
 
-@register(OpDef("take", ("data", "indices"),
-                (AttrSpec("axis", AttrKind.INT, None), AttrSpec("batch_dims", AttrKind.INT, 0),
-                AttrSpec("mode", AttrKind.STR, "clip")),
-                _take_rel, INJ, _take, "gather along an axis (embeddings)"))
+@register(
+    OpDef(
+        "take",
+        ("data", "indices"),
+        (
+            AttrSpec("axis", AttrKind.INT, None),
+            AttrSpec("batch_dims", AttrKind.INT, 0),
+            AttrSpec("mode", AttrKind.STR, "clip"),
+        ),
+        _take_rel,
+        INJ,
+        _take,
+        "gather along an axis (embeddings)",
+    )
+)
 class Take(RelayOperatorOp): ...
 
 
@@ -417,12 +521,17 @@ def _reverse_sequence(attrs: Attrs, x: np.ndarray, lengths: np.ndarray) -> np.nd
     return np.take_along_axis(x, np.broadcast_to(source.reshape(shape), x.shape), axis=seq)
 
 
-@register(OpDef(
-    "reverse_sequence", ("data", "seq_lengths"),
-    (AttrSpec("seq_axis", AttrKind.INT, 1), AttrSpec("batch_axis", AttrKind.INT, 0)),
-    _reverse_sequence_rel, INJ, _reverse_sequence,
-    "reverse the first seq_lengths[b] elements along seq_axis, for each b along batch_axis",
-))
+@register(
+    OpDef(
+        "reverse_sequence",
+        ("data", "seq_lengths"),
+        (AttrSpec("seq_axis", AttrKind.INT, 1), AttrSpec("batch_axis", AttrKind.INT, 0)),
+        _reverse_sequence_rel,
+        INJ,
+        _reverse_sequence,
+        "reverse the first seq_lengths[b] elements along seq_axis, for each b along batch_axis",
+    )
+)
 class ReverseSequence(RelayOperatorOp): ...
 
 
@@ -439,9 +548,17 @@ def _broadcast_to_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result(target, dtype)
 
 
-@register(OpDef("broadcast_to", ("data",), (AttrSpec("shape", AttrKind.INTS, []),), _broadcast_to_rel,
-                OpPattern.BROADCAST, lambda attrs, x: np.broadcast_to(x, attrs.shape).copy(),
-                "broadcast to a shape"))
+@register(
+    OpDef(
+        "broadcast_to",
+        ("data",),
+        (AttrSpec("shape", AttrKind.INTS, []),),
+        _broadcast_to_rel,
+        OpPattern.BROADCAST,
+        lambda attrs, x: np.broadcast_to(x, attrs.shape).copy(),
+        "broadcast to a shape",
+    )
+)
 class BroadcastTo(RelayOperatorOp): ...
 
 
@@ -451,11 +568,22 @@ def _tile_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     n = max(len(shape), len(reps))
     shape = [1] * (n - len(shape)) + list(shape)
     reps = [1] * (n - len(reps)) + reps
-    return result([DYNAMIC if d == DYNAMIC else d * r for d, r in zip(shape, reps, strict=True)], dtype)
+    return result(
+        [DYNAMIC if d == DYNAMIC else d * r for d, r in zip(shape, reps, strict=True)], dtype
+    )
 
 
-@register(OpDef("tile", ("data",), (AttrSpec("reps", AttrKind.INTS, []),), _tile_rel, INJ,
-                lambda attrs, x: np.tile(x, attrs.reps), "repeat the whole tensor along axes"))
+@register(
+    OpDef(
+        "tile",
+        ("data",),
+        (AttrSpec("reps", AttrKind.INTS, []),),
+        _tile_rel,
+        INJ,
+        lambda attrs, x: np.tile(x, attrs.reps),
+        "repeat the whole tensor along axes",
+    )
+)
 class Tile(RelayOperatorOp): ...
 
 
@@ -469,9 +597,17 @@ def _repeat_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result(out, dtype)
 
 
-@register(OpDef("repeat", ("data",), (AttrSpec("repeats", AttrKind.INT, 1), AttrSpec("axis", AttrKind.INT, 0)),
-                _repeat_rel, INJ, lambda attrs, x: np.repeat(x, attrs.repeats, axis=attrs.axis),
-                "repeat each element along an axis"))
+@register(
+    OpDef(
+        "repeat",
+        ("data",),
+        (AttrSpec("repeats", AttrKind.INT, 1), AttrSpec("axis", AttrKind.INT, 0)),
+        _repeat_rel,
+        INJ,
+        lambda attrs, x: np.repeat(x, attrs.repeats, axis=attrs.axis),
+        "repeat each element along an axis",
+    )
+)
 class Repeat(RelayOperatorOp): ...
 
 
@@ -488,13 +624,33 @@ def _init_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
 
 
 CREATE_ATTRS = (AttrSpec("shape", AttrKind.INTS, []), AttrSpec("dtype", AttrKind.DTYPE, "float32"))
-@register(OpDef("zeros", (), CREATE_ATTRS, _init_rel, OpPattern.ELEMWISE,
-                lambda attrs: np.zeros(attrs.shape, numpy_dtype(attrs.dtype)), "a tensor of zeros"))
+
+
+@register(
+    OpDef(
+        "zeros",
+        (),
+        CREATE_ATTRS,
+        _init_rel,
+        OpPattern.ELEMWISE,
+        lambda attrs: np.zeros(attrs.shape, numpy_dtype(attrs.dtype)),
+        "a tensor of zeros",
+    )
+)
 class Zeros(RelayOperatorOp): ...
 
 
-@register(OpDef("ones", (), CREATE_ATTRS, _init_rel, OpPattern.ELEMWISE,
-                lambda attrs: np.ones(attrs.shape, numpy_dtype(attrs.dtype)), "a tensor of ones"))
+@register(
+    OpDef(
+        "ones",
+        (),
+        CREATE_ATTRS,
+        _init_rel,
+        OpPattern.ELEMWISE,
+        lambda attrs: np.ones(attrs.shape, numpy_dtype(attrs.dtype)),
+        "a tensor of ones",
+    )
+)
 class Ones(RelayOperatorOp): ...
 
 
@@ -505,10 +661,19 @@ def _full_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return _init_rel(args, attrs)
 
 
-@register(OpDef("full", ("fill_value",), (AttrSpec("shape", AttrKind.INTS, []), AttrSpec("dtype", AttrKind.DTYPE, "")),
-                _full_rel, OpPattern.ELEMWISE,
-                lambda attrs, v: np.full(attrs.shape, v.item(), numpy_dtype(attrs.dtype) if attrs.dtype else v.dtype),
-                "a tensor filled with a scalar"))
+@register(
+    OpDef(
+        "full",
+        ("fill_value",),
+        (AttrSpec("shape", AttrKind.INTS, []), AttrSpec("dtype", AttrKind.DTYPE, "")),
+        _full_rel,
+        OpPattern.ELEMWISE,
+        lambda attrs, v: np.full(
+            attrs.shape, v.item(), numpy_dtype(attrs.dtype) if attrs.dtype else v.dtype
+        ),
+        "a tensor filled with a scalar",
+    )
+)
 class Full(RelayOperatorOp): ...
 
 
@@ -517,13 +682,31 @@ def _like_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result(shape, dtype)
 
 
-@register(OpDef("zeros_like", ("data",), (), _like_rel, OpPattern.ELEMWISE,
-                lambda attrs, x: np.zeros_like(x), "zeros of the same shape and dtype"))
+@register(
+    OpDef(
+        "zeros_like",
+        ("data",),
+        (),
+        _like_rel,
+        OpPattern.ELEMWISE,
+        lambda attrs, x: np.zeros_like(x),
+        "zeros of the same shape and dtype",
+    )
+)
 class ZerosLike(RelayOperatorOp): ...
 
 
-@register(OpDef("ones_like", ("data",), (), _like_rel, OpPattern.ELEMWISE,
-                lambda attrs, x: np.ones_like(x), "ones of the same shape and dtype"))
+@register(
+    OpDef(
+        "ones_like",
+        ("data",),
+        (),
+        _like_rel,
+        OpPattern.ELEMWISE,
+        lambda attrs, x: np.ones_like(x),
+        "ones of the same shape and dtype",
+    )
+)
 class OnesLike(RelayOperatorOp): ...
 
 
@@ -537,10 +720,14 @@ def _arange_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
 
 
 def _arange(attrs: Attrs, start: np.ndarray, stop: np.ndarray, step: np.ndarray) -> np.ndarray:
-    return np.arange(start.item(), stop.item(), step.item()).astype(numpy_dtype(attrs.dtype or "float32"))
+    return np.arange(start.item(), stop.item(), step.item()).astype(
+        numpy_dtype(attrs.dtype or "float32")
+    )
 
 
-def _arange_value_rel(args: Sequence[Attribute], attrs: Attrs, values: Sequence[object]) -> Attribute:
+def _arange_value_rel(
+    args: Sequence[Attribute], attrs: Attrs, values: Sequence[object]
+) -> Attribute:
     out = _arange_rel(args, attrs)
     if any(v is None for v in values):
         return out
@@ -550,9 +737,18 @@ def _arange_value_rel(args: Sequence[Attribute], attrs: Attrs, values: Sequence[
     return result([len(np.arange(start, stop, step))], attrs.dtype or "float32")
 
 
-@register(OpDef("arange", ("start", "stop", "step"), (AttrSpec("dtype", AttrKind.DTYPE, ""),), _arange_rel,
-                OpPattern.OPAQUE, _arange, "evenly spaced values in [start, stop)",
-                value_relation=_arange_value_rel))
+@register(
+    OpDef(
+        "arange",
+        ("start", "stop", "step"),
+        (AttrSpec("dtype", AttrKind.DTYPE, ""),),
+        _arange_rel,
+        OpPattern.OPAQUE,
+        _arange,
+        "evenly spaced values in [start, stop)",
+        value_relation=_arange_value_rel,
+    )
+)
 class Arange(RelayOperatorOp): ...
 
 
@@ -572,7 +768,9 @@ def parse_layout(layout: str) -> list[tuple[str, int]]:
         raise TypeRelationError(f"layout '{layout}' repeats an axis")
     for a, n in out:
         if a.islower() and (a.upper() not in names or n <= 0):
-            raise TypeRelationError(f"layout '{layout}': sub-axis {n}{a} needs its axis {a.upper()}")
+            raise TypeRelationError(
+                f"layout '{layout}': sub-axis {n}{a} needs its axis {a.upper()}"
+            )
     return out
 
 
@@ -603,11 +801,15 @@ def _layout_transform_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     shape, dtype = expect_tensor(args[0], "data")
     src, dst = parse_layout(attrs.src_layout), parse_layout(attrs.dst_layout)
     if len(src) != len(shape):
-        raise TypeRelationError(f"layout {attrs.src_layout} has {len(src)} axes, data has {len(shape)}")
+        raise TypeRelationError(
+            f"layout {attrs.src_layout} has {len(src)} axes, data has {len(shape)}"
+        )
     if DYNAMIC in shape:
         raise TypeRelationError("layout_transform needs static shapes")
     if sorted(a for a, _ in src if a.isupper()) != sorted(a for a, _ in dst if a.isupper()):
-        raise TypeRelationError(f"layouts {attrs.src_layout} and {attrs.dst_layout} have different axes")
+        raise TypeRelationError(
+            f"layouts {attrs.src_layout} and {attrs.dst_layout} have different axes"
+        )
     return result(_layout_shape(_logical_shape(shape, src), dst), dtype)
 
 
@@ -645,9 +847,20 @@ def _layout_transform(attrs: Attrs, x: np.ndarray) -> np.ndarray:
     return np.transpose(y, [order_names.index(a) for a, _ in dst]).copy()
 
 
-@register(OpDef("layout_transform", ("data",),
-                (AttrSpec("src_layout", AttrKind.STR, "NCHW"), AttrSpec("dst_layout", AttrKind.STR, "NCHW")),
-                _layout_transform_rel, INJ, _layout_transform, "change data layout (NCHW, NHWC, NCHW4c, ...)"))
+@register(
+    OpDef(
+        "layout_transform",
+        ("data",),
+        (
+            AttrSpec("src_layout", AttrKind.STR, "NCHW"),
+            AttrSpec("dst_layout", AttrKind.STR, "NCHW"),
+        ),
+        _layout_transform_rel,
+        INJ,
+        _layout_transform,
+        "change data layout (NCHW, NHWC, NCHW4c, ...)",
+    )
+)
 class LayoutTransform(RelayOperatorOp): ...
 
 
@@ -658,8 +871,12 @@ RESIZE_ATTRS = (
     AttrSpec("roi", AttrKind.FLOATS, [0.0, 0.0, 0.0, 0.0]),
     AttrSpec("layout", AttrKind.STR, "NCHW"),
     AttrSpec("method", AttrKind.STR, "linear", ("nearest_neighbor", "linear")),
-    AttrSpec("coordinate_transformation_mode", AttrKind.STR, "half_pixel",
-             ("half_pixel", "align_corners", "asymmetric", "pytorch_half_pixel")),
+    AttrSpec(
+        "coordinate_transformation_mode",
+        AttrKind.STR,
+        "half_pixel",
+        ("half_pixel", "align_corners", "asymmetric", "pytorch_half_pixel"),
+    ),
     AttrSpec("rounding_method", AttrKind.STR, ""),
     AttrSpec("cubic_alpha", AttrKind.FLOAT, -0.5),
     AttrSpec("cubic_exclude", AttrKind.INT, 0),
@@ -671,7 +888,9 @@ RESIZE_ATTRS = (
 def _resize_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     shape, dtype = expect_tensor(args[0], "data")
     if len(shape) != 4 or attrs.layout not in ("NCHW", "NHWC"):
-        raise TypeRelationError(f"resize2d expects 4-d NCHW or NHWC data, got {show_shape(shape)} {attrs.layout}")
+        raise TypeRelationError(
+            f"resize2d expects 4-d NCHW or NHWC data, got {show_shape(shape)} {attrs.layout}"
+        )
     if attrs.size is None or len(attrs.size) != 2:
         raise TypeRelationError("resize2d needs size=[height, width]")
     h, w = (2, 3) if attrs.layout == "NCHW" else (1, 2)
@@ -700,9 +919,16 @@ def _resize(attrs: Attrs, x: np.ndarray) -> np.ndarray:
     xcs = _source_coords(ow, w, attrs.coordinate_transformation_mode)
     src = xs.astype(np.float64)
     if attrs.method == "nearest_neighbor":
-        mode = attrs.rounding_method or ("round" if attrs.coordinate_transformation_mode == "align_corners" else "floor")
-        pick = {"round": np.round, "floor": np.floor, "ceil": np.ceil,
-                "round_prefer_floor": lambda v: np.ceil(v - 0.5), "round_prefer_ceil": lambda v: np.floor(v + 0.5)}[mode]
+        mode = attrs.rounding_method or (
+            "round" if attrs.coordinate_transformation_mode == "align_corners" else "floor"
+        )
+        pick = {
+            "round": np.round,
+            "floor": np.floor,
+            "ceil": np.ceil,
+            "round_prefer_floor": lambda v: np.ceil(v - 0.5),
+            "round_prefer_ceil": lambda v: np.floor(v + 0.5),
+        }[mode]
         iy = np.clip(pick(ys).astype(np.int64), 0, h - 1)
         ix = np.clip(pick(xcs).astype(np.int64), 0, w - 1)
         out = src[:, :, iy][:, :, :, ix]
@@ -721,6 +947,15 @@ def _resize(attrs: Attrs, x: np.ndarray) -> np.ndarray:
     return out.transpose(0, 2, 3, 1).copy() if attrs.layout == "NHWC" else out
 
 
-@register(OpDef("image.resize2d", ("data",), RESIZE_ATTRS, _resize_rel, INJ, _resize,
-                "2-d resize (nearest or linear)"))
+@register(
+    OpDef(
+        "image.resize2d",
+        ("data",),
+        RESIZE_ATTRS,
+        _resize_rel,
+        INJ,
+        _resize,
+        "2-d resize (nearest or linear)",
+    )
+)
 class Resize2D(RelayOperatorOp): ...

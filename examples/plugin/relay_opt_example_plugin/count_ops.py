@@ -3,12 +3,12 @@
 from collections import Counter
 from dataclasses import dataclass
 
-from relay_opt.dialects.relay.core import FuncOp
-from relay_opt.dialects.relay.registry import RelayOperatorOp
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
 
+from relay_opt.dialects.relay.core import FuncOp
+from relay_opt.dialects.relay.registry import RelayOperatorOp
 from relay_opt_example_plugin.stats import OpCountOp
 
 

@@ -3,12 +3,13 @@ finds it on PYTHONPATH. It offers one pass, `drop-dropout`."""
 
 from dataclasses import dataclass
 
-from relay_opt.dialects.relay.core import TupleGetOp
-from relay_opt.dialects.relay.ops.nn import Dropout
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
 from xdsl.universe import Universe
+
+from relay_opt.dialects.relay.core import TupleGetOp
+from relay_opt.dialects.relay.ops.nn import Dropout
 
 
 @dataclass(frozen=True)
