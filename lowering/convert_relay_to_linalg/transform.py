@@ -320,22 +320,12 @@ def lower_adaptive_avg_pool(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValu
 
 def _resize_weights(out_size: int, in_size: int, attrs) -> np.ndarray:  # noqa: ANN001
     """The resize of one axis as a matrix: the registry's own coordinate rules, per output index."""
-    from relay_opt.dialects.relay.ops.transform import _source_coords
+    from relay_opt.dialects.relay.ops.transform import nearest_source_index, source_coords
 
-    coords = _source_coords(out_size, in_size, attrs.coordinate_transformation_mode)
+    coords = source_coords(out_size, in_size, attrs.coordinate_transformation_mode)
     m = np.zeros((out_size, in_size))
     if attrs.method == "nearest_neighbor":
-        mode = attrs.rounding_method or (
-            "round" if attrs.coordinate_transformation_mode == "align_corners" else "floor"
-        )
-        pick = {
-            "round": np.round,
-            "floor": np.floor,
-            "ceil": np.ceil,
-            "round_prefer_floor": lambda v: np.ceil(v - 0.5),
-            "round_prefer_ceil": lambda v: np.floor(v + 0.5),
-        }[mode]
-        idx = np.clip(pick(coords).astype(np.int64), 0, in_size - 1)
+        idx = nearest_source_index(coords, in_size, attrs)
         m[np.arange(out_size), idx] = 1.0
         return m
     lo = np.floor(coords).astype(np.int64)

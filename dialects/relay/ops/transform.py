@@ -899,7 +899,7 @@ def _resize_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result(out, attrs.out_dtype or dtype)
 
 
-def _source_coords(out_size: int, in_size: int, mode: str) -> np.ndarray:
+def source_coords(out_size: int, in_size: int, mode: str) -> np.ndarray:
     i = np.arange(out_size, dtype=np.float64)
     scale = in_size / out_size
     if mode == "align_corners":
@@ -911,26 +911,31 @@ def _source_coords(out_size: int, in_size: int, mode: str) -> np.ndarray:
     return (i + 0.5) * scale - 0.5
 
 
+def nearest_source_index(coords: np.ndarray, in_size: int, attrs: Attrs) -> np.ndarray:
+    """The input index nearest_neighbor resize reads for each source coordinate, in bounds."""
+    mode = attrs.rounding_method or (
+        "round" if attrs.coordinate_transformation_mode == "align_corners" else "floor"
+    )
+    pick = {
+        "round": np.round,
+        "floor": np.floor,
+        "ceil": np.ceil,
+        "round_prefer_floor": lambda v: np.ceil(v - 0.5),
+        "round_prefer_ceil": lambda v: np.floor(v + 0.5),
+    }[mode]
+    return np.clip(pick(coords).astype(np.int64), 0, in_size - 1)
+
+
 def _resize(attrs: Attrs, x: np.ndarray) -> np.ndarray:
     xs = x.transpose(0, 3, 1, 2) if attrs.layout == "NHWC" else x
     _, _, h, w = xs.shape
     oh, ow = attrs.size
-    ys = _source_coords(oh, h, attrs.coordinate_transformation_mode)
-    xcs = _source_coords(ow, w, attrs.coordinate_transformation_mode)
+    ys = source_coords(oh, h, attrs.coordinate_transformation_mode)
+    xcs = source_coords(ow, w, attrs.coordinate_transformation_mode)
     src = xs.astype(np.float64)
     if attrs.method == "nearest_neighbor":
-        mode = attrs.rounding_method or (
-            "round" if attrs.coordinate_transformation_mode == "align_corners" else "floor"
-        )
-        pick = {
-            "round": np.round,
-            "floor": np.floor,
-            "ceil": np.ceil,
-            "round_prefer_floor": lambda v: np.ceil(v - 0.5),
-            "round_prefer_ceil": lambda v: np.floor(v + 0.5),
-        }[mode]
-        iy = np.clip(pick(ys).astype(np.int64), 0, h - 1)
-        ix = np.clip(pick(xcs).astype(np.int64), 0, w - 1)
+        iy = nearest_source_index(ys, h, attrs)
+        ix = nearest_source_index(xcs, w, attrs)
         out = src[:, :, iy][:, :, :, ix]
     else:
         y0 = np.floor(ys).astype(np.int64)
