@@ -17,7 +17,8 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
 
 
-def passes_for_level(level: int) -> list[ModulePass]:
+def passes_for_level(level: int, entry: tuple[str, ...] = ("main",)) -> list[ModulePass]:
+    """The passes of `level`; `entry` names the functions to keep (the others may be dropped)."""
     from xdsl.transforms.common_subexpression_elimination import CommonSubexpressionElimination
 
     from relay_opt.passes.dce import DeadCodeEliminationPass
@@ -35,7 +36,7 @@ def passes_for_level(level: int) -> list[ModulePass]:
     if level >= 1:
         pipeline += [
             InlinePass(),
-            RemoveUnusedFunctionsPass(),
+            RemoveUnusedFunctionsPass(entry),
             SimplifyInferencePass(),
             DeadCodeEliminationPass(),
         ]
@@ -59,10 +60,13 @@ class OptimizePass(ModulePass):
 
     level: int = 3
 
+    entry: tuple[str, ...] = ("main",)
+    """The functions the program is called through: remove-unused-functions keeps them."""
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         if not 0 <= self.level <= 3:
             from relay_opt.diagnostics import RelayError
 
             raise RelayError(f"optimization level {self.level} does not exist (0 to 3)")
-        for p in passes_for_level(self.level):
+        for p in passes_for_level(self.level, self.entry):
             p.apply(ctx, op)

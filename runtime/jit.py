@@ -183,12 +183,14 @@ def lower_to_llvm(
     level: int = 3,
     timings: Timings | None = None,
     kernels: list[str] | None = None,
+    entry: str = "main",
 ) -> ModuleOp:
     """Optimize (relay-optimize at `level`) and lower a clone of a type-checked Relay module.
 
     infer-types, the first pass of relay-optimize, runs only if some type is still
     incomplete: `relay_opt.load_program` has type-checked what it loaded. `timings`
-    records each pass; with `profile`, `kernels` receives the name of each timed kernel."""
+    records each pass; with `profile`, `kernels` receives the name of each timed kernel.
+    `entry` is the function that will be called: the optimizer keeps it and what it uses."""
     from relay_opt.lowering.profile_kernels import (
         ProfileKernelsPass,
         kernel_names,
@@ -201,7 +203,7 @@ def lower_to_llvm(
     if not 0 <= level <= 3:
         raise RelayError(f"optimization level {level} does not exist (0 to 3)")
     timings = timings or Timings()
-    passes = passes_for_level(level)
+    passes = passes_for_level(level, (entry,))
     if not _has_incomplete_types(module):
         passes = [p for p in passes if not isinstance(p, InferTypesPass)]
     lowered = module.clone()
@@ -306,7 +308,7 @@ def compile(
     params = [s for i, a in enumerate(f.args) for s in _specs(a.type, a.name_hint or f"arg{i}")]
     timings = timings or Timings()
     kernels: list[str] = []
-    lowered = lower_to_llvm(module, profile, opt, timings, kernels)
+    lowered = lower_to_llvm(module, profile, opt, timings, kernels, entry)
     kernel_profile = None
     if profile:
         kernel_profile = KernelProfile(kernels)
@@ -321,6 +323,8 @@ def compile(
         engine = llvm.create_mcjit_compiler(mod, target_machine(opt))
         engine.finalize_object()
     address = engine.get_function_address(entry)
+    if not address:  # never hand out a call through a null pointer
+        raise RuntimeError(f"@{entry} was not compiled (no native code has its name)")
     exe = Executable(engine, address, params, list(f.function_type.inputs), f.ret_type, mod)
     exe._weights = weights  # the bound arrays must outlive the code
     exe.profile = kernel_profile

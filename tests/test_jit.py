@@ -77,3 +77,19 @@ def test_unknown_entry_is_a_clear_error():
     module = load_program(HEADER + "def @f(%x: float32) { %x }", "relay").module
     with pytest.raises(ValueError, match="no function @main"):
         compile(module)
+
+
+@pytest.mark.parametrize("opt", [0, 1, 2, 3])
+def test_an_entry_other_than_main_survives_the_optimizer(opt):
+    # remove-unused-functions keeps the entry being compiled (it used to keep only @main, and
+    # the JIT then called a null address for @f at -O1 and above).
+    module = load_program(
+        HEADER
+        + "def @g(%x: Tensor[(4), float32]) { add(%x, %x) }\n"
+        + "def @f(%x: Tensor[(4), float32]) { multiply(@g(%x), %x) }\n"
+        + "def @main(%x: Tensor[(4), float32]) { negative(%x) }",
+        "relay",
+    ).module
+    x = np.arange(4, dtype=np.float32)
+    np.testing.assert_array_equal(compile(module, "f", opt=opt)(x), 2 * x * x)
+    np.testing.assert_array_equal(compile(module, "main", opt=opt)(x), -x)

@@ -128,3 +128,17 @@ def test_mlir_timing_shows_infer_types_once(tmp_path: Path, suffix: str):
     rows = [line.split()[-1] for line in r.stderr.splitlines() if "%)" in line]
     assert rows.count("infer-types") == 1 and rows[0] == "infer-types"
     assert {"fuse-ops", "convert-relay-to-linalg", "convert-to-llvm", "Total"} <= set(rows)
+
+
+def test_entry_other_than_main_at_every_level(tmp_path: Path):
+    # Optimizing used to drop every function but @main: `--entry f` at -O1..-O3 segfaulted.
+    path = tmp_path / "two.rly"
+    path.write_text(
+        '#[version = "0.0.5"]\n'
+        "def @f(%x: Tensor[(4), float32]) { add(%x, %x) }\n"
+        "def @main(%x: Tensor[(4), float32]) { multiply(%x, %x) }\n"
+    )
+    for level in ("0", "1", "3"):
+        r = relay_run(str(path), "--entry", "f", "-O", level, "--fill-mode", "ones")
+        assert r.returncode == 0, r.stderr
+        assert "result[0]: 4xfloat32 [2., 2., 2., 2.]" in r.stdout
