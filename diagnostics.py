@@ -18,7 +18,12 @@ from dataclasses import dataclass
 
 from xdsl.dialects.builtin import FileLineColLoc
 from xdsl.ir import Operation, SSAValue
-from xdsl.utils.exceptions import DiagnosticException, ParseError, VerifyException
+from xdsl.utils.exceptions import (
+    ArgSpecParseError,
+    DiagnosticException,
+    ParseError,
+    VerifyException,
+)
 
 
 @dataclass(frozen=True)
@@ -176,6 +181,11 @@ def run_tool(tool: Callable[[], int], prog: str) -> int:
         return 1
     except ValueError as e:
         sys.stderr.write(f"{prog}: error: {e}\n")
+        return 1
+    except ArgSpecParseError as e:
+        # A malformed -p pipeline (xDSL raises it as a BaseException); its text has the caret.
+        message = str(e).removeprefix("Error parsing pass pipeline specification:\n")
+        sys.stderr.write(f"{prog}: error: malformed pass pipeline: {message.rstrip()}\n")
         return 1
     except KeyboardInterrupt:
         return 130

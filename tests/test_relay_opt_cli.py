@@ -117,6 +117,14 @@ def test_unknown_pass(tmp_path: Path):
     assert first.startswith("relay-opt: error: ") and "no-such-pass" in first
 
 
+def test_malformed_pipeline(tmp_path: Path):
+    src = write(tmp_path, "good.mlir", GOOD)
+    r = relay_opt(str(src), "-p", "fuse-ops{max-depth=3")
+    first = assert_clean_failure(r)
+    assert first == "relay-opt: error: malformed pass pipeline: pass-pipeline:1:21"
+    assert "expected either a space or `}` here" in r.stderr
+
+
 def test_bad_pass_option(tmp_path: Path):
     src = write(tmp_path, "good.mlir", GOOD)
     first = assert_clean_failure(relay_opt(str(src), "-p", "infer-types{bogus=1}"))

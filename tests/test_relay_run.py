@@ -142,3 +142,13 @@ def test_entry_other_than_main_at_every_level(tmp_path: Path):
         r = relay_run(str(path), "--entry", "f", "-O", level, "--fill-mode", "ones")
         assert r.returncode == 0, r.stderr
         assert "result[0]: 4xfloat32 [2., 2., 2., 2.]" in r.stdout
+
+
+@pytest.mark.parametrize(
+    "option", [["--rtol", "nan"], ["--atol", "-1"], ["--atol", "inf"], ["--repeat", "-3"]]
+)
+def test_meaningless_numbers_are_refused(program: Path, option):
+    # --rtol nan used to print [SUCCESS] for any result; --repeat -3 was ignored.
+    r = relay_run(str(program), "--interpret", "--fill-mode", "ones", *option)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert f"argument {option[0]}" in r.stderr

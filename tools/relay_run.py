@@ -14,6 +14,7 @@ result is flattened; an ONNX model's by its output names) and printed as
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import sys
@@ -25,6 +26,27 @@ import numpy as np
 
 from relay_opt.diagnostics import RelayError, UserError, run_tool
 from relay_opt.timing import Timings
+
+
+def _tolerance(text: str) -> float:
+    """A finite, non-negative tolerance: `nan` would make every comparison pass."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a finite, non-negative tolerance")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -50,10 +72,10 @@ def _parser() -> argparse.ArgumentParser:
         help="fill inputs that --inputs does not give",
     )
     p.add_argument("--expected", metavar="E.npz", help="compare the results with these arrays")
-    p.add_argument("--rtol", type=float, default=1e-5)
-    p.add_argument("--atol", type=float, default=1e-5)
+    p.add_argument("--rtol", type=_tolerance, default=1e-5)
+    p.add_argument("--atol", type=_tolerance, default=1e-5)
     p.add_argument(
-        "--repeat", type=int, default=0, metavar="N", help="time N calls after a warm-up"
+        "--repeat", type=_count, default=0, metavar="N", help="time N calls after a warm-up"
     )
     p.add_argument("--print-time", action="store_true", help="print mean/median/min/max/std in ms")
     p.add_argument("--profile", action="store_true", help="print the time of each compiled kernel")
