@@ -11,10 +11,14 @@ relay-opt records one for every op it parses).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from xdsl.dialects.builtin import FileLineColLoc
 from xdsl.ir import Operation, SSAValue
@@ -157,6 +161,61 @@ def verify_located(module: Operation) -> None:
             message = str(e.args[0]) if e.args else str(e)
             message = message.removeprefix("Operation does not verify: ")
             raise RelayError(message, op) from None
+
+
+def write_output(path: str, data: str | bytes | Callable[[BinaryIO], None], tool: str) -> None:
+    """Write a tool's output file whole or not at all.
+
+    The data goes to a temporary file in the directory of the file the path resolves to (a
+    symlink is written through, not replaced), which is then renamed over it; on any error the
+    temporary file is removed and the error names `path`. `data` is text, bytes, or a function
+    that writes to a binary file. A device or a FIFO (`-o /dev/stdout`) is written directly."""
+    target = os.path.realpath(path)
+
+    def fail(e: OSError) -> UserError:
+        return UserError(f"{tool}: error: cannot write '{path}': {e.strerror or e}\n")
+
+    def emit(f: BinaryIO) -> None:
+        if callable(data):
+            data(f)
+        else:
+            f.write(data.encode() if isinstance(data, str) else data)
+
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as e:
+        raise fail(e) from None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise UserError(f"{tool}: error: cannot write '{path}': it is a directory\n")
+    if mode is not None and not stat.S_ISREG(mode):
+        try:
+            with open(target, "wb") as f:
+                emit(f)
+        except OSError as e:
+            raise fail(e) from None
+        return
+    if mode is None:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    directory, base = os.path.split(target)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=directory or ".")
+    except OSError as e:
+        raise fail(e) from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            emit(f)
+        os.chmod(tmp, stat.S_IMODE(mode))
+        os.replace(tmp, target)
+    except BaseException as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(e, OSError):
+            raise fail(e) from None
+        raise
 
 
 def run_tool(tool: Callable[[], int], prog: str) -> int:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from xdsl.context import Context
+from xdsl.dialect_interfaces.op_asm import OpAsmDialectInterface
 from xdsl.dialects.builtin import FileLineColLoc, IntAttr, ModuleOp, StringAttr, UnknownLoc
 from xdsl.ir import Operation
 from xdsl.parser import Parser
@@ -65,12 +66,29 @@ class Program:
 
 
 class LocatingParser(Parser):
-    """xDSL's MLIR parser, giving every op without an explicit `loc(...)` its position."""
+    """xDSL's MLIR parser, giving every op without an explicit `loc(...)` its position.
+
+    A resource name (`dense_resource<NAME>`) already taken in this process, by another file or
+    by a stored weight, is renamed, the same way at every use in this text and in its
+    `{-# dialect_resources #-}` section: xDSL's parser would give each occurrence a new name, so
+    that the constants of a second file read no data."""
 
     def __init__(self, ctx: Context, text: str, name: str, line_offset: int = 0):
         super().__init__(ctx, text, name)
         self._name = StringAttr(name)
         self._line_offset = line_offset
+        self._resource_names: dict[tuple[str, str], str] = {}
+
+    def _parse_dialect_resource_handle(
+        self, dialect_name: str, interface: OpAsmDialectInterface
+    ) -> str:
+        key = self.parse_identifier(" for resource handle")
+        renamed = self._resource_names.get((dialect_name, key))
+        if renamed is None:
+            renamed = interface.declare_resource(key)
+            self._resource_names[dialect_name, key] = renamed
+            self.dialect_resources.add((dialect_name, renamed))
+        return renamed
 
     def parse_operation(self) -> Operation:
         span = self._current_token.span

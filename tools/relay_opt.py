@@ -34,6 +34,7 @@ from relay_opt.diagnostics import (
     render_parse_error,
     run_tool,
     verify_located,
+    write_output,
 )
 from relay_opt.timing import Timings
 
@@ -269,8 +270,7 @@ class RelayOptMain(xDSLOptMain):
         if self.args.output_file is None:
             sys.stdout.write(out.getvalue())
         else:
-            with open(self.args.output_file, "w") as f:
-                f.write(out.getvalue())
+            write_output(self.args.output_file, out.getvalue(), "relay-opt")
         if self.args.mlir_timing or self.args.time_passes:
             sys.stderr.write(self.timings.report())
         return 0

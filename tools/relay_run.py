@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import statistics
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
-from relay_opt.diagnostics import RelayError, UserError, run_tool
+from relay_opt.diagnostics import RelayError, UserError, run_tool, write_output
 from relay_opt.timing import Timings
 
 
@@ -252,14 +252,17 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
         print("Kernel profile (all calls):")
         print(exe.profile.table())  # pyright: ignore[reportPossiblyUnbound, reportOptionalMemberAccess]
     if ns.outputs:
-        tmp = ns.outputs + ".tmp.npz"
         keys = (
             output_names
             if output_names and len(output_names) == len(outputs)
             else [f"output_{i}" for i in range(len(outputs))]
         )
-        np.savez(tmp, **dict(zip(keys, outputs, strict=True)))  # pyright: ignore[reportArgumentType]  (numpy's stub: a key could be allow_pickle)
-        os.replace(tmp, ns.outputs)
+        arrays = dict(zip(keys, outputs, strict=True))
+
+        def save(f: BinaryIO) -> None:
+            np.savez(f, **arrays)  # pyright: ignore[reportArgumentType]  (numpy's stub: a key could be allow_pickle)
+
+        write_output(ns.outputs, save, "relay-run")
     if ns.expected:
         return _compare(ns, outputs, output_names)
     return 0

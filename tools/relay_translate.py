@@ -7,20 +7,27 @@ relay-translate --export-relay model.mlir [--meta-out M.npz | --show-meta-data]
                                                             Relay dialect -> Relay text
 relay-translate --emit-llvm model.rly                       LLVM IR (optimized, -O3)
 relay-translate --emit-obj model.rly -o model.o             a native object file
+
+--emit-llvm and --emit-obj compile one function (--entry, default main) into a
+self-contained module: the weights are constants inside it, the function is the
+C symbol relay_<entry> (or --entry-symbol), every other function is internal:
+
+    void relay_main(const T *in0, ..., T *out0, ...);
+
+one pointer per input tensor, then one per result (tuples flattened), each to a
+dense row-major buffer of the tensor's element type; results are written there.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from io import StringIO
 from pathlib import Path
+from typing import BinaryIO
 
-from xdsl.printer import Printer
-
-from relay_opt.diagnostics import RelayError, UserError, run_tool
+from relay_opt.diagnostics import RelayError, UserError, run_tool, write_output
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -63,6 +70,14 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --export-relay: append the constants as a #[metadata] section",
     )
+    p.add_argument(
+        "--entry", default="main", help="with --emit-llvm/--emit-obj: the function to compile"
+    )
+    p.add_argument(
+        "--entry-symbol",
+        metavar="SYMBOL",
+        help="with --emit-llvm/--emit-obj: its C symbol (default relay_<entry>)",
+    )
     p.add_argument("--print-op-generic", action="store_true", help="print ops in the generic form")
     p.add_argument("-o", "--output-file", help="output file (default: stdout)")
     return p
@@ -95,31 +110,31 @@ def translate(args: Sequence[str] | None = None) -> int:
             source, fmt, filename=name, meta=ns.meta, input_shapes=_shapes(ns.input_shape)
         )
 
+    result: str | bytes
     if ns.import_relay or ns.import_onnx:
+        from relay_opt.dialects.relay.resources import print_module
+
         module = load("onnx" if ns.import_onnx else ns.input_format or "relay").module
         out = StringIO()
-        Printer(stream=out, print_generic_format=ns.print_op_generic).print_op(module)
-        out.write("\n")
+        # With the weights' blobs: what relay-translate writes reads back complete.
+        print_module(module, out, generic=ns.print_op_generic)
         result = out.getvalue()
         constants = []
     elif ns.emit_llvm or ns.emit_obj:
         if ns.emit_obj and not ns.output_file:
             raise UserError("relay-translate: error: --emit-obj needs -o FILE\n")
         program = load(ns.input_format)
-        from relay_opt.runtime.jit import llvm_ir, lower_to_llvm, optimize, target_machine
+        from relay_opt.runtime.native_object import native_module, object_machine
 
         try:
-            llvm_module = optimize(llvm_ir(lower_to_llvm(program.module)), ns.opt)
+            llvm_module = native_module(program.module, ns.entry, ns.entry_symbol, ns.opt)
         except RelayError as e:
             raise UserError(program.render(e)) from None
         if ns.emit_obj:
-            data = target_machine(ns.opt).emit_object(llvm_module)
-            tmp = ns.output_file + ".tmp"
-            with open(tmp, "wb") as f:
-                f.write(data)
-            os.replace(tmp, ns.output_file)
-            return 0
-        result, constants = str(llvm_module), []
+            result = object_machine(ns.opt).emit_object(llvm_module)
+        else:
+            result = str(llvm_module)
+        constants = []
     else:
         program = load(ns.input_format)
         from relay_opt.frontends.relay_text.printer import print_relay
@@ -133,13 +148,15 @@ def translate(args: Sequence[str] | None = None) -> int:
     if ns.meta_out:
         import numpy as np
 
-        np.savez(ns.meta_out, **{f"relay.Constant.{i}": c for i, c in enumerate(constants)})  # pyright: ignore[reportArgumentType]  (numpy's stub: a key could be allow_pickle)
+        arrays = {f"relay.Constant.{i}": c for i, c in enumerate(constants)}
+
+        def save(f: BinaryIO) -> None:
+            np.savez(f, **arrays)  # pyright: ignore[reportArgumentType]  (numpy's stub: a key could be allow_pickle)
+
+        write_output(ns.meta_out, save, "relay-translate")
     if ns.output_file:
-        tmp = ns.output_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(result)
-        os.replace(tmp, ns.output_file)
-    else:
+        write_output(ns.output_file, result, "relay-translate")
+    elif isinstance(result, str):
         sys.stdout.write(result)
     return 0
 

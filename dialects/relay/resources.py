@@ -3,19 +3,27 @@
 A constant larger than `INLINE_LIMIT` elements is a `dense_resource<name>`
 whose array lives in this process-wide store, never in IR text: lowering
 keeps the name (an external global), and the JIT binds that global to the
-array's address. Printing a module may write the blobs out
-(`write_blobs`), as MLIR does in its `{-# dialect_resources ... #-}` section,
+array's address. Printing a module writes the blobs out (`write_blobs`,
+`print_module`), as MLIR does in its `{-# dialect_resources ... #-}` section,
 and parsing such text makes them readable again (`array_of`).
+
+Names never collide within a process: a stored array is named by a hash of its
+dtype, shape and bytes (`__relay_w_<hash>`), and every name in use is declared
+in builtin's resource table, so a parsed file whose resource has a name already
+taken gets it renamed (`loader.LocatingParser` maps each of the file's names to
+one new name) instead of reading another module's data.
 """
 
 from __future__ import annotations
 
-import itertools
+import hashlib
+from typing import IO
 
 import numpy as np
 from xdsl.dialect_interfaces.op_asm import OpAsmDialectInterface
 from xdsl.dialects.builtin import Builtin, DenseIntOrFPElementsAttr, DenseResourceAttr, StringAttr
 from xdsl.ir import Attribute, Operation
+from xdsl.printer import Printer
 
 from relay_opt.dialects.relay.constants import dense_from_numpy, numpy_from_dense
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype, relay_dtype
@@ -25,7 +33,6 @@ INLINE_LIMIT = 64
 """Constants with more elements than this are resources."""
 
 _ARRAYS: dict[str, np.ndarray] = {}
-_NAMES = itertools.count()
 
 
 def _blobs() -> OpAsmDialectInterface:
@@ -34,11 +41,24 @@ def _blobs() -> OpAsmDialectInterface:
     return interface
 
 
+def _digest(array: np.ndarray) -> str:
+    h = hashlib.blake2b(f"{array.dtype.str}{array.shape}".encode(), digest_size=8)
+    h.update(array.reshape(-1).view(np.uint8))
+    return h.hexdigest()
+
+
 def store(array: np.ndarray, hint: str = "relay_w") -> str:
-    """Keep `array` (read-only) under a new process-unique name."""
-    name = f"__{hint}{next(_NAMES)}"
+    """Keep `array` (read-only) under a name derived from its content.
+
+    Equal arrays share a name; a name taken by other data (a parsed file's) is not reused."""
     frozen = np.array(array, order="C", copy=True)
     frozen.setflags(write=False)
+    name = f"__{hint}_{_digest(frozen)}"
+    known = _ARRAYS.get(name)
+    if known is not None and known.dtype == frozen.dtype and np.array_equal(known, frozen):
+        return name
+    # Declaring the name makes the parser rename a file's resource that has it.
+    name = _blobs().declare_resource(name)
     _ARRAYS[name] = frozen
     return name
 
@@ -91,7 +111,7 @@ def write_blobs(root: Operation, limit: int | None = None) -> list[str]:
     elided: list[str] = []
     interface = _blobs()
     for op in root.walk():
-        for value in op.properties.values():
+        for value in (*op.properties.values(), *op.attributes.values()):
             if not isinstance(value, DenseResourceAttr):
                 continue
             name = value.resource_handle.data
@@ -102,7 +122,21 @@ def write_blobs(root: Operation, limit: int | None = None) -> list[str]:
                 elided.append(name)
                 continue
             data = array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
-            key = interface.declare_resource(name)
-            assert key == name
+            if interface.lookup(name) is None:  # stored before this module declared it
+                interface.declare_resource(name)
             interface.parse_resource(name, "0x" + (64).to_bytes(4, "little").hex() + data.hex())
+    return elided
+
+
+def print_module(
+    module: Operation, stream: IO[str], generic: bool = False, limit: int | None = None
+) -> list[str]:
+    """Print `module` with the blobs of its resources (what reads back complete).
+
+    Returns the names of the blobs left out for being larger than `limit` bytes."""
+    elided = write_blobs(module, limit)
+    printer = Printer(stream=stream, print_generic_format=generic)
+    printer.print_op(module)
+    printer.print_metadata([Builtin])
+    stream.write("\n")
     return elided

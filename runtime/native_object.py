@@ -1,0 +1,128 @@
+"""A Relay function as a self-contained native module: LLVM IR or an object file to link.
+
+The JIT binds a module's weights to arrays of this process by address; an object file
+cannot, so here the weights become constants inside the module, and the entry function
+gets a namespaced symbol (`relay_main` for @main) so that it links into a C program, which
+has its own `main`. Every other function is internal. The entry's C signature:
+
+    void relay_main(const T0 *in0, ..., T_k *out0, ...);
+
+one pointer per input tensor, then one per result tensor (tuples flattened, in order), each
+to a dense row-major (C-contiguous) buffer of the tensor's element type. Results are
+written in place; the function allocates its scratch memory itself (malloc/free).
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+from xdsl.dialects.builtin import ModuleOp
+
+from relay_opt.diagnostics import RelayError
+from relay_opt.dialects.relay.ir_helpers import functions_by_name
+from relay_opt.runtime.jit import _llvm, llvm_ir, lower_to_llvm, optimize
+from relay_opt.timing import Timings
+
+_SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def default_symbol(entry: str) -> str:
+    """The C symbol of a Relay function: `relay_` and its name."""
+    return f"relay_{entry}"
+
+
+def _weights(lowered: ModuleOp) -> dict[str, np.ndarray]:
+    """The stored arrays of the module's external globals (its weights), by name."""
+    from xdsl.dialects import llvm as llvm_dialect
+
+    from relay_opt.dialects.relay.resources import stored
+
+    arrays: dict[str, np.ndarray] = {}
+    for op in lowered.ops:
+        if isinstance(op, llvm_dialect.GlobalOp) and "value" not in op.properties:
+            name = op.sym_name.data
+            array = stored(name)
+            if array is None:
+                raise RelayError(f"the data of the weight @{name} is not available")
+            arrays[name] = array
+    return arrays
+
+
+def _weights_ir(arrays: dict[str, np.ndarray], triple: str, layout: str) -> str:
+    """An LLVM module defining each weight as a byte array (its little-endian bytes)."""
+    lines = [f'target triple = "{triple}"', f'target datalayout = "{layout}"']
+    for name, array in arrays.items():
+        data = np.ascontiguousarray(array.astype(array.dtype.newbyteorder("<"), copy=False))
+        raw = data.reshape(-1).view(np.uint8).tobytes()
+        init = f'c"\\{raw.hex(chr(92))}"' if raw else "zeroinitializer"
+        lines.append(f'@"{name}" = constant [{len(raw)} x i8] {init}, align 64')
+    return "\n".join(lines) + "\n"
+
+
+def native_module(
+    module: ModuleOp,
+    entry: str = "main",
+    symbol: str | None = None,
+    opt: int = 3,
+    timings: Timings | None = None,
+):  # noqa: ANN201
+    """Lower and optimize `entry` of a type-checked Relay module into an llvmlite module with
+    its weights inside and the entry named `symbol` (default `relay_<entry>`)."""
+    symbol = symbol or default_symbol(entry)
+    if not _SYMBOL.fullmatch(symbol):
+        raise ValueError(f"the entry symbol '{symbol}' is not a C identifier")
+    funcs = functions_by_name(module)
+    if entry not in funcs:
+        raise ValueError(
+            f"the module has no function @{entry} (it has {', '.join(sorted(funcs)) or 'none'})"
+        )
+    timings = timings or Timings()
+    lowered = lower_to_llvm(module, level=opt, timings=timings, entry=entry)
+    arrays = _weights(lowered)
+    with timings.measure("llvm-translate"):
+        ir_text = llvm_ir(lowered)
+    with timings.measure("llvm-optimize"):
+        mod = optimize(ir_text, opt)
+    llvm = _llvm()
+    defined = {f.name for f in mod.functions if not f.is_declaration}
+    if entry not in defined:
+        raise RuntimeError(f"@{entry} was not compiled (no native code has its name)")
+    if symbol != entry and symbol in {f.name for f in mod.functions} | set(arrays):
+        raise ValueError(f"the entry symbol '{symbol}' is already a name in the module")
+    used = {g.name for g in mod.global_variables if g.is_declaration and g.name in arrays}
+    if used:
+        weights = {name: arrays[name] for name in sorted(used)}
+        mod.link_in(llvm.parse_assembly(_weights_ir(weights, mod.triple, mod.data_layout)))
+    for g in mod.global_variables:
+        if g.name in arrays:
+            g.linkage = llvm.Linkage.internal
+    for f in mod.functions:
+        if f.is_declaration:
+            continue
+        if f.name == entry:
+            f.name = symbol
+        else:
+            f.linkage = llvm.Linkage.internal
+    mod.verify()
+    return mod
+
+
+def object_machine(opt: int = 3):  # noqa: ANN201
+    """A TargetMachine for objects to link: position-independent code (PIE executables and
+    shared libraries accept it), the default code model, this CPU's features."""
+    llvm = _llvm()
+    return llvm.Target.from_default_triple().create_target_machine(
+        cpu=llvm.get_host_cpu_name(),
+        features=llvm.get_host_cpu_features().flatten(),
+        opt=opt,
+        reloc="pic",
+        codemodel="default",
+    )
+
+
+def emit_object(
+    module: ModuleOp, entry: str = "main", symbol: str | None = None, opt: int = 3
+) -> bytes:
+    """The bytes of an object file for this host defining the entry's symbol."""
+    return object_machine(opt).emit_object(native_module(module, entry, symbol, opt))

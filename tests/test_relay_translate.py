@@ -1,0 +1,230 @@
+"""relay-translate and the files the tools write: weights that read back, resource names that
+never collide, objects that link into a C program, output files written whole and through
+symlinks."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from relay_opt import load_program
+from relay_opt.dialects.relay.resources import array_of, store
+from relay_opt.tools.relay_opt import main as relay_opt
+from relay_opt.tools.relay_run import main as relay_run
+from relay_opt.tools.relay_translate import main as relay_translate
+
+DENSE = """#[version = "0.0.5"]
+def @main(%x: Tensor[(4, 100), float32]) {
+  nn.dense(%x, meta[relay.Constant][0])
+}
+"""
+
+
+def _weights(tmp_path: Path, name: str, scale: float) -> Path:
+    path = tmp_path / name
+    w = (np.arange(1000, dtype=np.float32).reshape(10, 100) % 13) * scale
+    np.savez(path, **{"relay.Constant.0": w})
+    return path
+
+
+def _constant(program) -> np.ndarray:  # noqa: ANN001
+    from relay_opt.dialects.relay.core import ConstantOp
+
+    (op,) = [op for op in program.module.walk() if isinstance(op, ConstantOp)]
+    return array_of(op.value)
+
+
+def test_imported_mlir_reads_back_with_its_weights(tmp_path: Path):
+    (tmp_path / "m.rly").write_text(DENSE)
+    meta = _weights(tmp_path, "w.npz", 0.5)
+    out = tmp_path / "m.mlir"
+    assert (
+        relay_translate(
+            ["--import-relay", str(tmp_path / "m.rly"), "--meta", str(meta), "-o", str(out)]
+        )
+        == 0
+    )
+    text = out.read_text()
+    assert "dense_resource<__relay_w_" in text and "dialect_resources" in text
+    np.testing.assert_array_equal(_constant(load_program(out)), np.load(meta)["relay.Constant.0"])
+
+
+def _mlir_with_blob(name: str, values: np.ndarray) -> str:
+    blob = (64).to_bytes(4, "little").hex() + values.astype("<f4").tobytes().hex()
+    return f"""builtin.module {{
+  relay.func @main() -> tensor<{values.size}xf32> {{
+    %0 = relay.constant dense_resource<{name}> : tensor<{values.size}xf32>
+    relay.return %0 : tensor<{values.size}xf32>
+  }}
+}}
+
+{{-#
+  dialect_resources: {{
+    builtin: {{
+      {name}: "0x{blob}"
+    }}
+  }}
+#-}}
+"""
+
+
+def test_two_files_with_the_same_resource_name_keep_their_own_data(tmp_path: Path):
+    # Two runs of an older relay-translate both named their first weight __relay_w0.
+    first, second = np.arange(100, dtype=np.float32), -np.arange(100, dtype=np.float32)
+    (tmp_path / "a.mlir").write_text(_mlir_with_blob("__relay_w0", first))
+    (tmp_path / "b.mlir").write_text(_mlir_with_blob("__relay_w0", second))
+    a, b = load_program(tmp_path / "a.mlir"), load_program(tmp_path / "b.mlir")
+    np.testing.assert_array_equal(_constant(a), first)
+    np.testing.assert_array_equal(_constant(b), second)
+    np.testing.assert_array_equal(_constant(load_program(tmp_path / "a.mlir")), first)
+
+
+def test_a_stored_weight_and_a_parsed_file_do_not_share_a_name(tmp_path: Path):
+    ours = np.full(100, 7, np.float32)
+    name = store(ours)
+    assert store(ours.copy()) == name  # the same content, the same name
+    assert store(ours + 1) != name
+    theirs = np.arange(100, dtype=np.float32)
+    (tmp_path / "c.mlir").write_text(_mlir_with_blob(name, theirs))
+    np.testing.assert_array_equal(_constant(load_program(tmp_path / "c.mlir")), theirs)
+    from relay_opt.dialects.relay.resources import stored
+
+    np.testing.assert_array_equal(stored(name), ours)  # type: ignore[arg-type]
+
+
+TWO_FUNCTIONS = """#[version = "0.0.5"]
+def @scale(%a: Tensor[(4, 10), float32]) {
+  multiply(%a, 2f)
+}
+def @main(%x: Tensor[(4, 100), float32], %y: Tensor[(4, 10), float32]) {
+  %0 = nn.dense(%x, meta[relay.Constant][0]);
+  (@scale(%0), add(%0, %y))
+}
+"""
+
+DRIVER = r"""#include <stdio.h>
+void %(symbol)s(const float *x, const float *y, float *out0, float *out1);
+int main(void) {
+  static float x[400], y[40], out0[40], out1[40];
+  FILE *f = fopen(%(inputs)s, "rb");
+  if (!f || fread(x, sizeof x, 1, f) != 1 || fread(y, sizeof y, 1, f) != 1) return 3;
+  fclose(f);
+  %(symbol)s(x, y, out0, out1);
+  fwrite(out0, sizeof out0, 1, stdout);
+  fwrite(out1, sizeof out1, 1, stdout);
+  return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("symbol", [None, "net_forward"])
+def test_emitted_object_links_into_a_c_program(tmp_path: Path, symbol: str | None):
+    cc = shutil.which("cc")
+    if cc is None:
+        pytest.skip("no C compiler (cc) on PATH to link the object with")
+    (tmp_path / "m.rly").write_text(TWO_FUNCTIONS)
+    meta = _weights(tmp_path, "w.npz", 0.25)
+    obj = tmp_path / "m.o"
+    args = ["--emit-obj", str(tmp_path / "m.rly"), "--meta", str(meta), "-o", str(obj)]
+    assert relay_translate([*args, *(["--entry-symbol", symbol] if symbol else [])]) == 0
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 100)).astype(np.float32)
+    y = rng.standard_normal((4, 10)).astype(np.float32)
+    (tmp_path / "in.bin").write_bytes(x.tobytes() + y.tobytes())
+    driver = DRIVER % {"symbol": symbol or "relay_main", "inputs": f'"{tmp_path / "in.bin"}"'}
+    (tmp_path / "driver.c").write_text(driver)
+    exe = tmp_path / "driver"
+    # The object defines no `main` and needs no weights from elsewhere: it links as it is.
+    subprocess.run([cc, str(tmp_path / "driver.c"), str(obj), "-o", str(exe), "-lm"], check=True)
+    got = np.frombuffer(subprocess.run([str(exe)], check=True, capture_output=True).stdout, "<f4")
+
+    np.savez(tmp_path / "in.npz", x=x, y=y)
+    out = tmp_path / "out.npz"
+    run_args = ["--meta", str(meta), "-i", str(tmp_path / "in.npz"), "-o", str(out)]
+    assert relay_run([str(tmp_path / "m.rly"), *run_args]) == 0
+    want = np.load(out)
+    np.testing.assert_array_equal(got[:40].reshape(4, 10), want["output_0"])
+    np.testing.assert_array_equal(got[40:].reshape(4, 10), want["output_1"])
+
+
+def test_emit_llvm_defines_the_weights_and_names_the_entry(tmp_path: Path, capsys):
+    (tmp_path / "m.rly").write_text(TWO_FUNCTIONS)
+    meta = _weights(tmp_path, "w.npz", 0.25)
+    assert relay_translate(["--emit-llvm", str(tmp_path / "m.rly"), "--meta", str(meta)]) == 0
+    text = capsys.readouterr().out
+    assert "define void @relay_main(" in text and "define void @main(" not in text
+    assert "external" not in text.split("define", 1)[0]  # every weight is defined
+    assert (
+        relay_translate(
+            ["--emit-llvm", str(tmp_path / "m.rly"), "--meta", str(meta), "--entry-symbol", "1x"]
+        )
+        == 1
+    )
+    assert "the entry symbol '1x' is not a C identifier" in capsys.readouterr().err
+
+
+def test_output_is_written_through_a_symlink(tmp_path: Path):
+    (tmp_path / "m.rly").write_text(DENSE)
+    meta = _weights(tmp_path, "w.npz", 1.0)
+    real = tmp_path / "real.mlir"
+    real.write_text("old")
+    link = tmp_path / "link.mlir"
+    link.symlink_to(real)
+    assert (
+        relay_translate(
+            ["--import-relay", str(tmp_path / "m.rly"), "--meta", str(meta), "-o", str(link)]
+        )
+        == 0
+    )
+    assert link.is_symlink() and "relay.nn.dense" in real.read_text()
+    assert relay_opt([str(real), "-o", str(link)]) == 0
+    assert link.is_symlink() and "relay.nn.dense" in real.read_text()
+    np.savez(tmp_path / "in.npz", x=np.ones((4, 100), np.float32))
+    npz_real, npz_link = tmp_path / "o.npz", tmp_path / "olink.npz"
+    npz_real.write_bytes(b"")
+    npz_link.symlink_to(npz_real)
+    assert (
+        relay_run([str(real), "-i", str(tmp_path / "in.npz"), "-o", str(npz_link), "--interpret"])
+        == 0
+    )
+    assert npz_link.is_symlink() and np.load(npz_real)["output_0"].shape == (4, 10)
+
+
+def test_no_temporary_file_is_left_on_error(tmp_path: Path, capsys):
+    (tmp_path / "m.rly").write_text(DENSE)
+    meta = _weights(tmp_path, "w.npz", 1.0)
+    np.savez(tmp_path / "in.npz", x=np.ones((4, 100), np.float32))
+    target = tmp_path / "out"
+    target.mkdir()
+    before = sorted(os.listdir(tmp_path))
+    rly = str(tmp_path / "m.rly")
+    assert (
+        relay_run(
+            [
+                rly,
+                "--meta",
+                str(meta),
+                "-i",
+                str(tmp_path / "in.npz"),
+                "-o",
+                str(target),
+                "--interpret",
+            ]
+        )
+        == 1
+    )
+    assert relay_translate(["--import-relay", rly, "--meta", str(meta), "-o", str(target)]) == 1
+    assert relay_opt([rly, "--meta", str(meta), "-o", str(target)]) == 1
+    err = capsys.readouterr().err
+    for tool in ("relay-run", "relay-translate", "relay-opt"):
+        assert f"{tool}: error: cannot write '{target}': it is a directory" in err
+    assert ".tmp" not in err
+    missing = tmp_path / "no-such-dir" / "x.mlir"
+    assert relay_translate(["--import-relay", rly, "--meta", str(meta), "-o", str(missing)]) == 1
+    assert f"cannot write '{missing}': No such file or directory" in capsys.readouterr().err
+    assert sorted(os.listdir(tmp_path)) == before and os.listdir(target) == []
