@@ -52,6 +52,10 @@ def _plugin_universes(argv: Sequence[str]) -> list[Universe]:
     return [u for name in names for u in load_plugin(name)]
 
 
+TARGETS = ("mlir", "llvm")
+"""The output targets that apply to relay-opt's IR: MLIR text, and LLVM IR of the llvm dialect."""
+
+
 class RelayOptMain(xDSLOptMain):
     version_format = f"relay-opt {__version__} (xDSL {{xdsl_version}})"
 
@@ -86,6 +90,15 @@ class RelayOptMain(xDSLOptMain):
                 if name in self.available_passes:
                     raise RelayError(f"plugin pass '{name}' is already registered")
                 self.register_pass(name, factory)
+
+    def register_all_targets(self) -> None:
+        # xDSL's other targets print its own dialects (riscv, x86 and arm assembly, wgsl, csl,
+        # mps, wat): on Relay's IR they crash or print nothing. Only those that apply are offered.
+        super().register_all_targets()
+        targets = {n: t for n, t in self.available_targets.items() if n in TARGETS}
+        for universe in self.plugins:
+            targets.update(universe.all_targets)
+        self.available_targets = targets
 
     def register_all_frontends(self) -> None:
         super().register_all_frontends()
@@ -201,6 +214,8 @@ class RelayOptMain(xDSLOptMain):
     def output_resulting_program(self, prog: ModuleOp) -> str:
         from relay_opt.dialects.relay.resources import write_blobs
 
+        if self.args.target.partition("{")[0].strip() == "llvm":
+            _check_llvm_dialect(prog)
         write_blobs(prog, self.args.mlir_elide_resource_strings_if_larger)
         # The printer looks for blobs through the loaded dialects; .rly input never loads builtin.
         self.ctx.get_optional_dialect("builtin")
@@ -286,6 +301,17 @@ class RelayOptMain(xDSLOptMain):
             except Exception:  # a broken plugin must not hide the rest of the list
                 summary = "(failed to load)"
             stream.write(f"  {name.ljust(width)}  {summary}\n")
+
+
+def _check_llvm_dialect(module: ModuleOp) -> None:
+    """`-t llvm` translates the llvm dialect: name the first op that is not in it."""
+    for op in module.walk():
+        if op is not module and not op.name.startswith("llvm."):
+            raise RelayError(
+                f"-t llvm translates the llvm dialect to LLVM IR, and '{op.name}' is not in it: "
+                "lower the module first (-p relay-to-llvm)",
+                op,
+            )
 
 
 def _with_offset(e: ParseError, offset: int) -> ParseError:
