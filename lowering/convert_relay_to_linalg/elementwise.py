@@ -130,13 +130,38 @@ def _mod(s: Scalar, x: SSAValue, y: SSAValue) -> SSAValue:
         # float16: fmodf of the widened operands is exact, so rounding back is too.
         wide = [s.emit(arith.ExtFOp(v, Float32Type())) for v in (x, y)]
         return s.emit(arith.TruncFOp(s.emit(func.CallOp("fmodf", wide, [Float32Type()])), x.type))
-    return s.emit(arith.RemUIOp(x, y) if s.is_unsigned else arith.RemSIOp(x, y))
+    return _int_division(s, x, y, arith.RemUIOp if s.is_unsigned else arith.RemSIOp)
 
 
 def _floor_divide(s: Scalar, x: SSAValue, y: SSAValue) -> SSAValue:
     if s.is_float:
         return s.emit(math.FloorOp(s.emit(arith.DivfOp(x, y))))
-    return s.emit(arith.DivUIOp(x, y) if s.is_unsigned else arith.FloorDivSIOp(x, y))
+    return _int_division(s, x, y, arith.DivUIOp if s.is_unsigned else arith.FloorDivSIOp)
+
+
+def _divide(s: Scalar, x: SSAValue, y: SSAValue) -> SSAValue:
+    if s.is_float:
+        return s.emit(arith.DivfOp(x, y))
+    return _int_division(s, x, y, arith.DivUIOp if s.is_unsigned else arith.DivSIOp)
+
+
+def _int_division(s: Scalar, x: SSAValue, y: SSAValue, divide: Callable) -> SSAValue:
+    """x divide y where the hardware would trap (y == 0, signed INT_MIN / -1) gives the values
+    the operator's declaration defines (safe_divisor): the division runs on a safe divisor (1
+    there) and a select zeroes the quotient of a division by zero. No branch: it vectorizes."""
+    t = x.type
+    assert isinstance(t, IntegerType)
+    zero = s.zero(x)
+    by_zero = s.emit(arith.CmpiOp(y, zero, "eq"))
+    bad = by_zero
+    if not s.is_unsigned:
+        is_min = s.emit(arith.CmpiOp(x, s.const(-(1 << (t.width.data - 1)), t), "eq"))
+        by_minus_one = s.emit(arith.CmpiOp(y, s.const(-1, t), "eq"))
+        bad = s.emit(arith.OrIOp(bad, s.emit(arith.AndIOp(is_min, by_minus_one))))
+    q = s.emit(divide(x, s.emit(arith.SelectOp(bad, s.const(1, t), y))))
+    if divide in (arith.RemSIOp, arith.RemUIOp):
+        return q  # x mod 1 is already 0
+    return s.emit(arith.SelectOp(by_zero, zero, q))
 
 
 def _compare(fpred: str, spred: str, upred: str):  # noqa: ANN202
@@ -171,7 +196,7 @@ BINARY: dict[type[RelayOperatorOp], Callable[[Scalar, SSAValue, SSAValue], SSAVa
     Add: _float_or_int(arith.AddfOp, arith.AddiOp),
     Subtract: _float_or_int(arith.SubfOp, arith.SubiOp),
     Multiply: _float_or_int(arith.MulfOp, arith.MuliOp),
-    Divide: _float_or_int(arith.DivfOp, arith.DivSIOp, arith.DivUIOp),
+    Divide: _divide,
     Power: _power,
     Maximum: _float_or_int(arith.MaximumfOp, arith.MaxSIOp, arith.MaxUIOp),
     Minimum: _float_or_int(arith.MinimumfOp, arith.MinSIOp, arith.MinUIOp),

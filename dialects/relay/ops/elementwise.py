@@ -262,16 +262,49 @@ def _binary_rel(
     return relation
 
 
-def _floor_mod(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    # Relay's mod truncates (C's fmod) for both floats and integers.
-    return np.fmod(a, b)
+# Integer division by zero and INT_MIN / -1 trap in native code (SIGFPE). Relay defines them
+# as numpy does, and the lowering computes exactly this (one select around a safe divisor):
+#   x / 0 -> 0, x // 0 -> 0, x mod 0 -> 0; INT_MIN / -1 and INT_MIN // -1 -> INT_MIN (the
+#   quotient wraps), INT_MIN mod -1 -> 0.
+# Float division keeps IEEE's values (inf, nan), computed without printing numpy's warnings.
 
 
-def _divide(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    # Integer division truncates towards zero, as in C (and TVM).
-    if np.issubdtype(a.dtype, np.integer):
-        return np.trunc(a / b).astype(a.dtype)
-    return a / b
+def safe_divisor(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """b, with 1 where integer division would trap (b == 0, and INT_MIN / -1 for signed)."""
+    bad = b == 0
+    if np.issubdtype(a.dtype, np.signedinteger):
+        bad = bad | ((a == np.iinfo(a.dtype).min) & (b == -1))
+    return np.where(bad, np.ones((), b.dtype), b)
+
+
+def _int_division(quotient: Callable[[np.ndarray, np.ndarray], np.ndarray]):  # noqa: ANN202
+    def compute(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        if not np.issubdtype(a.dtype, np.integer):
+            with np.errstate(all="ignore"):
+                return quotient(a, b)
+        q = quotient(a, safe_divisor(a, b))
+        return np.where(b == 0, np.zeros((), a.dtype), q)
+
+    return compute
+
+
+def _trunc_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a / b rounded towards zero, as C and TVM divide integers (exact: no float round trip)."""
+    if not np.issubdtype(a.dtype, np.integer):
+        return a / b
+    q = np.floor_divide(a, b)
+    # floor and truncation differ by one when the division is inexact and the signs differ.
+    fix = (np.remainder(a, b) != 0) & ((a < 0) != (b < 0))
+    return q + fix.astype(q.dtype)
+
+
+def _trunc_mod(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    # Relay's mod truncates (C's fmod) for both floats and integers; x mod 1 is 0, so the
+    # safe divisor alone gives 0 where the division would trap.
+    if not np.issubdtype(a.dtype, np.integer):
+        with np.errstate(all="ignore"):
+            return np.fmod(a, b)
+    return np.fmod(a, safe_divisor(a, b))
 
 
 def _arith(
@@ -294,7 +327,7 @@ class Subtract(RelayOperatorOp): ...
 class Multiply(RelayOperatorOp): ...
 
 
-@register(_arith("divide", _divide, "a / b"))
+@register(_arith("divide", _int_division(_trunc_div), "a / b (integers: towards zero)"))
 class Divide(RelayOperatorOp): ...
 
 
@@ -310,11 +343,11 @@ class Maximum(RelayOperatorOp): ...
 class Minimum(RelayOperatorOp): ...
 
 
-@register(_arith("mod", _floor_mod, "truncated remainder"))
+@register(_arith("mod", _trunc_mod, "truncated remainder"))
 class Mod(RelayOperatorOp): ...
 
 
-@register(_arith("floor_divide", np.floor_divide, "floor(a / b)"))
+@register(_arith("floor_divide", _int_division(np.floor_divide), "floor(a / b)"))
 class FloorDivide(RelayOperatorOp): ...
 
 
