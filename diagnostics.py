@@ -148,7 +148,7 @@ def render_parse_error(err: ParseError) -> str:
     line = text[start:end] if isinstance(text, str) else ""
     col = span.start - start
     width = max(1, min(span.end, end) - span.start)
-    msg = getattr(err, "msg", str(err))
+    msg = parse_error_message(err)
     return f"{loc.file}:{loc.line}:{loc.col}: error: {msg}\n{line}\n{' ' * col}{'^' * width}\n"
 
 
@@ -161,6 +161,16 @@ def verify_located(module: Operation) -> None:
             message = str(e.args[0]) if e.args else str(e)
             message = message.removeprefix("Operation does not verify: ")
             raise RelayError(message, op) from None
+
+
+def parse_error_message(err: ParseError) -> str:
+    """xDSL's message, never empty: a few of its errors are only a context such as
+    ' in block definition' (it wanted a block label where an op or `}` may also go)."""
+    msg = str(getattr(err, "msg", err)).strip()
+    found = err.span.text.strip() or "end of input"
+    if msg.startswith("in block definition"):
+        return f"expected an operation or '}}', found '{found}'"
+    return msg or f"unexpected '{found}'"
 
 
 def write_output(path: str, data: str | bytes | Callable[[BinaryIO], None], tool: str) -> None:

@@ -30,6 +30,7 @@ from relay_opt.diagnostics import (
     LoadError,
     RelayError,
     location_of,
+    parse_error_message,
     render_error,
     render_parse_error,
     verify_located,
@@ -236,7 +237,7 @@ def load_program(
         if type_checked:
             type_check(program.module, timings)
     except ParseError as e:
-        raise LoadError(render_parse_error(e), getattr(e, "msg", str(e))) from None
+        raise LoadError(render_parse_error(e), parse_error_message(e)) from None
     except RelayError as e:
         if fmt in ("onnx", "onnxtxt"):  # the importer's errors name the node, or else the file
             diagnostic = render_error(e, {}, unlocated=name)

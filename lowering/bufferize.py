@@ -9,6 +9,7 @@ no copy is made where none is needed:
 - an op whose init tensor is used only by it updates that buffer in place
   (a `linalg.fill` then a reduction share one buffer);
 - other intermediates get a `memref.alloc`, freed right after their last use;
+- a static `tensor.extract_slice` is a `memref.subview` of its source's buffer;
 - tensor constants become `memref.global` constants; a weight (a `dense_resource`)
   becomes an external `memref.global` that the JIT binds to the array's address.
 A copy (`memref.copy`) remains only where a value must exist twice: a
@@ -33,7 +34,7 @@ from xdsl.dialects.builtin import (
     i64,
 )
 from xdsl.dialects.linalg import ops as linalg
-from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
+from xdsl.ir import Attribute, Block, Operation, Region, SSAValue, Use
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
@@ -67,7 +68,8 @@ def _dps_init_of(user: Operation, v: SSAValue) -> SSAValue | None:
 @dataclass
 class _Function:
     old: func.FuncOp
-    module_builder: Builder
+    globals_out: list[Operation]
+    """The module-level globals this function's constants need, in order of creation."""
     globals_made: dict[Attribute, str]
 
     def run(self) -> func.FuncOp:
@@ -134,6 +136,9 @@ class _Function:
         if (inits := _dps_inits(op)) is not None:
             self.dps(op, inits)
             return
+        if isinstance(op, tensor.ExtractSliceOp):
+            self.buffers[op.result] = self.view(op)
+            return
         if isinstance(op, func.CallOp):
             args = [self.buffers[a] for a in op.arguments]
             outs = [self.destination(r) for r in op.results]
@@ -194,6 +199,23 @@ class _Function:
             return self.buffers[v]
         raise RelayError(f"bufferize: no buffer for {v}")
 
+    def view(self, op: tensor.ExtractSliceOp) -> SSAValue:
+        """A static slice is a `memref.subview` of its source's buffer: no copy."""
+        if op.offsets or op.sizes or op.strides:
+            raise RelayError("bufferize handles slices with static offsets, sizes and strides", op)
+        source = self.input_buffer(op.source)
+        source_t = source.type
+        assert isinstance(source_t, MemRefType)
+        view = memref.SubviewOp.from_static_parameters(
+            source,
+            source_t,
+            op.static_offsets.get_values(),
+            op.static_sizes.get_values(),
+            op.static_strides.get_values(),
+        )
+        self.b.insert(view)
+        return view.result
+
     def constant(self, op: arith.ConstantOp) -> SSAValue:
         value = op.value
         t = memref_type(value.get_type())
@@ -202,7 +224,7 @@ class _Function:
             # A weight: an external global, bound to the array's address when run.
             name = value.resource_handle.data
             self.globals_made[value] = name
-            self.module_builder.insert(
+            self.globals_out.append(
                 memref.GlobalOp.get(
                     StringAttr(name), t, UnitAttr(), sym_visibility=StringAttr("public")
                 )
@@ -210,7 +232,7 @@ class _Function:
         elif name is None:
             name = f"__constant_{len(self.globals_made)}"
             self.globals_made[value] = name
-            self.module_builder.insert(
+            self.globals_out.append(
                 memref.GlobalOp.get(StringAttr(name), t, value, constant=UnitAttr())
             )
         get = memref.GetGlobalOp(name, t)
@@ -224,7 +246,7 @@ class _Function:
         for buffer in self.allocs:
             last = buffer.owner
             assert isinstance(last, Operation)
-            for use in buffer.uses:
+            for use in _uses_through_views(buffer):
                 # The top-level op that holds the use.
                 user: Operation | None = use.operation
                 while user is not None and user not in position:
@@ -232,6 +254,18 @@ class _Function:
                 if user is not None and position[user] > position[last]:
                     last = user
             block.insert_op_after(memref.DeallocOp.get(buffer), last)
+
+
+def _uses_through_views(buffer: SSAValue) -> list[Use]:
+    """The uses of a buffer and of every view of it (a read of a view reads the buffer)."""
+    uses: list[Use] = []
+    pending = [buffer]
+    while pending:
+        for use in pending.pop().uses:
+            uses.append(use)
+            if isinstance(use.operation, memref.SubviewOp):
+                pending.append(use.operation.result)
+    return uses
 
 
 @dataclass(frozen=True)
@@ -242,9 +276,16 @@ class BufferizePass(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         globals_made: dict[Attribute, str] = {}
-        module_builder = Builder(InsertPoint.at_start(op.body.block))
+        made: list[Operation] = []
         for f in [f for f in op.ops if isinstance(f, func.FuncOp)]:
-            new = _Function(f, module_builder, globals_made).run()
+            new = _Function(f, made, globals_made).run()
             op.body.block.insert_op_after(new, f)
             f.detach()
             f.erase()
+        # The globals go first, once every function is replaced (an insertion point kept
+        # before the first function would die with it).
+        block = op.body.block
+        if block.first_op is None:
+            block.add_ops(made)
+        else:
+            block.insert_ops_before(made, block.first_op)

@@ -36,6 +36,7 @@ from xdsl.dialects.builtin import (
     MemRefType,
     ModuleOp,
     StridedLayoutAttr,
+    TensorType,
     i1,
     i64,
 )
@@ -579,18 +580,23 @@ def _reverse_post_order(entry: Block) -> list[Block]:
 
 
 def _global(op: memref.GlobalOp) -> llvm.GlobalOp:
+    """A global memref is a flat `!llvm.array<N x T>`; its initial value is flattened too
+    (LLVM wants the initializer's type to be the global's: 1-D, N elements)."""
     t = op.type
     value = op.initial_value
-    array = llvm.LLVMArrayType(prod(t.get_shape()), t.element_type)
+    size = prod(t.get_shape())
+    array = llvm.LLVMArrayType(size, t.element_type)
+    name = op.sym_name.data
     if not isinstance(value, DenseIntOrFPElementsAttr):
         # No initializer: defined outside the module (a weight the JIT binds by address).
-        return llvm.GlobalOp(array, op.sym_name.data, "external", alignment=64)
+        return llvm.GlobalOp(array, name, "external", alignment=64)
+    flat = DenseIntOrFPElementsAttr(TensorType(t.element_type, [size]), value.data)
     return llvm.GlobalOp(
         array,
-        op.sym_name.data,
+        name,
         "internal",
         constant=op.constant is not None,
-        value=value,
+        value=flat,
         alignment=64,
     )
 

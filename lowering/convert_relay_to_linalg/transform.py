@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from xdsl.dialects import tensor
 from xdsl.dialects.builtin import TensorType, TupleType, f64, i64
 from xdsl.ir import SSAValue
-from xdsl.ir.affine import AffineExpr
+from xdsl.ir.affine import AffineDimExpr, AffineExpr
 
 from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay.ir_helpers import shape_of
@@ -67,11 +68,26 @@ def _identity(n: int) -> AffineMapAttr:
 def gather(lw: Lowerer, x: SSAValue, out_type, source: Sequence[AffineExpr]) -> SSAValue:  # noqa: ANN001
     """The result's element at the loop indices is x[source(indices)].
 
-    The result tensor is also the first input, unread: linalg takes each loop's
-    range from the first operand that indexes it by that loop alone, and that
-    must be the result, not a larger `x` (a slice from 0 reads x[d0])."""
+    An axis of `x` indexed by a loop alone (`d_k`) must be as long as that loop, or
+    the generic is invalid (linalg infers loop ranges from such operands): a slice
+    from 0 that ends early (split's first part) first takes `x`'s leading part with
+    a `tensor.extract_slice`, which bufferizes to a view, not a copy. The result
+    tensor is also the first input, unread, so each loop's range comes from it."""
     out_t = signless(out_type)
-    n = len(shape_of(out_t))
+    out_shape = shape_of(out_t)
+    n = len(out_shape)
+    x_shape = shape_of(x)
+    sizes = [
+        out_shape[e.position] if isinstance(e, AffineDimExpr) else size
+        for e, size in zip(source, x_shape, strict=True)
+    ]
+    if sizes != list(x_shape):
+        x_t = x.type
+        assert isinstance(x_t, TensorType)
+        sliced = tensor.ExtractSliceOp(
+            x, [0] * len(sizes), sizes, [1] * len(sizes), TensorType(x_t.element_type, sizes)
+        )
+        x = lw.insert(sliced).results[0]
     init = empty(lw, out_t)
     return generic(
         lw,

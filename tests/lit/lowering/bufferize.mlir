@@ -57,3 +57,47 @@ func.func @caller(%y: tensor<3xf32>) -> tensor<3xf32> {
   %r = func.call @callee(%y) : (tensor<3xf32>) -> tensor<3xf32>
   func.return %r : tensor<3xf32>
 }
+
+// -----
+
+// Constants of every function become globals at the top of the module, also when the
+// function holding one is not the first (the first is replaced before they are placed).
+// CHECK:      "memref.global"() <{sym_name = "__constant_0", type = memref<2xf32>, initial_value = dense<[3.000000e+00, 4.000000e+00]> : tensor<2xf32>, sym_visibility = "private", constant}>
+// CHECK-NEXT: func.func @no_constant(
+// CHECK-LABEL: func.func @second(%out0: memref<2xf32>)
+// CHECK-NEXT:   %[[G:.*]] = memref.get_global @__constant_0 : memref<2xf32>
+// CHECK-NEXT:   "memref.copy"(%[[G]], %out0)
+func.func @no_constant(%x: tensor<2xf32>) -> tensor<2xf32> {
+  func.return %x : tensor<2xf32>
+}
+func.func @second() -> tensor<2xf32> {
+  %c = arith.constant dense<[3.0, 4.0]> : tensor<2xf32>
+  func.return %c : tensor<2xf32>
+}
+
+// -----
+
+// A static slice is a view of its source's buffer, no copy; the buffer is freed only after
+// the last read through the view.
+// CHECK-LABEL: func.func @slice_view(%x: memref<2x6xf32>, %out0: memref<2x2xf32>)
+// CHECK-NEXT:   %[[T:.*]] = memref.alloc() : memref<2x6xf32>
+// CHECK-NEXT:   linalg.generic {{.*}} ins(%x : memref<2x6xf32>) outs(%[[T]] : memref<2x6xf32>)
+// CHECK:        %[[V:.*]] = memref.subview %[[T]][0, 0] [2, 2] [1, 1] : memref<2x6xf32> to memref<2x2xf32, strided<[6, 1]>>
+// CHECK-NEXT:   linalg.generic {{.*}} ins(%[[V]] : memref<2x2xf32, strided<[6, 1]>>) outs(%out0 : memref<2x2xf32>)
+// CHECK:        memref.dealloc %[[T]] : memref<2x6xf32>
+// CHECK-NEXT:   func.return
+func.func @slice_view(%x: tensor<2x6xf32>) -> tensor<2x2xf32> {
+  %e0 = tensor.empty() : tensor<2x6xf32>
+  %a = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%x : tensor<2x6xf32>) outs(%e0 : tensor<2x6xf32>) {
+  ^bb0(%i: f32, %o: f32):
+    %n = arith.negf %i : f32
+    linalg.yield %n : f32
+  } -> tensor<2x6xf32>
+  %s = tensor.extract_slice %a[0, 0] [2, 2] [1, 1] : tensor<2x6xf32> to tensor<2x2xf32>
+  %e1 = tensor.empty() : tensor<2x2xf32>
+  %b = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%s : tensor<2x2xf32>) outs(%e1 : tensor<2x2xf32>) {
+  ^bb0(%i: f32, %o: f32):
+    linalg.yield %i : f32
+  } -> tensor<2x2xf32>
+  func.return %b : tensor<2x2xf32>
+}

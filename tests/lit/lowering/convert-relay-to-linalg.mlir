@@ -93,6 +93,32 @@ relay.func @reverse_sequence(%x: tensor<2x5x3xf32>, %l: tensor<3xi64>) -> tensor
 
 // -----
 
+// A slice from 0 that ends early reads its input's leading part, taken with extract_slice
+// first (a view once bufferized): a plain d_k on the longer input would claim that axis is
+// the loop's length, which linalg's verifier rejects. A slice from further on reads at d_k + c.
+// CHECK-LABEL: func.func @split_first(%x: tensor<2x6xf32>) -> (tensor<2x2xf32>, tensor<2x4xf32>)
+// CHECK:      %[[S:.*]] = tensor.extract_slice %x[0, 0] [2, 2] [1, 1] : tensor<2x6xf32> to tensor<2x2xf32>
+// CHECK-NEXT: %[[E:.*]] = tensor.empty() : tensor<2x2xf32>
+// CHECK-NEXT: linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%[[E]], %[[S]] : tensor<2x2xf32>, tensor<2x2xf32>)
+// CHECK:      linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, (d1 + 2))>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%{{.*}}, %x : tensor<2x4xf32>, tensor<2x6xf32>)
+// CHECK-LABEL: func.func @slice_from_zero(%x: tensor<4x6xf32>) -> tensor<3x2xf32>
+// CHECK:      %[[S:.*]] = tensor.extract_slice %x[0, 0] [3, 6] [1, 1] : tensor<4x6xf32> to tensor<3x6xf32>
+// CHECK-NEXT: %[[E:.*]] = tensor.empty() : tensor<3x2xf32>
+// CHECK-NEXT: linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, ((d1 * 2) + 1))>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%[[E]], %[[S]] : tensor<3x2xf32>, tensor<3x6xf32>)
+relay.func @split_first(%x: tensor<2x6xf32>) -> tuple<tensor<2x2xf32>, tensor<2x4xf32>> {
+  %0 = relay.split %x {indices_or_sections = [2], axis = 1} : (tensor<2x6xf32>) -> tuple<tensor<2x2xf32>, tensor<2x4xf32>>
+  %1 = relay.tuple_get %0[0] : tuple<tensor<2x2xf32>, tensor<2x4xf32>>
+  %2 = relay.tuple_get %0[1] : tuple<tensor<2x2xf32>, tensor<2x4xf32>>
+  %3 = relay.tuple %1, %2 : tuple<tensor<2x2xf32>, tensor<2x4xf32>>
+  relay.return %3 : tuple<tensor<2x2xf32>, tensor<2x4xf32>>
+}
+relay.func @slice_from_zero(%x: tensor<4x6xf32>) -> tensor<3x2xf32> {
+  %0 = relay.strided_slice %x {begin = [0, 1], end = [3, 5], strides = [1, 2]} : (tensor<4x6xf32>) -> tensor<3x2xf32>
+  relay.return %0 : tensor<3x2xf32>
+}
+
+// -----
+
 // What cannot be lowered yet is a located diagnostic.
 // CHECK: convert-relay-to-linalg.mlir:[[# @LINE + 2]]:3: error: 'relay.ref_create' is not supported by convert-relay-to-linalg yet (static graphs only)
 relay.func @refs(%x: tensor<f32>) -> tensor<f32> {
