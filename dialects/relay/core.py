@@ -388,6 +388,19 @@ def _check_signature(
         raise VerifyException(f"{callee} returns {ftype.outputs.data[0]}, not {result}")
 
 
+def _parse_call_type(parser: Parser, nargs: int) -> FunctionType:
+    """A call's `(argument types) -> result type`, one argument type per argument."""
+    pos = parser.pos
+    ftype = parser.parse_type()
+    if not isinstance(ftype, FunctionType) or len(ftype.outputs) != 1:
+        parser.raise_error("expected `(argument types) -> result type`", pos, parser.pos)
+    if len(ftype.inputs) != nargs:
+        parser.raise_error(
+            f"{nargs} argument(s) but {len(ftype.inputs)} argument type(s)", pos, parser.pos
+        )
+    return ftype
+
+
 @irdl_op_definition
 class CallOp(IRDLOperation):
     """A direct call of a global function: `relay.call @f(%a, %b) : (A, B) -> R`."""
@@ -398,14 +411,41 @@ class CallOp(IRDLOperation):
     arguments = var_operand_def()
     result = result_def()
 
-    assembly_format = (
-        "$callee `(` $arguments `)` attr-dict `:` functional-type($arguments, $result)"
-    )
-
     def __init__(self, callee: str, args: Sequence[SSAValue | Operation], ret: Attribute):
         super().__init__(
             operands=[list(args)], result_types=[ret], properties={"callee": SymbolRefAttr(callee)}
         )
+
+    # Not the declarative `functional-type(...)`: xDSL's directive prints a function-typed
+    # result bare, `() -> (A) -> R`, which reads back as `() -> (A)` and a stray `-> R`.
+    # The builtin function type's own printer parenthesizes it: `() -> ((A) -> R)`.
+    def print(self, printer: Printer) -> None:
+        printer.print_string(" ")
+        printer.print_attribute(self.callee)
+        printer.print_operands(self.arguments)
+        _print_attr_dict(printer, self)
+        printer.print_string(" : ")
+        printer.print_attribute(function_type(self.arguments.types, self.result.type))
+
+    @classmethod
+    def parse(cls, parser: Parser) -> CallOp:
+        pos = parser.pos
+        callee = parser.parse_attribute()
+        if not isinstance(callee, SymbolRefAttr):
+            parser.raise_error("expected the callee, a symbol such as @f", pos)
+        args = parser.parse_comma_separated_list(
+            Parser.Delimiter.PAREN, parser.parse_unresolved_operand
+        )
+        attributes = parser.parse_optional_attr_dict()
+        parser.parse_punctuation(":")
+        ftype = _parse_call_type(parser, len(args))
+        op = CallOp(
+            callee.string_value(),
+            parser.resolve_operands(args, ftype.inputs.data, pos),
+            ftype.outputs.data[0],
+        )
+        op.attributes |= attributes
+        return op
 
     def verify_(self) -> None:
         from relay_opt.dialects.relay.symbols import lookup_function
@@ -471,13 +511,7 @@ class CallClosureOp(IRDLOperation):
         attributes = parser.parse_optional_attr_dict()
         parser.parse_punctuation(":")
         pos = parser.pos
-        ftype = parser.parse_type()
-        if not isinstance(ftype, FunctionType) or len(ftype.outputs) != 1:
-            parser.raise_error("expected `(argument types) -> result type`", pos, parser.pos)
-        if len(ftype.inputs) != len(args):
-            parser.raise_error(
-                f"{len(args)} argument(s) but {len(ftype.inputs)} argument type(s)", pos, parser.pos
-            )
+        ftype = _parse_call_type(parser, len(args))
         # The callee's type is the call's function type unless `, callee: T` says otherwise.
         callee_type: Attribute = ftype
         if parser.parse_optional_punctuation(",") is not None:
