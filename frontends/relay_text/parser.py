@@ -29,6 +29,9 @@ BINARY_OPS: dict[str, tuple[int, str]] = {
 
 _T = TypeVar("_T")
 
+_OPENER = {")": "(", "]": "[", "}": "{"}
+_CLOSER = {v: k for k, v in _OPENER.items()}
+
 _SCALAR_PREFIXES = {"int": "int32", "uint": "uint32", "float": "float32", "bool": "bool"}
 
 
@@ -77,11 +80,35 @@ class Parser:
             return self.next()
         return None
 
-    def expect(self, p: str, context: str = "") -> Token:
+    def expect(self, p: str, context: str = "", closes: str | None = None) -> Token:
+        """The token `p`, else an error; when `p` (or `closes`) is a closing bracket, the
+        error has a note at the bracket it would close."""
         if (t := self.accept(p)) is None:
             where = f" {context}" if context else ""
-            raise self.error(f"expected '{p}'{where}, found {self.found()}")
+            raise self.unclosed(f"expected '{p}'{where}, found {self.found()}", closes or p)
         return t
+
+    def unclosed(self, message: str, closes: str) -> RelayError:
+        """An error here, with a note at the open bracket that `closes` would close."""
+        err = self.error(message)
+        if closes in _OPENER and (opener := self.open_bracket(_OPENER[closes])) is not None:
+            err.notes.append((opener.loc, f"to match this '{opener.text}'"))
+        return err
+
+    def open_bracket(self, p: str) -> Token | None:
+        """The innermost `p` before the current token that is still open (for an error's
+        note: where the bracket that is not closed was opened)."""
+        stack: list[Token] = []
+        for t in self.tokens[: self.i]:
+            if t.kind is Tok.PUNCT and t.text in _CLOSER:
+                stack.append(t)
+            elif t.kind is Tok.PUNCT and t.text in _OPENER:
+                # Pop to the matching opener; a stray closer matches nothing.
+                for k in range(len(stack) - 1, -1, -1):
+                    if stack[k].text == _OPENER[t.text]:
+                        del stack[k:]
+                        break
+        return next((t for t in reversed(stack) if t.text == p), None)
 
     def comma_list(self, close: str, parse: Callable[[], _T], context: str) -> list[_T]:
         """`x, ...` up to `close` (a trailing comma allowed), then `close` itself."""
@@ -469,7 +496,7 @@ class Parser:
             first = self.expr()
             if self.accept(")"):
                 return first
-            self.expect(",", "or ')' in the parenthesized expression")
+            self.expect(",", "or ')' in the parenthesized expression", closes=")")
             fields = [first, *self.comma_list(")", self.expr, "to close the tuple")]
             return s.Tuple(fields, t.loc)
         raise self.error(f"expected an expression, found {self.found()}")
@@ -524,6 +551,16 @@ class Parser:
             return s.NamedT(t.text, tuple(args), t.loc)
         raise self.error(f"expected a type, found {self.found()}")
 
+    def dimension(self, d: Token) -> int:
+        n = int(d.value[0])  # pyright: ignore
+        if n < 0:
+            raise self.error(
+                f"a dimension cannot be negative ({d.text}); write ? for an unknown one", d
+            )
+        if n > MAX_DIM:
+            raise self.error(f"dimension {d.text} is too large (at most {MAX_DIM})", d)
+        return n
+
     def tensor_type(self, t: Token) -> s.TensorT:
         self.expect("[", "after 'Tensor'")
         self.expect("(", "to open the shape")
@@ -534,14 +571,24 @@ class Parser:
                 dims.append(None)
             elif d.kind is Tok.INT:
                 self.next()
-                dims.append(int(d.value[0]))  # pyright: ignore
+                dims.append(self.dimension(d))
             elif d.kind is Tok.IDENT and d.text == "meta":
                 raise self.error("symbolic dimensions (meta[tir.Var]) are not supported; use ?")
             else:
-                raise self.error(f"expected a dimension (an integer or ?), found {self.found()}")
+                raise self.unclosed(
+                    f"expected a dimension (an integer or ?), found {self.found()}", ")"
+                )
             if not self.accept(","):
                 break
         self.expect(")", "to close the shape")
+        elements = 1
+        for n in dims:
+            elements *= n or 1
+        if elements > MAX_ELEMENTS:
+            limit = MAX_ELEMENTS.bit_length() - 1
+            raise self.error(
+                f"a tensor type of {elements} elements is too large (at most 2^{limit})", t
+            )
         self.expect(",", "between the shape and the dtype")
         dt = self.expect_kind(Tok.IDENT, "a dtype")
         dtype = scalar_dtype(dt.text)
@@ -549,6 +596,12 @@ class Parser:
             raise self.error(f"unsupported dtype '{dt.text}'", dt)
         self.expect("]", "to close the tensor type")
         return s.TensorT(tuple(dims), dtype, t.loc)
+
+
+# A static dimension is TVM's int32 shape value; and a tensor's byte size must fit in the
+# 64-bit sizes the lowering computes with.
+MAX_DIM = 2**31 - 1
+MAX_ELEMENTS = 2**56
 
 
 def parse_program(text: str, filename: str, line_offset: int = 0) -> s.Program:
