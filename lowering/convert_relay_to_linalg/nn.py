@@ -512,10 +512,17 @@ def lower_prelu(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVa
     rank = len(shape_of(x))
     al = _channel(lw, alpha, normalize_axis(op.attrs.axis, rank), rank)
 
+    dtype = _dtype(op)
+
     def body(b: Builder, a: Sequence[SSAValue], t: Attribute) -> SSAValue:
-        positive = b.insert(arith.CmpfOp(a[0], scalar_const(b, 0.0, t), "ogt")).results[0]
-        scaled = b.insert(arith.MulfOp(a[0], a[1])).results[0]
-        return b.insert(arith.SelectOp(positive, a[0], scaled)).results[0]
+        s = Scalar(b, dtype)
+        if s.is_float:
+            positive = s.emit(arith.CmpfOp(a[0], s.zero(a[0]), "ogt"))
+            scaled = s.emit(arith.MulfOp(a[0], a[1]))
+        else:  # integer prelu (the registry allows any dtype): integer compare and multiply
+            positive = s.emit(arith.CmpiOp(a[0], s.zero(a[0]), "ugt" if s.is_unsigned else "sgt"))
+            scaled = s.emit(arith.MuliOp(a[0], a[1]))
+        return s.emit(arith.SelectOp(positive, a[0], scaled))
 
     return elementwise(lw, op, [x, al], body)
 

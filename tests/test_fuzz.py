@@ -1,0 +1,158 @@
+"""The differential fuzzer (python -m relay_opt.fuzz): a fixed-seed run finds nothing, and its
+parts (generation, comparison, reduction, the worker's crash and hang handling) do their job."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pytest
+
+from relay_opt.dialects.relay.registry import all_ops
+from relay_opt.fuzz import driver, programs
+from relay_opt.fuzz.programs import Node, Param, Program
+from relay_opt.fuzz.worker import Job, Worker
+
+SEED = 7
+COUNT = 120
+
+
+def test_a_fixed_seed_run_finds_nothing(tmp_path):
+    summary = driver.run(COUNT, SEED, out=tmp_path, jobs=2, max_ops=4, timeout=120)
+    assert summary.programs == COUNT
+    found = [f"{v.kind}: {v.detail} ({' '.join(p.ops())})" for v, p, _ in summary.findings]
+    assert found == []
+    assert summary.count("pass") > COUNT // 2
+
+
+def test_every_registry_operator_has_a_generator():
+    assert programs.missing_generators() == {}
+    assert {d.name for d in all_ops()} <= set(programs.GENERATORS)
+
+
+def test_a_program_is_a_function_of_seed_and_index():
+    a, b = programs.generate(3, 11), programs.generate(3, 11)
+    assert programs.to_text(a) == programs.to_text(b)
+    assert programs.to_text(a) != programs.to_text(programs.generate(3, 12))
+
+
+def _program(dtype: str = "float32") -> Program:
+    x = np.array([[1.5, -2.0, 3.25]], dtype=dtype)
+    y = np.abs(x)
+    z = np.negative(y)
+    return Program(
+        [Param("p0", dtype, x)],
+        [
+            Node("v1", "abs", ["p0"], dtype=dtype, value=y),
+            Node("v2", "negative", ["v1"], dtype=dtype, value=z),
+            Node("v3", "exp", ["p0"], dtype=dtype, value=np.exp(x), exact=False, scale=30.0),
+        ],
+        ["v2", "v3"],
+    )
+
+
+def test_cut_replaces_a_call_by_a_parameter_holding_its_value():
+    p = _program()
+    cut = p.cut("v1")
+    assert cut is not None
+    assert [n.name for n in cut.nodes] == ["v2", "v3"]
+    assert [q.name for q in cut.params] == ["p0", "v1"]
+    np.testing.assert_array_equal(cut.params[1].value, p.nodes[0].value)
+    assert p.cut("v2") is None  # an output stays
+    only = p.with_outputs(["v2"])
+    assert [n.name for n in only.nodes] == ["v1", "v2"]
+
+
+def test_outputs_agree_exactly_or_within_the_dtype_tolerance():
+    a = np.array([1.0, 2.0, 3.0], np.float32)
+    assert driver.outputs_agree(a, a.copy(), ("float32", True, 3.0))[0]
+    near = a + np.float32(1e-6)
+    assert not driver.outputs_agree(a, near, ("float32", True, 3.0))[0]
+    assert driver.outputs_agree(a, near, ("float32", False, 3.0))[0]
+    assert not driver.outputs_agree(a, a + 0.1, ("float32", False, 3.0))[0]
+    assert not driver.outputs_agree(a, a.astype(np.float64), ("float32", False, 3.0))[0]
+    i = np.array([1, 2], np.int32)
+    assert not driver.outputs_agree(i, i + 1, ("int32", True, 2.0))[0]
+
+
+def test_a_discontinuous_operator_is_generated_only_clear_of_its_discontinuity():
+    g = programs.Generator(np.random.default_rng(0), ["floor"])
+    close = programs.Val("a", "float32", np.array([0.99999], np.float32), False, 1.0)
+    far = programs.Val("b", "float32", np.array([0.5], np.float32), False, 1.0)
+    with pytest.raises(programs.Reject):
+        g.emit("floor", [close], {})
+    (out,) = g.emit("floor", [far], {})
+    assert out.exact
+
+
+class _Abort:
+    """Unpickled in the worker, it aborts the process: a crash."""
+
+    def __reduce__(self):  # noqa: ANN204
+        return (os.abort, ())
+
+
+class _Sleep:
+    """Unpickled in the worker, it sleeps past the timeout: a hang."""
+
+    def __reduce__(self):  # noqa: ANN204
+        return (time.sleep, (60,))
+
+
+def test_a_crash_or_a_hang_of_the_worker_is_reported_and_the_worker_restarted():
+    worker = Worker()
+    try:
+        status, detail = worker.run(_Abort(), 60)  # pyright: ignore[reportArgumentType]
+        assert (status, detail) == ("crash", "killed by signal SIGABRT")
+        status, detail = worker.run(_Sleep(), 1)  # pyright: ignore[reportArgumentType]
+        assert status == "hang"
+        text = programs.to_text(_program())
+        status, result = worker.run(Job(text, [_program().params[0].value], (0,)), 60)
+        assert status == "ok"
+        verdict = driver.judge(_program(), status, result)  # pyright: ignore[reportArgumentType]
+        assert verdict.kind == "pass", verdict
+        assert worker.restarts == 2
+    finally:
+        worker.stop()
+
+
+def test_a_mismatch_is_reduced_and_saved_with_its_reproducer(tmp_path):
+    # A program whose recorded value of v2 is wrong: native code "mismatches" it.
+    p = _program()
+    p.nodes[1].value = p.nodes[1].value + 1
+    worker = Worker()
+    try:
+        status, result = worker.run(driver.job_for(p, (0,)), 60)
+        verdict = driver.judge(p, status, result)  # pyright: ignore[reportArgumentType]
+        assert verdict.kind == "roundtrip"
+        small, v = driver.reduce(p, verdict, worker, 60)
+    finally:
+        worker.stop()
+    assert small.outputs == ["v2"] and small.ops() == ["negative"]
+    where = driver.save_finding(tmp_path, 1, p, small, v)
+    text = (where / "program.rly").read_text()
+    assert "negative(%v1)" in text and "exp" not in text
+    assert "python -m relay_opt.fuzz --replay" in (where / "README.txt").read_text()
+    assert driver.replay(where).kind == "roundtrip"
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int32"])
+def test_integer_prelu_compiles(dtype):
+    """nn.prelu on integers was lowered with a float compare (fcmp on i8: LLVM refused the IR)."""
+    from relay_opt.fuzz.programs import to_module
+    from relay_opt.runtime.jit import compile  # noqa: A004
+
+    x = np.array([[3, 0, 5], [2, 7, 1]], dtype=dtype)
+    if dtype != "uint8":
+        x[0, 0] = -3
+    alpha = np.array([2, 3], dtype=dtype)
+    want = np.where(x > 0, x, x * alpha[:, None]).astype(dtype)
+    p = Program(
+        [Param("x", dtype, x), Param("alpha", dtype, alpha)],
+        [Node("y", "nn.prelu", ["x", "alpha"], {"axis": 0}, dtype=dtype, value=want)],
+        ["y"],
+    )
+    for level in (0, 3):
+        got = compile(to_module(p), opt=level)(x, alpha)
+        np.testing.assert_array_equal(got, want)
