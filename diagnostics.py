@@ -77,6 +77,17 @@ class LoadError(RelayError, UserError):
         return self.diagnostic
 
 
+class InternalError(Exception):
+    """A bug in relay-opt or a plugin that a check caught (IR that no longer verifies after a
+    pass, a pass that crashed): reported as an internal error, exit code 2, never as the
+    user's mistake. `details` is an already rendered diagnostic to show under the message."""
+
+    def __init__(self, message: str, details: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
 def location_of(anchor: Anchor) -> SourceLoc | None:
     """The source position of an op (or of the nearest enclosing op that has one)."""
     if isinstance(anchor, SourceLoc) or anchor is None:
@@ -228,6 +239,19 @@ def write_output(path: str, data: str | bytes | Callable[[BinaryIO], None], tool
         raise
 
 
+def verify_after_pass(
+    module: Operation, pass_name: str, sources: Mapping[str, str] | None = None
+) -> None:
+    """Verify the IR a pass left (MLIR's -verify-each): input that verified before the pass
+    and not after it is the pass's bug, an InternalError naming it and the failing op."""
+    try:
+        verify_located(module)
+    except RelayError as e:
+        raise InternalError(
+            f"the IR does not verify after pass '{pass_name}'", render_error(e, sources or {})
+        ) from e
+
+
 def run_tool(tool: Callable[[], int], prog: str) -> int:
     """Run a command-line tool's body: user errors and crashes become messages, never tracebacks."""
     try:
@@ -235,6 +259,14 @@ def run_tool(tool: Callable[[], int], prog: str) -> int:
     except UserError as e:
         sys.stderr.write(str(e))
         return 1
+    except InternalError as e:
+        if os.environ.get("RELAY_OPT_TRACEBACK"):
+            raise
+        sys.stderr.write(
+            f"{prog}: internal error: {e.message}\n{e.details}"
+            "(set RELAY_OPT_TRACEBACK=1 to see the traceback; please report it)\n"
+        )
+        return 2
     except RelayError as e:
         sys.stderr.write(render_error(e, {}, unlocated=prog))
         return 1

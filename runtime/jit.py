@@ -8,6 +8,7 @@ dtype is checked before native code touches memory.
 from __future__ import annotations
 
 import ctypes
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -17,7 +18,7 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import ArrayAttr, ModuleOp, TensorType, TupleType
 from xdsl.ir import Attribute, ParametrizedAttribute
 
-from relay_opt.diagnostics import RelayError
+from relay_opt.diagnostics import RelayError, verify_after_pass
 from relay_opt.dialects.relay.ir_helpers import functions_by_name
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.dialects.relay.types import DYNAMIC, IncompleteType, tensor_dtype
@@ -184,13 +185,17 @@ def lower_to_llvm(
     timings: Timings | None = None,
     kernels: list[str] | None = None,
     entry: str = "main",
+    verify_each: bool | None = None,
 ) -> ModuleOp:
     """Optimize (relay-optimize at `level`) and lower a clone of a type-checked Relay module.
 
     infer-types, the first pass of relay-optimize, runs only if some type is still
     incomplete: `relay_opt.load_program` has type-checked what it loaded. `timings`
     records each pass; with `profile`, `kernels` receives the name of each timed kernel.
-    `entry` is the function that will be called: the optimizer keeps it and what it uses."""
+    `entry` is the function that will be called: the optimizer keeps it and what it uses.
+    `verify_each` verifies the IR after every pass (an InternalError names the pass that
+    broke it); by default only when the environment sets RELAY_OPT_VERIFY_EACH=1, as the
+    test suite does, since it costs compile time."""
     from relay_opt.lowering.profile_kernels import (
         ProfileKernelsPass,
         kernel_names,
@@ -208,8 +213,12 @@ def lower_to_llvm(
         passes = [p for p in passes if not isinstance(p, InferTypesPass)]
     lowered = module.clone()
     ctx = Context()
+    if verify_each is None:
+        verify_each = os.environ.get("RELAY_OPT_VERIFY_EACH", "") not in ("", "0")
     for p in [*passes, *lowering_stages(profile)]:
         timings.apply(p, ctx, lowered)
+        if verify_each:
+            verify_after_pass(lowered, p.name)
         if isinstance(p, ProfileKernelsPass) and kernels is not None:
             # Named on this compilation's IR: each kernel's position is its Relay operator's.
             kernels.extend(kernel_names(lowered, operator_origins(module)))

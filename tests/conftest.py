@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from xdsl.context import Context
 from xdsl.dialects.builtin import Builtin, ModuleOp
@@ -9,6 +11,10 @@ from xdsl.parser import Parser
 from xdsl.printer import Printer
 
 from relay_opt.dialects.relay import get_relay_dialect
+
+# The JIT verifies the IR after every pass under test (jit.lower_to_llvm): a pass that
+# leaves invalid IR fails right there, named. Off for users: it costs compile time.
+os.environ.setdefault("RELAY_OPT_VERIFY_EACH", "1")
 
 
 def relay_context() -> Context:

@@ -373,7 +373,7 @@ def test_a_crashing_pass_is_an_internal_error_without_traceback(
         env=plugin_env,
     )
     first = assert_clean_failure(r, rc=2)
-    assert first == "relay-opt: internal error: RuntimeError: boom"
+    assert first == "relay-opt: internal error: pass 'crash' crashed: RuntimeError: boom"
     assert not out.exists()
     # The traceback is there for those who ask.
     r = relay_opt(

@@ -28,11 +28,14 @@ from xdsl.xdsl_opt_main import xDSLOptMain
 
 from relay_opt import __version__
 from relay_opt.diagnostics import (
+    InternalError,
     RelayError,
+    UserError,
     render,
     render_error,
     render_parse_error,
     run_tool,
+    verify_after_pass,
     verify_located,
     write_output,
 )
@@ -60,7 +63,7 @@ class RelayOptMain(xDSLOptMain):
     version_format = f"relay-opt {__version__} (xDSL {{xdsl_version}})"
 
     def __init__(self, args: Sequence[str] | None = None):
-        argv = list(sys.argv[1:] if args is None else args)
+        argv = _verify_each_spelling(list(sys.argv[1:] if args is None else args))
         self.plugins = _plugin_universes(argv)
         self.sources: dict[str, str] = {}
         self.timings = Timings()
@@ -173,6 +176,13 @@ class RelayOptMain(xDSLOptMain):
             help="print the IR before each pass (stderr)",
         )
         arg_parser.add_argument(
+            "--verify-each",
+            action=argparse.BooleanOptionalAction,
+            default=True,
+            help="verify the IR after every pass (default); IR that does not verify is an "
+            "internal error naming the pass. --verify-each=false or --no-verify-each skips it",
+        )
+        arg_parser.add_argument(
             "--mlir-timing",
             action="store_true",
             help="print a per-pass timing report (stderr); --time-passes is the same",
@@ -182,6 +192,7 @@ class RelayOptMain(xDSLOptMain):
 
     def setup_pipeline(self) -> None:
         started = time.perf_counter()
+        self.running: ModulePass | None = None
 
         def callback(
             previous: ModulePass | None, module: ModuleOp, following: ModulePass | None
@@ -190,12 +201,13 @@ class RelayOptMain(xDSLOptMain):
             now = time.perf_counter()
             if previous is not None:
                 self.timings.add(previous.name, now - started)
-                if not self.args.disable_verify:
-                    verify_located(module)
+                if self.args.verify_each and not self.args.disable_verify:
+                    verify_after_pass(module, previous.name, self.sources)
                 if self.args.print_ir_after_all:
                     self._dump(f"IR Dump After {previous.name}", module)
             if following is not None and self.args.print_ir_before_all:
                 self._dump(f"IR Dump Before {following.name}", module)
+            self.running = following
             started = time.perf_counter()
 
         spec = self.args.passes
@@ -203,6 +215,24 @@ class RelayOptMain(xDSLOptMain):
             level = f"relay-optimize{{level={self.args.opt_level}}}"
             spec = f"{level},{spec}" if spec else level
         self.pipeline = PassPipeline.parse_spec(self.available_passes, spec, callback)
+
+    def apply_passes(self, prog: ModuleOp) -> None:
+        try:
+            super().apply_passes(prog)
+        except (
+            RelayError,
+            UserError,
+            InternalError,
+            ParseError,
+            DiagnosticException,
+            RecursionError,
+            MemoryError,
+        ):
+            raise
+        except Exception as e:
+            # A pass that raises anything else has crashed: say which one, as a bug report.
+            name = self.running.name if self.running is not None else "?"
+            raise InternalError(f"pass '{name}' crashed: {type(e).__name__}: {e}") from e
 
     def _dump(self, title: str, module: ModuleOp) -> None:
         sys.stderr.write(f"// -----// {title} //----- //\n")
@@ -301,6 +331,21 @@ class RelayOptMain(xDSLOptMain):
             except Exception:  # a broken plugin must not hide the rest of the list
                 summary = "(failed to load)"
             stream.write(f"  {name.ljust(width)}  {summary}\n")
+
+
+def _verify_each_spelling(argv: list[str]) -> list[str]:
+    """mlir-opt's `--verify-each=false` (or `=0`, `=true`, `=1`) as argparse's flags."""
+    out = []
+    for arg in argv:
+        if arg.startswith("--verify-each="):
+            value = arg.split("=", 1)[1].lower()
+            if value not in ("true", "1", "false", "0"):
+                raise UserError(
+                    f"relay-opt: error: --verify-each takes true or false, not '{value}'\n"
+                )
+            arg = "--verify-each" if value in ("true", "1") else "--no-verify-each"
+        out.append(arg)
+    return out
 
 
 def _check_llvm_dialect(module: ModuleOp) -> None:
