@@ -37,6 +37,8 @@ from relay_opt.diagnostics import (
 )
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from relay_opt.frontends.relay_text.metadata import MetaTable
     from relay_opt.timing import Timings
 
@@ -91,6 +93,17 @@ class LocatingParser(Parser):
             self.dialect_resources.add((dialect_name, renamed))
         return renamed
 
+    def parse_dense_int_or_fp_elements_attr(self, type):  # noqa: ANN001, ANN201, A002
+        # xDSL expands a splat (`dense<1.0> : tensor<1000000000x1000000000xf32>`) into a list
+        # of every element: a type too large for memory is a located error, not a MemoryError.
+        start = self._current_token.span.start
+        try:
+            return super().parse_dense_int_or_fp_elements_attr(type)
+        except MemoryError:
+            self.raise_error(
+                "this dense literal has too many elements to expand in memory", start, self.pos
+            )
+
     def parse_operation(self) -> Operation:
         span = self._current_token.span
         op = super().parse_operation()
@@ -125,19 +138,71 @@ def format_of(path: str, given: str | None = None) -> str:
     return "onnx" if path.endswith(".onnx") else "mlir"
 
 
+def read_npz(path: str | os.PathLike[str], what: str) -> dict[str, np.ndarray]:
+    """The arrays of an .npz file (numpy's `savez`), given as `what` (an option's name).
+
+    A missing file, other bytes (numpy would take them for a pickle), a pickled object array
+    or a member that is not an .npy array is a RelayError naming the file."""
+    import zipfile
+    import zlib
+
+    import numpy as np
+
+    name = os.fspath(path)
+
+    def bad(reason: str) -> RelayError:
+        return RelayError(f"{what}: not a valid .npz file: {reason}", file=name)
+
+    try:
+        with open(name, "rb") as f:
+            magic = f.read(4)
+    except OSError as e:
+        raise RelayError(f"{what}: cannot read the file: {e.strerror or e}", file=name) from None
+    # A zip archive (an empty one starts with its end record); numpy reads anything else as a
+    # pickle and says so.
+    if magic not in (b"PK\x03\x04", b"PK\x05\x06"):
+        raise bad("not a zip archive of .npy arrays")
+    arrays: dict[str, np.ndarray] = {}
+    try:
+        with np.load(name, allow_pickle=False) as archive:
+            for key in archive.files:
+                try:
+                    value = archive[key]
+                except ValueError as e:  # a pickled object array, a broken .npy header
+                    reason = f": {e}"
+                    if "allow_pickle" in str(e):
+                        reason = " is an array of Python objects, which is never unpickled"
+                    raise bad(f"its member '{key}'{reason}") from None
+                if not isinstance(value, np.ndarray):
+                    raise bad(f"its member '{key}' is not an .npy array")
+                arrays[key] = value
+    except RelayError:
+        raise
+    except MemoryError:
+        raise bad("an array is too large for this machine's memory") from None
+    except (
+        OSError,
+        ValueError,
+        EOFError,
+        zipfile.BadZipFile,
+        zlib.error,
+        NotImplementedError,
+    ) as e:
+        raise bad(str(e) or type(e).__name__) from None
+    return arrays
+
+
 def read_meta(path: str | os.PathLike[str] | None) -> MetaTable | None:
     """`--meta M.npz`: arrays named relay.Constant.0, relay.Constant.1, ..."""
     if not path:
         return None
-    import numpy as np
-
     from relay_opt.frontends.relay_text.metadata import MetadataError, from_npz
 
+    arrays = read_npz(path, "--meta")
     try:
-        with np.load(path, allow_pickle=False) as arrays:
-            return from_npz(dict(arrays))
-    except (OSError, ValueError, MetadataError) as e:
-        raise RelayError(f"cannot read --meta {os.fspath(path)}: {e}") from None
+        return from_npz(arrays)
+    except MetadataError as e:
+        raise RelayError(f"--meta: {e}", file=os.fspath(path)) from None
 
 
 def type_check(module: ModuleOp, timings: Timings | None = None) -> None:
@@ -184,16 +249,51 @@ def parse_module(
 
 def _import_onnx(
     data: str | bytes,
-    format: str,
-    filename: str,  # noqa: A002
+    format: str,  # noqa: A002
+    filename: str,
     input_shapes: Mapping[str, Sequence[int]] | None,
+    base_dir: str | None = None,
 ):  # noqa: ANN202
     from relay_opt.frontends.onnx import import_onnx
+    from relay_opt.frontends.onnx.importer import load_model
 
     if isinstance(data, str):
         data = data.encode()
     shapes: dict[str, Sequence[int]] = {k: list(v) for k, v in (input_shapes or {}).items()}
-    return import_onnx(data, shapes, filename=filename, text=format == "onnxtxt")
+    model = load_model(data, filename, text=format == "onnxtxt")
+    if base_dir is None:  # the model's directory, when the name is its path
+        base_dir = os.path.dirname(filename) if os.path.isfile(filename) else "."
+    _read_external_data(model, base_dir or ".", filename)
+    return import_onnx(model, shapes, filename=filename)
+
+
+def _read_external_data(model, base_dir: str, filename: str) -> None:  # noqa: ANN001
+    """Read the tensors an ONNX model keeps in other files, named relative to its directory.
+
+    A missing or short file is a RelayError naming the model, the tensor and the file (ONNX's
+    own reader failed with an internal ValidationError, or read relative to the current
+    directory)."""
+    from onnx import external_data_helper as external
+
+    for tensor in external._get_all_tensors(model):  # pyright: ignore[reportPrivateUsage]
+        if not external.uses_external_data(tensor):
+            continue
+        location = external.ExternalDataInfo(tensor).location
+        path = os.path.join(base_dir, location)
+        what = f"the data of tensor '{tensor.name}'"
+        if not location or not os.path.isfile(path):
+            raise RelayError(
+                f"{what} is in the file '{location}', which does not exist"
+                + (f" (looked for {path})" if location else ""),
+                file=filename,
+            )
+        try:
+            external.load_external_data_for_tensor(tensor, base_dir)
+        except Exception as e:  # noqa: BLE001  (onnx raises ValueError, ValidationError, OSError)
+            detail = " ".join(str(e).split())
+            raise RelayError(
+                f"{what} cannot be read from '{location}': {detail}", file=filename
+            ) from None
 
 
 def load_program(
@@ -227,7 +327,8 @@ def load_program(
         text = "" if fmt == "onnx" else data.decode("utf-8", "replace")
     try:
         if fmt in ("onnx", "onnxtxt"):
-            imported = _import_onnx(data, fmt, name, input_shapes)
+            base_dir = os.path.dirname(path) if path and path != "-" else "."
+            imported = _import_onnx(data, fmt, name, input_shapes, base_dir)
             program = Program(
                 imported.module, name, fmt, text, imported.input_names, imported.output_names
             )

@@ -152,3 +152,108 @@ def test_meaningless_numbers_are_refused(program: Path, option):
     r = relay_run(str(program), "--interpret", "--fill-mode", "ones", *option)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert f"argument {option[0]}" in r.stderr
+
+
+def _run_in_process(*args: str) -> int:
+    from relay_opt.tools.relay_run import main
+
+    return main(list(args))
+
+
+def test_bad_npz_files_are_named_errors(program: Path, tmp_path: Path, capsys):
+    import zipfile
+
+    rand = tmp_path / "rand.npz"
+    rand.write_bytes(bytes(np.random.default_rng(1).integers(0, 256, 2000, dtype=np.uint8)))
+    member = tmp_path / "member.npz"
+    with zipfile.ZipFile(member, "w") as z:
+        z.writestr("x.npy", b"not an npy array")
+    pickled = tmp_path / "pickled.npz"
+    np.savez(pickled, x=np.array([{}], dtype=object))
+    cases = {
+        ("-i", rand): "rand.npz: error: --inputs: not a valid .npz file: not a zip archive",
+        ("--expected", rand): "rand.npz: error: --expected: not a valid .npz file: not a zip",
+        ("--meta", rand): "rand.npz: error: --meta: not a valid .npz file: not a zip archive",
+        ("-i", member): "member.npz: error: --inputs: not a valid .npz file: its member 'x' is "
+        "not an .npy array",
+        ("-i", pickled): "pickled.npz: error: --inputs: not a valid .npz file: its member 'x' is "
+        "an array of Python objects, which is never unpickled",
+        ("-i", tmp_path / "none.npz"): "none.npz: error: --inputs: cannot read the file: No such",
+    }
+    for (option, path), message in cases.items():
+        code = _run_in_process(str(program), option, str(path), "--fill-mode", "ones")
+        captured = capsys.readouterr()
+        assert code == 1 and message in captured.err, (option, path, captured.err)
+        assert "allow_pickle" not in captured.err and "internal error" not in captured.err
+        assert captured.out == ""  # refused before anything ran
+
+
+def test_npz_with_wrong_shapes_or_dtypes_is_an_error(program: Path, tmp_path: Path, capsys):
+    np.savez(tmp_path / "s.npz", x=np.zeros((3, 2), np.float32), y=np.ones(3, np.float32))
+    np.savez(tmp_path / "d.npz", x=np.zeros((2, 3), np.int32), y=np.ones(3, np.float32))
+    for name, message in (("s", "got 3x2 float32"), ("d", "got 2x3 int32")):
+        assert _run_in_process(str(program), "-i", str(tmp_path / f"{name}.npz")) == 1
+        assert f"input 'x' must be 2x3 float32, {message}" in capsys.readouterr().err
+
+
+def test_a_tensor_larger_than_memory_is_refused_where_it_is_declared(tmp_path: Path, capsys):
+    huge = tmp_path / "huge.rly"
+    huge.write_text(
+        '#[version = "0.0.5"]\n'
+        "def @main(%x: Tensor[(100000, 100000, 10000), float32]) {\n"
+        "  add(%x, 1f)\n"
+        "}\n"
+    )
+    for mode in ([], ["--interpret"]):
+        assert _run_in_process(str(huge), "--fill-mode", "zeros", *mode) == 1
+        err = capsys.readouterr().err
+        assert f"{huge}:2:1: error: parameter %x of type tensor<100000x100000x10000xf32>" in err
+        assert "needs 364 TiB, more than this machine's memory" in err
+    splat = tmp_path / "splat.mlir"
+    t = "tensor<1000000000x1000000000xf32>"
+    splat.write_text(
+        f"builtin.module {{\n  relay.func @main() -> {t} {{\n"
+        f"    %0 = relay.constant dense<1.0> : {t}\n    relay.return %0 : {t}\n  }}\n}}\n"
+    )
+    assert _run_in_process(str(splat)) == 1
+    err = capsys.readouterr().err
+    assert f"{splat}:3:30: error: this dense literal has too many elements to expand" in err
+
+
+def test_onnx_external_data_is_read_beside_the_model(tmp_path: Path, capsys, monkeypatch):
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = np.arange(200, dtype=np.float32).reshape(20, 10)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "W"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 20])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 10])],
+        [numpy_helper.from_array(w, "W")],
+    )
+    model = tmp_path / "m.onnx"
+    onnx.save_model(
+        helper.make_model(graph),
+        str(model),
+        save_as_external_data=True,
+        location="m.weights",
+        size_threshold=0,
+    )
+    monkeypatch.chdir(tmp_path.parent)  # relative to the model, not to the current directory
+    out = tmp_path / "out.npz"
+    assert _run_in_process(str(model), "--fill-mode", "ones", "-o", str(out)) == 0
+    np.testing.assert_array_equal(np.load(out)["y"], np.ones((1, 20), np.float32) @ w)
+    data = (tmp_path / "m.weights").read_bytes()
+    (tmp_path / "m.weights").write_bytes(data[:100])
+    assert _run_in_process(str(model), "--fill-mode", "ones") == 1
+    err = capsys.readouterr().err
+    assert f"{model}: error: the data of tensor 'W' cannot be read from 'm.weights'" in err
+    (tmp_path / "m.weights").unlink()
+    assert _run_in_process(str(model), "--fill-mode", "ones") == 1
+    err = capsys.readouterr().err
+    assert (
+        f"{model}: error: the data of tensor 'W' is in the file 'm.weights', which does not exist"
+        in err
+    )
+    assert "internal error" not in err

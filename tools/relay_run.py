@@ -123,6 +123,29 @@ def _fill(name: str, t, mode: str, rng: np.random.Generator) -> np.ndarray:  # n
     return rng.integers(0, 10, shape).astype(dtype)
 
 
+def _check_sizes(module) -> None:  # noqa: ANN001
+    """Every value must fit in memory to run (the interpreter and native code both hold each
+    one): refuse a larger tensor where it is defined, before allocating anything."""
+    from xdsl.dialects.builtin import TupleType
+
+    from relay_opt.dialects.relay.resources import check_size
+
+    def check(t, what: str, op) -> None:  # noqa: ANN001
+        if isinstance(t, TupleType):
+            for field in t.types:
+                check(field, f"a field of {what}", op)
+        else:
+            check_size(t, what, op)
+
+    for op in module.walk():
+        for region in op.regions:
+            for block in region.blocks:
+                for arg in block.args:
+                    check(arg.type, f"parameter %{arg.name_hint or arg.index}", op)
+        for result in op.results:
+            check(result.type, "this value", op)
+
+
 def _flatten(value) -> list[np.ndarray]:  # noqa: ANN001
     if isinstance(value, tuple):
         return [leaf for v in value for leaf in _flatten(v)]
@@ -157,15 +180,11 @@ def run(args: Sequence[str] | None = None) -> int:
 
 def _run(ns: argparse.Namespace, timings: Timings) -> int:
     from relay_opt.dialects.relay.ir_helpers import functions_by_name
-    from relay_opt.loader import load_program
+    from relay_opt.loader import load_program, read_npz
 
-    given: dict[str, np.ndarray] = {}
-    if ns.inputs:
-        try:
-            with np.load(ns.inputs, allow_pickle=False) as f:
-                given = {k: f[k] for k in f.files}
-        except (OSError, ValueError) as e:
-            raise UserError(f"relay-run: error: cannot read {ns.inputs}: {e}\n") from None
+    given: dict[str, np.ndarray] = read_npz(ns.inputs, "--inputs") if ns.inputs else {}
+    # Read before running: a bad file is reported before any result is printed.
+    expected = read_npz(ns.expected, "--expected") if ns.expected else None
     # For an ONNX model the given arrays fix the shapes of inputs with symbolic dimensions (and
     # are checked against the static ones).
     shapes = {k: list(v.shape) for k, v in given.items()}
@@ -204,6 +223,10 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
             + ("" if unknown else " (or pass --fill-mode zeros|ones|random)")
             + "\n"
         )
+    try:
+        _check_sizes(module)
+    except RelayError as e:
+        raise UserError(program.render(e)) from None
     rng = np.random.default_rng(0)
     for name, t in params:
         if name not in given:
@@ -263,19 +286,17 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
             np.savez(f, **arrays)  # pyright: ignore[reportArgumentType]  (numpy's stub: a key could be allow_pickle)
 
         write_output(ns.outputs, save, "relay-run")
-    if ns.expected:
-        return _compare(ns, outputs, output_names)
+    if expected is not None:
+        return _compare(ns, expected, outputs, output_names)
     return 0
 
 
 def _compare(
-    ns: argparse.Namespace, outputs: list[np.ndarray], names: list[str] | None = None
+    ns: argparse.Namespace,
+    expected: dict[str, np.ndarray],
+    outputs: list[np.ndarray],
+    names: list[str] | None = None,
 ) -> int:
-    try:
-        with np.load(ns.expected, allow_pickle=False) as f:
-            expected = {k: f[k] for k in f.files}
-    except (OSError, ValueError) as e:
-        raise UserError(f"relay-run: error: cannot read {ns.expected}: {e}\n") from None
     failed = False
     for i, got in enumerate(outputs):
         key = names[i] if names and names[i] in expected else f"output_{i}"

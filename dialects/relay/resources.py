@@ -17,6 +17,8 @@ one new name) instead of reading another module's data.
 from __future__ import annotations
 
 import hashlib
+import math
+import os
 from typing import IO
 
 import numpy as np
@@ -25,6 +27,7 @@ from xdsl.dialects.builtin import Builtin, DenseIntOrFPElementsAttr, DenseResour
 from xdsl.ir import Attribute, Operation
 from xdsl.printer import Printer
 
+from relay_opt.diagnostics import Anchor, RelayError
 from relay_opt.dialects.relay.constants import dense_from_numpy, numpy_from_dense
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype, relay_dtype
 from relay_opt.dialects.relay.types import tensor_dtype, tensor_type
@@ -74,9 +77,47 @@ def constant_attr(
     return DenseResourceAttr(StringAttr(store(array)), tensor_type(array.shape, dtype))
 
 
-def array_of(attr: Attribute) -> np.ndarray:
-    """The array of a `dense<...>` or `dense_resource<...>` attribute."""
+def memory_bytes() -> int:
+    """This machine's physical memory: no tensor can be larger."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # no sysconf (Windows): no limit known
+        return 2**63
+
+
+def _size_text(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024:
+            return f"{n:.3g} {unit}"
+        n /= 1024
+    return f"{n:.3g} EiB"
+
+
+def check_size(t: Attribute, what: str, at: Anchor = None) -> None:
+    """Refuse, before allocating it, a tensor of type `t` larger than this machine's memory
+    (numpy's MemoryError would be an internal error, or the allocation would swap for
+    minutes). Dynamic dimensions and non-tensor types pass."""
+    from xdsl.dialects.builtin import TensorType
+
+    if not isinstance(t, TensorType):
+        return
+    shape = tuple(t.get_shape())
+    if any(d < 0 for d in shape):
+        return
+    nbytes = math.prod(shape) * numpy_dtype(tensor_dtype(t)).itemsize  # pyright: ignore[reportArgumentType]
+    if nbytes > memory_bytes():
+        raise RelayError(
+            f"{what} of type {t} needs {_size_text(nbytes)}, more than this machine's "
+            f"memory ({_size_text(memory_bytes())})",
+            at,
+        )
+
+
+def array_of(attr: Attribute, at: Anchor = None) -> np.ndarray:
+    """The array of a `dense<...>` or `dense_resource<...>` attribute (`at`: its op, to locate
+    the error that refuses a splat too large to expand)."""
     if isinstance(attr, DenseIntOrFPElementsAttr):
+        check_size(attr.get_type(), "the constant", at)
         return numpy_from_dense(attr)
     assert isinstance(attr, DenseResourceAttr)
     name = attr.resource_handle.data
