@@ -53,6 +53,13 @@ from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint
 
 from relay_opt.diagnostics import RelayError
+from relay_opt.dialects.relay.limits import (
+    DEFAULT_MAX_DEPTH,
+    DEPTH_GLOBAL,
+    ERROR_GLOBAL,
+    MAX_DEPTH_GLOBAL,
+    RECURSIVE_FUNCTIONS_ATTR,
+)
 
 PTR = llvm.LLVMPointerType()
 
@@ -165,6 +172,10 @@ _ICMP = {
 class _Converter:
     module: ModuleOp
     declared: set[str] = field(default_factory=set)
+    recursive: dict[str, int] = field(default_factory=dict)
+    """Functions in a call-graph cycle -> their error code (see dialects/relay/limits.py)."""
+    may_fail: set[str] = field(default_factory=set)
+    """Functions that can reach a recursive one: they check the error flag after such calls."""
 
     def declare(self, name: str, inputs: list[Attribute], output: Attribute | None) -> None:
         """An external C function (malloc, free, tanhf, ...), declared once."""
@@ -200,10 +211,14 @@ class _Converter:
             for old_arg, new_arg in zip(block.args, new.args, strict=True):
                 self.values[old_arg] = new_arg
                 new_arg.name_hint = old_arg.name_hint
+        self.region, self.result_type = region, ftype.output
+        self.counted = f.sym_name.data in self.recursive
         for block in order:
             self.b = Builder(InsertPoint.at_end(self.blocks[block]))
             for op in block.ops:
                 self.op(op)
+        if self.counted:
+            self.depth_prologue(region, self.recursive[f.sym_name.data])
         out = llvm.FuncOp(f.sym_name.data, ftype, linkage=llvm.LinkageAttr("external"), body=region)
         for key, value in f.attributes.items():
             out.attributes[key] = value
@@ -375,6 +390,8 @@ class _Converter:
         elif isinstance(op, memref.GetGlobalOp):
             self.set(op, self.emit(llvm.AddressOfOp(op.name_.root_reference.data, PTR)))
         elif isinstance(op, func.ReturnOp):
+            if self.counted:
+                self.add_to_depth(-1)
             self.emit(llvm.ReturnOp(self.v(op.arguments[0]) if op.arguments else None))
         elif isinstance(op, func.CallOp):
             rts = [llvm_type(r.type) for r in op.results]
@@ -386,6 +403,8 @@ class _Converter:
             self.b.insert(call)
             if op.results:
                 self.set(op, call.results[0])
+            if op.callee.string_value() in self.may_fail:
+                self.return_on_error()
         elif isinstance(op, cf.BranchOp):
             self.emit(llvm.BrOp(self.blocks[op.successor], *(self.v(a) for a in op.arguments)))
         elif isinstance(op, cf.ConditionalBranchOp):
@@ -526,6 +545,68 @@ class _Converter:
         self.module.body.block.add_op(fn)
         return name
 
+    # -- the recursion depth check (dialects/relay/limits.py) ----------------------------
+
+    def load_global(self, name: str) -> SSAValue:
+        return self.emit(llvm.LoadOp(self.emit(llvm.AddressOfOp(name, PTR)), i64))
+
+    def store_global(self, name: str, value: SSAValue) -> None:
+        self.emit(llvm.StoreOp(value, self.emit(llvm.AddressOfOp(name, PTR))))
+
+    def add_to_depth(self, delta: int) -> SSAValue:
+        depth = self.emit(llvm.AddOp(self.load_global(DEPTH_GLOBAL), self.const(delta, i64)))
+        self.store_global(DEPTH_GLOBAL, depth)
+        return depth
+
+    def early_return(self) -> None:
+        """Return at once (out-parameters unwritten; a result, if any, is zero)."""
+        t = self.result_type
+        if t is None or isinstance(t, llvm.LLVMVoidType):
+            self.emit(llvm.ReturnOp(None))
+        elif isinstance(t, (IntegerType, AnyFloat)):
+            self.emit(llvm.ReturnOp(self.const(0, t)))
+        else:
+            self.emit(llvm.ReturnOp(self.emit(llvm.ZeroOp(t))))
+
+    def depth_prologue(self, region: Region, code: int) -> None:
+        """A new entry block: one level deeper, or, past the limit, the function's error
+        code in the error global and an early return."""
+        body = region.blocks.first
+        assert body is not None
+        entry = Block(arg_types=[a.type for a in body.args])
+        for old, new in zip(body.args, entry.args, strict=True):
+            new.name_hint = old.name_hint
+        too_deep, ok = Block(), Block()
+        region.insert_block_before(entry, body)
+        region.insert_block_after(too_deep, entry)
+        region.insert_block_after(ok, too_deep)
+        self.b = Builder(InsertPoint.at_end(entry))
+        depth = self.emit(llvm.AddOp(self.load_global(DEPTH_GLOBAL), self.const(1, i64)))
+        sgt = IntegerAttr(llvm.ICmpPredicateFlag("sgt").to_int(), i64)
+        over = self.emit(llvm.ICmpOp(depth, self.load_global(MAX_DEPTH_GLOBAL), sgt))
+        self.emit(llvm.CondBrOp(over, too_deep, [], ok, []))
+        self.b = Builder(InsertPoint.at_end(too_deep))
+        self.store_global(ERROR_GLOBAL, self.const(code, i64))
+        self.early_return()
+        self.b = Builder(InsertPoint.at_end(ok))
+        self.store_global(DEPTH_GLOBAL, depth)
+        self.emit(llvm.BrOp(body, *entry.args))
+
+    def return_on_error(self) -> None:
+        """After a call that may have gone too deep: return if the error global is set; the
+        rest of the block continues in a new one."""
+        ne = IntegerAttr(llvm.ICmpPredicateFlag("ne").to_int(), i64)
+        failed = self.emit(llvm.ICmpOp(self.load_global(ERROR_GLOBAL), self.const(0, i64), ne))
+        unwind, rest = Block(), Block()
+        self.region.add_block(unwind)
+        self.region.add_block(rest)
+        self.emit(llvm.CondBrOp(failed, unwind, [], rest, []))
+        self.b = Builder(InsertPoint.at_end(unwind))
+        if self.counted:
+            self.add_to_depth(-1)
+        self.early_return()
+        self.b = Builder(InsertPoint.at_end(rest))
+
     def floor_div(self, a: SSAValue, b: SSAValue) -> SSAValue:
         """Signed division rounding towards -inf: q - 1 when the remainder and b differ in sign."""
         q = self.emit(llvm.SDivOp(a, b))
@@ -609,6 +690,8 @@ class ConvertToLLVMPass(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         conv = _Converter(op)
+        cyclic, conv.may_fail = _recursion(op)
+        conv.recursive = {name: k + 1 for k, name in enumerate(cyclic)}
         for child in list(op.ops):
             if isinstance(child, func.FuncOp):
                 new = conv.function(child)
@@ -624,3 +707,81 @@ class ConvertToLLVMPass(ModulePass):
             op.body.block.insert_op_after(new, child)
             child.detach()
             child.erase(safe_erase=False)
+        if cyclic:
+            _add_depth_globals(op, cyclic)
+
+
+def _recursion(module: ModuleOp) -> tuple[list[str], set[str]]:
+    """The functions in a call-graph cycle (in module order), and those that can reach one.
+    Tarjan's strongly connected components, iterative: linear in the calls."""
+    calls: dict[str, list[str]] = {}
+    for f in module.ops:
+        if isinstance(f, func.FuncOp) and not f.is_declaration:
+            calls[f.sym_name.data] = [
+                c.callee.string_value() for c in f.walk() if isinstance(c, func.CallOp)
+            ]
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    cyclic: set[str] = set()
+    for root in calls:
+        if root in index:
+            continue
+        work = [(root, 0)]
+        while work:
+            node, i = work.pop()
+            if i == 0:
+                index[node] = low[node] = len(index)
+                stack.append(node)
+                on_stack.add(node)
+            callees = [c for c in calls[node] if c in calls]
+            if i < len(callees):
+                work.append((node, i + 1))
+                c = callees[i]
+                if c not in index:
+                    work.append((c, 0))
+                elif c in on_stack:
+                    low[node] = min(low[node], index[c])
+                continue
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    component.append(w)
+                    if w == node:
+                        break
+                if len(component) > 1 or node in calls[node]:
+                    cyclic.update(component)
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+    # Callers, transitively, of a cyclic function.
+    callers: dict[str, list[str]] = {}
+    for f, cs in calls.items():
+        for c in cs:
+            callers.setdefault(c, []).append(f)
+    may_fail, todo = set(cyclic), list(cyclic)
+    while todo:
+        for caller in callers.get(todo.pop(), []):
+            if caller not in may_fail:
+                may_fail.add(caller)
+                todo.append(caller)
+    return [name for name in calls if name in cyclic], may_fail
+
+
+def _add_depth_globals(module: ModuleOp, cyclic: list[str]) -> None:
+    """The depth counter, its limit and the error code (defined here, weak: a definition
+    the JIT finds by name), and the list naming the error codes."""
+    from xdsl.dialects.builtin import ArrayAttr, StringAttr
+
+    for name, value in (
+        (DEPTH_GLOBAL, 0),
+        (MAX_DEPTH_GLOBAL, DEFAULT_MAX_DEPTH),
+        (ERROR_GLOBAL, 0),
+    ):
+        module.body.block.add_op(
+            llvm.GlobalOp(i64, name, "weak", value=IntegerAttr(value, i64), alignment=8)
+        )
+    module.attributes[RECURSIVE_FUNCTIONS_ATTR] = ArrayAttr([StringAttr(n) for n in cyclic])

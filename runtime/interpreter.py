@@ -4,7 +4,8 @@ It is the semantics every compiled result is checked against, so it is
 simple: operators run their registry entry's numpy semantics, and the
 language constructs are evaluated directly. Calls, `if` branches and `match`
 clauses push frames on an explicit stack instead of recursing in Python, so a
-Relay program may recurse as deep as memory allows.
+Relay program may recurse as deep as the depth limit (dialects/relay/limits.py, the
+native code's too) allows: a runaway recursion is a located error, not a full memory.
 
 Values: numpy arrays (rank 0 for scalars), Python tuples, `Closure`,
 `GlobalFunction`, `ADTValue` and `RefCell`.
@@ -24,6 +25,7 @@ from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay import adt, core
 from relay_opt.dialects.relay.attributes import Attrs
 from relay_opt.dialects.relay.ir_helpers import functions_by_name
+from relay_opt.dialects.relay.limits import depth_error, max_depth
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.dialects.relay.patterns import (
     ConstructorPattern,
@@ -90,6 +92,7 @@ class _Frame:
     ops: list[Operation]
     env: Env
     dest: SSAValue | None  # where the caller wants the value of this frame
+    depth: int = 1  # function calls on the stack up to this frame
     pc: int = 0
 
 
@@ -159,14 +162,23 @@ class Interpreter:
         return self.call_function(func, args)
 
     def call_function(self, func: core.FuncOp, args: Sequence[Value]) -> Value:
+        self._max_depth = max_depth()
         stack = [self._enter(func.body.block, Env(dict(zip(func.args, args, strict=True))), None)]
         return self._loop(stack)
 
     # -- the machine -------------------------------------------------------------------------
 
     @staticmethod
-    def _enter(block: Block, env: Env, dest: SSAValue | None) -> _Frame:
-        return _Frame(list(block.ops), env, dest)
+    def _enter(block: Block, env: Env, dest: SSAValue | None, depth: int = 1) -> _Frame:
+        return _Frame(list(block.ops), env, dest, depth)
+
+    def _call(
+        self, caller: _Frame, callee: Operation, block: Block, env: Env, dest: SSAValue, name: str
+    ) -> _Frame:
+        """A function's frame, one call deeper than its caller's, within the depth limit."""
+        if caller.depth >= self._max_depth:
+            raise depth_error(name, self._max_depth, callee)
+        return self._enter(block, env, dest, caller.depth + 1)
 
     def _loop(self, stack: list[_Frame]) -> Value:
         while stack:
@@ -198,13 +210,14 @@ class Interpreter:
         elif isinstance(op, core.TupleGetOp):
             env.values[op.result] = env[op.tuple][op.field_index]
         elif isinstance(op, core.CallOp):
-            callee = self._function(op, op.callee.root_reference.data)
+            name = op.callee.root_reference.data
+            callee = self._function(op, name)
             args = [env[a] for a in op.arguments]
-            return self._enter(
-                callee.body.block, Env(dict(zip(callee.args, args, strict=True))), op.result
-            )
+            env = Env(dict(zip(callee.args, args, strict=True)))
+            return self._call(frame, callee, callee.body.block, env, op.result, f"@{name}")
         elif isinstance(op, core.CallClosureOp):
-            return self._apply(op, env[op.callee], [env[a] for a in op.arguments], op.result)
+            args = [env[a] for a in op.arguments]
+            return self._apply(op, env[op.callee], args, op.result, frame)
         elif isinstance(op, core.GlobalRefOp):
             env.values[op.result] = GlobalFunction(op.callee.root_reference.data)
         elif isinstance(op, core.ClosureOp):
@@ -212,9 +225,9 @@ class Interpreter:
         elif isinstance(op, core.IfOp):
             cond = env[op.cond]
             region = op.then_region if bool(np.asarray(cond)) else op.else_region
-            return self._enter(region.block, Env(parent=env), op.result)
+            return self._enter(region.block, Env(parent=env), op.result, frame.depth)
         elif isinstance(op, adt.MatchOp):
-            return self._match(op, env)
+            return self._match(op, env, frame.depth)
         elif isinstance(op, adt.ConstructOp):
             ctor = lookup_constructor(op, op.constructor)
             if ctor is None:
@@ -239,16 +252,20 @@ class Interpreter:
             raise RelayError(f"no function @{name}", op)
         return func
 
-    def _apply(self, op: Operation, callee: Value, args: list[Value], dest: SSAValue) -> _Frame:
+    def _apply(
+        self, op: Operation, callee: Value, args: list[Value], dest: SSAValue, frame: _Frame
+    ) -> _Frame:
         if isinstance(callee, Closure):
             c = callee.op
             values = dict(zip(c.args, args, strict=True))
             if c.self_arg is not None:
                 values[c.self_arg] = callee
-            return self._enter(c.body.block, Env(values, callee.env), dest)
+            env = Env(values, callee.env)
+            return self._call(frame, c, c.body.block, env, dest, "a local function")
         if isinstance(callee, GlobalFunction):
             func = self._function(op, callee.name)
-            return self._enter(func.body.block, Env(dict(zip(func.args, args, strict=True))), dest)
+            env = Env(dict(zip(func.args, args, strict=True)))
+            return self._call(frame, func, func.body.block, env, dest, f"@{callee.name}")
         raise RelayError(f"cannot call a {type(callee).__name__}", op)
 
     def _operator(self, op: RelayOperatorOp, args: list[Value]) -> Value:
@@ -264,7 +281,7 @@ class Interpreter:
             raise RelayError(f"'{op.opdef.name}' produced a wrong value: {why}", op)
         return out
 
-    def _match(self, op: adt.MatchOp, env: Env) -> _Frame:
+    def _match(self, op: adt.MatchOp, env: Env, depth: int) -> _Frame:
         data = env[op.data]
         for pattern, region in zip(op.patterns, op.clauses, strict=True):
             bound: list[Value] = []
@@ -273,6 +290,7 @@ class Interpreter:
                     region.block,
                     Env(dict(zip(region.block.args, bound, strict=True)), env),
                     op.result,
+                    depth,
                 )
         raise RelayError(f"no clause of this match? matches the value {data!r}", op)
 

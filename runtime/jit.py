@@ -117,6 +117,7 @@ class Executable:
         self.outputs = _specs(ret_type, "output")
         self.profile: KernelProfile | None = None
         self._weights: list[np.ndarray] = []  # compile() binds the module's weights here
+        self._depth_check: _DepthCheck | None = None  # compile() sets it for recursive code
         n = len(params) + len(self.outputs)
         self._fn = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * n))(address)
 
@@ -157,8 +158,48 @@ class Executable:
     def __call__(self, *args: np.ndarray, **kwargs: np.ndarray) -> object:
         inputs = self._bind(args, kwargs)
         outputs = [np.empty(s.shape, dtype=s.np_dtype) for s in self.outputs]
-        self._fn(*(a.ctypes.data for a in [*inputs, *outputs]))
+        pointers = [a.ctypes.data for a in [*inputs, *outputs]]
+        if self._depth_check is None:
+            self._fn(*pointers)
+        else:
+            self._depth_check.call(self._fn, pointers)
         return _regroup(self._ret_type, outputs)
+
+
+class _DepthCheck:
+    """The recursion limit of native code (dialects/relay/limits.py): before a call, the
+    limit is set and the depth and error cleared; after it, an error code is raised as the
+    interpreter's error. The globals are the module's, so calls take turns (a lock)."""
+
+    def __init__(self, engine, functions: list[str], relay_functions: Mapping[str, object]):  # noqa: ANN001
+        import threading
+
+        from relay_opt.dialects.relay.limits import DEPTH_GLOBAL, ERROR_GLOBAL, MAX_DEPTH_GLOBAL
+
+        def cell(name: str) -> ctypes.c_int64:
+            address = engine.get_global_value_address(name)
+            if not address:
+                raise RuntimeError(f"@{name} was not compiled (no native global has its name)")
+            return ctypes.c_int64.from_address(address)
+
+        self.depth, self.limit, self.error = (
+            cell(n) for n in (DEPTH_GLOBAL, MAX_DEPTH_GLOBAL, ERROR_GLOBAL)
+        )
+        self.functions = functions
+        self.relay_functions = relay_functions
+        self.lock = threading.Lock()
+
+    def call(self, fn, pointers: list[int]) -> None:  # noqa: ANN001
+        from relay_opt.dialects.relay.limits import depth_error, max_depth
+
+        limit = max_depth()
+        with self.lock:
+            self.depth.value, self.limit.value, self.error.value = 0, limit, 0
+            fn(*pointers)
+            code = self.error.value
+        if code:
+            name = self.functions[code - 1]
+            raise depth_error(f"@{name}", limit, self.relay_functions.get(name))
 
 
 def _has_incomplete_types(module: ModuleOp) -> bool:
@@ -336,8 +377,19 @@ def compile(
         raise RuntimeError(f"@{entry} was not compiled (no native code has its name)")
     exe = Executable(engine, address, params, list(f.function_type.inputs), f.ret_type, mod)
     exe._weights = weights  # the bound arrays must outlive the code
+    exe._depth_check = _depth_check(lowered, engine, funcs)
     exe.profile = kernel_profile
     return exe
+
+
+def _depth_check(lowered: ModuleOp, engine, funcs: Mapping[str, object]) -> _DepthCheck | None:  # noqa: ANN001
+    """The depth check of a module with recursive functions (convert-to-llvm lists them)."""
+    from relay_opt.dialects.relay.limits import RECURSIVE_FUNCTIONS_ATTR
+
+    names = lowered.attributes.get(RECURSIVE_FUNCTIONS_ATTR)
+    if not isinstance(names, ArrayAttr):
+        return None
+    return _DepthCheck(engine, [n.data for n in names], funcs)  # pyright: ignore
 
 
 def bind_weights(module: ModuleOp) -> list[np.ndarray]:

@@ -102,7 +102,8 @@ def test_references_alias():
     assert got[0].item() == 5 and isinstance(got[1], RefCell)
 
 
-def test_recursion_100000_deep_through_a_global_and_a_local_function():
+def test_recursion_100000_deep_through_a_global_and_a_local_function(monkeypatch):
+    monkeypatch.setenv("RELAY_OPT_MAX_DEPTH", "200000")  # the default is 10000
     assert (
         run(
             "def @down(%n: int32) -> int32 { if (%n == 0) { 0 } else { 1 + @down(%n - 1) } }\n"
@@ -119,7 +120,8 @@ def test_recursion_100000_deep_through_a_global_and_a_local_function():
     assert got.item() == 200000
 
 
-def test_sum_over_a_long_list():
+def test_sum_over_a_long_list(monkeypatch):
+    monkeypatch.setenv("RELAY_OPT_MAX_DEPTH", "200000")
     text = HEADER + (
         "def @build(%n: int32, %acc: List[int32]) -> List[int32] {"
         " if (%n == 0) { %acc } else { @build(%n - 1, Cons(mod(%n, 7), %acc)) } }\n"

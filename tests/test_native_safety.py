@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from relay_opt import load_program
+from relay_opt.diagnostics import RelayError, location_of
 from relay_opt.runtime.interpreter import interpret
 from relay_opt.runtime.jit import compile
 
@@ -110,3 +111,125 @@ def test_float_division_by_zero_prints_no_warning():
     np.testing.assert_array_equal(q, [np.inf, -np.inf, np.nan])
     assert np.isnan(r).all()
     np.testing.assert_array_equal(f, [np.inf, -np.inf, np.nan])
+
+
+# -- runaway recursion -----------------------------------------------------------------------
+
+RUNAWAY = HEADER + (
+    "def @f(%x: Tensor[(4), float32]) -> Tensor[(4), float32] {\n"
+    "  @f(%x)\n"
+    "}\n"
+    "def @main(%x: Tensor[(4), float32]) -> Tensor[(4), float32] {\n"
+    "  @f(%x)\n"
+    "}\n"
+)
+MUTUAL = HEADER + (
+    "def @ping(%x: Tensor[(4), float32]) -> Tensor[(4), float32] {\n"
+    "  @pong(%x)\n"
+    "}\n"
+    "def @pong(%x: Tensor[(4), float32]) -> Tensor[(4), float32] {\n"
+    "  @ping(%x)\n"
+    "}\n"
+    "def @main(%x: Tensor[(4), float32]) -> Tensor[(4), float32] {\n"
+    "  @ping(%x)\n"
+    "}\n"
+)
+
+
+def test_runaway_recursion_is_a_located_error_in_the_interpreter(monkeypatch):
+    monkeypatch.setenv("RELAY_OPT_MAX_DEPTH", "300")
+    module = load_program(RUNAWAY, "relay", filename="runaway.rly").module
+    with pytest.raises(RelayError, match=r"@f called more than 300 levels deep") as e:
+        interpret(module, [np.ones(4, np.float32)])
+    assert str(location_of(e.value.at)) == "runaway.rly:2:1"  # @f's definition
+    monkeypatch.setenv("RELAY_OPT_MAX_DEPTH", "many")
+    with pytest.raises(RelayError, match="RELAY_OPT_MAX_DEPTH must be a positive integer"):
+        interpret(module, [np.ones(4, np.float32)])
+
+
+def test_mutual_recursion_is_limited_too(monkeypatch):
+    monkeypatch.setenv("RELAY_OPT_MAX_DEPTH", "100")
+    module = load_program(MUTUAL, "relay").module
+    with pytest.raises(RelayError, match=r"@p[io]ng called more than 100 levels deep"):
+        interpret(module, [np.ones(4, np.float32)])
+
+
+# Native code runs in a child process: if the depth check ever breaks, the stack overflow
+# kills the child, not pytest.
+NATIVE_CHILD = """
+import sys
+import numpy as np
+from relay_opt import load_program
+from relay_opt.diagnostics import RelayError, location_of
+from relay_opt.runtime.jit import compile
+
+module = load_program(sys.argv[1], "relay", filename="runaway.rly").module
+for level in (0, 3):
+    exe = compile(module, opt=level)
+    for attempt in range(2):  # the error state is cleared before each call
+        try:
+            exe(np.ones(4, np.float32))
+        except RelayError as e:
+            print(f"-O{level}: {location_of(e.at)}: {e.message}")
+        else:
+            print(f"-O{level}: returned")
+"""
+
+
+@pytest.mark.parametrize("program, where", [(RUNAWAY, "2:1"), (MUTUAL, "(2|5):1")])
+def test_runaway_recursion_is_a_located_error_in_native_code(program: str, where: str):
+    import os
+    import re
+    import subprocess
+    import sys
+
+    env = {**os.environ, "RELAY_OPT_MAX_DEPTH": "2000"}
+    child = subprocess.run(
+        [sys.executable, "-c", NATIVE_CHILD, program],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert child.returncode == 0, child.stderr
+    lines = child.stdout.splitlines()
+    assert len(lines) == 4, child.stdout
+    for line in lines:
+        assert re.fullmatch(
+            rf"-O[03]: runaway\.rly:{where}: recursion too deep: @\w+ called more than 2000 "
+            r"levels deep \(runaway recursion\? RELAY_OPT_MAX_DEPTH sets the limit\)",
+            line,
+        ), line
+
+
+def test_relay_run_reports_runaway_recursion(tmp_path):
+    import os
+    import subprocess
+
+    path = tmp_path / "runaway.rly"
+    path.write_text(RUNAWAY)
+    env = {**os.environ, "RELAY_OPT_MAX_DEPTH": "500"}
+    for extra in ([], ["--interpret"]):
+        child = subprocess.run(
+            ["relay-run", str(path), "--fill-mode", "ones", "-o", str(tmp_path / "o.npz"), *extra],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+        assert child.returncode == 1, child.stderr
+        assert child.stderr.startswith(
+            f"{path}:2:1: error: recursion too deep: @f called more than 500 levels deep"
+        ), child.stderr
+        assert not (tmp_path / "o.npz").exists()
+
+
+def test_code_without_recursion_has_no_depth_check():
+    from relay_opt.runtime.jit import lower_to_llvm
+
+    text = HEADER + (
+        "def @g(%x: Tensor[(4), float32]) -> Tensor[(4), float32] { add(%x, %x) }\n"
+        "def @main(%x: Tensor[(4), float32]) -> Tensor[(4), float32] { @g(@g(%x)) }\n"
+    )
+    lowered = lower_to_llvm(load_program(text, "relay").module, level=0)
+    assert "relay_opt_depth" not in str(lowered) and "relay_opt_error" not in str(lowered)
