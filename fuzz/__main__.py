@@ -34,6 +34,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="let integer divide/mod/floor_divide see zero divisors",
     )
+    parser.add_argument(
+        "--include-known-bugs",
+        action="store_true",
+        help="also generate the calls programs.KNOWN_BUGS leaves out",
+    )
     parser.add_argument("--replay", type=Path, metavar="DIR", help="run a saved finding again")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     args = parser.parse_args(argv)
@@ -59,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     if not all(0 <= lv <= 3 for lv in levels) or args.count < 0 or args.jobs < 1:
         parser.error("levels are 0 to 3; --count >= 0; --jobs >= 1")
     programs.DIV_BY_ZERO[0] = args.int_div_by_zero
+    programs.EXCLUDE_KNOWN_BUGS[0] = not args.include_known_bugs
     summary = driver.run(
         args.count,
         args.seed,

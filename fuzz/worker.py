@@ -114,8 +114,9 @@ class Worker:
     """A persistent child process running jobs, restarted when it dies or hangs."""
 
     def __init__(self) -> None:
-        self._ctx = multiprocessing.get_context("forkserver")
-        self._ctx.set_forkserver_preload(["relay_opt.fuzz.worker", "relay_opt.runtime.jit"])
+        # fork: the child starts with everything imported, and the parent's main module is
+        # not run again (spawn and forkserver re-import it). The parent has no threads.
+        self._ctx = multiprocessing.get_context("fork")
         self.process: Any = None
         self.conn: Connection | None = None
         self.restarts = 0

@@ -156,3 +156,31 @@ def test_integer_prelu_compiles(dtype):
     for level in (0, 3):
         got = compile(to_module(p), opt=level)(x, alpha)
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize(
+    "op, attrs",
+    [
+        ("argmax", {"axis": []}),
+        ("argmin", {"axis": [0, 1], "exclude": True, "keepdims": True}),
+        ("argmax", {"axis": [-1, -2], "exclude": True, "select_last_index": True}),
+    ],
+)
+def test_argmax_over_no_axis_compiles(op, attrs):
+    """argmax/argmin reducing no axis (axis=[], or exclude naming every axis) hit an assert in
+    the lowering (no flat index was built); every index is 0."""
+    from relay_opt.dialects.relay.registry import lookup
+    from relay_opt.fuzz.programs import to_module
+    from relay_opt.runtime.jit import compile  # noqa: A004
+
+    x = np.array([[3.0, -1.0, 2.5]], np.float32)
+    want = lookup(op).compute(lookup(op).make_attrs(attrs), x)  # pyright: ignore
+    p = Program(
+        [Param("x", "float32", x)],
+        [Node("y", op, ["x"], attrs, dtype="int32", value=want)],
+        ["y"],
+    )
+    for level in (0, 3):
+        got = compile(to_module(p), opt=level)(x)
+        np.testing.assert_array_equal(got, want)
+        assert not want.any()

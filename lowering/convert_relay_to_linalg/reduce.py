@@ -146,7 +146,8 @@ def lower_arg_reduce(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> 
             if stride != 1:
                 term = s.emit(arith.MuliOp(term, scalar_const(b, stride, out_t.element_type)))
             flat = term if flat is None else s.emit(arith.AddiOp(flat, term))
-        assert flat is not None
+        if flat is None:  # no axis reduced (axis=[], or exclude naming every axis): index 0
+            flat = scalar_const(b, 0, out_t.element_type)
         strict, tie = ("ogt", "oge") if is_max else ("olt", "ole")
         if not s.is_float:
             pred = {"ogt": "sgt", "oge": "sge", "olt": "slt", "ole": "sle"}
