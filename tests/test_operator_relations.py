@@ -78,7 +78,14 @@ for name in [
     "sin",
     "cos",
 ]:
-    CASES[name] = unary(positive=True)
+    # TVM types these on integers too (as the integer type): computed in float64, converted
+    # back saturating; -5..5 takes log and sqrt of zero and negatives (-inf, NaN).
+    CASES[name] = lambda rng: [
+        *unary(positive=True)(rng),
+        *unary("int32")(rng),
+        *unary("uint8")(rng),
+        *unary("int64")(rng),
+    ]
 for name in ["negative", "abs", "nn.relu"]:
     CASES[name] = unary("int32")
 CASES["logical_not"] = unary("bool")
@@ -278,6 +285,9 @@ CASES["nn.pad"] = lambda rng: [
     ([arr(rng, (2, 3)), np.float32(0.5)], {"pad_width": [[1, 0], [2, 3]]}),
     ([arr(rng, (2, 3)), np.float32(0)], {"pad_width": [[1, 1], [1, 1]], "pad_mode": "edge"}),
     ([arr(rng, (4, 5)), np.float32(0)], {"pad_width": [[2, 1], [0, 3]], "pad_mode": "reflect"}),
+    # The pad value is converted to the data's dtype, as TVM's cast does.
+    ([arr(rng, (2, 3), "float16"), np.int32(7)], {"pad_width": [[1, 0], [0, 2]]}),
+    ([arr(rng, (3,), "int32"), np.float32(-2.75)], {"pad_width": [[2, 1]]}),
 ]
 CASES["nn.batch_flatten"] = lambda rng: [([arr(rng, rand_shape(rng, 3))], {})]
 

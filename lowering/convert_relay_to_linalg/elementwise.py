@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import numpy as np
 from xdsl.builder import Builder
 from xdsl.dialects import arith, func, math, tensor
 from xdsl.dialects.builtin import (
@@ -29,6 +30,7 @@ from xdsl.ir.affine import AffineExpr, AffineMap
 from xdsl.rewriter import InsertPoint
 
 from relay_opt.diagnostics import RelayError
+from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.dialects.relay.ops.elementwise import (
     Abs,
     Add,
@@ -69,6 +71,7 @@ from relay_opt.dialects.relay.ops.elementwise import (
     Subtract,
     Tanh,
     Where,
+    int_limits,
 )
 from relay_opt.dialects.relay.registry import RelayOperatorOp
 from relay_opt.dialects.relay.types import tensor_dtype
@@ -318,10 +321,44 @@ def lower_binary(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
     return elementwise(lw, op, args, lambda b, xs, _: fn(Scalar(b, dtype), xs[0], xs[1]))
 
 
+# Float functions of an integer tensor (TVM types them as the integer type): the identity
+# for floor, ceil and round; the others in float64, converted back saturating, as the
+# operators' numpy semantics (`saturating_int`).
+_INTEGER_IDENTITY = (Floor, Ceil, Round)
+_VIA_FLOAT64 = (Exp, Log, Sqrt, Rsqrt, Tanh, Sigmoid, Erf, Sin, Cos)
+
+
+def _via_float64(
+    fn: Callable[[Scalar, SSAValue], SSAValue], dtype: str
+) -> Callable[[Scalar, SSAValue], SSAValue]:
+    def build(s: Scalar, x: SSAValue) -> SSAValue:
+        t = x.type
+        assert isinstance(t, IntegerType)
+        y = fn(Scalar(s.b, "float64"), cast_scalar(s.b, x, dtype, "float64", Float64Type()))
+        f = Scalar(s.b, "float64")
+        lo, hi = int_limits(numpy_dtype(dtype))
+        info = np.iinfo(numpy_dtype(dtype))
+        nan = f.emit(arith.CmpfOp(y, y, "uno"))
+        below = f.emit(arith.CmpfOp(y, f.const(lo, y.type), "olt"))
+        above = f.emit(arith.CmpfOp(y, f.const(hi, y.type), "oge"))
+        bad = f.emit(arith.OrIOp(nan, f.emit(arith.OrIOp(below, above))))
+        safe = f.emit(arith.SelectOp(bad, f.zero(y), y))
+        i = cast_scalar(s.b, safe, "float64", dtype, t)
+        i = f.emit(arith.SelectOp(below, f.const(int(info.min), t), i))
+        return f.emit(arith.SelectOp(above, f.const(int(info.max), t), i))
+
+    return build
+
+
 @lowering(*UNARY)
 def lower_unary(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     fn = UNARY[type(op)]
     dtype = _operand_dtype(op)
+    if not dtype.startswith(("float", "bfloat")):
+        if isinstance(op, _INTEGER_IDENTITY):
+            return args[0]
+        if isinstance(op, _VIA_FLOAT64):
+            fn = _via_float64(fn, dtype)
     return elementwise(lw, op, args, lambda b, xs, _: fn(Scalar(b, dtype), xs[0]))
 
 

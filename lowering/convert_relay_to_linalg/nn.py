@@ -7,7 +7,7 @@ NHWC pooling; only the indexing maps differ.
 from __future__ import annotations
 
 import math as pymath
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from xdsl.builder import Builder
 from xdsl.dialects import arith, math, tensor
@@ -46,7 +46,12 @@ from relay_opt.dialects.relay.ops.nn import (
 from relay_opt.dialects.relay.registry import RelayOperatorOp
 from relay_opt.dialects.relay.types import tensor_dtype, tensor_type
 from relay_opt.lowering.convert_relay_to_linalg import Lowerer, lowering, signless
-from relay_opt.lowering.convert_relay_to_linalg.elementwise import BINARY, Scalar, elementwise
+from relay_opt.lowering.convert_relay_to_linalg.elementwise import (
+    BINARY,
+    Scalar,
+    cast_scalar,
+    elementwise,
+)
 from relay_opt.lowering.convert_relay_to_linalg.reduce import reduction_identity
 from relay_opt.lowering.convert_relay_to_linalg.structured import (
     PARALLEL,
@@ -636,7 +641,14 @@ def lower_dropout(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> lis
 @lowering(Pad)
 def lower_pad(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     x, value = args
-    return pad_by_index(lw, x, op.attrs.pad_width, op.attrs.pad_mode, value)
+    src, dst = _dtype(op, 1), _dtype(op, 0)
+    xt = x.type
+    assert isinstance(xt, TensorType)
+
+    def convert(b: Builder, v: SSAValue) -> SSAValue:  # the pad value in the data's dtype
+        return cast_scalar(b, v, src, dst, xt.element_type)
+
+    return pad_by_index(lw, x, op.attrs.pad_width, op.attrs.pad_mode, value, convert)
 
 
 def pad_by_index(
@@ -645,6 +657,7 @@ def pad_by_index(
     widths: Sequence[Sequence[int]],
     mode: str,
     value: SSAValue | float | None = None,
+    convert: Callable[[Builder, SSAValue], SSAValue] | None = None,
 ) -> SSAValue:
     """Padding as one kernel over the result that writes every element: x read at its index
     (clamped for "edge", mirrored for "reflect"), or `value` (a number, or a 0-d tensor
@@ -693,6 +706,8 @@ def pad_by_index(
         if outside is None or value is None:
             return element
         pad = a[0] if isinstance(value, SSAValue) else scalar_const(b, value, xt.element_type)
+        if convert is not None:
+            pad = convert(b, pad)
         return b.insert(arith.SelectOp(outside, pad, element)).results[0]
 
     inputs = [value] if isinstance(value, SSAValue) else []

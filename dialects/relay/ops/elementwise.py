@@ -1,7 +1,8 @@
 """Elementwise and broadcasting operators, declared from tables.
 
 Adding a unary float operator is one declaration:
-`@register(_float_unary("name", numpy function))` on its class.
+`@register(_float_unary("name", numpy function))` on its class (integer tensors are
+computed in float64 and converted back, saturating, as TVM types them: the integer dtype).
 """
 
 from __future__ import annotations
@@ -71,16 +72,53 @@ def _round_half_away(x: np.ndarray) -> np.ndarray:
 _NUMERIC = FLOAT_DTYPES + INT_DTYPES
 
 
-def _float_unary(name: str, fn: Callable[[np.ndarray], np.ndarray]) -> OpDef:
+def _float_unary(
+    name: str, fn: Callable[[np.ndarray], np.ndarray], on_integers: str = "via_float64"
+) -> OpDef:
+    """A float function that, as in TVM (whose unary relations are the identity), also takes
+    integer tensors and returns their dtype: computed in float64 and converted back as
+    `saturating_int` does (`on_integers="via_float64"`), or the identity (floor, ceil,
+    round: TVM's floor of an integer is the integer)."""
+    compute = _same_dtype(fn)
+
+    def semantics(attrs: Attrs, x: np.ndarray) -> np.ndarray:
+        if x.dtype.kind not in "iu":
+            return compute(attrs, x)
+        if on_integers == "identity":
+            return x.copy()
+        with np.errstate(all="ignore"):
+            return saturating_int(np.asarray(fn(x.astype(np.float64))), x.dtype)
+
     return OpDef(
         name,
         ("data",),
         (),
-        _unary_rel(FLOAT_DTYPES),
+        _unary_rel(_NUMERIC),
         OpPattern.ELEMWISE,
-        _same_dtype(fn),
+        semantics,
         f"elementwise {name}",
     )
+
+
+def int_limits(dtype: np.dtype) -> tuple[float, float]:
+    """[lo, hi): the float64 values that convert to the integer dtype without saturating."""
+    bits = dtype.itemsize * 8
+    if dtype.kind == "u":
+        return 0.0, 2.0**bits
+    return -(2.0 ** (bits - 1)), 2.0 ** (bits - 1)
+
+
+def saturating_int(y: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """float64 -> an integer dtype, toward zero; out-of-range values saturate, NaN is 0
+    (LLVM's fptosi.sat; a plain conversion of those is undefined)."""
+    lo, hi = int_limits(dtype)
+    info = np.iinfo(dtype)
+    y = np.asarray(y, np.float64)
+    inside = np.where(np.isnan(y) | (y < lo) | (y >= hi), 0.0, y)
+    out = inside.astype(dtype)
+    out[y >= hi] = info.max
+    out[y < lo] = info.min
+    return out
 
 
 @register(_float_unary("exp", np.exp))
@@ -111,15 +149,15 @@ class Sigmoid(RelayOperatorOp): ...
 class Erf(RelayOperatorOp): ...
 
 
-@register(_float_unary("floor", np.floor))
+@register(_float_unary("floor", np.floor, on_integers="identity"))
 class Floor(RelayOperatorOp): ...
 
 
-@register(_float_unary("ceil", np.ceil))
+@register(_float_unary("ceil", np.ceil, on_integers="identity"))
 class Ceil(RelayOperatorOp): ...
 
 
-@register(_float_unary("round", _round_half_away))
+@register(_float_unary("round", _round_half_away, on_integers="identity"))
 class Round(RelayOperatorOp): ...
 
 

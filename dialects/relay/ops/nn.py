@@ -1063,10 +1063,9 @@ class Dropout(RelayOperatorOp): ...
 def _pad_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     shape, dtype = expect_tensor(args[0], "data")
     vshape, vdtype = expect_tensor(args[1], "pad_value")
-    if vshape or vdtype != dtype:
-        raise TypeRelationError(
-            f"pad_value must be a {dtype} scalar, got {show_shape(vshape)} {vdtype}"
-        )
+    # Any dtype, converted to the data's as `cast` does (TVM's PadCompute casts it too).
+    if vshape:
+        raise TypeRelationError(f"pad_value must be a scalar, got {show_shape(vshape)} {vdtype}")
     widths = attrs.pad_width
     if len(widths) != len(shape) or any(len(p) != 2 for p in widths):
         raise TypeRelationError(
@@ -1082,7 +1081,7 @@ def _pad_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
 def _pad(attrs: Attrs, x: np.ndarray, value: np.ndarray) -> np.ndarray:
     widths = [tuple(p) for p in attrs.pad_width]
     if attrs.pad_mode == "constant":
-        return np.pad(x, widths, constant_values=value.item())
+        return np.pad(x, widths, constant_values=value.astype(x.dtype).item())
     return np.pad(x, widths, mode=attrs.pad_mode)
 
 
