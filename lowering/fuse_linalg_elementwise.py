@@ -22,13 +22,7 @@ from xdsl.dialects.linalg import ops as linalg
 from xdsl.ir import Attribute, Block, Region, SSAValue
 from xdsl.ir.affine import AffineMap
 from xdsl.passes import ModulePass
-from xdsl.pattern_rewriter import (
-    GreedyRewritePatternApplier,
-    PatternRewriter,
-    PatternRewriteWalker,
-    RewritePattern,
-    op_type_rewrite_pattern,
-)
+from xdsl.rewriter import Rewriter
 
 from relay_opt.dialects.relay.attribute_names import GROUP
 
@@ -67,6 +61,10 @@ def _element_type(v: SSAValue) -> Attribute:
 def _merge(
     producer: linalg.GenericOp, consumer: linalg.GenericOp, operand_index: int
 ) -> linalg.GenericOp:
+    """The generic computing `consumer` with `producer`'s body inlined for its input
+    `operand_index`. Both bodies are moved, not cloned, into the producer's block: along a
+    chain the producer holds every op merged so far, so a merge costs the consumer's body
+    and the arguments, and a chain of n operators is merged in O(n) rather than O(n^2)."""
     p_inputs, c_inputs = list(producer.inputs), list(consumer.inputs)
     inputs = c_inputs[:operand_index] + c_inputs[operand_index + 1 :] + p_inputs
     c_maps = list(consumer.indexing_maps.data)
@@ -77,24 +75,26 @@ def _merge(
         + list(producer.indexing_maps.data[:-1])
         + c_maps[n_c_in:]
     )
-    block = Block(arg_types=[_element_type(v) for v in [*inputs, *consumer.outputs]])
-    c_args, p_args = list(consumer.body.block.args), list(producer.body.block.args)
-    kept = len(c_inputs) - 1
-    mapping: dict[SSAValue, SSAValue] = {}
-    for k, arg in enumerate(c_args[:n_c_in]):
-        if k != operand_index:
-            mapping[arg] = block.args[k if k < operand_index else k - 1]
-    for k, arg in enumerate(p_args[:-1]):
-        mapping[arg] = block.args[kept + k]
-    for k, arg in enumerate(c_args[n_c_in:]):
-        mapping[arg] = block.args[kept + len(p_inputs) + k]
-    # The producer's body, whose yield becomes the value the consumer reads.
-    *p_ops, p_yield = list(producer.body.block.ops)
-    for op in p_ops:
-        block.add_op(op.clone(value_mapper=mapping))
-    mapping[c_args[operand_index]] = mapping.get(p_yield.operands[0], p_yield.operands[0])
-    for op in consumer.body.block.ops:
-        block.add_op(op.clone(value_mapper=mapping))
+    block = producer.body.detach_block(0)
+    c_block = consumer.body.block
+    c_args = list(c_block.args)
+    # Arguments: the consumer's other inputs, the producer's inputs, the consumer's outputs.
+    others = [v for k, v in enumerate(c_inputs) if k != operand_index]
+    for k, (v, arg) in enumerate(
+        zip(others, [a for k, a in enumerate(c_args[:n_c_in]) if k != operand_index], strict=True)
+    ):
+        arg.replace_all_uses_with(block.insert_arg(_element_type(v), k))
+    block.erase_arg(block.args[-1])  # the producer's output: never read (_mergeable)
+    for v, arg in zip(consumer.outputs, c_args[n_c_in:], strict=True):
+        arg.replace_all_uses_with(block.insert_arg(_element_type(v), len(block.args)))
+    # The producer's yielded value is what the consumer read from its input.
+    p_yield = block.last_op
+    assert p_yield is not None
+    c_args[operand_index].replace_all_uses_with(p_yield.operands[0])
+    block.erase_op(p_yield)
+    for op in list(c_block.ops):
+        c_block.detach_op(op)
+        block.add_op(op)
     return fused_generic(
         consumer, inputs, block, [AffineMapAttr(m.data) for m in maps], consumer.location
     )
@@ -122,17 +122,19 @@ def fused_generic(
     return fused
 
 
-class InlineElementwiseProducer(RewritePattern):
-    """A generic takes in the body of an elementwise producer of its group (until none is left)."""
-
-    @op_type_rewrite_pattern
-    def match_and_rewrite(self, consumer: linalg.GenericOp, rewriter: PatternRewriter) -> None:
+def _absorb_producers(consumer: linalg.GenericOp) -> None:
+    """Merges into `consumer` every elementwise producer of its group, until none is left."""
+    merged = True
+    while merged:
+        merged = False
         for k, v in enumerate(consumer.inputs):
             producer = v.owner
             if isinstance(producer, linalg.GenericOp) and _mergeable(producer, consumer, k):
-                rewriter.replace(consumer, _merge(producer, consumer, k))
-                rewriter.erase(producer)
-                return
+                fused = _merge(producer, consumer, k)
+                Rewriter.replace_op(consumer, fused)
+                Rewriter.erase_op(producer)
+                consumer, merged = fused, True
+                break
 
 
 @dataclass(frozen=True)
@@ -142,5 +144,8 @@ class FuseLinalgElementwisePass(ModulePass):
     name = "fuse-linalg-elementwise"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        applier = GreedyRewritePatternApplier([InlineElementwiseProducer()], dce_enabled=False)
-        PatternRewriteWalker(applier).rewrite_module(op)
+        # In program order, so a producer has taken in its own producers before its consumer
+        # takes it in: one pass, each generic visited once (a greedy rewrite walker re-walks).
+        for generic in [o for o in op.walk() if isinstance(o, linalg.GenericOp)]:
+            if generic.parent is not None:  # not merged into an earlier consumer
+                _absorb_producers(generic)
