@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -257,3 +258,82 @@ def test_onnx_external_data_is_read_beside_the_model(tmp_path: Path, capsys, mon
         in err
     )
     assert "internal error" not in err
+
+
+SCRATCH_PROBE = """
+import resource, sys
+import numpy as np
+from relay_opt import load_program
+from relay_opt.runtime.allocator import steady_scratch_memory
+from relay_opt.runtime.jit import compile
+
+if sys.argv[1] == "steady":
+    assert steady_scratch_memory()
+exe = compile(load_program(sys.argv[2]).module)
+x, w = np.ones((1, 16, 128, 128), np.float32), np.ones((16, 16, 1, 1), np.float32)
+faults = []
+for _ in range(3):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    exe(x, w)
+    faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+print(*faults)
+"""
+
+
+def test_the_second_call_reuses_the_scratch_memory_of_the_first(tmp_path: Path):
+    import platform
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        pytest.skip("the malloc thresholds are glibc's")
+    model = tmp_path / "m.rly"
+    model.write_text(
+        '#[version = "0.0.5"]\n'
+        "def @main(%x: Tensor[(1, 16, 128, 128), float32], %w: Tensor[(16, 16, 1, 1), float32]) {\n"
+        "  %0 = nn.conv2d(%x, %w, padding=[1, 1]);\n"
+        "  nn.relu(nn.conv2d(nn.max_pool2d(%0, pool_size=[2, 2], strides=[2, 2]), %w))\n"
+        "}\n"
+    )
+
+    def faults(mode: str) -> list[int]:
+        r = subprocess.run(
+            [sys.executable, "-c", SCRATCH_PROBE, mode, str(model)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert r.returncode == 0, r.stderr
+        return [int(n) for n in r.stdout.split()]
+
+    # glibc alone: the second call faults in its 1 MB of scratch memory again (the cause).
+    assert faults("default")[1] > 50
+    # With the thresholds fixed, only the first call does (relay-run's timed calls are steady).
+    first, second, third = faults("steady")
+    assert first > 50 and second < 10 and third < 10
+
+
+def test_repeat_times_n_calls_after_an_untimed_warm_up(program: Path, capsys, monkeypatch):
+    from relay_opt.runtime.interpreter import Interpreter
+
+    calls = []
+    run = Interpreter.run
+    monkeypatch.setattr(Interpreter, "run", lambda self, *a: calls.append(1) or run(self, *a))
+    args = [str(program), "--interpret", "--fill-mode", "ones", "--print-time"]
+    assert _run_in_process(*args, "--repeat", "3") == 0
+    assert len(calls) == 1 + 1 + 3  # the result, a warm-up, three timed
+    out = capsys.readouterr().out.splitlines()
+    header = out.index("Execution time summary:")
+    assert out[header + 1].split() == [
+        "mean",
+        "(ms)",
+        "median",
+        "(ms)",
+        "max",
+        "(ms)",
+        "min",
+        "(ms)",
+        "std",
+        "(ms)",
+    ]
+    assert len([float(v) for v in out[header + 2].split()]) == 5
+    calls.clear()
+    assert _run_in_process(*args) == 0 and len(calls) == 3  # --print-time alone times one call
