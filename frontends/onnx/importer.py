@@ -415,7 +415,14 @@ class GraphImporter:
             raise OnnxUnsupportedError("sparse initializers are not supported")
         for init in graph.initializer:
             relay_dtype_of(init.data_type, f"initializer '{init.name}'")
-            self.env[init.name] = numpy_helper.to_array(init)
+            try:
+                self.env[init.name] = numpy_helper.to_array(init)
+            except (ValueError, TypeError, OverflowError, MemoryError) as e:
+                detail = " ".join(str(e).split()) or type(e).__name__
+                raise OnnxImportError(
+                    f"initializer '{init.name}': its data does not fit its dtype and shape "
+                    f"{tuple(init.dims)}: {detail}"
+                ) from None
         for name, array in self.constants.items():
             self.env[name] = np.asarray(array)
         inputs = [vi for vi in graph.input if vi.name not in self.env]
@@ -450,8 +457,19 @@ class GraphImporter:
         fn = CONVERTERS.get(proto.op_type)
         if fn is None:
             raise OnnxUnsupportedError(f"{node_label}: operator {proto.op_type} is not supported")
+        check_schema(proto, self.opset, node_label)
         node = Node(self, proto, index)
-        result = fn(node)
+        try:
+            result = fn(node)
+        except (ValueError, IndexError, TypeError, KeyError, ZeroDivisionError, OverflowError) as e:
+            # What the schema does not say (attribute values against the operands' shapes,
+            # constant operands' contents) some converters and relations still take on trust;
+            # a malformed node must be an error naming it, not a crash.
+            raise node.error(f"cannot import this node: {type(e).__name__}: {e}") from None
+        except MemoryError:
+            raise node.error(
+                "cannot import this node: it needs more memory than there is"
+            ) from None
         results = list(result) if isinstance(result, Sequence) else [result]
         for name, value in zip(
             proto.output, results, strict=False
@@ -467,6 +485,58 @@ class GraphImporter:
                 raise node.unsupported(
                     f"output '{name}' is not produced by relay-opt's {proto.op_type}"
                 )
+
+
+def check_schema(proto: Any, opset: int, node_label: str) -> None:
+    """The node against its ONNX schema: attribute types, required attributes, the number
+    of inputs and outputs, required inputs given. The converters read attributes and inputs
+    trusting these (a malformed model crashed them with a TypeError or an IndexError)."""
+    from onnx import AttributeProto, defs
+
+    try:
+        schema = defs.get_schema(proto.op_type, opset, "")
+    except defs.SchemaError:
+        raise OnnxImportError(
+            f"{node_label}: operator {proto.op_type} does not exist in opset {opset}"
+        ) from None
+    given = {}
+    for a in proto.attribute:
+        if a.name in given:
+            raise OnnxImportError(f"{node_label}: attribute '{a.name}' is given twice")
+        given[a.name] = a
+        spec = schema.attributes.get(a.name)
+        if spec is not None and a.type != int(spec.type):
+            want = AttributeProto.AttributeType.Name(int(spec.type))
+            got = (
+                AttributeProto.AttributeType.Name(a.type)
+                if a.type in AttributeProto.AttributeType.values()
+                else str(a.type)
+            )
+            raise OnnxImportError(f"{node_label}: attribute '{a.name}' must be {want}, not {got}")
+    for name, spec in schema.attributes.items():
+        if spec.required and name not in given:
+            raise OnnxImportError(f"{node_label}: attribute '{name}' is required")
+    n_in, n_out = len(proto.input), len(proto.output)
+    if not schema.min_input <= n_in <= schema.max_input:
+        raise OnnxImportError(
+            f"{node_label}: {n_in} inputs given, {proto.op_type} takes "
+            f"{_count_range(schema.min_input, schema.max_input)}"
+        )
+    if not schema.min_output <= n_out <= schema.max_output:
+        raise OnnxImportError(
+            f"{node_label}: {n_out} outputs given, {proto.op_type} has "
+            f"{_count_range(schema.min_output, schema.max_output)}"
+        )
+    single = defs.OpSchema.FormalParameterOption.Single
+    for i, formal in enumerate(schema.inputs):
+        if formal.option == single and (i >= n_in or not proto.input[i]):
+            raise OnnxImportError(f"{node_label}: input {i} ('{formal.name}') is required")
+
+
+def _count_range(low: int, high: int) -> str:
+    if low == high:
+        return str(low)
+    return f"{low} or more" if high >= 1 << 30 else f"{low} to {high}"
 
 
 def load_model(source: str | bytes, filename: str | None = None, text: bool | None = None) -> Any:
