@@ -233,3 +233,53 @@ def test_code_without_recursion_has_no_depth_check():
     )
     lowered = lower_to_llvm(load_program(text, "relay").module, level=0)
     assert "relay_opt_depth" not in str(lowered) and "relay_opt_error" not in str(lowered)
+
+
+# -- data-dependent indices ------------------------------------------------------------------
+
+INDEX_DTYPES = ["int8", "int32", "int64", "uint8", "uint32", "uint64"]
+
+
+def _take_expected(size: int, index: int, mode: str) -> int:
+    """TVM's take: clip (and fast) clamps to [0, size), wrap is Python's modulo."""
+    return index % size if mode == "wrap" else min(max(index, 0), size - 1)
+
+
+@pytest.mark.parametrize("mode", ["clip", "wrap", "fast"])
+@pytest.mark.parametrize("size", [5, 300])
+def test_take_never_reads_out_of_bounds(mode: str, size: int):
+    data = np.arange(size * 2, dtype=np.float32).reshape(2, size)
+    params = ", ".join(f"%i_{d}: Tensor[(12), {d}]" for d in INDEX_DTYPES)
+    takes = ", ".join(f'take(%x, %i_{d}, axis=1, mode="{mode}")' for d in INDEX_DTYPES)
+    text = HEADER + (f"def @main(%x: Tensor[(2, {size}), float32], {params}) {{\n  ({takes})\n}}\n")
+    module = load_program(text, "relay").module
+    inputs, want = [data], []
+    for d in INDEX_DTYPES:
+        info = np.iinfo(d)
+        values = [0, 1, size - 1, size, size + 3, -1, -size, -size - 2, 127, info.min, info.max, 2]
+        indices = np.array([v for v in values if info.min <= v <= info.max][:12], dtype=d)
+        indices = np.resize(indices, 12)
+        inputs.append(indices)
+        cols = [_take_expected(size, int(i), mode) for i in indices]
+        want.append(data[:, cols])
+    interpreted = _quietly(interpret, module, inputs)
+    for d, got, expected in zip(INDEX_DTYPES, interpreted, want, strict=True):
+        np.testing.assert_array_equal(got, expected, err_msg=f"interpreted, {d} indices")
+    for level in (0, 3):
+        native = compile(module, opt=level)(*inputs)
+        for d, got, expected in zip(INDEX_DTYPES, native, want, strict=True):  # pyright: ignore
+            np.testing.assert_array_equal(got, expected, err_msg=f"-O{level}, {d} indices")
+
+
+def test_take_from_an_empty_axis_is_a_type_error():
+    text = HEADER + (
+        "def @main(%x: Tensor[(2, 0), float32], %i: Tensor[(3), int32]) {\n"
+        '  take(%x, %i, axis=1, mode="wrap")\n}\n'
+    )
+    with pytest.raises(RelayError, match="take from an empty axis"):
+        load_program(text, "relay", filename="empty.rly")
+    # Taking nothing from it is fine.
+    empty = text.replace("Tensor[(3), int32]", "Tensor[(0), int32]")
+    module = load_program(empty, "relay").module
+    x, i = np.zeros((2, 0), np.float32), np.zeros(0, np.int32)
+    assert interpret(module, [x, i]).shape == (2, 0)  # pyright: ignore

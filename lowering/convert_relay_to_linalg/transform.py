@@ -376,8 +376,9 @@ def lower_take(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVal
     read in the body."""
     from xdsl.dialects import arith
     from xdsl.dialects import tensor as tensor_d
-    from xdsl.dialects.builtin import IndexType
+    from xdsl.dialects.builtin import IndexType, i64
 
+    from relay_opt.dialects.relay.types import tensor_dtype
     from relay_opt.lowering.convert_relay_to_linalg.structured import index, scalar_const
 
     x, indices = args
@@ -391,22 +392,31 @@ def lower_take(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVal
     n = len(shape_of(out_t))
     k = len(ishape)
     idx_map = amap(n, [d(axis + i) for i in range(k)])
-    size = xshape[axis]
+    size = xshape[axis]  # not 0: the relation refuses an empty axis
     wrap = op.attrs.mode == "wrap"
+    unsigned = tensor_dtype(op.operands[1].type).startswith("uint")  # pyright: ignore
 
     def body(b, a):  # noqa: ANN001, ANN202
+        # As the declaration's take_positions: in i64 (an i8 index cannot hold the size),
+        # an unsigned index by its value, clip and fast clamped, wrap Python's modulo.
         raw = a[0]
-        it = raw.type
-        size_v = scalar_const(b, size, it)
-        if wrap:  # Python's modulo: always in [0, size)
+        if raw.type.width.data < 64:
+            ext = arith.ExtUIOp if unsigned else arith.ExtSIOp
+            raw = b.insert(ext(raw, i64)).results[0]
+        size_v = scalar_const(b, size, i64)
+        if wrap and unsigned:
+            pos = b.insert(arith.RemUIOp(raw, size_v)).results[0]
+        elif wrap:
             r = b.insert(arith.RemSIOp(raw, size_v)).results[0]
-            neg = b.insert(arith.CmpiOp(r, scalar_const(b, 0, it), "slt")).results[0]
+            neg = b.insert(arith.CmpiOp(r, scalar_const(b, 0, i64), "slt")).results[0]
             pos = b.insert(
                 arith.SelectOp(neg, b.insert(arith.AddiOp(r, size_v)).results[0], r)
             ).results[0]
+        elif unsigned:
+            pos = b.insert(arith.MinUIOp(raw, scalar_const(b, size - 1, i64))).results[0]
         else:
-            lo = b.insert(arith.MaxSIOp(raw, scalar_const(b, 0, it))).results[0]
-            pos = b.insert(arith.MinSIOp(lo, scalar_const(b, size - 1, it))).results[0]
+            lo = b.insert(arith.MaxSIOp(raw, scalar_const(b, 0, i64))).results[0]
+            pos = b.insert(arith.MinSIOp(lo, scalar_const(b, size - 1, i64))).results[0]
         where = b.insert(arith.IndexCastOp(pos, IndexType())).results[0]
         coords = (
             [index(b, i) for i in range(axis)]

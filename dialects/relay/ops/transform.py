@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 
@@ -439,17 +440,35 @@ def _take_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         raise TypeRelationError("take with batch_dims is not supported")
     if attrs.mode not in ("clip", "wrap", "fast"):
         raise TypeRelationError(f"take mode '{attrs.mode}' is not supported")
-    if attrs.axis is None:
+    axis = None if attrs.axis is None else normalize_axis(attrs.axis, len(shape))
+    size = math.prod(shape) if axis is None else shape[axis]
+    if size == 0 and math.prod(ishape) != 0:
+        # No index is in bounds of an empty axis, whatever the mode.
+        raise TypeRelationError("take from an empty axis (no element to read)")
+    if axis is None:
         return result(ishape, dtype)
-    axis = normalize_axis(attrs.axis, len(shape))
     return result([*shape[:axis], *ishape, *shape[axis + 1 :]], dtype)
 
 
+def take_positions(indices: np.ndarray, size: int, mode: str) -> np.ndarray:
+    """Where take reads: TVM's modes, never out of bounds. "wrap" is Python's modulo; "clip"
+    and "fast" (which TVM leaves unchecked) clamp to [0, size). An unsigned index is its
+    value (numpy's own take would read uint64 2**64 - 1 as -1)."""
+    size = max(size, 1)  # an empty axis takes nothing (the relation ensures it)
+    if indices.dtype.kind == "u":
+        wide = indices.astype(np.uint64)
+        pos = wide % np.uint64(size) if mode == "wrap" else np.minimum(wide, np.uint64(size - 1))
+        return pos.astype(np.int64)
+    wide = indices.astype(np.int64)
+    return np.mod(wide, size) if mode == "wrap" else np.clip(wide, 0, size - 1)
+
+
 def _take(attrs: Attrs, x: np.ndarray, indices: np.ndarray) -> np.ndarray:
-    mode = "wrap" if attrs.mode == "wrap" else "clip"
     if attrs.axis is None:
-        return np.take(x.reshape(-1), indices, mode=mode)
-    return np.take(x, indices, axis=normalize_axis(attrs.axis, x.ndim), mode=mode)
+        x, axis = x.reshape(-1), 0
+    else:
+        axis = normalize_axis(attrs.axis, x.ndim)
+    return np.take(x, take_positions(indices, x.shape[axis], attrs.mode), axis=axis)
 
 
 @register(
