@@ -54,7 +54,7 @@ class FoldOperator(RewritePattern):
         values = [_constant(o) for o in op.operands]
         if any(v is None for v in values):
             return
-        out = op.opdef.compute(op.attrs, *values)
+        out = op.opdef.evaluate(op.attrs, *values)
         new: list[Operation] = []
         b = RelayBuilder.collect(new, op.location)
         if isinstance(out, tuple):

@@ -273,7 +273,7 @@ class Interpreter:
         if attrs is None:
             attrs = self._attrs[op] = op.attrs
         try:
-            out = op.opdef.compute(attrs, *args)
+            out = op.opdef.evaluate(attrs, *args)
         except (ValueError, IndexError, FloatingPointError) as e:
             raise RelayError(f"'{op.opdef.name}' failed at run time: {e}", op) from None
         out = tuple(np.asarray(o) for o in out) if isinstance(out, tuple) else np.asarray(out)

@@ -283,3 +283,55 @@ def test_take_from_an_empty_axis_is_a_type_error():
     module = load_program(empty, "relay").module
     x, i = np.zeros((2, 0), np.float32), np.zeros(0, np.int32)
     assert interpret(module, [x, i]).shape == (2, 0)  # pyright: ignore
+
+
+# -- numpy warnings --------------------------------------------------------------------------
+
+WARNING_PRONE = HEADER + (
+    "def @main(%x: Tensor[(3), float32], %i: Tensor[(), int32]) {\n"
+    '  (log(%x), exp(multiply(%x, 1000f)), cast(log(%x), dtype="int32"),\n'
+    "   add(%i, 2147483647), divide(%x, 0f))\n"
+    "}\n"
+)
+
+
+def test_the_reference_semantics_print_no_warnings():
+    module = load_program(WARNING_PRONE, "relay").module
+    x, i = np.array([-1, 0, 1], np.float32), np.array(5, np.int32)
+    out = _quietly(interpret, module, [x, i])
+    assert np.isnan(out[0][0]) and out[0][1] == -np.inf and out[1][2] == np.inf  # pyright: ignore
+    assert out[3] == np.int32(-2147483644)  # pyright: ignore
+
+
+def test_fold_constant_prints_no_warnings():
+    from xdsl.context import Context
+
+    from relay_opt.passes.fold_constant import FoldConstantPass
+
+    text = HEADER + "def @main() { (log(-1f), divide(1f, 0f), add(2147483647, 1)) }\n"
+    module = load_program(text, "relay").module
+    _quietly(FoldConstantPass().apply, Context(), module)
+    assert "relay.log" not in str(module) and "relay.divide" not in str(module)
+
+
+def test_relay_run_compares_nan_and_inf_quietly(tmp_path):
+    import subprocess
+
+    (tmp_path / "log.rly").write_text(HEADER + "def @main(%x: Tensor[(3), float32]) { log(%x) }\n")
+    np.savez(tmp_path / "in.npz", x=np.array([-1, 0, 1], np.float32))
+    np.savez(tmp_path / "same.npz", output_0=np.array([np.nan, -np.inf, 0], np.float32))
+    np.savez(tmp_path / "other.npz", output_0=np.array([np.inf, -np.inf, 0], np.float32))
+    for extra, expected, verdict in [
+        (["--interpret"], "same.npz", "[SUCCESS]"),
+        ([], "same.npz", "[SUCCESS]"),
+        ([], "other.npz", "[FAILED] result[0]: max abs diff nan"),
+    ]:
+        child = subprocess.run(
+            ["relay-run", "log.rly", "-i", "in.npz", "--expected", expected, *extra],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=300,
+        )
+        assert child.stderr == ""
+        assert verdict in child.stdout, child.stdout

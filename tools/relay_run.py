@@ -318,8 +318,15 @@ def _compare(
         elif want.shape != got.shape:
             print(f"[FAILED] result[{i}]: shape {got.shape}, expected {want.shape}")
             failed = True
-        elif not np.allclose(got, want, rtol=ns.rtol, atol=ns.atol):
-            diff = np.abs(got.astype(np.float64) - want.astype(np.float64))
+        else:
+            # nan matches nan and inf matches inf (as numpy.testing's); the difference is
+            # taken where they do not match, with no numpy warnings (inf - inf).
+            with np.errstate(all="ignore"):
+                close = np.isclose(got, want, rtol=ns.rtol, atol=ns.atol, equal_nan=True)
+                if close.all():
+                    continue
+                far = ~close
+                diff = np.abs(got[far].astype(np.float64) - want[far].astype(np.float64))
             print(
                 f"[FAILED] result[{i}]: max abs diff {diff.max():.3g} "
                 f"(rtol {ns.rtol}, atol {ns.atol})"

@@ -112,6 +112,15 @@ class OpDef:
             raise AttrError(f"operator '{self.name}' has no attribute '{unknown}'")
         return Attrs(out)
 
+    def evaluate(self, attrs: Attrs, *args: Any) -> Any:
+        """The numpy semantics, without numpy's floating-point warnings: inf, nan and wrapped
+        integers are the operator's defined values (log(0), a float division by zero), not
+        something to print on the user's terminal with this package's file paths."""
+        import numpy as np
+
+        with np.errstate(all="ignore"):
+            return self.compute(attrs, *args)
+
     def infer(
         self, arg_types: Sequence[Attribute], attrs: Attrs, values: Sequence[Any] | None = None
     ) -> Attribute:
