@@ -233,14 +233,17 @@ def outline(block: Block, fuser: Fuser) -> None:
     members: dict[int, list[Node]] = {}
     for n in fuser.nodes:
         members.setdefault(id(fuser.group(n)), []).append(n)
+    # Positions in the block, numbered once (not per group, which made outlining quadratic):
+    # outlining erases ops and puts the closure and its call at the anchor's position.
+    order = {op: i for i, op in enumerate(block.ops)}
     for nodes in members.values():
         ops = [n.op for n in nodes if isinstance(n.op, RelayOperatorOp) or len(nodes) > 1]
         if not any(isinstance(o, RelayOperatorOp) for o in ops):
             continue  # a lone tuple or projection stays as it is
-        _outline_group(block, ops)
+        _outline_group(block, ops, order)
 
 
-def _outline_group(block: Block, ops: list[Operation]) -> None:
+def _outline_group(block: Block, ops: list[Operation], order: dict[Operation, int]) -> None:
     inside = set(ops)
     inputs: list[SSAValue] = []
     constants: list[core.ConstantOp] = []
@@ -259,7 +262,6 @@ def _outline_group(block: Block, ops: list[Operation]) -> None:
         return  # groups with several outputs are left unfused (the post-dominator makes this rare)
     [output] = outputs
     anchor = ops[-1]
-    order = {op: i for i, op in enumerate(block.ops)}
     if any(
         order.get(u.operation, len(order)) < order[anchor]
         for u in output.uses
@@ -285,6 +287,7 @@ def _outline_group(block: Block, ops: list[Operation]) -> None:
     call = core.CallClosureOp(closure.result, inputs, output.type)
     call.location = anchor.location
     block.insert_ops_after([closure, call], anchor)
+    order[closure] = order[call] = order[anchor]
     output.replace_all_uses_with(call.result)
     for op in reversed(ops):
         op.detach()
