@@ -177,7 +177,11 @@ class _Function:
         ins = [self.input_buffer(i) for i in op.inputs]  # pyright: ignore
         if isinstance(op, linalg.GenericOp):
             body = Region()
-            op.body.clone_into(body, value_mapper=dict(self.buffers))
+            # Only the outer values the body reads: copying all of `buffers` per op was quadratic.
+            outer = {
+                v: self.buffers[v] for o in op.body.walk() for v in o.operands if v in self.buffers
+            }
+            op.body.clone_into(body, value_mapper=outer)
             # A body may read a tensor at computed indices (take): now it reads the buffer.
             for extract in [o for o in body.walk() if isinstance(o, tensor.ExtractOp)]:
                 load = memref.LoadOp.get(extract.tensor, list(extract.indices))
