@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 
@@ -171,3 +173,56 @@ def test_let_annotation_fills_an_unknown_type():
 def test_let_annotation_mismatch_is_an_error():
     with pytest.raises(RelayError, match="is annotated"):
         load_program(HEADER + "def @f(%x: float32) { let %y: int32 = %x; %y }", "relay")
+
+
+# -- deep nesting: within MAX_NESTING everything works, beyond it a located error ------------
+
+
+def _nested(kind: str, n: int) -> str:
+    """A program with `n` levels of nesting of one kind (the function body is one more)."""
+    if kind == "parens":
+        return HEADER + "def @main(%x: float32) { " + "(" * n + "%x" + ")" * n + " }\n"
+    if kind == "calls":
+        return HEADER + "def @main(%x: float32) { " + "negative(" * n + "%x" + ")" * n + " }\n"
+    if kind == "tuples":
+        return HEADER + "def @main(%x: float32) { " + "(" * n + "%x" + ",)" * n + " }\n"
+    body, ty = "%x", "float32"
+    for i in range(n):
+        if kind == "ifs":
+            body = f"if (%c) {{ {body} }} else {{ %x }}"
+        elif kind == "fns":
+            body = f"fn (%y{i}: float32) {{ {body} }}"
+        elif kind == "matches":
+            body = f"match (%o) {{ Some(%z{i}) => {body}, None => %x }}"
+        elif kind == "tuple_types":
+            ty = f"({ty},)"
+        elif kind == "fn_types":
+            ty = f"fn () -> {ty}"
+    return HEADER + f"def @main(%x: {ty}, %c: bool, %o: Option[float32]) {{ {body} }}\n"
+
+
+KINDS = ["parens", "calls", "tuples", "ifs", "fns", "matches", "tuple_types", "fn_types"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_nesting_up_to_the_limit_loads_prints_and_reads_back(kind):
+    from xdsl.printer import Printer
+
+    from relay_opt.frontends.relay_text.parser import MAX_NESTING
+
+    # The function body is one level; a match's pattern fields, `Some(%z)`, one more.
+    module = load_program(_nested(kind, MAX_NESTING - 1 - (kind == "matches")), "relay").module
+    out = io.StringIO()
+    Printer(stream=out).print_op(module)
+    load_program(out.getvalue(), "mlir")
+    load_program(print_relay(module).text, "relay")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("extra", [1, 5000])
+def test_nesting_beyond_the_limit_is_a_located_error(kind, extra):
+    from relay_opt.frontends.relay_text.parser import MAX_NESTING
+
+    with pytest.raises(RelayError, match=rf"nested more than {MAX_NESTING} deep") as e:
+        load_program(_nested(kind, MAX_NESTING + extra), "relay")
+    assert ":2:" in str(e.value)  # file:line:col of the level past the limit

@@ -6,7 +6,8 @@ quirk we chose to fix, the fix is noted next to the rule.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 from relay_opt.diagnostics import RelayError, SourceLoc
@@ -48,10 +49,37 @@ def _looks_like_dtype(name: str) -> bool:
     return any(name.startswith(p) for p in ("int", "uint", "float", "bool", "bfloat"))
 
 
+# How deep expressions, types and patterns may nest (parentheses, calls, blocks, function
+# bodies, branches, tuple and function types). Deeper text is refused with a located error
+# instead of exhausting Python's stack here or in the passes that walk the result
+# (nested functions and branches become nested regions). Python's own tokenizer allows
+# 200 nested parentheses; a program nested this deep is generated and can bind its inner
+# parts with `let` or graph bindings, which nest nothing.
+MAX_NESTING = 100
+
+
 class Parser:
     def __init__(self, text: str, filename: str, line_offset: int = 0):
         self.tokens = Lexer(text, filename, line_offset).tokenize()
         self.i = 0
+        self.depth = 0
+
+    @contextmanager
+    def nested(self, what: str) -> Iterator[None]:
+        """One level deeper in `what` (an expression, a type, a pattern), within MAX_NESTING."""
+        if self.depth >= MAX_NESTING:
+            prev = self.tokens[self.i - 1] if self.i else self.tok
+            at = prev if prev.kind is Tok.PUNCT and prev.text in _CLOSER else self.tok
+            raise self.error(
+                f"{what} nested more than {MAX_NESTING} deep (relay-opt's limit); "
+                f"bind inner parts with let or graph bindings (%0 = ...)",
+                at,
+            )
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
 
     # -- token helpers -------------------------------------------------------------------
 
@@ -258,6 +286,10 @@ class Parser:
         """A sequence: `let`/graph bindings, `free_var`s and `e;` items, then the body.
 
         Built iteratively: a model is thousands of bindings long."""
+        with self.nested("expressions are"):
+            return self.sequence()
+
+    def sequence(self) -> s.Expr:
         wrappers: list[tuple[str, Token, object, object]] = []
         while True:
             t = self.tok
@@ -317,7 +349,7 @@ class Parser:
         while not self.tok.is_punct("}"):
             pattern = self.pattern()
             self.expect("=>", "after the pattern")
-            clauses.append(s.Clause(pattern, self.expr()))
+            clauses.append(s.Clause(pattern, self.clause_body()))
             if not self.accept(","):
                 break
         self.expect("}", "to close the match clauses")
@@ -325,7 +357,20 @@ class Parser:
             raise self.error("a match needs at least one clause", t)
         return s.Match(data, clauses, t.text == "match", t.loc)
 
+    def clause_body(self) -> s.Expr:
+        """`e` or `{ e }` (as the printer writes it): one level of nesting either way."""
+        if not self.tok.is_punct("{"):
+            return self.expr()
+        self.next()
+        e = self.expr()
+        self.expect("}", "to close the clause")
+        return e
+
     def pattern(self) -> s.Pattern:
+        with self.nested("patterns are"):
+            return self.pattern_item()
+
+    def pattern_item(self) -> s.Pattern:
         t = self.tok
         if t.kind is Tok.IDENT and t.text == "_":
             self.next()
@@ -516,6 +561,10 @@ class Parser:
     # -- types ---------------------------------------------------------------------------
 
     def type(self) -> s.TypeExpr:
+        with self.nested("types are"):
+            return self.type_item()
+
+    def type_item(self) -> s.TypeExpr:
         t = self.tok
         if t.is_punct("("):
             # `(T)` is a one-field tuple type, as in TVM.
