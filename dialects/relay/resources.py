@@ -46,7 +46,7 @@ def _blobs() -> OpAsmDialectInterface:
 
 def _digest(array: np.ndarray) -> str:
     h = hashlib.blake2b(f"{array.dtype.str}{array.shape}".encode(), digest_size=8)
-    h.update(array.reshape(-1).view(np.uint8))
+    h.update(array.reshape(-1).view(np.uint8).data)
     return h.hexdigest()
 
 
