@@ -1,0 +1,388 @@
+"""Upstream MLIR accepts every standard-dialect stage relay-opt prints.
+
+Each lowering stage (STAGES in lowering/relay_to_llvm.py) is printed the way
+`relay-opt -p STAGE` prints it (weights in a `{-# dialect_resources #-}` section);
+every stage with no Relay op or type left must parse and verify in upstream
+`mlir-opt`, and the last stage (the llvm dialect) must translate with
+`mlir-translate --mlir-to-llvmir`. The inputs are the example models at -O3 (what
+`relay_opt.compile` lowers; examples/demo.py compiles `mnist_text()`, the mnist case)
+and every program in the lit inputs (tests/lit), lowered from the stage their RUN lines
+start at.
+
+The tools are found in $RELAY_OPT_MLIR_BIN, else on PATH or in /usr/lib/llvm-*/bin (Debian's
+`mlir-19-tools`, which .ci/run installs); without them this module is skipped, and the
+summary says so.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from xdsl.context import Context
+from xdsl.dialects.builtin import MemRefType, ModuleOp
+from xdsl.ir import Attribute
+from xdsl.passes import ModulePass
+
+from relay_opt import LoadError, load_program
+from relay_opt.diagnostics import RelayError
+from relay_opt.lowering.relay_to_llvm import STAGES
+
+ROOT = Path(__file__).parent.parent
+LIT = ROOT / "tests" / "lit"
+sys.path.insert(0, str(ROOT / "examples" / "models"))
+
+
+def upstream_tool(name: str) -> str | None:
+    """`name` in $RELAY_OPT_MLIR_BIN if set; else on PATH, else the newest
+    /usr/lib/llvm-N/bin/`name` (Debian's layout)."""
+    if "RELAY_OPT_MLIR_BIN" in os.environ:
+        return shutil.which(name, path=os.environ["RELAY_OPT_MLIR_BIN"])
+    found = shutil.which(name)
+    if found is not None:
+        return found
+
+    def version(path: Path) -> int:
+        digits = path.parent.parent.name.removeprefix("llvm-")
+        return int(digits) if digits.isdigit() else -1
+
+    candidates = sorted(Path("/usr/lib").glob(f"llvm-*/bin/{name}"), key=version)
+    return str(candidates[-1]) if candidates else None
+
+
+MLIR_OPT = upstream_tool("mlir-opt")
+MLIR_TRANSLATE = upstream_tool("mlir-translate")
+MISSING = [n for n, p in (("mlir-opt", MLIR_OPT), ("mlir-translate", MLIR_TRANSLATE)) if not p]
+if MISSING:
+    pytest.skip(
+        f"upstream MLIR acceptance NOT TESTED: {' and '.join(MISSING)} not found (looked in "
+        + (
+            f"RELAY_OPT_MLIR_BIN={os.environ['RELAY_OPT_MLIR_BIN']}"
+            if "RELAY_OPT_MLIR_BIN" in os.environ
+            else "PATH and /usr/lib/llvm-*/bin"
+        )
+        + "; apt-get install mlir-19-tools)",
+        allow_module_level=True,
+    )
+
+# One worker under pytest-xdist (--dist loadgroup): the lowered stages are computed once per
+# model and per lit file, and shared by that input's tests.
+pytestmark = pytest.mark.xdist_group("upstream_mlir")
+
+# Bugs being fixed in the lowering; each mark names its bug (strict: a fix makes it XPASS).
+GATHER_BUG = (
+    "convert-relay-to-linalg's gather rule for split/strided_slice builds a linalg.generic "
+    "whose operand shapes disagree with its indexing maps (1x8x64 vs 1x8x192)"
+)
+GLOBALS_BUG = (
+    "convert-to-llvm gives a multi-dimensional dense<> initializer to a flat !llvm.array "
+    "global: 'expected sequential LLVM types wrapping a scalar'"
+)
+BUFFERIZE_BUG = (
+    "bufferize crashes (ValueError: Can't insert operation before operation not in current "
+    "block) when a second function has a tensor constant: the global goes into another block"
+)
+
+
+# -- printing and lowering, as relay-opt does -----------------------------------------------
+
+
+@functools.cache
+def _printer() -> Callable[[ModuleOp], str]:
+    from relay_opt.tools.relay_opt import RelayOptMain
+
+    return RelayOptMain([]).output_resulting_program
+
+
+def printed(module: ModuleOp) -> str:
+    """The module as `relay-opt -p ...` prints it, blobs included."""
+    return _printer()(module)
+
+
+def has_relay(module: ModuleOp) -> bool:
+    def relay_type(t: Attribute) -> bool:
+        return t.name.startswith("relay.")
+
+    for op in module.walk():
+        if op.name.startswith("relay."):
+            return True
+        if any(relay_type(r.type) for r in op.results):
+            return True
+        for region in op.regions:
+            for block in region.blocks:
+                if any(relay_type(a.type) for a in block.args):
+                    return True
+    return False
+
+
+@dataclass
+class Stage:
+    label: str  # where it comes from: model or file#chunk, and the stage's name
+    text: str
+    final: bool  # the llvm dialect: mlir-translate gets it too
+
+
+@dataclass
+class Checked:
+    """The stages of some inputs, what upstream said about each, and lowering crashes."""
+
+    stages: list[Stage] = field(default_factory=list[Stage])
+    errors: dict[str, list[str]] = field(default_factory=dict[str, list[str]])
+    crashes: list[str] = field(default_factory=list[str])
+    stopped: list[str] = field(default_factory=list[str])  # lowering refused (unsupported)
+
+
+def lower(label: str, module: ModuleOp, stages: list[ModulePass], out: Checked) -> None:
+    """Run `stages`, keeping each standard-dialect stage's printed text in `out`."""
+    ctx = Context()
+    if not has_relay(module):
+        out.stages.append(Stage(f"{label}: input", printed(module), False))
+    for stage in stages:
+        try:
+            stage.apply(ctx, module)
+            module.verify()
+        except RelayError as e:  # a construct the lowering does not support yet
+            out.stopped.append(f"{label}: {stage.name}: {str(e).splitlines()[0]}")
+            return
+        except Exception as e:  # a crash: always a bug
+            out.crashes.append(f"{label}: {stage.name} crashed: {type(e).__name__}: {e}")
+            return
+        if not has_relay(module):
+            final = stage is STAGES[-1]
+            out.stages.append(Stage(f"{label}: {stage.name}", printed(module), final))
+
+
+SPLIT = re.compile(r"within split at .*?:(\d+) offset :(\d+):(\d+): (.*)")
+
+
+def upstream(tool: str, args: list[str], stages: list[Stage], out: Checked) -> None:
+    """Run `tool` once over all `stages` (--split-input-file); file each error under its stage."""
+    if not stages:
+        return
+    # mlir-opt names a chunk by the line of the separator before it (1 for the first).
+    starts: list[int] = []
+    chunks: list[str] = []
+    line = 1
+    for i, s in enumerate(stages):
+        chunk = s.text.rstrip("\n") + "\n"
+        starts.append(line)
+        chunks.append(chunk)
+        line += chunk.count("\n") + (1 if i > 0 else 0)
+    with tempfile.NamedTemporaryFile("w", suffix=".mlir", delete=False) as f:
+        f.write("// -----\n".join(chunks))
+        path = f.name
+    try:
+        run = subprocess.run(
+            [tool, *args, "--split-input-file", path, "-o", "/dev/null"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    finally:
+        Path(path).unlink()
+    name = Path(tool).name
+    for text_line in run.stderr.splitlines():
+        m = SPLIT.match(text_line)
+        if m is None:
+            continue
+        if not m.group(4).startswith("error:"):
+            continue
+        index = max(i for i, s in enumerate(starts) if s <= int(m.group(1)))
+        # A chunk after a separator starts with the rest of the separator's line.
+        line_in_stage = int(m.group(2)) - (1 if index > 0 else 0)
+        out.errors.setdefault(stages[index].label, []).append(
+            f"{name}: {line_in_stage}:{m.group(3)}: {m.group(4)}"
+        )
+    if run.returncode != 0 and not out.errors:
+        out.errors.setdefault(f"{name} (whole run)", []).append(run.stderr[-2000:])
+
+
+def check(out: Checked) -> Checked:
+    assert MLIR_OPT is not None and MLIR_TRANSLATE is not None
+    upstream(MLIR_OPT, [], out.stages, out)
+    finals = [s for s in out.stages if s.final]
+    translate = Checked()
+    upstream(MLIR_TRANSLATE, ["--mlir-to-llvmir"], finals, translate)
+    for label, errors in translate.errors.items():
+        out.errors.setdefault(f"{label} (translate)", []).extend(errors)
+    return out
+
+
+def report(out: Checked, labels: list[str] | None = None) -> list[str]:
+    return [
+        f"{label}: {e}"
+        for label, errors in out.errors.items()
+        if labels is None or label in labels
+        for e in errors
+    ]
+
+
+# -- the example models ------------------------------------------------------------------
+
+MODELS = ("mnist", "resnet18", "gpt2")
+
+
+def model_module(name: str) -> ModuleOp:
+    if name == "mnist":  # examples/demo.py's model too
+        from mnist import mnist_text
+
+        text, weights = mnist_text()
+    elif name == "resnet18":  # the size the other model tests compile
+        from resnet import resnet_text
+
+        text, weights, _ = resnet_text(18, image=32, classes=10)
+    else:
+        from gpt2 import gpt2_text
+
+        text, weights = gpt2_text()
+    meta = {"relay.Constant": weights}
+    return load_program(text, "relay", filename=f"{name}.rly", meta=meta).module
+
+
+@functools.cache
+def model_checked(name: str) -> Checked:
+    from relay_opt.passes.relay_optimize import passes_for_level
+
+    out = Checked()
+    lower(name, model_module(name), [*passes_for_level(3), *STAGES], out)
+    return check(out)
+
+
+STAGE_NAMES = [s.name for s in STAGES]
+XFAIL: dict[tuple[str, str], str] = {
+    **{("gpt2", s): GATHER_BUG for s in STAGE_NAMES[:4]},
+    **{(m, "translate"): GLOBALS_BUG for m in MODELS},
+}
+
+
+def model_cases() -> list[object]:
+    cases: list[object] = []
+    for model in MODELS:
+        for stage in [*STAGE_NAMES, "translate"]:
+            reason = XFAIL.get((model, stage))
+            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+            cases.append(pytest.param(model, stage, marks=marks, id=f"{model}-{stage}"))
+    return cases
+
+
+@pytest.mark.parametrize(("model", "stage"), model_cases())
+def test_model_stage_upstream(model: str, stage: str):
+    out = model_checked(model)
+    assert not out.crashes, out.crashes
+    assert not out.stopped, out.stopped
+    if stage == "translate":
+        label = f"{model}: {STAGE_NAMES[-1]} (translate)"
+    else:
+        label = f"{model}: {stage}"
+        assert label in [s.label for s in out.stages], f"{label} still has Relay ops or types"
+    errors = report(out, [label])
+    assert not errors, "\n".join(errors)
+
+
+# -- the lit inputs ---------------------------------------------------------------------
+
+LIT_SUFFIXES = {".mlir": "mlir", ".rly": "relay", ".onnxtxt": "onnxtxt"}
+LIT_FILES = sorted(
+    p for p in LIT.rglob("*") if p.suffix in LIT_SUFFIXES and "Output" not in p.parts
+)
+LIT_XFAIL = {
+    name: BUFFERIZE_BUG
+    for name in (
+        "lowering/convert-relay-to-linalg.mlir",
+        "passes/combine-parallel-conv2d/combine-parallel-conv2d.rly",
+        "passes/fold-explicit-padding/fold-explicit-padding.rly",
+        "passes/fold-scale-axis/fold-scale-axis.rly",
+        "passes/fuse-ops/fuse-ops.rly",
+        "passes/simplify-expr/simplify-expr.rly",
+        "passes/simplify-inference/norms.rly",
+    )
+}
+SEPARATOR = re.compile(r"^\s*(?://|#) -----.*$", re.MULTILINE)
+
+
+def first_stage(text: str) -> int:
+    """A lit input is written for the first lowering stage its RUN lines run (-p NAME)."""
+    named = [
+        STAGE_NAMES.index(n)
+        for line in text.splitlines()
+        if "RUN:" in line
+        for n in re.findall(r"[\w-]+", line)
+        if n in STAGE_NAMES
+    ]
+    return min(named, default=0)
+
+
+@functools.cache
+def lit_checked(relpath: str) -> Checked:
+    path = LIT / relpath
+    text = path.read_text()
+    start = first_stage(text)
+    out = Checked()
+    for i, chunk in enumerate(SEPARATOR.split(text)):
+        try:
+            module = load_program(chunk, LIT_SUFFIXES[path.suffix], filename=str(path)).module
+        except LoadError:  # a test of a diagnostic, not a program
+            continue
+        # A memref input is past bufferize whatever its RUN lines run.
+        if any(isinstance(t, MemRefType) for op in module.walk() for t in op.result_types):
+            start = max(start, STAGE_NAMES.index("convert-linalg-to-loops"))
+        lower(f"{relpath}#{i}", module, list(STAGES[start:]), out)
+    return check(out)
+
+
+def lit_cases() -> list[object]:
+    cases: list[object] = []
+    for p in LIT_FILES:
+        rel = p.relative_to(LIT).as_posix()
+        reason = LIT_XFAIL.get(rel)
+        marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+        cases.append(pytest.param(rel, marks=marks, id=rel))
+    return cases
+
+
+@pytest.mark.parametrize("relpath", lit_cases())
+def test_lit_input_stages_upstream(relpath: str):
+    out = lit_checked(relpath)
+    assert not out.crashes, "\n".join(out.crashes)
+    if not out.stages:
+        pytest.skip(
+            "no program here reaches a standard-dialect stage"
+            + (f" ({out.stopped[0]})" if out.stopped else " (diagnostic tests only)")
+        )
+    errors = report(out)
+    assert not errors, "\n".join(errors)
+
+
+def test_upstream_errors_are_filed_under_their_stage():
+    """The harness itself: each upstream error lands on the stage that caused it, never on a
+    neighbour (one mlir-opt run checks them all), and a final stage is translated too."""
+    ok = "func.func @f(%x: f32) -> f32 {\n  func.return %x : f32\n}\n"
+    bad = "func.func @g(%x: f32) -> i32 {\n\n  func.return %x : f32\n}\n"
+    llvm_ok = "llvm.func @h() {\n  llvm.return\n}\n"
+    out = check(
+        Checked(
+            stages=[
+                Stage("a", ok, False),
+                Stage("b", bad, False),
+                Stage("c", ok, False),
+                Stage("d", bad, False),
+                Stage("e", llvm_ok, True),
+                Stage("f", ok, True),  # parses, but func.func is not LLVM IR
+            ]
+        )
+    )
+    assert sorted(out.errors) == ["b", "d", "f (translate)"]
+    assert out.errors["b"] == [
+        "mlir-opt: 3:3: error: type of return operand 0 ('f32') doesn't match function "
+        "result type ('i32') in function @g"
+    ]
+    assert out.errors["f (translate)"][0].startswith("mlir-translate: ")
