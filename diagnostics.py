@@ -191,7 +191,6 @@ def write_output(path: str, data: str | bytes | Callable[[BinaryIO], None], tool
     symlink is written through, not replaced), which is then renamed over it; on any error the
     temporary file is removed and the error names `path`. `data` is text, bytes, or a function
     that writes to a binary file. A device or a FIFO (`-o /dev/stdout`) is written directly."""
-    target = os.path.realpath(path)
 
     def fail(e: OSError) -> UserError:
         return UserError(f"{tool}: error: cannot write '{path}': {e.strerror or e}\n")
@@ -203,7 +202,7 @@ def write_output(path: str, data: str | bytes | Callable[[BinaryIO], None], tool
             f.write(data.encode() if isinstance(data, str) else data)
 
     try:
-        mode = os.stat(target).st_mode
+        mode = os.stat(path).st_mode  # through symlinks
     except FileNotFoundError:
         mode = None
     except OSError as e:
@@ -211,12 +210,14 @@ def write_output(path: str, data: str | bytes | Callable[[BinaryIO], None], tool
     if mode is not None and stat.S_ISDIR(mode):
         raise UserError(f"{tool}: error: cannot write '{path}': it is a directory\n")
     if mode is not None and not stat.S_ISREG(mode):
+        # /dev/stdout may resolve to a pipe's pseudo-name: open the path as given.
         try:
-            with open(target, "wb") as f:
+            with open(path, "wb") as f:
                 emit(f)
         except OSError as e:
             raise fail(e) from None
         return
+    target = os.path.realpath(path)
     if mode is None:
         umask = os.umask(0)
         os.umask(umask)

@@ -228,3 +228,16 @@ def test_no_temporary_file_is_left_on_error(tmp_path: Path, capsys):
     assert relay_translate(["--import-relay", rly, "--meta", str(meta), "-o", str(missing)]) == 1
     assert f"cannot write '{missing}': No such file or directory" in capsys.readouterr().err
     assert sorted(os.listdir(tmp_path)) == before and os.listdir(target) == []
+
+
+def test_output_to_a_pipe_or_device_is_written_directly(tmp_path: Path):
+    (tmp_path / "m.rly").write_text(DENSE)
+    meta = _weights(tmp_path, "w.npz", 1.0)
+    args = ["--import-relay", str(tmp_path / "m.rly"), "--meta", str(meta)]
+    # Standard output is a pipe here: /dev/stdout resolves to a name that is no file.
+    r = subprocess.run(
+        ["relay-translate", *args, "-o", "/dev/stdout"], capture_output=True, text=True, timeout=300
+    )
+    assert r.returncode == 0, r.stderr
+    assert "relay.nn.dense" in r.stdout and "dialect_resources" in r.stdout
+    assert relay_translate([*args, "-o", os.devnull]) == 0
