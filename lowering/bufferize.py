@@ -9,7 +9,8 @@ no copy is made where none is needed:
 - an op whose init tensor is used only by it updates that buffer in place
   (a `linalg.fill` then a reduction share one buffer);
 - other intermediates get a `memref.alloc`, freed right after their last use;
-- a static `tensor.extract_slice` is a `memref.subview` of its source's buffer;
+- a static `tensor.extract_slice` is a `memref.subview` of its source's buffer, and a
+  `tensor.insert_slice` a copy into a view of its destination's (updated in place);
 - tensor constants become `memref.global` constants; a weight (a `dense_resource`)
   becomes an external `memref.global` that the JIT binds to the array's address.
 A copy (`memref.copy`) remains only where a value must exist twice: a
@@ -24,6 +25,7 @@ from xdsl.builder import Builder
 from xdsl.context import Context
 from xdsl.dialects import arith, func, memref, tensor
 from xdsl.dialects.builtin import (
+    AffineMapAttr,
     DenseResourceAttr,
     IntegerAttr,
     MemRefType,
@@ -34,7 +36,9 @@ from xdsl.dialects.builtin import (
     i64,
 )
 from xdsl.dialects.linalg import ops as linalg
+from xdsl.dialects.linalg.attrs import IteratorTypeAttr
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue, Use
+from xdsl.ir.affine import AffineMap
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
@@ -54,6 +58,8 @@ def _dps_inits(op: Operation) -> list[SSAValue] | None:
     """The init (outs) tensors of a destination-passing op, one per result."""
     if isinstance(op, (linalg.GenericOp, linalg.FillOp)):
         return list(op.outputs)  # pyright: ignore
+    if isinstance(op, tensor.InsertSliceOp):
+        return [op.dest]
     return None
 
 
@@ -174,6 +180,9 @@ class _Function:
                 self.b.insert(memref.CopyOp(self.buffers[init], buffer))
             self.buffers.setdefault(init, buffer)  # an op may also read its init (for its shape)
             outs.append(buffer)
+        if isinstance(op, tensor.InsertSliceOp):
+            self.insert_slice(op, outs[0])
+            return
         ins = [self.input_buffer(i) for i in op.inputs]  # pyright: ignore
         if isinstance(op, linalg.GenericOp):
             body = Region()
@@ -219,6 +228,38 @@ class _Function:
         )
         self.b.insert(view)
         return view.result
+
+    def insert_slice(self, op: tensor.InsertSliceOp, buffer: SSAValue) -> None:
+        """The source is copied into a view of the destination's buffer (a loop nest: the view
+        may be strided, which memref.copy's memcpy would not respect)."""
+        if op.offsets or op.sizes or op.strides:
+            raise RelayError("bufferize handles slices with static offsets, sizes and strides", op)
+        buffer_t = buffer.type
+        assert isinstance(buffer_t, MemRefType)
+        view = memref.SubviewOp.from_static_parameters(
+            buffer,
+            buffer_t,
+            op.static_offsets.get_values(),
+            op.static_sizes.get_values(),
+            op.static_strides.get_values(),
+        )
+        view.location = op.location
+        self.b.insert(view)
+        n = buffer_t.get_num_dims()
+        identity = AffineMapAttr(AffineMap.identity(n))
+        body = Block(arg_types=[buffer_t.element_type] * 2)
+        body.add_op(linalg.YieldOp(body.args[0]))
+        copy = linalg.GenericOp(
+            [self.input_buffer(op.source)],
+            [view.result],
+            Region(body),
+            [identity, identity],
+            [IteratorTypeAttr.parallel()] * n,
+            [],
+        )
+        copy.location = op.location
+        self.b.insert(copy)
+        self.buffers[op.result] = buffer
 
     def constant(self, op: arith.ConstantOp) -> SSAValue:
         value = op.value

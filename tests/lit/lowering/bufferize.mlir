@@ -101,3 +101,21 @@ func.func @slice_view(%x: tensor<2x6xf32>) -> tensor<2x2xf32> {
   } -> tensor<2x2xf32>
   func.return %b : tensor<2x2xf32>
 }
+
+// -----
+
+// insert_slice copies its source into a view of its destination's buffer, updated in place
+// along a chain (a concatenate): the parts land straight in the out-parameter.
+// CHECK-LABEL: func.func @concat(%a: memref<2x3xf32>, %b: memref<2x1xf32>, %out0: memref<2x4xf32>)
+// CHECK-NEXT:   %[[V0:.*]] = memref.subview %out0[0, 0] [2, 3] [1, 1] : memref<2x4xf32> to memref<2x3xf32, strided<[4, 1]>>
+// CHECK-NEXT:   linalg.generic {{.*}} ins(%a : memref<2x3xf32>) outs(%[[V0]] : memref<2x3xf32, strided<[4, 1]>>)
+// CHECK:        %[[V1:.*]] = memref.subview %out0[0, 3] [2, 1] [1, 1] : memref<2x4xf32> to memref<2x1xf32, strided<[4, 1], offset: 3>>
+// CHECK-NEXT:   linalg.generic {{.*}} ins(%b : memref<2x1xf32>) outs(%[[V1]] : memref<2x1xf32, strided<[4, 1], offset: 3>>)
+// CHECK:        func.return
+// CHECK-NOT:    memref.copy
+func.func @concat(%a: tensor<2x3xf32>, %b: tensor<2x1xf32>) -> tensor<2x4xf32> {
+  %0 = tensor.empty() : tensor<2x4xf32>
+  %1 = tensor.insert_slice %a into %0[0, 0] [2, 3] [1, 1] : tensor<2x3xf32> into tensor<2x4xf32>
+  %2 = tensor.insert_slice %b into %1[0, 3] [2, 1] [1, 1] : tensor<2x1xf32> into tensor<2x4xf32>
+  func.return %2 : tensor<2x4xf32>
+}

@@ -119,6 +119,21 @@ relay.func @slice_from_zero(%x: tensor<4x6xf32>) -> tensor<3x2xf32> {
 
 // -----
 
+// concatenate inserts each input into its part of the result (a generic writing only part
+// of its result would claim the result's longer axis with a plain d_k).
+// CHECK-LABEL: func.func @concat(%a: tensor<2x3xf32>, %b: tensor<2x1xf32>) -> tensor<2x4xf32>
+// CHECK-NEXT: %[[E:.*]] = tensor.empty() : tensor<2x4xf32>
+// CHECK-NEXT: %[[A:.*]] = tensor.insert_slice %a into %[[E]][0, 0] [2, 3] [1, 1] : tensor<2x3xf32> into tensor<2x4xf32>
+// CHECK-NEXT: %[[B:.*]] = tensor.insert_slice %b into %[[A]][0, 3] [2, 1] [1, 1] : tensor<2x1xf32> into tensor<2x4xf32>
+// CHECK-NEXT: func.return %[[B]] : tensor<2x4xf32>
+relay.func @concat(%a: tensor<2x3xf32>, %b: tensor<2x1xf32>) -> tensor<2x4xf32> {
+  %t = relay.tuple %a, %b : tuple<tensor<2x3xf32>, tensor<2x1xf32>>
+  %0 = relay.concatenate %t {axis = 1} : (tuple<tensor<2x3xf32>, tensor<2x1xf32>>) -> tensor<2x4xf32>
+  relay.return %0 : tensor<2x4xf32>
+}
+
+// -----
+
 // What cannot be lowered yet is a located diagnostic.
 // CHECK: convert-relay-to-linalg.mlir:[[# @LINE + 2]]:3: error: 'relay.ref_create' is not supported by convert-relay-to-linalg yet (static graphs only)
 relay.func @refs(%x: tensor<f32>) -> tensor<f32> {
