@@ -167,3 +167,21 @@ def test_the_jit_verifies_each_stage_when_asked(
     monkeypatch.setenv("RELAY_OPT_VERIFY_EACH", "0")
     lowered = lower_to_llvm(module, level=0)
     assert any(isinstance(op, arith.ConstantOp) for op in lowered.walk())
+
+
+def test_relay_to_llvm_is_verified_after_each_of_its_stages(
+    broken_lowering: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    """relay-opt runs relay-to-llvm (and relay-optimize) as their passes, so the stage that
+    breaks the IR is named, not the pipeline; they are timed one by one too."""
+    from relay_opt.tools.relay_opt import main
+
+    src = tmp_path / "good.mlir"
+    src.write_text(GOOD)
+    assert main([str(src), "-p", "relay-to-llvm", "--mlir-timing"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("relay-opt: internal error: the IR does not verify after pass 'break-ir'")
+    assert main([str(src), "-O0", "-p", "relay-to-llvm", "--no-verify-each", "--mlir-timing"]) == 0
+    rows = [line.split()[-1] for line in capsys.readouterr().err.splitlines() if "%)" in line]
+    assert rows[:2] == ["infer-types", "convert-relay-to-linalg"]  # relay-optimize at -O0
+    assert rows[-4:] == ["convert-scf-to-cf", "convert-to-llvm", "break-ir", "Total"]

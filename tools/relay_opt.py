@@ -214,7 +214,8 @@ class RelayOptMain(xDSLOptMain):
         if self.args.opt_level is not None:
             level = f"relay-optimize{{level={self.args.opt_level}}}"
             spec = f"{level},{spec}" if spec else level
-        self.pipeline = PassPipeline.parse_spec(self.available_passes, spec, callback)
+        parsed = PassPipeline.parse_spec(self.available_passes, spec, callback)
+        self.pipeline = PassPipeline(tuple(_nested_passes(parsed.passes)), callback)
 
     def apply_passes(self, prog: ModuleOp) -> None:
         try:
@@ -331,6 +332,28 @@ class RelayOptMain(xDSLOptMain):
             except Exception:  # a broken plugin must not hide the rest of the list
                 summary = "(failed to load)"
             stream.write(f"  {name.ljust(width)}  {summary}\n")
+
+
+def _nested_passes(passes: Sequence[ModulePass]) -> list[ModulePass]:
+    """relay-optimize and relay-to-llvm as the passes they run, so that each of those is
+    verified, timed and printed after on its own (as mlir-opt does with nested pipelines)."""
+    out: list[ModulePass] = []
+    for p in passes:
+        if p.name == "relay-to-llvm":
+            from relay_opt.lowering.relay_to_llvm import RelayToLLVMPipeline, lowering_stages
+
+            assert isinstance(p, RelayToLLVMPipeline)
+            out.extend(lowering_stages(p.profile))
+        elif p.name == "relay-optimize":
+            from relay_opt.passes.relay_optimize import OptimizePass, passes_for_level
+
+            assert isinstance(p, OptimizePass)
+            # An unknown level stays the pass, which reports it when it runs.
+            valid = 0 <= p.level <= 3
+            out.extend(passes_for_level(p.level, p.entry) if valid else [p])
+        else:
+            out.append(p)
+    return out
 
 
 def _verify_each_spelling(argv: list[str]) -> list[str]:
