@@ -3,15 +3,17 @@ a ResNet (batch_norm, residual adds, pooling), and a GPT-2 block."""
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from xdsl.dialects.builtin import ModuleOp
 
 from relay_opt import load_program
 from relay_opt.runtime.interpreter import interpret
-from relay_opt.runtime.jit import compile
+from relay_opt.runtime.jit import Executable, compile
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "examples" / "models"))
 
@@ -45,11 +47,21 @@ def @main(%x: Tensor[(4, 784), float32]) {
     compare(text, w, rng.standard_normal((4, 784)).astype(np.float32), rtol=1e-4, atol=1e-5)
 
 
-def test_mnist_cnn():
+@functools.cache
+def mnist() -> tuple[ModuleOp, Executable]:
+    """The MNIST CNN and its executable, compiled once for the tests that call it."""
     from mnist import mnist_text
 
     text, w = mnist_text()
-    compare(text, w, np.random.default_rng(1).standard_normal((1, 1, 28, 28)).astype(np.float32))
+    module = load_program(text, "relay", filename="mnist.rly", meta={"relay.Constant": w}).module
+    return module, compile(module)
+
+
+@pytest.mark.xdist_group("mnist")  # one process compiles it for both tests
+def test_mnist_cnn():
+    module, exe = mnist()
+    x = np.random.default_rng(1).standard_normal((1, 1, 28, 28)).astype(np.float32)
+    np.testing.assert_allclose(exe(x), interpret(module, [x]), rtol=1e-5, atol=1e-6)
 
 
 def test_resnet18_small():
@@ -78,13 +90,9 @@ def test_gpt2_block():
     )
 
 
+@pytest.mark.xdist_group("mnist")
 def test_wrong_inputs_are_python_exceptions():
-    from mnist import mnist_text
-
-    text, w = mnist_text()
-    exe = compile(
-        load_program(text, "relay", filename="mnist.rly", meta={"relay.Constant": w}).module
-    )
+    _, exe = mnist()
     with pytest.raises(
         ValueError, match="input 'x' must be 1x1x28x28 float32, got 1x1x28x27 float32"
     ):

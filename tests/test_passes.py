@@ -3,13 +3,16 @@ on random inputs) and are idempotent (a second run changes nothing)."""
 
 from __future__ import annotations
 
+import functools
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import print_module
 from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp
 
 from relay_opt import load_program
 from relay_opt.passes.dce import DeadCodeEliminationPass
@@ -41,38 +44,53 @@ PASSES = [
 ]
 
 
-def models():
+@functools.cache
+def _models() -> tuple[tuple[str, ModuleOp, list[np.ndarray], np.ndarray], ...]:
     from gpt2 import gpt2_text
     from mnist import mnist_text
     from resnet import resnet_text
 
     rng = np.random.default_rng(0)
+    loaded: list[tuple[str, ModuleOp, list[np.ndarray]]] = []
     text, w, _ = resnet_text(18, image=32, classes=10)
-    yield (
-        "resnet18",
-        load_program(text, "relay", filename="r.rly", meta={"relay.Constant": w}).module,
-        [rng.standard_normal((1, 3, 32, 32)).astype(np.float32)],
+    loaded.append(
+        (
+            "resnet18",
+            load_program(text, "relay", filename="r.rly", meta={"relay.Constant": w}).module,
+            [rng.standard_normal((1, 3, 32, 32)).astype(np.float32)],
+        )
     )
     text, w = mnist_text()  # its nn.pad folds into the first conv2d
-    yield (
-        "mnist",
-        load_program(text, "relay", filename="m.rly", meta={"relay.Constant": w}).module,
-        [rng.standard_normal((1, 1, 28, 28)).astype(np.float32)],
+    loaded.append(
+        (
+            "mnist",
+            load_program(text, "relay", filename="m.rly", meta={"relay.Constant": w}).module,
+            [rng.standard_normal((1, 1, 28, 28)).astype(np.float32)],
+        )
     )
     text, w = gpt2_text()
-    yield (
-        "gpt2",
-        load_program(text, "relay", filename="g.rly", meta={"relay.Constant": w}).module,
-        [rng.standard_normal((1, 8, 64)).astype(np.float32)],
+    loaded.append(
+        (
+            "gpt2",
+            load_program(text, "relay", filename="g.rly", meta={"relay.Constant": w}).module,
+            [rng.standard_normal((1, 8, 64)).astype(np.float32)],
+        )
     )
+    return tuple((name, m, inputs, interpret(m, inputs)) for name, m, inputs in loaded)
+
+
+def models() -> Iterator[tuple[str, ModuleOp, list[np.ndarray], np.ndarray]]:
+    """The models (each a fresh copy: tests change them), their inputs and the interpreter's
+    result on the unchanged model; loaded and interpreted once per process."""
+    for name, module, inputs, want in _models():
+        yield name, module.clone(), inputs, want
 
 
 @pytest.mark.parametrize(
     "pipeline", [[p] for p in PASSES] + [PASSES], ids=[p.name for p in PASSES] + ["all"]
 )
 def test_meaning_is_kept(pipeline):
-    for name, module, inputs in models():
-        want = interpret(module, inputs)
+    for name, module, inputs, want in models():
         changed = module.clone()
         for p in pipeline:
             p.apply(Context(), changed)
@@ -87,7 +105,7 @@ def test_meaning_is_kept(pipeline):
 
 @pytest.mark.parametrize("p", PASSES, ids=[p.name for p in PASSES])
 def test_idempotent(p):
-    for _, module, _ in models():
+    for _, module, _, _ in models():
         p.apply(Context(), module)
         once = print_module(module)
         p.apply(Context(), module)
@@ -95,7 +113,7 @@ def test_idempotent(p):
 
 
 def test_simplify_inference_removes_every_batch_norm():
-    _, module, _ = next(models())
+    _, module, _, _ = next(models())
     SimplifyInferencePass().apply(Context(), module)
     names = {op.name for op in module.walk()}
     assert "relay.nn.batch_norm" not in names and "relay.nn.conv2d" in names
@@ -117,7 +135,7 @@ def test_dce_keeps_effects_inside_branches():
 def test_O3_on_resnet_folds_scales_and_gives_one_group_per_conv2d():
     from relay_opt.passes.relay_optimize import OptimizePass
 
-    _, module, _ = next(models())
+    _, module, _, _ = next(models())
     OptimizePass(3).apply(Context(), module)
     assert not any(o.name in ("relay.nn.batch_norm", "relay.multiply") for o in module.walk())
     groups = [op for op in module.walk() if op.name == "relay.fn"]
@@ -132,8 +150,7 @@ def test_O3_on_resnet_folds_scales_and_gives_one_group_per_conv2d():
 def test_optimization_levels_keep_meaning_and_fuse_at_3():
     from relay_opt.passes.relay_optimize import OptimizePass
 
-    for name, module, inputs in models():
-        want = interpret(module, inputs)
+    for name, module, inputs, want in models():
         for level in range(4):
             changed = module.clone()
             OptimizePass(level).apply(Context(), changed)
