@@ -162,13 +162,13 @@ def save_finding(
     where = out / f"{number:04d}-{verdict.kind}-{ops}"
     where.mkdir(parents=True, exist_ok=True)
     (where / "program.rly").write_text(to_text(program))
-    np.savez(where / "inputs.npz", **{p.name: p.value for p in program.params})
-    np.savez(
-        where / "expected.npz",
-        **{f"output_{i}": np.asarray(v) for i, v in enumerate(program.expected())},
-    )
+    inputs: dict[str, Any] = {p.name: p.value for p in program.params}
+    np.savez(where / "inputs.npz", **inputs)
+    expected: dict[str, Any] = {f"output_{i}": v for i, v in enumerate(program.expected())}
+    np.savez(where / "expected.npz", **expected)
     (where / "original.rly").write_text(to_text(original))
-    np.savez(where / "original-inputs.npz", **{p.name: p.value for p in original.params})
+    original_inputs: dict[str, Any] = {p.name: p.value for p in original.params}
+    np.savez(where / "original-inputs.npz", **original_inputs)
     specs = program.output_specs()
     info = {
         "kind": verdict.kind,

@@ -440,7 +440,7 @@ class Generator:
         is_tuple = isinstance(rtype, TupleType)
         result_types = list(rtype.types) if isinstance(rtype, TupleType) else [rtype]
         outs = list(out) if isinstance(out, tuple) else [out]
-        dtypes = [tensor_dtype(t) for t in result_types]
+        dtypes = [tensor_dtype(t) for t in result_types]  # pyright: ignore[reportArgumentType]
         for o, t in zip(outs, result_types, strict=True):
             if tuple(np.shape(o)) != tuple(t.get_shape()):  # pyright: ignore
                 raise Reject(f"{op}: the numpy semantics disagree with the relation")
@@ -519,7 +519,8 @@ class Generator:
             if last_op in CONTRACTIONS and self.chance(0.7):
                 choices = [o for o in EPILOGUE if o in self.ops] or self.ops
             else:
-                choices = self.ops
+                # Contractions three times as often: their epilogues exercise fusion.
+                choices = self.ops + [o for o in self.ops if o in CONTRACTIONS] * 2
             op = self.choice(choices)
             if self.step(op):
                 done += 1
@@ -575,7 +576,7 @@ def _clear_of_discontinuity(op: str, leaves: list[Val], attrs: Any) -> bool:
             axes = reduced_axes(attrs, x.ndim)
             kept = [a for a in range(x.ndim) if a not in axes]
             moved = np.transpose(x, kept + list(axes)).reshape([x.shape[a] for a in kept] + [-1])
-            if moved.shape[-1] < 2:
+            if np.shape(moved)[-1] < 2:
                 return True
             s = np.sort(moved, axis=-1)
             gap = s[..., -1] - s[..., -2] if op == "argmax" else s[..., 1] - s[..., 0]
@@ -654,14 +655,13 @@ def _gen_shift(g: Generator, op: str) -> None:
 
 def _unary(dtypes: tuple[str, ...], kind: str = "any", bound: float | None = None):  # noqa: ANN202
     def gen(g: Generator, op: str) -> None:
-        where = None
-        if bound is not None:
+        limit = np.inf if bound is None else bound
 
-            def where(v: Val) -> bool:
-                return v.value.size > 0 and float(np.max(np.abs(v.value))) <= bound
+        def small(v: Val) -> bool:
+            return v.value.size > 0 and float(np.max(np.abs(v.value))) <= limit
 
-        x = g.tensor(dtypes, kind=kind, where=where)
-        if bound is not None and x.value.size and np.max(np.abs(x.value)) > bound:
+        x = g.tensor(dtypes, kind=kind, where=small)
+        if x.value.size and np.max(np.abs(x.value)) > limit:
             raise Reject("operand too large")
         g.emit(op, [x], {})
 
@@ -760,10 +760,20 @@ def _padding(g: Generator, hi: int) -> list[int]:
     return [g.int(0, hi) for _ in range(n)]
 
 
+def _image(g: Generator, dtypes: tuple[str, ...], nhwc: bool) -> Val:
+    """A small 4-d operand: a value of the pool, or a new (1-2, 1-4, 3-7, 3-7) parameter."""
+    small = lambda v: v.shape[0] <= 2 and max(v.shape) <= 8  # noqa: E731
+    x = g.tensor(dtypes, rank=4, reuse=0.6, where=small)
+    if small(x):
+        return x
+    n, c, h, w = g.int(1, 2), g.int(1, 4), g.int(3, 7), g.int(3, 7)
+    return g.param((n, h, w, c) if nhwc else (n, c, h, w), g.dtype(dtypes))
+
+
 def _gen_conv2d(g: Generator, op: str) -> None:
     nhwc = g.chance(0.3)
     dtype_set = ("float32", "float16", "float64", "int32", "int8", "bfloat16")
-    existing = g.tensor(dtype_set, rank=4, reuse=0.6)
+    existing = _image(g, dtype_set, nhwc)
     n, c, h, w = (
         existing.shape if not nhwc else (existing.shape[0], existing.shape[3], *existing.shape[1:3])
     )
@@ -794,7 +804,7 @@ def _gen_conv2d(g: Generator, op: str) -> None:
 
 
 def _gen_conv2d_transpose(g: Generator, op: str) -> None:
-    x = g.tensor(("float32", "float16", "float64", "int32"), rank=4, reuse=0.6)
+    x = _image(g, ("float32", "float16", "float64", "int32"), False)
     n, c, h, w = x.shape
     if max(h, w) > 7 or c > 6 or n > 2:
         raise Reject("too large")

@@ -135,7 +135,8 @@ class Worker:
             self.process.join(5)
         if self.conn is not None:
             self.conn.close()
-        self.process = self.conn = None
+        self.process = None
+        self.conn = None
 
     def submit(self, job: Job) -> bool:
         """Send a job (starting the process if needed); False if the process died at once."""
