@@ -322,7 +322,7 @@ class BufferizePass(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         globals_made: dict[Attribute, str] = {}
         made: list[Operation] = []
-        for f in [f for f in op.ops if isinstance(f, func.FuncOp)]:
+        for f in [f for f in op.ops if isinstance(f, func.FuncOp) and not f.is_declaration]:
             new = _Function(f, made, globals_made).run()
             op.body.block.insert_op_after(new, f)
             f.detach()

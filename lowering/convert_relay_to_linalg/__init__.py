@@ -116,7 +116,7 @@ class Lowerer:
             new_ops.append(self.function(op))
         for op in list(module.ops):
             op.detach()
-        module.body.block.add_ops(new_ops)
+        module.body.block.add_ops([*_external_declarations(new_ops), *new_ops])
 
     def function(self, f: core.FuncOp) -> func.FuncOp:
         if f.type_param_names or not is_concrete(f.function_type):
@@ -225,6 +225,21 @@ class Lowerer:
         c = self.insert(arith.ConstantOp(value, t))
         c.location = op.location
         return c.results[0]
+
+
+def _external_declarations(ops: list[Operation]) -> list[func.FuncOp]:
+    """A private declaration of each function the kernels call that the module does not
+    define (C's fmodf): a call needs its callee in the symbol table to verify."""
+    defined = {op.sym_name.data for op in ops if isinstance(op, func.FuncOp)}
+    declared: dict[str, func.FuncOp] = {}
+    for op in ops:
+        for call in op.walk():
+            if isinstance(call, func.CallOp):
+                name = call.callee.string_value()
+                if name not in defined and name not in declared:
+                    types = ([a.type for a in call.arguments], [r.type for r in call.results])
+                    declared[name] = func.FuncOp.external(name, *types)
+    return list(declared.values())
 
 
 def _is_tensor(v: SSAValue) -> bool:

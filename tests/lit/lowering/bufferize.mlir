@@ -119,3 +119,19 @@ func.func @concat(%a: tensor<2x3xf32>, %b: tensor<2x1xf32>) -> tensor<2x4xf32> {
   %2 = tensor.insert_slice %b into %1[0, 3] [2, 1] [1, 1] : tensor<2x1xf32> into tensor<2x4xf32>
   func.return %2 : tensor<2x4xf32>
 }
+
+// -----
+
+// A declared external function (C's fmodf, called by a kernel) is left as it is.
+// CHECK:      func.func private @fmodf(f32, f32) -> f32
+// CHECK-LABEL: func.func @uses_fmodf(%x: memref<f32>, %out0: memref<f32>)
+func.func private @fmodf(f32, f32) -> f32
+func.func @uses_fmodf(%x: tensor<f32>) -> tensor<f32> {
+  %e = tensor.empty() : tensor<f32>
+  %r = linalg.generic {indexing_maps = [affine_map<() -> ()>, affine_map<() -> ()>], iterator_types = []} ins(%x : tensor<f32>) outs(%e : tensor<f32>) {
+  ^bb0(%i: f32, %o: f32):
+    %m = func.call @fmodf(%i, %i) : (f32, f32) -> f32
+    linalg.yield %m : f32
+  } -> tensor<f32>
+  func.return %r : tensor<f32>
+}

@@ -134,6 +134,20 @@ relay.func @concat(%a: tensor<2x3xf32>, %b: tensor<2x1xf32>) -> tensor<2x4xf32> 
 
 // -----
 
+// A C function that a kernel calls (float mod is fmodf) is declared, once: a call verifies
+// only with its callee in the symbol table.
+// CHECK:      func.func private @fmodf(f32, f32) -> f32
+// CHECK-NOT:  func.func private @fmodf
+// CHECK-LABEL: func.func @fmod(%x: tensor<4xf32>, %y: tensor<4xf32>) -> tensor<4xf32>
+// CHECK:      func.call @fmodf
+relay.func @fmod(%x: tensor<4xf32>, %y: tensor<4xf32>) -> tensor<4xf32> {
+  %0 = relay.mod %x, %y : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+  %1 = relay.mod %0, %y : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+  relay.return %1 : tensor<4xf32>
+}
+
+// -----
+
 // What cannot be lowered yet is a located diagnostic.
 // CHECK: convert-relay-to-linalg.mlir:[[# @LINE + 2]]:3: error: 'relay.ref_create' is not supported by convert-relay-to-linalg yet (static graphs only)
 relay.func @refs(%x: tensor<f32>) -> tensor<f32> {
