@@ -50,12 +50,22 @@ def _digest(array: np.ndarray) -> str:
     return h.hexdigest()
 
 
+def _aligned(array: np.ndarray) -> np.ndarray:
+    """A read-only C-contiguous copy at a 64-byte boundary: the lowering declares the weights'
+    globals `alignment = 64`, so compiled code may use aligned vector loads on them."""
+    raw = np.empty(array.nbytes + 64, np.uint8)
+    start = -raw.ctypes.data % 64
+    copy = raw[start : start + array.nbytes].view(array.dtype).reshape(array.shape)
+    copy[...] = array
+    copy.setflags(write=False)
+    return copy
+
+
 def store(array: np.ndarray, hint: str = "relay_w") -> str:
     """Keep `array` (read-only) under a name derived from its content.
 
     Equal arrays share a name; a name taken by other data (a parsed file's) is not reused."""
-    frozen = np.array(array, order="C", copy=True)
-    frozen.setflags(write=False)
+    frozen = _aligned(np.asarray(array))
     name = f"__{hint}_{_digest(frozen)}"
     known = _ARRAYS.get(name)
     if known is not None and known.dtype == frozen.dtype and np.array_equal(known, frozen):
@@ -136,13 +146,26 @@ def array_of(attr: Attribute, at: Anchor = None) -> np.ndarray:
         flat = np.frombuffer(raw, dtype=numpy_dtype(dtype).newbyteorder("<")).astype(
             numpy_dtype(dtype)
         )
-    array = flat.reshape(tuple(t.get_shape()))  # pyright: ignore
+    array = _aligned(flat.reshape(tuple(t.get_shape())))  # pyright: ignore
     _ARRAYS[name] = array
     return array
 
 
+_BYTES: dict[str, np.ndarray] = {}
+
+
 def stored(name: str) -> np.ndarray | None:
-    return _ARRAYS.get(name)
+    """The array of a resource, for binding compiled code to it: the stored (or decoded)
+    array, else the raw bytes of its parsed blob (the lowered module names the weight but no
+    longer has its type; the bytes are its memory layout on a little-endian host)."""
+    if name in _ARRAYS:
+        return _ARRAYS[name]
+    if name not in _BYTES:
+        blob = _blobs().lookup(name)
+        if not blob:
+            return None
+        _BYTES[name] = _aligned(np.frombuffer(bytes.fromhex(blob[2:])[4:], dtype=np.uint8))
+    return _BYTES[name]
 
 
 def write_blobs(root: Operation, limit: int | None = None) -> list[str]:
