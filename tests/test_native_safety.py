@@ -113,6 +113,59 @@ def test_float_division_by_zero_prints_no_warning():
     np.testing.assert_array_equal(f, [np.inf, -np.inf, np.nan])
 
 
+def _wrap(value: int, dtype: str) -> int:
+    info = np.iinfo(dtype)
+    return (value - info.min) % (1 << info.bits) + info.min
+
+
+def _run_everywhere(text: str, inputs: list[np.ndarray]) -> list[tuple[str, object]]:
+    """(executor, result) of the interpreter (checked quiet) and native code at -O0, -O3."""
+    module = load_program(text, "relay").module
+    out: list[tuple[str, object]] = [("interpreted", _quietly(interpret, module, inputs))]
+    for level in (0, 3):
+        out.append((f"-O{level}", compile(module, opt=level)(*inputs)))
+    return out
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int16", "int32", "int64", "uint8", "uint64"])
+def test_integer_power_is_defined_for_negative_exponents(dtype: str):
+    """x ** -n is 1 / x ** n towards zero (numpy refuses it; native code gave 1)."""
+    info = np.iinfo(dtype)
+    pairs = [(x, y) for x in (-3, -2, -1, 0, 1, 2, 3, 7) for y in (-3, -2, -1, 0, 1, 2, 3, 5)]
+    pairs = [(x, y) for x, y in pairs if info.min <= x and info.min <= y]
+    x = np.array([a for a, _ in pairs], dtype=dtype)
+    y = np.array([b for _, b in pairs], dtype=dtype)
+    want = []
+    for a, b in pairs:
+        if b >= 0:
+            want.append(_wrap(a**b, dtype))
+        else:
+            want.append(1 if a == 1 else (-1) ** (-b) if a == -1 else 0)
+    n = len(pairs)
+    text = HEADER + (
+        f"def @main(%x: Tensor[({n}), {dtype}], %y: Tensor[({n}), {dtype}]) {{ power(%x, %y) }}\n"
+    )
+    for where, got in _run_everywhere(text, [x, y]):
+        np.testing.assert_array_equal(got, np.array(want, dtype=dtype), err_msg=where)  # pyright: ignore
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int32"])
+def test_integer_mean_wraps_like_tvm_and_an_empty_mean_is_zero(dtype: str):
+    """The sum in the input dtype, truncated division by the count; nothing to average is 0
+    (native code divided by a constant 0: SIGFPE at -O0)."""
+    x = np.array([[100, 100, 27], [-100, -100, -27]] if dtype[0] == "i" else [[200, 100, 9]] * 2)
+    x = x.astype(dtype)
+    text = HEADER + (
+        f"def @main(%x: Tensor[(2, 3), {dtype}], %e: Tensor[(2, 0), {dtype}]) {{\n"
+        "  (mean(%x, axis=[1]), mean(%e, axis=[1]))\n}\n"
+    )
+    sums = [_wrap(int(sum(int(v) for v in row)), dtype) for row in x]
+    want = [abs(s) // 3 * (1 if s >= 0 else -1) for s in sums]
+    for where, got in _run_everywhere(text, [x, np.zeros((2, 0), dtype)]):
+        np.testing.assert_array_equal(got[0], np.array(want, dtype=dtype), err_msg=where)  # pyright: ignore
+        np.testing.assert_array_equal(got[1], np.zeros(2, dtype), err_msg=where)  # pyright: ignore
+
+
 # -- runaway recursion -----------------------------------------------------------------------
 
 RUNAWAY = HEADER + (

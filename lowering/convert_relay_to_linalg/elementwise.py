@@ -121,7 +121,20 @@ def _float_or_int(f: Callable, i: Callable, u: Callable | None = None):  # noqa:
 
 
 def _power(s: Scalar, x: SSAValue, y: SSAValue) -> SSAValue:
-    return s.emit(math.PowFOp(x, y) if s.is_float else math.IPowIOp(x, y))
+    if s.is_float:
+        return s.emit(math.PowFOp(x, y))
+    p = s.emit(math.IPowIOp(x, y))
+    if s.is_unsigned:
+        return p
+    # A negative exponent: 1 / x ** -y towards zero, as the declaration's _int_power.
+    t = x.type
+    one, minus_one = s.const(1, t), s.const(-1, t)
+    odd = s.emit(arith.CmpiOp(s.emit(arith.AndIOp(y, one)), one, "eq"))
+    sign = s.emit(arith.SelectOp(odd, minus_one, one))
+    small = s.emit(arith.SelectOp(s.emit(arith.CmpiOp(x, minus_one, "eq")), sign, s.zero(x)))
+    inverse = s.emit(arith.SelectOp(s.emit(arith.CmpiOp(x, one, "eq")), one, small))
+    negative = s.emit(arith.CmpiOp(y, s.zero(y), "slt"))
+    return s.emit(arith.SelectOp(negative, inverse, p))
 
 
 def _mod(s: Scalar, x: SSAValue, y: SSAValue) -> SSAValue:

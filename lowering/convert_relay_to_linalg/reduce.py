@@ -104,8 +104,12 @@ def lower_reduce(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
 
     def divide(b: Builder, xs: Sequence[SSAValue], t: Attribute) -> SSAValue:
         s = Scalar(b, dtype)
-        n = scalar_const(b, count, t)
-        return s.emit(arith.DivfOp(xs[0], n) if s.is_float else arith.DivSIOp(xs[0], n))
+        if s.is_float:  # an empty mean is 0 / 0, nan
+            return s.emit(arith.DivfOp(xs[0], scalar_const(b, count, t)))
+        # Integers: the declaration's count, at least 1 (an empty sum, 0, stays 0; dividing
+        # by a constant 0 would trap at -O0 and be poison at -O3).
+        n = scalar_const(b, max(count, 1), t)
+        return s.emit(arith.DivUIOp(xs[0], n) if s.is_unsigned else arith.DivSIOp(xs[0], n))
 
     return elementwise(lw, op, [total], divide)
 

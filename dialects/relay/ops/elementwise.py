@@ -345,6 +345,20 @@ def _trunc_mod(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.fmod(a, safe_divisor(a, b))
 
 
+def _int_power(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a ** b; integers wrap, and a negative exponent gives 1 / a ** -b towards zero (1 for
+    a = 1, +-1 for a = -1, else 0: 0 ** -n is a division by zero, 0) where numpy refuses."""
+    if not np.issubdtype(a.dtype, np.integer):
+        with np.errstate(all="ignore"):
+            return np.power(a, b)
+    if a.dtype.kind == "u":
+        return np.power(a, b)
+    negative = b < 0
+    p = np.power(a, np.where(negative, np.zeros((), b.dtype), b))
+    inverse = np.where(a == 1, 1, np.where(a == -1, np.where(b % 2 == 0, 1, -1), 0))
+    return np.where(negative, inverse, p).astype(a.dtype)
+
+
 def _arith(
     name: str, fn: Callable[..., np.ndarray], summary: str, dtypes: Sequence[str] = _NUMERIC
 ) -> OpDef:
@@ -369,7 +383,7 @@ class Multiply(RelayOperatorOp): ...
 class Divide(RelayOperatorOp): ...
 
 
-@register(_arith("power", np.power, "a ** b"))
+@register(_arith("power", _int_power, "a ** b"))
 class Power(RelayOperatorOp): ...
 
 

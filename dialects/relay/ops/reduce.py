@@ -67,10 +67,13 @@ def _np_reduce(fn: Callable[..., np.ndarray]):  # noqa: ANN202
 
 def _mean(x: np.ndarray, axis: tuple[int, ...], keepdims: bool) -> np.ndarray:
     if np.issubdtype(x.dtype, np.integer):
-        # Integer mean divides with truncation, as TVM's (sum / count in the input dtype).
+        # Integer mean is TVM's: the sum in the input dtype (wrapping), divided by the count
+        # with truncation (exactly: no float round trip); an empty mean is 0 (0 / 0 is 0, as
+        # the integer divide defines it).
         count = int(np.prod([x.shape[a] for a in axis], dtype=np.int64)) or 1
-        s = np.sum(x, axis=axis, keepdims=keepdims, dtype=np.int64)
-        return np.trunc(s / count).astype(x.dtype)
+        s = np.sum(x, axis=axis, keepdims=keepdims, dtype=x.dtype)
+        q = np.abs(s.astype(np.int64)) // count if x.dtype.kind == "i" else s // count
+        return np.where(s < 0, -q, q).astype(x.dtype)
     return np.asarray(np.mean(x, axis=axis, keepdims=keepdims, dtype=np.float64))
 
 
