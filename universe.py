@@ -39,6 +39,7 @@ PASSES: dict[str, str] = {
 # Passes whose names xDSL's own passes already take: relay-opt's replace them there.
 RELAY_OPT_OVERRIDES: dict[str, str] = {
     "dce": "passes.dce:DeadCodeEliminationPass",
+    "convert-scf-to-cf": "lowering.convert_scf_to_cf:ConvertScfToCfPass",
 }
 
 

@@ -8,10 +8,10 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
 from xdsl.transforms.convert_linalg_to_loops import ConvertLinalgToLoopsPass
-from xdsl.transforms.convert_scf_to_cf import ConvertScfToCf
 
 from relay_opt.lowering.bufferize import BufferizePass
 from relay_opt.lowering.convert_relay_to_linalg import ConvertRelayToLinalgPass
+from relay_opt.lowering.convert_scf_to_cf import ConvertScfToCfPass
 from relay_opt.lowering.convert_to_llvm import ConvertToLLVMPass
 from relay_opt.lowering.fuse_linalg_elementwise import FuseLinalgElementwisePass
 from relay_opt.lowering.fuse_linalg_epilogue import FuseLinalgEpiloguePass
@@ -24,7 +24,7 @@ STAGES: tuple[ModulePass, ...] = (
     FuseLinalgEpiloguePass(),
     BufferizePass(),
     ConvertLinalgToLoopsPass(),
-    ConvertScfToCf(),
+    ConvertScfToCfPass(),
     ConvertToLLVMPass(),
 )
 
