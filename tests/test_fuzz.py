@@ -3,7 +3,7 @@ parts (generation, comparison, reduction, the worker's crash and hang handling) 
 
 from __future__ import annotations
 
-import os
+import signal
 import time
 
 import numpy as np
@@ -91,11 +91,11 @@ def test_a_discontinuous_operator_is_generated_only_clear_of_its_discontinuity()
     assert out.exact
 
 
-class _Abort:
-    """Unpickled in the worker, it aborts the process: a crash."""
+class _Kill:
+    """Unpickled in the worker, it kills the process: a crash."""
 
     def __reduce__(self):  # noqa: ANN204
-        return (os.abort, ())
+        return (signal.raise_signal, (signal.SIGKILL,))
 
 
 class _Sleep:
@@ -108,8 +108,8 @@ class _Sleep:
 def test_a_crash_or_a_hang_of_the_worker_is_reported_and_the_worker_restarted():
     worker = Worker()
     try:
-        status, detail = worker.run(_Abort(), 60)  # pyright: ignore[reportArgumentType]
-        assert (status, detail) == ("crash", "killed by signal SIGABRT")
+        status, detail = worker.run(_Kill(), 60)  # pyright: ignore[reportArgumentType]
+        assert (status, detail) == ("crash", "killed by signal SIGKILL")
         status, detail = worker.run(_Sleep(), 1)  # pyright: ignore[reportArgumentType]
         assert status == "hang"
         text = programs.to_text(_program())
