@@ -38,6 +38,7 @@ from xdsl.dialects.builtin import (
     StridedLayoutAttr,
     TensorType,
     i1,
+    i32,
     i64,
 )
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
@@ -59,6 +60,7 @@ from relay_opt.dialects.relay.limits import (
     ERROR_GLOBAL,
     MAX_DEPTH_GLOBAL,
     RECURSIVE_FUNCTIONS_ATTR,
+    STACK_FLOOR_GLOBAL,
 )
 
 PTR = llvm.LLVMPointerType()
@@ -584,9 +586,18 @@ class _Converter:
         depth = self.emit(llvm.AddOp(self.load_global(DEPTH_GLOBAL), self.const(1, i64)))
         sgt = IntegerAttr(llvm.ICmpPredicateFlag("sgt").to_int(), i64)
         over = self.emit(llvm.ICmpOp(depth, self.load_global(MAX_DEPTH_GLOBAL), sgt))
-        self.emit(llvm.CondBrOp(over, too_deep, [], ok, []))
+        # The stack itself: a limit set too high for it stops here (code -k), not in SIGSEGV.
+        frame = self.intrinsic("llvm.frameaddress.p0", [self.const(0, i32)], PTR)
+        ult = IntegerAttr(llvm.ICmpPredicateFlag("ult").to_int(), i64)
+        low = self.emit(
+            llvm.ICmpOp(
+                self.emit(llvm.PtrToIntOp(frame, i64)), self.load_global(STACK_FLOOR_GLOBAL), ult
+            )
+        )
+        self.emit(llvm.CondBrOp(self.emit(llvm.OrOp(over, low)), too_deep, [], ok, []))
         self.b = Builder(InsertPoint.at_end(too_deep))
-        self.store_global(ERROR_GLOBAL, self.const(code, i64))
+        error = llvm.SelectOp(low, self.const(-code, i64), self.const(code, i64))
+        self.store_global(ERROR_GLOBAL, self.emit(error))
         self.early_return()
         self.b = Builder(InsertPoint.at_end(ok))
         self.store_global(DEPTH_GLOBAL, depth)
@@ -779,6 +790,7 @@ def _add_depth_globals(module: ModuleOp, cyclic: list[str]) -> None:
     for name, value in (
         (DEPTH_GLOBAL, 0),
         (MAX_DEPTH_GLOBAL, DEFAULT_MAX_DEPTH),
+        (STACK_FLOOR_GLOBAL, 0),
         (ERROR_GLOBAL, 0),
     ):
         module.body.block.add_op(

@@ -174,7 +174,12 @@ class _DepthCheck:
     def __init__(self, engine, functions: list[str], relay_functions: Mapping[str, object]):  # noqa: ANN001
         import threading
 
-        from relay_opt.dialects.relay.limits import DEPTH_GLOBAL, ERROR_GLOBAL, MAX_DEPTH_GLOBAL
+        from relay_opt.dialects.relay.limits import (
+            DEPTH_GLOBAL,
+            ERROR_GLOBAL,
+            MAX_DEPTH_GLOBAL,
+            STACK_FLOOR_GLOBAL,
+        )
 
         def cell(name: str) -> ctypes.c_int64:
             address = engine.get_global_value_address(name)
@@ -182,24 +187,26 @@ class _DepthCheck:
                 raise RuntimeError(f"@{name} was not compiled (no native global has its name)")
             return ctypes.c_int64.from_address(address)
 
-        self.depth, self.limit, self.error = (
-            cell(n) for n in (DEPTH_GLOBAL, MAX_DEPTH_GLOBAL, ERROR_GLOBAL)
+        self.depth, self.limit, self.floor, self.error = (
+            cell(n) for n in (DEPTH_GLOBAL, MAX_DEPTH_GLOBAL, STACK_FLOOR_GLOBAL, ERROR_GLOBAL)
         )
         self.functions = functions
         self.relay_functions = relay_functions
         self.lock = threading.Lock()
 
     def call(self, fn, pointers: list[int]) -> None:  # noqa: ANN001
-        from relay_opt.dialects.relay.limits import depth_error, max_depth
+        from relay_opt.dialects.relay.limits import depth_error, max_depth, stack_floor
 
         limit = max_depth()
         with self.lock:
             self.depth.value, self.limit.value, self.error.value = 0, limit, 0
+            self.floor.value = stack_floor()  # this thread's stack
             fn(*pointers)
             code = self.error.value
         if code:
-            name = self.functions[code - 1]
-            raise depth_error(f"@{name}", limit, self.relay_functions.get(name))
+            name = self.functions[abs(code) - 1]
+            at = self.relay_functions.get(name)
+            raise depth_error(f"@{name}", limit, at, out_of_stack=code < 0)
 
 
 def _has_incomplete_types(module: ModuleOp) -> bool:

@@ -255,6 +255,44 @@ def test_runaway_recursion_is_a_located_error_in_native_code(program: str, where
         ), line
 
 
+STACK_CHILD = """
+import os, sys, threading
+import numpy as np
+from relay_opt import load_program
+from relay_opt.diagnostics import RelayError
+from relay_opt.runtime.jit import compile
+
+os.environ["RELAY_OPT_MAX_DEPTH"] = str(10**9)  # more than any stack holds
+exe = compile(load_program(sys.argv[1], "relay").module, opt=0)
+
+def run():
+    try:
+        exe(np.ones(4, np.float32))
+    except RelayError as e:
+        print(e.message)
+
+for stack in (None, 1 << 20):  # the main thread's stack, and a small thread's
+    if stack:
+        threading.stack_size(stack)
+    t = threading.Thread(target=run) if stack else None
+    (t.start(), t.join()) if t else run()
+"""
+
+
+def test_a_depth_limit_beyond_the_stack_is_still_an_error():
+    import subprocess
+    import sys
+
+    child = subprocess.run(
+        [sys.executable, "-c", STACK_CHILD, RUNAWAY], capture_output=True, text=True, timeout=300
+    )
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.splitlines() == 2 * [
+        "recursion too deep: @f used up the native stack before the depth limit of 1000000000 "
+        "(runaway recursion? RELAY_OPT_MAX_DEPTH sets the limit)"
+    ]
+
+
 def test_relay_run_reports_runaway_recursion(tmp_path):
     import os
     import subprocess

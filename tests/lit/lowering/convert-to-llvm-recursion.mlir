@@ -1,9 +1,10 @@
 // RUN: relay-opt %s -p convert-to-llvm | filecheck %s
 
 // A function in a call-graph cycle counts its depth in @relay_opt_depth: past
-// @relay_opt_max_depth it stores its error code (1 + its index in the module's
-// relay_opt.recursive_functions) in @relay_opt_error and returns at once; callers of a
-// function that may fail return when the error is set. Functions outside any cycle pay nothing.
+// @relay_opt_max_depth it stores its error code k (1 + its index in the module's
+// relay_opt.recursive_functions; -k when its frame is below @relay_opt_stack_floor) in
+// @relay_opt_error and returns at once; callers of a function that may fail return when the
+// error is set. Functions outside any cycle pay nothing.
 // CHECK: builtin.module attributes {relay_opt.recursive_functions = ["f", "count"]}
 
 // CHECK-LABEL: llvm.func @f(%x: !llvm.ptr, %out: !llvm.ptr)
@@ -14,9 +15,18 @@
 // CHECK-NEXT:    %[[MP:.*]] = llvm.mlir.addressof @relay_opt_max_depth : !llvm.ptr
 // CHECK-NEXT:    %[[M:.*]] = llvm.load %[[MP]] : !llvm.ptr -> i64
 // CHECK-NEXT:    %[[OVER:.*]] = llvm.icmp "sgt" %[[D1]], %[[M]] : i64
-// CHECK-NEXT:    llvm.cond_br %[[OVER]], ^[[TOODEEP:.*]], ^[[OK:.*]]
+// CHECK-NEXT:    %[[ZERO32:.*]] = llvm.mlir.constant(0 : i32) : i32
+// CHECK-NEXT:    %[[FRAME:.*]] = llvm.call_intrinsic "llvm.frameaddress.p0"(%[[ZERO32]]) : (i32) -> !llvm.ptr
+// CHECK-NEXT:    %[[SP:.*]] = llvm.ptrtoint %[[FRAME]] : !llvm.ptr to i64
+// CHECK-NEXT:    %[[FP:.*]] = llvm.mlir.addressof @relay_opt_stack_floor : !llvm.ptr
+// CHECK-NEXT:    %[[FLOOR:.*]] = llvm.load %[[FP]] : !llvm.ptr -> i64
+// CHECK-NEXT:    %[[LOW:.*]] = llvm.icmp "ult" %[[SP]], %[[FLOOR]] : i64
+// CHECK-NEXT:    %[[STOP:.*]] = llvm.or %[[OVER]], %[[LOW]] : i1
+// CHECK-NEXT:    llvm.cond_br %[[STOP]], ^[[TOODEEP:.*]], ^[[OK:.*]]
 // CHECK-NEXT:  ^[[TOODEEP]]:
-// CHECK-NEXT:    %[[CODE:.*]] = llvm.mlir.constant(1) : i64
+// CHECK-NEXT:    %[[STACKCODE:.*]] = llvm.mlir.constant(-1) : i64
+// CHECK-NEXT:    %[[DEPTHCODE:.*]] = llvm.mlir.constant(1) : i64
+// CHECK-NEXT:    %[[CODE:.*]] = llvm.select %[[LOW]], %[[STACKCODE]], %[[DEPTHCODE]] : i1, i64
 // CHECK-NEXT:    %[[EP:.*]] = llvm.mlir.addressof @relay_opt_error : !llvm.ptr
 // CHECK-NEXT:    llvm.store %[[CODE]], %[[EP]] : i64, !llvm.ptr
 // CHECK-NEXT:    llvm.return
@@ -46,7 +56,9 @@ func.func @f(%x: memref<4xf32>, %out: memref<4xf32>) {
 
 // A function with a result returns zero on the error paths.
 // CHECK-LABEL: llvm.func @count(%n: i64) -> i64
-// CHECK:         %[[CODE:.*]] = llvm.mlir.constant(2) : i64
+// CHECK:         llvm.mlir.constant(-2) : i64
+// CHECK-NEXT:    llvm.mlir.constant(2) : i64
+// CHECK-NEXT:    %[[CODE:.*]] = llvm.select
 // CHECK-NEXT:    %[[EP:.*]] = llvm.mlir.addressof @relay_opt_error : !llvm.ptr
 // CHECK-NEXT:    llvm.store %[[CODE]], %[[EP]] : i64, !llvm.ptr
 // CHECK-NEXT:    %[[Z:.*]] = llvm.mlir.constant(0) : i64
@@ -82,4 +94,5 @@ func.func @other(%x: memref<4xf32>) {
 
 // CHECK: llvm.mlir.global weak @relay_opt_depth(0 : i64)
 // CHECK: llvm.mlir.global weak @relay_opt_max_depth(10000 : i64)
+// CHECK: llvm.mlir.global weak @relay_opt_stack_floor(0 : i64)
 // CHECK: llvm.mlir.global weak @relay_opt_error(0 : i64)
