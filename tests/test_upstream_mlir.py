@@ -78,21 +78,6 @@ if MISSING:
 # model and per lit file, and shared by that input's tests.
 pytestmark = pytest.mark.xdist_group("upstream_mlir")
 
-# Bugs being fixed in the lowering; each mark names its bug (strict: a fix makes it XPASS).
-GATHER_BUG = (
-    "convert-relay-to-linalg's gather rule for split/strided_slice builds a linalg.generic "
-    "whose operand shapes disagree with its indexing maps (1x8x64 vs 1x8x192)"
-)
-GLOBALS_BUG = (
-    "convert-to-llvm gives a multi-dimensional dense<> initializer to a flat !llvm.array "
-    "global: 'expected sequential LLVM types wrapping a scalar'"
-)
-BUFFERIZE_BUG = (
-    "bufferize crashes (ValueError: Can't insert operation before operation not in current "
-    "block) when a second function has a tensor constant: the global goes into another block"
-)
-
-
 # -- printing and lowering, as relay-opt does -----------------------------------------------
 
 
@@ -258,23 +243,10 @@ def model_checked(name: str) -> Checked:
 
 
 STAGE_NAMES = [s.name for s in STAGES]
-XFAIL: dict[tuple[str, str], str] = {
-    **{("gpt2", s): GATHER_BUG for s in STAGE_NAMES[:4]},
-    **{(m, "translate"): GLOBALS_BUG for m in MODELS},
-}
 
 
-def model_cases() -> list[object]:
-    cases: list[object] = []
-    for model in MODELS:
-        for stage in [*STAGE_NAMES, "translate"]:
-            reason = XFAIL.get((model, stage))
-            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-            cases.append(pytest.param(model, stage, marks=marks, id=f"{model}-{stage}"))
-    return cases
-
-
-@pytest.mark.parametrize(("model", "stage"), model_cases())
+@pytest.mark.parametrize("stage", [*STAGE_NAMES, "translate"])
+@pytest.mark.parametrize("model", MODELS)
 def test_model_stage_upstream(model: str, stage: str):
     out = model_checked(model)
     assert not out.crashes, out.crashes
@@ -294,18 +266,6 @@ LIT_SUFFIXES = {".mlir": "mlir", ".rly": "relay", ".onnxtxt": "onnxtxt"}
 LIT_FILES = sorted(
     p for p in LIT.rglob("*") if p.suffix in LIT_SUFFIXES and "Output" not in p.parts
 )
-LIT_XFAIL = {
-    name: BUFFERIZE_BUG
-    for name in (
-        "lowering/convert-relay-to-linalg.mlir",
-        "passes/combine-parallel-conv2d/combine-parallel-conv2d.rly",
-        "passes/fold-explicit-padding/fold-explicit-padding.rly",
-        "passes/fold-scale-axis/fold-scale-axis.rly",
-        "passes/fuse-ops/fuse-ops.rly",
-        "passes/simplify-expr/simplify-expr.rly",
-        "passes/simplify-inference/norms.rly",
-    )
-}
 SEPARATOR = re.compile(r"^\s*(?://|#) -----.*$", re.MULTILINE)
 
 
@@ -339,17 +299,7 @@ def lit_checked(relpath: str) -> Checked:
     return check(out)
 
 
-def lit_cases() -> list[object]:
-    cases: list[object] = []
-    for p in LIT_FILES:
-        rel = p.relative_to(LIT).as_posix()
-        reason = LIT_XFAIL.get(rel)
-        marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-        cases.append(pytest.param(rel, marks=marks, id=rel))
-    return cases
-
-
-@pytest.mark.parametrize("relpath", lit_cases())
+@pytest.mark.parametrize("relpath", [p.relative_to(LIT).as_posix() for p in LIT_FILES])
 def test_lit_input_stages_upstream(relpath: str):
     out = lit_checked(relpath)
     assert not out.crashes, "\n".join(out.crashes)
