@@ -10,6 +10,7 @@ Differences from TVM's tokenizer, chosen on purpose:
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from enum import Enum, auto
 
@@ -70,6 +71,17 @@ class Token:
         return self.kind is Tok.KEYWORD and self.text == k
 
 
+# Runs of one character class, matched at once (the lexer's time is per character otherwise).
+_SPACE = re.compile(r"[ \t\n]*")
+_IDENT_CHARS = re.compile(r"[^\W_]*(?:[_/][^\W_]*)*")  # what _ident_char accepts
+_DIGITS = re.compile(r"[0-9]*")
+_ALNUM = re.compile(r"[^\W_]*")
+
+
+def _is_digit(c: str) -> bool:
+    return "0" <= c <= "9"  # ASCII only: str.isdigit() also takes '²', which int() refuses
+
+
 def _ident_start(c: str) -> bool:
     return c.isalpha() or c in "_/"
 
@@ -105,18 +117,19 @@ class Lexer:
         return RelayError(message, self.loc(pos))
 
     def _advance(self, n: int) -> None:
-        for _ in range(n):
-            if self.text[self.pos] == "\n":
-                self.line += 1
-                self.line_start = self.pos + 1
-            self.pos += 1
+        end = self.pos + n
+        newlines = self.text.count("\n", self.pos, end)
+        if newlines:
+            self.line += newlines
+            self.line_start = self.text.rfind("\n", self.pos, end) + 1
+        self.pos = end
 
     def _skip_space_and_comments(self) -> None:
         t = self.text
         while self.pos < len(t):
             c = t[self.pos]
             if c in " \t\n":
-                self._advance(1)
+                self._advance(_SPACE.match(t, self.pos).end() - self.pos)  # pyright: ignore[reportOptionalMemberAccess]
             elif c == "\r":
                 if not t.startswith("\r\n", self.pos):
                     raise self.error("a carriage return must be followed by a newline")
@@ -161,8 +174,7 @@ class Lexer:
         if c in "%@":
             self._advance(1)
             name_start = self.pos
-            while self.pos < len(t) and _ident_char(t[self.pos]):
-                self._advance(1)
+            self._advance(_IDENT_CHARS.match(t, self.pos).end() - self.pos)  # pyright: ignore[reportOptionalMemberAccess]
             name = t[name_start : self.pos]
             if not name:
                 raise self.error(f"expected a name after '{c}'", start)
@@ -187,11 +199,10 @@ class Lexer:
             self._advance(end + 1 - start)
             return Token(Tok.STRING, t[start : end + 1], loc, t[start + 1 : end])
         negative_ok = prev not in _OPERAND_END and not prev_closes
-        if c.isdigit() or (c == "-" and negative_ok and self._minus_starts_number(start)):
+        if _is_digit(c) or (c == "-" and negative_ok and self._minus_starts_number(start)):
             return self._number(loc)
         if _ident_start(c):
-            while self.pos < len(t) and _ident_char(t[self.pos]):
-                self._advance(1)
+            self._advance(_IDENT_CHARS.match(t, self.pos).end() - self.pos)  # pyright: ignore[reportOptionalMemberAccess]
             word = t[start : self.pos]
             if word == "match" and self.pos < len(t) and t[self.pos] == "?":
                 self._advance(1)
@@ -212,7 +223,7 @@ class Lexer:
         while pos < len(self.text) and self.text[pos] == "-":
             pos += 1
         return pos < len(self.text) and (
-            self.text[pos].isdigit() or self.text.startswith("inff", pos)
+            _is_digit(self.text[pos]) or self.text.startswith("inff", pos)
         )
 
     def _number(self, loc: SourceLoc) -> Token:
@@ -226,32 +237,30 @@ class Lexer:
             self._advance(4)
             return Token(Tok.FLOAT, t[start : self.pos], loc, (sign * math.inf, "float32"))
         digits_start = self.pos
-        while self.pos < len(t) and t[self.pos].isdigit():
-            self._advance(1)
+        self._advance(_DIGITS.match(t, self.pos).end() - self.pos)  # pyright: ignore[reportOptionalMemberAccess]
         is_float = False
         if (
             self.pos < len(t)
             and t[self.pos] == "."
             and self.pos + 1 < len(t)
-            and t[self.pos + 1].isdigit()
+            and _is_digit(t[self.pos + 1])
         ):
             is_float = True
             self._advance(1)
-            while self.pos < len(t) and t[self.pos].isdigit():
+            while self.pos < len(t) and _is_digit(t[self.pos]):
                 self._advance(1)
         if self.pos < len(t) and t[self.pos] in "eE":
             j = self.pos + 1
             if j < len(t) and t[j] in "+-":
                 j += 1
-            if j < len(t) and t[j].isdigit():
+            if j < len(t) and _is_digit(t[j]):
                 is_float = True
                 self._advance(j - self.pos)
-                while self.pos < len(t) and t[self.pos].isdigit():
+                while self.pos < len(t) and _is_digit(t[self.pos]):
                     self._advance(1)
         number = t[digits_start : self.pos]
         suffix_start = self.pos
-        while self.pos < len(t) and t[self.pos].isalnum():
-            self._advance(1)
+        self._advance(_ALNUM.match(t, self.pos).end() - self.pos)  # pyright: ignore[reportOptionalMemberAccess]
         suffix = t[suffix_start : self.pos]
         text = t[start : self.pos]
         if suffix in _FLOAT_DTYPES:

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import TypeVar
 
 import numpy as np
 from xdsl.dialects.builtin import (
     BoolAttr,
+    DenseIntOrFPElementsAttr,
+    DenseResourceAttr,
     FileLineColLoc,
     FloatAttr,
     IntAttr,
@@ -41,6 +44,7 @@ from relay_opt.dialects.relay.patterns import (
     WildcardPattern,
 )
 from relay_opt.dialects.relay.registry import lookup
+from relay_opt.dialects.relay.resources import constant_attr
 from relay_opt.dialects.relay.types import (
     DYNAMIC,
     ADTType,
@@ -54,6 +58,8 @@ from relay_opt.dialects.relay.types import (
 )
 from relay_opt.frontends.relay_text import syntax as s
 from relay_opt.frontends.relay_text.metadata import MetaTable
+
+_A = TypeVar("_A", bound=Attribute)
 
 # Results whose type a `let %x: T = ...` annotation may fill in.
 _REFINABLE = (
@@ -82,6 +88,10 @@ class ToDialect:
         self.scope: dict[str, SSAValue] = {}
         self.type_params: set[str] = set()
         self.block: Block | None = None
+        self.attrs: dict[tuple[type, object], Attribute] = {}  # built once each (see `attr`)
+        self.literals: dict[
+            tuple[str, type, str], DenseIntOrFPElementsAttr | DenseResourceAttr
+        ] = {}
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -95,8 +105,23 @@ class ToDialect:
     def at(self, loc: SourceLoc) -> RelayBuilder:
         """Builds into the current block at source position `loc`."""
         assert self.block is not None
-        location = FileLineColLoc(StringAttr(loc.file), IntAttr(loc.line), IntAttr(loc.col))
-        return RelayBuilder.at_end(self.block, location)
+        return RelayBuilder.at_end(self.block, self.location(loc))
+
+    def location(self, loc: SourceLoc) -> FileLineColLoc:
+        # xDSL verifies every attribute it builds: the file name and the numbers, which
+        # repeat from op to op, are built once each.
+        return FileLineColLoc(
+            self.attr(StringAttr, loc.file), self.int(loc.line), self.int(loc.col)
+        )
+
+    def int(self, n: int) -> IntAttr:
+        return self.attr(IntAttr, n)
+
+    def attr(self, kind: type[_A], value: object) -> _A:
+        key = (kind, value)
+        if (a := self.attrs.get(key)) is None:
+            a = self.attrs[key] = kind(value)  # pyright: ignore[reportCallIssue]
+        return a  # pyright: ignore[reportReturnType]
 
     @contextmanager
     def binding(self, name: str, value: SSAValue) -> Iterator[None]:
@@ -185,9 +210,7 @@ class ToDialect:
         self.block = self.module.body.block
         self.add(op, td.loc)
         for c, cop in zip(td.ctors, ctors, strict=True):
-            cop.location = FileLineColLoc(
-                StringAttr(c.loc.file), IntAttr(c.loc.line), IntAttr(c.loc.col)
-            )
+            cop.location = self.location(c.loc)
 
     def func_def(self, name: str, fn: s.Fn, loc: SourceLoc, free: Sequence[s.FreeVar] = ()) -> None:
         with self.type_scope(fn.type_params, fn.loc):
@@ -337,8 +360,12 @@ class ToDialect:
         return self.add(adt.ConstructOp(ref, args, IncompleteType()), loc).results[0]
 
     def expr_literal(self, e: s.Literal) -> SSAValue:
-        array = np.array(e.value, dtype=numpy_dtype(e.dtype))
-        return self.at(e.loc).constant(array, e.dtype)
+        # A model repeats its literals (1f, 0f, ...): each value's attribute is built once.
+        key = (e.dtype, type(e.value), repr(e.value))
+        if (attr := self.literals.get(key)) is None:
+            array = np.array(e.value, dtype=numpy_dtype(e.dtype))
+            attr = self.literals[key] = constant_attr(array, e.dtype)
+        return self.add(core.ConstantOp(attr), e.loc).results[0]
 
     def expr_metaref(self, e: s.MetaRef) -> SSAValue:
         if e.kind != "relay.Constant":
