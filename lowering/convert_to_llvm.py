@@ -568,7 +568,7 @@ class _Converter:
         elif isinstance(t, (IntegerType, AnyFloat)):
             self.emit(llvm.ReturnOp(self.const(0, t)))
         else:
-            self.emit(llvm.ReturnOp(self.emit(llvm.ZeroOp(t))))
+            self.emit(llvm.ReturnOp(self.emit(llvm.ZeroOp(result_types=[t]))))
 
     def depth_prologue(self, region: Region, code: int) -> None:
         """A new entry block: one level deeper, or, past the limit, the function's error

@@ -5,7 +5,7 @@
 // relay_opt.recursive_functions; -k when its frame is below @relay_opt_stack_floor) in
 // @relay_opt_error and returns at once; callers of a function that may fail return when the
 // error is set. Functions outside any cycle pay nothing.
-// CHECK: builtin.module attributes {relay_opt.recursive_functions = ["f", "count"]}
+// CHECK: builtin.module attributes {relay_opt.recursive_functions = ["f", "count", "pointer"]}
 
 // CHECK-LABEL: llvm.func @f(%x: !llvm.ptr, %out: !llvm.ptr)
 // CHECK-NEXT:    %[[DP:.*]] = llvm.mlir.addressof @relay_opt_depth : !llvm.ptr
@@ -66,6 +66,16 @@ func.func @f(%x: memref<4xf32>, %out: memref<4xf32>) {
 func.func @count(%n: i64) -> i64 {
   %r = func.call @count(%n) : (i64) -> i64
   func.return %r : i64
+}
+
+// A pointer result is null on the error paths.
+// CHECK-LABEL: llvm.func @pointer(%p: !llvm.ptr) -> !llvm.ptr
+// CHECK:         llvm.store
+// CHECK-NEXT:    %[[NULL:.*]] = llvm.mlir.zero : !llvm.ptr
+// CHECK-NEXT:    llvm.return %[[NULL]] : !llvm.ptr
+func.func @pointer(%p: memref<4xf32>) -> memref<4xf32> {
+  %r = func.call @pointer(%p) : (memref<4xf32>) -> memref<4xf32>
+  func.return %r : memref<4xf32>
 }
 
 // The caller of a recursive function checks the error after the call; it has no counter.
