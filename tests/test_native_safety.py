@@ -426,3 +426,23 @@ def test_relay_run_compares_nan_and_inf_quietly(tmp_path):
         )
         assert child.stderr == ""
         assert verdict in child.stdout, child.stdout
+
+
+def test_onnx_import_folds_constants_quietly():
+    from onnx import TensorProto, helper
+
+    const = helper.make_tensor("c", TensorProto.FLOAT, [2], [-1.0, 0.0])
+    graph = helper.make_graph(
+        [
+            helper.make_node("Constant", [], ["k"], value=const),
+            helper.make_node("Log", ["k"], ["logk"]),  # all-constant: evaluated at import
+            helper.make_node("Add", ["x", "logk"], ["y"]),
+        ],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    program = _quietly(load_program, model.SerializeToString(), "onnx")
+    got = interpret(program.module, [np.zeros(2, np.float32)])
+    assert np.isnan(got[0]) and got[1] == -np.inf  # pyright: ignore

@@ -355,7 +355,7 @@ class GraphImporter:
             for a in args
         ]
         result_type = opdef.infer(types, attrs)
-        out = opdef.compute(attrs, *[tuple(a) if isinstance(a, list) else a for a in args])
+        out = opdef.evaluate(attrs, *[tuple(a) if isinstance(a, list) else a for a in args])
 
         def fit(array: Any, t: Any) -> np.ndarray:
             return np.asarray(array, dtype=numpy_dtype(tensor_dtype(t))).reshape(tensor_shape(t))
