@@ -28,6 +28,7 @@ from xdsl.rewriter import Rewriter
 from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay import adt, core
 from relay_opt.dialects.relay.attributes import AttrError
+from relay_opt.dialects.relay.ir_helpers import building_ir
 from relay_opt.dialects.relay.patterns import (
     ConstructorPattern,
     TuplePattern,
@@ -633,4 +634,5 @@ class InferTypesPass(ModulePass):
     name = "infer-types"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        Inference(op).run()
+        with building_ir():
+            Inference(op).run()

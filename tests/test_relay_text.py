@@ -226,3 +226,27 @@ def test_nesting_beyond_the_limit_is_a_located_error(kind, extra):
     with pytest.raises(RelayError, match=rf"nested more than {MAX_NESTING} deep") as e:
         load_program(_nested(kind, MAX_NESTING + extra), "relay")
     assert ":2:" in str(e.value)  # file:line:col of the level past the limit
+
+
+def test_import_pauses_the_cyclic_collector(monkeypatch):
+    """Each full collection rescans all the IR built so far, which made importing a long
+    chain of bindings grow faster than the chain: conversion to the dialect and inference
+    run with the collector paused, and it resumes afterwards."""
+    import gc
+
+    import relay_opt.frontends.relay_text as relay_text
+    from relay_opt.passes import infer_types
+
+    seen = []
+
+    def spy(f):
+        def run(*args, **kwargs):
+            seen.append((f.__name__, gc.isenabled()))
+            return f(*args, **kwargs)
+
+        return run
+
+    monkeypatch.setattr(relay_text, "to_dialect", spy(relay_text.to_dialect))
+    monkeypatch.setattr(infer_types.Inference, "run", spy(infer_types.Inference.run))
+    load_program(HEADER + "def @f(%x: float32) { add(%x, 1f) }", "relay")
+    assert seen == [("to_dialect", False), ("run", False)] and gc.isenabled()

@@ -8,6 +8,7 @@ from __future__ import annotations
 from xdsl.dialects.builtin import ModuleOp
 
 from relay_opt.diagnostics import RelayError, verify_located
+from relay_opt.dialects.relay.ir_helpers import building_ir
 from relay_opt.frontends.relay_text.metadata import MetadataError, MetaTable, from_tvm_json
 from relay_opt.frontends.relay_text.parser import parse_program
 from relay_opt.frontends.relay_text.prelude import with_prelude
@@ -28,16 +29,17 @@ def parse_relay(
     is False). `meta` supplies `meta[relay.Constant][i]` (it takes precedence over a
     `#[metadata]` section in the text). Errors are RelayErrors at file:line:col.
     """
-    program = parse_program(text, filename, line_offset)
-    if prelude:
-        program = with_prelude(program)
-    table: MetaTable = {}
-    if program.metadata is not None:
-        try:
-            table.update(from_tvm_json(program.metadata))
-        except MetadataError as e:
-            raise RelayError(f"{filename}: {e}") from None
-    table.update(meta or {})
-    module = to_dialect(program, table)
-    verify_located(module)
+    with building_ir():
+        program = parse_program(text, filename, line_offset)
+        if prelude:
+            program = with_prelude(program)
+        table: MetaTable = {}
+        if program.metadata is not None:
+            try:
+                table.update(from_tvm_json(program.metadata))
+            except MetadataError as e:
+                raise RelayError(f"{filename}: {e}") from None
+        table.update(meta or {})
+        module = to_dialect(program, table)
+        verify_located(module)
     return module

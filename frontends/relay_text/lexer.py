@@ -210,10 +210,9 @@ class Lexer:
             if word == "inff":
                 return Token(Tok.FLOAT, word, loc, (math.inf, "float32"))
             return Token(Tok.KEYWORD if word in KEYWORDS else Tok.IDENT, word, loc)
-        for p in _TWO_CHAR:
-            if t.startswith(p, start):
-                self._advance(2)
-                return Token(Tok.PUNCT, p, loc)
+        if (two := t[start : start + 2]) in _TWO_CHAR:
+            self._advance(2)
+            return Token(Tok.PUNCT, two, loc)
         if c in _ONE_CHAR:
             self._advance(1)
             return Token(Tok.PUNCT, c, loc)

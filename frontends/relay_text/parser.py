@@ -63,6 +63,7 @@ class Parser:
         self.tokens = Lexer(text, filename, line_offset).tokenize()
         self.i = 0
         self.depth = 0
+        self.names: set[str] = set()  # referred to: '@f', constructors, types (for the prelude)
 
     @contextmanager
     def nested(self, what: str) -> Iterator[None]:
@@ -183,7 +184,7 @@ class Parser:
         metadata = self.metadata()
         if self.tok.kind is not Tok.EOF:
             raise self.error(f"expected end of input, found {self.found()}")
-        return s.Program([], [], metadata, body)
+        return s.Program([], [], metadata, body, frozenset(self.names))
 
     def version_header(self) -> None:
         t = self.next()
@@ -223,7 +224,7 @@ class Parser:
         metadata = self.metadata()
         if self.tok.kind is not Tok.EOF:
             raise self.error(f"expected 'def', 'type' or end of input, found {self.found()}")
-        return s.Program(type_defs, func_defs, metadata)
+        return s.Program(type_defs, func_defs, metadata, references=frozenset(self.names))
 
     def type_params(self) -> list[str]:
         if not self.accept("["):
@@ -389,6 +390,7 @@ class Parser:
             fields: list[s.Pattern] = []
             if self.accept("("):
                 fields = self.comma_list(")", self.pattern, "to close the constructor pattern")
+            self.names.add(t.text)
             return s.PCtor(t.text, tuple(fields), t.loc)
         raise self.error(f"expected a pattern (_, %x, Ctor(...) or a tuple), found {self.found()}")
 
@@ -400,7 +402,7 @@ class Parser:
                 break
             t = self.next()
             rhs = self.binop_expr(prec + 1)  # all binary operators are left-associative
-            lhs = s.Call(s.Name(op, t.loc), [lhs, rhs], {}, t.loc)
+            lhs = s.Call(s.Name(op, t.loc), [lhs, rhs], {}, t.loc)  # an operator: no reference
         return lhs
 
     def call_expr(self) -> s.Expr:
@@ -491,6 +493,7 @@ class Parser:
             return s.Graph(t.text, t.loc)
         if t.kind is Tok.GLOBAL:
             self.next()
+            self.names.add("@" + t.text)
             return s.Global(t.text, t.loc)
         if t.kind is Tok.IDENT:
             if t.text in ("True", "False"):
@@ -503,6 +506,7 @@ class Parser:
             while self.tok.is_punct(".") and self.peek().kind is Tok.IDENT:
                 self.next()
                 name += "." + self.next().text
+            self.names.add(name)
             return s.Name(name, t.loc)
         if t.is_keyword("fn"):
             self.next()
@@ -597,6 +601,7 @@ class Parser:
             args: list[s.TypeExpr] = []
             if self.accept("["):
                 args = self.comma_list1("]", self.type, "to close the type arguments")
+            self.names.add(t.text)
             return s.NamedT(t.text, tuple(args), t.loc)
         raise self.error(f"expected a type, found {self.found()}")
 

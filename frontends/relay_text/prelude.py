@@ -58,7 +58,8 @@ def with_prelude(program: s.Program) -> s.Program:
 
     wanted_types: dict[str, s.TypeDef] = {}
     wanted_funcs: dict[str, s.FuncDef] = {}
-    pending = [r for r in _references(program) if r not in defined]
+    refs = program.references if program.references is not None else _references(program)
+    pending = [r for r in refs if r not in defined]
     while pending:
         name = pending.pop()
         if name in defined or name in wanted_types or name in wanted_funcs:

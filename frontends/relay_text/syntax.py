@@ -284,3 +284,6 @@ class Program:
     func_defs: list[FuncDef]
     metadata: str | None
     body: Expr | None = None  # a bare expression (no `def`), as parse_expr takes
+    references: frozenset[str] | None = None
+    """The names the text refers to ('@f', constructors, types), as the parser saw them;
+    None when not known (then the prelude walks the tree)."""
