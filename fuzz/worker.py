@@ -5,6 +5,7 @@ never answers is a finding of the parent's; the parent starts a new worker and g
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -21,7 +22,10 @@ class Job:
     inputs: list[np.ndarray]
     levels: tuple[int, ...] = (0, 3)
     reference: bool = True
-    """Run the interpreter too (the reducer skips it when it knows the expected outputs)."""
+    """Run the interpreter too."""
+    verify_each: bool = True
+    """Verify the IR after every pass (RELAY_OPT_VERIFY_EACH, as the test suite does): a pass
+    that leaves invalid IR is a finding even when the code it produces happens to run."""
 
 
 @dataclass
@@ -60,7 +64,8 @@ def _refusal(e: BaseException) -> bool:
 def _describe(e: BaseException) -> str:
     tb = traceback.extract_tb(e.__traceback__)
     where = f" (at {tb[-1].filename}:{tb[-1].lineno})" if tb else ""
-    return f"{type(e).__name__}: {e}{where}"
+    message = "\n".join(str(a) for a in e.args) if len(e.args) > 1 else str(e)
+    return f"{type(e).__name__}: {message}{where}"
 
 
 def run_job(job: Job) -> Result:
@@ -68,6 +73,7 @@ def run_job(job: Job) -> Result:
     from relay_opt.runtime.interpreter import interpret
     from relay_opt.runtime.jit import compile  # noqa: A004
 
+    os.environ["RELAY_OPT_VERIFY_EACH"] = "1" if job.verify_each else "0"
     start = time.perf_counter()
     try:
         module = relay_opt.load_program(job.text, format="relay").module
