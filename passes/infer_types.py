@@ -561,9 +561,12 @@ class Inference:
             if isinstance(op, core.FuncOp):
                 _, sig = self.signatures[op.sym_name.data]
                 op.properties["function_type"] = to_attr(self.solver, sig)
+        incomplete: dict[Attribute, bool] = {}  # types repeat from value to value
         for op in self.module.walk():
             for v in (*op.results, *(a for r in op.regions for b in r.blocks for a in b.args)):
-                if _has_incomplete(v.type):
+                if (bad := incomplete.get(v.type)) is None:
+                    bad = incomplete[v.type] = _has_incomplete(v.type)
+                if bad:
                     raise RelayError(
                         f"cannot infer a type for this value: {v.type}; annotate it", op
                     )
