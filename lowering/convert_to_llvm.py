@@ -682,7 +682,7 @@ def _global(op: memref.GlobalOp) -> llvm.GlobalOp:
     if not isinstance(value, DenseIntOrFPElementsAttr):
         # No initializer: defined outside the module (a weight the JIT binds by address).
         return llvm.GlobalOp(array, name, "external", alignment=64)
-    flat = DenseIntOrFPElementsAttr(TensorType(t.element_type, [size]), value.data)
+    flat = DenseIntOrFPElementsAttr(TensorType(value.get_element_type(), [size]), value.data)
     return llvm.GlobalOp(
         array,
         name,
