@@ -23,7 +23,10 @@ typecheck: install
 	ln -sfn $(CURDIR) build/typecheck/relay_opt
 	$(PYTHON) -m basedpyright -p pyproject.toml --pythonpath "$$($(PYTHON) -c 'import sys; print(sys.executable)')"
 
-# Every test: lint, type check, lit golden files, then pytest (numerics and APIs).
+# Every test: lint, type check, lit golden files, then pytest (numerics and APIs) in
+# PYTEST_WORKERS processes (pytest-xdist; one process alone peaked at 4.3 GiB).
+# --dist loadgroup runs the tests that share compiled models (xdist_group marks) in one.
+PYTEST_WORKERS ?= 2
 test: lint typecheck
 	lit -sv tests/lit
-	$(PYTHON) -m pytest
+	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
