@@ -284,6 +284,12 @@ def run_tool(tool: Callable[[], int], prog: str) -> int:
     except ValueError as e:
         sys.stderr.write(f"{prog}: error: {e}\n")
         return 1
+    except MemoryError as e:
+        # The program asks for more than the machine (or the process's limit) has: a tensor
+        # of 2^31 elements folded or run, say. Nothing to report as a bug.
+        detail = f": {e}" if str(e) else ""
+        sys.stderr.write(f"{prog}: error: out of memory{detail}\n")
+        return 1
     except ArgSpecParseError as e:
         # A malformed -p pipeline (xDSL raises it as a BaseException); its text has the caret.
         message = str(e).removeprefix("Error parsing pass pipeline specification:\n")
