@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from xdsl.context import Context
 from xdsl.dialect_interfaces.op_asm import OpAsmDialectInterface
 from xdsl.dialects.builtin import FileLineColLoc, IntAttr, ModuleOp, StringAttr, UnknownLoc
-from xdsl.ir import Operation
+from xdsl.ir import Attribute, Operation
 from xdsl.parser import Parser
 from xdsl.utils.exceptions import DiagnosticException, ParseError, VerifyException
 from xdsl.utils.mlir_lexer import MLIRLexer
@@ -78,6 +78,10 @@ MLIRLexer._unescaped_characters_regex = re.compile(  # pyright: ignore[reportPri
 )
 
 
+MAX_INTEGER_WIDTH = (1 << 24) - 1
+"""MLIR's widest integer type."""
+
+
 class LocatingParser(Parser):
     """xDSL's MLIR parser, giving every op without an explicit `loc(...)` its position.
 
@@ -114,15 +118,37 @@ class LocatingParser(Parser):
                 "this dense literal has too many elements to expand in memory", start, self.pos
             )
 
+    def _parse_optional_builtin_type(self) -> Attribute | None:
+        # MLIR's integer widths stop at 2^24 - 1; xDSL takes any, and then spends forever on
+        # the range of an `i4294967296` value.
+        token = self._current_token
+        match = self._builtin_integer_type_regex.match(token.text)
+        if match is not None and int(match.group(1)) > MAX_INTEGER_WIDTH:
+            raise ParseError(
+                token.span, f"integer width {match.group(1)} exceeds {MAX_INTEGER_WIDTH}"
+            )
+        return super()._parse_optional_builtin_type()
+
     def parse_operation(self) -> Operation:
         span = self._current_token.span
         try:
             op = super().parse_operation()
-        except (VerifyException, DiagnosticException) as e:
-            # xDSL's declarative assembly formats check types while parsing and raise a
-            # VerifyException, which has no position: give it the op's.
+        except (
+            VerifyException,
+            DiagnosticException,
+            NotImplementedError,
+            ValueError,
+            OverflowError,
+            AssertionError,
+        ) as e:
+            # xDSL's declarative assembly formats check types while parsing (VerifyException);
+            # its attributes refuse odd element types (i255: NotImplementedError), literals out
+            # of their type's range (ValueError) and dims past int64 (OverflowError); a few of
+            # its custom op parsers assert on malformed input. None has a position: give it
+            # the op's.
             message = str(e.args[0]) if e.args else str(e)
-            raise ParseError(span, message.removeprefix("Operation does not verify: ")) from None
+            message = message.removeprefix("Operation does not verify: ")
+            raise ParseError(span, message or "malformed operation") from None
         if isinstance(op.location, UnknownLoc):
             loc = span.get_location()
             op.location = FileLineColLoc(
@@ -259,8 +285,53 @@ def parse_module(
     module = LocatingParser(ctx or full_context(), text, filename, line_offset).parse_module(
         implicit_module
     )
+    check_terminators(module)
     verify_located(module)
+    check_defined_before_use(module)
     return module
+
+
+def check_terminators(module: Operation) -> None:
+    """Every block of a Relay or `func` op's regions ends with a terminator (`relay.return`,
+    `relay.yield`, `func.return`): xDSL's verifier lets an empty body through, and the
+    interpreter, the printer and the lowering then ran off its end."""
+    from xdsl.traits import IsTerminator, NoTerminator
+
+    for op in module.walk():
+        if not op.regions or op.has_trait(NoTerminator):
+            continue
+        if not op.name.startswith(("relay.", "func.")):
+            continue
+        for region in op.regions:
+            for block in region.blocks:
+                last = block.last_op
+                if last is None or not last.has_trait(IsTerminator):
+                    raise RelayError(f"a block of '{op.name}' does not end with a terminator", op)
+
+
+def check_defined_before_use(module: Operation) -> None:
+    """A value used in its own block, or in a region nested there, before the op that defines
+    it is an error at the use. xDSL's parser resolves forward references and does not check
+    dominance; the passes, which walk in order, then met a value with no type or no value.
+    (Uses from another block of a CFG region are left alone.)"""
+    order: dict[Operation, int] = {}
+    for op in module.walk():
+        if op.parent is not None and op not in order:
+            for i, sibling in enumerate(op.parent.ops):
+                order[sibling] = i
+        for index, operand in enumerate(op.operands):
+            owner = operand.owner
+            if not isinstance(owner, Operation) or owner.parent is None:
+                continue
+            user: Operation | None = op
+            while user is not None and user.parent is not owner.parent:
+                user = user.parent_op()
+            if user is not None and order[user] <= order[owner]:
+                raise RelayError(
+                    f"operand {index} of '{op.name}' is used before the op that defines it",
+                    op,
+                    [(owner, "defined here")],
+                )
 
 
 def _import_onnx(

@@ -596,7 +596,7 @@ def _save(out_dir: Path, fmt: str, seed: int, finding: Finding, data: bytes, inp
     command = " ".join([finding.tool, *argv])
     (findings / (stem + ".cmd")).write_text(
         f"{command}\n# seed input: {finding.seed_name}; mutations: {', '.join(finding.mutations)}"
-        f"\n# reproduce the mutant: python -m relay_opt.fuzz.inputs --format {fmt} "
+        f"\n# the mutant again (same source tree): python -m relay_opt.fuzz.inputs --format {fmt} "
         f"--seed {seed} --only {finding.index}\n\n{finding.detail}"
     )
 

@@ -153,3 +153,117 @@ def test_onnx_node_a_converter_cannot_take_is_an_error_naming_it() -> None:
     node.attribute.append(helper.make_attribute("strides", [], attr_type=AttributeProto.INTS))
     message = _onnx_error(_model([node]))
     assert message.startswith("m.onnx: error: node 0 (AveragePool): cannot import this node: ")
+
+
+def _mlir_error(text: str) -> str:
+    with pytest.raises(LoadError) as e:
+        load_program(text, format="mlir", filename="t.mlir")
+    return str(e.value)
+
+
+def test_mlir_value_used_before_its_definition() -> None:
+    # xDSL's parser resolves forward references; infer-types then met an untyped value.
+    message = _mlir_error(
+        "relay.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {\n"
+        "  %1 = relay.add %0, %x : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>\n"
+        "  %0 = relay.add %x, %x : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>\n"
+        "  relay.return %1 : tensor<4xf32>\n"
+        "}\n"
+    )
+    assert message.startswith(
+        "t.mlir:2:3: error: operand 0 of 'relay.add' is used before the op that defines it\n"
+    )
+    assert "t.mlir:3:3: note: defined here" in message
+
+
+def test_mlir_function_without_terminator() -> None:
+    # The interpreter, the Relay printer and bufferize ran off the end of the empty body.
+    message = _mlir_error("relay.func @f(%x: tensor<f32>) -> tensor<f32> {\n}\n")
+    assert message.startswith(
+        "t.mlir:1:1: error: a block of 'relay.func' does not end with a terminator\n"
+    )
+
+
+def test_mlir_integer_width_past_mlir_limit_is_refused_at_once() -> None:
+    # `i4294967296` made xDSL compute the range of a 2^32-bit integer (no end in sight); in a
+    # child process, so that the old behaviour fails by the timeout instead of hanging pytest.
+    code = (
+        "from relay_opt.loader import LoadError, load_program\n"
+        "text = 'relay.func @f(%x: tensor<f32>) -> tensor<f32> attributes {n = 0 : i4294967296}'"
+        " ' {\\n  relay.return %x : tensor<f32>\\n}\\n'\n"
+        "try:\n    load_program(text, format='mlir', filename='t.mlir')\n"
+        "except LoadError as e:\n    print(e)\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert "t.mlir:1:67: error: integer width 4294967296 exceeds 16777215" in r.stdout
+
+
+@pytest.mark.parametrize(
+    ("constant", "expected"),
+    [
+        ("dense<[1, 2]> : tensor<2xi255>", "Format not implemented for i255"),  # NotImplemented
+        ("dense<300> : tensor<i8>", "Integer value 300 is out of range for type i8"),  # ValueError
+        ("dense<1> : tensor<99999999999999999999xf32>", "cannot fit 'int'"),  # OverflowError
+    ],
+)
+def test_mlir_attribute_xdsl_refuses_is_located(constant: str, expected: str) -> None:
+    message = _mlir_error(
+        "relay.func @f() -> tuple<> {\n"
+        f"  %c = relay.constant {constant}\n"
+        "  %t = relay.tuple : () -> tuple<>\n  relay.return %t : tuple<>\n}\n"
+    )
+    assert message.startswith(f"t.mlir:2:3: error: {expected}")
+
+
+def test_mlir_op_parser_assertion_is_located() -> None:
+    # xDSL's linalg.generic parser asserts that iterator_types is an array.
+    message = _mlir_error(
+        "func.func @f(%x: tensor<3xf32>, %e: tensor<3xf32>) -> tensor<3xf32> {\n"
+        "  %r = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, "
+        "affine_map<(d0) -> (d0)>], iterator_types = 7} ins(%x : tensor<3xf32>) "
+        "outs(%e : tensor<3xf32>) {\n"
+        "  ^bb0(%a: f32, %o: f32):\n    linalg.yield %a : f32\n  } -> tensor<3xf32>\n"
+        "  func.return %r : tensor<3xf32>\n}\n"
+    )
+    assert message.startswith("t.mlir:2:3: error: malformed operation\n")
+
+
+def test_out_of_memory_is_an_error_not_an_internal_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # relay-run on `arange(1f, 2147483648f, 1f)`: numpy's MemoryError was an "internal error".
+    from relay_opt.diagnostics import run_tool
+
+    def tool() -> int:
+        raise MemoryError("Unable to allocate 16.0 GiB for an array")
+
+    assert run_tool(tool, "relay-run") == 1
+    assert capsys.readouterr().err == (
+        "relay-run: error: out of memory: Unable to allocate 16.0 GiB for an array\n"
+    )
+
+
+def test_onnx_recurrence_too_long_to_unroll() -> None:
+    # An LSTM of 65,536 steps took minutes to unroll (a hang to the fuzzer).
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    inits = [
+        numpy_helper.from_array(rng.standard_normal(s).astype(np.float32), name)
+        for name, s in (("W", (1, 8, 3)), ("R", (1, 8, 2)))
+    ]
+    node = helper.make_node("LSTM", ["x", "W", "R"], ["y"], hidden_size=2)
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [5000, 1, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    assert _onnx_error(model.SerializeToString()) == (
+        "m.onnx: error: node 0 (LSTM): a sequence of 5000 steps: relay-opt unrolls LSTM over "
+        "at most 4096\n"
+    )

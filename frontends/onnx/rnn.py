@@ -58,6 +58,11 @@ def _gate(n: Node, x: Value, k: int, hidden: int) -> Value:
     )
 
 
+MAX_STEPS = 4096
+"""The longest sequence unrolled: each step is a dozen operators, and a model of 65,536 steps
+took minutes to import before it was refused."""
+
+
 @converter("RNN", "GRU", "LSTM")
 def recurrent(n: Node) -> Sequence[Value | None]:
     kind = n.op_type
@@ -66,6 +71,10 @@ def recurrent(n: Node) -> Sequence[Value | None]:
     if layout:
         x = n.op("transpose", x, axes=[1, 0, 2])
     seq, batch, _ = n.shape(x)
+    if seq > MAX_STEPS:
+        raise n.unsupported(
+            f"a sequence of {seq} steps: relay-opt unrolls {kind} over at most {MAX_STEPS}"
+        )
     hidden = int(n.attr("hidden_size", n.shape(r)[-1]))
     gates = GATES[kind]
     direction = n.attr("direction", "forward")
