@@ -13,6 +13,7 @@ from relay_opt.lowering.bufferize import BufferizePass
 from relay_opt.lowering.convert_relay_to_linalg import ConvertRelayToLinalgPass
 from relay_opt.lowering.convert_scf_to_cf import ConvertScfToCfPass
 from relay_opt.lowering.convert_to_llvm import ConvertToLLVMPass
+from relay_opt.lowering.expand_math import ExpandMathPass
 from relay_opt.lowering.fuse_linalg_elementwise import FuseLinalgElementwisePass
 from relay_opt.lowering.fuse_linalg_epilogue import FuseLinalgEpiloguePass
 
@@ -25,6 +26,8 @@ STAGES: tuple[ModulePass, ...] = (
     BufferizePass(),
     ConvertLinalgToLoopsPass(),
     ConvertScfToCfPass(),
+    # Last before convert-to-llvm: the structural stages see one math op, not its expansion.
+    ExpandMathPass(),
     ConvertToLLVMPass(),
 )
 
