@@ -113,7 +113,7 @@ class _Builder:
         return self.float(self.iand(self.bits(x), self.i(0x7FFFFFFF)))
 
     def with_sign_of(self, y: SSAValue, x: SSAValue) -> SSAValue:
-        """|y| with x's sign bit, for y >= 0 (or nan)."""
+        """y with x's sign bit, for y of x's sign, +0 or nan."""
         sign = self.iand(self.bits(x), self.i(-0x80000000))
         return self.float(self.ior(self.bits(y), sign))
 
@@ -227,9 +227,10 @@ def _tanh(b: _Builder, x: SSAValue) -> SSAValue:
     e = _exp(b, b.add(a, a))
     one = b.f(1.0)
     large = b.sub(one, b.div(b.f(2.0), b.add(e, one)))
-    large = b.with_sign_of(large, x)
-    # nan: the comparison is false and the large branch is nan.
-    return b.sel(b.cmp(a, "olt", b.f(_TANH_SMALL)), small, large)
+    # nan: the comparison is false and the large branch is nan. The sign goes on last: the
+    # small branch has it already, except that -0 + -0 * ... gives +0.
+    y = b.sel(b.cmp(a, "olt", b.f(_TANH_SMALL)), small, large)
+    return b.with_sign_of(y, x)
 
 
 # sigmoid --------------------------------------------------------------------------------------

@@ -1,0 +1,85 @@
+// RUN: relay-opt %s -p expand-math | filecheck %s
+
+// exp: clamp (nan passes), k = round(x log2 e) by the 1.5 * 2^23 trick, Cody-Waite reduction,
+// polynomial, then 2^k in two exponent-field factors so that denormal results round once.
+// CHECK-LABEL: func.func @exp(%x: f32) -> f32
+// CHECK-NOT:   math.
+// CHECK:       arith.cmpf ogt, %x, %{{.*}} : f32
+// CHECK:       arith.constant 0x4B400000 : f32
+// CHECK:       arith.bitcast %{{.*}} : f32 to i32
+// CHECK:       arith.constant 0.693359375 : f32
+// CHECK:       arith.shrsi
+// CHECK:       arith.shli
+// CHECK:       %[[S1:.*]] = arith.bitcast %{{.*}} : i32 to f32
+// CHECK:       arith.shli
+// CHECK:       %[[S2:.*]] = arith.bitcast %{{.*}} : i32 to f32
+// CHECK:       %[[P:.*]] = arith.mulf %{{.*}}, %[[S1]] : f32
+// CHECK:       %[[R:.*]] = arith.mulf %[[P]], %[[S2]] : f32
+// CHECK-NEXT:  func.return %[[R]] : f32
+func.func @exp(%x: f32) -> f32 {
+  %e = math.exp %x : f32
+  func.return %e : f32
+}
+
+// log: denormals scaled into the normal range, exponent and mantissa from the bits, and the
+// special values (0, negative, inf, nan) chosen by selects at the end.
+// CHECK-LABEL: func.func @log(%x: f32) -> f32
+// CHECK-NOT:   math.
+// CHECK:       arith.cmpf olt, %x, %{{.*}} : f32
+// CHECK:       arith.shrsi
+// CHECK:       arith.sitofp %{{.*}} : i32 to f32
+// CHECK:       %[[OK:.*]] = arith.andi
+// CHECK:       %[[R:.*]] = arith.select %[[OK]], %{{.*}}, %{{.*}} : f32
+// CHECK-NEXT:  func.return %[[R]] : f32
+func.func @log(%x: f32) -> f32 {
+  %l = math.log %x : f32
+  func.return %l : f32
+}
+
+// The lowering's sigmoid, 1 / (1 + exp(-x)), becomes exp(-|x|) based, the negative side
+// exp(x) / (1 + exp(x)); the old exp chain is gone.
+// CHECK-LABEL: func.func @sigmoid(%x: f32) -> f32
+// CHECK-NOT:   math.exp
+// CHECK:       arith.andi %{{.*}}, %{{.*}} : i32
+// CHECK:       %[[D:.*]] = arith.divf
+// CHECK:       %[[NONNEG:.*]] = arith.cmpf oge, %x, %{{.*}} : f32
+// CHECK:       %[[NEG:.*]] = arith.mulf %{{.*}}, %[[D]] : f32
+// CHECK:       %[[R:.*]] = arith.select %[[NONNEG]], %[[D]], %[[NEG]] : f32
+// CHECK-NOT:   arith.negf %x
+// CHECK:       func.return %[[R]] : f32
+func.func @sigmoid(%x: f32) -> f32 {
+  %one = arith.constant 1.000000e+00 : f32
+  %n = arith.negf %x : f32
+  %e = math.exp %n : f32
+  %d = arith.addf %one, %e : f32
+  %s = arith.divf %one, %d : f32
+  func.return %s : f32
+}
+
+// erf: the small branch x P(x^2) and one tail polynomial whose coefficients are selected per
+// interval; the sign put back with bit operations.
+// CHECK-LABEL: func.func @erf(%x: f32) -> f32
+// CHECK-NOT:   math.
+// CHECK:       %[[NEAR:.*]] = arith.cmpf olt, %{{.*}}, %{{.*}} : f32
+// CHECK:       arith.select %[[NEAR]], %{{.*}}, %{{.*}} : f32
+// CHECK:       arith.ori
+// CHECK:       %[[R:.*]] = arith.select %{{.*}}, %{{.*}}, %{{.*}} : f32
+// CHECK-NEXT:  func.return %[[R]] : f32
+func.func @erf(%x: f32) -> f32 {
+  %r = math.erf %x : f32
+  func.return %r : f32
+}
+
+// f16 is computed in f32; f64 keeps its libm call (convert-to-llvm's).
+// CHECK-LABEL: func.func @half_and_double(%h: f16, %d: f64) -> (f16, f64)
+// CHECK:       arith.extf %h : f16 to f32
+// CHECK-NOT:   math.tanh
+// CHECK:       arith.divf
+// CHECK:       %[[T:.*]] = arith.truncf %{{.*}} : f32 to f16
+// CHECK-NEXT:  %[[E:.*]] = math.exp %d : f64
+// CHECK-NEXT:  func.return %[[T]], %[[E]] : f16, f64
+func.func @half_and_double(%h: f16, %d: f64) -> (f16, f64) {
+  %a = math.tanh %h : f16
+  %b = math.exp %d : f64
+  func.return %a, %b : f16, f64
+}
