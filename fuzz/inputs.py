@@ -31,7 +31,9 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from pathlib import Path
+from typing import Any
 
 from relay_opt.fuzz.mutate import mutate_onnx, mutate_text
 
@@ -388,17 +390,17 @@ class Worker:
 
     def __init__(self, timeout: float):
         self.timeout = timeout
-        self.process: multiprocessing.process.BaseProcess | None = None
-        self.conn: Connection | None = None
+        self.process: BaseProcess | None = None
+        self.conn: Any = None  # a Connection (the stubs call the Pipe's end a PipeConnection)
         self.restarts = 0
 
     def _start(self) -> None:
         ctx = multiprocessing.get_context("fork")
         parent, child = ctx.Pipe()
-        self.process = ctx.Process(target=_worker, args=(child,), daemon=True)
-        self.process.start()
+        process = ctx.Process(target=_worker, args=(child,), daemon=True)
+        process.start()
         child.close()
-        self.conn = parent
+        self.process, self.conn = process, parent
 
     def _kill(self) -> None:
         if self.process is not None:

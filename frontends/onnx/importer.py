@@ -505,8 +505,10 @@ def check_schema(proto: Any, opset: int, node_label: str) -> None:
             raise OnnxImportError(f"{node_label}: attribute '{a.name}' is given twice")
         given[a.name] = a
         spec = schema.attributes.get(a.name)
-        if spec is not None and a.type != int(spec.type):
-            want = AttributeProto.AttributeType.Name(int(spec.type))
+        # (a pybind11 enum; its stub does not say that int() takes it)
+        declared = int(spec.type) if spec is not None else 0  # pyright: ignore[reportArgumentType]
+        if spec is not None and a.type != declared:
+            want = AttributeProto.AttributeType.Name(declared)
             got = (
                 AttributeProto.AttributeType.Name(a.type)
                 if a.type in AttributeProto.AttributeType.values()
