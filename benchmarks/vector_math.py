@@ -146,7 +146,8 @@ def main() -> None:
         ours = args.n / thread_time_median(lambda: f(x), args.repeat) * 1e-9  # noqa: B023
         if competitor is not None:
             np.seterr(over="ignore")  # np.exp(-x) overflows for sigmoid's far left: inf is right
-            theirs = args.n / thread_time_median(lambda: competitor(x), args.repeat) * 1e-9  # noqa: B023
+            run_numpy = competitor
+            theirs = args.n / thread_time_median(lambda: run_numpy(x), args.repeat) * 1e-9  # noqa: B023
             numpy_text, ratio_text = f"{theirs:>10.3f}", f"{ours / theirs:>6.2f}"
         else:
             numpy_text, ratio_text = f"{'-':>10}", f"{'-':>6}"

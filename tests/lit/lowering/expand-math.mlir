@@ -40,13 +40,13 @@ func.func @log(%x: f32) -> f32 {
 // exp(x) / (1 + exp(x)); the old exp chain is gone.
 // CHECK-LABEL: func.func @sigmoid(%x: f32) -> f32
 // CHECK-NOT:   math.exp
-// CHECK:       arith.andi %{{.*}}, %{{.*}} : i32
-// CHECK:       %[[D:.*]] = arith.divf
-// CHECK:       %[[NONNEG:.*]] = arith.cmpf oge, %x, %{{.*}} : f32
-// CHECK:       %[[NEG:.*]] = arith.mulf %{{.*}}, %[[D]] : f32
-// CHECK:       %[[R:.*]] = arith.select %[[NONNEG]], %[[D]], %[[NEG]] : f32
 // CHECK-NOT:   arith.negf %x
-// CHECK:       func.return %[[R]] : f32
+// CHECK:       arith.andi %{{.*}}, %{{.*}} : i32
+// CHECK:       %[[NONNEG:.*]] = arith.cmpf oge, %x, %{{.*}} : f32
+// CHECK:       %[[NUM:.*]] = arith.select %[[NONNEG]], %{{.*}}, %[[E:[a-z0-9_]+]] : f32
+// CHECK:       %[[DEN:.*]] = arith.addf %{{.*}}, %[[E]] : f32
+// CHECK:       %[[R:.*]] = arith.divf %[[NUM]], %[[DEN]] : f32
+// CHECK-NEXT:  func.return %[[R]] : f32
 func.func @sigmoid(%x: f32) -> f32 {
   %one = arith.constant 1.000000e+00 : f32
   %n = arith.negf %x : f32
@@ -56,7 +56,7 @@ func.func @sigmoid(%x: f32) -> f32 {
   func.return %s : f32
 }
 
-// erf: the small branch x P(x^2) and one tail polynomial whose coefficients are selected per
+// erf: the small branch x + x P(x^2) and one tail polynomial whose coefficients are selected per
 // interval; the sign put back with bit operations.
 // CHECK-LABEL: func.func @erf(%x: f32) -> f32
 // CHECK-NOT:   math.
