@@ -619,8 +619,9 @@ def _clear_of_discontinuity(op: str, leaves: list[Val], attrs: Any) -> bool:
             x = xs[0]
             axes = reduced_axes(attrs, x.ndim)
             kept = [a for a in range(x.ndim) if a not in axes]
-            moved = np.transpose(x, kept + list(axes)).reshape([x.shape[a] for a in kept] + [-1])
-            if np.shape(moved)[-1] < 2:
+            moved: Any = np.transpose(x, kept + list(axes))
+            moved = moved.reshape([x.shape[a] for a in kept] + [-1])
+            if moved.shape[-1] < 2:
                 return True
             s = np.sort(moved, axis=-1)
             gap = s[..., -1] - s[..., -2] if op == "argmax" else s[..., 1] - s[..., 0]

@@ -124,7 +124,8 @@ class Worker:
         # not run again (spawn and forkserver re-import it). The parent has no threads.
         self._ctx = multiprocessing.get_context("fork")
         self.process: Any = None
-        self.conn: Connection | None = None
+        self.conn: Any = None
+        """The pipe to the process (a multiprocessing Connection)."""
         self.restarts = 0
 
     def start(self) -> None:
