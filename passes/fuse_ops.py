@@ -71,6 +71,11 @@ class Group:
         g = self
         while g.parent is not None:
             g = g.parent
+        # Path compression: a chain fuses one node at a time, and without it every lookup
+        # walks the whole group built so far.
+        h = self
+        while h.parent is not None and h.parent is not g:
+            h.parent, h = g, h.parent
         return g
 
 
