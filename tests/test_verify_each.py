@@ -184,4 +184,4 @@ def test_relay_to_llvm_is_verified_after_each_of_its_stages(
     assert main([str(src), "-O0", "-p", "relay-to-llvm", "--no-verify-each", "--mlir-timing"]) == 0
     rows = [line.split()[-1] for line in capsys.readouterr().err.splitlines() if "%)" in line]
     assert rows[:2] == ["infer-types", "convert-relay-to-linalg"]  # relay-optimize at -O0
-    assert rows[-4:] == ["convert-scf-to-cf", "convert-to-llvm", "break-ir", "Total"]
+    assert rows[-4:] == ["expand-math", "convert-to-llvm", "break-ir", "Total"]
