@@ -267,3 +267,15 @@ def test_onnx_recurrence_too_long_to_unroll() -> None:
         "m.onnx: error: node 0 (LSTM): a sequence of 5000 steps: relay-opt unrolls LSTM over "
         "at most 4096\n"
     )
+
+
+def test_relay_text_attribute_none_is_its_default() -> None:
+    # `padding=None` reached conv2d's relation as None (a TypeError, an internal error).
+    program = load_program(
+        '#[version = "0.0.5"]\n'
+        "def @main(%x: Tensor[(1, 3, 8, 8), float32], %w: Tensor[(4, 3, 3, 3), float32]) {\n"
+        "  nn.conv2d(%x, %w, padding=None, channels=None)\n}\n",
+        format="relay",
+    )
+    text = str(program.module)
+    assert "relay.nn.conv2d %x, %w : " in text and "-> tensor<1x4x6x6xf32>" in text

@@ -414,14 +414,17 @@ class ToDialect:
                 raise self.error(
                     f"operator '{opdef.name}' has no attribute '{key}'", e.attr_locs.get(key, e.loc)
                 )
+        # `None` is Relay's null, an absent attribute: its default, never a None that the
+        # type relation would take for a value (`padding=None` crashed conv2d's).
+        attrs = {k: v for k, v in e.attrs.items() if v is not None}
         try:
-            opdef.make_attrs(e.attrs)
+            opdef.make_attrs(attrs)
         except AttrError as err:
-            bad = next((k for k in e.attrs if k in str(err)), None)
+            bad = next((k for k in attrs if k in str(err)), None)
             raise self.error(str(err), e.attr_locs.get(bad, e.loc) if bad else e.loc) from None
         args = [self.expr(a) for a in e.args]
         return self.at(callee.loc).call(
-            opdef.op_class, *args, result_type=IncompleteType(), **e.attrs
+            opdef.op_class, *args, result_type=IncompleteType(), **attrs
         )
 
     def expr_fn(self, e: s.Fn, self_name: str | None = None) -> SSAValue:
