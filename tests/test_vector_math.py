@@ -1,7 +1,8 @@
 """expand-math's exp, log, tanh, sigmoid and erf, compiled, against float64 references.
 
-The bounds are the maximum ulp errors measured over all 2^32 float32 inputs
-(benchmarks/vector_math.py --exhaustive) plus a margin; here a sample: random bit patterns
+The bounds are the maximum ulp errors measured (every float32 with |x| in [2^-30, 128), every
+16th bit pattern elsewhere; benchmarks/vector_math.py --exhaustive does all 2^32) plus about
+half an ulp of margin; here a sample: random bit patterns
 (every exponent), a dense sample of each function's interesting range, and the special values
 and edges, which must also come out exactly right.
 """
@@ -26,8 +27,8 @@ FUNCTIONS = {
     "exp": (np.exp, 1.5, (-104.0, 89.0)),
     "log": (np.log, 1.5, (1e-3, 4.0)),
     "tanh": (np.tanh, 2.0, (-10.0, 10.0)),
-    "sigmoid": (lambda x: 1.0 / (1.0 + np.exp(-x)), 3.5, (-110.0, 20.0)),
-    "erf": (erf64, 3.0, (-4.5, 4.5)),
+    "sigmoid": (lambda x: 1.0 / (1.0 + np.exp(-x)), 3.0, (-110.0, 20.0)),
+    "erf": (erf64, 2.0, (-4.5, 4.5)),
 }
 
 INF, NAN = np.inf, np.nan
