@@ -8,7 +8,8 @@ relay_opt.runtime.jit.compile. Throughput is n over the median thread CPU time o
 erf). Max ulp is the largest error, in units in the last place of the correctly rounded
 float32 result, against a float64 reference: over 2^22 random bit patterns, a dense sample of
 the function's interesting range and the special values, or with --exhaustive over all 2^32
-float32 values (minutes per function). The numbers are for reading: nothing is asserted.
+float32 values (about a quarter of an hour per function on one idle core). The numbers are for
+reading: nothing is asserted.
 """
 
 from __future__ import annotations
