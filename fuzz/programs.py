@@ -1416,29 +1416,10 @@ def generate(seed: int, index: int, ops: list[str] | None = None, max_ops: int =
     sinks = [v.name for v in g.pool if v.name not in used and g_is_node(g, v.name)]
     last = next(n.name for n in reversed(g.nodes) if n.op not in ("tuple", "const"))
     outputs = [last] + [s for s in sinks if s != last][:3]
-    # Known bug: at -O3, two outputs that fold to constants of different types are copied
-    # out with one global's type (llvmlite: "Type of #2 arg mismatch: [3 x float]* !=
-    # [5 x float]*", convert-to-llvm's globals): at most one output computed from no input.
-    constant = [o for o in outputs if not _reads_a_parameter(g, o)]
-    outputs = [o for o in outputs if o not in constant[1:]]
     form = "call" if rng.random() < 0.1 else "if" if rng.random() < 0.03 else "plain"
     if form == "if":
         g.params.append(Param("cond", "bool", np.array(rng.random() < 0.5)))
     return Program(g.params, g.nodes, outputs, seed, index, form).pruned()
-
-
-def _reads_a_parameter(g: Generator, name: str) -> bool:
-    params = {p.name for p in g.params}
-    nodes = {n.name: n for n in g.nodes}
-    todo, seen = [name], set()
-    while todo:
-        v = todo.pop()
-        if v in params:
-            return True
-        if v not in seen and v in nodes:
-            seen.add(v)
-            todo += nodes[v].args
-    return False
 
 
 def g_is_node(g: Generator, name: str) -> bool:

@@ -64,6 +64,7 @@ from relay_opt.dialects.relay.limits import (
 )
 
 PTR = llvm.LLVMPointerType()
+MEMCPY = "llvm.memcpy.p0.p0.i64"
 
 
 def llvm_type(t: Attribute) -> Attribute:
@@ -377,10 +378,15 @@ class _Converter:
             self.declare("free", [PTR], None)
             self.emit(llvm.CallOp("free", self.v(op.memref)))
         elif isinstance(op, memref.CopyOp):
+            # Declared with opaque pointers: the backend otherwise declares an intrinsic with
+            # the types of its first call's arguments, and `llvm.addressof` of a global is a
+            # typed pointer there (`[3 x float]*`), so a second copy from a global of another
+            # type failed ("Type of #2 arg mismatch").
+            self.declare(MEMCPY, [PTR, PTR, i64, i1], None)
             size = self.const(self.byte_size(op.source.type), i64)
             volatile = self.const(0, i1)
             self.intrinsic(
-                "llvm.memcpy.p0.p0.i64",
+                MEMCPY,
                 [self.v(op.destination), self.v(op.source), size, volatile],
                 None,
             )

@@ -60,6 +60,26 @@ def test_tuple_results_come_back_as_tuples():
     np.testing.assert_array_equal(absolute, np.abs(a))
 
 
+@pytest.mark.parametrize("opt", [0, 3])
+def test_constant_outputs_of_different_types(opt):
+    # Each output is copied out of a global; the memcpy intrinsic was declared with the first
+    # copy's pointer types, so a second global of another type failed ("Type of #2 arg mismatch").
+    text = HEADER + "def @main() { %1 = ones(shape=[5]); %2 = ones(shape=[3]); (%2, %1) }"
+    three, five = compile(load_program(text, "relay").module, opt=opt)()
+    np.testing.assert_array_equal(three, np.ones(3, np.float32))
+    np.testing.assert_array_equal(five, np.ones(5, np.float32))
+    a = np.arange(4, dtype=np.float32).reshape(2, 2)
+    b = np.arange(4, dtype=np.int64).reshape(2, 2) - 7
+    module = load_program(
+        HEADER + "def @main() { (meta[relay.Constant][0], meta[relay.Constant][1]) }",
+        "relay",
+        meta={"relay.Constant": [a, b]},
+    ).module
+    got_a, got_b = compile(module, opt=opt)()
+    np.testing.assert_array_equal(got_a, a)
+    np.testing.assert_array_equal(got_b, b)
+
+
 def test_functions_calling_functions():
     module = load_program(
         HEADER
