@@ -113,3 +113,19 @@ def test_an_entry_other_than_main_survives_the_optimizer(opt):
     x = np.arange(4, dtype=np.float32)
     np.testing.assert_array_equal(compile(module, "f", opt=opt)(x), 2 * x * x)
     np.testing.assert_array_equal(compile(module, "main", opt=opt)(x), -x)
+
+
+@pytest.mark.parametrize("opt", [0, 3])
+def test_empty_slices(opt):
+    # A split section starting at the axis end and a strided_slice starting past the end are
+    # empty; their gather read past the source (IR that did not verify): they read nothing.
+    text = HEADER + (
+        "def @main(%x: Tensor[(2, 5), float32]) {\n"
+        "  %0 = split(%x, indices_or_sections=[2, 5], axis=1);\n"
+        "  (%0.2, %0.0, strided_slice(%x, begin=[3], end=[1]))\n"
+        "}"
+    )
+    x = np.arange(10, dtype=np.float32).reshape(2, 5)
+    end, first, past = compile(load_program(text, "relay").module, opt=opt)(x)
+    assert end.shape == (2, 0) and past.shape == (0, 5)
+    np.testing.assert_array_equal(first, x[:, :2])

@@ -72,9 +72,13 @@ def gather(lw: Lowerer, x: SSAValue, out_type, source: Sequence[AffineExpr]) -> 
     the generic is invalid (linalg infers loop ranges from such operands): a slice
     from 0 that ends early (split's first part) first takes `x`'s leading part with
     a `tensor.extract_slice`, which bufferizes to a view, not a copy. The result
-    tensor is also the first input, unread, so each loop's range comes from it."""
+    tensor is also the first input, unread, so each loop's range comes from it.
+    An empty result reads nothing: a fill of no elements (its `source` may point past
+    `x`'s end, as a split section starting at the axis end does, which would not verify)."""
     out_t = signless(out_type)
     out_shape = shape_of(out_t)
+    if 0 in out_shape:
+        return filled(lw, out_t, 0)
     n = len(out_shape)
     x_shape = shape_of(x)
     sizes = [
