@@ -91,3 +91,38 @@ def test_compiled_matches_numpy_semantics(name):
                 np.testing.assert_array_equal(g, w, err_msg=f"{name} {attrs}")
         ran += 1
     assert ran >= 3
+
+
+@pytest.mark.parametrize("opt", [0, 3])
+@pytest.mark.parametrize("dtype", ["int8", "int32", "uint8", "bool"])
+@pytest.mark.parametrize(
+    "name, attrs",
+    [
+        ("nn.avg_pool2d", {"pool_size": [2, 2], "strides": [1, 1]}),
+        ("nn.avg_pool2d", {"pool_size": [3, 3], "padding": [1, 1], "count_include_pad": True}),
+        ("nn.avg_pool2d", {"pool_size": [2, 3], "strides": [2, 2], "ceil_mode": True}),
+        ("nn.avg_pool2d", {"pool_size": [2, 2], "layout": "NHWC"}),
+        ("nn.global_avg_pool2d", {}),
+        ("nn.global_avg_pool2d", {"layout": "NHWC"}),
+    ],
+)
+def test_integer_average_pooling_is_tvms(name, attrs, dtype, opt):
+    """Integer average pooling: the sum wraps in the input dtype and is divided towards zero
+    (TVM's), a bool one is whether any cell is true; they were lowered with addf/divf on
+    integers, which LLVM refused."""
+    from relay_opt.runtime.interpreter import interpret
+
+    rng = np.random.default_rng(0)
+    if dtype == "bool":
+        x = rng.random((2, 3, 5, 6)) > 0.8
+    else:
+        info = np.iinfo(dtype)
+        x = rng.integers(max(info.min, -200), min(info.max, 200), (2, 3, 5, 6), endpoint=True)
+        x = x.astype(dtype)
+    module = module_for(name, [x], attrs)
+    got, want = compile(module, opt=opt)(x), interpret(module, [x])
+    assert got.dtype == want.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(got, want)
+    if name == "nn.global_avg_pool2d" and attrs == {} and dtype != "bool":
+        total = x.sum(axis=(2, 3), keepdims=True, dtype=dtype).astype(np.int64)
+        np.testing.assert_array_equal(want, np.trunc(total / 30).astype(dtype))

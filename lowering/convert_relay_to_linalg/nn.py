@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 from xdsl.builder import Builder
 from xdsl.dialects import arith, math, tensor
-from xdsl.dialects.builtin import AffineMapAttr, TensorType
+from xdsl.dialects.builtin import AffineMapAttr, IntegerType, TensorType
 from xdsl.ir import Attribute, Operation, SSAValue
 
 from relay_opt.diagnostics import RelayError
@@ -326,8 +326,14 @@ def _pool(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, kind: str) -> SSAValue:
         [init],
         maps,
         iterators,
-        lambda b, a: b.insert(arith.AddfOp(a[0], a[2])).results[0],
+        lambda b, a: (
+            b.insert(arith.OrIOp(a[0], a[2])).results[0]
+            if dtype == "bool"
+            else BINARY[Add](Scalar(b, dtype), a[0], a[2])
+        ),
     )[0]
+    if dtype == "bool":
+        return total  # the declaration's mean, then != 0: whether any cell is true
     # The divisor per output position: the window's cells inside the (declared) input.
     counts = _pool_counts(
         h,
@@ -344,11 +350,14 @@ def _pool(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, kind: str) -> SSAValue:
         counts = counts[:, :, None]
     from relay_opt.dialects.relay.constants import dense_from_numpy
 
-    attr = dense_from_numpy(counts, dtype)
+    is_float = not isinstance(out_t.element_type, IntegerType)
+    attr = dense_from_numpy(counts, dtype if is_float else "int64")
     const = lw.insert(arith.ConstantOp(attr, signless(attr.type))).results[0]
 
     def divide(b: Builder, a: Sequence[SSAValue], t: Attribute) -> SSAValue:
-        return b.insert(arith.DivfOp(a[0], a[1])).results[0]
+        if is_float:
+            return b.insert(arith.DivfOp(a[0], a[1])).results[0]
+        return _int_mean(b, dtype, a[0], a[1])
 
     return elementwise(lw, op, [total, const], divide)
 
@@ -374,6 +383,23 @@ def _pool_counts(h, w, oh, ow, k, s, dl, pads, include_pad):  # noqa: ANN001, AN
     return counts.astype(numpy_dtype("float32"))
 
 
+def _int_mean(b: Builder, dtype: str, total: SSAValue, count: SSAValue) -> SSAValue:
+    """An integer average as the declaration's (TVM's): the window sum (wrapped in the input
+    dtype) divided by the i64 `count` towards zero (unsigned for unsigned dtypes), exactly:
+    the division is in 64 bits, so a count the input dtype cannot hold is no problem."""
+    s = Scalar(b, dtype)
+    t = total.type
+    assert isinstance(t, IntegerType)
+    wide = total
+    if t.width.data < 64:
+        ext = arith.ExtUIOp if s.is_unsigned else arith.ExtSIOp
+        wide = s.emit(ext(total, IntegerType(64)))
+    quotient = s.emit((arith.DivUIOp if s.is_unsigned else arith.DivSIOp)(wide, count))
+    if t.width.data < 64:
+        return s.emit(arith.TruncIOp(quotient, t))
+    return quotient
+
+
 @lowering(MaxPool2D)
 def lower_max_pool(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     return _pool(lw, op, args[0], "max")
@@ -390,8 +416,9 @@ def lower_global_pool(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) ->
     nhwc = op.attrs.layout == "NHWC"
     shape = shape_of(x)
     h, w = (shape[1], shape[2]) if nhwc else (shape[2], shape[3])
-    is_max = isinstance(op, GlobalMaxPool2D)
     dtype = _dtype(op)
+    # A bool average is the declaration's mean, then != 0: whether any cell is true, a max.
+    is_max = isinstance(op, GlobalMaxPool2D) or dtype == "bool"
     elem = signless(op.result.type).element_type  # pyright: ignore
     init = filled(lw, op.result.type, reduction_identity("max", dtype, elem) if is_max else 0.0)
     # loops: n, c, y, x
@@ -412,7 +439,11 @@ def lower_global_pool(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) ->
         lw,
         op,
         [total],
-        lambda b, a, t: b.insert(arith.DivfOp(a[0], scalar_const(b, h * w, t))).results[0],
+        lambda b, a, t: (
+            b.insert(arith.DivfOp(a[0], scalar_const(b, h * w, t))).results[0]
+            if Scalar(b, dtype).is_float
+            else _int_mean(b, dtype, a[0], scalar_const(b, h * w, IntegerType(64)))
+        ),
     )
 
 

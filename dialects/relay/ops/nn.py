@@ -625,15 +625,18 @@ def _pool_nchw(attrs: Attrs, x: np.ndarray, kind: str) -> np.ndarray:
     # and is counted in an average only with count_include_pad (and only the declared padding).
     extra_h = max(0, (oh - 1) * sh + (kh - 1) * dh + 1 - (h + top + bottom))
     extra_w = max(0, (ow - 1) * sw + (kw - 1) * dw + 1 - (w + left + right))
+    # Integer averages are TVM's: the window sum wraps in the input dtype, then is divided
+    # by the count towards zero (_int_mean).
+    int_avg = kind == "avg" and x.dtype.kind in "iu"
     fill = -np.inf if kind == "max" else 0.0
     xp = np.pad(
-        x.astype(np.float64),
+        x if int_avg else x.astype(np.float64),
         ((0, 0), (0, 0), (top, bottom + extra_h), (left, right + extra_w)),
         constant_values=fill,
     )
     inside = np.pad(np.ones((h, w)), ((top, bottom + extra_h), (left, right + extra_w)))
     declared = np.pad(np.ones((h + top + bottom, w + left + right)), ((0, extra_h), (0, extra_w)))
-    acc = np.full((n, c, oh, ow), fill)
+    acc = np.zeros((n, c, oh, ow), x.dtype) if int_avg else np.full((n, c, oh, ow), fill)
     count = np.zeros((oh, ow))
     for i in range(kh):
         for j in range(kw):
@@ -647,9 +650,21 @@ def _pool_nchw(attrs: Attrs, x: np.ndarray, kind: str) -> np.ndarray:
             else:
                 acc = acc + window
                 count += (declared if attrs.count_include_pad else inside)[sl[0], sl[1]]
+    if int_avg:
+        return _int_mean(acc, np.maximum(count, 1).astype(np.int64))
     if kind == "avg":
         acc = acc / np.maximum(count, 1)
     return acc.astype(x.dtype)
+
+
+def _int_mean(total: np.ndarray, count: np.ndarray | int) -> np.ndarray:
+    """TVM's integer average: `total` (the sum, wrapped in its integer dtype) divided by the
+    positive `count` towards zero (exactly, in 64 bits), in total's dtype."""
+    wide = total.astype(np.uint64 if total.dtype == np.uint64 else np.int64)
+    c = np.asarray(count).astype(wide.dtype)
+    q = wide // c
+    q = q + ((wide % c != 0) & (wide < 0))
+    return q.astype(total.dtype)
 
 
 def _pool(kind: str):  # noqa: ANN202
@@ -700,6 +715,10 @@ def _global_pool_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
 def _global_pool(fn):  # noqa: ANN001, ANN202
     def compute(attrs: Attrs, x: np.ndarray) -> np.ndarray:
         _, h, w = _layout_axes(attrs.layout, "pooling")
+        if fn is np.mean and x.dtype.kind in "iu":
+            # TVM's: the sum wraps in the input dtype; divided towards zero.
+            total = np.sum(x, axis=(h, w), keepdims=True, dtype=x.dtype)
+            return _int_mean(total, x.shape[h] * x.shape[w])
         return fn(x.astype(np.float64), axis=(h, w), keepdims=True).astype(x.dtype)
 
     return compute
