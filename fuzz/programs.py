@@ -77,18 +77,6 @@ KNOWN_BUGS: list[tuple[str, Callable[[list[Val], dict[str, Any]], bool], str]] =
         "the IR); lowering/convert_relay_to_linalg/transform.py",
     ),
     (
-        "nn.avg_pool2d",
-        lambda xs, attrs: xs[0].dtype not in FLOATS,
-        "avg_pool2d of integer data is lowered with addf/divf (fadd on i32: LLVM refuses the IR); "
-        "lowering/convert_relay_to_linalg/nn.py _pool",
-    ),
-    (
-        "nn.global_avg_pool2d",
-        lambda xs, attrs: xs[0].dtype not in FLOATS,
-        "global_avg_pool2d of integer data divides with divf; "
-        "lowering/convert_relay_to_linalg/nn.py lower_global_pool",
-    ),
-    (
         "nn.conv2d_transpose",
         lambda xs, attrs: xs[0].dtype == "float16",
         "float16 conv2d_transpose at -O3: bufferize crashes (SSAValue.get: Expected MemRefType "
