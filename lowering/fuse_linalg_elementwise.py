@@ -20,7 +20,7 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import AffineMapAttr, ContainerType, LocationAttr, ModuleOp
 from xdsl.dialects.linalg import ops as linalg
 from xdsl.ir import Attribute, Block, Region, SSAValue
-from xdsl.ir.affine import AffineMap
+from xdsl.ir.affine import AffineDimExpr, AffineMap
 from xdsl.passes import ModulePass
 from xdsl.rewriter import Rewriter
 
@@ -49,7 +49,17 @@ def _mergeable(producer: linalg.GenericOp, consumer: linalg.GenericOp, operand_i
     # filled tensor: the rest is its init's) and must not read its init (an accumulation).
     if list(producer.get_static_loop_ranges()) != list(producer.results[0].type.get_shape()):  # pyright: ignore
         return False
-    return producer.body.block.args[-1].first_use is None
+    if producer.body.block.args[-1].first_use is not None:
+        return False
+    # The fused generic infers each loop's range from an operand indexed by that loop alone:
+    # the input merged away may have been the only one (a `full` of a scalar into a keepdims
+    # reduction: `(d0) -> ()` and `(d0) -> (0)` are left, a map that cannot be inverted).
+    c_maps = consumer.indexing_maps.data
+    left = [m.data for k, m in enumerate(c_maps) if k != operand_index] + [
+        m.data for m in maps[:-1]
+    ]
+    bare = {e.position for m in left for e in m.results if isinstance(e, AffineDimExpr)}
+    return bare >= set(range(n))
 
 
 def _element_type(v: SSAValue) -> Attribute:

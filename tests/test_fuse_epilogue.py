@@ -159,3 +159,22 @@ def test_intermediate_with_another_user_is_not_fused():
 @pytest.mark.parametrize("seed", [1, 2])
 def test_conv_block_random_inputs(seed: int):
     check(CONV_BLOCK, [(1, 8, 16, 16), (8, 8, 3, 3), (8,)], seed=seed)
+
+
+@pytest.mark.parametrize("opt", [0, 3])
+def test_scalar_fill_into_keepdims_reduction_is_not_merged(opt):
+    # Merging the `full` of a scalar into prod over its one axis left the maps (d0) -> () and
+    # (d0) -> (0): no operand gave the loop's range (fuse-linalg-elementwise built a
+    # non-invertible generic). The producer stays a loop of its own.
+    text = HEADER + (
+        "def @main(%p: float64) {\n"
+        '  %0 = full(%p, shape=[2], dtype="int16");\n'
+        "  %1 = prod(%0, keepdims=True);\n"
+        "  min(%1, axis=[-1], keepdims=True)\n"
+        "}"
+    )
+    p = np.array(-3.5)
+    module = load_program(text, "relay").module
+    got = compile(module, opt=opt)(p)
+    np.testing.assert_array_equal(got, interpret(module, [p]))
+    np.testing.assert_array_equal(got, np.array([9], np.int16))
