@@ -148,11 +148,14 @@ def test_onnx_initializer_data_that_does_not_fit_its_shape() -> None:
 def test_onnx_node_a_converter_cannot_take_is_an_error_naming_it() -> None:
     from onnx import AttributeProto, helper
 
-    # Empty strides: the pooling relation indexed past the list's end.
+    # Empty strides: the pooling relation indexed past the list's end; now the relation
+    # checks the list's length, a type error naming the attribute.
     node = helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[2, 2])
     node.attribute.append(helper.make_attribute("strides", [], attr_type=AttributeProto.INTS))
     message = _onnx_error(_model([node]))
-    assert message.startswith("m.onnx: error: node 0 (AveragePool): cannot import this node: ")
+    assert message.startswith(
+        "m.onnx: error: node 0 (AveragePool): nn.avg_pool2d: strides must have 2 entries, got []"
+    )
 
 
 def _mlir_error(text: str) -> str:

@@ -43,6 +43,18 @@ def padding4(padding: Sequence[int]) -> tuple[int, int, int, int]:
     raise TypeRelationError(f"padding must have 1, 2 or 4 entries, got {list(padding)}")
 
 
+def check_window_lists(attrs: Attrs, names: Sequence[str], rank: int = 2) -> None:
+    """Each of the `names` attributes (pool_size, strides, dilation) has one positive entry per
+    spatial axis; the padding forms are padding4's."""
+    for name in names:
+        value = list(attrs[name])
+        if len(value) != rank:
+            raise TypeRelationError(f"{name} must have {rank} entries, got {value}")
+        if min(value) < 1:
+            raise TypeRelationError(f"{name} must be positive, got {value}")
+    padding4(attrs.padding)
+
+
 def window_out(
     size: int, k: int, stride: int, dilation: int, before: int, after: int, ceil_mode: bool = False
 ) -> int:
@@ -144,6 +156,7 @@ def _conv2d_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         raise TypeRelationError(
             f"kernel_size={list(attrs.kernel_size)} but the weight's kernel is [{kh}, {kw}]"
         )
+    check_window_lists(attrs, ("strides", "dilation"))
     top, left, bottom, right = padding4(attrs.padding)
     sh, sw = attrs.strides
     dh, dw = attrs.dilation
@@ -601,6 +614,7 @@ def _pool_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     if len(shape) != 4:
         raise TypeRelationError(f"pooling expects 4-d data, got {show_shape(shape)}")
     _, h, w = _layout_axes(attrs.layout, "pooling")
+    check_window_lists(attrs, ("pool_size", "strides", "dilation"))
     top, left, bottom, right = padding4(attrs.padding)
     kh, kw = attrs.pool_size
     out = list(shape)
@@ -758,6 +772,10 @@ def _adaptive_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         raise TypeRelationError(f"pooling expects 4-d data, got {show_shape(shape)}")
     _, h, w = _layout_axes(attrs.layout, "pooling")
     size = list(attrs.output_size or [])
+    if len(size) > 2:
+        raise TypeRelationError(f"output_size must have 1 or 2 entries, got {size}")
+    if size and min(size) < 1:
+        raise TypeRelationError(f"output_size must be positive, got {size}")
     if len(size) == 1:
         size = size * 2
     out = list(shape)
