@@ -145,6 +145,19 @@ def test_onnx_initializer_data_that_does_not_fit_its_shape() -> None:
     )
 
 
+def test_onnx_name_that_is_not_utf8_is_an_error_naming_the_field() -> None:
+    from onnx import helper
+
+    # protobuf hands a string field that is not UTF-8 back as bytes; the importer's name
+    # hint code crashed on it ('int' object has no attribute 'isalnum').
+    data = _model([helper.make_node("Relu", ["x"], ["y"])], opset=13)
+    assert data.count(b"\n\x01x") == 2  # the graph input's name and the node's input
+    message = _onnx_error(data.replace(b"\n\x01x", b"\n\x01\xcc"))
+    assert message == (
+        "m.onnx: error: the model, graph, node[0]: field 'input' is not valid UTF-8: b'\\xcc'\n"
+    )
+
+
 def test_onnx_node_a_converter_cannot_take_is_an_error_naming_it() -> None:
     from onnx import AttributeProto, helper
 

@@ -408,6 +408,7 @@ class GraphImporter:
     def _run(self) -> ImportedModel:
         from onnx import numpy_helper
 
+        _check_strings(self.model, "the model")
         self.opset = self._opset()
         _load_converters()
         graph = self.model.graph
@@ -539,6 +540,30 @@ def _count_range(low: int, high: int) -> str:
     if low == high:
         return str(low)
     return f"{low} or more" if high >= 1 << 30 else f"{low} to {high}"
+
+
+def _check_strings(message: Any, where: str) -> None:
+    """Every string field of the protobuf `message` is text: protobuf hands a string that is
+    not valid UTF-8 (a corrupt or hostile file) back as bytes, which the importer's name
+    handling cannot take; that is an OnnxImportError naming the field (doc strings are never
+    read, so they may hold anything)."""
+    from google.protobuf.descriptor import FieldDescriptor
+
+    for fd, value in message.ListFields():
+        repeated = (
+            fd.is_repeated
+            if hasattr(fd, "is_repeated")  # protobuf 6+; label is gone in 7
+            else fd.label == FieldDescriptor.LABEL_REPEATED
+        )
+        if fd.type == FieldDescriptor.TYPE_STRING and fd.name != "doc_string":
+            for v in value if repeated else [value]:
+                if not isinstance(v, str):
+                    raise OnnxImportError(
+                        f"{where}: field '{fd.name}' is not valid UTF-8: {bytes(v)!r}"
+                    )
+        elif fd.type == FieldDescriptor.TYPE_MESSAGE and not fd.message_type.GetOptions().map_entry:
+            for i, v in enumerate(value if repeated else [value]):
+                _check_strings(v, f"{where}, {fd.name}[{i}]" if repeated else f"{where}, {fd.name}")
 
 
 def load_model(source: str | bytes, filename: str | None = None, text: bool | None = None) -> Any:
