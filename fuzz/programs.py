@@ -76,12 +76,6 @@ KNOWN_BUGS: list[tuple[str, Callable[[list[Val], dict[str, Any]], bool], str]] =
         "resize2d of integer data is lowered with float arithmetic (fmul on i8: LLVM refuses "
         "the IR); lowering/convert_relay_to_linalg/transform.py",
     ),
-    (
-        "nn.conv2d_transpose",
-        lambda xs, attrs: xs[0].dtype == "float16",
-        "float16 conv2d_transpose at -O3: bufferize crashes (SSAValue.get: Expected MemRefType "
-        "but got SSAValue with type tensor<2x2x2xf16>)",
-    ),
 ]
 """(operator, whether a call hits the bug, the bug): calls the fuzzer leaves out until the bug
 is fixed, so that a fixed-seed run stays clean (`--include-known-bugs` generates them)."""

@@ -186,6 +186,12 @@ class _Function:
         ins = [self.input_buffer(i) for i in op.inputs]  # pyright: ignore
         if isinstance(op, linalg.GenericOp):
             body = Region()
+            for o in op.body.walk():
+                # A fused body (fuse-linalg-epilogue's loop nest) may extract from an operand
+                # that is only a shape, an unfilled tensor.empty (a window): it gets a buffer
+                # like such an operand of the op itself.
+                if isinstance(o, tensor.ExtractOp) and isinstance(o.tensor.owner, tensor.EmptyOp):
+                    self.input_buffer(o.tensor)
             # Only the outer values the body reads: copying all of `buffers` per op was quadratic.
             outer = {
                 v: self.buffers[v] for o in op.body.walk() for v in o.operands if v in self.buffers
