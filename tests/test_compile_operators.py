@@ -145,3 +145,32 @@ def test_float16_conv2d_transpose(attrs, opt):
     np.testing.assert_allclose(
         got.astype(np.float32), want.astype(np.float32), rtol=2e-3, atol=2e-3
     )
+
+
+@pytest.mark.parametrize("opt", [0, 3])
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int32"])
+@pytest.mark.parametrize(
+    "attrs",
+    [
+        {"size": [5, 7], "method": "nearest_neighbor"},
+        {"size": [2, 6], "method": "nearest_neighbor", "layout": "NHWC"},
+        {
+            "size": [5, 7],
+            "method": "nearest_neighbor",
+            "coordinate_transformation_mode": "align_corners",
+        },
+    ],
+)
+def test_integer_nearest_resize2d(attrs, dtype, opt):
+    """Nearest resize of integers: 0/1 weights multiplied in the integer dtype; it multiplied
+    them with mulf on i8 (LLVM refused the IR). Linear resize of integers is refused cleanly."""
+    from relay_opt.diagnostics import RelayError
+    from relay_opt.runtime.interpreter import interpret
+
+    x = np.random.default_rng(0).integers(0, 100, (1, 2, 3, 4)).astype(dtype)
+    module = module_for("image.resize2d", [x], attrs)
+    got, want = compile(module, opt=opt)(x), interpret(module, [x])
+    assert got.dtype == want.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(got, want)
+    with pytest.raises(RelayError, match="resize2d linear of .* data is not lowered yet"):
+        compile(module_for("image.resize2d", [x], {"size": [5, 7]}), opt=opt)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from xdsl.dialects import tensor
-from xdsl.dialects.builtin import TensorType, TupleType, f64, i64
+from xdsl.dialects.builtin import AnyFloat, TensorType, TupleType, f64, i64
 from xdsl.ir import SSAValue
 from xdsl.ir.affine import AffineDimExpr, AffineExpr
 
@@ -307,8 +307,10 @@ def _separable(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, rows, cols) -> SSA
 
     consts = []
     for m in (rows, cols):
+        # Unsigned weights (0 or 1) are built signless: the same bits, the body's type.
         attr = dense_from_numpy(
-            m.astype(np.float64).astype(np.float32 if dtype == "float32" else m.dtype), dtype
+            m.astype(np.float64).astype(np.float32 if dtype == "float32" else m.dtype),
+            dtype.removeprefix("u"),
         )
         consts.append(lw.insert(arith.ConstantOp(attr, attr.type)).results[0])
     nhwc = getattr(op.attrs, "layout", "NCHW") == "NHWC"
@@ -319,7 +321,9 @@ def _separable(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, rows, cols) -> SSA
     mac = _mac(dtype)
 
     def body(b, a):  # noqa: ANN001, ANN202
-        w = b.insert(arith.MulfOp(a[1], a[2])).results[0]
+        # Integer weights (nearest resize: 0 or 1) multiply exactly in the integer dtype.
+        mul = arith.MulfOp if isinstance(a[1].type, AnyFloat) else arith.MuliOp
+        w = b.insert(mul(a[1], a[2])).results[0]
         return mac(b, [a[0], w, a[3]])
 
     maps = [amap(6, x_map), amap(6, [d(2), d(4)]), amap(6, [d(3), d(5)]), amap(6, out_map)]
@@ -368,6 +372,11 @@ def lower_resize2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SS
     shape = shape_of(args[0])
     h, w = (shape[1], shape[2]) if op.attrs.layout == "NHWC" else (shape[2], shape[3])
     oh, ow = op.attrs.size
+    dtype = tensor_dtype_of(op)
+    if not dtype.startswith(("float", "bfloat")) and op.attrs.method != "nearest_neighbor":
+        # Nearest resize of integers is exact with 0/1 weights; linear needs float arithmetic
+        # in the declaration's order (and truncation) to match it.
+        raise RelayError(f"image.resize2d {op.attrs.method} of {dtype} data is not lowered yet", op)
     return _separable(
         lw, op, args[0], _resize_weights(oh, h, op.attrs), _resize_weights(ow, w, op.attrs)
     )
