@@ -1,0 +1,45 @@
+"""What the generated code may assume about the CPU it runs on.
+
+Passes that choose vector widths take a `Target` (from their options), never the host
+directly, so their output is deterministic and golden-testable; `Target.host()` is what
+the JIT and the tools pass by default. The host is asked through LLVM, the same CPU name
+and features the JIT compiles for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+
+@dataclass(frozen=True)
+class Target:
+    """A CPU as the kernels see it."""
+
+    vector_bits: int = 256
+    """Width of the widest vector register: 128 (SSE), 256 (AVX2) or 512 (AVX-512)."""
+    fma: bool = True
+    """Whether the CPU fuses multiply and add (chooses the microkernels' inner product)."""
+
+    def lanes(self, element_bits: int) -> int:
+        """Elements of `element_bits` that fit one vector register."""
+        return self.vector_bits // element_bits
+
+    @staticmethod
+    def host() -> Target:
+        return _host()
+
+
+@cache
+def _host() -> Target:
+    import llvmlite.binding as llvm
+
+    llvm.initialize_native_target()
+    features = llvm.get_host_cpu_features()
+    if features.get("avx512f", False):
+        bits = 512
+    elif features.get("avx2", False) or features.get("avx", False):
+        bits = 256
+    else:
+        bits = 128
+    return Target(vector_bits=bits, fma=bool(features.get("fma", False)))
