@@ -7,7 +7,11 @@ mlir-opt); this pass writes them. Conventions:
   an access computes its offset with the constant strides of its type (row-major,
   or a strided view's layout); reshapes keep the pointer, subviews move it;
 - `index` is i64;
-- `memref.alloc`/`dealloc` call `malloc`/`free`; `memref.copy` is `llvm.memcpy`;
+- `memref.alloc`/`dealloc` call `aligned_alloc` (64-byte boundaries: a cache line, an
+  AVX-512 vector) and `free`; `memref.copy` is `llvm.memcpy`;
+- a bufferized function's memref parameters are `noalias` where destination passing makes
+  that true (`_noalias_functions`): it writes only its out-parameters and its own buffers,
+  and no caller passes one buffer both as an out-parameter and as another argument;
 - operations LLVM has as intrinsics are `llvm.intr.*` ops or
   `llvm.call_intrinsic`; `tanh`, `erf`, `tan`, `atan`, `log1p` and `expm1` call the C
   math library (float16 through its float function).
@@ -26,7 +30,9 @@ from xdsl.context import Context
 from xdsl.dialects import affine, arith, cf, func, llvm, math, memref
 from xdsl.dialects.builtin import (
     AnyFloat,
+    ArrayAttr,
     DenseIntOrFPElementsAttr,
+    DictionaryAttr,
     Float32Type,
     FloatAttr,
     IndexType,
@@ -36,7 +42,9 @@ from xdsl.dialects.builtin import (
     MemRefType,
     ModuleOp,
     StridedLayoutAttr,
+    SymbolRefAttr,
     TensorType,
+    UnitAttr,
     i1,
     i32,
     i64,
@@ -65,6 +73,9 @@ from relay_opt.dialects.relay.limits import (
 
 PTR = llvm.LLVMPointerType()
 MEMCPY = "llvm.memcpy.p0.p0.i64"
+ALIGNMENT = 64
+"""Bytes: the boundary of every buffer the compiled code allocates and of its globals (the
+weights' arrays are stored at it too: dialects/relay/resources.py)."""
 
 
 def llvm_type(t: Attribute) -> Attribute:
@@ -179,6 +190,8 @@ class _Converter:
     """Functions in a call-graph cycle -> their error code (see dialects/relay/limits.py)."""
     may_fail: set[str] = field(default_factory=set)
     """Functions that can reach a recursive one: they check the error flag after such calls."""
+    noalias: set[str] = field(default_factory=set)
+    """Functions whose pointer parameters are `noalias` (see _noalias_functions)."""
 
     def declare(self, name: str, inputs: list[Attribute], output: Attribute | None) -> None:
         """An external C function (malloc, free, tanhf, ...), declared once."""
@@ -223,6 +236,10 @@ class _Converter:
         if self.counted:
             self.depth_prologue(region, self.recursive[f.sym_name.data])
         out = llvm.FuncOp(f.sym_name.data, ftype, linkage=llvm.LinkageAttr("external"), body=region)
+        if f.sym_name.data in self.noalias:
+            out.arg_attrs = ArrayAttr(
+                [DictionaryAttr({"llvm.noalias": UnitAttr()} if t == PTR else {}) for t in inputs]
+            )
         for key, value in f.attributes.items():
             out.attributes[key] = value
         out.location = f.location
@@ -276,9 +293,14 @@ class _Converter:
 
     def op(self, op: Operation) -> None:  # noqa: C901 - one dispatch, kept flat on purpose
         t = type(op)
-        if t in _INT_BINARY or t in _FLOAT_BINARY:
-            make = _INT_BINARY.get(t) or _FLOAT_BINARY[t]
-            self.set(op, self.emit(make(self.v(op.operands[0]), self.v(op.operands[1]))))
+        if t in _FLOAT_BINARY:
+            # apply-fp-policy's flags (contract, reassoc) go to LLVM unchanged.
+            assert isinstance(op, arith.FloatingPointLikeBinaryOperation)
+            flags = llvm.FastMathAttr([f for f in op.fastmath.data])
+            x, y = self.v(op.operands[0]), self.v(op.operands[1])
+            self.set(op, self.emit(_FLOAT_BINARY[t](x, y, flags)))
+        elif t in _INT_BINARY:
+            self.set(op, self.emit(_INT_BINARY[t](self.v(op.operands[0]), self.v(op.operands[1]))))
         elif t in _BINARY_INTRINSICS:
             rt = llvm_type(op.results[0].type)
             name = f"{_BINARY_INTRINSICS[t]}.{_suffix(rt)}"
@@ -371,9 +393,13 @@ class _Converter:
             addr = self.address(op.memref, list(op.indices))
             self.emit(llvm.StoreOp(self.v(op.value), addr))
         elif isinstance(op, memref.AllocOp):
-            self.declare("malloc", [i64], PTR)
-            size = self.const(self.byte_size(op.memref.type), i64)
-            self.set(op, self.emit(llvm.CallOp("malloc", size, return_type=PTR)))
+            # C11's aligned_alloc wants a multiple of the alignment; LLVM knows the call
+            # returns ALIGNMENT-aligned memory (its first argument), free() releases it.
+            self.declare("aligned_alloc", [i64, i64], PTR)
+            size = -(-self.byte_size(op.memref.type) // ALIGNMENT) * ALIGNMENT
+            align = self.const(ALIGNMENT, i64)
+            call = llvm.CallOp("aligned_alloc", align, self.const(size, i64), return_type=PTR)
+            self.set(op, self.emit(call))
         elif isinstance(op, memref.DeallocOp):
             self.declare("free", [PTR], None)
             self.emit(llvm.CallOp("free", self.v(op.memref)))
@@ -687,7 +713,7 @@ def _global(op: memref.GlobalOp) -> llvm.GlobalOp:
     name = op.sym_name.data
     if not isinstance(value, DenseIntOrFPElementsAttr):
         # No initializer: defined outside the module (a weight the JIT binds by address).
-        return llvm.GlobalOp(array, name, "external", alignment=64)
+        return llvm.GlobalOp(array, name, "external", alignment=ALIGNMENT)
     flat = DenseIntOrFPElementsAttr(TensorType(value.get_element_type(), [size]), value.data)
     return llvm.GlobalOp(
         array,
@@ -695,7 +721,7 @@ def _global(op: memref.GlobalOp) -> llvm.GlobalOp:
         "internal",
         constant=op.constant is not None,
         value=flat,
-        alignment=64,
+        alignment=ALIGNMENT,
     )
 
 
@@ -709,6 +735,7 @@ class ConvertToLLVMPass(ModulePass):
         conv = _Converter(op)
         cyclic, conv.may_fail = _recursion(op)
         conv.recursive = {name: k + 1 for k, name in enumerate(cyclic)}
+        conv.noalias = _noalias_functions(op)
         for child in list(op.ops):
             if isinstance(child, func.FuncOp):
                 new = conv.function(child)
@@ -786,6 +813,104 @@ def _recursion(module: ModuleOp) -> tuple[list[str], set[str]]:
                 may_fail.add(caller)
                 todo.append(caller)
     return [name for name in calls if name in cyclic], may_fail
+
+
+def _buffer_root(v: SSAValue) -> SSAValue:
+    """The buffer a memref value views: through subviews and reshapes, to a parameter, an
+    alloc, a global or whatever else made it."""
+    while isinstance(
+        o := v.owner, (memref.SubviewOp, memref.CollapseShapeOp, memref.ExpandShapeOp)
+    ):
+        v = o.source if isinstance(o, memref.SubviewOp) else o.src
+    return v
+
+
+# Ops that only read the memrefs they take (or only compute an address from them).
+_READS_MEMREF = (
+    memref.LoadOp,
+    memref.SubviewOp,
+    memref.CollapseShapeOp,
+    memref.ExpandShapeOp,
+    memref.DeallocOp,
+)
+
+
+def _noalias_functions(module: ModuleOp) -> set[str]:
+    """The bufferized functions whose memref parameters LLVM may take as `noalias`: a write
+    through one of them is never seen through another pointer during the call.
+
+    Destination passing makes it true, and this checks it rather than assume it. A function
+    qualifies when it writes only its out-parameters and buffers it allocated (inputs are
+    read-only, and two inputs may then be one array: LLVM's noalias concerns memory that is
+    written); when no caller passes one buffer as an out-parameter and as another argument;
+    when a caller passes two of its own parameters, one as an out-parameter, only if that
+    caller qualifies (else they may be one buffer); and when its address is never taken.
+    Callers from outside keep the same contract: the JIT passes fresh output arrays, and the
+    C entry of --emit-obj documents that outputs do not overlap the inputs."""
+    from relay_opt.dialects.relay.attribute_names import OUTPUTS
+
+    funcs = {f.sym_name.data: f for f in module.ops if isinstance(f, func.FuncOp)}
+    outputs: dict[str, int] = {}
+    for name, f in funcs.items():
+        n = f.attributes.get(OUTPUTS)
+        if not f.is_declaration and isinstance(n, IntegerAttr):
+            outputs[name] = n.value.data
+    bad: set[str] = set(funcs) - set(outputs)
+    # callee -> the callers whose parameter aliasing it inherits
+    depends: dict[str, set[str]] = {}
+    for name, n_out in outputs.items():
+        f = funcs[name]
+        params = list(f.args)
+        out_params = set(params[len(params) - n_out :])
+
+        def own(root: SSAValue, out_params: set[SSAValue] = out_params) -> bool:
+            """Memory this function may write: an out-parameter or its own alloc."""
+            return root in out_params or isinstance(root.owner, memref.AllocOp)
+
+        for op in f.walk():
+            if not isinstance(op, func.CallOp):  # an address taken: unknown callers
+                for a in (*op.properties.values(), *op.attributes.values()):
+                    if isinstance(a, SymbolRefAttr) and a.root_reference.data in funcs:
+                        bad.add(a.root_reference.data)
+            if isinstance(op, memref.StoreOp):
+                if not own(_buffer_root(op.memref)):
+                    bad.add(name)
+            elif isinstance(op, memref.CopyOp):
+                if not own(_buffer_root(op.destination)):
+                    bad.add(name)
+            elif isinstance(op, func.CallOp):
+                callee = op.callee.string_value()
+                args = [a for a in op.arguments if isinstance(a.type, MemRefType)]
+                if not args:
+                    continue
+                if callee not in outputs:
+                    bad.add(name)  # it may write any of them
+                    continue
+                k = outputs[callee]
+                roots = [_buffer_root(a) for a in args]
+                outs, ins = roots[len(roots) - k :], roots[: len(roots) - k]
+                if len(set(outs)) < len(outs) or set(outs) & set(ins):
+                    bad.add(callee)
+                if not all(own(r) for r in outs):
+                    bad.add(name)
+                if any(r in params for r in outs) and sum(r in params for r in set(roots)) > 1:
+                    depends.setdefault(callee, set()).add(name)
+            elif any(isinstance(v.type, MemRefType) for v in op.operands) and not isinstance(
+                op, _READS_MEMREF
+            ):
+                bad.add(name)  # an op this analysis does not know may write a buffer
+    # A caller that does not qualify passes its parameters' aliasing on to its callees.
+    callees_of: dict[str, set[str]] = {}
+    for callee, callers in depends.items():
+        for caller in callers:
+            callees_of.setdefault(caller, set()).add(callee)
+    todo = list(bad)
+    while todo:
+        for callee in callees_of.get(todo.pop(), ()):
+            if callee not in bad:
+                bad.add(callee)
+                todo.append(callee)
+    return set(outputs) - bad
 
 
 def _add_depth_globals(module: ModuleOp, cyclic: list[str]) -> None:

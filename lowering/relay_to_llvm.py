@@ -9,6 +9,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
 from xdsl.transforms.convert_linalg_to_loops import ConvertLinalgToLoopsPass
 
+from relay_opt.lowering.apply_fp_policy import ApplyFpPolicyPass, check_fp_policy
 from relay_opt.lowering.bufferize import BufferizePass
 from relay_opt.lowering.convert_relay_to_linalg import ConvertRelayToLinalgPass
 from relay_opt.lowering.convert_scf_to_cf import ConvertScfToCfPass
@@ -24,6 +25,8 @@ STAGES: tuple[ModulePass, ...] = (
     FuseLinalgElementwisePass(),
     FuseLinalgEpiloguePass(),
     BufferizePass(),
+    # Before the loops: reductions are still linalg reduction iterators and scf.for iter_args.
+    ApplyFpPolicyPass(),
     ConvertLinalgToLoopsPass(),
     ConvertScfToCfPass(),
     # Last before convert-to-llvm: the structural stages see one math op, not its expansion.
@@ -32,12 +35,16 @@ STAGES: tuple[ModulePass, ...] = (
 )
 
 
-def lowering_stages(profile: bool = False) -> list[ModulePass]:
-    """The passes of relay-to-llvm in order; with `profile`, profile-kernels after bufferize."""
+def lowering_stages(profile: bool = False, fp_policy: str = "fast") -> list[ModulePass]:
+    """The passes of relay-to-llvm in order; with `profile`, profile-kernels after bufferize;
+    `fp_policy` is apply-fp-policy's (fast or strict)."""
     from relay_opt.lowering.profile_kernels import ProfileKernelsPass
 
+    check_fp_policy(fp_policy)
     stages: list[ModulePass] = []
     for stage in STAGES:
+        if isinstance(stage, ApplyFpPolicyPass):
+            stage = ApplyFpPolicyPass(fp_policy)
         stages.append(stage)
         if profile and isinstance(stage, BufferizePass):
             stages.append(ProfileKernelsPass())
@@ -53,6 +60,10 @@ class RelayToLLVMPipeline(ModulePass):
     profile: bool = False
     """Bracket each kernel with timer calls (profile-kernels) after bufferize."""
 
+    fp_policy: str = "fast"
+    """The floating-point policy (apply-fp-policy): fast (contract, reassoc on reductions) or
+    strict (every operation as written)."""
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        for stage in lowering_stages(self.profile):
+        for stage in lowering_stages(self.profile, self.fp_policy):
             stage.apply(ctx, op)

@@ -49,8 +49,14 @@ def target_machine(opt: int = 3):  # noqa: ANN201
 def llvm_ir(module: ModuleOp) -> str:
     """LLVM IR text of an llvm-dialect module."""
     from xdsl.backend.llvm.convert import convert_module
+    from xdsl.dialects import llvm as llvm_dialect
 
-    return str(convert_module(module, fallback_target_triple=None))
+    ir_module = convert_module(module, fallback_target_triple=None)
+    # xDSL's translation drops a global's alignment; LLVM may use it (aligned vector loads).
+    for op in module.ops:
+        if isinstance(op, llvm_dialect.GlobalOp) and op.alignment is not None:
+            ir_module.get_global(op.sym_name.data).align = op.alignment.value.data
+    return str(ir_module)
 
 
 def optimize(ir_text: str, opt: int = 3):  # noqa: ANN201
@@ -79,6 +85,13 @@ def optimize(ir_text: str, opt: int = 3):  # noqa: ANN201
 def _run_pipeline(mod, tm, opt: int) -> None:  # noqa: ANN001
     llvm = _llvm()
     pto = llvm.create_pipeline_tuning_options(speed_level=opt)
+    # clang's choices at -O2 and up: llvmlite leaves the SLP vectorizer off, which keeps
+    # straight-line code (unrolled loops, short fixed-size inner loops) scalar.
+    vectorize = opt >= 2
+    pto.loop_vectorization = vectorize
+    pto.slp_vectorization = vectorize
+    pto.loop_interleaving = vectorize
+    pto.loop_unrolling = vectorize
     pb = llvm.create_pass_builder(tm, pto)
     pb.getModulePassManager().run(mod, pb)
 
@@ -279,6 +292,7 @@ def lower_to_llvm(
     kernels: list[str] | None = None,
     entry: str = "main",
     verify_each: bool | None = None,
+    fp_policy: str = "fast",
 ) -> ModuleOp:
     """Optimize (relay-optimize at `level`) and lower a clone of a type-checked Relay module.
 
@@ -288,7 +302,8 @@ def lower_to_llvm(
     `entry` is the function that will be called: the optimizer keeps it and what it uses.
     `verify_each` verifies the IR after every pass (an InternalError names the pass that
     broke it); by default only when the environment sets RELAY_OPT_VERIFY_EACH=1, as the
-    test suite does, since it costs compile time."""
+    test suite does, since it costs compile time. `fp_policy` is the floating-point policy
+    (lowering/apply_fp_policy.py): "fast" (the default) or "strict"."""
     from relay_opt.lowering.profile_kernels import (
         ProfileKernelsPass,
         kernel_names,
@@ -308,7 +323,7 @@ def lower_to_llvm(
     ctx = Context()
     if verify_each is None:
         verify_each = os.environ.get("RELAY_OPT_VERIFY_EACH", "") not in ("", "0")
-    for p in [*passes, *lowering_stages(profile)]:
+    for p in [*passes, *lowering_stages(profile, fp_policy)]:
         timings.apply(p, ctx, lowered)
         if verify_each:
             verify_after_pass(lowered, p.name)
@@ -389,12 +404,15 @@ def compile(
     opt: int = 3,
     profile: bool = False,  # noqa: A001
     timings: Timings | None = None,
+    fp_policy: str = "fast",
 ) -> Executable:
     """Compile a type-checked Relay module; returns its `entry` function as an Executable.
 
     `opt` is the optimization level of both the Relay pipeline (relay-optimize) and LLVM.
     With `profile`, every kernel is timed; `executable.profile.table()` reports it.
-    `timings` records the time of each pass and of LLVM's steps."""
+    `timings` records the time of each pass and of LLVM's steps. `fp_policy` is "fast" (FMA
+    contraction, reductions reassociated and vectorized; the default) or "strict" (every
+    float operation rounded as written, in written order): lowering/apply_fp_policy.py."""
     funcs = functions_by_name(module)
     if entry not in funcs:
         raise ValueError(
@@ -410,7 +428,7 @@ def compile(
     params = [s for i, a in enumerate(f.args) for s in _specs(a.type, a.name_hint or f"arg{i}")]
     timings = timings or Timings()
     kernels: list[str] = []
-    lowered = lower_to_llvm(module, profile, opt, timings, kernels, entry)
+    lowered = lower_to_llvm(module, profile, opt, timings, kernels, entry, fp_policy=fp_policy)
     kernel_profile = None
     if profile:
         kernel_profile = KernelProfile(kernels)
@@ -457,6 +475,12 @@ def bind_weights(module: ModuleOp) -> list[np.ndarray]:
             array = stored(name)
             if array is None:
                 raise ValueError(f"no data for the external global @{name}")
+            if array.ctypes.data % 64:  # the global is declared 64-byte aligned (the store's)
+                aligned = np.empty(array.nbytes + 64, np.uint8)
+                start = -aligned.ctypes.data % 64
+                aligned = aligned[start : start + array.nbytes].view(array.dtype)
+                aligned[...] = array.reshape(-1)
+                array = aligned
             _llvm().add_symbol(name, array.ctypes.data)
             bound.append(array)
     return bound

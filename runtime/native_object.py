@@ -9,8 +9,9 @@ has its own `main`. Every other function is internal. The entry's C signature:
 
 one pointer per input tensor, then one per result tensor (tuples flattened, in order), each
 to a dense row-major (C-contiguous) buffer of the tensor's element type. Results are
-written in place; the function allocates its scratch memory itself (malloc/free).
-"""
+written in place; the function allocates its scratch memory itself (aligned_alloc/free).
+The pointers are `noalias` (C's `restrict`): an output buffer must not overlap an input or
+another output (inputs may share memory: they are only read)."""
 
 from __future__ import annotations
 
@@ -66,9 +67,11 @@ def native_module(
     symbol: str | None = None,
     opt: int = 3,
     timings: Timings | None = None,
+    fp_policy: str = "fast",
 ):  # noqa: ANN201
     """Lower and optimize `entry` of a type-checked Relay module into an llvmlite module with
-    its weights inside and the entry named `symbol` (default `relay_<entry>`)."""
+    its weights inside and the entry named `symbol` (default `relay_<entry>`); `fp_policy`
+    as the JIT's (fast or strict)."""
     symbol = symbol or default_symbol(entry)
     if not _SYMBOL.fullmatch(symbol):
         raise ValueError(f"the entry symbol '{symbol}' is not a C identifier")
@@ -78,7 +81,7 @@ def native_module(
             f"the module has no function @{entry} (it has {', '.join(sorted(funcs)) or 'none'})"
         )
     timings = timings or Timings()
-    lowered = lower_to_llvm(module, level=opt, timings=timings, entry=entry)
+    lowered = lower_to_llvm(module, level=opt, timings=timings, entry=entry, fp_policy=fp_policy)
     arrays = _weights(lowered)
     with timings.measure("llvm-translate"):
         ir_text = llvm_ir(lowered)
@@ -122,7 +125,12 @@ def object_machine(opt: int = 3):  # noqa: ANN201
 
 
 def emit_object(
-    module: ModuleOp, entry: str = "main", symbol: str | None = None, opt: int = 3
+    module: ModuleOp,
+    entry: str = "main",
+    symbol: str | None = None,
+    opt: int = 3,
+    fp_policy: str = "fast",
 ) -> bytes:
     """The bytes of an object file for this host defining the entry's symbol."""
-    return object_machine(opt).emit_object(native_module(module, entry, symbol, opt))
+    mod = native_module(module, entry, symbol, opt, fp_policy=fp_policy)
+    return object_machine(opt).emit_object(mod)

@@ -99,6 +99,7 @@ class RelayOptMain(xDSLOptMain):
         # mps, wat): on Relay's IR they crash or print nothing. Only those that apply are offered.
         super().register_all_targets()
         targets = {n: t for n, t in self.available_targets.items() if n in TARGETS}
+        targets["llvm"] = _print_llvm_ir  # the JIT's translation: it keeps globals' alignment
         for universe in self.plugins:
             targets.update(universe.all_targets)
         self.available_targets = targets
@@ -340,10 +341,13 @@ def _nested_passes(passes: Sequence[ModulePass]) -> list[ModulePass]:
     out: list[ModulePass] = []
     for p in passes:
         if p.name == "relay-to-llvm":
+            from relay_opt.lowering.apply_fp_policy import FP_POLICIES
             from relay_opt.lowering.relay_to_llvm import RelayToLLVMPipeline, lowering_stages
 
             assert isinstance(p, RelayToLLVMPipeline)
-            out.extend(lowering_stages(p.profile))
+            # An unknown fp-policy stays the pass, which reports it when it runs.
+            valid = p.fp_policy in FP_POLICIES
+            out.extend(lowering_stages(p.profile, p.fp_policy) if valid else [p])
         elif p.name == "relay-optimize":
             from relay_opt.passes.relay_optimize import OptimizePass, passes_for_level
 
@@ -369,6 +373,12 @@ def _verify_each_spelling(argv: list[str]) -> list[str]:
             arg = "--verify-each" if value in ("true", "1") else "--no-verify-each"
         out.append(arg)
     return out
+
+
+def _print_llvm_ir(module: ModuleOp, output: IO[str]) -> None:
+    from relay_opt.runtime.jit import llvm_ir
+
+    print(llvm_ir(module), file=output)
 
 
 def _check_llvm_dialect(module: ModuleOp) -> None:

@@ -97,6 +97,13 @@ def _parser() -> argparse.ArgumentParser:
         choices=(0, 1, 2, 3),
         help="optimization level of the compiled code (default 3)",
     )
+    p.add_argument(
+        "--fp-policy",
+        choices=("fast", "strict"),
+        default="fast",
+        help="floating-point policy of the compiled code: fast (default: FMA contraction, "
+        "reductions reassociated) or strict (every float operation as written)",
+    )
     return p
 
 
@@ -251,7 +258,14 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
         else:
             from relay_opt.runtime.jit import compile
 
-            exe = compile(module, ns.entry, opt=ns.opt_level, profile=ns.profile, timings=timings)
+            exe = compile(
+                module,
+                ns.entry,
+                opt=ns.opt_level,
+                profile=ns.profile,
+                timings=timings,
+                fp_policy=ns.fp_policy,
+            )
             call = lambda: exe(*inputs)  # noqa: E731
         result = call()
         repeat = ns.repeat or (1 if ns.print_time else 0)

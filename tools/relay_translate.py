@@ -78,6 +78,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SYMBOL",
         help="with --emit-llvm/--emit-obj: its C symbol (default relay_<entry>)",
     )
+    p.add_argument(
+        "--fp-policy",
+        choices=("fast", "strict"),
+        default="fast",
+        help="with --emit-llvm/--emit-obj: fast (default: FMA contraction, reductions "
+        "reassociated) or strict (every float operation as written)",
+    )
     p.add_argument("--print-op-generic", action="store_true", help="print ops in the generic form")
     p.add_argument("-o", "--output-file", help="output file (default: stdout)")
     return p
@@ -127,7 +134,9 @@ def translate(args: Sequence[str] | None = None) -> int:
         from relay_opt.runtime.native_object import native_module, object_machine
 
         try:
-            llvm_module = native_module(program.module, ns.entry, ns.entry_symbol, ns.opt)
+            llvm_module = native_module(
+                program.module, ns.entry, ns.entry_symbol, ns.opt, fp_policy=ns.fp_policy
+            )
         except RelayError as e:
             raise UserError(program.render(e)) from None
         if ns.emit_obj:

@@ -3,7 +3,7 @@
 // RUN: relay-opt %s -p 'relay-to-llvm{profile=true}' | filecheck %s --check-prefix=PROFILE
 
 // CHECK-LABEL: llvm.func @main(
-// CHECK-SAME:    %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr) attributes {relay_opt.outputs = 1 : i64}
+// CHECK-SAME:    %{{.*}}: !llvm.ptr {llvm.noalias}, %{{.*}}: !llvm.ptr {llvm.noalias}) attributes {relay_opt.outputs = 1 : i64}
 // CHECK-NOT:     llvm.exp.f32
 // CHECK:         llvm.shl
 // CHECK:         llvm.return
