@@ -82,9 +82,11 @@ def main() -> None:
         ref = Interpreter(module).run("main", args)
         ref = np.asarray(ref[0] if isinstance(ref, (tuple, list)) else ref, np.float64)
         scale = float(np.abs(ref).max()) or 1.0
+        # A checkout without policies compiles its one default.
+        options = [{"fp_policy": pol} if has_policy else {} for pol in policies]
         exes = {
-            pol: relay_opt.compile(module, **({"fp_policy": pol} if has_policy else {}))
-            for pol in policies
+            pol: relay_opt.compile(module, **kw)  # pyright: ignore[reportArgumentType]
+            for pol, kw in zip(policies, options, strict=True)
         }
         errors = {}
         for pol, exe in exes.items():

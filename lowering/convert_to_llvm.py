@@ -860,7 +860,7 @@ def _noalias_functions(module: ModuleOp) -> set[str]:
     depends: dict[str, set[str]] = {}
     for name, n_out in outputs.items():
         f = funcs[name]
-        params = list(f.args)
+        params: list[SSAValue] = list(f.args)
         out_params = set(params[len(params) - n_out :])
 
         def own(root: SSAValue, out_params: set[SSAValue] = out_params) -> bool:
