@@ -7,8 +7,8 @@ mlir-opt); this pass writes them. Conventions:
   an access computes its offset with the constant strides of its type (row-major,
   or a strided view's layout); reshapes keep the pointer, subviews move it;
 - `index` is i64;
-- `memref.alloc`/`dealloc` call `aligned_alloc` (64-byte boundaries: a cache line, an
-  AVX-512 vector) and `free`; `memref.copy` is `llvm.memcpy`;
+- `memref.alloc`/`dealloc` call `malloc`/`free`; `memref.copy` is `llvm.memcpy`; globals
+  are aligned to 64 bytes (a cache line, an AVX-512 vector);
 - a bufferized function's memref parameters are `noalias` where destination passing makes
   that true (`_noalias_functions`): it writes only its out-parameters and its own buffers,
   and no caller passes one buffer both as an out-parameter and as another argument;
@@ -74,8 +74,8 @@ from relay_opt.dialects.relay.limits import (
 PTR = llvm.LLVMPointerType()
 MEMCPY = "llvm.memcpy.p0.p0.i64"
 ALIGNMENT = 64
-"""Bytes: the boundary of every buffer the compiled code allocates and of its globals (the
-weights' arrays are stored at it too: dialects/relay/resources.py)."""
+"""Bytes: the boundary of the module's globals (the weights' arrays are stored at it too:
+dialects/relay/resources.py)."""
 
 
 def llvm_type(t: Attribute) -> Attribute:
@@ -393,13 +393,13 @@ class _Converter:
             addr = self.address(op.memref, list(op.indices))
             self.emit(llvm.StoreOp(self.v(op.value), addr))
         elif isinstance(op, memref.AllocOp):
-            # C11's aligned_alloc wants a multiple of the alignment; LLVM knows the call
-            # returns ALIGNMENT-aligned memory (its first argument), free() releases it.
-            self.declare("aligned_alloc", [i64, i64], PTR)
-            size = -(-self.byte_size(op.memref.type) // ALIGNMENT) * ALIGNMENT
-            align = self.const(ALIGNMENT, i64)
-            call = llvm.CallOp("aligned_alloc", align, self.const(size, i64), return_type=PTR)
-            self.set(op, self.emit(call))
+            # malloc, not aligned_alloc: glibc's aligned_alloc (64) returns its spare ends to
+            # the heap on each call, and then each call faults in its scratch pages again
+            # (runtime/allocator.py's steady memory is lost). malloc's 16 bytes are all LLVM
+            # assumes of these buffers.
+            self.declare("malloc", [i64], PTR)
+            size = self.const(self.byte_size(op.memref.type), i64)
+            self.set(op, self.emit(llvm.CallOp("malloc", size, return_type=PTR)))
         elif isinstance(op, memref.DeallocOp):
             self.declare("free", [PTR], None)
             self.emit(llvm.CallOp("free", self.v(op.memref)))

@@ -9,7 +9,7 @@ has its own `main`. Every other function is internal. The entry's C signature:
 
 one pointer per input tensor, then one per result tensor (tuples flattened, in order), each
 to a dense row-major (C-contiguous) buffer of the tensor's element type. Results are
-written in place; the function allocates its scratch memory itself (aligned_alloc/free).
+written in place; the function allocates its scratch memory itself (malloc/free).
 The pointers are `noalias` (C's `restrict`): an output buffer must not overlap an input or
 another output (inputs may share memory: they are only read)."""
 

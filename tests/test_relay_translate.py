@@ -59,7 +59,9 @@ def test_imported_mlir_reads_back_with_its_weights(tmp_path: Path):
     r = subprocess.run(run, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     want = x @ np.load(meta)["relay.Constant.0"].T
-    np.testing.assert_allclose(np.load(tmp_path / "o.npz")["output_0"], want, rtol=1e-5)
+    # fp32's tolerance under the default floating-point policy: the compiled dense adds its
+    # 100 products in vector lanes, numpy's BLAS in its own order (1.4e-5 seen where they cancel).
+    np.testing.assert_allclose(np.load(tmp_path / "o.npz")["output_0"], want, rtol=1e-4)
 
 
 def test_weights_are_64_byte_aligned_as_their_globals_declare():

@@ -147,7 +147,9 @@ def broken_lowering(monkeypatch: pytest.MonkeyPatch) -> None:
 
     stages = relay_to_llvm.lowering_stages
     monkeypatch.setattr(
-        relay_to_llvm, "lowering_stages", lambda profile=False: [*stages(profile), BreakIR()]
+        relay_to_llvm,
+        "lowering_stages",
+        lambda profile=False, fp_policy="fast": [*stages(profile, fp_policy), BreakIR()],
     )
 
 

@@ -14,15 +14,13 @@ func.func @load_store(%m: memref<2x3xf32>, %i: index, %j: index, %v: f32) -> f32
   func.return %x : f32
 }
 
-// Allocation calls aligned_alloc (64-byte boundaries, the size rounded up to them) and free;
-// copies are llvm.memcpy; math has intrinsics (by their type-mangled names, so f16 and f32
-// can mix in a module) or libm.
+// Allocation calls malloc and free; copies are llvm.memcpy; math has intrinsics (by their
+// type-mangled names, so f16 and f32 can mix in a module) or libm.
 // (xDSL's printer makes names unique across the module, hence %x_1.)
 // CHECK-LABEL: llvm.func @memory_and_math(
 // CHECK-SAME:   %[[A:[a-z0-9_]+]]: !llvm.ptr, %[[X:[a-z0-9_]+]]: f32) -> f32
-// CHECK:      %[[AL:.*]] = llvm.mlir.constant(64) : i64
-// CHECK-NEXT: %[[N:.*]] = llvm.mlir.constant(64) : i64
-// CHECK-NEXT: %[[B:.*]] = llvm.call @aligned_alloc(%[[AL]], %[[N]]) : (i64, i64) -> !llvm.ptr
+// CHECK:      %[[N:.*]] = llvm.mlir.constant(24) : i64
+// CHECK-NEXT: %[[B:.*]] = llvm.call @malloc(%[[N]]) : (i64) -> !llvm.ptr
 // CHECK:      llvm.call_intrinsic "llvm.memcpy.p0.p0.i64"(%[[B]], %[[A]], %{{.*}}, %{{.*}}) : (!llvm.ptr, !llvm.ptr, i64, i1) -> ()
 // CHECK:      llvm.call @free(%[[B]]) : (!llvm.ptr) -> ()
 // CHECK:      %[[E:.*]] = llvm.call_intrinsic "llvm.exp.f32"(%[[X]]) : (f32) -> f32
@@ -66,6 +64,6 @@ func.func @views(%m: memref<4x8xf32>, %i: index, %j: index) -> f32 {
 }
 
 // External C functions are declared once, at the end of the module.
-// CHECK-DAG: llvm.func @aligned_alloc(i64, i64) -> !llvm.ptr
+// CHECK-DAG: llvm.func @malloc(i64) -> !llvm.ptr
 // CHECK-DAG: llvm.func @free(!llvm.ptr)
 // CHECK-DAG: llvm.func @tanhf(f32) -> f32
