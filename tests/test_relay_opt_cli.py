@@ -220,6 +220,34 @@ def test_print_ir_after_all_dumps_after_each_pass(tmp_path: Path):
     assert r.stderr.count("builtin.module") == 2
 
 
+WITH_WEIGHTS = """\
+func.func @main(%x: tensor<2xf32>) -> tensor<2xf32> {
+  %w = arith.constant dense_resource<w> : tensor<2xf32>
+  %y = arith.addf %x, %w : tensor<2xf32>
+  func.return %y : tensor<2xf32>
+}
+{-#
+  dialect_resources: {
+    builtin: {
+      w: "0x040000000000803F00000040"
+    }
+  }
+#-}
+"""
+
+
+def test_print_ir_after_all_dumps_carry_their_resource_blobs(tmp_path: Path):
+    # A dump is a stage one can cut out and run again: its weights come with it.
+    src = write(tmp_path, "weights.mlir", WITH_WEIGHTS)
+    r = relay_opt(str(src), "-p", "dce", "--print-ir-after-all")
+    assert r.returncode == 0, r.stderr
+    dump = r.stderr.split("//----- //\n", 1)[1]
+    assert 'w: "0x040000000000803F00000040"' in dump
+    again = relay_opt("-", "-p", "dce", stdin=dump)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == r.stdout
+
+
 def test_print_ir_before_all(tmp_path: Path):
     src = write(tmp_path, "good.mlir", GOOD)
     r = relay_opt(str(src), "-p", "infer-types", "--print-ir-before-all")

@@ -71,6 +71,8 @@ class RelayOptMain(xDSLOptMain):
             description="relay-opt: Relay's optimizer and lowering driver (xdsl-opt conventions)",
             args=argv,
         )
+        if self.args.input_file == "-":  # mlir-opt's name for standard input
+            self.args.input_file = None
 
     # -- registries -----------------------------------------------------------------------
 
@@ -236,8 +238,16 @@ class RelayOptMain(xDSLOptMain):
             raise InternalError(f"pass '{name}' crashed: {type(e).__name__}: {e}") from e
 
     def _dump(self, title: str, module: ModuleOp) -> None:
+        """One stage as the final output prints it, resource blobs included, so a dump can be
+        cut out and fed back to relay-opt (or upstream mlir-opt) as it is."""
+        from relay_opt.dialects.relay.resources import write_blobs
+
+        write_blobs(module, self.args.mlir_elide_resource_strings_if_larger)
+        self.ctx.get_optional_dialect("builtin")
         sys.stderr.write(f"// -----// {title} //----- //\n")
-        Printer(stream=sys.stderr, print_generic_format=self.args.print_op_generic).print_op(module)
+        printer = Printer(stream=sys.stderr, print_generic_format=self.args.print_op_generic)
+        printer.print_op(module)
+        printer.print_metadata(self.ctx.loaded_dialects)
         sys.stderr.write("\n\n")
 
     # -- driver ---------------------------------------------------------------------------
