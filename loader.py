@@ -29,6 +29,7 @@ from xdsl.utils.exceptions import DiagnosticException, ParseError, VerifyExcepti
 from xdsl.utils.mlir_lexer import MLIRLexer
 
 from relay_opt.diagnostics import (
+    ArgumentError,
     LoadError,
     RelayError,
     location_of,
@@ -171,7 +172,7 @@ def format_of(path: str, given: str | None = None) -> str:
     """The format of a file: `given`, else by its extension (MLIR when none matches)."""
     if given is not None:
         if given not in FORMATS:
-            raise ValueError(f"unknown input format '{given}' (one of {', '.join(FORMATS)})")
+            raise ArgumentError(f"unknown input format '{given}' (one of {', '.join(FORMATS)})")
         return "onnxtxt" if given == "onnx" and path.endswith(".onnxtxt") else given
     if path.endswith(".rly"):
         return "relay"
@@ -442,7 +443,7 @@ def _resolve(
     """(path, None) for a file or "-", (None, content) for the program itself."""
     if isinstance(source, bytes):
         if format is None:
-            raise ValueError("load_program: give the format= of a program passed as bytes")
+            raise ArgumentError("load_program: give the format= of a program passed as bytes")
         return None, source
     if isinstance(source, os.PathLike):
         return os.fspath(source), None

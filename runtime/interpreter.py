@@ -21,7 +21,7 @@ import numpy as np
 from xdsl.dialects.builtin import ModuleOp, TensorType, TupleType
 from xdsl.ir import Attribute, Block, Operation, SSAValue
 
-from relay_opt.diagnostics import RelayError
+from relay_opt.diagnostics import ArgumentError, RelayError
 from relay_opt.dialects.relay import adt, core
 from relay_opt.dialects.relay.attributes import Attrs
 from relay_opt.dialects.relay.ir_helpers import functions_by_name
@@ -133,20 +133,20 @@ class Interpreter:
     def run(self, entry: str = "main", inputs: Sequence[Value] | Mapping[str, Value] = ()) -> Value:
         func = self.functions.get(entry)
         if func is None:
-            raise ValueError(f"the module has no function @{entry}")
+            raise ArgumentError(f"the module has no function @{entry}")
         names = [a.name_hint or f"arg{i}" for i, a in enumerate(func.args)]
         if isinstance(inputs, Mapping):
             unknown = sorted(set(inputs) - set(names))
             missing = [n for n in names if n not in inputs]
             if unknown or missing:
-                raise ValueError(
+                raise ArgumentError(
                     f"@{entry} expects inputs {', '.join(names)}"
                     + (f"; unknown: {', '.join(unknown)}" if unknown else "")
                     + (f"; missing: {', '.join(missing)}" if missing else "")
                 )
             inputs = [inputs[n] for n in names]
         if len(inputs) != len(names):
-            raise ValueError(
+            raise ArgumentError(
                 f"@{entry} takes {len(names)} input(s) ({', '.join(names)}), got {len(inputs)}"
             )
         args = []
@@ -157,7 +157,7 @@ class Interpreter:
                 else value
             )
             if (why := check_value(value, arg.type)) is not None:
-                raise ValueError(f"input '{name}': {why}")
+                raise ArgumentError(f"input '{name}': {why}")
             args.append(value)
         return self.call_function(func, args)
 

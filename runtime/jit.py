@@ -18,7 +18,7 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import ArrayAttr, ModuleOp, TensorType, TupleType
 from xdsl.ir import Attribute, ParametrizedAttribute
 
-from relay_opt.diagnostics import RelayError, verify_after_pass
+from relay_opt.diagnostics import ArgumentError, RelayError, verify_after_pass
 from relay_opt.dialects.relay.ir_helpers import functions_by_name
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.dialects.relay.types import DYNAMIC, IncompleteType, tensor_dtype
@@ -132,7 +132,7 @@ def _specs(t: Attribute, name: str) -> list[TensorSpec]:
     assert isinstance(t, TensorType)
     shape = tuple(t.get_shape())
     if DYNAMIC in shape:
-        raise ValueError(f"{name} has a dynamic shape {t}; only static shapes compile today")
+        raise ArgumentError(f"{name} has a dynamic shape {t}; only static shapes compile today")
     return [TensorSpec(name, shape, tensor_dtype(t))]
 
 
@@ -194,7 +194,7 @@ class Executable:
             array = np.asarray(value)
             if array.shape != spec.shape or array.dtype != spec.np_dtype:
                 got = "x".join(map(str, array.shape)) or "scalar"
-                raise ValueError(
+                raise ArgumentError(
                     f"input '{spec.name}' must be {spec.describe()}, got {got} {array.dtype}"
                 )
             bound.append(np.ascontiguousarray(array))
@@ -397,12 +397,12 @@ def compile(
     `timings` records the time of each pass and of LLVM's steps."""
     funcs = functions_by_name(module)
     if entry not in funcs:
-        raise ValueError(
+        raise ArgumentError(
             f"the module has no function @{entry} (it has {', '.join(sorted(funcs)) or 'none'})"
         )
     f = funcs[entry]
     if _has_incomplete_types(module):
-        raise ValueError(
+        raise ArgumentError(
             "the module is not type-checked (it has !relay.incomplete types): "
             "read it with relay_opt.load_program, or run infer-types first"
         )
@@ -456,7 +456,7 @@ def bind_weights(module: ModuleOp) -> list[np.ndarray]:
             name = op.sym_name.data
             array = stored(name)
             if array is None:
-                raise ValueError(f"no data for the external global @{name}")
+                raise ArgumentError(f"no data for the external global @{name}")
             _llvm().add_symbol(name, array.ctypes.data)
             bound.append(array)
     return bound

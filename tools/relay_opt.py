@@ -28,6 +28,7 @@ from xdsl.xdsl_opt_main import xDSLOptMain
 
 from relay_opt import __version__
 from relay_opt.diagnostics import (
+    ArgumentError,
     InternalError,
     RelayError,
     UserError,
@@ -216,7 +217,10 @@ class RelayOptMain(xDSLOptMain):
         if self.args.opt_level is not None:
             level = f"relay-optimize{{level={self.args.opt_level}}}"
             spec = f"{level},{spec}" if spec else level
-        parsed = PassPipeline.parse_spec(self.available_passes, spec, callback)
+        try:
+            parsed = PassPipeline.parse_spec(self.available_passes, spec, callback)
+        except ValueError as e:  # an unknown pass or option: xDSL says which
+            raise ArgumentError(str(e)) from None
         self.pipeline = PassPipeline(tuple(_nested_passes(parsed.passes)), callback)
 
     def apply_passes(self, prog: ModuleOp) -> None:

@@ -24,7 +24,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from relay_opt.diagnostics import RelayError, UserError, run_tool, write_output
+from relay_opt.diagnostics import ArgumentError, RelayError, UserError, run_tool, write_output
 from relay_opt.timing import Timings
 
 
@@ -265,7 +265,7 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
             times.append((time.perf_counter() - start) * 1e3)
     except RelayError as e:
         raise UserError(program.render(e)) from None
-    except (ValueError, TypeError) as e:
+    except ArgumentError as e:
         raise UserError(f"relay-run: error: {e}\n") from None
 
     outputs = _flatten(result)
