@@ -108,6 +108,16 @@ class LocatingParser(Parser):
             self.dialect_resources.add((dialect_name, renamed))
         return renamed
 
+    def parse_module(self, expect_module_op: bool = True) -> ModuleOp:
+        # xDSL's parser recurses once per nested region, type or attribute: input nested past
+        # Python's stack is a located error where the parser gave up, not a crash.
+        try:
+            return super().parse_module(expect_module_op)
+        except RecursionError:
+            raise ParseError(
+                self._current_token.span, "the input nests too deeply to parse here"
+            ) from None
+
     def parse_dense_int_or_fp_elements_attr(self, type):  # noqa: ANN001, ANN201, A002
         # xDSL expands a splat (`dense<1.0> : tensor<1000000000x1000000000xf32>`) into a list
         # of every element: a type too large for memory is a located error, not a MemoryError.
