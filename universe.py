@@ -86,8 +86,10 @@ def pass_summary(pass_class: type[ModulePass]) -> str:
     doc = pass_class.__doc__ or ""
     if doc.startswith(f"{pass_class.__name__}("):
         doc = ""  # the signature that @dataclass writes when a class has no docstring
-    for line in doc.strip().splitlines():
-        if line.strip():
-            return line.strip()
+    # The first sentence of the first paragraph, however the docstring wraps it.
+    paragraph = " ".join(doc.strip().split("\n\n")[0].split())
+    if paragraph:
+        end = paragraph.find(". ")
+        return paragraph if end < 0 else paragraph[: end + 1]
     origin = pass_class.__module__.split(".")[0]
     return f"({origin} pass without a description)"
