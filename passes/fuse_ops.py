@@ -297,6 +297,12 @@ def _outline_group(block: Block, ops: list[Operation], order: dict[Operation, in
     for op in reversed(ops):
         op.detach()
         op.erase()
+    # Each constant now lives in the closures that read it (as TVM's FuseOps copies them in):
+    # the outer one goes when the last group that used it has been outlined.
+    for c in constants:
+        if not c.result.uses:
+            c.detach()
+            c.erase()
 
 
 @dataclass(frozen=True)

@@ -78,9 +78,11 @@ def test_list_passes_names_every_pass_with_a_summary():
     sections = r.stdout.strip().split("\n\n")
     titles = [section.splitlines()[0] for section in sections]
     # Relay's own passes first, then the lowering, then xDSL's generic ones.
+    # (The example plugin that the test extra installs is a plugin.)
     assert titles == [
         "Relay passes (Relay -> Relay):",
         "Lowering (Relay -> linalg -> loops -> llvm):",
+        "Plugin passes:",
         "xDSL's passes (generic MLIR transforms and other targets' lowerings):",
     ]
     rows: dict[str, str] = {}
@@ -96,7 +98,8 @@ def test_list_passes_names_every_pass_with_a_summary():
                 last = name
     assert rows["infer-types"].startswith("Infers and checks the types of a whole module")
     assert "canonicalize" in rows and "effect-aware" in rows["dce"]
-    assert "fuse-ops" in sections[0] and "bufferize" in sections[1] and "cse" in sections[2]
+    assert "fuse-ops" in sections[0] and "bufferize" in sections[1] and "cse" in sections[3]
+    assert "count-relay-ops" in sections[2]
     # Options as -p spells them, with their defaults.
     assert options["fuse-ops"] == "{max-depth=256 fuse-opt-level=1}"
     assert options["relay-optimize"] == "{level=3 entry=main}"

@@ -391,6 +391,7 @@ class RelayOptMain(xDSLOptMain):
         from relay_opt.universe import PASSES, RELAY_OPT_OVERRIDES, pass_summary
 
         plugin_names = {n for u in self.plugins for n in u.all_passes}
+        plugin_names |= _installed_plugin_passes()
         relay = [n for n, path in PASSES.items() if path.startswith("passes.")]
         relay += [n for n, path in RELAY_OPT_OVERRIDES.items() if path.startswith("passes.")]
         lowering = [n for n, path in PASSES.items() if path.startswith("lowering.")]
@@ -420,6 +421,24 @@ class RelayOptMain(xDSLOptMain):
                 if options:
                     stream.write(f"  {''.ljust(width)}    options: {options}\n")
             stream.write("\n")
+
+
+def _installed_plugin_passes() -> set[str]:
+    """The passes of installed packages' `xdsl.universe` entry points other than xDSL's and
+    relay-opt's own (a plugin that fails to load is left out here; using it says why)."""
+    from importlib.metadata import entry_points
+
+    names: set[str] = set()
+    for ep in entry_points(group="xdsl.universe"):
+        if ep.value.split(".")[0].split(":")[0] in ("xdsl", "relay_opt"):
+            continue
+        try:
+            universe = ep.load()
+        except Exception:  # noqa: BLE001 - listing must not fail on a broken plugin
+            continue
+        if isinstance(universe, Universe):
+            names |= set(universe.all_passes)
+    return names
 
 
 def pass_options(pass_class: type[ModulePass]) -> str:
