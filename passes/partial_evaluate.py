@@ -145,7 +145,7 @@ def _numpy(pv: PValue) -> object:
 
 def _from_numpy(value: object, t: Attribute) -> PValue:
     if isinstance(t, TupleType):
-        assert isinstance(value, tuple)
+        assert isinstance(value, (tuple, list))
         return KnownTuple([_from_numpy(v, ft) for v, ft in zip(value, t.types, strict=True)])
     assert isinstance(t, TensorType)
     return KnownTensor(np.asarray(value, dtype=numpy_dtype(tensor_dtype(t))), t)
