@@ -47,15 +47,14 @@ def load(path: Path) -> ModuleOp:
     return load_program(path.read_text(), "relay").module
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_prelude_keeps_meaning_and_is_idempotent(seed: int):
+def test_prelude_keeps_meaning_and_is_idempotent():
     module = load(LIT / "monomorphize" / "prelude.rly")
     after = run(module, *PE)
     text = print_module(after)
     assert print_module(run(after, PartialEvaluatePass(), DeadCodeEliminationPass())) == text
     assert print_module(run(after, InferTypesPass())) == text
-    rng = np.random.default_rng(seed)
-    for _ in range(2):
+    rng = np.random.default_rng(0)
+    for _ in range(3):
         x = rng.standard_normal(2).astype(np.float32)
         n = np.array(rng.integers(1, 6), dtype=np.int32)
         assert same_value(interpret(module, [x, n]), interpret(after, [x, n]))
