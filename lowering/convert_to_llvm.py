@@ -439,7 +439,7 @@ class _Converter:
         for value, block, operands in zip(values, op.case_blocks, op.case_operand, strict=True):
             hit = self.emit(llvm.ICmpOp(flag, self.const(value, flag.type), eq))
             rest = Block()
-            self.region.add_block(rest)
+            self.region.insert_block_after(rest, self.b.insertion_point.block)
             self.emit(
                 llvm.CondBrOp(hit, self.blocks[block], [self.v(a) for a in operands], rest, [])
             )
@@ -634,8 +634,11 @@ class _Converter:
         ne = IntegerAttr(llvm.ICmpPredicateFlag("ne").to_int(), i64)
         failed = self.emit(llvm.ICmpOp(self.load_global(ERROR_GLOBAL), self.const(0, i64), ne))
         unwind, rest = Block(), Block()
-        self.region.add_block(unwind)
-        self.region.add_block(rest)
+        # Right after the current block: the blocks after it may use what `rest` defines,
+        # and LLVM IR is translated in block order.
+        current = self.b.insertion_point.block
+        self.region.insert_block_after(unwind, current)
+        self.region.insert_block_after(rest, unwind)
         self.emit(llvm.CondBrOp(failed, unwind, [], rest, []))
         self.b = Builder(InsertPoint.at_end(unwind))
         if self.counted:
