@@ -225,3 +225,20 @@ def test_what_does_not_compile_yet_is_named():
     module = load_program(text, "relay").module
     with pytest.raises(RelayError, match="'relay.ref_create' is not supported"):
         compile(module, opt=0)
+
+
+def test_the_interpreter_runs_tail_calls_in_constant_depth(monkeypatch):
+    """As native code does: three times the depth limit in tail calls runs; that depth
+    outside tail position is the depth error."""
+    from relay_opt.diagnostics import RelayError
+
+    monkeypatch.setenv("RELAY_OPT_MAX_DEPTH", "1000")
+    module = load_program(TAIL_LOOPS, "relay").module
+    x = np.array([1, 2], np.int32)
+    n = np.array(3000, np.int32)
+    got = _leaves(interpret(module, [n, x]))
+    want = _leaves(compile(module, opt=0)(n, x))
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
+    with pytest.raises(RelayError, match="@sum called more than 1000 levels deep"):
+        interpret(load_program(NON_TAIL, "relay").module, [n])
