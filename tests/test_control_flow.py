@@ -242,3 +242,14 @@ def test_the_interpreter_runs_tail_calls_in_constant_depth(monkeypatch):
         np.testing.assert_array_equal(g, w)
     with pytest.raises(RelayError, match="@sum called more than 1000 levels deep"):
         interpret(load_program(NON_TAIL, "relay").module, [n])
+
+
+def test_kernels_in_branches_are_profiled():
+    module = load_program(IFS, "relay").module
+    exe = compile(module, opt=0, profile=True)
+    assert exe.profile is not None
+    assert any(n.startswith("negative (generic)") for n in exe.profile.names)
+    a = np.ones((2, 3), np.float32)
+    exe(a, a, np.array(100, np.float32))  # the else branch: tanh and mean run
+    ran = {n.split(" ")[0] for n, c in zip(exe.profile.names, exe.profile.calls, strict=True) if c}
+    assert {"tanh", "mean"} <= ran and "exp" not in ran
