@@ -425,8 +425,27 @@ class _Converter:
                     [self.v(a) for a in op.else_arguments],
                 )
             )
+        elif isinstance(op, cf.SwitchOp):
+            self.switch(op)
         else:
             raise RelayError(f"convert-to-llvm does not handle '{op.name}' yet", op)
+
+    def switch(self, op: cf.SwitchOp) -> None:
+        """`cf.switch` as a chain of equality tests (xDSL's llvm dialect has no switch;
+        LLVM's simplifycfg makes one of the chain again)."""
+        flag = self.v(op.flag)
+        values = op.case_values.get_values() if op.case_values is not None else ()
+        eq = IntegerAttr(llvm.ICmpPredicateFlag("eq").to_int(), i64)
+        for value, block, operands in zip(values, op.case_blocks, op.case_operand, strict=True):
+            hit = self.emit(llvm.ICmpOp(flag, self.const(value, flag.type), eq))
+            rest = Block()
+            self.region.insert_block_after(rest, self.b.insertion_point.block)
+            self.emit(
+                llvm.CondBrOp(hit, self.blocks[block], [self.v(a) for a in operands], rest, [])
+            )
+            self.b = Builder(InsertPoint.at_end(rest))
+        default = [self.v(a) for a in op.default_operands]
+        self.emit(llvm.BrOp(self.blocks[op.default_block], *default))
 
     def affine(self, e: AffineExpr, operands: list[SSAValue], num_dims: int) -> SSAValue:
         """An affine expression (what convert-linalg-to-loops leaves for non-trivial maps)."""
@@ -615,8 +634,11 @@ class _Converter:
         ne = IntegerAttr(llvm.ICmpPredicateFlag("ne").to_int(), i64)
         failed = self.emit(llvm.ICmpOp(self.load_global(ERROR_GLOBAL), self.const(0, i64), ne))
         unwind, rest = Block(), Block()
-        self.region.add_block(unwind)
-        self.region.add_block(rest)
+        # Right after the current block: the blocks after it may use what `rest` defines,
+        # and LLVM IR is translated in block order.
+        current = self.b.insertion_point.block
+        self.region.insert_block_after(unwind, current)
+        self.region.insert_block_after(rest, unwind)
         self.emit(llvm.CondBrOp(failed, unwind, [], rest, []))
         self.b = Builder(InsertPoint.at_end(unwind))
         if self.counted:
