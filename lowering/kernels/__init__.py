@@ -5,3 +5,26 @@ target (`Target`: the host's vector width), so kernels print as MLIR and are gol
 like every other stage. `lower-contractions` replaces the contractions that bufferize left
 as `linalg` ops with calls to them, adding each routine to the module once.
 """
+
+from __future__ import annotations
+
+from xdsl.dialects.builtin import ContainerType, Float32Type, StringAttr
+from xdsl.ir import Operation
+
+from relay_opt.dialects.relay.attribute_names import CONTRACTION
+
+GEMM_CONTRACTIONS = frozenset({"dense", "matmul", "batch_matmul"})
+"""The contractions (attribute_names.CONTRACTION) the GEMM routine computes."""
+
+
+def kernel_contraction(op: Operation) -> str | None:
+    """The contraction `op` computes if lower-contractions will call a kernel for it: named
+    by convert-relay-to-linalg, with a kernel for that name, all operands float32."""
+    kind = op.attributes.get(CONTRACTION)
+    if not isinstance(kind, StringAttr) or kind.data not in GEMM_CONTRACTIONS:
+        return None
+    for v in op.operands:
+        t = v.type
+        if not (isinstance(t, ContainerType) and isinstance(t.get_element_type(), Float32Type)):
+            return None
+    return kind.data

@@ -210,16 +210,17 @@ def add_gemm(module: ModuleOp, target: Target) -> str:
     return name
 
 
-def build_gemm(target: Target) -> llvm.FuncOp:
+def build_gemm(target: Target, shape: GemmShape | None = None) -> llvm.FuncOp:
     """The routine `gemm_name(target)(A, B, C, M, N, K, rsa, csa, rsb, csb, ldc, batch, bsa,
-    bsb, bsc, accumulate)`."""
-    s = GemmShape.for_target(target)
+    bsb, bsc, accumulate)`; `shape` overrides the target's blocking (for tuning)."""
+    s = shape or GemmShape.for_target(target)
     types = [PTR, PTR, PTR] + [i64] * (len(GEMM_PARAMS) - 3)
     entry = Block(arg_types=types)
     for arg, pname in zip(entry.args, GEMM_PARAMS, strict=True):
         arg.name_hint = pname
     region = Region(entry)
-    _Gemm(_IR(region, entry), s, dict(zip(GEMM_PARAMS, entry.args, strict=True))).build()
+    params = dict(zip(GEMM_PARAMS, entry.args, strict=True))
+    _Gemm(_IR(region, entry), s, params, target.fma).build()
     return llvm.FuncOp(
         gemm_name(target),
         llvm.LLVMFunctionType(types, None),
@@ -229,8 +230,8 @@ def build_gemm(target: Target) -> llvm.FuncOp:
 
 
 class _Gemm:
-    def __init__(self, ir: _IR, s: GemmShape, p: dict[str, SSAValue]):
-        self.ir, self.s, self.p = ir, s, p
+    def __init__(self, ir: _IR, s: GemmShape, p: dict[str, SSAValue], fused: bool):
+        self.ir, self.s, self.p, self.fused = ir, s, p, fused
         self.vec = VectorType(F32, [s.lanes])
         self.nv = s.nr // s.lanes
 
@@ -306,8 +307,9 @@ class _Gemm:
     def pack_b(self, pc: SSAValue, jc: SSAValue, kc: SSAValue, nc: SSAValue) -> None:
         """B[pc:+kc, jc:+nc] -> NR-column panels `bp[jp*kc + k*NR + j]`, zero past nc."""
         ir, s, p = self.ir, self.s, self.p
+        full_panels = ir.mul(ir.emit(llvm.SDivOp(nc, self.c(s.nr))), self.c(s.nr))
 
-        def panel(jp: SSAValue, _: list[SSAValue]) -> None:
+        def gather(jp: SSAValue, _: list[SSAValue]) -> None:
             nr = ir.min(self.c(s.nr), ir.sub(nc, jp))
             dst = ir.at(self.bp, (jp, kc))
             col0 = ir.add(jc, jp)
@@ -319,7 +321,26 @@ class _Gemm:
 
             ir.loop(self.c(0), kc, self.c(1), row)
 
-        ir.loop(self.c(0), nc, self.c(s.nr), panel)
+        def rows() -> None:
+            # Contiguous rows (B not transposed): read each row of the block once, in order,
+            # and copy it panel by panel with vector moves; a strided walk down a column of
+            # rows defeats the prefetcher and thrashes the cache sets (4 KB apart at N=1024).
+            def row(k: SSAValue, _: list[SSAValue]) -> None:
+                src = ir.at(self.b, (ir.add(pc, k), p["rsb"]), jc)
+
+                def panel(jp: SSAValue, _: list[SSAValue]) -> None:
+                    out = ir.at(self.bp, (jp, kc), (k, self.c(s.nr)))
+                    for v in range(self.nv):
+                        x = ir.load(ir.at(src, ir.add(jp, self.c(v * s.lanes))), self.vec, 4)
+                        ir.store(x, ir.at(out, self.c(v * s.lanes)), 4 * s.lanes)
+
+                ir.loop(self.c(0), full_panels, self.c(s.nr), panel)
+
+            ir.loop(self.c(0), kc, self.c(1), row)
+            ir.loop(full_panels, nc, self.c(s.nr), gather)
+
+        unit = ir.cmp("eq", p["csb"], self.c(1))
+        ir.if_(unit, rows, lambda: ir.loop(self.c(0), nc, self.c(s.nr), gather))
 
     def pack_a(self, ic: SSAValue, pc: SSAValue, mc: SSAValue, kc: SSAValue) -> None:
         """A[ic:+mc, pc:+kc] -> MR-row panels `ap[ip*kc + k*MR + i]`, zero past mc."""
@@ -351,14 +372,28 @@ class _Gemm:
         """out[j] = src[(first + j) * stride] for j < valid, 0 for valid <= j < n. Reads are
         clamped to the last valid element, so none is out of bounds."""
         ir = self.ir
-        zero = ir.fconst(0.0)
-        last = ir.sub(valid, self.c(1))
-        for j in range(n):
-            jj = self.c(j)
-            x = ir.load(ir.at(src, (ir.add(first, ir.min(jj, last)), stride)))
-            ir.store(ir.select(ir.cmp("slt", jj, valid), x, zero), ir.at(out, jj))
+
+        def full() -> None:
+            for j in range(n):
+                x = ir.load(ir.at(src, (ir.add(first, self.c(j)), stride)))
+                ir.store(x, ir.at(out, self.c(j)))
+
+        def edge() -> None:
+            zero = ir.fconst(0.0)
+            last = ir.sub(valid, self.c(1))
+            for j in range(n):
+                jj = self.c(j)
+                x = ir.load(ir.at(src, (ir.add(first, ir.min(jj, last)), stride)))
+                ir.store(ir.select(ir.cmp("slt", jj, valid), x, zero), ir.at(out, jj))
+
+        ir.if_(ir.cmp("eq", valid, self.c(n)), full, edge)
 
     # -- the microkernel ---------------------------------------------------------------------
+
+    def fma(self, a: SSAValue, b: SSAValue, c: SSAValue) -> SSAValue:
+        if self.fused:
+            return self.ir.emit(llvm.FMAOp(a, b, c))
+        return self.ir.emit(llvm.FAddOp(self.ir.emit(llvm.FMulOp(a, b)), c))
 
     def splat(self, x: SSAValue) -> SSAValue:
         ir = self.ir
@@ -391,9 +426,15 @@ class _Gemm:
             for i in range(s.mr):
                 x = self.splat(ir.load(ir.at(ak, self.c(i))))
                 for v in range(nv):
-                    out[i * nv + v] = ir.emit(llvm.FMAOp(x, bv[v], acc[i * nv + v]))
+                    out[i * nv + v] = self.fma(x, bv[v], acc[i * nv + v])
             return out
 
+        # The C tile is needed after the loop: its lines (rows ldc apart, which the hardware
+        # prefetcher does not follow) are fetched while the FMAs run.
+        for i in range(s.mr):
+            row = ir.emit(llvm.BitcastOp(ir.at(c, (self.c(i), self.p["ldc"])), PTR))
+            args = [row, ir.const(1, i32), ir.const(3, i32), ir.const(1, i32)]
+            ir.emit(llvm.CallIntrinsicOp("llvm.prefetch.p0", args, []))
         acc = ir.loop(self.c(0), kc, self.c(1), step, [zero] * (s.mr * nv))
         full = ir.emit(llvm.AndOp(ir.cmp("eq", mr, self.c(s.mr)), ir.cmp("eq", nr, self.c(s.nr))))
 
