@@ -55,6 +55,10 @@ GEMM_PARAMS = (
 """The routine's parameters in order: three pointers, then i64s (`accumulate` 0 or 1)."""
 
 
+SMALL_M = 4
+"""Products with fewer rows than this read A and B in place (no packing)."""
+
+
 @dataclass(frozen=True)
 class GemmShape:
     """Register tile and cache blocks for one target."""
@@ -245,6 +249,23 @@ class _Gemm:
 
     def build(self) -> None:
         ir, s, p = self.ir, self.s, self.p
+        # The edge tile's stack buffer, in the entry block (one alloca per call).
+        self.tile = ir.emit(llvm.AllocaOp(self.c(s.mr * s.nr), F32, alignment=64))
+        one = self.c(1)
+        # A few rows (a batch-1 dense): packing B would copy all of it to use it once, so
+        # such products read the operands in place, along their contiguous axis.
+        small = ir.cmp("slt", p["M"], self.c(SMALL_M))
+        rows_in_k = ir.emit(llvm.AndOp(ir.cmp("eq", p["csa"], one), ir.cmp("eq", p["rsb"], one)))
+        cols_in_n = ir.cmp("eq", p["csb"], one)
+        ir.if_(
+            ir.emit(llvm.AndOp(small, rows_in_k)),
+            self.dot_rows,
+            lambda: ir.if_(ir.emit(llvm.AndOp(small, cols_in_n)), self.axpy_rows, self.packed),
+        )
+        ir.emit(llvm.ReturnOp())
+
+    def packed(self) -> None:
+        ir, s, p = self.ir, self.s, self.p
         # Scratch: packed A (MC x KC at most) then packed B (KC x NC at most), 64-byte aligned.
         kc_max = ir.min(p["K"], self.c(s.kc))
         a_elems = ir.mul(self.round_up(ir.min(p["M"], self.c(s.mc)), s.mr), kc_max)
@@ -256,12 +277,128 @@ class _Gemm:
         pad = ir.emit(llvm.AndOp(ir.sub(self.c(0), addr), self.c(63)))
         self.ap = ir.gep(raw, pad, elem=IntegerType(8))  # a byte offset
         self.bp = ir.gep(self.ap, a_elems)
-        # The edge tile's stack buffer, in the entry block (one alloca per call).
-        self.tile = ir.emit(llvm.AllocaOp(self.c(s.mr * s.nr), F32, alignment=64))
-        one = self.c(1)
-        ir.loop(self.c(0), p["batch"], one, self.batch)
+        ir.loop(self.c(0), p["batch"], self.c(1), self.batch)
         ir.emit(llvm.CallOp("free", raw))
-        ir.emit(llvm.ReturnOp())
+
+    # -- few rows: no packing --------------------------------------------------------------
+
+    def finish(self, ptr: SSAValue, value: SSAValue) -> None:
+        """C = value, or C += value when accumulating (scalars and vectors alike)."""
+        ir = self.ir
+        t = value.type
+        old = ir.load(ptr, t, 4)
+        summed = ir.emit(llvm.FAddOp(old, value))
+        keep = ir.cmp("eq", self.p["accumulate"], self.c(0))
+        ir.store(ir.select(keep, value, summed), ptr, 4)
+
+    def each_row(self, body: Callable[[SSAValue, SSAValue], None]) -> None:
+        """body(A's row i, C's row i) for every batch and row."""
+        ir, p = self.ir, self.p
+
+        def batch(b: SSAValue, _: list[SSAValue]) -> None:
+            a = ir.at(p["A"], (b, p["bsa"]))
+            c = ir.at(p["C"], (b, p["bsc"]))
+            self.b = ir.at(p["B"], (b, p["bsb"]))
+
+            def row(i: SSAValue, _: list[SSAValue]) -> None:
+                body(ir.at(a, (i, p["rsa"])), ir.at(c, (i, p["ldc"])))
+
+            ir.loop(self.c(0), p["M"], self.c(1), row)
+
+        ir.loop(self.c(0), p["batch"], self.c(1), batch)
+
+    def dot_rows(self) -> None:
+        """A's rows and B's columns both contiguous in k (dense's weight): C[i, n] is a dot
+        product; 4 columns x 2 vectors of k at a time, summed across lanes at the end."""
+        ir, s, p = self.ir, self.s, self.p
+        lanes, cols = s.lanes, 4
+        k_vec = ir.mul(ir.emit(llvm.SDivOp(p["K"], self.c(2 * lanes))), self.c(2 * lanes))
+
+        def group(arow: SSAValue, crow: SSAValue, n: SSAValue, width: int) -> None:
+            wrows = [ir.at(self.b, (ir.add(n, self.c(j)), p["csb"])) for j in range(width)]
+            zero = ir.emit(
+                llvm.ConstantOp(
+                    DenseIntOrFPElementsAttr.from_list(self.vec, [0.0] * lanes), self.vec
+                )
+            )
+
+            def step(k: SSAValue, acc: list[SSAValue]) -> list[SSAValue]:
+                out = list(acc)
+                for v in range(2):
+                    kv = ir.add(k, self.c(v * lanes))
+                    a = ir.load(ir.at(arow, kv), self.vec, 4)
+                    for j in range(width):
+                        w = ir.load(ir.at(wrows[j], kv), self.vec, 4)
+                        out[2 * j + v] = self.fma(a, w, acc[2 * j + v])
+                return out
+
+            acc = ir.loop(self.c(0), k_vec, self.c(2 * lanes), step, [zero] * (2 * width))
+            sums = []
+            for j in range(width):
+                both = ir.emit(llvm.FAddOp(acc[2 * j], acc[2 * j + 1]))
+                sums.append(
+                    ir.emit(
+                        llvm.CallIntrinsicOp(
+                            f"llvm.vector.reduce.fadd.v{lanes}f32", [ir.fconst(0.0), both], [F32]
+                        )
+                    )
+                )
+
+            def tail(k: SSAValue, acc: list[SSAValue]) -> list[SSAValue]:
+                a = ir.load(ir.at(arow, k))
+                return [self.fma(a, ir.load(ir.at(wrows[j], k)), acc[j]) for j in range(width)]
+
+            sums = ir.loop(k_vec, p["K"], self.c(1), tail, sums)
+            for j in range(width):
+                self.finish(ir.at(crow, ir.add(n, self.c(j))), sums[j])
+
+        def row(arow: SSAValue, crow: SSAValue) -> None:
+            n_grouped = ir.mul(ir.emit(llvm.SDivOp(p["N"], self.c(cols))), self.c(cols))
+            ir.loop(self.c(0), n_grouped, self.c(cols), lambda n, _: group(arow, crow, n, cols))
+            ir.loop(n_grouped, p["N"], self.c(1), lambda n, _: group(arow, crow, n, 1))
+
+        self.each_row(row)
+
+    def axpy_rows(self) -> None:
+        """B's rows contiguous in n: C[i, :] accumulates A[i, k] * B[k, :] over k, 4 vectors of
+        columns at a time; the last columns one at a time."""
+        ir, s, p = self.ir, self.s, self.p
+        lanes, nv = s.lanes, 4
+        width = nv * lanes
+
+        def row(arow: SSAValue, crow: SSAValue) -> None:
+            n_vec = ir.mul(ir.emit(llvm.SDivOp(p["N"], self.c(width))), self.c(width))
+            zero = ir.emit(
+                llvm.ConstantOp(
+                    DenseIntOrFPElementsAttr.from_list(self.vec, [0.0] * lanes), self.vec
+                )
+            )
+
+            def block(n: SSAValue, _: list[SSAValue]) -> None:
+                def step(k: SSAValue, acc: list[SSAValue]) -> list[SSAValue]:
+                    a = self.splat(ir.load(ir.at(arow, (k, p["csa"]))))
+                    brow = ir.at(self.b, (k, p["rsb"]), n)
+                    return [
+                        self.fma(a, ir.load(ir.at(brow, self.c(v * lanes)), self.vec, 4), acc[v])
+                        for v in range(nv)
+                    ]
+
+                acc = ir.loop(self.c(0), p["K"], self.c(1), step, [zero] * nv)
+                for v in range(nv):
+                    self.finish(ir.at(crow, ir.add(n, self.c(v * lanes))), acc[v])
+
+            def column(n: SSAValue, _: list[SSAValue]) -> None:
+                def step(k: SSAValue, acc: list[SSAValue]) -> list[SSAValue]:
+                    a = ir.load(ir.at(arow, (k, p["csa"])))
+                    return [self.fma(a, ir.load(ir.at(self.b, (k, p["rsb"]), n)), acc[0])]
+
+                (total,) = ir.loop(self.c(0), p["K"], self.c(1), step, [ir.fconst(0.0)])
+                self.finish(ir.at(crow, n), total)
+
+            ir.loop(self.c(0), n_vec, self.c(width), block)
+            ir.loop(n_vec, p["N"], self.c(1), column)
+
+        self.each_row(row)
 
     def batch(self, b: SSAValue, _: list[SSAValue]) -> None:
         ir, s, p = self.ir, self.s, self.p
