@@ -515,13 +515,15 @@ class _Gemm:
                 x = ir.load(ir.at(src, (ir.add(first, self.c(j)), stride)))
                 ir.store(x, ir.at(out, self.c(j)))
 
-        def edge() -> None:
+        def edge() -> None:  # rare: a loop, not unrolled (compile time)
             zero = ir.fconst(0.0)
             last = ir.sub(valid, self.c(1))
-            for j in range(n):
-                jj = self.c(j)
-                x = ir.load(ir.at(src, (ir.add(first, ir.min(jj, last)), stride)))
-                ir.store(ir.select(ir.cmp("slt", jj, valid), x, zero), ir.at(out, jj))
+
+            def element(j: SSAValue, _: list[SSAValue]) -> None:
+                x = ir.load(ir.at(src, (ir.add(first, ir.min(j, last)), stride)))
+                ir.store(ir.select(ir.cmp("slt", j, valid), x, zero), ir.at(out, j))
+
+            ir.loop(self.c(0), self.c(n), self.c(1), element)
 
         ir.if_(ir.cmp("eq", valid, self.c(n)), full, edge)
 
@@ -575,15 +577,15 @@ class _Gemm:
         acc = ir.loop(self.c(0), kc, self.c(1), step, [zero] * (s.mr * nv))
         full = ir.emit(llvm.AndOp(ir.cmp("eq", mr, self.c(s.mr)), ir.cmp("eq", nr, self.c(s.nr))))
 
-        def store_full(add: bool) -> None:
+        def store_full() -> None:
+            # One version for both cases (compile time): C was prefetched, reading it is cheap.
             for i in range(s.mr):
                 row = ir.at(c, (self.c(i), self.p["ldc"]))
                 for v in range(nv):
                     ptr = ir.at(row, self.c(v * s.lanes))
                     value = acc[i * nv + v]
-                    if add:
-                        value = ir.emit(llvm.FAddOp(ir.load(ptr, self.vec, 4), value))
-                    ir.store(value, ptr, 4)
+                    summed = ir.emit(llvm.FAddOp(ir.load(ptr, self.vec, 4), value))
+                    ir.store(ir.select(overwrite, value, summed), ptr, 4)
 
         def store_edge() -> None:
             for i in range(s.mr):
@@ -604,6 +606,6 @@ class _Gemm:
 
         ir.if_(
             full,
-            lambda: ir.if_(overwrite, lambda: store_full(False), lambda: store_full(True)),
+            store_full,
             store_edge,
         )
