@@ -97,7 +97,7 @@ class _IR:
         self.b.insert(op)
         return op.results[0] if op.results else None  # pyright: ignore[reportReturnType]
 
-    def const(self, value: int, t: Attribute = i64) -> SSAValue:
+    def const(self, value: int, t: IntegerType = i64) -> SSAValue:
         return self.emit(llvm.ConstantOp(IntegerAttr(value, t), t))
 
     def fconst(self, value: float) -> SSAValue:
@@ -223,7 +223,7 @@ def build_gemm(target: Target, shape: GemmShape | None = None) -> llvm.FuncOp:
     for arg, pname in zip(entry.args, GEMM_PARAMS, strict=True):
         arg.name_hint = pname
     region = Region(entry)
-    params = dict(zip(GEMM_PARAMS, entry.args, strict=True))
+    params: dict[str, SSAValue] = dict(zip(GEMM_PARAMS, entry.args, strict=True))
     _Gemm(_IR(region, entry), s, params, target.fma).build()
     return llvm.FuncOp(
         gemm_name(target),
@@ -477,7 +477,11 @@ class _Gemm:
             ir.loop(full_panels, nc, self.c(s.nr), gather)
 
         unit = ir.cmp("eq", p["csb"], self.c(1))
-        ir.if_(unit, rows, lambda: ir.loop(self.c(0), nc, self.c(s.nr), gather))
+
+        def gather_all() -> None:
+            ir.loop(self.c(0), nc, self.c(s.nr), gather)
+
+        ir.if_(unit, rows, gather_all)
 
     def pack_a(self, ic: SSAValue, pc: SSAValue, mc: SSAValue, kc: SSAValue) -> None:
         """A[ic:+mc, pc:+kc] -> MR-row panels `ap[ip*kc + k*MR + i]`, zero past mc."""
