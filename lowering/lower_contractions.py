@@ -16,7 +16,8 @@ generic's indexing maps and memref shapes, so every layout the lowering produces
 (transposed operands, dense's [N, K] weight, broadcast batches, leading axes folded
 into M) is one routine. A zero fill of the destination right before the op is dropped:
 the routine overwrites C (`accumulate = 0`); otherwise it adds to C. Everything else
-(other dtypes, strided views, empty shapes) keeps its loops. A fused epilogue stays a
+(other dtypes, strided views, empty shapes, fewer than `min-macs` multiply-adds) keeps
+its loops. A fused epilogue stays a
 separate loop over C: fuse-linalg-epilogue does not fuse into these anchors.
 
 `KERNELS` maps a contraction's name to the rule that emits its call; a new kernel family
@@ -45,7 +46,7 @@ from xdsl.ir import Operation, SSAValue
 from xdsl.ir.affine import AffineConstantExpr, AffineDimExpr
 from xdsl.passes import ModulePass
 
-from relay_opt.lowering.kernels import kernel_contraction
+from relay_opt.lowering.kernels import MIN_KERNEL_MACS, kernel_contraction
 from relay_opt.lowering.kernels.gemm import add_gemm
 from relay_opt.lowering.kernels.target import Target
 
@@ -232,6 +233,8 @@ class LowerContractionsPass(ModulePass):
     """The target's vector width (128, 256, 512); 0 is the host's."""
     fma: bool = True
     """Whether the target fuses multiply-add (with vector_bits; the host's when that is 0)."""
+    min_macs: int = MIN_KERNEL_MACS
+    """Smaller contractions keep their loops."""
 
     def target(self) -> Target:
         if self.vector_bits == 0:
@@ -244,7 +247,7 @@ class LowerContractionsPass(ModulePass):
             if not isinstance(f, func.FuncOp) or f.is_declaration:
                 continue
             for kernel in [o for o in f.walk() if isinstance(o, linalg.GenericOp)]:
-                kind = kernel_contraction(kernel)
+                kind = kernel_contraction(kernel, self.min_macs)
                 rule = KERNELS.get(kind) if kind is not None else None
                 if rule is not None:
                     rule(kernel, kind, op, target)  # pyright: ignore[reportArgumentType]

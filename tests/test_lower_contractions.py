@@ -13,6 +13,7 @@ from xdsl.dialects import llvm as llvm_dialect
 from xdsl.dialects.builtin import ModuleOp
 
 from relay_opt import load_program
+from relay_opt.lowering.kernels import MIN_KERNEL_MACS
 from relay_opt.lowering.kernels.gemm import GEMM_PARAMS, add_gemm, gemm_name
 from relay_opt.lowering.kernels.target import Target
 from relay_opt.runtime.interpreter import interpret
@@ -21,7 +22,9 @@ from relay_opt.runtime.jit import compile, lower_to_llvm
 HEADER = '#[version = "0.0.5"]\n'
 
 # (M, N, K): every size of the list in some position, M=1 (a matrix-vector product), K=1,
-# sizes below, at and just past the 6x16 tile, and past KC=256 and MC=72.
+# sizes below, at and just past the 6x16 tile, and past KC=256 and MC=72. The small ones keep
+# their loops (MIN_KERNEL_MACS); the routine itself runs every one in
+# test_routine_on_every_edge.
 SHAPES = [
     (1, 257, 33),
     (2, 1, 100),
@@ -77,7 +80,9 @@ def test_matmul_shapes(opt: int) -> None:
         params += [(f"a{i}", (m, k)), (f"b{i}", (k, n))]
         shapes += [(m, k), (k, n)]
         results.append(f"nn.matmul(%a{i}, %b{i})")
-    _check(_program(params, results, "float32"), shapes, opt, len(SHAPES))
+    calls = sum(m * n * k >= MIN_KERNEL_MACS for m, n, k in SHAPES)
+    assert calls >= 4
+    _check(_program(params, results, "float32"), shapes, opt, calls)
 
 
 @pytest.mark.parametrize("opt", [0, 3])
@@ -85,7 +90,7 @@ def test_transposed_operands_and_dense(opt: int) -> None:
     # dense's weight is [N, K]; matmul with transpose_a/transpose_b; dense of a 3-D input
     # (its leading axes are M).
     text = _program(
-        [("x", (5, 33)), ("w", (17, 33)), ("a", (33, 7)), ("b", (100, 33)), ("y", (2, 3, 33))],
+        [("x", (5, 100)), ("w", (17, 100)), ("a", (100, 7)), ("b", (33, 100)), ("y", (2, 3, 100))],
         [
             "nn.dense(%x, %w)",
             "nn.matmul(%a, %b, transpose_a=True, transpose_b=True)",
@@ -94,21 +99,21 @@ def test_transposed_operands_and_dense(opt: int) -> None:
         ],
         "float32",
     )
-    _check(text, [(5, 33), (17, 33), (33, 7), (100, 33), (2, 3, 33)], opt, 4)
+    _check(text, [(5, 100), (17, 100), (100, 7), (33, 100), (2, 3, 100)], opt, 4)
 
 
 @pytest.mark.parametrize("opt", [0, 3])
 def test_batch_matmul(opt: int) -> None:
     # Batched, with a transposed B, and with a broadcast batch.
     text = _program(
-        [("x", (3, 7, 20)), ("y", (3, 17, 20)), ("z", (1, 20, 9))],
+        [("x", (3, 7, 20)), ("y", (3, 17, 20)), ("z", (1, 20, 33))],
         [
             "nn.batch_matmul(%x, %y, transpose_b=True)",
             "nn.batch_matmul(%x, %z, transpose_b=False)",
         ],
         "float32",
     )
-    _check(text, [(3, 7, 20), (3, 17, 20), (1, 20, 9)], opt, 2)
+    _check(text, [(3, 7, 20), (3, 17, 20), (1, 20, 33)], opt, 2)
 
 
 @pytest.mark.parametrize("opt", [0, 3])
@@ -123,9 +128,9 @@ def test_dense_bias_relu_epilogue(opt: int) -> None:
 
 
 def test_other_dtypes_keep_their_loops() -> None:
-    text = _program([("a", (5, 7)), ("b", (7, 3))], ["nn.matmul(%a, %b)"], "float16")
-    _check(text, [(5, 7), (7, 3)], 3, 0, "float16")
-    text = _program([("a", (5, 7)), ("b", (7, 3))], ["nn.matmul(%a, %b)"], "int32")
+    text = _program([("a", (20, 30)), ("b", (30, 17))], ["nn.matmul(%a, %b)"], "float16")
+    _check(text, [(20, 30), (30, 17)], 3, 0, "float16")
+    text = _program([("a", (20, 30)), ("b", (30, 17))], ["nn.matmul(%a, %b)"], "int32")
     assert _kernel_calls(text, 3) == 0
 
 
@@ -165,3 +170,23 @@ def test_routine_accumulates_into_a_wider_c(routine, m: int, n: int, k: int) -> 
     fn(*data, m, n, k, k, 1, n, 1, n + 5, 1, 0, 0, 0, 0)
     np.testing.assert_allclose(c[:, :n], a.astype(np.float64) @ b, rtol=1e-4, atol=1e-4)
     np.testing.assert_array_equal(c[:, n:], want[:, n:])
+
+
+SIZES = [1, 2, 5, 7, 16, 17, 33, 100, 257]
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_routine_on_every_edge(routine, transposed: bool) -> None:  # noqa: ANN001
+    # Each size in each position (the others fixed at sizes off the tile), through the C ABI;
+    # B either [K, N] or [N, K] (dense's weight), overwriting C.
+    _, fn = routine
+    rng = np.random.default_rng(1)
+    shapes = {(s, 17, 33) for s in SIZES} | {(5, s, 7) for s in SIZES} | {(7, 16, s) for s in SIZES}
+    for m, n, k in sorted(shapes):
+        a = rng.standard_normal((m, k), dtype=np.float32)
+        b = rng.standard_normal((n, k) if transposed else (k, n), dtype=np.float32)
+        c = np.full((m, n), np.nan, dtype=np.float32)
+        rsb, csb = (1, k) if transposed else (n, 1)
+        fn(a.ctypes.data, b.ctypes.data, c.ctypes.data, m, n, k, k, 1, rsb, csb, n, 1, 0, 0, 0, 0)
+        want = a.astype(np.float64) @ (b.T if transposed else b)
+        np.testing.assert_allclose(c, want, rtol=1e-4, atol=1e-4, err_msg=f"{(m, n, k)}")

@@ -1,5 +1,10 @@
-// RUN: relay-opt %s -p 'lower-contractions{vector-bits=256}' | filecheck %s
-// RUN: relay-opt %s -p 'lower-contractions{vector-bits=512}' | filecheck %s --check-prefix=AVX512
+// RUN: relay-opt %s -p 'lower-contractions{vector-bits=256 min-macs=0}' | filecheck %s
+// RUN: relay-opt %s -p 'lower-contractions{vector-bits=512 min-macs=0}' | filecheck %s --check-prefix=AVX512
+// RUN: relay-opt %s -p 'lower-contractions{vector-bits=256}' | filecheck %s --check-prefix=SMALL
+
+// By default contractions under 4096 multiply-adds keep their loops (all of these).
+// SMALL-NOT: llvm.call @relay_opt_sgemm
+// SMALL-NOT: llvm.func internal @relay_opt_sgemm
 
 // A float32 contraction named by convert-relay-to-linalg becomes one call of the GEMM routine:
 // base pointers, then M, N, K, A's row and column strides, B's, C's row stride, the batch
