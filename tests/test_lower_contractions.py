@@ -22,7 +22,7 @@ from relay_opt.runtime.jit import compile, lower_to_llvm
 HEADER = '#[version = "0.0.5"]\n'
 
 # (M, N, K): every size of the list in some position, M=1 (a matrix-vector product), K=1,
-# sizes below, at and just past the 6x16 tile, and past KC=256 and MC=72. The small ones keep
+# sizes below, at and just past the 6x16 tile and past the K block of AVX-512. The small ones keep
 # their loops (MIN_KERNEL_MACS); the routine itself runs every one in
 # test_routine_on_every_edge.
 SHAPES = [
@@ -154,7 +154,7 @@ def routine():  # noqa: ANN201
     return engine, fn
 
 
-@pytest.mark.parametrize("m,n,k", [(13, 35, 300), (6, 16, 256), (1, 40, 3)])
+@pytest.mark.parametrize("m,n,k", [(13, 35, 300), (6, 16, 256), (1, 40, 3), (150, 20, 400)])
 def test_routine_accumulates_into_a_wider_c(routine, m: int, n: int, k: int) -> None:  # noqa: ANN001
     _, fn = routine
     rng = np.random.default_rng(m)

@@ -66,9 +66,12 @@ class GemmShape:
     mr: int
     nr: int
     lanes: int
-    kc: int = 256
-    mc: int = 72
+    kc: int = 384
+    """A K block: a KC x NR panel of B (24 KB at NR=16) and an MR x KC one of A stay in L1."""
+    mc: int = 144
+    """An M block: its packed MC x KC of A (216 KB) stays in L2."""
     nc: int = 3072
+    """An N block: its packed KC x NC of B (4.5 MB) in L3."""
 
     @staticmethod
     def for_target(target: Target) -> GemmShape:
@@ -76,8 +79,9 @@ class GemmShape:
         # 6 rows x 2 vectors: 12 accumulators, 2 B vectors and a broadcast fit 16 registers
         # (AVX2); with AVX-512's 32 registers, 14 rows x 2 vectors.
         mr = 14 if target.vector_bits >= 512 else 6
-        mc = 14 * 8 if mr == 14 else 72
-        return GemmShape(mr=mr, nr=2 * lanes, lanes=lanes, mc=mc)
+        if mr == 14:  # NR=32: keep a KC x NR panel of B within L1 (AVX-512 is untuned here)
+            return GemmShape(mr=mr, nr=2 * lanes, lanes=lanes, kc=256, mc=112)
+        return GemmShape(mr=mr, nr=2 * lanes, lanes=lanes)
 
 
 def gemm_name(target: Target) -> str:
