@@ -134,12 +134,13 @@ def test_other_dtypes_keep_their_loops() -> None:
     assert _kernel_calls(text, 3) == 0
 
 
-@pytest.fixture(scope="module")
-def routine():  # noqa: ANN201
-    """The host's GEMM routine, compiled alone and callable through its C ABI."""
+@pytest.fixture(scope="module", params=["host", 512])
+def routine(request: pytest.FixtureRequest):  # noqa: ANN201
+    """The host's GEMM routine, and AVX-512's (14x32; LLVM splits its vectors where the host
+    has narrower ones), each compiled alone and callable through its C ABI."""
     from relay_opt.runtime.jit import _llvm, llvm_ir, optimize, target_machine
 
-    target = Target.host()
+    target = Target.host() if request.param == "host" else Target(vector_bits=request.param)
     module = ModuleOp([])
     name = add_gemm(module, target)
     for op in module.ops:
