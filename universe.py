@@ -33,6 +33,7 @@ PASSES: dict[str, str] = {
     "bufferize": "lowering.bufferize:BufferizePass",
     "fuse-linalg-elementwise": "lowering.fuse_linalg_elementwise:FuseLinalgElementwisePass",
     "fuse-linalg-epilogue": "lowering.fuse_linalg_epilogue:FuseLinalgEpiloguePass",
+    "lower-contractions": "lowering.lower_contractions:LowerContractionsPass",
     "expand-math": "lowering.expand_math:ExpandMathPass",
     "convert-to-llvm": "lowering.convert_to_llvm:ConvertToLLVMPass",
     "relay-to-llvm": "lowering.relay_to_llvm:RelayToLLVMPipeline",

@@ -56,7 +56,7 @@ from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
 from relay_opt.diagnostics import RelayError
-from relay_opt.dialects.relay.attribute_names import OUTPUTS
+from relay_opt.dialects.relay.attribute_names import CONTRACTION, OUTPUTS
 
 
 def memref_type(t: Attribute) -> MemRefType[Attribute]:
@@ -293,6 +293,8 @@ class _Function:
                 load = memref.LoadOp.get(extract.tensor, list(extract.indices))
                 Rewriter.replace_op(extract, load)
             new = linalg.GenericOp(ins, outs, body, op.indexing_maps, op.iterator_types, [])
+            if CONTRACTION in op.attributes:  # for lower-contractions
+                new.attributes[CONTRACTION] = op.attributes[CONTRACTION]
         else:
             assert isinstance(op, linalg.FillOp)
             new = linalg.FillOp(ins, outs, [])

@@ -395,6 +395,15 @@ class _Converter:
             self.set(op, self.v(op.src))
         elif isinstance(op, memref.SubviewOp):
             self.set(op, self.subview(op))
+        elif isinstance(op, memref.ExtractAlignedPointerAsIndexOp):
+            # A kernel call's base address (lower-contractions): memrefs are bare pointers.
+            self.set(op, self.emit(llvm.PtrToIntOp(self.v(op.source), i64)))
+        elif op.dialect_name() == "llvm":
+            # Already llvm (lower-contractions' inttoptr and kernel calls): only the operands.
+            new = op.clone(value_mapper=self.values)
+            self.b.insert(new)
+            for old, result in zip(op.results, new.results, strict=True):
+                self.values[old] = result
         elif isinstance(op, memref.GetGlobalOp):
             self.set(op, self.emit(llvm.AddressOfOp(op.name_.root_reference.data, PTR)))
         elif isinstance(op, func.ReturnOp):

@@ -58,6 +58,7 @@ from xdsl.rewriter import InsertPoint
 
 from relay_opt.dialects.relay.attribute_names import GROUP
 from relay_opt.lowering.fuse_linalg_elementwise import fused_generic
+from relay_opt.lowering.kernels import kernel_contraction
 
 
 def _iterators(op: linalg.GenericOp) -> list[str]:
@@ -96,6 +97,9 @@ def _fusable(anchor: linalg.GenericOp, epilogue: linalg.GenericOp, operand_index
         return False
     if _output_dims(anchor) is None or not anchor.results[0].has_one_use():
         return False
+    if kernel_contraction(anchor) is not None:
+        return False  # lower-contractions calls a kernel for it; the epilogue loops over C after
+
     if any(it != "parallel" for it in _iterators(epilogue)):
         return False
     # The epilogue reads the anchor's element at the very index the anchor writes it.

@@ -16,6 +16,7 @@ from relay_opt.lowering.convert_to_llvm import ConvertToLLVMPass
 from relay_opt.lowering.expand_math import ExpandMathPass
 from relay_opt.lowering.fuse_linalg_elementwise import FuseLinalgElementwisePass
 from relay_opt.lowering.fuse_linalg_epilogue import FuseLinalgEpiloguePass
+from relay_opt.lowering.lower_contractions import LowerContractionsPass
 from relay_opt.lowering.tail_calls_to_loops import TailCallsToLoopsPass
 
 # The lowering stages in the order they run: the one list the pass, the JIT and
@@ -25,6 +26,8 @@ STAGES: tuple[ModulePass, ...] = (
     FuseLinalgElementwisePass(),
     FuseLinalgEpiloguePass(),
     BufferizePass(),
+    # Named float32 contractions become kernel calls; the rest of linalg becomes loops.
+    LowerContractionsPass(),
     ConvertLinalgToLoopsPass(),
     ConvertScfToCfPass(),
     TailCallsToLoopsPass(),

@@ -21,3 +21,8 @@ fuse-linalg-elementwise and fuse-linalg-epilogue merge only kernels of one group
 
 OUTPUTS = "relay_opt.outputs"
 """On a bufferized func.func: how many of its trailing arguments are its results."""
+
+CONTRACTION = "relay_opt.contraction"
+"""On a linalg.generic: the contraction it computes (`"dense"`, `"matmul"`, `"batch_matmul"`),
+set by convert-relay-to-linalg; lower-contractions replaces such an op with a call to the
+kernel library's routine for it, and fuse-linalg-epilogue leaves those anchors alone."""

@@ -11,10 +11,12 @@ from collections.abc import Callable, Sequence
 
 from xdsl.builder import Builder
 from xdsl.dialects import arith, math, tensor
-from xdsl.dialects.builtin import AffineMapAttr, IntegerType, TensorType
+from xdsl.dialects.builtin import AffineMapAttr, IntegerType, StringAttr, TensorType
+from xdsl.dialects.linalg import ops as linalg
 from xdsl.ir import Attribute, Operation, SSAValue
 
 from relay_opt.diagnostics import RelayError
+from relay_opt.dialects.relay.attribute_names import CONTRACTION
 from relay_opt.dialects.relay.builder import RelayBuilder
 from relay_opt.dialects.relay.decompositions import DECOMPOSITIONS
 from relay_opt.dialects.relay.ir_helpers import shape_of
@@ -99,10 +101,20 @@ def _contract(
     operands: list[SSAValue],
     maps: list[AffineMapAttr],
     parallel: int,
+    kind: str,
 ) -> SSAValue:
-    """The sum of the operands' products over the last loop, after `parallel` parallel loops."""
+    """The sum of the operands' products over the last loop, after `parallel` parallel loops;
+    `kind` names the contraction (see attribute_names.CONTRACTION)."""
     iterators = [PARALLEL] * parallel + [REDUCTION]
-    return accumulate(lw, operands, op.result.type, 0, maps, iterators, _mac(_dtype(op)))
+    result = accumulate(lw, operands, op.result.type, 0, maps, iterators, _mac(_dtype(op)))
+    # Named for lower-contractions, which calls a kernel for it (float16's result is the
+    # generic that rounds the float32 sum: the name goes on the sum).
+    anchor = result.owner
+    if isinstance(anchor, linalg.GenericOp) and REDUCTION not in anchor.iterator_types.data:
+        anchor = anchor.inputs[0].owner
+    if isinstance(anchor, linalg.GenericOp):
+        anchor.attributes[CONTRACTION] = StringAttr(kind)
+    return result
 
 
 @lowering(Dense)
@@ -116,7 +128,7 @@ def lower_dense(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVa
         amap(n, [d(lead), d(lead + 1)]),
         amap(n, [*(d(i) for i in range(lead)), d(lead)]),
     ]
-    return _contract(lw, op, [x, w], maps, lead + 1)
+    return _contract(lw, op, [x, w], maps, lead + 1, "dense")
 
 
 @lowering(Matmul)
@@ -130,7 +142,7 @@ def lower_matmul(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
     a_map = [k, d(0)] if op.attrs.transpose_a else [*(d(i) for i in range(lead)), k]
     b_map = [d(lead), k] if op.attrs.transpose_b else [k, d(lead)]
     maps = [amap(n, a_map), amap(n, b_map), amap(n, [*(d(i) for i in range(lead)), d(lead)])]
-    return _contract(lw, op, [a, b], maps, lead + 1)
+    return _contract(lw, op, [a, b], maps, lead + 1, "matmul")
 
 
 @lowering(BatchMatmul)
@@ -143,7 +155,7 @@ def lower_batch_matmul(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -
     x_map = [bx, d(3), d(1)] if op.attrs.transpose_a else [bx, d(1), d(3)]
     y_map = [by, d(2), d(3)] if op.attrs.transpose_b else [by, d(3), d(2)]
     maps = [amap(4, x_map), amap(4, y_map), amap(4, [d(0), d(1), d(2)])]
-    return _contract(lw, op, [x, y], maps, 3)
+    return _contract(lw, op, [x, y], maps, 3, "batch_matmul")
 
 
 # -- convolution and pooling --------------------------------------------------------------
