@@ -96,6 +96,11 @@ def _fusable(anchor: linalg.GenericOp, epilogue: linalg.GenericOp, operand_index
         return False
     if _output_dims(anchor) is None or not anchor.results[0].has_one_use():
         return False
+    iterators = _iterators(anchor)
+    if "parallel" in iterators[iterators.index("reduction") :]:
+        # A parallel loop inside the reductions (blocked conv2d's vector lanes) must stay the
+        # innermost loop for LLVM to vectorize it; fused, the reductions would go inside it.
+        return False
     if any(it != "parallel" for it in _iterators(epilogue)):
         return False
     # The epilogue reads the anchor's element at the very index the anchor writes it.

@@ -41,6 +41,7 @@ from relay_opt.dialects.relay.ops.nn import (
     Pad,
     Prelu,
     Softmax,
+    conv2d_blocks,
     padding4,
 )
 from relay_opt.dialects.relay.registry import RelayOperatorOp
@@ -162,12 +163,43 @@ def _pad_spatial(
     return pad_by_index(lw, x, widths, "constant", value)
 
 
+def _blocked_conv2d(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, w: SSAValue) -> SSAValue:
+    """NCHW{c}c data, OIHW{i}i{o}o weight: the output-channel block is the innermost loop,
+    a parallel loop inside the reductions, so each step is one broadcast input element times
+    a vector of `o` weights added to a vector of `o` outputs, which LLVM vectorizes."""
+    attrs = op.attrs
+    sh, sw = attrs.strides
+    dh, dw = attrs.dilation
+    x = _pad_spatial(lw, x, padding4(attrs.padding), 0.0)
+    if attrs.groups == 1:
+        # loops: n, ob, y, x, ib, i, j, ii (reductions), oo
+        rows, cols = d(2) * sh + d(5) * dh, d(3) * sw + d(6) * dw
+        maps = [
+            amap(9, [d(0), d(4), rows, cols, d(7)]),
+            amap(9, [d(1), d(4), d(5), d(6), d(7), d(8)]),
+            amap(9, [d(0), d(1), d(2), d(3), d(8)]),
+        ]
+        iterators = [PARALLEL] * 4 + [REDUCTION] * 4 + [PARALLEL]
+    else:
+        # depthwise: loops n, cb, y, x, i, j (reductions), cc; channel cb * c + cc reads itself
+        rows, cols = d(2) * sh + d(4) * dh, d(3) * sw + d(5) * dw
+        maps = [
+            amap(7, [d(0), d(1), rows, cols, d(6)]),
+            amap(7, [d(1), c(0), d(4), d(5), c(0), d(6)]),
+            amap(7, [d(0), d(1), d(2), d(3), d(6)]),
+        ]
+        iterators = [PARALLEL] * 4 + [REDUCTION] * 2 + [PARALLEL]
+    return accumulate(lw, [x, w], op.result.type, 0, maps, iterators, _mac(_dtype(op)))
+
+
 @lowering(Conv2D)
 def lower_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     attrs = op.attrs
     nhwc = attrs.data_layout == "NHWC"
     _check_out_dtype(op)
     x, w = args
+    if conv2d_blocks(attrs) is not None:
+        return _blocked_conv2d(lw, op, x, w)
     x = _pad_spatial(lw, x, padding4(attrs.padding), 0.0, attrs.data_layout)
     if nhwc:
         kh, kw, cpg, cout = shape_of(w)

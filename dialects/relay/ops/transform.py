@@ -790,6 +790,10 @@ def parse_layout(layout: str) -> list[tuple[str, int]]:
             raise TypeRelationError(
                 f"layout '{layout}': sub-axis {n}{a} needs its axis {a.upper()}"
             )
+        if a.isupper() and n:
+            raise TypeRelationError(
+                f"layout '{layout}': axis {a} is whole, only a sub-axis ({n}{a.lower()}) has a size"
+            )
     return out
 
 
@@ -825,6 +829,12 @@ def _layout_transform_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         )
     if DYNAMIC in shape:
         raise TypeRelationError("layout_transform needs static shapes")
+    for (a, n), size in zip(src, shape, strict=True):
+        if a.islower() and size != n:
+            raise TypeRelationError(
+                f"sub-axis {n}{a} of layout {attrs.src_layout} has length {n}, "
+                f"the data's is {size}: data {show_shape(shape)}"
+            )
     if sorted(a for a, _ in src if a.isupper()) != sorted(a for a, _ in dst if a.isupper()):
         raise TypeRelationError(
             f"layouts {attrs.src_layout} and {attrs.dst_layout} have different axes"
@@ -847,7 +857,12 @@ def _to_logical(x: np.ndarray, layout: list[tuple[str, int]]) -> tuple[np.ndarra
 
 
 def _layout_transform(attrs: Attrs, x: np.ndarray) -> np.ndarray:
-    src, dst = parse_layout(attrs.src_layout), parse_layout(attrs.dst_layout)
+    return relayout(x, attrs.src_layout, attrs.dst_layout)
+
+
+def relayout(x: np.ndarray, src_layout: str, dst_layout: str) -> np.ndarray:
+    """x, laid out as `src_layout`, in `dst_layout` (layout_transform's numpy semantics)."""
+    src, dst = parse_layout(src_layout), parse_layout(dst_layout)
     logical, names = _to_logical(x, src)
     upper = [a for a, _ in dst if a.isupper()]
     y = np.transpose(logical, [names.index(a) for a in upper])
