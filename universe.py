@@ -22,6 +22,7 @@ PASSES: dict[str, str] = {
     "simplify-expr": "passes.simplify_expr:SimplifyExprPass",
     "fold-explicit-padding": "passes.fold_explicit_padding:FoldExplicitPaddingPass",
     "fold-scale-axis": "passes.fold_scale_axis:FoldScaleAxisPass",
+    "alter-op-layout": "passes.alter_op_layout:AlterOpLayoutPass",
     "combine-parallel-conv2d": "passes.combine_parallel_conv2d:CombineParallelConv2DPass",
     "combine-parallel-dense": "passes.combine_parallel_dense:CombineParallelDensePass",
     "relay-optimize": "passes.relay_optimize:OptimizePass",

@@ -99,7 +99,11 @@ def _fusable(anchor: linalg.GenericOp, epilogue: linalg.GenericOp, operand_index
         return False
     if kernel_contraction(anchor) is not None:
         return False  # lower-contractions calls a kernel for it; the epilogue loops over C after
-
+    iterators = _iterators(anchor)
+    if "parallel" in iterators[iterators.index("reduction") :]:
+        # A parallel loop inside the reductions (blocked conv2d's vector lanes) must stay the
+        # innermost loop for LLVM to vectorize it; fused, the reductions would go inside it.
+        return False
     if any(it != "parallel" for it in _iterators(epilogue)):
         return False
     # The epilogue reads the anchor's element at the very index the anchor writes it.

@@ -289,6 +289,7 @@ def lower_to_llvm(
     `verify_each` verifies the IR after every pass (an InternalError names the pass that
     broke it); by default only when the environment sets RELAY_OPT_VERIFY_EACH=1, as the
     test suite does, since it costs compile time."""
+    from relay_opt.lowering.kernels.target import Target
     from relay_opt.lowering.profile_kernels import (
         ProfileKernelsPass,
         kernel_names,
@@ -301,7 +302,7 @@ def lower_to_llvm(
     if not 0 <= level <= 3:
         raise RelayError(f"optimization level {level} does not exist (0 to 3)")
     timings = timings or Timings()
-    passes = passes_for_level(level, (entry,))
+    passes = passes_for_level(level, (entry,), Target.host().lanes(32))
     if not _has_incomplete_types(module):
         passes = [p for p in passes if not isinstance(p, InferTypesPass)]
     lowered = module.clone()

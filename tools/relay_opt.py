@@ -516,7 +516,7 @@ def _nested_passes(passes: Sequence[ModulePass]) -> list[ModulePass]:
             assert isinstance(p, OptimizePass)
             # An unknown level stays the pass, which reports it when it runs.
             valid = 0 <= p.level <= 3
-            out.extend(passes_for_level(p.level, p.entry) if valid else [p])
+            out.extend(passes_for_level(p.level, p.entry, p.layout_block) if valid else [p])
         else:
             out.append(p)
     return out

@@ -43,6 +43,7 @@ from relay_opt.dialects.relay.ops.nn import (
     Pad,
     Prelu,
     Softmax,
+    conv2d_blocks,
     padding4,
 )
 from relay_opt.dialects.relay.registry import RelayOperatorOp
@@ -174,12 +175,65 @@ def _pad_spatial(
     return pad_by_index(lw, x, widths, "constant", value)
 
 
+def _blocked_conv2d(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, w: SSAValue) -> SSAValue:
+    """NCHW{c}c data, OIHW{i}i{o}o weight: the output-channel block is the innermost loop,
+    inside the reductions, and outside it a tile of up to 8 output columns (a divisor of the
+    width). Each step multiplies one broadcast input element by a vector of `o` weights into
+    `tile` independent vector sums, which LLVM keeps in registers across the reductions
+    (with noalias buffers) and vectorizes (SLP): a register tile of tile x o accumulators."""
+    attrs = op.attrs
+    sh, sw = attrs.strides
+    dh, dw = attrs.dilation
+    x = _pad_spatial(lw, x, padding4(attrs.padding), 0.0)
+    ow = shape_of(op.result.type)[3]
+    tile = max(t for t in range(1, 9) if ow % t == 0)
+    # An unread operand whose shape gives the split column loops (xo, xi) their ranges.
+    t = signless(op.result.type)
+    assert isinstance(t, TensorType)
+    tiles = empty(lw, TensorType(t.element_type, [ow // tile, tile]))
+    if attrs.groups == 1:
+        # loops: n, ob, y, xo, ib, i, j, ii (reductions), xi, oo
+        col = d(3) * tile + d(8)
+        rows, cols = d(2) * sh + d(5) * dh, col * sw + d(6) * dw
+        maps = [
+            amap(10, [d(0), d(4), rows, cols, d(7)]),
+            amap(10, [d(1), d(4), d(5), d(6), d(7), d(9)]),
+            amap(10, [d(3), d(8)]),
+            amap(10, [d(0), d(1), d(2), col, d(9)]),
+        ]
+        iterators = [PARALLEL] * 4 + [REDUCTION] * 4 + [PARALLEL] * 2
+    else:
+        # depthwise: loops n, cb, y, xo, i, j (reductions), xi, cc; channel block cb reads
+        # its own input block
+        col = d(3) * tile + d(6)
+        rows, cols = d(2) * sh + d(4) * dh, col * sw + d(5) * dw
+        maps = [
+            amap(8, [d(0), d(1), rows, cols, d(7)]),
+            amap(8, [d(1), c(0), d(4), d(5), c(0), d(7)]),
+            amap(8, [d(3), d(6)]),
+            amap(8, [d(0), d(1), d(2), col, d(7)]),
+        ]
+        iterators = [PARALLEL] * 4 + [REDUCTION] * 2 + [PARALLEL] * 2
+    mac = _mac(_dtype(op))
+    return accumulate(
+        lw,
+        [x, w, tiles],
+        op.result.type,
+        0,
+        maps,
+        iterators,
+        lambda b, a: mac(b, [a[0], a[1], a[3]]),
+    )
+
+
 @lowering(Conv2D)
 def lower_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     attrs = op.attrs
     nhwc = attrs.data_layout == "NHWC"
     _check_out_dtype(op)
     x, w = args
+    if conv2d_blocks(attrs) is not None:
+        return _blocked_conv2d(lw, op, x, w)
     x = _pad_spatial(lw, x, padding4(attrs.padding), 0.0, attrs.data_layout)
     if nhwc:
         kh, kw, cpg, cout = shape_of(w)
