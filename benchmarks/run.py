@@ -66,8 +66,8 @@ def _settings(ns: argparse.Namespace) -> dict[str, object]:
     }
 
 
-def _pin_threads(n: int) -> Callable[[], None]:
-    """Every system to `n` threads; returns a function that says how (for the header)."""
+def _pin_threads(n: int) -> str:
+    """Every system to `n` threads; returns how (for the header)."""
     os.environ["RELAY_OPT_NUM_THREADS"] = str(n)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, str(n))  # for libraries loaded from here on
@@ -86,12 +86,12 @@ def _pin_threads(n: int) -> Callable[[], None]:
         notes.append(f"torch {torch.__version__} ({torch.get_num_threads()})")
     else:
         notes.append("torch not installed")
-    return lambda: "; ".join(notes)
+    return "; ".join(notes)
 
 
 def _torch():  # noqa: ANN202
     try:
-        import torch
+        import torch  # pyright: ignore[reportMissingImports]
     except ImportError:
         return None
     return torch
@@ -349,12 +349,13 @@ def math_rows(n: int, budget: float) -> list[dict[str, object]]:
     for name in ("exp", "tanh", "sigmoid"):
         reference, competitor, (lo, hi) = FUNCTIONS[name]
         assert competitor is not None
+        numpy_fn = competitor
         x = rng.uniform(lo, hi, n).astype(np.float32)
         f = compiled(name, n)
         got = np.asarray(f(x)).astype(np.float64)
         want = reference(x.astype(np.float64))
         ours = n / bench(lambda: f(x), budget) / 1e9  # noqa: B023
-        theirs = n / bench(lambda: competitor(x), budget) / 1e9  # noqa: B023
+        theirs = n / bench(lambda: numpy_fn(x), budget) / 1e9  # noqa: B023
         rows.append(
             {
                 "function": name,
@@ -446,8 +447,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     bad = [m for m in models if m not in (*LIGHT, "mlp", "lstm")]  # pyright: ignore
     if bad:
         p.error(f"unknown model {bad[0]!r}: choose from mlp, lstm, {', '.join(LIGHT)}")
-    how = _pin_threads(ns.threads)
-    print(_header(ns.threads, how()), flush=True)
+    print(_header(ns.threads, _pin_threads(ns.threads)), flush=True)
     budget = settings["budget"]
     assert isinstance(budget, float)
     if "matmul" in sections:
