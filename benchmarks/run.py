@@ -316,6 +316,7 @@ def conv_rows(limit: int, budget: float, threads: int) -> list[dict[str, object]
                 "max |diff|": float(np.abs(ours_out - theirs_out).max()),
             }
         )
+        print(f"  conv {rows[-1]['input']} {rows[-1]['kernel']}: done", file=sys.stderr)
     return rows
 
 
@@ -333,6 +334,9 @@ def model_rows(names: Sequence[str], budget: float, threads: int) -> list[dict[s
         row = measure(name, model, 50, budget, True, threads)
         row["torch ms"] = None  # PyTorch eager: only where a model is written for it (none yet)
         rows.append(row)
+        print(
+            f"  {name}: {row['relay-opt ms']:.4g} ms, ort {row['ort ms']:.4g} ms", file=sys.stderr
+        )
     return rows
 
 
