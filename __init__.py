@@ -27,8 +27,15 @@ def __getattr__(name: str):  # noqa: ANN202
     raise AttributeError(f"module 'relay_opt' has no attribute '{name}'")
 
 
-def compile(module, entry: str = "main", opt: int = 3, profile: bool = False):  # noqa: A001, ANN001, ANN201
-    """Compile a type-checked Relay module to native code: see `relay_opt.runtime.jit.compile`."""
+def compile(  # noqa: A001, ANN201
+    module,  # noqa: ANN001
+    entry: str = "main",
+    opt: int = 3,
+    profile: bool = False,
+    cache: bool = True,
+):
+    """Compile a type-checked Relay module to native code: see `relay_opt.runtime.jit.compile`
+    (`cache=False` neither reads nor writes the on-disk compile cache)."""
     from relay_opt.runtime.jit import compile as jit_compile
 
-    return jit_compile(module, entry, opt, profile)
+    return jit_compile(module, entry, opt, profile, cache=cache)

@@ -22,6 +22,7 @@ from relay_opt.diagnostics import ArgumentError, RelayError, verify_after_pass
 from relay_opt.dialects.relay.ir_helpers import functions_by_name
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.dialects.relay.types import DYNAMIC, IncompleteType, tensor_dtype
+from relay_opt.runtime import compile_cache
 from relay_opt.timing import Timings
 
 
@@ -390,12 +391,15 @@ def compile(
     opt: int = 3,
     profile: bool = False,  # noqa: A001
     timings: Timings | None = None,
+    cache: bool = True,
 ) -> Executable:
     """Compile a type-checked Relay module; returns its `entry` function as an Executable.
 
     `opt` is the optimization level of both the Relay pipeline (relay-optimize) and LLVM.
     With `profile`, every kernel is timed; `executable.profile.table()` reports it.
-    `timings` records the time of each pass and of LLVM's steps."""
+    `timings` records the time of each pass and of LLVM's steps. The object code is cached
+    on disk (runtime/compile_cache.py) unless `cache` is False, RELAY_OPT_NO_CACHE=1 or
+    `profile` (a profile names its kernels from the lowering)."""
     funcs = functions_by_name(module)
     if entry not in funcs:
         raise ArgumentError(
@@ -410,6 +414,18 @@ def compile(
     _check_native_dtypes(module)
     params = [s for i, a in enumerate(f.args) for s in _specs(a.type, a.name_hint or f"arg{i}")]
     timings = timings or Timings()
+    # Every argument that changes the code goes into the cache key's options.
+    options: dict[str, object] = {"opt": opt}
+    key = None
+    if not profile and compile_cache.enabled(cache):
+        with timings.measure("compile-cache-lookup"):
+            key = compile_cache.module_key(module, entry, options)
+            cached = compile_cache.load(key)
+        if cached is not None:
+            with timings.measure("compile-cache-load"):
+                exe = _from_cache(cached, entry, opt, params, f, funcs)
+            if exe is not None:
+                return exe
     kernels: list[str] = []
     lowered = lower_to_llvm(module, profile, opt, timings, kernels, entry)
     kernel_profile = None
@@ -422,8 +438,11 @@ def compile(
     llvm = _llvm()
     with timings.measure("llvm-optimize"):
         mod = optimize(ir_text, opt)
+    objects: list[bytes] = []
     with timings.measure("llvm-codegen"):
         engine = llvm.create_mcjit_compiler(mod, target_machine(opt))
+        if key is not None:  # MCJIT hands over the object code it made, for the cache
+            engine.set_object_cache(lambda _module, code: objects.append(bytes(code)))
         engine.finalize_object()
     address = engine.get_function_address(entry)
     if not address:  # never hand out a call through a null pointer
@@ -432,7 +451,65 @@ def compile(
     exe._weights = weights  # the bound arrays must outlive the code
     exe._depth_check = _depth_check(lowered, engine, funcs)
     exe.profile = kernel_profile
+    if key is not None and len(objects) == 1:
+        with timings.measure("compile-cache-store"):
+            compile_cache.save(
+                key,
+                objects[0],
+                zip(weight_names(lowered), weights, strict=True),
+                compile_cache.resource_names(module),
+                _recursive_functions(lowered),
+            )
     return exe
+
+
+def _from_cache(
+    cached: compile_cache.Entry,
+    entry: str,
+    opt: int,
+    params: list[TensorSpec],
+    f,  # noqa: ANN001
+    funcs: Mapping[str, object],
+) -> Executable | None:
+    """An Executable from a cache entry's object code, its weights bound; None if LLVM
+    refuses the object (the caller compiles)."""
+    llvm = _llvm()
+    for symbol, array in cached.weights:
+        llvm.add_symbol(symbol, array.ctypes.data)
+    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target_machine(opt))
+    try:
+        engine.add_object_file(llvm.ObjectFileRef.from_data(cached.object_code))
+        engine.finalize_object()
+    except RuntimeError:
+        return None
+    address = engine.get_function_address(entry)
+    if not address:
+        return None
+    exe = Executable(engine, address, params, list(f.function_type.inputs), f.ret_type, None)
+    exe._weights = [array for _, array in cached.weights]
+    if cached.recursive_functions is not None:
+        exe._depth_check = _DepthCheck(engine, cached.recursive_functions, funcs)
+    return exe
+
+
+def _recursive_functions(lowered: ModuleOp) -> list[str] | None:
+    from relay_opt.dialects.relay.limits import RECURSIVE_FUNCTIONS_ATTR
+
+    names = lowered.attributes.get(RECURSIVE_FUNCTIONS_ATTR)
+    if not isinstance(names, ArrayAttr):
+        return None
+    return [n.data for n in names]  # pyright: ignore
+
+
+def weight_names(module: ModuleOp) -> list[str]:
+    """The external globals of an llvm-dialect module that name stored weights, in order."""
+    from xdsl.dialects import llvm as llvm_dialect
+
+    return [
+        op.sym_name.data
+        for op in module.ops
+        if isinstance(op, llvm_dialect.GlobalOp) and "value" not in op.properties
+    ]
 
 
 def _depth_check(lowered: ModuleOp, engine, funcs: Mapping[str, object]) -> _DepthCheck | None:  # noqa: ANN001

@@ -90,6 +90,12 @@ def _parser() -> argparse.ArgumentParser:
         help="print a per-pass timing report (stderr), as relay-opt does",
     )
     p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="neither read nor write the compile cache (also RELAY_OPT_NO_CACHE=1); "
+        "--profile and --mlir-timing always compile",
+    )
+    p.add_argument(
         "-O",
         dest="opt_level",
         type=int,
@@ -251,7 +257,16 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
         else:
             from relay_opt.runtime.jit import compile
 
-            exe = compile(module, ns.entry, opt=ns.opt_level, profile=ns.profile, timings=timings)
+            # A per-pass timing report needs the passes to run: no cache.
+            cache = not (ns.no_cache or ns.mlir_timing)
+            exe = compile(
+                module,
+                ns.entry,
+                opt=ns.opt_level,
+                profile=ns.profile,
+                timings=timings,
+                cache=cache,
+            )
             call = lambda: exe(*inputs)  # noqa: E731
         result = call()
         repeat = ns.repeat or (1 if ns.print_time else 0)
