@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from xdsl.builder import Builder
 from xdsl.context import Context
-from xdsl.dialects import arith, func, memref, tensor
+from xdsl.dialects import arith, bufferization, func, llvm, memref, tensor
 from xdsl.dialects.builtin import (
     AffineMapAttr,
     DenseResourceAttr,
@@ -54,6 +54,12 @@ def memref_type(t: Attribute) -> MemRefType[Attribute]:
     return MemRefType(t.element_type, t.get_shape())
 
 
+def _buffer_type(t: Attribute) -> Attribute:
+    """A parameter's or result's type after bufferize: a tensor's memref; an object result
+    (an `!llvm.ptr`) becomes a pointer to the slot it is stored into."""
+    return memref_type(t) if isinstance(t, TensorType) else t
+
+
 def _dps_inits(op: Operation) -> list[SSAValue] | None:
     """The init (outs) tensors of a destination-passing op, one per result."""
     if isinstance(op, (linalg.GenericOp, linalg.FillOp)):
@@ -80,8 +86,8 @@ class _Function:
 
     def run(self) -> func.FuncOp:
         old = self.old
-        inputs = [memref_type(t) for t in old.function_type.inputs]
-        outputs = [memref_type(t) for t in old.function_type.outputs]
+        inputs = [_buffer_type(t) for t in old.function_type.inputs]
+        outputs = [_buffer_type(t) for t in old.function_type.outputs]
         block = Block(arg_types=[*inputs, *outputs])
         self.params = block.args[: len(inputs)]
         self.out_params = block.args[len(inputs) :]
@@ -92,6 +98,8 @@ class _Function:
         self.buffers: dict[SSAValue, SSAValue] = dict(zip(old.args, self.params, strict=True))
         self.allocs: list[SSAValue] = []
         self.b = Builder(InsertPoint.at_end(block))
+        self.slots: list[Operation] = []
+        """Stack slots for the object results of calls (docs/native-objects.md)."""
         ret = old.body.block.last_op
         assert isinstance(ret, func.ReturnOp)
         # The first return position of each value, for writing it in place.
@@ -105,6 +113,11 @@ class _Function:
         new.attributes[OUTPUTS] = IntegerAttr(len(outputs), i64)
         new.location = old.location
         self.free_after_last_use(block)
+        if self.slots:  # in the entry block, so a loop around a call reuses its slot
+            if block.first_op is None:
+                block.add_ops(self.slots)
+            else:
+                block.insert_ops_before(self.slots, block.first_op)
         return new
 
     # -- destinations ------------------------------------------------------------------------
@@ -145,19 +158,34 @@ class _Function:
         if isinstance(op, tensor.ExtractSliceOp):
             self.buffers[op.result] = self.view(op)
             return
-        if isinstance(op, func.CallOp):
+        if isinstance(op, func.CallOp) and not op.callee.string_value().startswith("relay_opt_"):
             args = [self.buffers[a] for a in op.arguments]
-            outs = [self.destination(r) for r in op.results]
+            outs = [
+                self.destination(r) if isinstance(r.type, TensorType) else self.slot()
+                for r in op.results
+            ]
             call = func.CallOp(op.callee, [*args, *outs], [])
             call.location = op.location
             self.b.insert(call)
-            self.buffers.update(zip(op.results, outs, strict=True))
+            for r, out in zip(op.results, outs, strict=True):
+                if isinstance(r.type, TensorType):
+                    self.buffers[r] = out
+                else:
+                    self.buffers[r] = self.b.insert(llvm.LoadOp(out, r.type)).results[0]
             return
         if isinstance(op, func.ReturnOp):
             for k, v in enumerate(op.arguments):
-                if self.buffers[v] is not self.out_params[k]:
+                if not isinstance(v.type, TensorType):
+                    self.b.insert(llvm.StoreOp(self.buffers[v], self.out_params[k]))
+                elif self.buffers[v] is not self.out_params[k]:
                     self.b.insert(memref.CopyOp(self.buffers[v], self.out_params[k]))
             self.b.insert(func.ReturnOp())
+            return
+        if isinstance(op, bufferization.ToTensorOp):
+            self.buffers[op.tensor] = self.buffers[op.memref]  # a view of an object's buffer
+            return
+        if isinstance(op, bufferization.MaterializeInDestinationOp):
+            self.b.insert(memref.CopyOp(self.input_buffer(op.source), self.buffers[op.dest]))
             return
         if all(not isinstance(r.type, TensorType) for r in op.results) and all(
             not isinstance(o.type, TensorType) for o in op.operands
@@ -166,6 +194,13 @@ class _Function:
             self.b.insert(op.clone(value_mapper=self.buffers))
             return
         raise RelayError(f"bufferize does not handle '{op.name}' yet", op)
+
+    def slot(self) -> SSAValue:
+        """An 8-byte stack slot that a callee stores an object result into."""
+        one = arith.ConstantOp(IntegerAttr(1, i64))
+        alloca = llvm.AllocaOp(one, llvm.LLVMPointerType(), alignment=8)
+        self.slots += [one, alloca]
+        return alloca.results[0]
 
     def dps(self, op: Operation, inits: list[SSAValue]) -> None:
         outs = []

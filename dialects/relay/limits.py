@@ -29,6 +29,12 @@ STACK_RESERVE = 256 * 1024
 """Bytes of stack kept free below the deepest recursive frame (for the kernels it calls)."""
 ERROR_GLOBAL = "relay_opt_error"
 RECURSIVE_FUNCTIONS_ATTR = "relay_opt.recursive_functions"
+MATCH_FAILED = "relay_opt_match_failed"
+"""The function compiled code calls where a `match?` finds no clause: convert-to-llvm
+makes the call a store of the error code `MATCH_FAILURE_BASE + k` and a return."""
+MATCH_FAILURES_ATTR = "relay_opt.match_failures"
+"""Module attribute: the source position (`file:line:col`) of failing `match?` number k."""
+MATCH_FAILURE_BASE = 1 << 32
 
 
 def max_depth() -> int:

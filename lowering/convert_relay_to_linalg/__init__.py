@@ -7,8 +7,9 @@ JAX does; an operator without a rule is a diagnostic naming it.
 Functions become `func.func`; tuples disappear (a tuple-typed parameter or
 result becomes one per field, recursively; `relay.tuple`/`relay.tuple_get`
 just regroup values); unsigned dtypes become signless integers with the
-unsigned operations chosen by the rules. Closures, ADTs, references, `if` and
-`match` are the subject of later work and are reported as not supported yet.
+unsigned operations chosen by the rules. ADT values and references are heap
+objects (objects.py, docs/native-objects.md); `match` becomes `scf.if` on tags.
+Closures and `if` are reported as not supported yet.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ from relay_opt.dialects.relay import adt, core
 from relay_opt.dialects.relay.attribute_names import GROUP, PRIMITIVE
 from relay_opt.dialects.relay.ir_helpers import inline_body
 from relay_opt.dialects.relay.registry import RelayOperatorOp
-from relay_opt.dialects.relay.types import is_concrete, tensor_dtype
+from relay_opt.dialects.relay.types import ADTType, RefType, is_concrete, tensor_dtype
+from relay_opt.lowering.convert_relay_to_linalg.objects import OBJECT, Objects
 
 Rule = Callable[["Lowerer", RelayOperatorOp, list[SSAValue]], SSAValue | list[SSAValue]]
 RULES: dict[type[RelayOperatorOp], Rule] = {}
@@ -79,6 +81,8 @@ def flatten_type(t: Attribute) -> list[Attribute]:
         return [leaf for f in t.types for leaf in flatten_type(f)]
     if isinstance(t, TensorType):
         return [signless(t)]
+    if isinstance(t, (ADTType, RefType)):
+        return [OBJECT]  # a heap object (objects.py)
     raise RelayError(f"values of type {t} are not supported by convert-relay-to-linalg yet")
 
 
@@ -93,6 +97,7 @@ class Lowerer:
         self.primitives: dict[SSAValue, core.ClosureOp] = {}
         self.groups = 0
         """Fused groups inlined so far: each call of a primitive closure is a group of its own."""
+        self.objects = Objects(self)
 
     def insert(self, op: Operation) -> Operation:
         self.builder.insert(op)
@@ -116,7 +121,9 @@ class Lowerer:
             new_ops.append(self.function(op))
         for op in list(module.ops):
             op.detach()
+        new_ops += self.objects.finish(new_ops)
         module.body.block.add_ops([*_external_declarations(new_ops), *new_ops])
+        module.attributes.update(self.objects.module_attributes())
 
     def function(self, f: core.FuncOp) -> func.FuncOp:
         if f.type_param_names or not is_concrete(f.function_type):
@@ -165,6 +172,9 @@ class Lowerer:
             call = self.insert(func.CallOp(op.callee, args, flatten_type(op.result.type)))
             call.location = op.location
             self.values[op.result] = list(call.results)
+            return
+        if (rule := OBJECT_OPS.get(type(op))) is not None:
+            getattr(self.objects, rule)(op)
             return
         if isinstance(op, core.ClosureOp) and op.attributes.get(PRIMITIVE) is not None:
             self.primitives[op.result] = op  # lowered where it is called
@@ -225,6 +235,15 @@ class Lowerer:
         c = self.insert(arith.ConstantOp(value, t))
         c.location = op.location
         return c.results[0]
+
+
+OBJECT_OPS = {
+    adt.ConstructOp: "construct",
+    adt.MatchOp: "match",
+    core.RefCreateOp: "ref_create",
+    core.RefReadOp: "ref_read",
+    core.RefWriteOp: "ref_write",
+}
 
 
 def _external_declarations(ops: list[Operation]) -> list[func.FuncOp]:
