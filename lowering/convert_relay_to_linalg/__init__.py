@@ -7,9 +7,11 @@ JAX does; an operator without a rule is a diagnostic naming it.
 Functions become `func.func`; tuples disappear (a tuple-typed parameter or
 result becomes one per field, recursively; `relay.tuple`/`relay.tuple_get`
 just regroup values); unsigned dtypes become signless integers with the
-unsigned operations chosen by the rules. ADT values and references are heap
-objects (objects.py, docs/native-objects.md); `match` becomes `scf.if` on tags.
-Closures and `if` are reported as not supported yet.
+unsigned operations chosen by the rules. `relay.if` becomes `scf.if` on the condition
+extracted as an i1, with the branches lowered by the same Lowerer and their results
+flattened like any value. ADT values and references are heap objects (objects.py,
+docs/native-objects.md); `match` becomes `scf.if` on tags. Closures are reported as not
+supported yet, naming the construct.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 
 from xdsl.builder import Builder
 from xdsl.context import Context
-from xdsl.dialects import arith, func
+from xdsl.dialects import arith, func, scf, tensor
 from xdsl.dialects.builtin import (
     BytesAttr,
     DenseIntOrFPElementsAttr,
@@ -31,6 +33,7 @@ from xdsl.dialects.builtin import (
     TensorType,
     TupleType,
     UnknownLoc,
+    i1,
     i64,
 )
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
@@ -182,6 +185,9 @@ class Lowerer:
         if isinstance(op, core.CallClosureOp) and op.callee in self.primitives:
             self.inline_primitive(self.primitives[op.callee], op)
             return
+        if isinstance(op, core.IfOp):
+            self.if_(op)
+            return
         if isinstance(op, RelayOperatorOp):
             rule = RULES.get(type(op))
             if rule is None:
@@ -198,8 +204,33 @@ class Lowerer:
                 new = new.next_op
             return
         raise RelayError(
-            f"'{op.name}' is not supported by convert-relay-to-linalg yet (static graphs only)", op
+            f"'{op.name}' is not supported by convert-relay-to-linalg yet (tensors, tuples, calls "
+            f"and if only; closures, ADTs and references run in the interpreter)",
+            op,
         )
+
+    def if_(self, op: core.IfOp) -> None:
+        """`scf.if` on the condition's one element; each branch is lowered in its own region
+        and yields its value's leaves."""
+        cond = self.insert(tensor.ExtractOp(self.tensor(op.cond), [], i1))
+        cond.location = op.location
+        new = scf.IfOp(cond, flatten_type(op.result.type), Region(Block()), Region(Block()))
+        new.location = op.location
+        for old, region in ((op.then_region, new.true_region), (op.else_region, new.false_region)):
+            self.region(old.block, region.block)
+        self.insert(new)
+        self.values[op.result] = list(new.results)
+
+    def region(self, old: Block, block: Block) -> None:
+        """Lowers the ops of a branch into `block`; its `relay.yield` becomes `scf.yield`."""
+        outer = self.builder
+        self.builder = Builder(InsertPoint.at_end(block))
+        for inner in old.ops:
+            if isinstance(inner, core.YieldOp):
+                self.insert(scf.YieldOp(*self.values[inner.value])).location = inner.location
+            else:
+                self.op(inner)
+        self.builder = outer
 
     def inline_primitive(self, fn: core.ClosureOp, call: core.CallClosureOp) -> None:
         """A fused group: its body's ops, lowered in place of the call."""

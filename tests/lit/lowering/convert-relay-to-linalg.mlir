@@ -149,7 +149,7 @@ relay.func @fmod(%x: tensor<4xf32>, %y: tensor<4xf32>) -> tensor<4xf32> {
 // -----
 
 // What cannot be lowered yet is a located diagnostic.
-// CHECK: convert-relay-to-linalg.mlir:[[# @LINE + 2]]:3: error: 'relay.ref_create' is not supported by convert-relay-to-linalg yet (static graphs only)
+// CHECK: convert-relay-to-linalg.mlir:[[# @LINE + 2]]:3: error: 'relay.ref_create' is not supported by convert-relay-to-linalg yet (tensors, tuples, calls and if only; closures, ADTs and references run in the interpreter)
 relay.func @refs(%x: tensor<f32>) -> tensor<f32> {
   %r = relay.ref_create %x : tensor<f32>
   %v = relay.ref_read %r : !relay.ref<tensor<f32>>
