@@ -25,6 +25,7 @@ PASSES: dict[str, str] = {
     "combine-parallel-conv2d": "passes.combine_parallel_conv2d:CombineParallelConv2DPass",
     "combine-parallel-dense": "passes.combine_parallel_dense:CombineParallelDensePass",
     "relay-optimize": "passes.relay_optimize:OptimizePass",
+    "monomorphize": "passes.monomorphize:MonomorphizePass",
     # Lowering (lowering/)
     "convert-relay-to-linalg": "lowering.convert_relay_to_linalg:ConvertRelayToLinalgPass",
     "bufferize": "lowering.bufferize:BufferizePass",

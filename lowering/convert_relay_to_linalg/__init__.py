@@ -129,12 +129,12 @@ class Lowerer:
         module.attributes.update(self.objects.module_attributes())
 
     def function(self, f: core.FuncOp) -> func.FuncOp:
-        if f.type_param_names or not is_concrete(f.function_type):
+        if f.type_param_names:
             raise RelayError(
-                f"@{f.sym_name.data} is polymorphic or not fully typed; run infer-types and "
-                f"monomorphize first",
-                f,
+                f"@{f.sym_name.data} is polymorphic; run the monomorphize pass first", f
             )
+        if not is_concrete(f.function_type):
+            raise RelayError(f"@{f.sym_name.data} is not fully typed; run infer-types first", f)
         try:
             inputs = [leaf for t in f.function_type.inputs for leaf in flatten_type(t)]
             outputs = flatten_type(f.ret_type)
