@@ -244,6 +244,8 @@ class _Function:
             if dest is not None and not isinstance(v.type, TensorType):
                 # An object result: its pointer into the caller's slot.
                 self.b.insert(llvm.StoreOp(self.buffers[v], dest))
+            elif isinstance(v.owner, tensor.EmptyOp) and v not in self.buffers:
+                continue  # an unfilled tensor (a failed match?'s placeholder): nothing to write
             elif dest is not None and self.buffers[v] is not dest:
                 self.b.insert(memref.CopyOp(self.buffers[v], dest))
 

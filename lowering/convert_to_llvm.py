@@ -226,6 +226,7 @@ class _Converter:
                 self.op(op)
         if self.counted:
             self.depth_prologue(region, self.recursive[f.sym_name.data])
+        _dominance_order(region)
         out = llvm.FuncOp(f.sym_name.data, ftype, linkage=llvm.LinkageAttr("external"), body=region)
         for key, value in f.attributes.items():
             out.attributes[key] = value
@@ -711,6 +712,21 @@ def _reverse_post_order(entry: Block) -> list[Block]:
         else:
             order.append(block)
     return order[::-1]
+
+
+def _dominance_order(region: Region) -> None:
+    """Blocks in reverse post-order, unreachable ones last: the translation to LLVM IR reads
+    blocks in region order and needs each value defined before its uses. Blocks split off
+    after a call that may fail (`return_on_error`, a failing `match?`) were appended at
+    the end of the region, after blocks that use their values."""
+    first = region.blocks.first
+    assert first is not None
+    order = _reverse_post_order(first)
+    reached = set(order)
+    unreachable = [b for b in region.blocks if b not in reached]
+    for block in [*order, *unreachable]:
+        region.detach_block(block)
+        region.add_block(block)
 
 
 def _global(op: memref.GlobalOp) -> llvm.GlobalOp:

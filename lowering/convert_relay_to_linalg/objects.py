@@ -61,7 +61,7 @@ ARENA_HEADER = 16
 def substitute(t: Attribute, subst: dict[str, Attribute]) -> Attribute:
     """`t` with its type variables replaced (a constructor's field types at an instance)."""
     if isinstance(t, TypeVarType):
-        return subst.get(t.var_name, t)  # pyright: ignore[reportAttributeAccessIssue]
+        return subst.get(t.var_name.data, t)
     if isinstance(t, TupleType):
         return TupleType([substitute(f, subst) for f in t.types])
     if isinstance(t, ADTType):
