@@ -57,6 +57,7 @@ from xdsl.rewriter import InsertPoint, Rewriter
 
 from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay.attribute_names import OUTPUTS
+from relay_opt.dialects.relay.limits import MATCH_FAILED
 
 
 def memref_type(t: Attribute) -> MemRefType[Attribute]:
@@ -187,7 +188,7 @@ class _Function:
         if isinstance(op, tensor.ExtractSliceOp):
             self.buffers[op.result] = self.view(op)
             return
-        if isinstance(op, func.CallOp) and not op.callee.string_value().startswith("relay_opt_"):
+        if isinstance(op, func.CallOp) and op.callee.string_value() != MATCH_FAILED:
             args = [self.buffers[a] for a in op.arguments]
             outs = [
                 self.destination(r) if isinstance(r.type, TensorType) else self.slot()

@@ -26,6 +26,7 @@ from xdsl.dialects.builtin import (
     BytesAttr,
     DenseIntOrFPElementsAttr,
     DenseResourceAttr,
+    FunctionType,
     IntegerAttr,
     IntegerType,
     ModuleOp,
@@ -84,7 +85,7 @@ def flatten_type(t: Attribute) -> list[Attribute]:
         return [leaf for f in t.types for leaf in flatten_type(f)]
     if isinstance(t, TensorType):
         return [signless(t)]
-    if isinstance(t, (ADTType, RefType)):
+    if isinstance(t, (ADTType, RefType, FunctionType)):
         return [OBJECT]  # a heap object (objects.py)
     raise RelayError(f"values of type {t} are not supported by convert-relay-to-linalg yet")
 
@@ -184,6 +185,15 @@ class Lowerer:
             return
         if isinstance(op, core.CallClosureOp) and op.callee in self.primitives:
             self.inline_primitive(self.primitives[op.callee], op)
+            return
+        if isinstance(op, core.ClosureOp):
+            self.objects.closure(op)
+            return
+        if isinstance(op, core.CallClosureOp):
+            self.objects.call_closure(op)
+            return
+        if isinstance(op, core.GlobalRefOp):
+            self.objects.global_ref(op)
             return
         if isinstance(op, core.IfOp):
             self.if_(op)

@@ -89,6 +89,13 @@ class Objects:
         self.lw = lowerer
         self.used = False
         self.match_failures: list[str] = []
+        self.signatures: dict[tuple[tuple[Attribute, ...], tuple[Attribute, ...]], int] = {}
+        """Closure signatures (lowered argument and result types) -> their apply function."""
+        self.codes: list[list[str]] = []
+        """Per signature, by tag: a lifted function, or `@global` for a global one."""
+        self.global_tags: dict[tuple[int, str], int] = {}
+        self.lifted: list[Operation] = []
+        self.lifted_count = 0
 
     @property
     def b(self) -> Builder:
@@ -320,11 +327,134 @@ class Objects:
         for fp, part, ft in zip(p.fields, _split(loaded, fields), fields, strict=True):
             self.bind(op, fp, part, ft, bound)
 
+    # -- closures (defunctionalized: docs/native-objects.md) -----------------------------
+
+    def signature(self, t: Attribute) -> int:
+        """The apply function of closures of Relay function type `t` (by lowered types)."""
+        from relay_opt.lowering.convert_relay_to_linalg import flatten_type
+
+        assert isinstance(t, FunctionType)
+        key = (
+            tuple(leaf for a in t.inputs for leaf in flatten_type(a)),
+            tuple(leaf for r in t.outputs for leaf in flatten_type(r)),
+        )
+        k = self.signatures.setdefault(key, len(self.signatures))
+        if k == len(self.codes):
+            self.codes.append([])
+        return k
+
+    def closure(self, op: core.ClosureOp) -> None:
+        """A local function: its body lifted into a function of (closure, args...), which
+        reads the captured values from the closure object; the value is that object, its
+        tag naming the lifted function among those of its type."""
+        from relay_opt.lowering.convert_relay_to_linalg import flatten_type
+
+        lw = self.lw
+        captured = [v for v in _free_values(op) if v not in lw.primitives]
+        k = self.signature(op.result.type)
+        name = f"{_enclosing_name(op)}__fn{self.lifted_count}"
+        self.lifted_count += 1
+        tag = len(self.codes[k])
+        self.codes[k].append(name)
+        leaves = [leaf for v in captured for leaf in lw.values[v]]
+        lw.values[op.result] = [self.new_object(tag, leaves)]
+
+        arg_types = [leaf for a in op.args for leaf in flatten_type(a.type)]
+        outputs = flatten_type(op.ret_type)
+        block = Block(arg_types=[OBJECT, *arg_types])
+        saved = {v: lw.values[v] for v in captured}
+        outer = lw.builder
+        lw.builder = Builder(InsertPoint.at_end(block))
+        env = self.load(block.args[0], 1, [leaf.type for leaf in leaves])
+        start = 0
+        for v in captured:
+            n = len(saved[v])
+            lw.values[v] = env[start : start + n]
+            start += n
+        if op.self_arg is not None:
+            lw.values[op.self_arg] = [block.args[0]]
+        args = iter(block.args[1:])
+        for a in op.args:
+            lw.values[a] = [next(args) for _ in flatten_type(a.type)]
+        for inner in op.body.block.ops:
+            lw.op(inner)
+        lw.builder = outer
+        lw.values.update(saved)
+        lifted = func.FuncOp(name, ([OBJECT, *arg_types], outputs), Region(block))
+        lifted.location = op.location
+        self.lifted.append(lifted)
+
+    def global_ref(self, op: core.GlobalRefOp) -> None:
+        """A global function as a value: a closure with no captured values."""
+        k = self.signature(op.result.type)
+        name = op.callee.root_reference.data
+        key = (k, name)
+        if key not in self.global_tags:
+            self.global_tags[key] = len(self.codes[k])
+            self.codes[k].append("@" + name)  # called without the closure
+        self.lw.values[op.result] = [self.new_object(self.global_tags[key], [])]
+
+    def call_closure(self, op: core.CallClosureOp) -> None:
+        from relay_opt.lowering.convert_relay_to_linalg import flatten_type
+
+        k = self.signature(op.callee.type)
+        [closure] = self.lw.values[op.callee]
+        args = [leaf for a in op.arguments for leaf in self.lw.values[a]]
+        call = func.CallOp(f"apply{k}", [closure, *args], flatten_type(op.result.type))
+        call.location = op.location
+        self.b.insert(call)
+        self.lw.values[op.result] = list(call.results)
+
+    def apply_functions(self) -> list[Operation]:
+        """`apply<k>(closure, args...)`: a chain of `scf.if` on the closure's tag, each
+        branch a direct call of one function of signature k (the last needs no test)."""
+        made: list[Operation] = []
+        for (inputs, outputs), k in self.signatures.items():
+            block = Block(arg_types=[OBJECT, *inputs])
+            outer = self.lw.builder
+            self.lw.builder = Builder(InsertPoint.at_end(block))
+            codes = self.codes[k]
+            tag = self.emit(llvm.LoadOp(block.args[0], i64)) if len(codes) > 1 else None
+            results = self.dispatch(codes, 0, tag, block.args, list(outputs))
+            self.b.insert(func.ReturnOp(*results))
+            self.lw.builder = outer
+            made.append(func.FuncOp(f"apply{k}", ([OBJECT, *inputs], list(outputs)), Region(block)))
+        return made
+
+    def dispatch(
+        self,
+        codes: list[str],
+        j: int,
+        tag: SSAValue | None,
+        args: Sequence[SSAValue],
+        outputs: list[Attribute],
+    ) -> list[SSAValue]:
+        def call() -> list[SSAValue]:
+            code = codes[j]
+            operands = list(args[1:]) if code.startswith("@") else list(args)
+            made = func.CallOp(code.lstrip("@"), operands, outputs)
+            self.b.insert(made)
+            return list(made.results)
+
+        if j == len(codes) - 1 or tag is None:
+            return call()
+        then_block, else_block = Block(), Block()
+        outer = self.b
+        same = self.emit(arith.CmpiOp(tag, self.const(j), "eq"))
+        self.lw.builder = Builder(InsertPoint.at_end(then_block))
+        self.b.insert(scf.YieldOp(*call()))
+        self.lw.builder = Builder(InsertPoint.at_end(else_block))
+        self.b.insert(scf.YieldOp(*self.dispatch(codes, j + 1, tag, args, outputs)))
+        self.lw.builder = outer
+        branch = scf.IfOp(same, outputs, Region(then_block), Region(else_block))
+        self.b.insert(branch)
+        return list(branch.results)
+
     # -- the module's runtime ------------------------------------------------------------
 
     def finish(self, module_ops: list[Operation]) -> list[Operation]:
         """The arena's global and functions, and the failure hook, when objects were used."""
-        extra: list[Operation] = []
+        extra: list[Operation] = [*self.lifted, *self.apply_functions()]
         if self.used:
             extra += runtime_functions()
         if self.match_failures:
@@ -335,6 +465,33 @@ class Objects:
         if not self.match_failures:
             return {}
         return {MATCH_FAILURES_ATTR: ArrayAttr([StringAttr(s) for s in self.match_failures])}
+
+
+def _free_values(op: Operation) -> list[SSAValue]:
+    """The values defined outside `op` that its regions use, in order of first use."""
+    seen: dict[SSAValue, None] = {}
+    for inner in op.walk():
+        for v in inner.operands:
+            if v not in seen and not _inside(v, op):
+                seen[v] = None
+    return list(seen)
+
+
+def _inside(v: SSAValue, op: Operation) -> bool:
+    owner = v.owner
+    at: Operation | None = owner if isinstance(owner, Operation) else owner.parent_op()
+    while at is not None:
+        if at is op:
+            return True
+        at = at.parent_op()
+    return False
+
+
+def _enclosing_name(op: Operation) -> str:
+    at = op.parent_op()
+    while at is not None and not isinstance(at, core.FuncOp):
+        at = at.parent_op()
+    return at.sym_name.data if isinstance(at, core.FuncOp) else "closure"
 
 
 def _refutable(p: Attribute) -> bool:
