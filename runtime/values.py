@@ -127,6 +127,7 @@ class TypeTable:
         from relay_opt.dialects.relay.adt import TypeDefOp
 
         self.by_adt: dict[str, list[Constructor]] = {}
+        self._fields: dict[tuple[str, int], tuple[ADTType, list[Attribute]]] = {}
         for op in module.ops:
             if isinstance(op, TypeDefOp):
                 adt = op.sym_name.data
@@ -136,10 +137,18 @@ class TypeTable:
                     )
                     for k, c in enumerate(op.constructors)
                 ]
+        self.by_name = {c.name: c for cs in self.by_adt.values() for c in cs}
 
     def fields(self, ctor: Constructor, t: ADTType) -> list[Attribute]:
-        subst = dict(zip(ctor.params, t.args, strict=True))
-        return [_substitute(f, subst) for f in ctor.inputs]
+        """The field types of `ctor` in instance `t` (made once: building types is slow)."""
+        # By identity: hashing a type hashes all of it. The types made here are the ones
+        # asked about next (a list's tail), so the first miss is the only one.
+        key = (ctor.name, id(t))
+        made = self._fields.get(key)
+        if made is None:
+            subst = dict(zip(ctor.params, t.args, strict=True))
+            made = self._fields[key] = (t, [_substitute(f, subst) for f in ctor.inputs])
+        return made[1]
 
 
 def _substitute(t: Attribute, subst: Mapping[str, Attribute]) -> Attribute:
@@ -228,16 +237,15 @@ class NativeWriter:
         assert isinstance(t, ADTType), t
         if isinstance(value, (list, tuple)) and t.adt_name == "List":
             value = to_adt_list(value)
-        ctors = self.table.by_adt[t.adt_name]
-        if not isinstance(value, ADTValue) or value.constructor not in {c.name for c in ctors}:
+        ctor = self.table.by_name.get(value.constructor) if isinstance(value, ADTValue) else None
+        if ctor is None or not ctor.name.startswith(f"{t.adt_name}::"):
             raise ValueError(f"{where} must be a value of {t}, got {value!r:.60}")
-        [ctor] = [c for c in ctors if c.name == value.constructor]
         fields = self.table.fields(ctor, t)
         if len(value.fields) != len(fields):
             raise ValueError(f"{where}: {ctor.name} takes {len(fields)} field(s)")
         inner: list[int] = []
         for i, (v, ft) in enumerate(zip(value.fields, fields, strict=True)):
-            inner += yield self._leaves(v, ft, f"{where}.{ctor.name.split('::')[1]}[{i}]")
+            inner += yield self._leaves(v, ft, f"{where}.{ctor.name.partition('::')[2]}[{i}]")
         return [self.object(ctor.tag, inner)]
 
     def object(self, tag: int, leaves: list[int]) -> int:

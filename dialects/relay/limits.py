@@ -15,6 +15,7 @@ the others before each call, and raises the error after it.
 from __future__ import annotations
 
 import os
+import threading
 
 from relay_opt.diagnostics import RelayError
 
@@ -70,9 +71,21 @@ def depth_error(
     )
 
 
+_THIS_THREAD = threading.local()
+
+
 def stack_floor() -> int:
     """The lowest address this thread's native frames may use (its stack's low end plus
-    STACK_RESERVE), or 0 where the C library cannot say (no check)."""
+    STACK_RESERVE), or 0 where the C library cannot say (no check). Kept per thread: glibc
+    answers for the main thread by reading /proc/self/maps (2-3 ms, at every call of
+    compiled recursive code)."""
+    floor = getattr(_THIS_THREAD, "stack_floor", None)
+    if floor is None:
+        floor = _THIS_THREAD.stack_floor = _stack_floor()
+    return floor
+
+
+def _stack_floor() -> int:
     import ctypes
 
     try:
