@@ -178,7 +178,7 @@ class Lowerer:
             self.values[op.result] = list(call.results)
             return
         if (rule := OBJECT_OPS.get(type(op))) is not None:
-            getattr(self.objects, rule)(op)
+            self.objects.lower(rule, op)
             return
         if isinstance(op, core.ClosureOp) and op.attributes.get(PRIMITIVE) is not None:
             self.primitives[op.result] = op  # lowered where it is called
@@ -187,13 +187,13 @@ class Lowerer:
             self.inline_primitive(self.primitives[op.callee], op)
             return
         if isinstance(op, core.ClosureOp):
-            self.objects.closure(op)
+            self.objects.lower("closure", op)
             return
         if isinstance(op, core.CallClosureOp):
-            self.objects.call_closure(op)
+            self.objects.lower("call_closure", op)
             return
         if isinstance(op, core.GlobalRefOp):
-            self.objects.global_ref(op)
+            self.objects.lower("global_ref", op)
             return
         if isinstance(op, core.IfOp):
             self.if_(op)

@@ -35,6 +35,7 @@ from xdsl.dialects.builtin import (
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.rewriter import InsertPoint
 
+from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay import adt, core
 from relay_opt.dialects.relay.limits import MATCH_FAILED, MATCH_FAILURES_ATTR
 from relay_opt.dialects.relay.patterns import (
@@ -42,6 +43,7 @@ from relay_opt.dialects.relay.patterns import (
     TuplePattern,
     VarPattern,
     WildcardPattern,
+    pattern_var_count,
 )
 from relay_opt.dialects.relay.symbols import lookup_constructor
 from relay_opt.dialects.relay.types import ADTType, RefType, TypeVarType
@@ -97,6 +99,15 @@ class Objects:
         self.lifted: list[Operation] = []
         self.lifted_count = 0
 
+    def lower(self, rule: str, op: Operation) -> None:
+        """Lower `op` by method `rule`; an error without a position gets the op's."""
+        try:
+            getattr(self, rule)(op)
+        except RelayError as e:
+            if e.at is None:
+                raise RelayError(e.message, op) from None
+            raise
+
     @property
     def b(self) -> Builder:
         return self.lw.builder
@@ -122,6 +133,7 @@ class Objects:
         for k, leaf in enumerate(leaves):
             t = leaf.type
             if isinstance(t, TensorType):
+                _check_static(t)
                 memref_t = MemRefType(t.element_type, t.get_shape())
                 nbytes = max(1, prod(t.get_shape()) * _element_bytes(t.element_type))
                 buffer = self.alloc(nbytes)
@@ -143,6 +155,7 @@ class Objects:
         for k, t in enumerate(types):
             value = self.emit(llvm.LoadOp(self.slot(obj, first + k), OBJECT))
             if isinstance(t, TensorType):
+                _check_static(t)
                 memref_t = MemRefType(t.element_type, t.get_shape())
                 view = self.emit(UnrealizedConversionCastOp.get([value], [memref_t]))
                 value = self.emit(bufferization.ToTensorOp(view, restrict=True))
@@ -240,7 +253,6 @@ class Objects:
         self, op: Operation, p: Attribute, leaves: list[SSAValue], t: Attribute
     ) -> SSAValue | None:
         """An i1 that holds when `p` matches the value (None: always)."""
-        from relay_opt.lowering.convert_relay_to_linalg import flatten_type
 
         if isinstance(p, (WildcardPattern, VarPattern)):
             return None
@@ -266,10 +278,11 @@ class Objects:
         inner = Block()
         outer = self.b
         self.lw.builder = Builder(InsertPoint.at_end(inner))
-        loaded = self.load(obj, 1, [leaf for f in fields for leaf in flatten_type(f)])
+        # Only the fields a refutable sub-pattern looks at are read.
         tests = [
-            self.test(op, fp, part, ft)
-            for fp, part, ft in zip(p.fields, _split(loaded, fields), fields, strict=True)
+            self.test(op, fp, self.field(obj, fields, i), fields[i])
+            for i, fp in enumerate(p.fields)
+            if _refutable(fp)
         ]
         sub = self.conjunction([x for x in tests if x is not None])
         assert sub is not None
@@ -286,6 +299,13 @@ class Objects:
         branch = scf.IfOp(same, [i1], Region(inner), Region(otherwise))
         self.b.insert(branch)
         return branch.results[0]
+
+    def field(self, obj: SSAValue, fields: list[Attribute], i: int) -> list[SSAValue]:
+        """The leaves of field i of an object whose fields have types `fields`."""
+        from relay_opt.lowering.convert_relay_to_linalg import flatten_type
+
+        first = 1 + sum(len(flatten_type(f)) for f in fields[:i])
+        return self.load(obj, first, flatten_type(fields[i]))
 
     def conjunction(self, tests: list[SSAValue]) -> SSAValue | None:
         if not tests:
@@ -304,7 +324,6 @@ class Objects:
         bound: list[list[SSAValue]],
     ) -> None:
         """The leaves of each pattern variable, left to right (the pattern has matched)."""
-        from relay_opt.lowering.convert_relay_to_linalg import flatten_type
 
         if isinstance(p, WildcardPattern):
             return
@@ -317,15 +336,13 @@ class Objects:
                 self.bind(op, fp, part, ft, bound)
             return
         assert isinstance(p, ConstructorPattern)
-        if not any(not isinstance(fp, WildcardPattern) for fp in p.fields):
-            return
         ctor = lookup_constructor(op, p.constructor)
         assert ctor is not None
         fields = constructor_fields(op, ctor, t)
         [obj] = leaves
-        loaded = self.load(obj, 1, [leaf for f in fields for leaf in flatten_type(f)])
-        for fp, part, ft in zip(p.fields, _split(loaded, fields), fields, strict=True):
-            self.bind(op, fp, part, ft, bound)
+        for i, fp in enumerate(p.fields):
+            if pattern_var_count(fp):  # only the fields that bind something are read
+                self.bind(op, fp, self.field(obj, fields, i), fields[i], bound)
 
     # -- closures (defunctionalized: docs/native-objects.md) -----------------------------
 
@@ -400,13 +417,13 @@ class Objects:
         k = self.signature(op.callee.type)
         [closure] = self.lw.values[op.callee]
         args = [leaf for a in op.arguments for leaf in self.lw.values[a]]
-        call = func.CallOp(f"apply{k}", [closure, *args], flatten_type(op.result.type))
+        call = func.CallOp(f"relay_opt_apply{k}", [closure, *args], flatten_type(op.result.type))
         call.location = op.location
         self.b.insert(call)
         self.lw.values[op.result] = list(call.results)
 
     def apply_functions(self) -> list[Operation]:
-        """`apply<k>(closure, args...)`: a chain of `scf.if` on the closure's tag, each
+        """`relay_opt_apply<k>(closure, args...)`: a chain of `scf.if` on the closure's tag, each
         branch a direct call of one function of signature k (the last needs no test)."""
         made: list[Operation] = []
         for (inputs, outputs), k in self.signatures.items():
@@ -418,7 +435,11 @@ class Objects:
             results = self.dispatch(codes, 0, tag, block.args, list(outputs))
             self.b.insert(func.ReturnOp(*results))
             self.lw.builder = outer
-            made.append(func.FuncOp(f"apply{k}", ([OBJECT, *inputs], list(outputs)), Region(block)))
+            made.append(
+                func.FuncOp(
+                    f"relay_opt_apply{k}", ([OBJECT, *inputs], list(outputs)), Region(block)
+                )
+            )
         return made
 
     def dispatch(
@@ -465,6 +486,14 @@ class Objects:
         if not self.match_failures:
             return {}
         return {MATCH_FAILURES_ATTR: ArrayAttr([StringAttr(s) for s in self.match_failures])}
+
+
+def _check_static(t: TensorType[Attribute]) -> None:
+    if any(d < 0 for d in t.get_shape()):
+        raise RelayError(
+            f"a tensor with ? dimensions ({t}) cannot be held in an ADT value, reference or "
+            f"closure in native code yet (only static shapes)"
+        )
 
 
 def _free_values(op: Operation) -> list[SSAValue]:
