@@ -292,3 +292,57 @@ class NativeReader:
     @staticmethod
     def slots(address: int, n: int) -> list[int]:
         return [ctypes.c_uint64.from_address(address + SLOT * (k + 1)).value for k in range(n)]
+
+
+# -- showing and saving results --------------------------------------------------------------
+
+
+def tensors_inside(value: Value, name: str) -> list[tuple[str, np.ndarray]]:
+    """Every tensor in a value with a path name: `name/3` is item 3 of a `List`,
+    `name/Rose.0` field 0 of a constructor, `name/1` field 1 of a tuple, `name/ref` the
+    value of a reference cell (pre-order, iterative: a list may be 10,000 long)."""
+    found: list[tuple[str, np.ndarray]] = []
+    pending: list[tuple[str, Value]] = [(name, value)]
+    while pending:
+        path, v = pending.pop()
+        parts: list[tuple[str, Value]] = []
+        if isinstance(v, np.ndarray):
+            found.append((path, v))
+        elif isinstance(v, tuple):
+            parts = [(f"{path}/{i}", f) for i, f in enumerate(v)]
+        elif isinstance(v, RefCell):
+            parts = [(f"{path}/ref", v.value)]
+        elif isinstance(v, ADTValue):
+            items = from_adt_list(v) if v.constructor == "List::Cons" else None
+            if items is not None:
+                parts = [(f"{path}/{i}", item) for i, item in enumerate(items)]
+            else:
+                ctor = v.constructor.partition("::")[2]
+                parts = [(f"{path}/{ctor}.{i}", f) for i, f in enumerate(v.fields)]
+        pending += reversed(parts)
+    return found
+
+
+def show(value: Value, limit: int = 8) -> str:
+    """A short readable form: tensors by shape and dtype (a scalar by its value), lists as
+    `[a, b, ...]` with at most `limit` items shown, constructors as `Name(fields)`."""
+    if isinstance(value, np.ndarray):
+        if value.ndim == 0:
+            return str(value.item())
+        return f"{'x'.join(map(str, value.shape))}x{value.dtype}"
+    if isinstance(value, tuple):
+        return f"({', '.join(show(v, limit) for v in value)})"
+    if isinstance(value, RefCell):
+        return f"ref({show(value.value, limit)})"
+    if isinstance(value, ADTValue):
+        items = from_adt_list(value) if value.constructor in ("List::Cons", "List::Nil") else None
+        if items is not None:
+            shown = [show(item, limit) for item in items[:limit]]
+            if len(items) > limit:
+                shown.append(f"... {len(items) - limit} more")
+            return f"[{', '.join(shown)}]"
+        name = value.constructor.partition("::")[2]
+        if not value.fields:
+            return name
+        return f"{name}({', '.join(show(f, limit) for f in value.fields)})"
+    return repr(value)

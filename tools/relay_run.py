@@ -25,6 +25,7 @@ from typing import BinaryIO
 import numpy as np
 
 from relay_opt.diagnostics import RelayError, UserError, run_tool, write_output
+from relay_opt.runtime.values import ADTValue, RefCell, show, tensors_inside
 from relay_opt.timing import Timings
 
 
@@ -153,13 +154,27 @@ def _check_sizes(module) -> None:  # noqa: ANN001
 def _flatten(value) -> list[np.ndarray]:  # noqa: ANN001
     if isinstance(value, tuple):
         return [leaf for v in value for leaf in _flatten(v)]
-    if isinstance(value, np.ndarray):
-        return [value]
+    if isinstance(value, (np.ndarray, ADTValue, RefCell)):
+        return [value]  # pyright: ignore[reportReturnType]  (objects: see _saved)
     shown = " ".join(repr(value).split())[:60]
     raise UserError(
         f"relay-run: error: a result of kind {type(value).__name__} ({shown}) cannot be saved; "
-        f"only tensors and tuples of tensors can\n"
+        f"only tensors, ADT values, references and tuples of them can\n"
     )
+
+
+def _saved(results: list, names: list[str]) -> tuple[list[str], list[np.ndarray]]:  # noqa: ANN001
+    """The arrays to save and compare, by name: an ADT value or reference saves each tensor
+    inside it under a path (`output_0/3` is item 3 of a list, `output_0/Rose.0` a field)."""
+    keys: list[str] = []
+    arrays: list[np.ndarray] = []
+    for name, value in zip(names, results, strict=True):
+        for key, array in (
+            tensors_inside(value, name) if not isinstance(value, np.ndarray) else [(name, value)]
+        ):
+            keys.append(key)
+            arrays.append(array)
+    return keys, arrays
 
 
 def describe(array: np.ndarray) -> str:
@@ -270,7 +285,17 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
 
     outputs = _flatten(result)
     for i, array in enumerate(outputs):
-        print(f"result[{i}]: {describe(array)}")
+        if isinstance(array, np.ndarray):
+            print(f"result[{i}]: {describe(array)}")
+        else:
+            print(f"result[{i}]: {show(array)}")
+    if not all(isinstance(o, np.ndarray) for o in outputs):
+        # Objects: every tensor inside is saved and compared under its path.
+        output_names, outputs = _saved(outputs, [f"output_{i}" for i in range(len(outputs))])
+        for key, array in list(zip(output_names, outputs, strict=True))[:16]:
+            print(f"  {key}: {describe(array)}")
+        if len(outputs) > 16:
+            print(f"  ... {len(outputs) - 16} more tensors (all saved by -o)")
     if ns.print_time and times:
         print("Execution time summary:")
         print(
