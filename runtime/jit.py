@@ -236,11 +236,14 @@ class _Objects:
     in Python's memory, object results read back, then the call's arena is released."""
 
     def __init__(self, table, release: int):  # noqa: ANN001
+        import threading
+
         from relay_opt.runtime.values import NativeReader
 
         self.table = table
         self.reader = NativeReader(table)
         self.release = ctypes.CFUNCTYPE(None)(release) if release else None
+        self.lock = threading.Lock()  # the arena is the module's: calls take turns
 
     def writer(self):  # noqa: ANN202
         from relay_opt.runtime.values import NativeWriter
@@ -248,6 +251,8 @@ class _Objects:
         return NativeWriter(self.table)
 
     def call(self, exe: Executable, args, kwargs) -> object:  # noqa: ANN001
+        import contextlib
+
         inputs: list = exe._bind(args, kwargs)  # arrays and _ObjectArgs
         outputs = [
             np.empty(s.shape, dtype=s.np_dtype)
@@ -258,7 +263,9 @@ class _Objects:
         pointers = [
             a.address if isinstance(a, _ObjectArg) else a.ctypes.data for a in [*inputs, *outputs]
         ]
-        try:
+        with self.lock, contextlib.ExitStack() as release:
+            if self.release is not None:
+                release.callback(self.release)
             if exe._depth_check is None:
                 exe._fn(*pointers)
             else:
@@ -267,9 +274,6 @@ class _Objects:
                 o if isinstance(s, TensorSpec) else self.reader.value(s.type, [int(o)])
                 for s, o in zip(exe.outputs, outputs, strict=True)
             ]
-        finally:
-            if self.release is not None:
-                self.release()
         return _regroup(exe._ret_type, leaves)
 
 
