@@ -42,6 +42,7 @@ PASSES: dict[str, str] = {
 RELAY_OPT_OVERRIDES: dict[str, str] = {
     "dce": "passes.dce:DeadCodeEliminationPass",
     "convert-scf-to-cf": "lowering.convert_scf_to_cf:ConvertScfToCfPass",
+    "tail-calls-to-loops": "lowering.tail_calls_to_loops:TailCallsToLoopsPass",
 }
 
 

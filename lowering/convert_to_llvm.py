@@ -226,7 +226,6 @@ class _Converter:
                 self.op(op)
         if self.counted:
             self.depth_prologue(region, self.recursive[f.sym_name.data])
-        _dominance_order(region)
         out = llvm.FuncOp(f.sym_name.data, ftype, linkage=llvm.LinkageAttr("external"), body=region)
         for key, value in f.attributes.items():
             out.attributes[key] = value
@@ -438,6 +437,8 @@ class _Converter:
                     [self.v(a) for a in op.else_arguments],
                 )
             )
+        elif isinstance(op, cf.SwitchOp):
+            self.switch(op)
         else:
             raise RelayError(f"convert-to-llvm does not handle '{op.name}' yet", op)
 
@@ -452,7 +453,7 @@ class _Converter:
 
     def match_failed(self, op: func.CallOp) -> None:
         """A `match?` found no clause: its code in the error global, and return (the ops
-        after the call in this block are never reached: a new block, without
+        after the call in this block are never reached: a new block right after it, without
         predecessors, takes them)."""
         code = op.arguments[0].owner
         assert isinstance(code, arith.ConstantOp)
@@ -462,8 +463,25 @@ class _Converter:
             self.add_to_depth(-1)
         self.early_return()
         dead = Block()
-        self.region.add_block(dead)
+        self.region.insert_block_after(dead, self.b.insertion_point.block)
         self.b = Builder(InsertPoint.at_end(dead))
+
+    def switch(self, op: cf.SwitchOp) -> None:
+        """`cf.switch` as a chain of equality tests (xDSL's llvm dialect has no switch;
+        LLVM's simplifycfg makes one of the chain again)."""
+        flag = self.v(op.flag)
+        values = op.case_values.get_values() if op.case_values is not None else ()
+        eq = IntegerAttr(llvm.ICmpPredicateFlag("eq").to_int(), i64)
+        for value, block, operands in zip(values, op.case_blocks, op.case_operand, strict=True):
+            hit = self.emit(llvm.ICmpOp(flag, self.const(value, flag.type), eq))
+            rest = Block()
+            self.region.insert_block_after(rest, self.b.insertion_point.block)
+            self.emit(
+                llvm.CondBrOp(hit, self.blocks[block], [self.v(a) for a in operands], rest, [])
+            )
+            self.b = Builder(InsertPoint.at_end(rest))
+        default = [self.v(a) for a in op.default_operands]
+        self.emit(llvm.BrOp(self.blocks[op.default_block], *default))
 
     def affine(self, e: AffineExpr, operands: list[SSAValue], num_dims: int) -> SSAValue:
         """An affine expression (what convert-linalg-to-loops leaves for non-trivial maps)."""
@@ -652,8 +670,11 @@ class _Converter:
         ne = IntegerAttr(llvm.ICmpPredicateFlag("ne").to_int(), i64)
         failed = self.emit(llvm.ICmpOp(self.load_global(ERROR_GLOBAL), self.const(0, i64), ne))
         unwind, rest = Block(), Block()
-        self.region.add_block(unwind)
-        self.region.add_block(rest)
+        # Right after the current block: the blocks after it may use what `rest` defines,
+        # and LLVM IR is translated in block order.
+        current = self.b.insertion_point.block
+        self.region.insert_block_after(unwind, current)
+        self.region.insert_block_after(rest, unwind)
         self.emit(llvm.CondBrOp(failed, unwind, [], rest, []))
         self.b = Builder(InsertPoint.at_end(unwind))
         if self.counted:
@@ -712,21 +733,6 @@ def _reverse_post_order(entry: Block) -> list[Block]:
         else:
             order.append(block)
     return order[::-1]
-
-
-def _dominance_order(region: Region) -> None:
-    """Blocks in reverse post-order, unreachable ones last: the translation to LLVM IR reads
-    blocks in region order and needs each value defined before its uses. Blocks split off
-    after a call that may fail (`return_on_error`, a failing `match?`) were appended at
-    the end of the region, after blocks that use their values."""
-    first = region.blocks.first
-    assert first is not None
-    order = _reverse_post_order(first)
-    reached = set(order)
-    unreachable = [b for b in region.blocks if b not in reached]
-    for block in [*order, *unreachable]:
-        region.detach_block(block)
-        region.add_block(block)
 
 
 def _global(op: memref.GlobalOp) -> llvm.GlobalOp:

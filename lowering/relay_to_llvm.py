@@ -16,6 +16,7 @@ from relay_opt.lowering.convert_to_llvm import ConvertToLLVMPass
 from relay_opt.lowering.expand_math import ExpandMathPass
 from relay_opt.lowering.fuse_linalg_elementwise import FuseLinalgElementwisePass
 from relay_opt.lowering.fuse_linalg_epilogue import FuseLinalgEpiloguePass
+from relay_opt.lowering.tail_calls_to_loops import TailCallsToLoopsPass
 
 # The lowering stages in the order they run: the one list the pass, the JIT and
 # relay-run --profile use.
@@ -26,6 +27,7 @@ STAGES: tuple[ModulePass, ...] = (
     BufferizePass(),
     ConvertLinalgToLoopsPass(),
     ConvertScfToCfPass(),
+    TailCallsToLoopsPass(),
     # Last before convert-to-llvm: the structural stages see one math op, not its expansion.
     ExpandMathPass(),
     ConvertToLLVMPass(),

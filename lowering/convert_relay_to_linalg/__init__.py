@@ -214,8 +214,7 @@ class Lowerer:
                 new = new.next_op
             return
         raise RelayError(
-            f"'{op.name}' is not supported by convert-relay-to-linalg yet (tensors, tuples, calls "
-            f"and if only; closures, ADTs and references run in the interpreter)",
+            f"'{op.name}' is not supported by convert-relay-to-linalg yet",
             op,
         )
 
