@@ -26,6 +26,8 @@ PASSES: dict[str, str] = {
     "combine-parallel-dense": "passes.combine_parallel_dense:CombineParallelDensePass",
     "relay-optimize": "passes.relay_optimize:OptimizePass",
     "monomorphize": "passes.monomorphize:MonomorphizePass",
+    "lambda-lift": "passes.lambda_lift:LambdaLiftPass",
+    "partial-evaluate": "passes.partial_evaluate:PartialEvaluatePass",
     # Lowering (lowering/)
     "convert-relay-to-linalg": "lowering.convert_relay_to_linalg:ConvertRelayToLinalgPass",
     "bufferize": "lowering.bufferize:BufferizePass",
