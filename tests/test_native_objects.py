@@ -13,6 +13,7 @@ from xdsl.context import Context
 from relay_opt import load_program
 from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay.ir_helpers import functions_by_name
+from relay_opt.passes.lambda_lift import LambdaLiftPass
 from relay_opt.passes.monomorphize import MonomorphizePass
 from relay_opt.runtime import jit
 from relay_opt.runtime.interpreter import interpret
@@ -38,8 +39,10 @@ def _random(rng: np.random.Generator, n: int = 4) -> list[np.ndarray]:
     return [rng.standard_normal((2, 3)).astype(np.float32) for _ in range(n)]
 
 
-def _check(text: str, rng: np.random.Generator, opt: int) -> object:
+def _check(text: str, rng: np.random.Generator, opt: int, lift: bool = False) -> object:
     module = _load(text)
+    if lift:
+        LambdaLiftPass().apply(Context(), module)
     args = _random(rng, len(functions_by_name(module)["main"].args))
     got = jit.compile(module, opt=opt)(*args)
     want = interpret(module, args)
@@ -285,9 +288,10 @@ def @main(%a: {T}, %b: {T}) -> ({T}, {T}) {{
 }
 
 
-@pytest.mark.parametrize("opt", [0, 3])
+@pytest.mark.parametrize(("opt", "lift"), [(0, False), (3, False), (3, True)])
 @pytest.mark.parametrize("name", sorted(PRELUDE))
-def test_prelude_and_closures(name: str, opt: int) -> None:
+def test_prelude_and_closures(name: str, opt: int, lift: bool) -> None:
     """Every function of the prelude (frontends/relay_text/prelude.rly), with closures
-    passed, returned, stored in lists and references, and recursive local functions."""
-    _check(PRELUDE[name], np.random.default_rng(7), opt)
+    passed, returned, stored in lists and references, and recursive local functions; also
+    after lambda-lift (closures then come from lifted globals)."""
+    _check(PRELUDE[name], np.random.default_rng(7), opt, lift)
