@@ -155,7 +155,7 @@ def _substitute(t: Attribute, subst: Mapping[str, Attribute]) -> Attribute:
     if isinstance(t, TypeVarType):
         return subst.get(t.var_name.data, t)
     if isinstance(t, TupleType):
-        return TupleType([_substitute(f, subst) for f in t.types])
+        return TupleType([_substitute(f, subst) for f in t.types])  # pyright: ignore[reportArgumentType]
     if isinstance(t, ADTType):
         return ADTType(t.adt, [_substitute(a, subst) for a in t.args])
     if isinstance(t, RefType):
@@ -178,7 +178,7 @@ def _split(leaves: list[int], types: Iterable[Attribute]) -> list[list[int]]:
     return parts
 
 
-def _trampoline(gen: Generator) -> Value:  # pyright: ignore[reportMissingTypeArgument]
+def _trampoline(gen: Generator[Any, Any, Any]) -> Value:
     """Runs nested generators without Python recursion (a list may be 10,000 deep): each
     yields the (sub)generator of a part and receives its value."""
     stack = [gen]
@@ -238,7 +238,11 @@ class NativeWriter:
         if isinstance(value, (list, tuple)) and t.adt_name == "List":
             value = to_adt_list(value)
         ctor = self.table.by_name.get(value.constructor) if isinstance(value, ADTValue) else None
-        if ctor is None or not ctor.name.startswith(f"{t.adt_name}::"):
+        if (
+            ctor is None
+            or not isinstance(value, ADTValue)
+            or not ctor.name.startswith(f"{t.adt_name}::")
+        ):
             raise ValueError(f"{where} must be a value of {t}, got {value!r:.60}")
         fields = self.table.fields(ctor, t)
         if len(value.fields) != len(fields):
@@ -268,7 +272,9 @@ class NativeReader:
             dtype = numpy_dtype(tensor_dtype(t))
             shape = tuple(t.get_shape())
             size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-            raw = (ctypes.c_char * size).from_address(leaves[0]) if size else b""
+            if not size:
+                return np.zeros(shape, dtype)
+            raw = ctypes.string_at(leaves[0], size)
             return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
         if isinstance(t, TupleType):
             parts = []

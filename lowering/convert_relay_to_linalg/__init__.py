@@ -101,7 +101,7 @@ class Lowerer:
         self.primitives: dict[SSAValue, core.ClosureOp] = {}
         self.groups = 0
         """Fused groups inlined so far: each call of a primitive closure is a group of its own."""
-        self.objects = Objects(self)
+        self.objects = Objects(self)  # pyright: ignore[reportArgumentType]
 
     def insert(self, op: Operation) -> Operation:
         self.builder.insert(op)

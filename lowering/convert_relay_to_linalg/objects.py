@@ -12,7 +12,7 @@ hold come from `relay_opt_alloc`, the per-call arena that `relay_opt_release` fr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from math import prod
 from typing import TYPE_CHECKING
 
@@ -65,7 +65,7 @@ def substitute(t: Attribute, subst: dict[str, Attribute]) -> Attribute:
     if isinstance(t, TypeVarType):
         return subst.get(t.var_name.data, t)
     if isinstance(t, TupleType):
-        return TupleType([substitute(f, subst) for f in t.types])
+        return TupleType([substitute(f, subst) for f in t.types])  # pyright: ignore[reportArgumentType]
     if isinstance(t, ADTType):
         return ADTType(t.adt, [substitute(a, subst) for a in t.args])
     if isinstance(t, RefType):
@@ -117,7 +117,7 @@ class Objects:
         return op.results[0]
 
     def const(self, value: int, t: Attribute = i64) -> SSAValue:
-        return self.emit(arith.ConstantOp(IntegerAttr(value, t)))
+        return self.emit(arith.ConstantOp(IntegerAttr(value, t)))  # pyright: ignore[reportCallIssue, reportArgumentType]
 
     def alloc(self, size: int) -> SSAValue:
         self.used = True
@@ -531,7 +531,7 @@ def _refutable(p: Attribute) -> bool:
     return True
 
 
-def _split(leaves: list[SSAValue], types: Sequence[Attribute]) -> list[list[SSAValue]]:
+def _split(leaves: list[SSAValue], types: Iterable[Attribute]) -> list[list[SSAValue]]:
     from relay_opt.lowering.convert_relay_to_linalg import flatten_type
 
     parts, start = [], 0
