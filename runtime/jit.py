@@ -348,6 +348,12 @@ def _has_incomplete_types(module: ModuleOp) -> bool:
     return False
 
 
+def _is_polymorphic(module: ModuleOp) -> bool:
+    from relay_opt.dialects.relay.core import FuncOp
+
+    return any(isinstance(f, FuncOp) and f.type_param_names for f in module.ops)
+
+
 def lower_to_llvm(
     module: ModuleOp,
     profile: bool = False,
@@ -381,6 +387,13 @@ def lower_to_llvm(
     passes = passes_for_level(level, (entry,))
     if not _has_incomplete_types(module):
         passes = [p for p in passes if not isinstance(p, InferTypesPass)]
+    if _is_polymorphic(module):
+        # The prelude is polymorphic: native code needs one copy per instance (after
+        # infer-types, which monomorphize needs, when that runs).
+        from relay_opt.passes.monomorphize import MonomorphizePass
+
+        at = 1 if passes and isinstance(passes[0], InferTypesPass) else 0
+        passes = [*passes[:at], MonomorphizePass(), *passes[at:]]
     lowered = module.clone()
     ctx = Context()
     if verify_each is None:
