@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 from xdsl.builder import Builder
 from xdsl.context import Context
-from xdsl.dialects import arith, func, memref, scf, tensor
+from xdsl.dialects import arith, bufferization, func, llvm, memref, scf, tensor
 from xdsl.dialects.builtin import (
     AffineMapAttr,
     DenseResourceAttr,
@@ -57,6 +57,7 @@ from xdsl.rewriter import InsertPoint, Rewriter
 
 from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay.attribute_names import CONTRACTION, OUTPUTS
+from relay_opt.dialects.relay.limits import MATCH_FAILED
 
 
 def memref_type(t: Attribute) -> MemRefType[Attribute]:
@@ -65,6 +66,12 @@ def memref_type(t: Attribute) -> MemRefType[Attribute]:
     if any(d < 0 for d in t.get_shape()):
         raise RelayError(f"dynamic shapes are not bufferized yet ({t})")
     return MemRefType(t.element_type, t.get_shape())
+
+
+def _buffer_type(t: Attribute) -> Attribute:
+    """A parameter's or result's type after bufferize: a tensor's memref; an object result
+    (an `!llvm.ptr`) becomes a pointer to the slot it is stored into."""
+    return memref_type(t) if isinstance(t, TensorType) else t
 
 
 def _dps_inits(op: Operation) -> list[SSAValue] | None:
@@ -113,8 +120,8 @@ class _Function:
 
     def run(self) -> func.FuncOp:
         old = self.old
-        inputs = [memref_type(t) for t in old.function_type.inputs]
-        outputs = [memref_type(t) for t in old.function_type.outputs]
+        inputs = [_buffer_type(t) for t in old.function_type.inputs]
+        outputs = [_buffer_type(t) for t in old.function_type.outputs]
         block = Block(arg_types=[*inputs, *outputs])
         self.params = block.args[: len(inputs)]
         self.out_params = block.args[len(inputs) :]
@@ -125,6 +132,8 @@ class _Function:
         self.buffers: dict[SSAValue, SSAValue] = dict(zip(old.args, self.params, strict=True))
         self.allocs: list[SSAValue] = []
         self.b = Builder(InsertPoint.at_end(block))
+        self.slots: list[Operation] = []
+        """Stack slots for the object results of calls (docs/native-objects.md)."""
         ret = old.body.block.last_op
         assert isinstance(ret, func.ReturnOp)
         self.sink = _sink(list(ret.arguments), dict(enumerate(self.out_params)))
@@ -134,6 +143,11 @@ class _Function:
         new.attributes[OUTPUTS] = IntegerAttr(len(outputs), i64)
         new.location = old.location
         self.free_after_last_use(block, self.allocs)
+        if self.slots:  # in the entry block, so a loop around a call reuses its slot
+            if block.first_op is None:
+                block.add_ops(self.slots)
+            else:
+                block.insert_ops_before(self.slots, block.first_op)
         return new
 
     # -- destinations ------------------------------------------------------------------------
@@ -174,17 +188,30 @@ class _Function:
         if isinstance(op, tensor.ExtractSliceOp):
             self.buffers[op.result] = self.view(op)
             return
-        if isinstance(op, func.CallOp):
+        if isinstance(op, func.CallOp) and op.callee.string_value() != MATCH_FAILED:
             args = [self.buffers[a] for a in op.arguments]
-            outs = [self.destination(r) for r in op.results]
+            outs = [
+                self.destination(r) if isinstance(r.type, TensorType) else self.slot()
+                for r in op.results
+            ]
             call = func.CallOp(op.callee, [*args, *outs], [])
             call.location = op.location
             self.b.insert(call)
-            self.buffers.update(zip(op.results, outs, strict=True))
+            for r, out in zip(op.results, outs, strict=True):
+                if isinstance(r.type, TensorType):
+                    self.buffers[r] = out
+                else:
+                    self.buffers[r] = self.b.insert(llvm.LoadOp(out, r.type)).results[0]
             return
         if isinstance(op, func.ReturnOp):
             self.write_results(list(op.arguments))
             self.b.insert(func.ReturnOp())
+            return
+        if isinstance(op, bufferization.ToTensorOp):
+            self.buffers[op.tensor] = self.buffers[op.memref]  # a view of an object's buffer
+            return
+        if isinstance(op, bufferization.MaterializeInDestinationOp):
+            self.b.insert(memref.CopyOp(self.input_buffer(op.source), self.buffers[op.dest]))
             return
         if isinstance(op, tensor.ExtractOp):
             indices = [self.buffers.get(i, i) for i in op.indices]
@@ -204,11 +231,23 @@ class _Function:
             return
         raise RelayError(f"bufferize does not handle '{op.name}' yet", op)
 
+    def slot(self) -> SSAValue:
+        """An 8-byte stack slot that a callee stores an object result into."""
+        one = arith.ConstantOp(IntegerAttr(1, i64))
+        alloca = llvm.AllocaOp(one, llvm.LLVMPointerType(), alignment=8)
+        self.slots += [one, alloca]
+        return alloca.results[0]
+
     def write_results(self, values: list[SSAValue]) -> None:
         """Copies into the sink's destinations the values not computed there already."""
         for k, v in enumerate(values):
             dest = self.sink.destinations.get(k)
-            if dest is not None and self.buffers[v] is not dest:
+            if dest is not None and not isinstance(v.type, TensorType):
+                # An object result: its pointer into the caller's slot.
+                self.b.insert(llvm.StoreOp(self.buffers[v], dest))
+            elif isinstance(v.owner, tensor.EmptyOp) and v not in self.buffers:
+                continue  # an unfilled tensor (a failed match?'s placeholder): nothing to write
+            elif dest is not None and self.buffers[v] is not dest:
                 self.b.insert(memref.CopyOp(self.buffers[v], dest))
 
     def region_op(self, op: Operation) -> None:

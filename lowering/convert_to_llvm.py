@@ -37,6 +37,7 @@ from xdsl.dialects.builtin import (
     ModuleOp,
     StridedLayoutAttr,
     TensorType,
+    UnrealizedConversionCastOp,
     i1,
     i32,
     i64,
@@ -58,6 +59,9 @@ from relay_opt.dialects.relay.limits import (
     DEFAULT_MAX_DEPTH,
     DEPTH_GLOBAL,
     ERROR_GLOBAL,
+    MATCH_FAILED,
+    MATCH_FAILURE_BASE,
+    MATCH_FAILURES_ATTR,
     MAX_DEPTH_GLOBAL,
     RECURSIVE_FUNCTIONS_ATTR,
     STACK_FLOOR_GLOBAL,
@@ -72,7 +76,7 @@ def llvm_type(t: Attribute) -> Attribute:
         return i64
     if isinstance(t, MemRefType):
         return PTR
-    if isinstance(t, (IntegerType, AnyFloat)):
+    if isinstance(t, (IntegerType, AnyFloat, llvm.LLVMPointerType)):
         return t
     raise RelayError(f"convert-to-llvm cannot lower values of type {t}")
 
@@ -410,6 +414,14 @@ class _Converter:
             if self.counted:
                 self.add_to_depth(-1)
             self.emit(llvm.ReturnOp(self.v(op.arguments[0]) if op.arguments else None))
+        elif op.name.startswith("llvm."):
+            # Heap objects (docs/native-objects.md) are llvm ops from the start.
+            self.set_all(op, self.emit_clone(op))
+        elif isinstance(op, UnrealizedConversionCastOp):
+            # An object's pointer as a memref of its buffer: the same bare pointer.
+            self.values[op.results[0]] = self.v(op.operands[0])
+        elif isinstance(op, func.CallOp) and op.callee.string_value() == MATCH_FAILED:
+            self.match_failed(op)
         elif isinstance(op, func.CallOp):
             rts = [llvm_type(r.type) for r in op.results]
             if op.callee.string_value() in LIBC_CALLS:  # C library functions called by the kernels
@@ -438,6 +450,30 @@ class _Converter:
             self.switch(op)
         else:
             raise RelayError(f"convert-to-llvm does not handle '{op.name}' yet", op)
+
+    def emit_clone(self, op: Operation) -> Operation:
+        new = op.clone(value_mapper={o: self.v(o) for o in op.operands})
+        self.b.insert(new)
+        return new
+
+    def set_all(self, old: Operation, new: Operation) -> None:
+        for a, b in zip(old.results, new.results, strict=True):
+            self.values[a] = b
+
+    def match_failed(self, op: func.CallOp) -> None:
+        """A `match?` found no clause: its code in the error global, and return (the ops
+        after the call in this block are never reached: a new block right after it, without
+        predecessors, takes them)."""
+        code = op.arguments[0].owner
+        assert isinstance(code, arith.ConstantOp)
+        index = code.value.value.data  # pyright: ignore[reportAttributeAccessIssue]
+        self.store_global(ERROR_GLOBAL, self.const(MATCH_FAILURE_BASE + index, i64))
+        if self.counted:
+            self.add_to_depth(-1)
+        self.early_return()
+        dead = Block()
+        self.region.insert_block_after(dead, self.b.insertion_point.block)
+        self.b = Builder(InsertPoint.at_end(dead))
 
     def switch(self, op: cf.SwitchOp) -> None:
         """`cf.switch` as a chain of equality tests (xDSL's llvm dialect has no switch;
@@ -741,6 +777,10 @@ class ConvertToLLVMPass(ModulePass):
         cyclic, conv.may_fail = _recursion(op)
         conv.recursive = {name: k + 1 for k, name in enumerate(cyclic)}
         for child in list(op.ops):
+            if isinstance(child, func.FuncOp) and child.sym_name.data == MATCH_FAILED:
+                child.detach()  # its calls became stores of the error code
+                child.erase()
+                continue
             if isinstance(child, func.FuncOp):
                 new = conv.function(child)
             elif isinstance(child, memref.GlobalOp):
@@ -755,7 +795,7 @@ class ConvertToLLVMPass(ModulePass):
             op.body.block.insert_op_after(new, child)
             child.detach()
             child.erase(safe_erase=False)
-        if cyclic:
+        if cyclic or MATCH_FAILURES_ATTR in op.attributes:
             _add_depth_globals(op, cyclic)
 
 
@@ -810,7 +850,8 @@ def _recursion(module: ModuleOp) -> tuple[list[str], set[str]]:
     for f, cs in calls.items():
         for c in cs:
             callers.setdefault(c, []).append(f)
-    may_fail, todo = set(cyclic), list(cyclic)
+    # A failing `match?` reports through the same channel: its function's callers check too.
+    may_fail, todo = set(cyclic), [*cyclic, MATCH_FAILED]
     while todo:
         for caller in callers.get(todo.pop(), []):
             if caller not in may_fail:

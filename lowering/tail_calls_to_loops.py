@@ -121,7 +121,10 @@ class _Loops:
 
     def params(self, owner: str, n: int) -> list[SSAValue]:
         head = self.heads[owner]
-        return list(dict.fromkeys(head.args[: len(head.args) - n]))
+        # Buffers only: an object parameter (an !llvm.ptr, docs/native-objects.md) is a
+        # pointer into the call's arena, passed on as it is and never freed here.
+        inputs = head.args[: len(head.args) - n]
+        return list(dict.fromkeys(a for a in inputs if isinstance(a.type, MemRefType)))
 
     def jump(self, jump: _Jump, n: int) -> None:
         call = jump.call
@@ -135,6 +138,9 @@ class _Loops:
         new_ops: list[Operation] = []
         passed: list[SSAValue] = []
         for a in inputs:
+            if not isinstance(a.type, MemRefType):
+                passed.append(a)  # an object pointer
+                continue
             if a in owned and a not in handed:
                 handed.add(a)
                 passed.append(a)
@@ -165,6 +171,9 @@ class _Loops:
             new.name_hint = old.name_hint
         owned: list[SSAValue] = []
         for p in entry.args[: len(entry.args) - n]:
+            if not isinstance(p.type, MemRefType):
+                owned.append(p)  # an object pointer: nothing to own
+                continue
             copy = _alloc(p.type)
             entry.add_ops([copy, memref.CopyOp(p, copy)])
             owned.append(copy.results[0])

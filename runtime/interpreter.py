@@ -37,6 +37,7 @@ from relay_opt.dialects.relay.registry import RelayOperatorOp
 from relay_opt.dialects.relay.resources import array_of
 from relay_opt.dialects.relay.symbols import lookup_constructor
 from relay_opt.dialects.relay.types import DYNAMIC, tensor_dtype
+from relay_opt.runtime.values import ADTValue, RefCell  # noqa: F401 - the API's value classes
 
 Value = Any
 
@@ -69,22 +70,6 @@ class Closure:
 @dataclass(frozen=True)
 class GlobalFunction:
     name: str
-
-
-@dataclass(frozen=True)
-class ADTValue:
-    constructor: str  # "List::Cons"
-    tag: int
-    fields: tuple[Value, ...]
-
-    def __repr__(self) -> str:
-        name = self.constructor.split("::")[-1]
-        return f"{name}({', '.join(map(repr, self.fields))})" if self.fields else name
-
-
-@dataclass(eq=False)
-class RefCell:
-    value: Value
 
 
 @dataclass

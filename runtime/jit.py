@@ -128,8 +128,13 @@ class TensorSpec:
 
 
 def _specs(t: Attribute, name: str) -> list[TensorSpec]:
+    from relay_opt.dialects.relay.types import ADTType, RefType
+    from relay_opt.runtime.values import ObjectSpec
+
     if isinstance(t, TupleType):
         return [s for i, f in enumerate(t.types) for s in _specs(f, f"{name}.{i}")]
+    if isinstance(t, (ADTType, RefType)):
+        return [ObjectSpec(name, t)]  # pyright: ignore[reportReturnType]
     assert isinstance(t, TensorType)
     shape = tuple(t.get_shape())
     if DYNAMIC in shape:
@@ -164,6 +169,7 @@ class Executable:
         self.profile: KernelProfile | None = None
         self._weights: list[np.ndarray] = []  # compile() binds the module's weights here
         self._depth_check: _DepthCheck | None = None  # compile() sets it for recursive code
+        self._objects: _Objects | None = None  # compile() sets it for code with objects
         n = len(params) + len(self.outputs)
         self._fn = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * n))(address)
 
@@ -191,7 +197,13 @@ class Executable:
                 f"expected {len(self.params)} input(s) ({', '.join(names)}), got {len(args)}"
             )
         bound = []
+        writer = self._objects.writer() if self._objects is not None else None
         for spec, value in zip(self.params, args, strict=True):
+            if writer is not None and not isinstance(spec, TensorSpec):
+                # An object: built in memory `writer.keep` holds, its tensors checked.
+                [address] = writer.leaves(value, spec.type, f"input '{spec.name}'")  # pyright: ignore
+                bound.append(_ObjectArg(address, writer.keep))  # pyright: ignore[reportArgumentType]
+                continue
             array = np.asarray(value)
             if array.shape != spec.shape or array.dtype != spec.np_dtype:
                 got = "x".join(map(str, array.shape)) or "scalar"
@@ -202,6 +214,8 @@ class Executable:
         return bound
 
     def __call__(self, *args: np.ndarray, **kwargs: np.ndarray) -> object:
+        if self._objects is not None:
+            return self._objects.call(self, args, kwargs)
         inputs = self._bind(args, kwargs)
         outputs = [np.empty(s.shape, dtype=s.np_dtype) for s in self.outputs]
         pointers = [a.ctypes.data for a in [*inputs, *outputs]]
@@ -210,6 +224,58 @@ class Executable:
         else:
             self._depth_check.call(self._fn, pointers)
         return _regroup(self._ret_type, outputs)
+
+
+@dataclass(frozen=True)
+class _ObjectArg:
+    address: int
+    keep: list  # the memory of the object graph, alive for the call
+
+
+class _Objects:
+    """Calls of code with heap objects (docs/native-objects.md): object arguments are built
+    in Python's memory, object results read back, then the call's arena is released."""
+
+    def __init__(self, table, release: int):  # noqa: ANN001
+        import threading
+
+        from relay_opt.runtime.values import NativeReader
+
+        self.table = table
+        self.reader = NativeReader(table)
+        self.release = ctypes.CFUNCTYPE(None)(release) if release else None
+        self.lock = threading.Lock()  # the arena is the module's: calls take turns
+
+    def writer(self):  # noqa: ANN202
+        from relay_opt.runtime.values import NativeWriter
+
+        return NativeWriter(self.table)
+
+    def call(self, exe: Executable, args, kwargs) -> object:  # noqa: ANN001
+        import contextlib
+
+        inputs: list = exe._bind(args, kwargs)  # arrays and _ObjectArgs
+        outputs = [
+            np.empty(s.shape, dtype=s.np_dtype)
+            if isinstance(s, TensorSpec)
+            else np.zeros((), dtype=np.uint64)
+            for s in exe.outputs
+        ]
+        pointers = [
+            a.address if isinstance(a, _ObjectArg) else a.ctypes.data for a in [*inputs, *outputs]
+        ]
+        with self.lock, contextlib.ExitStack() as release:
+            if self.release is not None:
+                release.callback(self.release)
+            if exe._depth_check is None:
+                exe._fn(*pointers)
+            else:
+                exe._depth_check.call(exe._fn, pointers)
+            leaves = [
+                o if isinstance(s, TensorSpec) else self.reader.value(s.type, [int(o)])
+                for s, o in zip(exe.outputs, outputs, strict=True)
+            ]
+        return _regroup(exe._ret_type, leaves)
 
 
 class _DepthCheck:
@@ -238,10 +304,16 @@ class _DepthCheck:
         )
         self.functions = functions
         self.relay_functions = relay_functions
+        self.match_failures: list[str] = []  # positions of the failing match?, by code
         self.lock = threading.Lock()
 
     def call(self, fn, pointers: list[int]) -> None:  # noqa: ANN001
-        from relay_opt.dialects.relay.limits import depth_error, max_depth, stack_floor
+        from relay_opt.dialects.relay.limits import (
+            MATCH_FAILURE_BASE,
+            depth_error,
+            max_depth,
+            stack_floor,
+        )
 
         limit = max_depth()
         with self.lock:
@@ -249,6 +321,11 @@ class _DepthCheck:
             self.floor.value = stack_floor()  # this thread's stack
             fn(*pointers)
             code = self.error.value
+        if code >= MATCH_FAILURE_BASE:
+            raise RelayError(
+                "no clause of this match? matches the value (in compiled code)",
+                _source_loc(self.match_failures[code - MATCH_FAILURE_BASE]),
+            )
         if code:
             name = self.functions[abs(code) - 1]
             at = self.relay_functions.get(name)
@@ -270,6 +347,12 @@ def _has_incomplete_types(module: ModuleOp) -> bool:
         if any(incomplete(v.type) for v in values):
             return True
     return False
+
+
+def _is_polymorphic(module: ModuleOp) -> bool:
+    from relay_opt.dialects.relay.core import FuncOp
+
+    return any(isinstance(f, FuncOp) and f.type_param_names for f in module.ops)
 
 
 def lower_to_llvm(
@@ -306,6 +389,13 @@ def lower_to_llvm(
     passes = passes_for_level(level, (entry,), Target.host().lanes(32))
     if not _has_incomplete_types(module):
         passes = [p for p in passes if not isinstance(p, InferTypesPass)]
+    if _is_polymorphic(module):
+        # The prelude is polymorphic: native code needs one copy per instance (after
+        # infer-types, which monomorphize needs, when that runs).
+        from relay_opt.passes.monomorphize import MonomorphizePass
+
+        at = 1 if passes and isinstance(passes[0], InferTypesPass) else 0
+        passes = [*passes[:at], MonomorphizePass(), *passes[at:]]
     lowered = module.clone()
     ctx = Context()
     if verify_each is None:
@@ -450,6 +540,7 @@ def compile(
     exe = Executable(engine, address, params, list(f.function_type.inputs), f.ret_type, mod)
     exe._weights = weights  # the bound arrays must outlive the code
     exe._depth_check = _depth_check(lowered, engine, funcs)
+    exe._objects = _objects(module, lowered, engine, params, exe.outputs)
     exe.profile = kernel_profile
     if key is not None and len(objects) == 1:
         with timings.measure("compile-cache-store"):
@@ -514,12 +605,37 @@ def weight_names(module: ModuleOp) -> list[str]:
 
 def _depth_check(lowered: ModuleOp, engine, funcs: Mapping[str, object]) -> _DepthCheck | None:  # noqa: ANN001
     """The depth check of a module with recursive functions (convert-to-llvm lists them)."""
-    from relay_opt.dialects.relay.limits import RECURSIVE_FUNCTIONS_ATTR
+    from relay_opt.dialects.relay.limits import MATCH_FAILURES_ATTR, RECURSIVE_FUNCTIONS_ATTR
 
     names = lowered.attributes.get(RECURSIVE_FUNCTIONS_ATTR)
     if not isinstance(names, ArrayAttr):
         return None
-    return _DepthCheck(engine, [n.data for n in names], funcs)  # pyright: ignore
+    check = _DepthCheck(engine, [n.data for n in names], funcs)  # pyright: ignore
+    failures = lowered.attributes.get(MATCH_FAILURES_ATTR)
+    if isinstance(failures, ArrayAttr):
+        check.match_failures = [f.data for f in failures]  # pyright: ignore
+    return check
+
+
+def _source_loc(position: str):  # noqa: ANN202
+    """`file:line:col` back as a SourceLoc (None when the op had no position)."""
+    from relay_opt.diagnostics import SourceLoc
+
+    file, _, rest = position.rpartition(":")
+    file, _, line = file.rpartition(":")
+    if not file or not line.isdigit() or not rest.isdigit():
+        return None
+    return SourceLoc(file, int(line), int(rest))
+
+
+def _objects(module: ModuleOp, lowered: ModuleOp, engine, params, outputs) -> _Objects | None:  # noqa: ANN001
+    """The object support of a module whose entry takes or returns objects, or allocates."""
+    from relay_opt.runtime.values import ObjectSpec, TypeTable
+
+    release = engine.get_function_address("relay_opt_release")
+    if not release and not any(isinstance(s, ObjectSpec) for s in [*params, *outputs]):
+        return None
+    return _Objects(TypeTable(module), release)
 
 
 def bind_weights(module: ModuleOp) -> list[np.ndarray]:
