@@ -17,6 +17,7 @@ import numpy as np
 from xdsl.dialects.builtin import ModuleOp, TensorType, TupleType
 from xdsl.ir import Attribute
 
+from relay_opt.diagnostics import ArgumentError
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.dialects.relay.types import ADTType, RefType, TypeVarType, tensor_dtype
 
@@ -218,20 +219,20 @@ class NativeWriter:
                     else type(value).__name__
                 )
                 dims = "x".join(map(str, t.get_shape())) or "scalar"
-                raise ValueError(f"{where} must be {dims} {tensor_dtype(t)}, got {got}")
+                raise ArgumentError(f"{where} must be {dims} {tensor_dtype(t)}, got {got}")
             array = np.ascontiguousarray(array)
             self.keep.append(array)
             return [array.ctypes.data]
         if isinstance(t, TupleType):
             if not isinstance(value, tuple) or len(value) != len(t.types):
-                raise ValueError(f"{where} must be a {len(t.types)}-tuple")
+                raise ArgumentError(f"{where} must be a {len(t.types)}-tuple")
             out: list[int] = []
             for i, (v, ft) in enumerate(zip(value, t.types, strict=True)):
                 out += yield self._leaves(v, ft, f"{where}.{i}")
             return out
         if isinstance(t, RefType):
             if not isinstance(value, RefCell):
-                raise ValueError(f"{where} must be a RefCell, got {type(value).__name__}")
+                raise ArgumentError(f"{where} must be a RefCell, got {type(value).__name__}")
             inner = yield self._leaves(value.value, t.value_type, f"{where}.value")
             return [self.object(0, inner)]
         assert isinstance(t, ADTType), t
@@ -243,10 +244,10 @@ class NativeWriter:
             or not isinstance(value, ADTValue)
             or not ctor.name.startswith(f"{t.adt_name}::")
         ):
-            raise ValueError(f"{where} must be a value of {t}, got {value!r:.60}")
+            raise ArgumentError(f"{where} must be a value of {t}, got {value!r:.60}")
         fields = self.table.fields(ctor, t)
         if len(value.fields) != len(fields):
-            raise ValueError(f"{where}: {ctor.name} takes {len(fields)} field(s)")
+            raise ArgumentError(f"{where}: {ctor.name} takes {len(fields)} field(s)")
         inner: list[int] = []
         for i, (v, ft) in enumerate(zip(value.fields, fields, strict=True)):
             inner += yield self._leaves(v, ft, f"{where}.{ctor.name.partition('::')[2]}[{i}]")
