@@ -6,11 +6,11 @@ are the subpackages of this package; see pyproject.toml.
 
 __version__ = "0.1.0"
 
-__all__ = ["LoadError", "Program", "compile", "load_program"]
+__all__ = ["ArgumentError", "LoadError", "Program", "compile", "load_program"]
 
 TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing)
 if TYPE_CHECKING:  # what __getattr__ returns, for type checkers; nothing is imported at run time
-    from relay_opt.diagnostics import LoadError
+    from relay_opt.diagnostics import ArgumentError, LoadError
     from relay_opt.loader import Program, load_program
 
 
@@ -20,10 +20,10 @@ def __getattr__(name: str):  # noqa: ANN202
         from relay_opt import loader
 
         return getattr(loader, name)
-    if name == "LoadError":
-        from relay_opt.diagnostics import LoadError
+    if name in ("LoadError", "ArgumentError"):
+        from relay_opt import diagnostics
 
-        return LoadError
+        return getattr(diagnostics, name)
     raise AttributeError(f"module 'relay_opt' has no attribute '{name}'")
 
 
@@ -33,9 +33,11 @@ def compile(  # noqa: A001, ANN201
     opt: int = 3,
     profile: bool = False,
     fp_policy: str = "fast",
+    cache: bool = True,
 ):
     """Compile a type-checked Relay module to native code: see `relay_opt.runtime.jit.compile`
-    (`fp_policy`: "fast", the default, or "strict")."""
+    (`fp_policy`: "fast", the default, or "strict"; `cache=False` neither reads nor writes the
+    on-disk compile cache)."""
     from relay_opt.runtime.jit import compile as jit_compile
 
-    return jit_compile(module, entry, opt, profile, fp_policy=fp_policy)
+    return jit_compile(module, entry, opt, profile, fp_policy=fp_policy, cache=cache)

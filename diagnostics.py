@@ -77,6 +77,12 @@ class LoadError(RelayError, UserError):
         return self.diagnostic
 
 
+class ArgumentError(ValueError):
+    """A bad value given to the Python API (an unknown entry function, an input of the wrong
+    shape or dtype): a ValueError to API callers, a one-line error from the tools. Any other
+    ValueError that reaches a tool is a bug and is reported as an internal error."""
+
+
 class InternalError(Exception):
     """A bug in relay-opt or a plugin that a check caught (IR that no longer verifies after a
     pass, a pass that crashed): reported as an internal error, exit code 2, never as the
@@ -281,7 +287,7 @@ def run_tool(tool: Callable[[], int], prog: str) -> int:
         else:
             sys.stderr.write(f"{prog}: error: {e}\n")
         return 1
-    except ValueError as e:
+    except ArgumentError as e:
         sys.stderr.write(f"{prog}: error: {e}\n")
         return 1
     except MemoryError as e:

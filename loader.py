@@ -29,6 +29,7 @@ from xdsl.utils.exceptions import DiagnosticException, ParseError, VerifyExcepti
 from xdsl.utils.mlir_lexer import MLIRLexer
 
 from relay_opt.diagnostics import (
+    ArgumentError,
     LoadError,
     RelayError,
     location_of,
@@ -107,6 +108,16 @@ class LocatingParser(Parser):
             self.dialect_resources.add((dialect_name, renamed))
         return renamed
 
+    def parse_module(self, expect_module_op: bool = True) -> ModuleOp:
+        # xDSL's parser recurses once per nested region, type or attribute: input nested past
+        # Python's stack is a located error where the parser gave up, not a crash.
+        try:
+            return super().parse_module(expect_module_op)
+        except RecursionError:
+            raise ParseError(
+                self._current_token.span, "the input nests too deeply to parse here"
+            ) from None
+
     def parse_dense_int_or_fp_elements_attr(self, type):  # noqa: ANN001, ANN201, A002
         # xDSL expands a splat (`dense<1.0> : tensor<1000000000x1000000000xf32>`) into a list
         # of every element: a type too large for memory is a located error, not a MemoryError.
@@ -171,7 +182,7 @@ def format_of(path: str, given: str | None = None) -> str:
     """The format of a file: `given`, else by its extension (MLIR when none matches)."""
     if given is not None:
         if given not in FORMATS:
-            raise ValueError(f"unknown input format '{given}' (one of {', '.join(FORMATS)})")
+            raise ArgumentError(f"unknown input format '{given}' (one of {', '.join(FORMATS)})")
         return "onnxtxt" if given == "onnx" and path.endswith(".onnxtxt") else given
     if path.endswith(".rly"):
         return "relay"
@@ -442,7 +453,7 @@ def _resolve(
     """(path, None) for a file or "-", (None, content) for the program itself."""
     if isinstance(source, bytes):
         if format is None:
-            raise ValueError("load_program: give the format= of a program passed as bytes")
+            raise ArgumentError("load_program: give the format= of a program passed as bytes")
         return None, source
     if isinstance(source, os.PathLike):
         return os.fspath(source), None

@@ -22,15 +22,20 @@ PASSES: dict[str, str] = {
     "simplify-expr": "passes.simplify_expr:SimplifyExprPass",
     "fold-explicit-padding": "passes.fold_explicit_padding:FoldExplicitPaddingPass",
     "fold-scale-axis": "passes.fold_scale_axis:FoldScaleAxisPass",
+    "alter-op-layout": "passes.alter_op_layout:AlterOpLayoutPass",
     "combine-parallel-conv2d": "passes.combine_parallel_conv2d:CombineParallelConv2DPass",
     "combine-parallel-dense": "passes.combine_parallel_dense:CombineParallelDensePass",
     "relay-optimize": "passes.relay_optimize:OptimizePass",
+    "monomorphize": "passes.monomorphize:MonomorphizePass",
+    "lambda-lift": "passes.lambda_lift:LambdaLiftPass",
+    "partial-evaluate": "passes.partial_evaluate:PartialEvaluatePass",
     # Lowering (lowering/)
     "convert-relay-to-linalg": "lowering.convert_relay_to_linalg:ConvertRelayToLinalgPass",
     "bufferize": "lowering.bufferize:BufferizePass",
     "fuse-linalg-elementwise": "lowering.fuse_linalg_elementwise:FuseLinalgElementwisePass",
     "fuse-linalg-epilogue": "lowering.fuse_linalg_epilogue:FuseLinalgEpiloguePass",
     "apply-fp-policy": "lowering.apply_fp_policy:ApplyFpPolicyPass",
+    "lower-contractions": "lowering.lower_contractions:LowerContractionsPass",
     "expand-math": "lowering.expand_math:ExpandMathPass",
     "convert-to-llvm": "lowering.convert_to_llvm:ConvertToLLVMPass",
     "relay-to-llvm": "lowering.relay_to_llvm:RelayToLLVMPipeline",
@@ -42,6 +47,7 @@ PASSES: dict[str, str] = {
 RELAY_OPT_OVERRIDES: dict[str, str] = {
     "dce": "passes.dce:DeadCodeEliminationPass",
     "convert-scf-to-cf": "lowering.convert_scf_to_cf:ConvertScfToCfPass",
+    "tail-calls-to-loops": "lowering.tail_calls_to_loops:TailCallsToLoopsPass",
 }
 
 
@@ -87,8 +93,10 @@ def pass_summary(pass_class: type[ModulePass]) -> str:
     doc = pass_class.__doc__ or ""
     if doc.startswith(f"{pass_class.__name__}("):
         doc = ""  # the signature that @dataclass writes when a class has no docstring
-    for line in doc.strip().splitlines():
-        if line.strip():
-            return line.strip()
+    # The first sentence of the first paragraph, however the docstring wraps it.
+    paragraph = " ".join(doc.strip().split("\n\n")[0].split())
+    if paragraph:
+        end = paragraph.find(". ")
+        return paragraph if end < 0 else paragraph[: end + 1]
     origin = pass_class.__module__.split(".")[0]
     return f"({origin} pass without a description)"

@@ -138,7 +138,16 @@ def flat(result: object) -> list[np.ndarray]:
     )
 
 
-def measure(name: str, model, repeat: int, budget: float, numpy_too: bool) -> dict[str, object]:  # noqa: ANN001
+def measure(
+    name: str,
+    model,  # noqa: ANN001
+    repeat: int,
+    budget: float,
+    numpy_too: bool,
+    threads: int | None = None,
+) -> dict[str, object]:
+    """One row: relay-opt's, onnxruntime's (`threads` intra-op threads, else its default) and
+    the interpreter's latency, setup times and the largest difference of the outputs."""
     import onnxruntime as ort
 
     from relay_opt.frontends.onnx import import_onnx
@@ -157,6 +166,9 @@ def measure(name: str, model, repeat: int, budget: float, numpy_too: bool) -> di
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads is not None:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
     start = time.perf_counter()
     session = ort.InferenceSession(
         model.SerializeToString(), options, providers=["CPUExecutionProvider"]

@@ -30,9 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-reduce", action="store_true", help="save findings unreduced")
     parser.add_argument(
-        "--int-div-by-zero",
-        action="store_true",
-        help="let integer divide/mod/floor_divide see zero divisors",
+        "--no-int-div-by-zero",
+        dest="int_div_by_zero",
+        action="store_false",
+        help="keep zero divisors away from integer divide/mod/floor_divide (defined: see README)",
     )
     parser.add_argument(
         "--include-known-bugs",

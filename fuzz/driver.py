@@ -273,8 +273,12 @@ class Summary:
                 never[o] = "not among --ops"
             else:
                 never[o] = "no valid call drawn in this run (more programs cover it)"
+        left_out = [o for o, why in never.items() if why == "not among --ops"]
+        if left_out:
+            lines.append(f"  not among --ops: {len(left_out)} operators")
         for o, why in never.items():
-            lines.append(f"  never generated: {o}: {why}")
+            if why != "not among --ops":
+                lines.append(f"  never generated: {o}: {why}")
         lines.append("dtypes: " + ", ".join(f"{d} {n}" for d, n in sorted(self.dtypes.items())))
         for kind in ("pass", *KINDS, "refused"):
             label = "clean refusals" if kind == "refused" else kind

@@ -621,9 +621,9 @@ def _gen_divide(g: Generator, op: str) -> None:
     g.emit(op, [lhs, rhs], {})
 
 
-DIV_BY_ZERO = [False]
-"""Whether integer divide, mod and floor_divide may see a zero divisor (their value is being
-defined; off until it is)."""
+DIV_BY_ZERO = [True]
+"""Whether integer divide, mod and floor_divide may see a zero divisor (their value is defined:
+x / 0 and x % 0 are 0 in the interpreter and in native code alike)."""
 
 
 def _gen_power(g: Generator, op: str) -> None:

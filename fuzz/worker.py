@@ -93,7 +93,7 @@ def run_job(job: Job) -> Result:
     for level in job.levels:
         start = time.perf_counter()
         try:
-            exe = compile(module, opt=level)
+            exe = compile(module, opt=level, cache=False)  # random programs: never cached
         except Exception as e:  # noqa: BLE001
             status = "refused" if _refusal(e) else "error"
             native[level] = Outcome(status, message=_describe(e))

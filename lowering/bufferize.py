@@ -15,15 +15,28 @@ no copy is made where none is needed:
   becomes an external `memref.global` that the JIT binds to the array's address.
 A copy (`memref.copy`) remains only where a value must exist twice: a
 parameter or constant returned as a result, or one value returned twice.
+
+Region ops with tensor results (`scf.if`, `scf.index_switch`; any op whose regions are
+single blocks without arguments ending in `scf.yield`, see `_Function.region_op`) follow
+the same rule as a function's body, one level down:
+- each tensor result gets one destination before the op: the out-parameter when the result
+  is returned, else one `memref.alloc`; the op loses its tensor results (others stay);
+- every branch computes what it yields straight into those destinations (a yielded value is
+  the branch's "returned" value), and copies only what must exist twice (a value defined
+  outside the branch, a parameter, a constant, a value yielded twice);
+- a buffer allocated inside a branch is freed inside it, after its last use there; a buffer
+  allocated outside and used inside is freed after the region op, on every path.
+`tensor.extract` of a scalar (an `scf.if` condition) becomes `memref.load`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from xdsl.builder import Builder
 from xdsl.context import Context
-from xdsl.dialects import arith, func, memref, tensor
+from xdsl.dialects import arith, bufferization, func, llvm, memref, scf, tensor
 from xdsl.dialects.builtin import (
     AffineMapAttr,
     DenseResourceAttr,
@@ -43,7 +56,8 @@ from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
 from relay_opt.diagnostics import RelayError
-from relay_opt.dialects.relay.attribute_names import OUTPUTS
+from relay_opt.dialects.relay.attribute_names import CONTRACTION, OUTPUTS
+from relay_opt.dialects.relay.limits import MATCH_FAILED
 
 
 def memref_type(t: Attribute) -> MemRefType[Attribute]:
@@ -52,6 +66,12 @@ def memref_type(t: Attribute) -> MemRefType[Attribute]:
     if any(d < 0 for d in t.get_shape()):
         raise RelayError(f"dynamic shapes are not bufferized yet ({t})")
     return MemRefType(t.element_type, t.get_shape())
+
+
+def _buffer_type(t: Attribute) -> Attribute:
+    """A parameter's or result's type after bufferize: a tensor's memref; an object result
+    (an `!llvm.ptr`) becomes a pointer to the slot it is stored into."""
+    return memref_type(t) if isinstance(t, TensorType) else t
 
 
 def _dps_inits(op: Operation) -> list[SSAValue] | None:
@@ -72,6 +92,26 @@ def _dps_init_of(user: Operation, v: SSAValue) -> SSAValue | None:
 
 
 @dataclass
+class _Sink:
+    """Where a block's results go: the values its terminator returns (or yields), each
+    computed straight into its destination (an out-parameter, or a region op's result buffer)."""
+
+    returned: dict[SSAValue, int]
+    """The first position at which each value is returned."""
+    destinations: dict[int, SSAValue]
+    taken: set[int]
+    """Positions whose destination already holds a value."""
+
+
+def _sink(values: Sequence[SSAValue], destinations: dict[int, SSAValue]) -> _Sink:
+    returned: dict[SSAValue, int] = {}
+    for k, v in enumerate(values):
+        if k in destinations:
+            returned.setdefault(v, k)
+    return _Sink(returned, destinations, set())
+
+
+@dataclass
 class _Function:
     old: func.FuncOp
     globals_out: list[Operation]
@@ -80,8 +120,8 @@ class _Function:
 
     def run(self) -> func.FuncOp:
         old = self.old
-        inputs = [memref_type(t) for t in old.function_type.inputs]
-        outputs = [memref_type(t) for t in old.function_type.outputs]
+        inputs = [_buffer_type(t) for t in old.function_type.inputs]
+        outputs = [_buffer_type(t) for t in old.function_type.outputs]
         block = Block(arg_types=[*inputs, *outputs])
         self.params = block.args[: len(inputs)]
         self.out_params = block.args[len(inputs) :]
@@ -92,19 +132,22 @@ class _Function:
         self.buffers: dict[SSAValue, SSAValue] = dict(zip(old.args, self.params, strict=True))
         self.allocs: list[SSAValue] = []
         self.b = Builder(InsertPoint.at_end(block))
+        self.slots: list[Operation] = []
+        """Stack slots for the object results of calls (docs/native-objects.md)."""
         ret = old.body.block.last_op
         assert isinstance(ret, func.ReturnOp)
-        # The first return position of each value, for writing it in place.
-        self.returned: dict[SSAValue, int] = {}
-        for k, v in enumerate(ret.arguments):
-            self.returned.setdefault(v, k)
-        self.out_taken: set[int] = set()
+        self.sink = _sink(list(ret.arguments), dict(enumerate(self.out_params)))
         for op in old.body.block.ops:
             self.op(op)
         new = func.FuncOp(old.sym_name.data, ([*inputs, *outputs], []), Region(block))
         new.attributes[OUTPUTS] = IntegerAttr(len(outputs), i64)
         new.location = old.location
-        self.free_after_last_use(block)
+        self.free_after_last_use(block, self.allocs)
+        if self.slots:  # in the entry block, so a loop around a call reuses its slot
+            if block.first_op is None:
+                block.add_ops(self.slots)
+            else:
+                block.insert_ops_before(self.slots, block.first_op)
         return new
 
     # -- destinations ------------------------------------------------------------------------
@@ -112,8 +155,8 @@ class _Function:
     def out_param_for(self, v: SSAValue) -> int | None:
         """The out-parameter `v` can be computed into: its own, or that of the op it feeds
         in place."""
-        k = self.returned.get(v)
-        if k is not None and k not in self.out_taken:
+        k = self.sink.returned.get(v)
+        if k is not None and k not in self.sink.taken:
             return k
         users = [u.operation for u in v.uses]
         if len(users) == 1 and (r := _dps_init_of(users[0], v)) is not None:
@@ -123,8 +166,8 @@ class _Function:
     def destination(self, result: SSAValue) -> SSAValue:
         k = self.out_param_for(result)
         if k is not None:
-            self.out_taken.add(k)
-            return self.out_params[k]
+            self.sink.taken.add(k)
+            return self.sink.destinations[k]
         alloc = memref.AllocOp.get(result.type.element_type, shape=result.type.get_shape())  # pyright: ignore
         alloc.results[0].name_hint = result.name_hint
         self.b.insert(alloc)
@@ -145,19 +188,40 @@ class _Function:
         if isinstance(op, tensor.ExtractSliceOp):
             self.buffers[op.result] = self.view(op)
             return
-        if isinstance(op, func.CallOp):
+        if isinstance(op, func.CallOp) and op.callee.string_value() != MATCH_FAILED:
             args = [self.buffers[a] for a in op.arguments]
-            outs = [self.destination(r) for r in op.results]
+            outs = [
+                self.destination(r) if isinstance(r.type, TensorType) else self.slot()
+                for r in op.results
+            ]
             call = func.CallOp(op.callee, [*args, *outs], [])
             call.location = op.location
             self.b.insert(call)
-            self.buffers.update(zip(op.results, outs, strict=True))
+            for r, out in zip(op.results, outs, strict=True):
+                if isinstance(r.type, TensorType):
+                    self.buffers[r] = out
+                else:
+                    self.buffers[r] = self.b.insert(llvm.LoadOp(out, r.type)).results[0]
             return
         if isinstance(op, func.ReturnOp):
-            for k, v in enumerate(op.arguments):
-                if self.buffers[v] is not self.out_params[k]:
-                    self.b.insert(memref.CopyOp(self.buffers[v], self.out_params[k]))
+            self.write_results(list(op.arguments))
             self.b.insert(func.ReturnOp())
+            return
+        if isinstance(op, bufferization.ToTensorOp):
+            self.buffers[op.tensor] = self.buffers[op.memref]  # a view of an object's buffer
+            return
+        if isinstance(op, bufferization.MaterializeInDestinationOp):
+            self.b.insert(memref.CopyOp(self.input_buffer(op.source), self.buffers[op.dest]))
+            return
+        if isinstance(op, tensor.ExtractOp):
+            indices = [self.buffers.get(i, i) for i in op.indices]
+            load = memref.LoadOp.get(self.input_buffer(op.tensor), indices)
+            load.location = op.location
+            self.b.insert(load)
+            self.buffers[op.result] = load.res
+            return
+        if op.regions and _yields_from_single_blocks(op):
+            self.region_op(op)
             return
         if all(not isinstance(r.type, TensorType) for r in op.results) and all(
             not isinstance(o.type, TensorType) for o in op.operands
@@ -166,6 +230,72 @@ class _Function:
             self.b.insert(op.clone(value_mapper=self.buffers))
             return
         raise RelayError(f"bufferize does not handle '{op.name}' yet", op)
+
+    def slot(self) -> SSAValue:
+        """An 8-byte stack slot that a callee stores an object result into."""
+        one = arith.ConstantOp(IntegerAttr(1, i64))
+        alloca = llvm.AllocaOp(one, llvm.LLVMPointerType(), alignment=8)
+        self.slots += [one, alloca]
+        return alloca.results[0]
+
+    def write_results(self, values: list[SSAValue]) -> None:
+        """Copies into the sink's destinations the values not computed there already."""
+        for k, v in enumerate(values):
+            dest = self.sink.destinations.get(k)
+            if dest is not None and not isinstance(v.type, TensorType):
+                # An object result: its pointer into the caller's slot.
+                self.b.insert(llvm.StoreOp(self.buffers[v], dest))
+            elif isinstance(v.owner, tensor.EmptyOp) and v not in self.buffers:
+                continue  # an unfilled tensor (a failed match?'s placeholder): nothing to write
+            elif dest is not None and self.buffers[v] is not dest:
+                self.b.insert(memref.CopyOp(self.buffers[v], dest))
+
+    def region_op(self, op: Operation) -> None:
+        """An op whose regions are single blocks ending in `scf.yield` (scf.if,
+        scf.index_switch): its tensor results become destinations allocated before it (or
+        out-parameters), which each branch writes directly; see the module docstring."""
+        if any(isinstance(o.type, TensorType) for o in op.operands):
+            raise RelayError(f"bufferize does not handle tensor operands of '{op.name}'", op)
+        destinations: dict[int, SSAValue] = {}
+        for k, r in enumerate(op.results):
+            if isinstance(r.type, TensorType):
+                destinations[k] = self.destination(r)
+        kept = [r for r in op.results if not isinstance(r.type, TensorType)]
+        blocks = [Block() for _ in op.regions]
+        new = op.create(
+            operands=[self.buffers.get(o, o) for o in op.operands],
+            result_types=[r.type for r in kept],
+            properties=dict(op.properties),
+            attributes=dict(op.attributes),
+            regions=[Region(b) for b in blocks],
+        )
+        new.location = op.location
+        self.b.insert(new)
+        outer = (self.b, self.sink, self.allocs)
+        for region, block in zip(op.regions, blocks, strict=True):
+            old = region.block
+            terminator = old.last_op
+            assert isinstance(terminator, scf.YieldOp)
+            self.b = Builder(InsertPoint.at_end(block))
+            self.sink = _sink(list(terminator.arguments), destinations)
+            self.allocs = []
+            for inner in old.ops:
+                if inner is terminator:
+                    self.write_results(list(terminator.arguments))
+                    kept_values = [
+                        self.buffers.get(v, v)
+                        for v in terminator.arguments
+                        if not isinstance(v.type, TensorType)
+                    ]
+                    self.b.insert(scf.YieldOp(*kept_values))
+                else:
+                    self.op(inner)
+            self.free_after_last_use(block, self.allocs)
+        self.b, self.sink, self.allocs = outer
+        for k, r in enumerate(op.results):
+            if k in destinations:
+                self.buffers[r] = destinations[k]
+        self.buffers.update(zip(kept, new.results, strict=True))
 
     def dps(self, op: Operation, inits: list[SSAValue]) -> None:
         outs = []
@@ -202,6 +332,8 @@ class _Function:
                 load = memref.LoadOp.get(extract.tensor, list(extract.indices))
                 Rewriter.replace_op(extract, load)
             new = linalg.GenericOp(ins, outs, body, op.indexing_maps, op.iterator_types, [])
+            if CONTRACTION in op.attributes:  # for lower-contractions
+                new.attributes[CONTRACTION] = op.attributes[CONTRACTION]
         else:
             assert isinstance(op, linalg.FillOp)
             new = linalg.FillOp(ins, outs, [])
@@ -290,11 +422,12 @@ class _Function:
         self.b.insert(get)
         return get.results[0]
 
-    def free_after_last_use(self, block: Block) -> None:
-        """A `memref.dealloc` for each alloc, right after the last top-level op that uses it."""
+    def free_after_last_use(self, block: Block, allocs: list[SSAValue]) -> None:
+        """A `memref.dealloc` for each of `block`'s allocs, right after the last op of `block`
+        that uses it (an op holding a use in its regions uses it)."""
         ops = list(block.ops)
         position = {op: i for i, op in enumerate(ops)}
-        for buffer in self.allocs:
+        for buffer in allocs:
             last = buffer.owner
             assert isinstance(last, Operation)
             for use in _uses_through_views(buffer):
@@ -305,6 +438,14 @@ class _Function:
                 if user is not None and position[user] > position[last]:
                     last = user
             block.insert_op_after(memref.DeallocOp.get(buffer), last)
+
+
+def _yields_from_single_blocks(op: Operation) -> bool:
+    """Whether every region of `op` is one block without arguments ending in `scf.yield`."""
+    return all(
+        len(r.blocks) == 1 and not r.block.args and isinstance(r.block.last_op, scf.YieldOp)
+        for r in op.regions
+    )
 
 
 def _uses_through_views(buffer: SSAValue) -> list[Use]:

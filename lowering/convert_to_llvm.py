@@ -45,6 +45,7 @@ from xdsl.dialects.builtin import (
     SymbolRefAttr,
     TensorType,
     UnitAttr,
+    UnrealizedConversionCastOp,
     i1,
     i32,
     i64,
@@ -66,6 +67,9 @@ from relay_opt.dialects.relay.limits import (
     DEFAULT_MAX_DEPTH,
     DEPTH_GLOBAL,
     ERROR_GLOBAL,
+    MATCH_FAILED,
+    MATCH_FAILURE_BASE,
+    MATCH_FAILURES_ATTR,
     MAX_DEPTH_GLOBAL,
     RECURSIVE_FUNCTIONS_ATTR,
     STACK_FLOOR_GLOBAL,
@@ -83,7 +87,7 @@ def llvm_type(t: Attribute) -> Attribute:
         return i64
     if isinstance(t, MemRefType):
         return PTR
-    if isinstance(t, (IntegerType, AnyFloat)):
+    if isinstance(t, (IntegerType, AnyFloat, llvm.LLVMPointerType)):
         return t
     raise RelayError(f"convert-to-llvm cannot lower values of type {t}")
 
@@ -421,12 +425,29 @@ class _Converter:
             self.set(op, self.v(op.src))
         elif isinstance(op, memref.SubviewOp):
             self.set(op, self.subview(op))
+        elif isinstance(op, memref.ExtractAlignedPointerAsIndexOp):
+            # A kernel call's base address (lower-contractions): memrefs are bare pointers.
+            self.set(op, self.emit(llvm.PtrToIntOp(self.v(op.source), i64)))
+        elif op.dialect_name() == "llvm":
+            # Already llvm (lower-contractions' inttoptr and kernel calls): only the operands.
+            new = op.clone(value_mapper=self.values)
+            self.b.insert(new)
+            for old, result in zip(op.results, new.results, strict=True):
+                self.values[old] = result
         elif isinstance(op, memref.GetGlobalOp):
             self.set(op, self.emit(llvm.AddressOfOp(op.name_.root_reference.data, PTR)))
         elif isinstance(op, func.ReturnOp):
             if self.counted:
                 self.add_to_depth(-1)
             self.emit(llvm.ReturnOp(self.v(op.arguments[0]) if op.arguments else None))
+        elif op.name.startswith("llvm."):
+            # Heap objects (docs/native-objects.md) are llvm ops from the start.
+            self.set_all(op, self.emit_clone(op))
+        elif isinstance(op, UnrealizedConversionCastOp):
+            # An object's pointer as a memref of its buffer: the same bare pointer.
+            self.values[op.results[0]] = self.v(op.operands[0])
+        elif isinstance(op, func.CallOp) and op.callee.string_value() == MATCH_FAILED:
+            self.match_failed(op)
         elif isinstance(op, func.CallOp):
             rts = [llvm_type(r.type) for r in op.results]
             if op.callee.string_value() in LIBC_CALLS:  # C library functions called by the kernels
@@ -451,8 +472,51 @@ class _Converter:
                     [self.v(a) for a in op.else_arguments],
                 )
             )
+        elif isinstance(op, cf.SwitchOp):
+            self.switch(op)
         else:
             raise RelayError(f"convert-to-llvm does not handle '{op.name}' yet", op)
+
+    def emit_clone(self, op: Operation) -> Operation:
+        new = op.clone(value_mapper={o: self.v(o) for o in op.operands})
+        self.b.insert(new)
+        return new
+
+    def set_all(self, old: Operation, new: Operation) -> None:
+        for a, b in zip(old.results, new.results, strict=True):
+            self.values[a] = b
+
+    def match_failed(self, op: func.CallOp) -> None:
+        """A `match?` found no clause: its code in the error global, and return (the ops
+        after the call in this block are never reached: a new block right after it, without
+        predecessors, takes them)."""
+        code = op.arguments[0].owner
+        assert isinstance(code, arith.ConstantOp)
+        index = code.value.value.data  # pyright: ignore[reportAttributeAccessIssue]
+        self.store_global(ERROR_GLOBAL, self.const(MATCH_FAILURE_BASE + index, i64))
+        if self.counted:
+            self.add_to_depth(-1)
+        self.early_return()
+        dead = Block()
+        self.region.insert_block_after(dead, self.b.insertion_point.block)
+        self.b = Builder(InsertPoint.at_end(dead))
+
+    def switch(self, op: cf.SwitchOp) -> None:
+        """`cf.switch` as a chain of equality tests (xDSL's llvm dialect has no switch;
+        LLVM's simplifycfg makes one of the chain again)."""
+        flag = self.v(op.flag)
+        values = op.case_values.get_values() if op.case_values is not None else ()
+        eq = IntegerAttr(llvm.ICmpPredicateFlag("eq").to_int(), i64)
+        for value, block, operands in zip(values, op.case_blocks, op.case_operand, strict=True):
+            hit = self.emit(llvm.ICmpOp(flag, self.const(value, flag.type), eq))
+            rest = Block()
+            self.region.insert_block_after(rest, self.b.insertion_point.block)
+            self.emit(
+                llvm.CondBrOp(hit, self.blocks[block], [self.v(a) for a in operands], rest, [])
+            )
+            self.b = Builder(InsertPoint.at_end(rest))
+        default = [self.v(a) for a in op.default_operands]
+        self.emit(llvm.BrOp(self.blocks[op.default_block], *default))
 
     def affine(self, e: AffineExpr, operands: list[SSAValue], num_dims: int) -> SSAValue:
         """An affine expression (what convert-linalg-to-loops leaves for non-trivial maps)."""
@@ -641,8 +705,11 @@ class _Converter:
         ne = IntegerAttr(llvm.ICmpPredicateFlag("ne").to_int(), i64)
         failed = self.emit(llvm.ICmpOp(self.load_global(ERROR_GLOBAL), self.const(0, i64), ne))
         unwind, rest = Block(), Block()
-        self.region.add_block(unwind)
-        self.region.add_block(rest)
+        # Right after the current block: the blocks after it may use what `rest` defines,
+        # and LLVM IR is translated in block order.
+        current = self.b.insertion_point.block
+        self.region.insert_block_after(unwind, current)
+        self.region.insert_block_after(rest, unwind)
         self.emit(llvm.CondBrOp(failed, unwind, [], rest, []))
         self.b = Builder(InsertPoint.at_end(unwind))
         if self.counted:
@@ -737,6 +804,10 @@ class ConvertToLLVMPass(ModulePass):
         conv.recursive = {name: k + 1 for k, name in enumerate(cyclic)}
         conv.noalias = _noalias_functions(op)
         for child in list(op.ops):
+            if isinstance(child, func.FuncOp) and child.sym_name.data == MATCH_FAILED:
+                child.detach()  # its calls became stores of the error code
+                child.erase()
+                continue
             if isinstance(child, func.FuncOp):
                 new = conv.function(child)
             elif isinstance(child, memref.GlobalOp):
@@ -751,7 +822,7 @@ class ConvertToLLVMPass(ModulePass):
             op.body.block.insert_op_after(new, child)
             child.detach()
             child.erase(safe_erase=False)
-        if cyclic:
+        if cyclic or MATCH_FAILURES_ATTR in op.attributes:
             _add_depth_globals(op, cyclic)
 
 
@@ -806,7 +877,8 @@ def _recursion(module: ModuleOp) -> tuple[list[str], set[str]]:
     for f, cs in calls.items():
         for c in cs:
             callers.setdefault(c, []).append(f)
-    may_fail, todo = set(cyclic), list(cyclic)
+    # A failing `match?` reports through the same channel: its function's callers check too.
+    may_fail, todo = set(cyclic), [*cyclic, MATCH_FAILED]
     while todo:
         for caller in callers.get(todo.pop(), []):
             if caller not in may_fail:

@@ -58,6 +58,7 @@ from xdsl.rewriter import InsertPoint
 
 from relay_opt.dialects.relay.attribute_names import GROUP
 from relay_opt.lowering.fuse_linalg_elementwise import fused_generic
+from relay_opt.lowering.kernels import kernel_contraction
 
 
 def _iterators(op: linalg.GenericOp) -> list[str]:
@@ -95,6 +96,13 @@ def _fusable(anchor: linalg.GenericOp, epilogue: linalg.GenericOp, operand_index
     if group is None or epilogue.attributes.get(GROUP) != group:
         return False
     if _output_dims(anchor) is None or not anchor.results[0].has_one_use():
+        return False
+    if kernel_contraction(anchor) is not None:
+        return False  # lower-contractions calls a kernel for it; the epilogue loops over C after
+    iterators = _iterators(anchor)
+    if "parallel" in iterators[iterators.index("reduction") :]:
+        # A parallel loop inside the reductions (blocked conv2d's vector lanes) must stay the
+        # innermost loop for LLVM to vectorize it; fused, the reductions would go inside it.
         return False
     if any(it != "parallel" for it in _iterators(epilogue)):
         return False

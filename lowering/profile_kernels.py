@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects import arith, func
+from xdsl.dialects import arith, func, scf
 from xdsl.dialects.builtin import FileLineColLoc, IntegerAttr, ModuleOp, i64
 from xdsl.dialects.linalg import ops as linalg
 from xdsl.ir import Operation
@@ -26,6 +26,20 @@ def _where(op: Operation) -> str:
     return "?"
 
 
+def _kernels(f: func.FuncOp) -> list[Operation]:
+    """The linalg ops of a function's body and of its branches (scf.if, scf.index_switch), in
+    order: not those inside another op's body."""
+    found: list[Operation] = []
+    for op in f.walk():
+        if isinstance(op, (linalg.GenericOp, linalg.FillOp)):
+            parent = op.parent_op()
+            while isinstance(parent, (scf.IfOp, scf.IndexSwitchOp)):
+                parent = parent.parent_op()
+            if parent is f:
+                found.append(op)
+    return found
+
+
 def kernel_names(module: ModuleOp, origins: dict[str, str] | None = None) -> list[str]:
     """The kernel of each id, in the order profile-kernels numbers them.
 
@@ -34,11 +48,10 @@ def kernel_names(module: ModuleOp, origins: dict[str, str] | None = None) -> lis
     names = []
     for f in module.ops:
         if isinstance(f, func.FuncOp) and not f.is_declaration:
-            for op in f.body.block.ops:
-                if isinstance(op, (linalg.GenericOp, linalg.FillOp)):
-                    where = _where(op)
-                    what = origins.get(where, op.name)
-                    names.append(f"{what} ({op.name.removeprefix('linalg.')}) at {where}")
+            for op in _kernels(f):
+                where = _where(op)
+                what = origins.get(where, op.name)
+                names.append(f"{what} ({op.name.removeprefix('linalg.')}) at {where}")
     return names
 
 
@@ -51,7 +64,7 @@ def operator_origins(module: ModuleOp) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class ProfileKernelsPass(ModulePass):
-    """Brackets each kernel (top-level linalg op) with timer calls, for relay-run --profile."""
+    """Brackets each kernel (a linalg op, in a body or a branch) with timer calls (--profile)."""
 
     name = "profile-kernels"
 
@@ -60,8 +73,9 @@ class ProfileKernelsPass(ModulePass):
         for f in list(op.ops):
             if not isinstance(f, func.FuncOp) or f.is_declaration:
                 continue
-            block = f.body.block
-            for k in [o for o in block.ops if isinstance(o, (linalg.GenericOp, linalg.FillOp))]:
+            for k in _kernels(f):
+                block = k.parent_block()
+                assert block is not None
                 ident = arith.ConstantOp(IntegerAttr(kernel, i64), i64)
                 block.insert_ops_before([ident, func.CallOp(ENTER, [ident.result], [])], k)
                 block.insert_op_after(func.CallOp(EXIT, [ident.result], []), k)

@@ -17,6 +17,8 @@ from relay_opt.lowering.convert_to_llvm import ConvertToLLVMPass
 from relay_opt.lowering.expand_math import ExpandMathPass
 from relay_opt.lowering.fuse_linalg_elementwise import FuseLinalgElementwisePass
 from relay_opt.lowering.fuse_linalg_epilogue import FuseLinalgEpiloguePass
+from relay_opt.lowering.lower_contractions import LowerContractionsPass
+from relay_opt.lowering.tail_calls_to_loops import TailCallsToLoopsPass
 
 # The lowering stages in the order they run: the one list the pass, the JIT and
 # relay-run --profile use.
@@ -25,10 +27,13 @@ STAGES: tuple[ModulePass, ...] = (
     FuseLinalgElementwisePass(),
     FuseLinalgEpiloguePass(),
     BufferizePass(),
+    # Named float32 contractions become kernel calls; the rest of linalg becomes loops.
+    LowerContractionsPass(),
     # Before the loops: reductions are still linalg reduction iterators and scf.for iter_args.
     ApplyFpPolicyPass(),
     ConvertLinalgToLoopsPass(),
     ConvertScfToCfPass(),
+    TailCallsToLoopsPass(),
     # Last before convert-to-llvm: the structural stages see one math op, not its expansion.
     ExpandMathPass(),
     ConvertToLLVMPass(),
@@ -45,6 +50,8 @@ def lowering_stages(profile: bool = False, fp_policy: str = "fast") -> list[Modu
     for stage in STAGES:
         if isinstance(stage, ApplyFpPolicyPass):
             stage = ApplyFpPolicyPass(fp_policy)
+        if isinstance(stage, LowerContractionsPass) and fp_policy == "strict":
+            continue  # the kernels block and reorder the sums; strict keeps the written order
         stages.append(stage)
         if profile and isinstance(stage, BufferizePass):
             stages.append(ProfileKernelsPass())

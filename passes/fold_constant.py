@@ -1,19 +1,21 @@
 """fold-constant: computes operator calls whose operands are all constants, at compile time.
 
 The values come from the operators' numpy semantics (the interpreter's); a
-folded result larger than `INLINE_LIMIT` elements becomes a resource, not text.
+folded result larger than `INLINE_LIMIT` elements becomes a resource, not text. A call
+whose result would be much larger than its operands (`GROWTH_LIMIT`) is not folded.
 Tuples of constants and projections of them fold too. Opaque operators stay, except
 arange.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp
-from xdsl.ir import Operation, SSAValue
+from xdsl.dialects.builtin import ModuleOp, TensorType, TupleType
+from xdsl.ir import Attribute, Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
     GreedyRewritePatternApplier,
@@ -42,6 +44,37 @@ def _constant(v: SSAValue) -> object:
     return None
 
 
+GROWTH_LIMIT = 1 << 16
+"""Elements a folded result may have beyond its operands' total: `zeros((4096, 4096))` or a
+`tile` of a small constant stays a call (a fill loop is cheaper than a 64 MiB constant, and
+folding must not exhaust memory at compile time), while re-laying a large weight (the same
+size out as in) still folds."""
+
+
+def _elements(t: Attribute) -> int | None:
+    """Elements of a static tensor type (tuples summed); None when a dimension is `?`."""
+    if isinstance(t, TupleType):
+        sizes = [_elements(f) for f in t.types]
+        return None if any(s is None for s in sizes) else sum(s for s in sizes if s is not None)
+    if isinstance(t, TensorType):
+        shape = t.get_shape()
+        return None if any(d < 0 for d in shape) else math.prod(shape)
+    return None
+
+
+def _input_elements(value: object) -> int:
+    if isinstance(value, tuple):
+        return sum(_input_elements(f) for f in value)
+    return int(np.asarray(value).size)
+
+
+def _grows_too_much(op: RelayOperatorOp, values: list[object]) -> bool:
+    out = _elements(op.result.type)
+    if out is None:
+        return True
+    return out > sum(_input_elements(v) for v in values) + GROWTH_LIMIT
+
+
 class FoldOperator(RewritePattern):
     """An operator call whose operands are all constants (one generic pattern for all operators)."""
 
@@ -53,6 +86,8 @@ class FoldOperator(RewritePattern):
             return
         values = [_constant(o) for o in op.operands]
         if any(v is None for v in values):
+            return
+        if _grows_too_much(op, values):
             return
         out = op.opdef.evaluate(op.attrs, *values)
         new: list[Operation] = []

@@ -30,6 +30,8 @@ class FoldPadIntoConv(RewritePattern):
         pad = conv.operands[0].owner
         if not isinstance(pad, Pad) or pad.attrs.pad_mode != "constant":
             return
+        if conv.attrs.data_layout not in ("NCHW", "NHWC"):
+            return  # blocked (NCHW8c) data: its fifth axis is channels too
         value = pad.operands[1].owner
         if not isinstance(value, core.ConstantOp) or np.asarray(array_of(value.value)).item() != 0:
             return

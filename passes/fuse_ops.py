@@ -25,7 +25,7 @@ from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
 from xdsl.ir import Block, Operation, SSAValue
 from xdsl.passes import ModulePass
 
-from relay_opt.dialects.relay import core
+from relay_opt.dialects.relay import adt, core
 from relay_opt.dialects.relay.attribute_names import PRIMITIVE
 from relay_opt.dialects.relay.registry import OpPattern, RelayOperatorOp
 
@@ -297,6 +297,12 @@ def _outline_group(block: Block, ops: list[Operation], order: dict[Operation, in
     for op in reversed(ops):
         op.detach()
         op.erase()
+    # Each constant now lives in the closures that read it (as TVM's FuseOps copies them in):
+    # the outer one goes when the last group that used it has been outlined.
+    for c in constants:
+        if not c.result.uses:
+            c.detach()
+            c.erase()
 
 
 @dataclass(frozen=True)
@@ -315,7 +321,16 @@ class FuseOpsPass(ModulePass):
                 c.attributes.get(PRIMITIVE) for c in func.walk() if isinstance(c, core.ClosureOp)
             ):
                 continue  # already fused
-            fuser = Fuser(func.body.block, self.max_depth if self.fuse_opt_level > 0 else 1)
-            if self.fuse_opt_level > 0:
-                fuser.run()
-            outline(func.body.block, fuser)
+            # The body and each branch of an `if` or `match` are dataflow graphs of their own
+            # (as in TVM): a value crossing into a branch is an input of the branch's groups.
+            blocks = [func.body.block] + [
+                r.block
+                for o in func.walk()
+                if isinstance(o, (core.IfOp, adt.MatchOp))
+                for r in o.regions
+            ]
+            for block in blocks:
+                fuser = Fuser(block, self.max_depth if self.fuse_opt_level > 0 else 1)
+                if self.fuse_opt_level > 0:
+                    fuser.run()
+                outline(block, fuser)

@@ -3,8 +3,9 @@
     0: infer-types
     1: + inline, remove-unused-functions, simplify-inference, dce
     2: + fold-constant, simplify-expr, fold-explicit-padding
-    3: + fold-scale-axis, fold-constant, cse (xDSL's, on Relay's pure ops: attributes
-       compared), fuse-ops
+    3: + fold-scale-axis, alter-op-layout (conv2d chains in NCHW{c}c; `layout-block=0` turns it
+       off), fold-constant (which re-lays constant weights), cse (xDSL's, on Relay's pure ops:
+       attributes compared), fuse-ops
 (`relay-opt -O N` and `relay-run -O N` run it; the JIT uses level 3 by default.)
 """
 
@@ -17,10 +18,14 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
 
 
-def passes_for_level(level: int, entry: tuple[str, ...] = ("main",)) -> list[ModulePass]:
-    """The passes of `level`; `entry` names the functions to keep (the others may be dropped)."""
+def passes_for_level(
+    level: int, entry: tuple[str, ...] = ("main",), layout_block: int = 8
+) -> list[ModulePass]:
+    """The passes of `level`; `entry` names the functions to keep (the others may be dropped);
+    `layout_block` is alter-op-layout's channels per block (0: no alter-op-layout)."""
     from xdsl.transforms.common_subexpression_elimination import CommonSubexpressionElimination
 
+    from relay_opt.passes.alter_op_layout import AlterOpLayoutPass
     from relay_opt.passes.dce import DeadCodeEliminationPass
     from relay_opt.passes.fold_constant import FoldConstantPass
     from relay_opt.passes.fold_explicit_padding import FoldExplicitPaddingPass
@@ -45,6 +50,7 @@ def passes_for_level(level: int, entry: tuple[str, ...] = ("main",)) -> list[Mod
     if level >= 3:
         pipeline += [
             FoldScaleAxisPass(),
+            *([AlterOpLayoutPass(layout_block)] if layout_block else []),
             FoldConstantPass(),
             CommonSubexpressionElimination(),
             FuseOpsPass(),
@@ -63,10 +69,14 @@ class OptimizePass(ModulePass):
     entry: tuple[str, ...] = ("main",)
     """The functions the program is called through: remove-unused-functions keeps them."""
 
+    layout_block: int = 8
+    """alter-op-layout's channels per block at level 3 (the JIT uses the host's float32 vector
+    lanes); 0 leaves conv2d in NCHW."""
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         if not 0 <= self.level <= 3:
             from relay_opt.diagnostics import RelayError
 
             raise RelayError(f"optimization level {self.level} does not exist (0 to 3)")
-        for p in passes_for_level(self.level, self.entry):
+        for p in passes_for_level(self.level, self.entry, self.layout_block):
             p.apply(ctx, op)

@@ -21,7 +21,7 @@ import numpy as np
 from xdsl.dialects.builtin import ModuleOp, TensorType, TupleType
 from xdsl.ir import Attribute, Block, Operation, SSAValue
 
-from relay_opt.diagnostics import RelayError
+from relay_opt.diagnostics import ArgumentError, RelayError
 from relay_opt.dialects.relay import adt, core
 from relay_opt.dialects.relay.attributes import Attrs
 from relay_opt.dialects.relay.ir_helpers import functions_by_name
@@ -37,6 +37,7 @@ from relay_opt.dialects.relay.registry import RelayOperatorOp
 from relay_opt.dialects.relay.resources import array_of
 from relay_opt.dialects.relay.symbols import lookup_constructor
 from relay_opt.dialects.relay.types import DYNAMIC, tensor_dtype
+from relay_opt.runtime.values import ADTValue, RefCell  # noqa: F401 - the API's value classes
 
 Value = Any
 
@@ -71,22 +72,6 @@ class GlobalFunction:
     name: str
 
 
-@dataclass(frozen=True)
-class ADTValue:
-    constructor: str  # "List::Cons"
-    tag: int
-    fields: tuple[Value, ...]
-
-    def __repr__(self) -> str:
-        name = self.constructor.split("::")[-1]
-        return f"{name}({', '.join(map(repr, self.fields))})" if self.fields else name
-
-
-@dataclass(eq=False)
-class RefCell:
-    value: Value
-
-
 @dataclass
 class _Frame:
     ops: list[Operation]
@@ -94,6 +79,20 @@ class _Frame:
     dest: SSAValue | None  # where the caller wants the value of this frame
     depth: int = 1  # function calls on the stack up to this frame
     pc: int = 0
+
+
+def _tail_base(stack: list[_Frame], value: SSAValue | None) -> int | None:
+    """The index of the function frame whose remaining work is only to return `value` (a
+    call's result, through the branches that yield it), or None."""
+    for k in range(len(stack) - 1, -1, -1):
+        frame = stack[k]
+        after = frame.ops[frame.pc] if frame.pc < len(frame.ops) else None
+        if not isinstance(after, (core.ReturnOp, core.YieldOp)) or after.value != value:
+            return None
+        if isinstance(after, core.ReturnOp):
+            return k
+        value = frame.dest  # a branch's value is its if's (or match's) result below
+    return None
 
 
 def _shape_fits(array: np.ndarray, t: TensorType[Attribute]) -> bool:
@@ -133,20 +132,20 @@ class Interpreter:
     def run(self, entry: str = "main", inputs: Sequence[Value] | Mapping[str, Value] = ()) -> Value:
         func = self.functions.get(entry)
         if func is None:
-            raise ValueError(f"the module has no function @{entry}")
+            raise ArgumentError(f"the module has no function @{entry}")
         names = [a.name_hint or f"arg{i}" for i, a in enumerate(func.args)]
         if isinstance(inputs, Mapping):
             unknown = sorted(set(inputs) - set(names))
             missing = [n for n in names if n not in inputs]
             if unknown or missing:
-                raise ValueError(
+                raise ArgumentError(
                     f"@{entry} expects inputs {', '.join(names)}"
                     + (f"; unknown: {', '.join(unknown)}" if unknown else "")
                     + (f"; missing: {', '.join(missing)}" if missing else "")
                 )
             inputs = [inputs[n] for n in names]
         if len(inputs) != len(names):
-            raise ValueError(
+            raise ArgumentError(
                 f"@{entry} takes {len(names)} input(s) ({', '.join(names)}), got {len(inputs)}"
             )
         args = []
@@ -157,7 +156,7 @@ class Interpreter:
                 else value
             )
             if (why := check_value(value, arg.type)) is not None:
-                raise ValueError(f"input '{name}': {why}")
+                raise ArgumentError(f"input '{name}': {why}")
             args.append(value)
         return self.call_function(func, args)
 
@@ -175,9 +174,24 @@ class Interpreter:
         return _Frame(list(block.ops), env, dest, depth)
 
     def _call(
-        self, caller: _Frame, callee: Operation, block: Block, env: Env, dest: SSAValue, name: str
+        self,
+        caller: _Frame,
+        callee: Operation,
+        block: Block,
+        env: Env,
+        dest: SSAValue,
+        name: str,
+        stack: list[_Frame],
     ) -> _Frame:
-        """A function's frame, one call deeper than its caller's, within the depth limit."""
+        """A function's frame, one call deeper than its caller's, within the depth limit.
+        A call in tail position takes the place of the frames that would only return its
+        value, at their depth: tail calls do not count, as in native code
+        (lowering/tail_calls_to_loops.py)."""
+        base = _tail_base(stack, dest)
+        if base is not None:
+            replaced = stack[base]
+            del stack[base:]
+            return self._enter(block, env, replaced.dest, replaced.depth)
         if caller.depth >= self._max_depth:
             raise depth_error(name, self._max_depth, callee)
         return self._enter(block, env, dest, caller.depth + 1)
@@ -216,10 +230,10 @@ class Interpreter:
             callee = self._function(op, name)
             args = [env[a] for a in op.arguments]
             env = Env(dict(zip(callee.args, args, strict=True)))
-            return self._call(frame, callee, callee.body.block, env, op.result, f"@{name}")
+            return self._call(frame, callee, callee.body.block, env, op.result, f"@{name}", stack)
         elif isinstance(op, core.CallClosureOp):
             args = [env[a] for a in op.arguments]
-            return self._apply(op, env[op.callee], args, op.result, frame)
+            return self._apply(op, env[op.callee], args, op.result, frame, stack)
         elif isinstance(op, core.GlobalRefOp):
             env.values[op.result] = GlobalFunction(op.callee.root_reference.data)
         elif isinstance(op, core.ClosureOp):
@@ -255,7 +269,13 @@ class Interpreter:
         return func
 
     def _apply(
-        self, op: Operation, callee: Value, args: list[Value], dest: SSAValue, frame: _Frame
+        self,
+        op: Operation,
+        callee: Value,
+        args: list[Value],
+        dest: SSAValue,
+        frame: _Frame,
+        stack: list[_Frame],
     ) -> _Frame:
         if isinstance(callee, Closure):
             c = callee.op
@@ -263,11 +283,11 @@ class Interpreter:
             if c.self_arg is not None:
                 values[c.self_arg] = callee
             env = Env(values, callee.env)
-            return self._call(frame, c, c.body.block, env, dest, "a local function")
+            return self._call(frame, c, c.body.block, env, dest, "a local function", stack)
         if isinstance(callee, GlobalFunction):
             func = self._function(op, callee.name)
             env = Env(dict(zip(func.args, args, strict=True)))
-            return self._call(frame, func, func.body.block, env, dest, f"@{callee.name}")
+            return self._call(frame, func, func.body.block, env, dest, f"@{callee.name}", stack)
         raise RelayError(f"cannot call a {type(callee).__name__}", op)
 
     def _operator(self, op: RelayOperatorOp, args: list[Value]) -> Value:

@@ -18,10 +18,11 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import ArrayAttr, ModuleOp, TensorType, TupleType
 from xdsl.ir import Attribute, ParametrizedAttribute
 
-from relay_opt.diagnostics import RelayError, verify_after_pass
+from relay_opt.diagnostics import ArgumentError, RelayError, verify_after_pass
 from relay_opt.dialects.relay.ir_helpers import functions_by_name
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.dialects.relay.types import DYNAMIC, IncompleteType, tensor_dtype
+from relay_opt.runtime import compile_cache
 from relay_opt.timing import Timings
 
 
@@ -140,12 +141,17 @@ class TensorSpec:
 
 
 def _specs(t: Attribute, name: str) -> list[TensorSpec]:
+    from relay_opt.dialects.relay.types import ADTType, RefType
+    from relay_opt.runtime.values import ObjectSpec
+
     if isinstance(t, TupleType):
         return [s for i, f in enumerate(t.types) for s in _specs(f, f"{name}.{i}")]
+    if isinstance(t, (ADTType, RefType)):
+        return [ObjectSpec(name, t)]  # pyright: ignore[reportReturnType]
     assert isinstance(t, TensorType)
     shape = tuple(t.get_shape())
     if DYNAMIC in shape:
-        raise ValueError(f"{name} has a dynamic shape {t}; only static shapes compile today")
+        raise ArgumentError(f"{name} has a dynamic shape {t}; only static shapes compile today")
     return [TensorSpec(name, shape, tensor_dtype(t))]
 
 
@@ -176,6 +182,7 @@ class Executable:
         self.profile: KernelProfile | None = None
         self._weights: list[np.ndarray] = []  # compile() binds the module's weights here
         self._depth_check: _DepthCheck | None = None  # compile() sets it for recursive code
+        self._objects: _Objects | None = None  # compile() sets it for code with objects
         n = len(params) + len(self.outputs)
         self._fn = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * n))(address)
 
@@ -203,17 +210,25 @@ class Executable:
                 f"expected {len(self.params)} input(s) ({', '.join(names)}), got {len(args)}"
             )
         bound = []
+        writer = self._objects.writer() if self._objects is not None else None
         for spec, value in zip(self.params, args, strict=True):
+            if writer is not None and not isinstance(spec, TensorSpec):
+                # An object: built in memory `writer.keep` holds, its tensors checked.
+                [address] = writer.leaves(value, spec.type, f"input '{spec.name}'")  # pyright: ignore
+                bound.append(_ObjectArg(address, writer.keep))  # pyright: ignore[reportArgumentType]
+                continue
             array = np.asarray(value)
             if array.shape != spec.shape or array.dtype != spec.np_dtype:
                 got = "x".join(map(str, array.shape)) or "scalar"
-                raise ValueError(
+                raise ArgumentError(
                     f"input '{spec.name}' must be {spec.describe()}, got {got} {array.dtype}"
                 )
             bound.append(np.ascontiguousarray(array))
         return bound
 
     def __call__(self, *args: np.ndarray, **kwargs: np.ndarray) -> object:
+        if self._objects is not None:
+            return self._objects.call(self, args, kwargs)
         inputs = self._bind(args, kwargs)
         outputs = [np.empty(s.shape, dtype=s.np_dtype) for s in self.outputs]
         pointers = [a.ctypes.data for a in [*inputs, *outputs]]
@@ -222,6 +237,58 @@ class Executable:
         else:
             self._depth_check.call(self._fn, pointers)
         return _regroup(self._ret_type, outputs)
+
+
+@dataclass(frozen=True)
+class _ObjectArg:
+    address: int
+    keep: list  # the memory of the object graph, alive for the call
+
+
+class _Objects:
+    """Calls of code with heap objects (docs/native-objects.md): object arguments are built
+    in Python's memory, object results read back, then the call's arena is released."""
+
+    def __init__(self, table, release: int):  # noqa: ANN001
+        import threading
+
+        from relay_opt.runtime.values import NativeReader
+
+        self.table = table
+        self.reader = NativeReader(table)
+        self.release = ctypes.CFUNCTYPE(None)(release) if release else None
+        self.lock = threading.Lock()  # the arena is the module's: calls take turns
+
+    def writer(self):  # noqa: ANN202
+        from relay_opt.runtime.values import NativeWriter
+
+        return NativeWriter(self.table)
+
+    def call(self, exe: Executable, args, kwargs) -> object:  # noqa: ANN001
+        import contextlib
+
+        inputs: list = exe._bind(args, kwargs)  # arrays and _ObjectArgs
+        outputs = [
+            np.empty(s.shape, dtype=s.np_dtype)
+            if isinstance(s, TensorSpec)
+            else np.zeros((), dtype=np.uint64)
+            for s in exe.outputs
+        ]
+        pointers = [
+            a.address if isinstance(a, _ObjectArg) else a.ctypes.data for a in [*inputs, *outputs]
+        ]
+        with self.lock, contextlib.ExitStack() as release:
+            if self.release is not None:
+                release.callback(self.release)
+            if exe._depth_check is None:
+                exe._fn(*pointers)
+            else:
+                exe._depth_check.call(exe._fn, pointers)
+            leaves = [
+                o if isinstance(s, TensorSpec) else self.reader.value(s.type, [int(o)])
+                for s, o in zip(exe.outputs, outputs, strict=True)
+            ]
+        return _regroup(exe._ret_type, leaves)
 
 
 class _DepthCheck:
@@ -250,10 +317,16 @@ class _DepthCheck:
         )
         self.functions = functions
         self.relay_functions = relay_functions
+        self.match_failures: list[str] = []  # positions of the failing match?, by code
         self.lock = threading.Lock()
 
     def call(self, fn, pointers: list[int]) -> None:  # noqa: ANN001
-        from relay_opt.dialects.relay.limits import depth_error, max_depth, stack_floor
+        from relay_opt.dialects.relay.limits import (
+            MATCH_FAILURE_BASE,
+            depth_error,
+            max_depth,
+            stack_floor,
+        )
 
         limit = max_depth()
         with self.lock:
@@ -261,6 +334,11 @@ class _DepthCheck:
             self.floor.value = stack_floor()  # this thread's stack
             fn(*pointers)
             code = self.error.value
+        if code >= MATCH_FAILURE_BASE:
+            raise RelayError(
+                "no clause of this match? matches the value (in compiled code)",
+                _source_loc(self.match_failures[code - MATCH_FAILURE_BASE]),
+            )
         if code:
             name = self.functions[abs(code) - 1]
             at = self.relay_functions.get(name)
@@ -284,6 +362,12 @@ def _has_incomplete_types(module: ModuleOp) -> bool:
     return False
 
 
+def _is_polymorphic(module: ModuleOp) -> bool:
+    from relay_opt.dialects.relay.core import FuncOp
+
+    return any(isinstance(f, FuncOp) and f.type_param_names for f in module.ops)
+
+
 def lower_to_llvm(
     module: ModuleOp,
     profile: bool = False,
@@ -304,6 +388,7 @@ def lower_to_llvm(
     broke it); by default only when the environment sets RELAY_OPT_VERIFY_EACH=1, as the
     test suite does, since it costs compile time. `fp_policy` is the floating-point policy
     (lowering/apply_fp_policy.py): "fast" (the default) or "strict"."""
+    from relay_opt.lowering.kernels.target import Target
     from relay_opt.lowering.profile_kernels import (
         ProfileKernelsPass,
         kernel_names,
@@ -316,9 +401,16 @@ def lower_to_llvm(
     if not 0 <= level <= 3:
         raise RelayError(f"optimization level {level} does not exist (0 to 3)")
     timings = timings or Timings()
-    passes = passes_for_level(level, (entry,))
+    passes = passes_for_level(level, (entry,), Target.host().lanes(32))
     if not _has_incomplete_types(module):
         passes = [p for p in passes if not isinstance(p, InferTypesPass)]
+    if _is_polymorphic(module):
+        # The prelude is polymorphic: native code needs one copy per instance (after
+        # infer-types, which monomorphize needs, when that runs).
+        from relay_opt.passes.monomorphize import MonomorphizePass
+
+        at = 1 if passes and isinstance(passes[0], InferTypesPass) else 0
+        passes = [*passes[:at], MonomorphizePass(), *passes[at:]]
     lowered = module.clone()
     ctx = Context()
     if verify_each is None:
@@ -405,6 +497,7 @@ def compile(
     profile: bool = False,  # noqa: A001
     timings: Timings | None = None,
     fp_policy: str = "fast",
+    cache: bool = True,
 ) -> Executable:
     """Compile a type-checked Relay module; returns its `entry` function as an Executable.
 
@@ -412,21 +505,35 @@ def compile(
     With `profile`, every kernel is timed; `executable.profile.table()` reports it.
     `timings` records the time of each pass and of LLVM's steps. `fp_policy` is "fast" (FMA
     contraction, reductions reassociated and vectorized; the default) or "strict" (every
-    float operation rounded as written, in written order): lowering/apply_fp_policy.py."""
+    float operation rounded as written, in written order): lowering/apply_fp_policy.py. The
+    object code is cached on disk (runtime/compile_cache.py) unless `cache` is False,
+    RELAY_OPT_NO_CACHE=1 or `profile` (a profile names its kernels from the lowering)."""
     funcs = functions_by_name(module)
     if entry not in funcs:
-        raise ValueError(
+        raise ArgumentError(
             f"the module has no function @{entry} (it has {', '.join(sorted(funcs)) or 'none'})"
         )
     f = funcs[entry]
     if _has_incomplete_types(module):
-        raise ValueError(
+        raise ArgumentError(
             "the module is not type-checked (it has !relay.incomplete types): "
             "read it with relay_opt.load_program, or run infer-types first"
         )
     _check_native_dtypes(module)
     params = [s for i, a in enumerate(f.args) for s in _specs(a.type, a.name_hint or f"arg{i}")]
     timings = timings or Timings()
+    # Every argument that changes the code goes into the cache key's options.
+    options: dict[str, object] = {"opt": opt, "fp_policy": fp_policy}
+    key = None
+    if not profile and compile_cache.enabled(cache):
+        with timings.measure("compile-cache-lookup"):
+            key = compile_cache.module_key(module, entry, options)
+            cached = compile_cache.load(key)
+        if cached is not None:
+            with timings.measure("compile-cache-load"):
+                exe = _from_cache(cached, entry, opt, params, f, funcs)
+            if exe is not None:
+                return exe
     kernels: list[str] = []
     lowered = lower_to_llvm(module, profile, opt, timings, kernels, entry, fp_policy=fp_policy)
     kernel_profile = None
@@ -439,8 +546,11 @@ def compile(
     llvm = _llvm()
     with timings.measure("llvm-optimize"):
         mod = optimize(ir_text, opt)
+    objects: list[bytes] = []
     with timings.measure("llvm-codegen"):
         engine = llvm.create_mcjit_compiler(mod, target_machine(opt))
+        if key is not None:  # MCJIT hands over the object code it made, for the cache
+            engine.set_object_cache(lambda _module, code: objects.append(bytes(code)))
         engine.finalize_object()
     address = engine.get_function_address(entry)
     if not address:  # never hand out a call through a null pointer
@@ -448,18 +558,102 @@ def compile(
     exe = Executable(engine, address, params, list(f.function_type.inputs), f.ret_type, mod)
     exe._weights = weights  # the bound arrays must outlive the code
     exe._depth_check = _depth_check(lowered, engine, funcs)
+    exe._objects = _objects(module, lowered, engine, params, exe.outputs)
     exe.profile = kernel_profile
+    if key is not None and len(objects) == 1:
+        with timings.measure("compile-cache-store"):
+            compile_cache.save(
+                key,
+                objects[0],
+                zip(weight_names(lowered), weights, strict=True),
+                compile_cache.resource_names(module),
+                _recursive_functions(lowered),
+            )
     return exe
 
 
-def _depth_check(lowered: ModuleOp, engine, funcs: Mapping[str, object]) -> _DepthCheck | None:  # noqa: ANN001
-    """The depth check of a module with recursive functions (convert-to-llvm lists them)."""
+def _from_cache(
+    cached: compile_cache.Entry,
+    entry: str,
+    opt: int,
+    params: list[TensorSpec],
+    f,  # noqa: ANN001
+    funcs: Mapping[str, object],
+) -> Executable | None:
+    """An Executable from a cache entry's object code, its weights bound; None if LLVM
+    refuses the object (the caller compiles)."""
+    llvm = _llvm()
+    for symbol, array in cached.weights:
+        llvm.add_symbol(symbol, array.ctypes.data)
+    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target_machine(opt))
+    try:
+        engine.add_object_file(llvm.ObjectFileRef.from_data(cached.object_code))
+        engine.finalize_object()
+    except RuntimeError:
+        return None
+    address = engine.get_function_address(entry)
+    if not address:
+        return None
+    exe = Executable(engine, address, params, list(f.function_type.inputs), f.ret_type, None)
+    exe._weights = [array for _, array in cached.weights]
+    if cached.recursive_functions is not None:
+        exe._depth_check = _DepthCheck(engine, cached.recursive_functions, funcs)
+    return exe
+
+
+def _recursive_functions(lowered: ModuleOp) -> list[str] | None:
     from relay_opt.dialects.relay.limits import RECURSIVE_FUNCTIONS_ATTR
 
     names = lowered.attributes.get(RECURSIVE_FUNCTIONS_ATTR)
     if not isinstance(names, ArrayAttr):
         return None
-    return _DepthCheck(engine, [n.data for n in names], funcs)  # pyright: ignore
+    return [n.data for n in names]  # pyright: ignore
+
+
+def weight_names(module: ModuleOp) -> list[str]:
+    """The external globals of an llvm-dialect module that name stored weights, in order."""
+    from xdsl.dialects import llvm as llvm_dialect
+
+    return [
+        op.sym_name.data
+        for op in module.ops
+        if isinstance(op, llvm_dialect.GlobalOp) and "value" not in op.properties
+    ]
+
+
+def _depth_check(lowered: ModuleOp, engine, funcs: Mapping[str, object]) -> _DepthCheck | None:  # noqa: ANN001
+    """The depth check of a module with recursive functions (convert-to-llvm lists them)."""
+    from relay_opt.dialects.relay.limits import MATCH_FAILURES_ATTR, RECURSIVE_FUNCTIONS_ATTR
+
+    names = lowered.attributes.get(RECURSIVE_FUNCTIONS_ATTR)
+    if not isinstance(names, ArrayAttr):
+        return None
+    check = _DepthCheck(engine, [n.data for n in names], funcs)  # pyright: ignore
+    failures = lowered.attributes.get(MATCH_FAILURES_ATTR)
+    if isinstance(failures, ArrayAttr):
+        check.match_failures = [f.data for f in failures]  # pyright: ignore
+    return check
+
+
+def _source_loc(position: str):  # noqa: ANN202
+    """`file:line:col` back as a SourceLoc (None when the op had no position)."""
+    from relay_opt.diagnostics import SourceLoc
+
+    file, _, rest = position.rpartition(":")
+    file, _, line = file.rpartition(":")
+    if not file or not line.isdigit() or not rest.isdigit():
+        return None
+    return SourceLoc(file, int(line), int(rest))
+
+
+def _objects(module: ModuleOp, lowered: ModuleOp, engine, params, outputs) -> _Objects | None:  # noqa: ANN001
+    """The object support of a module whose entry takes or returns objects, or allocates."""
+    from relay_opt.runtime.values import ObjectSpec, TypeTable
+
+    release = engine.get_function_address("relay_opt_release")
+    if not release and not any(isinstance(s, ObjectSpec) for s in [*params, *outputs]):
+        return None
+    return _Objects(TypeTable(module), release)
 
 
 def bind_weights(module: ModuleOp) -> list[np.ndarray]:
@@ -474,7 +668,7 @@ def bind_weights(module: ModuleOp) -> list[np.ndarray]:
             name = op.sym_name.data
             array = stored(name)
             if array is None:
-                raise ValueError(f"no data for the external global @{name}")
+                raise ArgumentError(f"no data for the external global @{name}")
             if array.ctypes.data % 64:  # the global is declared 64-byte aligned (the store's)
                 aligned = np.empty(array.nbytes + 64, np.uint8)
                 start = -aligned.ctypes.data % 64

@@ -20,7 +20,7 @@ import re
 import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 
-from relay_opt.diagnostics import RelayError
+from relay_opt.diagnostics import ArgumentError, RelayError
 from relay_opt.dialects.relay.ir_helpers import functions_by_name
 from relay_opt.runtime.jit import _llvm, llvm_ir, lower_to_llvm, optimize
 from relay_opt.timing import Timings
@@ -74,10 +74,10 @@ def native_module(
     as the JIT's (fast or strict)."""
     symbol = symbol or default_symbol(entry)
     if not _SYMBOL.fullmatch(symbol):
-        raise ValueError(f"the entry symbol '{symbol}' is not a C identifier")
+        raise ArgumentError(f"the entry symbol '{symbol}' is not a C identifier")
     funcs = functions_by_name(module)
     if entry not in funcs:
-        raise ValueError(
+        raise ArgumentError(
             f"the module has no function @{entry} (it has {', '.join(sorted(funcs)) or 'none'})"
         )
     timings = timings or Timings()
@@ -92,7 +92,7 @@ def native_module(
     if entry not in defined:
         raise RuntimeError(f"@{entry} was not compiled (no native code has its name)")
     if symbol != entry and symbol in {f.name for f in mod.functions} | set(arrays):
-        raise ValueError(f"the entry symbol '{symbol}' is already a name in the module")
+        raise ArgumentError(f"the entry symbol '{symbol}' is already a name in the module")
     used = {g.name for g in mod.global_variables if g.is_declaration and g.name in arrays}
     if used:
         weights = {name: arrays[name] for name in sorted(used)}

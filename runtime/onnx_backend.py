@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from onnx.backend.base import Backend, BackendRep, Device, DeviceType
 
+from relay_opt.diagnostics import ArgumentError
 from relay_opt.frontends.onnx.importer import (
     OnnxNeedsConstantError,
     OnnxUnsupportedError,
@@ -118,14 +119,14 @@ class RelayOptRep(BackendRep):
         if isinstance(inputs, dict):
             missing = [n for n in names if n not in inputs]
             if missing:
-                raise ValueError(
+                raise ArgumentError(
                     f"missing input(s) {', '.join(missing)}; the model takes {', '.join(names)}"
                 )
             given = [inputs[n] for n in names]
         else:
             given = [inputs] if isinstance(inputs, np.ndarray) else list(inputs)
             if len(given) != len(names):
-                raise ValueError(
+                raise ArgumentError(
                     f"the model takes {len(names)} input(s) ({', '.join(names)}), got {len(given)}"
                 )
         arrays = dict(zip(names, (np.asarray(a) for a in given), strict=True))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 
 import pytest
 from xdsl.context import Context
@@ -15,6 +18,13 @@ from relay_opt.dialects.relay import get_relay_dialect
 # The JIT verifies the IR after every pass under test (jit.lower_to_llvm): a pass that
 # leaves invalid IR fails right there, named. Off for users: it costs compile time.
 os.environ.setdefault("RELAY_OPT_VERIFY_EACH", "1")
+
+# The compile cache of the tests (and of the tools they start) is theirs, never the user's;
+# one per process (pytest-xdist workers too), removed at exit.
+_CACHE = tempfile.mkdtemp(prefix="relay-opt-test-cache-")
+os.environ["RELAY_OPT_CACHE_DIR"] = _CACHE
+os.environ.pop("RELAY_OPT_NO_CACHE", None)
+atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
 
 
 def relay_context() -> Context:

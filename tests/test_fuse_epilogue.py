@@ -24,7 +24,7 @@ def kernels_after_fusion(text: str) -> list[linalg.GenericOp]:
 
     module = load_program(text, "relay").module
     for p in (
-        OptimizePass(3),
+        OptimizePass(3, layout_block=0),  # NCHW: a blocked conv2d keeps its epilogue apart
         ConvertRelayToLinalgPass(),
         FuseLinalgElementwisePass(),
         FuseLinalgEpiloguePass(),
@@ -40,9 +40,16 @@ def has_reduction(op: linalg.GenericOp) -> bool:
     return any(str(it.data) == "reduction" for it in op.iterator_types)  # pyright: ignore
 
 
-def check(text: str, shapes: list[tuple[int, ...]], fused: bool = True, seed: int = 0) -> None:
+def check(
+    text: str,
+    shapes: list[tuple[int, ...]],
+    fused: bool = True,
+    seed: int = 0,
+    dtype: str = "float32",
+) -> None:
     rng = np.random.default_rng(seed)
-    inputs = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    scale = 1 if dtype.startswith("float") else 4  # integers: values other than -1, 0, 1
+    inputs = [(rng.standard_normal(s) * scale).astype(dtype) for s in shapes]
     module = load_program(text, "relay").module
     got = compile(module, opt=3)(*inputs)
     want = interpret(module, inputs)
@@ -76,14 +83,26 @@ def test_conv2d_strided_bias_relu():
     check(text, [(2, 3, 15, 15), (4, 3, 3, 3), (4,)])
 
 
-def test_dense_bias_relu():
-    text = (
-        HEADER
-        + """def @main(%x: Tensor[(4, 32), float32], %w: Tensor[(16, 32), float32], %b: Tensor[(16), float32]) {
+DENSE_BIAS_RELU = (
+    HEADER
+    + """def @main(%x: Tensor[(4, 32), DT], %w: Tensor[(16, 32), DT], %b: Tensor[(16), DT]) {
   nn.relu(nn.bias_add(nn.dense(%x, %w, units=16), %b))
 }"""
-    )
+)
+
+
+def test_dense_bias_relu():
+    text = DENSE_BIAS_RELU.replace("DT", "int32")
+    check(text, [(4, 32), (16, 32), (16,)], dtype="int32")
+
+
+def test_float32_contractions_are_left_to_lower_contractions():
+    # lower-contractions calls the GEMM kernel for them (4096 multiply-adds and more): the
+    # epilogue loops over its result; smaller ones are fused.
+    text = DENSE_BIAS_RELU.replace("DT", "float32")
     check(text, [(4, 32), (16, 32), (16,)])
+    big = text.replace("(4, 32)", "(8, 32)").replace("16", "24")
+    check(big, [(8, 32), (24, 32), (24,)], fused=False)
 
 
 def test_batch_matmul_scale_tanh():

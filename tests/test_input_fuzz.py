@@ -261,6 +261,26 @@ def test_out_of_memory_is_an_error_not_an_internal_error(
     )
 
 
+def test_a_stray_value_error_is_an_internal_error(capsys: pytest.CaptureFixture[str]) -> None:
+    # Only ArgumentError (bad values given to the API) is the user's; a ValueError from
+    # anywhere else is a bug and must not pass as a user error.
+    from relay_opt import ArgumentError
+    from relay_opt.diagnostics import run_tool
+
+    def bug() -> int:
+        raise ValueError("not enough values to unpack")
+
+    def user() -> int:
+        raise ArgumentError("input 'x' must be 2x3 float32, got 3x2 float32")
+
+    assert run_tool(bug, "relay-run") == 2
+    assert "internal error: ValueError: not enough values to unpack" in capsys.readouterr().err
+    assert run_tool(user, "relay-run") == 1
+    assert capsys.readouterr().err == (
+        "relay-run: error: input 'x' must be 2x3 float32, got 3x2 float32\n"
+    )
+
+
 def test_onnx_recurrence_too_long_to_unroll() -> None:
     # An LSTM of 65,536 steps took minutes to unroll (a hang to the fuzzer).
     from onnx import TensorProto, helper, numpy_helper

@@ -52,14 +52,27 @@ def test_repeated_compiles_and_calls_stay_flat(monkeypatch: pytest.MonkeyPatch):
     rng = np.random.default_rng(0)
     x, w = (rng.standard_normal((8, 8)).astype(np.float32) for _ in range(2))
     for _ in range(5):
-        exe = jit.compile(module)
+        exe = jit.compile(module, cache=False)  # the whole compile, not the cache's load
     for _ in range(1000):
         exe(x, w)
     before = _rss_mib()
     for _ in range(50):
-        exe = jit.compile(module)
+        exe = jit.compile(module, cache=False)
     expected = exe(x, w)
     for _ in range(10_000):
         out = exe(x, w)
     np.testing.assert_array_equal(out, expected)
     assert _rss_mib() - before < 5.0
+
+
+def test_repeated_loads_from_the_compile_cache_stay_flat(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("RELAY_OPT_VERIFY_EACH", "0")
+    monkeypatch.delenv("RELAY_OPT_NO_CACHE", raising=False)
+    module = load_program(PROGRAM, "relay").module
+    x = np.ones((8, 8), np.float32)
+    for _ in range(10):  # the first one compiles and writes the entry
+        jit.compile(module)(x, x)
+    before = _rss_mib()
+    for _ in range(100):
+        jit.compile(module)(x, x)
+    assert _rss_mib() - before < 2.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -91,6 +92,22 @@ def test_errors_are_located(text: str, where: str, message: str):
         load_program(text, "relay", filename="bad.rly")
     assert str(err.value).startswith(where) and message in str(err.value)
     assert "^" in str(err.value)  # the source line with a caret
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # 3,000 nested regions, and a type nested 3,000 deep: xDSL's parser recurses on both.
+        '"builtin.module"() ({\n' + '"test.op"() ({\n' * 3000 + "}) : () -> ()\n" * 3001,
+        "func.func @f(%x: " + "tuple<" * 3000 + "i32" + ">" * 3000 + ")\n",
+    ],
+)
+def test_input_nested_past_the_parsers_stack_is_a_located_error(text: str):
+    with pytest.raises(LoadError) as err:
+        load_program(text, "mlir", filename="deep.mlir")
+    assert re.match(
+        r"deep\.mlir:\d+:\d+: error: the input nests too deeply to parse here\n", str(err.value)
+    )
 
 
 def test_a_missing_or_binary_file_is_a_load_error(tmp_path: Path):

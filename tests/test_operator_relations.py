@@ -158,6 +158,26 @@ def _conv_cases(rng):
             {"data_layout": "NHWC", "kernel_layout": "HWIO", "padding": [1, 1]},
         )
     )
+    # TVM's blocked layouts: NCHW3c data into NCHW4c, and depthwise NCHW4c
+    out.append(
+        (
+            [arr(rng, (1, 2, 6, 5, 3)), arr(rng, (2, 2, 3, 2, 3, 4))],
+            {"data_layout": "NCHW3c", "kernel_layout": "OIHW3i4o", "out_layout": "NCHW4c"},
+        )
+    )
+    out.append(
+        (
+            [arr(rng, (2, 2, 7, 6, 4)), arr(rng, (2, 1, 3, 3, 1, 4))],
+            {
+                "data_layout": "NCHW4c",
+                "kernel_layout": "OIHW1i4o",
+                "groups": 8,
+                "strides": [2, 1],
+                "padding": [1, 0, 2, 1],
+                "dilation": [1, 2],
+            },
+        )
+    )
     return out
 
 

@@ -143,8 +143,16 @@ def test_O3_on_resnet_folds_scales_and_gives_one_group_per_conv2d():
     convs = [o for o in module.walk() if o.name == "relay.nn.conv2d"]
     assert len(with_conv) == len(convs) == 20
     assert all(sum(o.name == "relay.nn.conv2d" for o in g.walk()) == 1 for g in with_conv)
+    # alter-op-layout's edges, each a group of its own: the image into NCHW3c, around max_pool,
+    # before global_avg_pool
+    edges = [
+        g
+        for g in groups
+        if {o.name for o in g.walk() if o is not g} == {"relay.layout_transform", "relay.return"}
+    ]
+    assert len(edges) == 4
     # the other groups: max_pool, global_avg_pool, batch_flatten, dense + bias_add, softmax
-    assert len(groups) - len(with_conv) == 5
+    assert len(groups) - len(with_conv) - len(edges) == 5
 
 
 def test_optimization_levels_keep_meaning_and_fuse_at_3():

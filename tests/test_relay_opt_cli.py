@@ -75,14 +75,37 @@ def assert_clean_failure(r: subprocess.CompletedProcess, rc: int = 1) -> str:
 def test_list_passes_names_every_pass_with_a_summary():
     r = relay_opt("--list-passes")
     assert r.returncode == 0, r.stderr
-    lines = r.stdout.splitlines()
-    assert lines[0] == "Available passes:"
-    rows = dict(line.split(maxsplit=1) for line in lines[1:])
-    assert len(rows) == len(lines) - 1, "a pass is listed without a summary"
+    sections = r.stdout.strip().split("\n\n")
+    titles = [section.splitlines()[0] for section in sections]
+    # Relay's own passes first, then the lowering, then xDSL's generic ones.
+    # (The example plugin that the test extra installs is a plugin.)
+    assert titles == [
+        "Relay passes (Relay -> Relay):",
+        "Lowering (Relay -> linalg -> loops -> llvm):",
+        "Plugin passes:",
+        "xDSL's passes (generic MLIR transforms and other targets' lowerings):",
+    ]
+    rows: dict[str, str] = {}
+    options: dict[str, str] = {}
+    last = ""
+    for section in sections:
+        for line in section.splitlines()[1:]:
+            name, rest = line.split(maxsplit=1)
+            if name == "options:":
+                options[last] = rest
+            else:
+                rows[name] = rest
+                last = name
     assert rows["infer-types"].startswith("Infers and checks the types of a whole module")
-    # xDSL's own passes are there too, and relay-opt's dce replaces xDSL's.
     assert "canonicalize" in rows and "effect-aware" in rows["dce"]
-    assert list(rows) == sorted(rows)
+    assert "fuse-ops" in sections[0] and "bufferize" in sections[1] and "cse" in sections[3]
+    assert "count-relay-ops" in sections[2]
+    # Options as -p spells them, with their defaults.
+    assert options["fuse-ops"] == "{max-depth=256 fuse-opt-level=1}"
+    assert options["relay-optimize"] == "{level=3 entry=main}"
+    # Relay's summaries are whole sentences, never cut where the docstring wrapped.
+    ours = [line for section in sections[:2] for line in section.splitlines()[1:]]
+    assert all(line.endswith((".", ")")) for line in ours if "options:" not in line)
 
 
 def test_help_lists_relay_opt_options():
@@ -218,6 +241,76 @@ def test_print_ir_after_all_dumps_after_each_pass(tmp_path: Path):
     assert "relay.exp %0 : (tensor<2xf32>) -> tensor<2xf32>" in after_infer
     assert r.stdout.count("builtin.module") == 1
     assert r.stderr.count("builtin.module") == 2
+
+
+WITH_WEIGHTS = """\
+func.func @main(%x: tensor<2xf32>) -> tensor<2xf32> {
+  %w = arith.constant dense_resource<w> : tensor<2xf32>
+  %y = arith.addf %x, %w : tensor<2xf32>
+  func.return %y : tensor<2xf32>
+}
+{-#
+  dialect_resources: {
+    builtin: {
+      w: "0x040000000000803F00000040"
+    }
+  }
+#-}
+"""
+
+
+def test_print_ir_after_all_dumps_carry_their_resource_blobs(tmp_path: Path):
+    # A dump is a stage one can cut out and run again: its weights come with it.
+    src = write(tmp_path, "weights.mlir", WITH_WEIGHTS)
+    r = relay_opt(str(src), "-p", "dce", "--print-ir-after-all")
+    assert r.returncode == 0, r.stderr
+    dump = r.stderr.split("//----- //\n", 1)[1]
+    assert 'w: "0x040000000000803F00000040"' in dump
+    again = relay_opt("-", "-p", "dce", stdin=dump)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == r.stdout
+
+
+def test_pass_pipeline_is_mlir_opts_spelling_of_p(tmp_path: Path):
+    src = write(tmp_path, "good.mlir", GOOD)
+    by_p = relay_opt(str(src), "-p", "infer-types,fuse-ops{max-depth=4}")
+    by_pipeline = relay_opt(
+        str(src), "--pass-pipeline", "builtin.module(infer-types, fuse-ops{max-depth=4})"
+    )
+    assert by_p.returncode == 0, by_p.stderr
+    assert by_pipeline.returncode == 0, by_pipeline.stderr
+    assert by_pipeline.stdout == by_p.stdout
+    nested = relay_opt(str(src), "--pass-pipeline", "builtin.module(func.func(cse))")
+    assert "without nested op anchors" in assert_clean_failure(nested)
+    both = relay_opt(str(src), "-p", "dce", "--pass-pipeline", "builtin.module(dce)")
+    assert "not both" in assert_clean_failure(both)
+
+
+def test_dump_pass_pipeline_shows_the_levels_expanded(tmp_path: Path):
+    src = write(tmp_path, "good.mlir", GOOD)
+    r = relay_opt(str(src), "-O", "1", "-p", "cse", "--dump-pass-pipeline")
+    assert r.returncode == 0, r.stderr
+    header, pipeline = r.stderr.splitlines()[:2]
+    passes = pipeline.removeprefix("builtin.module(").removesuffix(")").split(",")
+    assert header == f"Pass Manager with {len(passes)} passes:"
+    assert passes[0] == "infer-types" and passes[-1] == "cse" and "relay-optimize" not in passes
+
+
+def test_print_ir_after_and_before_named_passes(tmp_path: Path):
+    src = write(tmp_path, "good.mlir", GOOD)
+    r = relay_opt(
+        str(src),
+        "-p",
+        "infer-types,dce,cse",
+        "--mlir-print-ir-after=dce",
+        "--mlir-print-ir-before",
+        "infer-types,cse",
+    )
+    assert r.returncode == 0, r.stderr
+    titles = re.findall(r"^// -----// IR Dump (\w+ \S+) //----- //$", r.stderr, re.M)
+    assert titles == ["Before infer-types", "After dce", "Before cse"]
+    unknown = relay_opt(str(src), "-p", "dce", "--mlir-print-ir-after=nope")
+    assert "no pass named nope" in assert_clean_failure(unknown)
 
 
 def test_print_ir_before_all(tmp_path: Path):

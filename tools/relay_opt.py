@@ -13,9 +13,10 @@ entry-point group, or from a module named with `--load-plugin`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from io import BytesIO, StringIO
 from typing import IO
 
@@ -28,6 +29,7 @@ from xdsl.xdsl_opt_main import xDSLOptMain
 
 from relay_opt import __version__
 from relay_opt.diagnostics import (
+    ArgumentError,
     InternalError,
     RelayError,
     UserError,
@@ -71,6 +73,8 @@ class RelayOptMain(xDSLOptMain):
             description="relay-opt: Relay's optimizer and lowering driver (xdsl-opt conventions)",
             args=argv,
         )
+        if self.args.input_file == "-":  # mlir-opt's name for standard input
+            self.args.input_file = None
 
     # -- registries -----------------------------------------------------------------------
 
@@ -131,6 +135,15 @@ class RelayOptMain(xDSLOptMain):
 
     def register_all_arguments(self, arg_parser: argparse.ArgumentParser) -> None:
         super().register_all_arguments(arg_parser)
+        for action in arg_parser._actions:  # pyright: ignore[reportPrivateUsage]
+            if action.dest == "passes":
+                # xDSL's help lists all ~150 passes inline; --list-passes groups and explains them.
+                action.help = (
+                    "comma-separated passes with options, e.g. "
+                    "'infer-types,fuse-ops{fuse-opt-level=2}' (--list-passes shows them all)"
+                )
+            elif action.dest == "frontend":
+                action.help = argparse.SUPPRESS  # --input-format is the documented spelling
         arg_parser.add_argument(
             "--load-plugin",
             action="append",
@@ -167,14 +180,42 @@ class RelayOptMain(xDSLOptMain):
             "--list-passes", action="store_true", help="list every pass with a one-line summary"
         )
         arg_parser.add_argument(
+            "--pass-pipeline",
+            metavar="PIPELINE",
+            help="mlir-opt's spelling of -p: 'builtin.module(infer-types,fuse-ops{max-depth=8})'",
+        )
+        arg_parser.add_argument(
             "--print-ir-after-all",
+            "--mlir-print-ir-after-all",
             action="store_true",
             help="print the IR after each pass (stderr)",
         )
         arg_parser.add_argument(
             "--print-ir-before-all",
+            "--mlir-print-ir-before-all",
             action="store_true",
             help="print the IR before each pass (stderr)",
+        )
+        arg_parser.add_argument(
+            "--mlir-print-ir-after",
+            "--print-ir-after",
+            action="append",
+            default=[],
+            metavar="PASS[,PASS...]",
+            help="print the IR after each run of these passes (stderr)",
+        )
+        arg_parser.add_argument(
+            "--mlir-print-ir-before",
+            "--print-ir-before",
+            action="append",
+            default=[],
+            metavar="PASS[,PASS...]",
+            help="print the IR before each run of these passes (stderr)",
+        )
+        arg_parser.add_argument(
+            "--dump-pass-pipeline",
+            action="store_true",
+            help="print the pipeline that will run, -O's levels expanded (stderr)",
         )
         arg_parser.add_argument(
             "--verify-each",
@@ -204,19 +245,34 @@ class RelayOptMain(xDSLOptMain):
                 self.timings.add(previous.name, now - started)
                 if self.args.verify_each and not self.args.disable_verify:
                     verify_after_pass(module, previous.name, self.sources)
-                if self.args.print_ir_after_all:
+                if self.args.print_ir_after_all or previous.name in after:
                     self._dump(f"IR Dump After {previous.name}", module)
-            if following is not None and self.args.print_ir_before_all:
+            if following is not None and (
+                self.args.print_ir_before_all or following.name in before
+            ):
                 self._dump(f"IR Dump Before {following.name}", module)
             self.running = following
             started = time.perf_counter()
 
+        after = _pass_names(self.args.mlir_print_ir_after, self.available_passes)
+        before = _pass_names(self.args.mlir_print_ir_before, self.available_passes)
         spec = self.args.passes
+        if self.args.pass_pipeline is not None:
+            if spec:
+                raise ArgumentError("give the passes with -p or with --pass-pipeline, not both")
+            spec = _module_pipeline(self.args.pass_pipeline)
         if self.args.opt_level is not None:
             level = f"relay-optimize{{level={self.args.opt_level}}}"
             spec = f"{level},{spec}" if spec else level
-        parsed = PassPipeline.parse_spec(self.available_passes, spec, callback)
+        try:
+            parsed = PassPipeline.parse_spec(self.available_passes, spec, callback)
+        except ValueError as e:  # an unknown pass or option: xDSL says which
+            raise ArgumentError(str(e)) from None
         self.pipeline = PassPipeline(tuple(_nested_passes(parsed.passes)), callback)
+        if self.args.dump_pass_pipeline:
+            passes = self.pipeline.passes
+            sys.stderr.write(f"Pass Manager with {len(passes)} passes:\n")
+            sys.stderr.write(f"builtin.module({','.join(str(p.spec()) for p in passes)})\n")
 
     def apply_passes(self, prog: ModuleOp) -> None:
         try:
@@ -237,8 +293,16 @@ class RelayOptMain(xDSLOptMain):
             raise InternalError(f"pass '{name}' crashed: {type(e).__name__}: {e}") from e
 
     def _dump(self, title: str, module: ModuleOp) -> None:
+        """One stage as the final output prints it, resource blobs included, so a dump can be
+        cut out and fed back to relay-opt (or upstream mlir-opt) as it is."""
+        from relay_opt.dialects.relay.resources import write_blobs
+
+        write_blobs(module, self.args.mlir_elide_resource_strings_if_larger)
+        self.ctx.get_optional_dialect("builtin")
         sys.stderr.write(f"// -----// {title} //----- //\n")
-        Printer(stream=sys.stderr, print_generic_format=self.args.print_op_generic).print_op(module)
+        printer = Printer(stream=sys.stderr, print_generic_format=self.args.print_op_generic)
+        printer.print_op(module)
+        printer.print_metadata(self.ctx.loaded_dialects)
         sys.stderr.write("\n\n")
 
     # -- driver ---------------------------------------------------------------------------
@@ -323,16 +387,118 @@ class RelayOptMain(xDSLOptMain):
         return 0
 
     def list_passes(self, stream: IO[str]) -> None:
-        from relay_opt.universe import pass_summary
+        """Relay's passes first (in the order of their layers), then plugins', then the generic
+        MLIR passes xDSL brings; each with its one-line summary and its options."""
+        from relay_opt.universe import PASSES, RELAY_OPT_OVERRIDES, pass_summary
 
-        stream.write("Available passes:\n")
+        plugin_names = {n for u in self.plugins for n in u.all_passes}
+        plugin_names |= _installed_plugin_passes()
+        relay = [n for n, path in PASSES.items() if path.startswith("passes.")]
+        relay += [n for n, path in RELAY_OPT_OVERRIDES.items() if path.startswith("passes.")]
+        lowering = [n for n, path in PASSES.items() if path.startswith("lowering.")]
+        lowering += [n for n, path in RELAY_OPT_OVERRIDES.items() if path.startswith("lowering.")]
+        ours = set(relay) | set(lowering) | plugin_names
+        groups = [
+            ("Relay passes (Relay -> Relay)", relay),
+            ("Lowering (Relay -> linalg -> loops -> llvm)", lowering),
+            ("Plugin passes", sorted(plugin_names)),
+            (
+                "xDSL's passes (generic MLIR transforms and other targets' lowerings)",
+                sorted(n for n in self.available_passes if n not in ours),
+            ),
+        ]
         width = max(len(n) for n in self.available_passes)
-        for name in sorted(self.available_passes):
-            try:
-                summary = pass_summary(self.available_passes[name]())
-            except Exception:  # a broken plugin must not hide the rest of the list
-                summary = "(failed to load)"
-            stream.write(f"  {name.ljust(width)}  {summary}\n")
+        for title, names in groups:
+            if not names:
+                continue
+            stream.write(f"{title}:\n")
+            for name in names:
+                try:
+                    pass_class = self.available_passes[name]()
+                    summary, options = pass_summary(pass_class), pass_options(pass_class)
+                except Exception:  # a broken plugin must not hide the rest of the list
+                    summary, options = "(failed to load)", ""
+                stream.write(f"  {name.ljust(width)}  {summary}\n")
+                if options:
+                    stream.write(f"  {''.ljust(width)}    options: {options}\n")
+            stream.write("\n")
+
+
+def _installed_plugin_passes() -> set[str]:
+    """The passes of installed packages' `xdsl.universe` entry points other than xDSL's and
+    relay-opt's own (a plugin that fails to load is left out here; using it says why)."""
+    from importlib.metadata import entry_points
+
+    names: set[str] = set()
+    for ep in entry_points(group="xdsl.universe"):
+        if ep.value.split(".")[0].split(":")[0] in ("xdsl", "relay_opt"):
+            continue
+        try:
+            universe = ep.load()
+        except Exception:  # noqa: BLE001 - listing must not fail on a broken plugin
+            continue
+        if isinstance(universe, Universe):
+            names |= set(universe.all_passes)
+    return names
+
+
+def pass_options(pass_class: type[ModulePass]) -> str:
+    """A pass's options as `-p` spells them: `{name=default ...}` from its dataclass fields."""
+    if not dataclasses.is_dataclass(pass_class):
+        return ""
+    shown = []
+    for f in dataclasses.fields(pass_class):
+        if not f.init or f.name.startswith("_"):
+            continue
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            default = "..."
+        if isinstance(default, bool):
+            default = str(default).lower()
+        elif isinstance(default, tuple | list):
+            default = ",".join(str(v) for v in default)  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+        elif default is None:
+            default = "<unset>"
+        shown.append(f"{f.name.replace('_', '-')}={default}")
+    return "{" + " ".join(shown) + "}" if shown else ""
+
+
+def _module_pipeline(text: str) -> str:
+    """`builtin.module(a,b{x=1})` (mlir-opt's --pass-pipeline) as the pass list `a,b{x=1}`."""
+    inner = text.strip()
+    for anchor in ("builtin.module(", "any("):
+        if inner.startswith(anchor) and inner.endswith(")"):
+            inner = inner[len(anchor) : -1].strip()
+            break
+    else:
+        raise ArgumentError(
+            f"--pass-pipeline '{text}' is not of the form "
+            "'builtin.module(PASS,PASS{OPTION=VALUE})'"
+        )
+    if "(" in inner:
+        raise ArgumentError(
+            "relay-opt's passes run on the whole module: list them directly inside "
+            f"builtin.module(...), without nested op anchors (got '{text}')"
+        )
+    # MLIR allows spaces after the commas between passes; xDSL's -p does not.
+    passes, depth, start = [], 0, 0
+    for i, c in enumerate(inner + ","):
+        depth += {"{": 1, "}": -1}.get(c, 0)
+        if c == "," and depth == 0:
+            passes.append(inner[start:i].strip())
+            start = i + 1
+    return ",".join(passes)
+
+
+def _pass_names(values: Sequence[str], available: Mapping[str, object]) -> set[str]:
+    names = {n.strip() for v in values for n in v.split(",") if n.strip()}
+    unknown = sorted(names - set(available))
+    if unknown:
+        raise ArgumentError(f"no pass named {', '.join(unknown)} (see --list-passes)")
+    return names
 
 
 def _nested_passes(passes: Sequence[ModulePass]) -> list[ModulePass]:
@@ -354,7 +520,7 @@ def _nested_passes(passes: Sequence[ModulePass]) -> list[ModulePass]:
             assert isinstance(p, OptimizePass)
             # An unknown level stays the pass, which reports it when it runs.
             valid = 0 <= p.level <= 3
-            out.extend(passes_for_level(p.level, p.entry) if valid else [p])
+            out.extend(passes_for_level(p.level, p.entry, p.layout_block) if valid else [p])
         else:
             out.append(p)
     return out

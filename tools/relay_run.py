@@ -24,7 +24,8 @@ from typing import BinaryIO
 
 import numpy as np
 
-from relay_opt.diagnostics import RelayError, UserError, run_tool, write_output
+from relay_opt.diagnostics import ArgumentError, RelayError, UserError, run_tool, write_output
+from relay_opt.runtime.values import ADTValue, RefCell, show, tensors_inside, to_adt_list
 from relay_opt.timing import Timings
 
 
@@ -90,6 +91,12 @@ def _parser() -> argparse.ArgumentParser:
         help="print a per-pass timing report (stderr), as relay-opt does",
     )
     p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="neither read nor write the compile cache (also RELAY_OPT_NO_CACHE=1); "
+        "--profile and --mlir-timing always compile",
+    )
+    p.add_argument(
         "-O",
         dest="opt_level",
         type=int,
@@ -118,7 +125,8 @@ def _fill(name: str, t, mode: str, rng: np.random.Generator) -> np.ndarray:  # n
     from relay_opt.dialects.relay.types import DYNAMIC, tensor_dtype
 
     if not isinstance(t, TensorType):
-        raise UserError(f"relay-run: error: cannot fill input '{name}' of type {t}\n")
+        hint = f" (give a List as {name}/0, {name}/1, ... in --inputs)" if "List" in str(t) else ""
+        raise UserError(f"relay-run: error: cannot fill input '{name}' of type {t}{hint}\n")
     shape = tuple(t.get_shape())
     if DYNAMIC in shape:
         raise UserError(f"relay-run: error: cannot fill input '{name}': its shape {t} has ? dims\n")
@@ -132,6 +140,30 @@ def _fill(name: str, t, mode: str, rng: np.random.Generator) -> np.ndarray:  # n
     if dtype.kind == "b":
         return rng.random(shape) < 0.5
     return rng.integers(0, 10, shape).astype(dtype)
+
+
+def _list_inputs(given: dict, params: list[tuple[str, object]]) -> dict:  # noqa: ANN001
+    """A `List` parameter `xs` is given as arrays `xs/0`, `xs/1`, ... (the names relay-run
+    saves a list result under): they become one Python list, in order."""
+    from relay_opt.dialects.relay.types import ADTType
+
+    lists = {n for n, t in params if isinstance(t, ADTType) and t.adt_name == "List"}
+    items: dict[str, dict[int, np.ndarray]] = {}
+    rest = {}
+    for key, array in given.items():
+        name, _, index = key.rpartition("/")
+        if name in lists and index.isdigit():
+            items.setdefault(name, {})[int(index)] = array
+        else:
+            rest[key] = array
+    for name, by_index in items.items():
+        if sorted(by_index) != list(range(len(by_index))):
+            raise UserError(
+                f"relay-run: error: the items of list input '{name}' must be {name}/0, "
+                f"{name}/1, ... with none missing\n"
+            )
+        rest[name] = [by_index[k] for k in range(len(by_index))]
+    return rest
 
 
 def _check_sizes(module) -> None:  # noqa: ANN001
@@ -160,13 +192,27 @@ def _check_sizes(module) -> None:  # noqa: ANN001
 def _flatten(value) -> list[np.ndarray]:  # noqa: ANN001
     if isinstance(value, tuple):
         return [leaf for v in value for leaf in _flatten(v)]
-    if isinstance(value, np.ndarray):
-        return [value]
+    if isinstance(value, (np.ndarray, ADTValue, RefCell)):
+        return [value]  # pyright: ignore[reportReturnType]  (objects: see _saved)
     shown = " ".join(repr(value).split())[:60]
     raise UserError(
         f"relay-run: error: a result of kind {type(value).__name__} ({shown}) cannot be saved; "
-        f"only tensors and tuples of tensors can\n"
+        f"only tensors, ADT values, references and tuples of them can\n"
     )
+
+
+def _saved(results: list, names: list[str]) -> tuple[list[str], list[np.ndarray]]:  # noqa: ANN001
+    """The arrays to save and compare, by name: an ADT value or reference saves each tensor
+    inside it under a path (`output_0/3` is item 3 of a list, `output_0/Rose.0` a field)."""
+    keys: list[str] = []
+    arrays: list[np.ndarray] = []
+    for name, value in zip(names, results, strict=True):
+        for key, array in (
+            tensors_inside(value, name) if not isinstance(value, np.ndarray) else [(name, value)]
+        ):
+            keys.append(key)
+            arrays.append(array)
+    return keys, arrays
 
 
 def describe(array: np.ndarray) -> str:
@@ -221,6 +267,7 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
     if onnx_names is not None:
         params = [(name, t) for name, (_, t) in zip(onnx_names, params, strict=True)]
     names = [n for n, _ in params]
+    given = _list_inputs(given, params)
     unknown = sorted(set(given) - set(names))
     missing = [n for n in names if n not in given]
     if unknown or (missing and not ns.fill_mode):
@@ -254,16 +301,20 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
             from relay_opt.runtime.interpreter import Interpreter
 
             interpreter = Interpreter(module)
-            call = lambda: interpreter.run(ns.entry, inputs)  # noqa: E731
+            values = [to_adt_list(v) if isinstance(v, list) else v for v in inputs]
+            call = lambda: interpreter.run(ns.entry, values)  # noqa: E731
         else:
             from relay_opt.runtime.jit import compile
 
+            # A per-pass timing report needs the passes to run: no cache.
+            cache = not (ns.no_cache or ns.mlir_timing)
             exe = compile(
                 module,
                 ns.entry,
                 opt=ns.opt_level,
                 profile=ns.profile,
                 timings=timings,
+                cache=cache,
                 fp_policy=ns.fp_policy,
             )
             call = lambda: exe(*inputs)  # noqa: E731
@@ -279,12 +330,22 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
             times.append((time.perf_counter() - start) * 1e3)
     except RelayError as e:
         raise UserError(program.render(e)) from None
-    except (ValueError, TypeError) as e:
+    except ArgumentError as e:
         raise UserError(f"relay-run: error: {e}\n") from None
 
     outputs = _flatten(result)
     for i, array in enumerate(outputs):
-        print(f"result[{i}]: {describe(array)}")
+        if isinstance(array, np.ndarray):
+            print(f"result[{i}]: {describe(array)}")
+        else:
+            print(f"result[{i}]: {show(array)}")
+    if not all(isinstance(o, np.ndarray) for o in outputs):
+        # Objects: every tensor inside is saved and compared under its path.
+        output_names, outputs = _saved(outputs, [f"output_{i}" for i in range(len(outputs))])
+        for key, array in list(zip(output_names, outputs, strict=True))[:16]:
+            print(f"  {key}: {describe(array)}")
+        if len(outputs) > 16:
+            print(f"  ... {len(outputs) - 16} more tensors (all saved by -o)")
     if ns.print_time and times:
         print("Execution time summary:")
         print(

@@ -8,6 +8,10 @@ PRIMITIVE = "Primitive"
 """On a closure: fuse-ops made it from a group of operators (TVM's `Primitive=1`);
 convert-relay-to-linalg lowers it where it is called, defuse-ops puts it back."""
 
+CLOSURE = "Closure"
+"""On a global function: lambda-lift made it from a closure with free variables; its
+parameters are the closure's environment and its body builds the closure (TVM's `Closure=1`)."""
+
 INLINE = "Inline"
 """On a global function: inline replaces its calls by its body (TVM's `Inline=1`)."""
 
@@ -17,3 +21,8 @@ fuse-linalg-elementwise and fuse-linalg-epilogue merge only kernels of one group
 
 OUTPUTS = "relay_opt.outputs"
 """On a bufferized func.func: how many of its trailing arguments are its results."""
+
+CONTRACTION = "relay_opt.contraction"
+"""On a linalg.generic: the contraction it computes (`"dense"`, `"matmul"`, `"batch_matmul"`),
+set by convert-relay-to-linalg; lower-contractions replaces such an op with a call to the
+kernel library's routine for it, and fuse-linalg-epilogue leaves those anchors alone."""

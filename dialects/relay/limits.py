@@ -15,6 +15,7 @@ the others before each call, and raises the error after it.
 from __future__ import annotations
 
 import os
+import threading
 
 from relay_opt.diagnostics import RelayError
 
@@ -29,6 +30,12 @@ STACK_RESERVE = 256 * 1024
 """Bytes of stack kept free below the deepest recursive frame (for the kernels it calls)."""
 ERROR_GLOBAL = "relay_opt_error"
 RECURSIVE_FUNCTIONS_ATTR = "relay_opt.recursive_functions"
+MATCH_FAILED = "relay_opt_match_failed"
+"""The function compiled code calls where a `match?` finds no clause: convert-to-llvm
+makes the call a store of the error code `MATCH_FAILURE_BASE + k` and a return."""
+MATCH_FAILURES_ATTR = "relay_opt.match_failures"
+"""Module attribute: the source position (`file:line:col`) of failing `match?` number k."""
+MATCH_FAILURE_BASE = 1 << 32
 
 
 def max_depth() -> int:
@@ -64,9 +71,21 @@ def depth_error(
     )
 
 
+_THIS_THREAD = threading.local()
+
+
 def stack_floor() -> int:
     """The lowest address this thread's native frames may use (its stack's low end plus
-    STACK_RESERVE), or 0 where the C library cannot say (no check)."""
+    STACK_RESERVE), or 0 where the C library cannot say (no check). Kept per thread: glibc
+    answers for the main thread by reading /proc/self/maps (2-3 ms, at every call of
+    compiled recursive code)."""
+    floor = getattr(_THIS_THREAD, "stack_floor", None)
+    if floor is None:
+        floor = _THIS_THREAD.stack_floor = _stack_floor()
+    return floor
+
+
+def _stack_floor() -> int:
     import ctypes
 
     try:

@@ -7,8 +7,11 @@ JAX does; an operator without a rule is a diagnostic naming it.
 Functions become `func.func`; tuples disappear (a tuple-typed parameter or
 result becomes one per field, recursively; `relay.tuple`/`relay.tuple_get`
 just regroup values); unsigned dtypes become signless integers with the
-unsigned operations chosen by the rules. Closures, ADTs, references, `if` and
-`match` are the subject of later work and are reported as not supported yet.
+unsigned operations chosen by the rules. `relay.if` becomes `scf.if` on the condition
+extracted as an i1, with the branches lowered by the same Lowerer and their results
+flattened like any value. ADT values and references are heap objects (objects.py,
+docs/native-objects.md); `match` becomes `scf.if` on tags. Closures are reported as not
+supported yet, naming the construct.
 """
 
 from __future__ import annotations
@@ -18,11 +21,12 @@ from dataclasses import dataclass
 
 from xdsl.builder import Builder
 from xdsl.context import Context
-from xdsl.dialects import arith, func
+from xdsl.dialects import arith, func, scf, tensor
 from xdsl.dialects.builtin import (
     BytesAttr,
     DenseIntOrFPElementsAttr,
     DenseResourceAttr,
+    FunctionType,
     IntegerAttr,
     IntegerType,
     ModuleOp,
@@ -30,6 +34,7 @@ from xdsl.dialects.builtin import (
     TensorType,
     TupleType,
     UnknownLoc,
+    i1,
     i64,
 )
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
@@ -41,7 +46,8 @@ from relay_opt.dialects.relay import adt, core
 from relay_opt.dialects.relay.attribute_names import GROUP, PRIMITIVE
 from relay_opt.dialects.relay.ir_helpers import inline_body
 from relay_opt.dialects.relay.registry import RelayOperatorOp
-from relay_opt.dialects.relay.types import is_concrete, tensor_dtype
+from relay_opt.dialects.relay.types import ADTType, RefType, is_concrete, tensor_dtype
+from relay_opt.lowering.convert_relay_to_linalg.objects import OBJECT, Objects
 
 Rule = Callable[["Lowerer", RelayOperatorOp, list[SSAValue]], SSAValue | list[SSAValue]]
 RULES: dict[type[RelayOperatorOp], Rule] = {}
@@ -79,6 +85,8 @@ def flatten_type(t: Attribute) -> list[Attribute]:
         return [leaf for f in t.types for leaf in flatten_type(f)]
     if isinstance(t, TensorType):
         return [signless(t)]
+    if isinstance(t, (ADTType, RefType, FunctionType)):
+        return [OBJECT]  # a heap object (objects.py)
     raise RelayError(f"values of type {t} are not supported by convert-relay-to-linalg yet")
 
 
@@ -93,6 +101,7 @@ class Lowerer:
         self.primitives: dict[SSAValue, core.ClosureOp] = {}
         self.groups = 0
         """Fused groups inlined so far: each call of a primitive closure is a group of its own."""
+        self.objects = Objects(self)  # pyright: ignore[reportArgumentType]
 
     def insert(self, op: Operation) -> Operation:
         self.builder.insert(op)
@@ -116,15 +125,17 @@ class Lowerer:
             new_ops.append(self.function(op))
         for op in list(module.ops):
             op.detach()
+        new_ops += self.objects.finish(new_ops)
         module.body.block.add_ops([*_external_declarations(new_ops), *new_ops])
+        module.attributes.update(self.objects.module_attributes())
 
     def function(self, f: core.FuncOp) -> func.FuncOp:
-        if f.type_param_names or not is_concrete(f.function_type):
+        if f.type_param_names:
             raise RelayError(
-                f"@{f.sym_name.data} is polymorphic or not fully typed; run infer-types and "
-                f"monomorphize first",
-                f,
+                f"@{f.sym_name.data} is polymorphic; run the monomorphize pass first", f
             )
+        if not is_concrete(f.function_type):
+            raise RelayError(f"@{f.sym_name.data} is not fully typed; run infer-types first", f)
         try:
             inputs = [leaf for t in f.function_type.inputs for leaf in flatten_type(t)]
             outputs = flatten_type(f.ret_type)
@@ -166,11 +177,26 @@ class Lowerer:
             call.location = op.location
             self.values[op.result] = list(call.results)
             return
+        if (rule := OBJECT_OPS.get(type(op))) is not None:
+            self.objects.lower(rule, op)
+            return
         if isinstance(op, core.ClosureOp) and op.attributes.get(PRIMITIVE) is not None:
             self.primitives[op.result] = op  # lowered where it is called
             return
         if isinstance(op, core.CallClosureOp) and op.callee in self.primitives:
             self.inline_primitive(self.primitives[op.callee], op)
+            return
+        if isinstance(op, core.ClosureOp):
+            self.objects.lower("closure", op)
+            return
+        if isinstance(op, core.CallClosureOp):
+            self.objects.lower("call_closure", op)
+            return
+        if isinstance(op, core.GlobalRefOp):
+            self.objects.lower("global_ref", op)
+            return
+        if isinstance(op, core.IfOp):
+            self.if_(op)
             return
         if isinstance(op, RelayOperatorOp):
             rule = RULES.get(type(op))
@@ -188,8 +214,32 @@ class Lowerer:
                 new = new.next_op
             return
         raise RelayError(
-            f"'{op.name}' is not supported by convert-relay-to-linalg yet (static graphs only)", op
+            f"'{op.name}' is not supported by convert-relay-to-linalg yet",
+            op,
         )
+
+    def if_(self, op: core.IfOp) -> None:
+        """`scf.if` on the condition's one element; each branch is lowered in its own region
+        and yields its value's leaves."""
+        cond = self.insert(tensor.ExtractOp(self.tensor(op.cond), [], i1))
+        cond.location = op.location
+        new = scf.IfOp(cond, flatten_type(op.result.type), Region(Block()), Region(Block()))
+        new.location = op.location
+        for old, region in ((op.then_region, new.true_region), (op.else_region, new.false_region)):
+            self.region(old.block, region.block)
+        self.insert(new)
+        self.values[op.result] = list(new.results)
+
+    def region(self, old: Block, block: Block) -> None:
+        """Lowers the ops of a branch into `block`; its `relay.yield` becomes `scf.yield`."""
+        outer = self.builder
+        self.builder = Builder(InsertPoint.at_end(block))
+        for inner in old.ops:
+            if isinstance(inner, core.YieldOp):
+                self.insert(scf.YieldOp(*self.values[inner.value])).location = inner.location
+            else:
+                self.op(inner)
+        self.builder = outer
 
     def inline_primitive(self, fn: core.ClosureOp, call: core.CallClosureOp) -> None:
         """A fused group: its body's ops, lowered in place of the call."""
@@ -225,6 +275,15 @@ class Lowerer:
         c = self.insert(arith.ConstantOp(value, t))
         c.location = op.location
         return c.results[0]
+
+
+OBJECT_OPS = {
+    adt.ConstructOp: "construct",
+    adt.MatchOp: "match",
+    core.RefCreateOp: "ref_create",
+    core.RefReadOp: "ref_read",
+    core.RefWriteOp: "ref_write",
+}
 
 
 def _external_declarations(ops: list[Operation]) -> list[func.FuncOp]:

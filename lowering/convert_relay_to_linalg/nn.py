@@ -11,10 +11,12 @@ from collections.abc import Callable, Sequence
 
 from xdsl.builder import Builder
 from xdsl.dialects import arith, math, tensor
-from xdsl.dialects.builtin import AffineMapAttr, IntegerType, TensorType
+from xdsl.dialects.builtin import AffineMapAttr, IntegerType, StringAttr, TensorType
+from xdsl.dialects.linalg import ops as linalg
 from xdsl.ir import Attribute, Operation, SSAValue
 
 from relay_opt.diagnostics import RelayError
+from relay_opt.dialects.relay.attribute_names import CONTRACTION
 from relay_opt.dialects.relay.builder import RelayBuilder
 from relay_opt.dialects.relay.decompositions import DECOMPOSITIONS
 from relay_opt.dialects.relay.ir_helpers import shape_of
@@ -41,6 +43,7 @@ from relay_opt.dialects.relay.ops.nn import (
     Pad,
     Prelu,
     Softmax,
+    conv2d_blocks,
     padding4,
 )
 from relay_opt.dialects.relay.registry import RelayOperatorOp
@@ -99,10 +102,20 @@ def _contract(
     operands: list[SSAValue],
     maps: list[AffineMapAttr],
     parallel: int,
+    kind: str,
 ) -> SSAValue:
-    """The sum of the operands' products over the last loop, after `parallel` parallel loops."""
+    """The sum of the operands' products over the last loop, after `parallel` parallel loops;
+    `kind` names the contraction (see attribute_names.CONTRACTION)."""
     iterators = [PARALLEL] * parallel + [REDUCTION]
-    return accumulate(lw, operands, op.result.type, 0, maps, iterators, _mac(_dtype(op)))
+    result = accumulate(lw, operands, op.result.type, 0, maps, iterators, _mac(_dtype(op)))
+    # Named for lower-contractions, which calls a kernel for it (float16's result is the
+    # generic that rounds the float32 sum: the name goes on the sum).
+    anchor = result.owner
+    if isinstance(anchor, linalg.GenericOp) and REDUCTION not in anchor.iterator_types.data:
+        anchor = anchor.inputs[0].owner
+    if isinstance(anchor, linalg.GenericOp):
+        anchor.attributes[CONTRACTION] = StringAttr(kind)
+    return result
 
 
 @lowering(Dense)
@@ -116,7 +129,7 @@ def lower_dense(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVa
         amap(n, [d(lead), d(lead + 1)]),
         amap(n, [*(d(i) for i in range(lead)), d(lead)]),
     ]
-    return _contract(lw, op, [x, w], maps, lead + 1)
+    return _contract(lw, op, [x, w], maps, lead + 1, "dense")
 
 
 @lowering(Matmul)
@@ -130,7 +143,7 @@ def lower_matmul(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
     a_map = [k, d(0)] if op.attrs.transpose_a else [*(d(i) for i in range(lead)), k]
     b_map = [d(lead), k] if op.attrs.transpose_b else [k, d(lead)]
     maps = [amap(n, a_map), amap(n, b_map), amap(n, [*(d(i) for i in range(lead)), d(lead)])]
-    return _contract(lw, op, [a, b], maps, lead + 1)
+    return _contract(lw, op, [a, b], maps, lead + 1, "matmul")
 
 
 @lowering(BatchMatmul)
@@ -143,7 +156,7 @@ def lower_batch_matmul(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -
     x_map = [bx, d(3), d(1)] if op.attrs.transpose_a else [bx, d(1), d(3)]
     y_map = [by, d(2), d(3)] if op.attrs.transpose_b else [by, d(3), d(2)]
     maps = [amap(4, x_map), amap(4, y_map), amap(4, [d(0), d(1), d(2)])]
-    return _contract(lw, op, [x, y], maps, 3)
+    return _contract(lw, op, [x, y], maps, 3, "batch_matmul")
 
 
 # -- convolution and pooling --------------------------------------------------------------
@@ -162,12 +175,65 @@ def _pad_spatial(
     return pad_by_index(lw, x, widths, "constant", value)
 
 
+def _blocked_conv2d(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, w: SSAValue) -> SSAValue:
+    """NCHW{c}c data, OIHW{i}i{o}o weight: the output-channel block is the innermost loop,
+    inside the reductions, and outside it a tile of up to 8 output columns (a divisor of the
+    width). Each step multiplies one broadcast input element by a vector of `o` weights into
+    `tile` independent vector sums, which LLVM keeps in registers across the reductions
+    (with noalias buffers) and vectorizes (SLP): a register tile of tile x o accumulators."""
+    attrs = op.attrs
+    sh, sw = attrs.strides
+    dh, dw = attrs.dilation
+    x = _pad_spatial(lw, x, padding4(attrs.padding), 0.0)
+    ow = shape_of(op.result.type)[3]
+    tile = max(t for t in range(1, 9) if ow % t == 0)
+    # An unread operand whose shape gives the split column loops (xo, xi) their ranges.
+    t = signless(op.result.type)
+    assert isinstance(t, TensorType)
+    tiles = empty(lw, TensorType(t.element_type, [ow // tile, tile]))
+    if attrs.groups == 1:
+        # loops: n, ob, y, xo, ib, i, j, ii (reductions), xi, oo
+        col = d(3) * tile + d(8)
+        rows, cols = d(2) * sh + d(5) * dh, col * sw + d(6) * dw
+        maps = [
+            amap(10, [d(0), d(4), rows, cols, d(7)]),
+            amap(10, [d(1), d(4), d(5), d(6), d(7), d(9)]),
+            amap(10, [d(3), d(8)]),
+            amap(10, [d(0), d(1), d(2), col, d(9)]),
+        ]
+        iterators = [PARALLEL] * 4 + [REDUCTION] * 4 + [PARALLEL] * 2
+    else:
+        # depthwise: loops n, cb, y, xo, i, j (reductions), xi, cc; channel block cb reads
+        # its own input block
+        col = d(3) * tile + d(6)
+        rows, cols = d(2) * sh + d(4) * dh, col * sw + d(5) * dw
+        maps = [
+            amap(8, [d(0), d(1), rows, cols, d(7)]),
+            amap(8, [d(1), c(0), d(4), d(5), c(0), d(7)]),
+            amap(8, [d(3), d(6)]),
+            amap(8, [d(0), d(1), d(2), col, d(7)]),
+        ]
+        iterators = [PARALLEL] * 4 + [REDUCTION] * 2 + [PARALLEL] * 2
+    mac = _mac(_dtype(op))
+    return accumulate(
+        lw,
+        [x, w, tiles],
+        op.result.type,
+        0,
+        maps,
+        iterators,
+        lambda b, a: mac(b, [a[0], a[1], a[3]]),
+    )
+
+
 @lowering(Conv2D)
 def lower_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     attrs = op.attrs
     nhwc = attrs.data_layout == "NHWC"
     _check_out_dtype(op)
     x, w = args
+    if conv2d_blocks(attrs) is not None:
+        return _blocked_conv2d(lw, op, x, w)
     x = _pad_spatial(lw, x, padding4(attrs.padding), 0.0, attrs.data_layout)
     if nhwc:
         kh, kw, cpg, cout = shape_of(w)

@@ -1,11 +1,13 @@
 """Neural-network operators (`nn.*`): convolution, dense, pooling, normalization, ...
 
-Layouts: conv2d takes NCHW/OIHW (TVM's default) or NHWC/HWIO; pooling NCHW or
+Layouts: conv2d takes NCHW/OIHW (TVM's default), NHWC/HWIO, or TVM's blocked
+NCHW{c}c/OIHW{i}i{o}o (groups=1 or depthwise; the result is NCHW{o}c); pooling NCHW or
 NHWC. Other layouts are reported as unsupported rather than guessed.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -20,6 +22,7 @@ from relay_opt.dialects.relay.ops.common import (
     result,
     show_shape,
 )
+from relay_opt.dialects.relay.ops.transform import parse_layout, relayout
 from relay_opt.dialects.relay.registry import (
     OpDef,
     OpPattern,
@@ -115,6 +118,96 @@ def _both_4d(a: Shape, b: Shape) -> bool:
     return len(a) == 4 and len(b) == 4
 
 
+_BLOCKED_DATA = re.compile(r"NCHW([0-9]+)c")
+_BLOCKED_KERNEL = re.compile(r"OIHW([0-9]+)i([0-9]+)o")
+
+
+def conv2d_blocks(attrs: Attrs) -> tuple[int, int, int, int] | None:
+    """(data block, kernel i block, kernel o block, result block) of a conv2d in TVM's blocked
+    layouts (data NCHW{c}c, kernel OIHW{i}i{o}o, result NCHW{o}c), None for NCHW and NHWC."""
+    if attrs.data_layout in ("NCHW", "NHWC"):
+        return None
+    for name in ("data_layout", "kernel_layout", "out_layout"):
+        if attrs[name]:
+            parse_layout(attrs[name])  # a malformed string is reported as such
+    data = _BLOCKED_DATA.fullmatch(attrs.data_layout)
+    kernel = _BLOCKED_KERNEL.fullmatch(attrs.kernel_layout)
+    if not data or not kernel:
+        raise TypeRelationError(
+            f"conv2d layouts {attrs.data_layout}/{attrs.kernel_layout} are not supported "
+            f"(NCHW/OIHW, NHWC/HWIO, or NCHW{{c}}c/OIHW{{i}}i{{o}}o)"
+        )
+    dc, ki, ko = int(data[1]), int(kernel[1]), int(kernel[2])
+    out = _BLOCKED_DATA.fullmatch(attrs.out_layout or attrs.data_layout)
+    if not out or int(out[1]) != ko:
+        raise TypeRelationError(
+            f"conv2d out_layout '{attrs.out_layout}' must be NCHW{ko}c, the kernel's "
+            f"output-channel block ({attrs.kernel_layout})"
+        )
+    if min(dc, ki, ko) < 1:
+        raise TypeRelationError("conv2d layout blocks must be positive")
+    return dc, ki, ko, ko
+
+
+def _blocked_conv2d_rel(
+    args: Sequence[Attribute], attrs: Attrs, blocks: tuple[int, int, int, int]
+) -> Attribute:
+    dc, ki, ko, _ = blocks
+    dshape, ddtype = expect_tensor(args[0], "data")
+    wshape, wdtype = expect_tensor(args[1], "weight")
+    if ddtype != wdtype:
+        raise TypeRelationError(f"data is {ddtype} but weight is {wdtype}")
+    if len(dshape) != 5 or len(wshape) != 6:
+        raise TypeRelationError(
+            f"conv2d in {attrs.data_layout}/{attrs.kernel_layout} expects 5-d data and 6-d "
+            f"weight, got {show_shape(dshape)} and {show_shape(wshape)}"
+        )
+    if DYNAMIC in dshape or DYNAMIC in wshape:
+        raise TypeRelationError("conv2d in blocked layouts needs static shapes")
+    if dshape[4] != dc or wshape[4] != ki or wshape[5] != ko:
+        raise TypeRelationError(
+            f"conv2d: data {show_shape(dshape)} and weight {show_shape(wshape)} do not have "
+            f"the blocks of {attrs.data_layout}/{attrs.kernel_layout}"
+        )
+    in_c, out_c = dshape[1] * dc, wshape[0] * ko
+    kh, kw = wshape[2], wshape[3]
+    groups = attrs.groups
+    if groups == 1:
+        if ki != dc or wshape[1] * ki != in_c:
+            raise TypeRelationError(
+                f"data has {in_c} input channels in blocks of {dc} but weight expects "
+                f"{wshape[1] * ki} in blocks of {ki}; data {show_shape(dshape)}, weight "
+                f"{show_shape(wshape)}"
+            )
+    elif groups == in_c == out_c:
+        if ki != 1 or wshape[1] != 1 or ko != dc:
+            raise TypeRelationError(
+                f"depthwise conv2d in {attrs.data_layout} needs kernel layout OIHW1i{dc}o "
+                f"with weight (C/{dc}, 1, KH, KW, 1, {dc}), got {attrs.kernel_layout} "
+                f"{show_shape(wshape)}"
+            )
+    else:
+        raise TypeRelationError(
+            f"conv2d in blocked layouts takes groups=1 or depthwise (groups = channels = "
+            f"{in_c}), got groups={groups}"
+        )
+    if attrs.channels is not None and attrs.channels != out_c:
+        raise TypeRelationError(
+            f"channels={attrs.channels} but the weight has {out_c} output channels"
+        )
+    if attrs.kernel_size is not None and list(attrs.kernel_size) != [kh, kw]:
+        raise TypeRelationError(
+            f"kernel_size={list(attrs.kernel_size)} but the weight's kernel is [{kh}, {kw}]"
+        )
+    check_window_lists(attrs, ("strides", "dilation"))
+    top, left, bottom, right = padding4(attrs.padding)
+    sh, sw = attrs.strides
+    dh, dw = attrs.dilation
+    oh = window_out(dshape[2], kh, sh, dh, top, bottom)
+    ow = window_out(dshape[3], kw, sw, dw, left, right)
+    return result([dshape[0], wshape[0], oh, ow, ko], attrs.out_dtype or ddtype)
+
+
 def _conv2d_parts(args: Sequence[Attribute], attrs: Attrs):  # noqa: ANN202
     dshape, ddtype, wshape, wdtype = _tensor_pair(
         args, ("data", "weight"), _both_4d, "conv2d expects 4-d data and weight"
@@ -135,6 +228,9 @@ def _conv2d_parts(args: Sequence[Attribute], attrs: Attrs):  # noqa: ANN202
 
 
 def _conv2d_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    blocks = conv2d_blocks(attrs)
+    if blocks is not None:
+        return _blocked_conv2d_rel(args, attrs, blocks)
     dshape, ddtype, wdtype, (c, h, w), (out_c, in_per_group, kh, kw) = _conv2d_parts(args, attrs)
     if ddtype != wdtype:
         raise TypeRelationError(f"data is {ddtype} but weight is {wdtype}")
@@ -205,6 +301,18 @@ def conv2d_nchw(
 
 def _conv2d(attrs: Attrs, x: np.ndarray, w: np.ndarray) -> np.ndarray:
     out_dtype = numpy_dtype(attrs.out_dtype) if attrs.out_dtype else x.dtype
+    blocks = conv2d_blocks(attrs)
+    if blocks is not None:
+        y = conv2d_nchw(
+            relayout(x, attrs.data_layout, "NCHW"),
+            relayout(w, attrs.kernel_layout, "OIHW"),
+            attrs.strides,
+            attrs.padding,
+            attrs.dilation,
+            attrs.groups,
+            out_dtype,
+        )
+        return relayout(y, "NCHW", f"NCHW{blocks[3]}c")
     if attrs.data_layout == "NHWC":
         y = conv2d_nchw(
             x.transpose(0, 3, 1, 2),

@@ -776,8 +776,10 @@ class Arange(RelayOperatorOp): ...
 _LAYOUT = re.compile(r"(\d*)([A-Za-z])")
 
 
-def parse_layout(layout: str) -> list[tuple[str, int]]:
+def parse_layout(layout: str | None, what: str = "layout") -> list[tuple[str, int]]:
     """'NCHW4c' -> [('N', 0), ('C', 0), ('H', 0), ('W', 0), ('c', 4)] (0: a whole axis)."""
+    if layout is None:
+        raise TypeRelationError(f"{what} is required")
     parts = _LAYOUT.findall(layout)
     if "".join(f"{n}{a}" for n, a in parts) != layout or not parts:
         raise TypeRelationError(f"layout '{layout}' is not understood")
@@ -786,9 +788,15 @@ def parse_layout(layout: str) -> list[tuple[str, int]]:
     if len(set(names)) != len(names):
         raise TypeRelationError(f"layout '{layout}' repeats an axis")
     for a, n in out:
-        if a.islower() and (a.upper() not in names or n <= 0):
+        if a.islower() and n <= 0:
+            raise TypeRelationError(f"layout '{layout}': sub-axis {a} needs a positive size")
+        if a.islower() and a.upper() not in names:
             raise TypeRelationError(
                 f"layout '{layout}': sub-axis {n}{a} needs its axis {a.upper()}"
+            )
+        if a.isupper() and n:
+            raise TypeRelationError(
+                f"layout '{layout}': axis {a} is whole, only a sub-axis ({n}{a.lower()}) has a size"
             )
     return out
 
@@ -818,13 +826,20 @@ def _layout_shape(logical: dict[str, int], layout: list[tuple[str, int]]) -> lis
 
 def _layout_transform_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     shape, dtype = expect_tensor(args[0], "data")
-    src, dst = parse_layout(attrs.src_layout), parse_layout(attrs.dst_layout)
+    src = parse_layout(attrs.src_layout, "src_layout")
+    dst = parse_layout(attrs.dst_layout, "dst_layout")
     if len(src) != len(shape):
         raise TypeRelationError(
             f"layout {attrs.src_layout} has {len(src)} axes, data has {len(shape)}"
         )
     if DYNAMIC in shape:
         raise TypeRelationError("layout_transform needs static shapes")
+    for (a, n), size in zip(src, shape, strict=True):
+        if a.islower() and size != n:
+            raise TypeRelationError(
+                f"sub-axis {n}{a} of layout {attrs.src_layout} has length {n}, "
+                f"the data's is {size}: data {show_shape(shape)}"
+            )
     if sorted(a for a, _ in src if a.isupper()) != sorted(a for a, _ in dst if a.isupper()):
         raise TypeRelationError(
             f"layouts {attrs.src_layout} and {attrs.dst_layout} have different axes"
@@ -847,7 +862,12 @@ def _to_logical(x: np.ndarray, layout: list[tuple[str, int]]) -> tuple[np.ndarra
 
 
 def _layout_transform(attrs: Attrs, x: np.ndarray) -> np.ndarray:
-    src, dst = parse_layout(attrs.src_layout), parse_layout(attrs.dst_layout)
+    return relayout(x, attrs.src_layout, attrs.dst_layout)
+
+
+def relayout(x: np.ndarray, src_layout: str, dst_layout: str) -> np.ndarray:
+    """x, laid out as `src_layout`, in `dst_layout` (layout_transform's numpy semantics)."""
+    src, dst = parse_layout(src_layout), parse_layout(dst_layout)
     logical, names = _to_logical(x, src)
     upper = [a for a, _ in dst if a.isupper()]
     y = np.transpose(logical, [names.index(a) for a in upper])
@@ -871,8 +891,9 @@ def _layout_transform(attrs: Attrs, x: np.ndarray) -> np.ndarray:
         "layout_transform",
         ("data",),
         (
-            AttrSpec("src_layout", AttrKind.STR, "NCHW"),
-            AttrSpec("dst_layout", AttrKind.STR, "NCHW"),
+            # required, as in TVM: a default would hide the layout from the printed text
+            AttrSpec("src_layout", AttrKind.STR, None),
+            AttrSpec("dst_layout", AttrKind.STR, None),
         ),
         _layout_transform_rel,
         INJ,

@@ -1,0 +1,619 @@
+"""A shape-generic float32 GEMM routine, built as one `llvm.func` with vector types.
+
+    C[b] (= or +=) A[b] x B[b]      for b < batch,  C[b] an M x N row-major view
+
+Every operand is addressed through element strides, so one routine serves the plain, the
+transposed and the batched products: A's element (i, k) is at `A + b*bsa + i*rsa + k*csa`,
+B's (k, n) at `B + b*bsb + k*rsb + n*csb`, C's (i, n) at `C + b*bsc + i*ldc + n`. dense
+(weight [N, K]) is `rsb = 1, csb = K`; a broadcast batch operand has a batch stride of 0.
+
+The structure is the packed, register-blocked GEMM of BLIS and OpenBLAS:
+
+    for jc < N step NC:  for pc < K step KC:        pack B[pc:+KC, jc:+NC] in NR-column panels
+      for ic < M step MC:                           pack A[ic:+MC, pc:+KC] in MR-row panels
+        for jr < nc step NR:  for ir < mc step MR:  MR x NR microkernel over kc
+
+Packed panels are contiguous (`k*NR + j`, `k*MR + i`), zero-padded at the edges, in one
+64-byte-aligned scratch buffer allocated at entry and freed before return. The microkernel
+keeps the MR x NR tile in MR * NR/lanes vector accumulators, broadcasts one element of A
+and issues `llvm.intr.fma` on vectors of B: LLVM's register allocator keeps the tile in
+registers without fast-math flags or the SLP vectorizer. A full tile is stored (or added)
+with vector loads and stores; an edge tile goes through a small stack buffer and a scalar
+loop over its valid part. The first K block overwrites C unless `accumulate` is set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from xdsl.builder import Builder
+from xdsl.dialects import llvm
+from xdsl.dialects.builtin import (
+    DenseArrayBase,
+    DenseIntOrFPElementsAttr,
+    Float32Type,
+    IntegerAttr,
+    IntegerType,
+    ModuleOp,
+    VectorType,
+    i32,
+    i64,
+)
+from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
+from xdsl.rewriter import InsertPoint
+
+from relay_opt.lowering.kernels.target import Target
+
+PTR = llvm.LLVMPointerType()
+F32 = Float32Type()
+
+GEMM_PARAMS = (
+    "A", "B", "C", "M", "N", "K", "rsa", "csa", "rsb", "csb", "ldc",
+    "batch", "bsa", "bsb", "bsc", "accumulate",
+)  # fmt: skip
+"""The routine's parameters in order: three pointers, then i64s (`accumulate` 0 or 1)."""
+
+
+SMALL_M = 4
+"""Products with fewer rows than this read A and B in place (no packing)."""
+
+
+@dataclass(frozen=True)
+class GemmShape:
+    """Register tile and cache blocks for one target."""
+
+    mr: int
+    nr: int
+    lanes: int
+    kc: int = 384
+    """A K block: a KC x NR panel of B (24 KB at NR=16) and an MR x KC one of A stay in L1."""
+    mc: int = 144
+    """An M block: its packed MC x KC of A (216 KB) stays in L2."""
+    nc: int = 3072
+    """An N block: its packed KC x NC of B (4.5 MB) in L3."""
+
+    @staticmethod
+    def for_target(target: Target) -> GemmShape:
+        lanes = target.lanes(32)
+        # 6 rows x 2 vectors: 12 accumulators, 2 B vectors and a broadcast fit 16 registers
+        # (AVX2); with AVX-512's 32 registers, 14 rows x 2 vectors.
+        mr = 14 if target.vector_bits >= 512 else 6
+        if mr == 14:  # NR=32: keep a KC x NR panel of B within L1 (AVX-512 is untuned here)
+            return GemmShape(mr=mr, nr=2 * lanes, lanes=lanes, kc=256, mc=112)
+        return GemmShape(mr=mr, nr=2 * lanes, lanes=lanes)
+
+
+def gemm_name(target: Target) -> str:
+    s = GemmShape.for_target(target)
+    return f"relay_opt_sgemm_{s.mr}x{s.nr}"
+
+
+class _IR:
+    """Straight-line llvm-dialect code with counted loops and ifs as blocks and branches."""
+
+    def __init__(self, region: Region, entry: Block):
+        self.region = region
+        self.entry = entry
+        self.b = Builder(InsertPoint.at_end(entry))
+
+    def emit(self, op: Operation) -> SSAValue:
+        self.b.insert(op)
+        return op.results[0] if op.results else None  # pyright: ignore[reportReturnType]
+
+    def const(self, value: int, t: IntegerType = i64) -> SSAValue:
+        return self.emit(llvm.ConstantOp(IntegerAttr(value, t), t))
+
+    def fconst(self, value: float) -> SSAValue:
+        from xdsl.dialects.builtin import FloatAttr
+
+        return self.emit(llvm.ConstantOp(FloatAttr(value, F32), F32))
+
+    def add(self, a: SSAValue, b: SSAValue) -> SSAValue:
+        return self.emit(llvm.AddOp(a, b))
+
+    def sub(self, a: SSAValue, b: SSAValue) -> SSAValue:
+        return self.emit(llvm.SubOp(a, b))
+
+    def mul(self, a: SSAValue, b: SSAValue) -> SSAValue:
+        return self.emit(llvm.MulOp(a, b))
+
+    def cmp(self, pred: str, a: SSAValue, b: SSAValue) -> SSAValue:
+        flag = llvm.ICmpPredicateFlag(pred).to_int()
+        return self.emit(llvm.ICmpOp(a, b, IntegerAttr(flag, i64)))
+
+    def select(self, c: SSAValue, a: SSAValue, b: SSAValue) -> SSAValue:
+        return self.emit(llvm.SelectOp(c, a, b))
+
+    def min(self, a: SSAValue, b: SSAValue) -> SSAValue:
+        return self.select(self.cmp("slt", a, b), a, b)
+
+    def gep(self, ptr: SSAValue, index: SSAValue, elem: Attribute = F32) -> SSAValue:
+        return self.emit(
+            llvm.GEPOp(ptr, [llvm.GEP_USE_SSA_VAL], elem, ssa_indices=[index], inbounds=True)
+        )
+
+    def at(self, ptr: SSAValue, *terms: tuple[SSAValue, SSAValue] | SSAValue) -> SSAValue:
+        """`ptr` moved by the sum of `terms` elements (an (index, stride) pair is a product)."""
+        offset: SSAValue | None = None
+        for t in terms:
+            v = self.mul(*t) if isinstance(t, tuple) else t
+            offset = v if offset is None else self.add(offset, v)
+        return ptr if offset is None else self.gep(ptr, offset)
+
+    def opaque(self, ptr: SSAValue, t: Attribute) -> SSAValue:
+        # llvmlite types a GEP's result by its element (float*): a vector access needs the
+        # opaque pointer back (a no-op in LLVM's opaque-pointer IR).
+        return ptr if t == F32 else self.emit(llvm.BitcastOp(ptr, PTR))
+
+    def load(self, ptr: SSAValue, t: Attribute = F32, align: int = 4) -> SSAValue:
+        return self.emit(llvm.LoadOp(self.opaque(ptr, t), t, alignment=align))
+
+    def store(self, value: SSAValue, ptr: SSAValue, align: int = 4) -> None:
+        self.emit(llvm.StoreOp(value, self.opaque(ptr, value.type), alignment=align))
+
+    def loop(
+        self,
+        lo: SSAValue,
+        hi: SSAValue,
+        step: SSAValue,
+        body: Callable[[SSAValue, list[SSAValue]], Sequence[SSAValue] | None],
+        carried: Sequence[SSAValue] = (),
+    ) -> list[SSAValue]:
+        """for (i = lo; i < hi; i += step) with `carried` values; returns their final values.
+
+        Blocks are added in the order they are built, so every value is defined in an earlier
+        block than its uses (the order llvm translation needs)."""
+        header = Block(arg_types=[i64, *(v.type for v in carried)])
+        body_block, exit_block = Block(), Block()
+        self.emit(llvm.BrOp(header, lo, *carried))
+        self.region.add_block(header)
+        self.b = Builder(InsertPoint.at_end(header))
+        cond = self.cmp("slt", header.args[0], hi)
+        self.emit(llvm.CondBrOp(cond, body_block, [], exit_block, []))
+        self.region.add_block(body_block)
+        self.b = Builder(InsertPoint.at_end(body_block))
+        out = body(header.args[0], list(header.args[1:])) or []
+        self.emit(llvm.BrOp(header, self.add(header.args[0], step), *out))
+        self.region.add_block(exit_block)
+        self.b = Builder(InsertPoint.at_end(exit_block))
+        return list(header.args[1:])
+
+    def if_(
+        self, cond: SSAValue, then: Callable[[], None], else_: Callable[[], None] | None = None
+    ) -> None:
+        then_block, merge = Block(), Block()
+        else_block = Block() if else_ is not None else merge
+        self.emit(llvm.CondBrOp(cond, then_block, [], else_block, []))
+        for block, build in ((then_block, then), (else_block, else_)):
+            if build is None:
+                continue
+            self.region.add_block(block)
+            self.b = Builder(InsertPoint.at_end(block))
+            build()
+            self.emit(llvm.BrOp(merge))
+        self.region.add_block(merge)
+        self.b = Builder(InsertPoint.at_end(merge))
+
+
+def _declare(
+    module: ModuleOp, name: str, inputs: list[Attribute], output: Attribute | None
+) -> None:
+    if any(isinstance(op, llvm.FuncOp) and op.sym_name.data == name for op in module.ops):
+        return
+    module.body.block.add_op(
+        llvm.FuncOp(
+            name, llvm.LLVMFunctionType(inputs, output), linkage=llvm.LinkageAttr("external")
+        )
+    )
+
+
+def add_gemm(module: ModuleOp, target: Target) -> str:
+    """Adds the GEMM routine for `target` to `module` (once) and returns its name."""
+    name = gemm_name(target)
+    if not any(isinstance(op, llvm.FuncOp) and op.sym_name.data == name for op in module.ops):
+        _declare(module, "malloc", [i64], PTR)
+        _declare(module, "free", [PTR], None)
+        module.body.block.add_op(build_gemm(target))
+    return name
+
+
+def build_gemm(target: Target, shape: GemmShape | None = None) -> llvm.FuncOp:
+    """The routine `gemm_name(target)(A, B, C, M, N, K, rsa, csa, rsb, csb, ldc, batch, bsa,
+    bsb, bsc, accumulate)`; `shape` overrides the target's blocking (for tuning)."""
+    s = shape or GemmShape.for_target(target)
+    types = [PTR, PTR, PTR] + [i64] * (len(GEMM_PARAMS) - 3)
+    entry = Block(arg_types=types)
+    for arg, pname in zip(entry.args, GEMM_PARAMS, strict=True):
+        arg.name_hint = pname
+    region = Region(entry)
+    params: dict[str, SSAValue] = dict(zip(GEMM_PARAMS, entry.args, strict=True))
+    _Gemm(_IR(region, entry), s, params, target.fma).build()
+    return llvm.FuncOp(
+        gemm_name(target),
+        llvm.LLVMFunctionType(types, None),
+        linkage=llvm.LinkageAttr("internal"),
+        body=region,
+    )
+
+
+class _Gemm:
+    def __init__(self, ir: _IR, s: GemmShape, p: dict[str, SSAValue], fused: bool):
+        self.ir, self.s, self.p, self.fused = ir, s, p, fused
+        self.vec = VectorType(F32, [s.lanes])
+        self.nv = s.nr // s.lanes
+
+    def c(self, v: int) -> SSAValue:
+        return self.ir.const(v)
+
+    def round_up(self, x: SSAValue, m: int) -> SSAValue:
+        ir = self.ir
+        q = ir.emit(llvm.SDivOp(ir.add(x, self.c(m - 1)), self.c(m)))
+        return ir.mul(q, self.c(m))
+
+    def build(self) -> None:
+        ir, s, p = self.ir, self.s, self.p
+        # The edge tile's stack buffer, in the entry block (one alloca per call).
+        self.tile = ir.emit(llvm.AllocaOp(self.c(s.mr * s.nr), F32, alignment=64))
+        one = self.c(1)
+        # A few rows (a batch-1 dense): packing B would copy all of it to use it once, so
+        # such products read the operands in place, along their contiguous axis.
+        small = ir.cmp("slt", p["M"], self.c(SMALL_M))
+        rows_in_k = ir.emit(llvm.AndOp(ir.cmp("eq", p["csa"], one), ir.cmp("eq", p["rsb"], one)))
+        cols_in_n = ir.cmp("eq", p["csb"], one)
+        ir.if_(
+            ir.emit(llvm.AndOp(small, rows_in_k)),
+            self.dot_rows,
+            lambda: ir.if_(ir.emit(llvm.AndOp(small, cols_in_n)), self.axpy_rows, self.packed),
+        )
+        ir.emit(llvm.ReturnOp())
+
+    def packed(self) -> None:
+        ir, s, p = self.ir, self.s, self.p
+        # Scratch: packed A (MC x KC at most) then packed B (KC x NC at most), 64-byte aligned.
+        kc_max = ir.min(p["K"], self.c(s.kc))
+        a_elems = ir.mul(self.round_up(ir.min(p["M"], self.c(s.mc)), s.mr), kc_max)
+        b_elems = ir.mul(self.round_up(ir.min(p["N"], self.c(s.nc)), s.nr), kc_max)
+        a_elems = self.round_up(a_elems, 16)
+        total = ir.add(ir.mul(ir.add(a_elems, b_elems), self.c(4)), self.c(64))
+        raw = ir.emit(llvm.CallOp("malloc", total, return_type=PTR))
+        addr = ir.emit(llvm.PtrToIntOp(raw, i64))
+        pad = ir.emit(llvm.AndOp(ir.sub(self.c(0), addr), self.c(63)))
+        self.ap = ir.gep(raw, pad, elem=IntegerType(8))  # a byte offset
+        self.bp = ir.gep(self.ap, a_elems)
+        ir.loop(self.c(0), p["batch"], self.c(1), self.batch)
+        ir.emit(llvm.CallOp("free", raw))
+
+    # -- few rows: no packing --------------------------------------------------------------
+
+    def finish(self, ptr: SSAValue, value: SSAValue) -> None:
+        """C = value, or C += value when accumulating (scalars and vectors alike)."""
+        ir = self.ir
+        t = value.type
+        old = ir.load(ptr, t, 4)
+        summed = ir.emit(llvm.FAddOp(old, value))
+        keep = ir.cmp("eq", self.p["accumulate"], self.c(0))
+        ir.store(ir.select(keep, value, summed), ptr, 4)
+
+    def each_row(self, body: Callable[[SSAValue, SSAValue], None]) -> None:
+        """body(A's row i, C's row i) for every batch and row."""
+        ir, p = self.ir, self.p
+
+        def batch(b: SSAValue, _: list[SSAValue]) -> None:
+            a = ir.at(p["A"], (b, p["bsa"]))
+            c = ir.at(p["C"], (b, p["bsc"]))
+            self.b = ir.at(p["B"], (b, p["bsb"]))
+
+            def row(i: SSAValue, _: list[SSAValue]) -> None:
+                body(ir.at(a, (i, p["rsa"])), ir.at(c, (i, p["ldc"])))
+
+            ir.loop(self.c(0), p["M"], self.c(1), row)
+
+        ir.loop(self.c(0), p["batch"], self.c(1), batch)
+
+    def dot_rows(self) -> None:
+        """A's rows and B's columns both contiguous in k (dense's weight): C[i, n] is a dot
+        product; 4 columns x 2 vectors of k at a time, summed across lanes at the end."""
+        ir, s, p = self.ir, self.s, self.p
+        lanes, cols = s.lanes, 4
+        k_vec = ir.mul(ir.emit(llvm.SDivOp(p["K"], self.c(2 * lanes))), self.c(2 * lanes))
+
+        def group(arow: SSAValue, crow: SSAValue, n: SSAValue, width: int) -> None:
+            wrows = [ir.at(self.b, (ir.add(n, self.c(j)), p["csb"])) for j in range(width)]
+            zero = ir.emit(
+                llvm.ConstantOp(
+                    DenseIntOrFPElementsAttr.from_list(self.vec, [0.0] * lanes), self.vec
+                )
+            )
+
+            def step(k: SSAValue, acc: list[SSAValue]) -> list[SSAValue]:
+                out = list(acc)
+                for v in range(2):
+                    kv = ir.add(k, self.c(v * lanes))
+                    a = ir.load(ir.at(arow, kv), self.vec, 4)
+                    for j in range(width):
+                        w = ir.load(ir.at(wrows[j], kv), self.vec, 4)
+                        out[2 * j + v] = self.fma(a, w, acc[2 * j + v])
+                return out
+
+            acc = ir.loop(self.c(0), k_vec, self.c(2 * lanes), step, [zero] * (2 * width))
+            sums = []
+            for j in range(width):
+                both = ir.emit(llvm.FAddOp(acc[2 * j], acc[2 * j + 1]))
+                sums.append(
+                    ir.emit(
+                        llvm.CallIntrinsicOp(
+                            f"llvm.vector.reduce.fadd.v{lanes}f32", [ir.fconst(0.0), both], [F32]
+                        )
+                    )
+                )
+
+            def tail(k: SSAValue, acc: list[SSAValue]) -> list[SSAValue]:
+                a = ir.load(ir.at(arow, k))
+                return [self.fma(a, ir.load(ir.at(wrows[j], k)), acc[j]) for j in range(width)]
+
+            sums = ir.loop(k_vec, p["K"], self.c(1), tail, sums)
+            for j in range(width):
+                self.finish(ir.at(crow, ir.add(n, self.c(j))), sums[j])
+
+        def row(arow: SSAValue, crow: SSAValue) -> None:
+            n_grouped = ir.mul(ir.emit(llvm.SDivOp(p["N"], self.c(cols))), self.c(cols))
+            ir.loop(self.c(0), n_grouped, self.c(cols), lambda n, _: group(arow, crow, n, cols))
+            ir.loop(n_grouped, p["N"], self.c(1), lambda n, _: group(arow, crow, n, 1))
+
+        self.each_row(row)
+
+    def axpy_rows(self) -> None:
+        """B's rows contiguous in n: C[i, :] accumulates A[i, k] * B[k, :] over k, 4 vectors of
+        columns at a time; the last columns one at a time."""
+        ir, s, p = self.ir, self.s, self.p
+        lanes, nv = s.lanes, 4
+        width = nv * lanes
+
+        def row(arow: SSAValue, crow: SSAValue) -> None:
+            n_vec = ir.mul(ir.emit(llvm.SDivOp(p["N"], self.c(width))), self.c(width))
+            zero = ir.emit(
+                llvm.ConstantOp(
+                    DenseIntOrFPElementsAttr.from_list(self.vec, [0.0] * lanes), self.vec
+                )
+            )
+
+            def block(n: SSAValue, _: list[SSAValue]) -> None:
+                def step(k: SSAValue, acc: list[SSAValue]) -> list[SSAValue]:
+                    a = self.splat(ir.load(ir.at(arow, (k, p["csa"]))))
+                    brow = ir.at(self.b, (k, p["rsb"]), n)
+                    return [
+                        self.fma(a, ir.load(ir.at(brow, self.c(v * lanes)), self.vec, 4), acc[v])
+                        for v in range(nv)
+                    ]
+
+                acc = ir.loop(self.c(0), p["K"], self.c(1), step, [zero] * nv)
+                for v in range(nv):
+                    self.finish(ir.at(crow, ir.add(n, self.c(v * lanes))), acc[v])
+
+            def column(n: SSAValue, _: list[SSAValue]) -> None:
+                def step(k: SSAValue, acc: list[SSAValue]) -> list[SSAValue]:
+                    a = ir.load(ir.at(arow, (k, p["csa"])))
+                    return [self.fma(a, ir.load(ir.at(self.b, (k, p["rsb"]), n)), acc[0])]
+
+                (total,) = ir.loop(self.c(0), p["K"], self.c(1), step, [ir.fconst(0.0)])
+                self.finish(ir.at(crow, n), total)
+
+            ir.loop(self.c(0), n_vec, self.c(width), block)
+            ir.loop(n_vec, p["N"], self.c(1), column)
+
+        self.each_row(row)
+
+    def batch(self, b: SSAValue, _: list[SSAValue]) -> None:
+        ir, s, p = self.ir, self.s, self.p
+        self.a = ir.at(p["A"], (b, p["bsa"]))
+        self.b = ir.at(p["B"], (b, p["bsb"]))
+        self.cb = ir.at(p["C"], (b, p["bsc"]))
+
+        def jc_loop(jc: SSAValue, _: list[SSAValue]) -> None:
+            nc = ir.min(self.c(s.nc), ir.sub(p["N"], jc))
+
+            def pc_loop(pc: SSAValue, _: list[SSAValue]) -> None:
+                kc = ir.min(self.c(s.kc), ir.sub(p["K"], pc))
+                self.pack_b(pc, jc, kc, nc)
+                first_k = ir.cmp("eq", pc, self.c(0))
+                overwrite = ir.emit(llvm.AndOp(first_k, ir.cmp("eq", p["accumulate"], self.c(0))))
+
+                def ic_loop(ic: SSAValue, _: list[SSAValue]) -> None:
+                    mc = ir.min(self.c(s.mc), ir.sub(p["M"], ic))
+                    self.pack_a(ic, pc, mc, kc)
+
+                    def jr_loop(jr: SSAValue, _: list[SSAValue]) -> None:
+                        nr = ir.min(self.c(s.nr), ir.sub(nc, jr))
+
+                        def ir_loop(i: SSAValue, _: list[SSAValue]) -> None:
+                            mr = ir.min(self.c(s.mr), ir.sub(mc, i))
+                            a_panel = ir.at(self.ap, (i, kc))
+                            b_panel = ir.at(self.bp, (jr, kc))
+                            c_tile = ir.at(self.cb, (ir.add(ic, i), p["ldc"]), ir.add(jc, jr))
+                            self.micro(kc, a_panel, b_panel, c_tile, mr, nr, overwrite)
+
+                        ir.loop(self.c(0), mc, self.c(s.mr), ir_loop)
+
+                    ir.loop(self.c(0), nc, self.c(s.nr), jr_loop)
+
+                ir.loop(self.c(0), p["M"], self.c(s.mc), ic_loop)
+
+            ir.loop(self.c(0), p["K"], self.c(s.kc), pc_loop)
+
+        ir.loop(self.c(0), p["N"], self.c(s.nc), jc_loop)
+
+    # -- packing ---------------------------------------------------------------------------
+
+    def pack_b(self, pc: SSAValue, jc: SSAValue, kc: SSAValue, nc: SSAValue) -> None:
+        """B[pc:+kc, jc:+nc] -> NR-column panels `bp[jp*kc + k*NR + j]`, zero past nc."""
+        ir, s, p = self.ir, self.s, self.p
+        full_panels = ir.mul(ir.emit(llvm.SDivOp(nc, self.c(s.nr))), self.c(s.nr))
+
+        def gather(jp: SSAValue, _: list[SSAValue]) -> None:
+            nr = ir.min(self.c(s.nr), ir.sub(nc, jp))
+            dst = ir.at(self.bp, (jp, kc))
+            col0 = ir.add(jc, jp)
+
+            def row(k: SSAValue, _: list[SSAValue]) -> None:
+                src = ir.at(self.b, (ir.add(pc, k), p["rsb"]))
+                out = ir.at(dst, (k, self.c(s.nr)))
+                self.pack_line(src, col0, p["csb"], nr, s.nr, out)
+
+            ir.loop(self.c(0), kc, self.c(1), row)
+
+        def rows() -> None:
+            # Contiguous rows (B not transposed): read each row of the block once, in order,
+            # and copy it panel by panel with vector moves; a strided walk down a column of
+            # rows defeats the prefetcher and thrashes the cache sets (4 KB apart at N=1024).
+            def row(k: SSAValue, _: list[SSAValue]) -> None:
+                src = ir.at(self.b, (ir.add(pc, k), p["rsb"]), jc)
+
+                def panel(jp: SSAValue, _: list[SSAValue]) -> None:
+                    out = ir.at(self.bp, (jp, kc), (k, self.c(s.nr)))
+                    for v in range(self.nv):
+                        x = ir.load(ir.at(src, ir.add(jp, self.c(v * s.lanes))), self.vec, 4)
+                        ir.store(x, ir.at(out, self.c(v * s.lanes)), 4 * s.lanes)
+
+                ir.loop(self.c(0), full_panels, self.c(s.nr), panel)
+
+            ir.loop(self.c(0), kc, self.c(1), row)
+            ir.loop(full_panels, nc, self.c(s.nr), gather)
+
+        unit = ir.cmp("eq", p["csb"], self.c(1))
+
+        def gather_all() -> None:
+            ir.loop(self.c(0), nc, self.c(s.nr), gather)
+
+        ir.if_(unit, rows, gather_all)
+
+    def pack_a(self, ic: SSAValue, pc: SSAValue, mc: SSAValue, kc: SSAValue) -> None:
+        """A[ic:+mc, pc:+kc] -> MR-row panels `ap[ip*kc + k*MR + i]`, zero past mc."""
+        ir, s, p = self.ir, self.s, self.p
+
+        def panel(ip: SSAValue, _: list[SSAValue]) -> None:
+            mr = ir.min(self.c(s.mr), ir.sub(mc, ip))
+            dst = ir.at(self.ap, (ip, kc))
+            row0 = ir.add(ic, ip)
+
+            def col(k: SSAValue, _: list[SSAValue]) -> None:
+                src = ir.at(self.a, (ir.add(pc, k), p["csa"]))
+                out = ir.at(dst, (k, self.c(s.mr)))
+                self.pack_line(src, row0, p["rsa"], mr, s.mr, out)
+
+            ir.loop(self.c(0), kc, self.c(1), col)
+
+        ir.loop(self.c(0), mc, self.c(s.mr), panel)
+
+    def pack_line(
+        self,
+        src: SSAValue,
+        first: SSAValue,
+        stride: SSAValue,
+        valid: SSAValue,
+        n: int,
+        out: SSAValue,
+    ) -> None:
+        """out[j] = src[(first + j) * stride] for j < valid, 0 for valid <= j < n. Reads are
+        clamped to the last valid element, so none is out of bounds."""
+        ir = self.ir
+
+        def full() -> None:
+            for j in range(n):
+                x = ir.load(ir.at(src, (ir.add(first, self.c(j)), stride)))
+                ir.store(x, ir.at(out, self.c(j)))
+
+        def edge() -> None:  # rare: a loop, not unrolled (compile time)
+            zero = ir.fconst(0.0)
+            last = ir.sub(valid, self.c(1))
+
+            def element(j: SSAValue, _: list[SSAValue]) -> None:
+                x = ir.load(ir.at(src, (ir.add(first, ir.min(j, last)), stride)))
+                ir.store(ir.select(ir.cmp("slt", j, valid), x, zero), ir.at(out, j))
+
+            ir.loop(self.c(0), self.c(n), self.c(1), element)
+
+        ir.if_(ir.cmp("eq", valid, self.c(n)), full, edge)
+
+    # -- the microkernel ---------------------------------------------------------------------
+
+    def fma(self, a: SSAValue, b: SSAValue, c: SSAValue) -> SSAValue:
+        if self.fused:
+            return self.ir.emit(llvm.FMAOp(a, b, c))
+        return self.ir.emit(llvm.FAddOp(self.ir.emit(llvm.FMulOp(a, b)), c))
+
+    def splat(self, x: SSAValue) -> SSAValue:
+        ir = self.ir
+        undef = ir.emit(llvm.UndefOp(self.vec))
+        one = ir.emit(llvm.InsertElementOp(undef, x, ir.const(0, i32)))
+        mask = DenseArrayBase.from_list(i32, [0] * self.s.lanes)
+        return ir.emit(llvm.ShuffleVectorOp(one, undef, mask, self.vec))
+
+    def micro(
+        self,
+        kc: SSAValue,
+        a: SSAValue,
+        b: SSAValue,
+        c: SSAValue,
+        mr: SSAValue,
+        nr: SSAValue,
+        overwrite: SSAValue,
+    ) -> None:
+        ir, s, nv = self.ir, self.s, self.nv
+        vbytes = 4 * s.lanes
+        zero = ir.emit(
+            llvm.ConstantOp(DenseIntOrFPElementsAttr.from_list(self.vec, [0.0] * s.lanes), self.vec)
+        )
+
+        def step(k: SSAValue, acc: list[SSAValue]) -> list[SSAValue]:
+            bk = ir.at(b, (k, self.c(s.nr)))
+            bv = [ir.load(ir.at(bk, self.c(v * s.lanes)), self.vec, vbytes) for v in range(nv)]
+            ak = ir.at(a, (k, self.c(s.mr)))
+            out = list(acc)
+            for i in range(s.mr):
+                x = self.splat(ir.load(ir.at(ak, self.c(i))))
+                for v in range(nv):
+                    out[i * nv + v] = self.fma(x, bv[v], acc[i * nv + v])
+            return out
+
+        # The C tile is needed after the loop: its lines (rows ldc apart, which the hardware
+        # prefetcher does not follow) are fetched while the FMAs run.
+        for i in range(s.mr):
+            row = ir.emit(llvm.BitcastOp(ir.at(c, (self.c(i), self.p["ldc"])), PTR))
+            args = [row, ir.const(1, i32), ir.const(3, i32), ir.const(1, i32)]
+            ir.emit(llvm.CallIntrinsicOp("llvm.prefetch.p0", args, []))
+        acc = ir.loop(self.c(0), kc, self.c(1), step, [zero] * (s.mr * nv))
+        full = ir.emit(llvm.AndOp(ir.cmp("eq", mr, self.c(s.mr)), ir.cmp("eq", nr, self.c(s.nr))))
+
+        def store_full() -> None:
+            # One version for both cases (compile time): C was prefetched, reading it is cheap.
+            for i in range(s.mr):
+                row = ir.at(c, (self.c(i), self.p["ldc"]))
+                for v in range(nv):
+                    ptr = ir.at(row, self.c(v * s.lanes))
+                    value = acc[i * nv + v]
+                    summed = ir.emit(llvm.FAddOp(ir.load(ptr, self.vec, 4), value))
+                    ir.store(ir.select(overwrite, value, summed), ptr, 4)
+
+        def store_edge() -> None:
+            for i in range(s.mr):
+                for v in range(nv):
+                    ptr = ir.at(self.tile, self.c(i * s.nr + v * s.lanes))
+                    ir.store(acc[i * nv + v], ptr, vbytes)
+
+            def row(i: SSAValue, _: list[SSAValue]) -> None:
+                def col(j: SSAValue, _: list[SSAValue]) -> None:
+                    t = ir.load(ir.at(self.tile, (i, self.c(s.nr)), j))
+                    ptr = ir.at(c, (i, self.p["ldc"]), j)
+                    summed = ir.emit(llvm.FAddOp(ir.load(ptr), t))
+                    ir.store(ir.select(overwrite, t, summed), ptr)
+
+                ir.loop(self.c(0), nr, self.c(1), col)
+
+            ir.loop(self.c(0), mr, self.c(1), row)
+
+        ir.if_(
+            full,
+            store_full,
+            store_edge,
+        )

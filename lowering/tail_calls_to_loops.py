@@ -1,0 +1,206 @@
+"""tail-calls-to-loops: a recursive function's calls in tail position become jumps.
+
+A call is in tail position when its results are the function's results and nothing but
+frees follows it: in destination-passing style (after bufferize) it passes the caller's own
+out-parameters, and the path from it to `func.return` holds only `memref.dealloc`s and
+argument-less branches (what convert-scf-to-cf leaves of an `scf.if` branch). Only calls of
+functions in a call-graph cycle are rewritten: a tail call of any other function happens
+once per frame and cannot grow the stack.
+
+In each function `@f` with such calls, every recursive callee reached through tail calls
+gets a copy of its body in `@f` (its entry block is its loop head; `@f`'s own entry block is
+`@f`'s), and each tail call becomes a branch to its callee's head: a self tail call is a
+loop, mutual tail calls (even/odd) are a loop over the copies. Depth counting
+(convert-to-llvm) stays in `@f`'s entry, so a tail call does not count towards
+RELAY_OPT_MAX_DEPTH and the stack stays constant, at every optimization level.
+
+Memory stays constant too: inside the loop every parameter buffer is owned by the loop. The
+entry copies `@f`'s (borrowed) parameters into fresh buffers once; a jump hands its
+arguments over instead of freeing them after a call (a temporary the call's path would
+free, or a parameter passed on), copies an argument it cannot hand over (a constant, a value
+passed twice), and frees the parameters it does not pass on; every `func.return` frees the
+parameters of the copy it belongs to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from xdsl.context import Context
+from xdsl.dialects import cf, func, memref
+from xdsl.dialects.builtin import IntegerAttr, MemRefType, ModuleOp
+from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
+from xdsl.passes import ModulePass
+
+from relay_opt.dialects.relay.attribute_names import OUTPUTS
+from relay_opt.lowering.convert_to_llvm import _recursion
+
+
+def _outputs(f: func.FuncOp) -> int:
+    n = f.attributes.get(OUTPUTS)
+    return n.value.data if isinstance(n, IntegerAttr) else 0
+
+
+def _tail_frees(call: func.CallOp) -> list[SSAValue] | None:
+    """The buffers freed between `call` and `func.return`, if nothing else happens there."""
+    freed: list[SSAValue] = []
+    op, seen = call.next_op, set[Block]()
+    while True:
+        while isinstance(op, memref.DeallocOp):
+            freed.append(op.memref)
+            op = op.next_op
+        if isinstance(op, func.ReturnOp) and not op.arguments:
+            return freed
+        if isinstance(op, cf.BranchOp) and not op.arguments and op.successor not in seen:
+            seen.add(op.successor)
+            op = op.successor.first_op
+            continue
+        return None
+
+
+@dataclass
+class _Jump:
+    call: func.CallOp
+    freed: list[SSAValue]
+    owner: str
+    """The function whose body copy holds the call."""
+
+
+@dataclass
+class _Loops:
+    f: func.FuncOp
+    originals: dict[str, func.FuncOp]
+    """Each recursive function before any rewrite (the bodies copied into `f`)."""
+    heads: dict[str, Block] = field(default_factory=dict)
+    owner: dict[Block, str] = field(default_factory=dict)
+
+    def run(self) -> None:
+        f, n = self.f, _outputs(self.f)
+        name = f.sym_name.data
+        entry = f.body.blocks.first
+        assert entry is not None
+        self.heads[name] = entry
+        pending = [(b, name) for b in f.body.blocks]
+        jumps: list[_Jump] = []
+        while pending:
+            block, owner = pending.pop()
+            self.owner[block] = owner
+            outs = list(self.heads[owner].args[len(self.heads[owner].args) - n :])
+            for call in [op for op in block.ops if isinstance(op, func.CallOp)]:
+                callee = self.originals.get(call.callee.string_value())
+                if callee is None or _outputs(callee) != n:
+                    continue
+                if list(call.arguments[len(call.arguments) - n :]) != outs:
+                    continue
+                freed = _tail_frees(call)
+                if freed is None:
+                    continue
+                target = callee.sym_name.data
+                if target not in self.heads:
+                    # Cloned into an empty region: clone_into pairs the source's ops with
+                    # the destination's by position.
+                    scratch = Region()
+                    callee.body.clone_into(scratch)
+                    copied = list(scratch.blocks)
+                    for copy in copied:
+                        scratch.detach_block(copy)
+                        f.body.add_block(copy)
+                    self.heads[target] = copied[0]
+                    pending.extend((b, target) for b in copied)
+                jumps.append(_Jump(call, freed, owner))
+        if not jumps:
+            return
+        for jump in jumps:
+            self.jump(jump, n)
+        for block, owner in self.owner.items():
+            ret = block.last_op
+            if isinstance(ret, func.ReturnOp):
+                for p in self.params(owner, n):
+                    block.insert_op_before(memref.DeallocOp.get(p), ret)
+        self.own_parameters(entry, n)
+
+    def params(self, owner: str, n: int) -> list[SSAValue]:
+        head = self.heads[owner]
+        # Buffers only: an object parameter (an !llvm.ptr, docs/native-objects.md) is a
+        # pointer into the call's arena, passed on as it is and never freed here.
+        inputs = head.args[: len(head.args) - n]
+        return list(dict.fromkeys(a for a in inputs if isinstance(a.type, MemRefType)))
+
+    def jump(self, jump: _Jump, n: int) -> None:
+        call = jump.call
+        block = call.parent_block()
+        assert block is not None
+        args = list(call.arguments)
+        inputs, outs = args[: len(args) - n], args[len(args) - n :]
+        params = self.params(jump.owner, n)
+        owned = set(jump.freed) | set(params)
+        handed: set[SSAValue] = set()
+        new_ops: list[Operation] = []
+        passed: list[SSAValue] = []
+        for a in inputs:
+            if not isinstance(a.type, MemRefType):
+                passed.append(a)  # an object pointer
+                continue
+            if a in owned and a not in handed:
+                handed.add(a)
+                passed.append(a)
+                continue
+            copy = _alloc(a.type)
+            new_ops += [copy, memref.CopyOp(a, copy)]
+            passed.append(copy.results[0])
+        for buffer in dict.fromkeys([*jump.freed, *params]):
+            if buffer not in handed:
+                new_ops.append(memref.DeallocOp.get(buffer))
+        new_ops.append(cf.BranchOp(self.heads[call.callee.string_value()], *passed, *outs))
+        for op in new_ops:
+            op.location = call.location
+        rest: list[Operation] = []
+        op: Operation | None = call
+        while op is not None:
+            rest.append(op)
+            op = op.next_op
+        block.insert_ops_before(new_ops, call)
+        for op in reversed(rest):
+            op.detach()
+            op.erase()
+
+    def own_parameters(self, head: Block, n: int) -> None:
+        """A new entry block: the parameters copied into buffers the loop owns."""
+        entry = Block(arg_types=[a.type for a in head.args])
+        for old, new in zip(head.args, entry.args, strict=True):
+            new.name_hint = old.name_hint
+        owned: list[SSAValue] = []
+        for p in entry.args[: len(entry.args) - n]:
+            if not isinstance(p.type, MemRefType):
+                owned.append(p)  # an object pointer: nothing to own
+                continue
+            copy = _alloc(p.type)
+            entry.add_ops([copy, memref.CopyOp(p, copy)])
+            owned.append(copy.results[0])
+        entry.add_op(cf.BranchOp(head, *owned, *entry.args[len(entry.args) - n :]))
+        for op in entry.ops:
+            op.location = self.f.location
+        self.f.body.insert_block_before(entry, head)
+
+
+def _alloc(t: Attribute) -> memref.AllocOp:
+    assert isinstance(t, MemRefType)
+    return memref.AllocOp.get(t.element_type, shape=t.get_shape())
+
+
+@dataclass(frozen=True)
+class TailCallsToLoopsPass(ModulePass):
+    """Tail calls between recursive functions become branches: loops in constant stack."""
+
+    name = "tail-calls-to-loops"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        cyclic, _ = _recursion(op)
+        functions = {
+            f.sym_name.data: f
+            for f in op.ops
+            if isinstance(f, func.FuncOp) and f.sym_name.data in cyclic
+        }
+        originals = {name: f.clone() for name, f in functions.items()}
+        for f in functions.values():
+            _Loops(f, originals).run()

@@ -1,0 +1,228 @@
+"""alter-op-layout: conv2d chains in TVM's blocked layout NCHW{c}c, c the vector lanes.
+
+    %y = nn.conv2d(%x, %w)                    %xb = layout_transform(%x, "NCHW", "NCHW8c")
+    %z = nn.relu(add(%y, %b))          ->     %wb = layout_transform(%w, "OIHW", "OIHW8i8o")
+    %v = nn.conv2d(%z, %w2)                   %yb = nn.conv2d(%xb, %wb, data_layout="NCHW8c")
+                                              %bb = reshape(%b, [1, C/8, 1, 1, 8])
+                                              %zb = nn.relu(add(%yb, %bb))
+                                              %vb = nn.conv2d(%zb, ...), then back to NCHW
+
+A conv2d (NCHW/OIHW, groups=1 or depthwise, output channels a multiple of `block`) computes
+in NCHW{block}c; its input channels are split in blocks of `block`, or, when they do not
+divide (an image's 3 channels), of their largest divisor below it (NCHW3c). Between convs,
+elementwise and broadcasting operators (relu, clip, add, multiply, bias_add, ...) stay blocked:
+a per-channel operand ((C,1,1), (1,C,1,1), bias_add's (C,)) is reshaped to (1, C/c, 1, 1, c),
+a whole NCHW operand is transformed, a scalar is left alone. layout_transform appears only
+where a value enters or leaves such a chain. Weights are transformed by layout_transform too;
+fold-constant, which runs after this pass at -O3, turns a constant weight's into a new
+constant (a resource). Anything else (dynamic shapes, other layouts, grouped convs, out_dtype)
+stays as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import Block, Operation, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.rewriter import InsertPoint, Rewriter
+
+from relay_opt.diagnostics import RelayError
+from relay_opt.dialects.relay.builder import RelayBuilder
+from relay_opt.dialects.relay.ir_helpers import static_shape
+from relay_opt.dialects.relay.ops.elementwise import Add
+from relay_opt.dialects.relay.ops.nn import BiasAdd, Conv2D
+from relay_opt.dialects.relay.ops.transform import LayoutTransform, Reshape
+from relay_opt.dialects.relay.registry import OpPattern, RelayOperatorOp
+from relay_opt.dialects.relay.types import tensor_dtype
+
+_NEUTRAL_ATTRS = {"dtype", "a_min", "a_max", "alpha"}
+"""Attributes of elementwise operators that say nothing about axes (cast, clip, leaky_relu)."""
+
+
+def _layout_agnostic(op: RelayOperatorOp) -> bool:
+    """An operator computed element by element with numpy broadcasting, in any layout."""
+    opdef = op.opdef
+    return (
+        opdef.pattern in (OpPattern.ELEMWISE, OpPattern.BROADCAST)
+        and bool(op.operands)
+        and all(spec.name in _NEUTRAL_ATTRS for spec in opdef.attrs)
+    )
+
+
+def _divisor_up_to(n: int, block: int) -> int:
+    return max(k for k in range(1, min(n, block) + 1) if n % k == 0)
+
+
+class _Chain:
+    """One block's rewrite: each NCHW value computed blocked maps to its blocked twin."""
+
+    def __init__(self, block_size: int):
+        self.c = block_size
+        self.blocked: dict[SSAValue, tuple[SSAValue, int]] = {}
+        self.transformed: dict[tuple[SSAValue, int], SSAValue] = {}
+        self.replaced: list[Operation] = []
+
+    def builder(self, before: Operation) -> RelayBuilder:
+        return RelayBuilder(
+            lambda new: Rewriter.insert_op(new, InsertPoint.before(before)), before.location
+        )
+
+    def to_blocked(self, b: RelayBuilder, v: SSAValue, c: int) -> SSAValue:
+        """NCHW value `v` in NCHW{c}c: its blocked twin, or a layout_transform of it."""
+        twin = self.blocked.get(v)
+        if twin is not None and twin[1] == c:
+            return twin[0]
+        key = (v, c)
+        if key not in self.transformed:
+            self.transformed[key] = b.call(
+                LayoutTransform, v, src_layout="NCHW", dst_layout=f"NCHW{c}c"
+            )
+        return self.transformed[key]
+
+    # -- conv2d ---------------------------------------------------------------------------
+
+    def conv2d(self, op: Conv2D) -> None:
+        attrs = op.attrs
+        x, w = op.operands
+        xs, ws, ys = static_shape(x), static_shape(w), static_shape(op.result)
+        if (
+            (attrs.data_layout, attrs.kernel_layout) != ("NCHW", "OIHW")
+            or attrs.out_layout not in ("", "NCHW")
+            or attrs.out_dtype not in ("", None, tensor_dtype(x.type))  # pyright: ignore[reportArgumentType]
+            or xs is None
+            or ws is None
+            or ys is None
+        ):
+            return
+        in_c, out_c = xs[1], ys[1]
+        if out_c % self.c:
+            return  # the output-channel block is the vector: leave this conv in NCHW
+        depthwise = attrs.groups == in_c == out_c and ws[1] == 1
+        if attrs.groups != 1 and not depthwise:
+            return
+        b = self.builder(op)
+        if depthwise:
+            ci, kernel = self.c, f"OIHW1i{self.c}o"
+        else:
+            twin = self.blocked.get(x)
+            ci = twin[1] if twin is not None else _divisor_up_to(in_c, self.c)
+            kernel = f"OIHW{ci}i{self.c}o"
+        new = dict(attrs)
+        new.update(data_layout=f"NCHW{ci}c", kernel_layout=kernel, out_layout=f"NCHW{self.c}c")
+        xb = self.to_blocked(b, x, ci)
+        wb = b.call(LayoutTransform, w, src_layout="OIHW", dst_layout=kernel)
+        self.done(op, b.call(Conv2D, xb, wb, **new), self.c)
+
+    # -- elementwise and broadcasting operators between convs ----------------------------------
+
+    def elementwise(self, op: RelayOperatorOp) -> None:
+        twins = [self.blocked[v] for v in op.operands if v in self.blocked]
+        if not twins or len({c for _, c in twins}) != 1 or len(op.results) != 1:
+            return
+        c = twins[0][1]
+        nchw = static_shape(op.result)
+        if nchw is None or len(nchw) != 4 or any(static_shape(v) is None for v in op.operands):
+            return
+        b = self.builder(op)
+        operands: list[SSAValue] = []
+        for v in op.operands:
+            blocked = self.operand(b, v, nchw, c)
+            if blocked is None:
+                return
+            operands.append(blocked)
+        self.done(op, b.call(type(op), *operands, **op.attrs), c)
+
+    def operand(
+        self, b: RelayBuilder, v: SSAValue, nchw: tuple[int, ...], c: int
+    ) -> SSAValue | None:
+        """Operand `v` of an elementwise operator whose NCHW result is `nchw`, made to
+        broadcast against NCHW{c}c the way it broadcast against NCHW; None if it cannot."""
+        if v in self.blocked:
+            return self.blocked[v][0] if self.blocked[v][1] == c else None
+        shape = static_shape(v)
+        assert shape is not None
+        if tuple(shape) == nchw:
+            return self.to_blocked(b, v, c)
+        if len(shape) > 4:
+            return None
+        n, ch, h, w = (1,) * (4 - len(shape)) + tuple(shape)
+        if h != 1 or w != 1 or n not in (1, nchw[0]):
+            return None
+        if ch == 1:
+            return v  # the same value for every channel: broadcasts against any layout
+        if ch != nchw[1]:
+            return None
+        return b.call(Reshape, v, newshape=[n, ch // c, 1, 1, c])
+
+    def bias_add(self, op: BiasAdd) -> None:
+        x, bias = op.operands
+        twin = self.blocked.get(x)
+        shape = static_shape(x)
+        if twin is None or shape is None or len(shape) != 4 or op.attrs.axis not in (1, -3):
+            return
+        c = twin[1]
+        b = self.builder(op)
+        per_channel = b.call(Reshape, bias, newshape=[1, shape[1] // c, 1, 1, c])
+        self.done(op, b.call(Add, twin[0], per_channel), c)
+
+    def done(self, op: Operation, blocked: SSAValue, c: int) -> None:
+        self.blocked[op.results[0]] = (blocked, c)
+        self.replaced.append(op)
+
+    # -- the edges ---------------------------------------------------------------------------
+
+    def finish(self) -> None:
+        """Users left outside the chain read a layout_transform back to NCHW; the NCHW ops
+        computed blocked go."""
+        backs: list[Operation] = []
+        for v, (twin, c) in self.blocked.items():
+            if not v.uses:
+                continue
+            owner = twin.owner
+            assert isinstance(owner, Operation)
+            back = LayoutTransform.OPDEF.build(
+                [twin], {"src_layout": f"NCHW{c}c", "dst_layout": "NCHW"}, None
+            )
+            back.location = owner.location
+            Rewriter.insert_op(back, InsertPoint.after(owner))
+            v.replace_all_uses_with(back.results[0])
+            backs.append(back)
+        for op in reversed(self.replaced):
+            Rewriter.erase_op(op)
+        for back in backs:
+            if not back.results[0].uses:
+                Rewriter.erase_op(back)
+
+
+def _alter_block(block: Block, c: int) -> None:
+    chain = _Chain(c)
+    for op in list(block.ops):
+        if isinstance(op, Conv2D):
+            chain.conv2d(op)
+        elif isinstance(op, BiasAdd):
+            chain.bias_add(op)
+        elif isinstance(op, RelayOperatorOp) and _layout_agnostic(op):
+            chain.elementwise(op)
+    if chain.blocked:
+        chain.finish()
+
+
+@dataclass(frozen=True)
+class AlterOpLayoutPass(ModulePass):
+    """Puts conv2d chains in the blocked layout NCHW{block}c, transforming only at their edges."""
+
+    name = "alter-op-layout"
+
+    block: int = 8
+    """Channels per block: the vector lanes of the target (8 float32 in 256 bits)."""
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        if self.block < 1:
+            raise RelayError(f"alter-op-layout: block must be positive, got {self.block}")
+        blocks = [blk for o in op.walk() for r in o.regions for blk in r.blocks]
+        for blk in blocks:
+            if any(isinstance(o, Conv2D) for o in blk.ops):
+                _alter_block(blk, self.block)

@@ -1,0 +1,291 @@
+"""The compile cache: each compiled module's object code on disk, so a warm start skips the
+whole lowering and LLVM.
+
+An entry is keyed by a hash of everything that decides the machine code: the Relay module as
+loaded (its printed text, and a content hash of every weight it names), the entry function
+and the compile options, the CPU's name and features, the versions of LLVM, llvmlite, xDSL
+and numpy, relay-opt's own source files (so a changed lowering never reads a stale entry) and
+the `RELAY_OPT_*` environment that is not known to be irrelevant. An entry holds the object
+code, the names of the external globals the code reads (the weights) with their data where
+the input module does not have it (weights folded or re-laid at compile time), and the
+functions of the native recursion-depth check.
+
+The directory is `$RELAY_OPT_CACHE_DIR`, else `$XDG_CACHE_HOME/relay-opt`, else
+`~/.cache/relay-opt`; `RELAY_OPT_NO_CACHE=1` (or `compile(..., cache=False)`, `relay-run
+--no-cache`) turns it off. Entries are written to a temporary file and renamed into place,
+so two processes writing one entry leave one whole entry; an entry that is truncated or
+corrupt fails its length and checksum test and is compiled again and replaced, never read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+from xdsl.dialects.builtin import DenseResourceAttr, ModuleOp
+
+FORMAT = 1
+"""Bumped when the entry layout or what the key covers changes."""
+
+MAGIC = b"relay-opt compile cache\n"
+_ALIGN = 64  # weights are read in place: the lowering declares their globals 64-byte aligned
+
+# Environment variables that cannot change the code: not part of the key.
+_RUNTIME_ONLY = {
+    "RELAY_OPT_CACHE_DIR",
+    "RELAY_OPT_NO_CACHE",
+    "RELAY_OPT_VERIFY_EACH",
+    "RELAY_OPT_TRACEBACK",
+    "RELAY_OPT_LLVM_IN_PROCESS",
+    "RELAY_OPT_MAX_DEPTH",
+    "RELAY_OPT_NUM_THREADS",
+}
+
+
+def cache_dir() -> Path:
+    """Where entries live (the directory may not exist yet)."""
+    explicit = os.environ.get("RELAY_OPT_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
+    return base / "relay-opt"
+
+
+def enabled(requested: bool = True) -> bool:
+    """Whether to use the cache: asked for, and not turned off by RELAY_OPT_NO_CACHE."""
+    return requested and os.environ.get("RELAY_OPT_NO_CACHE", "") in ("", "0")
+
+
+@cache
+def _source_hash() -> str:
+    """A hash of relay-opt's compiler sources: a changed pass or lowering is a new key even
+    where the version number stayed (an editable install)."""
+    root = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256()
+    for folder in ("", "dialects", "passes", "lowering", "runtime"):
+        base = root / folder
+        pattern = "*.py" if folder == "" else "**/*.py"
+        for path in sorted(base.glob(pattern)):
+            if not path.is_file():
+                continue
+            h.update(str(path.relative_to(root)).encode() + b"\0")
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+@cache
+def _toolchain() -> str:
+    """What, besides the module and options, decides the code: versions and the CPU."""
+    import llvmlite
+    import llvmlite.binding as llvm
+    import xdsl
+
+    from relay_opt import __version__
+
+    llvm.initialize_native_target()
+    return json.dumps(
+        {
+            "format": FORMAT,
+            "relay-opt": __version__,
+            "sources": _source_hash(),
+            "llvm": list(llvm.llvm_version_info),
+            "llvmlite": llvmlite.__version__,
+            # xDSL's version is slow to ask (package metadata): its install stands for it.
+            "xdsl": [xdsl.__file__, os.stat(xdsl.__file__ or "").st_mtime_ns],
+            "numpy": np.__version__,
+            "python": list(sys.version_info[:2]),
+            "cpu": llvm.get_host_cpu_name(),
+            "features": llvm.get_host_cpu_features().flatten(),
+            "triple": llvm.get_process_triple(),
+        },
+        sort_keys=True,
+    )
+
+
+def resource_names(module: ModuleOp) -> list[str]:
+    """The weights a module names (`dense_resource` handles), each once, in order of use."""
+    names: dict[str, None] = {}
+    for op in module.walk():
+        for value in (*op.properties.values(), *op.attributes.values()):
+            if isinstance(value, DenseResourceAttr):
+                names[value.resource_handle.data] = None
+    return list(names)
+
+
+def module_key(module: ModuleOp, entry: str, options: Mapping[str, object]) -> str:
+    """The cache key of compiling `entry` of `module` with `options` on this machine."""
+    from io import StringIO
+
+    from xdsl.printer import Printer
+
+    from relay_opt.dialects.relay.resources import content_digest
+
+    text = StringIO()
+    Printer(stream=text).print_op(module)
+    env = {k: v for k, v in os.environ.items() if k.startswith("RELAY_OPT_")}
+    for k in _RUNTIME_ONLY:
+        env.pop(k, None)
+    head = json.dumps(
+        {
+            "toolchain": _toolchain(),
+            "entry": entry,
+            "options": {k: repr(v) for k, v in sorted(options.items())},
+            "env": sorted(env.items()),
+            "weights": [(n, content_digest(n)) for n in resource_names(module)],
+        },
+        sort_keys=True,
+    )
+    h = hashlib.sha256(head.encode())
+    h.update(b"\0")
+    h.update(text.getvalue().encode())
+    return h.hexdigest()
+
+
+@dataclass
+class Entry:
+    """What a cached module needs to run: its object code and the arrays to bind."""
+
+    object_code: bytes
+    weights: list[tuple[str, np.ndarray]]
+    """(symbol, array): each external global the code reads, with the array to bind it to."""
+    recursive_functions: list[str] | None
+    """The functions of the recursion-depth check (None: the module has no recursion)."""
+
+
+def entry_path(key: str) -> Path:
+    return cache_dir() / "modules" / f"{key}.bin"
+
+
+def _pad(n: int) -> int:
+    return -n % _ALIGN
+
+
+def save(
+    key: str,
+    object_code: bytes,
+    weights: Iterable[tuple[str, np.ndarray]],
+    input_weights: Iterable[str],
+    recursive_functions: list[str] | None,
+) -> bool:
+    """Write an entry; weights named in `input_weights` (the input module's own) are not
+    copied: a warm start finds them in the module it loaded. Returns whether it was written
+    (an unwritable cache directory only costs the next start its compile)."""
+    inputs = set(input_weights)
+    records: list[dict[str, object]] = []
+    blobs: list[bytes | memoryview] = []
+    offset = 0
+    for symbol, array in weights:
+        data = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
+        if symbol in inputs:
+            records.append({"symbol": symbol, "input": True, "nbytes": data.nbytes})
+            continue
+        records.append({"symbol": symbol, "offset": offset, "nbytes": data.nbytes})
+        blobs += [data.data, bytes(_pad(data.nbytes))]
+        offset += data.nbytes + _pad(data.nbytes)
+    header = json.dumps(
+        {
+            "key": key,
+            "object": len(object_code),
+            "weights": records,
+            "recursive": recursive_functions,
+        }
+    ).encode()
+    # The payload: header length, header, then the object and the weights, each 64-aligned
+    # in the file (the checksum and its length come first, so the prefix is 64 bytes).
+    prefix_len = len(MAGIC) + 4 + 8
+    head = len(header).to_bytes(8, "little") + header
+    head += bytes(_pad(prefix_len + len(head)))
+    body = [head, object_code, bytes(_pad(len(object_code))), *blobs]
+    crc = 0
+    total = 0
+    for part in body:
+        crc = zlib.crc32(part, crc)
+        total += len(part)
+    path = entry_path(key)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".bin")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(MAGIC + crc.to_bytes(4, "little") + total.to_bytes(8, "little"))
+                for part in body:
+                    f.write(part)
+            os.replace(tmp, path)  # atomic: a reader sees the old entry or the new, whole
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError:
+        return False
+    return True
+
+
+class CorruptEntry(Exception):
+    """An entry that fails its checks (it is compiled again and replaced)."""
+
+
+def load(key: str) -> Entry | None:
+    """The entry of `key`, or None if there is none or it is unreadable, truncated or corrupt
+    (the caller compiles and `save` replaces it)."""
+    path = entry_path(key)
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            raw = np.empty(size + _ALIGN, np.uint8)  # read to a 64-byte boundary
+            start = -raw.ctypes.data % _ALIGN
+            buf = raw[start : start + size]
+            if f.readinto(memoryview(buf)) != size:  # pyright: ignore[reportArgumentType]
+                return None
+    except OSError:
+        return None
+    try:
+        return _parse(buf, key)
+    except (CorruptEntry, ValueError, KeyError, TypeError, IndexError):
+        return None
+
+
+def _parse(buf: np.ndarray, key: str) -> Entry:
+    from relay_opt.dialects.relay.resources import stored
+
+    prefix_len = len(MAGIC) + 4 + 8
+    if bytes(buf[: len(MAGIC)]) != MAGIC or len(buf) < prefix_len:
+        raise CorruptEntry("not an entry")
+    crc = int.from_bytes(bytes(buf[len(MAGIC) : len(MAGIC) + 4]), "little")
+    total = int.from_bytes(bytes(buf[len(MAGIC) + 4 : prefix_len]), "little")
+    body = buf[prefix_len:]
+    if len(body) != total or zlib.crc32(body.data) != crc:
+        raise CorruptEntry("truncated or corrupt")
+    header_len = int.from_bytes(bytes(body[:8]), "little")
+    header = json.loads(bytes(body[8 : 8 + header_len]))
+    if header["key"] != key:
+        raise CorruptEntry("another key")
+    at = prefix_len + 8 + header_len
+    at += _pad(at)
+    object_code = bytes(buf[at : at + header["object"]])
+    at += header["object"]
+    at += _pad(at)
+    weights: list[tuple[str, np.ndarray]] = []
+    for record in header["weights"]:
+        symbol, nbytes = record["symbol"], record["nbytes"]
+        if record.get("input"):
+            array = stored(symbol)
+            if array is None or array.nbytes != nbytes:
+                raise CorruptEntry(f"the input module has no weight {symbol}")
+        else:
+            begin = at + record["offset"]
+            if begin + nbytes > len(buf):
+                raise CorruptEntry("a weight past the end")
+            array = buf[begin : begin + nbytes]
+            array.setflags(write=False)
+        weights.append((symbol, array))
+    recursive = header["recursive"]
+    return Entry(object_code, weights, recursive if recursive is None else list(recursive))

@@ -1,0 +1,144 @@
+"""conv2d in TVM's blocked layouts and alter-op-layout: numerics on random inputs against
+NCHW convolution, the reference interpreter and native code at -O0 and -O3."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from xdsl.context import Context
+from xdsl.dialects.builtin import DenseResourceAttr
+
+from relay_opt import load_program
+from relay_opt.dialects.relay import core
+from relay_opt.dialects.relay.ops.nn import Conv2D, conv2d_nchw
+from relay_opt.dialects.relay.ops.transform import LayoutTransform, relayout
+from relay_opt.passes.alter_op_layout import AlterOpLayoutPass
+from relay_opt.passes.relay_optimize import OptimizePass
+from relay_opt.runtime.interpreter import interpret
+from relay_opt.runtime.jit import compile
+
+
+def _tensor(shape: tuple[int, ...]) -> str:
+    return f"Tensor[({', '.join(map(str, shape))}), float32]"
+
+
+@pytest.mark.parametrize(
+    "cin, cout, ci, co, k, stride, pad, dilation, depthwise",
+    [
+        (16, 16, 8, 8, 3, 1, [1, 1], 1, False),
+        (3, 8, 3, 8, 5, 2, [2, 1, 0, 2], 1, False),  # an image's 3 channels: NCHW3c
+        (8, 12, 4, 4, 2, 1, [0, 0], 2, False),
+        (8, 8, 4, 4, 3, 2, [1, 1], 1, True),
+    ],
+)
+def test_blocked_conv2d_is_nchw_conv2d_relaid(
+    cin, cout, ci, co, k, stride, pad, dilation, depthwise
+):
+    rng = np.random.default_rng(cin * 100 + cout)
+    groups = cin if depthwise else 1
+    x = rng.standard_normal((2, cin, 9, 8)).astype(np.float32)
+    w = rng.standard_normal((cout, cin // groups, k, k)).astype(np.float32)
+    kernel = f"OIHW1i{co}o" if depthwise else f"OIHW{ci}i{co}o"
+    xb, wb = relayout(x, "NCHW", f"NCHW{ci}c"), relayout(w, "OIHW", kernel)
+    text = f"""#[version = "0.0.5"]
+def @main(%x: {_tensor(xb.shape)}, %w: {_tensor(wb.shape)}) {{
+  nn.conv2d(%x, %w, strides=[{stride}, {stride}], padding={pad}, dilation=[{dilation}, {dilation}],
+            groups={groups}, data_layout="NCHW{ci}c", kernel_layout="{kernel}", out_layout="NCHW{co}c")
+}}"""
+    module = load_program(text, "relay").module
+    want = conv2d_nchw(x, w, [stride] * 2, pad, [dilation] * 2, groups, np.dtype(np.float64))
+    want = relayout(want, "NCHW", f"NCHW{co}c")
+    np.testing.assert_allclose(interpret(module, [xb, wb]), want, rtol=1e-5, atol=1e-5)
+    for opt in (0, 3):
+        got = compile(module, opt=opt)(xb, wb)
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+CHAIN = """#[version = "0.0.5"]
+def @main(%x: Tensor[(1, 3, 12, 12), float32], %w0: Tensor[(16, 3, 3, 3), float32],
+          %b0: Tensor[(16), float32], %w1: Tensor[(16, 16, 3, 3), float32],
+          %s: Tensor[(16, 1, 1), float32], %wd: Tensor[(16, 1, 3, 3), float32],
+          %w2: Tensor[(24, 16, 1, 1), float32]) {
+  %0 = nn.relu(nn.bias_add(nn.conv2d(%x, %w0, padding=[1, 1]), %b0));
+  %1 = multiply(nn.conv2d(%0, %w1, padding=[1, 1]), %s);
+  %2 = clip(add(%1, %0), a_min=-1f, a_max=2f);
+  %3 = nn.conv2d(%2, %wd, strides=[2, 2], padding=[1, 1], groups=16);
+  %4 = nn.max_pool2d(%3, pool_size=[2, 2]);
+  %5 = nn.conv2d(%4, %w2);
+  (%5, nn.softmax(%2, axis=1), sigmoid(%3))
+}"""
+
+
+def _chain_inputs(rng: np.random.Generator) -> list[np.ndarray]:
+    shapes = [(1, 3, 12, 12), (16, 3, 3, 3), (16,), (16, 16, 3, 3), (16, 1, 1), (16, 1, 3, 3)]
+    return [rng.standard_normal(s).astype(np.float32) for s in [*shapes, (24, 16, 1, 1)]]
+
+
+@pytest.mark.parametrize("block", [4, 8, 16])
+def test_alter_op_layout_keeps_the_values(block):
+    """A chain (3 input channels, bias, relu, per-channel scale, residual add, clip, depthwise,
+    a pooling edge, 24 output channels, values read outside the chain) computes the same."""
+    inputs = _chain_inputs(np.random.default_rng(block))
+    module = load_program(CHAIN, "relay").module
+    want = interpret(module, inputs)
+    AlterOpLayoutPass(block).apply(Context(), module)
+    convs = [op for op in module.walk() if isinstance(op, Conv2D)]
+    blocked = [op for op in convs if op.attrs.data_layout != "NCHW"]
+    # 24 output channels do not split into 16
+    assert len(blocked) == (3 if block == 16 else 4), [op.attrs.data_layout for op in convs]
+    for got, ref in zip(interpret(module, inputs), want, strict=True):
+        np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("opt", [0, 3])
+def test_chain_compiled_matches_the_interpreter(opt):
+    inputs = _chain_inputs(np.random.default_rng(1))
+    module = load_program(CHAIN, "relay").module
+    want = interpret(module, inputs)
+    for got, ref in zip(compile(module, opt=opt)(*inputs), want, strict=True):
+        np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4)
+
+
+def test_constant_weights_are_relaid_at_compile_time():
+    """At -O3 each constant weight's layout_transform folds into a new resource of the blocked
+    shape; with layout-block=0 nothing is blocked."""
+    rng = np.random.default_rng(0)
+    weights = [
+        rng.standard_normal((32, 16, 3, 3)).astype(np.float32),
+        rng.standard_normal((32,)).astype(np.float32),
+        rng.standard_normal((16, 32, 1, 1)).astype(np.float32),
+    ]
+    text = """#[version = "0.0.5"]
+def @main(%x: Tensor[(1, 16, 10, 10), float32]) {
+  %0 = nn.relu(nn.bias_add(nn.conv2d(%x, meta[relay.Constant][0], padding=[1, 1]), meta[relay.Constant][1]));
+  nn.conv2d(%0, meta[relay.Constant][2])
+}"""
+
+    def optimized(block: int):  # noqa: ANN202
+        module = load_program(text, "relay", meta={"relay.Constant": weights}).module
+        OptimizePass(3, layout_block=block).apply(Context(), module)
+        return module
+
+    module = optimized(8)
+    convs = [op for op in module.walk() if isinstance(op, Conv2D)]
+    assert [op.attrs.kernel_layout for op in convs] == ["OIHW8i8o", "OIHW8i8o"]
+    weight_ops = [op.operands[1].owner for op in convs]
+    assert all(isinstance(w, core.ConstantOp) for w in weight_ops)
+    assert [w.value.type.get_shape() for w in weight_ops] == [
+        (4, 2, 3, 3, 8, 8),
+        (2, 4, 1, 1, 8, 8),
+    ]  # pyright: ignore
+    assert all(isinstance(w.value, DenseResourceAttr) for w in weight_ops)  # pyright: ignore
+    transforms = [op for op in module.walk() if isinstance(op, LayoutTransform)]
+    assert len(transforms) == 2  # the input in, the result out
+    assert not any(isinstance(t.operands[0].owner, core.ConstantOp) for t in transforms)
+    x = rng.standard_normal((1, 16, 10, 10)).astype(np.float32)
+    np.testing.assert_allclose(
+        interpret(module, [x]),
+        interpret(load_program(text, "relay", meta={"relay.Constant": weights}).module, [x]),
+        rtol=1e-5,
+        atol=1e-5,
+    )
+    off = optimized(0)
+    assert not any(isinstance(op, LayoutTransform) for op in off.walk())
+    assert all(op.attrs.data_layout == "NCHW" for op in off.walk() if isinstance(op, Conv2D))

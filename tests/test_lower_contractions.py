@@ -1,0 +1,193 @@
+"""lower-contractions and the kernel library's GEMM routine: compiled dense, matmul and
+batch_matmul against the interpreter (and numpy), at -O0 and -O3, on shapes that exercise
+every edge of the register tile and of the cache blocks; the routine itself through its C
+ABI (accumulate, row strides wider than the row)."""
+
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+import pytest
+from xdsl.dialects import llvm as llvm_dialect
+from xdsl.dialects.builtin import ModuleOp
+
+from relay_opt import load_program
+from relay_opt.lowering.kernels import MIN_KERNEL_MACS
+from relay_opt.lowering.kernels.gemm import GEMM_PARAMS, add_gemm, gemm_name
+from relay_opt.lowering.kernels.target import Target
+from relay_opt.runtime.interpreter import interpret
+from relay_opt.runtime.jit import compile, lower_to_llvm
+
+HEADER = '#[version = "0.0.5"]\n'
+
+# (M, N, K): every size of the list in some position, M=1 (a matrix-vector product), K=1,
+# sizes below, at and just past the 6x16 tile and past the K block of AVX-512. The small ones keep
+# their loops (MIN_KERNEL_MACS); the routine itself runs every one in
+# test_routine_on_every_edge.
+SHAPES = [
+    (1, 257, 33),
+    (2, 1, 100),
+    (5, 7, 17),
+    (7, 16, 1),
+    (16, 17, 257),
+    (17, 33, 5),
+    (33, 100, 2),
+    (100, 5, 7),
+    (257, 2, 16),
+    (1, 1, 1),
+]
+
+
+def _program(params: list[tuple[str, tuple[int, ...]]], results: list[str], dtype: str) -> str:
+    def shape(s: tuple[int, ...]) -> str:
+        return ", ".join(map(str, s)) + ("," if len(s) == 1 else "")
+
+    args = ", ".join(f"%{n}: Tensor[({shape(s)}), {dtype}]" for n, s in params)
+    body = results[0] if len(results) == 1 else "(" + ", ".join(results) + ")"
+    return HEADER + f"def @main({args}) {{\n  {body}\n}}"
+
+
+def _kernel_calls(text: str, opt: int) -> int:
+    lowered = lower_to_llvm(load_program(text, "relay").module, level=opt)
+    return sum(
+        1
+        for op in lowered.walk()
+        if isinstance(op, llvm_dialect.CallOp)
+        and op.callee.string_value().startswith("relay_opt_sgemm_")
+    )
+
+
+def _check(
+    text: str, shapes: list[tuple[int, ...]], opt: int, calls: int, dtype: str = "float32"
+) -> None:
+    rng = np.random.default_rng(opt)
+    inputs = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    module = load_program(text, "relay").module
+    got = compile(module, opt=opt)(*inputs)
+    want = interpret(module, inputs)
+    got = got if isinstance(got, tuple) else (got,)
+    want = want if isinstance(want, tuple) else (want,)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-4)
+    assert _kernel_calls(text, opt) == calls
+
+
+@pytest.mark.parametrize("opt", [0, 3])
+def test_matmul_shapes(opt: int) -> None:
+    params, results, shapes = [], [], []
+    for i, (m, n, k) in enumerate(SHAPES):
+        params += [(f"a{i}", (m, k)), (f"b{i}", (k, n))]
+        shapes += [(m, k), (k, n)]
+        results.append(f"nn.matmul(%a{i}, %b{i})")
+    calls = sum(m * n * k >= MIN_KERNEL_MACS for m, n, k in SHAPES)
+    assert calls >= 4
+    _check(_program(params, results, "float32"), shapes, opt, calls)
+
+
+@pytest.mark.parametrize("opt", [0, 3])
+def test_transposed_operands_and_dense(opt: int) -> None:
+    # dense's weight is [N, K]; matmul with transpose_a/transpose_b; dense of a 3-D input
+    # (its leading axes are M).
+    text = _program(
+        [("x", (5, 100)), ("w", (17, 100)), ("a", (100, 7)), ("b", (33, 100)), ("y", (2, 3, 100))],
+        [
+            "nn.dense(%x, %w)",
+            "nn.matmul(%a, %b, transpose_a=True, transpose_b=True)",
+            "nn.matmul(%x, %b, transpose_b=True)",
+            "nn.dense(%y, %w)",
+        ],
+        "float32",
+    )
+    _check(text, [(5, 100), (17, 100), (100, 7), (33, 100), (2, 3, 100)], opt, 4)
+
+
+@pytest.mark.parametrize("opt", [0, 3])
+def test_batch_matmul(opt: int) -> None:
+    # Batched, with a transposed B, and with a broadcast batch.
+    text = _program(
+        [("x", (3, 7, 20)), ("y", (3, 17, 20)), ("z", (1, 20, 33))],
+        [
+            "nn.batch_matmul(%x, %y, transpose_b=True)",
+            "nn.batch_matmul(%x, %z, transpose_b=False)",
+        ],
+        "float32",
+    )
+    _check(text, [(3, 7, 20), (3, 17, 20), (1, 20, 33)], opt, 2)
+
+
+@pytest.mark.parametrize("opt", [0, 3])
+def test_dense_bias_relu_epilogue(opt: int) -> None:
+    text = (
+        HEADER
+        + """def @main(%x: Tensor[(7, 40), float32], %w: Tensor[(33, 40), float32], %b: Tensor[(33), float32]) {
+  nn.relu(nn.bias_add(nn.dense(%x, %w, units=33), %b))
+}"""
+    )
+    _check(text, [(7, 40), (33, 40), (33,)], opt, 1)
+
+
+def test_other_dtypes_keep_their_loops() -> None:
+    text = _program([("a", (20, 30)), ("b", (30, 17))], ["nn.matmul(%a, %b)"], "float16")
+    _check(text, [(20, 30), (30, 17)], 3, 0, "float16")
+    text = _program([("a", (20, 30)), ("b", (30, 17))], ["nn.matmul(%a, %b)"], "int32")
+    assert _kernel_calls(text, 3) == 0
+
+
+@pytest.fixture(scope="module", params=["host", 512])
+def routine(request: pytest.FixtureRequest):  # noqa: ANN201
+    """The host's GEMM routine, and AVX-512's (14x32; LLVM splits its vectors where the host
+    has narrower ones), each compiled alone and callable through its C ABI."""
+    from relay_opt.runtime.jit import _llvm, llvm_ir, optimize, target_machine
+
+    target = Target.host() if request.param == "host" else Target(vector_bits=request.param)
+    module = ModuleOp([])
+    name = add_gemm(module, target)
+    for op in module.ops:
+        if isinstance(op, llvm_dialect.FuncOp) and op.sym_name.data == name:
+            op.linkage = llvm_dialect.LinkageAttr("external")  # callable from here
+    engine = _llvm().create_mcjit_compiler(optimize(llvm_ir(module), 3), target_machine(3))
+    engine.finalize_object()
+    signature = ctypes.CFUNCTYPE(
+        None, *([ctypes.c_void_p] * 3), *([ctypes.c_int64] * (len(GEMM_PARAMS) - 3))
+    )
+    fn = signature(engine.get_function_address(gemm_name(target)))
+    return engine, fn
+
+
+@pytest.mark.parametrize("m,n,k", [(13, 35, 300), (6, 16, 256), (1, 40, 3), (150, 20, 400)])
+def test_routine_accumulates_into_a_wider_c(routine, m: int, n: int, k: int) -> None:  # noqa: ANN001
+    _, fn = routine
+    rng = np.random.default_rng(m)
+    a = rng.standard_normal((m, k), dtype=np.float32)
+    b = rng.standard_normal((k, n), dtype=np.float32)
+    c = rng.standard_normal((m, n + 5), dtype=np.float32)  # ldc = n + 5: a view of C
+    want = c.copy()
+    want[:, :n] += a.astype(np.float64) @ b
+    data = [x.ctypes.data for x in (a, b, c)]
+    fn(*data, m, n, k, k, 1, n, 1, n + 5, 1, 0, 0, 0, 1)
+    np.testing.assert_allclose(c, want, rtol=1e-4, atol=1e-4)
+    # Overwrite: the padding columns stay as they were.
+    fn(*data, m, n, k, k, 1, n, 1, n + 5, 1, 0, 0, 0, 0)
+    np.testing.assert_allclose(c[:, :n], a.astype(np.float64) @ b, rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(c[:, n:], want[:, n:])
+
+
+SIZES = [1, 2, 5, 7, 16, 17, 33, 100, 257]
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_routine_on_every_edge(routine, transposed: bool) -> None:  # noqa: ANN001
+    # Each size in each position (the others fixed at sizes off the tile), through the C ABI;
+    # B either [K, N] or [N, K] (dense's weight), overwriting C.
+    _, fn = routine
+    rng = np.random.default_rng(1)
+    shapes = {(s, 17, 33) for s in SIZES} | {(5, s, 7) for s in SIZES} | {(7, 16, s) for s in SIZES}
+    for m, n, k in sorted(shapes):
+        a = rng.standard_normal((m, k), dtype=np.float32)
+        b = rng.standard_normal((n, k) if transposed else (k, n), dtype=np.float32)
+        c = np.full((m, n), np.nan, dtype=np.float32)
+        rsb, csb = (1, k) if transposed else (n, 1)
+        fn(a.ctypes.data, b.ctypes.data, c.ctypes.data, m, n, k, k, 1, rsb, csb, n, 1, 0, 0, 0, 0)
+        want = a.astype(np.float64) @ (b.T if transposed else b)
+        np.testing.assert_allclose(c, want, rtol=1e-4, atol=1e-4, err_msg=f"{(m, n, k)}")
