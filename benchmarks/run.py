@@ -73,7 +73,10 @@ def _pin_threads(n: int) -> str:
         os.environ.setdefault(var, str(n))  # for libraries loaded from here on
     notes: list[str] = []
     try:
-        from threadpoolctl import threadpool_info, threadpool_limits
+        from threadpoolctl import (  # pyright: ignore[reportMissingImports]
+            threadpool_info,  # pyright: ignore[reportUnknownVariableType]
+            threadpool_limits,  # pyright: ignore[reportUnknownVariableType]
+        )
 
         threadpool_limits(n)
         libs = sorted({f"{i['internal_api']} ({i['num_threads']})" for i in threadpool_info()})
