@@ -14,7 +14,7 @@
 // CF-NEXT:    cf.br ^[[J]]
 // CF-NEXT:  ^[[J]]:
 // CF-NEXT:    func.return
-// LLVM-LABEL: llvm.func @choose(%c: !llvm.ptr, %x: !llvm.ptr, %out0: !llvm.ptr)
+// LLVM-LABEL: llvm.func @choose(%c: !llvm.ptr {llvm.noalias}, %x: !llvm.ptr {llvm.noalias}, %out0: !llvm.ptr {llvm.noalias})
 // LLVM:         %[[C:.*]] = llvm.load %{{.*}} : !llvm.ptr -> i1
 // LLVM-NEXT:    llvm.cond_br %[[C]], ^{{.*}}, ^{{.*}}
 func.func @choose(%c: memref<i1>, %x: memref<4xf32>, %out0: memref<4xf32>) attributes {relay_opt.outputs = 1 : i64} {
@@ -33,7 +33,7 @@ func.func @choose(%c: memref<i1>, %x: memref<4xf32>, %out0: memref<4xf32>) attri
 // CF-NEXT:      0: ^[[A:.*]],
 // CF-NEXT:      5: ^[[B:.*]]
 // CF-NEXT:    ]
-// LLVM-LABEL: llvm.func @pick(%i: !llvm.ptr, %{{.*}}: !llvm.ptr)
+// LLVM-LABEL: llvm.func @pick(%i: !llvm.ptr {llvm.noalias}, %{{.*}}: !llvm.ptr {llvm.noalias})
 // LLVM:         %[[F:.*]] = llvm.trunc %{{.*}} : i64 to i32
 // LLVM-NEXT:    %[[ZERO:.*]] = llvm.mlir.constant(0 : i32) : i32
 // LLVM-NEXT:    %[[IS0:.*]] = llvm.icmp "eq" %[[F]], %[[ZERO]] : i32

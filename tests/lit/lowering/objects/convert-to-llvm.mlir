@@ -6,7 +6,7 @@
 // the error after calling a function that may fail.
 
 // CHECK: builtin.module attributes {relay_opt.match_failures = ["f.rly:3:3"], relay_opt.recursive_functions = []}
-// CHECK-LABEL: llvm.func @hd2(%xs: !llvm.ptr, %out0: !llvm.ptr)
+// CHECK-LABEL: llvm.func @hd2(%xs: !llvm.ptr {llvm.noalias}, %out0: !llvm.ptr {llvm.noalias})
 // CHECK-NEXT:    %[[TAG:.*]] = llvm.load %xs : !llvm.ptr -> i64
 // CHECK-NEXT:    %[[C:.*]] = llvm.mlir.constant(0) : i64
 // CHECK-NEXT:    %[[IS:.*]] = llvm.icmp "eq" %[[TAG]], %[[C]] : i64
