@@ -90,14 +90,11 @@ def _toolchain() -> str:
     import llvmlite.binding as llvm
     import xdsl
 
-    from relay_opt import __version__
-
     llvm.initialize_native_target()
     return json.dumps(
         {
             "format": FORMAT,
-            "relay-opt": __version__,
-            "sources": _source_hash(),
+            "sources": _source_hash(),  # relay-opt's own code (its version says less)
             "llvm": list(llvm.llvm_version_info),
             "llvmlite": llvmlite.__version__,
             # xDSL's version is slow to ask (package metadata): its install stands for it.

