@@ -49,7 +49,9 @@ from relay_opt.dialects.relay.types import (
     RefType,
     TypeVarType,
     function_type,
+    has_type_vars,
     is_concrete,
+    substitute_type_vars,
     tuple_type,
 )
 
@@ -62,35 +64,9 @@ MAX_TYPE_SIZE = 2000
 Subst = dict[str, Attribute]
 
 
-def has_type_vars(t: Attribute) -> bool:
-    if isinstance(t, TypeVarType):
-        return True
-    if isinstance(t, ArrayAttr):
-        return any(has_type_vars(x) for x in t)  # pyright: ignore
-    if isinstance(t, ParametrizedAttribute) and not isinstance(t, TensorType):
-        return any(has_type_vars(p) for p in t.parameters)
-    return False
-
-
 def substitute(t: Attribute, subst: Subst) -> Attribute:
-    """`t` with each type variable replaced by its binding in `subst`."""
-    if isinstance(t, TypeVarType):
-        return subst[t.var_name.data]
-    if not has_type_vars(t):
-        return t
-    if isinstance(t, TupleType):
-        return tuple_type([substitute(f, subst) for f in t.types])
-    if isinstance(t, FunctionType):
-        return function_type(
-            [substitute(x, subst) for x in t.inputs], substitute(t.outputs.data[0], subst)
-        )
-    if isinstance(t, RefType):
-        return RefType(substitute(t.value_type, subst))
-    if isinstance(t, ADTType):
-        return ADTType(t.adt, [substitute(a, subst) for a in t.args])
-    if isinstance(t, ArrayAttr):
-        return ArrayAttr(substitute(x, subst) for x in t)  # pyright: ignore
-    raise AssertionError(f"monomorphize: no substitution for {t}")
+    """`t` with each type variable replaced by its binding in `subst` (all are bound)."""
+    return substitute_type_vars(t, subst, strict=True)
 
 
 def match(pattern: Attribute, concrete: Attribute, subst: Subst) -> bool:

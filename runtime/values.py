@@ -9,7 +9,7 @@ is expected (`to_adt_list`), and `from_adt_list` turns a `List` back into one.
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Generator, Iterable, Mapping
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,12 @@ from xdsl.ir import Attribute
 
 from relay_opt.diagnostics import ArgumentError
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
-from relay_opt.dialects.relay.types import ADTType, RefType, TypeVarType, tensor_dtype
+from relay_opt.dialects.relay.types import (
+    ADTType,
+    RefType,
+    substitute_type_vars,
+    tensor_dtype,
+)
 
 Value = Any
 
@@ -148,20 +153,8 @@ class TypeTable:
         made = self._fields.get(key)
         if made is None:
             subst = dict(zip(ctor.params, t.args, strict=True))
-            made = self._fields[key] = (t, [_substitute(f, subst) for f in ctor.inputs])
+            made = self._fields[key] = (t, [substitute_type_vars(f, subst) for f in ctor.inputs])
         return made[1]
-
-
-def _substitute(t: Attribute, subst: Mapping[str, Attribute]) -> Attribute:
-    if isinstance(t, TypeVarType):
-        return subst.get(t.var_name.data, t)
-    if isinstance(t, TupleType):
-        return TupleType([_substitute(f, subst) for f in t.types])  # pyright: ignore[reportArgumentType]
-    if isinstance(t, ADTType):
-        return ADTType(t.adt, [_substitute(a, subst) for a in t.args])
-    if isinstance(t, RefType):
-        return RefType(_substitute(t.value_type, subst))  # pyright: ignore[reportCallIssue]
-    return t
 
 
 def leaf_count(t: Attribute) -> int:

@@ -7,7 +7,7 @@ is here: ADT instances, references, type variables and the incomplete type `_`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import cast
 
 from xdsl.dialects.builtin import (
@@ -186,6 +186,44 @@ def is_concrete(t: Attribute) -> bool:
     if isinstance(t, ADTType):
         return all(is_concrete(a) for a in t.args)
     return True
+
+
+def has_type_vars(t: Attribute) -> bool:
+    if isinstance(t, TypeVarType):
+        return True
+    if isinstance(t, ArrayAttr):
+        return any(has_type_vars(x) for x in t)  # pyright: ignore
+    if isinstance(t, ParametrizedAttribute) and not isinstance(t, TensorType):
+        return any(has_type_vars(p) for p in t.parameters)
+    return False
+
+
+def substitute_type_vars(
+    t: Attribute, subst: Mapping[str, Attribute], *, strict: bool = False
+) -> Attribute:
+    """`t` with each type variable replaced by its binding in `subst`.
+
+    A variable without a binding stays, unless `strict` (then it is a KeyError: the caller
+    promised a complete substitution)."""
+    if isinstance(t, TypeVarType):
+        name = t.var_name.data
+        return subst[name] if strict or name in subst else t
+    if not has_type_vars(t):
+        return t
+    if isinstance(t, TupleType):
+        return tuple_type([substitute_type_vars(f, subst, strict=strict) for f in t.types])
+    if isinstance(t, FunctionType):
+        return FunctionType.from_lists(
+            [substitute_type_vars(x, subst, strict=strict) for x in t.inputs],
+            [substitute_type_vars(r, subst, strict=strict) for r in t.outputs],
+        )
+    if isinstance(t, RefType):
+        return RefType(substitute_type_vars(t.value_type, subst, strict=strict))
+    if isinstance(t, ADTType):
+        return ADTType(t.adt, [substitute_type_vars(a, subst, strict=strict) for a in t.args])
+    if isinstance(t, ArrayAttr):
+        return ArrayAttr(substitute_type_vars(x, subst, strict=strict) for x in t)  # pyright: ignore
+    raise AssertionError(f"no type-variable substitution for {t}")
 
 
 def tuple_type(fields: Sequence[Attribute]) -> TupleType:

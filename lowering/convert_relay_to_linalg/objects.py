@@ -46,7 +46,7 @@ from relay_opt.dialects.relay.patterns import (
     pattern_var_count,
 )
 from relay_opt.dialects.relay.symbols import lookup_constructor
-from relay_opt.dialects.relay.types import ADTType, RefType, TypeVarType
+from relay_opt.dialects.relay.types import ADTType, substitute_type_vars
 
 if TYPE_CHECKING:
     from relay_opt.lowering.convert_relay_to_linalg import Lowerer
@@ -60,28 +60,11 @@ ARENA_HEADER = 16
 """Bytes before each allocation: the arena's list link (16 keeps the buffer 16-aligned)."""
 
 
-def substitute(t: Attribute, subst: dict[str, Attribute]) -> Attribute:
-    """`t` with its type variables replaced (a constructor's field types at an instance)."""
-    if isinstance(t, TypeVarType):
-        return subst.get(t.var_name.data, t)
-    if isinstance(t, TupleType):
-        return TupleType([substitute(f, subst) for f in t.types])  # pyright: ignore[reportArgumentType]
-    if isinstance(t, ADTType):
-        return ADTType(t.adt, [substitute(a, subst) for a in t.args])
-    if isinstance(t, RefType):
-        return RefType(substitute(t.value_type, subst))  # pyright: ignore[reportAttributeAccessIssue]
-    if isinstance(t, FunctionType):
-        return FunctionType.from_lists(
-            [substitute(a, subst) for a in t.inputs], [substitute(r, subst) for r in t.outputs]
-        )
-    return t
-
-
 def constructor_fields(op: Operation, ctor: adt.ConstructorOp, t: Attribute) -> list[Attribute]:
     """The field types of constructor `ctor` in the ADT instance `t`."""
     assert isinstance(t, ADTType)
     names = ctor.type_def.type_param_names
-    return [substitute(f, dict(zip(names, t.args, strict=True))) for f in ctor.inputs]
+    return [substitute_type_vars(f, dict(zip(names, t.args, strict=True))) for f in ctor.inputs]
 
 
 class Objects:

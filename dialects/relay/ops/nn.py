@@ -191,7 +191,16 @@ def _blocked_conv2d_rel(
             f"conv2d in blocked layouts takes groups=1 or depthwise (groups = channels = "
             f"{in_c}), got groups={groups}"
         )
-    if attrs.channels is not None and attrs.channels != out_c:
+    top, left, bottom, right, sh, sw, dh, dw = _conv2d_window(attrs, out_c, kh, kw)
+    oh = window_out(dshape[2], kh, sh, dh, top, bottom)
+    ow = window_out(dshape[3], kw, sw, dw, left, right)
+    return result([dshape[0], wshape[0], oh, ow, ko], attrs.out_dtype or ddtype)
+
+
+def _conv2d_window(attrs: Attrs, out_c: int, kh: int, kw: int) -> tuple[int, ...]:
+    """Check channels/kernel_size against the weight and the window lists; return the
+    padding (top, left, bottom, right), strides (h, w) and dilation (h, w)."""
+    if attrs.channels is not None and out_c != DYNAMIC and attrs.channels != out_c:
         raise TypeRelationError(
             f"channels={attrs.channels} but the weight has {out_c} output channels"
         )
@@ -200,12 +209,7 @@ def _blocked_conv2d_rel(
             f"kernel_size={list(attrs.kernel_size)} but the weight's kernel is [{kh}, {kw}]"
         )
     check_window_lists(attrs, ("strides", "dilation"))
-    top, left, bottom, right = padding4(attrs.padding)
-    sh, sw = attrs.strides
-    dh, dw = attrs.dilation
-    oh = window_out(dshape[2], kh, sh, dh, top, bottom)
-    ow = window_out(dshape[3], kw, sw, dw, left, right)
-    return result([dshape[0], wshape[0], oh, ow, ko], attrs.out_dtype or ddtype)
+    return (*padding4(attrs.padding), *attrs.strides, *attrs.dilation)
 
 
 def _conv2d_parts(args: Sequence[Attribute], attrs: Attrs):  # noqa: ANN202
@@ -244,18 +248,7 @@ def _conv2d_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         )
     if out_c != DYNAMIC and out_c % groups:
         raise TypeRelationError(f"{out_c} output channels do not split into {groups} groups")
-    if attrs.channels is not None and out_c != DYNAMIC and attrs.channels != out_c:
-        raise TypeRelationError(
-            f"channels={attrs.channels} but the weight has {out_c} output channels"
-        )
-    if attrs.kernel_size is not None and list(attrs.kernel_size) != [kh, kw]:
-        raise TypeRelationError(
-            f"kernel_size={list(attrs.kernel_size)} but the weight's kernel is [{kh}, {kw}]"
-        )
-    check_window_lists(attrs, ("strides", "dilation"))
-    top, left, bottom, right = padding4(attrs.padding)
-    sh, sw = attrs.strides
-    dh, dw = attrs.dilation
+    top, left, bottom, right, sh, sw, dh, dw = _conv2d_window(attrs, out_c, kh, kw)
     out = list(dshape)
     out[c] = out_c
     out[h] = window_out(dshape[h], kh, sh, dh, top, bottom)
