@@ -302,10 +302,11 @@ class _Gemm:
             cell = ir.emit(llvm.AddressOfOp(KERNEL_ERROR_GLOBAL, PTR))
             ir.emit(llvm.StoreOp(total, cell, alignment=8))
 
+        pad = ir.emit(llvm.AndOp(ir.sub(self.c(0), addr), self.c(63)))
+        self.ap = ir.gep(raw, pad, elem=IntegerType(8))  # a byte offset (unused if null)
+        self.bp = ir.gep(self.ap, a_elems)
+
         def compute() -> None:
-            pad = ir.emit(llvm.AndOp(ir.sub(self.c(0), addr), self.c(63)))
-            self.ap = ir.gep(raw, pad, elem=IntegerType(8))  # a byte offset
-            self.bp = ir.gep(self.ap, a_elems)
             ir.loop(self.c(0), p["batch"], self.c(1), self.batch)
             ir.emit(llvm.CallOp("free", raw))
 
