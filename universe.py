@@ -36,6 +36,7 @@ PASSES: dict[str, str] = {
     "fuse-linalg-epilogue": "lowering.fuse_linalg_epilogue:FuseLinalgEpiloguePass",
     "apply-fp-policy": "lowering.apply_fp_policy:ApplyFpPolicyPass",
     "lower-contractions": "lowering.lower_contractions:LowerContractionsPass",
+    "emit-kernel-library": "lowering.emit_kernel_library:EmitKernelLibraryPass",
     "expand-math": "lowering.expand_math:ExpandMathPass",
     "convert-to-llvm": "lowering.convert_to_llvm:ConvertToLLVMPass",
     "relay-to-llvm": "lowering.relay_to_llvm:RelayToLLVMPipeline",

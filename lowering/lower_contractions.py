@@ -3,8 +3,7 @@
 After bufferize, a contraction that convert-relay-to-linalg named (attribute
 `relay_opt.contraction`: dense, matmul, batch_matmul) is a `linalg.generic` over
 memrefs. When its operands are float32, contiguous and of static, non-empty shapes, it is
-replaced by one call of the shape-generic GEMM routine (lowering/kernels/gemm.py), which
-the module gets once per target:
+replaced by one call of the shape-generic GEMM routine (lowering/kernels/gemm.py):
 
     linalg.fill ins(%zero) outs(%c)                %pa = memref.extract_aligned_pointer_as_index %a
     linalg.generic {relay_opt.contraction}    ->   ... (llvm.inttoptr of each base pointer)
@@ -19,6 +18,12 @@ the routine overwrites C (`accumulate = 0`); otherwise it adds to C. Everything 
 (other dtypes, strided views, empty shapes, fewer than `min-macs` multiply-adds) keeps
 its loops. A fused epilogue stays a
 separate loop over C: fuse-linalg-epilogue does not fuse into these anchors.
+
+The module gets a declaration of each routine it calls (`kernels=declare`, the default):
+the routines are the kernel library's, compiled once per CPU and added to every JIT engine
+(runtime/kernel_library.py), and relay-translate links them into what it emits. With
+`kernels=define` each declaration becomes the routine itself (internal), so the module
+needs no library: for tools that compile the printed IR alone.
 
 `KERNELS` maps a contraction's name to the rule that emits its call; a new kernel family
 (conv2d) adds a row.
@@ -46,9 +51,18 @@ from xdsl.ir import Operation, SSAValue
 from xdsl.ir.affine import AffineConstantExpr, AffineDimExpr
 from xdsl.passes import ModulePass
 
-from relay_opt.lowering.kernels import MIN_KERNEL_MACS, kernel_contraction
-from relay_opt.lowering.kernels.gemm import add_gemm
+from relay_opt.diagnostics import RelayError
+from relay_opt.lowering.kernels import (
+    LIBRARY,
+    MIN_KERNEL_MACS,
+    declare_kernel,
+    kernel_contraction,
+)
+from relay_opt.lowering.kernels.gemm import GEMM_KERNEL, add_runtime_declarations
 from relay_opt.lowering.kernels.target import Target
+
+KERNEL_MODES = ("declare", "define")
+"""lower-contractions' `kernels` option: declare the library's routines, or define them."""
 
 
 @dataclass(frozen=True)
@@ -199,7 +213,7 @@ def gemm_call(op: linalg.GenericOp, kind: str, module: ModuleOp, target: Target)
     a, b, c = (_pointer(ops, v) for v in (*op.inputs, *op.outputs))
     sizes = [g.m, g.n, g.k, g.rsa, g.csa, g.rsb, g.csb, g.ldc, g.batch, g.bsa, g.bsb, g.bsc]
     args = [a, b, c, *(_i64(ops, v) for v in sizes), _i64(ops, 0 if fill else 1)]
-    call = llvm.CallOp(add_gemm(module, target), *args)
+    call = llvm.CallOp(declare_kernel(module, GEMM_KERNEL, target), *args)
     call.location = op.location
     ops.append(call)
     block = op.parent_block()
@@ -225,7 +239,7 @@ KERNELS: dict[str, KernelRule] = {
 @dataclass(frozen=True)
 class LowerContractionsPass(ModulePass):
     """Replaces named float32 contractions (dense, matmul, batch_matmul) by calls to the kernel
-    library's packed GEMM routine, added to the module once."""
+    library's packed GEMM routine, declared in the module (or defined: kernels=define)."""
 
     name = "lower-contractions"
 
@@ -235,6 +249,9 @@ class LowerContractionsPass(ModulePass):
     """Whether the target fuses multiply-add (with vector_bits; the host's when that is 0)."""
     min_macs: int = MIN_KERNEL_MACS
     """Smaller contractions keep their loops."""
+    kernels: str = "declare"
+    """declare: the module declares the routines it calls (the kernel library defines them);
+    define: the module gets the routines themselves, internal (self-sufficient IR)."""
 
     def target(self) -> Target:
         if self.vector_bits == 0:
@@ -242,6 +259,11 @@ class LowerContractionsPass(ModulePass):
         return Target(vector_bits=self.vector_bits, fma=self.fma)
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        if self.kernels not in KERNEL_MODES:
+            raise RelayError(
+                f"lower-contractions: unknown kernels mode '{self.kernels}' "
+                f"(expected {' or '.join(KERNEL_MODES)})"
+            )
         target = self.target()
         for f in list(op.ops):
             if not isinstance(f, func.FuncOp) or f.is_declaration:
@@ -251,3 +273,25 @@ class LowerContractionsPass(ModulePass):
                 rule = KERNELS.get(kind) if kind is not None else None
                 if rule is not None:
                     rule(kernel, kind, op, target)  # pyright: ignore[reportArgumentType]
+        if self.kernels == "define":
+            define_kernels(op, target)
+
+
+def define_kernels(module: ModuleOp, target: Target) -> None:
+    """Replaces each declaration of a library routine in `module` by its definition
+    (internal linkage), with what the routines need."""
+    by_name = {kernel.name(target): kernel for kernel in LIBRARY}
+    declared = [
+        f
+        for f in module.ops
+        if isinstance(f, llvm.FuncOp) and f.sym_name.data in by_name and not f.body.blocks
+    ]
+    if not declared:
+        return
+    add_runtime_declarations(module)
+    for f in declared:
+        definition = by_name[f.sym_name.data].build(target)
+        definition.linkage = llvm.LinkageAttr("internal")
+        module.body.block.insert_op_before(definition, f)
+        f.detach()
+        f.erase()

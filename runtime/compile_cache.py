@@ -7,8 +7,10 @@ and the compile options, the CPU's name and features, the versions of LLVM, llvm
 and numpy, relay-opt's own source files (so a changed lowering never reads a stale entry) and
 the `RELAY_OPT_*` environment that is not known to be irrelevant. An entry holds the object
 code, the names of the external globals the code reads (the weights) with their data where
-the input module does not have it (weights folded or re-laid at compile time), and the
-functions of the native recursion-depth check.
+the input module does not have it (weights folded or re-laid at compile time), the
+functions of the native recursion-depth check, and the kernel-library routines the code
+calls (runtime/kernel_library.py adds the library's object, itself an entry of this format
+under `kernels/`, keyed by the toolchain and the target).
 
 The directory is `$RELAY_OPT_CACHE_DIR`, else `$XDG_CACHE_HOME/relay-opt`, else
 `~/.cache/relay-opt`; `RELAY_OPT_NO_CACHE=1` (or `compile(..., cache=False)`, `relay-run
@@ -33,7 +35,7 @@ from pathlib import Path
 import numpy as np
 from xdsl.dialects.builtin import DenseResourceAttr, ModuleOp
 
-FORMAT = 1
+FORMAT = 2
 """Bumped when the entry layout or what the key covers changes."""
 
 MAGIC = b"relay-opt compile cache\n"
@@ -66,20 +68,25 @@ def enabled(requested: bool = True) -> bool:
     return requested and os.environ.get("RELAY_OPT_NO_CACHE", "") in ("", "0")
 
 
+def _source_files() -> list[Path]:
+    """relay-opt's compiler sources, in a fixed order (the kernel library's among them)."""
+    root = Path(__file__).resolve().parent.parent
+    files: list[Path] = []
+    for folder in ("", "dialects", "passes", "lowering", "runtime"):
+        pattern = "*.py" if folder == "" else "**/*.py"
+        files += [p for p in sorted((root / folder).glob(pattern)) if p.is_file()]
+    return files
+
+
 @cache
 def _source_hash() -> str:
     """A hash of relay-opt's compiler sources: a changed pass or lowering is a new key even
     where the version number stayed (an editable install)."""
     root = Path(__file__).resolve().parent.parent
     h = hashlib.sha256()
-    for folder in ("", "dialects", "passes", "lowering", "runtime"):
-        base = root / folder
-        pattern = "*.py" if folder == "" else "**/*.py"
-        for path in sorted(base.glob(pattern)):
-            if not path.is_file():
-                continue
-            h.update(str(path.relative_to(root)).encode() + b"\0")
-            h.update(path.read_bytes())
+    for path in _source_files():
+        h.update(str(path.relative_to(root)).encode() + b"\0")
+        h.update(path.read_bytes())
     return h.hexdigest()
 
 
@@ -157,10 +164,17 @@ class Entry:
     """(symbol, array): each external global the code reads, with the array to bind it to."""
     recursive_functions: list[str] | None
     """The functions of the recursion-depth check (None: the module has no recursion)."""
+    kernels: list[str]
+    """The kernel-library routines the code calls (the library object must be added)."""
 
 
-def entry_path(key: str) -> Path:
-    return cache_dir() / "modules" / f"{key}.bin"
+MODULES = "modules"
+KERNELS = "kernels"
+"""The folders of the cache directory: compiled modules, compiled kernel libraries."""
+
+
+def entry_path(key: str, folder: str = MODULES) -> Path:
+    return cache_dir() / folder / f"{key}.bin"
 
 
 def _pad(n: int) -> int:
@@ -173,6 +187,8 @@ def save(
     weights: Iterable[tuple[str, np.ndarray]],
     input_weights: Iterable[str],
     recursive_functions: list[str] | None,
+    kernels: Iterable[str] = (),
+    folder: str = MODULES,
 ) -> bool:
     """Write an entry; weights named in `input_weights` (the input module's own) are not
     copied: a warm start finds them in the module it loaded. Returns whether it was written
@@ -195,6 +211,7 @@ def save(
             "object": len(object_code),
             "weights": records,
             "recursive": recursive_functions,
+            "kernels": sorted(kernels),
         }
     ).encode()
     # The payload: header length, header, then the object and the weights, each 64-aligned
@@ -208,7 +225,7 @@ def save(
     for part in body:
         crc = zlib.crc32(part, crc)
         total += len(part)
-    path = entry_path(key)
+    path = entry_path(key, folder)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".bin")
@@ -230,10 +247,10 @@ class CorruptEntry(Exception):
     """An entry that fails its checks (it is compiled again and replaced)."""
 
 
-def load(key: str) -> Entry | None:
+def load(key: str, folder: str = MODULES) -> Entry | None:
     """The entry of `key`, or None if there is none or it is unreadable, truncated or corrupt
     (the caller compiles and `save` replaces it)."""
-    path = entry_path(key)
+    path = entry_path(key, folder)
     try:
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
@@ -285,4 +302,9 @@ def _parse(buf: np.ndarray, key: str) -> Entry:
             array.setflags(write=False)
         weights.append((symbol, array))
     recursive = header["recursive"]
-    return Entry(object_code, weights, recursive if recursive is None else list(recursive))
+    return Entry(
+        object_code,
+        weights,
+        recursive if recursive is None else list(recursive),
+        [str(k) for k in header["kernels"]],
+    )

@@ -22,7 +22,8 @@ from relay_opt.diagnostics import ArgumentError, RelayError, verify_after_pass
 from relay_opt.dialects.relay.ir_helpers import functions_by_name
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.dialects.relay.types import DYNAMIC, IncompleteType, tensor_dtype
-from relay_opt.runtime import compile_cache
+from relay_opt.runtime import compile_cache, kernel_library
+from relay_opt.runtime.kernel_library import KernelErrorCell
 from relay_opt.timing import Timings
 
 
@@ -183,6 +184,7 @@ class Executable:
         self._weights: list[np.ndarray] = []  # compile() binds the module's weights here
         self._depth_check: _DepthCheck | None = None  # compile() sets it for recursive code
         self._objects: _Objects | None = None  # compile() sets it for code with objects
+        self._kernel_error: KernelErrorCell | None = None  # set for code calling the library
         n = len(params) + len(self.outputs)
         self._fn = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * n))(address)
 
@@ -231,12 +233,19 @@ class Executable:
             return self._objects.call(self, args, kwargs)
         inputs = self._bind(args, kwargs)
         outputs = [np.empty(s.shape, dtype=s.np_dtype) for s in self.outputs]
-        pointers = [a.ctypes.data for a in [*inputs, *outputs]]
+        self._run([a.ctypes.data for a in [*inputs, *outputs]])
+        return _regroup(self._ret_type, outputs)
+
+    def _run(self, pointers: list[int]) -> None:
+        """The native call, with its error channels checked (depth, kernel library)."""
+        if self._kernel_error is not None:
+            self._kernel_error.clear()
         if self._depth_check is None:
             self._fn(*pointers)
         else:
             self._depth_check.call(self._fn, pointers)
-        return _regroup(self._ret_type, outputs)
+        if self._kernel_error is not None:
+            self._kernel_error.check()
 
 
 @dataclass(frozen=True)
@@ -280,10 +289,7 @@ class _Objects:
         with self.lock, contextlib.ExitStack() as release:
             if self.release is not None:
                 release.callback(self.release)
-            if exe._depth_check is None:
-                exe._fn(*pointers)
-            else:
-                exe._depth_check.call(exe._fn, pointers)
+            exe._run(pointers)
             leaves = [
                 o if isinstance(s, TensorSpec) else self.reader.value(s.type, [int(o)])
                 for s, o in zip(exe.outputs, outputs, strict=True)
@@ -531,7 +537,7 @@ def compile(
             cached = compile_cache.load(key)
         if cached is not None:
             with timings.measure("compile-cache-load"):
-                exe = _from_cache(cached, entry, opt, params, f, funcs)
+                exe = _from_cache(cached, entry, opt, params, f, funcs, timings)
             if exe is not None:
                 return exe
     kernels: list[str] = []
@@ -547,8 +553,11 @@ def compile(
     with timings.measure("llvm-optimize"):
         mod = optimize(ir_text, opt)
     objects: list[bytes] = []
+    called = kernel_library.called_kernels(lowered)
+    engine = llvm.create_mcjit_compiler(mod, target_machine(opt))
+    # The kernel library's object defines the routines the module declares.
+    kernel_error = kernel_library.add_library(engine, cache, timings) if called else None
     with timings.measure("llvm-codegen"):
-        engine = llvm.create_mcjit_compiler(mod, target_machine(opt))
         if key is not None:  # MCJIT hands over the object code it made, for the cache
             engine.set_object_cache(lambda _module, code: objects.append(bytes(code)))
         engine.finalize_object()
@@ -559,6 +568,7 @@ def compile(
     exe._weights = weights  # the bound arrays must outlive the code
     exe._depth_check = _depth_check(lowered, engine, funcs)
     exe._objects = _objects(module, lowered, engine, params, exe.outputs)
+    exe._kernel_error = kernel_error
     exe.profile = kernel_profile
     if key is not None and len(objects) == 1:
         with timings.measure("compile-cache-store"):
@@ -568,6 +578,7 @@ def compile(
                 zip(weight_names(lowered), weights, strict=True),
                 compile_cache.resource_names(module),
                 _recursive_functions(lowered),
+                called,
             )
     return exe
 
@@ -579,6 +590,7 @@ def _from_cache(
     params: list[TensorSpec],
     f,  # noqa: ANN001
     funcs: Mapping[str, object],
+    timings: Timings | None = None,
 ) -> Executable | None:
     """An Executable from a cache entry's object code, its weights bound; None if LLVM
     refuses the object (the caller compiles)."""
@@ -586,8 +598,11 @@ def _from_cache(
     for symbol, array in cached.weights:
         llvm.add_symbol(symbol, array.ctypes.data)
     engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target_machine(opt))
+    kernel_error = None
     try:
         engine.add_object_file(llvm.ObjectFileRef.from_data(cached.object_code))
+        if cached.kernels:
+            kernel_error = kernel_library.add_library(engine, timings=timings)
         engine.finalize_object()
     except RuntimeError:
         return None
@@ -596,6 +611,7 @@ def _from_cache(
         return None
     exe = Executable(engine, address, params, list(f.function_type.inputs), f.ret_type, None)
     exe._weights = [array for _, array in cached.weights]
+    exe._kernel_error = kernel_error
     if cached.recursive_functions is not None:
         exe._depth_check = _DepthCheck(engine, cached.recursive_functions, funcs)
     return exe

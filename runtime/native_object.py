@@ -9,7 +9,10 @@ has its own `main`. Every other function is internal. The entry's C signature:
 
 one pointer per input tensor, then one per result tensor (tuples flattened, in order), each
 to a dense row-major (C-contiguous) buffer of the tensor's element type. Results are
-written in place; the function allocates its scratch memory itself (malloc/free).
+written in place; the function allocates its scratch memory itself (malloc/free). The kernel
+library's routines the module calls are linked in (internal), so the object needs only libc;
+a routine that cannot allocate its scratch stores the byte count in the weak i64 global
+`relay_opt_kernel_error` and leaves its result unwritten (a C caller may clear and read it).
 The pointers are `noalias` (C's `restrict`): an output buffer must not overlap an input or
 another output (inputs may share memory: they are only read)."""
 
@@ -22,6 +25,7 @@ from xdsl.dialects.builtin import ModuleOp
 
 from relay_opt.diagnostics import ArgumentError, RelayError
 from relay_opt.dialects.relay.ir_helpers import functions_by_name
+from relay_opt.runtime import kernel_library
 from relay_opt.runtime.jit import _llvm, llvm_ir, lower_to_llvm, optimize
 from relay_opt.timing import Timings
 
@@ -85,6 +89,8 @@ def native_module(
     arrays = _weights(lowered)
     with timings.measure("llvm-translate"):
         ir_text = llvm_ir(lowered)
+        if kernel_library.called_kernels(lowered):
+            ir_text = kernel_library.link_library(ir_text)
     with timings.measure("llvm-optimize"):
         mod = optimize(ir_text, opt)
     llvm = _llvm()

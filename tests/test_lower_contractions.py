@@ -10,11 +10,10 @@ import ctypes
 import numpy as np
 import pytest
 from xdsl.dialects import llvm as llvm_dialect
-from xdsl.dialects.builtin import ModuleOp
 
 from relay_opt import load_program
 from relay_opt.lowering.kernels import MIN_KERNEL_MACS
-from relay_opt.lowering.kernels.gemm import GEMM_PARAMS, add_gemm, gemm_name
+from relay_opt.lowering.kernels.gemm import GEMM_PARAMS, gemm_name
 from relay_opt.lowering.kernels.target import Target
 from relay_opt.runtime.interpreter import interpret
 from relay_opt.runtime.jit import compile, lower_to_llvm
@@ -137,16 +136,14 @@ def test_other_dtypes_keep_their_loops() -> None:
 @pytest.fixture(scope="module", params=["host", 512])
 def routine(request: pytest.FixtureRequest):  # noqa: ANN201
     """The host's GEMM routine, and AVX-512's (14x32; LLVM splits its vectors where the host
-    has narrower ones), each compiled alone and callable through its C ABI."""
-    from relay_opt.runtime.jit import _llvm, llvm_ir, optimize, target_machine
+    has narrower ones), each from its kernel library object, callable through its C ABI."""
+    from relay_opt.runtime.jit import _llvm, target_machine
+    from relay_opt.runtime.kernel_library import library_object
 
     target = Target.host() if request.param == "host" else Target(vector_bits=request.param)
-    module = ModuleOp([])
-    name = add_gemm(module, target)
-    for op in module.ops:
-        if isinstance(op, llvm_dialect.FuncOp) and op.sym_name.data == name:
-            op.linkage = llvm_dialect.LinkageAttr("external")  # callable from here
-    engine = _llvm().create_mcjit_compiler(optimize(llvm_ir(module), 3), target_machine(3))
+    llvm = _llvm()
+    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target_machine(3))
+    engine.add_object_file(llvm.ObjectFileRef.from_data(library_object(target)))
     engine.finalize_object()
     signature = ctypes.CFUNCTYPE(
         None, *([ctypes.c_void_p] * 3), *([ctypes.c_int64] * (len(GEMM_PARAMS) - 3))

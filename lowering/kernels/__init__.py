@@ -2,19 +2,55 @@
 
 Each kernel is a Python generator that returns an `llvm.func` with vector types for one
 target (`Target`: the host's vector width), so kernels print as MLIR and are golden-tested
-like every other stage. `lower-contractions` replaces the contractions that bufferize left
-as `linalg` ops with calls to them, adding each routine to the module once.
+like every other stage. `LIBRARY` lists them (a `Kernel` each: symbol, parameters,
+generator); `library_module` builds all of them as one llvm-dialect module, which the
+runtime compiles once per CPU (runtime/kernel_library.py). `lower-contractions` replaces
+the contractions that bufferize left as `linalg` ops with calls to them, and gives the
+module a declaration of each routine it calls (or, with `kernels=define`, the routine).
 """
 
 from __future__ import annotations
 
 from math import prod
 
-from xdsl.dialects.builtin import ContainerType, Float32Type, StringAttr
+from xdsl.dialects import llvm
+from xdsl.dialects.builtin import ContainerType, Float32Type, ModuleOp, StringAttr
 from xdsl.dialects.linalg import ops as linalg
 from xdsl.ir import Operation
 
 from relay_opt.dialects.relay.attribute_names import CONTRACTION
+from relay_opt.lowering.kernels.gemm import GEMM_KERNEL, add_runtime_declarations
+from relay_opt.lowering.kernels.routine import Kernel
+from relay_opt.lowering.kernels.target import Target
+
+LIBRARY: list[Kernel] = [GEMM_KERNEL]
+"""Every routine of the library, in the order the library module defines them; a new
+kernel family appends its `Kernel` here."""
+
+
+def library_module(target: Target) -> ModuleOp:
+    """The whole library for `target`: each routine defined with external linkage, and what
+    they need (malloc, free, the error cell)."""
+    module = ModuleOp([])
+    add_runtime_declarations(module)
+    for kernel in LIBRARY:
+        module.body.block.add_op(kernel.build(target))
+    return module
+
+
+def library_symbols(target: Target) -> frozenset[str]:
+    """The symbols the library defines for `target`."""
+    return frozenset(kernel.name(target) for kernel in LIBRARY)
+
+
+def declare_kernel(module: ModuleOp, kernel: Kernel, target: Target) -> str:
+    """Declares `kernel`'s routine in `module` (once) and returns its name; the library
+    object defines it."""
+    name = kernel.name(target)
+    if not any(isinstance(op, llvm.FuncOp) and op.sym_name.data == name for op in module.ops):
+        module.body.block.add_op(kernel.declaration(target))
+    return name
+
 
 GEMM_CONTRACTIONS = frozenset({"dense", "matmul", "batch_matmul"})
 """The contractions (attribute_names.CONTRACTION) the GEMM routine computes."""

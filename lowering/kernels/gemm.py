@@ -14,7 +14,9 @@ The structure is the packed, register-blocked GEMM of BLIS and OpenBLAS:
         for jr < nc step NR:  for ir < mc step MR:  MR x NR microkernel over kc
 
 Packed panels are contiguous (`k*NR + j`, `k*MR + i`), zero-padded at the edges, in one
-64-byte-aligned scratch buffer allocated at entry and freed before return. The microkernel
+64-byte-aligned scratch buffer allocated at entry and freed before return (when malloc
+fails, the routine stores the byte count in the library's error cell, `KERNEL_ERROR_GLOBAL`,
+and returns with C unwritten: the JIT raises the error after the call). The microkernel
 keeps the MR x NR tile in MR * NR/lanes vector accumulators, broadcasts one element of A
 and issues `llvm.intr.fma` on vectors of B: LLVM's register allocator keeps the tile in
 registers without fast-math flags or the SLP vectorizer. A full tile is stored (or added)
@@ -43,6 +45,7 @@ from xdsl.dialects.builtin import (
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.rewriter import InsertPoint
 
+from relay_opt.lowering.kernels.routine import KERNEL_ERROR_GLOBAL, Kernel
 from relay_opt.lowering.kernels.target import Target
 
 PTR = llvm.LLVMPointerType()
@@ -208,19 +211,26 @@ def _declare(
     )
 
 
-def add_gemm(module: ModuleOp, target: Target) -> str:
-    """Adds the GEMM routine for `target` to `module` (once) and returns its name."""
-    name = gemm_name(target)
-    if not any(isinstance(op, llvm.FuncOp) and op.sym_name.data == name for op in module.ops):
-        _declare(module, "malloc", [i64], PTR)
-        _declare(module, "free", [PTR], None)
-        module.body.block.add_op(build_gemm(target))
-    return name
+def add_runtime_declarations(module: ModuleOp) -> None:
+    """What the library's routines need from their module: malloc, free and the error cell
+    (weak: every module or library object that has it may define it)."""
+    _declare(module, "malloc", [i64], PTR)
+    _declare(module, "free", [PTR], None)
+    if not any(
+        isinstance(op, llvm.GlobalOp) and op.sym_name.data == KERNEL_ERROR_GLOBAL
+        for op in module.ops
+    ):
+        module.body.block.add_op(
+            llvm.GlobalOp(i64, KERNEL_ERROR_GLOBAL, "weak", value=IntegerAttr(0, i64), alignment=8)
+        )
 
 
-def build_gemm(target: Target, shape: GemmShape | None = None) -> llvm.FuncOp:
+def build_gemm(
+    target: Target, shape: GemmShape | None = None, linkage: str = "external"
+) -> llvm.FuncOp:
     """The routine `gemm_name(target)(A, B, C, M, N, K, rsa, csa, rsb, csb, ldc, batch, bsa,
-    bsb, bsc, accumulate)`; `shape` overrides the target's blocking (for tuning)."""
+    bsb, bsc, accumulate)`; `shape` overrides the target's blocking (for tuning). Its module
+    needs `add_runtime_declarations`."""
     s = shape or GemmShape.for_target(target)
     types = [PTR, PTR, PTR] + [i64] * (len(GEMM_PARAMS) - 3)
     entry = Block(arg_types=types)
@@ -232,9 +242,17 @@ def build_gemm(target: Target, shape: GemmShape | None = None) -> llvm.FuncOp:
     return llvm.FuncOp(
         gemm_name(target),
         llvm.LLVMFunctionType(types, None),
-        linkage=llvm.LinkageAttr("internal"),
+        linkage=llvm.LinkageAttr(linkage),
         body=region,
     )
+
+
+GEMM_KERNEL = Kernel(
+    name=gemm_name,
+    params=(PTR, PTR, PTR, *([i64] * (len(GEMM_PARAMS) - 3))),
+    build=build_gemm,
+)
+"""The GEMM as a routine of the kernel library."""
 
 
 class _Gemm:
@@ -278,11 +296,21 @@ class _Gemm:
         total = ir.add(ir.mul(ir.add(a_elems, b_elems), self.c(4)), self.c(64))
         raw = ir.emit(llvm.CallOp("malloc", total, return_type=PTR))
         addr = ir.emit(llvm.PtrToIntOp(raw, i64))
+
+        def out_of_memory() -> None:  # reported through the error cell; C is not written
+            # Stored as addressed: llvmlite types the global's address as i64*.
+            cell = ir.emit(llvm.AddressOfOp(KERNEL_ERROR_GLOBAL, PTR))
+            ir.emit(llvm.StoreOp(total, cell, alignment=8))
+
         pad = ir.emit(llvm.AndOp(ir.sub(self.c(0), addr), self.c(63)))
-        self.ap = ir.gep(raw, pad, elem=IntegerType(8))  # a byte offset
+        self.ap = ir.gep(raw, pad, elem=IntegerType(8))  # a byte offset (unused if null)
         self.bp = ir.gep(self.ap, a_elems)
-        ir.loop(self.c(0), p["batch"], self.c(1), self.batch)
-        ir.emit(llvm.CallOp("free", raw))
+
+        def compute() -> None:
+            ir.loop(self.c(0), p["batch"], self.c(1), self.batch)
+            ir.emit(llvm.CallOp("free", raw))
+
+        ir.if_(ir.cmp("eq", addr, self.c(0)), out_of_memory, compute)
 
     # -- few rows: no packing --------------------------------------------------------------
 

@@ -1,6 +1,18 @@
-// RUN: relay-opt %s -p 'lower-contractions{vector-bits=256 min-macs=0}' | filecheck %s
-// RUN: relay-opt %s -p 'lower-contractions{vector-bits=512 min-macs=0}' | filecheck %s --check-prefix=AVX512
+// RUN: relay-opt %s -p 'lower-contractions{vector-bits=256 min-macs=0 kernels=define}' | filecheck %s
+// RUN: relay-opt %s -p 'lower-contractions{vector-bits=512 min-macs=0 kernels=define}' | filecheck %s --check-prefix=AVX512
 // RUN: relay-opt %s -p 'lower-contractions{vector-bits=256}' | filecheck %s --check-prefix=SMALL
+// RUN: relay-opt %s -p 'lower-contractions{vector-bits=256 min-macs=0}' | filecheck %s --check-prefix=DECLARE
+// RUN: not relay-opt %s -p 'lower-contractions{kernels=inline}' 2>&1 | filecheck %s --check-prefix=BAD
+
+// BAD: relay-opt: error: lower-contractions: unknown kernels mode 'inline' (expected declare or define)
+
+// By default (kernels=declare) the module only declares the routine, once: the kernel
+// library's object defines it (runtime/kernel_library.py), and nothing else is added.
+// DECLARE:     llvm.call @relay_opt_sgemm_6x16(
+// DECLARE:     llvm.func @relay_opt_sgemm_6x16(!llvm.ptr, !llvm.ptr, !llvm.ptr, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64){{$}}
+// DECLARE-NOT: llvm.func {{.*}}@relay_opt_sgemm
+// DECLARE-NOT: @malloc
+// DECLARE-NOT: @relay_opt_kernel_error
 
 // By default contractions under 4096 multiply-adds keep their loops (all of these).
 // SMALL-NOT: llvm.call @relay_opt_sgemm
@@ -149,9 +161,10 @@ func.func @strided_view(%x: memref<3x8xf32>, %y: memref<5x7xf32>, %out0: memref<
   func.return
 }
 
-// The routine, added once. The edge tile's stack buffer; fewer than 4 rows (a batch-1 dense)
+// With kernels=define, the declaration becomes the routine itself (internal). The edge tile's stack buffer; fewer than 4 rows (a batch-1 dense)
 // are dot products along k summed across lanes at the end, or row updates along n, with no
-// packing; otherwise scratch from malloc, the C tile prefetched, B's vectors loaded aligned
+// packing; otherwise scratch from malloc (a null one stores the byte count in the error
+// cell, defined with the routine, and returns), the C tile prefetched, B's vectors loaded aligned
 // from the packed panel, A's element broadcast, two vector FMAs per row of the 6x16 tile
 // (8 lanes for AVX2; 14x32, 16 lanes for AVX-512), and the scratch freed.
 // CHECK-LABEL: llvm.func internal @relay_opt_sgemm_6x16(%A: !llvm.ptr, %B: !llvm.ptr, %C: !llvm.ptr, %M: i64, %N: i64, %K: i64, %rsa: i64, %csa: i64, %rsb: i64, %csb: i64, %ldc: i64, %batch: i64, %bsa: i64, %bsb: i64, %bsc: i64, %accumulate: i64)
@@ -159,7 +172,9 @@ func.func @strided_view(%x: memref<3x8xf32>, %y: memref<5x7xf32>, %out0: memref<
 // CHECK:         llvm.icmp "slt" %M, %{{.*}}
 // CHECK:         llvm.intr.fma(%{{.*}}) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
 // CHECK:         llvm.call_intrinsic "llvm.vector.reduce.fadd.v8f32"
-// CHECK:         llvm.call @malloc
+// CHECK:         %[[RAW:.*]] = llvm.call @malloc(%[[SIZE:.*]]) : (i64) -> !llvm.ptr
+// CHECK:         %[[CELL:.*]] = llvm.mlir.addressof @relay_opt_kernel_error : !llvm.ptr
+// CHECK-NEXT:    llvm.store %[[SIZE]], %[[CELL]] {alignment = 8 : i64} : i64, !llvm.ptr
 // CHECK:         llvm.call_intrinsic "llvm.prefetch.p0"
 // CHECK:         llvm.load %{{.*}} {alignment = 32 : i64} : !llvm.ptr -> vector<8xf32>
 // CHECK:         llvm.shufflevector %{{.*}}, %{{.*}} [0, 0, 0, 0, 0, 0, 0, 0] : vector<8xf32>
@@ -167,6 +182,8 @@ func.func @strided_view(%x: memref<3x8xf32>, %y: memref<5x7xf32>, %out0: memref<
 // CHECK-NEXT:    llvm.intr.fma(%{{.*}}) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
 // CHECK:         llvm.call @free
 // CHECK-NOT:   llvm.func internal @relay_opt_sgemm
+// CHECK:       llvm.func @malloc(i64) -> !llvm.ptr
+// CHECK:       llvm.mlir.global weak @relay_opt_kernel_error(0 : i64)
 
 // AVX512: llvm.call @relay_opt_sgemm_14x32(
 // AVX512-LABEL: llvm.func internal @relay_opt_sgemm_14x32(

@@ -1,0 +1,39 @@
+// RUN: relay-opt %s -p 'emit-kernel-library{vector-bits=256}' | filecheck %s
+// RUN: relay-opt %s -p 'emit-kernel-library{vector-bits=128 fma=false}' | filecheck %s --check-prefix=SSE
+// RUN: not relay-opt %s -p 'emit-kernel-library{vector-bits=256},emit-kernel-library{vector-bits=256}' 2>&1 | filecheck %s --check-prefix=TWICE
+// RUN: not relay-opt %s -p 'emit-kernel-library{vector-bits=100}' 2>&1 | filecheck %s --check-prefix=BAD
+
+// The kernel library the runtime compiles once per CPU: what the routines need (malloc, free,
+// the weak error cell), then each routine, external. A module that declares a routine (as
+// lower-contractions leaves it) gets the definition in its place.
+
+// CHECK:      llvm.func @malloc(i64) -> !llvm.ptr
+// CHECK-NEXT: llvm.func @free(!llvm.ptr)
+// CHECK-NEXT: llvm.mlir.global weak @relay_opt_kernel_error(0 : i64) {addr_space = 0 : i32, alignment = 8 : i64} : i64
+// CHECK-NOT:  llvm.func @relay_opt_sgemm_6x16(!llvm.ptr
+// CHECK:      llvm.func @relay_opt_sgemm_6x16(%A: !llvm.ptr, %B: !llvm.ptr, %C: !llvm.ptr, %M: i64, %N: i64, %K: i64, %rsa: i64, %csa: i64, %rsb: i64, %csb: i64, %ldc: i64, %batch: i64, %bsa: i64, %bsb: i64, %bsc: i64, %accumulate: i64) {
+// A null scratch pointer: the byte count asked for goes to the error cell, and the routine
+// returns without touching C.
+// CHECK:        %[[RAW:.*]] = llvm.call @malloc(%[[SIZE:.*]]) : (i64) -> !llvm.ptr
+// CHECK-NEXT:   %[[ADDR:.*]] = llvm.ptrtoint %[[RAW]] : !llvm.ptr to i64
+// CHECK:        %[[NULL:.*]] = llvm.icmp "eq" %[[ADDR]], %{{.*}} : i64
+// CHECK-NEXT:   llvm.cond_br %[[NULL]], ^[[OOM:.*]], ^[[WORK:.*]]
+// CHECK-NEXT: ^[[OOM]]:
+// CHECK-NEXT:   %[[CELL:.*]] = llvm.mlir.addressof @relay_opt_kernel_error : !llvm.ptr
+// CHECK-NEXT:   llvm.store %[[SIZE]], %[[CELL]] {alignment = 8 : i64} : i64, !llvm.ptr
+// CHECK-NEXT:   llvm.br
+// CHECK-NEXT: ^[[WORK]]:
+// CHECK:        llvm.call @free(%[[RAW]]) : (!llvm.ptr) -> ()
+
+// 128-bit vectors without FMA: a 6x8 tile of multiplies and adds.
+// SSE:     llvm.func @relay_opt_sgemm_6x8(
+// SSE-NOT: llvm.intr.fma
+// SSE:     llvm.fmul %{{.*}} : vector<4xf32>
+
+// TWICE: error: emit-kernel-library: the module already defines @relay_opt_sgemm_6x16
+
+// BAD: relay-opt: error: emit-kernel-library: vector-bits must be 0 (the host) or one of 128, 256, 512, got 100
+
+builtin.module {
+  llvm.func @relay_opt_sgemm_6x16(!llvm.ptr, !llvm.ptr, !llvm.ptr, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64)
+}
