@@ -1,0 +1,324 @@
+"""A shape-generic float32 conv2d routine for blocked layouts, one `llvm.func` with vector types.
+
+    Y = clip(conv2d(X, W) + bias + residual, lo, hi)       (bias and residual optional)
+
+with data X in NCHW{IC}c (`[N, C, H, WI, IC]`, C input-channel blocks of IC), weight W in
+OIHW{IC}i{L}o (`[OB, C, KH, KW, IC, L]`) and result Y in NCHW{L}c (`[N, OB, OH, OW, L]`),
+L the target's float32 lanes. Sizes, strides, padding and dilation are arguments, so every
+conv of a network (1x1, 3x3, strided, a 7x7 over 3 channels) calls the same code and the
+module's compile time does not grow with its number of layers.
+
+Direct convolution with a register tile of T output columns x V output-channel vectors
+(V = 2; an odd last block with V = 1): T x V vector accumulators, one broadcast input
+element times V weight vectors per step (`llvm.intr.fma`). For each tile the reductions run
+over input-channel blocks, kernel rows, kernel columns and the IC channels of a block; with
+dilation 1 a kernel row's columns and channels are one contiguous run in both X and W, so
+they are one loop. Padding costs no branch in those loops: each output row reads only its
+valid kernel rows, the columns whose taps are all inside the image go in whole tiles, and
+the border columns (and the last OW mod T) go one at a time with their own valid taps.
+
+The epilogue is applied to the tile in registers at the store: the per-channel bias
+(`flags & 1`), the residual (`flags & 2`, Y's shape) and the clip to [lo, hi] (relu is
+[0, inf], none is [-inf, inf]; a NaN stays NaN), so the output is written once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xdsl.dialects import llvm
+from xdsl.dialects.builtin import (
+    DenseArrayBase,
+    DenseIntOrFPElementsAttr,
+    ModuleOp,
+    VectorType,
+    i32,
+    i64,
+)
+from xdsl.ir import Block, Region, SSAValue
+
+from relay_opt.lowering.kernels.gemm import F32, PTR, _IR
+from relay_opt.lowering.kernels.target import Target
+
+CONV_PARAMS = (
+    "X", "W", "Y", "bias", "residual",
+    "N", "C", "IC", "H", "WI", "OB", "OH", "OW", "KH", "KW",
+    "SH", "SW", "PH", "PW", "DH", "DW", "flags", "lo", "hi",
+)  # fmt: skip
+"""The routine's parameters in order: five pointers (bias and residual may be anything when
+their flag is off), i64 sizes, strides, padding (top, left), dilation and flags, then the
+float32 clip bounds."""
+
+HAS_BIAS = 1
+HAS_RESIDUAL = 2
+
+
+@dataclass(frozen=True)
+class ConvTile:
+    """The register tile for one target: `columns` x `vectors` accumulators."""
+
+    columns: int
+    vectors: int
+    lanes: int
+
+    @staticmethod
+    def for_target(target: Target) -> ConvTile:
+        lanes = target.lanes(32)
+        # 6 x 2 accumulators, 2 weight vectors and a broadcast fit AVX2's 16 registers;
+        # AVX-512 has 32 (12 x 2; untuned).
+        columns = 12 if target.vector_bits >= 512 else 6
+        return ConvTile(columns=columns, vectors=2, lanes=lanes)
+
+
+def conv_name(target: Target) -> str:
+    t = ConvTile.for_target(target)
+    return f"relay_opt_conv2d_nchw{t.lanes}c_{t.columns}x{t.vectors}"
+
+
+def add_conv(module: ModuleOp, target: Target) -> str:
+    """Adds the conv2d routine for `target` to `module` (once) and returns its name."""
+    name = conv_name(target)
+    if not any(isinstance(op, llvm.FuncOp) and op.sym_name.data == name for op in module.ops):
+        module.body.block.add_op(build_conv(target))
+    return name
+
+
+def build_conv(target: Target, tile: ConvTile | None = None) -> llvm.FuncOp:
+    """The routine `conv_name(target)(X, W, Y, bias, residual, N, C, IC, H, WI, OB, OH, OW,
+    KH, KW, SH, SW, PH, PW, DH, DW, flags, lo, hi)`; `tile` overrides the target's."""
+    t = tile or ConvTile.for_target(target)
+    types = [PTR] * 5 + [i64] * (len(CONV_PARAMS) - 7) + [F32, F32]
+    entry = Block(arg_types=types)
+    for arg, pname in zip(entry.args, CONV_PARAMS, strict=True):
+        arg.name_hint = pname
+    region = Region(entry)
+    params = dict(zip(CONV_PARAMS, entry.args, strict=True))
+    _Conv(_IR(region, entry), t, params, target.fma).build()
+    return llvm.FuncOp(
+        conv_name(target),
+        llvm.LLVMFunctionType(types, None),
+        linkage=llvm.LinkageAttr("internal"),
+        body=region,
+    )
+
+
+class _Conv:
+    def __init__(self, ir: _IR, t: ConvTile, p: dict[str, SSAValue], fused: bool):
+        self.ir, self.t, self.p, self.fused = ir, t, p, fused
+        self.vec = VectorType(F32, [t.lanes])
+
+    def c(self, v: int) -> SSAValue:
+        return self.ir.const(v)
+
+    def div(self, a: SSAValue, b: SSAValue) -> SSAValue:
+        return self.ir.emit(llvm.SDivOp(a, b))
+
+    def max(self, a: SSAValue, b: SSAValue) -> SSAValue:
+        ir = self.ir
+        return ir.select(ir.cmp("sgt", a, b), a, b)
+
+    def valid_taps(
+        self, first: SSAValue, size: SSAValue, taps: SSAValue, dilation: SSAValue, pad: SSAValue
+    ) -> tuple[SSAValue, SSAValue]:
+        """[lo, hi): the taps k < `taps` with 0 <= first + k*dilation - pad < size."""
+        ir = self.ir
+        zero = self.c(0)
+        before = ir.sub(pad, first)  # taps needed to get inside: ceil(before / dilation)
+        lo = ir.select(
+            ir.cmp("sgt", before, zero),
+            self.div(ir.add(before, ir.sub(dilation, self.c(1))), dilation),
+            zero,
+        )
+        last = ir.sub(ir.add(size, before), self.c(1))  # the last valid tap: last / dilation
+        hi = ir.select(
+            ir.cmp("slt", last, zero), zero, ir.min(taps, ir.add(self.div(last, dilation), self.c(1)))
+        )
+        return lo, hi
+
+    def fma(self, a: SSAValue, b: SSAValue, c: SSAValue) -> SSAValue:
+        if self.fused:
+            return self.ir.emit(llvm.FMAOp(a, b, c))
+        return self.ir.emit(llvm.FAddOp(self.ir.emit(llvm.FMulOp(a, b)), c))
+
+    def splat(self, x: SSAValue) -> SSAValue:
+        ir = self.ir
+        undef = ir.emit(llvm.UndefOp(self.vec))
+        one = ir.emit(llvm.InsertElementOp(undef, x, ir.const(0, i32)))
+        mask = DenseArrayBase.from_list(i32, [0] * self.t.lanes)
+        return ir.emit(llvm.ShuffleVectorOp(one, undef, mask, self.vec))
+
+    def vsplat_const(self, value: float) -> SSAValue:
+        return self.ir.emit(
+            llvm.ConstantOp(
+                DenseIntOrFPElementsAttr.from_list(self.vec, [value] * self.t.lanes), self.vec
+            )
+        )
+
+    def build(self) -> None:
+        ir, p, lanes = self.ir, self.p, self.t.lanes
+        one = self.c(1)
+        # Derived sizes, once per call.
+        self.ic_lanes = ir.mul(p["IC"], self.c(lanes))
+        self.w_block = ir.mul(ir.mul(ir.mul(p["C"], p["KH"]), p["KW"]), self.ic_lanes)
+        self.w_row = ir.mul(p["KW"], self.ic_lanes)
+        self.x_row = ir.mul(p["WI"], p["IC"])
+        self.x_col = ir.mul(p["SW"], p["IC"])
+        self.unit_dw = ir.cmp("eq", p["DW"], one)
+        # Epilogue operands: without a bias, a zero vector read at every block; without a
+        # residual, Y itself is read (a valid address) and the sum is not selected.
+        zeros = ir.emit(llvm.AllocaOp(self.c(lanes), F32, alignment=64))
+        ir.store(self.vsplat_const(0.0), zeros, 4 * lanes)
+        flags = p["flags"]
+        zero = self.c(0)
+        has_bias = ir.cmp("ne", ir.emit(llvm.AndOp(flags, self.c(HAS_BIAS))), zero)
+        self.has_res = ir.cmp("ne", ir.emit(llvm.AndOp(flags, self.c(HAS_RESIDUAL))), zero)
+        self.bias = ir.select(has_bias, p["bias"], zeros)
+        self.bias_step = ir.select(has_bias, self.c(lanes), zero)
+        self.res = ir.select(self.has_res, p["residual"], p["Y"])
+        self.lo = self.splat(p["lo"])
+        self.hi = self.splat(p["hi"])
+
+        # Output columns whose taps are all inside the image: [ox_lo, ox_hi).
+        kw_span = ir.mul(ir.sub(p["KW"], one), p["DW"])
+        ox_lo = ir.min(self.div(ir.add(p["PW"], ir.sub(p["SW"], one)), p["SW"]), p["OW"])
+        last = ir.sub(ir.add(p["WI"], p["PW"]), ir.add(kw_span, one))
+        ox_hi = ir.select(
+            ir.cmp("slt", last, zero), zero, ir.min(p["OW"], ir.add(self.div(last, p["SW"]), one))
+        )
+        ox_hi = self.max(ox_hi, ox_lo)
+        tiles = self.div(ir.sub(ox_hi, ox_lo), self.c(self.t.columns))
+        self.ox_tiled = ir.add(ox_lo, ir.mul(tiles, self.c(self.t.columns)))
+        self.ox_lo = ox_lo
+
+        v = self.t.vectors
+        ob_paired = ir.mul(self.div(p["OB"], self.c(v)), self.c(v))
+
+        def image(n: SSAValue, _: list[SSAValue]) -> None:
+            ir.loop(zero, ob_paired, self.c(v), lambda ob, _: self.rows(n, ob, v))
+            ir.loop(ob_paired, p["OB"], one, lambda ob, _: self.rows(n, ob, 1))
+
+        ir.loop(zero, p["N"], one, image)
+        ir.emit(llvm.ReturnOp())
+
+    def rows(self, n: SSAValue, ob: SSAValue, vectors: int) -> None:
+        ir, p = self.ir, self.p
+        one = self.c(1)
+
+        def row(oy: SSAValue, _: list[SSAValue]) -> None:
+            ky = self.valid_taps(ir.mul(oy, p["SH"]), p["H"], p["KH"], p["DH"], p["PH"])
+            full_kx = (self.c(0), p["KW"])
+
+            def column(ox: SSAValue, _: list[SSAValue]) -> None:
+                kx = self.valid_taps(ir.mul(ox, p["SW"]), p["WI"], p["KW"], p["DW"], p["PW"])
+                self.tile(n, ob, oy, ox, ky, kx, 1, vectors)
+
+            ir.loop(self.c(0), self.ox_lo, one, column)
+            ir.loop(
+                self.ox_lo,
+                self.ox_tiled,
+                self.c(self.t.columns),
+                lambda ox, _: self.tile(n, ob, oy, ox, ky, full_kx, self.t.columns, vectors),
+            )
+            ir.loop(self.ox_tiled, p["OW"], one, column)
+
+        ir.loop(self.c(0), p["OH"], one, row)
+
+    def tile(
+        self,
+        n: SSAValue,
+        ob: SSAValue,
+        oy: SSAValue,
+        ox: SSAValue,
+        ky: tuple[SSAValue, SSAValue],
+        kx: tuple[SSAValue, SSAValue],
+        columns: int,
+        vectors: int,
+    ) -> None:
+        """Output columns ox..ox+columns-1 of row oy, channel blocks ob..ob+vectors-1: the
+        reductions over the valid taps `ky` x `kx`, then the epilogue and the store."""
+        ir, p, lanes = self.ir, self.p, self.t.lanes
+        one = self.c(1)
+        # With dilation 1, a kernel row's valid columns and their channels are contiguous in X
+        # and W: one loop of (kx_hi - kx_lo) * IC steps; otherwise one loop per column.
+        kx_lo, kx_hi = kx
+        kx_end = ir.select(self.unit_dw, ir.add(kx_lo, one), kx_hi)
+        run = ir.select(self.unit_dw, ir.mul(ir.sub(kx_hi, kx_lo), p["IC"]), p["IC"])
+        x_first = ir.sub(ir.mul(ox, p["SW"]), p["PW"])  # the tile's first column, at kx = 0
+        w_first = ir.mul(ob, self.w_block)
+        y_first = ir.sub(ir.mul(oy, p["SH"]), p["PH"])
+
+        def block(cb: SSAValue, acc: list[SSAValue]) -> list[SSAValue]:
+            x_cb = ir.mul(ir.add(ir.mul(n, p["C"]), cb), p["H"])
+            w_cb = ir.add(w_first, ir.mul(cb, ir.mul(p["KH"], self.w_row)))
+
+            def kernel_row(k: SSAValue, acc: list[SSAValue]) -> list[SSAValue]:
+                iy = ir.add(y_first, ir.mul(k, p["DH"]))
+                x_r = ir.mul(ir.add(x_cb, iy), self.x_row)
+                w_r = ir.add(w_cb, ir.mul(k, self.w_row))
+
+                def kernel_col(j: SSAValue, acc: list[SSAValue]) -> list[SSAValue]:
+                    ix = ir.add(x_first, ir.mul(j, p["DW"]))
+                    xp = ir.at(p["X"], ir.add(x_r, ir.mul(ix, p["IC"])))
+                    wp = ir.at(p["W"], ir.add(w_r, ir.mul(j, self.ic_lanes)))
+
+                    def step(i: SSAValue, acc: list[SSAValue]) -> list[SSAValue]:
+                        wi = ir.at(wp, (i, self.c(lanes)))
+                        w = [
+                            ir.load(ir.at(wi, (self.c(v), self.w_block)) if v else wi, self.vec, 4)
+                            for v in range(vectors)
+                        ]
+                        out = list(acc)
+                        for t in range(columns):
+                            xt = ir.at(xp, (self.c(t), self.x_col), i) if t else ir.at(xp, i)
+                            x = self.splat(ir.load(xt))
+                            for v in range(vectors):
+                                out[t * vectors + v] = self.fma(x, w[v], acc[t * vectors + v])
+                        return out
+
+                    return ir.loop(self.c(0), run, one, step, acc)
+
+                return ir.loop(kx_lo, kx_end, one, kernel_col, acc)
+
+            return ir.loop(ky[0], ky[1], one, kernel_row, acc)
+
+        zero = self.vsplat_const(0.0)
+        acc = ir.loop(self.c(0), p["C"], one, block, [zero] * (columns * vectors))
+        self.store(acc, n, ob, oy, ox, columns, vectors)
+
+    def store(
+        self,
+        acc: list[SSAValue],
+        n: SSAValue,
+        ob: SSAValue,
+        oy: SSAValue,
+        ox: SSAValue,
+        columns: int,
+        vectors: int,
+    ) -> None:
+        ir, p, lanes = self.ir, self.p, self.t.lanes
+        plane = ir.mul(ir.mul(p["OH"], p["OW"]), self.c(lanes))
+        for v in range(vectors):
+            obv = ir.add(ob, self.c(v)) if v else ob
+            bias = ir.load(ir.at(self.bias, (obv, self.bias_step)), self.vec, 4)
+            row = ir.add(
+                ir.mul(ir.add(ir.mul(n, p["OB"]), obv), plane),
+                ir.mul(ir.add(ir.mul(oy, p["OW"]), ox), self.c(lanes)),
+            )
+            for t in range(columns):
+                offset = ir.add(row, self.c(t * lanes)) if t else row
+                value = ir.emit(llvm.FAddOp(acc[t * vectors + v], bias))
+                residual = ir.load(ir.at(self.res, offset), self.vec, 4)
+                summed = ir.emit(llvm.FAddOp(value, residual))
+                value = ir.select(self.has_res, summed, value)
+                value = self.clip(value)
+                ir.store(value, ir.at(p["Y"], offset), 4)
+
+    def clip(self, value: SSAValue) -> SSAValue:
+        """value clamped to [lo, hi]; llvm.maximum/minimum keep a NaN (as relu and clip do)."""
+        ir, lanes = self.ir, self.t.lanes
+        value = ir.emit(
+            llvm.CallIntrinsicOp(f"llvm.maximum.v{lanes}f32", [value, self.lo], [self.vec])
+        )
+        return ir.emit(
+            llvm.CallIntrinsicOp(f"llvm.minimum.v{lanes}f32", [value, self.hi], [self.vec])
+        )
