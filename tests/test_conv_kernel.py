@@ -60,7 +60,12 @@ def _reference(x: np.ndarray, w: np.ndarray, stride, pad, dilation) -> np.ndarra
     y = np.zeros((n, o, oh, ow))
     for i in range(kh):
         for j in range(kw):
-            window = xp[:, :, i * dh : i * dh + (oh - 1) * sh + 1 : sh, j * dw : j * dw + (ow - 1) * sw + 1 : sw]
+            window = xp[
+                :,
+                :,
+                i * dh : i * dh + (oh - 1) * sh + 1 : sh,
+                j * dw : j * dw + (ow - 1) * sw + 1 : sw,
+            ]
             y += np.einsum("nchw,oc->nohw", window, w[:, :, i, j])
     return y
 
@@ -104,9 +109,7 @@ def test_routine_against_numpy(routine, case, epilogue: str) -> None:  # noqa: A
     # Blocked layouts: data NCHW{ic}c, weight OIHW{ic}i{lanes}o, result NCHW{lanes}c.
     cb = channels // ic
     xb = np.ascontiguousarray(x.reshape(n, cb, ic, h, wi).transpose(0, 1, 3, 4, 2))
-    wb = np.ascontiguousarray(
-        w.reshape(ob, lanes, cb, ic, kh, kw).transpose(0, 2, 4, 5, 3, 1)
-    )
+    wb = np.ascontiguousarray(w.reshape(ob, lanes, cb, ic, kh, kw).transpose(0, 2, 4, 5, 3, 1))
     block = (n, ob, lanes, oh, ow)
     rb = np.ascontiguousarray(residual.reshape(block).transpose(0, 1, 3, 4, 2))
     y = np.full((n, ob, oh, ow, lanes), np.nan, dtype=np.float32)
@@ -130,3 +133,73 @@ def test_routine_keeps_nan(routine) -> None:  # noqa: ANN001
        1, 1, 1, 3, 3, 1, 3, 3, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0.0, np.inf)  # fmt: skip
     assert np.isnan(y[0, 0, 1, 1]).all()
     assert (y[0, 0, 0] == 1).all()
+
+
+# -- lower-contractions: compiled blocked conv2d chains against the interpreter ---------------
+
+HEADER = '#[version = "0.0.5"]\n'
+
+
+def _calls(module: ModuleOp, prefix: str) -> int:
+    return sum(
+        1
+        for op in module.walk()
+        if isinstance(op, llvm_dialect.CallOp) and op.callee.string_value().startswith(prefix)
+    )
+
+
+def _compare(text: str, opt: int, convs: int, fp_policy: str = "fast") -> ModuleOp:
+    """Compiles `text` (checking it against the interpreter on random inputs) and returns the
+    lowered module, which calls the conv routine `convs` times."""
+    from relay_opt import load_program
+    from relay_opt.runtime.interpreter import interpret
+    from relay_opt.runtime.jit import compile, lower_to_llvm
+
+    module = load_program(text, "relay").module
+    fn = module.ops.first
+    shapes = [a.type.get_shape() for a in fn.body.block.args]  # pyright: ignore
+    rng = np.random.default_rng(opt)
+    inputs = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    got = compile(module, opt=opt, fp_policy=fp_policy)(*inputs)
+    want = interpret(module, inputs)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    lowered = lower_to_llvm(load_program(text, "relay").module, level=opt, fp_policy=fp_policy)
+    assert _calls(lowered, "relay_opt_conv2d_") == convs
+    return lowered
+
+
+def _blocked(lanes: int) -> str:
+    # A strided 3x3 with bias, residual and relu (one call, the epilogue at its store), then a
+    # dilated 1x1-blocked 3x3 whose output feeds two readers (no epilogue fused), then a clip.
+    return (
+        HEADER
+        + f"""def @main(%x: Tensor[(1, 2, 9, 11, 4), float32], %w: Tensor[(2, 2, 3, 3, 4, {lanes}), float32], %b: Tensor[(1, 2, 1, 1, {lanes}), float32], %r: Tensor[(1, 2, 5, 5, {lanes}), float32], %w2: Tensor[(1, 2, 3, 3, {lanes}, {lanes}), float32]) {{
+  %0 = nn.conv2d(%x, %w, strides=[2, 2], padding=[1, 0, 1, 1], data_layout="NCHW4c", kernel_layout="OIHW4i{lanes}o", out_layout="NCHW{lanes}c");
+  %1 = nn.relu(add(add(%0, %b), %r));
+  %2 = nn.conv2d(%1, %w2, padding=[2, 2, 2, 2], dilation=[2, 2], data_layout="NCHW{lanes}c", kernel_layout="OIHW{lanes}i{lanes}o");
+  (clip(%2, a_min=-1f, a_max=1f), multiply(%2, 2f))
+}}"""
+    )
+
+
+def test_compiled_blocked_convs() -> None:
+    lowered = _compare(_blocked(Target.host().lanes(32)), 3, 2)
+    flags = [
+        op.args[-3].owner.value.value.data  # pyright: ignore
+        for op in lowered.walk()
+        if isinstance(op, llvm_dialect.CallOp)
+        and op.callee.string_value().startswith("relay_opt_conv2d_")
+    ]
+    # The fused group's epilogue (bias, residual, relu) goes into the first call; the second
+    # conv's result has two readers and is stored as it is.
+    assert sorted(flags) == [0, HAS_BIAS | HAS_RESIDUAL]
+
+
+def test_strict_policy_keeps_the_loops() -> None:
+    # The routine reorders the sums: under strict, the conv keeps its loops.
+    _compare(_blocked(Target.host().lanes(32)), 1, 0, fp_policy="strict")
+
+
+def test_other_output_blocks_keep_their_loops() -> None:
+    # An output block that is not the host's vector width keeps its loops.
+    _compare(_blocked(Target.host().lanes(32) // 2), 1, 0)

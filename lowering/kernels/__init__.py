@@ -18,6 +18,8 @@ from relay_opt.dialects.relay.attribute_names import CONTRACTION
 
 GEMM_CONTRACTIONS = frozenset({"dense", "matmul", "batch_matmul"})
 """The contractions (attribute_names.CONTRACTION) the GEMM routine computes."""
+KERNEL_CONTRACTIONS = GEMM_CONTRACTIONS | {"conv2d"}
+"""Every contraction with a routine: the GEMM's, and the blocked conv2d (kernels/conv.py)."""
 
 MIN_KERNEL_MACS = 4096
 """Smaller contractions (multiply-adds, the product of the loop ranges) keep their loops:
@@ -30,7 +32,7 @@ def kernel_contraction(op: Operation, min_macs: int = MIN_KERNEL_MACS) -> str | 
     by convert-relay-to-linalg, with a kernel for that name, all operands float32, at least
     `min_macs` multiply-adds."""
     kind = op.attributes.get(CONTRACTION)
-    if not isinstance(kind, StringAttr) or kind.data not in GEMM_CONTRACTIONS:
+    if not isinstance(kind, StringAttr) or kind.data not in KERNEL_CONTRACTIONS:
         return None
     if not isinstance(op, linalg.GenericOp) or prod(op.get_static_loop_ranges()) < min_macs:
         return None

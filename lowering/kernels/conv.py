@@ -37,7 +37,7 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.ir import Block, Region, SSAValue
 
-from relay_opt.lowering.kernels.gemm import F32, PTR, _IR
+from relay_opt.lowering.kernels.gemm import _IR, F32, PTR
 from relay_opt.lowering.kernels.target import Target
 
 CONV_PARAMS = (
@@ -130,9 +130,8 @@ class _Conv:
             zero,
         )
         last = ir.sub(ir.add(size, before), self.c(1))  # the last valid tap: last / dilation
-        hi = ir.select(
-            ir.cmp("slt", last, zero), zero, ir.min(taps, ir.add(self.div(last, dilation), self.c(1)))
-        )
+        count = ir.min(taps, ir.add(self.div(last, dilation), self.c(1)))
+        hi = ir.select(ir.cmp("slt", last, zero), zero, count)
         return lo, hi
 
     def fma(self, a: SSAValue, b: SSAValue, c: SSAValue) -> SSAValue:
