@@ -48,6 +48,7 @@ from xdsl.ir import Operation, SSAValue
 from xdsl.ir.affine import AffineConstantExpr, AffineDimExpr, AffineMap
 from xdsl.passes import ModulePass
 
+from relay_opt.diagnostics import RelayError
 from relay_opt.lowering.kernels import MIN_KERNEL_MACS, kernel_contraction
 from relay_opt.lowering.kernels.conv import HAS_BIAS, HAS_RESIDUAL, add_conv
 from relay_opt.lowering.kernels.gemm import add_gemm
@@ -522,6 +523,11 @@ class LowerContractionsPass(ModulePass):
     def target(self) -> Target:
         if self.vector_bits == 0:
             return Target.host()
+        if self.vector_bits not in (128, 256, 512):
+            raise RelayError(
+                f"lower-contractions: vector-bits must be 128, 256 or 512 (0: the host's), "
+                f"got {self.vector_bits}"
+            )
         return Target(vector_bits=self.vector_bits, fma=self.fma)
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
