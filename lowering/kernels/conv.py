@@ -52,6 +52,9 @@ float32 clip bounds."""
 HAS_BIAS = 1
 HAS_RESIDUAL = 2
 
+CACHE_BYTES = 256 * 1024
+"""What a stream may take of the L2 cache and still be reused from it (half of Zen 3's)."""
+
 
 @dataclass(frozen=True)
 class ConvTile:
@@ -190,37 +193,62 @@ class _Conv:
         self.ox_lo = ox_lo
 
         v = self.t.vectors
-        ob_paired = ir.mul(self.div(p["OB"], self.c(v)), self.c(v))
+
+        pairs = self.div(p["OB"], self.c(v))
+        ob_paired = ir.mul(pairs, self.c(v))
+        # Loop order: block pairs outside rows keeps a pair's weights in cache while the image
+        # streams past once per pair; rows outside block pairs keeps a row's input in cache
+        # while all weights stream past once per row. Whichever re-reads fewer bytes from
+        # beyond L2 (a stream that fits in CACHE_BYTES is free).
+        image_bytes = ir.mul(ir.mul(ir.mul(p["C"], p["H"]), self.x_row), self.c(4))
+        weight_bytes = ir.mul(ir.mul(p["OB"], self.w_block), self.c(4))
+        budget = self.c(CACHE_BYTES)
+        image_cost = ir.select(ir.cmp("sgt", image_bytes, budget), ir.mul(image_bytes, pairs), zero)
+        weight_cost = ir.select(
+            ir.cmp("sgt", weight_bytes, budget), ir.mul(weight_bytes, p["OH"]), zero
+        )
+        rows_outer = ir.cmp("slt", weight_cost, image_cost)
+        outer = ir.select(rows_outer, p["OH"], pairs)
+        inner = ir.select(rows_outer, pairs, p["OH"])
 
         def image(n: SSAValue, _: list[SSAValue]) -> None:
-            ir.loop(zero, ob_paired, self.c(v), lambda ob, _: self.rows(n, ob, v))
-            ir.loop(ob_paired, p["OB"], one, lambda ob, _: self.rows(n, ob, 1))
+            def outer_loop(a: SSAValue, _: list[SSAValue]) -> None:
+                def inner_loop(b: SSAValue, _: list[SSAValue]) -> None:
+                    ob = ir.mul(ir.select(rows_outer, b, a), self.c(v))
+                    self.row(n, ob, ir.select(rows_outer, a, b), v)
+
+                ir.loop(zero, inner, one, inner_loop)
+
+            ir.loop(zero, outer, one, outer_loop)
+
+            def last_block(ob: SSAValue, _: list[SSAValue]) -> None:  # an odd number of blocks
+                ir.loop(zero, p["OH"], one, lambda oy, _: self.row(n, ob, oy, 1))
+
+            ir.loop(ob_paired, p["OB"], one, last_block)
 
         ir.loop(zero, p["N"], one, image)
         ir.emit(llvm.ReturnOp())
 
-    def rows(self, n: SSAValue, ob: SSAValue, vectors: int) -> None:
+    def row(self, n: SSAValue, ob: SSAValue, oy: SSAValue, vectors: int) -> None:
+        """Output row oy of channel blocks ob..ob+vectors-1: border columns one at a time,
+        interior columns in whole tiles, the rest one at a time."""
         ir, p = self.ir, self.p
         one = self.c(1)
+        ky = self.valid_taps(ir.mul(oy, p["SH"]), p["H"], p["KH"], p["DH"], p["PH"])
+        full_kx = (self.c(0), p["KW"])
 
-        def row(oy: SSAValue, _: list[SSAValue]) -> None:
-            ky = self.valid_taps(ir.mul(oy, p["SH"]), p["H"], p["KH"], p["DH"], p["PH"])
-            full_kx = (self.c(0), p["KW"])
+        def column(ox: SSAValue, _: list[SSAValue]) -> None:
+            kx = self.valid_taps(ir.mul(ox, p["SW"]), p["WI"], p["KW"], p["DW"], p["PW"])
+            self.tile(n, ob, oy, ox, ky, kx, 1, vectors)
 
-            def column(ox: SSAValue, _: list[SSAValue]) -> None:
-                kx = self.valid_taps(ir.mul(ox, p["SW"]), p["WI"], p["KW"], p["DW"], p["PW"])
-                self.tile(n, ob, oy, ox, ky, kx, 1, vectors)
-
-            ir.loop(self.c(0), self.ox_lo, one, column)
-            ir.loop(
-                self.ox_lo,
-                self.ox_tiled,
-                self.c(self.t.columns),
-                lambda ox, _: self.tile(n, ob, oy, ox, ky, full_kx, self.t.columns, vectors),
-            )
-            ir.loop(self.ox_tiled, p["OW"], one, column)
-
-        ir.loop(self.c(0), p["OH"], one, row)
+        ir.loop(self.c(0), self.ox_lo, one, column)
+        ir.loop(
+            self.ox_lo,
+            self.ox_tiled,
+            self.c(self.t.columns),
+            lambda ox, _: self.tile(n, ob, oy, ox, ky, full_kx, self.t.columns, vectors),
+        )
+        ir.loop(self.ox_tiled, p["OW"], one, column)
 
     def tile(
         self,
