@@ -17,8 +17,14 @@ generic's indexing maps and memref shapes, so every layout the lowering produces
 into M) is one routine. A zero fill of the destination right before the op is dropped:
 the routine overwrites C (`accumulate = 0`); otherwise it adds to C. Everything else
 (other dtypes, strided views, empty shapes, fewer than `min-macs` multiply-adds) keeps
-its loops. A fused epilogue stays a
-separate loop over C: fuse-linalg-epilogue does not fuse into these anchors.
+its loops. A fused epilogue stays a separate loop over C: fuse-linalg-epilogue does not fuse
+into these anchors.
+
+A blocked conv2d (`conv2d`: NCHW{c}c data, OIHW{i}i{o}o weight, `o` the target's lanes) becomes
+a call of the conv2d routine (lowering/kernels/conv.py), its geometry read back from the maps.
+The elementwise generic that alone reads its result, when its body is a bias add, a residual
+add and max/min with constants, goes into the call (applied on the register tile at the
+store); the call then sits where that generic was and writes its destination.
 
 `KERNELS` maps a contraction's name to the rule that emits its call; a new kernel family
 (conv2d) adds a row.
@@ -508,8 +514,9 @@ KERNELS: dict[str, KernelRule] = {
 
 @dataclass(frozen=True)
 class LowerContractionsPass(ModulePass):
-    """Replaces named float32 contractions (dense, matmul, batch_matmul) by calls to the kernel
-    library's packed GEMM routine, added to the module once."""
+    """Replaces named float32 contractions by calls to the kernel library, each routine added
+    to the module once: dense, matmul, batch_matmul by the packed GEMM; a blocked conv2d
+    (with the bias/residual/relu epilogue after it) by the shape-generic conv2d routine."""
 
     name = "lower-contractions"
 
