@@ -407,9 +407,14 @@ def conv_epilogue(conv: linalg.GenericOp) -> ConvEpilogue | None:
             if value is None or math.isnan(value):
                 return None
             clipped = True
+            # Clamps compose to one [lo, hi] (max then min) only while lo <= hi.
             if isinstance(o, arith.MaximumfOp):
+                if value > found.hi:
+                    return None
                 found.lo = max(found.lo, value)
             else:
+                if value < found.lo:
+                    return None
                 found.hi = min(found.hi, value)
         else:
             return None

@@ -102,6 +102,36 @@ func.func @conv_other_epilogue(%x: memref<1x1x6x6x8xf32>, %w: memref<1x1x3x3x8x8
   func.return
 }
 
+// min with -0.5 then max with 0 is 0 everywhere, which no single clamp [lo, hi] with lo > hi
+// applied as max-then-min gives: the epilogue stays a loop.
+// CHECK-LABEL: func.func @conv_empty_clamp
+// CHECK:         llvm.call @relay_opt_conv2d_nchw8c_6x2(
+// CHECK-NEXT:    linalg.generic
+// CHECK:           arith.minimumf
+// CHECK-NEXT:      arith.maximumf
+func.func @conv_empty_clamp(%x: memref<1x1x6x6x8xf32>, %w: memref<1x1x3x3x8x8xf32>, %out0: memref<1x1x4x4x8xf32>) {
+  %zero = arith.constant 0.000000e+00 : f32
+  %y = memref.alloc() : memref<1x1x4x4x8xf32>
+  linalg.fill ins(%zero : f32) outs(%y : memref<1x1x4x4x8xf32>)
+  %tiles = memref.alloc() : memref<1x4xf32>
+  linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4, d5, d6, d7, d8, d9) -> (d0, d4, (d2 + d5), (((d3 * 4) + d8) + d6), d7)>, affine_map<(d0, d1, d2, d3, d4, d5, d6, d7, d8, d9) -> (d1, d4, d5, d6, d7, d9)>, affine_map<(d0, d1, d2, d3, d4, d5, d6, d7, d8, d9) -> (d3, d8)>, affine_map<(d0, d1, d2, d3, d4, d5, d6, d7, d8, d9) -> (d0, d1, d2, ((d3 * 4) + d8), d9)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction", "reduction", "parallel", "parallel"]} ins(%x, %w, %tiles : memref<1x1x6x6x8xf32>, memref<1x1x3x3x8x8xf32>, memref<1x4xf32>) outs(%y : memref<1x1x4x4x8xf32>) attrs = {relay_opt.contraction = "conv2d"} {
+  ^bb0(%a: f32, %k: f32, %t: f32, %acc: f32):
+    %p = arith.mulf %a, %k : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  memref.dealloc %tiles : memref<1x4xf32>
+  linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3, d4)>, affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3, d4)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel"]} ins(%y : memref<1x1x4x4x8xf32>) outs(%out0 : memref<1x1x4x4x8xf32>) {
+  ^bb0(%v: f32, %o: f32):
+    %h = arith.constant -5.000000e-01 : f32
+    %0 = arith.minimumf %v, %h : f32
+    %1 = arith.maximumf %0, %zero : f32
+    linalg.yield %1 : f32
+  }
+  memref.dealloc %y : memref<1x1x4x4x8xf32>
+  func.return
+}
+
 // The routine, added once: the zero vector read when there is no bias, the valid kernel rows
 // of each output row, the 6 x 2 tile (a broadcast input element, two weight vectors, two
 // FMAs per column) and the epilogue at the store (bias, the residual selected by its flag,
