@@ -79,6 +79,9 @@ CASES = [
     (1, 6, 2, 12, 14, 2, 3, 3, (1, 2), (2, 1, 0, 3), (2, 3)),  # dilated, uneven padding
     (1, 8, 8, 4, 5, 2, 5, 5, (1, 1), (3, 3, 3, 3), (1, 1)),  # taps larger than the image
     (1, 16, 8, 14, 14, 4, 1, 1, (2, 2), (0, 0, 0, 0), (1, 1)),  # 1x1 strided (downsample)
+    # Images over the routine's cache budget (rows outside the channel-block pairs).
+    (1, 16, 8, 66, 66, 2, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1)),
+    (1, 16, 8, 64, 65, 2, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1)),
 ]
 
 

@@ -30,6 +30,7 @@ from xdsl.dialects import llvm
 from xdsl.dialects.builtin import (
     DenseArrayBase,
     DenseIntOrFPElementsAttr,
+    IntegerType,
     ModuleOp,
     VectorType,
     i32,
@@ -188,9 +189,6 @@ class _Conv:
             ir.cmp("slt", last, zero), zero, ir.min(p["OW"], ir.add(self.div(last, p["SW"]), one))
         )
         ox_hi = self.max(ox_hi, ox_lo)
-        tiles = self.div(ir.sub(ox_hi, ox_lo), self.c(self.t.columns))
-        self.ox_tiled = ir.add(ox_lo, ir.mul(tiles, self.c(self.t.columns)))
-        self.ox_lo = ox_lo
 
         v = self.t.vectors
 
@@ -208,8 +206,42 @@ class _Conv:
             ir.cmp("sgt", weight_bytes, budget), ir.mul(weight_bytes, p["OH"]), zero
         )
         rows_outer = ir.cmp("slt", weight_cost, image_cost)
-        outer = ir.select(rows_outer, p["OH"], pairs)
-        inner = ir.select(rows_outer, pairs, p["OH"])
+
+        # Pixels go in rows of `row_len`: output rows, or, with no padding, all OH x OW pixels
+        # as one row (tiles then cross the ends of output rows, and only the last OH*OW mod
+        # T pixels go one at a time: the 7-wide rows of a late layer are not 6 + 1). Not with
+        # rows outside the block pairs, nor for rows narrower than a tile (a tile crosses at
+        # most one row end).
+        pixels = ir.mul(p["OH"], p["OW"])
+        cols = self.c(self.t.columns)
+        inside = ir.emit(
+            llvm.AndOp(
+                ir.cmp(
+                    "slt",
+                    ir.add(
+                        ir.mul(ir.sub(p["OH"], one), p["SH"]), ir.mul(ir.sub(p["KH"], one), p["DH"])
+                    ),
+                    p["H"],
+                ),
+                ir.cmp("slt", ir.add(ir.mul(ir.sub(p["OW"], one), p["SW"]), kw_span), p["WI"]),
+            )
+        )
+        unpadded = ir.emit(llvm.AndOp(ir.cmp("eq", p["PH"], zero), ir.cmp("eq", p["PW"], zero)))
+        wide = ir.emit(llvm.AndOp(ir.cmp("sge", p["OW"], cols), inside))
+        whole = ir.emit(
+            llvm.AndOp(
+                ir.emit(llvm.AndOp(unpadded, wide)),
+                ir.cmp("eq", rows_outer, ir.const(0, IntegerType(1))),
+            )
+        )
+        rows = ir.select(whole, one, p["OH"])
+        self.row_len = ir.select(whole, pixels, p["OW"])
+        self.ox_lo = ir.select(whole, zero, ox_lo)
+        span_hi = ir.select(whole, pixels, ox_hi)
+        tiles = self.div(ir.sub(span_hi, self.ox_lo), cols)
+        self.ox_tiled = ir.add(self.ox_lo, ir.mul(tiles, cols))
+        outer = ir.select(rows_outer, rows, pairs)
+        inner = ir.select(rows_outer, pairs, rows)
 
         def image(n: SSAValue, _: list[SSAValue]) -> None:
             def outer_loop(a: SSAValue, _: list[SSAValue]) -> None:
@@ -222,49 +254,63 @@ class _Conv:
             ir.loop(zero, outer, one, outer_loop)
 
             def last_block(ob: SSAValue, _: list[SSAValue]) -> None:  # an odd number of blocks
-                ir.loop(zero, p["OH"], one, lambda oy, _: self.row(n, ob, oy, 1))
+                ir.loop(zero, rows, one, lambda r, _: self.row(n, ob, r, 1))
 
             ir.loop(ob_paired, p["OB"], one, last_block)
 
         ir.loop(zero, p["N"], one, image)
         ir.emit(llvm.ReturnOp())
 
-    def row(self, n: SSAValue, ob: SSAValue, oy: SSAValue, vectors: int) -> None:
-        """Output row oy of channel blocks ob..ob+vectors-1: border columns one at a time,
+    def row(self, n: SSAValue, ob: SSAValue, r: SSAValue, vectors: int) -> None:
+        """Row r of pixels of channel blocks ob..ob+vectors-1: border columns one at a time,
         interior columns in whole tiles, the rest one at a time."""
         ir, p = self.ir, self.p
         one = self.c(1)
-        ky = self.valid_taps(ir.mul(oy, p["SH"]), p["H"], p["KH"], p["DH"], p["PH"])
+        # (A row of all pixels has no padding: every kernel row is valid, as for r = 0.)
+        ky = self.valid_taps(ir.mul(r, p["SH"]), p["H"], p["KH"], p["DH"], p["PH"])
         full_kx = (self.c(0), p["KW"])
+        first = ir.mul(r, self.row_len)
 
-        def column(ox: SSAValue, _: list[SSAValue]) -> None:
+        def column(x: SSAValue, _: list[SSAValue]) -> None:
+            pixel = ir.add(first, x)
+            ox = ir.emit(llvm.SRemOp(pixel, p["OW"]))
             kx = self.valid_taps(ir.mul(ox, p["SW"]), p["WI"], p["KW"], p["DW"], p["PW"])
-            self.tile(n, ob, oy, ox, ky, kx, 1, vectors)
+            self.tile(n, ob, pixel, ky, kx, 1, vectors)
 
         ir.loop(self.c(0), self.ox_lo, one, column)
         ir.loop(
             self.ox_lo,
             self.ox_tiled,
             self.c(self.t.columns),
-            lambda ox, _: self.tile(n, ob, oy, ox, ky, full_kx, self.t.columns, vectors),
+            lambda x, _: self.tile(n, ob, ir.add(first, x), ky, full_kx, self.t.columns, vectors),
         )
-        ir.loop(self.ox_tiled, p["OW"], one, column)
+        ir.loop(self.ox_tiled, self.row_len, one, column)
 
     def tile(
         self,
         n: SSAValue,
         ob: SSAValue,
-        oy: SSAValue,
-        ox: SSAValue,
+        pixel: SSAValue,
         ky: tuple[SSAValue, SSAValue],
         kx: tuple[SSAValue, SSAValue],
         columns: int,
         vectors: int,
     ) -> None:
-        """Output columns ox..ox+columns-1 of row oy, channel blocks ob..ob+vectors-1: the
-        reductions over the valid taps `ky` x `kx`, then the epilogue and the store."""
+        """Pixels pixel..pixel+columns-1 (row-major over OH x OW; at most one row end among
+        them), channel blocks ob..ob+vectors-1: the reductions over the valid taps `ky` x
+        `kx`, then the epilogue and the store."""
         ir, p, lanes = self.ir, self.p, self.t.lanes
         one = self.c(1)
+        oy = self.div(pixel, p["OW"])
+        ox = ir.sub(pixel, ir.mul(oy, p["OW"]))
+        # Column t's input is `shift[t]` elements after column 0's: t columns on, or, past the
+        # row end, one row down and OW columns back.
+        down = ir.sub(ir.mul(p["SH"], self.x_row), ir.mul(p["OW"], self.x_col))
+        shift = [self.c(0)]
+        for t in range(1, columns):
+            wraps = ir.cmp("sge", ir.add(ox, self.c(t)), p["OW"])
+            along = ir.mul(self.c(t), self.x_col)
+            shift.append(ir.select(wraps, ir.add(along, down), along))
         # With dilation 1, a kernel row's valid columns and their channels are contiguous in X
         # and W: one loop of (kx_hi - kx_lo) * IC steps; otherwise one loop per column.
         kx_lo, kx_hi = kx
@@ -296,7 +342,7 @@ class _Conv:
                         ]
                         out = list(acc)
                         for t in range(columns):
-                            xt = ir.at(xp, (self.c(t), self.x_col), i) if t else ir.at(xp, i)
+                            xt = ir.at(xp, shift[t], i) if t else ir.at(xp, i)
                             x = self.splat(ir.load(xt))
                             for v in range(vectors):
                                 out[t * vectors + v] = self.fma(x, w[v], acc[t * vectors + v])
@@ -310,15 +356,14 @@ class _Conv:
 
         zero = self.vsplat_const(0.0)
         acc = ir.loop(self.c(0), p["C"], one, block, [zero] * (columns * vectors))
-        self.store(acc, n, ob, oy, ox, columns, vectors)
+        self.store(acc, n, ob, pixel, columns, vectors)
 
     def store(
         self,
         acc: list[SSAValue],
         n: SSAValue,
         ob: SSAValue,
-        oy: SSAValue,
-        ox: SSAValue,
+        pixel: SSAValue,
         columns: int,
         vectors: int,
     ) -> None:
@@ -328,8 +373,7 @@ class _Conv:
             obv = ir.add(ob, self.c(v)) if v else ob
             bias = ir.load(ir.at(self.bias, (obv, self.bias_step)), self.vec, 4)
             row = ir.add(
-                ir.mul(ir.add(ir.mul(n, p["OB"]), obv), plane),
-                ir.mul(ir.add(ir.mul(oy, p["OW"]), ox), self.c(lanes)),
+                ir.mul(ir.add(ir.mul(n, p["OB"]), obv), plane), ir.mul(pixel, self.c(lanes))
             )
             for t in range(columns):
                 offset = ir.add(row, self.c(t * lanes)) if t else row
