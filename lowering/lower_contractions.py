@@ -343,7 +343,9 @@ def conv_epilogue(conv: linalg.GenericOp) -> ConvEpilogue | None:
     it but a dealloc) when its body is a chain of bias add, residual add and max/min with
     constants, in that order, that the routine can apply; None otherwise."""
     out = conv.outputs[0]
-    shape = out.type.get_shape()  # pyright: ignore
+    out_type = out.type
+    assert isinstance(out_type, MemRefType)  # conv_geometry checked it
+    shape = out_type.get_shape()
     bookkeeping = (memref.DeallocOp, linalg.FillOp)
     readers = [
         u.operation
@@ -368,13 +370,13 @@ def conv_epilogue(conv: linalg.GenericOp) -> ConvEpilogue | None:
     if ep.body.block.args[-1].first_use is not None:
         return None  # the epilogue reads its destination
     args = ep.body.block.args
-    operand = dict(zip(args, (*ep.inputs, *ep.outputs), strict=True))
-    amap = dict(zip(args, maps, strict=True))
+    operand: dict[SSAValue, SSAValue] = dict(zip(args, (*ep.inputs, *ep.outputs), strict=True))
+    amap: dict[SSAValue, AffineMap] = dict(zip(args, maps, strict=True))
     conv_args = [a for a in args[:-1] if operand[a] is out]
     if len(conv_args) != 1 or amap[conv_args[0]] != identity:
         return None
     found = ConvEpilogue(ep)
-    current = conv_args[0]
+    current: SSAValue = conv_args[0]
     clipped = False
     for o in ep.body.block.ops:
         if isinstance(o, arith.ConstantOp):
@@ -391,10 +393,8 @@ def conv_epilogue(conv: linalg.GenericOp) -> ConvEpilogue | None:
             read = operand[other]
             if read is out:
                 return None
-            if amap[other] == channel and read.type == MemRefType(
-                out.type.get_element_type(),
-                [1, shape[1], 1, 1, shape[4]],  # pyright: ignore
-            ):
+            bias_type = MemRefType(out_type.get_element_type(), [1, shape[1], 1, 1, shape[4]])
+            if amap[other] == channel and read.type == bias_type:
                 if found.bias is not None or found.residual is not None:
                     return None
                 found.bias = read

@@ -96,7 +96,7 @@ def build_conv(target: Target, tile: ConvTile | None = None) -> llvm.FuncOp:
     for arg, pname in zip(entry.args, CONV_PARAMS, strict=True):
         arg.name_hint = pname
     region = Region(entry)
-    params = dict(zip(CONV_PARAMS, entry.args, strict=True))
+    params: dict[str, SSAValue] = dict(zip(CONV_PARAMS, entry.args, strict=True))
     _Conv(_IR(region, entry), t, params, target.fma).build()
     return llvm.FuncOp(
         conv_name(target),
