@@ -16,6 +16,11 @@ dilation 1 a kernel row's columns and channels are one contiguous run in both X 
 they are one loop. Padding costs no branch in those loops: each output row reads only its
 valid kernel rows, the columns whose taps are all inside the image go in whole tiles, and
 the border columns (and the last OW mod T) go one at a time with their own valid taps.
+Without padding (the lowering pads with a copy) a tile's T pixels may cross the end of an
+output row, so only the last OH*OW mod T pixels go one at a time.
+
+The loops over channel-block pairs and output rows are ordered by cache traffic (whichever
+of the image and the weights would be re-read from beyond L2 fewer bytes goes inside).
 
 The epilogue is applied to the tile in registers at the store: the per-channel bias
 (`flags & 1`), the residual (`flags & 2`, Y's shape) and the clip to [lo, hi] (relu is
