@@ -16,8 +16,14 @@ generic's indexing maps and memref shapes, so every layout the lowering produces
 into M) is one routine. A zero fill of the destination right before the op is dropped:
 the routine overwrites C (`accumulate = 0`); otherwise it adds to C. Everything else
 (other dtypes, strided views, empty shapes, fewer than `min-macs` multiply-adds) keeps
-its loops. A fused epilogue stays a
-separate loop over C: fuse-linalg-epilogue does not fuse into these anchors.
+its loops. A fused epilogue stays a separate loop over C: fuse-linalg-epilogue does not fuse
+into these anchors.
+
+A blocked conv2d (`conv2d`: NCHW{c}c data, OIHW{i}i{o}o weight, `o` the target's lanes) becomes
+a call of the conv2d routine (lowering/kernels/conv.py), its geometry read back from the maps.
+The elementwise generic that alone reads its result, when its body is a bias add, a residual
+add and max/min with constants, goes into the call (applied on the register tile at the
+store); the call then sits where that generic was and writes its destination.
 
 The module gets a declaration of each routine it calls (`kernels=declare`, the default):
 the routines are the kernel library's, compiled once per CPU and added to every JIT engine
@@ -31,7 +37,8 @@ needs no library: for tools that compile the printed IR alone.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from math import prod
 
@@ -44,11 +51,12 @@ from xdsl.dialects.builtin import (
     MemRefType,
     ModuleOp,
     NoneAttr,
+    f32,
     i64,
 )
 from xdsl.dialects.linalg import ops as linalg
 from xdsl.ir import Operation, SSAValue
-from xdsl.ir.affine import AffineConstantExpr, AffineDimExpr
+from xdsl.ir.affine import AffineConstantExpr, AffineDimExpr, AffineMap
 from xdsl.passes import ModulePass
 
 from relay_opt.diagnostics import RelayError
@@ -58,6 +66,7 @@ from relay_opt.lowering.kernels import (
     declare_kernel,
     kernel_contraction,
 )
+from relay_opt.lowering.kernels.conv import CONV_KERNEL, HAS_BIAS, HAS_RESIDUAL
 from relay_opt.lowering.kernels.gemm import GEMM_KERNEL, add_runtime_declarations
 from relay_opt.lowering.kernels.target import Target
 
@@ -227,19 +236,307 @@ def gemm_call(op: linalg.GenericOp, kind: str, module: ModuleOp, target: Target)
     return True
 
 
+# -- conv2d ----------------------------------------------------------------------------------
+
+
+def _coefficients(amap: AffineMapAttr, loops: int) -> list[dict[int, int]] | None:
+    """Each result of a linear map as {loop: coefficient}; None if a result is not linear
+    without a constant term (checked at one more point than the unit vectors)."""
+    m = amap.data
+    zero = m.eval([0] * loops, [])
+    units = [m.eval([int(k == j) for k in range(loops)], []) for j in range(loops)]
+    probe = [j + 2 for j in range(loops)]
+    coeffs = [{j: units[j][r] for j in range(loops) if units[j][r]} for r in range(len(zero))]
+    at_probe = m.eval(probe, [])
+    if any(zero) or any(
+        at_probe[r] != sum(c * probe[j] for j, c in coeffs[r].items()) for r in range(len(zero))
+    ):
+        return None
+    return coeffs
+
+
+@dataclass(frozen=True)
+class ConvGeometry:
+    """One call of the conv2d routine (see kernels/conv.py): sizes, strides, dilation."""
+
+    n: int
+    c: int
+    ic: int
+    h: int
+    wi: int
+    ob: int
+    oh: int
+    ow: int
+    kh: int
+    kw: int
+    sh: int
+    sw: int
+    dh: int
+    dw: int
+
+
+_CONV_ITERATORS = ["parallel"] * 4 + ["reduction"] * 4 + ["parallel"] * 2
+
+
+def conv_geometry(op: linalg.GenericOp, lanes: int) -> ConvGeometry | None:
+    """The blocked conv2d convert-relay-to-linalg built (loops n, ob, y, xo, ib, i, j, ii, xi,
+    oo; see its _blocked_conv2d), read back from the maps and contiguous memref types; None
+    for anything else (a depthwise conv, an output block other than `lanes`)."""
+    if len(op.inputs) != 3 or len(op.outputs) != 1 or op.results:
+        return None
+    types = [v.type for v in (*op.inputs, *op.outputs)]
+    if not all(isinstance(t, MemRefType) and isinstance(t.layout, NoneAttr) for t in types):
+        return None
+    iterators = [str(it.data) for it in op.iterator_types]  # pyright: ignore
+    if iterators != _CONV_ITERATORS or not _is_conv_mac(op):
+        return None
+    x, w, tiles, y = (t.get_shape() for t in types)  # pyright: ignore
+    if len(x) != 5 or len(w) != 6 or len(tiles) != 2 or len(y) != 5 or min(*x, *w, *y) <= 0:
+        return None
+    maps = [_coefficients(m, 10) for m in op.indexing_maps.data]  # pyright: ignore
+    if any(m is None for m in maps):
+        return None
+    mx, mw, mt, my = maps  # pyright: ignore
+    tile = tiles[1]
+    row, col = mx[2], mx[3]  # pyright: ignore
+    sh, dh, sw, dw = row.get(2, 0), row.get(5, 0), col.get(8, 0), col.get(6, 0)
+    if min(sh, dh, sw, dw) < 1:
+        return None
+    expect_x = [{0: 1}, {4: 1}, {2: sh, 5: dh}, {3: tile * sw, 8: sw, 6: dw}, {7: 1}]
+    expect_w = [{1: 1}, {4: 1}, {5: 1}, {6: 1}, {7: 1}, {9: 1}]
+    expect_y = [{0: 1}, {1: 1}, {2: 1}, {3: tile, 8: 1}, {9: 1}]
+    if (mx, mw, mt, my) != (expect_x, expect_w, [{3: 1}, {8: 1}], expect_y):
+        return None
+    n, c, h, wi, ic = x
+    ob, oh, ow, lane = y[1], y[2], y[3], y[4]
+    if w[0] != ob or w[1] != c or w[4] != ic or w[5] != lane or lane != lanes or y[0] != n:
+        return None
+    return ConvGeometry(n, c, ic, h, wi, ob, oh, ow, w[2], w[3], sh, sw, dh, dw)
+
+
+def _is_conv_mac(op: linalg.GenericOp) -> bool:
+    """The body is `out + x * w` (the third input is read for its shape only)."""
+    body = list(op.body.block.ops)
+    if len(body) != 3:
+        return False
+    mul, add, yld = body
+    a = op.body.block.args
+    return (
+        isinstance(mul, arith.MulfOp)
+        and {mul.lhs, mul.rhs} == {a[0], a[1]}
+        and isinstance(add, arith.AddfOp)
+        and {add.lhs, add.rhs} == {a[3], mul.result}
+        and isinstance(yld, linalg.YieldOp)
+        and list(yld.operands) == [add.result]
+        and a[2].first_use is None
+    )
+
+
+@dataclass
+class ConvEpilogue:
+    """What the routine applies at its store, taken from the elementwise generic after the conv:
+    (conv + bias) + residual, clamped to [lo, hi]."""
+
+    op: linalg.GenericOp
+    bias: SSAValue | None = None
+    residual: SSAValue | None = None
+    lo: float = -math.inf
+    hi: float = math.inf
+
+
+def _float_constant(v: SSAValue) -> float | None:
+    owner = v.owner
+    if isinstance(owner, arith.ConstantOp) and isinstance(owner.value, FloatAttr):
+        return float(owner.value.value.data)
+    return None
+
+
+def conv_epilogue(conv: linalg.GenericOp) -> ConvEpilogue | None:
+    """The generic that reads the conv's output (element by element, and nothing else reads
+    it but a dealloc) when its body is a chain of bias add, residual add and max/min with
+    constants, in that order, that the routine can apply; None otherwise."""
+    out = conv.outputs[0]
+    out_type = out.type
+    assert isinstance(out_type, MemRefType)  # conv_geometry checked it
+    shape = out_type.get_shape()
+    bookkeeping = (memref.DeallocOp, linalg.FillOp)
+    readers = [
+        u.operation
+        for u in out.uses
+        if u.operation is not conv and not isinstance(u.operation, bookkeeping)
+    ]
+    if len(readers) != 1 or not isinstance(readers[0], linalg.GenericOp):
+        return None
+    ep = readers[0]
+    if ep.parent is not conv.parent or len(ep.outputs) != 1 or ep.results:
+        return None
+    if any(str(it.data) != "parallel" for it in ep.iterator_types):  # pyright: ignore
+        return None
+    rank = len(shape)
+    maps = [m.data for m in ep.indexing_maps.data]
+    identity = AffineMap.identity(rank)
+    channel = AffineMap(rank, 0, (AffineDimExpr(0), AffineDimExpr(1), AffineConstantExpr(0),
+                                  AffineConstantExpr(0), AffineDimExpr(4)))  # fmt: skip
+    dest = ep.outputs[0]
+    if dest.type != out.type or maps[-1] != identity or dest in (*conv.inputs, out):
+        return None
+    if ep.body.block.args[-1].first_use is not None:
+        return None  # the epilogue reads its destination
+    args = ep.body.block.args
+    operand: dict[SSAValue, SSAValue] = dict(zip(args, (*ep.inputs, *ep.outputs), strict=True))
+    amap: dict[SSAValue, AffineMap] = dict(zip(args, maps, strict=True))
+    conv_args = [a for a in args[:-1] if operand[a] is out]
+    if len(conv_args) != 1 or amap[conv_args[0]] != identity:
+        return None
+    found = ConvEpilogue(ep)
+    current: SSAValue = conv_args[0]
+    clipped = False
+    for o in ep.body.block.ops:
+        if isinstance(o, arith.ConstantOp):
+            continue
+        if isinstance(o, linalg.YieldOp):
+            return found if list(o.operands) == [current] else None
+        binary = isinstance(o, arith.FloatingPointLikeBinaryOperation)
+        if not (binary and current in (o.lhs, o.rhs)):  # pyright: ignore[reportAttributeAccessIssue]
+            return None
+        other = o.rhs if o.lhs is current else o.lhs
+        if other is current:
+            return None
+        if isinstance(o, arith.AddfOp) and not clipped and other in amap:
+            read = operand[other]
+            if read is out:
+                return None
+            bias_type = MemRefType(out_type.get_element_type(), [1, shape[1], 1, 1, shape[4]])
+            if amap[other] == channel and read.type == bias_type:
+                if found.bias is not None or found.residual is not None:
+                    return None
+                found.bias = read
+            elif amap[other] == identity and read.type == out.type and found.residual is None:
+                found.residual = read
+            else:
+                return None
+        elif isinstance(o, (arith.MaximumfOp, arith.MinimumfOp)):
+            value = _float_constant(other)
+            if value is None or math.isnan(value):
+                return None
+            clipped = True
+            # Clamps compose to one [lo, hi] (max then min) only while lo <= hi.
+            if isinstance(o, arith.MaximumfOp):
+                if value > found.hi:
+                    return None
+                found.lo = max(found.lo, value)
+            else:
+                if value < found.lo:
+                    return None
+                found.hi = min(found.hi, value)
+        else:
+            return None
+        current = o.result
+    return None
+
+
+def _only_freed_between(first: Operation, last: Operation, values: Sequence[SSAValue]) -> bool:
+    """Between `first` and `last` (same block) nothing touches `values` but deallocs."""
+    op = first.next_op
+    while op is not None and op is not last:
+        if not isinstance(op, memref.DeallocOp) and any(
+            v in inner.operands for inner in op.walk() for v in values
+        ):
+            return False
+        op = op.next_op
+    return op is last
+
+
+def conv_call(op: linalg.GenericOp, kind: str, module: ModuleOp, target: Target) -> bool:
+    """Replaces the blocked conv2d `op` (and the elementwise epilogue after it, when the routine
+    can apply it at its store) by a call of the conv2d routine; False if it does not fit."""
+    g = conv_geometry(op, target.lanes(32))
+    fill = _zero_fill_before(op)
+    if g is None or fill is None:
+        return False
+    x, w, tiles = op.inputs
+    out = op.outputs[0]
+    ep = conv_epilogue(op)
+    if ep is not None and not _only_freed_between(op, ep.op, [x, w]):
+        ep = None
+    # With an epilogue the call goes where the epilogue was (its bias and residual are ready
+    # there); the conv's inputs freed in between are freed after the call instead.
+    at: Operation = op if ep is None else ep.op
+    ops: list[Operation] = []
+    dest = out if ep is None else ep.op.outputs[0]
+    px, pw, py = (_pointer(ops, v) for v in (x, w, dest))
+    bias = _pointer(ops, ep.bias) if ep is not None and ep.bias is not None else py
+    residual = _pointer(ops, ep.residual) if ep is not None and ep.residual is not None else py
+    flags = 0
+    if ep is not None:
+        flags = (HAS_BIAS if ep.bias is not None else 0) | (
+            HAS_RESIDUAL if ep.residual is not None else 0
+        )
+    # The input is already padded (convert-relay-to-linalg's copy): no padding here.
+    sizes = [g.n, g.c, g.ic, g.h, g.wi, g.ob, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, 0, 0, g.dh, g.dw]
+    bounds = [
+        arith.ConstantOp(FloatAttr(v, f32))
+        for v in ((ep.lo, ep.hi) if ep is not None else (-math.inf, math.inf))
+    ]
+    ops += bounds
+    args = [px, pw, py, bias, residual, *(_i64(ops, v) for v in sizes), _i64(ops, flags)]
+    call = llvm.CallOp(
+        declare_kernel(module, CONV_KERNEL, target), *args, *(b.result for b in bounds)
+    )
+    call.location = op.location
+    ops.append(call)
+    block = at.parent_block()
+    assert block is not None
+    block.insert_ops_before(ops, at)
+    if ep is not None:
+        moved = []
+        o = op.next_op
+        while o is not None and o is not ep.op:
+            nxt = o.next_op
+            if isinstance(o, memref.DeallocOp) and o.memref in (x, w):
+                o.detach()
+                moved.append(o)
+            o = nxt
+        block.insert_ops_after(moved, call)
+        ep.op.detach()
+        ep.op.erase()
+    for dead in (op, fill):
+        dead.detach()
+        dead.erase()
+    for buffer in (tiles, out) if ep is not None else (tiles,):
+        _drop_if_unused(buffer)
+    return True
+
+
+def _drop_if_unused(buffer: SSAValue) -> None:
+    """Erases a memref.alloc that nothing but its deallocs uses any more."""
+    alloc = buffer.owner
+    if not isinstance(alloc, memref.AllocOp):
+        return
+    users = [u.operation for u in buffer.uses]
+    if all(isinstance(u, memref.DeallocOp) for u in users):
+        for u in users:
+            u.detach()
+            u.erase()
+        alloc.detach()
+        alloc.erase()
+
+
 KernelRule = Callable[[linalg.GenericOp, str, ModuleOp, Target], bool]
 KERNELS: dict[str, KernelRule] = {
     "dense": gemm_call,
     "matmul": gemm_call,
     "batch_matmul": gemm_call,
+    "conv2d": conv_call,
 }
 """A contraction's name (attribute_names.CONTRACTION) -> the rule replacing it by a kernel call."""
 
 
 @dataclass(frozen=True)
 class LowerContractionsPass(ModulePass):
-    """Replaces named float32 contractions (dense, matmul, batch_matmul) by calls to the kernel
-    library's packed GEMM routine, declared in the module (or defined: kernels=define)."""
+    """Replaces named float32 contractions by calls to the kernel library, declared in the module
+    (or defined: kernels=define): dense, matmul, batch_matmul by the packed GEMM; a blocked conv2d
+    (with the bias/residual/relu epilogue after it) by the shape-generic conv2d routine."""
 
     name = "lower-contractions"
 
@@ -256,6 +553,11 @@ class LowerContractionsPass(ModulePass):
     def target(self) -> Target:
         if self.vector_bits == 0:
             return Target.host()
+        if self.vector_bits not in (128, 256, 512):
+            raise RelayError(
+                f"lower-contractions: vector-bits must be 128, 256 or 512 (0: the host's), "
+                f"got {self.vector_bits}"
+            )
         return Target(vector_bits=self.vector_bits, fma=self.fma)
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:

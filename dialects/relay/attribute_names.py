@@ -23,6 +23,7 @@ OUTPUTS = "relay_opt.outputs"
 """On a bufferized func.func: how many of its trailing arguments are its results."""
 
 CONTRACTION = "relay_opt.contraction"
-"""On a linalg.generic: the contraction it computes (`"dense"`, `"matmul"`, `"batch_matmul"`),
+"""On a linalg.generic: the contraction it computes (`"dense"`, `"matmul"`, `"batch_matmul"`,
+the blocked `"conv2d"`),
 set by convert-relay-to-linalg; lower-contractions replaces such an op with a call to the
 kernel library's routine for it, and fuse-linalg-epilogue leaves those anchors alone."""

@@ -215,7 +215,7 @@ def _blocked_conv2d(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, w: SSAValue) 
         ]
         iterators = [PARALLEL] * 4 + [REDUCTION] * 2 + [PARALLEL] * 2
     mac = _mac(_dtype(op))
-    return accumulate(
+    result = accumulate(
         lw,
         [x, w, tiles],
         op.result.type,
@@ -224,6 +224,11 @@ def _blocked_conv2d(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, w: SSAValue) 
         iterators,
         lambda b, a: mac(b, [a[0], a[1], a[3]]),
     )
+    anchor = result.owner
+    if attrs.groups == 1 and isinstance(anchor, linalg.GenericOp):
+        # Named for lower-contractions, which calls the conv2d routine for it (float32).
+        anchor.attributes[CONTRACTION] = StringAttr("conv2d")
+    return result
 
 
 @lowering(Conv2D)

@@ -19,11 +19,12 @@ from xdsl.dialects.linalg import ops as linalg
 from xdsl.ir import Operation
 
 from relay_opt.dialects.relay.attribute_names import CONTRACTION
+from relay_opt.lowering.kernels.conv import CONV_KERNEL
 from relay_opt.lowering.kernels.gemm import GEMM_KERNEL, add_runtime_declarations
 from relay_opt.lowering.kernels.routine import Kernel
 from relay_opt.lowering.kernels.target import Target
 
-LIBRARY: list[Kernel] = [GEMM_KERNEL]
+LIBRARY: list[Kernel] = [GEMM_KERNEL, CONV_KERNEL]
 """Every routine of the library, in the order the library module defines them; a new
 kernel family appends its `Kernel` here."""
 
@@ -54,6 +55,8 @@ def declare_kernel(module: ModuleOp, kernel: Kernel, target: Target) -> str:
 
 GEMM_CONTRACTIONS = frozenset({"dense", "matmul", "batch_matmul"})
 """The contractions (attribute_names.CONTRACTION) the GEMM routine computes."""
+KERNEL_CONTRACTIONS = GEMM_CONTRACTIONS | {"conv2d"}
+"""Every contraction with a routine: the GEMM's, and the blocked conv2d (kernels/conv.py)."""
 
 MIN_KERNEL_MACS = 4096
 """Smaller contractions (multiply-adds, the product of the loop ranges) keep their loops:
@@ -66,7 +69,7 @@ def kernel_contraction(op: Operation, min_macs: int = MIN_KERNEL_MACS) -> str | 
     by convert-relay-to-linalg, with a kernel for that name, all operands float32, at least
     `min_macs` multiply-adds."""
     kind = op.attributes.get(CONTRACTION)
-    if not isinstance(kind, StringAttr) or kind.data not in GEMM_CONTRACTIONS:
+    if not isinstance(kind, StringAttr) or kind.data not in KERNEL_CONTRACTIONS:
         return None
     if not isinstance(op, linalg.GenericOp) or prod(op.get_static_loop_ranges()) < min_macs:
         return None
