@@ -22,7 +22,7 @@ from relay_opt.diagnostics import ArgumentError, RelayError, verify_after_pass
 from relay_opt.dialects.relay.ir_helpers import functions_by_name
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.dialects.relay.types import DYNAMIC, IncompleteType, tensor_dtype
-from relay_opt.runtime import compile_cache
+from relay_opt.runtime import compile_cache, thread_pool
 from relay_opt.timing import Timings
 
 
@@ -52,12 +52,71 @@ def llvm_ir(module: ModuleOp) -> str:
     from xdsl.backend.llvm.convert import convert_module
     from xdsl.dialects import llvm as llvm_dialect
 
-    ir_module = convert_module(module, fallback_target_triple=None)
+    indirect = _mark_indirect_calls(module)
+    try:
+        ir_module = convert_module(module, fallback_target_triple=None)
+    finally:
+        for marker, call in indirect:
+            call.properties.pop("callee")
+            marker.detach()
+            marker.erase()
+    _restore_indirect_calls(ir_module, {m.sym_name.data for m, _ in indirect})
     # xDSL's translation drops a global's alignment; LLVM may use it (aligned vector loads).
     for op in module.ops:
         if isinstance(op, llvm_dialect.GlobalOp) and op.alignment is not None:
             ir_module.get_global(op.sym_name.data).align = op.alignment.value.data
     return str(ir_module)
+
+
+_INDIRECT = "relay_opt.indirect_call."
+
+
+def _mark_indirect_calls(module: ModuleOp) -> list:
+    """xDSL's translation has no indirect calls (an `llvm.call` whose callee is its first
+    operand, as the thread pool makes): each becomes, for the translation, a direct call of a
+    marker function taking the pointer first; `_restore_indirect_calls` undoes that."""
+    from xdsl.dialects import llvm as llvm_dialect
+    from xdsl.dialects.builtin import SymbolRefAttr
+
+    marked = []
+    for op in module.walk():
+        if isinstance(op, llvm_dialect.CallOp) and op.callee is None:
+            name = f"{_INDIRECT}{len(marked)}"
+            result = op.returned.type if op.returned is not None else None
+            marker = llvm_dialect.FuncOp(
+                name,
+                llvm_dialect.LLVMFunctionType([a.type for a in op.args], result),
+                linkage=llvm_dialect.LinkageAttr("external"),
+            )
+            module.body.block.add_op(marker)
+            op.properties["callee"] = SymbolRefAttr(name)
+            marked.append((marker, op))
+    return marked
+
+
+def _restore_indirect_calls(ir_module, markers: set[str]) -> None:  # noqa: ANN001
+    """Calls of the markers become calls through their first argument."""
+    if not markers:
+        return
+    import llvmlite.ir as ir
+
+    class Callee:  # the pointer, typed as the function it points to
+        def __init__(self, ptr, function_type) -> None:  # noqa: ANN001
+            self.ptr, self.function_type, self.type = ptr, function_type, ptr.type
+
+        def get_reference(self) -> str:
+            return self.ptr.get_reference()
+
+    for fn in ir_module.functions:
+        for block in fn.blocks:
+            for instr in block.instructions:
+                callee = getattr(instr, "callee", None)
+                if isinstance(instr, ir.CallInstr) and getattr(callee, "name", "") in markers:
+                    ptr, *args = instr.args
+                    fnty = ir.FunctionType(callee.function_type.return_type, [a.type for a in args])
+                    instr.operands = [Callee(ptr, fnty), *args]
+    for name in markers:
+        del ir_module.globals[name]
 
 
 def optimize(ir_text: str, opt: int = 3):  # noqa: ANN201
@@ -544,6 +603,7 @@ def compile(
     with timings.measure("llvm-translate"):
         ir_text = llvm_ir(lowered)
     llvm = _llvm()
+    thread_pool.ensure_for(ir_text)  # before MCJIT resolves relay_opt_parallel_for
     with timings.measure("llvm-optimize"):
         mod = optimize(ir_text, opt)
     objects: list[bytes] = []
@@ -585,6 +645,7 @@ def _from_cache(
     llvm = _llvm()
     for symbol, array in cached.weights:
         llvm.add_symbol(symbol, array.ctypes.data)
+    thread_pool.ensure_for(cached.object_code)
     engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target_machine(opt))
     try:
         engine.add_object_file(llvm.ObjectFileRef.from_data(cached.object_code))
