@@ -242,8 +242,34 @@ class Executable:
         self._weights: list[np.ndarray] = []  # compile() binds the module's weights here
         self._depth_check: _DepthCheck | None = None  # compile() sets it for recursive code
         self._objects: _Objects | None = None  # compile() sets it for code with objects
+        self._threads: int | None = None
         n = len(params) + len(self.outputs)
         self._fn = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * n))(address)
+
+    @property
+    def threads(self) -> int | None:
+        """The thread count of this executable's parallel regions while it runs, or None for
+        the process's (runtime/thread_pool.py: RELAY_OPT_NUM_THREADS, else the usable CPUs).
+        A run-time setting: the compiled code does not change."""
+        return self._threads
+
+    @threads.setter
+    def threads(self, n: int | None) -> None:
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+            raise ArgumentError(f"the thread count must be a positive integer, got {n!r}")
+        self._threads = n
+
+    def _run(self, fn, pointers: list[int]) -> None:  # noqa: ANN001
+        """fn(*pointers) with this executable's thread count, then the process's again."""
+        if self._threads is None:
+            fn(*pointers)
+            return
+        before = thread_pool.num_threads()
+        thread_pool.set_num_threads(self._threads)
+        try:
+            fn(*pointers)
+        finally:
+            thread_pool.set_num_threads(before)
 
     def _bind(
         self, args: Sequence[np.ndarray], kwargs: Mapping[str, np.ndarray]
@@ -292,9 +318,9 @@ class Executable:
         outputs = [np.empty(s.shape, dtype=s.np_dtype) for s in self.outputs]
         pointers = [a.ctypes.data for a in [*inputs, *outputs]]
         if self._depth_check is None:
-            self._fn(*pointers)
+            self._run(self._fn, pointers)
         else:
-            self._depth_check.call(self._fn, pointers)
+            self._depth_check.call(lambda *p: self._run(self._fn, list(p)), pointers)
         return _regroup(self._ret_type, outputs)
 
 
@@ -340,9 +366,9 @@ class _Objects:
             if self.release is not None:
                 release.callback(self.release)
             if exe._depth_check is None:
-                exe._fn(*pointers)
+                exe._run(exe._fn, pointers)
             else:
-                exe._depth_check.call(exe._fn, pointers)
+                exe._depth_check.call(lambda *p: exe._run(exe._fn, list(p)), pointers)
             leaves = [
                 o if isinstance(s, TensorSpec) else self.reader.value(s.type, [int(o)])
                 for s, o in zip(exe.outputs, outputs, strict=True)
@@ -557,6 +583,7 @@ def compile(
     timings: Timings | None = None,
     fp_policy: str = "fast",
     cache: bool = True,
+    threads: int | None = None,
 ) -> Executable:
     """Compile a type-checked Relay module; returns its `entry` function as an Executable.
 
@@ -566,7 +593,13 @@ def compile(
     contraction, reductions reassociated and vectorized; the default) or "strict" (every
     float operation rounded as written, in written order): lowering/apply_fp_policy.py. The
     object code is cached on disk (runtime/compile_cache.py) unless `cache` is False,
-    RELAY_OPT_NO_CACHE=1 or `profile` (a profile names its kernels from the lowering)."""
+    RELAY_OPT_NO_CACHE=1 or `profile` (a profile names its kernels from the lowering).
+    `threads` is the thread count of the executable's parallel regions (`Executable.threads`;
+    None: the process's, runtime/thread_pool.py); it is not part of the code or its cache key."""
+    if threads is not None and (
+        isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
+    ):
+        raise ArgumentError(f"the thread count must be a positive integer, got {threads!r}")
     funcs = functions_by_name(module)
     if entry not in funcs:
         raise ArgumentError(
@@ -592,6 +625,7 @@ def compile(
             with timings.measure("compile-cache-load"):
                 exe = _from_cache(cached, entry, opt, params, f, funcs)
             if exe is not None:
+                exe.threads = threads
                 return exe
     kernels: list[str] = []
     lowered = lower_to_llvm(module, profile, opt, timings, kernels, entry, fp_policy=fp_policy)
@@ -620,6 +654,7 @@ def compile(
     exe._depth_check = _depth_check(lowered, engine, funcs)
     exe._objects = _objects(module, lowered, engine, params, exe.outputs)
     exe.profile = kernel_profile
+    exe.threads = threads
     if key is not None and len(objects) == 1:
         with timings.measure("compile-cache-store"):
             compile_cache.save(

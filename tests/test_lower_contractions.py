@@ -138,6 +138,7 @@ def test_other_dtypes_keep_their_loops() -> None:
 def routine(request: pytest.FixtureRequest):  # noqa: ANN201
     """The host's GEMM routine, and AVX-512's (14x32; LLVM splits its vectors where the host
     has narrower ones), each compiled alone and callable through its C ABI."""
+    from relay_opt.runtime import thread_pool
     from relay_opt.runtime.jit import _llvm, llvm_ir, optimize, target_machine
 
     target = Target.host() if request.param == "host" else Target(vector_bits=request.param)
@@ -146,6 +147,7 @@ def routine(request: pytest.FixtureRequest):  # noqa: ANN201
     for op in module.ops:
         if isinstance(op, llvm_dialect.FuncOp) and op.sym_name.data == name:
             op.linkage = llvm_dialect.LinkageAttr("external")  # callable from here
+    thread_pool.load()  # the routine runs its packed products on the pool
     engine = _llvm().create_mcjit_compiler(optimize(llvm_ir(module), 3), target_machine(3))
     engine.finalize_object()
     signature = ctypes.CFUNCTYPE(
