@@ -26,3 +26,12 @@ CONTRACTION = "relay_opt.contraction"
 """On a linalg.generic: the contraction it computes (`"dense"`, `"matmul"`, `"batch_matmul"`),
 set by convert-relay-to-linalg; lower-contractions replaces such an op with a call to the
 kernel library's routine for it, and fuse-linalg-epilogue leaves those anchors alone."""
+
+PARALLEL_FOR = "relay_opt.parallel_for"
+"""A declared func.func `(!llvm.ptr ctx, i64 n, i64 grain) -> i64` that parallelize-loops
+calls with the TASK attribute; convert-to-llvm makes each call one of the thread pool's
+`relay_opt_parallel_for` with the task's address (upstream MLIR has no function address
+outside the llvm dialect)."""
+
+TASK = "relay_opt.task"
+"""On a call of PARALLEL_FOR: the symbol of the task function (ctx, begin, end) -> i64."""
