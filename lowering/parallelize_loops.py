@@ -264,7 +264,7 @@ class ParallelizeLoopsPass(ModulePass):
 def _declare_parallel_for(module: ModuleOp) -> None:
     if not any(isinstance(f, func.FuncOp) and f.sym_name.data == PARALLEL_FOR for f in module.ops):
         inputs = [PTR, i64, i64]
-        module.body.block.add_op(func.FuncOp(PARALLEL_FOR, (inputs, [i64]), visibility="private"))
+        module.body.block.add_op(func.FuncOp.external(PARALLEL_FOR, inputs, [i64]))
 
 
 def _slot(ctx: SSAValue, b: Builder, k: int) -> Operation:
