@@ -251,6 +251,7 @@ def build_gemm_columns(target: Target, shape: GemmShape | None = None) -> llvm.F
     p["C"] = ir.at(p["C"], first)
     p["N"] = ir.sub(last, first)
     gemm = _Gemm(ir, s, p, target.fma)
+    # The edge tile's stack buffer, in the entry block (one alloca per task).
     gemm.tile = ir.emit(llvm.AllocaOp(ir.const(s.mr * s.nr), F32, alignment=64))
     gemm.packed()
     ir.emit(llvm.ReturnOp(ir.const(0)))
@@ -294,8 +295,6 @@ class _Gemm:
 
     def build(self) -> None:
         ir, s, p = self.ir, self.s, self.p
-        # The edge tile's stack buffer, in the entry block (one alloca per call).
-        self.tile = ir.emit(llvm.AllocaOp(self.c(s.mr * s.nr), F32, alignment=64))
         one = self.c(1)
         # A few rows (a batch-1 dense): packing B would copy all of it to use it once, so
         # such products read the operands in place, along their contiguous axis.
