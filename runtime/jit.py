@@ -110,8 +110,10 @@ def _restore_indirect_calls(ir_module, markers: set[str]) -> None:  # noqa: ANN0
     for fn in ir_module.functions:
         for block in fn.blocks:
             for instr in block.instructions:
-                callee = getattr(instr, "callee", None)
-                if isinstance(instr, ir.CallInstr) and getattr(callee, "name", "") in markers:
+                if not isinstance(instr, ir.CallInstr):
+                    continue
+                callee = instr.callee
+                if getattr(callee, "name", "") in markers:
                     ptr, *args = instr.args
                     fnty = ir.FunctionType(callee.function_type.return_type, [a.type for a in args])
                     instr.operands = [Callee(ptr, fnty), *args]

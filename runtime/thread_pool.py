@@ -124,6 +124,9 @@ def ensure_for(llvm_ir_or_object: str | bytes) -> None:
     """Loads the pool if compiled code (LLVM IR text or an object file) calls it."""
     from relay_opt.lowering.kernels.thread_pool import PARALLEL_FOR
 
-    needle = PARALLEL_FOR if isinstance(llvm_ir_or_object, str) else PARALLEL_FOR.encode()
-    if needle in llvm_ir_or_object:
+    if isinstance(llvm_ir_or_object, str):
+        used = PARALLEL_FOR in llvm_ir_or_object
+    else:
+        used = PARALLEL_FOR.encode() in llvm_ir_or_object
+    if used:
         load()

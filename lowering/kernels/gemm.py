@@ -280,6 +280,9 @@ def build_gemm(target: Target, shape: GemmShape | None = None) -> llvm.FuncOp:
 
 
 class _Gemm:
+    tile: SSAValue
+    """The edge tile's stack buffer (the caller of `packed` allocates it)."""
+
     def __init__(self, ir: _IR, s: GemmShape, p: dict[str, SSAValue], fused: bool):
         self.ir, self.s, self.p, self.fused = ir, s, p, fused
         self.vec = VectorType(F32, [s.lanes])
@@ -294,7 +297,7 @@ class _Gemm:
         return ir.mul(q, self.c(m))
 
     def build(self) -> None:
-        ir, s, p = self.ir, self.s, self.p
+        ir, p = self.ir, self.p
         one = self.c(1)
         # A few rows (a batch-1 dense): packing B would copy all of it to use it once, so
         # such products read the operands in place, along their contiguous axis.
