@@ -34,10 +34,13 @@ def compile(  # noqa: A001, ANN201
     profile: bool = False,
     fp_policy: str = "fast",
     cache: bool = True,
+    threads: int | None = None,
 ):
     """Compile a type-checked Relay module to native code: see `relay_opt.runtime.jit.compile`
     (`fp_policy`: "fast", the default, or "strict"; `cache=False` neither reads nor writes the
-    on-disk compile cache)."""
+    on-disk compile cache; `threads`: the thread count of its calls, a run-time setting)."""
     from relay_opt.runtime.jit import compile as jit_compile
 
-    return jit_compile(module, entry, opt, profile, fp_policy=fp_policy, cache=cache)
+    return jit_compile(
+        module, entry, opt, profile, fp_policy=fp_policy, cache=cache, threads=threads
+    )

@@ -47,6 +47,7 @@ PASSES: dict[str, str] = {
 # Passes whose names xDSL's own passes already take: relay-opt's replace them there.
 RELAY_OPT_OVERRIDES: dict[str, str] = {
     "dce": "passes.dce:DeadCodeEliminationPass",
+    "parallelize-loops": "lowering.parallelize_loops:ParallelizeLoopsPass",
     "convert-scf-to-cf": "lowering.convert_scf_to_cf:ConvertScfToCfPass",
     "tail-calls-to-loops": "lowering.tail_calls_to_loops:TailCallsToLoopsPass",
 }

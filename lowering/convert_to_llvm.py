@@ -63,6 +63,7 @@ from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint
 
 from relay_opt.diagnostics import RelayError
+from relay_opt.dialects.relay.attribute_names import PARALLEL_FOR, TASK
 from relay_opt.dialects.relay.limits import (
     DEFAULT_MAX_DEPTH,
     DEPTH_GLOBAL,
@@ -448,6 +449,8 @@ class _Converter:
             self.values[op.results[0]] = self.v(op.operands[0])
         elif isinstance(op, func.CallOp) and op.callee.string_value() == MATCH_FAILED:
             self.match_failed(op)
+        elif isinstance(op, func.CallOp) and op.callee.string_value() == PARALLEL_FOR:
+            self.parallel_for(op)
         elif isinstance(op, func.CallOp):
             rts = [llvm_type(r.type) for r in op.results]
             if op.callee.string_value() in LIBC_CALLS:  # C library functions called by the kernels
@@ -500,6 +503,18 @@ class _Converter:
         dead = Block()
         self.region.insert_block_after(dead, self.b.insertion_point.block)
         self.b = Builder(InsertPoint.at_end(dead))
+
+    def parallel_for(self, op: func.CallOp) -> None:
+        """parallelize-loops' call: the pool's relay_opt_parallel_for(task, ctx, n, grain)."""
+        from relay_opt.lowering.kernels.thread_pool import declare_parallel_for
+
+        task = op.attributes.get(TASK)
+        if not isinstance(task, SymbolRefAttr):
+            raise RelayError(f"a call of @{PARALLEL_FOR} needs a {TASK} function symbol", op)
+        name = declare_parallel_for(self.module)
+        address = self.emit(llvm.AddressOfOp(task.string_value(), PTR))
+        args = [self.v(a) for a in op.arguments]
+        self.set(op, self.emit(llvm.CallOp(name, address, *args, return_type=i64)))
 
     def switch(self, op: cf.SwitchOp) -> None:
         """`cf.switch` as a chain of equality tests (xDSL's llvm dialect has no switch;
@@ -804,7 +819,10 @@ class ConvertToLLVMPass(ModulePass):
         conv.recursive = {name: k + 1 for k, name in enumerate(cyclic)}
         conv.noalias = _noalias_functions(op)
         for child in list(op.ops):
-            if isinstance(child, func.FuncOp) and child.sym_name.data == MATCH_FAILED:
+            if isinstance(child, func.FuncOp) and child.sym_name.data in (
+                MATCH_FAILED,
+                PARALLEL_FOR,
+            ):
                 child.detach()  # its calls became stores of the error code
                 child.erase()
                 continue

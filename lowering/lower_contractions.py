@@ -592,8 +592,11 @@ def define_kernels(module: ModuleOp, target: Target) -> None:
         return
     add_runtime_declarations(module)
     for f in declared:
-        definition = by_name[f.sym_name.data].build(target)
+        kernel = by_name[f.sym_name.data]
+        definition = kernel.build(target)
         definition.linkage = llvm.LinkageAttr("internal")
+        for helper in kernel.helpers(target):
+            module.body.block.insert_op_before(helper, f)
         module.body.block.insert_op_before(definition, f)
         f.detach()
         f.erase()

@@ -18,6 +18,7 @@ from relay_opt.lowering.expand_math import ExpandMathPass
 from relay_opt.lowering.fuse_linalg_elementwise import FuseLinalgElementwisePass
 from relay_opt.lowering.fuse_linalg_epilogue import FuseLinalgEpiloguePass
 from relay_opt.lowering.lower_contractions import LowerContractionsPass
+from relay_opt.lowering.parallelize_loops import ParallelizeLoopsPass
 from relay_opt.lowering.tail_calls_to_loops import TailCallsToLoopsPass
 
 # The lowering stages in the order they run: the one list the pass, the JIT and
@@ -32,6 +33,8 @@ STAGES: tuple[ModulePass, ...] = (
     # Before the loops: reductions are still linalg reduction iterators and scf.for iter_args.
     ApplyFpPolicyPass(),
     ConvertLinalgToLoopsPass(),
+    # While the loops are still scf.for: large parallel nests become thread-pool tasks.
+    ParallelizeLoopsPass(),
     ConvertScfToCfPass(),
     TailCallsToLoopsPass(),
     # Last before convert-to-llvm: the structural stages see one math op, not its expansion.

@@ -22,7 +22,7 @@ from relay_opt.diagnostics import ArgumentError, RelayError, verify_after_pass
 from relay_opt.dialects.relay.ir_helpers import functions_by_name
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.dialects.relay.types import DYNAMIC, IncompleteType, tensor_dtype
-from relay_opt.runtime import compile_cache, kernel_library
+from relay_opt.runtime import compile_cache, kernel_library, thread_pool
 from relay_opt.runtime.kernel_library import KernelErrorCell
 from relay_opt.timing import Timings
 
@@ -53,12 +53,73 @@ def llvm_ir(module: ModuleOp) -> str:
     from xdsl.backend.llvm.convert import convert_module
     from xdsl.dialects import llvm as llvm_dialect
 
-    ir_module = convert_module(module, fallback_target_triple=None)
+    indirect = _mark_indirect_calls(module)
+    try:
+        ir_module = convert_module(module, fallback_target_triple=None)
+    finally:
+        for marker, call in indirect:
+            call.properties.pop("callee")
+            marker.detach()
+            marker.erase()
+    _restore_indirect_calls(ir_module, {m.sym_name.data for m, _ in indirect})
     # xDSL's translation drops a global's alignment; LLVM may use it (aligned vector loads).
     for op in module.ops:
         if isinstance(op, llvm_dialect.GlobalOp) and op.alignment is not None:
             ir_module.get_global(op.sym_name.data).align = op.alignment.value.data
     return str(ir_module)
+
+
+_INDIRECT = "relay_opt.indirect_call."
+
+
+def _mark_indirect_calls(module: ModuleOp) -> list:
+    """xDSL's translation has no indirect calls (an `llvm.call` whose callee is its first
+    operand, as the thread pool makes): each becomes, for the translation, a direct call of a
+    marker function taking the pointer first; `_restore_indirect_calls` undoes that."""
+    from xdsl.dialects import llvm as llvm_dialect
+    from xdsl.dialects.builtin import SymbolRefAttr
+
+    marked = []
+    for op in module.walk():
+        if isinstance(op, llvm_dialect.CallOp) and op.callee is None:
+            name = f"{_INDIRECT}{len(marked)}"
+            result = op.returned.type if op.returned is not None else None
+            marker = llvm_dialect.FuncOp(
+                name,
+                llvm_dialect.LLVMFunctionType([a.type for a in op.args], result),
+                linkage=llvm_dialect.LinkageAttr("external"),
+            )
+            module.body.block.add_op(marker)
+            op.properties["callee"] = SymbolRefAttr(name)
+            marked.append((marker, op))
+    return marked
+
+
+def _restore_indirect_calls(ir_module, markers: set[str]) -> None:  # noqa: ANN001
+    """Calls of the markers become calls through their first argument."""
+    if not markers:
+        return
+    import llvmlite.ir as ir
+
+    class Callee:  # the pointer, typed as the function it points to
+        def __init__(self, ptr, function_type) -> None:  # noqa: ANN001
+            self.ptr, self.function_type, self.type = ptr, function_type, ptr.type
+
+        def get_reference(self) -> str:
+            return self.ptr.get_reference()
+
+    for fn in ir_module.functions:
+        for block in fn.blocks:
+            for instr in block.instructions:
+                if not isinstance(instr, ir.CallInstr):
+                    continue
+                callee = instr.callee
+                if getattr(callee, "name", "") in markers:
+                    ptr, *args = instr.args
+                    fnty = ir.FunctionType(callee.function_type.return_type, [a.type for a in args])
+                    instr.operands = [Callee(ptr, fnty), *args]
+    for name in markers:
+        del ir_module.globals[name]
 
 
 def optimize(ir_text: str, opt: int = 3):  # noqa: ANN201
@@ -185,8 +246,34 @@ class Executable:
         self._depth_check: _DepthCheck | None = None  # compile() sets it for recursive code
         self._objects: _Objects | None = None  # compile() sets it for code with objects
         self._kernel_error: KernelErrorCell | None = None  # set for code calling the library
+        self._threads: int | None = None
         n = len(params) + len(self.outputs)
         self._fn = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * n))(address)
+
+    @property
+    def threads(self) -> int | None:
+        """The thread count of this executable's parallel regions while it runs, or None for
+        the process's (runtime/thread_pool.py: RELAY_OPT_NUM_THREADS, else the usable CPUs).
+        A run-time setting: the compiled code does not change."""
+        return self._threads
+
+    @threads.setter
+    def threads(self, n: int | None) -> None:
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+            raise ArgumentError(f"the thread count must be a positive integer, got {n!r}")
+        self._threads = n
+
+    def _with_threads(self, fn, pointers: list[int]) -> None:  # noqa: ANN001
+        """fn(*pointers) with this executable's thread count, then the process's again."""
+        if self._threads is None:
+            fn(*pointers)
+            return
+        before = thread_pool.num_threads()
+        thread_pool.set_num_threads(self._threads)
+        try:
+            fn(*pointers)
+        finally:
+            thread_pool.set_num_threads(before)
 
     def _bind(
         self, args: Sequence[np.ndarray], kwargs: Mapping[str, np.ndarray]
@@ -241,9 +328,9 @@ class Executable:
         if self._kernel_error is not None:
             self._kernel_error.clear()
         if self._depth_check is None:
-            self._fn(*pointers)
+            self._with_threads(self._fn, pointers)
         else:
-            self._depth_check.call(self._fn, pointers)
+            self._depth_check.call(lambda *p: self._with_threads(self._fn, list(p)), pointers)
         if self._kernel_error is not None:
             self._kernel_error.check()
 
@@ -504,6 +591,7 @@ def compile(
     timings: Timings | None = None,
     fp_policy: str = "fast",
     cache: bool = True,
+    threads: int | None = None,
 ) -> Executable:
     """Compile a type-checked Relay module; returns its `entry` function as an Executable.
 
@@ -513,7 +601,13 @@ def compile(
     contraction, reductions reassociated and vectorized; the default) or "strict" (every
     float operation rounded as written, in written order): lowering/apply_fp_policy.py. The
     object code is cached on disk (runtime/compile_cache.py) unless `cache` is False,
-    RELAY_OPT_NO_CACHE=1 or `profile` (a profile names its kernels from the lowering)."""
+    RELAY_OPT_NO_CACHE=1 or `profile` (a profile names its kernels from the lowering).
+    `threads` is the thread count of the executable's parallel regions (`Executable.threads`;
+    None: the process's, runtime/thread_pool.py); it is not part of the code or its cache key."""
+    if threads is not None and (
+        isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
+    ):
+        raise ArgumentError(f"the thread count must be a positive integer, got {threads!r}")
     funcs = functions_by_name(module)
     if entry not in funcs:
         raise ArgumentError(
@@ -539,6 +633,7 @@ def compile(
             with timings.measure("compile-cache-load"):
                 exe = _from_cache(cached, entry, opt, params, f, funcs, timings)
             if exe is not None:
+                exe.threads = threads
                 return exe
     kernels: list[str] = []
     lowered = lower_to_llvm(module, profile, opt, timings, kernels, entry, fp_policy=fp_policy)
@@ -550,6 +645,7 @@ def compile(
     with timings.measure("llvm-translate"):
         ir_text = llvm_ir(lowered)
     llvm = _llvm()
+    thread_pool.ensure_for(ir_text)  # before MCJIT resolves relay_opt_parallel_for
     with timings.measure("llvm-optimize"):
         mod = optimize(ir_text, opt)
     objects: list[bytes] = []
@@ -570,6 +666,7 @@ def compile(
     exe._objects = _objects(module, lowered, engine, params, exe.outputs)
     exe._kernel_error = kernel_error
     exe.profile = kernel_profile
+    exe.threads = threads
     if key is not None and len(objects) == 1:
         with timings.measure("compile-cache-store"):
             compile_cache.save(
@@ -597,6 +694,7 @@ def _from_cache(
     llvm = _llvm()
     for symbol, array in cached.weights:
         llvm.add_symbol(symbol, array.ctypes.data)
+    thread_pool.ensure_for(cached.object_code)
     engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target_machine(opt))
     kernel_error = None
     try:

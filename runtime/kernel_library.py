@@ -118,9 +118,11 @@ def called_kernels(module: ModuleOp, target: Target | None = None) -> list[str]:
 def add_library(engine, cache: bool = True, timings: Timings | None = None) -> KernelErrorCell:  # noqa: ANN001
     """Adds the host's library object to an MCJIT engine (before `finalize_object`); returns
     the engine's error cell of the library."""
+    from relay_opt.runtime import thread_pool
     from relay_opt.runtime.jit import _llvm
 
     code = library_object(cache=cache, timings=timings)
+    thread_pool.ensure_for(code)  # the GEMM runs its packed products on the pool
     engine.add_object_file(_llvm().ObjectFileRef.from_data(code))
     return KernelErrorCell(engine)
 

@@ -137,10 +137,12 @@ def test_other_dtypes_keep_their_loops() -> None:
 def routine(request: pytest.FixtureRequest):  # noqa: ANN201
     """The host's GEMM routine, and AVX-512's (14x32; LLVM splits its vectors where the host
     has narrower ones), each from its kernel library object, callable through its C ABI."""
+    from relay_opt.runtime import thread_pool
     from relay_opt.runtime.jit import _llvm, target_machine
     from relay_opt.runtime.kernel_library import library_object
 
     target = Target.host() if request.param == "host" else Target(vector_bits=request.param)
+    thread_pool.load()  # the routine runs its packed products on the pool
     llvm = _llvm()
     engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target_machine(3))
     engine.add_object_file(llvm.ObjectFileRef.from_data(library_object(target)))

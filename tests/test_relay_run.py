@@ -337,3 +337,21 @@ def test_repeat_times_n_calls_after_an_untimed_warm_up(program: Path, capsys, mo
     assert len([float(v) for v in out[header + 2].split()]) == 5
     calls.clear()
     assert _run_in_process(*args) == 0 and len(calls) == 3  # --print-time alone times one call
+
+
+def test_threads_option(tmp_path: Path):
+    # A nest large enough for parallelize-loops, run on two threads, checked by --expected.
+    path = tmp_path / "big.rly"
+    path.write_text(
+        '#[version = "0.0.5"]\n'
+        "def @main(%x: Tensor[(1, 16, 64, 64), float32]) { nn.relu(add(%x, %x)) }\n"
+    )
+    x = np.random.default_rng(0).standard_normal((1, 16, 64, 64), dtype=np.float32)
+    np.savez(tmp_path / "in.npz", x=x)
+    np.savez(tmp_path / "want.npz", output_0=np.maximum(x + x, 0))
+    args = [str(path), "-i", str(tmp_path / "in.npz"), "-O", "1", "--no-cache"]
+    r = relay_run(*args, "--threads", "2", "--expected", str(tmp_path / "want.npz"))
+    assert r.returncode == 0 and "[SUCCESS]" in r.stdout, r.stderr
+    r = relay_run(*args, "--threads", "0")
+    assert r.returncode != 0 and "--threads must be at least 1, got 0" in r.stderr
+    assert "Traceback" not in r.stderr

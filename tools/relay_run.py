@@ -105,6 +105,13 @@ def _parser() -> argparse.ArgumentParser:
         help="optimization level of the compiled code (default 3)",
     )
     p.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="threads of the compiled code's parallel regions (default: RELAY_OPT_NUM_THREADS, "
+        "else the CPUs this process may use)",
+    )
+    p.add_argument(
         "--fp-policy",
         choices=("fast", "strict"),
         default="fast",
@@ -291,6 +298,8 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
             given[name] = _fill(name, t, ns.fill_mode, rng)
     inputs = [given[n] for n in names]
 
+    if ns.threads is not None and ns.threads < 1:
+        raise UserError(f"relay-run: error: --threads must be at least 1, got {ns.threads}\n")
     if ns.profile and ns.interpret:
         raise UserError("relay-run: error: --profile times compiled kernels; drop --interpret\n")
     from relay_opt.runtime.allocator import steady_scratch_memory
@@ -316,6 +325,7 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
                 timings=timings,
                 cache=cache,
                 fp_policy=ns.fp_policy,
+                threads=ns.threads,
             )
             call = lambda: exe(*inputs)  # noqa: E731
         result = call()

@@ -27,3 +27,12 @@ CONTRACTION = "relay_opt.contraction"
 the blocked `"conv2d"`),
 set by convert-relay-to-linalg; lower-contractions replaces such an op with a call to the
 kernel library's routine for it, and fuse-linalg-epilogue leaves those anchors alone."""
+
+PARALLEL_FOR = "relay_opt.parallel_for"
+"""A declared func.func `(!llvm.ptr ctx, i64 n, i64 grain) -> i64` that parallelize-loops
+calls with the TASK attribute; convert-to-llvm makes each call one of the thread pool's
+`relay_opt_parallel_for` with the task's address (upstream MLIR has no function address
+outside the llvm dialect)."""
+
+TASK = "relay_opt.task"
+"""On a call of PARALLEL_FOR: the symbol of the task function (ctx, begin, end) -> i64."""

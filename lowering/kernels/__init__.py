@@ -35,7 +35,7 @@ def library_module(target: Target) -> ModuleOp:
     module = ModuleOp([])
     add_runtime_declarations(module)
     for kernel in LIBRARY:
-        module.body.block.add_op(kernel.build(target))
+        module.body.block.add_ops([*kernel.helpers(target), kernel.build(target)])
     return module
 
 

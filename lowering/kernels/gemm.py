@@ -88,7 +88,10 @@ class GemmShape:
 
 
 def gemm_name(target: Target) -> str:
-    s = GemmShape.for_target(target)
+    return gemm_name_of(GemmShape.for_target(target))
+
+
+def gemm_name_of(s: GemmShape) -> str:
     return f"relay_opt_sgemm_{s.mr}x{s.nr}"
 
 
@@ -215,7 +218,10 @@ def add_runtime_declarations(module: ModuleOp) -> None:
     """What the library's routines need from their module: malloc, free and the error cell
     (weak: every module or library object that has it may define it)."""
     _declare(module, "malloc", [i64], PTR)
+    from relay_opt.lowering.kernels.thread_pool import declare_parallel_for
+
     _declare(module, "free", [PTR], None)
+    declare_parallel_for(module)
     if not any(
         isinstance(op, llvm.GlobalOp) and op.sym_name.data == KERNEL_ERROR_GLOBAL
         for op in module.ops
@@ -223,6 +229,41 @@ def add_runtime_declarations(module: ModuleOp) -> None:
         module.body.block.add_op(
             llvm.GlobalOp(i64, KERNEL_ERROR_GLOBAL, "weak", value=IntegerAttr(0, i64), alignment=8)
         )
+
+
+PARALLEL_MIN_MACS = 1 << 20
+"""A thread's share of a packed product is at least this many multiply-adds (about 10 us
+of work), so a parallel region's cost (about a microsecond) stays small."""
+
+
+def build_gemm_columns(target: Target, shape: GemmShape | None = None) -> llvm.FuncOp:
+    """`gemm_name(target)_columns(ctx, begin, end)`: the packed product for the NR-column
+    panels [begin, end) of C, the parameters read from `ctx` (GEMM_PARAMS as i64s): one
+    thread's task (lowering/kernels/thread_pool.py). Each task packs into its own scratch."""
+    from relay_opt.lowering.kernels.thread_pool import BODY_TYPE
+
+    s = shape or GemmShape.for_target(target)
+    entry = Block(arg_types=list(BODY_TYPE.inputs))
+    region = Region(entry)
+    ir = _IR(region, entry)
+    ctx, begin, end = entry.args
+    p: dict[str, SSAValue] = {}
+    for k, pname in enumerate(GEMM_PARAMS):
+        v = ir.load(ir.gep(ctx, ir.const(k), elem=i64), i64, 8)
+        p[pname] = ir.emit(llvm.IntToPtrOp(v)) if k < 3 else v
+    first = ir.mul(begin, ir.const(s.nr))
+    last = ir.min(ir.mul(end, ir.const(s.nr)), p["N"])
+    p["B"] = ir.at(p["B"], (first, p["csb"]))
+    p["C"] = ir.at(p["C"], first)
+    p["N"] = ir.sub(last, first)
+    gemm = _Gemm(ir, s, p, target.fma)
+    # The edge tile's stack buffer, in the entry block (one alloca per task).
+    gemm.tile = ir.emit(llvm.AllocaOp(ir.const(s.mr * s.nr), F32, alignment=64))
+    gemm.packed()
+    ir.emit(llvm.ReturnOp(ir.const(0)))
+    return llvm.FuncOp(
+        f"{gemm_name(target)}_columns", BODY_TYPE, linkage=llvm.LinkageAttr("internal"), body=region
+    )
 
 
 def build_gemm(
@@ -251,11 +292,15 @@ GEMM_KERNEL = Kernel(
     name=gemm_name,
     params=(PTR, PTR, PTR, *([i64] * (len(GEMM_PARAMS) - 3))),
     build=build_gemm,
+    helpers=lambda target: [build_gemm_columns(target)],
 )
-"""The GEMM as a routine of the kernel library."""
+"""The GEMM as a routine of the kernel library (its packed product is a thread-pool task)."""
 
 
 class _Gemm:
+    tile: SSAValue
+    """The edge tile's stack buffer (the caller of `packed` allocates it)."""
+
     def __init__(self, ir: _IR, s: GemmShape, p: dict[str, SSAValue], fused: bool):
         self.ir, self.s, self.p, self.fused = ir, s, p, fused
         self.vec = VectorType(F32, [s.lanes])
@@ -270,9 +315,7 @@ class _Gemm:
         return ir.mul(q, self.c(m))
 
     def build(self) -> None:
-        ir, s, p = self.ir, self.s, self.p
-        # The edge tile's stack buffer, in the entry block (one alloca per call).
-        self.tile = ir.emit(llvm.AllocaOp(self.c(s.mr * s.nr), F32, alignment=64))
+        ir, p = self.ir, self.p
         one = self.c(1)
         # A few rows (a batch-1 dense): packing B would copy all of it to use it once, so
         # such products read the operands in place, along their contiguous axis.
@@ -282,9 +325,24 @@ class _Gemm:
         ir.if_(
             ir.emit(llvm.AndOp(small, rows_in_k)),
             self.dot_rows,
-            lambda: ir.if_(ir.emit(llvm.AndOp(small, cols_in_n)), self.axpy_rows, self.packed),
+            lambda: ir.if_(ir.emit(llvm.AndOp(small, cols_in_n)), self.axpy_rows, self.on_pool),
         )
         ir.emit(llvm.ReturnOp())
+
+    def on_pool(self) -> None:
+        """The packed product, its NR-column panels split across the thread pool."""
+        from relay_opt.lowering.kernels.thread_pool import PARALLEL_FOR
+
+        ir, s, p = self.ir, self.s, self.p
+        ctx = ir.emit(llvm.AllocaOp(self.c(len(GEMM_PARAMS)), i64, alignment=8))
+        for k, pname in enumerate(GEMM_PARAMS):
+            v = ir.emit(llvm.PtrToIntOp(p[pname], i64)) if k < 3 else p[pname]
+            ir.store(v, ir.gep(ctx, self.c(k), elem=i64), 8)
+        panels = ir.emit(llvm.SDivOp(ir.add(p["N"], self.c(s.nr - 1)), self.c(s.nr)))
+        per_panel = ir.mul(ir.mul(p["batch"], p["M"]), ir.mul(p["K"], self.c(s.nr)))
+        grain = ir.emit(llvm.SDivOp(self.c(PARALLEL_MIN_MACS), ir.add(per_panel, self.c(1))))
+        task = ir.emit(llvm.AddressOfOp(f"{gemm_name_of(s)}_columns", PTR))
+        ir.emit(llvm.CallOp(PARALLEL_FOR, task, ctx, panels, grain, return_type=i64))
 
     def packed(self) -> None:
         ir, s, p = self.ir, self.s, self.p

@@ -7,7 +7,7 @@ a declaration, made from `params` without building the body.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from xdsl.dialects import llvm
@@ -31,6 +31,8 @@ class Kernel:
     """Its parameters' llvm types; it returns nothing."""
     build: Callable[[Target], llvm.FuncOp]
     """The definition for a target (external linkage)."""
+    helpers: Callable[[Target], Sequence[llvm.FuncOp]] = lambda _target: ()
+    """Internal functions the definition calls (a thread-pool task), defined beside it."""
 
     def declaration(self, target: Target) -> llvm.FuncOp:
         return llvm.FuncOp(

@@ -161,17 +161,16 @@ func.func @strided_view(%x: memref<3x8xf32>, %y: memref<5x7xf32>, %out0: memref<
   func.return
 }
 
-// With kernels=define, the declaration becomes the routine itself (internal). The edge tile's stack buffer; fewer than 4 rows (a batch-1 dense)
-// are dot products along k summed across lanes at the end, or row updates along n, with no
-// packing; otherwise scratch from malloc (a null one stores the byte count in the error
-// cell, defined with the routine, and returns), the C tile prefetched, B's vectors loaded aligned
-// from the packed panel, A's element broadcast, two vector FMAs per row of the 6x16 tile
-// (8 lanes for AVX2; 14x32, 16 lanes for AVX-512), and the scratch freed.
-// CHECK-LABEL: llvm.func internal @relay_opt_sgemm_6x16(%A: !llvm.ptr, %B: !llvm.ptr, %C: !llvm.ptr, %M: i64, %N: i64, %K: i64, %rsa: i64, %csa: i64, %rsb: i64, %csb: i64, %ldc: i64, %batch: i64, %bsa: i64, %bsb: i64, %bsc: i64, %accumulate: i64)
+// With kernels=define, the declaration becomes the routine itself (internal), in two
+// functions. The packed product for a range of NR-column panels, one thread-pool task: its
+// parameters read from the context, the edge tile's stack buffer, scratch from malloc (a null
+// one stores the byte count in the error cell, defined with the routine, and returns), the C
+// tile prefetched, B's vectors loaded aligned from the packed panel, A's element broadcast,
+// two vector FMAs per row of the 6x16 tile (8 lanes for AVX2; 14x32, 16 lanes for AVX-512),
+// and the scratch freed.
+// CHECK-LABEL: llvm.func internal @relay_opt_sgemm_6x16_columns(%{{.*}}: !llvm.ptr, %{{.*}}: i64, %{{.*}}: i64) -> i64
+// CHECK:         llvm.load %{{.*}} {alignment = 8 : i64} : !llvm.ptr -> i64
 // CHECK:         llvm.alloca %{{.*}} x f32 {alignment = 64 : i64}
-// CHECK:         llvm.icmp "slt" %M, %{{.*}}
-// CHECK:         llvm.intr.fma(%{{.*}}) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
-// CHECK:         llvm.call_intrinsic "llvm.vector.reduce.fadd.v8f32"
 // CHECK:         %[[RAW:.*]] = llvm.call @malloc(%[[SIZE:.*]]) : (i64) -> !llvm.ptr
 // CHECK:         %[[CELL:.*]] = llvm.mlir.addressof @relay_opt_kernel_error : !llvm.ptr
 // CHECK-NEXT:    llvm.store %[[SIZE]], %[[CELL]] {alignment = 8 : i64} : i64, !llvm.ptr
@@ -181,6 +180,17 @@ func.func @strided_view(%x: memref<3x8xf32>, %y: memref<5x7xf32>, %out0: memref<
 // CHECK-NEXT:    llvm.intr.fma(%{{.*}}) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
 // CHECK-NEXT:    llvm.intr.fma(%{{.*}}) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
 // CHECK:         llvm.call @free
+// The entry: fewer than 4 rows (a batch-1 dense) are dot products along k summed across lanes
+// at the end, or row updates along n, with no packing; otherwise the parameters go into a
+// context and the panels to the thread pool.
+// CHECK-LABEL: llvm.func internal @relay_opt_sgemm_6x16(%A: !llvm.ptr, %B: !llvm.ptr, %C: !llvm.ptr, %M: i64, %N: i64, %K: i64, %rsa: i64, %csa: i64, %rsb: i64, %csb: i64, %ldc: i64, %batch: i64, %bsa: i64, %bsb: i64, %bsc: i64, %accumulate: i64)
+// CHECK:         llvm.icmp "slt" %M, %{{.*}}
+// CHECK:         llvm.intr.fma(%{{.*}}) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
+// CHECK:         llvm.call_intrinsic "llvm.vector.reduce.fadd.v8f32"
+// CHECK:         %[[CTX:.*]] = llvm.alloca %{{.*}} x i64 {alignment = 8 : i64}
+// CHECK:         %[[TASK:.*]] = llvm.mlir.addressof @relay_opt_sgemm_6x16_columns : !llvm.ptr
+// CHECK-NEXT:    llvm.call @relay_opt_parallel_for(%[[TASK]], %[[CTX]], %{{.*}}, %{{.*}}) : (!llvm.ptr, !llvm.ptr, i64, i64) -> i64
+// CHECK-NOT:     llvm.call @malloc
 // CHECK-NOT:   llvm.func internal @relay_opt_sgemm
 // CHECK:       llvm.func @malloc(i64) -> !llvm.ptr
 // CHECK:       llvm.mlir.global weak @relay_opt_kernel_error(0 : i64)
