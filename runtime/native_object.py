@@ -25,6 +25,7 @@ from xdsl.dialects.builtin import ModuleOp
 
 from relay_opt.diagnostics import ArgumentError, RelayError
 from relay_opt.dialects.relay.ir_helpers import functions_by_name
+from relay_opt.lowering.kernels.thread_pool import PARALLEL_FOR
 from relay_opt.runtime import kernel_library
 from relay_opt.runtime.jit import _llvm, llvm_ir, lower_to_llvm, optimize
 from relay_opt.timing import Timings
@@ -65,6 +66,23 @@ def _weights_ir(arrays: dict[str, np.ndarray], triple: str, layout: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _link_serial_parallel_for(ir_text: str) -> str:
+    """`ir_text` with a serial `relay_opt_parallel_for` (one task over all of [0, n)): an
+    object file has no init hook for the JIT's thread pool, so its parallel regions (the GEMM's
+    panels, parallelize-loops' nests) run in the calling thread and it needs no pthreads."""
+    llvm = _llvm()
+    module = llvm.parse_assembly(ir_text)
+    module.link_in(
+        llvm.parse_assembly(
+            f"define i64 @{PARALLEL_FOR}(ptr %task, ptr %ctx, i64 %n, i64 %grain) {{\n"
+            "  %r = call i64 %task(ptr %ctx, i64 0, i64 %n)\n"
+            "  ret i64 %r\n"
+            "}\n"
+        )
+    )
+    return str(module)
+
+
 def native_module(
     module: ModuleOp,
     entry: str = "main",
@@ -91,6 +109,8 @@ def native_module(
         ir_text = llvm_ir(lowered)
         if kernel_library.called_kernels(lowered):
             ir_text = kernel_library.link_library(ir_text)
+        if PARALLEL_FOR in ir_text:
+            ir_text = _link_serial_parallel_for(ir_text)
     with timings.measure("llvm-optimize"):
         mod = optimize(ir_text, opt)
     llvm = _llvm()

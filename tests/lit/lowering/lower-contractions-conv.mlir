@@ -1,4 +1,4 @@
-// RUN: relay-opt %s -p 'lower-contractions{vector-bits=256 min-macs=0}' | filecheck %s
+// RUN: relay-opt %s -p 'lower-contractions{vector-bits=256 min-macs=0 kernels=define}' | filecheck %s
 // RUN: relay-opt %s -p 'lower-contractions{vector-bits=512 min-macs=0}' | filecheck %s --check-prefix=AVX512
 // RUN: not relay-opt %s -p 'lower-contractions{vector-bits=100}' 2>&1 | filecheck %s --check-prefix=BAD
 
