@@ -27,6 +27,7 @@ from xdsl.dialects.builtin import (
     DenseIntOrFPElementsAttr,
     DenseResourceAttr,
     FunctionType,
+    IndexType,
     IntegerAttr,
     IntegerType,
     ModuleOp,
@@ -102,6 +103,44 @@ class Lowerer:
         self.groups = 0
         """Fused groups inlined so far: each call of a primitive closure is a group of its own."""
         self.objects = Objects(self)  # pyright: ignore[reportArgumentType]
+        self.result_sizes: tuple[Attribute, list[SSAValue]] = (i1, [])
+        """The result type of the operator being lowered and the run-time sizes of its `?`
+        dims: what `sized_empty` gives a tensor.empty of that type."""
+
+    def sized_empty(self, t: Attribute) -> SSAValue:
+        """`tensor.empty` of type `t`; with `?` dims, sized as the current operator's result."""
+        sizes: list[SSAValue] = []
+        if isinstance(t, TensorType) and _has_dynamic_dims(t):
+            rt, sizes = self.result_sizes
+            assert isinstance(rt, TensorType)
+            if rt.get_shape() != t.get_shape():
+                raise RelayError(f"a temporary of type {t} with ? dimensions is not supported yet")
+        return self.insert(tensor.EmptyOp(sizes, t)).results[0]
+
+    def dynamic_sizes(self, op: RelayOperatorOp, operands: list[SSAValue]) -> list[SSAValue]:
+        """The run-time sizes of the `?` dims of op's result (index values, in order), from
+        the operator's shape function (docs/native-dynamic-shapes.md)."""
+        result_t = op.result.type
+        if not isinstance(result_t, TensorType) or not _has_dynamic_dims(result_t):
+            return []
+        shape_fn = op.opdef.shape
+        if shape_fn is None or any(not isinstance(o.type, TensorType) for o in operands):
+            raise RelayError(
+                f"'{op.opdef.name}' with ? dimensions is not supported natively yet "
+                "(the interpreter runs it: relay-run --interpret)",
+                op,
+            )
+        shapes = [
+            [d if d >= 0 else RuntimeDim.of(self, v, i) for i, d in enumerate(v.type.get_shape())]  # pyright: ignore[reportAttributeAccessIssue]
+            for v in operands
+        ]
+        dims = shape_fn(shapes, op.attrs)
+        sizes: list[SSAValue] = []
+        for d, static in zip(dims, result_t.get_shape(), strict=True):
+            if static >= 0:
+                continue
+            sizes.append(d.value if isinstance(d, RuntimeDim) else RuntimeDim.const(self, d).value)
+        return sizes
 
     def insert(self, op: Operation) -> Operation:
         self.builder.insert(op)
@@ -204,7 +243,9 @@ class Lowerer:
                 raise RelayError(f"no lowering to linalg for operator '{op.opdef.name}' yet", op)
             block = self.builder.insertion_point.block
             before = block.last_op
-            result = rule(self, op, [self.tensor(o) if _is_tensor(o) else o for o in op.operands])
+            operands = [self.tensor(o) if _is_tensor(o) else o for o in op.operands]
+            self.result_sizes = (signless(op.result.type), self.dynamic_sizes(op, operands))
+            result = rule(self, op, operands)
             self.values[op.result] = result if isinstance(result, list) else [result]
             # Every op the rule made carries the Relay op's source position.
             new = before.next_op if before is not None else block.first_op
@@ -299,6 +340,59 @@ def _external_declarations(ops: list[Operation]) -> list[func.FuncOp]:
                     types = ([a.type for a in call.arguments], [r.type for r in call.results])
                     declared[name] = func.FuncOp.external(name, *types)
     return list(declared.values())
+
+
+def _has_dynamic_dims(t: TensorType[Attribute]) -> bool:
+    return any(d < 0 for d in t.get_shape())
+
+
+class RuntimeDim:
+    """A size known at run time (an `index` value), for the operators' shape functions:
+    `+ - * //` with ints and other RuntimeDims build `arith` ops; ints stay ints."""
+
+    def __init__(self, lw: Lowerer, value: SSAValue):
+        self.lw, self.value = lw, value
+
+    @staticmethod
+    def of(lw: Lowerer, tensor_value: SSAValue, axis: int) -> RuntimeDim:
+        axis_value = RuntimeDim.const(lw, axis).value
+        return RuntimeDim(lw, lw.insert(tensor.DimOp(tensor_value, axis_value)).results[0])
+
+    @staticmethod
+    def const(lw: Lowerer, value: int) -> RuntimeDim:
+        return RuntimeDim(
+            lw, lw.insert(arith.ConstantOp(IntegerAttr(value, IndexType()))).results[0]
+        )
+
+    def _binary(self, other: object, op: type[Operation], swap: bool = False) -> RuntimeDim:
+        if isinstance(other, int):
+            other = RuntimeDim.const(self.lw, other)
+        if not isinstance(other, RuntimeDim):
+            return NotImplemented
+        lhs, rhs = (other.value, self.value) if swap else (self.value, other.value)
+        return RuntimeDim(self.lw, self.lw.insert(op(lhs, rhs)).results[0])  # pyright: ignore[reportCallIssue]
+
+    def __add__(self, other: object) -> RuntimeDim:
+        return self._binary(other, arith.AddiOp)
+
+    __radd__ = __add__
+
+    def __mul__(self, other: object) -> RuntimeDim:
+        return self._binary(other, arith.MuliOp)
+
+    __rmul__ = __mul__
+
+    def __sub__(self, other: object) -> RuntimeDim:
+        return self._binary(other, arith.SubiOp)
+
+    def __rsub__(self, other: object) -> RuntimeDim:
+        return self._binary(other, arith.SubiOp, swap=True)
+
+    def __floordiv__(self, other: object) -> RuntimeDim:
+        return self._binary(other, arith.FloorDivSIOp)
+
+    def __rfloordiv__(self, other: object) -> RuntimeDim:
+        return self._binary(other, arith.FloorDivSIOp, swap=True)
 
 
 def _is_tensor(v: SSAValue) -> bool:

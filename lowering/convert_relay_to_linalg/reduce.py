@@ -10,6 +10,7 @@ from xdsl.dialects import arith
 from xdsl.dialects.builtin import IntegerType, TensorType
 from xdsl.ir import Attribute, SSAValue
 
+from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay.ops.elementwise import Add, Maximum, Minimum, Multiply
 from relay_opt.dialects.relay.ops.reduce import (
     Argmax,
@@ -88,6 +89,8 @@ def lower_reduce(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
     assert isinstance(xt, TensorType)
     dtype = tensor_dtype(op.operands[0].type)  # pyright: ignore[reportArgumentType]
     axes = reduced_axes(op.attrs, len(xt.get_shape()))
+    if isinstance(op, Mean) and any(xt.get_shape()[a] < 0 for a in axes):
+        raise RelayError("'mean' over a ? dimension is not supported natively yet", op)
     in_map, out_map, iterators = reduction_maps(xt.get_shape(), axes, op.attrs.keepdims)
     kind, combine = _REDUCTIONS[type(op)]
 

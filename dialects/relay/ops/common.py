@@ -71,3 +71,25 @@ def normalize_axis(axis: int, ndim: int, what: str = "axis") -> int:
 
 def result(shape: Sequence[int], dtype: str) -> TensorType[Attribute]:
     return tensor_type(shape, dtype)
+
+
+# -- shape functions (registry.ShapeFunction): a result's `?` dims at run time ----------------
+
+
+def broadcast_dims(shapes: Sequence[Sequence[object]], attrs: object) -> list[object]:
+    """numpy broadcasting over every operand, for the shape function of elementwise
+    operators. A static 1 yields to the other dim; two run-time sizes are the same size (the
+    type relation made them one `?`), so the first is taken."""
+    rank = max(len(s) for s in shapes)
+    out: list[object] = []
+    for i in range(rank):
+        dims = [s[len(s) - rank + i] for s in shapes if len(s) - rank + i >= 0]
+        static = [d for d in dims if isinstance(d, int) and d != 1]
+        dynamic = [d for d in dims if not isinstance(d, int)]
+        out.append(static[0] if static else dynamic[0] if dynamic else 1)
+    return out
+
+
+def same_dims(shapes: Sequence[Sequence[object]], attrs: object) -> list[object]:
+    """The first operand's shape (softmax, layout-preserving operators)."""
+    return list(shapes[0])

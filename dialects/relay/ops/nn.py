@@ -20,6 +20,7 @@ from relay_opt.dialects.relay.ops.common import (
     expect_tensor,
     normalize_axis,
     result,
+    same_dims,
     show_shape,
 )
 from relay_opt.dialects.relay.ops.transform import parse_layout, relayout
@@ -499,6 +500,7 @@ def _out_dtype(attrs: Attrs, x: np.ndarray) -> np.dtype:
         OEF,
         lambda attrs, x, w: _matmul_acc(x, w.T, _out_dtype(attrs, x)),
         "data · weightᵀ (weight is [units, in])",
+        shape=lambda shapes, attrs: [*shapes[0][:-1], shapes[1][0]],
     )
 )
 class Dense(RelayOperatorOp): ...
@@ -523,6 +525,12 @@ def _matmul_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result((*lead, n), attrs.out_dtype or adtype)
 
 
+def _matmul_dims(shapes: Sequence[Sequence[object]], attrs: Attrs) -> list[object]:
+    a, b = shapes
+    lead = [a[-1]] if attrs.transpose_a else list(a[:-1])
+    return [*lead, b[0] if attrs.transpose_b else b[1]]
+
+
 def _matmul(attrs: Attrs, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a = a.T if attrs.transpose_a else a
     b = b.T if attrs.transpose_b else b
@@ -543,6 +551,7 @@ def _matmul(attrs: Attrs, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         OEF,
         _matmul,
         "a · b with optional transposes",
+        shape=_matmul_dims,
     )
 )
 class Matmul(RelayOperatorOp): ...
@@ -635,6 +644,7 @@ def _along(v: np.ndarray, axis: int, ndim: int) -> np.ndarray:
             x.dtype
         ),
         "add a vector along an axis",
+        shape=same_dims,
     )
 )
 class BiasAdd(RelayOperatorOp): ...
@@ -685,6 +695,7 @@ def _log_softmax(attrs: Attrs, x: np.ndarray) -> np.ndarray:
         OEF,
         _softmax,
         "softmax along an axis",
+        shape=same_dims,
     )
 )
 class Softmax(RelayOperatorOp): ...
@@ -699,6 +710,7 @@ class Softmax(RelayOperatorOp): ...
         OEF,
         _log_softmax,
         "log of softmax along an axis",
+        shape=same_dims,
     )
 )
 class LogSoftmax(RelayOperatorOp): ...
