@@ -111,10 +111,18 @@ class Lowerer:
         """`tensor.empty` of type `t`; with `?` dims, sized as the current operator's result."""
         sizes: list[SSAValue] = []
         if isinstance(t, TensorType) and _has_dynamic_dims(t):
-            rt, sizes = self.result_sizes
+            # The result itself, or a temporary of its rank (softmax's row maxima): each `?`
+            # dim is the result's run-time size at that position.
+            rt, result_sizes = self.result_sizes
             assert isinstance(rt, TensorType)
-            if rt.get_shape() != t.get_shape():
+            at = iter(result_sizes)
+            by_axis = {k: next(at) for k, d in enumerate(rt.get_shape()) if d < 0}
+            shape = t.get_shape()
+            if len(shape) != len(rt.get_shape()) or any(
+                d < 0 and k not in by_axis for k, d in enumerate(shape)
+            ):
                 raise RelayError(f"a temporary of type {t} with ? dimensions is not supported yet")
+            sizes = [by_axis[k] for k, d in enumerate(shape) if d < 0]
         return self.insert(tensor.EmptyOp(sizes, t)).results[0]
 
     def dynamic_sizes(self, op: RelayOperatorOp, operands: list[SSAValue]) -> list[SSAValue]:
@@ -124,14 +132,21 @@ class Lowerer:
         if not isinstance(result_t, TensorType) or not _has_dynamic_dims(result_t):
             return []
         shape_fn = op.opdef.shape
-        if shape_fn is None or any(not isinstance(o.type, TensorType) for o in operands):
+        if shape_fn is None:
             raise RelayError(
                 f"'{op.opdef.name}' with ? dimensions is not supported natively yet "
                 "(the interpreter runs it: relay-run --interpret)",
                 op,
             )
+
+        def dims_of(v: SSAValue) -> list[object]:
+            t = v.type
+            assert isinstance(t, TensorType)
+            return [d if d >= 0 else RuntimeDim.of(self, v, i) for i, d in enumerate(t.get_shape())]
+
+        # A tuple operand (concatenate's) is the list of its fields' shapes.
         shapes = [
-            [d if d >= 0 else RuntimeDim.of(self, v, i) for i, d in enumerate(v.type.get_shape())]  # pyright: ignore[reportAttributeAccessIssue]
+            dims_of(v) if isinstance(v.type, TensorType) else [dims_of(f) for f in self.values[v]]
             for v in operands
         ]
         dims = shape_fn(shapes, op.attrs)

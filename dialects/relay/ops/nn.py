@@ -23,7 +23,7 @@ from relay_opt.dialects.relay.ops.common import (
     same_dims,
     show_shape,
 )
-from relay_opt.dialects.relay.ops.transform import parse_layout, relayout
+from relay_opt.dialects.relay.ops.transform import dims_product, parse_layout, relayout
 from relay_opt.dialects.relay.registry import (
     OpDef,
     OpPattern,
@@ -579,6 +579,12 @@ def _batch_matmul_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result((batch, m, n), attrs.out_dtype or xdtype)
 
 
+def _batch_matmul_dims(shapes: Sequence[Sequence[object]], attrs: Attrs) -> list[object]:
+    x, y = shapes
+    batch = y[0] if x[0] == 1 else x[0]
+    return [batch, x[2] if attrs.transpose_a else x[1], y[1] if attrs.transpose_b else y[2]]
+
+
 def _batch_matmul(attrs: Attrs, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     x = x.transpose(0, 2, 1) if attrs.transpose_a else x
     y = y.transpose(0, 2, 1) if attrs.transpose_b else y
@@ -598,6 +604,7 @@ def _batch_matmul(attrs: Attrs, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         OEF,
         _batch_matmul,
         "batched matrix product",
+        shape=_batch_matmul_dims,
     )
 )
 class BatchMatmul(RelayOperatorOp): ...
@@ -1277,6 +1284,7 @@ def _batch_flatten_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         OpPattern.INJECTIVE,
         lambda attrs, x: x.reshape(x.shape[0], -1).copy(),
         "flatten all axes but the first",
+        shape=lambda shapes, attrs: [shapes[0][0], dims_product(shapes[0][1:])],
     )
 )
 class BatchFlatten(RelayOperatorOp): ...

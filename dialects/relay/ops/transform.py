@@ -107,6 +107,50 @@ def reshape_shape(
     return tuple(out)
 
 
+def dims_product(dims: Sequence[object]) -> object:
+    """The product of dims (ints or run-time sizes), for shape functions."""
+    total: object = 1
+    for d in dims:
+        total = total * d  # pyright: ignore[reportOperatorIssue]
+    return total
+
+
+def _reshape_dims(shapes: Sequence[Sequence[object]], attrs: Attrs) -> list[object]:
+    """The shape function of reshape: `reshape_shape` over run-time sizes (-4 needs its two
+    values given)."""
+    shape, newshape = shapes[0], list(attrs.newshape)
+    out: list[object] = []
+    src, infer_at, i = 0, None, 0
+    while i < len(newshape):
+        v = newshape[i]
+        if v > 0 or (v == 0 and attrs.allowzero):
+            out.append(v)
+            src += 1
+        elif v == 0:
+            out.append(shape[src])
+            src += 1
+        elif v == -1:
+            infer_at = len(out)
+            out.append(1)
+            src += 1
+        elif v == -2:
+            out.extend(shape[src:])
+            src = len(shape)
+        elif v == -3:
+            out.append(shape[src] * shape[src + 1])  # pyright: ignore[reportOperatorIssue]
+            src += 2
+        else:  # -4: one dim split into the next two values
+            a, b = newshape[i + 1], newshape[i + 2]
+            out += [shape[src] // b if a == -1 else a, shape[src] // a if b == -1 else b]  # pyright: ignore[reportOperatorIssue]
+            src += 1
+            i += 2
+        i += 1
+    if infer_at is not None:
+        known = dims_product([d for k, d in enumerate(out) if k != infer_at])
+        out[infer_at] = dims_product(shape) // known  # pyright: ignore[reportOperatorIssue]
+    return out
+
+
 def _reshape_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     shape, dtype = expect_tensor(args[0], "data")
     return result(reshape_shape(shape, attrs.newshape, bool(attrs.allowzero)), dtype)
@@ -123,6 +167,7 @@ def _reshape_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
             reshape_shape(x.shape, attrs.newshape, bool(attrs.allowzero))
         ).copy(),
         "reshape (with TVM's 0/-1/-2/-3/-4 codes)",
+        shape=_reshape_dims,
     )
 )
 class Reshape(RelayOperatorOp): ...
@@ -154,9 +199,15 @@ def _transpose_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         INJ,
         lambda attrs, x: np.transpose(x, transpose_axes(attrs, x.ndim)).copy(),
         "permute axes (reversed by default)",
+        shape=lambda shapes, attrs: [shapes[0][a] for a in transpose_axes(attrs, len(shapes[0]))],
     )
 )
 class Transpose(RelayOperatorOp): ...
+
+
+def _static(shape: Sequence[object]) -> list[int]:
+    """A shape with its run-time sizes as `?` (for helpers that only look at static dims)."""
+    return [d if isinstance(d, int) else DYNAMIC for d in shape]
 
 
 def squeeze_axes(attrs: Attrs, shape: Sequence[int]) -> list[int]:
@@ -186,6 +237,9 @@ def _squeeze_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
             [d for i, d in enumerate(x.shape) if i not in squeeze_axes(attrs, x.shape)]
         ).copy(),
         "remove size-1 axes",
+        shape=lambda shapes, attrs: [
+            d for i, d in enumerate(shapes[0]) if i not in squeeze_axes(attrs, _static(shapes[0]))
+        ],
     )
 )
 class Squeeze(RelayOperatorOp): ...
@@ -213,6 +267,7 @@ def _expand_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         OpPattern.BROADCAST,
         lambda attrs, x: x.reshape(expand_shape(attrs, x.shape)).copy(),
         "insert size-1 axes",
+        shape=lambda shapes, attrs: expand_shape(attrs, shapes[0]),  # pyright: ignore[reportArgumentType]
     )
 )
 class ExpandDims(RelayOperatorOp): ...
@@ -245,6 +300,15 @@ def _concat_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result(out, dtype)
 
 
+def _concat_dims(shapes: Sequence[Sequence[Sequence[object]]], attrs: Attrs) -> list[object]:
+    fields = shapes[0]
+    axis = normalize_axis(attrs.axis, len(fields[0]))
+    out = list(fields[0])
+    for f in fields[1:]:
+        out[axis] = out[axis] + f[axis]  # pyright: ignore[reportOperatorIssue]
+    return out
+
+
 @register(
     OpDef(
         "concatenate",
@@ -254,6 +318,7 @@ def _concat_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         INJ,
         lambda attrs, xs: np.concatenate(xs, axis=attrs.axis),
         "join a tuple of tensors along an axis",
+        shape=_concat_dims,
     )
 )
 class Concatenate(RelayOperatorOp): ...
@@ -471,6 +536,14 @@ def _take(attrs: Attrs, x: np.ndarray, indices: np.ndarray) -> np.ndarray:
     return np.take(x, take_positions(indices, x.shape[axis], attrs.mode), axis=axis)
 
 
+def _take_dims(shapes: Sequence[Sequence[object]], attrs: Attrs) -> list[object]:
+    shape, ishape = shapes
+    if attrs.axis is None:
+        return list(ishape)
+    axis = normalize_axis(attrs.axis, len(shape))
+    return [*shape[:axis], *ishape, *shape[axis + 1 :]]
+
+
 @register(
     OpDef(
         "take",
@@ -484,6 +557,7 @@ def _take(attrs: Attrs, x: np.ndarray, indices: np.ndarray) -> np.ndarray:
         INJ,
         _take,
         "gather along an axis (embeddings)",
+        shape=_take_dims,
     )
 )
 class Take(RelayOperatorOp): ...
