@@ -25,7 +25,13 @@ from relay_opt.dialects.relay.attributes import AttrError
 from relay_opt.dialects.relay.builder import RelayBuilder
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype, relay_dtype
 from relay_opt.dialects.relay.registry import RelayOperatorOp, TypeRelationError, lookup
-from relay_opt.dialects.relay.types import tensor_dtype, tensor_shape, tensor_type, tuple_type
+from relay_opt.dialects.relay.types import (
+    DYNAMIC,
+    tensor_dtype,
+    tensor_shape,
+    tensor_type,
+    tuple_type,
+)
 
 Value = SSAValue | np.ndarray
 """A run-time value, or an array known while importing."""
@@ -387,15 +393,9 @@ class GraphImporter:
             raise OnnxUnsupportedError(
                 f"graph input '{vi.name}' has no shape; give it (shapes=...)"
             )
-        shape = []
-        for d in tt.shape.dim:
-            if not d.HasField("dim_value"):
-                symbol = d.dim_param or "?"
-                raise OnnxUnsupportedError(
-                    f"graph input '{vi.name}' has a dynamic dimension '{symbol}'; "
-                    f"relay-opt compiles static shapes: give the input's shape"
-                )
-            shape.append(d.dim_value)
+        # A symbolic dimension (dim_param, or none given) is Relay's `?`: the model compiles
+        # for every size (docs/native-dynamic-shapes.md); `shapes` fixes it instead.
+        shape = [d.dim_value if d.HasField("dim_value") else DYNAMIC for d in tt.shape.dim]
         return tensor_type(shape, dtype)
 
     def run(self) -> ImportedModel:
