@@ -222,9 +222,7 @@ class _Function:
             self.buffers[op.result] = self.view(op)
             return
         if isinstance(op, tensor.DimOp):
-            dim = memref.DimOp.from_source_and_index(
-                self.input_buffer(op.source), self.buffers.get(op.index, op.index)
-            )
+            dim = memref.DimOp(self.input_buffer(op.source), self.buffers.get(op.index, op.index))
             self.b.insert(dim)
             self.buffers[op.result] = dim.result
             return
@@ -293,9 +291,7 @@ class _Function:
         for axis, d in enumerate(t.get_shape()):
             if d < 0:
                 index = self.b.insert(arith.ConstantOp(IntegerAttr(axis, IndexType()))).result
-                sizes.append(
-                    self.b.insert(memref.DimOp.from_source_and_index(buffer, index)).result
-                )
+                sizes.append(self.b.insert(memref.DimOp(buffer, index)).result)
         return sizes
 
     def hand_back(self, buffer: SSAValue, slot: SSAValue) -> None:
@@ -306,7 +302,7 @@ class _Function:
         words = [address]
         for axis in range(len(t.get_shape())):
             index = self.b.insert(arith.ConstantOp(IntegerAttr(axis, IndexType()))).result
-            words.append(self.b.insert(memref.DimOp.from_source_and_index(buffer, index)).result)
+            words.append(self.b.insert(memref.DimOp(buffer, index)).result)
         for k, word in enumerate(words):
             value = self.b.insert(arith.IndexCastOp(word, i64)).result
             at = self.b.insert(llvm.GEPOp(slot, [k], i64)).result if k else slot
@@ -341,6 +337,10 @@ class _Function:
                 and self.sink.destinations is self.out_destinations
             ):
                 buffer = self.buffers[v]
+                if buffer in self.allocs and buffer not in handed:
+                    # A buffer this function would free (a callee's `?` result): handed on.
+                    self.allocs.remove(buffer)
+                    self.handed_back.add(buffer)
                 if buffer not in self.handed_back or buffer in handed:
                     # A parameter, or a value returned twice: a copy the caller will own.
                     copy = memref.AllocOp.get(
