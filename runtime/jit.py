@@ -395,9 +395,11 @@ class _DepthCheck:
             fn(*pointers)
             code = self.error.value
         if code >= MATCH_FAILURE_BASE:
+            # A failing match?, or another run-time error (`position<TAB>message`).
+            position, _, message = self.match_failures[code - MATCH_FAILURE_BASE].partition("\t")
             raise RelayError(
-                "no clause of this match? matches the value (in compiled code)",
-                _source_loc(self.match_failures[code - MATCH_FAILURE_BASE]),
+                message or "no clause of this match? matches the value (in compiled code)",
+                _source_loc(position),
             )
         if code:
             name = self.functions[abs(code) - 1]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from relay_opt import ArgumentError, load_program
-from relay_opt.diagnostics import RelayError
+from relay_opt.diagnostics import RelayError, location_of
 from relay_opt.dialects.relay.ir_helpers import functions_by_name
 from relay_opt.runtime.interpreter import interpret
 from relay_opt.runtime.jit import compile
@@ -198,3 +198,29 @@ def test_relay_run_takes_the_shape_from_the_inputs(tmp_path: Path, capsys):
         out = capsys.readouterr()
         assert code == 0, out.err
         assert f"result[0]: {shape}xfloat32" in out.out
+
+
+@pytest.mark.parametrize(
+    ("body", "bad", "message"),
+    [
+        ("add(%a, %b)", (3, 2), "'add': a \\? dimension of an operand has a different size"),
+        ("nn.dense(%a, %w)", (3, 2), "'nn.dense': the inner dimensions differ at run time"),
+        ("reshape(%a, newshape=[-1, 3])", (2, 2), "'reshape': the new shape has a different"),
+        ("concatenate((%a, %b), axis=1)", (3, 2), "'concatenate': the inner dimensions differ"),
+    ],
+)
+def test_sizes_that_do_not_fit_at_run_time_are_located_errors(body, bad, message):
+    # Both operands are ?x?: only the run-time sizes can disagree; compiled code reports it
+    # through the error channel (never an out-of-bounds read), at the operator's position.
+    module = load_program(
+        HEADER + "def @main(%a: Tensor[(?, ?), float32], %b: Tensor[(?, ?), float32],\n"
+        f"          %w: Tensor[(2, 3), float32]) {{\n  {body}\n}}\n",
+        "relay",
+        filename="fit.rly",
+    ).module
+    exe = compile(module, opt=0, cache=False)
+    w = np.ones((2, 3), np.float32)
+    exe(np.ones((2, 3), np.float32), np.ones((2, 3), np.float32), w)  # sizes that fit
+    with pytest.raises(RelayError, match=message) as e:
+        exe(np.ones(bad, np.float32), np.ones((2, 3), np.float32), w)
+    assert str(location_of(e.value.at)).startswith("fit.rly:4:3")

@@ -16,7 +16,7 @@ supported yet, naming the construct.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from xdsl.builder import Builder
@@ -106,6 +106,57 @@ class Lowerer:
         self.result_sizes: tuple[Attribute, list[SSAValue]] = (i1, [])
         """The result type of the operator being lowered and the run-time sizes of its `?`
         dims: what `sized_empty` gives a tensor.empty of that type."""
+
+    def result_dims(self) -> list[int | SSAValue]:
+        """The current operator's result dims: ints, and run-time sizes for `?` dims."""
+        rt, sizes = self.result_sizes
+        assert isinstance(rt, TensorType)
+        at = iter(sizes)
+        return [d if d >= 0 else next(at) for d in rt.get_shape()]
+
+    def check_dims(
+        self, op: Operation, value: SSAValue, expected: Sequence[int | SSAValue]
+    ) -> None:
+        """Run-time checks that each `?` dim of `value` is the size the lowering relies on
+        (`expected`, aligned to its trailing dims; a `?` facing a static 1 is not read past
+        0, so it is not checked): a mismatch ends the call with a located error, never an
+        out-of-bounds read (docs/native-dynamic-shapes.md)."""
+        t = value.type
+        assert isinstance(t, TensorType)
+        shape = t.get_shape()
+        offset = len(expected) - len(shape)
+        for k, d in enumerate(shape):
+            want = expected[k + offset]
+            if d >= 0 or isinstance(want, int) and want == 1:
+                continue
+            if isinstance(want, SSAValue) and _is_dim_of(want, value, k):
+                continue  # the size was read from this very dim
+            self.check_equal(
+                op,
+                RuntimeDim.of(self, value, k).value,
+                want,
+                "a ? dimension of an operand has a different size at run time than the others "
+                "(a ? dimension is not broadcast)",
+            )
+
+    def check_same_size(
+        self, op: Operation, a: SSAValue, a_axis: int, b: SSAValue, b_axis: int
+    ) -> None:
+        """A run-time check that two dims the lowering pairs (a contraction's inner dims)
+        are equal, when one is `?`."""
+        da, db = a.type.get_shape()[a_axis], b.type.get_shape()[b_axis]  # pyright: ignore[reportAttributeAccessIssue]
+        if da >= 0 and db >= 0:
+            return
+        size_a = da if da >= 0 else RuntimeDim.of(self, a, a_axis).value
+        size_b = db if db >= 0 else RuntimeDim.of(self, b, b_axis).value
+        self.check_equal(op, size_a, size_b, "the inner dimensions differ at run time")
+
+    def check_equal(self, op: Operation, a: int | SSAValue, b: int | SSAValue, what: str) -> None:
+        """When two sizes differ at run time, the call ends with `what` at op's position."""
+        a_value = a if isinstance(a, SSAValue) else RuntimeDim.const(self, a).value
+        b_value = b if isinstance(b, SSAValue) else RuntimeDim.const(self, b).value
+        differ = self.insert(arith.CmpiOp(a_value, b_value, "ne")).results[0]
+        self.objects.fail_if(op, differ, f"'{op.name.removeprefix('relay.')}': {what}")
 
     def sized_empty(self, t: Attribute) -> SSAValue:
         """`tensor.empty` of type `t`; with `?` dims, sized as the current operator's result."""
@@ -361,17 +412,34 @@ def _has_dynamic_dims(t: TensorType[Attribute]) -> bool:
     return any(d < 0 for d in t.get_shape())
 
 
+def _is_dim_of(size: SSAValue, value: SSAValue, axis: int) -> bool:
+    """Whether `size` is `tensor.dim value, axis`."""
+    owner = size.owner
+    if not isinstance(owner, tensor.DimOp) or owner.source != value:
+        return False
+    index = owner.index.owner
+    return isinstance(index, arith.ConstantOp) and index.value.value.data == axis  # pyright: ignore[reportAttributeAccessIssue]
+
+
 class RuntimeDim:
     """A size known at run time (an `index` value), for the operators' shape functions:
     `+ - * //` with ints and other RuntimeDims build `arith` ops; ints stay ints."""
 
-    def __init__(self, lw: Lowerer, value: SSAValue):
-        self.lw, self.value = lw, value
+    def __init__(self, lw: Lowerer, value: SSAValue | None, dim_of: tuple[SSAValue, int] = ()):  # pyright: ignore[reportArgumentType]
+        self.lw, self._value, self._dim_of = lw, value, dim_of
+
+    @property
+    def value(self) -> SSAValue:
+        """The index value; a tensor's dim is read (`tensor.dim`) the first time it is used."""
+        if self._value is None:
+            source, axis = self._dim_of
+            axis_value = RuntimeDim.const(self.lw, axis).value
+            self._value = self.lw.insert(tensor.DimOp(source, axis_value)).results[0]
+        return self._value
 
     @staticmethod
     def of(lw: Lowerer, tensor_value: SSAValue, axis: int) -> RuntimeDim:
-        axis_value = RuntimeDim.const(lw, axis).value
-        return RuntimeDim(lw, lw.insert(tensor.DimOp(tensor_value, axis_value)).results[0])
+        return RuntimeDim(lw, None, (tensor_value, axis))
 
     @staticmethod
     def const(lw: Lowerer, value: int) -> RuntimeDim:

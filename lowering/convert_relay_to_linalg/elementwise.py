@@ -300,6 +300,9 @@ def elementwise(
     assert isinstance(out_type, TensorType)
     out_shape = out_type.get_shape()
     init = lw.sized_empty(out_type)
+    if any(d < 0 for i in inputs for d in i.type.get_shape()):  # pyright: ignore[reportAttributeAccessIssue]
+        for i in inputs:
+            lw.check_dims(op, i, lw.result_dims())
     maps = [AffineMapAttr(broadcast_map(i.type.get_shape(), out_shape)) for i in inputs]  # pyright: ignore
     maps.append(AffineMapAttr(AffineMap.identity(len(out_shape))))
     block = Block(arg_types=[i.type.element_type for i in inputs] + [out_type.element_type])  # pyright: ignore

@@ -146,7 +146,22 @@ def runtime_dims(lw: Lowerer, x: SSAValue) -> list[SSAValue]:
     ]
 
 
-def dynamic_reshape(lw: Lowerer, x: SSAValue, out_type) -> SSAValue:  # noqa: ANN001
+def _index_product(lw: Lowerer, dims: list[SSAValue]) -> SSAValue:
+    from xdsl.dialects import arith
+
+    total = (
+        dims[0]
+        if dims
+        else lw.insert(arith.ConstantOp.from_int_and_width(1, IndexType())).results[0]
+    )
+    for size in dims[1:]:
+        total = lw.insert(arith.MuliOp(total, size)).results[0]
+    return total
+
+
+def dynamic_reshape(
+    lw: Lowerer, x: SSAValue, out_type, op: RelayOperatorOp | None = None
+) -> SSAValue:  # noqa: ANN001
     """A row-major reshape with `?` dims: each result element's linear index, from the loop
     indices and the result's run-time sizes, is split by the source's run-time sizes into
     the position its body reads (`tensor.extract`)."""
@@ -158,6 +173,9 @@ def dynamic_reshape(lw: Lowerer, x: SSAValue, out_type) -> SSAValue:  # noqa: AN
     init = empty(lw, out_t)
     out_dims, x_dims = runtime_dims(lw, init), runtime_dims(lw, x)
     n = len(shape_of(out_t))
+    if op is not None:  # as many elements as the source (a -1 that does not divide)
+        total = [_index_product(lw, out_dims), _index_product(lw, x_dims)]
+        lw.check_equal(op, total[0], total[1], "the new shape has a different element count")
 
     def body(b, a):  # noqa: ANN001, ANN202
         def emit(o):  # noqa: ANN001, ANN202
@@ -192,7 +210,7 @@ def lower_reshape(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSA
     if _dynamic(args[0]) or _dynamic(op.result.type):
         if shape_of(args[0]) == shape_of(op.result.type):
             return args[0]
-        return dynamic_reshape(lw, args[0], op.result.type)
+        return dynamic_reshape(lw, args[0], op.result.type, op)
     return reshape_to(lw, args[0], op.result.type)
 
 
@@ -264,7 +282,7 @@ def lower_concatenate(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) ->
     # copy into a view): a generic writing part of its result would index the result's
     # longer axis with a plain d_k, which linalg's verifier rejects.
     if _dynamic(out_t):
-        return _dynamic_concatenate(lw, fields, out_t, axis)
+        return _dynamic_concatenate(lw, op, fields, out_t, axis)
     out = empty(lw, out_t)
     offset = 0
     for f in fields:
@@ -276,7 +294,9 @@ def lower_concatenate(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) ->
     return out
 
 
-def _dynamic_concatenate(lw: Lowerer, fields: list[SSAValue], out_t, axis: int) -> SSAValue:  # noqa: ANN001
+def _dynamic_concatenate(
+    lw: Lowerer, op: RelayOperatorOp, fields: list[SSAValue], out_t, axis: int
+) -> SSAValue:  # noqa: ANN001
     """Concatenate with `?` dims: one loop nest over the result; along `axis`, each element
     reads the field whose run-time range holds it (every field read at a clamped position,
     the right one selected), so no read is out of bounds."""
@@ -287,6 +307,10 @@ def _dynamic_concatenate(lw: Lowerer, fields: list[SSAValue], out_t, axis: int) 
     init = empty(lw, out_t)
     n = len(shape_of(out_t))
     sizes = [runtime_dims(lw, f)[axis] for f in fields]
+    for f in fields[1:]:  # the dims off the axis agree
+        for k in range(n):
+            if k != axis:
+                lw.check_same_size(op, fields[0], k, f, k)
 
     def body(b, a):  # noqa: ANN001, ANN202
         def emit(o):  # noqa: ANN001, ANN202
