@@ -313,14 +313,15 @@ class _Converter:
         if isinstance(t.layout, StridedLayoutAttr):
             raise RelayError(f"convert-to-llvm needs static strides, got {t}")
         dims = self.dims(ref)
-        strides: list[int | SSAValue] = []
-        inner: int | SSAValue = 1
-        for d in reversed(dims):
-            strides.append(inner)
+        strides: list[int | SSAValue] = [1]
+        for d in reversed(dims[1:]):  # row-major: the product of the dims to the right
+            inner = strides[-1]
             if isinstance(inner, int) and isinstance(d, int):
-                inner = inner * d
+                strides.append(inner * d)
+            elif isinstance(inner, int) and inner == 1:
+                strides.append(d)
             else:
-                inner = self.emit(llvm.MulOp(self.as_value(inner), self.as_value(d)))
+                strides.append(self.emit(llvm.MulOp(self.as_value(inner), self.as_value(d))))
         return strides[::-1]
 
     def address(self, ref: SSAValue, indices: list[SSAValue]) -> SSAValue:
@@ -468,7 +469,8 @@ class _Converter:
             if not isinstance(axis, arith.ConstantOp):
                 raise RelayError("convert-to-llvm: memref.dim needs a constant axis", op)
             dim = self.dims(op.source)[axis.value.value.data]  # pyright: ignore[reportAttributeAccessIssue]
-            self.set(op, self.as_value(dim))
+            # The size's own value (an argument's name stays).
+            self.values[op.result] = self.as_value(dim)
         elif isinstance(op, memref.DeallocOp):
             self.declare("free", [PTR], None)
             self.emit(llvm.CallOp("free", self.v(op.memref)))

@@ -1,0 +1,27 @@
+// RUN: relay-opt %s -p convert-relay-to-linalg --split-input-file --verify-diagnostics | filecheck %s
+
+// An operator without a shape function (registry: `OpDef.shape`) does not compile with `?`
+// dims: a located error that names it (the interpreter runs it).
+// CHECK: errors.mlir:[[# @LINE + 2]]:3: error: 'nn.conv2d' with ? dimensions is not supported natively yet (the interpreter runs it: relay-run --interpret)
+relay.func @conv(%x: tensor<?x3x8x8xf32>, %w: tensor<4x3x3x3xf32>) -> tensor<?x4x6x6xf32> {
+  %0 = relay.nn.conv2d %x, %w : (tensor<?x3x8x8xf32>, tensor<4x3x3x3xf32>) -> tensor<?x4x6x6xf32>
+  relay.return %0 : tensor<?x4x6x6xf32>
+}
+
+// -----
+
+// A mean over a `?` axis divides by a run-time count: not yet.
+// CHECK: errors.mlir:[[# @LINE + 2]]:3: error: 'mean' over a ? dimension is not supported natively yet
+relay.func @mean(%x: tensor<3x?xf32>) -> tensor<3xf32> {
+  %0 = relay.mean %x {axis = [1]} : (tensor<3x?xf32>) -> tensor<3xf32>
+  relay.return %0 : tensor<3xf32>
+}
+
+// -----
+
+// A flat take (no axis) from a tensor with `?` dims: not yet.
+// CHECK: errors.mlir:[[# @LINE + 2]]:3: error: 'take' without an axis from a tensor with ? dims is not supported natively yet
+relay.func @take(%x: tensor<?x3xf32>, %i: tensor<2xi32>) -> tensor<2xf32> {
+  %0 = relay.take %x, %i : (tensor<?x3xf32>, tensor<2xi32>) -> tensor<2xf32>
+  relay.return %0 : tensor<2xf32>
+}
