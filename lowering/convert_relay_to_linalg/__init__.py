@@ -46,7 +46,7 @@ from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay import adt, core
 from relay_opt.dialects.relay.attribute_names import GROUP, PRIMITIVE
 from relay_opt.dialects.relay.ir_helpers import inline_body
-from relay_opt.dialects.relay.registry import RelayOperatorOp
+from relay_opt.dialects.relay.registry import RelayOperatorOp, TypeRelationError
 from relay_opt.dialects.relay.types import ADTType, RefType, is_concrete, tensor_dtype
 from relay_opt.lowering.convert_relay_to_linalg.objects import OBJECT, Objects
 
@@ -200,7 +200,12 @@ class Lowerer:
             dims_of(v) if isinstance(v.type, TensorType) else [dims_of(f) for f in self.values[v]]
             for v in operands
         ]
-        dims = shape_fn(shapes, op.attrs)
+        try:
+            dims = shape_fn(shapes, op.attrs)
+        except TypeRelationError as e:
+            raise RelayError(
+                f"'{op.opdef.name}' with these ? dimensions is not supported natively yet: {e}", op
+            ) from None
         sizes: list[SSAValue] = []
         for d, static in zip(dims, result_t.get_shape(), strict=True):
             if static >= 0:
@@ -311,7 +316,12 @@ class Lowerer:
             before = block.last_op
             operands = [self.tensor(o) if _is_tensor(o) else o for o in op.operands]
             self.result_sizes = (signless(op.result.type), self.dynamic_sizes(op, operands))
-            result = rule(self, op, operands)
+            try:
+                result = rule(self, op, operands)
+            except RelayError as e:
+                if e.at is None:  # a rule's own refusal (a ? temporary): at the operator
+                    e.at = op
+                raise
             self.values[op.result] = result if isinstance(result, list) else [result]
             # Every op the rule made carries the Relay op's source position.
             new = before.next_op if before is not None else block.first_op

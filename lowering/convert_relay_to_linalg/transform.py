@@ -342,7 +342,11 @@ def lower_stack(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVa
     out_t = signless(op.result.type)
     axis = normalize_axis(op.attrs.axis, len(shape_of(out_t)))
     out = empty(lw, out_t)
-    for i, f in enumerate(lw.values[op.operands[0]]):
+    fields = lw.values[op.operands[0]]
+    for f in fields[1:]:  # `?` dims of the fields agree at run time
+        for k in range(len(shape_of(f))):
+            lw.check_same_size(op, fields[0], k, f, k)
+    for i, f in enumerate(fields):
         out = _stack_one(lw, f, out, axis, i)
     return out
 

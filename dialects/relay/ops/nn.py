@@ -17,6 +17,7 @@ from relay_opt.dialects.relay.attributes import AttrKind, Attrs, AttrSpec
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.dialects.relay.ops.common import (
     Shape,
+    batch_dims,
     expect_tensor,
     normalize_axis,
     result,
@@ -330,7 +331,14 @@ def _conv2d(attrs: Attrs, x: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 @register(
     OpDef(
-        "nn.conv2d", ("data", "weight"), CONV2D_ATTRS, _conv2d_rel, OEF, _conv2d, "2-d convolution"
+        "nn.conv2d",
+        ("data", "weight"),
+        CONV2D_ATTRS,
+        _conv2d_rel,
+        OEF,
+        _conv2d,
+        "2-d convolution",
+        shape=batch_dims(_conv2d_rel),
     )
 )
 class Conv2D(RelayOperatorOp): ...
@@ -668,6 +676,7 @@ class BiasAdd(RelayOperatorOp): ...
             x > 0, x, x * _along(a, normalize_axis(attrs.axis, x.ndim), x.ndim)
         ).astype(x.dtype),
         "x if x > 0 else alpha * x, alpha per channel",
+        shape=batch_dims(_channel_vector_rel("prelu", "alpha")),
     )
 )
 class Prelu(RelayOperatorOp): ...
@@ -818,7 +827,16 @@ def _pool(kind: str):  # noqa: ANN202
 
 
 @register(
-    OpDef("nn.max_pool2d", ("data",), POOL_ATTRS, _pool_rel, OEF, _pool("max"), "2-d max pooling")
+    OpDef(
+        "nn.max_pool2d",
+        ("data",),
+        POOL_ATTRS,
+        _pool_rel,
+        OEF,
+        _pool("max"),
+        "2-d max pooling",
+        shape=batch_dims(_pool_rel),
+    )
 )
 class MaxPool2D(RelayOperatorOp): ...
 
@@ -832,6 +850,7 @@ class MaxPool2D(RelayOperatorOp): ...
         OEF,
         _pool("avg"),
         "2-d average pooling",
+        shape=batch_dims(_pool_rel),
     )
 )
 class AvgPool2D(RelayOperatorOp): ...
@@ -874,6 +893,7 @@ def _global_pool(fn):  # noqa: ANN001, ANN202
         OEF,
         _global_pool(np.mean),
         "mean over the spatial axes",
+        shape=batch_dims(_global_pool_rel),
     )
 )
 class GlobalAvgPool2D(RelayOperatorOp): ...
@@ -888,6 +908,7 @@ class GlobalAvgPool2D(RelayOperatorOp): ...
         OEF,
         _global_pool(np.max),
         "maximum over the spatial axes",
+        shape=batch_dims(_global_pool_rel),
     )
 )
 class GlobalMaxPool2D(RelayOperatorOp): ...
@@ -940,6 +961,7 @@ def _adaptive_avg(attrs: Attrs, x: np.ndarray) -> np.ndarray:
         OEF,
         _adaptive_avg,
         "average pooling to a given output size",
+        shape=batch_dims(_adaptive_rel),
     )
 )
 class AdaptiveAvgPool2D(RelayOperatorOp): ...
@@ -1039,6 +1061,7 @@ def _layer_norm(attrs: Attrs, x, gamma, beta):  # noqa: ANN001, ANN202
         OpPattern.OPAQUE,
         _layer_norm,
         "layer normalization along an axis",
+        shape=batch_dims(_layer_norm_rel),
     )
 )
 class LayerNorm(RelayOperatorOp): ...
@@ -1140,6 +1163,7 @@ NORM_ATTRS = (
         OpPattern.OPAQUE,
         _instance_norm,
         "normalization over every axis but the batch and channel axes",
+        shape=batch_dims(_per_channel_rel("instance_norm", min_rank=3)),
     )
 )
 class InstanceNorm(RelayOperatorOp): ...
@@ -1154,6 +1178,7 @@ class InstanceNorm(RelayOperatorOp): ...
         OpPattern.OPAQUE,
         _group_norm,
         "normalization over groups of channels (and every axis but the batch axis)",
+        shape=batch_dims(_per_channel_rel("group_norm", min_rank=2)),
     )
 )
 class GroupNorm(RelayOperatorOp): ...
@@ -1196,6 +1221,7 @@ def _l2_normalize(attrs: Attrs, x: np.ndarray) -> np.ndarray:
         OEF,
         _l2_normalize,
         "x / sqrt(max(sum(x * x, axis), eps))",
+        shape=batch_dims(_l2_normalize_rel),
     )
 )
 class L2Normalize(RelayOperatorOp): ...

@@ -155,6 +155,7 @@ ARG_ATTRS = (*REDUCE_ATTRS, AttrSpec("select_last_index", AttrKind.BOOL, False))
         OpPattern.COMM_REDUCE,
         _arg_reduce(np.argmax),
         "index of the maximum (int32)",
+        shape=_reduce_dims,
     )
 )
 class Argmax(RelayOperatorOp): ...
@@ -169,6 +170,7 @@ class Argmax(RelayOperatorOp): ...
         OpPattern.COMM_REDUCE,
         _arg_reduce(np.argmin),
         "index of the minimum (int32)",
+        shape=_reduce_dims,
     )
 )
 class Argmin(RelayOperatorOp): ...
@@ -206,6 +208,7 @@ def _variance(attrs: Attrs, x: np.ndarray, mean: np.ndarray) -> np.ndarray:
         OpPattern.COMM_REDUCE,
         _variance,
         "mean squared deviation from a given mean (TVM's variance(data, mean))",
+        shape=_reduce_dims,
     )
 )
 class Variance(RelayOperatorOp): ...

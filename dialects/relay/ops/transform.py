@@ -12,10 +12,12 @@ from xdsl.ir import Attribute
 from relay_opt.dialects.relay.attributes import AttrKind, Attrs, AttrSpec
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.dialects.relay.ops.common import (
+    batch_dims,
     expect_tensor,
     expect_tuple,
     normalize_axis,
     result,
+    same_dims,
     show_shape,
 )
 from relay_opt.dialects.relay.registry import (
@@ -345,6 +347,13 @@ def _stack_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result([*shape0[:axis], len(fields), *shape0[axis:]], dtype)
 
 
+def _stack_dims(shapes: Sequence[Sequence[Sequence[object]]], attrs: Attrs) -> list[object]:
+    fields = shapes[0]
+    out = list(fields[0])
+    axis = normalize_axis(attrs.axis, len(out) + 1)
+    return [*out[:axis], len(fields), *out[axis:]]
+
+
 @register(
     OpDef(
         "stack",
@@ -354,6 +363,7 @@ def _stack_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         INJ,
         lambda attrs, xs: np.stack(xs, axis=attrs.axis),
         "stack a tuple of tensors on a new axis",
+        shape=_stack_dims,
     )
 )
 class Stack(RelayOperatorOp): ...
@@ -784,6 +794,7 @@ def _like_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         OpPattern.ELEMWISE,
         lambda attrs, x: np.zeros_like(x),
         "zeros of the same shape and dtype",
+        shape=same_dims,
     )
 )
 class ZerosLike(RelayOperatorOp): ...
@@ -798,6 +809,7 @@ class ZerosLike(RelayOperatorOp): ...
         OpPattern.ELEMWISE,
         lambda attrs, x: np.ones_like(x),
         "ones of the same shape and dtype",
+        shape=same_dims,
     )
 )
 class OnesLike(RelayOperatorOp): ...
@@ -960,6 +972,13 @@ def relayout(x: np.ndarray, src_layout: str, dst_layout: str) -> np.ndarray:
     return np.transpose(y, [order_names.index(a) for a, _ in dst]).copy()
 
 
+def _layout_transform_dims(shapes: Sequence[Sequence[object]], attrs: Attrs) -> list[object]:
+    """A ? batch stays the first axis (N first in both layouts)."""
+    if not (attrs.src_layout.startswith("N") and attrs.dst_layout.startswith("N")):
+        raise TypeRelationError("only a ? batch in layouts that start with N is supported")
+    return batch_dims(_layout_transform_rel)(shapes, attrs)
+
+
 @register(
     OpDef(
         "layout_transform",
@@ -973,6 +992,7 @@ def relayout(x: np.ndarray, src_layout: str, dst_layout: str) -> np.ndarray:
         INJ,
         _layout_transform,
         "change data layout (NCHW, NHWC, NCHW4c, ...)",
+        shape=_layout_transform_dims,
     )
 )
 class LayoutTransform(RelayOperatorOp): ...

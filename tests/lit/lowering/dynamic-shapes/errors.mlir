@@ -2,10 +2,19 @@
 
 // An operator without a shape function (registry: `OpDef.shape`) does not compile with `?`
 // dims: a located error that names it (the interpreter runs it).
-// CHECK: errors.mlir:[[# @LINE + 2]]:3: error: 'nn.conv2d' with ? dimensions is not supported natively yet (the interpreter runs it: relay-run --interpret)
-relay.func @conv(%x: tensor<?x3x8x8xf32>, %w: tensor<4x3x3x3xf32>) -> tensor<?x4x6x6xf32> {
-  %0 = relay.nn.conv2d %x, %w : (tensor<?x3x8x8xf32>, tensor<4x3x3x3xf32>) -> tensor<?x4x6x6xf32>
-  relay.return %0 : tensor<?x4x6x6xf32>
+// CHECK: errors.mlir:[[# @LINE + 2]]:3: error: 'tile' with ? dimensions is not supported natively yet (the interpreter runs it: relay-run --interpret)
+relay.func @tile(%x: tensor<?x3xf32>) -> tensor<?x6xf32> {
+  %0 = relay.tile %x {reps = [1, 2]} : (tensor<?x3xf32>) -> tensor<?x6xf32>
+  relay.return %0 : tensor<?x6xf32>
+}
+
+// -----
+
+// A convolution compiles with a `?` batch; its shape function refuses other `?` dims.
+// CHECK: errors.mlir:[[# @LINE + 2]]:3: error: 'nn.conv2d' with these ? dimensions is not supported natively yet: only a ? batch (the first axis of the data) is supported
+relay.func @conv(%x: tensor<1x3x?x8xf32>, %w: tensor<4x3x3x3xf32>) -> tensor<1x4x?x6xf32> {
+  %0 = relay.nn.conv2d %x, %w : (tensor<1x3x?x8xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x?x6xf32>
+  relay.return %0 : tensor<1x4x?x6xf32>
 }
 
 // -----
