@@ -276,7 +276,8 @@ def _input_words(params: Sequence[object], inputs: Sequence[object]) -> list[int
             continue
         assert isinstance(a, np.ndarray) and isinstance(spec, TensorSpec)
         words.append(a.ctypes.data)
-        words += [n for d, n in zip(spec.shape, a.shape, strict=True) if d == DYNAMIC]
+        if spec.dynamic:
+            words += [n for d, n in zip(spec.shape, a.shape, strict=True) if d == DYNAMIC]
     return words
 
 

@@ -396,13 +396,25 @@ class GraphImporter:
         # A symbolic dimension (dim_param, or none given) is Relay's `?`: the model compiles
         # for every size (docs/native-dynamic-shapes.md); `shapes` fixes it instead.
         shape = [d.dim_value if d.HasField("dim_value") else DYNAMIC for d in tt.shape.dim]
+        for d in tt.shape.dim:
+            if not d.HasField("dim_value"):
+                self.symbolic.setdefault(vi.name, d.dim_param or "?")
         return tensor_type(shape, dtype)
 
     def run(self) -> ImportedModel:
+        self.symbolic: dict[str, str] = {}
+        """Graph inputs with a symbolic dimension (imported as `?`): the first symbol of each."""
         try:
             return self._run()
         except OnnxImportError as e:
             e.file = e.file or self.filename
+            if self.symbolic:
+                name, symbol = next(iter(self.symbolic.items()))
+                e.message += (
+                    f" (graph input '{name}' has the symbolic dimension '{symbol}', imported as ?; "
+                    "giving the input's shape fixes it: --input-shape)"
+                )
+                e.args = (e.message,)
             raise
 
     def _run(self) -> ImportedModel:
