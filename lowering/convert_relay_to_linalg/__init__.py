@@ -178,9 +178,15 @@ class Lowerer:
 
     def dynamic_sizes(self, op: RelayOperatorOp, operands: list[SSAValue]) -> list[SSAValue]:
         """The run-time sizes of the `?` dims of op's result (index values, in order), from
-        the operator's shape function (docs/native-dynamic-shapes.md)."""
+        the operator's shape function (docs/native-dynamic-shapes.md). An operator with `?`
+        dims in an operand needs one too, even when its result is static (a global pooling
+        over `?` rows): only the operators that have one are lowered with `?` dims."""
         result_t = op.result.type
-        if not isinstance(result_t, TensorType) or not _has_dynamic_dims(result_t):
+        leaves = [f for v in operands for f in ([v] if _is_tensor(v) else self.values.get(v, []))]
+        if not any(
+            isinstance(t, TensorType) and _has_dynamic_dims(t)
+            for t in [result_t] + [f.type for f in leaves]
+        ):
             return []
         shape_fn = op.opdef.shape
         if shape_fn is None:
@@ -207,6 +213,8 @@ class Lowerer:
                 f"'{op.opdef.name}' with these ? dimensions is not supported natively yet: {e}", op
             ) from None
         sizes: list[SSAValue] = []
+        if not isinstance(result_t, TensorType):
+            return sizes
         for d, static in zip(dims, result_t.get_shape(), strict=True):
             if static >= 0:
                 continue
