@@ -34,3 +34,13 @@ relay.func @take(%x: tensor<?x3xf32>, %i: tensor<2xi32>) -> tensor<2xf32> {
   %0 = relay.take %x, %i : (tensor<?x3xf32>, tensor<2xi32>) -> tensor<2xf32>
   relay.return %0 : tensor<2xf32>
 }
+
+// -----
+
+// A static result does not make `?` operands safe: the operator still needs its shape
+// function's consent (a global pooling over `?` rows would divide by a compile-time count).
+// CHECK: errors.mlir:[[# @LINE + 2]]:3: error: 'nn.global_avg_pool2d' with these ? dimensions is not supported natively yet: only a ? batch (the first axis of the data) is supported
+relay.func @pool(%x: tensor<1x3x?x?xf32>) -> tensor<1x3x1x1xf32> {
+  %0 = relay.nn.global_avg_pool2d %x : (tensor<1x3x?x?xf32>) -> tensor<1x3x1x1xf32>
+  relay.return %0 : tensor<1x3x1x1xf32>
+}
