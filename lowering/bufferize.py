@@ -149,7 +149,7 @@ class _Function:
         """Stack slots for the object results of calls (docs/native-objects.md)."""
         ret = old.body.block.last_op
         assert isinstance(ret, func.ReturnOp)
-        self.out_destinations = dict(enumerate(self.out_params))
+        self.out_destinations: dict[int, SSAValue] = dict(enumerate(self.out_params))
         self.sink = _sink(list(ret.arguments), self.out_destinations)
         for op in old.body.block.ops:
             self.op(op)

@@ -468,7 +468,7 @@ class _Converter:
             axis = op.index.owner
             if not isinstance(axis, arith.ConstantOp):
                 raise RelayError("convert-to-llvm: memref.dim needs a constant axis", op)
-            dim = self.dims(op.source)[axis.value.value.data]  # pyright: ignore[reportAttributeAccessIssue]
+            dim = self.dims(op.source)[int(axis.value.value.data)]  # pyright: ignore[reportAttributeAccessIssue]
             # The size's own value (an argument's name stays).
             self.values[op.result] = self.as_value(dim)
         elif isinstance(op, memref.DeallocOp):

@@ -332,6 +332,7 @@ def _dynamic_concatenate(
                 inside = emit(arith.CmpiOp(i, start, "sge"))
                 value = emit(arith.SelectOp(inside, read, value))
             start = emit(arith.AddiOp(start, size))
+        assert value is not None  # a concatenation has at least one field
         return value
 
     return generic(lw, [init], [init], [_identity(n), _identity(n)], [PARALLEL] * n, body)[0]

@@ -976,7 +976,7 @@ def _layout_transform_dims(shapes: Sequence[Sequence[object]], attrs: Attrs) -> 
     """A ? batch stays the first axis (N first in both layouts)."""
     if not (attrs.src_layout.startswith("N") and attrs.dst_layout.startswith("N")):
         raise TypeRelationError("only a ? batch in layouts that start with N is supported")
-    return batch_dims(_layout_transform_rel)(shapes, attrs)
+    return list(batch_dims(_layout_transform_rel)(shapes, attrs))
 
 
 @register(
