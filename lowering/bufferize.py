@@ -40,12 +40,14 @@ from xdsl.dialects import arith, bufferization, func, llvm, memref, scf, tensor
 from xdsl.dialects.builtin import (
     AffineMapAttr,
     DenseResourceAttr,
+    IndexType,
     IntegerAttr,
     MemRefType,
     ModuleOp,
     StringAttr,
     TensorType,
     UnitAttr,
+    UnrealizedConversionCastOp,
     i64,
 )
 from xdsl.dialects.linalg import ops as linalg
@@ -63,15 +65,24 @@ from relay_opt.dialects.relay.limits import MATCH_FAILED
 def memref_type(t: Attribute) -> MemRefType[Attribute]:
     if not isinstance(t, TensorType):
         raise RelayError(f"bufferize expects tensor types, got {t}")
-    if any(d < 0 for d in t.get_shape()):
-        raise RelayError(f"dynamic shapes are not bufferized yet ({t})")
     return MemRefType(t.element_type, t.get_shape())
 
 
+def is_dynamic(t: Attribute) -> bool:
+    """A tensor type with `?` dims."""
+    return isinstance(t, TensorType) and any(d < 0 for d in t.get_shape())
+
+
 def _buffer_type(t: Attribute) -> Attribute:
-    """A parameter's or result's type after bufferize: a tensor's memref; an object result
-    (an `!llvm.ptr`) becomes a pointer to the slot it is stored into."""
+    """A parameter's type after bufferize: a tensor's memref."""
     return memref_type(t) if isinstance(t, TensorType) else t
+
+
+def _result_type(t: Attribute) -> Attribute:
+    """A result's out-parameter: a tensor's memref; an object result (an `!llvm.ptr`) and a
+    tensor result with `?` dims become a pointer to the slot the callee stores it into (for
+    a tensor: its buffer's address and every size, as i64; docs/native-dynamic-shapes.md)."""
+    return llvm.LLVMPointerType() if is_dynamic(t) else _buffer_type(t)
 
 
 def _dps_inits(op: Operation) -> list[SSAValue] | None:
@@ -121,7 +132,7 @@ class _Function:
     def run(self) -> func.FuncOp:
         old = self.old
         inputs = [_buffer_type(t) for t in old.function_type.inputs]
-        outputs = [_buffer_type(t) for t in old.function_type.outputs]
+        outputs = [_result_type(t) for t in old.function_type.outputs]
         block = Block(arg_types=[*inputs, *outputs])
         self.params = block.args[: len(inputs)]
         self.out_params = block.args[len(inputs) :]
@@ -131,12 +142,15 @@ class _Function:
             out.name_hint = f"out{i}"
         self.buffers: dict[SSAValue, SSAValue] = dict(zip(old.args, self.params, strict=True))
         self.allocs: list[SSAValue] = []
+        self.handed_back: set[SSAValue] = set()
+        """Buffers of `?`-shaped results, allocated here and owned by the caller."""
         self.b = Builder(InsertPoint.at_end(block))
         self.slots: list[Operation] = []
         """Stack slots for the object results of calls (docs/native-objects.md)."""
         ret = old.body.block.last_op
         assert isinstance(ret, func.ReturnOp)
-        self.sink = _sink(list(ret.arguments), dict(enumerate(self.out_params)))
+        self.out_destinations: dict[int, SSAValue] = dict(enumerate(self.out_params))
+        self.sink = _sink(list(ret.arguments), self.out_destinations)
         for op in old.body.block.ops:
             self.op(op)
         new = func.FuncOp(old.sym_name.data, ([*inputs, *outputs], []), Region(block))
@@ -163,16 +177,35 @@ class _Function:
             return self.out_param_for(r)
         return None
 
-    def destination(self, result: SSAValue) -> SSAValue:
+    def destination(self, result: SSAValue, sizes: Sequence[SSAValue] = ()) -> SSAValue:
+        """Where `result` is computed: its out-parameter, else a new buffer (`sizes`: the
+        run-time sizes of its `?` dims, already bufferized)."""
         k = self.out_param_for(result)
-        if k is not None:
+        dynamic = is_dynamic(result.type)
+        if k is not None and not dynamic:
             self.sink.taken.add(k)
             return self.sink.destinations[k]
-        alloc = memref.AllocOp.get(result.type.element_type, shape=result.type.get_shape())  # pyright: ignore
+        alloc = memref.AllocOp.get(
+            result.type.element_type,  # pyright: ignore[reportAttributeAccessIssue]
+            shape=result.type.get_shape(),  # pyright: ignore[reportAttributeAccessIssue]
+            dynamic_sizes=list(sizes),
+        )
         alloc.results[0].name_hint = result.name_hint
         self.b.insert(alloc)
-        self.allocs.append(alloc.results[0])
+        if k is not None and self.sink.destinations is self.out_destinations:
+            # A `?`-shaped result: computed in its own buffer, handed back to the caller.
+            self.sink.taken.add(k)
+            self.handed_back.add(alloc.results[0])
+        else:
+            self.allocs.append(alloc.results[0])
         return alloc.results[0]
+
+    def empty_sizes(self, init: SSAValue) -> list[SSAValue]:
+        """The bufferized run-time sizes of a `tensor.empty`'s `?` dims."""
+        owner = init.owner
+        if not isinstance(owner, tensor.EmptyOp):
+            return []
+        return [self.buffers.get(s, s) for s in owner.dynamic_sizes]
 
     # -- ops ---------------------------------------------------------------------------------
 
@@ -188,17 +221,28 @@ class _Function:
         if isinstance(op, tensor.ExtractSliceOp):
             self.buffers[op.result] = self.view(op)
             return
+        if isinstance(op, tensor.DimOp):
+            dim = memref.DimOp(self.input_buffer(op.source), self.buffers.get(op.index, op.index))
+            self.b.insert(dim)
+            self.buffers[op.result] = dim.result
+            return
         if isinstance(op, func.CallOp) and op.callee.string_value() != MATCH_FAILED:
             args = [self.buffers[a] for a in op.arguments]
             outs = [
-                self.destination(r) if isinstance(r.type, TensorType) else self.slot()
+                self.slot(1 + len(r.type.get_shape()))  # pyright: ignore[reportAttributeAccessIssue]
+                if is_dynamic(r.type)
+                else self.destination(r)
+                if isinstance(r.type, TensorType)
+                else self.slot()
                 for r in op.results
             ]
             call = func.CallOp(op.callee, [*args, *outs], [])
             call.location = op.location
             self.b.insert(call)
             for r, out in zip(op.results, outs, strict=True):
-                if isinstance(r.type, TensorType):
+                if is_dynamic(r.type):
+                    self.buffers[r] = self.received(out, r.type)
+                elif isinstance(r.type, TensorType):
                     self.buffers[r] = out
                 else:
                     self.buffers[r] = self.b.insert(llvm.LoadOp(out, r.type)).results[0]
@@ -231,18 +275,85 @@ class _Function:
             return
         raise RelayError(f"bufferize does not handle '{op.name}' yet", op)
 
-    def slot(self) -> SSAValue:
-        """An 8-byte stack slot that a callee stores an object result into."""
-        one = arith.ConstantOp(IntegerAttr(1, i64))
-        alloca = llvm.AllocaOp(one, llvm.LLVMPointerType(), alignment=8)
-        self.slots += [one, alloca]
+    def slot(self, words: int = 1) -> SSAValue:
+        """A stack slot of 8-byte words that a callee stores an object result (one word) or
+        a `?`-shaped tensor result (its address and sizes) into."""
+        count = arith.ConstantOp(IntegerAttr(words, i64))
+        alloca = llvm.AllocaOp(count, i64 if words > 1 else llvm.LLVMPointerType(), alignment=8)
+        self.slots += [count, alloca]
         return alloca.results[0]
+
+    def sizes_of(self, buffer: SSAValue) -> list[SSAValue]:
+        """`memref.dim` of each `?` dim of a buffer."""
+        t = buffer.type
+        assert isinstance(t, MemRefType)
+        sizes: list[SSAValue] = []
+        for axis, d in enumerate(t.get_shape()):
+            if d < 0:
+                index = self.b.insert(arith.ConstantOp(IntegerAttr(axis, IndexType()))).result
+                sizes.append(self.b.insert(memref.DimOp(buffer, index)).result)
+        return sizes
+
+    def hand_back(self, buffer: SSAValue, slot: SSAValue) -> None:
+        """A `?`-shaped result into the caller's slot: the buffer's address, then every size."""
+        t = buffer.type
+        assert isinstance(t, MemRefType)
+        address = self.b.insert(memref.ExtractAlignedPointerAsIndexOp.get(buffer)).results[0]
+        words = [address]
+        for axis in range(len(t.get_shape())):
+            index = self.b.insert(arith.ConstantOp(IntegerAttr(axis, IndexType()))).result
+            words.append(self.b.insert(memref.DimOp(buffer, index)).result)
+        for k, word in enumerate(words):
+            value = self.b.insert(arith.IndexCastOp(word, i64)).result
+            at = self.b.insert(llvm.GEPOp(slot, [k], i64)).result if k else slot
+            self.b.insert(llvm.StoreOp(value, at))
+
+    def received(self, slot: SSAValue, t: Attribute) -> SSAValue:
+        """A callee's `?`-shaped result, read from its slot; this function frees it."""
+        mt = memref_type(t)
+        words: list[SSAValue] = []
+        for k in range(1 + len(mt.get_shape())):
+            at = self.b.insert(llvm.GEPOp(slot, [k], i64)).result if k else slot
+            words.append(self.b.insert(llvm.LoadOp(at, i64)).dereferenced_value)
+        address = self.b.insert(llvm.IntToPtrOp(words[0])).results[0]
+        sizes = [
+            self.b.insert(arith.IndexCastOp(w, IndexType())).result
+            for w, d in zip(words[1:], mt.get_shape(), strict=True)
+            if d < 0
+        ]
+        cast = UnrealizedConversionCastOp.get([address, *sizes], [mt])
+        self.b.insert(cast)
+        self.allocs.append(cast.results[0])
+        return cast.results[0]
 
     def write_results(self, values: list[SSAValue]) -> None:
         """Copies into the sink's destinations the values not computed there already."""
+        handed: set[SSAValue] = set()
         for k, v in enumerate(values):
             dest = self.sink.destinations.get(k)
-            if dest is not None and not isinstance(v.type, TensorType):
+            if (
+                dest is not None
+                and is_dynamic(v.type)
+                and self.sink.destinations is self.out_destinations
+            ):
+                buffer = self.buffers[v]
+                if buffer in self.allocs and buffer not in handed:
+                    # A buffer this function would free (a callee's `?` result): handed on.
+                    self.allocs.remove(buffer)
+                    self.handed_back.add(buffer)
+                if buffer not in self.handed_back or buffer in handed:
+                    # A parameter, or a value returned twice: a copy the caller will own.
+                    copy = memref.AllocOp.get(
+                        buffer.type.element_type,  # pyright: ignore[reportAttributeAccessIssue]
+                        shape=buffer.type.get_shape(),  # pyright: ignore[reportAttributeAccessIssue]
+                        dynamic_sizes=self.sizes_of(buffer),
+                    )
+                    self.b.insert(copy)
+                    self.b.insert(memref.CopyOp(buffer, copy.results[0]))
+                    buffer = copy.results[0]
+                handed.add(buffer)
+                self.hand_back(buffer, dest)
+            elif dest is not None and not isinstance(v.type, TensorType):
                 # An object result: its pointer into the caller's slot.
                 self.b.insert(llvm.StoreOp(self.buffers[v], dest))
             elif isinstance(v.owner, tensor.EmptyOp) and v not in self.buffers:
@@ -256,6 +367,10 @@ class _Function:
         out-parameters), which each branch writes directly; see the module docstring."""
         if any(isinstance(o.type, TensorType) for o in op.operands):
             raise RelayError(f"bufferize does not handle tensor operands of '{op.name}'", op)
+        if any(is_dynamic(r.type) for r in op.results):
+            raise RelayError(
+                "a branch whose value has ? dimensions is not supported natively yet", op
+            )
         destinations: dict[int, SSAValue] = {}
         for k, r in enumerate(op.results):
             if isinstance(r.type, TensorType):
@@ -302,11 +417,11 @@ class _Function:
         for result, init in zip(op.results, inits, strict=True):
             owner = init.owner
             if isinstance(owner, tensor.EmptyOp):
-                buffer = self.destination(result)
+                buffer = self.destination(result, self.empty_sizes(init))
             elif init.has_one_use() and init in self.buffers and _dps_inits(owner) is not None:  # pyright: ignore
                 buffer = self.buffers[init]  # the init dies here: update it in place
             else:
-                buffer = self.destination(result)
+                buffer = self.destination(result, self.sizes_of(self.buffers[init]))
                 self.b.insert(memref.CopyOp(self.buffers[init], buffer))
             self.buffers.setdefault(init, buffer)  # an op may also read its init (for its shape)
             outs.append(buffer)
@@ -346,7 +461,7 @@ class _Function:
         if v in self.buffers or not isinstance(v.type, TensorType):
             return self.buffers.get(v, v)
         if isinstance(v.owner, tensor.EmptyOp):
-            self.buffers[v] = self.destination(v)
+            self.buffers[v] = self.destination(v, self.empty_sizes(v))
             return self.buffers[v]
         raise RelayError(f"bufferize: no buffer for {v}")
 

@@ -21,7 +21,7 @@ before its uses.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from math import prod
 
@@ -214,7 +214,10 @@ class _Converter:
     # -- functions -------------------------------------------------------------------------
 
     def function(self, f: func.FuncOp) -> llvm.FuncOp:
-        inputs = [llvm_type(t) for t in f.function_type.inputs]
+        # A memref with `?` dims is its pointer followed by one i64 per `?` dim.
+        inputs = [
+            lt for t in f.function_type.inputs for lt in [llvm_type(t)] + [i64] * _dynamic_rank(t)
+        ]
         outputs = [llvm_type(t) for t in f.function_type.outputs]
         if len(outputs) > 1:
             raise RelayError("convert-to-llvm expects functions with at most one result", f)
@@ -222,16 +225,26 @@ class _Converter:
         if f.is_declaration:
             return llvm.FuncOp(f.sym_name.data, ftype, linkage=llvm.LinkageAttr("external"))
         self.values: dict[SSAValue, SSAValue] = {}
+        self.sizes: dict[SSAValue, list[SSAValue]] = {}
+        """The run-time sizes (i64) of each memref with `?` dims, one per `?` dim."""
         self.blocks: dict[Block, Block] = {}
         region = Region()
         order = _reverse_post_order(f.body.blocks.first)  # pyright: ignore
         for block in f.body.blocks:
-            new = Block(arg_types=[llvm_type(a.type) for a in block.args])
+            entry = block is f.body.blocks.first
+            if not entry and any(_dynamic_rank(a.type) for a in block.args):
+                raise RelayError("convert-to-llvm: a block argument with ? dims", f)
+            new = Block(arg_types=inputs if entry else [llvm_type(a.type) for a in block.args])
             self.blocks[block] = new
             region.add_block(new)
-            for old_arg, new_arg in zip(block.args, new.args, strict=True):
+            new_args = iter(new.args)
+            for old_arg in block.args:
+                new_arg = next(new_args)
                 self.values[old_arg] = new_arg
                 new_arg.name_hint = old_arg.name_hint
+                self.sizes[old_arg] = [next(new_args) for _ in range(_dynamic_rank(old_arg.type))]
+                for k, size in enumerate(self.sizes[old_arg]):
+                    size.name_hint = f"{old_arg.name_hint or 'arg'}_size{k}"
         self.region, self.result_type = region, ftype.output
         self.counted = f.sym_name.data in self.recursive
         for block in order:
@@ -270,16 +283,61 @@ class _Converter:
     def intrinsic(self, name: str, args: list[SSAValue], result: Attribute | None) -> SSAValue:
         return self.emit(llvm.CallIntrinsicOp(name, args, [result] if result is not None else []))
 
-    def address(self, ref: SSAValue, indices: list[SSAValue]) -> SSAValue:
-        """The element address of `ref[indices]`: the offset with the memref's static strides."""
+    def dims(self, ref: SSAValue) -> list[int | SSAValue]:
+        """A memref's sizes: ints where its type fixes them, else their run-time i64 values."""
         t = ref.type
         assert isinstance(t, MemRefType)
-        strides = memref_strides(t)
+        sizes = iter(self.sizes.get(ref, []))
+        return [d if d >= 0 else next(sizes) for d in t.get_shape()]
+
+    def product(self, dims: Sequence[int | SSAValue]) -> int | SSAValue:
+        """The product of sizes: an int when they are all static."""
+        static = prod(d for d in dims if isinstance(d, int))
+        total: int | SSAValue = static
+        for d in dims:
+            if not isinstance(d, int):
+                total = (
+                    d
+                    if isinstance(total, int) and total == 1
+                    else self.emit(llvm.MulOp(self.as_value(total), d))
+                )
+        return total
+
+    def as_value(self, x: int | SSAValue) -> SSAValue:
+        return self.const(x, i64) if isinstance(x, int) else x
+
+    def strides(self, ref: SSAValue) -> list[int | SSAValue]:
+        t = ref.type
+        assert isinstance(t, MemRefType)
+        if not _dynamic_rank(t):
+            return list(memref_strides(t))
+        if isinstance(t.layout, StridedLayoutAttr):
+            raise RelayError(f"convert-to-llvm needs static strides, got {t}")
+        dims = self.dims(ref)
+        strides: list[int | SSAValue] = [1]
+        for d in reversed(dims[1:]):  # row-major: the product of the dims to the right
+            inner = strides[-1]
+            if isinstance(inner, int) and isinstance(d, int):
+                strides.append(inner * d)
+            elif isinstance(inner, int) and inner == 1:
+                strides.append(d)
+            else:
+                strides.append(self.emit(llvm.MulOp(self.as_value(inner), self.as_value(d))))
+        return strides[::-1]
+
+    def address(self, ref: SSAValue, indices: list[SSAValue]) -> SSAValue:
+        """The element address of `ref[indices]`: the offset with the memref's strides (row-major
+        from its run-time sizes when it has `?` dims)."""
+        t = ref.type
+        assert isinstance(t, MemRefType)
+        strides = self.strides(ref)
         offset: SSAValue | None = None
         for k, idx in enumerate(indices):
             stride = strides[k]
             term = self.v(idx)
-            if stride != 1:
+            if not isinstance(stride, int):
+                term = self.emit(llvm.MulOp(term, stride))
+            elif stride != 1:
                 term = self.emit(llvm.MulOp(term, self.const(stride, i64)))
             offset = term if offset is None else self.emit(llvm.AddOp(offset, term))
         if offset is None:
@@ -403,8 +461,17 @@ class _Converter:
             # (runtime/allocator.py's steady memory is lost). malloc's 16 bytes are all LLVM
             # assumes of these buffers.
             self.declare("malloc", [i64], PTR)
-            size = self.const(self.byte_size(op.memref.type), i64)
+            sizes = [self.v(s) for s in op.dynamic_sizes]
+            self.sizes[op.memref] = sizes
+            size = self.as_value(self.buffer_bytes(op.memref, op.memref.type))
             self.set(op, self.emit(llvm.CallOp("malloc", size, return_type=PTR)))
+        elif isinstance(op, memref.DimOp):
+            axis = op.index.owner
+            if not isinstance(axis, arith.ConstantOp):
+                raise RelayError("convert-to-llvm: memref.dim needs a constant axis", op)
+            dim = self.dims(op.source)[int(axis.value.value.data)]  # pyright: ignore[reportAttributeAccessIssue]
+            # The size's own value (an argument's name stays).
+            self.values[op.result] = self.as_value(dim)
         elif isinstance(op, memref.DeallocOp):
             self.declare("free", [PTR], None)
             self.emit(llvm.CallOp("free", self.v(op.memref)))
@@ -414,7 +481,7 @@ class _Converter:
             # typed pointer there (`[3 x float]*`), so a second copy from a global of another
             # type failed ("Type of #2 arg mismatch").
             self.declare(MEMCPY, [PTR, PTR, i64, i1], None)
-            size = self.const(self.byte_size(op.source.type), i64)
+            size = self.as_value(self.buffer_bytes(op.source, op.source.type))
             volatile = self.const(0, i1)
             self.intrinsic(
                 MEMCPY,
@@ -423,6 +490,8 @@ class _Converter:
             )
         elif isinstance(op, (memref.CollapseShapeOp, memref.ExpandShapeOp)):
             # A reshape of a contiguous memref is the same memory: the same pointer.
+            if _dynamic_rank(op.src.type) or _dynamic_rank(op.result.type):
+                raise RelayError("convert-to-llvm: reshapes of memrefs with ? dims", op)
             self.set(op, self.v(op.src))
         elif isinstance(op, memref.SubviewOp):
             self.set(op, self.subview(op))
@@ -445,8 +514,10 @@ class _Converter:
             # Heap objects (docs/native-objects.md) are llvm ops from the start.
             self.set_all(op, self.emit_clone(op))
         elif isinstance(op, UnrealizedConversionCastOp):
-            # An object's pointer as a memref of its buffer: the same bare pointer.
+            # An object's pointer as a memref of its buffer: the same bare pointer; a callee's
+            # `?`-shaped result: its pointer and its sizes (bufferize's `received`).
             self.values[op.results[0]] = self.v(op.operands[0])
+            self.sizes[op.results[0]] = [self.v(o) for o in op.operands[1:]]
         elif isinstance(op, func.CallOp) and op.callee.string_value() == MATCH_FAILED:
             self.match_failed(op)
         elif isinstance(op, func.CallOp) and op.callee.string_value() == PARALLEL_FOR:
@@ -455,9 +526,8 @@ class _Converter:
             rts = [llvm_type(r.type) for r in op.results]
             if op.callee.string_value() in LIBC_CALLS:  # C library functions called by the kernels
                 self.declare(op.callee.string_value(), [a.type for a in op.arguments], rts[0])
-            call = llvm.CallOp(
-                op.callee, *(self.v(a) for a in op.arguments), return_type=rts[0] if rts else None
-            )
+            args = [x for a in op.arguments for x in [self.v(a), *self.sizes.get(a, [])]]
+            call = llvm.CallOp(op.callee, *args, return_type=rts[0] if rts else None)
             self.b.insert(call)
             if op.results:
                 self.set(op, call.results[0])
@@ -579,6 +649,14 @@ class _Converter:
             return base
         element = op.source.type.element_type  # pyright: ignore[reportAttributeAccessIssue]
         return self.emit(llvm.GEPOp(base, [offset], element, inbounds=True))
+
+    def buffer_bytes(self, ref: SSAValue, t: Attribute) -> int | SSAValue:
+        """A buffer's size in bytes (computed at run time when it has `?` dims)."""
+        if not _dynamic_rank(t):
+            return self.byte_size(t)
+        assert isinstance(t, MemRefType)
+        bits = _bits(t.element_type)
+        return self.product([*self.dims(ref), 1 if bits == 1 else bits // 8])
 
     def byte_size(self, t: Attribute) -> int:
         assert isinstance(t, MemRefType)
@@ -750,6 +828,11 @@ class _Converter:
         fix = self.emit(llvm.AndOp(nonzero, differ))
         q_minus = self.emit(llvm.SubOp(q, self.const(1, a.type)))
         return self.emit(llvm.SelectOp(fix, q_minus, q))
+
+
+def _dynamic_rank(t: Attribute) -> int:
+    """How many `?` dims a memref type has (each is an i64 argument after its pointer)."""
+    return sum(1 for d in t.get_shape() if d < 0) if isinstance(t, MemRefType) else 0
 
 
 def memref_strides(t: MemRefType[Attribute]) -> list[int]:

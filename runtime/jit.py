@@ -197,9 +197,24 @@ class TensorSpec:
     def np_dtype(self) -> np.dtype:
         return numpy_dtype(self.dtype)
 
+    @property
+    def dynamic(self) -> bool:
+        """Whether a dim is `?` (docs/native-dynamic-shapes.md: sizes passed as i64s)."""
+        return DYNAMIC in self.shape
+
     def describe(self) -> str:
-        dims = "x".join(str(d) for d in self.shape) or "scalar"
+        dims = "x".join("?" if d == DYNAMIC else str(d) for d in self.shape) or "scalar"
         return f"{dims} {self.dtype}"
+
+    def accepts(self, shape: tuple[int, ...]) -> bool:
+        return len(shape) == len(self.shape) and all(
+            d in (DYNAMIC, n) for d, n in zip(self.shape, shape, strict=True)
+        )
+
+    def c_types(self) -> list[type]:
+        """The C arguments of this input: its pointer, then an int64 per `?` dim (an output
+        with `?` dims is one pointer, to its slot)."""
+        return [ctypes.c_void_p] + [ctypes.c_int64] * self.shape.count(DYNAMIC)
 
 
 def _specs(t: Attribute, name: str) -> list[TensorSpec]:
@@ -211,10 +226,7 @@ def _specs(t: Attribute, name: str) -> list[TensorSpec]:
     if isinstance(t, (ADTType, RefType)):
         return [ObjectSpec(name, t)]  # pyright: ignore[reportReturnType]
     assert isinstance(t, TensorType)
-    shape = tuple(t.get_shape())
-    if DYNAMIC in shape:
-        raise ArgumentError(f"{name} has a dynamic shape {t}; only static shapes compile today")
-    return [TensorSpec(name, shape, tensor_dtype(t))]
+    return [TensorSpec(name, tuple(t.get_shape()), tensor_dtype(t))]
 
 
 def _regroup(t: Attribute, leaves: list[np.ndarray]) -> object:
@@ -247,8 +259,11 @@ class Executable:
         self._objects: _Objects | None = None  # compile() sets it for code with objects
         self._kernel_error: KernelErrorCell | None = None  # set for code calling the library
         self._threads: int | None = None
-        n = len(params) + len(self.outputs)
-        self._fn = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * n))(address)
+        arg_types = [
+            c for p in params for c in (p.c_types() if isinstance(p, TensorSpec) else [None])
+        ]
+        arg_types += [ctypes.c_void_p] * len(self.outputs)
+        self._fn = ctypes.CFUNCTYPE(None, *[c or ctypes.c_void_p for c in arg_types])(address)
 
     @property
     def threads(self) -> int | None:
@@ -307,7 +322,7 @@ class Executable:
                 bound.append(_ObjectArg(address, writer.keep))  # pyright: ignore[reportArgumentType]
                 continue
             array = np.asarray(value)
-            if array.shape != spec.shape or array.dtype != spec.np_dtype:
+            if not spec.accepts(array.shape) or array.dtype != spec.np_dtype:
                 got = "x".join(map(str, array.shape)) or "scalar"
                 raise ArgumentError(
                     f"input '{spec.name}' must be {spec.describe()}, got {got} {array.dtype}"
@@ -319,9 +334,13 @@ class Executable:
         if self._objects is not None:
             return self._objects.call(self, args, kwargs)
         inputs = self._bind(args, kwargs)
-        outputs = [np.empty(s.shape, dtype=s.np_dtype) for s in self.outputs]
-        self._run([a.ctypes.data for a in [*inputs, *outputs]])
-        return _regroup(self._ret_type, outputs)
+        outputs = [_output_buffer(s) for s in self.outputs]
+        pointers = [*_input_words(self.params, inputs), *(a.ctypes.data for a in outputs)]
+        try:
+            self._run(pointers)
+        finally:
+            results = _take_results(self.outputs, outputs)
+        return _regroup(self._ret_type, results)
 
     def _run(self, pointers: list[int]) -> None:
         """The native call, with its error channels checked (depth, kernel library)."""
@@ -333,6 +352,55 @@ class Executable:
             self._depth_check.call(lambda *p: self._with_threads(self._fn, list(p)), pointers)
         if self._kernel_error is not None:
             self._kernel_error.check()
+
+
+def _output_buffer(spec: object) -> np.ndarray:
+    """Where an output goes: its array; for `?` dims, the slot the callee fills (address,
+    then every size); for an object, a pointer slot."""
+    if not isinstance(spec, TensorSpec):
+        return np.zeros((), dtype=np.uint64)
+    if spec.dynamic:
+        return np.zeros(1 + len(spec.shape), dtype=np.int64)
+    return np.empty(spec.shape, dtype=spec.np_dtype)
+
+
+def _input_words(params: Sequence[object], inputs: Sequence[object]) -> list[int]:
+    """The C arguments of the inputs: pointers, each followed by its `?` sizes."""
+    words: list[int] = []
+    for spec, a in zip(params, inputs, strict=True):
+        if isinstance(a, _ObjectArg):
+            words.append(a.address)
+            continue
+        assert isinstance(a, np.ndarray) and isinstance(spec, TensorSpec)
+        words.append(a.ctypes.data)
+        if spec.dynamic:
+            words += [n for d, n in zip(spec.shape, a.shape, strict=True) if d == DYNAMIC]
+    return words
+
+
+def _take_results(specs: Sequence[object], outputs: list[np.ndarray]) -> list[np.ndarray]:
+    """Outputs with `?` dims are copied out of the buffer the callee allocated, which is
+    then freed (the caller owns it: docs/native-dynamic-shapes.md)."""
+    results: list[np.ndarray] = []
+    for spec, out in zip(specs, outputs, strict=True):
+        if not (isinstance(spec, TensorSpec) and spec.dynamic):
+            results.append(out)
+            continue
+        address, *shape = (int(w) for w in out)
+        array = np.empty(shape, dtype=spec.np_dtype)
+        if address:
+            ctypes.memmove(array.ctypes.data, address, array.nbytes)
+            _libc().free(ctypes.c_void_p(address))
+        results.append(array)
+    return results
+
+
+@cache
+def _libc():  # noqa: ANN202
+    libc = ctypes.CDLL(None)
+    libc.free.argtypes = [ctypes.c_void_p]
+    libc.free.restype = None
+    return libc
 
 
 @dataclass(frozen=True)
@@ -364,22 +432,16 @@ class _Objects:
         import contextlib
 
         inputs: list = exe._bind(args, kwargs)  # arrays and _ObjectArgs
-        outputs = [
-            np.empty(s.shape, dtype=s.np_dtype)
-            if isinstance(s, TensorSpec)
-            else np.zeros((), dtype=np.uint64)
-            for s in exe.outputs
-        ]
-        pointers = [
-            a.address if isinstance(a, _ObjectArg) else a.ctypes.data for a in [*inputs, *outputs]
-        ]
+        outputs = [_output_buffer(s) for s in exe.outputs]
+        pointers = [*_input_words(exe.params, inputs), *(a.ctypes.data for a in outputs)]
         with self.lock, contextlib.ExitStack() as release:
             if self.release is not None:
                 release.callback(self.release)
             exe._run(pointers)
+            taken = _take_results(exe.outputs, outputs)
             leaves = [
                 o if isinstance(s, TensorSpec) else self.reader.value(s.type, [int(o)])
-                for s, o in zip(exe.outputs, outputs, strict=True)
+                for s, o in zip(exe.outputs, taken, strict=True)
             ]
         return _regroup(exe._ret_type, leaves)
 
@@ -428,9 +490,11 @@ class _DepthCheck:
             fn(*pointers)
             code = self.error.value
         if code >= MATCH_FAILURE_BASE:
+            # A failing match?, or another run-time error (`position<TAB>message`).
+            position, _, message = self.match_failures[code - MATCH_FAILURE_BASE].partition("\t")
             raise RelayError(
-                "no clause of this match? matches the value (in compiled code)",
-                _source_loc(self.match_failures[code - MATCH_FAILURE_BASE]),
+                message or "no clause of this match? matches the value (in compiled code)",
+                _source_loc(position),
             )
         if code:
             name = self.functions[abs(code) - 1]

@@ -5,10 +5,12 @@
     outputs = rep.run([x])                         # numpy in, numpy out
 
 This is what `onnx.backend.test.BackendTest` drives (tests/test_onnx_backend.py).
-relay-opt compiles static shapes, so two kinds of model are compiled at the
-first `run` rather than in `prepare`, specialized on what `run` is given (and
-again when that changes):
-- graph inputs with symbolic dimensions: for the shapes of the given arrays;
+Two kinds of model are compiled at the first `run` rather than in `prepare`,
+specialized on what `run` is given (and again when that changes):
+- graph inputs with symbolic dimensions: for the shapes of the given arrays
+  (static shapes get the GEMM kernels and blocked layouts, and every operator
+  converts; `?` dims compile natively only for the operators with a shape
+  function, docs/native-dynamic-shapes.md);
 - graph inputs that decide shapes (Reshape's shape, ReduceSum's axes, Resize's
   scales, ...): bound to the given values as constants.
 An operator, attribute or dtype relay-opt does not implement makes `prepare`

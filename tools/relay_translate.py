@@ -60,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
         "--input-shape",
         action="append",
         metavar="NAME=D1,D2,...",
-        help="the shape of an ONNX graph input with symbolic dimensions (repeatable)",
+        help="fix the symbolic dimensions of an ONNX graph input (repeatable; else they are ?)",
     )
     p.add_argument(
         "--meta-out", metavar="M.npz", help="with --export-relay: save the constants here"

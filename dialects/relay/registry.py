@@ -69,6 +69,13 @@ class TypeRelationError(Exception):
 TypeRelation = Callable[[Sequence[Attribute], Attrs], Attribute]
 """(operand types, attributes) -> result type. Operand types are concrete."""
 
+ShapeFunction = Callable[[Sequence[Sequence[Any]], Attrs], Sequence[Any]]
+"""(operand shapes, attributes) -> the result's shape, at run time: the shape function of an
+operator whose result has `?` dims. A dim is an int when the type fixes it, else a run-time
+size that supports `+ - * //` with ints and other sizes (the lowering's `RuntimeDim` builds
+index arithmetic with them; plain ints work too). Tuple operands arrive as lists of shapes.
+It may only combine dims, never compare a run-time one: it runs once, when compiling."""
+
 Compute = Callable[..., Any]
 """(attrs, *numpy arrays) -> numpy array, or a tuple of them for tuple results.
 
@@ -89,6 +96,9 @@ class OpDef:
     value_relation: Callable[[Sequence[Attribute], Attrs, Sequence[Any]], Attribute] | None = None
     """A sharper relation for when some operands are constants (numpy arrays, else None):
     arange's length follows from its start, stop and step."""
+    shape: ShapeFunction | None = None
+    """The run-time shape function (see `ShapeFunction`); None: the operator does not compile
+    with `?` dims (docs/native-dynamic-shapes.md)."""
     op_class: type[RelayOperatorOp] = field(init=False, repr=False, compare=False)
 
     @property

@@ -25,7 +25,13 @@ from relay_opt.dialects.relay.attributes import AttrError
 from relay_opt.dialects.relay.builder import RelayBuilder
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype, relay_dtype
 from relay_opt.dialects.relay.registry import RelayOperatorOp, TypeRelationError, lookup
-from relay_opt.dialects.relay.types import tensor_dtype, tensor_shape, tensor_type, tuple_type
+from relay_opt.dialects.relay.types import (
+    DYNAMIC,
+    tensor_dtype,
+    tensor_shape,
+    tensor_type,
+    tuple_type,
+)
 
 Value = SSAValue | np.ndarray
 """A run-time value, or an array known while importing."""
@@ -387,22 +393,28 @@ class GraphImporter:
             raise OnnxUnsupportedError(
                 f"graph input '{vi.name}' has no shape; give it (shapes=...)"
             )
-        shape = []
+        # A symbolic dimension (dim_param, or none given) is Relay's `?`: the model compiles
+        # for every size (docs/native-dynamic-shapes.md); `shapes` fixes it instead.
+        shape = [d.dim_value if d.HasField("dim_value") else DYNAMIC for d in tt.shape.dim]
         for d in tt.shape.dim:
             if not d.HasField("dim_value"):
-                symbol = d.dim_param or "?"
-                raise OnnxUnsupportedError(
-                    f"graph input '{vi.name}' has a dynamic dimension '{symbol}'; "
-                    f"relay-opt compiles static shapes: give the input's shape"
-                )
-            shape.append(d.dim_value)
+                self.symbolic.setdefault(vi.name, d.dim_param or "?")
         return tensor_type(shape, dtype)
 
     def run(self) -> ImportedModel:
+        self.symbolic: dict[str, str] = {}
+        """Graph inputs with a symbolic dimension (imported as `?`): the first symbol of each."""
         try:
             return self._run()
         except OnnxImportError as e:
             e.file = e.file or self.filename
+            if self.symbolic:
+                name, symbol = next(iter(self.symbolic.items()))
+                e.message += (
+                    f" (graph input '{name}' has the symbolic dimension '{symbol}', imported as ?; "
+                    "giving the input's shape fixes it: --input-shape)"
+                )
+                e.args = (e.message,)
             raise
 
     def _run(self) -> ImportedModel:

@@ -624,12 +624,17 @@ def shape(n: Node) -> Value:
     rank = len(dims)
     start = n.attr("start", 0)
     end = n.attr("end", rank)
+    if (dims[slice(start, end)] < 0).any():  # a `?` dim: known only at run time
+        raise n.unsupported("Shape of a ? dimension (a run-time shape) is not supported")
     return dims[slice(start, end)]
 
 
 @converter("Size")
 def size(n: Node) -> Value:
-    return np.array(int(np.prod(n.shape(n.required(0)))), dtype=np.int64)
+    dims = n.shape(n.required(0))
+    if any(d < 0 for d in dims):
+        raise n.unsupported("Size of a tensor with ? dimensions is not supported")
+    return np.array(int(np.prod(dims)), dtype=np.int64)
 
 
 @converter("Constant")
@@ -702,6 +707,13 @@ def flatten(n: Node) -> Value:
     shape = n.shape(x)
     axis = n.attr("axis", 1)
     axis = axis + len(shape) if axis < 0 else axis
+    lead, rest = shape[:axis], shape[axis:]
+    if any(d < 0 for d in shape):  # `?` dims: the unknown side is inferred (-1)
+        if all(d >= 0 for d in rest):
+            return n.reshape(x, [-1, int(np.prod(rest))])
+        if all(d >= 0 for d in lead):
+            return n.reshape(x, [int(np.prod(lead)), -1])
+        raise n.unsupported("Flatten with ? dimensions on both sides of its axis")
     return n.reshape(x, [int(np.prod(shape[:axis])), int(np.prod(shape[axis:]))])
 
 

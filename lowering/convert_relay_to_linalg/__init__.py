@@ -16,7 +16,7 @@ supported yet, naming the construct.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from xdsl.builder import Builder
@@ -27,6 +27,7 @@ from xdsl.dialects.builtin import (
     DenseIntOrFPElementsAttr,
     DenseResourceAttr,
     FunctionType,
+    IndexType,
     IntegerAttr,
     IntegerType,
     ModuleOp,
@@ -45,7 +46,7 @@ from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay import adt, core
 from relay_opt.dialects.relay.attribute_names import GROUP, PRIMITIVE
 from relay_opt.dialects.relay.ir_helpers import inline_body
-from relay_opt.dialects.relay.registry import RelayOperatorOp
+from relay_opt.dialects.relay.registry import RelayOperatorOp, TypeRelationError
 from relay_opt.dialects.relay.types import ADTType, RefType, is_concrete, tensor_dtype
 from relay_opt.lowering.convert_relay_to_linalg.objects import OBJECT, Objects
 
@@ -102,6 +103,123 @@ class Lowerer:
         self.groups = 0
         """Fused groups inlined so far: each call of a primitive closure is a group of its own."""
         self.objects = Objects(self)  # pyright: ignore[reportArgumentType]
+        self.result_sizes: tuple[Attribute, list[SSAValue]] = (i1, [])
+        """The result type of the operator being lowered and the run-time sizes of its `?`
+        dims: what `sized_empty` gives a tensor.empty of that type."""
+
+    def result_dims(self) -> list[int | SSAValue]:
+        """The current operator's result dims: ints, and run-time sizes for `?` dims."""
+        rt, sizes = self.result_sizes
+        assert isinstance(rt, TensorType)
+        at = iter(sizes)
+        return [d if d >= 0 else next(at) for d in rt.get_shape()]
+
+    def check_dims(
+        self, op: Operation, value: SSAValue, expected: Sequence[int | SSAValue]
+    ) -> None:
+        """Run-time checks that each `?` dim of `value` is the size the lowering relies on
+        (`expected`, aligned to its trailing dims; a `?` facing a static 1 is not read past
+        0, so it is not checked): a mismatch ends the call with a located error, never an
+        out-of-bounds read (docs/native-dynamic-shapes.md)."""
+        t = value.type
+        assert isinstance(t, TensorType)
+        shape = t.get_shape()
+        offset = len(expected) - len(shape)
+        for k, d in enumerate(shape):
+            want = expected[k + offset]
+            if d >= 0 or isinstance(want, int) and want == 1:
+                continue
+            if isinstance(want, SSAValue) and _is_dim_of(want, value, k):
+                continue  # the size was read from this very dim
+            self.check_equal(
+                op,
+                RuntimeDim.of(self, value, k).value,
+                want,
+                "a ? dimension of an operand has a different size at run time than the others "
+                "(a ? dimension is not broadcast)",
+            )
+
+    def check_same_size(
+        self, op: Operation, a: SSAValue, a_axis: int, b: SSAValue, b_axis: int
+    ) -> None:
+        """A run-time check that two dims the lowering pairs (a contraction's inner dims)
+        are equal, when one is `?`."""
+        da, db = a.type.get_shape()[a_axis], b.type.get_shape()[b_axis]  # pyright: ignore[reportAttributeAccessIssue]
+        if da >= 0 and db >= 0:
+            return
+        size_a = da if da >= 0 else RuntimeDim.of(self, a, a_axis).value
+        size_b = db if db >= 0 else RuntimeDim.of(self, b, b_axis).value
+        self.check_equal(op, size_a, size_b, "the inner dimensions differ at run time")
+
+    def check_equal(self, op: Operation, a: int | SSAValue, b: int | SSAValue, what: str) -> None:
+        """When two sizes differ at run time, the call ends with `what` at op's position."""
+        a_value = a if isinstance(a, SSAValue) else RuntimeDim.const(self, a).value
+        b_value = b if isinstance(b, SSAValue) else RuntimeDim.const(self, b).value
+        differ = self.insert(arith.CmpiOp(a_value, b_value, "ne")).results[0]
+        self.objects.fail_if(op, differ, f"'{op.name.removeprefix('relay.')}': {what}")
+
+    def sized_empty(self, t: Attribute) -> SSAValue:
+        """`tensor.empty` of type `t`; with `?` dims, sized as the current operator's result."""
+        sizes: list[SSAValue] = []
+        if isinstance(t, TensorType) and _has_dynamic_dims(t):
+            # The result itself, or a temporary of its rank (softmax's row maxima): each `?`
+            # dim is the result's run-time size at that position.
+            rt, result_sizes = self.result_sizes
+            assert isinstance(rt, TensorType)
+            at = iter(result_sizes)
+            by_axis = {k: next(at) for k, d in enumerate(rt.get_shape()) if d < 0}
+            shape = t.get_shape()
+            if len(shape) != len(rt.get_shape()) or any(
+                d < 0 and k not in by_axis for k, d in enumerate(shape)
+            ):
+                raise RelayError(f"a temporary of type {t} with ? dimensions is not supported yet")
+            sizes = [by_axis[k] for k, d in enumerate(shape) if d < 0]
+        return self.insert(tensor.EmptyOp(sizes, t)).results[0]
+
+    def dynamic_sizes(self, op: RelayOperatorOp, operands: list[SSAValue]) -> list[SSAValue]:
+        """The run-time sizes of the `?` dims of op's result (index values, in order), from
+        the operator's shape function (docs/native-dynamic-shapes.md). An operator with `?`
+        dims in an operand needs one too, even when its result is static (a global pooling
+        over `?` rows): only the operators that have one are lowered with `?` dims."""
+        result_t = op.result.type
+        leaves = [f for v in operands for f in ([v] if _is_tensor(v) else self.values.get(v, []))]
+        if not any(
+            isinstance(t, TensorType) and _has_dynamic_dims(t)
+            for t in [result_t] + [f.type for f in leaves]
+        ):
+            return []
+        shape_fn = op.opdef.shape
+        if shape_fn is None:
+            raise RelayError(
+                f"'{op.opdef.name}' with ? dimensions is not supported natively yet "
+                "(the interpreter runs it: relay-run --interpret)",
+                op,
+            )
+
+        def dims_of(v: SSAValue) -> list[object]:
+            t = v.type
+            assert isinstance(t, TensorType)
+            return [d if d >= 0 else RuntimeDim.of(self, v, i) for i, d in enumerate(t.get_shape())]
+
+        # A tuple operand (concatenate's) is the list of its fields' shapes.
+        shapes = [
+            dims_of(v) if isinstance(v.type, TensorType) else [dims_of(f) for f in self.values[v]]
+            for v in operands
+        ]
+        try:
+            dims = shape_fn(shapes, op.attrs)
+        except TypeRelationError as e:
+            raise RelayError(
+                f"'{op.opdef.name}' with these ? dimensions is not supported natively yet: {e}", op
+            ) from None
+        sizes: list[SSAValue] = []
+        if not isinstance(result_t, TensorType):
+            return sizes
+        for d, static in zip(dims, result_t.get_shape(), strict=True):
+            if static >= 0:
+                continue
+            sizes.append(d.value if isinstance(d, RuntimeDim) else RuntimeDim.const(self, d).value)
+        return sizes
 
     def insert(self, op: Operation) -> Operation:
         self.builder.insert(op)
@@ -204,7 +322,14 @@ class Lowerer:
                 raise RelayError(f"no lowering to linalg for operator '{op.opdef.name}' yet", op)
             block = self.builder.insertion_point.block
             before = block.last_op
-            result = rule(self, op, [self.tensor(o) if _is_tensor(o) else o for o in op.operands])
+            operands = [self.tensor(o) if _is_tensor(o) else o for o in op.operands]
+            self.result_sizes = (signless(op.result.type), self.dynamic_sizes(op, operands))
+            try:
+                result = rule(self, op, operands)
+            except RelayError as e:
+                if e.at is None:  # a rule's own refusal (a ? temporary): at the operator
+                    e.at = op
+                raise
             self.values[op.result] = result if isinstance(result, list) else [result]
             # Every op the rule made carries the Relay op's source position.
             new = before.next_op if before is not None else block.first_op
@@ -299,6 +424,76 @@ def _external_declarations(ops: list[Operation]) -> list[func.FuncOp]:
                     types = ([a.type for a in call.arguments], [r.type for r in call.results])
                     declared[name] = func.FuncOp.external(name, *types)
     return list(declared.values())
+
+
+def _has_dynamic_dims(t: TensorType[Attribute]) -> bool:
+    return any(d < 0 for d in t.get_shape())
+
+
+def _is_dim_of(size: SSAValue, value: SSAValue, axis: int) -> bool:
+    """Whether `size` is `tensor.dim value, axis`."""
+    owner = size.owner
+    if not isinstance(owner, tensor.DimOp) or owner.source != value:
+        return False
+    index = owner.index.owner
+    return isinstance(index, arith.ConstantOp) and index.value.value.data == axis  # pyright: ignore[reportAttributeAccessIssue]
+
+
+class RuntimeDim:
+    """A size known at run time (an `index` value), for the operators' shape functions:
+    `+ - * //` with ints and other RuntimeDims build `arith` ops; ints stay ints."""
+
+    def __init__(self, lw: Lowerer, value: SSAValue | None, dim_of: tuple[SSAValue, int] = ()):  # pyright: ignore[reportArgumentType]
+        self.lw, self._value, self._dim_of = lw, value, dim_of
+
+    @property
+    def value(self) -> SSAValue:
+        """The index value; a tensor's dim is read (`tensor.dim`) the first time it is used."""
+        if self._value is None:
+            source, axis = self._dim_of
+            axis_value = RuntimeDim.const(self.lw, axis).value
+            self._value = self.lw.insert(tensor.DimOp(source, axis_value)).results[0]
+        return self._value
+
+    @staticmethod
+    def of(lw: Lowerer, tensor_value: SSAValue, axis: int) -> RuntimeDim:
+        return RuntimeDim(lw, None, (tensor_value, axis))
+
+    @staticmethod
+    def const(lw: Lowerer, value: int) -> RuntimeDim:
+        return RuntimeDim(
+            lw, lw.insert(arith.ConstantOp(IntegerAttr(value, IndexType()))).results[0]
+        )
+
+    def _binary(self, other: object, op: type[Operation], swap: bool = False) -> RuntimeDim:
+        if isinstance(other, int):
+            other = RuntimeDim.const(self.lw, other)
+        if not isinstance(other, RuntimeDim):
+            return NotImplemented
+        lhs, rhs = (other.value, self.value) if swap else (self.value, other.value)
+        return RuntimeDim(self.lw, self.lw.insert(op(lhs, rhs)).results[0])  # pyright: ignore[reportCallIssue]
+
+    def __add__(self, other: object) -> RuntimeDim:
+        return self._binary(other, arith.AddiOp)
+
+    __radd__ = __add__
+
+    def __mul__(self, other: object) -> RuntimeDim:
+        return self._binary(other, arith.MuliOp)
+
+    __rmul__ = __mul__
+
+    def __sub__(self, other: object) -> RuntimeDim:
+        return self._binary(other, arith.SubiOp)
+
+    def __rsub__(self, other: object) -> RuntimeDim:
+        return self._binary(other, arith.SubiOp, swap=True)
+
+    def __floordiv__(self, other: object) -> RuntimeDim:
+        return self._binary(other, arith.FloorDivSIOp)
+
+    def __rfloordiv__(self, other: object) -> RuntimeDim:
+        return self._binary(other, arith.FloorDivSIOp, swap=True)
 
 
 def _is_tensor(v: SSAValue) -> bool:

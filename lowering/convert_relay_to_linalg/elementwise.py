@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 from xdsl.builder import Builder
-from xdsl.dialects import arith, func, math, tensor
+from xdsl.dialects import arith, func, math
 from xdsl.dialects.builtin import (
     AffineMapAttr,
     AnyFloat,
@@ -29,7 +29,6 @@ from xdsl.ir import Attribute, Block, Region, SSAValue
 from xdsl.ir.affine import AffineExpr, AffineMap
 from xdsl.rewriter import InsertPoint
 
-from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.dialects.relay.ops.elementwise import (
     Abs,
@@ -300,9 +299,10 @@ def elementwise(
     out_type = signless(op.result.type)
     assert isinstance(out_type, TensorType)
     out_shape = out_type.get_shape()
-    if any(d < 0 for d in out_shape):
-        raise RelayError("dynamic dimensions are not supported by this lowering yet", op)
-    init = lw.insert(tensor.EmptyOp([], out_type)).results[0]
+    init = lw.sized_empty(out_type)
+    if any(d < 0 for i in inputs for d in i.type.get_shape()):  # pyright: ignore[reportAttributeAccessIssue]
+        for i in inputs:
+            lw.check_dims(op, i, lw.result_dims())
     maps = [AffineMapAttr(broadcast_map(i.type.get_shape(), out_shape)) for i in inputs]  # pyright: ignore
     maps.append(AffineMapAttr(AffineMap.identity(len(out_shape))))
     block = Block(arg_types=[i.type.element_type for i in inputs] + [out_type.element_type])  # pyright: ignore

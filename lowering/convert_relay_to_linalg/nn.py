@@ -113,7 +113,8 @@ def _contract(
     anchor = result.owner
     if isinstance(anchor, linalg.GenericOp) and REDUCTION not in anchor.iterator_types.data:
         anchor = anchor.inputs[0].owner
-    if isinstance(anchor, linalg.GenericOp):
+    if isinstance(anchor, linalg.GenericOp) and all(d >= 0 for d in shape_of(op.result)):
+        # The GEMM kernels take static sizes; with ? dims the loop nest stays.
         anchor.attributes[CONTRACTION] = StringAttr(kind)
     return result
 
@@ -123,6 +124,7 @@ def lower_dense(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVa
     _check_out_dtype(op)
     x, w = args
     lead = len(shape_of(x)) - 1
+    lw.check_same_size(op, x, lead, w, 1)
     n = lead + 2  # loops: lead..., j (units), k (reduction)
     maps = [
         amap(n, [*(d(i) for i in range(lead)), d(lead + 1)]),
@@ -138,6 +140,8 @@ def lower_matmul(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
     a, b = args
     # loops: a's leading axes (m), n, then the reduction k
     lead = 1 if op.attrs.transpose_a else len(shape_of(a)) - 1
+    a_k = len(shape_of(a)) - (2 if op.attrs.transpose_a else 1)
+    lw.check_same_size(op, a, a_k, b, 1 if op.attrs.transpose_b else 0)
     n = lead + 2
     k = d(n - 1)
     a_map = [k, d(0)] if op.attrs.transpose_a else [*(d(i) for i in range(lead)), k]
@@ -150,6 +154,9 @@ def lower_matmul(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
 def lower_batch_matmul(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     _check_out_dtype(op)
     x, y = args
+    lw.check_same_size(op, x, 1 if op.attrs.transpose_a else 2, y, 2 if op.attrs.transpose_b else 1)
+    if shape_of(x)[0] < 0 and shape_of(y)[0] < 0:
+        lw.check_same_size(op, x, 0, y, 0)  # a ? batch is not broadcast
     # loops: batch, m, n, k
     bx = c(0) if shape_of(x)[0] == 1 and shape_of(y)[0] != 1 else d(0)
     by = c(0) if shape_of(y)[0] == 1 and shape_of(x)[0] != 1 else d(0)

@@ -219,6 +219,24 @@ class Objects:
         assert isinstance(terminator, core.YieldOp)
         return list(self.lw.values[terminator.operands[0]])
 
+    def fail_if(self, op: Operation, condition: SSAValue, message: str) -> None:
+        """A run-time error of compiled code (a shape that does not fit): when `condition`
+        holds, the error channel reports `message` at op's position. It shares the failing
+        match?'s hook; its entry in `relay_opt.match_failures` is `position<TAB>message`."""
+        code = len(self.match_failures)
+        self.match_failures.append(f"{_position(op)}\t{message}")
+        then = Block()
+        then.add_ops(
+            [
+                number := arith.ConstantOp(IntegerAttr(code, i64)),
+                func.CallOp(MATCH_FAILED, [number], []),
+                scf.YieldOp(),
+            ]
+        )
+        otherwise = Block()
+        otherwise.add_op(scf.YieldOp())
+        self.b.insert(scf.IfOp(condition, [], Region(then), Region(otherwise)))
+
     def no_match(self, op: adt.MatchOp, result_types: list[Attribute]) -> list[SSAValue]:
         """No clause matched: the error channel, and placeholder values never read."""
         code = len(self.match_failures)

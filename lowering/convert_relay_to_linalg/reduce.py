@@ -10,6 +10,7 @@ from xdsl.dialects import arith
 from xdsl.dialects.builtin import IntegerType, TensorType
 from xdsl.ir import Attribute, SSAValue
 
+from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay.ops.elementwise import Add, Maximum, Minimum, Multiply
 from relay_opt.dialects.relay.ops.reduce import (
     Argmax,
@@ -88,6 +89,8 @@ def lower_reduce(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
     assert isinstance(xt, TensorType)
     dtype = tensor_dtype(op.operands[0].type)  # pyright: ignore[reportArgumentType]
     axes = reduced_axes(op.attrs, len(xt.get_shape()))
+    if isinstance(op, Mean):
+        _static_reduced_axes(op, xt.get_shape(), axes)
     in_map, out_map, iterators = reduction_maps(xt.get_shape(), axes, op.attrs.keepdims)
     kind, combine = _REDUCTIONS[type(op)]
 
@@ -114,6 +117,12 @@ def lower_reduce(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
     return elementwise(lw, op, [total], divide)
 
 
+def _static_reduced_axes(op: RelayOperatorOp, shape: Sequence[int], axes: Sequence[int]) -> None:
+    """Counts and flat indices over the reduced axes are compile-time constants here."""
+    if any(shape[a] < 0 for a in axes):
+        raise RelayError(f"'{op.opdef.name}' over a ? dimension is not supported natively yet", op)
+
+
 @lowering(Argmax, Argmin)
 def lower_arg_reduce(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     x = args[0]
@@ -122,6 +131,7 @@ def lower_arg_reduce(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> 
     shape = xt.get_shape()
     dtype = tensor_dtype(op.operands[0].type)  # pyright: ignore[reportArgumentType]
     axes = reduced_axes(op.attrs, len(shape))
+    _static_reduced_axes(op, shape, axes)
     in_map, out_map, iterators = reduction_maps(shape, axes, op.attrs.keepdims)
     out_t = signless(op.result.type)
     assert isinstance(out_t, TensorType)
@@ -180,6 +190,7 @@ def lower_variance(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SS
     assert isinstance(xt, TensorType)
     shape = xt.get_shape()
     axes = reduced_axes(op.attrs, len(shape))
+    _static_reduced_axes(op, shape, axes)
     in_map, out_map, iterators = reduction_maps(shape, axes, op.attrs.keepdims)
     # The mean has the data's rank with reduced axes of size 1 (TVM's keepdims mean).
     kept_map = reduction_maps(shape, axes, True)[1]

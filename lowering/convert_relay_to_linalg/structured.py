@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from xdsl.builder import Builder
-from xdsl.dialects import arith, tensor
+from xdsl.dialects import arith
 from xdsl.dialects.builtin import (
     AffineMapAttr,
     Float16Type,
@@ -53,7 +53,8 @@ def scalar_const(b: Builder | Lowerer, value: float | int | bool, t: Attribute) 
 
 
 def empty(lw: Lowerer, t: Attribute) -> SSAValue:
-    return lw.insert(tensor.EmptyOp([], signless(t))).results[0]
+    """A tensor.empty; `?` dims take the run-time sizes of the operator being lowered."""
+    return lw.sized_empty(signless(t))
 
 
 def filled(lw: Lowerer, t: Attribute, value: float | int | bool) -> SSAValue:

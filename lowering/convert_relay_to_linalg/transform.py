@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from xdsl.dialects import tensor
-from xdsl.dialects.builtin import AnyFloat, TensorType, TupleType, f64, i64
+from xdsl.dialects.builtin import AnyFloat, IndexType, TensorType, TupleType, f64, i64
 from xdsl.ir import SSAValue
 from xdsl.ir.affine import AffineDimExpr, AffineExpr
 
@@ -131,8 +131,86 @@ def reshape_to(lw: Lowerer, x: SSAValue, out_type) -> SSAValue:  # noqa: ANN001
     return gather(lw, x, out_type, reshape_exprs(src, dst))
 
 
+def _dynamic(v) -> bool:  # noqa: ANN001
+    """Whether a tensor value or type has `?` dims."""
+    return any(n < 0 for n in shape_of(v))
+
+
+def runtime_dims(lw: Lowerer, x: SSAValue) -> list[SSAValue]:
+    """Every size of a tensor as an index value (a constant, or `tensor.dim` for a `?`)."""
+    from relay_opt.lowering.convert_relay_to_linalg import RuntimeDim
+
+    return [
+        (RuntimeDim.const(lw, n) if n >= 0 else RuntimeDim.of(lw, x, k)).value
+        for k, n in enumerate(shape_of(x))
+    ]
+
+
+def _index_product(lw: Lowerer, dims: list[SSAValue]) -> SSAValue:
+    from xdsl.dialects import arith
+
+    total = (
+        dims[0]
+        if dims
+        else lw.insert(arith.ConstantOp.from_int_and_width(1, IndexType())).results[0]
+    )
+    for size in dims[1:]:
+        total = lw.insert(arith.MuliOp(total, size)).results[0]
+    return total
+
+
+def dynamic_reshape(
+    lw: Lowerer, x: SSAValue, out_type, op: RelayOperatorOp | None = None
+) -> SSAValue:  # noqa: ANN001
+    """A row-major reshape with `?` dims: each result element's linear index, from the loop
+    indices and the result's run-time sizes, is split by the source's run-time sizes into
+    the position its body reads (`tensor.extract`)."""
+    from xdsl.dialects import arith
+
+    from relay_opt.lowering.convert_relay_to_linalg.structured import index
+
+    out_t = signless(out_type)
+    init = empty(lw, out_t)
+    out_dims, x_dims = runtime_dims(lw, init), runtime_dims(lw, x)
+    n = len(shape_of(out_t))
+    if op is not None:  # as many elements as the source (a -1 that does not divide)
+        total = [_index_product(lw, out_dims), _index_product(lw, x_dims)]
+        lw.check_equal(op, total[0], total[1], "the new shape has a different element count")
+
+    def body(b, a):  # noqa: ANN001, ANN202
+        def emit(o):  # noqa: ANN001, ANN202
+            return b.insert(o).results[0]
+
+        linear = None
+        for k in range(n):
+            i = index(b, k)
+            linear = (
+                i
+                if linear is None
+                else emit(arith.AddiOp(emit(arith.MuliOp(linear, out_dims[k])), i))
+            )
+        coords: list[SSAValue] = []
+        for k in range(len(x_dims) - 1, -1, -1):
+            if linear is None:
+                coords.append(emit(arith.ConstantOp.from_int_and_width(0, IndexType())))
+            elif k == 0:
+                coords.append(linear)
+            else:
+                coords.append(emit(arith.RemUIOp(linear, x_dims[k])))
+                linear = emit(arith.DivUIOp(linear, x_dims[k]))
+        return emit(tensor.ExtractOp(x, coords[::-1], out_t.element_type))  # pyright: ignore
+
+    return generic(
+        lw, [init], [init], [_identity(n), _identity(n)], [PARALLEL] * n, lambda b, a: body(b, a)
+    )[0]
+
+
 @lowering(Reshape, Squeeze, ExpandDims, BatchFlatten)
 def lower_reshape(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    if _dynamic(args[0]) or _dynamic(op.result.type):
+        if shape_of(args[0]) == shape_of(op.result.type):
+            return args[0]
+        return dynamic_reshape(lw, args[0], op.result.type, op)
     return reshape_to(lw, args[0], op.result.type)
 
 
@@ -203,6 +281,8 @@ def lower_concatenate(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) ->
     # Each input goes into its part of the result with tensor.insert_slice (bufferized as a
     # copy into a view): a generic writing part of its result would index the result's
     # longer axis with a plain d_k, which linalg's verifier rejects.
+    if _dynamic(out_t):
+        return _dynamic_concatenate(lw, op, fields, out_t, axis)
     out = empty(lw, out_t)
     offset = 0
     for f in fields:
@@ -214,12 +294,60 @@ def lower_concatenate(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) ->
     return out
 
 
+def _dynamic_concatenate(
+    lw: Lowerer, op: RelayOperatorOp, fields: list[SSAValue], out_t, axis: int
+) -> SSAValue:  # noqa: ANN001
+    """Concatenate with `?` dims: one loop nest over the result; along `axis`, each element
+    reads the field whose run-time range holds it (every field read at a clamped position,
+    the right one selected), so no read is out of bounds."""
+    from xdsl.dialects import arith
+
+    from relay_opt.lowering.convert_relay_to_linalg.structured import index
+
+    init = empty(lw, out_t)
+    n = len(shape_of(out_t))
+    sizes = [runtime_dims(lw, f)[axis] for f in fields]
+    for f in fields[1:]:  # the dims off the axis agree
+        for k in range(n):
+            if k != axis:
+                lw.check_same_size(op, fields[0], k, f, k)
+
+    def body(b, a):  # noqa: ANN001, ANN202
+        def emit(o):  # noqa: ANN001, ANN202
+            return b.insert(o).results[0]
+
+        zero = emit(arith.ConstantOp.from_int_and_width(0, IndexType()))
+        one = emit(arith.ConstantOp.from_int_and_width(1, IndexType()))
+        i = index(b, axis)
+        value, start = None, zero
+        for f, size in zip(fields, sizes, strict=True):
+            local = emit(arith.SubiOp(i, start))
+            last = emit(arith.MaxSIOp(emit(arith.SubiOp(size, one)), zero))
+            at = emit(arith.MinSIOp(emit(arith.MaxSIOp(local, zero)), last))
+            coords = [at if k == axis else index(b, k) for k in range(n)]
+            read = emit(tensor.ExtractOp(f, coords, out_t.element_type))
+            if value is None:
+                value = read
+            else:
+                inside = emit(arith.CmpiOp(i, start, "sge"))
+                value = emit(arith.SelectOp(inside, read, value))
+            start = emit(arith.AddiOp(start, size))
+        assert value is not None  # a concatenation has at least one field
+        return value
+
+    return generic(lw, [init], [init], [_identity(n), _identity(n)], [PARALLEL] * n, body)[0]
+
+
 @lowering(Stack)
 def lower_stack(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     out_t = signless(op.result.type)
     axis = normalize_axis(op.attrs.axis, len(shape_of(out_t)))
     out = empty(lw, out_t)
-    for i, f in enumerate(lw.values[op.operands[0]]):
+    fields = lw.values[op.operands[0]]
+    for f in fields[1:]:  # `?` dims of the fields agree at run time
+        for k in range(len(shape_of(f))):
+            lw.check_same_size(op, fields[0], k, f, k)
+    for i, f in enumerate(fields):
         out = _stack_one(lw, f, out, axis, i)
     return out
 
@@ -402,6 +530,10 @@ def lower_take(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVal
     x, indices = args
     xshape, ishape = shape_of(x), shape_of(indices)
     flat = op.attrs.axis is None
+    if flat and _dynamic(x):
+        raise RelayError(
+            "'take' without an axis from a tensor with ? dims is not supported natively yet", op
+        )
     if flat:
         x = reshape_to(lw, x, TensorType(x.type.element_type, [int(np.prod(xshape))]))  # pyright: ignore
         xshape = shape_of(x)
@@ -411,8 +543,20 @@ def lower_take(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVal
     k = len(ishape)
     idx_map = amap(n, [d(axis + i) for i in range(k)])
     size = xshape[axis]  # not 0: the relation refuses an empty axis
+    # A `?` axis: its run-time size, as i64 (a zero-size axis gives nothing to read from the
+    # body, which then never runs: the result is empty too).
+    run_time_size = (
+        lw.insert(arith.IndexCastOp(runtime_dims(lw, x)[axis], i64)).results[0]
+        if size < 0
+        else None
+    )
     wrap = op.attrs.mode == "wrap"
     unsigned = tensor_dtype(op.operands[1].type).startswith("uint")  # pyright: ignore
+
+    def last(b):  # noqa: ANN001, ANN202
+        if run_time_size is None:
+            return scalar_const(b, size - 1, i64)
+        return b.insert(arith.SubiOp(run_time_size, scalar_const(b, 1, i64))).results[0]
 
     def body(b, a):  # noqa: ANN001, ANN202
         # As the declaration's take_positions: in i64 (an i8 index cannot hold the size),
@@ -421,7 +565,7 @@ def lower_take(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVal
         if raw.type.width.data < 64:
             ext = arith.ExtUIOp if unsigned else arith.ExtSIOp
             raw = b.insert(ext(raw, i64)).results[0]
-        size_v = scalar_const(b, size, i64)
+        size_v = run_time_size if run_time_size is not None else scalar_const(b, size, i64)
         if wrap and unsigned:
             pos = b.insert(arith.RemUIOp(raw, size_v)).results[0]
         elif wrap:
@@ -431,10 +575,10 @@ def lower_take(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVal
                 arith.SelectOp(neg, b.insert(arith.AddiOp(r, size_v)).results[0], r)
             ).results[0]
         elif unsigned:
-            pos = b.insert(arith.MinUIOp(raw, scalar_const(b, size - 1, i64))).results[0]
+            pos = b.insert(arith.MinUIOp(raw, last(b))).results[0]
         else:
             lo = b.insert(arith.MaxSIOp(raw, scalar_const(b, 0, i64))).results[0]
-            pos = b.insert(arith.MinSIOp(lo, scalar_const(b, size - 1, i64))).results[0]
+            pos = b.insert(arith.MinSIOp(lo, last(b))).results[0]
         where = b.insert(arith.IndexCastOp(pos, IndexType())).results[0]
         coords = (
             [index(b, i) for i in range(axis)]

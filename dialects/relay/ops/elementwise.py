@@ -13,7 +13,12 @@ import numpy as np
 from xdsl.ir import Attribute
 
 from relay_opt.dialects.relay.attributes import AttrKind, Attrs, AttrSpec
-from relay_opt.dialects.relay.ops.common import broadcast_shapes, expect_tensor, result
+from relay_opt.dialects.relay.ops.common import (
+    broadcast_dims,
+    broadcast_shapes,
+    expect_tensor,
+    result,
+)
 from relay_opt.dialects.relay.registry import (
     OpDef,
     OpPattern,
@@ -97,6 +102,7 @@ def _float_unary(
         OpPattern.ELEMWISE,
         semantics,
         f"elementwise {name}",
+        shape=broadcast_dims,
     )
 
 
@@ -178,6 +184,7 @@ class Cos(RelayOperatorOp): ...
         OpPattern.ELEMWISE,
         _same_dtype(np.negative),
         "elementwise -x",
+        shape=broadcast_dims,
     )
 )
 class Negative(RelayOperatorOp): ...
@@ -192,6 +199,7 @@ class Negative(RelayOperatorOp): ...
         OpPattern.ELEMWISE,
         _same_dtype(np.abs),
         "elementwise |x|",
+        shape=broadcast_dims,
     )
 )
 class Abs(RelayOperatorOp): ...
@@ -206,6 +214,7 @@ class Abs(RelayOperatorOp): ...
         OpPattern.ELEMWISE,
         _same_dtype(np.logical_not),
         "elementwise boolean not",
+        shape=broadcast_dims,
     )
 )
 class LogicalNot(RelayOperatorOp): ...
@@ -220,6 +229,7 @@ class LogicalNot(RelayOperatorOp): ...
         OpPattern.ELEMWISE,
         _same_dtype(lambda x: np.maximum(x, 0)),
         "max(x, 0)",
+        shape=broadcast_dims,
     )
 )
 class Relu(RelayOperatorOp): ...
@@ -234,6 +244,7 @@ class Relu(RelayOperatorOp): ...
         OpPattern.ELEMWISE,
         lambda attrs, x: np.where(x > 0, x, x * x.dtype.type(attrs.alpha)).astype(x.dtype),
         "x if x > 0 else alpha * x",
+        shape=broadcast_dims,
     )
 )
 class LeakyRelu(RelayOperatorOp): ...
@@ -248,6 +259,7 @@ class LeakyRelu(RelayOperatorOp): ...
         OpPattern.ELEMWISE,
         lambda attrs, x: np.clip(x, attrs.a_min, attrs.a_max).astype(x.dtype),
         "clamp to [a_min, a_max]",
+        shape=broadcast_dims,
     )
 )
 class Clip(RelayOperatorOp): ...
@@ -275,6 +287,7 @@ def _cast(attrs: Attrs, x: np.ndarray) -> np.ndarray:
         OpPattern.ELEMWISE,
         _cast,
         "convert to another dtype",
+        shape=broadcast_dims,
     )
 )
 class Cast(RelayOperatorOp): ...
@@ -363,7 +376,14 @@ def _arith(
     name: str, fn: Callable[..., np.ndarray], summary: str, dtypes: Sequence[str] = _NUMERIC
 ) -> OpDef:
     return OpDef(
-        name, ("lhs", "rhs"), (), _binary_rel(dtypes), OpPattern.BROADCAST, _same_dtype(fn), summary
+        name,
+        ("lhs", "rhs"),
+        (),
+        _binary_rel(dtypes),
+        OpPattern.BROADCAST,
+        _same_dtype(fn),
+        summary,
+        shape=broadcast_dims,
     )
 
 
@@ -423,6 +443,7 @@ def _compare(name: str, fn: Callable[..., np.ndarray]) -> OpDef:
         OpPattern.BROADCAST,
         lambda attrs, a, b: fn(a, b),
         f"elementwise {name}, bool result",
+        shape=broadcast_dims,
     )
 
 
@@ -459,6 +480,7 @@ def _logical(name: str, fn: Callable[..., np.ndarray]) -> OpDef:
         OpPattern.BROADCAST,
         lambda attrs, a, b: fn(a, b),
         f"elementwise {name}",
+        shape=broadcast_dims,
     )
 
 
@@ -490,6 +512,7 @@ def _where_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         OpPattern.BROADCAST,
         lambda attrs, c, x, y: np.where(c, x, y),
         "x where condition else y",
+        shape=broadcast_dims,
     )
 )
 class Where(RelayOperatorOp): ...

@@ -17,12 +17,14 @@ from relay_opt.dialects.relay.attributes import AttrKind, Attrs, AttrSpec
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.dialects.relay.ops.common import (
     Shape,
+    batch_dims,
     expect_tensor,
     normalize_axis,
     result,
+    same_dims,
     show_shape,
 )
-from relay_opt.dialects.relay.ops.transform import parse_layout, relayout
+from relay_opt.dialects.relay.ops.transform import dims_product, parse_layout, relayout
 from relay_opt.dialects.relay.registry import (
     OpDef,
     OpPattern,
@@ -322,7 +324,14 @@ def _conv2d(attrs: Attrs, x: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 @register(
     OpDef(
-        "nn.conv2d", ("data", "weight"), CONV2D_ATTRS, _conv2d_rel, OEF, _conv2d, "2-d convolution"
+        "nn.conv2d",
+        ("data", "weight"),
+        CONV2D_ATTRS,
+        _conv2d_rel,
+        OEF,
+        _conv2d,
+        "2-d convolution",
+        shape=batch_dims(_conv2d_rel),
     )
 )
 class Conv2D(RelayOperatorOp): ...
@@ -492,6 +501,7 @@ def _out_dtype(attrs: Attrs, x: np.ndarray) -> np.dtype:
         OEF,
         lambda attrs, x, w: _matmul_acc(x, w.T, _out_dtype(attrs, x)),
         "data · weightᵀ (weight is [units, in])",
+        shape=lambda shapes, attrs: [*shapes[0][:-1], shapes[1][0]],
     )
 )
 class Dense(RelayOperatorOp): ...
@@ -516,6 +526,12 @@ def _matmul_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result((*lead, n), attrs.out_dtype or adtype)
 
 
+def _matmul_dims(shapes: Sequence[Sequence[object]], attrs: Attrs) -> list[object]:
+    a, b = shapes
+    lead = [a[-1]] if attrs.transpose_a else list(a[:-1])
+    return [*lead, b[0] if attrs.transpose_b else b[1]]
+
+
 def _matmul(attrs: Attrs, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a = a.T if attrs.transpose_a else a
     b = b.T if attrs.transpose_b else b
@@ -536,6 +552,7 @@ def _matmul(attrs: Attrs, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         OEF,
         _matmul,
         "a · b with optional transposes",
+        shape=_matmul_dims,
     )
 )
 class Matmul(RelayOperatorOp): ...
@@ -563,6 +580,12 @@ def _batch_matmul_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result((batch, m, n), attrs.out_dtype or xdtype)
 
 
+def _batch_matmul_dims(shapes: Sequence[Sequence[object]], attrs: Attrs) -> list[object]:
+    x, y = shapes
+    batch = y[0] if x[0] == 1 else x[0]
+    return [batch, x[2] if attrs.transpose_a else x[1], y[1] if attrs.transpose_b else y[2]]
+
+
 def _batch_matmul(attrs: Attrs, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     x = x.transpose(0, 2, 1) if attrs.transpose_a else x
     y = y.transpose(0, 2, 1) if attrs.transpose_b else y
@@ -582,6 +605,7 @@ def _batch_matmul(attrs: Attrs, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         OEF,
         _batch_matmul,
         "batched matrix product",
+        shape=_batch_matmul_dims,
     )
 )
 class BatchMatmul(RelayOperatorOp): ...
@@ -628,6 +652,7 @@ def _along(v: np.ndarray, axis: int, ndim: int) -> np.ndarray:
             x.dtype
         ),
         "add a vector along an axis",
+        shape=same_dims,
     )
 )
 class BiasAdd(RelayOperatorOp): ...
@@ -644,6 +669,7 @@ class BiasAdd(RelayOperatorOp): ...
             x > 0, x, x * _along(a, normalize_axis(attrs.axis, x.ndim), x.ndim)
         ).astype(x.dtype),
         "x if x > 0 else alpha * x, alpha per channel",
+        shape=batch_dims(_channel_vector_rel("prelu", "alpha")),
     )
 )
 class Prelu(RelayOperatorOp): ...
@@ -678,6 +704,7 @@ def _log_softmax(attrs: Attrs, x: np.ndarray) -> np.ndarray:
         OEF,
         _softmax,
         "softmax along an axis",
+        shape=same_dims,
     )
 )
 class Softmax(RelayOperatorOp): ...
@@ -692,6 +719,7 @@ class Softmax(RelayOperatorOp): ...
         OEF,
         _log_softmax,
         "log of softmax along an axis",
+        shape=same_dims,
     )
 )
 class LogSoftmax(RelayOperatorOp): ...
@@ -792,7 +820,16 @@ def _pool(kind: str):  # noqa: ANN202
 
 
 @register(
-    OpDef("nn.max_pool2d", ("data",), POOL_ATTRS, _pool_rel, OEF, _pool("max"), "2-d max pooling")
+    OpDef(
+        "nn.max_pool2d",
+        ("data",),
+        POOL_ATTRS,
+        _pool_rel,
+        OEF,
+        _pool("max"),
+        "2-d max pooling",
+        shape=batch_dims(_pool_rel),
+    )
 )
 class MaxPool2D(RelayOperatorOp): ...
 
@@ -806,6 +843,7 @@ class MaxPool2D(RelayOperatorOp): ...
         OEF,
         _pool("avg"),
         "2-d average pooling",
+        shape=batch_dims(_pool_rel),
     )
 )
 class AvgPool2D(RelayOperatorOp): ...
@@ -848,6 +886,7 @@ def _global_pool(fn):  # noqa: ANN001, ANN202
         OEF,
         _global_pool(np.mean),
         "mean over the spatial axes",
+        shape=batch_dims(_global_pool_rel),
     )
 )
 class GlobalAvgPool2D(RelayOperatorOp): ...
@@ -862,6 +901,7 @@ class GlobalAvgPool2D(RelayOperatorOp): ...
         OEF,
         _global_pool(np.max),
         "maximum over the spatial axes",
+        shape=batch_dims(_global_pool_rel),
     )
 )
 class GlobalMaxPool2D(RelayOperatorOp): ...
@@ -914,6 +954,7 @@ def _adaptive_avg(attrs: Attrs, x: np.ndarray) -> np.ndarray:
         OEF,
         _adaptive_avg,
         "average pooling to a given output size",
+        shape=batch_dims(_adaptive_rel),
     )
 )
 class AdaptiveAvgPool2D(RelayOperatorOp): ...
@@ -1013,6 +1054,7 @@ def _layer_norm(attrs: Attrs, x, gamma, beta):  # noqa: ANN001, ANN202
         OpPattern.OPAQUE,
         _layer_norm,
         "layer normalization along an axis",
+        shape=batch_dims(_layer_norm_rel),
     )
 )
 class LayerNorm(RelayOperatorOp): ...
@@ -1114,6 +1156,7 @@ NORM_ATTRS = (
         OpPattern.OPAQUE,
         _instance_norm,
         "normalization over every axis but the batch and channel axes",
+        shape=batch_dims(_per_channel_rel("instance_norm", min_rank=3)),
     )
 )
 class InstanceNorm(RelayOperatorOp): ...
@@ -1128,6 +1171,7 @@ class InstanceNorm(RelayOperatorOp): ...
         OpPattern.OPAQUE,
         _group_norm,
         "normalization over groups of channels (and every axis but the batch axis)",
+        shape=batch_dims(_per_channel_rel("group_norm", min_rank=2)),
     )
 )
 class GroupNorm(RelayOperatorOp): ...
@@ -1170,6 +1214,7 @@ def _l2_normalize(attrs: Attrs, x: np.ndarray) -> np.ndarray:
         OEF,
         _l2_normalize,
         "x / sqrt(max(sum(x * x, axis), eps))",
+        shape=batch_dims(_l2_normalize_rel),
     )
 )
 class L2Normalize(RelayOperatorOp): ...
@@ -1258,6 +1303,7 @@ def _batch_flatten_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         OpPattern.INJECTIVE,
         lambda attrs, x: x.reshape(x.shape[0], -1).copy(),
         "flatten all axes but the first",
+        shape=lambda shapes, attrs: [shapes[0][0], dims_product(shapes[0][1:])],
     )
 )
 class BatchFlatten(RelayOperatorOp): ...

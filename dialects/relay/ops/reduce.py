@@ -57,6 +57,12 @@ def _reduce_rel(out_dtype: str | None = None, floats_only: bool = False):  # noq
     return relation
 
 
+def _reduce_dims(shapes: Sequence[Sequence[object]], attrs: Attrs) -> list[object]:
+    """The shape function: the kept dims of the data."""
+    shape = shapes[0]
+    return list(reduced_shape(shape, reduced_axes(attrs, len(shape)), attrs.keepdims))  # pyright: ignore[reportArgumentType]
+
+
 def _np_reduce(fn: Callable[..., np.ndarray]):  # noqa: ANN202
     def compute(attrs: Attrs, x: np.ndarray) -> np.ndarray:
         axes = reduced_axes(attrs, x.ndim)
@@ -79,7 +85,14 @@ def _mean(x: np.ndarray, axis: tuple[int, ...], keepdims: bool) -> np.ndarray:
 
 def _reduction(name: str, fn: Callable[..., np.ndarray], summary: str) -> OpDef:
     return OpDef(
-        name, ("data",), REDUCE_ATTRS, _reduce_rel(), OpPattern.COMM_REDUCE, _np_reduce(fn), summary
+        name,
+        ("data",),
+        REDUCE_ATTRS,
+        _reduce_rel(),
+        OpPattern.COMM_REDUCE,
+        _np_reduce(fn),
+        summary,
+        shape=_reduce_dims,
     )
 
 
@@ -142,6 +155,7 @@ ARG_ATTRS = (*REDUCE_ATTRS, AttrSpec("select_last_index", AttrKind.BOOL, False))
         OpPattern.COMM_REDUCE,
         _arg_reduce(np.argmax),
         "index of the maximum (int32)",
+        shape=_reduce_dims,
     )
 )
 class Argmax(RelayOperatorOp): ...
@@ -156,6 +170,7 @@ class Argmax(RelayOperatorOp): ...
         OpPattern.COMM_REDUCE,
         _arg_reduce(np.argmin),
         "index of the minimum (int32)",
+        shape=_reduce_dims,
     )
 )
 class Argmin(RelayOperatorOp): ...
@@ -193,6 +208,7 @@ def _variance(attrs: Attrs, x: np.ndarray, mean: np.ndarray) -> np.ndarray:
         OpPattern.COMM_REDUCE,
         _variance,
         "mean squared deviation from a given mean (TVM's variance(data, mean))",
+        shape=_reduce_dims,
     )
 )
 class Variance(RelayOperatorOp): ...

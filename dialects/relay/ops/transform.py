@@ -12,10 +12,12 @@ from xdsl.ir import Attribute
 from relay_opt.dialects.relay.attributes import AttrKind, Attrs, AttrSpec
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.dialects.relay.ops.common import (
+    batch_dims,
     expect_tensor,
     expect_tuple,
     normalize_axis,
     result,
+    same_dims,
     show_shape,
 )
 from relay_opt.dialects.relay.registry import (
@@ -107,6 +109,50 @@ def reshape_shape(
     return tuple(out)
 
 
+def dims_product(dims: Sequence[object]) -> object:
+    """The product of dims (ints or run-time sizes), for shape functions."""
+    total: object = 1
+    for d in dims:
+        total = total * d  # pyright: ignore[reportOperatorIssue]
+    return total
+
+
+def _reshape_dims(shapes: Sequence[Sequence[object]], attrs: Attrs) -> list[object]:
+    """The shape function of reshape: `reshape_shape` over run-time sizes (-4 needs its two
+    values given)."""
+    shape, newshape = shapes[0], list(attrs.newshape)
+    out: list[object] = []
+    src, infer_at, i = 0, None, 0
+    while i < len(newshape):
+        v = newshape[i]
+        if v > 0 or (v == 0 and attrs.allowzero):
+            out.append(v)
+            src += 1
+        elif v == 0:
+            out.append(shape[src])
+            src += 1
+        elif v == -1:
+            infer_at = len(out)
+            out.append(1)
+            src += 1
+        elif v == -2:
+            out.extend(shape[src:])
+            src = len(shape)
+        elif v == -3:
+            out.append(shape[src] * shape[src + 1])  # pyright: ignore[reportOperatorIssue]
+            src += 2
+        else:  # -4: one dim split into the next two values
+            a, b = newshape[i + 1], newshape[i + 2]
+            out += [shape[src] // b if a == -1 else a, shape[src] // a if b == -1 else b]  # pyright: ignore[reportOperatorIssue]
+            src += 1
+            i += 2
+        i += 1
+    if infer_at is not None:
+        known = dims_product([d for k, d in enumerate(out) if k != infer_at])
+        out[infer_at] = dims_product(shape) // known  # pyright: ignore[reportOperatorIssue]
+    return out
+
+
 def _reshape_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     shape, dtype = expect_tensor(args[0], "data")
     return result(reshape_shape(shape, attrs.newshape, bool(attrs.allowzero)), dtype)
@@ -123,6 +169,7 @@ def _reshape_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
             reshape_shape(x.shape, attrs.newshape, bool(attrs.allowzero))
         ).copy(),
         "reshape (with TVM's 0/-1/-2/-3/-4 codes)",
+        shape=_reshape_dims,
     )
 )
 class Reshape(RelayOperatorOp): ...
@@ -154,9 +201,15 @@ def _transpose_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         INJ,
         lambda attrs, x: np.transpose(x, transpose_axes(attrs, x.ndim)).copy(),
         "permute axes (reversed by default)",
+        shape=lambda shapes, attrs: [shapes[0][a] for a in transpose_axes(attrs, len(shapes[0]))],
     )
 )
 class Transpose(RelayOperatorOp): ...
+
+
+def _static(shape: Sequence[object]) -> list[int]:
+    """A shape with its run-time sizes as `?` (for helpers that only look at static dims)."""
+    return [d if isinstance(d, int) else DYNAMIC for d in shape]
 
 
 def squeeze_axes(attrs: Attrs, shape: Sequence[int]) -> list[int]:
@@ -186,6 +239,9 @@ def _squeeze_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
             [d for i, d in enumerate(x.shape) if i not in squeeze_axes(attrs, x.shape)]
         ).copy(),
         "remove size-1 axes",
+        shape=lambda shapes, attrs: [
+            d for i, d in enumerate(shapes[0]) if i not in squeeze_axes(attrs, _static(shapes[0]))
+        ],
     )
 )
 class Squeeze(RelayOperatorOp): ...
@@ -213,6 +269,7 @@ def _expand_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         OpPattern.BROADCAST,
         lambda attrs, x: x.reshape(expand_shape(attrs, x.shape)).copy(),
         "insert size-1 axes",
+        shape=lambda shapes, attrs: expand_shape(attrs, shapes[0]),  # pyright: ignore[reportArgumentType]
     )
 )
 class ExpandDims(RelayOperatorOp): ...
@@ -245,6 +302,15 @@ def _concat_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result(out, dtype)
 
 
+def _concat_dims(shapes: Sequence[Sequence[Sequence[object]]], attrs: Attrs) -> list[object]:
+    fields = shapes[0]
+    axis = normalize_axis(attrs.axis, len(fields[0]))
+    out = list(fields[0])
+    for f in fields[1:]:
+        out[axis] = out[axis] + f[axis]  # pyright: ignore[reportOperatorIssue]
+    return out
+
+
 @register(
     OpDef(
         "concatenate",
@@ -254,6 +320,7 @@ def _concat_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         INJ,
         lambda attrs, xs: np.concatenate(xs, axis=attrs.axis),
         "join a tuple of tensors along an axis",
+        shape=_concat_dims,
     )
 )
 class Concatenate(RelayOperatorOp): ...
@@ -280,6 +347,13 @@ def _stack_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result([*shape0[:axis], len(fields), *shape0[axis:]], dtype)
 
 
+def _stack_dims(shapes: Sequence[Sequence[Sequence[object]]], attrs: Attrs) -> list[object]:
+    fields = shapes[0]
+    out = list(fields[0])
+    axis = normalize_axis(attrs.axis, len(out) + 1)
+    return [*out[:axis], len(fields), *out[axis:]]
+
+
 @register(
     OpDef(
         "stack",
@@ -289,6 +363,7 @@ def _stack_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         INJ,
         lambda attrs, xs: np.stack(xs, axis=attrs.axis),
         "stack a tuple of tensors on a new axis",
+        shape=_stack_dims,
     )
 )
 class Stack(RelayOperatorOp): ...
@@ -471,6 +546,14 @@ def _take(attrs: Attrs, x: np.ndarray, indices: np.ndarray) -> np.ndarray:
     return np.take(x, take_positions(indices, x.shape[axis], attrs.mode), axis=axis)
 
 
+def _take_dims(shapes: Sequence[Sequence[object]], attrs: Attrs) -> list[object]:
+    shape, ishape = shapes
+    if attrs.axis is None:
+        return list(ishape)
+    axis = normalize_axis(attrs.axis, len(shape))
+    return [*shape[:axis], *ishape, *shape[axis + 1 :]]
+
+
 @register(
     OpDef(
         "take",
@@ -484,6 +567,7 @@ def _take(attrs: Attrs, x: np.ndarray, indices: np.ndarray) -> np.ndarray:
         INJ,
         _take,
         "gather along an axis (embeddings)",
+        shape=_take_dims,
     )
 )
 class Take(RelayOperatorOp): ...
@@ -710,6 +794,7 @@ def _like_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         OpPattern.ELEMWISE,
         lambda attrs, x: np.zeros_like(x),
         "zeros of the same shape and dtype",
+        shape=same_dims,
     )
 )
 class ZerosLike(RelayOperatorOp): ...
@@ -724,6 +809,7 @@ class ZerosLike(RelayOperatorOp): ...
         OpPattern.ELEMWISE,
         lambda attrs, x: np.ones_like(x),
         "ones of the same shape and dtype",
+        shape=same_dims,
     )
 )
 class OnesLike(RelayOperatorOp): ...
@@ -886,6 +972,13 @@ def relayout(x: np.ndarray, src_layout: str, dst_layout: str) -> np.ndarray:
     return np.transpose(y, [order_names.index(a) for a, _ in dst]).copy()
 
 
+def _layout_transform_dims(shapes: Sequence[Sequence[object]], attrs: Attrs) -> list[object]:
+    """A ? batch stays the first axis (N first in both layouts)."""
+    if not (attrs.src_layout.startswith("N") and attrs.dst_layout.startswith("N")):
+        raise TypeRelationError("only a ? batch in layouts that start with N is supported")
+    return list(batch_dims(_layout_transform_rel)(shapes, attrs))
+
+
 @register(
     OpDef(
         "layout_transform",
@@ -899,6 +992,7 @@ def relayout(x: np.ndarray, src_layout: str, dst_layout: str) -> np.ndarray:
         INJ,
         _layout_transform,
         "change data layout (NCHW, NHWC, NCHW4c, ...)",
+        shape=_layout_transform_dims,
     )
 )
 class LayoutTransform(RelayOperatorOp): ...

@@ -1,0 +1,264 @@
+"""Tensors with `?` dims compiled natively (docs/native-dynamic-shapes.md): each program is
+compiled ONCE and run at two run-time sizes against the reference interpreter and numpy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from relay_opt import ArgumentError, load_program
+from relay_opt.diagnostics import RelayError, location_of
+from relay_opt.dialects.relay.ir_helpers import functions_by_name
+from relay_opt.runtime.interpreter import interpret
+from relay_opt.runtime.jit import compile
+
+HEADER = '#[version = "0.0.5"]\n'
+
+PROGRAMS = {
+    "mlp": """
+def @main(%x: Tensor[(?, 6), float32], %w1: Tensor[(8, 6), float32], %b1: Tensor[(8), float32],
+          %w2: Tensor[(4, 8), float32], %b2: Tensor[(4), float32]) -> Tensor[(?, 4), float32] {
+  %0 = nn.relu(nn.bias_add(nn.dense(%x, %w1), %b1));
+  nn.softmax(add(nn.dense(%0, %w2), %b2))
+}""",
+    "elementwise": """
+def @main(%x: Tensor[(?, 3), float32], %y: Tensor[(1, 3), float32], %z: Tensor[(?, 1), float32])
+    -> Tensor[(?, 3), float32] {
+  tanh(subtract(exp(multiply(add(%x, %y), %z)), %x))
+}""",
+    "reductions": """
+def @main(%x: Tensor[(?, 3, ?), float32]) -> (Tensor[(?, 1, ?), float32], Tensor[(?), float32],
+    Tensor[(3), float32], Tensor[(?), float32]) {
+  (sum(%x, axis=[1], keepdims=True), max(%x, axis=[1, 2]), min(%x, axis=[0, 2]),
+   mean(prod(%x, axis=[2]), axis=[1]))
+}""",
+    "reshapes": """
+def @main(%x: Tensor[(?, 2, 3), float32]) -> (Tensor[(?, 6), float32], Tensor[(3, ?), float32],
+    Tensor[(?), float32], Tensor[(?, 1, 2, 3), float32], Tensor[(?, 6), float32]) {
+  (reshape(%x, newshape=[-1, 6]), reshape(transpose(%x, axes=[2, 1, 0]), newshape=[3, -1]),
+   reshape(%x, newshape=[-1]), expand_dims(%x, axis=1), nn.batch_flatten(%x))
+}""",
+    # A beam-search-like step: embed the tokens, score, keep the rows, grow the beam.
+    "beam_step": """
+def @main(%emb: Tensor[(10, 4), float32], %tokens: Tensor[(?), int32],
+          %beam: Tensor[(?, 4), float32], %w: Tensor[(4, 4), float32])
+    -> (Tensor[(?, 4), float32], Tensor[(?), float32]) {
+  %0 = take(%emb, %tokens, axis=0);
+  %1 = tanh(add(nn.dense(%0, %w), %beam));
+  %2 = concatenate((%beam, %1));
+  (%2, sum(%2, axis=[1]))
+}""",
+    # A CNN with a `?` batch (an ONNX model's symbolic N): convolutions, pooling, flatten.
+    "cnn": """
+def @main(%x: Tensor[(?, 3, 8, 8), float32], %w: Tensor[(8, 3, 3, 3), float32],
+          %b: Tensor[(8), float32], %d: Tensor[(5, 8), float32]) -> Tensor[(?, 5), float32] {
+  %0 = nn.relu(nn.bias_add(nn.conv2d(%x, %w, padding=[1, 1]), %b));
+  %1 = nn.avg_pool2d(nn.max_pool2d(%0, pool_size=[2, 2], strides=[2, 2]), pool_size=[2, 2]);
+  nn.dense(nn.batch_flatten(nn.global_avg_pool2d(%1)), %d)
+}""",
+    "norms": """
+def @main(%x: Tensor[(?, 4, 6), float32], %g: Tensor[(6), float32], %b: Tensor[(6), float32],
+          %g4: Tensor[(4), float32], %b4: Tensor[(4), float32]) {
+  (nn.layer_norm(%x, %g, %b), nn.group_norm(%x, %g4, %b4, num_groups=2), nn.prelu(%x, %g4))
+}""",
+    "misc": """
+def @main(%x: Tensor[(?, 3), float32], %y: Tensor[(?, 3), float32]) {
+  (stack((%x, %y), axis=1), zeros_like(%x), argmax(%x, axis=[1]), argmin(%y, axis=[1]))
+}""",
+}
+
+
+def _inputs(module, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    out = {}
+    for a in functions_by_name(module)["main"].args:
+        shape = [n + k if d < 0 else d for k, d in enumerate(a.type.get_shape())]
+        if "i32" in str(a.type):
+            out[a.name_hint] = rng.integers(-2, 12, size=shape).astype(np.int32)
+        else:
+            out[a.name_hint] = rng.standard_normal(shape).astype(np.float32)
+    return out
+
+
+class _Compiled(dict):
+    """Each program loaded and compiled once, when a test first needs it (-O1; -O3 for the
+    MLP: fused groups)."""
+
+    def __missing__(self, name: str):  # noqa: ANN204
+        module = load_program(HEADER + PROGRAMS[name], "relay").module
+        self[name] = (module, compile(module, opt=3 if name == "mlp" else 1, cache=False))
+        return self[name]
+
+
+@pytest.fixture(scope="module")
+def compiled() -> _Compiled:
+    return _Compiled()
+
+
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_one_compile_runs_at_two_sizes(compiled, name):
+    module, exe = compiled[name]
+    rng = np.random.default_rng(0)
+    for n in (1, 5):
+        inputs = _inputs(module, n, rng)
+        got, want = exe(**inputs), interpret(module, inputs)
+        got = got if isinstance(got, tuple) else (got,)
+        want = want if isinstance(want, tuple) else (want,)
+        for g, w in zip(got, want, strict=True):
+            assert g.shape == w.shape
+            np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
+
+
+def test_the_mlp_matches_numpy(compiled):
+    _, exe = compiled["mlp"]
+    rng = np.random.default_rng(1)
+    w1, b1 = rng.standard_normal((8, 6)), rng.standard_normal(8)
+    w2, b2 = rng.standard_normal((4, 8)), rng.standard_normal(4)
+    for n in (3, 0):  # an empty batch too
+        x = rng.standard_normal((n, 6))
+        logits = np.maximum(x @ w1.T + b1, 0) @ w2.T + b2
+        e = np.exp(logits - logits.max(axis=1, keepdims=True))
+        args = [a.astype(np.float32) for a in (x, w1, b1, w2, b2)]
+        got = exe(*args)
+        assert got.shape == (n, 4)
+        np.testing.assert_allclose(got, e / e.sum(axis=1, keepdims=True), rtol=1e-4, atol=1e-5)
+
+
+def test_static_dims_are_checked_before_the_call(compiled):
+    _, exe = compiled["elementwise"]
+    x, y, z = np.zeros((2, 3), np.float32), np.zeros((1, 3), np.float32), np.zeros((2, 1), "f4")
+    with pytest.raises(ArgumentError, match=r"input 'x' must be \?x3 float32, got 2x4 float32"):
+        exe(np.zeros((2, 4), np.float32), y, z)
+    with pytest.raises(ArgumentError, match=r"input 'z' must be \?x1 float32, got 2 float32"):
+        exe(x, y, np.zeros(2, np.float32))
+    assert exe(x, y, z).shape == (2, 3)
+
+
+def test_calls_between_functions_hand_back_dynamic_results():
+    module = load_program(
+        HEADER
+        + """
+def @f(%x: Tensor[(?, 3), float32]) -> Tensor[(?, 3), float32] { tanh(%x) }
+def @g(%x: Tensor[(?, 3), float32]) -> Tensor[(?, 3), float32] { %x }
+def @main(%x: Tensor[(?, 3), float32]) {
+  %0 = @f(%x);
+  %1 = @g(%0);
+  (add(%0, %1), %1, %x)
+}""",
+        "relay",
+    ).module
+    exe = compile(module, opt=0, cache=False)
+    for n in (1, 4):
+        x = np.random.default_rng(n).standard_normal((n, 3)).astype(np.float32)
+        for g, w in zip(exe(x), (2 * np.tanh(x), np.tanh(x), x), strict=True):
+            np.testing.assert_allclose(g, w, rtol=1e-6)
+
+
+def test_an_operator_without_a_shape_function_is_a_located_error():
+    module = load_program(
+        HEADER + "def @main(%x: Tensor[(?, 3), float32]) {\n  tile(%x, reps=[1, 2])\n}\n",
+        "relay",
+        filename="tile.rly",
+    ).module
+    with pytest.raises(RelayError, match="'tile' with \\? dimensions is not supported") as e:
+        compile(module, opt=0, cache=False)
+    assert str(location_of(e.value.at)) == "tile.rly:3:3"
+
+
+def _onnx_mlp(path: Path) -> tuple[np.ndarray, ...]:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(2)
+    w1, b1 = rng.standard_normal((4, 8)).astype("f4"), rng.standard_normal(8).astype("f4")
+    w2, b2 = rng.standard_normal((8, 3)).astype("f4"), rng.standard_normal(3).astype("f4")
+    graph = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["x", "w1"], ["h0"]),
+            helper.make_node("Add", ["h0", "b1"], ["h1"]),
+            helper.make_node("Relu", ["h1"], ["h2"]),
+            helper.make_node("Gemm", ["h2", "w2", "b2"], ["y"]),
+        ],
+        "mlp",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])],
+        [numpy_helper.from_array(a, k) for k, a in zip(("w1", "b1", "w2", "b2"), (w1, b1, w2, b2))],  # noqa: B905
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return w1, b1, w2, b2
+
+
+def test_onnx_dim_param_compiles_once(tmp_path: Path):
+    w1, b1, w2, b2 = _onnx_mlp(tmp_path / "mlp.onnx")
+    module = load_program(tmp_path / "mlp.onnx").module
+    [param] = functions_by_name(module)["main"].args
+    assert param.type.get_shape()[0] < 0  # N is `?`
+    exe = compile(module, opt=1, cache=False)
+    for n in (2, 7):
+        x = np.random.default_rng(n).standard_normal((n, 4)).astype(np.float32)
+        want = np.maximum(x @ w1 + b1, 0) @ w2 + b2
+        np.testing.assert_allclose(exe(x), want, rtol=1e-4, atol=1e-5)
+
+
+def test_relay_run_takes_the_shape_from_the_inputs(tmp_path: Path, capsys):
+    from relay_opt.tools.relay_run import main
+
+    _onnx_mlp(tmp_path / "mlp.onnx")
+    (tmp_path / "mlp.rly").write_text(HEADER + PROGRAMS["elementwise"])
+    rng = np.random.default_rng(3)
+    np.savez(tmp_path / "onnx_in.npz", x=rng.standard_normal((6, 4)).astype(np.float32))
+    np.savez(
+        tmp_path / "rly_in.npz",
+        x=rng.standard_normal((5, 3)).astype(np.float32),
+        y=rng.standard_normal((1, 3)).astype(np.float32),
+        z=rng.standard_normal((5, 1)).astype(np.float32),
+    )
+    for model, inputs, shape in (("mlp.onnx", "onnx_in", "6x3"), ("mlp.rly", "rly_in", "5x3")):
+        code = main([str(tmp_path / model), "-i", str(tmp_path / f"{inputs}.npz"), "--no-cache"])
+        out = capsys.readouterr()
+        assert code == 0, out.err
+        assert f"result[0]: {shape}xfloat32" in out.out
+
+
+@pytest.mark.parametrize(
+    ("body", "bad", "message"),
+    [
+        ("add(%a, %b)", (3, 2), "'add': a \\? dimension of an operand has a different size"),
+        ("nn.dense(%a, %w)", (3, 2), "'nn.dense': the inner dimensions differ at run time"),
+        ("reshape(%a, newshape=[-1, 3])", (2, 2), "'reshape': the new shape has a different"),
+        ("concatenate((%a, %b), axis=1)", (3, 2), "'concatenate': the inner dimensions differ"),
+    ],
+)
+def test_sizes_that_do_not_fit_at_run_time_are_located_errors(body, bad, message):
+    # Both operands are ?x?: only the run-time sizes can disagree; compiled code reports it
+    # through the error channel (never an out-of-bounds read), at the operator's position.
+    module = load_program(
+        HEADER + "def @main(%a: Tensor[(?, ?), float32], %b: Tensor[(?, ?), float32],\n"
+        f"          %w: Tensor[(2, 3), float32]) {{\n  {body}\n}}\n",
+        "relay",
+        filename="fit.rly",
+    ).module
+    exe = compile(module, opt=0, cache=False)
+    w = np.ones((2, 3), np.float32)
+    exe(np.ones((2, 3), np.float32), np.ones((2, 3), np.float32), w)  # sizes that fit
+    with pytest.raises(RelayError, match=message) as e:
+        exe(np.ones(bad, np.float32), np.ones((2, 3), np.float32), w)
+    assert str(location_of(e.value.at)).startswith("fit.rly:4:3")
+
+
+def test_handed_back_results_are_freed():
+    # Every call allocates its ? results in native code; the JIT frees them after copying.
+    import resource
+
+    module = load_program(
+        HEADER + "def @main(%x: Tensor[(?, 3), float32]) { (tanh(%x), %x) }", "relay"
+    ).module
+    exe = compile(module, opt=0, cache=False)
+    x = np.ones((256, 3), np.float32)  # 3 KiB per result: 3,000 calls would leak 18 MiB
+    for _ in range(100):
+        exe(x)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for _ in range(3000):
+        exe(x)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 4096  # KiB
