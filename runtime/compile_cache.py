@@ -157,6 +157,8 @@ class Entry:
     """(symbol, array): each external global the code reads, with the array to bind it to."""
     recursive_functions: list[str] | None
     """The functions of the recursion-depth check (None: the module has no recursion)."""
+    match_failures: list[str]
+    """The position of each `match` that can fail, by error code (docs/native-objects.md)."""
 
 
 def entry_path(key: str) -> Path:
@@ -173,6 +175,7 @@ def save(
     weights: Iterable[tuple[str, np.ndarray]],
     input_weights: Iterable[str],
     recursive_functions: list[str] | None,
+    match_failures: list[str],
 ) -> bool:
     """Write an entry; weights named in `input_weights` (the input module's own) are not
     copied: a warm start finds them in the module it loaded. Returns whether it was written
@@ -195,6 +198,7 @@ def save(
             "object": len(object_code),
             "weights": records,
             "recursive": recursive_functions,
+            "match_failures": match_failures,
         }
     ).encode()
     # The payload: header length, header, then the object and the weights, each 64-aligned
@@ -285,4 +289,5 @@ def _parse(buf: np.ndarray, key: str) -> Entry:
             array.setflags(write=False)
         weights.append((symbol, array))
     recursive = header["recursive"]
-    return Entry(object_code, weights, recursive if recursive is None else list(recursive))
+    recursive = recursive if recursive is None else list(recursive)
+    return Entry(object_code, weights, recursive, [str(f) for f in header["match_failures"]])
