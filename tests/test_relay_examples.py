@@ -76,6 +76,9 @@ def test_char_rnn_feeds_its_output_back() -> None:
     assert chars is not None and fewer is not None and len(chars) == 12
     assert [int(c) for c in chars[:11]] == [int(c) for c in fewer]  # pyright: ignore[reportArgumentType]
     assert all(0 <= int(c) < 64 for c in chars)  # pyright: ignore[reportArgumentType]
+    # The result reader's per-type caches hold the list's types once, not once per cell.
+    reader = exe._objects.reader  # pyright: ignore[reportOptionalMemberAccess, reportPrivateUsage]
+    assert len(reader._types) <= 2 and len(reader._layouts) <= 2  # pyright: ignore[reportPrivateUsage]
 
 
 def test_refs_counters_are_separate() -> None:
