@@ -296,7 +296,8 @@ class NativeReader:
         _, dtype, shape, raw = info
         if raw is None:
             return np.zeros(shape, dtype)
-        return np.frombuffer(raw.from_address(address), dtype=dtype).reshape(shape).copy()
+        data = raw.from_address(address)  # a ctypes array over the bytes: no copy yet
+        return np.frombuffer(data, dtype=dtype).reshape(shape).copy()  # pyright: ignore[reportCallIssue, reportArgumentType]
 
     def _layout(self, t: ADTType, tag: int) -> tuple[str, list[tuple]]:
         """The constructor's name and, per field, (type, first slot, slots, is a tensor)."""
