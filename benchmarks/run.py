@@ -2,12 +2,15 @@
 thread count for every system.
 
     pip install -e '.[benchmark]'
-    python benchmarks/run.py [--threads N] [--quick] [--sections matmul,conv,models,math,compile]
+    python benchmarks/run.py [--threads N] [--quick]
+        [--sections matmul,conv,models,functional,math,compile]
 
 Sections: matmul 256-2048 (GFLOP/s next to numpy's BLAS); every distinct conv2d shape of
 ResNet-50 next to onnxruntime running that one Conv; the nine light ONNX models, the MLP and
 the LSTM next to onnxruntime, relay-opt's numpy interpreter and PyTorch eager (where it is
-installed and the model is written for it); exp, tanh and sigmoid over float32 next to numpy;
+installed and the model is written for it); CharRNN, TreeLSTM and an LSTM over a `List` in
+Relay text (examples/relay/) compiled, interpreted, in numpy and in PyTorch eager (thread CPU
+time, functional.py); exp, tanh and sigmoid over float32 next to numpy;
 the compile time of ResNet-50 from ONNX to a callable, cold (empty compile cache) and warm,
 each in a fresh process. `--threads N` (default 1) is given to every system: onnxruntime's
 intra-op threads, numpy's BLAS (threadpoolctl), torch.set_num_threads and relay-opt's
@@ -15,8 +18,9 @@ RELAY_OPT_NUM_THREADS. Times are medians of wall-clock calls after a warm-up, st
 a runner has used `--budget` seconds. Outputs are compared where two systems run the same
 thing, so a wrong answer cannot look fast. Nothing here asserts a time.
 
-The sections reuse onnx_models.py (models, inputs, the per-model measurement) and
-vector_math.py (the vector-math programs and their numpy competitors).
+The sections reuse onnx_models.py (models, inputs, the per-model measurement),
+functional.py (the functional models and their numpy and torch twins) and vector_math.py
+(the vector-math programs and their numpy competitors).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-SECTIONS = ("matmul", "conv", "models", "math", "compile")
+SECTIONS = ("matmul", "conv", "models", "functional", "math", "compile")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -492,6 +496,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             "max |diff|",
         ]
         print(table("models, batch 1 latency (ratio to ort: lower is faster)", cols, rows))
+    if "functional" in sections:
+        from functional import COLUMNS as FUNCTIONAL_COLUMNS
+        from functional import rows as functional_rows
+
+        rows = functional_rows(budget)
+        title = "functional models, median thread CPU ms (x system: its time over relay-opt's)"
+        print(table(title, FUNCTIONAL_COLUMNS, rows), flush=True)
     if "math" in sections:
         rows = math_rows(settings["math_n"], budget)  # pyright: ignore
         cols = ["function", "relay-opt G/s", "numpy G/s", "x numpy", "max rel err"]

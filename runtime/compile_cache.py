@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 from xdsl.dialects.builtin import DenseResourceAttr, ModuleOp
 
-FORMAT = 2
+FORMAT = 3
 """Bumped when the entry layout or what the key covers changes."""
 
 MAGIC = b"relay-opt compile cache\n"
@@ -164,6 +164,8 @@ class Entry:
     """(symbol, array): each external global the code reads, with the array to bind it to."""
     recursive_functions: list[str] | None
     """The functions of the recursion-depth check (None: the module has no recursion)."""
+    match_failures: list[str]
+    """The position of each `match` that can fail, by error code (docs/native-objects.md)."""
     kernels: list[str]
     """The kernel-library routines the code calls (the library object must be added)."""
 
@@ -187,6 +189,7 @@ def save(
     weights: Iterable[tuple[str, np.ndarray]],
     input_weights: Iterable[str],
     recursive_functions: list[str] | None,
+    match_failures: list[str] | None = None,
     kernels: Iterable[str] = (),
     folder: str = MODULES,
 ) -> bool:
@@ -212,6 +215,7 @@ def save(
             "weights": records,
             "recursive": recursive_functions,
             "kernels": sorted(kernels),
+            "match_failures": match_failures or [],
         }
     ).encode()
     # The payload: header length, header, then the object and the weights, each 64-aligned
@@ -306,5 +310,6 @@ def _parse(buf: np.ndarray, key: str) -> Entry:
         object_code,
         weights,
         recursive if recursive is None else list(recursive),
-        [str(k) for k in header["kernels"]],
+        match_failures=[str(f) for f in header["match_failures"]],
+        kernels=[str(k) for k in header["kernels"]],
     )

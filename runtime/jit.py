@@ -695,7 +695,7 @@ def compile(
             cached = compile_cache.load(key)
         if cached is not None:
             with timings.measure("compile-cache-load"):
-                exe = _from_cache(cached, entry, opt, params, f, funcs, timings)
+                exe = _from_cache(cached, module, entry, opt, params, f, funcs, timings)
             if exe is not None:
                 exe.threads = threads
                 return exe
@@ -727,7 +727,7 @@ def compile(
     exe = Executable(engine, address, params, list(f.function_type.inputs), f.ret_type, mod)
     exe._weights = weights  # the bound arrays must outlive the code
     exe._depth_check = _depth_check(lowered, engine, funcs)
-    exe._objects = _objects(module, lowered, engine, params, exe.outputs)
+    exe._objects = _objects(module, engine, params, exe.outputs)
     exe._kernel_error = kernel_error
     exe.profile = kernel_profile
     exe.threads = threads
@@ -739,6 +739,7 @@ def compile(
                 zip(weight_names(lowered), weights, strict=True),
                 compile_cache.resource_names(module),
                 _recursive_functions(lowered),
+                _match_failures(lowered),
                 called,
             )
     return exe
@@ -746,6 +747,7 @@ def compile(
 
 def _from_cache(
     cached: compile_cache.Entry,
+    module: ModuleOp,
     entry: str,
     opt: int,
     params: list[TensorSpec],
@@ -776,6 +778,10 @@ def _from_cache(
     exe._kernel_error = kernel_error
     if cached.recursive_functions is not None:
         exe._depth_check = _DepthCheck(engine, cached.recursive_functions, funcs)
+        exe._depth_check.match_failures = cached.match_failures
+    # As a fresh compile's: without it, object arguments and results cannot be converted
+    # and the per-call arena is never released.
+    exe._objects = _objects(module, engine, params, exe.outputs)
     return exe
 
 
@@ -799,17 +805,23 @@ def weight_names(module: ModuleOp) -> list[str]:
     ]
 
 
+def _match_failures(lowered: ModuleOp) -> list[str]:
+    """The positions of the matches that can fail, by error code (docs/native-objects.md)."""
+    from relay_opt.dialects.relay.limits import MATCH_FAILURES_ATTR
+
+    failures = lowered.attributes.get(MATCH_FAILURES_ATTR)
+    if not isinstance(failures, ArrayAttr):
+        return []
+    return [f.data for f in failures]  # pyright: ignore
+
+
 def _depth_check(lowered: ModuleOp, engine, funcs: Mapping[str, object]) -> _DepthCheck | None:  # noqa: ANN001
     """The depth check of a module with recursive functions (convert-to-llvm lists them)."""
-    from relay_opt.dialects.relay.limits import MATCH_FAILURES_ATTR, RECURSIVE_FUNCTIONS_ATTR
-
-    names = lowered.attributes.get(RECURSIVE_FUNCTIONS_ATTR)
-    if not isinstance(names, ArrayAttr):
+    names = _recursive_functions(lowered)
+    if names is None:
         return None
-    check = _DepthCheck(engine, [n.data for n in names], funcs)  # pyright: ignore
-    failures = lowered.attributes.get(MATCH_FAILURES_ATTR)
-    if isinstance(failures, ArrayAttr):
-        check.match_failures = [f.data for f in failures]  # pyright: ignore
+    check = _DepthCheck(engine, names, funcs)
+    check.match_failures = _match_failures(lowered)
     return check
 
 
@@ -824,7 +836,7 @@ def _source_loc(position: str):  # noqa: ANN202
     return SourceLoc(file, int(line), int(rest))
 
 
-def _objects(module: ModuleOp, lowered: ModuleOp, engine, params, outputs) -> _Objects | None:  # noqa: ANN001
+def _objects(module: ModuleOp, engine, params, outputs) -> _Objects | None:  # noqa: ANN001
     """The object support of a module whose entry takes or returns objects, or allocates."""
     from relay_opt.runtime.values import ObjectSpec, TypeTable
 

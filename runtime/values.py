@@ -253,41 +253,89 @@ class NativeWriter:
 
 
 class NativeReader:
-    """Native objects (the arena's, before it is released) back as Python values."""
+    """Native objects (the arena's, before it is released) back as Python values.
+
+    Reading is on every call's path (a 100-element list result is 100 objects), so what
+    depends only on a type is worked out once per reader: each tensor type's dtype, shape
+    and size, and each constructor instance's field layout. Types are canonical (one object
+    per distinct type), so those caches are looked up by identity, not by hashing a type."""
 
     def __init__(self, table: TypeTable):
         self.table = table
+        self._types: list[Attribute] = []  # the canonical types: few, a result's and its parts'
+        # By id(type) (the type is kept in the value: its id stays unique).
+        self._tensors: dict[int, tuple[Attribute, np.dtype, tuple[int, ...], Any]] = {}
+        self._layouts: dict[tuple[int, int], tuple[Attribute, str, list[tuple]]] = {}
 
     def value(self, t: Attribute, leaves: list[int]) -> Value:
-        return _trampoline(self._value(t, leaves))
+        return _trampoline(self._value(self._canonical(t), leaves))
 
-    def _value(self, t: Attribute, leaves: list[int]):  # noqa: ANN202
-        if isinstance(t, TensorType):
+    def _canonical(self, t: Attribute) -> Attribute:
+        """The one object of type `t` (types compare by structure; some do not hash)."""
+        for known in self._types:
+            if known is t or known == t:
+                return known
+        self._types.append(t)
+        return t
+
+    def _tensor(self, t: Attribute, address: int) -> np.ndarray:
+        info = self._tensors.get(id(t))
+        if info is None:
+            assert isinstance(t, TensorType), t
             dtype = numpy_dtype(tensor_dtype(t))
             shape = tuple(t.get_shape())
             size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-            if not size:
-                return np.zeros(shape, dtype)
-            raw = ctypes.string_at(leaves[0], size)
-            return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+            info = self._tensors[id(t)] = (t, dtype, shape, ctypes.c_char * size if size else None)
+        _, dtype, shape, raw = info
+        if raw is None:
+            return np.zeros(shape, dtype)
+        data = raw.from_address(address)  # a ctypes array over the bytes: no copy yet
+        return np.frombuffer(data, dtype=dtype).reshape(shape).copy()  # pyright: ignore[reportCallIssue, reportArgumentType]
+
+    def _layout(self, t: ADTType, tag: int) -> tuple[str, list[tuple]]:
+        """The constructor's name and, per field, (type, first slot, slots, is a tensor)."""
+        hit = self._layouts.get((id(t), tag))
+        if hit is None:
+            ctor = self.table.by_adt[t.adt_name][tag]
+            fields = [self._canonical(f) for f in self.table.fields(ctor, t)]
+            layout, start = [], 1  # slot 0 is the tag
+            for f in fields:
+                n = leaf_count(f)
+                layout.append((f, start, n, isinstance(f, TensorType)))
+                start += n
+            hit = self._layouts[(id(t), tag)] = (t, ctor.name, layout)
+        return hit[1], hit[2]
+
+    def _value(self, t: Attribute, leaves: list[int]):  # noqa: ANN202
+        if isinstance(t, TensorType):
+            return self._tensor(t, leaves[0])
         if isinstance(t, TupleType):
             parts = []
             for ft, part in zip(t.types, _split(leaves, t.types), strict=True):
+                ft = self._canonical(ft)
                 parts.append((yield self._value(ft, part)))
             return tuple(parts)
         [address] = leaves
         if isinstance(t, RefType):
             inner = self.slots(address, leaf_count(t.value_type))
-            return RefCell((yield self._value(t.value_type, inner)))
+            value_type = self._canonical(t.value_type)
+            return RefCell((yield self._value(value_type, inner)))
         assert isinstance(t, ADTType), t
         tag = ctypes.c_int64.from_address(address).value
-        ctor = self.table.by_adt[t.adt_name][tag]
-        fields = self.table.fields(ctor, t)
-        slots = self.slots(address, sum(leaf_count(f) for f in fields))
+        name, layout = self._layout(t, tag)
         values = []
-        for ft, part in zip(fields, _split(slots, fields), strict=True):
-            values.append((yield self._value(ft, part)))
-        return ADTValue(ctor.name, tag, tuple(values))
+        for ft, start, n, is_tensor in layout:
+            if is_tensor:  # most fields: read here, without a generator
+                values.append(
+                    self._tensor(ft, ctypes.c_uint64.from_address(address + SLOT * start).value)
+                )
+            else:
+                part = [
+                    ctypes.c_uint64.from_address(address + SLOT * (start + k)).value
+                    for k in range(n)
+                ]
+                values.append((yield self._value(ft, part)))
+        return ADTValue(name, tag, tuple(values))
 
     @staticmethod
     def slots(address: int, n: int) -> list[int]:

@@ -373,3 +373,46 @@ def test_reverse_sequence_with_onnx_axes(axes: dict):
     imported = import_onnx(model)
     interpreted = interpret(imported.module, [feeds[name] for name in imported.input_names])
     np.testing.assert_array_equal(interpreted, ReferenceEvaluator(model).run(None, feeds)[0])
+
+
+IF_MODEL = """
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[3] x, bool k) => (float[3] y, float[3] z)
+{
+  s = ReduceSum <keepdims = 0> (x)
+  zero = Constant <value = float {0.0}> ()
+  positive = Greater (s, zero)
+  y = If (positive) <
+    then_branch = t () => (float[3] a) {
+      a = If (k) <
+        then_branch = tt () => (float[3] a1) { a1 = Exp (x) },
+        else_branch = te () => (float[3] a2) { a2 = Add (x, x) }
+      >
+    },
+    else_branch = e () => (float[3] b) { b = Neg (x) }
+  >
+  known = Constant <value = bool {1}> ()
+  z = If (known) <
+    then_branch = kt () => (float[3] c) { c = Relu (x) },
+    else_branch = ke () => (float[3] d) { d = Unique (x) }
+  >
+}
+"""
+
+
+def test_if_nested_and_known_condition() -> None:
+    """A run-time If in a run-time If's branch (reading the outer x), against ONNX's
+    reference on each path; an If whose condition is known while importing imports only
+    the branch taken (the other's unsupported operator is never seen)."""
+    model = onnx.parser.parse_model(IF_MODEL)
+    imported = import_onnx(model)
+    text = str(imported.module)
+    assert text.count("relay.if") == 2 and "relay.nn.relu" in text
+    exe = compile(imported.module, opt=1, cache=False)
+    for x, k in [([1, 2, -0.5], True), ([1, 2, -0.5], False), ([-1, 0, 0.5], True)]:
+        feeds = {"x": np.array(x, np.float32), "k": np.array(k)}
+        expected = ReferenceEvaluator(model).run(None, feeds)
+        args = [feeds[n] for n in imported.input_names]
+        for got in (exe(*args), interpret(imported.module, args)):
+            for g, e in zip(got, expected, strict=True):  # pyright: ignore[reportArgumentType]
+                np.testing.assert_allclose(g, e, rtol=1e-5)

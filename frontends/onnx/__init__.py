@@ -5,7 +5,8 @@
     imported.module, imported.input_names, imported.output_names
 
 Each ONNX node becomes Relay operators (one converter per ONNX operator, in
-files by theme: ops.py, rnn.py, attention.py, ...); initializers and constant
+files by theme: ops.py, rnn.py, attention.py, ...; `If` in control_flow.py becomes
+Relay's `if`, or only its taken branch when the condition is known); initializers and constant
 subgraphs are evaluated while importing and become constants (large ones as
 resources, never text). Shapes are static: a graph input with a symbolic
 dimension needs its shape given (`shapes=`).

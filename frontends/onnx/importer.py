@@ -113,6 +113,7 @@ def _load_converters() -> None:
     # The converter modules register themselves.
     from relay_opt.frontends.onnx import (  # noqa: F401
         attention,
+        control_flow,
         einsum,
         indexing,
         losses,
@@ -189,6 +190,13 @@ class Node:
             error.value_name = self.proto.input[i]
             raise error
         return v
+
+    def subgraph(self, name: str) -> Any:  # noqa: ANN401
+        """The GraphProto of graph attribute `name` (control flow's bodies and branches)."""
+        a = self._attrs.get(name)
+        if a is None or a.type != a.GRAPH:
+            raise self.error(f"attribute '{name}' must be a graph")
+        return a.g
 
     def has_attr(self, name: str) -> bool:
         return name in self._attrs
