@@ -656,7 +656,7 @@ def _divide_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
     b, d = _x(op, 1), _dy(dy)
     da = g.div(d, b)
     # d/db a/b = -a/b^2 = -(1/b) y
-    return _unbroadcast(g, op, da, g.neg(g.div(g.mul(da, op.result), b)))
+    return _unbroadcast(g, op, da, g.neg(g.mul(da, op.result)))
 
 
 @gradient(Power)
