@@ -188,7 +188,11 @@ def differentiate(f: core.FuncOp, name: str, selected: list[int]) -> core.FuncOp
             if adjoint is not None:
                 adjoints.add_field(g, new.tuple, new.field_index, adjoint)
         elif isinstance(new, RelayOperatorOp):
-            dy = adjoints.fields(g, out) if isinstance(out.type, TupleType) else adjoints.tensors.get(out)
+            dy = (
+                adjoints.fields(g, out)
+                if isinstance(out.type, TupleType)
+                else adjoints.tensors.get(out)
+            )
             if dy is None:
                 continue
             rule = gradient_rule(type(new))
@@ -197,7 +201,9 @@ def differentiate(f: core.FuncOp, name: str, selected: list[int]) -> core.FuncOp
             try:
                 grads = rule(g, new, dy)
             except NotDifferentiable as e:
-                raise RelayError(f"gradient: cannot differentiate '{new.OPDEF.name}': {e}", old) from None
+                raise RelayError(
+                    f"gradient: cannot differentiate '{new.OPDEF.name}': {e}", old
+                ) from None
             for operand, adjoint in zip(new.operands, grads, strict=True):
                 if operand in active and adjoint is not None:
                     _accumulate(g, adjoints, operand, adjoint)

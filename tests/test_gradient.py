@@ -167,7 +167,10 @@ CASES: dict[str, Callable[[np.random.Generator], Case]] = {
     "nn.batch_matmul": _batch_matmul,
     "nn.bias_add": lambda rng: ({"x": f64(2, 3, 2), "b": f64(3)}, "nn.bias_add(%x, %b)"),
     "nn.prelu": lambda rng: ({"x": f64(2, 3, 2), "a": f64(3)}, "nn.prelu(%x, %a)"),
-    "nn.softmax": lambda rng: ({"x": f64(3, 4)}, f"nn.softmax(%x, axis={int(rng.integers(-2, 2))})"),
+    "nn.softmax": lambda rng: (
+        {"x": f64(3, 4)},
+        f"nn.softmax(%x, axis={int(rng.integers(-2, 2))})",
+    ),
     "nn.log_softmax": lambda rng: (
         {"x": f64(3, 4)},
         f"nn.log_softmax(%x, axis={int(rng.integers(-2, 2))})",
@@ -178,8 +181,7 @@ CASES: dict[str, Callable[[np.random.Generator], Case]] = {
     "nn.global_max_pool2d": lambda rng: ({"x": f64(2, 3, 3, 2)}, "nn.global_max_pool2d(%x)"),
     "nn.batch_norm": lambda rng: (
         {"x": f64(2, 3, 2), "g": f64(3), "b": f64(3), "m": f64(3), "v": f64(3)},
-        "%t = nn.batch_norm(%x, %g, %b, %m, abs(%v) + 0.5f64); "
-        "%t.0 + sum(%t.1 * %t.2)",
+        "%t = nn.batch_norm(%x, %g, %b, %m, abs(%v) + 0.5f64); %t.0 + sum(%t.1 * %t.2)",
     ),
     "nn.pad": _pad,
     "nn.batch_flatten": lambda rng: ({"x": f64(2, 3, 2)}, "nn.batch_flatten(%x)"),

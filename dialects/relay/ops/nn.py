@@ -1303,7 +1303,11 @@ def _t(dy: DY) -> SSAValue:
 
 def _float_op(op: RelayOperatorOp) -> None:
     dtype = dtype_of(op.operands[0])
-    if not dtype.startswith(("float", "bfloat")) or op.attrs.get("out_dtype") not in (None, "", dtype):
+    if not dtype.startswith(("float", "bfloat")) or op.attrs.get("out_dtype") not in (
+        None,
+        "",
+        dtype,
+    ):
         raise NotDifferentiable(f"'{op.OPDEF.name}' is differentiable on floats, in their dtype")
 
 
@@ -1506,7 +1510,9 @@ def _max_pool_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
     _nchw(op)
     x, y, d = op.operands[0], op.result, _t(dy)
     (top, bottom, left, right), windows = _pool_windows(op)
-    xp = g.call(Pad, x, g.scalar(-np.inf, x), pad_width=[[0, 0], [0, 0], [top, bottom], [left, right]])
+    xp = g.call(
+        Pad, x, g.scalar(-np.inf, x), pad_width=[[0, 0], [0, 0], [top, bottom], [left, right]]
+    )
     # The first element of a window equal to its maximum takes the adjoint (_pool_nchw's order).
     taken: SSAValue | None = None
     zero = g.zeros_like(d)

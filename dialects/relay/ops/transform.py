@@ -23,7 +23,6 @@ from relay_opt.dialects.relay.ops.grad import (
     Adjoints,
     GradBuilder,
     NotDifferentiable,
-    dtype_of,
     gradient,
     shape_of,
 )
