@@ -1,0 +1,43 @@
+// RUN: relay-opt %s -p gradient --split-input-file --verify-diagnostics | filecheck %s
+// RUN: not relay-opt %s -p gradient --split-input-file 2>&1 | filecheck %s --check-prefix=EXIT
+
+// An operator without a gradient rule, a rule that does not take the call's attributes, and
+// control flow (first-order gradient) are errors at the op, naming it; never a traceback.
+
+// EXIT: errors.mlir:[[# @LINE + 4]]:3: error: gradient: 'argmax' is not differentiable
+// EXIT-NOT: Traceback
+// CHECK: errors.mlir:[[# @LINE + 2]]:3: error: gradient: 'argmax' is not differentiable
+relay.func @main(%x: tensor<3xf32>) -> tensor<i32> {
+  %0 = relay.argmax %x : (tensor<3xf32>) -> tensor<i32>
+  relay.return %0 : tensor<i32>
+}
+
+// -----
+
+// CHECK: errors.mlir:[[# @LINE + 3]]:3: error: gradient: cannot differentiate 'nn.pad': nn.pad with pad_mode 'edge' (only constant)
+relay.func @main(%x: tensor<3xf32>) -> tensor<5xf32> {
+  %v = relay.constant dense<0.0> : tensor<f32>
+  %0 = relay.nn.pad %x, %v {pad_width = [[1, 1]], pad_mode = "edge"} : (tensor<3xf32>, tensor<f32>) -> tensor<5xf32>
+  relay.return %0 : tensor<5xf32>
+}
+
+// -----
+
+// CHECK: errors.mlir:[[# @LINE + 2]]:3: error: gradient: 'relay.if' is not supported by the first-order gradient (inline calls or partial-evaluate first)
+relay.func @main(%c: tensor<i1>, %x: tensor<3xf32>) -> tensor<3xf32> {
+  %0 = relay.if %c : tensor<i1> -> tensor<3xf32> {
+    relay.yield %x : tensor<3xf32>
+  } else {
+    %1 = relay.exp %x : (tensor<3xf32>) -> tensor<3xf32>
+    relay.yield %1 : tensor<3xf32>
+  }
+  relay.return %0 : tensor<3xf32>
+}
+
+// -----
+
+// CHECK: errors.mlir:[[# @LINE + 1]]:1: error: gradient: parameter 0 has type (tensor<3xf32>) -> tensor<3xf32>; only tensors and tuples of tensors are differentiated (first-order gradient)
+relay.func @main(%f: (tensor<3xf32>) -> tensor<3xf32>, %x: tensor<3xf32>) -> tensor<3xf32> {
+  %0 = relay.call_closure %f(%x) : (tensor<3xf32>) -> tensor<3xf32>
+  relay.return %0 : tensor<3xf32>
+}
