@@ -86,7 +86,7 @@ class _Adjoints:
 
 @dataclass(frozen=True)
 class GradientPass(ModulePass):
-    """Reverse-mode AD: adds @F_grad returning (F's result, gradients of its sum w.r.t. `wrt`)."""
+    """Reverse-mode AD: adds @F_grad returning F's result and the gradients of its sum."""
 
     name = "gradient"
 
