@@ -32,11 +32,20 @@ from xdsl.passes import ModulePass
 from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay import core
 from relay_opt.dialects.relay.ir_helpers import functions_by_name
-from relay_opt.dialects.relay.ops.grad import GradBuilder, NotDifferentiable, gradient_rule
+from relay_opt.dialects.relay.ops.grad import DY, GradBuilder, NotDifferentiable, gradient_rule
 from relay_opt.dialects.relay.registry import RelayOperatorOp
 from relay_opt.dialects.relay.types import tuple_type
+from relay_opt.passes.lambda_lift import free_values
 
-_FIRST_ORDER = (RelayOperatorOp, core.ConstantOp, core.TupleOp, core.TupleGetOp, core.ReturnOp)
+_FIRST_ORDER = (
+    RelayOperatorOp,
+    core.ConstantOp,
+    core.TupleOp,
+    core.TupleGetOp,
+    core.IfOp,
+    core.YieldOp,
+    core.ReturnOp,
+)
 
 
 def _is_tensor_or_tuple(t: object) -> bool:
@@ -134,7 +143,7 @@ def _check_first_order(f: core.FuncOp, selected: list[int]) -> None:
             )
     if not _is_tensor_or_tuple(f.ret_type):
         raise RelayError(f"gradient: the result type {f.ret_type} is not a tensor or a tuple", f)
-    for inner in f.body.block.ops:
+    for inner in f.body.walk():
         if not isinstance(inner, _FIRST_ORDER):
             raise RelayError(
                 f"gradient: '{inner.name}' is not supported by the first-order gradient "
@@ -152,8 +161,7 @@ def differentiate(f: core.FuncOp, name: str, selected: list[int]) -> core.FuncOp
         new.name_hint = old.name_hint
         mapping[old] = new
     # The forward pass, and which of its values depend on a selected parameter.
-    active: set[SSAValue] = {block.args[i] for i in selected}
-    forward: list[tuple[Operation, Operation]] = []
+    forward: list[Operation] = []
     result: SSAValue | None = None
     for old in f.body.block.ops:
         if isinstance(old, core.ReturnOp):
@@ -161,52 +169,14 @@ def differentiate(f: core.FuncOp, name: str, selected: list[int]) -> core.FuncOp
             continue
         new = old.clone(mapping)
         block.add_op(new)
-        forward.append((old, new))
-        if any(o in active for o in new.operands):
-            active.update(new.results)
+        forward.append(new)
     assert result is not None
+    active: set[SSAValue] = {block.args[i] for i in selected}
+    _mark_active(forward, active)
 
     adjoints = _Adjoints()
-    seed = GradBuilder(block.add_op, f.location)
-    if isinstance(result.type, TupleType):
-        for i in range(len(result.type.types)):
-            adjoints.add_field(seed, result, i, seed.ones_like(seed.tuple_get(result, i)))
-    else:
-        adjoints.add(seed, result, seed.ones_like(result))
-
-    for old, new in reversed(forward):
-        if not any(r in active for r in new.results):
-            continue
-        g = GradBuilder(block.add_op, new.location)
-        out = new.results[0]
-        if isinstance(new, core.TupleOp):
-            for operand, adjoint in zip(new.operands, adjoints.tuples.get(out, []), strict=False):
-                if operand in active and adjoint is not None:
-                    _accumulate(g, adjoints, operand, adjoint)
-        elif isinstance(new, core.TupleGetOp):
-            adjoint = adjoints.tensors.get(out)
-            if adjoint is not None:
-                adjoints.add_field(g, new.tuple, new.field_index, adjoint)
-        elif isinstance(new, RelayOperatorOp):
-            dy = (
-                adjoints.fields(g, out)
-                if isinstance(out.type, TupleType)
-                else adjoints.tensors.get(out)
-            )
-            if dy is None:
-                continue
-            rule = gradient_rule(type(new))
-            if rule is None:
-                raise RelayError(f"gradient: '{new.OPDEF.name}' is not differentiable", old)
-            try:
-                grads = rule(g, new, dy)
-            except NotDifferentiable as e:
-                raise RelayError(
-                    f"gradient: cannot differentiate '{new.OPDEF.name}': {e}", old
-                ) from None
-            for operand, adjoint in zip(new.operands, grads, strict=True):
-                if operand in active and adjoint is not None:
-                    _accumulate(g, adjoints, operand, adjoint)
+    _seed(GradBuilder(block.add_op, f.location), adjoints, result, None)
+    _backward(forward, active, adjoints, block)
 
     g = GradBuilder(block.add_op, f.location)
     grads = g.tuple([adjoints.whole(g, block.args[i]) for i in selected])
@@ -221,6 +191,111 @@ def differentiate(f: core.FuncOp, name: str, selected: list[int]) -> core.FuncOp
     )
 
 
+def _mark_active(ops: list[Operation], active: set[SSAValue]) -> None:
+    """Add the results of `ops` that depend on an active value (an if's through its yields)."""
+    for op in ops:
+        if isinstance(op, core.IfOp):
+            yields = []
+            for region in (op.then_region, op.else_region):
+                body = list(region.block.ops)
+                _mark_active(body[:-1], active)
+                yields.append(body[-1].operands[0])
+            if any(v in active for v in yields):
+                active.add(op.result)
+        elif any(o in active for o in op.operands):
+            active.update(op.results)
+
+
+def _seed(g: GradBuilder, adjoints: _Adjoints, value: SSAValue, dy: DY | None) -> None:
+    """Start the sweep at `value` with adjoint `dy` (ones when None)."""
+    if isinstance(value.type, TupleType):
+        for i in range(len(value.type.types)):
+            if isinstance(dy, list):
+                adjoints.add_field(g, value, i, dy[i])
+            else:
+                adjoints.add_field(g, value, i, g.ones_like(g.tuple_get(value, i)))
+    else:
+        assert not isinstance(dy, list)
+        adjoints.add(g, value, dy if dy is not None else g.ones_like(value))
+
+
+def _backward(ops: list[Operation], active: set[SSAValue], adjoints: _Adjoints, block: Block):
+    """Append to `block` the adjoints of the values `ops` use, last op first."""
+    for new in reversed(ops):
+        if not any(r in active for r in new.results):
+            continue
+        g = GradBuilder(block.add_op, new.location)
+        out = new.results[0]
+        dy = (
+            adjoints.fields(g, out)
+            if isinstance(out.type, TupleType)
+            else adjoints.tensors.get(out)
+        )
+        if dy is None:
+            continue
+        if isinstance(new, core.TupleOp):
+            for operand, adjoint in zip(new.operands, adjoints.tuples.get(out, []), strict=False):
+                if operand in active and adjoint is not None:
+                    _accumulate(g, adjoints, operand, adjoint)
+        elif isinstance(new, core.TupleGetOp):
+            assert isinstance(dy, SSAValue)
+            adjoints.add_field(g, new.tuple, new.field_index, dy)
+        elif isinstance(new, core.IfOp):
+            _backward_if(g, new, dy, active, adjoints)
+        elif isinstance(new, RelayOperatorOp):
+            rule = gradient_rule(type(new))
+            if rule is None:
+                raise RelayError(f"gradient: '{new.OPDEF.name}' is not differentiable", new)
+            try:
+                grads = rule(g, new, dy)
+            except NotDifferentiable as e:
+                raise RelayError(
+                    f"gradient: cannot differentiate '{new.OPDEF.name}': {e}", new
+                ) from None
+            for operand, adjoint in zip(new.operands, grads, strict=True):
+                if operand in active and adjoint is not None:
+                    _accumulate(g, adjoints, operand, adjoint)
+
+
+def _backward_if(
+    g: GradBuilder, op: core.IfOp, dy: DY, active: set[SSAValue], adjoints: _Adjoints
+) -> None:
+    """The adjoint of an `if`: an `if` on the same condition whose branches run their
+    branch's forward ops again (the forward values are local to the branch) and sweep back
+    from the yield, yielding the adjoints of the active outer values the branches use."""
+    free = [v for v in free_values(op) if v in active and _is_tensor_or_tuple(v.type)]
+    if not free:
+        return
+    regions = []
+    for region in (op.then_region, op.else_region):
+        block = Block()
+        mapping: dict[SSAValue, SSAValue] = {}
+        body = list(region.block.ops)
+        forward = []
+        for inner in body[:-1]:
+            clone = inner.clone(mapping)
+            block.add_op(clone)
+            forward.append(clone)
+        yielded = mapping.get(body[-1].operands[0], body[-1].operands[0])
+        _mark_active(forward, active)
+        local = _Adjoints()
+        inner_g = GradBuilder(block.add_op, op.location)
+        if yielded in active:
+            _seed(inner_g, local, yielded, dy)
+            _backward(forward, active, local, block)
+        out = inner_g.tuple([local.whole(inner_g, v) for v in free])
+        block.add_op(core.YieldOp(out))
+        regions.append(Region(block))
+    back = g.add(core.IfOp(op.cond, tuple_type([v.type for v in free]), *regions)).result
+    for i, v in enumerate(free):
+        adjoint = g.tuple_get(back, i)
+        if isinstance(v.type, TupleType):
+            for j in range(len(v.type.types)):
+                adjoints.add_field(g, v, j, g.tuple_get(adjoint, j))
+        else:
+            adjoints.add(g, v, adjoint)
+
+
 def _accumulate(
     g: GradBuilder, adjoints: _Adjoints, v: SSAValue, adjoint: SSAValue | list[SSAValue]
 ) -> None:
@@ -232,9 +307,10 @@ def _accumulate(
 
 
 def _erase_unused(block: Block) -> None:
-    """Drop what the rules built but nothing used (a rule may return None for an operand)."""
-    for op in reversed(list(block.ops)):
-        if isinstance(op, core.ReturnOp):
+    """Drop what the rules built but nothing used (a rule may return None for an operand,
+    a branch's forward op rerun for its backward may feed only the forward result)."""
+    for op in reversed(list(block.walk())):
+        if isinstance(op, (core.ReturnOp, core.YieldOp, core.IfOp)):
             continue
         if all(not r.uses for r in op.results):
             op.detach()

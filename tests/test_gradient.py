@@ -211,13 +211,24 @@ CASES: dict[str, Callable[[np.random.Generator], Case]] = {
 }
 
 
+def top_level_parts(body: str) -> list[str]:
+    """`body` split at the semicolons outside braces."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(body):
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        if ch == ";" and depth == 0:
+            parts.append(body[start:i].strip())
+            start = i + 1
+    return [*parts, body[start:].strip()]
+
+
 def program(params: Params, body: str) -> str:
     """`@main` computing `sum(y * y + y)` of the case's `%y`: a seed that is not all ones."""
     decl = ", ".join(
         f"%{n}: Tensor[({', '.join(map(str, s))}{',' if len(s) == 1 else ''}), {t}]"
         for n, (s, t) in params.items()
     )
-    *lets, last = [part.strip() for part in body.split(";")]
+    *lets, last = top_level_parts(body)
     lets_text = "".join(f"  let {let};\n" for let in lets)
     return (
         '#[version = "0.0.5"]\n'
@@ -230,18 +241,24 @@ def random_inputs(params: Params, rng: np.random.Generator) -> list[np.ndarray]:
     for shape, dtype in params.values():
         if dtype.startswith("int"):
             out.append(rng.integers(-5, 6, shape).astype(dtype))
+        elif dtype == "bool":
+            out.append(np.array(rng.random(shape) < 0.5))
         else:
             out.append(rng.standard_normal(shape))
     return out
 
 
-def check_gradient(params: Params, body: str, rng: np.random.Generator) -> None:
+def check_gradient(
+    params: Params, body: str, rng: np.random.Generator, fixed: dict[str, np.ndarray] | None = None
+) -> None:
     module = load_program(program(params, body), format="relay").module
     wrt = tuple(n for n, (_, t) in params.items() if t.startswith("float"))
     GradientPass(wrt=wrt).apply(Context(), module)
     module.verify()
     run = Interpreter(module).run
     inputs = random_inputs(params, rng)
+    for name, value in (fixed or {}).items():
+        inputs[list(params).index(name)] = value
     value, grads = run("main_grad", inputs)
     np.testing.assert_allclose(value, run("main", inputs), rtol=1e-12)
     eps = 1e-6
@@ -284,6 +301,26 @@ def test_chain_and_shared_values() -> None:
     check_gradient(params, body, np.random.default_rng(7))
 
 
+@pytest.mark.parametrize("c", [False, True])
+@pytest.mark.parametrize("d", [False, True])
+def test_through_if(c: bool, d: bool) -> None:
+    """An `if` differentiates through the branch taken: the backward `if` reruns that
+    branch's forward ops and yields the adjoints of the outer values it uses (a tuple too)."""
+    params: Params = {
+        "c": ((), "bool"),
+        "d": ((), "bool"),
+        "x": f64(3, 4),
+        "w": f64(4),
+    }
+    body = (
+        "%p = (%x, %w); "
+        "if (%c) { let %h = tanh(%x) * %w; if (%d) { %h * %h } else { %h + %p.1 } } "
+        "else { exp(%p.0) * %x }"
+    )
+    fixed = {"c": np.array(c), "d": np.array(d)}
+    check_gradient(params, body, np.random.default_rng(5), fixed)
+
+
 def test_wrt_selects_parameters_and_unused_get_zeros() -> None:
     src = (
         '#[version = "0.0.5"]\n'
@@ -303,7 +340,7 @@ def test_wrt_selects_parameters_and_unused_get_zeros() -> None:
     ("body", "message"),
     [
         ("argmax(%x)", "'argmax' is not differentiable"),
-        ("if (sum(%x) > 0f) { %x } else { negative(%x) }", "'relay.if' is not supported"),
+        ("let %f = fn (%y: Tensor[(3), float32]) { %y }; %f(%x)", "'relay.fn' is not supported"),
         ('nn.pad(%x, 0f, pad_width=[[1, 1]], pad_mode="edge")', "pad_mode 'edge'"),
     ],
 )

@@ -1,8 +1,8 @@
 // RUN: relay-opt %s -p gradient --split-input-file --verify-diagnostics | filecheck %s
 // RUN: not relay-opt %s -p gradient --split-input-file 2>&1 | filecheck %s --check-prefix=EXIT
 
-// An operator without a gradient rule, a rule that does not take the call's attributes, and
-// control flow (first-order gradient) are errors at the op, naming it; never a traceback.
+// An operator without a gradient rule, a rule that does not take the call's attributes, calls
+// and closures (first-order gradient) are errors at the op, naming it; never a traceback.
 
 // EXIT: errors.mlir:[[# @LINE + 4]]:3: error: gradient: 'argmax' is not differentiable
 // EXIT-NOT: Traceback
@@ -23,14 +23,13 @@ relay.func @main(%x: tensor<3xf32>) -> tensor<5xf32> {
 
 // -----
 
-// CHECK: errors.mlir:[[# @LINE + 2]]:3: error: gradient: 'relay.if' is not supported by the first-order gradient (inline calls or partial-evaluate first)
-relay.func @main(%c: tensor<i1>, %x: tensor<3xf32>) -> tensor<3xf32> {
-  %0 = relay.if %c : tensor<i1> -> tensor<3xf32> {
-    relay.yield %x : tensor<3xf32>
-  } else {
-    %1 = relay.exp %x : (tensor<3xf32>) -> tensor<3xf32>
-    relay.yield %1 : tensor<3xf32>
-  }
+// CHECK: errors.mlir:[[# @LINE + 6]]:3: error: gradient: 'relay.call' is not supported by the first-order gradient (inline calls or partial-evaluate first)
+relay.func @square(%x: tensor<3xf32>) -> tensor<3xf32> {
+  %0 = relay.multiply %x, %x : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>
+  relay.return %0 : tensor<3xf32>
+}
+relay.func @main(%x: tensor<3xf32>) -> tensor<3xf32> {
+  %0 = relay.call @square(%x) : (tensor<3xf32>) -> tensor<3xf32>
   relay.return %0 : tensor<3xf32>
 }
 
