@@ -14,10 +14,13 @@ that depend on a selected parameter are differentiated, so integer index arithme
 non-differentiable operator on constants is no obstacle. A parameter nothing depends on
 gets zeros.
 
-First-order only: the body may hold operator calls, constants, tuples and projections.
-`relay.if`, `relay.match`, calls, closures and references are located errors (inline or
-partial-evaluate first), and so is an operator without a gradient rule, or one whose rule
-does not take its attributes, named with the reason.
+First-order programs: the body may hold operator calls, constants, tuples, projections and
+`relay.if`. An `if`'s adjoint is an `if` on the same condition whose branches rerun their
+branch's forward ops (values local to a branch are not visible after it) and sweep back from
+its yield, yielding the adjoints of the outer values the branch uses. `relay.match`, calls,
+closures and references are located errors (inline or partial-evaluate first), and so is an
+operator without a gradient rule, or one whose rule does not take its attributes, named with
+the reason.
 """
 
 from __future__ import annotations
