@@ -33,7 +33,7 @@ from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 
 from relay_opt.diagnostics import RelayError
-from relay_opt.dialects.relay import core
+from relay_opt.dialects.relay import adt, core
 from relay_opt.dialects.relay.ir_helpers import functions_by_name
 from relay_opt.dialects.relay.ops.grad import DY, GradBuilder, NotDifferentiable, gradient_rule
 from relay_opt.dialects.relay.registry import RelayOperatorOp
@@ -46,6 +46,7 @@ _FIRST_ORDER = (
     core.TupleOp,
     core.TupleGetOp,
     core.IfOp,
+    adt.MatchOp,
     core.YieldOp,
     core.ReturnOp,
 )
@@ -197,9 +198,15 @@ def differentiate(f: core.FuncOp, name: str, selected: list[int]) -> core.FuncOp
 def _mark_active(ops: list[Operation], active: set[SSAValue]) -> None:
     """Add the results of `ops` that depend on an active value (an if's through its yields)."""
     for op in ops:
-        if isinstance(op, core.IfOp):
+        if isinstance(op, (core.IfOp, adt.MatchOp)):
+            if isinstance(op, adt.MatchOp) and op.data in active:
+                raise RelayError(
+                    "gradient: a match on a value that depends on a differentiated parameter "
+                    "is not supported by the first-order gradient",
+                    op,
+                )
             yields = []
-            for region in (op.then_region, op.else_region):
+            for region in op.regions:
                 body = list(region.block.ops)
                 _mark_active(body[:-1], active)
                 yields.append(body[-1].operands[0])
@@ -243,8 +250,8 @@ def _backward(ops: list[Operation], active: set[SSAValue], adjoints: _Adjoints, 
         elif isinstance(new, core.TupleGetOp):
             assert isinstance(dy, SSAValue)
             adjoints.add_field(g, new.tuple, new.field_index, dy)
-        elif isinstance(new, core.IfOp):
-            _backward_if(g, new, dy, active, adjoints)
+        elif isinstance(new, (core.IfOp, adt.MatchOp)):
+            _backward_branches(g, new, dy, active, adjoints)
         elif isinstance(new, RelayOperatorOp):
             rule = gradient_rule(type(new))
             if rule is None:
@@ -260,19 +267,27 @@ def _backward(ops: list[Operation], active: set[SSAValue], adjoints: _Adjoints, 
                     _accumulate(g, adjoints, operand, adjoint)
 
 
-def _backward_if(
-    g: GradBuilder, op: core.IfOp, dy: DY, active: set[SSAValue], adjoints: _Adjoints
+def _backward_branches(
+    g: GradBuilder,
+    op: core.IfOp | adt.MatchOp,
+    dy: DY,
+    active: set[SSAValue],
+    adjoints: _Adjoints,
 ) -> None:
-    """The adjoint of an `if`: an `if` on the same condition whose branches run their
-    branch's forward ops again (the forward values are local to the branch) and sweep back
-    from the yield, yielding the adjoints of the active outer values the branches use."""
+    """The adjoint of an `if` (a `match`): an `if` on the same condition (a `match` of the
+    same value with the same patterns) whose branches run their branch's forward ops again
+    (the forward values are local to the branch) and sweep back from the yield, yielding the
+    adjoints of the active outer values the branches use."""
     free = [v for v in free_values(op) if v in active and _is_tensor_or_tuple(v.type)]
+    free = [v for v in free if v is not getattr(op, "cond", None)]
     if not free:
         return
     regions = []
-    for region in (op.then_region, op.else_region):
-        block = Block()
-        mapping: dict[SSAValue, SSAValue] = {}
+    for region in op.regions:
+        block = Block(arg_types=region.block.arg_types)
+        mapping: dict[SSAValue, SSAValue] = dict(zip(region.block.args, block.args, strict=True))
+        for old_arg, new_arg in mapping.items():
+            new_arg.name_hint = old_arg.name_hint
         body = list(region.block.ops)
         forward = []
         for inner in body[:-1]:
@@ -289,7 +304,13 @@ def _backward_if(
         out = inner_g.tuple([local.whole(inner_g, v) for v in free])
         block.add_op(core.YieldOp(out))
         regions.append(Region(block))
-    back = g.add(core.IfOp(op.cond, tuple_type([v.type for v in free]), *regions)).result
+    back_type = tuple_type([v.type for v in free])
+    if isinstance(op, core.IfOp):
+        back = g.add(core.IfOp(op.cond, back_type, *regions)).result
+    else:
+        patterns = list(op.patterns.data)
+        back = g.add(adt.MatchOp(op.data, back_type, patterns, regions, op.partial is not None))
+        back = back.result
     for i, v in enumerate(free):
         adjoint = g.tuple_get(back, i)
         if isinstance(v.type, TupleType):
@@ -313,7 +334,7 @@ def _erase_unused(block: Block) -> None:
     """Drop what the rules built but nothing used (a rule may return None for an operand,
     a branch's forward op rerun for its backward may feed only the forward result)."""
     for op in reversed(list(block.walk())):
-        if isinstance(op, (core.ReturnOp, core.YieldOp, core.IfOp)):
+        if isinstance(op, (core.ReturnOp, core.YieldOp, core.IfOp, adt.MatchOp)):
             continue
         if all(not r.uses for r in op.results):
             op.detach()

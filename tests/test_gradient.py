@@ -225,7 +225,9 @@ def top_level_parts(body: str) -> list[str]:
 def program(params: Params, body: str) -> str:
     """`@main` computing `sum(y * y + y)` of the case's `%y`: a seed that is not all ones."""
     decl = ", ".join(
-        f"%{n}: Tensor[({', '.join(map(str, s))}{',' if len(s) == 1 else ''}), {t}]"
+        f"%{n}: {t}"
+        if t.startswith("Option")
+        else f"%{n}: Tensor[({', '.join(map(str, s))}{',' if len(s) == 1 else ''}), {t}]"
         for n, (s, t) in params.items()
     )
     *lets, last = top_level_parts(body)
@@ -243,6 +245,8 @@ def random_inputs(params: Params, rng: np.random.Generator) -> list[np.ndarray]:
             out.append(rng.integers(-5, 6, shape).astype(dtype))
         elif dtype == "bool":
             out.append(np.array(rng.random(shape) < 0.5))
+        elif dtype.startswith("Option"):
+            out.append(np.zeros(0))  # given by the test (`fixed`)
         else:
             out.append(rng.standard_normal(shape))
     return out
@@ -256,7 +260,7 @@ def check_gradient(
     GradientPass(wrt=wrt).apply(Context(), module)
     module.verify()
     run = Interpreter(module).run
-    inputs = random_inputs(params, rng)
+    inputs: list = random_inputs(params, rng)
     for name, value in (fixed or {}).items():
         inputs[list(params).index(name)] = value
     value, grads = run("main_grad", inputs)
@@ -266,8 +270,8 @@ def check_gradient(
         i = list(params).index(name)
         numeric = np.zeros_like(inputs[i])
         for pos in np.ndindex(inputs[i].shape):
-            hi = [a.copy() for a in inputs]
-            lo = [a.copy() for a in inputs]
+            hi = [a.copy() if isinstance(a, np.ndarray) else a for a in inputs]
+            lo = [a.copy() if isinstance(a, np.ndarray) else a for a in inputs]
             hi[i][pos] += eps
             lo[i][pos] -= eps
             numeric[pos] = (run("main", hi) - run("main", lo)) / (2 * eps)
@@ -319,6 +323,23 @@ def test_through_if(c: bool, d: bool) -> None:
     )
     fixed = {"c": np.array(c), "d": np.array(d)}
     check_gradient(params, body, np.random.default_rng(5), fixed)
+
+
+@pytest.mark.parametrize("some", [False, True])
+def test_through_match(some: bool) -> None:
+    """A `match` on a value that is not differentiated: the backward `match` has the same
+    patterns (rebinding their variables) and reruns the clause taken."""
+    from relay_opt.runtime.values import ADTValue
+
+    params: Params = {"o": ((), "Option[Tensor[(3), float64]]"), "x": f64(3)}
+    body = "match (%o) { Some(%v) => %v * exp(%x) + %x, None => %x * %x }"
+    rng = np.random.default_rng(11)
+    o = (
+        ADTValue("Option::Some", 0, (rng.standard_normal(3),))
+        if some
+        else ADTValue("Option::None", 1, ())
+    )
+    check_gradient(params, body, rng, {"o": o})  # pyright: ignore[reportArgumentType]
 
 
 def test_wrt_selects_parameters_and_unused_get_zeros() -> None:

@@ -40,3 +40,17 @@ relay.func @main(%f: (tensor<3xf32>) -> tensor<3xf32>, %x: tensor<3xf32>) -> ten
   %0 = relay.call_closure %f(%x) : (tensor<3xf32>) -> tensor<3xf32>
   relay.return %0 : tensor<3xf32>
 }
+
+// -----
+
+// CHECK: errors.mlir:[[# @LINE + 3]]:3: error: gradient: a match on a value that depends on a differentiated parameter is not supported by the first-order gradient
+relay.func @main(%x: tensor<3xf32>) -> tensor<3xf32> {
+  %t = relay.tuple %x, %x : tuple<tensor<3xf32>, tensor<3xf32>>
+  %0 = relay.match %t : tuple<tensor<3xf32>, tensor<3xf32>> -> tensor<3xf32> {
+    case (%a: tensor<3xf32>, %b: tensor<3xf32>) {
+      %1 = relay.multiply %a, %b : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>
+      relay.yield %1 : tensor<3xf32>
+    }
+  }
+  relay.return %0 : tensor<3xf32>
+}
