@@ -41,7 +41,7 @@ def _time(fn: Callable[[], object], repeat: int) -> float:
 
 def _torch_step(lr: float):  # noqa: ANN202
     try:
-        import torch
+        import torch  # pyright: ignore[reportMissingImports]
     except ImportError:
         return None
     torch.set_num_threads(1)
@@ -61,7 +61,12 @@ def _torch_step(lr: float):  # noqa: ANN202
 
 
 def main(argv: list[str] | None = None) -> int:
-    from train_mlp import build_module, init_weights, make_dataset, numpy_step
+    from train_mlp import (  # pyright: ignore[reportMissingImports]
+        build_module,
+        init_weights,
+        make_dataset,
+        numpy_step,
+    )
 
     from relay_opt import compile as compile_module
 
@@ -82,12 +87,12 @@ def main(argv: list[str] | None = None) -> int:
 
     steps: dict[str, Callable[..., object]] = {
         "relay-opt (compiled)": compiled,
-        "numpy": lambda *a: numpy_step(*a, lr),
+        "numpy": lambda x, t, *w: numpy_step(x, t, w, lr),
     }
     if (torch_step := _torch_step(lr)) is not None:
         steps["PyTorch eager"] = torch_step
 
-    reference = numpy_step(x, t, *weights, lr)
+    reference = numpy_step(x, t, weights, lr)
     for name, step in steps.items():
         got = step(x, t, *weights)
         for a, b in zip(got, reference, strict=True):  # pyright: ignore[reportArgumentType]

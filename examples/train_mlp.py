@@ -17,6 +17,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 
@@ -89,8 +91,11 @@ def init_weights(features: int, hidden: int, classes: int, seed: int = 1) -> lis
     ]
 
 
-def numpy_step(x: np.ndarray, t: np.ndarray, w1, b1, w2, b2, lr: float):  # noqa: ANN001, ANN201
-    """The same training step by hand: forward, backward, update."""
+def numpy_step(
+    x: np.ndarray, t: np.ndarray, weights: Sequence[np.ndarray], lr: float
+) -> tuple[np.ndarray, ...]:
+    """The same training step by hand: forward, backward, update; (loss, new weights...)."""
+    w1, b1, w2, b2 = weights
     pre = x @ w1.T + b1
     h = np.maximum(pre, 0)
     z = h @ w2.T + b2
@@ -104,7 +109,7 @@ def numpy_step(x: np.ndarray, t: np.ndarray, w1, b1, w2, b2, lr: float):  # noqa
     dw1, db1 = dh.T @ x, dh.sum(axis=0)
     lr32 = np.float32(lr)
     return (
-        np.float32(loss),
+        np.asarray(loss, np.float32),
         w1 - lr32 * dw1,
         b1 - lr32 * db1,
         w2 - lr32 * dw2,
@@ -112,7 +117,8 @@ def numpy_step(x: np.ndarray, t: np.ndarray, w1, b1, w2, b2, lr: float):  # noqa
     )
 
 
-def accuracy(x: np.ndarray, t: np.ndarray, w1, b1, w2, b2) -> float:  # noqa: ANN001
+def accuracy(x: np.ndarray, t: np.ndarray, weights: Sequence[np.ndarray]) -> float:
+    w1, b1, w2, b2 = weights
     logits = np.maximum(x @ w1.T + b1, 0) @ w2.T + b2
     return float(np.mean(np.argmax(logits, axis=1) == np.argmax(t, axis=1)))
 
@@ -147,8 +153,11 @@ def main(argv: list[str] | None = None) -> int:
     step = compile_module(module, entry="train_step", opt=args.opt)
     print(f"train_step compiled in {time.perf_counter() - start:.1f} s")
 
-    first = step(x_train[: args.batch], t_train[: args.batch], *weights)
-    expected = numpy_step(x_train[: args.batch], t_train[: args.batch], *weights, args.lr)
+    def run_step(x: np.ndarray, t: np.ndarray, weights: Sequence[np.ndarray]) -> list[np.ndarray]:
+        return list(cast(Sequence[np.ndarray], step(x, t, *weights)))
+
+    first = run_step(x_train[: args.batch], t_train[: args.batch], weights)
+    expected = numpy_step(x_train[: args.batch], t_train[: args.batch], weights, args.lr)
     error = max(float(np.max(np.abs(a - b))) for a, b in zip(first, expected, strict=True))
     print(f"compiled step vs numpy step on one batch: max |difference| = {error:.2e}")
     if error > 1e-3:
@@ -156,17 +165,17 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     batches = len(x_train) // args.batch
-    print(f"before training: held-out accuracy {accuracy(x_test, t_test, *weights):.3f}")
+    print(f"before training: held-out accuracy {accuracy(x_test, t_test, weights):.3f}")
     for epoch in range(1, args.epochs + 1):
         order = np.random.default_rng(epoch).permutation(len(x_train))
         total = 0.0
         for i in range(batches):
             idx = order[i * args.batch : (i + 1) * args.batch]
-            loss, *weights = step(x_train[idx], t_train[idx], *weights)
+            loss, *weights = run_step(x_train[idx], t_train[idx], weights)
             total += float(loss)
             if i % 8 == 0 or i == batches - 1:
                 progress(i + 1, batches, f"loss {total / (i + 1):.4f}")
-        acc = accuracy(x_test, t_test, *weights)
+        acc = accuracy(x_test, t_test, weights)
         sys.stdout.write(
             f"\r  epoch {epoch}/{args.epochs}: mean loss {total / batches:.4f}, "
             f"held-out accuracy {acc:.3f}" + " " * 20 + "\n"

@@ -407,7 +407,7 @@ def test_compiled_training_step(train_mlp) -> None:  # noqa: ANN001
     weights = train_mlp.init_weights(features, hidden, classes)
     got = step(x, t, *weights)
     interpreted = Interpreter(module).run("train_step", [x, t, *weights])
-    by_hand = train_mlp.numpy_step(x, t, *weights, lr)
+    by_hand = train_mlp.numpy_step(x, t, weights, lr)
     for a, b, c in zip(got, interpreted, by_hand, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(a, c, rtol=1e-4, atol=1e-5)
