@@ -35,10 +35,11 @@ relay.func @main(%x: tensor<3xf32>) -> tensor<3xf32> {
 
 // -----
 
-// CHECK: errors.mlir:[[# @LINE + 1]]:1: error: gradient: parameter 0 has type (tensor<3xf32>) -> tensor<3xf32>; only tensors and tuples of tensors are differentiated (first-order gradient)
-relay.func @main(%f: (tensor<3xf32>) -> tensor<3xf32>, %x: tensor<3xf32>) -> tensor<3xf32> {
-  %0 = relay.call_closure %f(%x) : (tensor<3xf32>) -> tensor<3xf32>
-  relay.return %0 : tensor<3xf32>
+// CHECK: errors.mlir:[[# @LINE + 1]]:1: error: gradient: parameter 0 has type !relay.ref<tensor<3xf32>>; only tensors and tuples of tensors are differentiated (first-order gradient)
+relay.func @main(%r: !relay.ref<tensor<3xf32>>, %x: tensor<3xf32>) -> tensor<3xf32> {
+  %0 = relay.ref_read %r : !relay.ref<tensor<3xf32>> -> tensor<3xf32>
+  %1 = relay.multiply %0, %x : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>
+  relay.return %1 : tensor<3xf32>
 }
 
 // -----
