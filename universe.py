@@ -29,6 +29,9 @@ PASSES: dict[str, str] = {
     "monomorphize": "passes.monomorphize:MonomorphizePass",
     "lambda-lift": "passes.lambda_lift:LambdaLiftPass",
     "partial-evaluate": "passes.partial_evaluate:PartialEvaluatePass",
+    "gradient": "passes.gradient:GradientPass",
+    "to-a-normal-form": "passes.to_a_normal_form:ToANormalFormPass",
+    "to-graph-normal-form": "passes.to_graph_normal_form:ToGraphNormalFormPass",
     # Lowering (lowering/)
     "convert-relay-to-linalg": "lowering.convert_relay_to_linalg:ConvertRelayToLinalgPass",
     "bufferize": "lowering.bufferize:BufferizePass",

@@ -98,6 +98,8 @@ def test_list_passes_names_every_pass_with_a_summary():
                 last = name
     assert rows["infer-types"].startswith("Infers and checks the types of a whole module")
     assert "canonicalize" in rows and "effect-aware" in rows["dce"]
+    assert rows["gradient"].startswith("Reverse-mode AD") and "wrt=" in options["gradient"]
+    assert "to-a-normal-form" in rows and "to-graph-normal-form" in rows
     assert "fuse-ops" in sections[0] and "bufferize" in sections[1] and "cse" in sections[3]
     assert "count-relay-ops" in sections[2]
     # Options as -p spells them, with their defaults.

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from xdsl.ir import Attribute
+from xdsl.ir import Attribute, SSAValue
 
 from relay_opt.dialects.relay.attributes import AttrKind, Attrs, AttrSpec
 from relay_opt.dialects.relay.ops.common import (
@@ -18,6 +18,15 @@ from relay_opt.dialects.relay.ops.common import (
     broadcast_shapes,
     expect_tensor,
     result,
+)
+from relay_opt.dialects.relay.ops.grad import (
+    DY,
+    Adjoints,
+    GradBuilder,
+    NotDifferentiable,
+    dtype_of,
+    gradient,
+    shape_of,
 )
 from relay_opt.dialects.relay.registry import (
     OpDef,
@@ -516,3 +525,188 @@ def _where_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     )
 )
 class Where(RelayOperatorOp): ...
+
+
+# -- gradients (what the gradient pass uses; the arithmetic ones un-broadcast) --------------
+
+
+def _x(op: RelayOperatorOp, i: int = 0) -> SSAValue:
+    return op.operands[i]
+
+
+def _dy(dy: DY) -> SSAValue:
+    assert isinstance(dy, SSAValue)
+    return dy
+
+
+def _float_only(op: RelayOperatorOp) -> None:
+    if not dtype_of(op.result).startswith(("float", "bfloat")):
+        raise NotDifferentiable(f"'{op.OPDEF.name}' on {dtype_of(op.result)} is not differentiable")
+
+
+@gradient(Exp)
+def _exp_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    return [g.mul(_dy(dy), op.result)]
+
+
+@gradient(Log)
+def _log_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    return [g.div(_dy(dy), _x(op))]
+
+
+@gradient(Sqrt)
+def _sqrt_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    return [g.div(g.scale(_dy(dy), 0.5), op.result)]
+
+
+@gradient(Rsqrt)
+def _rsqrt_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    # d/dx x^-1/2 = -1/2 x^-3/2 = -1/2 y / x
+    return [g.div(g.mul(g.scale(_dy(dy), -0.5), op.result), _x(op))]
+
+
+@gradient(Tanh)
+def _tanh_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    y = op.result
+    return [g.mul(_dy(dy), g.minus(g.ones_like(y), g.mul(y, y)))]
+
+
+@gradient(Sigmoid)
+def _sigmoid_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    y = op.result
+    return [g.mul(_dy(dy), g.mul(y, g.minus(g.ones_like(y), y)))]
+
+
+@gradient(Sin)
+def _sin_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    return [g.mul(_dy(dy), g.call(Cos, _x(op)))]
+
+
+@gradient(Cos)
+def _cos_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    return [g.neg(g.mul(_dy(dy), g.call(Sin, _x(op))))]
+
+
+@gradient(Erf)
+def _erf_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    x = _x(op)
+    bell = g.call(Exp, g.neg(g.mul(x, x)))
+    return [g.mul(g.scale(_dy(dy), 2.0 / float(np.sqrt(np.pi))), bell)]
+
+
+@gradient(Floor, Ceil, Round)
+def _step_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    _float_only(op)
+    return [g.zeros_like(_x(op))]  # piecewise constant: zero almost everywhere
+
+
+@gradient(Negative)
+def _negative_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    _float_only(op)
+    return [g.neg(_dy(dy))]
+
+
+@gradient(Abs)
+def _abs_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    _float_only(op)
+    x, d = _x(op), _dy(dy)
+    return [g.select(g.call(Less, x, g.scalar(0, x)), g.neg(d), d)]
+
+
+@gradient(Relu)
+def _relu_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    _float_only(op)
+    x, d = _x(op), _dy(dy)
+    return [g.select(g.call(Greater, x, g.scalar(0, x)), d, g.zeros_like(d))]
+
+
+@gradient(LeakyRelu)
+def _leaky_relu_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    x, d = _x(op), _dy(dy)
+    return [g.select(g.call(Greater, x, g.scalar(0, x)), d, g.scale(d, op.attrs.alpha))]
+
+
+@gradient(Clip)
+def _clip_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    _float_only(op)
+    x, d = _x(op), _dy(dy)
+    inside = g.call(
+        LogicalAnd,
+        g.call(GreaterEqual, x, g.scalar(op.attrs.a_min, x)),
+        g.call(LessEqual, x, g.scalar(op.attrs.a_max, x)),
+    )
+    return [g.select(inside, d, g.zeros_like(d))]
+
+
+@gradient(Cast)
+def _cast_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    _float_only(op)
+    if not dtype_of(_x(op)).startswith(("float", "bfloat")):
+        return [None]  # from integers: nothing to differentiate
+    return [g.call(Cast, _dy(dy), dtype=dtype_of(_x(op)))]
+
+
+def _unbroadcast(g: GradBuilder, op: RelayOperatorOp, da: SSAValue | None, db: SSAValue | None):
+    a, b = _x(op, 0), _x(op, 1)
+    return [
+        None if da is None else g.sum_to(g.broadcast_to(da, shape_of(op.result)), shape_of(a)),
+        None if db is None else g.sum_to(g.broadcast_to(db, shape_of(op.result)), shape_of(b)),
+    ]
+
+
+@gradient(Add)
+def _add_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    _float_only(op)
+    return _unbroadcast(g, op, _dy(dy), _dy(dy))
+
+
+@gradient(Subtract)
+def _subtract_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    _float_only(op)
+    return _unbroadcast(g, op, _dy(dy), g.neg(_dy(dy)))
+
+
+@gradient(Multiply)
+def _multiply_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    _float_only(op)
+    a, b, d = _x(op, 0), _x(op, 1), _dy(dy)
+    return _unbroadcast(g, op, g.mul(d, b), g.mul(d, a))
+
+
+@gradient(Divide)
+def _divide_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    _float_only(op)
+    b, d = _x(op, 1), _dy(dy)
+    da = g.div(d, b)
+    # d/db a/b = -a/b^2 = -(1/b) y
+    return _unbroadcast(g, op, da, g.neg(g.mul(da, op.result)))
+
+
+@gradient(Power)
+def _power_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    _float_only(op)
+    a, b, d = _x(op, 0), _x(op, 1), _dy(dy)
+    # d/da a^b = b a^(b-1); d/db a^b = a^b log a (a > 0)
+    da = g.mul(d, g.mul(b, g.call(Power, a, g.minus(b, g.ones_like(b)))))
+    db = g.mul(d, g.mul(op.result, g.call(Log, a)))
+    return _unbroadcast(g, op, da, db)
+
+
+@gradient(Maximum, Minimum)
+def _extremum_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    _float_only(op)
+    a, b, d = _x(op, 0), _x(op, 1), _dy(dy)
+    # Ties go to the first operand, as TVM's rule does.
+    a_wins = g.call(GreaterEqual if isinstance(op, Maximum) else LessEqual, a, b)
+    zero = g.zeros_like(d)
+    return _unbroadcast(g, op, g.select(a_wins, d, zero), g.select(a_wins, zero, d))
+
+
+@gradient(Where)
+def _where_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    c, a, b, d = _x(op, 0), _x(op, 1), _x(op, 2), _dy(dy)
+    zero = g.zeros_like(d)
+    out = shape_of(op.result)
+    da = g.sum_to(g.select(c, d, zero), shape_of(a)) if shape_of(a) != out else g.select(c, d, zero)
+    db = g.sum_to(g.select(c, zero, d), shape_of(b)) if shape_of(b) != out else g.select(c, zero, d)
+    return [None, da, db]

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from xdsl.ir import Attribute
+from xdsl.ir import Attribute, SSAValue
 
 from relay_opt.dialects.relay.attributes import AttrKind, Attrs, AttrSpec
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
@@ -24,7 +24,31 @@ from relay_opt.dialects.relay.ops.common import (
     same_dims,
     show_shape,
 )
-from relay_opt.dialects.relay.ops.transform import dims_product, parse_layout, relayout
+from relay_opt.dialects.relay.ops.elementwise import (
+    Equal,
+    Exp,
+    Greater,
+    LogicalAnd,
+    LogicalNot,
+    LogicalOr,
+    Rsqrt,
+)
+from relay_opt.dialects.relay.ops.grad import (
+    DY,
+    Adjoints,
+    GradBuilder,
+    NotDifferentiable,
+    dtype_of,
+    gradient,
+    shape_of,
+)
+from relay_opt.dialects.relay.ops.transform import (
+    Concatenate,
+    StridedSlice,
+    dims_product,
+    parse_layout,
+    relayout,
+)
 from relay_opt.dialects.relay.registry import (
     OpDef,
     OpPattern,
@@ -1307,3 +1331,323 @@ def _batch_flatten_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     )
 )
 class BatchFlatten(RelayOperatorOp): ...
+
+
+# -- gradients -----------------------------------------------------------------------------
+
+
+def _t(dy: DY) -> SSAValue:
+    assert isinstance(dy, SSAValue)
+    return dy
+
+
+def _float_op(op: RelayOperatorOp) -> None:
+    dtype = dtype_of(op.operands[0])
+    if not dtype.startswith(("float", "bfloat")) or op.attrs.get("out_dtype") not in (
+        None,
+        "",
+        dtype,
+    ):
+        raise NotDifferentiable(f"'{op.OPDEF.name}' is differentiable on floats, in their dtype")
+
+
+def _nchw(op: RelayOperatorOp, key: str = "layout", want: str = "NCHW") -> None:
+    if op.attrs[key] != want:
+        raise NotDifferentiable(f"'{op.OPDEF.name}' with {key} {op.attrs[key]} (only {want})")
+
+
+def _vector_along(g: GradBuilder, v: SSAValue, axis: int, ndim: int) -> SSAValue:
+    shape = [1] * ndim
+    shape[axis] = shape_of(v)[0]
+    return g.reshape(v, shape)
+
+
+def _all_but(axis: int, ndim: int) -> list[int]:
+    return [a for a in range(ndim) if a != axis]
+
+
+@gradient(Conv2D)
+def _conv2d_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    _float_op(op)
+    attrs = op.attrs
+    if (attrs.data_layout, attrs.kernel_layout) != ("NCHW", "OIHW"):
+        raise NotDifferentiable(f"conv2d with layouts {attrs.data_layout}/{attrs.kernel_layout}")
+    x, w = op.operands
+    d = _t(dy)
+    (n, c, h, wd), (o, cg, kh, kw) = shape_of(x), shape_of(w)
+    oh, ow = shape_of(d)[2:]
+    top, left, bottom, right = padding4(attrs.padding)
+    (sh, sw), (dh, dw), groups = attrs.strides, attrs.dilation, attrs.groups
+    # data: the transposed convolution of dy with the same weight (IOHW reads OIHW's [O, C/G]);
+    # output_padding restores the rows and columns the strides dropped.
+    extra_h = h - ((oh - 1) * sh + (kh - 1) * dh + 1 - top - bottom)
+    extra_w = wd - ((ow - 1) * sw + (kw - 1) * dw + 1 - left - right)
+    dx = g.call(
+        Conv2DTranspose,
+        d,
+        w,
+        strides=[sh, sw],
+        padding=[top, left, bottom, right],
+        dilation=[dh, dw],
+        groups=groups,
+        output_padding=[extra_h, extra_w],
+        channels=c,
+        kernel_size=[kh, kw],
+    )
+    # weight: per group, a convolution of the data (channels as batch) with dy (as kernel),
+    # strides and dilation exchanged; the result can exceed the kernel by what strides skip.
+    og = o // groups
+    parts: list[SSAValue] = []
+    for k in range(groups):
+        xg = g.crop(x, 1, k * cg, (k + 1) * cg) if groups > 1 else x
+        dg = g.crop(d, 1, k * og, (k + 1) * og) if groups > 1 else d
+        corr = g.call(
+            Conv2D,
+            g.transpose(xg, (1, 0, 2, 3)),
+            g.transpose(dg, (1, 0, 2, 3)),
+            strides=[dh, dw],
+            padding=[top, left, bottom, right],
+            dilation=[sh, sw],
+        )
+        if shape_of(corr)[2:] != (kh, kw):
+            corr = g.call(StridedSlice, corr, begin=[0, 0], end=[kh, kw], axes=[2, 3])
+        parts.append(g.transpose(corr, (1, 0, 2, 3)))
+    dw_ = parts[0] if groups == 1 else g.call(Concatenate, g.tuple(parts), axis=0)
+    del n
+    return [dx, dw_]
+
+
+@gradient(Dense)
+def _dense_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    _float_op(op)
+    x, w = op.operands
+    d = _t(dy)
+    units, k = shape_of(w)
+    m = int(np.prod(shape_of(x)[:-1]))
+    dx = g.call(Matmul, d, w)
+    dw = g.call(Matmul, g.reshape(d, (m, units)), g.reshape(x, (m, k)), transpose_a=True)
+    return [dx, dw]
+
+
+@gradient(Matmul)
+def _matmul_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    _float_op(op)
+    a, b = op.operands
+    d = _t(dy)
+    ta, tb = op.attrs.transpose_a, op.attrs.transpose_b
+    k = shape_of(a)[-2] if ta else shape_of(a)[-1]
+    n = shape_of(d)[-1]
+    m = int(np.prod(shape_of(d)[:-1]))
+    a2 = a if ta else g.reshape(a, (m, k))
+    d2 = g.reshape(d, (m, n))
+    # With A = op(a) [m, k] and B = op(b) [k, n]: dA = dY B^T, dB = A^T dY.
+    da = g.call(Matmul, d2, b, transpose_b=not tb)
+    db = g.call(Matmul, a2, d2, transpose_a=not ta)
+    da = g.transpose(da, (1, 0)) if ta else g.reshape(da, shape_of(a))
+    db = g.transpose(db, (1, 0)) if tb else db
+    return [da, db]
+
+
+@gradient(BatchMatmul)
+def _batch_matmul_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    _float_op(op)
+    x, y = op.operands
+    d = _t(dy)
+    ta, tb = op.attrs.transpose_a, op.attrs.transpose_b
+    dx = g.call(BatchMatmul, d, y, transpose_a=False, transpose_b=not tb)
+    dy_ = g.call(BatchMatmul, x, d, transpose_a=not ta, transpose_b=False)
+    dx = g.transpose(dx, (0, 2, 1)) if ta else dx
+    dy_ = g.transpose(dy_, (0, 2, 1)) if tb else dy_
+    # A batch of 1 was broadcast: its adjoint is the sum over the batch.
+    return [g.sum_to(dx, shape_of(x)), g.sum_to(dy_, shape_of(y))]
+
+
+@gradient(BiasAdd)
+def _bias_add_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    _float_op(op)
+    d = _t(dy)
+    ndim = len(shape_of(d))
+    return [d, g.reduce_sum(d, _all_but(normalize_axis(op.attrs.axis, ndim), ndim))]
+
+
+@gradient(Prelu)
+def _prelu_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    _float_op(op)
+    x, alpha = op.operands
+    d = _t(dy)
+    ndim = len(shape_of(x))
+    axis = normalize_axis(op.attrs.axis, ndim)
+    positive = g.call(Greater, x, g.scalar(0, x))
+    zero = g.zeros_like(d)
+    dx = g.select(positive, d, g.mul(d, _vector_along(g, alpha, axis, ndim)))
+    dalpha = g.reduce_sum(g.select(positive, zero, g.mul(d, x)), _all_but(axis, ndim))
+    return [dx, dalpha]
+
+
+@gradient(Softmax)
+def _softmax_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    _float_op(op)
+    y, d = op.result, _t(dy)
+    axis = normalize_axis(op.attrs.axis, len(shape_of(y)))
+    return [g.mul(y, g.minus(d, g.reduce_sum(g.mul(d, y), [axis], keepdims=True)))]
+
+
+@gradient(LogSoftmax)
+def _log_softmax_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    _float_op(op)
+    y, d = op.result, _t(dy)
+    axis = normalize_axis(op.attrs.axis, len(shape_of(y)))
+    return [g.minus(d, g.mul(g.call(Exp, y), g.reduce_sum(d, [axis], keepdims=True)))]
+
+
+def _pool_windows(op: RelayOperatorOp):  # noqa: ANN202
+    """The pooling window geometry of _pool_nchw: padding (with the ceil_mode extra) and,
+    per kernel offset, the slice bounds of the padded input that the windows read."""
+    attrs = op.attrs
+    _, _, h, w = shape_of(op.operands[0])
+    _, _, oh, ow = shape_of(op.result)
+    top, left, bottom, right = padding4(attrs.padding)
+    (kh, kw), (sh, sw), (dh, dw) = attrs.pool_size, attrs.strides, attrs.dilation
+    extra_h = max(0, (oh - 1) * sh + (kh - 1) * dh + 1 - (h + top + bottom))
+    extra_w = max(0, (ow - 1) * sw + (kw - 1) * dw + 1 - (w + left + right))
+    pads = (top, bottom + extra_h, left, right + extra_w)
+    windows = [
+        [
+            (0, 0, 1),
+            (0, 0, 1),
+            (i * dh, i * dh + sh * (oh - 1) + 1, sh),
+            (j * dw, j * dw + sw * (ow - 1) + 1, sw),
+        ]
+        for i in range(kh)
+        for j in range(kw)
+    ]
+    return pads, windows
+
+
+def _window(g: GradBuilder, xp: SSAValue, bounds: list[tuple[int, int, int]]) -> SSAValue:
+    (bh, eh, sh), (bw, ew, sw) = bounds[2], bounds[3]
+    return g.call(StridedSlice, xp, begin=[bh, bw], end=[eh, ew], strides=[sh, sw], axes=[2, 3])
+
+
+def _pool_backward(
+    g: GradBuilder, op: RelayOperatorOp, parts: list[tuple[SSAValue, list[tuple[int, int, int]]]]
+) -> SSAValue:
+    """Sum each window's adjoint back into the padded input, then drop the padding."""
+    n, c, h, w = shape_of(op.operands[0])
+    (top, bottom, left, right), _ = _pool_windows(op)
+    padded = (n, c, h + top + bottom, w + left + right)
+    total: SSAValue | None = None
+    for part, bounds in parts:
+        back = g.slice_back(part, padded, [(b, e, s) for b, e, s in bounds])
+        total = back if total is None else g.plus(total, back)
+    assert total is not None
+    return g.call(StridedSlice, total, begin=[top, left], end=[top + h, left + w], axes=[2, 3])
+
+
+@gradient(MaxPool2D)
+def _max_pool_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    _float_op(op)
+    _nchw(op)
+    x, y, d = op.operands[0], op.result, _t(dy)
+    (top, bottom, left, right), windows = _pool_windows(op)
+    xp = g.call(
+        Pad, x, g.scalar(-np.inf, x), pad_width=[[0, 0], [0, 0], [top, bottom], [left, right]]
+    )
+    # The first element of a window equal to its maximum takes the adjoint (_pool_nchw's order).
+    taken: SSAValue | None = None
+    zero = g.zeros_like(d)
+    parts = []
+    for bounds in windows:
+        hit = g.call(Equal, _window(g, xp, bounds), y)
+        if taken is not None:
+            hit = g.call(LogicalAnd, hit, g.call(LogicalNot, taken))
+        taken = hit if taken is None else g.call(LogicalOr, taken, hit)
+        parts.append((g.select(hit, d, zero), bounds))
+    return [_pool_backward(g, op, parts)]
+
+
+@gradient(AvgPool2D)
+def _avg_pool_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    _float_op(op)
+    _nchw(op)
+    _, _, h, w = shape_of(op.operands[0])
+    (top, bottom, left, right), windows = _pool_windows(op)
+    declared_top, declared_left = padding4(op.attrs.padding)[:2]
+    declared_bottom, declared_right = padding4(op.attrs.padding)[2:]
+    # The count of each window, as _pool_nchw counts it: a constant of the shapes.
+    inside = np.pad(np.ones((h, w)), ((top, bottom), (left, right)))
+    declared = np.pad(
+        np.ones((h + declared_top + declared_bottom, w + declared_left + declared_right)),
+        ((0, bottom - declared_bottom), (0, right - declared_right)),
+    )
+    counted = declared if op.attrs.count_include_pad else inside
+    count = sum(counted[slice(*b[2]), slice(*b[3])] for b in windows)
+    d = _t(dy)
+    share = g.div(d, g.full_constant(np.maximum(count, 1), d))
+    return [_pool_backward(g, op, [(share, bounds) for bounds in windows])]
+
+
+@gradient(GlobalAvgPool2D)
+def _global_avg_pool_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    _float_op(op)
+    _nchw(op)
+    x = op.operands[0]
+    _, _, h, w = shape_of(x)
+    return [g.broadcast_to(g.scale(_t(dy), 1.0 / (h * w)), shape_of(x))]
+
+
+@gradient(GlobalMaxPool2D)
+def _global_max_pool_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    _float_op(op)
+    _nchw(op)
+    x = op.operands[0]
+    hit = g.mask(g.call(Equal, x, op.result), x)
+    return [g.mul(hit, _t(dy))]
+
+
+@gradient(BatchNorm)
+def _batch_norm_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    _float_op(op)
+    assert isinstance(dy, list)
+    d, dmean_out, dvar_out = dy
+    x, gamma, _, mean, var = op.operands
+    attrs = op.attrs
+    ndim = len(shape_of(x))
+    axis = normalize_axis(attrs.axis, ndim)
+    others = _all_but(axis, ndim)
+    rstd = g.call(Rsqrt, g.plus(var, g.scalar(attrs.epsilon, var)))
+    inv = g.mul(gamma, rstd) if attrs.scale else rstd
+    centered = g.minus(x, _vector_along(g, mean, axis, ndim))
+    dx = g.mul(d, _vector_along(g, inv, axis, ndim))
+    d_sum = g.reduce_sum(d, others)
+    d_centered = g.reduce_sum(g.mul(d, centered), others)
+    dgamma = g.mul(d_centered, rstd) if attrs.scale else None
+    dbeta = d_sum if attrs.center else None
+    dmean = g.plus(g.neg(g.mul(d_sum, inv)), dmean_out)
+    # d/dvar (var + eps)^-1/2 = -1/2 rstd^3
+    dvar = g.mul(g.scale(d_centered, -0.5), g.mul(inv, g.mul(rstd, rstd)))
+    return [dx, dgamma, dbeta, dmean, g.plus(dvar, dvar_out)]
+
+
+@gradient(Pad)
+def _pad_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    _float_op(op)
+    if op.attrs.pad_mode != "constant":
+        raise NotDifferentiable(f"nn.pad with pad_mode '{op.attrs.pad_mode}' (only constant)")
+    x, value = op.operands
+    d = _t(dy)
+    dx = d
+    for axis, (before, _) in enumerate(op.attrs.pad_width):
+        size = shape_of(x)[axis]
+        if shape_of(dx)[axis] != size:
+            dx = g.crop(dx, axis, before, before + size)
+    dvalue = None
+    if dtype_of(value) == dtype_of(x):
+        everything = list(range(len(shape_of(d))))
+        dvalue = g.minus(g.reduce_sum(d, everything), g.reduce_sum(dx, everything))
+    return [dx, dvalue]
+
+
+@gradient(BatchFlatten)
+def _batch_flatten_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    return [g.reshape(_t(dy), shape_of(op.operands[0]))]

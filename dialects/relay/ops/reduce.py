@@ -9,10 +9,19 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from xdsl.ir import Attribute
+from xdsl.ir import Attribute, SSAValue
 
 from relay_opt.dialects.relay.attributes import AttrKind, Attrs, AttrSpec
 from relay_opt.dialects.relay.ops.common import expect_tensor, normalize_axis, result
+from relay_opt.dialects.relay.ops.grad import (
+    DY,
+    Adjoints,
+    GradBuilder,
+    NotDifferentiable,
+    dtype_of,
+    gradient,
+    shape_of,
+)
 from relay_opt.dialects.relay.registry import (
     OpDef,
     OpPattern,
@@ -212,3 +221,55 @@ def _variance(attrs: Attrs, x: np.ndarray, mean: np.ndarray) -> np.ndarray:
     )
 )
 class Variance(RelayOperatorOp): ...
+
+
+# -- gradients -----------------------------------------------------------------------------
+
+
+def _spread(g: GradBuilder, op: RelayOperatorOp, v: SSAValue) -> SSAValue:
+    """A reduction's result (or its adjoint) broadcast back over the reduced axes."""
+    xshape = shape_of(op.operands[0])
+    axes = reduced_axes(op.attrs, len(xshape))
+    return g.broadcast_to(g.reshape(v, reduced_shape(xshape, axes, True)), xshape)
+
+
+def _reduction_input(op: RelayOperatorOp) -> SSAValue:
+    x = op.operands[0]
+    if not dtype_of(x).startswith(("float", "bfloat")):
+        raise NotDifferentiable(f"'{op.OPDEF.name}' on {dtype_of(x)} is not differentiable")
+    return x
+
+
+@gradient(Sum)
+def _sum_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    _reduction_input(op)
+    assert isinstance(dy, SSAValue)
+    return [_spread(g, op, dy)]
+
+
+@gradient(Mean)
+def _mean_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    x = _reduction_input(op)
+    assert isinstance(dy, SSAValue)
+    xshape = shape_of(x)
+    count = int(np.prod([xshape[a] for a in reduced_axes(op.attrs, len(xshape))]))
+    return [_spread(g, op, g.scale(dy, 1.0 / max(count, 1)))]
+
+
+@gradient(Max, Min)
+def _extremum_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    from relay_opt.dialects.relay.ops.elementwise import Equal
+
+    x = _reduction_input(op)
+    assert isinstance(dy, SSAValue)
+    # Every element equal to the extremum gets the adjoint (TVM's rule; ties are rare in floats).
+    hit = g.mask(g.call(Equal, x, _spread(g, op, op.result)), x)
+    return [g.mul(hit, _spread(g, op, dy))]
+
+
+@gradient(Prod)
+def _prod_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    x = _reduction_input(op)
+    assert isinstance(dy, SSAValue)
+    # d prod / d x_i = prod / x_i, for nonzero x_i.
+    return [g.div(g.mul(_spread(g, op, dy), _spread(g, op, op.result)), x)]

@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 
 import numpy as np
-from xdsl.ir import Attribute
+from xdsl.ir import Attribute, SSAValue
 
 from relay_opt.dialects.relay.attributes import AttrKind, Attrs, AttrSpec
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
@@ -20,6 +20,14 @@ from relay_opt.dialects.relay.ops.common import (
     same_dims,
     show_shape,
 )
+from relay_opt.dialects.relay.ops.grad import (
+    DY,
+    Adjoints,
+    GradBuilder,
+    NotDifferentiable,
+    gradient,
+    shape_of,
+)
 from relay_opt.dialects.relay.registry import (
     OpDef,
     OpPattern,
@@ -27,7 +35,7 @@ from relay_opt.dialects.relay.registry import (
     TypeRelationError,
     register,
 )
-from relay_opt.dialects.relay.types import DYNAMIC, tuple_type
+from relay_opt.dialects.relay.types import DYNAMIC, tensor_shape, tuple_type
 
 INJ = OpPattern.INJECTIVE
 
@@ -1098,3 +1106,93 @@ def _resize(attrs: Attrs, x: np.ndarray) -> np.ndarray:
     )
 )
 class Resize2D(RelayOperatorOp): ...
+
+
+# -- gradients -----------------------------------------------------------------------------
+
+
+def _one(dy: DY) -> SSAValue:
+    assert isinstance(dy, SSAValue)
+    return dy
+
+
+@gradient(Reshape, Squeeze, ExpandDims)
+def _reshape_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    return [g.reshape(_one(dy), shape_of(op.operands[0]))]
+
+
+@gradient(Transpose)
+def _transpose_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    axes = transpose_axes(op.attrs, len(shape_of(op.operands[0])))
+    return [g.transpose(_one(dy), [axes.index(i) for i in range(len(axes))])]
+
+
+@gradient(BroadcastTo)
+def _broadcast_to_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    return [g.sum_to(_one(dy), shape_of(op.operands[0]))]
+
+
+@gradient(Concatenate)
+def _concatenate_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    d = _one(dy)
+    fields = op.operands[0].type.types.data  # pyright: ignore[reportAttributeAccessIssue]
+    axis = normalize_axis(op.attrs.axis, len(shape_of(d)))
+    parts: list[SSAValue] = []
+    start = 0
+    for f in fields:
+        size = tensor_shape(f)[axis]
+        parts.append(g.crop(d, axis, start, start + size))
+        start += size
+    return [parts]
+
+
+@gradient(Stack)
+def _stack_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    d = _one(dy)
+    fields = op.operands[0].type.types.data  # pyright: ignore[reportAttributeAccessIssue]
+    axis = op.attrs.axis % len(shape_of(d))
+    return [[g.reshape(g.crop(d, axis, k, k + 1), tensor_shape(f)) for k, f in enumerate(fields)]]
+
+
+@gradient(Split)
+def _split_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    assert isinstance(dy, list)
+    return [g.call(Concatenate, g.tuple(dy), axis=op.attrs.axis)]
+
+
+@gradient(StridedSlice)
+def _strided_slice_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    shape = shape_of(op.operands[0])
+    bounds = slice_bounds(op.attrs, shape)
+    if any(step < 0 for _, _, step in bounds):
+        raise NotDifferentiable("strided_slice with a negative stride is not differentiable here")
+    return [g.slice_back(_one(dy), shape, bounds)]
+
+
+@gradient(Take)
+def _take_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    from relay_opt.dialects.relay.ops.elementwise import Equal
+    from relay_opt.dialects.relay.ops.nn import Matmul
+
+    x, indices = op.operands
+    d = _one(dy)
+    shape = shape_of(x)
+    axis = None if op.attrs.axis is None else normalize_axis(op.attrs.axis, len(shape))
+    flat = (math.prod(shape),) if axis is None else shape
+    axis = 0 if axis is None else axis
+    size, k = flat[axis], math.prod(shape_of(indices))
+    pre, post = math.prod(flat[:axis]), math.prod(flat[axis + 1 :])
+    # Where each index reads (take's own clamping or wrapping, applied to 0..size-1), as a
+    # one-hot [k, size] matrix; the adjoint is its transpose times dy's [k, pre*post] view.
+    arange = g.constant(np.arange(size, dtype=np.int64), "int64")
+    positions = g.reshape(g.call(Take, arange, indices, axis=0, mode=op.attrs.mode), (k, 1))
+    one_hot = g.mask(g.call(Equal, positions, g.reshape(arange, (1, size))), d)
+    rows = g.reshape(g.transpose(g.reshape(d, (pre, k, post)), (1, 0, 2)), (k, pre * post))
+    dx = g.call(Matmul, one_hot, rows, transpose_a=True)
+    dx = g.transpose(g.reshape(dx, (size, pre, post)), (1, 0, 2))
+    return [g.reshape(dx, shape), None]
+
+
+@gradient(ZerosLike, OnesLike)
+def _constant_like_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    return [None]  # the values do not depend on the operand's
