@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -377,6 +377,7 @@ def lower_to_llvm(
     entry: str = "main",
     verify_each: bool | None = None,
     fp_policy: str = "fast",
+    after_pass: Callable[[str, ModuleOp], None] | None = None,
 ) -> ModuleOp:
     """Optimize (relay-optimize at `level`) and lower a clone of a type-checked Relay module.
 
@@ -387,7 +388,8 @@ def lower_to_llvm(
     `verify_each` verifies the IR after every pass (an InternalError names the pass that
     broke it); by default only when the environment sets RELAY_OPT_VERIFY_EACH=1, as the
     test suite does, since it costs compile time. `fp_policy` is the floating-point policy
-    (lowering/apply_fp_policy.py): "fast" (the default) or "strict"."""
+    (lowering/apply_fp_policy.py): "fast" (the default) or "strict". `after_pass` is called
+    with each pass's name and the IR after it (relay-run --html shows every stage)."""
     from relay_opt.lowering.kernels.target import Target
     from relay_opt.lowering.profile_kernels import (
         ProfileKernelsPass,
@@ -419,6 +421,8 @@ def lower_to_llvm(
         timings.apply(p, ctx, lowered)
         if verify_each:
             verify_after_pass(lowered, p.name)
+        if after_pass is not None:
+            after_pass(p.name, lowered)
         if isinstance(p, ProfileKernelsPass) and kernels is not None:
             # Named on this compilation's IR: each kernel's position is its Relay operator's.
             kernels.extend(kernel_names(lowered, operator_origins(module)))
@@ -498,6 +502,7 @@ def compile(
     timings: Timings | None = None,
     fp_policy: str = "fast",
     cache: bool = True,
+    after_pass: Callable[[str, ModuleOp], None] | None = None,
 ) -> Executable:
     """Compile a type-checked Relay module; returns its `entry` function as an Executable.
 
@@ -507,7 +512,8 @@ def compile(
     contraction, reductions reassociated and vectorized; the default) or "strict" (every
     float operation rounded as written, in written order): lowering/apply_fp_policy.py. The
     object code is cached on disk (runtime/compile_cache.py) unless `cache` is False,
-    RELAY_OPT_NO_CACHE=1 or `profile` (a profile names its kernels from the lowering)."""
+    RELAY_OPT_NO_CACHE=1 or `profile` (a profile names its kernels from the lowering).
+    `after_pass(name, module)` sees the IR after each pass (it too turns the cache off)."""
     funcs = functions_by_name(module)
     if entry not in funcs:
         raise ArgumentError(
@@ -525,7 +531,7 @@ def compile(
     # Every argument that changes the code goes into the cache key's options.
     options: dict[str, object] = {"opt": opt, "fp_policy": fp_policy}
     key = None
-    if not profile and compile_cache.enabled(cache):
+    if not profile and after_pass is None and compile_cache.enabled(cache):
         with timings.measure("compile-cache-lookup"):
             key = compile_cache.module_key(module, entry, options)
             cached = compile_cache.load(key)
@@ -535,7 +541,9 @@ def compile(
             if exe is not None:
                 return exe
     kernels: list[str] = []
-    lowered = lower_to_llvm(module, profile, opt, timings, kernels, entry, fp_policy=fp_policy)
+    lowered = lower_to_llvm(
+        module, profile, opt, timings, kernels, entry, fp_policy=fp_policy, after_pass=after_pass
+    )
     kernel_profile = None
     if profile:
         kernel_profile = KernelProfile(kernels)
