@@ -29,6 +29,7 @@ PASSES: dict[str, str] = {
     "monomorphize": "passes.monomorphize:MonomorphizePass",
     "lambda-lift": "passes.lambda_lift:LambdaLiftPass",
     "partial-evaluate": "passes.partial_evaluate:PartialEvaluatePass",
+    "view-op-graph": "passes.view_op_graph:ViewOpGraphPass",
     # Lowering (lowering/)
     "convert-relay-to-linalg": "lowering.convert_relay_to_linalg:ConvertRelayToLinalgPass",
     "bufferize": "lowering.bufferize:BufferizePass",
