@@ -385,7 +385,8 @@ class GraphImporter:
             return tensor_type(shape, dtype)
         if not tt.HasField("shape"):
             raise OnnxUnsupportedError(
-                f"graph input '{vi.name}' has no shape; give it (shapes=...)"
+                f"graph input '{vi.name}' has no shape; give it (--input-shape "
+                f"{vi.name}=D1,D2,... in relay-run and relay-translate, shapes= in the API)"
             )
         shape = []
         for d in tt.shape.dim:
@@ -393,7 +394,9 @@ class GraphImporter:
                 symbol = d.dim_param or "?"
                 raise OnnxUnsupportedError(
                     f"graph input '{vi.name}' has a dynamic dimension '{symbol}'; "
-                    f"relay-opt compiles static shapes: give the input's shape"
+                    f"relay-opt compiles static shapes: give the input's shape "
+                    f"(--input-shape {vi.name}=D1,D2,... in relay-run and relay-translate, "
+                    "shapes= in the API)"
                 )
             shape.append(d.dim_value)
         return tensor_type(shape, dtype)
