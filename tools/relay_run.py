@@ -27,7 +27,6 @@ import numpy as np
 from relay_opt.diagnostics import ArgumentError, RelayError, UserError, run_tool, write_output
 from relay_opt.runtime.values import ADTValue, RefCell, show, tensors_inside, to_adt_list
 from relay_opt.timing import Timings
-from relay_opt.tools.arguments import input_shape, input_shapes
 
 
 def _tolerance(text: str) -> float:
@@ -49,6 +48,15 @@ def _count(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text} is negative")
     return value
+
+
+def _input_shape(spec: str) -> tuple[str, list[int]]:
+    from relay_opt.loader import parse_input_shape
+
+    try:
+        return parse_input_shape(spec)
+    except ArgumentError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -80,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--input-shape",
         action="append",
-        type=input_shape,
+        type=_input_shape,
         metavar="NAME=D1,D2,...",
         help="the shape of an input with symbolic (?) dimensions, e.g. an ONNX graph input's "
         "(repeatable; an input given by --inputs has its array's shape)",
@@ -298,7 +306,12 @@ def _top(label: str, array: np.ndarray, k: int) -> str:
 def run(args: Sequence[str] | None = None) -> int:
     parser = _parser()
     ns = parser.parse_args(args)
-    ns.shapes = input_shapes(ns.input_shape, parser)
+    from relay_opt.loader import merge_input_shapes
+
+    try:
+        ns.shapes = merge_input_shapes(ns.input_shape or [])
+    except ArgumentError as e:
+        parser.error(str(e))
     if ns.html and not ns.profile:
         parser.error("--html writes the profile's report: give --profile too")
     timings = Timings()
@@ -391,7 +404,7 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
             call = lambda: interpreter.run(ns.entry, values)  # noqa: E731
         else:
             from relay_opt.runtime.jit import compile
-            from relay_opt.tools.profile_report import Recorder
+            from relay_opt.runtime.profile_report import Recorder
 
             # A per-pass timing report needs the passes to run: no cache.
             cache = not (ns.no_cache or ns.mlir_timing)
@@ -456,7 +469,7 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
         assert profile is not None
         print(profile.table())
         if ns.html:
-            from relay_opt.tools.profile_report import render
+            from relay_opt.runtime.profile_report import render
 
             page = render(
                 ns.input_file,

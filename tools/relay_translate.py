@@ -33,8 +33,16 @@ from io import StringIO
 from pathlib import Path
 from typing import BinaryIO
 
-from relay_opt.diagnostics import RelayError, UserError, run_tool, write_output
-from relay_opt.tools.arguments import input_shape, input_shapes
+from relay_opt.diagnostics import ArgumentError, RelayError, UserError, run_tool, write_output
+
+
+def _input_shape(spec: str) -> tuple[str, list[int]]:
+    from relay_opt.loader import parse_input_shape
+
+    try:
+        return parse_input_shape(spec)
+    except ArgumentError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -79,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--input-shape",
         action="append",
-        type=input_shape,
+        type=_input_shape,
         metavar="NAME=D1,D2,...",
         help="the shape of an ONNX graph input with symbolic dimensions (repeatable)",
     )
@@ -138,7 +146,12 @@ def translate(args: Sequence[str] | None = None) -> int:
 
     parser = _parser()
     ns = parser.parse_args(args)
-    shapes = input_shapes(ns.input_shape, parser)
+    from relay_opt.loader import merge_input_shapes
+
+    try:
+        shapes = merge_input_shapes(ns.input_shape or [])
+    except ArgumentError as e:
+        parser.error(str(e))
 
     def load(fmt: str | None):  # noqa: ANN202
         # A Path: the argument names a file even when the format is given.
