@@ -106,6 +106,9 @@ def test_list_passes_names_every_pass_with_a_summary():
     # Relay's summaries are whole sentences, never cut where the docstring wrapped.
     ours = [line for section in sections[:2] for line in section.splitlines()[1:]]
     assert all(line.endswith((".", ")")) for line in ours if "options:" not in line)
+    # Every pass has a description: xDSL's without a docstring too.
+    assert not [name for name, summary in rows.items() if "without a description" in summary]
+    assert rows["cse"].startswith("Common subexpression elimination")
 
 
 def test_help_lists_relay_opt_options():
