@@ -245,6 +245,30 @@ def read_npz(path: str | os.PathLike[str], what: str) -> dict[str, np.ndarray]:
     return arrays
 
 
+def parse_input_shape(spec: str) -> tuple[str, list[int]]:
+    """`NAME=D1,D2,...` (the tools' --input-shape; no dims is a scalar) as (name, dims)."""
+    name, _, dims = spec.rpartition("=")
+    try:
+        shape = [int(d) for d in dims.split(",") if d.strip()]
+    except ValueError:
+        shape = None
+    if not name or shape is None or any(d < 0 for d in shape):
+        raise ArgumentError(f"'{spec}' is not NAME=D1,D2,... (non-negative whole numbers)")
+    return name, shape
+
+
+def merge_input_shapes(pairs: Sequence[tuple[str, list[int]]]) -> dict[str, list[int]]:
+    """Parsed --input-shape values as {name: dims}; two shapes for one name are an error."""
+    shapes: dict[str, list[int]] = {}
+    for name, dims in pairs:
+        if name in shapes and shapes[name] != dims:
+            raise ArgumentError(
+                f"--input-shape gives '{name}' two shapes: {shapes[name]} and {dims}"
+            )
+        shapes[name] = dims
+    return shapes
+
+
 def read_meta(path: str | os.PathLike[str] | None) -> MetaTable | None:
     """`--meta M.npz`: arrays named relay.Constant.0, relay.Constant.1, ..."""
     if not path:

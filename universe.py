@@ -32,6 +32,7 @@ PASSES: dict[str, str] = {
     "gradient": "passes.gradient:GradientPass",
     "to-a-normal-form": "passes.to_a_normal_form:ToANormalFormPass",
     "to-graph-normal-form": "passes.to_graph_normal_form:ToGraphNormalFormPass",
+    "view-op-graph": "passes.view_op_graph:ViewOpGraphPass",
     # Lowering (lowering/)
     "convert-relay-to-linalg": "lowering.convert_relay_to_linalg:ConvertRelayToLinalgPass",
     "bufferize": "lowering.bufferize:BufferizePass",
@@ -53,6 +54,82 @@ RELAY_OPT_OVERRIDES: dict[str, str] = {
     "parallelize-loops": "lowering.parallelize_loops:ParallelizeLoopsPass",
     "convert-scf-to-cf": "lowering.convert_scf_to_cf:ConvertScfToCfPass",
     "tail-calls-to-loops": "lowering.tail_calls_to_loops:TailCallsToLoopsPass",
+}
+
+
+# One line each for the xDSL passes whose classes have no docstring (xDSL 0.74), so that
+# --list-passes describes every pass; written from each pass's source.
+XDSL_PASS_SUMMARIES: dict[str, str] = {
+    "apply-eqsat-pdl-interp": "Applies pdl_interp patterns to an e-graph (equality saturation).",
+    "apply-pdl": "Applies the PDL patterns found in the module (or in pdl-file) to it.",
+    "apply-pdl-interp": "Applies the pdl_interp matchers and rewriters found in the module to it.",
+    "canonicalize-dmp": "Simplifies dmp.swap ops: removes the swaps they do not need.",
+    "convert-arith-to-riscv": "Lowers arith ops to RISC-V instructions.",
+    "convert-arith-to-riscv-snitch": "Lowers arith ops on vectors to Snitch's packed SIMD "
+    "RISC-V instructions.",
+    "convert-arith-to-x86": "Lowers arith ops to x86 instructions.",
+    "convert-func-to-riscv-func": "Lowers func functions, calls and returns to riscv_func ones "
+    "with the RISC-V calling convention.",
+    "convert-func-to-x86-func": "Lowers func functions, calls and returns to x86_func ones.",
+    "convert-linalg-to-memref-stream": "Rewrites linalg.generic ops on memrefs as "
+    "memref_stream.generic ops.",
+    "convert-memref-to-ptr": "Lowers memref loads, stores and subviews to pointer arithmetic "
+    "in the ptr dialect.",
+    "convert-memref-to-riscv": "Lowers memref ops to RISC-V loads, stores and address arithmetic.",
+    "convert-pdl-interp-to-eqsat-pdl-interp": "Rewrites pdl_interp ops as their "
+    "eqsat_pdl_interp counterparts (for apply-eqsat-pdl-interp).",
+    "convert-print-format-to-riscv-debug": "Rewrites printf.print_format as riscv_debug.printf.",
+    "convert-ptr-to-llvm": "Lowers ptr dialect ops to llvm dialect pointer ops.",
+    "convert-ptr-to-riscv": "Lowers ptr dialect ops to RISC-V loads, stores and adds.",
+    "convert-ptr-to-x86": "Lowers ptr dialect ops to x86 memory instructions.",
+    "convert-ptr-type-offsets": "Replaces ptr.type_offset ops by the constant size of their "
+    "element type.",
+    "convert-riscv-scf-to-riscv-cf": "Lowers riscv_scf loops to RISC-V labels and branches.",
+    "convert-scf-to-riscv-scf": "Lowers scf.for loops to riscv_scf.for loops.",
+    "convert-scf-to-x86-scf": "Lowers scf.for loops to x86_scf.for loops.",
+    "convert-snitch-stream-to-snitch": "Lowers snitch_stream regions to Snitch stream "
+    "configuration instructions.",
+    "convert-stencil-to-csl-stencil": "Lowers stencil applies to csl_stencil ops for "
+    "Cerebras' CSL.",
+    "convert-stencil-to-ll-mlir": "Lowers the stencil dialect to scf loops on memrefs.",
+    "convert-vector-to-ptr": "Lowers vector loads and stores on memrefs to the ptr dialect.",
+    "convert-vector-to-x86": "Lowers vector ops to x86 vector instructions.",
+    "convert-x86-scf-to-x86": "Lowers x86_scf loops to x86 labels and jumps.",
+    "cse": "Common subexpression elimination: an op equal to an earlier one that dominates it "
+    "is replaced by that one.",
+    "dce": "Removes ops whose results are unused and that have no side effects.",
+    "dmp-to-mpi": "Lowers dmp halo exchanges to MPI sends and receives.",
+    "eqsat-serialize-egraph": "Prints the module's e-graph as JSON (for egraph visualizers).",
+    "frontend-desymrefy": "Replaces symref declare/fetch/update ops by SSA values.",
+    "gpu-map-parallel-loops": "Maps scf.parallel loops to GPU block and thread ids.",
+    "hls-convert-stencil-to-ll-mlir": "Lowers the stencil dialect to loops for high-level "
+    "synthesis (FPGA).",
+    "jax-use-donated-arguments": "Writes JAX functions' results into their donated argument "
+    "buffers instead of new ones.",
+    "loop-hoist-memref": "Hoists a loop's load and store of one memref location out of the "
+    "loop, carrying the value through its iterations.",
+    "lower-affine": "Lowers affine loops, loads, stores and maps to scf, memref and arith.",
+    "lower-hls": "Lowers the hls dialect's streams, pragmas and dataflow regions for an HLS "
+    "toolchain.",
+    "lower-mpi": "Lowers the mpi dialect to llvm dialect calls of the MPI library.",
+    "lower-riscv-func": "Lowers riscv_func syscalls and functions to RISC-V registers and ecall.",
+    "lower-snitch": "Lowers snitch ops to RISC-V instructions and CSR writes.",
+    "memref-to-gpu": "Replaces memref.alloc and memref.dealloc by gpu.alloc and gpu.dealloc.",
+    "printf-to-llvm": "Lowers printf.print_format to llvm dialect calls of C's printf.",
+    "printf-to-putchar": "Lowers printf.print_char to calls of C's putchar.",
+    "reconcile-unrealized-casts": "Removes builtin.unrealized_conversion_cast chains that "
+    "cancel out.",
+    "replace-incompatible-fpga": "Replaces copysign, maximumf and absf, which FPGA "
+    "toolchains lack, by calls of Xilinx math functions.",
+    "riscv-scf-for-infer-constant-step": "Folds a riscv_scf loop's statically known step into "
+    "an immediate.",
+    "scf-parallel-loop-tiling": "Tiles scf.parallel loops by the given tile sizes.",
+    "stencil-inlining": "Inlines a stencil.apply into the stencil.apply that uses its result.",
+    "stencil-tensorize-z-dimension": "Makes the z dimension of stencil fields a tensor element: "
+    "each access reads a tensor of z values.",
+    "stencil-unroll": "Unrolls stencil.apply bodies by the given factors.",
+    "x86-prologue-epilogue-insertion": "Adds the saves and restores of callee-saved registers "
+    "to x86 functions.",
 }
 
 
@@ -103,5 +180,7 @@ def pass_summary(pass_class: type[ModulePass]) -> str:
     if paragraph:
         end = paragraph.find(". ")
         return paragraph if end < 0 else paragraph[: end + 1]
+    if getattr(pass_class, "name", None) in XDSL_PASS_SUMMARIES:
+        return XDSL_PASS_SUMMARIES[pass_class.name]
     origin = pass_class.__module__.split(".")[0]
     return f"({origin} pass without a description)"

@@ -40,18 +40,37 @@ def _kernels(f: func.FuncOp) -> list[Operation]:
     return found
 
 
-def kernel_names(module: ModuleOp, origins: dict[str, str] | None = None) -> list[str]:
-    """The kernel of each id, in the order profile-kernels numbers them.
+def _kind(op: Operation) -> str:
+    """`generic, reduction` for a generic with a reduction loop, so the steps of one operator
+    (softmax's max, exp, sum and divide) can be told apart; `fill` for a fill."""
+    if isinstance(op, linalg.GenericOp):
+        reduces = any(
+            t.data.value == "reduction"
+            for t in op.iterator_types  # pyright: ignore[reportAttributeAccessIssue]
+        )
+        return "generic, reduction" if reduces else "generic"
+    return op.name.removeprefix("linalg.")
 
-    `origins` maps a source position to the Relay operator there."""
+
+def kernel_names(module: ModuleOp, origins: dict[str, str] | None = None) -> list[str]:
+    """The kernel of each id, in the order profile-kernels numbers them: the function it is in,
+    the Relay operator at its source position (`origins`), and, where one operator lowers to
+    several kernels in a function, which step of how many it is; every name is different."""
     origins = origins or {}
     names = []
     for f in module.ops:
         if isinstance(f, func.FuncOp) and not f.is_declaration:
-            for op in _kernels(f):
+            kernels = _kernels(f)
+            steps: dict[str, int] = {}
+            for op in kernels:
+                steps[_where(op)] = steps.get(_where(op), 0) + 1
+            seen: dict[str, int] = {}
+            for op in kernels:
                 where = _where(op)
+                seen[where] = seen.get(where, 0) + 1
                 what = origins.get(where, op.name)
-                names.append(f"{what} ({op.name.removeprefix('linalg.')}) at {where}")
+                step = f" step {seen[where]}/{steps[where]}" if steps[where] > 1 else ""
+                names.append(f"@{f.sym_name.data}: {what}{step} ({_kind(op)}) at {where}")
     return names
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -534,6 +534,7 @@ def lower_to_llvm(
     entry: str = "main",
     verify_each: bool | None = None,
     fp_policy: str = "fast",
+    after_pass: Callable[[str, ModuleOp], None] | None = None,
 ) -> ModuleOp:
     """Optimize (relay-optimize at `level`) and lower a clone of a type-checked Relay module.
 
@@ -544,7 +545,8 @@ def lower_to_llvm(
     `verify_each` verifies the IR after every pass (an InternalError names the pass that
     broke it); by default only when the environment sets RELAY_OPT_VERIFY_EACH=1, as the
     test suite does, since it costs compile time. `fp_policy` is the floating-point policy
-    (lowering/apply_fp_policy.py): "fast" (the default) or "strict"."""
+    (lowering/apply_fp_policy.py): "fast" (the default) or "strict". `after_pass` is called
+    with each pass's name and the IR after it (relay-run --html shows every stage)."""
     from relay_opt.lowering.kernels.target import Target
     from relay_opt.lowering.profile_kernels import (
         ProfileKernelsPass,
@@ -576,6 +578,8 @@ def lower_to_llvm(
         timings.apply(p, ctx, lowered)
         if verify_each:
             verify_after_pass(lowered, p.name)
+        if after_pass is not None:
+            after_pass(p.name, lowered)
         if isinstance(p, ProfileKernelsPass) and kernels is not None:
             # Named on this compilation's IR: each kernel's position is its Relay operator's.
             kernels.extend(kernel_names(lowered, operator_origins(module)))
@@ -656,6 +660,7 @@ def compile(
     fp_policy: str = "fast",
     cache: bool = True,
     threads: int | None = None,
+    after_pass: Callable[[str, ModuleOp], None] | None = None,
 ) -> Executable:
     """Compile a type-checked Relay module; returns its `entry` function as an Executable.
 
@@ -667,7 +672,8 @@ def compile(
     object code is cached on disk (runtime/compile_cache.py) unless `cache` is False,
     RELAY_OPT_NO_CACHE=1 or `profile` (a profile names its kernels from the lowering).
     `threads` is the thread count of the executable's parallel regions (`Executable.threads`;
-    None: the process's, runtime/thread_pool.py); it is not part of the code or its cache key."""
+    None: the process's, runtime/thread_pool.py); it is not part of the code or its cache key.
+    `after_pass(name, module)` sees the IR after each pass (it too turns the cache off)."""
     if threads is not None and (
         isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
     ):
@@ -689,7 +695,7 @@ def compile(
     # Every argument that changes the code goes into the cache key's options.
     options: dict[str, object] = {"opt": opt, "fp_policy": fp_policy}
     key = None
-    if not profile and compile_cache.enabled(cache):
+    if not profile and after_pass is None and compile_cache.enabled(cache):
         with timings.measure("compile-cache-lookup"):
             key = compile_cache.module_key(module, entry, options)
             cached = compile_cache.load(key)
@@ -700,7 +706,9 @@ def compile(
                 exe.threads = threads
                 return exe
     kernels: list[str] = []
-    lowered = lower_to_llvm(module, profile, opt, timings, kernels, entry, fp_policy=fp_policy)
+    lowered = lower_to_llvm(
+        module, profile, opt, timings, kernels, entry, fp_policy=fp_policy, after_pass=after_pass
+    )
     kernel_profile = None
     if profile:
         kernel_profile = KernelProfile(kernels)

@@ -108,6 +108,9 @@ def test_list_passes_names_every_pass_with_a_summary():
     # Relay's summaries are whole sentences, never cut where the docstring wrapped.
     ours = [line for section in sections[:2] for line in section.splitlines()[1:]]
     assert all(line.endswith((".", ")")) for line in ours if "options:" not in line)
+    # Every pass has a description: xDSL's without a docstring too.
+    assert not [name for name, summary in rows.items() if "without a description" in summary]
+    assert rows["cse"].startswith("Common subexpression elimination")
 
 
 def test_help_lists_relay_opt_options():
@@ -480,3 +483,111 @@ def test_a_crashing_pass_is_an_internal_error_without_traceback(
         env={**plugin_env, "RELAY_OPT_TRACEBACK": "1"},
     )
     assert r.returncode != 0 and "Traceback" in r.stderr and "RuntimeError: boom" in r.stderr
+
+
+FOLDS = """#[version = "0.0.5"]
+def @main(%x: Tensor[(4), float32]) {
+  add(%x, multiply(2f, 3f))
+}
+"""
+
+
+def _statistics(stderr: str) -> list[tuple[str, dict[str, int]]]:
+    """The report's passes with their counters, in order."""
+    assert "... Pass statistics report ..." in stderr
+    rows: list[tuple[str, dict[str, int]]] = []
+    for line in stderr[stderr.index("'builtin.module' Pipeline") :].splitlines()[1:]:
+        counter = re.fullmatch(r"    \(S\) +(\d+) ([\w-]+) - .+", line)
+        if counter:
+            rows[-1][1][counter.group(2)] = int(counter.group(1))
+        elif re.fullmatch(r"  [\w-]+", line):
+            rows.append((line.strip(), {}))
+    return rows
+
+
+def test_pass_statistics_count_the_ops_each_pass_created_and_erased(tmp_path: Path):
+    src = write(tmp_path, "f.rly", FOLDS)
+    r = relay_opt(str(src), "-p", "fold-constant,dce", "--mlir-pass-statistics")
+    assert r.returncode == 0, r.stderr
+    # fold-constant makes one constant (6) of the two constants and the multiply it erases;
+    # then the module holds itself, @main, the constant, the add and the return.
+    assert _statistics(r.stderr) == [
+        ("fold-constant", {"ops-created": 1, "ops-erased": 3, "ops-after": 5}),
+        ("dce", {"ops-created": 0, "ops-erased": 0, "ops-after": 5}),
+    ]
+    assert r.stdout.count("relay.") == 4  # the five ops less builtin.module
+    # Split inputs: each pass's counters are summed over the chunks.
+    split = write(tmp_path, "s.mlir", relay_opt(str(src)).stdout + "// -----\n" + GOOD)
+    r = relay_opt(str(split), "--split-input-file", "-p", "infer-types", "--mlir-pass-statistics")
+    assert r.returncode == 0, r.stderr
+    ((name, counters),) = _statistics(r.stderr)
+    # FOLDS unfolded: module, @main, two constants, multiply, add, return; GOOD: module, @f,
+    # add, exp, return.
+    assert name == "infer-types" and counters["ops-after"] == 7 + 5
+
+
+def _dot(
+    text: str,
+) -> tuple[dict[str, str], list[tuple[str, str, str]], list[tuple[str, set[str]]]]:
+    """A small reader of the dot that view-op-graph writes: its nodes (name -> label), edges
+    (from, to, label) and clusters (label, the nodes inside, nested ones included). It fails on
+    anything else, so the test checks the syntax too."""
+    nodes: dict[str, str] = {}
+    edges: list[tuple[str, str, str]] = []
+    clusters: list[tuple[str, set[str]]] = []
+    stack: list[tuple[str, set[str]]] = []
+    lines = text.strip().splitlines()
+    assert lines[0] == "digraph relay {" and lines[-1] == "}"
+    for line in (line.strip() for line in lines[1:-1]):
+        if m := re.fullmatch(r'(n\d+) \[label="((?:[^"\\]|\\.)*)", shape=\w+\];', line):
+            nodes[m.group(1)] = m.group(2)
+            for _, inside in stack:
+                inside.add(m.group(1))
+        elif m := re.fullmatch(r'(n\d+) -> (n\d+) \[label="((?:[^"\\]|\\.)*)"\];', line):
+            edges.append((m.group(1), m.group(2), m.group(3)))
+        elif re.fullmatch(r"subgraph cluster_\d+ \{", line):
+            stack.append(("", set()))
+        elif m := re.fullmatch(r'label="((?:[^"\\]|\\.)*)";', line):
+            stack[-1] = (m.group(1), stack[-1][1])
+        elif line == "}":
+            clusters.append(stack.pop())
+        else:
+            assert line.startswith(("node [", "style=filled")), line
+    assert not stack
+    return nodes, edges, clusters
+
+
+CONV = """#[version = "0.0.5"]
+def @main(%x: Tensor[(1, 2, 6, 6), float32], %w: Tensor[(3, 2, 3, 3), float32]) {
+  nn.relu(nn.conv2d(add(%x, %x), %w, padding=[1, 1]))
+}
+"""
+
+
+def test_view_op_graph_draws_fused_groups_as_clusters_with_types_on_edges(tmp_path: Path):
+    src = write(tmp_path, "c.rly", CONV)
+    r = relay_opt(str(src), "-O", "3", "--view-op-graph")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("builtin.module")  # the IR still goes to stdout
+    nodes, edges, clusters = _dot(r.stderr)
+    assert all(a in nodes and b in nodes for a, b, _ in edges)
+    groups = [
+        sorted(nodes[n] for n in inside) for label, inside in clusters if label == "fused group"
+    ]
+    assert ["%p0", "%p1", "closure", "nn.conv2d", "nn.relu", "return"] in groups
+    assert ["%p0", "add", "closure", "return"] in groups
+    (main,) = [inside for label, inside in clusters if label == "@main"]
+    assert len(main) == len(nodes)  # every node is inside @main's cluster
+    by_label = {(nodes[a], nodes[b]): label for a, b, label in edges}
+    assert by_label[("nn.conv2d", "nn.relu")] == "1x3x6x6xfloat32"
+    assert by_label[("%w", "call_closure")] == "3x2x3x3xfloat32"
+    # Without -O there is no group; the pass can also write a file from anywhere in -p.
+    out = tmp_path / "g.dot"
+    r = relay_opt(str(src), "-p", f'view-op-graph{{output-file="{out}"}},fuse-ops')
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    nodes, _, clusters = _dot(out.read_text())
+    assert [label for label, _ in clusters] == ["@main"]
+    assert sorted(nodes.values()) == ["%w", "%x", "add", "nn.conv2d", "nn.relu", "return"]
+    r = relay_opt(str(src), "-p", 'view-op-graph{output-file="/nonexistent-dir/g.dot"}')
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "cannot write '/nonexistent-dir/g.dot': No such file or directory" in r.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -42,7 +43,7 @@ def test_runs_and_saves_outputs(program: Path, tmp_path: Path, mode):
         )
         return
     assert r.returncode == 0, r.stderr
-    assert "result[0]: 2x3xfloat32" in r.stdout and "result[1]: ()xfloat32 [15.]" in r.stdout
+    assert "result[0]: 2x3xfloat32" in r.stdout and "result[1]: float32 15." in r.stdout
     saved = np.load(out)
     np.testing.assert_array_equal(saved["output_0"], np.arange(6).reshape(2, 3) + 1)
     assert saved["output_1"] == 15
@@ -96,15 +97,15 @@ def test_profile_names_each_kernel(tmp_path: Path):
     r = relay_run(str(path), "--fill-mode", "random", "--profile")
     assert r.returncode == 0, r.stderr
     assert "Kernel profile" in r.stdout
-    assert f"nn.conv2d (generic) at {path}:3:" in r.stdout
+    assert re.search(rf"@main: nn.conv2d (step \d/\d )?\(generic.*\) at {path}:3:", r.stdout)
     assert "nn.relu" not in r.stdout  # fused into the conv2d's loop nest (fuse-linalg-epilogue)
     r = relay_run(
         str(path), "--fill-mode", "random", "--profile", "-O", "0"
     )  # unfused: a kernel each
     assert r.returncode == 0, r.stderr
     assert (
-        f"nn.conv2d (generic) at {path}:3:" in r.stdout
-        and f"nn.relu (generic) at {path}:3:" in r.stdout
+        f"@main: nn.conv2d step 3/3 (generic, reduction) at {path}:3:" in r.stdout
+        and f"@main: nn.relu (generic) at {path}:3:" in r.stdout
     )
     r = relay_run(str(path), "--fill-mode", "random", "--profile", "--interpret")
     assert r.returncode == 1 and "--profile times compiled kernels" in r.stderr
@@ -355,3 +356,218 @@ def test_threads_option(tmp_path: Path):
     r = relay_run(*args, "--threads", "0")
     assert r.returncode != 0 and "--threads must be at least 1, got 0" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+IDENTITY = """#[version = "0.0.5"]
+def @main(%x: Tensor[(4000), float32], %n: Tensor[(4000), int8], %b: Tensor[(4000), bool]) {
+  (%x, %n, %b)
+}
+"""
+
+
+def test_fill_mode_random_draws_uniformly_as_tvmc(tmp_path: Path, capsys):
+    path = tmp_path / "id.rly"
+    path.write_text(IDENTITY)
+    drawn = []
+    for seed in ("0", "0", "1"):
+        out = tmp_path / f"out{len(drawn)}.npz"
+        args = ["--interpret", "--fill-mode", "random", "--seed", seed, "-o", str(out)]
+        assert _run_in_process(str(path), *args) == 0
+        drawn.append(np.load(out))
+    x, n, b = (drawn[0][f"output_{i}"] for i in range(3))
+    # float: uniform on [-1, 1) (not standard-normal: no value beyond 1, a flat histogram)
+    assert x.min() >= -1 and x.max() < 1 and x.min() < -0.99 and x.max() > 0.99
+    counts, _ = np.histogram(x, bins=4, range=(-1, 1))
+    assert counts.min() > 800
+    # int8: [0, 128); bool: both values
+    assert n.min() == 0 and n.max() == 127
+    assert 1500 < b.sum() < 2500
+    np.testing.assert_array_equal(drawn[0]["output_0"], drawn[1]["output_0"])  # seeded
+    assert not np.array_equal(drawn[0]["output_0"], drawn[2]["output_0"])
+    capsys.readouterr()
+
+
+def test_scalar_results_print_as_scalars(tmp_path: Path, capsys):
+    path = tmp_path / "s.rly"
+    path.write_text('#[version = "0.0.5"]\ndef @main() { (55, 2.5f) }\n')
+    assert _run_in_process(str(path), "--interpret") == 0
+    out = capsys.readouterr().out
+    assert "result[0]: int32 55\n" in out and "result[1]: float32 2.5\n" in out
+
+
+def test_print_top_lists_the_largest_values_with_their_indices(tmp_path: Path, capsys):
+    path = tmp_path / "t.rly"
+    path.write_text(
+        '#[version = "0.0.5"]\ndef @main(%x: Tensor[(1, 6), float32]) { nn.softmax(%x) }\n'
+    )
+    np.savez(tmp_path / "in.npz", x=np.array([[0.1, 3.0, -1.0, 2.0, 3.0, 0.5]], np.float32))
+    args = [str(path), "--interpret", "-i", str(tmp_path / "in.npz"), "--print-top", "3"]
+    assert _run_in_process(*args) == 0
+    out = capsys.readouterr().out
+    top = out[out.index("result[0] top 3:") :].splitlines()[1:4]
+    # The 1 of shape 1x6 is left out of the index; equal values rank by index.
+    assert [line.split()[1] for line in top] == ["[1]", "[4]", "[3]"]
+    probs = np.exp([3.0, 3.0, 2.0]) / np.exp([0.1, 3.0, -1.0, 2.0, 3.0, 0.5]).sum()
+    np.testing.assert_allclose([float(line.split()[2]) for line in top], probs, rtol=1e-4)
+
+
+SYMBOLIC = """#[version = "0.0.5"]
+def @main(%x: Tensor[(?, 3), float32]) { add(%x, %x) }
+"""
+
+
+def test_input_shape_fixes_symbolic_dimensions(tmp_path: Path, capsys):
+    path = tmp_path / "sym.rly"
+    path.write_text(SYMBOLIC)
+    base = [str(path), "--interpret", "--fill-mode", "ones"]
+    assert _run_in_process(*base) == 1
+    assert "give them with --input-shape x=D1,D2,..." in capsys.readouterr().err
+    assert _run_in_process(*base, "--input-shape", "x=2,3") == 0
+    assert "result[0]: 2x3xfloat32 [2., 2., 2., 2., 2., 2.]" in capsys.readouterr().out
+    assert _run_in_process(*base, "--input-shape", "x=2,4") == 1
+    assert "--input-shape gives 'x' the shape (2, 4), which its type" in capsys.readouterr().err
+    assert _run_in_process(*base, "--input-shape", "y=2") == 1
+    err = capsys.readouterr().err
+    assert "--input-shape names unknown input(s) y; @main expects x" in err
+    np.savez(tmp_path / "in.npz", x=np.zeros((5, 3), np.float32))
+    assert _run_in_process(*base, "-i", str(tmp_path / "in.npz"), "--input-shape", "x=2,3") == 1
+    assert "but --inputs gives an array of shape (5, 3)" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        _run_in_process(*base, "--input-shape", "x=2,three")
+    assert exit_.value.code == 2
+    assert "'x=2,three' is not NAME=D1,D2,..." in capsys.readouterr().err
+
+
+def test_input_shape_of_an_onnx_graph_input(tmp_path: Path, capsys):
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 3])],
+    )
+    model = tmp_path / "m.onnx"
+    onnx.save_model(helper.make_model(graph), str(model))
+    base = [str(model), "--interpret", "--fill-mode", "ones"]
+    assert _run_in_process(*base) == 1
+    assert "dynamic dimension 'batch'" in capsys.readouterr().err
+    assert _run_in_process(*base, "--input-shape", "x=4,3") == 0
+    assert "result[0]: 4x3xfloat32" in capsys.readouterr().out
+
+
+SOFTMAX = """#[version = "0.0.5"]
+def @main(%x: Tensor[(2, 8), float32]) {
+  nn.softmax(%x)
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def softmax_profile(tmp_path_factory) -> tuple[str, str]:
+    """One compiled --profile --html run (stdout, the page), shared by the tests that read it."""
+    tmp = tmp_path_factory.mktemp("profile")
+    path = tmp / "softmax.rly"
+    path.write_text(SOFTMAX)
+    page = tmp / "report.html"
+    r = relay_run(str(path), "--fill-mode", "random", "--profile", "--html", str(page))
+    assert r.returncode == 0, r.stderr
+    return r.stdout, page.read_text()
+
+
+def test_profile_rows_can_be_told_apart(softmax_profile):
+    stdout, _ = softmax_profile
+    table = stdout[stdout.index("Kernel profile") :].splitlines()[2:-1]
+    names = [line.rsplit(None, 4)[0] for line in table]
+    # softmax lowers to several kernels at one source position: each is a step of it
+    steps = [n for n in names if "nn.softmax step" in n]
+    assert len(steps) >= 2 and len(set(names)) == len(names)
+    assert any("(generic, reduction)" in n for n in steps)
+    assert all(n.startswith("@") for n in names)
+
+
+def test_html_profile_is_a_self_contained_page(softmax_profile):
+    from html.parser import HTMLParser
+
+    stdout, page = softmax_profile
+
+    class Reader(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.open: list[str] = []
+            self.bars: list[str] = []
+            self.kernels: list[str] = []
+            self.stages: list[str] = []
+            self.external: list[str] = []
+            self._cell: list[str] | None = None
+            self._summary = False
+
+        def handle_starttag(self, tag, attrs):  # noqa: ANN001
+            a = dict(attrs)
+            if tag not in ("meta", "br"):
+                self.open.append(tag)
+            if a.get("src") or (a.get("href") or "").startswith(("http", "//")):
+                self.external.append(tag)
+            if a.get("class") == "bar":
+                self.bars.append(a.get("style") or "")
+            if tag == "td" and self._cell is None:
+                self._cell = []
+            self._summary = tag == "summary"
+
+        def handle_endtag(self, tag):  # noqa: ANN001
+            assert self.open and self.open.pop() == tag, f"</{tag}> closes nothing"
+            if tag == "td" and self._cell is not None:
+                self.kernels.append("".join(self._cell))
+                self._cell = None
+
+        def handle_data(self, data):  # noqa: ANN001
+            if self._cell is not None:
+                self._cell.append(data)
+            if self._summary:
+                self.stages.append(data)
+                self._summary = False
+
+    reader = Reader()
+    reader.feed(page)
+    reader.close()
+    assert not reader.open and not reader.external and "<script" not in page
+    table = stdout[stdout.index("Kernel profile") :].splitlines()[2:-1]
+    assert len(reader.bars) == len(table)
+    for line in table:  # every kernel of the printed profile has its row and bar
+        assert line.rsplit(None, 4)[0] in reader.kernels
+    assert "fuse-ops" in reader.stages and "convert-to-llvm" in reader.stages
+    assert "nn.softmax" in page[page.index('id="groups"') :]  # the fused group's operators
+
+
+def test_html_profile_loads_in_a_headless_browser(softmax_profile, tmp_path: Path):
+    import shutil
+
+    browser = next(
+        (
+            b
+            for b in ("chromium", "chromium-browser", "google-chrome", "firefox")
+            if shutil.which(b)
+        ),
+        None,
+    )
+    if browser is None:
+        pytest.skip("no headless browser (chromium, google-chrome or firefox) is installed")
+    _, page = softmax_profile
+    path = tmp_path / "report.html"
+    path.write_text(page)
+    flags = ["--headless", "--disable-gpu", "--dump-dom"]
+    if browser == "firefox":
+        flags = ["--headless", "--screenshot", str(tmp_path / "shot.png")]
+    r = subprocess.run(
+        [browser, *flags, path.as_uri()], capture_output=True, text=True, timeout=120
+    )
+    assert r.returncode == 0, r.stderr
+    if browser != "firefox":
+        assert 'id="kernels"' in r.stdout
+
+
+def test_html_needs_profile(program: Path, tmp_path: Path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        _run_in_process(str(program), "--fill-mode", "ones", "--html", str(tmp_path / "r.html"))
+    assert exit_.value.code == 2 and "give --profile too" in capsys.readouterr().err

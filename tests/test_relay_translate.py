@@ -260,3 +260,31 @@ def test_output_to_a_pipe_or_device_is_written_directly(tmp_path: Path):
     assert r.returncode == 0, r.stderr
     assert "relay.nn.dense" in r.stdout and "dialect_resources" in r.stdout
     assert relay_translate([*args, "-o", os.devnull]) == 0
+
+
+def test_help_names_every_input_format_and_what_o_means(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        relay_translate(["--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    for text in (".rly", ".mlir", ".onnx", ".onnxtxt", "--import-onnx", "--emit-obj"):
+        assert text in out
+    assert "Relay's and LLVM's for --emit-*" in out
+    assert "relay-optimize{level=N}" in out
+
+
+def test_o_optimizes_an_imported_program_as_relay_opt_does(tmp_path: Path, capsys):
+    path = tmp_path / "d.rly"
+    np.savez(tmp_path / "w.npz", **{"relay.Constant.0": np.ones((10, 100), np.float32)})
+    path.write_text(
+        '#[version = "0.0.5"]\ndef @main(%x: Tensor[(4, 100), float32]) {\n'
+        "  nn.relu(add(nn.dense(%x, meta[relay.Constant][0]), 1f))\n}\n"
+    )
+    meta = ["--meta", str(tmp_path / "w.npz")]
+    assert relay_translate(["--import-relay", str(path), *meta]) == 0
+    as_read = capsys.readouterr().out
+    assert relay_translate(["--import-relay", "-O", "3", str(path), *meta]) == 0
+    optimized = capsys.readouterr().out
+    assert "Primitive" not in as_read and optimized.count("Primitive = 1") == 1
+    assert relay_opt([str(path), *meta, "-O", "3"]) == 0
+    assert capsys.readouterr().out.strip() == optimized.strip()  # relay-opt -O 3's pipeline

@@ -229,12 +229,25 @@ class RelayOptMain(xDSLOptMain):
             action="store_true",
             help="print a per-pass timing report (stderr); --time-passes is the same",
         )
+        arg_parser.add_argument(
+            "--mlir-pass-statistics",
+            action="store_true",
+            help="print each pass's counters (stderr): the operations it created and erased, "
+            "and how many there are after it",
+        )
+        arg_parser.add_argument(
+            "--view-op-graph",
+            action="store_true",
+            help="after the passes, write each Relay function's graph in Graphviz's dot language "
+            '(stderr); the pass view-op-graph{output-file="F.dot"} does so anywhere in -p',
+        )
 
     # -- pipeline -------------------------------------------------------------------------
 
     def setup_pipeline(self) -> None:
         started = time.perf_counter()
         self.running: ModulePass | None = None
+        self.statistics = PassStatistics()
 
         def callback(
             previous: ModulePass | None, module: ModuleOp, following: ModulePass | None
@@ -243,6 +256,8 @@ class RelayOptMain(xDSLOptMain):
             now = time.perf_counter()
             if previous is not None:
                 self.timings.add(previous.name, now - started)
+                if self.args.mlir_pass_statistics:
+                    self.statistics.after(previous.name, module)
                 if self.args.verify_each and not self.args.disable_verify:
                     verify_after_pass(module, previous.name, self.sources)
                 if self.args.print_ir_after_all or previous.name in after:
@@ -251,6 +266,8 @@ class RelayOptMain(xDSLOptMain):
                 self.args.print_ir_before_all or following.name in before
             ):
                 self._dump(f"IR Dump Before {following.name}", module)
+            if following is not None and self.args.mlir_pass_statistics:
+                self.statistics.before(module, first=previous is None)
             self.running = following
             started = time.perf_counter()
 
@@ -264,6 +281,8 @@ class RelayOptMain(xDSLOptMain):
         if self.args.opt_level is not None:
             level = f"relay-optimize{{level={self.args.opt_level}}}"
             spec = f"{level},{spec}" if spec else level
+        if self.args.view_op_graph:
+            spec = f"{spec},view-op-graph" if spec else "view-op-graph"
         try:
             parsed = PassPipeline.parse_spec(self.available_passes, spec, callback)
         except ValueError as e:  # an unknown pass or option: xDSL says which
@@ -384,6 +403,8 @@ class RelayOptMain(xDSLOptMain):
             write_output(self.args.output_file, out.getvalue(), "relay-opt")
         if self.args.mlir_timing or self.args.time_passes:
             sys.stderr.write(self.timings.report())
+        if self.args.mlir_pass_statistics:
+            sys.stderr.write(self.statistics.report())
         return 0
 
     def list_passes(self, stream: IO[str]) -> None:
@@ -422,6 +443,54 @@ class RelayOptMain(xDSLOptMain):
                 if options:
                     stream.write(f"  {''.ljust(width)}    options: {options}\n")
             stream.write("\n")
+
+
+class PassStatistics:
+    """mlir-opt's --mlir-pass-statistics with counters every pass has: the operations it created
+    and erased (by identity: an op moved elsewhere is neither) and the operations after it. A
+    pipeline run on several inputs (--split-input-file) sums each pass's counters."""
+
+    COUNTERS = (
+        ("ops-created", "Number of operations the pass created"),
+        ("ops-erased", "Number of operations the pass erased"),
+        ("ops-after", "Number of operations in the module after the pass"),
+    )
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, list[int]]] = []
+        self._position = 0
+        self._before: list[object] = []
+
+    def before(self, module: ModuleOp, first: bool) -> None:
+        if first:
+            self._position = 0
+        # The ops themselves, not their ids: holding them keeps an erased op's id from being
+        # reused by a new one.
+        self._before = list(module.walk())
+
+    def after(self, name: str, module: ModuleOp) -> None:
+        ops = list(module.walk())
+        before = {id(op) for op in self._before}
+        after = {id(op) for op in ops}
+        counts = [len(after - before), len(before - after), len(ops)]
+        self._before = []
+        if self._position < len(self.rows):
+            total = self.rows[self._position][1]
+            self.rows[self._position] = (name, [a + b for a, b in zip(total, counts, strict=True)])
+        else:
+            self.rows.append((name, counts))
+        self._position += 1
+
+    def report(self) -> str:
+        rule = "===" + "-" * 73 + "==="
+        lines = [rule, " " * 25 + "... Pass statistics report ...", rule]
+        lines.append("'builtin.module' Pipeline")
+        for name, counts in self.rows:
+            lines.append(f"  {name}")
+            width = max(len(str(c)) for c in counts)
+            for (counter, description), value in zip(self.COUNTERS, counts, strict=True):
+                lines.append(f"    (S) {value:>{width}} {counter} - {description}")
+        return "\n".join(lines) + "\n"
 
 
 def _installed_plugin_passes() -> set[str]:

@@ -50,6 +50,15 @@ def _count(text: str) -> int:
     return value
 
 
+def _input_shape(spec: str) -> tuple[str, list[int]]:
+    from relay_opt.loader import parse_input_shape
+
+    try:
+        return parse_input_shape(spec)
+    except ArgumentError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="relay-run", description=(__doc__ or "").partition("\n")[0])
     p.add_argument(
@@ -70,7 +79,25 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--fill-mode",
         choices=("zeros", "ones", "random"),
-        help="fill inputs that --inputs does not give",
+        help="fill inputs that --inputs does not give, as tvmc does: random draws floats "
+        "uniformly from [-1, 1), integers from [0, 128) (within the type's range), bools 50/50",
+    )
+    p.add_argument(
+        "--seed", type=_count, default=0, help="the seed of --fill-mode random (default 0)"
+    )
+    p.add_argument(
+        "--input-shape",
+        action="append",
+        type=_input_shape,
+        metavar="NAME=D1,D2,...",
+        help="the shape of an input with symbolic (?) dimensions, e.g. an ONNX graph input's "
+        "(repeatable; an input given by --inputs has its array's shape)",
+    )
+    p.add_argument(
+        "--print-top",
+        type=_count,
+        metavar="K",
+        help="print the K largest values of each result with their indices (as tvmc does)",
     )
     p.add_argument("--expected", metavar="E.npz", help="compare the results with these arrays")
     p.add_argument("--rtol", type=_tolerance, default=1e-5)
@@ -83,7 +110,18 @@ def _parser() -> argparse.ArgumentParser:
         help="time N calls after an untimed warm-up (--print-time alone times one)",
     )
     p.add_argument("--print-time", action="store_true", help="print mean/median/min/max/std in ms")
-    p.add_argument("--profile", action="store_true", help="print the time of each compiled kernel")
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="print the time of each compiled kernel (named by function, Relay operator, "
+        "step and source position)",
+    )
+    p.add_argument(
+        "--html",
+        metavar="REPORT.html",
+        help="with --profile: also write a self-contained page with the kernel times as a bar "
+        "chart, the fused groups and the IR after each stage",
+    )
     p.add_argument(
         "--mlir-timing",
         "--time-passes",
@@ -125,7 +163,14 @@ def _params(func) -> list[tuple[str, object]]:  # noqa: ANN001
     return [(a.name_hint or f"arg{i}", a.type) for i, a in enumerate(func.args)]
 
 
-def _fill(name: str, t, mode: str, rng: np.random.Generator) -> np.ndarray:  # noqa: ANN001
+def _fill(
+    name: str,
+    t,  # noqa: ANN001
+    mode: str,
+    rng: np.random.Generator,
+    shape: list[int] | None = None,
+) -> np.ndarray:
+    """An input of type `t` filled by `mode`; `shape` (from --input-shape) fixes its ? dims."""
     from xdsl.dialects.builtin import TensorType
 
     from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
@@ -134,19 +179,32 @@ def _fill(name: str, t, mode: str, rng: np.random.Generator) -> np.ndarray:  # n
     if not isinstance(t, TensorType):
         hint = f" (give a List as {name}/0, {name}/1, ... in --inputs)" if "List" in str(t) else ""
         raise UserError(f"relay-run: error: cannot fill input '{name}' of type {t}{hint}\n")
-    shape = tuple(t.get_shape())
-    if DYNAMIC in shape:
-        raise UserError(f"relay-run: error: cannot fill input '{name}': its shape {t} has ? dims\n")
+    declared = tuple(t.get_shape())
+    if shape is not None:
+        if len(shape) != len(declared) or any(
+            d != DYNAMIC and d != g for d, g in zip(declared, shape, strict=True)
+        ):
+            raise UserError(
+                f"relay-run: error: --input-shape gives '{name}' the shape {tuple(shape)}, "
+                f"which its type {t} does not allow\n"
+            )
+        declared = tuple(shape)
+    if DYNAMIC in declared:
+        raise UserError(
+            f"relay-run: error: cannot fill input '{name}': its shape {t} has ? dims "
+            f"(give them with --input-shape {name}=D1,D2,...)\n"
+        )
     dtype = numpy_dtype(tensor_dtype(t))
     if mode == "zeros":
-        return np.zeros(shape, dtype)
+        return np.zeros(declared, dtype)
     if mode == "ones":
-        return np.ones(shape, dtype)
+        return np.ones(declared, dtype)
     if dtype.kind == "f":
-        return rng.standard_normal(shape).astype(dtype)
+        return rng.uniform(-1.0, 1.0, declared).astype(dtype)
     if dtype.kind == "b":
-        return rng.random(shape) < 0.5
-    return rng.integers(0, 10, shape).astype(dtype)
+        return rng.random(declared) < 0.5
+    high = min(128, int(np.iinfo(dtype).max) + 1)
+    return rng.integers(0, high, declared).astype(dtype)
 
 
 def _list_inputs(given: dict, params: list[tuple[str, object]]) -> dict:  # noqa: ANN001
@@ -223,8 +281,10 @@ def _saved(results: list, names: list[str]) -> tuple[list[str], list[np.ndarray]
 
 
 def describe(array: np.ndarray) -> str:
-    shape = "x".join(str(d) for d in array.shape) or "()"
-    head = f"{shape}x{array.dtype}"
+    """`2x3xfloat32 [...]` or a summary of its values; a scalar as `int32 55`."""
+    if array.ndim == 0:
+        return f"{array.dtype} {np.array2string(array, precision=5)}"
+    head = f"{'x'.join(str(d) for d in array.shape)}x{array.dtype}"
     if array.size == 0:
         return head
     if array.size <= 8:
@@ -233,8 +293,34 @@ def describe(array: np.ndarray) -> str:
     return f"{head} min {a.min():.5g} max {a.max():.5g} mean {a.mean():.5g}"
 
 
+def _top(label: str, array: np.ndarray, k: int) -> str:
+    """The `k` largest values of `array`, largest first (ties: the lower index first), each with
+    its index; the index leaves out the dimensions of size 1 (a 1x1000 result's is its class)."""
+    if array.size == 0 or array.dtype.kind not in "biuf":
+        return f"{label} top {k}: (no values to rank)"
+    flat = array.reshape(-1)
+    # A stable sort of the negated values: equal values keep their index order (nan sorts last).
+    ranked = np.argsort(-flat.astype(np.float64), kind="stable")[:k]
+    kept = [d for d in array.shape if d != 1] or [1]
+    lines = [f"{label} top {min(k, flat.size)}:"]
+    for rank, index in enumerate(ranked, 1):
+        where = np.unravel_index(int(index), kept)
+        shown = ", ".join(str(int(w)) for w in where)
+        lines.append(f"  {rank:>3}. [{shown}] {np.array2string(flat[index], precision=5)}")
+    return "\n".join(lines)
+
+
 def run(args: Sequence[str] | None = None) -> int:
-    ns = _parser().parse_args(args)
+    parser = _parser()
+    ns = parser.parse_args(args)
+    from relay_opt.loader import merge_input_shapes
+
+    try:
+        ns.shapes = merge_input_shapes(ns.input_shape or [])
+    except ArgumentError as e:
+        parser.error(str(e))
+    if ns.html and not ns.profile:
+        parser.error("--html writes the profile's report: give --profile too")
     timings = Timings()
     status = _run(ns, timings)
     if ns.mlir_timing:
@@ -252,6 +338,13 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
     # For an ONNX model the given arrays fix the shapes of inputs with symbolic dimensions (and
     # are checked against the static ones).
     shapes = {k: list(v.shape) for k, v in given.items()}
+    for name, dims in ns.shapes.items():
+        if name in shapes and shapes[name] != dims:
+            raise UserError(
+                f"relay-run: error: --input-shape gives '{name}' the shape {tuple(dims)}, "
+                f"but --inputs gives an array of shape {tuple(shapes[name])}\n"
+            )
+        shapes[name] = dims
     # A Path: the argument names a file even when --input-format is given.
     source = ns.input_file if ns.input_file == "-" else Path(ns.input_file)
     program = load_program(
@@ -275,6 +368,12 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
         params = [(name, t) for name, (_, t) in zip(onnx_names, params, strict=True)]
     names = [n for n, _ in params]
     given = _list_inputs(given, params)
+    unshaped = sorted(set(ns.shapes) - set(names))
+    if unshaped:
+        raise UserError(
+            f"relay-run: error: --input-shape names unknown input(s) {', '.join(unshaped)}; "
+            f"@{ns.entry} expects {', '.join(names) or 'no inputs'}\n"
+        )
     unknown = sorted(set(given) - set(names))
     missing = [n for n in names if n not in given]
     if unknown or (missing and not ns.fill_mode):
@@ -292,10 +391,10 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
         _check_sizes(module)
     except RelayError as e:
         raise UserError(program.render(e)) from None
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(ns.seed)
     for name, t in params:
         if name not in given:
-            given[name] = _fill(name, t, ns.fill_mode, rng)
+            given[name] = _fill(name, t, ns.fill_mode, rng, ns.shapes.get(name))
     inputs = [given[n] for n in names]
 
     if ns.threads is not None and ns.threads < 1:
@@ -314,9 +413,11 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
             call = lambda: interpreter.run(ns.entry, values)  # noqa: E731
         else:
             from relay_opt.runtime.jit import compile
+            from relay_opt.runtime.profile_report import Recorder
 
             # A per-pass timing report needs the passes to run: no cache.
             cache = not (ns.no_cache or ns.mlir_timing)
+            recorder = Recorder() if ns.html else None
             exe = compile(
                 module,
                 ns.entry,
@@ -326,6 +427,7 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
                 cache=cache,
                 fp_policy=ns.fp_policy,
                 threads=ns.threads,
+                after_pass=recorder,
             )
             call = lambda: exe(*inputs)  # noqa: E731
         result = call()
@@ -356,6 +458,10 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
             print(f"  {key}: {describe(array)}")
         if len(outputs) > 16:
             print(f"  ... {len(outputs) - 16} more tensors (all saved by -o)")
+    if ns.print_top:
+        for i, array in enumerate(outputs):
+            if isinstance(array, np.ndarray):
+                print(_top(f"result[{i}]", array, ns.print_top))
     if ns.print_time and times:
         print("Execution time summary:")
         print(
@@ -369,7 +475,20 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
         )
     if ns.profile and not ns.interpret:
         print("Kernel profile (all calls):")
-        print(exe.profile.table())  # pyright: ignore[reportPossiblyUnbound, reportOptionalMemberAccess]
+        profile = exe.profile  # pyright: ignore[reportPossiblyUnbound]
+        assert profile is not None
+        print(profile.table())
+        if ns.html:
+            from relay_opt.runtime.profile_report import render
+
+            page = render(
+                ns.input_file,
+                profile.names,
+                profile.total_ns,
+                profile.calls,
+                recorder,  # pyright: ignore[reportPossiblyUnbound, reportArgumentType]
+            )
+            write_output(ns.html, page, "relay-run")
     if ns.outputs:
         keys = (
             output_names

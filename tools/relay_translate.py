@@ -1,12 +1,18 @@
 """`relay-translate`: between the Relay dialect and other formats.
 
-relay-translate --import-relay model.rly [--meta M.npz]     Relay text -> Relay dialect (MLIR)
-relay-translate --import-onnx model.onnx [--input-shape x=1,3,224,224]
-                                                            ONNX -> Relay dialect (MLIR)
-relay-translate --export-relay model.mlir [--meta-out M.npz | --show-meta-data]
-                                                            Relay dialect -> Relay text
-relay-translate --emit-llvm model.rly                       LLVM IR (optimized, -O3)
-relay-translate --emit-obj model.rly -o model.o             a native object file
+  relay-translate --import-relay model.rly [--meta M.npz]     Relay text -> Relay dialect (MLIR)
+  relay-translate --import-onnx model.onnx [--input-shape x=1,3,224,224]
+                                                              ONNX -> Relay dialect (MLIR)
+  relay-translate --export-relay model.mlir [--meta-out M.npz | --show-meta-data]
+                                                              Relay dialect -> Relay text
+  relay-translate --emit-llvm model.rly [-O N]                LLVM IR of one function
+  relay-translate --emit-obj model.rly -o model.o [-O N]      a native object file
+
+The input is Relay text (.rly), the Relay dialect (.mlir), or an ONNX model (.onnx, or
+.onnxtxt for ONNX's text syntax), chosen by extension or --input-format; - reads standard
+input. -O N: with --emit-llvm/--emit-obj, the level of both the Relay optimizer
+(relay-optimize{level=N}) and LLVM (default 3); with the other modes, run the Relay
+optimizer at that level before printing (default: print the program as read).
 
 --emit-llvm and --emit-obj compile one function (--entry, default main) into a
 self-contained module: the weights are constants inside it, the function is the
@@ -27,12 +33,25 @@ from io import StringIO
 from pathlib import Path
 from typing import BinaryIO
 
-from relay_opt.diagnostics import RelayError, UserError, run_tool, write_output
+from relay_opt.diagnostics import ArgumentError, RelayError, UserError, run_tool, write_output
+
+
+def _input_shape(spec: str) -> tuple[str, list[int]]:
+    from relay_opt.loader import parse_input_shape
+
+    try:
+        return parse_input_shape(spec)
+    except ArgumentError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _parser() -> argparse.ArgumentParser:
+    summary, _, details = (__doc__ or "").partition("\n\n")
     p = argparse.ArgumentParser(
-        prog="relay-translate", description=(__doc__ or "").partition("\n")[0]
+        prog="relay-translate",
+        description=summary.replace("`", ""),
+        epilog=details,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     mode = p.add_mutually_exclusive_group(required=True)
     mode.add_argument(
@@ -49,16 +68,26 @@ def _parser() -> argparse.ArgumentParser:
         "--emit-obj", action="store_true", help="compile, write an object file (needs -o)"
     )
     p.add_argument(
-        "-O", dest="opt", type=int, default=3, choices=(0, 1, 2, 3), help="LLVM optimization level"
+        "-O",
+        dest="opt",
+        type=int,
+        choices=(0, 1, 2, 3),
+        help="optimization level: Relay's and LLVM's for --emit-*, default 3; with the other "
+        "modes, optimize the Relay program at this level before printing it",
     )
-    p.add_argument("input_file", help="input file (.rly or .mlir); - for stdin")
     p.add_argument(
-        "--input-format", choices=("mlir", "relay", "onnx"), help="default: by file extension"
+        "input_file", help="the input: .rly, .mlir, .onnx or .onnxtxt; - for standard input"
+    )
+    p.add_argument(
+        "--input-format",
+        choices=("mlir", "relay", "onnx"),
+        help="how to read the input (default: by file extension)",
     )
     p.add_argument("--meta", metavar="M.npz", help="constants for meta[relay.Constant][i]")
     p.add_argument(
         "--input-shape",
         action="append",
+        type=_input_shape,
         metavar="NAME=D1,D2,...",
         help="fix the symbolic dimensions of an ONNX graph input (repeatable; else they are ?)",
     )
@@ -71,7 +100,9 @@ def _parser() -> argparse.ArgumentParser:
         help="with --export-relay: append the constants as a #[metadata] section",
     )
     p.add_argument(
-        "--entry", default="main", help="with --emit-llvm/--emit-obj: the function to compile"
+        "--entry",
+        default="main",
+        help="the function to compile (--emit-*), or to keep when -O optimizes (default main)",
     )
     p.add_argument(
         "--entry-symbol",
@@ -90,32 +121,46 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _shapes(specs: list[str] | None) -> dict[str, list[int]]:
-    """`--input-shape NAME=1,3,224,224` (repeatable) as {name: shape}."""
-    shapes: dict[str, list[int]] = {}
-    for spec in specs or []:
-        name, _, dims = spec.rpartition("=")
-        try:
-            shapes[name] = [int(d) for d in dims.split(",") if d.strip()]
-        except ValueError:
-            raise UserError(f"error: --input-shape '{spec}' is not NAME=D1,D2,...\n") from None
-        if not name:
-            raise UserError(f"error: --input-shape '{spec}' is not NAME=D1,D2,...\n")
-    return shapes
+def _optimize(program, level: int, entry: str) -> None:  # noqa: ANN001
+    """-O with an import or export mode: Relay's default pipeline of that level, keeping
+    `entry` (and what it calls); a pass's error is located in the input."""
+    from xdsl.context import Context
+
+    from relay_opt.dialects.relay.ir_helpers import functions_by_name
+    from relay_opt.passes.relay_optimize import OptimizePass
+
+    funcs = functions_by_name(program.module)
+    if entry not in funcs:
+        raise UserError(
+            f"relay-translate: error: -O keeps the function @{entry}, which the module does not "
+            f"have (it has {', '.join(sorted(funcs)) or 'none'}; choose one with --entry)\n"
+        )
+    try:
+        OptimizePass(level=level, entry=(entry,)).apply(Context(), program.module)
+    except RelayError as e:
+        raise UserError(program.render(e)) from None
 
 
 def translate(args: Sequence[str] | None = None) -> int:
     from relay_opt.loader import load_program
 
-    ns = _parser().parse_args(args)
+    parser = _parser()
+    ns = parser.parse_args(args)
+    from relay_opt.loader import merge_input_shapes
+
+    try:
+        shapes = merge_input_shapes(ns.input_shape or [])
+    except ArgumentError as e:
+        parser.error(str(e))
 
     def load(fmt: str | None):  # noqa: ANN202
         # A Path: the argument names a file even when the format is given.
         source = ns.input_file if ns.input_file == "-" else Path(ns.input_file)
         name = None if source == "-" else ns.input_file
-        return load_program(
-            source, fmt, filename=name, meta=ns.meta, input_shapes=_shapes(ns.input_shape)
-        )
+        program = load_program(source, fmt, filename=name, meta=ns.meta, input_shapes=shapes)
+        if ns.opt is not None and not (ns.emit_llvm or ns.emit_obj):
+            _optimize(program, ns.opt, ns.entry)
+        return program
 
     result: str | bytes
     if ns.import_relay or ns.import_onnx:
@@ -133,16 +178,14 @@ def translate(args: Sequence[str] | None = None) -> int:
         program = load(ns.input_format)
         from relay_opt.runtime.native_object import native_module, object_machine
 
+        level = 3 if ns.opt is None else ns.opt
         try:
             llvm_module = native_module(
-                program.module, ns.entry, ns.entry_symbol, ns.opt, fp_policy=ns.fp_policy
+                program.module, ns.entry, ns.entry_symbol, level, fp_policy=ns.fp_policy
             )
         except RelayError as e:
             raise UserError(program.render(e)) from None
-        if ns.emit_obj:
-            result = object_machine(ns.opt).emit_object(llvm_module)
-        else:
-            result = str(llvm_module)
+        result = object_machine(level).emit_object(llvm_module) if ns.emit_obj else str(llvm_module)
         constants = []
     else:
         program = load(ns.input_format)

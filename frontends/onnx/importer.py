@@ -399,7 +399,8 @@ class GraphImporter:
             return tensor_type(shape, dtype)
         if not tt.HasField("shape"):
             raise OnnxUnsupportedError(
-                f"graph input '{vi.name}' has no shape; give it (shapes=...)"
+                f"graph input '{vi.name}' has no shape; give it (--input-shape "
+                f"{vi.name}=D1,D2,... in relay-run and relay-translate, shapes= in the API)"
             )
         # A symbolic dimension (dim_param, or none given) is Relay's `?`: the model compiles
         # for every size (docs/native-dynamic-shapes.md); `shapes` fixes it instead.
