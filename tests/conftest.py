@@ -19,12 +19,17 @@ from relay_opt.dialects.relay import get_relay_dialect
 # leaves invalid IR fails right there, named. Off for users: it costs compile time.
 os.environ.setdefault("RELAY_OPT_VERIFY_EACH", "1")
 
-# The compile cache of the tests (and of the tools they start) is theirs, never the user's;
-# one per process (pytest-xdist workers too), removed at exit.
-_CACHE = tempfile.mkdtemp(prefix="relay-opt-test-cache-")
+# The compile cache of the tests (and of the tools they start) is theirs, never the user's:
+# one per run, made by the first process (pytest-xdist's workers inherit it, so the kernel
+# library is compiled once per run, not once per worker) and removed by it at exit.
+_SHARED = "RELAY_OPT_TEST_CACHE_DIR"
+if os.environ.get(_SHARED) and os.path.isdir(os.environ[_SHARED]):
+    _CACHE = os.environ[_SHARED]
+else:
+    _CACHE = os.environ[_SHARED] = tempfile.mkdtemp(prefix="relay-opt-test-cache-")
+    atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
 os.environ["RELAY_OPT_CACHE_DIR"] = _CACHE
 os.environ.pop("RELAY_OPT_NO_CACHE", None)
-atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
 
 
 def relay_context() -> Context:

@@ -4,16 +4,20 @@
 // RUN: not relay-opt %s -p 'emit-kernel-library{vector-bits=100}' 2>&1 | filecheck %s --check-prefix=BAD
 
 // The kernel library the runtime compiles once per CPU: what the routines need (malloc, free,
-// the weak error cell), then each routine, external. A module that declares a routine (as
+// the weak error cell, the thread pool's entry), then each routine, external (with its
+// internal helpers). A module that declares a routine (as
 // lower-contractions leaves it) gets the definition in its place.
 
 // CHECK:      llvm.func @malloc(i64) -> !llvm.ptr
 // CHECK-NEXT: llvm.func @free(!llvm.ptr)
+// CHECK-NEXT: llvm.func @relay_opt_parallel_for(!llvm.ptr, !llvm.ptr, i64, i64) -> i64
 // CHECK-NEXT: llvm.mlir.global weak @relay_opt_kernel_error(0 : i64) {addr_space = 0 : i32, alignment = 8 : i64} : i64
 // CHECK-NOT:  llvm.func @relay_opt_sgemm_6x16(!llvm.ptr
 // CHECK:      llvm.func @relay_opt_sgemm_6x16(%A: !llvm.ptr, %B: !llvm.ptr, %C: !llvm.ptr, %M: i64, %N: i64, %K: i64, %rsa: i64, %csa: i64, %rsb: i64, %csb: i64, %ldc: i64, %batch: i64, %bsa: i64, %bsb: i64, %bsc: i64, %accumulate: i64) {
-// A null scratch pointer: the byte count asked for goes to the error cell, and the routine
-// returns without touching C.
+// CHECK:        llvm.call @relay_opt_parallel_for(
+// The packed product is the thread-pool task beside it. A null scratch pointer: the byte
+// count asked for goes to the error cell, and the task returns without touching C.
+// CHECK:      llvm.func internal @relay_opt_sgemm_6x16_columns(
 // CHECK:        %[[RAW:.*]] = llvm.call @malloc(%[[SIZE:.*]]) : (i64) -> !llvm.ptr
 // CHECK-NEXT:   %[[ADDR:.*]] = llvm.ptrtoint %[[RAW]] : !llvm.ptr to i64
 // CHECK:        %[[NULL:.*]] = llvm.icmp "eq" %[[ADDR]], %{{.*}} : i64
