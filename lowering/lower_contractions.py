@@ -113,8 +113,8 @@ def _loop_strides(t: MemRefType, amap: AffineMapAttr, loops: int) -> list[int] |
     return strides
 
 
-def _is_mac(op: linalg.GenericOp) -> bool:
-    """The body is `out + in0 * in1`."""
+def _is_mac(op: linalg.GenericOp, acc: int = 2) -> bool:
+    """The body is `out + in0 * in1`, `out` the block argument at `acc`."""
     body = list(op.body.block.ops)
     if len(body) != 3:
         return False
@@ -124,7 +124,7 @@ def _is_mac(op: linalg.GenericOp) -> bool:
         isinstance(mul, arith.MulfOp)
         and {mul.lhs, mul.rhs} == {a[0], a[1]}
         and isinstance(add, arith.AddfOp)
-        and {add.lhs, add.rhs} == {a[2], mul.result}
+        and {add.lhs, add.rhs} == {a[acc], mul.result}
         and isinstance(yld, linalg.YieldOp)
         and list(yld.operands) == [add.result]
     )
@@ -316,20 +316,7 @@ def conv_geometry(op: linalg.GenericOp, lanes: int) -> ConvGeometry | None:
 
 def _is_conv_mac(op: linalg.GenericOp) -> bool:
     """The body is `out + x * w` (the third input is read for its shape only)."""
-    body = list(op.body.block.ops)
-    if len(body) != 3:
-        return False
-    mul, add, yld = body
-    a = op.body.block.args
-    return (
-        isinstance(mul, arith.MulfOp)
-        and {mul.lhs, mul.rhs} == {a[0], a[1]}
-        and isinstance(add, arith.AddfOp)
-        and {add.lhs, add.rhs} == {a[3], mul.result}
-        and isinstance(yld, linalg.YieldOp)
-        and list(yld.operands) == [add.result]
-        and a[2].first_use is None
-    )
+    return _is_mac(op, acc=3) and op.body.block.args[2].first_use is None
 
 
 @dataclass

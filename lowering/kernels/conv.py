@@ -40,10 +40,10 @@ from xdsl.dialects.builtin import (
     i32,
     i64,
 )
-from xdsl.ir import Block, Region, SSAValue
+from xdsl.ir import SSAValue
 
 from relay_opt.lowering.kernels.gemm import _IR, F32, PTR
-from relay_opt.lowering.kernels.routine import Kernel
+from relay_opt.lowering.kernels.routine import Kernel, routine_function
 from relay_opt.lowering.kernels.target import Target
 
 CONV_PARAMS = (
@@ -54,6 +54,8 @@ CONV_PARAMS = (
 """The routine's parameters in order: five pointers (bias and residual may be anything when
 their flag is off), i64 sizes, strides, padding (top, left), dilation and flags, then the
 float32 clip bounds."""
+
+CONV_TYPES = (*([PTR] * 5), *([i64] * (len(CONV_PARAMS) - 7)), F32, F32)
 
 HAS_BIAS = 1
 HAS_RESIDUAL = 2
@@ -90,26 +92,16 @@ def build_conv(
     """The routine `conv_name(target)(X, W, Y, bias, residual, N, C, IC, H, WI, OB, OH, OW,
     KH, KW, SH, SW, PH, PW, DH, DW, flags, lo, hi)`; `tile` overrides the target's."""
     t = tile or ConvTile.for_target(target)
-    types = [PTR] * 5 + [i64] * (len(CONV_PARAMS) - 7) + [F32, F32]
-    entry = Block(arg_types=types)
-    for arg, pname in zip(entry.args, CONV_PARAMS, strict=True):
-        arg.name_hint = pname
-    region = Region(entry)
-    params: dict[str, SSAValue] = dict(zip(CONV_PARAMS, entry.args, strict=True))
-    _Conv(_IR(region, entry), t, params, target.fma).build()
-    return llvm.FuncOp(
+    return routine_function(
         conv_name(target),
-        llvm.LLVMFunctionType(types, None),
-        linkage=llvm.LinkageAttr(linkage),
-        body=region,
+        CONV_PARAMS,
+        CONV_TYPES,
+        lambda region, entry, params: _Conv(_IR(region, entry), t, params, target.fma).build(),
+        linkage,
     )
 
 
-CONV_KERNEL = Kernel(
-    name=conv_name,
-    params=(*([PTR] * 5), *([i64] * (len(CONV_PARAMS) - 7)), F32, F32),
-    build=build_conv,
-)
+CONV_KERNEL = Kernel(name=conv_name, params=CONV_TYPES, build=build_conv)
 """The blocked conv2d as a routine of the kernel library."""
 
 

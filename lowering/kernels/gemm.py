@@ -45,7 +45,7 @@ from xdsl.dialects.builtin import (
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.rewriter import InsertPoint
 
-from relay_opt.lowering.kernels.routine import KERNEL_ERROR_GLOBAL, Kernel
+from relay_opt.lowering.kernels.routine import KERNEL_ERROR_GLOBAL, Kernel, routine_function
 from relay_opt.lowering.kernels.target import Target
 
 PTR = llvm.LLVMPointerType()
@@ -56,6 +56,7 @@ GEMM_PARAMS = (
     "batch", "bsa", "bsb", "bsc", "accumulate",
 )  # fmt: skip
 """The routine's parameters in order: three pointers, then i64s (`accumulate` 0 or 1)."""
+GEMM_TYPES = (PTR, PTR, PTR, *([i64] * (len(GEMM_PARAMS) - 3)))
 
 
 SMALL_M = 4
@@ -273,24 +274,18 @@ def build_gemm(
     bsb, bsc, accumulate)`; `shape` overrides the target's blocking (for tuning). Its module
     needs `add_runtime_declarations`."""
     s = shape or GemmShape.for_target(target)
-    types = [PTR, PTR, PTR] + [i64] * (len(GEMM_PARAMS) - 3)
-    entry = Block(arg_types=types)
-    for arg, pname in zip(entry.args, GEMM_PARAMS, strict=True):
-        arg.name_hint = pname
-    region = Region(entry)
-    params: dict[str, SSAValue] = dict(zip(GEMM_PARAMS, entry.args, strict=True))
-    _Gemm(_IR(region, entry), s, params, target.fma).build()
-    return llvm.FuncOp(
+    return routine_function(
         gemm_name(target),
-        llvm.LLVMFunctionType(types, None),
-        linkage=llvm.LinkageAttr(linkage),
-        body=region,
+        GEMM_PARAMS,
+        GEMM_TYPES,
+        lambda region, entry, params: _Gemm(_IR(region, entry), s, params, target.fma).build(),
+        linkage,
     )
 
 
 GEMM_KERNEL = Kernel(
     name=gemm_name,
-    params=(PTR, PTR, PTR, *([i64] * (len(GEMM_PARAMS) - 3))),
+    params=GEMM_TYPES,
     build=build_gemm,
     helpers=lambda target: [build_gemm_columns(target)],
 )

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from xdsl.dialects import llvm
-from xdsl.ir import Attribute
+from xdsl.ir import Attribute, Block, Region, SSAValue
 
 from relay_opt.lowering.kernels.target import Target
 
@@ -40,3 +40,25 @@ class Kernel:
             llvm.LLVMFunctionType(list(self.params), None),
             linkage=llvm.LinkageAttr("external"),
         )
+
+
+def routine_function(
+    name: str,
+    params: Sequence[str],
+    types: Sequence[Attribute],
+    build_body: Callable[[Region, Block, dict[str, SSAValue]], None],
+    linkage: str,
+) -> llvm.FuncOp:
+    """An `llvm.func` returning nothing, its arguments named after `params`; `build_body`
+    fills its region given the entry block and the arguments by name."""
+    entry = Block(arg_types=list(types))
+    for arg, pname in zip(entry.args, params, strict=True):
+        arg.name_hint = pname
+    region = Region(entry)
+    build_body(region, entry, dict(zip(params, entry.args, strict=True)))
+    return llvm.FuncOp(
+        name,
+        llvm.LLVMFunctionType(list(types), None),
+        linkage=llvm.LinkageAttr(linkage),
+        body=region,
+    )
