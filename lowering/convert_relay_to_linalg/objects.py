@@ -77,6 +77,7 @@ class Objects:
         self.signatures: dict[tuple[tuple[Attribute, ...], tuple[Attribute, ...]], int] = {}
         """Closure signatures (lowered argument and result types) -> their apply function."""
         self.codes: list[list[str]] = []
+        self.first_call: dict[int, core.CallClosureOp] = {}  # by signature, for diagnostics
         """Per signature, by tag: a lifted function, or `@global` for a global one."""
         self.global_tags: dict[tuple[int, str], int] = {}
         self.lifted: list[Operation] = []
@@ -416,6 +417,7 @@ class Objects:
         from relay_opt.lowering.convert_relay_to_linalg import flatten_type
 
         k = self.signature(op.callee.type)
+        self.first_call.setdefault(k, op)
         [closure] = self.lw.values[op.callee]
         args = [leaf for a in op.arguments for leaf in self.lw.values[a]]
         call = func.CallOp(f"relay_opt_apply{k}", [closure, *args], flatten_type(op.result.type))
@@ -432,6 +434,12 @@ class Objects:
             outer = self.lw.builder
             self.lw.builder = Builder(InsertPoint.at_end(block))
             codes = self.codes[k]
+            if not codes:  # the closure can only come from outside: a parameter of the entry
+                raise RelayError(
+                    f"no function of type {self.first_call[k].callee.type} is made in this module: "
+                    "a closure passed in from outside cannot be called in native code",
+                    self.first_call[k],
+                )
             tag = self.emit(llvm.LoadOp(block.args[0], i64)) if len(codes) > 1 else None
             results = self.dispatch(codes, 0, tag, block.args, list(outputs))
             self.b.insert(func.ReturnOp(*results))
