@@ -671,9 +671,15 @@ def constant_of_shape(n: Node) -> Value:
 @converter("Range")
 def range_(n: Node) -> Value:
     start, limit, delta = (
-        n.const_input(i, name) for i, name in enumerate(("start", "limit", "delta"))
+        np.asarray(n.const_input(i, name)) for i, name in enumerate(("start", "limit", "delta"))
     )
-    return np.arange(start, limit, delta).astype(start.dtype)  # pyright: ignore
+    for name, v in zip(("start", "limit", "delta"), (start, limit, delta), strict=True):
+        # Scalars by the spec; one-element tensors too, as onnxruntime takes them (ONNX's
+        # own AffineGrid function passes a dim sliced out of a shape).
+        if v.size != 1:
+            raise n.error(f"{name} must be a scalar, got shape {v.shape}")
+    start, limit, delta = (v.reshape(()) for v in (start, limit, delta))
+    return np.arange(start, limit, delta).astype(start.dtype)
 
 
 @converter("Reshape")
