@@ -54,7 +54,7 @@ def _torch_step(lr: float):  # noqa: ANN202
         loss = -(logp * torch.from_numpy(t)).sum(dim=1).mean()
         loss.backward()
         with torch.no_grad():
-            new = [p - lr * p.grad for p in params]  # pyright: ignore[reportOptionalOperand]
+            new = [p - lr * p.grad for p in params]  # pyright: ignore[reportOperatorIssue, reportOptionalOperand]
         return (loss.detach().numpy(), *(w.numpy() for w in new))
 
     return step
