@@ -33,11 +33,9 @@ from dataclasses import dataclass
 
 from xdsl.dialects import llvm
 from xdsl.dialects.builtin import (
-    DenseArrayBase,
     DenseIntOrFPElementsAttr,
     IntegerType,
     VectorType,
-    i32,
     i64,
 )
 from xdsl.ir import SSAValue
@@ -138,16 +136,10 @@ class _Conv:
         return lo, hi
 
     def fma(self, a: SSAValue, b: SSAValue, c: SSAValue) -> SSAValue:
-        if self.fused:
-            return self.ir.emit(llvm.FMAOp(a, b, c))
-        return self.ir.emit(llvm.FAddOp(self.ir.emit(llvm.FMulOp(a, b)), c))
+        return self.ir.fma(a, b, c, self.fused)
 
     def splat(self, x: SSAValue) -> SSAValue:
-        ir = self.ir
-        undef = ir.emit(llvm.UndefOp(self.vec))
-        one = ir.emit(llvm.InsertElementOp(undef, x, ir.const(0, i32)))
-        mask = DenseArrayBase.from_list(i32, [0] * self.t.lanes)
-        return ir.emit(llvm.ShuffleVectorOp(one, undef, mask, self.vec))
+        return self.ir.splat(x, self.vec)
 
     def vsplat_const(self, value: float) -> SSAValue:
         return self.ir.emit(

@@ -108,6 +108,19 @@ class _IR:
         self.b.insert(op)
         return op.results[0] if op.results else None  # pyright: ignore[reportReturnType]
 
+    def fma(self, a: SSAValue, b: SSAValue, c: SSAValue, fused: bool) -> SSAValue:
+        """a * b + c: one fused multiply-add, or a multiply then an add without FMA."""
+        if fused:
+            return self.emit(llvm.FMAOp(a, b, c))
+        return self.emit(llvm.FAddOp(self.emit(llvm.FMulOp(a, b)), c))
+
+    def splat(self, x: SSAValue, vec: VectorType) -> SSAValue:
+        """The scalar `x` in every lane of a `vec`."""
+        undef = self.emit(llvm.UndefOp(vec))
+        one = self.emit(llvm.InsertElementOp(undef, x, self.const(0, i32)))
+        mask = DenseArrayBase.from_list(i32, [0] * vec.get_shape()[0])
+        return self.emit(llvm.ShuffleVectorOp(one, undef, mask, vec))
+
     def const(self, value: int, t: IntegerType = i64) -> SSAValue:
         return self.emit(llvm.ConstantOp(IntegerAttr(value, t), t))
 
@@ -619,16 +632,10 @@ class _Gemm:
     # -- the microkernel ---------------------------------------------------------------------
 
     def fma(self, a: SSAValue, b: SSAValue, c: SSAValue) -> SSAValue:
-        if self.fused:
-            return self.ir.emit(llvm.FMAOp(a, b, c))
-        return self.ir.emit(llvm.FAddOp(self.ir.emit(llvm.FMulOp(a, b)), c))
+        return self.ir.fma(a, b, c, self.fused)
 
     def splat(self, x: SSAValue) -> SSAValue:
-        ir = self.ir
-        undef = ir.emit(llvm.UndefOp(self.vec))
-        one = ir.emit(llvm.InsertElementOp(undef, x, ir.const(0, i32)))
-        mask = DenseArrayBase.from_list(i32, [0] * self.s.lanes)
-        return ir.emit(llvm.ShuffleVectorOp(one, undef, mask, self.vec))
+        return self.ir.splat(x, self.vec)
 
     def micro(
         self,
