@@ -76,6 +76,24 @@ def _depthwise(rng: np.random.Generator) -> Case:
     )
 
 
+def _conv2d_transpose(rng: np.random.Generator) -> Case:
+    groups = int(rng.choice([1, 2]))
+    c, o = 2 * groups, 2 * groups
+    kh, kw = (int(k) for k in rng.integers(1, 4, 2))
+    strides = [int(s) for s in rng.integers(1, 3, 2)]
+    dilation = [int(s) for s in rng.integers(1, 3, 2)]
+    padding = [int(p) for p in rng.integers(0, 2, 4)]
+    extra = [int(rng.integers(0, s)) for s in strides]
+    attrs = (
+        f"strides={strides}, padding={padding}, dilation={dilation}, groups={groups}, "
+        f"output_padding={extra}"
+    )
+    return (
+        {"x": f64(2, c, 3, 4), "w": f64(c, o // groups, kh, kw)},
+        f"nn.conv2d_transpose(%x, %w, {attrs})",
+    )
+
+
 def _dense(rng: np.random.Generator) -> Case:
     lead, k, u = _shape(rng, int(rng.integers(1, 3))), int(rng.integers(1, 4)), 3
     return {"x": f64(*lead, k), "w": f64(u, k)}, "nn.dense(%x, %w)"
@@ -185,6 +203,33 @@ CASES: dict[str, Callable[[np.random.Generator], Case]] = {
         {"x": f64(2, 3, 2), "g": f64(3), "b": f64(3), "m": f64(3), "v": f64(3)},
         "%t = nn.batch_norm(%x, %g, %b, %m, abs(%v) + 0.5f64); %t.0 + sum(%t.1 * %t.2)",
     ),
+    "nn.layer_norm": lambda rng: (
+        {"x": f64(2, 3, 4), "g": f64(3), "b": f64(3)},
+        f"nn.layer_norm(%x, %g, %b, axis=1, center={bool(rng.integers(0, 2))})",
+    ),
+    "nn.instance_norm": lambda rng: (
+        {"x": f64(2, 3, 2, 3), "g": f64(3), "b": f64(3)},
+        f"nn.instance_norm(%x, %g, %b, scale={bool(rng.integers(0, 2))})",
+    ),
+    "nn.group_norm": lambda rng: (
+        {"x": f64(2, 4, 3), "g": f64(4), "b": f64(4)},
+        "nn.group_norm(%x, %g, %b, num_groups=2)",
+    ),
+    "nn.l2_normalize": lambda rng: (
+        {"x": f64(2, 3, 2)},
+        f"nn.l2_normalize(%x, eps={float(rng.choice([1e-10, 4.0]))}f, axis=[1, 2])",
+    ),
+    "nn.conv2d_transpose": _conv2d_transpose,
+    "variance": lambda rng: (
+        {"x": f64(3, 4, 2), "m": f64(1, 4, 1)},
+        f"variance(%x, %m, axis=[0, 2], keepdims={bool(rng.integers(0, 2))}, "
+        f"unbiased={bool(rng.integers(0, 2))})",
+    ),
+    "nn.batch_norm/training": lambda rng: (
+        {"x": f64(4, 3, 2), "g": f64(3), "b": f64(3)},
+        "%m = mean(%x, axis=[0, 2]); %v = variance(%x, mean(%x, axis=[0, 2], keepdims=True), "
+        "axis=[0, 2]); %t = nn.batch_norm(%x, %g, %b, %m, %v); %t.0",
+    ),
     "nn.pad": _pad,
     "nn.batch_flatten": lambda rng: ({"x": f64(2, 3, 2)}, "nn.batch_flatten(%x)"),
     **{n: _reduce(n) for n in ("sum", "mean", "max", "min", "prod")},
@@ -208,6 +253,11 @@ CASES: dict[str, Callable[[np.random.Generator], Case]] = {
     ),
     "strided_slice": _strided_slice,
     "take": _take,
+    "tile": lambda rng: ({"x": f64(2, 3)}, "tile(%x, reps=[2, 1, 3])"),
+    "repeat": lambda rng: (
+        {"x": f64(2, 3)},
+        f"repeat(%x, repeats=3, axis={int(rng.integers(-2, 2))})",
+    ),
 }
 
 

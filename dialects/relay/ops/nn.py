@@ -31,6 +31,7 @@ from relay_opt.dialects.relay.ops.elementwise import (
     LogicalAnd,
     LogicalNot,
     LogicalOr,
+    Maximum,
     Rsqrt,
 )
 from relay_opt.dialects.relay.ops.grad import (
@@ -1627,6 +1628,119 @@ def _batch_norm_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
     # d/dvar (var + eps)^-1/2 = -1/2 rstd^3
     dvar = g.mul(g.scale(d_centered, -0.5), g.mul(inv, g.mul(rstd, rstd)))
     return [dx, dgamma, dbeta, dmean, g.plus(dvar, dvar_out)]
+
+
+def _standardized_grad(
+    g: GradBuilder, x: SSAValue, dxhat: SSAValue, axes: list[int], eps: float
+) -> tuple[SSAValue, SSAValue]:
+    """For xhat = (x - mean) / sqrt(var + eps) over `axes` (population variance): the adjoint
+    of x given xhat's adjoint `dxhat`, and xhat itself.
+    dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))."""
+    n = 1
+    for a in axes:
+        n *= shape_of(x)[a]
+
+    def mean(v: SSAValue) -> SSAValue:
+        return g.scale(g.reduce_sum(v, axes, keepdims=True), 1.0 / n)
+
+    centered = g.minus(x, mean(x))
+    var = mean(g.mul(centered, centered))
+    rstd = g.call(Rsqrt, g.plus(var, g.scalar(eps, var)))
+    xhat = g.mul(centered, rstd)
+    inner = g.minus(g.minus(dxhat, mean(dxhat)), g.mul(xhat, mean(g.mul(dxhat, xhat))))
+    return g.mul(rstd, inner), xhat
+
+
+@gradient(LayerNorm, InstanceNorm, GroupNorm)
+def _norm_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    """layer_norm, instance_norm and group_norm standardize x over some axes with statistics
+    computed from x itself (so, unlike inference batch_norm, the statistics carry gradient),
+    then scale by gamma and shift by beta along `axis`."""
+    _float_op(op)
+    x, gamma, _ = op.operands
+    attrs = op.attrs
+    shape = shape_of(x)
+    ndim = len(shape)
+    axis = normalize_axis(attrs.axis, ndim)
+    d = _t(dy)
+    dxhat = g.mul(d, _vector_along(g, gamma, axis, ndim)) if attrs.scale else d
+    if isinstance(op, LayerNorm):
+        dx, xhat = _standardized_grad(g, x, dxhat, [axis], attrs.epsilon)
+    elif isinstance(op, InstanceNorm):
+        dx, xhat = _standardized_grad(g, x, dxhat, norm_reduced_axes(ndim, axis), attrs.epsilon)
+    else:  # group_norm: statistics per (batch, group) over the group's channels and the rest
+        groups = attrs.num_groups
+        split = [*shape[:axis], groups, shape[axis] // groups, *shape[axis + 1 :]]
+        axes = norm_reduced_axes(len(split), axis)
+        dx, xhat = _standardized_grad(
+            g, g.reshape(x, split), g.reshape(dxhat, split), axes, attrs.epsilon
+        )
+        dx, xhat = g.reshape(dx, shape), g.reshape(xhat, shape)
+    others = _all_but(axis, ndim)
+    dgamma = g.reduce_sum(g.mul(d, xhat), others) if attrs.scale else None
+    dbeta = g.reduce_sum(d, others) if attrs.center else None
+    return [dx, dgamma, dbeta]
+
+
+@gradient(L2Normalize)
+def _l2_normalize_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    # y = x * r with r = max(S, eps)^-1/2, S = sum(x * x) over the axes. Where S > eps,
+    # dr/dx = -x r^3, so dx = dy r - x r^3 sum(dy x); where eps bounds S, r is a constant.
+    _float_op(op)
+    x = op.operands[0]
+    d = _t(dy)
+    axes = l2_axes(op.attrs, len(shape_of(x)))
+    total = g.reduce_sum(g.mul(x, x), axes, keepdims=True)
+    eps = g.scalar(op.attrs.eps, total)
+    r = g.call(Rsqrt, g.call(Maximum, total, eps))
+    live = g.mask(g.call(Greater, total, eps), total)
+    r3 = g.mul(live, g.mul(r, g.mul(r, r)))
+    dot = g.reduce_sum(g.mul(d, x), axes, keepdims=True)
+    return [g.minus(g.mul(d, r), g.mul(x, g.mul(r3, dot)))]
+
+
+@gradient(Conv2DTranspose)
+def _conv2d_transpose_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    """conv2d_transpose is the adjoint of conv2d in its data: <dy, convT(x, w)> equals
+    <conv2d(dy, w), x>. So x's adjoint is that conv2d, and w's is conv2d's weight gradient
+    with dy as the data and x as the output's adjoint."""
+    _float_op(op)
+    attrs = op.attrs
+    if (attrs.data_layout, attrs.kernel_layout) != ("NCHW", "IOHW"):
+        raise NotDifferentiable(
+            f"conv2d_transpose with layouts {attrs.data_layout}/{attrs.kernel_layout}"
+        )
+    top, left, bottom, right = padding4(attrs.padding)
+    (sh, sw), (dh, dw), groups = attrs.strides, attrs.dilation, attrs.groups
+    if min(top, left, bottom, right) < 0 or any(
+        e >= s for e, s in zip(attrs.output_padding, attrs.strides, strict=True)
+    ):
+        raise NotDifferentiable(
+            "conv2d_transpose with negative padding or output_padding >= strides"
+        )
+    x, w = op.operands
+    d = _t(dy)
+    cin, opg, kh, kw = shape_of(w)
+    pad = [top, left, bottom, right]
+    dx = g.call(Conv2D, d, w, strides=[sh, sw], padding=pad, dilation=[dh, dw], groups=groups)
+    cpg = cin // groups
+    parts: list[SSAValue] = []
+    for k in range(groups):
+        xg = g.crop(x, 1, k * cpg, (k + 1) * cpg) if groups > 1 else x
+        dg = g.crop(d, 1, k * opg, (k + 1) * opg) if groups > 1 else d
+        corr = g.call(
+            Conv2D,
+            g.transpose(dg, (1, 0, 2, 3)),
+            g.transpose(xg, (1, 0, 2, 3)),
+            strides=[dh, dw],
+            padding=pad,
+            dilation=[sh, sw],
+        )
+        if shape_of(corr)[2:] != (kh, kw):
+            corr = g.call(StridedSlice, corr, begin=[0, 0], end=[kh, kw], axes=[2, 3])
+        parts.append(g.transpose(corr, (1, 0, 2, 3)))
+    dw_ = parts[0] if groups == 1 else g.call(Concatenate, g.tuple(parts), axis=0)
+    return [dx, dw_]
 
 
 @gradient(Pad)

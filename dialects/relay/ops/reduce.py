@@ -273,3 +273,18 @@ def _prod_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
     assert isinstance(dy, SSAValue)
     # d prod / d x_i = prod / x_i, for nonzero x_i.
     return [g.div(g.mul(_spread(g, op, dy), _spread(g, op, op.result)), x)]
+
+
+@gradient(Variance)
+def _variance_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    # v = sum((x - m)^2) / c: dv/dx = 2 (x - m) / c, and m (broadcast over the reduced axes)
+    # gets minus the sum of that. With m = mean(x) this is batch_norm's training form: its
+    # statistics carry gradient too.
+    x, m = op.operands
+    _reduction_input(op)
+    assert isinstance(dy, SSAValue)
+    xshape = shape_of(x)
+    count = int(np.prod([xshape[a] for a in reduced_axes(op.attrs, len(xshape))]))
+    c = max(count - (1 if op.attrs.unbiased else 0), 1)
+    dx = g.mul(g.scale(g.minus(x, m), 2.0 / c), _spread(g, op, dy))
+    return [dx, g.neg(g.sum_to(dx, shape_of(m)))]

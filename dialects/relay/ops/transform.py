@@ -1196,3 +1196,27 @@ def _take_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
 @gradient(ZerosLike, OnesLike)
 def _constant_like_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
     return [None]  # the values do not depend on the operand's
+
+
+@gradient(Tile)
+def _tile_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    # dy holds reps_i copies of x along each (left-padded) axis i: view each axis as
+    # (reps_i, size_i) and sum the copies.
+    shape = shape_of(op.operands[0])
+    reps = list(op.attrs.reps)
+    n = max(len(shape), len(reps))
+    sizes = [1] * (n - len(shape)) + list(shape)
+    reps = [1] * (n - len(reps)) + reps
+    split = [d for r, s in zip(reps, sizes, strict=True) for d in (r, s)]
+    summed = g.reduce_sum(g.reshape(_one(dy), split), list(range(0, 2 * n, 2)))
+    return [g.reshape(summed, shape)]
+
+
+@gradient(Repeat)
+def _repeat_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    # Each element of x appears `repeats` times in a row along the axis: view the axis as
+    # (size, repeats) and sum the copies.
+    shape = shape_of(op.operands[0])
+    axis = normalize_axis(op.attrs.axis, len(shape))
+    split = [*shape[: axis + 1], op.attrs.repeats, *shape[axis + 1 :]]
+    return [g.reduce_sum(g.reshape(_one(dy), split), [axis + 1])]
