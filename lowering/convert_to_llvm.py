@@ -170,6 +170,13 @@ _LIBM: dict[type[Operation], tuple[str, str]] = {
     math.ErfOp: ("erff", "erf"),
     math.TanOp: ("tanf", "tan"),
     math.AtanOp: ("atanf", "atan"),
+    math.SinhOp: ("sinhf", "sinh"),
+    math.CoshOp: ("coshf", "cosh"),
+    math.AsinOp: ("asinf", "asin"),
+    math.AcosOp: ("acosf", "acos"),
+    math.AsinhOp: ("asinhf", "asinh"),
+    math.AcoshOp: ("acoshf", "acosh"),
+    math.AtanhOp: ("atanhf", "atanh"),
     math.Log1pOp: ("log1pf", "log1p"),
     math.ExpM1Op: ("expm1f", "expm1"),
 }

@@ -168,7 +168,14 @@ def _pad(rng: np.random.Generator) -> Case:
 CASES: dict[str, Callable[[np.random.Generator], Case]] = {
     **{n: _unary(n) for n in ("exp", "tanh", "sigmoid", "sin", "cos", "erf", "negative")},
     **{n: _unary(n) for n in ("abs", "nn.relu", "floor", "ceil", "round")},
-    **{n: _unary(n, positive=True) for n in ("log", "sqrt", "rsqrt")},
+    **{n: _unary(n, positive=True) for n in ("log", "sqrt", "rsqrt", "log2", "log10")},
+    **{n: _unary(n) for n in ("tan", "sinh", "cosh", "atan", "asinh", "trunc")},
+    # inside their domains: (-1, 1) and [1, inf)
+    **{
+        n: (lambda rng, n=n: ({"x": f64(3, 4)}, f"{n}(tanh(%x) * 0.9f64)"))
+        for n in ("asin", "acos", "atanh")
+    },
+    "acosh": lambda rng: ({"x": f64(3, 4)}, "acosh(abs(%x) + 1.5f64)"),
     "nn.leaky_relu": lambda rng: ({"x": f64(3, 4)}, "nn.leaky_relu(%x, alpha=0.3f)"),
     "clip": lambda rng: ({"x": f64(3, 4)}, "clip(%x, a_min=-0.5f, a_max=0.7f)"),
     # (through float32 the finite differences would be rounding noise)

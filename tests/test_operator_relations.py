@@ -77,6 +77,18 @@ for name in [
     "round",
     "sin",
     "cos",
+    "tan",
+    "sinh",
+    "cosh",
+    "asin",
+    "acos",
+    "atan",
+    "asinh",
+    "acosh",
+    "atanh",
+    "log2",
+    "log10",
+    "trunc",
 ]:
     # TVM types these on integers too (as the integer type): computed in float64, converted
     # back saturating; -5..5 takes log and sqrt of zero and negatives (-inf, NaN).
@@ -110,6 +122,19 @@ for name in ["equal", "not_equal", "less", "less_equal", "greater", "greater_equ
     CASES[name] = binary("int64")
 for name in ["logical_and", "logical_or"]:
     CASES[name] = binary("bool")
+for name in ["bitwise_and", "bitwise_or", "bitwise_xor"]:
+    CASES[name] = lambda rng: [
+        *binary("int32")(rng),
+        *binary("uint8")(rng),
+        *binary("int64")(rng),
+        *binary("bool")(rng),
+    ]
+CASES["bitwise_not"] = lambda rng: [
+    *unary("int8")(rng),
+    *unary("uint16")(rng),
+    *unary("int64")(rng),
+    *unary("bool")(rng),
+]
 
 
 def _shift_cases(rng):

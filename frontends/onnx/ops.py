@@ -31,7 +31,17 @@ _UNARY = {
     "Ceil": "ceil",
     "Sin": "sin",
     "Cos": "cos",
+    "Tan": "tan",
+    "Sinh": "sinh",
+    "Cosh": "cosh",
+    "Asin": "asin",
+    "Acos": "acos",
+    "Atan": "atan",
+    "Asinh": "asinh",
+    "Acosh": "acosh",
+    "Atanh": "atanh",
     "Not": "logical_not",
+    "BitwiseNot": "bitwise_not",
 }
 
 
@@ -53,6 +63,9 @@ _BINARY = {
     "And": "logical_and",
     "Or": "logical_or",
     "Xor": "not_equal",
+    "BitwiseAnd": "bitwise_and",
+    "BitwiseOr": "bitwise_or",
+    "BitwiseXor": "bitwise_xor",
 }
 
 

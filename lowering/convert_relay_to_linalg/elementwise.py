@@ -32,11 +32,22 @@ from xdsl.rewriter import InsertPoint
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.dialects.relay.ops.elementwise import (
     Abs,
+    Acos,
+    Acosh,
     Add,
+    Asin,
+    Asinh,
+    Atan,
+    Atanh,
+    BitwiseAnd,
+    BitwiseNot,
+    BitwiseOr,
+    BitwiseXor,
     Cast,
     Ceil,
     Clip,
     Cos,
+    Cosh,
     Divide,
     Equal,
     Erf,
@@ -50,6 +61,8 @@ from relay_opt.dialects.relay.ops.elementwise import (
     Less,
     LessEqual,
     Log,
+    Log2,
+    Log10,
     LogicalAnd,
     LogicalNot,
     LogicalOr,
@@ -66,9 +79,12 @@ from relay_opt.dialects.relay.ops.elementwise import (
     Rsqrt,
     Sigmoid,
     Sin,
+    Sinh,
     Sqrt,
     Subtract,
+    Tan,
     Tanh,
+    Trunc,
     Where,
     int_limits,
 )
@@ -227,6 +243,9 @@ BINARY: dict[type[RelayOperatorOp], Callable[[Scalar, SSAValue, SSAValue], SSAVa
     GreaterEqual: _compare("oge", "sge", "uge"),
     LogicalAnd: lambda s, x, y: s.emit(arith.AndIOp(x, y)),
     LogicalOr: lambda s, x, y: s.emit(arith.OrIOp(x, y)),
+    BitwiseAnd: lambda s, x, y: s.emit(arith.AndIOp(x, y)),
+    BitwiseOr: lambda s, x, y: s.emit(arith.OrIOp(x, y)),
+    BitwiseXor: lambda s, x, y: s.emit(arith.XOrIOp(x, y)),
 }
 
 
@@ -271,6 +290,22 @@ UNARY: dict[type[RelayOperatorOp], Callable[[Scalar, SSAValue], SSAValue]] = {
     Abs: _abs,
     Relu: _relu,
     LogicalNot: lambda s, x: s.emit(arith.XOrIOp(x, s.const(1, x.type))),
+    # all ones: -1 in a signless integer, 1 in a bool
+    BitwiseNot: lambda s, x: s.emit(
+        arith.XOrIOp(x, s.const(1 if x.type == IntegerType(1) else -1, x.type))
+    ),
+    Tan: lambda s, x: s.emit(math.TanOp(x)),
+    Sinh: lambda s, x: s.emit(math.SinhOp(x)),
+    Cosh: lambda s, x: s.emit(math.CoshOp(x)),
+    Asin: lambda s, x: s.emit(math.AsinOp(x)),
+    Acos: lambda s, x: s.emit(math.AcosOp(x)),
+    Atan: lambda s, x: s.emit(math.AtanOp(x)),
+    Asinh: lambda s, x: s.emit(math.AsinhOp(x)),
+    Acosh: lambda s, x: s.emit(math.AcoshOp(x)),
+    Atanh: lambda s, x: s.emit(math.AtanhOp(x)),
+    Log2: lambda s, x: s.emit(math.Log2Op(x)),
+    Log10: lambda s, x: s.emit(math.Log10Op(x)),
+    Trunc: lambda s, x: s.emit(math.TruncOp(x)),
 }
 
 
@@ -337,8 +372,9 @@ def lower_binary(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
 # Float functions of an integer tensor (TVM types them as the integer type): the identity
 # for floor, ceil and round; the others in float64, converted back saturating, as the
 # operators' numpy semantics (`saturating_int`).
-_INTEGER_IDENTITY = (Floor, Ceil, Round)
-_VIA_FLOAT64 = (Exp, Log, Sqrt, Rsqrt, Tanh, Sigmoid, Erf, Sin, Cos)
+_INTEGER_IDENTITY = (Floor, Ceil, Round, Trunc)
+_VIA_FLOAT64 = (Exp, Log, Sqrt, Rsqrt, Tanh, Sigmoid, Erf, Sin, Cos, Tan, Sinh, Cosh)
+_VIA_FLOAT64 += (Asin, Acos, Atan, Asinh, Acosh, Atanh, Log2, Log10)
 
 
 def _via_float64(

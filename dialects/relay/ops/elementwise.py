@@ -97,7 +97,8 @@ def _float_unary(
 
     def semantics(attrs: Attrs, x: np.ndarray) -> np.ndarray:
         if x.dtype.kind not in "iu":
-            return compute(attrs, x)
+            with np.errstate(all="ignore"):  # outside the domain: NaN, as in native code
+                return compute(attrs, x)
         if on_integers == "identity":
             return x.copy()
         with np.errstate(all="ignore"):
@@ -182,6 +183,54 @@ class Sin(RelayOperatorOp): ...
 
 @register(_float_unary("cos", np.cos))
 class Cos(RelayOperatorOp): ...
+
+
+@register(_float_unary("tan", np.tan))
+class Tan(RelayOperatorOp): ...
+
+
+@register(_float_unary("sinh", np.sinh))
+class Sinh(RelayOperatorOp): ...
+
+
+@register(_float_unary("cosh", np.cosh))
+class Cosh(RelayOperatorOp): ...
+
+
+@register(_float_unary("asin", np.arcsin))
+class Asin(RelayOperatorOp): ...
+
+
+@register(_float_unary("acos", np.arccos))
+class Acos(RelayOperatorOp): ...
+
+
+@register(_float_unary("atan", np.arctan))
+class Atan(RelayOperatorOp): ...
+
+
+@register(_float_unary("asinh", np.arcsinh))
+class Asinh(RelayOperatorOp): ...
+
+
+@register(_float_unary("acosh", np.arccosh))
+class Acosh(RelayOperatorOp): ...
+
+
+@register(_float_unary("atanh", np.arctanh))
+class Atanh(RelayOperatorOp): ...
+
+
+@register(_float_unary("log2", np.log2))
+class Log2(RelayOperatorOp): ...
+
+
+@register(_float_unary("log10", np.log10))
+class Log10(RelayOperatorOp): ...
+
+
+@register(_float_unary("trunc", np.trunc, on_integers="identity"))
+class Trunc(RelayOperatorOp): ...
 
 
 @register(
@@ -443,6 +492,37 @@ class LeftShift(RelayOperatorOp): ...
 class RightShift(RelayOperatorOp): ...
 
 
+# Bitwise operators on integers and bools (TVM's bitwise_and/or/xor/not).
+_BITWISE = (*INT_DTYPES, "bool")
+
+
+@register(_arith("bitwise_and", np.bitwise_and, "a & b", _BITWISE))
+class BitwiseAnd(RelayOperatorOp): ...
+
+
+@register(_arith("bitwise_or", np.bitwise_or, "a | b", _BITWISE))
+class BitwiseOr(RelayOperatorOp): ...
+
+
+@register(_arith("bitwise_xor", np.bitwise_xor, "a ^ b", _BITWISE))
+class BitwiseXor(RelayOperatorOp): ...
+
+
+@register(
+    OpDef(
+        "bitwise_not",
+        ("data",),
+        (),
+        _unary_rel(_BITWISE),
+        OpPattern.ELEMWISE,
+        _same_dtype(np.invert),
+        "elementwise ~x",
+        shape=broadcast_dims,
+    )
+)
+class BitwiseNot(RelayOperatorOp): ...
+
+
 def _compare(name: str, fn: Callable[..., np.ndarray]) -> OpDef:
     return OpDef(
         name,
@@ -587,6 +667,59 @@ def _cos_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
     return [g.neg(g.mul(_dy(dy), g.call(Sin, _x(op))))]
 
 
+@gradient(Tan)
+def _tan_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    y = op.result  # d tan = 1 + tan^2
+    return [g.mul(_dy(dy), g.plus(g.ones_like(y), g.mul(y, y)))]
+
+
+@gradient(Sinh)
+def _sinh_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    return [g.mul(_dy(dy), g.call(Cosh, _x(op)))]
+
+
+@gradient(Cosh)
+def _cosh_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    return [g.mul(_dy(dy), g.call(Sinh, _x(op)))]
+
+
+@gradient(Asin, Acos)
+def _asin_acos_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    x = _x(op)  # d asin = 1 / sqrt(1 - x^2) = -d acos
+    d = g.call(Rsqrt, g.minus(g.ones_like(x), g.mul(x, x)))
+    return [g.mul(_dy(dy), d if isinstance(op, Asin) else g.neg(d))]
+
+
+@gradient(Atan)
+def _atan_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    x = _x(op)
+    return [g.div(_dy(dy), g.plus(g.ones_like(x), g.mul(x, x)))]
+
+
+@gradient(Asinh, Acosh)
+def _asinh_acosh_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    x = _x(op)  # 1 / sqrt(x^2 + 1) and 1 / sqrt(x^2 - 1)
+    one = g.ones_like(x)
+    sq = g.mul(x, x)
+    return [
+        g.mul(
+            _dy(dy), g.call(Rsqrt, g.plus(sq, one) if isinstance(op, Asinh) else g.minus(sq, one))
+        )
+    ]
+
+
+@gradient(Atanh)
+def _atanh_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    x = _x(op)
+    return [g.div(_dy(dy), g.minus(g.ones_like(x), g.mul(x, x)))]
+
+
+@gradient(Log2, Log10)
+def _log_base_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    base = 2.0 if isinstance(op, Log2) else 10.0
+    return [g.div(g.scale(_dy(dy), 1.0 / float(np.log(base))), _x(op))]
+
+
 @gradient(Erf)
 def _erf_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
     x = _x(op)
@@ -594,7 +727,7 @@ def _erf_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
     return [g.mul(g.scale(_dy(dy), 2.0 / float(np.sqrt(np.pi))), bell)]
 
 
-@gradient(Floor, Ceil, Round)
+@gradient(Floor, Ceil, Round, Trunc)
 def _step_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
     _float_only(op)
     return [g.zeros_like(_x(op))]  # piecewise constant: zero almost everywhere
