@@ -47,6 +47,7 @@ MAGNITUDE = {"float16": 6e3, "bfloat16": 1e6, "float32": 1e7, "float64": 1e12}
 
 INEXACT_FLOAT_OPS = {
     "exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid", "erf", "sin", "cos", "power",
+    "tan", "sinh", "cosh", "asin", "acos", "atan", "asinh", "acosh", "atanh", "log2", "log10",
     "sum", "mean", "prod", "variance", "nn.conv2d", "nn.conv2d_transpose", "nn.dense",
     "nn.matmul", "nn.batch_matmul", "nn.softmax", "nn.log_softmax", "nn.avg_pool2d",
     "nn.global_avg_pool2d", "nn.adaptive_avg_pool2d", "nn.batch_norm", "nn.layer_norm",
@@ -1258,6 +1259,19 @@ GENERATORS: dict[str, _G] = {
     "round": _unary(FLOATS),
     "sin": _unary(FLOATS, bound=100.0),
     "cos": _unary(FLOATS, bound=100.0),
+    "tan": _unary(FLOATS, bound=1.4),  # away from the poles at +-pi/2
+    "sinh": _unary(FLOATS, bound=8.0),
+    "cosh": _unary(FLOATS, bound=8.0),
+    "asin": _unary(FLOATS, bound=0.9),  # inside the domain, away from its edges
+    "acos": _unary(FLOATS, bound=0.9),
+    "atanh": _unary(FLOATS, bound=0.9),
+    "atan": _unary(FLOATS),
+    "asinh": _unary(FLOATS),
+    "acosh": _unary(FLOATS, kind="positive"),
+    "log2": _unary(FLOATS, kind="positive"),
+    "log10": _unary(FLOATS, kind="positive"),
+    "trunc": _unary(NUMERIC),
+    "bitwise_not": _unary((*INTS, "bool")),
     "negative": _unary(NUMERIC),
     "abs": _unary(NUMERIC),
     "logical_not": _unary(("bool",)),
@@ -1284,6 +1298,9 @@ GENERATORS: dict[str, _G] = {
     "greater_equal": _binary(ALL),
     "logical_and": _binary(("bool",)),
     "logical_or": _binary(("bool",)),
+    "bitwise_and": _binary((*INTS, "bool")),
+    "bitwise_or": _binary((*INTS, "bool")),
+    "bitwise_xor": _binary((*INTS, "bool")),
     "where": _gen_where,
     "sum": _gen_reduce,
     "mean": _gen_reduce,
