@@ -416,3 +416,34 @@ def test_if_nested_and_known_condition() -> None:
         for got in (exe(*args), interpret(imported.module, args)):
             for g, e in zip(got, expected, strict=True):  # pyright: ignore[reportArgumentType]
                 np.testing.assert_allclose(g, e, rtol=1e-5)
+
+
+def test_models_older_than_opset_7_are_upgraded_by_onnx_version_converter():
+    """Opsets 1 to 6 (PyTorch's first exports, ONNX's oldest node tests) import through
+    onnx.version_converter: legacy `broadcast=1` Add, and opset 6's per-channel PRelu slope,
+    which the converter keeps as written and the importer reads per channel."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 4])
+    b = helper.make_tensor_value_info("b", TensorProto.FLOAT, [4])
+    s = helper.make_tensor_value_info("s", TensorProto.FLOAT, [3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3, 4])
+    nodes = [
+        helper.make_node("Add", ["x", "b"], ["t"], broadcast=1),
+        helper.make_node("PRelu", ["t", "s"], ["y"]),
+    ]
+    graph = helper.make_graph(nodes, "g", [x, b, s], [y])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 6)])
+    rng = np.random.default_rng(0)
+    xv, bv, sv = (rng.standard_normal(v).astype(np.float32) for v in ((2, 3, 4), (4,), (3,)))
+    t = xv + bv
+    want = np.where(t < 0, t * sv[None, :, None], t)
+    module = import_onnx(model).module
+    np.testing.assert_allclose(compile(module)(xv, bv, sv), want, rtol=1e-6)
+
+
+def test_a_model_the_version_converter_cannot_upgrade_is_refused_with_its_reason():
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])
+    graph = helper.make_graph([helper.make_node("NoSuchOp", ["x"], ["y"])], "g", [x], [y])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 5)])
+    with pytest.raises(OnnxUnsupportedError, match="opset 5 is older than 7, and ONNX's version"):
+        import_onnx(model, filename="old.onnx")

@@ -147,6 +147,9 @@ class Node:
         self.index = index
         self.op_type: str = proto.op_type
         self.opset: int = graph.opset
+        self.source_opset: int = graph.source_opset or graph.opset
+        """The opset the model was written for, before `upgraded` (semantics the version
+        converter leaves alone, such as opset 6's per-channel PRelu slope, depend on it)."""
         self.name: str = proto.name
         self.inputs: list[Value | None] = [
             graph.lookup(n, self) if n else None for n in proto.input
@@ -283,6 +286,7 @@ class GraphImporter:
         self.constants = dict(constants or {})
         self.filename = filename
         self.opset = 0  # the default domain's version, read first thing in run()
+        self.source_opset = 0  # the version before `upgraded`, when it upgraded the model
         self.env: dict[str, Value] = {}
         self.block = Block()
         self.builder = RelayBuilder(self.add)
@@ -630,4 +634,32 @@ def import_onnx(
     if isinstance(model, (str, bytes)):
         filename = filename or (model if isinstance(model, str) else None)
         model = load_model(model, filename, text)
-    return GraphImporter(model, shapes, filename or "<onnx>", constants).run()
+    source_opset = _default_opset(model)
+    model = upgraded(model, filename or "<onnx>")
+    importer = GraphImporter(model, shapes, filename or "<onnx>", constants)
+    importer.source_opset = source_opset or 0
+    return importer.run()
+
+
+def _default_opset(model: Any) -> int | None:
+    return next((imp.version for imp in model.opset_import if imp.domain in ("", "ai.onnx")), None)
+
+
+def upgraded(model: Any, filename: str) -> Any:
+    """A model of an opset older than MIN_OPSET, rewritten to MIN_OPSET by ONNX's own
+    version converter (the importer's converters know opsets 7 and newer); others as given.
+    A model the converter cannot upgrade is refused with the converter's reason."""
+    import onnx.version_converter
+
+    version = _default_opset(model)
+    if version is None or version >= MIN_OPSET:
+        return model
+    try:
+        return onnx.version_converter.convert_version(model, MIN_OPSET)
+    except Exception as e:  # noqa: BLE001  (the converter raises RuntimeError, ValueError, ...)
+        detail = " ".join(str(e).split()) or type(e).__name__
+        raise OnnxUnsupportedError(
+            f"opset {version} is older than {MIN_OPSET}, and ONNX's version converter could "
+            f"not upgrade the model: {detail}",
+            file=filename,
+        ) from None

@@ -213,6 +213,10 @@ def activation(n: Node) -> Value:
 @converter("PRelu")
 def prelu(n: Node) -> Value:
     x, slope = n.required(0), n.required(1)
+    rank = n.rank(x)
+    if n.source_opset < 7 and n.rank(slope) == 1 and n.shape(slope)[0] != 1 and rank >= 2:
+        # Before opset 7 a 1-d slope is per channel (axis 1), not numpy-broadcast.
+        slope = n.reshape(slope, [n.shape(slope)[0]] + [1] * (rank - 2))
     return n.op("where", n.op("less", x, n.scalar(0, x)), n.op("multiply", x, slope), x)
 
 
