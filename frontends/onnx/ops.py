@@ -466,19 +466,31 @@ def global_pool(n: Node) -> Value:
 
 @converter("BatchNormalization")
 def batch_norm(n: Node) -> Sequence[Value]:
-    if n.attr("training_mode", 0) or (n.opset < 9 and n.attr("is_test", 1) == 0):
-        raise n.unsupported("training mode (batch statistics)")
-    if n.num_outputs > 1 and any(n.proto.output[1:]):
-        raise n.unsupported("the running mean/variance outputs (training mode)")
-    x = n.required(0)
-    out = n.op(
-        "nn.batch_norm",
-        x,
-        *(n.required(i) for i in range(1, 5)),
-        axis=1,
-        epsilon=float(n.attr("epsilon", 1e-5)),
-    )
-    return [n.tuple_get(out, 0)]
+    if n.opset < 9 and n.attr("is_test", 1) == 0:
+        raise n.unsupported("training mode before opset 9 (is_test=0, with saved statistics)")
+    training = bool(n.attr("training_mode", 0))
+    if not training and n.num_outputs > 1 and any(n.proto.output[1:]):
+        raise n.unsupported("the running mean/variance outputs outside training mode")
+    x, scale, bias, running_mean, running_var = (n.required(i) for i in range(5))
+    epsilon = float(n.attr("epsilon", 1e-5))
+    if not training:
+        out = n.op(
+            "nn.batch_norm", x, scale, bias, running_mean, running_var, axis=1, epsilon=epsilon
+        )
+        return [n.tuple_get(out, 0)]
+    # Training mode: normalize with the batch's statistics (the population variance over every
+    # axis but the channel axis) and blend them into the running ones with `momentum`.
+    axes = [0, *range(2, n.rank(x))]
+    mean = n.op("mean", x, axis=axes)
+    var = n.op("variance", x, n.op("mean", x, axis=axes, keepdims=True), axis=axes)
+    out = n.tuple_get(n.op("nn.batch_norm", x, scale, bias, mean, var, axis=1, epsilon=epsilon), 0)
+    momentum = float(n.attr("momentum", 0.9))
+
+    def blend(running: Value, batch: Value) -> Value:
+        kept = n.op("multiply", running, n.scalar(momentum, running))
+        return n.op("add", kept, n.op("multiply", batch, n.scalar(1 - momentum, batch)))
+
+    return [out, blend(running_mean, mean), blend(running_var, var)][: n.num_outputs]
 
 
 def _normalized_operands(n: Node) -> tuple[Value, Value, Value]:
