@@ -34,7 +34,9 @@ def device(kind: str | int = "cpu", index: int = 0) -> Device:
 
 class NDArray:
     def __init__(self, array: np.ndarray, dev: Device | None = None):
-        self._array = np.ascontiguousarray(array)
+        array = np.asarray(array)
+        # (np.ascontiguousarray would make a 0-d array 1-d)
+        self._array = array if array.flags.c_contiguous else array.copy(order="C")
         self.device = dev or cpu()
 
     def numpy(self) -> np.ndarray:
