@@ -82,7 +82,8 @@ class _Scope:
     def __init__(self, parent: _Scope | None):
         self.parent = parent
         self.bound: dict[int, str] = {}
-        self.bindings: list[tuple[str, s.TypeExpr | None, s.Expr, SourceLoc]] = []
+        self.bindings: list[tuple[str, bool, s.TypeExpr | None, s.Expr, SourceLoc]] = []
+        """(name, a graph binding (a shared value, not a `let`), type, value, location)"""
 
     def lookup(self, key: int) -> str | None:
         scope: _Scope | None = self
@@ -136,8 +137,8 @@ class ToSyntax:
         there, first to last."""
         with self.nested() as scope:
             result = self.expr(node)
-            for name, t, value, loc in reversed(scope.bindings):
-                result = s.Let(name, False, t, value, result, loc)
+            for name, graph, t, value, loc in reversed(scope.bindings):
+                result = s.Let(name, graph, t, value, result, loc)
         return result
 
     def type(self, t: Type | None) -> s.TypeExpr | None:
@@ -158,7 +159,7 @@ class ToSyntax:
         built = self.build(node)
         if self.counts.get(key, 0) > 1:
             name = self.fresh("x")
-            self.scope.bindings.append((name, None, built, node.span))
+            self.scope.bindings.append((name, True, None, built, node.span))
             self.scope.bound[key] = name
             return s.Local(name, node.span)
         return built
@@ -184,7 +185,8 @@ class ToSyntax:
         while isinstance(cur, e.Let) and self.scope.lookup(id(cur)) is None:
             name = self.name_of(cur.var)
             value = self.expr(cur.value)
-            self.scope.bindings.append((name, self.type(cur.var.type_annotation), value, cur.span))
+            binding = (name, False, self.type(cur.var.type_annotation), value, cur.span)
+            self.scope.bindings.append(binding)
             cur = cur.body
         return self.expr(cur)
 

@@ -14,6 +14,7 @@ import types
 
 from relay_opt import relay as relay
 from relay_opt.relay import transform as _relay_transform
+from relay_opt.relay.expr import Op as _Op
 from relay_opt.relay.module import IRModule
 from relay_opt.tvm import contrib as contrib
 from relay_opt.tvm import nd as nd
@@ -69,7 +70,7 @@ class Target:
 
 
 target = _module("target", "tvm.target: the host CPU target", Target=Target)
-ir = _module("ir", "tvm.ir", IRModule=IRModule)
+ir = _module("ir", "tvm.ir", IRModule=IRModule, Op=_Op)
 parser = _module(
     "parser", "tvm.parser: Relay text", parse=relay.fromtext, fromtext=relay.fromtext
 )
