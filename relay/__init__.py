@@ -13,8 +13,8 @@ import sys
 import types
 
 from relay_opt.relay import analysis, expr_functor, frontend, transform
-from relay_opt.relay import prelude as prelude
 from relay_opt.relay import operators as _op
+from relay_opt.relay import prelude as prelude
 from relay_opt.relay.build_module import build, create_executor
 from relay_opt.relay.expr import (
     Call,
@@ -81,7 +81,13 @@ op.__dict__.update(vars(_spaces[""]))
 op.get = _op.get  # pyright: ignore[reportAttributeAccessIssue]
 for _name, _space in _spaces.items():
     if _name:
-        setattr(op, _name, sys.modules[f"{__name__}.{_name}"] if f"{__name__}.{_name}" in sys.modules else _module(_name, _space))
+        setattr(
+            op,
+            _name,
+            sys.modules[f"{__name__}.{_name}"]
+            if f"{__name__}.{_name}" in sys.modules
+            else _module(_name, _space),
+        )
 sys.modules[op.__name__] = op
 
 

@@ -15,15 +15,15 @@ import numpy as np
 
 from relay_opt.relay import expr as e
 from relay_opt.relay.module import IRModule
-from relay_opt.relay.transform import PassContext
 from relay_opt.relay.ndarray import Device, NDArray
+from relay_opt.relay.transform import PassContext
 
 
 def _check_target(target: object) -> None:
     text = str(getattr(target, "kind", target) or "llvm")
     if isinstance(target, dict):
         text = str(next(iter(target.values())))
-    if not text.split()[0] in ("llvm", "cpu", "c"):
+    if text.split()[0] not in ("llvm", "cpu", "c"):
         raise ValueError(f"relay-opt compiles for the host CPU (target 'llvm'), not '{text}'")
 
 
@@ -37,7 +37,10 @@ def bind_params_by_name(func: e.Function, params: Mapping[str, Any]) -> e.Functi
     unknown = sorted(set(params) - set(by_name))
     if unknown:
         raise ValueError(f"params names no parameter of the function: {', '.join(unknown)}")
-    binds = {by_name[k]: e.const(v.numpy() if isinstance(v, NDArray) else np.asarray(v)) for k, v in params.items()}
+    binds = {
+        by_name[k]: e.const(v.numpy() if isinstance(v, NDArray) else np.asarray(v))
+        for k, v in params.items()
+    }
     out = e.bind(func, binds)  # pyright: ignore[reportArgumentType]
     assert isinstance(out, e.Function)
     return out

@@ -259,16 +259,22 @@ class FromSyntax:
     def __init__(self, program: s.Program, meta: list[np.ndarray]):
         self.program = program
         self.meta = meta
-        self.globals: dict[str, e.GlobalVar] = {f.name: e.GlobalVar(f.name) for f in program.func_defs}
+        self.globals: dict[str, e.GlobalVar] = {
+            f.name: e.GlobalVar(f.name) for f in program.func_defs
+        }
         self.type_data: dict[str, e.TypeData] = {}
         self.ctors: dict[str, e.Constructor] = {}
         for td in program.type_defs:
             header = TypeVar(td.name)
             ctors = [
-                e.Constructor(c.name, [from_syntax(t) or IncompleteType() for t in c.inputs], header)
+                e.Constructor(
+                    c.name, [from_syntax(t) or IncompleteType() for t in c.inputs], header
+                )
                 for c in td.ctors
             ]
-            self.type_data[td.name] = e.TypeData(header, [TypeVar(p) for p in td.type_params], ctors)
+            self.type_data[td.name] = e.TypeData(
+                header, [TypeVar(p) for p in td.type_params], ctors
+            )
             self.ctors.update({c.name_hint: c for c in ctors})
         self.scope: dict[str, e.Expr] = {}
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from relay_opt.diagnostics import SourceLoc
 from relay_opt.relay.location import caller_loc
-from relay_opt.relay.ty import FuncType, IncompleteType, TensorType, Type, TypeVar
+from relay_opt.relay.ty import FuncType, TensorType, Type, TypeVar
 
 
 class Expr:

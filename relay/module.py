@@ -140,7 +140,10 @@ class IRModule:
         names = list(self._functions)
         conv = ToSyntax([self._functions[n] for n in names])
         with deep_recursion():
-            func_defs = [s.FuncDef(n, conv.function(self._functions[n]), self._functions[n].span) for n in names]
+            func_defs = [
+                s.FuncDef(n, conv.function(self._functions[n]), self._functions[n].span)
+                for n in names
+            ]
         type_defs = [type_def_syntax(td) for td in self._types.values()]
         return s.Program(type_defs, func_defs, None), conv.constants
 

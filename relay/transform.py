@@ -192,7 +192,11 @@ InferType = _pass("InferType", 0, "passes.infer_types:InferTypesPass")
 SimplifyInference = _pass("SimplifyInference", 0, "passes.simplify_inference:SimplifyInferencePass")
 FoldConstant = _pass("FoldConstant", 2, "passes.fold_constant:FoldConstantPass")
 DeadCodeElimination = _pass("DeadCodeElimination", 1, "passes.dce:DeadCodeEliminationPass")
-EliminateCommonSubexpr = _pass("EliminateCommonSubexpr", 3, "xdsl.transforms.common_subexpression_elimination:CommonSubexpressionElimination")
+EliminateCommonSubexpr = _pass(
+    "EliminateCommonSubexpr",
+    3,
+    "xdsl.transforms.common_subexpression_elimination:CommonSubexpressionElimination",
+)
 SimplifyExpr = _pass("SimplifyExpr", 0, "passes.simplify_expr:SimplifyExprPass")
 FoldExplicitPadding = _pass(
     "FoldExplicitPadding", 0, "passes.fold_explicit_padding:FoldExplicitPaddingPass"
@@ -260,7 +264,9 @@ def _decorator(pass_func, opt_level: int, name: str | None, per_function: bool):
 
             def create(*args: object, **kwargs: object) -> Pass:
                 inst = fn(*args, **kwargs)
-                return _PythonPass(getattr(inst, method), opt_level, name or fn.__name__, per_function)
+                return _PythonPass(
+                    getattr(inst, method), opt_level, name or fn.__name__, per_function
+                )
 
             return create
         return _PythonPass(fn, opt_level, name or fn.__name__, per_function)
@@ -268,7 +274,9 @@ def _decorator(pass_func, opt_level: int, name: str | None, per_function: bool):
     return make if pass_func is None else make(pass_func)
 
 
-def gradient(expr: e.Function, mod: IRModule | None = None, mode: str = "higher_order") -> e.Function:
+def gradient(
+    expr: e.Function, mod: IRModule | None = None, mode: str = "higher_order"
+) -> e.Function:
     """The gradient of function `expr` (reverse mode, the `gradient` pass): a function of the
     same parameters that returns (expr's result, (d sum(result) / d param, ...))."""
     if mode not in ("higher_order", "first_order"):

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from relay_opt.frontends.relay_text import syntax as s
-
 from relay_opt.relay.location import caller_loc
 
 
@@ -155,7 +154,9 @@ def type_text(t: Type) -> str:
     if isinstance(t, TensorType):
         if not t.shape:
             return t.dtype
-        return f"Tensor[({', '.join(map(str, t.shape))}{',' if len(t.shape) == 1 else ''}), {t.dtype}]"
+        return (
+            f"Tensor[({', '.join(map(str, t.shape))}{',' if len(t.shape) == 1 else ''}), {t.dtype}]"
+        )
     if isinstance(t, TupleType):
         return f"({', '.join(map(type_text, t.fields))}{',' if len(t.fields) == 1 else ''})"
     if isinstance(t, FuncType):

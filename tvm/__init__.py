@@ -71,9 +71,7 @@ class Target:
 
 target = _module("target", "tvm.target: the host CPU target", Target=Target)
 ir = _module("ir", "tvm.ir", IRModule=IRModule, Op=_Op)
-parser = _module(
-    "parser", "tvm.parser: Relay text", parse=relay.fromtext, fromtext=relay.fromtext
-)
+parser = _module("parser", "tvm.parser: Relay text", parse=relay.fromtext, fromtext=relay.fromtext)
 
 
 def _assert_allclose(actual: object, desired: object, rtol: float = 1e-7, atol: float = 0) -> None:

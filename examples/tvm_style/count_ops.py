@@ -6,7 +6,7 @@ from collections import Counter
 import numpy as np
 
 from relay_opt import relay, tvm  # was: import tvm; from tvm import relay
-from relay_opt.relay.expr_functor import ExprMutator, ExprVisitor  # was: from tvm.relay.expr_functor import ExprMutator, ExprVisitor
+from relay_opt.relay.expr_functor import ExprMutator, ExprVisitor  # was: tvm.relay.expr_functor
 
 
 class OpCounter(ExprVisitor):
@@ -44,7 +44,9 @@ func = relay.Function(relay.analysis.free_vars(body), body)
 counter = OpCounter()
 counter.visit(func)
 print("operator calls:", dict(sorted(counter.counts.items())))
-assert counter.counts == Counter({"nn.dense": 2, "nn.relu": 2, "multiply": 2, "sigmoid": 1, "add": 1})
+assert counter.counts == Counter(
+    {"nn.dense": 2, "nn.relu": 2, "multiply": 2, "sigmoid": 1, "add": 1}
+)
 
 visited = []
 relay.analysis.post_order_visit(func, lambda node: visited.append(type(node).__name__))
@@ -61,7 +63,10 @@ assert after.counts["multiply"] == 0 and after.counts["add"] == 3
 
 mod = tvm.IRModule.from_expr(rewritten)
 rng = np.random.default_rng(5)
-inputs = {"x": rng.standard_normal((2, 8)).astype("float32"), "w": rng.standard_normal((8, 8)).astype("float32")}
+inputs = {
+    "x": rng.standard_normal((2, 8)).astype("float32"),
+    "w": rng.standard_normal((8, 8)).astype("float32"),
+}
 run_original = relay.create_executor("debug", mod=tvm.IRModule.from_expr(func)).evaluate()
 run_rewritten = relay.create_executor("graph", mod=mod).evaluate()
 result = run_rewritten(**inputs).numpy()

@@ -44,7 +44,10 @@ print(text)
 assert "nn.relu" not in text and text.count("clip(") == 4 and "@main_copy" in text
 
 rng = np.random.default_rng(8)
-inputs = {"x": rng.standard_normal((3, 5)).astype("float32"), "w": rng.standard_normal((5, 5)).astype("float32")}
+inputs = {
+    "x": rng.standard_normal((3, 5)).astype("float32"),
+    "w": rng.standard_normal((5, 5)).astype("float32"),
+}
 result = relay.create_executor("graph", mod=mod).evaluate()(**inputs).numpy()
 np.testing.assert_allclose(
     result, np.clip(np.clip(inputs["x"] @ inputs["w"].T, 0, 6) * 3, 0, 6), rtol=1e-5

@@ -28,7 +28,7 @@ for kind in ("debug", "graph", "vm"):
 
 for limit in (-100.0, 100.0):
     for kind in ("graph", "vm"):
-        for a, b in zip(results[kind, limit], results["debug", limit]):
+        for a, b in zip(results[kind, limit], results["debug", limit], strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 np.testing.assert_allclose(results["vm", -100.0][0], np.tanh(data) * 2, rtol=1e-5)
 

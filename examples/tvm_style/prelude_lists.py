@@ -13,7 +13,9 @@ List, cons, nil = p.mod.get_type("List")
 # A type of our own: a shape is a circle or a rectangle.
 shape_t = relay.GlobalTypeVar("Shape")
 circle = relay.Constructor("Circle", [relay.scalar_type("float32")], shape_t)
-rect = relay.Constructor("Rect", [relay.scalar_type("float32"), relay.scalar_type("float32")], shape_t)
+rect = relay.Constructor(
+    "Rect", [relay.scalar_type("float32"), relay.scalar_type("float32")], shape_t
+)
 mod.add_type_data(relay.TypeData(shape_t, [], [circle, rect]))
 
 s = relay.var("s", relay.TypeCall(shape_t, []))
