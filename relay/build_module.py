@@ -198,8 +198,17 @@ class Executor:
         self.target = target
 
     def evaluate(self, expr: e.Expr | None = None, binds: Mapping[e.Var, Any] | None = None):  # noqa: ANN201
-        """A Python function running `expr` (by default the module's main)."""
+        """A Python function running `expr` (by default the module's main); `binds` replaces
+        variables of `expr` by values first."""
         mod = self.mod
+        if binds:
+            expr = e.bind(
+                expr if expr is not None else mod["main"],
+                {
+                    k: v if isinstance(v, e.Expr) else e.const(_to_numpy(v))
+                    for k, v in binds.items()
+                },
+            )
         if expr is not None and not (isinstance(expr, e.GlobalVar) and expr.name_hint == "main"):
             mod = mod.copy()
             if isinstance(expr, e.GlobalVar):

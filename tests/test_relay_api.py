@@ -137,3 +137,32 @@ def test_mutator_keeps_what_it_does_not_change():
     x = relay.var("x", shape=(2,))
     fn = relay.Function([x], relay.nn.relu(relay.exp(x)))
     assert relay.ExprMutator().visit(fn) is fn
+
+
+PASSES = [
+    "InferType", "SimplifyInference", "FoldConstant", "DeadCodeElimination",
+    "EliminateCommonSubexpr", "SimplifyExpr", "FoldExplicitPadding", "FoldScaleAxis",
+    "AlterOpLayout", "Inline", "RemoveUnusedFunctions", "FuseOps", "DefuseOps", "LambdaLift",
+    "PartialEvaluate", "ToANormalForm", "ToGraphNormalForm", "CombineParallelConv2D",
+    "CombineParallelDense",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", PASSES)
+def test_every_pass_runs_under_its_tvm_name_and_keeps_the_numbers(name: str):
+    rng = np.random.default_rng(0)
+    x = relay.var("x", shape=(1, 2, 5, 5))
+    cond = relay.var("c", shape=(), dtype="bool")
+    w = relay.const(rng.standard_normal((4, 2, 3, 3)).astype("float32"))
+    padded = relay.nn.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    conv = relay.nn.conv2d(padded, w, channels=4, kernel_size=(3, 3))
+    bn = relay.nn.batch_norm(conv, *(relay.const(np.full(4, v, "float32")) for v in (2, 1, 0, 1)))
+    y = relay.nn.relu(bn[0]) * relay.const(np.full((4, 1, 1), 3.0, "float32"))
+    unused = relay.exp(x)
+    z = relay.Let(relay.var("u"), unused, relay.If(cond, y, relay.negative(y)))
+    mod = tvm.IRModule.from_expr(relay.Function([x, cond], z))
+    data = rng.standard_normal((1, 2, 5, 5)).astype("float32")
+    before = _run(mod, data, np.bool_(True))
+    with tvm.transform.PassContext(opt_level=3):
+        after = getattr(relay.transform, name)()(mod)
+    np.testing.assert_allclose(_run(after, data, np.bool_(True)), before, rtol=1e-5, atol=1e-5)
