@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 import types
+from typing import Any as _AnyT
 
 from relay_opt.relay import analysis, expr_functor, frontend, transform
 from relay_opt.relay import operators as _op
@@ -39,11 +40,10 @@ from relay_opt.relay.expr import (
     TupleWrapper,
     TypeData,
     Var,
-    bind,
     const,
     var,
 )
-from relay_opt.relay.expr_functor import ExprFunctor, ExprMutator, ExprVisitor
+from relay_opt.relay.expr_functor import ExprFunctor, ExprMutator, ExprVisitor, bind
 from relay_opt.relay.module import IRModule
 from relay_opt.relay.prelude import Prelude
 from relay_opt.relay.ty import (
@@ -73,7 +73,16 @@ def _module(name: str, space: types.SimpleNamespace) -> types.ModuleType:
 
 nn = _module("nn", _spaces["nn"])
 image = _module("image", _spaces["image"]) if "image" in _spaces else None
-globals().update(vars(_spaces[""]))  # relay.add, relay.reshape, ...
+_top = vars(_spaces[""])
+globals().update(_top)  # relay.add, relay.reshape, ...
+
+
+def __getattr__(name: str) -> _AnyT:  # noqa: ANN401
+    # The operators are made at import time; this tells type checkers that `relay.add` exists.
+    if name in _top:
+        return _top[name]
+    raise AttributeError(f"module 'relay_opt.relay' has no attribute '{name}'")
+
 
 # relay.op: the same functions, plus `relay.op.get(name)`.
 op = types.ModuleType(f"{__name__}.op", "relay.op: every operator, and get(name)")

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from relay_opt.relay import expr as e
+from relay_opt.relay.expr_functor import bind
 from relay_opt.relay.module import IRModule
 from relay_opt.relay.ndarray import Device, NDArray
 from relay_opt.relay.transform import PassContext
@@ -41,7 +42,7 @@ def bind_params_by_name(func: e.Function, params: Mapping[str, Any]) -> e.Functi
         by_name[k]: e.const(v.numpy() if isinstance(v, NDArray) else np.asarray(v))
         for k, v in params.items()
     }
-    out = e.bind(func, binds)  # pyright: ignore[reportArgumentType]
+    out = bind(func, binds)
     assert isinstance(out, e.Function)
     return out
 
@@ -202,7 +203,7 @@ class Executor:
         variables of `expr` by values first."""
         mod = self.mod
         if binds:
-            expr = e.bind(
+            expr = bind(
                 expr if expr is not None else mod["main"],
                 {
                     k: v if isinstance(v, e.Expr) else e.const(_to_numpy(v))

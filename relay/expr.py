@@ -39,11 +39,8 @@ class Expr:
     # -- operators ---------------------------------------------------------------------------
 
     def _binary(self, name: str, other: object, reverse: bool = False) -> Call:
-        from relay_opt.relay import operators as op
-
         rhs = as_expr(other, self)
-        args = (rhs, self) if reverse else (self, rhs)
-        return op.call(name, *args)
+        return Call(Op(name), [rhs, self] if reverse else [self, rhs])
 
     def __add__(self, other: object) -> Call:
         return self._binary("add", other)
@@ -82,9 +79,7 @@ class Expr:
         return self._binary("greater_equal", other)
 
     def __neg__(self) -> Call:
-        from relay_opt.relay import operators as op
-
-        return op.call("negative", self)
+        return Call(Op("negative"), [self])
 
     __hash__ = object.__hash__
 
@@ -95,9 +90,7 @@ class Expr:
         return self
 
     def astype(self, dtype: str) -> Call:
-        from relay_opt.relay import operators as op
-
-        return op.call("cast", self, dtype=dtype)
+        return Call(Op("cast"), [self], {"dtype": dtype})
 
     def __call__(self, *args: object) -> Call:
         return Call(self, [as_expr(a) for a in args])
@@ -105,7 +98,7 @@ class Expr:
     def __str__(self) -> str:
         from relay_opt.relay.printer import expr_text
 
-        return expr_text(self)
+        return expr_text(self)  # pyright: ignore[reportArgumentType]
 
     __repr__ = __str__
 
@@ -410,18 +403,3 @@ class Match(Expr):
         self.data = data
         self.clauses = list(clauses)
         self.complete = complete
-
-
-def bind(expr: Expr, binds: Mapping[Var, Expr]) -> Expr:
-    """`expr` with the variables of `binds` replaced (TVM's relay.bind)."""
-    from relay_opt.relay.expr_functor import ExprMutator
-
-    class _Bind(ExprMutator):
-        def visit_var(self, var: Var) -> Expr:
-            return binds.get(var, var)
-
-    if isinstance(expr, Function):
-        body = _Bind().visit(expr.body)
-        params = [p for p in expr.params if p not in binds]
-        return Function(params, body, expr.ret_type, expr.type_params, expr.attrs)
-    return _Bind().visit(expr)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from relay_opt.relay import expr as e
@@ -180,3 +181,17 @@ class ExprMutator(ExprFunctor):
 
     def visit_ref_write(self, r: e.RefWrite) -> e.Expr:
         return e.RefWrite(self.visit(r.ref), self.visit(r.value))
+
+
+def bind(expr: e.Expr, binds: Mapping[e.Var, e.Expr]) -> e.Expr:
+    """`expr` with the variables of `binds` replaced (TVM's relay.bind)."""
+
+    class _Bind(ExprMutator):
+        def visit_var(self, var: e.Var) -> e.Expr:
+            return binds.get(var, var)
+
+    if isinstance(expr, e.Function):
+        body = _Bind().visit(expr.body)
+        params = [p for p in expr.params if p not in binds]
+        return e.Function(params, body, expr.ret_type, expr.type_params, expr.attrs)
+    return _Bind().visit(expr)

@@ -24,7 +24,7 @@ def from_onnx(
     from relay_opt.frontends.onnx import import_onnx
     from relay_opt.relay.module import located
 
-    shapes = {k: list(v) for k, v in (shape or {}).items()}
+    shapes: dict[str, Sequence[int]] = {k: list(v) for k, v in (shape or {}).items()}
     try:
         imported = import_onnx(model, shapes)
     except RelayError as err:
