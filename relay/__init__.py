@@ -46,6 +46,7 @@ from relay_opt.relay.expr import (
 from relay_opt.relay.expr_functor import ExprFunctor, ExprMutator, ExprVisitor, bind
 from relay_opt.relay.module import IRModule
 from relay_opt.relay.prelude import Prelude
+from relay_opt.relay.scope_builder import ScopeBuilder
 from relay_opt.relay.ty import (
     Any,
     FuncType,
@@ -121,9 +122,9 @@ __all__ = [
     "Any", "Call", "Clause", "Constant", "Constructor", "Expr", "ExprFunctor", "ExprMutator",
     "ExprVisitor", "FuncType", "Function", "GlobalTypeVar", "GlobalVar", "IRModule", "If",
     "IncompleteType", "Let", "Match", "PatternConstructor", "PatternTuple", "PatternVar",
-    "PatternWildcard", "Prelude", "RefCreate", "RefRead", "RefType", "RefWrite", "TensorType",
-    "Tuple", "TupleGetItem", "TupleType", "TupleWrapper", "Type", "TypeCall", "TypeData",
-    "TypeVar", "Var", "analysis", "bind", "build", "const", "create_executor", "expr_functor",
-    "fromtext", "frontend", "image", "nn", "op", "parse", "prelude", "scalar_type",
+    "PatternWildcard", "Prelude", "RefCreate", "RefRead", "RefType", "RefWrite", "ScopeBuilder",
+    "TensorType", "Tuple", "TupleGetItem", "TupleType", "TupleWrapper", "Type", "TypeCall",
+    "TypeData", "TypeVar", "Var", "analysis", "bind", "build", "const", "create_executor",
+    "expr_functor", "fromtext", "frontend", "image", "nn", "op", "parse", "prelude", "scalar_type",
     "transform", "var",
 ]  # fmt: skip

@@ -166,3 +166,17 @@ def test_every_pass_runs_under_its_tvm_name_and_keeps_the_numbers(name: str):
     with tvm.transform.PassContext(opt_level=3):
         after = getattr(relay.transform, name)()(mod)
     np.testing.assert_allclose(_run(after, data, np.bool_(True)), before, rtol=1e-5, atol=1e-5)
+
+
+def test_scope_builder_makes_lets_and_an_if():
+    x = relay.var("x", shape=(), dtype="float32")
+    sb = relay.ScopeBuilder()
+    doubled = sb.let("doubled", x + x)
+    with sb.if_scope(relay.greater(doubled, relay.const(1.0))):
+        sb.ret(doubled * doubled)
+    with sb.else_scope():
+        sb.ret(relay.negative(doubled))
+    mod = tvm.IRModule.from_expr(relay.Function([x], sb.get()))
+    assert "let %doubled" in mod.astext()
+    assert _run(mod, np.float32(2.0)) == 16.0
+    assert _run(mod, np.float32(0.25), kind="vm") == -0.5
