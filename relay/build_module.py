@@ -68,13 +68,21 @@ def _to_numpy(value: Any) -> Any:
     return value
 
 
+class ConstructorRef:
+    """The constructor of a ConstructorValue: `.name_hint`, `.tag`."""
+
+    def __init__(self, name_hint: str, tag: int):
+        self.name_hint = name_hint
+        self.tag = tag
+
+
 class ConstructorValue:
-    """An ADT value in a result: `.tag`, `.fields`, `.constructor` (its name)."""
+    """An ADT value in a result: `.tag`, `.fields`, `.constructor.name_hint`."""
 
     def __init__(self, value: Any):
         self.value = value
         self.tag = value.tag
-        self.constructor = value.constructor.split("::")[-1]
+        self.constructor = ConstructorRef(value.constructor.split("::")[-1], value.tag)
         self.fields = [_wrap(f) for f in value.fields]
 
     def __repr__(self) -> str:

@@ -346,6 +346,8 @@ class FromSyntax:
         body = self.expr(node.body)
         self.scope = saved
         ret = from_syntax(node.ret)
+        if ret is not None and body._checked_type is None:  # pyright: ignore[reportPrivateUsage]
+            body._checked_type = ret  # pyright: ignore[reportPrivateUsage]
         return e.Function(params, body, ret, [TypeVar(t) for t in node.type_params], node.attrs)
 
     x_fn = fn

@@ -60,7 +60,11 @@ class IRModule:
             raise KeyError(f"the module has no function @{name}")
         return self._functions[name]
 
-    def __setitem__(self, key: e.GlobalVar | str, fn: e.Expr) -> None:
+    def __setitem__(self, key: e.GlobalVar | TypeVar | str, fn: e.Expr | e.TypeData) -> None:
+        if isinstance(fn, e.TypeData):  # mod[GlobalTypeVar("Shape")] = TypeData(...)
+            self._types[fn.header.name_hint] = fn
+            return
+        assert not isinstance(key, TypeVar), "a type variable names a TypeData"
         name = self._name(key)
         if not isinstance(fn, e.Function):
             from relay_opt.relay.analysis import free_vars

@@ -180,3 +180,25 @@ def test_scope_builder_makes_lets_and_an_if():
     assert "let %doubled" in mod.astext()
     assert _run(mod, np.float32(2.0)) == 16.0
     assert _run(mod, np.float32(0.25), kind="vm") == -0.5
+
+
+def test_types_after_infer_type():
+    x = relay.var("x", shape=(2, 3))
+    mod = tvm.IRModule.from_expr(relay.Function([x], relay.sum(x, axis=1)))
+    main = relay.transform.InferType()(mod)["main"]
+    assert main.body.checked_type == relay.TensorType((2,), "float32")
+    assert main.params[0].checked_type == relay.TensorType((2, 3), "float32")
+    with pytest.raises(ValueError, match="InferType"):
+        relay.sum(x).checked_type  # noqa: B018
+
+
+def test_adt_values_and_user_type_definitions():
+    mod = tvm.IRModule()
+    p = relay.prelude.Prelude(mod)
+    _, some, none = p.mod.get_type("Option")
+    x = relay.var("x", shape=(), dtype="int32")
+    mod["main"] = relay.Function([x], relay.If(relay.less(x, relay.const(0)), none(), some(x)))
+    run = relay.create_executor("vm", mod=mod).evaluate()
+    value = run(np.int32(4))
+    assert value.constructor.name_hint == "Some" and value.fields[0].numpy() == 4
+    assert run(np.int32(-1)).constructor.name_hint == "None"

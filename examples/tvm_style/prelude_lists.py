@@ -16,7 +16,7 @@ circle = relay.Constructor("Circle", [relay.scalar_type("float32")], shape_t)
 rect = relay.Constructor(
     "Rect", [relay.scalar_type("float32"), relay.scalar_type("float32")], shape_t
 )
-mod.add_type_data(relay.TypeData(shape_t, [], [circle, rect]))
+mod[shape_t] = relay.TypeData(shape_t, [], [circle, rect])
 
 s = relay.var("s", relay.TypeCall(shape_t, []))
 r = relay.var("r", shape=(), dtype="float32")
@@ -52,7 +52,7 @@ total_value, area_list = run(inputs["x"], inputs["y"])
 
 items = []
 node = area_list
-while node.constructor == "Cons":
+while node.constructor.name_hint == "Cons":
     items.append(float(node.fields[0].numpy()))
     node = node.fields[1]
 print("areas:", items, "total:", float(total_value.numpy()))
