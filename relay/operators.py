@@ -30,6 +30,9 @@ _OPERAND_DEFAULTS: dict[tuple[str, str], float] = {("nn.pad", "pad_value"): 0.0}
 # Defaults of TVM's Python functions that differ from the attribute's own default.
 _PYTHON_DEFAULTS: dict[tuple[str, str], object] = {("nn.leaky_relu", "alpha"): 0.01}
 
+# Window attributes of the 2-d operators that TVM's functions take as one int for both axes.
+_PAIRS = {"pool_size", "strides", "dilation", "kernel_size", "padding", "output_padding"}
+
 # Operators whose result is a tuple: how many fields, from the attributes.
 _TUPLE_SIZES: dict[str, Callable[[dict[str, object]], int]] = {
     "split": lambda a: (
@@ -75,6 +78,10 @@ def call(name: str, *args: object, **kwargs: object) -> e.Call:
         like = operands[0] if operands else None
         operands.append(e.as_expr(value, like))
     attrs = {k: v for k, v in given.items() if v is not None}
+    if name.endswith("2d"):
+        for key in _PAIRS & attrs.keys():
+            if isinstance(attrs[key], int):
+                attrs[key] = (attrs[key], attrs[key])
     for (op, key), default in _PYTHON_DEFAULTS.items():
         if op == name and key not in attrs:
             attrs[key] = default

@@ -202,3 +202,11 @@ def test_adt_values_and_user_type_definitions():
     value = run(np.int32(4))
     assert value.constructor.name_hint == "Some" and value.fields[0].numpy() == 4
     assert run(np.int32(-1)).constructor.name_hint == "None"
+
+
+def test_a_window_given_as_one_int_covers_both_axes():
+    x = relay.var("x", shape=(1, 2, 4, 4))
+    w = relay.const(np.ones((2, 2, 3, 3), "float32"))
+    y = relay.nn.max_pool2d(relay.nn.conv2d(x, w, kernel_size=3, padding=1), pool_size=2, strides=2)
+    mod = tvm.IRModule.from_expr(relay.Function([x], y))
+    assert _run(mod, np.ones((1, 2, 4, 4), "float32")).shape == (1, 2, 2, 2)
