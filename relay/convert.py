@@ -21,6 +21,7 @@ from relay_opt.relay import expr as e
 from relay_opt.relay.ty import IncompleteType, Type, TypeVar, from_syntax
 
 _LEAVES = (e.Var, e.GlobalVar, e.Constant, e.Op, e.Constructor)
+_DATAFLOW = (e.Call, e.Tuple, e.TupleGetItem, e.RefCreate, e.RefRead, e.RefWrite)
 
 
 def _children(node: e.Expr) -> list[e.Expr]:
@@ -100,6 +101,7 @@ class ToSyntax:
         self.constants: list[np.ndarray] = []
         self.names: dict[int, str] = {}
         self.taken: set[str] = set()
+        self.counters: dict[str, int] = {}  # the last suffix `fresh` gave each hint
         self.scope = _Scope(None)
 
     def name_of(self, v: e.Var) -> str:
@@ -107,19 +109,17 @@ class ToSyntax:
             base = "".join(c if c.isalnum() or c in "_." else "_" for c in v.name_hint) or "v"
             if base[0].isdigit():
                 base = "v" + base
-            name, i = base, 0
-            while name in self.taken:
-                i += 1
-                name = f"{base}_{i}"
-            self.taken.add(name)
+            name = self.fresh(base, "_")
             self.names[id(v)] = name
         return name
 
-    def fresh(self, hint: str) -> str:
-        name, i = hint, 0
+    def fresh(self, hint: str, sep: str = "") -> str:
+        i = self.counters.get(hint + sep, 0)
+        name = hint
         while name in self.taken:
             i += 1
-            name = f"{hint}{i}"
+            name = f"{hint}{sep}{i}"
+        self.counters[hint + sep] = i
         self.taken.add(name)
         return name
 
@@ -156,6 +156,8 @@ class ToSyntax:
             return s.Local(name, node.span)
         if isinstance(node, e.Let):
             return self.let(node)
+        if isinstance(node, _DATAFLOW):
+            self.bind_operands(node)
         built = self.build(node)
         if self.counts.get(key, 0) > 1:
             name = self.fresh("x")
@@ -163,6 +165,29 @@ class ToSyntax:
             self.scope.bound[key] = name
             return s.Local(name, node.span)
         return built
+
+    def bind_operands(self, root: e.Expr) -> None:
+        """Binds the dataflow values under `root` (calls, tuples, projections, refs), operands
+        first, found with an explicit stack: a chain of thousands of operators becomes a flat
+        sequence of graph bindings, never a deep recursion here or in `to_dialect`."""
+        order: list[e.Expr] = []
+        seen: set[int] = set()
+        stack: list[tuple[e.Expr, bool]] = [(c, False) for c in reversed(_children(root))]
+        while stack:
+            node, ready = stack.pop()
+            if ready:
+                order.append(node)
+                continue
+            key = id(node)
+            if key in seen or not isinstance(node, _DATAFLOW) or self.scope.lookup(key):
+                continue
+            seen.add(key)
+            stack.append((node, True))
+            stack.extend((c, False) for c in reversed(_children(node)))
+        for node in order:
+            name = self.fresh("x")
+            self.scope.bindings.append((name, True, None, self.build(node), node.span))
+            self.scope.bound[id(node)] = name
 
     def leaf(self, node: e.Expr) -> s.Expr:
         loc = node.span

@@ -210,3 +210,12 @@ def test_a_window_given_as_one_int_covers_both_axes():
     y = relay.nn.max_pool2d(relay.nn.conv2d(x, w, kernel_size=3, padding=1), pool_size=2, strides=2)
     mod = tvm.IRModule.from_expr(relay.Function([x], y))
     assert _run(mod, np.ones((1, 2, 4, 4), "float32")).shape == (1, 2, 2, 2)
+
+
+def test_a_chain_of_thousands_of_operators_converts_without_deep_recursion():
+    x = relay.var("x", shape=(2,))
+    y = x
+    for _ in range(3000):
+        y = relay.add(y, relay.const(1.0))
+    mod = tvm.IRModule.from_expr(relay.Function([x], y))
+    np.testing.assert_array_equal(_run(mod, np.zeros(2, "float32")), [3000.0, 3000.0])
