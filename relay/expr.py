@@ -83,6 +83,10 @@ class Expr:
 
     __hash__ = object.__hash__
 
+    def same_as(self, other: object) -> bool:
+        """Whether `other` is this very node (TVM's reference equality)."""
+        return self is other
+
     def __getitem__(self, index: int) -> TupleGetItem:
         return TupleGetItem(self, index)
 
