@@ -3,8 +3,8 @@
 
 `tvm.IRModule`, `tvm.transform` (PassContext, Sequential, module_pass, PrintIR), `tvm.nd`
 (array, NDArray), `tvm.cpu()`, `tvm.device()`, `tvm.runtime`, `tvm.target.Target`,
-`tvm.contrib.graph_executor`, `tvm.parser.parse`, `tvm.testing.assert_allclose` and
-`tvm.relay` (relay_opt.relay). Only the host CPU is a target.
+`tvm.contrib.graph_executor`, `tvm.parser.parse`, `tvm.ir.structural_equal`,
+`tvm.testing.assert_allclose` and `tvm.relay` (relay_opt.relay). Only the host CPU is a target.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import sys
 import types
 
 from relay_opt import relay as relay
+from relay_opt.relay import structural as _structural
 from relay_opt.relay import transform as _relay_transform
 from relay_opt.relay.expr import Op as _Op
 from relay_opt.relay.module import IRModule
@@ -70,7 +71,14 @@ class Target:
 
 
 target = _module("target", "tvm.target: the host CPU target", Target=Target)
-ir = _module("ir", "tvm.ir", IRModule=IRModule, Op=_Op)
+ir = _module(
+    "ir",
+    "tvm.ir",
+    IRModule=IRModule,
+    Op=_Op,
+    structural_equal=_structural.structural_equal,
+    assert_structural_equal=_structural.assert_structural_equal,
+)
 parser = _module("parser", "tvm.parser: Relay text", parse=relay.fromtext, fromtext=relay.fromtext)
 
 
