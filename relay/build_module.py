@@ -165,6 +165,16 @@ class GraphModule:
     def set_input(self, key: str | int | None = None, value: Any = None, **params: Any) -> None:
         if key is not None:
             name = self._names[key] if isinstance(key, int) else key
+            if name in self.factory.params:
+                # relay.build compiled the params in as constants: setting one to its own
+                # value (`m.set_input(**lib.get_params())`) is fine; a new value is not.
+                built = _to_numpy(self.factory.params[name])
+                if not np.array_equal(np.asarray(built), np.asarray(_to_numpy(value))):
+                    raise ValueError(
+                        f"'{name}' was given to relay.build as a param and is compiled in; "
+                        "build again to change it"
+                    )
+                return
             if name not in self._names:
                 raise ValueError(f"main has no input '{name}' (it has {', '.join(self._names)})")
             self._inputs[name] = _to_numpy(value)

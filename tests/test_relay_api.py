@@ -238,3 +238,19 @@ def test_structural_equality_ignores_names_not_structure():
     )
     y = relay.var("y", shape=(2,))
     tvm.ir.assert_structural_equal(folded["main"], relay.Function([y], y + relay.const(2.0)))
+
+
+def test_params_given_to_build_are_compiled_in():
+    from relay_opt.tvm.contrib import graph_executor
+
+    x, w = relay.var("x", shape=(2, 3)), relay.var("w", shape=(4, 3))
+    mod = tvm.IRModule.from_expr(relay.Function([x, w], relay.nn.dense(x, w)))
+    weight = np.arange(12, dtype="float32").reshape(4, 3)
+    lib = relay.build(mod, target="llvm", params={"w": weight})
+    gm = graph_executor.GraphModule(lib["default"](tvm.cpu()))
+    gm.set_input(**lib.get_params())  # the same value: accepted
+    with pytest.raises(ValueError, match="compiled in"):
+        gm.set_input("w", weight + 1)
+    gm.run(x=np.ones((2, 3), "float32"))
+    np.testing.assert_allclose(gm.get_output(0).numpy(), np.ones((2, 3)) @ weight.T)
+    assert gm.get_num_outputs() == 1 and gm.get_num_inputs() == 1

@@ -37,6 +37,7 @@ with tvm.transform.PassContext(opt_level=3):
 image = rng.standard_normal((1, 3, 16, 16)).astype("float32")
 module = graph_executor.GraphModule(lib["default"](tvm.cpu()))
 module.set_input("data", image)
+module.set_input(**lib.get_params())  # the params are compiled in: setting them again is a no-op
 module.run()
 result = module.get_output(0).numpy()
 print("output", result.shape, "top class", int(result.argmax()))
