@@ -75,7 +75,8 @@ def _module(name: str, space: types.SimpleNamespace) -> types.ModuleType:
 nn = _module("nn", _spaces["nn"])
 image = _module("image", _spaces["image"]) if "image" in _spaces else None
 _top = vars(_spaces[""])
-globals().update(_top)  # relay.add, relay.reshape, ...
+for _name, _fn in _top.items():  # relay.add, relay.reshape, ... (never over a name of the API)
+    globals().setdefault(_name, _fn)
 
 
 def __getattr__(name: str) -> _AnyT:  # noqa: ANN401
