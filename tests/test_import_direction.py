@@ -38,6 +38,10 @@ LAYERS: dict[str, set[str]] = {
         "loader",
         "runtime",
     },
+    # The tvm.relay API (relay/) builds programs and hands them to the loader's type check,
+    # the passes and the runtime; the tvm.* names (tvm/) wrap it.
+    "relay": {"relay_opt", "dialects", "frontends", "passes", "loader", "runtime"},
+    "tvm": {"relay"},
     # The fuzzers sit at the top (nothing imports them): they run everything, the tools too.
     "fuzz": {
         "relay_opt",

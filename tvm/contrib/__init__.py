@@ -1,0 +1,3 @@
+"""tvm.contrib: graph_executor."""
+
+from relay_opt.tvm.contrib import graph_executor as graph_executor
