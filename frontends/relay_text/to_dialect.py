@@ -274,7 +274,8 @@ class ToDialect:
         return out
 
     def expression_program(self, body: s.Expr) -> None:
-        """A bare expression (as `parse_expr` takes) becomes `@main`; its free_vars, wherever
+        """A bare expression (as `parse_expr` takes) becomes `@main`'s body (a bare `fn`, @main
+        itself); its free_vars, wherever
         they are declared (TVM's printer puts them just before their first use, also in a
         branch or a closure), its parameters in the order of declaration."""
         free: dict[str, s.FreeVar] = {}
@@ -282,6 +283,10 @@ class ToDialect:
             free.setdefault(fv.name, fv)
         if "main" in self.funcs:
             raise self.error("a bare expression cannot go with a function named @main", body.loc)  # pyright: ignore
+        if isinstance(body, s.Fn) and not free:
+            # A function is @main itself, as TVM's IRModule.from_expr makes it.
+            self.func_def("main", body, body.loc)
+            return
         self.top_level_free = {id(fv) for fv in _free_var_decls(body)}
         main = s.Fn([], [], None, {}, body, body.loc)  # pyright: ignore
         self.func_def("main", main, body.loc, list(free.values()))  # pyright: ignore

@@ -13,11 +13,10 @@ from xdsl.builder import Builder
 from xdsl.dialects import arith, math, tensor
 from xdsl.dialects.builtin import AffineMapAttr, IntegerType, StringAttr, TensorType
 from xdsl.dialects.linalg import ops as linalg
-from xdsl.ir import Attribute, Operation, SSAValue
+from xdsl.ir import Attribute, SSAValue
 
 from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay.attribute_names import CONTRACTION
-from relay_opt.dialects.relay.builder import RelayBuilder
 from relay_opt.dialects.relay.decompositions import DECOMPOSITIONS
 from relay_opt.dialects.relay.ir_helpers import shape_of
 from relay_opt.dialects.relay.ops.common import normalize_axis
@@ -48,7 +47,12 @@ from relay_opt.dialects.relay.ops.nn import (
 )
 from relay_opt.dialects.relay.registry import RelayOperatorOp
 from relay_opt.dialects.relay.types import tensor_dtype, tensor_type
-from relay_opt.lowering.convert_relay_to_linalg import Lowerer, lowering, signless
+from relay_opt.lowering.convert_relay_to_linalg import (
+    Lowerer,
+    lower_through_relay,
+    lowering,
+    signless,
+)
 from relay_opt.lowering.convert_relay_to_linalg.elementwise import (
     BINARY,
     Scalar,
@@ -831,12 +835,4 @@ def pad_by_index(
 def lower_by_expansion(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     """The Relay arithmetic the op decomposes into (as simplify-inference rewrites it),
     built aside and lowered op by op with the existing rules."""
-    built: list[Operation] = []
-    out = DECOMPOSITIONS[type(op)](RelayBuilder.collect(built, op.location), op)
-    for relay_op in built:
-        lw.op(relay_op)
-    [lowered] = lw.values[out]
-    # The built ops use the op's operands: drop them (last first, so no use is left).
-    for relay_op in reversed(built):
-        relay_op.erase(safe_erase=False)
-    return lowered
+    return lower_through_relay(lw, op, DECOMPOSITIONS[type(op)])

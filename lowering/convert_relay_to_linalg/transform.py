@@ -22,7 +22,9 @@ from relay_opt.dialects.relay.ops.nn import AdaptiveAvgPool2D, BatchFlatten
 from relay_opt.dialects.relay.ops.transform import (
     Arange,
     BroadcastTo,
+    BroadcastToLike,
     Concatenate,
+    Copy,
     ExpandDims,
     Full,
     LayoutTransform,
@@ -30,6 +32,7 @@ from relay_opt.dialects.relay.ops.transform import (
     OnesLike,
     Repeat,
     Reshape,
+    ReshapeLike,
     Resize2D,
     ReverseSequence,
     Split,
@@ -205,7 +208,7 @@ def dynamic_reshape(
     )[0]
 
 
-@lowering(Reshape, Squeeze, ExpandDims, BatchFlatten)
+@lowering(Reshape, Squeeze, ExpandDims, BatchFlatten, ReshapeLike)
 def lower_reshape(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     if _dynamic(args[0]) or _dynamic(op.result.type):
         if shape_of(args[0]) == shape_of(op.result.type):
@@ -221,7 +224,12 @@ def lower_transpose(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> S
     return gather(lw, args[0], op.result.type, source)
 
 
-@lowering(BroadcastTo)
+@lowering(Copy)
+def lower_copy(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    return args[0]  # tensors are values: the copy is the operand
+
+
+@lowering(BroadcastTo, BroadcastToLike)
 def lower_broadcast_to(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     m = broadcast_map(shape_of(args[0]), shape_of(op.result.type))
     return gather(lw, args[0], op.result.type, list(m.results))
