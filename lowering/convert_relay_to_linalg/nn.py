@@ -17,6 +17,7 @@ from xdsl.ir import Attribute, SSAValue
 
 from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay.attribute_names import CONTRACTION
+from relay_opt.dialects.relay.builder import RelayBuilder
 from relay_opt.dialects.relay.decompositions import DECOMPOSITIONS
 from relay_opt.dialects.relay.ir_helpers import shape_of
 from relay_opt.dialects.relay.ops.common import normalize_axis
@@ -43,8 +44,10 @@ from relay_opt.dialects.relay.ops.nn import (
     Prelu,
     Softmax,
     conv2d_blocks,
+    layouts_are_native,
     padding4,
 )
+from relay_opt.dialects.relay.ops.transform import LayoutTransform
 from relay_opt.dialects.relay.registry import RelayOperatorOp
 from relay_opt.dialects.relay.types import tensor_dtype, tensor_type
 from relay_opt.lowering.convert_relay_to_linalg import (
@@ -242,8 +245,35 @@ def _blocked_conv2d(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, w: SSAValue) 
     return result
 
 
+def through_nchw(lw: Lowerer, op: RelayOperatorOp) -> SSAValue:
+    """A conv2d or pooling in layouts the rules do not compute in (OHWI, NWHC, a result in
+    another layout, ...): layout_transforms to NCHW (and OIHW), the op there, and back."""
+
+    def relaid(b: RelayBuilder, v: SSAValue, src: str, dst: str) -> SSAValue:
+        return v if src == dst else b.call(LayoutTransform, v, src_layout=src, dst_layout=dst)
+
+    def build(b: RelayBuilder, op: RelayOperatorOp) -> SSAValue:
+        attrs = {k: v for k, v in op.attrs.items() if v is not None}
+        if isinstance(op, Conv2D):
+            out = attrs["out_layout"] or attrs["data_layout"]
+            x = relaid(b, op.operands[0], attrs["data_layout"], "NCHW")
+            w = relaid(b, op.operands[1], attrs["kernel_layout"], "OIHW")
+            attrs.update(data_layout="NCHW", kernel_layout="OIHW", out_layout="")
+            y = b.call(Conv2D, x, w, **attrs)
+        else:
+            out = attrs["out_layout"] or attrs["layout"]
+            x = relaid(b, op.operands[0], attrs["layout"], "NCHW")
+            attrs.update(layout="NCHW", out_layout="")
+            y = b.call(type(op), x, **attrs)
+        return relaid(b, y, "NCHW", out)
+
+    return lower_through_relay(lw, op, build)
+
+
 @lowering(Conv2D)
 def lower_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    if not layouts_are_native(op):
+        return through_nchw(lw, op)
     attrs = op.attrs
     nhwc = attrs.data_layout == "NHWC"
     _check_out_dtype(op)
@@ -362,6 +392,8 @@ def lower_conv2d_transpose(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue
 
 
 def _pool(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, kind: str) -> SSAValue:
+    if not layouts_are_native(op):
+        return through_nchw(lw, op)
     attrs = op.attrs
     nhwc = attrs.layout == "NHWC"
     dtype = _dtype(op)
@@ -494,6 +526,8 @@ def lower_avg_pool(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SS
 
 @lowering(GlobalAvgPool2D, GlobalMaxPool2D)
 def lower_global_pool(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    if not layouts_are_native(op):
+        return through_nchw(lw, op)
     x = args[0]
     nhwc = op.attrs.layout == "NHWC"
     shape = shape_of(x)

@@ -476,6 +476,11 @@ def _adaptive_weights(out_size: int, in_size: int) -> np.ndarray:
 
 @lowering(AdaptiveAvgPool2D)
 def lower_adaptive_avg_pool(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    from relay_opt.dialects.relay.ops.nn import layouts_are_native
+    from relay_opt.lowering.convert_relay_to_linalg.nn import through_nchw
+
+    if not layouts_are_native(op):
+        return through_nchw(lw, op)
     shape = shape_of(args[0])
     h, w = (shape[1], shape[2]) if op.attrs.layout == "NHWC" else (shape[2], shape[3])
     out = shape_of(op.result.type)
