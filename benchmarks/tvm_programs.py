@@ -180,7 +180,7 @@ def check(src: Source, compile_too: bool) -> tuple[list[str], str]:
     if not compile_too:
         return steps, ""
     try:
-        got = jit.compile(program.module, opt=1, cache=False)(*inputs)
+        got = jit.compile(program.module, opt=1, cache=False)(*inputs)  # pyright: ignore[reportArgumentType]
     except Exception as e:  # noqa: BLE001
         return steps, _first_line(e)
     if not same_value(got, want, rtol=1e-4, atol=1e-5):
@@ -190,18 +190,19 @@ def check(src: Source, compile_too: bool) -> tuple[list[str], str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("dirs", nargs="+", type=Path)
     ap.add_argument("--no-compile", action="store_true", help="stop after the interpreter run")
     ap.add_argument("--verbose", action="store_true", help="print every row, not only failures")
     ns = ap.parse_args(argv)
     sources = programs_in(ns.dirs)
-    counts = dict.fromkeys(("parse", "typecheck", "run", "compile"), 0)
-    not_applicable = dict.fromkeys(("run", "compile"), 0)
+    steps_named = ("parse", "typecheck", "run", "compile")
+    counts: dict[str, int] = dict.fromkeys(steps_named, 0)
+    not_applicable: dict[str, int] = dict.fromkeys(steps_named, 0)
     for src in sources:
         steps, error = check(src, not ns.no_compile)
         for i, step in enumerate(steps):
-            key = ("parse", "typecheck", "run", "compile")[i]
+            key = steps_named[i]
             if step == "-":
                 not_applicable[key] += 1
             else:
