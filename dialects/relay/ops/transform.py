@@ -894,7 +894,11 @@ def _broadcast_to_like_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute
 
     shape, dtype = expect_tensor(args[0], "data")
     target, _ = expect_tensor(args[1], "broadcast_type")
-    if len(target) < len(shape) or broadcast_shapes(shape, target) != target:
+    try:
+        fits = len(target) >= len(shape) and broadcast_shapes(shape, target) == target
+    except TypeRelationError:
+        fits = False
+    if not fits:
         raise TypeRelationError(f"cannot broadcast {show_shape(shape)} to {show_shape(target)}")
     return result(target, dtype)
 
@@ -926,7 +930,11 @@ def collapsed_axes(shape: Sequence[int], target: Sequence[int]) -> list[int]:
 def _collapse_sum_rel(shape: Shape, dtype: str, target: Shape) -> Attribute:
     from relay_opt.dialects.relay.ops.common import broadcast_shapes
 
-    if len(target) > len(shape) or broadcast_shapes(target, shape) != tuple(shape):
+    try:
+        fits = len(target) <= len(shape) and broadcast_shapes(target, shape) == tuple(shape)
+    except TypeRelationError:
+        fits = False
+    if not fits:
         raise TypeRelationError(
             f"cannot collapse {show_shape(shape)} to {show_shape(target)} by summing: "
             f"{show_shape(target)} does not broadcast to it"
