@@ -194,8 +194,7 @@ def test_constructor_value_takes_its_type_from_the_use():
 
 def test_local_polymorphic_function():
     text = HEADER + (
-        "def @main(%x: Tensor[(2), float32]) {\n"
-        "  %0 = fn[A](%v: A) -> A { %v };\n  %0(%x)\n}"
+        "def @main(%x: Tensor[(2), float32]) {\n  %0 = fn[A](%v: A) -> A { %v };\n  %0(%x)\n}"
     )
     x = np.array([1.5, -2.0], np.float32)
     np.testing.assert_array_equal(_run(text, x), x)
@@ -212,10 +211,7 @@ def test_header_then_a_function_is_main():
 
 
 def test_free_vars_anywhere_in_a_bare_expression_are_main_parameters():
-    text = (
-        "free_var %c: bool\n"
-        "if (%c) {\n  free_var %s: float32\n  %s\n} else {\n  add(%s, 1f)\n}"
-    )
+    text = "free_var %c: bool\nif (%c) {\n  free_var %s: float32\n  %s\n} else {\n  add(%s, 1f)\n}"
     main = funcs(load_program(text, "relay").module)["main"]
     assert [a.name_hint for a in main.args] == ["c", "s"]
     assert float(_run(text, np.bool_(False), np.float32(2))) == 3.0
