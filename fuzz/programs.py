@@ -1138,6 +1138,33 @@ def _gen_broadcast_to(g: Generator, op: str) -> None:
     g.emit(op, [x], {"shape": target})
 
 
+def _gen_broadcast_to_like(g: Generator, op: str) -> None:
+    x = g.tensor(ALL, rank=(0, 3))
+    target = [g.int(1, 3) for _ in range(g.int(0, 1))] + [
+        g.int(1, 3) if d == 1 else d for d in x.shape
+    ]
+    g.emit(op, [x, g.tensor(ALL, shape=tuple(target))], {})
+
+
+def _gen_collapse_sum(g: Generator, op: str) -> None:
+    """Sum back to a shape that broadcasts to the operand's (leading axes dropped, some
+    axes kept as 1)."""
+    x = g.tensor(FLOATS + INTS, rank=(1, 3))
+    keep = g.int(0, x.rank)
+    target = tuple(1 if g.chance(0.4) else d for d in x.shape[x.rank - keep :])
+    if op == "collapse_sum_to":
+        g.emit(op, [x], {"shape": list(target)})
+    else:
+        g.emit(op, [x, g.tensor(ALL, shape=target)], {})
+
+
+def _gen_reshape_like(g: Generator, op: str) -> None:
+    x = g.tensor(ALL, rank=(1, 3))
+    size = int(np.prod(x.shape, dtype=np.int64))
+    like = (size,) if g.chance(0.5) else (1, size)
+    g.emit(op, [x, g.tensor(ALL, shape=like)], {})
+
+
 def _gen_tile(g: Generator, op: str) -> None:
     x = g.tensor(ALL, rank=(0, 3))
     reps = [g.int(1, 3) for _ in range(g.int(1, x.rank + 1))]
@@ -1343,6 +1370,11 @@ GENERATORS: dict[str, _G] = {
     "take": _gen_take,
     "reverse_sequence": _gen_reverse_sequence,
     "broadcast_to": _gen_broadcast_to,
+    "broadcast_to_like": _gen_broadcast_to_like,
+    "collapse_sum_like": _gen_collapse_sum,
+    "collapse_sum_to": _gen_collapse_sum,
+    "reshape_like": _gen_reshape_like,
+    "copy": _gen_like,
     "tile": _gen_tile,
     "repeat": _gen_repeat,
     "zeros": _gen_create,

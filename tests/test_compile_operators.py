@@ -174,3 +174,76 @@ def test_integer_nearest_resize2d(attrs, dtype, opt):
     np.testing.assert_array_equal(got, want)
     with pytest.raises(RelayError, match="resize2d linear of .* data is not lowered yet"):
         compile(module_for("image.resize2d", [x], {"size": [5, 7]}), opt=opt)
+
+
+def _shape(a: np.ndarray) -> str:
+    return ", ".join(map(str, a.shape))
+
+
+# conv2d and pooling in layouts other than NCHW/OIHW: interpreted and compiled (-O1 and -O3, where
+# alter-op-layout and fold-explicit-padding run) against the NCHW computation re-laid.
+@pytest.mark.parametrize(
+    "data_layout, kernel_layout, out_layout",
+    [
+        ("NHWC", "HWIO", ""),
+        ("NHWC", "OHWI", ""),
+        ("NCHW", "HWIO", "NHWC"),
+        ("NHWC", "OIHW", "NCHW"),
+        ("HWCN", "IHWO", "NCWH"),
+    ],
+)
+@pytest.mark.parametrize("opt", [1, 3])
+def test_conv2d_layouts_match_nchw(data_layout, kernel_layout, out_layout, opt):
+    from relay_opt import load_program
+    from relay_opt.dialects.relay.ops.nn import conv2d_nchw
+    from relay_opt.dialects.relay.ops.transform import relayout
+    from relay_opt.runtime.interpreter import interpret
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 6, 7, 5)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3, 2)).astype(np.float32)
+    attrs = "padding=[1, 0, 1, 1], strides=[2, 1], groups=2"
+    want = conv2d_nchw(x.astype(np.float64), w, [2, 1], [1, 0, 1, 1], [1, 1], 2, np.float64)
+    want = relayout(want, "NCHW", out_layout or data_layout)
+    xs, ws = relayout(x, "NCHW", data_layout), relayout(w, "OIHW", kernel_layout)
+    text = (
+        f'#[version = "0.0.5"]\ndef @main(%x: Tensor[({_shape(xs)}), float32], '
+        f"%w: Tensor[({_shape(ws)}), float32]) {{ nn.conv2d(%x, %w, {attrs}, "
+        f'data_layout="{data_layout}", kernel_layout="{kernel_layout}", '
+        f'out_layout="{out_layout}") }}'
+    )
+    module = load_program(text, "relay").module
+    np.testing.assert_allclose(interpret(module, [xs, ws]), want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(compile(module, opt=opt)(xs, ws), want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "op", ["nn.max_pool2d", "nn.avg_pool2d", "nn.global_avg_pool2d", "nn.adaptive_avg_pool2d"]
+)
+@pytest.mark.parametrize("layout, out_layout", [("NHWC", ""), ("NWHC", ""), ("NHWC", "NCHW")])
+def test_pooling_layouts_match_nchw(op, layout, out_layout):
+    from relay_opt import load_program
+    from relay_opt.dialects.relay.ops.transform import relayout
+    from relay_opt.runtime.interpreter import interpret
+
+    attrs = {
+        "nn.max_pool2d": "pool_size=[3, 2], strides=[2, 1], padding=[1, 1]",
+        "nn.avg_pool2d": "pool_size=[2, 2], strides=[2, 2], count_include_pad=True",
+        "nn.global_avg_pool2d": "",
+        "nn.adaptive_avg_pool2d": "output_size=[3, 2]",
+    }[op]
+    x = np.random.default_rng(4).standard_normal((2, 3, 7, 5)).astype(np.float32)
+    nchw = load_program(
+        f'#[version = "0.0.5"]\ndef @main(%x: Tensor[(2, 3, 7, 5), float32]) {{ {op}(%x, {attrs}) }}',
+        "relay",
+    ).module
+    want = relayout(interpret(nchw, [x]), "NCHW", out_layout or layout)
+    xs = relayout(x, "NCHW", layout)
+    sep = ", " if attrs else ""
+    module = load_program(
+        f'#[version = "0.0.5"]\ndef @main(%x: Tensor[({_shape(xs)}), float32]) '
+        f'{{ {op}(%x{sep}{attrs}, layout="{layout}", out_layout="{out_layout}") }}',
+        "relay",
+    ).module
+    np.testing.assert_allclose(interpret(module, [xs]), want, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(compile(module, opt=1)(xs), want, rtol=1e-5, atol=1e-5)

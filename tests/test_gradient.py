@@ -266,6 +266,20 @@ CASES: dict[str, Callable[[np.random.Generator], Case]] = {
         {"x": f64(2, 3)},
         f"repeat(%x, repeats=3, axis={int(rng.integers(-2, 2))})",
     ),
+    "copy": lambda rng: ({"x": f64(2, 3)}, "copy(%x) * %x"),
+    "reshape_like": lambda rng: (
+        {"x": f64(2, 3), "s": f64(3, 2)},
+        "reshape_like(%x, %s) * %s",
+    ),
+    "broadcast_to_like": lambda rng: (
+        {"x": f64(3, 1), "s": f64(2, 3, 4)},
+        "broadcast_to_like(%x, %s) * %s",
+    ),
+    "collapse_sum_like": lambda rng: (
+        {"x": f64(2, 3, 4), "s": f64(3, 1)},
+        "collapse_sum_like(%x * %x, %s) * %s",
+    ),
+    "collapse_sum_to": lambda rng: ({"x": f64(2, 3)}, "collapse_sum_to(%x * %x, shape=[1, 3])"),
 }
 
 

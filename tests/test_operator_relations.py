@@ -420,6 +420,25 @@ CASES["full"] = lambda rng: [
 ]
 CASES["zeros_like"] = unary()
 CASES["ones_like"] = unary("int32")
+CASES["copy"] = unary("int8")
+CASES["broadcast_to_like"] = lambda rng: [
+    ([arr(rng, (3, 1)), arr(rng, (r(rng), 3, r(rng)))], {}),
+    ([arr(rng, ()), arr(rng, (2, 2), "int32")], {}),
+]
+CASES["collapse_sum_like"] = lambda rng: [
+    ([arr(rng, (2, 3, 4)), arr(rng, (3, 1))], {}),
+    ([arr(rng, (2, 3), "int32"), arr(rng, ())], {}),
+    ([arr(rng, (2, 3)), arr(rng, (2, 3))], {}),
+]
+CASES["collapse_sum_to"] = lambda rng: [
+    ([arr(rng, (r(rng), 3, 4))], {"shape": [1, 4]}),
+    ([arr(rng, (2, 5))], {"shape": [5]}),
+]
+CASES["reshape_like"] = lambda rng: [
+    ([arr(rng, (2, 3, 4)), arr(rng, (6, 4))], {}),
+    ([arr(rng, (2, 3, 4)), arr(rng, (5, 12))], {"lhs_begin": 1, "rhs_begin": 1}),
+    ([arr(rng, (2, 3, 4)), arr(rng, (4, 6, 2))], {"lhs_end": 2, "rhs_begin": 1, "rhs_end": -1}),
+]
 CASES["layout_transform"] = lambda rng: [
     ([arr(rng, (1, 8, 3, 2))], {"src_layout": "NCHW", "dst_layout": "NHWC"}),
     ([arr(rng, (1, 8, 3, 2))], {"src_layout": "NCHW", "dst_layout": "NCHW4c"}),

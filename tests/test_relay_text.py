@@ -165,6 +165,84 @@ def test_bare_expression_becomes_main_with_free_vars_as_parameters():
     assert [str(t) for t in main.function_type.inputs] == ["tensor<2xf32>"]
 
 
+# -- constructs of TVM's own programs (std/prelude.rly, its tests' printed IR) -----------------
+
+
+def _run(text: str, *inputs):  # noqa: ANN002, ANN202
+    from relay_opt.runtime.interpreter import interpret
+
+    return interpret(load_program(text, "relay").module, list(inputs))
+
+
+def test_constructor_as_a_value_is_its_function():
+    from relay_opt.runtime.values import from_adt_list, to_adt_list
+
+    text = HEADER + (
+        "def @main(%xs: List[int32], %ys: List[int32]) -> List[int32] {\n"
+        "  @foldr(Cons, %ys, %xs)\n}"
+    )
+    xs = [np.array(1, np.int32), np.array(2, np.int32)]
+    out = _run(text, to_adt_list(xs), to_adt_list([np.array(3, np.int32)]))
+    assert [int(v) for v in from_adt_list(out)] == [1, 2, 3]  # pyright: ignore[reportOptionalIterable]
+
+
+def test_constructor_value_takes_its_type_from_the_use():
+    text = HEADER + "def @main[A]() -> fn(A, List[A]) -> List[A] { Cons }"
+    main = funcs(load_program(text, "relay").module)["main"]
+    assert "!relay.tvar<A>" in str(main.ret_type)
+
+
+def test_local_polymorphic_function():
+    text = HEADER + (
+        "def @main(%x: Tensor[(2), float32]) {\n  %0 = fn[A](%v: A) -> A { %v };\n  %0(%x)\n}"
+    )
+    x = np.array([1.5, -2.0], np.float32)
+    np.testing.assert_array_equal(_run(text, x), x)
+
+
+def test_attributes_on_a_function_call_are_accepted():
+    text = HEADER + "def @f(%x: float32) { %x }\ndef @main(%y: float32) { @f(%y, note=1) }"
+    assert float(_run(text, np.float32(2.5))) == 2.5
+
+
+def test_header_then_a_function_is_main():
+    main = funcs(load_program(HEADER + "fn (%x: float32) { %x * 2f }", "relay").module)["main"]
+    assert [a.name_hint for a in main.args] == ["x"]
+
+
+def test_free_vars_anywhere_in_a_bare_expression_are_main_parameters():
+    text = "free_var %c: bool\nif (%c) {\n  free_var %s: float32\n  %s\n} else {\n  add(%s, 1f)\n}"
+    main = funcs(load_program(text, "relay").module)["main"]
+    assert [a.name_hint for a in main.args] == ["c", "s"]
+    assert float(_run(text, np.bool_(False), np.float32(2))) == 3.0
+
+
+def test_graph_variable_used_outside_the_block_that_bound_it():
+    """TVM's printer names a shared node once; the else branch uses %1 of the then branch."""
+    text = HEADER + (
+        "fn (%x: float32) {\n  %0 = equal(%x, 2f);\n"
+        "  if (%0) {\n    %1 = add(%x, 1f);\n    multiply(%1, 2f)\n"
+        "  } else {\n    multiply(%1, 1f)\n  }\n}"
+    )
+    assert float(_run(text, np.float32(2))) == 6.0
+    assert float(_run(text, np.float32(3))) == 4.0
+
+
+def test_graph_variable_with_effects_stays_in_its_block():
+    text = HEADER + (
+        "def @main(%c: bool) {\n  if (%c) {\n    %0 = ref(1f);\n    ref_read(%0)\n"
+        "  } else {\n    ref_read(%0)\n  }\n}"
+    )
+    with pytest.raises(RelayError, match=r"7:14: error: undefined graph variable %0"):
+        load_program(text, "relay", filename="f.rly")
+
+
+def test_free_var_in_a_def_is_a_located_error():
+    text = HEADER + "def @main() {\n  free_var %x: float32\n  %x\n}"
+    with pytest.raises(RelayError, match=r"3:12: error: free_var is only allowed in a bare"):
+        load_program(text, "relay", filename="f.rly")
+
+
 def test_let_annotation_fills_an_unknown_type():
     module = load_program(HEADER + "def @f() { let %e: List[float32] = Nil; %e }", "relay").module
     assert str(funcs(module)["f"].ret_type) == "!relay.adt<@List, tensor<f32>>"

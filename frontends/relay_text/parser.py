@@ -175,16 +175,23 @@ class Parser:
         t = self.tok
         if t.kind is Tok.HASH_ATTR:
             self.version_header()
-            return self.definitions()
-        if t.is_keyword("def") or t.is_keyword("type") or t.is_keyword("extern"):
+            if not self.starts_expression():  # a module of definitions
+                return self.definitions()
+            # else the header is followed by one expression (what TVM's parse_expr takes)
+        elif t.is_keyword("def") or t.is_keyword("type") or t.is_keyword("extern"):
             raise self.error('expected text format semantic version: #[version = "0.0.5"]')
-        if t.kind is Tok.EOF:
+        elif t.kind is Tok.EOF:
             raise self.error("empty program")
         body = self.expr()
         metadata = self.metadata()
         if self.tok.kind is not Tok.EOF:
             raise self.error(f"expected end of input, found {self.found()}")
         return s.Program([], [], metadata, body, frozenset(self.names))
+
+    def starts_expression(self) -> bool:
+        t = self.tok
+        definition = any(t.is_keyword(k) for k in ("def", "type", "extern"))
+        return not definition and t.kind not in (Tok.EOF, Tok.METADATA)
 
     def version_header(self) -> None:
         t = self.next()

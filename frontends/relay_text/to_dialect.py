@@ -86,7 +86,9 @@ class ToDialect:
         self.ctors: dict[str, tuple[str, s.Ctor]] = {}  # ctor name -> (type name, ctor)
         self.funcs: dict[str, s.FuncDef] = {}
         self.scope: dict[str, SSAValue] = {}
+        self.graph_defs: dict[str, s.Let] = {}  # graph bindings of the function, by number
         self.type_params: set[str] = set()
+        self.erased_type_params: set[str] = set()  # those of local fns (see expr_fn)
         self.block: Block | None = None
         self.attrs: dict[tuple[type, object], Attribute] = {}  # built once each (see `attr`)
         self.literals: dict[
@@ -157,6 +159,8 @@ class ToDialect:
         if isinstance(t, s.RefT):
             return RefType(self.type(t.value))
         assert isinstance(t, s.NamedT)
+        if t.name in self.erased_type_params and not t.args:
+            return IncompleteType()
         if t.name in self.type_params and not t.args:
             return TypeVarType(t.name)
         if t.name in self.type_defs:
@@ -178,6 +182,17 @@ class ToDialect:
             yield
         finally:
             self.type_params = old
+
+    @contextmanager
+    def erasing(self, params: Sequence[str], loc: SourceLoc) -> Iterator[None]:
+        if len(set(params)) != len(params):
+            raise self.error("duplicate type parameter", loc)
+        old = self.erased_type_params
+        self.erased_type_params = old | set(params)
+        try:
+            yield
+        finally:
+            self.erased_type_params = old
 
     # -- the module ----------------------------------------------------------------------------
 
@@ -227,6 +242,7 @@ class ToDialect:
             self.block = self.module.body.block
             self.add(func, loc)
             self.scope = {}
+            self.graph_defs = {}
             for (pname, _, _), arg in zip(params, block.args, strict=True):
                 self.declare_param(pname, arg, loc)
             with self.in_block(block):
@@ -258,18 +274,22 @@ class ToDialect:
         return out
 
     def expression_program(self, body: s.Expr) -> None:
-        """A bare expression (as `parse_expr` takes) becomes `@main`; its free_vars, the
-        parameters."""
-        free: list[s.FreeVar] = []
-        e = body
-        while isinstance(e, (s.Let, s.FreeVar)):
-            if isinstance(e, s.FreeVar):
-                free.append(e)
-            e = e.body
+        """A bare expression (as `parse_expr` takes) becomes `@main`'s body (a bare `fn`, @main
+        itself); its free_vars, wherever
+        they are declared (TVM's printer puts them just before their first use, also in a
+        branch or a closure), its parameters in the order of declaration."""
+        free: dict[str, s.FreeVar] = {}
+        for fv in _free_var_decls(body):
+            free.setdefault(fv.name, fv)
         if "main" in self.funcs:
             raise self.error("a bare expression cannot go with a function named @main", body.loc)  # pyright: ignore
-        self.top_level_free = set(map(id, free))
-        self.func_def("main", s.Fn([], [], None, {}, body, body.loc), body.loc, free)  # pyright: ignore
+        if isinstance(body, s.Fn) and not free:
+            # A function is @main itself, as TVM's IRModule.from_expr makes it.
+            self.func_def("main", body, body.loc)
+            return
+        self.top_level_free = {id(fv) for fv in _free_var_decls(body)}
+        main = s.Fn([], [], None, {}, body, body.loc)  # pyright: ignore
+        self.func_def("main", main, body.loc, list(free.values()))  # pyright: ignore
 
     # -- expressions ---------------------------------------------------------------------------
 
@@ -287,13 +307,15 @@ class ToDialect:
                 if isinstance(e, s.FreeVar):
                     if id(e) not in getattr(self, "top_level_free", ()):
                         raise self.error(
-                            "free_var is only allowed at the top of a bare expression", e.loc
+                            "free_var is only allowed in a bare expression, not in a def", e.loc
                         )
                     e = e.body
                     continue
                 if e.name is None:
                     self.expr(e.value)  # `e1; e2`: evaluated for its effects
                 else:
+                    if e.graph:
+                        self.graph_defs[e.name] = e
                     value = self.let_value(e)
                     self.scope[e.name] = value
                 e = e.body
@@ -331,9 +353,20 @@ class ToDialect:
         return self.scope[e.name]
 
     def expr_graph(self, e: s.Graph) -> SSAValue:
-        if e.number not in self.scope:
+        if e.number in self.scope:
+            return self.scope[e.number]
+        # TVM's printer names a shared node once, and may use the name outside the branch or
+        # closure that bound it (a graph, not a scope). The node is pure: computed again here.
+        bound = self.graph_defs.get(e.number)
+        if bound is None or _has_effects(bound.value):
             raise self.error(f"undefined graph variable %{e.number}", e.loc)
-        return self.scope[e.number]
+        del self.graph_defs[e.number]  # (not while it is being computed: no cycle)
+        try:
+            value = self.let_value(bound)
+        finally:
+            self.graph_defs[e.number] = bound
+        self.scope[e.number] = value
+        return value
 
     def expr_global(self, e: s.Global) -> SSAValue:
         self.check_global(e)
@@ -345,10 +378,23 @@ class ToDialect:
 
     def expr_name(self, e: s.Name) -> SSAValue:
         if e.name in self.ctors:
-            return self.construct(e.name, [], e.loc)
+            if not self.ctors[e.name][1].inputs:
+                return self.construct(e.name, [], e.loc)
+            return self.constructor_function(e.name, e.loc)
         if lookup(e.name) is not None:
             raise self.error(f"operator '{e.name}' must be called with its arguments", e.loc)
         raise self.error(f"unknown operator or constructor '{e.name}'", e.loc)
+
+    def constructor_function(self, name: str, loc: SourceLoc) -> SSAValue:
+        """A constructor with fields used as a value (`@foldr(Cons, ...)`): the closure
+        `fn (%0, %1) { Cons(%0, %1) }`, its types inferred where it is used."""
+        arity = len(self.ctors[name][1].inputs)
+        op = core.ClosureOp([IncompleteType()] * arity, IncompleteType(), recursive=False)
+        self.add(op, loc)
+        with self.in_block(op.body.block):
+            value = self.construct(name, list(op.args), loc)
+            self.add(core.ReturnOp(value), loc)
+        return op.result
 
     def construct(self, name: str, args: list[SSAValue], loc: SourceLoc) -> SSAValue:
         type_name, ctor = self.ctors[name]
@@ -388,8 +434,8 @@ class ToDialect:
         callee = e.callee
         if isinstance(callee, s.Name) and callee.name not in self.ctors:
             return self.operator_call(callee, e)
-        if e.attrs:
-            raise self.error("only operator calls take attributes", e.loc)
+        # Attributes on a call of a function or constructor (TVM keeps them on the call node,
+        # where nothing reads them) do not change its meaning: they are dropped.
         args = [self.expr(a) for a in e.args]
         if isinstance(callee, s.Name):
             return self.construct(callee.name, args, callee.loc)
@@ -428,10 +474,12 @@ class ToDialect:
         )
 
     def expr_fn(self, e: s.Fn, self_name: str | None = None) -> SSAValue:
-        if e.type_params:
-            raise self.error("a local function cannot have type parameters; use a def", e.loc)
-        param_types = [self.type(p.type) for p in e.params]
-        ret = self.type(e.ret)
+        # A local `fn[A](...)`: its type parameters are left to inference (each use of A an
+        # unknown), so it takes the one instance its uses need. Generic use at two types
+        # needs a def.
+        with self.erasing(e.type_params, e.loc):
+            param_types = [self.type(p.type) for p in e.params]
+            ret = self.type(e.ret)
         op = core.ClosureOp(
             param_types, ret, recursive=self_name is not None, attributes=self.func_attributes(e)
         )
@@ -446,7 +494,7 @@ class ToDialect:
                 self.scope[p.name] = arg
                 if _valid_name_hint(p.name):
                     arg.name_hint = p.name
-            with self.in_block(op.body.block):
+            with self.in_block(op.body.block), self.erasing(e.type_params, e.loc):
                 value = self.expr(e.body)
                 self.add(core.ReturnOp(value), e.loc)
         finally:
@@ -535,6 +583,32 @@ class ToDialect:
         ref = self.expr(e.ref)
         value = self.expr(e.value)
         return self.add(core.RefWriteOp(ref, value), e.loc).results[0]
+
+
+def _nodes(e: object) -> Iterator[object]:
+    """Every syntax node in an expression (iteratively: a model is deep)."""
+    stack = [e]
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, list):
+            stack.extend(node)
+        elif hasattr(node, "__dataclass_fields__"):
+            for f in node.__dataclass_fields__:  # pyright: ignore
+                value = getattr(node, f)
+                if isinstance(value, (list, tuple)) or hasattr(value, "__dataclass_fields__"):
+                    stack.append(list(value) if isinstance(value, tuple) else value)
+
+
+def _free_var_decls(e: object) -> list[s.FreeVar]:
+    """The `free_var` declarations in an expression, in source order."""
+    found = [n for n in _nodes(e) if isinstance(n, s.FreeVar)]
+    return sorted(found, key=lambda fv: (fv.loc.line, fv.loc.col))
+
+
+def _has_effects(e: object) -> bool:
+    """Whether evaluating an expression twice could differ from evaluating it once."""
+    return any(isinstance(n, (s.RefCreate, s.RefWrite)) for n in _nodes(e))
 
 
 def _mentions(e: object, name: str) -> bool:

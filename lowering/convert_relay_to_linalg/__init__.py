@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from xdsl.builder import Builder
 from xdsl.context import Context
@@ -49,6 +50,9 @@ from relay_opt.dialects.relay.ir_helpers import inline_body
 from relay_opt.dialects.relay.registry import RelayOperatorOp, TypeRelationError
 from relay_opt.dialects.relay.types import ADTType, RefType, is_concrete, tensor_dtype
 from relay_opt.lowering.convert_relay_to_linalg.objects import OBJECT, Objects
+
+if TYPE_CHECKING:
+    from relay_opt.dialects.relay.builder import RelayBuilder
 
 Rule = Callable[["Lowerer", RelayOperatorOp, list[SSAValue]], SSAValue | list[SSAValue]]
 RULES: dict[type[RelayOperatorOp], Rule] = {}
@@ -409,6 +413,26 @@ OBJECT_OPS = {
     core.RefReadOp: "ref_read",
     core.RefWriteOp: "ref_write",
 }
+
+
+def lower_through_relay(
+    lw: Lowerer, op: RelayOperatorOp, build: Callable[[RelayBuilder, RelayOperatorOp], SSAValue]
+) -> SSAValue:
+    """Lower `op` through the Relay ops `build` expresses it in (built aside, each lowered
+    with its own rule); the value the last one computes."""
+    from relay_opt.dialects.relay.builder import RelayBuilder
+
+    built: list[Operation] = []
+    out = build(RelayBuilder.collect(built, op.location), op)
+    if not built:  # nothing to compute: `op`'s operand itself
+        return lw.values[out][0]
+    for relay_op in built:
+        lw.op(relay_op)
+    [lowered] = lw.values[out]
+    # The built ops use the op's operands: drop them (last first, so no use is left).
+    for relay_op in reversed(built):
+        relay_op.erase(safe_erase=False)
+    return lowered
 
 
 def _external_declarations(ops: list[Operation]) -> list[func.FuncOp]:

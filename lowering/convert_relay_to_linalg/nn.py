@@ -13,7 +13,7 @@ from xdsl.builder import Builder
 from xdsl.dialects import arith, math, tensor
 from xdsl.dialects.builtin import AffineMapAttr, IntegerType, StringAttr, TensorType
 from xdsl.dialects.linalg import ops as linalg
-from xdsl.ir import Attribute, Operation, SSAValue
+from xdsl.ir import Attribute, SSAValue
 
 from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay.attribute_names import CONTRACTION
@@ -44,11 +44,18 @@ from relay_opt.dialects.relay.ops.nn import (
     Prelu,
     Softmax,
     conv2d_blocks,
+    layouts_are_native,
     padding4,
 )
+from relay_opt.dialects.relay.ops.transform import LayoutTransform
 from relay_opt.dialects.relay.registry import RelayOperatorOp
 from relay_opt.dialects.relay.types import tensor_dtype, tensor_type
-from relay_opt.lowering.convert_relay_to_linalg import Lowerer, lowering, signless
+from relay_opt.lowering.convert_relay_to_linalg import (
+    Lowerer,
+    lower_through_relay,
+    lowering,
+    signless,
+)
 from relay_opt.lowering.convert_relay_to_linalg.elementwise import (
     BINARY,
     Scalar,
@@ -238,8 +245,35 @@ def _blocked_conv2d(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, w: SSAValue) 
     return result
 
 
+def through_nchw(lw: Lowerer, op: RelayOperatorOp) -> SSAValue:
+    """A conv2d or pooling in layouts the rules do not compute in (OHWI, NWHC, a result in
+    another layout, ...): layout_transforms to NCHW (and OIHW), the op there, and back."""
+
+    def relaid(b: RelayBuilder, v: SSAValue, src: str, dst: str) -> SSAValue:
+        return v if src == dst else b.call(LayoutTransform, v, src_layout=src, dst_layout=dst)
+
+    def build(b: RelayBuilder, op: RelayOperatorOp) -> SSAValue:
+        attrs = {k: v for k, v in op.attrs.items() if v is not None}
+        if isinstance(op, Conv2D):
+            out = attrs["out_layout"] or attrs["data_layout"]
+            x = relaid(b, op.operands[0], attrs["data_layout"], "NCHW")
+            w = relaid(b, op.operands[1], attrs["kernel_layout"], "OIHW")
+            attrs.update(data_layout="NCHW", kernel_layout="OIHW", out_layout="")
+            y = b.call(Conv2D, x, w, **attrs)
+        else:
+            out = attrs["out_layout"] or attrs["layout"]
+            x = relaid(b, op.operands[0], attrs["layout"], "NCHW")
+            attrs.update(layout="NCHW", out_layout="")
+            y = b.call(type(op), x, **attrs)
+        return relaid(b, y, "NCHW", out)
+
+    return lower_through_relay(lw, op, build)
+
+
 @lowering(Conv2D)
 def lower_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    if not layouts_are_native(op):
+        return through_nchw(lw, op)
     attrs = op.attrs
     nhwc = attrs.data_layout == "NHWC"
     _check_out_dtype(op)
@@ -358,6 +392,8 @@ def lower_conv2d_transpose(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue
 
 
 def _pool(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, kind: str) -> SSAValue:
+    if not layouts_are_native(op):
+        return through_nchw(lw, op)
     attrs = op.attrs
     nhwc = attrs.layout == "NHWC"
     dtype = _dtype(op)
@@ -490,6 +526,8 @@ def lower_avg_pool(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SS
 
 @lowering(GlobalAvgPool2D, GlobalMaxPool2D)
 def lower_global_pool(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    if not layouts_are_native(op):
+        return through_nchw(lw, op)
     x = args[0]
     nhwc = op.attrs.layout == "NHWC"
     shape = shape_of(x)
@@ -831,12 +869,4 @@ def pad_by_index(
 def lower_by_expansion(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     """The Relay arithmetic the op decomposes into (as simplify-inference rewrites it),
     built aside and lowered op by op with the existing rules."""
-    built: list[Operation] = []
-    out = DECOMPOSITIONS[type(op)](RelayBuilder.collect(built, op.location), op)
-    for relay_op in built:
-        lw.op(relay_op)
-    [lowered] = lw.values[out]
-    # The built ops use the op's operands: drop them (last first, so no use is left).
-    for relay_op in reversed(built):
-        relay_op.erase(safe_erase=False)
-    return lowered
+    return lower_through_relay(lw, op, DECOMPOSITIONS[type(op)])

@@ -11,6 +11,8 @@ from xdsl.dialects.builtin import IntegerType, TensorType
 from xdsl.ir import Attribute, SSAValue
 
 from relay_opt.diagnostics import RelayError
+from relay_opt.dialects.relay.builder import RelayBuilder
+from relay_opt.dialects.relay.ir_helpers import shape_of
 from relay_opt.dialects.relay.ops.elementwise import Add, Maximum, Minimum, Multiply
 from relay_opt.dialects.relay.ops.reduce import (
     Argmax,
@@ -23,9 +25,20 @@ from relay_opt.dialects.relay.ops.reduce import (
     Variance,
     reduced_axes,
 )
+from relay_opt.dialects.relay.ops.transform import (
+    CollapseSumLike,
+    CollapseSumTo,
+    Reshape,
+    collapsed_axes,
+)
 from relay_opt.dialects.relay.registry import RelayOperatorOp
 from relay_opt.dialects.relay.types import tensor_dtype
-from relay_opt.lowering.convert_relay_to_linalg import Lowerer, lowering, signless
+from relay_opt.lowering.convert_relay_to_linalg import (
+    Lowerer,
+    lower_through_relay,
+    lowering,
+    signless,
+)
 from relay_opt.lowering.convert_relay_to_linalg.elementwise import BINARY, Scalar, elementwise
 from relay_opt.lowering.convert_relay_to_linalg.structured import (
     PARALLEL,
@@ -212,3 +225,19 @@ def lower_variance(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SS
         return b.insert(arith.DivfOp(xs[0], scalar_const(b, count, t))).results[0]
 
     return elementwise(lw, op, [total], divide)
+
+
+@lowering(CollapseSumLike, CollapseSumTo)
+def lower_collapse_sum(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    """A sum over the collapsed axes (kept), reshaped to the target shape."""
+
+    def build(b: RelayBuilder, op: RelayOperatorOp) -> SSAValue:
+        x = op.operands[0]
+        target = shape_of(op.result.type)
+        axes = collapsed_axes(shape_of(x), target)
+        summed = b.call(Sum, x, axis=axes, keepdims=True) if axes else x
+        if shape_of(summed.type) == tuple(target):
+            return summed
+        return b.call(Reshape, summed, newshape=list(target))
+
+    return lower_through_relay(lw, op, build)

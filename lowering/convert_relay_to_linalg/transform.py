@@ -22,7 +22,9 @@ from relay_opt.dialects.relay.ops.nn import AdaptiveAvgPool2D, BatchFlatten
 from relay_opt.dialects.relay.ops.transform import (
     Arange,
     BroadcastTo,
+    BroadcastToLike,
     Concatenate,
+    Copy,
     ExpandDims,
     Full,
     LayoutTransform,
@@ -30,6 +32,7 @@ from relay_opt.dialects.relay.ops.transform import (
     OnesLike,
     Repeat,
     Reshape,
+    ReshapeLike,
     Resize2D,
     ReverseSequence,
     Split,
@@ -205,7 +208,7 @@ def dynamic_reshape(
     )[0]
 
 
-@lowering(Reshape, Squeeze, ExpandDims, BatchFlatten)
+@lowering(Reshape, Squeeze, ExpandDims, BatchFlatten, ReshapeLike)
 def lower_reshape(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     if _dynamic(args[0]) or _dynamic(op.result.type):
         if shape_of(args[0]) == shape_of(op.result.type):
@@ -221,7 +224,12 @@ def lower_transpose(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> S
     return gather(lw, args[0], op.result.type, source)
 
 
-@lowering(BroadcastTo)
+@lowering(Copy)
+def lower_copy(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    return args[0]  # tensors are values: the copy is the operand
+
+
+@lowering(BroadcastTo, BroadcastToLike)
 def lower_broadcast_to(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     m = broadcast_map(shape_of(args[0]), shape_of(op.result.type))
     return gather(lw, args[0], op.result.type, list(m.results))
@@ -468,6 +476,11 @@ def _adaptive_weights(out_size: int, in_size: int) -> np.ndarray:
 
 @lowering(AdaptiveAvgPool2D)
 def lower_adaptive_avg_pool(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    from relay_opt.dialects.relay.ops.nn import layouts_are_native
+    from relay_opt.lowering.convert_relay_to_linalg.nn import through_nchw
+
+    if not layouts_are_native(op):
+        return through_nchw(lw, op)
     shape = shape_of(args[0])
     h, w = (shape[1], shape[2]) if op.attrs.layout == "NHWC" else (shape[2], shape[3])
     out = shape_of(op.result.type)

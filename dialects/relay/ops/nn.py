@@ -1,8 +1,12 @@
 """Neural-network operators (`nn.*`): convolution, dense, pooling, normalization, ...
 
-Layouts: conv2d takes NCHW/OIHW (TVM's default), NHWC/HWIO, or TVM's blocked
-NCHW{c}c/OIHW{i}i{o}o (groups=1 or depthwise; the result is NCHW{o}c); pooling NCHW or
-NHWC. Other layouts are reported as unsupported rather than guessed.
+Layouts: conv2d takes data in any order of the axes N, C, H, W (NCHW, TVM's default, NHWC,
+...), a kernel in any order of O, I, H, W (OIHW, HWIO, OHWI, ...) and a result in any order of
+N, C, H, W (`out_layout`, default the data's), or TVM's blocked NCHW{c}c/OIHW{i}i{o}o
+(groups=1 or depthwise; the result is NCHW{o}c); pooling likewise any order of N, C, H, W
+(`layout`, `out_layout`). Other layouts are reported as unsupported rather than guessed.
+NCHW/OIHW and NHWC/HWIO (result in the data's layout) lower natively; the others through
+layout_transforms to NCHW/OIHW (`layouts_are_native`).
 """
 
 from __future__ import annotations
@@ -102,13 +106,44 @@ def window_out(
     return out
 
 
+def plain_layout(layout: str, axes: str = "NCHW") -> bool:
+    """Whether `layout` orders exactly the axes `axes` (no blocks): NHWC, HWIO, ..."""
+    return len(layout) == len(axes) and sorted(layout) == sorted(axes)
+
+
 def _layout_axes(layout: str, what: str) -> tuple[int, int, int]:
     """(channel, height, width) axes of a 2-D data layout."""
-    if layout == "NCHW":
-        return 1, 2, 3
-    if layout == "NHWC":
-        return 3, 1, 2
-    raise TypeRelationError(f"{what} layout '{layout}' is not supported (NCHW or NHWC)")
+    if not plain_layout(layout):
+        raise TypeRelationError(
+            f"{what} layout '{layout}' is not supported (an order of N, C, H, W: NCHW, NHWC, ...)"
+        )
+    return layout.index("C"), layout.index("H"), layout.index("W")
+
+
+def _relaid(dims: Sequence[int], layout: str, out_layout: str, what: str) -> list[int]:
+    """`dims` of a `layout` tensor, ordered as `out_layout` ("": the same)."""
+    if not out_layout or out_layout == layout:
+        return list(dims)
+    if not plain_layout(out_layout):
+        raise TypeRelationError(
+            f"{what} out_layout '{out_layout}' is not supported (an order of N, C, H, W)"
+        )
+    return [dims[layout.index(a)] for a in out_layout]
+
+
+def layouts_are_native(op: RelayOperatorOp) -> bool:
+    """Whether the lowering computes a conv2d or pooling in its own layouts (NCHW/OIHW,
+    NHWC/HWIO or blocked, the result in the data's layout); else it goes through NCHW."""
+    attrs = op.attrs
+    if "data_layout" in attrs:  # conv2d
+        if conv2d_blocks(attrs) is not None:
+            return True
+        pair = (attrs.data_layout, attrs.kernel_layout)
+        return pair in (("NCHW", "OIHW"), ("NHWC", "HWIO")) and attrs.out_layout in (
+            "",
+            attrs.data_layout,
+        )
+    return attrs.layout in ("NCHW", "NHWC") and attrs.out_layout in ("", attrs.layout)
 
 
 # -- conv2d ------------------------------------------------------------------------------
@@ -152,7 +187,7 @@ _BLOCKED_KERNEL = re.compile(r"OIHW([0-9]+)i([0-9]+)o")
 def conv2d_blocks(attrs: Attrs) -> tuple[int, int, int, int] | None:
     """(data block, kernel i block, kernel o block, result block) of a conv2d in TVM's blocked
     layouts (data NCHW{c}c, kernel OIHW{i}i{o}o, result NCHW{o}c), None for NCHW and NHWC."""
-    if attrs.data_layout in ("NCHW", "NHWC"):
+    if plain_layout(attrs.data_layout):
         return None
     for name in ("data_layout", "kernel_layout", "out_layout"):
         if attrs[name]:
@@ -162,7 +197,7 @@ def conv2d_blocks(attrs: Attrs) -> tuple[int, int, int, int] | None:
     if not data or not kernel:
         raise TypeRelationError(
             f"conv2d layouts {attrs.data_layout}/{attrs.kernel_layout} are not supported "
-            f"(NCHW/OIHW, NHWC/HWIO, or NCHW{{c}}c/OIHW{{i}}i{{o}}o)"
+            f"(orders of NCHW/OIHW such as NHWC/HWIO, or NCHW{{c}}c/OIHW{{i}}i{{o}}o)"
         )
     dc, ki, ko = int(data[1]), int(kernel[1]), int(kernel[2])
     out = _BLOCKED_DATA.fullmatch(attrs.out_layout or attrs.data_layout)
@@ -244,17 +279,13 @@ def _conv2d_parts(args: Sequence[Attribute], attrs: Attrs):  # noqa: ANN202
         args, ("data", "weight"), _both_4d, "conv2d expects 4-d data and weight"
     )
     c, h, w = _layout_axes(attrs.data_layout, "data")
-    if (attrs.data_layout, attrs.kernel_layout) not in (("NCHW", "OIHW"), ("NHWC", "HWIO")):
+    kernel = attrs.kernel_layout
+    if not plain_layout(kernel, "OIHW"):
         raise TypeRelationError(
-            f"conv2d layouts {attrs.data_layout}/{attrs.kernel_layout} are not supported "
-            f"(NCHW/OIHW or NHWC/HWIO)"
+            f"conv2d kernel layout '{kernel}' is not supported (an order of O, I, H, W: OIHW, "
+            f"HWIO, OHWI, ...)"
         )
-    if attrs.out_layout not in ("", attrs.data_layout):
-        raise TypeRelationError(f"conv2d out_layout '{attrs.out_layout}' is not supported")
-    if attrs.kernel_layout == "OIHW":
-        out_c, in_per_group, kh, kw = wshape
-    else:
-        kh, kw, in_per_group, out_c = wshape
+    out_c, in_per_group, kh, kw = (wshape[kernel.index(a)] for a in "OIHW")
     return dshape, ddtype, wdtype, (c, h, w), (out_c, in_per_group, kh, kw)
 
 
@@ -280,6 +311,7 @@ def _conv2d_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     out[c] = out_c
     out[h] = window_out(dshape[h], kh, sh, dh, top, bottom)
     out[w] = window_out(dshape[w], kw, sw, dw, left, right)
+    out = _relaid(out, attrs.data_layout, attrs.out_layout, "conv2d")
     return result(out, attrs.out_dtype or ddtype)
 
 
@@ -333,17 +365,17 @@ def _conv2d(attrs: Attrs, x: np.ndarray, w: np.ndarray) -> np.ndarray:
             out_dtype,
         )
         return relayout(y, "NCHW", f"NCHW{blocks[3]}c")
-    if attrs.data_layout == "NHWC":
+    if (attrs.data_layout, attrs.kernel_layout, attrs.out_layout) != ("NCHW", "OIHW", ""):
         y = conv2d_nchw(
-            x.transpose(0, 3, 1, 2),
-            w.transpose(3, 2, 0, 1),
+            relayout(x, attrs.data_layout, "NCHW"),
+            relayout(w, attrs.kernel_layout, "OIHW"),
             attrs.strides,
             attrs.padding,
             attrs.dilation,
             attrs.groups,
             out_dtype,
         )
-        return y.transpose(0, 2, 3, 1).copy()
+        return relayout(y, "NCHW", attrs.out_layout or attrs.data_layout)
     return conv2d_nchw(x, w, attrs.strides, attrs.padding, attrs.dilation, attrs.groups, out_dtype)
 
 
@@ -778,7 +810,7 @@ def _pool_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     out[w] = window_out(
         shape[w], kw, attrs.strides[1], attrs.dilation[1], left, right, attrs.ceil_mode
     )
-    return result(out, dtype)
+    return result(_relaid(out, attrs.layout, attrs.out_layout, "pooling"), dtype)
 
 
 def _pool_nchw(attrs: Attrs, x: np.ndarray, kind: str) -> np.ndarray:
@@ -837,9 +869,10 @@ def _int_mean(total: np.ndarray, count: np.ndarray | int) -> np.ndarray:
 
 def _pool(kind: str):  # noqa: ANN202
     def compute(attrs: Attrs, x: np.ndarray) -> np.ndarray:
-        if attrs.layout == "NHWC":
-            return _pool_nchw(attrs, x.transpose(0, 3, 1, 2), kind).transpose(0, 2, 3, 1).copy()
-        return _pool_nchw(attrs, x, kind)
+        if attrs.layout == "NCHW" and attrs.out_layout in ("", "NCHW"):
+            return _pool_nchw(attrs, x, kind)
+        y = _pool_nchw(attrs, relayout(x, attrs.layout, "NCHW"), kind)
+        return relayout(y, "NCHW", attrs.out_layout or attrs.layout)
 
     return compute
 
@@ -887,7 +920,7 @@ def _global_pool_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     _, h, w = _layout_axes(attrs.layout, "pooling")
     out = list(shape)
     out[h] = out[w] = 1
-    return result(out, dtype)
+    return result(_relaid(out, attrs.layout, attrs.out_layout, "pooling"), dtype)
 
 
 def _global_pool(fn):  # noqa: ANN001, ANN202
@@ -896,8 +929,10 @@ def _global_pool(fn):  # noqa: ANN001, ANN202
         if fn is np.mean and x.dtype.kind in "iu":
             # TVM's: the sum wraps in the input dtype; divided towards zero.
             total = np.sum(x, axis=(h, w), keepdims=True, dtype=x.dtype)
-            return _int_mean(total, x.shape[h] * x.shape[w])
-        return fn(x.astype(np.float64), axis=(h, w), keepdims=True).astype(x.dtype)
+            y = _int_mean(total, x.shape[h] * x.shape[w])
+        else:
+            y = fn(x.astype(np.float64), axis=(h, w), keepdims=True).astype(x.dtype)
+        return relayout(y, attrs.layout, attrs.out_layout) if attrs.out_layout else y
 
     return compute
 
@@ -947,12 +982,12 @@ def _adaptive_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     out = list(shape)
     if size:
         out[h], out[w] = size[0], size[1]
-    return result(out, dtype)
+    return result(_relaid(out, attrs.layout, attrs.out_layout, "pooling"), dtype)
 
 
 def _adaptive_avg(attrs: Attrs, x: np.ndarray) -> np.ndarray:
-    c_axis, h_axis, w_axis = _layout_axes(attrs.layout, "pooling")
-    xs = x.transpose(0, 3, 1, 2) if attrs.layout == "NHWC" else x
+    _layout_axes(attrs.layout, "pooling")  # (a layout it does not take is an error)
+    xs = relayout(x, attrs.layout, "NCHW")
     n, c, h, w = xs.shape
     size = list(attrs.output_size or [h, w])
     oh, ow = (size * 2) if len(size) == 1 else size
@@ -962,8 +997,7 @@ def _adaptive_avg(attrs: Attrs, x: np.ndarray) -> np.ndarray:
         for j in range(ow):
             w0, w1 = (j * w) // ow, -((-(j + 1) * w) // ow)
             out[:, :, i, j] = xs[:, :, h0:h1, w0:w1].astype(np.float64).mean(axis=(2, 3))
-    out = out.astype(x.dtype)
-    return out.transpose(0, 2, 3, 1).copy() if attrs.layout == "NHWC" else out
+    return relayout(out.astype(x.dtype), "NCHW", attrs.out_layout or attrs.layout)
 
 
 @register(

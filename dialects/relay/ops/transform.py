@@ -38,6 +38,7 @@ from relay_opt.dialects.relay.registry import (
 from relay_opt.dialects.relay.types import DYNAMIC, tensor_shape, tuple_type
 
 INJ = OpPattern.INJECTIVE
+Shape = tuple[int, ...]
 
 
 def _size(shape: Sequence[int]) -> int:
@@ -823,6 +824,164 @@ class ZerosLike(RelayOperatorOp): ...
 class OnesLike(RelayOperatorOp): ...
 
 
+@register(
+    OpDef(
+        "copy",
+        ("data",),
+        (),
+        _like_rel,
+        OpPattern.ELEMWISE,
+        lambda attrs, x: x.copy(),
+        "the same values (a copy)",
+        shape=same_dims,
+    )
+)
+class Copy(RelayOperatorOp): ...
+
+
+# -- the `_like` forms: the shape comes from a second operand's type ----------------------------
+
+
+def reshape_like_shape(data: Sequence[int], like: Sequence[int], attrs: Attrs) -> list[int]:
+    """TVM's reshape_like: data's dims [lhs_begin, lhs_end) replaced by like's dims
+    [rhs_begin, rhs_end) (None: to the end), the element count kept."""
+
+    def bounds(begin: int, end: int | None, n: int, what: str) -> tuple[int, int]:
+        b = begin + n if begin < 0 else begin
+        e = n if end is None else end + n if end < 0 else end
+        if not 0 <= b <= e <= n:
+            raise TypeRelationError(f"{what} [{begin}, {end}) is out of range for rank {n}")
+        return b, e
+
+    lb, le = bounds(attrs.lhs_begin, attrs.lhs_end, len(data), "lhs")
+    rb, re_ = bounds(attrs.rhs_begin, attrs.rhs_end, len(like), "rhs")
+    out = [*data[:lb], *like[rb:re_], *data[le:]]
+    if DYNAMIC not in out and DYNAMIC not in data and math.prod(out) != math.prod(data):
+        raise TypeRelationError(
+            f"reshape_like cannot reshape {show_shape(data)} ({math.prod(data)} elements) "
+            f"to {show_shape(out)} ({math.prod(out)} elements)"
+        )
+    return out
+
+
+def _reshape_like_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    shape, dtype = expect_tensor(args[0], "data")
+    like, _ = expect_tensor(args[1], "shape_like")
+    return result(reshape_like_shape(shape, like, attrs), dtype)
+
+
+@register(
+    OpDef(
+        "reshape_like",
+        ("data", "shape_like"),
+        (
+            AttrSpec("lhs_begin", AttrKind.INT, 0),
+            AttrSpec("lhs_end", AttrKind.INT, None),
+            AttrSpec("rhs_begin", AttrKind.INT, 0),
+            AttrSpec("rhs_end", AttrKind.INT, None),
+        ),
+        _reshape_like_rel,
+        INJ,
+        lambda attrs, x, like: x.reshape(reshape_like_shape(x.shape, like.shape, attrs)).copy(),
+        "reshape to (part of) another tensor's shape",
+    )
+)
+class ReshapeLike(RelayOperatorOp): ...
+
+
+def _broadcast_to_like_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    from relay_opt.dialects.relay.ops.common import broadcast_shapes
+
+    shape, dtype = expect_tensor(args[0], "data")
+    target, _ = expect_tensor(args[1], "broadcast_type")
+    try:
+        fits = len(target) >= len(shape) and broadcast_shapes(shape, target) == target
+    except TypeRelationError:
+        fits = False
+    if not fits:
+        raise TypeRelationError(f"cannot broadcast {show_shape(shape)} to {show_shape(target)}")
+    return result(target, dtype)
+
+
+@register(
+    OpDef(
+        "broadcast_to_like",
+        ("data", "broadcast_type"),
+        (),
+        _broadcast_to_like_rel,
+        OpPattern.BROADCAST,
+        lambda attrs, x, like: np.broadcast_to(x, like.shape).copy(),
+        "broadcast to another tensor's shape",
+    )
+)
+class BroadcastToLike(RelayOperatorOp): ...
+
+
+def collapsed_axes(shape: Sequence[int], target: Sequence[int]) -> list[int]:
+    """The axes of `shape` that summing collapses to broadcast-compatible `target`: the
+    leading ones `target` lacks, and those where `target` has 1 (numpy's un-broadcast)."""
+    lead = len(shape) - len(target)
+    return [
+        *range(lead),
+        *(lead + i for i, d in enumerate(target) if d == 1 and shape[lead + i] != 1),
+    ]
+
+
+def _collapse_sum_rel(shape: Shape, dtype: str, target: Shape) -> Attribute:
+    from relay_opt.dialects.relay.ops.common import broadcast_shapes
+
+    try:
+        fits = len(target) <= len(shape) and broadcast_shapes(target, shape) == tuple(shape)
+    except TypeRelationError:
+        fits = False
+    if not fits:
+        raise TypeRelationError(
+            f"cannot collapse {show_shape(shape)} to {show_shape(target)} by summing: "
+            f"{show_shape(target)} does not broadcast to it"
+        )
+    return result(target, dtype)
+
+
+def _collapse_sum_like_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    shape, dtype = expect_tensor(args[0], "data")
+    target, _ = expect_tensor(args[1], "collapse_type")
+    return _collapse_sum_rel(shape, dtype, target)
+
+
+def collapse_sum(x: np.ndarray, target: Sequence[int]) -> np.ndarray:
+    axes = tuple(collapsed_axes(x.shape, target))
+    # As `sum` computes it (the lowering is a sum): accumulated wide, then in x's dtype.
+    return np.asarray(np.sum(x, axis=axes, keepdims=True)).astype(x.dtype).reshape(target)
+
+
+@register(
+    OpDef(
+        "collapse_sum_like",
+        ("data", "collapse_type"),
+        (),
+        _collapse_sum_like_rel,
+        OpPattern.COMM_REDUCE,
+        lambda attrs, x, like: collapse_sum(x, like.shape),
+        "sum a broadcast tensor back to another tensor's shape",
+    )
+)
+class CollapseSumLike(RelayOperatorOp): ...
+
+
+@register(
+    OpDef(
+        "collapse_sum_to",
+        ("data",),
+        (AttrSpec("shape", AttrKind.INTS, []),),
+        lambda args, attrs: _collapse_sum_rel(*expect_tensor(args[0], "data"), tuple(attrs.shape)),
+        OpPattern.COMM_REDUCE,
+        lambda attrs, x: collapse_sum(x, attrs.shape),
+        "sum a broadcast tensor back to a shape",
+    )
+)
+class CollapseSumTo(RelayOperatorOp): ...
+
+
 def _arange_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     for name, t in zip(("start", "stop", "step"), args, strict=True):
         shape, _ = expect_tensor(t, name)
@@ -1191,6 +1350,27 @@ def _take_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
     dx = g.call(Matmul, one_hot, rows, transpose_a=True)
     dx = g.transpose(g.reshape(dx, (size, pre, post)), (1, 0, 2))
     return [g.reshape(dx, shape), None]
+
+
+@gradient(Copy)
+def _copy_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    return [_one(dy)]
+
+
+@gradient(ReshapeLike)
+def _reshape_like_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    return [g.reshape(_one(dy), shape_of(op.operands[0])), None]
+
+
+@gradient(BroadcastToLike)
+def _broadcast_to_like_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    return [g.sum_to(_one(dy), shape_of(op.operands[0])), None]
+
+
+@gradient(CollapseSumLike, CollapseSumTo)
+def _collapse_sum_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    dx = g.broadcast_to(_one(dy), shape_of(op.operands[0]))
+    return [dx] if len(op.operands) == 1 else [dx, None]
 
 
 @gradient(ZerosLike, OnesLike)
