@@ -15,8 +15,8 @@ from functools import cache
 
 import numpy as np
 from xdsl.context import Context
-from xdsl.dialects.builtin import ArrayAttr, ModuleOp, TensorType, TupleType
-from xdsl.ir import Attribute, ParametrizedAttribute
+from xdsl.dialects.builtin import ArrayAttr, FunctionType, ModuleOp, TensorType, TupleType
+from xdsl.ir import Attribute, Operation, ParametrizedAttribute
 
 from relay_opt.diagnostics import ArgumentError, RelayError, verify_after_pass
 from relay_opt.dialects.relay.ir_helpers import functions_by_name
@@ -215,6 +215,30 @@ class TensorSpec:
         """The C arguments of this input: its pointer, then an int64 per `?` dim (an output
         with `?` dims is one pointer, to its slot)."""
         return [ctypes.c_void_p] + [ctypes.c_int64] * self.shape.count(DYNAMIC)
+
+
+def _check_boundary_types(f: Operation) -> None:
+    """Python passes tensors, tuples, ADT values and references to native code and gets them
+    back; a function value has no form there. A located error, not a failed assertion."""
+    from relay_opt.dialects.relay import core
+
+    assert isinstance(f, core.FuncOp)
+
+    def check(t: Attribute, what: str) -> None:
+        if isinstance(t, TupleType):
+            for i, field_type in enumerate(t.types):
+                check(field_type, f"{what} (tuple field {i})")
+        elif isinstance(t, FunctionType):
+            raise RelayError(
+                f"@{f.sym_name.data}'s {what} is a function: native code takes and returns "
+                "tensors, tuples, ADT values and references (call the function inside the "
+                "program)",
+                f,
+            )
+
+    for i, a in enumerate(f.args):
+        check(a.type, f"parameter %{a.name_hint or i}")
+    check(f.ret_type, "result")
 
 
 def _specs(t: Attribute, name: str) -> list[TensorSpec]:
@@ -690,6 +714,7 @@ def compile(
             "read it with relay_opt.load_program, or run infer-types first"
         )
     _check_native_dtypes(module)
+    _check_boundary_types(f)
     params = [s for i, a in enumerate(f.args) for s in _specs(a.type, a.name_hint or f"arg{i}")]
     timings = timings or Timings()
     # Every argument that changes the code goes into the cache key's options.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import numpy as np
@@ -129,3 +130,24 @@ def test_empty_slices(opt):
     end, first, past = compile(load_program(text, "relay").module, opt=opt)(x)
     assert end.shape == (2, 0) and past.shape == (0, 5)
     np.testing.assert_array_equal(first, x[:, :2])
+
+
+@pytest.mark.parametrize(
+    "signature, body, what",
+    [
+        ("%x: Tensor[(2), float32]", "fn (%y: Tensor[(2), float32]) { %x + %y }", "result"),
+        ("%x: Tensor[(2), float32]", "(%x, fn (%y: Tensor[(2), float32]) { %y })", "tuple field 1"),
+        ("%f: fn (Tensor[(2), float32]) -> Tensor[(2), float32]", "%f", "parameter %f"),
+    ],
+)
+def test_a_function_crossing_to_python_is_a_located_error(signature: str, body: str, what: str):
+    """A function value has no native form at the boundary (TVM programs return closures
+    from @main): compile says so at the function, instead of failing an assertion."""
+    from relay_opt import load_program
+    from relay_opt.diagnostics import RelayError, location_of
+
+    text = f'#[version = "0.0.5"]\ndef @main({signature}) {{ {body} }}\n'
+    module = load_program(text, format="relay", filename="f.rly").module
+    with pytest.raises(RelayError, match=f"@main's .*{re.escape(what)}.* is a function") as e:
+        compile(module)
+    assert str(location_of(e.value.at)) == "f.rly:2:1"
