@@ -19,6 +19,7 @@ from relay_opt.lowering.kernels.conv import (
     build_conv,
     conv_name,
 )
+from relay_opt.lowering.kernels.gemm import add_runtime_declarations
 from relay_opt.lowering.kernels.target import Target
 
 
@@ -29,7 +30,9 @@ def routine(request: pytest.FixtureRequest):  # noqa: ANN201
     from relay_opt.runtime.jit import _llvm, llvm_ir, optimize, target_machine
 
     target = Target.host() if request.param == "host" else Target(vector_bits=request.param)
-    module = ModuleOp([build_conv(target)])  # external linkage: callable from here
+    module = ModuleOp([])  # the routine with external linkage: callable from here
+    add_runtime_declarations(module)  # malloc and free (the padded copy), the error cell
+    module.body.block.add_op(build_conv(target))
     engine = _llvm().create_mcjit_compiler(optimize(llvm_ir(module), 1), target_machine(1))
     engine.finalize_object()
     signature = ctypes.CFUNCTYPE(
@@ -75,6 +78,15 @@ CASES = [
     (1, 6, 2, 12, 14, 2, 3, 3, (1, 2), (2, 1, 0, 3), (2, 3)),  # dilated, uneven padding
     (1, 8, 8, 4, 5, 2, 5, 5, (1, 1), (3, 3, 3, 3), (1, 1)),  # taps larger than the image
     (1, 16, 8, 14, 14, 4, 1, 1, (2, 2), (0, 0, 0, 0), (1, 1)),  # 1x1 strided (downsample)
+    # Padded rows of at least 8 tiles read the image itself, their borders in checked tiles
+    # (narrower ones a zero-padded copy): the first layer's shape, dilated, uneven, a batch
+    # of two, a block of 5 channels, an input block wider than the output's (16).
+    (1, 3, 3, 60, 101, 2, 7, 7, (2, 2), (3, 3, 3, 3), (1, 1)),
+    (1, 10, 5, 9, 70, 1, 3, 3, (1, 1), (2, 1, 0, 3), (2, 3)),
+    (2, 8, 8, 5, 50, 3, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1)),
+    (2, 10, 5, 7, 9, 1, 3, 5, (1, 2), (0, 2, 1, 0), (1, 1)),
+    (1, 32, 16, 6, 7, 1, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1)),
+    (1, 8, 8, 3, 60, 1, 5, 1, (1, 1), (3, 0, 4, 0), (1, 1)),
     # Images over the routine's cache budget (rows outside the channel-block pairs).
     (1, 16, 8, 66, 66, 2, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1)),
     (1, 16, 8, 64, 65, 2, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1)),
