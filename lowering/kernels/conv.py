@@ -112,6 +112,9 @@ CONV_KERNEL = Kernel(name=conv_name, params=CONV_TYPES, build=build_conv)
 
 
 class _Conv:
+    x_n: SSAValue
+    """The image of X the tiles read (0 in the padded scratch, which holds one image)."""
+
     def __init__(self, ir: _IR, t: ConvTile, p: dict[str, SSAValue], fused: bool):
         self.ir, self.t, self.p, self.fused = ir, t, p, fused
         self.vec = VectorType(F32, [t.lanes])
