@@ -33,6 +33,10 @@ the routines are the kernel library's, compiled once per CPU and added to every 
 `kernels=define` each declaration becomes the routine itself (internal), so the module
 needs no library: for tools that compile the printed IR alone.
 
+A blocked depthwise conv2d (`depthwise_conv2d`, OIHW1i{o}o) with outputs at least
+DEPTHWISE_MIN_WIDTH wide becomes a call of the depthwise routine (lowering/kernels/
+depthwise.py) the same way, epilogue and padding included.
+
 `KERNELS` maps a contraction's name to the rule that emits its call; a new kernel family
 (conv2d) adds a row.
 """
@@ -71,6 +75,7 @@ from relay_opt.lowering.kernels import (
     kernel_contraction,
 )
 from relay_opt.lowering.kernels.conv import CONV_KERNEL, HAS_BIAS, HAS_RESIDUAL
+from relay_opt.lowering.kernels.depthwise import DEPTHWISE_KERNEL, DEPTHWISE_MIN_WIDTH
 from relay_opt.lowering.kernels.gemm import GEMM_KERNEL, add_runtime_declarations
 from relay_opt.lowering.kernels.target import Target
 
@@ -318,6 +323,45 @@ def conv_geometry(op: linalg.GenericOp, lanes: int) -> ConvGeometry | None:
     return ConvGeometry(n, c, ic, h, wi, ob, oh, ow, w[2], w[3], sh, sw, dh, dw)
 
 
+_DEPTHWISE_ITERATORS = ["parallel"] * 4 + ["reduction"] * 2 + ["parallel"] * 2
+
+
+def depthwise_geometry(op: linalg.GenericOp, lanes: int) -> ConvGeometry | None:
+    """The blocked depthwise conv2d convert-relay-to-linalg built (loops n, cb, y, xo, i, j,
+    xi, cc), read back like conv_geometry's (ic and ob: `lanes` and C); None otherwise."""
+    if len(op.inputs) != 3 or len(op.outputs) != 1 or op.results:
+        return None
+    types = [v.type for v in (*op.inputs, *op.outputs)]
+    if not all(isinstance(t, MemRefType) and isinstance(t.layout, NoneAttr) for t in types):
+        return None
+    iterators = [str(it.data) for it in op.iterator_types]  # pyright: ignore
+    if iterators != _DEPTHWISE_ITERATORS or not _is_conv_mac(op):
+        return None
+    x, w, tiles, y = (t.get_shape() for t in types)  # pyright: ignore
+    if len(x) != 5 or len(w) != 6 or len(tiles) != 2 or len(y) != 5 or min(*x, *w, *y) <= 0:
+        return None
+    maps = [_coefficients(m, 8) for m in op.indexing_maps.data]  # pyright: ignore
+    if any(m is None for m in maps):
+        return None
+    mx, mw, mt, my = maps  # pyright: ignore
+    tile = tiles[1]
+    row, col = mx[2], mx[3]  # pyright: ignore
+    sh, dh, sw, dw = row.get(2, 0), row.get(4, 0), col.get(6, 0), col.get(5, 0)
+    if min(sh, dh, sw, dw) < 1:
+        return None
+    expect_x = [{0: 1}, {1: 1}, {2: sh, 4: dh}, {3: tile * sw, 6: sw, 5: dw}, {7: 1}]
+    expect_w = [{1: 1}, {}, {4: 1}, {5: 1}, {}, {7: 1}]
+    expect_y = [{0: 1}, {1: 1}, {2: 1}, {3: tile, 6: 1}, {7: 1}]
+    if (mx, mw, mt, my) != (expect_x, expect_w, [{3: 1}, {6: 1}], expect_y):
+        return None
+    n, c, h, wi, lane = x
+    if list(w) != [c, 1, w[2], w[3], 1, lane] or list(y[:2]) != [n, c]:
+        return None
+    if lane != lanes or y[4] != lanes:
+        return None
+    return ConvGeometry(n, c, lanes, h, wi, c, y[2], y[3], w[2], w[3], sh, sw, dh, dw)
+
+
 def _is_conv_mac(op: linalg.GenericOp) -> bool:
     """The body is `out + x * w` (the third input is read for its shape only)."""
     return _is_mac(op, acc=3) and op.body.block.args[2].first_use is None
@@ -495,9 +539,10 @@ def _defined_in(v: SSAValue, op: Operation) -> bool:
 def conv_call(op: linalg.GenericOp, kind: str, module: ModuleOp, target: Target) -> bool:
     """Replaces the blocked conv2d `op` (and the elementwise epilogue after it, when the routine
     can apply it at its store) by a call of the conv2d routine; False if it does not fit."""
-    g = conv_geometry(op, target.lanes(32))
+    depthwise = kind == "depthwise_conv2d"
+    g = (depthwise_geometry if depthwise else conv_geometry)(op, target.lanes(32))
     fill = _zero_fill_before(op)
-    if g is None or fill is None:
+    if g is None or fill is None or depthwise and g.ow < DEPTHWISE_MIN_WIDTH:
         return False
     x, w, tiles = op.inputs
     out = op.outputs[0]
@@ -526,6 +571,8 @@ def conv_call(op: linalg.GenericOp, kind: str, module: ModuleOp, target: Target)
         assert isinstance(st, MemRefType)
         h, wi, top, left = st.get_shape()[2], st.get_shape()[3], padding.top, padding.left
     sizes = [g.n, g.c, g.ic, h, wi, g.ob, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, top, left, g.dh, g.dw]
+    if depthwise:  # no IC nor OB: one block in, one out
+        sizes = [g.n, g.c, h, wi, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, top, left, g.dh, g.dw]
     bounds = [
         arith.ConstantOp(FloatAttr(v, f32))
         for v in ((ep.lo, ep.hi) if ep is not None else (-math.inf, math.inf))
@@ -533,7 +580,9 @@ def conv_call(op: linalg.GenericOp, kind: str, module: ModuleOp, target: Target)
     ops += bounds
     args = [px, pw, py, bias, residual, *(_i64(ops, v) for v in sizes), _i64(ops, flags)]
     call = llvm.CallOp(
-        declare_kernel(module, CONV_KERNEL, target), *args, *(b.result for b in bounds)
+        declare_kernel(module, DEPTHWISE_KERNEL if depthwise else CONV_KERNEL, target),
+        *args,
+        *(b.result for b in bounds),
     )
     call.location = op.location
     ops.append(call)
@@ -596,6 +645,7 @@ KERNELS: dict[str, KernelRule] = {
     "matmul": gemm_call,
     "batch_matmul": gemm_call,
     "conv2d": conv_call,
+    "depthwise_conv2d": conv_call,
 }
 """A contraction's name (attribute_names.CONTRACTION) -> the rule replacing it by a kernel call."""
 

@@ -200,7 +200,7 @@ def _blocked_conv2d(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, w: SSAValue) 
     dh, dw = attrs.dilation
     pads = padding4(attrs.padding)
     x = _pad_spatial(lw, x, pads, 0.0)
-    if attrs.groups == 1 and any(pads) and isinstance(x.owner, linalg.GenericOp):
+    if any(pads) and isinstance(x.owner, linalg.GenericOp):
         # lower-contractions drops this copy when it calls the conv2d routine (which pads).
         x.owner.attributes[CONV_PADDING] = DenseArrayBase.from_list(i64, list(pads))
     ow = shape_of(op.result.type)[3]
@@ -243,9 +243,10 @@ def _blocked_conv2d(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, w: SSAValue) 
         lambda b, a: mac(b, [a[0], a[1], a[3]]),
     )
     anchor = result.owner
-    if attrs.groups == 1 and isinstance(anchor, linalg.GenericOp):
-        # Named for lower-contractions, which calls the conv2d routine for it (float32).
-        anchor.attributes[CONTRACTION] = StringAttr("conv2d")
+    if isinstance(anchor, linalg.GenericOp):
+        # Named for lower-contractions, which calls a routine for it (float32).
+        kind = "conv2d" if attrs.groups == 1 else "depthwise_conv2d"
+        anchor.attributes[CONTRACTION] = StringAttr(kind)
     return result
 
 
