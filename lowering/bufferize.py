@@ -58,7 +58,7 @@ from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
 from relay_opt.diagnostics import RelayError
-from relay_opt.dialects.relay.attribute_names import CONTRACTION, OUTPUTS
+from relay_opt.dialects.relay.attribute_names import CONTRACTION, CONV_PADDING, OUTPUTS
 from relay_opt.dialects.relay.limits import MATCH_FAILED
 
 
@@ -447,8 +447,9 @@ class _Function:
                 load = memref.LoadOp.get(extract.tensor, list(extract.indices))
                 Rewriter.replace_op(extract, load)
             new = linalg.GenericOp(ins, outs, body, op.indexing_maps, op.iterator_types, [])
-            if CONTRACTION in op.attributes:  # for lower-contractions
-                new.attributes[CONTRACTION] = op.attributes[CONTRACTION]
+            for name in (CONTRACTION, CONV_PADDING):  # for lower-contractions
+                if name in op.attributes:
+                    new.attributes[name] = op.attributes[name]
         else:
             assert isinstance(op, linalg.FillOp)
             new = linalg.FillOp(ins, outs, [])

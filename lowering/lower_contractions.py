@@ -23,13 +23,19 @@ A blocked conv2d (`conv2d`: NCHW{c}c data, OIHW{i}i{o}o weight, `o` the target's
 a call of the conv2d routine (lowering/kernels/conv.py), its geometry read back from the maps.
 The elementwise generic that alone reads its result, when its body is a bias add, a residual
 add and max/min with constants, goes into the call (applied on the register tile at the
-store); the call then sits where that generic was and writes its destination.
+store); the call then sits where that generic was and writes its destination. The routine
+pads: the call reads the input of convert-relay-to-linalg's padding copy (marked
+`relay_opt.conv_padding`) with the padding as arguments, and the copy goes.
 
 The module gets a declaration of each routine it calls (`kernels=declare`, the default):
 the routines are the kernel library's, compiled once per CPU and added to every JIT engine
 (runtime/kernel_library.py), and relay-translate links them into what it emits. With
 `kernels=define` each declaration becomes the routine itself (internal), so the module
 needs no library: for tools that compile the printed IR alone.
+
+A blocked depthwise conv2d (`depthwise_conv2d`, OIHW1i{o}o) with outputs at least
+DEPTHWISE_MIN_WIDTH wide becomes a call of the depthwise routine (lowering/kernels/
+depthwise.py) the same way, epilogue and padding included.
 
 `KERNELS` maps a contraction's name to the rule that emits its call; a new kernel family
 (conv2d) adds a row.
@@ -46,6 +52,7 @@ from xdsl.context import Context
 from xdsl.dialects import arith, func, llvm, memref
 from xdsl.dialects.builtin import (
     AffineMapAttr,
+    DenseArrayBase,
     FloatAttr,
     IntegerAttr,
     MemRefType,
@@ -55,11 +62,12 @@ from xdsl.dialects.builtin import (
     i64,
 )
 from xdsl.dialects.linalg import ops as linalg
-from xdsl.ir import Operation, SSAValue
+from xdsl.ir import Block, Operation, SSAValue
 from xdsl.ir.affine import AffineConstantExpr, AffineDimExpr, AffineMap
 from xdsl.passes import ModulePass
 
 from relay_opt.diagnostics import RelayError
+from relay_opt.dialects.relay.attribute_names import CONV_PADDING
 from relay_opt.lowering.kernels import (
     LIBRARY,
     MIN_KERNEL_MACS,
@@ -67,6 +75,7 @@ from relay_opt.lowering.kernels import (
     kernel_contraction,
 )
 from relay_opt.lowering.kernels.conv import CONV_KERNEL, HAS_BIAS, HAS_RESIDUAL
+from relay_opt.lowering.kernels.depthwise import DEPTHWISE_KERNEL, DEPTHWISE_MIN_WIDTH
 from relay_opt.lowering.kernels.gemm import GEMM_KERNEL, add_runtime_declarations
 from relay_opt.lowering.kernels.target import Target
 
@@ -314,6 +323,45 @@ def conv_geometry(op: linalg.GenericOp, lanes: int) -> ConvGeometry | None:
     return ConvGeometry(n, c, ic, h, wi, ob, oh, ow, w[2], w[3], sh, sw, dh, dw)
 
 
+_DEPTHWISE_ITERATORS = ["parallel"] * 4 + ["reduction"] * 2 + ["parallel"] * 2
+
+
+def depthwise_geometry(op: linalg.GenericOp, lanes: int) -> ConvGeometry | None:
+    """The blocked depthwise conv2d convert-relay-to-linalg built (loops n, cb, y, xo, i, j,
+    xi, cc), read back like conv_geometry's (ic and ob: `lanes` and C); None otherwise."""
+    if len(op.inputs) != 3 or len(op.outputs) != 1 or op.results:
+        return None
+    types = [v.type for v in (*op.inputs, *op.outputs)]
+    if not all(isinstance(t, MemRefType) and isinstance(t.layout, NoneAttr) for t in types):
+        return None
+    iterators = [str(it.data) for it in op.iterator_types]  # pyright: ignore
+    if iterators != _DEPTHWISE_ITERATORS or not _is_conv_mac(op):
+        return None
+    x, w, tiles, y = (t.get_shape() for t in types)  # pyright: ignore
+    if len(x) != 5 or len(w) != 6 or len(tiles) != 2 or len(y) != 5 or min(*x, *w, *y) <= 0:
+        return None
+    maps = [_coefficients(m, 8) for m in op.indexing_maps.data]  # pyright: ignore
+    if any(m is None for m in maps):
+        return None
+    mx, mw, mt, my = maps  # pyright: ignore
+    tile = tiles[1]
+    row, col = mx[2], mx[3]  # pyright: ignore
+    sh, dh, sw, dw = row.get(2, 0), row.get(4, 0), col.get(6, 0), col.get(5, 0)
+    if min(sh, dh, sw, dw) < 1:
+        return None
+    expect_x = [{0: 1}, {1: 1}, {2: sh, 4: dh}, {3: tile * sw, 6: sw, 5: dw}, {7: 1}]
+    expect_w = [{1: 1}, {}, {4: 1}, {5: 1}, {}, {7: 1}]
+    expect_y = [{0: 1}, {1: 1}, {2: 1}, {3: tile, 6: 1}, {7: 1}]
+    if (mx, mw, mt, my) != (expect_x, expect_w, [{3: 1}, {6: 1}], expect_y):
+        return None
+    n, c, h, wi, lane = x
+    if list(w) != [c, 1, w[2], w[3], 1, lane] or list(y[:2]) != [n, c]:
+        return None
+    if lane != lanes or y[4] != lanes:
+        return None
+    return ConvGeometry(n, c, lanes, h, wi, c, y[2], y[3], w[2], w[3], sh, sw, dh, dw)
+
+
 def _is_conv_mac(op: linalg.GenericOp) -> bool:
     """The body is `out + x * w` (the third input is read for its shape only)."""
     return _is_mac(op, acc=3) and op.body.block.args[2].first_use is None
@@ -434,12 +482,67 @@ def _only_freed_between(first: Operation, last: Operation, values: Sequence[SSAV
     return op is last
 
 
+@dataclass(frozen=True)
+class ConvPadding:
+    """The zero padding copy before a conv (convert-relay-to-linalg's, CONV_PADDING): the
+    generic, the buffer it reads and the padding's top rows and left columns."""
+
+    op: linalg.GenericOp
+    source: SSAValue
+    top: int
+    left: int
+
+
+def conv_padding(x: SSAValue, at: Operation) -> ConvPadding | None:
+    """The padding copy that writes the conv input `x`, when the routine can read its source
+    instead at `at` (same block, the source contiguous and not written or freed on the way
+    but for deallocs, which then move after the call)."""
+    writers = [
+        u.operation
+        for u in x.uses
+        if isinstance(u.operation, linalg.GenericOp) and x in u.operation.outputs
+    ]
+    if len(writers) != 1 or CONV_PADDING not in writers[0].attributes:
+        return None
+    pad = writers[0]
+    pads = pad.attributes[CONV_PADDING]
+    if not isinstance(pads, DenseArrayBase) or pad.parent is not at.parent:
+        return None
+    top, left, bottom, right = (int(v) for v in pads.get_values())
+    loads = {
+        o.memref
+        for o in pad.body.walk()
+        if isinstance(o, memref.LoadOp) and not _defined_in(o.memref, pad)
+    }
+    if len(loads) != 1 or list(pad.inputs):
+        return None
+    (source,) = loads
+    st, xt = source.type, x.type
+    if not (isinstance(st, MemRefType) and isinstance(xt, MemRefType)):
+        return None
+    if not isinstance(st.layout, NoneAttr):
+        return None
+    s, p = st.get_shape(), xt.get_shape()
+    if len(s) != 5 or list(p) != [s[0], s[1], s[2] + top + bottom, s[3] + left + right, s[4]]:
+        return None
+    if not _only_freed_between(pad, at, [source]):
+        return None
+    return ConvPadding(pad, source, top, left)
+
+
+def _defined_in(v: SSAValue, op: Operation) -> bool:
+    owner = v.owner
+    parent = owner.parent_op() if isinstance(owner, Block) else owner
+    return parent is not None and op.is_ancestor(parent)
+
+
 def conv_call(op: linalg.GenericOp, kind: str, module: ModuleOp, target: Target) -> bool:
     """Replaces the blocked conv2d `op` (and the elementwise epilogue after it, when the routine
     can apply it at its store) by a call of the conv2d routine; False if it does not fit."""
-    g = conv_geometry(op, target.lanes(32))
+    depthwise = kind == "depthwise_conv2d"
+    g = (depthwise_geometry if depthwise else conv_geometry)(op, target.lanes(32))
     fill = _zero_fill_before(op)
-    if g is None or fill is None:
+    if g is None or fill is None or depthwise and g.ow < DEPTHWISE_MIN_WIDTH:
         return False
     x, w, tiles = op.inputs
     out = op.outputs[0]
@@ -449,9 +552,12 @@ def conv_call(op: linalg.GenericOp, kind: str, module: ModuleOp, target: Target)
     # With an epilogue the call goes where the epilogue was (its bias and residual are ready
     # there); the conv's inputs freed in between are freed after the call instead.
     at: Operation = op if ep is None else ep.op
+    # The routine pads: it reads the padding copy's source (the copy goes when no other
+    # conv reads it).
+    padding = conv_padding(x, at)
     ops: list[Operation] = []
     dest = out if ep is None else ep.op.outputs[0]
-    px, pw, py = (_pointer(ops, v) for v in (x, w, dest))
+    px, pw, py = (_pointer(ops, v) for v in (x if padding is None else padding.source, w, dest))
     bias = _pointer(ops, ep.bias) if ep is not None and ep.bias is not None else py
     residual = _pointer(ops, ep.residual) if ep is not None and ep.residual is not None else py
     flags = 0
@@ -459,8 +565,14 @@ def conv_call(op: linalg.GenericOp, kind: str, module: ModuleOp, target: Target)
         flags = (HAS_BIAS if ep.bias is not None else 0) | (
             HAS_RESIDUAL if ep.residual is not None else 0
         )
-    # The input is already padded (convert-relay-to-linalg's copy): no padding here.
-    sizes = [g.n, g.c, g.ic, g.h, g.wi, g.ob, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, 0, 0, g.dh, g.dw]
+    h, wi, top, left = g.h, g.wi, 0, 0
+    if padding is not None:
+        st = padding.source.type
+        assert isinstance(st, MemRefType)
+        h, wi, top, left = st.get_shape()[2], st.get_shape()[3], padding.top, padding.left
+    sizes = [g.n, g.c, g.ic, h, wi, g.ob, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, top, left, g.dh, g.dw]
+    if depthwise:  # no IC nor OB: one block in, one out
+        sizes = [g.n, g.c, h, wi, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, top, left, g.dh, g.dw]
     bounds = [
         arith.ConstantOp(FloatAttr(v, f32))
         for v in ((ep.lo, ep.hi) if ep is not None else (-math.inf, math.inf))
@@ -468,7 +580,9 @@ def conv_call(op: linalg.GenericOp, kind: str, module: ModuleOp, target: Target)
     ops += bounds
     args = [px, pw, py, bias, residual, *(_i64(ops, v) for v in sizes), _i64(ops, flags)]
     call = llvm.CallOp(
-        declare_kernel(module, CONV_KERNEL, target), *args, *(b.result for b in bounds)
+        declare_kernel(module, DEPTHWISE_KERNEL if depthwise else CONV_KERNEL, target),
+        *args,
+        *(b.result for b in bounds),
     )
     call.location = op.location
     ops.append(call)
@@ -487,11 +601,27 @@ def conv_call(op: linalg.GenericOp, kind: str, module: ModuleOp, target: Target)
         block.insert_ops_after(moved, call)
         ep.op.detach()
         ep.op.erase()
+    if padding is not None:
+        # The source's deallocs between the copy and the call go after the call.
+        o, freed = padding.op.next_op, []
+        while o is not None and o is not call:
+            nxt = o.next_op
+            if isinstance(o, memref.DeallocOp) and o.memref is padding.source:
+                o.detach()
+                freed.append(o)
+            o = nxt
+        block.insert_ops_after(freed, call)
     for dead in (op, fill):
         dead.detach()
         dead.erase()
     for buffer in (tiles, out) if ep is not None else (tiles,):
         _drop_if_unused(buffer)
+    if padding is not None and all(
+        u.operation is padding.op or isinstance(u.operation, memref.DeallocOp) for u in x.uses
+    ):
+        padding.op.detach()
+        padding.op.erase()
+        _drop_if_unused(x)
     return True
 
 
@@ -515,6 +645,7 @@ KERNELS: dict[str, KernelRule] = {
     "matmul": gemm_call,
     "batch_matmul": gemm_call,
     "conv2d": conv_call,
+    "depthwise_conv2d": conv_call,
 }
 """A contraction's name (attribute_names.CONTRACTION) -> the rule replacing it by a kernel call."""
 

@@ -19,6 +19,7 @@ from relay_opt.lowering.kernels.conv import (
     build_conv,
     conv_name,
 )
+from relay_opt.lowering.kernels.gemm import add_runtime_declarations
 from relay_opt.lowering.kernels.target import Target
 
 
@@ -29,7 +30,9 @@ def routine(request: pytest.FixtureRequest):  # noqa: ANN201
     from relay_opt.runtime.jit import _llvm, llvm_ir, optimize, target_machine
 
     target = Target.host() if request.param == "host" else Target(vector_bits=request.param)
-    module = ModuleOp([build_conv(target)])  # external linkage: callable from here
+    module = ModuleOp([])  # the routine with external linkage: callable from here
+    add_runtime_declarations(module)  # malloc and free (the padded copy), the error cell
+    module.body.block.add_op(build_conv(target))
     engine = _llvm().create_mcjit_compiler(optimize(llvm_ir(module), 1), target_machine(1))
     engine.finalize_object()
     signature = ctypes.CFUNCTYPE(
@@ -75,6 +78,15 @@ CASES = [
     (1, 6, 2, 12, 14, 2, 3, 3, (1, 2), (2, 1, 0, 3), (2, 3)),  # dilated, uneven padding
     (1, 8, 8, 4, 5, 2, 5, 5, (1, 1), (3, 3, 3, 3), (1, 1)),  # taps larger than the image
     (1, 16, 8, 14, 14, 4, 1, 1, (2, 2), (0, 0, 0, 0), (1, 1)),  # 1x1 strided (downsample)
+    # Padded rows of at least 8 tiles read the image itself, their borders in checked tiles
+    # (narrower ones a zero-padded copy): the first layer's shape, dilated, uneven, a batch
+    # of two, a block of 5 channels, an input block wider than the output's (16).
+    (1, 3, 3, 60, 101, 2, 7, 7, (2, 2), (3, 3, 3, 3), (1, 1)),
+    (1, 10, 5, 9, 70, 1, 3, 3, (1, 1), (2, 1, 0, 3), (2, 3)),
+    (2, 8, 8, 5, 50, 3, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1)),
+    (2, 10, 5, 7, 9, 1, 3, 5, (1, 2), (0, 2, 1, 0), (1, 1)),
+    (1, 32, 16, 6, 7, 1, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1)),
+    (1, 8, 8, 3, 60, 1, 5, 1, (1, 1), (3, 0, 4, 0), (1, 1)),
     # Images over the routine's cache budget (rows outside the channel-block pairs).
     (1, 16, 8, 66, 66, 2, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1)),
     (1, 16, 8, 64, 65, 2, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1)),
@@ -202,3 +214,45 @@ def test_strict_policy_keeps_the_loops() -> None:
 def test_other_output_blocks_keep_their_loops() -> None:
     # An output block that is not the host's vector width keeps its loops.
     _compare(_blocked(Target.host().lanes(32) // 2), 1, 0)
+
+
+def _padded_conv(lanes: int, case: tuple) -> str:  # noqa: ANN001
+    c, ic, h, w, ob, k, stride, pad, dilation = case
+    return (
+        HEADER
+        + f"""def @main(%x: Tensor[(1, {c // ic}, {h}, {w}, {ic}), float32], %w: Tensor[({ob}, {c // ic}, {k[0]}, {k[1]}, {ic}, {lanes}), float32]) {{
+  nn.conv2d(%x, %w, strides={list(stride)}, padding={list(pad)}, dilation={list(dilation)}, data_layout="NCHW{ic}c", kernel_layout="OIHW{ic}i{lanes}o", out_layout="NCHW{lanes}c")
+}}"""
+    )
+
+
+# (channels, input block, H, W, output blocks, kernel, stride, padding, dilation)
+PADDED = [
+    (6, 3, 23, 21, 1, (7, 7), (2, 2), (3, 3, 3, 3), (1, 1)),  # the first layer's form
+    (10, 5, 9, 13, 2, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1)),  # channels not a multiple of 8
+    (8, 8, 7, 60, 1, (3, 5), (1, 2), (2, 1, 0, 3), (2, 1)),  # wide rows: checked tiles
+    (8, 4, 9, 11, 2, (3, 3), (2, 1), (0, 0, 2, 2), (1, 2)),  # bottom and right padding only
+]
+
+
+@pytest.mark.parametrize("case", PADDED, ids=lambda c: f"{c[5][0]}x{c[5][1]}c{c[0]}w{c[3]}")
+@pytest.mark.parametrize("fp_policy", ["fast", "strict"])
+def test_padded_convs_read_the_unpadded_input(case, fp_policy: str) -> None:  # noqa: ANN001
+    # The routine pads: lower-contractions drops convert-relay-to-linalg's padding copy and
+    # passes the padding (strict keeps the loops and the copy).
+    from xdsl.context import Context
+
+    from relay_opt import load_program
+    from relay_opt.dialects.relay.attribute_names import CONV_PADDING
+    from relay_opt.lowering.apply_fp_policy import ApplyFpPolicyPass
+    from relay_opt.lowering.relay_to_llvm import lowering_stages
+
+    text = _padded_conv(Target.host().lanes(32), case)
+    _compare(text, 1, int(fp_policy == "fast"), fp_policy)
+    module = load_program(text, "relay").module
+    for stage in lowering_stages(fp_policy=fp_policy):
+        if isinstance(stage, ApplyFpPolicyPass):  # after lower-contractions (not under strict)
+            break
+        stage.apply(Context(), module)
+    copies = [op for op in module.walk() if CONV_PADDING in op.attributes]
+    assert len(copies) == (0 if fp_policy == "fast" else 1)

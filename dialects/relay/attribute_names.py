@@ -28,6 +28,11 @@ the blocked `"conv2d"`),
 set by convert-relay-to-linalg; lower-contractions replaces such an op with a call to the
 kernel library's routine for it, and fuse-linalg-epilogue leaves those anchors alone."""
 
+CONV_PADDING = "relay_opt.conv_padding"
+"""On a linalg.generic: it zero-pads a blocked conv2d's input by these (top, left, bottom,
+right) rows and columns, set by convert-relay-to-linalg; lower-contractions gives the conv2d
+routine the unpadded input and the padding instead, and drops the copy."""
+
 PARALLEL_FOR = "relay_opt.parallel_for"
 """A declared func.func `(!llvm.ptr ctx, i64 n, i64 grain) -> i64` that parallelize-loops
 calls with the TASK attribute; convert-to-llvm makes each call one of the thread pool's

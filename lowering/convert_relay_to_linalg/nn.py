@@ -11,12 +11,19 @@ from collections.abc import Callable, Sequence
 
 from xdsl.builder import Builder
 from xdsl.dialects import arith, math, tensor
-from xdsl.dialects.builtin import AffineMapAttr, IntegerType, StringAttr, TensorType
+from xdsl.dialects.builtin import (
+    AffineMapAttr,
+    DenseArrayBase,
+    IntegerType,
+    StringAttr,
+    TensorType,
+    i64,
+)
 from xdsl.dialects.linalg import ops as linalg
 from xdsl.ir import Attribute, SSAValue
 
 from relay_opt.diagnostics import RelayError
-from relay_opt.dialects.relay.attribute_names import CONTRACTION
+from relay_opt.dialects.relay.attribute_names import CONTRACTION, CONV_PADDING
 from relay_opt.dialects.relay.builder import RelayBuilder
 from relay_opt.dialects.relay.decompositions import DECOMPOSITIONS
 from relay_opt.dialects.relay.ir_helpers import shape_of
@@ -198,7 +205,11 @@ def _blocked_conv2d(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, w: SSAValue) 
     attrs = op.attrs
     sh, sw = attrs.strides
     dh, dw = attrs.dilation
-    x = _pad_spatial(lw, x, padding4(attrs.padding), 0.0)
+    pads = padding4(attrs.padding)
+    x = _pad_spatial(lw, x, pads, 0.0)
+    if any(pads) and isinstance(x.owner, linalg.GenericOp):
+        # lower-contractions drops this copy when it calls the conv2d routine (which pads).
+        x.owner.attributes[CONV_PADDING] = DenseArrayBase.from_list(i64, list(pads))
     ow = shape_of(op.result.type)[3]
     tile = max(t for t in range(1, 9) if ow % t == 0)
     # An unread operand whose shape gives the split column loops (xo, xi) their ranges.
@@ -239,9 +250,10 @@ def _blocked_conv2d(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, w: SSAValue) 
         lambda b, a: mac(b, [a[0], a[1], a[3]]),
     )
     anchor = result.owner
-    if attrs.groups == 1 and isinstance(anchor, linalg.GenericOp):
-        # Named for lower-contractions, which calls the conv2d routine for it (float32).
-        anchor.attributes[CONTRACTION] = StringAttr("conv2d")
+    if isinstance(anchor, linalg.GenericOp):
+        # Named for lower-contractions, which calls a routine for it (float32).
+        kind = "conv2d" if attrs.groups == 1 else "depthwise_conv2d"
+        anchor.attributes[CONTRACTION] = StringAttr(kind)
     return result
 
 

@@ -20,11 +20,12 @@ from xdsl.ir import Operation
 
 from relay_opt.dialects.relay.attribute_names import CONTRACTION
 from relay_opt.lowering.kernels.conv import CONV_KERNEL
+from relay_opt.lowering.kernels.depthwise import DEPTHWISE_KERNEL
 from relay_opt.lowering.kernels.gemm import GEMM_KERNEL, add_runtime_declarations
 from relay_opt.lowering.kernels.routine import Kernel
 from relay_opt.lowering.kernels.target import Target
 
-LIBRARY: list[Kernel] = [GEMM_KERNEL, CONV_KERNEL]
+LIBRARY: list[Kernel] = [GEMM_KERNEL, CONV_KERNEL, DEPTHWISE_KERNEL]
 """Every routine of the library, in the order the library module defines them; a new
 kernel family appends its `Kernel` here."""
 
@@ -55,8 +56,9 @@ def declare_kernel(module: ModuleOp, kernel: Kernel, target: Target) -> str:
 
 GEMM_CONTRACTIONS = frozenset({"dense", "matmul", "batch_matmul"})
 """The contractions (attribute_names.CONTRACTION) the GEMM routine computes."""
-KERNEL_CONTRACTIONS = GEMM_CONTRACTIONS | {"conv2d"}
-"""Every contraction with a routine: the GEMM's, and the blocked conv2d (kernels/conv.py)."""
+KERNEL_CONTRACTIONS = GEMM_CONTRACTIONS | {"conv2d", "depthwise_conv2d"}
+"""Every contraction with a routine: the GEMM's, the blocked conv2d (kernels/conv.py) and
+the blocked depthwise conv2d (kernels/depthwise.py)."""
 
 MIN_KERNEL_MACS = 4096
 """Smaller contractions (multiply-adds, the product of the loop ranges) keep their loops:

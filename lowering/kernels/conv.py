@@ -13,11 +13,14 @@ Direct convolution with a register tile of T output columns x V output-channel v
 element times V weight vectors per step (`llvm.intr.fma`). For each tile the reductions run
 over input-channel blocks, kernel rows, kernel columns and the IC channels of a block; with
 dilation 1 a kernel row's columns and channels are one contiguous run in both X and W, so
-they are one loop. Padding costs no branch in those loops: each output row reads only its
-valid kernel rows, the columns whose taps are all inside the image go in whole tiles, and
-the border columns (and the last OW mod T) go one at a time with their own valid taps.
-Without padding (the lowering pads with a copy) a tile's T pixels may cross the end of an
-output row, so only the last OH*OW mod T pixels go one at a time.
+they are one loop. Padding is the routine's: a tile whose columns' taps are all inside the
+image (its row's valid kernel rows) takes that fast path; a checked tile (the left and right
+borders, the last pixels of a row) tests each tap of each column once, outside the loop over
+a block's channels, and reads zeros for a tap outside. Rows of fewer than PAD_COPY_COLUMNS
+tiles would lose much to their borders: such a padded image is copied into a zero-padded
+scratch first (one image at a time, into cache). Without padding all OH x OW pixels are one
+row, so a tile's T pixels may cross the end of an output row and the 7-wide rows of a late
+layer are not 6 + 1.
 
 The loops over channel-block pairs and output rows are ordered by cache traffic (whichever
 of the image and the weights would be re-read from beyond L2 fewer bytes goes inside).
@@ -41,7 +44,7 @@ from xdsl.dialects.builtin import (
 from xdsl.ir import SSAValue
 
 from relay_opt.lowering.kernels.gemm import _IR, F32, PTR
-from relay_opt.lowering.kernels.routine import Kernel, routine_function
+from relay_opt.lowering.kernels.routine import KERNEL_ERROR_GLOBAL, Kernel, routine_function
 from relay_opt.lowering.kernels.target import Target
 
 CONV_PARAMS = (
@@ -57,6 +60,11 @@ CONV_TYPES = (*([PTR] * 5), *([i64] * (len(CONV_PARAMS) - 7)), F32, F32)
 
 HAS_BIAS = 1
 HAS_RESIDUAL = 2
+
+PAD_COPY_COLUMNS = 8
+"""A padded conv whose output rows are narrower than this many tiles reads a zero-padded copy
+of each image (made by the routine); wider rows read the image itself, their borders in
+checked tiles."""
 
 CACHE_BYTES = 256 * 1024
 """What a stream may take of the L2 cache and still be reused from it (half of Zen 3's)."""
@@ -104,6 +112,9 @@ CONV_KERNEL = Kernel(name=conv_name, params=CONV_TYPES, build=build_conv)
 
 
 class _Conv:
+    x_n: SSAValue
+    """The image of X the tiles read (0 in the padded scratch, which holds one image)."""
+
     def __init__(self, ir: _IR, t: ConvTile, p: dict[str, SSAValue], fused: bool):
         self.ir, self.t, self.p, self.fused = ir, t, p, fused
         self.vec = VectorType(F32, [t.lanes])
@@ -149,6 +160,103 @@ class _Conv:
         )
 
     def build(self) -> None:
+        ir, p = self.ir, self.p
+        one, zero = self.c(1), self.c(0)
+        self.x_image = ir.mul(ir.mul(ir.mul(p["C"], p["H"]), p["WI"]), p["IC"])
+        # Rows of fewer than PAD_COPY_COLUMNS tiles lose much to their border tiles: such a
+        # padded image (a small one) is copied, one image at a time, into a zero-padded
+        # scratch that the routine then reads without padding (all pixels as one row). The
+        # scratch also gets the right and bottom padding the outputs reach.
+        self.oy_lo, self.oy_hi = self.interior(p["OH"], p["H"], p["KH"], p["SH"], p["PH"], p["DH"])
+        self.ox_lo, self.ox_hi = self.interior(p["OW"], p["WI"], p["KW"], p["SW"], p["PW"], p["DW"])
+        narrow = ir.cmp("slt", p["OW"], self.c(PAD_COPY_COLUMNS * self.t.columns))
+        self.copy = ir.emit(llvm.AndOp(narrow, self.not_(self.all_inside())))
+        self.h_pad = self.max(
+            ir.add(p["PH"], p["H"]),
+            ir.add(ir.mul(ir.sub(p["OH"], one), p["SH"]), ir.add(self.span(p["KH"], p["DH"]), one)),
+        )
+        self.w_pad = self.max(
+            ir.add(p["PW"], p["WI"]),
+            ir.add(ir.mul(ir.sub(p["OW"], one), p["SW"]), ir.add(self.span(p["KW"], p["DW"]), one)),
+        )
+        padded = ir.mul(ir.mul(ir.mul(p["C"], self.h_pad), self.w_pad), p["IC"])
+        scratch_bytes = ir.select(self.copy, ir.mul(padded, self.c(4)), one)
+        scratch = ir.emit(llvm.CallOp("malloc", scratch_bytes, return_type=PTR))
+        self.source = {k: p[k] for k in ("X", "H", "WI", "PH", "PW")}
+        self.p = p = dict(p)
+        p["X"] = ir.select(self.copy, scratch, p["X"])
+        p["H"] = ir.select(self.copy, self.h_pad, p["H"])
+        p["WI"] = ir.select(self.copy, self.w_pad, p["WI"])
+        p["PH"] = ir.select(self.copy, zero, p["PH"])
+        p["PW"] = ir.select(self.copy, zero, p["PW"])
+        self.oy_lo, self.oy_hi = self.interior(p["OH"], p["H"], p["KH"], p["SH"], p["PH"], p["DH"])
+        self.ox_lo, self.ox_hi = self.interior(p["OW"], p["WI"], p["KW"], p["SW"], p["PW"], p["DW"])
+
+        def out_of_memory() -> None:  # reported through the error cell; Y is not written
+            cell = ir.emit(llvm.AddressOfOp(KERNEL_ERROR_GLOBAL, PTR))
+            ir.emit(llvm.StoreOp(scratch_bytes, cell, alignment=8))
+
+        def compute() -> None:
+            self.compute()
+            ir.emit(llvm.CallOp("free", scratch))
+
+        address = ir.emit(llvm.PtrToIntOp(scratch, i64))
+        ir.if_(ir.cmp("eq", address, zero), out_of_memory, compute)
+        ir.emit(llvm.ReturnOp())
+
+    def not_(self, a: SSAValue) -> SSAValue:
+        return self.ir.emit(llvm.XOrOp(a, self.ir.const(1, IntegerType(1))))
+
+    def span(self, taps: SSAValue, dilation: SSAValue) -> SSAValue:
+        return self.ir.mul(self.ir.sub(taps, self.c(1)), dilation)
+
+    def all_inside(self) -> SSAValue:
+        """Whether every tap of every output pixel is inside the image."""
+        ir, p, zero = self.ir, self.p, self.c(0)
+        rows = ir.emit(
+            llvm.AndOp(ir.cmp("eq", self.oy_lo, zero), ir.cmp("eq", self.oy_hi, p["OH"]))
+        )
+        columns = ir.emit(
+            llvm.AndOp(ir.cmp("eq", self.ox_lo, zero), ir.cmp("eq", self.ox_hi, p["OW"]))
+        )
+        return ir.emit(llvm.AndOp(rows, columns))
+
+    def pad_image(self, n: SSAValue) -> None:
+        """Image n of the source into the scratch (p["X"]) with its zero padding."""
+        ir, p, src = self.ir, self.p, self.source
+        one, zero = self.c(1), self.c(0)
+        zero_f = self.ir.fconst(0.0)
+        row_out = ir.mul(p["WI"], p["IC"])
+        row_in = ir.mul(src["WI"], p["IC"])
+        left = ir.mul(src["PW"], p["IC"])
+        filled = ir.add(left, row_in)
+        image = ir.at(src["X"], (n, self.x_image))
+
+        def row(r: SSAValue, _: list[SSAValue]) -> None:  # r over C * h_pad scratch rows
+            cb = self.div(r, p["H"])
+            iy = ir.sub(ir.sub(r, ir.mul(cb, p["H"])), src["PH"])
+            out = ir.at(p["X"], (r, row_out))
+            inside = ir.cmp("ult", iy, src["H"])
+
+            def zeros(lo: SSAValue, hi: SSAValue) -> None:
+                ir.loop(lo, hi, one, lambda i, _: ir.store(zero_f, ir.at(out, i)))
+
+            def copy() -> None:
+                zeros(zero, left)
+                x = ir.at(image, (ir.add(ir.mul(cb, src["H"]), iy), row_in))
+                ir.loop(
+                    zero,
+                    row_in,
+                    one,
+                    lambda i, _: ir.store(ir.load(ir.at(x, i)), ir.at(out, ir.add(left, i))),
+                )
+                zeros(filled, row_out)
+
+            ir.if_(inside, copy, lambda: zeros(zero, row_out))
+
+        ir.loop(zero, ir.mul(p["C"], p["H"]), one, row)
+
+    def compute(self) -> None:
         ir, p, lanes = self.ir, self.p, self.t.lanes
         one = self.c(1)
         # Derived sizes, once per call.
@@ -160,8 +268,16 @@ class _Conv:
         self.unit_dw = ir.cmp("eq", p["DW"], one)
         # Epilogue operands: without a bias, a zero vector read at every block; without a
         # residual, Y itself is read (a valid address) and the sum is not selected.
-        zeros = ir.emit(llvm.AllocaOp(self.c(lanes), F32, alignment=64))
-        ir.store(self.vsplat_const(0.0), zeros, 4 * lanes)
+        # (The checked tile reads its taps outside the image from it too: max(IC, L) zeros.)
+        zeros = ir.emit(llvm.AllocaOp(self.max(p["IC"], self.c(lanes)), F32, alignment=64))
+        zero_f = ir.fconst(0.0)
+        ir.loop(
+            self.c(0),
+            self.max(p["IC"], self.c(lanes)),
+            one,
+            lambda i, _: ir.store(zero_f, ir.at(zeros, i)),
+        )
+        self.zeros = zeros
         flags = p["flags"]
         zero = self.c(0)
         has_bias = ir.cmp("ne", ir.emit(llvm.AndOp(flags, self.c(HAS_BIAS))), zero)
@@ -171,15 +287,6 @@ class _Conv:
         self.res = ir.select(self.has_res, p["residual"], p["Y"])
         self.lo = self.splat(p["lo"])
         self.hi = self.splat(p["hi"])
-
-        # Output columns whose taps are all inside the image: [ox_lo, ox_hi).
-        kw_span = ir.mul(ir.sub(p["KW"], one), p["DW"])
-        ox_lo = ir.min(self.div(ir.add(p["PW"], ir.sub(p["SW"], one)), p["SW"]), p["OW"])
-        last = ir.sub(ir.add(p["WI"], p["PW"]), ir.add(kw_span, one))
-        ox_hi = ir.select(
-            ir.cmp("slt", last, zero), zero, ir.min(p["OW"], ir.add(self.div(last, p["SW"]), one))
-        )
-        ox_hi = self.max(ox_hi, ox_lo)
 
         v = self.t.vectors
 
@@ -198,43 +305,34 @@ class _Conv:
         )
         rows_outer = ir.cmp("slt", weight_cost, image_cost)
 
-        # Pixels go in rows of `row_len`: output rows, or, with no padding, all OH x OW pixels
-        # as one row (tiles then cross the ends of output rows, and only the last OH*OW mod
-        # T pixels go one at a time: the 7-wide rows of a late layer are not 6 + 1). Not with
-        # rows outside the block pairs, nor for rows narrower than a tile (a tile crosses at
-        # most one row end).
+        # Pixels go in rows of `row_len`: output rows, or, when every tap of every pixel is
+        # inside the image (no padding), all OH x OW pixels as one row: tiles then cross the
+        # ends of output rows (the 7-wide rows of a late layer are not 6 + 1). Not with rows
+        # outside the block pairs, nor for rows narrower than a tile (a tile crosses at most
+        # one row end).
         pixels = ir.mul(p["OH"], p["OW"])
         cols = self.c(self.t.columns)
-        inside = ir.emit(
-            llvm.AndOp(
-                ir.cmp(
-                    "slt",
-                    ir.add(
-                        ir.mul(ir.sub(p["OH"], one), p["SH"]), ir.mul(ir.sub(p["KH"], one), p["DH"])
-                    ),
-                    p["H"],
-                ),
-                ir.cmp("slt", ir.add(ir.mul(ir.sub(p["OW"], one), p["SW"]), kw_span), p["WI"]),
-            )
-        )
-        unpadded = ir.emit(llvm.AndOp(ir.cmp("eq", p["PH"], zero), ir.cmp("eq", p["PW"], zero)))
-        wide = ir.emit(llvm.AndOp(ir.cmp("sge", p["OW"], cols), inside))
+        all_inside = self.all_inside()
         whole = ir.emit(
             llvm.AndOp(
-                ir.emit(llvm.AndOp(unpadded, wide)),
+                ir.emit(llvm.AndOp(all_inside, ir.cmp("sge", p["OW"], cols))),
                 ir.cmp("eq", rows_outer, ir.const(0, IntegerType(1))),
             )
         )
         rows = ir.select(whole, one, p["OH"])
         self.row_len = ir.select(whole, pixels, p["OW"])
-        self.ox_lo = ir.select(whole, zero, ox_lo)
-        span_hi = ir.select(whole, pixels, ox_hi)
-        tiles = self.div(ir.sub(span_hi, self.ox_lo), cols)
-        self.ox_tiled = ir.add(self.ox_lo, ir.mul(tiles, cols))
+        # A row's tiles: checked ones from 0 over the left border [0, ox_lo), fast ones while
+        # they end by ox_hi, checked ones for the rest (the right border, the last pixels).
+        self.fast_lo = ir.mul(self.div(ir.add(self.ox_lo, ir.sub(cols, one)), cols), cols)
+        fast_tiles = self.div(ir.sub(ir.select(whole, pixels, self.ox_hi), self.fast_lo), cols)
+        self.fast_hi = ir.add(self.fast_lo, ir.mul(self.max(fast_tiles, zero), cols))
         outer = ir.select(rows_outer, rows, pairs)
         inner = ir.select(rows_outer, pairs, rows)
 
         def image(n: SSAValue, _: list[SSAValue]) -> None:
+            ir.if_(self.copy, lambda: self.pad_image(n))
+            self.x_n = ir.select(self.copy, zero, n)  # the scratch holds one image
+
             def outer_loop(a: SSAValue, _: list[SSAValue]) -> None:
                 def inner_loop(b: SSAValue, _: list[SSAValue]) -> None:
                     ob = ir.mul(ir.select(rows_outer, b, a), self.c(v))
@@ -250,32 +348,44 @@ class _Conv:
             ir.loop(ob_paired, p["OB"], one, last_block)
 
         ir.loop(zero, p["N"], one, image)
-        ir.emit(llvm.ReturnOp())
+
+    def interior(
+        self, out: SSAValue, size: SSAValue, taps: SSAValue, stride: SSAValue, pad: SSAValue,
+        dilation: SSAValue,
+    ) -> tuple[SSAValue, SSAValue]:  # fmt: skip
+        """[lo, hi): the outputs along one axis whose taps are all inside [0, size)."""
+        ir, one, zero = self.ir, self.c(1), self.c(0)
+        span = ir.mul(ir.sub(taps, one), dilation)
+        lo = ir.min(self.div(ir.add(pad, ir.sub(stride, one)), stride), out)
+        last = ir.sub(ir.add(size, pad), ir.add(span, one))
+        hi = ir.select(
+            ir.cmp("slt", last, zero), zero, ir.min(out, ir.add(self.div(last, stride), one))
+        )
+        return lo, self.max(hi, lo)
 
     def row(self, n: SSAValue, ob: SSAValue, r: SSAValue, vectors: int) -> None:
-        """Row r of pixels of channel blocks ob..ob+vectors-1: border columns one at a time,
-        interior columns in whole tiles, the rest one at a time."""
+        """Row r of pixels (`row_len` of them) of channel blocks ob..ob+vectors-1, in tiles of
+        T: fast tiles (the row's valid kernel rows, every kernel column) where all columns'
+        taps are inside the image, checked tiles at the borders and for the last pixels."""
         ir, p = self.ir, self.p
-        one = self.c(1)
+        cols = self.c(self.t.columns)
         # (A row of all pixels has no padding: every kernel row is valid, as for r = 0.)
         ky = self.valid_taps(ir.mul(r, p["SH"]), p["H"], p["KH"], p["DH"], p["PH"])
         full_kx = (self.c(0), p["KW"])
         first = ir.mul(r, self.row_len)
+        end = ir.add(first, self.row_len)
 
-        def column(x: SSAValue, _: list[SSAValue]) -> None:
-            pixel = ir.add(first, x)
-            ox = ir.emit(llvm.SRemOp(pixel, p["OW"]))
-            kx = self.valid_taps(ir.mul(ox, p["SW"]), p["WI"], p["KW"], p["DW"], p["PW"])
-            self.tile(n, ob, pixel, ky, kx, 1, vectors)
+        def checked(x: SSAValue, _: list[SSAValue]) -> None:
+            self.checked_tile(n, ob, ir.add(first, x), end, vectors)
 
-        ir.loop(self.c(0), self.ox_lo, one, column)
+        ir.loop(self.c(0), self.fast_lo, cols, checked)
         ir.loop(
-            self.ox_lo,
-            self.ox_tiled,
-            self.c(self.t.columns),
+            self.fast_lo,
+            self.fast_hi,
+            cols,
             lambda x, _: self.tile(n, ob, ir.add(first, x), ky, full_kx, self.t.columns, vectors),
         )
-        ir.loop(self.ox_tiled, self.row_len, one, column)
+        ir.loop(self.fast_hi, self.row_len, cols, checked)
 
     def tile(
         self,
@@ -312,7 +422,7 @@ class _Conv:
         y_first = ir.sub(ir.mul(oy, p["SH"]), p["PH"])
 
         def block(cb: SSAValue, acc: list[SSAValue]) -> list[SSAValue]:
-            x_cb = ir.mul(ir.add(ir.mul(n, p["C"]), cb), p["H"])
+            x_cb = ir.mul(ir.add(ir.mul(self.x_n, p["C"]), cb), p["H"])
             w_cb = ir.add(w_first, ir.mul(cb, ir.mul(p["KH"], self.w_row)))
 
             def kernel_row(k: SSAValue, acc: list[SSAValue]) -> list[SSAValue]:
@@ -348,6 +458,82 @@ class _Conv:
         zero = self.vsplat_const(0.0)
         acc = ir.loop(self.c(0), p["C"], one, block, [zero] * (columns * vectors))
         self.store(acc, n, ob, pixel, columns, vectors)
+
+    def checked_tile(
+        self, n: SSAValue, ob: SSAValue, pixel: SSAValue, end: SSAValue, vectors: int
+    ) -> None:
+        """Pixels pixel..pixel+T-1 (row-major over OH x OW, those from `end` on left out), channel
+        blocks ob..ob+vectors-1, every tap checked per pixel: a tap outside the image (the
+        padding) reads zeros. The check is per kernel tap and pixel, outside the loop over a
+        block's IC channels."""
+        ir, p = self.ir, self.p
+        columns, lanes = self.t.columns, self.t.lanes
+        one, zero = self.c(1), self.c(0)
+        live, iy0, ix0 = [], [], []
+        for t in range(columns):
+            pt = ir.add(pixel, self.c(t)) if t else pixel
+            alive = ir.cmp("slt", pt, end)
+            oy = self.div(pt, p["OW"])
+            ox = ir.sub(pt, ir.mul(oy, p["OW"]))
+            live.append(alive)
+            # A pixel left out reads only zeros: its first input row is past the image.
+            iy0.append(ir.select(alive, ir.sub(ir.mul(oy, p["SH"]), p["PH"]), p["H"]))
+            ix0.append(ir.sub(ir.mul(ox, p["SW"]), p["PW"]))
+        w_first = ir.mul(ob, self.w_block)
+
+        def block(cb: SSAValue, acc: list[SSAValue]) -> list[SSAValue]:
+            x_cb = ir.mul(ir.add(ir.mul(self.x_n, p["C"]), cb), p["H"])
+            w_cb = ir.add(w_first, ir.mul(cb, ir.mul(p["KH"], self.w_row)))
+
+            def kernel_row(k: SSAValue, acc: list[SSAValue]) -> list[SSAValue]:
+                dy = ir.mul(k, p["DH"])
+                iy = [ir.add(y, dy) for y in iy0]
+                row_ok = [ir.cmp("ult", y, p["H"]) for y in iy]
+                x_r = [ir.mul(ir.add(x_cb, y), self.x_row) for y in iy]
+                w_r = ir.add(w_cb, ir.mul(k, self.w_row))
+
+                def kernel_col(j: SSAValue, acc: list[SSAValue]) -> list[SSAValue]:
+                    dx = ir.mul(j, p["DW"])
+                    xp = []
+                    for t in range(columns):
+                        ix = ir.add(ix0[t], dx)
+                        ok = ir.emit(llvm.AndOp(row_ok[t], ir.cmp("ult", ix, p["WI"])))
+                        inside = ir.at(p["X"], x_r[t], (ix, p["IC"]))
+                        xp.append(ir.select(ok, inside, self.zeros))
+                    wp = ir.at(p["W"], ir.add(w_r, ir.mul(j, self.ic_lanes)))
+
+                    def step(i: SSAValue, acc: list[SSAValue]) -> list[SSAValue]:
+                        wi = ir.at(wp, (i, self.c(lanes)))
+                        w = [
+                            ir.load(ir.at(wi, (self.c(v), self.w_block)) if v else wi, self.vec, 4)
+                            for v in range(vectors)
+                        ]
+                        out = list(acc)
+                        for t in range(columns):
+                            x = self.splat(ir.load(ir.at(xp[t], i)))
+                            for v in range(vectors):
+                                out[t * vectors + v] = self.fma(x, w[v], acc[t * vectors + v])
+                        return out
+
+                    return ir.loop(zero, p["IC"], one, step, acc)
+
+                return ir.loop(zero, p["KW"], one, kernel_col, acc)
+
+            return ir.loop(zero, p["KH"], one, kernel_row, acc)
+
+        acc = ir.loop(zero, p["C"], one, block, [self.vsplat_const(0.0)] * (columns * vectors))
+        for t in range(columns):
+            ir.if_(
+                live[t],
+                lambda t=t: self.store(
+                    acc[t * vectors : (t + 1) * vectors],
+                    n,
+                    ob,
+                    ir.add(pixel, self.c(t)) if t else pixel,
+                    1,
+                    vectors,
+                ),
+            )
 
     def store(
         self,
