@@ -209,8 +209,7 @@ class PageRun:
             if UPDATE and "..." not in expected:
                 continue
             assert lines_match(_clean("\n".join(expected)), _clean(out)), (
-                f"{b.where}: `{command}` printed\n{out}\nbut the page shows\n"
-                + "\n".join(expected)
+                f"{b.where}: `{command}` printed\n{out}\nbut the page shows\n" + "\n".join(expected)
             )
         if UPDATE and "..." not in b.text.splitlines():
             self.updates.append((b, "\n".join(shown) + "\n"))
@@ -249,10 +248,13 @@ def test_page_runs(page: str, tmp_path: Path) -> None:
 
 
 def fresh_venv(path: Path) -> Path:
-    """A new virtual environment that sees this one's packages (relay-opt, xDSL, numpy, ...)
-    but has none of its own: a `.pth` line adds this environment's site-packages (with its
-    own `.pth` files, so an editable relay-opt works), whether or not it is itself a venv."""
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", path], check=True)
+    """A new virtual environment that sees this one's packages (relay-opt, xDSL, numpy, pip,
+    setuptools, ...) but has none of its own: a `.pth` line adds this environment's
+    site-packages (with its own `.pth` files, so an editable relay-opt works), whether or not
+    it is itself a venv. Made without ensurepip, which costs half a minute."""
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", path], check=True
+    )
     python = path / "bin" / "python"
     purelib = subprocess.run(
         [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
@@ -261,15 +263,16 @@ def fresh_venv(path: Path) -> Path:
         text=True,
     ).stdout.strip()
     here = sysconfig.get_path("purelib")
-    Path(purelib, "_parent_environment.pth").write_text(
-        f"import site; site.addsitedir({here!r})\n"
-    )
-    # relay-opt's console script, as `pip install relay-opt` would write it into the venv.
-    script = path / "bin" / "relay-opt"
-    script.write_text(
-        f"#!{python}\nimport sys\nfrom relay_opt.tools.relay_opt import main\nsys.exit(main())\n"
-    )
-    script.chmod(0o755)
+    Path(purelib, "_parent_environment.pth").write_text(f"import site; site.addsitedir({here!r})\n")
+    # The console scripts `pip install relay-opt` and ensurepip would write into the venv; run
+    # by its python, pip installs into the venv.
+    for name, module in (
+        ("relay-opt", "relay_opt.tools.relay_opt"),
+        ("pip", "pip._internal.cli.main"),
+    ):
+        script = path / "bin" / name
+        script.write_text(f"#!{python}\nimport sys\nfrom {module} import main\nsys.exit(main())\n")
+        script.chmod(0o755)
     return path / "bin"
 
 
@@ -316,7 +319,16 @@ def test_site_builds_without_warnings(tmp_path: Path) -> None:
         if page == "index.md":
             html = tmp_path / "index.html"
         assert html.exists(), f"docs/{page} is not built"
-        assert "```" not in html.read_text(), f"docs/{page}: a code fence rendered as text"
+        assert "<p>```" not in html.read_text(), f"docs/{page}: a code fence rendered as text"
+
+
+def test_pipeline_page_shows_every_stage() -> None:
+    """docs/pipeline.md prints the IR after each stage of STAGES, in their order."""
+    from relay_opt.lowering.relay_to_llvm import STAGES
+
+    text = (DOCS / "pipeline.md").read_text()
+    shown = re.findall(r"^### (\S+)$", text, re.MULTILINE)
+    assert shown == [stage.name for stage in STAGES]
 
 
 def test_every_block_is_read() -> None:
@@ -332,4 +344,3 @@ def test_lines_match() -> None:
     assert lines_match(["a", "...", "b"], ["a", "b"])
     assert not lines_match(["a", "...", "d"], ["a", "b"])
     assert not lines_match(["a"], ["a", "b"])
-
