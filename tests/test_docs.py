@@ -322,6 +322,29 @@ def test_site_builds_without_warnings(tmp_path: Path) -> None:
         assert "<p>```" not in html.read_text(), f"docs/{page}: a code fence rendered as text"
 
 
+def test_python_files_shown_are_lint_clean(tmp_path: Path) -> None:
+    """The Python files the pages create pass the project's own ruff rules and format."""
+    files = []
+    for page in PAGES:
+        for b in code_blocks(page):
+            if b.lang == "python" and b.attrs.get("title", "").endswith(".py"):
+                path = tmp_path / page.replace("/", "_") / b.attrs["title"]
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(b.text)
+                files.append(str(path))
+    assert files
+    # lit runs its configuration with `config` defined (as in the project's own settings).
+    lit_config = 'lint.extend-per-file-ignores = {"**/lit.cfg.py" = ["F821"]}'
+    config = ["--config", str(ROOT / "pyproject.toml"), "--config", lit_config]
+    for command in (["check", *files], ["format", "--check", "--diff", *files]):
+        r = subprocess.run(
+            [sys.executable, "-m", "ruff", *command[:1], *config, *command[1:]],
+            capture_output=True,
+            text=True,
+        )
+        assert r.returncode == 0, r.stdout + r.stderr
+
+
 def test_pipeline_page_shows_every_stage() -> None:
     """docs/pipeline.md prints the IR after each stage of STAGES, in their order."""
     from relay_opt.lowering.relay_to_llvm import STAGES
