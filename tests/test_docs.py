@@ -248,13 +248,15 @@ def test_page_runs(page: str, tmp_path: Path) -> None:
 
 
 def fresh_venv(path: Path) -> Path:
-    """A new virtual environment that sees this one's packages (relay-opt, xDSL, numpy, pip,
-    setuptools, ...) but has none of its own: a `.pth` line adds this environment's
-    site-packages (with its own `.pth` files, so an editable relay-opt works), whether or not
-    it is itself a venv. Made without ensurepip, which costs half a minute."""
-    subprocess.run(
-        [sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", path], check=True
-    )
+    """A new virtual environment that sees this environment's packages (relay-opt, xDSL,
+    numpy, pip, setuptools, ...) and no others, but has none of its own: a `.pth` line adds
+    this environment's site-packages (with its own `.pth` files, so an editable relay-opt
+    works). The base interpreter's packages are visible only when they are this environment's
+    (the tests run outside a venv): a venv's base may hold other, stale installs. Made without
+    ensurepip, which costs half a minute."""
+    in_venv = sys.prefix != sys.base_prefix
+    options = ["--without-pip"] + ([] if in_venv else ["--system-site-packages"])
+    subprocess.run([sys.executable, "-m", "venv", *options, path], check=True)
     python = path / "bin" / "python"
     purelib = subprocess.run(
         [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
