@@ -20,7 +20,10 @@ Without padding (the lowering pads with a copy) a tile's T pixels may cross the 
 output row, so only the last OH*OW mod T pixels go one at a time.
 
 The loops over channel-block pairs and output rows are ordered by cache traffic (whichever
-of the image and the weights would be re-read from beyond L2 fewer bytes goes inside).
+of the image and the weights would be re-read from beyond L2 fewer bytes goes inside). Their
+iterations, per image, are the routine's work items, which the thread pool splits in
+contiguous runs (`build_conv_rows`): each output element is computed by one item, in the same
+order at any thread count.
 
 The epilogue is applied to the tile in registers at the store: the per-channel bias
 (`flags & 1`), the residual (`flags & 2`, Y's shape) and the clip to [lo, hi] (relu is
@@ -38,9 +41,9 @@ from xdsl.dialects.builtin import (
     VectorType,
     i64,
 )
-from xdsl.ir import SSAValue
+from xdsl.ir import Block, Region, SSAValue
 
-from relay_opt.lowering.kernels.gemm import _IR, F32, PTR
+from relay_opt.lowering.kernels.gemm import _IR, F32, PARALLEL_MIN_MACS, PTR
 from relay_opt.lowering.kernels.routine import Kernel, routine_function
 from relay_opt.lowering.kernels.target import Target
 
@@ -88,19 +91,58 @@ def build_conv(
     target: Target, tile: ConvTile | None = None, linkage: str = "external"
 ) -> llvm.FuncOp:
     """The routine `conv_name(target)(X, W, Y, bias, residual, N, C, IC, H, WI, OB, OH, OW,
-    KH, KW, SH, SW, PH, PW, DH, DW, flags, lo, hi)`; `tile` overrides the target's."""
+    KH, KW, SH, SW, PH, PW, DH, DW, flags, lo, hi)`; `tile` overrides the target's. It runs
+    its work items on the thread pool (`build_conv_rows`, defined beside it)."""
     t = tile or ConvTile.for_target(target)
     return routine_function(
         conv_name(target),
         CONV_PARAMS,
         CONV_TYPES,
-        lambda region, entry, params: _Conv(_IR(region, entry), t, params, target.fma).build(),
+        lambda region, entry, params: _Conv(_IR(region, entry), t, params, target.fma).build(
+            f"{conv_name(target)}_rows"
+        ),
         linkage,
     )
 
 
-CONV_KERNEL = Kernel(name=conv_name, params=CONV_TYPES, build=build_conv)
-"""The blocked conv2d as a routine of the kernel library."""
+def build_conv_rows(target: Target, tile: ConvTile | None = None) -> llvm.FuncOp:
+    """`conv_name(target)_rows(ctx, begin, end)`: the routine's work items [begin, end) (an
+    output row, or all of an image's pixels, of a channel-block pair or of the odd last
+    block), the parameters read from `ctx` (CONV_PARAMS, 8 bytes each): one thread's task
+    (lowering/kernels/thread_pool.py). Every output element is computed by one item in the
+    same order at any thread count, so the result is bit-identical."""
+    from relay_opt.lowering.kernels.thread_pool import BODY_TYPE
+
+    t = tile or ConvTile.for_target(target)
+    entry = Block(arg_types=list(BODY_TYPE.inputs))
+    region = Region(entry)
+    ir = _IR(region, entry)
+    ctx, begin, end = entry.args
+    p: dict[str, SSAValue] = {}
+    for k, (name, typ) in enumerate(zip(CONV_PARAMS, CONV_TYPES, strict=True)):
+        slot = ir.emit(llvm.BitcastOp(ir.gep(ctx, ir.const(k), elem=i64), PTR))
+        if typ == F32:
+            p[name] = ir.emit(llvm.LoadOp(slot, F32, alignment=4))
+        else:
+            v = ir.emit(llvm.LoadOp(slot, i64, alignment=8))
+            p[name] = ir.emit(llvm.IntToPtrOp(v)) if typ == PTR else v
+    conv = _Conv(ir, t, p, target.fma)
+    conv.plan()
+    conv.items(begin, end)
+    ir.emit(llvm.ReturnOp(ir.const(0)))
+    return llvm.FuncOp(
+        f"{conv_name(target)}_rows", BODY_TYPE, linkage=llvm.LinkageAttr("internal"), body=region
+    )
+
+
+CONV_KERNEL = Kernel(
+    name=conv_name,
+    params=CONV_TYPES,
+    build=build_conv,
+    helpers=lambda target: [build_conv_rows(target)],
+)
+"""The blocked conv2d as a routine of the kernel library (its work items are a thread-pool
+task)."""
 
 
 class _Conv:
@@ -148,10 +190,10 @@ class _Conv:
             )
         )
 
-    def build(self) -> None:
+    def plan(self) -> None:
+        """Derived sizes, the loop order and the work items (once per call, and per task)."""
         ir, p, lanes = self.ir, self.p, self.t.lanes
         one = self.c(1)
-        # Derived sizes, once per call.
         self.ic_lanes = ir.mul(p["IC"], self.c(lanes))
         self.w_block = ir.mul(ir.mul(ir.mul(p["C"], p["KH"]), p["KW"]), self.ic_lanes)
         self.w_row = ir.mul(p["KW"], self.ic_lanes)
@@ -231,25 +273,56 @@ class _Conv:
         span_hi = ir.select(whole, pixels, ox_hi)
         tiles = self.div(ir.sub(span_hi, self.ox_lo), cols)
         self.ox_tiled = ir.add(self.ox_lo, ir.mul(tiles, cols))
-        outer = ir.select(rows_outer, rows, pairs)
-        inner = ir.select(rows_outer, pairs, rows)
+        self.rows, self.pairs, self.rows_outer = rows, pairs, rows_outer
+        self.inner = ir.select(rows_outer, pairs, rows)
+        # Work items: per image, each (block pair, row) in loop order, then each row of an odd
+        # last block; a thread takes a contiguous run of them (the cache order holds inside).
+        odd = ir.sub(p["OB"], ob_paired)
+        self.paired_items = ir.mul(pairs, rows)
+        self.image_items = ir.add(self.paired_items, ir.mul(odd, rows))
 
-        def image(n: SSAValue, _: list[SSAValue]) -> None:
-            def outer_loop(a: SSAValue, _: list[SSAValue]) -> None:
-                def inner_loop(b: SSAValue, _: list[SSAValue]) -> None:
-                    ob = ir.mul(ir.select(rows_outer, b, a), self.c(v))
-                    self.row(n, ob, ir.select(rows_outer, a, b), v)
+    def items(self, begin: SSAValue, end: SSAValue) -> None:
+        """Work items [begin, end) of all N images (`plan` first)."""
+        ir, v = self.ir, self.t.vectors
 
-                ir.loop(zero, inner, one, inner_loop)
+        def item(k: SSAValue, _: list[SSAValue]) -> None:
+            n = self.div(k, self.image_items)
+            r = ir.sub(k, ir.mul(n, self.image_items))
 
-            ir.loop(zero, outer, one, outer_loop)
+            def paired() -> None:
+                a = self.div(r, self.inner)
+                b = ir.sub(r, ir.mul(a, self.inner))
+                ob = ir.mul(ir.select(self.rows_outer, b, a), self.c(v))
+                self.row(n, ob, ir.select(self.rows_outer, a, b), v)
 
-            def last_block(ob: SSAValue, _: list[SSAValue]) -> None:  # an odd number of blocks
-                ir.loop(zero, rows, one, lambda r, _: self.row(n, ob, r, 1))
+            def last_block() -> None:  # an odd number of blocks
+                self.row(n, ir.sub(self.p["OB"], self.c(1)), ir.sub(r, self.paired_items), 1)
 
-            ir.loop(ob_paired, p["OB"], one, last_block)
+            ir.if_(ir.cmp("slt", r, self.paired_items), paired, last_block)
 
-        ir.loop(zero, p["N"], one, image)
+        ir.loop(begin, end, self.c(1), item)
+
+    def build(self, task: str) -> None:
+        """The routine: its parameters into a context, its work items across the pool."""
+        from relay_opt.lowering.kernels.thread_pool import PARALLEL_FOR
+
+        ir, p = self.ir, self.p
+        self.plan()
+        ctx = ir.emit(llvm.AllocaOp(self.c(len(CONV_PARAMS)), i64, alignment=8))
+        for k, name in enumerate(CONV_PARAMS):
+            slot = ir.emit(llvm.BitcastOp(ir.gep(ctx, self.c(k), elem=i64), PTR))
+            value = p[name]
+            if isinstance(value.type, llvm.LLVMPointerType):
+                value = ir.emit(llvm.PtrToIntOp(value, i64))
+            ir.emit(llvm.StoreOp(value, slot, alignment=4 if value.type == F32 else 8))
+        items = ir.mul(p["N"], self.image_items)
+        per_item = ir.mul(
+            ir.mul(self.row_len, self.c(self.t.lanes * self.t.vectors)),
+            ir.mul(ir.mul(p["C"], p["IC"]), ir.mul(p["KH"], p["KW"])),
+        )
+        grain = self.div(self.c(PARALLEL_MIN_MACS), ir.add(per_item, self.c(1)))
+        address = ir.emit(llvm.AddressOfOp(task, PTR))
+        ir.emit(llvm.CallOp(PARALLEL_FOR, address, ctx, items, grain, return_type=i64))
         ir.emit(llvm.ReturnOp())
 
     def row(self, n: SSAValue, ob: SSAValue, r: SSAValue, vectors: int) -> None:
