@@ -187,9 +187,12 @@ func.func @strided_view(%x: memref<3x8xf32>, %y: memref<5x7xf32>, %out0: memref<
 // CHECK:         llvm.intr.fma(%{{.*}}) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
 // CHECK:         llvm.call_intrinsic "llvm.vector.reduce.fadd.v8f32"
 // CHECK:         llvm.shufflevector %{{.*}}, %{{.*}} [0, 0, 0, 0, 0, 0, 0, 0] : vector<8xf32>
-// CHECK:         llvm.intr.fma(%{{.*}}) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
-// CHECK-NEXT:    llvm.load %{{.*}} {alignment = 4 : i64} : !llvm.ptr -> vector<8xf32>
-// CHECK-NEXT:    llvm.intr.fma(%{{.*}}) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
+// CHECK:         %[[A0:.*]] = llvm.intr.fma(%{{.*}}) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
+// CHECK:         %[[A1:.*]] = llvm.intr.fma(%{{.*}}, %{{.*}}, %[[A0]]) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
+// CHECK:         %[[A2:.*]] = llvm.intr.fma(%{{.*}}, %{{.*}}, %[[A1]]) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
+// CHECK:         llvm.intr.fma(%{{.*}}, %{{.*}}, %[[A2]]) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
+// CHECK-NEXT:    llvm.bitcast
+// CHECK-NEXT:    llvm.store
 // The entry: the parameters go into a context, and the few-row task or the packed panels to
 // the thread pool.
 // CHECK-LABEL: llvm.func internal @relay_opt_sgemm_6x16(%A: !llvm.ptr, %B: !llvm.ptr, %C: !llvm.ptr, %M: i64, %N: i64, %K: i64, %rsa: i64, %csa: i64, %rsb: i64, %csb: i64, %ldc: i64, %batch: i64, %bsa: i64, %bsb: i64, %bsc: i64, %accumulate: i64)
@@ -205,5 +208,5 @@ func.func @strided_view(%x: memref<3x8xf32>, %y: memref<5x7xf32>, %out0: memref<
 // CHECK:       llvm.mlir.global weak @relay_opt_kernel_error(0 : i64)
 
 // AVX512: llvm.call @relay_opt_sgemm_14x32(
-// AVX512-LABEL: llvm.func internal @relay_opt_sgemm_14x32(
+// AVX512-LABEL: llvm.func internal @relay_opt_sgemm_14x32_columns(
 // AVX512:         llvm.intr.fma(%{{.*}}) : (vector<16xf32>, vector<16xf32>, vector<16xf32>) -> vector<16xf32>
