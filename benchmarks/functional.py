@@ -6,9 +6,10 @@ versus interpreted versus the same models in numpy and in PyTorch eager, in one 
 Every system runs on `--threads` threads (default 1: numpy's BLAS through threadpoolctl,
 torch.set_num_threads, RELAY_OPT_NUM_THREADS). Times are the median *thread CPU time*
 (time.thread_time) of calls after a warm-up, so other processes on a loaded machine count
-less than in wall-clock time; they are still only indicative there. Every system's result is
-compared with the compiled one, so a wrong answer cannot look fast. PyTorch is used where it
-is installed (`pip install -e '.[benchmark]'`), else its columns print "-".
+less than in wall-clock time; they are still only indicative there (with more than one
+thread, wall-clock time: the calling thread's CPU time leaves out the others' work). Every
+system's result is compared with the compiled one, so a wrong answer cannot look fast.
+PyTorch is used where it is installed (`pip install -e '.[benchmark]'`), else its columns print "-".
 
 `--memory` also calls the compiled TreeLSTM and LSTM 10,000 times and prints how far the
 peak RSS grew after the first 100 calls (the arena of docs/native-objects.md frees every
@@ -173,13 +174,18 @@ MODELS = (char_rnn, tree_lstm, lstm_list)
 
 
 def thread_cpu_median(fn: Callable[[], object], budget: float, repeat: int = 200) -> float:
-    """Median thread CPU seconds of calls after a warm-up; stops after `budget` CPU seconds."""
+    """Median thread CPU seconds of calls after a warm-up; stops after `budget` CPU seconds.
+    With more than one thread, wall-clock seconds: the calling thread's CPU time would leave
+    out the other threads' share of the work."""
+    from relay_opt.runtime import thread_pool
+
+    clock = time.thread_time if thread_pool.num_threads() == 1 else time.perf_counter
     fn()
     times: list[float] = []
     while len(times) < repeat and (len(times) < 3 or sum(times) < budget):
-        start = time.thread_time()
+        start = clock()
         fn()
-        times.append(time.thread_time() - start)
+        times.append(clock() - start)
     return statistics.median(times)
 
 

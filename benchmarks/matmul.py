@@ -8,6 +8,10 @@ shared): relay-opt's compiled `nn.matmul` (N x N times N x N, float32) and numpy
 OpenBLAS pinned to one thread (threadpoolctl when installed, else a subprocess with
 OPENBLAS_NUM_THREADS=1). Also dense 1x2048 -> 1000 (a matrix-vector product). `matmul_rows`
 is the measurement as a function, for a combined benchmark command. Asserts nothing.
+
+relay-opt runs on one thread too (`compile(threads=1)`): thread CPU time counts only the
+calling thread, so with the pool's default (every CPU) it would count only the caller's share
+of the work and overstate the speed (a 1024^3 product "reached" 160 GFLOP/s on 2 cores).
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ def _relay_seconds(text: str, inputs: list[np.ndarray], repeat: int) -> float:
     from relay_opt import load_program
     from relay_opt.runtime.jit import compile
 
-    exe = compile(load_program(text, "relay").module, opt=3)
+    exe = compile(load_program(text, "relay").module, opt=3, threads=1)
     return best_seconds(lambda: exe(*inputs), repeat)
 
 

@@ -501,7 +501,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from functional import rows as functional_rows
 
         rows = functional_rows(budget)
-        title = "functional models, median thread CPU ms (x system: its time over relay-opt's)"
+        clock = "thread CPU" if ns.threads == 1 else "wall-clock"
+        title = f"functional models, median {clock} ms (x system: its time over relay-opt's)"
         print(table(title, FUNCTIONAL_COLUMNS, rows), flush=True)
     if "math" in sections:
         rows = math_rows(settings["math_n"], budget)  # pyright: ignore

@@ -3,13 +3,13 @@
     python benchmarks/vector_math.py [--n 1048576] [--repeat 30] [--exhaustive]
 
 Each function is a one-op Relay program over n float32 values, compiled with
-relay_opt.runtime.jit.compile. Throughput is n over the median thread CPU time of one call
-(G elements/s), next to numpy's (np.exp, np.tanh, 1 / (1 + np.exp(-x)), np.log; numpy has no
-erf). Max ulp is the largest error, in units in the last place of the correctly rounded
-float32 result, against a float64 reference: over 2^22 random bit patterns, a dense sample of
-the function's interesting range and the special values, or with --exhaustive over all 2^32
-float32 values (about a quarter of an hour per function on one idle core). The numbers are for
-reading: nothing is asserted.
+relay_opt.runtime.jit.compile on one thread. Throughput is n over the median thread CPU
+time of one call (G elements/s), next to numpy's (np.exp, np.tanh, 1 / (1 + np.exp(-x)),
+np.log; numpy has no erf). Max ulp is the largest error, in units in the last place of the
+correctly rounded float32 result, against a float64 reference: over 2^22 random bit
+patterns, a dense sample of the function's interesting range and the special values, or
+with --exhaustive over all 2^32 float32 values (about a quarter of an hour per function on
+one idle core). The numbers are for reading: nothing is asserted.
 """
 
 from __future__ import annotations
@@ -82,13 +82,13 @@ def ulp_error(y: np.ndarray, ref: np.ndarray) -> np.ndarray:
     return np.nan_to_num(err, nan=np.inf, posinf=np.inf)
 
 
-def compiled(name: str, n: int):  # noqa: ANN201
+def compiled(name: str, n: int, threads: int | None = None):  # noqa: ANN201
     from relay_opt import load_program
     from relay_opt.runtime.jit import compile
 
     text = f"""#[version = "0.0.5"]
 def @main(%x: Tensor[({n}), float32]) {{ {name}(%x) }}"""
-    return compile(load_program(text, "relay").module)
+    return compile(load_program(text, "relay").module, threads=threads)
 
 
 def thread_time_median(fn: Callable[[], object], repeat: int) -> float:
@@ -143,7 +143,7 @@ def main() -> None:
     for name in args.functions:
         _, competitor, (lo, hi) = FUNCTIONS[name]
         x = rng.uniform(lo, hi, args.n).astype(np.float32)
-        f = compiled(name, args.n)
+        f = compiled(name, args.n, threads=1)  # thread CPU time counts one thread
         ours = args.n / thread_time_median(lambda: f(x), args.repeat) * 1e-9  # noqa: B023
         if competitor is not None:
             np.seterr(over="ignore")  # np.exp(-x) overflows for sigmoid's far left: inf is right

@@ -17,6 +17,7 @@ from relay_opt.lowering.kernels.conv import (
     HAS_BIAS,
     HAS_RESIDUAL,
     build_conv,
+    build_conv_rows,
     conv_name,
 )
 from relay_opt.lowering.kernels.gemm import add_runtime_declarations
@@ -27,12 +28,15 @@ from relay_opt.lowering.kernels.target import Target
 def routine(request: pytest.FixtureRequest):  # noqa: ANN201
     """The host's conv routine and AVX-512's (16 lanes, 12 x 2 tile; LLVM splits its vectors
     where the host's are narrower), each compiled alone and callable through its C ABI."""
+    from relay_opt.runtime import thread_pool
     from relay_opt.runtime.jit import _llvm, llvm_ir, optimize, target_machine
 
     target = Target.host() if request.param == "host" else Target(vector_bits=request.param)
-    module = ModuleOp([])  # the routine with external linkage: callable from here
-    add_runtime_declarations(module)  # malloc and free (the padded copy), the error cell
-    module.body.block.add_op(build_conv(target))
+    module = ModuleOp([])
+    add_runtime_declarations(module)  # malloc and free (the scratch), the error cell, the pool's entry
+    # External linkage: callable from here; its task is defined beside it.
+    module.body.block.add_ops([build_conv_rows(target), build_conv(target)])
+    thread_pool.load()  # relay_opt_parallel_for, as a process symbol
     engine = _llvm().create_mcjit_compiler(optimize(llvm_ir(module), 1), target_machine(1))
     engine.finalize_object()
     signature = ctypes.CFUNCTYPE(
@@ -144,6 +148,52 @@ def test_routine_keeps_nan(routine) -> None:  # noqa: ANN001
        1, 1, 1, 3, 3, 1, 3, 3, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0.0, np.inf)  # fmt: skip
     assert np.isnan(y[0, 0, 1, 1]).all()
     assert (y[0, 0, 0] == 1).all()
+
+
+# Convs with work enough for the pool to split their (block pair, row) items: a padded 3x3
+# with an odd number of blocks over 2 images, and an unpadded 1x1 (an item is an image's
+# pixels), a strided one with rows outside the block pairs.
+SPLIT_CASES = [
+    (2, 32, 8, 20, 18, 5, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1)),
+    (1, 64, 8, 28, 28, 8, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1)),
+    (1, 16, 8, 90, 90, 2, 3, 3, (2, 2), (1, 1, 1, 1), (1, 1)),
+]
+
+
+@pytest.mark.parametrize("case", SPLIT_CASES, ids=lambda c: f"{c[6]}x{c[7]}c{c[1]}")
+def test_routine_identical_at_1_and_2_threads(routine, case) -> None:  # noqa: ANN001
+    from relay_opt.runtime import thread_pool
+
+    _, fn, lanes = routine
+    n, channels, ic, h, wi, ob, kh, kw, stride, pad, dilation = case
+    rng = np.random.default_rng(channels)
+    x = rng.standard_normal((n, channels, h, wi), dtype=np.float32)
+    w = rng.standard_normal((ob * lanes, channels, kh, kw), dtype=np.float32)
+    bias = rng.standard_normal(ob * lanes, dtype=np.float32)
+    want = np.maximum(_reference(x, w, stride, pad, dilation) + bias.reshape(1, -1, 1, 1), 0)
+    _, _, oh, ow = want.shape
+    cb = channels // ic
+    xb = np.ascontiguousarray(x.reshape(n, cb, ic, h, wi).transpose(0, 1, 3, 4, 2))
+    wb = np.ascontiguousarray(w.reshape(ob, lanes, cb, ic, kh, kw).transpose(0, 2, 4, 5, 3, 1))
+    top, left, _, _ = pad
+    before = thread_pool.num_threads()
+    results = []
+    try:
+        for threads in (1, 2):
+            thread_pool.set_num_threads(threads)
+            y = np.full((n, ob, oh, ow, lanes), np.nan, dtype=np.float32)
+            fn(
+                xb.ctypes.data, wb.ctypes.data, y.ctypes.data, bias.ctypes.data, None,
+                n, cb, ic, h, wi, ob, oh, ow, kh, kw, *stride, top, left, *dilation,
+                HAS_BIAS, 0.0, np.inf,
+            )  # fmt: skip
+            results.append(y)
+    finally:
+        thread_pool.set_num_threads(before)
+    np.testing.assert_array_equal(results[0], results[1])  # a deterministic partition
+    got = results[1].transpose(0, 1, 4, 2, 3).reshape(want.shape)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    assert thread_pool.started_workers() >= 1
 
 
 # -- lower-contractions: compiled blocked conv2d chains against the interpreter ---------------

@@ -190,3 +190,36 @@ def test_routine_on_every_edge(routine, transposed: bool) -> None:  # noqa: ANN0
         fn(a.ctypes.data, b.ctypes.data, c.ctypes.data, m, n, k, k, 1, rsb, csb, n, 1, 0, 0, 0, 0)
         want = a.astype(np.float64) @ (b.T if transposed else b)
         np.testing.assert_allclose(c, want, rtol=1e-4, atol=1e-4, err_msg=f"{(m, n, k)}")
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+@pytest.mark.parametrize("m", [1, 3])
+def test_few_rows_split_across_threads_bit_for_bit(routine, transposed: bool, m: int) -> None:  # noqa: ANN001
+    # A batch-1 dense (B [N, K]) and a few-row matmul (B [K, N]) big enough for the pool to
+    # split their columns: the same bits at 1 and 2 threads, numpy's values, and accumulate.
+    from relay_opt.runtime import thread_pool
+
+    _, fn = routine
+    n, k = 1003, 517  # an N that is no multiple of the lanes, a K no multiple of 4
+    rng = np.random.default_rng(m)
+    a = rng.standard_normal((m, k), dtype=np.float32)
+    b = rng.standard_normal((n, k) if transposed else (k, n), dtype=np.float32)
+    rsb, csb = (1, k) if transposed else (n, 1)
+    sizes = (m, n, k, k, 1, rsb, csb, n, 1, 0, 0, 0)
+    want = a.astype(np.float64) @ (b.T if transposed else b)
+    before = thread_pool.num_threads()
+    results = []
+    try:
+        for threads in (1, 2):
+            thread_pool.set_num_threads(threads)
+            c = np.full((m, n), np.nan, dtype=np.float32)
+            fn(a.ctypes.data, b.ctypes.data, c.ctypes.data, *sizes, 0)
+            results.append(c)
+        c0 = rng.standard_normal((m, n), dtype=np.float32)
+        c = c0.copy()
+        fn(a.ctypes.data, b.ctypes.data, c.ctypes.data, *sizes, 1)  # accumulate
+    finally:
+        thread_pool.set_num_threads(before)
+    np.testing.assert_array_equal(results[0], results[1])
+    np.testing.assert_allclose(results[1], want, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(c, c0 + want, rtol=1e-4, atol=1e-4)

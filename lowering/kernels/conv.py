@@ -23,7 +23,11 @@ row, so a tile's T pixels may cross the end of an output row and the 7-wide rows
 layer are not 6 + 1.
 
 The loops over channel-block pairs and output rows are ordered by cache traffic (whichever
-of the image and the weights would be re-read from beyond L2 fewer bytes goes inside).
+of the image and the weights would be re-read from beyond L2 fewer bytes goes inside). Their
+iterations, per image, are the routine's work items, which the thread pool splits in
+contiguous runs (`build_conv_rows`): each output element is computed by one item, in the same
+order at any thread count. The images go one parallel region at a time, after the image's
+scratch copy when there is one (the scratch holds one image).
 
 The epilogue is applied to the tile in registers at the store: the per-channel bias
 (`flags & 1`), the residual (`flags & 2`, Y's shape) and the clip to [lo, hi] (relu is
@@ -41,9 +45,9 @@ from xdsl.dialects.builtin import (
     VectorType,
     i64,
 )
-from xdsl.ir import SSAValue
+from xdsl.ir import Block, Region, SSAValue
 
-from relay_opt.lowering.kernels.gemm import _IR, F32, PTR
+from relay_opt.lowering.kernels.gemm import _IR, F32, PARALLEL_MIN_MACS, PTR
 from relay_opt.lowering.kernels.routine import KERNEL_ERROR_GLOBAL, Kernel, routine_function
 from relay_opt.lowering.kernels.target import Target
 
@@ -96,19 +100,68 @@ def build_conv(
     target: Target, tile: ConvTile | None = None, linkage: str = "external"
 ) -> llvm.FuncOp:
     """The routine `conv_name(target)(X, W, Y, bias, residual, N, C, IC, H, WI, OB, OH, OW,
-    KH, KW, SH, SW, PH, PW, DH, DW, flags, lo, hi)`; `tile` overrides the target's."""
+    KH, KW, SH, SW, PH, PW, DH, DW, flags, lo, hi)`; `tile` overrides the target's. It runs
+    its work items on the thread pool (`build_conv_rows`, defined beside it)."""
     t = tile or ConvTile.for_target(target)
     return routine_function(
         conv_name(target),
         CONV_PARAMS,
         CONV_TYPES,
-        lambda region, entry, params: _Conv(_IR(region, entry), t, params, target.fma).build(),
+        lambda region, entry, params: _Conv(_IR(region, entry), t, params, target.fma).build(
+            f"{conv_name(target)}_rows"
+        ),
         linkage,
     )
 
 
-CONV_KERNEL = Kernel(name=conv_name, params=CONV_TYPES, build=build_conv)
-"""The blocked conv2d as a routine of the kernel library."""
+TASK_SLOTS = len(CONV_PARAMS) + 2
+"""A task's context: CONV_PARAMS (8 bytes each, X etc. already the scratch's when the image
+was copied), then the image n and the image of X it reads (0 in the scratch)."""
+
+
+def build_conv_rows(target: Target, tile: ConvTile | None = None) -> llvm.FuncOp:
+    """`conv_name(target)_rows(ctx, begin, end)`: work items [begin, end) of one image (an
+    output row, or all of its pixels, of a channel-block pair or of the odd last block), the
+    parameters read from `ctx` (TASK_SLOTS): one thread's task (lowering/kernels/
+    thread_pool.py). Every output element is computed by one item in the same order at any
+    thread count, so the result is bit-identical."""
+    from relay_opt.lowering.kernels.thread_pool import BODY_TYPE
+
+    t = tile or ConvTile.for_target(target)
+    entry = Block(arg_types=list(BODY_TYPE.inputs))
+    region = Region(entry)
+    ir = _IR(region, entry)
+    ctx, begin, end = entry.args
+
+    def slot(k: int) -> SSAValue:
+        return ir.emit(llvm.BitcastOp(ir.gep(ctx, ir.const(k), elem=i64), PTR))
+
+    p: dict[str, SSAValue] = {}
+    for k, (name, typ) in enumerate(zip(CONV_PARAMS, CONV_TYPES, strict=True)):
+        if typ == F32:
+            p[name] = ir.emit(llvm.LoadOp(slot(k), F32, alignment=4))
+        else:
+            v = ir.emit(llvm.LoadOp(slot(k), i64, alignment=8))
+            p[name] = ir.emit(llvm.IntToPtrOp(v)) if typ == PTR else v
+    n = ir.emit(llvm.LoadOp(slot(len(CONV_PARAMS)), i64, alignment=8))
+    conv = _Conv(ir, t, p, target.fma)
+    conv.x_n = ir.emit(llvm.LoadOp(slot(len(CONV_PARAMS) + 1), i64, alignment=8))
+    conv.plan()
+    conv.items(n, begin, end)
+    ir.emit(llvm.ReturnOp(ir.const(0)))
+    return llvm.FuncOp(
+        f"{conv_name(target)}_rows", BODY_TYPE, linkage=llvm.LinkageAttr("internal"), body=region
+    )
+
+
+CONV_KERNEL = Kernel(
+    name=conv_name,
+    params=CONV_TYPES,
+    build=build_conv,
+    helpers=lambda target: [build_conv_rows(target)],
+)
+"""The blocked conv2d as a routine of the kernel library (its work items are a thread-pool
+task)."""
 
 
 class _Conv:
@@ -159,7 +212,8 @@ class _Conv:
             )
         )
 
-    def build(self) -> None:
+    def build(self, task: str) -> None:
+        """The routine: the scratch decision, then each image's work items across the pool."""
         ir, p = self.ir, self.p
         one, zero = self.c(1), self.c(0)
         self.x_image = ir.mul(ir.mul(ir.mul(p["C"], p["H"]), p["WI"]), p["IC"])
@@ -189,15 +243,13 @@ class _Conv:
         p["WI"] = ir.select(self.copy, self.w_pad, p["WI"])
         p["PH"] = ir.select(self.copy, zero, p["PH"])
         p["PW"] = ir.select(self.copy, zero, p["PW"])
-        self.oy_lo, self.oy_hi = self.interior(p["OH"], p["H"], p["KH"], p["SH"], p["PH"], p["DH"])
-        self.ox_lo, self.ox_hi = self.interior(p["OW"], p["WI"], p["KW"], p["SW"], p["PW"], p["DW"])
 
         def out_of_memory() -> None:  # reported through the error cell; Y is not written
             cell = ir.emit(llvm.AddressOfOp(KERNEL_ERROR_GLOBAL, PTR))
             ir.emit(llvm.StoreOp(scratch_bytes, cell, alignment=8))
 
         def compute() -> None:
-            self.compute()
+            self.run_images(task)
             ir.emit(llvm.CallOp("free", scratch))
 
         address = ir.emit(llvm.PtrToIntOp(scratch, i64))
@@ -256,10 +308,48 @@ class _Conv:
 
         ir.loop(zero, ir.mul(p["C"], p["H"]), one, row)
 
-    def compute(self) -> None:
+    def run_images(self, task: str) -> None:
+        """Per image: its scratch copy (when the routine copies), then its work items on the
+        thread pool, the parameters in a context (TASK_SLOTS)."""
+        from relay_opt.lowering.kernels.thread_pool import PARALLEL_FOR
+
+        ir, p = self.ir, self.p
+        zero, one = self.c(0), self.c(1)
+        self.plan()
+        ctx = ir.emit(llvm.AllocaOp(self.c(TASK_SLOTS), i64, alignment=8))
+
+        def slot(k: int) -> SSAValue:
+            return ir.emit(llvm.BitcastOp(ir.gep(ctx, self.c(k), elem=i64), PTR))
+
+        for k, name in enumerate(CONV_PARAMS):
+            value = p[name]
+            if isinstance(value.type, llvm.LLVMPointerType):
+                value = ir.emit(llvm.PtrToIntOp(value, i64))
+            ir.emit(llvm.StoreOp(value, slot(k), alignment=4 if value.type == F32 else 8))
+        per_item = ir.mul(
+            ir.mul(self.row_len, self.c(self.t.lanes * self.t.vectors)),
+            ir.mul(ir.mul(p["C"], p["IC"]), ir.mul(p["KH"], p["KW"])),
+        )
+        grain = self.div(self.c(PARALLEL_MIN_MACS), ir.add(per_item, one))
+        address = ir.emit(llvm.AddressOfOp(task, PTR))
+
+        def image(n: SSAValue, _: list[SSAValue]) -> None:
+            ir.if_(self.copy, lambda: self.pad_image(n))
+            ir.emit(llvm.StoreOp(n, slot(len(CONV_PARAMS)), alignment=8))
+            x_n = ir.select(self.copy, zero, n)  # the scratch holds one image
+            ir.emit(llvm.StoreOp(x_n, slot(len(CONV_PARAMS) + 1), alignment=8))
+            ir.emit(
+                llvm.CallOp(PARALLEL_FOR, address, ctx, self.image_items, grain, return_type=i64)
+            )
+
+        ir.loop(zero, p["N"], one, image)
+
+    def plan(self) -> None:
+        """Derived sizes, the loop order and the work items (once per call, and per task)."""
         ir, p, lanes = self.ir, self.p, self.t.lanes
         one = self.c(1)
-        # Derived sizes, once per call.
+        self.oy_lo, self.oy_hi = self.interior(p["OH"], p["H"], p["KH"], p["SH"], p["PH"], p["DH"])
+        self.ox_lo, self.ox_hi = self.interior(p["OW"], p["WI"], p["KW"], p["SW"], p["PW"], p["DW"])
         self.ic_lanes = ir.mul(p["IC"], self.c(lanes))
         self.w_block = ir.mul(ir.mul(ir.mul(p["C"], p["KH"]), p["KW"]), self.ic_lanes)
         self.w_row = ir.mul(p["KW"], self.ic_lanes)
@@ -326,28 +416,31 @@ class _Conv:
         self.fast_lo = ir.mul(self.div(ir.add(self.ox_lo, ir.sub(cols, one)), cols), cols)
         fast_tiles = self.div(ir.sub(ir.select(whole, pixels, self.ox_hi), self.fast_lo), cols)
         self.fast_hi = ir.add(self.fast_lo, ir.mul(self.max(fast_tiles, zero), cols))
-        outer = ir.select(rows_outer, rows, pairs)
-        inner = ir.select(rows_outer, pairs, rows)
+        self.rows_outer = rows_outer
+        self.inner = ir.select(rows_outer, pairs, rows)
+        # Work items of an image: each (block pair, row) in loop order, then each row of an
+        # odd last block; a thread takes a contiguous run of them (the cache order holds inside).
+        odd = ir.sub(p["OB"], ob_paired)
+        self.paired_items = ir.mul(pairs, rows)
+        self.image_items = ir.add(self.paired_items, ir.mul(odd, rows))
 
-        def image(n: SSAValue, _: list[SSAValue]) -> None:
-            ir.if_(self.copy, lambda: self.pad_image(n))
-            self.x_n = ir.select(self.copy, zero, n)  # the scratch holds one image
+    def items(self, n: SSAValue, begin: SSAValue, end: SSAValue) -> None:
+        """Work items [begin, end) of image n (`plan` first; `x_n` set)."""
+        ir, v = self.ir, self.t.vectors
 
-            def outer_loop(a: SSAValue, _: list[SSAValue]) -> None:
-                def inner_loop(b: SSAValue, _: list[SSAValue]) -> None:
-                    ob = ir.mul(ir.select(rows_outer, b, a), self.c(v))
-                    self.row(n, ob, ir.select(rows_outer, a, b), v)
+        def item(r: SSAValue, _: list[SSAValue]) -> None:
+            def paired() -> None:
+                a = self.div(r, self.inner)
+                b = ir.sub(r, ir.mul(a, self.inner))
+                ob = ir.mul(ir.select(self.rows_outer, b, a), self.c(v))
+                self.row(n, ob, ir.select(self.rows_outer, a, b), v)
 
-                ir.loop(zero, inner, one, inner_loop)
+            def last_block() -> None:  # an odd number of blocks
+                self.row(n, ir.sub(self.p["OB"], self.c(1)), ir.sub(r, self.paired_items), 1)
 
-            ir.loop(zero, outer, one, outer_loop)
+            ir.if_(ir.cmp("slt", r, self.paired_items), paired, last_block)
 
-            def last_block(ob: SSAValue, _: list[SSAValue]) -> None:  # an odd number of blocks
-                ir.loop(zero, rows, one, lambda r, _: self.row(n, ob, r, 1))
-
-            ir.loop(ob_paired, p["OB"], one, last_block)
-
-        ir.loop(zero, p["N"], one, image)
+        ir.loop(begin, end, self.c(1), item)
 
     def interior(
         self, out: SSAValue, size: SSAValue, taps: SSAValue, stride: SSAValue, pad: SSAValue,

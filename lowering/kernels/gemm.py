@@ -22,6 +22,11 @@ and issues `llvm.intr.fma` on vectors of B: LLVM's register allocator keeps the 
 registers without fast-math flags or the SLP vectorizer. A full tile is stored (or added)
 with vector loads and stores; an edge tile goes through a small stack buffer and a scalar
 loop over its valid part. The first K block overwrites C unless `accumulate` is set.
+
+Products of fewer than SMALL_M rows (a batch-1 dense) are memory-bound on B and read it in
+place, once: dot products along k, or rows of B scaled into C's row. Both kinds split their
+columns across the thread pool, so every element of C is summed in one order at any thread
+count.
 """
 
 from __future__ import annotations
@@ -61,6 +66,12 @@ GEMM_TYPES = (PTR, PTR, PTR, *([i64] * (len(GEMM_PARAMS) - 3)))
 
 SMALL_M = 4
 """Products with fewer rows than this read A and B in place (no packing)."""
+
+AXPY_ROWS = 4
+"""Rows of B a few-row product with B's rows along n scales into C's row at once."""
+
+AXPY_COLUMNS = 2048
+"""... into a run of C's row this long (8 KB: it stays in L1 while the rows of B stream)."""
 
 
 @dataclass(frozen=True)
@@ -250,10 +261,24 @@ PARALLEL_MIN_MACS = 1 << 20
 of work), so a parallel region's cost (about a microsecond) stays small."""
 
 
-def build_gemm_columns(target: Target, shape: GemmShape | None = None) -> llvm.FuncOp:
-    """`gemm_name(target)_columns(ctx, begin, end)`: the packed product for the NR-column
-    panels [begin, end) of C, the parameters read from `ctx` (GEMM_PARAMS as i64s): one
-    thread's task (lowering/kernels/thread_pool.py). Each task packs into its own scratch."""
+FEW_ROWS_MIN_MACS = 1 << 16
+"""A thread's share of a few-row product is at least this many multiply-adds: that product
+streams B from memory once (4 bytes a multiply-add), so this is about 10 us of work too."""
+
+FEW_ROWS_COLUMNS = 64
+"""The few-row products split their N in runs of this many columns (the thread pool's unit)."""
+
+
+def _gemm_task(
+    target: Target,
+    shape: GemmShape | None,
+    suffix: str,
+    columns: int,
+    body: Callable[[_Gemm], None],
+) -> llvm.FuncOp:
+    """`gemm_name(target)_{suffix}(ctx, begin, end)`: `body` over the columns
+    [begin*columns, end*columns) of C (clipped to N), the parameters read from `ctx`
+    (GEMM_PARAMS as i64s): one thread's task (lowering/kernels/thread_pool.py)."""
     from relay_opt.lowering.kernels.thread_pool import BODY_TYPE
 
     s = shape or GemmShape.for_target(target)
@@ -265,19 +290,36 @@ def build_gemm_columns(target: Target, shape: GemmShape | None = None) -> llvm.F
     for k, pname in enumerate(GEMM_PARAMS):
         v = ir.load(ir.gep(ctx, ir.const(k), elem=i64), i64, 8)
         p[pname] = ir.emit(llvm.IntToPtrOp(v)) if k < 3 else v
-    first = ir.mul(begin, ir.const(s.nr))
-    last = ir.min(ir.mul(end, ir.const(s.nr)), p["N"])
+    first = ir.mul(begin, ir.const(columns))
+    last = ir.min(ir.mul(end, ir.const(columns)), p["N"])
     p["B"] = ir.at(p["B"], (first, p["csb"]))
     p["C"] = ir.at(p["C"], first)
     p["N"] = ir.sub(last, first)
     gemm = _Gemm(ir, s, p, target.fma)
-    # The edge tile's stack buffer, in the entry block (one alloca per task).
-    gemm.tile = ir.emit(llvm.AllocaOp(ir.const(s.mr * s.nr), F32, alignment=64))
-    gemm.packed()
+    body(gemm)
     ir.emit(llvm.ReturnOp(ir.const(0)))
     return llvm.FuncOp(
-        f"{gemm_name(target)}_columns", BODY_TYPE, linkage=llvm.LinkageAttr("internal"), body=region
+        f"{gemm_name_of(s)}_{suffix}", BODY_TYPE, linkage=llvm.LinkageAttr("internal"), body=region
     )
+
+
+def build_gemm_columns(target: Target, shape: GemmShape | None = None) -> llvm.FuncOp:
+    """The packed product for the NR-column panels [begin, end) of C. Each task packs into
+    its own scratch."""
+    s = shape or GemmShape.for_target(target)
+
+    def body(gemm: _Gemm) -> None:
+        # The edge tile's stack buffer, in the entry block (one alloca per task).
+        gemm.tile = gemm.ir.emit(llvm.AllocaOp(gemm.c(s.mr * s.nr), F32, alignment=64))
+        gemm.packed()
+
+    return _gemm_task(target, s, "columns", s.nr, body)
+
+
+def build_gemm_few_rows(target: Target, shape: GemmShape | None = None) -> llvm.FuncOp:
+    """The few-row product (A and B read in place) for the runs [begin, end) of
+    FEW_ROWS_COLUMNS columns of C."""
+    return _gemm_task(target, shape, "few_rows", FEW_ROWS_COLUMNS, lambda g: g.few_rows())
 
 
 def build_gemm(
@@ -300,9 +342,10 @@ GEMM_KERNEL = Kernel(
     name=gemm_name,
     params=GEMM_TYPES,
     build=build_gemm,
-    helpers=lambda target: [build_gemm_columns(target)],
+    helpers=lambda target: [build_gemm_columns(target), build_gemm_few_rows(target)],
 )
-"""The GEMM as a routine of the kernel library (its packed product is a thread-pool task)."""
+"""The GEMM as a routine of the kernel library (its packed and its few-row products are
+thread-pool tasks)."""
 
 
 class _Gemm:
@@ -330,15 +373,17 @@ class _Gemm:
         small = ir.cmp("slt", p["M"], self.c(SMALL_M))
         rows_in_k = ir.emit(llvm.AndOp(ir.cmp("eq", p["csa"], one), ir.cmp("eq", p["rsb"], one)))
         cols_in_n = ir.cmp("eq", p["csb"], one)
+        few = ir.emit(llvm.AndOp(small, ir.emit(llvm.OrOp(rows_in_k, cols_in_n))))
         ir.if_(
-            ir.emit(llvm.AndOp(small, rows_in_k)),
-            self.dot_rows,
-            lambda: ir.if_(ir.emit(llvm.AndOp(small, cols_in_n)), self.axpy_rows, self.on_pool),
+            few,
+            lambda: self.on_pool("few_rows", FEW_ROWS_COLUMNS, FEW_ROWS_MIN_MACS),
+            lambda: self.on_pool("columns", self.s.nr, PARALLEL_MIN_MACS),
         )
         ir.emit(llvm.ReturnOp())
 
-    def on_pool(self) -> None:
-        """The packed product, its NR-column panels split across the thread pool."""
+    def on_pool(self, task: str, columns: int, min_macs: int) -> None:
+        """The task `gemm_name_of(s)_{task}` over runs of `columns` columns of C, split
+        across the thread pool, each thread's share at least `min_macs` multiply-adds."""
         from relay_opt.lowering.kernels.thread_pool import PARALLEL_FOR
 
         ir, s, p = self.ir, self.s, self.p
@@ -346,11 +391,20 @@ class _Gemm:
         for k, pname in enumerate(GEMM_PARAMS):
             v = ir.emit(llvm.PtrToIntOp(p[pname], i64)) if k < 3 else p[pname]
             ir.store(v, ir.gep(ctx, self.c(k), elem=i64), 8)
-        panels = ir.emit(llvm.SDivOp(ir.add(p["N"], self.c(s.nr - 1)), self.c(s.nr)))
-        per_panel = ir.mul(ir.mul(p["batch"], p["M"]), ir.mul(p["K"], self.c(s.nr)))
-        grain = ir.emit(llvm.SDivOp(self.c(PARALLEL_MIN_MACS), ir.add(per_panel, self.c(1))))
-        task = ir.emit(llvm.AddressOfOp(f"{gemm_name_of(s)}_columns", PTR))
-        ir.emit(llvm.CallOp(PARALLEL_FOR, task, ctx, panels, grain, return_type=i64))
+        runs = ir.emit(llvm.SDivOp(ir.add(p["N"], self.c(columns - 1)), self.c(columns)))
+        per_run = ir.mul(ir.mul(p["batch"], p["M"]), ir.mul(p["K"], self.c(columns)))
+        grain = ir.emit(llvm.SDivOp(self.c(min_macs), ir.add(per_run, self.c(1))))
+        address = ir.emit(llvm.AddressOfOp(f"{gemm_name_of(s)}_{task}", PTR))
+        ir.emit(llvm.CallOp(PARALLEL_FOR, address, ctx, runs, grain, return_type=i64))
+
+    def few_rows(self) -> None:
+        """The product read in place: dot products when A's rows and B's columns run along
+        k (dense's weight), else (B's rows run along n) rows of B scaled into C's."""
+        p, one = self.p, self.c(1)
+        rows_in_k = self.ir.emit(
+            llvm.AndOp(self.ir.cmp("eq", p["csa"], one), self.ir.cmp("eq", p["rsb"], one))
+        )
+        self.ir.if_(rows_in_k, self.dot_rows, self.axpy_rows)
 
     def packed(self) -> None:
         ir, s, p = self.ir, self.s, self.p
@@ -458,43 +512,59 @@ class _Gemm:
         self.each_row(row)
 
     def axpy_rows(self) -> None:
-        """B's rows contiguous in n: C[i, :] accumulates A[i, k] * B[k, :] over k, 4 vectors of
-        columns at a time; the last columns one at a time."""
+        """B's rows contiguous in n: C[i, :] accumulates A[i, k] * B[k, :] in order of k,
+        AXPY_ROWS rows of B at a time, each read once and contiguously (a stream the
+        prefetcher follows), into a run of at most AXPY_COLUMNS columns of C that stays in
+        L1; vectors of columns with FMA, the last N mod lanes columns one at a time."""
         ir, s, p = self.ir, self.s, self.p
-        lanes, nv = s.lanes, 4
-        width = nv * lanes
+        lanes, unroll = s.lanes, AXPY_ROWS
+        zero_vec = ir.emit(
+            llvm.ConstantOp(DenseIntOrFPElementsAttr.from_list(self.vec, [0.0] * lanes), self.vec)
+        )
+        zero = ir.fconst(0.0)
+        fresh_c = ir.cmp("eq", p["accumulate"], self.c(0))
+        k_grouped = ir.mul(ir.emit(llvm.SDivOp(p["K"], self.c(unroll))), self.c(unroll))
 
         def row(arow: SSAValue, crow: SSAValue) -> None:
-            n_vec = ir.mul(ir.emit(llvm.SDivOp(p["N"], self.c(width))), self.c(width))
-            zero = ir.emit(
-                llvm.ConstantOp(
-                    DenseIntOrFPElementsAttr.from_list(self.vec, [0.0] * lanes), self.vec
-                )
-            )
+            def run(n0: SSAValue, _: list[SSAValue]) -> None:
+                width = ir.min(self.c(AXPY_COLUMNS), ir.sub(p["N"], n0))
+                n_vec = ir.mul(ir.emit(llvm.SDivOp(width, self.c(lanes))), self.c(lanes))
+                c0 = ir.at(crow, n0)
 
-            def block(n: SSAValue, _: list[SSAValue]) -> None:
-                def step(k: SSAValue, acc: list[SSAValue]) -> list[SSAValue]:
-                    a = self.splat(ir.load(ir.at(arow, (k, p["csa"]))))
-                    brow = ir.at(self.b, (k, p["rsb"]), n)
-                    return [
-                        self.fma(a, ir.load(ir.at(brow, self.c(v * lanes)), self.vec, 4), acc[v])
-                        for v in range(nv)
-                    ]
+                def rows_of_b(k: SSAValue, count: int) -> None:
+                    # The first rows overwrite C unless accumulating.
+                    fresh = ir.emit(llvm.AndOp(fresh_c, ir.cmp("eq", k, self.c(0))))
+                    ks = [ir.add(k, self.c(j)) if j else k for j in range(count)]
+                    a = [ir.load(ir.at(arow, (kj, p["csa"]))) for kj in ks]
+                    av = [self.splat(x) for x in a]
+                    b = [ir.at(self.b, (kj, p["rsb"]), n0) for kj in ks]
 
-                acc = ir.loop(self.c(0), p["K"], self.c(1), step, [zero] * nv)
-                for v in range(nv):
-                    self.finish(ir.at(crow, ir.add(n, self.c(v * lanes))), acc[v])
+                    def vector(n: SSAValue, _: list[SSAValue]) -> None:
+                        ptr = ir.at(c0, n)
+                        acc = ir.select(fresh, zero_vec, ir.load(ptr, self.vec, 4))
+                        for j in range(count):
+                            acc = self.fma(av[j], ir.load(ir.at(b[j], n), self.vec, 4), acc)
+                        ir.store(acc, ptr, 4)
 
-            def column(n: SSAValue, _: list[SSAValue]) -> None:
-                def step(k: SSAValue, acc: list[SSAValue]) -> list[SSAValue]:
-                    a = ir.load(ir.at(arow, (k, p["csa"])))
-                    return [self.fma(a, ir.load(ir.at(self.b, (k, p["rsb"]), n)), acc[0])]
+                    def scalar(n: SSAValue, _: list[SSAValue]) -> None:
+                        ptr = ir.at(c0, n)
+                        acc = ir.select(fresh, zero, ir.load(ptr))
+                        for j in range(count):
+                            acc = self.fma(a[j], ir.load(ir.at(b[j], n)), acc)
+                        ir.store(acc, ptr)
 
-                (total,) = ir.loop(self.c(0), p["K"], self.c(1), step, [ir.fconst(0.0)])
-                self.finish(ir.at(crow, n), total)
+                    ir.loop(self.c(0), n_vec, self.c(lanes), vector)
+                    ir.loop(n_vec, width, self.c(1), scalar)
 
-            ir.loop(self.c(0), n_vec, self.c(width), block)
-            ir.loop(n_vec, p["N"], self.c(1), column)
+                ir.loop(self.c(0), k_grouped, self.c(unroll), lambda k, _: rows_of_b(k, unroll))
+                ir.loop(k_grouped, p["K"], self.c(1), lambda k, _: rows_of_b(k, 1))
+
+                def no_k() -> None:  # K = 0: C = 0, or kept when accumulating
+                    ir.loop(self.c(0), width, self.c(1), lambda n, _: ir.store(zero, ir.at(c0, n)))
+
+                ir.if_(ir.emit(llvm.AndOp(fresh_c, ir.cmp("eq", p["K"], self.c(0)))), no_k)
+
+            ir.loop(self.c(0), p["N"], self.c(AXPY_COLUMNS), run)
 
         self.each_row(row)
 

@@ -132,16 +132,27 @@ func.func @conv_empty_clamp(%x: memref<1x1x6x6x8xf32>, %w: memref<1x1x3x3x8x8xf3
   func.return
 }
 
-// The routine, added once: the zero vector read when there is no bias, the valid kernel rows
-// of each output row, the 6 x 2 tile (a broadcast input element, two weight vectors, two
-// FMAs per column) and the epilogue at the store (bias, the residual selected by its flag,
-// llvm.maximum/minimum with the clip bounds).
-// CHECK-LABEL: llvm.func internal @relay_opt_conv2d_nchw8c_6x2(%X: !llvm.ptr, %W: !llvm.ptr, %Y: !llvm.ptr, %bias: !llvm.ptr, %residual: !llvm.ptr, %N: i64, %C: i64, %IC: i64, %H: i64, %WI: i64, %OB: i64, %OH: i64, %OW: i64, %KH: i64, %KW: i64, %SH: i64, %SW: i64, %PH: i64, %PW: i64, %DH: i64, %DW: i64, %flags: i64, %lo: f32, %hi: f32)
+// The routine, added once, in two functions. Its work items (an output row, or an image's
+// pixels, of a pair of output-channel blocks or of an odd last block) are one thread-pool
+// task: the parameters read from the context, the zero vector read when there is no bias,
+// the valid kernel rows of each output row, the 6 x 2 tile (a broadcast input element, two
+// weight vectors, two FMAs per column) and the epilogue at the store (bias, the residual
+// selected by its flag, llvm.maximum/minimum with the clip bounds).
+// CHECK-LABEL: llvm.func internal @relay_opt_conv2d_nchw8c_6x2_rows(%{{.*}}: !llvm.ptr, %{{.*}}: i64, %{{.*}}: i64) -> i64
+// CHECK:         llvm.load %{{.*}} {alignment = 8 : i64} : !llvm.ptr -> i64
+// CHECK:         llvm.load %{{.*}} {alignment = 4 : i64} : !llvm.ptr -> f32
 // CHECK:         llvm.alloca %{{.*}} x f32 {alignment = 64 : i64}
 // CHECK:         llvm.intr.fma(%[[X:[0-9]+]], %{{.*}}, %{{.*}}) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
 // CHECK-NEXT:    llvm.intr.fma(%[[X]], %{{.*}}, %{{.*}}) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
 // CHECK:         llvm.call_intrinsic "llvm.maximum.v8f32"
 // CHECK-NEXT:    llvm.call_intrinsic "llvm.minimum.v8f32"
+// The entry: its parameters into a context, then per image (after its scratch copy, when
+// the routine copies) the image's work items to the thread pool.
+// CHECK-LABEL: llvm.func internal @relay_opt_conv2d_nchw8c_6x2(%X: !llvm.ptr, %W: !llvm.ptr, %Y: !llvm.ptr, %bias: !llvm.ptr, %residual: !llvm.ptr, %N: i64, %C: i64, %IC: i64, %H: i64, %WI: i64, %OB: i64, %OH: i64, %OW: i64, %KH: i64, %KW: i64, %SH: i64, %SW: i64, %PH: i64, %PW: i64, %DH: i64, %DW: i64, %flags: i64, %lo: f32, %hi: f32)
+// CHECK:         %[[CTX:.*]] = llvm.alloca %{{.*}} x i64 {alignment = 8 : i64}
+// CHECK:         %[[TASK:.*]] = llvm.mlir.addressof @relay_opt_conv2d_nchw8c_6x2_rows : !llvm.ptr
+// CHECK:         llvm.call @relay_opt_parallel_for(%[[TASK]], %[[CTX]], %{{.*}}, %{{.*}}) : (!llvm.ptr, !llvm.ptr, i64, i64) -> i64
+// CHECK-NOT:     llvm.intr.fma
 // CHECK-NOT:   llvm.func internal @relay_opt_conv2d
 
 // With AVX-512's 16 lanes, these 8-lane output blocks keep their loops.

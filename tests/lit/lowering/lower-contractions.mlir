@@ -180,13 +180,25 @@ func.func @strided_view(%x: memref<3x8xf32>, %y: memref<5x7xf32>, %out0: memref<
 // CHECK-NEXT:    llvm.intr.fma(%{{.*}}) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
 // CHECK-NEXT:    llvm.intr.fma(%{{.*}}) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
 // CHECK:         llvm.call @free
-// The entry: fewer than 4 rows (a batch-1 dense) are dot products along k summed across lanes
-// at the end, or row updates along n, with no packing; otherwise the parameters go into a
-// context and the panels to the thread pool.
-// CHECK-LABEL: llvm.func internal @relay_opt_sgemm_6x16(%A: !llvm.ptr, %B: !llvm.ptr, %C: !llvm.ptr, %M: i64, %N: i64, %K: i64, %rsa: i64, %csa: i64, %rsb: i64, %csb: i64, %ldc: i64, %batch: i64, %bsa: i64, %bsb: i64, %bsc: i64, %accumulate: i64)
-// CHECK:         llvm.icmp "slt" %M, %{{.*}}
+// Fewer than 4 rows (a batch-1 dense), another task over runs of 64 columns, no packing: dot
+// products along k summed across lanes at the end (dense's weight), or 4 rows of B at a time
+// scaled into C's row with FMAs (B's rows along n).
+// CHECK-LABEL: llvm.func internal @relay_opt_sgemm_6x16_few_rows(%{{.*}}: !llvm.ptr, %{{.*}}: i64, %{{.*}}: i64) -> i64
 // CHECK:         llvm.intr.fma(%{{.*}}) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
 // CHECK:         llvm.call_intrinsic "llvm.vector.reduce.fadd.v8f32"
+// CHECK:         llvm.shufflevector %{{.*}}, %{{.*}} [0, 0, 0, 0, 0, 0, 0, 0] : vector<8xf32>
+// CHECK:         %[[A0:.*]] = llvm.intr.fma(%{{.*}}) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
+// CHECK:         %[[A1:.*]] = llvm.intr.fma(%{{.*}}, %{{.*}}, %[[A0]]) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
+// CHECK:         %[[A2:.*]] = llvm.intr.fma(%{{.*}}, %{{.*}}, %[[A1]]) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
+// CHECK:         llvm.intr.fma(%{{.*}}, %{{.*}}, %[[A2]]) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
+// CHECK-NEXT:    llvm.bitcast
+// CHECK-NEXT:    llvm.store
+// The entry: the parameters go into a context, and the few-row task or the packed panels to
+// the thread pool.
+// CHECK-LABEL: llvm.func internal @relay_opt_sgemm_6x16(%A: !llvm.ptr, %B: !llvm.ptr, %C: !llvm.ptr, %M: i64, %N: i64, %K: i64, %rsa: i64, %csa: i64, %rsb: i64, %csb: i64, %ldc: i64, %batch: i64, %bsa: i64, %bsb: i64, %bsc: i64, %accumulate: i64)
+// CHECK:         llvm.icmp "slt" %M, %{{.*}}
+// CHECK:         %[[FEW:.*]] = llvm.mlir.addressof @relay_opt_sgemm_6x16_few_rows : !llvm.ptr
+// CHECK-NEXT:    llvm.call @relay_opt_parallel_for(%[[FEW]], %{{.*}}, %{{.*}}, %{{.*}}) : (!llvm.ptr, !llvm.ptr, i64, i64) -> i64
 // CHECK:         %[[CTX:.*]] = llvm.alloca %{{.*}} x i64 {alignment = 8 : i64}
 // CHECK:         %[[TASK:.*]] = llvm.mlir.addressof @relay_opt_sgemm_6x16_columns : !llvm.ptr
 // CHECK-NEXT:    llvm.call @relay_opt_parallel_for(%[[TASK]], %[[CTX]], %{{.*}}, %{{.*}}) : (!llvm.ptr, !llvm.ptr, i64, i64) -> i64
@@ -196,5 +208,5 @@ func.func @strided_view(%x: memref<3x8xf32>, %y: memref<5x7xf32>, %out0: memref<
 // CHECK:       llvm.mlir.global weak @relay_opt_kernel_error(0 : i64)
 
 // AVX512: llvm.call @relay_opt_sgemm_14x32(
-// AVX512-LABEL: llvm.func internal @relay_opt_sgemm_14x32(
+// AVX512-LABEL: llvm.func internal @relay_opt_sgemm_14x32_columns(
 // AVX512:         llvm.intr.fma(%{{.*}}) : (vector<16xf32>, vector<16xf32>, vector<16xf32>) -> vector<16xf32>
