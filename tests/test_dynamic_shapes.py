@@ -262,3 +262,72 @@ def test_handed_back_results_are_freed():
     for _ in range(3000):
         exe(x)
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 4096  # KiB
+
+
+def _resident_mib() -> float:
+    import os
+
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+FAILING_CALLS = {
+    # A run-time size check fails after the function allocated a temporary and its ? result.
+    "size_check": """
+def @main(%a: Tensor[(?, ?), float32], %b: Tensor[(?, ?), float32]) {
+  %0 = tanh(%a);
+  %1 = exp(%0);
+  %2 = add(%1, %b);
+  (multiply(%2, %1), %0)
+}""",
+    # The callee fails: the caller's temporaries and the callee's are both freed.
+    "in_a_callee": """
+def @inner(%a: Tensor[(?, ?), float32], %b: Tensor[(?, ?), float32]) -> Tensor[(?, ?), float32] {
+  %0 = exp(%a);
+  add(%0, %b)
+}
+def @main(%a: Tensor[(?, ?), float32], %b: Tensor[(?, ?), float32]) {
+  %0 = tanh(%a);
+  %1 = @inner(%0, %b);
+  multiply(%1, %0)
+}""",
+    # Too deep: every frame of the recursion holds a temporary when the limit stops it.
+    "too_deep": """
+def @down(%x: Tensor[(?, ?), float32], %n: int32) -> Tensor[(?, ?), float32] {
+  if (greater(%n, 0)) {
+    %0 = tanh(%x);
+    %1 = @down(%0, subtract(%n, 1));
+    add(%1, %0)
+  } else {
+    %x
+  }
+}
+def @main(%a: Tensor[(?, ?), float32], %b: Tensor[(?, ?), float32]) {
+  @down(add(%a, %b), 1000)
+}""",
+}
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads /proc/self/statm")
+@pytest.mark.parametrize("name", sorted(FAILING_CALLS))
+def test_a_failing_call_frees_what_it_allocated(name, monkeypatch):
+    # 64 KiB per temporary: 2,000 failing calls that leaked one would grow by 125 MiB.
+    monkeypatch.setenv("RELAY_OPT_MAX_DEPTH", "20")
+    module = load_program(HEADER + FAILING_CALLS[name], "relay").module
+    exe = compile(module, opt=0, cache=False)
+    a = np.full((128, 128), 0.5, np.float32)
+    bad = np.ones((128, 127), np.float32) if name != "too_deep" else a
+    if name != "too_deep":
+        expected, got = interpret(module, [a, a]), exe(a, a)  # sizes that fit
+        if not isinstance(got, tuple):
+            expected, got = (expected,), (got,)
+        for e, g in zip(expected, got, strict=True):
+            np.testing.assert_allclose(g, e, rtol=1e-5)
+    for _ in range(100):
+        with pytest.raises(RelayError):
+            exe(a, bad)
+    before = _resident_mib()
+    for _ in range(2000):
+        with pytest.raises(RelayError):
+            exe(a, bad)
+    assert _resident_mib() - before < 5.0
