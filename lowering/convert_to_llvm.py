@@ -1017,9 +1017,7 @@ def _owned_at_error_points(f: func.FuncOp, may_fail: set[str]) -> dict[Operation
     blocks = list(f.body.blocks)
     if not blocks or not any(fails(op) for b in blocks for op in b.ops):
         return {}
-    freed = {
-        op.memref for b in blocks for op in b.ops if isinstance(op, memref.DeallocOp)
-    }
+    freed = {op.memref for b in blocks for op in b.ops if isinstance(op, memref.DeallocOp)}
 
     def owns(v: SSAValue) -> bool:
         return isinstance(v.owner, memref.AllocOp) or v in freed

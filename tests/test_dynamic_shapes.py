@@ -331,3 +331,42 @@ def test_a_failing_call_frees_what_it_allocated(name, monkeypatch):
         with pytest.raises(RelayError):
             exe(a, bad)
     assert _resident_mib() - before < 5.0
+
+
+BRANCHES = """
+def @pick(%o: Option[Tensor[(3), float32]], %x: Tensor[(?, 3), float32]) -> Tensor[(?, 3), float32] {
+  match (%o) {
+    Some(%v) => add(%x, %v),
+    None => concatenate((%x, %x)),
+  }
+}
+def @main(%x: Tensor[(?, 3), float32], %c: bool, %v: Tensor[(3), float32]) {
+  %0 = if (%c) { concatenate((%x, %x)) } else { tanh(%x) };
+  %1 = if (%c) { (%x, %0) } else { (%0, %0) };
+  %2 = if (%c) { @pick(Some(%v), %0) } else { @pick(None, %x) };
+  (add(%0, 1f), %1.0, %1.1, if (%c) { %x } else { %x }, %2)
+}"""
+
+
+@pytest.mark.parametrize("opt", [0, 3])
+def test_branches_whose_values_have_dynamic_sizes(opt):
+    # The branches of an `if` and the clauses of a `match` yield different sizes (their own
+    # buffer, a parameter, a value from outside, one value twice); each size runs both ways.
+    module = load_program(HEADER + BRANCHES, "relay").module
+    exe = compile(module, opt=opt, cache=False)
+    rng = np.random.default_rng(1)
+    for n in (1, 4):
+        for c in (True, False):
+            args = [rng.standard_normal((n, 3)).astype(np.float32), np.array(c)]
+            args.append(rng.standard_normal(3).astype(np.float32))
+            for g, w in zip(exe(*args), interpret(module, args), strict=True):
+                assert g.shape == w.shape
+                np.testing.assert_allclose(g, w, rtol=1e-6)
+    if Path("/proc/self/statm").exists():  # each branch's buffer is freed by its user
+        x = rng.standard_normal((128, 3)).astype(np.float32)
+        for _ in range(100):
+            exe(x, np.array(True), args[2])
+        before = _resident_mib()
+        for _ in range(2000):
+            exe(x, np.array(True), args[2])
+        assert _resident_mib() - before < 5.0

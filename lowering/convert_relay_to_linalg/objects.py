@@ -21,6 +21,7 @@ from xdsl.dialects import arith, bufferization, func, llvm, scf, tensor
 from xdsl.dialects.builtin import (
     ArrayAttr,
     FunctionType,
+    IndexType,
     IntegerAttr,
     IntegerType,
     MemRefType,
@@ -246,7 +247,13 @@ class Objects:
         values = []
         for t in result_types:
             if isinstance(t, TensorType):
-                values.append(self.emit(tensor.EmptyOp([], t)))
+                # A `?` dim of the placeholder is 0: nothing is ever read from it.
+                zeros = [
+                    self.emit(arith.ConstantOp(IntegerAttr(0, IndexType())))
+                    for d in t.get_shape()
+                    if d < 0
+                ]
+                values.append(self.emit(tensor.EmptyOp(zeros, t)))
             else:
                 values.append(self.emit(llvm.ZeroOp(result_types=[t])))
         return values
