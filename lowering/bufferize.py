@@ -224,6 +224,10 @@ class _Function:
         if isinstance(op, tensor.ExtractSliceOp):
             self.buffers[op.result] = self.view(op)
             return
+        if isinstance(op, tensor.CastOp):  # static dims as `?` ones: a view of the same buffer
+            cast = memref.CastOp.get(self.input_buffer(op.source), memref_type(op.dest.type))
+            self.buffers[op.dest] = self.b.insert(cast).results[0]
+            return
         if isinstance(op, tensor.DimOp):
             dim = memref.DimOp(self.input_buffer(op.source), self.buffers.get(op.index, op.index))
             self.b.insert(dim)
@@ -612,8 +616,8 @@ def _uses_through_views(buffer: SSAValue) -> list[Use]:
     while pending:
         for use in pending.pop().uses:
             uses.append(use)
-            if isinstance(use.operation, memref.SubviewOp):
-                pending.append(use.operation.result)
+            if isinstance(use.operation, (memref.SubviewOp, memref.CastOp)):
+                pending.append(use.operation.results[0])
     return uses
 
 

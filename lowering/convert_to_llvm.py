@@ -473,6 +473,12 @@ class _Converter:
             dim = self.dims(op.source)[int(axis.value.value.data)]  # pyright: ignore[reportAttributeAccessIssue]
             # The size's own value (an argument's name stays).
             self.values[op.result] = self.as_value(dim)
+        elif isinstance(op, memref.CastOp):
+            # The same pointer; the `?` dims of the result take the source's sizes.
+            self.values[op.dest] = self.v(op.source)
+            dims = self.dims(op.source)
+            shape = op.dest.type.get_shape()  # pyright: ignore[reportAttributeAccessIssue]
+            self.sizes[op.dest] = [self.as_value(dims[k]) for k, d in enumerate(shape) if d < 0]
         elif isinstance(op, memref.DeallocOp):
             self.declare("free", [PTR], None)
             self.emit(llvm.CallOp("free", self.v(op.memref)))
@@ -1059,9 +1065,10 @@ def _buffer_root(v: SSAValue) -> SSAValue:
     """The buffer a memref value views: through subviews and reshapes, to a parameter, an
     alloc, a global or whatever else made it."""
     while isinstance(
-        o := v.owner, (memref.SubviewOp, memref.CollapseShapeOp, memref.ExpandShapeOp)
+        o := v.owner,
+        (memref.SubviewOp, memref.CollapseShapeOp, memref.ExpandShapeOp, memref.CastOp),
     ):
-        v = o.source if isinstance(o, memref.SubviewOp) else o.src
+        v = o.source if isinstance(o, (memref.SubviewOp, memref.CastOp)) else o.src
     return v
 
 
@@ -1071,6 +1078,7 @@ _READS_MEMREF = (
     memref.SubviewOp,
     memref.CollapseShapeOp,
     memref.ExpandShapeOp,
+    memref.CastOp,
     memref.DeallocOp,
 )
 

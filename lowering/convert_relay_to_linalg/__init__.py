@@ -103,6 +103,7 @@ class Lowerer:
         self.groups = 0
         """Fused groups inlined so far: each call of a primitive closure is a group of its own."""
         self.objects = Objects(self)  # pyright: ignore[reportArgumentType]
+        self.relay_functions: dict[str, core.FuncOp] = {}
         self.result_sizes: tuple[Attribute, list[SSAValue]] = (i1, [])
         """The result type of the operator being lowered and the run-time sizes of its `?`
         dims: what `sized_empty` gives a tensor.empty of that type."""
@@ -233,6 +234,9 @@ class Lowerer:
 
     def module(self, module: ModuleOp) -> None:
         _load_rules()
+        self.relay_functions = {
+            f.sym_name.data: f for f in module.ops if isinstance(f, core.FuncOp)
+        }
         new_ops: list[Operation] = []
         for op in list(module.ops):
             if isinstance(op, adt.TypeDefOp):
@@ -274,7 +278,10 @@ class Lowerer:
 
     def op(self, op: Operation) -> None:
         if isinstance(op, core.ReturnOp):
-            self.insert(func.ReturnOp(*self.values[op.value]))
+            f, leaves = op.parent_op(), self.values[op.value]
+            if isinstance(f, core.FuncOp):
+                leaves = self.coerce(leaves, flatten_type(f.ret_type))
+            self.insert(func.ReturnOp(*leaves))
             return
         if isinstance(op, core.TupleOp):
             self.values[op.result] = [leaf for f in op.fields for leaf in self.values[f]]
@@ -291,6 +298,9 @@ class Lowerer:
             return
         if isinstance(op, core.CallOp):
             args = [leaf for a in op.arguments for leaf in self.values[a]]
+            callee = self.callee_inputs(op)
+            if callee is not None:
+                args = self.coerce(args, callee)
             call = self.insert(func.CallOp(op.callee, args, flatten_type(op.result.type)))
             call.location = op.location
             self.values[op.result] = list(call.results)
@@ -343,6 +353,24 @@ class Lowerer:
             op,
         )
 
+    def coerce(self, leaves: Sequence[SSAValue], types: Sequence[Attribute]) -> list[SSAValue]:
+        """Leaves where values of `types` are expected (a callee's parameters, a function's or
+        a branch's result): a tensor with static dims where the type has `?` ones (Relay
+        types `(3, 0)` as a `(3, ?)`) becomes one by a `tensor.cast`."""
+        out: list[SSAValue] = []
+        for leaf, t in zip(leaves, types, strict=True):
+            if leaf.type != t and isinstance(t, TensorType) and isinstance(leaf.type, TensorType):
+                leaf = self.insert(tensor.CastOp(leaf, t)).results[0]
+            out.append(leaf)
+        return out
+
+    def callee_inputs(self, op: core.CallOp) -> list[Attribute] | None:
+        """The leaf types of a called function's parameters."""
+        callee = self.relay_functions.get(op.callee.string_value())
+        if callee is None:
+            return None
+        return [leaf for t in callee.function_type.inputs for leaf in flatten_type(t)]
+
     def if_(self, op: core.IfOp) -> None:
         """`scf.if` on the condition's one element; each branch is lowered in its own region
         and yields its value's leaves."""
@@ -351,17 +379,18 @@ class Lowerer:
         new = scf.IfOp(cond, flatten_type(op.result.type), Region(Block()), Region(Block()))
         new.location = op.location
         for old, region in ((op.then_region, new.true_region), (op.else_region, new.false_region)):
-            self.region(old.block, region.block)
+            self.region(old.block, region.block, flatten_type(op.result.type))
         self.insert(new)
         self.values[op.result] = list(new.results)
 
-    def region(self, old: Block, block: Block) -> None:
+    def region(self, old: Block, block: Block, types: Sequence[Attribute]) -> None:
         """Lowers the ops of a branch into `block`; its `relay.yield` becomes `scf.yield`."""
         outer = self.builder
         self.builder = Builder(InsertPoint.at_end(block))
         for inner in old.ops:
             if isinstance(inner, core.YieldOp):
-                self.insert(scf.YieldOp(*self.values[inner.value])).location = inner.location
+                leaves = self.coerce(self.values[inner.value], types)
+                self.insert(scf.YieldOp(*leaves)).location = inner.location
             else:
                 self.op(inner)
         self.builder = outer

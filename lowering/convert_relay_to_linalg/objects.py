@@ -194,11 +194,11 @@ class Objects:
         pattern = op.patterns.data[i]
         test = self.test(op, pattern, data, op.data.type)
         if test is None:  # irrefutable: the clauses after it are never tried
-            return self.clause_body(op, i, data)
+            return self.lw.coerce(self.clause_body(op, i, data), result_types)
         then_block, else_block = Block(), Block()
         outer = self.b
         self.lw.builder = Builder(InsertPoint.at_end(then_block))
-        self.b.insert(scf.YieldOp(*self.clause_body(op, i, data)))
+        self.b.insert(scf.YieldOp(*self.lw.coerce(self.clause_body(op, i, data), result_types)))
         self.lw.builder = Builder(InsertPoint.at_end(else_block))
         self.b.insert(scf.YieldOp(*self.clauses(op, i + 1, data, result_types)))
         self.lw.builder = outer
