@@ -370,3 +370,31 @@ def test_branches_whose_values_have_dynamic_sizes(opt):
         for _ in range(2000):
             exe(x, np.array(True), args[2])
         assert _resident_mib() - before < 5.0
+
+
+@pytest.mark.parametrize("opt", [0, 3])
+def test_a_dimension_of_size_1_at_run_time_broadcasts(opt):
+    # numpy's rule, as the interpreter runs it: a `?` dim that is 1 at run time broadcasts
+    # against the others (another `?` or a static one); any other mismatch is the error.
+    module = load_program(
+        HEADER + "def @main(%a: Tensor[(?, ?), float32], %b: Tensor[(?, 3), float32],\n"
+        "          %c: Tensor[(4, ?), float32]) {\n"
+        "  (add(%a, %b), multiply(%a, %c), subtract(%b, %b), tanh(%a))\n}\n",
+        "relay",
+        filename="bc.rly",
+    ).module
+    exe = compile(module, opt=opt, cache=False)
+    rng = np.random.default_rng(7)
+    for shapes in [
+        ((4, 3), (4, 3), (4, 3)),
+        ((1, 3), (4, 3), (4, 3)),
+        ((4, 1), (1, 3), (4, 1)),
+        ((1, 1), (4, 3), (4, 3)),
+        ((4, 3), (1, 3), (4, 1)),
+    ]:
+        args = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+        for g, w in zip(exe(*args), interpret(module, args), strict=True):
+            assert g.shape == w.shape
+            np.testing.assert_allclose(g, w, rtol=1e-6)
+    with pytest.raises(RelayError, match="different size at run time than the others and is not 1"):
+        exe(*(np.ones(s, np.float32) for s in ((2, 3), (4, 3), (4, 3))))

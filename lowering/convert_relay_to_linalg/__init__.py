@@ -115,31 +115,6 @@ class Lowerer:
         at = iter(sizes)
         return [d if d >= 0 else next(at) for d in rt.get_shape()]
 
-    def check_dims(
-        self, op: Operation, value: SSAValue, expected: Sequence[int | SSAValue]
-    ) -> None:
-        """Run-time checks that each `?` dim of `value` is the size the lowering relies on
-        (`expected`, aligned to its trailing dims; a `?` facing a static 1 is not read past
-        0, so it is not checked): a mismatch ends the call with a located error, never an
-        out-of-bounds read (docs/native-dynamic-shapes.md)."""
-        t = value.type
-        assert isinstance(t, TensorType)
-        shape = t.get_shape()
-        offset = len(expected) - len(shape)
-        for k, d in enumerate(shape):
-            want = expected[k + offset]
-            if d >= 0 or isinstance(want, int) and want == 1:
-                continue
-            if isinstance(want, SSAValue) and _is_dim_of(want, value, k):
-                continue  # the size was read from this very dim
-            self.check_equal(
-                op,
-                RuntimeDim.of(self, value, k).value,
-                want,
-                "a ? dimension of an operand has a different size at run time than the others "
-                "(a ? dimension is not broadcast)",
-            )
-
     def check_same_size(
         self, op: Operation, a: SSAValue, a_axis: int, b: SSAValue, b_axis: int
     ) -> None:
@@ -470,7 +445,7 @@ def _is_dim_of(size: SSAValue, value: SSAValue, axis: int) -> bool:
 
 class RuntimeDim:
     """A size known at run time (an `index` value), for the operators' shape functions:
-    `+ - * //` with ints and other RuntimeDims build `arith` ops; ints stay ints."""
+    `+ - * //` and `.max` with ints and other RuntimeDims build `arith` ops; ints stay ints."""
 
     def __init__(self, lw: Lowerer, value: SSAValue | None, dim_of: tuple[SSAValue, int] = ()):  # pyright: ignore[reportArgumentType]
         self.lw, self._value, self._dim_of = lw, value, dim_of
@@ -517,6 +492,12 @@ class RuntimeDim:
 
     def __rsub__(self, other: object) -> RuntimeDim:
         return self._binary(other, arith.SubiOp, swap=True)
+
+    def max(self, other: object) -> RuntimeDim:
+        """The larger size (numpy broadcasting); a dim with itself is itself."""
+        if isinstance(other, RuntimeDim) and self._dim_of and self._dim_of == other._dim_of:
+            return self
+        return self._binary(other, arith.MaxUIOp)
 
     def __floordiv__(self, other: object) -> RuntimeDim:
         return self._binary(other, arith.FloorDivSIOp)
