@@ -26,6 +26,9 @@ the same rule as a function's body, one level down:
   outside the branch, a parameter, a constant, a value yielded twice);
 - a buffer allocated inside a branch is freed inside it, after its last use there; a buffer
   allocated outside and used inside is freed after the region op, on every path.
+- a result with `?` dims cannot be sized before the op: each branch yields its buffer's
+  address and `?` sizes instead (copying a value it does not own), and the code after the
+  op owns that buffer, as a callee's `?` result.
 `tensor.extract` of a scalar (an `scf.if` condition) becomes `memref.load`.
 """
 
@@ -221,6 +224,10 @@ class _Function:
         if isinstance(op, tensor.ExtractSliceOp):
             self.buffers[op.result] = self.view(op)
             return
+        if isinstance(op, tensor.CastOp):  # static dims as `?` ones: a view of the same buffer
+            cast = memref.CastOp.get(self.input_buffer(op.source), memref_type(op.dest.type))
+            self.buffers[op.dest] = self.b.insert(cast).results[0]
+            return
         if isinstance(op, tensor.DimOp):
             dim = memref.DimOp(self.input_buffer(op.source), self.buffers.get(op.index, op.index))
             self.b.insert(dim)
@@ -364,22 +371,25 @@ class _Function:
     def region_op(self, op: Operation) -> None:
         """An op whose regions are single blocks ending in `scf.yield` (scf.if,
         scf.index_switch): its tensor results become destinations allocated before it (or
-        out-parameters), which each branch writes directly; see the module docstring."""
+        out-parameters), which each branch writes directly; see the module docstring. A
+        result with `?` dims has no size before the op: each branch yields its own buffer
+        (address and `?` sizes), which the code after the op owns."""
         if any(isinstance(o.type, TensorType) for o in op.operands):
             raise RelayError(f"bufferize does not handle tensor operands of '{op.name}'", op)
-        if any(is_dynamic(r.type) for r in op.results):
-            raise RelayError(
-                "a branch whose value has ? dimensions is not supported natively yet", op
-            )
         destinations: dict[int, SSAValue] = {}
+        dynamic = [k for k, r in enumerate(op.results) if is_dynamic(r.type)]
         for k, r in enumerate(op.results):
-            if isinstance(r.type, TensorType):
+            if isinstance(r.type, TensorType) and k not in dynamic:
                 destinations[k] = self.destination(r)
         kept = [r for r in op.results if not isinstance(r.type, TensorType)]
+        handed_types: list[Attribute] = []
+        for k in dynamic:
+            rank = sum(d < 0 for d in op.results[k].type.get_shape())  # pyright: ignore[reportAttributeAccessIssue]
+            handed_types += [i64] + [IndexType()] * rank
         blocks = [Block() for _ in op.regions]
         new = op.create(
             operands=[self.buffers.get(o, o) for o in op.operands],
-            result_types=[r.type for r in kept],
+            result_types=[*(r.type for r in kept), *handed_types],
             properties=dict(op.properties),
             attributes=dict(op.attributes),
             regions=[Region(b) for b in blocks],
@@ -402,7 +412,8 @@ class _Function:
                         for v in terminator.arguments
                         if not isinstance(v.type, TensorType)
                     ]
-                    self.b.insert(scf.YieldOp(*kept_values))
+                    handed = self.yield_owned([terminator.arguments[k] for k in dynamic])
+                    self.b.insert(scf.YieldOp(*kept_values, *handed))
                 else:
                     self.op(inner)
             self.free_after_last_use(block, self.allocs)
@@ -410,7 +421,42 @@ class _Function:
         for k, r in enumerate(op.results):
             if k in destinations:
                 self.buffers[r] = destinations[k]
-        self.buffers.update(zip(kept, new.results, strict=True))
+        self.buffers.update(zip(kept, new.results, strict=False))
+        words = iter(new.results[len(kept) :])
+        for k in dynamic:
+            mt = memref_type(op.results[k].type)
+            address = self.b.insert(llvm.IntToPtrOp(next(words))).results[0]
+            sizes = [next(words) for d in mt.get_shape() if d < 0]
+            cast = UnrealizedConversionCastOp.get([address, *sizes], [mt])
+            self.b.insert(cast)
+            self.allocs.append(cast.results[0])  # freed after its last use, or handed back
+            self.buffers[op.results[k]] = cast.results[0]
+
+    def yield_owned(self, values: list[SSAValue]) -> list[SSAValue]:
+        """The words a branch yields for its `?`-shaped values: each one's buffer address
+        (i64), then its `?` sizes. The buffer passes to the code after the op: one the
+        branch allocated is not freed in it; any other (a parameter, a value from outside,
+        a view, one yielded twice) is copied into a buffer of its own."""
+        words: list[SSAValue] = []
+        handed: set[SSAValue] = set()
+        for v in values:
+            buffer = self.input_buffer(v)
+            if buffer in self.allocs and buffer not in handed:
+                self.allocs.remove(buffer)
+            else:
+                copy = memref.AllocOp.get(
+                    buffer.type.element_type,  # pyright: ignore[reportAttributeAccessIssue]
+                    shape=buffer.type.get_shape(),  # pyright: ignore[reportAttributeAccessIssue]
+                    dynamic_sizes=self.sizes_of(buffer),
+                )
+                self.b.insert(copy)
+                self.b.insert(memref.CopyOp(buffer, copy.results[0]))
+                buffer = copy.results[0]
+            handed.add(buffer)
+            address = self.b.insert(memref.ExtractAlignedPointerAsIndexOp.get(buffer)).results[0]
+            words.append(self.b.insert(arith.IndexCastOp(address, i64)).result)
+            words += self.sizes_of(buffer)
+        return words
 
     def dps(self, op: Operation, inits: list[SSAValue]) -> None:
         outs = []
@@ -571,8 +617,8 @@ def _uses_through_views(buffer: SSAValue) -> list[Use]:
     while pending:
         for use in pending.pop().uses:
             uses.append(use)
-            if isinstance(use.operation, memref.SubviewOp):
-                pending.append(use.operation.result)
+            if isinstance(use.operation, (memref.SubviewOp, memref.CastOp)):
+                pending.append(use.operation.results[0])
     return uses
 
 

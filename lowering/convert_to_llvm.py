@@ -254,6 +254,7 @@ class _Converter:
                     size.name_hint = f"{old_arg.name_hint or 'arg'}_size{k}"
         self.region, self.result_type = region, ftype.output
         self.counted = f.sym_name.data in self.recursive
+        self.owned_at = _owned_at_error_points(f, self.may_fail)
         for block in order:
             self.b = Builder(InsertPoint.at_end(self.blocks[block]))
             for op in block.ops:
@@ -479,6 +480,12 @@ class _Converter:
             dim = self.dims(op.source)[int(axis.value.value.data)]  # pyright: ignore[reportAttributeAccessIssue]
             # The size's own value (an argument's name stays).
             self.values[op.result] = self.as_value(dim)
+        elif isinstance(op, memref.CastOp):
+            # The same pointer; the `?` dims of the result take the source's sizes.
+            self.values[op.dest] = self.v(op.source)
+            dims = self.dims(op.source)
+            shape = op.dest.type.get_shape()  # pyright: ignore[reportAttributeAccessIssue]
+            self.sizes[op.dest] = [self.as_value(dims[k]) for k, d in enumerate(shape) if d < 0]
         elif isinstance(op, memref.DeallocOp):
             self.declare("free", [PTR], None)
             self.emit(llvm.CallOp("free", self.v(op.memref)))
@@ -539,7 +546,7 @@ class _Converter:
             if op.results:
                 self.set(op, call.results[0])
             if op.callee.string_value() in self.may_fail:
-                self.return_on_error()
+                self.return_on_error(op)
         elif isinstance(op, cf.BranchOp):
             self.emit(llvm.BrOp(self.blocks[op.successor], *(self.v(a) for a in op.arguments)))
         elif isinstance(op, cf.ConditionalBranchOp):
@@ -574,6 +581,7 @@ class _Converter:
         assert isinstance(code, arith.ConstantOp)
         index = code.value.value.data  # pyright: ignore[reportAttributeAccessIssue]
         self.store_global(ERROR_GLOBAL, self.const(MATCH_FAILURE_BASE + index, i64))
+        self.free_owned(op)
         if self.counted:
             self.add_to_depth(-1)
         self.early_return()
@@ -799,9 +807,19 @@ class _Converter:
         self.store_global(DEPTH_GLOBAL, depth)
         self.emit(llvm.BrOp(body, *entry.args))
 
-    def return_on_error(self) -> None:
-        """After a call that may have gone too deep: return if the error global is set; the
-        rest of the block continues in a new one."""
+    def free_owned(self, op: Operation) -> None:
+        """On the way out through the error channel at `op`: free the buffers the function
+        owns there (its temporaries and `?` results so far), as its normal path would."""
+        owned = self.owned_at.get(op, [])
+        if owned:
+            self.declare("free", [PTR], None)
+        for buffer in owned:
+            self.emit(llvm.CallOp("free", self.v(buffer)))
+
+    def return_on_error(self, call: Operation) -> None:
+        """After a call that may have failed (gone too deep, a failed match? or run-time
+        size check below it): free what this function owns and return if the error global is
+        set; the rest of the block continues in a new one."""
         ne = IntegerAttr(llvm.ICmpPredicateFlag("ne").to_int(), i64)
         failed = self.emit(llvm.ICmpOp(self.load_global(ERROR_GLOBAL), self.const(0, i64), ne))
         unwind, rest = Block(), Block()
@@ -812,6 +830,7 @@ class _Converter:
         self.region.insert_block_after(rest, unwind)
         self.emit(llvm.CondBrOp(failed, unwind, [], rest, []))
         self.b = Builder(InsertPoint.at_end(unwind))
+        self.free_owned(call)
         if self.counted:
             self.add_to_depth(-1)
         self.early_return()
@@ -995,13 +1014,68 @@ def _recursion(module: ModuleOp) -> tuple[list[str], set[str]]:
     return [name for name in calls if name in cyclic], may_fail
 
 
+def _owned_at_error_points(f: func.FuncOp, may_fail: set[str]) -> dict[Operation, list[SSAValue]]:
+    """The heap buffers `f` owns at each point where it can end through the error channel
+    (a failing match? or size check, a call of a function that may fail): allocated on every
+    path to the point and neither freed nor handed on to a block argument since. Those are
+    what the normal path would free (or hand back as `?` results), so the error path frees
+    them. A forward must-analysis over the blocks (an intersection at joins): a buffer in
+    the set dominates the point, and one that may have been freed is never in it."""
+
+    def fails(op: Operation) -> bool:
+        return isinstance(op, func.CallOp) and (
+            op.callee.string_value() == MATCH_FAILED or op.callee.string_value() in may_fail
+        )
+
+    blocks = list(f.body.blocks)
+    if not blocks or not any(fails(op) for b in blocks for op in b.ops):
+        return {}
+    freed = {op.memref for b in blocks for op in b.ops if isinstance(op, memref.DeallocOp)}
+
+    def owns(v: SSAValue) -> bool:
+        return isinstance(v.owner, memref.AllocOp) or v in freed
+
+    points: dict[Operation, list[SSAValue]] = {}
+
+    def run(block: Block, owned: dict[SSAValue, None]) -> dict[SSAValue, None]:
+        owned = dict(owned)
+        for op in block.ops:
+            if fails(op):
+                points[op] = list(owned)
+            if isinstance(op, memref.DeallocOp):
+                owned.pop(op.memref, None)
+            elif isinstance(op, (cf.BranchOp, cf.ConditionalBranchOp, cf.SwitchOp)):
+                for v in op.operands:  # handed over to a block argument
+                    owned.pop(v, None)
+            else:
+                owned.update((r, None) for r in op.results if owns(r))
+        return owned
+
+    entry = blocks[0]
+    into: dict[Block, dict[SSAValue, None]] = {entry: {}}
+    order = _reverse_post_order(entry)
+    changed = True
+    while changed:
+        changed = False
+        for block in order:
+            out = run(block, into.get(block, {}))
+            for succ in block.last_op.successors if block.last_op else ():
+                before = into.get(succ)
+                after = out if before is None else {v: None for v in before if v in out}
+                if succ is not entry and (before is None or len(after) != len(before)):
+                    into[succ] = after
+                    changed = True
+    return points
+
+
 def _buffer_root(v: SSAValue) -> SSAValue:
     """The buffer a memref value views: through subviews and reshapes, to a parameter, an
     alloc, a global or whatever else made it."""
     while isinstance(
-        o := v.owner, (memref.SubviewOp, memref.CollapseShapeOp, memref.ExpandShapeOp)
+        o := v.owner,
+        (memref.SubviewOp, memref.CollapseShapeOp, memref.ExpandShapeOp, memref.CastOp),
     ):
-        v = o.source if isinstance(o, memref.SubviewOp) else o.src
+        v = o.source if isinstance(o, (memref.SubviewOp, memref.CastOp)) else o.src
     return v
 
 
@@ -1011,6 +1085,7 @@ _READS_MEMREF = (
     memref.SubviewOp,
     memref.CollapseShapeOp,
     memref.ExpandShapeOp,
+    memref.CastOp,
     memref.DeallocOp,
 )
 

@@ -262,3 +262,139 @@ def test_handed_back_results_are_freed():
     for _ in range(3000):
         exe(x)
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 4096  # KiB
+
+
+def _resident_mib() -> float:
+    import os
+
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+FAILING_CALLS = {
+    # A run-time size check fails after the function allocated a temporary and its ? result.
+    "size_check": """
+def @main(%a: Tensor[(?, ?), float32], %b: Tensor[(?, ?), float32]) {
+  %0 = tanh(%a);
+  %1 = exp(%0);
+  %2 = add(%1, %b);
+  (multiply(%2, %1), %0)
+}""",
+    # The callee fails: the caller's temporaries and the callee's are both freed.
+    "in_a_callee": """
+def @inner(%a: Tensor[(?, ?), float32], %b: Tensor[(?, ?), float32]) -> Tensor[(?, ?), float32] {
+  %0 = exp(%a);
+  add(%0, %b)
+}
+def @main(%a: Tensor[(?, ?), float32], %b: Tensor[(?, ?), float32]) {
+  %0 = tanh(%a);
+  %1 = @inner(%0, %b);
+  multiply(%1, %0)
+}""",
+    # Too deep: every frame of the recursion holds a temporary when the limit stops it.
+    "too_deep": """
+def @down(%x: Tensor[(?, ?), float32], %n: int32) -> Tensor[(?, ?), float32] {
+  if (greater(%n, 0)) {
+    %0 = tanh(%x);
+    %1 = @down(%0, subtract(%n, 1));
+    add(%1, %0)
+  } else {
+    %x
+  }
+}
+def @main(%a: Tensor[(?, ?), float32], %b: Tensor[(?, ?), float32]) {
+  @down(add(%a, %b), 1000)
+}""",
+}
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads /proc/self/statm")
+@pytest.mark.parametrize("name", sorted(FAILING_CALLS))
+def test_a_failing_call_frees_what_it_allocated(name, monkeypatch):
+    # 64 KiB per temporary: 2,000 failing calls that leaked one would grow by 125 MiB.
+    monkeypatch.setenv("RELAY_OPT_MAX_DEPTH", "20")
+    module = load_program(HEADER + FAILING_CALLS[name], "relay").module
+    exe = compile(module, opt=0, cache=False)
+    a = np.full((128, 128), 0.5, np.float32)
+    bad = np.ones((128, 127), np.float32) if name != "too_deep" else a
+    if name != "too_deep":
+        expected, got = interpret(module, [a, a]), exe(a, a)  # sizes that fit
+        if not isinstance(got, tuple):
+            expected, got = (expected,), (got,)
+        for e, g in zip(expected, got, strict=True):
+            np.testing.assert_allclose(g, e, rtol=1e-5)
+    for _ in range(100):
+        with pytest.raises(RelayError):
+            exe(a, bad)
+    before = _resident_mib()
+    for _ in range(2000):
+        with pytest.raises(RelayError):
+            exe(a, bad)
+    assert _resident_mib() - before < 5.0
+
+
+BRANCHES = """
+def @pick(%o: Option[Tensor[(3), float32]], %x: Tensor[(?, 3), float32]) -> Tensor[(?, 3), float32] {
+  match (%o) {
+    Some(%v) => add(%x, %v),
+    None => concatenate((%x, %x)),
+  }
+}
+def @main(%x: Tensor[(?, 3), float32], %c: bool, %v: Tensor[(3), float32]) {
+  %0 = if (%c) { concatenate((%x, %x)) } else { tanh(%x) };
+  %1 = if (%c) { (%x, %0) } else { (%0, %0) };
+  %2 = if (%c) { @pick(Some(%v), %0) } else { @pick(None, %x) };
+  (add(%0, 1f), %1.0, %1.1, if (%c) { %x } else { %x }, %2)
+}"""
+
+
+@pytest.mark.parametrize("opt", [0, 3])
+def test_branches_whose_values_have_dynamic_sizes(opt):
+    # The branches of an `if` and the clauses of a `match` yield different sizes (their own
+    # buffer, a parameter, a value from outside, one value twice); each size runs both ways.
+    module = load_program(HEADER + BRANCHES, "relay").module
+    exe = compile(module, opt=opt, cache=False)
+    rng = np.random.default_rng(1)
+    for n in (1, 4):
+        for c in (True, False):
+            args = [rng.standard_normal((n, 3)).astype(np.float32), np.array(c)]
+            args.append(rng.standard_normal(3).astype(np.float32))
+            for g, w in zip(exe(*args), interpret(module, args), strict=True):
+                assert g.shape == w.shape
+                np.testing.assert_allclose(g, w, rtol=1e-6)
+    if Path("/proc/self/statm").exists():  # each branch's buffer is freed by its user
+        x = rng.standard_normal((128, 3)).astype(np.float32)
+        for _ in range(100):
+            exe(x, np.array(True), args[2])
+        before = _resident_mib()
+        for _ in range(2000):
+            exe(x, np.array(True), args[2])
+        assert _resident_mib() - before < 5.0
+
+
+@pytest.mark.parametrize("opt", [0, 3])
+def test_a_dimension_of_size_1_at_run_time_broadcasts(opt):
+    # numpy's rule, as the interpreter runs it: a `?` dim that is 1 at run time broadcasts
+    # against the others (another `?` or a static one); any other mismatch is the error.
+    module = load_program(
+        HEADER + "def @main(%a: Tensor[(?, ?), float32], %b: Tensor[(?, 3), float32],\n"
+        "          %c: Tensor[(4, ?), float32]) {\n"
+        "  (add(%a, %b), multiply(%a, %c), subtract(%b, %b), tanh(%a))\n}\n",
+        "relay",
+        filename="bc.rly",
+    ).module
+    exe = compile(module, opt=opt, cache=False)
+    rng = np.random.default_rng(7)
+    for shapes in [
+        ((4, 3), (4, 3), (4, 3)),
+        ((1, 3), (4, 3), (4, 3)),
+        ((4, 1), (1, 3), (4, 1)),
+        ((1, 1), (4, 3), (4, 3)),
+        ((4, 3), (1, 3), (4, 1)),
+    ]:
+        args = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+        for g, w in zip(exe(*args), interpret(module, args), strict=True):
+            assert g.shape == w.shape
+            np.testing.assert_allclose(g, w, rtol=1e-6)
+    with pytest.raises(RelayError, match="different size at run time than the others and is not 1"):
+        exe(*(np.ones(s, np.float32) for s in ((2, 3), (4, 3), (4, 3))))

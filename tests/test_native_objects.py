@@ -204,6 +204,44 @@ def @main(%x: {T}) -> (int32, Tree[{T}]) {{
     assert same_value(got, interpret(module, [x]))
 
 
+def test_every_prelude_function_on_a_long_list_and_a_deep_tree(monkeypatch) -> None:
+    """Each list function of the prelude on a 10,000-element list of random tensors, and
+    each tree function on a tree of depth 1,000, natively and in the interpreter. (The
+    limit is raised: map, foldr, zip and the others recurse once per element.)"""
+    monkeypatch.setenv("RELAY_OPT_MAX_DEPTH", "30000")
+    text = f"""
+def @main(%xs: List[{T}], %ns: List[int32], %x: {T}) {{
+  let %neg = fn (%v: {T}) -> {T} {{ negative(%v) }};
+  let %add = fn (%a: {T}, %b: {T}) -> {T} {{ add(%a, %b) }};
+  let %upto = fn (%i: int32) -> Option[(int32, int32)] {{
+    if (%i >= 10000) {{ None }} else {{ Some((%i + 1, %i)) }}
+  }};
+  let %step = fn (%a: int32, %v: {T}) -> (int32, {T}) {{ (%a + 1, multiply(%v, 2f)) }};
+  let %chain = fn (%n: int32) -> Tree[{T}] {{
+    if (%n == 0) {{ Rose(%x, Nil) }} else {{ Rose(%x, Cons(%chain(%n - 1), Nil)) }}
+  }};
+  let %t = %chain(999);
+  ((@hd(%xs), @length(@tl(%xs)), @nth(%xs, 9999), @length(@update(%xs, 5000, %x)),
+    @foldl(%add, %x, @map(%neg, %xs)), @foldr(%add, %x, %xs), @foldr1(%add, %xs),
+    @sum(%ns), @length(@concat(%xs, %xs)),
+    @length(@filter(fn (%v: {T}) -> bool {{ greater(sum(%v), 0f) }}, %xs)),
+    @length(@zip(%xs, @rev(%xs))), @nth(@rev(%xs), 0)),
+   (@map_accuml(%step, 0, %xs).0, @nth(@map_accumr(%step, 0, %xs).1, 17),
+    @sum(@unfoldr(%upto, 0)), @hd(@unfoldl(%upto, 0)),
+    @compose(%neg, %neg)(@id(%x)), @flip(fn (%a: {T}, %b: int32) -> {T} {{ %a }})(0, %x),
+    @iterate(%neg, 3)(%x), @size(@tmap(%neg, %t)), @size(%t)))
+}}
+"""
+    module = _load(text)
+    rng = np.random.default_rng(5)
+    xs = [rng.standard_normal((2, 3)).astype(np.float32) for _ in range(10_000)]
+    ns = [np.array(i % 11 - 5, np.int32) for i in range(10_000)]
+    x = rng.standard_normal((2, 3)).astype(np.float32)
+    got = jit.compile(module, opt=1, cache=False)(xs, ns, x)
+    want = interpret(module, [to_adt_list(xs), to_adt_list(ns), x])
+    assert same_value(got, want, rtol=1e-4, atol=1e-4)
+
+
 def test_memory_is_steady() -> None:
     """Everything a call allocates is freed when it returns: after 100 calls of a program
     that builds, maps and folds a list (closures included), 10,000 more leave the peak RSS within 5 MiB."""

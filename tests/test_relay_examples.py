@@ -1,8 +1,7 @@
 """The Relay-text examples (examples/relay/*.rly): each compiled natively and checked against the
 interpreter on random inputs, run through relay-run as a user runs them, and the memory of
-10,000 calls of the TreeLSTM and the List-LSTM. beam_search.rly needs `?` dimensions in
-native code, which are not compiled yet: it runs in the interpreter, its native check is a
-strict xfail (it will report when `?` dims land)."""
+10,000 calls of the TreeLSTM and the List-LSTM. beam_search.rly has `?` dimensions (its
+hypotheses grow a token a step) and runs natively too."""
 
 from __future__ import annotations
 
@@ -24,8 +23,7 @@ from relay_opt.runtime.values import from_adt_list, same_value
 from relay_opt.tools import relay_run
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "relay"
-NATIVE = ("prelude", "lstm_list", "char_rnn", "tree_lstm", "refs")
-PENDING_NATIVE = {"beam_search": "`?` dimensions are not compiled natively yet"}
+NATIVE = ("prelude", "lstm_list", "char_rnn", "tree_lstm", "refs", "beam_search")
 
 
 @cache
@@ -53,7 +51,7 @@ def _random_inputs(module, seed: int) -> list[np.ndarray]:  # noqa: ANN001
 
 
 def test_every_example_is_checked() -> None:
-    assert {p.stem for p in EXAMPLES.glob("*.rly")} == {*NATIVE, *PENDING_NATIVE}
+    assert {p.stem for p in EXAMPLES.glob("*.rly")} == set(NATIVE)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -114,12 +112,17 @@ def test_beam_search_in_the_interpreter() -> None:
     assert np.isclose(total, scores[0], rtol=1e-4), (total, scores)
 
 
-@pytest.mark.xfail(strict=True, reason=PENDING_NATIVE["beam_search"])
-def test_beam_search_native_pending() -> None:
+@pytest.mark.parametrize("opt", [1, 3])
+def test_beam_search_native(opt: int) -> None:
+    """One compile runs every number of steps (the hypotheses' `?` dim: 0 to 9 tokens)."""
     module = load_program(str(EXAMPLES / "beam_search.rly")).module
+    exe = jit.compile(module, opt=opt, cache=False)
     inputs = _random_inputs(module, 3)
-    got = jit.compile(module, opt=1, cache=False)(*inputs)
-    assert same_value(got, interpret(module, inputs), rtol=1e-4, atol=1e-5)
+    for steps in (0, 1, 4, 9):
+        inputs[0] = np.array(steps, np.int32)
+        got = exe(*inputs)
+        assert got[0].shape == (3, steps)  # pyright: ignore[reportIndexIssue]
+        assert same_value(got, interpret(module, inputs), rtol=1e-4, atol=1e-5)
 
 
 # Calls per example: a TreeLSTM call takes ~0.4 ms at -O1, so it gets 3,000 here (a call

@@ -107,6 +107,7 @@ class Lowerer:
         self.groups = 0
         """Fused groups inlined so far: each call of a primitive closure is a group of its own."""
         self.objects = Objects(self)  # pyright: ignore[reportArgumentType]
+        self.relay_functions: dict[str, core.FuncOp] = {}
         self.result_sizes: tuple[Attribute, list[SSAValue]] = (i1, [])
         """The result type of the operator being lowered and the run-time sizes of its `?`
         dims: what `sized_empty` gives a tensor.empty of that type."""
@@ -117,31 +118,6 @@ class Lowerer:
         assert isinstance(rt, TensorType)
         at = iter(sizes)
         return [d if d >= 0 else next(at) for d in rt.get_shape()]
-
-    def check_dims(
-        self, op: Operation, value: SSAValue, expected: Sequence[int | SSAValue]
-    ) -> None:
-        """Run-time checks that each `?` dim of `value` is the size the lowering relies on
-        (`expected`, aligned to its trailing dims; a `?` facing a static 1 is not read past
-        0, so it is not checked): a mismatch ends the call with a located error, never an
-        out-of-bounds read (docs/native-dynamic-shapes.md)."""
-        t = value.type
-        assert isinstance(t, TensorType)
-        shape = t.get_shape()
-        offset = len(expected) - len(shape)
-        for k, d in enumerate(shape):
-            want = expected[k + offset]
-            if d >= 0 or isinstance(want, int) and want == 1:
-                continue
-            if isinstance(want, SSAValue) and _is_dim_of(want, value, k):
-                continue  # the size was read from this very dim
-            self.check_equal(
-                op,
-                RuntimeDim.of(self, value, k).value,
-                want,
-                "a ? dimension of an operand has a different size at run time than the others "
-                "(a ? dimension is not broadcast)",
-            )
 
     def check_same_size(
         self, op: Operation, a: SSAValue, a_axis: int, b: SSAValue, b_axis: int
@@ -237,6 +213,9 @@ class Lowerer:
 
     def module(self, module: ModuleOp) -> None:
         _load_rules()
+        self.relay_functions = {
+            f.sym_name.data: f for f in module.ops if isinstance(f, core.FuncOp)
+        }
         new_ops: list[Operation] = []
         for op in list(module.ops):
             if isinstance(op, adt.TypeDefOp):
@@ -278,7 +257,10 @@ class Lowerer:
 
     def op(self, op: Operation) -> None:
         if isinstance(op, core.ReturnOp):
-            self.insert(func.ReturnOp(*self.values[op.value]))
+            f, leaves = op.parent_op(), self.values[op.value]
+            if isinstance(f, core.FuncOp):
+                leaves = self.coerce(leaves, flatten_type(f.ret_type))
+            self.insert(func.ReturnOp(*leaves))
             return
         if isinstance(op, core.TupleOp):
             self.values[op.result] = [leaf for f in op.fields for leaf in self.values[f]]
@@ -295,6 +277,9 @@ class Lowerer:
             return
         if isinstance(op, core.CallOp):
             args = [leaf for a in op.arguments for leaf in self.values[a]]
+            callee = self.callee_inputs(op)
+            if callee is not None:
+                args = self.coerce(args, callee)
             call = self.insert(func.CallOp(op.callee, args, flatten_type(op.result.type)))
             call.location = op.location
             self.values[op.result] = list(call.results)
@@ -347,6 +332,24 @@ class Lowerer:
             op,
         )
 
+    def coerce(self, leaves: Sequence[SSAValue], types: Sequence[Attribute]) -> list[SSAValue]:
+        """Leaves where values of `types` are expected (a callee's parameters, a function's or
+        a branch's result): a tensor with static dims where the type has `?` ones (Relay
+        types `(3, 0)` as a `(3, ?)`) becomes one by a `tensor.cast`."""
+        out: list[SSAValue] = []
+        for leaf, t in zip(leaves, types, strict=True):
+            if leaf.type != t and isinstance(t, TensorType) and isinstance(leaf.type, TensorType):
+                leaf = self.insert(tensor.CastOp(leaf, t)).results[0]
+            out.append(leaf)
+        return out
+
+    def callee_inputs(self, op: core.CallOp) -> list[Attribute] | None:
+        """The leaf types of a called function's parameters."""
+        callee = self.relay_functions.get(op.callee.string_value())
+        if callee is None:
+            return None
+        return [leaf for t in callee.function_type.inputs for leaf in flatten_type(t)]
+
     def if_(self, op: core.IfOp) -> None:
         """`scf.if` on the condition's one element; each branch is lowered in its own region
         and yields its value's leaves."""
@@ -355,17 +358,18 @@ class Lowerer:
         new = scf.IfOp(cond, flatten_type(op.result.type), Region(Block()), Region(Block()))
         new.location = op.location
         for old, region in ((op.then_region, new.true_region), (op.else_region, new.false_region)):
-            self.region(old.block, region.block)
+            self.region(old.block, region.block, flatten_type(op.result.type))
         self.insert(new)
         self.values[op.result] = list(new.results)
 
-    def region(self, old: Block, block: Block) -> None:
+    def region(self, old: Block, block: Block, types: Sequence[Attribute]) -> None:
         """Lowers the ops of a branch into `block`; its `relay.yield` becomes `scf.yield`."""
         outer = self.builder
         self.builder = Builder(InsertPoint.at_end(block))
         for inner in old.ops:
             if isinstance(inner, core.YieldOp):
-                self.insert(scf.YieldOp(*self.values[inner.value])).location = inner.location
+                leaves = self.coerce(self.values[inner.value], types)
+                self.insert(scf.YieldOp(*leaves)).location = inner.location
             else:
                 self.op(inner)
         self.builder = outer
@@ -465,7 +469,7 @@ def _is_dim_of(size: SSAValue, value: SSAValue, axis: int) -> bool:
 
 class RuntimeDim:
     """A size known at run time (an `index` value), for the operators' shape functions:
-    `+ - * //` with ints and other RuntimeDims build `arith` ops; ints stay ints."""
+    `+ - * //` and `.max` with ints and other RuntimeDims build `arith` ops; ints stay ints."""
 
     def __init__(self, lw: Lowerer, value: SSAValue | None, dim_of: tuple[SSAValue, int] = ()):  # pyright: ignore[reportArgumentType]
         self.lw, self._value, self._dim_of = lw, value, dim_of
@@ -512,6 +516,12 @@ class RuntimeDim:
 
     def __rsub__(self, other: object) -> RuntimeDim:
         return self._binary(other, arith.SubiOp, swap=True)
+
+    def max(self, other: object) -> RuntimeDim:
+        """The larger size (numpy broadcasting); a dim with itself is itself."""
+        if isinstance(other, RuntimeDim) and self._dim_of and self._dim_of == other._dim_of:
+            return self
+        return self._binary(other, arith.MaxUIOp)
 
     def __floordiv__(self, other: object) -> RuntimeDim:
         return self._binary(other, arith.FloorDivSIOp)

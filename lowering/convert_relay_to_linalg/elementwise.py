@@ -12,13 +12,14 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 from xdsl.builder import Builder
-from xdsl.dialects import arith, func, math
+from xdsl.dialects import arith, func, math, tensor
 from xdsl.dialects.builtin import (
     AffineMapAttr,
     AnyFloat,
     Float32Type,
     Float64Type,
     FloatAttr,
+    IndexType,
     IntegerAttr,
     IntegerType,
     TensorType,
@@ -90,7 +91,13 @@ from relay_opt.dialects.relay.ops.elementwise import (
 )
 from relay_opt.dialects.relay.registry import RelayOperatorOp
 from relay_opt.dialects.relay.types import tensor_dtype
-from relay_opt.lowering.convert_relay_to_linalg import Lowerer, lowering, signless
+from relay_opt.lowering.convert_relay_to_linalg import (
+    Lowerer,
+    RuntimeDim,
+    _is_dim_of,  # pyright: ignore[reportPrivateUsage]
+    lowering,
+    signless,
+)
 
 
 class Scalar:
@@ -335,17 +342,24 @@ def elementwise(
     assert isinstance(out_type, TensorType)
     out_shape = out_type.get_shape()
     init = lw.sized_empty(out_type)
-    if any(d < 0 for i in inputs for d in i.type.get_shape()):  # pyright: ignore[reportAttributeAccessIssue]
-        for i in inputs:
-            lw.check_dims(op, i, lw.result_dims())
-    maps = [AffineMapAttr(broadcast_map(i.type.get_shape(), out_shape)) for i in inputs]  # pyright: ignore
+    # An operand whose `?` dim may be 1 where the result's is larger (numpy broadcasting at
+    # run time) is read in the body at that dim's index times (its size != 1); the others
+    # go through an indexing map.
+    steps = [_runtime_broadcast(lw, op, i) for i in inputs]
+    direct = [i for i, step in zip(inputs, steps, strict=True) if step is None]
+    maps = [AffineMapAttr(broadcast_map(i.type.get_shape(), out_shape)) for i in direct]  # pyright: ignore
     maps.append(AffineMapAttr(AffineMap.identity(len(out_shape))))
-    block = Block(arg_types=[i.type.element_type for i in inputs] + [out_type.element_type])  # pyright: ignore
+    block = Block(arg_types=[i.type.element_type for i in direct] + [out_type.element_type])  # pyright: ignore
     b = Builder(InsertPoint.at_end(block))
-    value = body(b, block.args[: len(inputs)], out_type.element_type)
+    args = iter(block.args)
+    values = [
+        next(args) if step is None else _read_broadcast(b, i, step, out_shape)
+        for i, step in zip(inputs, steps, strict=True)
+    ]
+    value = body(b, values, out_type.element_type)
     b.insert(linalg.YieldOp(value))
     generic = linalg.GenericOp(
-        inputs,
+        direct,
         [init],
         Region(block),
         maps,
@@ -354,6 +368,61 @@ def elementwise(
     )
     lw.insert(generic)
     return generic.results[0]
+
+
+def _runtime_broadcast(
+    lw: Lowerer, op: RelayOperatorOp, operand: SSAValue
+) -> list[SSAValue | None] | None:
+    """For an operand with a `?` dim that is not the result's own size: per operand axis, the
+    index step (1, or 0 where its run-time size is 1) of each such dim, None for the others;
+    and the run-time check that each is 1 or the result's size. None when the operand needs
+    no run-time broadcasting (an indexing map reads it)."""
+    shape = operand.type.get_shape()  # pyright: ignore[reportAttributeAccessIssue]
+    result = lw.result_dims()
+    offset = len(result) - len(shape)
+    steps: list[SSAValue | None] = []
+    for j, d in enumerate(shape):
+        want = result[j + offset]
+        if (
+            d >= 0
+            or isinstance(want, int)
+            and want == 1
+            or (isinstance(want, SSAValue) and _is_dim_of(want, operand, j))
+        ):
+            steps.append(None)  # static, facing a static 1 (read at 0), or the result's size
+            continue
+        size = RuntimeDim.of(lw, operand, j).value
+        one = RuntimeDim.const(lw, 1).value
+        want_value = want if isinstance(want, SSAValue) else RuntimeDim.const(lw, want).value
+        not_one = lw.insert(arith.CmpiOp(size, one, "ne")).results[0]
+        differ = lw.insert(arith.CmpiOp(size, want_value, "ne")).results[0]
+        lw.objects.fail_if(
+            op,
+            lw.insert(arith.AndIOp(not_one, differ)).results[0],
+            f"'{op.name.removeprefix('relay.')}': a ? dimension of an operand has a different "
+            "size at run time than the others and is not 1",
+        )
+        zero = RuntimeDim.const(lw, 0).value
+        steps.append(lw.insert(arith.SelectOp(not_one, one, zero)).results[0])
+    return steps if any(s is not None for s in steps) else None
+
+
+def _read_broadcast(
+    b: Builder, operand: SSAValue, steps: list[SSAValue | None], out_shape: Sequence[int]
+) -> SSAValue:
+    """The operand's element for the current result element, inside the body: a dim of
+    run-time size 1 is read at 0 (its step), a static 1 facing a larger dim at 0."""
+    shape = operand.type.get_shape()  # pyright: ignore[reportAttributeAccessIssue]
+    offset = len(out_shape) - len(shape)
+    coords: list[SSAValue] = []
+    for j, (d, step) in enumerate(zip(shape, steps, strict=True)):
+        if d == 1 and out_shape[j + offset] != 1:
+            coords.append(b.insert(arith.ConstantOp(IntegerAttr(0, IndexType()))).result)
+            continue
+        index = b.insert(linalg.IndexOp(j + offset)).result
+        coords.append(index if step is None else b.insert(arith.MuliOp(index, step)).result)
+    element = operand.type.element_type  # pyright: ignore[reportAttributeAccessIssue]
+    return b.insert(tensor.ExtractOp(operand, coords, element)).result
 
 
 def _operand_dtype(op: RelayOperatorOp, index: int = 0) -> str:

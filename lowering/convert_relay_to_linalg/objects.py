@@ -21,6 +21,7 @@ from xdsl.dialects import arith, bufferization, func, llvm, scf, tensor
 from xdsl.dialects.builtin import (
     ArrayAttr,
     FunctionType,
+    IndexType,
     IntegerAttr,
     IntegerType,
     MemRefType,
@@ -193,11 +194,11 @@ class Objects:
         pattern = op.patterns.data[i]
         test = self.test(op, pattern, data, op.data.type)
         if test is None:  # irrefutable: the clauses after it are never tried
-            return self.clause_body(op, i, data)
+            return self.lw.coerce(self.clause_body(op, i, data), result_types)
         then_block, else_block = Block(), Block()
         outer = self.b
         self.lw.builder = Builder(InsertPoint.at_end(then_block))
-        self.b.insert(scf.YieldOp(*self.clause_body(op, i, data)))
+        self.b.insert(scf.YieldOp(*self.lw.coerce(self.clause_body(op, i, data), result_types)))
         self.lw.builder = Builder(InsertPoint.at_end(else_block))
         self.b.insert(scf.YieldOp(*self.clauses(op, i + 1, data, result_types)))
         self.lw.builder = outer
@@ -246,7 +247,13 @@ class Objects:
         values = []
         for t in result_types:
             if isinstance(t, TensorType):
-                values.append(self.emit(tensor.EmptyOp([], t)))
+                # A `?` dim of the placeholder is 0: nothing is ever read from it.
+                zeros = [
+                    self.emit(arith.ConstantOp(IntegerAttr(0, IndexType())))
+                    for d in t.get_shape()
+                    if d < 0
+                ]
+                values.append(self.emit(tensor.EmptyOp(zeros, t)))
             else:
                 values.append(self.emit(llvm.ZeroOp(result_types=[t])))
         return values

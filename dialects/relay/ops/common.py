@@ -79,15 +79,22 @@ def result(shape: Sequence[int], dtype: str) -> TensorType[Attribute]:
 
 def broadcast_dims(shapes: Sequence[Sequence[object]], attrs: object) -> list[object]:
     """numpy broadcasting over every operand, for the shape function of elementwise
-    operators. A static 1 yields to the other dim; two run-time sizes are the same size (the
-    type relation made them one `?`), so the first is taken."""
+    operators. A static 1 yields to the other dim, and so does a run-time size of 1: facing a
+    static n the result is n, and run-time sizes alone give their largest (`.max`, which
+    run-time sizes have; the lowering checks that each is 1 or that size)."""
     rank = max(len(s) for s in shapes)
     out: list[object] = []
     for i in range(rank):
         dims = [s[len(s) - rank + i] for s in shapes if len(s) - rank + i >= 0]
         static = [d for d in dims if isinstance(d, int) and d != 1]
         dynamic = [d for d in dims if not isinstance(d, int)]
-        out.append(static[0] if static else dynamic[0] if dynamic else 1)
+        if static or not dynamic:
+            out.append(static[0] if static else 1)
+            continue
+        size = dynamic[0]
+        for d in dynamic[1:]:
+            size = size.max(d)  # pyright: ignore[reportAttributeAccessIssue]
+        out.append(size)
     return out
 
 
