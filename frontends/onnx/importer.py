@@ -288,6 +288,17 @@ class GraphImporter:
         self.builder = RelayBuilder(self.add)
         """Builds into the current block."""
         self._materialized: dict[int, tuple[np.ndarray, SSAValue]] = {}
+        self.functions: list[core.FuncOp] = []
+        """Global functions besides @main (control flow's loops, recursive)."""
+
+    def function_name(self, stem: str) -> str:
+        """A fresh global function name: `stem`, `stem_1`, ..."""
+        taken = {f.sym_name.data for f in self.functions}
+        name, k = stem, 0
+        while name in taken or name == "main":
+            k += 1
+            name = f"{stem}_{k}"
+        return name
 
     def _opset(self) -> int:
         import onnx
@@ -465,7 +476,7 @@ class GraphImporter:
         result = outputs[0] if len(outputs) == 1 else self.builder.tuple(outputs)
         self.add(core.ReturnOp(result))
         func = core.FuncOp("main", types, result.type, (), Region(self.block))
-        module = ModuleOp([func])
+        module = ModuleOp([func, *self.functions])
         return ImportedModel(
             module, [vi.name for vi in inputs], [vi.name for vi in graph.output], types
         )
