@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
+from relay_opt.dialects.relay.types import DYNAMIC
 from relay_opt.frontends.onnx.activations import ACTIVATIONS, OPERATORS
 from relay_opt.frontends.onnx.importer import Node, Value, converter, relay_dtype_of
 
@@ -685,10 +686,12 @@ def range_(n: Node) -> Value:
 @converter("Reshape")
 def reshape(n: Node) -> Value:
     x = n.required(0)
-    target = n.attr("shape") if n.opset < 5 else n.const_input(1, "shape")
-    target = [int(d) for d in np.asarray(target).reshape(-1)]
     in_shape = n.shape(x)
     allowzero = n.attr("allowzero", 0)
+    if n.opset >= 5 and not isinstance(n.required(1), np.ndarray) and DYNAMIC not in in_shape:
+        return _reshape_at_run_time(n, x, n.required(1), bool(allowzero))
+    target = n.attr("shape") if n.opset < 5 else n.const_input(1, "shape")
+    target = [int(d) for d in np.asarray(target).reshape(-1)]
     out = [in_shape[i] if d == 0 and not allowzero else d for i, d in enumerate(target)]
     if out.count(-1) > 1:
         raise n.error(f"shape {target} has more than one -1")
@@ -705,6 +708,27 @@ def reshape(n: Node) -> Value:
     if 0 in out:  # no elements, so nothing to compute (and Relay's reshape reads 0 as "keep")
         return np.zeros(out, dtype=numpy_dtype(n.dtype(x)))
     return n.reshape(x, out)
+
+
+def _reshape_at_run_time(n: Node, x: Value, shape: Value, allowzero: bool) -> Value:
+    """Reshape to a shape computed at run time: its 0 (keep) and -1 (infer) codes resolved
+    with Relay arithmetic on the shape tensor, then `dyn.reshape` (`?` dims; the compiled
+    code checks the element count and that no size is negative)."""
+    if n.rank(shape) != 1 or DYNAMIC in n.shape(shape):
+        raise n.error(f"the shape must be 1-D of static length, not {n.shape(shape)}")
+    rank = n.shape(shape)[0]
+    in_shape = n.shape(x)
+    shape = n.cast(shape, "int64")
+    if not allowzero:
+        kept = np.array([in_shape[k] if k < len(in_shape) else 0 for k in range(rank)], np.int64)
+        shape = n.op("where", n.op("equal", shape, n.scalar(0, "int64")), kept, shape)
+    infer = n.op("equal", shape, n.scalar(-1, "int64"))
+    known = n.op("prod", n.op("where", infer, n.scalar(1, "int64"), shape))
+    total = n.scalar(int(np.prod(in_shape)), "int64")
+    # (max 1: a zero-size known part must not divide by zero; the count check reports it)
+    inferred = n.op("floor_divide", total, n.op("maximum", known, n.scalar(1, "int64")))
+    shape = n.op("where", infer, inferred, shape)
+    return n.op("dyn.reshape", x, shape)
 
 
 @converter("Flatten")

@@ -23,6 +23,7 @@ from relay_opt.dialects.relay.ops.transform import (
     Arange,
     BroadcastTo,
     Concatenate,
+    DynReshape,
     ExpandDims,
     Full,
     LayoutTransform,
@@ -212,6 +213,18 @@ def lower_reshape(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSA
             return args[0]
         return dynamic_reshape(lw, args[0], op.result.type, op)
     return reshape_to(lw, args[0], op.result.type)
+
+
+@lowering(DynReshape)
+def lower_dyn_reshape(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    from xdsl.dialects import arith
+
+    zero = lw.insert(arith.ConstantOp.from_int_and_width(0, IndexType())).results[0]
+    for size in lw.result_dims():
+        assert isinstance(size, SSAValue)  # every dim is ?: read from the new shape
+        negative = lw.insert(arith.CmpiOp(size, zero, "slt")).results[0]
+        lw.objects.fail_if(op, negative, "'dyn.reshape': a size of the new shape is negative")
+    return dynamic_reshape(lw, args[0], op.result.type, op)
 
 
 @lowering(Transpose)

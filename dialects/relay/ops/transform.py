@@ -183,6 +183,33 @@ def _reshape_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
 class Reshape(RelayOperatorOp): ...
 
 
+def _dyn_reshape_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:  # noqa: ARG001
+    _, dtype = expect_tensor(args[0], "data")
+    shape, shape_dtype = expect_tensor(args[1], "newshape")
+    if len(shape) != 1 or shape[0] < 0 or not shape_dtype.startswith("int"):
+        raise TypeRelationError(
+            f"newshape must be a 1-D integer tensor of static length, not "
+            f"{show_shape(shape)} {shape_dtype}"
+        )
+    return result([DYNAMIC] * shape[0], dtype)
+
+
+@register(
+    OpDef(
+        "dyn.reshape",
+        ("data", "newshape"),
+        (),
+        _dyn_reshape_rel,
+        OpPattern.OPAQUE,  # its own kernel: the sizes are read from `newshape` first
+        lambda attrs, x, newshape: x.reshape([int(d) for d in newshape]).copy(),  # noqa: ARG005
+        "reshape to a shape computed at run time (every size given: no 0/-1 codes)",
+        shape=lambda shapes, attrs: list(shapes[1]),  # noqa: ARG005
+        shape_reads=(1,),
+    )
+)
+class DynReshape(RelayOperatorOp): ...
+
+
 # -- transpose, squeeze, expand_dims ------------------------------------------------------------
 
 
