@@ -1037,6 +1037,26 @@ def _gen_dyn_reshape(g: Generator, op: str) -> None:
     g.emit("reshape", [y], {"newshape": new})
 
 
+def _gen_dyn_strided_slice(g: Generator, op: str) -> None:
+    x = g.tensor(ALL, rank=(1, 3))
+    begin, size, strides = [], [], []
+    for dim in x.shape:
+        b = g.int(0, dim - 1)
+        st = g.choice([1, 1, 2])
+        begin.append(b)
+        size.append(g.int(0, (dim - 1 - b) // st + 1))
+        strides.append(st)
+    operands = []
+    for values in (begin, size):
+        name = g.fresh_name("p")
+        value = np.array(values, dtype=np.int64)
+        g.params.append(Param(name, "int64", value))
+        operands.append(Val(name, "int64", value, True, 1.0))
+    [y] = g.emit(op, [x, *operands], {"strides": strides})
+    g.pool.remove(y)  # its dims are ?: later operators read it through a static reshape
+    g.emit("reshape", [y], {"newshape": list(y.shape)})
+
+
 def _gen_transpose(g: Generator, op: str) -> None:
     x = g.tensor(ALL, rank=(1, 4))
     attrs: dict[str, Any] = {}
@@ -1335,6 +1355,7 @@ GENERATORS: dict[str, _G] = {
     "nn.batch_flatten": _gen_batch_flatten,
     "reshape": _gen_reshape,
     "dyn.reshape": _gen_dyn_reshape,
+    "dyn.strided_slice": _gen_dyn_strided_slice,
     "transpose": _gen_transpose,
     "squeeze": _gen_squeeze,
     "expand_dims": _gen_expand_dims,

@@ -212,3 +212,30 @@ def test_a_run_time_shape_that_does_not_fit_is_a_located_error(
     r = _relay_run(str(model), "-i", str(tmp_path / "in.npz"), "-o", str(out))
     assert r.returncode != 0 and message in r.stderr, r.stderr
     assert "Traceback" not in r.stderr and not out.exists()
+
+
+def slice_model() -> onnx.ModelProto:
+    axes = helper.make_tensor("axes", TensorProto.INT64, [2], [1, 0])
+    steps = helper.make_tensor("steps", TensorProto.INT64, [2], [2, 1])
+    return _model(
+        [
+            helper.make_node("Constant", [], ["ax"], value=axes),
+            helper.make_node("Constant", [], ["st"], value=steps),
+            helper.make_node("Slice", ["x", "s", "e", "ax", "st"], ["y"]),
+        ],
+        [
+            _tensor("x", TensorProto.FLOAT, [5, 6]),
+            _tensor("s", TensorProto.INT64, [2]),
+            _tensor("e", TensorProto.INT64, [2]),
+        ],
+        [_tensor("y", TensorProto.FLOAT, ["a", "b"])],
+    )
+
+
+@pytest.mark.parametrize(
+    "starts, ends",
+    [([1, 0], [5, 5]), ([-5, 1], [100, -1]), ([4, 3], [2, 1]), ([-100, -2], [2**62, 5])],
+)
+def test_slice_with_run_time_starts_and_ends(starts: list[int], ends: list[int]):
+    x = np.random.default_rng(2).standard_normal((5, 6)).astype(np.float32)
+    _check(slice_model(), {"x": x, "s": np.array(starts), "e": np.array(ends)})

@@ -23,6 +23,7 @@ from xdsl.ir import Attribute, Block, Region, SSAValue
 from relay_opt.dialects.relay import core
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype, relay_dtype
 from relay_opt.dialects.relay.types import (
+    DYNAMIC,
     tensor_dtype,
     tensor_shape,
     tensor_type,
@@ -188,11 +189,24 @@ def _emit_loop(
         then = Block()
         graph.block, graph._materialized = then, dict(entry_materialized)  # noqa: SLF001
         next_cond, next_carried, outputs = step(i, cond_p, [*carried_p, *extra_in])
+        now_static: dict[int, Value] = {}
         for k, (v, t) in enumerate(zip(next_carried, carried_types, strict=True)):
+            if _type_of(v) != t and types_compatible(_type_of(v), t):
+                # `?` dims where the loop carries static ones (a slice at a run-time
+                # position): a reshape to them, whose element count is checked at run time;
+                # a scan output of the same value takes it too
+                next_carried[k] = now_static[id(v)] = node.reshape(v, tensor_shape(t))  # pyright: ignore
+                v = next_carried[k]
             if not types_compatible(_type_of(v), t):
                 raise node.unsupported(
                     f"loop-carried value {k} changes type across iterations ({t} to "
                     f"{_type_of(v)}): ? dimensions across iterations are not imported yet"
+                )
+        outputs = [now_static.get(id(y), y) for y in outputs]
+        for y in outputs:
+            if DYNAMIC in node.shape(y):
+                raise node.unsupported(
+                    f"a scan output of shape {node.shape(y)} (? dims) is not imported yet"
                 )
         if len(outputs) != len(scans):
             raise node.error(f"the body computes {len(outputs)} scan outputs, not {len(scans)}")

@@ -838,6 +838,8 @@ def slice_(n: Node) -> Value:
         axes = list(n.attr("axes", range(len(starts))))
         steps = [1] * len(starts)
     else:
+        if not all(isinstance(n.required(i), np.ndarray) for i in (1, 2)):
+            return _slice_at_run_time(n, x)
         starts = [int(v) for v in n.const_input(1, "starts").reshape(-1)]  # pyright: ignore
         ends = [int(v) for v in n.const_input(2, "ends").reshape(-1)]  # pyright: ignore
         ax = n.const_input(3, "axes")
@@ -857,6 +859,51 @@ def slice_(n: Node) -> Value:
         else:
             out = n.op("take", out, np.array(list(indices), dtype=np.int64), axis=axis)
     return out
+
+
+def _slice_at_run_time(n: Node, x: Value) -> Value:
+    """Slice with starts or ends computed at run time: ONNX's clamping done with Relay
+    arithmetic on them, then `dyn.strided_slice` (`?` dims). Axes and steps must be constants,
+    the steps positive, the data's shape static."""
+    shape = n.shape(x)
+    starts, ends = n.required(1), n.required(2)
+    count = n.shape(starts)[0] if n.rank(starts) == 1 else -1
+    if DYNAMIC in shape or count < 0 or n.shape(ends) != (count,):
+        for i, what in ((1, "starts"), (2, "ends")):
+            n.const_input(i, what)  # (raises for the one computed at run time)
+        raise n.error("starts and ends must be 1-D of the same static length")
+    ax = n.const_input(3, "axes")
+    axes = (
+        list(range(count)) if ax is None else [n.axis(int(v), len(shape)) for v in ax.reshape(-1)]
+    )
+    st = n.const_input(4, "steps")
+    steps = [1] * count if st is None else [int(v) for v in st.reshape(-1)]
+    if len(axes) != count or len(steps) != count or len(set(axes)) != count:
+        raise n.error(f"starts, ends, axes and steps must be {count} distinct axes")
+    if any(step < 1 for step in steps):
+        raise n.unsupported(
+            "a step that is not positive with starts or ends known only at run time"
+        )
+    dims = np.array([shape[a] for a in axes], np.int64)
+    zero = n.scalar(0, "int64")
+
+    def clamped(v: Value) -> Value:  # ONNX: negative counts from the end, then clamp to [0, dim]
+        v = n.cast(v, "int64")
+        v = n.op("where", n.op("less", v, zero), n.op("add", v, dims), v)
+        return n.op("minimum", n.op("maximum", v, zero), dims)
+
+    begin, end = clamped(starts), clamped(ends)
+    step = np.array(steps, np.int64)
+    size = n.op("floor_divide", n.op("add", n.op("subtract", end, begin), step - 1), step)
+    size = n.op("maximum", size, zero)
+    # Full rank: an axis not sliced begins at 0 and keeps its size.
+    position = {a: k for k, a in enumerate(axes)}
+    rank = len(shape)
+    pick = np.array([position.get(k, count + k) for k in range(rank)], np.int64)
+    begin = n.op("take", n.op("concatenate", [begin, np.zeros(rank, np.int64)]), pick)
+    size = n.op("take", n.op("concatenate", [size, np.array(shape, np.int64)]), pick)
+    strides = [steps[position[k]] if k in position else 1 for k in range(rank)]
+    return n.op("dyn.strided_slice", x, begin, size, strides=strides)
 
 
 @converter("Gather")
