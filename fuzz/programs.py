@@ -1057,6 +1057,18 @@ def _gen_dyn_strided_slice(g: Generator, op: str) -> None:
     g.emit("reshape", [y], {"newshape": list(y.shape)})
 
 
+def _gen_dyn_broadcast_to(g: Generator, op: str) -> None:
+    x = g.tensor(ALL, rank=(0, 3))
+    lead = [g.int(1, 3) for _ in range(g.int(0, 1))]
+    new = lead + [g.int(1, 3) if d == 1 else int(d) for d in x.shape]
+    name = g.fresh_name("p")
+    value = np.array(new, dtype=np.int64)
+    g.params.append(Param(name, "int64", value))
+    [y] = g.emit(op, [x, Val(name, "int64", value, True, 1.0)], {})
+    g.pool.remove(y)  # its dims are ?: later operators read it through a static reshape
+    g.emit("reshape", [y], {"newshape": new})
+
+
 def _gen_transpose(g: Generator, op: str) -> None:
     x = g.tensor(ALL, rank=(1, 4))
     attrs: dict[str, Any] = {}
@@ -1355,6 +1367,7 @@ GENERATORS: dict[str, _G] = {
     "nn.batch_flatten": _gen_batch_flatten,
     "reshape": _gen_reshape,
     "dyn.reshape": _gen_dyn_reshape,
+    "dyn.broadcast_to": _gen_dyn_broadcast_to,
     "dyn.strided_slice": _gen_dyn_strided_slice,
     "transpose": _gen_transpose,
     "squeeze": _gen_squeeze,

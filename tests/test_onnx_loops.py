@@ -239,3 +239,24 @@ def slice_model() -> onnx.ModelProto:
 def test_slice_with_run_time_starts_and_ends(starts: list[int], ends: list[int]):
     x = np.random.default_rng(2).standard_normal((5, 6)).astype(np.float32)
     _check(slice_model(), {"x": x, "s": np.array(starts), "e": np.array(ends)})
+
+
+def expand_model() -> onnx.ModelProto:
+    fill = helper.make_tensor("fill", TensorProto.FLOAT, [1], [2.5])
+    return _model(
+        [
+            helper.make_node("Expand", ["x", "s"], ["y"]),
+            helper.make_node("ConstantOfShape", ["s"], ["z"], value=fill),
+        ],
+        [_tensor("x", TensorProto.FLOAT, [3, 1]), _tensor("s", TensorProto.INT64, [3])],
+        [
+            _tensor("y", TensorProto.FLOAT, ["a", "b", "c"]),
+            _tensor("z", TensorProto.FLOAT, ["d", "e", "f"]),
+        ],
+    )
+
+
+@pytest.mark.parametrize("shape", [[2, 3, 4], [2, 1, 4], [1, 1, 1], [0, 3, 2]])
+def test_expand_and_constant_of_shape_take_the_shape_at_run_time(shape: list[int]):
+    x = np.random.default_rng(3).standard_normal((3, 1)).astype(np.float32)
+    _check(expand_model(), {"x": x, "s": np.array(shape, np.int64)})

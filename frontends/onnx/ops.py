@@ -663,9 +663,12 @@ def _onnx_type(array: np.ndarray) -> int:
 
 @converter("ConstantOfShape")
 def constant_of_shape(n: Node) -> Value:
-    dims = n.const_input(0, "shape")
     value = n.attr("value")
     fill = np.zeros(1, np.float32) if value is None else value.reshape(-1)
+    if not isinstance(n.required(0), np.ndarray) and n.shape(n.required(0)) != (-1,):
+        # a shape computed at run time: the value broadcast to it (`?` dims)
+        return n.op("dyn.broadcast_to", fill.reshape(()), n.cast(n.required(0), "int64"))
+    dims = n.const_input(0, "shape")
     return np.full([int(d) for d in dims.reshape(-1)], fill[0], dtype=fill.dtype)  # pyright: ignore
 
 
@@ -925,12 +928,31 @@ def gather(n: Node) -> Value:
 @converter("Expand")
 def expand(n: Node) -> Value:
     x = n.required(0)
+    shape = n.required(1)
+    if not isinstance(shape, np.ndarray) and n.rank(shape) == 1 and DYNAMIC not in n.shape(shape):
+        return _expand_at_run_time(n, x, shape)
     target = [int(d) for d in n.const_input(1, "shape").reshape(-1)]  # pyright: ignore
     try:
         out = list(np.broadcast_shapes(n.shape(x), tuple(target)))
     except ValueError:
         raise n.error(f"cannot expand {n.shape(x)} to {tuple(target)}") from None
     return x if list(n.shape(x)) == out else n.op("broadcast_to", x, shape=out)
+
+
+def _expand_at_run_time(n: Node, x: Value, shape: Value) -> Value:
+    """Expand to a shape computed at run time: numpy's broadcast of the data's (static) shape
+    and it (a 1 in it keeps the data's dim), then `dyn.broadcast_to`, which checks the rest."""
+    in_shape = n.shape(x)
+    if DYNAMIC in in_shape:
+        n.const_input(1, "shape")  # (raises: the shape must be a constant)
+    rank = max(len(in_shape), n.shape(shape)[0])
+    shape = n.cast(shape, "int64")
+    if n.shape(shape)[0] < rank:
+        ones = np.ones(rank - n.shape(shape)[0], np.int64)
+        shape = n.op("concatenate", [ones, shape], axis=0)
+    padded = np.array([1] * (rank - len(in_shape)) + list(in_shape), np.int64)
+    out = n.op("where", n.op("equal", shape, n.scalar(1, "int64")), padded, shape)
+    return n.op("dyn.broadcast_to", x, out)
 
 
 @converter("Tile")

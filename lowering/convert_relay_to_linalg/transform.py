@@ -23,6 +23,7 @@ from relay_opt.dialects.relay.ops.transform import (
     Arange,
     BroadcastTo,
     Concatenate,
+    DynBroadcastTo,
     DynReshape,
     DynStridedSlice,
     ExpandDims,
@@ -285,6 +286,45 @@ def lower_dyn_strided_slice(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValu
     return generic(
         lw, [init], [init], [_identity(n), _identity(n)], [PARALLEL] * n, lambda b, a: body(b, a)
     )[0]
+
+
+@lowering(DynBroadcastTo)
+def lower_dyn_broadcast_to(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    """Each result element reads the data at its index, or at 0 along the data's size-1 dims
+    (the data's shape is static); each other dim of the data must equal the size read."""
+    from xdsl.dialects import arith
+
+    x = args[0]
+    x_shape = shape_of(x)
+    out_t = signless(op.result.type)
+    n = len(shape_of(out_t))
+    if any(dim < 0 for dim in x_shape):
+        raise RelayError("'dyn.broadcast_to' of data with ? dimensions is not supported yet", op)
+    sizes = lw.result_dims()
+    offset = n - len(x_shape)
+    for k, dim in enumerate(x_shape):
+        if dim != 1:
+            lw.check_equal(
+                op, sizes[k + offset], dim, "the data's dimension does not broadcast to the shape"
+            )
+    zero = lw.insert(arith.ConstantOp.from_int_and_width(0, IndexType())).results[0]
+    for size in sizes:
+        assert isinstance(size, SSAValue)
+        negative = lw.insert(arith.CmpiOp(size, zero, "slt")).results[0]
+        lw.objects.fail_if(op, negative, "'dyn.broadcast_to': a size of the shape is negative")
+    from relay_opt.lowering.convert_relay_to_linalg.structured import index
+
+    def body(b, a):  # noqa: ANN001, ANN202, ARG001
+        coords = [
+            b.insert(arith.ConstantOp.from_int_and_width(0, IndexType())).results[0]
+            if dim == 1
+            else index(b, k + offset)
+            for k, dim in enumerate(x_shape)
+        ]
+        return b.insert(tensor.ExtractOp(x, coords, out_t.element_type)).results[0]  # pyright: ignore
+
+    init = empty(lw, out_t)
+    return generic(lw, [init], [init], [_identity(n), _identity(n)], [PARALLEL] * n, body)[0]
 
 
 @lowering(Transpose)

@@ -252,6 +252,33 @@ def _dyn_slice(attrs: Attrs, x: np.ndarray, begin: np.ndarray, size: np.ndarray)
 class DynStridedSlice(RelayOperatorOp): ...
 
 
+def _dyn_broadcast_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:  # noqa: ARG001
+    data, dtype = expect_tensor(args[0], "data")
+    shape, shape_dtype = expect_tensor(args[1], "shape")
+    if len(shape) != 1 or shape[0] < len(data) or not shape_dtype.startswith("int"):
+        raise TypeRelationError(
+            f"shape must be a 1-D integer tensor of static length at least the data's rank "
+            f"{len(data)}, not {show_shape(shape)} {shape_dtype}"
+        )
+    return result([DYNAMIC] * shape[0], dtype)
+
+
+@register(
+    OpDef(
+        "dyn.broadcast_to",
+        ("data", "shape"),
+        (),
+        _dyn_broadcast_rel,
+        OpPattern.OPAQUE,  # its own kernel: the sizes are read from `shape` first
+        lambda attrs, x, shape: np.broadcast_to(x, [int(d) for d in shape]).copy(),  # noqa: ARG005
+        "broadcast to a shape read at run time (numpy's rules: a dim of the data is 1 or equal)",
+        shape=lambda shapes, attrs: list(shapes[1]),  # noqa: ARG005
+        shape_reads=(1,),
+    )
+)
+class DynBroadcastTo(RelayOperatorOp): ...
+
+
 # -- transpose, squeeze, expand_dims ------------------------------------------------------------
 
 
