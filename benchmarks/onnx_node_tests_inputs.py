@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import collections
 import warnings
+from collections.abc import Sequence
 
 
 def main() -> None:
@@ -48,7 +49,9 @@ def main() -> None:
         if len(names) != len(inputs) or not all(isinstance(a, np.ndarray) for a in inputs):
             counts["inputs that are not tensors"] += 1
             continue
-        shapes = {n: [int(d) for d in a.shape] for n, a in zip(names, inputs, strict=True)}
+        shapes: dict[str, Sequence[int]] = {
+            n: [int(d) for d in a.shape] for n, a in zip(names, inputs, strict=True)
+        }
         try:
             import_onnx(case.model, shapes)
             counts["imported"] += 1

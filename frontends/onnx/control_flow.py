@@ -257,10 +257,12 @@ def _emit_loop(
         node.reshape(node.cast(cond, "bool"), []),
         *carried,
         *fixed,
-        *(np.zeros(tensor_shape(t), numpy_dtype(tensor_dtype(t))) for t in stacked_types),
+        *(np.zeros(tensor_shape(t), numpy_dtype(tensor_dtype(t))) for t in stacked_types),  # pyright: ignore[reportArgumentType]
     ]
     call = graph.add(core.CallOp(name, [graph.ssa(a) for a in initial], result_type)).result
-    values = [graph.builder.tuple_get(call, k) for k in range(len(carried) + len(scans))]
+    values: list[Value] = [
+        graph.builder.tuple_get(call, k) for k in range(len(carried) + len(scans))
+    ]
     return values[: len(carried)], values[len(carried) :]
 
 

@@ -257,7 +257,8 @@ def lower_dyn_strided_slice(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValu
     for k in range(n):
         element = emit(tensor.ExtractOp(begin_t, [const(k)], begin_t.type.element_type))  # pyright: ignore
         begins.append(emit(arith.IndexCastOp(element, IndexType())))
-        size = sizes[k] if isinstance(sizes[k], SSAValue) else const(sizes[k])  # pyright: ignore
+        given = sizes[k]
+        size = given if isinstance(given, SSAValue) else const(given)
         # last = begin + (size - 1) * stride must lie in [0, dim) when size > 0
         steps_after = emit(arith.MuliOp(emit(arith.SubiOp(size, const(1))), const(strides[k])))
         last = emit(arith.AddiOp(begins[k], steps_after))
