@@ -437,7 +437,10 @@ class Generator:
         outs = list(out) if isinstance(out, tuple) else [out]
         dtypes = [tensor_dtype(t) for t in result_types]  # pyright: ignore[reportArgumentType]
         for o, t in zip(outs, result_types, strict=True):
-            if tuple(np.shape(o)) != tuple(t.get_shape()):  # pyright: ignore
+            static = t.get_shape()  # pyright: ignore[reportAttributeAccessIssue]
+            if len(np.shape(o)) != len(static) or any(  # (a ? dim takes any size)
+                d >= 0 and d != n for d, n in zip(static, np.shape(o), strict=True)
+            ):
                 raise Reject(f"{op}: the numpy semantics disagree with the relation")
         exact = self._exact(op, leaves, outs, dtypes, full)
         scale = max([_scale_of(np.asarray(o)) for o in outs] + [v.scale for v in leaves] + [1.0])
@@ -1020,6 +1023,53 @@ def _gen_reshape(g: Generator, op: str) -> None:
     g.emit(op, [x], {"newshape": newshape})
 
 
+def _gen_dyn_reshape(g: Generator, op: str) -> None:
+    x = g.tensor(ALL, rank=(1, 3))
+    shape = [int(d) for d in x.shape]
+    r = g.int(0, 2)
+    new = [int(x.value.size)] if r == 0 else shape[::-1] if r == 1 else [1, *shape]
+    name = g.fresh_name("p")
+    value = np.array(new, dtype=np.int64)
+    g.params.append(Param(name, "int64", value))
+    [y] = g.emit(op, [x, Val(name, "int64", value, True, 1.0)], {})
+    # Its dims are ?: later operators read it through a static reshape (few have shape
+    # functions for ? dims).
+    g.pool.remove(y)
+    g.emit("reshape", [y], {"newshape": new})
+
+
+def _gen_dyn_strided_slice(g: Generator, op: str) -> None:
+    x = g.tensor(ALL, rank=(1, 3))
+    begin, size, strides = [], [], []
+    for dim in x.shape:
+        b = g.int(0, dim - 1)
+        st = g.choice([1, 1, 2])
+        begin.append(b)
+        size.append(g.int(0, (dim - 1 - b) // st + 1))
+        strides.append(st)
+    operands = []
+    for values in (begin, size):
+        name = g.fresh_name("p")
+        value = np.array(values, dtype=np.int64)
+        g.params.append(Param(name, "int64", value))
+        operands.append(Val(name, "int64", value, True, 1.0))
+    [y] = g.emit(op, [x, *operands], {"strides": strides})
+    g.pool.remove(y)  # its dims are ?: later operators read it through a static reshape
+    g.emit("reshape", [y], {"newshape": list(y.shape)})
+
+
+def _gen_dyn_broadcast_to(g: Generator, op: str) -> None:
+    x = g.tensor(ALL, rank=(0, 3))
+    lead = [g.int(1, 3) for _ in range(g.int(0, 1))]
+    new = lead + [g.int(1, 3) if d == 1 else int(d) for d in x.shape]
+    name = g.fresh_name("p")
+    value = np.array(new, dtype=np.int64)
+    g.params.append(Param(name, "int64", value))
+    [y] = g.emit(op, [x, Val(name, "int64", value, True, 1.0)], {})
+    g.pool.remove(y)  # its dims are ?: later operators read it through a static reshape
+    g.emit("reshape", [y], {"newshape": new})
+
+
 def _gen_transpose(g: Generator, op: str) -> None:
     x = g.tensor(ALL, rank=(1, 4))
     attrs: dict[str, Any] = {}
@@ -1360,6 +1410,9 @@ GENERATORS: dict[str, _G] = {
     "nn.pad": _gen_pad,
     "nn.batch_flatten": _gen_batch_flatten,
     "reshape": _gen_reshape,
+    "dyn.reshape": _gen_dyn_reshape,
+    "dyn.broadcast_to": _gen_dyn_broadcast_to,
+    "dyn.strided_slice": _gen_dyn_strided_slice,
     "transpose": _gen_transpose,
     "squeeze": _gen_squeeze,
     "expand_dims": _gen_expand_dims,

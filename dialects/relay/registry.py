@@ -99,6 +99,9 @@ class OpDef:
     shape: ShapeFunction | None = None
     """The run-time shape function (see `ShapeFunction`); None: the operator does not compile
     with `?` dims (docs/native-dynamic-shapes.md)."""
+    shape_reads: tuple[int, ...] = ()
+    """Operands whose *contents* decide the result's shape (`dyn.reshape`'s new shape: 1-D,
+    static length): the shape function gets their elements as run-time sizes, not their dims."""
     op_class: type[RelayOperatorOp] = field(init=False, repr=False, compare=False)
 
     @property

@@ -292,6 +292,19 @@ class GraphImporter:
         self.builder = RelayBuilder(self.add)
         """Builds into the current block."""
         self._materialized: dict[int, tuple[np.ndarray, SSAValue]] = {}
+        self.shape_origins: dict[SSAValue, str] = {}
+        """Values with `?` dims from a shape computed at run time -> that shape's ONNX name."""
+        self.functions: list[core.FuncOp] = []
+        """Global functions besides @main (control flow's loops, recursive)."""
+
+    def function_name(self, stem: str) -> str:
+        """A fresh global function name: `stem`, `stem_1`, ..."""
+        taken = {f.sym_name.data for f in self.functions}
+        name, k = stem, 0
+        while name in taken or name == "main":
+            k += 1
+            name = f"{stem}_{k}"
+        return name
 
     def _opset(self) -> int:
         import onnx
@@ -469,7 +482,7 @@ class GraphImporter:
         result = outputs[0] if len(outputs) == 1 else self.builder.tuple(outputs)
         self.add(core.ReturnOp(result))
         func = core.FuncOp("main", types, result.type, (), Region(self.block))
-        module = ModuleOp([func])
+        module = ModuleOp([func, *self.functions])
         return ImportedModel(
             module, [vi.name for vi in inputs], [vi.name for vi in graph.output], types
         )
@@ -486,17 +499,36 @@ class GraphImporter:
         check_schema(proto, self.opset, node_label)
         node = Node(self, proto, index)
         try:
-            result = fn(node)
-        except (ValueError, IndexError, TypeError, KeyError, ZeroDivisionError, OverflowError) as e:
-            # What the schema does not say (attribute values against the operands' shapes,
-            # constant operands' contents) some converters and relations still take on trust;
-            # a malformed node must be an error naming it, not a crash.
-            raise node.error(f"cannot import this node: {type(e).__name__}: {e}") from None
-        except MemoryError:
-            raise node.error(
-                "cannot import this node: it needs more memory than there is"
-            ) from None
+            try:
+                result = fn(node)
+            except (
+                ValueError,
+                IndexError,
+                TypeError,
+                KeyError,
+                ZeroDivisionError,
+                OverflowError,
+            ) as e:
+                # What the schema does not say (attribute values against the operands'
+                # shapes, constant operands' contents) some converters and relations still
+                # take on trust; a malformed node must be an error naming it, not a crash.
+                raise node.error(f"cannot import this node: {type(e).__name__}: {e}") from None
+            except MemoryError:
+                raise node.error(
+                    "cannot import this node: it needs more memory than there is"
+                ) from None
+        except OnnxImportError as e:
+            origin = self._run_time_shape_origin(node)
+            if origin is None or isinstance(e, OnnxNeedsConstantError):
+                raise
+            error = OnnxNeedsConstantError(
+                f"{e.message} (its operand has ? dims from the shape '{origin}', computed at run "
+                "time; a constant shape fixes it)"
+            )
+            error.value_name = origin
+            raise error from None
         results = list(result) if isinstance(result, Sequence) else [result]
+        self._note_run_time_shapes(node, results)
         for name, value in zip(
             proto.output, results, strict=False
         ):  # the counts may differ: see below
@@ -511,6 +543,42 @@ class GraphImporter:
                 raise node.unsupported(
                     f"output '{name}' is not produced by relay-opt's {proto.op_type}"
                 )
+
+    # -- ? dims from shapes computed at run time ---------------------------------------------------
+
+    def _run_time_shape_origin(self, node: Node) -> str | None:
+        """The ONNX name of the run-time shape an operand's `?` dims come from, if any."""
+        for v in node.inputs:
+            if isinstance(v, SSAValue) and v in self.shape_origins:
+                return self.shape_origins[v]
+        return None
+
+    def _note_run_time_shapes(self, node: Node, results: Sequence[Any]) -> None:
+        """Remembers which results have `?` dims from a shape computed at run time (a dyn
+        operator's, or inherited from an operand): a converter that cannot take them then
+        asks for that shape as a constant (what ONNX's backend interface does)."""
+        from relay_opt.dialects.relay.ops.transform import (
+            DynBroadcastTo,
+            DynReshape,
+            DynStridedSlice,
+        )
+
+        inherited = self._run_time_shape_origin(node)
+        for v in results:
+            if not isinstance(v, SSAValue) or DYNAMIC not in tensor_shape(v.type):  # pyright: ignore[reportArgumentType]
+                continue
+            origin = inherited
+            if origin is None and isinstance(
+                v.owner, (DynReshape, DynBroadcastTo, DynStridedSlice)
+            ):
+                shapes = [
+                    name
+                    for name, value in zip(node.proto.input, node.inputs, strict=False)
+                    if name and isinstance(value, SSAValue) and value is not node.inputs[0]
+                ]
+                origin = shapes[0] if shapes else node.proto.input[0]
+            if origin is not None:
+                self.shape_origins[v] = origin
 
 
 def check_schema(proto: Any, opset: int, node_label: str) -> None:

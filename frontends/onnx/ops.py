@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
+from relay_opt.dialects.relay.types import DYNAMIC
 from relay_opt.frontends.onnx.activations import ACTIVATIONS, OPERATORS
 from relay_opt.frontends.onnx.importer import Node, Value, converter, relay_dtype_of
 
@@ -691,9 +692,12 @@ def _onnx_type(array: np.ndarray) -> int:
 
 @converter("ConstantOfShape")
 def constant_of_shape(n: Node) -> Value:
-    dims = n.const_input(0, "shape")
     value = n.attr("value")
     fill = np.zeros(1, np.float32) if value is None else value.reshape(-1)
+    if not isinstance(n.required(0), np.ndarray) and n.shape(n.required(0)) != (-1,):
+        # a shape computed at run time: the value broadcast to it (`?` dims)
+        return n.op("dyn.broadcast_to", fill.reshape(()), n.cast(n.required(0), "int64"))
+    dims = n.const_input(0, "shape")
     return np.full([int(d) for d in dims.reshape(-1)], fill[0], dtype=fill.dtype)  # pyright: ignore
 
 
@@ -714,10 +718,12 @@ def range_(n: Node) -> Value:
 @converter("Reshape")
 def reshape(n: Node) -> Value:
     x = n.required(0)
-    target = n.attr("shape") if n.opset < 5 else n.const_input(1, "shape")
-    target = [int(d) for d in np.asarray(target).reshape(-1)]
     in_shape = n.shape(x)
     allowzero = n.attr("allowzero", 0)
+    if n.opset >= 5 and not isinstance(n.required(1), np.ndarray) and DYNAMIC not in in_shape:
+        return _reshape_at_run_time(n, x, n.required(1), bool(allowzero))
+    target = n.attr("shape") if n.opset < 5 else n.const_input(1, "shape")
+    target = [int(d) for d in np.asarray(target).reshape(-1)]
     out = [in_shape[i] if d == 0 and not allowzero else d for i, d in enumerate(target)]
     if out.count(-1) > 1:
         raise n.error(f"shape {target} has more than one -1")
@@ -734,6 +740,27 @@ def reshape(n: Node) -> Value:
     if 0 in out:  # no elements, so nothing to compute (and Relay's reshape reads 0 as "keep")
         return np.zeros(out, dtype=numpy_dtype(n.dtype(x)))
     return n.reshape(x, out)
+
+
+def _reshape_at_run_time(n: Node, x: Value, shape: Value, allowzero: bool) -> Value:
+    """Reshape to a shape computed at run time: its 0 (keep) and -1 (infer) codes resolved
+    with Relay arithmetic on the shape tensor, then `dyn.reshape` (`?` dims; the compiled
+    code checks the element count and that no size is negative)."""
+    if n.rank(shape) != 1 or DYNAMIC in n.shape(shape):
+        raise n.error(f"the shape must be 1-D of static length, not {n.shape(shape)}")
+    rank = n.shape(shape)[0]
+    in_shape = n.shape(x)
+    shape = n.cast(shape, "int64")
+    if not allowzero:
+        kept = np.array([in_shape[k] if k < len(in_shape) else 0 for k in range(rank)], np.int64)
+        shape = n.op("where", n.op("equal", shape, n.scalar(0, "int64")), kept, shape)
+    infer = n.op("equal", shape, n.scalar(-1, "int64"))
+    known = n.op("prod", n.op("where", infer, n.scalar(1, "int64"), shape))
+    total = n.scalar(int(np.prod(in_shape)), "int64")
+    # (max 1: a zero-size known part must not divide by zero; the count check reports it)
+    inferred = n.op("floor_divide", total, n.op("maximum", known, n.scalar(1, "int64")))
+    shape = n.op("where", infer, inferred, shape)
+    return n.op("dyn.reshape", x, shape)
 
 
 @converter("Flatten")
@@ -843,6 +870,8 @@ def slice_(n: Node) -> Value:
         axes = list(n.attr("axes", range(len(starts))))
         steps = [1] * len(starts)
     else:
+        if not all(isinstance(n.required(i), np.ndarray) for i in (1, 2)):
+            return _slice_at_run_time(n, x)
         starts = [int(v) for v in n.const_input(1, "starts").reshape(-1)]  # pyright: ignore
         ends = [int(v) for v in n.const_input(2, "ends").reshape(-1)]  # pyright: ignore
         ax = n.const_input(3, "axes")
@@ -864,6 +893,51 @@ def slice_(n: Node) -> Value:
     return out
 
 
+def _slice_at_run_time(n: Node, x: Value) -> Value:
+    """Slice with starts or ends computed at run time: ONNX's clamping done with Relay
+    arithmetic on them, then `dyn.strided_slice` (`?` dims). Axes and steps must be constants,
+    the steps positive, the data's shape static."""
+    shape = n.shape(x)
+    starts, ends = n.required(1), n.required(2)
+    count = n.shape(starts)[0] if n.rank(starts) == 1 else -1
+    if DYNAMIC in shape or count < 0 or n.shape(ends) != (count,):
+        for i, what in ((1, "starts"), (2, "ends")):
+            n.const_input(i, what)  # (raises for the one computed at run time)
+        raise n.error("starts and ends must be 1-D of the same static length")
+    ax = n.const_input(3, "axes")
+    axes = (
+        list(range(count)) if ax is None else [n.axis(int(v), len(shape)) for v in ax.reshape(-1)]
+    )
+    st = n.const_input(4, "steps")
+    steps = [1] * count if st is None else [int(v) for v in st.reshape(-1)]
+    if len(axes) != count or len(steps) != count or len(set(axes)) != count:
+        raise n.error(f"starts, ends, axes and steps must be {count} distinct axes")
+    if any(step < 1 for step in steps):
+        raise n.unsupported(
+            "a step that is not positive with starts or ends known only at run time"
+        )
+    dims = np.array([shape[a] for a in axes], np.int64)
+    zero = n.scalar(0, "int64")
+
+    def clamped(v: Value) -> Value:  # ONNX: negative counts from the end, then clamp to [0, dim]
+        v = n.cast(v, "int64")
+        v = n.op("where", n.op("less", v, zero), n.op("add", v, dims), v)
+        return n.op("minimum", n.op("maximum", v, zero), dims)
+
+    begin, end = clamped(starts), clamped(ends)
+    step = np.array(steps, np.int64)
+    size = n.op("floor_divide", n.op("add", n.op("subtract", end, begin), step - 1), step)
+    size = n.op("maximum", size, zero)
+    # Full rank: an axis not sliced begins at 0 and keeps its size.
+    position = {a: k for k, a in enumerate(axes)}
+    rank = len(shape)
+    pick = np.array([position.get(k, count + k) for k in range(rank)], np.int64)
+    begin = n.op("take", n.op("concatenate", [begin, np.zeros(rank, np.int64)]), pick)
+    size = n.op("take", n.op("concatenate", [size, np.array(shape, np.int64)]), pick)
+    strides = [steps[position[k]] if k in position else 1 for k in range(rank)]
+    return n.op("dyn.strided_slice", x, begin, size, strides=strides)
+
+
 @converter("Gather")
 def gather(n: Node) -> Value:
     x, idx = n.required(0), n.required(1)
@@ -883,12 +957,31 @@ def gather(n: Node) -> Value:
 @converter("Expand")
 def expand(n: Node) -> Value:
     x = n.required(0)
+    shape = n.required(1)
+    if not isinstance(shape, np.ndarray) and n.rank(shape) == 1 and DYNAMIC not in n.shape(shape):
+        return _expand_at_run_time(n, x, shape)
     target = [int(d) for d in n.const_input(1, "shape").reshape(-1)]  # pyright: ignore
     try:
         out = list(np.broadcast_shapes(n.shape(x), tuple(target)))
     except ValueError:
         raise n.error(f"cannot expand {n.shape(x)} to {tuple(target)}") from None
     return x if list(n.shape(x)) == out else n.op("broadcast_to", x, shape=out)
+
+
+def _expand_at_run_time(n: Node, x: Value, shape: Value) -> Value:
+    """Expand to a shape computed at run time: numpy's broadcast of the data's (static) shape
+    and it (a 1 in it keeps the data's dim), then `dyn.broadcast_to`, which checks the rest."""
+    in_shape = n.shape(x)
+    if DYNAMIC in in_shape:
+        n.const_input(1, "shape")  # (raises: the shape must be a constant)
+    rank = max(len(in_shape), n.shape(shape)[0])
+    shape = n.cast(shape, "int64")
+    if n.shape(shape)[0] < rank:
+        ones = np.ones(rank - n.shape(shape)[0], np.int64)
+        shape = n.op("concatenate", [ones, shape], axis=0)
+    padded = np.array([1] * (rank - len(in_shape)) + list(in_shape), np.int64)
+    out = n.op("where", n.op("equal", shape, n.scalar(1, "int64")), padded, shape)
+    return n.op("dyn.broadcast_to", x, out)
 
 
 @converter("Tile")

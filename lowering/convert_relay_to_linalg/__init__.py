@@ -181,10 +181,26 @@ class Lowerer:
             assert isinstance(t, TensorType)
             return [d if d >= 0 else RuntimeDim.of(self, v, i) for i, d in enumerate(t.get_shape())]
 
+        def contents_of(v: SSAValue) -> list[object]:
+            """The elements of a 1-D integer tensor as run-time sizes (`shape_reads`)."""
+            t = v.type
+            assert isinstance(t, TensorType)
+            sizes: list[object] = []
+            for k in range(t.get_shape()[0]):
+                at = RuntimeDim.const(self, k).value
+                element = self.insert(tensor.ExtractOp(v, [at], t.element_type)).results[0]
+                size = self.insert(arith.IndexCastOp(element, IndexType())).results[0]
+                sizes.append(RuntimeDim(self, size))
+            return sizes
+
         # A tuple operand (concatenate's) is the list of its fields' shapes.
         shapes = [
-            dims_of(v) if isinstance(v.type, TensorType) else [dims_of(f) for f in self.values[v]]
-            for v in operands
+            contents_of(v)
+            if k in op.opdef.shape_reads
+            else dims_of(v)
+            if isinstance(v.type, TensorType)
+            else [dims_of(f) for f in self.values[v]]
+            for k, v in enumerate(operands)
         ]
         try:
             dims = shape_fn(shapes, op.attrs)

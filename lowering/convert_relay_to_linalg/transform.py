@@ -25,6 +25,9 @@ from relay_opt.dialects.relay.ops.transform import (
     BroadcastToLike,
     Concatenate,
     Copy,
+    DynBroadcastTo,
+    DynReshape,
+    DynStridedSlice,
     ExpandDims,
     Full,
     LayoutTransform,
@@ -215,6 +218,117 @@ def lower_reshape(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSA
             return args[0]
         return dynamic_reshape(lw, args[0], op.result.type, op)
     return reshape_to(lw, args[0], op.result.type)
+
+
+@lowering(DynReshape)
+def lower_dyn_reshape(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    from xdsl.dialects import arith
+
+    zero = lw.insert(arith.ConstantOp.from_int_and_width(0, IndexType())).results[0]
+    for size in lw.result_dims():
+        assert isinstance(size, SSAValue)  # every dim is ?: read from the new shape
+        negative = lw.insert(arith.CmpiOp(size, zero, "slt")).results[0]
+        lw.objects.fail_if(op, negative, "'dyn.reshape': a size of the new shape is negative")
+    return dynamic_reshape(lw, args[0], op.result.type, op)
+
+
+@lowering(DynStridedSlice)
+def lower_dyn_strided_slice(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    """Each result element reads the source at begin + index * stride (tensor.extract); the
+    begin and size of every axis are checked against the source's run-time bounds first."""
+    from xdsl.dialects import arith
+
+    from relay_opt.lowering.convert_relay_to_linalg.structured import index
+
+    x, begin_t = args[0], args[1]
+    out_t = signless(op.result.type)
+    n = len(shape_of(out_t))
+    strides = list(op.attrs.strides) or [1] * n
+
+    def emit(o):  # noqa: ANN001, ANN202
+        return lw.insert(o).results[0]
+
+    def const(v: int) -> SSAValue:
+        return emit(arith.ConstantOp.from_int_and_width(v, IndexType()))
+
+    sizes = lw.result_dims()
+    x_dims = [
+        const(dim) if dim >= 0 else emit(tensor.DimOp(x, const(k)))
+        for k, dim in enumerate(shape_of(x))
+    ]
+    begins = []
+    for k in range(n):
+        element = emit(tensor.ExtractOp(begin_t, [const(k)], begin_t.type.element_type))  # pyright: ignore
+        begins.append(emit(arith.IndexCastOp(element, IndexType())))
+        given = sizes[k]
+        size = given if isinstance(given, SSAValue) else const(given)
+        # last = begin + (size - 1) * stride must lie in [0, dim) when size > 0
+        steps_after = emit(arith.MuliOp(emit(arith.SubiOp(size, const(1))), const(strides[k])))
+        last = emit(arith.AddiOp(begins[k], steps_after))
+        outside = emit(
+            arith.OrIOp(
+                emit(arith.CmpiOp(begins[k], const(0), "slt")),
+                emit(arith.CmpiOp(last, x_dims[k], "sge")),
+            )
+        )
+        nonempty = emit(arith.CmpiOp(size, const(0), "sgt"))
+        negative = emit(arith.CmpiOp(size, const(0), "slt"))
+        bad = emit(arith.OrIOp(emit(arith.AndIOp(nonempty, outside)), negative))
+        lw.objects.fail_if(op, bad, f"'dyn.strided_slice': axis {k} reads outside the data")
+    init = empty(lw, out_t)
+
+    def body(b, a):  # noqa: ANN001, ANN202
+        def at(o):  # noqa: ANN001, ANN202
+            return b.insert(o).results[0]
+
+        coords = []
+        for k in range(n):
+            step = at(arith.ConstantOp.from_int_and_width(strides[k], IndexType()))
+            coords.append(at(arith.AddiOp(at(arith.MuliOp(index(b, k), step)), begins[k])))
+        return at(tensor.ExtractOp(x, coords, out_t.element_type))  # pyright: ignore
+
+    return generic(
+        lw, [init], [init], [_identity(n), _identity(n)], [PARALLEL] * n, lambda b, a: body(b, a)
+    )[0]
+
+
+@lowering(DynBroadcastTo)
+def lower_dyn_broadcast_to(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    """Each result element reads the data at its index, or at 0 along the data's size-1 dims
+    (the data's shape is static); each other dim of the data must equal the size read."""
+    from xdsl.dialects import arith
+
+    x = args[0]
+    x_shape = shape_of(x)
+    out_t = signless(op.result.type)
+    n = len(shape_of(out_t))
+    if any(dim < 0 for dim in x_shape):
+        raise RelayError("'dyn.broadcast_to' of data with ? dimensions is not supported yet", op)
+    sizes = lw.result_dims()
+    offset = n - len(x_shape)
+    for k, dim in enumerate(x_shape):
+        if dim != 1:
+            lw.check_equal(
+                op, sizes[k + offset], dim, "the data's dimension does not broadcast to the shape"
+            )
+    zero = lw.insert(arith.ConstantOp.from_int_and_width(0, IndexType())).results[0]
+    for size in sizes:
+        assert isinstance(size, SSAValue)
+        negative = lw.insert(arith.CmpiOp(size, zero, "slt")).results[0]
+        lw.objects.fail_if(op, negative, "'dyn.broadcast_to': a size of the shape is negative")
+    from relay_opt.lowering.convert_relay_to_linalg.structured import index
+
+    def body(b, a):  # noqa: ANN001, ANN202, ARG001
+        coords = [
+            b.insert(arith.ConstantOp.from_int_and_width(0, IndexType())).results[0]
+            if dim == 1
+            else index(b, k + offset)
+            for k, dim in enumerate(x_shape)
+        ]
+        return b.insert(tensor.ExtractOp(x, coords, out_t.element_type)).results[0]  # pyright: ignore
+
+    init = empty(lw, out_t)
+    return generic(lw, [init], [init], [_identity(n), _identity(n)], [PARALLEL] * n, body)[0]
 
 
 @lowering(Transpose)

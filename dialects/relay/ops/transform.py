@@ -184,6 +184,102 @@ def _reshape_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
 class Reshape(RelayOperatorOp): ...
 
 
+def _dyn_reshape_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:  # noqa: ARG001
+    _, dtype = expect_tensor(args[0], "data")
+    shape, shape_dtype = expect_tensor(args[1], "newshape")
+    if len(shape) != 1 or shape[0] < 0 or not shape_dtype.startswith("int"):
+        raise TypeRelationError(
+            f"newshape must be a 1-D integer tensor of static length, not "
+            f"{show_shape(shape)} {shape_dtype}"
+        )
+    return result([DYNAMIC] * shape[0], dtype)
+
+
+@register(
+    OpDef(
+        "dyn.reshape",
+        ("data", "newshape"),
+        (),
+        _dyn_reshape_rel,
+        OpPattern.OPAQUE,  # its own kernel: the sizes are read from `newshape` first
+        lambda attrs, x, newshape: x.reshape([int(d) for d in newshape]).copy(),  # noqa: ARG005
+        "reshape to a shape computed at run time (every size given: no 0/-1 codes)",
+        shape=lambda shapes, attrs: list(shapes[1]),  # noqa: ARG005
+        shape_reads=(1,),
+    )
+)
+class DynReshape(RelayOperatorOp): ...
+
+
+def _dyn_slice_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    shape, dtype = expect_tensor(args[0], "data")
+    for name, t in zip(("begin", "size"), args[1:], strict=True):
+        dims, index_dtype = expect_tensor(t, name)
+        if list(dims) != [len(shape)] or not index_dtype.startswith("int"):
+            raise TypeRelationError(
+                f"{name} must be a 1-D integer tensor of the data's rank {len(shape)}, not "
+                f"{show_shape(dims)} {index_dtype}"
+            )
+    strides = list(attrs.strides) or [1] * len(shape)
+    if len(strides) != len(shape) or any(st < 1 for st in strides):
+        raise TypeRelationError(f"strides {strides} must be positive, one per axis")
+    return result([DYNAMIC] * len(shape), dtype)
+
+
+def _dyn_slice(attrs: Attrs, x: np.ndarray, begin: np.ndarray, size: np.ndarray) -> np.ndarray:
+    strides = list(attrs.strides) or [1] * x.ndim
+    out = x
+    for axis, (b, n, st) in enumerate(zip(begin, size, strides, strict=True)):
+        indices = int(b) + np.arange(int(n), dtype=np.int64) * st
+        if int(n) and (int(b) < 0 or indices[-1] >= x.shape[axis]):
+            raise ValueError(f"slice of axis {axis} out of bounds")
+        out = np.take(out, indices, axis=axis)
+    return out.copy()
+
+
+@register(
+    OpDef(
+        "dyn.strided_slice",
+        ("data", "begin", "size"),
+        (AttrSpec("strides", AttrKind.INTS, []),),
+        _dyn_slice_rel,
+        OpPattern.OPAQUE,  # its own kernel: the sizes are read from `size` first
+        _dyn_slice,
+        "elements begin + i * stride, i < size, of each axis (begin and size read at run time)",
+        shape=lambda shapes, attrs: list(shapes[2]),  # noqa: ARG005
+        shape_reads=(2,),
+    )
+)
+class DynStridedSlice(RelayOperatorOp): ...
+
+
+def _dyn_broadcast_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:  # noqa: ARG001
+    data, dtype = expect_tensor(args[0], "data")
+    shape, shape_dtype = expect_tensor(args[1], "shape")
+    if len(shape) != 1 or shape[0] < len(data) or not shape_dtype.startswith("int"):
+        raise TypeRelationError(
+            f"shape must be a 1-D integer tensor of static length at least the data's rank "
+            f"{len(data)}, not {show_shape(shape)} {shape_dtype}"
+        )
+    return result([DYNAMIC] * shape[0], dtype)
+
+
+@register(
+    OpDef(
+        "dyn.broadcast_to",
+        ("data", "shape"),
+        (),
+        _dyn_broadcast_rel,
+        OpPattern.OPAQUE,  # its own kernel: the sizes are read from `shape` first
+        lambda attrs, x, shape: np.broadcast_to(x, [int(d) for d in shape]).copy(),  # noqa: ARG005
+        "broadcast to a shape read at run time (numpy's rules: a dim of the data is 1 or equal)",
+        shape=lambda shapes, attrs: list(shapes[1]),  # noqa: ARG005
+        shape_reads=(1,),
+    )
+)
+class DynBroadcastTo(RelayOperatorOp): ...
+
+
 # -- transpose, squeeze, expand_dims ------------------------------------------------------------
 
 
