@@ -34,6 +34,9 @@ from relay_opt.lowering.kernels.target import Target
 from relay_opt.runtime import compile_cache
 from relay_opt.timing import Timings
 
+OBJECT = "kernel-library"
+"""The library object's name among a package's runtime objects (runtime/package.py)."""
+
 LIBRARY_FORMAT = 1
 """Bumped when what the library object holds or how it is built changes."""
 
@@ -115,13 +118,19 @@ def called_kernels(module: ModuleOp, target: Target | None = None) -> list[str]:
     ]
 
 
-def add_library(engine, cache: bool = True, timings: Timings | None = None) -> KernelErrorCell:  # noqa: ANN001
-    """Adds the host's library object to an MCJIT engine (before `finalize_object`); returns
-    the engine's error cell of the library."""
+def add_library(
+    engine,  # noqa: ANN001
+    cache: bool = True,
+    timings: Timings | None = None,
+    code: bytes | None = None,
+) -> KernelErrorCell:
+    """Adds the host's library object (or `code`, a package's) to an MCJIT engine (before
+    `finalize_object`); returns the engine's error cell of the library."""
     from relay_opt.runtime import thread_pool
     from relay_opt.runtime.jit import _llvm
 
-    code = library_object(cache=cache, timings=timings)
+    if code is None:
+        code = library_object(cache=cache, timings=timings)
     thread_pool.ensure_for(code)  # the GEMM runs its packed products on the pool
     engine.add_object_file(_llvm().ObjectFileRef.from_data(code))
     return KernelErrorCell(engine)
