@@ -13,9 +13,10 @@ Relay text (examples/relay/) compiled, interpreted, in numpy and in PyTorch eage
 time, functional.py); exp, tanh and sigmoid over float32 next to numpy;
 the compile time of ResNet-50 from ONNX to a callable, cold (empty compile cache) and warm,
 each in a fresh process, and the load and first call of its package (export_library).
-`--threads N` (default 1) is given to every system: onnxruntime's intra-op threads, numpy's BLAS (threadpoolctl), torch.set_num_threads and relay-opt's
-RELAY_OPT_NUM_THREADS. Times are medians of wall-clock calls after a warm-up, stopping once
-a runner has used `--budget` seconds. Outputs are compared where two systems run the same
+`--threads N` (default 1) is given to every system: onnxruntime's intra-op threads,
+numpy's BLAS (threadpoolctl), torch.set_num_threads and relay-opt's RELAY_OPT_NUM_THREADS.
+Times are medians of wall-clock calls after a warm-up, stopping once a runner has used
+`--budget` seconds. Outputs are compared where two systems run the same
 thing, so a wrong answer cannot look fast. Nothing here asserts a time.
 
 The sections reuse onnx_models.py (models, inputs, the per-model measurement),
