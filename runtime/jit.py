@@ -122,7 +122,7 @@ def _restore_indirect_calls(ir_module, markers: set[str]) -> None:  # noqa: ANN0
         del ir_module.globals[name]
 
 
-def optimize(ir_text: str, opt: int = 3, in_process: bool = False):  # noqa: ANN201
+def optimize(ir_text: str, opt: int = 3):  # noqa: ANN201
     """The parsed, verified module after LLVM's default pipeline of level `opt`.
 
     The pipeline runs in a forked child where the OS allows it: llvmlite's new pass manager
@@ -130,14 +130,14 @@ def optimize(ir_text: str, opt: int = 3, in_process: bool = False):  # noqa: ANN
     PassInstrumentationCallbacks it never deletes, every run registers instrumentation
     callbacks into it, and building the default pipeline loses about 30 KiB), about
     0.1 to 0.7 MiB per compile. The child sends back bitcode and exits, taking the leak
-    with it. `in_process` runs it here (in a child already)."""
+    with it."""
     llvm = _llvm()
     mod = llvm.parse_assembly(ir_text)
     mod.verify()
     tm = target_machine(opt)
     mod.triple = tm.triple
     mod.data_layout = str(tm.target_data)
-    bitcode = None if in_process else _optimized_in_child(mod, tm, opt)
+    bitcode = _optimized_in_child(mod, tm, opt)
     if bitcode is None:  # no fork here, or the child failed: run it in this process
         _run_pipeline(mod, tm, opt)
         return mod
