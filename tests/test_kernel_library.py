@@ -41,7 +41,8 @@ def _module():  # noqa: ANN202
 @pytest.fixture
 def own_library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
     """A fresh cache directory and no library in this process's memory (restored after);
-    builds return the real object and are counted instead of redone (LLVM's second)."""
+    builds return the real object and are counted instead of redone (LLVM's second), all in
+    this process (prefetch off)."""
     real = kernel_library.library_object()  # this process's, built or loaded once
     saved = dict(kernel_library._objects)
     kernel_library.forget_loaded()
@@ -54,6 +55,8 @@ def own_library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN20
         return real
 
     monkeypatch.setattr(kernel_library, "build_library", build)
+    # Builds are counted in this process: no child builds ahead (see the prefetch test).
+    monkeypatch.setattr(kernel_library, "prefetch", lambda *args, **kwargs: None)
     yield tmp_path / "cache", builds, real
     kernel_library.forget_loaded()
     kernel_library._objects.update(saved)
