@@ -12,10 +12,11 @@ installed and the model is written for it); CharRNN, TreeLSTM and an LSTM over a
 Relay text (examples/relay/) compiled, interpreted, in numpy and in PyTorch eager (thread CPU
 time, functional.py); exp, tanh and sigmoid over float32 next to numpy;
 the compile time of ResNet-50 from ONNX to a callable, cold (empty compile cache) and warm,
-each in a fresh process. `--threads N` (default 1) is given to every system: onnxruntime's
-intra-op threads, numpy's BLAS (threadpoolctl), torch.set_num_threads and relay-opt's
-RELAY_OPT_NUM_THREADS. Times are medians of wall-clock calls after a warm-up, stopping once
-a runner has used `--budget` seconds. Outputs are compared where two systems run the same
+each in a fresh process, and the load and first call of its package (export_library).
+`--threads N` (default 1) is given to every system: onnxruntime's intra-op threads,
+numpy's BLAS (threadpoolctl), torch.set_num_threads and relay-opt's RELAY_OPT_NUM_THREADS.
+Times are medians of wall-clock calls after a warm-up, stopping once a runner has used
+`--budget` seconds. Outputs are compared where two systems run the same
 thing, so a wrong answer cannot look fast. Nothing here asserts a time.
 
 The sections reuse onnx_models.py (models, inputs, the per-model measurement),
@@ -404,11 +405,34 @@ imported = time.perf_counter()
 timings = Timings()
 exe = compile(module, timings=timings)
 done, cpu_done = time.perf_counter(), cpu()
+if len(sys.argv) > 3:  # the package the next child loads
+    exe.export_library(sys.argv[3])
 steps = {}
 for step, seconds in timings.rows:
     steps[step] = steps.get(step, 0.0) + seconds
 print(json.dumps({"imports": imports, "onnx.load": loaded - start, "import": imported - loaded,
                   "compile": done - imported, "cpu": cpu_done - cpu_start, "steps": steps}))
+"""
+
+
+# A fresh process loads the package the warm child wrote (relay-compile's format) and calls it
+# once: no ONNX, no compile, no cache.
+PACKAGE_CHILD = """
+import json, os, sys, time
+def cpu():
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+start = time.perf_counter()
+import numpy as np
+from relay_opt.runtime import load_module
+imports = time.perf_counter() - start
+start, cpu_start = time.perf_counter(), cpu()
+exe = load_module(sys.argv[1])
+loaded = time.perf_counter()
+exe(*[np.zeros(p.shape, p.np_dtype) for p in exe.params])
+done, cpu_done = time.perf_counter(), cpu()
+print(json.dumps({"imports": imports, "load": loaded - start, "first run": done - loaded,
+                  "cpu": cpu_done - cpu_start}))
 """
 
 
@@ -418,9 +442,11 @@ def compile_rows(name: str) -> list[dict[str, object]]:
     with tempfile.TemporaryDirectory(prefix="relay-opt-bench-cache-") as cache:
         env = {**os.environ, "RELAY_OPT_CACHE_DIR": cache}
         env.pop("RELAY_OPT_NO_CACHE", None)
+        package = os.path.join(cache, "model.relaymod")
         for state in ("cold", "warm"):
+            extra = [package] if state == "warm" else []
             child = subprocess.run(
-                [sys.executable, "-c", COMPILE_CHILD, name, here],
+                [sys.executable, "-c", COMPILE_CHILD, name, here, *extra],
                 capture_output=True,
                 text=True,
                 env=env,
@@ -442,6 +468,29 @@ def compile_rows(name: str) -> list[dict[str, object]]:
                     "largest steps (s)": ", ".join(f"{k} {v:.2f}" for k, v in steps),
                 }
             )
+        env["RELAY_OPT_CACHE_DIR"] = os.path.join(cache, "unused")  # the package only
+        child = subprocess.run(
+            [sys.executable, "-c", PACKAGE_CHILD, package],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=3600,
+        )
+        if child.returncode != 0:
+            raise RuntimeError(f"the package child failed:\n{child.stderr}")
+        r = json.loads(child.stdout.strip().splitlines()[-1])
+        rows.append(
+            {
+                "model": name,
+                "cache": "package",
+                "ONNX to callable s": r["load"],
+                "(CPU s)": r["cpu"],
+                "import s": 0.0,
+                "compile s": 0.0,
+                "Python imports s": r["imports"],
+                "largest steps (s)": f"load_module {r['load']:.2f}, first run {r['first run']:.2f}",
+            }
+        )
     return rows
 
 
@@ -520,7 +569,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "Python imports s",
             "largest steps (s)",
         ]
-        title = "compile time, each in a fresh process (CPU s: this process's CPU time)"
+        title = (
+            "compile time, each in a fresh process (CPU s: this process's CPU time; package: "
+            "load_module of the warm run's export_library, then one call)"
+        )
         print(table(title, cols, rows), flush=True)
     return 0
 

@@ -28,14 +28,14 @@ import sys
 import tempfile
 import zlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 from xdsl.dialects.builtin import DenseResourceAttr, ModuleOp
 
-FORMAT = 3
+FORMAT = 4
 """Bumped when the entry layout or what the key covers changes."""
 
 MAGIC = b"relay-opt compile cache\n"
@@ -168,6 +168,11 @@ class Entry:
     """The position of each `match` that can fail, by error code (docs/native-objects.md)."""
     kernels: list[str]
     """The kernel-library routines the code calls (the library object must be added)."""
+    runtime_objects: dict[str, bytes] = field(default_factory=dict)
+    """A package's objects of the kernel library and the thread pool, by name (a cache
+    entry has none: the process builds or loads its own)."""
+    package: dict | None = None
+    """A package's header (runtime/package.py); None in a cache entry."""
 
 
 MODULES = "modules"
@@ -196,6 +201,41 @@ def save(
     """Write an entry; weights named in `input_weights` (the input module's own) are not
     copied: a warm start finds them in the module it loaded. Returns whether it was written
     (an unwritable cache directory only costs the next start its compile)."""
+    parts = encode(
+        key, object_code, weights, input_weights, recursive_functions, match_failures, kernels
+    )
+    path = entry_path(key, folder)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".bin")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                for part in parts:
+                    f.write(part)
+            os.replace(tmp, path)  # atomic: a reader sees the old entry or the new, whole
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError:
+        return False
+    return True
+
+
+def encode(
+    key: str,
+    object_code: bytes,
+    weights: Iterable[tuple[str, np.ndarray]],
+    input_weights: Iterable[str],
+    recursive_functions: list[str] | None,
+    match_failures: list[str] | None = None,
+    kernels: Iterable[str] = (),
+    runtime_objects: Mapping[str, bytes] | None = None,
+    package: Mapping[str, object] | None = None,
+) -> list[bytes | memoryview]:
+    """An entry as the parts to write in order. `runtime_objects` (the objects of the kernel
+    library and the thread pool, by name) and `package` (a compiled-module package's header:
+    runtime/package.py) are what a package adds; a cache entry has neither."""
+    extras = dict(runtime_objects or {})
     inputs = set(input_weights)
     records: list[dict[str, object]] = []
     blobs: list[bytes | memoryview] = []
@@ -208,43 +248,33 @@ def save(
         records.append({"symbol": symbol, "offset": offset, "nbytes": data.nbytes})
         blobs += [data.data, bytes(_pad(data.nbytes))]
         offset += data.nbytes + _pad(data.nbytes)
-    header = json.dumps(
-        {
-            "key": key,
-            "object": len(object_code),
-            "weights": records,
-            "recursive": recursive_functions,
-            "kernels": sorted(kernels),
-            "match_failures": match_failures or [],
-        }
-    ).encode()
-    # The payload: header length, header, then the object and the weights, each 64-aligned
+    fields: dict[str, object] = {
+        "key": key,
+        "object": len(object_code),
+        "runtime_objects": {name: len(code) for name, code in extras.items()},
+        "weights": records,
+        "recursive": recursive_functions,
+        "kernels": sorted(kernels),
+        "match_failures": match_failures or [],
+    }
+    if package is not None:
+        fields["package"] = dict(package)
+    header = json.dumps(fields).encode()
+    # The payload: header length, header, then the objects and the weights, each 64-aligned
     # in the file (the checksum and its length come first, so the prefix is 64 bytes).
     prefix_len = len(MAGIC) + 4 + 8
     head = len(header).to_bytes(8, "little") + header
     head += bytes(_pad(prefix_len + len(head)))
-    body = [head, object_code, bytes(_pad(len(object_code))), *blobs]
+    body = [head, object_code, bytes(_pad(len(object_code)))]
+    for code in extras.values():
+        body += [code, bytes(_pad(len(code)))]
+    body += blobs
     crc = 0
     total = 0
     for part in body:
         crc = zlib.crc32(part, crc)
         total += len(part)
-    path = entry_path(key, folder)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".bin")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(MAGIC + crc.to_bytes(4, "little") + total.to_bytes(8, "little"))
-                for part in body:
-                    f.write(part)
-            os.replace(tmp, path)  # atomic: a reader sees the old entry or the new, whole
-        except BaseException:
-            os.unlink(tmp)
-            raise
-    except OSError:
-        return False
-    return True
+    return [MAGIC + crc.to_bytes(4, "little") + total.to_bytes(8, "little"), *body]
 
 
 class CorruptEntry(Exception):
@@ -254,24 +284,34 @@ class CorruptEntry(Exception):
 def load(key: str, folder: str = MODULES) -> Entry | None:
     """The entry of `key`, or None if there is none or it is unreadable, truncated or corrupt
     (the caller compiles and `save` replaces it)."""
-    path = entry_path(key, folder)
     try:
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            raw = np.empty(size + _ALIGN, np.uint8)  # read to a 64-byte boundary
-            start = -raw.ctypes.data % _ALIGN
-            buf = raw[start : start + size]
-            if f.readinto(memoryview(buf)) != size:  # pyright: ignore[reportArgumentType]
-                return None
+        buf = read_aligned(entry_path(key, folder))
     except OSError:
         return None
+    if buf is None:
+        return None
     try:
-        return _parse(buf, key)
+        return parse(buf, key)
     except (CorruptEntry, ValueError, KeyError, TypeError, IndexError):
         return None
 
 
-def _parse(buf: np.ndarray, key: str) -> Entry:
+def read_aligned(path: str | os.PathLike[str]) -> np.ndarray | None:
+    """A file's bytes in a 64-byte aligned buffer (weights are used in place); None if it
+    shrank while being read. OSError if it cannot be read."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        raw = np.empty(size + _ALIGN, np.uint8)  # read to a 64-byte boundary
+        start = -raw.ctypes.data % _ALIGN
+        buf = raw[start : start + size]
+        if f.readinto(memoryview(buf)) != size:  # pyright: ignore[reportArgumentType]
+            return None
+    return buf
+
+
+def parse(buf: np.ndarray, key: str | None) -> Entry:
+    """The entry in `buf`, its length and checksum checked; `key` None takes any key (a
+    package's). Raises CorruptEntry (or a ValueError, KeyError, ... on a malformed header)."""
     from relay_opt.dialects.relay.resources import stored
 
     prefix_len = len(MAGIC) + 4 + 8
@@ -284,13 +324,17 @@ def _parse(buf: np.ndarray, key: str) -> Entry:
         raise CorruptEntry("truncated or corrupt")
     header_len = int.from_bytes(bytes(body[:8]), "little")
     header = json.loads(bytes(body[8 : 8 + header_len]))
-    if header["key"] != key:
+    if key is not None and header["key"] != key:
         raise CorruptEntry("another key")
     at = prefix_len + 8 + header_len
     at += _pad(at)
     object_code = bytes(buf[at : at + header["object"]])
     at += header["object"]
     at += _pad(at)
+    runtime_objects: dict[str, bytes] = {}
+    for name, size in header["runtime_objects"].items():
+        runtime_objects[str(name)] = bytes(buf[at : at + size])
+        at += size + _pad(size)
     weights: list[tuple[str, np.ndarray]] = []
     for record in header["weights"]:
         symbol, nbytes = record["symbol"], record["nbytes"]
@@ -312,4 +356,6 @@ def _parse(buf: np.ndarray, key: str) -> Entry:
         recursive if recursive is None else list(recursive),
         match_failures=[str(f) for f in header["match_failures"]],
         kernels=[str(k) for k in header["kernels"]],
+        runtime_objects=runtime_objects,
+        package=header.get("package"),
     )

@@ -283,11 +283,29 @@ class Executable:
         self._objects: _Objects | None = None  # compile() sets it for code with objects
         self._kernel_error: KernelErrorCell | None = None  # set for code calling the library
         self._threads: int | None = None
+        self._export: ExportParts | None = None  # compile() sets it: export_library's input
+        self.package: PackageInfo | None = None
+        """What the package says, for an executable read from one (runtime.load_module)."""
         arg_types = [
             c for p in params for c in (p.c_types() if isinstance(p, TensorSpec) else [None])
         ]
         arg_types += [ctypes.c_void_p] * len(self.outputs)
         self._fn = ctypes.CFUNCTYPE(None, *[c or ctypes.c_void_p for c in arg_types])(address)
+
+    def export_library(
+        self,
+        path: str | os.PathLike[str],
+        input_names: Sequence[str] | None = None,
+        output_names: Sequence[str] | None = None,
+    ) -> None:
+        """Write this compiled function as a package (runtime/package.py): one file with its
+        object code, the kernel library's, its weights and its signature, which
+        `relay_opt.runtime.load_module(path)` loads and runs without compiling. `input_names`
+        and `output_names` are the names tools use (an ONNX model's); by default the
+        parameters' and `output_0`, ...; a package keeps those it was read with."""
+        from relay_opt.runtime.package import export
+
+        export(self, path, input_names, output_names)  # pyright: ignore[reportArgumentType]
 
     @property
     def threads(self) -> int | None:
@@ -729,7 +747,21 @@ def compile(
                 exe = _from_cache(cached, module, entry, opt, params, f, funcs, timings)
             if exe is not None:
                 exe.threads = threads
+                exe._export = ExportParts(
+                    module,
+                    entry,
+                    options,
+                    cached.object_code,
+                    cached.weights,
+                    cached.recursive_functions,
+                    cached.match_failures,
+                    cached.kernels,
+                    cache,
+                )
                 return exe
+    if fp_policy != "strict" and _may_call_kernels(module):
+        # Built by a child on another core while this process lowers the module.
+        kernel_library.prefetch(cache=cache)
     kernels: list[str] = []
     lowered = lower_to_llvm(
         module, profile, opt, timings, kernels, entry, fp_policy=fp_policy, after_pass=after_pass
@@ -751,7 +783,7 @@ def compile(
     # The kernel library's object defines the routines the module declares.
     kernel_error = kernel_library.add_library(engine, cache, timings) if called else None
     with timings.measure("llvm-codegen"):
-        if key is not None:  # MCJIT hands over the object code it made, for the cache
+        if not profile:  # MCJIT hands over the object code it made: the cache's, a package's
             engine.set_object_cache(lambda _module, code: objects.append(bytes(code)))
         engine.finalize_object()
     address = engine.get_function_address(entry)
@@ -764,6 +796,18 @@ def compile(
     exe._kernel_error = kernel_error
     exe.profile = kernel_profile
     exe.threads = threads
+    if len(objects) == 1:
+        exe._export = ExportParts(
+            module,
+            entry,
+            {"opt": opt, "fp_policy": fp_policy},
+            objects[0],
+            list(zip(weight_names(lowered), weights, strict=True)),
+            _recursive_functions(lowered),
+            _match_failures(lowered),
+            called,
+            cache,
+        )
     if key is not None and len(objects) == 1:
         with timings.measure("compile-cache-store"):
             compile_cache.save(
@@ -778,6 +822,40 @@ def compile(
     return exe
 
 
+@dataclass(frozen=True)
+class PackageInfo:
+    """What a loaded package says about itself (`Executable.package`)."""
+
+    path: str
+    entry: str
+    param_names: list[str]
+    param_types: list[Attribute]
+    result_type: Attribute
+    input_names: list[str]
+    """The names tools give the inputs (an ONNX model's graph inputs, else the parameters')."""
+    output_names: list[str] | None
+    """The names tools save the results under (an ONNX model's outputs), or None."""
+    options: dict[str, object]
+    """The compile options: opt and fp_policy."""
+
+
+@dataclass
+class ExportParts:
+    """What `Executable.export_library` writes: the compiled code and what it needs."""
+
+    module: ModuleOp
+    """The Relay module as compiled (its ADT definitions and function positions)."""
+    entry: str
+    options: dict[str, object]
+    object_code: bytes
+    weights: list[tuple[str, np.ndarray]]
+    recursive_functions: list[str] | None
+    match_failures: list[str]
+    kernels: list[str]
+    cache: bool
+    """Whether the kernel library may come from the disk cache."""
+
+
 def _from_cache(
     cached: compile_cache.Entry,
     module: ModuleOp,
@@ -790,32 +868,63 @@ def _from_cache(
 ) -> Executable | None:
     """An Executable from a cache entry's object code, its weights bound; None if LLVM
     refuses the object (the caller compiles)."""
+    return from_object(
+        cached, entry, opt, params, list(f.function_type.inputs), f.ret_type, funcs, module, timings
+    )
+
+
+def from_object(
+    cached: compile_cache.Entry,
+    entry: str,
+    opt: int,
+    params: list[TensorSpec],
+    param_types: list[Attribute],
+    ret_type: Attribute,
+    relay_functions: Mapping[str, object],
+    type_module: ModuleOp,
+    timings: Timings | None = None,
+) -> Executable | None:
+    """An Executable from an entry's object code (a cache entry's or a package's), its
+    weights bound and the kernel library added (the entry's own object if it has one);
+    `relay_functions` locate the recursion-depth errors, `type_module` holds the ADTs the
+    signature names. None if LLVM refuses the object."""
     llvm = _llvm()
     for symbol, array in cached.weights:
         llvm.add_symbol(symbol, array.ctypes.data)
-    thread_pool.ensure_for(cached.object_code)
+    pool = cached.runtime_objects.get(thread_pool.OBJECT)  # a package's
+    for code in (cached.object_code, *cached.runtime_objects.values()):
+        thread_pool.ensure_for(code, pool)  # (the kernel library calls it too)
     engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target_machine(opt))
     kernel_error = None
     try:
         engine.add_object_file(llvm.ObjectFileRef.from_data(cached.object_code))
         if cached.kernels:
-            kernel_error = kernel_library.add_library(engine, timings=timings)
+            kernel_error = kernel_library.add_library(
+                engine, timings=timings, code=cached.runtime_objects.get(kernel_library.OBJECT)
+            )
         engine.finalize_object()
     except RuntimeError:
         return None
     address = engine.get_function_address(entry)
     if not address:
         return None
-    exe = Executable(engine, address, params, list(f.function_type.inputs), f.ret_type, None)
+    exe = Executable(engine, address, params, param_types, ret_type, None)
     exe._weights = [array for _, array in cached.weights]
     exe._kernel_error = kernel_error
     if cached.recursive_functions is not None:
-        exe._depth_check = _DepthCheck(engine, cached.recursive_functions, funcs)
+        exe._depth_check = _DepthCheck(engine, cached.recursive_functions, relay_functions)
         exe._depth_check.match_failures = cached.match_failures
     # As a fresh compile's: without it, object arguments and results cannot be converted
     # and the per-call arena is never released.
-    exe._objects = _objects(module, engine, params, exe.outputs)
+    exe._objects = _objects(type_module, engine, params, exe.outputs)
     return exe
+
+
+def _may_call_kernels(module: ModuleOp) -> bool:
+    """Whether the module has an operator lower-contractions may give the kernel library."""
+    from relay_opt.dialects.relay.ops.nn import BatchMatmul, Conv2D, Dense, Matmul
+
+    return any(isinstance(op, (Dense, Conv2D, Matmul, BatchMatmul)) for op in module.walk())
 
 
 def _recursive_functions(lowered: ModuleOp) -> list[str] | None:

@@ -10,7 +10,9 @@ and CRC checked, a corrupt entry is rebuilt and replaced) under `kernels/` in it
 keyed by the toolchain (CPU name and features, LLVM and llvmlite versions, relay-opt's source
 hash: a changed kernel is a new key), the `Target` and the library's symbols. Without the
 cache (RELAY_OPT_NO_CACHE=1, `compile(..., cache=False)`, `--no-cache`) it is built in
-memory. Either way a process builds or reads it at most once per target.
+memory. Either way a process builds or reads it at most once per target. A cold compile that may
+call the library starts its build early (`prefetch`: a forked child, on another core,
+while the module is lowered).
 
 relay-translate cannot link objects, so `link_library` links the library's LLVM IR into the
 module it emits instead: its output stays self-sufficient.
@@ -21,7 +23,9 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import json
+import os
 import threading
+from dataclasses import dataclass, field
 from functools import cache
 
 from xdsl.dialects import llvm as llvm_dialect
@@ -34,11 +38,25 @@ from relay_opt.lowering.kernels.target import Target
 from relay_opt.runtime import compile_cache
 from relay_opt.timing import Timings
 
+OBJECT = "kernel-library"
+"""The library object's name among a package's runtime objects (runtime/package.py)."""
+
 LIBRARY_FORMAT = 1
 """Bumped when what the library object holds or how it is built changes."""
 
 _objects: dict[Target, bytes] = {}
 _lock = threading.Lock()
+
+
+@dataclass
+class _Build:
+    """The library being built by a forked child (`prefetch`); a thread collects it."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    code: bytes | None = None  # None after `done`: the child failed (build here instead)
+
+
+_pending: dict[Target, _Build] = {}
 
 
 def library_key(target: Target) -> str:
@@ -70,12 +88,60 @@ def build_library(target: Target) -> bytes:
     return target_machine(3).emit_object(optimize(library_ir(target), 3))
 
 
+def prefetch(target: Target | None = None, cache: bool = True) -> None:
+    """Start building the library for `target` in a forked child, when this process has it
+    neither in memory nor in the disk cache: a cold compile lowers its module on one core
+    while the library is built on another (the library's IR, its -O3 and its code
+    generation are a large share of a cold compile). `library_object` then waits for it."""
+    target = target or Target.host()
+    if not hasattr(os, "fork") or os.environ.get("RELAY_OPT_LLVM_IN_PROCESS"):
+        return
+    with _lock:
+        if target in _objects or target in _pending:
+            return
+        if compile_cache.enabled(cache):
+            key = library_key(target)
+            if compile_cache.entry_path(key, compile_cache.KERNELS).exists():
+                return  # reading it is fast
+        read_end, write_end = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(read_end)
+            os.close(write_end)
+            return
+        if pid == 0:  # the child: build, write, exit without any Python clean-up
+            status = 1
+            try:
+                os.close(read_end)
+                # As a build here would (its optimizer forks too): the same object, byte
+                # for byte (codegen after the bitcode round trip differs in spill slots).
+                code = build_library(target)
+                with os.fdopen(write_end, "wb") as out:
+                    out.write(code)
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(write_end)
+        build = _pending[target] = _Build()
+
+    def collect() -> None:  # reads while the caller lowers (the read releases the GIL)
+        with os.fdopen(read_end, "rb") as source:
+            code = source.read()
+        _, status = os.waitpid(pid, 0)
+        build.code = code if os.waitstatus_to_exitcode(status) == 0 and code else None
+        build.done.set()
+
+    threading.Thread(target=collect, name="relay-opt kernel library", daemon=True).start()
+
+
 def library_object(
     target: Target | None = None, cache: bool = True, timings: Timings | None = None
 ) -> bytes:
     """The library object for `target` (the host's by default): from this process's memory,
     else from the disk cache (when `cache` and RELAY_OPT_NO_CACHE allow), else built (and
-    stored). `timings` records `kernel-library-load` or `kernel-library-build`."""
+    stored); a build `prefetch` started is waited for. `timings` records
+    `kernel-library-load`, `kernel-library-wait` or `kernel-library-build`."""
     target = target or Target.host()
     timings = timings or Timings()
     with _lock:  # two threads compiling at once build it once
@@ -88,9 +154,15 @@ def library_object(
                 entry = compile_cache.load(key, compile_cache.KERNELS)
             if entry is not None:
                 code = entry.object_code
+        build = _pending.pop(target, None)
         if code is None:
-            with timings.measure("kernel-library-build"):
-                code = build_library(target)
+            if build is not None:  # prefetch's child
+                with timings.measure("kernel-library-wait"):
+                    build.done.wait()
+                code = build.code
+            if code is None:
+                with timings.measure("kernel-library-build"):
+                    code = build_library(target)
             if key is not None:
                 compile_cache.save(key, code, [], [], None, folder=compile_cache.KERNELS)
         _objects[target] = code
@@ -101,6 +173,9 @@ def forget_loaded() -> None:
     """Drop the objects this process holds (the next use reads the disk cache or builds)."""
     with _lock:
         _objects.clear()
+        for build in _pending.values():
+            build.done.wait()
+        _pending.clear()
 
 
 def called_kernels(module: ModuleOp, target: Target | None = None) -> list[str]:
@@ -115,13 +190,19 @@ def called_kernels(module: ModuleOp, target: Target | None = None) -> list[str]:
     ]
 
 
-def add_library(engine, cache: bool = True, timings: Timings | None = None) -> KernelErrorCell:  # noqa: ANN001
-    """Adds the host's library object to an MCJIT engine (before `finalize_object`); returns
-    the engine's error cell of the library."""
+def add_library(
+    engine,  # noqa: ANN001
+    cache: bool = True,
+    timings: Timings | None = None,
+    code: bytes | None = None,
+) -> KernelErrorCell:
+    """Adds the host's library object (or `code`, a package's) to an MCJIT engine (before
+    `finalize_object`); returns the engine's error cell of the library."""
     from relay_opt.runtime import thread_pool
     from relay_opt.runtime.jit import _llvm
 
-    code = library_object(cache=cache, timings=timings)
+    if code is None:
+        code = library_object(cache=cache, timings=timings)
     thread_pool.ensure_for(code)  # the GEMM runs its packed products on the pool
     engine.add_object_file(_llvm().ObjectFileRef.from_data(code))
     return KernelErrorCell(engine)

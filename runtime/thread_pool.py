@@ -25,6 +25,9 @@ from relay_opt.diagnostics import ArgumentError
 
 ENV = "RELAY_OPT_NUM_THREADS"
 
+OBJECT = "thread-pool"
+"""The pool's object among a package's runtime objects (runtime/package.py)."""
+
 
 def default_threads() -> int:
     """RELAY_OPT_NUM_THREADS if set, else the number of CPUs this process may use."""
@@ -52,30 +55,40 @@ class _Pool:
     after_fork: ctypes._CFuncPtr  # pyright: ignore[reportAttributeAccessIssue]
     shutdown: ctypes._CFuncPtr  # pyright: ignore[reportAttributeAccessIssue]
     parallel_for: int
+    object_code: bytes
+    """The pool's native object (a package carries it: runtime/package.py)."""
 
 
 _pool: _Pool | None = None
 _lock = threading.Lock()
 
 
-def load() -> _Pool:
-    """The pool, compiled and registered on first use (a few tens of milliseconds)."""
+def load(code: bytes | None = None) -> _Pool:
+    """The pool, compiled (or loaded from `code`, a package's object of it) and registered on
+    first use (a few tens of milliseconds)."""
     global _pool
     if _pool is not None:
         return _pool
     with _lock:
         if _pool is None:
-            _pool = _compile()
+            _pool = _compile(code)
     return _pool
 
 
-def _compile() -> _Pool:
+def _compile(code: bytes | None) -> _Pool:
     from relay_opt.lowering.kernels import thread_pool as ir
     from relay_opt.runtime import jit
 
     llvm = jit._llvm()
-    mod = jit.optimize(jit.llvm_ir(ir.build_thread_pool()), 2)
-    engine = llvm.create_mcjit_compiler(mod, jit.target_machine(2))
+    objects: list[bytes] = []
+    if code is None:
+        mod = jit.optimize(jit.llvm_ir(ir.build_thread_pool()), 2)
+        engine = llvm.create_mcjit_compiler(mod, jit.target_machine(2))
+        engine.set_object_cache(lambda _module, made: objects.append(bytes(made)))
+    else:
+        engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), jit.target_machine(2))
+        engine.add_object_file(llvm.ObjectFileRef.from_data(code))
+        objects.append(code)
     engine.finalize_object()
 
     def fn(name: str, result, *args):  # noqa: ANN001, ANN202
@@ -93,6 +106,7 @@ def _compile() -> _Pool:
         after_fork=fn(ir.AFTER_FORK, None),
         shutdown=fn(ir.SHUTDOWN, None),
         parallel_for=engine.get_function_address(ir.PARALLEL_FOR),
+        object_code=objects[0] if objects else b"",
     )
     fn(ir.INIT, None)()
     pool.set_threads(default_threads())
@@ -120,13 +134,17 @@ def started_workers() -> int:
     return int(load().get_workers())
 
 
-def ensure_for(llvm_ir_or_object: str | bytes) -> None:
-    """Loads the pool if compiled code (LLVM IR text or an object file) calls it."""
+def uses_pool(llvm_ir_or_object: str | bytes) -> bool:
+    """Whether compiled code (LLVM IR text or an object file) calls the pool."""
     from relay_opt.lowering.kernels.thread_pool import PARALLEL_FOR
 
     if isinstance(llvm_ir_or_object, str):
-        used = PARALLEL_FOR in llvm_ir_or_object
-    else:
-        used = PARALLEL_FOR.encode() in llvm_ir_or_object
-    if used:
-        load()
+        return PARALLEL_FOR in llvm_ir_or_object
+    return PARALLEL_FOR.encode() in llvm_ir_or_object
+
+
+def ensure_for(llvm_ir_or_object: str | bytes, pool_object: bytes | None = None) -> None:
+    """Loads the pool if compiled code (LLVM IR text or an object file) calls it (from
+    `pool_object`, a package's, if the process has none yet)."""
+    if uses_pool(llvm_ir_or_object):
+        load(pool_object)

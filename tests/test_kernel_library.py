@@ -41,7 +41,8 @@ def _module():  # noqa: ANN202
 @pytest.fixture
 def own_library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
     """A fresh cache directory and no library in this process's memory (restored after);
-    builds return the real object and are counted instead of redone (LLVM's second)."""
+    builds return the real object and are counted instead of redone (LLVM's second), all in
+    this process (prefetch off)."""
     real = kernel_library.library_object()  # this process's, built or loaded once
     saved = dict(kernel_library._objects)
     kernel_library.forget_loaded()
@@ -54,6 +55,8 @@ def own_library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN20
         return real
 
     monkeypatch.setattr(kernel_library, "build_library", build)
+    # Builds are counted in this process: no child builds ahead (see the prefetch test).
+    monkeypatch.setattr(kernel_library, "prefetch", lambda *args, **kwargs: None)
     yield tmp_path / "cache", builds, real
     kernel_library.forget_loaded()
     kernel_library._objects.update(saved)
@@ -233,3 +236,30 @@ def test_an_emitted_object_calling_the_gemm_links_and_runs(tmp_path: Path):
     out = subprocess.run([str(exe)], check=True, capture_output=True).stdout
     got = np.frombuffer(out, "<f4").reshape(16, 32)
     np.testing.assert_allclose(got, a.astype(np.float64) @ b, rtol=1e-5, atol=1e-5)
+
+
+def test_a_cold_compile_builds_the_library_in_a_child_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """prefetch: the library is built by a forked child while the module is lowered; the
+    compile waits for it (no build of its own) and stores it as a build would."""
+    saved = dict(kernel_library._objects)
+    kernel_library.forget_loaded()
+    monkeypatch.setenv("RELAY_OPT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("RELAY_OPT_NO_CACHE", raising=False)
+    monkeypatch.delenv("RELAY_OPT_LLVM_IN_PROCESS", raising=False)
+    try:
+        timings = Timings()
+        exe = jit.compile(_module(), opt=1, timings=timings)
+        steps = [n for n, _ in timings.rows]
+        assert "kernel-library-wait" in steps and "kernel-library-build" not in steps
+        a, b = _inputs()
+        np.testing.assert_allclose(exe(a, b), a.astype(np.float64) @ b, rtol=1e-5, atol=1e-5)
+        [entry] = _library_entries(tmp_path / "cache")
+        assert entry.name == kernel_library.library_key(Target.host()) + ".bin"
+        # With the library on disk (or in memory) nothing is started again.
+        kernel_library.prefetch()
+        assert not kernel_library._pending
+    finally:
+        kernel_library.forget_loaded()
+        kernel_library._objects.update(saved)

@@ -24,7 +24,14 @@ from typing import BinaryIO
 
 import numpy as np
 
-from relay_opt.diagnostics import ArgumentError, RelayError, UserError, run_tool, write_output
+from relay_opt.diagnostics import (
+    ArgumentError,
+    RelayError,
+    UserError,
+    render_error,
+    run_tool,
+    write_output,
+)
 from relay_opt.runtime.values import ADTValue, RefCell, show, tensors_inside, to_adt_list
 from relay_opt.timing import Timings
 
@@ -62,7 +69,9 @@ def _input_shape(spec: str) -> tuple[str, list[int]]:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="relay-run", description=(__doc__ or "").partition("\n")[0])
     p.add_argument(
-        "input_file", help="the program: .rly (Relay text), .mlir (Relay dialect) or .onnx"
+        "input_file",
+        help="the program: .rly (Relay text), .mlir (Relay dialect), .onnx, or a package "
+        "relay-compile wrote (.relaymod)",
     )
     p.add_argument("-i", "--inputs", metavar="IN.npz", help="input arrays, named by parameter")
     p.add_argument("-o", "--outputs", metavar="OUT.npz", help="where to save the results")
@@ -138,7 +147,6 @@ def _parser() -> argparse.ArgumentParser:
         "-O",
         dest="opt_level",
         type=int,
-        default=3,
         choices=(0, 1, 2, 3),
         help="optimization level of the compiled code (default 3)",
     )
@@ -152,7 +160,6 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--fp-policy",
         choices=("fast", "strict"),
-        default="fast",
         help="floating-point policy of the compiled code: fast (default: FMA contraction, "
         "reductions reassociated) or strict (every float operation as written)",
     )
@@ -328,6 +335,44 @@ def run(args: Sequence[str] | None = None) -> int:
     return status
 
 
+def is_package(ns: argparse.Namespace) -> bool:
+    """Whether the input is a compiled package (relay-compile's output)."""
+    return ns.input_file != "-" and Path(ns.input_file).suffix == ".relaymod"
+
+
+def _load_package(ns: argparse.Namespace):  # noqa: ANN202
+    """The package's executable; options that need the program are refused."""
+    from relay_opt.runtime.package import load_module
+
+    needs_program = [
+        ("--interpret", ns.interpret),
+        ("--profile", ns.profile),
+        ("--mlir-timing", ns.mlir_timing),
+        ("--meta", ns.meta),
+        ("--input-format", ns.input_format),
+    ]
+    for flag, given in needs_program:
+        if given:
+            raise UserError(
+                f"relay-run: error: {flag} needs the program; '{ns.input_file}' is a compiled "
+                "package (run the .rly, .mlir or .onnx it was compiled from)\n"
+            )
+    exe = load_module(ns.input_file)
+    info = exe.package
+    assert info is not None
+    for flag, given, built in (
+        ("--entry", ns.entry if ns.entry != "main" else None, info.entry),
+        ("-O", ns.opt_level, info.options.get("opt")),
+        ("--fp-policy", ns.fp_policy, info.options.get("fp_policy")),
+    ):
+        if given is not None and given != built:
+            raise UserError(
+                f"relay-run: error: '{ns.input_file}' was compiled with {flag} {built}, "
+                f"not {given} (compile it again with relay-compile {flag} {given})\n"
+            )
+    return exe
+
+
 def _run(ns: argparse.Namespace, timings: Timings) -> int:
     from relay_opt.dialects.relay.ir_helpers import functions_by_name
     from relay_opt.loader import load_program, read_npz
@@ -345,27 +390,38 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
                 f"but --inputs gives an array of shape {tuple(shapes[name])}\n"
             )
         shapes[name] = dims
-    # A Path: the argument names a file even when --input-format is given.
-    source = ns.input_file if ns.input_file == "-" else Path(ns.input_file)
-    program = load_program(
-        source,
-        ns.input_format,
-        filename=None if source == "-" else ns.input_file,
-        meta=ns.meta,
-        input_shapes=shapes,
-        timings=timings,
-    )
-    module = program.module
-    onnx_names, output_names = program.input_names, program.output_names
-    funcs = functions_by_name(module)
-    if ns.entry not in funcs:
-        raise UserError(
-            f"relay-run: error: no function @{ns.entry} "
-            f"(the module has {', '.join(sorted(funcs))})\n"
+    packaged = None
+    if is_package(ns):
+        packaged = _load_package(ns)
+        info = packaged.package
+        assert info is not None
+        params: list[tuple[str, object]] = list(
+            zip(info.input_names, info.param_types, strict=True)
         )
-    params = _params(funcs[ns.entry])
-    if onnx_names is not None:
-        params = [(name, t) for name, (_, t) in zip(onnx_names, params, strict=True)]
+        output_names = info.output_names
+        module = program = None
+    else:
+        # A Path: the argument names a file even when --input-format is given.
+        source = ns.input_file if ns.input_file == "-" else Path(ns.input_file)
+        program = load_program(
+            source,
+            ns.input_format,
+            filename=None if source == "-" else ns.input_file,
+            meta=ns.meta,
+            input_shapes=shapes,
+            timings=timings,
+        )
+        module = program.module
+        onnx_names, output_names = program.input_names, program.output_names
+        funcs = functions_by_name(module)
+        if ns.entry not in funcs:
+            raise UserError(
+                f"relay-run: error: no function @{ns.entry} "
+                f"(the module has {', '.join(sorted(funcs))})\n"
+            )
+        params = _params(funcs[ns.entry])
+        if onnx_names is not None:
+            params = [(name, t) for name, (_, t) in zip(onnx_names, params, strict=True)]
     names = [n for n, _ in params]
     given = _list_inputs(given, params)
     unshaped = sorted(set(ns.shapes) - set(names))
@@ -387,10 +443,17 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
             + ("" if unknown else " (or pass --fill-mode zeros|ones|random)")
             + "\n"
         )
-    try:
-        _check_sizes(module)
-    except RelayError as e:
-        raise UserError(program.render(e)) from None
+
+    def render_failure(e: RelayError) -> str:
+        if program is None:
+            return render_error(e, {}, unlocated=ns.input_file)
+        return program.render(e)
+
+    if module is not None:
+        try:
+            _check_sizes(module)
+        except RelayError as e:
+            raise UserError(render_failure(e)) from None
     rng = np.random.default_rng(ns.seed)
     for name, t in params:
         if name not in given:
@@ -405,9 +468,13 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
 
     steady_scratch_memory()  # else the second call faults in its scratch memory again
     try:
-        if ns.interpret:
+        if packaged is not None:
+            packaged.threads = ns.threads
+            call = lambda: packaged(*inputs)  # noqa: E731
+        elif ns.interpret:
             from relay_opt.runtime.interpreter import Interpreter
 
+            assert module is not None
             interpreter = Interpreter(module)
             values = [to_adt_list(v) if isinstance(v, list) else v for v in inputs]
             call = lambda: interpreter.run(ns.entry, values)  # noqa: E731
@@ -416,16 +483,17 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
             from relay_opt.runtime.profile_report import Recorder
 
             # A per-pass timing report needs the passes to run: no cache.
+            assert module is not None
             cache = not (ns.no_cache or ns.mlir_timing)
             recorder = Recorder() if ns.html else None
             exe = compile(
                 module,
                 ns.entry,
-                opt=ns.opt_level,
+                opt=3 if ns.opt_level is None else ns.opt_level,
                 profile=ns.profile,
                 timings=timings,
                 cache=cache,
-                fp_policy=ns.fp_policy,
+                fp_policy=ns.fp_policy or "fast",
                 threads=ns.threads,
                 after_pass=recorder,
             )
@@ -441,7 +509,7 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
             call()
             times.append((time.perf_counter() - start) * 1e3)
     except RelayError as e:
-        raise UserError(program.render(e)) from None
+        raise UserError(render_failure(e)) from None
     except ArgumentError as e:
         raise UserError(f"relay-run: error: {e}\n") from None
 
