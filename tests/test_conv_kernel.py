@@ -33,7 +33,8 @@ def routine(request: pytest.FixtureRequest):  # noqa: ANN201
 
     target = Target.host() if request.param == "host" else Target(vector_bits=request.param)
     module = ModuleOp([])
-    add_runtime_declarations(module)  # malloc and free (the scratch), the error cell, the pool's entry
+    # malloc and free (the scratch), the error cell, the thread pool's entry
+    add_runtime_declarations(module)
     # External linkage: callable from here; its task is defined beside it.
     module.body.block.add_ops([build_conv_rows(target), build_conv(target)])
     thread_pool.load()  # relay_opt_parallel_for, as a process symbol
