@@ -74,6 +74,9 @@ def _module(name: str, space: types.SimpleNamespace) -> types.ModuleType:
 
 nn = _module("nn", _spaces["nn"])
 image = _module("image", _spaces["image"]) if "image" in _spaces else None
+for _name, _space in _spaces.items():  # the other namespaces (relay.dyn: shapes read at run time)
+    if _name and _name not in ("nn", "image"):
+        globals()[_name] = _module(_name, _space)
 _top = vars(_spaces[""])
 for _name, _fn in _top.items():  # relay.add, relay.reshape, ... (never over a name of the API)
     globals().setdefault(_name, _fn)
