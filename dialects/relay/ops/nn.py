@@ -1401,6 +1401,39 @@ def _all_but(axis: int, ndim: int) -> list[int]:
     return [a for a in range(ndim) if a != axis]
 
 
+def _conv_weight_grad(
+    g: GradBuilder,
+    data: SSAValue,
+    out_adjoint: SSAValue,
+    groups: int,
+    kernel: tuple[int, int],
+    strides: Sequence[int],
+    padding: Sequence[int],
+    dilation: Sequence[int],
+) -> SSAValue:
+    """The adjoint of an NCHW conv2d's OIHW weight, from its data and its result's adjoint:
+    per group, a convolution of the data (channels as batch) with the adjoint (as kernel),
+    strides and dilation exchanged; the result can exceed the kernel by what strides skip."""
+    kh, kw = kernel
+    ci, co = shape_of(data)[1] // groups, shape_of(out_adjoint)[1] // groups
+    parts: list[SSAValue] = []
+    for k in range(groups):
+        xg = g.crop(data, 1, k * ci, (k + 1) * ci) if groups > 1 else data
+        dg = g.crop(out_adjoint, 1, k * co, (k + 1) * co) if groups > 1 else out_adjoint
+        corr = g.call(
+            Conv2D,
+            g.transpose(xg, (1, 0, 2, 3)),
+            g.transpose(dg, (1, 0, 2, 3)),
+            strides=list(dilation),
+            padding=list(padding4(padding)),
+            dilation=list(strides),
+        )
+        if shape_of(corr)[2:] != (kh, kw):
+            corr = g.call(StridedSlice, corr, begin=[0, 0], end=[kh, kw], axes=[2, 3])
+        parts.append(g.transpose(corr, (1, 0, 2, 3)))
+    return parts[0] if groups == 1 else g.call(Concatenate, g.tuple(parts), axis=0)
+
+
 @gradient(Conv2D)
 def _conv2d_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
     _float_op(op)
@@ -1409,7 +1442,7 @@ def _conv2d_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
         raise NotDifferentiable(f"conv2d with layouts {attrs.data_layout}/{attrs.kernel_layout}")
     x, w = op.operands
     d = _t(dy)
-    (n, c, h, wd), (o, cg, kh, kw) = shape_of(x), shape_of(w)
+    (_, c, h, wd), (_, _, kh, kw) = shape_of(x), shape_of(w)
     oh, ow = shape_of(d)[2:]
     top, left, bottom, right = padding4(attrs.padding)
     (sh, sw), (dh, dw), groups = attrs.strides, attrs.dilation, attrs.groups
@@ -1429,26 +1462,7 @@ def _conv2d_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
         channels=c,
         kernel_size=[kh, kw],
     )
-    # weight: per group, a convolution of the data (channels as batch) with dy (as kernel),
-    # strides and dilation exchanged; the result can exceed the kernel by what strides skip.
-    og = o // groups
-    parts: list[SSAValue] = []
-    for k in range(groups):
-        xg = g.crop(x, 1, k * cg, (k + 1) * cg) if groups > 1 else x
-        dg = g.crop(d, 1, k * og, (k + 1) * og) if groups > 1 else d
-        corr = g.call(
-            Conv2D,
-            g.transpose(xg, (1, 0, 2, 3)),
-            g.transpose(dg, (1, 0, 2, 3)),
-            strides=[dh, dw],
-            padding=[top, left, bottom, right],
-            dilation=[sh, sw],
-        )
-        if shape_of(corr)[2:] != (kh, kw):
-            corr = g.call(StridedSlice, corr, begin=[0, 0], end=[kh, kw], axes=[2, 3])
-        parts.append(g.transpose(corr, (1, 0, 2, 3)))
-    dw_ = parts[0] if groups == 1 else g.call(Concatenate, g.tuple(parts), axis=0)
-    del n
+    dw_ = _conv_weight_grad(g, x, d, groups, (kh, kw), attrs.strides, attrs.padding, attrs.dilation)
     return [dx, dw_]
 
 
@@ -1754,27 +1768,12 @@ def _conv2d_transpose_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoi
         )
     x, w = op.operands
     d = _t(dy)
-    cin, opg, kh, kw = shape_of(w)
+    _, _, kh, kw = shape_of(w)
     pad = [top, left, bottom, right]
     dx = g.call(Conv2D, d, w, strides=[sh, sw], padding=pad, dilation=[dh, dw], groups=groups)
-    cpg = cin // groups
-    parts: list[SSAValue] = []
-    for k in range(groups):
-        xg = g.crop(x, 1, k * cpg, (k + 1) * cpg) if groups > 1 else x
-        dg = g.crop(d, 1, k * opg, (k + 1) * opg) if groups > 1 else d
-        corr = g.call(
-            Conv2D,
-            g.transpose(dg, (1, 0, 2, 3)),
-            g.transpose(xg, (1, 0, 2, 3)),
-            strides=[dh, dw],
-            padding=pad,
-            dilation=[sh, sw],
-        )
-        if shape_of(corr)[2:] != (kh, kw):
-            corr = g.call(StridedSlice, corr, begin=[0, 0], end=[kh, kw], axes=[2, 3])
-        parts.append(g.transpose(corr, (1, 0, 2, 3)))
-    dw_ = parts[0] if groups == 1 else g.call(Concatenate, g.tuple(parts), axis=0)
-    return [dx, dw_]
+    # As the weight of that conv2d (dy its data, x its result): OIHW with O = x's channels,
+    # which is conv2d_transpose's IOHW.
+    return [dx, _conv_weight_grad(g, d, x, groups, (kh, kw), attrs.strides, pad, attrs.dilation)]
 
 
 @gradient(Pad)
