@@ -224,7 +224,11 @@ def _compare(text: str, opt: int, convs: int, fp_policy: str = "fast") -> Module
     inputs = [rng.standard_normal(s).astype(np.float32) for s in shapes]
     got = compile(module, opt=opt, fp_policy=fp_policy)(*inputs)
     want = interpret(module, inputs)
-    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    # Sums of hundreds of products (288 per output with 16 lanes) cancel: the absolute error
+    # of float32 in any order grows with the outputs' scale, not with each element's.
+    pairs = zip(got, want, strict=True) if isinstance(want, tuple) else [(got, want)]
+    for g, w in pairs:
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-4 * max(1.0, float(np.abs(w).max())))
     lowered = lower_to_llvm(load_program(text, "relay").module, level=opt, fp_policy=fp_policy)
     assert _calls(lowered, "relay_opt_conv2d_") == convs
     return lowered
