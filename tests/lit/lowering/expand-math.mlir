@@ -28,16 +28,16 @@ func.func @exp(%x: f32) -> f32 {
 
 // tanh: |x| < 0.625 a polynomial, else 1 - 2 / (exp(2|x|) + 1) with |x| clamped where tanh
 // rounds to 1, so that exp needs neither its clamps nor its two-factor scaling: one
-// exponent-field factor. The sign goes back on with bit operations.
+// exponent-field factor, multiplied and 1 added in one FMA. The sign goes back on with bit
+// operations.
 // CHECK-LABEL: func.func @tanh(%x: f32) -> f32
 // CHECK-NOT:   math.
 // CHECK:       arith.constant 9.100000e+00 : f32
 // CHECK-NOT:   arith.shrsi
 // CHECK:       %[[S:.*]] = arith.bitcast %{{.*}} : i32 to f32
-// CHECK-NEXT:  %[[E:.*]] = arith.mulf %{{.*}}, %[[S]] : f32
-// CHECK-NOT:   arith.mulf
-// CHECK:       arith.addf %[[E]], %{{.*}} : f32
-// CHECK-NEXT:  arith.divf
+// CHECK-NEXT:  %[[E:.*]] = arith.mulf %{{.*}}, %[[S]] fastmath<contract> : f32
+// CHECK-NEXT:  %[[E1:.*]] = arith.addf %[[E]], %{{.*}} fastmath<contract> : f32
+// CHECK:       arith.divf %{{.*}}, %[[E1]] : f32
 // CHECK:       %[[SMALL:.*]] = arith.cmpf olt, %{{.*}}, %{{.*}} : f32
 // CHECK-NEXT:  arith.select %[[SMALL]], %{{.*}}, %{{.*}} : f32
 // CHECK:       arith.ori
