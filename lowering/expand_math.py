@@ -9,7 +9,9 @@ denormal inputs and results, and the overflow/underflow thresholds give what lib
 f16 is computed in f32 (exact widening, one rounding back); f64 keeps libm.
 Each polynomial step and the range reductions are a multiply and an add marked `contract`,
 which LLVM fuses into one FMA where the CPU has one (one rounding instead of two: as accurate
-or more, and half the instructions).
+or more, and half the instructions). On an AVX-512 target (`vector-bits`, the host's by
+default) exp's final p * 2^k is llvm.ldexp, one vscalefps per vector instead of eight integer
+and float instructions.
 
 The relay lowering's sigmoid, `1 / (1 + exp(-x))`, is recognized and rewritten as
 `(x >= 0 ? 1 : exp(-|x|)) / (1 + exp(-|x|))`: the same value where it is accurate,
@@ -29,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from xdsl.context import Context
-from xdsl.dialects import arith, math
+from xdsl.dialects import arith, llvm, math
 from xdsl.dialects.arith import FastMathFlagsAttr
 from xdsl.dialects.builtin import (
     Float16Type,
@@ -43,6 +45,9 @@ from xdsl.dialects.utils.fast_math import FastMathFlag
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import Rewriter
+
+from relay_opt.diagnostics import RelayError
+from relay_opt.lowering.kernels.target import Target
 
 F32 = Float32Type()
 # On a multiply and the add that uses it: LLVM may fuse them into one FMA (rounded once, as
@@ -59,6 +64,9 @@ class _Builder:
     """Collects the ops of one expansion (all on f32 / i32 scalars)."""
 
     ops: list[Operation] = field(default_factory=list[Operation])
+    ldexp: bool = False
+    """Whether exp scales by 2^k with llvm.ldexp (AVX-512's vscalefps: one rounding into
+    denormals and inf) instead of two exponent-field factors."""
 
     def emit(self, op: Operation) -> SSAValue:
         self.ops.append(op)
@@ -166,6 +174,8 @@ def _exp(b: _Builder, x: SSAValue) -> SSAValue:
     r = b.fma(kf, b.f(-_LN2_HI), x)  # exact, fused or not
     r = b.fma(kf, b.f(-_LN2_LO), r)
     p = b.add(b.fma(b.horner(r, _EXP_P), b.mul(r, r), r), b.f(1.0))
+    if b.ldexp:
+        return b.emit(llvm.CallIntrinsicOp("llvm.ldexp.f32.i32", [p, k], [F32]))
     # p * 2^k in two factors, each a normal float for k in [-150, 128]: the product rounds
     # once, into a denormal or to inf where the true result does.
     k1 = b.ashr(k, b.i(1))
@@ -375,12 +385,14 @@ def _sigmoid_operand(div: arith.DivfOp) -> SSAValue | None:
     return neg.operand
 
 
-def _expand(op: Operation, x: SSAValue, fn: Callable[[_Builder, SSAValue], SSAValue]) -> bool:
+def _expand(
+    op: Operation, x: SSAValue, fn: Callable[[_Builder, SSAValue], SSAValue], ldexp: bool
+) -> bool:
     """Replaces `op` (one result, operand x) with fn's expansion; f32 and f16 only."""
     t = op.results[0].type
     if not isinstance(t, (Float32Type, Float16Type)):
         return False
-    b = _Builder()
+    b = _Builder(ldexp=ldexp)
     if isinstance(t, Float16Type):
         x = b.emit(arith.ExtFOp(x, F32))
     y = fn(b, x)
@@ -402,7 +414,19 @@ class ExpandMathPass(ModulePass):
 
     name = "expand-math"
 
+    vector_bits: int = 0
+    """The target's vector width (128, 256, 512); 0 is the host's. At 512 (AVX-512F) exp
+    scales with llvm.ldexp, which LLVM vectorizes to vscalefps; elsewhere ldexp would be a
+    libm call per element, so exp keeps its integer scaling."""
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        if self.vector_bits not in (0, 128, 256, 512):
+            raise RelayError(
+                f"expand-math: vector-bits must be 128, 256 or 512 (0: the host's), "
+                f"got {self.vector_bits}"
+            )
+        bits = self.vector_bits or Target.host().vector_bits
+        ldexp = bits >= 512
         # Sigmoids first, while their exp is still an op to recognize.
         for div in [o for o in op.walk() if isinstance(o, arith.DivfOp)]:
             x = _sigmoid_operand(div)
@@ -415,7 +439,7 @@ class ExpandMathPass(ModulePass):
             chain: list[Operation] = [add, exp]
             if isinstance(neg := exp.operand.owner, Operation):
                 chain.append(neg)
-            if _expand(div, x, _sigmoid):
+            if _expand(div, x, _sigmoid, ldexp):
                 _erase_dead(chain)
         for o in [o for o in op.walk() if type(o) in _EXPANSIONS]:
-            _expand(o, o.operands[0], _EXPANSIONS[type(o)])
+            _expand(o, o.operands[0], _EXPANSIONS[type(o)], ldexp)

@@ -198,17 +198,21 @@ def test_llvm_features_changed_only_for_avx512() -> None:
 
 
 @pytest.mark.parametrize(
-    ("cpu", "features", "register"),
-    [("znver3", AVX2, "%ymm"), ("icelake-server", AVX512, "%zmm"), ("rocketlake", AVX512, "%zmm")],
+    ("cpu", "features", "bits"),
+    [("znver3", AVX2, 256), ("icelake-server", AVX512, 512), ("rocketlake", AVX512, 512)],
 )
-def test_vector_width_follows_the_cpu(cpu: str, features: str, register: str) -> None:
-    """The exp loop is compiled for the CPU's widest vectors: AVX2 ymm, AVX-512 zmm (which
-    LLVM's tuning for these Intel CPUs would otherwise not use)."""
-    import llvmlite.binding as llvm
+def test_vector_width_follows_the_cpu(
+    cpu: str, features: str, bits: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The exp loop, lowered for such a host, is compiled for its widest vectors: AVX2 ymm with
+    integer scaling, AVX-512 zmm (which LLVM's tuning for these Intel CPUs would otherwise not
+    use) scaling with vscalefps; never a call."""
+    from relay_opt.lowering.kernels import target
+    from relay_opt.runtime.jit import _llvm, _run_pipeline
 
-    from relay_opt.lowering.kernels.target import llvm_features
-    from relay_opt.runtime.jit import _run_pipeline
+    llvm = _llvm()  # initialized for this host (an x86 one)
 
+    monkeypatch.setattr(target, "_host", lambda: target.Target(vector_bits=bits))
     lowered = lower_to_llvm(load_program(program("exp", 4096), "relay").module)
 
     def assembly(feature_string: str) -> str:
@@ -220,7 +224,10 @@ def test_vector_width_follows_the_cpu(cpu: str, features: str, register: str) ->
         _run_pipeline(mod, tm, 3)
         return tm.emit_assembly(mod)
 
-    tuned = assembly(llvm_features(features))
-    assert register in tuned and "vfmadd" in tuned
-    if register == "%zmm":
+    tuned = assembly(target.llvm_features(features))
+    assert "vfmadd" in tuned and "call" not in tuned  # 4096 elements: no parallel region
+    if bits == 512:
+        assert "%zmm" in tuned and "vscalefps\t%zmm" in tuned
         assert "%zmm" not in assembly(features)  # LLVM's own choice: 256 bits
+    else:
+        assert "%ymm" in tuned and "%zmm" not in tuned and "vscalef" not in tuned

@@ -1,4 +1,8 @@
-// RUN: relay-opt %s -p expand-math | filecheck %s
+// RUN: relay-opt %s -p 'expand-math{vector-bits=256}' | filecheck %s
+// RUN: relay-opt %s -p 'expand-math{vector-bits=512}' | filecheck %s --check-prefix=AVX512
+// RUN: not relay-opt %s -p 'expand-math{vector-bits=100}' 2>&1 | filecheck %s --check-prefix=BAD
+
+// BAD: expand-math: vector-bits must be 128, 256 or 512 (0: the host's), got 100
 
 // exp: clamp (nan passes), k = round(x log2 e) by the 1.5 * 2^23 trick, Cody-Waite reduction,
 // polynomial, then 2^k in two exponent-field factors so that denormal results round once.
@@ -21,6 +25,11 @@
 // CHECK:       %[[P:.*]] = arith.mulf %{{.*}}, %[[S1]] : f32
 // CHECK:       %[[R:.*]] = arith.mulf %[[P]], %[[S2]] : f32
 // CHECK-NEXT:  func.return %[[R]] : f32
+// AVX-512: 2^k by llvm.ldexp (vscalefps), one rounding into denormals and inf.
+// AVX512-LABEL: func.func @exp(%x: f32) -> f32
+// AVX512-NOT:   arith.shrsi
+// AVX512:       %[[R:.*]] = llvm.call_intrinsic "llvm.ldexp.f32.i32"(%{{.*}}, %{{.*}}) : (f32, i32) -> f32
+// AVX512-NEXT:  func.return %[[R]] : f32
 func.func @exp(%x: f32) -> f32 {
   %e = math.exp %x : f32
   func.return %e : f32
