@@ -21,7 +21,9 @@ LLVM's instructions:
 
 Flags the input already carries are kept under both policies. No `nnan`, `ninf`, `nsz` or
 `arcp`: nan, inf and -0.0 keep their meaning. expand-math runs after this pass and writes
-its polynomials without flags: their range reduction and evaluation order stay exact.
+its polynomials with `contract` only, under either policy: they are its own approximations
+of exp, tanh and the others (not numpy's order of operations), and their evaluation order
+stays as written.
 """
 
 from __future__ import annotations

@@ -7,14 +7,20 @@ polynomial, selects for the edges; no calls, no branches -- which LLVM's loop ve
 into AVX2/AVX-512 code. The expansions are written for the whole f32 range: +-0, +-inf, nan,
 denormal inputs and results, and the overflow/underflow thresholds give what libm gives.
 f16 is computed in f32 (exact widening, one rounding back); f64 keeps libm.
+Each polynomial step and the range reductions are a multiply and an add marked `contract`,
+which LLVM fuses into one FMA where the CPU has one (one rounding instead of two: as accurate
+or more, and half the instructions). On an AVX-512 target (`vector-bits`, the host's by
+default) exp's final p * 2^k is llvm.ldexp, one vscalefps per vector instead of eight integer
+and float instructions.
 
 The relay lowering's sigmoid, `1 / (1 + exp(-x))`, is recognized and rewritten as
 `(x >= 0 ? 1 : exp(-|x|)) / (1 + exp(-|x|))`: the same value where it is accurate,
 and denormal rather than 0 results where exp(-x) overflows (x in [-103.9, -88.7]).
 
-Maximum errors against a float64 reference, measured on every f32 with 0.5 <= |x| < 64 and
-every 16th bit pattern of the whole range (benchmarks/vector_math.py): exp 0.98 ulp,
-log 0.83, tanh 1.33, sigmoid 2.4, erf 1.41.
+Maximum errors against a float64 reference, without FMA, on every f32 with 0.5 <= |x| < 64
+and every 16th bit pattern of the whole range: exp 0.98 ulp, log 0.83, tanh 1.33, sigmoid
+2.4, erf 1.41; with FMA (AVX-512), on benchmarks/vector_math.py's sample: exp 1.0006,
+log 0.77, tanh 1.33, sigmoid 2.36, erf 1.26.
 Polynomial coefficients are Cephes' (exp, log, tanh) or fitted for this pass (erf).
 """
 
@@ -25,7 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from xdsl.context import Context
-from xdsl.dialects import arith, math
+from xdsl.dialects import arith, llvm, math
+from xdsl.dialects.arith import FastMathFlagsAttr
 from xdsl.dialects.builtin import (
     Float16Type,
     Float32Type,
@@ -34,11 +41,18 @@ from xdsl.dialects.builtin import (
     ModuleOp,
     i32,
 )
+from xdsl.dialects.utils.fast_math import FastMathFlag
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import Rewriter
 
+from relay_opt.diagnostics import RelayError
+from relay_opt.lowering.kernels.target import Target
+
 F32 = Float32Type()
+# On a multiply and the add that uses it: LLVM may fuse them into one FMA (rounded once, as
+# accurate or more) where the CPU has one, and keeps two roundings where it has not.
+_CONTRACT = FastMathFlagsAttr([FastMathFlag.ALLOW_CONTRACT])
 
 
 def _f32_bits(v: float) -> int:
@@ -50,6 +64,9 @@ class _Builder:
     """Collects the ops of one expansion (all on f32 / i32 scalars)."""
 
     ops: list[Operation] = field(default_factory=list[Operation])
+    ldexp: bool = False
+    """Whether exp scales by 2^k with llvm.ldexp (AVX-512's vscalefps: one rounding into
+    denormals and inf) instead of two exponent-field factors."""
 
     def emit(self, op: Operation) -> SSAValue:
         self.ops.append(op)
@@ -103,11 +120,16 @@ class _Builder:
     def ashr(self, a: SSAValue, b: SSAValue) -> SSAValue:
         return self.emit(arith.ShRSIOp(a, b))
 
+    def fma(self, a: SSAValue, b: SSAValue, c: SSAValue) -> SSAValue:
+        """a * b + c, fused where the CPU can."""
+        product = self.emit(arith.MulfOp(a, b, _CONTRACT))
+        return self.emit(arith.AddfOp(product, c, _CONTRACT))
+
     def horner(self, x: SSAValue, coefficients: tuple[float, ...]) -> SSAValue:
         """c0*x^n + c1*x^(n-1) + ... + cn."""
         acc = self.f(coefficients[0])
         for c in coefficients[1:]:
-            acc = self.add(self.mul(acc, x), self.f(c))
+            acc = self.fma(acc, x, self.f(c))
         return acc
 
     def abs(self, x: SSAValue) -> SSAValue:
@@ -146,12 +168,14 @@ def _exp(b: _Builder, x: SSAValue) -> SSAValue:
     x = b.sel(b.cmp(x, "ogt", b.f(_EXP_HI)), b.f(_EXP_HI), x)
     x = b.sel(b.cmp(x, "olt", b.f(_EXP_LO)), b.f(_EXP_LO), x)
     # k = round(x / ln2), as a float and (from the bits of the magic sum) as an integer.
-    t = b.add(b.mul(x, b.f(_LOG2E)), b.f(_ROUND_MAGIC))
+    t = b.fma(x, b.f(_LOG2E), b.f(_ROUND_MAGIC))
     kf = b.sub(t, b.f(_ROUND_MAGIC))
     k = b.isub(b.bits(t), b.i(_f32_bits(_ROUND_MAGIC)))
-    r = b.sub(x, b.mul(kf, b.f(_LN2_HI)))
-    r = b.sub(r, b.mul(kf, b.f(_LN2_LO)))
-    p = b.add(b.add(b.mul(b.horner(r, _EXP_P), b.mul(r, r)), r), b.f(1.0))
+    r = b.fma(kf, b.f(-_LN2_HI), x)  # exact, fused or not
+    r = b.fma(kf, b.f(-_LN2_LO), r)
+    p = b.add(b.fma(b.horner(r, _EXP_P), b.mul(r, r), r), b.f(1.0))
+    if b.ldexp:
+        return b.emit(llvm.CallIntrinsicOp("llvm.ldexp.f32.i32", [p, k], [F32]))
     # p * 2^k in two factors, each a normal float for k in [-150, 128]: the product rounds
     # once, into a denormal or to inf where the true result does.
     k1 = b.ashr(k, b.i(1))
@@ -195,10 +219,10 @@ def _log(b: _Builder, x: SSAValue) -> SSAValue:
     ef = b.emit(arith.SIToFPOp(e, F32))
     z = b.mul(m, m)
     y = b.mul(b.mul(m, z), b.horner(m, _LOG_P))
-    y = b.add(y, b.mul(ef, b.f(_LN2_LO)))
-    y = b.sub(y, b.mul(z, b.f(0.5)))
+    y = b.fma(ef, b.f(_LN2_LO), y)
+    y = b.fma(z, b.f(-0.5), y)
     y = b.add(m, y)
-    y = b.add(y, b.mul(ef, b.f(_LN2_HI)))
+    y = b.fma(ef, b.f(_LN2_HI), y)
     # 0 -> -inf, x < 0 -> nan, inf and nan -> themselves.
     inf = float("inf")
     finite_positive = b.emit(arith.AndIOp(b.cmp(x, "ogt", b.f(0.0)), b.cmp(x, "olt", b.f(inf))))
@@ -210,6 +234,17 @@ def _log(b: _Builder, x: SSAValue) -> SSAValue:
 # tanh -----------------------------------------------------------------------------------------
 
 _TANH_SMALL = 0.625
+_TANH_ONE = 9.1  # tanh rounds to 1 from 9.0109 on
+# exp(2r) on |r| <= ln2/4, fitted for this pass (relative minimax, 2e-9; 0.87 ulp in f32).
+_EXP2R_P = (
+    0.08859864622354507,
+    0.26797613501548767,
+    0.6666881442070007,
+    1.3333144187927246,
+    1.999999761581421,
+    2.0,
+    1.0,
+)
 # Cephes tanhf: tanh(x) ~ x + x^3 P(x^2) on |x| < 0.625.
 _TANH_P = (
     -5.70498872745e-3,
@@ -221,15 +256,23 @@ _TANH_P = (
 
 
 def _tanh(b: _Builder, x: SSAValue) -> SSAValue:
-    z = b.mul(x, x)
-    small = b.add(b.mul(b.mul(b.horner(z, _TANH_P), z), x), x)
-    # |x| >= 0.625: 1 - 2 / (exp(2|x|) + 1); exp overflowing to inf gives exactly 1.
     a = b.abs(x)
-    e = _exp(b, b.add(a, a))
+    z = b.mul(a, a)
+    small = b.fma(b.mul(b.horner(z, _TANH_P), z), a, a)
+    # |x| >= 0.625: 1 - 2 / (exp(2|x|) + 1). Beyond _TANH_ONE that rounds to 1, so |x| is
+    # clamped there (inf too; nan fails the comparison): exp(2|x|) is then a normal float,
+    # 2^k * exp(2r) with |r| <= ln2/4 and k in [0, 27], without exp's clamps and two-step
+    # scaling.
+    a = b.sel(b.cmp(a, "ogt", b.f(_TANH_ONE)), b.f(_TANH_ONE), a)
+    t = b.fma(a, b.f(2 * _LOG2E), b.f(_ROUND_MAGIC))
+    kf = b.sub(t, b.f(_ROUND_MAGIC))
+    k = b.isub(b.bits(t), b.i(_f32_bits(_ROUND_MAGIC) - 127))  # the biased exponent
+    r = b.fma(kf, b.f(-_LN2_HI / 2), a)
+    r = b.fma(kf, b.f(-_LN2_LO / 2), r)
     one = b.f(1.0)
-    large = b.sub(one, b.div(b.f(2.0), b.add(e, one)))
-    # nan: the comparison is false and the large branch is nan. The sign goes on last: the
-    # small branch has it already, except that -0 + -0 * ... gives +0.
+    e_plus_1 = b.fma(b.horner(r, _EXP2R_P), b.float(b.shl(k, b.i(23))), one)
+    large = b.sub(one, b.div(b.f(2.0), e_plus_1))
+    # nan: the comparison is false and the large branch is nan.
     y = b.sel(b.cmp(a, "olt", b.f(_TANH_SMALL)), small, large)
     return b.with_sign_of(y, x)
 
@@ -305,7 +348,7 @@ def _erf(b: _Builder, x: SSAValue) -> SSAValue:
     q0, q1 = _ERFC_Q
     q = pick(q0[0], q1[0])
     for c0, c1 in zip(q0[1:], q1[1:], strict=True):
-        q = b.add(b.mul(q, t), pick(c0, c1))
+        q = b.fma(q, t, pick(c0, c1))
     large = b.sub(b.f(1.0), q)
     # inf -> 1; nan fails both comparisons and stays nan.
     large = b.sel(b.cmp(a, "oge", b.f(_ERF_ONE)), b.f(1.0), large)
@@ -342,12 +385,14 @@ def _sigmoid_operand(div: arith.DivfOp) -> SSAValue | None:
     return neg.operand
 
 
-def _expand(op: Operation, x: SSAValue, fn: Callable[[_Builder, SSAValue], SSAValue]) -> bool:
+def _expand(
+    op: Operation, x: SSAValue, fn: Callable[[_Builder, SSAValue], SSAValue], ldexp: bool
+) -> bool:
     """Replaces `op` (one result, operand x) with fn's expansion; f32 and f16 only."""
     t = op.results[0].type
     if not isinstance(t, (Float32Type, Float16Type)):
         return False
-    b = _Builder()
+    b = _Builder(ldexp=ldexp)
     if isinstance(t, Float16Type):
         x = b.emit(arith.ExtFOp(x, F32))
     y = fn(b, x)
@@ -369,7 +414,19 @@ class ExpandMathPass(ModulePass):
 
     name = "expand-math"
 
+    vector_bits: int = 0
+    """The target's vector width (128, 256, 512); 0 is the host's. At 512 (AVX-512F) exp
+    scales with llvm.ldexp, which LLVM vectorizes to vscalefps; elsewhere ldexp would be a
+    libm call per element, so exp keeps its integer scaling."""
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        if self.vector_bits not in (0, 128, 256, 512):
+            raise RelayError(
+                f"expand-math: vector-bits must be 128, 256 or 512 (0: the host's), "
+                f"got {self.vector_bits}"
+            )
+        bits = self.vector_bits or Target.host().vector_bits
+        ldexp = bits >= 512
         # Sigmoids first, while their exp is still an op to recognize.
         for div in [o for o in op.walk() if isinstance(o, arith.DivfOp)]:
             x = _sigmoid_operand(div)
@@ -382,7 +439,7 @@ class ExpandMathPass(ModulePass):
             chain: list[Operation] = [add, exp]
             if isinstance(neg := exp.operand.owner, Operation):
                 chain.append(neg)
-            if _expand(div, x, _sigmoid):
+            if _expand(div, x, _sigmoid, ldexp):
                 _erase_dead(chain)
         for o in [o for o in op.walk() if type(o) in _EXPANSIONS]:
-            _expand(o, o.operands[0], _EXPANSIONS[type(o)])
+            _expand(o, o.operands[0], _EXPANSIONS[type(o)], ldexp)

@@ -38,11 +38,13 @@ def _llvm():  # noqa: ANN202
 
 def target_machine(opt: int = 3):  # noqa: ANN201
     """A TargetMachine for this CPU. MCJIT takes ownership of it: make one per engine."""
+    from relay_opt.lowering.kernels.target import llvm_features
+
     llvm = _llvm()
     target = llvm.Target.from_default_triple()
     return target.create_target_machine(
         cpu=llvm.get_host_cpu_name(),
-        features=llvm.get_host_cpu_features().flatten(),
+        features=llvm_features(llvm.get_host_cpu_features().flatten()),
         opt=opt,
         codemodel="jitdefault",
     )

@@ -140,10 +140,12 @@ def native_module(
 def object_machine(opt: int = 3):  # noqa: ANN201
     """A TargetMachine for objects to link: position-independent code (PIE executables and
     shared libraries accept it), the default code model, this CPU's features."""
+    from relay_opt.lowering.kernels.target import llvm_features
+
     llvm = _llvm()
     return llvm.Target.from_default_triple().create_target_machine(
         cpu=llvm.get_host_cpu_name(),
-        features=llvm.get_host_cpu_features().flatten(),
+        features=llvm_features(llvm.get_host_cpu_features().flatten()),
         opt=opt,
         reloc="pic",
         codemodel="default",

@@ -181,3 +181,53 @@ def test_float16_within_one_half_ulp(name: str) -> None:
         ok = (y == ref) | (np.isnan(y) & np.isnan(ref))
         ulps = np.abs(y.astype(np.float64) - ref) / np.spacing(np.abs(ref)).astype(np.float64)
     assert np.all(ok | (ulps <= 1.0)), x[~(ok | (ulps <= 1.0))][:5]
+
+
+AVX2 = "+avx,+avx2,+fma,+f16c,+sse4.2,-avx512f,-avx512vl"
+AVX512 = "+avx,+avx2,+fma,+f16c,+sse4.2,+avx512f,+avx512vl,+avx512bw,+avx512dq"
+
+
+def test_llvm_features_changed_only_for_avx512() -> None:
+    """An AVX2 host's target machine gets its features as they were; an AVX-512 one loses
+    LLVM's 256-bit preference."""
+    from relay_opt.lowering.kernels.target import llvm_features
+
+    assert llvm_features(AVX2) == AVX2
+    assert llvm_features("") == ""
+    assert llvm_features(AVX512) == AVX512 + ",-prefer-256-bit"
+
+
+@pytest.mark.parametrize(
+    ("cpu", "features", "bits"),
+    [("znver3", AVX2, 256), ("icelake-server", AVX512, 512), ("rocketlake", AVX512, 512)],
+)
+def test_vector_width_follows_the_cpu(
+    cpu: str, features: str, bits: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The exp loop, lowered for such a host, is compiled for its widest vectors: AVX2 ymm with
+    integer scaling, AVX-512 zmm (which LLVM's tuning for these Intel CPUs would otherwise not
+    use) scaling with vscalefps; never a call."""
+    from relay_opt.lowering.kernels import target
+    from relay_opt.runtime.jit import _llvm, _run_pipeline
+
+    llvm = _llvm()  # initialized for this host (an x86 one)
+
+    monkeypatch.setattr(target, "_host", lambda: target.Target(vector_bits=bits))
+    lowered = lower_to_llvm(load_program(program("exp", 4096), "relay").module)
+
+    def assembly(feature_string: str) -> str:
+        tm = llvm.Target.from_default_triple().create_target_machine(
+            cpu=cpu, features=feature_string, opt=3
+        )
+        mod = llvm.parse_assembly(llvm_ir(lowered))
+        mod.triple, mod.data_layout = tm.triple, str(tm.target_data)
+        _run_pipeline(mod, tm, 3)
+        return tm.emit_assembly(mod)
+
+    tuned = assembly(target.llvm_features(features))
+    assert "vfmadd" in tuned and "call" not in tuned  # 4096 elements: no parallel region
+    if bits == 512:
+        assert "%zmm" in tuned and "vscalefps\t%zmm" in tuned
+        assert "%zmm" not in assembly(features)  # LLVM's own choice: 256 bits
+    else:
+        assert "%ymm" in tuned and "%zmm" not in tuned and "vscalef" not in tuned

@@ -43,3 +43,17 @@ def _host() -> Target:
     else:
         bits = 128
     return Target(vector_bits=bits, fma=bool(features.get("fma", False)))
+
+
+def llvm_features(host_features: str) -> str:
+    """The feature string the JIT's and object writer's target machines get for a host with
+    `host_features` (LLVM's flattened "+avx2,-avx512f,..." list).
+
+    LLVM's tuning for Intel's AVX-512 CPUs prefers 256-bit vectors (`prefer-256-bit`): its
+    loop vectorizer then writes ymm code, half the width the vector math and elementwise
+    loops could use. With AVX-512F the preference is turned off; any other host's string is
+    returned unchanged, so its code is what it was.
+    """
+    if "+avx512f" not in host_features.split(","):
+        return host_features
+    return f"{host_features},-prefer-256-bit"

@@ -1,13 +1,22 @@
-// RUN: relay-opt %s -p expand-math | filecheck %s
+// RUN: relay-opt %s -p 'expand-math{vector-bits=256}' | filecheck %s
+// RUN: relay-opt %s -p 'expand-math{vector-bits=512}' | filecheck %s --check-prefix=AVX512
+// RUN: not relay-opt %s -p 'expand-math{vector-bits=100}' 2>&1 | filecheck %s --check-prefix=BAD
+
+// BAD: expand-math: vector-bits must be 128, 256 or 512 (0: the host's), got 100
 
 // exp: clamp (nan passes), k = round(x log2 e) by the 1.5 * 2^23 trick, Cody-Waite reduction,
 // polynomial, then 2^k in two exponent-field factors so that denormal results round once.
+// Multiplies and the adds of their products are `contract` (an FMA where the CPU has one).
 // CHECK-LABEL: func.func @exp(%x: f32) -> f32
 // CHECK-NOT:   math.
 // CHECK:       arith.cmpf ogt, %x, %{{.*}} : f32
 // CHECK:       arith.constant 0x4B400000 : f32
+// CHECK:       arith.mulf %{{.*}}, %{{.*}} fastmath<contract> : f32
+// CHECK-NEXT:  arith.addf %{{.*}}, %{{.*}} fastmath<contract> : f32
 // CHECK:       arith.bitcast %{{.*}} : f32 to i32
-// CHECK:       arith.constant 0.693359375 : f32
+// CHECK:       %[[LN2HI:.*]] = arith.constant -0.693359375 : f32
+// CHECK-NEXT:  %[[KLN2:.*]] = arith.mulf %{{.*}}, %[[LN2HI]] fastmath<contract> : f32
+// CHECK-NEXT:  arith.addf %[[KLN2]], %{{.*}} fastmath<contract> : f32
 // CHECK:       arith.shrsi
 // CHECK:       arith.shli
 // CHECK:       %[[S1:.*]] = arith.bitcast %{{.*}} : i32 to f32
@@ -16,9 +25,36 @@
 // CHECK:       %[[P:.*]] = arith.mulf %{{.*}}, %[[S1]] : f32
 // CHECK:       %[[R:.*]] = arith.mulf %[[P]], %[[S2]] : f32
 // CHECK-NEXT:  func.return %[[R]] : f32
+// AVX-512: 2^k by llvm.ldexp (vscalefps), one rounding into denormals and inf.
+// AVX512-LABEL: func.func @exp(%x: f32) -> f32
+// AVX512-NOT:   arith.shrsi
+// AVX512:       %[[R:.*]] = llvm.call_intrinsic "llvm.ldexp.f32.i32"(%{{.*}}, %{{.*}}) : (f32, i32) -> f32
+// AVX512-NEXT:  func.return %[[R]] : f32
 func.func @exp(%x: f32) -> f32 {
   %e = math.exp %x : f32
   func.return %e : f32
+}
+
+// tanh: |x| < 0.625 a polynomial, else 1 - 2 / (exp(2|x|) + 1) with |x| clamped where tanh
+// rounds to 1, so that exp needs neither its clamps nor its two-factor scaling: one
+// exponent-field factor, multiplied and 1 added in one FMA. The sign goes back on with bit
+// operations.
+// CHECK-LABEL: func.func @tanh(%x: f32) -> f32
+// CHECK-NOT:   math.
+// CHECK:       arith.constant 9.100000e+00 : f32
+// CHECK-NOT:   arith.shrsi
+// CHECK:       %[[S:.*]] = arith.bitcast %{{.*}} : i32 to f32
+// CHECK-NEXT:  %[[E:.*]] = arith.mulf %{{.*}}, %[[S]] fastmath<contract> : f32
+// CHECK-NEXT:  %[[E1:.*]] = arith.addf %[[E]], %{{.*}} fastmath<contract> : f32
+// CHECK:       arith.divf %{{.*}}, %[[E1]] : f32
+// CHECK:       %[[SMALL:.*]] = arith.cmpf olt, %{{.*}}, %{{.*}} : f32
+// CHECK-NEXT:  arith.select %[[SMALL]], %{{.*}}, %{{.*}} : f32
+// CHECK:       arith.ori
+// CHECK:       %[[R:.*]] = arith.bitcast %{{.*}} : i32 to f32
+// CHECK-NEXT:  func.return %[[R]] : f32
+func.func @tanh(%x: f32) -> f32 {
+  %t = math.tanh %x : f32
+  func.return %t : f32
 }
 
 // log: denormals scaled into the normal range, exponent and mantissa from the bits, and the
