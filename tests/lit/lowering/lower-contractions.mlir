@@ -174,11 +174,18 @@ func.func @strided_view(%x: memref<3x8xf32>, %y: memref<5x7xf32>, %out0: memref<
 // CHECK:         %[[RAW:.*]] = llvm.call @malloc(%[[SIZE:.*]]) : (i64) -> !llvm.ptr
 // CHECK:         %[[CELL:.*]] = llvm.mlir.addressof @relay_opt_kernel_error : !llvm.ptr
 // CHECK-NEXT:    llvm.store %[[SIZE]], %[[CELL]] {alignment = 8 : i64} : i64, !llvm.ptr
-// CHECK:         llvm.call_intrinsic "llvm.prefetch.p0"
+// A panel with at most 4 valid rows (the last of M) takes the 4-row microkernel, the others
+// the 6-row one (AVX2's variants): each prefetches its rows of C and keeps rows x 2 vectors.
+// CHECK:         %[[FEW_ROWS:.*]] = llvm.icmp "sle" %{{.*}}, %{{.*}} : i64
+// CHECK-NEXT:    llvm.cond_br %[[FEW_ROWS]]
+// CHECK-COUNT-4: llvm.call_intrinsic "llvm.prefetch.p0"
+// CHECK-NOT:     llvm.call_intrinsic "llvm.prefetch.p0"
 // CHECK:         llvm.load %{{.*}} {alignment = 32 : i64} : !llvm.ptr -> vector<8xf32>
 // CHECK:         llvm.shufflevector %{{.*}}, %{{.*}} [0, 0, 0, 0, 0, 0, 0, 0] : vector<8xf32>
 // CHECK-NEXT:    llvm.intr.fma(%{{.*}}) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
 // CHECK-NEXT:    llvm.intr.fma(%{{.*}}) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
+// CHECK-COUNT-6: llvm.call_intrinsic "llvm.prefetch.p0"
+// CHECK-NOT:     llvm.call_intrinsic "llvm.prefetch.p0"
 // CHECK:         llvm.call @free
 // Fewer than 4 rows (a batch-1 dense), another task over runs of 64 columns, no packing: dot
 // products along k, 8 columns at a time with one accumulator each, their lanes summed by a
