@@ -530,7 +530,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "x ort",
             "max |diff|",
         ]
-        print(table("ResNet-50's distinct conv2d shapes, batch 1, one Conv each", cols, rows))
+        title = "ResNet-50's distinct conv2d shapes, batch 1, one Conv each"
+        print(table(title, cols, rows), flush=True)
     if "models" in sections:
         rows = model_rows(models, budget, ns.threads)  # pyright: ignore
         cols = [
@@ -544,7 +545,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "ort setup s",
             "max |diff|",
         ]
-        print(table("models, batch 1 latency (ratio to ort: lower is faster)", cols, rows))
+        title = "models, batch 1 latency (ratio to ort: lower is faster)"
+        print(table(title, cols, rows), flush=True)
     if "functional" in sections:
         from functional import COLUMNS as FUNCTIONAL_COLUMNS
         from functional import rows as functional_rows

@@ -133,10 +133,11 @@ def test_other_dtypes_keep_their_loops() -> None:
     assert _kernel_calls(text, 3) == 0
 
 
-@pytest.fixture(scope="module", params=["host", 512])
+@pytest.fixture(scope="module", params=["host", 256, 512])
 def routine(request: pytest.FixtureRequest):  # noqa: ANN201
-    """The host's GEMM routine, and AVX-512's (14x32; LLVM splits its vectors where the host
-    has narrower ones), each from its kernel library object, callable through its C ABI."""
+    """The host's GEMM routine, AVX2's (6x16) and AVX-512's (14x32; LLVM splits its vectors
+    where the host has narrower ones), each from its kernel library object, callable through
+    its C ABI."""
     from relay_opt.runtime import thread_pool
     from relay_opt.runtime.jit import _llvm, target_machine
     from relay_opt.runtime.kernel_library import library_object

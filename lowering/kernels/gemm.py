@@ -67,6 +67,10 @@ GEMM_TYPES = (PTR, PTR, PTR, *([i64] * (len(GEMM_PARAMS) - 3)))
 SMALL_M = 4
 """Products with fewer rows than this read A and B in place (no packing)."""
 
+DOT_COLUMNS = 8
+"""Columns of C a few-row product with B's columns along k sums at once (its lanes are summed
+into one vector of this many)."""
+
 AXPY_ROWS = 4
 """Rows of B a few-row product with B's rows along n scales into C's row at once."""
 
@@ -97,6 +101,12 @@ class GemmShape:
         if mr == 14:  # NR=32: keep a KC x NR panel of B within L1 (AVX-512 is untuned here)
             return GemmShape(mr=mr, nr=2 * lanes, lanes=lanes, kc=256, mc=112)
         return GemmShape(mr=mr, nr=2 * lanes, lanes=lanes)
+
+
+def micro_rows(mr: int) -> list[int]:
+    """The row counts of the microkernel variants, fewest first: the tile's MR, and for the
+    last panel of M also about half of it and 4 (the few-row path takes M < SMALL_M)."""
+    return sorted({mr, max(SMALL_M, (mr + 1) // 2), min(SMALL_M, mr)})
 
 
 def gemm_name(target: Target) -> str:
@@ -461,48 +471,38 @@ class _Gemm:
 
     def dot_rows(self) -> None:
         """A's rows and B's columns both contiguous in k (dense's weight): C[i, n] is a dot
-        product; 4 columns x 2 vectors of k at a time, summed across lanes at the end."""
+        product. DOT_COLUMNS columns at a time, one vector accumulator each (B streams from
+        memory or L2, so FMA latency is not the limit), their lanes summed together by a
+        shuffle tree into one vector of DOT_COLUMNS sums, stored as one; the last N mod
+        DOT_COLUMNS columns one at a time. An ordered `vector.reduce.fadd` would be a chain
+        of `lanes` dependent adds per column, longer than the product itself at K = 256."""
         ir, s, p = self.ir, self.s, self.p
-        lanes, cols = s.lanes, 4
-        k_vec = ir.mul(ir.emit(llvm.SDivOp(p["K"], self.c(2 * lanes))), self.c(2 * lanes))
+        lanes, cols = s.lanes, min(DOT_COLUMNS, s.lanes)
+        k_vec = ir.mul(ir.emit(llvm.SDivOp(p["K"], self.c(lanes))), self.c(lanes))
+        zero = ir.emit(
+            llvm.ConstantOp(DenseIntOrFPElementsAttr.from_list(self.vec, [0.0] * lanes), self.vec)
+        )
 
         def group(arow: SSAValue, crow: SSAValue, n: SSAValue, width: int) -> None:
             wrows = [ir.at(self.b, (ir.add(n, self.c(j)), p["csb"])) for j in range(width)]
-            zero = ir.emit(
-                llvm.ConstantOp(
-                    DenseIntOrFPElementsAttr.from_list(self.vec, [0.0] * lanes), self.vec
-                )
-            )
 
             def step(k: SSAValue, acc: list[SSAValue]) -> list[SSAValue]:
-                out = list(acc)
-                for v in range(2):
-                    kv = ir.add(k, self.c(v * lanes))
-                    a = ir.load(ir.at(arow, kv), self.vec, 4)
-                    for j in range(width):
-                        w = ir.load(ir.at(wrows[j], kv), self.vec, 4)
-                        out[2 * j + v] = self.fma(a, w, acc[2 * j + v])
-                return out
+                a = ir.load(ir.at(arow, k), self.vec, 4)
+                return [
+                    self.fma(a, ir.load(ir.at(wrows[j], k), self.vec, 4), acc[j])
+                    for j in range(width)
+                ]
 
-            acc = ir.loop(self.c(0), k_vec, self.c(2 * lanes), step, [zero] * (2 * width))
-            sums = []
-            for j in range(width):
-                both = ir.emit(llvm.FAddOp(acc[2 * j], acc[2 * j + 1]))
-                sums.append(
-                    ir.emit(
-                        llvm.CallIntrinsicOp(
-                            f"llvm.vector.reduce.fadd.v{lanes}f32", [ir.fconst(0.0), both], [F32]
-                        )
-                    )
-                )
+            acc = ir.loop(self.c(0), k_vec, self.c(lanes), step, [zero] * width)
+            sums = self.lane_sums(acc)
 
-            def tail(k: SSAValue, acc: list[SSAValue]) -> list[SSAValue]:
-                a = ir.load(ir.at(arow, k))
-                return [self.fma(a, ir.load(ir.at(wrows[j], k)), acc[j]) for j in range(width)]
+            def tail(k: SSAValue, carried: list[SSAValue]) -> list[SSAValue]:
+                a = ir.splat(ir.load(ir.at(arow, k)), sums.type)  # pyright: ignore[reportArgumentType]
+                w = [ir.load(ir.at(wrows[j], k)) for j in range(width)]
+                return [self.fma(a, self.gather(w), carried[0])]
 
-            sums = ir.loop(k_vec, p["K"], self.c(1), tail, sums)
-            for j in range(width):
-                self.finish(ir.at(crow, ir.add(n, self.c(j))), sums[j])
+            (sums,) = ir.loop(k_vec, p["K"], self.c(1), tail, [sums])
+            self.finish(ir.at(crow, n), sums)
 
         def row(arow: SSAValue, crow: SSAValue) -> None:
             n_grouped = ir.mul(ir.emit(llvm.SDivOp(p["N"], self.c(cols))), self.c(cols))
@@ -510,6 +510,46 @@ class _Gemm:
             ir.loop(n_grouped, p["N"], self.c(1), lambda n, _: group(arow, crow, n, 1))
 
         self.each_row(row)
+
+    def gather(self, xs: list[SSAValue]) -> SSAValue:
+        """The scalars `xs` as one vector."""
+        ir = self.ir
+        vec = VectorType(F32, [len(xs)])
+        v = ir.emit(llvm.UndefOp(vec))
+        for j, x in enumerate(xs):
+            v = ir.emit(llvm.InsertElementOp(v, x, ir.const(j, i32)))
+        return v
+
+    def lane_sums(self, acc: list[SSAValue]) -> SSAValue:
+        """The lanes of each vector in `acc` (a power of two of them, at most `lanes`) summed:
+        a vector of len(acc) sums (one lane for one vector). Pairs of vectors holding c
+        columns of w lanes each become one vector of 2c columns of w/2 lanes (two shuffles
+        and an add), then the last vector is folded onto itself until each column is one lane."""
+        ir, lanes = self.ir, self.s.lanes
+        vs, c = list(acc), 1
+        while len(vs) > 1:
+            w = lanes // c
+            first = [j * w + t for j in range(c) for t in range(w // 2)]
+            second = [j * w + t + w // 2 for j in range(c) for t in range(w // 2)]
+            nxt = []
+            for x, y in zip(vs[0::2], vs[1::2], strict=True):
+                lo = self.shuffle(x, y, first + [lanes + m for m in first])
+                hi = self.shuffle(x, y, second + [lanes + m for m in second])
+                nxt.append(ir.emit(llvm.FAddOp(lo, hi)))
+            vs, c = nxt, 2 * c
+        v, width = vs[0], lanes
+        while width > c:  # each of the c columns holds width/c lanes
+            w = width // c
+            first = [j * w + t for j in range(c) for t in range(w // 2)]
+            second = [j * w + t + w // 2 for j in range(c) for t in range(w // 2)]
+            v = ir.emit(llvm.FAddOp(self.shuffle(v, v, first), self.shuffle(v, v, second)))
+            width //= 2
+        return v
+
+    def shuffle(self, x: SSAValue, y: SSAValue, mask: list[int]) -> SSAValue:
+        """The lanes `mask` of x ++ y as a vector of len(mask) lanes."""
+        vec = VectorType(F32, [len(mask)])
+        return self.ir.emit(llvm.ShuffleVectorOp(x, y, DenseArrayBase.from_list(i32, mask), vec))
 
     def axpy_rows(self) -> None:
         """B's rows contiguous in n: C[i, :] accumulates A[i, k] * B[k, :] in order of k,
@@ -595,7 +635,7 @@ class _Gemm:
                             a_panel = ir.at(self.ap, (i, kc))
                             b_panel = ir.at(self.bp, (jr, kc))
                             c_tile = ir.at(self.cb, (ir.add(ic, i), p["ldc"]), ir.add(jc, jr))
-                            self.micro(kc, a_panel, b_panel, c_tile, mr, nr, overwrite)
+                            self.micro_for(kc, a_panel, b_panel, c_tile, mr, nr, overwrite)
 
                         ir.loop(self.c(0), mc, self.c(s.mr), ir_loop)
 
@@ -707,7 +747,7 @@ class _Gemm:
     def splat(self, x: SSAValue) -> SSAValue:
         return self.ir.splat(x, self.vec)
 
-    def micro(
+    def micro_for(
         self,
         kc: SSAValue,
         a: SSAValue,
@@ -717,6 +757,35 @@ class _Gemm:
         nr: SSAValue,
         overwrite: SSAValue,
     ) -> None:
+        """The microkernel with the fewest rows (of `micro_rows`) that covers the panel's
+        `mr` valid rows: the last panel of M = 32 on a 14-row tile has 4, and computing 14
+        would be 31% more FMAs for the whole product."""
+        rows = micro_rows(self.s.mr)
+
+        def pick(k: int) -> None:
+            if k == len(rows) - 1:
+                self.micro(kc, a, b, c, mr, nr, overwrite, rows[k])
+                return
+            self.ir.if_(
+                self.ir.cmp("sle", mr, self.c(rows[k])),
+                lambda: self.micro(kc, a, b, c, mr, nr, overwrite, rows[k]),
+                lambda: pick(k + 1),
+            )
+
+        pick(0)
+
+    def micro(
+        self,
+        kc: SSAValue,
+        a: SSAValue,
+        b: SSAValue,
+        c: SSAValue,
+        mr: SSAValue,
+        nr: SSAValue,
+        overwrite: SSAValue,
+        rows: int,
+    ) -> None:
+        """The `rows` x NR tile over a packed A panel of MR rows (rows <= MR)."""
         ir, s, nv = self.ir, self.s, self.nv
         vbytes = 4 * s.lanes
         zero = ir.emit(
@@ -728,7 +797,7 @@ class _Gemm:
             bv = [ir.load(ir.at(bk, self.c(v * s.lanes)), self.vec, vbytes) for v in range(nv)]
             ak = ir.at(a, (k, self.c(s.mr)))
             out = list(acc)
-            for i in range(s.mr):
+            for i in range(rows):
                 x = self.splat(ir.load(ir.at(ak, self.c(i))))
                 for v in range(nv):
                     out[i * nv + v] = self.fma(x, bv[v], acc[i * nv + v])
@@ -736,16 +805,16 @@ class _Gemm:
 
         # The C tile is needed after the loop: its lines (rows ldc apart, which the hardware
         # prefetcher does not follow) are fetched while the FMAs run.
-        for i in range(s.mr):
+        for i in range(rows):
             row = ir.emit(llvm.BitcastOp(ir.at(c, (self.c(i), self.p["ldc"])), PTR))
             args = [row, ir.const(1, i32), ir.const(3, i32), ir.const(1, i32)]
             ir.emit(llvm.CallIntrinsicOp("llvm.prefetch.p0", args, []))
-        acc = ir.loop(self.c(0), kc, self.c(1), step, [zero] * (s.mr * nv))
-        full = ir.emit(llvm.AndOp(ir.cmp("eq", mr, self.c(s.mr)), ir.cmp("eq", nr, self.c(s.nr))))
+        acc = ir.loop(self.c(0), kc, self.c(1), step, [zero] * (rows * nv))
+        full = ir.emit(llvm.AndOp(ir.cmp("eq", mr, self.c(rows)), ir.cmp("eq", nr, self.c(s.nr))))
 
         def store_full() -> None:
             # One version for both cases (compile time): C was prefetched, reading it is cheap.
-            for i in range(s.mr):
+            for i in range(rows):
                 row = ir.at(c, (self.c(i), self.p["ldc"]))
                 for v in range(nv):
                     ptr = ir.at(row, self.c(v * s.lanes))
@@ -754,7 +823,7 @@ class _Gemm:
                     ir.store(ir.select(overwrite, value, summed), ptr, 4)
 
         def store_edge() -> None:
-            for i in range(s.mr):
+            for i in range(rows):
                 for v in range(nv):
                     ptr = ir.at(self.tile, self.c(i * s.nr + v * s.lanes))
                     ir.store(acc[i * nv + v], ptr, vbytes)

@@ -12,11 +12,18 @@ The pool is process-wide (runtime/thread_pool.py compiles this module once and g
 compiled module the address of `relay_opt_parallel_for`), so modules do not each start threads.
 Workers are started on the first region that needs them and stay: after a region they poll the
 generation counter for a while (a region costs about a microsecond while they do) and then
-sleep on a condition variable. Everything a region shares (body, ctx, n, the pending count, the
-error) is written and read under one pthread mutex, so no atomics are needed; the polls are
-plain loads behind a compiler barrier, and a worker takes the mutex before it trusts what it
-saw. A region entered while another is running (a nested region in a task, or a second caller
-thread) runs serially in its caller; so does one with fewer than two chunks.
+sleep on a condition variable. Chunks are claimed, not assigned: the caller runs chunk 0, then
+every chunk no worker has claimed yet, and waits only for chunks a worker is running. A worker
+that wakes late (a futex wake-up under KVM takes tens of microseconds, a loaded machine longer)
+so costs nothing: the caller does its share, and a region is never slower than serial by more
+than the claims. Which thread runs a chunk does not change what it computes. Everything a
+region shares (body, ctx, n, the next unclaimed chunk, the running count, the error) is written
+and read under one pthread mutex, so no atomics are needed; the polls are plain loads behind a
+compiler barrier, and a thread takes the mutex before it trusts what it saw. The mutex is taken
+by polling `trylock` first: a blocking lock that finds it held sleeps in the kernel, and the
+wake-up would cost more than the region. A region entered while another is running (a nested
+region in a task, or a second caller thread) runs serially in its caller; so does one with
+fewer than two chunks.
 
 Only C library functions are called: pthread_{create,join,mutex_*,cond_*}, malloc.
 """
@@ -45,12 +52,20 @@ THREADS = "relay_opt_pool_get_threads"
 WORKERS = "relay_opt_pool_get_workers"
 SHUTDOWN = "relay_opt_pool_shutdown"
 
+LOCK = "relay_opt_pool_lock"
+CLAIM = "relay_opt_pool_claim_all"
+
 MAX_THREADS = 256
 """Threads beyond this are not started (the handle table's size)."""
 
-SPIN = 1 << 15
-"""Polls of the generation (a worker) or the pending count (the caller) before sleeping:
-tens of microseconds, enough for back-to-back regions of one model."""
+SPIN = 1 << 17
+"""Polls of the generation (a worker) or the running count (the caller) before sleeping:
+about a hundred microseconds, longer than Python's overhead between two calls of a compiled
+model, so the workers are still awake for its first region."""
+
+LOCK_SPIN = 1 << 10
+"""`trylock`s before a blocking lock: the mutex guards a few stores, so a holder that does
+not release it by then has been preempted."""
 
 _SYNC_BYTES = 128
 """Room for a pthread_mutex_t or pthread_cond_t (40 and 48 bytes on glibc x86-64)."""
@@ -59,7 +74,7 @@ _GLOBALS = (
     "mutex", "wake", "done",  # pointers (as i64) to the mutex and the two condition variables
     "handles",  # pointer (as i64) to the worker's pthread_t table
     "threads", "workers", "generation", "stop", "busy",
-    "body", "ctx", "n", "chunks", "pending", "error", "error_chunk",
+    "body", "ctx", "n", "chunks", "next", "running", "error", "error_chunk",
 )  # fmt: skip
 
 
@@ -92,6 +107,7 @@ def build_thread_pool() -> ModuleOp:
         ("malloc", [i64], PTR),
         ("pthread_mutex_init", [PTR, PTR], i32),
         ("pthread_mutex_lock", [PTR], i32),
+        ("pthread_mutex_trylock", [PTR], i32),
         ("pthread_mutex_unlock", [PTR], i32),
         ("pthread_cond_init", [PTR, PTR], i32),
         ("pthread_cond_wait", [PTR, PTR], i32),
@@ -112,7 +128,9 @@ def build_thread_pool() -> ModuleOp:
         pool.function(SET_THREADS, [i64], None, pool.set_threads),
         pool.function(THREADS, [], i64, lambda _: pool.get("threads")),
         pool.function(WORKERS, [], i64, lambda _: pool.get("workers")),
+        pool.function(LOCK, [], None, pool.spin_lock, internal=True),
         pool.function("relay_opt_pool_run_chunk", [i64], None, pool.run_chunk, internal=True),
+        pool.function(CLAIM, [], None, pool.claim_all, internal=True),
         pool.function("relay_opt_pool_worker", [PTR], PTR, pool.worker, internal=True),
         pool.function(PARALLEL_FOR, [PTR, PTR, i64, i64], i64, pool.parallel_for),
         pool.function(SHUTDOWN, [], None, pool.shutdown),
@@ -165,7 +183,25 @@ class _Pool:
         return self.ir.emit(llvm.CallOp(name, *args, return_type=result))
 
     def lock(self) -> None:
-        self.call("pthread_mutex_lock", self.ptr("mutex"))
+        self.call(LOCK, result=None)
+
+    def spin_lock(self, _: list[SSAValue]) -> None:
+        """The mutex: `trylock` polled LOCK_SPIN times, then a blocking lock."""
+        ir = self.ir
+        got = ir.emit(llvm.AllocaOp(self.c(1), i64, alignment=8))
+        ir.store(self.c(0), got, 8)
+
+        def attempt() -> SSAValue:
+            code = self.call("pthread_mutex_trylock", self.ptr("mutex"))
+            taken = ir.emit(llvm.ZExtOp(ir.cmp("eq", code, ir.const(0, i32)), i64))
+            ir.store(taken, got, 8)
+            return ir.cmp("eq", taken, self.c(0))
+
+        self.spin_while(attempt, LOCK_SPIN)
+        ir.if_(
+            ir.cmp("eq", ir.load(got, i64, 8), self.c(0)),
+            lambda: self.call("pthread_mutex_lock", self.ptr("mutex")) and None,
+        )
 
     def unlock(self) -> None:
         self.call("pthread_mutex_unlock", self.ptr("mutex"))
@@ -190,8 +226,8 @@ class _Pool:
         ir.region.add_block(exit_block)
         ir.b = _builder_at(exit_block)
 
-    def spin_while(self, cond: Callable[[], SSAValue]) -> None:
-        """Polls `cond` (behind a barrier) at most SPIN times while it holds."""
+    def spin_while(self, cond: Callable[[], SSAValue], polls: int = SPIN) -> None:
+        """Polls `cond` (behind a barrier) at most `polls` times while it holds."""
         ir = self.ir
         header = Block(arg_types=[i64])
         body_block, exit_block = Block(), Block()
@@ -199,7 +235,7 @@ class _Pool:
         ir.region.add_block(header)
         ir.b = _builder_at(header)
         self.barrier()
-        more = ir.emit(llvm.AndOp(ir.cmp("slt", header.args[0], self.c(SPIN)), cond()))
+        more = ir.emit(llvm.AndOp(ir.cmp("slt", header.args[0], self.c(polls)), cond()))
         ir.emit(llvm.CondBrOp(more, body_block, [], exit_block, []))
         ir.region.add_block(body_block)
         ir.b = _builder_at(body_block)
@@ -228,7 +264,7 @@ class _Pool:
         self.call("pthread_mutex_init", self.ptr("mutex"), null)
         self.call("pthread_cond_init", self.ptr("wake"), null)
         self.call("pthread_cond_init", self.ptr("done"), null)
-        for g in ("workers", "stop", "busy", "pending"):
+        for g in ("workers", "stop", "busy", "next", "running"):
             self.put(g, self.c(0))
 
     def set_threads(self, args: list[SSAValue]) -> None:
@@ -270,16 +306,36 @@ class _Pool:
 
         ir.if_(ir.cmp("ne", code, self.c(0)), record)
 
+    def claim_all(self, _: list[SSAValue]) -> None:
+        """Runs the current region's unclaimed chunks, one claim at a time, then wakes the
+        caller if none is running; entered and left with the mutex held."""
+        ir = self.ir
+
+        def one() -> None:
+            k = self.get("next")
+            self.put("next", ir.add(k, self.c(1)))
+            self.put("running", ir.add(self.get("running"), self.c(1)))
+            self.unlock()
+            self.call("relay_opt_pool_run_chunk", k, result=None)
+            self.lock()
+            self.put("running", ir.sub(self.get("running"), self.c(1)))
+
+        self.while_(lambda: ir.cmp("slt", self.get("next"), self.get("chunks")), one)
+        ir.if_(
+            ir.cmp("eq", self.get("running"), self.c(0)),
+            lambda: self.call("pthread_cond_signal", self.ptr("done")) and None,
+        )
+
     def worker(self, args: list[SSAValue]) -> SSAValue:
         """A worker's life: its index and the generation it was started at come packed in
-        its argument (index + generation * 2^16)."""
+        its argument (index + generation * 2^16). A worker that wakes after its region's
+        chunks were all claimed finds nothing to do."""
         ir = self.ir
         packed = ir.emit(llvm.PtrToIntOp(args[0], i64))
-        index = ir.emit(llvm.AndOp(packed, self.c(0xFFFF)))
         start = ir.emit(llvm.AShrOp(packed, self.c(16)))
         # The loop: the generation this worker has served is carried.
         header = Block(arg_types=[i64])
-        body_block, exit_block = Block(), Block()
+        exit_block = Block()
         ir.emit(llvm.BrOp(header, start))
         ir.region.add_block(header)
         ir.b = _builder_at(header)
@@ -296,24 +352,13 @@ class _Pool:
             lambda: self.call("pthread_cond_wait", self.ptr("wake"), self.ptr("mutex")) and None,
         )
         stop = ir.cmp("ne", self.get("stop"), self.c(0))
-        generation, chunks = self.get("generation"), self.get("chunks")
-        self.unlock()
-        ir.emit(llvm.CondBrOp(stop, exit_block, [], body_block, []))
-        ir.region.add_block(body_block)
-        ir.b = _builder_at(body_block)
+        generation = self.get("generation")
         ir.if_(
-            ir.cmp("slt", index, chunks),
-            lambda: self.call("relay_opt_pool_run_chunk", index, result=None) and None,
-        )
-        self.lock()
-        pending = ir.sub(self.get("pending"), self.c(1))
-        self.put("pending", pending)
-        ir.if_(
-            ir.cmp("eq", pending, self.c(0)),
-            lambda: self.call("pthread_cond_signal", self.ptr("done")) and None,
+            ir.cmp("eq", self.get("stop"), self.c(0)),
+            lambda: self.call(CLAIM, result=None) and None,
         )
         self.unlock()
-        ir.emit(llvm.BrOp(header, generation))
+        ir.emit(llvm.CondBrOp(stop, exit_block, [], header, [generation]))
         ir.region.add_block(exit_block)
         ir.b = _builder_at(exit_block)
         return ir.emit(llvm.ZeroOp(result_types=[PTR]))
@@ -392,15 +437,20 @@ class _Pool:
         self.put("chunks", chunks)
         self.put("error", self.c(0))
         self.put("error_chunk", self.c(0))
-        self.put("pending", self.get("workers"))
+        self.put("next", self.c(1))  # chunk 0 is the caller's
+        self.put("running", self.c(1))
         self.put("generation", ir.add(self.get("generation"), self.c(1)))
         self.call("pthread_cond_broadcast", self.ptr("wake"))
         self.unlock()
         self.call("relay_opt_pool_run_chunk", self.c(0), result=None)
-        self.spin_while(lambda: ir.cmp("ne", self.get("pending"), self.c(0)))
+        self.lock()
+        self.put("running", ir.sub(self.get("running"), self.c(1)))
+        self.call(CLAIM, result=None)
+        self.unlock()
+        self.spin_while(lambda: ir.cmp("ne", self.get("running"), self.c(0)))
         self.lock()
         self.while_(
-            lambda: ir.cmp("ne", self.get("pending"), self.c(0)),
+            lambda: ir.cmp("ne", self.get("running"), self.c(0)),
             lambda: self.call("pthread_cond_wait", self.ptr("done"), self.ptr("mutex")) and None,
         )
         ir.store(self.get("error"), result, 8)

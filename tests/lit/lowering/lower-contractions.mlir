@@ -174,18 +174,36 @@ func.func @strided_view(%x: memref<3x8xf32>, %y: memref<5x7xf32>, %out0: memref<
 // CHECK:         %[[RAW:.*]] = llvm.call @malloc(%[[SIZE:.*]]) : (i64) -> !llvm.ptr
 // CHECK:         %[[CELL:.*]] = llvm.mlir.addressof @relay_opt_kernel_error : !llvm.ptr
 // CHECK-NEXT:    llvm.store %[[SIZE]], %[[CELL]] {alignment = 8 : i64} : i64, !llvm.ptr
-// CHECK:         llvm.call_intrinsic "llvm.prefetch.p0"
+// A panel with at most 4 valid rows (the last of M) takes the 4-row microkernel, the others
+// the 6-row one (AVX2's variants): each prefetches its rows of C and keeps rows x 2 vectors.
+// CHECK:         %[[FEW_ROWS:.*]] = llvm.icmp "sle" %{{.*}}, %{{.*}} : i64
+// CHECK-NEXT:    llvm.cond_br %[[FEW_ROWS]]
+// CHECK-COUNT-4: llvm.call_intrinsic "llvm.prefetch.p0"
+// CHECK-NOT:     llvm.call_intrinsic "llvm.prefetch.p0"
 // CHECK:         llvm.load %{{.*}} {alignment = 32 : i64} : !llvm.ptr -> vector<8xf32>
 // CHECK:         llvm.shufflevector %{{.*}}, %{{.*}} [0, 0, 0, 0, 0, 0, 0, 0] : vector<8xf32>
 // CHECK-NEXT:    llvm.intr.fma(%{{.*}}) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
 // CHECK-NEXT:    llvm.intr.fma(%{{.*}}) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
+// CHECK-COUNT-6: llvm.call_intrinsic "llvm.prefetch.p0"
+// CHECK-NOT:     llvm.call_intrinsic "llvm.prefetch.p0"
 // CHECK:         llvm.call @free
 // Fewer than 4 rows (a batch-1 dense), another task over runs of 64 columns, no packing: dot
-// products along k summed across lanes at the end (dense's weight), or 4 rows of B at a time
+// products along k, 8 columns at a time with one accumulator each, their lanes summed by a
+// shuffle tree (8 vectors -> one vector of 8 sums) (dense's weight), or 4 rows of B at a time
 // scaled into C's row with FMAs (B's rows along n).
 // CHECK-LABEL: llvm.func internal @relay_opt_sgemm_6x16_few_rows(%{{.*}}: !llvm.ptr, %{{.*}}: i64, %{{.*}}: i64) -> i64
-// CHECK:         llvm.intr.fma(%{{.*}}) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
-// CHECK:         llvm.call_intrinsic "llvm.vector.reduce.fadd.v8f32"
+// CHECK-COUNT-8: llvm.intr.fma(%{{.*}}) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
+// CHECK:         llvm.shufflevector %{{.*}}, %{{.*}} [0, 1, 2, 3, 8, 9, 10, 11] : vector<8xf32>
+// CHECK-NEXT:    llvm.shufflevector %{{.*}}, %{{.*}} [4, 5, 6, 7, 12, 13, 14, 15] : vector<8xf32>
+// CHECK-NEXT:    llvm.fadd %{{.*}}, %{{.*}} : vector<8xf32>
+// CHECK:         llvm.shufflevector %{{.*}}, %{{.*}} [0, 1, 4, 5, 8, 9, 12, 13] : vector<8xf32>
+// CHECK-NEXT:    llvm.shufflevector %{{.*}}, %{{.*}} [2, 3, 6, 7, 10, 11, 14, 15] : vector<8xf32>
+// CHECK:         llvm.shufflevector %{{.*}}, %{{.*}} [0, 2, 4, 6, 8, 10, 12, 14] : vector<8xf32>
+// CHECK-NEXT:    llvm.shufflevector %{{.*}}, %{{.*}} [1, 3, 5, 7, 9, 11, 13, 15] : vector<8xf32>
+// CHECK-NEXT:    %[[SUMS:.*]] = llvm.fadd %{{.*}}, %{{.*}} : vector<8xf32>
+// CHECK-NOT:     llvm.call_intrinsic "llvm.vector.reduce.fadd
+// The last N mod 8 columns one at a time: one lane left (the tail of k as a 1-lane FMA).
+// CHECK:         llvm.intr.fma(%{{.*}}) : (vector<1xf32>, vector<1xf32>, vector<1xf32>) -> vector<1xf32>
 // CHECK:         llvm.shufflevector %{{.*}}, %{{.*}} [0, 0, 0, 0, 0, 0, 0, 0] : vector<8xf32>
 // CHECK:         %[[A0:.*]] = llvm.intr.fma(%{{.*}}) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
 // CHECK:         %[[A1:.*]] = llvm.intr.fma(%{{.*}}, %{{.*}}, %[[A0]]) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
