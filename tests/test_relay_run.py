@@ -541,6 +541,36 @@ def test_html_profile_is_a_self_contained_page(softmax_profile):
     assert "nn.softmax" in page[page.index('id="groups"') :]  # the fused group's operators
 
 
+def test_html_profile_draws_the_fused_groups(tmp_path: Path):
+    """The page's picture: @main's dataflow as inline SVG, each fused group one box named as in
+    the groups table, edges labelled with types."""
+    import xml.etree.ElementTree as ET
+
+    path = tmp_path / "two.rly"
+    path.write_text(
+        '#[version = "0.0.5"]\n'
+        "def @main(%x: Tensor[(1, 8), float32], %w: Tensor[(4, 8), float32]) {\n"
+        "  %0 = nn.relu(nn.dense(%x, %w));\n  add(nn.softmax(%0), %0)\n}\n"
+    )
+    page = tmp_path / "report.html"
+    r = relay_run(str(path), "--fill-mode", "random", "--profile", "--html", str(page))
+    assert r.returncode == 0, r.stderr
+    text = page.read_text()
+    svg = text[text.index("<svg") : text.index("</svg>") + len("</svg>")]
+    root = ET.fromstring(svg)  # well-formed
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    boxes = {
+        kind: [t.text for t in root.findall(f"s:g[@class='{kind}']/s:title", ns)]
+        for kind in ("group", "param", "op")
+    }
+    assert boxes["group"] == ["group 0: nn.dense + nn.relu", "group 1: nn.softmax + add"]
+    assert boxes["param"] == ["%x", "%w"] and boxes["op"] == ["return"]
+    labels = [t.text for t in root.findall("s:text", ns)]  # the edges' labels
+    assert labels == ["1x8xfloat32", "4x8xfloat32", "1x4xfloat32", "1x4xfloat32"]
+    groups_table = text[text.index('id="groups"') : text.index('id="graph"')]
+    assert "nn.dense + nn.relu" in groups_table and "nn.softmax + add" in groups_table
+
+
 def test_html_profile_loads_in_a_headless_browser(softmax_profile, tmp_path: Path):
     import shutil
 
