@@ -602,3 +602,42 @@ def test_html_needs_profile(program: Path, tmp_path: Path, capsys):
     with pytest.raises(SystemExit) as exit_:
         _run_in_process(str(program), "--fill-mode", "ones", "--html", str(tmp_path / "r.html"))
     assert exit_.value.code == 2 and "give --profile too" in capsys.readouterr().err
+
+
+POLYMORPHIC_MAIN = """#[version = "0.0.5"]
+def @twice[A](%f: fn (A) -> A, %x: A) -> A { %f(%f(%x)) }
+def @main[B](%x: B, %n: int32) -> (B, int32) {
+  if (%n > 0) { @main(@twice(fn (%y: B) { %y }, %x), %n - 1) } else { (%x, %n) }
+}
+"""
+
+
+def test_a_polymorphic_main_is_compiled_at_its_inputs_types(tmp_path: Path, capsys):
+    """TVM's `def @main[A](%x: A)`: the interpreter runs it as it is; compiled, @main (and the
+    polymorphic functions it calls, itself included) is specialized to the given arrays."""
+    path = tmp_path / "poly.rly"
+    path.write_text(POLYMORPHIC_MAIN)
+    x = np.array([[1.0, 0.5], [2.0, -1.0]], np.float32)
+    np.savez(tmp_path / "in.npz", x=x, n=np.int32(2))
+    for extra in ([], ["--interpret"]):
+        out = tmp_path / f"out{len(extra)}.npz"
+        code = _run_in_process(str(path), "-i", str(tmp_path / "in.npz"), "-o", str(out), *extra)
+        assert code == 0, capsys.readouterr()
+        np.testing.assert_array_equal(np.load(out)["output_0"], x)
+    # Arrays of two types for one type parameter: a named input error, no traceback.
+    np.savez(tmp_path / "bad.npz", x=x, n=np.float32(2))
+    capsys.readouterr()
+    assert _run_in_process(str(path), "-i", str(tmp_path / "bad.npz")) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "input 'n'" in err, err
+
+
+def test_compiling_a_polymorphic_entry_without_types_is_a_located_error():
+    from relay_opt import load_program
+    from relay_opt.diagnostics import RelayError
+    from relay_opt.runtime.jit import compile
+
+    program = load_program(POLYMORPHIC_MAIN, "relay", filename="poly.rly")
+    with pytest.raises(RelayError, match="@main is polymorphic") as info:
+        compile(program.module, cache=False)
+    assert program.render(info.value).startswith("poly.rly:3:1: error: @main is polymorphic (B)")
