@@ -249,6 +249,36 @@ def _retype(func: core.FuncOp, subst: Subst) -> None:
             Rewriter.replace_value_with_new_type(v, t)
 
 
+def specialize_entry(module: ModuleOp, entry: str, arg_types: Sequence[Attribute]) -> str:
+    """The name of a copy of the polymorphic function @entry at the types of the arguments it
+    is called with (relay-run's `@main[A](%x: A)` run on a given array), what it calls
+    specialized too. A type the parameters do not accept is an error at @entry."""
+    funcs = functions_by_name(module)
+    f = funcs[entry]
+    subst: Subst = {}
+    params = f.function_type.inputs.data
+    if len(params) != len(arg_types) or not all(
+        match(p, a, subst) for p, a in zip(params, arg_types, strict=True)
+    ):
+        given = ", ".join(map(str, arg_types))
+        raise RelayError(f"@{entry} has type {f.function_type}; it cannot take ({given})", f)
+    args = tuple(subst.get(p, tuple_type([])) for p in f.type_param_names)
+    with building_ir():
+        specializer = _Specializer(
+            module=module,
+            funcs=funcs,
+            memo={},
+            count={},
+            last={},
+            taken={str(getattr(o.properties.get("sym_name"), "data", "")) for o in module.ops},
+            todo=[],
+        )
+        name = specializer.specialize(f, args, f)
+        specializer.memo[(entry, args)] = name  # its recursive calls go to the copy
+        specializer.run()
+    return name
+
+
 @dataclass(frozen=True)
 class MonomorphizePass(ModulePass):
     """Copies each polymorphic function once per type it is used at (after infer-types)."""

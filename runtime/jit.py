@@ -733,6 +733,13 @@ def compile(
             "the module is not type-checked (it has !relay.incomplete types): "
             "read it with relay_opt.load_program, or run infer-types first"
         )
+    if f.type_param_names:
+        raise RelayError(
+            f"@{entry} is polymorphic ({', '.join(f.type_param_names)}): native code needs its "
+            "types; specialize it with relay_opt.passes.monomorphize.specialize_entry (relay-run "
+            "does so from its inputs) or run it in the interpreter",
+            f,
+        )
     _check_native_dtypes(module)
     _check_boundary_types(f)
     params = [s for i, a in enumerate(f.args) for s in _specs(a.type, a.name_hint or f"arg{i}")]

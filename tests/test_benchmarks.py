@@ -66,3 +66,77 @@ def test_conv_shapes_are_resnet50s_distinct_convolutions():
     assert shapes[0]["x"] == (1, 3, 224, 224) and shapes[0]["w"] == (64, 3, 7, 7)
     assert shapes[0]["strides"] == (2, 2)
     assert len({(s["x"], s["w"], s["strides"]) for s in shapes}) == len(shapes)
+
+
+def _tvm_programs():  # noqa: ANN202
+    spec = importlib.util.spec_from_file_location(
+        "relay_opt_tvm_programs", BENCHMARKS / "tvm_programs.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass looks its module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+# A file in the style of TVM's tests: each kind of program tvm_programs.py tells apart.
+TVM_STYLE_TEST = '''
+import pytest
+import tvm
+
+def test_runs():
+    def input():  # nested: the call is taken once
+        return tvm.relay.parse("""
+            #[version = "0.0.5"]
+            def @main(%x: Tensor[(?, 2), float32]) { add(%x, %x) }
+        """)
+    return input()
+
+def test_returns_a_function():
+    tvm.relay.fromtext('#[version = "0.0.5"]\\ndef @main() { fn (%y: float32) { %y } }')
+
+def test_takes_a_function():
+    tvm.relay.fromtext('#[version = "0.0.5"]\\ndef @main(%f: fn (float32) -> float32) { %f(1f) }')
+
+def test_library():
+    tvm.relay.parse('#[version = "0.0.5"]\\ndef @id(%x: float32) { %x }')
+
+def test_metadata():
+    tvm.relay.parse('#[version = "0.0.5"]\\ndef @main() { meta[relay.Constant][0] }', "s", None, {})
+
+def test_refused():
+    with pytest.raises(tvm.error.DiagnosticError):
+        tvm.relay.parse_expr("1 +")
+
+def test_grown_in_a_loop():
+    text = '#[version = "0.0.5"]\\ndef @main(%a: float32) {'
+    for i in range(3):
+        text += " %a"
+    tvm.relay.parse(text)
+
+def test_ill_typed():
+    tvm.relay.parse_expr("let %_: Tensor[(), float32] = (); ()")
+'''
+
+
+def test_tvm_programs_tells_why_a_program_is_not_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    (tmp_path / "test_style.py").write_text(TVM_STYLE_TEST)
+    assert _tvm_programs().main([str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("test_style.py")]
+    # Only the ill-typed expression fails, marked as one TVM's test never type-checks.
+    assert len(rows) == 1 and "test_ill_typed [TVM only parses it]: nothing:" in rows[0], out
+    assert (
+        "7 programs, 5 standalone: 4 parse, 4 type-check; of their 2 runnable, 2 run in the "
+        "interpreter; of their 1 compilable, 1 compile and match; 1 fail" in out
+    )
+    for reason in (
+        "1  not standalone: needs a metadata table from Python",
+        "1  not runnable: no @main, a library",
+        "1  not runnable: @main takes a function",
+        "1  not compilable: @main returns a function",
+        "1  refused as TVM refuses it",
+    ):
+        assert f"'-'   {reason}" in out, out

@@ -147,6 +147,39 @@ def test_float16_conv2d_transpose(attrs, opt):
     )
 
 
+@pytest.mark.parametrize("opt", [1, 3])
+@pytest.mark.parametrize(
+    ("name", "shapes", "attrs", "dtype", "out_dtype"),
+    [
+        ("nn.dense", [(3, 40), (5, 40)], {}, "int8", "int32"),
+        ("nn.matmul", [(3, 40), (40, 5)], {}, "uint8", "int32"),
+        ("nn.batch_matmul", [(2, 3, 40), (2, 5, 40)], {"transpose_b": True}, "int8", "int32"),
+        ("nn.dense", [(3, 40), (5, 40)], {}, "float16", "float32"),
+        ("nn.conv2d", [(1, 4, 6, 6), (3, 4, 3, 3)], {"padding": [1, 1]}, "float16", "float32"),
+        ("nn.conv2d", [(1, 4, 6, 6), (3, 4, 3, 3)], {}, "int8", "int32"),
+        ("nn.conv2d_transpose", [(1, 4, 5, 5), (4, 3, 3, 3)], {}, "float16", "float32"),
+    ],
+)
+def test_out_dtype_of_contractions(name, shapes, attrs, dtype, out_dtype, opt):
+    """TVM's mixed precision (int8 in, int32 out: sums beyond int8's range; float16 in, float32
+    out) matches the interpreter, which sums in 64 bits."""
+    from relay_opt.runtime.interpreter import interpret
+
+    rng = np.random.default_rng(0)
+    if dtype == "float16":
+        xs = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    else:
+        xs = [rng.integers(0 if dtype == "uint8" else -128, 128, s).astype(dtype) for s in shapes]
+    module = module_for(name, xs, {**attrs, "out_dtype": out_dtype})
+    got, want = compile(module, opt=opt, cache=False)(*xs), interpret(module, xs)
+    assert got.dtype == want.dtype == np.dtype(out_dtype)
+    if dtype != "float16":
+        assert np.abs(want).max() > 127  # beyond the operands' range
+        np.testing.assert_array_equal(got, want)
+    else:
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("opt", [0, 3])
 @pytest.mark.parametrize("dtype", ["int8", "uint8", "int32"])
 @pytest.mark.parametrize(

@@ -135,6 +135,25 @@ def test_export_library_and_load_module_in_a_new_process(tmp_path: Path):
     np.testing.assert_array_equal(saved(tmp_path / "out.npz")["arr_0"], exe(**inputs))
 
 
+RELAY_RUN_WITHOUT_A_COMPILER = """
+import sys
+import relay_opt.runtime.jit as jit
+jit.lower_to_llvm = None  # running a package must not compile: any use of the lowering fails
+jit.optimize = None
+from relay_opt.tools.relay_run import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_relay_run_of_a_package_compiles_nothing(cnn, tmp_path: Path):
+    _, built, inputs = cnn
+    out = tmp_path / "out.npz"
+    r = tool(sys.executable, "-c", RELAY_RUN_WITHOUT_A_COMPILER, str(built), "-i", str(inputs),
+             "-o", str(out))  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert saved(out)["output_0"].shape == (1, 10)
+
+
 def test_adt_results_and_recursion_through_a_package(tmp_path: Path):
     import relay_opt
     from relay_opt.runtime.jit import compile

@@ -121,6 +121,20 @@ def test_help_lists_relay_opt_options():
         assert option in r.stdout
 
 
+def test_help_offers_only_targets_and_formats_that_apply(tmp_path: Path):
+    r = relay_opt("--help")
+    # Passes are listed by --list-passes, not inline; one input-format flag; no xDSL targets
+    # that print nothing for Relay.
+    assert "riscv" not in r.stdout and "stencil" not in r.stdout
+    assert "(--list-passes shows them all)" in " ".join(r.stdout.split())
+    assert "--input-format {mlir,relay,onnx}" in r.stdout and " -f " not in r.stdout
+    assert "-t TARGET" in r.stdout and "wgsl" not in r.stdout and "csl" not in r.stdout
+    path = write(tmp_path, "m.mlir", GOOD)
+    for target in ("wgsl", "csl"):
+        r = relay_opt(str(path), "-t", target)
+        assert r.returncode == 2 and "invalid choice" in r.stderr and not r.stdout, r.stderr
+
+
 def test_runs_a_pipeline_and_writes_the_output_file(tmp_path: Path):
     src = write(tmp_path, "good.mlir", GOOD)
     out = tmp_path / "out.mlir"

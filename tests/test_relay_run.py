@@ -541,6 +541,36 @@ def test_html_profile_is_a_self_contained_page(softmax_profile):
     assert "nn.softmax" in page[page.index('id="groups"') :]  # the fused group's operators
 
 
+def test_html_profile_draws_the_fused_groups(tmp_path: Path):
+    """The page's picture: @main's dataflow as inline SVG, each fused group one box named as in
+    the groups table, edges labelled with types."""
+    import xml.etree.ElementTree as ET
+
+    path = tmp_path / "two.rly"
+    path.write_text(
+        '#[version = "0.0.5"]\n'
+        "def @main(%x: Tensor[(1, 8), float32], %w: Tensor[(4, 8), float32]) {\n"
+        "  %0 = nn.relu(nn.dense(%x, %w));\n  add(nn.softmax(%0), %0)\n}\n"
+    )
+    page = tmp_path / "report.html"
+    r = relay_run(str(path), "--fill-mode", "random", "--profile", "--html", str(page))
+    assert r.returncode == 0, r.stderr
+    text = page.read_text()
+    svg = text[text.index("<svg") : text.index("</svg>") + len("</svg>")]
+    root = ET.fromstring(svg)  # well-formed
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    boxes = {
+        kind: [t.text for t in root.findall(f"s:g[@class='{kind}']/s:title", ns)]
+        for kind in ("group", "param", "op")
+    }
+    assert boxes["group"] == ["group 0: nn.dense + nn.relu", "group 1: nn.softmax + add"]
+    assert boxes["param"] == ["%x", "%w"] and boxes["op"] == ["return"]
+    labels = [t.text for t in root.findall("s:text", ns)]  # the edges' labels
+    assert labels == ["1x8xfloat32", "4x8xfloat32", "1x4xfloat32", "1x4xfloat32"]
+    groups_table = text[text.index('id="groups"') : text.index('id="graph"')]
+    assert "nn.dense + nn.relu" in groups_table and "nn.softmax + add" in groups_table
+
+
 def test_html_profile_loads_in_a_headless_browser(softmax_profile, tmp_path: Path):
     import shutil
 
@@ -572,3 +602,42 @@ def test_html_needs_profile(program: Path, tmp_path: Path, capsys):
     with pytest.raises(SystemExit) as exit_:
         _run_in_process(str(program), "--fill-mode", "ones", "--html", str(tmp_path / "r.html"))
     assert exit_.value.code == 2 and "give --profile too" in capsys.readouterr().err
+
+
+POLYMORPHIC_MAIN = """#[version = "0.0.5"]
+def @twice[A](%f: fn (A) -> A, %x: A) -> A { %f(%f(%x)) }
+def @main[B](%x: B, %n: int32) -> (B, int32) {
+  if (%n > 0) { @main(@twice(fn (%y: B) { %y }, %x), %n - 1) } else { (%x, %n) }
+}
+"""
+
+
+def test_a_polymorphic_main_is_compiled_at_its_inputs_types(tmp_path: Path, capsys):
+    """TVM's `def @main[A](%x: A)`: the interpreter runs it as it is; compiled, @main (and the
+    polymorphic functions it calls, itself included) is specialized to the given arrays."""
+    path = tmp_path / "poly.rly"
+    path.write_text(POLYMORPHIC_MAIN)
+    x = np.array([[1.0, 0.5], [2.0, -1.0]], np.float32)
+    np.savez(tmp_path / "in.npz", x=x, n=np.int32(2))
+    for extra in ([], ["--interpret"]):
+        out = tmp_path / f"out{len(extra)}.npz"
+        code = _run_in_process(str(path), "-i", str(tmp_path / "in.npz"), "-o", str(out), *extra)
+        assert code == 0, capsys.readouterr()
+        np.testing.assert_array_equal(np.load(out)["output_0"], x)
+    # Arrays of two types for one type parameter: a named input error, no traceback.
+    np.savez(tmp_path / "bad.npz", x=x, n=np.float32(2))
+    capsys.readouterr()
+    assert _run_in_process(str(path), "-i", str(tmp_path / "bad.npz")) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "input 'n'" in err, err
+
+
+def test_compiling_a_polymorphic_entry_without_types_is_a_located_error():
+    from relay_opt import load_program
+    from relay_opt.diagnostics import RelayError
+    from relay_opt.runtime.jit import compile
+
+    program = load_program(POLYMORPHIC_MAIN, "relay", filename="poly.rly")
+    with pytest.raises(RelayError, match="@main is polymorphic") as info:
+        compile(program.module, cache=False)
+    assert program.render(info.value).startswith("poly.rly:3:1: error: @main is polymorphic (B)")

@@ -205,6 +205,19 @@ def test_attributes_on_a_function_call_are_accepted():
     assert float(_run(text, np.float32(2.5))) == 2.5
 
 
+def test_list_valued_function_attributes_read_and_print_back():
+    # TVM's VM tests give @main `param_device_types=[2]`.
+    text = HEADER + (
+        "def @main(%a: Tensor[(2), float32], param_device_types=[2, 1], result_device_type=2) {\n"
+        "  add(%a, %a)\n}"
+    )
+    printed = print_relay(load_program(text, "relay").module).text
+    assert "param_device_types=[2, 1]" in printed
+    assert print_relay(load_program(printed, "relay").module).text == printed
+    with pytest.raises(RelayError, match=r"2:1: error: .*must be a number, bool, string or a list"):
+        load_program(HEADER + "def @main(%a: float32, a=[None]) { %a }", "relay")
+
+
 def test_header_then_a_function_is_main():
     main = funcs(load_program(HEADER + "fn (%x: float32) { %x * 2f }", "relay").module)["main"]
     assert [a.name_hint for a in main.args] == ["x"]

@@ -18,9 +18,9 @@ import math
 import statistics
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
@@ -34,6 +34,9 @@ from relay_opt.diagnostics import (
 )
 from relay_opt.runtime.values import ADTValue, RefCell, show, tensors_inside, to_adt_list
 from relay_opt.timing import Timings
+
+if TYPE_CHECKING:
+    from xdsl.dialects.builtin import ModuleOp
 
 
 def _tolerance(text: str) -> float:
@@ -373,6 +376,31 @@ def _load_package(ns: argparse.Namespace):  # noqa: ANN202
     return exe
 
 
+def _monomorphic_entry(
+    module: ModuleOp, entry: str, inputs: Sequence[object], render: Callable[[RelayError], str]
+) -> str:
+    """The function to compile: @entry, or when it is polymorphic (`@main[A](%x: A)`, which
+    the interpreter runs as it is) its copy at the given arrays' types."""
+    from relay_opt.dialects.relay.ir_helpers import functions_by_name
+    from relay_opt.dialects.relay.types import tensor_type
+    from relay_opt.passes.monomorphize import specialize_entry
+
+    if not functions_by_name(module)[entry].type_param_names:
+        return entry
+    types = []
+    for value in inputs:
+        if not isinstance(value, np.ndarray):
+            raise UserError(
+                f"relay-run: error: @{entry} is polymorphic: compiled, it is specialized to its "
+                "inputs' types, which only arrays give here (or pass --interpret)\n"
+            )
+        types.append(tensor_type(list(value.shape), str(value.dtype)))
+    try:
+        return specialize_entry(module, entry, types)
+    except RelayError as e:
+        raise UserError(render(e)) from None
+
+
 def _run(ns: argparse.Namespace, timings: Timings) -> int:
     from relay_opt.dialects.relay.ir_helpers import functions_by_name
     from relay_opt.loader import load_program, read_npz
@@ -486,9 +514,10 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
             assert module is not None
             cache = not (ns.no_cache or ns.mlir_timing)
             recorder = Recorder() if ns.html else None
+            entry = _monomorphic_entry(module, ns.entry, inputs, render_failure)
             exe = compile(
                 module,
-                ns.entry,
+                entry,
                 opt=3 if ns.opt_level is None else ns.opt_level,
                 profile=ns.profile,
                 timings=timings,

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from xdsl.dialects.builtin import (
+    ArrayAttr,
     DenseIntOrFPElementsAttr,
     FloatAttr,
     FunctionType,
@@ -138,6 +139,8 @@ def _function_attr(attr: Attribute) -> str:
         return relay_float(attr.value.data)
     if isinstance(attr, StringAttr):
         return f'"{attr.data}"'
+    if isinstance(attr, ArrayAttr):
+        return "[" + ", ".join(_function_attr(a) for a in attr.data) + "]"  # pyright: ignore
     raise RelayError(f"function attribute {attr} has no Relay spelling")
 
 

@@ -16,6 +16,7 @@ from typing import TypeVar
 
 import numpy as np
 from xdsl.dialects.builtin import (
+    ArrayAttr,
     BoolAttr,
     DenseIntOrFPElementsAttr,
     DenseResourceAttr,
@@ -259,18 +260,13 @@ class ToDialect:
     def func_attributes(self, fn: s.Fn) -> dict[str, Attribute]:
         out: dict[str, Attribute] = {}
         for key, value in fn.attrs.items():
-            if isinstance(value, bool):
-                out[key] = BoolAttr.from_bool(value)
-            elif isinstance(value, int):
-                out[key] = IntegerAttr(value, i64)
-            elif isinstance(value, float):
-                out[key] = FloatAttr(value, f64)
-            elif isinstance(value, str):
-                out[key] = StringAttr(value)
-            else:
+            attr = _function_attr(value)
+            if attr is None:
                 raise self.error(
-                    f"function attribute '{key}' must be a number, bool or string", fn.loc
+                    f"function attribute '{key}' must be a number, bool, string or a list of them",
+                    fn.loc,
                 )
+            out[key] = attr
         return out
 
     def expression_program(self, body: s.Expr) -> None:
@@ -630,3 +626,20 @@ def _mentions(e: object, name: str) -> bool:
 
 def to_dialect(program: s.Program, meta: MetaTable | None = None) -> ModuleOp:
     return ToDialect(program, meta).run()
+
+
+def _function_attr(value: object) -> Attribute | None:
+    """A function attribute's value as an xDSL attribute (lists as TVM's
+    `param_device_types=[2]`), None when Relay text has no such function attribute."""
+    if isinstance(value, bool):
+        return BoolAttr.from_bool(value)
+    if isinstance(value, int):
+        return IntegerAttr(value, i64)
+    if isinstance(value, float):
+        return FloatAttr(value, f64)
+    if isinstance(value, str):
+        return StringAttr(value)
+    if isinstance(value, list):
+        items = [_function_attr(v) for v in value]  # pyright: ignore[reportUnknownVariableType]
+        return None if any(a is None for a in items) else ArrayAttr(items)  # pyright: ignore
+    return None

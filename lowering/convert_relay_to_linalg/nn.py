@@ -22,13 +22,12 @@ from xdsl.dialects.builtin import (
 from xdsl.dialects.linalg import ops as linalg
 from xdsl.ir import Attribute, SSAValue
 
-from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay.attribute_names import CONTRACTION, CONV_PADDING
 from relay_opt.dialects.relay.builder import RelayBuilder
 from relay_opt.dialects.relay.decompositions import DECOMPOSITIONS
 from relay_opt.dialects.relay.ir_helpers import shape_of
 from relay_opt.dialects.relay.ops.common import normalize_axis
-from relay_opt.dialects.relay.ops.elementwise import Add, Maximum
+from relay_opt.dialects.relay.ops.elementwise import Add, Cast, Maximum
 from relay_opt.dialects.relay.ops.nn import (
     AvgPool2D,
     BatchMatmul,
@@ -100,11 +99,21 @@ def _dtype(op: RelayOperatorOp, i: int = 0) -> str:
     return tensor_dtype(op.operands[i].type)  # pyright: ignore[reportArgumentType]
 
 
-def _check_out_dtype(op: RelayOperatorOp) -> None:
-    if op.attrs.out_dtype not in ("", _dtype(op)):
-        raise RelayError(
-            f"'{op.opdef.name}' with out_dtype={op.attrs.out_dtype} is not lowered yet", op
-        )
+def _in_out_dtype(lw: Lowerer, op: RelayOperatorOp) -> SSAValue | None:
+    """A contraction whose out_dtype is not its operands' (int8 in, int32 out; float16 in,
+    float32 out) is computed as TVM's compute rules do: the operands cast to out_dtype, then
+    the contraction in out_dtype. None when out_dtype is the operands' own."""
+    out_dtype = op.attrs.out_dtype
+    if out_dtype in ("", _dtype(op)):
+        return None
+
+    def build(b: RelayBuilder, op: RelayOperatorOp) -> SSAValue:
+        attrs = {k: v for k, v in op.attrs.items() if v is not None}
+        attrs["out_dtype"] = ""
+        operands = [b.call(Cast, v, dtype=out_dtype) for v in op.operands]
+        return b.call(type(op), *operands, **attrs)
+
+    return lower_through_relay(lw, op, build)
 
 
 # -- contractions ------------------------------------------------------------------------
@@ -135,7 +144,8 @@ def _contract(
 
 @lowering(Dense)
 def lower_dense(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
-    _check_out_dtype(op)
+    if (cast := _in_out_dtype(lw, op)) is not None:
+        return cast
     x, w = args
     lead = len(shape_of(x)) - 1
     lw.check_same_size(op, x, lead, w, 1)
@@ -150,7 +160,8 @@ def lower_dense(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVa
 
 @lowering(Matmul)
 def lower_matmul(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
-    _check_out_dtype(op)
+    if (cast := _in_out_dtype(lw, op)) is not None:
+        return cast
     a, b = args
     # loops: a's leading axes (m), n, then the reduction k
     lead = 1 if op.attrs.transpose_a else len(shape_of(a)) - 1
@@ -166,7 +177,8 @@ def lower_matmul(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
 
 @lowering(BatchMatmul)
 def lower_batch_matmul(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
-    _check_out_dtype(op)
+    if (cast := _in_out_dtype(lw, op)) is not None:
+        return cast
     x, y = args
     lw.check_same_size(op, x, 1 if op.attrs.transpose_a else 2, y, 2 if op.attrs.transpose_b else 1)
     if shape_of(x)[0] < 0 and shape_of(y)[0] < 0:
@@ -288,7 +300,8 @@ def lower_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
         return through_nchw(lw, op)
     attrs = op.attrs
     nhwc = attrs.data_layout == "NHWC"
-    _check_out_dtype(op)
+    if (cast := _in_out_dtype(lw, op)) is not None:
+        return cast
     x, w = args
     if conv2d_blocks(attrs) is not None:
         return _blocked_conv2d(lw, op, x, w)
@@ -368,7 +381,8 @@ def lower_conv2d_transpose(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue
     """A stride-1 convolution with the flipped kernel over the input spread out by the strides
     (zeros between its elements) and padded by (kernel span - 1 - padding) on each side."""
     attrs = op.attrs
-    _check_out_dtype(op)
+    if (cast := _in_out_dtype(lw, op)) is not None:
+        return cast
     x, w = args
     n, cin = shape_of(x)[:2]
     _, opg, kh, kw = shape_of(w)
