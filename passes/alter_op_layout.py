@@ -7,8 +7,10 @@
                                               %zb = nn.relu(add(%yb, %bb))
                                               %vb = nn.conv2d(%zb, ...), then back to NCHW
 
-A conv2d (NCHW/OIHW, groups=1 or depthwise, output channels a multiple of `block`) computes
-in NCHW{block}c; its input channels are split in blocks of `block`, or, when they do not
+A conv2d (NCHW/OIHW, groups=1 or depthwise) computes in NCHW{block}c; with output channels
+not a multiple of `block` (groups=1 only) its weight is zero-padded to the next multiple and
+its result, transformed back to NCHW and sliced to the real channels, ends the chain. Its input
+channels are split in blocks of `block`, or, when they do not
 divide (an image's 3 channels), of their largest divisor below it (NCHW3c). Between convs,
 elementwise and broadcasting operators (relu, clip, add, multiply, bias_add, ...) stay blocked:
 a per-channel operand ((C,1,1), (1,C,1,1), bias_add's (C,)) is reshaped to (1, C/c, 1, 1, c),
@@ -33,8 +35,8 @@ from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay.builder import RelayBuilder
 from relay_opt.dialects.relay.ir_helpers import static_shape
 from relay_opt.dialects.relay.ops.elementwise import Add
-from relay_opt.dialects.relay.ops.nn import BiasAdd, Conv2D
-from relay_opt.dialects.relay.ops.transform import LayoutTransform, Reshape
+from relay_opt.dialects.relay.ops.nn import BiasAdd, Conv2D, Pad
+from relay_opt.dialects.relay.ops.transform import LayoutTransform, Reshape, StridedSlice
 from relay_opt.dialects.relay.registry import OpPattern, RelayOperatorOp
 from relay_opt.dialects.relay.types import tensor_dtype
 
@@ -98,12 +100,18 @@ class _Chain:
         ):
             return
         in_c, out_c = xs[1], ys[1]
-        if out_c % self.c:
-            return  # the output-channel block is the vector: leave this conv in NCHW
         depthwise = attrs.groups == in_c == out_c and ws[1] == 1
         if attrs.groups != 1 and not depthwise:
             return
+        # The output-channel block is the vector: other output channel counts (SqueezeNet's
+        # 1000 at 16 lanes) compute zero-padded to a multiple and are sliced back to NCHW.
+        pad_out = -out_c % self.c
+        if pad_out and depthwise:
+            return
         b = self.builder(op)
+        if pad_out:
+            zero = b.scalar(0.0, w)
+            w = b.call(Pad, w, zero, pad_width=[[0, pad_out], [0, 0], [0, 0], [0, 0]])
         if depthwise:
             ci, kernel = self.c, f"OIHW1i{self.c}o"
         else:
@@ -112,9 +120,20 @@ class _Chain:
             kernel = f"OIHW{ci}i{self.c}o"
         new = dict(attrs)
         new.update(data_layout=f"NCHW{ci}c", kernel_layout=kernel, out_layout=f"NCHW{self.c}c")
+        if pad_out and attrs.channels:
+            new.update(channels=out_c + pad_out)
         xb = self.to_blocked(b, x, ci)
         wb = b.call(LayoutTransform, w, src_layout="OIHW", dst_layout=kernel)
-        self.done(op, b.call(Conv2D, xb, wb, **new), self.c)
+        yb = b.call(Conv2D, xb, wb, **new)
+        if not pad_out:
+            self.done(op, yb, self.c)
+            return
+        # The chain ends here: what reads the result reads the real channels in NCHW.
+        y = b.call(LayoutTransform, yb, src_layout=f"NCHW{self.c}c", dst_layout="NCHW")
+        op.result.replace_all_uses_with(
+            b.call(StridedSlice, y, begin=[0, 0, 0, 0], end=list(ys), strides=[1, 1, 1, 1])
+        )
+        self.replaced.append(op)
 
     # -- elementwise and broadcasting operators between convs ----------------------------------
 
@@ -206,7 +225,7 @@ def _alter_block(block: Block, c: int) -> None:
             chain.bias_add(op)
         elif isinstance(op, RelayOperatorOp) and _layout_agnostic(op):
             chain.elementwise(op)
-    if chain.blocked:
+    if chain.replaced:
         chain.finish()
 
 

@@ -84,8 +84,8 @@ def test_alter_op_layout_keeps_the_values(block):
     AlterOpLayoutPass(block).apply(Context(), module)
     convs = [op for op in module.walk() if isinstance(op, Conv2D)]
     blocked = [op for op in convs if op.attrs.data_layout != "NCHW"]
-    # 24 output channels do not split into 16
-    assert len(blocked) == (3 if block == 16 else 4), [op.attrs.data_layout for op in convs]
+    # 24 output channels do not split into 16: padded to 32, sliced back
+    assert len(blocked) == 4, [op.attrs.data_layout for op in convs]
     for got, ref in zip(interpret(module, inputs), want, strict=True):
         np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
 
@@ -97,6 +97,32 @@ def test_chain_compiled_matches_the_interpreter(opt):
     want = interpret(module, inputs)
     for got, ref in zip(compile(module, opt=opt)(*inputs), want, strict=True):
         np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4)
+
+
+PADDED = """#[version = "0.0.5"]
+def @main(%x: Tensor[(1, 16, 11, 9), float32], %w: Tensor[(20, 16, 3, 3), float32],
+          %b: Tensor[(20), float32], %w2: Tensor[(8, 20, 1, 1), float32]) {
+  %0 = nn.relu(nn.bias_add(nn.conv2d(%x, %w, strides=[2, 1], padding=[1, 1]), %b));
+  nn.conv2d(%0, %w2)
+}"""
+
+
+@pytest.mark.parametrize("block", [8, 16])
+def test_output_channels_off_the_block_are_padded(block):
+    """20 output channels (no multiple of 8 or 16) compute zero-padded in NCHW{block}c and are
+    sliced back; the next conv reads the 20 real channels."""
+    rng = np.random.default_rng(block)
+    shapes = [(1, 16, 11, 9), (20, 16, 3, 3), (20,), (8, 20, 1, 1)]
+    inputs = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    module = load_program(PADDED, "relay").module
+    want = interpret(module, inputs)
+    AlterOpLayoutPass(block).apply(Context(), module)
+    convs = [op for op in module.walk() if isinstance(op, Conv2D)]
+    assert convs[0].attrs.kernel_layout == f"OIHW{block}i{block}o"
+    assert convs[0].result.type.get_shape()[1] == -(-20 // block)  # pyright: ignore
+    np.testing.assert_allclose(interpret(module, inputs), want, rtol=1e-5, atol=1e-5)
+    OptimizePass(3, layout_block=block).apply(Context(), module)
+    np.testing.assert_allclose(compile(module)(*inputs), want, rtol=1e-4, atol=1e-4)
 
 
 def test_constant_weights_are_relaid_at_compile_time():
