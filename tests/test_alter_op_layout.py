@@ -84,8 +84,8 @@ def test_alter_op_layout_keeps_the_values(block):
     AlterOpLayoutPass(block).apply(Context(), module)
     convs = [op for op in module.walk() if isinstance(op, Conv2D)]
     blocked = [op for op in convs if op.attrs.data_layout != "NCHW"]
-    # 24 output channels do not split into 16
-    assert len(blocked) == (3 if block == 16 else 4), [op.attrs.data_layout for op in convs]
+    # 24 output channels do not split into 16: padded to 32, sliced back
+    assert len(blocked) == 4, [op.attrs.data_layout for op in convs]
     for got, ref in zip(interpret(module, inputs), want, strict=True):
         np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
 
@@ -96,6 +96,67 @@ def test_chain_compiled_matches_the_interpreter(opt):
     module = load_program(CHAIN, "relay").module
     want = interpret(module, inputs)
     for got, ref in zip(compile(module, opt=opt)(*inputs), want, strict=True):
+        np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4)
+
+
+PADDED = """#[version = "0.0.5"]
+def @main(%x: Tensor[(1, 16, 11, 9), float32], %w: Tensor[(20, 16, 3, 3), float32],
+          %b: Tensor[(20), float32], %w2: Tensor[(8, 20, 1, 1), float32]) {
+  %0 = nn.relu(nn.bias_add(nn.conv2d(%x, %w, strides=[2, 1], padding=[1, 1]), %b));
+  nn.conv2d(%0, %w2)
+}"""
+
+
+@pytest.mark.parametrize("block", [8, 16])
+def test_output_channels_off_the_block_are_padded(block):
+    """20 output channels (no multiple of 8 or 16) compute zero-padded in NCHW{block}c and are
+    sliced back; the next conv reads the 20 real channels."""
+    rng = np.random.default_rng(block)
+    shapes = [(1, 16, 11, 9), (20, 16, 3, 3), (20,), (8, 20, 1, 1)]
+    inputs = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    module = load_program(PADDED, "relay").module
+    want = interpret(module, inputs)
+    AlterOpLayoutPass(block).apply(Context(), module)
+    convs = [op for op in module.walk() if isinstance(op, Conv2D)]
+    assert convs[0].attrs.kernel_layout == f"OIHW{block}i{block}o"
+    assert convs[0].result.type.get_shape()[1] == -(-20 // block)  # pyright: ignore
+    np.testing.assert_allclose(interpret(module, inputs), want, rtol=1e-5, atol=1e-5)
+    OptimizePass(3, layout_block=block).apply(Context(), module)
+    np.testing.assert_allclose(compile(module)(*inputs), want, rtol=1e-4, atol=1e-4)
+
+
+GROUPED = """#[version = "0.0.5"]
+def @main(%x: Tensor[(2, 24, 10, 9), float32], %w0: Tensor[(112, 6, 1, 1), float32],
+          %w1: Tensor[(64, 56, 3, 3), float32], %b1: Tensor[(64), float32],
+          %w2: Tensor[(32, 16, 3, 3), float32], %w3: Tensor[(16, 4, 1, 1), float32]) {
+  %0 = nn.relu(nn.conv2d(%x, %w0, groups=4));
+  %1 = nn.conv2d(%0, %w1, strides=[2, 1], padding=[1, 2, 0, 1], dilation=[1, 2], groups=2);
+  %2 = nn.relu(nn.bias_add(%1, %b1));
+  %3 = nn.conv2d(%2, %w2, padding=[1, 1], groups=4);
+  (%3, nn.conv2d(%3, %w3, groups=8))
+}"""
+
+
+@pytest.mark.parametrize("block", [8, 16])
+def test_grouped_convs_are_blocked_per_group(block):
+    """Grouped convs on the routine: ShuffleNet's 4 groups of 28 output channels (6 input
+    channels each) as one conv with a block-diagonal weight; AlexNet's 2 groups of 32 with
+    bias, strides, asymmetric padding and dilation as one conv per group; 4 groups of 8 (per
+    group at 8 lanes, slicing a blocked input; block-diagonal at 16); 8 groups of 2 stay
+    grouped. Interpreted and compiled, against the original."""
+    rng = np.random.default_rng(block)
+    shapes = [(2, 24, 10, 9), (112, 6, 1, 1), (64, 56, 3, 3), (64,), (32, 16, 3, 3), (16, 4, 1, 1)]
+    # Weights scaled by their fan-in keep every layer's values near 1 (a fixed tolerance).
+    inputs = [(rng.standard_normal(s) / np.sqrt(np.prod(s[1:]))).astype(np.float32) for s in shapes]
+    module = load_program(GROUPED, "relay").module
+    want = interpret(module, inputs)
+    AlterOpLayoutPass(block).apply(Context(), module)
+    groups = [op.attrs.groups for op in module.walk() if isinstance(op, Conv2D)]
+    assert groups == [1] * (7 if block == 8 else 4) + [8], groups
+    for got, ref in zip(interpret(module, inputs), want, strict=True):
+        np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
+    OptimizePass(3, layout_block=block).apply(Context(), module)
+    for got, ref in zip(compile(module)(*inputs), want, strict=True):
         np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4)
 
 
