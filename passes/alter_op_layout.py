@@ -8,7 +8,8 @@
                                               %vb = nn.conv2d(%zb, ...), then back to NCHW
 
 A conv2d (NCHW/OIHW, groups=1 or depthwise) computes in NCHW{block}c; with output channels
-not a multiple of `block` (groups=1 only) its weight is zero-padded to the next multiple and
+not a multiple of `block` (groups=1 only; at least one block of them: a conv to fewer channels
+keeps its loops) its weight is zero-padded to the next multiple and
 its result, transformed back to NCHW and sliced to the real channels, ends the chain. Its input
 channels are split in blocks of `block`, or, when they do not
 divide (an image's 3 channels), of their largest divisor below it (NCHW3c). Between convs,
@@ -118,6 +119,8 @@ class _Chain:
         in_c, out_c = xs[1], ys[1]
         depthwise = attrs.groups == in_c == out_c and ws[1] == 1
         if depthwise and out_c % self.c:
+            return
+        if out_c < self.c:  # not one whole block: padding would compute mostly zeros
             return
         if attrs.groups != 1 and not depthwise:
             self.grouped(op, xs, ws, ys)
