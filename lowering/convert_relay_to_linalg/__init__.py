@@ -485,7 +485,8 @@ def _is_dim_of(size: SSAValue, value: SSAValue, axis: int) -> bool:
 
 class RuntimeDim:
     """A size known at run time (an `index` value), for the operators' shape functions:
-    `+ - * //` and `.max` with ints and other RuntimeDims build `arith` ops; ints stay ints."""
+    `+ - * //`, `.max` (unsigned) and `.smax`/`.smin` (signed) with ints and other
+    RuntimeDims build `arith` ops; ints stay ints."""
 
     def __init__(self, lw: Lowerer, value: SSAValue | None, dim_of: tuple[SSAValue, int] = ()):  # pyright: ignore[reportArgumentType]
         self.lw, self._value, self._dim_of = lw, value, dim_of
@@ -538,6 +539,14 @@ class RuntimeDim:
         if isinstance(other, RuntimeDim) and self._dim_of and self._dim_of == other._dim_of:
             return self
         return self._binary(other, arith.MaxUIOp)
+
+    def smax(self, other: object) -> RuntimeDim:
+        """The larger of two signed sizes (a slice bound clamped from below)."""
+        return self._binary(other, arith.MaxSIOp)
+
+    def smin(self, other: object) -> RuntimeDim:
+        """The smaller of two signed sizes (a slice bound clamped from above)."""
+        return self._binary(other, arith.MinSIOp)
 
     def __floordiv__(self, other: object) -> RuntimeDim:
         return self._binary(other, arith.FloorDivSIOp)
