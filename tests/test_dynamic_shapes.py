@@ -98,6 +98,12 @@ def @main(%x: Tensor[(?, 3, ?), float32], %i: Tensor[(?), int32]) {
    variance(%x, mean(%x, axis=[0, 2], keepdims=True), axis=[0, 2], unbiased=True),
    argmax(%x, axis=[2]), argmin(%x, axis=[0, 2]), argmax(%x), take(%x, %i))
 }""",
+    # A length read from the bounds at run time (an ONNX Range of computed inputs).
+    "arange": """
+def @main(%x: Tensor[(?), float32], %i: Tensor[(?), int32]) {
+  (arange(0f, add(sum(%x), 3f), 0.5f), arange(5f, mean(%x), -0.7f),
+   arange(cast(sum(%i), dtype="int64"), 40i64, 3i64), arange(sum(%i), 0, -2))
+}""",
 }
 
 
@@ -238,6 +244,32 @@ def test_onnx_dim_param_compiles_once(tmp_path: Path):
         np.testing.assert_allclose(exe(x), want, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "int64"])
+def test_onnx_range_of_computed_bounds_compiles_once(tmp_path: Path, dtype):
+    import onnx
+    from onnx import helper
+
+    elem = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    graph = helper.make_graph(
+        [
+            helper.make_node("ReduceSum", ["x"], ["s"], keepdims=0),
+            helper.make_node("Range", ["zero", "s", "d"], ["y"]),
+        ],
+        "range",
+        [helper.make_tensor_value_info("x", elem, ["N"])],
+        [helper.make_tensor_value_info("y", elem, None)],
+        [helper.make_tensor("zero", elem, [], [0]), helper.make_tensor("d", elem, [], [2])],
+    )
+    path = tmp_path / "range.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    exe = compile(load_program(path).module, opt=1, cache=False)
+    for n in (1, 4, 9):  # lengths 0, 3 and 18 from one compile
+        x = np.arange(n, dtype=dtype)
+        got, want = exe(x), np.arange(0, x.sum(), 2, dtype=dtype)
+        assert got.shape == want.shape
+        np.testing.assert_array_equal(got, want)
+
+
 def test_relay_run_takes_the_shape_from_the_inputs(tmp_path: Path, capsys):
     from relay_opt.tools.relay_run import main
 
@@ -290,6 +322,22 @@ def test_sizes_that_do_not_fit_at_run_time_are_located_errors(body, bad, message
     with pytest.raises(RelayError, match=message) as e:
         exe(np.ones(bad, np.float32), np.ones((2, 3), np.float32), w)
     assert str(location_of(e.value.at)).startswith("fit.rly:4:3")
+
+
+@pytest.mark.parametrize(
+    ("step", "message"),
+    [("0", "'arange': the step is 0"), ("0f", "'arange': the step is 0 or the bounds give no")],
+)
+def test_an_arange_step_of_0_is_a_located_error(step, message):
+    bound = "%n" if step == "0" else 'cast(%n, dtype="float32")'
+    module = load_program(
+        HEADER + f"def @main(%n: int32) {{\n  arange({bound}, {bound}, {step})\n}}\n",
+        "relay",
+        filename="range.rly",
+    ).module
+    with pytest.raises(RelayError, match=message) as e:
+        compile(module, opt=0, cache=False)(np.int32(3))
+    assert str(location_of(e.value.at)) == "range.rly:3:3"
 
 
 def test_handed_back_results_are_freed():

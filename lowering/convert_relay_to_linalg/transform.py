@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 from xdsl.builder import Builder
-from xdsl.dialects import arith, tensor
+from xdsl.dialects import arith, math, tensor
 from xdsl.dialects.builtin import AnyFloat, IndexType, TensorType, TupleType, f64, i64
 from xdsl.ir import SSAValue
 from xdsl.ir.affine import AffineDimExpr, AffineExpr
@@ -943,6 +943,35 @@ def lower_reverse_sequence(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue
     )[0]
 
 
+def _check_arange_bounds(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> None:
+    """A run-time length needs a step that is not 0 and, for float bounds, a finite number
+    of steps (an infinite or nan bound has none): else the call ends with a located error."""
+    from xdsl.dialects.builtin import IntegerType
+
+    from relay_opt.lowering.convert_relay_to_linalg.structured import scalar_const
+
+    start, stop, step = (
+        lw.insert(tensor.ExtractOp(v, [], v.type.element_type)).results[0]  # pyright: ignore[reportAttributeAccessIssue]
+        for v in args
+    )
+    if isinstance(step.type, IntegerType):
+        zero = scalar_const(lw, 0, step.type)
+        bad = lw.insert(arith.CmpiOp(step, zero, "eq")).results[0]
+        lw.objects.fail_if(op, bad, "'arange': the step is 0")
+        return
+    start, stop, step = (
+        v if v.type == f64 else lw.insert(arith.ExtFOp(v, f64)).results[0]
+        for v in (start, stop, step)
+    )
+    span = lw.insert(arith.SubfOp(stop, start)).results[0]
+    steps = lw.insert(arith.DivfOp(span, step)).results[0]
+    size = lw.insert(math.AbsFOp(steps)).results[0]
+    # Not (|steps| < 2^62): nan and infinity included (an unordered comparison is false).
+    fits = lw.insert(arith.CmpfOp(size, scalar_const(lw, 2.0**62, f64), "olt")).results[0]
+    bad = lw.insert(arith.XOrIOp(fits, scalar_const(lw, True, fits.type))).results[0]
+    lw.objects.fail_if(op, bad, "'arange': the step is 0 or the bounds give no finite length")
+
+
 @lowering(Arange)
 def lower_arange(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     """out[i] = start + i * step; the length is static once infer-types saw constant operands."""
@@ -953,11 +982,9 @@ def lower_arange(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
     from relay_opt.lowering.convert_relay_to_linalg.structured import index
 
     out_t = signless(op.result.type)
-    if DYNAMIC in shape_of(out_t):
-        raise RelayError(
-            "arange's length is only known at run time; dynamic shapes are not compiled yet", op
-        )
     start, _, step = args
+    if DYNAMIC in shape_of(out_t):  # the length came from the bounds at run time
+        _check_arange_bounds(lw, op, args)
     src = tensor_dtype(op.operands[0].type)  # pyright: ignore
     dst = tensor_dtype(op.result.type)  # pyright: ignore
     elem = out_t.element_type  # pyright: ignore

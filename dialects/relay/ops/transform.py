@@ -1157,6 +1157,13 @@ def _arange_value_rel(
     return result([len(np.arange(start, stop, step))], attrs.dtype or "float32")
 
 
+def _arange_dims(shapes: Sequence[Sequence[Any]], attrs: Attrs) -> list[Any]:  # noqa: ARG001
+    """The shape function: ceil((stop - start) / step), at least 0, from the bounds' values
+    (`shape_reads`); the lowering checks that the step is not 0."""
+    [start], [stop], [step] = shapes
+    return [dim_max((stop - start).ceil_div(step), 0)]
+
+
 @register(
     OpDef(
         "arange",
@@ -1167,6 +1174,8 @@ def _arange_value_rel(
         _arange,
         "evenly spaced values in [start, stop)",
         value_relation=_arange_value_rel,
+        shape=_arange_dims,
+        shape_reads=(0, 1, 2),
     )
 )
 class Arange(RelayOperatorOp): ...
