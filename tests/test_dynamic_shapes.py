@@ -270,6 +270,34 @@ def test_onnx_range_of_computed_bounds_compiles_once(tmp_path: Path, dtype):
         np.testing.assert_array_equal(got, want)
 
 
+def test_onnx_tile_of_run_time_repeats_compiles_once(tmp_path: Path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Tile", ["x", "r"], ["y"])],
+        "tile",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3]),
+            helper.make_tensor_value_info("r", TensorProto.INT64, [2]),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
+    path = tmp_path / "tile.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    module = load_program(path).module
+    exe = compile(module, opt=3, cache=False)
+    rng = np.random.default_rng(4)
+    for n, reps in ((2, (1, 1)), (3, (2, 3)), (0, (4, 1)), (1, (0, 2))):
+        x, r = rng.standard_normal((n, 3)).astype(np.float32), np.array(reps, np.int64)
+        got, want = exe(x, r), np.tile(x, reps)
+        assert got.shape == want.shape
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(interpret(module, {"x": x, "r": r}), want)
+    with pytest.raises(RelayError, match="'dyn.tile': a repetition is negative"):
+        exe(np.ones((2, 3), np.float32), np.array([1, -1], np.int64))
+
+
 def test_relay_run_takes_the_shape_from_the_inputs(tmp_path: Path, capsys):
     from relay_opt.tools.relay_run import main
 

@@ -1002,6 +1002,10 @@ def _expand_at_run_time(n: Node, x: Value, shape: Value) -> Value:
 
 @converter("Tile")
 def tile(n: Node) -> Value:
+    repeats = n.required(1)
+    if not isinstance(repeats, np.ndarray) and n.shape(repeats) == (n.rank(n.required(0)),):
+        # repetitions computed at run time: the sizes are read from them (`?` dims)
+        return n.op("dyn.tile", n.required(0), n.cast(repeats, "int64"))
     reps = [int(r) for r in n.const_input(1, "repeats").reshape(-1)]  # pyright: ignore
     return n.op("tile", n.required(0), reps=reps)
 

@@ -29,6 +29,7 @@ from relay_opt.dialects.relay.ops.transform import (
     DynBroadcastTo,
     DynReshape,
     DynStridedSlice,
+    DynTile,
     ExpandDims,
     Full,
     LayoutTransform,
@@ -428,6 +429,27 @@ def _true(lw: Lowerer) -> SSAValue:
     from xdsl.dialects.builtin import i1
 
     return lw.insert(arith.ConstantOp.from_int_and_width(1, i1)).results[0]
+
+
+@lowering(DynTile)
+def lower_dyn_tile(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    """Each axis of the data read at index modulo its size; a negative repetition (a
+    negative size) ends the call with a located error first."""
+    zero = index_value(lw, 0)
+    for size in lw.result_dims():
+        assert isinstance(size, SSAValue)  # every dim is ?: data dims times repetitions
+        negative = lw.insert(arith.CmpiOp(size, zero, "slt")).results[0]
+        lw.objects.fail_if(op, negative, "'dyn.tile': a repetition is negative")
+    x = args[0]
+    offset = len(shape_of(op.result.type)) - len(shape_of(x))
+    x_dims = [index_value(lw, dim) for dim in runtime_shape(lw, x)]
+
+    def coords(b: Builder, i: list[SSAValue]) -> list[SSAValue]:
+        return [
+            b.insert(arith.RemUIOp(i[k + offset], size)).results[0] for k, size in enumerate(x_dims)
+        ]
+
+    return read_at(lw, x, empty(lw, op.result.type), coords)
 
 
 @lowering(Tile)

@@ -817,7 +817,12 @@ def _tile_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
 
 
 def _tile_dims(shapes: Sequence[Sequence[Any]], attrs: Attrs) -> list[Any]:
-    shape, reps = list(shapes[0]), list(attrs.reps)
+    return tiled_dims(shapes[0], list(attrs.reps))
+
+
+def tiled_dims(shape: Sequence[Any], reps: Sequence[Any]) -> list[Any]:
+    """numpy's tile: the shorter of shape and reps is padded with leading 1s."""
+    shape, reps = list(shape), list(reps)
     n = max(len(shape), len(reps))
     shape = [1] * (n - len(shape)) + shape
     reps = [1] * (n - len(reps)) + reps
@@ -847,6 +852,33 @@ def _repeat_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     out = list(shape)
     out[axis] = DYNAMIC if shape[axis] == DYNAMIC else shape[axis] * attrs.repeats
     return result(out, dtype)
+
+
+def _dyn_tile_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:  # noqa: ARG001
+    data, dtype = expect_tensor(args[0], "data")
+    reps, reps_dtype = expect_tensor(args[1], "reps")
+    if len(reps) != 1 or reps[0] == DYNAMIC or not reps_dtype.startswith("int"):
+        raise TypeRelationError(
+            f"reps must be a 1-D integer tensor of static length, not {show_shape(reps)} "
+            f"{reps_dtype}"
+        )
+    return result([DYNAMIC] * max(len(data), reps[0]), dtype)
+
+
+@register(
+    OpDef(
+        "dyn.tile",
+        ("data", "reps"),
+        (),
+        _dyn_tile_rel,
+        OpPattern.OPAQUE,  # its own kernel: the sizes are read from `reps` first
+        lambda attrs, x, reps: np.tile(x, [int(r) for r in reps]),  # noqa: ARG005
+        "tile by repetitions read at run time",
+        shape=lambda shapes, attrs: tiled_dims(shapes[0], shapes[1]),  # noqa: ARG005
+        shape_reads=(1,),
+    )
+)
+class DynTile(RelayOperatorOp): ...
 
 
 def _repeat_dims(shapes: Sequence[Sequence[Any]], attrs: Attrs) -> list[Any]:
