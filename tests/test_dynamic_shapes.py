@@ -368,6 +368,21 @@ def test_an_arange_step_of_0_is_a_located_error(step, message):
     assert str(location_of(e.value.at)) == "range.rly:3:3"
 
 
+@pytest.mark.parametrize("opt", [0, 3])
+def test_constant_padding_of_an_axis_empty_at_run_time(opt):
+    # Every element is the pad value; the data (no element) is never read.
+    module = load_program(
+        HEADER + "def @main(%x: Tensor[(?, 4), float32]) {\n"
+        "  nn.pad(%x, 1.5f, pad_width=[[1, 2], [0, 1]])\n}\n",
+        "relay",
+    ).module
+    exe = compile(module, opt=opt, cache=False)
+    for n in (0, 3):
+        x = np.random.default_rng(n).standard_normal((n, 4)).astype(np.float32)
+        want = np.pad(x, [(1, 2), (0, 1)], constant_values=1.5)
+        np.testing.assert_array_equal(exe(x), want)
+
+
 def test_handed_back_results_are_freed():
     # Every call allocates its ? results in native code; the JIT frees them after copying.
     import resource

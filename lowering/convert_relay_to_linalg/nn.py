@@ -10,7 +10,7 @@ import math as pymath
 from collections.abc import Callable, Sequence
 
 from xdsl.builder import Builder
-from xdsl.dialects import arith, math, tensor
+from xdsl.dialects import arith, math, scf, tensor
 from xdsl.dialects.builtin import (
     AffineMapAttr,
     DenseArrayBase,
@@ -20,7 +20,7 @@ from xdsl.dialects.builtin import (
     i64,
 )
 from xdsl.dialects.linalg import ops as linalg
-from xdsl.ir import Attribute, SSAValue
+from xdsl.ir import Attribute, Block, Region, SSAValue
 
 from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay.attribute_names import CONTRACTION, CONV_PADDING
@@ -852,6 +852,8 @@ def pad_by_index(
         assert op is not None  # pooling pads only static axes
         dim = lw.insert(tensor.DimOp(x, scalar_const(lw, k, IndexType()))).results[0]
         last_of[k] = lw.insert(arith.SubiOp(dim, scalar_const(lw, 1, IndexType()))).results[0]
+        if mode == "constant":  # an empty axis: every element is padding, nothing is read
+            continue
         least = max(widths[k]) + 1 if reflect else 1
         short = lw.insert(arith.CmpiOp(dim, scalar_const(lw, least, IndexType()), "slt"))
         what = f"more than {least - 1} elements" if reflect else "an element"
@@ -886,13 +888,19 @@ def pad_by_index(
                 low, high = zero, last
             r = b.insert(arith.SelectOp(below, low, r)).results[0]
             coords.append(b.insert(arith.SelectOp(above, high, r)).results[0])
-        element = b.insert(tensor.ExtractOp(x, coords, xt.element_type)).results[0]
+        read = tensor.ExtractOp(x, coords, xt.element_type)
         if outside is None or value is None:
-            return element
+            return b.insert(read).results[0]
+        if not last_of:
+            b.insert(read)
         pad = a[0] if isinstance(value, SSAValue) else scalar_const(b, value, xt.element_type)
         if convert is not None:
             pad = convert(b, pad)
-        return b.insert(arith.SelectOp(outside, pad, element)).results[0]
+        if last_of:  # a padded `?` axis may be empty: read the data only inside it
+            padding, inside = Region(Block([scf.YieldOp(pad)])), Region(Block([read]))
+            inside.block.add_op(scf.YieldOp(read.results[0]))
+            return b.insert(scf.IfOp(outside, [xt.element_type], padding, inside)).results[0]
+        return b.insert(arith.SelectOp(outside, pad, read.results[0])).results[0]
 
     inputs = [value] if isinstance(value, SSAValue) else []
     maps = [amap(n, [])] * len(inputs) + [amap(n, [d(i) for i in range(n)])]
