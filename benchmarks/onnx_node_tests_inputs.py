@@ -42,7 +42,8 @@ def main() -> None:
     for case in cases:
         if not case.data_sets or case.model is None:
             continue
-        inputs = case.data_sets[0][0]
+        # A numpy scalar (Range's bounds) is a 0-d tensor, as `-i` stores it.
+        inputs = [np.asarray(a) if isinstance(a, np.generic) else a for a in case.data_sets[0][0]]
         graph = case.model.graph
         initialized = {i.name for i in graph.initializer}
         names = [vi.name for vi in graph.input if vi.name not in initialized]

@@ -67,6 +67,43 @@ def @main(%x: Tensor[(?, 4, 6), float32], %g: Tensor[(6), float32], %b: Tensor[(
 def @main(%x: Tensor[(?, 3), float32], %y: Tensor[(?, 3), float32]) {
   (stack((%x, %y), axis=1), zeros_like(%x), argmax(%x, axis=[1]), argmin(%y, axis=[1]))
 }""",
+    # Operators whose `?` result sizes come from their shape functions at run time: Relay's
+    # clamped slice bounds, tiles, repeats, sections, paddings, and counts over `?` axes.
+    "slices": """
+def @main(%x: Tensor[(?, 4), float32]) {
+  (strided_slice(%x, begin=[1, 0], end=[-1, 3]), strided_slice(%x, begin=[-1], end=[0], strides=[-2]),
+   strided_slice(%x, begin=[1, 1], end=[2, -1], slice_mode="size"),
+   strided_slice(%x, begin=[-3, 0], end=[-100, 4], strides=[-1, 3]),
+   split(%x, indices_or_sections=[1], axis=0), split(%x, indices_or_sections=[2], axis=1))
+}""",
+    "tiles": """
+def @main(%x: Tensor[(?, 3), float32], %y: Tensor[(?, 1), float32]) {
+  (tile(%x, reps=[2, 1, 2]), repeat(%x, repeats=3, axis=0), repeat(%y, repeats=2, axis=1),
+   broadcast_to(%y, shape=[2, 5, 4]), split(%x, indices_or_sections=3, axis=1))
+}""",
+    "pads": """
+def @main(%x: Tensor[(?, 4), float32]) {
+  (nn.pad(%x, 1.5f, pad_width=[[1, 2], [0, 1]]),
+   nn.pad(%x, 0f, pad_width=[[0, 0], [2, 1]], pad_mode="reflect"),
+   nn.pad(%x, 0f, pad_width=[[1, 1], [2, 1]], pad_mode="edge"))
+}""",
+    "resize": """
+def @main(%x: Tensor[(?, 3, 4, 4), float32]) {
+  (image.resize2d(%x, size=[6, 3], method="linear"),
+   image.resize2d(%x, size=[8, 8], method="nearest_neighbor"))
+}""",
+    "counts": """
+def @main(%x: Tensor[(?, 3, ?), float32], %i: Tensor[(?), int32]) {
+  (mean(%x, axis=[0, 2]), mean(%x, axis=[1], keepdims=True),
+   variance(%x, mean(%x, axis=[0, 2], keepdims=True), axis=[0, 2], unbiased=True),
+   argmax(%x, axis=[2]), argmin(%x, axis=[0, 2]), argmax(%x), take(%x, %i))
+}""",
+    # A length read from the bounds at run time (an ONNX Range of computed inputs).
+    "arange": """
+def @main(%x: Tensor[(?), float32], %i: Tensor[(?), int32]) {
+  (arange(0f, add(sum(%x), 3f), 0.5f), arange(5f, mean(%x), -0.7f),
+   arange(cast(sum(%i), dtype="int64"), 40i64, 3i64), arange(sum(%i), 0, -2))
+}""",
 }
 
 
@@ -102,12 +139,17 @@ def test_one_compile_runs_at_two_sizes(compiled, name):
     rng = np.random.default_rng(0)
     for n in (1, 5):
         inputs = _inputs(module, n, rng)
-        got, want = exe(**inputs), interpret(module, inputs)
-        got = got if isinstance(got, tuple) else (got,)
-        want = want if isinstance(want, tuple) else (want,)
+        got, want = _leaves(exe(**inputs)), _leaves(interpret(module, inputs))
         for g, w in zip(got, want, strict=True):
             assert g.shape == w.shape
             np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
+
+
+def _leaves(value) -> list[np.ndarray]:  # noqa: ANN001
+    """The arrays of a result, nested tuples (split's) flattened."""
+    if isinstance(value, tuple):
+        return [leaf for field in value for leaf in _leaves(field)]
+    return [value]
 
 
 def test_the_mlp_matches_numpy(compiled):
@@ -157,13 +199,14 @@ def @main(%x: Tensor[(?, 3), float32]) {
 
 def test_an_operator_without_a_shape_function_is_a_located_error():
     module = load_program(
-        HEADER + "def @main(%x: Tensor[(?, 3), float32]) {\n  tile(%x, reps=[1, 2])\n}\n",
+        HEADER + "def @main(%x: Tensor[(?, 3), float32], %n: Tensor[(?), int32]) {\n"
+        "  reverse_sequence(%x, %n)\n}\n",
         "relay",
-        filename="tile.rly",
+        filename="rev.rly",
     ).module
-    with pytest.raises(RelayError, match="'tile' with \\? dimensions is not supported") as e:
+    with pytest.raises(RelayError, match="'reverse_sequence' with \\? dimensions is not") as e:
         compile(module, opt=0, cache=False)
-    assert str(location_of(e.value.at)) == "tile.rly:3:3"
+    assert str(location_of(e.value.at)) == "rev.rly:3:3"
 
 
 def _onnx_mlp(path: Path) -> tuple[np.ndarray, ...]:
@@ -201,6 +244,60 @@ def test_onnx_dim_param_compiles_once(tmp_path: Path):
         np.testing.assert_allclose(exe(x), want, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "int64"])
+def test_onnx_range_of_computed_bounds_compiles_once(tmp_path: Path, dtype):
+    import onnx
+    from onnx import helper
+
+    elem = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    graph = helper.make_graph(
+        [
+            helper.make_node("ReduceSum", ["x"], ["s"], keepdims=0),
+            helper.make_node("Range", ["zero", "s", "d"], ["y"]),
+        ],
+        "range",
+        [helper.make_tensor_value_info("x", elem, ["N"])],
+        [helper.make_tensor_value_info("y", elem, None)],
+        [helper.make_tensor("zero", elem, [], [0]), helper.make_tensor("d", elem, [], [2])],
+    )
+    path = tmp_path / "range.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    exe = compile(load_program(path).module, opt=1, cache=False)
+    for n in (1, 4, 9):  # lengths 0, 3 and 18 from one compile
+        x = np.arange(n, dtype=dtype)
+        got, want = exe(x), np.arange(0, x.sum(), 2, dtype=dtype)
+        assert got.shape == want.shape
+        np.testing.assert_array_equal(got, want)
+
+
+def test_onnx_tile_of_run_time_repeats_compiles_once(tmp_path: Path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Tile", ["x", "r"], ["y"])],
+        "tile",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3]),
+            helper.make_tensor_value_info("r", TensorProto.INT64, [2]),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
+    path = tmp_path / "tile.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    module = load_program(path).module
+    exe = compile(module, opt=3, cache=False)
+    rng = np.random.default_rng(4)
+    for n, reps in ((2, (1, 1)), (3, (2, 3)), (0, (4, 1)), (1, (0, 2))):
+        x, r = rng.standard_normal((n, 3)).astype(np.float32), np.array(reps, np.int64)
+        got, want = exe(x, r), np.tile(x, reps)
+        assert got.shape == want.shape
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(interpret(module, {"x": x, "r": r}), want)
+    with pytest.raises(RelayError, match="'dyn.tile': a repetition is negative"):
+        exe(np.ones((2, 3), np.float32), np.array([1, -1], np.int64))
+
+
 def test_relay_run_takes_the_shape_from_the_inputs(tmp_path: Path, capsys):
     from relay_opt.tools.relay_run import main
 
@@ -228,6 +325,14 @@ def test_relay_run_takes_the_shape_from_the_inputs(tmp_path: Path, capsys):
         ("nn.dense(%a, %w)", (3, 2), "'nn.dense': the inner dimensions differ at run time"),
         ("reshape(%a, newshape=[-1, 3])", (2, 2), "'reshape': the new shape has a different"),
         ("concatenate((%a, %b), axis=1)", (3, 2), "'concatenate': the inner dimensions differ"),
+        ("split(%a, indices_or_sections=2)", (3, 2), "'split': the axis does not split into 2"),
+        ("broadcast_to(%a, shape=[2, 3])", (3, 2), "'broadcast_to': a \\? dimension of the data"),
+        (
+            'nn.pad(%a, 0f, pad_width=[[0, 0], [2, 2]], pad_mode="reflect")',
+            (3, 2),
+            "'nn.pad': padded axis 1 needs more than 2 elements",
+        ),
+        ("argmax(%a, axis=[0])", (0, 3), "'argmax' over no elements"),
     ],
 )
 def test_sizes_that_do_not_fit_at_run_time_are_located_errors(body, bad, message):
@@ -245,6 +350,37 @@ def test_sizes_that_do_not_fit_at_run_time_are_located_errors(body, bad, message
     with pytest.raises(RelayError, match=message) as e:
         exe(np.ones(bad, np.float32), np.ones((2, 3), np.float32), w)
     assert str(location_of(e.value.at)).startswith("fit.rly:4:3")
+
+
+@pytest.mark.parametrize(
+    ("step", "message"),
+    [("0", "'arange': the step is 0"), ("0f", "'arange': the step is 0 or the bounds give no")],
+)
+def test_an_arange_step_of_0_is_a_located_error(step, message):
+    bound = "%n" if step == "0" else 'cast(%n, dtype="float32")'
+    module = load_program(
+        HEADER + f"def @main(%n: int32) {{\n  arange({bound}, {bound}, {step})\n}}\n",
+        "relay",
+        filename="range.rly",
+    ).module
+    with pytest.raises(RelayError, match=message) as e:
+        compile(module, opt=0, cache=False)(np.int32(3))
+    assert str(location_of(e.value.at)) == "range.rly:3:3"
+
+
+@pytest.mark.parametrize("opt", [0, 3])
+def test_constant_padding_of_an_axis_empty_at_run_time(opt):
+    # Every element is the pad value; the data (no element) is never read.
+    module = load_program(
+        HEADER + "def @main(%x: Tensor[(?, 4), float32]) {\n"
+        "  nn.pad(%x, 1.5f, pad_width=[[1, 2], [0, 1]])\n}\n",
+        "relay",
+    ).module
+    exe = compile(module, opt=opt, cache=False)
+    for n in (0, 3):
+        x = np.random.default_rng(n).standard_normal((n, 4)).astype(np.float32)
+        want = np.pad(x, [(1, 2), (0, 1)], constant_values=1.5)
+        np.testing.assert_array_equal(exe(x), want)
 
 
 def test_handed_back_results_are_freed():

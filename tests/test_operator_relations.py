@@ -452,7 +452,7 @@ CASES["image.resize2d"] = lambda rng: [
 
 def test_every_operator_has_cases():
     # their results' dims are ?: tested below
-    dynamic = ("arange", "dyn.reshape", "dyn.strided_slice", "dyn.broadcast_to")
+    dynamic = ("arange", "dyn.reshape", "dyn.strided_slice", "dyn.broadcast_to", "dyn.tile")
     missing = sorted(op.name for op in all_ops() if op.name not in CASES and op.name not in dynamic)
     assert not missing, f"operators without relation test cases: {missing}"
     assert len(list(all_ops())) >= 80
@@ -543,6 +543,18 @@ def test_dyn_broadcast_to_reads_its_shape_at_run_time():
     np.testing.assert_array_equal(got, np.broadcast_to(np.arange(3.0).reshape(3, 1), (2, 3, 4)))
     with pytest.raises(TypeRelationError, match="at least the data's rank 2"):
         opdef.infer([x, tensor_type((1,), "int64")], attrs)
+
+
+def test_dyn_tile_reads_its_repetitions_at_run_time():
+    opdef = lookup("dyn.tile")
+    x, attrs = tensor_type((2, 3), "float32"), opdef.make_attrs({})
+    assert opdef.infer([x, tensor_type((3,), "int64")], attrs) == tensor_type(
+        [DYNAMIC] * 3, "float32"
+    )
+    got = opdef.compute(attrs, np.arange(6.0).reshape(2, 3), np.array([2, 1, 2]))
+    np.testing.assert_array_equal(got, np.tile(np.arange(6.0).reshape(2, 3), (2, 1, 2)))
+    with pytest.raises(TypeRelationError, match="reps must be a 1-D integer tensor"):
+        opdef.infer([x, tensor_type((2,), "float32")], attrs)
 
 
 def test_arange_is_dynamic_until_its_operands_are_known():

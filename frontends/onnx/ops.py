@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
+from relay_opt.dialects.relay.ops.common import show_shape
 from relay_opt.dialects.relay.types import DYNAMIC
 from relay_opt.frontends.onnx.activations import ACTIVATIONS, OPERATORS
 from relay_opt.frontends.onnx.importer import Node, Value, converter, relay_dtype_of
@@ -703,6 +704,8 @@ def constant_of_shape(n: Node) -> Value:
 
 @converter("Range")
 def range_(n: Node) -> Value:
+    if not all(isinstance(n.required(i), np.ndarray) for i in range(3)):
+        return _range_at_run_time(n)
     start, limit, delta = (
         np.asarray(n.const_input(i, name)) for i, name in enumerate(("start", "limit", "delta"))
     )
@@ -713,6 +716,19 @@ def range_(n: Node) -> Value:
             raise n.error(f"{name} must be a scalar, got shape {v.shape}")
     start, limit, delta = (v.reshape(()) for v in (start, limit, delta))
     return np.arange(start, limit, delta).astype(start.dtype)
+
+
+def _range_at_run_time(n: Node) -> Value:
+    """Bounds computed at run time: Relay's arange, whose length its shape function reads
+    from them (a `?` dim, docs/native-dynamic-shapes.md)."""
+    scalars = []
+    for i, name in enumerate(("start", "limit", "delta")):
+        v = n.required(i)
+        shape = n.shape(v)
+        if DYNAMIC in shape or int(np.prod(shape)) != 1:
+            raise n.error(f"{name} must be a scalar, got shape {show_shape(shape)}")
+        scalars.append(n.reshape(v, []))
+    return n.op("arange", *scalars, dtype=n.dtype(scalars[0]))
 
 
 @converter("Reshape")
@@ -986,6 +1002,10 @@ def _expand_at_run_time(n: Node, x: Value, shape: Value) -> Value:
 
 @converter("Tile")
 def tile(n: Node) -> Value:
+    repeats = n.required(1)
+    if not isinstance(repeats, np.ndarray) and n.shape(repeats) == (n.rank(n.required(0)),):
+        # repetitions computed at run time: the sizes are read from them (`?` dims)
+        return n.op("dyn.tile", n.required(0), n.cast(repeats, "int64"))
     reps = [int(r) for r in n.const_input(1, "repeats").reshape(-1)]  # pyright: ignore
     return n.op("tile", n.required(0), reps=reps)
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from xdsl.builder import Builder
 from xdsl.context import Context
-from xdsl.dialects import arith, func, scf, tensor
+from xdsl.dialects import arith, func, math, scf, tensor
 from xdsl.dialects.builtin import (
     BytesAttr,
     DenseIntOrFPElementsAttr,
@@ -36,6 +36,7 @@ from xdsl.dialects.builtin import (
     TensorType,
     TupleType,
     UnknownLoc,
+    f64,
     i1,
     i64,
 )
@@ -182,15 +183,22 @@ class Lowerer:
             return [d if d >= 0 else RuntimeDim.of(self, v, i) for i, d in enumerate(t.get_shape())]
 
         def contents_of(v: SSAValue) -> list[object]:
-            """The elements of a 1-D integer tensor as run-time sizes (`shape_reads`)."""
+            """The elements of a 1-D or 0-d tensor as run-time values (`shape_reads`):
+            integers as sizes (index), floats as float64 (arange's bounds)."""
             t = v.type
             assert isinstance(t, TensorType)
             sizes: list[object] = []
-            for k in range(t.get_shape()[0]):
-                at = RuntimeDim.const(self, k).value
-                element = self.insert(tensor.ExtractOp(v, [at], t.element_type)).results[0]
-                size = self.insert(arith.IndexCastOp(element, IndexType())).results[0]
-                sizes.append(RuntimeDim(self, size))
+            shape = t.get_shape()
+            for k in range(shape[0]) if shape else [None]:
+                at = [] if k is None else [RuntimeDim.const(self, k).value]
+                element = self.insert(tensor.ExtractOp(v, at, t.element_type)).results[0]
+                if isinstance(t.element_type, IntegerType):
+                    value = self.insert(arith.IndexCastOp(element, IndexType())).results[0]
+                elif t.element_type == f64:
+                    value = element
+                else:
+                    value = self.insert(arith.ExtFOp(element, f64)).results[0]
+                sizes.append(RuntimeDim(self, value))
             return sizes
 
         # A tuple operand (concatenate's) is the list of its fields' shapes.
@@ -485,7 +493,8 @@ def _is_dim_of(size: SSAValue, value: SSAValue, axis: int) -> bool:
 
 class RuntimeDim:
     """A size known at run time (an `index` value), for the operators' shape functions:
-    `+ - * //` and `.max` with ints and other RuntimeDims build `arith` ops; ints stay ints."""
+    `+ - * //`, `.max` (unsigned) and `.smax`/`.smin` (signed) with ints and other
+    RuntimeDims build `arith` ops; ints stay ints."""
 
     def __init__(self, lw: Lowerer, value: SSAValue | None, dim_of: tuple[SSAValue, int] = ()):  # pyright: ignore[reportArgumentType]
         self.lw, self._value, self._dim_of = lw, value, dim_of
@@ -515,7 +524,38 @@ class RuntimeDim:
         if not isinstance(other, RuntimeDim):
             return NotImplemented
         lhs, rhs = (other.value, self.value) if swap else (self.value, other.value)
+        if lhs.type == f64 or rhs.type == f64:  # a float read (arange's bounds): float64 ops
+            lhs, rhs = self._float(lhs), self._float(rhs)
+            op = _FLOAT_OPS[op]
         return RuntimeDim(self.lw, self.lw.insert(op(lhs, rhs)).results[0])  # pyright: ignore[reportCallIssue]
+
+    def _float(self, v: SSAValue) -> SSAValue:
+        if v.type == f64:
+            return v
+        wide = self.lw.insert(arith.IndexCastOp(v, i64)).results[0]
+        return self.lw.insert(arith.SIToFPOp(wide, f64)).results[0]
+
+    def ceil_div(self, other: object) -> RuntimeDim:
+        """ceil(self / other) as a size, in float64 when either is a float (numpy's arange
+        length). An integer divisor of 0 divides by 1 instead (no trap): the caller checks
+        for it and reports it."""
+        if isinstance(other, int):
+            other = RuntimeDim.const(self.lw, other)
+        assert isinstance(other, RuntimeDim)
+        a, b = self.value, other.value
+        insert = self.lw.insert
+        if a.type == f64 or b.type == f64:
+            ratio = insert(arith.DivfOp(self._float(a), self._float(b))).results[0]
+            up = insert(math.CeilOp(ratio)).results[0]
+            # Beyond i64 (a zero step's inf, nan) the size is garbage the caller's check stops.
+            whole = insert(arith.FPToSIOp(up, i64)).results[0]
+            return RuntimeDim(self.lw, insert(arith.IndexCastOp(whole, IndexType())).results[0])
+        zero, one = RuntimeDim.const(self.lw, 0).value, RuntimeDim.const(self.lw, 1).value
+        is_zero = insert(arith.CmpiOp(b, zero, "eq")).results[0]
+        b = insert(arith.SelectOp(is_zero, one, b)).results[0]
+        negated = insert(arith.SubiOp(zero, a)).results[0]
+        down = insert(arith.FloorDivSIOp(negated, b)).results[0]
+        return RuntimeDim(self.lw, insert(arith.SubiOp(zero, down)).results[0])
 
     def __add__(self, other: object) -> RuntimeDim:
         return self._binary(other, arith.AddiOp)
@@ -539,11 +579,27 @@ class RuntimeDim:
             return self
         return self._binary(other, arith.MaxUIOp)
 
+    def smax(self, other: object) -> RuntimeDim:
+        """The larger of two signed sizes (a slice bound clamped from below)."""
+        return self._binary(other, arith.MaxSIOp)
+
+    def smin(self, other: object) -> RuntimeDim:
+        """The smaller of two signed sizes (a slice bound clamped from above)."""
+        return self._binary(other, arith.MinSIOp)
+
     def __floordiv__(self, other: object) -> RuntimeDim:
         return self._binary(other, arith.FloorDivSIOp)
 
     def __rfloordiv__(self, other: object) -> RuntimeDim:
         return self._binary(other, arith.FloorDivSIOp, swap=True)
+
+
+_FLOAT_OPS: dict[type[Operation], type[Operation]] = {
+    arith.AddiOp: arith.AddfOp,
+    arith.SubiOp: arith.SubfOp,
+    arith.MuliOp: arith.MulfOp,
+}
+"""The float64 op of each size op that a float read may take part in."""
 
 
 def _is_tensor(v: SSAValue) -> bool:

@@ -10,7 +10,7 @@ import math as pymath
 from collections.abc import Callable, Sequence
 
 from xdsl.builder import Builder
-from xdsl.dialects import arith, math, tensor
+from xdsl.dialects import arith, math, scf, tensor
 from xdsl.dialects.builtin import (
     AffineMapAttr,
     DenseArrayBase,
@@ -20,7 +20,7 @@ from xdsl.dialects.builtin import (
     i64,
 )
 from xdsl.dialects.linalg import ops as linalg
-from xdsl.ir import Attribute, SSAValue
+from xdsl.ir import Attribute, Block, Region, SSAValue
 
 from relay_opt.dialects.relay.attribute_names import CONTRACTION, CONV_PADDING
 from relay_opt.dialects.relay.builder import RelayBuilder
@@ -821,7 +821,7 @@ def lower_pad(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValu
     def convert(b: Builder, v: SSAValue) -> SSAValue:  # the pad value in the data's dtype
         return cast_scalar(b, v, src, dst, xt.element_type)
 
-    return pad_by_index(lw, x, op.attrs.pad_width, op.attrs.pad_mode, value, convert)
+    return pad_by_index(lw, x, op.attrs.pad_width, op.attrs.pad_mode, value, convert, op)
 
 
 def pad_by_index(
@@ -831,13 +831,18 @@ def pad_by_index(
     mode: str,
     value: SSAValue | float | None = None,
     convert: Callable[[Builder, SSAValue], SSAValue] | None = None,
+    op: RelayOperatorOp | None = None,
 ) -> SSAValue:
     """Padding as one kernel over the result that writes every element: x read at its index
     (clamped for "edge", mirrored for "reflect"), or `value` (a number, or a 0-d tensor
     operand) outside x for "constant".
 
     (A fill, then x copied into part of it, would be a generic that writes only part of its
-    result, and one whose identity map on a padded axis contradicts the result's shape.)"""
+    result, and one whose identity map on a padded axis contradicts the result's shape.)
+
+    A padded `?` axis (nn.pad, `op`) takes its last index from its run-time size, which must
+    leave every clamped or mirrored read inside x: at least 1, and more than the widths when
+    reflecting; else the call ends with a located error."""
     from xdsl.dialects.builtin import IndexType
 
     from relay_opt.lowering.convert_relay_to_linalg.structured import index
@@ -847,9 +852,26 @@ def pad_by_index(
     xt = x.type
     assert isinstance(xt, TensorType)
     out_t = TensorType(
-        xt.element_type, [size + lo + hi for size, (lo, hi) in zip(shape, widths, strict=True)]
+        xt.element_type,
+        [
+            size if size < 0 else size + lo + hi
+            for size, (lo, hi) in zip(shape, widths, strict=True)
+        ],
     )
     reflect = mode == "reflect"
+    last_of: dict[int, SSAValue] = {}  # a padded `?` axis' last index, at run time
+    for k, size in enumerate(shape):
+        if size >= 0 or not any(widths[k]):
+            continue
+        assert op is not None  # pooling pads only static axes
+        dim = lw.insert(tensor.DimOp(x, scalar_const(lw, k, IndexType()))).results[0]
+        last_of[k] = lw.insert(arith.SubiOp(dim, scalar_const(lw, 1, IndexType()))).results[0]
+        if mode == "constant":  # an empty axis: every element is padding, nothing is read
+            continue
+        least = max(widths[k]) + 1 if reflect else 1
+        short = lw.insert(arith.CmpiOp(dim, scalar_const(lw, least, IndexType()), "slt"))
+        what = f"more than {least - 1} elements" if reflect else "an element"
+        lw.objects.fail_if(op, short.results[0], f"'nn.pad': padded axis {k} needs {what}")
 
     def body(b: Builder, a: Sequence[SSAValue]) -> SSAValue:
         coords = []
@@ -860,7 +882,8 @@ def pad_by_index(
                 coords.append(i)
                 continue
             size = shape[k]
-            zero, last = scalar_const(b, 0, IndexType()), scalar_const(b, size - 1, IndexType())
+            zero = scalar_const(b, 0, IndexType())
+            last = last_of[k] if size < 0 else scalar_const(b, size - 1, IndexType())
             r = b.insert(arith.SubiOp(i, scalar_const(b, widths[k][0], IndexType()))).results[0]
             below = b.insert(arith.CmpiOp(r, zero, "slt")).results[0]
             above = b.insert(arith.CmpiOp(r, last, "sgt")).results[0]
@@ -869,19 +892,29 @@ def pad_by_index(
                 outside = off if outside is None else b.insert(arith.OrIOp(outside, off)).results[0]
             if reflect:  # -r below, 2 * last - r above
                 low = b.insert(arith.SubiOp(zero, r)).results[0]
-                twice = scalar_const(b, 2 * (size - 1), IndexType())
+                twice = (
+                    b.insert(arith.AddiOp(last, last)).results[0]
+                    if size < 0
+                    else scalar_const(b, 2 * (size - 1), IndexType())
+                )
                 high = b.insert(arith.SubiOp(twice, r)).results[0]
             else:  # clamped: edge padding's value, and an in-bounds read for constant padding
                 low, high = zero, last
             r = b.insert(arith.SelectOp(below, low, r)).results[0]
             coords.append(b.insert(arith.SelectOp(above, high, r)).results[0])
-        element = b.insert(tensor.ExtractOp(x, coords, xt.element_type)).results[0]
+        read = tensor.ExtractOp(x, coords, xt.element_type)
         if outside is None or value is None:
-            return element
+            return b.insert(read).results[0]
+        if not last_of:
+            b.insert(read)
         pad = a[0] if isinstance(value, SSAValue) else scalar_const(b, value, xt.element_type)
         if convert is not None:
             pad = convert(b, pad)
-        return b.insert(arith.SelectOp(outside, pad, element)).results[0]
+        if last_of:  # a padded `?` axis may be empty: read the data only inside it
+            padding, inside = Region(Block([scf.YieldOp(pad)])), Region(Block([read]))
+            inside.block.add_op(scf.YieldOp(read.results[0]))
+            return b.insert(scf.IfOp(outside, [xt.element_type], padding, inside)).results[0]
+        return b.insert(arith.SelectOp(outside, pad, read.results[0])).results[0]
 
     inputs = [value] if isinstance(value, SSAValue) else []
     maps = [amap(n, [])] * len(inputs) + [amap(n, [d(i) for i in range(n)])]

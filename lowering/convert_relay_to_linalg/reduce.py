@@ -7,10 +7,9 @@ from collections.abc import Sequence
 
 from xdsl.builder import Builder
 from xdsl.dialects import arith
-from xdsl.dialects.builtin import IntegerType, TensorType
+from xdsl.dialects.builtin import IndexType, IntegerType, TensorType, i64
 from xdsl.ir import Attribute, SSAValue
 
-from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay.builder import RelayBuilder
 from relay_opt.dialects.relay.ir_helpers import shape_of
 from relay_opt.dialects.relay.ops.elementwise import Add, Maximum, Minimum, Multiply
@@ -35,6 +34,7 @@ from relay_opt.dialects.relay.registry import RelayOperatorOp
 from relay_opt.dialects.relay.types import tensor_dtype
 from relay_opt.lowering.convert_relay_to_linalg import (
     Lowerer,
+    RuntimeDim,
     lower_through_relay,
     lowering,
     signless,
@@ -102,8 +102,6 @@ def lower_reduce(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
     assert isinstance(xt, TensorType)
     dtype = tensor_dtype(op.operands[0].type)  # pyright: ignore[reportArgumentType]
     axes = reduced_axes(op.attrs, len(xt.get_shape()))
-    if isinstance(op, Mean):
-        _static_reduced_axes(op, xt.get_shape(), axes)
     in_map, out_map, iterators = reduction_maps(xt.get_shape(), axes, op.attrs.keepdims)
     kind, combine = _REDUCTIONS[type(op)]
 
@@ -117,23 +115,49 @@ def lower_reduce(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
     count = 1
     for a in axes:
         count *= xt.get_shape()[a]
+    is_float = Scalar(lw.builder, dtype).is_float
+    # Over a `?` axis the count is the run-time product, made once before the kernel.
+    run_time = _run_time_count(lw, x, axes, 0, 0 if is_float else 1, _element(op))
 
     def divide(b: Builder, xs: Sequence[SSAValue], t: Attribute) -> SSAValue:
         s = Scalar(b, dtype)
         if s.is_float:  # an empty mean is 0 / 0, nan
-            return s.emit(arith.DivfOp(xs[0], scalar_const(b, count, t)))
+            return s.emit(arith.DivfOp(xs[0], run_time or scalar_const(b, count, t)))
         # Integers: the declaration's count, at least 1 (an empty sum, 0, stays 0; dividing
         # by a constant 0 would trap at -O0 and be poison at -O3).
-        n = scalar_const(b, max(count, 1), t)
+        n = run_time or scalar_const(b, max(count, 1), t)
         return s.emit(arith.DivUIOp(xs[0], n) if s.is_unsigned else arith.DivSIOp(xs[0], n))
 
     return elementwise(lw, op, [total], divide)
 
 
-def _static_reduced_axes(op: RelayOperatorOp, shape: Sequence[int], axes: Sequence[int]) -> None:
-    """Counts and flat indices over the reduced axes are compile-time constants here."""
-    if any(shape[a] < 0 for a in axes):
-        raise RelayError(f"'{op.opdef.name}' over a ? dimension is not supported natively yet", op)
+def _element(op: RelayOperatorOp) -> Attribute:
+    t = signless(op.result.type)
+    assert isinstance(t, TensorType)
+    return t.element_type
+
+
+def _run_time_count(
+    lw: Lowerer, x: SSAValue, axes: Sequence[int], less: int, least: int, t: Attribute
+) -> SSAValue | None:
+    """The product of x's dims along `axes`, minus `less`, at least `least`, as a scalar
+    of type `t` (float or integer), when one of those dims is `?`; else None (the rule
+    keeps its constant)."""
+    shape = shape_of(x)
+    if all(shape[a] >= 0 for a in axes):
+        return None
+    n = RuntimeDim.of(lw, x, axes[0]) if shape[axes[0]] < 0 else shape[axes[0]]
+    for a in axes[1:]:
+        n = n * (RuntimeDim.of(lw, x, a) if shape[a] < 0 else shape[a])
+    if less:
+        n = n - less
+    n = n.value  # pyright: ignore[reportAttributeAccessIssue]
+    if least:  # a count is never negative: only a floor above 0 needs the comparison
+        n = lw.insert(arith.MaxSIOp(n, scalar_const(lw, least, IndexType()))).results[0]
+    if isinstance(t, IntegerType):
+        return lw.insert(arith.IndexCastOp(n, t)).results[0]
+    wide = lw.insert(arith.IndexCastOp(n, i64)).results[0]
+    return lw.insert(arith.SIToFPOp(wide, t)).results[0]  # pyright: ignore[reportArgumentType]
 
 
 @lowering(Argmax, Argmin)
@@ -144,7 +168,6 @@ def lower_arg_reduce(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> 
     shape = xt.get_shape()
     dtype = tensor_dtype(op.operands[0].type)  # pyright: ignore[reportArgumentType]
     axes = reduced_axes(op.attrs, len(shape))
-    _static_reduced_axes(op, shape, axes)
     in_map, out_map, iterators = reduction_maps(shape, axes, op.attrs.keepdims)
     out_t = signless(op.result.type)
     assert isinstance(out_t, TensorType)
@@ -155,12 +178,21 @@ def lower_arg_reduce(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> 
     )
     where = filled(lw, out_t, 0)
     kept = len(shape) - len(axes)
-    strides = []
+    # numpy has no arg-reduction over no elements: an empty `?` axis ends the call.
+    empty_axes = _run_time_count(lw, x, axes, 0, 0, i64)
+    if empty_axes is not None:
+        none = lw.insert(arith.CmpiOp(empty_axes, scalar_const(lw, 0, i64), "eq")).results[0]
+        lw.objects.fail_if(op, none, f"'{op.opdef.name}' over no elements (an empty ? axis)")
+    # The flat index's strides: constants, or run-time products (made before the kernel, in
+    # the index's type) when a later reduced axis is `?`.
+    strides: list[int | SSAValue] = []
     for k in range(len(axes)):
+        later = axes[k + 1 :]
         stride = 1
-        for a in axes[k + 1 :]:
+        for a in later:
             stride *= shape[a]
-        strides.append(stride)
+        run_time = _run_time_count(lw, x, later, 0, 0, out_t.element_type) if later else None
+        strides.append(run_time or stride)
 
     def body(b: Builder, a: Sequence[SSAValue]) -> list[SSAValue]:
         s = Scalar(b, dtype)
@@ -170,7 +202,9 @@ def lower_arg_reduce(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> 
         for k, stride in enumerate(strides):
             i = index(b, kept + k)
             term = s.emit(arith.IndexCastOp(i, out_t.element_type))
-            if stride != 1:
+            if isinstance(stride, SSAValue):
+                term = s.emit(arith.MuliOp(term, stride))
+            elif stride != 1:
                 term = s.emit(arith.MuliOp(term, scalar_const(b, stride, out_t.element_type)))
             flat = term if flat is None else s.emit(arith.AddiOp(flat, term))
         if flat is None:  # no axis reduced (axis=[], or exclude naming every axis): index 0
@@ -203,7 +237,6 @@ def lower_variance(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SS
     assert isinstance(xt, TensorType)
     shape = xt.get_shape()
     axes = reduced_axes(op.attrs, len(shape))
-    _static_reduced_axes(op, shape, axes)
     in_map, out_map, iterators = reduction_maps(shape, axes, op.attrs.keepdims)
     # The mean has the data's rank with reduced axes of size 1 (TVM's keepdims mean).
     kept_map = reduction_maps(shape, axes, True)[1]
@@ -219,10 +252,12 @@ def lower_variance(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SS
     count = 1
     for a in axes:
         count *= shape[a]
-    count = max(count - (1 if op.attrs.unbiased else 0), 1)
+    less = 1 if op.attrs.unbiased else 0
+    count = max(count - less, 1)
+    run_time = _run_time_count(lw, x, axes, less, 1, _element(op))
 
     def divide(b: Builder, xs: Sequence[SSAValue], t: Attribute) -> SSAValue:
-        return b.insert(arith.DivfOp(xs[0], scalar_const(b, count, t))).results[0]
+        return b.insert(arith.DivfOp(xs[0], run_time or scalar_const(b, count, t))).results[0]
 
     return elementwise(lw, op, [total], divide)
 

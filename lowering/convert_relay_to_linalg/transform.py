@@ -7,10 +7,11 @@ repeats are affine maps too; concatenate writes each input at its offset.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
-from xdsl.dialects import tensor
+from xdsl.builder import Builder
+from xdsl.dialects import arith, math, tensor
 from xdsl.dialects.builtin import AnyFloat, IndexType, TensorType, TupleType, f64, i64
 from xdsl.ir import SSAValue
 from xdsl.ir.affine import AffineDimExpr, AffineExpr
@@ -28,6 +29,7 @@ from relay_opt.dialects.relay.ops.transform import (
     DynBroadcastTo,
     DynReshape,
     DynStridedSlice,
+    DynTile,
     ExpandDims,
     Full,
     LayoutTransform,
@@ -150,6 +152,41 @@ def runtime_dims(lw: Lowerer, x: SSAValue) -> list[SSAValue]:
         (RuntimeDim.const(lw, n) if n >= 0 else RuntimeDim.of(lw, x, k)).value
         for k, n in enumerate(shape_of(x))
     ]
+
+
+def runtime_shape(lw: Lowerer, x: SSAValue) -> list:  # noqa: ANN001
+    """A tensor's dims for a shape function: ints, and a run-time size for each `?`."""
+    from relay_opt.lowering.convert_relay_to_linalg import RuntimeDim
+
+    return [n if n >= 0 else RuntimeDim.of(lw, x, k) for k, n in enumerate(shape_of(x))]
+
+
+def index_value(lw: Lowerer, dim) -> SSAValue:  # noqa: ANN001
+    """A dim (an int or a run-time size) as an index value."""
+    from relay_opt.lowering.convert_relay_to_linalg import RuntimeDim
+
+    return dim.value if isinstance(dim, RuntimeDim) else RuntimeDim.const(lw, dim).value
+
+
+def read_at(
+    lw: Lowerer,
+    x: SSAValue,
+    init: SSAValue,
+    coords: Callable[[Builder, list[SSAValue]], list[SSAValue]],
+) -> SSAValue:
+    """Each element of `init`'s shape is x[coords(loop indices)], read in the body
+    (`tensor.extract`): a gather whose positions take run-time sizes, which affine maps
+    cannot. The caller makes every position it computes lie inside x."""
+    from relay_opt.lowering.convert_relay_to_linalg.structured import index
+
+    n = len(shape_of(init))
+    element = x.type.element_type  # pyright: ignore[reportAttributeAccessIssue]
+
+    def body(b: Builder, a: Sequence[SSAValue]) -> SSAValue:  # noqa: ARG001
+        at = coords(b, [index(b, k) for k in range(n)])
+        return b.insert(tensor.ExtractOp(x, at, element)).results[0]
+
+    return generic(lw, [init], [init], [_identity(n), _identity(n)], [PARALLEL] * n, body)[0]
 
 
 def _index_product(lw: Lowerer, dims: list[SSAValue]) -> SSAValue:
@@ -345,8 +382,74 @@ def lower_copy(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVal
 
 @lowering(BroadcastTo, BroadcastToLike)
 def lower_broadcast_to(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    if _dynamic(args[0]) or _dynamic(op.result.type):
+        return _dynamic_broadcast_to(lw, op, args[0])
     m = broadcast_map(shape_of(args[0]), shape_of(op.result.type))
     return gather(lw, args[0], op.result.type, list(m.results))
+
+
+def _dynamic_broadcast_to(lw: Lowerer, op: RelayOperatorOp, x: SSAValue) -> SSAValue:
+    """numpy broadcasting of data with `?` dims: each must be 1 (read at 0) or the
+    target's size at run time (read at the loop index), else the call ends with an error."""
+    x_dims = runtime_shape(lw, x)
+    out_dims = lw.result_dims()
+    offset = len(out_dims) - len(x_dims)
+    one = index_value(lw, 1)
+    is_one: dict[int, SSAValue] = {}
+    for k, dim in enumerate(x_dims):
+        if isinstance(dim, int):
+            continue
+        size = index_value(lw, out_dims[k + offset])
+        is_one[k] = lw.insert(arith.CmpiOp(dim.value, one, "eq")).results[0]
+        differ = lw.insert(arith.CmpiOp(dim.value, size, "ne")).results[0]
+        bad = lw.insert(
+            arith.AndIOp(differ, lw.insert(arith.XOrIOp(is_one[k], _true(lw))).results[0])
+        )
+        lw.objects.fail_if(
+            op,
+            bad.results[0],
+            f"'{op.opdef.name}': a ? dimension of the data is neither 1 nor the target's",
+        )
+
+    def coords(b: Builder, i: list[SSAValue]) -> list[SSAValue]:
+        zero = b.insert(arith.ConstantOp.from_int_and_width(0, IndexType())).results[0]
+        return [
+            zero
+            if dim == 1
+            else b.insert(arith.SelectOp(is_one[k], zero, i[k + offset])).results[0]
+            if k in is_one
+            else i[k + offset]
+            for k, dim in enumerate(x_dims)
+        ]
+
+    return read_at(lw, x, empty(lw, op.result.type), coords)
+
+
+def _true(lw: Lowerer) -> SSAValue:
+    from xdsl.dialects.builtin import i1
+
+    return lw.insert(arith.ConstantOp.from_int_and_width(1, i1)).results[0]
+
+
+@lowering(DynTile)
+def lower_dyn_tile(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    """Each axis of the data read at index modulo its size; a negative repetition (a
+    negative size) ends the call with a located error first."""
+    zero = index_value(lw, 0)
+    for size in lw.result_dims():
+        assert isinstance(size, SSAValue)  # every dim is ?: data dims times repetitions
+        negative = lw.insert(arith.CmpiOp(size, zero, "slt")).results[0]
+        lw.objects.fail_if(op, negative, "'dyn.tile': a repetition is negative")
+    x = args[0]
+    offset = len(shape_of(op.result.type)) - len(shape_of(x))
+    x_dims = [index_value(lw, dim) for dim in runtime_shape(lw, x)]
+
+    def coords(b: Builder, i: list[SSAValue]) -> list[SSAValue]:
+        return [
+            b.insert(arith.RemUIOp(i[k + offset], size)).results[0] for k, size in enumerate(x_dims)
+        ]
+
+    return read_at(lw, x, empty(lw, op.result.type), coords)
 
 
 @lowering(Tile)
@@ -354,6 +457,22 @@ def lower_tile(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVal
     src = shape_of(args[0])
     n = len(shape_of(op.result.type))
     offset = n - len(src)
+    if _dynamic(args[0]):  # each tiled axis of the data read at index modulo its size
+        reps = [1] * (n - len(op.attrs.reps)) + list(op.attrs.reps)
+        x_dims = [
+            None if reps[k + offset] == 1 else index_value(lw, dim)
+            for k, dim in enumerate(runtime_shape(lw, args[0]))
+        ]
+
+        def coords(b: Builder, i: list[SSAValue]) -> list[SSAValue]:
+            return [
+                i[k + offset]
+                if size is None
+                else b.insert(arith.RemUIOp(i[k + offset], size)).results[0]
+                for k, size in enumerate(x_dims)
+            ]
+
+        return read_at(lw, args[0], empty(lw, op.result.type), coords)
     return gather(
         lw,
         args[0],
@@ -367,12 +486,39 @@ def lower_repeat(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
     n = len(shape_of(args[0]))
     axis = normalize_axis(op.attrs.axis, n)
     r = op.attrs.repeats
+    if _dynamic(args[0]):
+
+        def coords(b: Builder, i: list[SSAValue]) -> list[SSAValue]:
+            times = b.insert(arith.ConstantOp.from_int_and_width(r, IndexType())).results[0]
+            return [
+                b.insert(arith.DivUIOp(i[k], times)).results[0] if k == axis else i[k]
+                for k in range(n)
+            ]
+
+        return read_at(lw, args[0], empty(lw, op.result.type), coords)
     return gather(lw, args[0], op.result.type, [d(k) // r if k == axis else d(k) for k in range(n)])
 
 
 @lowering(StridedSlice)
 def lower_strided_slice(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     shape = shape_of(args[0])
+    if _dynamic(args[0]):  # begins clamped at run time (the shape function's bounds)
+        bounds = [
+            (index_value(lw, begin), step)
+            for begin, _, step in slice_bounds(op.attrs, runtime_shape(lw, args[0]))
+        ]
+
+        def coords(b: Builder, i: list[SSAValue]) -> list[SSAValue]:
+            out = []
+            for k, (begin, step) in enumerate(bounds):
+                at = i[k]
+                if step != 1:
+                    stride = b.insert(arith.ConstantOp.from_int_and_width(step, IndexType()))
+                    at = b.insert(arith.MuliOp(at, stride.results[0])).results[0]
+                out.append(b.insert(arith.AddiOp(at, begin)).results[0])
+            return out
+
+        return read_at(lw, args[0], empty(lw, op.result.type), coords)
     source = [
         d(k) * step + c(begin) for k, (begin, _, step) in enumerate(slice_bounds(op.attrs, shape))
     ]
@@ -386,11 +532,54 @@ def lower_split(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> list[
     axis = normalize_axis(op.attrs.axis, len(shape))
     result_t = op.result.type
     assert isinstance(result_t, TupleType)  # split's relation gives a tuple
+    if _dynamic(x):
+        return _dynamic_split(lw, op, x, axis, result_t)
     parts = []
     for (start, _), t in zip(split_bounds(op.attrs, shape[axis]), result_t.types, strict=True):
         parts.append(
             gather(lw, x, t, [d(k) + c(start) if k == axis else d(k) for k in range(len(shape))])
         )
+    return parts
+
+
+def _dynamic_split(
+    lw: Lowerer, op: RelayOperatorOp, x: SSAValue, axis: int, result_t: TupleType
+) -> list[SSAValue]:
+    """Each part is sized by the shape function (one shape per part) and reads x from its
+    start along the axis; equal sections of a `?` axis must divide it at run time."""
+    from relay_opt.dialects.relay.ops.common import dim_min
+
+    dims = runtime_shape(lw, x)
+    size = dims[axis]
+    sections = op.attrs.indices_or_sections
+    if isinstance(sections, int) and not isinstance(size, int):
+        whole = index_value(lw, size // sections * sections)
+        uneven = lw.insert(arith.CmpiOp(whole, index_value(lw, size), "ne")).results[0]
+        lw.objects.fail_if(
+            op, uneven, f"'split': the axis does not split into {sections} equal parts"
+        )
+    shapes = op.opdef.shape([dims], op.attrs)  # pyright: ignore[reportOptionalCall]
+    parts = []
+    for (start, _), part, t in zip(
+        split_bounds(op.attrs, size), shapes, result_t.types, strict=True
+    ):
+        t = signless(t)
+        for n, static in zip(part, shape_of(t), strict=True):
+            if static >= 0 and not isinstance(n, int):  # a part the type sized: it must fit
+                lw.check_equal(op, index_value(lw, n), static, "a part is shorter than its type")
+        sizes = [
+            index_value(lw, n) for n, static in zip(part, shape_of(t), strict=True) if static < 0
+        ]
+        init = lw.insert(tensor.EmptyOp(sizes, t)).results[0]
+        begin = index_value(lw, dim_min(start, size))
+
+        def coords(b: Builder, i: list[SSAValue], begin: SSAValue = begin) -> list[SSAValue]:
+            return [
+                b.insert(arith.AddiOp(i[k], begin)).results[0] if k == axis else i[k]
+                for k in range(len(i))
+            ]
+
+        parts.append(read_at(lw, x, init, coords))
     return parts
 
 
@@ -657,11 +846,10 @@ def lower_take(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVal
     x, indices = args
     xshape, ishape = shape_of(x), shape_of(indices)
     flat = op.attrs.axis is None
-    if flat and _dynamic(x):
-        raise RelayError(
-            "'take' without an axis from a tensor with ? dims is not supported natively yet", op
-        )
-    if flat:
+    # A flat take from a tensor with `?` dims reads at the flat position unravelled by the
+    # run-time sizes (no reshaped copy: its size is the product of them).
+    unravel = runtime_dims(lw, x) if flat and _dynamic(x) else None
+    if flat and unravel is None:
         x = reshape_to(lw, x, TensorType(x.type.element_type, [int(np.prod(xshape))]))  # pyright: ignore
         xshape = shape_of(x)
     axis = 0 if flat else normalize_axis(op.attrs.axis, len(xshape))
@@ -669,11 +857,13 @@ def lower_take(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVal
     n = len(shape_of(out_t))
     k = len(ishape)
     idx_map = amap(n, [d(axis + i) for i in range(k)])
-    size = xshape[axis]  # not 0: the relation refuses an empty axis
+    size = -1 if unravel is not None else xshape[axis]  # not 0: the relation refuses that
     # A `?` axis: its run-time size, as i64 (a zero-size axis gives nothing to read from the
     # body, which then never runs: the result is empty too).
     run_time_size = (
-        lw.insert(arith.IndexCastOp(runtime_dims(lw, x)[axis], i64)).results[0]
+        lw.insert(arith.IndexCastOp(_index_product(lw, unravel), i64)).results[0]
+        if unravel is not None
+        else lw.insert(arith.IndexCastOp(runtime_dims(lw, x)[axis], i64)).results[0]
         if size < 0
         else None
     )
@@ -707,6 +897,9 @@ def lower_take(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVal
             lo = b.insert(arith.MaxSIOp(raw, scalar_const(b, 0, i64))).results[0]
             pos = b.insert(arith.MinSIOp(lo, last(b))).results[0]
         where = b.insert(arith.IndexCastOp(pos, IndexType())).results[0]
+        if unravel is not None:
+            at = _unravel(b, where, unravel)
+            return b.insert(tensor_d.ExtractOp(x, at, out_t.element_type)).results[0]  # pyright: ignore
         coords = (
             [index(b, i) for i in range(axis)]
             + [where]
@@ -723,6 +916,15 @@ def lower_take(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVal
         [PARALLEL] * n,
         lambda b, a: body(b, a[1:]),
     )[0]
+
+
+def _unravel(b: Builder, flat: SSAValue, dims: list[SSAValue]) -> list[SSAValue]:
+    """The row-major position of flat index `flat` in a tensor of sizes `dims`."""
+    coords: list[SSAValue] = []
+    for size in reversed(dims[1:]):
+        coords.append(b.insert(arith.RemUIOp(flat, size)).results[0])
+        flat = b.insert(arith.DivUIOp(flat, size)).results[0]
+    return [flat, *reversed(coords)]
 
 
 @lowering(ReverseSequence)
@@ -763,6 +965,35 @@ def lower_reverse_sequence(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue
     )[0]
 
 
+def _check_arange_bounds(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> None:
+    """A run-time length needs a step that is not 0 and, for float bounds, a finite number
+    of steps (an infinite or nan bound has none): else the call ends with a located error."""
+    from xdsl.dialects.builtin import IntegerType
+
+    from relay_opt.lowering.convert_relay_to_linalg.structured import scalar_const
+
+    start, stop, step = (
+        lw.insert(tensor.ExtractOp(v, [], v.type.element_type)).results[0]  # pyright: ignore[reportAttributeAccessIssue]
+        for v in args
+    )
+    if isinstance(step.type, IntegerType):
+        zero = scalar_const(lw, 0, step.type)
+        bad = lw.insert(arith.CmpiOp(step, zero, "eq")).results[0]
+        lw.objects.fail_if(op, bad, "'arange': the step is 0")
+        return
+    start, stop, step = (
+        v if v.type == f64 else lw.insert(arith.ExtFOp(v, f64)).results[0]
+        for v in (start, stop, step)
+    )
+    span = lw.insert(arith.SubfOp(stop, start)).results[0]
+    steps = lw.insert(arith.DivfOp(span, step)).results[0]
+    size = lw.insert(math.AbsFOp(steps)).results[0]
+    # Not (|steps| < 2^62): nan and infinity included (an unordered comparison is false).
+    fits = lw.insert(arith.CmpfOp(size, scalar_const(lw, 2.0**62, f64), "olt")).results[0]
+    bad = lw.insert(arith.XOrIOp(fits, scalar_const(lw, True, fits.type))).results[0]
+    lw.objects.fail_if(op, bad, "'arange': the step is 0 or the bounds give no finite length")
+
+
 @lowering(Arange)
 def lower_arange(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     """out[i] = start + i * step; the length is static once infer-types saw constant operands."""
@@ -773,11 +1004,9 @@ def lower_arange(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
     from relay_opt.lowering.convert_relay_to_linalg.structured import index
 
     out_t = signless(op.result.type)
-    if DYNAMIC in shape_of(out_t):
-        raise RelayError(
-            "arange's length is only known at run time; dynamic shapes are not compiled yet", op
-        )
     start, _, step = args
+    if DYNAMIC in shape_of(out_t):  # the length came from the bounds at run time
+        _check_arange_bounds(lw, op, args)
     src = tensor_dtype(op.operands[0].type)  # pyright: ignore
     dst = tensor_dtype(op.result.type)  # pyright: ignore
     elem = out_t.element_type  # pyright: ignore

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from xdsl.dialects.builtin import TensorType, TupleType
 from xdsl.ir import Attribute
@@ -125,3 +126,18 @@ def batch_dims(relation: Callable[[Sequence[Attribute], Attrs], Attribute]) -> S
         return dims
 
     return shape
+
+
+def dim_max(a: Any, b: Any) -> Any:
+    """The larger of two signed dims, for shape functions: ints compare now, a run-time size
+    builds the comparison (`smax`)."""
+    if isinstance(a, int) and isinstance(b, int):
+        return max(a, b)
+    return a.smax(b) if not isinstance(a, int) else b.smax(a)
+
+
+def dim_min(a: Any, b: Any) -> Any:
+    """The smaller of two signed dims (see `dim_max`)."""
+    if isinstance(a, int) and isinstance(b, int):
+        return min(a, b)
+    return a.smin(b) if not isinstance(a, int) else b.smin(a)

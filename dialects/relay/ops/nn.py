@@ -1339,6 +1339,9 @@ def _pad(attrs: Attrs, x: np.ndarray, value: np.ndarray) -> np.ndarray:
         OpPattern.INJECTIVE,
         _pad,
         "pad every axis ([before, after] per axis)",
+        shape=lambda shapes, attrs: [
+            d + a + b for d, (a, b) in zip(shapes[0], attrs.pad_width, strict=True)
+        ],
     )
 )
 class Pad(RelayOperatorOp): ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from xdsl.ir import Attribute, SSAValue
@@ -13,6 +14,8 @@ from relay_opt.dialects.relay.attributes import AttrKind, Attrs, AttrSpec
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.dialects.relay.ops.common import (
     batch_dims,
+    dim_max,
+    dim_min,
     expect_tensor,
     expect_tuple,
     normalize_axis,
@@ -474,10 +477,12 @@ def _stack_dims(shapes: Sequence[Sequence[Sequence[object]]], attrs: Attrs) -> l
 class Stack(RelayOperatorOp): ...
 
 
-def split_bounds(attrs: Attrs, size: int) -> list[tuple[int, int]]:
+def split_bounds(attrs: Attrs, size: Any) -> list[tuple[Any, Any]]:
+    """(start, stop) of each part; `size` may be a run-time size (the shape function's: its
+    sections' divisibility is checked by the lowering)."""
     sections = attrs.indices_or_sections
     if isinstance(sections, int):
-        if sections <= 0 or (size != DYNAMIC and size % sections):
+        if sections <= 0 or (isinstance(size, int) and size != DYNAMIC and size % sections):
             raise TypeRelationError(
                 f"cannot split a dimension of {size} into {sections} equal parts"
             )
@@ -499,6 +504,21 @@ def _split_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
             raise TypeRelationError(f"split indices {attrs.indices_or_sections} are not increasing")
         fields.append(result(out, dtype))
     return tuple_type(fields)
+
+
+def _split_dims(shapes: Sequence[Sequence[Any]], attrs: Attrs) -> list[list[Any]]:
+    """The shape function: one shape per part (the result is a tuple). Indices past a
+    run-time size clamp to it, as numpy's slicing does."""
+    shape = shapes[0]
+    axis = normalize_axis(attrs.axis, len(shape))
+    size = shape[axis]
+    parts = []
+    for a, b in split_bounds(attrs, size):
+        start = dim_min(a, size)
+        part = list(shape)
+        part[axis] = dim_max(dim_min(b, size) - start, 0)
+        parts.append(part)
+    return parts
 
 
 def _split(attrs: Attrs, x: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -523,6 +543,7 @@ def _split(attrs: Attrs, x: np.ndarray) -> tuple[np.ndarray, ...]:
         INJ,
         _split,
         "split into equal sections or at indices; returns a tuple",
+        shape=_split_dims,
     )
 )
 class Split(RelayOperatorOp): ...
@@ -531,8 +552,10 @@ class Split(RelayOperatorOp): ...
 # -- strided_slice, take ---------------------------------------------------------------------
 
 
-def slice_bounds(attrs: Attrs, shape: Sequence[int]) -> list[tuple[int, int, int]]:
-    """(start, stop, step) per axis, clamped as TVM's strided_slice does."""
+def slice_bounds(attrs: Attrs, shape: Sequence[Any]) -> list[tuple[Any, Any, int]]:
+    """(start, stop, step) per axis, clamped as TVM's strided_slice does. A dim may be a
+    run-time size (the shape function's): its bounds are clamped at run time (`dim_min`,
+    `dim_max`); a `DYNAMIC` dim (the type relation's) keeps the attributes' bounds."""
     ndim = len(shape)
     axes = (
         [normalize_axis(a, ndim) for a in attrs.axes]
@@ -543,34 +566,43 @@ def slice_bounds(attrs: Attrs, shape: Sequence[int]) -> list[tuple[int, int, int
     strides = list(attrs.strides) if attrs.strides else [1]
     if len(strides) == 1:
         strides = strides * len(axes)
-    bounds = [(0, d, 1) for d in shape]
+    bounds: list[tuple[Any, Any, int]] = [(0, d, 1) for d in shape]
     for k, axis in enumerate(axes):
         d = shape[axis]
         step = strides[k] if k < len(strides) else 1
         if step == 0:
             raise TypeRelationError("strided_slice strides cannot be 0")
-        b = begin[k] if k < len(begin) else (0 if step > 0 else d - 1)
+        given_b = k < len(begin)
+        b = begin[k] if given_b else (0 if step > 0 else d - 1)
         if attrs.slice_mode == "size":
             size = end[k] if k < len(end) else -1
-            e = d if size < 0 else b + size
+            e, given_e = (d, False) if size < 0 else (b + size, given_b)
             step = 1
-        else:
-            e = end[k] if k < len(end) else (d if step > 0 else -d - 1)
+        elif k < len(end):
+            e, given_e = end[k], True
+        else:  # to the end: past the last element, or before the first
+            e, given_e = (d if step > 0 else -1), False
         if d == DYNAMIC:
             bounds[axis] = (b, e, step)
             continue
-        b = b + d if b < 0 else b
-        e = e + d if e < 0 else e
-        if step > 0:
-            b, e = min(max(b, 0), d), min(max(e, 0), d)
-        else:
-            b, e = min(max(b, -1), d - 1), min(max(e, -1), d - 1)
+        # A given negative bound counts from the end (the defaults above need no such step).
+        if given_b and b < 0:
+            b = b + d
+        if given_e and e < 0:
+            e = e + d
+        lo, hi = (0, d) if step > 0 else (-1, d - 1)
+        b, e = dim_min(dim_max(b, lo), hi), dim_min(dim_max(e, lo), hi)
         bounds[axis] = (b, e, step)
     return bounds
 
 
-def _slice_len(b: int, e: int, s: int) -> int:
-    return max(0, (e - b + (s - (1 if s > 0 else -1))) // s)
+def _slice_len(b: Any, e: Any, s: int) -> Any:
+    return dim_max(0, (e - b + (s - (1 if s > 0 else -1))) // s)
+
+
+def _strided_slice_dims(shapes: Sequence[Sequence[Any]], attrs: Attrs) -> list[Any]:
+    """The shape function: each axis' length between its bounds, clamped at run time."""
+    return [_slice_len(*bounds) for bounds in slice_bounds(attrs, shapes[0])]
 
 
 def _strided_slice_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
@@ -587,7 +619,8 @@ def _strided_slice_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
 def _strided_slice(attrs: Attrs, x: np.ndarray) -> np.ndarray:
     index = []
     for b, e, s in slice_bounds(attrs, x.shape):
-        index.append(slice(b, None if e < 0 else e, s))
+        # A bound of -1 is "before the first element" (clamped), not numpy's last one.
+        index.append(slice(0, 0) if b < 0 else slice(b, None if e < 0 else e, s))
     return x[tuple(index)].copy()
 
 
@@ -606,6 +639,7 @@ def _strided_slice(attrs: Attrs, x: np.ndarray) -> np.ndarray:
         INJ,
         _strided_slice,
         "slice with begin/end/strides per axis",
+        shape=_strided_slice_dims,
     )
 )
 class StridedSlice(RelayOperatorOp): ...
@@ -765,6 +799,7 @@ def _broadcast_to_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         OpPattern.BROADCAST,
         lambda attrs, x: np.broadcast_to(x, attrs.shape).copy(),
         "broadcast to a shape",
+        shape=lambda shapes, attrs: list(attrs.shape),  # noqa: ARG005,
     )
 )
 class BroadcastTo(RelayOperatorOp): ...
@@ -781,6 +816,19 @@ def _tile_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     )
 
 
+def _tile_dims(shapes: Sequence[Sequence[Any]], attrs: Attrs) -> list[Any]:
+    return tiled_dims(shapes[0], list(attrs.reps))
+
+
+def tiled_dims(shape: Sequence[Any], reps: Sequence[Any]) -> list[Any]:
+    """numpy's tile: the shorter of shape and reps is padded with leading 1s."""
+    shape, reps = list(shape), list(reps)
+    n = max(len(shape), len(reps))
+    shape = [1] * (n - len(shape)) + shape
+    reps = [1] * (n - len(reps)) + reps
+    return [d * r for d, r in zip(shape, reps, strict=True)]
+
+
 @register(
     OpDef(
         "tile",
@@ -790,6 +838,7 @@ def _tile_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         INJ,
         lambda attrs, x: np.tile(x, attrs.reps),
         "repeat the whole tensor along axes",
+        shape=_tile_dims,
     )
 )
 class Tile(RelayOperatorOp): ...
@@ -805,6 +854,40 @@ def _repeat_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result(out, dtype)
 
 
+def _dyn_tile_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:  # noqa: ARG001
+    data, dtype = expect_tensor(args[0], "data")
+    reps, reps_dtype = expect_tensor(args[1], "reps")
+    if len(reps) != 1 or reps[0] == DYNAMIC or not reps_dtype.startswith("int"):
+        raise TypeRelationError(
+            f"reps must be a 1-D integer tensor of static length, not {show_shape(reps)} "
+            f"{reps_dtype}"
+        )
+    return result([DYNAMIC] * max(len(data), reps[0]), dtype)
+
+
+@register(
+    OpDef(
+        "dyn.tile",
+        ("data", "reps"),
+        (),
+        _dyn_tile_rel,
+        OpPattern.OPAQUE,  # its own kernel: the sizes are read from `reps` first
+        lambda attrs, x, reps: np.tile(x, [int(r) for r in reps]),  # noqa: ARG005
+        "tile by repetitions read at run time",
+        shape=lambda shapes, attrs: tiled_dims(shapes[0], shapes[1]),  # noqa: ARG005
+        shape_reads=(1,),
+    )
+)
+class DynTile(RelayOperatorOp): ...
+
+
+def _repeat_dims(shapes: Sequence[Sequence[Any]], attrs: Attrs) -> list[Any]:
+    out = list(shapes[0])
+    axis = normalize_axis(attrs.axis, len(out))
+    out[axis] = out[axis] * attrs.repeats
+    return out
+
+
 @register(
     OpDef(
         "repeat",
@@ -814,6 +897,7 @@ def _repeat_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         INJ,
         lambda attrs, x: np.repeat(x, attrs.repeats, axis=attrs.axis),
         "repeat each element along an axis",
+        shape=_repeat_dims,
     )
 )
 class Repeat(RelayOperatorOp): ...
@@ -1105,6 +1189,13 @@ def _arange_value_rel(
     return result([len(np.arange(start, stop, step))], attrs.dtype or "float32")
 
 
+def _arange_dims(shapes: Sequence[Sequence[Any]], attrs: Attrs) -> list[Any]:  # noqa: ARG001
+    """The shape function: ceil((stop - start) / step), at least 0, from the bounds' values
+    (`shape_reads`); the lowering checks that the step is not 0."""
+    [start], [stop], [step] = shapes
+    return [dim_max((stop - start).ceil_div(step), 0)]
+
+
 @register(
     OpDef(
         "arange",
@@ -1115,6 +1206,8 @@ def _arange_value_rel(
         _arange,
         "evenly spaced values in [start, stop)",
         value_relation=_arange_value_rel,
+        shape=_arange_dims,
+        shape_reads=(0, 1, 2),
     )
 )
 class Arange(RelayOperatorOp): ...
@@ -1358,6 +1451,7 @@ def _resize(attrs: Attrs, x: np.ndarray) -> np.ndarray:
         INJ,
         _resize,
         "2-d resize (nearest or linear)",
+        shape=batch_dims(_resize_rel),
     )
 )
 class Resize2D(RelayOperatorOp): ...
