@@ -18,6 +18,7 @@ from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.dialects.relay.types import DYNAMIC
 from relay_opt.frontends.onnx.activations import ACTIVATIONS, OPERATORS
 from relay_opt.frontends.onnx.importer import Node, Value, converter, relay_dtype_of
+from relay_opt.frontends.onnx.narrow import NARROW, to_narrow
 
 # -- elementwise ------------------------------------------------------------------------------
 
@@ -180,12 +181,27 @@ def where(n: Node) -> Value:
 
 @converter("Cast")
 def cast(n: Node) -> Value:
-    return n.cast(n.required(0), relay_dtype_of(n.attr("to"), n.where()))
+    return cast_to(n, n.required(0), n.attr("to"))
 
 
 @converter("CastLike")
 def cast_like(n: Node) -> Value:
+    like = n.narrow(1)
+    if like is not None:
+        return cast_to(n, n.required(0), like)
     return n.cast(n.required(0), n.dtype(n.required(1)))
+
+
+def cast_to(n: Node, x: Value, code: int) -> Value:
+    """Cast to ONNX dtype `code`; to a narrow one (float8, int4, ...) by rounding to its
+    values (saturating as the `saturate` attribute says, opset 19+)."""
+    target = NARROW.get(code)
+    if target is None:
+        return n.cast(x, relay_dtype_of(code, n.where()))
+    n.narrow_outputs[0] = code
+    if n.narrow(0) == code:
+        return x
+    return to_narrow(n, x, target, saturate=bool(n.attr("saturate", 1)))
 
 
 @converter("Clip")
@@ -679,6 +695,9 @@ def constant(n: Node) -> Value:
             return np.array(n.attr(key), dtype=dtype)
     if n.has_attr("value"):
         value = n.attr("value")
+        code = n.tensor_attr_dtype("value")
+        if code in NARROW:
+            n.narrow_outputs[0] = code
         relay_dtype_of(_onnx_type(value), n.where())
         return value
     raise n.unsupported("a Constant without a dense value (sparse or string values)")
