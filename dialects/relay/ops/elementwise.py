@@ -79,8 +79,11 @@ def _erf(x: np.ndarray) -> np.ndarray:
 
 
 def _round_half_away(x: np.ndarray) -> np.ndarray:
-    # TVM's round rounds halves away from zero; numpy's rounds them to even.
-    return np.sign(x) * np.floor(np.abs(x) + 0.5)
+    # TVM's round rounds halves away from zero; numpy's rounds them to even. The fraction is
+    # compared, not added: floor(|x| + 0.5) rounds 0.49999997 up (the sum rounds to 1.0).
+    a = np.abs(x)
+    whole = np.floor(a)
+    return np.copysign(whole + (a - whole >= 0.5), x)
 
 
 _NUMERIC = FLOAT_DTYPES + INT_DTYPES
