@@ -124,13 +124,18 @@ Converter = Callable[["Node"], Sequence[Value | None] | Value]
 CONVERTERS: dict[str, Converter] = {}
 
 
-def converter(*op_types: str) -> Callable[[Converter], Converter]:
+# Operator domains besides the default one that have converters: ONNX's classical machine
+# learning operators and its training operators.
+DOMAINS = ("ai.onnx.ml", "ai.onnx.preview.training")
+
+
+def converter(*op_types: str, domain: str = "") -> Callable[[Converter], Converter]:
     """Register the converter of one or more ONNX operators (in the modules _load_converters
-    imports)."""
+    imports); one of another domain (DOMAINS) is registered as `domain.OpType`."""
 
     def register(fn: Converter) -> Converter:
         for t in op_types:
-            CONVERTERS[t] = fn
+            CONVERTERS[f"{domain}.{t}" if domain else t] = fn
         return fn
 
     return register
@@ -144,10 +149,12 @@ def _load_converters() -> None:
         einsum,
         indexing,
         losses,
+        ml,
         ops,
         quantize,
         rnn,
         signal,
+        training,
     )
 
 
@@ -330,6 +337,8 @@ class GraphImporter:
         self.constants = dict(constants or {})
         self.filename = filename
         self.opset = 0  # the default domain's version, read first thing in run()
+        self.domain_versions: dict[str, int] = {}
+        """The versions of the other domains the model imports (DOMAINS)."""
         self.source_opset = 0  # the version before `upgraded`, when it upgraded the model
         self.env: dict[str, Value] = {}
         self.block = Block()
@@ -361,10 +370,15 @@ class GraphImporter:
         for imp in self.model.opset_import:
             if imp.domain in ("", "ai.onnx"):
                 version = imp.version
+            elif imp.domain in DOMAINS:
+                self.domain_versions[imp.domain] = imp.version
         if version is None:
-            raise OnnxUnsupportedError(
-                "the model imports no ONNX opset (only the default domain is supported)"
-            )
+            if not self.domain_versions:
+                raise OnnxUnsupportedError(
+                    "the model imports no ONNX opset (the default domain, "
+                    f"{' and '.join(DOMAINS)} are supported)"
+                )
+            return newest  # (a model of only ai.onnx.ml operators, say)
         if not MIN_OPSET <= version <= newest:
             raise OnnxUnsupportedError(
                 f"opset {version} is not supported "
@@ -546,15 +560,25 @@ class GraphImporter:
 
     def convert(self, proto: Any, index: int) -> None:
         node_label = f"node {index}{f' {proto.name!r}' if proto.name else ''} ({proto.op_type})"
-        if proto.domain not in ("", "ai.onnx"):
+        if proto.domain in ("", "ai.onnx"):
+            key, domain, version = proto.op_type, "", self.opset
+        elif proto.domain in self.domain_versions:
+            key, domain = f"{proto.domain}.{proto.op_type}", proto.domain
+            version = self.domain_versions[domain]
+        elif proto.domain in DOMAINS:
+            raise OnnxImportError(
+                f"{node_label}: the model does not import the operator domain '{proto.domain}'"
+            )
+        else:
             raise OnnxUnsupportedError(
                 f"{node_label}: operator domain '{proto.domain}' is not supported"
             )
-        fn = CONVERTERS.get(proto.op_type)
+        fn = CONVERTERS.get(key)
         if fn is None:
             raise OnnxUnsupportedError(f"{node_label}: operator {proto.op_type} is not supported")
-        check_schema(proto, self.opset, node_label)
+        check_schema(proto, version, node_label, domain)
         node = Node(self, proto, index)
+        node.opset = version
         try:
             try:
                 result = fn(node)
@@ -648,14 +672,14 @@ class GraphImporter:
                 self.shape_origins[v] = origin
 
 
-def check_schema(proto: Any, opset: int, node_label: str) -> None:
+def check_schema(proto: Any, opset: int, node_label: str, domain: str = "") -> None:
     """The node against its ONNX schema: attribute types, required attributes, the number
     of inputs and outputs, required inputs given. The converters read attributes and inputs
     trusting these (a malformed model crashed them with a TypeError or an IndexError)."""
     from onnx import AttributeProto, defs
 
     try:
-        schema = defs.get_schema(proto.op_type, opset, "")
+        schema = defs.get_schema(proto.op_type, opset, domain)
     except defs.SchemaError:
         raise OnnxImportError(
             f"{node_label}: operator {proto.op_type} does not exist in opset {opset}"
