@@ -350,12 +350,15 @@ def conv(n: Node) -> Value:
 
 
 def conv_values(n: Node, x: Value, w: Value, b: Value | None) -> Value:
-    """ONNX's Conv of x by w (plus b) with the node's attributes, 1-d or 2-d."""
+    """ONNX's Conv of x by w (plus b) with the node's attributes, 1-d, 2-d or 3-d."""
     k = n.rank(x) - 2
     kernel = list(n.attr("kernel_shape", n.shape(w)[2:]))
     strides = list(n.attr("strides", [1] * k))
     dilations = list(n.attr("dilations", [1] * k))
     pads = spatial_pads(n, n.shape(x)[2:], kernel, strides, dilations)
+    if k == 3 and n.rank(w) == 5:
+        out = _conv3d(n, x, w, strides, pads, dilations)
+        return out if b is None else n.op("nn.bias_add", out, b, axis=1)
     x2, w2, lifted = _conv_to_2d(n, x, w, "Conv")
     out = n.op(
         "nn.conv2d",
@@ -369,6 +372,59 @@ def conv_values(n: Node, x: Value, w: Value, b: Value | None) -> Value:
     if b is not None:
         out = n.op("nn.bias_add", out, b, axis=1)
     return _from_2d(n, out, lifted)
+
+
+def _conv3d(
+    n: Node,
+    x: Value,
+    w: Value,
+    strides: Sequence[int],
+    pads: Sequence[int],
+    dilations: Sequence[int],
+) -> Value:
+    """A 3-d convolution as a sum of 2-d ones, one per kernel depth kd: the input's depths
+    that kd meets (od * stride + kd * dilation, zero-padded) folded into the batch,
+    convolved over (h, w) with w[:, :, kd]."""
+    N, C, D = n.shape(x)[:3]
+    kd_size = n.shape(w)[2]
+    sd, dd = strides[0], dilations[0]
+    if pads[0] or pads[3]:
+        widths = [[0, 0], [0, 0], [pads[0], pads[3]], [0, 0], [0, 0]]
+        x = n.op("nn.pad", x, n.scalar(0, x), pad_width=widths)
+        D += pads[0] + pads[3]
+    od = (D - (kd_size - 1) * dd - 1) // sd + 1
+    if od < 1:
+        raise n.error("the kernel is deeper than the padded input")
+    depth_major = n.op("transpose", x, axes=[0, 2, 1, 3, 4])  # (N, D, C, H, W)
+    total = None
+    for kd in range(kd_size):
+        start = kd * dd
+        taken = n.op(
+            "strided_slice",
+            depth_major,
+            begin=[start],
+            end=[start + (od - 1) * sd + 1],
+            strides=[sd],
+            axes=[1],
+        )
+        planes = n.reshape(taken, [N * od, C, *n.shape(x)[3:]])
+        wk = n.op("strided_slice", w, begin=[kd], end=[kd + 1], strides=[1], axes=[2])
+        wk = n.reshape(wk, [n.shape(w)[0], n.shape(w)[1], *n.shape(w)[3:]])
+        part = n.op(
+            "nn.conv2d",
+            planes,
+            wk,
+            strides=list(strides[1:]),
+            padding=[pads[1], pads[2], pads[4], pads[5]],
+            dilation=list(dilations[1:]),
+            groups=int(n.attr("group", 1)),
+            channels=n.shape(w)[0],
+            kernel_size=list(n.shape(w)[3:]),
+        )
+        total = part if total is None else n.op("add", total, part)
+    assert total is not None
+    _, m, oh, ow = n.shape(total)
+    return n.op("transpose", n.reshape(total, [N, od, m, oh, ow]), axes=[0, 2, 1, 3, 4])
 
 
 @converter("ConvTranspose")
@@ -441,6 +497,8 @@ def _pool(n: Node, relay_op: str, **extra: object) -> Value:
         raise n.unsupported("storage_order=1")
     ceil_mode = bool(n.attr("ceil_mode", 0))
     pads = spatial_pads(n, n.shape(x)[2:], kernel, strides, dilations)
+    if k == 3:
+        return _pool3d(n, x, relay_op, kernel, strides, pads, dilations, ceil_mode, extra)
     x2, lifted = _to_2d(n, x, n.op_type)
     attrs = dict(
         pool_size=_lift(kernel, 1),
@@ -449,12 +507,56 @@ def _pool(n: Node, relay_op: str, **extra: object) -> Value:
         ceil_mode=ceil_mode,
         **extra,
     )
-    if relay_op == "nn.max_pool2d":
-        attrs["dilation"] = _lift(dilations, 1)
-    elif any(d != 1 for d in dilations):
-        raise n.unsupported("dilations in AveragePool")
+    attrs["dilation"] = _lift(dilations, 1)
     out = n.op(relay_op, x2, **attrs)
     return _from_2d(n, out, lifted)
+
+
+def _pool3d(
+    n: Node,
+    x: Value,
+    relay_op: str,
+    kernel: Sequence[int],
+    strides: Sequence[int],
+    pads: Sequence[int],
+    dilations: Sequence[int],
+    ceil_mode: bool,
+    extra: dict[str, object],
+) -> Value:
+    """A 3-d max or average pool as two 2-d ones: the (h, w) windows with the depth folded
+    into the channels, then the depth windows with (h, w) flattened into one axis. Exact:
+    the max of maxes is the max, and the average of averages is the average because the
+    window's element count (with or without padding) is the product of its per-axis ones."""
+    N, C, D, H, W = n.shape(x)
+
+    def pool(v: Value, size: list[int], step: list[int], pad: list[int], dil: list[int]) -> Value:
+        return n.op(
+            relay_op,
+            v,
+            pool_size=size,
+            strides=step,
+            padding=pad,
+            dilation=dil,
+            ceil_mode=ceil_mode,
+            **extra,
+        )
+
+    hw = pool(
+        n.reshape(x, [N, C * D, H, W]),
+        list(kernel[1:]),
+        list(strides[1:]),
+        [pads[1], pads[2], pads[4], pads[5]],
+        list(dilations[1:]),
+    )
+    oh, ow = n.shape(hw)[2:]
+    d = pool(
+        n.reshape(hw, [N, C, D, oh * ow]),
+        [kernel[0], 1],
+        [strides[0], 1],
+        [pads[0], 0, pads[3], 0],
+        [dilations[0], 1],
+    )
+    return n.reshape(d, [N, C, n.shape(d)[2], oh, ow])
 
 
 @converter("MaxPool")
