@@ -227,6 +227,16 @@ def activation(n: Node) -> Value:
     return ACTIVATIONS[n.op_type].of_node(n, n.required(0))
 
 
+@converter("SwiGLU")
+def swiglu(n: Node) -> Value:
+    """Swish_alpha(A) * B, A and B of one shape (no broadcasting)."""
+    a, b = n.required(0), n.required(1)
+    if n.shape(a) != n.shape(b):
+        raise n.error(f"A {list(n.shape(a))} and B {list(n.shape(b))} must have one shape")
+    gate = ACTIVATIONS["Swish"].build(n, a, float(np.float32(n.attr("alpha", 1.0))))
+    return n.op("multiply", gate, b)
+
+
 @converter("PRelu")
 def prelu(n: Node) -> Value:
     x, slope = n.required(0), n.required(1)
@@ -652,6 +662,16 @@ def group_norm(n: Node) -> Value:
         epsilon=float(n.attr("epsilon", 1e-5)),
     )
     return n.cast(y, n.dtype(x))
+
+
+@converter("MeanVarianceNormalization")
+def mean_variance_normalization(n: Node) -> Value:
+    """(x - mean) / sqrt(mean((x - mean)^2)) over `axes` (default: all but the channels)."""
+    x = n.required(0)
+    axes = sorted({n.axis(int(a), n.rank(x)) for a in n.attr("axes", [0, 2, 3])})
+    centered = n.op("subtract", x, n.op("mean", x, axis=axes, keepdims=True))
+    variance = n.op("mean", n.op("multiply", centered, centered), axis=axes, keepdims=True)
+    return n.op("divide", centered, n.op("sqrt", variance))
 
 
 @converter("LayerNormalization")
