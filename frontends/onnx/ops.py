@@ -497,6 +497,56 @@ def conv_transpose(n: Node) -> Value:
     return _from_2d(n, out, lifted)
 
 
+@converter("Col2Im")
+def col2im(n: Node) -> Value:
+    """The sum of the columns' blocks put back at their image positions: ConvTranspose
+    with a one-hot kernel, one group per image channel (2-d images)."""
+    x = n.required(0)
+    image_shape, block_shape = n.const_input(1, "image_shape"), n.const_input(2, "block_shape")
+    assert image_shape is not None and block_shape is not None  # (required by the schema)
+    image = [int(v) for v in image_shape.reshape(-1)]
+    block = [int(v) for v in block_shape.reshape(-1)]
+    if len(image) != 2 or len(block) != 2:
+        raise n.unsupported(f"Col2Im of a {len(image)}-d image (2-d is supported)")
+    strides = list(n.attr("strides", [1, 1]))
+    dilations = list(n.attr("dilations", [1, 1]))
+    pads = list(n.attr("pads", [0, 0, 0, 0]))
+    per_axis(n, 2, strides=strides, dilations=dilations)
+    if len(pads) != 4:
+        raise n.error(f"pads has {len(pads)} values, expected 4")
+    blocks = [
+        (size + pads[a] + pads[2 + a] - dilations[a] * (block[a] - 1) - 1) // strides[a] + 1
+        for a, size in enumerate(image)
+    ]
+    rows, columns, count = n.shape(x) if n.rank(x) == 3 else (0, 0, 0)
+    k = block[0] * block[1]
+    if n.rank(x) != 3 or columns % k or count != blocks[0] * blocks[1] or min(blocks) < 1:
+        raise n.error(
+            f"input {list(n.shape(x))} is not (N, C * {k}, {max(blocks[0], 0) * max(blocks[1], 0)})"
+            f" for image {image} and block {block}"
+        )
+    channels = columns // k
+    one_hot = np.zeros((channels * k, 1, *block), dtype=numpy_dtype(n.dtype(x)))
+    for c in range(channels):
+        for i in range(k):
+            one_hot[c * k + i, 0, i // block[1], i % block[1]] = 1
+    # A stride that does not divide the padded image leaves its last rows/columns to no block.
+    reach = [
+        (b - 1) * strides[a] + dilations[a] * (block[a] - 1) + 1 - pads[a] - pads[2 + a]
+        for a, b in enumerate(blocks)
+    ]
+    return n.op(
+        "nn.conv2d_transpose",
+        n.reshape(x, [rows, columns, *blocks]),
+        one_hot,
+        **_conv_window(strides, pads, dilations),
+        output_padding=[size - r for size, r in zip(image, reach, strict=True)],
+        groups=channels,
+        channels=channels,
+        kernel_size=block,
+    )
+
+
 def _pool(n: Node, relay_op: str, **extra: object) -> Value:
     x = n.required(0)
     k = n.rank(x) - 2
