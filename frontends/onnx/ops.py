@@ -184,6 +184,21 @@ def cast(n: Node) -> Value:
     return cast_to(n, n.required(0), n.attr("to"))
 
 
+@converter("BitCast")
+def bit_cast(n: Node) -> Value:
+    """The same bits in another dtype of the same width (Relay's reinterpret)."""
+    x = n.required(0)
+    if n.narrow(0) is not None or n.attr("to") in NARROW:
+        raise n.unsupported("BitCast of a narrow dtype (float8, int4, ...)")
+    target = relay_dtype_of(n.attr("to"), n.where())
+    if "bool" in (n.dtype(x), target):
+        # bool's byte is 0 or 1: the same bits as the 8-bit integer of that value
+        if target not in ("bool", "int8", "uint8") or n.dtype(x) not in ("bool", "int8", "uint8"):
+            raise n.error(f"BitCast of {n.dtype(x)} to {target}: their widths differ")
+        return n.cast(x, target)
+    return x if n.dtype(x) == target else n.op("reinterpret", x, dtype=target)
+
+
 @converter("CastLike")
 def cast_like(n: Node) -> Value:
     like = n.narrow(1)
