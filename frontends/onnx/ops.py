@@ -568,8 +568,6 @@ def _pool(n: Node, relay_op: str, **extra: object) -> Value:
     kernel = list(n.attr("kernel_shape"))
     strides = list(n.attr("strides", [1] * k))
     dilations = list(n.attr("dilations", [1] * k))
-    if n.attr("storage_order", 0):
-        raise n.unsupported("storage_order=1")
     ceil_mode = bool(n.attr("ceil_mode", 0))
     pads = spatial_pads(n, n.shape(x)[2:], kernel, strides, dilations)
     if k == 3:
@@ -635,10 +633,63 @@ def _pool3d(
 
 
 @converter("MaxPool")
-def max_pool(n: Node) -> Value:
+def max_pool(n: Node) -> Sequence[Value]:
+    out = _pool(n, "nn.max_pool2d")
     if n.num_outputs > 1 and n.proto.output[1]:
-        raise n.unsupported("the Indices output")
-    return _pool(n, "nn.max_pool2d")
+        return [out, _max_pool_indices(n, n.required(0), out)]
+    return [out]
+
+
+def _max_pool_indices(n: Node, x: Value, out: Value) -> Value:
+    """MaxPool's Indices (2-d): where in x (flattened, rows first, or columns first with
+    storage_order=1) each window's max is, its first place in window order as ONNX's
+    reference takes it. Each window offset's values are compared with the max, from the
+    last offset to the first, each match replacing the index."""
+    if n.rank(x) != 4:
+        raise n.unsupported(f"the Indices output of a {n.rank(x) - 2}-d MaxPool (2-d is supported)")
+    N, C, H, W = n.shape(x)
+    kernel = list(n.attr("kernel_shape"))
+    strides = list(n.attr("strides", [1, 1]))
+    dilations = list(n.attr("dilations", [1, 1]))
+    pads = spatial_pads(n, [H, W], kernel, strides, dilations)
+    oh, ow = n.shape(out)[2:]
+    # Rows first: ((n*C + c)*H + h)*W + w; columns first: (n*C + c)*H*W + w*H + h.
+    row_step, col_step = (1, H) if n.attr("storage_order", 0) else (W, 1)
+    plane = np.arange(N * C, dtype=np.int64).reshape(N, C, 1, 1) * (H * W)
+    rows = (np.arange(oh, dtype=np.int64) * strides[0] * row_step).reshape(1, 1, oh, 1)
+    cols = (np.arange(ow, dtype=np.int64) * strides[1] * col_step).reshape(1, 1, 1, ow)
+    base = plane + rows + cols  # (small: N*C*oh*ow indices)
+    lowest = n.scalar(-np.inf, x) if n.dtype(x).startswith("float") else None
+    if lowest is None:
+        lowest = n.scalar(np.iinfo(numpy_dtype(n.dtype(x))).min, x)
+    # Padded so that every window (ceil_mode's too) is whole; padding never equals a max.
+    reach = [
+        (o - 1) * s + (k - 1) * d + 1
+        for o, s, k, d in zip((oh, ow), strides, kernel, dilations, strict=True)
+    ]
+    widths = [[0, 0], [0, 0]] + [
+        [pads[a], max(0, reach[a] - size - pads[a])] for a, size in enumerate((H, W))
+    ]
+    padded = n.op("nn.pad", x, lowest, pad_width=widths)
+    index: Value | None = None
+    for i in reversed(range(kernel[0])):
+        for j in reversed(range(kernel[1])):
+            top, left = i * dilations[0], j * dilations[1]
+            window = n.op(
+                "strided_slice",
+                padded,
+                begin=[top, left],
+                end=[top + (oh - 1) * strides[0] + 1, left + (ow - 1) * strides[1] + 1],
+                strides=strides,
+                axes=[2, 3],
+            )
+            offset = (top - pads[0]) * row_step + (left - pads[1]) * col_step
+            here = base + offset
+            index = (
+                here if index is None else n.op("where", n.op("equal", window, out), here, index)
+            )
+    assert index is not None
+    return index
 
 
 @converter("AveragePool")
