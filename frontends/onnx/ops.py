@@ -562,6 +562,33 @@ def col2im(n: Node) -> Value:
     )
 
 
+@converter("AffineGrid")
+def affine_grid(n: Node) -> Value:
+    """theta (N, k, k+1) applied to the homogeneous positions of a k-d grid spanning [-1, 1]
+    per axis (pixel centres, or corners with align_corners): (N, *spatial, k), x first."""
+    theta = n.required(0)
+    size_in = n.const_input(1, "size")
+    assert size_in is not None  # (required by the schema)
+    size = [int(v) for v in size_in.reshape(-1)]
+    k = len(size) - 2
+    if k not in (2, 3) or list(n.shape(theta)) != [size[0], k, k + 1]:
+        raise n.error(f"theta {list(n.shape(theta))} does not fit size {size} (2-d or 3-d)")
+    align = bool(n.attr("align_corners", 0))
+
+    def axis(count: int) -> np.ndarray:
+        if align:
+            return np.linspace(-1.0, 1.0, count) if count > 1 else np.array([-1.0])
+        return (2 * np.arange(count) + 1) / count - 1
+
+    spatial = size[2:]
+    # Positions as rows (x, y[, z], 1), the last spatial axis (x) varying fastest.
+    mesh = np.meshgrid(*[axis(c) for c in spatial], indexing="ij")
+    rows = [m.reshape(-1) for m in reversed(mesh)] + [np.ones(int(np.prod(spatial)))]
+    positions = np.stack(rows, axis=1).astype(numpy_dtype(n.dtype(theta)))
+    grid = matmul_values(n, positions, n.op("transpose", theta, axes=[0, 2, 1]))
+    return n.reshape(grid, [size[0], *spatial, k])
+
+
 def _pool(n: Node, relay_op: str, **extra: object) -> Value:
     x = n.required(0)
     k = n.rank(x) - 2
