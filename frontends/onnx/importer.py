@@ -170,6 +170,8 @@ class ImportedModel:
     """The ONNX names of @main's parameters, in order."""
     output_names: list[str]
     input_types: list[Attribute] = field(default_factory=list)
+    input_narrow: list[int | None] = field(default_factory=list)
+    """Per @main parameter: the ONNX code of its narrow dtype, or None (as output_narrow)."""
     output_narrow: list[int | None] = field(default_factory=list)
     """Per output: the ONNX code of its narrow dtype (narrow.py; None for the others): the
     result is carried wide and is given back in that dtype with narrow.narrowed."""
@@ -555,6 +557,7 @@ class GraphImporter:
             [vi.name for vi in inputs],
             [vi.name for vi in graph.output],
             types,
+            [self.narrow_types.get(vi.name) for vi in inputs],
             [self.narrow_types.get(vi.name) for vi in graph.output],
         )
 

@@ -79,6 +79,15 @@ def narrowed(array: np.ndarray, code: int) -> np.ndarray:
     return np.asarray(array).astype(NARROW[code].dtype)
 
 
+def from_stored(array: np.ndarray, code: int) -> np.ndarray:
+    """An array given for a value of narrow dtype `code`, in its wide dtype: an ml_dtypes
+    array, the raw bytes numpy's .npz keeps of one (dtype V1), or already wide values."""
+    t = NARROW[code]
+    if array.dtype.kind == "V" and array.dtype.itemsize == 1:
+        array = array.view(np.uint8).view(t.dtype)
+    return array.astype(t.wide)
+
+
 def to_narrow(n: Node, x: Value, t: Narrow, saturate: bool = True) -> Value:
     """x converted to narrow dtype t, carried in t.wide: ONNX's Cast (and QuantizeLinear's
     last step) as ml_dtypes computes it."""
