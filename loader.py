@@ -61,6 +61,10 @@ class Program:
     """An ONNX model's graph input names: @main's parameters, in order."""
     output_names: list[str] | None = None
     """An ONNX model's graph output names: @main's results, in order."""
+    input_narrow: list[int | None] | None = None
+    """An ONNX model's narrow dtypes (float8, int4, ...: frontends/onnx/narrow.py) per
+    input and per output (`output_narrow`): the ONNX dtype code, or None."""
+    output_narrow: list[int | None] | None = None
     sources: dict[str, str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -452,7 +456,14 @@ def load_program(
             base_dir = os.path.dirname(path) if path and path != "-" else "."
             imported = _import_onnx(data, fmt, name, input_shapes, base_dir)
             program = Program(
-                imported.module, name, fmt, text, imported.input_names, imported.output_names
+                imported.module,
+                name,
+                fmt,
+                text,
+                imported.input_names,
+                imported.output_names,
+                imported.input_narrow,
+                imported.output_narrow,
             )
         else:
             table = meta if meta is None or isinstance(meta, dict) else read_meta(meta)

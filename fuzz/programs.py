@@ -706,6 +706,14 @@ def _gen_cast(g: Generator, op: str) -> None:
     g.emit(op, [x], {"dtype": target})
 
 
+def _gen_reinterpret(g: Generator, op: str) -> None:
+    # bool's bits are not a byte's, bfloat16's numpy stand-in is float32's width: neither
+    plain = tuple(d for d in ALL if d not in ("bool", "bfloat16"))
+    x = g.tensor(plain)
+    width = numpy_dtype(x.dtype).itemsize
+    g.emit(op, [x], {"dtype": g.choice([d for d in plain if numpy_dtype(d).itemsize == width])})
+
+
 def _gen_where(g: Generator, op: str) -> None:
     x = g.tensor(ALL)
     y = g.tensor(x.dtype, shape=_broadcast_partner(g, x.shape))
@@ -1356,6 +1364,7 @@ GENERATORS: dict[str, _G] = {
     "nn.leaky_relu": _gen_leaky_relu,
     "clip": _gen_clip,
     "cast": _gen_cast,
+    "reinterpret": _gen_reinterpret,
     "add": _binary(NUMERIC),
     "subtract": _binary(NUMERIC),
     "multiply": _binary(NUMERIC),

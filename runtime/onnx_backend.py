@@ -15,6 +15,8 @@ specialized on what `run` is given (and again when that changes):
   scales, ...): bound to the given values as constants.
 An operator, attribute or dtype relay-opt does not implement makes `prepare`
 raise `unittest.SkipTest` naming it, so the test suite reports it as skipped.
+Narrow dtypes (float8, float4, int4, int2: frontends/onnx/narrow.py) are given and
+returned as ml_dtypes arrays and carried in a wider dtype in between.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from relay_opt.frontends.onnx.importer import (
     OnnxUnsupportedError,
     import_onnx,
 )
+from relay_opt.frontends.onnx.narrow import narrowed, widen
 
 
 def _graph_inputs(model: Any) -> list[Any]:
@@ -69,6 +72,8 @@ class RelayOptRep(BackendRep):
         self.frozen: set[str] = set()
         """Graph inputs bound as constants at run time."""
         self._compiled: dict[Any, Any] = {}
+        self.output_narrow: list[int | None] = []
+        """Per output: its narrow dtype's ONNX code (the import's), or None."""
         for vi in self.inputs:
             if not vi.type.HasField("tensor_type"):
                 raise unittest.SkipTest(f"unsupported: graph input '{vi.name}' is not a tensor")
@@ -95,6 +100,7 @@ class RelayOptRep(BackendRep):
             raise
         except OnnxUnsupportedError as e:
             raise unittest.SkipTest(f"unsupported: {e}") from None
+        self.output_narrow = imported.output_narrow
         return compile(imported.module, opt=self.opt)
 
     def _specialized(self, arrays: dict[str, np.ndarray]) -> Any:
@@ -131,10 +137,14 @@ class RelayOptRep(BackendRep):
                 raise ArgumentError(
                     f"the model takes {len(names)} input(s) ({', '.join(names)}), got {len(given)}"
                 )
-        arrays = dict(zip(names, (np.asarray(a) for a in given), strict=True))
+        arrays = dict(zip(names, (widen(np.asarray(a)) for a in given), strict=True))
         exe = self._compiled.get(None) or self._specialized(arrays)
         result = exe(*[arrays[n] for n in names if n not in self.frozen])
-        return tuple(result) if isinstance(result, tuple) else (result,)
+        results = result if isinstance(result, tuple) else (result,)
+        return tuple(
+            r if code is None else narrowed(r, code)
+            for r, code in zip(results, self.output_narrow, strict=False)
+        )
 
 
 class RelayOptBackend(Backend):

@@ -158,3 +158,14 @@ def test_executable_checks_its_arguments():
         exe(ok, np.zeros(2, np.float64))
     with pytest.raises(TypeError, match="expected 2 input"):
         exe(ok)
+
+
+def test_round_just_below_a_half():
+    """round's halves go away from zero, and what is below a half goes down, in both
+    implementations: floor(|x| + 0.5) took 0.49999997 to 1 (the sum rounds to 1.0)."""
+    x = np.array([0.49999997, -0.49999997, 0.5, -0.5, 1.4999999, 2.5, -2.5, 8388609.0], np.float32)
+    want = np.array([0, -0, 1, -1, 1, 3, -3, 8388609], np.float32)
+    opdef = lookup("round")
+    np.testing.assert_array_equal(opdef.compute(opdef.make_attrs({}), x), want)
+    exe = compile(single_op("round", [tensor_type(x.shape, "float32")]))
+    np.testing.assert_array_equal(exe(x), want)

@@ -106,6 +106,10 @@ CASES["clip"] = lambda rng: [([arr(rng, rand_shape(rng, 3))], {"a_min": -0.5, "a
 CASES["cast"] = lambda rng: [
     ([arr(rng, (3,), positive=True)], {"dtype": d}) for d in ("int8", "float16", "bool", "uint8")
 ]
+CASES["reinterpret"] = lambda rng: (
+    [([arr(rng, (3,))], {"dtype": d}) for d in ("int32", "uint32", "float32")]
+    + [([arr(rng, (2, 2), "float16")], {"dtype": "int16"})]
+)
 for name in [
     "add",
     "subtract",

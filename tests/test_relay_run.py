@@ -641,3 +641,50 @@ def test_compiling_a_polymorphic_entry_without_types_is_a_located_error():
     with pytest.raises(RelayError, match="@main is polymorphic") as info:
         compile(program.module, cache=False)
     assert program.render(info.value).startswith("poly.rly:3:1: error: @main is polymorphic (B)")
+
+
+def test_onnx_float8_and_int4_arrays_through_npz(tmp_path: Path, capsys):
+    """.npz keeps only the bytes of an ml_dtypes array (dtype V1): an ONNX model's narrow
+    inputs, outputs and expected arrays are read and written by the model's own dtypes."""
+    import ml_dtypes
+    import onnx
+    from onnx import TensorProto, helper
+
+    nodes = [
+        helper.make_node("Cast", ["x"], ["y"], to=TensorProto.FLOAT8E4M3FN),
+        helper.make_node("Cast", ["q"], ["z"], to=TensorProto.FLOAT),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [3]),
+            helper.make_tensor_value_info("q", TensorProto.INT4, [2]),
+        ],
+        [
+            helper.make_tensor_value_info("y", TensorProto.FLOAT8E4M3FN, [3]),
+            helper.make_tensor_value_info("z", TensorProto.FLOAT, [2]),
+        ],
+    )
+    model = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)]), str(model))
+    x = np.array([0.3, 500, -2.7], np.float32)
+    np.savez(tmp_path / "in.npz", x=x, q=np.array([-8, 7]).astype(ml_dtypes.int4))
+    y = np.clip(x, -448, 448).astype(ml_dtypes.float8_e4m3fn)  # Cast saturates by default
+    np.savez(tmp_path / "want.npz", y=y, z=np.array([-8, 7], np.float32))
+    out = tmp_path / "out.npz"
+    args = [
+        "-i",
+        str(tmp_path / "in.npz"),
+        "-o",
+        str(out),
+        "--expected",
+        str(tmp_path / "want.npz"),
+    ]
+    assert _run_in_process(str(model), *args) == 0
+    printed = capsys.readouterr().out
+    assert "result[0]: 3xfloat8_e4m3fn [0.3125, 448, -2.75]" in printed
+    assert "[SUCCESS]" in printed
+    saved = np.load(out)
+    np.testing.assert_array_equal(saved["y"].view(ml_dtypes.float8_e4m3fn), y)
+    np.testing.assert_array_equal(saved["z"], [-8, 7])

@@ -486,6 +486,20 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
     for name, t in params:
         if name not in given:
             given[name] = _fill(name, t, ns.fill_mode, rng, ns.shapes.get(name))
+    narrow_in = program.input_narrow if program is not None else None
+    narrow_out = program.output_narrow if program is not None else None
+    if narrow_in or narrow_out:
+        from relay_opt.frontends.onnx.narrow import from_stored, narrowed
+
+        # float8, int4, ... inputs: ml_dtypes arrays, or the bytes .npz keeps of them (V1);
+        # computed with in their wide dtype, the results given back narrow.
+        for name, code in zip(names, narrow_in or [], strict=False):
+            if code is not None and isinstance(given[name], np.ndarray):
+                given[name] = from_stored(given[name], code)
+        if expected is not None and output_names:
+            for name, code in zip(output_names, narrow_out or [], strict=False):
+                if code is not None and name in expected:
+                    expected[name] = from_stored(expected[name], code)
     inputs = [given[n] for n in names]
 
     if ns.threads is not None and ns.threads < 1:
@@ -543,6 +557,12 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
         raise UserError(f"relay-run: error: {e}\n") from None
 
     outputs = _flatten(result)
+    compared = outputs  # (narrow results are compared in their wide dtype)
+    if narrow_out and len(narrow_out) == len(outputs):
+        outputs = [
+            o if code is None else narrowed(o, code)  # pyright: ignore[reportPossiblyUnbound]
+            for o, code in zip(outputs, narrow_out, strict=True)
+        ]
     for i, array in enumerate(outputs):
         if isinstance(array, np.ndarray):
             print(f"result[{i}]: {describe(array)}")
@@ -551,6 +571,7 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
     if not all(isinstance(o, np.ndarray) for o in outputs):
         # Objects: every tensor inside is saved and compared under its path.
         output_names, outputs = _saved(outputs, [f"output_{i}" for i in range(len(outputs))])
+        compared = outputs
         for key, array in list(zip(output_names, outputs, strict=True))[:16]:
             print(f"  {key}: {describe(array)}")
         if len(outputs) > 16:
@@ -599,7 +620,7 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
 
         write_output(ns.outputs, save, "relay-run")
     if expected is not None:
-        return _compare(ns, expected, outputs, output_names)
+        return _compare(ns, expected, compared, output_names)
     return 0
 
 

@@ -32,6 +32,7 @@ from relay_opt.dialects.relay.types import (
     tensor_type,
     tuple_type,
 )
+from relay_opt.frontends.onnx.narrow import NARROW, widen
 
 Value = SSAValue | np.ndarray
 """A run-time value, or an array known while importing."""
@@ -68,6 +69,28 @@ ONNX_DTYPE_NAMES: dict[int, str] = {
 
 MIN_OPSET = 7
 
+# Operators whose output 0 has input 0's dtype and values (moved, not computed): a narrow
+# dtype (float8, int4, ...) passes through them.
+_MOVES_VALUES = frozenset(
+    {
+        "Identity",
+        "Reshape",
+        "Flatten",
+        "Squeeze",
+        "Unsqueeze",
+        "Transpose",
+        "Concat",
+        "Slice",
+        "Gather",
+        "Expand",
+        "Tile",
+        "Split",
+        "Pad",
+        "DepthToSpace",
+        "SpaceToDepth",
+    }
+)
+
 
 class OnnxImportError(RelayError):
     """A model relay-opt cannot import: the message names the node and its operator."""
@@ -86,8 +109,12 @@ class OnnxNeedsConstantError(OnnxUnsupportedError):
 
 
 def relay_dtype_of(onnx_type: int, what: str) -> str:
+    """The Relay dtype of an ONNX dtype code; a narrow one's (float8, int4, ...: narrow.py)
+    is the wider dtype that carries it."""
     if onnx_type in ONNX_DTYPES:
         return ONNX_DTYPES[onnx_type]
+    if onnx_type in NARROW:
+        return NARROW[onnx_type].wide
     raise OnnxUnsupportedError(
         f"{what}: dtype {ONNX_DTYPE_NAMES.get(onnx_type, onnx_type)} is not supported"
     )
@@ -97,13 +124,18 @@ Converter = Callable[["Node"], Sequence[Value | None] | Value]
 CONVERTERS: dict[str, Converter] = {}
 
 
-def converter(*op_types: str) -> Callable[[Converter], Converter]:
+# Operator domains besides the default one that have converters: ONNX's classical machine
+# learning operators and its training operators.
+DOMAINS = ("ai.onnx.ml", "ai.onnx.preview.training")
+
+
+def converter(*op_types: str, domain: str = "") -> Callable[[Converter], Converter]:
     """Register the converter of one or more ONNX operators (in the modules _load_converters
-    imports)."""
+    imports); one of another domain (DOMAINS) is registered as `domain.OpType`."""
 
     def register(fn: Converter) -> Converter:
         for t in op_types:
-            CONVERTERS[t] = fn
+            CONVERTERS[f"{domain}.{t}" if domain else t] = fn
         return fn
 
     return register
@@ -117,10 +149,12 @@ def _load_converters() -> None:
         einsum,
         indexing,
         losses,
+        ml,
         ops,
         quantize,
         rnn,
         signal,
+        training,
     )
 
 
@@ -136,6 +170,11 @@ class ImportedModel:
     """The ONNX names of @main's parameters, in order."""
     output_names: list[str]
     input_types: list[Attribute] = field(default_factory=list)
+    input_narrow: list[int | None] = field(default_factory=list)
+    """Per @main parameter: the ONNX code of its narrow dtype, or None (as output_narrow)."""
+    output_narrow: list[int | None] = field(default_factory=list)
+    """Per output: the ONNX code of its narrow dtype (narrow.py; None for the others): the
+    result is carried wide and is given back in that dtype with narrow.narrowed."""
 
 
 class Node:
@@ -156,6 +195,8 @@ class Node:
         ]
         self.num_outputs = len(proto.output)
         self._attrs = {a.name: a for a in proto.attribute}
+        self.narrow_outputs: dict[int, int] = {}
+        """Outputs of a narrow dtype (its ONNX code) that its converter produced."""
 
     # -- diagnostics ---------------------------------------------------------------------------
 
@@ -194,12 +235,24 @@ class Node:
             raise error
         return v
 
+    def narrow(self, i: int) -> int | None:
+        """The ONNX code of input i's narrow dtype (float8, int4, ...: narrow.NARROW), if its
+        value has one."""
+        if i >= len(self.proto.input) or not self.proto.input[i]:
+            return None
+        return self.graph.narrow_types.get(self.proto.input[i])
+
     def subgraph(self, name: str) -> Any:  # noqa: ANN401
         """The GraphProto of graph attribute `name` (control flow's bodies and branches)."""
         a = self._attrs.get(name)
         if a is None or a.type != a.GRAPH:
             raise self.error(f"attribute '{name}' must be a graph")
         return a.g
+
+    def tensor_attr_dtype(self, name: str) -> int | None:
+        """The ONNX dtype code of tensor attribute `name` (None when it is no tensor)."""
+        a = self._attrs.get(name)
+        return a.t.data_type if a is not None and a.type == a.TENSOR else None
 
     def has_attr(self, name: str) -> bool:
         return name in self._attrs
@@ -212,7 +265,7 @@ class Node:
 
         value = helper.get_attribute_value(a)
         if a.type == a.TENSOR:
-            return numpy_helper.to_array(value)
+            return widen(numpy_helper.to_array(value))
         if isinstance(value, bytes):
             return value.decode("utf-8")
         if isinstance(value, list) and value and isinstance(value[0], bytes):
@@ -286,6 +339,8 @@ class GraphImporter:
         self.constants = dict(constants or {})
         self.filename = filename
         self.opset = 0  # the default domain's version, read first thing in run()
+        self.domain_versions: dict[str, int] = {}
+        """The versions of the other domains the model imports (DOMAINS)."""
         self.source_opset = 0  # the version before `upgraded`, when it upgraded the model
         self.env: dict[str, Value] = {}
         self.block = Block()
@@ -296,6 +351,9 @@ class GraphImporter:
         """Values with `?` dims from a shape computed at run time -> that shape's ONNX name."""
         self.functions: list[core.FuncOp] = []
         """Global functions besides @main (control flow's loops, recursive)."""
+        self.narrow_types: dict[str, int] = {}
+        """ONNX values of a narrow dtype (narrow.py) -> its ONNX code: declared, or produced
+        by a converter that says so, or moved by a layout operator."""
 
     def function_name(self, stem: str) -> str:
         """A fresh global function name: `stem`, `stem_1`, ..."""
@@ -314,10 +372,15 @@ class GraphImporter:
         for imp in self.model.opset_import:
             if imp.domain in ("", "ai.onnx"):
                 version = imp.version
+            elif imp.domain in DOMAINS:
+                self.domain_versions[imp.domain] = imp.version
         if version is None:
-            raise OnnxUnsupportedError(
-                "the model imports no ONNX opset (only the default domain is supported)"
-            )
+            if not self.domain_versions:
+                raise OnnxUnsupportedError(
+                    "the model imports no ONNX opset (the default domain, "
+                    f"{' and '.join(DOMAINS)} are supported)"
+                )
+            return newest  # (a model of only ai.onnx.ml operators, say)
         if not MIN_OPSET <= version <= newest:
             raise OnnxUnsupportedError(
                 f"opset {version} is not supported "
@@ -452,10 +515,16 @@ class GraphImporter:
         graph = self.model.graph
         if len(graph.sparse_initializer):
             raise OnnxUnsupportedError("sparse initializers are not supported")
+        for vi in (*graph.input, *graph.output, *graph.value_info):
+            code = vi.type.tensor_type.elem_type
+            if code in NARROW:
+                self.narrow_types[vi.name] = code
         for init in graph.initializer:
             relay_dtype_of(init.data_type, f"initializer '{init.name}'")
+            if init.data_type in NARROW:
+                self.narrow_types[init.name] = init.data_type
             try:
-                self.env[init.name] = numpy_helper.to_array(init)
+                self.env[init.name] = widen(numpy_helper.to_array(init))
             except (ValueError, TypeError, OverflowError, MemoryError) as e:
                 detail = " ".join(str(e).split()) or type(e).__name__
                 raise OnnxImportError(
@@ -463,7 +532,7 @@ class GraphImporter:
                     f"{tuple(init.dims)}: {detail}"
                 ) from None
         for name, array in self.constants.items():
-            self.env[name] = np.asarray(array)
+            self.env[name] = widen(np.asarray(array))
         inputs = [vi for vi in graph.input if vi.name not in self.env]
         types = [self.input_type(vi) for vi in inputs]
         self.block = Block(arg_types=types)
@@ -484,20 +553,35 @@ class GraphImporter:
         func = core.FuncOp("main", types, result.type, (), Region(self.block))
         module = ModuleOp([func, *self.functions])
         return ImportedModel(
-            module, [vi.name for vi in inputs], [vi.name for vi in graph.output], types
+            module,
+            [vi.name for vi in inputs],
+            [vi.name for vi in graph.output],
+            types,
+            [self.narrow_types.get(vi.name) for vi in inputs],
+            [self.narrow_types.get(vi.name) for vi in graph.output],
         )
 
     def convert(self, proto: Any, index: int) -> None:
         node_label = f"node {index}{f' {proto.name!r}' if proto.name else ''} ({proto.op_type})"
-        if proto.domain not in ("", "ai.onnx"):
+        if proto.domain in ("", "ai.onnx"):
+            key, domain, version = proto.op_type, "", self.opset
+        elif proto.domain in self.domain_versions:
+            key, domain = f"{proto.domain}.{proto.op_type}", proto.domain
+            version = self.domain_versions[domain]
+        elif proto.domain in DOMAINS:
+            raise OnnxImportError(
+                f"{node_label}: the model does not import the operator domain '{proto.domain}'"
+            )
+        else:
             raise OnnxUnsupportedError(
                 f"{node_label}: operator domain '{proto.domain}' is not supported"
             )
-        fn = CONVERTERS.get(proto.op_type)
+        fn = CONVERTERS.get(key)
         if fn is None:
             raise OnnxUnsupportedError(f"{node_label}: operator {proto.op_type} is not supported")
-        check_schema(proto, self.opset, node_label)
+        check_schema(proto, version, node_label, domain)
         node = Node(self, proto, index)
+        node.opset = version
         try:
             try:
                 result = fn(node)
@@ -529,6 +613,7 @@ class GraphImporter:
             raise error from None
         results = list(result) if isinstance(result, Sequence) else [result]
         self._note_run_time_shapes(node, results)
+        self._note_narrow_types(node)
         for name, value in zip(
             proto.output, results, strict=False
         ):  # the counts may differ: see below
@@ -543,6 +628,15 @@ class GraphImporter:
                 raise node.unsupported(
                     f"output '{name}' is not produced by relay-opt's {proto.op_type}"
                 )
+
+    def _note_narrow_types(self, node: Node) -> None:
+        """The narrow dtypes of the node's outputs: what its converter said, or input 0's
+        through an operator that only moves values."""
+        for i, code in node.narrow_outputs.items():
+            self.narrow_types[node.proto.output[i]] = code
+        moved = self.narrow_types.get(node.proto.input[0]) if node.proto.input else None
+        if moved is not None and node.op_type in _MOVES_VALUES and node.proto.output:
+            self.narrow_types.setdefault(node.proto.output[0], moved)
 
     # -- ? dims from shapes computed at run time ---------------------------------------------------
 
@@ -581,14 +675,14 @@ class GraphImporter:
                 self.shape_origins[v] = origin
 
 
-def check_schema(proto: Any, opset: int, node_label: str) -> None:
+def check_schema(proto: Any, opset: int, node_label: str, domain: str = "") -> None:
     """The node against its ONNX schema: attribute types, required attributes, the number
     of inputs and outputs, required inputs given. The converters read attributes and inputs
     trusting these (a malformed model crashed them with a TypeError or an IndexError)."""
     from onnx import AttributeProto, defs
 
     try:
-        schema = defs.get_schema(proto.op_type, opset, "")
+        schema = defs.get_schema(proto.op_type, opset, domain)
     except defs.SchemaError:
         raise OnnxImportError(
             f"{node_label}: operator {proto.op_type} does not exist in opset {opset}"

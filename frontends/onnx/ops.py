@@ -19,6 +19,7 @@ from relay_opt.dialects.relay.ops.common import show_shape
 from relay_opt.dialects.relay.types import DYNAMIC
 from relay_opt.frontends.onnx.activations import ACTIVATIONS, OPERATORS
 from relay_opt.frontends.onnx.importer import Node, Value, converter, relay_dtype_of
+from relay_opt.frontends.onnx.narrow import NARROW, to_narrow
 
 # -- elementwise ------------------------------------------------------------------------------
 
@@ -181,12 +182,42 @@ def where(n: Node) -> Value:
 
 @converter("Cast")
 def cast(n: Node) -> Value:
-    return n.cast(n.required(0), relay_dtype_of(n.attr("to"), n.where()))
+    return cast_to(n, n.required(0), n.attr("to"))
+
+
+@converter("BitCast")
+def bit_cast(n: Node) -> Value:
+    """The same bits in another dtype of the same width (Relay's reinterpret)."""
+    x = n.required(0)
+    if n.narrow(0) is not None or n.attr("to") in NARROW:
+        raise n.unsupported("BitCast of a narrow dtype (float8, int4, ...)")
+    target = relay_dtype_of(n.attr("to"), n.where())
+    if "bool" in (n.dtype(x), target):
+        # bool's byte is 0 or 1: the same bits as the 8-bit integer of that value
+        if target not in ("bool", "int8", "uint8") or n.dtype(x) not in ("bool", "int8", "uint8"):
+            raise n.error(f"BitCast of {n.dtype(x)} to {target}: their widths differ")
+        return n.cast(x, target)
+    return x if n.dtype(x) == target else n.op("reinterpret", x, dtype=target)
 
 
 @converter("CastLike")
 def cast_like(n: Node) -> Value:
+    like = n.narrow(1)
+    if like is not None:
+        return cast_to(n, n.required(0), like)
     return n.cast(n.required(0), n.dtype(n.required(1)))
+
+
+def cast_to(n: Node, x: Value, code: int) -> Value:
+    """Cast to ONNX dtype `code`; to a narrow one (float8, int4, ...) by rounding to its
+    values (saturating as the `saturate` attribute says, opset 19+)."""
+    target = NARROW.get(code)
+    if target is None:
+        return n.cast(x, relay_dtype_of(code, n.where()))
+    n.narrow_outputs[0] = code
+    if n.narrow(0) == code:
+        return x
+    return to_narrow(n, x, target, saturate=bool(n.attr("saturate", 1)))
 
 
 @converter("Clip")
@@ -210,6 +241,16 @@ def clip(n: Node) -> Value:
 def activation(n: Node) -> Value:
     """Relu, Tanh, Sigmoid, LeakyRelu, Elu, Selu, Softplus, ...: activations.py's table."""
     return ACTIVATIONS[n.op_type].of_node(n, n.required(0))
+
+
+@converter("SwiGLU")
+def swiglu(n: Node) -> Value:
+    """Swish_alpha(A) * B, A and B of one shape (no broadcasting)."""
+    a, b = n.required(0), n.required(1)
+    if n.shape(a) != n.shape(b):
+        raise n.error(f"A {list(n.shape(a))} and B {list(n.shape(b))} must have one shape")
+    gate = ACTIVATIONS["Swish"].build(n, a, float(np.float32(n.attr("alpha", 1.0))))
+    return n.op("multiply", gate, b)
 
 
 @converter("PRelu")
@@ -335,12 +376,15 @@ def conv(n: Node) -> Value:
 
 
 def conv_values(n: Node, x: Value, w: Value, b: Value | None) -> Value:
-    """ONNX's Conv of x by w (plus b) with the node's attributes, 1-d or 2-d."""
+    """ONNX's Conv of x by w (plus b) with the node's attributes, 1-d, 2-d or 3-d."""
     k = n.rank(x) - 2
     kernel = list(n.attr("kernel_shape", n.shape(w)[2:]))
     strides = list(n.attr("strides", [1] * k))
     dilations = list(n.attr("dilations", [1] * k))
     pads = spatial_pads(n, n.shape(x)[2:], kernel, strides, dilations)
+    if k == 3 and n.rank(w) == 5:
+        out = _conv3d(n, x, w, strides, pads, dilations)
+        return out if b is None else n.op("nn.bias_add", out, b, axis=1)
     x2, w2, lifted = _conv_to_2d(n, x, w, "Conv")
     out = n.op(
         "nn.conv2d",
@@ -354,6 +398,59 @@ def conv_values(n: Node, x: Value, w: Value, b: Value | None) -> Value:
     if b is not None:
         out = n.op("nn.bias_add", out, b, axis=1)
     return _from_2d(n, out, lifted)
+
+
+def _conv3d(
+    n: Node,
+    x: Value,
+    w: Value,
+    strides: Sequence[int],
+    pads: Sequence[int],
+    dilations: Sequence[int],
+) -> Value:
+    """A 3-d convolution as a sum of 2-d ones, one per kernel depth kd: the input's depths
+    that kd meets (od * stride + kd * dilation, zero-padded) folded into the batch,
+    convolved over (h, w) with w[:, :, kd]."""
+    N, C, D = n.shape(x)[:3]
+    kd_size = n.shape(w)[2]
+    sd, dd = strides[0], dilations[0]
+    if pads[0] or pads[3]:
+        widths = [[0, 0], [0, 0], [pads[0], pads[3]], [0, 0], [0, 0]]
+        x = n.op("nn.pad", x, n.scalar(0, x), pad_width=widths)
+        D += pads[0] + pads[3]
+    od = (D - (kd_size - 1) * dd - 1) // sd + 1
+    if od < 1:
+        raise n.error("the kernel is deeper than the padded input")
+    depth_major = n.op("transpose", x, axes=[0, 2, 1, 3, 4])  # (N, D, C, H, W)
+    total = None
+    for kd in range(kd_size):
+        start = kd * dd
+        taken = n.op(
+            "strided_slice",
+            depth_major,
+            begin=[start],
+            end=[start + (od - 1) * sd + 1],
+            strides=[sd],
+            axes=[1],
+        )
+        planes = n.reshape(taken, [N * od, C, *n.shape(x)[3:]])
+        wk = n.op("strided_slice", w, begin=[kd], end=[kd + 1], strides=[1], axes=[2])
+        wk = n.reshape(wk, [n.shape(w)[0], n.shape(w)[1], *n.shape(w)[3:]])
+        part = n.op(
+            "nn.conv2d",
+            planes,
+            wk,
+            strides=list(strides[1:]),
+            padding=[pads[1], pads[2], pads[4], pads[5]],
+            dilation=list(dilations[1:]),
+            groups=int(n.attr("group", 1)),
+            channels=n.shape(w)[0],
+            kernel_size=list(n.shape(w)[3:]),
+        )
+        total = part if total is None else n.op("add", total, part)
+    assert total is not None
+    _, m, oh, ow = n.shape(total)
+    return n.op("transpose", n.reshape(total, [N, od, m, oh, ow]), axes=[0, 2, 1, 3, 4])
 
 
 @converter("ConvTranspose")
@@ -416,16 +513,93 @@ def conv_transpose(n: Node) -> Value:
     return _from_2d(n, out, lifted)
 
 
+@converter("Col2Im")
+def col2im(n: Node) -> Value:
+    """The sum of the columns' blocks put back at their image positions: ConvTranspose
+    with a one-hot kernel, one group per image channel (2-d images)."""
+    x = n.required(0)
+    image_shape, block_shape = n.const_input(1, "image_shape"), n.const_input(2, "block_shape")
+    assert image_shape is not None and block_shape is not None  # (required by the schema)
+    image = [int(v) for v in image_shape.reshape(-1)]
+    block = [int(v) for v in block_shape.reshape(-1)]
+    if len(image) != 2 or len(block) != 2:
+        raise n.unsupported(f"Col2Im of a {len(image)}-d image (2-d is supported)")
+    strides = list(n.attr("strides", [1, 1]))
+    dilations = list(n.attr("dilations", [1, 1]))
+    pads = list(n.attr("pads", [0, 0, 0, 0]))
+    per_axis(n, 2, strides=strides, dilations=dilations)
+    if len(pads) != 4:
+        raise n.error(f"pads has {len(pads)} values, expected 4")
+    blocks = [
+        (size + pads[a] + pads[2 + a] - dilations[a] * (block[a] - 1) - 1) // strides[a] + 1
+        for a, size in enumerate(image)
+    ]
+    rows, columns, count = n.shape(x) if n.rank(x) == 3 else (0, 0, 0)
+    k = block[0] * block[1]
+    if n.rank(x) != 3 or columns % k or count != blocks[0] * blocks[1] or min(blocks) < 1:
+        raise n.error(
+            f"input {list(n.shape(x))} is not (N, C * {k}, {max(blocks[0], 0) * max(blocks[1], 0)})"
+            f" for image {image} and block {block}"
+        )
+    channels = columns // k
+    one_hot = np.zeros((channels * k, 1, *block), dtype=numpy_dtype(n.dtype(x)))
+    for c in range(channels):
+        for i in range(k):
+            one_hot[c * k + i, 0, i // block[1], i % block[1]] = 1
+    # A stride that does not divide the padded image leaves its last rows/columns to no block.
+    reach = [
+        (b - 1) * strides[a] + dilations[a] * (block[a] - 1) + 1 - pads[a] - pads[2 + a]
+        for a, b in enumerate(blocks)
+    ]
+    return n.op(
+        "nn.conv2d_transpose",
+        n.reshape(x, [rows, columns, *blocks]),
+        one_hot,
+        **_conv_window(strides, pads, dilations),
+        output_padding=[size - r for size, r in zip(image, reach, strict=True)],
+        groups=channels,
+        channels=channels,
+        kernel_size=block,
+    )
+
+
+@converter("AffineGrid")
+def affine_grid(n: Node) -> Value:
+    """theta (N, k, k+1) applied to the homogeneous positions of a k-d grid spanning [-1, 1]
+    per axis (pixel centres, or corners with align_corners): (N, *spatial, k), x first."""
+    theta = n.required(0)
+    size_in = n.const_input(1, "size")
+    assert size_in is not None  # (required by the schema)
+    size = [int(v) for v in size_in.reshape(-1)]
+    k = len(size) - 2
+    if k not in (2, 3) or list(n.shape(theta)) != [size[0], k, k + 1]:
+        raise n.error(f"theta {list(n.shape(theta))} does not fit size {size} (2-d or 3-d)")
+    align = bool(n.attr("align_corners", 0))
+
+    def axis(count: int) -> np.ndarray:
+        if align:
+            return np.linspace(-1.0, 1.0, count) if count > 1 else np.array([-1.0])
+        return (2 * np.arange(count) + 1) / count - 1
+
+    spatial = size[2:]
+    # Positions as rows (x, y[, z], 1), the last spatial axis (x) varying fastest.
+    mesh = np.meshgrid(*[axis(c) for c in spatial], indexing="ij")
+    rows = [m.reshape(-1) for m in reversed(mesh)] + [np.ones(int(np.prod(spatial)))]
+    positions = np.stack(rows, axis=1).astype(numpy_dtype(n.dtype(theta)))
+    grid = matmul_values(n, positions, n.op("transpose", theta, axes=[0, 2, 1]))
+    return n.reshape(grid, [size[0], *spatial, k])
+
+
 def _pool(n: Node, relay_op: str, **extra: object) -> Value:
     x = n.required(0)
     k = n.rank(x) - 2
     kernel = list(n.attr("kernel_shape"))
     strides = list(n.attr("strides", [1] * k))
     dilations = list(n.attr("dilations", [1] * k))
-    if n.attr("storage_order", 0):
-        raise n.unsupported("storage_order=1")
     ceil_mode = bool(n.attr("ceil_mode", 0))
     pads = spatial_pads(n, n.shape(x)[2:], kernel, strides, dilations)
+    if k == 3:
+        return _pool3d(n, x, relay_op, kernel, strides, pads, dilations, ceil_mode, extra)
     x2, lifted = _to_2d(n, x, n.op_type)
     attrs = dict(
         pool_size=_lift(kernel, 1),
@@ -434,19 +608,116 @@ def _pool(n: Node, relay_op: str, **extra: object) -> Value:
         ceil_mode=ceil_mode,
         **extra,
     )
-    if relay_op == "nn.max_pool2d":
-        attrs["dilation"] = _lift(dilations, 1)
-    elif any(d != 1 for d in dilations):
-        raise n.unsupported("dilations in AveragePool")
+    attrs["dilation"] = _lift(dilations, 1)
     out = n.op(relay_op, x2, **attrs)
     return _from_2d(n, out, lifted)
 
 
+def _pool3d(
+    n: Node,
+    x: Value,
+    relay_op: str,
+    kernel: Sequence[int],
+    strides: Sequence[int],
+    pads: Sequence[int],
+    dilations: Sequence[int],
+    ceil_mode: bool,
+    extra: dict[str, object],
+) -> Value:
+    """A 3-d max or average pool as two 2-d ones: the (h, w) windows with the depth folded
+    into the channels, then the depth windows with (h, w) flattened into one axis. Exact:
+    the max of maxes is the max, and the average of averages is the average because the
+    window's element count (with or without padding) is the product of its per-axis ones."""
+    N, C, D, H, W = n.shape(x)
+
+    def pool(v: Value, size: list[int], step: list[int], pad: list[int], dil: list[int]) -> Value:
+        return n.op(
+            relay_op,
+            v,
+            pool_size=size,
+            strides=step,
+            padding=pad,
+            dilation=dil,
+            ceil_mode=ceil_mode,
+            **extra,
+        )
+
+    hw = pool(
+        n.reshape(x, [N, C * D, H, W]),
+        list(kernel[1:]),
+        list(strides[1:]),
+        [pads[1], pads[2], pads[4], pads[5]],
+        list(dilations[1:]),
+    )
+    oh, ow = n.shape(hw)[2:]
+    d = pool(
+        n.reshape(hw, [N, C, D, oh * ow]),
+        [kernel[0], 1],
+        [strides[0], 1],
+        [pads[0], 0, pads[3], 0],
+        [dilations[0], 1],
+    )
+    return n.reshape(d, [N, C, n.shape(d)[2], oh, ow])
+
+
 @converter("MaxPool")
-def max_pool(n: Node) -> Value:
+def max_pool(n: Node) -> Sequence[Value]:
+    out = _pool(n, "nn.max_pool2d")
     if n.num_outputs > 1 and n.proto.output[1]:
-        raise n.unsupported("the Indices output")
-    return _pool(n, "nn.max_pool2d")
+        return [out, _max_pool_indices(n, n.required(0), out)]
+    return [out]
+
+
+def _max_pool_indices(n: Node, x: Value, out: Value) -> Value:
+    """MaxPool's Indices (2-d): where in x (flattened, rows first, or columns first with
+    storage_order=1) each window's max is, its first place in window order as ONNX's
+    reference takes it. Each window offset's values are compared with the max, from the
+    last offset to the first, each match replacing the index."""
+    if n.rank(x) != 4:
+        raise n.unsupported(f"the Indices output of a {n.rank(x) - 2}-d MaxPool (2-d is supported)")
+    N, C, H, W = n.shape(x)
+    kernel = list(n.attr("kernel_shape"))
+    strides = list(n.attr("strides", [1, 1]))
+    dilations = list(n.attr("dilations", [1, 1]))
+    pads = spatial_pads(n, [H, W], kernel, strides, dilations)
+    oh, ow = n.shape(out)[2:]
+    # Rows first: ((n*C + c)*H + h)*W + w; columns first: (n*C + c)*H*W + w*H + h.
+    row_step, col_step = (1, H) if n.attr("storage_order", 0) else (W, 1)
+    plane = np.arange(N * C, dtype=np.int64).reshape(N, C, 1, 1) * (H * W)
+    rows = (np.arange(oh, dtype=np.int64) * strides[0] * row_step).reshape(1, 1, oh, 1)
+    cols = (np.arange(ow, dtype=np.int64) * strides[1] * col_step).reshape(1, 1, 1, ow)
+    base = plane + rows + cols  # (small: N*C*oh*ow indices)
+    lowest = n.scalar(-np.inf, x) if n.dtype(x).startswith("float") else None
+    if lowest is None:
+        lowest = n.scalar(np.iinfo(numpy_dtype(n.dtype(x))).min, x)
+    # Padded so that every window (ceil_mode's too) is whole; padding never equals a max.
+    reach = [
+        (o - 1) * s + (k - 1) * d + 1
+        for o, s, k, d in zip((oh, ow), strides, kernel, dilations, strict=True)
+    ]
+    widths = [[0, 0], [0, 0]] + [
+        [pads[a], max(0, reach[a] - size - pads[a])] for a, size in enumerate((H, W))
+    ]
+    padded = n.op("nn.pad", x, lowest, pad_width=widths)
+    index: Value | None = None
+    for i in reversed(range(kernel[0])):
+        for j in reversed(range(kernel[1])):
+            top, left = i * dilations[0], j * dilations[1]
+            window = n.op(
+                "strided_slice",
+                padded,
+                begin=[top, left],
+                end=[top + (oh - 1) * strides[0] + 1, left + (ow - 1) * strides[1] + 1],
+                strides=strides,
+                axes=[2, 3],
+            )
+            offset = (top - pads[0]) * row_step + (left - pads[1]) * col_step
+            here = base + offset
+            index = (
+                here if index is None else n.op("where", n.op("equal", window, out), here, index)
+            )
+    assert index is not None
+    return index
 
 
 @converter("AveragePool")
@@ -535,6 +806,16 @@ def group_norm(n: Node) -> Value:
         epsilon=float(n.attr("epsilon", 1e-5)),
     )
     return n.cast(y, n.dtype(x))
+
+
+@converter("MeanVarianceNormalization")
+def mean_variance_normalization(n: Node) -> Value:
+    """(x - mean) / sqrt(mean((x - mean)^2)) over `axes` (default: all but the channels)."""
+    x = n.required(0)
+    axes = sorted({n.axis(int(a), n.rank(x)) for a in n.attr("axes", [0, 2, 3])})
+    centered = n.op("subtract", x, n.op("mean", x, axis=axes, keepdims=True))
+    variance = n.op("mean", n.op("multiply", centered, centered), axis=axes, keepdims=True)
+    return n.op("divide", centered, n.op("sqrt", variance))
 
 
 @converter("LayerNormalization")
@@ -680,6 +961,9 @@ def constant(n: Node) -> Value:
             return np.array(n.attr(key), dtype=dtype)
     if n.has_attr("value"):
         value = n.attr("value")
+        code = n.tensor_attr_dtype("value")
+        if code in NARROW:
+            n.narrow_outputs[0] = code
         relay_dtype_of(_onnx_type(value), n.where())
         return value
     raise n.unsupported("a Constant without a dense value (sparse or string values)")

@@ -4,8 +4,8 @@ relay-opt has no quantized operators (TVM's `qnn`), so QuantizeLinear,
 DequantizeLinear and the QLinear/Integer operators import as what they
 compute: x / scale rounded half to even plus the zero point, saturated, and
 (q - zero point) * scale; integer products accumulate in int32. The integer
-types are int8, uint8, int16, uint16 and int32; 4-bit and float8 ones are
-refused by the importer's dtype check.
+types are int8, uint8, int16, uint16 and int32, and the narrow ones (int4, int2, float8,
+float4: narrow.py), carried in a wider dtype.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from relay_opt.frontends.onnx.importer import Node, Value, converter, relay_dtype_of
+from relay_opt.frontends.onnx.narrow import NARROW, to_narrow
 from relay_opt.frontends.onnx.ops import conv_values, matmul_values, round_half_even
 
 _RANGES = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767), "uint16": (0, 65535)}
@@ -51,6 +52,14 @@ def _saturate(n: Node, q: Value, dtype: str) -> Value:
     return n.cast(q, dtype)
 
 
+def _narrow_target(n: Node) -> int | None:
+    """QuantizeLinear's output dtype when it is a narrow one (its ONNX code)."""
+    if n.input(2) is not None:
+        return n.narrow(2)
+    code = n.attr("output_dtype", 0) if n.has_attr("output_dtype") else 0
+    return code if code in NARROW else None
+
+
 def _quantized_dtype(n: Node, zero_point: Value | None) -> str:
     if zero_point is not None:
         dtype = n.dtype(zero_point)
@@ -68,11 +77,25 @@ def quantize_linear(n: Node) -> Value:
     x, scale, zero_point = n.required(0), n.required(1), n.input(2)
     if n.has_attr("precision") and n.attr("precision"):
         raise n.unsupported("the precision attribute")
-    dtype = _quantized_dtype(n, zero_point)
-    scaled = round_half_even(n, n.op("divide", x, n.cast(_per_axis(n, scale, x), n.dtype(x))))
-    q = n.cast(scaled, "int32")
+    code = _narrow_target(n)
+    target = NARROW.get(code) if code is not None else None
+    divided = n.op("divide", x, n.cast(_per_axis(n, scale, x), n.dtype(x)))
+    if target is not None and target.is_float:
+        # float8's zero point is 0 by the spec (ignored, as ONNX's reference does); float4's
+        # is added before rounding.
+        assert code is not None
+        n.narrow_outputs[0] = code
+        if zero_point is not None and code == 23:
+            divided = n.op("add", divided, n.cast(_per_axis(n, zero_point, x), n.dtype(x)))
+        return to_narrow(n, divided, target, saturate=bool(n.attr("saturate", 1)))
+    dtype = target.wide if target is not None else _quantized_dtype(n, zero_point)
+    q = n.cast(round_half_even(n, divided), "int32")
     if zero_point is not None:
         q = n.op("add", q, n.cast(_per_axis(n, zero_point, x), "int32"))
+    if target is not None:
+        assert code is not None
+        n.narrow_outputs[0] = code
+        q = n.op("clip", q, a_min=float(target.lo), a_max=float(target.hi))
     return _saturate(n, q, dtype)
 
 
@@ -87,6 +110,15 @@ def _dequantize(n: Node, x: Value, scale: Value, zero_point: Value | None) -> Va
 @converter("DequantizeLinear")
 def dequantize_linear(n: Node) -> Value:
     x, scale, zero_point = n.required(0), n.required(1), n.input(2)
+    code = n.narrow(0)
+    if code is not None and NARROW[code].is_float:
+        # float8 and float4 values, exact in float32: (x - zero point) * scale in floats.
+        if zero_point is not None:
+            x = n.op("subtract", x, _per_axis(n, zero_point, x))
+        out = n.op("multiply", n.cast(x, n.dtype(scale)), _per_axis(n, scale, x))
+        if n.has_attr("output_dtype") and n.attr("output_dtype"):
+            return n.cast(out, relay_dtype_of(n.attr("output_dtype"), n.where()))
+        return out
     if n.dtype(x) not in (*_RANGES, "int32"):
         raise n.unsupported(f"dequantizing {n.dtype(x)}")
     if n.has_attr("output_dtype") and n.attr("output_dtype"):

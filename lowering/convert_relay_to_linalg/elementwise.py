@@ -74,6 +74,7 @@ from relay_opt.dialects.relay.ops.elementwise import (
     Negative,
     NotEqual,
     Power,
+    Reinterpret,
     Relu,
     RightShift,
     Round,
@@ -551,6 +552,15 @@ def cast_scalar(b: Builder, x: SSAValue, src: str, dst: str, t: Attribute) -> SS
     if _width(t) > _width(st):
         return s.emit((arith.ExtUIOp if from_unsigned else arith.ExtSIOp)(x, t))
     return s.emit(arith.TruncIOp(x, t))
+
+
+@lowering(Reinterpret)
+def lower_reinterpret(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    def bits(b: Builder, xs: Sequence[SSAValue], t: Attribute) -> SSAValue:
+        # (int32 and uint32 are both i32: no op between them)
+        return xs[0] if xs[0].type == t else Scalar(b, "").emit(arith.BitcastOp(xs[0], t))
+
+    return elementwise(lw, op, args, bits)
 
 
 @lowering(Cast)

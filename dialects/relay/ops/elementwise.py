@@ -79,8 +79,11 @@ def _erf(x: np.ndarray) -> np.ndarray:
 
 
 def _round_half_away(x: np.ndarray) -> np.ndarray:
-    # TVM's round rounds halves away from zero; numpy's rounds them to even.
-    return np.sign(x) * np.floor(np.abs(x) + 0.5)
+    # TVM's round rounds halves away from zero; numpy's rounds them to even. The fraction is
+    # compared, not added: floor(|x| + 0.5) rounds 0.49999997 up (the sum rounds to 1.0).
+    a = np.abs(x)
+    whole = np.floor(a)
+    return np.copysign(whole + (a - whole >= 0.5), x)
 
 
 _NUMERIC = FLOAT_DTYPES + INT_DTYPES
@@ -349,6 +352,41 @@ def _cast(attrs: Attrs, x: np.ndarray) -> np.ndarray:
     )
 )
 class Cast(RelayOperatorOp): ...
+
+
+def _reinterpret_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    shape, dtype = expect_tensor(args[0], "data")
+    from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
+
+    if not attrs.dtype:
+        raise TypeRelationError("reinterpret needs a target dtype")
+    for d in (dtype, attrs.dtype):
+        if d in ("bool", "bfloat16"):  # (bool's bits are not a byte's; bfloat16 has no numpy dtype)
+            raise TypeRelationError(f"reinterpret does not take {d}")
+    if numpy_dtype(dtype).itemsize != numpy_dtype(attrs.dtype).itemsize:
+        raise TypeRelationError(f"reinterpret {dtype} as {attrs.dtype}: their widths differ")
+    return result(shape, attrs.dtype)
+
+
+def _reinterpret(attrs: Attrs, x: np.ndarray) -> np.ndarray:
+    from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
+
+    return np.ascontiguousarray(x).view(numpy_dtype(attrs.dtype))
+
+
+@register(
+    OpDef(
+        "reinterpret",
+        ("data",),
+        (AttrSpec("dtype", AttrKind.DTYPE, ""),),
+        _reinterpret_rel,
+        OpPattern.ELEMWISE,
+        _reinterpret,
+        "the same bits as another dtype of the same width (TVM's reinterpret)",
+        shape=broadcast_dims,
+    )
+)
+class Reinterpret(RelayOperatorOp): ...
 
 
 # -- binary, numpy broadcasting ----------------------------------------------------------

@@ -156,3 +156,19 @@ relay.func @refs(%x: tensor<?xf32>) -> tensor<?xf32> {
   %v = relay.ref_read %r : !relay.ref<tensor<?xf32>>
   relay.return %v : tensor<?xf32>
 }
+
+// -----
+
+// reinterpret is arith.bitcast per element; between int32 and uint32 (both i32) it is no op.
+// CHECK-LABEL: func.func @reinterpret(%x: tensor<4xf32>, %u: tensor<4xi32>) -> (tensor<4xi32>, tensor<4xi32>)
+// CHECK:      ^bb0(%[[A:.*]]: f32, %{{.*}}: i32):
+// CHECK-NEXT:   %[[B:.*]] = arith.bitcast %[[A]] : f32 to i32
+// CHECK-NEXT:   linalg.yield %[[B]] : i32
+// CHECK:      ^bb0(%[[C:.*]]: i32, %{{.*}}: i32):
+// CHECK-NEXT:   linalg.yield %[[C]] : i32
+relay.func @reinterpret(%x: tensor<4xf32>, %u: tensor<4xui32>) -> tuple<tensor<4xi32>, tensor<4xi32>> {
+  %0 = relay.reinterpret %x {dtype = "int32"} : (tensor<4xf32>) -> tensor<4xi32>
+  %1 = relay.reinterpret %u {dtype = "int32"} : (tensor<4xui32>) -> tensor<4xi32>
+  %2 = relay.tuple %0, %1 : tuple<tensor<4xi32>, tensor<4xi32>>
+  relay.return %2 : tuple<tensor<4xi32>, tensor<4xi32>>
+}

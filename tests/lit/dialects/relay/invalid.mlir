@@ -476,6 +476,13 @@ relay.func @f(%x: tensor<2x5xf32>, %l: tensor<5xi64>) -> tensor<2x5xf32> {
   relay.return %0 : tensor<2x5xf32>
 }
 
+// -----
+// CHECK: invalid.mlir:[[# @LINE + 2]]:3: error: reinterpret float32 as int16: their widths differ
+relay.func @f(%x: tensor<4xf32>) -> tensor<4xi16> {
+  %0 = relay.reinterpret %x {dtype = "int16"} : (tensor<4xf32>) -> tensor<4xi16>
+  relay.return %0 : tensor<4xi16>
+}
+
 // ---- syntax ---------------------------------------------------------------------------
 
 // -----
