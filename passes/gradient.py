@@ -28,8 +28,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp, TensorType, TupleType
-from xdsl.ir import Block, Operation, Region, SSAValue
+from xdsl.dialects.builtin import AnyFloat, ArrayAttr, FunctionType, ModuleOp, TensorType, TupleType
+from xdsl.ir import Attribute, Block, Operation, ParametrizedAttribute, Region, SSAValue
 from xdsl.passes import ModulePass
 
 from relay_opt.diagnostics import RelayError
@@ -37,7 +37,7 @@ from relay_opt.dialects.relay import adt, core
 from relay_opt.dialects.relay.ir_helpers import functions_by_name
 from relay_opt.dialects.relay.ops.grad import DY, GradBuilder, NotDifferentiable, gradient_rule
 from relay_opt.dialects.relay.registry import RelayOperatorOp
-from relay_opt.dialects.relay.types import tuple_type
+from relay_opt.dialects.relay.types import ADTType, RefType, function_type, tuple_type
 from relay_opt.passes.lambda_lift import free_values
 
 _FIRST_ORDER = (
@@ -116,8 +116,12 @@ class GradientPass(ModulePass):
         name = f"{self.entry}_grad"
         if name in funcs:
             raise RelayError(f"gradient: @{name} exists already", funcs[name])
-        grad = differentiate(f, name, self._selected(f))
-        op.body.block.insert_op_after(grad, f)
+        selected = self._selected(f)
+        if _first_order(f, selected):
+            op.body.block.insert_op_after(differentiate(f, name, selected), f)
+            return
+        for new in _HigherOrder(op, funcs).differentiate(f, name, selected):
+            op.body.block.add_op(new)
 
     def _selected(self, f: core.FuncOp) -> list[int]:
         if not self.wrt:
@@ -133,6 +137,26 @@ class GradientPass(ModulePass):
                 known = ", ".join(f"%{n}" if n else str(i) for i, n in enumerate(names))
                 raise RelayError(f"gradient: @{self.entry} has no parameter '{key}' ({known})", f)
         return chosen
+
+
+class _MatchOnActive(Exception):
+    """A `match` whose data depends on a differentiated parameter: the higher-order form."""
+
+
+def _first_order(f: core.FuncOp, selected: list[int]) -> bool:
+    """Whether the first-order gradient takes `f` (no calls, closures, references or a
+    match on a differentiated value); it builds a static graph, so it is preferred."""
+    if f.type_param_names:
+        raise RelayError("gradient: a polymorphic function (monomorphize first)", f)
+    if not all(_is_tensor_or_tuple(f.args[i].type) for i in selected):
+        return False
+    if not all(isinstance(inner, _FIRST_ORDER) for inner in f.body.walk()):
+        return False
+    try:
+        _mark_active(list(f.body.block.ops), {f.args[i] for i in selected})
+    except _MatchOnActive:
+        return False
+    return True
 
 
 def _check_first_order(f: core.FuncOp, selected: list[int]) -> None:
@@ -200,11 +224,7 @@ def _mark_active(ops: list[Operation], active: set[SSAValue]) -> None:
     for op in ops:
         if isinstance(op, (core.IfOp, adt.MatchOp)):
             if isinstance(op, adt.MatchOp) and op.data in active:
-                raise RelayError(
-                    "gradient: a match on a value that depends on a differentiated parameter "
-                    "is not supported by the first-order gradient",
-                    op,
-                )
+                raise _MatchOnActive()
             yields = []
             for region in op.regions:
                 body = list(region.block.ops)
@@ -339,3 +359,348 @@ def _erase_unused(block: Block) -> None:
         if all(not r.uses for r in op.results):
             op.detach()
             op.erase()
+
+
+# ---------------------------------------------------------------------------------------------
+# The higher-order gradient: references hold the adjoints, closures are the tape.
+# ---------------------------------------------------------------------------------------------
+
+_UNIT = tuple_type([])
+_BACKPROP = function_type([], _UNIT)
+
+
+def _is_float_tensor(t: Attribute) -> bool:
+    return isinstance(t, TensorType) and isinstance(t.element_type, AnyFloat)
+
+
+def _has_float(t: Attribute) -> bool:
+    """Whether a float tensor type occurs anywhere in `t` (ADT arguments, functions, ...)."""
+    if _is_float_tensor(t):
+        return True
+    if isinstance(t, ArrayAttr):
+        return any(_has_float(x) for x in t.data)
+    return isinstance(t, ParametrizedAttribute) and any(_has_float(p) for p in t.parameters)
+
+
+def _holds_float(t: Attribute) -> bool:
+    if _is_float_tensor(t):
+        return True
+    return isinstance(t, TupleType) and any(_holds_float(f) for f in t.types)
+
+
+class _HigherOrder:
+    """Rewrites functions into their AD form: every float tensor value becomes the pair
+    (value, reference to its adjoint), and each operator call pushes a closure that adds its
+    operands' adjoints onto a tape, a reference `%bp` to the closure to run next (TVM's
+    higher-order gradient). Each module function `@g` the entry reaches gets an AD copy
+    `@g_ad` taking `%bp` last; closures, ADT values and references carry AD values inside
+    (an ADT's float fields come through its type parameters), so `match`, `call_closure`
+    and recursion need nothing of their own: the tape records what actually ran."""
+
+    def __init__(self, module: ModuleOp, funcs: dict[str, core.FuncOp]) -> None:
+        self.funcs = funcs
+        self.types = {op.sym_name.data: op for op in module.ops if isinstance(op, adt.TypeDefOp)}
+        self.taken = set(funcs)
+        self.ad_names: dict[str, str] = {}
+        self.queue: list[core.FuncOp] = []
+
+    # -- types ------------------------------------------------------------------------------
+
+    def ad_type(self, t: Attribute, at: Operation) -> Attribute:
+        if _is_float_tensor(t):
+            return tuple_type([t, RefType(t)])
+        if isinstance(t, TupleType):
+            return tuple_type([self.ad_type(f, at) for f in t.types])
+        if isinstance(t, FunctionType):
+            return function_type(
+                [self.ad_type(i, at) for i in t.inputs], self.ad_type(t.outputs.data[0], at)
+            )
+        if isinstance(t, RefType):
+            return RefType(self.ad_type(t.value_type, at))
+        if isinstance(t, ADTType):
+            self._check_adt(t, at)
+            return ADTType(t.adt, [self.ad_type(a, at) for a in t.args])
+        return t
+
+    def _check_adt(self, t: ADTType, at: Operation) -> None:
+        """An ADT's values keep their representation, so a float tensor may reach its fields
+        only through a type parameter (List[Tensor], not a field declared as a tensor)."""
+        typedef = self.types.get(t.adt_name)
+        if typedef is None:
+            return
+        for ctor in typedef.constructors:
+            for field in ctor.inputs:
+                if _has_float(field):
+                    raise RelayError(
+                        f"gradient: Not yet: the higher-order gradient through ADT {t.adt_name}, "
+                        f"whose constructor {ctor.sym_name.data} declares a float tensor field "
+                        "(make the field a type parameter)",
+                        at,
+                    )
+
+    # -- the entry --------------------------------------------------------------------------
+
+    def differentiate(self, f: core.FuncOp, name: str, selected: list[int]) -> list[core.FuncOp]:
+        """`@name` (f's value and gradients) and the AD copies of the functions f reaches."""
+        for i, arg in enumerate(f.args):
+            if _holds_float(arg.type) or not _has_float(arg.type):
+                if i in selected and not _is_tensor_or_tuple(arg.type):
+                    raise RelayError(
+                        f"gradient: parameter {i} has type {arg.type}; only tensors and tuples "
+                        "of tensors are differentiated",
+                        f,
+                    )
+                continue
+            raise RelayError(
+                f"gradient: Not yet: the higher-order gradient takes parameter {i} of type "
+                f"{arg.type}, which holds float tensors; build it inside the function",
+                f,
+            )
+        if not _is_tensor_or_tuple(f.ret_type):
+            raise RelayError(
+                f"gradient: the result type {f.ret_type} is not a tensor or a tuple", f
+            )
+        ad_entry = self.ad_name(f)
+        block = Block(arg_types=[a.type for a in f.args])
+        for old, new in zip(f.args, block.args, strict=True):
+            new.name_hint = old.name_hint
+        g = GradBuilder(block.add_op, f.location)
+        done = g.add(core.ClosureOp([], _UNIT))
+        inner = GradBuilder(done.body.block.add_op, f.location)
+        inner.add(core.ReturnOp(inner.tuple([])))
+        bp = g.add(core.RefCreateOp(done.result)).result
+        bp.name_hint = "bp"
+        ad_args = [self.lift(g, a) for a in block.args]
+        ad_ret = self.ad_type(f.ret_type, f)
+        result = g.add(core.CallOp(ad_entry, [*ad_args, bp], ad_ret)).result
+        value = self.primal(g, result, f.ret_type)
+        self.seed(g, result, f.ret_type)
+        backprop = g.add(core.RefReadOp(bp)).result
+        g.add(core.CallClosureOp(backprop, [], _UNIT))
+        grads = g.tuple([self.adjoint(g, ad_args[i], f.args[i].type) for i in selected])
+        out = g.tuple([value, grads])
+        block.add_op(core.ReturnOp(out))
+        grad = core.FuncOp(name, [a.type for a in f.args], out.type, region=Region(block))
+        copies: list[core.FuncOp] = [grad]
+        while self.queue:
+            copies.append(self.function(self.queue.pop(0)))
+        return copies
+
+    def ad_name(self, f: core.FuncOp) -> str:
+        name = f.sym_name.data
+        if name not in self.ad_names:
+            new, k = f"{name}_ad", 2
+            while new in self.taken:
+                new, k = f"{name}_ad{k}", k + 1
+            self.taken.add(new)
+            self.ad_names[name] = new
+            self.queue.append(f)
+        return self.ad_names[name]
+
+    # -- AD values --------------------------------------------------------------------------
+
+    def lift(self, g: GradBuilder, v: SSAValue) -> SSAValue:
+        """The AD value of a primal `v`: its float tensors paired with a zero adjoint."""
+        t = v.type
+        if _is_float_tensor(t):
+            return g.tuple([v, g.add(core.RefCreateOp(g.zeros_like(v))).result])
+        if isinstance(t, TupleType) and _holds_float(t):
+            return g.tuple([self.lift(g, g.tuple_get(v, i)) for i in range(len(t.types))])
+        return v
+
+    def primal(self, g: GradBuilder, ad: SSAValue, t: Attribute) -> SSAValue:
+        if _is_float_tensor(t):
+            return g.tuple_get(ad, 0)
+        if isinstance(t, TupleType) and _holds_float(t):
+            return g.tuple([self.primal(g, g.tuple_get(ad, i), f) for i, f in enumerate(t.types)])
+        return ad
+
+    def adjoint(self, g: GradBuilder, ad: SSAValue, t: Attribute) -> SSAValue:
+        """The adjoint an AD value of tensor(s) `t` has gathered (zeros for integers)."""
+        if _is_float_tensor(t):
+            return g.add(core.RefReadOp(g.tuple_get(ad, 1))).result
+        if isinstance(t, TupleType):
+            return g.tuple([self.adjoint(g, g.tuple_get(ad, i), f) for i, f in enumerate(t.types)])
+        return g.zeros_like(ad)
+
+    def seed(self, g: GradBuilder, ad: SSAValue, t: Attribute) -> None:
+        if _is_float_tensor(t):
+            g.add(core.RefWriteOp(g.tuple_get(ad, 1), g.ones_like(g.tuple_get(ad, 0))))
+        elif isinstance(t, TupleType):
+            for i, f in enumerate(t.types):
+                self.seed(g, g.tuple_get(ad, i), f)
+
+    def accumulate(
+        self, g: GradBuilder, ad: SSAValue, t: Attribute, adjoint: SSAValue | list[SSAValue]
+    ) -> None:
+        """Add `adjoint` to the adjoint references of the AD value `ad` of type `t`."""
+        if _is_float_tensor(t):
+            assert isinstance(adjoint, SSAValue)
+            cell = g.tuple_get(ad, 1)
+            g.add(core.RefWriteOp(cell, g.plus(g.add(core.RefReadOp(cell)).result, adjoint)))
+        elif isinstance(t, TupleType):
+            for i, f in enumerate(t.types):
+                part = adjoint[i] if isinstance(adjoint, list) else g.tuple_get(adjoint, i)
+                self.accumulate(g, g.tuple_get(ad, i), f, part)
+
+    # -- functions and their bodies ---------------------------------------------------------
+
+    def function(self, f: core.FuncOp) -> core.FuncOp:
+        params = [self.ad_type(a.type, f) for a in f.args]
+        block = Block(arg_types=[*params, RefType(_BACKPROP)])
+        mapping: dict[SSAValue, SSAValue] = {}
+        for old, new in zip(f.args, block.args, strict=False):
+            new.name_hint = old.name_hint
+            mapping[old] = new
+        block.args[-1].name_hint = "bp"
+        self.block(f.body.block, block, mapping, block.args[-1])
+        return core.FuncOp(
+            self.ad_names[f.sym_name.data],
+            [*params, RefType(_BACKPROP)],
+            self.ad_type(f.ret_type, f),
+            f.type_param_names,
+            Region(block),
+        )
+
+    def region(
+        self, old: Region, mapping: dict[SSAValue, SSAValue], bp: SSAValue, at: Operation
+    ) -> Region:
+        block = Block(arg_types=[self.ad_type(t, at) for t in old.block.arg_types])
+        for o, n in zip(old.block.args, block.args, strict=True):
+            n.name_hint = o.name_hint
+            mapping[o] = n
+        self.block(old.block, block, mapping, bp)
+        return Region(block)
+
+    def block(
+        self, old: Block, new: Block, mapping: dict[SSAValue, SSAValue], bp: SSAValue
+    ) -> None:
+        for op in old.ops:
+            g = GradBuilder(new.add_op, op.location)
+            results = self.op(g, op, mapping, bp)
+            for o, n in zip(op.results, results, strict=True):
+                if o.name_hint and n.name_hint is None:
+                    n.name_hint = o.name_hint
+                mapping[o] = n
+
+    def op(
+        self, g: GradBuilder, op: Operation, m: dict[SSAValue, SSAValue], bp: SSAValue
+    ) -> list[SSAValue]:
+        """The AD form of `op`, built with `g`; its results' AD values."""
+        if isinstance(op, RelayOperatorOp):
+            return [self.operator(g, op, m, bp)]
+        if isinstance(op, core.ConstantOp):
+            return [self.lift(g, g.add(op.clone()).result)]
+        if isinstance(op, core.TupleOp):
+            return [g.tuple([m[v] for v in op.fields])]
+        if isinstance(op, core.TupleGetOp):
+            return [g.tuple_get(m[op.tuple], op.field_index)]
+        if isinstance(op, (core.ReturnOp, core.YieldOp)):
+            g.add(type(op)(m[op.value]))
+            return []
+        if isinstance(op, core.IfOp):
+            then, other = (self.region(r, m, bp, op) for r in op.regions)
+            return [
+                g.add(core.IfOp(m[op.cond], self.ad_type(op.result.type, op), then, other)).result
+            ]
+        if isinstance(op, adt.MatchOp):
+            clauses = [self.region(r, m, bp, op) for r in op.clauses]
+            ad_type = self.ad_type(op.result.type, op)
+            new = adt.MatchOp(
+                m[op.data], ad_type, list(op.patterns), clauses, op.partial is not None
+            )
+            return [g.add(new).result]
+        if isinstance(op, adt.ConstructOp):
+            ad_type = self.ad_type(op.result.type, op)
+            return [
+                g.add(adt.ConstructOp(op.constructor, [m[v] for v in op.fields], ad_type)).result
+            ]
+        if isinstance(op, core.CallOp):
+            callee = self.funcs.get(op.callee.string_value())
+            assert callee is not None
+            args = [*(m[v] for v in op.arguments), bp]
+            new = core.CallOp(self.ad_name(callee), args, self.ad_type(op.result.type, op))
+            return [g.add(new).result]
+        if isinstance(op, core.CallClosureOp):
+            args = [m[v] for v in op.arguments]
+            ad_type = self.ad_type(op.result.type, op)
+            return [g.add(core.CallClosureOp(m[op.callee], args, ad_type)).result]
+        if isinstance(op, core.GlobalRefOp):
+            return [self.global_value(g, op, bp)]
+        if isinstance(op, core.ClosureOp):
+            return [self.closure(g, op, m, bp)]
+        if isinstance(op, core.RefCreateOp):
+            return [g.add(core.RefCreateOp(m[op.value], self.ad_type(op.result.type, op))).result]
+        if isinstance(op, core.RefReadOp):
+            return [g.add(core.RefReadOp(m[op.ref], self.ad_type(op.result.type, op))).result]
+        if isinstance(op, core.RefWriteOp):
+            return [g.add(core.RefWriteOp(m[op.ref], m[op.value])).result]
+        raise RelayError(f"gradient: Not yet: '{op.name}' in the higher-order gradient", op)
+
+    def closure(
+        self, g: GradBuilder, op: core.ClosureOp, m: dict[SSAValue, SSAValue], bp: SSAValue
+    ) -> SSAValue:
+        if "Primitive" in op.attributes:
+            raise RelayError(
+                "gradient: Not yet: a primitive function (differentiate before fuse-ops)", op
+            )
+        ftype = self.ad_type(op.function_type, op)
+        assert isinstance(ftype, FunctionType)
+        new = core.ClosureOp(
+            ftype.inputs.data,
+            ftype.outputs.data[0],
+            self.region(op.body, m, bp, op),
+            recursive=op.recursive is not None,
+        )
+        return g.add(new).result
+
+    def global_value(self, g: GradBuilder, op: core.GlobalRefOp, bp: SSAValue) -> SSAValue:
+        """A global function as a value: a closure calling its AD copy with this tape."""
+        callee = self.funcs.get(op.callee.string_value())
+        assert callee is not None and isinstance(op.result.type, FunctionType)
+        ftype = self.ad_type(op.result.type, op)
+        assert isinstance(ftype, FunctionType)
+        new = g.add(core.ClosureOp(ftype.inputs.data, ftype.outputs.data[0]))
+        inner = GradBuilder(new.body.block.add_op, op.location)
+        args = [*new.body.block.args, bp]
+        result = inner.add(core.CallOp(self.ad_name(callee), args, ftype.outputs.data[0]))
+        inner.add(core.ReturnOp(result.result))
+        return new.result
+
+    def operator(
+        self, g: GradBuilder, op: RelayOperatorOp, m: dict[SSAValue, SSAValue], bp: SSAValue
+    ) -> SSAValue:
+        """The call on the primal operands, its result lifted, and (when it takes and gives
+        float tensors) the closure adding its operands' adjoints pushed onto the tape."""
+        primals = {v: self.primal(g, m[v], v.type) for v in dict.fromkeys(op.operands)}
+        forward = g.add(op.clone(primals))
+        assert isinstance(forward, RelayOperatorOp)
+        result = self.lift(g, forward.result)
+        active = [_holds_float(v.type) for v in op.operands]
+        if not _holds_float(op.result.type) or not any(active):
+            return result
+        rule = gradient_rule(type(op))
+        if rule is None:
+            raise RelayError(f"gradient: '{op.OPDEF.name}' is not differentiable", op)
+        # After this step, the one pushed before it: the tape runs the last call first.
+        rest = g.add(core.RefReadOp(bp)).result
+        step = g.add(core.ClosureOp([], _UNIT))
+        inner = GradBuilder(step.body.block.add_op, op.location)
+        t = op.result.type
+        if isinstance(t, TupleType):
+            dy: DY = [
+                self.adjoint(inner, inner.tuple_get(result, i), f) for i, f in enumerate(t.types)
+            ]
+        else:
+            dy = self.adjoint(inner, result, t)
+        try:
+            grads = rule(inner, forward, dy)
+        except NotDifferentiable as e:
+            raise RelayError(f"gradient: cannot differentiate '{op.OPDEF.name}': {e}", op) from None
+        for v, is_active, adjoint in zip(op.operands, active, grads, strict=True):
+            if is_active and adjoint is not None:
+                self.accumulate(inner, m[v], v.type, adjoint)
+        done = inner.add(core.CallClosureOp(rest, [], _UNIT)).result
+        inner.add(core.ReturnOp(done))
+        g.add(core.RefWriteOp(bp, step.result))
+        return result
