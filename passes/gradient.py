@@ -474,7 +474,7 @@ class _HigherOrder:
         ad_ret = self.ad_type(f.ret_type, f)
         result = g.add(core.CallOp(ad_entry, [*ad_args, bp], ad_ret)).result
         value = self.primal(g, result, f.ret_type)
-        self.seed(g, result, f.ret_type)
+        self.seed(g, result, value, f.ret_type)
         backprop = g.add(core.RefReadOp(bp)).result
         g.add(core.CallClosureOp(backprop, [], _UNIT))
         grads = g.tuple([self.adjoint(g, ad_args[i], f.args[i].type) for i in selected])
@@ -523,12 +523,13 @@ class _HigherOrder:
             return g.tuple([self.adjoint(g, g.tuple_get(ad, i), f) for i, f in enumerate(t.types)])
         return g.zeros_like(ad)
 
-    def seed(self, g: GradBuilder, ad: SSAValue, t: Attribute) -> None:
+    def seed(self, g: GradBuilder, ad: SSAValue, value: SSAValue, t: Attribute) -> None:
+        """Ones as the adjoint of each float tensor of the result `value` (AD value `ad`)."""
         if _is_float_tensor(t):
-            g.add(core.RefWriteOp(g.tuple_get(ad, 1), g.ones_like(g.tuple_get(ad, 0))))
+            g.add(core.RefWriteOp(g.tuple_get(ad, 1), g.ones_like(value)))
         elif isinstance(t, TupleType):
             for i, f in enumerate(t.types):
-                self.seed(g, g.tuple_get(ad, i), f)
+                self.seed(g, g.tuple_get(ad, i), g.tuple_get(value, i), f)
 
     def accumulate(
         self, g: GradBuilder, ad: SSAValue, t: Attribute, adjoint: SSAValue | list[SSAValue]
