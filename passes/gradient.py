@@ -36,8 +36,15 @@ from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay import adt, core
 from relay_opt.dialects.relay.ir_helpers import functions_by_name
 from relay_opt.dialects.relay.ops.grad import DY, GradBuilder, NotDifferentiable, gradient_rule
+from relay_opt.dialects.relay.patterns import ConstructorPattern, VarPattern
 from relay_opt.dialects.relay.registry import RelayOperatorOp
-from relay_opt.dialects.relay.types import ADTType, RefType, function_type, tuple_type
+from relay_opt.dialects.relay.types import (
+    ADTType,
+    RefType,
+    function_type,
+    substitute_type_vars,
+    tuple_type,
+)
 from relay_opt.passes.lambda_lift import free_values
 
 _FIRST_ORDER = (
@@ -382,6 +389,14 @@ def _has_float(t: Attribute) -> bool:
     return isinstance(t, ParametrizedAttribute) and any(_has_float(p) for p in t.parameters)
 
 
+def _liftable(t: Attribute) -> bool:
+    """Whether the entry can take a parameter of type `t` (lifting it into its AD form):
+    float tensors only in tuples and ADT arguments, not in references or functions."""
+    if isinstance(t, (TupleType, ADTType)):
+        return all(_liftable(f) for f in (t.types if isinstance(t, TupleType) else t.args))
+    return _is_float_tensor(t) or not _has_float(t)
+
+
 def _holds_float(t: Attribute) -> bool:
     if _is_float_tensor(t):
         return True
@@ -403,6 +418,9 @@ class _HigherOrder:
         self.taken = set(funcs)
         self.ad_names: dict[str, str] = {}
         self.queue: list[core.FuncOp] = []
+        self.lifters: dict[ADTType, str] = {}
+        self.extra: list[core.FuncOp] = []
+        """The ADT lifters built."""
 
     # -- types ------------------------------------------------------------------------------
 
@@ -443,19 +461,19 @@ class _HigherOrder:
     def differentiate(self, f: core.FuncOp, name: str, selected: list[int]) -> list[core.FuncOp]:
         """`@name` (f's value and gradients) and the AD copies of the functions f reaches."""
         for i, arg in enumerate(f.args):
-            if _holds_float(arg.type) or not _has_float(arg.type):
-                if i in selected and not _is_tensor_or_tuple(arg.type):
-                    raise RelayError(
-                        f"gradient: parameter {i} has type {arg.type}; only tensors and tuples "
-                        "of tensors are differentiated",
-                        f,
-                    )
-                continue
-            raise RelayError(
-                f"gradient: Not yet: the higher-order gradient takes parameter {i} of type "
-                f"{arg.type}, which holds float tensors; build it inside the function",
-                f,
-            )
+            if not _liftable(arg.type):
+                raise RelayError(
+                    f"gradient: Not yet: the higher-order gradient takes parameter {i} of type "
+                    f"{arg.type}, which holds float tensors in a reference or a function; "
+                    "build it inside the function",
+                    f,
+                )
+            if i in selected and not _is_tensor_or_tuple(arg.type):
+                raise RelayError(
+                    f"gradient: parameter {i} has type {arg.type}; only tensors and tuples "
+                    "of tensors are differentiated (select the others with wrt)",
+                    f,
+                )
         if not _is_tensor_or_tuple(f.ret_type):
             raise RelayError(
                 f"gradient: the result type {f.ret_type} is not a tensor or a tuple", f
@@ -484,7 +502,7 @@ class _HigherOrder:
         copies: list[core.FuncOp] = [grad]
         while self.queue:
             copies.append(self.function(self.queue.pop(0)))
-        return copies
+        return copies + self.extra
 
     def ad_name(self, f: core.FuncOp) -> str:
         name = f.sym_name.data
@@ -506,7 +524,43 @@ class _HigherOrder:
             return g.tuple([v, g.add(core.RefCreateOp(g.zeros_like(v))).result])
         if isinstance(t, TupleType) and _holds_float(t):
             return g.tuple([self.lift(g, g.tuple_get(v, i)) for i in range(len(t.types))])
+        if isinstance(t, ADTType) and _has_float(t):
+            lifter = self.adt_lifter(t)
+            return g.add(core.CallOp(lifter, [v], self.ad_type(t, self.types[t.adt_name]))).result
         return v
+
+    def adt_lifter(self, t: ADTType) -> str:
+        """A function rebuilding an ADT value (a parameter's List[Tensor]) with its float
+        tensors lifted, one per ADT instance (recursive for a recursive ADT)."""
+        if t in self.lifters:
+            return self.lifters[t]
+        typedef = self.types[t.adt_name]
+        name, k = f"{t.adt_name}_lift", 2
+        while name in self.taken:
+            name, k = f"{t.adt_name}_lift{k}", k + 1
+        self.taken.add(name)
+        self.lifters[t] = name
+        self._check_adt(t, typedef)
+        ad_type = self.ad_type(t, typedef)
+        block = Block(arg_types=[t])
+        block.args[0].name_hint = "v"
+        g = GradBuilder(block.add_op, typedef.location)
+        subst = dict(zip(typedef.type_param_names, t.args, strict=True))
+        patterns: list[Attribute] = []
+        clauses: list[Region] = []
+        for ctor in typedef.constructors:
+            fields = [substitute_type_vars(f, subst) for f in ctor.inputs]
+            patterns.append(ConstructorPattern(ctor.symbol, [VarPattern()] * len(fields)))
+            clause = Block(arg_types=fields)
+            inner = GradBuilder(clause.add_op, typedef.location)
+            lifted = [self.lift(inner, v) for v in clause.args]
+            built = inner.add(adt.ConstructOp(ctor.symbol, lifted, ad_type))
+            inner.add(core.YieldOp(built.result))
+            clauses.append(Region(clause))
+        result = g.add(adt.MatchOp(block.args[0], ad_type, patterns, clauses)).result
+        g.add(core.ReturnOp(result))
+        self.extra.append(core.FuncOp(name, [t], ad_type, region=Region(block)))
+        return name
 
     def primal(self, g: GradBuilder, ad: SSAValue, t: Attribute) -> SSAValue:
         if _is_float_tensor(t):

@@ -19,6 +19,7 @@ from relay_opt.dialects.relay.ir_helpers import functions_by_name
 from relay_opt.passes.gradient import GradientPass
 from relay_opt.runtime import jit
 from relay_opt.runtime.interpreter import Interpreter
+from relay_opt.runtime.values import to_adt_list
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "relay"
 
@@ -161,6 +162,36 @@ def test_example_gradient_compiled(name: str) -> None:
         np.testing.assert_allclose(value, want_value, rtol=1e-4, atol=1e-5)
         for got, want in zip(grads, want_grads, strict=True):
             np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_list_parameter() -> None:
+    """The List-LSTM's @lstm differentiated itself: its List parameter is rebuilt with each
+    step's tensor lifted (@List_lift) and not differentiated; the weights are."""
+    module = load_program(_shrunk("lstm_list", LSTM_SIZES, "float64"), format="relay").module
+    wrt = ("w_ih", "w_hh", "b")
+    GradientPass(entry="lstm", wrt=wrt).apply(Context(), module)
+    module.verify()
+    assert "List_lift" in functions_by_name(module)
+    run = Interpreter(module).run
+    rng = np.random.default_rng(3)
+    steps = [rng.standard_normal((1, 2)) * 0.5 for _ in range(3)]
+    weights = [rng.standard_normal(s) * 0.5 for s in ((12, 2), (12, 3), (12,))]
+
+    def loss(ws: list[np.ndarray]) -> float:
+        return float(np.sum(run("lstm", [to_adt_list(steps), *ws])))
+
+    value, grads = run("lstm_grad", [to_adt_list(steps), *weights])
+    np.testing.assert_allclose(np.sum(value), loss(weights), rtol=1e-12)
+    eps = 1e-6
+    for i, grad in enumerate(grads):
+        numeric = np.zeros_like(weights[i])
+        for pos in np.ndindex(weights[i].shape):
+            hi = [w.copy() for w in weights]
+            lo = [w.copy() for w in weights]
+            hi[i][pos] += eps
+            lo[i][pos] -= eps
+            numeric[pos] = (loss(hi) - loss(lo)) / (2 * eps)
+        np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-7, err_msg=wrt[i])
 
 
 def test_adt_with_a_float_field_is_a_located_error() -> None:

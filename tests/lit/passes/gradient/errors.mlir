@@ -43,9 +43,9 @@ relay.func @main(%x: tensor<3xf32>) -> tensor<3xf32> {
 
 // -----
 
-// A parameter of the differentiated function holding float tensors in a reference, an ADT
-// or a closure: the higher-order gradient would have to lift it into its AD form.
-// CHECK: errors.mlir:[[# @LINE + 1]]:1: error: gradient: Not yet: the higher-order gradient takes parameter 0 of type !relay.ref<tensor<3xf32>>, which holds float tensors; build it inside the function
+// A parameter of the differentiated function holding float tensors in a reference or a
+// closure: the AD form of its tensors would have to be built by the code it holds.
+// CHECK: errors.mlir:[[# @LINE + 1]]:1: error: gradient: Not yet: the higher-order gradient takes parameter 0 of type !relay.ref<tensor<3xf32>>, which holds float tensors in a reference or a function; build it inside the function
 relay.func @main(%r: !relay.ref<tensor<3xf32>>, %x: tensor<3xf32>) -> tensor<3xf32> {
   %0 = relay.ref_read %r : !relay.ref<tensor<3xf32>> -> tensor<3xf32>
   %1 = relay.multiply %0, %x : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>
