@@ -14,13 +14,26 @@ that depend on a selected parameter are differentiated, so integer index arithme
 non-differentiable operator on constants is no obstacle. A parameter nothing depends on
 gets zeros.
 
-First-order programs: the body may hold operator calls, constants, tuples, projections and
-`relay.if`. An `if`'s adjoint is an `if` on the same condition whose branches rerun their
-branch's forward ops (values local to a branch are not visible after it) and sweep back from
-its yield, yielding the adjoints of the outer values the branch uses. `relay.match`, calls,
-closures and references are located errors (inline or partial-evaluate first), and so is an
-operator without a gradient rule, or one whose rule does not take its attributes, named with
-the reason.
+First-order programs (operator calls, constants, tuples, projections, `relay.if`, `relay.match`
+on values not differentiated) become a static graph: an `if`'s adjoint is an `if` on the same
+condition whose branches rerun their branch's forward ops (values local to a branch are not
+visible after it) and sweep back from its yield, yielding the adjoints of the outer values
+the branch uses.
+
+Everything else (calls, closures, references, recursion, `match` on differentiated ADT
+values) goes through the higher-order form, TVM's: each float tensor becomes the pair
+(value, reference to its adjoint), and each operator call pushes onto a tape (a reference
+`%bp` to a closure) a closure that adds its operands' adjoints and then runs the closure
+pushed before it. Every function the entry reaches gets an AD copy `@g_ad` taking `%bp`
+last; ADT values carry AD values through their type parameters (`List[(T, ref T)]`), so
+`match`, `call_closure` and recursion need no rule of their own: the tape records what ran.
+`@f_grad` lifts its parameters (a List by a generated `@List_lift`), calls `@f_ad`, seeds
+the result's adjoints with ones, runs the tape and reads the parameters' adjoints.
+
+Located errors, named with the reason: an operator without a gradient rule, or one whose
+rule does not take its attributes; in the higher-order form, an ADT declaring a float tensor
+field (not through a type parameter), a parameter holding floats in a reference or a
+function, a primitive function.
 """
 
 from __future__ import annotations
