@@ -25,15 +25,15 @@ values) goes through the higher-order form, TVM's: each float tensor becomes the
 (value, reference to its adjoint), and each operator call pushes onto a tape (a reference
 `%bp` to a closure) a closure that adds its operands' adjoints and then runs the closure
 pushed before it. Every function the entry reaches gets an AD copy `@g_ad` taking `%bp`
-last; ADT values carry AD values through their type parameters (`List[(T, ref T)]`), so
-`match`, `call_closure` and recursion need no rule of their own: the tape records what ran.
+last; ADT values carry AD values through their type parameters (`List[(T, ref T)]`), or are
+values of a copy `@T_ad` of an ADT that declares tensor fields, so `match`, `call_closure`
+and recursion need no rule of their own: the tape records what ran.
 `@f_grad` lifts its parameters (a List by a generated `@List_lift`), calls `@f_ad`, seeds
 the result's adjoints with ones, runs the tape and reads the parameters' adjoints.
 
 Located errors, named with the reason: an operator without a gradient rule, or one whose
-rule does not take its attributes; in the higher-order form, an ADT declaring a float tensor
-field (not through a type parameter), a parameter holding floats in a reference or a
-function, a primitive function.
+rule does not take its attributes; in the higher-order form, a parameter holding floats in
+a reference or a function, a primitive function.
 """
 
 from __future__ import annotations
@@ -41,15 +41,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects.builtin import AnyFloat, ArrayAttr, FunctionType, ModuleOp, TensorType, TupleType
-from xdsl.ir import Attribute, Block, Operation, ParametrizedAttribute, Region, SSAValue
+from xdsl.dialects.builtin import (
+    AnyFloat,
+    FunctionType,
+    ModuleOp,
+    SymbolRefAttr,
+    TensorType,
+    TupleType,
+)
+from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 
 from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay import adt, core
 from relay_opt.dialects.relay.ir_helpers import functions_by_name
 from relay_opt.dialects.relay.ops.grad import DY, GradBuilder, NotDifferentiable, gradient_rule
-from relay_opt.dialects.relay.patterns import ConstructorPattern, VarPattern
+from relay_opt.dialects.relay.patterns import ConstructorPattern, TuplePattern, VarPattern
 from relay_opt.dialects.relay.registry import RelayOperatorOp
 from relay_opt.dialects.relay.types import (
     ADTType,
@@ -140,8 +147,11 @@ class GradientPass(ModulePass):
         if _first_order(f, selected):
             op.body.block.insert_op_after(differentiate(f, name, selected), f)
             return
-        for new in _HigherOrder(op, funcs).differentiate(f, name, selected):
+        higher = _HigherOrder(op, funcs)
+        for new in higher.differentiate(f, name, selected):
             op.body.block.add_op(new)
+        for typedef in higher.new_types:
+            op.body.block.insert_op_before(typedef, f)
 
     def _selected(self, f: core.FuncOp) -> list[int]:
         if not self.wrt:
@@ -393,23 +403,6 @@ def _is_float_tensor(t: Attribute) -> bool:
     return isinstance(t, TensorType) and isinstance(t.element_type, AnyFloat)
 
 
-def _has_float(t: Attribute) -> bool:
-    """Whether a float tensor type occurs anywhere in `t` (ADT arguments, functions, ...)."""
-    if _is_float_tensor(t):
-        return True
-    if isinstance(t, ArrayAttr):
-        return any(_has_float(x) for x in t.data)
-    return isinstance(t, ParametrizedAttribute) and any(_has_float(p) for p in t.parameters)
-
-
-def _liftable(t: Attribute) -> bool:
-    """Whether the entry can take a parameter of type `t` (lifting it into its AD form):
-    float tensors only in tuples and ADT arguments, not in references or functions."""
-    if isinstance(t, (TupleType, ADTType)):
-        return all(_liftable(f) for f in (t.types if isinstance(t, TupleType) else t.args))
-    return _is_float_tensor(t) or not _has_float(t)
-
-
 def _holds_float(t: Attribute) -> bool:
     if _is_float_tensor(t):
         return True
@@ -422,59 +415,86 @@ class _HigherOrder:
     operands' adjoints onto a tape, a reference `%bp` to the closure to run next (TVM's
     higher-order gradient). Each module function `@g` the entry reaches gets an AD copy
     `@g_ad` taking `%bp` last; closures, ADT values and references carry AD values inside
-    (an ADT's float fields come through its type parameters), so `match`, `call_closure`
-    and recursion need nothing of their own: the tape records what actually ran."""
+    (through an ADT's type parameters, or a copy of an ADT declaring tensor fields), so
+    `match`, `call_closure` and recursion need nothing of their own: the tape records what
+    actually ran."""
 
     def __init__(self, module: ModuleOp, funcs: dict[str, core.FuncOp]) -> None:
         self.funcs = funcs
         self.types = {op.sym_name.data: op for op in module.ops if isinstance(op, adt.TypeDefOp)}
-        self.taken = set(funcs)
+        self.taken = set(funcs) | set(self.types)
         self.ad_names: dict[str, str] = {}
         self.queue: list[core.FuncOp] = []
         self.lifters: dict[ADTType, str] = {}
         self.extra: list[core.FuncOp] = []
         """The ADT lifters built."""
+        self.adt_copies: dict[str, str] = {}
+        self.new_types: list[adt.TypeDefOp] = []
+        """The ADT copies built, for the module."""
 
     # -- types ------------------------------------------------------------------------------
 
-    def ad_type(self, t: Attribute, at: Operation) -> Attribute:
+    def ad_type(self, t: Attribute) -> Attribute:
         if _is_float_tensor(t):
             return tuple_type([t, RefType(t)])
         if isinstance(t, TupleType):
-            return tuple_type([self.ad_type(f, at) for f in t.types])
+            return tuple_type([self.ad_type(f) for f in t.types])
         if isinstance(t, FunctionType):
             return function_type(
-                [self.ad_type(i, at) for i in t.inputs], self.ad_type(t.outputs.data[0], at)
+                [self.ad_type(i) for i in t.inputs], self.ad_type(t.outputs.data[0])
             )
         if isinstance(t, RefType):
-            return RefType(self.ad_type(t.value_type, at))
+            return RefType(self.ad_type(t.value_type))
         if isinstance(t, ADTType):
-            self._check_adt(t, at)
-            return ADTType(t.adt, [self.ad_type(a, at) for a in t.args])
+            return ADTType(self.ad_adt(t.adt_name), [self.ad_type(a) for a in t.args])
         return t
 
-    def _check_adt(self, t: ADTType, at: Operation) -> None:
-        """An ADT's values keep their representation, so a float tensor may reach its fields
-        only through a type parameter (List[Tensor], not a field declared as a tensor)."""
-        typedef = self.types.get(t.adt_name)
+    def ad_adt(self, name: str) -> str:
+        """The ADT whose values hold AD values where `name`'s hold float tensors: `name`
+        itself when those come only through type parameters (List[Tensor] is List[(T, ref
+        T)]), else a copy `{name}_ad` whose constructors have their field types transformed
+        (a field declared as a tensor, or as an ADT that needs a copy)."""
+        if name in self.adt_copies:
+            return self.adt_copies[name]
+        typedef = self.types.get(name)
         if typedef is None:
-            return
-        for ctor in typedef.constructors:
-            for field in ctor.inputs:
-                if _has_float(field):
-                    raise RelayError(
-                        f"gradient: Not yet: the higher-order gradient through ADT {t.adt_name}, "
-                        f"whose constructor {ctor.sym_name.data} declares a float tensor field "
-                        "(make the field a type parameter)",
-                        at,
-                    )
+            return name
+        self.adt_copies[name] = name  # while deciding, a recursive use is unchanged
+        fields = [f for c in typedef.constructors for f in c.inputs]
+        if all(self.ad_type(f) == f for f in fields):
+            return name
+        copy, k = f"{name}_ad", 2
+        while copy in self.types or copy in self.taken:
+            copy, k = f"{name}_ad{k}", k + 1
+        self.taken.add(copy)
+        self.adt_copies[name] = copy
+        new = adt.TypeDefOp(copy, typedef.type_param_names)
+        self.types[copy] = new
+        for c in typedef.constructors:
+            ctor = adt.ConstructorOp(c.sym_name.data, [self.ad_type(f) for f in c.inputs])
+            ctor.location = c.location
+            new.body.block.add_op(ctor)
+        new.location = typedef.location
+        self.new_types.append(new)
+        return copy
+
+    def ad_constructor(self, ctor: SymbolRefAttr) -> SymbolRefAttr:
+        return SymbolRefAttr(self.ad_adt(ctor.root_reference.data), ctor.nested_references)
+
+    def ad_pattern(self, p: Attribute) -> Attribute:
+        if isinstance(p, ConstructorPattern):
+            fields = [self.ad_pattern(f) for f in p.fields]
+            return ConstructorPattern(self.ad_constructor(p.constructor), fields)
+        if isinstance(p, TuplePattern):
+            return TuplePattern([self.ad_pattern(f) for f in p.fields])
+        return p
 
     # -- the entry --------------------------------------------------------------------------
 
     def differentiate(self, f: core.FuncOp, name: str, selected: list[int]) -> list[core.FuncOp]:
         """`@name` (f's value and gradients) and the AD copies of the functions f reaches."""
         for i, arg in enumerate(f.args):
-            if not _liftable(arg.type):
+            if not self.liftable(arg.type, set()):
                 raise RelayError(
                     f"gradient: Not yet: the higher-order gradient takes parameter {i} of type "
                     f"{arg.type}, which holds float tensors in a reference or a function; "
@@ -502,7 +522,7 @@ class _HigherOrder:
         bp = g.add(core.RefCreateOp(done.result)).result
         bp.name_hint = "bp"
         ad_args = [self.lift(g, a) for a in block.args]
-        ad_ret = self.ad_type(f.ret_type, f)
+        ad_ret = self.ad_type(f.ret_type)
         result = g.add(core.CallOp(ad_entry, [*ad_args, bp], ad_ret)).result
         value = self.primal(g, result, f.ret_type)
         self.seed(g, result, value, f.ret_type)
@@ -537,10 +557,25 @@ class _HigherOrder:
             return g.tuple([v, g.add(core.RefCreateOp(g.zeros_like(v))).result])
         if isinstance(t, TupleType) and _holds_float(t):
             return g.tuple([self.lift(g, g.tuple_get(v, i)) for i in range(len(t.types))])
-        if isinstance(t, ADTType) and _has_float(t):
+        if isinstance(t, ADTType) and self.ad_type(t) != t:
             lifter = self.adt_lifter(t)
-            return g.add(core.CallOp(lifter, [v], self.ad_type(t, self.types[t.adt_name]))).result
+            return g.add(core.CallOp(lifter, [v], self.ad_type(t))).result
         return v
+
+    def liftable(self, t: Attribute, seen: set[str]) -> bool:
+        """Whether a parameter of type `t` can be lifted into its AD form: float tensors only
+        in tuples and ADTs (fields or arguments), not in references or functions."""
+        if isinstance(t, TupleType):
+            return all(self.liftable(f, seen) for f in t.types)
+        if isinstance(t, ADTType):
+            typedef = self.types.get(t.adt_name)
+            if typedef is not None and t.adt_name not in seen:
+                seen.add(t.adt_name)
+                fields = [f for c in typedef.constructors for f in c.inputs]
+                if not all(self.liftable(f, seen) for f in fields):
+                    return False
+            return all(self.liftable(a, seen) for a in t.args)
+        return _is_float_tensor(t) or self.ad_type(t) == t
 
     def adt_lifter(self, t: ADTType) -> str:
         """A function rebuilding an ADT value (a parameter's List[Tensor]) with its float
@@ -553,8 +588,7 @@ class _HigherOrder:
             name, k = f"{t.adt_name}_lift{k}", k + 1
         self.taken.add(name)
         self.lifters[t] = name
-        self._check_adt(t, typedef)
-        ad_type = self.ad_type(t, typedef)
+        ad_type = self.ad_type(t)
         block = Block(arg_types=[t])
         block.args[0].name_hint = "v"
         g = GradBuilder(block.add_op, typedef.location)
@@ -567,7 +601,7 @@ class _HigherOrder:
             clause = Block(arg_types=fields)
             inner = GradBuilder(clause.add_op, typedef.location)
             lifted = [self.lift(inner, v) for v in clause.args]
-            built = inner.add(adt.ConstructOp(ctor.symbol, lifted, ad_type))
+            built = inner.add(adt.ConstructOp(self.ad_constructor(ctor.symbol), lifted, ad_type))
             inner.add(core.YieldOp(built.result))
             clauses.append(Region(clause))
         result = g.add(adt.MatchOp(block.args[0], ad_type, patterns, clauses)).result
@@ -614,7 +648,7 @@ class _HigherOrder:
     # -- functions and their bodies ---------------------------------------------------------
 
     def function(self, f: core.FuncOp) -> core.FuncOp:
-        params = [self.ad_type(a.type, f) for a in f.args]
+        params = [self.ad_type(a.type) for a in f.args]
         block = Block(arg_types=[*params, RefType(_BACKPROP)])
         mapping: dict[SSAValue, SSAValue] = {}
         for old, new in zip(f.args, block.args, strict=False):
@@ -625,7 +659,7 @@ class _HigherOrder:
         return core.FuncOp(
             self.ad_names[f.sym_name.data],
             [*params, RefType(_BACKPROP)],
-            self.ad_type(f.ret_type, f),
+            self.ad_type(f.ret_type),
             f.type_param_names,
             Region(block),
         )
@@ -633,7 +667,7 @@ class _HigherOrder:
     def region(
         self, old: Region, mapping: dict[SSAValue, SSAValue], bp: SSAValue, at: Operation
     ) -> Region:
-        block = Block(arg_types=[self.ad_type(t, at) for t in old.block.arg_types])
+        block = Block(arg_types=[self.ad_type(t) for t in old.block.arg_types])
         for o, n in zip(old.block.args, block.args, strict=True):
             n.name_hint = o.name_hint
             mapping[o] = n
@@ -668,39 +702,40 @@ class _HigherOrder:
             return []
         if isinstance(op, core.IfOp):
             then, other = (self.region(r, m, bp, op) for r in op.regions)
-            return [
-                g.add(core.IfOp(m[op.cond], self.ad_type(op.result.type, op), then, other)).result
-            ]
+            return [g.add(core.IfOp(m[op.cond], self.ad_type(op.result.type), then, other)).result]
         if isinstance(op, adt.MatchOp):
             clauses = [self.region(r, m, bp, op) for r in op.clauses]
-            ad_type = self.ad_type(op.result.type, op)
-            new = adt.MatchOp(
-                m[op.data], ad_type, list(op.patterns), clauses, op.partial is not None
-            )
+            ad_type = self.ad_type(op.result.type)
+            patterns = [self.ad_pattern(p) for p in op.patterns]
+            new = adt.MatchOp(m[op.data], ad_type, patterns, clauses, op.partial is not None)
             return [g.add(new).result]
         if isinstance(op, adt.ConstructOp):
-            ad_type = self.ad_type(op.result.type, op)
+            ad_type = self.ad_type(op.result.type)
             return [
-                g.add(adt.ConstructOp(op.constructor, [m[v] for v in op.fields], ad_type)).result
+                g.add(
+                    adt.ConstructOp(
+                        self.ad_constructor(op.constructor), [m[v] for v in op.fields], ad_type
+                    )
+                ).result
             ]
         if isinstance(op, core.CallOp):
             callee = self.funcs.get(op.callee.string_value())
             assert callee is not None
             args = [*(m[v] for v in op.arguments), bp]
-            new = core.CallOp(self.ad_name(callee), args, self.ad_type(op.result.type, op))
+            new = core.CallOp(self.ad_name(callee), args, self.ad_type(op.result.type))
             return [g.add(new).result]
         if isinstance(op, core.CallClosureOp):
             args = [m[v] for v in op.arguments]
-            ad_type = self.ad_type(op.result.type, op)
+            ad_type = self.ad_type(op.result.type)
             return [g.add(core.CallClosureOp(m[op.callee], args, ad_type)).result]
         if isinstance(op, core.GlobalRefOp):
             return [self.global_value(g, op, bp)]
         if isinstance(op, core.ClosureOp):
             return [self.closure(g, op, m, bp)]
         if isinstance(op, core.RefCreateOp):
-            return [g.add(core.RefCreateOp(m[op.value], self.ad_type(op.result.type, op))).result]
+            return [g.add(core.RefCreateOp(m[op.value], self.ad_type(op.result.type))).result]
         if isinstance(op, core.RefReadOp):
-            return [g.add(core.RefReadOp(m[op.ref], self.ad_type(op.result.type, op))).result]
+            return [g.add(core.RefReadOp(m[op.ref], self.ad_type(op.result.type))).result]
         if isinstance(op, core.RefWriteOp):
             return [g.add(core.RefWriteOp(m[op.ref], m[op.value])).result]
         raise RelayError(f"gradient: Not yet: '{op.name}' in the higher-order gradient", op)
@@ -712,7 +747,7 @@ class _HigherOrder:
             raise RelayError(
                 "gradient: Not yet: a primitive function (differentiate before fuse-ops)", op
             )
-        ftype = self.ad_type(op.function_type, op)
+        ftype = self.ad_type(op.function_type)
         assert isinstance(ftype, FunctionType)
         new = core.ClosureOp(
             ftype.inputs.data,
@@ -726,7 +761,7 @@ class _HigherOrder:
         """A global function as a value: a closure calling its AD copy with this tape."""
         callee = self.funcs.get(op.callee.string_value())
         assert callee is not None and isinstance(op.result.type, FunctionType)
-        ftype = self.ad_type(op.result.type, op)
+        ftype = self.ad_type(op.result.type)
         assert isinstance(ftype, FunctionType)
         new = g.add(core.ClosureOp(ftype.inputs.data, ftype.outputs.data[0]))
         inner = GradBuilder(new.body.block.add_op, op.location)

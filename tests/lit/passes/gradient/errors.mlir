@@ -24,25 +24,6 @@ relay.func @main(%x: tensor<3xf32>) -> tensor<5xf32> {
 
 // -----
 
-// An ADT whose constructor declares a float tensor field (not through a type parameter):
-// its values would need a second definition holding adjoint references.
-// CHECK: errors.mlir:[[# @LINE + 5]]:3: error: gradient: Not yet: the higher-order gradient through ADT Box, whose constructor Box declares a float tensor field (make the field a type parameter)
-relay.type @Box {
-  relay.constructor @Box(tensor<3xf32>)
-}
-relay.func @main(%x: tensor<3xf32>) -> tensor<3xf32> {
-  %0 = relay.construct @Box::@Box(%x) : (tensor<3xf32>) -> !relay.adt<@Box>
-  %1 = relay.match %0 : !relay.adt<@Box> -> tensor<3xf32> {
-    case @Box::@Box(%y: tensor<3xf32>) {
-      %2 = relay.multiply %y, %y : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>
-      relay.yield %2 : tensor<3xf32>
-    }
-  }
-  relay.return %1 : tensor<3xf32>
-}
-
-// -----
-
 // A parameter of the differentiated function holding float tensors in a reference or a
 // closure: the AD form of its tensors would have to be built by the code it holds.
 // CHECK: errors.mlir:[[# @LINE + 1]]:1: error: gradient: Not yet: the higher-order gradient takes parameter 0 of type !relay.ref<tensor<3xf32>>, which holds float tensors in a reference or a function; build it inside the function
