@@ -409,6 +409,34 @@ def _holds_float(t: Attribute) -> bool:
     return isinstance(t, TupleType) and any(_holds_float(f) for f in t.types)
 
 
+def _adts_declaring_floats(typedefs: list[adt.TypeDefOp]) -> set[str]:
+    """The ADTs a constructor of which declares a field holding float tensors (a tensor, or
+    an ADT of this set, not through a type parameter): those get an AD copy. A fixpoint, so
+    mutually recursive ADTs agree."""
+    found: set[str] = set()
+
+    def holds(t: Attribute) -> bool:
+        if _is_float_tensor(t):
+            return True
+        if isinstance(t, ADTType):
+            return t.adt_name in found or any(holds(a) for a in t.args)
+        if isinstance(t, TupleType):
+            return any(holds(f) for f in t.types)
+        if isinstance(t, FunctionType):
+            return any(holds(x) for x in (*t.inputs, *t.outputs))
+        return isinstance(t, RefType) and holds(t.value_type)
+
+    changed = True
+    while changed:
+        changed = False
+        for typedef in typedefs:
+            name = typedef.sym_name.data
+            if name not in found and any(holds(f) for c in typedef.constructors for f in c.inputs):
+                found.add(name)
+                changed = True
+    return found
+
+
 class _HigherOrder:
     """Rewrites functions into their AD form: every float tensor value becomes the pair
     (value, reference to its adjoint), and each operator call pushes a closure that adds its
@@ -429,6 +457,7 @@ class _HigherOrder:
         self.extra: list[core.FuncOp] = []
         """The ADT lifters built."""
         self.adt_copies: dict[str, str] = {}
+        self.copied_adts = _adts_declaring_floats(list(self.types.values()))
         self.new_types: list[adt.TypeDefOp] = []
         """The ADT copies built, for the module."""
 
@@ -457,11 +486,7 @@ class _HigherOrder:
         if name in self.adt_copies:
             return self.adt_copies[name]
         typedef = self.types.get(name)
-        if typedef is None:
-            return name
-        self.adt_copies[name] = name  # while deciding, a recursive use is unchanged
-        fields = [f for c in typedef.constructors for f in c.inputs]
-        if all(self.ad_type(f) == f for f in fields):
+        if typedef is None or name not in self.copied_adts:
             return name
         copy, k = f"{name}_ad", 2
         while copy in self.types or copy in self.taken:

@@ -230,6 +230,29 @@ def test_adt_declaring_float_fields() -> None:
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
+def test_mutually_recursive_adts() -> None:
+    """Forest holds only Tree2s, Tree2 declares a tensor field: both get copies that agree."""
+    module = check_gradient(
+        '#[version = "0.0.5"]\n'
+        "type Forest { Empty, Trees(Tree2, Forest) }\n"
+        "type Tree2 { Node(Tensor[(2), float64], Forest) }\n"
+        "def @fsum(%f: Forest) -> Tensor[(2), float64] {\n"
+        "  match (%f) {\n"
+        '    Empty => zeros(shape=[2], dtype="float64"),\n'
+        "    Trees(%t, %rest) => @tsum(%t) + @fsum(%rest),\n"
+        "  }\n"
+        "}\n"
+        "def @tsum(%t: Tree2) -> Tensor[(2), float64] {\n"
+        "  match (%t) { Node(%v, %kids) => tanh(%v * @fsum(%kids) + %v) }\n"
+        "}\n"
+        "def @main(%x: Tensor[(2), float64], %y: Tensor[(2), float64]) -> Tensor[(2), float64] {\n"
+        "  @tsum(Node(%x, Trees(Node(%y, Empty), Trees(Node(%x * %y, Empty), Empty))))\n"
+        "}\n"
+    )
+    names = {op.sym_name.data for op in module.ops if hasattr(op, "sym_name")}
+    assert {"Forest_ad", "Tree2_ad"} <= names
+
+
 def test_adt_parameter_declaring_float_fields() -> None:
     """An `Expr` parameter is rebuilt as an `Expr_ad` (@Expr_lift) and not differentiated."""
     module = load_program(EXPR, format="relay").module
