@@ -164,6 +164,20 @@ def test_example_gradient_compiled(name: str) -> None:
             np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
 
 
+def test_tape_longer_than_the_recursion_limit() -> None:
+    """A 1000-step List-LSTM pushes 15,000 closures; running the tape is a chain of
+    tail calls, so neither native code nor the interpreter counts it as recursion depth
+    (RELAY_OPT_MAX_DEPTH is 10,000)."""
+    sizes = {**LSTM_SIZES, "(8, 1, 32)": "(1000, 1, 2)", "%i >= 8": "%i >= 1000"}
+    module = _differentiated(_shrunk("lstm_list", sizes, "float32"))
+    exe = jit.compile(module, entry="main_grad", opt=1, cache=False)
+    inputs = _inputs(module, np.float32, 0)
+    _, grads = exe(*inputs)
+    _, want = Interpreter(module).run("main_grad", inputs)
+    for got, expected in zip(grads, want, strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
 def test_list_parameter() -> None:
     """The List-LSTM's @lstm differentiated itself: its List parameter is rebuilt with each
     step's tensor lifted (@List_lift) and not differentiated; the weights are."""
