@@ -28,8 +28,9 @@ pushed before it. Every function the entry reaches gets an AD copy `@g_ad` takin
 last; ADT values carry AD values through their type parameters (`List[(T, ref T)]`), or are
 values of a copy `@T_ad` of an ADT that declares tensor fields, so `match`, `call_closure`
 and recursion need no rule of their own: the tape records what ran.
-`@f_grad` lifts its parameters (a List by a generated `@List_lift`), calls `@f_ad`, seeds
-the result's adjoints with ones, runs the tape and reads the parameters' adjoints.
+`@f_grad` lifts its parameters (a List by a generated `@List_lift`), runs f's body in AD
+form (no `@f_ad` unless f calls itself), seeds the result's adjoints with ones, runs the
+tape and reads the parameters' adjoints.
 
 Located errors, named with the reason: an operator without a gradient rule, or one whose
 rule does not take its attributes; in the higher-order form, a parameter holding floats in
@@ -536,7 +537,6 @@ class _HigherOrder:
             raise RelayError(
                 f"gradient: the result type {f.ret_type} is not a tensor or a tuple", f
             )
-        ad_entry = self.ad_name(f)
         block = Block(arg_types=[a.type for a in f.args])
         for old, new in zip(f.args, block.args, strict=True):
             new.name_hint = old.name_hint
@@ -547,8 +547,15 @@ class _HigherOrder:
         bp = g.add(core.RefCreateOp(done.result)).result
         bp.name_hint = "bp"
         ad_args = [self.lift(g, a) for a in block.args]
-        ad_ret = self.ad_type(f.ret_type)
-        result = g.add(core.CallOp(ad_entry, [*ad_args, bp], ad_ret)).result
+        # f's AD form inline (an @f_ad only if f calls itself): the result needs no other
+        # function unless f calls one.
+        mapping: dict[SSAValue, SSAValue] = dict(zip(f.args, ad_args, strict=True))
+        self.block(f.body.block, block, mapping, bp)
+        ret = block.last_op
+        assert isinstance(ret, core.ReturnOp)
+        result = ret.value
+        ret.detach()
+        ret.erase()
         value = self.primal(g, result, f.ret_type)
         self.seed(g, result, value, f.ret_type)
         backprop = g.add(core.RefReadOp(bp)).result
