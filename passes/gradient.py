@@ -586,7 +586,11 @@ class _HigherOrder:
         """The AD value of a primal `v`: its float tensors paired with a zero adjoint."""
         t = v.type
         if _is_float_tensor(t):
-            return g.tuple([v, g.add(core.RefCreateOp(g.zeros_like(v))).result])
+            cell = g.add(core.RefCreateOp(g.zeros_like(v))).result
+            # Named, so Relay text binds it with `let`: as a graph binding, the Python AST
+            # (relay.transform.gradient) would copy it into each scope using it, two cells.
+            cell.name_hint = "adj"
+            return g.tuple([v, cell])
         if isinstance(t, TupleType) and _holds_float(t):
             return g.tuple([self.lift(g, g.tuple_get(v, i)) for i in range(len(t.types))])
         if isinstance(t, ADTType) and self.ad_type(t) != t:
@@ -819,6 +823,9 @@ class _HigherOrder:
             raise RelayError(f"gradient: '{op.OPDEF.name}' is not differentiable", op)
         # After this step, the one pushed before it: the tape runs the last call first.
         rest = g.add(core.RefReadOp(bp)).result
+        # Named (see `lift`): as a graph binding it would be read where it is used, inside
+        # the closure, once %bp holds the closure itself.
+        rest.name_hint = "rest"
         step = g.add(core.ClosureOp([], _UNIT))
         inner = GradBuilder(step.body.block.add_op, op.location)
         t = op.result.type

@@ -299,3 +299,29 @@ def test_function_parameter_is_a_located_error() -> None:
     module = load_program(src, format="relay").module
     with pytest.raises(RelayError, match="Not yet: the higher-order gradient takes parameter 0"):
         GradientPass(wrt=("x",)).apply(Context(), module)
+
+
+def test_python_api_round_trip() -> None:
+    """`relay.transform.gradient` on a function calling a closure and a global: the AD copy
+    `@sq_ad` is added to the module (as TVM does), and the result, taken through the Python
+    AST and back, keeps one adjoint cell per value and reads the tape where it should."""
+    import relay_opt.tvm as tvm
+    from relay_opt.tvm import relay
+
+    x = relay.var("x", shape=(3,), dtype="float64")
+    y = relay.var("y", shape=(3,), dtype="float64")
+    z = relay.var("z", shape=(3,), dtype="float64")
+    sq = relay.GlobalVar("sq")
+    mod = tvm.IRModule()
+    mod[sq] = relay.Function([z], relay.multiply(z, z))
+    closure = relay.Function([y], relay.tanh(y))
+    mod["main"] = relay.Function([x], relay.Call(closure, [relay.Call(sq, [x])]))
+    mod = relay.transform.InferType()(mod)
+    grad_fn = relay.transform.gradient(mod["main"], mod)
+    assert "sq_ad" in [g.name_hint for g in mod.get_global_vars()]
+    mod["main_grad"] = grad_fn
+    v = np.array([1.0, 2.0, 3.0])
+    run = relay.create_executor("debug", mod=mod).evaluate(mod.get_global_var("main_grad"))
+    value, (grad,) = run(v)
+    np.testing.assert_allclose(value.numpy(), np.tanh(v * v))
+    np.testing.assert_allclose(grad.numpy(), (1 - np.tanh(v * v) ** 2) * 2 * v, rtol=1e-12)
