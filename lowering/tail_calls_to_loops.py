@@ -118,6 +118,7 @@ class _Loops:
                 for p in self.params(owner, n):
                     block.insert_op_before(memref.DeallocOp.get(p), ret)
         self.own_parameters(entry, n)
+        _erase_unreachable(f.body)
 
     def params(self, owner: str, n: int) -> list[SSAValue]:
         head = self.heads[owner]
@@ -181,6 +182,29 @@ class _Loops:
         for op in entry.ops:
             op.location = self.f.location
         self.f.body.insert_block_before(entry, head)
+
+
+def _erase_unreachable(body: Region) -> None:
+    """Drop the blocks no branch reaches any more: a join block whose every predecessor
+    ended in a tail call (a closure dispatch whose arms all jump). LLVM needs each block
+    terminated, and convert-to-llvm does not translate unreachable ones."""
+    entry = body.blocks.first
+    assert entry is not None
+    reached, todo = {entry}, [entry]
+    while todo:
+        last = todo.pop().last_op
+        for succ in last.successors if last is not None else ():
+            if succ not in reached:
+                reached.add(succ)
+                todo.append(succ)
+    dead = [b for b in body.blocks if b not in reached]
+    for block in dead:
+        for op in block.ops:
+            op.drop_all_references()
+    for block in dead:
+        for op in reversed(list(block.ops)):
+            op.erase(safe_erase=False)
+        body.detach_block(block).erase()
 
 
 def _alloc(t: Attribute) -> memref.AllocOp:

@@ -113,6 +113,10 @@ class IRModule:
         td = self._types[name]
         return (td.header, *td.constructors)
 
+    def type_data(self, name: str) -> e.TypeData:
+        """The definition of ADT `name`."""
+        return self._types[name]
+
     def get_constructor(self, tag: int) -> e.Constructor:
         for td in self._types.values():
             for c in td.constructors:

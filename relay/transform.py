@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from importlib import import_module
 
 from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.passes import ModulePass
 
 from relay_opt.diagnostics import RelayError, verify_located
@@ -274,6 +274,15 @@ def _decorator(pass_func, opt_level: int, name: str | None, per_function: bool):
     return make if pass_func is None else make(pass_func)
 
 
+def _symbols(module: ModuleOp) -> set[str]:
+    """The names of the module's functions and ADTs."""
+    return {
+        sym.data
+        for op in module.ops
+        if isinstance(sym := op.properties.get("sym_name"), StringAttr)
+    }
+
+
 def gradient(
     expr: e.Function, mod: IRModule | None = None, mode: str = "higher_order"
 ) -> e.Function:
@@ -287,13 +296,23 @@ def gradient(
         name += "_"
     work[name] = expr
     module = work.to_dialect()
+    before = _symbols(module)
     try:
         _DialectPass("gradient", 0, "passes.gradient:GradientPass", entry=name).run(
             module, PassContext.current()
         )
     except RelayError as err:
         raise located(err) from None
-    return IRModule.from_dialect(module)[f"{name}_grad"]
+    result = IRModule.from_dialect(module)
+    if mod is not None:
+        # As TVM's higher-order gradient, the globals it builds (AD copies of the functions
+        # `expr` calls, ADT copies and lifters) go into `mod`, where the result calls them.
+        for new in _symbols(module) - before - {f"{name}_grad"}:
+            if new in result:
+                mod[result.get_global_var(new)] = result[new]
+            else:
+                mod.add_type_data(result.type_data(new))
+    return result[f"{name}_grad"]
 
 
 # relay.transform.InferTypeLocal-style helper some scripts use on a single expression.

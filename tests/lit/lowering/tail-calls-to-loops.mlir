@@ -122,3 +122,38 @@ func.func @main(%n: memref<i32>, %out0: memref<i32>) attributes {relay_opt.outpu
   func.call @leaf(%n, %out0) : (memref<i32>, memref<i32>) -> ()
   func.return
 }
+
+// A closure dispatch whose every arm is a tail call: each arm becomes a jump and the join
+// block no branch reaches any more is dropped (LLVM wants every block terminated, and
+// convert-to-llvm does not translate unreachable blocks). The backpropagator closures of
+// the higher-order gradient run this way, each calling the next one last.
+// CHECK-LABEL: func.func @apply(%p: !llvm.ptr)
+// CHECK:         cf.cond_br %{{.*}}, ^[[A:.*]], ^[[B:.*]]
+// CHECK-NEXT:  ^[[A]]:
+// CHECK-NEXT:    cf.br ^{{.*}}(%{{.*}} : !llvm.ptr)
+// CHECK-NEXT:  ^[[B]]:
+// CHECK-NEXT:    cf.br ^{{.*}}(%{{.*}} : !llvm.ptr)
+// CHECK-NOT:     func.return
+// CHECK-LABEL: func.func @step_a
+func.func @apply(%p: !llvm.ptr) attributes {relay_opt.outputs = 0 : i64} {
+  %t = llvm.load %p : !llvm.ptr -> i64
+  %z = arith.constant 0 : i64
+  %c = arith.cmpi eq, %t, %z : i64
+  cf.cond_br %c, ^a, ^b
+^a:
+  func.call @step_a(%p) : (!llvm.ptr) -> ()
+  cf.br ^join
+^b:
+  func.call @step_b(%p) : (!llvm.ptr) -> ()
+  cf.br ^join
+^join:
+  func.return
+}
+func.func @step_a(%p: !llvm.ptr) attributes {relay_opt.outputs = 0 : i64} {
+  func.call @apply(%p) : (!llvm.ptr) -> ()
+  func.return
+}
+func.func @step_b(%p: !llvm.ptr) attributes {relay_opt.outputs = 0 : i64} {
+  func.call @apply(%p) : (!llvm.ptr) -> ()
+  func.return
+}
