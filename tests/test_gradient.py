@@ -280,6 +280,16 @@ CASES: dict[str, Callable[[np.random.Generator], Case]] = {
         "collapse_sum_like(%x * %x, %s) * %s",
     ),
     "collapse_sum_to": lambda rng: ({"x": f64(2, 3)}, "collapse_sum_to(%x * %x, shape=[1, 3])"),
+    "mod": lambda rng: ({"a": f64(2, 3), "b": f64(2, 1)}, "mod(%a, abs(%b) + 0.5f64)"),
+    "layout_transform": lambda rng: (
+        {"x": f64(1, 4, 2, 3)},
+        'layout_transform(%x, src_layout="NCHW", dst_layout="NCHW2c")',
+    ),
+    "reverse_sequence": lambda rng: (
+        {"x": f64(3, 5), "l": ((3,), "int32")},
+        "reverse_sequence(%x, abs(%l), seq_axis=1, batch_axis=0)",
+    ),
+    "nn.dropout": lambda rng: ({"x": f64(2, 3)}, "%t = nn.dropout(%x); %t.0 * %x"),
 }
 
 
@@ -434,7 +444,10 @@ def test_wrt_selects_parameters_and_unused_get_zeros() -> None:
     [
         ("argmax(%x)", "'argmax' is not differentiable"),
         # In a closure: the higher-order gradient names the operator too.
-        ("let %f = fn (%y: Tensor[(3), float32]) { mod(%y, 2f) }; %f(%x)", "'mod' is not"),
+        (
+            "let %f = fn (%y: Tensor[(3), float32]) { floor_divide(%y, 2f) }; %f(%x)",
+            "'floor_divide' is not",
+        ),
         ('nn.pad(%x, 0f, pad_width=[[1, 1]], pad_mode="edge")', "pad_mode 'edge'"),
     ],
 )

@@ -853,6 +853,14 @@ def _divide_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
     return _unbroadcast(g, op, da, g.neg(g.mul(da, op.result)))
 
 
+@gradient(Mod)
+def _mod_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    _float_only(op)
+    # a - b*trunc(a/b): slope 1 in a, -trunc(a/b) in b (between the jumps)
+    a, b, d = _x(op, 0), _x(op, 1), _dy(dy)
+    return _unbroadcast(g, op, d, g.neg(g.mul(d, g.call(Trunc, g.div(a, b)))))
+
+
 @gradient(Power)
 def _power_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
     _float_only(op)

@@ -1299,6 +1299,13 @@ def _dropout_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
 class Dropout(RelayOperatorOp): ...
 
 
+@gradient(Dropout)
+def _dropout_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    # The identity at inference (the semantics above); the mask is a constant.
+    assert isinstance(dy, list)
+    return [dy[0]]
+
+
 # -- pad, batch_flatten ------------------------------------------------------------------------
 
 

@@ -1503,6 +1503,24 @@ def _stack_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
     return [[g.reshape(g.crop(d, axis, k, k + 1), tensor_shape(f)) for k, f in enumerate(fields)]]
 
 
+@gradient(LayoutTransform)
+def _layout_transform_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    # A permutation of the elements (blocked layouts split axes exactly): its inverse.
+    src, dst = op.attrs.src_layout, op.attrs.dst_layout
+    return [g.call(LayoutTransform, _one(dy), src_layout=dst, dst_layout=src)]
+
+
+@gradient(ReverseSequence)
+def _reverse_sequence_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    # Reversing the same prefixes again puts every element back: the map is its own inverse.
+    attrs = op.attrs
+    lengths = op.operands[1]
+    d = g.call(
+        ReverseSequence, _one(dy), lengths, seq_axis=attrs.seq_axis, batch_axis=attrs.batch_axis
+    )
+    return [d, None]
+
+
 @gradient(Split)
 def _split_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
     assert isinstance(dy, list)
