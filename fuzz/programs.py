@@ -52,9 +52,13 @@ INEXACT_FLOAT_OPS = {
     "nn.matmul", "nn.batch_matmul", "nn.softmax", "nn.log_softmax", "nn.avg_pool2d",
     "nn.global_avg_pool2d", "nn.adaptive_avg_pool2d", "nn.batch_norm", "nn.layer_norm",
     "nn.instance_norm", "nn.group_norm", "nn.l2_normalize", "image.resize2d", "arange",
+    "collapse_sum_like", "collapse_sum_to",
 }  # fmt: skip
 """Operators whose float results native code may round differently (libm, summation order,
 float64 reference arithmetic). Everything else is exact on exact operands."""
+
+SUMS = ("sum", "mean", "prod", "collapse_sum_like", "collapse_sum_to")
+"""Reductions whose float result of integer operands is exact."""
 
 CONTRACTIONS = {
     "nn.conv2d", "nn.conv2d_transpose", "nn.dense", "nn.matmul", "nn.batch_matmul",
@@ -488,7 +492,7 @@ class Generator:
             if op == "image.resize2d" and attrs.method == "nearest_neighbor" and not inexact_in:
                 return True
             # Integer sums are exact (and a float result of them is too).
-            return op in ("sum", "mean", "prod") and not _is_float(leaves[0].dtype)
+            return op in SUMS and not _is_float(leaves[0].dtype)
         if not inexact_in:
             return True
         # An inexact operand: a float result stays inexact; a discontinuous result must be
