@@ -32,10 +32,10 @@ from xdsl.dialects.builtin import (
     StringAttr,
     UnknownLoc,
 )
-from xdsl.ir import Attribute, Operation
+from xdsl.ir import Attribute, Block, Operation
 from xdsl.parser import Parser
 from xdsl.utils.exceptions import DiagnosticException, ParseError, VerifyException
-from xdsl.utils.mlir_lexer import MLIRLexer
+from xdsl.utils.mlir_lexer import MLIRLexer, MLIRTokenKind
 
 from relay_opt.diagnostics import (
     ArgumentError,
@@ -149,6 +149,21 @@ class LocatingParser(Parser):
         if isinstance(attr, FloatAttr) and isinstance(attr.type, (Float80Type, Float128Type)):
             self.raise_error("f80 and f128 literals are not supported", start, self.pos)
         return attr
+
+    def _parse_block(self) -> Block:
+        # xDSL forgets where a block referenced before its label was defined: a second label
+        # of that name died on a KeyError instead of its re-declaration error.
+        token = self._current_token
+        name = token.text[1:]
+        # defined after a forward reference: no span kept, no longer a forward reference
+        defined = (
+            name in self.blocks
+            and self.blocks[name][1] is None
+            and name not in self.forward_block_references
+        )
+        if token.kind == MLIRTokenKind.CARET_IDENT and defined:
+            raise ParseError(token.span, f"re-declaration of block '{name}'")
+        return super()._parse_block()
 
     def _parse_optional_builtin_type(self) -> Attribute | None:
         # MLIR's integer widths stop at 2^24 - 1; xDSL takes any, and then spends forever on
