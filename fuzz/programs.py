@@ -497,11 +497,13 @@ class Generator:
             return True
         # An inexact operand: a float result stays inexact; a discontinuous result must be
         # far enough from its discontinuity that native rounding cannot cross it.
-        if all(_is_float(d) for d in dtypes) and op not in ("floor", "ceil", "round"):
+        floats = all(_is_float(d) for d in dtypes)
+        if floats and op not in ("floor", "ceil", "round", "mod", "floor_divide"):
             return False
         if not _clear_of_discontinuity(op, leaves, attrs):
             raise Reject(f"{op}: an inexact operand is too close to a discontinuity")
-        return True
+        # a float mod jumps by the divisor at each multiple of it, and is inexact between
+        return not (floats and op == "mod")
 
     # -- the program --------------------------------------------------------------------------
 
