@@ -357,9 +357,27 @@ def parse_module(
         implicit_module
     )
     check_terminators(module)
+    check_resolved(module)
     verify_located(module)
     check_defined_before_use(module)
     return module
+
+
+def check_resolved(module: Operation) -> None:
+    """Every operand names a value defined somewhere in scope: xDSL's parser leaves a name
+    used outside the region that defines it as a placeholder with no owner, on which the
+    verifier then raised a ValueError."""
+    from xdsl.parser.core import ForwardDeclaredValue
+
+    for op in module.walk():
+        for index, operand in enumerate(op.operands):
+            if isinstance(operand, ForwardDeclaredValue):
+                name = f"%{operand.name_hint}" if operand.name_hint else "a value"
+                raise RelayError(
+                    f"operand {index} of '{op.name}' ({name}) is used outside the scope "
+                    "of its definition",
+                    op,
+                )
 
 
 def check_terminators(module: Operation) -> None:
