@@ -201,7 +201,10 @@ def replay(where: Path, timeout: float = 60.0) -> Verdict:
 
     info = json.loads((where / "finding.json").read_text())
     text = (where / "program.rly").read_text()
-    func = relay_opt.load_program(text, format="relay").module.ops.first
+    try:
+        func = relay_opt.load_program(text, format="relay").module.ops.first
+    except relay_opt.LoadError as e:  # a load-error finding: its program does not read back
+        return Verdict("load-error", str(e))
     names = [a.name_hint for a in func.body.block.args]  # pyright: ignore
     stored = np.load(where / "inputs.npz")
     inputs = [stored[n] for n in names]

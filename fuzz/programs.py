@@ -52,9 +52,13 @@ INEXACT_FLOAT_OPS = {
     "nn.matmul", "nn.batch_matmul", "nn.softmax", "nn.log_softmax", "nn.avg_pool2d",
     "nn.global_avg_pool2d", "nn.adaptive_avg_pool2d", "nn.batch_norm", "nn.layer_norm",
     "nn.instance_norm", "nn.group_norm", "nn.l2_normalize", "image.resize2d", "arange",
+    "collapse_sum_like", "collapse_sum_to",
 }  # fmt: skip
 """Operators whose float results native code may round differently (libm, summation order,
 float64 reference arithmetic). Everything else is exact on exact operands."""
+
+SUMS = ("sum", "mean", "prod", "collapse_sum_like", "collapse_sum_to")
+"""Reductions whose float result of integer operands is exact."""
 
 CONTRACTIONS = {
     "nn.conv2d", "nn.conv2d_transpose", "nn.dense", "nn.matmul", "nn.batch_matmul",
@@ -488,16 +492,18 @@ class Generator:
             if op == "image.resize2d" and attrs.method == "nearest_neighbor" and not inexact_in:
                 return True
             # Integer sums are exact (and a float result of them is too).
-            return op in ("sum", "mean", "prod") and not _is_float(leaves[0].dtype)
+            return op in SUMS and not _is_float(leaves[0].dtype)
         if not inexact_in:
             return True
         # An inexact operand: a float result stays inexact; a discontinuous result must be
         # far enough from its discontinuity that native rounding cannot cross it.
-        if all(_is_float(d) for d in dtypes) and op not in ("floor", "ceil", "round"):
+        floats = all(_is_float(d) for d in dtypes)
+        if floats and op not in ("floor", "ceil", "round", "mod", "floor_divide"):
             return False
         if not _clear_of_discontinuity(op, leaves, attrs):
             raise Reject(f"{op}: an inexact operand is too close to a discontinuity")
-        return True
+        # a float mod jumps by the divisor at each multiple of it, and is inexact between
+        return not (floats and op == "mod")
 
     # -- the program --------------------------------------------------------------------------
 

@@ -134,6 +134,12 @@ class _Function:
 
     def run(self) -> func.FuncOp:
         old = self.old
+        if len(old.body.blocks) != 1:  # branches come later (convert-scf-to-cf): past bufferize
+            raise RelayError(
+                f"bufferize expects a function of one block, @{old.sym_name.data} has "
+                f"{len(old.body.blocks)} (a module past bufferize: run the passes after it)",
+                old,
+            )
         inputs = [_buffer_type(t) for t in old.function_type.inputs]
         outputs = [_result_type(t) for t in old.function_type.outputs]
         block = Block(arg_types=[*inputs, *outputs])

@@ -237,7 +237,10 @@ class _Converter:
         self.blocks: dict[Block, Block] = {}
         region = Region()
         order = _reverse_post_order(f.body.blocks.first)  # pyright: ignore
-        for block in f.body.blocks:
+        reachable = set(order)
+        # Only reachable blocks are converted (in dominance order), so only they are made: an
+        # unreachable one (a join after two tail calls) would stay empty, which LLVM rejects.
+        for block in [b for b in f.body.blocks if b in reachable]:
             entry = block is f.body.blocks.first
             if not entry and any(_dynamic_rank(a.type) for a in block.args):
                 raise RelayError("convert-to-llvm: a block argument with ? dims", f)

@@ -131,6 +131,21 @@ def test_where_leaky_relu_clip():
 
 
 @pytest.mark.parametrize(
+    "dtype, a_min, a_max",
+    [
+        ("uint16", -1000.0, 1000.0),  # the fuzzer's: a_min wrapped to 64536, every value 1000
+        ("uint8", -5.0, 300.0),  # both bounds beyond the range: the values unchanged
+        ("int8", -1e30, 2.5),
+        ("int32", float("-inf"), float("inf")),  # math.ceil(-inf) raised OverflowError
+        ("uint8", 300.0, 400.0),  # the whole range above: one value, wrapped (300 -> 44)
+        ("int8", -1000.0, -200.0),
+    ],
+)
+def test_integer_clip_bounds_beyond_the_dtype(dtype: str, a_min: float, a_max: float):
+    check("clip", [(4, 5)], [dtype], {"a_min": a_min, "a_max": a_max})
+
+
+@pytest.mark.parametrize(
     "src, dst",
     [
         ("float32", "int32"),

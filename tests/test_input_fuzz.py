@@ -200,6 +200,21 @@ def test_mlir_function_without_terminator() -> None:
     )
 
 
+@pytest.mark.parametrize("literal", ["1 : f80", "1.5 : f128", "0x3FFF8000000000000000 : f80"])
+def test_mlir_f80_and_f128_literals_are_refused(literal: str) -> None:
+    # xDSL parses them but cannot print or pack them: relay-opt died printing its output.
+    message = _mlir_error(f"func.func @f() attributes {{n = {literal}}} {{\n  func.return\n}}\n")
+    assert message.startswith("t.mlir:1:32: error: f80 and f128 literals are not supported")
+
+
+def test_mlir_block_label_defined_twice_after_a_forward_reference() -> None:
+    # xDSL's parser died on a KeyError: the first ^join was referenced before its label.
+    message = _mlir_error(
+        "func.func @f(%c: i1) {\n  cf.cond_br %c, ^join, ^join\n^join:\n^join:\n  func.return\n}\n"
+    )
+    assert message.startswith("t.mlir:4:1: error: re-declaration of block 'join'")
+
+
 def test_mlir_integer_width_past_mlir_limit_is_refused_at_once() -> None:
     # `i4294967296` made xDSL compute the range of a 2^32-bit integer (no end in sight); in a
     # child process, so that the old behaviour fails by the timeout instead of hanging pytest.

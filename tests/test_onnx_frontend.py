@@ -237,6 +237,24 @@ def test_not_an_onnx_file(tmp_path: Path):
     assert r.returncode == 1 and "not an ONNX model" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_a_negative_input_dimension_is_refused(tmp_path: Path):
+    # onnx.checker lets it through; relay-run's random filling then died in numpy (input fuzzer)
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])
+    x.type.tensor_type.shape.dim[1].dim_value = -5
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [])
+    graph.output.extend([helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    with pytest.raises(
+        OnnxImportError, match=r"graph input 'x' has a negative dimension: \(1, -5\)"
+    ):
+        import_onnx(model)
+    path = tmp_path / "negative.onnx"
+    onnx.save(model, path)
+    r = tool("relay-run", str(path), "--fill-mode", "random", "--interpret")
+    assert r.returncode == 1 and "internal error" not in r.stderr and "Traceback" not in r.stderr
+    assert f"{path}: error: graph input 'x' has a negative dimension: (1, -5)" in r.stderr
+
+
 @pytest.mark.parametrize(
     "equation, shapes",
     [

@@ -485,6 +485,12 @@ class GraphImporter:
         # A symbolic dimension (dim_param, or none given) is Relay's `?`: the model compiles
         # for every size (docs/native-dynamic-shapes.md); `shapes` fixes it instead.
         shape = [d.dim_value if d.HasField("dim_value") else DYNAMIC for d in tt.shape.dim]
+        if any(d.dim_value < 0 for d in tt.shape.dim if d.HasField("dim_value")):
+            # protobuf's int64 holds sizes no tensor has: refuse them here, not in numpy later
+            shown = ", ".join(
+                str(d.dim_value) if d.HasField("dim_value") else "?" for d in tt.shape.dim
+            )
+            raise OnnxImportError(f"graph input '{vi.name}' has a negative dimension: ({shown})")
         for d in tt.shape.dim:
             if not d.HasField("dim_value"):
                 self.symbolic.setdefault(vi.name, d.dim_param or "?")

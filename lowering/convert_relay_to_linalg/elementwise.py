@@ -505,14 +505,34 @@ def lower_clip(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVal
         if s.is_float:
             x = s.emit(arith.MaximumfOp(x, s.const(lo, t)))
             return s.emit(arith.MinimumfOp(x, s.const(hi, t)))
-        # Integer tensors clip to the bounds rounded towards the inside, as numpy's clip does.
-        import math as pymath
-
+        low, high, constant = _integer_clip_bounds(lo, hi, _operand_dtype(op))
+        if constant is not None:
+            return s.const(constant, t)
         mx, mn = (arith.MaxUIOp, arith.MinUIOp) if s.is_unsigned else (arith.MaxSIOp, arith.MinSIOp)
-        x = s.emit(mx(x, s.const(pymath.ceil(lo), t)))
-        return s.emit(mn(x, s.const(pymath.floor(hi), t)))
+        x = s.emit(mx(x, s.const(low, t)))
+        return s.emit(mn(x, s.const(high, t)))
 
     return elementwise(lw, op, args, body)
+
+
+def _integer_clip_bounds(lo: float, hi: float, dtype: str) -> tuple[int, int, int | None]:
+    """(low, high, None), the bounds of an integer clip inside the dtype's range, or
+    (0, 0, value) when every element becomes one value. As the reference, clipping in wide
+    arithmetic then converting: bounds round towards the inside, a bound beyond the range
+    clamps to it (a_min=-1000 leaves uint16 alone instead of wrapping to 64536), and a range
+    wholly outside wraps; an infinite or NaN bound bounds nothing."""
+    import math as pymath
+
+    info = np.iinfo(numpy_dtype(dtype))
+    low = pymath.ceil(lo) if pymath.isfinite(lo) else int(info.min)
+    high = pymath.floor(hi) if pymath.isfinite(hi) else int(info.max)
+    if low > info.max or high < info.min:
+        value = min(low, high) if low > info.max else high
+        wrapped = value % (1 << info.bits)
+        if info.min < 0 and wrapped > info.max:
+            wrapped -= 1 << info.bits
+        return 0, 0, wrapped
+    return max(low, int(info.min)), min(high, int(info.max)), None
 
 
 @lowering(Where)

@@ -41,6 +41,8 @@ def reduced_axes(attrs: Attrs, ndim: int) -> tuple[int, ...]:
     """The axes a reduction removes, sorted, after `axis`/`exclude`."""
     if attrs.axis is None:
         return tuple(range(ndim))
+    if ndim == 0 and attrs.axis:  # normalize_axis lets axis 0 through on rank 0; TVM does not
+        raise TypeRelationError(f"axis {list(attrs.axis)} is out of range for rank 0")
     given = [normalize_axis(a, ndim) for a in attrs.axis]
     if len(set(given)) != len(given):
         raise TypeRelationError(f"axis {list(attrs.axis)} names an axis twice")
