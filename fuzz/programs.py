@@ -1084,6 +1084,17 @@ def _gen_dyn_broadcast_to(g: Generator, op: str) -> None:
     g.emit("reshape", [y], {"newshape": new})
 
 
+def _gen_dyn_tile(g: Generator, op: str) -> None:
+    x = g.tensor(ALL, rank=(0, 3))
+    reps = [g.int(1, 3) for _ in range(g.int(1, x.rank + 1))]
+    name = g.fresh_name("p")
+    value = np.array(reps, dtype=np.int64)
+    g.params.append(Param(name, "int64", value))
+    [y] = g.emit(op, [x, Val(name, "int64", value, True, 1.0)], {})
+    g.pool.remove(y)  # its dims are ?: later operators read it through a static reshape
+    g.emit("reshape", [y], {"newshape": list(np.tile(x.value, reps).shape)})
+
+
 def _gen_transpose(g: Generator, op: str) -> None:
     x = g.tensor(ALL, rank=(1, 4))
     attrs: dict[str, Any] = {}
@@ -1428,6 +1439,7 @@ GENERATORS: dict[str, _G] = {
     "dyn.reshape": _gen_dyn_reshape,
     "dyn.broadcast_to": _gen_dyn_broadcast_to,
     "dyn.strided_slice": _gen_dyn_strided_slice,
+    "dyn.tile": _gen_dyn_tile,
     "transpose": _gen_transpose,
     "squeeze": _gen_squeeze,
     "expand_dims": _gen_expand_dims,

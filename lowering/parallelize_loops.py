@@ -197,7 +197,11 @@ def _candidate(loop: scf.ForOp, may_alias: bool) -> scf.ForOp | None:
 
 def _slot_type(t) -> bool:  # noqa: ANN001
     """Whether a value of type `t` can go through the context (one 8-byte slot)."""
-    if isinstance(t, (MemRefType, IndexType)):
+    if isinstance(t, MemRefType):
+        # One pointer per slot: a memref with ? dims is a pointer and its sizes in
+        # convert-to-llvm's calling convention, so its nest stays serial.
+        return all(d >= 0 for d in t.get_shape())
+    if isinstance(t, IndexType):
         return True
     if isinstance(t, IntegerType):
         return t.width.data <= 64

@@ -174,3 +174,24 @@ func.func @shift_rows(%out0: memref<64x64xf32>) attributes {relay_opt.outputs = 
   }
   func.return
 }
+
+// -----
+
+// Left alone: a buffer with ? dims is a pointer and its sizes in convert-to-llvm's calling
+// convention, not the one pointer a context slot holds (dyn.tile's result, found by the fuzzer),
+// even when the nest's trip counts are static.
+// CHECK-LABEL: func.func @dynamic_rows(
+// CHECK-NOT:     relay_opt.parallel_for
+// CHECK:         func.return
+func.func @dynamic_rows(%x: memref<?x64xf32>, %out0: memref<?x64xf32>) attributes {relay_opt.outputs = 1 : i64} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c64 = arith.constant 64 : index
+  scf.for %r = %c0 to %c64 step %c1 {
+    scf.for %c = %c0 to %c64 step %c1 {
+      %v = memref.load %x[%r, %c] : memref<?x64xf32>
+      memref.store %v, %out0[%r, %c] : memref<?x64xf32>
+    }
+  }
+  func.return
+}
