@@ -40,10 +40,15 @@ def test_llvm_optimize_does_not_leak():
     ir = jit.llvm_ir(jit.lower_to_llvm(load_program(PROGRAM, "relay").module))
     for _ in range(5):
         jit.optimize(ir)
-    before = _rss_mib()
-    for _ in range(50):
-        jit.optimize(ir)
-    assert _rss_mib() - before < 1.0
+    # Two batches of 50: a leak grows the process in each, while the allocator's one-time
+    # growth (its arenas, reached late under a loaded CI machine: +3 MiB once) shows in one.
+    growth = []
+    for _batch in range(2):
+        before = _rss_mib()
+        for _ in range(50):
+            jit.optimize(ir)
+        growth.append(_rss_mib() - before)
+    assert min(growth) < 1.0, growth
 
 
 def test_repeated_compiles_and_calls_stay_flat(monkeypatch: pytest.MonkeyPatch):
