@@ -6,6 +6,7 @@ also compiled natively at float32 against the interpreter."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +77,21 @@ def _inputs(module: ModuleOp, dtype: type, seed: int) -> list[np.ndarray]:
     return out
 
 
+def central_differences(
+    loss: Callable[[list[np.ndarray]], float], args: list[np.ndarray], i: int
+) -> np.ndarray:
+    """d loss / d args[i] by central finite differences (step 1e-6, float64)."""
+    eps = 1e-6
+    numeric = np.zeros_like(args[i])
+    for pos in np.ndindex(args[i].shape):
+        hi = [a.copy() for a in args]
+        lo = [a.copy() for a in args]
+        hi[i][pos] += eps
+        lo[i][pos] -= eps
+        numeric[pos] = (loss(hi) - loss(lo)) / (2 * eps)
+    return numeric
+
+
 def check_gradient(src: str, seed: int = 0) -> ModuleOp:
     """@main_grad's value and gradients (w.r.t. every parameter) against @main and central
     finite differences of the sum of @main's result, in float64."""
@@ -84,15 +100,8 @@ def check_gradient(src: str, seed: int = 0) -> ModuleOp:
     inputs = _inputs(module, np.float64, seed)
     value, grads = run("main_grad", inputs)
     np.testing.assert_allclose(value, run("main", inputs), rtol=1e-12)
-    eps = 1e-6
     for i, grad in enumerate(grads):
-        numeric = np.zeros_like(inputs[i])
-        for pos in np.ndindex(inputs[i].shape):
-            hi = [a.copy() for a in inputs]
-            lo = [a.copy() for a in inputs]
-            hi[i][pos] += eps
-            lo[i][pos] -= eps
-            numeric[pos] = (np.sum(run("main", hi)) - np.sum(run("main", lo))) / (2 * eps)
+        numeric = central_differences(lambda a: float(np.sum(run("main", a))), inputs, i)
         np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-7, err_msg=f"parameter {i}")
     return module
 
@@ -196,15 +205,8 @@ def test_list_parameter() -> None:
 
     value, grads = run("lstm_grad", [to_adt_list(steps), *weights])
     np.testing.assert_allclose(np.sum(value), loss(weights), rtol=1e-12)
-    eps = 1e-6
     for i, grad in enumerate(grads):
-        numeric = np.zeros_like(weights[i])
-        for pos in np.ndindex(weights[i].shape):
-            hi = [w.copy() for w in weights]
-            lo = [w.copy() for w in weights]
-            hi[i][pos] += eps
-            lo[i][pos] -= eps
-            numeric[pos] = (loss(hi) - loss(lo)) / (2 * eps)
+        numeric = central_differences(loss, weights, i)
         np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-7, err_msg=wrt[i])
 
 
