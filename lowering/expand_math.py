@@ -11,7 +11,11 @@ Each polynomial step and the range reductions are a multiply and an add marked `
 which LLVM fuses into one FMA where the CPU has one (one rounding instead of two: as accurate
 or more, and half the instructions). On an AVX-512 target (`vector-bits`, the host's by
 default) exp's final p * 2^k is llvm.ldexp, one vscalefps per vector instead of eight integer
-and float instructions.
+and float instructions; and tanh is a call of a scalar function with a 16-lane variant in the
+llvm dialect (a polynomial per interval of |x|, its coefficients picked by vpermi2ps), which
+LLVM's vectorizer calls instead and the JIT then inlines: 7 permutes, 6 float and 4 integer
+instructions per 16 lanes instead of 20 float ones, a division and 6 integer ones (exp and two
+polynomials). AVX-512 runs them on two ports, so their number is the speed.
 
 The relay lowering's sigmoid, `1 / (1 + exp(-x))`, is recognized and rewritten as
 `(x >= 0 ? 1 : exp(-|x|)) / (1 + exp(-|x|))`: the same value where it is accurate,
@@ -20,29 +24,36 @@ and denormal rather than 0 results where exp(-x) overflows (x in [-103.9, -88.7]
 Maximum errors against a float64 reference, without FMA, on every f32 with 0.5 <= |x| < 64
 and every 16th bit pattern of the whole range: exp 0.98 ulp, log 0.83, tanh 1.33, sigmoid
 2.4, erf 1.41; with FMA (AVX-512), on benchmarks/vector_math.py's sample: exp 1.0006,
-log 0.77, tanh 1.33, sigmoid 2.36, erf 1.26.
-Polynomial coefficients are Cephes' (exp, log, tanh) or fitted for this pass (erf).
+log 0.77, sigmoid 2.36, erf 1.26, and tanh by intervals 0.99 on every f32 with |x| < 9.1
+(every 16th bit pattern beyond).
+Polynomial coefficients are Cephes' (exp, log, tanh) or fitted for this pass (erf, tanh's
+intervals).
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from xdsl.context import Context
-from xdsl.dialects import arith, llvm, math
+from xdsl.dialects import arith, func, llvm, math
 from xdsl.dialects.arith import FastMathFlagsAttr
 from xdsl.dialects.builtin import (
+    DenseIntOrFPElementsAttr,
     Float16Type,
     Float32Type,
     FloatAttr,
+    FunctionType,
     IntegerAttr,
+    IntegerType,
     ModuleOp,
+    VectorType,
+    i16,
     i32,
 )
 from xdsl.dialects.utils.fast_math import FastMathFlag
-from xdsl.ir import Operation, SSAValue
+from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import Rewriter
 
@@ -277,6 +288,335 @@ def _tanh(b: _Builder, x: SSAValue) -> SSAValue:
     return b.with_sign_of(y, x)
 
 
+# tanh on AVX-512 -------------------------------------------------------------------------------
+
+# LLVM's loop vectorizer widens a call of TANH_SCALAR into one of TANH_VECTOR per 16 lanes (the
+# vector-function ABI attribute runtime/jit.py puts on the scalar function; it also inlines the
+# vector function afterwards). The scalar one, for loop remainders, is _tanh above.
+TANH_SCALAR = "relay_opt_tanh_f32"
+TANH_VECTOR = "relay_opt_tanh_f32x16"
+VECTOR_VARIANTS: dict[str, tuple[str, int]] = {TANH_SCALAR: (TANH_VECTOR, 16)}
+"""Scalar function -> (its vector variant, lanes)."""
+
+# 32 intervals of |x|, selected by its top bits: interval i is usubsat(bits >> 21, base) (a
+# quarter of a binade from 0.047 to 8; below 0.047 interval 0, from 8 to the clamp at 9.02
+# interval 31). On each, tanh ~ P(|x| - center), P of degree 5, with the coefficient of each
+# lane picked from two registers by one vpermi2ps: 7 permutes and 5 FMAs per 16 lanes
+# instead of exp, a division and two polynomials (AVX-512 runs them on two ports, the
+# permutes on the one that has no FMA). Fitted for this pass (Lawson's iteration towards
+# relative minimax in float64, coefficients rounded to f32): each center is one whose tanh
+# is nearly an f32, the constant term, so that it adds no rounding; interval 0 has
+# P(a) = a + a^2 Q(a) (center 0, c0 = 0, c1 = 1), exact for denormals. 0.99 ulp at most.
+_TANH_LUT_CLAMP = 9.02  # tanh rounds to 1 from 9.0109 on; inf and larger clamp here
+_TANH_LUT_SHIFT = 21
+_TANH_LUT_BASE = (_f32_bits(_TANH_LUT_CLAMP) >> _TANH_LUT_SHIFT) - 31
+_TANH_CENTERS = (
+    0.0,
+    0.051302265,
+    0.05788672,
+    0.070444845,
+    0.085180625,
+    0.10199359,
+    0.118723124,
+    0.13863063,
+    0.17498781,
+    0.20467626,
+    0.2360053,
+    0.2754706,
+    0.3386825,
+    0.41036624,
+    0.46827313,
+    0.57171124,
+    0.692495,
+    0.8031525,
+    0.9436775,
+    1.1453675,
+    1.368685,
+    1.6122375,
+    1.854575,
+    2.235145,
+    2.7747,
+    3.22002,
+    3.70591,
+    4.5836,
+    5.54517,
+    6.42567,
+    7.46539,
+    8.612,
+)
+_TANH_COEFFICIENTS = (
+    (  # c0
+        0.0,
+        0.051257305,
+        0.05782215,
+        0.07032855,
+        0.084975205,
+        0.10164139,
+        0.11816844,
+        0.13774931,
+        0.17322333,
+        0.20186523,
+        0.23171906,
+        0.26870787,
+        0.32630068,
+        0.3887836,
+        0.43680298,
+        0.5166149,
+        0.59958243,
+        0.6657955,
+        0.7369073,
+        0.8162136,
+        0.87839216,
+        0.92349,
+        0.95217496,
+        0.977371,
+        0.99225056,
+        0.9968124,
+        0.9987926,
+        0.9997912,
+        0.9999695,
+        0.99999475,
+        0.99999934,
+        0.99999994,
+    ),
+    (  # c1
+        1.0,
+        0.9973727,
+        0.9966566,
+        0.9950539,
+        0.9927792,
+        0.989669,
+        0.98603624,
+        0.9810251,
+        0.96999365,
+        0.95925045,
+        0.9463063,
+        0.92779607,
+        0.89352787,
+        0.8488473,
+        0.80920315,
+        0.73310906,
+        0.6405009,
+        0.5567163,
+        0.45696762,
+        0.33379528,
+        0.22842722,
+        0.14716625,
+        0.093362845,
+        0.044745933,
+        0.015438871,
+        0.0063650105,
+        0.002413352,
+        4.1765405e-04,
+        6.104346e-05,
+        1.0489e-05,
+        1.3112385e-06,
+        1.3238987e-07,
+    ),
+    (  # c2
+        2.3550881e-09,
+        -0.051122613,
+        -0.05762877,
+        -0.06998067,
+        -0.084361605,
+        -0.10059133,
+        -0.11651835,
+        -0.13513553,
+        -0.16802554,
+        -0.19363928,
+        -0.2192772,
+        -0.24930608,
+        -0.29155874,
+        -0.3300179,
+        -0.35346234,
+        -0.37873492,
+        -0.38403302,
+        -0.37065926,
+        -0.33674288,
+        -0.27244943,
+        -0.20064981,
+        -0.13590695,
+        -0.08889782,
+        -0.043732267,
+        -0.015318415,
+        -0.0063444003,
+        -0.0024103513,
+        -4.171735e-04,
+        -6.096569e-05,
+        -1.0481404e-05,
+        -1.3098493e-06,
+        -3.8235348e-07,
+    ),
+    (  # c3
+        -0.3333338,
+        -0.3298355,
+        -0.3288899,
+        -0.32676262,
+        -0.3237579,
+        -0.3196654,
+        -0.31490922,
+        -0.3083936,
+        -0.29422545,
+        -0.28066078,
+        -0.26462486,
+        -0.24227287,
+        -0.20270506,
+        -0.1546449,
+        -0.11534092,
+        -0.04871743,
+        0.016757412,
+        0.06120962,
+        0.095827915,
+        0.11114324,
+        0.10010145,
+        0.07644921,
+        0.0535244,
+        0.027832532,
+        0.010049189,
+        0.0042050863,
+        0.0016043807,
+        2.7549657e-04,
+        4.0445953e-05,
+        7.0284377e-06,
+        8.7585005e-07,
+        -5.496871e-08,
+    ),
+    (  # c4
+        2.5267864e-05,
+        0.032279074,
+        0.03365393,
+        0.045983136,
+        0.05544819,
+        0.06598436,
+        0.07568245,
+        0.087450966,
+        0.10697626,
+        0.12107677,
+        0.13440719,
+        0.1481296,
+        0.1632544,
+        0.17006509,
+        0.16812547,
+        0.15126151,
+        0.11790765,
+        0.08282517,
+        0.041717578,
+        4.1505691e-04,
+        -0.020810738,
+        -0.025215149,
+        -0.021319121,
+        -0.012681377,
+        -0.004911604,
+        -0.002093856,
+        -8.0411887e-04,
+        -1.4360121e-04,
+        -2.1230366e-05,
+        -3.6287795e-06,
+        -4.567152e-07,
+        1.2226435e-06,
+    ),
+    (  # c5
+        0.13285755,
+        -0.07806168,
+        0.7061274,
+        0.120519124,
+        0.13152444,
+        0.120657794,
+        0.09115733,
+        0.11357338,
+        0.102412865,
+        0.087965325,
+        0.079018794,
+        0.059229042,
+        0.032055628,
+        0.006012078,
+        -0.017099023,
+        -0.043340385,
+        -0.061520975,
+        -0.06266774,
+        -0.053077333,
+        -0.032112043,
+        -0.009551684,
+        0.0013808238,
+        0.004596708,
+        0.0039766347,
+        0.0019164212,
+        7.71309e-04,
+        2.9300444e-04,
+        6.866373e-05,
+        9.32347e-06,
+        1.2625446e-06,
+        1.707937e-07,
+        1.3893667e-06,
+    ),
+)
+
+
+def _tanh_x16() -> llvm.FuncOp:
+    """TANH_VECTOR: tanh of 16 floats by the interval tables, in the llvm dialect."""
+    vf = VectorType(F32, [16])
+    vi: VectorType[IntegerType] = VectorType(i32, [16])
+    vh: VectorType[IntegerType] = VectorType(i16, [32])
+    block = Block(arg_types=[vf])
+    ops: list[Operation] = []
+
+    def emit(op: Operation) -> SSAValue:
+        ops.append(op)
+        return op.results[0]
+
+    def floats(values: Sequence[float]) -> SSAValue:
+        return emit(llvm.ConstantOp(DenseIntOrFPElementsAttr.from_list(vf, values), vf))
+
+    def splat(t: VectorType[IntegerType], value: int) -> SSAValue:
+        lanes = t.get_shape()[0]
+        return emit(llvm.ConstantOp(DenseIntOrFPElementsAttr.from_list(t, [value] * lanes), t))
+
+    def pick(table: Sequence[float], index: SSAValue) -> SSAValue:
+        lo, hi = floats(table[:16]), floats(table[16:])
+        intrinsic = "llvm.x86.avx512.vpermi2var.ps.512"
+        return emit(llvm.CallIntrinsicOp(intrinsic, [lo, index, hi], [vf]))
+
+    bits = emit(llvm.BitcastOp(block.args[0], vi))
+    sign = emit(llvm.AndOp(bits, splat(vi, -0x80000000)))
+    a = emit(llvm.BitcastOp(emit(llvm.AndOp(bits, splat(vi, 0x7FFFFFFF))), vf))
+    # Clamped (inf too); llvm.minimum keeps nan, which then picks any interval and stays nan.
+    # One vminps: the bound is neither nan nor zero.
+    a = emit(llvm.CallIntrinsicOp("llvm.minimum.v16f32", [a, floats([_TANH_LUT_CLAMP] * 16)], [vf]))
+    high = emit(llvm.LShrOp(emit(llvm.BitcastOp(a, vi)), splat(vi, _TANH_LUT_SHIFT)))
+    # The 11-bit quotient minus the base, saturated at 0, on the 16-bit halves of each lane
+    # (the upper half is 0 - 0): interval 0 takes everything below.
+    index = emit(
+        llvm.CallIntrinsicOp(
+            "llvm.usub.sat.v32i16",
+            [emit(llvm.BitcastOp(high, vh)), splat(vh, _TANH_LUT_BASE)],
+            [vh],
+        )
+    )
+    index = emit(llvm.BitcastOp(index, vi))
+    t = emit(llvm.FSubOp(a, pick(_TANH_CENTERS, index)))
+    acc = pick(_TANH_COEFFICIENTS[-1], index)
+    for table in reversed(_TANH_COEFFICIENTS[:-1]):
+        acc = emit(llvm.FMAOp(acc, t, pick(table, index)))
+    y = emit(llvm.OrOp(emit(llvm.BitcastOp(acc, vi)), sign))
+    ops.append(llvm.ReturnOp(emit(llvm.BitcastOp(y, vf))))
+    block.add_ops(ops)
+    return llvm.FuncOp(
+        TANH_VECTOR,
+        llvm.LLVMFunctionType([vf], vf),
+        linkage=llvm.LinkageAttr("external"),
+        body=Region(block),
+    )
+
+
+def _tanh_scalar() -> func.FuncOp:
+    """TANH_SCALAR: _tanh as a function (f32 -> f32)."""
+    block = Block(arg_types=[F32])
+    b = _Builder()
+    y = _tanh(b, block.args[0])
+    block.add_ops([*b.ops, func.ReturnOp(y)])
+    return func.FuncOp(TANH_SCALAR, FunctionType.from_lists([F32], [F32]), Region(block))
+
+
 # sigmoid --------------------------------------------------------------------------------------
 
 
@@ -364,6 +704,10 @@ _EXPANSIONS: dict[type[Operation], Callable[[_Builder, SSAValue], SSAValue]] = {
 }
 
 
+def _call_tanh(b: _Builder, x: SSAValue) -> SSAValue:
+    return b.emit(func.CallOp(TANH_SCALAR, [x], [F32]))
+
+
 def _is_one(v: SSAValue) -> bool:
     op = v.owner
     return (
@@ -441,5 +785,15 @@ class ExpandMathPass(ModulePass):
                 chain.append(neg)
             if _expand(div, x, _sigmoid, ldexp):
                 _erase_dead(chain)
-        for o in [o for o in op.walk() if type(o) in _EXPANSIONS]:
-            _expand(o, o.operands[0], _EXPANSIONS[type(o)], ldexp)
+        expansions = dict(_EXPANSIONS)
+        if bits >= 512:
+            expansions[math.TanhOp] = _call_tanh
+        called = False
+        for o in [o for o in op.walk() if type(o) in expansions]:
+            done = _expand(o, o.operands[0], expansions[type(o)], ldexp)
+            called |= done and expansions[type(o)] is _call_tanh
+        if called:
+            defined = {f.sym_name.data for f in op.ops if isinstance(f, (func.FuncOp, llvm.FuncOp))}
+            for f in (_tanh_scalar(), _tanh_x16()):
+                if f.sym_name.data not in defined:
+                    op.body.block.add_op(f)

@@ -68,7 +68,29 @@ def llvm_ir(module: ModuleOp) -> str:
     for op in module.ops:
         if isinstance(op, llvm_dialect.GlobalOp) and op.alignment is not None:
             ir_module.get_global(op.sym_name.data).align = op.alignment.value.data
+    _mark_vector_variants(ir_module)
     return str(ir_module)
+
+
+def _mark_vector_variants(ir_module) -> None:  # noqa: ANN001
+    """expand-math's scalar functions with a vector variant (VECTOR_VARIANTS) get LLVM's
+    vector-function ABI attribute, which the loop vectorizer reads to call the variant per
+    vector, and `noinline`, so that the call is still there when it does; the variant gets
+    `alwaysinline` (inlined after vectorization: _run_pipeline). xDSL's translation has no
+    function attributes."""
+    from relay_opt.lowering.expand_math import VECTOR_VARIANTS
+
+    names = {f.name for f in ir_module.functions}
+    for scalar, (vector, lanes) in VECTOR_VARIANTS.items():
+        if scalar not in names or vector not in names:
+            continue
+        fn = ir_module.get_global(scalar)
+        fn.attributes.add("noinline")
+        fn.attributes.add("nounwind")
+        # llvmlite knows no string attributes: the set holds what is printed.
+        abi = f'"vector-function-abi-variant"="_ZGV_LLVM_N{lanes}v_{scalar}({vector})"'
+        set.add(fn.attributes, abi)
+        ir_module.get_global(vector).attributes.add("alwaysinline")
 
 
 _INDIRECT = "relay_opt.indirect_call."
@@ -159,6 +181,20 @@ def _run_pipeline(mod, tm, opt: int) -> None:  # noqa: ANN001
     pto.loop_unrolling = vectorize
     pb = llvm.create_pass_builder(tm, pto)
     pb.getModulePassManager().run(mod, pb)
+    if vectorize and _has_vector_variants(mod):
+        # The vectorizer's calls of vector math variants, inlined into their loops (the
+        # default pipeline inlines before it vectorizes).
+        inline = llvm.create_new_module_pass_manager()
+        inline.add_always_inliner_pass()
+        inline.add_instruction_combine_pass()
+        inline.run(mod, pb)
+
+
+def _has_vector_variants(mod) -> bool:  # noqa: ANN001
+    from relay_opt.lowering.expand_math import VECTOR_VARIANTS
+
+    names = {f.name for f in mod.functions}
+    return any(vector in names for vector, _ in VECTOR_VARIANTS.values())
 
 
 def _optimized_in_child(mod, tm, opt: int) -> bytes | None:  # noqa: ANN001

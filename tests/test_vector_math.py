@@ -231,3 +231,32 @@ def test_vector_width_follows_the_cpu(
         assert "%zmm" not in assembly(features)  # LLVM's own choice: 256 bits
     else:
         assert "%ymm" in tuned and "%zmm" not in tuned and "vscalef" not in tuned
+
+
+@pytest.mark.parametrize(
+    ("cpu", "features", "bits"), [("znver3", AVX2, 256), ("rocketlake", AVX512, 512)]
+)
+def test_tanh_by_intervals_on_avx512(
+    cpu: str, features: str, bits: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """tanh lowered for an AVX-512 host: the vectorized loop picks its polynomial's
+    coefficients with vpermi2ps/vpermt2ps (the 16-lane variant, inlined), with neither a call
+    nor a division; for AVX2 it is the exp-based expansion with its division."""
+    from relay_opt.lowering.kernels import target
+    from relay_opt.runtime.jit import _llvm, _run_pipeline
+
+    llvm = _llvm()
+    monkeypatch.setattr(target, "_host", lambda: target.Target(vector_bits=bits))
+    lowered = lower_to_llvm(load_program(program("tanh", 4096), "relay").module)
+    tm = llvm.Target.from_default_triple().create_target_machine(
+        cpu=cpu, features=target.llvm_features(features), opt=3
+    )
+    mod = llvm.parse_assembly(llvm_ir(lowered))
+    mod.triple, mod.data_layout = tm.triple, str(tm.target_data)
+    _run_pipeline(mod, tm, 3)
+    main = tm.emit_assembly(mod).partition("main:")[2].partition(".Lfunc_end")[0]
+    assert "call" not in main
+    if bits == 512:
+        assert "vperm" in main and "%zmm" in main and "vdivps" not in main
+    else:
+        assert "vperm" not in main and "vdivps\t%ymm" in main

@@ -52,6 +52,11 @@ func.func @exp(%x: f32) -> f32 {
 // CHECK:       arith.ori
 // CHECK:       %[[R:.*]] = arith.bitcast %{{.*}} : i32 to f32
 // CHECK-NEXT:  func.return %[[R]] : f32
+// AVX-512: a call of the scalar tanh, which LLVM's vectorizer replaces by its 16-lane variant
+// (both defined at the end of the module).
+// AVX512-LABEL: func.func @tanh(%x: f32) -> f32
+// AVX512-NEXT:  %[[T:.*]] = func.call @relay_opt_tanh_f32(%x) : (f32) -> f32
+// AVX512-NEXT:  func.return %[[T]] : f32
 func.func @tanh(%x: f32) -> f32 {
   %t = math.tanh %x : f32
   func.return %t : f32
@@ -119,3 +124,27 @@ func.func @half_and_double(%h: f16, %d: f64) -> (f16, f64) {
   %b = math.exp %d : f64
   func.return %a, %b : f16, f64
 }
+
+// AVX-512: the f16 tanh calls the f32 function between its conversions.
+// AVX512-LABEL: func.func @half_and_double(%h: f16, %d: f64) -> (f16, f64)
+// AVX512:       %[[W:.*]] = arith.extf %h : f16 to f32
+// AVX512-NEXT:  %[[T:.*]] = func.call @relay_opt_tanh_f32(%[[W]]) : (f32) -> f32
+// AVX512-NEXT:  arith.truncf %[[T]] : f32 to f16
+// The scalar tanh (the 256-bit expansion above), for the vectorized loop's remainder.
+// AVX512-LABEL: func.func @relay_opt_tanh_f32(%0: f32) -> f32
+// AVX512-NOT:   math.
+// AVX512:       arith.divf
+// AVX512:       func.return
+// The 16-lane tanh: |x| clamped (llvm.minimum keeps nan), the interval from its top bits
+// (a saturating 16-bit subtract puts everything small in interval 0), the center and six
+// coefficients each picked by a vpermi2ps from two registers, five FMAs, the sign back on.
+// AVX512-LABEL: llvm.func @relay_opt_tanh_f32x16(%0: vector<16xf32>) -> vector<16xf32>
+// AVX512:       %[[A:.*]] = llvm.call_intrinsic "llvm.minimum.v16f32"(%{{.*}}, %{{.*}}) : (vector<16xf32>, vector<16xf32>) -> vector<16xf32>
+// AVX512:       %[[S:.*]] = llvm.lshr %{{.*}}, %{{.*}} : vector<16xi32>
+// AVX512:       llvm.call_intrinsic "llvm.usub.sat.v32i16"
+// AVX512:       %[[I:.*]] = llvm.bitcast %{{.*}} : vector<32xi16> to vector<16xi32>
+// AVX512:       %[[C:.*]] = llvm.call_intrinsic "llvm.x86.avx512.vpermi2var.ps.512"(%{{.*}}, %[[I]], %{{.*}})
+// AVX512-NEXT:  %[[X:.*]] = llvm.fsub %[[A]], %[[C]] : vector<16xf32>
+// AVX512-COUNT-5: llvm.intr.fma(%{{.*}}, %[[X]], %{{.*}})
+// AVX512:       llvm.or
+// AVX512:       llvm.return
