@@ -4,12 +4,12 @@
 
 Each function is a one-op Relay program over n float32 values, compiled with
 relay_opt.runtime.jit.compile on one thread. Throughput is n over the median thread CPU
-time of one call (G elements/s), next to numpy's (np.exp, np.tanh, 1 / (1 + np.exp(-x)),
-np.log; numpy has no erf). Max ulp is the largest error, in units in the last place of the
-correctly rounded float32 result, against a float64 reference: over 2^22 random bit
-patterns, a dense sample of the function's interesting range and the special values, or
-with --exhaustive over all 2^32 float32 values (about a quarter of an hour per function on
-one idle core). The numbers are for reading: nothing is asserted.
+time of one call (G elements/s; ours and numpy's calls alternate), next to numpy's
+(np.exp, np.tanh, 1 / (1 + np.exp(-x)), np.log; numpy has no erf). Max ulp is the largest
+error, in units in the last place of the correctly rounded float32 result, against a float64
+reference: over 2^22 random bit patterns, a dense sample of the function's interesting range
+and the special values, or with --exhaustive over all 2^32 float32 values (about a quarter
+of an hour per function on one idle core). The numbers are for reading: nothing is asserted.
 """
 
 from __future__ import annotations
@@ -92,13 +92,21 @@ def @main(%x: Tensor[({n}), float32]) {{ {name}(%x) }}"""
 
 
 def thread_time_median(fn: Callable[[], object], repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.thread_time_ns()
+    return thread_time_medians([fn], repeat)[0]
+
+
+def thread_time_medians(fns: list[Callable[[], object]], repeat: int) -> list[float]:
+    """The median thread CPU time of each of `fns`, called in turn `repeat` times: on a shared
+    machine, a load that comes and goes then weighs on each alike."""
+    for fn in fns:
         fn()
-        times.append(time.thread_time_ns() - start)
-    return statistics.median(times) * 1e-9
+    times: list[list[int]] = [[] for _ in fns]
+    for _ in range(repeat):
+        for fn, spent in zip(fns, times, strict=True):
+            start = time.thread_time_ns()
+            fn()
+            spent.append(time.thread_time_ns() - start)
+    return [statistics.median(spent) * 1e-9 for spent in times]
 
 
 def max_ulp(name: str, exhaustive: bool, chunk: int = 1 << 22) -> tuple[float, float]:
@@ -144,13 +152,17 @@ def main() -> None:
         _, competitor, (lo, hi) = FUNCTIONS[name]
         x = rng.uniform(lo, hi, args.n).astype(np.float32)
         f = compiled(name, args.n, threads=1)  # thread CPU time counts one thread
-        ours = args.n / thread_time_median(lambda: f(x), args.repeat) * 1e-9  # noqa: B023
         if competitor is not None:
             np.seterr(over="ignore")  # np.exp(-x) overflows for sigmoid's far left: inf is right
             run_numpy = competitor
-            theirs = args.n / thread_time_median(lambda: run_numpy(x), args.repeat) * 1e-9  # noqa: B023
+            ours_s, theirs_s = thread_time_medians(
+                [lambda: f(x), lambda: run_numpy(x)],  # noqa: B023
+                args.repeat,
+            )
+            ours, theirs = args.n / ours_s * 1e-9, args.n / theirs_s * 1e-9
             numpy_text, ratio_text = f"{theirs:>10.3f}", f"{ours / theirs:>6.2f}"
         else:
+            ours = args.n / thread_time_median(lambda: f(x), args.repeat) * 1e-9  # noqa: B023
             numpy_text, ratio_text = f"{'-':>10}", f"{'-':>6}"
         worst, at = max_ulp(name, args.exhaustive)
         print(f"{name:<9} {ours:>13.3f} {numpy_text} {ratio_text} {worst:>8.3f}  {at:<14.8g}")
