@@ -46,6 +46,7 @@ from xdsl.dialects.builtin import (
     AnyFloat,
     FunctionType,
     ModuleOp,
+    StringAttr,
     SymbolRefAttr,
     TensorType,
     TupleType,
@@ -55,6 +56,7 @@ from xdsl.passes import ModulePass
 
 from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay import adt, core
+from relay_opt.dialects.relay.attribute_names import GRADIENT_OF
 from relay_opt.dialects.relay.ir_helpers import functions_by_name
 from relay_opt.dialects.relay.ops.grad import DY, GradBuilder, NotDifferentiable, gradient_rule
 from relay_opt.dialects.relay.patterns import ConstructorPattern, TuplePattern, VarPattern
@@ -146,10 +148,14 @@ class GradientPass(ModulePass):
             raise RelayError(f"gradient: @{name} exists already", funcs[name])
         selected = self._selected(f)
         if _first_order(f, selected):
-            op.body.block.insert_op_after(differentiate(f, name, selected), f)
+            grad = differentiate(f, name, selected)
+            grad.attributes[GRADIENT_OF] = StringAttr(self.entry)
+            op.body.block.insert_op_after(grad, f)
             return
         higher = _HigherOrder(op, funcs)
         for new in higher.differentiate(f, name, selected):
+            if new.sym_name.data == name:
+                new.attributes[GRADIENT_OF] = StringAttr(self.entry)
             op.body.block.add_op(new)
         for typedef in higher.new_types:
             op.body.block.insert_op_before(typedef, f)

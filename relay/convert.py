@@ -4,7 +4,10 @@
 `meta[relay.Constant][i]`), which `to_dialect` turns into the Relay dialect exactly as it
 does parsed text. An expression object used more than once becomes one `let` binding in the
 innermost scope where it is first used, so a dataflow graph stays a graph. `FromSyntax`
-goes back: a module is printed as Relay text, parsed, and its syntax becomes expressions.
+goes back: a module is printed as Relay text, parsed, and its syntax becomes expressions; a
+graph binding `%N = ...` becomes a shared node, except one that creates, reads or writes a
+reference, which becomes a `let` (a shared node is evaluated at its first use, which may be
+after a write, or inside a closure).
 """
 
 from __future__ import annotations
@@ -322,10 +325,11 @@ class FromSyntax:
         while isinstance(node, (s.Let, s.FreeVar)):
             if isinstance(node, s.FreeVar):
                 self.scope[node.name] = e.Var(node.name, from_syntax(node.type))
-            elif node.graph:
-                self.scope[node.name or ""] = self.expr(node.value)
-            else:
-                v = e.Var(node.name or "_", from_syntax(node.type))
+            elif node.graph and not s.touches_refs(node.value):
+                self.scope[node.name or ""] = self.expr(node.value)  # a shared node
+            else:  # a `let`, or a graph binding that must stay where it is (refs)
+                hint = f"x{node.name}" if node.graph else node.name or "_"
+                v = e.Var(hint, from_syntax(node.type))
                 if node.name is not None:
                     self.scope[node.name] = v  # visible in its own value: recursive closures
                 lets.append((v, self.expr(node.value)))

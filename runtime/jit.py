@@ -11,7 +11,7 @@ import ctypes
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 
 import numpy as np
 from xdsl.context import Context
@@ -231,11 +231,12 @@ class TensorSpec:
     shape: tuple[int, ...]
     dtype: str
 
-    @property
+    # (cached: read on every call of a compiled function)
+    @cached_property
     def np_dtype(self) -> np.dtype:
         return numpy_dtype(self.dtype)
 
-    @property
+    @cached_property
     def dynamic(self) -> bool:
         """Whether a dim is `?` (docs/native-dynamic-shapes.md: sizes passed as i64s)."""
         return DYNAMIC in self.shape
@@ -245,6 +246,8 @@ class TensorSpec:
         return f"{dims} {self.dtype}"
 
     def accepts(self, shape: tuple[int, ...]) -> bool:
+        if shape == self.shape:
+            return True
         return len(shape) == len(self.shape) and all(
             d in (DYNAMIC, n) for d, n in zip(self.shape, shape, strict=True)
         )

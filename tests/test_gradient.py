@@ -21,8 +21,9 @@ from relay_opt.passes.gradient import GradientPass
 from relay_opt.runtime.interpreter import Interpreter
 
 Params = dict[str, tuple[tuple[int, ...], str]]
-Case = tuple[Params, str]
-"""Parameters (name -> shape, dtype) and the body computing `%y` (a tensor) from them."""
+Case = tuple[Params, str] | tuple[Params, str, dict[str, np.ndarray]]
+"""Parameters (name -> shape, dtype) and the body computing `%y` (a tensor) from them; then,
+optionally, the values of integer parameters that must be valid (a shape, a slice's bounds)."""
 
 
 def f64(*shape: int) -> tuple[tuple[int, ...], str]:
@@ -165,6 +166,78 @@ def _pad(rng: np.random.Generator) -> Case:
     return {"x": f64(*_shape(rng, 3)), "v": f64()}, f"nn.pad(%x, %v, pad_width={widths})"
 
 
+def _adaptive_avg_pool(rng: np.random.Generator) -> Case:
+    h, w = (int(d) for d in rng.integers(2, 8, 2))
+    size = [int(rng.integers(1, h + 2)), int(rng.integers(1, w + 2))][: int(rng.integers(1, 3))]
+    layout = str(rng.choice(["NCHW", "NHWC"]))
+    out_layout = str(rng.choice(["", "NCHW", "NHWC"]))
+    shape = (2, 3, h, w) if layout == "NCHW" else (2, h, w, 3)
+    attrs = f'output_size={size}, layout="{layout}", out_layout="{out_layout}"'
+    return {"x": f64(*shape)}, f"nn.adaptive_avg_pool2d(%x, {attrs})"
+
+
+def _resize2d(rng: np.random.Generator) -> Case:
+    h, w = (int(d) for d in rng.integers(1, 6, 2))
+    size = [int(d) for d in rng.integers(1, 8, 2)]
+    layout = str(rng.choice(["NCHW", "NHWC"]))
+    method = str(rng.choice(["nearest_neighbor", "linear"]))
+    mode = str(rng.choice(["half_pixel", "align_corners", "asymmetric", "pytorch_half_pixel"]))
+    rounding = ""
+    if method == "nearest_neighbor":
+        rounding = str(
+            rng.choice(["", "round", "floor", "ceil", "round_prefer_floor", "round_prefer_ceil"])
+        )
+    shape = (2, 2, h, w) if layout == "NCHW" else (2, h, w, 2)
+    attrs = (
+        f'size={size}, layout="{layout}", method="{method}", '
+        f'coordinate_transformation_mode="{mode}", rounding_method="{rounding}"'
+    )
+    return {"x": f64(*shape)}, f"image.resize2d(%x, {attrs})"
+
+
+def _dyn_reshape(rng: np.random.Generator) -> Case:
+    newshape = [[12], [3, 4], [4, 1, 3], [2, 6]][int(rng.integers(0, 4))]
+    return (
+        {"x": f64(2, 3, 2), "s": ((len(newshape),), "int64")},
+        "dyn.reshape(%x, %s)",
+        {"s": np.array(newshape, np.int64)},
+    )
+
+
+def _dyn_broadcast_to(rng: np.random.Generator) -> Case:
+    shape = [int(rng.integers(1, 4)), 3, int(rng.integers(1, 4))]
+    return (
+        {"x": f64(3, 1), "s": ((3,), "int32")},
+        "dyn.broadcast_to(%x, %s)",
+        {"s": np.array(shape, np.int32)},
+    )
+
+
+def _dyn_strided_slice(rng: np.random.Generator) -> Case:
+    shape = _shape(rng, 3, 2, 6)
+    strides = [int(s) for s in rng.integers(1, 4, 3)]
+    begin = [int(rng.integers(0, d)) for d in shape]
+    # Any count that stays in bounds, zero included.
+    size = [
+        int(rng.integers(0, (d - 1 - b) // st + 2))
+        for b, d, st in zip(begin, shape, strides, strict=True)
+    ]
+    return (
+        {"x": f64(*shape), "b": ((3,), "int64"), "n": ((3,), "int32")},
+        f"dyn.strided_slice(%x, %b, %n, strides={strides})",
+        {"b": np.array(begin, np.int64), "n": np.array(size, np.int32)},
+    )
+
+
+def _dyn_tile(rng: np.random.Generator) -> Case:
+    reps = [int(r) for r in rng.integers(1, 4, int(rng.integers(1, 4)))]
+    return (
+        {"x": f64(2, 3), "r": ((len(reps),), "int64")},
+        "dyn.tile(%x, %r)",
+        {"r": np.array(reps, np.int64)},
+    )
+
+
 CASES: dict[str, Callable[[np.random.Generator], Case]] = {
     **{n: _unary(n) for n in ("exp", "tanh", "sigmoid", "sin", "cos", "erf", "negative")},
     **{n: _unary(n) for n in ("abs", "nn.relu", "floor", "ceil", "round")},
@@ -290,6 +363,16 @@ CASES: dict[str, Callable[[np.random.Generator], Case]] = {
         "reverse_sequence(%x, abs(%l), seq_axis=1, batch_axis=0)",
     ),
     "nn.dropout": lambda rng: ({"x": f64(2, 3)}, "%t = nn.dropout(%x); %t.0 * %x"),
+    "nn.adaptive_avg_pool2d": _adaptive_avg_pool,
+    "image.resize2d": _resize2d,
+    "full": lambda rng: (
+        {"v": f64(), "x": f64(2, 3)},
+        f'full(%v, shape=[2, 3], dtype="{rng.choice(["", "float64"])}") * %x',
+    ),
+    "dyn.reshape": _dyn_reshape,
+    "dyn.broadcast_to": _dyn_broadcast_to,
+    "dyn.strided_slice": _dyn_strided_slice,
+    "dyn.tile": _dyn_tile,
 }
 
 
@@ -366,8 +449,72 @@ def check_gradient(
 @pytest.mark.parametrize("op", sorted(CASES))
 def test_operator_gradient(op: str, seed: int) -> None:
     rng = np.random.default_rng([seed, len(op)])
-    params, body = CASES[op](rng)
-    check_gradient(params, body, rng)
+    params, body, *fixed = CASES[op](rng)
+    check_gradient(params, body, rng, *fixed)
+
+
+_BOOLEAN = "a boolean result"
+_BITS = "integer bit arithmetic"
+NOT_DIFFERENTIABLE = {
+    "arange": "its length depends on its operands' values",
+    "argmax": "an integer index",
+    "argmin": "an integer index",
+    **{n: _BITS for n in ("bitwise_and", "bitwise_not", "bitwise_or", "bitwise_xor")},
+    **{n: _BITS for n in ("left_shift", "right_shift")},
+    **{n: _BOOLEAN for n in ("equal", "not_equal", "greater", "greater_equal", "less")},
+    **{n: _BOOLEAN for n in ("less_equal", "logical_and", "logical_not", "logical_or")},
+    "floor_divide": "integer division, as in TVM (floor(a / b) differentiates on floats)",
+    "ones": "no operands",
+    "zeros": "no operands",
+    "reinterpret": "the same bits read as another dtype",
+}
+"""The registry operators without a gradient rule, each with the reason."""
+
+
+def test_every_registry_operator_is_differentiable_or_listed() -> None:
+    """An operator added to the registry needs a gradient rule (and a case above) or a
+    place in NOT_DIFFERENTIABLE with its reason."""
+    from relay_opt.dialects.relay.registry import all_ops
+
+    names = {opdef.name for opdef in all_ops()}
+    declared = {cls.OPDEF.name for cls in differentiable_operators()}
+    assert not NOT_DIFFERENTIABLE.keys() - names, "listed but not in the registry"
+    assert not declared & NOT_DIFFERENTIABLE.keys(), "listed but has a rule"
+    assert names - NOT_DIFFERENTIABLE.keys() <= declared, (
+        names - NOT_DIFFERENTIABLE.keys() - declared
+    )
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        "nn.adaptive_avg_pool2d",
+        "image.resize2d",
+        "full",
+        "dyn.reshape",
+        "dyn.broadcast_to",
+        "dyn.strided_slice",
+        "dyn.tile",
+    ],
+)
+def test_compiled_operator_gradient(op: str) -> None:
+    """These rules' gradients compile natively (the dyn.* ones through `?` dims) and agree
+    with the interpreter."""
+    from relay_opt import compile as compile_module
+
+    rng = np.random.default_rng([2, len(op)])
+    params, body, *fixed = CASES[op](rng)
+    module = load_program(program(params, body), format="relay").module
+    wrt = tuple(n for n, (_, t) in params.items() if t.startswith("float"))
+    GradientPass(wrt=wrt).apply(Context(), module)
+    inputs: list = random_inputs(params, rng)
+    for name, value in (fixed[0] if fixed else {}).items():
+        inputs[list(params).index(name)] = value
+    want_value, want_grads = Interpreter(module).run("main_grad", inputs)
+    value, grads = compile_module(module, entry="main_grad", cache=False)(*inputs)
+    np.testing.assert_allclose(value, want_value, rtol=1e-10)
+    for got, want in zip(grads, want_grads, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 
 
 def test_every_rule_is_checked() -> None:

@@ -119,6 +119,35 @@ def test_fromtext_and_astext_round_trip_with_the_prelude():
     assert _run(again, np.int32(7), kind="vm") == 2
 
 
+def test_a_reference_binding_keeps_its_place_through_python():
+    """A `ref`/`ref_read` that the printer binds as `%N = ...` and that is used twice stays
+    where it was bound: it is not moved past the `ref_write` after it (a read there sees the
+    new value), nor put into the closure that uses it (a read when the closure runs)."""
+    from relay_opt import load_program
+    from relay_opt.runtime.interpreter import interpret
+
+    src = """#[version = "0.0.5"]
+def @main(%x: float32) {
+  %0 = ref(%x);
+  %1 = ref_read(%0);
+  %2 = fn () { %1 + ref_read(%0) };
+  ref_write(%0, 2f);
+  (%1, %2(), %1, ref_read(%0))
+}
+"""
+    mod = relay.fromtext(src)
+    text = mod.astext()
+    write = text.index("ref_write")
+    assert text.index("ref_read") < write, text
+    assert text.count("ref_read") == 3, text  # %a once, the closure's own read, the last
+    want = interpret(load_program(src, format="relay").module, [np.float32(1)])
+    assert [float(v) for v in want] == [1.0, 3.0, 1.0, 2.0]
+    got = relay.create_executor("debug", mod=mod).evaluate()(np.float32(1))
+    assert [float(v.numpy()) for v in got] == [1.0, 3.0, 1.0, 2.0]
+    again = relay.fromtext(text)  # and stable from there
+    assert again.astext() == text
+
+
 def test_fromtext_errors_are_located():
     with pytest.raises(LoadError, match=r"from_string:2:\d+: error"):
         relay.fromtext('#[version = "0.0.5"]\ndef @main(%x: float32) { add(%x, %y) }')

@@ -248,6 +248,13 @@ def test_graph_variable_with_effects_stays_in_its_block():
     )
     with pytest.raises(RelayError, match=r"7:14: error: undefined graph variable %0"):
         load_program(text, "relay", filename="f.rly")
+    # A read computed again in the other branch could see another value (a write between).
+    text = HEADER + (
+        "def @main(%c: bool, %r: ref(float32)) {\n  if (%c) {\n    %0 = ref_read(%r);\n"
+        "    %0\n  } else {\n    %0\n  }\n}"
+    )
+    with pytest.raises(RelayError, match=r"7:5: error: undefined graph variable %0"):
+        load_program(text, "relay", filename="f.rly")
 
 
 def test_free_var_in_a_def_is_a_located_error():

@@ -15,6 +15,11 @@ parameters are the closure's environment and its body builds the closure (TVM's 
 INLINE = "Inline"
 """On a global function: inline replaces its calls by its body (TVM's `Inline=1`)."""
 
+GRADIENT_OF = "GradientOf"
+"""On a global function: gradient made it as the gradient of the function this string names;
+remove-unused-functions keeps it while that function is kept (it is called from outside, as
+TVM's gradient function is)."""
+
 GROUP = "relay_opt.group"
 """On a linalg.generic: the id of the fused group convert-relay-to-linalg lowered it from;
 fuse-linalg-elementwise and fuse-linalg-epilogue merge only kernels of one group."""

@@ -6,6 +6,7 @@ constructors, operators) and emits Relay dialect ops.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from relay_opt.diagnostics import SourceLoc
@@ -287,3 +288,25 @@ class Program:
     references: frozenset[str] | None = None
     """The names the text refers to ('@f', constructors, types), as the parser saw them;
     None when not known (then the prelude walks the tree)."""
+
+
+def nodes(e: object) -> Iterator[object]:
+    """Every syntax node in an expression (iteratively: a model is deep)."""
+    stack = [e]
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, list):
+            stack.extend(node)
+        elif hasattr(node, "__dataclass_fields__"):
+            for f in node.__dataclass_fields__:  # pyright: ignore
+                value = getattr(node, f)
+                if isinstance(value, (list, tuple)) or hasattr(value, "__dataclass_fields__"):
+                    stack.append(list(value) if isinstance(value, tuple) else value)
+
+
+def touches_refs(e: object) -> bool:
+    """Whether evaluating `e` creates, reads or writes a reference: then where it is
+    evaluated matters (a read moved past a write sees another value), and how often (a
+    `ref` evaluated twice makes two cells)."""
+    return any(isinstance(n, (RefCreate, RefRead, RefWrite)) for n in nodes(e))

@@ -352,9 +352,9 @@ class ToDialect:
         if e.number in self.scope:
             return self.scope[e.number]
         # TVM's printer names a shared node once, and may use the name outside the branch or
-        # closure that bound it (a graph, not a scope). The node is pure: computed again here.
+        # closure that bound it (a graph, not a scope). A pure node is computed again here.
         bound = self.graph_defs.get(e.number)
-        if bound is None or _has_effects(bound.value):
+        if bound is None or s.touches_refs(bound.value):
             raise self.error(f"undefined graph variable %{e.number}", e.loc)
         del self.graph_defs[e.number]  # (not while it is being computed: no cycle)
         try:
@@ -581,30 +581,10 @@ class ToDialect:
         return self.add(core.RefWriteOp(ref, value), e.loc).results[0]
 
 
-def _nodes(e: object) -> Iterator[object]:
-    """Every syntax node in an expression (iteratively: a model is deep)."""
-    stack = [e]
-    while stack:
-        node = stack.pop()
-        yield node
-        if isinstance(node, list):
-            stack.extend(node)
-        elif hasattr(node, "__dataclass_fields__"):
-            for f in node.__dataclass_fields__:  # pyright: ignore
-                value = getattr(node, f)
-                if isinstance(value, (list, tuple)) or hasattr(value, "__dataclass_fields__"):
-                    stack.append(list(value) if isinstance(value, tuple) else value)
-
-
 def _free_var_decls(e: object) -> list[s.FreeVar]:
     """The `free_var` declarations in an expression, in source order."""
-    found = [n for n in _nodes(e) if isinstance(n, s.FreeVar)]
+    found = [n for n in s.nodes(e) if isinstance(n, s.FreeVar)]
     return sorted(found, key=lambda fv: (fv.loc.line, fv.loc.col))
-
-
-def _has_effects(e: object) -> bool:
-    """Whether evaluating an expression twice could differ from evaluating it once."""
-    return any(isinstance(n, (s.RefCreate, s.RefWrite)) for n in _nodes(e))
 
 
 def _mentions(e: object, name: str) -> bool:

@@ -25,7 +25,7 @@ from xdsl.ir import SSAValue
 
 from relay_opt.dialects.relay.builder import RelayBuilder
 from relay_opt.dialects.relay.registry import RelayOperatorOp
-from relay_opt.dialects.relay.types import tensor_dtype, tensor_shape
+from relay_opt.dialects.relay.types import DYNAMIC, tensor_dtype, tensor_shape
 
 Adjoint = SSAValue | list[SSAValue] | None
 Adjoints = Sequence[Adjoint]
@@ -133,11 +133,18 @@ class GradBuilder(RelayBuilder):
             return v
         return self.call(Sum, v, axis=list(axes), keepdims=keepdims)
 
-    def broadcast_to(self, v: SSAValue, shape: Sequence[int]) -> SSAValue:
-        from relay_opt.dialects.relay.ops.transform import BroadcastTo
+    def broadcast_to(
+        self, v: SSAValue, shape: Sequence[int], like: SSAValue | None = None
+    ) -> SSAValue:
+        """`v` broadcast to `shape`; to `like`'s shape when that has `?` dims."""
+        from relay_opt.dialects.relay.ops.transform import BroadcastTo, BroadcastToLike
 
         if shape_of(v) == tuple(shape):
             return v
+        if DYNAMIC in shape:
+            if like is None:
+                raise NotDifferentiable("a broadcast back to a shape with `?` dims")
+            return self.call(BroadcastToLike, v, like)
         return self.call(BroadcastTo, v, shape=list(shape))
 
     def sum_to(self, g: SSAValue, shape: Sequence[int]) -> SSAValue:
@@ -186,6 +193,27 @@ class GradBuilder(RelayBuilder):
                 widths[axis] = [begin, after]
                 g = self.call(Pad, g, self.scalar(0, g), pad_width=widths)
         return g
+
+    def spatial_adjoint(
+        self, dy: SSAValue, rows: np.ndarray, cols: np.ndarray, dy_layout: str, x_layout: str
+    ) -> SSAValue:
+        """The adjoint of a separable linear map of the two spatial axes (resize, adaptive
+        pooling): `y[n, c, i, j] = sum rows[i, r] * cols[j, s] * x[n, c, r, s]`, so
+        `dx = rows^T dy cols`, as two matmuls on dy seen in NCHW; the result in `x_layout`."""
+        from relay_opt.dialects.relay.ops.nn import Matmul
+
+        def permute(v: SSAValue, src: str, dst: str) -> SSAValue:
+            axes = [src.index(a) for a in dst]
+            return v if axes == sorted(axes) else self.transpose(v, axes)
+
+        d = permute(dy, dy_layout, "NCHW")
+        n, c, oh, ow = shape_of(d)
+        h, w = rows.shape[1], cols.shape[1]
+        # Along W: (n*c*oh, ow) @ cols -> (n*c*oh, w); then along H on the (.., w, oh) view.
+        d = self.call(Matmul, self.reshape(d, (n * c * oh, ow)), self.full_constant(cols, dy))
+        d = self.transpose(self.reshape(d, (n * c, oh, w)), (0, 2, 1))
+        d = self.call(Matmul, self.reshape(d, (n * c * w, oh)), self.full_constant(rows, dy))
+        return permute(self.reshape(d, (n, c, w, h)), "NCWH", x_layout)
 
     def crop(self, v: SSAValue, axis: int, begin: int, end: int, step: int = 1) -> SSAValue:
         from relay_opt.dialects.relay.ops.transform import StridedSlice

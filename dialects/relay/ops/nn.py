@@ -985,17 +985,27 @@ def _adaptive_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result(_relaid(out, attrs.layout, attrs.out_layout, "pooling"), dtype)
 
 
+def adaptive_windows(in_size: int, out_size: int) -> list[tuple[int, int]]:
+    """The input range [start, end) each output position of adaptive pooling averages."""
+    return [
+        ((i * in_size) // out_size, -((-(i + 1) * in_size) // out_size)) for i in range(out_size)
+    ]
+
+
+def _adaptive_sizes(attrs: Attrs, h: int, w: int) -> tuple[int, int]:
+    size = list(attrs.output_size or [h, w])
+    oh, ow = (size * 2) if len(size) == 1 else size
+    return oh, ow
+
+
 def _adaptive_avg(attrs: Attrs, x: np.ndarray) -> np.ndarray:
     _layout_axes(attrs.layout, "pooling")  # (a layout it does not take is an error)
     xs = relayout(x, attrs.layout, "NCHW")
     n, c, h, w = xs.shape
-    size = list(attrs.output_size or [h, w])
-    oh, ow = (size * 2) if len(size) == 1 else size
+    oh, ow = _adaptive_sizes(attrs, h, w)
     out = np.zeros((n, c, oh, ow))
-    for i in range(oh):
-        h0, h1 = (i * h) // oh, -((-(i + 1) * h) // oh)
-        for j in range(ow):
-            w0, w1 = (j * w) // ow, -((-(j + 1) * w) // ow)
+    for i, (h0, h1) in enumerate(adaptive_windows(h, oh)):
+        for j, (w0, w1) in enumerate(adaptive_windows(w, ow)):
             out[:, :, i, j] = xs[:, :, h0:h1, w0:w1].astype(np.float64).mean(axis=(2, 3))
     return relayout(out.astype(x.dtype), "NCHW", attrs.out_layout or attrs.layout)
 
@@ -1662,6 +1672,25 @@ def _global_max_pool_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoin
     x = op.operands[0]
     hit = g.mask(g.call(Equal, x, op.result), x)
     return [g.mul(hit, _t(dy))]
+
+
+@gradient(AdaptiveAvgPool2D)
+def _adaptive_avg_pool_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    # A mean over a rectangle is separable: rows and columns of 1/size averaging matrices.
+    _float_op(op)
+    layout = op.attrs.layout
+    _, hx, wx = _layout_axes(layout, "pooling")
+    h, w = shape_of(op.operands[0])[hx], shape_of(op.operands[0])[wx]
+
+    def averaging(size: int, out: int) -> np.ndarray:
+        m = np.zeros((out, size))
+        for i, (start, end) in enumerate(adaptive_windows(size, out)):
+            m[i, start:end] = 1.0 / (end - start)
+        return m
+
+    oh, ow = _adaptive_sizes(op.attrs, h, w)
+    rows, cols = averaging(h, oh), averaging(w, ow)
+    return [g.spatial_adjoint(_t(dy), rows, cols, op.attrs.out_layout or layout, layout)]
 
 
 @gradient(BatchNorm)

@@ -22,6 +22,7 @@ from relay_opt.dialects.relay.ops.grad import (
     gradient,
     shape_of,
 )
+from relay_opt.dialects.relay.ops.transform import ExpandDims
 from relay_opt.dialects.relay.registry import (
     OpDef,
     OpPattern,
@@ -29,6 +30,7 @@ from relay_opt.dialects.relay.registry import (
     TypeRelationError,
     register,
 )
+from relay_opt.dialects.relay.types import DYNAMIC
 
 REDUCE_ATTRS = (
     AttrSpec("axis", AttrKind.INTS, None),
@@ -230,9 +232,25 @@ class Variance(RelayOperatorOp): ...
 
 def _spread(g: GradBuilder, op: RelayOperatorOp, v: SSAValue) -> SSAValue:
     """A reduction's result (or its adjoint) broadcast back over the reduced axes."""
-    xshape = shape_of(op.operands[0])
+    x = op.operands[0]
+    xshape = shape_of(x)
     axes = reduced_axes(op.attrs, len(xshape))
-    return g.broadcast_to(g.reshape(v, reduced_shape(xshape, axes, True)), xshape)
+    kept = reduced_shape(xshape, axes, True)
+    if DYNAMIC not in kept:
+        v = g.reshape(v, kept)
+    elif not op.attrs.keepdims:  # (a reshape cannot name `?` sizes: unit axes put back)
+        for axis in sorted(axes):
+            v = g.call(ExpandDims, v, axis=axis)
+    return g.broadcast_to(v, xshape, like=x)
+
+
+def _count(op: RelayOperatorOp) -> int:
+    """How many elements each result of a reduction combines (known at compile time)."""
+    xshape = shape_of(op.operands[0])
+    sizes = [xshape[a] for a in reduced_axes(op.attrs, len(xshape))]
+    if DYNAMIC in sizes:
+        raise NotDifferentiable(f"'{op.OPDEF.name}' over `?` axes is not differentiable here")
+    return int(np.prod(sizes))
 
 
 def _reduction_input(op: RelayOperatorOp) -> SSAValue:
@@ -251,10 +269,9 @@ def _sum_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
 
 @gradient(Mean)
 def _mean_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
-    x = _reduction_input(op)
+    _reduction_input(op)
     assert isinstance(dy, SSAValue)
-    xshape = shape_of(x)
-    count = int(np.prod([xshape[a] for a in reduced_axes(op.attrs, len(xshape))]))
+    count = _count(op)
     return [_spread(g, op, g.scale(dy, 1.0 / max(count, 1)))]
 
 
@@ -285,8 +302,7 @@ def _variance_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
     x, m = op.operands
     _reduction_input(op)
     assert isinstance(dy, SSAValue)
-    xshape = shape_of(x)
-    count = int(np.prod([xshape[a] for a in reduced_axes(op.attrs, len(xshape))]))
+    count = _count(op)
     c = max(count - (1 if op.attrs.unbiased else 0), 1)
     dx = g.mul(g.scale(g.minus(x, m), 2.0 / c), _spread(g, op, dy))
     return [dx, g.neg(g.sum_to(dx, shape_of(m)))]

@@ -23,11 +23,20 @@ from relay_opt.dialects.relay.ops.common import (
     same_dims,
     show_shape,
 )
+from relay_opt.dialects.relay.ops.elementwise import (
+    Cast,
+    Equal,
+    GreaterEqual,
+    Less,
+    LogicalAnd,
+    Mod,
+)
 from relay_opt.dialects.relay.ops.grad import (
     DY,
     Adjoints,
     GradBuilder,
     NotDifferentiable,
+    dtype_of,
     gradient,
     shape_of,
 )
@@ -1036,7 +1045,8 @@ def reshape_like_shape(data: Sequence[int], like: Sequence[int], attrs: Attrs) -
     lb, le = bounds(attrs.lhs_begin, attrs.lhs_end, len(data), "lhs")
     rb, re_ = bounds(attrs.rhs_begin, attrs.rhs_end, len(like), "rhs")
     out = [*data[:lb], *like[rb:re_], *data[le:]]
-    if DYNAMIC not in out and DYNAMIC not in data and math.prod(out) != math.prod(data):
+    static = all(isinstance(d, int) and d != DYNAMIC for d in (*out, *data))  # (not run-time dims)
+    if static and math.prod(out) != math.prod(data):
         raise TypeRelationError(
             f"reshape_like cannot reshape {show_shape(data)} ({math.prod(data)} elements) "
             f"to {show_shape(out)} ({math.prod(out)} elements)"
@@ -1064,6 +1074,7 @@ def _reshape_like_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         INJ,
         lambda attrs, x, like: x.reshape(reshape_like_shape(x.shape, like.shape, attrs)).copy(),
         "reshape to (part of) another tensor's shape",
+        shape=lambda shapes, attrs: reshape_like_shape(shapes[0], shapes[1], attrs),  # pyright: ignore[reportArgumentType]
     )
 )
 class ReshapeLike(RelayOperatorOp): ...
@@ -1092,6 +1103,7 @@ def _broadcast_to_like_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute
         OpPattern.BROADCAST,
         lambda attrs, x, like: np.broadcast_to(x, like.shape).copy(),
         "broadcast to another tensor's shape",
+        shape=lambda shapes, attrs: list(shapes[1]),  # noqa: ARG005
     )
 )
 class BroadcastToLike(RelayOperatorOp): ...
@@ -1108,12 +1120,12 @@ def collapsed_axes(shape: Sequence[int], target: Sequence[int]) -> list[int]:
 
 
 def _collapse_sum_rel(shape: Shape, dtype: str, target: Shape) -> Attribute:
-    from relay_opt.dialects.relay.ops.common import broadcast_shapes
-
-    try:
-        fits = len(target) <= len(shape) and broadcast_shapes(target, shape) == tuple(shape)
-    except TypeRelationError:
-        fits = False
+    # Each target dim is 1 or the data's; a `?` data dim takes any (dyn.broadcast_to's
+    # adjoint): that is checked when it runs.
+    lead = len(shape) - len(target)
+    fits = lead >= 0 and all(
+        t in (1, d) or d == DYNAMIC for d, t in zip(shape[lead:], target, strict=True)
+    )
     if not fits:
         raise TypeRelationError(
             f"cannot collapse {show_shape(shape)} to {show_shape(target)} by summing: "
@@ -1143,6 +1155,7 @@ def collapse_sum(x: np.ndarray, target: Sequence[int]) -> np.ndarray:
         OpPattern.COMM_REDUCE,
         lambda attrs, x, like: collapse_sum(x, like.shape),
         "sum a broadcast tensor back to another tensor's shape",
+        shape=lambda shapes, attrs: list(shapes[1]),  # noqa: ARG005
     )
 )
 class CollapseSumLike(RelayOperatorOp): ...
@@ -1538,7 +1551,6 @@ def _strided_slice_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints
 
 @gradient(Take)
 def _take_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
-    from relay_opt.dialects.relay.ops.elementwise import Equal
     from relay_opt.dialects.relay.ops.nn import Matmul
 
     x, indices = op.operands
@@ -1584,6 +1596,117 @@ def _collapse_sum_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
 @gradient(ZerosLike, OnesLike)
 def _constant_like_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
     return [None]  # the values do not depend on the operand's
+
+
+def resize_matrix(out_size: int, in_size: int, attrs: Attrs) -> np.ndarray:
+    """resize2d along one axis as a matrix: `out[i] = sum m[i, r] * in[r]` (the weights
+    _resize applies, clamped indices included)."""
+    coords = source_coords(out_size, in_size, attrs.coordinate_transformation_mode)
+    m = np.zeros((out_size, in_size))
+    rows = np.arange(out_size)
+    if attrs.method == "nearest_neighbor":
+        m[rows, nearest_source_index(coords, in_size, attrs)] = 1.0
+        return m
+    low = np.floor(coords).astype(np.int64)
+    frac = coords - low
+    np.add.at(m, (rows, np.clip(low, 0, in_size - 1)), 1 - frac)
+    np.add.at(m, (rows, np.clip(low + 1, 0, in_size - 1)), frac)
+    return m
+
+
+@gradient(Resize2D)
+def _resize_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    x = op.operands[0]
+    attrs = op.attrs
+    if not dtype_of(x).startswith("float") or attrs.out_dtype not in ("", dtype_of(x)):
+        raise NotDifferentiable("'image.resize2d' is differentiable on floats, in their dtype")
+    h, w = (2, 3) if attrs.layout == "NCHW" else (1, 2)
+    shape = shape_of(x)
+    rows = resize_matrix(attrs.size[0], shape[h], attrs)
+    cols = resize_matrix(attrs.size[1], shape[w], attrs)
+    return [g.spatial_adjoint(_one(dy), rows, cols, attrs.layout, attrs.layout)]
+
+
+@gradient(Full)
+def _full_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    # Every element is the fill value: its adjoint is the sum of them all.
+    value = op.operands[0]
+    if not dtype_of(op.result).startswith("float"):
+        raise NotDifferentiable("'full' is differentiable into a float dtype")
+    d = _one(dy)
+    total = g.reduce_sum(d, list(range(len(shape_of(d)))))
+    if dtype_of(total) != dtype_of(value):
+        total = g.call(Cast, total, dtype=dtype_of(value))
+    return [total]
+
+
+def _int64(g: GradBuilder, v: SSAValue) -> SSAValue:
+    return v if dtype_of(v) == "int64" else g.call(Cast, v, dtype="int64")
+
+
+def _static_data(op: RelayOperatorOp) -> tuple[int, ...]:
+    shape = shape_of(op.operands[0])
+    if DYNAMIC in shape:
+        raise NotDifferentiable(f"'{op.OPDEF.name}' is differentiable on data of static shape")
+    return shape
+
+
+@gradient(DynReshape)
+def _dyn_reshape_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    return [g.call(ReshapeLike, _one(dy), op.operands[0]), None]
+
+
+@gradient(DynBroadcastTo)
+def _dyn_broadcast_to_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    return [g.call(CollapseSumLike, _one(dy), op.operands[0]), None]
+
+
+@gradient(DynTile)
+def _dyn_tile_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    # As tile's: view each axis as (reps_i, size_i) and sum the copies; the view's shape is
+    # built at run time from the repetitions (left-padded with ones, as dyn.tile pads them).
+    x, reps = op.operands
+    shape = _static_data(op)
+    count = shape_of(reps)[0]
+    n = max(len(shape), count)
+    r = _int64(g, reps)
+    if n > count:
+        ones = g.constant(np.ones(n - count, np.int64), "int64")
+        r = g.call(Concatenate, g.tuple([ones, r]), axis=0)
+    sizes = g.constant(np.array([1] * (n - len(shape)) + list(shape), np.int64), "int64")
+    view = g.reshape(g.call(Stack, g.tuple([r, sizes]), axis=1), (2 * n,))
+    summed = g.reduce_sum(g.call(DynReshape, _one(dy), view), list(range(0, 2 * n, 2)))
+    return [g.call(ReshapeLike, summed, x), None]
+
+
+@gradient(DynStridedSlice)
+def _dyn_strided_slice_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    # A gather back, axis by axis: x's index j reads dy's (j - begin) / stride when that is a
+    # whole index below size, else a zero appended to dy's axis (so an empty slice works).
+    from relay_opt.dialects.relay.ops.nn import Pad
+
+    _, begin, size = op.operands
+    shape = _static_data(op)
+    strides = list(op.attrs.strides) or [1] * len(shape)
+    d = _one(dy)
+    for axis, (extent, stride) in enumerate(zip(shape, strides, strict=True)):
+        index = g.constant(np.array(axis, np.int64), "int64")
+        start = _int64(g, g.call(Take, begin, index, axis=0))
+        count = _int64(g, g.call(Take, size, index, axis=0))
+        offset = g.minus(g.constant(np.arange(extent, dtype=np.int64), "int64"), start)
+        pos = offset
+        valid = g.call(GreaterEqual, offset, g.scalar(0, offset))
+        if stride > 1:
+            step = g.scalar(stride, offset)
+            pos = g.div(offset, step)
+            whole = g.call(Equal, g.call(Mod, offset, step), g.scalar(0, offset))
+            valid = g.call(LogicalAnd, valid, whole)
+        valid = g.call(LogicalAnd, valid, g.call(Less, pos, count))
+        widths = [[0, 0] for _ in shape]
+        widths[axis] = [0, 1]
+        padded = g.call(Pad, d, g.scalar(0, d), pad_width=widths)
+        d = g.call(Take, padded, g.select(valid, pos, count), axis=axis, mode="clip")
+    return [d, None, None]
 
 
 @gradient(Tile)
