@@ -201,39 +201,44 @@ def test_routine_keeps_nan(routine) -> None:  # noqa: ANN001
 
 # Convs with work enough for the pool to split their (block pair, row) items: a padded 3x3
 # with an odd number of blocks over 2 images, and an unpadded 1x1 (an item is an image's
-# pixels), a strided one with rows outside the block pairs.
+# pixels), a strided one with rows outside the block pairs, and ShuffleNet's grouped 1x1 (4
+# groups of 68 input channels, 5 output blocks each: pairs and odd blocks per group). The
+# last field is the group count (output blocks per group).
 SPLIT_CASES = [
-    (2, 32, 8, 20, 18, 5, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1)),
-    (1, 64, 8, 28, 28, 8, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1)),
-    (1, 16, 8, 90, 90, 2, 3, 3, (2, 2), (1, 1, 1, 1), (1, 1)),
+    (2, 32, 8, 20, 18, 5, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1),
+    (1, 64, 8, 28, 28, 8, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1),
+    (1, 16, 8, 90, 90, 2, 3, 3, (2, 2), (1, 1, 1, 1), (1, 1), 1),
+    (1, 272, 68, 14, 14, 5, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 4),
 ]
 
 
-@pytest.mark.parametrize("case", SPLIT_CASES, ids=lambda c: f"{c[6]}x{c[7]}c{c[1]}")
+@pytest.mark.parametrize("case", SPLIT_CASES, ids=lambda c: f"{c[6]}x{c[7]}c{c[1]}g{c[11]}")
 def test_routine_identical_at_1_and_2_threads(routine, case) -> None:  # noqa: ANN001
     from relay_opt.runtime import thread_pool
 
     _, fn, lanes = routine
-    n, channels, ic, h, wi, ob, kh, kw, stride, pad, dilation = case
+    n, channels, ic, h, wi, ob, kh, kw, stride, pad, dilation, groups = case
     rng = np.random.default_rng(channels)
     x = rng.standard_normal((n, channels, h, wi), dtype=np.float32)
-    w = rng.standard_normal((ob * lanes, channels, kh, kw), dtype=np.float32)
-    bias = rng.standard_normal(ob * lanes, dtype=np.float32)
-    want = np.maximum(_reference(x, w, stride, pad, dilation) + bias.reshape(1, -1, 1, 1), 0)
+    w = rng.standard_normal((groups * ob * lanes, channels // groups, kh, kw), dtype=np.float32)
+    bias = rng.standard_normal(groups * ob * lanes, dtype=np.float32)
+    want = _reference(x, w, stride, pad, dilation, groups) + bias.reshape(1, -1, 1, 1)
+    want = np.maximum(want, 0)
     _, _, oh, ow = want.shape
-    cb = channels // ic
+    cb, cbg = channels // ic, channels // groups // ic
     xb = np.ascontiguousarray(x.reshape(n, cb, ic, h, wi).transpose(0, 1, 3, 4, 2))
-    wb = np.ascontiguousarray(w.reshape(ob, lanes, cb, ic, kh, kw).transpose(0, 2, 4, 5, 3, 1))
+    wb = w.reshape(groups * ob, lanes, cbg, ic, kh, kw).transpose(0, 2, 4, 5, 3, 1)
+    wb = np.ascontiguousarray(wb)
     top, left, _, _ = pad
     before = thread_pool.num_threads()
     results = []
     try:
         for threads in (1, 2):
             thread_pool.set_num_threads(threads)
-            y = np.full((n, ob, oh, ow, lanes), np.nan, dtype=np.float32)
+            y = np.full((n, groups * ob, oh, ow, lanes), np.nan, dtype=np.float32)
             fn(
                 xb.ctypes.data, wb.ctypes.data, y.ctypes.data, bias.ctypes.data, None,
-                n, cb, ic, h, wi, ob, 1, oh, ow, kh, kw, *stride, top, left, *dilation,
+                n, cbg, ic, h, wi, ob, groups, oh, ow, kh, kw, *stride, top, left, *dilation,
                 HAS_BIAS, 0.0, np.inf,
             )  # fmt: skip
             results.append(y)
