@@ -266,7 +266,8 @@ def _coefficients(amap: AffineMapAttr, loops: int) -> list[dict[int, int]] | Non
 
 @dataclass(frozen=True)
 class ConvGeometry:
-    """One call of the conv2d routine (see kernels/conv.py): sizes, strides, dilation."""
+    """One call of the conv2d routine (see kernels/conv.py): sizes (c and ob per group),
+    strides, dilation, groups."""
 
     n: int
     c: int
@@ -282,45 +283,57 @@ class ConvGeometry:
     sw: int
     dh: int
     dw: int
-
-
-_CONV_ITERATORS = ["parallel"] * 4 + ["reduction"] * 4 + ["parallel"] * 2
+    groups: int = 1
 
 
 def conv_geometry(op: linalg.GenericOp, lanes: int) -> ConvGeometry | None:
     """The blocked conv2d convert-relay-to-linalg built (loops n, ob, y, xo, ib, i, j, ii, xi,
-    oo; see its _blocked_conv2d), read back from the maps and contiguous memref types; None
-    for anything else (a depthwise conv, an output block other than `lanes`)."""
+    oo, or, grouped, n, g, ob, y, ... with ob and ib within group g; see its _blocked_conv2d),
+    read back from the maps and contiguous memref types; None for anything else (a depthwise
+    conv, an output block other than `lanes`)."""
     if len(op.inputs) != 3 or len(op.outputs) != 1 or op.results:
         return None
     types = [v.type for v in (*op.inputs, *op.outputs)]
     if not all(isinstance(t, MemRefType) and isinstance(t.layout, NoneAttr) for t in types):
         return None
     iterators = [str(it.data) for it in op.iterator_types]  # pyright: ignore
-    if iterators != _CONV_ITERATORS or not _is_conv_mac(op):
+    loops = len(iterators)
+    g = int(loops == 11)  # the group loop: every loop after it is one further on
+    if iterators != ["parallel"] * (4 + g) + ["reduction"] * 4 + ["parallel"] * 2:
+        return None
+    if not _is_conv_mac(op):
         return None
     x, w, tiles, y = (t.get_shape() for t in types)  # pyright: ignore
-    if len(x) != 5 or len(w) != 6 or len(tiles) != 2 or len(y) != 5 or min(*x, *w, *y) <= 0:
+    if len(x) != 5 or len(w) != 6 or len(tiles) != 2 + 2 * g or len(y) != 5:
         return None
-    maps = [_coefficients(m, 10) for m in op.indexing_maps.data]  # pyright: ignore
+    if min(*x, *w, *y) <= 0:
+        return None
+    maps = [_coefficients(m, loops) for m in op.indexing_maps.data]  # pyright: ignore
     if any(m is None for m in maps):
         return None
     mx, mw, mt, my = maps  # pyright: ignore
-    tile = tiles[1]
+    ob_, y_, xo, ib, ki, kj, ii, xi, oo = range(1 + g, loops)
+    groups, obg, cbg = (tiles[0], tiles[1], w[1]) if g else (1, y[1], x[1])
+    tile = tiles[-1]
     row, col = mx[2], mx[3]  # pyright: ignore
-    sh, dh, sw, dw = row.get(2, 0), row.get(5, 0), col.get(8, 0), col.get(6, 0)
+    sh, dh, sw, dw = row.get(y_, 0), row.get(ki, 0), col.get(xi, 0), col.get(kj, 0)
     if min(sh, dh, sw, dw) < 1:
         return None
-    expect_x = [{0: 1}, {4: 1}, {2: sh, 5: dh}, {3: tile * sw, 8: sw, 6: dw}, {7: 1}]
-    expect_w = [{1: 1}, {4: 1}, {5: 1}, {6: 1}, {7: 1}, {9: 1}]
-    expect_y = [{0: 1}, {1: 1}, {2: 1}, {3: tile, 8: 1}, {9: 1}]
-    if (mx, mw, mt, my) != (expect_x, expect_w, [{3: 1}, {8: 1}], expect_y):
+    in_block = {1: cbg, ib: 1} if g else {ib: 1}
+    out_block = {1: obg, ob_: 1} if g else {ob_: 1}
+    expect_x = [{0: 1}, in_block, {y_: sh, ki: dh}, {xo: tile * sw, xi: sw, kj: dw}, {ii: 1}]
+    expect_w = [out_block, {ib: 1}, {ki: 1}, {kj: 1}, {ii: 1}, {oo: 1}]
+    expect_t = [*([{1: 1}, {ob_: 1}] if g else []), {xo: 1}, {xi: 1}]
+    expect_y = [{0: 1}, out_block, {y_: 1}, {xo: tile, xi: 1}, {oo: 1}]
+    if (mx, mw, mt, my) != (expect_x, expect_w, expect_t, expect_y):
         return None
     n, c, h, wi, ic = x
     ob, oh, ow, lane = y[1], y[2], y[3], y[4]
-    if w[0] != ob or w[1] != c or w[4] != ic or w[5] != lane or lane != lanes or y[0] != n:
+    if w[0] != ob or w[4] != ic or w[5] != lane or lane != lanes or y[0] != n:
         return None
-    return ConvGeometry(n, c, ic, h, wi, ob, oh, ow, w[2], w[3], sh, sw, dh, dw)
+    if c != groups * cbg or ob != groups * obg:
+        return None
+    return ConvGeometry(n, cbg, ic, h, wi, obg, oh, ow, w[2], w[3], sh, sw, dh, dw, groups)
 
 
 _DEPTHWISE_ITERATORS = ["parallel"] * 4 + ["reduction"] * 2 + ["parallel"] * 2
@@ -570,7 +583,8 @@ def conv_call(op: linalg.GenericOp, kind: str, module: ModuleOp, target: Target)
         st = padding.source.type
         assert isinstance(st, MemRefType)
         h, wi, top, left = st.get_shape()[2], st.get_shape()[3], padding.top, padding.left
-    sizes = [g.n, g.c, g.ic, h, wi, g.ob, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, top, left, g.dh, g.dw]
+    sizes = [g.n, g.c, g.ic, h, wi, g.ob, g.groups, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, top, left]
+    sizes += [g.dh, g.dw]
     if depthwise:  # no IC nor OB: one block in, one out
         sizes = [g.n, g.c, h, wi, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, top, left, g.dh, g.dw]
     bounds = [

@@ -18,11 +18,13 @@ a per-channel operand ((C,1,1), (1,C,1,1), bias_add's (C,)) is reshaped to (1, C
 a whole NCHW operand is transformed, a scalar is left alone. layout_transform appears only
 where a value enters or leaves such a chain. Weights are transformed by layout_transform too;
 fold-constant, which runs after this pass at -O3, turns a constant weight's into a new
-constant (a resource). A grouped conv (not depthwise) becomes one blocked conv per group on
-slices of its input and weight, concatenated, when each group's output channels fill whole
-blocks, else, with at most DENSE_GROUPS groups, one conv with a block-diagonal weight; with
-more groups it stays. Anything else (dynamic shapes, other layouts,
-out_dtype) stays as it is.
+constant (a resource). A grouped conv (not depthwise) becomes one blocked grouped conv (each
+output block reads only its group's input blocks), its input in its blocked twin's blocks
+when they divide a group's channels, else in one block per group; when a group's output
+channels do not fill whole blocks, each group's weight is zero-padded to the next multiple
+(at most GROUP_PADDING times the multiply-adds, else the conv stays) and the padding is
+dropped from its NCHW result, which ends the chain. Anything else (dynamic shapes, other
+layouts, out_dtype) stays as it is.
 """
 
 from __future__ import annotations
@@ -65,10 +67,10 @@ def _layout_agnostic(op: RelayOperatorOp) -> bool:
     )
 
 
-DENSE_GROUPS = 4
-"""A grouped conv whose groups' output channels do not fill whole blocks runs as one conv with
-a block-diagonal weight when it has at most this many groups (the multiply-adds grow by the
-group count); with more it keeps its loops."""
+GROUP_PADDING = 2.0
+"""A grouped conv whose groups' output channels do not fill whole blocks is blocked with each
+group's padded to the next multiple when that at most doubles its multiply-adds (ShuffleNet's
+groups of 28, 34, 68 and 136 channels); with more padding it keeps its loops."""
 
 
 def _divisor_up_to(n: int, block: int) -> int:
@@ -165,57 +167,56 @@ class _Chain:
         self, op: Conv2D, xs: Sequence[int], ws: Sequence[int],
         ys: Sequence[int],
     ) -> None:  # fmt: skip
-        """A grouped (not depthwise) conv2d on the kernel library's routine. When each group's
-        output channels are a multiple of c (AlexNet's): one blocked conv per group, the group's
-        input channels sliced (from the blocked twin when its blocks fall on group boundaries),
-        its weight rows sliced, the results concatenated in NCHW{c}c. Otherwise, with at most
-        DENSE_GROUPS groups (ShuffleNet's 4 groups of 28, 34, 68 channels): one conv over all
-        channels with a block-diagonal weight (zeros between groups), `groups` times the
-        multiply-adds but no copies, and still far faster than the grouped conv's loops."""
+        """A grouped (not depthwise) conv2d as one blocked grouped conv on the kernel library's
+        routine: the input in its blocked twin's blocks when they divide a group's channels,
+        else one block per group, each group's output channels padded to whole blocks (zero
+        weight rows).
+        Without padding (AlexNet's groups of 32 at 8 or 16 lanes) the chain goes on in
+        NCHW{c}c; with it (ShuffleNet's 4 groups of 28, 34, 68 or 136) the NCHW result drops
+        each group's padding (a slice per group, concatenated) and ends the chain."""
         x, w = op.operands
         groups = op.attrs.groups
-        n, in_c, h, wd = xs
+        n, in_c = xs[0], xs[1]
+        oh, ow = ys[2], ys[3]
         cg, og = in_c // groups, ys[1] // groups
-        attrs = dict(op.attrs)
-        attrs.update(groups=1)
-        if og % self.c and groups > DENSE_GROUPS:
+        og_pad = -(-og // self.c) * self.c
+        if og_pad > GROUP_PADDING * og:
             return
         b = self.builder(op)
         twin = self.blocked.get(x)
-        if og % self.c:
-            rows = []
-            for k in range(groups):
-                wk = b.call(StridedSlice, w, begin=[k * og, 0, 0, 0],
-                            end=[(k + 1) * og, *ws[1:]], strides=[1] * 4)  # fmt: skip
-                widths = [[0, 0], [k * cg, (groups - 1 - k) * cg], [0, 0], [0, 0]]
-                rows.append(b.call(Pad, wk, b.scalar(0.0, w), pad_width=widths))
-            dense = b.call(Concatenate, b.tuple(rows), axis=0)
-            ci = twin[1] if twin is not None else _divisor_up_to(in_c, self.c)
-            y, blocked = self.blocked_conv(b, self.to_blocked(b, x, ci), ci, dense, ys, attrs)
-            if blocked:
-                self.done(op, y, self.c)
-            else:
-                self.ended(op, y)
+        # The input in its twin's blocks when they divide a group's channels, else one block
+        # per group (no transform is saved by smaller ones, and a block's loop is longer).
+        ci = twin[1] if twin is not None and cg % twin[1] == 0 else cg
+        attrs = dict(op.attrs)
+        if og_pad != og:
+            # Each group's weight rows padded: [G, og, ...] -> [G, og_pad, ...].
+            per_group = b.call(Reshape, w, newshape=[groups, og, *ws[1:]])
+            widths = [[0, 0], [0, og_pad - og], [0, 0], [0, 0], [0, 0]]
+            padded = b.call(Pad, per_group, b.scalar(0.0, w), pad_width=widths)
+            w = b.call(Reshape, padded, newshape=[groups * og_pad, *ws[1:]])
+            if attrs.get("channels"):
+                attrs.update(channels=groups * og_pad)
+        kernel = f"OIHW{ci}i{self.c}o"
+        attrs.update(data_layout=f"NCHW{ci}c", kernel_layout=kernel, out_layout=f"NCHW{self.c}c")
+        xb = self.to_blocked(b, x, ci)
+        wb = b.call(LayoutTransform, w, src_layout="OIHW", dst_layout=kernel)
+        yb = b.call(Conv2D, xb, wb, **attrs)
+        if og_pad == og:
+            self.done(op, yb, self.c)
             return
-        if attrs.get("channels"):
-            attrs.update(channels=og)
-        parts: list[SSAValue] = []
-        for k in range(groups):
-            if twin is not None and cg % twin[1] == 0:
-                ci = twin[1]
-                first = k * cg // ci
-                xk = b.call(StridedSlice, twin[0], begin=[0, first, 0, 0, 0],
-                            end=[n, first + cg // ci, h, wd, ci], strides=[1] * 5)  # fmt: skip
-            else:
-                ci = _divisor_up_to(cg, self.c)
-                xk = b.call(StridedSlice, x, begin=[0, k * cg, 0, 0],
-                            end=[n, (k + 1) * cg, h, wd], strides=[1] * 4)  # fmt: skip
-                xk = b.call(LayoutTransform, xk, src_layout="NCHW", dst_layout=f"NCHW{ci}c")
-            wk = b.call(StridedSlice, w, begin=[k * og, 0, 0, 0],
-                        end=[(k + 1) * og, *ws[1:]], strides=[1] * 4)  # fmt: skip
-            yk, _ = self.blocked_conv(b, xk, ci, wk, [n, og, *ys[2:]], dict(attrs))
-            parts.append(yk)
-        self.done(op, b.call(Concatenate, b.tuple(parts), axis=1), self.c)
+        # Each group's real channels, concatenated: one copy of the NCHW result.
+        y = b.call(LayoutTransform, yb, src_layout=f"NCHW{self.c}c", dst_layout="NCHW")
+        parts = [
+            b.call(
+                StridedSlice,
+                y,
+                begin=[0, k * og_pad, 0, 0],
+                end=[n, k * og_pad + og, oh, ow],
+                strides=[1] * 4,
+            )  # fmt: skip
+            for k in range(groups)
+        ]
+        self.ended(op, b.call(Concatenate, b.tuple(parts), axis=1))
 
     def ended(self, op: Operation, y: SSAValue) -> None:
         """`op`'s uses read NCHW `y` (computed blocked inside, but the chain ends here)."""

@@ -139,11 +139,12 @@ def @main(%x: Tensor[(2, 24, 10, 9), float32], %w0: Tensor[(112, 6, 1, 1), float
 
 @pytest.mark.parametrize("block", [8, 16])
 def test_grouped_convs_are_blocked_per_group(block):
-    """Grouped convs on the routine: ShuffleNet's 4 groups of 28 output channels (6 input
-    channels each) as one conv with a block-diagonal weight; AlexNet's 2 groups of 32 with
-    bias, strides, asymmetric padding and dilation as one conv per group; 4 groups of 8 (per
-    group at 8 lanes, slicing a blocked input; block-diagonal at 16); 8 groups of 2 stay
-    grouped. Interpreted and compiled, against the original."""
+    """Grouped convs as one blocked grouped conv each: ShuffleNet's 4 groups of 28 output
+    channels (6 input channels each; padded to 32 per group, the padding sliced off the
+    NCHW result); AlexNet's 2 groups of 32 with bias, strides, asymmetric padding and
+    dilation (the chain goes on blocked); 4 groups of 8 (whole blocks at 8 lanes, padded to
+    16 at 16); 8 groups of 2 stay (padding would take 4 or 8 times the multiply-adds).
+    Interpreted and compiled, against the original."""
     rng = np.random.default_rng(block)
     shapes = [(2, 24, 10, 9), (112, 6, 1, 1), (64, 56, 3, 3), (64,), (32, 16, 3, 3), (16, 4, 1, 1)]
     # Weights scaled by their fan-in keep every layer's values near 1 (a fixed tolerance).
@@ -152,7 +153,10 @@ def test_grouped_convs_are_blocked_per_group(block):
     want = interpret(module, inputs)
     AlterOpLayoutPass(block).apply(Context(), module)
     groups = [op.attrs.groups for op in module.walk() if isinstance(op, Conv2D)]
-    assert groups == [1] * (7 if block == 8 else 4) + [8], groups
+    assert groups == [4, 2, 4, 8], groups
+    layouts = [op.attrs.data_layout for op in module.walk() if isinstance(op, Conv2D)]
+    # A group's channels in one block, or its blocked input's (whole blocks of 8 or 16).
+    assert layouts == ["NCHW6c", "NCHW56c", f"NCHW{block}c", "NCHW"], layouts
     for got, ref in zip(interpret(module, inputs), want, strict=True):
         np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
     OptimizePass(3, layout_block=block).apply(Context(), module)

@@ -24,10 +24,11 @@ from relay_opt.lowering.kernels.gemm import add_runtime_declarations
 from relay_opt.lowering.kernels.target import Target
 
 
-@pytest.fixture(scope="module", params=["host", 512])
+@pytest.fixture(scope="module", params=["host", 256, 512])
 def routine(request: pytest.FixtureRequest):  # noqa: ANN201
-    """The host's conv routine and AVX-512's (16 lanes, 12 x 2 tile; LLVM splits its vectors
-    where the host's are narrower), each compiled alone and callable through its C ABI."""
+    """The host's conv routine, AVX2's (8 lanes, 6 x 2 tile) and AVX-512's (16 lanes, 12 x 2
+    tile; LLVM splits its vectors where the host's are narrower), each compiled alone and
+    callable through its C ABI."""
     from relay_opt.runtime import thread_pool
     from relay_opt.runtime.jit import _llvm, llvm_ir, optimize, target_machine
 
@@ -51,8 +52,8 @@ def routine(request: pytest.FixtureRequest):  # noqa: ANN201
     return engine, fn, target.lanes(32)
 
 
-def _reference(x: np.ndarray, w: np.ndarray, stride, pad, dilation) -> np.ndarray:  # noqa: ANN001
-    """NCHW x OIHW conv2d in float64, padding (top, left, bottom, right)."""
+def _reference(x: np.ndarray, w: np.ndarray, stride, pad, dilation, groups: int = 1) -> np.ndarray:  # noqa: ANN001
+    """NCHW x OIHW conv2d in float64, padding (top, left, bottom, right), `groups` groups."""
     n, _, h, wi = x.shape
     o, _, kh, kw = w.shape
     sh, sw = stride
@@ -62,15 +63,19 @@ def _reference(x: np.ndarray, w: np.ndarray, stride, pad, dilation) -> np.ndarra
     oh = (h + top + bottom - (kh - 1) * dh - 1) // sh + 1
     ow = (wi + left + right - (kw - 1) * dw - 1) // sw + 1
     y = np.zeros((n, o, oh, ow))
-    for i in range(kh):
-        for j in range(kw):
-            window = xp[
-                :,
-                :,
-                i * dh : i * dh + (oh - 1) * sh + 1 : sh,
-                j * dw : j * dw + (ow - 1) * sw + 1 : sw,
-            ]
-            y += np.einsum("nchw,oc->nohw", window, w[:, :, i, j])
+    cg, og = x.shape[1] // groups, o // groups
+    for g in range(groups):
+        for i in range(kh):
+            for j in range(kw):
+                window = xp[
+                    :,
+                    g * cg : (g + 1) * cg,
+                    i * dh : i * dh + (oh - 1) * sh + 1 : sh,
+                    j * dw : j * dw + (ow - 1) * sw + 1 : sw,
+                ]
+                y[:, g * og : (g + 1) * og] += np.einsum(
+                    "nchw,oc->nohw", window, w[g * og : (g + 1) * og, :, i, j]
+                )
     return y
 
 
@@ -132,7 +137,50 @@ def test_routine_against_numpy(routine, case, epilogue: str) -> None:  # noqa: A
     top, left, _, _ = pad
     fn(
         xb.ctypes.data, wb.ctypes.data, y.ctypes.data, bias.ctypes.data, rb.ctypes.data,
-        n, cb, ic, h, wi, ob, oh, ow, kh, kw, *stride, top, left, *dilation, flags, lo, hi,
+        n, cb, ic, h, wi, ob, 1, oh, ow, kh, kw, *stride, top, left, *dilation, flags, lo, hi,
+    )  # fmt: skip
+    got = y.transpose(0, 1, 4, 2, 3).reshape(want.shape)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+# Grouped: (N, input channels, input block, H, W, output blocks per group, KH, KW, stride,
+# padding, dilation, groups). ShuffleNet's 1x1s (4 groups; 6, 34 or 68 input channels per
+# group in blocks of 6, 2 and 4), an odd number of blocks per group, one block per group
+# (no pairs), padded and dilated 3x3s, wide rows (checked tiles) and an image over the cache
+# budget (rows outside the block pairs), a batch of two.
+GROUPED = [
+    (1, 24, 6, 13, 13, 2, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 4),
+    (1, 136, 2, 7, 7, 3, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 4),
+    (2, 272, 4, 5, 6, 1, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 4),
+    (1, 12, 3, 9, 11, 2, 3, 3, (2, 1), (1, 0, 2, 1), (1, 2), 2),
+    (1, 24, 4, 6, 70, 3, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 3),
+    (1, 32, 8, 60, 60, 2, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 2),
+]
+
+
+@pytest.mark.parametrize("case", GROUPED, ids=lambda c: f"{c[6]}x{c[7]}c{c[1]}g{c[11]}")
+def test_grouped_routine_against_numpy(routine, case) -> None:  # noqa: ANN001
+    # Output block ob reads only its group's input blocks (the weight holds C per group).
+    _, fn, lanes = routine
+    n, channels, ic, h, wi, ob, kh, kw, stride, pad, dilation, groups = case
+    rng = np.random.default_rng(channels + groups)
+    x = rng.standard_normal((n, channels, h, wi), dtype=np.float32)
+    cg = channels // groups
+    w = rng.standard_normal((groups * ob * lanes, cg, kh, kw), dtype=np.float32)
+    bias = rng.standard_normal(groups * ob * lanes, dtype=np.float32)
+    want = _reference(x, w, stride, pad, dilation, groups) + bias.reshape(1, -1, 1, 1)
+    want = np.maximum(want, 0)
+    _, _, oh, ow = want.shape
+    cb, cbg = channels // ic, cg // ic
+    xb = np.ascontiguousarray(x.reshape(n, cb, ic, h, wi).transpose(0, 1, 3, 4, 2))
+    wb = w.reshape(groups * ob, lanes, cbg, ic, kh, kw).transpose(0, 2, 4, 5, 3, 1)
+    wb = np.ascontiguousarray(wb)
+    y = np.full((n, groups * ob, oh, ow, lanes), np.nan, dtype=np.float32)
+    top, left, _, _ = pad
+    fn(
+        xb.ctypes.data, wb.ctypes.data, y.ctypes.data, bias.ctypes.data, None,
+        n, cbg, ic, h, wi, ob, groups, oh, ow, kh, kw, *stride, top, left, *dilation,
+        HAS_BIAS, 0.0, np.inf,
     )  # fmt: skip
     got = y.transpose(0, 1, 4, 2, 3).reshape(want.shape)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
@@ -146,46 +194,51 @@ def test_routine_keeps_nan(routine) -> None:  # noqa: ANN001
     wb = np.ones((1, 1, 1, 1, 1, lanes), dtype=np.float32)
     y = np.zeros((1, 1, 3, 3, lanes), dtype=np.float32)
     fn(x.ctypes.data, wb.ctypes.data, y.ctypes.data, None, None,
-       1, 1, 1, 3, 3, 1, 3, 3, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0.0, np.inf)  # fmt: skip
+       1, 1, 1, 3, 3, 1, 1, 3, 3, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0.0, np.inf)  # fmt: skip
     assert np.isnan(y[0, 0, 1, 1]).all()
     assert (y[0, 0, 0] == 1).all()
 
 
 # Convs with work enough for the pool to split their (block pair, row) items: a padded 3x3
 # with an odd number of blocks over 2 images, and an unpadded 1x1 (an item is an image's
-# pixels), a strided one with rows outside the block pairs.
+# pixels), a strided one with rows outside the block pairs, and ShuffleNet's grouped 1x1 (4
+# groups of 68 input channels, 5 output blocks each: pairs and odd blocks per group). The
+# last field is the group count (output blocks per group).
 SPLIT_CASES = [
-    (2, 32, 8, 20, 18, 5, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1)),
-    (1, 64, 8, 28, 28, 8, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1)),
-    (1, 16, 8, 90, 90, 2, 3, 3, (2, 2), (1, 1, 1, 1), (1, 1)),
+    (2, 32, 8, 20, 18, 5, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1),
+    (1, 64, 8, 28, 28, 8, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1),
+    (1, 16, 8, 90, 90, 2, 3, 3, (2, 2), (1, 1, 1, 1), (1, 1), 1),
+    (1, 272, 68, 14, 14, 5, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 4),
 ]
 
 
-@pytest.mark.parametrize("case", SPLIT_CASES, ids=lambda c: f"{c[6]}x{c[7]}c{c[1]}")
+@pytest.mark.parametrize("case", SPLIT_CASES, ids=lambda c: f"{c[6]}x{c[7]}c{c[1]}g{c[11]}")
 def test_routine_identical_at_1_and_2_threads(routine, case) -> None:  # noqa: ANN001
     from relay_opt.runtime import thread_pool
 
     _, fn, lanes = routine
-    n, channels, ic, h, wi, ob, kh, kw, stride, pad, dilation = case
+    n, channels, ic, h, wi, ob, kh, kw, stride, pad, dilation, groups = case
     rng = np.random.default_rng(channels)
     x = rng.standard_normal((n, channels, h, wi), dtype=np.float32)
-    w = rng.standard_normal((ob * lanes, channels, kh, kw), dtype=np.float32)
-    bias = rng.standard_normal(ob * lanes, dtype=np.float32)
-    want = np.maximum(_reference(x, w, stride, pad, dilation) + bias.reshape(1, -1, 1, 1), 0)
+    w = rng.standard_normal((groups * ob * lanes, channels // groups, kh, kw), dtype=np.float32)
+    bias = rng.standard_normal(groups * ob * lanes, dtype=np.float32)
+    want = _reference(x, w, stride, pad, dilation, groups) + bias.reshape(1, -1, 1, 1)
+    want = np.maximum(want, 0)
     _, _, oh, ow = want.shape
-    cb = channels // ic
+    cb, cbg = channels // ic, channels // groups // ic
     xb = np.ascontiguousarray(x.reshape(n, cb, ic, h, wi).transpose(0, 1, 3, 4, 2))
-    wb = np.ascontiguousarray(w.reshape(ob, lanes, cb, ic, kh, kw).transpose(0, 2, 4, 5, 3, 1))
+    wb = w.reshape(groups * ob, lanes, cbg, ic, kh, kw).transpose(0, 2, 4, 5, 3, 1)
+    wb = np.ascontiguousarray(wb)
     top, left, _, _ = pad
     before = thread_pool.num_threads()
     results = []
     try:
         for threads in (1, 2):
             thread_pool.set_num_threads(threads)
-            y = np.full((n, ob, oh, ow, lanes), np.nan, dtype=np.float32)
+            y = np.full((n, groups * ob, oh, ow, lanes), np.nan, dtype=np.float32)
             fn(
                 xb.ctypes.data, wb.ctypes.data, y.ctypes.data, bias.ctypes.data, None,
-                n, cb, ic, h, wi, ob, oh, ow, kh, kw, *stride, top, left, *dilation,
+                n, cbg, ic, h, wi, ob, groups, oh, ow, kh, kw, *stride, top, left, *dilation,
                 HAS_BIAS, 0.0, np.inf,
             )  # fmt: skip
             results.append(y)
@@ -311,3 +364,17 @@ def test_padded_convs_read_the_unpadded_input(case, fp_policy: str) -> None:  # 
         stage.apply(Context(), module)
     copies = [op for op in module.walk() if CONV_PADDING in op.attributes]
     assert len(copies) == (0 if fp_policy == "fast" else 1)
+
+
+def test_compiled_grouped_conv_calls_the_routine() -> None:
+    # A blocked grouped conv (2 groups of 10 input channels in blocks of 5, 2 output blocks
+    # each), padded and strided, with bias and relu: one call, against the interpreter.
+    lanes = Target.host().lanes(32)
+    text = (
+        HEADER
+        + f"""def @main(%x: Tensor[(1, 4, 9, 10, 5), float32], %w: Tensor[(4, 2, 3, 3, 5, {lanes}), float32], %b: Tensor[(1, 4, 1, 1, {lanes}), float32]) {{
+  %0 = nn.conv2d(%x, %w, strides=[2, 1], padding=[1, 1], groups=2, data_layout="NCHW5c", kernel_layout="OIHW5i{lanes}o", out_layout="NCHW{lanes}c");
+  nn.relu(add(%0, %b))
+}}"""
+    )
+    _compare(text, 3, 1)

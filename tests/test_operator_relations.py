@@ -187,7 +187,20 @@ def _conv_cases(rng):
             {"data_layout": "NHWC", "kernel_layout": "HWIO", "padding": [1, 1]},
         )
     )
-    # TVM's blocked layouts: NCHW3c data into NCHW4c, and depthwise NCHW4c
+    # TVM's blocked layouts: NCHW3c data into NCHW4c, grouped (2 groups of 2 input and 2
+    # output blocks), and depthwise NCHW4c
+    out.append(
+        (
+            [arr(rng, (1, 4, 6, 5, 3)), arr(rng, (4, 2, 3, 2, 3, 4))],
+            {
+                "data_layout": "NCHW3c",
+                "kernel_layout": "OIHW3i4o",
+                "out_layout": "NCHW4c",
+                "groups": 2,
+                "padding": [1, 0],
+            },
+        )
+    )
     out.append(
         (
             [arr(rng, (1, 2, 6, 5, 3)), arr(rng, (2, 2, 3, 2, 3, 4))],

@@ -227,8 +227,27 @@ def _blocked_conv2d(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, w: SSAValue) 
     # An unread operand whose shape gives the split column loops (xo, xi) their ranges.
     t = signless(op.result.type)
     assert isinstance(t, TensorType)
-    tiles = empty(lw, TensorType(t.element_type, [ow // tile, tile]))
-    if attrs.groups == 1:
+    ranges = [ow // tile, tile]
+    wshape, xshape = shape_of(w), shape_of(op.operands[0].type)
+    in_c, out_c = xshape[1] * xshape[4], wshape[0] * wshape[5]
+    grouped = attrs.groups != 1 and not attrs.groups == in_c == out_c  # (not depthwise)
+    if grouped:
+        # loops: n, g, ob, y, xo, ib, i, j, ii (reductions), xi, oo; group g's output block
+        # ob reads its group's input blocks (ib of the weight's I / i); the unread operand
+        # also gives g and ob their ranges
+        groups = attrs.groups
+        obg, cbg = wshape[0] // groups, wshape[1]
+        col = d(4) * tile + d(9)
+        rows, cols = d(3) * sh + d(6) * dh, col * sw + d(7) * dw
+        ranges = [groups, obg, *ranges]
+        maps = [
+            amap(11, [d(0), d(1) * cbg + d(5), rows, cols, d(8)]),
+            amap(11, [d(1) * obg + d(2), d(5), d(6), d(7), d(8), d(10)]),
+            amap(11, [d(1), d(2), d(4), d(9)]),
+            amap(11, [d(0), d(1) * obg + d(2), d(3), col, d(10)]),
+        ]
+        iterators = [PARALLEL] * 5 + [REDUCTION] * 4 + [PARALLEL] * 2
+    elif attrs.groups == 1:
         # loops: n, ob, y, xo, ib, i, j, ii (reductions), xi, oo
         col = d(3) * tile + d(8)
         rows, cols = d(2) * sh + d(5) * dh, col * sw + d(6) * dw
@@ -252,6 +271,7 @@ def _blocked_conv2d(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, w: SSAValue) 
         ]
         iterators = [PARALLEL] * 4 + [REDUCTION] * 2 + [PARALLEL] * 2
     mac = _mac(_dtype(op))
+    tiles = empty(lw, TensorType(t.element_type, ranges))
     result = accumulate(
         lw,
         [x, w, tiles],
@@ -264,7 +284,7 @@ def _blocked_conv2d(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, w: SSAValue) 
     anchor = result.owner
     if isinstance(anchor, linalg.GenericOp):
         # Named for lower-contractions, which calls a routine for it (float32).
-        kind = "conv2d" if attrs.groups == 1 else "depthwise_conv2d"
+        kind = "conv2d" if attrs.groups == 1 or grouped else "depthwise_conv2d"
         anchor.attributes[CONTRACTION] = StringAttr(kind)
     return result
 

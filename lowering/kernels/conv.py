@@ -2,11 +2,14 @@
 
     Y = clip(conv2d(X, W) + bias + residual, lo, hi)       (bias and residual optional)
 
-with data X in NCHW{IC}c (`[N, C, H, WI, IC]`, C input-channel blocks of IC), weight W in
-OIHW{IC}i{L}o (`[OB, C, KH, KW, IC, L]`) and result Y in NCHW{L}c (`[N, OB, OH, OW, L]`),
-L the target's float32 lanes. Sizes, strides, padding and dilation are arguments, so every
-conv of a network (1x1, 3x3, strided, a 7x7 over 3 channels) calls the same code and the
-module's compile time does not grow with its number of layers.
+with data X in NCHW{IC}c (`[N, G*C, H, WI, IC]`, C input-channel blocks of IC per group),
+weight W in OIHW{IC}i{L}o (`[G*OB, C, KH, KW, IC, L]`) and result Y in NCHW{L}c
+(`[N, G*OB, OH, OW, L]`), L the target's float32 lanes, G the groups (1 for a plain conv):
+output block ob belongs to group ob // OB and reads only that group's C input blocks, so a
+grouped conv (ShuffleNet's) does its own multiply-adds only, in one call. Sizes, strides,
+padding and dilation are arguments, so every conv of a network (1x1, 3x3, strided, a 7x7 over
+3 channels, grouped) calls the same code and the module's compile time does not grow with its
+number of layers.
 
 Direct convolution with a register tile of T output columns x V output-channel vectors
 (V = 2; an odd last block with V = 1): T x V vector accumulators, one broadcast input
@@ -53,12 +56,12 @@ from relay_opt.lowering.kernels.target import Target
 
 CONV_PARAMS = (
     "X", "W", "Y", "bias", "residual",
-    "N", "C", "IC", "H", "WI", "OB", "OH", "OW", "KH", "KW",
+    "N", "C", "IC", "H", "WI", "OB", "G", "OH", "OW", "KH", "KW",
     "SH", "SW", "PH", "PW", "DH", "DW", "flags", "lo", "hi",
 )  # fmt: skip
 """The routine's parameters in order: five pointers (bias and residual may be anything when
-their flag is off), i64 sizes, strides, padding (top, left), dilation and flags, then the
-float32 clip bounds."""
+their flag is off), i64 sizes (C and OB per group, G groups), strides, padding (top, left),
+dilation and flags, then the float32 clip bounds."""
 
 CONV_TYPES = (*([PTR] * 5), *([i64] * (len(CONV_PARAMS) - 7)), F32, F32)
 
@@ -99,8 +102,8 @@ def conv_name(target: Target) -> str:
 def build_conv(
     target: Target, tile: ConvTile | None = None, linkage: str = "external"
 ) -> llvm.FuncOp:
-    """The routine `conv_name(target)(X, W, Y, bias, residual, N, C, IC, H, WI, OB, OH, OW,
-    KH, KW, SH, SW, PH, PW, DH, DW, flags, lo, hi)`; `tile` overrides the target's. It runs
+    """The routine `conv_name(target)(X, W, Y, bias, residual, N, C, IC, H, WI, OB, G, OH,
+    OW, KH, KW, SH, SW, PH, PW, DH, DW, flags, lo, hi)`; `tile` overrides the target's. It runs
     its work items on the thread pool (`build_conv_rows`, defined beside it)."""
     t = tile or ConvTile.for_target(target)
     return routine_function(
@@ -216,7 +219,8 @@ class _Conv:
         """The routine: the scratch decision, then each image's work items across the pool."""
         ir, p = self.ir, self.p
         one, zero = self.c(1), self.c(0)
-        self.x_image = ir.mul(ir.mul(ir.mul(p["C"], p["H"]), p["WI"]), p["IC"])
+        self.cx = ir.mul(p["G"], p["C"])  # X's channel blocks
+        self.x_image = ir.mul(ir.mul(ir.mul(self.cx, p["H"]), p["WI"]), p["IC"])
         # Rows of fewer than PAD_COPY_COLUMNS tiles lose much to their border tiles: such a
         # padded image (a small one) is copied, one image at a time, into a zero-padded
         # scratch that the routine then reads without padding (all pixels as one row). The
@@ -233,7 +237,7 @@ class _Conv:
             ir.add(p["PW"], p["WI"]),
             ir.add(ir.mul(ir.sub(p["OW"], one), p["SW"]), ir.add(self.span(p["KW"], p["DW"]), one)),
         )
-        padded = ir.mul(ir.mul(ir.mul(p["C"], self.h_pad), self.w_pad), p["IC"])
+        padded = ir.mul(ir.mul(ir.mul(self.cx, self.h_pad), self.w_pad), p["IC"])
         scratch_bytes = ir.select(self.copy, ir.mul(padded, self.c(4)), one)
         scratch = ir.emit(llvm.CallOp("malloc", scratch_bytes, return_type=PTR))
         self.source = {k: p[k] for k in ("X", "H", "WI", "PH", "PW")}
@@ -284,7 +288,7 @@ class _Conv:
         filled = ir.add(left, row_in)
         image = ir.at(src["X"], (n, self.x_image))
 
-        def row(r: SSAValue, _: list[SSAValue]) -> None:  # r over C * h_pad scratch rows
+        def row(r: SSAValue, _: list[SSAValue]) -> None:  # r over G * C * h_pad scratch rows
             cb = self.div(r, p["H"])
             iy = ir.sub(ir.sub(r, ir.mul(cb, p["H"])), src["PH"])
             out = ir.at(p["X"], (r, row_out))
@@ -306,7 +310,7 @@ class _Conv:
 
             ir.if_(inside, copy, lambda: zeros(zero, row_out))
 
-        ir.loop(zero, ir.mul(p["C"], p["H"]), one, row)
+        ir.loop(zero, ir.mul(self.cx, p["H"]), one, row)
 
     def run_images(self, task: str) -> None:
         """Per image: its scratch copy (when the routine copies), then its work items on the
@@ -348,6 +352,7 @@ class _Conv:
         """Derived sizes, the loop order and the work items (once per call, and per task)."""
         ir, p, lanes = self.ir, self.p, self.t.lanes
         one = self.c(1)
+        self.cx = ir.mul(p["G"], p["C"])
         self.oy_lo, self.oy_hi = self.interior(p["OH"], p["H"], p["KH"], p["SH"], p["PH"], p["DH"])
         self.ox_lo, self.ox_hi = self.interior(p["OW"], p["WI"], p["KW"], p["SW"], p["PW"], p["DW"])
         self.ic_lanes = ir.mul(p["IC"], self.c(lanes))
@@ -380,14 +385,16 @@ class _Conv:
 
         v = self.t.vectors
 
-        pairs = self.div(p["OB"], self.c(v))
-        ob_paired = ir.mul(pairs, self.c(v))
+        # Block pairs go within a group (pairs of them per group, G * pairs in all).
+        self.pairs = self.div(p["OB"], self.c(v))
+        pairs = ir.mul(p["G"], self.pairs)
+        ob_paired = ir.mul(self.pairs, self.c(v))
         # Loop order: block pairs outside rows keeps a pair's weights in cache while the image
-        # streams past once per pair; rows outside block pairs keeps a row's input in cache
-        # while all weights stream past once per row. Whichever re-reads fewer bytes from
-        # beyond L2 (a stream that fits in CACHE_BYTES is free).
+        # (its group's part) streams past once per pair; rows outside block pairs keeps a row's
+        # input in cache while all weights stream past once per row. Whichever re-reads fewer
+        # bytes from beyond L2 (a stream that fits in CACHE_BYTES is free).
         image_bytes = ir.mul(ir.mul(ir.mul(p["C"], p["H"]), self.x_row), self.c(4))
-        weight_bytes = ir.mul(ir.mul(p["OB"], self.w_block), self.c(4))
+        weight_bytes = ir.mul(ir.mul(ir.mul(p["G"], p["OB"]), self.w_block), self.c(4))
         budget = self.c(CACHE_BYTES)
         image_cost = ir.select(ir.cmp("sgt", image_bytes, budget), ir.mul(image_bytes, pairs), zero)
         weight_cost = ir.select(
@@ -418,9 +425,11 @@ class _Conv:
         self.fast_hi = ir.add(self.fast_lo, ir.mul(self.max(fast_tiles, zero), cols))
         self.rows_outer = rows_outer
         self.inner = ir.select(rows_outer, pairs, rows)
-        # Work items of an image: each (block pair, row) in loop order, then each row of an
-        # odd last block; a thread takes a contiguous run of them (the cache order holds inside).
-        odd = ir.sub(p["OB"], ob_paired)
+        # Work items of an image: each (block pair, row) in loop order, then each row of each
+        # group's odd last block; a thread takes a contiguous run of them (the cache order
+        # holds inside).
+        odd = ir.mul(p["G"], ir.sub(p["OB"], ob_paired))
+        self.rows = rows
         self.paired_items = ir.mul(pairs, rows)
         self.image_items = ir.add(self.paired_items, ir.mul(odd, rows))
 
@@ -432,11 +441,17 @@ class _Conv:
             def paired() -> None:
                 a = self.div(r, self.inner)
                 b = ir.sub(r, ir.mul(a, self.inner))
-                ob = ir.mul(ir.select(self.rows_outer, b, a), self.c(v))
+                pair = ir.select(self.rows_outer, b, a)  # group g's pair k: g * pairs + k
+                g = self.div(pair, self.pairs)
+                k = ir.sub(pair, ir.mul(g, self.pairs))
+                ob = ir.add(ir.mul(g, self.p["OB"]), ir.mul(k, self.c(v)))
                 self.row(n, ob, ir.select(self.rows_outer, a, b), v)
 
-            def last_block() -> None:  # an odd number of blocks
-                self.row(n, ir.sub(self.p["OB"], self.c(1)), ir.sub(r, self.paired_items), 1)
+            def last_block() -> None:  # an odd number of blocks per group: group g's last
+                q = ir.sub(r, self.paired_items)
+                g = self.div(q, self.rows)
+                last = ir.sub(ir.mul(ir.add(g, self.c(1)), self.p["OB"]), self.c(1))
+                self.row(n, last, ir.sub(q, ir.mul(g, self.rows)), 1)
 
             ir.if_(ir.cmp("slt", r, self.paired_items), paired, last_block)
 
@@ -513,9 +528,10 @@ class _Conv:
         x_first = ir.sub(ir.mul(ox, p["SW"]), p["PW"])  # the tile's first column, at kx = 0
         w_first = ir.mul(ob, self.w_block)
         y_first = ir.sub(ir.mul(oy, p["SH"]), p["PH"])
+        x_group = self.group_blocks(ob)
 
         def block(cb: SSAValue, acc: list[SSAValue]) -> list[SSAValue]:
-            x_cb = ir.mul(ir.add(ir.mul(self.x_n, p["C"]), cb), p["H"])
+            x_cb = ir.mul(ir.add(x_group, cb), p["H"])
             w_cb = ir.add(w_first, ir.mul(cb, ir.mul(p["KH"], self.w_row)))
 
             def kernel_row(k: SSAValue, acc: list[SSAValue]) -> list[SSAValue]:
@@ -552,6 +568,13 @@ class _Conv:
         acc = ir.loop(self.c(0), p["C"], one, block, [zero] * (columns * vectors))
         self.store(acc, n, ob, pixel, columns, vectors)
 
+    def group_blocks(self, ob: SSAValue) -> SSAValue:
+        """The first of X's channel blocks (image x_n, all groups) that output block ob reads:
+        its group's."""
+        ir, p = self.ir, self.p
+        group = self.div(ob, p["OB"])
+        return ir.add(ir.mul(self.x_n, self.cx), ir.mul(group, p["C"]))
+
     def checked_tile(
         self, n: SSAValue, ob: SSAValue, pixel: SSAValue, end: SSAValue, vectors: int
     ) -> None:
@@ -573,9 +596,10 @@ class _Conv:
             iy0.append(ir.select(alive, ir.sub(ir.mul(oy, p["SH"]), p["PH"]), p["H"]))
             ix0.append(ir.sub(ir.mul(ox, p["SW"]), p["PW"]))
         w_first = ir.mul(ob, self.w_block)
+        x_group = self.group_blocks(ob)
 
         def block(cb: SSAValue, acc: list[SSAValue]) -> list[SSAValue]:
-            x_cb = ir.mul(ir.add(ir.mul(self.x_n, p["C"]), cb), p["H"])
+            x_cb = ir.mul(ir.add(x_group, cb), p["H"])
             w_cb = ir.add(w_first, ir.mul(cb, ir.mul(p["KH"], self.w_row)))
 
             def kernel_row(k: SSAValue, acc: list[SSAValue]) -> list[SSAValue]:
@@ -639,11 +663,13 @@ class _Conv:
     ) -> None:
         ir, p, lanes = self.ir, self.p, self.t.lanes
         plane = ir.mul(ir.mul(p["OH"], p["OW"]), self.c(lanes))
+        # Y's channel blocks: all groups' (the depthwise routine, which shares this, has none).
+        out_blocks = ir.mul(p["G"], p["OB"]) if "G" in p else p["OB"]
         for v in range(vectors):
             obv = ir.add(ob, self.c(v)) if v else ob
             bias = ir.load(ir.at(self.bias, (obv, self.bias_step)), self.vec, 4)
             row = ir.add(
-                ir.mul(ir.add(ir.mul(n, p["OB"]), obv), plane), ir.mul(pixel, self.c(lanes))
+                ir.mul(ir.add(ir.mul(n, out_blocks), obv), plane), ir.mul(pixel, self.c(lanes))
             )
             for t in range(columns):
                 offset = ir.add(row, self.c(t * lanes)) if t else row

@@ -248,10 +248,20 @@ def _blocked_conv2d_rel(
                 f"with weight (C/{dc}, 1, KH, KW, 1, {dc}), got {attrs.kernel_layout} "
                 f"{show_shape(wshape)}"
             )
-    else:
+    elif (
+        groups < 1
+        or ki != dc
+        or in_c % groups
+        or out_c % groups
+        or (in_c // groups) % dc
+        or (out_c // groups) % ko
+        or wshape[1] * ki != in_c // groups
+    ):
         raise TypeRelationError(
-            f"conv2d in blocked layouts takes groups=1 or depthwise (groups = channels = "
-            f"{in_c}), got groups={groups}"
+            f"conv2d in blocked layouts takes groups=1, depthwise (groups = channels = "
+            f"{in_c}), or groups whose input and output channels are whole blocks of the "
+            f"data's and the kernel's (weight I = input channels / groups); got groups={groups}, "
+            f"data {show_shape(dshape)}, weight {show_shape(wshape)}"
         )
     top, left, bottom, right, sh, sw, dh, dw = _conv2d_window(attrs, out_c, kh, kw)
     oh = window_out(dshape[2], kh, sh, dh, top, bottom)

@@ -27,6 +27,7 @@
 // CHECK-NEXT:    %[[H:.*]] = arith.constant 8 : i64
 // CHECK-NEXT:    %[[WI:.*]] = arith.constant 8 : i64
 // CHECK-NEXT:    %[[OB:.*]] = arith.constant 4 : i64
+// CHECK-NEXT:    %[[G:.*]] = arith.constant 1 : i64
 // CHECK-NEXT:    %[[OH:.*]] = arith.constant 3 : i64
 // CHECK-NEXT:    %[[OW:.*]] = arith.constant 3 : i64
 // CHECK-NEXT:    %[[KH:.*]] = arith.constant 3 : i64
@@ -38,7 +39,7 @@
 // CHECK-NEXT:    %[[DH:.*]] = arith.constant 1 : i64
 // CHECK-NEXT:    %[[DW:.*]] = arith.constant 1 : i64
 // CHECK-NEXT:    %[[FLAGS:.*]] = arith.constant 3 : i64
-// CHECK-NEXT:    llvm.call @relay_opt_conv2d_nchw8c_6x2(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[N]], %[[C]], %[[IC]], %[[H]], %[[WI]], %[[OB]], %[[OH]], %[[OW]], %[[KH]], %[[KW]], %[[SH]], %[[SW]], %[[PH]], %[[PW]], %[[DH]], %[[DW]], %[[FLAGS]], %[[LO]], %[[HI]])
+// CHECK-NEXT:    llvm.call @relay_opt_conv2d_nchw8c_6x2(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[N]], %[[C]], %[[IC]], %[[H]], %[[WI]], %[[OB]], %[[G]], %[[OH]], %[[OW]], %[[KH]], %[[KW]], %[[SH]], %[[SW]], %[[PH]], %[[PW]], %[[DH]], %[[DW]], %[[FLAGS]], %[[LO]], %[[HI]])
 // CHECK-NEXT:    memref.dealloc %x : memref<1x2x8x8x8xf32>
 // CHECK-NEXT:    func.return
 func.func @conv_bias_residual_relu(%w: memref<4x2x3x3x8x8xf32>, %b: memref<1x4x1x1x8xf32>, %r: memref<1x4x3x3x8xf32>, %out0: memref<1x4x3x3x8xf32>) {
@@ -132,6 +133,45 @@ func.func @conv_empty_clamp(%x: memref<1x1x6x6x8xf32>, %w: memref<1x1x3x3x8x8xf3
   func.return
 }
 
+// A grouped blocked conv2d (loops n, g, ob, y, xo, ib, i, j, ii, xi, oo): C and OB per group
+// (2 input blocks of 2 channels, 2 output blocks), G = 2, read from the maps and the unread
+// operand's shape (2 x 2 x 1 x 5); no epilogue.
+// CHECK-LABEL: func.func @conv_grouped
+// CHECK-NOT:     linalg.generic
+// CHECK:         %[[N:.*]] = arith.constant 1 : i64
+// CHECK-NEXT:    %[[C:.*]] = arith.constant 2 : i64
+// CHECK-NEXT:    %[[IC:.*]] = arith.constant 2 : i64
+// CHECK-NEXT:    %[[H:.*]] = arith.constant 5 : i64
+// CHECK-NEXT:    %[[WI:.*]] = arith.constant 7 : i64
+// CHECK-NEXT:    %[[OB:.*]] = arith.constant 2 : i64
+// CHECK-NEXT:    %[[G:.*]] = arith.constant 2 : i64
+// CHECK-NEXT:    %[[OH:.*]] = arith.constant 5 : i64
+// CHECK-NEXT:    %[[OW:.*]] = arith.constant 5 : i64
+// CHECK-NEXT:    %[[KH:.*]] = arith.constant 1 : i64
+// CHECK-NEXT:    %[[KW:.*]] = arith.constant 3 : i64
+// CHECK-NEXT:    %[[SH:.*]] = arith.constant 1 : i64
+// CHECK-NEXT:    %[[SW:.*]] = arith.constant 1 : i64
+// CHECK-NEXT:    %[[PH:.*]] = arith.constant 0 : i64
+// CHECK-NEXT:    %[[PW:.*]] = arith.constant 0 : i64
+// CHECK-NEXT:    %[[DH:.*]] = arith.constant 1 : i64
+// CHECK-NEXT:    %[[DW:.*]] = arith.constant 1 : i64
+// CHECK-NEXT:    %[[FLAGS:.*]] = arith.constant 0 : i64
+// CHECK-NEXT:    llvm.call @relay_opt_conv2d_nchw8c_6x2(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[N]], %[[C]], %[[IC]], %[[H]], %[[WI]], %[[OB]], %[[G]], %[[OH]], %[[OW]], %[[KH]], %[[KW]], %[[SH]], %[[SW]], %[[PH]], %[[PW]], %[[DH]], %[[DW]], %[[FLAGS]], %{{.*}}, %{{.*}})
+// CHECK-NEXT:    func.return
+func.func @conv_grouped(%x: memref<1x4x5x7x2xf32>, %w: memref<4x2x1x3x2x8xf32>, %y: memref<1x4x5x5x8xf32>) {
+  %zero = arith.constant 0.000000e+00 : f32
+  linalg.fill ins(%zero : f32) outs(%y : memref<1x4x5x5x8xf32>)
+  %tiles = memref.alloc() : memref<2x2x1x5xf32>
+  linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4, d5, d6, d7, d8, d9, d10) -> (d0, ((d1 * 2) + d5), (d3 + d6), (((d4 * 5) + d9) + d7), d8)>, affine_map<(d0, d1, d2, d3, d4, d5, d6, d7, d8, d9, d10) -> (((d1 * 2) + d2), d5, d6, d7, d8, d10)>, affine_map<(d0, d1, d2, d3, d4, d5, d6, d7, d8, d9, d10) -> (d1, d2, d4, d9)>, affine_map<(d0, d1, d2, d3, d4, d5, d6, d7, d8, d9, d10) -> (d0, ((d1 * 2) + d2), d3, ((d4 * 5) + d9), d10)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction", "reduction", "parallel", "parallel"]} ins(%x, %w, %tiles : memref<1x4x5x7x2xf32>, memref<4x2x1x3x2x8xf32>, memref<2x2x1x5xf32>) outs(%y : memref<1x4x5x5x8xf32>) attrs = {relay_opt.contraction = "conv2d"} {
+  ^bb0(%a: f32, %k: f32, %t: f32, %acc: f32):
+    %p = arith.mulf %a, %k : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  memref.dealloc %tiles : memref<2x2x1x5xf32>
+  func.return
+}
+
 // The routine, added once, in two functions. Its work items (an output row, or an image's
 // pixels, of a pair of output-channel blocks or of an odd last block) are one thread-pool
 // task: the parameters read from the context, the zero vector read when there is no bias,
@@ -148,7 +188,7 @@ func.func @conv_empty_clamp(%x: memref<1x1x6x6x8xf32>, %w: memref<1x1x3x3x8x8xf3
 // CHECK-NEXT:    llvm.call_intrinsic "llvm.minimum.v8f32"
 // The entry: its parameters into a context, then per image (after its scratch copy, when
 // the routine copies) the image's work items to the thread pool.
-// CHECK-LABEL: llvm.func internal @relay_opt_conv2d_nchw8c_6x2(%X: !llvm.ptr, %W: !llvm.ptr, %Y: !llvm.ptr, %bias: !llvm.ptr, %residual: !llvm.ptr, %N: i64, %C: i64, %IC: i64, %H: i64, %WI: i64, %OB: i64, %OH: i64, %OW: i64, %KH: i64, %KW: i64, %SH: i64, %SW: i64, %PH: i64, %PW: i64, %DH: i64, %DW: i64, %flags: i64, %lo: f32, %hi: f32)
+// CHECK-LABEL: llvm.func internal @relay_opt_conv2d_nchw8c_6x2(%X: !llvm.ptr, %W: !llvm.ptr, %Y: !llvm.ptr, %bias: !llvm.ptr, %residual: !llvm.ptr, %N: i64, %C: i64, %IC: i64, %H: i64, %WI: i64, %OB: i64, %G: i64, %OH: i64, %OW: i64, %KH: i64, %KW: i64, %SH: i64, %SW: i64, %PH: i64, %PW: i64, %DH: i64, %DW: i64, %flags: i64, %lo: f32, %hi: f32)
 // CHECK:         %[[CTX:.*]] = llvm.alloca %{{.*}} x i64 {alignment = 8 : i64}
 // CHECK:         %[[TASK:.*]] = llvm.mlir.addressof @relay_opt_conv2d_nchw8c_6x2_rows : !llvm.ptr
 // CHECK:         llvm.call @relay_opt_parallel_for(%[[TASK]], %[[CTX]], %{{.*}}, %{{.*}}) : (!llvm.ptr, !llvm.ptr, i64, i64) -> i64
