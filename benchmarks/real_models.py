@@ -27,8 +27,11 @@ temporary directory and read back, so no model file is kept. Each model is impor
 (import_onnx), compiled (relay_opt.compile, -O3, without the compile cache so the compile time
 is a cold one), run and compared with onnxruntime (CPU provider, all graph optimizations, the
 same intra-op thread count as relay-opt). "rel err" is max |relay-opt - ort| / max |ort| over
-each output, the largest over the outputs; a model passes at 1e-4. Latency is the median of
-wall-clock calls after a warm-up (at most 50, stopping after `--budget` seconds per runner).
+each output, the largest over the outputs; a model passes at 1e-4. "torch ms" is the module
+itself in PyTorch eager (inference mode, torch.set_num_threads to the same count). Latency is
+the median of wall-clock calls after a warm-up (at most 50, stopping after `--budget` seconds
+per runner). `python benchmarks/run.py --sections models` includes these rows when torch is
+installed.
 Nothing here asserts a time; the machine may be shared.
 """
 
@@ -264,7 +267,8 @@ def inputs(name: str, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarra
 
 
 def build(name: str, directory: str):  # noqa: ANN201
-    """The model `name` exported to ONNX (opset 17) in `directory`, loaded back; its inputs."""
+    """The model `name` exported to ONNX (opset 17) in `directory`, loaded back; its inputs
+    and the torch module itself."""
     import onnx
     import torch  # pyright: ignore[reportMissingImports]
 
@@ -286,7 +290,7 @@ def build(name: str, directory: str):  # noqa: ANN201
             input_names=list(feeds),
             output_names=outputs,
         )
-    return onnx.load(path), feeds
+    return onnx.load(path), feeds, module
 
 
 def relative_error(ours: Sequence[object], theirs: Sequence[object]) -> float:
@@ -300,8 +304,9 @@ def relative_error(ours: Sequence[object], theirs: Sequence[object]) -> float:
     return worst
 
 
-def measure(name: str, budget: float, threads: int) -> dict[str, object]:
-    """One row: import and compile time, relay-opt's and onnxruntime's latency, the error."""
+def measure(name: str, budget: float, threads: int, torch_too: bool = False) -> dict[str, object]:
+    """One row: import and compile time, relay-opt's and onnxruntime's latency (and PyTorch
+    eager's with `torch_too`, at the thread count torch has), the error."""
     import onnxruntime as ort
     from onnx_models import flat, timed
 
@@ -309,7 +314,7 @@ def measure(name: str, budget: float, threads: int) -> dict[str, object]:
     from relay_opt.runtime.jit import compile
 
     with tempfile.TemporaryDirectory() as directory:
-        model, feeds = build(name, directory)
+        model, feeds, module = build(name, directory)
     row: dict[str, object] = {"model": name, "nodes": len(model.graph.node)}
     start = time.perf_counter()
     imported = import_onnx(model)
@@ -325,14 +330,27 @@ def measure(name: str, budget: float, threads: int) -> dict[str, object]:
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    start = time.perf_counter()
     session = ort.InferenceSession(
         model.SerializeToString(), options, providers=["CPUExecutionProvider"]
     )
+    row["ort setup s"] = time.perf_counter() - start
     theirs = session.run(None, feeds)
     row["ort ms"], _ = timed(lambda: session.run(None, feeds), 50, budget)
     row["ratio to ort"] = row["relay-opt ms"] / row["ort ms"]  # pyright: ignore[reportOperatorIssue]
+    row["relay-opt setup s"] = row["import s"] + row["compile s"]  # pyright: ignore[reportOperatorIssue]
+    row["max |diff|"] = max(
+        float(np.abs(np.asarray(a, np.float64) - np.reshape(b, np.shape(a))).max())  # pyright: ignore
+        for a, b in zip(ours, theirs, strict=True)
+    )
     row["rel err"] = relative_error(ours, theirs)
     row["match"] = "yes" if row["rel err"] <= TOLERANCE else "NO"  # pyright: ignore[reportOperatorIssue]
+    if torch_too:
+        import torch  # pyright: ignore[reportMissingImports]
+
+        tensors = [torch.from_numpy(feeds[n]) for n in feeds]
+        with torch.inference_mode():
+            row["torch ms"], _ = timed(lambda: module(*tensors), 50, budget)
     return row
 
 
@@ -344,6 +362,7 @@ COLUMNS = [
     "relay-opt ms",
     "ort ms",
     "ratio to ort",
+    "torch ms",
     "rel err",
     "match",
 ]
@@ -363,10 +382,13 @@ def main() -> None:
         p.error("--threads must be at least 1")
     sys.path.insert(0, str(Path(__file__).resolve().parent))  # onnx_models beside this file
     os.environ["RELAY_OPT_NUM_THREADS"] = str(ns.threads)
+    import torch  # pyright: ignore[reportMissingImports]
+
+    torch.set_num_threads(ns.threads)
     print(" | ".join(f"{c:>12}" for c in COLUMNS))
     print("-|-".join("-" * 12 for _ in COLUMNS))
     for name in names:
-        row = measure(name, ns.budget, ns.threads)
+        row = measure(name, ns.budget, ns.threads, torch_too=True)
         cells = [
             f"{v:>12.4g}" if isinstance(v, float) else f"{v!s:>12}"
             for v in (row.get(c, "-") for c in COLUMNS)
