@@ -64,7 +64,8 @@ def _nn():  # noqa: ANN202
 
 def _randomize_batch_norms(model, seed: int) -> None:  # noqa: ANN001
     """Random running statistics and affine parameters, so that BatchNormalization is not an
-    identity in eval mode (freshly built layers have mean 0, variance 1, weight 1, bias 0)."""
+    identity in eval mode (freshly built layers have mean 0, variance 1, weight 1, bias 0).
+    The TorchScript exporter folds them into the convolutions' weights in eval mode."""
     torch, nn = _nn()
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
