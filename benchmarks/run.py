@@ -7,10 +7,12 @@ thread count for every system.
 
 Sections: matmul 256-2048 (GFLOP/s next to numpy's BLAS); every distinct conv2d shape of
 ResNet-50 next to onnxruntime running that one Conv; the nine light ONNX models, the MLP and
-the LSTM next to onnxruntime, relay-opt's numpy interpreter and PyTorch eager (where it is
-installed and the model is written for it); CharRNN, TreeLSTM and an LSTM over a `List` in
-Relay text (examples/relay/) compiled, interpreted, in numpy and in PyTorch eager (thread CPU
-time, functional.py); exp, tanh and sigmoid over float32 next to numpy;
+the LSTM next to onnxruntime and relay-opt's numpy interpreter, and (where torch is installed)
+the five real models of real_models.py (ResNet-18, MobileNetV2, a BERT encoder layer, a GPT-2
+block with a KV cache, a small U-Net) next to onnxruntime and PyTorch eager; CharRNN,
+TreeLSTM and an LSTM over a `List` in Relay text (examples/relay/) compiled, interpreted, in
+numpy and in PyTorch eager (thread CPU time, functional.py); exp, tanh and sigmoid over
+float32 next to numpy;
 the compile time of ResNet-50 from ONNX to a callable, cold (empty compile cache) and warm,
 each in a fresh process, and the load and first call of its package (export_library).
 `--threads N` (default 1) is given to every system: onnxruntime's intra-op threads,
@@ -19,7 +21,8 @@ Times are medians of wall-clock calls after a warm-up, stopping once a runner ha
 `--budget` seconds. Outputs are compared where two systems run the same
 thing, so a wrong answer cannot look fast. Nothing here asserts a time.
 
-The sections reuse onnx_models.py (models, inputs, the per-model measurement),
+The sections reuse onnx_models.py (models, inputs, the per-model measurement), real_models.py
+(the torch-built models, exported to ONNX in a temporary directory),
 functional.py (the functional models and their numpy and torch twins) and vector_math.py
 (the vector-math programs and their numpy competitors).
 """
@@ -333,14 +336,25 @@ def conv_rows(limit: int, budget: float, threads: int) -> list[dict[str, object]
 
 def model_rows(names: Sequence[str], budget: float, threads: int) -> list[dict[str, object]]:
     from onnx_models import light_model, lstm_model, measure, mlp_model
+    from real_models import MODELS as REAL
+    from real_models import measure as measure_real
 
     rows = []
     for name in names:
+        if name in REAL:  # built with torch: PyTorch eager is timed too
+            row = measure_real(name, budget, threads, torch_too=True)
+            rows.append(row)
+            print(
+                f"  {name}: {row['relay-opt ms']:.4g} ms, ort {row['ort ms']:.4g} ms, "
+                f"rel err {row['rel err']:.2g}",
+                file=sys.stderr,
+            )
+            continue
         model = (
             mlp_model() if name == "mlp" else lstm_model() if name == "lstm" else light_model(name)
         )
         row = measure(name, model, 50, budget, True, threads)
-        row["torch ms"] = None  # PyTorch eager: only where a model is written for it (none yet)
+        row["torch ms"] = None  # PyTorch eager: only for the models built with torch
         rows.append(row)
         print(
             f"  {name}: {row['relay-opt ms']:.4g} ms, ort {row['ort ms']:.4g} ms", file=sys.stderr
@@ -505,12 +519,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.error("--threads must be at least 1")
     sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling benchmark modules
     from onnx_models import LIGHT
+    from real_models import MODELS as REAL
 
     settings = _settings(ns)
-    models = settings["models"] or [*LIGHT, "mlp", "lstm"]
-    bad = [m for m in models if m not in (*LIGHT, "mlp", "lstm")]  # pyright: ignore
+    # The five real models are built with torch: by default where it is installed.
+    models = settings["models"] or [*LIGHT, "mlp", "lstm", *(REAL if _torch() else ())]
+    known = (*LIGHT, "mlp", "lstm", *REAL)
+    bad = [m for m in models if m not in known]  # pyright: ignore
     if bad:
-        p.error(f"unknown model {bad[0]!r}: choose from mlp, lstm, {', '.join(LIGHT)}")
+        p.error(f"unknown model {bad[0]!r}: choose from {', '.join(known)}")
     print(_header(ns.threads, _pin_threads(ns.threads)), flush=True)
     budget = settings["budget"]
     assert isinstance(budget, float)
@@ -544,8 +561,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             "relay-opt setup s",
             "ort setup s",
             "max |diff|",
+            "rel err",
         ]
-        title = "models, batch 1 latency (ratio to ort: lower is faster)"
+        title = (
+            "models, batch 1 latency (ratio to ort: lower is faster; rel err: max |diff| / "
+            "max |ort|, for the five built with torch)"
+        )
         print(table(title, cols, rows), flush=True)
     if "functional" in sections:
         from functional import COLUMNS as FUNCTIONAL_COLUMNS

@@ -61,6 +61,12 @@ def _conv_transpose(attrs: dict, x_shape, w: np.ndarray, b: np.ndarray) -> onnx.
             (2, 3, 2, 2),
         ),  # negative padding
         ({"strides": [3], "pads": [1, 2], "group": 3}, (2, 3, 5), (3, 2, 4)),  # 1-d
+        # Kernel = strides: the windows do not overlap (a U-Net's up-convolution), lowered
+        # as a matmul per image and a pixel shuffle (groups and output padding: as above).
+        ({"strides": [2, 2]}, (2, 8, 5, 6), (8, 4, 2, 2)),
+        ({"strides": [3, 1]}, (1, 5, 2, 3), (5, 3, 3, 1)),
+        ({"strides": [3, 2], "group": 2}, (2, 4, 3, 2), (4, 3, 3, 2)),
+        ({"strides": [2, 2], "output_padding": [1, 0]}, (1, 3, 2, 3), (3, 2, 2, 2)),
     ],
 )
 def test_conv_transpose_against_the_reference(attrs, x_shape, w_shape):

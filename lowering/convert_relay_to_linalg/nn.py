@@ -399,7 +399,9 @@ def _zero_inserted(
 @lowering(Conv2DTranspose)
 def lower_conv2d_transpose(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     """A stride-1 convolution with the flipped kernel over the input spread out by the strides
-    (zeros between its elements) and padded by (kernel span - 1 - padding) on each side."""
+    (zeros between its elements) and padded by (kernel span - 1 - padding) on each side; or,
+    when the kernel is the strides (no padding, dilation, output padding or groups), a matmul
+    and a pixel shuffle (_conv2d_transpose_as_matmul)."""
     attrs = op.attrs
     if (cast := _in_out_dtype(lw, op)) is not None:
         return cast
@@ -410,12 +412,17 @@ def lower_conv2d_transpose(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue
     cpg = cin // attrs.groups
     (sh, sw), (dh, dw) = attrs.strides, attrs.dilation
     top, left, _, _ = padding4(attrs.padding)
-    before = ((kh - 1) * dh - top, (kw - 1) * dw - left)
-    buffer = (n, cin, out_shape[2] + (kh - 1) * dh, out_shape[3] + (kw - 1) * dw)
-    xp = _zero_inserted(lw, x, (sh, sw), before, buffer)
+    no_overlap = (kh, kw, dh, dw) == (sh, sw, 1, 1) and tuple(padding4(attrs.padding)) == (0,) * 4
+    h, w_in = shape_of(x)[2:]
+    if no_overlap and attrs.groups == 1 and list(out_shape[2:]) == [h * sh, w_in * sw]:
+        return _conv2d_transpose_as_matmul(lw, op, x, w)
     # loops: n, o, y, x, c (within the group), i, j; the weight is IOHW, read flipped.
     channel = d(4) if attrs.groups == 1 else (d(1) // opg) * cpg + d(4)
     out_in_group = d(1) if attrs.groups == 1 else d(1) % opg
+    mac = _mac(_dtype(op))
+    before = ((kh - 1) * dh - top, (kw - 1) * dw - left)
+    buffer = (n, cin, out_shape[2] + (kh - 1) * dh, out_shape[3] + (kw - 1) * dw)
+    xp = _zero_inserted(lw, x, (sh, sw), before, buffer)
     # The window operand only gives the reduction loops (channels in the group, the flipped
     # kernel) their bounds: no other operand reads them by a plain loop index.
     window = empty(lw, tensor_type([cpg, kh, kw], _dtype(op)))
@@ -425,7 +432,6 @@ def lower_conv2d_transpose(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue
         amap(7, [d(4), d(5), d(6)]),
         amap(7, [d(0), d(1), d(2), d(3)]),
     ]
-    mac = _mac(_dtype(op))
     return accumulate(
         lw,
         [xp, w, window],
@@ -435,6 +441,40 @@ def lower_conv2d_transpose(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue
         [PARALLEL] * 4 + [REDUCTION] * 3,
         lambda b, a: mac(b, [a[0], a[1], a[3]]),
     )
+
+
+def _conv2d_transpose_as_matmul(
+    lw: Lowerer, op: RelayOperatorOp, x: SSAValue, w: SSAValue
+) -> SSAValue:
+    """Kernel = strides (a U-Net's or a decoder's 2x2 stride-2 up-convolution): the windows do
+    not overlap, so out[n, o, y*sh + i, x*sw + j] = sum_c x[n, c, y, x] * w[c, o, i, j], a
+    product [Cout*kh*kw, Cin] x [Cin, H*W] per image (named batch_matmul: the GEMM kernel
+    takes it), then a copy that interleaves the kh*kw planes. The zero-inserted convolution
+    multiplies kh*kw taps per output of which all but one read an inserted zero, in loops."""
+    from relay_opt.lowering.convert_relay_to_linalg.transform import gather, reshape_to
+
+    n, cin, h, wd = shape_of(x)
+    _, cout, kh, kw = shape_of(w)
+    elem = signless(op.result.type).element_type  # pyright: ignore[reportAttributeAccessIssue]
+    flat = reshape_to(lw, x, TensorType(signless(x.type).element_type, [n, cin, h * wd]))  # pyright: ignore
+    planes = TensorType(elem, [n, cout, kh, kw, h * wd])
+    # loops: n, o, i, j, the pixel p, then c (the reduction)
+    maps = [
+        amap(6, [d(5), d(1), d(2), d(3)]),
+        amap(6, [d(0), d(5), d(4)]),
+        amap(6, [d(0), d(1), d(2), d(3), d(4)]),
+    ]
+    result = accumulate(
+        lw, [w, flat], planes, 0, maps, [PARALLEL] * 5 + [REDUCTION], _mac(_dtype(op))
+    )
+    anchor = result.owner
+    if isinstance(anchor, linalg.GenericOp) and REDUCTION not in anchor.iterator_types.data:
+        anchor = anchor.inputs[0].owner  # float16: the name goes on the float32 sum
+    if isinstance(anchor, linalg.GenericOp):
+        anchor.attributes[CONTRACTION] = StringAttr("batch_matmul")
+    (sh, sw) = op.attrs.strides
+    source = [d(0), d(1), d(2) % sh, d(3) % sw, (d(2) // sh) * wd + d(3) // sw]
+    return gather(lw, result, op.result.type, source)
 
 
 def _pool(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, kind: str) -> SSAValue:
