@@ -13,6 +13,7 @@ from relay_opt.diagnostics import RelayError, location_of
 from relay_opt.dialects.relay.ir_helpers import functions_by_name
 from relay_opt.runtime.interpreter import interpret
 from relay_opt.runtime.jit import compile
+from relay_opt.runtime.values import same_value
 
 HEADER = '#[version = "0.0.5"]\n'
 
@@ -350,6 +351,29 @@ def test_sizes_that_do_not_fit_at_run_time_are_located_errors(body, bad, message
     with pytest.raises(RelayError, match=message) as e:
         exe(np.ones(bad, np.float32), np.ones((2, 3), np.float32), w)
     assert str(location_of(e.value.at)).startswith("fit.rly:4:3")
+
+
+def test_arg_reductions_over_empty_axes_agree_with_the_interpreter():
+    # An empty reduced axis with result elements has no answer (numpy raises): a located
+    # error in both; with no result element either (0 rows kept), both give empty results.
+    module = load_program(
+        HEADER + "def @main(%x: Tensor[(?, ?), float32]) {\n"
+        "  (argmax(%x, axis=[1]), argmin(%x, axis=[1], keepdims=True), argmax(%x, axis=[0]))\n"
+        "}\n",
+        "relay",
+        filename="arg.rly",
+    ).module
+    exe = compile(module, opt=0, cache=False)
+    for shape in ((0, 0), (2, 3)):
+        x = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
+        assert same_value(exe(x), interpret(module, [x]))
+    assert [r.shape for r in exe(np.zeros((0, 0), np.float32))] == [(0,), (0, 1), (0,)]  # pyright: ignore
+    for shape, column in (((0, 3), 63), ((2, 0), 4)):
+        x = np.zeros(shape, np.float32)
+        for run in (lambda: exe(x), lambda: interpret(module, [x])):  # noqa: B023
+            with pytest.raises(RelayError, match="over no elements") as e:
+                run()
+            assert str(location_of(e.value.at)) == f"arg.rly:3:{column}"
 
 
 @pytest.mark.parametrize(
