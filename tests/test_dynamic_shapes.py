@@ -41,6 +41,13 @@ def @main(%x: Tensor[(?, 2, 3), float32]) -> (Tensor[(?, 6), float32], Tensor[(3
   (reshape(%x, newshape=[-1, 6]), reshape(transpose(%x, axes=[2, 1, 0]), newshape=[3, -1]),
    reshape(%x, newshape=[-1]), expand_dims(%x, axis=1), nn.batch_flatten(%x))
 }""",
+    # The `_like` forms take the shape from the second operand's run-time sizes.
+    "like": """
+def @main(%x: Tensor[(?, 6), float32], %like: Tensor[(?, 2, 3), float32],
+          %b: Tensor[(1, 6), float32], %t: Tensor[(?, 6), float32]) {
+  (reshape_like(%x, %like), reshape_like(%x, %like, lhs_begin=1, rhs_begin=1),
+   broadcast_to_like(%b, %t))
+}""",
     # A beam-search-like step: embed the tokens, score, keep the rows, grow the beam.
     "beam_step": """
 def @main(%emb: Tensor[(10, 4), float32], %tokens: Tensor[(?), int32],

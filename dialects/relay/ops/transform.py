@@ -1025,6 +1025,19 @@ class Copy(RelayOperatorOp): ...
 def reshape_like_shape(data: Sequence[int], like: Sequence[int], attrs: Attrs) -> list[int]:
     """TVM's reshape_like: data's dims [lhs_begin, lhs_end) replaced by like's dims
     [rhs_begin, rhs_end) (None: to the end), the element count kept."""
+    out = _reshape_like_dims([data, like], attrs)
+    if DYNAMIC not in out and DYNAMIC not in data and math.prod(out) != math.prod(data):
+        raise TypeRelationError(
+            f"reshape_like cannot reshape {show_shape(data)} ({math.prod(data)} elements) "
+            f"to {show_shape(out)} ({math.prod(out)} elements)"
+        )
+    return out
+
+
+def _reshape_like_dims(shapes: Sequence[Sequence[Any]], attrs: Attrs) -> list[Any]:
+    """reshape_like's result dims (ints, or run-time sizes for the shape function: the
+    lowering checks the element count at run time)."""
+    data, like = shapes
 
     def bounds(begin: int, end: int | None, n: int, what: str) -> tuple[int, int]:
         b = begin + n if begin < 0 else begin
@@ -1035,13 +1048,7 @@ def reshape_like_shape(data: Sequence[int], like: Sequence[int], attrs: Attrs) -
 
     lb, le = bounds(attrs.lhs_begin, attrs.lhs_end, len(data), "lhs")
     rb, re_ = bounds(attrs.rhs_begin, attrs.rhs_end, len(like), "rhs")
-    out = [*data[:lb], *like[rb:re_], *data[le:]]
-    if DYNAMIC not in out and DYNAMIC not in data and math.prod(out) != math.prod(data):
-        raise TypeRelationError(
-            f"reshape_like cannot reshape {show_shape(data)} ({math.prod(data)} elements) "
-            f"to {show_shape(out)} ({math.prod(out)} elements)"
-        )
-    return out
+    return [*data[:lb], *like[rb:re_], *data[le:]]
 
 
 def _reshape_like_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
@@ -1064,6 +1071,7 @@ def _reshape_like_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         INJ,
         lambda attrs, x, like: x.reshape(reshape_like_shape(x.shape, like.shape, attrs)).copy(),
         "reshape to (part of) another tensor's shape",
+        shape=_reshape_like_dims,
     )
 )
 class ReshapeLike(RelayOperatorOp): ...
@@ -1092,6 +1100,7 @@ def _broadcast_to_like_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute
         OpPattern.BROADCAST,
         lambda attrs, x, like: np.broadcast_to(x, like.shape).copy(),
         "broadcast to another tensor's shape",
+        shape=lambda shapes, attrs: list(shapes[1]),  # noqa: ARG005
     )
 )
 class BroadcastToLike(RelayOperatorOp): ...
