@@ -106,6 +106,12 @@ def @main(%x: Tensor[(?, 3, ?), float32], %i: Tensor[(?), int32]) {
    variance(%x, mean(%x, axis=[0, 2], keepdims=True), axis=[0, 2], unbiased=True),
    argmax(%x, axis=[2]), argmin(%x, axis=[0, 2]), argmax(%x), take(%x, %i))
 }""",
+    # Lengths clamped to a `?` sequence axis; the lengths' count is the `?` batch's.
+    "reverse_sequence": """
+def @main(%x: Tensor[(?, ?, 2), float32], %n: Tensor[(?), int32], %m: Tensor[(2), int32]) {
+  (reverse_sequence(%x, %n, seq_axis=1, batch_axis=0),
+   reverse_sequence(%x, %m, seq_axis=1, batch_axis=2))
+}""",
     # A length read from the bounds at run time (an ONNX Range of computed inputs).
     "arange": """
 def @main(%x: Tensor[(?), float32], %i: Tensor[(?), int32]) {
@@ -207,14 +213,14 @@ def @main(%x: Tensor[(?, 3), float32]) {
 
 def test_an_operator_without_a_shape_function_is_a_located_error():
     module = load_program(
-        HEADER + "def @main(%x: Tensor[(?, 3), float32], %n: Tensor[(?), int32]) {\n"
-        "  reverse_sequence(%x, %n)\n}\n",
+        HEADER + "def @main(%x: Tensor[(?, 3), float32], %y: Tensor[(1, 3), float32]) {\n"
+        "  collapse_sum_like(%x, %y)\n}\n",
         "relay",
-        filename="rev.rly",
+        filename="sum.rly",
     ).module
-    with pytest.raises(RelayError, match="'reverse_sequence' with \\? dimensions is not") as e:
+    with pytest.raises(RelayError, match="'collapse_sum_like' with \\? dimensions is not") as e:
         compile(module, opt=0, cache=False)
-    assert str(location_of(e.value.at)) == "rev.rly:3:3"
+    assert str(location_of(e.value.at)) == "sum.rly:3:3"
 
 
 def _onnx_mlp(path: Path) -> tuple[np.ndarray, ...]:

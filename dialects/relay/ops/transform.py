@@ -772,6 +772,7 @@ def _reverse_sequence(attrs: Attrs, x: np.ndarray, lengths: np.ndarray) -> np.nd
         INJ,
         _reverse_sequence,
         "reverse the first seq_lengths[b] elements along seq_axis, for each b along batch_axis",
+        shape=same_dims,
     )
 )
 class ReverseSequence(RelayOperatorOp): ...

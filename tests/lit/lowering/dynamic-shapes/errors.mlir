@@ -2,10 +2,10 @@
 
 // An operator without a shape function (registry: `OpDef.shape`) does not compile with `?`
 // dims: a located error that names it (the interpreter runs it).
-// CHECK: errors.mlir:[[# @LINE + 2]]:3: error: 'reverse_sequence' with ? dimensions is not supported natively yet (the interpreter runs it: relay-run --interpret)
-relay.func @reverse(%x: tensor<?x3xf32>, %n: tensor<?xi32>) -> tensor<?x3xf32> {
-  %0 = relay.reverse_sequence %x, %n : (tensor<?x3xf32>, tensor<?xi32>) -> tensor<?x3xf32>
-  relay.return %0 : tensor<?x3xf32>
+// CHECK: errors.mlir:[[# @LINE + 2]]:3: error: 'collapse_sum_like' with ? dimensions is not supported natively yet (the interpreter runs it: relay-run --interpret)
+relay.func @collapse(%x: tensor<?x3xf32>, %y: tensor<1x3xf32>) -> tensor<1x3xf32> {
+  %0 = relay.collapse_sum_like %x, %y : (tensor<?x3xf32>, tensor<1x3xf32>) -> tensor<1x3xf32>
+  relay.return %0 : tensor<1x3xf32>
 }
 
 // -----
