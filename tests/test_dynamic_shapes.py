@@ -66,6 +66,12 @@ def @main(%x: Tensor[(?, 3, 8, 8), float32], %w: Tensor[(8, 3, 3, 3), float32],
   %1 = nn.avg_pool2d(nn.max_pool2d(%0, pool_size=[2, 2], strides=[2, 2]), pool_size=[2, 2]);
   nn.dense(nn.batch_flatten(nn.global_avg_pool2d(%1)), %d)
 }""",
+    # A transposed convolution (a decoder's upsampling) with a `?` batch.
+    "conv_transpose": """
+def @main(%x: Tensor[(?, 3, 5, 5), float32], %w: Tensor[(3, 4, 3, 3), float32]) {
+  (nn.conv2d_transpose(%x, %w, strides=[2, 2], padding=[1, 1], output_padding=[1, 1]),
+   nn.conv2d_transpose(%x, %w))
+}""",
     "norms": """
 def @main(%x: Tensor[(?, 4, 6), float32], %g: Tensor[(6), float32], %b: Tensor[(6), float32],
           %g4: Tensor[(4), float32], %b4: Tensor[(4), float32]) {
