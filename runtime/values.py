@@ -9,7 +9,7 @@ is expected (`to_adt_list`), and `from_adt_list` turns a `List` back into one.
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Generator, Iterable
+from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -158,8 +158,12 @@ class TypeTable:
 
 
 def leaf_count(t: Attribute) -> int:
+    """The slots a value of type `t` takes in an object: one per leaf, and for a tensor
+    one more per dim (its size, after the pointer)."""
     if isinstance(t, TupleType):
         return sum(leaf_count(f) for f in t.types)
+    if isinstance(t, TensorType):
+        return 1 + len(t.get_shape())
     return 1
 
 
@@ -205,17 +209,25 @@ class NativeWriter:
         if isinstance(t, TensorType):
             array = np.asarray(value) if not isinstance(value, (ADTValue, RefCell)) else None
             want = numpy_dtype(tensor_dtype(t))
-            if array is None or array.shape != tuple(t.get_shape()) or array.dtype != want:
+            shape = t.get_shape()
+            if (
+                array is None
+                or array.ndim != len(shape)
+                or any(d >= 0 and d != n for d, n in zip(shape, array.shape, strict=True))
+                or array.dtype != want
+            ):
                 got = (
                     f"{'x'.join(map(str, array.shape)) or 'scalar'} {array.dtype}"
                     if array is not None
                     else type(value).__name__
                 )
-                dims = "x".join(map(str, t.get_shape())) or "scalar"
+                dims = "x".join("?" if d < 0 else str(d) for d in shape) or "scalar"
                 raise ArgumentError(f"{where} must be {dims} {tensor_dtype(t)}, got {got}")
+            sizes = array.shape  # (ascontiguousarray makes a 0-d array 1-d)
             array = np.ascontiguousarray(array)
             self.keep.append(array)
-            return [array.ctypes.data]
+            # Every size follows the pointer (docs/native-objects.md).
+            return [array.ctypes.data, *sizes]
         if isinstance(t, TupleType):
             if not isinstance(value, tuple) or len(value) != len(t.types):
                 raise ArgumentError(f"{where} must be a {len(t.types)}-tuple")
@@ -278,15 +290,21 @@ class NativeReader:
         self._types.append(t)
         return t
 
-    def _tensor(self, t: Attribute, address: int) -> np.ndarray:
+    def _tensor(self, t: Attribute, address: int, sizes: Sequence[int] = ()) -> np.ndarray:
+        """A copy of the tensor at `address`; `sizes`: its sizes (needed for `?` dims)."""
         info = self._tensors.get(id(t))
         if info is None:
             assert isinstance(t, TensorType), t
             dtype = numpy_dtype(tensor_dtype(t))
             shape = tuple(t.get_shape())
             size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-            info = self._tensors[id(t)] = (t, dtype, shape, ctypes.c_char * size if size else None)
+            raw = ctypes.c_char * size if size and min(shape, default=0) >= 0 else None
+            info = self._tensors[id(t)] = (t, dtype, shape, raw)
         _, dtype, shape, raw = info
+        if min(shape, default=0) < 0:
+            shape = tuple(sizes)
+            size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+            raw = ctypes.c_char * size if size else None
         if raw is None:
             return np.zeros(shape, dtype)
         data = raw.from_address(address)  # a ctypes array over the bytes: no copy yet
@@ -301,14 +319,15 @@ class NativeReader:
             layout, start = [], 1  # slot 0 is the tag
             for f in fields:
                 n = leaf_count(f)
-                layout.append((f, start, n, isinstance(f, TensorType)))
+                static = isinstance(f, TensorType) and min(f.get_shape(), default=0) >= 0
+                layout.append((f, start, n, static))
                 start += n
             hit = self._layouts[(id(t), tag)] = (t, ctor.name, layout)
         return hit[1], hit[2]
 
     def _value(self, t: Attribute, leaves: list[int]):  # noqa: ANN202
         if isinstance(t, TensorType):
-            return self._tensor(t, leaves[0])
+            return self._tensor(t, leaves[0], leaves[1:])
         if isinstance(t, TupleType):
             parts = []
             for ft, part in zip(t.types, _split(leaves, t.types), strict=True):
@@ -325,7 +344,7 @@ class NativeReader:
         name, layout = self._layout(t, tag)
         values = []
         for ft, start, n, is_tensor in layout:
-            if is_tensor:  # most fields: read here, without a generator
+            if is_tensor:  # most fields (static tensors): read here, without a generator
                 values.append(
                     self._tensor(ft, ctypes.c_uint64.from_address(address + SLOT * start).value)
                 )

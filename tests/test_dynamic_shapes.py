@@ -13,6 +13,7 @@ from relay_opt.diagnostics import RelayError, location_of
 from relay_opt.dialects.relay.ir_helpers import functions_by_name
 from relay_opt.runtime.interpreter import interpret
 from relay_opt.runtime.jit import compile
+from relay_opt.runtime.values import same_value
 
 HEADER = '#[version = "0.0.5"]\n'
 
@@ -40,6 +41,13 @@ def @main(%x: Tensor[(?, 2, 3), float32]) -> (Tensor[(?, 6), float32], Tensor[(3
   (reshape(%x, newshape=[-1, 6]), reshape(transpose(%x, axes=[2, 1, 0]), newshape=[3, -1]),
    reshape(%x, newshape=[-1]), expand_dims(%x, axis=1), nn.batch_flatten(%x))
 }""",
+    # The `_like` forms take the shape from the second operand's run-time sizes.
+    "like": """
+def @main(%x: Tensor[(?, 6), float32], %like: Tensor[(?, 2, 3), float32],
+          %b: Tensor[(1, 6), float32], %t: Tensor[(?, 6), float32]) {
+  (reshape_like(%x, %like), reshape_like(%x, %like, lhs_begin=1, rhs_begin=1),
+   broadcast_to_like(%b, %t))
+}""",
     # A beam-search-like step: embed the tokens, score, keep the rows, grow the beam.
     "beam_step": """
 def @main(%emb: Tensor[(10, 4), float32], %tokens: Tensor[(?), int32],
@@ -57,6 +65,12 @@ def @main(%x: Tensor[(?, 3, 8, 8), float32], %w: Tensor[(8, 3, 3, 3), float32],
   %0 = nn.relu(nn.bias_add(nn.conv2d(%x, %w, padding=[1, 1]), %b));
   %1 = nn.avg_pool2d(nn.max_pool2d(%0, pool_size=[2, 2], strides=[2, 2]), pool_size=[2, 2]);
   nn.dense(nn.batch_flatten(nn.global_avg_pool2d(%1)), %d)
+}""",
+    # A transposed convolution (a decoder's upsampling) with a `?` batch.
+    "conv_transpose": """
+def @main(%x: Tensor[(?, 3, 5, 5), float32], %w: Tensor[(3, 4, 3, 3), float32]) {
+  (nn.conv2d_transpose(%x, %w, strides=[2, 2], padding=[1, 1], output_padding=[1, 1]),
+   nn.conv2d_transpose(%x, %w))
 }""",
     "norms": """
 def @main(%x: Tensor[(?, 4, 6), float32], %g: Tensor[(6), float32], %b: Tensor[(6), float32],
@@ -97,6 +111,12 @@ def @main(%x: Tensor[(?, 3, ?), float32], %i: Tensor[(?), int32]) {
   (mean(%x, axis=[0, 2]), mean(%x, axis=[1], keepdims=True),
    variance(%x, mean(%x, axis=[0, 2], keepdims=True), axis=[0, 2], unbiased=True),
    argmax(%x, axis=[2]), argmin(%x, axis=[0, 2]), argmax(%x), take(%x, %i))
+}""",
+    # Lengths clamped to a `?` sequence axis; the lengths' count is the `?` batch's.
+    "reverse_sequence": """
+def @main(%x: Tensor[(?, ?, 2), float32], %n: Tensor[(?), int32], %m: Tensor[(2), int32]) {
+  (reverse_sequence(%x, %n, seq_axis=1, batch_axis=0),
+   reverse_sequence(%x, %m, seq_axis=1, batch_axis=2))
 }""",
     # A length read from the bounds at run time (an ONNX Range of computed inputs).
     "arange": """
@@ -199,14 +219,14 @@ def @main(%x: Tensor[(?, 3), float32]) {
 
 def test_an_operator_without_a_shape_function_is_a_located_error():
     module = load_program(
-        HEADER + "def @main(%x: Tensor[(?, 3), float32], %n: Tensor[(?), int32]) {\n"
-        "  reverse_sequence(%x, %n)\n}\n",
+        HEADER + "def @main(%x: Tensor[(?, 3), float32], %y: Tensor[(1, 3), float32]) {\n"
+        "  collapse_sum_like(%x, %y)\n}\n",
         "relay",
-        filename="rev.rly",
+        filename="sum.rly",
     ).module
-    with pytest.raises(RelayError, match="'reverse_sequence' with \\? dimensions is not") as e:
+    with pytest.raises(RelayError, match="'collapse_sum_like' with \\? dimensions is not") as e:
         compile(module, opt=0, cache=False)
-    assert str(location_of(e.value.at)) == "rev.rly:3:3"
+    assert str(location_of(e.value.at)) == "sum.rly:3:3"
 
 
 def _onnx_mlp(path: Path) -> tuple[np.ndarray, ...]:
@@ -350,6 +370,29 @@ def test_sizes_that_do_not_fit_at_run_time_are_located_errors(body, bad, message
     with pytest.raises(RelayError, match=message) as e:
         exe(np.ones(bad, np.float32), np.ones((2, 3), np.float32), w)
     assert str(location_of(e.value.at)).startswith("fit.rly:4:3")
+
+
+def test_arg_reductions_over_empty_axes_agree_with_the_interpreter():
+    # An empty reduced axis with result elements has no answer (numpy raises): a located
+    # error in both; with no result element either (0 rows kept), both give empty results.
+    module = load_program(
+        HEADER + "def @main(%x: Tensor[(?, ?), float32]) {\n"
+        "  (argmax(%x, axis=[1]), argmin(%x, axis=[1], keepdims=True), argmax(%x, axis=[0]))\n"
+        "}\n",
+        "relay",
+        filename="arg.rly",
+    ).module
+    exe = compile(module, opt=0, cache=False)
+    for shape in ((0, 0), (2, 3)):
+        x = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
+        assert same_value(exe(x), interpret(module, [x]))
+    assert [r.shape for r in exe(np.zeros((0, 0), np.float32))] == [(0,), (0, 1), (0,)]  # pyright: ignore
+    for shape, column in (((0, 3), 63), ((2, 0), 4)):
+        x = np.zeros(shape, np.float32)
+        for run in (lambda: exe(x), lambda: interpret(module, [x])):  # noqa: B023
+            with pytest.raises(RelayError, match="over no elements") as e:
+                run()
+            assert str(location_of(e.value.at)) == f"arg.rly:3:{column}"
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,8 @@
 """The Relay-text examples (examples/relay/*.rly): each compiled natively and checked against the
 interpreter on random inputs, run through relay-run as a user runs them, and the memory of
-10,000 calls of the TreeLSTM and the List-LSTM. beam_search.rly has `?` dimensions (its
-hypotheses grow a token a step) and runs natively too."""
+10,000 calls of the TreeLSTM, the List-LSTM and the ragged list. beam_search.rly has `?`
+dimensions (its hypotheses grow a token a step) and runs natively too; ragged.rly holds
+`?`-shaped tensors in a List, a reference and a closure."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from relay_opt.runtime.values import from_adt_list, same_value
 from relay_opt.tools import relay_run
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "relay"
-NATIVE = ("prelude", "lstm_list", "char_rnn", "tree_lstm", "refs", "beam_search")
+NATIVE = ("prelude", "lstm_list", "char_rnn", "tree_lstm", "refs", "beam_search", "ragged")
 
 
 @cache
@@ -35,13 +36,14 @@ def _example(name: str):  # noqa: ANN202
 
 def _random_inputs(module, seed: int) -> list[np.ndarray]:  # noqa: ANN001
     """Random values for @main's parameters: floats around 0 (scaled down so the gates of the
-    recurrent examples do not saturate), integers 0 to 9 (counts and characters)."""
+    recurrent examples do not saturate), integers 0 to 9 (counts and characters); a `?` dim
+    is 1 to 6."""
     rng = np.random.default_rng(seed)
     out = []
     for arg in functions_by_name(module)["main"].args:
         t = arg.type
         assert isinstance(t, TensorType)
-        shape = tuple(t.get_shape())
+        shape = tuple(d if d >= 0 else int(rng.integers(1, 7)) for d in t.get_shape())
         dtype = numpy_dtype(tensor_dtype(t))
         if dtype.kind == "f":
             out.append((rng.standard_normal(shape) * 0.3).astype(dtype))
@@ -125,11 +127,15 @@ def test_beam_search_native(opt: int) -> None:
         assert same_value(got, interpret(module, inputs), rtol=1e-4, atol=1e-5)
 
 
-# Calls per example: a TreeLSTM call takes ~0.4 ms at -O1, so it gets 3,000 here (a call
+# Calls per example: a ragged call (9 list elements of 1 to 14 rows, their attended copies,
+# closures and a reference rewritten 9 times: over 4 KiB in the arena and `?` results
+# malloc'd) gets 10,000. A TreeLSTM call takes ~0.4 ms at -O1, so it gets 3,000 here (a call
 # builds a 15-node tree of 1x32 tensors, 14 (h, c) states of 2x256 bytes, lists and closures:
 # over 8 KiB, so a leak of them would pass 5 MiB);
 # `python benchmarks/functional.py --memory` makes the 10,000 calls of the acceptance test.
-@pytest.mark.parametrize(("name", "calls"), [("tree_lstm", 3_000), ("lstm_list", 10_000)])
+@pytest.mark.parametrize(
+    ("name", "calls"), [("tree_lstm", 3_000), ("lstm_list", 10_000), ("ragged", 10_000)]
+)
 def test_memory_is_steady(name: str, calls: int) -> None:
     """After 100 calls, more calls leave the peak RSS within 5 MiB (the per-call arena frees
     every list, tree and closure a call builds)."""
@@ -142,6 +148,27 @@ def test_memory_is_steady(name: str, calls: int) -> None:
         exe(*inputs)
     grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - first
     assert grown_kib < 5 * 1024, f"peak RSS grew by {grown_kib} KiB over {calls} calls"
+
+
+@pytest.mark.parametrize("opt", [1, 3])
+def test_ragged_native(opt: int) -> None:
+    """One compile runs lists of any length whose elements have any number of rows: element k
+    of the list has k more rows than the input, the log in the reference has them all."""
+    module = load_program(str(EXAMPLES / "ragged.rly")).module
+    exe = jit.compile(module, opt=opt, cache=False)
+    rng = np.random.default_rng(4)
+    for n, rows, keys in ((0, 1, 1), (1, 3, 2), (6, 2, 5), (9, 1, 7)):
+        x = rng.standard_normal((rows, 4)).astype(np.float32)
+        k = rng.standard_normal((keys, 4)).astype(np.float32)
+        w = (rng.standard_normal((4, 4)) * 0.5).astype(np.float32)
+        inputs = [np.array(n, np.int32), x, k, w]
+        attended, total, log = exe(*inputs)  # pyright: ignore[reportGeneralTypeIssues]
+        items = from_adt_list(attended)
+        assert items is not None
+        assert [a.shape for a in items] == [(rows + i, 4) for i in range(n)]  # pyright: ignore
+        assert log.shape == (rows + sum(rows + i for i in range(n)), 4)
+        assert total.shape == (1, 4)
+        assert same_value((attended, total, log), interpret(module, inputs), rtol=1e-4, atol=1e-5)
 
 
 def test_relay_run_runs_an_example(capsys: pytest.CaptureFixture[str]) -> None:

@@ -121,7 +121,13 @@ class Lowerer:
         return [d if d >= 0 else next(at) for d in rt.get_shape()]
 
     def check_same_size(
-        self, op: Operation, a: SSAValue, a_axis: int, b: SSAValue, b_axis: int
+        self,
+        op: Operation,
+        a: SSAValue,
+        a_axis: int,
+        b: SSAValue,
+        b_axis: int,
+        what: str = "the inner dimensions differ at run time",
     ) -> None:
         """A run-time check that two dims the lowering pairs (a contraction's inner dims)
         are equal, when one is `?`."""
@@ -130,7 +136,7 @@ class Lowerer:
             return
         size_a = da if da >= 0 else RuntimeDim.of(self, a, a_axis).value
         size_b = db if db >= 0 else RuntimeDim.of(self, b, b_axis).value
-        self.check_equal(op, size_a, size_b, "the inner dimensions differ at run time")
+        self.check_equal(op, size_a, size_b, what)
 
     def check_equal(self, op: Operation, a: int | SSAValue, b: int | SSAValue, what: str) -> None:
         """When two sizes differ at run time, the call ends with `what` at op's position."""

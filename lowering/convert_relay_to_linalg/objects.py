@@ -2,12 +2,14 @@
 
 A value that is not a tensor (an ADT value, a reference) is an `!llvm.ptr` to an object
 of 8-byte slots: slot 0 holds the tag (the constructor's position; 0 for a reference),
-then one slot per leaf of the fields (tuples flattened, as for function parameters): a
-pointer to the object of an ADT or reference field, or to the dense buffer of a tensor
-field. A tensor is copied into a fresh buffer when it is stored (the function's own
-buffers die with it) and read back as a view of that buffer, without a copy:
-`bufferization.to_tensor` of the pointer cast to a memref. Objects and the buffers they
-hold come from `relay_opt_alloc`, the per-call arena that `relay_opt_release` frees.
+then the leaves of the fields (tuples flattened, as for function parameters): a pointer to
+the object of an ADT or reference field, or to the dense buffer of a tensor field followed
+by every size of the tensor (a `?` dim's is read back; static ones keep the layout the
+same for every type that unifies with it). A tensor is copied into a fresh buffer when
+it is stored (the function's own buffers die with it) and read back as a view of that
+buffer, without a copy: `bufferization.to_tensor` of the pointer (and `?` sizes) cast to
+a memref. Objects and the buffers they hold come from `relay_opt_alloc`, the per-call
+arena that `relay_opt_release` frees.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from relay_opt.dialects.relay.patterns import (
     pattern_var_count,
 )
 from relay_opt.dialects.relay.symbols import lookup_constructor
-from relay_opt.dialects.relay.types import ADTType, substitute_type_vars
+from relay_opt.dialects.relay.types import ADTType, RefType, substitute_type_vars
 
 if TYPE_CHECKING:
     from relay_opt.lowering.convert_relay_to_linalg import Lowerer
@@ -83,9 +85,12 @@ class Objects:
         self.global_tags: dict[tuple[int, str], int] = {}
         self.lifted: list[Operation] = []
         self.lifted_count = 0
+        self.at: Operation | None = None
+        """The op being lowered (for run-time checks)."""
 
     def lower(self, rule: str, op: Operation) -> None:
         """Lower `op` by method `rule`; an error without a position gets the op's."""
+        self.at = op
         try:
             getattr(self, rule)(op)
         except RelayError as e:
@@ -104,53 +109,112 @@ class Objects:
     def const(self, value: int, t: Attribute = i64) -> SSAValue:
         return self.emit(arith.ConstantOp(IntegerAttr(value, t)))  # pyright: ignore[reportCallIssue, reportArgumentType]
 
-    def alloc(self, size: int) -> SSAValue:
+    def alloc(self, size: int | SSAValue) -> SSAValue:
         self.used = True
-        return self.emit(llvm.CallOp(ALLOC, self.const(size), return_type=OBJECT))
+        nbytes = self.const(size) if isinstance(size, int) else size
+        return self.emit(llvm.CallOp(ALLOC, nbytes, return_type=OBJECT))
 
     def slot(self, obj: SSAValue, k: int) -> SSAValue:
         return self.emit(llvm.GEPOp(obj, [k], OBJECT, inbounds=True))
 
     # -- leaves into slots and back ------------------------------------------------------
 
-    def store(self, obj: SSAValue, first: int, leaves: Sequence[SSAValue]) -> None:
-        """Leaves into slots first, first + 1, ...: a tensor as a pointer to a copy of it."""
-        for k, leaf in enumerate(leaves):
-            t = leaf.type
+    def store(
+        self, obj: SSAValue, first: int, leaves: Sequence[SSAValue], types: Sequence[Attribute]
+    ) -> None:
+        """Leaves into the slots from `first` on, as the object's leaf `types` lay them out: a
+        tensor as a pointer to a copy of it, then one i64 slot per dim with its size."""
+        at = first
+        for leaf, t in zip(leaves, types, strict=True):
             if isinstance(t, TensorType):
-                _check_static(t)
+                leaf = self.fit(leaf, t)
+                dynamic = [
+                    self.emit(tensor.DimOp(leaf, self.index(axis)))
+                    for axis, d in enumerate(t.get_shape())
+                    if d < 0
+                ]
+                buffer = self.alloc(self.tensor_bytes(t, dynamic))
                 memref_t = MemRefType(t.element_type, t.get_shape())
-                nbytes = max(1, prod(t.get_shape()) * _element_bytes(t.element_type))
-                buffer = self.alloc(nbytes)
-                dest = self.emit(UnrealizedConversionCastOp.get([buffer], [memref_t]))
+                dest = self.emit(UnrealizedConversionCastOp.get([buffer, *dynamic], [memref_t]))
                 self.b.insert(
                     bufferization.MaterializeInDestinationOp.create(
                         operands=[leaf, dest], properties={"writable": UnitAttr()}
                     )
                 )
-                leaf = buffer
-            self.emit_store(leaf, self.slot(obj, first + k))
+                self.emit_store(buffer, self.slot(obj, at))
+                at_size = iter(dynamic)
+                for k, d in enumerate(t.get_shape()):
+                    word = (
+                        self.const(d)
+                        if d >= 0
+                        else self.emit(arith.IndexCastOp(next(at_size), i64))
+                    )
+                    self.emit_store(word, self.slot(obj, at + 1 + k))
+            else:
+                self.emit_store(leaf, self.slot(obj, at))
+            at += slot_count(t)
+
+    def fit(self, leaf: SSAValue, t: TensorType[Attribute]) -> SSAValue:
+        """`leaf` as a tensor of the slot's type `t`. Type inference lets a `?` dim stand for
+        a static one (a `?` tensor written into a `ref` of a `(0, 4)` one): its run-time
+        size is checked, since the slots hold no size for a static dim."""
+        if leaf.type == t:
+            return leaf
+        lt, at = leaf.type, self.at
+        assert at is not None
+        assert isinstance(lt, TensorType)
+        for axis, (have, want) in enumerate(zip(lt.get_shape(), t.get_shape(), strict=True)):
+            if have < 0 <= want:
+                size = self.emit(tensor.DimOp(leaf, self.index(axis)))
+                self.lw.check_equal(
+                    at, size, want, "the value's shape at run time is not its place's type"
+                )
+        return self.emit(tensor.CastOp(leaf, t))
+
+    def tensor_bytes(self, t: TensorType[Attribute], sizes: Sequence[SSAValue]) -> SSAValue:
+        """The bytes of a tensor's buffer (at least 1), an i64; `sizes`: its `?` dims."""
+        static = prod(d for d in t.get_shape() if d >= 0) * _element_bytes(t.element_type)
+        if not sizes:
+            return self.const(max(1, static))
+        total = self.index(static)
+        for size in sizes:
+            total = self.emit(arith.MuliOp(total, size))
+        return self.emit(arith.IndexCastOp(total, i64))  # malloc(0 + header) is fine
+
+    def index(self, value: int) -> SSAValue:
+        return self.emit(arith.ConstantOp(IntegerAttr(value, IndexType())))
 
     def emit_store(self, value: SSAValue, address: SSAValue) -> None:
         self.b.insert(llvm.StoreOp(value, address))
 
     def load(self, obj: SSAValue, first: int, types: Sequence[Attribute]) -> list[SSAValue]:
-        """The leaves in slots first, first + 1, ... (tensors as views, no copy)."""
+        """The leaves in the slots from `first` on (tensors as views, no copy; a `?` dim's
+        size from its slot)."""
         leaves = []
-        for k, t in enumerate(types):
-            value = self.emit(llvm.LoadOp(self.slot(obj, first + k), OBJECT))
+        at = first
+        for t in types:
+            value = self.emit(llvm.LoadOp(self.slot(obj, at), OBJECT))
             if isinstance(t, TensorType):
-                _check_static(t)
+                sizes = []  # only the `?` dims' are read
+                for k, d in enumerate(t.get_shape()):
+                    if d < 0:
+                        word = self.emit(llvm.LoadOp(self.slot(obj, at + 1 + k), i64))
+                        sizes.append(self.emit(arith.IndexCastOp(word, IndexType())))
                 memref_t = MemRefType(t.element_type, t.get_shape())
-                view = self.emit(UnrealizedConversionCastOp.get([value], [memref_t]))
+                view = self.emit(UnrealizedConversionCastOp.get([value, *sizes], [memref_t]))
                 value = self.emit(bufferization.ToTensorOp(view, restrict=True))
             leaves.append(value)
+            at += slot_count(t)
         return leaves
 
-    def new_object(self, tag: int, leaves: Sequence[SSAValue]) -> SSAValue:
-        obj = self.alloc(SLOT * (1 + len(leaves)))
+    def new_object(
+        self, tag: int, leaves: Sequence[SSAValue], types: Sequence[Attribute] | None = None
+    ) -> SSAValue:
+        """An object of `leaves` (laid out as `types`, by default their own types)."""
+        types = [leaf.type for leaf in leaves] if types is None else types
+        obj = self.alloc(SLOT * (1 + sum(slot_count(t) for t in types)))
         self.emit_store(self.const(tag), obj)
-        self.store(obj, 1, leaves)
+        self.store(obj, 1, leaves, types)
         return obj
 
     # -- the ops -------------------------------------------------------------------------
@@ -158,22 +222,28 @@ class Objects:
     def construct(self, op: adt.ConstructOp) -> None:
         ctor = lookup_constructor(op, op.constructor)
         assert ctor is not None
+        from relay_opt.lowering.convert_relay_to_linalg import flatten_type
+
         leaves = [leaf for f in op.fields for leaf in self.lw.values[f]]
-        self.lw.values[op.result] = [self.new_object(ctor.tag, leaves)]
+        fields = constructor_fields(op, ctor, op.result.type)
+        types = [leaf for f in fields for leaf in flatten_type(f)]
+        self.lw.values[op.result] = [self.new_object(ctor.tag, leaves, types)]
 
     def ref_create(self, op: core.RefCreateOp) -> None:
-        self.lw.values[op.result] = [self.new_object(0, self.lw.values[op.value])]
+        types = _cell_types(op.result.type)
+        self.lw.values[op.result] = [self.new_object(0, self.lw.values[op.value], types)]
 
     def ref_read(self, op: core.RefReadOp) -> None:
         from relay_opt.lowering.convert_relay_to_linalg import flatten_type
 
         [obj] = self.lw.values[op.ref]
-        self.lw.values[op.result] = self.load(obj, 1, flatten_type(op.result.type))
+        leaves = self.load(obj, 1, _cell_types(op.ref.type))
+        self.lw.values[op.result] = self.lw.coerce(leaves, flatten_type(op.result.type))
 
     def ref_write(self, op: core.RefWriteOp) -> None:
         # A fresh copy of a tensor: a view read from the cell before keeps its value.
         [obj] = self.lw.values[op.ref]
-        self.store(obj, 1, self.lw.values[op.value])
+        self.store(obj, 1, self.lw.values[op.value], _cell_types(op.ref.type))
         self.lw.values[op.result] = []
 
     # -- match ---------------------------------------------------------------------------
@@ -313,7 +383,7 @@ class Objects:
         """The leaves of field i of an object whose fields have types `fields`."""
         from relay_opt.lowering.convert_relay_to_linalg import flatten_type
 
-        first = 1 + sum(len(flatten_type(f)) for f in fields[:i])
+        first = 1 + sum(slot_count(leaf) for f in fields[:i] for leaf in flatten_type(f))
         return self.load(obj, first, flatten_type(fields[i]))
 
     def conjunction(self, tests: list[SSAValue]) -> SSAValue | None:
@@ -504,12 +574,21 @@ class Objects:
         return {MATCH_FAILURES_ATTR: ArrayAttr([StringAttr(s) for s in self.match_failures])}
 
 
-def _check_static(t: TensorType[Attribute]) -> None:
-    if any(d < 0 for d in t.get_shape()):
-        raise RelayError(
-            f"a tensor with ? dimensions ({t}) cannot be held in an ADT value, reference or "
-            f"closure in native code yet (only static shapes)"
-        )
+def _cell_types(t: Attribute) -> list[Attribute]:
+    """The leaf types a reference of type `t` holds."""
+    from relay_opt.lowering.convert_relay_to_linalg import flatten_type
+
+    assert isinstance(t, RefType)
+    return flatten_type(t.value_type)
+
+
+def slot_count(t: Attribute) -> int:
+    """The slots a leaf of type `t` takes in an object: its pointer, and for a tensor one
+    more per dim (its size). Static dims have slots too: two types that unify (a `(2, 4)`
+    and a `(?, 4)` tensor, a list of each) have the same layout."""
+    if isinstance(t, TensorType):
+        return 1 + len(t.get_shape())
+    return 1
 
 
 def _free_values(op: Operation) -> list[SSAValue]:

@@ -178,10 +178,17 @@ def lower_arg_reduce(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> 
     )
     where = filled(lw, out_t, 0)
     kept = len(shape) - len(axes)
-    # numpy has no arg-reduction over no elements: an empty `?` axis ends the call.
+    # numpy has no arg-reduction over no elements: an empty `?` axis ends the call, unless
+    # the result has no element either (0 rows kept: nothing is picked, as the interpreter).
     empty_axes = _run_time_count(lw, x, axes, 0, 0, i64)
-    if empty_axes is not None:
-        none = lw.insert(arith.CmpiOp(empty_axes, scalar_const(lw, 0, i64), "eq")).results[0]
+    kept_axes = [a for a in range(len(shape)) if a not in axes]
+    if empty_axes is not None and all(shape[a] != 0 for a in kept_axes):
+        zero = scalar_const(lw, 0, i64)
+        none = lw.insert(arith.CmpiOp(empty_axes, zero, "eq")).results[0]
+        results = _run_time_count(lw, x, kept_axes, 0, 0, i64) if kept_axes else None
+        if results is not None:
+            some = lw.insert(arith.CmpiOp(results, zero, "ne")).results[0]
+            none = lw.insert(arith.AndIOp(none, some)).results[0]
         lw.objects.fail_if(op, none, f"'{op.opdef.name}' over no elements (an empty ? axis)")
     # The flat index's strides: constants, or run-time products (made before the kernel, in
     # the index's type) when a later reduced axis is `?`.

@@ -948,7 +948,8 @@ def _unravel(b: Builder, flat: SSAValue, dims: list[SSAValue]) -> list[SSAValue]
 @lowering(ReverseSequence)
 def lower_reverse_sequence(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     """out[..., b, ..., i, ...] = x[..., b, ..., L - 1 - i if i < L else i, ...] with
-    L = seq_lengths[b] clamped to [0, n]: the read index is always in [0, n)."""
+    L = seq_lengths[b] clamped to [0, n]: the read index is always in [0, n). A `?` axis
+    gives n at run time; a `?` batch is checked against the number of lengths."""
     from xdsl.dialects import arith
     from xdsl.dialects import tensor as tensor_d
     from xdsl.dialects.builtin import IndexType
@@ -959,14 +960,25 @@ def lower_reverse_sequence(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue
     shape = shape_of(x)
     rank = len(shape)
     seq, batch = reverse_sequence_axes(op.attrs, rank)
-    n = shape[seq]
     out_t = signless(op.result.type)
     assert isinstance(out_t, TensorType)
+    # (Static sizes: the type relation checked them.)
+    lw.check_same_size(op, lengths, 0, x, batch, "seq_lengths does not fit the batch axis")
+    n: int | SSAValue = shape[seq]
+    if shape[seq] < 0:
+        from relay_opt.lowering.convert_relay_to_linalg import RuntimeDim
+
+        n = RuntimeDim.of(lw, x, seq).value
 
     def body(b, length):  # noqa: ANN001, ANN202
         it = length.type  # i32 or i64: the arithmetic stays in the lengths' type
         lo = b.insert(arith.MaxSIOp(length, scalar_const(b, 0, it))).results[0]
-        clamped = b.insert(arith.MinSIOp(lo, scalar_const(b, n, it))).results[0]
+        bound = (
+            scalar_const(b, n, it)
+            if isinstance(n, int)
+            else b.insert(arith.IndexCastOp(n, it)).results[0]
+        )
+        clamped = b.insert(arith.MinSIOp(lo, bound)).results[0]
         i = b.insert(arith.IndexCastOp(index(b, seq), it)).results[0]
         inside = b.insert(arith.CmpiOp(i, clamped, "slt")).results[0]
         last = b.insert(arith.SubiOp(clamped, scalar_const(b, 1, it))).results[0]

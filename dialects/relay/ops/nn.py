@@ -526,6 +526,7 @@ def _conv2d_transpose(attrs: Attrs, x: np.ndarray, w: np.ndarray) -> np.ndarray:
         OEF,
         _conv2d_transpose,
         "2-d transposed convolution (the gradient of conv2d)",
+        shape=batch_dims(_conv2d_transpose_rel),
     )
 )
 class Conv2DTranspose(RelayOperatorOp): ...

@@ -140,9 +140,16 @@ def _arg_reduce(pick: Callable[..., np.ndarray]):  # noqa: ANN202
         axes = reduced_axes(attrs, x.ndim)
         kept = [a for a in range(x.ndim) if a not in axes]
         # Move the reduced axes last and flatten them: the index is into that flattening.
+        count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
         moved: np.ndarray = np.transpose(x, kept + list(axes)).reshape(
-            [x.shape[a] for a in kept] + [-1]
+            [x.shape[a] for a in kept] + [count]
         )
+        if count == 0 and moved.size == 0 and 0 in moved.shape[:-1]:
+            # No result element (0 rows kept): nothing to pick from, as native code.
+            idx = np.zeros(moved.shape[:-1], np.int32)
+            return idx.reshape(reduced_shape(x.shape, axes, True)) if attrs.keepdims else idx
+        if count == 0:  # numpy has no answer; compiled code reports the same
+            raise ValueError("over no elements (an empty axis)")
         if attrs.select_last_index:
             flipped = moved[..., ::-1]
             idx = moved.shape[-1] - 1 - pick(flipped, axis=-1)

@@ -781,6 +781,7 @@ def _reverse_sequence(attrs: Attrs, x: np.ndarray, lengths: np.ndarray) -> np.nd
         INJ,
         _reverse_sequence,
         "reverse the first seq_lengths[b] elements along seq_axis, for each b along batch_axis",
+        shape=same_dims,
     )
 )
 class ReverseSequence(RelayOperatorOp): ...
@@ -1034,6 +1035,19 @@ class Copy(RelayOperatorOp): ...
 def reshape_like_shape(data: Sequence[int], like: Sequence[int], attrs: Attrs) -> list[int]:
     """TVM's reshape_like: data's dims [lhs_begin, lhs_end) replaced by like's dims
     [rhs_begin, rhs_end) (None: to the end), the element count kept."""
+    out = _reshape_like_dims([data, like], attrs)
+    if DYNAMIC not in out and DYNAMIC not in data and math.prod(out) != math.prod(data):
+        raise TypeRelationError(
+            f"reshape_like cannot reshape {show_shape(data)} ({math.prod(data)} elements) "
+            f"to {show_shape(out)} ({math.prod(out)} elements)"
+        )
+    return out
+
+
+def _reshape_like_dims(shapes: Sequence[Sequence[Any]], attrs: Attrs) -> list[Any]:
+    """reshape_like's result dims (ints, or run-time sizes for the shape function: the
+    lowering checks the element count at run time)."""
+    data, like = shapes
 
     def bounds(begin: int, end: int | None, n: int, what: str) -> tuple[int, int]:
         b = begin + n if begin < 0 else begin
@@ -1044,14 +1058,7 @@ def reshape_like_shape(data: Sequence[int], like: Sequence[int], attrs: Attrs) -
 
     lb, le = bounds(attrs.lhs_begin, attrs.lhs_end, len(data), "lhs")
     rb, re_ = bounds(attrs.rhs_begin, attrs.rhs_end, len(like), "rhs")
-    out = [*data[:lb], *like[rb:re_], *data[le:]]
-    static = all(isinstance(d, int) and d != DYNAMIC for d in (*out, *data))  # (not run-time dims)
-    if static and math.prod(out) != math.prod(data):
-        raise TypeRelationError(
-            f"reshape_like cannot reshape {show_shape(data)} ({math.prod(data)} elements) "
-            f"to {show_shape(out)} ({math.prod(out)} elements)"
-        )
-    return out
+    return [*data[:lb], *like[rb:re_], *data[le:]]
 
 
 def _reshape_like_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
@@ -1074,7 +1081,7 @@ def _reshape_like_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         INJ,
         lambda attrs, x, like: x.reshape(reshape_like_shape(x.shape, like.shape, attrs)).copy(),
         "reshape to (part of) another tensor's shape",
-        shape=lambda shapes, attrs: reshape_like_shape(shapes[0], shapes[1], attrs),  # pyright: ignore[reportArgumentType]
+        shape=_reshape_like_dims,
     )
 )
 class ReshapeLike(RelayOperatorOp): ...

@@ -148,9 +148,18 @@ relay.func @fmod(%x: tensor<4xf32>, %y: tensor<4xf32>) -> tensor<4xf32> {
 
 // -----
 
-// What cannot be lowered yet is a located diagnostic (references are objects,
-// docs/native-objects.md, but only of tensors with static shapes).
-// CHECK: convert-relay-to-linalg.mlir:[[# @LINE + 2]]:3: error: a tensor with ? dimensions (tensor<?xf32>) cannot be held in an ADT value, reference or closure in native code yet (only static shapes)
+// References are objects (docs/native-objects.md); a `?` tensor in one is a pointer to
+// a copy and its size, read back as a memref of that size.
+// CHECK-LABEL: func.func @refs(%x: tensor<?xf32>) -> tensor<?xf32>
+// CHECK:         %[[CELL:.*]] = llvm.call @relay_opt_alloc
+// CHECK:         %[[SIZE:.*]] = tensor.dim %x
+// CHECK:         llvm.store %{{.*}}, %{{.*}} : !llvm.ptr, !llvm.ptr
+// CHECK-NEXT:    %[[WORD:.*]] = arith.index_cast %[[SIZE]] : index to i64
+// CHECK-NEXT:    %[[AT:.*]] = llvm.getelementptr inbounds %[[CELL]][2]
+// CHECK-NEXT:    llvm.store %[[WORD]], %[[AT]] : i64, !llvm.ptr
+// CHECK:         %[[READ:.*]] = llvm.load %{{.*}} : !llvm.ptr -> i64
+// CHECK-NEXT:    %[[N:.*]] = arith.index_cast %[[READ]] : i64 to index
+// CHECK-NEXT:    builtin.unrealized_conversion_cast %{{.*}}, %[[N]] : !llvm.ptr, index to memref<?xf32>
 relay.func @refs(%x: tensor<?xf32>) -> tensor<?xf32> {
   %r = relay.ref_create %x : tensor<?xf32>
   %v = relay.ref_read %r : !relay.ref<tensor<?xf32>>

@@ -2,10 +2,11 @@
 
 // An operator without a shape function (registry: `OpDef.shape`) does not compile with `?`
 // dims: a located error that names it (the interpreter runs it).
-// CHECK: errors.mlir:[[# @LINE + 2]]:3: error: 'reverse_sequence' with ? dimensions is not supported natively yet (the interpreter runs it: relay-run --interpret)
-relay.func @reverse(%x: tensor<?x3xf32>, %n: tensor<?xi32>) -> tensor<?x3xf32> {
-  %0 = relay.reverse_sequence %x, %n : (tensor<?x3xf32>, tensor<?xi32>) -> tensor<?x3xf32>
-  relay.return %0 : tensor<?x3xf32>
+// CHECK: errors.mlir:[[# @LINE + 2]]:3: error: 'nn.batch_norm' with ? dimensions is not supported natively yet (the interpreter runs it: relay-run --interpret)
+relay.func @batch_norm(%x: tensor<?x3xf32>, %g: tensor<3xf32>) -> tensor<?x3xf32> {
+  %0 = relay.nn.batch_norm %x, %g, %g, %g, %g : (tensor<?x3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> tuple<tensor<?x3xf32>, tensor<3xf32>, tensor<3xf32>>
+  %1 = relay.tuple_get %0[0] : tuple<tensor<?x3xf32>, tensor<3xf32>, tensor<3xf32>>
+  relay.return %1 : tensor<?x3xf32>
 }
 
 // -----

@@ -1,8 +1,9 @@
 // RUN: relay-opt %s -p convert-relay-to-linalg | filecheck %s
 
 // ADT values and references are heap objects (docs/native-objects.md): an `!llvm.ptr` to
-// 8-byte slots, the tag first, then one slot per field leaf; a tensor field points to a copy
-// of the tensor (materialized into an arena buffer) and is read back as a view of it.
+// 8-byte slots, the tag first, then the field leaves; a tensor field is a pointer to a copy
+// of the tensor (materialized into an arena buffer), read back as a view of it, then one
+// slot per dim with its size (a static one too: `(2)` and `(?)` lay out the same).
 
 // Each match that can fail has an error code: its index in relay_opt.match_failures.
 // CHECK: builtin.module attributes {relay_opt.match_failures = ["{{.*}}convert-relay-to-linalg.mlir:{{[0-9]+}}:5", "{{.*}}convert-relay-to-linalg.mlir:{{[0-9]+}}:5"]}
@@ -14,7 +15,7 @@ builtin.module {
   }
 
   // CHECK-LABEL: func.func @construct(%x: tensor<2xf32>) -> !llvm.ptr
-  // CHECK:         %[[SIZE:.*]] = arith.constant 16 : i64
+  // CHECK:         %[[SIZE:.*]] = arith.constant 24 : i64
   // CHECK-NEXT:    %[[LEAF:.*]] = llvm.call @relay_opt_alloc(%[[SIZE]]) : (i64) -> !llvm.ptr
   // CHECK-NEXT:    %[[TAG:.*]] = arith.constant 0 : i64
   // CHECK-NEXT:    llvm.store %[[TAG]], %[[LEAF]] : i64, !llvm.ptr
@@ -24,6 +25,9 @@ builtin.module {
   // CHECK-NEXT:    bufferization.materialize_in_destination %x in writable %[[DEST]] : (tensor<2xf32>, memref<2xf32>) -> ()
   // CHECK-NEXT:    %[[SLOT:.*]] = llvm.getelementptr inbounds %[[LEAF]][1] : (!llvm.ptr) -> !llvm.ptr, !llvm.ptr
   // CHECK-NEXT:    llvm.store %[[BUF]], %[[SLOT]] : !llvm.ptr, !llvm.ptr
+  // CHECK-NEXT:    %[[TWO:.*]] = arith.constant 2 : i64
+  // CHECK-NEXT:    %[[SLOT2:.*]] = llvm.getelementptr inbounds %[[LEAF]][2] : (!llvm.ptr) -> !llvm.ptr, !llvm.ptr
+  // CHECK-NEXT:    llvm.store %[[TWO]], %[[SLOT2]] : i64, !llvm.ptr
   // CHECK:         %[[NODE:.*]] = llvm.call @relay_opt_alloc(%{{.*}}) : (i64) -> !llvm.ptr
   // CHECK:         llvm.getelementptr inbounds %[[NODE]][2] : (!llvm.ptr) -> !llvm.ptr, !llvm.ptr
   // CHECK:         func.return %[[NODE]] : !llvm.ptr
