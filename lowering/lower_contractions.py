@@ -27,6 +27,11 @@ is packed once however many contractions read it; the source global goes when no
 reads it. Fewer rows read B once in place (dot products along dense's rows), which measured
 faster than panels. `pack-weights=false` keeps every call on the strided entry.
 
+When the only reader of the product's fresh buffer is an elementwise `C + R` into another
+fresh buffer D, and R is written before the product and dead after the sum, the call adds
+the product to R in place (`accumulate = 1`) and R stands for D: the sum's loop and two
+buffers go (an LSTM step: the input projection's slice plus the recurrent product).
+
 A blocked conv2d (`conv2d`: NCHW{c}c data, OIHW{i}i{o}o weight, `o` the target's lanes) becomes
 a call of the conv2d routine (lowering/kernels/conv.py), its geometry read back from the maps.
 The elementwise generic that alone reads its result, when its body is a bias add, a residual
@@ -369,6 +374,9 @@ def gemm_call(
     fill = _zero_fill_before(op)
     ops: list[Operation] = []
     x, w, y = (*op.inputs, *op.outputs)
+    addend = _addend(op) if fill is not None else None
+    if addend is not None:  # the call adds the product to R, which then holds the sum
+        y = addend.addend
     # A few-row product reads B once, in place (dot products along dense's weight rows):
     # packed panels measured slower there (LSTM's recurrent step, the batch-1 MLP).
     packed = None
@@ -381,19 +389,96 @@ def gemm_call(
     else:
         sizes = [g.m, g.n, g.k, g.rsa, g.csa, g.ldc, g.batch, g.bsa, packed[1], g.bsc]
         kernel = GEMM_PACKED_B_KERNEL
-    args = [a, b, c, *(_i64(ops, v) for v in sizes), _i64(ops, 0 if fill else 1)]
+    overwrite = fill is not None and addend is None
+    args = [a, b, c, *(_i64(ops, v) for v in sizes), _i64(ops, 0 if overwrite else 1)]
     call = llvm.CallOp(declare_kernel(module, kernel, target), *args)
     call.location = op.location
     ops.append(call)
     block = op.parent_block()
     assert block is not None
     block.insert_ops_before(ops, op)
+    product = op.outputs[0]
     op.detach()
     op.erase()
     if fill is not None:
         fill.detach()
         fill.erase()
+    if addend is not None:
+        addend.add.detach()
+        addend.add.erase()
+        for use in list(addend.addend.uses):
+            if isinstance(use.operation, memref.DeallocOp):
+                use.operation.detach()
+                use.operation.erase()
+        addend.result.replace_all_uses_with(addend.addend)
+        _drop_if_unused(addend.result)
+        _drop_if_unused(product)
     return True
+
+
+@dataclass(frozen=True)
+class Addend:
+    """The elementwise sum `C + R` after a product into C: `add`, R and its destination."""
+
+    add: linalg.GenericOp
+    addend: SSAValue
+    result: SSAValue
+
+
+def _addend(op: linalg.GenericOp) -> Addend | None:
+    """The sum that alone reads the product's buffer C (an alloc, zero-filled, so the call
+    would overwrite it), `C + R` element by element into D, when R and D are allocs of this
+    block and R is written before the product, untouched until the sum and dead after it:
+    then the call can add the product to R in place, R stands for D, and the sum, C and D go
+    (the LSTM's step: the input projection's slice plus the recurrent product)."""
+    c = op.outputs[0]
+    block = op.parent_block()
+    if not isinstance(c.owner, memref.AllocOp) or block is None:
+        return None
+    readers = [
+        u.operation
+        for u in c.uses
+        if u.operation is not op and not isinstance(u.operation, (memref.DeallocOp, linalg.FillOp))
+    ]
+    if len(readers) != 1 or not isinstance(readers[0], linalg.GenericOp):
+        return None
+    add = readers[0]
+    if add.parent is not block or len(add.inputs) != 2 or len(add.outputs) != 1 or add.results:
+        return None
+    rank = len(add.iterator_types)
+    if any(str(it.data) != "parallel" for it in add.iterator_types):  # pyright: ignore
+        return None
+    if any(m.data != AffineMap.identity(rank) for m in add.indexing_maps.data):
+        return None
+    body, args = list(add.body.block.ops), add.body.block.args
+    if not (
+        len(body) == 2
+        and isinstance(body[0], arith.AddfOp)
+        and {body[0].lhs, body[0].rhs} == {args[0], args[1]}
+        and isinstance(body[1], linalg.YieldOp)
+        and list(body[1].operands) == [body[0].result]
+    ):
+        return None
+    r = add.inputs[1] if add.inputs[0] is c else add.inputs[0]
+    d = add.outputs[0]
+    if r is c or d in (c, r) or not (r.type == c.type == d.type):
+        return None
+    for v in (r, d):
+        alloc = v.owner
+        if not isinstance(alloc, memref.AllocOp) or alloc.parent is not block:
+            return None
+    alloc_r = r.owner
+    assert isinstance(alloc_r, Operation)
+    if not alloc_r.is_before_in_block(op) or not _only_freed_between(op, add, [r, d]):
+        return None
+    for u in r.uses:  # written before the product, freed after the sum, nothing else
+        user = u.operation
+        if user.parent is not block:
+            return None
+        after = user is not add and not user.is_before_in_block(op)
+        if after and not isinstance(user, memref.DeallocOp):
+            return None
+    return Addend(add, r, d)
 
 
 # -- conv2d ----------------------------------------------------------------------------------

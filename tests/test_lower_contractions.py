@@ -353,3 +353,39 @@ def test_constant_weights_are_packed_and_match_the_interpreter(
     want = interpret(module, inputs)
     for g, w in zip(got, want, strict=True):
         np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-4)
+
+
+def test_product_added_to_a_dead_buffer_accumulates_into_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # dense + tanh(y), the sum read twice: the call adds the product to tanh's buffer (dead
+    # after the sum) instead of writing its own, and the sum's loop goes. At -O0: -O3 fuses
+    # this sum with its readers (the LSTM's, read by slices, stays alone and is folded).
+    opt = 0
+    from xdsl.dialects.linalg import ops as linalg
+
+    from relay_opt.lowering import lower_contractions
+
+    text = (
+        HEADER
+        + """def @main(%x: Tensor[(7, 40), float32], %w: Tensor[(33, 40), float32], %y: Tensor[(7, 33), float32]) {
+  %0 = tanh(%y);
+  %1 = add(nn.dense(%x, %w), %0);
+  (exp(%1), sigmoid(%1))
+}"""
+    )
+    _check(text, [(7, 40), (33, 40), (7, 33)], opt, 1)
+
+    def generics() -> int:
+        found: list[int] = []
+
+        def count(name: str, ir) -> None:  # noqa: ANN001
+            if name == "lower-contractions":
+                found.append(sum(isinstance(op, linalg.GenericOp) for op in ir.walk()))
+
+        lower_to_llvm(load_program(text, "relay").module, level=opt, after_pass=count)
+        return found[0]
+
+    folded = generics()
+    monkeypatch.setattr(lower_contractions, "_addend", lambda op: None)
+    assert folded == generics() - 1
