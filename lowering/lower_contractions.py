@@ -19,6 +19,19 @@ the routine overwrites C (`accumulate = 0`); otherwise it adds to C. Everything 
 its loops. A fused epilogue stays a separate loop over C: fuse-linalg-epilogue does not fuse
 into these anchors.
 
+A constant B (a weight global, or an inline constant) of a product of SMALL_M rows or more is
+packed now, in numpy, into the NR-column panels the microkernel reads (`pack_b_panels`): a
+new global (a stored weight, or an inline constant) that the call of the packed-B entry
+(`relay_opt_sgemm_{MR}x{NR}_packed_b`, no B strides) reads, so no call packs B. Each weight
+is packed once however many contractions read it; the source global goes when nothing else
+reads it. Fewer rows read B once in place (dot products along dense's rows), which measured
+faster than panels. `pack-weights=false` keeps every call on the strided entry.
+
+When the only reader of the product's fresh buffer is an elementwise `C + R` into another
+fresh buffer D, and R is written before the product and dead after the sum, the call adds
+the product to R in place (`accumulate = 1`) and R stands for D: the sum's loop and two
+buffers go (an LSTM step: the input projection's slice plus the recurrent product).
+
 A blocked conv2d (`conv2d`: NCHW{c}c data, OIHW{i}i{o}o weight, `o` the target's lanes) becomes
 a call of the conv2d routine (lowering/kernels/conv.py), its geometry read back from the maps.
 The elementwise generic that alone reads its result, when its body is a bias add, a residual
@@ -45,19 +58,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from math import prod
 
+import numpy as np
 from xdsl.context import Context
 from xdsl.dialects import arith, func, llvm, memref
 from xdsl.dialects.builtin import (
     AffineMapAttr,
     DenseArrayBase,
+    DenseIntOrFPElementsAttr,
     FloatAttr,
     IntegerAttr,
     MemRefType,
     ModuleOp,
     NoneAttr,
+    StringAttr,
+    UnitAttr,
     f32,
     i64,
 )
@@ -68,7 +86,10 @@ from xdsl.passes import ModulePass
 
 from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay.attribute_names import CONV_PADDING
+from relay_opt.dialects.relay.constants import dense_from_numpy, numpy_from_dense
+from relay_opt.dialects.relay.resources import store, stored
 from relay_opt.lowering.kernels import (
+    GEMM_CONTRACTIONS,
     LIBRARY,
     MIN_KERNEL_MACS,
     declare_kernel,
@@ -76,7 +97,14 @@ from relay_opt.lowering.kernels import (
 )
 from relay_opt.lowering.kernels.conv import CONV_KERNEL, HAS_BIAS, HAS_RESIDUAL
 from relay_opt.lowering.kernels.depthwise import DEPTHWISE_KERNEL, DEPTHWISE_MIN_WIDTH
-from relay_opt.lowering.kernels.gemm import GEMM_KERNEL, add_runtime_declarations
+from relay_opt.lowering.kernels.gemm import (
+    GEMM_KERNEL,
+    GEMM_PACKED_B_KERNEL,
+    SMALL_M,
+    GemmShape,
+    add_runtime_declarations,
+    pack_b_panels,
+)
 from relay_opt.lowering.kernels.target import Target
 
 KERNEL_MODES = ("declare", "define")
@@ -221,28 +249,236 @@ def _i64(ops: list[Operation], value: int) -> SSAValue:
     return c.result
 
 
-def gemm_call(op: linalg.GenericOp, kind: str, module: ModuleOp, target: Target) -> bool:
-    """Replaces `op` by a call of the GEMM routine; False (nothing changed) if it does not fit."""
+@dataclass
+class PackedWeights:
+    """The packed copies of constant B operands made in one run of the pass, by source global
+    and the B geometry read from it (a weight used by many contractions is packed once)."""
+
+    module: ModuleOp
+    made: dict[tuple[str, int, int, int, int, int, int], tuple[str, MemRefType]] = field(
+        default_factory=dict
+    )
+    sources: set[str] = field(default_factory=set)
+    """The globals read for packing: dropped when no `get_global` names them any more."""
+
+    def global_op(self, name: str) -> memref.GlobalOp | None:
+        for o in self.module.ops:
+            if isinstance(o, memref.GlobalOp) and o.sym_name.data == name:
+                return o
+        return None
+
+    def constant_b(self, b: SSAValue) -> tuple[memref.GlobalOp, np.ndarray] | None:
+        """The global `b` reads and its float32 data, flat; None if `b` is not a constant."""
+        get = b.owner
+        if not isinstance(get, memref.GetGlobalOp):
+            return None
+        g = self.global_op(get.name_.root_reference.data)
+        if g is None or g.initial_value is None:
+            return None
+        size = prod(g.type.get_shape())
+        value = g.initial_value
+        if isinstance(value, DenseIntOrFPElementsAttr):
+            if g.constant is None:
+                return None  # a mutable global
+            data = numpy_from_dense(value)
+        elif isinstance(value, UnitAttr):  # a weight: the array the JIT binds
+            data = stored(g.sym_name.data)
+            if data is None:
+                return None
+        else:
+            return None
+        flat = np.ascontiguousarray(data).reshape(-1).view(np.float32)
+        return (g, flat) if flat.size == size else None
+
+    def packed(self, b: SSAValue, g: GemmGeometry, nr: int) -> tuple[SSAValue, int] | None:
+        """A `get_global` (before the contraction) of B packed in NR-column panels
+        (`pack_b_panels`) and its batch stride in that layout; None if B is not a constant."""
+        found = self.constant_b(b)
+        if found is None:
+            return None
+        source, flat = found
+        name = source.sym_name.data
+        batch = g.batch if g.bsb else 1
+        key = (name, batch, g.k, g.n, g.rsb, g.csb, g.bsb)
+        if key not in self.made:
+            index = (
+                np.arange(batch)[:, None, None] * g.bsb
+                + np.arange(g.k)[None, :, None] * g.rsb
+                + np.arange(g.n)[None, None, :] * g.csb
+            )
+            panels = pack_b_panels(flat[index], nr)
+            if batch == 1:
+                panels = panels[0]
+            t = MemRefType(f32, panels.shape)
+            if isinstance(source.initial_value, UnitAttr):
+                # A weight's packed copy is a weight too: stored, bound by the JIT.
+                new_name = store(panels, "relay_packed")
+                made = memref.GlobalOp.get(
+                    StringAttr(new_name), t, UnitAttr(), sym_visibility=StringAttr("public")
+                )
+            else:
+                new_name = f"{name}_packed{nr}"
+                while self.global_op(new_name) is not None:
+                    new_name += "_"
+                made = memref.GlobalOp.get(
+                    StringAttr(new_name),
+                    t,
+                    dense_from_numpy(panels, "float32"),
+                    sym_visibility=StringAttr("private"),
+                    constant=UnitAttr(),
+                )
+            if self.global_op(new_name) is None:
+                self.module.body.block.insert_op_after(made, source)
+            self.made[key] = (new_name, t)
+        self.sources.add(name)
+        new_name, t = self.made[key]
+        get = memref.GetGlobalOp(new_name, t)
+        get_op = b.owner
+        assert isinstance(get_op, Operation)
+        get.location = get_op.location
+        block = get_op.parent_block()
+        assert block is not None
+        block.insert_op_after(get, get_op)
+        stride = prod(t.get_shape()[1:]) if batch > 1 else 0
+        return get.memref, stride
+
+    def drop_unused_sources(self) -> None:
+        """Erases each packed source global (and `get_global` of it) nothing reads any more."""
+        used: set[str] = set()
+        for o in self.module.walk():
+            if isinstance(o, memref.GetGlobalOp):
+                if o.memref.first_use is None and o.name_.root_reference.data in self.sources:
+                    o.detach()
+                    o.erase()
+                else:
+                    used.add(o.name_.root_reference.data)
+        for name in self.sources - used:
+            g = self.global_op(name)
+            if g is not None:
+                g.detach()
+                g.erase()
+
+
+def gemm_call(
+    op: linalg.GenericOp,
+    kind: str,
+    module: ModuleOp,
+    target: Target,
+    weights: PackedWeights | None = None,
+) -> bool:
+    """Replaces `op` by a call of the GEMM routine; False (nothing changed) if it does not fit.
+    A constant B is packed now (`weights`) and the call is the packed-B entry's."""
     g = gemm_geometry(op, kind)
     if g is None:
         return False
     fill = _zero_fill_before(op)
     ops: list[Operation] = []
-    a, b, c = (_pointer(ops, v) for v in (*op.inputs, *op.outputs))
-    sizes = [g.m, g.n, g.k, g.rsa, g.csa, g.rsb, g.csb, g.ldc, g.batch, g.bsa, g.bsb, g.bsc]
-    args = [a, b, c, *(_i64(ops, v) for v in sizes), _i64(ops, 0 if fill else 1)]
-    call = llvm.CallOp(declare_kernel(module, GEMM_KERNEL, target), *args)
+    x, w, y = (*op.inputs, *op.outputs)
+    addend = _addend(op) if fill is not None else None
+    if addend is not None:  # the call adds the product to R, which then holds the sum
+        y = addend.addend
+    # A few-row product reads B once, in place (dot products along dense's weight rows):
+    # packed panels measured slower there (LSTM's recurrent step, the batch-1 MLP).
+    packed = None
+    if weights is not None and g.m >= SMALL_M:
+        packed = weights.packed(w, g, GemmShape.for_target(target).nr)
+    a, b, c = (_pointer(ops, v) for v in (x, w if packed is None else packed[0], y))
+    if packed is None:
+        sizes = [g.m, g.n, g.k, g.rsa, g.csa, g.rsb, g.csb, g.ldc, g.batch, g.bsa, g.bsb, g.bsc]
+        kernel = GEMM_KERNEL
+    else:
+        sizes = [g.m, g.n, g.k, g.rsa, g.csa, g.ldc, g.batch, g.bsa, packed[1], g.bsc]
+        kernel = GEMM_PACKED_B_KERNEL
+    overwrite = fill is not None and addend is None
+    args = [a, b, c, *(_i64(ops, v) for v in sizes), _i64(ops, 0 if overwrite else 1)]
+    call = llvm.CallOp(declare_kernel(module, kernel, target), *args)
     call.location = op.location
     ops.append(call)
     block = op.parent_block()
     assert block is not None
     block.insert_ops_before(ops, op)
+    product = op.outputs[0]
     op.detach()
     op.erase()
     if fill is not None:
         fill.detach()
         fill.erase()
+    if addend is not None:
+        addend.add.detach()
+        addend.add.erase()
+        for use in list(addend.addend.uses):
+            if isinstance(use.operation, memref.DeallocOp):
+                use.operation.detach()
+                use.operation.erase()
+        addend.result.replace_all_uses_with(addend.addend)
+        _drop_if_unused(addend.result)
+        _drop_if_unused(product)
     return True
+
+
+@dataclass(frozen=True)
+class Addend:
+    """The elementwise sum `C + R` after a product into C: `add`, R and its destination."""
+
+    add: linalg.GenericOp
+    addend: SSAValue
+    result: SSAValue
+
+
+def _addend(op: linalg.GenericOp) -> Addend | None:
+    """The sum that alone reads the product's buffer C (an alloc, zero-filled, so the call
+    would overwrite it), `C + R` element by element into D, when R and D are allocs of this
+    block and R is written before the product, untouched until the sum and dead after it:
+    then the call can add the product to R in place, R stands for D, and the sum, C and D go
+    (the LSTM's step: the input projection's slice plus the recurrent product)."""
+    c = op.outputs[0]
+    block = op.parent_block()
+    if not isinstance(c.owner, memref.AllocOp) or block is None:
+        return None
+    readers = [
+        u.operation
+        for u in c.uses
+        if u.operation is not op and not isinstance(u.operation, (memref.DeallocOp, linalg.FillOp))
+    ]
+    if len(readers) != 1 or not isinstance(readers[0], linalg.GenericOp):
+        return None
+    add = readers[0]
+    if add.parent is not block or len(add.inputs) != 2 or len(add.outputs) != 1 or add.results:
+        return None
+    rank = len(add.iterator_types)
+    if any(str(it.data) != "parallel" for it in add.iterator_types):  # pyright: ignore
+        return None
+    if any(m.data != AffineMap.identity(rank) for m in add.indexing_maps.data):
+        return None
+    body, args = list(add.body.block.ops), add.body.block.args
+    if not (
+        len(body) == 2
+        and isinstance(body[0], arith.AddfOp)
+        and {body[0].lhs, body[0].rhs} == {args[0], args[1]}
+        and isinstance(body[1], linalg.YieldOp)
+        and list(body[1].operands) == [body[0].result]
+    ):
+        return None
+    r = add.inputs[1] if add.inputs[0] is c else add.inputs[0]
+    d = add.outputs[0]
+    if r is c or d in (c, r) or not (r.type == c.type == d.type):
+        return None
+    for v in (r, d):
+        alloc = v.owner
+        if not isinstance(alloc, memref.AllocOp) or alloc.parent is not block:
+            return None
+    alloc_r = r.owner
+    assert isinstance(alloc_r, Operation)
+    if not alloc_r.is_before_in_block(op) or not _only_freed_between(op, add, [r, d]):
+        return None
+    for u in r.uses:  # written before the product, freed after the sum, nothing else
+        user = u.operation
+        if user.parent is not block:
+            return None
+        after = user is not add and not user.is_before_in_block(op)
+        if after and not isinstance(user, memref.DeallocOp):
+            return None
+    return Addend(add, r, d)
 
 
 # -- conv2d ----------------------------------------------------------------------------------
@@ -678,6 +914,9 @@ class LowerContractionsPass(ModulePass):
     """Whether the target fuses multiply-add (with vector_bits; the host's when that is 0)."""
     min_macs: int = MIN_KERNEL_MACS
     """Smaller contractions keep their loops."""
+    pack_weights: bool = True
+    """A constant B (a weight) is packed in the GEMM's panels now, and the call is the
+    packed-B entry's (no packing of B in each call)."""
     kernels: str = "declare"
     """declare: the module declares the routines it calls (the kernel library defines them);
     define: the module gets the routines themselves, internal (self-sufficient IR)."""
@@ -699,14 +938,20 @@ class LowerContractionsPass(ModulePass):
                 f"(expected {' or '.join(KERNEL_MODES)})"
             )
         target = self.target()
+        rules = dict(KERNELS)
+        weights = PackedWeights(op) if self.pack_weights else None
+        if weights is not None:
+            rules.update(dict.fromkeys(GEMM_CONTRACTIONS, partial(gemm_call, weights=weights)))
         for f in list(op.ops):
             if not isinstance(f, func.FuncOp) or f.is_declaration:
                 continue
             for kernel in [o for o in f.walk() if isinstance(o, linalg.GenericOp)]:
                 kind = kernel_contraction(kernel, self.min_macs)
-                rule = KERNELS.get(kind) if kind is not None else None
+                rule = rules.get(kind) if kind is not None else None
                 if rule is not None:
                     rule(kernel, kind, op, target)  # pyright: ignore[reportArgumentType]
+        if weights is not None:
+            weights.drop_unused_sources()
         if self.kernels == "define":
             define_kernels(op, target)
 

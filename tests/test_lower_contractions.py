@@ -1,7 +1,8 @@
 """lower-contractions and the kernel library's GEMM routine: compiled dense, matmul and
 batch_matmul against the interpreter (and numpy), at -O0 and -O3, on shapes that exercise
 every edge of the register tile and of the cache blocks; the routine itself through its C
-ABI (accumulate, row strides wider than the row)."""
+ABI (accumulate, row strides wider than the row); constant B operands packed at compile time
+for the packed-B entry (8 and 16 lanes)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,14 @@ from xdsl.dialects import llvm as llvm_dialect
 
 from relay_opt import load_program
 from relay_opt.lowering.kernels import MIN_KERNEL_MACS
-from relay_opt.lowering.kernels.gemm import GEMM_PARAMS, gemm_name
+from relay_opt.lowering.kernels.gemm import (
+    GEMM_PACKED_B_PARAMS,
+    GEMM_PARAMS,
+    GemmShape,
+    gemm_name,
+    gemm_packed_b_name,
+    pack_b_panels,
+)
 from relay_opt.lowering.kernels.target import Target
 from relay_opt.runtime.interpreter import interpret
 from relay_opt.runtime.jit import compile, lower_to_llvm
@@ -224,3 +232,160 @@ def test_few_rows_split_across_threads_bit_for_bit(routine, transposed: bool, m:
     np.testing.assert_array_equal(results[0], results[1])
     np.testing.assert_allclose(results[1], want, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(c, c0 + want, rtol=1e-4, atol=1e-4)
+
+
+# -- constant B, packed at compile time ------------------------------------------------------
+
+
+def _aligned(x: np.ndarray) -> np.ndarray:
+    """A 64-byte-aligned copy (a weight's global is: the packed-B entry loads it aligned)."""
+    raw = np.empty(x.nbytes + 64, np.uint8)
+    start = -raw.ctypes.data % 64
+    out = raw[start : start + x.nbytes].view(x.dtype).reshape(x.shape)
+    out[...] = x
+    return out
+
+
+@pytest.fixture(scope="module", params=[256, 512])
+def packed_routine(request: pytest.FixtureRequest):  # noqa: ANN201
+    """The packed-B entry of AVX2's and AVX-512's library, and its panel width NR."""
+    from relay_opt.runtime import thread_pool
+    from relay_opt.runtime.jit import _llvm, target_machine
+    from relay_opt.runtime.kernel_library import library_object
+
+    target = Target(vector_bits=request.param)
+    thread_pool.load()
+    llvm = _llvm()
+    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target_machine(3))
+    engine.add_object_file(llvm.ObjectFileRef.from_data(library_object(target)))
+    engine.finalize_object()
+    signature = ctypes.CFUNCTYPE(
+        None, *([ctypes.c_void_p] * 3), *([ctypes.c_int64] * (len(GEMM_PACKED_B_PARAMS) - 3))
+    )
+    fn = signature(engine.get_function_address(gemm_packed_b_name(target)))
+    return engine, fn, GemmShape.for_target(target).nr
+
+
+@pytest.mark.parametrize(
+    "m,n,k,batch,broadcast",
+    [
+        (4, 1, 1, 1, False),  # one column: a panel that is all edge
+        (5, 37, 33, 1, False),  # N and K odd, off the panel
+        (17, 100, 257, 1, False),
+        (150, 45, 400, 1, False),  # past the M block and (AVX-512) the K block
+        (30, 3100, 21, 1, False),  # past the N block: panel (jc + jr) / NR
+        (7, 19, 300, 3, False),  # batched B: batch stride in the packed layout
+        (7, 19, 30, 3, True),  # one B for every batch (stride 0)
+    ],
+)
+def test_packed_b_entry(packed_routine, m: int, n: int, k: int, batch: int, broadcast: bool):  # noqa: ANN001
+    _, fn, nr = packed_routine
+    rng = np.random.default_rng(n)
+    a = rng.standard_normal((batch, m, k), dtype=np.float32)
+    b = rng.standard_normal((1 if broadcast else batch, k, n), dtype=np.float32)
+    panels = _aligned(pack_b_panels(b, nr))
+    assert panels.shape == (b.shape[0], -(-n // nr), k, nr)
+    bsb = 0 if broadcast else panels[0].size
+    want = a.astype(np.float64) @ b
+    for accumulate in (0, 1):
+        c0 = rng.standard_normal((batch, m, n), dtype=np.float32)
+        c = c0.copy()
+        sizes = (m, n, k, k, 1, n, batch, m * k, bsb, m * n, accumulate)
+        fn(a.ctypes.data, panels.ctypes.data, c.ctypes.data, *sizes)
+        np.testing.assert_allclose(c, want + (c0 if accumulate else 0), rtol=1e-4, atol=1e-4)
+
+
+def _constant_weights_model(path) -> None:  # noqa: ANN001
+    """An ONNX model whose B operands are initializers: a Gemm (dense, B [N, K]), a MatMul
+    (B [K, N]), a batched MatMul (B [3, K, N]) and a batch-1 Gemm; N and K odd."""
+    from onnx import TensorProto, helper, numpy_helper, save
+
+    rng = np.random.default_rng(3)
+    inits = [
+        numpy_helper.from_array(rng.standard_normal(s).astype(np.float32), name)
+        for name, s in (("w", (45, 37)), ("b", (37, 19)), ("c", (3, 37, 21)), ("v", (200, 37)))
+    ]
+    f = TensorProto.FLOAT
+    graph = helper.make_graph(
+        [
+            helper.make_node("Gemm", ["x", "w"], ["dense"], transB=1),
+            helper.make_node("MatMul", ["x", "b"], ["matmul"]),
+            helper.make_node("MatMul", ["y", "c"], ["batched"]),
+            helper.make_node("Gemm", ["r", "v"], ["row"], transB=1),
+        ],
+        "constant_weights",
+        [
+            helper.make_tensor_value_info("x", f, [7, 37]),
+            helper.make_tensor_value_info("y", f, [3, 5, 37]),
+            helper.make_tensor_value_info("r", f, [1, 37]),
+        ],
+        [
+            helper.make_tensor_value_info(name, f, None)
+            for name in ("dense", "matmul", "batched", "row")
+        ],
+        inits,
+    )
+    save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+
+
+@pytest.mark.parametrize("bits", [256, 512])
+def test_constant_weights_are_packed_and_match_the_interpreter(
+    bits: int, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The host taken as AVX2 (8 lanes, NR 16) or AVX-512 (16 lanes, NR 32): the weights are
+    # packed for that tile, and the library of that target computes with them.
+    from relay_opt.lowering.kernels import target as target_module
+
+    monkeypatch.setattr(target_module, "_host", lambda: Target(vector_bits=bits))
+    _constant_weights_model(tmp_path / "m.onnx")
+    module = load_program(str(tmp_path / "m.onnx")).module
+    lowered = lower_to_llvm(module)
+    callees = [
+        op.callee.string_value() for op in lowered.walk() if isinstance(op, llvm_dialect.CallOp)
+    ]
+    packed = gemm_packed_b_name(Target(vector_bits=bits))
+    # dense, matmul and the batched matmul take packed B; the batch-1 dense reads B in place.
+    assert callees.count(packed) == 3
+    assert callees.count(gemm_name(Target(vector_bits=bits))) == 1
+    rng = np.random.default_rng(4)
+    inputs = [rng.standard_normal(s).astype(np.float32) for s in ((7, 37), (3, 5, 37), (1, 37))]
+    got = compile(module, cache=False)(*inputs)
+    want = interpret(module, inputs)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-4)
+
+
+def test_product_added_to_a_dead_buffer_accumulates_into_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # dense + tanh(y), the sum read twice: the call adds the product to tanh's buffer (dead
+    # after the sum) instead of writing its own, and the sum's loop goes. At -O0: -O3 fuses
+    # this sum with its readers (the LSTM's, read by slices, stays alone and is folded).
+    opt = 0
+    from xdsl.dialects.linalg import ops as linalg
+
+    from relay_opt.lowering import lower_contractions
+
+    text = (
+        HEADER
+        + """def @main(%x: Tensor[(7, 40), float32], %w: Tensor[(33, 40), float32], %y: Tensor[(7, 33), float32]) {
+  %0 = tanh(%y);
+  %1 = add(nn.dense(%x, %w), %0);
+  (exp(%1), sigmoid(%1))
+}"""
+    )
+    _check(text, [(7, 40), (33, 40), (7, 33)], opt, 1)
+
+    def generics() -> int:
+        found: list[int] = []
+
+        def count(name: str, ir) -> None:  # noqa: ANN001
+            if name == "lower-contractions":
+                found.append(sum(isinstance(op, linalg.GenericOp) for op in ir.walk()))
+
+        lower_to_llvm(load_program(text, "relay").module, level=opt, after_pass=count)
+        return found[0]
+
+    folded = generics()
+    monkeypatch.setattr(lower_contractions, "_addend", lambda op: None)
+    assert folded == generics() - 1

@@ -111,24 +111,56 @@ def gather(lw: Lowerer, x: SSAValue, out_type, source: Sequence[AffineExpr]) -> 
     )[0]
 
 
+def reshape_groups(
+    src: Sequence[int], dst: Sequence[int]
+) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """The runs of source and result axes that a row-major reshape maps onto each other, as
+    (source range, result range) pairs: the shortest runs with equal products, in order."""
+    groups = []
+    i = j = 0
+    while i < len(src) or j < len(dst):
+        s0, t0, ps, pt = i, j, 1, 1
+        if i < len(src):
+            ps, i = src[i], i + 1
+        if j < len(dst):
+            pt, j = dst[j], j + 1
+        while ps != pt:
+            if ps < pt and i < len(src):
+                ps, i = ps * src[i], i + 1
+            elif j < len(dst):
+                pt, j = pt * dst[j], j + 1
+            elif i < len(src):
+                ps, i = ps * src[i], i + 1
+            else:
+                break
+        groups.append(((s0, i), (t0, j)))
+    return groups
+
+
 def reshape_exprs(src: Sequence[int], dst: Sequence[int]) -> list[AffineExpr]:
-    """Source indices of a row-major reshape, from result loop dims."""
-    linear: AffineExpr = c(0)
-    stride = 1
-    for k in range(len(dst) - 1, -1, -1):
-        if dst[k] != 1:
-            linear = d(k) * stride + linear if stride != 1 else d(k) + linear
-        stride *= dst[k]
-    exprs = []
-    stride = 1
-    strides = []
-    for s in reversed(src):
-        strides.append(stride)
-        stride *= s
-    strides.reverse()
-    for k, (size, st) in enumerate(zip(src, strides, strict=True)):
-        e = linear // st if st != 1 else linear
-        exprs.append(c(0) if size == 1 else (e % size if k > 0 else e))
+    """Source indices of a row-major reshape, from result loop dims. Each run of axes that
+    maps onto a run of the other side (`reshape_groups`) is linearized alone, so an axis kept
+    as it is (32x1024 -> 32x1x1024) is read by its own dim, with no floordiv or mod (which
+    keep LLVM from vectorizing the copy)."""
+    exprs: list[AffineExpr] = []
+    for (s0, s1), (t0, t1) in reshape_groups(src, dst):
+        linear: AffineExpr = c(0)
+        stride = 1
+        for k in range(t1 - 1, t0 - 1, -1):
+            if dst[k] != 1:
+                linear = d(k) * stride + linear if stride != 1 else d(k) + linear
+            stride *= dst[k]
+        strides = []
+        stride = 1
+        for size in reversed(src[s0:s1]):
+            strides.append(stride)
+            stride *= size
+        strides.reverse()
+        outermost = True  # the group's linear index is below its product: no mod there
+        for size, st in zip(src[s0:s1], strides, strict=True):
+            e = linear // st if st != 1 else linear
+            exprs.append(c(0) if size == 1 else (e if outermost else e % size))
+            outermost = outermost and size == 1
     return exprs
 
 

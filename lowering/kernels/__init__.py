@@ -21,11 +21,15 @@ from xdsl.ir import Operation
 from relay_opt.dialects.relay.attribute_names import CONTRACTION
 from relay_opt.lowering.kernels.conv import CONV_KERNEL
 from relay_opt.lowering.kernels.depthwise import DEPTHWISE_KERNEL
-from relay_opt.lowering.kernels.gemm import GEMM_KERNEL, add_runtime_declarations
+from relay_opt.lowering.kernels.gemm import (
+    GEMM_KERNEL,
+    GEMM_PACKED_B_KERNEL,
+    add_runtime_declarations,
+)
 from relay_opt.lowering.kernels.routine import Kernel
 from relay_opt.lowering.kernels.target import Target
 
-LIBRARY: list[Kernel] = [GEMM_KERNEL, CONV_KERNEL, DEPTHWISE_KERNEL]
+LIBRARY: list[Kernel] = [GEMM_KERNEL, GEMM_PACKED_B_KERNEL, CONV_KERNEL, DEPTHWISE_KERNEL]
 """Every routine of the library, in the order the library module defines them; a new
 kernel family appends its `Kernel` here."""
 

@@ -23,6 +23,10 @@ registers without fast-math flags or the SLP vectorizer. A full tile is stored (
 with vector loads and stores; an edge tile goes through a small stack buffer and a scalar
 loop over its valid part. The first K block overwrites C unless `accumulate` is set.
 
+A second entry, `..._packed_b`, takes B already packed (`pack_b_panels`: the same NR-column
+panels over all of K, `[batch, ceil(N/NR), K, NR]`): lower-contractions packs a constant B
+(a weight) at compile time, as onnxruntime prepacks, and the call only packs A.
+
 Products of fewer than SMALL_M rows (a batch-1 dense) are memory-bound on B and read it in
 place, once: dot products along k, or rows of B scaled into C's row. Both kinds split their
 columns across the thread pool, so every element of C is summed in one order at any thread
@@ -34,6 +38,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from xdsl.builder import Builder
 from xdsl.dialects import llvm
 from xdsl.dialects.builtin import (
@@ -62,6 +67,10 @@ GEMM_PARAMS = (
 )  # fmt: skip
 """The routine's parameters in order: three pointers, then i64s (`accumulate` 0 or 1)."""
 GEMM_TYPES = (PTR, PTR, PTR, *([i64] * (len(GEMM_PARAMS) - 3)))
+
+GEMM_PACKED_B_PARAMS = tuple(p for p in GEMM_PARAMS if p not in ("rsb", "csb"))
+"""The packed-B entry's parameters: B is already in panels (`pack_b_panels`), no strides."""
+GEMM_PACKED_B_TYPES = (PTR, PTR, PTR, *([i64] * (len(GEMM_PACKED_B_PARAMS) - 3)))
 
 
 SMALL_M = 4
@@ -115,6 +124,26 @@ def gemm_name(target: Target) -> str:
 
 def gemm_name_of(s: GemmShape) -> str:
     return f"relay_opt_sgemm_{s.mr}x{s.nr}"
+
+
+def gemm_packed_b_name(target: Target) -> str:
+    return gemm_packed_b_name_of(GemmShape.for_target(target))
+
+
+def gemm_packed_b_name_of(s: GemmShape) -> str:
+    return f"{gemm_name_of(s)}_packed_b"
+
+
+def pack_b_panels(b: np.ndarray, nr: int) -> np.ndarray:
+    """B as `[batch, K, N]` -> the panels the packed-B entry reads, `[batch, ceil(N/nr), K,
+    nr]`: panel p holds columns p*nr.. (zero past N), one contiguous row of nr per k. The
+    microkernel reads a panel at `k*nr` as the runtime packing would lay it out, so a
+    constant B is packed once, at compile time."""
+    batch, k, n = b.shape
+    panels = -(-n // nr)
+    padded = np.zeros((batch, k, panels * nr), np.float32)
+    padded[:, :, :n] = b
+    return np.ascontiguousarray(padded.reshape(batch, k, panels, nr).transpose(0, 2, 1, 3))
 
 
 class _IR:
@@ -285,10 +314,12 @@ def _gemm_task(
     suffix: str,
     columns: int,
     body: Callable[[_Gemm], None],
+    packed_b: bool = False,
 ) -> llvm.FuncOp:
-    """`gemm_name(target)_{suffix}(ctx, begin, end)`: `body` over the columns
-    [begin*columns, end*columns) of C (clipped to N), the parameters read from `ctx`
-    (GEMM_PARAMS as i64s): one thread's task (lowering/kernels/thread_pool.py)."""
+    """`{entry}_{suffix}(ctx, begin, end)`: `body` over the columns [begin*columns,
+    end*columns) of C (clipped to N), the parameters read from `ctx` (GEMM_PARAMS as i64s):
+    one thread's task (lowering/kernels/thread_pool.py). `entry` is the GEMM's name, or the
+    packed-B entry's (`columns` is then a multiple of NR: a task starts at a panel)."""
     from relay_opt.lowering.kernels.thread_pool import BODY_TYPE
 
     s = shape or GemmShape.for_target(target)
@@ -302,20 +333,23 @@ def _gemm_task(
         p[pname] = ir.emit(llvm.IntToPtrOp(v)) if k < 3 else v
     first = ir.mul(begin, ir.const(columns))
     last = ir.min(ir.mul(end, ir.const(columns)), p["N"])
-    p["B"] = ir.at(p["B"], (first, p["csb"]))
+    # Packed B: panel first/NR starts (first/NR) * K * NR elements in.
+    p["B"] = ir.at(p["B"], (first, p["K"] if packed_b else p["csb"]))
     p["C"] = ir.at(p["C"], first)
     p["N"] = ir.sub(last, first)
-    gemm = _Gemm(ir, s, p, target.fma)
+    gemm = _Gemm(ir, s, p, target.fma, packed_b)
     body(gemm)
     ir.emit(llvm.ReturnOp(ir.const(0)))
     return llvm.FuncOp(
-        f"{gemm_name_of(s)}_{suffix}", BODY_TYPE, linkage=llvm.LinkageAttr("internal"), body=region
+        f"{gemm.entry_name}_{suffix}", BODY_TYPE, linkage=llvm.LinkageAttr("internal"), body=region
     )
 
 
-def build_gemm_columns(target: Target, shape: GemmShape | None = None) -> llvm.FuncOp:
+def build_gemm_columns(
+    target: Target, shape: GemmShape | None = None, packed_b: bool = False
+) -> llvm.FuncOp:
     """The packed product for the NR-column panels [begin, end) of C. Each task packs into
-    its own scratch."""
+    its own scratch (A only, when B comes packed)."""
     s = shape or GemmShape.for_target(target)
 
     def body(gemm: _Gemm) -> None:
@@ -323,7 +357,7 @@ def build_gemm_columns(target: Target, shape: GemmShape | None = None) -> llvm.F
         gemm.tile = gemm.ir.emit(llvm.AllocaOp(gemm.c(s.mr * s.nr), F32, alignment=64))
         gemm.packed()
 
-    return _gemm_task(target, s, "columns", s.nr, body)
+    return _gemm_task(target, s, "columns", s.nr, body, packed_b)
 
 
 def build_gemm_few_rows(target: Target, shape: GemmShape | None = None) -> llvm.FuncOp:
@@ -348,6 +382,25 @@ def build_gemm(
     )
 
 
+def build_gemm_packed_b(
+    target: Target, shape: GemmShape | None = None, linkage: str = "external"
+) -> llvm.FuncOp:
+    """The routine `gemm_packed_b_name(target)(A, B, C, M, N, K, rsa, csa, ldc, batch, bsa,
+    bsb, bsc, accumulate)`: the GEMM with B given as `pack_b_panels` lays it out (a constant
+    weight, packed at compile time by lower-contractions), `bsb` in elements of that layout.
+    No B packing in the call."""
+    s = shape or GemmShape.for_target(target)
+
+    def body(region: Region, entry: Block, params: dict[str, SSAValue]) -> None:
+        ir = _IR(region, entry)
+        zero = ir.const(0)
+        _Gemm(ir, s, {**params, "rsb": zero, "csb": zero}, target.fma, packed_b=True).build()
+
+    return routine_function(
+        gemm_packed_b_name(target), GEMM_PACKED_B_PARAMS, GEMM_PACKED_B_TYPES, body, linkage
+    )
+
+
 GEMM_KERNEL = Kernel(
     name=gemm_name,
     params=GEMM_TYPES,
@@ -357,15 +410,27 @@ GEMM_KERNEL = Kernel(
 """The GEMM as a routine of the kernel library (its packed and its few-row products are
 thread-pool tasks)."""
 
+GEMM_PACKED_B_KERNEL = Kernel(
+    name=gemm_packed_b_name,
+    params=GEMM_PACKED_B_TYPES,
+    build=build_gemm_packed_b,
+    helpers=lambda target: [build_gemm_columns(target, packed_b=True)],
+)
+"""The GEMM whose B is packed already (a constant weight): the packed product's task without
+packing B."""
+
 
 class _Gemm:
     tile: SSAValue
     """The edge tile's stack buffer (the caller of `packed` allocates it)."""
 
-    def __init__(self, ir: _IR, s: GemmShape, p: dict[str, SSAValue], fused: bool):
-        self.ir, self.s, self.p, self.fused = ir, s, p, fused
+    def __init__(
+        self, ir: _IR, s: GemmShape, p: dict[str, SSAValue], fused: bool, packed_b: bool = False
+    ):
+        self.ir, self.s, self.p, self.fused, self.packed_b = ir, s, p, fused, packed_b
         self.vec = VectorType(F32, [s.lanes])
         self.nv = s.nr // s.lanes
+        self.entry_name = gemm_packed_b_name_of(s) if packed_b else gemm_name_of(s)
 
     def c(self, v: int) -> SSAValue:
         return self.ir.const(v)
@@ -378,6 +443,12 @@ class _Gemm:
     def build(self) -> None:
         ir, p = self.ir, self.p
         one = self.c(1)
+        if self.packed_b:
+            # Every M takes the packed product (lower-contractions packs B only for
+            # products of SMALL_M rows or more: fewer read B once, in place, faster).
+            self.on_pool("columns", self.s.nr, PARALLEL_MIN_MACS)
+            ir.emit(llvm.ReturnOp())
+            return
         # A few rows (a batch-1 dense): packing B would copy all of it to use it once, so
         # such products read the operands in place, along their contiguous axis.
         small = ir.cmp("slt", p["M"], self.c(SMALL_M))
@@ -392,11 +463,11 @@ class _Gemm:
         ir.emit(llvm.ReturnOp())
 
     def on_pool(self, task: str, columns: int, min_macs: int) -> None:
-        """The task `gemm_name_of(s)_{task}` over runs of `columns` columns of C, split
+        """The task `{entry_name}_{task}` over runs of `columns` columns of C, split
         across the thread pool, each thread's share at least `min_macs` multiply-adds."""
         from relay_opt.lowering.kernels.thread_pool import PARALLEL_FOR
 
-        ir, s, p = self.ir, self.s, self.p
+        ir, p = self.ir, self.p
         ctx = ir.emit(llvm.AllocaOp(self.c(len(GEMM_PARAMS)), i64, alignment=8))
         for k, pname in enumerate(GEMM_PARAMS):
             v = ir.emit(llvm.PtrToIntOp(p[pname], i64)) if k < 3 else p[pname]
@@ -404,7 +475,7 @@ class _Gemm:
         runs = ir.emit(llvm.SDivOp(ir.add(p["N"], self.c(columns - 1)), self.c(columns)))
         per_run = ir.mul(ir.mul(p["batch"], p["M"]), ir.mul(p["K"], self.c(columns)))
         grain = ir.emit(llvm.SDivOp(self.c(min_macs), ir.add(per_run, self.c(1))))
-        address = ir.emit(llvm.AddressOfOp(f"{gemm_name_of(s)}_{task}", PTR))
+        address = ir.emit(llvm.AddressOfOp(f"{self.entry_name}_{task}", PTR))
         ir.emit(llvm.CallOp(PARALLEL_FOR, address, ctx, runs, grain, return_type=i64))
 
     def few_rows(self) -> None:
@@ -422,6 +493,8 @@ class _Gemm:
         kc_max = ir.min(p["K"], self.c(s.kc))
         a_elems = ir.mul(self.round_up(ir.min(p["M"], self.c(s.mc)), s.mr), kc_max)
         b_elems = ir.mul(self.round_up(ir.min(p["N"], self.c(s.nc)), s.nr), kc_max)
+        if self.packed_b:
+            b_elems = self.c(0)
         a_elems = self.round_up(a_elems, 16)
         total = ir.add(ir.mul(ir.add(a_elems, b_elems), self.c(4)), self.c(64))
         raw = ir.emit(llvm.CallOp("malloc", total, return_type=PTR))
@@ -619,7 +692,8 @@ class _Gemm:
 
             def pc_loop(pc: SSAValue, _: list[SSAValue]) -> None:
                 kc = ir.min(self.c(s.kc), ir.sub(p["K"], pc))
-                self.pack_b(pc, jc, kc, nc)
+                if not self.packed_b:
+                    self.pack_b(pc, jc, kc, nc)
                 first_k = ir.cmp("eq", pc, self.c(0))
                 overwrite = ir.emit(llvm.AndOp(first_k, ir.cmp("eq", p["accumulate"], self.c(0))))
 
@@ -633,7 +707,11 @@ class _Gemm:
                         def ir_loop(i: SSAValue, _: list[SSAValue]) -> None:
                             mr = ir.min(self.c(s.mr), ir.sub(mc, i))
                             a_panel = ir.at(self.ap, (i, kc))
-                            b_panel = ir.at(self.bp, (jr, kc))
+                            if self.packed_b:  # panel (jc+jr)/NR, row pc of it
+                                col = ir.add(jc, jr)
+                                b_panel = ir.at(self.b, (col, p["K"]), (pc, self.c(s.nr)))
+                            else:
+                                b_panel = ir.at(self.bp, (jr, kc))
                             c_tile = ir.at(self.cb, (ir.add(ic, i), p["ldc"]), ir.add(jc, jr))
                             self.micro_for(kc, a_panel, b_panel, c_tile, mr, nr, overwrite)
 

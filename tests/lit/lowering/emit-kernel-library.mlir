@@ -28,6 +28,13 @@
 // CHECK-NEXT:   llvm.br
 // CHECK-NEXT: ^[[WORK]]:
 // CHECK:        llvm.call @free(%[[RAW]]) : (!llvm.ptr) -> ()
+// The packed-B entry: B comes in NR-column panels (a weight lower-contractions packed at
+// compile time), so it has no B strides, and its task (the same packed product, A packed
+// per call, B not) is beside it.
+// CHECK:      llvm.func internal @relay_opt_sgemm_6x16_packed_b_columns(
+// CHECK:      llvm.func @relay_opt_sgemm_6x16_packed_b(%A_1: !llvm.ptr, %B_1: !llvm.ptr, %C_1: !llvm.ptr, %M_1: i64, %N_1: i64, %K_1: i64, %rsa_1: i64, %csa_1: i64, %ldc_1: i64, %batch_1: i64, %bsa_1: i64, %bsb_1: i64, %bsc_1: i64, %accumulate_1: i64) {
+// CHECK:        %[[TASK:.*]] = llvm.mlir.addressof @relay_opt_sgemm_6x16_packed_b_columns : !llvm.ptr
+// CHECK-NEXT:   llvm.call @relay_opt_parallel_for(%[[TASK]],
 
 // 128-bit vectors without FMA: a 6x8 tile of multiplies and adds.
 // SSE:     llvm.func @relay_opt_sgemm_6x8(
