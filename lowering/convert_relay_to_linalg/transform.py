@@ -112,23 +112,45 @@ def gather(lw: Lowerer, x: SSAValue, out_type, source: Sequence[AffineExpr]) -> 
 
 
 def reshape_exprs(src: Sequence[int], dst: Sequence[int]) -> list[AffineExpr]:
-    """Source indices of a row-major reshape, from result loop dims."""
-    linear: AffineExpr = c(0)
-    stride = 1
-    for k in range(len(dst) - 1, -1, -1):
-        if dst[k] != 1:
-            linear = d(k) * stride + linear if stride != 1 else d(k) + linear
-        stride *= dst[k]
-    exprs = []
-    stride = 1
-    strides = []
-    for s in reversed(src):
-        strides.append(stride)
-        stride *= s
-    strides.reverse()
-    for k, (size, st) in enumerate(zip(src, strides, strict=True)):
-        e = linear // st if st != 1 else linear
-        exprs.append(c(0) if size == 1 else (e % size if k > 0 else e))
+    """Source indices of a row-major reshape, from result loop dims.
+
+    The two shapes are cut into the shortest runs of axes with equal products (a reshape
+    only splits and merges within such a run), and each run's source indices come from the
+    row-major position inside that run alone: an axis both shapes keep (the H and W of a
+    channel shuffle's reshapes) is read by its own loop index, a contiguous inner dimension,
+    not by floordiv/mod of the whole linear position."""
+    if 0 in src or 0 in dst:
+        return [c(0) for _ in src]  # an empty result reads nothing (gather fills it)
+    exprs: list[AffineExpr] = []
+    i = j = 0
+    while i < len(src) or j < len(dst):
+        run_src, run_dst = [], []
+        p_src = p_dst = 1
+        if i < len(src):
+            run_src.append(src[i])
+            p_src, i = src[i], i + 1
+        if j < len(dst):
+            run_dst.append(j)
+            p_dst, j = dst[j], j + 1
+        while p_src != p_dst:  # equal total products: the smaller side has axes left
+            if p_src < p_dst:
+                run_src.append(src[i])
+                p_src, i = p_src * src[i], i + 1
+            else:
+                run_dst.append(j)
+                p_dst, j = p_dst * dst[j], j + 1
+        linear: AffineExpr = c(0)
+        stride = 1
+        for k in reversed(run_dst):
+            if dst[k] != 1:
+                linear = d(k) * stride + linear if stride != 1 else d(k) + linear
+            stride *= dst[k]
+        stride, outer = p_src, True
+        for size in run_src:
+            stride //= size
+            e = linear // stride if stride != 1 else linear
+            exprs.append(c(0) if size == 1 else (e if outer else e % size))
+            outer = outer and size == 1  # below the run's first real axis, the index wraps
     return exprs
 
 
