@@ -205,18 +205,21 @@ def _absorb_producers(consumer: linalg.GenericOp) -> None:
                 continue
             if _mergeable(producer, consumer, k):
                 fused = _merge(producer, consumer, k)
+                Rewriter.replace_op(consumer, fused)
+                Rewriter.erase_op(producer)
             elif (copy := _copy_source(producer, consumer, k)) is not None:
                 fused = _read_source(consumer, k, *copy)
+                Rewriter.replace_op(consumer, fused)
+                _erase_copy(producer)
             else:
                 continue
-            Rewriter.replace_op(consumer, fused)
-            _erase_with_unused_inits(producer)
             consumer, merged = fused, True
             break
 
 
-def _erase_with_unused_inits(producer: linalg.GenericOp) -> None:
-    """Erases a merged producer, and the tensor.empty operands only it used (its init)."""
+def _erase_copy(producer: linalg.GenericOp) -> None:
+    """Erases a copy no longer read, and its tensor.empty (its init, and the unread input that
+    gives its loops their ranges)."""
     operands = [v.owner for v in producer.operands]
     Rewriter.erase_op(producer)
     for owner in operands:
