@@ -7,6 +7,12 @@ its body computes the value the consumer would have loaded, and the
 intermediate tensor (so its buffer) disappears. A chain of elementwise
 operators becomes one loop nest; `exp` then `sum` too.
 
+A copy (a generic that yields one of its inputs: reshape, transpose, layout_transform,
+slices) is also absorbed by an all-parallel consumer that reads it through any map: the
+consumer reads the copy's source through the composition of both maps. A channel shuffle
+(layout_transform, reshape, transpose, reshape, layout_transform) becomes one copy instead
+of five, and its reshapes' H and W stay the inner, contiguous dimensions.
+
 The groups are those of fuse-ops (`relay_opt.group` on each generic); without
 fuse-ops nothing is merged, so unfused code stays one loop nest per operator.
 """
@@ -17,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from xdsl.context import Context
+from xdsl.dialects import tensor
 from xdsl.dialects.builtin import AffineMapAttr, ContainerType, LocationAttr, ModuleOp
 from xdsl.dialects.linalg import ops as linalg
 from xdsl.ir import Attribute, Block, Region, SSAValue
@@ -60,6 +67,61 @@ def _mergeable(producer: linalg.GenericOp, consumer: linalg.GenericOp, operand_i
     ]
     bare = {e.position for m in left for e in m.results if isinstance(e, AffineDimExpr)}
     return bare >= set(range(n))
+
+
+def _copy_source(
+    producer: linalg.GenericOp, consumer: linalg.GenericOp, operand_index: int
+) -> tuple[SSAValue, AffineMap] | None:
+    """The source and map through which `consumer` can read `producer`'s result directly,
+    if `producer` is a copy of its group that `consumer`, all parallel, reads alone."""
+    group = producer.attributes.get(GROUP)
+    if group is None or consumer.attributes.get(GROUP) != group:
+        return None
+    if len(producer.outputs) != 1 or not producer.results[0].has_one_use():
+        return None
+    if any(str(it.data) != "parallel" for it in consumer.iterator_types):  # pyright: ignore
+        return None  # a reduction or a contraction keeps its own operand layout
+    maps = [m.data for m in producer.indexing_maps.data]
+    n = len(producer.iterator_types)
+    if maps[-1] != AffineMap.identity(n):
+        return None
+    yielded = producer.body.block.last_op
+    assert yielded is not None
+    source = yielded.operands[0] if len(yielded.operands) == 1 else None
+    args = producer.body.block.args
+    if source not in args[: len(producer.inputs)] or len(list(producer.body.block.ops)) != 1:
+        return None
+    if list(producer.get_static_loop_ranges()) != list(producer.results[0].type.get_shape()):  # pyright: ignore
+        return None  # it writes part of its init (a pad): the rest is not a read of the source
+    k = args.index(source)  # pyright: ignore[reportArgumentType]
+    x = producer.inputs[k]
+    composed = maps[k].compose(consumer.indexing_maps.data[operand_index].data)
+    # An axis of x read by a bare loop index gives that loop its range: it must be the
+    # consumer's (a slice of the copy may read less of x than the copy did).
+    ranges = consumer.get_static_loop_ranges()
+    shape = _shape(x)
+    for e, size in zip(composed.results, shape, strict=True):
+        if isinstance(e, AffineDimExpr) and ranges[e.position] != size:
+            return None
+    return x, composed
+
+
+def _shape(v: SSAValue) -> tuple[int, ...]:
+    t = v.type
+    assert isinstance(t, ContainerType), t
+    return tuple(t.get_shape())  # pyright: ignore[reportAttributeAccessIssue]
+
+
+def _read_source(
+    consumer: linalg.GenericOp, operand_index: int, x: SSAValue, composed: AffineMap
+) -> linalg.GenericOp:
+    """`consumer` reading `x` through `composed` in place of its input `operand_index`."""
+    inputs = list(consumer.inputs)
+    inputs[operand_index] = x
+    maps = list(consumer.indexing_maps.data)
+    maps[operand_index] = AffineMapAttr(composed)
+    block = consumer.body.detach_block(0)
+    return fused_generic(consumer, inputs, block, maps, consumer.location)
 
 
 def _element_type(v: SSAValue) -> Attribute:
@@ -139,12 +201,30 @@ def _absorb_producers(consumer: linalg.GenericOp) -> None:
         merged = False
         for k, v in enumerate(consumer.inputs):
             producer = v.owner
-            if isinstance(producer, linalg.GenericOp) and _mergeable(producer, consumer, k):
+            if not isinstance(producer, linalg.GenericOp):
+                continue
+            if _mergeable(producer, consumer, k):
                 fused = _merge(producer, consumer, k)
                 Rewriter.replace_op(consumer, fused)
                 Rewriter.erase_op(producer)
-                consumer, merged = fused, True
-                break
+            elif (copy := _copy_source(producer, consumer, k)) is not None:
+                fused = _read_source(consumer, k, *copy)
+                Rewriter.replace_op(consumer, fused)
+                _erase_copy(producer)
+            else:
+                continue
+            consumer, merged = fused, True
+            break
+
+
+def _erase_copy(producer: linalg.GenericOp) -> None:
+    """Erases a copy no longer read, and its tensor.empty (its init, and the unread input that
+    gives its loops their ranges)."""
+    operands = [v.owner for v in producer.operands]
+    Rewriter.erase_op(producer)
+    for owner in operands:
+        if isinstance(owner, tensor.EmptyOp) and not owner.results[0].uses:
+            Rewriter.erase_op(owner)
 
 
 @dataclass(frozen=True)

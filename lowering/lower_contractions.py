@@ -96,7 +96,7 @@ from relay_opt.lowering.kernels import (
     kernel_contraction,
 )
 from relay_opt.lowering.kernels.conv import CONV_KERNEL, HAS_BIAS, HAS_RESIDUAL
-from relay_opt.lowering.kernels.depthwise import DEPTHWISE_KERNEL, DEPTHWISE_MIN_WIDTH
+from relay_opt.lowering.kernels.depthwise import DEPTHWISE_KERNEL
 from relay_opt.lowering.kernels.gemm import (
     GEMM_KERNEL,
     GEMM_PACKED_B_KERNEL,
@@ -106,6 +106,7 @@ from relay_opt.lowering.kernels.gemm import (
     pack_b_panels,
 )
 from relay_opt.lowering.kernels.target import Target
+from relay_opt.passes.alter_op_layout import DEPTHWISE_MIN_WIDTH
 
 KERNEL_MODES = ("declare", "define")
 """lower-contractions' `kernels` option: declare the library's routines, or define them."""

@@ -75,10 +75,14 @@ def kernel_names(module: ModuleOp, origins: dict[str, str] | None = None) -> lis
 
 
 def operator_origins(module: ModuleOp) -> dict[str, str]:
-    """Source position -> Relay operator name, for naming kernels."""
+    """Source position -> Relay operator name, for naming kernels. Operators without a
+    position (an ONNX import's) name nothing: "?" would name every such kernel after the last
+    of them."""
     from relay_opt.dialects.relay.registry import RelayOperatorOp
 
-    return {_where(op): op.opdef.name for op in module.walk() if isinstance(op, RelayOperatorOp)}
+    origins = {_where(op): op.opdef.name for op in module.walk() if isinstance(op, RelayOperatorOp)}
+    origins.pop("?", None)
+    return origins
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@
                                               %zb = nn.relu(add(%yb, %bb))
                                               %vb = nn.conv2d(%zb, ...), then back to NCHW
 
-A conv2d (NCHW/OIHW, groups=1 or depthwise) computes in NCHW{block}c; with output channels
+A conv2d (NCHW/OIHW, groups=1 or depthwise at least DEPTHWISE_MIN_WIDTH outputs wide)
+computes in NCHW{block}c; with output channels
 not a multiple of `block` (groups=1 only; at least one block of them: a conv to fewer channels
 keeps its loops) its weight is zero-padded to the next multiple and
 its result, transformed back to NCHW and sliced to the real channels, ends the chain. Its input
@@ -73,6 +74,15 @@ group's padded to the next multiple when that at most doubles its multiply-adds 
 groups of 28, 34, 68 and 136 channels); with more padding it keeps its loops."""
 
 
+DEPTHWISE_MIN_WIDTH = 32
+"""A depthwise conv with narrower outputs stays in NCHW. The blocked depthwise routine
+(lowering/kernels/depthwise.py, which uses this bound) is slower than loops there, with a
+tap's check per column and one multiply-add per loaded vector (measured: rows of 7 and 14
+slower, 28 even, 56 and 112 two to two and a half times faster than the loops), and the
+blocked loops are slower than NCHW's (ShuffleNet's 3x3 depthwise at 112x28x28: 0.42 ms blocked,
+0.055 in NCHW, with the layout_transforms; 272x14x14: 0.27 and 0.040)."""
+
+
 def _divisor_up_to(n: int, block: int) -> int:
     return max(k for k in range(1, min(n, block) + 1) if n % k == 0)
 
@@ -120,8 +130,8 @@ class _Chain:
             return
         in_c, out_c = xs[1], ys[1]
         depthwise = attrs.groups == in_c == out_c and ws[1] == 1
-        if depthwise and out_c % self.c:
-            return
+        if depthwise and (out_c % self.c or ys[3] < DEPTHWISE_MIN_WIDTH):
+            return  # narrower than the routine takes: NCHW's loops are faster than blocked ones
         if out_c < self.c:  # not one whole block: padding would compute mostly zeros
             return
         if attrs.groups != 1 and not depthwise:

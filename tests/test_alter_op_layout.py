@@ -55,7 +55,7 @@ def @main(%x: {_tensor(xb.shape)}, %w: {_tensor(wb.shape)}) {{
 
 
 CHAIN = """#[version = "0.0.5"]
-def @main(%x: Tensor[(1, 3, 12, 12), float32], %w0: Tensor[(16, 3, 3, 3), float32],
+def @main(%x: Tensor[(1, 3, 12, 66), float32], %w0: Tensor[(16, 3, 3, 3), float32],
           %b0: Tensor[(16), float32], %w1: Tensor[(16, 16, 3, 3), float32],
           %s: Tensor[(16, 1, 1), float32], %wd: Tensor[(16, 1, 3, 3), float32],
           %w2: Tensor[(24, 16, 1, 1), float32]) {
@@ -70,14 +70,15 @@ def @main(%x: Tensor[(1, 3, 12, 12), float32], %w0: Tensor[(16, 3, 3, 3), float3
 
 
 def _chain_inputs(rng: np.random.Generator) -> list[np.ndarray]:
-    shapes = [(1, 3, 12, 12), (16, 3, 3, 3), (16,), (16, 16, 3, 3), (16, 1, 1), (16, 1, 3, 3)]
+    shapes = [(1, 3, 12, 66), (16, 3, 3, 3), (16,), (16, 16, 3, 3), (16, 1, 1), (16, 1, 3, 3)]
     return [rng.standard_normal(s).astype(np.float32) for s in [*shapes, (24, 16, 1, 1)]]
 
 
 @pytest.mark.parametrize("block", [4, 8, 16])
 def test_alter_op_layout_keeps_the_values(block):
-    """A chain (3 input channels, bias, relu, per-channel scale, residual add, clip, depthwise,
-    a pooling edge, 24 output channels, values read outside the chain) computes the same."""
+    """A chain (3 input channels, bias, relu, per-channel scale, residual add, clip, depthwise
+    33 columns wide, a pooling edge, 24 output channels, values read outside the chain)
+    computes the same."""
     inputs = _chain_inputs(np.random.default_rng(block))
     module = load_program(CHAIN, "relay").module
     want = interpret(module, inputs)

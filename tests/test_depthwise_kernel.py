@@ -12,13 +12,9 @@ import pytest
 from xdsl.dialects.builtin import ModuleOp
 
 from relay_opt.lowering.kernels.conv import HAS_BIAS, HAS_RESIDUAL
-from relay_opt.lowering.kernels.depthwise import (
-    DEPTHWISE_MIN_WIDTH,
-    DEPTHWISE_PARAMS,
-    build_depthwise,
-    depthwise_name,
-)
+from relay_opt.lowering.kernels.depthwise import DEPTHWISE_PARAMS, build_depthwise, depthwise_name
 from relay_opt.lowering.kernels.target import Target
+from relay_opt.passes.alter_op_layout import DEPTHWISE_MIN_WIDTH
 
 
 @pytest.fixture(scope="module", params=["host", 512])

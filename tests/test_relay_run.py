@@ -88,6 +88,22 @@ def test_compiled_timing(tmp_path: Path):
     assert "mean (ms)" in r.stdout and "median (ms)" in r.stdout and "std (ms)" in r.stdout
 
 
+def test_profile_of_an_onnx_model_names_no_operator_it_cannot_place(tmp_path: Path):
+    """ONNX operators have no source position: their kernels are named by kind, not all after
+    the graph's last operator."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    nodes = [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Softmax", ["r"], ["y"])]
+    info = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [2, 8]) for n in ("x", "y")]
+    model = helper.make_model(helper.make_graph(nodes, "g", info[:1], info[1:]))
+    path = tmp_path / "m.onnx"
+    onnx.save(model, str(path))
+    r = relay_run(str(path), "--fill-mode", "random", "--profile")
+    assert r.returncode == 0, r.stderr
+    assert "@main: linalg.generic step" in r.stdout and "nn.softmax" not in r.stdout
+
+
 def test_profile_names_each_kernel(tmp_path: Path):
     path = tmp_path / "k.rly"
     path.write_text(

@@ -111,56 +111,46 @@ def gather(lw: Lowerer, x: SSAValue, out_type, source: Sequence[AffineExpr]) -> 
     )[0]
 
 
-def reshape_groups(
-    src: Sequence[int], dst: Sequence[int]
-) -> list[tuple[tuple[int, int], tuple[int, int]]]:
-    """The runs of source and result axes that a row-major reshape maps onto each other, as
-    (source range, result range) pairs: the shortest runs with equal products, in order."""
-    groups = []
+def reshape_exprs(src: Sequence[int], dst: Sequence[int]) -> list[AffineExpr]:
+    """Source indices of a row-major reshape, from result loop dims.
+
+    The two shapes are cut into the shortest runs of axes with equal products (a reshape
+    only splits and merges within such a run), and each run's source indices come from the
+    row-major position inside that run alone: an axis both shapes keep (the H and W of a
+    channel shuffle's reshapes) is read by its own loop index, a contiguous inner dimension,
+    not by floordiv/mod of the whole linear position."""
+    if 0 in src or 0 in dst:
+        return [c(0) for _ in src]  # an empty result reads nothing (gather fills it)
+    exprs: list[AffineExpr] = []
     i = j = 0
     while i < len(src) or j < len(dst):
-        s0, t0, ps, pt = i, j, 1, 1
+        run_src, run_dst = [], []
+        p_src = p_dst = 1
         if i < len(src):
-            ps, i = src[i], i + 1
+            run_src.append(src[i])
+            p_src, i = src[i], i + 1
         if j < len(dst):
-            pt, j = dst[j], j + 1
-        while ps != pt:
-            if ps < pt and i < len(src):
-                ps, i = ps * src[i], i + 1
-            elif j < len(dst):
-                pt, j = pt * dst[j], j + 1
-            elif i < len(src):
-                ps, i = ps * src[i], i + 1
+            run_dst.append(j)
+            p_dst, j = dst[j], j + 1
+        while p_src != p_dst:  # equal total products: the smaller side has axes left
+            if p_src < p_dst:
+                run_src.append(src[i])
+                p_src, i = p_src * src[i], i + 1
             else:
-                break
-        groups.append(((s0, i), (t0, j)))
-    return groups
-
-
-def reshape_exprs(src: Sequence[int], dst: Sequence[int]) -> list[AffineExpr]:
-    """Source indices of a row-major reshape, from result loop dims. Each run of axes that
-    maps onto a run of the other side (`reshape_groups`) is linearized alone, so an axis kept
-    as it is (32x1024 -> 32x1x1024) is read by its own dim, with no floordiv or mod (which
-    keep LLVM from vectorizing the copy)."""
-    exprs: list[AffineExpr] = []
-    for (s0, s1), (t0, t1) in reshape_groups(src, dst):
+                run_dst.append(j)
+                p_dst, j = p_dst * dst[j], j + 1
         linear: AffineExpr = c(0)
         stride = 1
-        for k in range(t1 - 1, t0 - 1, -1):
+        for k in reversed(run_dst):
             if dst[k] != 1:
                 linear = d(k) * stride + linear if stride != 1 else d(k) + linear
             stride *= dst[k]
-        strides = []
-        stride = 1
-        for size in reversed(src[s0:s1]):
-            strides.append(stride)
-            stride *= size
-        strides.reverse()
-        outermost = True  # the group's linear index is below its product: no mod there
-        for size, st in zip(src[s0:s1], strides, strict=True):
-            e = linear // st if st != 1 else linear
-            exprs.append(c(0) if size == 1 else (e if outermost else e % size))
-            outermost = outermost and size == 1
+        stride, outer = p_src, True
+        for size in run_src:
+            stride //= size
+            e = linear // stride if stride != 1 else linear
+            exprs.append(c(0) if size == 1 else (e if outer else e % size))
+            outer = outer and size == 1  # below the run's first real axis, the index wraps
     return exprs
 
 

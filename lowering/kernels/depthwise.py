@@ -41,12 +41,6 @@ DEPTHWISE_COLUMNS = 8
 fit AVX2's 16 registers."""
 
 
-DEPTHWISE_MIN_WIDTH = 4 * DEPTHWISE_COLUMNS
-"""Narrower outputs keep their loops: with a tap's check per column and only one multiply-add
-per loaded vector, border tiles cost more than the routine saves (measured: rows of 7 and 14
-are slower, 28 even, 56 and 112 two to two and a half times faster than the loops)."""
-
-
 def depthwise_name(target: Target) -> str:
     return f"relay_opt_depthwise_conv2d_nchw{target.lanes(32)}c_{DEPTHWISE_COLUMNS}"
 
