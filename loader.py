@@ -191,13 +191,15 @@ class LocatingParser(Parser):
             ValueError,
             OverflowError,
             AssertionError,
+            IndexError,
         ) as e:
             # xDSL's declarative assembly formats check types while parsing (VerifyException);
             # its attributes refuse odd element types (i255: NotImplementedError), literals out
             # of their type's range (ValueError) and dims past int64 (OverflowError); a few of
-            # its custom op parsers assert on malformed input. None has a position: give it
-            # the op's.
-            message = str(e.args[0]) if e.args else str(e)
+            # its custom op parsers assert on malformed input, or index operands they never
+            # checked for (`linalg.fill` without `ins`: IndexError). None has a position: give
+            # it the op's.
+            message = "" if isinstance(e, IndexError) else str(e.args[0]) if e.args else str(e)
             message = message.removeprefix("Operation does not verify: ")
             raise ParseError(span, message or "malformed operation") from None
         if isinstance(op.location, UnknownLoc):

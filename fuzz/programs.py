@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import ml_dtypes
 import numpy as np
 from xdsl.dialects.builtin import ModuleOp, TupleType
 from xdsl.ir import Attribute, Block, Region, SSAValue
@@ -333,6 +334,10 @@ class Generator:
                 x = rng.uniform(-2.0, 2.0, shape)
             else:
                 x = rng.standard_normal(shape) * self.choice([1.0, 1.0, 3.0, 0.25])
+            if dtype == "bfloat16":
+                # bfloat16 values (float32 stands in): a constant of them is rounded to
+                # bfloat16 when written (#[metadata]), so the reference must start from them.
+                x = x.astype(ml_dtypes.bfloat16)
             return x.astype(npdt)
         info = np.iinfo(npdt)
         if kind == "positive":

@@ -68,23 +68,29 @@ def enabled(requested: bool = True) -> bool:
     return requested and os.environ.get("RELAY_OPT_NO_CACHE", "") in ("", "0")
 
 
-def _source_files() -> list[Path]:
-    """relay-opt's compiler sources, in a fixed order (the kernel library's among them)."""
+def _source_files(
+    paths: tuple[str, ...] = ("", "dialects", "passes", "lowering", "runtime"),
+) -> list[Path]:
+    """relay-opt's compiler sources, in a fixed order: every .py file of the folders `paths`
+    (the root's own files for ""; a path ending .py is that file)."""
     root = Path(__file__).resolve().parent.parent
     files: list[Path] = []
-    for folder in ("", "dialects", "passes", "lowering", "runtime"):
+    for folder in paths:
+        if folder.endswith(".py"):
+            files.append(root / folder)
+            continue
         pattern = "*.py" if folder == "" else "**/*.py"
         files += [p for p in sorted((root / folder).glob(pattern)) if p.is_file()]
     return files
 
 
 @cache
-def _source_hash() -> str:
-    """A hash of relay-opt's compiler sources: a changed pass or lowering is a new key even
-    where the version number stayed (an editable install)."""
+def source_hash(paths: tuple[str, ...] | None = None) -> str:
+    """A hash of relay-opt's compiler sources (of `paths` only, when given): a changed pass or
+    lowering is a new key even where the version number stayed (an editable install)."""
     root = Path(__file__).resolve().parent.parent
     h = hashlib.sha256()
-    for path in _source_files():
+    for path in _source_files() if paths is None else _source_files(paths):
         h.update(str(path.relative_to(root)).encode() + b"\0")
         h.update(path.read_bytes())
     return h.hexdigest()
@@ -92,7 +98,14 @@ def _source_hash() -> str:
 
 @cache
 def _toolchain() -> str:
-    """What, besides the module and options, decides the code: versions and the CPU."""
+    """What, besides the module and options, decides the code: versions, the CPU and
+    relay-opt's own code (its version says less)."""
+    return json.dumps({"machine": machine(), "sources": source_hash()}, sort_keys=True)
+
+
+@cache
+def machine() -> str:
+    """The toolchain but relay-opt's sources: versions and the CPU."""
     import llvmlite
     import llvmlite.binding as llvm
     import xdsl
@@ -101,7 +114,6 @@ def _toolchain() -> str:
     return json.dumps(
         {
             "format": FORMAT,
-            "sources": _source_hash(),  # relay-opt's own code (its version says less)
             "llvm": list(llvm.llvm_version_info),
             "llvmlite": llvmlite.__version__,
             # xDSL's version is slow to ask (package metadata): its install stands for it.

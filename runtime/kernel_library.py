@@ -7,8 +7,9 @@ generates the routines once, not once per module.
 
 The object is cached on disk as an entry of the compile cache's format (atomic write, length
 and CRC checked, a corrupt entry is rebuilt and replaced) under `kernels/` in its directory,
-keyed by the toolchain (CPU name and features, LLVM and llvmlite versions, relay-opt's source
-hash: a changed kernel is a new key), the `Target` and the library's symbols. Without the
+keyed by the toolchain (CPU name and features, LLVM and llvmlite versions), the hash of the
+sources that make it (`LIBRARY_SOURCES`: a changed kernel is a new key, an edit elsewhere is
+not), the `Target` and the library's symbols. Without the
 cache (RELAY_OPT_NO_CACHE=1, `compile(..., cache=False)`, `--no-cache`) it is built in
 memory. Either way a process builds or reads it at most once per target. A cold compile that may
 call the library starts its build early (`prefetch`: a forked child, on another core,
@@ -59,12 +60,26 @@ class _Build:
 _pending: dict[Target, _Build] = {}
 
 
+LIBRARY_SOURCES = (
+    "lowering/kernels",
+    "runtime/jit.py",
+    "runtime/kernel_library.py",
+    "runtime/thread_pool.py",
+    "dialects/relay/attribute_names.py",
+)
+"""The sources that make the library object (its generator, the translation to LLVM IR, the
+-O3 pipeline and code generation): its key hashes these, not all of relay-opt's sources, so
+that an edit elsewhere reuses the cached object (a rebuild is minutes of CPU).
+tests/test_kernel_library.py checks that building the library imports nothing else."""
+
+
 def library_key(target: Target) -> str:
     """The disk-cache key of the library object for `target` on this machine."""
     head = json.dumps(
         {
             "format": LIBRARY_FORMAT,
-            "toolchain": compile_cache._toolchain(),
+            "machine": compile_cache.machine(),
+            "sources": compile_cache.source_hash(LIBRARY_SOURCES),
             "target": [target.vector_bits, target.fma],
             "symbols": sorted(library_symbols(target)),
         },

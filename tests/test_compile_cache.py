@@ -112,11 +112,13 @@ def test_a_changed_module_option_or_cpu_misses(
     features["avx2"] = not features.get("avx2", False)
     monkeypatch.setattr(llvm, "get_host_cpu_features", lambda: features)
     compile_cache._toolchain.cache_clear()
+    compile_cache.machine.cache_clear()
     try:
         assert compile_cache.module_key(module, "main", {"opt": 3}) != key
     finally:
         monkeypatch.undo()
         compile_cache._toolchain.cache_clear()
+        compile_cache.machine.cache_clear()
 
     # Compiled: each variant is its own entry.
     monkeypatch.setenv("RELAY_OPT_CACHE_DIR", str(cache))

@@ -261,6 +261,17 @@ def test_mlir_op_parser_assertion_is_located() -> None:
     assert message.startswith("t.mlir:2:3: error: malformed operation\n")
 
 
+def test_mlir_linalg_fill_without_ins_is_located() -> None:
+    # xDSL's linalg.fill parser took the missing `ins` as no inputs and built its body from
+    # input 0: an IndexError, an internal error in all three tools (mlir seed 1309 #532).
+    message = _mlir_error(
+        "func.func @f(%z: f32, %e: tensor<4xf32>) -> tensor<4xf32> {\n"
+        "  %a = linalg.fill (%z : f32) outs(%e : tensor<4xf32>) -> tensor<4xf32>\n"
+        "  func.return %a : tensor<4xf32>\n}\n"
+    )
+    assert message.startswith("t.mlir:2:3: error: malformed operation\n")
+
+
 def test_out_of_memory_is_an_error_not_an_internal_error(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -122,15 +122,74 @@ def test_no_cache_builds_in_memory_and_compiles(own_library, monkeypatch: pytest
 
 def test_the_key_covers_the_toolchain_and_the_kernel_sources(monkeypatch: pytest.MonkeyPatch):
     root = Path(kernel_library.__file__).resolve().parent.parent
-    assert root / "lowering" / "kernels" / "gemm.py" in compile_cache._source_files()
+    sources = compile_cache._source_files(kernel_library.LIBRARY_SOURCES)
+    assert root / "lowering" / "kernels" / "gemm.py" in sources
+    assert all(p.is_file() for p in sources)
     host = Target.host()
     before = kernel_library.library_key(host)
     assert (
         kernel_library.library_key(Target(vector_bits=512 if host.vector_bits != 512 else 256))
         != before
     )
-    monkeypatch.setattr(compile_cache, "_toolchain", lambda: "another toolchain")
+    monkeypatch.setattr(compile_cache, "machine", lambda: "another toolchain")
     assert kernel_library.library_key(host) != before
+    monkeypatch.undo()
+    # An edited kernel generator is a new key; an edit elsewhere (a pass) is not.
+    real = compile_cache.source_hash.__wrapped__
+    edited = root / "lowering" / "kernels" / "gemm.py"
+
+    def hash_with_edit(paths=None, changed=edited):  # noqa: ANN001, ANN202
+        files = (
+            compile_cache._source_files() if paths is None else compile_cache._source_files(paths)
+        )
+        return real(paths) + ("+edit" if changed in files else "")
+
+    monkeypatch.setattr(compile_cache, "source_hash", hash_with_edit)
+    assert kernel_library.library_key(host) != before
+    monkeypatch.setattr(
+        compile_cache,
+        "source_hash",
+        lambda paths=None: hash_with_edit(paths, root / "passes" / "fuse_ops.py"),
+    )
+    assert kernel_library.library_key(host) == before
+
+
+def test_building_the_library_imports_only_its_key_sources():
+    """The key hashes LIBRARY_SOURCES only: a module that building the library's IR imports
+    and that is not among them (nor known to leave the object unchanged) would let a stale
+    object be used after it changed. A fresh process, so that nothing is imported yet."""
+    code = (
+        "import sys\n"
+        "from relay_opt.runtime import kernel_library as k\n"
+        "from relay_opt.lowering.kernels.target import Target\n"
+        "k.library_ir(Target.host())\n"
+        "for m in sorted(sys.modules):\n"
+        "    f = getattr(sys.modules[m], '__file__', None)\n"
+        "    if m.startswith('relay_opt') and f: print(f)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
+    ).stdout.split()
+    root = Path(kernel_library.__file__).resolve().parent.parent
+    covered = set(compile_cache._source_files(kernel_library.LIBRARY_SOURCES))
+    # Imported by the JIT for its own work (types, diagnostics, timing, the cache itself);
+    # the library's IR does not depend on them.
+    unrelated = {
+        root / p
+        for p in (
+            "__init__.py",
+            "diagnostics.py",
+            "timing.py",
+            "runtime/compile_cache.py",
+            "dialects/relay/core.py",
+            "dialects/relay/ir_helpers.py",
+            "dialects/relay/numpy_dtypes.py",
+            "dialects/relay/types.py",
+        )
+    }
+    imported = {Path(f).resolve() for f in out}
+    imported = {p for p in imported if p.name != "__init__.py" or p.parent == root}
+    assert imported - covered - unrelated == set()
 
 
 def _child_env(cache: Path) -> dict[str, str]:

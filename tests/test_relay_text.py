@@ -108,6 +108,31 @@ def test_metadata_section_round_trip():
     assert print_relay(again, show_meta_data=True).text == printed.text
 
 
+def test_bfloat16_metadata_round_trips_as_bfloat16():
+    """A bfloat16 constant's #[metadata] array says bfloat16 (DLPack code 4, 16 bits) and reads
+    back as a bfloat16 constant; it was written as float32 and read back as a float32 constant,
+    which the function's bfloat16 result type then refused (fuzzer seed 13 #1216, #3938)."""
+    import ml_dtypes
+
+    from relay_opt.dialects.relay.types import tensor_dtype
+
+    w = np.array([[1.5, -0.0078125, 3.0e38]], dtype=ml_dtypes.bfloat16)
+    text = (
+        "def @f() -> Tensor[(1, 3), bfloat16] {\n"
+        "  add(meta[relay.Constant][0], meta[relay.Constant][1])\n}\n"
+    )
+    module = load_program(HEADER + text, "relay", meta={"relay.Constant": [w, w[:, ::-1]]}).module
+    printed = print_relay(module, show_meta_data=True)
+    again = load_program(printed.text, "relay").module
+    consts = [op for op in again.walk() if isinstance(op, core.ConstantOp)]
+    assert consts and all(tensor_dtype(c.result.type) == "bfloat16" for c in consts)  # pyright: ignore[reportArgumentType]
+    values = [numpy_from_dense(c.value) for c in consts]  # pyright: ignore[reportArgumentType]
+    assert any(np.array_equal(v, w.astype(np.float32)) for v in values)
+    assert print_relay(again, show_meta_data=True).text == printed.text
+    back = decode_ndarray(encode_ndarray(w))
+    assert back.dtype == w.dtype and np.array_equal(back.view(np.uint16), w.view(np.uint16))
+
+
 def test_dlpack_array_encoding_round_trips():
     for array in (
         np.random.default_rng(0).standard_normal((2, 3)).astype(np.float16),

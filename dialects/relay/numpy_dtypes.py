@@ -28,6 +28,8 @@ def numpy_dtype(dtype: str) -> np.dtype:
 
 
 def relay_dtype(dt: np.dtype) -> str:
+    if dt.name == "bfloat16":  # ml_dtypes' (the #[metadata] section's bfloat16 arrays)
+        return "bfloat16"
     for name, npdt in _NUMPY.items():
         if npdt == dt:
             return name

@@ -14,6 +14,7 @@ import json
 import struct
 from collections.abc import Mapping
 
+import ml_dtypes
 import numpy as np
 
 _MAGIC = 0xDD5E40F096B4A13F
@@ -40,7 +41,7 @@ class MetadataError(ValueError):
 
 
 MetaTable = dict[str, list[np.ndarray]]
-"""Metadata kind (`relay.Constant`) -> arrays by index."""
+"""Metadata kind (`relay.Constant`) -> arrays by index (bfloat16 ones as ml_dtypes.bfloat16)."""
 
 
 def from_npz(arrays: Mapping[str, np.ndarray]) -> MetaTable:
@@ -83,8 +84,8 @@ def decode_ndarray(blob: bytes) -> np.ndarray:
     if len(data) != nbytes:
         raise MetadataError("an array in the metadata is truncated")
     if dtype == "bfloat16":
-        halves = np.frombuffer(data, dtype="<u2").astype(np.uint32)
-        return (halves << 16).view(np.float32).reshape(shape)
+        # As ml_dtypes' bfloat16, not the float32 stand-in: the constant's dtype is the array's.
+        return np.frombuffer(data, dtype="<u2").view(ml_dtypes.bfloat16).reshape(shape).copy()
     np_dtype = np.dtype(np.bool_) if dtype == "bool" else np.dtype(dtype).newbyteorder("<")
     return np.frombuffer(data, dtype=np_dtype).reshape(shape).copy()
 
@@ -133,8 +134,12 @@ def encode_ndarray(array: np.ndarray) -> bytes:
     from relay_opt.dialects.relay.numpy_dtypes import relay_dtype
 
     array = np.asarray(array, order="C")  # (ascontiguousarray would make a scalar 1-d)
-    code, bits = _DL_CODES[relay_dtype(array.dtype)]
-    data = array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
+    if array.dtype == ml_dtypes.bfloat16:
+        code, bits = _DL_CODES["bfloat16"]
+        data = array.view("<u2").tobytes()
+    else:
+        code, bits = _DL_CODES[relay_dtype(array.dtype)]
+        data = array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
     header = struct.pack("<QQiii", _MAGIC, 0, 1, 0, array.ndim)  # device: CPU (1), id 0
     header += struct.pack("<BBH", code, bits, 1)
     header += struct.pack(f"<{array.ndim}q", *array.shape)

@@ -158,6 +158,8 @@ class RelayPrinter:
         self.graph_counter = 0
         self.constants: list[np.ndarray] = []
         self.meta_index: dict[Operation, int] = {}
+        self.bfloat16: set[int] = set()
+        """The indices of `constants` that are bfloat16 (float32 stands in for it)."""
         self.lines: list[str] = []
 
     # -- naming ----------------------------------------------------------------------------
@@ -340,6 +342,8 @@ class RelayPrinter:
                 except KeyError as e:
                     raise RelayError(str(e.args[0]), op) from None
                 self.meta_index[op] = len(self.constants) - 1
+                if tensor_dtype(op.result.type) == "bfloat16":  # pyright: ignore[reportArgumentType]
+                    self.bfloat16.add(len(self.constants) - 1)
             return f"meta[relay.Constant][{self.meta_index[op]}]"
         if isinstance(op, core.CallOp):
             return self.call(f"@{op.callee.root_reference.data}", op.arguments, indent)
@@ -413,9 +417,17 @@ def print_relay(module: ModuleOp, show_meta_data: bool = False) -> PrintedRelay:
     text = printer.module(module)
     if printer.constants:
         if show_meta_data:
+            import ml_dtypes
+
             from relay_opt.frontends.relay_text.metadata import to_tvm_json
 
-            text += "#[metadata]\n" + to_tvm_json({"relay.Constant": printer.constants}) + "\n"
+            # bfloat16 constants as ml_dtypes' bfloat16 (exact), so that the section says
+            # bfloat16, not the float32 that stands in for it.
+            arrays = [
+                a.astype(ml_dtypes.bfloat16) if i in printer.bfloat16 else a
+                for i, a in enumerate(printer.constants)
+            ]
+            text += "#[metadata]\n" + to_tvm_json({"relay.Constant": arrays}) + "\n"
         else:
             text += "/* meta data omitted: pass the constants separately (--meta M.npz). */\n"
     return PrintedRelay(text, printer.constants)

@@ -231,8 +231,16 @@ def _shift(left: bool):  # noqa: ANN202
     return build
 
 
+def _add(s: Scalar, x: SSAValue, y: SSAValue) -> SSAValue:
+    # numpy's bool add is a logical or (a sum of bools is whether any is true); addi on i1
+    # would wrap (xor): 36 trues summed to false.
+    if s.dtype == "bool":
+        return s.emit(arith.OrIOp(x, y))
+    return _float_or_int(arith.AddfOp, arith.AddiOp)(s, x, y)
+
+
 BINARY: dict[type[RelayOperatorOp], Callable[[Scalar, SSAValue, SSAValue], SSAValue]] = {
-    Add: _float_or_int(arith.AddfOp, arith.AddiOp),
+    Add: _add,
     Subtract: _float_or_int(arith.SubfOp, arith.SubiOp),
     Multiply: _float_or_int(arith.MulfOp, arith.MuliOp),
     Divide: _divide,

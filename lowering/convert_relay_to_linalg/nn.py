@@ -27,7 +27,7 @@ from relay_opt.dialects.relay.builder import RelayBuilder
 from relay_opt.dialects.relay.decompositions import DECOMPOSITIONS
 from relay_opt.dialects.relay.ir_helpers import shape_of
 from relay_opt.dialects.relay.ops.common import normalize_axis
-from relay_opt.dialects.relay.ops.elementwise import Add, Cast, Maximum
+from relay_opt.dialects.relay.ops.elementwise import Add, Cast, Maximum, Multiply
 from relay_opt.dialects.relay.ops.nn import (
     AvgPool2D,
     BatchMatmul,
@@ -88,9 +88,7 @@ def _mac(dtype: str):  # noqa: ANN202
 
     def body(b: Builder, a: Sequence[SSAValue]) -> SSAValue:
         s = Scalar(b, dtype)
-        if s.is_float:
-            return s.emit(arith.AddfOp(a[2], s.emit(arith.MulfOp(a[0], a[1]))))
-        return s.emit(arith.AddiOp(a[2], s.emit(arith.MuliOp(a[0], a[1]))))
+        return BINARY[Add](s, a[2], BINARY[Multiply](s, a[0], a[1]))
 
     return body
 
@@ -526,11 +524,7 @@ def _pool(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, kind: str) -> SSAValue:
         [init],
         maps,
         iterators,
-        lambda b, a: (
-            b.insert(arith.OrIOp(a[0], a[2])).results[0]
-            if dtype == "bool"
-            else BINARY[Add](Scalar(b, dtype), a[0], a[2])
-        ),
+        lambda b, a: BINARY[Add](Scalar(b, dtype), a[0], a[2]),
     )[0]
     if dtype == "bool":
         return total  # the declaration's mean, then != 0: whether any cell is true
@@ -738,9 +732,7 @@ def lower_bias_add(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SS
         lw,
         op,
         [x, b],
-        lambda bl, a, t: Scalar(bl, dtype).emit(
-            arith.AddfOp(a[0], a[1]) if Scalar(bl, dtype).is_float else arith.AddiOp(a[0], a[1])
-        ),
+        lambda bl, a, t: BINARY[Add](Scalar(bl, dtype), a[0], a[1]),
     )
 
 

@@ -110,7 +110,7 @@ def lower_reduce(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
 
     start = reduction_identity(kind, dtype, xt.element_type)
     total = accumulate(lw, [x], op.result.type, start, [in_map, out_map], iterators, body)
-    if not isinstance(op, Mean):
+    if not isinstance(op, Mean) or dtype == "bool":  # a bool mean is its sum: any
         return total
     count = 1
     for a in axes:

@@ -85,6 +85,10 @@ def _np_reduce(fn: Callable[..., np.ndarray]):  # noqa: ANN202
 
 
 def _mean(x: np.ndarray, axis: tuple[int, ...], keepdims: bool) -> np.ndarray:
+    if x.dtype == np.bool_:
+        # A bool mean is nonzero when any element is true (and false over no elements: the
+        # integer mean's 0), as a bool sum is a logical or.
+        return np.any(x, axis=axis, keepdims=keepdims)
     if np.issubdtype(x.dtype, np.integer):
         # Integer mean is TVM's: the sum in the input dtype (wrapping), divided by the count
         # with truncation (exactly: no float round trip); an empty mean is 0 (0 / 0 is 0, as
