@@ -184,3 +184,17 @@ def test_round_just_below_a_half():
     np.testing.assert_array_equal(opdef.compute(opdef.make_attrs({}), x), want)
     exe = compile(single_op("round", [tensor_type(x.shape, "float32")]))
     np.testing.assert_array_equal(exe(x), want)
+
+
+def test_float16_floor_divide_just_under_a_whole_number():
+    """numpy divides float16 in float32: 3.002 / 0.6006 is 4.9983, which float16 rounds to
+    5.0, so dividing in float16 before the floor gave 5 where numpy gives 4 (fuzzer, seed
+    13 #9684)."""
+    x = np.array([3.002, -3.002, 7.0, 1.0], np.float16)
+    y = np.array([0.6006, 0.6006, 2.0, 3.0], np.float16)
+    want = np.floor_divide(x, y)
+    assert want[0] == 4
+    types = [tensor_type((4,), "float16")] * 2
+    for level in (0, 3):
+        exe = compile(single_op("floor_divide", types), opt=level)
+        np.testing.assert_array_equal(exe(x, y), want)

@@ -16,6 +16,7 @@ from xdsl.dialects import arith, func, math, tensor
 from xdsl.dialects.builtin import (
     AffineMapAttr,
     AnyFloat,
+    Float16Type,
     Float32Type,
     Float64Type,
     FloatAttr,
@@ -174,6 +175,12 @@ def _mod(s: Scalar, x: SSAValue, y: SSAValue) -> SSAValue:
 
 def _floor_divide(s: Scalar, x: SSAValue, y: SSAValue) -> SSAValue:
     if s.is_float:
+        if isinstance(x.type, Float16Type):
+            # numpy divides halves in float32: a float16 quotient just under a whole number
+            # (3.002 / 0.6006 = 4.9983) would round up to it (5.0) before the floor.
+            wide = [s.emit(arith.ExtFOp(v, Float32Type())) for v in (x, y)]
+            q = s.emit(math.FloorOp(s.emit(arith.DivfOp(wide[0], wide[1]))))
+            return s.emit(arith.TruncFOp(q, x.type))
         return s.emit(math.FloorOp(s.emit(arith.DivfOp(x, y))))
     return _int_division(s, x, y, arith.DivUIOp if s.is_unsigned else arith.FloorDivSIOp)
 
