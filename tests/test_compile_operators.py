@@ -94,6 +94,30 @@ def test_compiled_matches_numpy_semantics(name):
 
 
 @pytest.mark.parametrize("opt", [0, 3])
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int32", "int64", "bool"])
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_integer_adaptive_average_pooling(dtype, layout, opt):
+    """Integer adaptive average pooling is the float64 mean truncated (the operator's numpy
+    semantics). Its separable weights (1/3, ...) cast to the integer dtype were all 0, and a
+    float64 sum of x/3 terms can fall just below a whole mean (-15.999 truncates to -15):
+    each window is summed exactly, then divided."""
+    from relay_opt.runtime.interpreter import interpret
+
+    rng = np.random.default_rng(1)
+    shape = (1, 2, 7, 5) if layout == "NCHW" else (1, 7, 5, 2)
+    if dtype == "bool":
+        x = rng.random(shape) > 0.8
+    else:
+        info = np.iinfo(dtype)
+        x = rng.integers(max(info.min, -100), min(info.max, 100), shape, endpoint=True)
+        x = x.astype(dtype)
+    module = module_for("nn.adaptive_avg_pool2d", [x], {"output_size": [3, 2], "layout": layout})
+    got, want = compile(module, opt=opt)(x), interpret(module, [x])
+    assert got.dtype == want.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("opt", [0, 3])
 @pytest.mark.parametrize("dtype", ["int8", "int32", "uint8", "bool"])
 @pytest.mark.parametrize(
     "name, attrs",

@@ -758,14 +758,84 @@ def _separable(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, rows, cols) -> SSA
     contraction with constant weight matrices. It runs as two contractions, one axis each
     (the cheaper order first): one over both axes costs H*W multiply-adds per output element,
     2 G for a bilinear 64->128 resize of 32 channels (1.4 s), the two cost H or W each."""
+    from relay_opt.dialects.relay.types import tensor_dtype
+
     shape = shape_of(x)
     nhwc = getattr(op.attrs, "layout", "NCHW") == "NHWC"
     h, w = (shape[1], shape[2]) if nhwc else (shape[2], shape[3])
     oh, ow = rows.shape[0], cols.shape[0]
     rows_first = oh * w * h + oh * ow * w <= h * ow * w + oh * ow * h
-    for axis, m in ((0, rows), (1, cols)) if rows_first else ((1, cols), (0, rows)):
-        x = _contract_axis(lw, op, x, m, axis, nhwc)
-    return x
+    dtype = tensor_dtype(op.operands[0].type)  # pyright: ignore[reportArgumentType]
+    order = ((0, rows), (1, cols)) if rows_first else ((1, cols), (0, rows))
+    if dtype.startswith("float") or all(np.all(m == np.round(m)) for m in (rows, cols)):
+        for axis, m in order:
+            x = _contract_axis(lw, op, x, m, axis, nhwc, dtype)
+        return x
+    # Integer data under fractional weights (an average): numpy's semantics take the mean in
+    # float64 and truncate it. Weighted float sums are not exact (1/3 + 1/3 + 1/3 of 16 can
+    # fall below 16 and truncate to 15), so each window is summed exactly in float64 with
+    # 0/1 weights, divided by its size, then truncated.
+    sizes = np.outer((rows != 0).sum(axis=1), (cols != 0).sum(axis=1)).astype(np.float64)
+    x = _convert(lw, x, dtype, "float64")
+    for axis, m in order:
+        x = _contract_axis(lw, op, x, (m != 0).astype(np.float64), axis, nhwc, "float64")
+    return _divide_and_convert(lw, x, sizes, nhwc, dtype)
+
+
+def _convert(lw: Lowerer, x: SSAValue, src: str, dst: str) -> SSAValue:
+    """x converted elementwise from Relay dtype `src` to `dst` (numpy's astype)."""
+    from relay_opt.dialects.relay.types import element_type
+    from relay_opt.lowering.convert_relay_to_linalg.elementwise import cast_scalar
+
+    t = signless(x.type)
+    assert isinstance(t, TensorType)
+    element = signless(element_type(dst))
+    out_t = TensorType(element, t.get_shape())
+    identity = amap(4, [d(i) for i in range(4)])
+    return generic(
+        lw,
+        [x],
+        [lw.sized_empty(out_t)],
+        [identity, identity],
+        [PARALLEL] * 4,
+        lambda b, a: cast_scalar(b, a[0], src, dst, element),
+    )[0]
+
+
+def _divide_and_convert(
+    lw: Lowerer,
+    x: SSAValue,
+    sizes: np.ndarray,
+    nhwc: bool,
+    dst: str,
+) -> SSAValue:
+    """x (float64 window sums, NCHW or NHWC) divided by each window's size `sizes[i, j]`,
+    then converted to Relay dtype `dst` (numpy's astype: truncation for integers)."""
+    from relay_opt.dialects.relay.constants import dense_from_numpy
+    from relay_opt.dialects.relay.types import element_type
+    from relay_opt.lowering.convert_relay_to_linalg.elementwise import cast_scalar
+
+    t = signless(x.type)
+    assert isinstance(t, TensorType)
+    element = signless(element_type(dst))
+    out_t = TensorType(element, t.get_shape())
+    attr = dense_from_numpy(sizes, "float64")
+    divisor = lw.insert(arith.ConstantOp(attr, attr.type)).results[0]
+    identity = amap(4, [d(i) for i in range(4)])
+    spatial = amap(4, [d(1), d(2)] if nhwc else [d(2), d(3)])
+
+    def body(b: Builder, a: Sequence[SSAValue]) -> SSAValue:
+        mean = b.insert(arith.DivfOp(a[0], a[1])).result
+        return cast_scalar(b, mean, "float64", dst, element)
+
+    return generic(
+        lw,
+        [x, divisor],
+        [lw.sized_empty(out_t)],
+        [identity, spatial, identity],
+        [PARALLEL] * 4,
+        body,
+    )[0]
 
 
 def _contract_axis(
@@ -775,14 +845,14 @@ def _contract_axis(
     m,  # noqa: ANN001
     axis: int,
     nhwc: bool,
+    dtype: str,
 ) -> SSAValue:
-    """out[.., i, ..] = sum_k m[i, k] * x[.., k, ..] over spatial `axis` (0: H, 1: W)."""
+    """out[.., i, ..] = sum_k m[i, k] * x[.., k, ..] over spatial `axis` (0: H, 1: W), in
+    Relay dtype `dtype` (x's)."""
     from relay_opt.dialects.relay.constants import dense_from_numpy
-    from relay_opt.dialects.relay.types import tensor_dtype
     from relay_opt.lowering.convert_relay_to_linalg.nn import _mac
     from relay_opt.lowering.convert_relay_to_linalg.structured import REDUCTION, filled
 
-    dtype = tensor_dtype(op.operands[0].type)  # pyright: ignore
     t = signless(x.type)
     assert isinstance(t, TensorType)
     # Unsigned weights (0 or 1) are built signless: the same bits, the body's type.
