@@ -66,6 +66,7 @@ LIBRARY_SOURCES = (
     "runtime/kernel_library.py",
     "runtime/thread_pool.py",
     "dialects/relay/attribute_names.py",
+    "lowering/expand_math.py",  # its vector variants are part of the JIT's LLVM IR and pipeline
 )
 """The sources that make the library object (its generator, the translation to LLVM IR, the
 -O3 pipeline and code generation): its key hashes these, not all of relay-opt's sources, so

@@ -219,12 +219,12 @@ def @main(%x: Tensor[(?, 3), float32]) {
 
 def test_an_operator_without_a_shape_function_is_a_located_error():
     module = load_program(
-        HEADER + "def @main(%x: Tensor[(?, 3), float32], %y: Tensor[(1, 3), float32]) {\n"
-        "  collapse_sum_like(%x, %y)\n}\n",
+        HEADER + "def @main(%x: Tensor[(?, 3), float32], %g: Tensor[(3), float32]) {\n"
+        "  nn.batch_norm(%x, %g, %g, %g, %g).0\n}\n",
         "relay",
         filename="sum.rly",
     ).module
-    with pytest.raises(RelayError, match="'collapse_sum_like' with \\? dimensions is not") as e:
+    with pytest.raises(RelayError, match="'nn.batch_norm' with \\? dimensions is not") as e:
         compile(module, opt=0, cache=False)
     assert str(location_of(e.value.at)) == "sum.rly:3:3"
 
