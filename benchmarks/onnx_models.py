@@ -130,6 +130,21 @@ def timed(fn: Callable[[], object], repeat: int, budget: float) -> tuple[float, 
     return statistics.median(times) * 1e3, len(times)
 
 
+def ort_session(model, threads: int | None):  # noqa: ANN001, ANN201
+    """onnxruntime's CPU session for `model`, fully optimized, with `threads` intra-op
+    threads (None: onnxruntime's default) and no inter-op parallelism."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads is not None:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    return ort.InferenceSession(
+        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+
+
 def flat(result: object) -> list[np.ndarray]:
     return (
         [np.asarray(r) for r in result]
@@ -148,7 +163,6 @@ def measure(
 ) -> dict[str, object]:
     """One row: relay-opt's, onnxruntime's (`threads` intra-op threads, else its default) and
     the interpreter's latency, setup times and the largest difference of the outputs."""
-    import onnxruntime as ort
 
     from relay_opt.frontends.onnx import import_onnx
     from relay_opt.runtime.jit import compile
@@ -164,15 +178,8 @@ def measure(
     ours = flat(exe(*args))
     row["relay-opt ms"], row["runs"] = timed(lambda: exe(*args), repeat, budget)
 
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    if threads is not None:
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
     start = time.perf_counter()
-    session = ort.InferenceSession(
-        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
-    )
+    session = ort_session(model, threads)
     row["ort setup s"] = time.perf_counter() - start
     theirs = session.run(None, feeds)
     row["ort ms"], _ = timed(lambda: session.run(None, feeds), repeat, budget)

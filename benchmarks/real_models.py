@@ -329,8 +329,7 @@ def measure(
 ) -> dict[str, object]:
     """One row: import and compile time, relay-opt's and onnxruntime's latency by `clock`
     (and PyTorch eager's with `torch_too`, at the thread count torch has), the error."""
-    import onnxruntime as ort
-    from onnx_models import flat
+    from onnx_models import flat, ort_session
 
     from relay_opt.frontends.onnx import import_onnx
     from relay_opt.runtime.jit import compile
@@ -348,14 +347,8 @@ def measure(
     ours = flat(exe(*args))
     row["relay-opt ms"] = timed(lambda: exe(*args), clock, budget)
 
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
     start = time.perf_counter()
-    session = ort.InferenceSession(
-        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
-    )
+    session = ort_session(model, threads)
     row["ort setup s"] = time.perf_counter() - start
     theirs = session.run(None, feeds)
     row["ort ms"] = timed(lambda: session.run(None, feeds), clock, budget)

@@ -589,19 +589,7 @@ def _free_var_decls(e: object) -> list[s.FreeVar]:
 
 def _mentions(e: object, name: str) -> bool:
     """Whether `%name` occurs in an expression (used to spot recursive local functions)."""
-    stack = [e]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, s.Local) and node.name == name:
-            return True
-        if isinstance(node, list):
-            stack.extend(node)
-        elif hasattr(node, "__dataclass_fields__"):
-            for f in node.__dataclass_fields__:  # pyright: ignore
-                value = getattr(node, f)
-                if isinstance(value, (list, tuple)) or hasattr(value, "__dataclass_fields__"):
-                    stack.append(list(value) if isinstance(value, tuple) else value)
-    return False
+    return any(isinstance(node, s.Local) and node.name == name for node in s.nodes(e))
 
 
 def to_dialect(program: s.Program, meta: MetaTable | None = None) -> ModuleOp:
