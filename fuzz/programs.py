@@ -58,6 +58,17 @@ INEXACT_FLOAT_OPS = {
 """Operators whose float results native code may round differently (libm, summation order,
 float64 reference arithmetic). Everything else is exact on exact operands."""
 
+CONTRACTED_ADDS = ("add", "subtract", "nn.bias_add")
+"""Float adds a product feeding them may fuse into (an FMA under the fast policy)."""
+
+MOVEMENT = (
+    "reshape", "transpose", "expand_dims", "squeeze", "broadcast_to", "broadcast_to_like",
+    "reshape_like", "strided_slice", "take", "copy", "tile", "repeat", "concatenate", "stack",
+    "split", "reverse", "layout_transform", "nn.batch_flatten", "where", "negative",
+)  # fmt: skip
+"""Operators that pass values through unrounded (a product read through them can still
+reach an add's loop as the same product)."""
+
 SUMS = ("sum", "mean", "prod", "collapse_sum_like", "collapse_sum_to")
 """Reductions whose float result of integer operands is exact."""
 
@@ -489,10 +500,26 @@ class Generator:
             vals.append(val)
         return vals
 
+    def _from_a_product(self, name: str) -> bool:
+        """Whether value `name` is a float product, directly or through data movement."""
+        node = next((n for n in self.nodes if n.name == name), None)
+        if node is None:
+            return False
+        if node.op == "multiply":
+            return _is_float(node.dtype)
+        if node.op in MOVEMENT or node.op in ("tuple", "tuple_get"):
+            return any(self._from_a_product(a) for a in node.args)
+        return False
+
     def _exact(
         self, op: str, leaves: list[Val], outs: list[Any], dtypes: list[str], attrs: Any
     ) -> bool:
         inexact_in = [v for v in leaves if not v.exact]
+        # The fast policy's `contract` lets LLVM fuse a product feeding a float add into one
+        # FMA (one rounding, not two) when both land in one loop (seed 13 #1693).
+        float_add = op in CONTRACTED_ADDS and any(_is_float(d) for d in dtypes)
+        if float_add and any(self._from_a_product(v.name) for v in leaves):
+            return False
         if op in INEXACT_FLOAT_OPS and any(_is_float(d) for d in dtypes):
             if op == "image.resize2d" and attrs.method == "nearest_neighbor" and not inexact_in:
                 return True

@@ -91,6 +91,22 @@ def test_a_discontinuous_operator_is_generated_only_clear_of_its_discontinuity()
     assert out.exact
 
 
+def test_a_float_add_of_a_product_is_not_exact():
+    """Under the fast policy a product feeding an add may become one FMA (one rounding), so
+    the sum is compared with a tolerance; a sum of plain inputs stays bit for bit (seed 13
+    #1693: v - a * b differed in the last bit at -O3)."""
+    g = programs.Generator(np.random.default_rng(0), ["multiply", "subtract"])
+    a, b, c = (
+        programs.Val(n, "float32", np.array([0.3, 1.7], np.float32), True, 1.0) for n in "abc"
+    )
+    (product,) = g.emit("multiply", [a, b], {})
+    assert product.exact
+    (difference,) = g.emit("subtract", [c, product], {})
+    assert not difference.exact
+    (plain,) = g.emit("subtract", [c, a], {})
+    assert plain.exact
+
+
 class _Kill:
     """Unpickled in the worker, it kills the process: a crash."""
 
