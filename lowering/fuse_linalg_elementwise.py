@@ -34,11 +34,16 @@ from xdsl.rewriter import Rewriter
 from relay_opt.dialects.relay.attribute_names import GROUP
 
 
-def _mergeable(producer: linalg.GenericOp, consumer: linalg.GenericOp, operand_index: int) -> bool:
+def _sole_reader_in_group(producer: linalg.GenericOp, consumer: linalg.GenericOp) -> bool:
+    """Whether `consumer` is in `producer`'s fused group and the only reader of its one result."""
     group = producer.attributes.get(GROUP)
     if group is None or consumer.attributes.get(GROUP) != group:
         return False
-    if len(producer.outputs) != 1 or not producer.results[0].has_one_use():
+    return len(producer.outputs) == 1 and producer.results[0].has_one_use()
+
+
+def _mergeable(producer: linalg.GenericOp, consumer: linalg.GenericOp, operand_index: int) -> bool:
+    if not _sole_reader_in_group(producer, consumer):
         return False
     if any(str(it.data) != "parallel" for it in producer.iterator_types):  # pyright: ignore
         return False
@@ -74,10 +79,7 @@ def _copy_source(
 ) -> tuple[SSAValue, AffineMap] | None:
     """The source and map through which `consumer` can read `producer`'s result directly,
     if `producer` is a copy of its group that `consumer`, all parallel, reads alone."""
-    group = producer.attributes.get(GROUP)
-    if group is None or consumer.attributes.get(GROUP) != group:
-        return None
-    if len(producer.outputs) != 1 or not producer.results[0].has_one_use():
+    if not _sole_reader_in_group(producer, consumer):
         return None
     if any(str(it.data) != "parallel" for it in consumer.iterator_types):  # pyright: ignore
         return None  # a reduction or a contraction keeps its own operand layout
