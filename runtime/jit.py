@@ -302,7 +302,12 @@ def _regroup(t: Attribute, leaves: list[np.ndarray]) -> object:
 
 
 class Executable:
-    """A compiled Relay function: call it with numpy arrays (positionally or by parameter name)."""
+    """A compiled Relay function: call it with numpy arrays (positionally or by parameter name).
+
+    Each call returns new arrays. An input that is a C-contiguous numpy array of the
+    parameter's dtype is read where it is; any other array-like of the right shape and dtype
+    is first copied into one (numpy.ascontiguousarray), so the quickest calls pass arrays of
+    the exact dtype."""
 
     def __init__(
         self,
