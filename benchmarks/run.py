@@ -18,7 +18,7 @@ each in a fresh process, and the load and first call of its package (export_libr
 `--threads N` (default 1) is given to every system: onnxruntime's intra-op threads,
 numpy's BLAS (threadpoolctl), torch.set_num_threads and relay-opt's RELAY_OPT_NUM_THREADS.
 Times are medians of wall-clock calls after a warm-up, stopping once a runner has used
-`--budget` seconds (vector math: relay-opt's and numpy's calls alternate). Outputs are
+`--budget` seconds (vector math: relay-opt's and numpy's calls alternate in turns). Outputs are
 compared where two systems run the same thing, so a wrong answer cannot look fast. Nothing
 here asserts a time.
 
@@ -398,20 +398,25 @@ def math_rows(n: int, budget: float) -> list[dict[str, object]]:
 
 
 def alternating(
-    fns: Sequence[Callable[[], object]], budget: float, repeat: int = 200
+    fns: Sequence[Callable[[], object]], budget: float, rounds: int = 25, block: int = 8
 ) -> list[float]:
-    """The median wall-clock seconds of each of `fns`, called in turn after a warm-up until
-    `repeat` rounds or `budget` seconds: on a shared machine a load that comes and goes then
-    weighs on each alike (timed one after the other, a drift decided a row)."""
+    """The median wall-clock seconds of each of `fns`, called in turns of `block` calls
+    after a warm-up, until `rounds` turns or `budget` seconds: on a shared machine a load
+    that comes and goes then weighs on each alike (timed one after the other, a drift decided
+    a row), while each turn's calls still run back to back, as a throughput measurement's
+    do (a thread pool's workers stay awake between them)."""
     for fn in fns:
         fn()
     times: list[list[float]] = [[] for _ in fns]
     start = time.perf_counter()
-    while len(times[0]) < repeat and (len(times[0]) < 3 or time.perf_counter() - start < budget):
+    for turn in range(rounds):
+        if turn >= 1 and time.perf_counter() - start > budget:
+            break
         for fn, spent in zip(fns, times, strict=True):
-            t = time.perf_counter()
-            fn()
-            spent.append(time.perf_counter() - t)
+            for _ in range(block):
+                t = time.perf_counter()
+                fn()
+                spent.append(time.perf_counter() - t)
     return [statistics.median(spent) for spent in times]
 
 
@@ -601,8 +606,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows = math_rows(settings["math_n"], budget)  # pyright: ignore
         cols = ["function", "relay-opt G/s", "numpy G/s", "x numpy", "max rel err"]
         title = (
-            f"vector math over {settings['math_n']} float32 (calls of relay-opt and numpy "
-            "alternate; each returns a new array, as numpy's ufunc without out= does)"
+            f"vector math over {settings['math_n']} float32 (relay-opt's and numpy's calls "
+            "alternate in turns of 8; each returns a new array, as numpy's ufunc without out= "
+            "does)"
         )
         print(table(title, cols, rows), flush=True)
     if "compile" in sections:
