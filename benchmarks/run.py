@@ -18,8 +18,9 @@ each in a fresh process, and the load and first call of its package (export_libr
 `--threads N` (default 1) is given to every system: onnxruntime's intra-op threads,
 numpy's BLAS (threadpoolctl), torch.set_num_threads and relay-opt's RELAY_OPT_NUM_THREADS.
 Times are medians of wall-clock calls after a warm-up, stopping once a runner has used
-`--budget` seconds. Outputs are compared where two systems run the same
-thing, so a wrong answer cannot look fast. Nothing here asserts a time.
+`--budget` seconds (vector math: relay-opt's and numpy's calls alternate in turns). Outputs are
+compared where two systems run the same thing, so a wrong answer cannot look fast. Nothing
+here asserts a time.
 
 The sections reuse onnx_models.py (models, inputs, the per-model measurement), real_models.py
 (the torch-built models, exported to ONNX in a temporary directory),
@@ -380,8 +381,10 @@ def math_rows(n: int, budget: float) -> list[dict[str, object]]:
         f = compiled(name, n)
         got = np.asarray(f(x)).astype(np.float64)
         want = reference(x.astype(np.float64))
-        ours = n / bench(lambda: f(x), budget) / 1e9  # noqa: B023
-        theirs = n / bench(lambda: numpy_fn(x), budget) / 1e9  # noqa: B023
+        ours, theirs = (
+            n / t / 1e9
+            for t in alternating([lambda: f(x), lambda: numpy_fn(x)], budget)  # noqa: B023
+        )
         rows.append(
             {
                 "function": name,
@@ -392,6 +395,29 @@ def math_rows(n: int, budget: float) -> list[dict[str, object]]:
             }
         )
     return rows
+
+
+def alternating(
+    fns: Sequence[Callable[[], object]], budget: float, rounds: int = 25, block: int = 8
+) -> list[float]:
+    """The median wall-clock seconds of each of `fns`, called in turns of `block` calls
+    after a warm-up, until `rounds` turns or `budget` seconds: on a shared machine a load
+    that comes and goes then weighs on each alike (timed one after the other, a drift decided
+    a row), while each turn's calls still run back to back, as a throughput measurement's
+    do (a thread pool's workers stay awake between them)."""
+    for fn in fns:
+        fn()
+    times: list[list[float]] = [[] for _ in fns]
+    start = time.perf_counter()
+    for turn in range(rounds):
+        if turn >= 1 and time.perf_counter() - start > budget:
+            break
+        for fn, spent in zip(fns, times, strict=True):
+            for _ in range(block):
+                t = time.perf_counter()
+                fn()
+                spent.append(time.perf_counter() - t)
+    return [statistics.median(spent) for spent in times]
 
 
 # -- compile time ----------------------------------------------------------------------------
@@ -579,7 +605,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "math" in sections:
         rows = math_rows(settings["math_n"], budget)  # pyright: ignore
         cols = ["function", "relay-opt G/s", "numpy G/s", "x numpy", "max rel err"]
-        print(table(f"vector math over {settings['math_n']} float32", cols, rows), flush=True)
+        title = (
+            f"vector math over {settings['math_n']} float32 (relay-opt's and numpy's calls "
+            "alternate in turns of 8; each returns a new array, as numpy's ufunc without out= "
+            "does)"
+        )
+        print(table(title, cols, rows), flush=True)
     if "compile" in sections:
         rows = compile_rows(settings["compile_model"])  # pyright: ignore
         cols = [

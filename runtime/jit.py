@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import platform
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, cached_property
@@ -301,7 +302,12 @@ def _regroup(t: Attribute, leaves: list[np.ndarray]) -> object:
 
 
 class Executable:
-    """A compiled Relay function: call it with numpy arrays (positionally or by parameter name)."""
+    """A compiled Relay function: call it with numpy arrays (positionally or by parameter name).
+
+    Each call returns new arrays. An input that is a C-contiguous numpy array of the
+    parameter's dtype is read where it is; any other array-like of the right shape and dtype
+    is first copied into one (numpy.ascontiguousarray), so the quickest calls pass arrays of
+    the exact dtype."""
 
     def __init__(
         self,
@@ -332,6 +338,9 @@ class Executable:
         ]
         arg_types += [ctypes.c_void_p] * len(self.outputs)
         self._fn = ctypes.CFUNCTYPE(None, *[c or ctypes.c_void_p for c in arg_types])(address)
+        self._plan = _StaticPlan.of(params, self.outputs, ret_type)
+        self._lean: Callable[[tuple], object] | None = None
+        self._lean_ready = False  # built on the first call, after compile() set everything
 
     def export_library(
         self,
@@ -360,18 +369,14 @@ class Executable:
         if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
             raise ArgumentError(f"the thread count must be a positive integer, got {n!r}")
         self._threads = n
+        self._lean_ready = False
 
     def _with_threads(self, fn, pointers: list[int]) -> None:  # noqa: ANN001
         """fn(*pointers) with this executable's thread count, then the process's again."""
         if self._threads is None:
             fn(*pointers)
-            return
-        before = thread_pool.num_threads()
-        thread_pool.set_num_threads(self._threads)
-        try:
-            fn(*pointers)
-        finally:
-            thread_pool.set_num_threads(before)
+        else:
+            _call_with_threads(thread_pool.load(), self._threads, fn, pointers)
 
     def _bind(
         self, args: Sequence[np.ndarray], kwargs: Mapping[str, np.ndarray]
@@ -414,27 +419,142 @@ class Executable:
         return bound
 
     def __call__(self, *args: np.ndarray, **kwargs: np.ndarray) -> object:
+        if not self._lean_ready:
+            self._lean, self._lean_ready = self._lean_call(), True
+        if self._lean is not None and not kwargs:
+            result = self._lean(args)
+            if result is not None:
+                return result
         if self._objects is not None:
             return self._objects.call(self, args, kwargs)
         inputs = self._bind(args, kwargs)
         outputs = [_output_buffer(s) for s in self.outputs]
-        pointers = [*_input_words(self.params, inputs), *(a.ctypes.data for a in outputs)]
+        pointers = [*_input_words(self.params, inputs), *map(_address, outputs)]
         try:
             self._run(pointers)
         finally:
             results = _take_results(self.outputs, outputs)
         return _regroup(self._ret_type, results)
 
+    def _lean_call(self) -> Callable[[tuple], object] | None:
+        """The call of the common case, where every input and output is a tensor of static
+        shape and nothing but the kernel library's error cell is checked: it takes
+        C-contiguous arrays of exactly the expected shapes and dtypes and returns None for
+        anything else, which the general path then converts or refuses. A call right after
+        a kernel that evicted the caches pays for every Python object and line it touches
+        (40-50 us through the general path), so this one is a closure over what it needs,
+        reads addresses directly and builds one list."""
+        plan = self._plan
+        if plan is None or self._objects is not None or self._depth_check is not None:
+            return None
+        fn, address, empty, ndarray = self._fn, _address, np.empty, np.ndarray
+        inputs, outputs, single, ret_type = plan.inputs, plan.outputs, plan.single, self._ret_type
+        kernel_error = self._kernel_error
+        cell = kernel_error.resolve() if kernel_error is not None else None
+        threads = self._threads or 0  # (a thread count is at least 1)
+        pool = thread_pool.load() if threads else None
+
+        def call(args: tuple) -> object:
+            if len(args) != len(inputs):
+                return None
+            words = []
+            for a, (shape, dtype) in zip(args, inputs):  # noqa: B905 (lengths checked)
+                if (
+                    type(a) is not ndarray
+                    or a.shape != shape
+                    or a.dtype != dtype
+                    or not a.flags.c_contiguous
+                ):
+                    return None
+                words.append(address(a))
+            results = [empty(shape, dtype) for shape, dtype in outputs]
+            words += map(address, results)
+            if cell is not None:
+                cell.value = 0
+            if pool is None:
+                fn(*words)
+            else:
+                _call_with_threads(pool, threads, fn, words)
+            if cell is not None and cell.value:
+                assert kernel_error is not None
+                kernel_error.check()
+            return results[0] if single else _regroup(ret_type, results)
+
+        return call
+
     def _run(self, pointers: list[int]) -> None:
         """The native call, with its error channels checked (depth, kernel library)."""
-        if self._kernel_error is not None:
-            self._kernel_error.clear()
+        kernel_error = self._kernel_error
+        if kernel_error is not None:
+            kernel_error.clear()
         if self._depth_check is None:
             self._with_threads(self._fn, pointers)
         else:
             self._depth_check.call(lambda *p: self._with_threads(self._fn, list(p)), pointers)
-        if self._kernel_error is not None:
-            self._kernel_error.check()
+        if kernel_error is not None:
+            kernel_error.check()
+
+
+def _call_with_threads(pool, n: int, fn, pointers: list[int]) -> None:  # noqa: ANN001
+    """fn(*pointers) with `n` threads, then the process's count again (the pool's own
+    functions: this runs on every call)."""
+    before = pool.get_threads()
+    if before == n:
+        fn(*pointers)
+        return
+    pool.set_threads(n)
+    try:
+        fn(*pointers)
+    finally:
+        pool.set_threads(before)
+
+
+@dataclass(frozen=True)
+class _StaticPlan:
+    """How to call an executable whose inputs and outputs are all tensors of static shape,
+    worked out once: (shape, dtype) of each input and output, and whether the result is
+    one tensor (else a tuple, regrouped)."""
+
+    inputs: tuple[tuple[tuple[int, ...], np.dtype], ...]
+    outputs: tuple[tuple[tuple[int, ...], np.dtype], ...]
+    single: bool
+
+    @staticmethod
+    def of(
+        params: Sequence[object], outputs: Sequence[object], ret_type: Attribute
+    ) -> _StaticPlan | None:
+        static = [s for s in [*params, *outputs] if isinstance(s, TensorSpec) and not s.dynamic]
+        if len(static) != len(params) + len(outputs):
+            return None  # objects or `?` dims: the general path
+        pairs = tuple((s.shape, s.np_dtype) for s in static)
+        return _StaticPlan(
+            pairs[: len(params)], pairs[len(params) :], isinstance(ret_type, TensorType)
+        )
+
+
+def _array_address_reader() -> Callable[[np.ndarray], int]:
+    """A function from an array to the address of its data.
+
+    `a.ctypes.data` builds a ctypes helper object on every use, about 2 us: most of a small
+    call's cost. On CPython id() is the object's address, and numpy's array object holds its
+    data pointer right after the object header (PyArrayObject_fields.data, which the C API's
+    PyArray_DATA macro compiles into every extension, so numpy cannot move it). Used where
+    probe arrays confirm it, else the slow way."""
+    read = ctypes.c_void_p.from_address
+    offset = object.__basicsize__
+
+    def direct(a: np.ndarray) -> int:
+        return read(id(a) + offset).value or 0  # (numpy never has a null data pointer)
+
+    probes = [np.zeros(3, np.float32), np.arange(10.0)[3:], np.zeros((2, 0)), np.zeros((), np.int8)]
+    if platform.python_implementation() == "CPython" and all(
+        direct(p) == p.ctypes.data for p in probes
+    ):
+        return direct
+    return lambda a: a.ctypes.data
+
+
+_address = _array_address_reader()
 
 
 def _output_buffer(spec: object) -> np.ndarray:
@@ -455,7 +575,7 @@ def _input_words(params: Sequence[object], inputs: Sequence[object]) -> list[int
             words.append(a.address)
             continue
         assert isinstance(a, np.ndarray) and isinstance(spec, TensorSpec)
-        words.append(a.ctypes.data)
+        words.append(_address(a))
         if spec.dynamic:
             words += [n for d, n in zip(spec.shape, a.shape, strict=True) if d == DYNAMIC]
     return words
@@ -516,7 +636,7 @@ class _Objects:
 
         inputs: list = exe._bind(args, kwargs)  # arrays and _ObjectArgs
         outputs = [_output_buffer(s) for s in exe.outputs]
-        pointers = [*_input_words(exe.params, inputs), *(a.ctypes.data for a in outputs)]
+        pointers = [*_input_words(exe.params, inputs), *map(_address, outputs)]
         with self.lock, contextlib.ExitStack() as release:
             if self.release is not None:
                 release.callback(self.release)

@@ -232,7 +232,7 @@ class KernelErrorCell:
         self.engine = engine
         self.cell: ctypes.c_int64 | None = None
 
-    def _resolve(self) -> ctypes.c_int64:
+    def resolve(self) -> ctypes.c_int64:
         if self.cell is None:  # known once the engine is finalized
             address = self.engine.get_global_value_address(KERNEL_ERROR_GLOBAL)
             if not address:
@@ -241,10 +241,10 @@ class KernelErrorCell:
         return self.cell
 
     def clear(self) -> None:
-        self._resolve().value = 0
+        self.resolve().value = 0
 
     def check(self) -> None:
-        requested = self._resolve().value
+        requested = self.resolve().value
         if requested:
             raise RelayError(
                 f"out of memory: a kernel could not allocate {requested} bytes of scratch "

@@ -61,6 +61,59 @@ def test_tuple_results_come_back_as_tuples():
     np.testing.assert_array_equal(absolute, np.abs(a))
 
 
+def test_every_array_form_is_read_right_and_every_bad_one_refused():
+    # The lean call path takes C-contiguous arrays of the exact shape and dtype; every other
+    # form goes through the general one, which converts or refuses it.
+    module = load_program(
+        HEADER
+        + "def @main(%a: Tensor[(2, 3), float32], %b: Tensor[(3), float32]) "
+        + "{ (add(%a, %b), multiply(%a, 2f)) }",
+        "relay",
+    ).module
+    exe = compile(module, threads=1)
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    b = np.array([1, -1, 0.5], np.float32)
+
+    class Tagged(np.ndarray):
+        pass
+
+    readonly = a.copy()
+    readonly.flags.writeable = False
+    forms = {
+        "plain": a,
+        "a view into a larger array": np.arange(12, dtype=np.float32).reshape(2, 6)[:, 3:] - 3,
+        "Fortran order": np.asfortranarray(a),
+        "strided": np.arange(12, dtype=np.float32)[::2].reshape(2, 3),
+        "a subclass": a.view(Tagged),
+        "read-only": readonly,
+        "a memoryview": memoryview(a),
+    }
+    for what, x in forms.items():
+        want = np.asarray(x, np.float32)
+        first, second = exe(x, b)
+        np.testing.assert_array_equal(first, want + b, err_msg=what)
+        np.testing.assert_array_equal(second, want * 2, err_msg=what)
+    again, _ = exe(a, b)
+    assert not np.shares_memory(again, first)  # every call has its own outputs
+    with pytest.raises(ValueError, match="input 'a' must be 2x3 float32, got 2x3 float64"):
+        exe(a.astype(np.float64), b)
+    with pytest.raises(ValueError, match=r"input 'a' must be 2x3 float32, got 2x3 >f4"):
+        exe(a.astype(">f4"), b)
+    with pytest.raises(ValueError, match="input 'b' must be 3 float32, got 1x3 float32"):
+        exe(a, b.reshape(1, 3))
+    with pytest.raises(TypeError, match="expected 2 input"):
+        exe(a)
+
+
+def test_array_addresses_are_read_right():
+    from relay_opt.runtime.jit import _address
+
+    base = np.arange(64, dtype=np.float64)
+    for a in (base, base[5:], base[::3], base.reshape(8, 8).T, np.zeros((0, 4)), np.float32(1)):
+        a = np.asarray(a)
+        assert _address(a) == a.ctypes.data
+
+
 @pytest.mark.parametrize("opt", [0, 3])
 def test_constant_outputs_of_different_types(opt):
     # Each output is copied out of a global; the memcpy intrinsic was declared with the first
