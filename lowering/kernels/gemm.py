@@ -40,6 +40,7 @@ count.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -496,6 +497,13 @@ class _Gemm:
         self.row_bias = ir.select(rows, p["bias"], zeros)
         self.row_step = ir.select(rows, self.c(1), zero)
         self.residual = ir.select(self.has_residual, ir.at(p["residual"], first), p["C"])
+        # Any epilogue at all: without one, the stores skip it (a plain product stays as fast).
+        changes = [ir.cmp("ne", p["flags"], zero)]
+        for name, value in (("scale", 1.0), ("lo", -math.inf), ("hi", math.inf)):
+            changes.append(ir.emit(llvm.FCmpOp(p[name], ir.fconst(value), "une")))
+        self.has_epilogue = changes[0]
+        for c in changes[1:]:
+            self.has_epilogue = ir.emit(llvm.OrOp(self.has_epilogue, c))
 
     def epilogue(self, value: SSAValue, i: SSAValue, n: SSAValue, residual: SSAValue) -> SSAValue:
         """clip(scale * value + bias + residual, lo, hi) for C's element (or vector of
@@ -780,8 +788,11 @@ class _Gemm:
 
                     return apply
 
-                ir.loop(self.c(0), n_vec, self.c(lanes), finished(self.vec))
-                ir.loop(n_vec, width, self.c(1), finished(F32))
+                def epilogue() -> None:
+                    ir.loop(self.c(0), n_vec, self.c(lanes), finished(self.vec))
+                    ir.loop(n_vec, width, self.c(1), finished(F32))
+
+                ir.if_(self.has_epilogue, epilogue)
 
             ir.loop(self.c(0), p["N"], self.c(AXPY_COLUMNS), run)
 
@@ -1004,17 +1015,18 @@ class _Gemm:
         acc = ir.loop(self.c(0), kc, self.c(1), step, [zero] * (rows * nv))
         full = ir.emit(llvm.AndOp(ir.cmp("eq", mr, self.c(rows)), ir.cmp("eq", nr, self.c(s.nr))))
 
-        def finished(value: SSAValue, i: SSAValue, j: SSAValue, ptr: SSAValue) -> SSAValue:
-            """`value` at the tile's (i, j), C's `ptr`: after the last K block, the epilogue
-            (computed in every block, selected in the last: one version of the code)."""
+        def finished(value: SSAValue, i: SSAValue, j: SSAValue) -> SSAValue:
+            """`value` at the tile's (i, j) of an edge tile: after the last K block, the
+            epilogue (computed in every block, selected in the last: one version of the code)."""
             at = ir.add(ir.mul(i, ldc), j)
             done = self.epilogue(
                 value, ir.add(tile.row, i), ir.add(tile.col, j), ir.at(tile.residual, at)
             )
             return ir.select(last_k, done, value)
 
-        def store_full() -> None:
-            # One version for both cases (compile time): C was prefetched, reading it is cheap.
+        def store_full(epilogue: bool) -> None:
+            # One version for overwrite and accumulate (compile time): C was prefetched,
+            # reading it is cheap; one with the epilogue (the last K block), one without.
             for i in range(rows):
                 row = ir.at(c, (self.c(i), ldc))
                 for v in range(nv):
@@ -1022,7 +1034,15 @@ class _Gemm:
                     value = acc[i * nv + v]
                     summed = ir.emit(llvm.FAddOp(ir.load(ptr, self.vec, 4), value))
                     value = ir.select(overwrite, value, summed)
-                    ir.store(finished(value, self.c(i), self.c(v * s.lanes), ptr), ptr, 4)
+                    if epilogue:
+                        at = ir.add(tile.row, self.c(i)), ir.add(tile.col, self.c(v * s.lanes))
+                        offset = ir.add(ir.mul(self.c(i), ldc), self.c(v * s.lanes))
+                        value = self.epilogue(value, *at, ir.at(tile.residual, offset))
+                    ir.store(value, ptr, 4)
+
+        def store_tile() -> None:
+            with_epilogue = ir.emit(llvm.AndOp(last_k, self.has_epilogue))
+            ir.if_(with_epilogue, lambda: store_full(True), lambda: store_full(False))
 
         def store_edge() -> None:
             for i in range(rows):
@@ -1035,14 +1055,10 @@ class _Gemm:
                     t = ir.load(ir.at(self.tile, (i, self.c(s.nr)), j))
                     ptr = ir.at(c, (i, ldc), j)
                     summed = ir.emit(llvm.FAddOp(ir.load(ptr), t))
-                    ir.store(finished(ir.select(overwrite, t, summed), i, j, ptr), ptr)
+                    ir.store(finished(ir.select(overwrite, t, summed), i, j), ptr)
 
                 ir.loop(self.c(0), nr, self.c(1), col)
 
             ir.loop(self.c(0), mr, self.c(1), row)
 
-        ir.if_(
-            full,
-            store_full,
-            store_edge,
-        )
+        ir.if_(full, store_tile, store_edge)

@@ -183,6 +183,8 @@ func.func @strided_view(%x: memref<3x8xf32>, %y: memref<5x7xf32>, %out0: memref<
 // and the scratch freed.
 // CHECK-LABEL: llvm.func internal @relay_opt_sgemm_6x16_columns(%{{.*}}: !llvm.ptr, %{{.*}}: i64, %{{.*}}: i64) -> i64
 // CHECK:         llvm.load %{{.*}} {alignment = 8 : i64} : !llvm.ptr -> i64
+// The epilogue's plan: is there one at all (flags, or a scale, lo or hi that changes values)?
+// CHECK:         llvm.fcmp "une" %{{.*}}, %{{.*}} : f32
 // CHECK:         llvm.alloca %{{.*}} x f32 {alignment = 64 : i64}
 // CHECK:         %[[RAW:.*]] = llvm.call @malloc(%[[SIZE:.*]]) : (i64) -> !llvm.ptr
 // CHECK:         %[[CELL:.*]] = llvm.mlir.addressof @relay_opt_kernel_error : !llvm.ptr
@@ -197,6 +199,14 @@ func.func @strided_view(%x: memref<3x8xf32>, %y: memref<5x7xf32>, %out0: memref<
 // CHECK:         llvm.shufflevector %{{.*}}, %{{.*}} [0, 0, 0, 0, 0, 0, 0, 0] : vector<8xf32>
 // CHECK-NEXT:    llvm.intr.fma(%{{.*}}) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
 // CHECK-NEXT:    llvm.intr.fma(%{{.*}}) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
+// After the last K block (and with an epilogue) each vector of the tile gets it at its store:
+// scale, bias, residual, the clip.
+// CHECK:         llvm.fmul %{{.*}}, %{{.*}} : vector<8xf32>
+// CHECK:         llvm.call_intrinsic "llvm.maximum.v8f32"
+// CHECK:         llvm.shufflevector
+// CHECK-NEXT:    llvm.call_intrinsic "llvm.minimum.v8f32"
+// CHECK-NEXT:    llvm.bitcast
+// CHECK-NEXT:    llvm.store
 // CHECK-COUNT-6: llvm.call_intrinsic "llvm.prefetch.p0"
 // CHECK-NOT:     llvm.call_intrinsic "llvm.prefetch.p0"
 // CHECK:         llvm.call @free
