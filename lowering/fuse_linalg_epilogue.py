@@ -98,8 +98,8 @@ def _fusable(anchor: linalg.GenericOp, epilogue: linalg.GenericOp, operand_index
     if _output_dims(anchor) is None or not anchor.results[0].has_one_use():
         return False
     if kernel_contraction(anchor) is not None:
-        # lower-contractions calls a kernel for it: the epilogue loops over C after a GEMM, and
-        # a conv2d's (bias, residual, relu/clip) goes into the conv routine's store.
+        # lower-contractions calls a kernel for it, which applies the epilogue (bias, scale,
+        # residual, relu/clip) at its store; any other epilogue loops over its result.
         return False
     iterators = _iterators(anchor)
     if "parallel" in iterators[iterators.index("reduction") :]:

@@ -16,8 +16,15 @@ generic's indexing maps and memref shapes, so every layout the lowering produces
 into M) is one routine. A zero fill of the destination right before the op is dropped:
 the routine overwrites C (`accumulate = 0`); otherwise it adds to C. Everything else
 (other dtypes, strided views, empty shapes, fewer than `min-macs` multiply-adds) keeps
-its loops. A fused epilogue stays a separate loop over C: fuse-linalg-epilogue does not fuse
-into these anchors.
+its loops.
+
+The elementwise generic that alone reads a fresh, zero-filled C (`store_epilogue`: a multiply
+by a constant, a bias add per column or per row of C, a residual add of a buffer of C's shape,
+then max/min with constants) goes into the call, which applies it on the register tile at the
+last store of each element: the call's last six arguments are the bias, the residual (C's
+pointer when absent), the flags (gemm.BIAS_PER_COLUMN, BIAS_PER_ROW, ADD_RESIDUAL), the scale
+and the clip bounds; it sits where that generic was, writes its destination, and C goes. So a
+dense + bias + relu writes its output once (fuse-linalg-epilogue leaves these anchors alone).
 
 A constant B (a weight global, or an inline constant) of a product of SMALL_M rows or more is
 packed now, in numpy, into the NR-column panels the microkernel reads (`pack_b_panels`): a
@@ -83,6 +90,7 @@ from xdsl.dialects.linalg import ops as linalg
 from xdsl.ir import Block, Operation, SSAValue
 from xdsl.ir.affine import AffineConstantExpr, AffineDimExpr, AffineMap
 from xdsl.passes import ModulePass
+from xdsl.traits import SymbolTable
 
 from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay.attribute_names import CONV_PADDING
@@ -98,6 +106,9 @@ from relay_opt.lowering.kernels import (
 from relay_opt.lowering.kernels.conv import CONV_KERNEL, HAS_BIAS, HAS_RESIDUAL
 from relay_opt.lowering.kernels.depthwise import DEPTHWISE_KERNEL
 from relay_opt.lowering.kernels.gemm import (
+    ADD_RESIDUAL,
+    BIAS_PER_COLUMN,
+    BIAS_PER_ROW,
     GEMM_KERNEL,
     GEMM_PACKED_B_KERNEL,
     SMALL_M,
@@ -378,6 +389,16 @@ def gemm_call(
     addend = _addend(op) if fill is not None else None
     if addend is not None:  # the call adds the product to R, which then holds the sum
         y = addend.addend
+    # The elementwise bias/scale/residual/clip after a product that overwrites a fresh C: the
+    # call applies it on the register tile and writes its destination; C goes.
+    ep = None
+    if fill is not None and addend is None and isinstance(y.owner, memref.AllocOp):
+        ep = gemm_epilogue(op, kind)
+        if ep is not None and not _only_freed_between(op, ep.op, [x, w]):
+            ep = None
+    at: Operation = op if ep is None else ep.op
+    if ep is not None:
+        y = ep.op.outputs[0]
     # A few-row product reads B once, in place (dot products along dense's weight rows):
     # packed panels measured slower there (LSTM's recurrent step, the batch-1 MLP).
     packed = None
@@ -392,13 +413,18 @@ def gemm_call(
         kernel = GEMM_PACKED_B_KERNEL
     overwrite = fill is not None and addend is None
     args = [a, b, c, *(_i64(ops, v) for v in sizes), _i64(ops, 0 if overwrite else 1)]
+    args += _epilogue_args(ops, ep, c)
     call = llvm.CallOp(declare_kernel(module, kernel, target), *args)
     call.location = op.location
     ops.append(call)
     block = op.parent_block()
     assert block is not None
-    block.insert_ops_before(ops, op)
+    block.insert_ops_before(ops, at)
     product = op.outputs[0]
+    if ep is not None:
+        _move_deallocs_after(op, ep.op, (x, w), call)
+        ep.op.detach()
+        ep.op.erase()
     op.detach()
     op.erase()
     if fill is not None:
@@ -414,7 +440,65 @@ def gemm_call(
         addend.result.replace_all_uses_with(addend.addend)
         _drop_if_unused(addend.result)
         _drop_if_unused(product)
+    if ep is not None:
+        _drop_if_unused(product)
     return True
+
+
+def gemm_epilogue(op: linalg.GenericOp, kind: str) -> Epilogue | None:
+    """The GEMM routine's epilogue after the product `op` (store_epilogue): its bias is per
+    column (C's last axis, dense's bias_add) or per row (C's rows, the leading axes folded into
+    M as the geometry folds them), shared by every batch."""
+    out_type = op.outputs[0].type
+    assert isinstance(out_type, MemRefType)
+    shape = out_type.get_shape()
+    rank = len(shape)
+    lead = 1 if kind == "batch_matmul" else 0
+    column = [0] * (rank - 1) + [1]
+    row = [0] * lead + _row_major(shape[lead:-1]) + [0]
+
+    def bias_kind(amap: AffineMap, t: MemRefType) -> int | None:
+        strides = _loop_strides(t, AffineMapAttr(amap), rank)
+        size = prod(t.get_shape())
+        if strides == column and size == shape[-1]:
+            return BIAS_PER_COLUMN
+        if strides == row and size == prod(shape[lead:-1]):
+            return BIAS_PER_ROW
+        return None
+
+    return store_epilogue(op, bias_kind, scale=True)
+
+
+def _epilogue_args(ops: list[Operation], ep: Epilogue | None, c: SSAValue) -> list[SSAValue]:
+    """The GEMM call's epilogue arguments: bias, residual (C's pointer when there is none),
+    flags, scale, lo, hi."""
+    bias = c if ep is None or ep.bias is None else _pointer(ops, ep.bias)
+    residual = c if ep is None or ep.residual is None else _pointer(ops, ep.residual)
+    flags, values = 0, (1.0, -math.inf, math.inf)
+    if ep is not None:
+        flags = ep.bias_flag | (ADD_RESIDUAL if ep.residual is not None else 0)
+        values = (ep.scale, ep.lo, ep.hi)
+    flag_bits = _i64(ops, flags)
+    floats = [arith.ConstantOp(FloatAttr(v, f32)) for v in values]
+    ops += floats
+    return [bias, residual, flag_bits, *(f.result for f in floats)]
+
+
+def _move_deallocs_after(first: Operation, last: Operation, values: Sequence[SSAValue],
+                         call: Operation) -> None:  # fmt: skip
+    """The deallocs of `values` between `first` and `last` move after `call` (which now reads
+    them where `last` was)."""
+    moved = []
+    o = first.next_op
+    while o is not None and o is not last:
+        nxt = o.next_op
+        if isinstance(o, memref.DeallocOp) and o.memref in values:
+            o.detach()
+            moved.append(o)
+        o = nxt
+    block = call.parent_block()
+    assert block is not None
+    block.insert_ops_after(moved, call)
 
 
 @dataclass(frozen=True)
@@ -618,15 +702,22 @@ def _is_conv_mac(op: linalg.GenericOp) -> bool:
 
 
 @dataclass
-class ConvEpilogue:
-    """What the routine applies at its store, taken from the elementwise generic after the conv:
-    (conv + bias) + residual, clamped to [lo, hi]."""
+class Epilogue:
+    """What a routine applies at its store, taken from the elementwise generic after the
+    product: clip(scale * product + bias + residual, lo, hi)."""
 
     op: linalg.GenericOp
     bias: SSAValue | None = None
+    bias_flag: int = 0
+    """The routine's flag for the kind of bias (per channel, per column, per row)."""
     residual: SSAValue | None = None
+    scale: float = 1.0
     lo: float = -math.inf
     hi: float = math.inf
+
+
+BiasKind = Callable[[AffineMap, MemRefType], int | None]
+"""A routine's bias kinds: the flag of a bias read at that map with that type, else None."""
 
 
 def _float_constant(v: SSAValue) -> float | None:
@@ -636,45 +727,59 @@ def _float_constant(v: SSAValue) -> float | None:
     return None
 
 
-def conv_epilogue(conv: linalg.GenericOp) -> ConvEpilogue | None:
-    """The generic that reads the conv's output (element by element, and nothing else reads
-    it but a dealloc) when its body is a chain of bias add, residual add and max/min with
-    constants, in that order, that the routine can apply; None otherwise."""
-    out = conv.outputs[0]
+def _scalar_constant(v: SSAValue) -> float | None:
+    """The value of a float32 constant global of one element that `v` reads (a scalar
+    operand such as `multiply(x, 0.5f)` after convert-relay-to-linalg), else None."""
+    get = v.owner
+    if not isinstance(get, memref.GetGlobalOp) or prod(get.memref.type.get_shape()) != 1:  # pyright: ignore
+        return None
+    g = SymbolTable.lookup_symbol(get, get.name_)
+    if not isinstance(g, memref.GlobalOp) or g.constant is None:
+        return None
+    value = g.initial_value
+    if not isinstance(value, DenseIntOrFPElementsAttr) or value.get_element_type() != f32:
+        return None
+    return float(numpy_from_dense(value).reshape(-1)[0])
+
+
+def store_epilogue(product: linalg.GenericOp, bias_kind: BiasKind, scale: bool) -> Epilogue | None:
+    """The generic that reads the product's output (element by element, and nothing else reads
+    it but a dealloc) when its body is a chain the routine can apply at its store: a multiply
+    by a constant first (when the routine has a `scale`), a bias add (of a kind `bias_kind`
+    knows), a residual add of a buffer of the output's shape, in that order, then max/min
+    with constants; None otherwise."""
+    out = product.outputs[0]
     out_type = out.type
-    assert isinstance(out_type, MemRefType)  # conv_geometry checked it
-    shape = out_type.get_shape()
+    assert isinstance(out_type, MemRefType)  # the geometry checked it
     bookkeeping = (memref.DeallocOp, linalg.FillOp)
     readers = [
         u.operation
         for u in out.uses
-        if u.operation is not conv and not isinstance(u.operation, bookkeeping)
+        if u.operation is not product and not isinstance(u.operation, bookkeeping)
     ]
     if len(readers) != 1 or not isinstance(readers[0], linalg.GenericOp):
         return None
     ep = readers[0]
-    if ep.parent is not conv.parent or len(ep.outputs) != 1 or ep.results:
+    if ep.parent is not product.parent or len(ep.outputs) != 1 or ep.results:
         return None
     if any(str(it.data) != "parallel" for it in ep.iterator_types):  # pyright: ignore
         return None
-    rank = len(shape)
+    rank = len(out_type.get_shape())
     maps = [m.data for m in ep.indexing_maps.data]
     identity = AffineMap.identity(rank)
-    channel = AffineMap(rank, 0, (AffineDimExpr(0), AffineDimExpr(1), AffineConstantExpr(0),
-                                  AffineConstantExpr(0), AffineDimExpr(4)))  # fmt: skip
     dest = ep.outputs[0]
-    if dest.type != out.type or maps[-1] != identity or dest in (*conv.inputs, out):
+    if dest.type != out.type or maps[-1] != identity or dest in (*product.inputs, out):
         return None
     if ep.body.block.args[-1].first_use is not None:
         return None  # the epilogue reads its destination
     args = ep.body.block.args
     operand: dict[SSAValue, SSAValue] = dict(zip(args, (*ep.inputs, *ep.outputs), strict=True))
     amap: dict[SSAValue, AffineMap] = dict(zip(args, maps, strict=True))
-    conv_args = [a for a in args[:-1] if operand[a] is out]
-    if len(conv_args) != 1 or amap[conv_args[0]] != identity:
+    product_args = [a for a in args[:-1] if operand[a] is out]
+    if len(product_args) != 1 or amap[product_args[0]] != identity:
         return None
-    found = ConvEpilogue(ep)
-    current: SSAValue = conv_args[0]
+    found = Epilogue(ep)
+    current: SSAValue = product_args[0]
     clipped = False
     for o in ep.body.block.ops:
         if isinstance(o, arith.ConstantOp):
@@ -687,15 +792,24 @@ def conv_epilogue(conv: linalg.GenericOp) -> ConvEpilogue | None:
         other = o.rhs if o.lhs is current else o.lhs
         if other is current:
             return None
-        if isinstance(o, arith.AddfOp) and not clipped and other in amap:
-            read = operand[other]
-            if read is out:
+        if isinstance(o, arith.MulfOp) and scale and current is product_args[0]:
+            value = _float_constant(other)
+            if value is None and other in amap:
+                value = _scalar_constant(operand[other])
+            if value is None:
                 return None
-            bias_type = MemRefType(out_type.get_element_type(), [1, shape[1], 1, 1, shape[4]])
-            if amap[other] == channel and read.type == bias_type:
+            found.scale = value
+        elif isinstance(o, arith.AddfOp) and not clipped and other in amap:
+            read = operand[other]
+            if read is out or not isinstance(read.type, MemRefType):
+                return None
+            if not isinstance(read.type.layout, NoneAttr):
+                return None
+            kind = bias_kind(amap[other], read.type)
+            if kind is not None:
                 if found.bias is not None or found.residual is not None:
                     return None
-                found.bias = read
+                found.bias, found.bias_flag = read, kind
             elif amap[other] == identity and read.type == out.type and found.residual is None:
                 found.residual = read
             else:
@@ -718,6 +832,22 @@ def conv_epilogue(conv: linalg.GenericOp) -> ConvEpilogue | None:
             return None
         current = o.result
     return None
+
+
+def conv_epilogue(conv: linalg.GenericOp) -> Epilogue | None:
+    """The conv routine's epilogue after `conv` (store_epilogue): its bias is per output
+    channel, `[1, OB, 1, 1, L]` read at (n, ob, y, x, l) -> (0, ob, 0, 0, l)."""
+    out_type = conv.outputs[0].type
+    assert isinstance(out_type, MemRefType)
+    shape = out_type.get_shape()
+    channel = AffineMap(5, 0, (AffineDimExpr(0), AffineDimExpr(1), AffineConstantExpr(0),
+                               AffineConstantExpr(0), AffineDimExpr(4)))  # fmt: skip
+    bias_type = MemRefType(out_type.get_element_type(), [1, shape[1], 1, 1, shape[4]])
+
+    def bias_kind(amap: AffineMap, t: MemRefType) -> int | None:
+        return HAS_BIAS if amap == channel and t == bias_type else None
+
+    return store_epilogue(conv, bias_kind, scale=False)
 
 
 def _only_freed_between(first: Operation, last: Operation, values: Sequence[SSAValue]) -> bool:
@@ -812,9 +942,7 @@ def conv_call(op: linalg.GenericOp, kind: str, module: ModuleOp, target: Target)
     residual = _pointer(ops, ep.residual) if ep is not None and ep.residual is not None else py
     flags = 0
     if ep is not None:
-        flags = (HAS_BIAS if ep.bias is not None else 0) | (
-            HAS_RESIDUAL if ep.residual is not None else 0
-        )
+        flags = ep.bias_flag | (HAS_RESIDUAL if ep.residual is not None else 0)
     h, wi, top, left = g.h, g.wi, 0, 0
     if padding is not None:
         st = padding.source.type
@@ -841,15 +969,7 @@ def conv_call(op: linalg.GenericOp, kind: str, module: ModuleOp, target: Target)
     assert block is not None
     block.insert_ops_before(ops, at)
     if ep is not None:
-        moved = []
-        o = op.next_op
-        while o is not None and o is not ep.op:
-            nxt = o.next_op
-            if isinstance(o, memref.DeallocOp) and o.memref in (x, w):
-                o.detach()
-                moved.append(o)
-            o = nxt
-        block.insert_ops_after(moved, call)
+        _move_deallocs_after(op, ep.op, (x, w), call)
         ep.op.detach()
         ep.op.erase()
     if padding is not None:

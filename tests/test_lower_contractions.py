@@ -7,16 +7,23 @@ for the packed-B entry (8 and 16 lanes)."""
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 from xdsl.dialects import llvm as llvm_dialect
+from xdsl.ir import Attribute
 
 from relay_opt import load_program
 from relay_opt.lowering.kernels import MIN_KERNEL_MACS
 from relay_opt.lowering.kernels.gemm import (
-    GEMM_PACKED_B_PARAMS,
-    GEMM_PARAMS,
+    ADD_RESIDUAL,
+    BIAS_PER_COLUMN,
+    BIAS_PER_ROW,
+    F32,
+    GEMM_PACKED_B_TYPES,
+    GEMM_TYPES,
+    PTR,
     GemmShape,
     gemm_name,
     gemm_packed_b_name,
@@ -141,6 +148,23 @@ def test_other_dtypes_keep_their_loops() -> None:
     assert _kernel_calls(text, 3) == 0
 
 
+NO_EPILOGUE = (None, None, 0, 1.0, -np.inf, np.inf)
+"""The epilogue arguments that leave the product as it is: no bias nor residual, scale 1, no clip."""
+
+
+def _c_function(address: int, types: tuple[Attribute, ...]) -> Callable[..., None]:
+    """The routine at `address` through its C ABI (llvm types -> ctypes); the epilogue's
+    arguments left out are NO_EPILOGUE's."""
+    ctypes_of = {PTR: ctypes.c_void_p, F32: ctypes.c_float}
+    raw = ctypes.CFUNCTYPE(None, *(ctypes_of.get(t, ctypes.c_int64) for t in types))(address)
+    fixed = len(types) - len(NO_EPILOGUE)
+
+    def call(*args: object) -> None:
+        raw(*args, *NO_EPILOGUE[len(args) - fixed :])
+
+    return call
+
+
 @pytest.fixture(scope="module", params=["host", 256, 512])
 def routine(request: pytest.FixtureRequest):  # noqa: ANN201
     """The host's GEMM routine, AVX2's (6x16) and AVX-512's (14x32; LLVM splits its vectors
@@ -156,10 +180,7 @@ def routine(request: pytest.FixtureRequest):  # noqa: ANN201
     engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target_machine(3))
     engine.add_object_file(llvm.ObjectFileRef.from_data(library_object(target)))
     engine.finalize_object()
-    signature = ctypes.CFUNCTYPE(
-        None, *([ctypes.c_void_p] * 3), *([ctypes.c_int64] * (len(GEMM_PARAMS) - 3))
-    )
-    fn = signature(engine.get_function_address(gemm_name(target)))
+    fn = _c_function(engine.get_function_address(gemm_name(target)), GEMM_TYPES)
     return engine, fn
 
 
@@ -234,6 +255,64 @@ def test_few_rows_split_across_threads_bit_for_bit(routine, transposed: bool, m:
     np.testing.assert_allclose(c, c0 + want, rtol=1e-4, atol=1e-4)
 
 
+# (M, N, K): the dot-product and the row-scaling few-row paths (M < 4), a packed product
+# whose last tiles are edges, one past the K block (the epilogue only after the last one),
+# K = 1 and an N over the pool's split.
+EPILOGUE_SHAPES = [(1, 37, 300), (3, 1003, 517), (13, 35, 300), (150, 45, 400), (7, 16, 1)]
+
+# (flags, scale, lo, hi, accumulate): relu over a column bias; a clip over a row bias, a
+# residual and a scale; a residual added to C += A x B (leaky bounds: lo < 0).
+EPILOGUES = [
+    (BIAS_PER_COLUMN, 1.0, 0.0, np.inf, 0),
+    (BIAS_PER_ROW | ADD_RESIDUAL, 0.5, -0.5, 0.7, 0),
+    (ADD_RESIDUAL, 1.0, -3.0, np.inf, 1),
+]
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+@pytest.mark.parametrize("m,n,k", EPILOGUE_SHAPES)
+def test_routine_epilogue(routine, transposed: bool, m: int, n: int, k: int) -> None:  # noqa: ANN001
+    # C = clip(scale * (A x B (+ C)) + bias + residual, lo, hi) in two batches (the bias is
+    # shared, the residual is per batch), the same bits at 1 and 2 threads.
+    from relay_opt.runtime import thread_pool
+
+    _, fn = routine
+    rng = np.random.default_rng(m * n + k)
+    batch = 2
+    a = rng.standard_normal((batch, m, k), dtype=np.float32)
+    b = rng.standard_normal((batch, n, k) if transposed else (batch, k, n), dtype=np.float32)
+    rsb, csb = (1, k) if transposed else (n, 1)
+    bt = b.transpose(0, 2, 1) if transposed else b
+    product = a.astype(np.float64) @ bt
+    residual = rng.standard_normal((batch, m, n), dtype=np.float32)
+    c0 = rng.standard_normal((batch, m, n), dtype=np.float32)
+    sizes = (m, n, k, k, 1, rsb, csb, n, batch, m * k, n * k, m * n)
+    before = thread_pool.num_threads()
+    try:
+        for flags, scale, lo, hi, accumulate in EPILOGUES:
+            bias = rng.standard_normal(m if flags & BIAS_PER_ROW else n, dtype=np.float32)
+            want = scale * (product + (c0 if accumulate else 0))
+            if flags & BIAS_PER_ROW:
+                want += bias[:, None]
+            if flags & BIAS_PER_COLUMN:
+                want += bias
+            if flags & ADD_RESIDUAL:
+                want += residual
+            want = np.clip(want, lo, hi)
+            results = []
+            for threads in (1, 2):
+                thread_pool.set_num_threads(threads)
+                c = c0.copy()
+                pointers = (a.ctypes.data, b.ctypes.data, c.ctypes.data)
+                epilogue = (bias.ctypes.data, residual.ctypes.data, flags, scale, lo, hi)
+                fn(*pointers, *sizes, accumulate, *epilogue)
+                results.append(c)
+            np.testing.assert_array_equal(results[0], results[1])
+            np.testing.assert_allclose(results[0], want, rtol=1e-4, atol=1e-4, err_msg=str(flags))
+    finally:
+        thread_pool.set_num_threads(before)
+
+
 # -- constant B, packed at compile time ------------------------------------------------------
 
 
@@ -259,10 +338,7 @@ def packed_routine(request: pytest.FixtureRequest):  # noqa: ANN201
     engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target_machine(3))
     engine.add_object_file(llvm.ObjectFileRef.from_data(library_object(target)))
     engine.finalize_object()
-    signature = ctypes.CFUNCTYPE(
-        None, *([ctypes.c_void_p] * 3), *([ctypes.c_int64] * (len(GEMM_PACKED_B_PARAMS) - 3))
-    )
-    fn = signature(engine.get_function_address(gemm_packed_b_name(target)))
+    fn = _c_function(engine.get_function_address(gemm_packed_b_name(target)), GEMM_PACKED_B_TYPES)
     return engine, fn, GemmShape.for_target(target).nr
 
 
@@ -293,6 +369,15 @@ def test_packed_b_entry(packed_routine, m: int, n: int, k: int, batch: int, broa
         sizes = (m, n, k, k, 1, n, batch, m * k, bsb, m * n, accumulate)
         fn(a.ctypes.data, panels.ctypes.data, c.ctypes.data, *sizes)
         np.testing.assert_allclose(c, want + (c0 if accumulate else 0), rtol=1e-4, atol=1e-4)
+    # The epilogue: relu(A x B + bias per column + residual).
+    bias = rng.standard_normal(n, dtype=np.float32)
+    residual = rng.standard_normal((batch, m, n), dtype=np.float32)
+    c = np.full((batch, m, n), np.nan, dtype=np.float32)
+    sizes = (m, n, k, k, 1, n, batch, m * k, bsb, m * n, 0)
+    epilogue = (bias.ctypes.data, residual.ctypes.data, BIAS_PER_COLUMN | ADD_RESIDUAL, 1.0)
+    fn(a.ctypes.data, panels.ctypes.data, c.ctypes.data, *sizes, *epilogue, 0.0, np.inf)
+    relu = np.maximum(want + bias + residual, 0)
+    np.testing.assert_allclose(c, relu, rtol=1e-4, atol=1e-4)
 
 
 def _constant_weights_model(path) -> None:  # noqa: ANN001
@@ -387,5 +472,60 @@ def test_product_added_to_a_dead_buffer_accumulates_into_it(
         return found[0]
 
     folded = generics()
+    # Without the addend (nor the epilogue, which would take the sum as a residual).
     monkeypatch.setattr(lower_contractions, "_addend", lambda op: None)
+    monkeypatch.setattr(lower_contractions, "gemm_epilogue", lambda op, kind: None)
     assert folded == generics() - 1
+
+
+# -- the epilogue on the register tile, end to end ---------------------------------------------
+
+EPILOGUE_PROGRAM = """def @main(%x: Tensor[(1, 300), float32], %w: Tensor[(37, 300), float32], %b: Tensor[(37), float32], %x5: Tensor[(5, 400), float32], %w5: Tensor[(45, 400), float32], %p: Tensor[(2, 5, 300), float32], %q: Tensor[(2, 9, 300), float32], %r: Tensor[(2, 5, 9), float32], %a: Tensor[(3, 400), float32], %y: Tensor[(400, 45), float32], %rb: Tensor[(3, 1), float32]) {
+  %0 = nn.relu(nn.bias_add(nn.dense(%x, %w, units=37), %b));
+  %1 = nn.relu(nn.dense(%x5, %w5, units=45));
+  %2 = add(multiply(nn.batch_matmul(%p, %q, transpose_b=True), 0.5f), %r);
+  %3 = clip(add(nn.matmul(%a, %y), %rb), a_min=-0.5f, a_max=0.5f);
+  (%0, %1, %2, %3)
+}"""
+"""Each product's elementwise epilogue goes into its call: a batch-1 dense + bias + relu (dot
+products), relu after a 5-row dense past the K block of both tiles (packed), a scaled
+batch_matmul plus a residual, a 3-row matmul (rows of B scaled into C) plus a bias per row,
+clipped; N and K off the tiles."""
+
+
+@pytest.mark.parametrize("bits", [None, 256])
+def test_epilogue_matches_the_interpreter(monkeypatch: pytest.MonkeyPatch, bits: int | None):
+    # The host's routines, and AVX2's (8 lanes) forced; at 1 and 2 threads, the same bits.
+    from xdsl.dialects.linalg import ops as linalg
+
+    from relay_opt.runtime import thread_pool
+
+    if bits is not None:
+        monkeypatch.setattr(Target, "host", staticmethod(lambda: Target(vector_bits=bits)))
+        monkeypatch.setenv("RELAY_OPT_NO_CACHE", "1")
+    text = HEADER + EPILOGUE_PROGRAM
+    found: list[int] = []
+
+    def count(name: str, ir) -> None:  # noqa: ANN001
+        if name == "lower-contractions":
+            found.append(sum(isinstance(op, linalg.GenericOp) for op in ir.walk()))
+
+    lower_to_llvm(load_program(text, "relay").module, level=3, after_pass=count)
+    assert found == [0]  # every epilogue went into its call
+    module = load_program(text, "relay").module
+    params = module.body.block.first_op.function_type.inputs.data  # pyright: ignore
+    rng = np.random.default_rng(7)
+    inputs = [rng.standard_normal(t.get_shape()).astype(np.float32) for t in params]  # pyright: ignore
+    want = interpret(module, inputs)
+    fn = compile(module, opt=3)
+    before = thread_pool.num_threads()
+    results = []
+    try:
+        for threads in (1, 2):
+            thread_pool.set_num_threads(threads)
+            results.append(fn(*inputs))
+    finally:
+        thread_pool.set_num_threads(before)
+    for one, two, w in zip(*results, want, strict=True):
+        np.testing.assert_array_equal(one, two)
+        np.testing.assert_allclose(one, w, rtol=1e-4, atol=1e-4)

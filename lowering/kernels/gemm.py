@@ -1,6 +1,11 @@
 """A shape-generic float32 GEMM routine, built as one `llvm.func` with vector types.
 
-    C[b] (= or +=) A[b] x B[b]      for b < batch,  C[b] an M x N row-major view
+    C[b] = clip(scale * (A[b] x B[b] (+ C[b])) + bias + residual[b], lo, hi)      for b < batch
+
+C[b] an M x N row-major view, `+ C[b]` when `accumulate` is set; the epilogue (the bias per
+column or per row, the residual, the scale and the clip, `flags`) is applied to each element
+once its whole sum is in registers, at its last store, so a dense + bias + relu writes C once.
+Without flags, scale 1 and the clip [-inf, inf], it is C (= or +=) A x B.
 
 Every operand is addressed through element strides, so one routine serves the plain, the
 transposed and the batched products: A's element (i, k) is at `A + b*bsa + i*rsa + k*csa`,
@@ -35,6 +40,7 @@ count.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -64,13 +70,25 @@ F32 = Float32Type()
 GEMM_PARAMS = (
     "A", "B", "C", "M", "N", "K", "rsa", "csa", "rsb", "csb", "ldc",
     "batch", "bsa", "bsb", "bsc", "accumulate",
+    "bias", "residual", "flags", "scale", "lo", "hi",
 )  # fmt: skip
-"""The routine's parameters in order: three pointers, then i64s (`accumulate` 0 or 1)."""
-GEMM_TYPES = (PTR, PTR, PTR, *([i64] * (len(GEMM_PARAMS) - 3)))
+"""The routine's parameters in order: three pointers, i64 sizes and strides, `accumulate` (0
+or 1), then the epilogue: two pointers (either may be anything when its flag is off), the
+flags and three float32s."""
+GEMM_TYPES = (PTR, PTR, PTR, *([i64] * 13), PTR, PTR, i64, F32, F32, F32)
 
 GEMM_PACKED_B_PARAMS = tuple(p for p in GEMM_PARAMS if p not in ("rsb", "csb"))
 """The packed-B entry's parameters: B is already in panels (`pack_b_panels`), no strides."""
-GEMM_PACKED_B_TYPES = (PTR, PTR, PTR, *([i64] * (len(GEMM_PACKED_B_PARAMS) - 3)))
+GEMM_PACKED_B_TYPES = tuple(
+    t for p, t in zip(GEMM_PARAMS, GEMM_TYPES, strict=True) if p not in ("rsb", "csb")
+)
+
+BIAS_PER_COLUMN = 1
+"""Epilogue flag: `bias` holds N floats, bias[n] is added to column n (dense's bias)."""
+BIAS_PER_ROW = 2
+"""Epilogue flag: `bias` holds M floats, bias[i] is added to row i of every batch."""
+ADD_RESIDUAL = 4
+"""Epilogue flag: `residual` is laid out as C (same strides), added element by element."""
 
 
 SMALL_M = 4
@@ -328,9 +346,13 @@ def _gemm_task(
     ir = _IR(region, entry)
     ctx, begin, end = entry.args
     p: dict[str, SSAValue] = {}
-    for k, pname in enumerate(GEMM_PARAMS):
-        v = ir.load(ir.gep(ctx, ir.const(k), elem=i64), i64, 8)
-        p[pname] = ir.emit(llvm.IntToPtrOp(v)) if k < 3 else v
+    for k, (pname, typ) in enumerate(zip(GEMM_PARAMS, GEMM_TYPES, strict=True)):
+        slot = ir.gep(ctx, ir.const(k), elem=i64)
+        if typ == F32:
+            p[pname] = ir.load(ir.emit(llvm.BitcastOp(slot, PTR)), F32, 4)
+            continue
+        v = ir.load(slot, i64, 8)
+        p[pname] = ir.emit(llvm.IntToPtrOp(v)) if typ == PTR else v
     first = ir.mul(begin, ir.const(columns))
     last = ir.min(ir.mul(end, ir.const(columns)), p["N"])
     # Packed B: panel first/NR starts (first/NR) * K * NR elements in.
@@ -338,6 +360,7 @@ def _gemm_task(
     p["C"] = ir.at(p["C"], first)
     p["N"] = ir.sub(last, first)
     gemm = _Gemm(ir, s, p, target.fma, packed_b)
+    gemm.plan_epilogue(first)
     body(gemm)
     ir.emit(llvm.ReturnOp(ir.const(0)))
     return llvm.FuncOp(
@@ -420,6 +443,25 @@ GEMM_PACKED_B_KERNEL = Kernel(
 packing B."""
 
 
+@dataclass(frozen=True)
+class Row:
+    """Row i of C in the current batch: its index, its start, the residual's (C's layout)."""
+
+    i: SSAValue
+    c: SSAValue
+    residual: SSAValue
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A register tile of C: its first row and column, its start, the residual's."""
+
+    row: SSAValue
+    col: SSAValue
+    c: SSAValue
+    residual: SSAValue
+
+
 class _Gemm:
     tile: SSAValue
     """The edge tile's stack buffer (the caller of `packed` allocates it)."""
@@ -434,6 +476,56 @@ class _Gemm:
 
     def c(self, v: int) -> SSAValue:
         return self.ir.const(v)
+
+    def plan_epilogue(self, first: SSAValue) -> None:
+        """The epilogue's operands for a task whose columns start at `first`: a bias that is
+        off reads a zero vector in place (step 0), a residual that is off reads C; so the
+        epilogue is one version of straight code (a select, not a branch, per flag)."""
+        ir, p = self.ir, self.p
+        zero = self.c(0)
+
+        def flag(bit: int) -> SSAValue:
+            return ir.cmp("ne", ir.emit(llvm.AndOp(p["flags"], self.c(bit))), zero)
+
+        zeros = ir.emit(llvm.AllocaOp(self.c(self.s.lanes), F32, alignment=64))
+        vzero = DenseIntOrFPElementsAttr.from_list(self.vec, [0.0] * self.s.lanes)
+        ir.store(ir.emit(llvm.ConstantOp(vzero, self.vec)), zeros, 4 * self.s.lanes)
+        columns, rows = flag(BIAS_PER_COLUMN), flag(BIAS_PER_ROW)
+        self.has_residual = flag(ADD_RESIDUAL)
+        self.column_bias = ir.select(columns, ir.at(p["bias"], first), zeros)
+        self.column_step = ir.select(columns, self.c(1), zero)
+        self.row_bias = ir.select(rows, p["bias"], zeros)
+        self.row_step = ir.select(rows, self.c(1), zero)
+        self.residual = ir.select(self.has_residual, ir.at(p["residual"], first), p["C"])
+        # Any epilogue at all: without one, the stores skip it (a plain product stays as fast).
+        changes = [ir.cmp("ne", p["flags"], zero)]
+        for name, value in (("scale", 1.0), ("lo", -math.inf), ("hi", math.inf)):
+            changes.append(ir.emit(llvm.FCmpOp(p[name], ir.fconst(value), "une")))
+        self.has_epilogue = changes[0]
+        for c in changes[1:]:
+            self.has_epilogue = ir.emit(llvm.OrOp(self.has_epilogue, c))
+
+    def epilogue(self, value: SSAValue, i: SSAValue, n: SSAValue, residual: SSAValue) -> SSAValue:
+        """clip(scale * value + bias + residual, lo, hi) for C's element (or vector of
+        columns) at row i, column n (from the task's first); `residual` its element there.
+        llvm.maximum/minimum keep a NaN (as relu and clip do)."""
+        ir, p = self.ir, self.p
+        t = value.type
+
+        def wide(x: SSAValue) -> SSAValue:
+            return x if t == F32 else ir.splat(x, t)  # pyright: ignore[reportArgumentType]
+
+        value = ir.emit(llvm.FMulOp(value, wide(p["scale"])))
+        column = ir.load(ir.at(self.column_bias, (n, self.column_step)), t, 4)
+        row = wide(ir.load(ir.at(self.row_bias, (i, self.row_step))))
+        value = ir.emit(llvm.FAddOp(ir.emit(llvm.FAddOp(value, column)), row))
+        added = ir.emit(llvm.FAddOp(value, ir.load(residual, t, 4)))
+        value = ir.select(self.has_residual, added, value)
+        suffix = "f32" if t == F32 else f"v{t.get_shape()[0]}f32"  # pyright: ignore
+        for bound, name in ((p["lo"], "maximum"), (p["hi"], "minimum")):
+            intrinsic = llvm.CallIntrinsicOp(f"llvm.{name}.{suffix}", [value, wide(bound)], [t])
+            value = ir.emit(intrinsic)
+        return value
 
     def round_up(self, x: SSAValue, m: int) -> SSAValue:
         ir = self.ir
@@ -469,9 +561,13 @@ class _Gemm:
 
         ir, p = self.ir, self.p
         ctx = ir.emit(llvm.AllocaOp(self.c(len(GEMM_PARAMS)), i64, alignment=8))
-        for k, pname in enumerate(GEMM_PARAMS):
-            v = ir.emit(llvm.PtrToIntOp(p[pname], i64)) if k < 3 else p[pname]
-            ir.store(v, ir.gep(ctx, self.c(k), elem=i64), 8)
+        for k, (pname, typ) in enumerate(zip(GEMM_PARAMS, GEMM_TYPES, strict=True)):
+            v = ir.emit(llvm.PtrToIntOp(p[pname], i64)) if typ == PTR else p[pname]
+            slot = ir.gep(ctx, self.c(k), elem=i64)
+            if typ == F32:
+                ir.store(v, ir.emit(llvm.BitcastOp(slot, PTR)), 4)
+            else:
+                ir.store(v, slot, 8)
         runs = ir.emit(llvm.SDivOp(ir.add(p["N"], self.c(columns - 1)), self.c(columns)))
         per_run = ir.mul(ir.mul(p["batch"], p["M"]), ir.mul(p["K"], self.c(columns)))
         grain = ir.emit(llvm.SDivOp(self.c(min_macs), ir.add(per_run, self.c(1))))
@@ -517,26 +613,31 @@ class _Gemm:
 
     # -- few rows: no packing --------------------------------------------------------------
 
-    def finish(self, ptr: SSAValue, value: SSAValue) -> None:
-        """C = value, or C += value when accumulating (scalars and vectors alike)."""
+    def finish(self, row: Row, n: SSAValue, value: SSAValue) -> None:
+        """C[i, n:] = value, or C += value when accumulating (scalars and vectors alike), then
+        the epilogue: the sum is complete."""
         ir = self.ir
+        ptr = ir.at(row.c, n)
         t = value.type
         old = ir.load(ptr, t, 4)
         summed = ir.emit(llvm.FAddOp(old, value))
         keep = ir.cmp("eq", self.p["accumulate"], self.c(0))
-        ir.store(ir.select(keep, value, summed), ptr, 4)
+        value = ir.select(keep, value, summed)
+        ir.store(self.epilogue(value, row.i, n, ir.at(row.residual, n)), ptr, 4)
 
-    def each_row(self, body: Callable[[SSAValue, SSAValue], None]) -> None:
+    def each_row(self, body: Callable[[SSAValue, Row], None]) -> None:
         """body(A's row i, C's row i) for every batch and row."""
         ir, p = self.ir, self.p
 
         def batch(b: SSAValue, _: list[SSAValue]) -> None:
             a = ir.at(p["A"], (b, p["bsa"]))
             c = ir.at(p["C"], (b, p["bsc"]))
+            residual = ir.at(self.residual, (b, p["bsc"]))
             self.b = ir.at(p["B"], (b, p["bsb"]))
 
             def row(i: SSAValue, _: list[SSAValue]) -> None:
-                body(ir.at(a, (i, p["rsa"])), ir.at(c, (i, p["ldc"])))
+                at_c = ir.at(c, (i, p["ldc"]))
+                body(ir.at(a, (i, p["rsa"])), Row(i, at_c, ir.at(residual, (i, p["ldc"]))))
 
             ir.loop(self.c(0), p["M"], self.c(1), row)
 
@@ -556,7 +657,7 @@ class _Gemm:
             llvm.ConstantOp(DenseIntOrFPElementsAttr.from_list(self.vec, [0.0] * lanes), self.vec)
         )
 
-        def group(arow: SSAValue, crow: SSAValue, n: SSAValue, width: int) -> None:
+        def group(arow: SSAValue, crow: Row, n: SSAValue, width: int) -> None:
             wrows = [ir.at(self.b, (ir.add(n, self.c(j)), p["csb"])) for j in range(width)]
 
             def step(k: SSAValue, acc: list[SSAValue]) -> list[SSAValue]:
@@ -575,9 +676,9 @@ class _Gemm:
                 return [self.fma(a, self.gather(w), carried[0])]
 
             (sums,) = ir.loop(k_vec, p["K"], self.c(1), tail, [sums])
-            self.finish(ir.at(crow, n), sums)
+            self.finish(crow, n, sums)
 
-        def row(arow: SSAValue, crow: SSAValue) -> None:
+        def row(arow: SSAValue, crow: Row) -> None:
             n_grouped = ir.mul(ir.emit(llvm.SDivOp(p["N"], self.c(cols))), self.c(cols))
             ir.loop(self.c(0), n_grouped, self.c(cols), lambda n, _: group(arow, crow, n, cols))
             ir.loop(n_grouped, p["N"], self.c(1), lambda n, _: group(arow, crow, n, 1))
@@ -638,11 +739,11 @@ class _Gemm:
         fresh_c = ir.cmp("eq", p["accumulate"], self.c(0))
         k_grouped = ir.mul(ir.emit(llvm.SDivOp(p["K"], self.c(unroll))), self.c(unroll))
 
-        def row(arow: SSAValue, crow: SSAValue) -> None:
+        def row(arow: SSAValue, crow: Row) -> None:
             def run(n0: SSAValue, _: list[SSAValue]) -> None:
                 width = ir.min(self.c(AXPY_COLUMNS), ir.sub(p["N"], n0))
                 n_vec = ir.mul(ir.emit(llvm.SDivOp(width, self.c(lanes))), self.c(lanes))
-                c0 = ir.at(crow, n0)
+                c0 = ir.at(crow.c, n0)
 
                 def rows_of_b(k: SSAValue, count: int) -> None:
                     # The first rows overwrite C unless accumulating.
@@ -677,6 +778,22 @@ class _Gemm:
 
                 ir.if_(ir.emit(llvm.AndOp(fresh_c, ir.cmp("eq", p["K"], self.c(0)))), no_k)
 
+                # The run's sums are complete: its epilogue, while the run is still in L1.
+                def finished(t: Attribute) -> Callable[[SSAValue, list[SSAValue]], None]:
+                    def apply(n: SSAValue, _: list[SSAValue]) -> None:
+                        col, ptr = ir.add(n0, n), ir.at(c0, n)
+                        value = ir.load(ptr, t, 4)
+                        residual = ir.at(crow.residual, col)
+                        ir.store(self.epilogue(value, crow.i, col, residual), ptr, 4)
+
+                    return apply
+
+                def epilogue() -> None:
+                    ir.loop(self.c(0), n_vec, self.c(lanes), finished(self.vec))
+                    ir.loop(n_vec, width, self.c(1), finished(F32))
+
+                ir.if_(self.has_epilogue, epilogue)
+
             ir.loop(self.c(0), p["N"], self.c(AXPY_COLUMNS), run)
 
         self.each_row(row)
@@ -686,6 +803,7 @@ class _Gemm:
         self.a = ir.at(p["A"], (b, p["bsa"]))
         self.b = ir.at(p["B"], (b, p["bsb"]))
         self.cb = ir.at(p["C"], (b, p["bsc"]))
+        self.rb = ir.at(self.residual, (b, p["bsc"]))
 
         def jc_loop(jc: SSAValue, _: list[SSAValue]) -> None:
             nc = ir.min(self.c(s.nc), ir.sub(p["N"], jc))
@@ -696,6 +814,7 @@ class _Gemm:
                     self.pack_b(pc, jc, kc, nc)
                 first_k = ir.cmp("eq", pc, self.c(0))
                 overwrite = ir.emit(llvm.AndOp(first_k, ir.cmp("eq", p["accumulate"], self.c(0))))
+                last_k = ir.cmp("eq", ir.add(pc, kc), p["K"])
 
                 def ic_loop(ic: SSAValue, _: list[SSAValue]) -> None:
                     mc = ir.min(self.c(s.mc), ir.sub(p["M"], ic))
@@ -712,8 +831,10 @@ class _Gemm:
                                 b_panel = ir.at(self.b, (col, p["K"]), (pc, self.c(s.nr)))
                             else:
                                 b_panel = ir.at(self.bp, (jr, kc))
-                            c_tile = ir.at(self.cb, (ir.add(ic, i), p["ldc"]), ir.add(jc, jr))
-                            self.micro_for(kc, a_panel, b_panel, c_tile, mr, nr, overwrite)
+                            row, col = ir.add(ic, i), ir.add(jc, jr)
+                            offset = ir.add(ir.mul(row, p["ldc"]), col)
+                            tile = Tile(row, col, ir.at(self.cb, offset), ir.at(self.rb, offset))
+                            self.micro_for(kc, a_panel, b_panel, tile, mr, nr, overwrite, last_k)
 
                         ir.loop(self.c(0), mc, self.c(s.mr), ir_loop)
 
@@ -830,10 +951,11 @@ class _Gemm:
         kc: SSAValue,
         a: SSAValue,
         b: SSAValue,
-        c: SSAValue,
+        c: Tile,
         mr: SSAValue,
         nr: SSAValue,
         overwrite: SSAValue,
+        last_k: SSAValue,
     ) -> None:
         """The microkernel with the fewest rows (of `micro_rows`) that covers the panel's
         `mr` valid rows: the last panel of M = 32 on a 14-row tile has 4, and computing 14
@@ -842,11 +964,11 @@ class _Gemm:
 
         def pick(k: int) -> None:
             if k == len(rows) - 1:
-                self.micro(kc, a, b, c, mr, nr, overwrite, rows[k])
+                self.micro(kc, a, b, c, mr, nr, overwrite, last_k, rows[k])
                 return
             self.ir.if_(
                 self.ir.cmp("sle", mr, self.c(rows[k])),
-                lambda: self.micro(kc, a, b, c, mr, nr, overwrite, rows[k]),
+                lambda: self.micro(kc, a, b, c, mr, nr, overwrite, last_k, rows[k]),
                 lambda: pick(k + 1),
             )
 
@@ -857,14 +979,17 @@ class _Gemm:
         kc: SSAValue,
         a: SSAValue,
         b: SSAValue,
-        c: SSAValue,
+        tile: Tile,
         mr: SSAValue,
         nr: SSAValue,
         overwrite: SSAValue,
+        last_k: SSAValue,
         rows: int,
     ) -> None:
-        """The `rows` x NR tile over a packed A panel of MR rows (rows <= MR)."""
+        """The `rows` x NR tile over a packed A panel of MR rows (rows <= MR); after the last
+        K block (`last_k`) the epilogue is applied on the tile before it is stored."""
         ir, s, nv = self.ir, self.s, self.nv
+        c, ldc = tile.c, self.p["ldc"]
         vbytes = 4 * s.lanes
         zero = ir.emit(
             llvm.ConstantOp(DenseIntOrFPElementsAttr.from_list(self.vec, [0.0] * s.lanes), self.vec)
@@ -890,15 +1015,34 @@ class _Gemm:
         acc = ir.loop(self.c(0), kc, self.c(1), step, [zero] * (rows * nv))
         full = ir.emit(llvm.AndOp(ir.cmp("eq", mr, self.c(rows)), ir.cmp("eq", nr, self.c(s.nr))))
 
-        def store_full() -> None:
-            # One version for both cases (compile time): C was prefetched, reading it is cheap.
+        def finished(value: SSAValue, i: SSAValue, j: SSAValue) -> SSAValue:
+            """`value` at the tile's (i, j) of an edge tile: after the last K block, the
+            epilogue (computed in every block, selected in the last: one version of the code)."""
+            at = ir.add(ir.mul(i, ldc), j)
+            done = self.epilogue(
+                value, ir.add(tile.row, i), ir.add(tile.col, j), ir.at(tile.residual, at)
+            )
+            return ir.select(last_k, done, value)
+
+        def store_full(epilogue: bool) -> None:
+            # One version for overwrite and accumulate (compile time): C was prefetched,
+            # reading it is cheap; one with the epilogue (the last K block), one without.
             for i in range(rows):
-                row = ir.at(c, (self.c(i), self.p["ldc"]))
+                row = ir.at(c, (self.c(i), ldc))
                 for v in range(nv):
                     ptr = ir.at(row, self.c(v * s.lanes))
                     value = acc[i * nv + v]
                     summed = ir.emit(llvm.FAddOp(ir.load(ptr, self.vec, 4), value))
-                    ir.store(ir.select(overwrite, value, summed), ptr, 4)
+                    value = ir.select(overwrite, value, summed)
+                    if epilogue:
+                        at = ir.add(tile.row, self.c(i)), ir.add(tile.col, self.c(v * s.lanes))
+                        offset = ir.add(ir.mul(self.c(i), ldc), self.c(v * s.lanes))
+                        value = self.epilogue(value, *at, ir.at(tile.residual, offset))
+                    ir.store(value, ptr, 4)
+
+        def store_tile() -> None:
+            with_epilogue = ir.emit(llvm.AndOp(last_k, self.has_epilogue))
+            ir.if_(with_epilogue, lambda: store_full(True), lambda: store_full(False))
 
         def store_edge() -> None:
             for i in range(rows):
@@ -909,16 +1053,12 @@ class _Gemm:
             def row(i: SSAValue, _: list[SSAValue]) -> None:
                 def col(j: SSAValue, _: list[SSAValue]) -> None:
                     t = ir.load(ir.at(self.tile, (i, self.c(s.nr)), j))
-                    ptr = ir.at(c, (i, self.p["ldc"]), j)
+                    ptr = ir.at(c, (i, ldc), j)
                     summed = ir.emit(llvm.FAddOp(ir.load(ptr), t))
-                    ir.store(ir.select(overwrite, t, summed), ptr)
+                    ir.store(finished(ir.select(overwrite, t, summed), i, j), ptr)
 
                 ir.loop(self.c(0), nr, self.c(1), col)
 
             ir.loop(self.c(0), mr, self.c(1), row)
 
-        ir.if_(
-            full,
-            store_full,
-            store_edge,
-        )
+        ir.if_(full, store_tile, store_edge)

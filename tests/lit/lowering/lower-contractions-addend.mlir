@@ -13,7 +13,11 @@
 // CHECK:         arith.constant 4 : i64
 // CHECK-COUNT-11: arith.constant
 // CHECK-NEXT:    %[[ACC:.*]] = arith.constant 1 : i64
-// CHECK-NEXT:    llvm.call @relay_opt_sgemm_6x16(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[ACC]])
+// CHECK-NEXT:    arith.constant 0 : i64
+// CHECK-NEXT:    arith.constant 1.000000e+00 : f32
+// CHECK-NEXT:    arith.constant 0xff800000 : f32
+// CHECK-NEXT:    arith.constant 0x7f800000 : f32
+// CHECK-NEXT:    llvm.call @relay_opt_sgemm_6x16(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[ACC]], {{.*}})
 // CHECK-NOT:     linalg.generic
 // CHECK:         "memref.copy"(%[[R]], %out0)
 // CHECK-NEXT:    memref.dealloc %[[R]] : memref<4x3xf32>
@@ -44,14 +48,27 @@ func.func @sum_into_addend(%x: memref<4x2xf32>, %w: memref<3x2xf32>, %out0: memr
   func.return
 }
 
-// R read again after the sum: it must keep its value, so the product keeps its own buffer
-// (overwritten: accumulate = 0) and the sum stays.
+// R read again after the sum: it must keep its value, so the call does not add into it; it
+// reads R as the epilogue's residual instead (flags = 4) and writes D: the sum goes, and C.
 // CHECK-LABEL: func.func @addend_read_later
-// CHECK:         arith.constant 4 : i64
-// CHECK-COUNT-11: arith.constant
-// CHECK-NEXT:    %[[ZERO:.*]] = arith.constant 0 : i64
-// CHECK-NEXT:    llvm.call @relay_opt_sgemm_6x16(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[ZERO]])
-// CHECK:         linalg.generic
+// CHECK:         %[[R:.*]] = memref.alloc() : memref<4x3xf32>
+// CHECK-NEXT:    linalg.fill
+// CHECK-NEXT:    %[[D:.*]] = memref.alloc() : memref<4x3xf32>
+// CHECK-NOT:     memref.alloc
+// CHECK:         "memref.extract_aligned_pointer_as_index"(%[[D]])
+// CHECK-NEXT:    arith.index_cast
+// CHECK-NEXT:    %[[DP:.*]] = llvm.inttoptr
+// CHECK:         "memref.extract_aligned_pointer_as_index"(%[[R]])
+// CHECK-NEXT:    arith.index_cast
+// CHECK-NEXT:    %[[RP:.*]] = llvm.inttoptr
+// CHECK-NEXT:    %[[FLAGS:.*]] = arith.constant 4 : i64
+// CHECK-NEXT:    arith.constant 1.000000e+00 : f32
+// CHECK-NEXT:    arith.constant 0xff800000 : f32
+// CHECK-NEXT:    arith.constant 0x7f800000 : f32
+// CHECK-NEXT:    llvm.call @relay_opt_sgemm_6x16(%{{.*}}, %{{.*}}, %[[DP]], %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[DP]], %[[RP]], %[[FLAGS]], {{.*}})
+// CHECK-NOT:     linalg.generic
+// CHECK:         "memref.copy"(%[[D]], %out0)
+// CHECK-NEXT:    "memref.copy"(%[[R]], %out1)
 func.func @addend_read_later(%x: memref<4x2xf32>, %w: memref<3x2xf32>, %out0: memref<4x3xf32>, %out1: memref<4x3xf32>) attributes {relay_opt.outputs = 2 : i64} {
   %zero = arith.constant 0.000000e+00 : f32
   %one = arith.constant 1.000000e+00 : f32

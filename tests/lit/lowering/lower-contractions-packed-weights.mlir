@@ -29,7 +29,11 @@
 // CHECK-NEXT:    %[[BSB:.*]] = arith.constant 0 : i64
 // CHECK-NEXT:    %[[BSC:.*]] = arith.constant 0 : i64
 // CHECK-NEXT:    %[[ACC:.*]] = arith.constant 0 : i64
-// CHECK-NEXT:    llvm.call @relay_opt_sgemm_6x16_packed_b(%{{.*}}, %{{.*}}, %{{.*}}, %[[M]], %[[N]], %[[K]], %[[RSA]], %[[CSA]], %[[LDC]], %[[BATCH]], %[[BSA]], %[[BSB]], %[[BSC]], %[[ACC]])
+// CHECK-NEXT:    arith.constant 0 : i64
+// CHECK-NEXT:    arith.constant 1.000000e+00 : f32
+// CHECK-NEXT:    arith.constant 0xff800000 : f32
+// CHECK-NEXT:    arith.constant 0x7f800000 : f32
+// CHECK-NEXT:    llvm.call @relay_opt_sgemm_6x16_packed_b(%{{.*}}, %{{.*}}, %{{.*}}, %[[M]], %[[N]], %[[K]], %[[RSA]], %[[CSA]], %[[LDC]], %[[BATCH]], %[[BSA]], %[[BSB]], %[[BSC]], %[[ACC]], {{.*}})
 // CHECK-NOT:     linalg.generic
 
 // A matmul with a constant B[3, 2] (its rows along n), two uses of one weight: packed once.

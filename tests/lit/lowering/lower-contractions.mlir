@@ -9,7 +9,7 @@
 // By default (kernels=declare) the module only declares the routine, once: the kernel
 // library's object defines it (runtime/kernel_library.py), and nothing else is added.
 // DECLARE:     llvm.call @relay_opt_sgemm_6x16(
-// DECLARE:     llvm.func @relay_opt_sgemm_6x16(!llvm.ptr, !llvm.ptr, !llvm.ptr, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64){{$}}
+// DECLARE:     llvm.func @relay_opt_sgemm_6x16(!llvm.ptr, !llvm.ptr, !llvm.ptr, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, !llvm.ptr, !llvm.ptr, i64, f32, f32, f32){{$}}
 // DECLARE-NOT: llvm.func {{.*}}@relay_opt_sgemm
 // DECLARE-NOT: @malloc
 // DECLARE-NOT: @relay_opt_kernel_error
@@ -41,7 +41,12 @@
 // CHECK-NEXT:    arith.constant 0 : i64
 // CHECK-NEXT:    arith.constant 0 : i64
 // CHECK-NEXT:    %[[ACC:.*]] = arith.constant 0 : i64
-// CHECK-NEXT:    llvm.call @relay_opt_sgemm_6x16(%[[XP]], %{{.*}}, %{{.*}}, %[[M]], %[[N]], %[[K]], %[[RSA]], %[[CSA]], %[[RSB]], %[[CSB]], %[[LDC]], %[[BATCH]], %{{.*}}, %{{.*}}, %{{.*}}, %[[ACC]])
+// No epilogue: C's pointer for the bias and the residual, flags 0, scale 1, clip [-inf, inf].
+// CHECK-NEXT:    %[[FLAGS:.*]] = arith.constant 0 : i64
+// CHECK-NEXT:    %[[SCALE:.*]] = arith.constant 1.000000e+00 : f32
+// CHECK-NEXT:    %[[LO:.*]] = arith.constant 0xff800000 : f32
+// CHECK-NEXT:    %[[HI:.*]] = arith.constant 0x7f800000 : f32
+// CHECK-NEXT:    llvm.call @relay_opt_sgemm_6x16(%[[XP]], %{{.*}}, %[[CP:.*]], %[[M]], %[[N]], %[[K]], %[[RSA]], %[[CSA]], %[[RSB]], %[[CSB]], %[[LDC]], %[[BATCH]], %{{.*}}, %{{.*}}, %{{.*}}, %[[ACC]], %[[CP]], %[[CP]], %[[FLAGS]], %[[SCALE]], %[[LO]], %[[HI]])
 // CHECK-NOT:     linalg.generic
 // CHECK:         func.return
 
@@ -61,6 +66,10 @@
 // CHECK-NEXT:    arith.constant 0 : i64
 // CHECK-NEXT:    arith.constant 21 : i64
 // CHECK-NEXT:    arith.constant 0 : i64
+// CHECK-NEXT:    arith.constant 0 : i64
+// CHECK-NEXT:    arith.constant 1.000000e+00 : f32
+// CHECK-NEXT:    arith.constant 0xff800000 : f32
+// CHECK-NEXT:    arith.constant 0x7f800000 : f32
 // CHECK-NEXT:    llvm.call @relay_opt_sgemm_6x16(
 
 // float16 and int32 keep their loops.
@@ -133,7 +142,11 @@ func.func @matmul_i32(%x: memref<3x5xi32>, %y: memref<5x7xi32>, %out0: memref<3x
 // CHECK-NEXT:    arith.constant 0 : i64
 // CHECK-NEXT:    arith.constant 0 : i64
 // CHECK-NEXT:    %[[ACC:.*]] = arith.constant 1 : i64
-// CHECK-NEXT:    llvm.call @relay_opt_sgemm_6x16({{.*}}, %[[ACC]])
+// CHECK-NEXT:    arith.constant 0 : i64
+// CHECK-NEXT:    arith.constant 1.000000e+00 : f32
+// CHECK-NEXT:    arith.constant 0xff800000 : f32
+// CHECK-NEXT:    arith.constant 0x7f800000 : f32
+// CHECK-NEXT:    llvm.call @relay_opt_sgemm_6x16({{.*}}, %[[ACC]], {{.*}})
 func.func @accumulate(%x: memref<3x5xf32>, %y: memref<5x7xf32>, %out0: memref<3x7xf32>) {
   %one = arith.constant 1.000000e+00 : f32
   linalg.fill ins(%one : f32) outs(%out0 : memref<3x7xf32>)
@@ -170,6 +183,8 @@ func.func @strided_view(%x: memref<3x8xf32>, %y: memref<5x7xf32>, %out0: memref<
 // and the scratch freed.
 // CHECK-LABEL: llvm.func internal @relay_opt_sgemm_6x16_columns(%{{.*}}: !llvm.ptr, %{{.*}}: i64, %{{.*}}: i64) -> i64
 // CHECK:         llvm.load %{{.*}} {alignment = 8 : i64} : !llvm.ptr -> i64
+// The epilogue's plan: is there one at all (flags, or a scale, lo or hi that changes values)?
+// CHECK:         llvm.fcmp "une" %{{.*}}, %{{.*}} : f32
 // CHECK:         llvm.alloca %{{.*}} x f32 {alignment = 64 : i64}
 // CHECK:         %[[RAW:.*]] = llvm.call @malloc(%[[SIZE:.*]]) : (i64) -> !llvm.ptr
 // CHECK:         %[[CELL:.*]] = llvm.mlir.addressof @relay_opt_kernel_error : !llvm.ptr
@@ -184,6 +199,14 @@ func.func @strided_view(%x: memref<3x8xf32>, %y: memref<5x7xf32>, %out0: memref<
 // CHECK:         llvm.shufflevector %{{.*}}, %{{.*}} [0, 0, 0, 0, 0, 0, 0, 0] : vector<8xf32>
 // CHECK-NEXT:    llvm.intr.fma(%{{.*}}) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
 // CHECK-NEXT:    llvm.intr.fma(%{{.*}}) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
+// After the last K block (and with an epilogue) each vector of the tile gets it at its store:
+// scale, bias, residual, the clip.
+// CHECK:         llvm.fmul %{{.*}}, %{{.*}} : vector<8xf32>
+// CHECK:         llvm.call_intrinsic "llvm.maximum.v8f32"
+// CHECK:         llvm.shufflevector
+// CHECK-NEXT:    llvm.call_intrinsic "llvm.minimum.v8f32"
+// CHECK-NEXT:    llvm.bitcast
+// CHECK-NEXT:    llvm.store
 // CHECK-COUNT-6: llvm.call_intrinsic "llvm.prefetch.p0"
 // CHECK-NOT:     llvm.call_intrinsic "llvm.prefetch.p0"
 // CHECK:         llvm.call @free
@@ -213,7 +236,7 @@ func.func @strided_view(%x: memref<3x8xf32>, %y: memref<5x7xf32>, %out0: memref<
 // CHECK-NEXT:    llvm.store
 // The entry: the parameters go into a context, and the few-row task or the packed panels to
 // the thread pool.
-// CHECK-LABEL: llvm.func internal @relay_opt_sgemm_6x16(%A: !llvm.ptr, %B: !llvm.ptr, %C: !llvm.ptr, %M: i64, %N: i64, %K: i64, %rsa: i64, %csa: i64, %rsb: i64, %csb: i64, %ldc: i64, %batch: i64, %bsa: i64, %bsb: i64, %bsc: i64, %accumulate: i64)
+// CHECK-LABEL: llvm.func internal @relay_opt_sgemm_6x16(%A: !llvm.ptr, %B: !llvm.ptr, %C: !llvm.ptr, %M: i64, %N: i64, %K: i64, %rsa: i64, %csa: i64, %rsb: i64, %csb: i64, %ldc: i64, %batch: i64, %bsa: i64, %bsb: i64, %bsc: i64, %accumulate: i64, %bias: !llvm.ptr, %residual: !llvm.ptr, %flags: i64, %scale: f32, %lo: f32, %hi: f32)
 // CHECK:         llvm.icmp "slt" %M, %{{.*}}
 // CHECK:         %[[FEW:.*]] = llvm.mlir.addressof @relay_opt_sgemm_6x16_few_rows : !llvm.ptr
 // CHECK-NEXT:    llvm.call @relay_opt_parallel_for(%[[FEW]], %{{.*}}, %{{.*}}, %{{.*}}) : (!llvm.ptr, !llvm.ptr, i64, i64) -> i64
