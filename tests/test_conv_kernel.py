@@ -103,13 +103,15 @@ CASES = [
     # Unpadded (or copied) images are one flat run of pixels: tiles cross one or several
     # row ends (rows of 7, 3 and 9 pixels), a band's last pixels go in tiles of 8, 4, 2 and 1
     # columns (49, 15, 35, 45 and 196 pixels leave 1, 3, 11, 9 and 4 at 12 columns); bands
-    # of about a row when the image is over the cache budget (strided, a batch of two).
+    # of about a row when the image is over the cache budget (a strided 1x1 over a batch of
+    # two, a 3x3).
     (1, 32, 16, 7, 7, 3, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1)),
     (1, 8, 8, 5, 3, 2, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1)),
     (1, 16, 8, 5, 7, 1, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1)),
     (1, 8, 8, 9, 11, 2, 3, 3, (1, 1), (0, 0, 0, 0), (2, 1)),
     (1, 16, 16, 14, 14, 2, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1)),
     (2, 64, 16, 33, 33, 3, 1, 1, (2, 2), (0, 0, 0, 0), (1, 1)),
+    (1, 24, 8, 60, 51, 2, 3, 3, (1, 1), (0, 0, 0, 0), (1, 1)),
 ]
 
 
