@@ -100,6 +100,18 @@ CASES = [
     # Images over the routine's cache budget (rows outside the channel-block pairs).
     (1, 16, 8, 66, 66, 2, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1)),
     (1, 16, 8, 64, 65, 2, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1)),
+    # Unpadded (or copied) images are one flat run of pixels: tiles cross one or several
+    # row ends (rows of 7, 3 and 9 pixels), a band's last pixels go in tiles of 8, 4, 2 and 1
+    # columns (49, 15, 35, 45 and 196 pixels leave 1, 3, 11, 9 and 4 at 12 columns); bands
+    # of about a row when the image is over the cache budget (a strided 1x1 over a batch of
+    # two, a 3x3).
+    (1, 32, 16, 7, 7, 3, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1)),
+    (1, 8, 8, 5, 3, 2, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1)),
+    (1, 16, 8, 5, 7, 1, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1)),
+    (1, 8, 8, 9, 11, 2, 3, 3, (1, 1), (0, 0, 0, 0), (2, 1)),
+    (1, 16, 16, 14, 14, 2, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1)),
+    (2, 64, 16, 33, 33, 3, 1, 1, (2, 2), (0, 0, 0, 0), (1, 1)),
+    (1, 24, 8, 60, 51, 2, 3, 3, (1, 1), (0, 0, 0, 0), (1, 1)),
 ]
 
 
@@ -202,13 +214,17 @@ def test_routine_keeps_nan(routine) -> None:  # noqa: ANN001
 # Convs with work enough for the pool to split their (block pair, row) items: a padded 3x3
 # with an odd number of blocks over 2 images, and an unpadded 1x1 (an item is an image's
 # pixels), a strided one with rows outside the block pairs, and ShuffleNet's grouped 1x1 (4
-# groups of 68 input channels, 5 output blocks each: pairs and odd blocks per group). The
-# last field is the group count (output blocks per group).
+# groups of 68 input channels, 5 output blocks each: pairs and odd blocks per group), flat
+# pixel runs. The last field is the group count (output blocks per group).
 SPLIT_CASES = [
     (2, 32, 8, 20, 18, 5, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1),
     (1, 64, 8, 28, 28, 8, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1),
     (1, 16, 8, 90, 90, 2, 3, 3, (2, 2), (1, 1, 1, 1), (1, 1), 1),
     (1, 272, 68, 14, 14, 5, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 4),
+    # Flat pixel runs: a late layer's 7 x 7 (block pairs outside), bands of about a row of a
+    # strided 1x1 over the cache budget.
+    (1, 256, 16, 7, 7, 8, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1),
+    (1, 64, 16, 35, 33, 3, 1, 1, (2, 2), (0, 0, 0, 0), (1, 1), 1),
 ]
 
 

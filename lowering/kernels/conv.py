@@ -21,9 +21,10 @@ image (its row's valid kernel rows) takes that fast path; a checked tile (the le
 borders, the last pixels of a row) tests each tap of each column once, outside the loop over
 a block's channels, and reads zeros for a tap outside. Rows of fewer than PAD_COPY_COLUMNS
 tiles would lose much to their borders: such a padded image is copied into a zero-padded
-scratch first (one image at a time, into cache). Without padding all OH x OW pixels are one
-row, so a tile's T pixels may cross the end of an output row and the 7-wide rows of a late
-layer are not 6 + 1.
+scratch first (one image at a time, into cache). Without padding (or in the scratch) the
+OH x OW pixels are one flat run cut in bands, so a tile's T pixels may cross ends of output
+rows (the 7-wide rows of a late layer are not 12 = 7 + 5 wasted), and a band's last pixels
+go in narrower fast tiles (8, 4, 2, 1 columns) instead of a checked one.
 
 The loops over channel-block pairs and output rows are ordered by cache traffic (whichever
 of the image and the weights would be re-read from beyond L2 fewer bytes goes inside). Their
@@ -403,25 +404,24 @@ class _Conv:
         rows_outer = ir.cmp("slt", weight_cost, image_cost)
 
         # Pixels go in rows of `row_len`: output rows, or, when every tap of every pixel is
-        # inside the image (no padding), all OH x OW pixels as one row: tiles then cross the
-        # ends of output rows (the 7-wide rows of a late layer are not 6 + 1). Not with rows
-        # outside the block pairs, nor for rows narrower than a tile (a tile crosses at most
-        # one row end).
+        # inside the image (no padding, or the padded scratch), bands of the OH x OW pixels
+        # taken as one flat run: tiles then cross the ends of output rows, so the 7- and
+        # 14-wide rows of late layers waste no tile columns at their ends. A band is all the
+        # pixels with the block pairs outside, else about one output row (whole tiles).
         pixels = ir.mul(p["OH"], p["OW"])
         cols = self.c(self.t.columns)
-        all_inside = self.all_inside()
-        whole = ir.emit(
-            llvm.AndOp(
-                ir.emit(llvm.AndOp(all_inside, ir.cmp("sge", p["OW"], cols))),
-                ir.cmp("eq", rows_outer, ir.const(0, IntegerType(1))),
-            )
+        whole = self.all_inside()
+        band = ir.select(
+            rows_outer, ir.mul(self.div(ir.add(p["OW"], ir.sub(cols, one)), cols), cols), pixels
         )
-        rows = ir.select(whole, one, p["OH"])
-        self.row_len = ir.select(whole, pixels, p["OW"])
-        # A row's tiles: checked ones from 0 over the left border [0, ox_lo), fast ones while
-        # they end by ox_hi, checked ones for the rest (the right border, the last pixels).
+        rows = ir.select(whole, self.div(ir.add(pixels, ir.sub(band, one)), band), p["OH"])
+        self.row_len = ir.select(whole, band, p["OW"])
+        self.pixels, self.whole = pixels, whole
+        # An output row's tiles: checked ones from 0 over the left border [0, ox_lo), fast
+        # ones while they end by ox_hi, checked ones for the rest (the right border, the last
+        # pixels). A band's are fast ones, then narrower fast ones for its last pixels.
         self.fast_lo = ir.mul(self.div(ir.add(self.ox_lo, ir.sub(cols, one)), cols), cols)
-        fast_tiles = self.div(ir.sub(ir.select(whole, pixels, self.ox_hi), self.fast_lo), cols)
+        fast_tiles = self.div(ir.sub(self.ox_hi, self.fast_lo), cols)
         self.fast_hi = ir.add(self.fast_lo, ir.mul(self.max(fast_tiles, zero), cols))
         self.rows_outer = rows_outer
         self.inner = ir.select(rows_outer, pairs, rows)
@@ -472,28 +472,48 @@ class _Conv:
         return lo, self.max(hi, lo)
 
     def row(self, n: SSAValue, ob: SSAValue, r: SSAValue, vectors: int) -> None:
-        """Row r of pixels (`row_len` of them) of channel blocks ob..ob+vectors-1, in tiles of
-        T: fast tiles (the row's valid kernel rows, every kernel column) where all columns'
-        taps are inside the image, checked tiles at the borders and for the last pixels."""
+        """Row r of pixels (`row_len` of them, fewer in the last band) of channel blocks
+        ob..ob+vectors-1, in tiles of T: fast tiles (the row's valid kernel rows, every kernel
+        column) where all columns' taps are inside the image, checked tiles at an output row's
+        borders and last pixels; a band's last pixels in narrower fast tiles."""
         ir, p = self.ir, self.p
         cols = self.c(self.t.columns)
-        # (A row of all pixels has no padding: every kernel row is valid, as for r = 0.)
-        ky = self.valid_taps(ir.mul(r, p["SH"]), p["H"], p["KH"], p["DH"], p["PH"])
-        full_kx = (self.c(0), p["KW"])
+        zero = self.c(0)
+        # (A band has no padding: every kernel row is valid.)
+        ky_lo, ky_hi = self.valid_taps(ir.mul(r, p["SH"]), p["H"], p["KH"], p["DH"], p["PH"])
+        ky = (ir.select(self.whole, zero, ky_lo), ir.select(self.whole, p["KH"], ky_hi))
+        full_kx = (zero, p["KW"])
         first = ir.mul(r, self.row_len)
-        end = ir.add(first, self.row_len)
+        end = ir.min(ir.add(first, self.row_len), self.pixels)
+        length = ir.sub(end, first)
+        fast_hi = ir.select(self.whole, ir.mul(self.div(length, cols), cols), self.fast_hi)
 
         def checked(x: SSAValue, _: list[SSAValue]) -> None:
             self.checked_tile(n, ob, ir.add(first, x), end, vectors)
 
-        ir.loop(self.c(0), self.fast_lo, cols, checked)
+        ir.loop(zero, self.fast_lo, cols, checked)
         ir.loop(
             self.fast_lo,
-            self.fast_hi,
+            fast_hi,
             cols,
             lambda x, _: self.tile(n, ob, ir.add(first, x), ky, full_kx, self.t.columns, vectors),
         )
-        ir.loop(self.fast_hi, self.row_len, cols, checked)
+
+        def band_end() -> None:  # the rest (< T pixels) as fast tiles of 2^k columns
+            rest = ir.sub(length, fast_hi)
+            start = ir.add(first, fast_hi)
+            width = 1 << (self.t.columns - 1).bit_length()
+            while width > 1:
+                width //= 2
+                done = ir.emit(llvm.AndOp(rest, self.c(-2 * width)))  # the wider ones'
+                bit = ir.cmp("ne", ir.emit(llvm.AndOp(rest, self.c(width))), zero)
+                at = ir.add(start, done)
+                ir.if_(bit, lambda w=width, at=at: self.tile(n, ob, at, ky, full_kx, w, vectors))
+
+        def row_end() -> None:  # an output row's right border and last pixels
+            ir.loop(fast_hi, self.row_len, cols, checked)
+
+        ir.if_(self.whole, band_end, row_end)
 
     def tile(
         self,
@@ -505,20 +525,23 @@ class _Conv:
         columns: int,
         vectors: int,
     ) -> None:
-        """Pixels pixel..pixel+columns-1 (row-major over OH x OW; at most one row end among
-        them), channel blocks ob..ob+vectors-1: the reductions over the valid taps `ky` x
+        """Pixels pixel..pixel+columns-1 (row-major over OH x OW; row ends among them only
+        without padding), channel blocks ob..ob+vectors-1: the reductions over the valid taps `ky` x
         `kx`, then the epilogue and the store."""
         ir, p, lanes = self.ir, self.p, self.t.lanes
         one = self.c(1)
         oy = self.div(pixel, p["OW"])
         ox = ir.sub(pixel, ir.mul(oy, p["OW"]))
-        # Column t's input is `shift[t]` elements after column 0's: t columns on, or, past the
-        # row end, one row down and OW columns back.
+        # Column t's input is `shift[t]` elements after column 0's: one column on from column
+        # t - 1's, and at each output row end it passes one row down and OW columns back.
         down = ir.sub(ir.mul(p["SH"], self.x_row), ir.mul(p["OW"], self.x_col))
         shift = [self.c(0)]
-        for t in range(1, columns):
-            wraps = ir.cmp("sge", ir.add(ox, self.c(t)), p["OW"])
-            along = ir.mul(self.c(t), self.x_col)
+        col = ox
+        for _ in range(1, columns):
+            col = ir.add(col, one)
+            wraps = ir.cmp("sge", col, p["OW"])
+            col = ir.select(wraps, self.c(0), col)
+            along = ir.add(shift[-1], self.x_col)
             shift.append(ir.select(wraps, ir.add(along, down), along))
         # With dilation 1, a kernel row's valid columns and their channels are contiguous in X
         # and W: one loop of (kx_hi - kx_lo) * IC steps; otherwise one loop per column.

@@ -172,8 +172,8 @@ func.func @conv_grouped(%x: memref<1x4x5x7x2xf32>, %w: memref<4x2x1x3x2x8xf32>, 
   func.return
 }
 
-// The routine, added once, in two functions. Its work items (an output row, or an image's
-// pixels, of a pair of output-channel blocks or of an odd last block) are one thread-pool
+// The routine, added once, in two functions. Its work items (an output row, or a band of
+// an unpadded image's pixels, of a pair of output-channel blocks or of an odd last block) are one thread-pool
 // task: the parameters read from the context, the zero vector read when there is no bias,
 // the valid kernel rows of each output row, the 6 x 2 tile (a broadcast input element, two
 // weight vectors, two FMAs per column) and the epilogue at the store (bias, the residual
@@ -186,6 +186,27 @@ func.func @conv_grouped(%x: memref<1x4x5x7x2xf32>, %w: memref<4x2x1x3x2x8xf32>, 
 // CHECK-NEXT:    llvm.intr.fma(%[[X]], %{{.*}}, %{{.*}}) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
 // CHECK:         llvm.call_intrinsic "llvm.maximum.v8f32"
 // CHECK-NEXT:    llvm.call_intrinsic "llvm.minimum.v8f32"
+// Without padding a band of pixels ends in narrower fast tiles: the rest (under 6 pixels)
+// in tiles of 4, 2 and 1 columns, each where its bit of the rest is set, after the wider
+// ones. A tile's column is one on from the last, and past an output row's end (sge OW)
+// back at 0 and one input row down, so a tile crosses any number of row ends.
+// CHECK:         %[[M8:.*]] = llvm.mlir.constant(-8) : i64
+// CHECK-NEXT:    %[[WIDER:.*]] = llvm.and %[[REST:.*]], %[[M8]] : i64
+// CHECK-NEXT:    %[[FOUR:.*]] = llvm.mlir.constant(4) : i64
+// CHECK-NEXT:    %[[BIT:.*]] = llvm.and %[[REST]], %[[FOUR]] : i64
+// CHECK-NEXT:    %[[TAKE:.*]] = llvm.icmp "ne" %[[BIT]], %{{.*}} : i64
+// CHECK-NEXT:    %{{.*}} = llvm.add %{{.*}}, %[[WIDER]] : i64
+// CHECK-NEXT:    llvm.cond_br %[[TAKE]]
+// CHECK:         %[[COL:.*]] = llvm.add %{{.*}}, %{{.*}} : i64
+// CHECK-NEXT:    %[[WRAP:.*]] = llvm.icmp "sge" %[[COL]], %{{.*}} : i64
+// CHECK-NEXT:    %[[ZERO:.*]] = llvm.mlir.constant(0) : i64
+// CHECK-NEXT:    llvm.select %[[WRAP]], %[[ZERO]], %[[COL]] : i1, i64
+// CHECK:         llvm.mlir.constant(-4) : i64
+// CHECK-NEXT:    llvm.and %[[REST]], %{{.*}} : i64
+// CHECK-NEXT:    llvm.mlir.constant(2) : i64
+// CHECK:         llvm.mlir.constant(-2) : i64
+// CHECK-NEXT:    llvm.and %[[REST]], %{{.*}} : i64
+// CHECK-NEXT:    llvm.mlir.constant(1) : i64
 // The entry: its parameters into a context, then per image (after its scratch copy, when
 // the routine copies) the image's work items to the thread pool.
 // CHECK-LABEL: llvm.func internal @relay_opt_conv2d_nchw8c_6x2(%X: !llvm.ptr, %W: !llvm.ptr, %Y: !llvm.ptr, %bias: !llvm.ptr, %residual: !llvm.ptr, %N: i64, %C: i64, %IC: i64, %H: i64, %WI: i64, %OB: i64, %G: i64, %OH: i64, %OW: i64, %KH: i64, %KW: i64, %SH: i64, %SW: i64, %PH: i64, %PW: i64, %DH: i64, %DW: i64, %flags: i64, %lo: f32, %hi: f32)
