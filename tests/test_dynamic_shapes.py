@@ -77,6 +77,14 @@ def @main(%x: Tensor[(?, 4, 6), float32], %g: Tensor[(6), float32], %b: Tensor[(
           %g4: Tensor[(4), float32], %b4: Tensor[(4), float32]) {
   (nn.layer_norm(%x, %g, %b), nn.group_norm(%x, %g4, %b4, num_groups=2), nn.prelu(%x, %g4))
 }""",
+    # Tuple-typed operators: each field sized from the data (the channel axis static).
+    "batch_norm": """
+def @main(%x: Tensor[(?, 3, ?, ?), float32], %g: Tensor[(3), float32], %b: Tensor[(3), float32],
+          %y: Tensor[(?, 3), float32]) {
+  %0 = nn.batch_norm(%x, %g, %b, %g, %b, epsilon=0.5f);
+  %1 = nn.dropout(%y);
+  (%0.0, %0.1, %0.2, %1.0, %1.1, collapse_sum_to(%y, shape=[1, 3]))
+}""",
     "misc": """
 def @main(%x: Tensor[(?, 3), float32], %y: Tensor[(?, 3), float32]) {
   (stack((%x, %y), axis=1), zeros_like(%x), argmax(%x, axis=[1]), argmin(%y, axis=[1]))
@@ -217,16 +225,37 @@ def @main(%x: Tensor[(?, 3), float32]) {
             np.testing.assert_allclose(g, w, rtol=1e-6)
 
 
-def test_an_operator_without_a_shape_function_is_a_located_error():
+def test_dims_a_shape_function_refuses_are_a_located_error():
     module = load_program(
-        HEADER + "def @main(%x: Tensor[(?, 3), float32], %g: Tensor[(3), float32]) {\n"
+        HEADER + "def @main(%x: Tensor[(3, ?), float32], %g: Tensor[(?), float32]) {\n"
         "  nn.batch_norm(%x, %g, %g, %g, %g).0\n}\n",
         "relay",
-        filename="sum.rly",
+        filename="bn.rly",
     ).module
-    with pytest.raises(RelayError, match="'nn.batch_norm' with \\? dimensions is not") as e:
+    with pytest.raises(RelayError, match="'nn.batch_norm' with these \\? dimensions") as e:
         compile(module, opt=0, cache=False)
-    assert str(location_of(e.value.at)) == "sum.rly:3:3"
+    assert "the channel axis (axis) must not be ?" in str(e.value)
+    assert str(location_of(e.value.at)) == "bn.rly:3:3"
+
+
+NO_SHAPE_FUNCTION = {
+    "full": "its result's shape is an attribute and its one operand a scalar: never `?`",
+    "ones": "no operands; its shape is an attribute",
+    "zeros": "no operands; its shape is an attribute",
+}
+"""The registry operators without a run-time shape function, each with the reason."""
+
+
+def test_every_registry_operator_has_a_shape_function_or_is_listed():
+    """An operator added to the registry needs a shape function (`OpDef.shape`) to compile
+    with `?` dims, or a place in NO_SHAPE_FUNCTION with its reason."""
+    from relay_opt.dialects.relay.registry import all_ops
+
+    missing = {opdef.name for opdef in all_ops() if opdef.shape is None}
+    assert missing == NO_SHAPE_FUNCTION.keys(), (
+        missing - NO_SHAPE_FUNCTION.keys(),
+        NO_SHAPE_FUNCTION.keys() - missing,
+    )
 
 
 def _onnx_mlp(path: Path) -> tuple[np.ndarray, ...]:
@@ -353,6 +382,11 @@ def test_relay_run_takes_the_shape_from_the_inputs(tmp_path: Path, capsys):
             "'nn.pad': padded axis 1 needs more than 2 elements",
         ),
         ("argmax(%a, axis=[0])", (0, 3), "'argmax' over no elements"),
+        (
+            "nn.batch_norm(%w, %g, %g, %g, %g).0".replace("%g", "sum(%a, axis=[0])"),
+            (3, 2),
+            "'nn.batch_norm': a statistic's length differs",
+        ),
     ],
 )
 def test_sizes_that_do_not_fit_at_run_time_are_located_errors(body, bad, message):

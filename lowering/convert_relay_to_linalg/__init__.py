@@ -1,4 +1,4 @@
-"""convert-relay-to-linalg: static Relay graphs -> func + tensor + linalg + arith + math.
+"""convert-relay-to-linalg: Relay programs -> func + tensor + linalg + arith + math.
 
 The driver knows nothing about individual operators: each operator's lowering is
 a rule registered in a table keyed by operator class (`@lowering(Add, ...)`), as
@@ -10,8 +10,10 @@ just regroup values); unsigned dtypes become signless integers with the
 unsigned operations chosen by the rules. `relay.if` becomes `scf.if` on the condition
 extracted as an i1, with the branches lowered by the same Lowerer and their results
 flattened like any value. ADT values and references are heap objects (objects.py,
-docs/native-objects.md); `match` becomes `scf.if` on tags. Closures are reported as not
-supported yet, naming the construct.
+docs/native-objects.md); `match` becomes `scf.if` on tags; closures are
+defunctionalized (an object holding the captured values, called through one apply
+function per signature: objects.py). Tensors with `?` dims carry their sizes at run time;
+an operator's result sizes come from its shape function (docs/native-dynamic-shapes.md).
 """
 
 from __future__ import annotations

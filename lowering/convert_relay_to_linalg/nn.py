@@ -58,6 +58,7 @@ from relay_opt.dialects.relay.registry import RelayOperatorOp
 from relay_opt.dialects.relay.types import tensor_dtype, tensor_type
 from relay_opt.lowering.convert_relay_to_linalg import (
     Lowerer,
+    RuntimeDim,
     lower_through_relay,
     lowering,
     signless,
@@ -762,9 +763,22 @@ def lower_batch_norm(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> 
     x, gamma, beta, mean, var = args
     rank = len(shape_of(x))
     axis = normalize_axis(op.attrs.axis, rank)
+    out_t = op.result.type.types.data[0]  # pyright: ignore[reportAttributeAccessIssue]
+    _size_first_field(lw, out_t, x)
+    # The channel axis is static (the shape function refuses a `?` one); a `?` statistic
+    # must have that length at run time.
+    channels = shape_of(x)[axis]
+    stats = []
+    for a in (gamma, beta, mean, var):
+        if shape_of(a)[0] < 0:
+            lw.check_equal(
+                op, RuntimeDim.of(lw, a, 0).value, channels, "a statistic's length differs"
+            )
+            a = lw.insert(tensor.CastOp(a, TensorType(a.type.element_type, [channels]))).results[0]  # pyright: ignore[reportAttributeAccessIssue]
+        stats.append(a)
+    gamma, beta, mean, var = stats
     g, bt, m, v = (_channel(lw, a, axis, rank) for a in (gamma, beta, mean, var))
     eps, scale, center = op.attrs.epsilon, op.attrs.scale, op.attrs.center
-    out_t = op.result.type.types.data[0]  # pyright: ignore[reportAttributeAccessIssue]
 
     def body(b: Builder, a: Sequence[SSAValue], t: Attribute) -> SSAValue:
         xv, gv, bv, mv, vv = a[:5]
@@ -779,6 +793,14 @@ def lower_batch_norm(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> 
 
     out = _elementwise_typed(lw, out_t, [x, g, bt, m, v], body)
     return [out, mean, var]
+
+
+def _size_first_field(lw: Lowerer, field_t: Attribute, like: SSAValue) -> None:
+    """For a tuple-typed operator whose first field has the data's shape (batch_norm,
+    dropout): `?` temporaries take the data's run-time sizes, as that field's."""
+    shape = shape_of(like)
+    sizes = [RuntimeDim.of(lw, like, k).value for k, n in enumerate(shape) if n < 0]
+    lw.result_sizes = (signless(field_t), sizes)
 
 
 def _elementwise_typed(lw: Lowerer, out_t: Attribute, inputs: list[SSAValue], body) -> SSAValue:  # noqa: ANN001
@@ -859,6 +881,7 @@ def _keep_shape(lw: Lowerer, value: SSAValue, like: SSAValue) -> SSAValue:
 def lower_dropout(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> list[SSAValue]:
     x = args[0]
     t = x.type
+    _size_first_field(lw, t, x)
     ones = filled(lw, t, 1)
     return [x, ones]
 

@@ -1060,6 +1060,16 @@ def _batch_norm_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return tuple_type([result(dshape, ddtype), vec, vec])
 
 
+def _batch_norm_dims(shapes: Sequence[Sequence[object]], attrs: Attrs) -> list[list[object]]:
+    """One shape per result field: the data's, then the statistics' (the channel count).
+    The channel axis must be static: the statistics are handed back as given."""
+    data = shapes[0]
+    c = data[normalize_axis(attrs.axis, len(data))]
+    if not isinstance(c, int):
+        raise TypeRelationError("the channel axis (axis) must not be ?")
+    return [list(data), [c], [c]]
+
+
 def _batch_norm(attrs: Attrs, x, gamma, beta, mean, var):  # noqa: ANN001, ANN202
     axis = normalize_axis(attrs.axis, x.ndim)
     g = gamma.astype(np.float64) if attrs.scale else 1.0
@@ -1084,6 +1094,7 @@ def _batch_norm(attrs: Attrs, x, gamma, beta, mean, var):  # noqa: ANN001, ANN20
         OEF,
         _batch_norm,
         "inference batch normalization; returns (out, moving_mean, moving_var)",
+        shape=_batch_norm_dims,
     )
 )
 class BatchNorm(RelayOperatorOp): ...
@@ -1315,6 +1326,7 @@ def _dropout_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         # Inference semantics: the identity (and a mask of ones), as TVM's interpreter.
         lambda attrs, x: (x.copy(), np.ones_like(x)),
         "dropout; the identity at inference, returns (out, mask)",
+        shape=lambda shapes, attrs: [list(shapes[0]), list(shapes[0])],  # noqa: ARG005
     )
 )
 class Dropout(RelayOperatorOp): ...

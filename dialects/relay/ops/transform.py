@@ -1177,6 +1177,7 @@ class CollapseSumLike(RelayOperatorOp): ...
         OpPattern.COMM_REDUCE,
         lambda attrs, x: collapse_sum(x, attrs.shape),
         "sum a broadcast tensor back to a shape",
+        shape=lambda shapes, attrs: list(attrs.shape),  # noqa: ARG005
     )
 )
 class CollapseSumTo(RelayOperatorOp): ...

@@ -1,12 +1,12 @@
 // RUN: relay-opt %s -p convert-relay-to-linalg --split-input-file --verify-diagnostics | filecheck %s
 
-// An operator without a shape function (registry: `OpDef.shape`) does not compile with `?`
-// dims: a located error that names it (the interpreter runs it).
-// CHECK: errors.mlir:[[# @LINE + 2]]:3: error: 'nn.batch_norm' with ? dimensions is not supported natively yet (the interpreter runs it: relay-run --interpret)
-relay.func @batch_norm(%x: tensor<?x3xf32>, %g: tensor<3xf32>) -> tensor<?x3xf32> {
-  %0 = relay.nn.batch_norm %x, %g, %g, %g, %g : (tensor<?x3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> tuple<tensor<?x3xf32>, tensor<3xf32>, tensor<3xf32>>
-  %1 = relay.tuple_get %0[0] : tuple<tensor<?x3xf32>, tensor<3xf32>, tensor<3xf32>>
-  relay.return %1 : tensor<?x3xf32>
+// `?` dims an operator's shape function (registry: `OpDef.shape`) does not handle: a located
+// error that names the operator and the reason (the interpreter runs it).
+// CHECK: errors.mlir:[[# @LINE + 2]]:3: error: 'nn.batch_norm' with these ? dimensions is not supported natively yet: the channel axis (axis) must not be ?
+relay.func @batch_norm(%x: tensor<3x?xf32>, %g: tensor<?xf32>) -> tensor<3x?xf32> {
+  %0 = relay.nn.batch_norm %x, %g, %g, %g, %g : (tensor<3x?xf32>, tensor<?xf32>, tensor<?xf32>, tensor<?xf32>, tensor<?xf32>) -> tuple<tensor<3x?xf32>, tensor<?xf32>, tensor<?xf32>>
+  %1 = relay.tuple_get %0[0] : tuple<tensor<3x?xf32>, tensor<?xf32>, tensor<?xf32>>
+  relay.return %1 : tensor<3x?xf32>
 }
 
 // -----
