@@ -66,6 +66,28 @@ def @main(%x: Tensor[(?, 3, 8, 8), float32], %w: Tensor[(8, 3, 3, 3), float32],
   %1 = nn.avg_pool2d(nn.max_pool2d(%0, pool_size=[2, 2], strides=[2, 2]), pool_size=[2, 2]);
   nn.dense(nn.batch_flatten(nn.global_avg_pool2d(%1)), %d)
 }""",
+    # `?` spatial dims (an ONNX model's symbolic H and W): padded, strided and dilated
+    # windows, ceil_mode, averages that count the cells inside the input (or its padding).
+    "spatial": """
+def @main(%x: Tensor[(?, 3, ?, ?), float32], %w: Tensor[(4, 3, 3, 3), float32]) {
+  (nn.conv2d(%x, %w, padding=[1, 1]), nn.conv2d(%x, %w, strides=[2, 1], dilation=[1, 2],
+   padding=[2, 1, 0, 2]),
+   nn.max_pool2d(%x, pool_size=[2, 2], strides=[2, 2], padding=[1, 0, 0, 1], ceil_mode=True),
+   nn.avg_pool2d(%x, pool_size=[3, 2], strides=[2, 1], padding=[1, 1], dilation=[1, 2]),
+   nn.avg_pool2d(%x, pool_size=[3, 3], strides=[2, 2], padding=[1, 1], count_include_pad=True,
+     ceil_mode=True),
+   nn.global_avg_pool2d(%x), nn.global_max_pool2d(%x))
+}""",
+    "spatial_nhwc": """
+def @main(%x: Tensor[(?, ?, ?, 3), float32], %w: Tensor[(3, 3, 3, 4), float32]) {
+  (nn.conv2d(%x, %w, padding=[1, 1], data_layout="NHWC", kernel_layout="HWIO"),
+   nn.max_pool2d(%x, pool_size=[2, 2], strides=[2, 2], layout="NHWC", ceil_mode=True),
+   nn.avg_pool2d(%x, pool_size=[3, 2], padding=[1, 1], layout="NHWC"),
+   nn.global_avg_pool2d(%x, layout="NHWC"),
+   nn.avg_pool2d(cast(multiply(%x, 10f), dtype="int32"), pool_size=[3, 3], strides=[2, 2],
+     padding=[1, 1], layout="NHWC"),
+   nn.avg_pool2d(%x, pool_size=[2, 2], layout="NHWC", out_layout="NCHW"))
+}""",
     # A transposed convolution (a decoder's upsampling) with a `?` batch.
     "conv_transpose": """
 def @main(%x: Tensor[(?, 3, 5, 5), float32], %w: Tensor[(3, 4, 3, 3), float32]) {

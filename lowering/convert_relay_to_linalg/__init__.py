@@ -459,7 +459,14 @@ def lower_through_relay(
     from relay_opt.dialects.relay.builder import RelayBuilder
 
     built: list[Operation] = []
-    out = build(RelayBuilder.collect(built, op.location), op)
+    try:
+        out = build(RelayBuilder.collect(built, op.location), op)
+    except TypeRelationError as e:  # a step the rule needs does not type (a `?` dim it refuses)
+        for relay_op in reversed(built):
+            relay_op.erase(safe_erase=False)
+        raise RelayError(
+            f"'{op.opdef.name}' is not supported natively this way yet: {e}", op
+        ) from None
     if not built:  # nothing to compute: `op`'s operand itself
         return lw.values[out][0]
     for relay_op in built:

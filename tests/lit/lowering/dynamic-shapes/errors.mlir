@@ -11,21 +11,22 @@ relay.func @batch_norm(%x: tensor<3x?xf32>, %g: tensor<?xf32>) -> tensor<3x?xf32
 
 // -----
 
-// A convolution compiles with a `?` batch; its shape function refuses other `?` dims.
-// CHECK: errors.mlir:[[# @LINE + 2]]:3: error: 'nn.conv2d' with these ? dimensions is not supported natively yet: only a ? batch (the first axis of the data) is supported
-relay.func @conv(%x: tensor<1x3x?x8xf32>, %w: tensor<4x3x3x3xf32>) -> tensor<1x4x?x6xf32> {
-  %0 = relay.nn.conv2d %x, %w : (tensor<1x3x?x8xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x?x6xf32>
-  relay.return %0 : tensor<1x4x?x6xf32>
+// A convolution compiles with a `?` batch and `?` spatial dims; its shape function refuses
+// other `?` dims (a `?` channel count).
+// CHECK: errors.mlir:[[# @LINE + 2]]:3: error: 'nn.conv2d' with these ? dimensions is not supported natively yet: only a ? batch and ? spatial dims (H, W) of the data are supported
+relay.func @conv(%x: tensor<1x?x8x8xf32>, %w: tensor<4x3x3x3xf32>) -> tensor<1x4x6x6xf32> {
+  %0 = relay.nn.conv2d %x, %w : (tensor<1x?x8x8xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x6x6xf32>
+  relay.return %0 : tensor<1x4x6x6xf32>
 }
 
 // -----
 
 // A static result does not make `?` operands safe: the operator still needs its shape
-// function's consent (a global pooling over `?` rows would divide by a compile-time count).
-// CHECK: errors.mlir:[[# @LINE + 2]]:3: error: 'nn.global_avg_pool2d' with these ? dimensions is not supported natively yet: only a ? batch (the first axis of the data) is supported
-relay.func @pool(%x: tensor<1x3x?x?xf32>) -> tensor<1x3x1x1xf32> {
-  %0 = relay.nn.global_avg_pool2d %x : (tensor<1x3x?x?xf32>) -> tensor<1x3x1x1xf32>
-  relay.return %0 : tensor<1x3x1x1xf32>
+// function's consent (an adaptive pooling over `?` rows would use compile-time windows).
+// CHECK: errors.mlir:[[# @LINE + 2]]:3: error: 'nn.adaptive_avg_pool2d' with these ? dimensions is not supported natively yet: only a ? batch (the first axis of the data) is supported
+relay.func @pool(%x: tensor<1x3x?x?xf32>) -> tensor<1x3x2x2xf32> {
+  %0 = relay.nn.adaptive_avg_pool2d %x {output_size = [2, 2]} : (tensor<1x3x?x?xf32>) -> tensor<1x3x2x2xf32>
+  relay.return %0 : tensor<1x3x2x2xf32>
 }
 
 // -----
