@@ -369,6 +369,53 @@ def test_onnx_tile_of_run_time_repeats_compiles_once(tmp_path: Path):
         exe(np.ones((2, 3), np.float32), np.array([1, -1], np.int64))
 
 
+def _onnx_cnn(path: Path) -> None:
+    """A CNN whose input has symbolic N, H and W (as torch exports dynamic axes)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(4)
+    init = {
+        "w": rng.standard_normal((4, 3, 3, 3)),
+        "b": rng.standard_normal(4),
+        "scale": rng.random(4) + 0.5,
+        "bias": rng.standard_normal(4),
+        "mean": rng.standard_normal(4),
+        "var": rng.random(4) + 0.5,
+        "fc": rng.standard_normal((4, 5)),
+    }
+    graph = helper.make_graph(
+        [
+            helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1], strides=[2, 2]),
+            helper.make_node("BatchNormalization", ["c", "scale", "bias", "mean", "var"], ["n"]),
+            helper.make_node("Relu", ["n"], ["r"]),
+            helper.make_node("MaxPool", ["r"], ["p"], kernel_shape=[2, 2], ceil_mode=1),
+            helper.make_node("AveragePool", ["p"], ["a"], kernel_shape=[2, 2], pads=[1, 1, 0, 0]),
+            helper.make_node("GlobalAveragePool", ["a"], ["g"]),
+            helper.make_node("Flatten", ["g"], ["f"]),
+            helper.make_node("MatMul", ["f", "fc"], ["y"]),
+        ],
+        "cnn",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, "H", "W"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 5])],
+        [numpy_helper.from_array(a.astype("f4"), k) for k, a in init.items()],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+
+
+def test_onnx_symbolic_height_and_width_compile_once(tmp_path: Path):
+    _onnx_cnn(tmp_path / "cnn.onnx")
+    module = load_program(tmp_path / "cnn.onnx").module
+    [param] = functions_by_name(module)["main"].args
+    assert [d < 0 for d in param.type.get_shape()] == [True, False, True, True]
+    exe = compile(module, opt=3, cache=False)
+    for shape in ((1, 3, 9, 12), (3, 3, 16, 7)):
+        x = np.random.default_rng(shape[2]).standard_normal(shape).astype(np.float32)
+        got, want = exe(x), interpret(module, {"x": x})
+        assert got.shape == want.shape == (shape[0], 5)
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
 def test_relay_run_takes_the_shape_from_the_inputs(tmp_path: Path, capsys):
     from relay_opt.tools.relay_run import main
 
@@ -382,7 +429,13 @@ def test_relay_run_takes_the_shape_from_the_inputs(tmp_path: Path, capsys):
         y=rng.standard_normal((1, 3)).astype(np.float32),
         z=rng.standard_normal((5, 1)).astype(np.float32),
     )
-    for model, inputs, shape in (("mlp.onnx", "onnx_in", "6x3"), ("mlp.rly", "rly_in", "5x3")):
+    _onnx_cnn(tmp_path / "cnn.onnx")
+    np.savez(tmp_path / "cnn_in.npz", x=rng.standard_normal((2, 3, 11, 6)).astype(np.float32))
+    for model, inputs, shape in (
+        ("mlp.onnx", "onnx_in", "6x3"),
+        ("mlp.rly", "rly_in", "5x3"),
+        ("cnn.onnx", "cnn_in", "2x5"),
+    ):
         code = main([str(tmp_path / model), "-i", str(tmp_path / f"{inputs}.npz"), "--no-cache"])
         out = capsys.readouterr()
         assert code == 0, out.err
