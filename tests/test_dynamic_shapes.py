@@ -686,3 +686,43 @@ def test_a_dimension_of_size_1_at_run_time_broadcasts(opt):
             np.testing.assert_allclose(g, w, rtol=1e-6)
     with pytest.raises(RelayError, match="different size at run time than the others and is not 1"):
         exe(*(np.ones(s, np.float32) for s in ((2, 3), (4, 3), (4, 3))))
+
+
+def test_a_ref_annotated_with_dynamic_dims_is_a_cell_of_that_type(tmp_path: Path):
+    # The annotation wins over the first value's static shape: the cell later holds %x's
+    # rows; the Relay printer keeps the annotation, so the text reads back the same.
+    from relay_opt.frontends.relay_text.printer import print_relay
+
+    src = HEADER + (
+        "def @main(%x: Tensor[(?, 4), float32]) {\n"
+        '  let %r: ref(Tensor[(?, 4), float32]) = ref(zeros(shape=[0, 4], dtype="float32"));\n'
+        "  let %u = ref_write(%r, %x);\n"
+        "  ref_read(%r)\n}\n"
+    )
+    module = load_program(src, "relay").module
+    exe = compile(module, opt=0, cache=False)
+    for n in (0, 3):
+        x = np.arange(4 * n, dtype=np.float32).reshape(n, 4)
+        np.testing.assert_array_equal(exe(x), x)
+        np.testing.assert_array_equal(interpret(module, {"x": x}), x)
+    text = print_relay(module).text
+    assert "let %r: ref(Tensor[(?, 4), float32]) = ref(" in text
+    again = load_program(text, "relay").module
+    np.testing.assert_array_equal(compile(again, opt=0, cache=False)(np.ones((2, 4), "f4")), 1)
+
+
+def test_dynamic_data_read_through_a_static_type_is_checked():
+    # `?` meets a static dim in type inference; compiled code checks the size before it
+    # reads the data through the static type.
+    module = load_program(
+        HEADER + "def @f(%y: Tensor[(3, 4), float32]) -> Tensor[(3, 4), float32] {\n"
+        "  add(%y, 1f)\n}\n"
+        "def @main(%x: Tensor[(?, 4), float32]) -> Tensor[(3, 4), float32] {\n  @f(%x)\n}\n",
+        "relay",
+        filename="static.rly",
+    ).module
+    exe = compile(module, opt=0, cache=False)
+    np.testing.assert_array_equal(exe(np.ones((3, 4), np.float32)), 2)
+    with pytest.raises(RelayError, match="a \\? dimension \\(axis 0\\) is not 3 at run time") as e:
+        exe(np.ones((5, 4), np.float32))
+    assert str(location_of(e.value.at)) == "static.rly:6:5"  # the call's parenthesis
