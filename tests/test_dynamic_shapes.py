@@ -76,7 +76,9 @@ def @main(%x: Tensor[(?, 3, ?, ?), float32], %w: Tensor[(4, 3, 3, 3), float32]) 
    nn.avg_pool2d(%x, pool_size=[3, 2], strides=[2, 1], padding=[1, 1], dilation=[1, 2]),
    nn.avg_pool2d(%x, pool_size=[3, 3], strides=[2, 2], padding=[1, 1], count_include_pad=True,
      ceil_mode=True),
-   nn.global_avg_pool2d(%x), nn.global_max_pool2d(%x))
+   nn.global_avg_pool2d(%x), nn.global_max_pool2d(%x),
+   nn.adaptive_avg_pool2d(%x, output_size=[2, 3]), nn.adaptive_avg_pool2d(%x),
+   nn.adaptive_avg_pool2d(cast(multiply(%x, 10f), dtype="int32"), output_size=[2, 2]))
 }""",
     "spatial_nhwc": """
 def @main(%x: Tensor[(?, ?, ?, 3), float32], %w: Tensor[(3, 3, 3, 4), float32]) {
@@ -86,7 +88,8 @@ def @main(%x: Tensor[(?, ?, ?, 3), float32], %w: Tensor[(3, 3, 3, 4), float32]) 
    nn.global_avg_pool2d(%x, layout="NHWC"),
    nn.avg_pool2d(cast(multiply(%x, 10f), dtype="int32"), pool_size=[3, 3], strides=[2, 2],
      padding=[1, 1], layout="NHWC"),
-   nn.avg_pool2d(%x, pool_size=[2, 2], layout="NHWC", out_layout="NCHW"))
+   nn.avg_pool2d(%x, pool_size=[2, 2], layout="NHWC", out_layout="NCHW"),
+   nn.adaptive_avg_pool2d(%x, output_size=[3], layout="NHWC"))
 }""",
     # A transposed convolution (a decoder's upsampling) with a `?` batch.
     "conv_transpose": """

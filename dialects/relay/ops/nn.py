@@ -156,7 +156,7 @@ def spatial_windows(op_attrs: Attrs, shapes: Sequence[Sequence[Any]]) -> tuple[s
             (kh, kw), (sh, sw), (dh, dw) = attrs.pool_size, attrs.strides, attrs.dilation
             h_win = (kh, sh, dh, top, bottom, attrs.ceil_mode)
             w_win = (kw, sw, dw, left, right, attrs.ceil_mode)
-        else:  # global pooling
+        else:  # global and adaptive pooling: no window the output size follows from
             h_win = w_win = None
     return layout, out_layout, {layout.index("H"): h_win, layout.index("W"): w_win}
 
@@ -197,8 +197,13 @@ def spatial_dims(relation: Callable[[Sequence[Attribute], Attrs], Attribute]) ->
         out_layout = out_layout or layout
         dims[out_layout.index(layout[batch]) if "N" in layout else 0] = data[batch]
         for axis, window in windows.items():
-            if window is not None and not isinstance(data[axis], int):
-                dims[out_layout.index(layout[axis])] = window_out_dim(data[axis], *window)
+            if isinstance(data[axis], int):
+                continue
+            at = out_layout.index(layout[axis])
+            if window is not None:
+                dims[at] = window_out_dim(data[axis], *window)
+            elif dims[at] == DYNAMIC:  # an adaptive pooling to the input's own size
+                dims[at] = data[axis]
         return dims
 
     return shape
@@ -1132,7 +1137,7 @@ def _adaptive_avg(attrs: Attrs, x: np.ndarray) -> np.ndarray:
         OEF,
         _adaptive_avg,
         "average pooling to a given output size",
-        shape=batch_dims(_adaptive_rel),
+        shape=spatial_dims(_adaptive_rel),
     )
 )
 class AdaptiveAvgPool2D(RelayOperatorOp): ...

@@ -22,10 +22,10 @@ relay.func @conv(%x: tensor<1x?x8x8xf32>, %w: tensor<4x3x3x3xf32>) -> tensor<1x4
 // -----
 
 // A static result does not make `?` operands safe: the operator still needs its shape
-// function's consent (an adaptive pooling over `?` rows would use compile-time windows).
-// CHECK: errors.mlir:[[# @LINE + 2]]:3: error: 'nn.adaptive_avg_pool2d' with these ? dimensions is not supported natively yet: only a ? batch (the first axis of the data) is supported
-relay.func @pool(%x: tensor<1x3x?x?xf32>) -> tensor<1x3x2x2xf32> {
-  %0 = relay.nn.adaptive_avg_pool2d %x {output_size = [2, 2]} : (tensor<1x3x?x?xf32>) -> tensor<1x3x2x2xf32>
+// function's consent (a resize over `?` rows would use weights built from static sizes).
+// CHECK: errors.mlir:[[# @LINE + 2]]:3: error: 'image.resize2d' with these ? dimensions is not supported natively yet: only a ? batch (the first axis of the data) is supported
+relay.func @resize_rows(%x: tensor<1x3x?x4xf32>) -> tensor<1x3x2x2xf32> {
+  %0 = relay.image.resize2d %x {size = [2, 2]} : (tensor<1x3x?x4xf32>) -> tensor<1x3x2x2xf32>
   relay.return %0 : tensor<1x3x2x2xf32>
 }
 
