@@ -71,6 +71,11 @@ _LITERAL_SUFFIX = {
 }
 
 
+def _wider_cell(op: Operation) -> bool:
+    """A `ref` whose cell type is not its first value's (`?` dims where the value has sizes)."""
+    return isinstance(op, core.RefCreateOp) and op.result.type != RefType(op.value.type)
+
+
 def relay_type(t: Attribute) -> str:
     if isinstance(t, TensorType):
         try:
@@ -257,7 +262,8 @@ class RelayPrinter:
                 name = self.bind(result, result.name_hint or "f")
                 if isinstance(op, core.ClosureOp) and op.self_arg is not None:
                     self.names[op.self_arg] = name
-                lines.append(f"{indent}let %{name} = {self.expr(op, indent)};")
+                annotation = f": {relay_type(result.type)}" if _wider_cell(op) else ""
+                lines.append(f"{indent}let %{name}{annotation} = {self.expr(op, indent)};")
             else:
                 expr = self.expr(op, indent)
                 name = self.bind(result, None)
@@ -268,8 +274,9 @@ class RelayPrinter:
 
     @staticmethod
     def needs_let_name(op: Operation) -> bool:
-        # A recursive closure refers to itself by its let-bound name.
-        return isinstance(op, core.ClosureOp) and op.self_arg is not None
+        # A recursive closure refers to itself by its let-bound name; a cell whose type is
+        # wider than its first value's keeps it in the let's annotation.
+        return isinstance(op, core.ClosureOp) and op.self_arg is not None or _wider_cell(op)
 
     @staticmethod
     def show_type(op: Operation) -> bool:

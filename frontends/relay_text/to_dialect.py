@@ -341,6 +341,10 @@ class ToDialect:
             raise self.error(
                 f"%{e.name} is annotated {t} but its value has type {value.type}", e.loc
             )
+        if isinstance(value.owner, core.RefCreateOp) and isinstance(t, RefType):
+            # The annotation is the cell's type: `ref(zeros([0, 4]))` annotated
+            # `ref(Tensor[(?, 4)])` is a cell that later holds any number of rows.
+            return Rewriter.replace_value_with_new_type(value, t)
         return value
 
     def expr_local(self, e: s.Local) -> SSAValue:

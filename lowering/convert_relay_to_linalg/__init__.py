@@ -1,4 +1,4 @@
-"""convert-relay-to-linalg: static Relay graphs -> func + tensor + linalg + arith + math.
+"""convert-relay-to-linalg: Relay programs -> func + tensor + linalg + arith + math.
 
 The driver knows nothing about individual operators: each operator's lowering is
 a rule registered in a table keyed by operator class (`@lowering(Add, ...)`), as
@@ -10,8 +10,10 @@ just regroup values); unsigned dtypes become signless integers with the
 unsigned operations chosen by the rules. `relay.if` becomes `scf.if` on the condition
 extracted as an i1, with the branches lowered by the same Lowerer and their results
 flattened like any value. ADT values and references are heap objects (objects.py,
-docs/native-objects.md); `match` becomes `scf.if` on tags. Closures are reported as not
-supported yet, naming the construct.
+docs/native-objects.md); `match` becomes `scf.if` on tags; closures are
+defunctionalized (an object holding the captured values, called through one apply
+function per signature: objects.py). Tensors with `?` dims carry their sizes at run time;
+an operator's result sizes come from its shape function (docs/native-dynamic-shapes.md).
 """
 
 from __future__ import annotations
@@ -289,7 +291,7 @@ class Lowerer:
         if isinstance(op, core.ReturnOp):
             f, leaves = op.parent_op(), self.values[op.value]
             if isinstance(f, core.FuncOp):
-                leaves = self.coerce(leaves, flatten_type(f.ret_type))
+                leaves = self.coerce(leaves, flatten_type(f.ret_type), op)
             self.insert(func.ReturnOp(*leaves))
             return
         if isinstance(op, core.TupleOp):
@@ -309,7 +311,7 @@ class Lowerer:
             args = [leaf for a in op.arguments for leaf in self.values[a]]
             callee = self.callee_inputs(op)
             if callee is not None:
-                args = self.coerce(args, callee)
+                args = self.coerce(args, callee, op)
             call = self.insert(func.CallOp(op.callee, args, flatten_type(op.result.type)))
             call.location = op.location
             self.values[op.result] = list(call.results)
@@ -362,13 +364,23 @@ class Lowerer:
             op,
         )
 
-    def coerce(self, leaves: Sequence[SSAValue], types: Sequence[Attribute]) -> list[SSAValue]:
+    def coerce(
+        self, leaves: Sequence[SSAValue], types: Sequence[Attribute], at: Operation
+    ) -> list[SSAValue]:
         """Leaves where values of `types` are expected (a callee's parameters, a function's or
-        a branch's result): a tensor with static dims where the type has `?` ones (Relay
-        types `(3, 0)` as a `(3, ?)`) becomes one by a `tensor.cast`."""
+        a branch's result) by a `tensor.cast`: a tensor with static dims where the type has
+        `?` ones (Relay types `(3, 0)` as a `(3, ?)`), or one with `?` dims where the type
+        is static (type inference lets `?` meet a static dim): each such size is checked at
+        run time first, an error at `at` when it differs, so nothing reads past the data."""
         out: list[SSAValue] = []
         for leaf, t in zip(leaves, types, strict=True):
             if leaf.type != t and isinstance(t, TensorType) and isinstance(leaf.type, TensorType):
+                static = t.get_shape()
+                for k, (have, want) in enumerate(zip(leaf.type.get_shape(), static, strict=True)):
+                    if have < 0 <= want:
+                        size = RuntimeDim.of(self, leaf, k).value
+                        what = f"a ? dimension (axis {k}) is not {want} at run time, as {t} needs"
+                        self.check_equal(at, size, want, what)
                 leaf = self.insert(tensor.CastOp(leaf, t)).results[0]
             out.append(leaf)
         return out
@@ -398,7 +410,7 @@ class Lowerer:
         self.builder = Builder(InsertPoint.at_end(block))
         for inner in old.ops:
             if isinstance(inner, core.YieldOp):
-                leaves = self.coerce(self.values[inner.value], types)
+                leaves = self.coerce(self.values[inner.value], types, inner)
                 self.insert(scf.YieldOp(*leaves)).location = inner.location
             else:
                 self.op(inner)
@@ -457,7 +469,14 @@ def lower_through_relay(
     from relay_opt.dialects.relay.builder import RelayBuilder
 
     built: list[Operation] = []
-    out = build(RelayBuilder.collect(built, op.location), op)
+    try:
+        out = build(RelayBuilder.collect(built, op.location), op)
+    except TypeRelationError as e:  # a step the rule needs does not type (a `?` dim it refuses)
+        for relay_op in reversed(built):
+            relay_op.erase(safe_erase=False)
+        raise RelayError(
+            f"'{op.opdef.name}' is not supported natively this way yet: {e}", op
+        ) from None
     if not built:  # nothing to compute: `op`'s operand itself
         return lw.values[out][0]
     for relay_op in built:

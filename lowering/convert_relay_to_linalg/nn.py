@@ -14,6 +14,7 @@ from xdsl.dialects import arith, math, scf, tensor
 from xdsl.dialects.builtin import (
     AffineMapAttr,
     DenseArrayBase,
+    IndexType,
     IntegerType,
     StringAttr,
     TensorType,
@@ -49,15 +50,18 @@ from relay_opt.dialects.relay.ops.nn import (
     Pad,
     Prelu,
     Softmax,
+    Window,
     conv2d_blocks,
     layouts_are_native,
     padding4,
+    spatial_windows,
 )
 from relay_opt.dialects.relay.ops.transform import LayoutTransform
 from relay_opt.dialects.relay.registry import RelayOperatorOp
 from relay_opt.dialects.relay.types import tensor_dtype, tensor_type
 from relay_opt.lowering.convert_relay_to_linalg import (
     Lowerer,
+    RuntimeDim,
     lower_through_relay,
     lowering,
     signless,
@@ -79,6 +83,7 @@ from relay_opt.lowering.convert_relay_to_linalg.structured import (
     empty,
     filled,
     generic,
+    index,
     scalar_const,
 )
 
@@ -323,6 +328,8 @@ def lower_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
     x, w = args
     if conv2d_blocks(attrs) is not None:
         return _blocked_conv2d(lw, op, x, w)
+    if any(n < 0 for n in shape_of(x)[1:]):  # `?` spatial dims: windows must fit
+        check_windows(lw, op, x)
     x = _pad_spatial(lw, x, padding4(attrs.padding), 0.0, attrs.data_layout)
     if nhwc:
         kh, kw, cpg, cout = shape_of(w)
@@ -493,6 +500,8 @@ def _pool(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, kind: str) -> SSAValue:
         if nhwc
         else ((out_shape[2], out_shape[3]), (in_shape[2], in_shape[3]))
     )
+    if h < 0 or w < 0:
+        return _dynamic_pool(lw, op, x, kind)
     # Pad so every window (ceil_mode ones too) reads inside the tensor.
     extra_h = max(0, (oh - 1) * sh + (kh - 1) * dh + 1 - (h + top + bottom))
     extra_w = max(0, (ow - 1) * sw + (kw - 1) * dw + 1 - (w + left + right))
@@ -554,6 +563,128 @@ def _pool(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, kind: str) -> SSAValue:
         return _int_mean(b, dtype, a[0], a[1])
 
     return elementwise(lw, op, [total, const], divide)
+
+
+def check_windows(lw: Lowerer, op: RelayOperatorOp, x: SSAValue) -> dict[int, Window | None]:
+    """The windows of a conv2d or pooling over data with `?` spatial dims (the registry's
+    `spatial_windows`); before the shape function's sizes are used, a window larger than a
+    `?` axis with its padding ends the call with a located error (the type relation's
+    error for a static axis)."""
+    shapes = [shape_of(v) for v in op.operands]
+    _, _, windows = spatial_windows(op.attrs, shapes)
+    for axis, window in windows.items():
+        if window is None or shapes[0][axis] >= 0:
+            continue
+        k, _, dilation, before, after, _ = window
+        span = (k - 1) * dilation + 1
+        size = RuntimeDim.of(lw, x, axis).value
+        short = lw.insert(arith.CmpiOp(size, c_index(lw, span - before - after), "slt"))
+        lw.objects.fail_if(
+            op,
+            short.results[0],
+            f"'{op.opdef.name}': the window ({span}) is larger than the padded input",
+        )
+    return windows
+
+
+def c_index(lw: Lowerer | Builder, n: int) -> SSAValue:
+    return scalar_const(lw, n, IndexType())
+
+
+def _dynamic_pool(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, kind: str) -> SSAValue:
+    """Pooling over `?` spatial dims: one reduction over the result and the window that reads
+    x where the window is inside it (the identity elsewhere: padding, ceil_mode's overhang),
+    then for an average the division by the window's cells inside the input (or inside its
+    declared padding with count_include_pad), counted per output position at run time."""
+    attrs = op.attrs
+    nhwc = attrs.layout == "NHWC"
+    dtype = _dtype(op)
+    out_t = signless(op.result.type)
+    xt = x.type
+    assert isinstance(out_t, TensorType) and isinstance(xt, TensorType)
+    h_axis, w_axis = (1, 2) if nhwc else (2, 3)
+    windows = check_windows(lw, op, x)
+    sizes = [
+        c_index(lw, n) if n >= 0 else RuntimeDim.of(lw, x, axis).value
+        for axis, n in ((h_axis, shape_of(x)[h_axis]), (w_axis, shape_of(x)[w_axis]))
+    ]
+    wins = [windows[h_axis], windows[w_axis]]
+    lowest = reduction_identity("max", dtype, out_t.element_type)
+    identity = lowest if kind == "max" else 0.0
+    kh, kw = attrs.pool_size
+    window = empty(lw, tensor_type([kh, kw], dtype))
+    out_map = [d(0), d(2), d(3), d(1)] if nhwc else [d(0), d(1), d(2), d(3)]
+    combine = BINARY[Maximum if kind == "max" else Add]
+
+    def body(b: Builder, a: Sequence[SSAValue]) -> SSAValue:
+        # loops: n, c, y, x (the result's), i, j (the window's)
+        inside: SSAValue | None = None
+        spatial = []
+        for k, (size, win) in enumerate(zip(sizes, wins, strict=True)):
+            assert win is not None
+            _, stride, dilation, before, _, _ = win
+            at = b.insert(arith.MuliOp(index(b, 2 + k), c_index(b, stride))).results[0]
+            tap = b.insert(arith.MuliOp(index(b, 4 + k), c_index(b, dilation))).results[0]
+            at = b.insert(arith.AddiOp(at, tap)).results[0]
+            r = b.insert(arith.SubiOp(at, c_index(b, before))).results[0]
+            low = b.insert(arith.CmpiOp(r, c_index(b, 0), "sge")).results[0]
+            high = b.insert(arith.CmpiOp(r, size, "slt")).results[0]
+            both = b.insert(arith.AndIOp(low, high)).results[0]
+            inside = both if inside is None else b.insert(arith.AndIOp(inside, both)).results[0]
+            # A clamped position, so the read stays inside x (its value is not used).
+            last = b.insert(arith.SubiOp(size, c_index(b, 1))).results[0]
+            r = b.insert(arith.MaxSIOp(r, c_index(b, 0))).results[0]
+            spatial.append(b.insert(arith.MinSIOp(r, last)).results[0])
+        n, ch = index(b, 0), index(b, 1)
+        coords = [n, *spatial, ch] if nhwc else [n, ch, *spatial]
+        assert inside is not None
+        value = b.insert(tensor.ExtractOp(x, coords, xt.element_type)).results[0]
+        value = b.insert(
+            arith.SelectOp(inside, value, scalar_const(b, identity, xt.element_type))
+        ).results[0]
+        return combine(Scalar(b, dtype), value, a[1])
+
+    [total] = generic(
+        lw,
+        [window],
+        [filled(lw, out_t, identity)],
+        [amap(6, [d(4), d(5)]), amap(6, out_map)],
+        [PARALLEL] * 4 + [REDUCTION] * 2,
+        body,
+    )
+    if kind == "max" or dtype == "bool":
+        return total
+
+    def divide(b: Builder, a: Sequence[SSAValue]) -> SSAValue:
+        # The cells of each window inside the input (or its declared padding), per axis:
+        # the window's taps are few and static, so each is one comparison.
+        count: SSAValue | None = None
+        for k, (size, win) in enumerate(zip(sizes, wins, strict=True)):
+            assert win is not None
+            taps, stride, dilation, before, after, _ = win
+            lo, hi = (-before, after) if attrs.count_include_pad else (0, 0)
+            limit = b.insert(arith.AddiOp(size, c_index(b, hi))).results[0]
+            start = b.insert(arith.MuliOp(index(b, 2 + k), c_index(b, stride))).results[0]
+            start = b.insert(arith.SubiOp(start, c_index(b, before))).results[0]
+            n = c_index(b, 0)
+            for t in range(taps):
+                r = b.insert(arith.AddiOp(start, c_index(b, t * dilation))).results[0]
+                low = b.insert(arith.CmpiOp(r, c_index(b, lo), "sge")).results[0]
+                high = b.insert(arith.CmpiOp(r, limit, "slt")).results[0]
+                both = b.insert(arith.AndIOp(low, high)).results[0]
+                one = b.insert(arith.IndexCastOp(both, IndexType())).results[0]
+                n = b.insert(arith.AddiOp(n, one)).results[0]
+            count = n if count is None else b.insert(arith.MuliOp(count, n)).results[0]
+        assert count is not None
+        count = b.insert(arith.MaxSIOp(count, c_index(b, 1))).results[0]
+        wide = b.insert(arith.IndexCastOp(count, i64)).results[0]
+        if isinstance(out_t.element_type, IntegerType):
+            return _int_mean(b, dtype, a[0], wide)
+        return b.insert(arith.DivfOp(a[0], _to_float(b, wide, out_t.element_type))).results[0]
+
+    # loops: n, c, y, x, as the reduction's
+    same = amap(4, out_map)
+    return generic(lw, [total], [empty(lw, out_t)], [same, same], [PARALLEL] * 4, divide)[0]
 
 
 def _pool_counts(h, w, oh, ow, k, s, dl, pads, include_pad):  # noqa: ANN001, ANN202
@@ -631,16 +762,27 @@ def lower_global_pool(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) ->
     )
     if is_max:
         return total
-    return elementwise(
-        lw,
-        op,
-        [total],
-        lambda b, a, t: (
-            b.insert(arith.DivfOp(a[0], scalar_const(b, h * w, t))).results[0]
-            if Scalar(b, dtype).is_float
-            else _int_mean(b, dtype, a[0], scalar_const(b, h * w, IntegerType(64)))
-        ),
-    )
+    # The divisor h * w; with `?` spatial dims, read at run time (an i64).
+    wide: SSAValue | None = None
+    if h < 0 or w < 0:
+        h_axis, w_axis = (1, 2) if nhwc else (2, 3)
+        count = RuntimeDim.const(lw, 1)
+        for axis, n in ((h_axis, h), (w_axis, w)):
+            count = count * (n if n >= 0 else RuntimeDim.of(lw, x, axis))
+        wide = lw.insert(arith.IndexCastOp(count.value, i64)).results[0]
+
+    def divide(b: Builder, a: Sequence[SSAValue], t: Attribute) -> SSAValue:
+        if not Scalar(b, dtype).is_float:
+            return _int_mean(b, dtype, a[0], wide or scalar_const(b, h * w, IntegerType(64)))
+        n = scalar_const(b, h * w, t) if wide is None else _to_float(b, wide, t)
+        return b.insert(arith.DivfOp(a[0], n)).results[0]
+
+    return elementwise(lw, op, [total], divide)
+
+
+def _to_float(b: Builder, n: SSAValue, t: Attribute) -> SSAValue:
+    """An i64 count as a float of type t (a divisor read at run time)."""
+    return b.insert(arith.SIToFPOp(n, t)).results[0]  # pyright: ignore[reportArgumentType]
 
 
 # -- softmax, normalization ---------------------------------------------------------------
@@ -762,9 +904,22 @@ def lower_batch_norm(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> 
     x, gamma, beta, mean, var = args
     rank = len(shape_of(x))
     axis = normalize_axis(op.attrs.axis, rank)
+    out_t = op.result.type.types.data[0]  # pyright: ignore[reportAttributeAccessIssue]
+    _size_first_field(lw, out_t, x)
+    # The channel axis is static (the shape function refuses a `?` one); a `?` statistic
+    # must have that length at run time.
+    channels = shape_of(x)[axis]
+    stats = []
+    for a in (gamma, beta, mean, var):
+        if shape_of(a)[0] < 0:
+            lw.check_equal(
+                op, RuntimeDim.of(lw, a, 0).value, channels, "a statistic's length differs"
+            )
+            a = lw.insert(tensor.CastOp(a, TensorType(a.type.element_type, [channels]))).results[0]  # pyright: ignore[reportAttributeAccessIssue]
+        stats.append(a)
+    gamma, beta, mean, var = stats
     g, bt, m, v = (_channel(lw, a, axis, rank) for a in (gamma, beta, mean, var))
     eps, scale, center = op.attrs.epsilon, op.attrs.scale, op.attrs.center
-    out_t = op.result.type.types.data[0]  # pyright: ignore[reportAttributeAccessIssue]
 
     def body(b: Builder, a: Sequence[SSAValue], t: Attribute) -> SSAValue:
         xv, gv, bv, mv, vv = a[:5]
@@ -779,6 +934,14 @@ def lower_batch_norm(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> 
 
     out = _elementwise_typed(lw, out_t, [x, g, bt, m, v], body)
     return [out, mean, var]
+
+
+def _size_first_field(lw: Lowerer, field_t: Attribute, like: SSAValue) -> None:
+    """For a tuple-typed operator whose first field has the data's shape (batch_norm,
+    dropout): `?` temporaries take the data's run-time sizes, as that field's."""
+    shape = shape_of(like)
+    sizes = [RuntimeDim.of(lw, like, k).value for k, n in enumerate(shape) if n < 0]
+    lw.result_sizes = (signless(field_t), sizes)
 
 
 def _elementwise_typed(lw: Lowerer, out_t: Attribute, inputs: list[SSAValue], body) -> SSAValue:  # noqa: ANN001
@@ -859,6 +1022,7 @@ def _keep_shape(lw: Lowerer, value: SSAValue, like: SSAValue) -> SSAValue:
 def lower_dropout(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> list[SSAValue]:
     x = args[0]
     t = x.type
+    _size_first_field(lw, t, x)
     ones = filled(lw, t, 1)
     return [x, ones]
 
@@ -912,14 +1076,19 @@ def pad_by_index(
     )
     reflect = mode == "reflect"
     last_of: dict[int, SSAValue] = {}  # a padded `?` axis' last index, at run time
+    sizes: list[SSAValue] = []  # the result's `?` sizes (a convolution's padding is no op's)
     for k, size in enumerate(shape):
-        if size >= 0 or not any(widths[k]):
+        if size >= 0:
             continue
-        assert op is not None  # pooling pads only static axes
         dim = lw.insert(tensor.DimOp(x, scalar_const(lw, k, IndexType()))).results[0]
+        width = scalar_const(lw, sum(widths[k]), IndexType())
+        sizes.append(lw.insert(arith.AddiOp(dim, width)).results[0] if any(widths[k]) else dim)
+        if not any(widths[k]):
+            continue
         last_of[k] = lw.insert(arith.SubiOp(dim, scalar_const(lw, 1, IndexType()))).results[0]
         if mode == "constant":  # an empty axis: every element is padding, nothing is read
             continue
+        assert op is not None  # convolutions and pooling pad with a constant
         least = max(widths[k]) + 1 if reflect else 1
         short = lw.insert(arith.CmpiOp(dim, scalar_const(lw, least, IndexType()), "slt"))
         what = f"more than {least - 1} elements" if reflect else "an element"
@@ -970,7 +1139,8 @@ def pad_by_index(
 
     inputs = [value] if isinstance(value, SSAValue) else []
     maps = [amap(n, [])] * len(inputs) + [amap(n, [d(i) for i in range(n)])]
-    return generic(lw, inputs, [empty(lw, out_t)], maps, [PARALLEL] * n, body)[0]
+    init = lw.insert(tensor.EmptyOp(sizes, out_t)).results[0]
+    return generic(lw, inputs, [init], maps, [PARALLEL] * n, body)[0]
 
 
 # -- normalizations by their decomposition into Relay arithmetic ----------------------------

@@ -238,7 +238,7 @@ class Objects:
 
         [obj] = self.lw.values[op.ref]
         leaves = self.load(obj, 1, _cell_types(op.ref.type))
-        self.lw.values[op.result] = self.lw.coerce(leaves, flatten_type(op.result.type))
+        self.lw.values[op.result] = self.lw.coerce(leaves, flatten_type(op.result.type), op)
 
     def ref_write(self, op: core.RefWriteOp) -> None:
         # A fresh copy of a tensor: a view read from the cell before keeps its value.
@@ -264,11 +264,11 @@ class Objects:
         pattern = op.patterns.data[i]
         test = self.test(op, pattern, data, op.data.type)
         if test is None:  # irrefutable: the clauses after it are never tried
-            return self.lw.coerce(self.clause_body(op, i, data), result_types)
+            return self.lw.coerce(self.clause_body(op, i, data), result_types, op)
         then_block, else_block = Block(), Block()
         outer = self.b
         self.lw.builder = Builder(InsertPoint.at_end(then_block))
-        self.b.insert(scf.YieldOp(*self.lw.coerce(self.clause_body(op, i, data), result_types)))
+        self.b.insert(scf.YieldOp(*self.lw.coerce(self.clause_body(op, i, data), result_types, op)))
         self.lw.builder = Builder(InsertPoint.at_end(else_block))
         self.b.insert(scf.YieldOp(*self.clauses(op, i + 1, data, result_types)))
         self.lw.builder = outer

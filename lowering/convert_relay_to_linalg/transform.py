@@ -896,9 +896,96 @@ def lower_adaptive_avg_pool(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValu
         return through_nchw(lw, op)
     shape = shape_of(args[0])
     h, w = (shape[1], shape[2]) if op.attrs.layout == "NHWC" else (shape[2], shape[3])
+    if h < 0 or w < 0:
+        return _dynamic_adaptive_avg(lw, op, args[0])
     out = shape_of(op.result.type)
     oh, ow = (out[1], out[2]) if op.attrs.layout == "NHWC" else (out[2], out[3])
     return _separable(lw, op, args[0], _adaptive_weights(oh, h), _adaptive_weights(ow, w))
+
+
+def _dynamic_adaptive_avg(lw: Lowerer, op: RelayOperatorOp, x: SSAValue) -> SSAValue:
+    """Adaptive average pooling over `?` spatial dims: each output cell sums the input cells
+    of its window [o * H // OH, ceil((o + 1) * H / OH)), found at run time (a reduction over
+    the whole input, masked), in float64 as the declaration's mean, then divides by the
+    window's size and converts to the dtype (an integer mean truncated, as numpy's astype)."""
+    from relay_opt.lowering.convert_relay_to_linalg import RuntimeDim
+    from relay_opt.lowering.convert_relay_to_linalg.elementwise import cast_scalar
+    from relay_opt.lowering.convert_relay_to_linalg.structured import (
+        REDUCTION,
+        index,
+        scalar_const,
+    )
+
+    nhwc = op.attrs.layout == "NHWC"
+    dtype = tensor_dtype_of(op)
+    out_t = signless(op.result.type)
+    assert isinstance(out_t, TensorType)
+    axes = (1, 2) if nhwc else (2, 3)
+    in_sizes = [
+        RuntimeDim.of(lw, x, k).value if shape_of(x)[k] < 0 else index_value(lw, shape_of(x)[k])
+        for k in axes
+    ]
+    out_dims = lw.result_dims()
+    out_sizes = [
+        n if isinstance(n, SSAValue) else index_value(lw, n) for n in (out_dims[k] for k in axes)
+    ]
+
+    def window(b: Builder, k: int) -> tuple[SSAValue, SSAValue]:
+        """Output position k's (of the loops n, c, oy, ox) window along its axis."""
+        o, size, n = index(b, 2 + k), in_sizes[k], out_sizes[k]
+        start = b.insert(arith.MuliOp(o, size)).results[0]
+        start = b.insert(arith.FloorDivSIOp(start, n)).results[0]
+        one = scalar_const(b, 1, IndexType())
+        after = b.insert(arith.AddiOp(o, one)).results[0]
+        # ceil(a / n) as -floor(-a / n) (convert-to-llvm lowers floordivsi)
+        zero = scalar_const(b, 0, IndexType())
+        end = b.insert(arith.MuliOp(after, size)).results[0]
+        end = b.insert(arith.SubiOp(zero, end)).results[0]
+        end = b.insert(arith.FloorDivSIOp(end, n)).results[0]
+        end = b.insert(arith.SubiOp(zero, end)).results[0]
+        return start, end
+
+    def total_body(b: Builder, a: Sequence[SSAValue]) -> SSAValue:
+        inside: SSAValue | None = None
+        for k in range(2):
+            start, end = window(b, k)
+            at = index(b, 4 + k)
+            low = b.insert(arith.CmpiOp(at, start, "sge")).results[0]
+            high = b.insert(arith.CmpiOp(at, end, "slt")).results[0]
+            both = b.insert(arith.AndIOp(low, high)).results[0]
+            inside = both if inside is None else b.insert(arith.AndIOp(inside, both)).results[0]
+        assert inside is not None
+        value = cast_scalar(b, a[0], dtype, "float64", f64)
+        zero = scalar_const(b, 0.0, f64)
+        value = b.insert(arith.SelectOp(inside, value, zero)).results[0]
+        return b.insert(arith.AddfOp(value, a[1])).results[0]
+
+    # loops: n, c, oy, ox (the result's), y, x (the input's)
+    x_map = [d(0), d(4), d(5), d(1)] if nhwc else [d(0), d(1), d(4), d(5)]
+    out_map = [d(0), d(2), d(3), d(1)] if nhwc else [d(0), d(1), d(2), d(3)]
+    [total] = generic(
+        lw,
+        [x],
+        [filled(lw, TensorType(f64, out_t.get_shape()), 0.0)],
+        [amap(6, x_map), amap(6, out_map)],
+        [PARALLEL] * 4 + [REDUCTION] * 2,
+        total_body,
+    )
+
+    def mean_body(b: Builder, a: Sequence[SSAValue]) -> SSAValue:
+        cells: SSAValue | None = None
+        for k in range(2):
+            start, end = window(b, k)
+            n = b.insert(arith.SubiOp(end, start)).results[0]
+            cells = n if cells is None else b.insert(arith.MuliOp(cells, n)).results[0]
+        assert cells is not None
+        wide = b.insert(arith.IndexCastOp(cells, i64)).results[0]
+        count = b.insert(arith.SIToFPOp(wide, f64)).results[0]
+        mean = b.insert(arith.DivfOp(a[0], count)).results[0]
+        return cast_scalar(b, mean, "float64", dtype, out_t.element_type)
+
+    same = amap(4, out_map)  # loops: n, c, oy, ox
+    return generic(lw, [total], [empty(lw, out_t)], [same, same], [PARALLEL] * 4, mean_body)[0]
 
 
 def _resize_weights(out_size: int, in_size: int, attrs) -> np.ndarray:  # noqa: ANN001

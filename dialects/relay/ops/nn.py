@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
+from xdsl.dialects.builtin import TensorType
 from xdsl.ir import Attribute, SSAValue
 
 from relay_opt.dialects.relay.attributes import AttrKind, Attrs, AttrSpec
@@ -22,6 +24,8 @@ from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.dialects.relay.ops.common import (
     Shape,
     batch_dims,
+    dim_max,
+    dim_min,
     expect_tensor,
     normalize_axis,
     result,
@@ -58,10 +62,11 @@ from relay_opt.dialects.relay.registry import (
     OpDef,
     OpPattern,
     RelayOperatorOp,
+    ShapeFunction,
     TypeRelationError,
     register,
 )
-from relay_opt.dialects.relay.types import DYNAMIC, tuple_type
+from relay_opt.dialects.relay.types import DYNAMIC, tensor_type, tuple_type
 
 OEF = OpPattern.OUT_ELEMWISE_FUSABLE
 
@@ -104,6 +109,104 @@ def window_out(
     if ceil_mode and (out - 1) * stride >= size + before:
         out -= 1  # the last window must start inside the input or its left padding
     return out
+
+
+Window = tuple[int, int, int, int, int, bool]
+"""One spatial axis' window: kernel, stride, dilation, padding before and after, ceil_mode."""
+
+
+def window_out_dim(
+    size: Any, k: int, stride: int, dilation: int, before: int, after: int, ceil_mode: bool
+) -> Any:
+    """`window_out` of a run-time size (for shape functions): the same arithmetic, its
+    ceil_mode correction (one window less when the last would start past the input and its
+    left padding) as a clamp, since a shape function cannot branch. A window larger than
+    the padded input gives a size below 1: the lowering checks it first."""
+    span = (k - 1) * dilation + 1
+    out = (size + (before + after - span + (stride - 1 if ceil_mode else 0))) // stride + 1
+    if ceil_mode:
+        # (out - 1) * stride >= size + before exactly when out - 1 >= ceil((size + before) /
+        # stride): one less then
+        starts = (size + (before + stride - 1)) // stride
+        out = out - dim_min(dim_max(out - starts, 0), 1)
+    return out
+
+
+def spatial_windows(op_attrs: Attrs, shapes: Sequence[Sequence[Any]]) -> tuple[str, str, dict]:
+    """(data layout, result layout, {data axis: Window or None}) of a conv2d or pooling for
+    its shape function; None for an axis a global pooling reduces to 1. A blocked layout
+    has no spatial axes here (only its batch may be `?`)."""
+    attrs = op_attrs
+    if "data_layout" in attrs:  # conv2d
+        layout, out_layout, kernel = attrs.data_layout, attrs.out_layout, attrs.kernel_layout
+        if not plain_layout(layout) or not plain_layout(kernel, "OIHW"):
+            return layout, out_layout, {}
+        wshape = shapes[1]
+        kh, kw = wshape[kernel.index("H")], wshape[kernel.index("W")]
+        top, left, bottom, right = padding4(attrs.padding)
+        (sh, sw), (dh, dw) = attrs.strides, attrs.dilation
+        h_win: Window | None = (kh, sh, dh, top, bottom, False)
+        w_win: Window | None = (kw, sw, dw, left, right, False)
+    else:
+        layout, out_layout = attrs.layout, attrs.out_layout
+        if not plain_layout(layout):
+            return layout, out_layout, {}
+        if "pool_size" in attrs:
+            top, left, bottom, right = padding4(attrs.padding)
+            (kh, kw), (sh, sw), (dh, dw) = attrs.pool_size, attrs.strides, attrs.dilation
+            h_win = (kh, sh, dh, top, bottom, attrs.ceil_mode)
+            w_win = (kw, sw, dw, left, right, attrs.ceil_mode)
+        else:  # global and adaptive pooling: no window the output size follows from
+            h_win = w_win = None
+    return layout, out_layout, {layout.index("H"): h_win, layout.index("W"): w_win}
+
+
+def spatial_dims(relation: Callable[[Sequence[Attribute], Attrs], Attribute]) -> ShapeFunction:
+    """The shape function of a convolution or pooling whose data may have a `?` batch and
+    `?` spatial dims (H, W): the type relation's result for a batch of 1 with the data's
+    run-time batch, and each `?` spatial dim `window_out_dim` of the run-time size (a
+    global pooling's stays 1). Other `?` dims are refused (the lowering reports it)."""
+
+    def shape(shapes: Sequence[Sequence[Any]], attrs: Attrs) -> list[Any]:
+        data = shapes[0]
+        layout, out_layout, windows = spatial_windows(attrs, shapes)
+        batch = layout.index("N") if "N" in layout else 0
+        free = {batch, *windows}
+        if any(
+            not isinstance(d, int)
+            for s in shapes
+            for k, d in enumerate(s)
+            if s is not data or k not in free
+        ):
+            raise TypeRelationError(
+                "only a ? batch and ? spatial dims (H, W) of the data are supported"
+            )
+        types = [
+            tensor_type(
+                [
+                    1 if s is data and k == batch else d if isinstance(d, int) else DYNAMIC
+                    for k, d in enumerate(s)
+                ],
+                "float32",
+            )
+            for s in shapes
+        ]
+        out = relation(types, attrs)
+        assert isinstance(out, TensorType)
+        dims: list[Any] = list(out.get_shape())
+        out_layout = out_layout or layout
+        dims[out_layout.index(layout[batch]) if "N" in layout else 0] = data[batch]
+        for axis, window in windows.items():
+            if isinstance(data[axis], int):
+                continue
+            at = out_layout.index(layout[axis])
+            if window is not None:
+                dims[at] = window_out_dim(data[axis], *window)
+            elif dims[at] == DYNAMIC:  # an adaptive pooling to the input's own size
+                dims[at] = data[axis]
+        return dims
+
+    return shape
 
 
 def plain_layout(layout: str, axes: str = "NCHW") -> bool:
@@ -398,7 +501,7 @@ def _conv2d(attrs: Attrs, x: np.ndarray, w: np.ndarray) -> np.ndarray:
         OEF,
         _conv2d,
         "2-d convolution",
-        shape=batch_dims(_conv2d_rel),
+        shape=spatial_dims(_conv2d_rel),
     )
 )
 class Conv2D(RelayOperatorOp): ...
@@ -897,7 +1000,7 @@ def _pool(kind: str):  # noqa: ANN202
         OEF,
         _pool("max"),
         "2-d max pooling",
-        shape=batch_dims(_pool_rel),
+        shape=spatial_dims(_pool_rel),
     )
 )
 class MaxPool2D(RelayOperatorOp): ...
@@ -912,7 +1015,7 @@ class MaxPool2D(RelayOperatorOp): ...
         OEF,
         _pool("avg"),
         "2-d average pooling",
-        shape=batch_dims(_pool_rel),
+        shape=spatial_dims(_pool_rel),
     )
 )
 class AvgPool2D(RelayOperatorOp): ...
@@ -957,7 +1060,7 @@ def _global_pool(fn):  # noqa: ANN001, ANN202
         OEF,
         _global_pool(np.mean),
         "mean over the spatial axes",
-        shape=batch_dims(_global_pool_rel),
+        shape=spatial_dims(_global_pool_rel),
     )
 )
 class GlobalAvgPool2D(RelayOperatorOp): ...
@@ -972,7 +1075,7 @@ class GlobalAvgPool2D(RelayOperatorOp): ...
         OEF,
         _global_pool(np.max),
         "maximum over the spatial axes",
-        shape=batch_dims(_global_pool_rel),
+        shape=spatial_dims(_global_pool_rel),
     )
 )
 class GlobalMaxPool2D(RelayOperatorOp): ...
@@ -1034,7 +1137,7 @@ def _adaptive_avg(attrs: Attrs, x: np.ndarray) -> np.ndarray:
         OEF,
         _adaptive_avg,
         "average pooling to a given output size",
-        shape=batch_dims(_adaptive_rel),
+        shape=spatial_dims(_adaptive_rel),
     )
 )
 class AdaptiveAvgPool2D(RelayOperatorOp): ...
@@ -1058,6 +1161,16 @@ def _batch_norm_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
             )
     vec = result((c,), ddtype)
     return tuple_type([result(dshape, ddtype), vec, vec])
+
+
+def _batch_norm_dims(shapes: Sequence[Sequence[object]], attrs: Attrs) -> list[list[object]]:
+    """One shape per result field: the data's, then the statistics' (the channel count).
+    The channel axis must be static: the statistics are handed back as given."""
+    data = shapes[0]
+    c = data[normalize_axis(attrs.axis, len(data))]
+    if not isinstance(c, int):
+        raise TypeRelationError("the channel axis (axis) must not be ?")
+    return [list(data), [c], [c]]
 
 
 def _batch_norm(attrs: Attrs, x, gamma, beta, mean, var):  # noqa: ANN001, ANN202
@@ -1084,6 +1197,7 @@ def _batch_norm(attrs: Attrs, x, gamma, beta, mean, var):  # noqa: ANN001, ANN20
         OEF,
         _batch_norm,
         "inference batch normalization; returns (out, moving_mean, moving_var)",
+        shape=_batch_norm_dims,
     )
 )
 class BatchNorm(RelayOperatorOp): ...
@@ -1315,6 +1429,7 @@ def _dropout_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         # Inference semantics: the identity (and a mask of ones), as TVM's interpreter.
         lambda attrs, x: (x.copy(), np.ones_like(x)),
         "dropout; the identity at inference, returns (out, mask)",
+        shape=lambda shapes, attrs: [list(shapes[0]), list(shapes[0])],  # noqa: ARG005
     )
 )
 class Dropout(RelayOperatorOp): ...

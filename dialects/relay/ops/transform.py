@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from xdsl.dialects.builtin import TensorType
 from xdsl.ir import Attribute, SSAValue
 
 from relay_opt.dialects.relay.attributes import AttrKind, Attrs, AttrSpec
@@ -47,7 +48,7 @@ from relay_opt.dialects.relay.registry import (
     TypeRelationError,
     register,
 )
-from relay_opt.dialects.relay.types import DYNAMIC, tensor_shape, tuple_type
+from relay_opt.dialects.relay.types import DYNAMIC, tensor_shape, tensor_type, tuple_type
 
 INJ = OpPattern.INJECTIVE
 Shape = tuple[int, ...]
@@ -1177,6 +1178,7 @@ class CollapseSumLike(RelayOperatorOp): ...
         OpPattern.COMM_REDUCE,
         lambda attrs, x: collapse_sum(x, attrs.shape),
         "sum a broadcast tensor back to a shape",
+        shape=lambda shapes, attrs: list(attrs.shape),  # noqa: ARG005
     )
 )
 class CollapseSumTo(RelayOperatorOp): ...
@@ -1294,8 +1296,9 @@ def _layout_transform_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         raise TypeRelationError(
             f"layout {attrs.src_layout} has {len(src)} axes, data has {len(shape)}"
         )
-    if DYNAMIC in shape:
-        raise TypeRelationError("layout_transform needs static shapes")
+    split = {a.upper() for a, _ in (*src, *dst) if a.islower()}
+    if any(size == DYNAMIC and a in split for (a, _), size in zip(src, shape, strict=False)):
+        raise TypeRelationError("layout_transform of a ? axis needs it whole in both layouts")
     for (a, n), size in zip(src, shape, strict=True):
         if a.islower() and size != n:
             raise TypeRelationError(
@@ -1349,10 +1352,18 @@ def relayout(x: np.ndarray, src_layout: str, dst_layout: str) -> np.ndarray:
 
 
 def _layout_transform_dims(shapes: Sequence[Sequence[object]], attrs: Attrs) -> list[object]:
-    """A ? batch stays the first axis (N first in both layouts)."""
-    if not (attrs.src_layout.startswith("N") and attrs.dst_layout.startswith("N")):
-        raise TypeRelationError("only a ? batch in layouts that start with N is supported")
-    return list(batch_dims(_layout_transform_rel)(shapes, attrs))
+    """The relation's result, each `?` axis (whole in both layouts: the relation checks it)
+    moved to its place in the destination layout."""
+    shape = shapes[0]
+    probe = [d if isinstance(d, int) else DYNAMIC for d in shape]
+    out_t = _layout_transform_rel([tensor_type(probe, "float32")], attrs)
+    assert isinstance(out_t, TensorType)
+    out: list[object] = list(out_t.get_shape())
+    dst = [a for a, _ in parse_layout(attrs.dst_layout)]
+    for (a, _), d in zip(parse_layout(attrs.src_layout), shape, strict=True):
+        if not isinstance(d, int):
+            out[dst.index(a)] = d
+    return out
 
 
 @register(

@@ -1,31 +1,32 @@
 // RUN: relay-opt %s -p convert-relay-to-linalg --split-input-file --verify-diagnostics | filecheck %s
 
-// An operator without a shape function (registry: `OpDef.shape`) does not compile with `?`
-// dims: a located error that names it (the interpreter runs it).
-// CHECK: errors.mlir:[[# @LINE + 2]]:3: error: 'nn.batch_norm' with ? dimensions is not supported natively yet (the interpreter runs it: relay-run --interpret)
-relay.func @batch_norm(%x: tensor<?x3xf32>, %g: tensor<3xf32>) -> tensor<?x3xf32> {
-  %0 = relay.nn.batch_norm %x, %g, %g, %g, %g : (tensor<?x3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> tuple<tensor<?x3xf32>, tensor<3xf32>, tensor<3xf32>>
-  %1 = relay.tuple_get %0[0] : tuple<tensor<?x3xf32>, tensor<3xf32>, tensor<3xf32>>
-  relay.return %1 : tensor<?x3xf32>
+// `?` dims an operator's shape function (registry: `OpDef.shape`) does not handle: a located
+// error that names the operator and the reason (the interpreter runs it).
+// CHECK: errors.mlir:[[# @LINE + 2]]:3: error: 'nn.batch_norm' with these ? dimensions is not supported natively yet: the channel axis (axis) must not be ?
+relay.func @batch_norm(%x: tensor<3x?xf32>, %g: tensor<?xf32>) -> tensor<3x?xf32> {
+  %0 = relay.nn.batch_norm %x, %g, %g, %g, %g : (tensor<3x?xf32>, tensor<?xf32>, tensor<?xf32>, tensor<?xf32>, tensor<?xf32>) -> tuple<tensor<3x?xf32>, tensor<?xf32>, tensor<?xf32>>
+  %1 = relay.tuple_get %0[0] : tuple<tensor<3x?xf32>, tensor<?xf32>, tensor<?xf32>>
+  relay.return %1 : tensor<3x?xf32>
 }
 
 // -----
 
-// A convolution compiles with a `?` batch; its shape function refuses other `?` dims.
-// CHECK: errors.mlir:[[# @LINE + 2]]:3: error: 'nn.conv2d' with these ? dimensions is not supported natively yet: only a ? batch (the first axis of the data) is supported
-relay.func @conv(%x: tensor<1x3x?x8xf32>, %w: tensor<4x3x3x3xf32>) -> tensor<1x4x?x6xf32> {
-  %0 = relay.nn.conv2d %x, %w : (tensor<1x3x?x8xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x?x6xf32>
-  relay.return %0 : tensor<1x4x?x6xf32>
+// A convolution compiles with a `?` batch and `?` spatial dims; its shape function refuses
+// other `?` dims (a `?` channel count).
+// CHECK: errors.mlir:[[# @LINE + 2]]:3: error: 'nn.conv2d' with these ? dimensions is not supported natively yet: only a ? batch and ? spatial dims (H, W) of the data are supported
+relay.func @conv(%x: tensor<1x?x8x8xf32>, %w: tensor<4x3x3x3xf32>) -> tensor<1x4x6x6xf32> {
+  %0 = relay.nn.conv2d %x, %w : (tensor<1x?x8x8xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x6x6xf32>
+  relay.return %0 : tensor<1x4x6x6xf32>
 }
 
 // -----
 
 // A static result does not make `?` operands safe: the operator still needs its shape
-// function's consent (a global pooling over `?` rows would divide by a compile-time count).
-// CHECK: errors.mlir:[[# @LINE + 2]]:3: error: 'nn.global_avg_pool2d' with these ? dimensions is not supported natively yet: only a ? batch (the first axis of the data) is supported
-relay.func @pool(%x: tensor<1x3x?x?xf32>) -> tensor<1x3x1x1xf32> {
-  %0 = relay.nn.global_avg_pool2d %x : (tensor<1x3x?x?xf32>) -> tensor<1x3x1x1xf32>
-  relay.return %0 : tensor<1x3x1x1xf32>
+// function's consent (a resize over `?` rows would use weights built from static sizes).
+// CHECK: errors.mlir:[[# @LINE + 2]]:3: error: 'image.resize2d' with these ? dimensions is not supported natively yet: only a ? batch (the first axis of the data) is supported
+relay.func @resize_rows(%x: tensor<1x3x?x4xf32>) -> tensor<1x3x2x2xf32> {
+  %0 = relay.image.resize2d %x {size = [2, 2]} : (tensor<1x3x?x4xf32>) -> tensor<1x3x2x2xf32>
+  relay.return %0 : tensor<1x3x2x2xf32>
 }
 
 // -----
