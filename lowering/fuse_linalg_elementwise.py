@@ -13,6 +13,11 @@ consumer reads the copy's source through the composition of both maps. A channel
 (layout_transform, reshape, transpose, reshape, layout_transform) becomes one copy instead
 of five, and its reshapes' H and W stay the inner, contiguous dimensions.
 
+A scalar constant input (`arith.constant dense<v> : tensor<f32>`, read through `() -> ()`:
+Relay's `maximum(%x, 0f)`, ONNX's Clip bounds) of a group's generic becomes `arith.constant v`
+in its body, so the body says what it computes: lower-contractions takes a max/min with a
+constant as a clamp at a conv's store (MobileNetV2's ReLU6), and LLVM sees an immediate.
+
 The groups are those of fuse-ops (`relay_opt.group` on each generic); without
 fuse-ops nothing is merged, so unfused code stays one loop nest per operator.
 """
@@ -23,8 +28,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects import tensor
-from xdsl.dialects.builtin import AffineMapAttr, ContainerType, LocationAttr, ModuleOp
+from xdsl.dialects import arith, tensor
+from xdsl.dialects.builtin import (
+    AffineMapAttr,
+    AnyFloat,
+    ContainerType,
+    DenseIntOrFPElementsAttr,
+    FloatAttr,
+    IndexType,
+    IntegerAttr,
+    IntegerType,
+    LocationAttr,
+    ModuleOp,
+)
 from xdsl.dialects.linalg import ops as linalg
 from xdsl.ir import Attribute, Block, Region, SSAValue
 from xdsl.ir.affine import AffineDimExpr, AffineMap
@@ -229,6 +245,51 @@ def _erase_copy(producer: linalg.GenericOp) -> None:
             Rewriter.erase_op(owner)
 
 
+def _scalar_constant(v: SSAValue) -> arith.ConstantOp | None:
+    """`arith.constant v` for `v` an `arith.constant dense<v> : tensor<T>` of rank 0."""
+    owner = v.owner
+    if not isinstance(owner, arith.ConstantOp):
+        return None
+    attr = owner.value
+    if not isinstance(attr, DenseIntOrFPElementsAttr) or attr.get_shape() != ():
+        return None
+    value = attr.get_values()[0]
+    element = attr.get_element_type()
+    if isinstance(value, tuple):  # complex
+        return None
+    if isinstance(element, AnyFloat):
+        return arith.ConstantOp(FloatAttr(float(value), element))
+    if isinstance(element, IntegerType | IndexType):
+        return arith.ConstantOp(IntegerAttr(int(value), element))
+    return None
+
+
+def _inline_scalar_constants(generic: linalg.GenericOp) -> None:
+    """The group's generic with its rank-0 constant inputs as constants in its body (their
+    `() -> ()` maps give no loop its range, so the loops stay as they are)."""
+    if GROUP not in generic.attributes:
+        return
+    n_in = len(generic.inputs)
+    found = {k: c for k, v in enumerate(generic.inputs) if (c := _scalar_constant(v)) is not None}
+    if not found:
+        return
+    block = generic.body.detach_block(0)
+    for k in sorted(found, reverse=True):
+        constant = found[k]
+        block.insert_op_before(constant, block.first_op)  # pyright: ignore[reportArgumentType]
+        block.args[k].replace_all_uses_with(constant.result)
+        block.erase_arg(block.args[k])
+    sources = [generic.inputs[k].owner for k in found]
+    keep = [k for k in range(n_in) if k not in found]
+    maps = list(generic.indexing_maps.data)
+    inputs = [generic.inputs[k] for k in keep]
+    maps = [maps[k] for k in keep] + maps[n_in:]
+    Rewriter.replace_op(generic, fused_generic(generic, inputs, block, maps, generic.location))
+    for owner in sources:  # a constant read by nothing else goes
+        if isinstance(owner, arith.ConstantOp) and owner.parent and not owner.result.uses:
+            Rewriter.erase_op(owner)
+
+
 @dataclass(frozen=True)
 class FuseLinalgElementwisePass(ModulePass):
     """Inlines a fused group's elementwise linalg.generic producers into their consumers."""
@@ -241,3 +302,5 @@ class FuseLinalgElementwisePass(ModulePass):
         for generic in [o for o in op.walk() if isinstance(o, linalg.GenericOp)]:
             if generic.parent is not None:  # not merged into an earlier consumer
                 _absorb_producers(generic)
+        for generic in [o for o in op.walk() if isinstance(o, linalg.GenericOp)]:
+            _inline_scalar_constants(generic)

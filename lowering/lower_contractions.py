@@ -53,9 +53,8 @@ the routines are the kernel library's, compiled once per CPU and added to every 
 `kernels=define` each declaration becomes the routine itself (internal), so the module
 needs no library: for tools that compile the printed IR alone.
 
-A blocked depthwise conv2d (`depthwise_conv2d`, OIHW1i{o}o) with outputs at least
-DEPTHWISE_MIN_WIDTH wide becomes a call of the depthwise routine (lowering/kernels/
-depthwise.py) the same way, epilogue and padding included.
+A blocked depthwise conv2d (`depthwise_conv2d`, OIHW1i{o}o) becomes a call of the depthwise
+routine (lowering/kernels/depthwise.py) the same way, epilogue and padding included.
 
 `KERNELS` maps a contraction's name to the rule that emits its call; a new kernel family
 (conv2d) adds a row.
@@ -117,7 +116,6 @@ from relay_opt.lowering.kernels.gemm import (
     pack_b_panels,
 )
 from relay_opt.lowering.kernels.target import Target
-from relay_opt.passes.alter_op_layout import DEPTHWISE_MIN_WIDTH
 
 KERNEL_MODES = ("declare", "define")
 """lower-contractions' `kernels` option: declare the library's routines, or define them."""
@@ -922,7 +920,7 @@ def conv_call(op: linalg.GenericOp, kind: str, module: ModuleOp, target: Target)
     depthwise = kind == "depthwise_conv2d"
     g = (depthwise_geometry if depthwise else conv_geometry)(op, target.lanes(32))
     fill = _zero_fill_before(op)
-    if g is None or fill is None or depthwise and g.ow < DEPTHWISE_MIN_WIDTH:
+    if g is None or fill is None:
         return False
     x, w, tiles = op.inputs
     out = op.outputs[0]

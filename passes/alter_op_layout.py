@@ -7,8 +7,8 @@
                                               %zb = nn.relu(add(%yb, %bb))
                                               %vb = nn.conv2d(%zb, ...), then back to NCHW
 
-A conv2d (NCHW/OIHW, groups=1 or depthwise at least DEPTHWISE_MIN_WIDTH outputs wide)
-computes in NCHW{block}c; with output channels
+A conv2d (NCHW/OIHW, groups=1, or depthwise with a blocked input or at least
+DEPTHWISE_MIN_WIDTH outputs wide) computes in NCHW{block}c; with output channels
 not a multiple of `block` (groups=1 only; at least one block of them: a conv to fewer channels
 keeps its loops) its weight is zero-padded to the next multiple and
 its result, transformed back to NCHW and sliced to the real channels, ends the chain. Its input
@@ -75,12 +75,13 @@ groups of 28, 34, 68 and 136 channels); with more padding it keeps its loops."""
 
 
 DEPTHWISE_MIN_WIDTH = 32
-"""A depthwise conv with narrower outputs stays in NCHW. The blocked depthwise routine
-(lowering/kernels/depthwise.py, which uses this bound) is slower than loops there, with a
-tap's check per column and one multiply-add per loaded vector (measured: rows of 7 and 14
-slower, 28 even, 56 and 112 two to two and a half times faster than the loops), and the
-blocked loops are slower than NCHW's (ShuffleNet's 3x3 depthwise at 112x28x28: 0.42 ms blocked,
-0.055 in NCHW, with the layout_transforms; 272x14x14: 0.27 and 0.040)."""
+"""A depthwise conv with narrower outputs whose input is NCHW (not computed blocked: ShuffleNet's,
+after a channel shuffle) stays in NCHW: its loops with the layout_transforms are as fast as the
+blocked routine, which has a tap's check per column at the borders (ShuffleNet's 3x3 depthwise at
+112x28x28: 0.055 ms in NCHW with the transforms, 0.064 in the routine). One whose input is
+already blocked (MobileNetV2's, after the 1x1 expand) stays blocked at any width: the routine is
+within 1.3x of onnxruntime's Conv there (960x7x7 0.043 ms, 1.17x) and the chain keeps no
+transforms."""
 
 
 def _divisor_up_to(n: int, block: int) -> int:
@@ -130,8 +131,9 @@ class _Chain:
             return
         in_c, out_c = xs[1], ys[1]
         depthwise = attrs.groups == in_c == out_c and ws[1] == 1
-        if depthwise and (out_c % self.c or ys[3] < DEPTHWISE_MIN_WIDTH):
-            return  # narrower than the routine takes: NCHW's loops are faster than blocked ones
+        narrow = ys[3] < DEPTHWISE_MIN_WIDTH and x not in self.blocked
+        if depthwise and (out_c % self.c or narrow):
+            return  # narrow, from NCHW: its loops cost no more than transforms and the routine
         if out_c < self.c:  # not one whole block: padding would compute mostly zeros
             return
         if attrs.groups != 1 and not depthwise:

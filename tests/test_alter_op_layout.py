@@ -208,3 +208,36 @@ def @main(%x: Tensor[(1, 16, 10, 10), float32]) {
     off = optimized(0)
     assert not any(isinstance(op, LayoutTransform) for op in off.walk())
     assert all(op.attrs.data_layout == "NCHW" for op in off.walk() if isinstance(op, Conv2D))
+
+
+INVERTED = """#[version = "0.0.5"]
+def @main(%x: Tensor[(1, 16, 14, 13), float32], %e: Tensor[(96, 16, 1, 1), float32],
+          %w: Tensor[(96, 1, 3, 3), float32], %w2: Tensor[(96, 1, 3, 3), float32],
+          %p: Tensor[(16, 96, 1, 1), float32]) {
+  %0 = clip(nn.conv2d(%x, %e), a_min=0f, a_max=6f);
+  %1 = clip(nn.conv2d(%0, %w, padding=[1, 1], groups=96), a_min=0f, a_max=6f);
+  %2 = clip(nn.conv2d(%1, %w2, strides=[2, 2], padding=[1, 1], groups=96), a_min=0f, a_max=6f);
+  nn.conv2d(%2, %p)
+}"""
+
+
+@pytest.mark.parametrize("block", [8, 16])
+def test_narrow_depthwise_of_a_blocked_input_stays_blocked(block):
+    """MobileNetV2's expand -> depthwise (13 and 7 columns, stride 1 and 2) -> project: the
+    depthwise convs read the expand's blocked result and stay blocked; the compiled chain
+    (the depthwise routine at these widths) matches the interpreter."""
+    rng = np.random.default_rng(block)
+    shapes = [(1, 16, 14, 13), (96, 16, 1, 1), (96, 1, 3, 3), (96, 1, 3, 3), (16, 96, 1, 1)]
+    inputs = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    module = load_program(INVERTED, "relay").module
+    want = interpret(module, inputs)
+    OptimizePass(3, layout_block=block).apply(Context(), module)
+    convs = [op for op in module.walk() if isinstance(op, Conv2D)]
+    assert [op.attrs.data_layout for op in convs] == [f"NCHW{block}c"] * 4
+    transforms = [
+        op
+        for op in module.walk()
+        if isinstance(op, LayoutTransform) and op.attrs.src_layout.startswith("NCHW")
+    ]
+    assert len(transforms) == 2  # of the data: only the chain's edges
+    np.testing.assert_allclose(compile(module)(*inputs), want, rtol=1e-4, atol=1e-4)

@@ -197,3 +197,39 @@ def test_scalar_fill_into_keepdims_reduction_is_not_merged(opt):
     got = compile(module, opt=opt)(p)
     np.testing.assert_array_equal(got, interpret(module, [p]))
     np.testing.assert_array_equal(got, np.array([9], np.int16))
+
+
+RELU6_CHAIN = (
+    HEADER
+    + """def @main(%x: Tensor[(1, 32, 9, 64), float32], %w: Tensor[(32, 32, 1, 1), float32], %b: Tensor[(32), float32], %d: Tensor[(32, 1, 3, 3), float32]) {
+  %0 = nn.bias_add(nn.conv2d(%x, %w, padding=[0, 0, 0, 0]), %b);
+  %1 = minimum(maximum(%0, 0f), 6f);
+  %2 = nn.conv2d(%1, %d, strides=[2, 2], padding=[1, 1, 1, 1], groups=32);
+  minimum(maximum(%2, 0f), 6f)
+}"""
+)
+
+
+def test_relu6_as_maximum_and_minimum_is_applied_at_the_routines_store():
+    # ONNX's Clip arrives as maximum and minimum with scalar constants (MobileNetV2's ReLU6):
+    # fuse-linalg-elementwise inlines the constants, so the conv and depthwise routines clamp
+    # at their stores and no elementwise loop nest is left after lower-contractions.
+    from xdsl.ir import Operation
+
+    from relay_opt.runtime.jit import lower_to_llvm
+
+    shapes = [(1, 32, 9, 64), (32, 32, 1, 1), (32,), (32, 1, 3, 3)]
+    rng = np.random.default_rng(6)
+    inputs = [(rng.standard_normal(s) * 3).astype(np.float32) for s in shapes]
+    module = load_program(RELU6_CHAIN, "relay").module
+    got = compile(module, opt=3)(*inputs)
+    np.testing.assert_allclose(got, interpret(module, inputs), rtol=1e-4, atol=1e-5)
+    assert (got == 6).any() and (got == 0).any()  # both bounds reached
+    left: list[Operation] = []
+
+    def after(name: str, m) -> None:  # noqa: ANN001
+        if name == "lower-contractions":  # (the routines are only declared)
+            left.extend(op for op in m.walk() if op.name == "arith.minimumf")
+
+    lower_to_llvm(load_program(RELU6_CHAIN, "relay").module, after_pass=after)
+    assert not left
