@@ -21,7 +21,7 @@ from xdsl.ir import Attribute, Operation, ParametrizedAttribute
 
 from relay_opt.diagnostics import ArgumentError, RelayError, verify_after_pass
 from relay_opt.dialects.relay.ir_helpers import functions_by_name
-from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
+from relay_opt.dialects.relay.numpy_dtypes import exact_dtype
 from relay_opt.dialects.relay.types import DYNAMIC, IncompleteType, tensor_dtype
 from relay_opt.runtime import compile_cache, kernel_library, thread_pool
 from relay_opt.runtime.kernel_library import KernelErrorCell
@@ -237,7 +237,7 @@ class TensorSpec:
     def np_dtype(self) -> np.dtype:
         # Native bfloat16 is its 16 bits (legalize-bf16): ml_dtypes' arrays, not the
         # interpreter's float32 stand-in.
-        return np.dtype(ml_dtypes.bfloat16) if self.dtype == "bfloat16" else numpy_dtype(self.dtype)
+        return exact_dtype(self.dtype)
 
     @cached_property
     def dynamic(self) -> bool:
