@@ -19,6 +19,7 @@ from relay_opt.dialects.relay.registry import TypeRelationError, lookup
 from relay_opt.dialects.relay.types import tensor_type
 from relay_opt.runtime.interpreter import interpret
 from relay_opt.runtime.jit import compile
+from relay_opt.runtime.values import from_adt_list
 
 BF16 = np.dtype(ml_dtypes.bfloat16)
 
@@ -149,3 +150,28 @@ def test_bf16_reductions_accumulate_in_float32() -> None:
     w = np.ones((1, 4096), BF16)
     total, dot = compile(module)(x, w)
     assert float(total) == 4096.0 and float(dot[0, 0]) == 4096.0
+
+
+def test_bf16_tensors_inside_objects() -> None:
+    """A List of bfloat16 tensors in and out of native code: stored as their 16 bits (the
+    object writer took the float32 stand-in's 4 bytes, the reader read 4 per element)."""
+    module = load_program(
+        '#[version = "0.0.5"]\n'
+        "def @main(%xs: List[Tensor[(5), bfloat16]]) -> List[Tensor[(5), bfloat16]] {\n"
+        "  @map(fn (%x: Tensor[(5), bfloat16]) -> Tensor[(5), bfloat16] { exp(%x) }, %xs)\n"
+        "}",
+        "relay",
+    ).module
+    xs = [np.array([0.5, -1.0, 2.0, 1e-3, 3.0], BF16) * k for k in (1, 2, 3)]
+    got = from_adt_list(compile(module, opt=0)(xs))  # pyright: ignore[reportArgumentType]
+    assert got is not None
+    assert [np.asarray(g).dtype for g in got] == [BF16] * 3
+    for g, x in zip(got, xs, strict=True):
+        np.testing.assert_array_equal(np.asarray(g).view(np.uint16), np.exp(x).view(np.uint16))
+    # The float32 stand-in goes in too (rounded to bfloat16).
+    again = from_adt_list(compile(module, opt=0)([x.astype(np.float32) for x in xs]))  # pyright: ignore[reportArgumentType]
+    assert again is not None
+    assert all(
+        np.array_equal(np.asarray(a).view(np.uint16), np.asarray(g).view(np.uint16))
+        for a, g in zip(again, got, strict=True)
+    )
