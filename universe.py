@@ -41,6 +41,7 @@ PASSES: dict[str, str] = {
     "apply-fp-policy": "lowering.apply_fp_policy:ApplyFpPolicyPass",
     "lower-contractions": "lowering.lower_contractions:LowerContractionsPass",
     "emit-kernel-library": "lowering.emit_kernel_library:EmitKernelLibraryPass",
+    "legalize-bf16": "lowering.legalize_bf16:LegalizeBf16Pass",
     "expand-math": "lowering.expand_math:ExpandMathPass",
     "convert-to-llvm": "lowering.convert_to_llvm:ConvertToLLVMPass",
     "relay-to-llvm": "lowering.relay_to_llvm:RelayToLLVMPipeline",

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
+import ml_dtypes
 import numpy as np
 
 
@@ -47,9 +48,12 @@ class Result:
 
 
 def flatten(value: Any) -> list[np.ndarray]:
+    """The leaves of a result; native code's bfloat16 arrays (ml_dtypes) as the float32 the
+    interpreter stands in with (exact)."""
     if isinstance(value, tuple | list):
         return [leaf for v in value for leaf in flatten(v)]
-    return [np.asarray(value)]
+    array = np.asarray(value)
+    return [array.astype(np.float32) if array.dtype == ml_dtypes.bfloat16 else array]
 
 
 def _refusal(e: BaseException) -> bool:

@@ -17,6 +17,7 @@ from relay_opt.lowering.convert_to_llvm import ConvertToLLVMPass
 from relay_opt.lowering.expand_math import ExpandMathPass
 from relay_opt.lowering.fuse_linalg_elementwise import FuseLinalgElementwisePass
 from relay_opt.lowering.fuse_linalg_epilogue import FuseLinalgEpiloguePass
+from relay_opt.lowering.legalize_bf16 import LegalizeBf16Pass
 from relay_opt.lowering.lower_contractions import LowerContractionsPass
 from relay_opt.lowering.parallelize_loops import ParallelizeLoopsPass
 from relay_opt.lowering.tail_calls_to_loops import TailCallsToLoopsPass
@@ -37,6 +38,9 @@ STAGES: tuple[ModulePass, ...] = (
     ParallelizeLoopsPass(),
     ConvertScfToCfPass(),
     TailCallsToLoopsPass(),
+    # bfloat16 as i16 in memory, f32 in registers (no compiler-rt calls); before expand-math,
+    # which then expands its math as f32.
+    LegalizeBf16Pass(),
     # Last before convert-to-llvm: the structural stages see one math op, not its expansion.
     ExpandMathPass(),
     ConvertToLLVMPass(),

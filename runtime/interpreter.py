@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import ml_dtypes
 import numpy as np
 from xdsl.dialects.builtin import ModuleOp, TensorType, TupleType
 from xdsl.ir import Attribute, Block, Operation, SSAValue
@@ -118,6 +119,16 @@ def check_value(value: Value, t: Attribute) -> str | None:
             if (why := check_value(v, ft)) is not None:
                 return f"field {i}: {why}"
     return None
+
+
+def _bf16_rounded(value: Value, t: Attribute) -> Value:
+    """A bfloat16 result (float32 stands in) rounded to bfloat16, nearest even, as ml_dtypes,
+    onnxruntime and native code (legalize-bf16) round each operator's result."""
+    if isinstance(t, TupleType):
+        return tuple(_bf16_rounded(v, f) for v, f in zip(value, t.types, strict=True))  # pyright: ignore
+    if isinstance(t, TensorType) and tensor_dtype(t) == "bfloat16":
+        return np.asarray(value).astype(ml_dtypes.bfloat16).astype(np.float32)
+    return value
 
 
 class Interpreter:
@@ -301,7 +312,7 @@ class Interpreter:
         out = tuple(np.asarray(o) for o in out) if isinstance(out, tuple) else np.asarray(out)
         if (why := check_value(out, op.result.type)) is not None:
             raise RelayError(f"'{op.opdef.name}' produced a wrong value: {why}", op)
-        return out
+        return _bf16_rounded(out, op.result.type)
 
     def _match(self, op: adt.MatchOp, env: Env, depth: int) -> _Frame:
         data = env[op.data]

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, cached_property
 
+import ml_dtypes
 import numpy as np
 from xdsl.context import Context
 from xdsl.dialects.builtin import ArrayAttr, FunctionType, ModuleOp, TensorType, TupleType
@@ -21,7 +22,7 @@ from xdsl.ir import Attribute, Operation, ParametrizedAttribute
 
 from relay_opt.diagnostics import ArgumentError, RelayError, verify_after_pass
 from relay_opt.dialects.relay.ir_helpers import functions_by_name
-from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
+from relay_opt.dialects.relay.numpy_dtypes import exact_dtype
 from relay_opt.dialects.relay.types import DYNAMIC, IncompleteType, tensor_dtype
 from relay_opt.runtime import compile_cache, kernel_library, thread_pool
 from relay_opt.runtime.kernel_library import KernelErrorCell
@@ -235,7 +236,9 @@ class TensorSpec:
     # (cached: read on every call of a compiled function)
     @cached_property
     def np_dtype(self) -> np.dtype:
-        return numpy_dtype(self.dtype)
+        # Native bfloat16 is its 16 bits (legalize-bf16): ml_dtypes' arrays, not the
+        # interpreter's float32 stand-in.
+        return exact_dtype(self.dtype)
 
     @cached_property
     def dynamic(self) -> bool:
@@ -410,6 +413,8 @@ class Executable:
                 bound.append(_ObjectArg(address, writer.keep))  # pyright: ignore[reportArgumentType]
                 continue
             array = np.asarray(value)
+            if spec.dtype == "bfloat16" and array.dtype == np.float32:
+                array = array.astype(ml_dtypes.bfloat16)  # the stand-in, rounded to nearest even
             if not spec.accepts(array.shape) or array.dtype != spec.np_dtype:
                 got = "x".join(map(str, array.shape)) or "scalar"
                 raise ArgumentError(
@@ -838,22 +843,6 @@ class KernelProfile:
         return "\n".join(rows)
 
 
-def _check_native_dtypes(module: ModuleOp) -> None:
-    """bfloat16 would need compiler-rt's conversion routines, which the JIT does not link
-    (the call would jump to address 0): refuse it before compiling."""
-    from xdsl.dialects.builtin import BFloat16Type, TensorType
-
-    for op in module.walk():
-        for v in (*op.results, *(a for r in op.regions for b in r.blocks for a in b.args)):
-            t = v.type
-            if isinstance(t, TensorType) and isinstance(t.element_type, BFloat16Type):
-                raise RelayError(
-                    "bfloat16 tensors are not supported by the native code generator "
-                    "(use float32, or --interpret)",
-                    op,
-                )
-
-
 def compile(
     module: ModuleOp,
     entry: str = "main",
@@ -899,7 +888,6 @@ def compile(
             "does so from its inputs) or run it in the interpreter",
             f,
         )
-    _check_native_dtypes(module)
     _check_boundary_types(f)
     params = [s for i, a in enumerate(f.args) for s in _specs(a.type, a.name_hint or f"arg{i}")]
     timings = timings or Timings()

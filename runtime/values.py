@@ -18,7 +18,7 @@ from xdsl.dialects.builtin import ModuleOp, TensorType, TupleType
 from xdsl.ir import Attribute
 
 from relay_opt.diagnostics import ArgumentError
-from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
+from relay_opt.dialects.relay.numpy_dtypes import exact_dtype, numpy_dtype
 from relay_opt.dialects.relay.types import (
     ADTType,
     RefType,
@@ -208,13 +208,14 @@ class NativeWriter:
     def _leaves(self, value: Value, t: Attribute, where: str):  # noqa: ANN202
         if isinstance(t, TensorType):
             array = np.asarray(value) if not isinstance(value, (ADTValue, RefCell)) else None
-            want = numpy_dtype(tensor_dtype(t))
+            # bfloat16: the float32 that stands in for it, or ml_dtypes' (stored as the latter).
+            stored = exact_dtype(tensor_dtype(t))
             shape = t.get_shape()
             if (
                 array is None
                 or array.ndim != len(shape)
                 or any(d >= 0 and d != n for d, n in zip(shape, array.shape, strict=True))
-                or array.dtype != want
+                or array.dtype not in (numpy_dtype(tensor_dtype(t)), stored)
             ):
                 got = (
                     f"{'x'.join(map(str, array.shape)) or 'scalar'} {array.dtype}"
@@ -224,7 +225,7 @@ class NativeWriter:
                 dims = "x".join("?" if d < 0 else str(d) for d in shape) or "scalar"
                 raise ArgumentError(f"{where} must be {dims} {tensor_dtype(t)}, got {got}")
             sizes = array.shape  # (ascontiguousarray makes a 0-d array 1-d)
-            array = np.ascontiguousarray(array)
+            array = np.ascontiguousarray(array, dtype=stored)
             self.keep.append(array)
             # Every size follows the pointer (docs/native-objects.md).
             return [array.ctypes.data, *sizes]
@@ -295,7 +296,7 @@ class NativeReader:
         info = self._tensors.get(id(t))
         if info is None:
             assert isinstance(t, TensorType), t
-            dtype = numpy_dtype(tensor_dtype(t))
+            dtype = exact_dtype(tensor_dtype(t))  # bfloat16: its bits, as ml_dtypes' arrays
             shape = tuple(t.get_shape())
             size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
             raw = ctypes.c_char * size if size and min(shape, default=0) >= 0 else None

@@ -704,3 +704,29 @@ def test_onnx_float8_and_int4_arrays_through_npz(tmp_path: Path, capsys):
     saved = np.load(out)
     np.testing.assert_array_equal(saved["y"].view(ml_dtypes.float8_e4m3fn), y)
     np.testing.assert_array_equal(saved["z"], [-8, 7])
+
+
+def test_bfloat16_inputs_outputs_and_expected(tmp_path: Path) -> None:
+    """bfloat16 through relay-run: `.npz` keeps ml_dtypes' bfloat16 arrays as their bytes (V2);
+    they are read as bfloat16 inputs and --expected arrays (an internal DTypePromotionError
+    before), native code writes its bfloat16 results so, and the interpreter, which rounds
+    each operator's result to bfloat16, agrees with it."""
+    import ml_dtypes
+
+    program = tmp_path / "bf.rly"
+    program.write_text(
+        '#[version = "0.0.5"]\n'
+        "def @main(%x: Tensor[(4), bfloat16], %y: Tensor[(4), bfloat16]) { exp(add(%x, %y)) }\n"
+    )
+    bf16 = ml_dtypes.bfloat16
+    x = np.array([1.5, 2.25, 3.0, 4.0], bf16)
+    y = np.array([1.0, 1.0, 1.0, 1e-3], bf16)
+    np.savez(tmp_path / "in.npz", x=x, y=y)
+    out = tmp_path / "out.npz"
+    assert relay_run(str(program), "-i", str(tmp_path / "in.npz"), "-o", str(out)).returncode == 0
+    with np.load(out) as saved:
+        got = saved["output_0"].view(bf16)
+    np.testing.assert_array_equal(got.view(np.uint16), np.exp(x + y).view(np.uint16))
+    for mode in ([], ["--interpret"]):
+        r = relay_run(str(program), "-i", str(tmp_path / "in.npz"), "--expected", str(out), *mode)
+        assert r.returncode == 0 and "[SUCCESS]" in r.stdout, r.stderr

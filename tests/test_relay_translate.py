@@ -288,3 +288,37 @@ def test_o_optimizes_an_imported_program_as_relay_opt_does(tmp_path: Path, capsy
     assert "Primitive" not in as_read and optimized.count("Primitive = 1") == 1
     assert relay_opt([str(path), *meta, "-O", "3"]) == 0
     assert capsys.readouterr().out.strip() == optimized.strip()  # relay-opt -O 3's pipeline
+
+
+def test_meta_out_keeps_bfloat16_constants(tmp_path: Path) -> None:
+    """`--export-relay --meta-out` wrote a bfloat16 constant as its float32 stand-in, so the
+    text read back with `--meta` held a float32 constant that the bfloat16 add refused
+    (issue 13). It is written as ml_dtypes' bfloat16 (.npz keeps its bytes as V2) and
+    read back as bfloat16, bit for bit."""
+    import ml_dtypes
+
+    from relay_opt.dialects.relay.core import ConstantOp
+    from relay_opt.dialects.relay.types import tensor_dtype
+    from relay_opt.loader import read_meta
+
+    w = np.array([1.5, -0.0078125, 3.0e38, 1.0 / 3.0], dtype=ml_dtypes.bfloat16)
+    np.savez(tmp_path / "w.npz", **{"relay.Constant.0": w})
+    (tmp_path / "m.rly").write_text(
+        '#[version = "0.0.5"]\n'
+        "def @main(%x: Tensor[(4), bfloat16]) {\n  add(%x, meta[relay.Constant][0])\n}\n"
+    )
+    mlir, back, out = tmp_path / "m.mlir", tmp_path / "back.rly", tmp_path / "out.npz"
+    args = ["--import-relay", str(tmp_path / "m.rly"), "--meta", str(tmp_path / "w.npz")]
+    assert relay_translate([*args, "-o", str(mlir)]) == 0
+    assert (
+        relay_translate(["--export-relay", str(mlir), "--meta-out", str(out), "-o", str(back)]) == 0
+    )
+    meta = read_meta(out)
+    assert meta is not None
+    (saved,) = meta["relay.Constant"]
+    assert saved.dtype == w.dtype and np.array_equal(saved.view(np.uint16), w.view(np.uint16))
+    program = load_program(back.read_text(), "relay", meta=meta)
+    (op,) = [op for op in program.module.walk() if isinstance(op, ConstantOp)]
+    assert tensor_dtype(op.result.type) == "bfloat16"  # pyright: ignore[reportArgumentType]
+    assert np.array_equal(array_of(op.value), w.astype(np.float32))
+    assert relay_run([str(back), "--meta", str(out), "--fill-mode", "random"]) == 0

@@ -217,6 +217,22 @@ def _fill(
     return rng.integers(0, high, declared).astype(dtype)
 
 
+def _is_bfloat16(t: object) -> bool:
+    from xdsl.dialects.builtin import BFloat16Type, TensorType
+
+    return isinstance(t, TensorType) and isinstance(t.element_type, BFloat16Type)
+
+
+def _bfloat16_input(array: np.ndarray) -> np.ndarray:
+    """A bfloat16 input as the float32 that stands in for it (exact): ml_dtypes' array, or the
+    bytes (V2) .npz keeps of one."""
+    import ml_dtypes
+
+    if array.dtype == np.dtype("V2"):
+        array = array.view(ml_dtypes.bfloat16)
+    return array.astype(np.float32) if array.dtype == ml_dtypes.bfloat16 else array
+
+
 def _list_inputs(given: dict, params: list[tuple[str, object]]) -> dict:  # noqa: ANN001
     """A `List` parameter `xs` is given as arrays `xs/0`, `xs/1`, ... (the names relay-run
     saves a list result under): they become one Python list, in order."""
@@ -408,6 +424,8 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
     given: dict[str, np.ndarray] = read_npz(ns.inputs, "--inputs") if ns.inputs else {}
     # Read before running: a bad file is reported before any result is printed.
     expected = read_npz(ns.expected, "--expected") if ns.expected else None
+    if expected is not None:  # bfloat16 results relay-run wrote (V2: their bytes)
+        expected = {k: _bfloat16_input(a) for k, a in expected.items()}
     # For an ONNX model the given arrays fix the shapes of inputs with symbolic dimensions (and
     # are checked against the static ones).
     shapes = {k: list(v.shape) for k, v in given.items()}
@@ -486,6 +504,8 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
     for name, t in params:
         if name not in given:
             given[name] = _fill(name, t, ns.fill_mode, rng, ns.shapes.get(name))
+        elif _is_bfloat16(t) and isinstance(given[name], np.ndarray):
+            given[name] = _bfloat16_input(given[name])
     narrow_in = program.input_narrow if program is not None else None
     narrow_out = program.output_narrow if program is not None else None
     if narrow_in or narrow_out:

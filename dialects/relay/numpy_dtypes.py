@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ml_dtypes
 import numpy as np
 
 _NUMPY: dict[str, np.dtype] = {
@@ -24,6 +25,15 @@ def numpy_dtype(dtype: str) -> np.dtype:
     """numpy's dtype for a Relay dtype name. bfloat16 has no numpy dtype: float32 stands in."""
     if dtype == "bfloat16":
         return np.dtype(np.float32)
+    return _NUMPY[dtype]
+
+
+def exact_dtype(dtype: str) -> np.dtype:
+    """The numpy dtype whose arrays hold Relay dtype `dtype` bit for bit: numpy_dtype's, but
+    ml_dtypes' bfloat16 for bfloat16 (native code's arrays, and constants whose dtype must
+    read back as bfloat16)."""
+    if dtype == "bfloat16":
+        return np.dtype(ml_dtypes.bfloat16)
     return _NUMPY[dtype]
 
 

@@ -12,8 +12,8 @@ batch_matmul. Shapes are static, so the causal and window masks are arrays
 built while importing; only masks that depend on a run-time
 `nonpad_kv_seqlen` are computed with Relay operators.
 
-float16 is computed in float32 inside (cast in, cast out): the matmuls and the
-softmax would otherwise round at every step.
+float16 and bfloat16 are computed in float32 inside (cast in, cast out): the matmuls and
+the softmax would otherwise round at every step.
 """
 
 from __future__ import annotations
@@ -22,11 +22,12 @@ import math
 
 import numpy as np
 
-from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
+from relay_opt.dialects.relay.numpy_dtypes import exact_dtype
 from relay_opt.frontends.onnx.importer import Node, Value, converter
 
-_FLOATS = ("float16", "float32", "float64")
-_SOFTMAX_PRECISIONS = {1: "float32", 10: "float16", 11: "float64"}  # 16 (bfloat16) is not supported
+_FLOATS = ("float16", "bfloat16", "float32", "float64")
+_HALVES = ("float16", "bfloat16")
+_SOFTMAX_PRECISIONS = {1: "float32", 10: "float16", 11: "float64", 16: "bfloat16"}
 _QK_MODES = (0, 1, 2, 3)
 
 
@@ -124,19 +125,21 @@ def attention(n: Node) -> list[Value | None]:
     nonpad = n.input(6) if n.opset >= 24 else None
     dtype = n.dtype(q)
     if dtype not in _FLOATS:
-        raise n.unsupported(f"Attention on {dtype} (float16, float32 and float64 are supported)")
+        raise n.unsupported(
+            f"Attention on {dtype} (float16, bfloat16, float32 and float64 are supported)"
+        )
     if n.dtype(k) != dtype or n.dtype(v) != dtype:
         raise n.error(f"Q, K and V must have one dtype, got {dtype}, {n.dtype(k)} and {n.dtype(v)}")
-    compute = "float32" if dtype == "float16" else dtype
+    compute = "float32" if dtype in _HALVES else dtype
 
     precision = n.attr("softmax_precision")
     if precision is not None and precision not in _SOFTMAX_PRECISIONS:
         raise n.unsupported(
-            f"softmax_precision {precision} (FLOAT, FLOAT16 and DOUBLE are supported)"
+            f"softmax_precision {precision} (FLOAT, FLOAT16, BFLOAT16 and DOUBLE are supported)"
         )
     softmax_dtype = compute if precision is None else _SOFTMAX_PRECISIONS[precision]
-    if softmax_dtype == "float16":
-        softmax_dtype = compute  # wider than asked: float16 is never computed in (see above)
+    if softmax_dtype in _HALVES:
+        softmax_dtype = compute  # wider than asked: 16-bit floats are never computed in (above)
 
     mode = int(n.attr("qk_matmul_output_mode", 0))
     if mode not in _QK_MODES:
@@ -189,7 +192,7 @@ def attention(n: Node) -> list[Value | None]:
     scale = 1 / math.sqrt(head) if scale is None else float(scale)
     # sqrt(scale) on both sides keeps Q·Kᵀ from overflowing; rounded to the input dtype as
     # ONNX does.
-    root = n.scalar(float(np.asarray(math.sqrt(scale), dtype=numpy_dtype(dtype))), compute)
+    root = n.scalar(float(np.asarray(math.sqrt(scale), dtype=exact_dtype(dtype))), compute)
     qs = n.op("multiply", n.cast(q, compute), root)
     ks = n.op("multiply", n.cast(k, compute), root)
     scores = n.op(
@@ -251,7 +254,7 @@ def rotary_embedding(n: Node) -> Value:
     dtype = n.dtype(x)
     if dtype not in _FLOATS:
         raise n.unsupported(
-            f"RotaryEmbedding on {dtype} (float16, float32 and float64 are supported)"
+            f"RotaryEmbedding on {dtype} (float16, bfloat16, float32 and float64 are supported)"
         )
     shape = n.shape(x)
     if len(shape) == 4:

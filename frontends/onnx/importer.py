@@ -23,7 +23,7 @@ from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay import core
 from relay_opt.dialects.relay.attributes import AttrError
 from relay_opt.dialects.relay.builder import RelayBuilder
-from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype, relay_dtype
+from relay_opt.dialects.relay.numpy_dtypes import exact_dtype, relay_dtype
 from relay_opt.dialects.relay.registry import RelayOperatorOp, TypeRelationError, lookup
 from relay_opt.dialects.relay.types import (
     DYNAMIC,
@@ -51,13 +51,13 @@ ONNX_DTYPES: dict[int, str] = {
     11: "float64",
     12: "uint32",
     13: "uint64",
+    16: "bfloat16",  # computed natively as float32 arithmetic, bf16 storage (legalize-bf16)
 }
 ONNX_DTYPE_NAMES: dict[int, str] = {
     0: "UNDEFINED",
     8: "STRING",
     14: "COMPLEX64",
     15: "COMPLEX128",
-    16: "BFLOAT16",
     17: "FLOAT8E4M3FN",
     18: "FLOAT8E4M3FNUZ",
     19: "FLOAT8E5M2",
@@ -296,7 +296,7 @@ class Node:
     def scalar(self, value: float | int | bool, like: Value | str) -> np.ndarray:
         """A 0-d constant with the dtype of `like` (a value or a dtype name)."""
         dtype = like if isinstance(like, str) else self.dtype(like)
-        return np.array(value, dtype=numpy_dtype(dtype))
+        return np.array(value, dtype=exact_dtype(dtype))
 
     def axis(self, axis: int, rank: int) -> int:
         if not -rank <= axis < max(rank, 1):
@@ -452,7 +452,7 @@ class GraphImporter:
         out = opdef.evaluate(attrs, *[tuple(a) if isinstance(a, list) else a for a in args])
 
         def fit(array: Any, t: Any) -> np.ndarray:
-            return np.asarray(array, dtype=numpy_dtype(tensor_dtype(t))).reshape(tensor_shape(t))
+            return np.asarray(array, dtype=exact_dtype(tensor_dtype(t))).reshape(tensor_shape(t))
 
         if isinstance(out, tuple):
             return tuple(fit(o, t) for o, t in zip(out, result_type.types.data, strict=True))  # pyright: ignore

@@ -44,6 +44,11 @@ MetaTable = dict[str, list[np.ndarray]]
 """Metadata kind (`relay.Constant`) -> arrays by index (bfloat16 ones as ml_dtypes.bfloat16)."""
 
 
+_NPZ_BFLOAT16 = np.dtype("V2")
+"""How `.npz` keeps an ml_dtypes bfloat16 array (its bytes, no dtype name): the only 2-byte
+dtype numpy does not know, as relay-translate --meta-out writes bfloat16 constants."""
+
+
 def from_npz(arrays: Mapping[str, np.ndarray]) -> MetaTable:
     table: MetaTable = {}
     indexed: dict[str, dict[int, np.ndarray]] = {}
@@ -51,7 +56,10 @@ def from_npz(arrays: Mapping[str, np.ndarray]) -> MetaTable:
         kind, _, index = name.rpartition(".")
         if not kind or not index.isdigit():
             raise MetadataError(f"array '{name}' is not named like relay.Constant.0 (kind.index)")
-        indexed.setdefault(kind, {})[int(index)] = np.asarray(array)
+        array = np.asarray(array)
+        if array.dtype == _NPZ_BFLOAT16:  # np.savez's record of an ml_dtypes bfloat16 array
+            array = array.view(ml_dtypes.bfloat16)
+        indexed.setdefault(kind, {})[int(index)] = array
     for kind, by_index in indexed.items():
         missing = sorted(set(range(max(by_index) + 1)) - set(by_index))
         if missing:

@@ -419,22 +419,21 @@ class RelayPrinter:
 
 def print_relay(module: ModuleOp, show_meta_data: bool = False) -> PrintedRelay:
     """Relay text for a module; non-scalar constants go to `.constants` (and the text's
-    `#[metadata]` section when `show_meta_data`)."""
+    `#[metadata]` section when `show_meta_data`), bfloat16 ones as ml_dtypes' bfloat16 (exact),
+    not the float32 that stands in for it, so that they read back as bfloat16."""
+    import ml_dtypes
+
     printer = RelayPrinter()
     text = printer.module(module)
-    if printer.constants:
+    arrays = [
+        a.astype(ml_dtypes.bfloat16) if i in printer.bfloat16 else a
+        for i, a in enumerate(printer.constants)
+    ]
+    if arrays:
         if show_meta_data:
-            import ml_dtypes
-
             from relay_opt.frontends.relay_text.metadata import to_tvm_json
 
-            # bfloat16 constants as ml_dtypes' bfloat16 (exact), so that the section says
-            # bfloat16, not the float32 that stands in for it.
-            arrays = [
-                a.astype(ml_dtypes.bfloat16) if i in printer.bfloat16 else a
-                for i, a in enumerate(printer.constants)
-            ]
             text += "#[metadata]\n" + to_tvm_json({"relay.Constant": arrays}) + "\n"
         else:
             text += "/* meta data omitted: pass the constants separately (--meta M.npz). */\n"
-    return PrintedRelay(text, printer.constants)
+    return PrintedRelay(text, arrays)

@@ -16,6 +16,7 @@ from xdsl.dialects import arith, func, math, tensor
 from xdsl.dialects.builtin import (
     AffineMapAttr,
     AnyFloat,
+    BFloat16Type,
     Float16Type,
     Float32Type,
     Float64Type,
@@ -175,7 +176,7 @@ def _mod(s: Scalar, x: SSAValue, y: SSAValue) -> SSAValue:
 
 def _floor_divide(s: Scalar, x: SSAValue, y: SSAValue) -> SSAValue:
     if s.is_float:
-        if isinstance(x.type, Float16Type):
+        if isinstance(x.type, (Float16Type, BFloat16Type)):
             # numpy divides halves in float32: a float16 quotient just under a whole number
             # (3.002 / 0.6006 = 4.9983) would round up to it (5.0) before the floor.
             wide = [s.emit(arith.ExtFOp(v, Float32Type())) for v in (x, y)]

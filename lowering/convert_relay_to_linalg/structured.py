@@ -8,6 +8,7 @@ from xdsl.builder import Builder
 from xdsl.dialects import arith
 from xdsl.dialects.builtin import (
     AffineMapAttr,
+    BFloat16Type,
     Float16Type,
     Float32Type,
     FloatAttr,
@@ -23,6 +24,9 @@ from xdsl.ir.affine import AffineExpr, AffineMap
 from xdsl.rewriter import InsertPoint
 
 from relay_opt.lowering.convert_relay_to_linalg import Lowerer, signless
+
+_HALVES = (Float16Type, BFloat16Type)
+"""The 16-bit floats, which accumulate in float32."""
 
 PARALLEL = IteratorTypeAttr.parallel()
 REDUCTION = IteratorTypeAttr.reduction()
@@ -103,12 +107,13 @@ def accumulate(
 ) -> SSAValue:
     """A reduction `linalg.generic` into a new tensor of `result_type` that starts at `start`.
 
-    float16 accumulates in float32 and is rounded once at the end, as numpy and onnxruntime
-    do: 16-bit partial sums drift by an ulp every few terms. `body` then sees float32 values.
+    float16 and bfloat16 accumulate in float32 and are rounded once at the end, as numpy and
+    onnxruntime do: 16-bit partial sums drift by an ulp every few terms. `body` then sees
+    float32 values.
     """
     t = signless(result_type)
     assert isinstance(t, TensorType)
-    if not isinstance(t.element_type, Float16Type):
+    if not isinstance(t.element_type, _HALVES):
         return generic(lw, inputs, [filled(lw, t, start)], maps, iterators, body)[0]
     wide = Float32Type()
 
@@ -116,7 +121,7 @@ def accumulate(
         return body(
             b,
             [
-                b.insert(arith.ExtFOp(a, wide)).results[0] if isinstance(a.type, Float16Type) else a
+                b.insert(arith.ExtFOp(a, wide)).results[0] if isinstance(a.type, _HALVES) else a
                 for a in args
             ],
         )

@@ -767,7 +767,7 @@ def _separable(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, rows, cols) -> SSA
     rows_first = oh * w * h + oh * ow * w <= h * ow * w + oh * ow * h
     dtype = tensor_dtype(op.operands[0].type)  # pyright: ignore[reportArgumentType]
     order = ((0, rows), (1, cols)) if rows_first else ((1, cols), (0, rows))
-    if dtype.startswith("float") or all(np.all(m == np.round(m)) for m in (rows, cols)):
+    if dtype.startswith(("float", "bfloat")) or all(np.all(m == np.round(m)) for m in (rows, cols)):
         for axis, m in order:
             x = _contract_axis(lw, op, x, m, axis, nhwc, dtype)
         return x
