@@ -53,7 +53,7 @@ INEXACT_FLOAT_OPS = {
     "nn.matmul", "nn.batch_matmul", "nn.softmax", "nn.log_softmax", "nn.avg_pool2d",
     "nn.global_avg_pool2d", "nn.adaptive_avg_pool2d", "nn.batch_norm", "nn.layer_norm",
     "nn.instance_norm", "nn.group_norm", "nn.l2_normalize", "image.resize2d", "arange",
-    "collapse_sum_like", "collapse_sum_to",
+    "collapse_sum_like", "collapse_sum_to", "image.grid_sample",
 }  # fmt: skip
 """Operators whose float results native code may round differently (libm, summation order,
 float64 reference arithmetic). Everything else is exact on exact operands."""
@@ -1362,6 +1362,30 @@ def _gen_resize(g: Generator, op: str) -> None:
     g.emit(op, [x], attrs)
 
 
+def _gen_grid_sample(g: Generator, op: str) -> None:
+    """The grid is a new parameter of quarter steps past [-1, 1]: exact positions, so a
+    nearest pick or a border never depends on how the coordinate arithmetic rounds."""
+    volumetric = g.chance(0.25)
+    x = g.tensor(("float32", "float16", "float64"), rank=5 if volumetric else 4)
+    k = x.rank - 2
+    if max(x.shape) > 8 or 0 in x.shape:
+        raise Reject("too large or empty")
+    gshape = (x.shape[0], k, *g.shape(k, 1, 4))
+    name = g.fresh_name("p")
+    value = (g.rng.integers(-6, 7, gshape) / 4).astype(numpy_dtype(x.dtype))
+    g.params.append(Param(name, x.dtype, value))
+    grid = Val(name, x.dtype, value, True, 1.0)
+    methods = ["nearest", "bilinear"] + ([] if volumetric else ["bicubic"])
+    attrs: dict[str, Any] = {
+        "method": g.choice(methods),
+        "padding_mode": g.choice(["zeros", "border", "reflection"]),
+        "align_corners": g.chance(0.5),
+    }
+    if volumetric:
+        attrs["layout"] = "NCDHW"
+    g.emit(op, [x, grid], attrs)
+
+
 def _gen_tuple(g: Generator, op: str) -> None:
     """A tuple of pool values and a projection of one field (tuple and tuple_get as such)."""
     fields = [g.tensor(ALL, reuse=0.9) for _ in range(g.int(1, 3))]
@@ -1497,6 +1521,7 @@ GENERATORS: dict[str, _G] = {
     "arange": _gen_arange,
     "layout_transform": _gen_layout_transform,
     "image.resize2d": _gen_resize,
+    "image.grid_sample": _gen_grid_sample,
     "tuple": _gen_tuple,
 }
 """One generator per registry operator (plus `tuple`: a tuple and a projection)."""

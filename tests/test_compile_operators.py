@@ -341,3 +341,23 @@ def test_bool_sums_are_any(name, shapes, attrs, opt):
     np.testing.assert_array_equal(got, want)
     if name == "sum" and not attrs:
         assert want.item() == xs[0].any()
+
+
+@pytest.mark.parametrize("padding", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("method", ["nearest", "bilinear", "bicubic"])
+def test_grid_sample_any_grid_value_reads_in_bounds(method, padding):
+    """Grid values far outside [-1, 1], infinite or nan clamp every read index into the data
+    (compiled code never reads past it) and agree with the interpreter; float16 data is
+    computed in float32 as the numpy semantics are."""
+    from relay_opt.runtime.interpreter import interpret
+
+    rng = np.random.default_rng(len(method) * 7 + len(padding))
+    x = rng.standard_normal((2, 3, 4, 5)).astype("float16")
+    grid = rng.uniform(-1.2, 1.2, (2, 2, 6, 7)).astype("float16")
+    grid[0, 0, 0, :4] = [1e4, -6e4, np.inf, -np.inf]
+    grid[1, 1, 1, :3] = [np.nan, 3.0, -2.5]
+    attrs = {"method": method, "padding_mode": padding, "align_corners": False}
+    module = module_for("image.grid_sample", [x, grid], attrs)
+    got, want = compile(module)(x, grid), interpret(module, [x, grid])
+    assert got.dtype == want.dtype == np.dtype("float16")
+    np.testing.assert_allclose(got, want, rtol=2e-3, atol=2e-3, equal_nan=True)

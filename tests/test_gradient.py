@@ -464,6 +464,10 @@ NOT_DIFFERENTIABLE = {
     **{n: _BOOLEAN for n in ("equal", "not_equal", "greater", "greater_equal", "less")},
     **{n: _BOOLEAN for n in ("less_equal", "logical_and", "logical_not", "logical_or")},
     "floor_divide": "integer division, as in TVM (floor(a / b) differentiates on floats)",
+    "image.grid_sample": (
+        "its data adjoint scatters into positions read from the grid, which no registry "
+        "operator expresses (a scatter-add by computed index)"
+    ),
     "ones": "no operands",
     "zeros": "no operands",
     "reinterpret": "the same bits read as another dtype",

@@ -467,6 +467,30 @@ CASES["image.resize2d"] = lambda rng: [
 ]
 
 
+def _grid_sample_cases(rng) -> list[Case]:  # noqa: ANN001
+    """Grid positions a little past [-1, 1] on every padding mode; 5-d data too."""
+    out: list[Case] = []
+    for padding in ("zeros", "border", "reflection"):
+        method = str(rng.choice(["nearest", "bilinear", "bicubic"]))
+        n, c = r(rng, 1, 2), r(rng, 1, 3)
+        x = arr(rng, (n, c, r(rng, 1, 5), r(rng, 2, 6)))
+        grid = rng.uniform(-1.4, 1.4, (n, 2, r(rng, 1, 4), r(rng, 1, 4))).astype("float32")
+        attrs = {
+            "method": method,
+            "padding_mode": padding,
+            "align_corners": bool(rng.random() < 0.5),
+        }
+        out.append(([x, grid], attrs))
+    x = arr(rng, (1, 2, 3, 4, 2), "float64")
+    grid = rng.uniform(-1.2, 1.2, (1, 3, 2, 3, 2))
+    attrs = {"layout": "NCDHW", "method": str(rng.choice(["nearest", "bilinear"]))}
+    out.append(([x, grid], {**attrs, "padding_mode": str(rng.choice(["zeros", "reflection"]))}))
+    return out
+
+
+CASES["image.grid_sample"] = _grid_sample_cases
+
+
 def test_every_operator_has_cases():
     # their results' dims are ?: tested below
     dynamic = ("arange", "dyn.reshape", "dyn.strided_slice", "dyn.broadcast_to", "dyn.tile")

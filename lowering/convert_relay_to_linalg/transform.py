@@ -21,6 +21,7 @@ from relay_opt.dialects.relay.ir_helpers import shape_of
 from relay_opt.dialects.relay.ops.common import normalize_axis
 from relay_opt.dialects.relay.ops.nn import AdaptiveAvgPool2D, BatchFlatten
 from relay_opt.dialects.relay.ops.transform import (
+    CUBIC_A,
     Arange,
     BroadcastTo,
     BroadcastToLike,
@@ -32,6 +33,7 @@ from relay_opt.dialects.relay.ops.transform import (
     DynTile,
     ExpandDims,
     Full,
+    GridSample,
     LayoutTransform,
     Ones,
     OnesLike,
@@ -49,6 +51,7 @@ from relay_opt.dialects.relay.ops.transform import (
     Transpose,
     Zeros,
     ZerosLike,
+    grid_sample_bounds,
     reverse_sequence_axes,
     slice_bounds,
     split_bounds,
@@ -934,6 +937,154 @@ def lower_resize2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SS
     return _separable(
         lw, op, args[0], _resize_weights(oh, h, op.attrs), _resize_weights(ow, w, op.attrs)
     )
+
+
+@lowering(GridSample)
+def lower_grid_sample(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    """One loop nest over the result: each element denormalizes its grid position per axis,
+    applies the padding mode, and sums its 1, 2^k or 4^2 neighbours read in the body
+    (`tensor.extract` at indices clamped into the data, so any grid value reads in bounds),
+    innermost axis first, in the order of the declaration's numpy semantics."""
+    from xdsl.dialects.builtin import Float16Type, Float32Type, Float64Type
+
+    from relay_opt.lowering.convert_relay_to_linalg.structured import index, scalar_const
+
+    x, grid = args
+    elem = x.type.element_type  # pyright: ignore[reportAttributeAccessIssue]
+    if not isinstance(elem, Float16Type | Float32Type | Float64Type):
+        raise RelayError(f"image.grid_sample of {elem} data is not lowered (float16/32/64 are)", op)
+    ct = Float64Type() if isinstance(elem, Float64Type) else Float32Type()
+    attrs = op.attrs
+    sizes = shape_of(x)[2:]
+    k = len(sizes)
+    rank = k + 2
+    out_t = signless(op.result.type)
+
+    def body(b: Builder, a: Sequence[SSAValue]) -> SSAValue:
+        def emit(o):  # noqa: ANN001, ANN202
+            return b.insert(o).results[0]
+
+        consts: dict[float, SSAValue] = {}
+
+        def f(v: float) -> SSAValue:  # each constant once per body
+            if v not in consts:
+                consts[v] = scalar_const(b, v, ct)
+            return consts[v]
+
+        def cmp(p: str, u: SSAValue, v: SSAValue) -> SSAValue:
+            return emit(arith.CmpfOp(u, v, p))
+
+        def sel(cond: SSAValue, u: SSAValue, v: SSAValue) -> SSAValue:
+            return emit(arith.SelectOp(cond, u, v))
+
+        def add(u, v):  # noqa: ANN001, ANN202
+            return emit(arith.AddfOp(u, v))
+
+        def sub(u, v):  # noqa: ANN001, ANN202
+            return emit(arith.SubfOp(u, v))
+
+        def mul(u, v):  # noqa: ANN001, ANN202
+            return emit(arith.MulfOp(u, v))
+
+        def reflect(v: SSAValue, lo: float, hi: float) -> SSAValue:
+            if hi == lo:
+                return f(lo)
+            below, above = cmp("olt", v, f(lo)), cmp("ogt", v, f(hi))
+            dist = sel(below, sub(f(lo), v), sub(v, f(hi)))
+            turns = emit(math.FloorOp(emit(arith.DivfOp(dist, f(hi - lo)))))
+            rem = sub(dist, mul(turns, f(hi - lo)))
+            half = emit(math.FloorOp(mul(turns, f(0.5))))
+            odd = cmp("une", sub(turns, mul(f(2), half)), f(0))
+            from_lo, from_hi = add(f(lo), rem), sub(f(hi), rem)
+            mirrored = sel(below, sel(odd, from_hi, from_lo), sel(odd, from_lo, from_hi))
+            return sel(emit(arith.OrIOp(below, above)), mirrored, v)
+
+        def safe_index(v: SSAValue, size: int) -> SSAValue:
+            v = sel(cmp("oge", v, f(0)), v, f(0))
+            v = sel(cmp("ole", v, f(size - 1)), v, f(size - 1))
+            return emit(arith.IndexCastOp(emit(arith.FPToSIOp(v, i64)), IndexType()))
+
+        def cubic(t: SSAValue) -> list[SSAValue]:
+            def far(u: SSAValue) -> SSAValue:
+                inner = add(mul(sub(mul(f(CUBIC_A), u), f(5 * CUBIC_A)), u), f(8 * CUBIC_A))
+                return sub(mul(inner, u), f(4 * CUBIC_A))
+
+            def near(u: SSAValue) -> SSAValue:
+                p = sub(mul(f(CUBIC_A + 2), u), f(CUBIC_A + 3))
+                return add(mul(mul(p, u), u), f(1))
+
+            return [far(add(t, f(1))), near(t), near(sub(f(1), t)), far(sub(f(2), t))]
+
+        axes = []
+        for i, size in enumerate(sizes):
+            g = a[1 + k - 1 - i]  # the grid's first channel is x, the last axis
+            if isinstance(elem, Float16Type):
+                g = emit(arith.ExtFOp(g, ct))
+            if attrs.align_corners:
+                v = mul(mul(add(g, f(1)), f(0.5)), f(size - 1))
+            else:
+                v = mul(sub(mul(add(g, f(1)), f(size)), f(1)), f(0.5))
+            if attrs.method == "nearest":
+                v = emit(math.RoundEvenOp(v))
+            lo, hi = grid_sample_bounds(size, attrs.align_corners)
+            if attrs.padding_mode == "border":
+                outside = emit(arith.OrIOp(cmp("olt", v, f(lo)), cmp("ogt", v, f(hi))))
+                low = sel(cmp("ole", v, f(size - 1)), v, f(size - 1))
+                v = sel(outside, sel(cmp("oge", v, f(0)), low, f(0)), v)
+            elif attrs.padding_mode == "reflection":
+                v = reflect(v, lo, hi)
+            if attrs.method == "nearest":
+                taps, weights = [v], [None]
+            else:
+                base = emit(math.FloorOp(v))
+                t = sub(v, base)
+                if attrs.method == "bilinear":
+                    taps, weights = [base, add(base, f(1))], [sub(f(1), t), t]
+                else:
+                    taps = [add(base, f(j)) for j in (-1, 0, 1, 2)]
+                    weights = cubic(t)
+            neighbours = []
+            for tap, w in zip(taps, weights, strict=True):
+                inside = emit(arith.AndIOp(cmp("oge", tap, f(0)), cmp("ole", tap, f(size - 1))))
+                if attrs.padding_mode == "reflection":
+                    tap = reflect(tap, lo, hi)
+                neighbours.append((safe_index(tap, size), w, inside))
+            axes.append(neighbours)
+
+        batch_channel = [index(b, 0), index(b, 1)]
+
+        def interpolate(i: int, at: list[SSAValue], inside: SSAValue | None) -> SSAValue:
+            if i == k:
+                v = emit(tensor.ExtractOp(x, [*batch_channel, *at], elem))
+                if isinstance(elem, Float16Type):
+                    v = emit(arith.ExtFOp(v, ct))
+                if attrs.padding_mode != "zeros" or inside is None:
+                    return v
+                return sel(inside, v, f(0))
+            total = None
+            for tap, w, ok in axes[i]:
+                both = ok if inside is None else emit(arith.AndIOp(inside, ok))
+                v = interpolate(i + 1, [*at, tap], both)
+                if w is None:
+                    return v
+                term = mul(w, v)
+                total = term if total is None else add(total, term)
+            assert total is not None
+            return total
+
+        out = interpolate(0, [], None)
+        return emit(arith.TruncFOp(out, elem)) if isinstance(elem, Float16Type) else out
+
+    init = empty(lw, out_t)
+    channel_maps = [amap(rank, [d(0), c(j), *(d(2 + m) for m in range(k))]) for j in range(k)]
+    return generic(
+        lw,
+        [init] + [grid] * k,
+        [init],
+        [_identity(rank), *channel_maps, _identity(rank)],
+        [PARALLEL] * rank,
+        body,
+    )[0]
 
 
 def tensor_dtype_of(op: RelayOperatorOp) -> str:
