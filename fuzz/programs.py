@@ -53,7 +53,7 @@ INEXACT_FLOAT_OPS = {
     "nn.matmul", "nn.batch_matmul", "nn.softmax", "nn.log_softmax", "nn.avg_pool2d",
     "nn.global_avg_pool2d", "nn.adaptive_avg_pool2d", "nn.batch_norm", "nn.layer_norm",
     "nn.instance_norm", "nn.group_norm", "nn.l2_normalize", "image.resize2d", "arange",
-    "collapse_sum_like", "collapse_sum_to", "image.grid_sample",
+    "collapse_sum_like", "collapse_sum_to", "image.grid_sample", "vision.roi_align",
 }  # fmt: skip
 """Operators whose float results native code may round differently (libm, summation order,
 float64 reference arithmetic). Everything else is exact on exact operands."""
@@ -1386,6 +1386,31 @@ def _gen_grid_sample(g: Generator, op: str) -> None:
     g.emit(op, [x, grid], attrs)
 
 
+def _gen_roi_align(g: Generator, op: str) -> None:
+    """The rois are a new parameter of quarter-step corners (some outside the data): exact,
+    so each region's sample count (a ceil of its size) is the same in both computations."""
+    x = g.tensor(("float32", "float16", "float64"), rank=4)
+    n, _, h, w = x.shape
+    if max(x.shape) > 8 or 0 in x.shape:
+        raise Reject("too large or empty")
+    count = g.int(1, 3)
+    corners = g.rng.integers(-8, 4 * max(h, w) + 8, (count, 4)) / 4
+    index = g.rng.integers(0, n, (count, 1))
+    value = np.concatenate([index, corners], axis=1).astype(numpy_dtype(x.dtype))
+    name = g.fresh_name("p")
+    g.params.append(Param(name, x.dtype, value))
+    rois = Val(name, x.dtype, value, True, 1.0)
+    attrs: dict[str, Any] = {
+        "pooled_size": [g.int(1, 3), g.int(1, 3)],
+        "mode": g.choice(["avg", "max"]),
+        "aligned": g.chance(0.5),
+        "spatial_scale": g.choice([1.0, 0.5]),
+    }
+    if g.chance(0.3):
+        attrs["sample_ratio"] = g.int(1, 3)
+    g.emit(op, [x, rois], attrs)
+
+
 def _gen_tuple(g: Generator, op: str) -> None:
     """A tuple of pool values and a projection of one field (tuple and tuple_get as such)."""
     fields = [g.tensor(ALL, reuse=0.9) for _ in range(g.int(1, 3))]
@@ -1522,6 +1547,7 @@ GENERATORS: dict[str, _G] = {
     "layout_transform": _gen_layout_transform,
     "image.resize2d": _gen_resize,
     "image.grid_sample": _gen_grid_sample,
+    "vision.roi_align": _gen_roi_align,
     "tuple": _gen_tuple,
 }
 """One generator per registry operator (plus `tuple`: a tuple and a projection)."""

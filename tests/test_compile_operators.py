@@ -361,3 +361,31 @@ def test_grid_sample_any_grid_value_reads_in_bounds(method, padding):
     got, want = compile(module)(x, grid), interpret(module, [x, grid])
     assert got.dtype == want.dtype == np.dtype("float16")
     np.testing.assert_allclose(got, want, rtol=2e-3, atol=2e-3, equal_nan=True)
+
+
+@pytest.mark.parametrize("mode", ["avg", "max"])
+def test_roi_align_any_roi_reads_in_bounds(mode):
+    """Rois with nan, infinite or far-out corners, an empty or inverted box and a batch index
+    past the data read inside it (the batch index clamped), and agree with the interpreter;
+    float16 is computed in float32."""
+    from relay_opt.runtime.interpreter import interpret
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 3, 5, 6)).astype("float16")
+    rois = np.array(
+        [
+            [0, 1.0, 1.0, 4.0, 3.0],
+            [1, -50.0, -50.0, 100.0, 100.0],
+            [7, 2.0, 2.0, 2.0, 2.0],
+            [-3, 4.0, 3.0, 1.0, 0.5],
+            [0, np.nan, 1.0, 3.0, np.inf],
+            [1, 0.5, 0.5, 1e4, 2.0],
+        ],
+        "float16",
+    )
+    for aligned in (False, True):
+        attrs = {"pooled_size": [2, 3], "mode": mode, "aligned": aligned}
+        module = module_for("vision.roi_align", [x, rois], attrs)
+        got, want = compile(module)(x, rois), interpret(module, [x, rois])
+        assert got.dtype == want.dtype == np.dtype("float16")
+        np.testing.assert_allclose(got, want, rtol=2e-3, atol=2e-3, equal_nan=True)

@@ -471,6 +471,10 @@ NOT_DIFFERENTIABLE = {
     "ones": "no operands",
     "zeros": "no operands",
     "reinterpret": "the same bits read as another dtype",
+    "vision.roi_align": (
+        "its data adjoint scatters into positions and counts read from the rois, which no "
+        "registry operator expresses"
+    ),
 }
 """The registry operators without a gradient rule, each with the reason."""
 

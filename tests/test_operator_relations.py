@@ -491,6 +491,28 @@ def _grid_sample_cases(rng) -> list[Case]:  # noqa: ANN001
 CASES["image.grid_sample"] = _grid_sample_cases
 
 
+def _rois(rng, count: int, batch: int, h: int, w: int, dtype: str = "float32") -> np.ndarray:  # noqa: ANN001
+    """Regions (batch index, x1, y1, x2, y2) partly outside the image, some of them tiny."""
+    x1 = rng.uniform(-2, w, count)
+    y1 = rng.uniform(-2, h, count)
+    x2 = x1 + rng.uniform(0, w, count)
+    y2 = y1 + rng.uniform(0, h, count)
+    index = rng.integers(0, batch, count)
+    return np.stack([index, x1, y1, x2, y2], axis=1).astype(dtype)
+
+
+CASES["vision.roi_align"] = lambda rng: [
+    (
+        [arr(rng, (2, 3, 6, 7)), _rois(rng, 4, 2, 6, 7)],
+        {"pooled_size": [r(rng, 1, 3), r(rng, 1, 3)], "mode": str(rng.choice(["avg", "max"]))},
+    ),
+    (
+        [arr(rng, (1, 2, 5, 5), "float64"), _rois(rng, 3, 1, 10, 10, "float64")],
+        {"pooled_size": [2, 2], "spatial_scale": 0.5, "sample_ratio": 2, "aligned": True},
+    ),
+]
+
+
 def test_every_operator_has_cases():
     # their results' dims are ?: tested below
     dynamic = ("arange", "dyn.reshape", "dyn.strided_slice", "dyn.broadcast_to", "dyn.tile")

@@ -42,6 +42,7 @@ from relay_opt.dialects.relay.ops.transform import (
     ReshapeLike,
     Resize2D,
     ReverseSequence,
+    RoiAlign,
     Split,
     Squeeze,
     Stack,
@@ -1085,6 +1086,163 @@ def lower_grid_sample(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) ->
         [PARALLEL] * rank,
         body,
     )[0]
+
+
+@lowering(RoiAlign)
+def lower_roi_align(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    """One loop nest over the result (roi, channel, bin row, bin column); each element reads
+    its roi in the body and sums (or maxes) its samples in two `scf.for` loops, whose trip
+    counts come from the roi's size unless sample_ratio fixes them. Every read index and the
+    batch index are clamped into the data."""
+    from xdsl.dialects import scf
+    from xdsl.dialects.builtin import Float16Type, Float32Type, Float64Type
+    from xdsl.ir import Block, Region
+    from xdsl.rewriter import InsertPoint
+
+    from relay_opt.lowering.convert_relay_to_linalg.structured import index, scalar_const
+
+    x, rois = args
+    elem = x.type.element_type  # pyright: ignore[reportAttributeAccessIssue]
+    if not isinstance(elem, Float16Type | Float32Type | Float64Type):
+        raise RelayError(f"vision.roi_align of {elem} data is not lowered (float16/32/64 are)", op)
+    ct = Float64Type() if isinstance(elem, Float64Type) else Float32Type()
+    attrs = op.attrs
+    batch, _, height, width = shape_of(x)
+    pooled_h, pooled_w = attrs.pooled_size
+    out_t = signless(op.result.type)
+
+    def body(b: Builder, _: Sequence[SSAValue]) -> SSAValue:
+        def emit(o):  # noqa: ANN001, ANN202
+            return b.insert(o).results[0]
+
+        def f(v: float) -> SSAValue:
+            return scalar_const(b, v, ct)
+
+        def to_ct(v: SSAValue) -> SSAValue:
+            return emit(arith.ExtFOp(v, ct)) if isinstance(elem, Float16Type) else v
+
+        def cmp(p: str, u: SSAValue, v: SSAValue) -> SSAValue:
+            return emit(arith.CmpfOp(u, v, p))
+
+        def sel(cond: SSAValue, u: SSAValue, v: SSAValue) -> SSAValue:
+            return emit(arith.SelectOp(cond, u, v))
+
+        def safe_index(v: SSAValue, size: int) -> SSAValue:
+            v = sel(cmp("oge", v, f(0)), v, f(0))
+            v = sel(cmp("ole", v, f(size - 1)), v, f(size - 1))
+            return emit(arith.IndexCastOp(emit(arith.FPToSIOp(v, i64)), IndexType()))
+
+        def as_float(i: SSAValue) -> SSAValue:
+            return emit(arith.SIToFPOp(emit(arith.IndexCastOp(i, i64)), ct))
+
+        n, ch, ph, pw = (index(b, k) for k in range(4))
+        roi = [
+            to_ct(emit(tensor.ExtractOp(rois, [n, scalar_const(b, j, IndexType())], elem)))
+            for j in range(5)
+        ]
+        image = safe_index(roi[0], batch)
+        offset = f(0.5 if attrs.aligned else 0.0)
+        x1, y1, x2, y2 = (
+            emit(arith.SubfOp(emit(arith.MulfOp(v, f(attrs.spatial_scale))), offset))
+            for v in roi[1:5]
+        )
+        h, w = emit(arith.SubfOp(y2, y1)), emit(arith.SubfOp(x2, x1))
+        if not attrs.aligned:
+            h, w = (sel(cmp("olt", v, f(1)), f(1), v) for v in (h, w))
+        bin_h = emit(arith.DivfOp(h, f(pooled_h)))
+        bin_w = emit(arith.DivfOp(w, f(pooled_w)))
+
+        def samples(bin_size: SSAValue) -> SSAValue:
+            if attrs.sample_ratio > 0:
+                return scalar_const(b, attrs.sample_ratio, i64)
+            c = emit(math.CeilOp(bin_size))
+            c = sel(cmp("ogt", c, f(0)), c, f(0))
+            c = sel(cmp("ogt", c, f(2.0**31)), f(2.0**31), c)
+            return emit(arith.FPToSIOp(c, i64))
+
+        gh, gw = samples(bin_h), samples(bin_w)
+        gh_f, gw_f = emit(arith.SIToFPOp(gh, ct)), emit(arith.SIToFPOp(gw, ct))
+        base_y = emit(arith.AddfOp(y1, emit(arith.MulfOp(as_float(ph), bin_h))))
+        base_x = emit(arith.AddfOp(x1, emit(arith.MulfOp(as_float(pw), bin_w))))
+        is_max = attrs.mode == "max"
+        start = f(-np.inf if is_max else 0.0)
+
+        def position(lb: Builder, i: SSAValue, base: SSAValue, bin_size, count) -> SSAValue:  # noqa: ANN001
+            def le(o):  # noqa: ANN001, ANN202
+                return lb.insert(o).results[0]
+
+            i_f = le(arith.SIToFPOp(le(arith.IndexCastOp(i, i64)), ct))
+            step = le(arith.MulfOp(le(arith.AddfOp(i_f, f(0.5))), bin_size))
+            return le(arith.AddfOp(base, le(arith.DivfOp(step, count))))
+
+        def sample(lb: Builder, yy: SSAValue, xx: SSAValue) -> tuple[SSAValue, SSAValue]:
+            """The sample's value and whether it lies within one pixel of the data."""
+            nonlocal b
+            outer, b = b, lb
+            ok = emit(
+                arith.AndIOp(
+                    emit(arith.AndIOp(cmp("oge", yy, f(-1)), cmp("ole", yy, f(height)))),
+                    emit(arith.AndIOp(cmp("oge", xx, f(-1)), cmp("ole", xx, f(width)))),
+                )
+            )
+
+            def taps(v: SSAValue, size: int) -> tuple[SSAValue, SSAValue, SSAValue, SSAValue]:
+                v = sel(cmp("ogt", v, f(0)), v, f(0))
+                low = emit(math.FloorOp(v))
+                last = cmp("oge", low, f(size - 1))
+                low = sel(last, f(size - 1), low)
+                frac = sel(last, f(0), emit(arith.SubfOp(v, low)))
+                high = sel(last, f(size - 1), emit(arith.AddfOp(low, f(1))))
+                return (
+                    safe_index(low, size),
+                    safe_index(high, size),
+                    frac,
+                    emit(arith.SubfOp(f(1), frac)),
+                )
+
+            yl, yh, ly, hy = taps(yy, height)
+            xl, xh, lx, hx = taps(xx, width)
+            terms = []
+            for yi, wy in ((yl, hy), (yh, ly)):
+                for xi, wx in ((xl, hx), (xh, lx)):
+                    v = to_ct(emit(tensor.ExtractOp(x, [image, ch, yi, xi], elem)))
+                    terms.append(emit(arith.MulfOp(emit(arith.MulfOp(wy, wx)), v)))
+            combine = arith.MaximumfOp if is_max else arith.AddfOp
+            value = terms[0]
+            for t in terms[1:]:
+                value = emit(combine(value, t))
+            b = outer
+            return value, ok
+
+        # for iy < gh: for ix < gw: acc = acc + sample (max: maximumf)
+        zero, one = scalar_const(b, 0, IndexType()), scalar_const(b, 1, IndexType())
+        gh_i = emit(arith.IndexCastOp(gh, IndexType()))
+        gw_i = emit(arith.IndexCastOp(gw, IndexType()))
+        outer_block = Block(arg_types=[IndexType(), ct])
+        ob = Builder(InsertPoint.at_end(outer_block))
+        yy = position(ob, outer_block.args[0], base_y, bin_h, gh_f)
+        inner_block = Block(arg_types=[IndexType(), ct])
+        ib = Builder(InsertPoint.at_end(inner_block))
+        xx = position(ib, inner_block.args[0], base_x, bin_w, gw_f)
+        value, ok = sample(ib, yy, xx)
+        value = ib.insert(arith.SelectOp(ok, value, f(0))).results[0]
+        acc = inner_block.args[1]
+        new = ib.insert((arith.MaximumfOp if is_max else arith.AddfOp)(acc, value)).results[0]
+        ib.insert(scf.YieldOp(new))
+        inner = ob.insert(scf.ForOp(zero, gw_i, one, [outer_block.args[1]], Region(inner_block)))
+        ob.insert(scf.YieldOp(inner.results[0]))
+        total = emit(scf.ForOp(zero, gh_i, one, [start], Region(outer_block)))
+        count = emit(arith.MuliOp(gh, gw))
+        some = emit(arith.CmpiOp(count, scalar_const(b, 0, i64), "sgt"))
+        if is_max:
+            out = sel(some, total, f(0))
+        else:
+            out = emit(arith.DivfOp(total, emit(arith.SIToFPOp(count, ct))))
+            out = sel(some, out, f(0))
+        return emit(arith.TruncFOp(out, elem)) if isinstance(elem, Float16Type) else out
+
+    init = empty(lw, out_t)
+    return generic(lw, [init], [init], [_identity(4), _identity(4)], [PARALLEL] * 4, body)[0]
 
 
 def tensor_dtype_of(op: RelayOperatorOp) -> str:

@@ -1630,6 +1630,127 @@ def _grid_sample(attrs: Attrs, x: np.ndarray, grid: np.ndarray) -> np.ndarray:
 class GridSample(RelayOperatorOp): ...
 
 
+# -- vision.roi_align -------------------------------------------------------------------------
+
+ROI_ALIGN_ATTRS = (
+    AttrSpec("pooled_size", AttrKind.INTS, None),
+    AttrSpec("spatial_scale", AttrKind.FLOAT, 1.0),
+    AttrSpec("sample_ratio", AttrKind.INT, -1),
+    AttrSpec("layout", AttrKind.STR, "NCHW", ("NCHW",)),
+    AttrSpec("mode", AttrKind.STR, "avg", ("avg", "max")),
+    AttrSpec("aligned", AttrKind.BOOL, False),
+)
+
+
+def _roi_align_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    shape, dtype = expect_tensor(args[0], "data")
+    rshape, rdtype = expect_tensor(args[1], "rois")
+    if len(shape) != 4 or 0 in shape[2:]:
+        raise TypeRelationError(f"roi_align expects 4-d NCHW data, got {show_shape(shape)}")
+    if len(rshape) != 2 or rshape[1] != 5:
+        raise TypeRelationError(
+            f"roi_align's rois are (R, 5): batch index, x1, y1, x2, y2; got {show_shape(rshape)}"
+        )
+    if not dtype.startswith("float") or rdtype != dtype:
+        raise TypeRelationError(
+            f"roi_align takes float data and rois of its dtype, got {dtype}, {rdtype}"
+        )
+    if attrs.pooled_size is None or len(attrs.pooled_size) != 2 or min(attrs.pooled_size) < 1:
+        raise TypeRelationError("roi_align needs pooled_size=[height, width], each at least 1")
+    return result([rshape[0], shape[1], *attrs.pooled_size], dtype)
+
+
+def roi_geometry(attrs: Attrs, roi: Sequence[Any], ct: Any) -> tuple[Any, ...]:
+    """One roi's start (y, x), bin size (y, x) and samples per bin (y, x), as the lowering
+    computes them: an unaligned roi is at least 1 pixel wide; sample_ratio <= 0 takes
+    ceil(roi size / bins) samples (0 or fewer: none)."""
+    offset = ct(0.5) if attrs.aligned else ct(0)
+    scale = ct(attrs.spatial_scale)
+    x1, y1, x2, y2 = (ct(v) * scale - offset for v in roi[1:5])
+    h, w = y2 - y1, x2 - x1
+    if not attrs.aligned:
+        h, w = max(h, ct(1)), max(w, ct(1))
+    ph, pw = attrs.pooled_size
+    bin_h, bin_w = h / ct(ph), w / ct(pw)
+    if attrs.sample_ratio > 0:
+        gh = gw = attrs.sample_ratio
+    else:
+        gh, gw = (int(min(np.ceil(v), 2**31)) if np.ceil(v) > 0 else 0 for v in (bin_h, bin_w))
+    return y1, x1, bin_h, bin_w, gh, gw
+
+
+def roi_sample_taps(v: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bilinear taps of sample positions on one axis (ONNX's and onnxruntime's rule): a
+    position below 0 reads at 0, one at or past the last pixel reads the last pixel only.
+    Returns the low and high index and the high tap's weight."""
+    v = np.where(v > 0, v, 0).astype(v.dtype)
+    low = np.floor(v)
+    last = low >= size - 1
+    low = np.where(last, size - 1, low)
+    frac = np.where(last, 0, v - low).astype(v.dtype)
+    high = np.where(last, size - 1, low + 1)
+    return _safe_index(low, size), _safe_index(high, size), frac
+
+
+def _roi_tap(
+    img: np.ndarray, yi: np.ndarray, xi: np.ndarray, wy: np.ndarray, wx: np.ndarray
+) -> np.ndarray:
+    """One bilinear corner's weighted term of every sample: (c, ph, gh, pw, gw)."""
+    v = img[:, yi[:, :, None, None], xi[None, None, :, :]]
+    return (wy[:, :, None, None] * wx[None, None, :, :]) * v
+
+
+def _roi_align(attrs: Attrs, x: np.ndarray, rois: np.ndarray) -> np.ndarray:
+    ct = np.dtype(grid_sample_compute_dtype(str(x.dtype))).type
+    _, c, h, w = x.shape
+    ph, pw = attrs.pooled_size
+    out = np.zeros((rois.shape[0], c, ph, pw), ct)
+    for r, roi in enumerate(rois):
+        b = int(_safe_index(np.asarray(roi[0], ct), x.shape[0]))
+        y1, x1, bin_h, bin_w, gh, gw = roi_geometry(attrs, roi, ct)
+        if gh <= 0 or gw <= 0:
+            continue
+        iy = (np.arange(gh, dtype=ct) + ct(0.5)) * bin_h / ct(gh)
+        ix = (np.arange(gw, dtype=ct) + ct(0.5)) * bin_w / ct(gw)
+        ys = y1 + np.arange(ph, dtype=ct)[:, None] * bin_h + iy[None, :]  # (ph, gh)
+        xs = x1 + np.arange(pw, dtype=ct)[:, None] * bin_w + ix[None, :]  # (pw, gw)
+        y_ok = (ys >= -1) & (ys <= h)
+        x_ok = (xs >= -1) & (xs <= w)
+        yl, yh, ly = roi_sample_taps(ys, h)
+        xl, xh, lx = roi_sample_taps(xs, w)
+        hy, hx = ct(1) - ly, ct(1) - lx
+        img = x[b].astype(ct)  # (c, h, w)
+        taps = [
+            _roi_tap(img, yi, xi, wy, wx)
+            for yi, wy in ((yl, hy), (yh, ly))
+            for xi, wx in ((xl, hx), (xh, lx))
+        ]
+        ok = y_ok[:, :, None, None] & x_ok[None, None, :, :]
+        combine = np.maximum if attrs.mode == "max" else np.add
+        sample = np.where(ok, combine(combine(combine(taps[0], taps[1]), taps[2]), taps[3]), 0)
+        sample = sample.astype(ct)
+        if attrs.mode == "avg":
+            out[r] = sample.sum(axis=(2, 4), dtype=ct) / ct(gh * gw)
+        else:
+            out[r] = sample.max(axis=(2, 4))
+    return out.astype(x.dtype)
+
+
+@register(
+    OpDef(
+        "vision.roi_align",
+        ("data", "rois"),
+        ROI_ALIGN_ATTRS,
+        _roi_align_rel,
+        OpPattern.OPAQUE,
+        _roi_align,
+        "average (or max) of bilinear samples per bin of each region (rois: batch, x1, y1, "
+        "x2, y2); max is ONNX's: the largest weighted corner term of each sample",
+    )
+)
+class RoiAlign(RelayOperatorOp): ...
+
+
 # -- gradients -----------------------------------------------------------------------------
 
 
