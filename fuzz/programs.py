@@ -54,6 +54,7 @@ INEXACT_FLOAT_OPS = {
     "nn.global_avg_pool2d", "nn.adaptive_avg_pool2d", "nn.batch_norm", "nn.layer_norm",
     "nn.instance_norm", "nn.group_norm", "nn.l2_normalize", "image.resize2d", "arange",
     "collapse_sum_like", "collapse_sum_to", "image.grid_sample", "vision.roi_align",
+    "det",
 }  # fmt: skip
 """Operators whose float results native code may round differently (libm, summation order,
 float64 reference arithmetic). Everything else is exact on exact operands."""
@@ -1411,6 +1412,13 @@ def _gen_roi_align(g: Generator, op: str) -> None:
     g.emit(op, [x, rois], attrs)
 
 
+def _gen_det(g: Generator, op: str) -> None:
+    m = g.int(1, 4)
+    lead = g.shape(g.int(0, 2), 1, 3)
+    x = g.tensor(("float32", "float16", "float64"), shape=(*lead, m, m))
+    g.emit(op, [x], {})
+
+
 def _gen_tuple(g: Generator, op: str) -> None:
     """A tuple of pool values and a projection of one field (tuple and tuple_get as such)."""
     fields = [g.tensor(ALL, reuse=0.9) for _ in range(g.int(1, 3))]
@@ -1548,6 +1556,7 @@ GENERATORS: dict[str, _G] = {
     "image.resize2d": _gen_resize,
     "image.grid_sample": _gen_grid_sample,
     "vision.roi_align": _gen_roi_align,
+    "det": _gen_det,
     "tuple": _gen_tuple,
 }
 """One generator per registry operator (plus `tuple`: a tuple and a projection)."""

@@ -463,6 +463,7 @@ NOT_DIFFERENTIABLE = {
     **{n: _BITS for n in ("left_shift", "right_shift")},
     **{n: _BOOLEAN for n in ("equal", "not_equal", "greater", "greater_equal", "less")},
     **{n: _BOOLEAN for n in ("less_equal", "logical_and", "logical_not", "logical_or")},
+    "det": "its adjoint is det(A) times A's inverse transposed, and no registry operator inverts",
     "floor_divide": "integer division, as in TVM (floor(a / b) differentiates on floats)",
     "image.grid_sample": (
         "its data adjoint scatters into positions read from the grid, which no registry "

@@ -512,6 +512,13 @@ CASES["vision.roi_align"] = lambda rng: [
     ),
 ]
 
+CASES["det"] = lambda rng: [
+    ([arr(rng, (r(rng, 1, 3), 3, 3))], {}),
+    ([arr(rng, (5, 5), "float64")], {}),
+    ([arr(rng, (2, 1, 1))], {}),
+    ([arr(rng, (r(rng, 1, 2), 2, 4, 4), "float16")], {}),
+]
+
 
 def test_every_operator_has_cases():
     # their results' dims are ?: tested below

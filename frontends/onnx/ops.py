@@ -1591,3 +1591,13 @@ def resize(n: Node) -> Value:
         coordinate_transformation_mode=coordinate,
         rounding_method=nearest if method == "nearest_neighbor" else "",
     )
+
+
+@converter("Det")
+def det(n: Node) -> Value:
+    x = n.required(0)
+    if n.rank(x) < 2 or n.shape(x)[-1] != n.shape(x)[-2]:
+        raise n.error(f"Det takes square matrices (..., M, M), got {list(n.shape(x))}")
+    if not n.dtype(x).startswith("float"):
+        raise n.unsupported(f"Det of {n.dtype(x)} matrices (float ones are supported)")
+    return n.op("det", x)
