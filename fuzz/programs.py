@@ -1419,6 +1419,19 @@ def _gen_det(g: Generator, op: str) -> None:
     g.emit(op, [x], {})
 
 
+def _gen_max_unpool(g: Generator, op: str) -> None:
+    x = g.tensor(ALL, rank=4)
+    if 0 in x.shape or x.value.size > 64:
+        raise Reject("too large or empty")
+    shape = [x.shape[0], x.shape[1], x.shape[2] * 2, x.shape[3] + g.int(0, 2)]
+    size = int(np.prod(shape))
+    name = g.fresh_name("p")
+    idtype = g.choice(["int32", "int64"])
+    value = g.rng.integers(-1, size + 1, x.shape).astype(numpy_dtype(idtype))
+    g.params.append(Param(name, idtype, value))
+    g.emit(op, [x, Val(name, idtype, value, True, 1.0)], {"shape": shape})
+
+
 def _gen_tuple(g: Generator, op: str) -> None:
     """A tuple of pool values and a projection of one field (tuple and tuple_get as such)."""
     fields = [g.tensor(ALL, reuse=0.9) for _ in range(g.int(1, 3))]
@@ -1557,6 +1570,7 @@ GENERATORS: dict[str, _G] = {
     "image.grid_sample": _gen_grid_sample,
     "vision.roi_align": _gen_roi_align,
     "det": _gen_det,
+    "nn.max_unpool": _gen_max_unpool,
     "tuple": _gen_tuple,
 }
 """One generator per registry operator (plus `tuple`: a tuple and a projection)."""

@@ -410,3 +410,13 @@ def test_det_pivots_and_singular_matrices():
     assert got[2] == 0.0 and abs(got[1]) < 1e-9
     with pytest.raises(RelayError, match="det of 13x13 matrices is not lowered natively"):
         compile(module_for("det", [np.zeros((13, 13), "float32")], {}))
+
+
+def test_max_unpool_too_large_is_a_located_error():
+    """Native max_unpool compares every (output, input) pair: beyond 2^28 pairs it refuses."""
+    from relay_opt.diagnostics import RelayError
+
+    x = np.zeros((1, 8, 64, 64), "float32")
+    module = module_for("nn.max_unpool", [x, x.astype("int64")], {"shape": [1, 8, 128, 128]})
+    with pytest.raises(RelayError, match="nn.max_unpool of 32768 elements into 131072"):
+        compile(module)

@@ -469,6 +469,10 @@ NOT_DIFFERENTIABLE = {
         "its data adjoint scatters into positions read from the grid, which no registry "
         "operator expresses (a scatter-add by computed index)"
     ),
+    "nn.max_unpool": (
+        "a repeated index passes the gradient to its last writer only, which take (its "
+        "adjoint otherwise) cannot express"
+    ),
     "ones": "no operands",
     "zeros": "no operands",
     "reinterpret": "the same bits read as another dtype",

@@ -520,6 +520,22 @@ CASES["det"] = lambda rng: [
 ]
 
 
+def _unpool_case(rng, dtype: str, idtype: str) -> Case:  # noqa: ANN001
+    """Indices anywhere in the output, some repeated, some outside it (dropped)."""
+    x = arr(rng, (r(rng, 1, 2), 2, 2, 3), dtype)
+    shape = [x.shape[0], 2, 4, r(rng, 5, 6)]
+    size = int(np.prod(shape))
+    indices = rng.integers(-2, size + 2, x.shape).astype(idtype)
+    indices.reshape(-1)[-1] = indices.reshape(-1)[0]
+    return [x, indices], {"shape": shape}
+
+
+CASES["nn.max_unpool"] = lambda rng: [
+    _unpool_case(rng, "float32", "int64"),
+    _unpool_case(rng, "int8", "int32"),
+]
+
+
 def test_every_operator_has_cases():
     # their results' dims are ?: tested below
     dynamic = ("arange", "dyn.reshape", "dyn.strided_slice", "dyn.broadcast_to", "dyn.tile")

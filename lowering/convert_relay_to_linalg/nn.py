@@ -22,6 +22,7 @@ from xdsl.dialects.builtin import (
 from xdsl.dialects.linalg import ops as linalg
 from xdsl.ir import Attribute, Block, Region, SSAValue
 
+from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay.attribute_names import CONTRACTION, CONV_PADDING
 from relay_opt.dialects.relay.builder import RelayBuilder
 from relay_opt.dialects.relay.decompositions import DECOMPOSITIONS
@@ -46,6 +47,7 @@ from relay_opt.dialects.relay.ops.nn import (
     LogSoftmax,
     Matmul,
     MaxPool2D,
+    MaxUnpool,
     Pad,
     Prelu,
     Softmax,
@@ -981,3 +983,54 @@ def lower_by_expansion(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -
     """The Relay arithmetic the op decomposes into (as simplify-inference rewrites it),
     built aside and lowered op by op with the existing rules."""
     return lower_through_relay(lw, op, DECOMPOSITIONS[type(op)])
+
+
+MAX_UNPOOL_WORK = 1 << 28
+"""The most (output, input) element pairs max_unpool compares natively."""
+
+
+@lowering(MaxUnpool)
+def lower_max_unpool(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    """A scatter as a gather: each output element scans the inputs in order and keeps the
+    last one whose index is its flat position (0 if none), which is the declaration's
+    last-write-wins rule with no write to memory at a computed address. That costs
+    outputs x inputs comparisons: larger unpoolings are a located error."""
+    from relay_opt.lowering.convert_relay_to_linalg.structured import index
+
+    x, indices = args
+    in_shape, out_t = shape_of(x), signless(op.result.type)
+    out_shape = shape_of(out_t)
+    work = pymath.prod(in_shape) * pymath.prod(out_shape)
+    if work > MAX_UNPOOL_WORK:
+        raise RelayError(
+            f"nn.max_unpool of {pymath.prod(in_shape)} elements into {pymath.prod(out_shape)} "
+            f"compares every pair ({work}, over {MAX_UNPOOL_WORK}): not lowered natively",
+            op,
+        )
+    n_out, n_in = len(out_shape), len(in_shape)
+    dims = n_out + n_in
+    out_map = amap(dims, [d(k) for k in range(n_out)])
+    in_map = amap(dims, [d(n_out + k) for k in range(n_in)])
+
+    def body(b: Builder, a: Sequence[SSAValue]) -> SSAValue:
+        value, where, acc = a
+        if where.type != i64:
+            where = b.insert(arith.ExtSIOp(where, i64)).results[0]
+        flat = scalar_const(b, 0, i64)
+        stride = 1
+        for k in reversed(range(n_out)):
+            pos = b.insert(arith.IndexCastOp(index(b, k), i64)).results[0]
+            term = b.insert(arith.MuliOp(pos, scalar_const(b, stride, i64))).results[0]
+            flat = b.insert(arith.AddiOp(flat, term)).results[0]
+            stride *= out_shape[k]
+        hit = b.insert(arith.CmpiOp(where, flat, "eq")).results[0]
+        return b.insert(arith.SelectOp(hit, value, acc)).results[0]
+
+    return generic(
+        lw,
+        [x, indices],
+        [filled(lw, out_t, 0)],
+        [in_map, in_map, out_map],
+        [PARALLEL] * n_out + [REDUCTION] * n_in,
+        body,
+    )[0]

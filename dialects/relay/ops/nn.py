@@ -903,6 +903,51 @@ def _pool(kind: str):  # noqa: ANN202
 class MaxPool2D(RelayOperatorOp): ...
 
 
+# -- nn.max_unpool ------------------------------------------------------------------------------
+
+
+def _max_unpool_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    shape, dtype = expect_tensor(args[0], "data")
+    ishape, idtype = expect_tensor(args[1], "indices")
+    if tuple(ishape) != tuple(shape) or idtype not in ("int32", "int64"):
+        raise TypeRelationError(
+            f"max_unpool's indices are int32/int64 of the data's shape {show_shape(shape)}, "
+            f"got {show_shape(ishape)} {idtype}"
+        )
+    if attrs.shape is None or len(attrs.shape) != len(shape) or min(attrs.shape, default=1) < 0:
+        raise TypeRelationError(
+            f"max_unpool needs shape=[...] of the data's rank {len(shape)}, got {attrs.shape}"
+        )
+    return result(list(attrs.shape), dtype)
+
+
+def _max_unpool(attrs: Attrs, x: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    size = int(np.prod(attrs.shape, dtype=np.int64))
+    out = np.zeros(size, x.dtype)
+    flat = indices.reshape(-1).astype(np.int64)
+    ok = (flat >= 0) & (flat < size)
+    # The last element written to a position wins: keep each position's last occurrence.
+    targets, values = flat[ok][::-1], x.reshape(-1)[ok][::-1]
+    positions, last = np.unique(targets, return_index=True)
+    out[positions] = values[last]
+    return out.reshape(attrs.shape)
+
+
+@register(
+    OpDef(
+        "nn.max_unpool",
+        ("data", "indices"),
+        (AttrSpec("shape", AttrKind.INTS, None),),
+        _max_unpool_rel,
+        OpPattern.OPAQUE,
+        _max_unpool,
+        "zeros of `shape` with each data element written at its flat index (max_pool's "
+        "indices; the last write to a position wins, indices outside are dropped)",
+    )
+)
+class MaxUnpool(RelayOperatorOp): ...
+
+
 @register(
     OpDef(
         "nn.avg_pool2d",
