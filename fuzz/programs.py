@@ -54,7 +54,7 @@ INEXACT_FLOAT_OPS = {
     "nn.global_avg_pool2d", "nn.adaptive_avg_pool2d", "nn.batch_norm", "nn.layer_norm",
     "nn.instance_norm", "nn.group_norm", "nn.l2_normalize", "image.resize2d", "arange",
     "collapse_sum_like", "collapse_sum_to", "image.grid_sample", "vision.roi_align",
-    "det",
+    "det", "nn.modulated_deformable_conv2d",
 }  # fmt: skip
 """Operators whose float results native code may round differently (libm, summation order,
 float64 reference arithmetic). Everything else is exact on exact operands."""
@@ -1432,6 +1432,33 @@ def _gen_max_unpool(g: Generator, op: str) -> None:
     g.emit(op, [x, Val(name, idtype, value, True, 1.0)], {"shape": shape})
 
 
+def _gen_deformable_conv2d(g: Generator, op: str) -> None:
+    """Offsets are a new parameter of quarter steps: exact tap positions, so whether a tap
+    lands inside the data never depends on rounding."""
+    x = g.tensor(("float32", "float16", "float64"), rank=4)
+    n, c, h, w = x.shape
+    if max(x.shape) > 6 or 0 in x.shape:
+        raise Reject("too large or empty")
+    kh, kw = g.int(1, min(h, 3)), g.int(1, min(w, 3))
+    groups = g.choice([d for d in (1, 2) if c % d == 0])
+    dg = g.choice([d for d in (1, 2) if c % d == 0])
+    oc = groups * g.int(1, 2)
+    oh, ow = h - kh + 1, w - kw + 1
+    dtype = numpy_dtype(x.dtype)
+    values = {
+        "offset": (g.rng.integers(-8, 9, (n, dg * kh * kw * 2, oh, ow)) / 4).astype(dtype),
+        "weight": g.array((oc, c // groups, kh, kw), x.dtype),
+        "mask": (g.rng.integers(0, 5, (n, dg * kh * kw, oh, ow)) / 4).astype(dtype),
+    }
+    vals = []
+    for value in values.values():
+        name = g.fresh_name("p")
+        g.params.append(Param(name, x.dtype, value))
+        vals.append(Val(name, x.dtype, value, True, _scale_of(value)))
+    offset, weight, mask = vals
+    g.emit(op, [x, offset, weight, mask], {"groups": groups, "deformable_groups": dg})
+
+
 def _gen_tuple(g: Generator, op: str) -> None:
     """A tuple of pool values and a projection of one field (tuple and tuple_get as such)."""
     fields = [g.tensor(ALL, reuse=0.9) for _ in range(g.int(1, 3))]
@@ -1571,6 +1598,7 @@ GENERATORS: dict[str, _G] = {
     "vision.roi_align": _gen_roi_align,
     "det": _gen_det,
     "nn.max_unpool": _gen_max_unpool,
+    "nn.modulated_deformable_conv2d": _gen_deformable_conv2d,
     "tuple": _gen_tuple,
 }
 """One generator per registry operator (plus `tuple`: a tuple and a projection)."""

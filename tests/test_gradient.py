@@ -469,6 +469,10 @@ NOT_DIFFERENTIABLE = {
         "its data adjoint scatters into positions read from the grid, which no registry "
         "operator expresses (a scatter-add by computed index)"
     ),
+    "nn.modulated_deformable_conv2d": (
+        "its data adjoint scatters into positions moved by the offsets, and its offset adjoint "
+        "needs the sampling's spatial derivative: no registry operator expresses either"
+    ),
     "nn.max_unpool": (
         "a repeated index passes the gradient to its last writer only, which take (its "
         "adjoint otherwise) cannot express"

@@ -536,6 +536,29 @@ CASES["nn.max_unpool"] = lambda rng: [
 ]
 
 
+def _deform_case(rng, dtype: str, groups: int, dg: int, attrs: dict) -> Case:  # noqa: ANN001
+    """Offsets of a few pixels (taps land outside the data too) and masks in [0, 1)."""
+    n, c, h, w = r(rng, 1, 2), 2 * groups * dg, r(rng, 3, 6), r(rng, 3, 6)
+    kh, kw = r(rng, 1, 3), r(rng, 1, 3)
+    oc = groups * r(rng, 1, 2)
+    (sh, sw), (dh, dw) = attrs.get("strides", [1, 1]), attrs.get("dilation", [1, 1])
+    top, left, bottom, right = attrs.get("padding", [0, 0, 0, 0])
+    oh = (h + top + bottom - (kh - 1) * dh - 1) // sh + 1
+    ow = (w + left + right - (kw - 1) * dw - 1) // sw + 1
+    x = arr(rng, (n, c, h, w), dtype)
+    offset = (rng.standard_normal((n, dg * kh * kw * 2, oh, ow)) * 2).astype(dtype)
+    weight = arr(rng, (oc, c // groups, kh, kw), dtype)
+    mask = rng.random((n, dg * kh * kw, oh, ow)).astype(dtype)
+    return [x, offset, weight, mask], {**attrs, "groups": groups, "deformable_groups": dg}
+
+
+CASES["nn.modulated_deformable_conv2d"] = lambda rng: [
+    _deform_case(rng, "float32", 1, 1, {"padding": [1, 1, 1, 1]}),
+    _deform_case(rng, "float32", 2, 2, {"strides": [2, 1], "dilation": [1, 2]}),
+    _deform_case(rng, "float64", 1, 2, {"padding": [0, 1, 2, 0]}),
+]
+
+
 def test_every_operator_has_cases():
     # their results' dims are ?: tested below
     dynamic = ("arange", "dyn.reshape", "dyn.strided_slice", "dyn.broadcast_to", "dyn.tile")

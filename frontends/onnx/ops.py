@@ -1640,3 +1640,38 @@ def max_unpool(n: Node) -> Value:
     return n.op(
         "nn.pad", out, n.scalar(0, x), pad_width=[[0, e] for e in extra], pad_mode="constant"
     )
+
+
+@converter("DeformConv")
+def deform_conv(n: Node) -> Value:
+    """nn.modulated_deformable_conv2d (a mask of ones when none is given), then the bias."""
+    x, weight, offset = n.required(0), n.required(1), n.required(2)
+    if n.rank(x) != 4:
+        raise n.unsupported(f"DeformConv of a rank-{n.rank(x)} input (2-d NCHW is supported)")
+    dtype = n.dtype(x)
+    if not dtype.startswith("float"):
+        raise n.unsupported(f"DeformConv of {dtype} data (float data is supported)")
+    kernel = list(n.attr("kernel_shape", n.shape(weight)[2:]))
+    if kernel != list(n.shape(weight)[2:]):
+        raise n.error(f"kernel_shape {kernel} differs from the weight's {list(n.shape(weight))}")
+    groups, offset_groups = int(n.attr("group", 1)), int(n.attr("offset_group", 1))
+    mask = n.input(4)
+    if mask is None:
+        oshape = n.shape(offset)
+        mask = np.ones(
+            (oshape[0], offset_groups * kernel[0] * kernel[1], *oshape[2:]), numpy_dtype(dtype)
+        )
+    out = n.op(
+        "nn.modulated_deformable_conv2d",
+        x,
+        offset,
+        weight,
+        mask,
+        strides=list(n.attr("strides", [1, 1])),
+        padding=list(n.attr("pads", [0, 0, 0, 0])),
+        dilation=list(n.attr("dilations", [1, 1])),
+        deformable_groups=offset_groups,
+        groups=groups,
+    )
+    bias = n.input(3)
+    return out if bias is None else n.op("nn.bias_add", out, bias, axis=1)

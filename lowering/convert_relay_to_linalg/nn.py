@@ -48,6 +48,7 @@ from relay_opt.dialects.relay.ops.nn import (
     Matmul,
     MaxPool2D,
     MaxUnpool,
+    ModulatedDeformableConv2D,
     Pad,
     Prelu,
     Softmax,
@@ -1034,3 +1035,102 @@ def lower_max_unpool(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> 
         [PARALLEL] * n_out + [REDUCTION] * n_in,
         body,
     )[0]
+
+
+@lowering(ModulatedDeformableConv2D)
+def lower_deformable_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    """A direct convolution: the result's dims are parallel, (input channel of the group,
+    kh, kw) a reduction. Each step reads its tap's offset and mask, samples the data
+    bilinearly at the moved position (4 reads at clamped indices, 0 outside) and adds
+    weight * mask * sample; float16 accumulates in float32."""
+    from xdsl.dialects.builtin import Float16Type, Float32Type, Float64Type, IndexType
+
+    from relay_opt.lowering.convert_relay_to_linalg.structured import index
+
+    x, offset, weight, mask = args
+    elem = x.type.element_type  # pyright: ignore[reportAttributeAccessIssue]
+    if not isinstance(elem, Float16Type | Float32Type | Float64Type):
+        raise RelayError(f"{op.OPDEF.name} of {elem} data is not lowered", op)
+    ct = Float64Type() if isinstance(elem, Float64Type) else Float32Type()
+    attrs = op.attrs
+    _, c, h, w = shape_of(x)
+    oc, icg, kh, kw = shape_of(weight)
+    per_group_out = oc // attrs.groups
+    per_offset_group = c // attrs.deformable_groups
+    (sh, sw), (dh, dw) = attrs.strides, attrs.dilation
+    top, left, _, _ = padding4(attrs.padding)
+    out_t = signless(op.result.type)
+
+    def body(b: Builder, a: Sequence[SSAValue]) -> SSAValue:
+        wv, acc = a  # float16 arrives widened
+
+        def emit(o):  # noqa: ANN001, ANN202
+            return b.insert(o).results[0]
+
+        def ic(v: int) -> SSAValue:
+            return scalar_const(b, v, IndexType())
+
+        def f(v: float) -> SSAValue:
+            return scalar_const(b, v, ct)
+
+        def read(t: SSAValue, at: list[SSAValue]) -> SSAValue:
+            v = emit(tensor.ExtractOp(t, at, elem))
+            return emit(arith.ExtFOp(v, ct)) if isinstance(elem, Float16Type) else v
+
+        def lin(terms: list[tuple[SSAValue, int]], const: int) -> SSAValue:
+            """sum(value * k) + const, in index arithmetic."""
+            total = ic(const)
+            for v, k in terms:
+                total = emit(arith.AddiOp(total, emit(arith.MuliOp(v, ic(k)))))
+            return total
+
+        n, o, p, q, ci, i, j = (index(b, k) for k in range(7))
+        chan = lin([(emit(arith.DivUIOp(o, ic(per_group_out))), icg), (ci, 1)], 0)
+        og = emit(arith.DivUIOp(chan, ic(per_offset_group)))
+        tap = lin([(og, kh * kw), (i, kw), (j, 1)], 0)
+        off_y = read(offset, [n, lin([(tap, 2)], 0), p, q])
+        off_x = read(offset, [n, lin([(tap, 2)], 1), p, q])
+        scale = read(mask, [n, tap, p, q])
+
+        def position(terms: list[tuple[SSAValue, int]], const: int, off: SSAValue) -> SSAValue:
+            base = emit(arith.IndexCastOp(lin(terms, const), i64))
+            return emit(arith.AddfOp(emit(arith.SIToFPOp(base, ct)), off))
+
+        ys = position([(p, sh), (i, dh)], -top, off_y)
+        xs = position([(q, sw), (j, dw)], -left, off_x)
+
+        def taps(v: SSAValue, size: int) -> list[tuple[SSAValue, SSAValue, SSAValue]]:
+            low = emit(math.FloorOp(v))
+            t = emit(arith.SubfOp(v, low))
+            out = []
+            for pos, wgt in (
+                (low, emit(arith.SubfOp(f(1), t))),
+                (emit(arith.AddfOp(low, f(1))), t),
+            ):
+                inside = emit(
+                    arith.AndIOp(
+                        emit(arith.CmpfOp(pos, f(0), "oge")),
+                        emit(arith.CmpfOp(pos, f(size - 1), "ole")),
+                    )
+                )
+                safe = emit(arith.SelectOp(inside, pos, f(0)))
+                at = emit(arith.IndexCastOp(emit(arith.FPToSIOp(safe, i64)), IndexType()))
+                out.append((at, wgt, inside))
+            return out
+
+        sample = None
+        for yi, wy, y_in in taps(ys, h):
+            for xi, wx, x_in in taps(xs, w):
+                inside = emit(arith.AndIOp(y_in, x_in))
+                v = emit(arith.SelectOp(inside, read(x, [n, chan, yi, xi]), f(0)))
+                term = emit(arith.MulfOp(emit(arith.MulfOp(wy, wx)), v))
+                sample = term if sample is None else emit(arith.AddfOp(sample, term))
+        assert sample is not None
+        moved = emit(arith.MulfOp(sample, scale))
+        return emit(arith.AddfOp(acc, emit(arith.MulfOp(wv, moved))))
+
+    maps = [
+        amap(7, [d(1), d(4), d(5), d(6)]),
+        amap(7, [d(0), d(1), d(2), d(3)]),
+    ]
+    return accumulate(lw, [weight], out_t, 0.0, maps, [PARALLEL] * 4 + [REDUCTION] * 3, body)
