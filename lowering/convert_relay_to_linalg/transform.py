@@ -1052,7 +1052,7 @@ def lower_grid_sample(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) ->
                 neighbours.append((safe_index(tap, size), w, inside))
             axes.append(neighbours)
 
-        batch_channel = [index(b, 0), index(b, 1)]
+        batch_channel = [index(b, 0), index(b, k + 1)]
 
         def interpolate(i: int, at: list[SSAValue], inside: SSAValue | None) -> SSAValue:
             if i == k:
@@ -1077,12 +1077,15 @@ def lower_grid_sample(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) ->
         return emit(arith.TruncFOp(out, elem)) if isinstance(elem, Float16Type) else out
 
     init = empty(lw, out_t)
-    channel_maps = [amap(rank, [d(0), c(j), *(d(2 + m) for m in range(k))]) for j in range(k)]
+    # Loops (n, out dims..., channel): the channel loop is innermost, so the coordinates,
+    # weights and indices (which do not depend on it) are computed once per position.
+    out_map = amap(rank, [d(0), d(k + 1), *(d(1 + m) for m in range(k))])
+    channel_maps = [amap(rank, [d(0), c(j), *(d(1 + m) for m in range(k))]) for j in range(k)]
     return generic(
         lw,
         [init] + [grid] * k,
         [init],
-        [_identity(rank), *channel_maps, _identity(rank)],
+        [out_map, *channel_maps, out_map],
         [PARALLEL] * rank,
         body,
     )[0]
