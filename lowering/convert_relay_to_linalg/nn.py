@@ -1039,10 +1039,10 @@ def lower_max_unpool(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> 
 
 @lowering(ModulatedDeformableConv2D)
 def lower_deformable_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
-    """A direct convolution: the result's dims are parallel, (input channel of the group,
-    kh, kw) a reduction. Each step reads its tap's offset and mask, samples the data
-    bilinearly at the moved position (4 reads at clamped indices, 0 outside) and adds
-    weight * mask * sample; float16 accumulates in float32."""
+    """Two loop nests, as im2col and a GEMM: the first samples every (channel, kh, kw, oh,
+    ow) tap once, reading its offset and mask, bilinearly at the moved position (4 reads at
+    clamped indices, 0 outside) times the mask, in float32 (float64 for float64); the second
+    contracts those columns with the weight over (input channel of the group, kh, kw)."""
     from xdsl.dialects.builtin import Float16Type, Float32Type, Float64Type, IndexType
 
     from relay_opt.lowering.convert_relay_to_linalg.structured import index
@@ -1061,8 +1061,7 @@ def lower_deformable_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValu
     top, left, _, _ = padding4(attrs.padding)
     out_t = signless(op.result.type)
 
-    def body(b: Builder, a: Sequence[SSAValue]) -> SSAValue:
-        wv, acc = a  # float16 arrives widened
+    def body(b: Builder, _: Sequence[SSAValue]) -> SSAValue:
 
         def emit(o):  # noqa: ANN001, ANN202
             return b.insert(o).results[0]
@@ -1084,8 +1083,7 @@ def lower_deformable_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValu
                 total = emit(arith.AddiOp(total, emit(arith.MuliOp(v, ic(k)))))
             return total
 
-        n, o, p, q, ci, i, j = (index(b, k) for k in range(7))
-        chan = lin([(emit(arith.DivUIOp(o, ic(per_group_out))), icg), (ci, 1)], 0)
+        n, chan, i, j, p, q = (index(b, k) for k in range(6))
         og = emit(arith.DivUIOp(chan, ic(per_offset_group)))
         tap = lin([(og, kh * kw), (i, kw), (j, 1)], 0)
         off_y = read(offset, [n, lin([(tap, 2)], 0), p, q])
@@ -1126,11 +1124,22 @@ def lower_deformable_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValu
                 term = emit(arith.MulfOp(emit(arith.MulfOp(wy, wx)), v))
                 sample = term if sample is None else emit(arith.AddfOp(sample, term))
         assert sample is not None
-        moved = emit(arith.MulfOp(sample, scale))
-        return emit(arith.AddfOp(acc, emit(arith.MulfOp(wv, moved))))
+        return emit(arith.MulfOp(sample, scale))
 
+    n, _, oh, ow = shape_of(out_t)
+    cols_t = TensorType(ct, [n, c, kh, kw, oh, ow])
+    identity = amap(6, [d(k) for k in range(6)])
+    cols = generic(lw, [], [empty(lw, cols_t)], [identity], [PARALLEL] * 6, body)[0]
+    # out[n, o, p, q] += w[o, ci, i, j] * cols[n, (o // per_group_out) * icg + ci, i, j, p, q]
+    channel = (d(1) // per_group_out) * icg + d(4)
     maps = [
         amap(7, [d(1), d(4), d(5), d(6)]),
+        amap(7, [d(0), channel, d(5), d(6), d(2), d(3)]),
         amap(7, [d(0), d(1), d(2), d(3)]),
     ]
-    return accumulate(lw, [weight], out_t, 0.0, maps, [PARALLEL] * 4 + [REDUCTION] * 3, body)
+
+    def mac(b: Builder, a: Sequence[SSAValue]) -> SSAValue:
+        wv, col, acc = a  # float16 weights arrive widened
+        return b.insert(arith.AddfOp(acc, b.insert(arith.MulfOp(wv, col)).results[0])).results[0]
+
+    return accumulate(lw, [weight, cols], out_t, 0.0, maps, [PARALLEL] * 4 + [REDUCTION] * 3, mac)
