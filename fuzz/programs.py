@@ -53,7 +53,8 @@ INEXACT_FLOAT_OPS = {
     "nn.matmul", "nn.batch_matmul", "nn.softmax", "nn.log_softmax", "nn.avg_pool2d",
     "nn.global_avg_pool2d", "nn.adaptive_avg_pool2d", "nn.batch_norm", "nn.layer_norm",
     "nn.instance_norm", "nn.group_norm", "nn.l2_normalize", "image.resize2d", "arange",
-    "collapse_sum_like", "collapse_sum_to",
+    "collapse_sum_like", "collapse_sum_to", "image.grid_sample", "vision.roi_align",
+    "det", "nn.modulated_deformable_conv2d",
 }  # fmt: skip
 """Operators whose float results native code may round differently (libm, summation order,
 float64 reference arithmetic). Everything else is exact on exact operands."""
@@ -1359,6 +1360,102 @@ def _gen_resize(g: Generator, op: str) -> None:
     g.emit(op, [x], attrs)
 
 
+def _gen_grid_sample(g: Generator, op: str) -> None:
+    """The grid is a new parameter of quarter steps past [-1, 1]: exact positions, so a
+    nearest pick or a border never depends on how the coordinate arithmetic rounds."""
+    volumetric = g.chance(0.25)
+    x = g.tensor(("float32", "float16", "float64"), rank=5 if volumetric else 4)
+    k = x.rank - 2
+    if max(x.shape) > 8 or 0 in x.shape:
+        raise Reject("too large or empty")
+    gshape = (x.shape[0], k, *g.shape(k, 1, 4))
+    name = g.fresh_name("p")
+    value = (g.rng.integers(-6, 7, gshape) / 4).astype(numpy_dtype(x.dtype))
+    g.params.append(Param(name, x.dtype, value))
+    grid = Val(name, x.dtype, value, True, 1.0)
+    methods = ["nearest", "bilinear"] + ([] if volumetric else ["bicubic"])
+    attrs: dict[str, Any] = {
+        "method": g.choice(methods),
+        "padding_mode": g.choice(["zeros", "border", "reflection"]),
+        "align_corners": g.chance(0.5),
+    }
+    if volumetric:
+        attrs["layout"] = "NCDHW"
+    g.emit(op, [x, grid], attrs)
+
+
+def _gen_roi_align(g: Generator, op: str) -> None:
+    """The rois are a new parameter of quarter-step corners (some outside the data): exact,
+    so each region's sample count (a ceil of its size) is the same in both computations."""
+    x = g.tensor(("float32", "float16", "float64"), rank=4)
+    n, _, h, w = x.shape
+    if max(x.shape) > 8 or 0 in x.shape:
+        raise Reject("too large or empty")
+    count = g.int(1, 3)
+    corners = g.rng.integers(-8, 4 * max(h, w) + 8, (count, 4)) / 4
+    index = g.rng.integers(0, n, (count, 1))
+    value = np.concatenate([index, corners], axis=1).astype(numpy_dtype(x.dtype))
+    name = g.fresh_name("p")
+    g.params.append(Param(name, x.dtype, value))
+    rois = Val(name, x.dtype, value, True, 1.0)
+    attrs: dict[str, Any] = {
+        "pooled_size": [g.int(1, 3), g.int(1, 3)],
+        "mode": g.choice(["avg", "max"]),
+        "aligned": g.chance(0.5),
+        "spatial_scale": g.choice([1.0, 0.5]),
+    }
+    if g.chance(0.3):
+        attrs["sample_ratio"] = g.int(1, 3)
+    g.emit(op, [x, rois], attrs)
+
+
+def _gen_det(g: Generator, op: str) -> None:
+    m = g.int(1, 4)
+    lead = g.shape(g.int(0, 2), 1, 3)
+    x = g.tensor(("float32", "float16", "float64"), shape=(*lead, m, m))
+    g.emit(op, [x], {})
+
+
+def _gen_max_unpool(g: Generator, op: str) -> None:
+    x = g.tensor(ALL, rank=4)
+    if 0 in x.shape or x.value.size > 64:
+        raise Reject("too large or empty")
+    shape = [x.shape[0], x.shape[1], x.shape[2] * 2, x.shape[3] + g.int(0, 2)]
+    size = int(np.prod(shape))
+    name = g.fresh_name("p")
+    idtype = g.choice(["int32", "int64"])
+    value = g.rng.integers(-1, size + 1, x.shape).astype(numpy_dtype(idtype))
+    g.params.append(Param(name, idtype, value))
+    g.emit(op, [x, Val(name, idtype, value, True, 1.0)], {"shape": shape})
+
+
+def _gen_deformable_conv2d(g: Generator, op: str) -> None:
+    """Offsets are a new parameter of quarter steps: exact tap positions, so whether a tap
+    lands inside the data never depends on rounding."""
+    x = g.tensor(("float32", "float16", "float64"), rank=4)
+    n, c, h, w = x.shape
+    if max(x.shape) > 6 or 0 in x.shape:
+        raise Reject("too large or empty")
+    kh, kw = g.int(1, min(h, 3)), g.int(1, min(w, 3))
+    groups = g.choice([d for d in (1, 2) if c % d == 0])
+    dg = g.choice([d for d in (1, 2) if c % d == 0])
+    oc = groups * g.int(1, 2)
+    oh, ow = h - kh + 1, w - kw + 1
+    dtype = numpy_dtype(x.dtype)
+    values = {
+        "offset": (g.rng.integers(-8, 9, (n, dg * kh * kw * 2, oh, ow)) / 4).astype(dtype),
+        "weight": g.array((oc, c // groups, kh, kw), x.dtype),
+        "mask": (g.rng.integers(0, 5, (n, dg * kh * kw, oh, ow)) / 4).astype(dtype),
+    }
+    vals = []
+    for value in values.values():
+        name = g.fresh_name("p")
+        g.params.append(Param(name, x.dtype, value))
+        vals.append(Val(name, x.dtype, value, True, _scale_of(value)))
+    offset, weight, mask = vals
+    g.emit(op, [x, offset, weight, mask], {"groups": groups, "deformable_groups": dg})
+
+
 def _gen_tuple(g: Generator, op: str) -> None:
     """A tuple of pool values and a projection of one field (tuple and tuple_get as such)."""
     fields = [g.tensor(ALL, reuse=0.9) for _ in range(g.int(1, 3))]
@@ -1494,6 +1591,11 @@ GENERATORS: dict[str, _G] = {
     "arange": _gen_arange,
     "layout_transform": _gen_layout_transform,
     "image.resize2d": _gen_resize,
+    "image.grid_sample": _gen_grid_sample,
+    "vision.roi_align": _gen_roi_align,
+    "det": _gen_det,
+    "nn.max_unpool": _gen_max_unpool,
+    "nn.modulated_deformable_conv2d": _gen_deformable_conv2d,
     "tuple": _gen_tuple,
 }
 """One generator per registry operator (plus `tuple`: a tuple and a projection)."""

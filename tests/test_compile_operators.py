@@ -341,3 +341,82 @@ def test_bool_sums_are_any(name, shapes, attrs, opt):
     np.testing.assert_array_equal(got, want)
     if name == "sum" and not attrs:
         assert want.item() == xs[0].any()
+
+
+@pytest.mark.parametrize("padding", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("method", ["nearest", "bilinear", "bicubic"])
+def test_grid_sample_any_grid_value_reads_in_bounds(method, padding):
+    """Grid values far outside [-1, 1], infinite or nan clamp every read index into the data
+    (compiled code never reads past it) and agree with the interpreter; float16 data is
+    computed in float32 as the numpy semantics are."""
+    from relay_opt.runtime.interpreter import interpret
+
+    rng = np.random.default_rng(len(method) * 7 + len(padding))
+    x = rng.standard_normal((2, 3, 4, 5)).astype("float16")
+    grid = rng.uniform(-1.2, 1.2, (2, 2, 6, 7)).astype("float16")
+    grid[0, 0, 0, :4] = [1e4, -6e4, np.inf, -np.inf]
+    grid[1, 1, 1, :3] = [np.nan, 3.0, -2.5]
+    attrs = {"method": method, "padding_mode": padding, "align_corners": False}
+    module = module_for("image.grid_sample", [x, grid], attrs)
+    got, want = compile(module)(x, grid), interpret(module, [x, grid])
+    assert got.dtype == want.dtype == np.dtype("float16")
+    np.testing.assert_allclose(got, want, rtol=2e-3, atol=2e-3, equal_nan=True)
+
+
+@pytest.mark.parametrize("mode", ["avg", "max"])
+def test_roi_align_any_roi_reads_in_bounds(mode):
+    """Rois with nan, infinite or far-out corners, an empty or inverted box and a batch index
+    past the data read inside it (the batch index clamped), and agree with the interpreter;
+    float16 is computed in float32."""
+    from relay_opt.runtime.interpreter import interpret
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 3, 5, 6)).astype("float16")
+    rois = np.array(
+        [
+            [0, 1.0, 1.0, 4.0, 3.0],
+            [1, -50.0, -50.0, 100.0, 100.0],
+            [7, 2.0, 2.0, 2.0, 2.0],
+            [-3, 4.0, 3.0, 1.0, 0.5],
+            [0, np.nan, 1.0, 3.0, np.inf],
+            [1, 0.5, 0.5, 1e4, 2.0],
+        ],
+        "float16",
+    )
+    for aligned in (False, True):
+        attrs = {"pooled_size": [2, 3], "mode": mode, "aligned": aligned}
+        module = module_for("vision.roi_align", [x, rois], attrs)
+        got, want = compile(module)(x, rois), interpret(module, [x, rois])
+        assert got.dtype == want.dtype == np.dtype("float16")
+        np.testing.assert_allclose(got, want, rtol=2e-3, atol=2e-3, equal_nan=True)
+
+
+def test_det_pivots_and_singular_matrices():
+    """Row swaps (a zero leading entry), singular matrices (a zero pivot: det 0, not nan),
+    and 12 x 12 matrices compiled agree with the interpreter and with numpy's LAPACK det;
+    a larger matrix is a located error (the elimination is unrolled)."""
+    from relay_opt.diagnostics import RelayError
+    from relay_opt.runtime.interpreter import interpret
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, 12, 12))
+    x[0, 0, 0] = 0.0  # the first pivot comes from a swap
+    x[1, 5] = x[1, 2] * 3.0  # singular
+    x[2, :, 7] = 0.0  # singular with a zero column
+    module = module_for("det", [x], {})
+    got, want = compile(module)(x), interpret(module, [x])
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9)  # row 1: rounding noise of 0
+    np.testing.assert_allclose(got, np.linalg.det(x), rtol=1e-9, atol=1e-9)
+    assert got[2] == 0.0 and abs(got[1]) < 1e-9
+    with pytest.raises(RelayError, match="det of 13x13 matrices is not lowered natively"):
+        compile(module_for("det", [np.zeros((13, 13), "float32")], {}))
+
+
+def test_max_unpool_too_large_is_a_located_error():
+    """Native max_unpool compares every (output, input) pair: beyond 2^28 pairs it refuses."""
+    from relay_opt.diagnostics import RelayError
+
+    x = np.zeros((1, 8, 64, 64), "float32")
+    module = module_for("nn.max_unpool", [x, x.astype("int64")], {"shape": [1, 8, 128, 128]})
+    with pytest.raises(RelayError, match="nn.max_unpool of 32768 elements into 131072"):
+        compile(module)

@@ -463,10 +463,27 @@ NOT_DIFFERENTIABLE = {
     **{n: _BITS for n in ("left_shift", "right_shift")},
     **{n: _BOOLEAN for n in ("equal", "not_equal", "greater", "greater_equal", "less")},
     **{n: _BOOLEAN for n in ("less_equal", "logical_and", "logical_not", "logical_or")},
+    "det": "its adjoint is det(A) times A's inverse transposed, and no registry operator inverts",
     "floor_divide": "integer division, as in TVM (floor(a / b) differentiates on floats)",
+    "image.grid_sample": (
+        "its data adjoint scatters into positions read from the grid, which no registry "
+        "operator expresses (a scatter-add by computed index)"
+    ),
+    "nn.modulated_deformable_conv2d": (
+        "its data adjoint scatters into positions moved by the offsets, and its offset adjoint "
+        "needs the sampling's spatial derivative: no registry operator expresses either"
+    ),
+    "nn.max_unpool": (
+        "a repeated index passes the gradient to its last writer only, which take (its "
+        "adjoint otherwise) cannot express"
+    ),
     "ones": "no operands",
     "zeros": "no operands",
     "reinterpret": "the same bits read as another dtype",
+    "vision.roi_align": (
+        "its data adjoint scatters into positions and counts read from the rois, which no "
+        "registry operator expresses"
+    ),
 }
 """The registry operators without a gradient rule, each with the reason."""
 

@@ -467,6 +467,98 @@ CASES["image.resize2d"] = lambda rng: [
 ]
 
 
+def _grid_sample_cases(rng) -> list[Case]:  # noqa: ANN001
+    """Grid positions a little past [-1, 1] on every padding mode; 5-d data too."""
+    out: list[Case] = []
+    for padding in ("zeros", "border", "reflection"):
+        method = str(rng.choice(["nearest", "bilinear", "bicubic"]))
+        n, c = r(rng, 1, 2), r(rng, 1, 3)
+        x = arr(rng, (n, c, r(rng, 1, 5), r(rng, 2, 6)))
+        grid = rng.uniform(-1.4, 1.4, (n, 2, r(rng, 1, 4), r(rng, 1, 4))).astype("float32")
+        attrs = {
+            "method": method,
+            "padding_mode": padding,
+            "align_corners": bool(rng.random() < 0.5),
+        }
+        out.append(([x, grid], attrs))
+    x = arr(rng, (1, 2, 3, 4, 2), "float64")
+    grid = rng.uniform(-1.2, 1.2, (1, 3, 2, 3, 2))
+    attrs = {"layout": "NCDHW", "method": str(rng.choice(["nearest", "bilinear"]))}
+    out.append(([x, grid], {**attrs, "padding_mode": str(rng.choice(["zeros", "reflection"]))}))
+    return out
+
+
+CASES["image.grid_sample"] = _grid_sample_cases
+
+
+def _rois(rng, count: int, batch: int, h: int, w: int, dtype: str = "float32") -> np.ndarray:  # noqa: ANN001
+    """Regions (batch index, x1, y1, x2, y2) partly outside the image, some of them tiny."""
+    x1 = rng.uniform(-2, w, count)
+    y1 = rng.uniform(-2, h, count)
+    x2 = x1 + rng.uniform(0, w, count)
+    y2 = y1 + rng.uniform(0, h, count)
+    index = rng.integers(0, batch, count)
+    return np.stack([index, x1, y1, x2, y2], axis=1).astype(dtype)
+
+
+CASES["vision.roi_align"] = lambda rng: [
+    (
+        [arr(rng, (2, 3, 6, 7)), _rois(rng, 4, 2, 6, 7)],
+        {"pooled_size": [r(rng, 1, 3), r(rng, 1, 3)], "mode": str(rng.choice(["avg", "max"]))},
+    ),
+    (
+        [arr(rng, (1, 2, 5, 5), "float64"), _rois(rng, 3, 1, 10, 10, "float64")],
+        {"pooled_size": [2, 2], "spatial_scale": 0.5, "sample_ratio": 2, "aligned": True},
+    ),
+]
+
+CASES["det"] = lambda rng: [
+    ([arr(rng, (r(rng, 1, 3), 3, 3))], {}),
+    ([arr(rng, (5, 5), "float64")], {}),
+    ([arr(rng, (2, 1, 1))], {}),
+    ([arr(rng, (r(rng, 1, 2), 2, 4, 4), "float16")], {}),
+]
+
+
+def _unpool_case(rng, dtype: str, idtype: str) -> Case:  # noqa: ANN001
+    """Indices anywhere in the output, some repeated, some outside it (dropped)."""
+    x = arr(rng, (r(rng, 1, 2), 2, 2, 3), dtype)
+    shape = [x.shape[0], 2, 4, r(rng, 5, 6)]
+    size = int(np.prod(shape))
+    indices = rng.integers(-2, size + 2, x.shape).astype(idtype)
+    indices.reshape(-1)[-1] = indices.reshape(-1)[0]
+    return [x, indices], {"shape": shape}
+
+
+CASES["nn.max_unpool"] = lambda rng: [
+    _unpool_case(rng, "float32", "int64"),
+    _unpool_case(rng, "int8", "int32"),
+]
+
+
+def _deform_case(rng, dtype: str, groups: int, dg: int, attrs: dict) -> Case:  # noqa: ANN001
+    """Offsets of a few pixels (taps land outside the data too) and masks in [0, 1)."""
+    n, c, h, w = r(rng, 1, 2), 2 * groups * dg, r(rng, 3, 6), r(rng, 3, 6)
+    kh, kw = r(rng, 1, 3), r(rng, 1, 3)
+    oc = groups * r(rng, 1, 2)
+    (sh, sw), (dh, dw) = attrs.get("strides", [1, 1]), attrs.get("dilation", [1, 1])
+    top, left, bottom, right = attrs.get("padding", [0, 0, 0, 0])
+    oh = (h + top + bottom - (kh - 1) * dh - 1) // sh + 1
+    ow = (w + left + right - (kw - 1) * dw - 1) // sw + 1
+    x = arr(rng, (n, c, h, w), dtype)
+    offset = (rng.standard_normal((n, dg * kh * kw * 2, oh, ow)) * 2).astype(dtype)
+    weight = arr(rng, (oc, c // groups, kh, kw), dtype)
+    mask = rng.random((n, dg * kh * kw, oh, ow)).astype(dtype)
+    return [x, offset, weight, mask], {**attrs, "groups": groups, "deformable_groups": dg}
+
+
+CASES["nn.modulated_deformable_conv2d"] = lambda rng: [
+    _deform_case(rng, "float32", 1, 1, {"padding": [1, 1, 1, 1]}),
+    _deform_case(rng, "float32", 2, 2, {"strides": [2, 1], "dilation": [1, 2]}),
+    _deform_case(rng, "float64", 1, 2, {"padding": [0, 1, 2, 0]}),
+]
+
+
 def test_every_operator_has_cases():
     # their results' dims are ?: tested below
     dynamic = ("arange", "dyn.reshape", "dyn.strided_slice", "dyn.broadcast_to", "dyn.tile")

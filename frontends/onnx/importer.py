@@ -155,6 +155,7 @@ def _load_converters() -> None:
         rnn,
         signal,
         training,
+        vision,
     )
 
 

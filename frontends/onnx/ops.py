@@ -1591,3 +1591,87 @@ def resize(n: Node) -> Value:
         coordinate_transformation_mode=coordinate,
         rounding_method=nearest if method == "nearest_neighbor" else "",
     )
+
+
+@converter("Det")
+def det(n: Node) -> Value:
+    x = n.required(0)
+    if n.rank(x) < 2 or n.shape(x)[-1] != n.shape(x)[-2]:
+        raise n.error(f"Det takes square matrices (..., M, M), got {list(n.shape(x))}")
+    if not n.dtype(x).startswith("float"):
+        raise n.unsupported(f"Det of {n.dtype(x)} matrices (float ones are supported)")
+    return n.op("det", x)
+
+
+@converter("MaxUnpool")
+def max_unpool(n: Node) -> Value:
+    """The indices are flat positions in the shape MaxPool's inverse infers ((in - 1) *
+    stride - pads + kernel); a larger output_shape keeps that block at its start and pads
+    the rest with zeros, as ONNX's reference does."""
+    x, indices = n.required(0), n.required(1)
+    shape = list(n.shape(x))
+    k = len(shape) - 2
+    if k < 1:
+        raise n.error(f"MaxUnpool takes (N, C, spatial...) data, got {shape}")
+    kernel = n.attr("kernel_shape")
+    if kernel is None or len(kernel) != k:
+        raise n.error(f"kernel_shape must give {k} sizes")
+    strides = list(n.attr("strides", [1] * k))
+    pads = list(n.attr("pads", [0] * (2 * k)))
+    if len(strides) != k or len(pads) != 2 * k:
+        raise n.error(f"strides and pads must give {k} and {2 * k} values")
+    inferred = shape[:2] + [
+        (shape[2 + i] - 1) * strides[i] - (pads[i] + pads[k + i]) + kernel[i] for i in range(k)
+    ]
+    if min(inferred) < 0:
+        raise n.error(f"the unpooled shape {inferred} is negative")
+    out = n.op("nn.max_unpool", x, indices, shape=inferred)
+    given = n.const_input(2, "output_shape")
+    if given is None or not np.asarray(given).size:
+        return out
+    wanted = [int(v) for v in np.asarray(given).reshape(-1)]
+    if len(wanted) != len(shape) or wanted[:2] != shape[:2]:
+        raise n.error(f"output_shape {wanted} does not fit data of shape {shape}")
+    extra = [w - i for w, i in zip(wanted, inferred, strict=True)]
+    if min(extra) < 0:
+        raise n.unsupported(f"an output_shape {wanted} smaller than the unpooled {inferred}")
+    if not any(extra):
+        return out
+    return n.op(
+        "nn.pad", out, n.scalar(0, x), pad_width=[[0, e] for e in extra], pad_mode="constant"
+    )
+
+
+@converter("DeformConv")
+def deform_conv(n: Node) -> Value:
+    """nn.modulated_deformable_conv2d (a mask of ones when none is given), then the bias."""
+    x, weight, offset = n.required(0), n.required(1), n.required(2)
+    if n.rank(x) != 4:
+        raise n.unsupported(f"DeformConv of a rank-{n.rank(x)} input (2-d NCHW is supported)")
+    dtype = n.dtype(x)
+    if not dtype.startswith("float"):
+        raise n.unsupported(f"DeformConv of {dtype} data (float data is supported)")
+    kernel = list(n.attr("kernel_shape", n.shape(weight)[2:]))
+    if kernel != list(n.shape(weight)[2:]):
+        raise n.error(f"kernel_shape {kernel} differs from the weight's {list(n.shape(weight))}")
+    groups, offset_groups = int(n.attr("group", 1)), int(n.attr("offset_group", 1))
+    mask = n.input(4)
+    if mask is None:
+        oshape = n.shape(offset)
+        mask = np.ones(
+            (oshape[0], offset_groups * kernel[0] * kernel[1], *oshape[2:]), numpy_dtype(dtype)
+        )
+    out = n.op(
+        "nn.modulated_deformable_conv2d",
+        x,
+        offset,
+        weight,
+        mask,
+        strides=list(n.attr("strides", [1, 1])),
+        padding=list(n.attr("pads", [0, 0, 0, 0])),
+        dilation=list(n.attr("dilations", [1, 1])),
+        deformable_groups=offset_groups,
+        groups=groups,
+    )
+    bias = n.input(3)
+    return out if bias is None else n.op("nn.bias_add", out, bias, axis=1)

@@ -23,6 +23,7 @@ from xdsl.dialects.builtin import (
 from xdsl.dialects.linalg import ops as linalg
 from xdsl.ir import Attribute, Block, Region, SSAValue
 
+from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay.attribute_names import CONTRACTION, CONV_PADDING
 from relay_opt.dialects.relay.builder import RelayBuilder
 from relay_opt.dialects.relay.decompositions import DECOMPOSITIONS
@@ -47,6 +48,8 @@ from relay_opt.dialects.relay.ops.nn import (
     LogSoftmax,
     Matmul,
     MaxPool2D,
+    MaxUnpool,
+    ModulatedDeformableConv2D,
     Pad,
     Prelu,
     Softmax,
@@ -1151,3 +1154,162 @@ def lower_by_expansion(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -
     """The Relay arithmetic the op decomposes into (as simplify-inference rewrites it),
     built aside and lowered op by op with the existing rules."""
     return lower_through_relay(lw, op, DECOMPOSITIONS[type(op)])
+
+
+MAX_UNPOOL_WORK = 1 << 28
+"""The most (output, input) element pairs max_unpool compares natively."""
+
+
+@lowering(MaxUnpool)
+def lower_max_unpool(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    """A scatter as a gather: each output element scans the inputs in order and keeps the
+    last one whose index is its flat position (0 if none), which is the declaration's
+    last-write-wins rule with no write to memory at a computed address. That costs
+    outputs x inputs comparisons: larger unpoolings are a located error."""
+    from relay_opt.lowering.convert_relay_to_linalg.structured import index
+
+    x, indices = args
+    in_shape, out_t = shape_of(x), signless(op.result.type)
+    out_shape = shape_of(out_t)
+    work = pymath.prod(in_shape) * pymath.prod(out_shape)
+    if work > MAX_UNPOOL_WORK:
+        raise RelayError(
+            f"nn.max_unpool of {pymath.prod(in_shape)} elements into {pymath.prod(out_shape)} "
+            f"compares every pair ({work}, over {MAX_UNPOOL_WORK}): not lowered natively",
+            op,
+        )
+    n_out, n_in = len(out_shape), len(in_shape)
+    dims = n_out + n_in
+    out_map = amap(dims, [d(k) for k in range(n_out)])
+    in_map = amap(dims, [d(n_out + k) for k in range(n_in)])
+
+    def body(b: Builder, a: Sequence[SSAValue]) -> SSAValue:
+        value, where, acc = a
+        if where.type != i64:
+            where = b.insert(arith.ExtSIOp(where, i64)).results[0]
+        flat = scalar_const(b, 0, i64)
+        stride = 1
+        for k in reversed(range(n_out)):
+            pos = b.insert(arith.IndexCastOp(index(b, k), i64)).results[0]
+            term = b.insert(arith.MuliOp(pos, scalar_const(b, stride, i64))).results[0]
+            flat = b.insert(arith.AddiOp(flat, term)).results[0]
+            stride *= out_shape[k]
+        hit = b.insert(arith.CmpiOp(where, flat, "eq")).results[0]
+        return b.insert(arith.SelectOp(hit, value, acc)).results[0]
+
+    return generic(
+        lw,
+        [x, indices],
+        [filled(lw, out_t, 0)],
+        [in_map, in_map, out_map],
+        [PARALLEL] * n_out + [REDUCTION] * n_in,
+        body,
+    )[0]
+
+
+@lowering(ModulatedDeformableConv2D)
+def lower_deformable_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    """Two loop nests, as im2col and a GEMM: the first samples every (channel, kh, kw, oh,
+    ow) tap once, reading its offset and mask, bilinearly at the moved position (4 reads at
+    clamped indices, 0 outside) times the mask, in float32 (float64 for float64); the second
+    contracts those columns with the weight over (input channel of the group, kh, kw)."""
+    from xdsl.dialects.builtin import Float16Type, Float32Type, Float64Type, IndexType
+
+    from relay_opt.lowering.convert_relay_to_linalg.structured import index
+
+    x, offset, weight, mask = args
+    elem = x.type.element_type  # pyright: ignore[reportAttributeAccessIssue]
+    if not isinstance(elem, Float16Type | Float32Type | Float64Type):
+        raise RelayError(f"{op.OPDEF.name} of {elem} data is not lowered", op)
+    ct = Float64Type() if isinstance(elem, Float64Type) else Float32Type()
+    attrs = op.attrs
+    _, c, h, w = shape_of(x)
+    oc, icg, kh, kw = shape_of(weight)
+    per_group_out = oc // attrs.groups
+    per_offset_group = c // attrs.deformable_groups
+    (sh, sw), (dh, dw) = attrs.strides, attrs.dilation
+    top, left, _, _ = padding4(attrs.padding)
+    out_t = signless(op.result.type)
+
+    def body(b: Builder, _: Sequence[SSAValue]) -> SSAValue:
+
+        def emit(o):  # noqa: ANN001, ANN202
+            return b.insert(o).results[0]
+
+        def ic(v: int) -> SSAValue:
+            return scalar_const(b, v, IndexType())
+
+        def f(v: float) -> SSAValue:
+            return scalar_const(b, v, ct)
+
+        def read(t: SSAValue, at: list[SSAValue]) -> SSAValue:
+            v = emit(tensor.ExtractOp(t, at, elem))
+            return emit(arith.ExtFOp(v, ct)) if isinstance(elem, Float16Type) else v
+
+        def lin(terms: list[tuple[SSAValue, int]], const: int) -> SSAValue:
+            """sum(value * k) + const, in index arithmetic."""
+            total = ic(const)
+            for v, k in terms:
+                total = emit(arith.AddiOp(total, emit(arith.MuliOp(v, ic(k)))))
+            return total
+
+        n, chan, i, j, p, q = (index(b, k) for k in range(6))
+        og = emit(arith.DivUIOp(chan, ic(per_offset_group)))
+        tap = lin([(og, kh * kw), (i, kw), (j, 1)], 0)
+        off_y = read(offset, [n, lin([(tap, 2)], 0), p, q])
+        off_x = read(offset, [n, lin([(tap, 2)], 1), p, q])
+        scale = read(mask, [n, tap, p, q])
+
+        def position(terms: list[tuple[SSAValue, int]], const: int, off: SSAValue) -> SSAValue:
+            base = emit(arith.IndexCastOp(lin(terms, const), i64))
+            return emit(arith.AddfOp(emit(arith.SIToFPOp(base, ct)), off))
+
+        ys = position([(p, sh), (i, dh)], -top, off_y)
+        xs = position([(q, sw), (j, dw)], -left, off_x)
+
+        def taps(v: SSAValue, size: int) -> list[tuple[SSAValue, SSAValue, SSAValue]]:
+            low = emit(math.FloorOp(v))
+            t = emit(arith.SubfOp(v, low))
+            out = []
+            for pos, wgt in (
+                (low, emit(arith.SubfOp(f(1), t))),
+                (emit(arith.AddfOp(low, f(1))), t),
+            ):
+                inside = emit(
+                    arith.AndIOp(
+                        emit(arith.CmpfOp(pos, f(0), "oge")),
+                        emit(arith.CmpfOp(pos, f(size - 1), "ole")),
+                    )
+                )
+                safe = emit(arith.SelectOp(inside, pos, f(0)))
+                at = emit(arith.IndexCastOp(emit(arith.FPToSIOp(safe, i64)), IndexType()))
+                out.append((at, wgt, inside))
+            return out
+
+        sample = None
+        for yi, wy, y_in in taps(ys, h):
+            for xi, wx, x_in in taps(xs, w):
+                inside = emit(arith.AndIOp(y_in, x_in))
+                v = emit(arith.SelectOp(inside, read(x, [n, chan, yi, xi]), f(0)))
+                term = emit(arith.MulfOp(emit(arith.MulfOp(wy, wx)), v))
+                sample = term if sample is None else emit(arith.AddfOp(sample, term))
+        assert sample is not None
+        return emit(arith.MulfOp(sample, scale))
+
+    n, _, oh, ow = shape_of(out_t)
+    cols_t = TensorType(ct, [n, c, kh, kw, oh, ow])
+    identity = amap(6, [d(k) for k in range(6)])
+    cols = generic(lw, [], [empty(lw, cols_t)], [identity], [PARALLEL] * 6, body)[0]
+    # out[n, o, p, q] += w[o, ci, i, j] * cols[n, (o // per_group_out) * icg + ci, i, j, p, q]
+    channel = (d(1) // per_group_out) * icg + d(4)
+    maps = [
+        amap(7, [d(1), d(4), d(5), d(6)]),
+        amap(7, [d(0), channel, d(5), d(6), d(2), d(3)]),
+        amap(7, [d(0), d(1), d(2), d(3)]),
+    ]
+
+    def mac(b: Builder, a: Sequence[SSAValue]) -> SSAValue:
+        wv, col, acc = a  # float16 weights arrive widened
+        return b.insert(arith.AddfOp(acc, b.insert(arith.MulfOp(wv, col)).results[0])).results[0]
+
+    return accumulate(lw, [weight, cols], out_t, 0.0, maps, [PARALLEL] * 4 + [REDUCTION] * 3, mac)

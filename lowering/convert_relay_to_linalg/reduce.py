@@ -10,12 +10,14 @@ from xdsl.dialects import arith
 from xdsl.dialects.builtin import IndexType, IntegerType, TensorType, i64
 from xdsl.ir import Attribute, SSAValue
 
+from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay.builder import RelayBuilder
 from relay_opt.dialects.relay.ir_helpers import shape_of
 from relay_opt.dialects.relay.ops.elementwise import Add, Maximum, Minimum, Multiply
 from relay_opt.dialects.relay.ops.reduce import (
     Argmax,
     Argmin,
+    Det,
     Max,
     Mean,
     Min,
@@ -47,6 +49,7 @@ from relay_opt.lowering.convert_relay_to_linalg.structured import (
     amap,
     c,
     d,
+    empty,
     filled,
     generic,
     index,
@@ -283,3 +286,77 @@ def lower_collapse_sum(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -
         return b.call(Reshape, summed, newshape=list(target))
 
     return lower_through_relay(lw, op, build)
+
+
+DET_UNROLLED = 12
+"""The largest matrix det lowers natively: its elimination is unrolled into scalar code
+(about M^3 operations per matrix)."""
+
+
+@lowering(Det)
+def lower_det(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    """One loop over the matrices; each body reads its M x M entries and eliminates them
+    unrolled, as the declaration's numpy semantics do (compare-and-swap pivoting, a zero
+    pivot eliminating nothing), in float32 (float64 for float64)."""
+    from xdsl.dialects import math
+    from xdsl.dialects import tensor as tensor_d
+    from xdsl.dialects.builtin import Float16Type, Float32Type, Float64Type
+
+    (x,) = args
+    elem = x.type.element_type  # pyright: ignore[reportAttributeAccessIssue]
+    if not isinstance(elem, Float16Type | Float32Type | Float64Type):
+        raise RelayError(f"det of {elem} matrices is not lowered (float16/32/64 are)", op)
+    m = shape_of(x)[-1]
+    if m > DET_UNROLLED:
+        raise RelayError(
+            f"det of {m}x{m} matrices is not lowered natively (up to {DET_UNROLLED}x"
+            f"{DET_UNROLLED}: the elimination is unrolled); the interpreter runs it",
+            op,
+        )
+    ct = Float64Type() if isinstance(elem, Float64Type) else Float32Type()
+    out_t = signless(op.result.type)
+    rank = len(shape_of(out_t))
+
+    def body(b: Builder, _: Sequence[SSAValue]) -> SSAValue:
+        def emit(o):  # noqa: ANN001, ANN202
+            return b.insert(o).results[0]
+
+        at = [index(b, k) for k in range(rank)]
+        pos = [scalar_const(b, i, IndexType()) for i in range(m)]
+        zero, one = scalar_const(b, 0.0, ct), scalar_const(b, 1.0, ct)
+
+        def read(i: int, j: int) -> SSAValue:
+            v = emit(tensor_d.ExtractOp(x, [*at, pos[i], pos[j]], elem))
+            return emit(arith.ExtFOp(v, ct)) if isinstance(elem, Float16Type) else v
+
+        a = [[read(i, j) for j in range(m)] for i in range(m)]
+        sign = one
+        for k in range(m):
+            for i in range(k + 1, m):
+                bigger = emit(
+                    arith.CmpfOp(emit(math.AbsFOp(a[i][k])), emit(math.AbsFOp(a[k][k])), "ogt")
+                )
+                for j in range(k, m):
+                    a[k][j], a[i][j] = (
+                        emit(arith.SelectOp(bigger, a[i][j], a[k][j])),
+                        emit(arith.SelectOp(bigger, a[k][j], a[i][j])),
+                    )
+                sign = emit(arith.SelectOp(bigger, emit(arith.NegfOp(sign)), sign))
+            if k + 1 == m:
+                break
+            pivot = a[k][k]
+            singular = emit(arith.CmpfOp(pivot, zero, "oeq"))
+            divisor = emit(arith.SelectOp(singular, one, pivot))
+            for i in range(k + 1, m):
+                quotient = emit(arith.DivfOp(a[i][k], divisor))
+                factor = emit(arith.SelectOp(singular, zero, quotient))
+                for j in range(k + 1, m):
+                    a[i][j] = emit(arith.SubfOp(a[i][j], emit(arith.MulfOp(factor, a[k][j]))))
+        out = sign
+        for k in range(m):
+            out = emit(arith.MulfOp(out, a[k][k]))
+        return emit(arith.TruncFOp(out, elem)) if isinstance(elem, Float16Type) else out
+
+    init = empty(lw, out_t)
+    identity = amap(rank, [d(k) for k in range(rank)])
+    return generic(lw, [init], [init], [identity, identity], [PARALLEL] * rank, body)[0]

@@ -21,6 +21,7 @@ from relay_opt.dialects.relay.ir_helpers import shape_of
 from relay_opt.dialects.relay.ops.common import normalize_axis
 from relay_opt.dialects.relay.ops.nn import AdaptiveAvgPool2D, BatchFlatten
 from relay_opt.dialects.relay.ops.transform import (
+    CUBIC_A,
     Arange,
     BroadcastTo,
     BroadcastToLike,
@@ -32,6 +33,7 @@ from relay_opt.dialects.relay.ops.transform import (
     DynTile,
     ExpandDims,
     Full,
+    GridSample,
     LayoutTransform,
     Ones,
     OnesLike,
@@ -40,6 +42,7 @@ from relay_opt.dialects.relay.ops.transform import (
     ReshapeLike,
     Resize2D,
     ReverseSequence,
+    RoiAlign,
     Split,
     Squeeze,
     Stack,
@@ -49,6 +52,7 @@ from relay_opt.dialects.relay.ops.transform import (
     Transpose,
     Zeros,
     ZerosLike,
+    grid_sample_bounds,
     reverse_sequence_axes,
     slice_bounds,
     split_bounds,
@@ -1021,6 +1025,314 @@ def lower_resize2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SS
     return _separable(
         lw, op, args[0], _resize_weights(oh, h, op.attrs), _resize_weights(ow, w, op.attrs)
     )
+
+
+@lowering(GridSample)
+def lower_grid_sample(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    """One loop nest over the result: each element denormalizes its grid position per axis,
+    applies the padding mode, and sums its 1, 2^k or 4^2 neighbours read in the body
+    (`tensor.extract` at indices clamped into the data, so any grid value reads in bounds),
+    innermost axis first, in the order of the declaration's numpy semantics."""
+    from xdsl.dialects.builtin import Float16Type, Float32Type, Float64Type
+
+    from relay_opt.lowering.convert_relay_to_linalg.structured import index, scalar_const
+
+    x, grid = args
+    elem = x.type.element_type  # pyright: ignore[reportAttributeAccessIssue]
+    if not isinstance(elem, Float16Type | Float32Type | Float64Type):
+        raise RelayError(f"image.grid_sample of {elem} data is not lowered (float16/32/64 are)", op)
+    ct = Float64Type() if isinstance(elem, Float64Type) else Float32Type()
+    attrs = op.attrs
+    sizes = shape_of(x)[2:]
+    k = len(sizes)
+    rank = k + 2
+    out_t = signless(op.result.type)
+
+    def body(b: Builder, a: Sequence[SSAValue]) -> SSAValue:
+        def emit(o):  # noqa: ANN001, ANN202
+            return b.insert(o).results[0]
+
+        consts: dict[float, SSAValue] = {}
+
+        def f(v: float) -> SSAValue:  # each constant once per body
+            if v not in consts:
+                consts[v] = scalar_const(b, v, ct)
+            return consts[v]
+
+        def cmp(p: str, u: SSAValue, v: SSAValue) -> SSAValue:
+            return emit(arith.CmpfOp(u, v, p))
+
+        def sel(cond: SSAValue, u: SSAValue, v: SSAValue) -> SSAValue:
+            return emit(arith.SelectOp(cond, u, v))
+
+        def add(u, v):  # noqa: ANN001, ANN202
+            return emit(arith.AddfOp(u, v))
+
+        def sub(u, v):  # noqa: ANN001, ANN202
+            return emit(arith.SubfOp(u, v))
+
+        def mul(u, v):  # noqa: ANN001, ANN202
+            return emit(arith.MulfOp(u, v))
+
+        def reflect(v: SSAValue, lo: float, hi: float) -> SSAValue:
+            if hi == lo:
+                return f(lo)
+            below, above = cmp("olt", v, f(lo)), cmp("ogt", v, f(hi))
+            dist = sel(below, sub(f(lo), v), sub(v, f(hi)))
+            turns = emit(math.FloorOp(emit(arith.DivfOp(dist, f(hi - lo)))))
+            rem = sub(dist, mul(turns, f(hi - lo)))
+            half = emit(math.FloorOp(mul(turns, f(0.5))))
+            odd = cmp("une", sub(turns, mul(f(2), half)), f(0))
+            from_lo, from_hi = add(f(lo), rem), sub(f(hi), rem)
+            mirrored = sel(below, sel(odd, from_hi, from_lo), sel(odd, from_lo, from_hi))
+            return sel(emit(arith.OrIOp(below, above)), mirrored, v)
+
+        def safe_index(v: SSAValue, size: int) -> SSAValue:
+            v = sel(cmp("oge", v, f(0)), v, f(0))
+            v = sel(cmp("ole", v, f(size - 1)), v, f(size - 1))
+            return emit(arith.IndexCastOp(emit(arith.FPToSIOp(v, i64)), IndexType()))
+
+        def cubic(t: SSAValue) -> list[SSAValue]:
+            def far(u: SSAValue) -> SSAValue:
+                inner = add(mul(sub(mul(f(CUBIC_A), u), f(5 * CUBIC_A)), u), f(8 * CUBIC_A))
+                return sub(mul(inner, u), f(4 * CUBIC_A))
+
+            def near(u: SSAValue) -> SSAValue:
+                p = sub(mul(f(CUBIC_A + 2), u), f(CUBIC_A + 3))
+                return add(mul(mul(p, u), u), f(1))
+
+            return [far(add(t, f(1))), near(t), near(sub(f(1), t)), far(sub(f(2), t))]
+
+        axes = []
+        for i, size in enumerate(sizes):
+            g = a[1 + k - 1 - i]  # the grid's first channel is x, the last axis
+            if isinstance(elem, Float16Type):
+                g = emit(arith.ExtFOp(g, ct))
+            if attrs.align_corners:
+                v = mul(mul(add(g, f(1)), f(0.5)), f(size - 1))
+            else:
+                v = mul(sub(mul(add(g, f(1)), f(size)), f(1)), f(0.5))
+            if attrs.method == "nearest":
+                v = emit(math.RoundEvenOp(v))
+            lo, hi = grid_sample_bounds(size, attrs.align_corners)
+            if attrs.padding_mode == "border":
+                outside = emit(arith.OrIOp(cmp("olt", v, f(lo)), cmp("ogt", v, f(hi))))
+                low = sel(cmp("ole", v, f(size - 1)), v, f(size - 1))
+                v = sel(outside, sel(cmp("oge", v, f(0)), low, f(0)), v)
+            elif attrs.padding_mode == "reflection":
+                v = reflect(v, lo, hi)
+            if attrs.method == "nearest":
+                taps, weights = [v], [None]
+            else:
+                base = emit(math.FloorOp(v))
+                t = sub(v, base)
+                if attrs.method == "bilinear":
+                    taps, weights = [base, add(base, f(1))], [sub(f(1), t), t]
+                else:
+                    taps = [add(base, f(j)) for j in (-1, 0, 1, 2)]
+                    weights = cubic(t)
+            neighbours = []
+            for tap, w in zip(taps, weights, strict=True):
+                inside = emit(arith.AndIOp(cmp("oge", tap, f(0)), cmp("ole", tap, f(size - 1))))
+                if attrs.padding_mode == "reflection":
+                    tap = reflect(tap, lo, hi)
+                neighbours.append((safe_index(tap, size), w, inside))
+            axes.append(neighbours)
+
+        batch_channel = [index(b, 0), index(b, k + 1)]
+
+        def interpolate(i: int, at: list[SSAValue], inside: SSAValue | None) -> SSAValue:
+            if i == k:
+                v = emit(tensor.ExtractOp(x, [*batch_channel, *at], elem))
+                if isinstance(elem, Float16Type):
+                    v = emit(arith.ExtFOp(v, ct))
+                if attrs.padding_mode != "zeros" or inside is None:
+                    return v
+                return sel(inside, v, f(0))
+            total = None
+            for tap, w, ok in axes[i]:
+                both = ok if inside is None else emit(arith.AndIOp(inside, ok))
+                v = interpolate(i + 1, [*at, tap], both)
+                if w is None:
+                    return v
+                term = mul(w, v)
+                total = term if total is None else add(total, term)
+            assert total is not None
+            return total
+
+        out = interpolate(0, [], None)
+        return emit(arith.TruncFOp(out, elem)) if isinstance(elem, Float16Type) else out
+
+    init = empty(lw, out_t)
+    # Loops (n, out dims..., channel): the channel loop is innermost, so the coordinates,
+    # weights and indices (which do not depend on it) are computed once per position.
+    out_map = amap(rank, [d(0), d(k + 1), *(d(1 + m) for m in range(k))])
+    channel_maps = [amap(rank, [d(0), c(j), *(d(1 + m) for m in range(k))]) for j in range(k)]
+    return generic(
+        lw,
+        [init] + [grid] * k,
+        [init],
+        [out_map, *channel_maps, out_map],
+        [PARALLEL] * rank,
+        body,
+    )[0]
+
+
+@lowering(RoiAlign)
+def lower_roi_align(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    """One loop nest over the result (roi, channel, bin row, bin column); each element reads
+    its roi in the body and sums (or maxes) its samples in two `scf.for` loops, whose trip
+    counts come from the roi's size unless sample_ratio fixes them. Every read index and the
+    batch index are clamped into the data."""
+    from xdsl.dialects import scf
+    from xdsl.dialects.builtin import Float16Type, Float32Type, Float64Type
+    from xdsl.ir import Block, Region
+    from xdsl.rewriter import InsertPoint
+
+    from relay_opt.lowering.convert_relay_to_linalg.structured import index, scalar_const
+
+    x, rois = args
+    elem = x.type.element_type  # pyright: ignore[reportAttributeAccessIssue]
+    if not isinstance(elem, Float16Type | Float32Type | Float64Type):
+        raise RelayError(f"vision.roi_align of {elem} data is not lowered (float16/32/64 are)", op)
+    ct = Float64Type() if isinstance(elem, Float64Type) else Float32Type()
+    attrs = op.attrs
+    batch, _, height, width = shape_of(x)
+    pooled_h, pooled_w = attrs.pooled_size
+    out_t = signless(op.result.type)
+
+    def body(b: Builder, _: Sequence[SSAValue]) -> SSAValue:
+        def emit(o):  # noqa: ANN001, ANN202
+            return b.insert(o).results[0]
+
+        def f(v: float) -> SSAValue:
+            return scalar_const(b, v, ct)
+
+        def to_ct(v: SSAValue) -> SSAValue:
+            return emit(arith.ExtFOp(v, ct)) if isinstance(elem, Float16Type) else v
+
+        def cmp(p: str, u: SSAValue, v: SSAValue) -> SSAValue:
+            return emit(arith.CmpfOp(u, v, p))
+
+        def sel(cond: SSAValue, u: SSAValue, v: SSAValue) -> SSAValue:
+            return emit(arith.SelectOp(cond, u, v))
+
+        def safe_index(v: SSAValue, size: int) -> SSAValue:
+            v = sel(cmp("oge", v, f(0)), v, f(0))
+            v = sel(cmp("ole", v, f(size - 1)), v, f(size - 1))
+            return emit(arith.IndexCastOp(emit(arith.FPToSIOp(v, i64)), IndexType()))
+
+        def as_float(i: SSAValue) -> SSAValue:
+            return emit(arith.SIToFPOp(emit(arith.IndexCastOp(i, i64)), ct))
+
+        n, ch, ph, pw = (index(b, k) for k in range(4))
+        roi = [
+            to_ct(emit(tensor.ExtractOp(rois, [n, scalar_const(b, j, IndexType())], elem)))
+            for j in range(5)
+        ]
+        image = safe_index(roi[0], batch)
+        offset = f(0.5 if attrs.aligned else 0.0)
+        x1, y1, x2, y2 = (
+            emit(arith.SubfOp(emit(arith.MulfOp(v, f(attrs.spatial_scale))), offset))
+            for v in roi[1:5]
+        )
+        h, w = emit(arith.SubfOp(y2, y1)), emit(arith.SubfOp(x2, x1))
+        if not attrs.aligned:
+            h, w = (sel(cmp("olt", v, f(1)), f(1), v) for v in (h, w))
+        bin_h = emit(arith.DivfOp(h, f(pooled_h)))
+        bin_w = emit(arith.DivfOp(w, f(pooled_w)))
+
+        def samples(bin_size: SSAValue) -> SSAValue:
+            if attrs.sample_ratio > 0:
+                return scalar_const(b, attrs.sample_ratio, i64)
+            c = emit(math.CeilOp(bin_size))
+            c = sel(cmp("ogt", c, f(0)), c, f(0))
+            c = sel(cmp("ogt", c, f(2.0**31)), f(2.0**31), c)
+            return emit(arith.FPToSIOp(c, i64))
+
+        gh, gw = samples(bin_h), samples(bin_w)
+        gh_f, gw_f = emit(arith.SIToFPOp(gh, ct)), emit(arith.SIToFPOp(gw, ct))
+        base_y = emit(arith.AddfOp(y1, emit(arith.MulfOp(as_float(ph), bin_h))))
+        base_x = emit(arith.AddfOp(x1, emit(arith.MulfOp(as_float(pw), bin_w))))
+        is_max = attrs.mode == "max"
+        start = f(-np.inf if is_max else 0.0)
+
+        def position(lb: Builder, i: SSAValue, base: SSAValue, bin_size, count) -> SSAValue:  # noqa: ANN001
+            def le(o):  # noqa: ANN001, ANN202
+                return lb.insert(o).results[0]
+
+            i_f = le(arith.SIToFPOp(le(arith.IndexCastOp(i, i64)), ct))
+            step = le(arith.MulfOp(le(arith.AddfOp(i_f, f(0.5))), bin_size))
+            return le(arith.AddfOp(base, le(arith.DivfOp(step, count))))
+
+        def sample(lb: Builder, yy: SSAValue, xx: SSAValue) -> tuple[SSAValue, SSAValue]:
+            """The sample's value and whether it lies within one pixel of the data."""
+            nonlocal b
+            outer, b = b, lb
+            ok = emit(
+                arith.AndIOp(
+                    emit(arith.AndIOp(cmp("oge", yy, f(-1)), cmp("ole", yy, f(height)))),
+                    emit(arith.AndIOp(cmp("oge", xx, f(-1)), cmp("ole", xx, f(width)))),
+                )
+            )
+
+            def taps(v: SSAValue, size: int) -> tuple[SSAValue, SSAValue, SSAValue, SSAValue]:
+                v = sel(cmp("ogt", v, f(0)), v, f(0))
+                low = emit(math.FloorOp(v))
+                last = cmp("oge", low, f(size - 1))
+                low = sel(last, f(size - 1), low)
+                frac = sel(last, f(0), emit(arith.SubfOp(v, low)))
+                high = sel(last, f(size - 1), emit(arith.AddfOp(low, f(1))))
+                return (
+                    safe_index(low, size),
+                    safe_index(high, size),
+                    frac,
+                    emit(arith.SubfOp(f(1), frac)),
+                )
+
+            yl, yh, ly, hy = taps(yy, height)
+            xl, xh, lx, hx = taps(xx, width)
+            terms = []
+            for yi, wy in ((yl, hy), (yh, ly)):
+                for xi, wx in ((xl, hx), (xh, lx)):
+                    v = to_ct(emit(tensor.ExtractOp(x, [image, ch, yi, xi], elem)))
+                    terms.append(emit(arith.MulfOp(emit(arith.MulfOp(wy, wx)), v)))
+            combine = arith.MaximumfOp if is_max else arith.AddfOp
+            value = terms[0]
+            for t in terms[1:]:
+                value = emit(combine(value, t))
+            b = outer
+            return value, ok
+
+        # for iy < gh: for ix < gw: acc = acc + sample (max: maximumf)
+        zero, one = scalar_const(b, 0, IndexType()), scalar_const(b, 1, IndexType())
+        gh_i = emit(arith.IndexCastOp(gh, IndexType()))
+        gw_i = emit(arith.IndexCastOp(gw, IndexType()))
+        outer_block = Block(arg_types=[IndexType(), ct])
+        ob = Builder(InsertPoint.at_end(outer_block))
+        yy = position(ob, outer_block.args[0], base_y, bin_h, gh_f)
+        inner_block = Block(arg_types=[IndexType(), ct])
+        ib = Builder(InsertPoint.at_end(inner_block))
+        xx = position(ib, inner_block.args[0], base_x, bin_w, gw_f)
+        value, ok = sample(ib, yy, xx)
+        value = ib.insert(arith.SelectOp(ok, value, f(0))).results[0]
+        acc = inner_block.args[1]
+        new = ib.insert((arith.MaximumfOp if is_max else arith.AddfOp)(acc, value)).results[0]
+        ib.insert(scf.YieldOp(new))
+        inner = ob.insert(scf.ForOp(zero, gw_i, one, [outer_block.args[1]], Region(inner_block)))
+        ob.insert(scf.YieldOp(inner.results[0]))
+        total = emit(scf.ForOp(zero, gh_i, one, [start], Region(outer_block)))
+        count = emit(arith.MuliOp(gh, gw))
+        some = emit(arith.CmpiOp(count, scalar_const(b, 0, i64), "sgt"))
+        if is_max:
+            out = sel(some, total, f(0))
+        else:
+            out = emit(arith.DivfOp(total, emit(arith.SIToFPOp(count, ct))))
+            out = sel(some, out, f(0))
+        return emit(arith.TruncFOp(out, elem)) if isinstance(elem, Float16Type) else out
+
+    init = empty(lw, out_t)
+    return generic(lw, [init], [init], [_identity(4), _identity(4)], [PARALLEL] * 4, body)[0]
 
 
 def tensor_dtype_of(op: RelayOperatorOp) -> str:

@@ -1006,6 +1006,164 @@ def _pool(kind: str):  # noqa: ANN202
 class MaxPool2D(RelayOperatorOp): ...
 
 
+# -- nn.modulated_deformable_conv2d ---------------------------------------------------------------
+
+DEFORM_ATTRS = (
+    AttrSpec("strides", AttrKind.INTS, [1, 1]),
+    AttrSpec("padding", AttrKind.INTS, [0, 0, 0, 0]),
+    AttrSpec("dilation", AttrKind.INTS, [1, 1]),
+    AttrSpec("deformable_groups", AttrKind.INT, 1),
+    AttrSpec("groups", AttrKind.INT, 1),
+)
+
+
+def _deform_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    shape, dtype = expect_tensor(args[0], "data")
+    oshape, odtype = expect_tensor(args[1], "offset")
+    wshape, wdtype = expect_tensor(args[2], "weight")
+    mshape, mdtype = expect_tensor(args[3], "mask")
+    if len(shape) != 4 or len(wshape) != 4:
+        raise TypeRelationError(
+            f"deformable conv2d takes NCHW data and OIHW weights, got {show_shape(shape)}, "
+            f"{show_shape(wshape)}"
+        )
+    if not dtype.startswith("float") or {odtype, wdtype, mdtype} != {dtype}:
+        raise TypeRelationError(f"deformable conv2d takes operands of one float dtype, got {dtype}")
+    n, c, h, w = shape
+    oc, icg, kh, kw = wshape
+    groups, dg = attrs.groups, attrs.deformable_groups
+    if groups < 1 or dg < 1 or c != icg * groups or oc % groups or c % dg or 0 in (h, w):
+        raise TypeRelationError(
+            f"deformable conv2d: {c} channels do not fit weight {show_shape(wshape)} with "
+            f"groups={groups}, deformable_groups={dg}"
+        )
+    (sh, sw), (dh, dw) = attrs.strides, attrs.dilation
+    top, left, bottom, right = padding4(attrs.padding)
+    oh = (h + top + bottom - (kh - 1) * dh - 1) // sh + 1
+    ow = (w + left + right - (kw - 1) * dw - 1) // sw + 1
+    if tuple(oshape) != (n, dg * kh * kw * 2, oh, ow):
+        raise TypeRelationError(
+            f"the offset must be {show_shape((n, dg * kh * kw * 2, oh, ow))}, "
+            f"got {show_shape(oshape)}"
+        )
+    if tuple(mshape) != (n, dg * kh * kw, oh, ow):
+        raise TypeRelationError(
+            f"the mask must be {show_shape((n, dg * kh * kw, oh, ow))}, got {show_shape(mshape)}"
+        )
+    return result([n, oc, oh, ow], dtype)
+
+
+def deform_sample(img: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """Bilinear samples of img (..., H, W) at pixel positions (..., *S), 0 outside: the
+    result is (..., *S). ys and xs broadcast against img's leading axes."""
+    h, w = img.shape[-2:]
+    lead = img.shape[:-2]
+    y0, x0 = np.floor(ys), np.floor(xs)
+    ty, tx = (ys - y0).astype(ys.dtype), (xs - x0).astype(xs.dtype)
+    total = None
+    for yi, wy in ((y0, 1 - ty), (y0 + 1, ty)):
+        for xi, wx in ((x0, 1 - tx), (x0 + 1, tx)):
+            inside = (yi >= 0) & (yi <= h - 1) & (xi >= 0) & (xi <= w - 1)
+            iy = np.where(inside, yi, 0).astype(np.int64)
+            ix = np.where(inside, xi, 0).astype(np.int64)
+            grids = np.indices(lead, sparse=True)
+            extra = iy.ndim - len(lead)
+            at = tuple(g.reshape(g.shape + (1,) * extra) for g in grids)
+            v = np.where(inside, img[(*at, iy, ix)], 0).astype(ys.dtype)
+            term = (wy * wx) * v
+            total = term if total is None else total + term
+    assert total is not None
+    return total
+
+
+def _deform(
+    attrs: Attrs, x: np.ndarray, offset: np.ndarray, weight: np.ndarray, mask: np.ndarray
+) -> np.ndarray:
+    ct = np.float64 if x.dtype == np.float64 else np.float32
+    n, c, h, w = x.shape
+    oc, icg, kh, kw = weight.shape
+    dg, groups = attrs.deformable_groups, attrs.groups
+    _, _, oh, ow = offset.shape
+    (sh, sw), (dh, dw) = attrs.strides, attrs.dilation
+    top, left, _, _ = padding4(attrs.padding)
+    off = offset.astype(ct).reshape(n, dg, kh, kw, 2, oh, ow)
+    # Each tap's position per (n, deformable group, kh, kw, oh, ow), in pixels.
+    base_y = (np.arange(kh) * dh)[:, None, None, None] + (np.arange(oh) * sh - top)[:, None]
+    base_x = (np.arange(kw) * dw)[:, None, None] + (np.arange(ow) * sw - left)
+    ys = base_y.astype(ct) + off[:, :, :, :, 0]
+    xs = base_x.astype(ct) + off[:, :, :, :, 1]
+    chan_group = np.arange(c) // (c // dg)
+    sampled = deform_sample(x.astype(ct), ys[:, chan_group], xs[:, chan_group])
+    sampled = sampled * mask.astype(ct).reshape(n, dg, kh, kw, oh, ow)[:, chan_group]
+    out = np.zeros((n, oc, oh, ow), ct)
+    ocg = oc // groups
+    for g in range(groups):
+        cols = sampled[:, g * icg : (g + 1) * icg]
+        wg = weight[g * ocg : (g + 1) * ocg].astype(ct)
+        out[:, g * ocg : (g + 1) * ocg] = np.einsum("ncijhw,ocij->nohw", cols, wg)
+    return out.astype(x.dtype)
+
+
+@register(
+    OpDef(
+        "nn.modulated_deformable_conv2d",
+        ("data", "offset", "weight", "mask"),
+        DEFORM_ATTRS,
+        _deform_rel,
+        OpPattern.OPAQUE,
+        _deform,
+        "2-d convolution whose taps are moved by `offset` (bilinear samples, 0 outside) and "
+        "scaled by `mask` (DCNv2; ONNX's DeformConv)",
+    )
+)
+class ModulatedDeformableConv2D(RelayOperatorOp): ...
+
+
+# -- nn.max_unpool ------------------------------------------------------------------------------
+
+
+def _max_unpool_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    shape, dtype = expect_tensor(args[0], "data")
+    ishape, idtype = expect_tensor(args[1], "indices")
+    if tuple(ishape) != tuple(shape) or idtype not in ("int32", "int64"):
+        raise TypeRelationError(
+            f"max_unpool's indices are int32/int64 of the data's shape {show_shape(shape)}, "
+            f"got {show_shape(ishape)} {idtype}"
+        )
+    if attrs.shape is None or len(attrs.shape) != len(shape) or min(attrs.shape, default=1) < 0:
+        raise TypeRelationError(
+            f"max_unpool needs shape=[...] of the data's rank {len(shape)}, got {attrs.shape}"
+        )
+    return result(list(attrs.shape), dtype)
+
+
+def _max_unpool(attrs: Attrs, x: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    size = int(np.prod(attrs.shape, dtype=np.int64))
+    out = np.zeros(size, x.dtype)
+    flat = indices.reshape(-1).astype(np.int64)
+    ok = (flat >= 0) & (flat < size)
+    # The last element written to a position wins: keep each position's last occurrence.
+    targets, values = flat[ok][::-1], x.reshape(-1)[ok][::-1]
+    positions, last = np.unique(targets, return_index=True)
+    out[positions] = values[last]
+    return out.reshape(attrs.shape)
+
+
+@register(
+    OpDef(
+        "nn.max_unpool",
+        ("data", "indices"),
+        (AttrSpec("shape", AttrKind.INTS, None),),
+        _max_unpool_rel,
+        OpPattern.OPAQUE,
+        _max_unpool,
+        "zeros of `shape` with each data element written at its flat index (max_pool's "
+        "indices; the last write to a position wins, indices outside are dropped)",
+    )
+)
+class MaxUnpool(RelayOperatorOp): ...
+
+
 @register(
     OpDef(
         "nn.avg_pool2d",

@@ -238,6 +238,64 @@ def _variance(attrs: Attrs, x: np.ndarray, mean: np.ndarray) -> np.ndarray:
 class Variance(RelayOperatorOp): ...
 
 
+# -- det ---------------------------------------------------------------------------------------
+
+
+def _det_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    shape, dtype = expect_tensor(args[0], "data")
+    if len(shape) < 2 or shape[-1] != shape[-2]:
+        raise TypeRelationError(f"det takes square matrices (..., M, M), got {list(shape)}")
+    if not dtype.startswith("float"):
+        raise TypeRelationError(f"det takes float matrices, got {dtype}")
+    return result(shape[:-2], dtype)
+
+
+def det_compute_dtype(dtype: str) -> str:
+    """float64 matrices are eliminated in float64, the others in float32."""
+    return "float64" if dtype == "float64" else "float32"
+
+
+def _det(attrs: Attrs, x: np.ndarray) -> np.ndarray:
+    """Gaussian elimination with partial pivoting, in the order the lowering unrolls it: for
+    each column k, rows below k are compared with row k in turn and swapped in when their
+    entry is larger in magnitude (the first largest wins; each swap flips the sign); a zero
+    pivot eliminates nothing (the determinant is 0)."""
+    ct = np.dtype(det_compute_dtype(str(x.dtype))).type
+    m = x.shape[-1]
+    a = x.astype(ct)
+    a = np.array(a, copy=True)
+    sign = np.ones(x.shape[:-2], ct)
+    for k in range(m):
+        for i in range(k + 1, m):
+            swap = np.abs(a[..., i, k]) > np.abs(a[..., k, k])
+            row_k, row_i = a[..., k, k:].copy(), a[..., i, k:].copy()
+            a[..., k, k:] = np.where(swap[..., None], row_i, row_k)
+            a[..., i, k:] = np.where(swap[..., None], row_k, row_i)
+            sign = np.where(swap, -sign, sign)
+        pivot = a[..., k, k]
+        for i in range(k + 1, m):
+            factor = np.where(pivot == 0, ct(0), a[..., i, k] / np.where(pivot == 0, 1, pivot))
+            a[..., i, k + 1 :] = a[..., i, k + 1 :] - factor[..., None] * a[..., k, k + 1 :]
+    out = sign
+    for k in range(m):
+        out = out * a[..., k, k]
+    return np.asarray(out, ct).astype(x.dtype)
+
+
+@register(
+    OpDef(
+        "det",
+        ("data",),
+        (),
+        _det_rel,
+        OpPattern.OPAQUE,
+        _det,
+        "determinant of each matrix of the last two axes (elimination with partial pivoting)",
+    )
+)
+class Det(RelayOperatorOp): ...
+
+
 # -- gradients -----------------------------------------------------------------------------
 
 

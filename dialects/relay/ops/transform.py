@@ -1488,6 +1488,280 @@ def _resize(attrs: Attrs, x: np.ndarray) -> np.ndarray:
 class Resize2D(RelayOperatorOp): ...
 
 
+# -- image.grid_sample ------------------------------------------------------------------------
+
+GRID_SAMPLE_ATTRS = (
+    AttrSpec("method", AttrKind.STR, "bilinear", ("nearest", "bilinear", "bicubic")),
+    AttrSpec("layout", AttrKind.STR, "NCHW", ("NCHW", "NCDHW")),
+    AttrSpec("padding_mode", AttrKind.STR, "zeros", ("zeros", "border", "reflection")),
+    AttrSpec("align_corners", AttrKind.BOOL, True),
+)
+CUBIC_A = -0.75
+"""Keys' cubic convolution parameter of bicubic grid sampling (PyTorch's and ONNX's)."""
+
+
+def _grid_sample_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    shape, dtype = expect_tensor(args[0], "data")
+    gshape, gdtype = expect_tensor(args[1], "grid")
+    k = len(attrs.layout) - 2
+    if len(shape) != k + 2:
+        raise TypeRelationError(
+            f"grid_sample with layout {attrs.layout} expects {k + 2}-d data, "
+            f"got {show_shape(shape)}"
+        )
+    if len(gshape) != k + 2 or gshape[1] != k or gshape[0] != shape[0]:
+        raise TypeRelationError(
+            f"grid_sample's grid must be (N, {k}, out dims...) for data {show_shape(shape)}, "
+            f"got {show_shape(gshape)}"
+        )
+    if not dtype.startswith("float") or gdtype != dtype:
+        raise TypeRelationError(
+            f"grid_sample takes float data and a grid of its dtype, got {dtype}, {gdtype}"
+        )
+    if attrs.method == "bicubic" and k != 2:
+        raise TypeRelationError("bicubic grid_sample is 2-d (NCHW) only")
+    if 0 in shape[2:]:
+        raise TypeRelationError(
+            f"grid_sample of data with an empty spatial axis {show_shape(shape)}"
+        )
+    return result([shape[0], shape[1], *gshape[2:]], dtype)
+
+
+def grid_sample_compute_dtype(dtype: str) -> str:
+    """Coordinates, weights and sums are float32 (float64 for float64 data), as ONNX's."""
+    return "float64" if dtype == "float64" else "float32"
+
+
+def grid_sample_bounds(size: int, align_corners: bool) -> tuple[float, float]:
+    """The coordinate range that reflection mirrors at: pixel centres or pixel edges."""
+    return (0.0, size - 1.0) if align_corners else (-0.5, size - 0.5)
+
+
+def _reflect(v: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """v mirrored at lo and hi until inside (as the lowering computes it: floor of the
+    number of whole spans, the remainder, and its parity)."""
+    span = hi - lo
+    if span == 0:
+        return np.full_like(v, lo)
+    below, above = v < lo, v > hi
+    dist = np.where(below, lo - v, v - hi)
+    turns = np.floor(dist / span)
+    rem = dist - turns * span
+    odd = turns - 2 * np.floor(turns * 0.5) != 0
+    from_lo, from_hi = lo + rem, hi - rem
+    mirrored = np.where(below, np.where(odd, from_hi, from_lo), np.where(odd, from_lo, from_hi))
+    return np.where(below | above, mirrored, v)
+
+
+def _safe_index(v: np.ndarray, size: int) -> np.ndarray:
+    """v clamped to [0, size - 1] (nan to 0) and truncated: always a valid index."""
+    v = np.where(v >= 0, v, 0)
+    return np.where(v <= size - 1, v, size - 1).astype(np.int64)
+
+
+def _cubic_weights(t: np.ndarray) -> list[np.ndarray]:
+    a = t.dtype.type(CUBIC_A)
+    one, two = t.dtype.type(1), t.dtype.type(2)
+
+    def far(x: np.ndarray) -> np.ndarray:  # 1 <= |x| < 2
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+
+    def near(x: np.ndarray) -> np.ndarray:  # |x| <= 1
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+
+    return [far(t + one), near(t), near(one - t), far(two - t)]
+
+
+def _grid_sample(attrs: Attrs, x: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    ct = np.dtype(grid_sample_compute_dtype(str(x.dtype)))
+    k = x.ndim - 2
+    sizes = x.shape[2:]
+    n_idx = np.arange(x.shape[0]).reshape((-1,) + (1,) * k)
+    axes = []  # per data axis: [(index array, weight array or None, inside array)]
+    for i, size in enumerate(sizes):
+        g = grid[:, k - 1 - i].astype(ct)  # the grid's first channel is x, the last axis
+        if attrs.align_corners:
+            v = (g + 1) * ct.type(0.5) * ct.type(size - 1)
+        else:
+            v = ((g + 1) * ct.type(size) - 1) * ct.type(0.5)
+        if attrs.method == "nearest":
+            v = np.rint(v)
+        lo, hi = grid_sample_bounds(size, attrs.align_corners)
+        if attrs.padding_mode == "border":
+            v = np.where((v < lo) | (v > hi), np.where(v >= 0, np.minimum(v, size - 1), 0), v)
+        elif attrs.padding_mode == "reflection":
+            v = _reflect(v, lo, hi).astype(ct)
+        if attrs.method == "nearest":
+            taps, weights = [v], [None]
+        else:
+            base = np.floor(v)
+            t = (v - base).astype(ct)
+            if attrs.method == "bilinear":
+                taps, weights = [base, base + 1], [1 - t, t]
+            else:
+                taps, weights = [base + j for j in (-1, 0, 1, 2)], _cubic_weights(t)
+        neighbours = []
+        for tap, w in zip(taps, weights, strict=True):
+            inside = (tap >= 0) & (tap <= size - 1)
+            if attrs.padding_mode == "reflection":
+                tap = _reflect(tap, lo, hi)
+            neighbours.append((_safe_index(tap, size), w, inside))
+        axes.append(neighbours)
+
+    def interpolate(i: int, index: list[np.ndarray], inside: np.ndarray) -> np.ndarray:
+        if i == k:  # (N, out dims..., C) -> (N, C, out dims...)
+            picked = np.moveaxis(x[(n_idx, slice(None), *index)], -1, 1).astype(ct)
+            if attrs.padding_mode != "zeros":
+                return picked
+            return np.where(inside[:, None], picked, ct.type(0))
+        total = None
+        for tap, w, ok in axes[i]:
+            v = interpolate(i + 1, [*index, tap], inside & ok)
+            if w is None:
+                return v
+            term = w[:, None] * v
+            total = term if total is None else total + term
+        assert total is not None
+        return total
+
+    return interpolate(0, [], np.ones(grid.shape[:1] + grid.shape[2:], bool)).astype(x.dtype)
+
+
+@register(
+    OpDef(
+        "image.grid_sample",
+        ("data", "grid"),
+        GRID_SAMPLE_ATTRS,
+        _grid_sample_rel,
+        OpPattern.OPAQUE,
+        _grid_sample,
+        "sample data at the grid's normalized [-1, 1] positions (nearest, bilinear, bicubic)",
+    )
+)
+class GridSample(RelayOperatorOp): ...
+
+
+# -- vision.roi_align -------------------------------------------------------------------------
+
+ROI_ALIGN_ATTRS = (
+    AttrSpec("pooled_size", AttrKind.INTS, None),
+    AttrSpec("spatial_scale", AttrKind.FLOAT, 1.0),
+    AttrSpec("sample_ratio", AttrKind.INT, -1),
+    AttrSpec("layout", AttrKind.STR, "NCHW", ("NCHW",)),
+    AttrSpec("mode", AttrKind.STR, "avg", ("avg", "max")),
+    AttrSpec("aligned", AttrKind.BOOL, False),
+)
+
+
+def _roi_align_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    shape, dtype = expect_tensor(args[0], "data")
+    rshape, rdtype = expect_tensor(args[1], "rois")
+    if len(shape) != 4 or 0 in shape[2:]:
+        raise TypeRelationError(f"roi_align expects 4-d NCHW data, got {show_shape(shape)}")
+    if len(rshape) != 2 or rshape[1] != 5:
+        raise TypeRelationError(
+            f"roi_align's rois are (R, 5): batch index, x1, y1, x2, y2; got {show_shape(rshape)}"
+        )
+    if not dtype.startswith("float") or rdtype != dtype:
+        raise TypeRelationError(
+            f"roi_align takes float data and rois of its dtype, got {dtype}, {rdtype}"
+        )
+    if attrs.pooled_size is None or len(attrs.pooled_size) != 2 or min(attrs.pooled_size) < 1:
+        raise TypeRelationError("roi_align needs pooled_size=[height, width], each at least 1")
+    return result([rshape[0], shape[1], *attrs.pooled_size], dtype)
+
+
+def roi_geometry(attrs: Attrs, roi: Sequence[Any], ct: Any) -> tuple[Any, ...]:
+    """One roi's start (y, x), bin size (y, x) and samples per bin (y, x), as the lowering
+    computes them: an unaligned roi is at least 1 pixel wide; sample_ratio <= 0 takes
+    ceil(roi size / bins) samples (0 or fewer: none)."""
+    offset = ct(0.5) if attrs.aligned else ct(0)
+    scale = ct(attrs.spatial_scale)
+    x1, y1, x2, y2 = (ct(v) * scale - offset for v in roi[1:5])
+    h, w = y2 - y1, x2 - x1
+    if not attrs.aligned:
+        h, w = max(h, ct(1)), max(w, ct(1))
+    ph, pw = attrs.pooled_size
+    bin_h, bin_w = h / ct(ph), w / ct(pw)
+    if attrs.sample_ratio > 0:
+        gh = gw = attrs.sample_ratio
+    else:
+        gh, gw = (int(min(np.ceil(v), 2**31)) if np.ceil(v) > 0 else 0 for v in (bin_h, bin_w))
+    return y1, x1, bin_h, bin_w, gh, gw
+
+
+def roi_sample_taps(v: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bilinear taps of sample positions on one axis (ONNX's and onnxruntime's rule): a
+    position below 0 reads at 0, one at or past the last pixel reads the last pixel only.
+    Returns the low and high index and the high tap's weight."""
+    v = np.where(v > 0, v, 0).astype(v.dtype)
+    low = np.floor(v)
+    last = low >= size - 1
+    low = np.where(last, size - 1, low)
+    frac = np.where(last, 0, v - low).astype(v.dtype)
+    high = np.where(last, size - 1, low + 1)
+    return _safe_index(low, size), _safe_index(high, size), frac
+
+
+def _roi_tap(
+    img: np.ndarray, yi: np.ndarray, xi: np.ndarray, wy: np.ndarray, wx: np.ndarray
+) -> np.ndarray:
+    """One bilinear corner's weighted term of every sample: (c, ph, gh, pw, gw)."""
+    v = img[:, yi[:, :, None, None], xi[None, None, :, :]]
+    return (wy[:, :, None, None] * wx[None, None, :, :]) * v
+
+
+def _roi_align(attrs: Attrs, x: np.ndarray, rois: np.ndarray) -> np.ndarray:
+    ct = np.dtype(grid_sample_compute_dtype(str(x.dtype))).type
+    _, c, h, w = x.shape
+    ph, pw = attrs.pooled_size
+    out = np.zeros((rois.shape[0], c, ph, pw), ct)
+    for r, roi in enumerate(rois):
+        b = int(_safe_index(np.asarray(roi[0], ct), x.shape[0]))
+        y1, x1, bin_h, bin_w, gh, gw = roi_geometry(attrs, roi, ct)
+        if gh <= 0 or gw <= 0:
+            continue
+        iy = (np.arange(gh, dtype=ct) + ct(0.5)) * bin_h / ct(gh)
+        ix = (np.arange(gw, dtype=ct) + ct(0.5)) * bin_w / ct(gw)
+        ys = y1 + np.arange(ph, dtype=ct)[:, None] * bin_h + iy[None, :]  # (ph, gh)
+        xs = x1 + np.arange(pw, dtype=ct)[:, None] * bin_w + ix[None, :]  # (pw, gw)
+        y_ok = (ys >= -1) & (ys <= h)
+        x_ok = (xs >= -1) & (xs <= w)
+        yl, yh, ly = roi_sample_taps(ys, h)
+        xl, xh, lx = roi_sample_taps(xs, w)
+        hy, hx = ct(1) - ly, ct(1) - lx
+        img = x[b].astype(ct)  # (c, h, w)
+        taps = [
+            _roi_tap(img, yi, xi, wy, wx)
+            for yi, wy in ((yl, hy), (yh, ly))
+            for xi, wx in ((xl, hx), (xh, lx))
+        ]
+        ok = y_ok[:, :, None, None] & x_ok[None, None, :, :]
+        combine = np.maximum if attrs.mode == "max" else np.add
+        sample = np.where(ok, combine(combine(combine(taps[0], taps[1]), taps[2]), taps[3]), 0)
+        sample = sample.astype(ct)
+        if attrs.mode == "avg":
+            out[r] = sample.sum(axis=(2, 4), dtype=ct) / ct(gh * gw)
+        else:
+            out[r] = sample.max(axis=(2, 4))
+    return out.astype(x.dtype)
+
+
+@register(
+    OpDef(
+        "vision.roi_align",
+        ("data", "rois"),
+        ROI_ALIGN_ATTRS,
+        _roi_align_rel,
+        OpPattern.OPAQUE,
+        _roi_align,
+        "average (or max) of bilinear samples per bin of each region (rois: batch, x1, y1, "
+        "x2, y2); max is ONNX's: the largest weighted corner term of each sample",
+    )
+)
+class RoiAlign(RelayOperatorOp): ...
+
+
 # -- gradients -----------------------------------------------------------------------------
 
 
