@@ -32,6 +32,7 @@ def test_mutants_are_reproducible_and_seeds_exist() -> None:
     again = list(inputs.mutants("mlir", 20, seed=3))
     assert first == again
     assert len({m[2] for m in first}) > 15  # and they differ from each other
+    assert list(inputs.mutants("mlir", 5, seed=3, first=15)) == first[15:]  # chunks
 
 
 def test_classify() -> None:
