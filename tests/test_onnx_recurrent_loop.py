@@ -12,7 +12,7 @@ from onnx import TensorProto, helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
 from relay_opt.dialects.relay import core
-from relay_opt.frontends.onnx import import_onnx
+from relay_opt.frontends.onnx import OnnxImportError, import_onnx
 from relay_opt.frontends.onnx.rnn import UNROLL_STEPS
 from relay_opt.runtime.interpreter import interpret
 from relay_opt.runtime.jit import compile
@@ -26,33 +26,43 @@ def _model(
     seq: int,
     direction: str = "forward",
     weights_as_inputs: bool = False,
+    lens: np.ndarray | None = None,
+    lens_at_run_time: bool = False,
     **attrs: object,
 ) -> tuple[onnx.ModelProto, dict[str, np.ndarray]]:
     """A model of one `kind` node with bias, initial states (and peepholes for LSTM) over
-    `seq` steps; its run-time inputs with values."""
+    `seq` steps, and `lens` as its sequence_lens; its run-time inputs with values."""
     rng = np.random.default_rng(seq)
+    batch = BATCH if lens is None else len(lens)
     dirs, g = 2 if direction == "bidirectional" else 1, GATES[kind]
     shapes = {
         "W": (dirs, g * HIDDEN, INPUT),
         "R": (dirs, g * HIDDEN, HIDDEN),
         "B": (dirs, 2 * g * HIDDEN),
-        "initial_h": (dirs, BATCH, HIDDEN),
+        "initial_h": (dirs, batch, HIDDEN),
     }
     if kind == "LSTM":
-        shapes |= {"initial_c": (dirs, BATCH, HIDDEN), "P": (dirs, 3 * HIDDEN)}
+        shapes |= {"initial_c": (dirs, batch, HIDDEN), "P": (dirs, 3 * HIDDEN)}
     values = {k: rng.uniform(-0.5, 0.5, s).astype(np.float32) for k, s in shapes.items()}
-    names = ["X", "W", "R", "B", "", "initial_h", *(["initial_c", "P"] if kind == "LSTM" else [])]
+    if lens is not None:
+        values["lens"] = lens.astype(np.int32)
+    states = ["initial_h", *(["initial_c", "P"] if kind == "LSTM" else [])]
+    names = ["X", "W", "R", "B", "" if lens is None else "lens", *states]
     outputs = ["Y", "Y_h"] + (["Y_c"] if kind == "LSTM" else [])
     node = helper.make_node(kind, names, outputs, hidden_size=HIDDEN, direction=direction, **attrs)
-    f32 = TensorProto.FLOAT
     runtime = ["X", "initial_h", *(["W", "R", "B"] if weights_as_inputs else [])]
-    feeds = {"X": rng.standard_normal((seq, BATCH, INPUT)).astype(np.float32)}
+    runtime += ["lens"] if lens_at_run_time else []
+    feeds = {"X": rng.standard_normal((seq, batch, INPUT)).astype(np.float32)}
     feeds |= {k: values[k] for k in runtime if k != "X"}
+    dtype = {"lens": TensorProto.INT32}
     graph = helper.make_graph(
         [node],
         "recurrent",
-        [helper.make_tensor_value_info(k, f32, v.shape) for k, v in feeds.items()],
-        [helper.make_tensor_value_info(o, f32, None) for o in outputs],
+        [
+            helper.make_tensor_value_info(k, dtype.get(k, TensorProto.FLOAT), v.shape)
+            for k, v in feeds.items()
+        ],
+        [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outputs],
         [numpy_helper.from_array(v, k) for k, v in values.items() if k not in feeds],
     )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)]), feeds
@@ -119,6 +129,47 @@ def test_long_sequence_matches_onnxruntime(
         np.testing.assert_allclose(np.asarray(g), e, rtol=1e-4, atol=1e-5, err_msg=name)
 
 
+@pytest.mark.parametrize("kind", ["RNN", "GRU", "LSTM"])
+@pytest.mark.parametrize("seq", [6, 80])
+@pytest.mark.parametrize("lens_at_run_time", [False, True])
+def test_sequence_lens_stop_each_row_at_its_length(kind: str, seq: int, lens_at_run_time: bool):
+    """Each batch row of a bidirectional layer with sequence_lens equals that row run alone
+    over its own length (onnx's evaluator, which takes no sequence_lens), Y zero past it."""
+    lens = np.array([seq, seq // 2, 1])
+    model, feeds = _model(kind, seq, "bidirectional", lens=lens, lens_at_run_time=lens_at_run_time)
+    imported = import_onnx(model)
+    args = [feeds[name] for name in imported.input_names]
+    results = {
+        "compiled": [np.asarray(v) for v in compile(imported.module)(*args)],
+        "interpreted": [np.asarray(v) for v in interpret(imported.module, args)],
+    }
+    inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    states = {**inits, **feeds}
+    for row, length in enumerate(lens):
+        alone = onnx.ModelProto()
+        alone.CopyFrom(model)
+        alone.graph.node[0].input[4] = ""  # no sequence_lens
+        for init in alone.graph.initializer:  # this row's initial states
+            if init.name.startswith("initial"):
+                init.CopyFrom(
+                    numpy_helper.from_array(states[init.name][:, row : row + 1], init.name)
+                )
+        given = {k: v[:, row : row + 1] for k, v in feeds.items() if k.startswith("initial")}
+        given["X"] = feeds["X"][:length, row : row + 1]
+        evaluator = ReferenceEvaluator(alone)
+        expected = evaluator.run(
+            None, {k: v for k, v in given.items() if k in evaluator.input_names}
+        )
+        for how, got in results.items():
+            y = got[0][:, :, row : row + 1]
+            np.testing.assert_allclose(y[:length], expected[0], rtol=1e-4, atol=1e-5, err_msg=how)
+            assert not y[length:].any(), how
+            for g, e in zip(got[1:], expected[1:], strict=True):
+                np.testing.assert_allclose(
+                    g[:, row : row + 1], e, rtol=1e-4, atol=1e-5, err_msg=how
+                )
+
+
 def test_the_loop_does_not_grow_with_the_sequence():
     """The imported program is the same size at 100 and 1,000 steps (its compile time flat
     in the length), and a sequence up to UNROLL_STEPS stays unrolled (no function)."""
@@ -132,3 +183,9 @@ def test_the_loop_does_not_grow_with_the_sequence():
     assert _loop_functions(model) == []
     model, _ = _model("LSTM", UNROLL_STEPS + 1)
     assert len(_loop_functions(model)) == 1
+
+
+def test_sequence_lens_out_of_range_is_a_located_error():
+    model, _ = _model("GRU", 6, lens=np.array([7, 2]))
+    with pytest.raises(OnnxImportError, match=r"node 0 \(GRU\): sequence_lens \[7, 2\] is not 2 "):
+        import_onnx(model)

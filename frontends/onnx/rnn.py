@@ -7,7 +7,8 @@ that fuse-ops and the code generator see whole. A longer sequence becomes the
 recursive step function Scan and Loop import as (control_flow._emit_loop), which
 tail-calls-to-loops turns into a native loop: LLVM's -O3 time on an unrolled
 body grows faster than its length (a GRU of 128 steps took 63 s), a loop's does
-not. A bidirectional layer is two directions stacked.
+not. A bidirectional layer is two directions stacked. With sequence_lens, a batch row past
+its length keeps its state and outputs zeros (masks on the step number).
 """
 
 from __future__ import annotations
@@ -70,10 +71,11 @@ whole result (work quadratic in the length), and the interpreter runs each step'
 one by one."""
 
 UNROLL_STEPS = 64
-"""The longest sequence unrolled. Measured on the #431 GRU (hidden 16) and the benchmark LSTM
-(hidden 256): the unrolled form compiles in 6 s at 32 steps and 16 s at 64, and runs faster
-than the loop (fusion across steps); beyond 64, -O3 on the straight-line body grows
-super-linearly (63 s at 128 steps)."""
+"""The longest sequence unrolled. Measured (thread CPU time, shared machine): the unrolled form
+compiles in 3.1 s at 32 steps and 7.3 s at 64 for the #431 GRU (hidden 3), 2.6 s and 5.6 s for
+the benchmark LSTM (hidden 256), and -O3's time grows super-linearly beyond (63 s at 128
+steps); the loop compiles in 0.2-0.9 s at any length but runs 16-22% slower on the LSTM at 32
+and 64 steps (no fusion across steps; Y is rewritten whole each step)."""
 
 
 class _Direction:
@@ -137,11 +139,16 @@ def recurrent(n: Node) -> Sequence[Value | None]:
     }.get(direction)
     if directions is None:
         raise n.error(f"direction '{direction}' is not forward, reverse or bidirectional")
-    if (lens := n.input(4)) is not None:
-        known = n.const_input(4, "sequence_lens")
-        if known is None or not (known == seq).all():  # pyright: ignore
-            raise n.unsupported("sequence_lens shorter than the sequence")
-    del lens
+    lens = n.input(4)
+    if isinstance(lens, np.ndarray):
+        if n.shape(lens) != (batch,) or not ((lens >= 0) & (lens <= seq)).all():
+            raise n.error(f"sequence_lens {lens.tolist()} is not {batch} lengths of 0 to {seq}")
+        if (lens == seq).all():
+            lens = None  # every row the whole sequence: no masks
+    if lens is not None:
+        if n.shape(lens) != (batch,):
+            raise n.error(f"sequence_lens has shape {n.shape(lens)}, not ({batch},)")
+        lens = n.reshape(n.cast(lens, "int64"), [batch, 1])
     if kind == "LSTM" and n.attr("input_forget", 0):
         raise n.unsupported("input_forget=1")
     clip = n.attr("clip")
@@ -196,9 +203,9 @@ def recurrent(n: Node) -> Sequence[Value | None]:
         )
         reverse = name == "reverse"
         if seq > UNROLL_STEPS:
-            y, h, c = _looped(n, cell, proj, h, c, reverse)
+            y, h, c = _looped(n, cell, proj, h, c, lens, reverse)
         else:
-            y, h, c = _unrolled(n, cell, proj, h, c, reverse)
+            y, h, c = _unrolled(n, cell, proj, h, c, lens, reverse)
         ys.append(y)
         hs.append(h)
         cs.append(c)
@@ -212,44 +219,83 @@ def recurrent(n: Node) -> Sequence[Value | None]:
     return [y, y_h, y_c] if kind == "LSTM" else [y, y_h]
 
 
+def _masked_step(
+    n: Node,
+    cell: _Direction,
+    xt: Value,
+    h: Value,
+    c: Value | None,
+    t: Value,
+    lens: Value | None,
+) -> tuple[Value, Value | None, Value]:
+    """(h, c, this step's row of Y) at step t: a batch row past its sequence_lens keeps its
+    state and outputs 0 (counting down, a reverse direction starts at the row's last step)."""
+    h_next, c_next = cell.step(n, xt, h, c)
+    if lens is None:
+        return h_next, c_next, h_next
+    active = n.op("less", t, lens)  # [batch, 1]
+    h_next = n.op("where", active, h_next, h)
+    if c_next is not None:
+        c_next = n.op("where", active, c_next, c)  # pyright: ignore[reportArgumentType]
+    return h_next, c_next, n.op("where", active, h_next, n.scalar(0, h_next))
+
+
 def _unrolled(
-    n: Node, cell: _Direction, proj: Value, h: Value, c: Value | None, reverse: bool
+    n: Node,
+    cell: _Direction,
+    proj: Value,
+    h: Value,
+    c: Value | None,
+    lens: Value | None,
+    reverse: bool,
 ) -> tuple[Value, Value, Value | None]:
     """(Y [seq, batch, hidden], the last h, the last c), one copy of the step per time step."""
     seq, batch, width = n.shape(proj)
     outputs: list[Value] = [None] * seq  # type: ignore[list-item]
     for t in range(seq - 1, -1, -1) if reverse else range(seq):
-        h, c = cell.step(n, n.reshape(_rows(n, proj, t, 1), [batch, width]), h, c)
-        outputs[t] = h
+        xt = n.reshape(_rows(n, proj, t, 1), [batch, width])
+        h, c, outputs[t] = _masked_step(n, cell, xt, h, c, np.array(t, np.int64), lens)
     return n.op("stack", outputs, axis=0), h, c
 
 
 def _looped(
-    n: Node, cell: _Direction, proj: Value, h: Value, c: Value | None, reverse: bool
+    n: Node,
+    cell: _Direction,
+    proj: Value,
+    h: Value,
+    c: Value | None,
+    lens: Value | None,
+    reverse: bool,
 ) -> tuple[Value, Value, Value | None]:
     """(Y, the last h, the last c) from a recursive function of one step per call: it takes
     the states, then proj and the weights (the run-time ones become its parameters), and
     writes its h into Y at its time step (counted down when `reverse`)."""
     seq = n.shape(proj)[0]
     states = [h] if c is None else [h, c]
-    extra = [proj, cell.r, cell.rb, cell.peep]
+    extra = [proj, cell.r, cell.rb, cell.peep, lens]
     present = [v for v in extra if v is not None]
 
     def step(
         i: SSAValue, _cond: SSAValue, values: list[Value]
     ) -> tuple[Value | None, list[Value], list[Value]]:
         state, rest = values[: len(states)], iter(values[len(states) :])
-        proj_in, r_in, rb_in, peep_in = (None if v is None else next(rest) for v in extra)
+        proj_in, r_in, rb_in, peep_in, lens_in = (None if v is None else next(rest) for v in extra)
         assert proj_in is not None and r_in is not None
         t: Value = i
         if reverse:
             t = n.op("subtract", np.array(seq - 1, np.int64), i)
         xt = n.op("take", proj_in, t, axis=0)
-        h_next, c_next = cell.with_values(r_in, rb_in, peep_in).step(
-            n, xt, state[0], state[1] if c is not None else None
+        h_next, c_next, y = _masked_step(
+            n,
+            cell.with_values(r_in, rb_in, peep_in),
+            xt,
+            state[0],
+            state[1] if c is not None else None,
+            t,
+            lens_in,
         )
         carried = [h_next] if c_next is None else [h_next, c_next]
-        return None, carried, [h_next]
+        return None, carried, [y]
 
     finals, (y,) = _emit_loop(
         n,
