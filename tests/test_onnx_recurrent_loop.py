@@ -12,7 +12,7 @@ from onnx import TensorProto, helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
 from relay_opt.dialects.relay import core
-from relay_opt.frontends.onnx import OnnxImportError, import_onnx
+from relay_opt.frontends.onnx import OnnxImportError, OnnxUnsupportedError, import_onnx
 from relay_opt.frontends.onnx.rnn import UNROLL_STEPS
 from relay_opt.runtime.interpreter import interpret
 from relay_opt.runtime.jit import compile
@@ -188,4 +188,18 @@ def test_the_loop_does_not_grow_with_the_sequence():
 def test_sequence_lens_out_of_range_is_a_located_error():
     model, _ = _model("GRU", 6, lens=np.array([7, 2]))
     with pytest.raises(OnnxImportError, match=r"node 0 \(GRU\): sequence_lens \[7, 2\] is not 2 "):
+        import_onnx(model)
+
+
+def test_a_sequence_of_unknown_length_is_a_located_error():
+    # The length ? reached reshape's newshape as INT64_MIN ("value ... is not allowed").
+    model, _ = _model("GRU", 6)
+    dim = model.graph.input[0].type.tensor_type.shape.dim[0]
+    dim.ClearField("dim_value")
+    dim.dim_param = "T"
+    with pytest.raises(
+        OnnxUnsupportedError,
+        match=r"node 0 \(GRU\): GRU over an input of shape \?x2x4 \(a \? sequence or batch\) "
+        r"\(graph input 'X' has the symbolic dimension 'T'.*--input-shape\)",
+    ):
         import_onnx(model)

@@ -125,6 +125,9 @@ def recurrent(n: Node) -> Sequence[Value | None]:
     if layout:
         x = n.op("transpose", x, axes=[1, 0, 2])
     seq, batch, _ = n.shape(x)
+    if seq < 0 or batch < 0:  # `?`: Y and the loop's accumulator are imported with static shapes
+        dims = "x".join("?" if d < 0 else str(d) for d in n.shape(x))
+        raise n.unsupported(f"{kind} over an input of shape {dims} (a ? sequence or batch)")
     if seq > MAX_STEPS:
         raise n.unsupported(
             f"a sequence of {seq} steps: relay-opt imports {kind} over at most {MAX_STEPS}"
