@@ -1,7 +1,8 @@
 """Input fuzzing of the three tools: mutated Relay text, MLIR and ONNX models through
 relay-opt, relay-translate and relay-run.
 
-    python -m relay_opt.fuzz.inputs --format relay|mlir|onnx --count N --seed S [--out DIR]
+    python -m relay_opt.fuzz.inputs --format relay|mlir|onnx --count N --seed S [--first I]
+        [--out DIR]
 
 Seeds are the repository's own inputs (tests/lit's .rly and .mlir, split at `// -----`) and
 small ONNX models built here with onnx.helper. Each mutant goes through all three tools,
@@ -516,11 +517,14 @@ class Report:
         return "\n".join(lines) + "\n"
 
 
-def mutants(fmt: str, count: int, seed: int) -> Iterator[tuple[int, str, bytes, list[str]]]:
-    """(index, seed name, mutant, mutations) for the first `count` mutants of `seed`."""
+def mutants(
+    fmt: str, count: int, seed: int, first: int = 0
+) -> Iterator[tuple[int, str, bytes, list[str]]]:
+    """(index, seed name, mutant, mutations) for `count` mutants of `seed` from index `first`
+    (each mutant depends on its index only, so a long run splits into chunks)."""
     seeds = seeds_of(fmt)
     mutate = mutate_onnx if fmt == "onnx" else mutate_text
-    for index in range(count):
+    for index in range(first, first + count):
         rng = random.Random(f"{seed}:{fmt}:{index}")
         name, data = rng.choice(seeds)
         mutant, names = mutate(rng, data)
@@ -536,6 +540,7 @@ def run(
     ignore: Callable[[Finding], bool] = lambda _: False,
     progress: bool = False,
     rotate: bool = False,
+    first: int = 0,
 ) -> Report:
     """Fuzz `count` mutants of `fmt`; findings (but those `ignore` accepts) are saved under
     out_dir/findings when out_dir is given. `rotate` sends each mutant through one tool
@@ -546,7 +551,7 @@ def run(
     started = time.monotonic()
     ext = EXTENSIONS[fmt]
     try:
-        for index, seed_name, data, names in mutants(fmt, count, seed):
+        for index, seed_name, data, names in mutants(fmt, count, seed, first):
             report.count += 1
             inp = str(work / f"input{ext}")
             Path(inp).write_bytes(data)
@@ -610,6 +615,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--format", choices=tuple(EXTENSIONS), required=True)
     p.add_argument("--count", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--first", type=int, default=0, help="index of the first mutant")
     p.add_argument("--out", default=None, help="save findings under OUT/findings")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds per tool call")
     p.add_argument("--rotate", action="store_true", help="each mutant through one tool, in turn")
@@ -618,14 +624,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     ns = p.parse_args(argv)
     if ns.only is not None:
-        for index, name, data, names in mutants(ns.format, ns.only + 1, ns.seed):
+        for index, name, data, names in mutants(ns.format, 1, ns.seed, ns.only):
             if index == ns.only:
                 target = Path(ns.out or ".") / f"mutant-{ns.seed}-{index}{EXTENSIONS[ns.format]}"
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(data)
                 print(f"{target} (from {name}: {', '.join(names)})")
         return 0
-    report = run(ns.format, ns.count, ns.seed, ns.out, ns.timeout, progress=True, rotate=ns.rotate)
+    report = run(
+        ns.format,
+        ns.count,
+        ns.seed,
+        ns.out,
+        ns.timeout,
+        progress=True,
+        rotate=ns.rotate,
+        first=ns.first,
+    )
     sys.stdout.write(report.summary())
     return 1 if report.findings else 0
 

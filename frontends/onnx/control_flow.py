@@ -145,20 +145,22 @@ def _emit_loop(
     trips: int | Value | None,
     cond: Value,
     carried: Sequence[Value],
-    body: Any,  # noqa: ANN401
+    body: Any | None,  # noqa: ANN401
     scans: Sequence[_ScanOutput],
     step: Step,
     extra: Sequence[Value] = (),
 ) -> tuple[list[Value], list[Value]]:
     """The recursive function of a loop, and its call: (the final carried values, the
     stacked scan outputs). `trips` bounds the iterations (an int when scan outputs are
-    stacked); the function also takes the run-time outer values that `body` reads and
+    stacked); the function also takes the run-time outer values that `body` (an ONNX graph,
+    or None for a step built by a converter) reads and
     `extra` (the step finds them in the graph's env, `extra` as its first carried values'
     successors: see Scan)."""
     graph = node.graph
     int64, boolean = tensor_type([], "int64"), tensor_type([], "bool")
     carried_types = [_type_of(v) for v in carried]
-    captured = sorted(n for n in _names_read(body) if isinstance(graph.env.get(n), SSAValue))
+    read = _names_read(body) if body is not None else set()
+    captured = sorted(n for n in read if isinstance(graph.env.get(n), SSAValue))
     trip_param = isinstance(trips, SSAValue)
     fixed: list[SSAValue] = (
         [trips] if isinstance(trips, SSAValue) else []  # pyright: ignore[reportAssignmentType]
