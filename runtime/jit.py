@@ -20,7 +20,7 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import ArrayAttr, FunctionType, ModuleOp, TensorType, TupleType
 from xdsl.ir import Attribute, Operation, ParametrizedAttribute
 
-from relay_opt.diagnostics import ArgumentError, RelayError, verify_after_pass
+from relay_opt.diagnostics import ArgumentError, RelayError, VerifyEach
 from relay_opt.dialects.relay.ir_helpers import functions_by_name
 from relay_opt.dialects.relay.numpy_dtypes import exact_dtype
 from relay_opt.dialects.relay.types import DYNAMIC, IncompleteType, tensor_dtype
@@ -782,10 +782,11 @@ def lower_to_llvm(
     ctx = Context()
     if verify_each is None:
         verify_each = os.environ.get("RELAY_OPT_VERIFY_EACH", "") not in ("", "0")
+    verifier = VerifyEach() if verify_each else None
     for p in [*passes, *lowering_stages(profile, fp_policy)]:
         timings.apply(p, ctx, lowered)
-        if verify_each:
-            verify_after_pass(lowered, p.name)
+        if verifier is not None:
+            verifier.after(lowered, p.name)
         if after_pass is not None:
             after_pass(p.name, lowered)
         if isinstance(p, ProfileKernelsPass) and kernels is not None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from xdsl.context import Context
 from xdsl.dialects import arith
-from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i32, i64
+from xdsl.dialects.builtin import IntegerAttr, ModuleOp, TensorType, f64, i32, i64
 from xdsl.passes import ModulePass
 
 from relay_opt import load_program
@@ -187,3 +187,42 @@ def test_relay_to_llvm_is_verified_after_each_of_its_stages(
     rows = [line.split()[-1] for line in capsys.readouterr().err.splitlines() if "%)" in line]
     assert rows[:2] == ["infer-types", "convert-relay-to-linalg"]  # relay-optimize at -O0
     assert rows[-4:] == ["expand-math", "convert-to-llvm", "break-ir", "Total"]
+
+
+def test_the_fingerprint_changes_with_every_kind_of_rewrite_and_only_then():
+    """VerifyEach skips the verifier after a pass whose fingerprint is unchanged, so every
+    change a pass can make must change it."""
+    from xdsl.rewriter import Rewriter
+
+    from relay_opt.diagnostics import ir_fingerprint
+
+    module = load_program(GOOD, format="mlir").module
+    first = ir_fingerprint(module)
+    assert ir_fingerprint(module) == first  # nothing changed
+
+    func = next(iter(module.ops))
+    block = func.regions[0].blocks.first
+    assert block is not None
+    exp, ret = list(block.ops)
+
+    seen = {first}
+
+    def changed() -> None:
+        now = ir_fingerprint(module)
+        assert now not in seen
+        seen.add(now)
+
+    bad_constant(module)  # an op inserted
+    changed()
+    const = block.first_op
+    assert const is not None
+    const.properties["value"] = IntegerAttr(2, i32)  # a property replaced
+    changed()
+    const.attributes["tag"] = IntegerAttr(0, i32)  # an attribute added
+    changed()
+    ret.operands[0] = block.args[0]  # an operand replaced
+    changed()
+    Rewriter.erase_op(exp)  # an op erased
+    changed()
+    Rewriter.replace_value_with_new_type(block.args[0], TensorType(f64, [2]))  # an argument retyped
+    changed()

@@ -33,11 +33,11 @@ from relay_opt.diagnostics import (
     InternalError,
     RelayError,
     UserError,
+    VerifyEach,
     render,
     render_error,
     render_parse_error,
     run_tool,
-    verify_after_pass,
     verify_located,
     write_output,
 )
@@ -248,18 +248,21 @@ class RelayOptMain(xDSLOptMain):
         started = time.perf_counter()
         self.running: ModulePass | None = None
         self.statistics = PassStatistics()
+        verifier = VerifyEach(self.sources)
 
         def callback(
             previous: ModulePass | None, module: ModuleOp, following: ModulePass | None
         ) -> None:
             nonlocal started
             now = time.perf_counter()
-            if previous is not None:
+            if previous is None:  # a new pipeline run (each --split-input-file chunk)
+                verifier.verified = None
+            else:
                 self.timings.add(previous.name, now - started)
                 if self.args.mlir_pass_statistics:
                     self.statistics.after(previous.name, module)
                 if self.args.verify_each and not self.args.disable_verify:
-                    verify_after_pass(module, previous.name, self.sources)
+                    verifier.after(module, previous.name)
                 if self.args.print_ir_after_all or previous.name in after:
                     self._dump(f"IR Dump After {previous.name}", module)
             if following is not None and (
