@@ -7,16 +7,13 @@ from __future__ import annotations
 import ml_dtypes
 import numpy as np
 import pytest
+from test_compile_operators import module_for
 from test_operator_relations import CASES, cases
 from xdsl.dialects.builtin import ModuleOp
-from xdsl.ir import Block, Region
 
 from relay_opt import load_program
 from relay_opt.diagnostics import RelayError
-from relay_opt.dialects.relay import core
-from relay_opt.dialects.relay.numpy_dtypes import relay_dtype
-from relay_opt.dialects.relay.registry import TypeRelationError, lookup
-from relay_opt.dialects.relay.types import tensor_type
+from relay_opt.dialects.relay.registry import TypeRelationError
 from relay_opt.runtime.interpreter import interpret
 from relay_opt.runtime.jit import compile
 from relay_opt.runtime.values import from_adt_list
@@ -32,27 +29,6 @@ def _leaves(operands: list) -> list[np.ndarray]:
     return [np.asarray(x) for v in operands for x in (v if isinstance(v, tuple) else [v])]
 
 
-def _module(name: str, operands: list, attrs: dict) -> ModuleOp:
-    """@main taking every operand as a parameter (tuple operands: one parameter each field)."""
-    leaves = _leaves(operands)
-    dtypes = ["bfloat16" if a.dtype == BF16 else relay_dtype(a.dtype) for a in leaves]
-    block = Block(arg_types=[tensor_type(a.shape, d) for a, d in zip(leaves, dtypes, strict=True)])
-    args = iter(block.args)
-    values = []
-    for v in operands:
-        if isinstance(v, tuple):
-            t = core.TupleOp([next(args) for _ in v])
-            block.add_op(t)
-            values.append(t.result)
-        else:
-            values.append(next(args))
-    op = lookup(name).build(values, attrs)
-    block.add_ops([op, core.ReturnOp(op.result)])
-    return ModuleOp(
-        [core.FuncOp("main", [a.type for a in block.args], op.result.type, region=Region(block))]
-    )
-
-
 def _bf16_cases(name: str) -> list[tuple[ModuleOp, list[np.ndarray]]]:
     """The operator's cases with bfloat16 operands that type-check and that the interpreter
     runs, with their inputs (bfloat16 ones as ml_dtypes arrays)."""
@@ -66,7 +42,7 @@ def _bf16_cases(name: str) -> list[tuple[ModuleOp, list[np.ndarray]]]:
         if not any(a.dtype == BF16 for a in inputs):
             continue
         try:
-            module = _module(name, operands, attrs)
+            module = module_for(name, operands, attrs)
             interpret(module, [a.astype(np.float32) if a.dtype == BF16 else a for a in inputs])
         except (TypeRelationError, RelayError, ValueError, TypeError):
             continue  # not a bfloat16 operator in the interpreter either
