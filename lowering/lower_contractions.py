@@ -20,10 +20,11 @@ its loops.
 
 The elementwise generic that alone reads a fresh, zero-filled C (`store_epilogue`: a multiply
 by a constant, a bias add per column or per row of C, a residual add of a buffer of C's shape,
-then max/min with constants) goes into the call, which applies it on the register tile at the
-last store of each element: the call's last six arguments are the bias, the residual (C's
-pointer when absent), the flags (gemm.BIAS_PER_COLUMN, BIAS_PER_ROW, ADD_RESIDUAL), the scale
-and the clip bounds; it sits where that generic was, writes its destination, and C goes. So a
+a leaky relu with alpha in [0, 1], then max/min with constants) goes into the call, which
+applies it on the register tile at the last store of each element: the call's last seven
+arguments are the bias, the residual (C's pointer when absent), the flags
+(gemm.BIAS_PER_COLUMN, BIAS_PER_ROW, ADD_RESIDUAL), the scale, the clip bounds and leaky
+relu's slope (1: none); it sits where that generic was, writes its destination, and C goes. So a
 dense + bias + relu writes its output once (fuse-linalg-epilogue leaves these anchors alone).
 
 A constant B (a weight global, or an inline constant) of a product of SMALL_M rows or more is
@@ -464,18 +465,18 @@ def gemm_epilogue(op: linalg.GenericOp, kind: str) -> Epilogue | None:
             return BIAS_PER_ROW
         return None
 
-    return store_epilogue(op, bias_kind, scale=True)
+    return store_epilogue(op, bias_kind, scale=True, leaky=True)
 
 
 def _epilogue_args(ops: list[Operation], ep: Epilogue | None, c: SSAValue) -> list[SSAValue]:
     """The GEMM call's epilogue arguments: bias, residual (C's pointer when there is none),
-    flags, scale, lo, hi."""
+    flags, scale, lo, hi, slope."""
     bias = c if ep is None or ep.bias is None else _pointer(ops, ep.bias)
     residual = c if ep is None or ep.residual is None else _pointer(ops, ep.residual)
-    flags, values = 0, (1.0, -math.inf, math.inf)
+    flags, values = 0, (1.0, -math.inf, math.inf, 1.0)
     if ep is not None:
         flags = ep.bias_flag | (ADD_RESIDUAL if ep.residual is not None else 0)
-        values = (ep.scale, ep.lo, ep.hi)
+        values = (ep.scale, ep.lo, ep.hi, ep.slope)
     flag_bits = _i64(ops, flags)
     floats = [arith.ConstantOp(FloatAttr(v, f32)) for v in values]
     ops += floats
@@ -702,7 +703,8 @@ def _is_conv_mac(op: linalg.GenericOp) -> bool:
 @dataclass
 class Epilogue:
     """What a routine applies at its store, taken from the elementwise generic after the
-    product: clip(scale * product + bias + residual, lo, hi)."""
+    product: clip(leaky(scale * product + bias + residual), lo, hi) with leaky relu's
+    leaky(v) = max(v, slope * v)."""
 
     op: linalg.GenericOp
     bias: SSAValue | None = None
@@ -710,6 +712,8 @@ class Epilogue:
     """The routine's flag for the kind of bias (per channel, per column, per row)."""
     residual: SSAValue | None = None
     scale: float = 1.0
+    slope: float = 1.0
+    """Leaky relu's alpha (1: none)."""
     lo: float = -math.inf
     hi: float = math.inf
 
@@ -740,12 +744,14 @@ def _scalar_constant(v: SSAValue) -> float | None:
     return float(numpy_from_dense(value).reshape(-1)[0])
 
 
-def store_epilogue(product: linalg.GenericOp, bias_kind: BiasKind, scale: bool) -> Epilogue | None:
+def store_epilogue(
+    product: linalg.GenericOp, bias_kind: BiasKind, scale: bool, leaky: bool = False
+) -> Epilogue | None:
     """The generic that reads the product's output (element by element, and nothing else reads
     it but a dealloc) when its body is a chain the routine can apply at its store: a multiply
     by a constant first (when the routine has a `scale`), a bias add (of a kind `bias_kind`
-    knows), a residual add of a buffer of the output's shape, in that order, then max/min
-    with constants; None otherwise."""
+    knows), a residual add of a buffer of the output's shape, in that order, then (when the
+    routine has a `leaky` slope) one leaky relu, then max/min with constants; None otherwise."""
     out = product.outputs[0]
     out_type = out.type
     assert isinstance(out_type, MemRefType)  # the geometry checked it
@@ -779,9 +785,22 @@ def store_epilogue(product: linalg.GenericOp, bias_kind: BiasKind, scale: bool) 
     found = Epilogue(ep)
     current: SSAValue = product_args[0]
     clipped = False
+    # A leaky relu is three ops: its compare and multiply are taken at the first of them,
+    # and nothing but those and constants may come before its select.
+    leaky_parts: tuple[Operation, ...] = ()
     for o in ep.body.block.ops:
-        if isinstance(o, arith.ConstantOp):
+        if isinstance(o, arith.ConstantOp) or o in leaky_parts[:-1]:
             continue
+        if leaky_parts:
+            if o is not leaky_parts[-1]:
+                return None
+            current, leaky_parts = o.results[0], ()
+            continue
+        if leaky and not clipped and found.slope == 1.0:
+            matched = _leaky_relu(o, current)
+            if matched is not None:
+                found.slope, leaky_parts = matched
+                continue
         if isinstance(o, linalg.YieldOp):
             return found if list(o.operands) == [current] else None
         binary = isinstance(o, arith.FloatingPointLikeBinaryOperation)
@@ -830,6 +849,29 @@ def store_epilogue(product: linalg.GenericOp, bias_kind: BiasKind, scale: bool) 
             return None
         current = o.result
     return None
+
+
+def _leaky_relu(o: Operation, x: SSAValue) -> tuple[float, tuple[Operation, ...]] | None:
+    """(alpha, (compare, multiply, select)) when `o` starts convert-relay-to-linalg's leaky
+    relu of `x`, `select(x > 0, x, x * alpha)`, with a constant alpha in [0, 1]: then it is
+    max(x, alpha * x) exactly (+-0 and NaN included), the routine's slope; else None."""
+    if not isinstance(o, (arith.CmpfOp, arith.MulfOp)) or x not in o.operands:
+        return None
+    uses = list(o.results[0].uses)
+    if len(uses) != 1 or not isinstance(sel := uses[0].operation, arith.SelectOp):
+        return None
+    cmp, mul = sel.cond.owner, sel.rhs.owner
+    if sel.lhs is not x or not isinstance(cmp, arith.CmpfOp) or not isinstance(mul, arith.MulfOp):
+        return None
+    ogt = arith.CMPF_COMPARISON_OPERATIONS.index("ogt")
+    if cmp.predicate.value.data != ogt or cmp.lhs is not x or _float_constant(cmp.rhs) != 0.0:
+        return None
+    if x not in mul.operands or not all(r.has_one_use() for r in (*cmp.results, *mul.results)):
+        return None
+    alpha = _float_constant(mul.rhs if mul.lhs is x else mul.lhs)
+    if alpha is None or not 0.0 <= alpha <= 1.0 or o not in (cmp, mul):
+        return None
+    return alpha, (cmp, mul, sel)
 
 
 def conv_epilogue(conv: linalg.GenericOp) -> Epilogue | None:

@@ -148,8 +148,9 @@ def test_other_dtypes_keep_their_loops() -> None:
     assert _kernel_calls(text, 3) == 0
 
 
-NO_EPILOGUE = (None, None, 0, 1.0, -np.inf, np.inf)
-"""The epilogue arguments that leave the product as it is: no bias nor residual, scale 1, no clip."""
+NO_EPILOGUE = (None, None, 0, 1.0, -np.inf, np.inf, 1.0)
+"""The epilogue arguments that leave the product as it is: no bias nor residual, scale 1, no
+clip, slope 1."""
 
 
 def _c_function(address: int, types: tuple[Attribute, ...]) -> Callable[..., None]:
@@ -260,12 +261,12 @@ def test_few_rows_split_across_threads_bit_for_bit(routine, transposed: bool, m:
 # K = 1 and an N over the pool's split.
 EPILOGUE_SHAPES = [(1, 37, 300), (3, 1003, 517), (13, 35, 300), (150, 45, 400), (7, 16, 1)]
 
-# (flags, scale, lo, hi, accumulate): relu over a column bias; a clip over a row bias, a
-# residual and a scale; a residual added to C += A x B (leaky bounds: lo < 0).
+# (flags, scale, lo, hi, slope, accumulate): relu over a column bias; a clip over a row bias,
+# a residual and a scale; leaky relu (slope 0.1, then lo < 0) of a residual added to C += A x B.
 EPILOGUES = [
-    (BIAS_PER_COLUMN, 1.0, 0.0, np.inf, 0),
-    (BIAS_PER_ROW | ADD_RESIDUAL, 0.5, -0.5, 0.7, 0),
-    (ADD_RESIDUAL, 1.0, -3.0, np.inf, 1),
+    (BIAS_PER_COLUMN, 1.0, 0.0, np.inf, 1.0, 0),
+    (BIAS_PER_ROW | ADD_RESIDUAL, 0.5, -0.5, 0.7, 1.0, 0),
+    (ADD_RESIDUAL, 1.0, -3.0, np.inf, 0.1, 1),
 ]
 
 
@@ -289,7 +290,7 @@ def test_routine_epilogue(routine, transposed: bool, m: int, n: int, k: int) -> 
     sizes = (m, n, k, k, 1, rsb, csb, n, batch, m * k, n * k, m * n)
     before = thread_pool.num_threads()
     try:
-        for flags, scale, lo, hi, accumulate in EPILOGUES:
+        for flags, scale, lo, hi, slope, accumulate in EPILOGUES:
             bias = rng.standard_normal(m if flags & BIAS_PER_ROW else n, dtype=np.float32)
             want = scale * (product + (c0 if accumulate else 0))
             if flags & BIAS_PER_ROW:
@@ -298,13 +299,13 @@ def test_routine_epilogue(routine, transposed: bool, m: int, n: int, k: int) -> 
                 want += bias
             if flags & ADD_RESIDUAL:
                 want += residual
-            want = np.clip(want, lo, hi)
+            want = np.clip(np.maximum(want, slope * want), lo, hi)
             results = []
             for threads in (1, 2):
                 thread_pool.set_num_threads(threads)
                 c = c0.copy()
                 pointers = (a.ctypes.data, b.ctypes.data, c.ctypes.data)
-                epilogue = (bias.ctypes.data, residual.ctypes.data, flags, scale, lo, hi)
+                epilogue = (bias.ctypes.data, residual.ctypes.data, flags, scale, lo, hi, slope)
                 fn(*pointers, *sizes, accumulate, *epilogue)
                 results.append(c)
             np.testing.assert_array_equal(results[0], results[1])
@@ -482,13 +483,13 @@ def test_product_added_to_a_dead_buffer_accumulates_into_it(
 
 EPILOGUE_PROGRAM = """def @main(%x: Tensor[(1, 300), float32], %w: Tensor[(37, 300), float32], %b: Tensor[(37), float32], %x5: Tensor[(5, 400), float32], %w5: Tensor[(45, 400), float32], %p: Tensor[(2, 5, 300), float32], %q: Tensor[(2, 9, 300), float32], %r: Tensor[(2, 5, 9), float32], %a: Tensor[(3, 400), float32], %y: Tensor[(400, 45), float32], %rb: Tensor[(3, 1), float32]) {
   %0 = nn.relu(nn.bias_add(nn.dense(%x, %w, units=37), %b));
-  %1 = nn.relu(nn.dense(%x5, %w5, units=45));
+  %1 = nn.leaky_relu(nn.dense(%x5, %w5, units=45), alpha=0.1f);
   %2 = add(multiply(nn.batch_matmul(%p, %q, transpose_b=True), 0.5f), %r);
   %3 = clip(add(nn.matmul(%a, %y), %rb), a_min=-0.5f, a_max=0.5f);
   (%0, %1, %2, %3)
 }"""
 """Each product's elementwise epilogue goes into its call: a batch-1 dense + bias + relu (dot
-products), relu after a 5-row dense past the K block of both tiles (packed), a scaled
+products), leaky relu after a 5-row dense past the K block of both tiles (packed), a scaled
 batch_matmul plus a residual, a 3-row matmul (rows of B scaled into C) plus a bias per row,
 clipped; N and K off the tiles."""
 

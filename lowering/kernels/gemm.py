@@ -1,11 +1,13 @@
 """A shape-generic float32 GEMM routine, built as one `llvm.func` with vector types.
 
-    C[b] = clip(scale * (A[b] x B[b] (+ C[b])) + bias + residual[b], lo, hi)      for b < batch
+    v    = scale * (A[b] x B[b] (+ C[b])) + bias + residual[b]
+    C[b] = clip(max(v, slope * v), lo, hi)                                  for b < batch
 
 C[b] an M x N row-major view, `+ C[b]` when `accumulate` is set; the epilogue (the bias per
-column or per row, the residual, the scale and the clip, `flags`) is applied to each element
-once its whole sum is in registers, at its last store, so a dense + bias + relu writes C once.
-Without flags, scale 1 and the clip [-inf, inf], it is C (= or +=) A x B.
+column or per row, the residual, the scale, leaky relu's slope and the clip, `flags`) is
+applied to each element once its whole sum is in registers, at its last store, so a dense +
+bias + relu writes C once. Without flags, scale 1, slope 1 and the clip [-inf, inf], it is
+C (= or +=) A x B. max(v, slope * v) is leaky relu for a slope <= 1 (and v itself at 1).
 
 Every operand is addressed through element strides, so one routine serves the plain, the
 transposed and the batched products: A's element (i, k) is at `A + b*bsa + i*rsa + k*csa`,
@@ -70,12 +72,12 @@ F32 = Float32Type()
 GEMM_PARAMS = (
     "A", "B", "C", "M", "N", "K", "rsa", "csa", "rsb", "csb", "ldc",
     "batch", "bsa", "bsb", "bsc", "accumulate",
-    "bias", "residual", "flags", "scale", "lo", "hi",
+    "bias", "residual", "flags", "scale", "lo", "hi", "slope",
 )  # fmt: skip
 """The routine's parameters in order: three pointers, i64 sizes and strides, `accumulate` (0
 or 1), then the epilogue: two pointers (either may be anything when its flag is off), the
-flags and three float32s."""
-GEMM_TYPES = (PTR, PTR, PTR, *([i64] * 13), PTR, PTR, i64, F32, F32, F32)
+flags and four float32s."""
+GEMM_TYPES = (PTR, PTR, PTR, *([i64] * 13), PTR, PTR, i64, F32, F32, F32, F32)
 
 GEMM_PACKED_B_PARAMS = tuple(p for p in GEMM_PARAMS if p not in ("rsb", "csb"))
 """The packed-B entry's parameters: B is already in panels (`pack_b_panels`), no strides."""
@@ -499,16 +501,16 @@ class _Gemm:
         self.residual = ir.select(self.has_residual, ir.at(p["residual"], first), p["C"])
         # Any epilogue at all: without one, the stores skip it (a plain product stays as fast).
         changes = [ir.cmp("ne", p["flags"], zero)]
-        for name, value in (("scale", 1.0), ("lo", -math.inf), ("hi", math.inf)):
+        for name, value in (("scale", 1.0), ("lo", -math.inf), ("hi", math.inf), ("slope", 1.0)):
             changes.append(ir.emit(llvm.FCmpOp(p[name], ir.fconst(value), "une")))
         self.has_epilogue = changes[0]
         for c in changes[1:]:
             self.has_epilogue = ir.emit(llvm.OrOp(self.has_epilogue, c))
 
     def epilogue(self, value: SSAValue, i: SSAValue, n: SSAValue, residual: SSAValue) -> SSAValue:
-        """clip(scale * value + bias + residual, lo, hi) for C's element (or vector of
-        columns) at row i, column n (from the task's first); `residual` its element there.
-        llvm.maximum/minimum keep a NaN (as relu and clip do)."""
+        """clip(max(v, slope * v), lo, hi) with v = scale * value + bias + residual, for C's
+        element (or vector of columns) at row i, column n (from the task's first); `residual`
+        its element there. llvm.maximum/minimum keep a NaN (as relu, leaky relu and clip do)."""
         ir, p = self.ir, self.p
         t = value.type
 
@@ -522,6 +524,9 @@ class _Gemm:
         added = ir.emit(llvm.FAddOp(value, ir.load(residual, t, 4)))
         value = ir.select(self.has_residual, added, value)
         suffix = "f32" if t == F32 else f"v{t.get_shape()[0]}f32"  # pyright: ignore
+        sloped = ir.emit(llvm.FMulOp(value, wide(p["slope"])))
+        leaky = llvm.CallIntrinsicOp(f"llvm.maximum.{suffix}", [value, sloped], [t])
+        value = ir.emit(leaky)
         for bound, name in ((p["lo"], "maximum"), (p["hi"], "minimum")):
             intrinsic = llvm.CallIntrinsicOp(f"llvm.{name}.{suffix}", [value, wide(bound)], [t])
             value = ir.emit(intrinsic)

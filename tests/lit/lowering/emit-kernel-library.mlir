@@ -13,7 +13,7 @@
 // CHECK-NEXT: llvm.func @relay_opt_parallel_for(!llvm.ptr, !llvm.ptr, i64, i64) -> i64
 // CHECK-NEXT: llvm.mlir.global weak @relay_opt_kernel_error(0 : i64) {addr_space = 0 : i32, alignment = 8 : i64} : i64
 // CHECK-NOT:  llvm.func @relay_opt_sgemm_6x16(!llvm.ptr
-// CHECK:      llvm.func @relay_opt_sgemm_6x16(%A: !llvm.ptr, %B: !llvm.ptr, %C: !llvm.ptr, %M: i64, %N: i64, %K: i64, %rsa: i64, %csa: i64, %rsb: i64, %csb: i64, %ldc: i64, %batch: i64, %bsa: i64, %bsb: i64, %bsc: i64, %accumulate: i64, %bias: !llvm.ptr, %residual: !llvm.ptr, %flags: i64, %scale: f32, %lo: f32, %hi: f32) {
+// CHECK:      llvm.func @relay_opt_sgemm_6x16(%A: !llvm.ptr, %B: !llvm.ptr, %C: !llvm.ptr, %M: i64, %N: i64, %K: i64, %rsa: i64, %csa: i64, %rsb: i64, %csb: i64, %ldc: i64, %batch: i64, %bsa: i64, %bsb: i64, %bsc: i64, %accumulate: i64, %bias: !llvm.ptr, %residual: !llvm.ptr, %flags: i64, %scale: f32, %lo: f32, %hi: f32, %slope: f32) {
 // CHECK:        llvm.call @relay_opt_parallel_for(
 // The packed product is the thread-pool task beside it. A null scratch pointer: the byte
 // count asked for goes to the error cell, and the task returns without touching C.
@@ -32,7 +32,7 @@
 // compile time), so it has no B strides, and its task (the same packed product, A packed
 // per call, B not) is beside it.
 // CHECK:      llvm.func internal @relay_opt_sgemm_6x16_packed_b_columns(
-// CHECK:      llvm.func @relay_opt_sgemm_6x16_packed_b(%A_1: !llvm.ptr, %B_1: !llvm.ptr, %C_1: !llvm.ptr, %M_1: i64, %N_1: i64, %K_1: i64, %rsa_1: i64, %csa_1: i64, %ldc_1: i64, %batch_1: i64, %bsa_1: i64, %bsb_1: i64, %bsc_1: i64, %accumulate_1: i64, %bias_1: !llvm.ptr, %residual_1: !llvm.ptr, %flags_1: i64, %scale_1: f32, %lo_1: f32, %hi_1: f32) {
+// CHECK:      llvm.func @relay_opt_sgemm_6x16_packed_b(%A_1: !llvm.ptr, %B_1: !llvm.ptr, %C_1: !llvm.ptr, %M_1: i64, %N_1: i64, %K_1: i64, %rsa_1: i64, %csa_1: i64, %ldc_1: i64, %batch_1: i64, %bsa_1: i64, %bsb_1: i64, %bsc_1: i64, %accumulate_1: i64, %bias_1: !llvm.ptr, %residual_1: !llvm.ptr, %flags_1: i64, %scale_1: f32, %lo_1: f32, %hi_1: f32, %slope_1: f32) {
 // CHECK:        %[[TASK:.*]] = llvm.mlir.addressof @relay_opt_sgemm_6x16_packed_b_columns : !llvm.ptr
 // CHECK-NEXT:   llvm.call @relay_opt_parallel_for(%[[TASK]],
 

@@ -17,6 +17,7 @@
 // CHECK-NEXT:    arith.constant 1.000000e+00 : f32
 // CHECK-NEXT:    arith.constant 0xff800000 : f32
 // CHECK-NEXT:    arith.constant 0x7f800000 : f32
+// CHECK-NEXT:    arith.constant 1.000000e+00 : f32
 // CHECK-NEXT:    llvm.call @relay_opt_sgemm_6x16(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[ACC]], {{.*}})
 // CHECK-NOT:     linalg.generic
 // CHECK:         "memref.copy"(%[[R]], %out0)
@@ -65,6 +66,7 @@ func.func @sum_into_addend(%x: memref<4x2xf32>, %w: memref<3x2xf32>, %out0: memr
 // CHECK-NEXT:    arith.constant 1.000000e+00 : f32
 // CHECK-NEXT:    arith.constant 0xff800000 : f32
 // CHECK-NEXT:    arith.constant 0x7f800000 : f32
+// CHECK-NEXT:    arith.constant 1.000000e+00 : f32
 // CHECK-NEXT:    llvm.call @relay_opt_sgemm_6x16(%{{.*}}, %{{.*}}, %[[DP]], %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[DP]], %[[RP]], %[[FLAGS]], {{.*}})
 // CHECK-NOT:     linalg.generic
 // CHECK:         "memref.copy"(%[[D]], %out0)

@@ -19,7 +19,8 @@
 // CHECK-NEXT:    %[[SCALE:.*]] = arith.constant 1.000000e+00 : f32
 // CHECK-NEXT:    %[[LO:.*]] = arith.constant 0.000000e+00 : f32
 // CHECK-NEXT:    %[[HI:.*]] = arith.constant 0x7f800000 : f32
-// CHECK-NEXT:    llvm.call @relay_opt_sgemm_6x16(%{{.*}}, %{{.*}}, %[[OUT]], {{.*}}, %[[B]], %[[OUT]], %[[FLAGS]], %[[SCALE]], %[[LO]], %[[HI]])
+// CHECK-NEXT:    %[[SLOPE:.*]] = arith.constant 1.000000e+00 : f32
+// CHECK-NEXT:    llvm.call @relay_opt_sgemm_6x16(%{{.*}}, %{{.*}}, %[[OUT]], {{.*}}, %[[B]], %[[OUT]], %[[FLAGS]], %[[SCALE]], %[[LO]], %[[HI]], %[[SLOPE]])
 // CHECK-NOT:     linalg
 // CHECK-NOT:     memref.dealloc
 // CHECK:         func.return
@@ -57,7 +58,8 @@ func.func @dense_bias_relu(%x: memref<7x40xf32>, %w: memref<33x40xf32>, %b: memr
 // CHECK-NEXT:    %[[SCALE:.*]] = arith.constant 5.000000e-01 : f32
 // CHECK-NEXT:    %[[LO:.*]] = arith.constant -1.000000e+00 : f32
 // CHECK-NEXT:    %[[HI:.*]] = arith.constant 6.000000e+00 : f32
-// CHECK-NEXT:    llvm.call @relay_opt_sgemm_6x16({{.*}}, %[[RB]], %[[RES]], %[[FLAGS]], %[[SCALE]], %[[LO]], %[[HI]])
+// CHECK-NEXT:    %[[SLOPE:.*]] = arith.constant 1.000000e+00 : f32
+// CHECK-NEXT:    llvm.call @relay_opt_sgemm_6x16({{.*}}, %[[RB]], %[[RES]], %[[FLAGS]], %[[SCALE]], %[[LO]], %[[HI]], %[[SLOPE]])
 // CHECK-NOT:     linalg
 // CHECK:         func.return
 func.func @batch_matmul_scale_row_bias_residual_clip(%x: memref<2x5x8xf32>, %y: memref<2x8x9xf32>, %rb: memref<5x1xf32>, %res: memref<2x5x9xf32>, %out0: memref<2x5x9xf32>) attributes {relay_opt.outputs = 1 : i64} {
@@ -95,6 +97,7 @@ func.func @batch_matmul_scale_row_bias_residual_clip(%x: memref<2x5x8xf32>, %y: 
 // CHECK:         arith.constant 1.000000e+00 : f32
 // CHECK-NEXT:    arith.constant 0xff800000 : f32
 // CHECK-NEXT:    arith.constant 0x7f800000 : f32
+// CHECK-NEXT:    arith.constant 1.000000e+00 : f32
 // CHECK-NEXT:    llvm.call @relay_opt_sgemm_6x16(
 // CHECK-NEXT:    linalg.generic {{.*}} ins(%[[C0]], %bb : memref<2x5x9xf32>, memref<2xf32>)
 // CHECK:         %[[C1:.*]] = memref.alloc() : memref<2x5x9xf32>
@@ -102,6 +105,7 @@ func.func @batch_matmul_scale_row_bias_residual_clip(%x: memref<2x5x8xf32>, %y: 
 // CHECK:         arith.constant 1.000000e+00 : f32
 // CHECK-NEXT:    arith.constant 0xff800000 : f32
 // CHECK-NEXT:    arith.constant 0x7f800000 : f32
+// CHECK-NEXT:    arith.constant 1.000000e+00 : f32
 // CHECK-NEXT:    llvm.call @relay_opt_sgemm_6x16(
 // CHECK-NEXT:    linalg.generic {{.*}} ins(%[[C1]], %rb : memref<2x5x9xf32>, memref<5x1xf32>) outs(%out1
 // CHECK-NEXT:    ^
@@ -142,5 +146,95 @@ func.func @not_fused(%x: memref<2x5x8xf32>, %y: memref<2x8x9xf32>, %bb: memref<2
   }
   "memref.copy"(%11, %out2) : (memref<2x5x9xf32>, memref<2x5x9xf32>) -> ()
   memref.dealloc %11 : memref<2x5x9xf32>
+  func.return
+}
+
+// dense + leaky_relu(alpha=0.1) + clip: convert-relay-to-linalg's select(x > 0, x, 0.1 * x)
+// is max(x, 0.1 * x), the call's slope (its last argument; 1 elsewhere).
+// CHECK-LABEL: func.func @dense_leaky_relu_clip
+// CHECK-NOT:     memref.alloc
+// CHECK:         %[[SCALE:.*]] = arith.constant 1.000000e+00 : f32
+// CHECK-NEXT:    %[[LO:.*]] = arith.constant 0xff800000 : f32
+// CHECK-NEXT:    %[[HI:.*]] = arith.constant 6.000000e+00 : f32
+// CHECK-NEXT:    %[[SLOPE:.*]] = arith.constant 1.000000e-01 : f32
+// CHECK-NEXT:    llvm.call @relay_opt_sgemm_6x16({{.*}}, %[[SCALE]], %[[LO]], %[[HI]], %[[SLOPE]])
+// CHECK-NOT:     linalg
+// CHECK:         func.return
+func.func @dense_leaky_relu_clip(%x: memref<7x40xf32>, %w: memref<33x40xf32>, %out0: memref<7x33xf32>) attributes {relay_opt.outputs = 1 : i64} {
+  %0 = arith.constant 0.000000e+00 : f32
+  %1 = memref.alloc() : memref<7x33xf32>
+  linalg.fill ins(%0 : f32) outs(%1 : memref<7x33xf32>)
+  linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d1, d2)>, affine_map<(d0, d1, d2) -> (d0, d1)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w : memref<7x40xf32>, memref<33x40xf32>) outs(%1 : memref<7x33xf32>) attrs =  {relay_opt.contraction = "dense"} {
+  ^bb0(%2: f32, %3: f32, %4: f32):
+    %5 = arith.mulf %2, %3 : f32
+    %6 = arith.addf %4, %5 : f32
+    linalg.yield %6 : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%1 : memref<7x33xf32>) outs(%out0 : memref<7x33xf32>) {
+  ^bb0(%7: f32, %8: f32):
+    %zero = arith.constant 0.000000e+00 : f32
+    %9 = arith.cmpf ogt, %7, %zero : f32
+    %alpha = arith.constant 1.000000e-01 : f32
+    %10 = arith.mulf %7, %alpha : f32
+    %11 = arith.select %9, %7, %10 : f32
+    %six = arith.constant 6.000000e+00 : f32
+    %12 = arith.minimumf %11, %six : f32
+    linalg.yield %12 : f32
+  }
+  memref.dealloc %1 : memref<7x33xf32>
+  func.return
+}
+
+// Not fused: alpha 2 (max(x, 2x) is not leaky relu there), and a compare that is not x > 0.
+// CHECK-LABEL: func.func @leaky_not_fused
+// CHECK:         arith.constant 0x7f800000 : f32
+// CHECK-NEXT:    arith.constant 1.000000e+00 : f32
+// CHECK-NEXT:    llvm.call @relay_opt_sgemm_6x16(
+// CHECK-NEXT:    linalg.generic
+// CHECK:           arith.select
+// CHECK:         arith.constant 0x7f800000 : f32
+// CHECK-NEXT:    arith.constant 1.000000e+00 : f32
+// CHECK-NEXT:    llvm.call @relay_opt_sgemm_6x16(
+// CHECK-NEXT:    linalg.generic
+// CHECK:           arith.select
+// CHECK:         func.return
+func.func @leaky_not_fused(%x: memref<7x40xf32>, %w: memref<33x40xf32>, %out0: memref<7x33xf32>, %out1: memref<7x33xf32>) attributes {relay_opt.outputs = 2 : i64} {
+  %0 = arith.constant 0.000000e+00 : f32
+  %1 = memref.alloc() : memref<7x33xf32>
+  linalg.fill ins(%0 : f32) outs(%1 : memref<7x33xf32>)
+  linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d1, d2)>, affine_map<(d0, d1, d2) -> (d0, d1)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w : memref<7x40xf32>, memref<33x40xf32>) outs(%1 : memref<7x33xf32>) attrs =  {relay_opt.contraction = "dense"} {
+  ^bb0(%2: f32, %3: f32, %4: f32):
+    %5 = arith.mulf %2, %3 : f32
+    %6 = arith.addf %4, %5 : f32
+    linalg.yield %6 : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%1 : memref<7x33xf32>) outs(%out0 : memref<7x33xf32>) {
+  ^bb0(%7: f32, %8: f32):
+    %zero = arith.constant 0.000000e+00 : f32
+    %9 = arith.cmpf ogt, %7, %zero : f32
+    %alpha = arith.constant 2.000000e+00 : f32
+    %10 = arith.mulf %7, %alpha : f32
+    %11 = arith.select %9, %7, %10 : f32
+    linalg.yield %11 : f32
+  }
+  memref.dealloc %1 : memref<7x33xf32>
+  %20 = memref.alloc() : memref<7x33xf32>
+  linalg.fill ins(%0 : f32) outs(%20 : memref<7x33xf32>)
+  linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d1, d2)>, affine_map<(d0, d1, d2) -> (d0, d1)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w : memref<7x40xf32>, memref<33x40xf32>) outs(%20 : memref<7x33xf32>) attrs =  {relay_opt.contraction = "dense"} {
+  ^bb0(%22: f32, %23: f32, %24: f32):
+    %25 = arith.mulf %22, %23 : f32
+    %26 = arith.addf %24, %25 : f32
+    linalg.yield %26 : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%20 : memref<7x33xf32>) outs(%out1 : memref<7x33xf32>) {
+  ^bb0(%27: f32, %28: f32):
+    %zero1 = arith.constant 0.000000e+00 : f32
+    %29 = arith.cmpf oge, %27, %zero1 : f32
+    %alpha1 = arith.constant 1.000000e-01 : f32
+    %30 = arith.mulf %27, %alpha1 : f32
+    %31 = arith.select %29, %27, %30 : f32
+    linalg.yield %31 : f32
+  }
+  memref.dealloc %20 : memref<7x33xf32>
   func.return
 }

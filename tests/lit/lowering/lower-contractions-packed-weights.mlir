@@ -33,6 +33,7 @@
 // CHECK-NEXT:    arith.constant 1.000000e+00 : f32
 // CHECK-NEXT:    arith.constant 0xff800000 : f32
 // CHECK-NEXT:    arith.constant 0x7f800000 : f32
+// CHECK-NEXT:    arith.constant 1.000000e+00 : f32
 // CHECK-NEXT:    llvm.call @relay_opt_sgemm_6x16_packed_b(%{{.*}}, %{{.*}}, %{{.*}}, %[[M]], %[[N]], %[[K]], %[[RSA]], %[[CSA]], %[[LDC]], %[[BATCH]], %[[BSA]], %[[BSB]], %[[BSC]], %[[ACC]], {{.*}})
 // CHECK-NOT:     linalg.generic
 

@@ -9,7 +9,7 @@
 // By default (kernels=declare) the module only declares the routine, once: the kernel
 // library's object defines it (runtime/kernel_library.py), and nothing else is added.
 // DECLARE:     llvm.call @relay_opt_sgemm_6x16(
-// DECLARE:     llvm.func @relay_opt_sgemm_6x16(!llvm.ptr, !llvm.ptr, !llvm.ptr, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, !llvm.ptr, !llvm.ptr, i64, f32, f32, f32){{$}}
+// DECLARE:     llvm.func @relay_opt_sgemm_6x16(!llvm.ptr, !llvm.ptr, !llvm.ptr, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, !llvm.ptr, !llvm.ptr, i64, f32, f32, f32, f32){{$}}
 // DECLARE-NOT: llvm.func {{.*}}@relay_opt_sgemm
 // DECLARE-NOT: @malloc
 // DECLARE-NOT: @relay_opt_kernel_error
@@ -46,7 +46,8 @@
 // CHECK-NEXT:    %[[SCALE:.*]] = arith.constant 1.000000e+00 : f32
 // CHECK-NEXT:    %[[LO:.*]] = arith.constant 0xff800000 : f32
 // CHECK-NEXT:    %[[HI:.*]] = arith.constant 0x7f800000 : f32
-// CHECK-NEXT:    llvm.call @relay_opt_sgemm_6x16(%[[XP]], %{{.*}}, %[[CP:.*]], %[[M]], %[[N]], %[[K]], %[[RSA]], %[[CSA]], %[[RSB]], %[[CSB]], %[[LDC]], %[[BATCH]], %{{.*}}, %{{.*}}, %{{.*}}, %[[ACC]], %[[CP]], %[[CP]], %[[FLAGS]], %[[SCALE]], %[[LO]], %[[HI]])
+// CHECK-NEXT:    %[[SLOPE:.*]] = arith.constant 1.000000e+00 : f32
+// CHECK-NEXT:    llvm.call @relay_opt_sgemm_6x16(%[[XP]], %{{.*}}, %[[CP:.*]], %[[M]], %[[N]], %[[K]], %[[RSA]], %[[CSA]], %[[RSB]], %[[CSB]], %[[LDC]], %[[BATCH]], %{{.*}}, %{{.*}}, %{{.*}}, %[[ACC]], %[[CP]], %[[CP]], %[[FLAGS]], %[[SCALE]], %[[LO]], %[[HI]], %[[SLOPE]])
 // CHECK-NOT:     linalg.generic
 // CHECK:         func.return
 
@@ -70,6 +71,7 @@
 // CHECK-NEXT:    arith.constant 1.000000e+00 : f32
 // CHECK-NEXT:    arith.constant 0xff800000 : f32
 // CHECK-NEXT:    arith.constant 0x7f800000 : f32
+// CHECK-NEXT:    arith.constant 1.000000e+00 : f32
 // CHECK-NEXT:    llvm.call @relay_opt_sgemm_6x16(
 
 // float16 and int32 keep their loops.
@@ -146,6 +148,7 @@ func.func @matmul_i32(%x: memref<3x5xi32>, %y: memref<5x7xi32>, %out0: memref<3x
 // CHECK-NEXT:    arith.constant 1.000000e+00 : f32
 // CHECK-NEXT:    arith.constant 0xff800000 : f32
 // CHECK-NEXT:    arith.constant 0x7f800000 : f32
+// CHECK-NEXT:    arith.constant 1.000000e+00 : f32
 // CHECK-NEXT:    llvm.call @relay_opt_sgemm_6x16({{.*}}, %[[ACC]], {{.*}})
 func.func @accumulate(%x: memref<3x5xf32>, %y: memref<5x7xf32>, %out0: memref<3x7xf32>) {
   %one = arith.constant 1.000000e+00 : f32
@@ -200,8 +203,11 @@ func.func @strided_view(%x: memref<3x8xf32>, %y: memref<5x7xf32>, %out0: memref<
 // CHECK-NEXT:    llvm.intr.fma(%{{.*}}) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
 // CHECK-NEXT:    llvm.intr.fma(%{{.*}}) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
 // After the last K block (and with an epilogue) each vector of the tile gets it at its store:
-// scale, bias, residual, the clip.
+// scale, bias, residual, leaky relu's max(v, slope * v), the clip.
 // CHECK:         llvm.fmul %{{.*}}, %{{.*}} : vector<8xf32>
+// CHECK:         %[[V:.*]] = llvm.select %{{.*}}, %{{.*}}, %{{.*}} : i1, vector<8xf32>
+// CHECK:         %[[SLOPED:.*]] = llvm.fmul %[[V]], %{{.*}} : vector<8xf32>
+// CHECK-NEXT:    llvm.call_intrinsic "llvm.maximum.v8f32"(%[[V]], %[[SLOPED]])
 // CHECK:         llvm.call_intrinsic "llvm.maximum.v8f32"
 // CHECK:         llvm.shufflevector
 // CHECK-NEXT:    llvm.call_intrinsic "llvm.minimum.v8f32"
@@ -236,7 +242,7 @@ func.func @strided_view(%x: memref<3x8xf32>, %y: memref<5x7xf32>, %out0: memref<
 // CHECK-NEXT:    llvm.store
 // The entry: the parameters go into a context, and the few-row task or the packed panels to
 // the thread pool.
-// CHECK-LABEL: llvm.func internal @relay_opt_sgemm_6x16(%A: !llvm.ptr, %B: !llvm.ptr, %C: !llvm.ptr, %M: i64, %N: i64, %K: i64, %rsa: i64, %csa: i64, %rsb: i64, %csb: i64, %ldc: i64, %batch: i64, %bsa: i64, %bsb: i64, %bsc: i64, %accumulate: i64, %bias: !llvm.ptr, %residual: !llvm.ptr, %flags: i64, %scale: f32, %lo: f32, %hi: f32)
+// CHECK-LABEL: llvm.func internal @relay_opt_sgemm_6x16(%A: !llvm.ptr, %B: !llvm.ptr, %C: !llvm.ptr, %M: i64, %N: i64, %K: i64, %rsa: i64, %csa: i64, %rsb: i64, %csb: i64, %ldc: i64, %batch: i64, %bsa: i64, %bsb: i64, %bsc: i64, %accumulate: i64, %bias: !llvm.ptr, %residual: !llvm.ptr, %flags: i64, %scale: f32, %lo: f32, %hi: f32, %slope: f32)
 // CHECK:         llvm.icmp "slt" %M, %{{.*}}
 // CHECK:         %[[FEW:.*]] = llvm.mlir.addressof @relay_opt_sgemm_6x16_few_rows : !llvm.ptr
 // CHECK-NEXT:    llvm.call @relay_opt_parallel_for(%[[FEW]], %{{.*}}, %{{.*}}, %{{.*}}) : (!llvm.ptr, !llvm.ptr, i64, i64) -> i64
