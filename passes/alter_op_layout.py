@@ -24,7 +24,10 @@ output block reads only its group's input blocks), its input in its blocked twin
 when they divide a group's channels, else in one block per group; when a group's output
 channels do not fill whole blocks, each group's weight is zero-padded to the next multiple
 (at most GROUP_PADDING times the multiply-adds, else the conv stays) and the padding is
-dropped from its NCHW result, which ends the chain. Anything else (dynamic shapes, other
+dropped from its NCHW result, which ends the chain. A concatenate of channels (axis 1) with
+a blocked operand stays blocked (a concatenate of channel blocks, axis 1 of NCHW{c}c) when
+every operand's channels are whole blocks: SqueezeNet's fire modules join their two expand
+convs without a transform back to NCHW and again. Anything else (dynamic shapes, other
 layouts, out_dtype) stays as it is.
 """
 
@@ -42,6 +45,7 @@ from xdsl.rewriter import InsertPoint, Rewriter
 
 from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay.builder import RelayBuilder
+from relay_opt.dialects.relay.core import TupleOp
 from relay_opt.dialects.relay.ir_helpers import static_shape
 from relay_opt.dialects.relay.ops.elementwise import Add
 from relay_opt.dialects.relay.ops.nn import BiasAdd, Conv2D, Pad
@@ -276,6 +280,32 @@ class _Chain:
             return None
         return b.call(Reshape, v, newshape=[n, ch // c, 1, 1, c])
 
+    def concatenate(self, op: Concatenate) -> None:
+        """A concatenate of NCHW channels with a blocked operand: one of NCHW{c}c channel
+        blocks, when every operand's channels are whole blocks of c."""
+        fields = op.operands[0].owner
+        nchw = static_shape(op.result)
+        if (
+            not isinstance(fields, TupleOp)
+            or op.attrs.axis not in (1, -3)
+            or nchw is None
+            or len(nchw) != 4
+        ):
+            return
+        twins = {self.blocked[v][1] for v in fields.operands if v in self.blocked}
+        if len(twins) != 1:
+            return
+        c = twins.pop()
+        for v in fields.operands:
+            shape = static_shape(v)
+            if v not in self.blocked and (shape is None or len(shape) != 4 or shape[1] % c):
+                return
+        b = self.builder(op)
+        parts = [self.to_blocked(b, v, c) for v in fields.operands]
+        if fields.result.has_one_use():
+            self.replaced.append(fields)  # goes after the concatenate (erased in reverse)
+        self.done(op, b.call(Concatenate, b.tuple(parts), axis=1), c)
+
     def bias_add(self, op: BiasAdd) -> None:
         x, bias = op.operands
         twin = self.blocked.get(x)
@@ -323,6 +353,8 @@ def _alter_block(block: Block, c: int) -> None:
             chain.conv2d(op)
         elif isinstance(op, BiasAdd):
             chain.bias_add(op)
+        elif isinstance(op, Concatenate):
+            chain.concatenate(op)
         elif isinstance(op, RelayOperatorOp) and _layout_agnostic(op):
             chain.elementwise(op)
     if chain.replaced:

@@ -241,3 +241,42 @@ def test_narrow_depthwise_of_a_blocked_input_stays_blocked(block):
     ]
     assert len(transforms) == 2  # of the data: only the chain's edges
     np.testing.assert_allclose(compile(module)(*inputs), want, rtol=1e-4, atol=1e-4)
+
+
+FIRE = """#[version = "0.0.5"]
+def @main(%x: Tensor[(1, 8, 5, 6), float32], %s: Tensor[({c}, 8, 1, 1), float32],
+          %e1: Tensor[({c}, {c}, 1, 1), float32], %e3: Tensor[({c}, {c}, 3, 3), float32],
+          %w: Tensor[({c}, {c2}, 1, 1), float32]) {{
+  %0 = nn.relu(nn.conv2d(%x, %s));
+  %1 = nn.relu(nn.conv2d(%0, %e1));
+  %2 = nn.relu(nn.conv2d(%0, %e3, padding=[1, 1]));
+  nn.conv2d(concatenate((%1, %2), axis=1), %w)
+}}"""
+
+
+def test_fire_module_concatenates_channel_blocks():
+    """SqueezeNet's fire module at the host's block: the two expand convs are concatenated as
+    channel blocks (no transform between them and the next conv), and the compiled module
+    matches the interpreter."""
+    from relay_opt.dialects.relay.ir_helpers import static_shape
+    from relay_opt.dialects.relay.ops.transform import Concatenate
+    from relay_opt.lowering.kernels.target import Target
+
+    c = Target.host().lanes(32)
+    text = FIRE.format(c=c, c2=2 * c)
+    fn = load_program(text, "relay").module.ops.first
+    shapes = [a.type.get_shape() for a in fn.body.block.args]  # pyright: ignore
+    rng = np.random.default_rng(3)
+    inputs = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    module = load_program(text, "relay").module
+    want = interpret(module, inputs)
+    OptimizePass(3, layout_block=c).apply(Context(), module)
+    (concat,) = [op for op in module.walk() if isinstance(op, Concatenate)]
+    assert static_shape(concat.result) == (1, 2, 5, 6, c)
+    transforms = [
+        op
+        for op in module.walk()
+        if isinstance(op, LayoutTransform) and op.attrs.src_layout.startswith("NCHW")
+    ]
+    assert len(transforms) == 2  # of the data: only the chain's edges
+    np.testing.assert_allclose(compile(module)(*inputs), want, rtol=1e-4, atol=1e-4)

@@ -1,6 +1,6 @@
 """The kernel library's blocked depthwise conv2d routine (lowering/kernels/depthwise.py)
 through its C ABI against numpy over random shapes, strides, padding and dilation, with and
-without the epilogue; and lower-contractions calling it for compiled depthwise convs, against
+without the epilogue, bit-identical at 1 and 2 threads; and lower-contractions calling it for compiled depthwise convs, against
 the interpreter."""
 
 from __future__ import annotations
@@ -12,16 +12,27 @@ import pytest
 from xdsl.dialects.builtin import ModuleOp
 
 from relay_opt.lowering.kernels.conv import HAS_BIAS, HAS_RESIDUAL
-from relay_opt.lowering.kernels.depthwise import DEPTHWISE_PARAMS, build_depthwise, depthwise_name
+from relay_opt.lowering.kernels.depthwise import (
+    DEPTHWISE_PARAMS,
+    build_depthwise,
+    build_depthwise_rows,
+    depthwise_name,
+)
+from relay_opt.lowering.kernels.gemm import add_runtime_declarations
 from relay_opt.lowering.kernels.target import Target
 
 
 @pytest.fixture(scope="module", params=["host", 512])
 def routine(request: pytest.FixtureRequest):  # noqa: ANN201
+    from relay_opt.runtime import thread_pool
     from relay_opt.runtime.jit import _llvm, llvm_ir, optimize, target_machine
 
     target = Target.host() if request.param == "host" else Target(vector_bits=request.param)
-    module = ModuleOp([build_depthwise(target)])  # external linkage: callable from here
+    module = ModuleOp([])
+    add_runtime_declarations(module)  # the thread pool's entry among them
+    # External linkage: callable from here; its task is defined beside it.
+    module.body.block.add_ops([build_depthwise_rows(target), build_depthwise(target)])
+    thread_pool.load()  # relay_opt_parallel_for, as a process symbol
     engine = _llvm().create_mcjit_compiler(optimize(llvm_ir(module), 1), target_machine(1))
     engine.finalize_object()
     signature = ctypes.CFUNCTYPE(
@@ -106,6 +117,38 @@ def test_routine_against_numpy(routine, case, epilogue: str) -> None:  # noqa: A
     )  # fmt: skip
     got = y.transpose(0, 1, 4, 2, 3).reshape(want.shape)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_routine_identical_at_1_and_2_threads(routine) -> None:  # noqa: ANN001
+    # Two images of 3 blocks x 9 rows = 54 items, each under DEPTHWISE_MIN_MACS: the split
+    # falls inside an image and a block; the right border and a last narrow tile are checked.
+    from relay_opt.runtime import thread_pool
+
+    _, fn, lanes = routine
+    n, cb, h, wi, oh, ow = 2, 3, 17, 45, 9, 23
+    rng = np.random.default_rng(5)
+    xb = rng.standard_normal((n, cb, h, wi, lanes), dtype=np.float32)
+    wb = rng.standard_normal((cb, 3, 3, lanes), dtype=np.float32)
+    bias = rng.standard_normal(cb * lanes, dtype=np.float32)
+    before = thread_pool.num_threads()
+    results = []
+    try:
+        for threads in (1, 2):
+            thread_pool.set_num_threads(threads)
+            y = np.full((n, cb, oh, ow, lanes), np.nan, dtype=np.float32)
+            fn(
+                xb.ctypes.data, wb.ctypes.data, y.ctypes.data, bias.ctypes.data, None,
+                n, cb, h, wi, oh, ow, 3, 3, 2, 2, 1, 1, 1, 1, HAS_BIAS, 0.0, np.inf,
+            )  # fmt: skip
+            results.append(y)
+    finally:
+        thread_pool.set_num_threads(before)
+    np.testing.assert_array_equal(results[0], results[1])  # a deterministic partition
+    x = xb.transpose(0, 1, 4, 2, 3).reshape(n, cb * lanes, h, wi)
+    w = wb.transpose(0, 3, 1, 2).reshape(cb * lanes, 3, 3)
+    want = _reference(x, w, (2, 2), (1, 1, 1, 1), (1, 1)) + bias.reshape(1, -1, 1, 1)
+    got = results[1].transpose(0, 1, 4, 2, 3).reshape(want.shape)
+    np.testing.assert_allclose(got, np.maximum(want, 0), rtol=1e-4, atol=1e-4)
 
 
 # -- lower-contractions: compiled depthwise convs against the interpreter --------------------

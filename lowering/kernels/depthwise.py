@@ -13,13 +13,18 @@ each image, channel block and output row: the row's valid kernel rows; tiles who
 taps are all inside the image take the fast path, the others (the borders, the last OW mod
 T columns) test each tap of each column and read zeros outside, so padding costs no copy.
 The epilogue (bias, residual, clip) is the conv2d routine's, applied at the store.
+
+The work items are the (image, channel block, output row) triples, which the thread pool
+splits in contiguous runs (`build_depthwise_rows`, the routine's task): each output element
+is computed by one item in the same order at any thread count, so the result is
+bit-identical.
 """
 
 from __future__ import annotations
 
 from xdsl.dialects import llvm
 from xdsl.dialects.builtin import i64
-from xdsl.ir import SSAValue
+from xdsl.ir import Block, Region, SSAValue
 
 from relay_opt.lowering.kernels.conv import HAS_BIAS, HAS_RESIDUAL, ConvTile, _Conv
 from relay_opt.lowering.kernels.gemm import _IR, F32, PTR
@@ -41,31 +46,95 @@ DEPTHWISE_COLUMNS = 8
 fit AVX2's 16 registers."""
 
 
+DEPTHWISE_MIN_MACS = 1 << 16
+"""A thread's share is at least this many multiply-adds (some microseconds at the routine's
+speed; a parallel region costs about one): a depthwise layer has few multiply-adds per
+byte, so a smaller share than the GEMM's still pays."""
+
+
 def depthwise_name(target: Target) -> str:
     return f"relay_opt_depthwise_conv2d_nchw{target.lanes(32)}c_{DEPTHWISE_COLUMNS}"
 
 
+def _tile(target: Target) -> ConvTile:
+    return ConvTile(columns=DEPTHWISE_COLUMNS, vectors=1, lanes=target.lanes(32))
+
+
 def build_depthwise(target: Target, linkage: str = "external") -> llvm.FuncOp:
     """The routine `depthwise_name(target)(X, W, Y, bias, residual, N, C, H, WI, OH, OW, KH,
-    KW, SH, SW, PH, PW, DH, DW, flags, lo, hi)`."""
-    tile = ConvTile(columns=DEPTHWISE_COLUMNS, vectors=1, lanes=target.lanes(32))
+    KW, SH, SW, PH, PW, DH, DW, flags, lo, hi)`: its parameters in a context, its work items
+    on the thread pool (`build_depthwise_rows`, defined beside it)."""
     return routine_function(
         depthwise_name(target),
         DEPTHWISE_PARAMS,
         DEPTHWISE_TYPES,
         lambda region, entry, params: _Depthwise(
-            _IR(region, entry), tile, params, target.fma
-        ).build(),
+            _IR(region, entry), _tile(target), params, target.fma
+        ).run(f"{depthwise_name(target)}_rows"),
         linkage,
     )
 
 
-DEPTHWISE_KERNEL = Kernel(name=depthwise_name, params=DEPTHWISE_TYPES, build=build_depthwise)
-"""The blocked depthwise conv2d as a routine of the kernel library."""
+def build_depthwise_rows(target: Target) -> llvm.FuncOp:
+    """`depthwise_name(target)_rows(ctx, begin, end)`: work items [begin, end) (an output
+    row of an image's channel block, item (n * C + cb) * OH + oy), the parameters read from
+    `ctx` (DEPTHWISE_PARAMS, 8 bytes each): one thread's task (kernels/thread_pool.py)."""
+    from relay_opt.lowering.kernels.thread_pool import BODY_TYPE
+
+    entry = Block(arg_types=list(BODY_TYPE.inputs))
+    region = Region(entry)
+    ir = _IR(region, entry)
+    ctx, begin, end = entry.args
+    p: dict[str, SSAValue] = {}
+    for k, (name, typ) in enumerate(zip(DEPTHWISE_PARAMS, DEPTHWISE_TYPES, strict=True)):
+        # (a bitcast: llvmlite types the element pointer i64*, and a slot may hold an f32)
+        slot = ir.emit(llvm.BitcastOp(ir.gep(ctx, ir.const(k), elem=i64), PTR))
+        if typ == F32:
+            p[name] = ir.emit(llvm.LoadOp(slot, F32, alignment=4))
+        else:
+            v = ir.emit(llvm.LoadOp(slot, i64, alignment=8))
+            p[name] = ir.emit(llvm.IntToPtrOp(v)) if typ == PTR else v
+    _Depthwise(ir, _tile(target), p, target.fma).items(begin, end)
+    ir.emit(llvm.ReturnOp(ir.const(0)))
+    return llvm.FuncOp(
+        f"{depthwise_name(target)}_rows",
+        BODY_TYPE,
+        linkage=llvm.LinkageAttr("internal"),
+        body=region,
+    )
+
+
+DEPTHWISE_KERNEL = Kernel(
+    name=depthwise_name,
+    params=DEPTHWISE_TYPES,
+    build=build_depthwise,
+    helpers=lambda target: [build_depthwise_rows(target)],
+)
+"""The blocked depthwise conv2d as a routine of the kernel library (its work items are a
+thread-pool task)."""
 
 
 class _Depthwise(_Conv):
-    def build(self) -> None:
+    def run(self, task: str) -> None:
+        """The routine's body: the parameters into a context, the N * C * OH items across
+        the pool, each thread's share at least DEPTHWISE_MIN_MACS multiply-adds."""
+        from relay_opt.lowering.kernels.thread_pool import PARALLEL_FOR
+
+        ir, p = self.ir, self.p
+        ctx = ir.emit(llvm.AllocaOp(self.c(len(DEPTHWISE_PARAMS)), i64, alignment=8))
+        for k, (name, typ) in enumerate(zip(DEPTHWISE_PARAMS, DEPTHWISE_TYPES, strict=True)):
+            v = ir.emit(llvm.PtrToIntOp(p[name], i64)) if typ == PTR else p[name]
+            slot = ir.emit(llvm.BitcastOp(ir.gep(ctx, self.c(k), elem=i64), PTR))
+            ir.store(v, slot, 4 if typ == F32 else 8)
+        items = ir.mul(ir.mul(p["N"], p["C"]), p["OH"])
+        per_item = ir.mul(ir.mul(p["OW"], self.c(self.t.lanes)), ir.mul(p["KH"], p["KW"]))
+        grain = self.div(self.c(DEPTHWISE_MIN_MACS), ir.add(per_item, self.c(1)))
+        address = ir.emit(llvm.AddressOfOp(task, PTR))
+        ir.emit(llvm.CallOp(PARALLEL_FOR, address, ctx, items, grain, return_type=i64))
+        ir.emit(llvm.ReturnOp())
+
+    def items(self, begin: SSAValue, end: SSAValue) -> None:
+        """Work items [begin, end): each an output row of one image's channel block."""
         ir, lanes = self.ir, self.t.lanes
         p = self.p = dict(self.p)
         p["OB"] = p["C"]  # the store's output blocks
@@ -138,15 +207,9 @@ class _Depthwise(_Conv):
             ir.loop(fast_lo, fast_hi, cols, lambda ox, _: tile(ox, False))
             ir.loop(fast_hi, p["OW"], cols, lambda ox, _: tile(ox, True))
 
-        ir.loop(
-            zero,
-            p["N"],
-            one,
-            lambda n, _: ir.loop(
-                zero,
-                p["C"],
-                one,
-                lambda cb, _: ir.loop(zero, p["OH"], one, lambda oy, _: row(n, cb, oy)),
-            ),
-        )
-        ir.emit(llvm.ReturnOp())
+        def item(i: SSAValue, _: list[SSAValue]) -> None:
+            plane = self.div(i, p["OH"])  # n * C + cb
+            n = self.div(plane, p["C"])
+            row(n, ir.sub(plane, ir.mul(n, p["C"])), ir.sub(i, ir.mul(plane, p["OH"])))
+
+        ir.loop(begin, end, one, item)

@@ -35,6 +35,16 @@
 // CHECK:      llvm.func @relay_opt_sgemm_6x16_packed_b(%A_1: !llvm.ptr, %B_1: !llvm.ptr, %C_1: !llvm.ptr, %M_1: i64, %N_1: i64, %K_1: i64, %rsa_1: i64, %csa_1: i64, %ldc_1: i64, %batch_1: i64, %bsa_1: i64, %bsb_1: i64, %bsc_1: i64, %accumulate_1: i64, %bias_1: !llvm.ptr, %residual_1: !llvm.ptr, %flags_1: i64, %scale_1: f32, %lo_1: f32, %hi_1: f32, %slope_1: f32) {
 // CHECK:        %[[TASK:.*]] = llvm.mlir.addressof @relay_opt_sgemm_6x16_packed_b_columns : !llvm.ptr
 // CHECK-NEXT:   llvm.call @relay_opt_parallel_for(%[[TASK]],
+// The depthwise routine's work items, N * C * OH output rows of a channel block, are its
+// task beside it; each thread's share is at least 2^16 multiply-adds (OW * 8 * KH * KW each).
+// CHECK:      llvm.func internal @relay_opt_depthwise_conv2d_nchw8c_8_rows(%{{.*}}: !llvm.ptr, %{{.*}}: i64, %{{.*}}: i64) -> i64 {
+// CHECK:      llvm.func @relay_opt_depthwise_conv2d_nchw8c_8(%X_{{[0-9]+}}: !llvm.ptr,
+// CHECK:        %[[NC:.*]] = llvm.mul %N_{{[0-9]+}}, %C_{{[0-9]+}} : i64
+// CHECK-NEXT:   %[[ITEMS:.*]] = llvm.mul %[[NC]], %OH_{{[0-9]+}} : i64
+// CHECK:        %[[MIN:.*]] = llvm.mlir.constant(65536) : i64
+// CHECK:        %[[GRAIN:.*]] = llvm.sdiv %[[MIN]], %{{.*}} : i64
+// CHECK-NEXT:   %[[DW:.*]] = llvm.mlir.addressof @relay_opt_depthwise_conv2d_nchw8c_8_rows : !llvm.ptr
+// CHECK-NEXT:   llvm.call @relay_opt_parallel_for(%[[DW]], %{{.*}}, %[[ITEMS]], %[[GRAIN]])
 
 // 128-bit vectors without FMA: a 6x8 tile of multiplies and adds.
 // SSE:     llvm.func @relay_opt_sgemm_6x8(
