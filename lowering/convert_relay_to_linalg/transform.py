@@ -35,6 +35,7 @@ from relay_opt.dialects.relay.ops.transform import (
     Full,
     GridSample,
     LayoutTransform,
+    NdarraySize,
     Ones,
     OnesLike,
     Repeat,
@@ -43,6 +44,7 @@ from relay_opt.dialects.relay.ops.transform import (
     Resize2D,
     ReverseSequence,
     RoiAlign,
+    ShapeOf,
     Split,
     Squeeze,
     Stack,
@@ -1549,3 +1551,38 @@ def lower_arange(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
         [PARALLEL],
         lambda b, a: body(b, a),
     )[0]
+
+
+@lowering(ShapeOf)
+def lower_shape_of(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    """out[i] = the data's size i: a constant for a static axis, `tensor.dim` for a `?` one
+    (read once, before the loop), picked by the loop index and converted to the dtype."""
+    from relay_opt.lowering.convert_relay_to_linalg.structured import index
+
+    out_t = signless(op.result.type)
+    dims = runtime_dims(lw, args[0])
+    if not dims:  # a scalar's shape has no elements
+        return filled(lw, out_t, 0)
+    elem = out_t.element_type  # pyright: ignore[reportAttributeAccessIssue]
+
+    def body(b: Builder, a: Sequence[SSAValue]) -> SSAValue:  # noqa: ARG001
+        i = index(b, 0)
+        size = dims[0]
+        for k in range(1, len(dims)):
+            at = b.insert(arith.ConstantOp.from_int_and_width(k, IndexType())).results[0]
+            is_k = b.insert(arith.CmpiOp(i, at, "eq")).results[0]
+            size = b.insert(arith.SelectOp(is_k, dims[k], size)).results[0]
+        return b.insert(arith.IndexCastOp(size, elem)).results[0]
+
+    return generic(lw, [], [empty(lw, out_t)], [_identity(1)], [PARALLEL], body)[0]
+
+
+@lowering(NdarraySize)
+def lower_ndarray_size(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    """The product of the data's sizes (run-time ones read with `tensor.dim`), as a scalar."""
+    from xdsl.dialects.linalg import ops as linalg
+
+    out_t = signless(op.result.type)
+    total = _index_product(lw, runtime_dims(lw, args[0]))
+    value = lw.insert(arith.IndexCastOp(total, out_t.element_type)).results[0]  # pyright: ignore[reportAttributeAccessIssue]
+    return lw.insert(linalg.FillOp([value], [empty(lw, out_t)], [out_t])).results[0]
