@@ -157,14 +157,16 @@ def @main(%x: Tensor[(?), float32], %i: Tensor[(?), int32]) {
   (arange(0f, add(sum(%x), 3f), 0.5f), arange(5f, mean(%x), -0.7f),
    arange(cast(sum(%i), dtype="int64"), 40i64, 3i64), arange(sum(%i), 0, -2))
 }""",
-    # Sizes read at run time: a shape, a count, and a reshape to a shape built from them.
+    # Sizes read at run time: a shape, a count, a reshape to a shape built from them, and a
+    # broadcast of data with a `?` dim to another tensor's shape.
     "shape_of": """
-def @main(%x: Tensor[(?, 3, ?), float32], %s: float32) {
+def @main(%x: Tensor[(?, 3, ?), float32], %s: float32, %b: Tensor[(1, ?), float32],
+          %c: Tensor[(2, ?), float32]) {
   %0 = shape_of(%x, dtype="int64");
   %1 = strided_slice(%0, begin=[0], end=[1]);
   %2 = reshape(floor_divide(ndarray_size(%x, dtype="int64"), %1), newshape=[1]);
   (shape_of(%x), ndarray_size(%x), shape_of(%s), ndarray_size(%s),
-   dyn.reshape(%x, concatenate((%1, %2))))
+   dyn.reshape(%x, concatenate((%1, %2))), dyn.broadcast_to(%b, shape_of(%c)))
 }""",
 }
 

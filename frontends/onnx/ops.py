@@ -1299,17 +1299,20 @@ def expand(n: Node) -> Value:
 
 
 def _expand_at_run_time(n: Node, x: Value, shape: Value) -> Value:
-    """Expand to a shape computed at run time: numpy's broadcast of the data's (static) shape
-    and it (a 1 in it keeps the data's dim), then `dyn.broadcast_to`, which checks the rest."""
+    """Expand to a shape computed at run time: numpy's broadcast of the data's shape (its `?`
+    sizes read at run time) and it (a 1 in it keeps the data's dim), then `dyn.broadcast_to`,
+    which checks the rest."""
     in_shape = n.shape(x)
-    if DYNAMIC in in_shape:
-        n.const_input(1, "shape")  # (raises: the shape must be a constant)
     rank = max(len(in_shape), n.shape(shape)[0])
     shape = n.cast(shape, "int64")
     if n.shape(shape)[0] < rank:
         ones = np.ones(rank - n.shape(shape)[0], np.int64)
         shape = n.op("concatenate", [ones, shape], axis=0)
-    padded = np.array([1] * (rank - len(in_shape)) + list(in_shape), np.int64)
+    padded: Value = np.array([1] * (rank - len(in_shape)) + list(in_shape), np.int64)
+    if DYNAMIC in in_shape:
+        sizes = n.op("shape_of", x, dtype="int64")
+        ones = np.ones(rank - len(in_shape), np.int64)
+        padded = n.op("concatenate", [ones, sizes], axis=0) if len(ones) else sizes
     out = n.op("where", n.op("equal", shape, n.scalar(1, "int64")), padded, shape)
     return n.op("dyn.broadcast_to", x, out)
 

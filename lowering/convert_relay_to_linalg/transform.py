@@ -61,6 +61,7 @@ from relay_opt.dialects.relay.ops.transform import (
     transpose_axes,
 )
 from relay_opt.dialects.relay.registry import RelayOperatorOp
+from relay_opt.dialects.relay.types import DYNAMIC
 from relay_opt.lowering.convert_relay_to_linalg import Lowerer, lowering, signless
 from relay_opt.lowering.convert_relay_to_linalg.elementwise import broadcast_map
 from relay_opt.lowering.convert_relay_to_linalg.structured import (
@@ -190,9 +191,11 @@ def runtime_shape(lw: Lowerer, x: SSAValue) -> list:  # noqa: ANN001
 
 
 def index_value(lw: Lowerer, dim) -> SSAValue:  # noqa: ANN001
-    """A dim (an int or a run-time size) as an index value."""
+    """A dim (an int, a run-time size or an index value already) as an index value."""
     from relay_opt.lowering.convert_relay_to_linalg import RuntimeDim
 
+    if isinstance(dim, SSAValue):
+        return dim
     return dim.value if isinstance(dim, RuntimeDim) else RuntimeDim.const(lw, dim).value
 
 
@@ -359,20 +362,19 @@ def lower_dyn_strided_slice(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValu
 
 @lowering(DynBroadcastTo)
 def lower_dyn_broadcast_to(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
-    """Each result element reads the data at its index, or at 0 along the data's size-1 dims
-    (the data's shape is static); each other dim of the data must equal the size read."""
+    """Each result element reads the data at its index, or at 0 along the data's size-1 dims;
+    each other static dim of the data must equal the size read. A `?` dim of the data is
+    read at 0 when it is 1 at run time, else it must equal the size read too."""
     from xdsl.dialects import arith
 
     x = args[0]
     x_shape = shape_of(x)
     out_t = signless(op.result.type)
     n = len(shape_of(out_t))
-    if any(dim < 0 for dim in x_shape):
-        raise RelayError("'dyn.broadcast_to' of data with ? dimensions is not supported yet", op)
     sizes = lw.result_dims()
     offset = n - len(x_shape)
     for k, dim in enumerate(x_shape):
-        if dim != 1:
+        if dim not in (1, DYNAMIC):
             lw.check_equal(
                 op, sizes[k + offset], dim, "the data's dimension does not broadcast to the shape"
             )
@@ -381,6 +383,8 @@ def lower_dyn_broadcast_to(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue
         assert isinstance(size, SSAValue)
         negative = lw.insert(arith.CmpiOp(size, zero, "slt")).results[0]
         lw.objects.fail_if(op, negative, "'dyn.broadcast_to': a size of the shape is negative")
+    if DYNAMIC in x_shape:
+        return _dynamic_broadcast_to(lw, op, x)
     from relay_opt.lowering.convert_relay_to_linalg.structured import index
 
     def body(b, a):  # noqa: ANN001, ANN202, ARG001
@@ -1522,7 +1526,7 @@ def lower_arange(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
     """out[i] = start + i * step; the length is static once infer-types saw constant operands."""
     from xdsl.dialects import arith
 
-    from relay_opt.dialects.relay.types import DYNAMIC, tensor_dtype
+    from relay_opt.dialects.relay.types import tensor_dtype
     from relay_opt.lowering.convert_relay_to_linalg.elementwise import cast_scalar
     from relay_opt.lowering.convert_relay_to_linalg.structured import index
 
