@@ -1312,6 +1312,10 @@ def _gen_like(g: Generator, op: str) -> None:
     g.emit(op, [g.tensor(ALL)], {})
 
 
+def _gen_size(g: Generator, op: str) -> None:
+    g.emit(op, [g.tensor(ALL, rank=(0, 4))], {"dtype": g.choice(("int32", "int64"))})
+
+
 def _gen_arange(g: Generator, op: str) -> None:
     dtype = g.choice(("float32", "int32", "int64", "float64", "int8"))
     if _is_float(dtype):
@@ -1596,6 +1600,8 @@ GENERATORS: dict[str, _G] = {
     "zeros_like": _gen_like,
     "ones_like": _gen_like,
     "arange": _gen_arange,
+    "shape_of": _gen_size,
+    "ndarray_size": _gen_size,
     "layout_transform": _gen_layout_transform,
     "image.resize2d": _gen_resize,
     "image.grid_sample": _gen_grid_sample,

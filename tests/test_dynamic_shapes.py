@@ -157,6 +157,17 @@ def @main(%x: Tensor[(?), float32], %i: Tensor[(?), int32]) {
   (arange(0f, add(sum(%x), 3f), 0.5f), arange(5f, mean(%x), -0.7f),
    arange(cast(sum(%i), dtype="int64"), 40i64, 3i64), arange(sum(%i), 0, -2))
 }""",
+    # Sizes read at run time: a shape, a count, a reshape to a shape built from them, and a
+    # broadcast of data with a `?` dim to another tensor's shape.
+    "shape_of": """
+def @main(%x: Tensor[(?, 3, ?), float32], %s: float32, %b: Tensor[(1, ?), float32],
+          %c: Tensor[(2, ?), float32]) {
+  %0 = shape_of(%x, dtype="int64");
+  %1 = strided_slice(%0, begin=[0], end=[1]);
+  %2 = reshape(floor_divide(ndarray_size(%x, dtype="int64"), %1), newshape=[1]);
+  (shape_of(%x), ndarray_size(%x), shape_of(%s), ndarray_size(%s),
+   dyn.reshape(%x, concatenate((%1, %2))), dyn.broadcast_to(%b, shape_of(%c)))
+}""",
 }
 
 
@@ -322,6 +333,50 @@ def test_onnx_dim_param_compiles_once(tmp_path: Path):
         x = np.random.default_rng(n).standard_normal((n, 4)).astype(np.float32)
         want = np.maximum(x @ w1 + b1, 0) @ w2 + b2
         np.testing.assert_allclose(exe(x), want, rtol=1e-4, atol=1e-5)
+
+
+def test_onnx_flatten_by_a_run_time_shape_compiles_once(tmp_path: Path):
+    """`Reshape(x, Concat(Shape(x)[0:1], [-1]))`, flatten keeping a symbolic batch: Shape
+    and the Reshape's -1 read the sizes at run time, the result is `?` dims (as is a
+    Flatten with `?` dims on both sides of its axis)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = np.random.default_rng(0).standard_normal((12, 5)).astype(np.float32)
+    consts = {"zero": [0], "one": [1], "minus1": [-1]}
+    graph = helper.make_graph(
+        [
+            helper.make_node("Shape", ["x"], ["s"]),
+            helper.make_node("Slice", ["s", "zero", "one"], ["n"]),
+            helper.make_node("Concat", ["n", "minus1"], ["target"], axis=0),
+            helper.make_node("Reshape", ["x", "target"], ["flat"]),
+            helper.make_node("MatMul", ["flat", "w"], ["y"]),
+            helper.make_node("Size", ["x"], ["count"]),
+            helper.make_node("Flatten", ["z"], ["fz"], axis=2),
+        ],
+        "flatten",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 4]),
+            helper.make_tensor_value_info("z", TensorProto.FLOAT, ["N", 2, "M"]),
+        ],
+        [
+            helper.make_tensor_value_info("y", TensorProto.FLOAT, None),
+            helper.make_tensor_value_info("count", TensorProto.INT64, None),
+            helper.make_tensor_value_info("fz", TensorProto.FLOAT, None),
+        ],
+        [numpy_helper.from_array(np.array(v, np.int64), k) for k, v in consts.items()]
+        + [numpy_helper.from_array(w, "w")],
+    )
+    path = tmp_path / "flatten.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    exe = compile(load_program(path).module, opt=1, cache=False)
+    for n in (1, 4):
+        x = np.random.default_rng(n).standard_normal((n, 3, 4)).astype(np.float32)
+        z = np.arange(n * 2 * (n + 2), dtype=np.float32).reshape(n, 2, n + 2)
+        y, count, fz = exe(x, z)
+        np.testing.assert_allclose(y, x.reshape(n, 12) @ w, rtol=1e-5, atol=1e-5)
+        assert count.dtype == np.int64 and int(count) == 12 * n
+        np.testing.assert_array_equal(fz, z.reshape(n * 2, n + 2))
 
 
 @pytest.mark.parametrize("dtype", ["float32", "int64"])

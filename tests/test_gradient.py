@@ -465,6 +465,8 @@ NOT_DIFFERENTIABLE = {
     **{n: _BOOLEAN for n in ("less_equal", "logical_and", "logical_not", "logical_or")},
     "det": "its adjoint is det(A) times A's inverse transposed, and no registry operator inverts",
     "floor_divide": "integer division, as in TVM (floor(a / b) differentiates on floats)",
+    "ndarray_size": "an integer count of the data's elements, not a function of their values",
+    "shape_of": "integer sizes of the data, not a function of its values",
     "image.grid_sample": (
         "its data adjoint scatters into positions read from the grid, which no registry "
         "operator expresses (a scatter-add by computed index)"

@@ -438,6 +438,12 @@ CASES["full"] = lambda rng: [
 CASES["zeros_like"] = unary()
 CASES["ones_like"] = unary("int32")
 CASES["copy"] = unary("int8")
+CASES["shape_of"] = lambda rng: [
+    *unary()(rng),
+    ([arr(rng, (2, 0, 3), "int8")], {"dtype": "int64"}),
+    ([arr(rng, rand_shape(rng, 4), "bool")], {"dtype": "int32"}),
+]
+CASES["ndarray_size"] = CASES["shape_of"]
 CASES["broadcast_to_like"] = lambda rng: [
     ([arr(rng, (3, 1)), arr(rng, (r(rng), 3, r(rng)))], {}),
     ([arr(rng, ()), arr(rng, (2, 2), "int32")], {}),

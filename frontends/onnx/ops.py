@@ -932,20 +932,27 @@ def matmul_values(n: Node, a: Value, b: Value) -> Value:
 
 @converter("Shape")
 def shape(n: Node) -> Value:
-    dims = np.array(n.shape(n.required(0)), dtype=np.int64)
+    x = n.required(0)
+    dims = np.array(n.shape(x), dtype=np.int64)
     rank = len(dims)
-    start = n.attr("start", 0)
-    end = n.attr("end", rank)
-    if (dims[slice(start, end)] < 0).any():  # a `?` dim: known only at run time
-        raise n.unsupported("Shape of a ? dimension (a run-time shape) is not supported")
-    return dims[slice(start, end)]
+    # ONNX clamps start and end to the rank, as Python's slices do.
+    picked = range(rank)[slice(n.attr("start", 0), n.attr("end", rank))]
+    begin, end = picked.start, max(picked.stop, picked.start)
+    if (dims[begin:end] >= 0).all():
+        return dims[begin:end]
+    # A `?` dim: its size is read at run time (`shape_of`).
+    sizes = n.op("shape_of", x, dtype="int64")
+    if (begin, end) == (0, rank):
+        return sizes
+    return n.op("strided_slice", sizes, begin=[begin], end=[end], strides=[1])
 
 
 @converter("Size")
 def size(n: Node) -> Value:
-    dims = n.shape(n.required(0))
-    if any(d < 0 for d in dims):
-        raise n.unsupported("Size of a tensor with ? dimensions is not supported")
+    x = n.required(0)
+    dims = n.shape(x)
+    if any(d < 0 for d in dims):  # a `?` dim: the count is read at run time
+        return n.op("ndarray_size", x, dtype="int64")
     return np.array(int(np.prod(dims)), dtype=np.int64)
 
 
@@ -1020,7 +1027,7 @@ def reshape(n: Node) -> Value:
     x = n.required(0)
     in_shape = n.shape(x)
     allowzero = n.attr("allowzero", 0)
-    if n.opset >= 5 and not isinstance(n.required(1), np.ndarray) and DYNAMIC not in in_shape:
+    if n.opset >= 5 and not isinstance(n.required(1), np.ndarray):
         return _reshape_at_run_time(n, x, n.required(1), bool(allowzero))
     target = n.attr("shape") if n.opset < 5 else n.const_input(1, "shape")
     target = [int(d) for d in np.asarray(target).reshape(-1)]
@@ -1051,16 +1058,33 @@ def _reshape_at_run_time(n: Node, x: Value, shape: Value, allowzero: bool) -> Va
     rank = n.shape(shape)[0]
     in_shape = n.shape(x)
     shape = n.cast(shape, "int64")
+    dynamic = DYNAMIC in in_shape  # the data's sizes read at run time too
     if not allowzero:
         kept = np.array([in_shape[k] if k < len(in_shape) else 0 for k in range(rank)], np.int64)
+        if dynamic:
+            kept = _padded_shape_of(n, x, rank)
         shape = n.op("where", n.op("equal", shape, n.scalar(0, "int64")), kept, shape)
     infer = n.op("equal", shape, n.scalar(-1, "int64"))
     known = n.op("prod", n.op("where", infer, n.scalar(1, "int64"), shape))
-    total = n.scalar(int(np.prod(in_shape)), "int64")
+    total = (
+        n.op("ndarray_size", x, dtype="int64")
+        if dynamic
+        else n.scalar(int(np.prod(in_shape)), "int64")
+    )
     # (max 1: a zero-size known part must not divide by zero; the count check reports it)
     inferred = n.op("floor_divide", total, n.op("maximum", known, n.scalar(1, "int64")))
     shape = n.op("where", infer, inferred, shape)
     return n.op("dyn.reshape", x, shape)
+
+
+def _padded_shape_of(n: Node, x: Value, length: int) -> Value:
+    """The data's run-time shape cut or padded with zeros to `length` entries: the sizes
+    a Reshape's 0 codes keep (a 0 past the data's rank keeps 0, as the static path does)."""
+    rank = n.rank(x)
+    sizes = n.op("shape_of", x, dtype="int64")
+    if length <= rank:
+        return sizes if length == rank else n.op("strided_slice", sizes, begin=[0], end=[length])
+    return n.op("concatenate", [sizes, np.zeros(length - rank, np.int64)], axis=0)
 
 
 @converter("Flatten")
@@ -1075,7 +1099,13 @@ def flatten(n: Node) -> Value:
             return n.reshape(x, [-1, int(np.prod(rest))])
         if all(d >= 0 for d in lead):
             return n.reshape(x, [int(np.prod(lead)), -1])
-        raise n.unsupported("Flatten with ? dimensions on both sides of its axis")
+        # Both sides: their products read at run time (`shape_of`), then `dyn.reshape`.
+        sizes = n.op("shape_of", x, dtype="int64")
+        sides = [
+            n.op("prod", n.op("strided_slice", sizes, begin=[b], end=[e]), axis=[0], keepdims=True)
+            for b, e in ((0, axis), (axis, len(shape)))
+        ]
+        return n.op("dyn.reshape", x, n.op("concatenate", sides, axis=0))
     return n.reshape(x, [int(np.prod(shape[:axis])), int(np.prod(shape[axis:]))])
 
 
@@ -1269,17 +1299,20 @@ def expand(n: Node) -> Value:
 
 
 def _expand_at_run_time(n: Node, x: Value, shape: Value) -> Value:
-    """Expand to a shape computed at run time: numpy's broadcast of the data's (static) shape
-    and it (a 1 in it keeps the data's dim), then `dyn.broadcast_to`, which checks the rest."""
+    """Expand to a shape computed at run time: numpy's broadcast of the data's shape (its `?`
+    sizes read at run time) and it (a 1 in it keeps the data's dim), then `dyn.broadcast_to`,
+    which checks the rest."""
     in_shape = n.shape(x)
-    if DYNAMIC in in_shape:
-        n.const_input(1, "shape")  # (raises: the shape must be a constant)
     rank = max(len(in_shape), n.shape(shape)[0])
     shape = n.cast(shape, "int64")
     if n.shape(shape)[0] < rank:
         ones = np.ones(rank - n.shape(shape)[0], np.int64)
         shape = n.op("concatenate", [ones, shape], axis=0)
-    padded = np.array([1] * (rank - len(in_shape)) + list(in_shape), np.int64)
+    padded: Value = np.array([1] * (rank - len(in_shape)) + list(in_shape), np.int64)
+    if DYNAMIC in in_shape:
+        sizes = n.op("shape_of", x, dtype="int64")
+        ones = np.ones(rank - len(in_shape), np.int64)
+        padded = n.op("concatenate", [ones, sizes], axis=0) if len(ones) else sizes
     out = n.op("where", n.op("equal", shape, n.scalar(1, "int64")), padded, shape)
     return n.op("dyn.broadcast_to", x, out)
 

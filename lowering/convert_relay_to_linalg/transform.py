@@ -35,6 +35,7 @@ from relay_opt.dialects.relay.ops.transform import (
     Full,
     GridSample,
     LayoutTransform,
+    NdarraySize,
     Ones,
     OnesLike,
     Repeat,
@@ -43,6 +44,7 @@ from relay_opt.dialects.relay.ops.transform import (
     Resize2D,
     ReverseSequence,
     RoiAlign,
+    ShapeOf,
     Split,
     Squeeze,
     Stack,
@@ -59,6 +61,7 @@ from relay_opt.dialects.relay.ops.transform import (
     transpose_axes,
 )
 from relay_opt.dialects.relay.registry import RelayOperatorOp
+from relay_opt.dialects.relay.types import DYNAMIC
 from relay_opt.lowering.convert_relay_to_linalg import Lowerer, lowering, signless
 from relay_opt.lowering.convert_relay_to_linalg.elementwise import broadcast_map
 from relay_opt.lowering.convert_relay_to_linalg.structured import (
@@ -188,9 +191,11 @@ def runtime_shape(lw: Lowerer, x: SSAValue) -> list:  # noqa: ANN001
 
 
 def index_value(lw: Lowerer, dim) -> SSAValue:  # noqa: ANN001
-    """A dim (an int or a run-time size) as an index value."""
+    """A dim (an int, a run-time size or an index value already) as an index value."""
     from relay_opt.lowering.convert_relay_to_linalg import RuntimeDim
 
+    if isinstance(dim, SSAValue):
+        return dim
     return dim.value if isinstance(dim, RuntimeDim) else RuntimeDim.const(lw, dim).value
 
 
@@ -357,20 +362,19 @@ def lower_dyn_strided_slice(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValu
 
 @lowering(DynBroadcastTo)
 def lower_dyn_broadcast_to(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
-    """Each result element reads the data at its index, or at 0 along the data's size-1 dims
-    (the data's shape is static); each other dim of the data must equal the size read."""
+    """Each result element reads the data at its index, or at 0 along the data's size-1 dims;
+    each other static dim of the data must equal the size read. A `?` dim of the data is
+    read at 0 when it is 1 at run time, else it must equal the size read too."""
     from xdsl.dialects import arith
 
     x = args[0]
     x_shape = shape_of(x)
     out_t = signless(op.result.type)
     n = len(shape_of(out_t))
-    if any(dim < 0 for dim in x_shape):
-        raise RelayError("'dyn.broadcast_to' of data with ? dimensions is not supported yet", op)
     sizes = lw.result_dims()
     offset = n - len(x_shape)
     for k, dim in enumerate(x_shape):
-        if dim != 1:
+        if dim not in (1, DYNAMIC):
             lw.check_equal(
                 op, sizes[k + offset], dim, "the data's dimension does not broadcast to the shape"
             )
@@ -379,6 +383,8 @@ def lower_dyn_broadcast_to(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue
         assert isinstance(size, SSAValue)
         negative = lw.insert(arith.CmpiOp(size, zero, "slt")).results[0]
         lw.objects.fail_if(op, negative, "'dyn.broadcast_to': a size of the shape is negative")
+    if DYNAMIC in x_shape:
+        return _dynamic_broadcast_to(lw, op, x)
     from relay_opt.lowering.convert_relay_to_linalg.structured import index
 
     def body(b, a):  # noqa: ANN001, ANN202, ARG001
@@ -1520,7 +1526,7 @@ def lower_arange(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
     """out[i] = start + i * step; the length is static once infer-types saw constant operands."""
     from xdsl.dialects import arith
 
-    from relay_opt.dialects.relay.types import DYNAMIC, tensor_dtype
+    from relay_opt.dialects.relay.types import tensor_dtype
     from relay_opt.lowering.convert_relay_to_linalg.elementwise import cast_scalar
     from relay_opt.lowering.convert_relay_to_linalg.structured import index
 
@@ -1549,3 +1555,38 @@ def lower_arange(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
         [PARALLEL],
         lambda b, a: body(b, a),
     )[0]
+
+
+@lowering(ShapeOf)
+def lower_shape_of(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    """out[i] = the data's size i: a constant for a static axis, `tensor.dim` for a `?` one
+    (read once, before the loop), picked by the loop index and converted to the dtype."""
+    from relay_opt.lowering.convert_relay_to_linalg.structured import index
+
+    out_t = signless(op.result.type)
+    dims = runtime_dims(lw, args[0])
+    if not dims:  # a scalar's shape has no elements
+        return filled(lw, out_t, 0)
+    elem = out_t.element_type  # pyright: ignore[reportAttributeAccessIssue]
+
+    def body(b: Builder, a: Sequence[SSAValue]) -> SSAValue:  # noqa: ARG001
+        i = index(b, 0)
+        size = dims[0]
+        for k in range(1, len(dims)):
+            at = b.insert(arith.ConstantOp.from_int_and_width(k, IndexType())).results[0]
+            is_k = b.insert(arith.CmpiOp(i, at, "eq")).results[0]
+            size = b.insert(arith.SelectOp(is_k, dims[k], size)).results[0]
+        return b.insert(arith.IndexCastOp(size, elem)).results[0]
+
+    return generic(lw, [], [empty(lw, out_t)], [_identity(1)], [PARALLEL], body)[0]
+
+
+@lowering(NdarraySize)
+def lower_ndarray_size(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    """The product of the data's sizes (run-time ones read with `tensor.dim`), as a scalar."""
+    from xdsl.dialects.linalg import ops as linalg
+
+    out_t = signless(op.result.type)
+    total = _index_product(lw, runtime_dims(lw, args[0]))
+    value = lw.insert(arith.IndexCastOp(total, out_t.element_type)).results[0]  # pyright: ignore[reportAttributeAccessIssue]
+    return lw.insert(linalg.FillOp([value], [empty(lw, out_t)], [out_t])).results[0]

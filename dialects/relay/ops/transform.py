@@ -1235,6 +1235,57 @@ def _arange_dims(shapes: Sequence[Sequence[Any]], attrs: Attrs) -> list[Any]:  #
 class Arange(RelayOperatorOp): ...
 
 
+# -- shape_of, ndarray_size -------------------------------------------------------------------
+
+
+def _size_dtype(attrs: Attrs, name: str) -> str:
+    dtype = attrs.dtype or "int32"
+    if dtype not in ("int32", "int64"):
+        raise TypeRelationError(f"'{name}' gives int32 or int64 sizes, not {dtype}")
+    return dtype
+
+
+def _shape_of_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    shape, _ = expect_tensor(args[0], "data")
+    return result([len(shape)], _size_dtype(attrs, "shape_of"))
+
+
+@register(
+    OpDef(
+        "shape_of",
+        ("data",),
+        (AttrSpec("dtype", AttrKind.DTYPE, "int32"),),
+        _shape_of_rel,
+        OpPattern.OPAQUE,  # reads the data's sizes, not its elements
+        lambda attrs, x: np.array(x.shape, dtype=numpy_dtype(attrs.dtype or "int32")),
+        "the data's shape as a 1-D tensor (its `?` sizes read at run time)",
+        # Static whatever the data's dims: one element per axis.
+        shape=lambda shapes, attrs: [len(shapes[0])],  # noqa: ARG005
+    )
+)
+class ShapeOf(RelayOperatorOp): ...
+
+
+def _ndarray_size_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    expect_tensor(args[0], "data")
+    return result([], _size_dtype(attrs, "ndarray_size"))
+
+
+@register(
+    OpDef(
+        "ndarray_size",
+        ("data",),
+        (AttrSpec("dtype", AttrKind.DTYPE, "int32"),),
+        _ndarray_size_rel,
+        OpPattern.OPAQUE,  # reads the data's sizes, not its elements
+        lambda attrs, x: np.array(x.size, dtype=numpy_dtype(attrs.dtype or "int32")),
+        "the data's element count as a scalar (its `?` sizes read at run time)",
+        shape=lambda shapes, attrs: [],  # noqa: ARG005
+    )
+)
+class NdarraySize(RelayOperatorOp): ...
+
+
 # -- layout_transform ------------------------------------------------------------------------
 
 _LAYOUT = re.compile(r"(\d*)([A-Za-z])")
