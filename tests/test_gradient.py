@@ -484,6 +484,7 @@ NOT_DIFFERENTIABLE = {
         "its data adjoint scatters into positions and counts read from the rois, which no "
         "registry operator expresses"
     ),
+    "vision.non_max_suppression": "integer indices selected by comparisons",
 }
 """The registry operators without a gradient rule, each with the reason."""
 

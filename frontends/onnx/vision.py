@@ -1,7 +1,9 @@
 """ONNX's image sampling operators: GridSample as `image.grid_sample`, RoiAlign as
-`vision.roi_align` (TVM's operators)."""
+`vision.roi_align` (TVM's operators); NonMaxSuppression as `vision.non_max_suppression`."""
 
 from __future__ import annotations
+
+import numpy as np
 
 from relay_opt.frontends.onnx.importer import Node, Value, converter
 
@@ -88,4 +90,35 @@ def roi_align(n: Node) -> Value:
         sample_ratio=int(n.attr("sampling_ratio", 0)) or -1,
         mode=mode,
         aligned=transform == "half_pixel",
+    )
+
+
+@converter("NonMaxSuppression")
+def non_max_suppression(n: Node) -> Value:
+    """The optional scalar inputs default as ONNX says: no boxes kept (max 0), an iou
+    threshold of 0 and no score threshold (-inf keeps every score but NaN)."""
+    boxes, scores = n.required(0), n.required(1)
+    if n.rank(boxes) != 3:
+        raise n.error(f"boxes must be (batches, boxes, 4), got {list(n.shape(boxes))}")
+    if n.rank(scores) != 3:
+        raise n.error(f"scores must be (batches, classes, boxes), got {list(n.shape(scores))}")
+    dtype = n.dtype(boxes)
+    if dtype not in ("float16", "float32", "float64"):
+        raise n.unsupported(f"NonMaxSuppression of {dtype} boxes (float boxes are supported)")
+    defaults = (n.scalar(0, "int64"), n.scalar(0, dtype), n.scalar(-np.inf, dtype))
+    given = [n.input(i) for i in (2, 3, 4)]
+    limit, iou, threshold = (
+        d if v is None else n.cast(v, n.dtype(d)) for v, d in zip(given, defaults, strict=True)
+    )
+    center = int(n.attr("center_point_box", 0))
+    if center not in (0, 1):
+        raise n.error(f"center_point_box must be 0 or 1, got {center}")
+    return n.op(
+        "vision.non_max_suppression",
+        boxes,
+        n.cast(scores, dtype),
+        limit,
+        iou,
+        threshold,
+        center_point_box=bool(center),
     )
