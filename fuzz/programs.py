@@ -1440,6 +1440,17 @@ def _gen_nms(g: Generator, op: str) -> None:
         g.pool.remove(out)
 
 
+def _gen_unique(g: Generator, op: str) -> None:
+    """Data with repeated values (and slices); the results' sizes are data-dependent, so they
+    are outputs only, never another call's operand."""
+    x = g.tensor(NUMERIC, rank=(1, 3), kind="small", where=lambda v: v.exact)
+    if x.value.size > 24:
+        raise Reject("too large")
+    axis = g.int(-x.rank, x.rank - 1) if g.chance(0.5) else None
+    for out in g.emit(op, [x], {"sorted": g.chance(0.5), "axis": axis}):
+        g.pool.remove(out)
+
+
 def _gen_det(g: Generator, op: str) -> None:
     m = g.int(1, 4)
     lead = g.shape(g.int(0, 2), 1, 3)
@@ -1625,6 +1636,7 @@ GENERATORS: dict[str, _G] = {
     "image.grid_sample": _gen_grid_sample,
     "vision.roi_align": _gen_roi_align,
     "vision.non_max_suppression": _gen_nms,
+    "unique": _gen_unique,
     "det": _gen_det,
     "nn.max_unpool": _gen_max_unpool,
     "nn.modulated_deformable_conv2d": _gen_deformable_conv2d,

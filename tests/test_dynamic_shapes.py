@@ -277,6 +277,10 @@ NO_SHAPE_FUNCTION = {
         "its row count is found by the computation (`sized_by_values`): the lowering sizes "
         "its result, and reads `?` box, class and batch counts at run time"
     ),
+    "unique": (
+        "its distinct count is found by the computation (`sized_by_values`); `?` data dims "
+        "are a located error"
+    ),
 }
 """The registry operators without a run-time shape function, each with the reason."""
 

@@ -1,5 +1,6 @@
 """ONNX's image sampling operators: GridSample as `image.grid_sample`, RoiAlign as
-`vision.roi_align` (TVM's operators); NonMaxSuppression as `vision.non_max_suppression`."""
+`vision.roi_align` (TVM's operators); NonMaxSuppression as `vision.non_max_suppression`,
+Unique as `unique` (their result sizes depend on the values)."""
 
 from __future__ import annotations
 
@@ -122,3 +123,15 @@ def non_max_suppression(n: Node) -> Value:
         threshold,
         center_point_box=bool(center),
     )
+
+
+@converter("Unique")
+def unique(n: Node) -> list[Value]:
+    """Its four outputs: the distinct values, their first indices, the inverse indices and
+    the counts (`unique`'s tuple)."""
+    x = n.required(0)
+    axis = n.attr("axis")
+    if axis is not None:
+        axis = n.axis(int(axis), n.rank(x))
+    out = n.op("unique", x, sorted=bool(n.attr("sorted", 1)), axis=axis)
+    return [n.tuple_get(out, k) for k in range(n.num_outputs)]

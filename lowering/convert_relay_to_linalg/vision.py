@@ -10,12 +10,14 @@ as a `?` result: docs/native-dynamic-shapes.md).
 
 from __future__ import annotations
 
+import math as pymath
 from collections.abc import Callable, Sequence
 
 from xdsl.builder import Builder
 from xdsl.dialects import arith, bufferization, memref, scf, tensor
 from xdsl.dialects.builtin import (
     DYNAMIC_INDEX,
+    AnyFloat,
     Float64Type,
     IndexType,
     MemRefType,
@@ -29,10 +31,11 @@ from xdsl.dialects.builtin import (
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.rewriter import InsertPoint
 
+from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay.attribute_names import OWNED
-from relay_opt.dialects.relay.ops.vision import NonMaxSuppression
+from relay_opt.dialects.relay.ops.vision import NonMaxSuppression, Unique, unique_axis
 from relay_opt.dialects.relay.registry import RelayOperatorOp
-from relay_opt.lowering.convert_relay_to_linalg import Lowerer, RuntimeDim, lowering
+from relay_opt.lowering.convert_relay_to_linalg import Lowerer, RuntimeDim, lowering, unsigned
 
 Carried = Sequence[SSAValue]
 """The values a loop carries from one iteration to the next."""
@@ -289,3 +292,152 @@ def lower_nms(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValu
     lw.insert(memref.DeallocOp.get(scratch))
     lw.insert(memref.DeallocOp.get(order))
     return owned_tensor(lw, out)
+
+
+# -- unique ---------------------------------------------------------------------------------
+
+
+@lowering(Unique)
+def lower_unique(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> list[SSAValue]:
+    """The data as N slices along the axis (N elements without one), compared element by
+    element in row-major order: each slice's first equal slice, a position for each first
+    one (its rank among them when sorted, else its order), then one pass writing the values,
+    first indices, inverse indices and counts into buffers of the distinct count."""
+    (x,) = args
+    shape = list(x.type.get_shape())  # pyright: ignore[reportAttributeAccessIssue]
+    if any(d < 0 for d in shape):
+        raise RelayError("unique of data with ? dimensions is not lowered natively yet", op)
+    elem = x.type.element_type  # pyright: ignore[reportAttributeAccessIssue]
+    axis = unique_axis(shape, op.attrs)
+    inner = shape if axis is None else shape[:axis] + shape[axis + 1 :]
+    n = pymath.prod(shape) if axis is None else shape[axis]
+    size = 1 if axis is None else pymath.prod(inner)
+    is_float = isinstance(elem, AnyFloat)
+    is_unsigned = unsigned(op) or elem == i1
+    e = Emitter(lw.builder)
+    data = read_buffer(lw, x)
+
+    def at(e: Emitter, k: SSAValue, s: SSAValue) -> list[SSAValue]:
+        """The indices of element s of slice k (without an axis: flat element k)."""
+        dims, flat = (shape, k) if axis is None else (inner, s)
+        out: list[SSAValue] = []
+        for d in reversed(dims):
+            out.append(e(arith.RemUIOp(flat, e.index(d))))
+            flat = e(arith.DivUIOp(flat, e.index(d)))
+        out.reverse()
+        if axis is not None:
+            out.insert(axis, k)
+        return out
+
+    def element(e: Emitter, k: SSAValue, s: SSAValue) -> SSAValue:
+        return e.load(data, at(e, k, s))
+
+    def less(e: Emitter, a: SSAValue, b: SSAValue) -> SSAValue:
+        if not is_float:
+            return e(arith.CmpiOp(a, b, "ult" if is_unsigned else "slt"))
+        nan_last = e(arith.AndIOp(e(arith.CmpfOp(a, a, "ord")), e(arith.CmpfOp(b, b, "uno"))))
+        return e(arith.OrIOp(e(arith.CmpfOp(a, b, "olt")), nan_last))
+
+    def equal(e: Emitter, a: SSAValue, b: SSAValue) -> SSAValue:
+        if not is_float:
+            return e(arith.CmpiOp(a, b, "eq"))
+        nans = e(arith.AndIOp(e(arith.CmpfOp(a, a, "uno")), e(arith.CmpfOp(b, b, "uno"))))
+        return e(arith.OrIOp(e(arith.CmpfOp(a, b, "oeq")), nans))
+
+    def slices_equal(e: Emitter, j: SSAValue, k: SSAValue) -> SSAValue:
+        def step(e: Emitter, s: SSAValue, carried: Carried) -> list[SSAValue]:
+            same = equal(e, element(e, j, s), element(e, k, s))
+            return [e(arith.AndIOp(carried[0], same))]
+
+        return e.loop(e.index(size), [e.const(1, i1)], step)[0]
+
+    def slice_less(e: Emitter, j: SSAValue, k: SSAValue) -> SSAValue:
+        """Lexicographic: the first element that differs decides."""
+
+        def step(e: Emitter, s: SSAValue, carried: Carried) -> list[SSAValue]:
+            decided, result = carried
+            a, b = element(e, j, s), element(e, k, s)
+            lt, gt = less(e, a, b), less(e, b, a)
+            result = e.select(decided, result, lt)
+            return [e(arith.OrIOp(decided, e(arith.OrIOp(lt, gt)))), result]
+
+        false = e.const(0, i1)
+        return e.loop(e.index(size), [false, false], step)[1]
+
+    def alloc(count: SSAValue | None) -> SSAValue:
+        sizes = [] if count is None else [count]
+        dims = [n if count is None else DYNAMIC_INDEX]
+        return e(memref.AllocOp.get(i64, shape=dims, dynamic_sizes=sizes))
+
+    n_i = e.index(n)
+    first_of, position = alloc(n_i), alloc(n_i)
+
+    def find_first(e: Emitter, k: SSAValue, carried: Carried) -> list[SSAValue]:
+        def scan(e: Emitter, j: SSAValue, carried: Carried) -> list[SSAValue]:
+            (f,) = carried
+            unset = e(arith.CmpiOp(f, k, "eq"))
+            hit = e(arith.AndIOp(unset, slices_equal(e, j, k)))
+            return [e.select(hit, j, f)]
+
+        (f,) = e.loop(k, [k], scan)
+        e.store(e(arith.IndexCastOp(f, i64)), first_of, [k])
+        is_first = e(arith.CmpiOp(f, k, "eq"))
+        e.store(e(arith.IndexCastOp(carried[0], i64)), position, [k])  # order of appearance
+        return [e(arith.AddiOp(carried[0], as_index(e, e(arith.ExtUIOp(is_first, i64)))))]
+
+    (count,) = e.loop(n_i, [e.index(0)], find_first)
+
+    def is_first_at(e: Emitter, k: SSAValue) -> SSAValue:
+        return e(arith.CmpiOp(as_index(e, e.load(first_of, [k])), k, "eq"))
+
+    if op.attrs.sorted:
+
+        def rank(e: Emitter, k: SSAValue, _: Carried) -> list[SSAValue]:
+            def below(e: Emitter, j: SSAValue, carried: Carried) -> list[SSAValue]:
+                smaller = e(arith.AndIOp(is_first_at(e, j), slice_less(e, j, k)))
+                return [e(arith.AddiOp(carried[0], e(arith.ExtUIOp(smaller, i64))))]
+
+            (r,) = e.loop(n_i, [e.const(0, i64)], below)
+            e.store(r, position, [k])
+            return []
+
+        e.loop(n_i, [], rank)
+    # Unsorted: a first slice's position is the count of first slices before it (above).
+    values_shape = (
+        [DYNAMIC_INDEX]
+        if axis is None
+        else [DYNAMIC_INDEX if k == axis else d for k, d in enumerate(shape)]
+    )
+    values = e(memref.AllocOp.get(elem, shape=values_shape, dynamic_sizes=[count]))
+    first_index, counts, inverse = alloc(count), alloc(count), alloc(None)
+
+    def zero(e: Emitter, p: SSAValue, _: Carried) -> list[SSAValue]:
+        e.store(e.const(0, i64), counts, [p])
+        return []
+
+    e.loop(count, [], zero)
+
+    def scatter(e: Emitter, k: SSAValue, _: Carried) -> list[SSAValue]:
+        f = as_index(e, e.load(first_of, [k]))
+        p64 = e.load(position, [f])
+        p = as_index(e, p64)
+        e.store(p64, inverse, [k])
+        e.store(e(arith.AddiOp(e.load(counts, [p]), e.const(1, i64))), counts, [p])
+
+        def write(e: Emitter) -> list[SSAValue]:
+            e.store(e(arith.IndexCastOp(k, i64)), first_index, [p])
+
+            def copy(e: Emitter, s: SSAValue, _: Carried) -> list[SSAValue]:
+                e.store(element(e, k, s), values, [p] if axis is None else at(e, p, s))
+                return []
+
+            e.loop(e.index(size), [], copy)
+            return []
+
+        e.if_(e(arith.CmpiOp(f, k, "eq")), [], write, lambda _: [])
+        return []
+
+    e.loop(n_i, [], scatter)
+    lw.insert(memref.DeallocOp.get(first_of))
+    lw.insert(memref.DeallocOp.get(position))
+    return [owned_tensor(lw, b) for b in (values, first_index, inverse, counts)]

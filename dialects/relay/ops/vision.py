@@ -1,5 +1,6 @@
 """Operators whose result size depends on the operands' values: NonMaxSuppression's
-selected boxes. Their lowering sizes the result itself (`OpDef.sized_by_values`)."""
+selected boxes, Unique's distinct values. Their lowering sizes the result itself
+(`OpDef.sized_by_values`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,12 @@ import numpy as np
 from xdsl.ir import Attribute
 
 from relay_opt.dialects.relay.attributes import AttrKind, Attrs, AttrSpec
-from relay_opt.dialects.relay.ops.common import expect_tensor, result, show_shape
+from relay_opt.dialects.relay.ops.common import (
+    expect_tensor,
+    normalize_axis,
+    result,
+    show_shape,
+)
 from relay_opt.dialects.relay.registry import (
     OpDef,
     OpPattern,
@@ -17,7 +23,7 @@ from relay_opt.dialects.relay.registry import (
     TypeRelationError,
     register,
 )
-from relay_opt.dialects.relay.types import DYNAMIC
+from relay_opt.dialects.relay.types import DYNAMIC, tuple_type
 
 # -- vision.non_max_suppression -------------------------------------------------------------
 
@@ -135,3 +141,70 @@ def _nms(
     )
 )
 class NonMaxSuppression(RelayOperatorOp): ...
+
+
+# -- unique ---------------------------------------------------------------------------------
+
+UNIQUE_ATTRS = (AttrSpec("sorted", AttrKind.BOOL, True), AttrSpec("axis", AttrKind.INT, None))
+
+
+def unique_axis(shape: Sequence[int], attrs: Attrs) -> int | None:
+    if attrs.axis is None:
+        return None
+    return normalize_axis(attrs.axis, len(shape))
+
+
+def _unique_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
+    shape, dtype = expect_tensor(args[0], "data")
+    axis = unique_axis(shape, attrs)
+    if axis is None:
+        values, n = [DYNAMIC], _count(shape)
+    else:
+        values, n = [DYNAMIC if k == axis else d for k, d in enumerate(shape)], shape[axis]
+    return tuple_type(
+        [
+            result(values, dtype),
+            result([DYNAMIC], "int64"),
+            result([n], "int64"),
+            result([DYNAMIC], "int64"),
+        ]
+    )
+
+
+def _count(shape: Sequence[int]) -> int:
+    return DYNAMIC if DYNAMIC in shape else int(np.prod(shape, dtype=np.int64))
+
+
+def _unique(attrs: Attrs, x: np.ndarray) -> tuple[np.ndarray, ...]:
+    axis = unique_axis(x.shape, attrs)
+    if axis is not None and x.shape[axis] == 0:
+        empty = np.zeros(0, np.int64)
+        return x, empty, empty, empty
+    values, first, inverse, counts = np.unique(
+        x, return_index=True, return_inverse=True, return_counts=True, axis=axis
+    )
+    inverse = inverse.reshape(-1)
+    if not attrs.sorted:  # in order of first occurrence
+        order = np.argsort(first, kind="stable")
+        rank = np.empty_like(order)
+        rank[order] = np.arange(len(order))
+        values = np.take(values, order, axis=0 if axis is None else axis)
+        first, counts, inverse = first[order], counts[order], rank[inverse]
+    return values, first.astype(np.int64), inverse.astype(np.int64), counts.astype(np.int64)
+
+
+@register(
+    OpDef(
+        "unique",
+        ("data",),
+        UNIQUE_ATTRS,
+        _unique_rel,
+        OpPattern.OPAQUE,
+        _unique,
+        "ONNX's Unique: the distinct elements (or slices along axis), sorted or in order of "
+        "first occurrence; each one's first index, every element's position among them, "
+        "and each one's count",
+        sized_by_values=True,
+    )
+)
+class Unique(RelayOperatorOp): ...

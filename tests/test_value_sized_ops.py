@@ -1,6 +1,6 @@
-"""vision.non_max_suppression (ops/vision.py): a result whose row count the computation finds.
-Its numpy semantics against ONNX's reference, its native code (any box count, an empty
-result) against the interpreter, and bad input as located errors."""
+"""The operators whose result size the computation finds (ops/vision.py, `sized_by_values`):
+vision.non_max_suppression and unique. Their numpy semantics against ONNX's reference, their
+native code against the interpreter, and bad input as located errors."""
 
 from __future__ import annotations
 
@@ -123,3 +123,47 @@ def test_bad_boxes_are_located_errors() -> None:
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)])
     with pytest.raises(Exception, match="node 0 \\(NonMaxSuppression\\): boxes must be"):
         import_onnx(model)
+
+
+@pytest.mark.parametrize(
+    "data, attrs",
+    [
+        (np.array([2.0, 1.0, 1.0, 3.0, 4.0, 3.0], np.float32), {"sorted": 0}),
+        (np.array([[1, 0, 0], [1, 0, 0], [2, 3, 4]], np.int64), {"axis": 0}),
+        (np.array([[[1, 1], [0, 1], [2, 1], [0, 1]]] * 2, np.int8), {"axis": 1}),
+    ],
+)
+def test_unique_semantics_match_onnx_reference(data: np.ndarray, attrs: dict) -> None:
+    graph = helper.make_graph(
+        [helper.make_node("Unique", ["x"], ["y", "i", "r", "c"], **attrs)],
+        "g",
+        [helper.make_tensor_value_info("x", helper.np_dtype_to_tensor_dtype(data.dtype), None)],
+        [helper.make_tensor_value_info(n, TensorProto.UNDEFINED, None) for n in "yirc"],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)])
+    want = ReferenceEvaluator(model).run(None, {"x": data})
+    opdef = lookup("unique")
+    axis = attrs.get("axis")
+    full = opdef.make_attrs({"sorted": bool(attrs.get("sorted", 1)), "axis": axis})
+    for g, w in zip(opdef.evaluate(full, data), want, strict=True):
+        np.testing.assert_array_equal(g, w)
+
+
+def test_unique_compiled_matches_interpreter() -> None:
+    """Sorted floats with NaNs (one distinct NaN, last) and signed zeros; unsorted columns of
+    unsigned integers (compared as unsigned)."""
+    module = load_program(
+        HEADER + "def @main(%x: Tensor[(9), float32], %y: Tensor[(2, 5), uint8]) {\n"
+        "  (unique(%x), unique(%y, sorted=False, axis=1))\n}\n",
+        "relay",
+    ).module
+    x = np.array([3, np.nan, -0.0, 1, 3, np.nan, 0.0, -2, 1], np.float32)
+    y = np.array([[200, 1, 200, 7, 1], [3, 0, 3, 9, 0]], np.uint8)
+    got, want = compile(module, opt=0, cache=False)(x, y), interpret(module, [x, y])
+    flat_got = [a for t in got for a in t]
+    flat_want = [a for t in want for a in t]
+    assert len(flat_got) == 8
+    for g, w in zip(flat_got, flat_want, strict=True):
+        assert g.dtype == w.dtype
+        np.testing.assert_array_equal(g, w)
+    assert len(flat_got[0]) == 5 and np.isnan(flat_got[0][-1])
