@@ -1420,6 +1420,41 @@ def _gen_roi_align(g: Generator, op: str) -> None:
     g.emit(op, [x, rois], attrs)
 
 
+def _gen_nms(g: Generator, op: str) -> None:
+    """Quarter-step boxes (exact areas, so each overlap is one correctly rounded quotient in
+    both computations) with tied scores. The result's row count is data-dependent: it is an
+    output only, never another call's operand."""
+    dtype = g.choice(("float32", "float16", "float64"))
+    batches, classes, n = g.int(1, 2), g.int(1, 3), g.int(0, 6)
+    ftype = numpy_dtype(dtype)
+    values = [
+        (g.rng.integers(-4, 24, (batches, n, 4)) / 4).astype(ftype),
+        (g.rng.integers(0, 4, (batches, classes, n)) / 4).astype(ftype),
+        np.array([g.int(0, 4)], np.int64),
+        np.array([g.choice([0.0, 0.25, 0.5])], ftype),
+        np.array(g.choice([-np.inf, 0.25]), ftype),
+    ]
+    operands = []
+    for value in values:
+        name = g.fresh_name("p")
+        d = "int64" if value.dtype == np.int64 else dtype
+        g.params.append(Param(name, d, value))
+        operands.append(Val(name, d, value, True, _scale_of(value)))
+    for out in g.emit(op, operands, {"center_point_box": g.chance(0.5)}):
+        g.pool.remove(out)
+
+
+def _gen_unique(g: Generator, op: str) -> None:
+    """Data with repeated values (and slices); the results' sizes are data-dependent, so they
+    are outputs only, never another call's operand."""
+    x = g.tensor(NUMERIC, rank=(1, 3), kind="small", where=lambda v: v.exact)
+    if x.value.size > 24:
+        raise Reject("too large")
+    axis = g.int(-x.rank, x.rank - 1) if g.chance(0.5) else None
+    for out in g.emit(op, [x], {"sorted": g.chance(0.5), "axis": axis}):
+        g.pool.remove(out)
+
+
 def _gen_det(g: Generator, op: str) -> None:
     m = g.int(1, 4)
     lead = g.shape(g.int(0, 2), 1, 3)
@@ -1606,6 +1641,8 @@ GENERATORS: dict[str, _G] = {
     "image.resize2d": _gen_resize,
     "image.grid_sample": _gen_grid_sample,
     "vision.roi_align": _gen_roi_align,
+    "vision.non_max_suppression": _gen_nms,
+    "unique": _gen_unique,
     "det": _gen_det,
     "nn.max_unpool": _gen_max_unpool,
     "nn.modulated_deformable_conv2d": _gen_deformable_conv2d,

@@ -61,7 +61,7 @@ from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
 from relay_opt.diagnostics import RelayError
-from relay_opt.dialects.relay.attribute_names import CONTRACTION, CONV_PADDING, OUTPUTS
+from relay_opt.dialects.relay.attribute_names import CONTRACTION, CONV_PADDING, OUTPUTS, OWNED
 from relay_opt.dialects.relay.limits import MATCH_FAILED
 
 
@@ -266,6 +266,11 @@ class _Function:
             return
         if isinstance(op, bufferization.ToTensorOp):
             self.buffers[op.tensor] = self.buffers[op.memref]  # a view of an object's buffer
+            if OWNED in op.attributes:  # a rule's own allocation (ops sized by values)
+                self.allocs.append(self.buffers[op.memref])
+            return
+        if isinstance(op, bufferization.ToBufferOp):
+            self.buffers[op.memref] = self.input_buffer(op.tensor)  # read in place
             return
         if isinstance(op, bufferization.MaterializeInDestinationOp):
             self.b.insert(memref.CopyOp(self.input_buffer(op.source), self.buffers[op.dest]))

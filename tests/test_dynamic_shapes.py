@@ -284,6 +284,14 @@ NO_SHAPE_FUNCTION = {
     "vision.roi_align": "static shapes only (a `?` region count is a located error)",
     "nn.max_unpool": "static shapes only: its output shape is an attribute or the pool's",
     "nn.modulated_deformable_conv2d": "static shapes only (im2col sized from the types)",
+    "vision.non_max_suppression": (
+        "its row count is found by the computation (`sized_by_values`): the lowering sizes "
+        "its result, and reads `?` box, class and batch counts at run time"
+    ),
+    "unique": (
+        "its distinct count is found by the computation (`sized_by_values`); `?` data dims "
+        "are a located error"
+    ),
 }
 """The registry operators without a run-time shape function, each with the reason."""
 

@@ -486,6 +486,8 @@ NOT_DIFFERENTIABLE = {
         "its data adjoint scatters into positions and counts read from the rois, which no "
         "registry operator expresses"
     ),
+    "vision.non_max_suppression": "integer indices selected by comparisons",
+    "unique": "its result size depends on the values (and three of its four results are indices)",
 }
 """The registry operators without a gradient rule, each with the reason."""
 

@@ -46,3 +46,7 @@ outside the llvm dialect)."""
 
 TASK = "relay_opt.task"
 """On a call of PARALLEL_FOR: the symbol of the task function (ctx, begin, end) -> i64."""
+
+OWNED = "relay_opt.owned"
+"""On a bufferization.to_tensor: the rule allocated its buffer and hands it over; bufferize
+frees it after its last use (or hands it to the caller), as one of its own allocations."""

@@ -102,6 +102,9 @@ class OpDef:
     shape_reads: tuple[int, ...] = ()
     """Operands whose *contents* decide the result's shape (`dyn.reshape`'s new shape: 1-D,
     static length): the shape function gets their elements as run-time sizes, not their dims."""
+    sized_by_values: bool = False
+    """The result's `?` dims are found by the computation itself (how many boxes
+    non_max_suppression keeps): the lowering rule sizes its result, no shape function does."""
     op_class: type[RelayOperatorOp] = field(init=False, repr=False, compare=False)
 
     @property

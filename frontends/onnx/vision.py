@@ -1,7 +1,10 @@
 """ONNX's image sampling operators: GridSample as `image.grid_sample`, RoiAlign as
-`vision.roi_align` (TVM's operators)."""
+`vision.roi_align` (TVM's operators); NonMaxSuppression as `vision.non_max_suppression`,
+Unique as `unique` (their result sizes depend on the values)."""
 
 from __future__ import annotations
+
+import numpy as np
 
 from relay_opt.frontends.onnx.importer import Node, Value, converter
 
@@ -89,3 +92,46 @@ def roi_align(n: Node) -> Value:
         mode=mode,
         aligned=transform == "half_pixel",
     )
+
+
+@converter("NonMaxSuppression")
+def non_max_suppression(n: Node) -> Value:
+    """The optional scalar inputs default as ONNX says: no boxes kept (max 0), an iou
+    threshold of 0 and no score threshold (-inf keeps every score but NaN)."""
+    boxes, scores = n.required(0), n.required(1)
+    if n.rank(boxes) != 3:
+        raise n.error(f"boxes must be (batches, boxes, 4), got {list(n.shape(boxes))}")
+    if n.rank(scores) != 3:
+        raise n.error(f"scores must be (batches, classes, boxes), got {list(n.shape(scores))}")
+    dtype = n.dtype(boxes)
+    if dtype not in ("float16", "float32", "float64"):
+        raise n.unsupported(f"NonMaxSuppression of {dtype} boxes (float boxes are supported)")
+    defaults = (n.scalar(0, "int64"), n.scalar(0, dtype), n.scalar(-np.inf, dtype))
+    given = [n.input(i) for i in (2, 3, 4)]
+    limit, iou, threshold = (
+        d if v is None else n.cast(v, n.dtype(d)) for v, d in zip(given, defaults, strict=True)
+    )
+    center = int(n.attr("center_point_box", 0))
+    if center not in (0, 1):
+        raise n.error(f"center_point_box must be 0 or 1, got {center}")
+    return n.op(
+        "vision.non_max_suppression",
+        boxes,
+        n.cast(scores, dtype),
+        limit,
+        iou,
+        threshold,
+        center_point_box=bool(center),
+    )
+
+
+@converter("Unique")
+def unique(n: Node) -> list[Value]:
+    """Its four outputs: the distinct values, their first indices, the inverse indices and
+    the counts (`unique`'s tuple)."""
+    x = n.required(0)
+    axis = n.attr("axis")
+    if axis is not None:
+        axis = n.axis(int(axis), n.rank(x))
+    out = n.op("unique", x, sorted=bool(n.attr("sorted", 1)), axis=axis)
+    return [n.tuple_get(out, k) for k in range(n.num_outputs)]

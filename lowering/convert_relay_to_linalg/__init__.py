@@ -75,7 +75,13 @@ def lowering(*ops: type[RelayOperatorOp]) -> Callable[[Rule], Rule]:
 
 
 def _load_rules() -> None:
-    from relay_opt.lowering.convert_relay_to_linalg import elementwise, nn, reduce, transform  # noqa: F401
+    from relay_opt.lowering.convert_relay_to_linalg import (  # noqa: F401
+        elementwise,
+        nn,
+        reduce,
+        transform,
+        vision,
+    )
 
 
 def signless(t: Attribute) -> Attribute:
@@ -178,6 +184,8 @@ class Lowerer:
         ):
             return []
         shape_fn = op.opdef.shape
+        if op.opdef.sized_by_values:
+            return []  # the rule sizes its result (and reads its operands' run-time sizes)
         if shape_fn is None:
             raise RelayError(
                 f"'{op.opdef.name}' with ? dimensions is not supported natively yet "
