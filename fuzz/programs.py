@@ -96,13 +96,6 @@ KNOWN_BUGS: list[tuple[str, Callable[[list[Val], dict[str, Any]], bool], str]] =
         "linear resize2d of integer data is refused (not lowered yet; nearest is); "
         "lowering/convert_relay_to_linalg/transform.py lower_resize2d",
     ),
-    (
-        "nn.layer_norm",
-        lambda xs, attrs: xs[0].dtype in ("float16", "bfloat16"),
-        "native float16/bfloat16 layer_norm keeps its mean and variance in the data's dtype "
-        "(the interpreter in float32), so an axis whose values nearly agree differs beyond "
-        "the tolerance (seed 7 #20: axis of 2, 0.680 for 0.711)",
-    ),
 ]
 """(operator, whether a call hits the bug, the bug): calls the fuzzer leaves out until the bug
 is fixed, so that a fixed-seed run stays clean (`--include-known-bugs` generates them)."""

@@ -4,6 +4,7 @@ group_norm and l2_normalize through them):
 
     batch_norm(x, g, b, m, v).0  ->  x * s + (b - m * s),  s = g / sqrt(v + eps)   (per channel)
     layer_norm(x, g, b)          ->  (x - mean) / sqrt(var + eps) * g + b
+                                     (float16/bfloat16: computed in float32, rounded once)
     instance_norm(x, g, b)       ->  (x - mean) * rsqrt(var + eps) * g + b
                                      (over every axis but 0 and `axis`)
     group_norm(x, g, b)          ->  the same on x reshaped to (..., groups, C / groups, ...),
@@ -25,6 +26,7 @@ from relay_opt.dialects.relay.ir_helpers import shape_of
 from relay_opt.dialects.relay.ops.common import normalize_axis
 from relay_opt.dialects.relay.ops.elementwise import (
     Add,
+    Cast,
     Divide,
     Maximum,
     Multiply,
@@ -44,6 +46,7 @@ from relay_opt.dialects.relay.ops.nn import (
 from relay_opt.dialects.relay.ops.reduce import Mean, Sum, Variance
 from relay_opt.dialects.relay.ops.transform import ExpandDims, Reshape
 from relay_opt.dialects.relay.registry import RelayOperatorOp
+from relay_opt.dialects.relay.types import tensor_dtype
 
 
 def along(b: RelayBuilder, vector: SSAValue, axis: int, rank: int) -> SSAValue:
@@ -67,10 +70,18 @@ def batch_norm(b: RelayBuilder, op: RelayOperatorOp) -> SSAValue:
     return b.call(Add, scaled, along(b, shift, axis, rank))
 
 
+HALVES = ("float16", "bfloat16")
+
+
 def layer_norm(b: RelayBuilder, op: RelayOperatorOp) -> SSAValue:
     x, gamma, beta = op.operands
     attrs = op.attrs
     rank = len(shape_of(x))
+    dtype = tensor_dtype(x.type)  # pyright: ignore[reportArgumentType]
+    if dtype in HALVES:
+        # A 16-bit mean loses the digits x - mean keeps when x's values nearly agree:
+        # the statistics and the normalization are float32, as the interpreter's.
+        x, gamma, beta = (b.call(Cast, v, dtype="float32") for v in (x, gamma, beta))
     axis = normalize_axis(attrs.axis, rank)
     mean = b.call(Mean, x, axis=[axis], keepdims=True)
     var = b.call(Variance, x, mean, axis=[axis], keepdims=True)
@@ -83,7 +94,7 @@ def layer_norm(b: RelayBuilder, op: RelayOperatorOp) -> SSAValue:
         out = b.call(Multiply, out, along(b, gamma, axis, rank))
     if attrs.center:
         out = b.call(Add, out, along(b, beta, axis, rank))
-    return out
+    return b.call(Cast, out, dtype=dtype) if dtype in HALVES else out
 
 
 def _standardized(b: RelayBuilder, x: SSAValue, axes: list[int], eps: float) -> SSAValue:
