@@ -4,14 +4,15 @@ group_norm and l2_normalize through them):
 
     batch_norm(x, g, b, m, v).0  ->  x * s + (b - m * s),  s = g / sqrt(v + eps)   (per channel)
     layer_norm(x, g, b)          ->  (x - mean) / sqrt(var + eps) * g + b
-                                     (float16/bfloat16: computed in float32, rounded once)
     instance_norm(x, g, b)       ->  (x - mean) * rsqrt(var + eps) * g + b
                                      (over every axis but 0 and `axis`)
     group_norm(x, g, b)          ->  the same on x reshaped to (..., groups, C / groups, ...),
                                      reshaped back
     l2_normalize(x)              ->  x * rsqrt(max(sum(x * x, axis), eps))
 
-The per-channel vectors get trailing size-1 axes so they broadcast along `axis`. The
+The per-channel vectors get trailing size-1 axes so they broadcast along `axis`. float16 and
+bfloat16 data are normalized in float32 and rounded once (all but batch_norm, whose statistics
+are given). The
 operands must have tensor types (run infer-types first).
 """
 
@@ -73,15 +74,26 @@ def batch_norm(b: RelayBuilder, op: RelayOperatorOp) -> SSAValue:
 HALVES = ("float16", "bfloat16")
 
 
+def _widened(b: RelayBuilder, op: RelayOperatorOp) -> tuple[str, list[SSAValue]]:
+    """The dtype of op's data, and its operands, cast to float32 when that dtype is float16 or
+    bfloat16: a 16-bit mean or sum of squares loses the digits x - mean (or x / norm) keeps
+    when x's values nearly agree, so the statistics and the arithmetic after them are float32
+    (as the interpreter's) and the result is rounded once (`_narrowed`)."""
+    dtype = tensor_dtype(op.operands[0].type)  # pyright: ignore[reportArgumentType]
+    values = list(op.operands)
+    if dtype in HALVES:
+        values = [b.call(Cast, v, dtype="float32") for v in values]
+    return dtype, values
+
+
+def _narrowed(b: RelayBuilder, y: SSAValue, dtype: str) -> SSAValue:
+    return b.call(Cast, y, dtype=dtype) if dtype in HALVES else y
+
+
 def layer_norm(b: RelayBuilder, op: RelayOperatorOp) -> SSAValue:
-    x, gamma, beta = op.operands
+    dtype, (x, gamma, beta) = _widened(b, op)
     attrs = op.attrs
     rank = len(shape_of(x))
-    dtype = tensor_dtype(x.type)  # pyright: ignore[reportArgumentType]
-    if dtype in HALVES:
-        # A 16-bit mean loses the digits x - mean keeps when x's values nearly agree:
-        # the statistics and the normalization are float32, as the interpreter's.
-        x, gamma, beta = (b.call(Cast, v, dtype="float32") for v in (x, gamma, beta))
     axis = normalize_axis(attrs.axis, rank)
     mean = b.call(Mean, x, axis=[axis], keepdims=True)
     var = b.call(Variance, x, mean, axis=[axis], keepdims=True)
@@ -94,7 +106,7 @@ def layer_norm(b: RelayBuilder, op: RelayOperatorOp) -> SSAValue:
         out = b.call(Multiply, out, along(b, gamma, axis, rank))
     if attrs.center:
         out = b.call(Add, out, along(b, beta, axis, rank))
-    return b.call(Cast, out, dtype=dtype) if dtype in HALVES else out
+    return _narrowed(b, out, dtype)
 
 
 def _standardized(b: RelayBuilder, x: SSAValue, axes: list[int], eps: float) -> SSAValue:
@@ -106,8 +118,10 @@ def _standardized(b: RelayBuilder, x: SSAValue, axes: list[int], eps: float) -> 
     )
 
 
-def _scaled(b: RelayBuilder, op: RelayOperatorOp, y: SSAValue, axis: int, rank: int) -> SSAValue:
-    _, gamma, beta = op.operands
+def _scaled(
+    b: RelayBuilder, op: RelayOperatorOp, y: SSAValue, gamma: SSAValue, beta: SSAValue, axis: int
+) -> SSAValue:
+    rank = len(shape_of(y))
     if op.attrs.scale:
         y = b.call(Multiply, y, along(b, gamma, axis, rank))
     if op.attrs.center:
@@ -116,15 +130,15 @@ def _scaled(b: RelayBuilder, op: RelayOperatorOp, y: SSAValue, axis: int, rank: 
 
 
 def instance_norm(b: RelayBuilder, op: RelayOperatorOp) -> SSAValue:
-    x = op.operands[0]
+    dtype, (x, gamma, beta) = _widened(b, op)
     rank = len(shape_of(x))
     axis = normalize_axis(op.attrs.axis, rank)
     y = _standardized(b, x, norm_reduced_axes(rank, axis), op.attrs.epsilon)
-    return _scaled(b, op, y, axis, rank)
+    return _narrowed(b, _scaled(b, op, y, gamma, beta, axis), dtype)
 
 
 def group_norm(b: RelayBuilder, op: RelayOperatorOp) -> SSAValue:
-    x = op.operands[0]
+    dtype, (x, gamma, beta) = _widened(b, op)
     rank = len(shape_of(x))
     attrs = op.attrs
     axis = normalize_axis(attrs.axis, rank)
@@ -133,15 +147,16 @@ def group_norm(b: RelayBuilder, op: RelayOperatorOp) -> SSAValue:
     split = b.call(Reshape, x, newshape=[0] * axis + [-4, attrs.num_groups, -1, -2])
     y = _standardized(b, split, norm_reduced_axes(rank + 1, axis), attrs.epsilon)
     y = b.call(Reshape, y, newshape=[0] * axis + [-3, -2])
-    return _scaled(b, op, y, axis, rank)
+    return _narrowed(b, _scaled(b, op, y, gamma, beta, axis), dtype)
 
 
 def l2_normalize(b: RelayBuilder, op: RelayOperatorOp) -> SSAValue:
-    x = op.operands[0]
+    dtype, (x,) = _widened(b, op)
     total = b.call(
         Sum, b.call(Multiply, x, x), axis=l2_axes(op.attrs, len(shape_of(x))), keepdims=True
     )
-    return b.call(Multiply, x, b.call(Rsqrt, b.call(Maximum, total, b.scalar(op.attrs.eps, total))))
+    y = b.call(Multiply, x, b.call(Rsqrt, b.call(Maximum, total, b.scalar(op.attrs.eps, total))))
+    return _narrowed(b, y, dtype)
 
 
 Decomposition = Callable[[RelayBuilder, RelayOperatorOp], SSAValue]
