@@ -22,7 +22,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     parser.add_argument(
-        "--timeout", type=float, default=60.0, help="seconds per program before a hang"
+        "--timeout",
+        type=float,
+        default=60.0,
+        help="CPU seconds per program before a hang (wall-clock cap: 5 times)",
     )
     parser.add_argument("--max-ops", type=int, default=6, help="operator calls per program")
     parser.add_argument(

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from relay_opt.fuzz.budget import POLL, Budget
 from relay_opt.fuzz.programs import RTOL, Program, generate, registry_ops, to_text
 from relay_opt.fuzz.worker import Job, Result, Worker
 
@@ -317,7 +318,7 @@ def run(
         summary.excluded_ops = set(registry_ops()) - set(ops)
     workers = [Worker() for _ in range(max(1, jobs))]
     idle = list(workers)
-    running: dict[Any, tuple[Worker, Program, float]] = {}
+    running: dict[Any, tuple[Worker, Program, Budget]] = {}
     pending = iter(range(first, first + count))
     raw: list[tuple[Verdict, Program]] = []
 
@@ -352,20 +353,18 @@ def run(
                     settle(program, *worker.receive())
                     idle.append(worker)
                     continue
-                running[worker.conn] = (worker, program, time.perf_counter() + timeout)
+                running[worker.conn] = (worker, program, Budget(worker.process.pid, timeout))
             if not running:
                 continue
-            soonest = min(d for _, _, d in running.values())
-            ready = wait(list(running), max(0.0, soonest - time.perf_counter()))
+            ready = wait(list(running), POLL)
             for conn in ready:
                 worker, program, _ = running.pop(conn)
                 settle(program, *worker.receive())
                 idle.append(worker)
-            now = time.perf_counter()
-            for conn, (worker, program, deadline) in list(running.items()):
-                if now >= deadline and conn not in ready:
+            for conn, (worker, program, budget) in list(running.items()):
+                if budget.exceeded():
                     del running[conn]
-                    settle(program, *worker.abandon(timeout))
+                    settle(program, *worker.abandon(budget.describe()))
                     idle.append(worker)
         for number, (verdict, program) in enumerate(raw, 1):
             reduced, rverdict = program, verdict

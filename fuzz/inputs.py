@@ -7,10 +7,11 @@ relay-opt, relay-translate and relay-run.
 Seeds are the repository's own inputs (tests/lit's .rly and .mlir, split at `// -----`) and
 small ONNX models built here with onnx.helper. Each mutant goes through all three tools,
 called in-process through their `main(argv)` in a worker child process (restarted when it
-dies), with a per-call timeout. A call is a clean error (exit 1 with a message), a success, or
-a finding: a Python traceback, an "internal error", a signal, a hang, exit 0 with an error
-message, an exit code other than 0 and 1, an error with no message, or an output file left
-behind by a failure (or a `.tmp` file by anything). Each finding is saved under
+dies), with a per-call budget of the child's CPU time (fuzz/budget.py). A call is a clean
+error (exit 1 with a message), a success, or a finding: a Python traceback, an "internal
+error", a signal, a hang, exit 0 with an error message, an exit code other than 0 and 1, an
+error with no message, or an output file left behind by a failure (or a `.tmp` file by
+anything). Each finding is saved under
 DIR/findings/ as the input plus a `.cmd` file with the command that reproduces it.
 """
 
@@ -36,6 +37,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
+from relay_opt.fuzz.budget import POLL, Budget
 from relay_opt.fuzz.mutate import mutate_onnx, mutate_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -418,10 +420,12 @@ class Worker:
             self._start()
         assert self.conn is not None and self.process is not None
         self.conn.send((tool, argv))
-        # The first call after a start also imports the tools: allow for that.
-        deadline = time.monotonic() + self.timeout + (30 if self.restarts == 0 else 10)
-        while time.monotonic() < deadline:
-            if self.conn.poll(0.5):
+        # The first call after a start also imports the tools: allow for that. The budget is
+        # the child's CPU time, so a loaded machine does not turn slow calls into hangs.
+        assert self.process.pid is not None
+        budget = Budget(self.process.pid, self.timeout + (30 if self.restarts == 0 else 10))
+        while not budget.exceeded():
+            if self.conn.poll(POLL):
                 try:
                     return "done", self.conn.recv()
                 except EOFError:
@@ -617,7 +621,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--first", type=int, default=0, help="index of the first mutant")
     p.add_argument("--out", default=None, help="save findings under OUT/findings")
-    p.add_argument("--timeout", type=float, default=60.0, help="seconds per tool call")
+    p.add_argument(
+        "--timeout", type=float, default=60.0, help="CPU seconds per tool call (wall: 5 times)"
+    )
     p.add_argument("--rotate", action="store_true", help="each mutant through one tool, in turn")
     p.add_argument(
         "--only", type=int, default=None, metavar="I", help="write mutant I to --out and stop"

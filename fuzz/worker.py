@@ -15,6 +15,8 @@ from typing import Any
 import ml_dtypes
 import numpy as np
 
+from relay_opt.fuzz.budget import POLL, Budget
+
 
 @dataclass
 class Job:
@@ -169,20 +171,23 @@ class Worker:
         except (EOFError, OSError):
             return self._died()
 
-    def abandon(self, timeout: float) -> tuple[str, str]:
-        """The job never answered: end the process (a hang)."""
+    def abandon(self, detail: str) -> tuple[str, str]:
+        """The job never answered: end the process (a hang, `detail` saying after how long)."""
         self.stop()
         self.restarts += 1
-        return "hang", f"no answer in {timeout:g} s"
+        return "hang", detail
 
     def run(self, job: Job, timeout: float) -> tuple[str, Result | str]:
-        """('ok', Result), ('crash', how it died) or ('hang', after how long)."""
+        """('ok', Result), ('crash', how it died) or ('hang', after how long): a hang is
+        `timeout` seconds of the process's CPU time (or the budget's wall-clock cap)."""
         if not self.submit(job):
             return self._died()
-        assert self.conn is not None
-        if self.conn.poll(timeout):
-            return self.receive()
-        return self.abandon(timeout)
+        assert self.conn is not None and self.process is not None
+        budget = Budget(self.process.pid, timeout)
+        while not self.conn.poll(POLL):  # an answer, or the end of the pipe (a crash)
+            if budget.exceeded():
+                return self.abandon(budget.describe())
+        return self.receive()
 
     def _died(self) -> tuple[str, str]:
         assert self.process is not None

@@ -3,6 +3,7 @@ parts (generation, comparison, reduction, the worker's crash and hang handling) 
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 
@@ -10,9 +11,9 @@ import numpy as np
 import pytest
 
 from relay_opt.dialects.relay.registry import all_ops
-from relay_opt.fuzz import driver, programs
+from relay_opt.fuzz import budget, driver, programs
 from relay_opt.fuzz.programs import Node, Param, Program
-from relay_opt.fuzz.worker import Job, Worker
+from relay_opt.fuzz.worker import Job, Worker, run_job
 
 SEED = 7
 COUNT = 150
@@ -115,19 +116,51 @@ class _Kill:
 
 
 class _Sleep:
-    """Unpickled in the worker, it sleeps past the timeout: a hang."""
+    """Unpickled in the worker, it sleeps past the timeout without computing: a hang at the
+    budget's wall-clock cap."""
 
     def __reduce__(self):  # noqa: ANN204
         return (time.sleep, (60,))
 
 
-def test_a_crash_or_a_hang_of_the_worker_is_reported_and_the_worker_restarted():
+def _sleep_then(seconds: float, job: Job) -> Job:
+    time.sleep(seconds)
+    return job
+
+
+def _spin(seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pass
+
+
+class _Wait:
+    """Unpickled in the worker, it waits `seconds` (a child of a loaded machine, getting no
+    CPU), then is a job that only loads a program."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+
+    def __reduce__(self):  # noqa: ANN204
+        return (_sleep_then, (self.seconds, Job(programs.to_text(_program()), [], (), False)))
+
+
+class _Spin:
+    """Unpickled in the worker, it computes for a minute: a hang by its CPU time."""
+
+    def __reduce__(self):  # noqa: ANN204
+        return (_spin, (60.0,))
+
+
+def test_a_crash_or_a_hang_of_the_worker_is_reported_and_the_worker_restarted(monkeypatch):
+    monkeypatch.setattr(budget, "WALL_FACTOR", 2.0)
     worker = Worker()
     try:
         status, detail = worker.run(_Kill(), 60)  # pyright: ignore[reportArgumentType]
         assert (status, detail) == ("crash", "killed by signal SIGKILL")
-        status, detail = worker.run(_Sleep(), 1)  # pyright: ignore[reportArgumentType]
+        status, detail = worker.run(_Sleep(), 0.25)  # pyright: ignore[reportArgumentType]
         assert status == "hang"
+        assert "s wall; budget 0.25 s of CPU, 0.5 s wall" in str(detail), detail
         text = programs.to_text(_program())
         status, result = worker.run(Job(text, [_program().params[0].value], (0,)), 60)
         assert status == "ok"
@@ -136,6 +169,27 @@ def test_a_crash_or_a_hang_of_the_worker_is_reported_and_the_worker_restarted():
         assert worker.restarts == 2
     finally:
         worker.stop()
+
+
+def test_the_hang_check_counts_the_childs_cpu_time_not_the_wall_clock(monkeypatch):
+    """Under load (nice 19) a child gets little CPU: waiting past the budget in wall time is
+    not a hang below the wall-clock cap; computing past it is, long before the cap."""
+    monkeypatch.setattr(budget, "WALL_FACTOR", 20.0)
+    worker = Worker()
+    try:  # the job itself (loading a program) takes well under its 1.5 s of CPU
+        status, result = worker.run(_Wait(2.0), 1.5)  # pyright: ignore[reportArgumentType]
+        assert status == "ok", result
+        start = time.monotonic()
+        status, detail = worker.run(_Spin(), 0.2)  # pyright: ignore[reportArgumentType]
+        assert status == "hang"
+        assert "of CPU time" in str(detail) and time.monotonic() - start < 9.0, detail
+    finally:
+        worker.stop()
+    before, own = budget.cpu_seconds(os.getpid()), time.process_time()
+    while time.process_time() < own + 0.1:
+        pass
+    after = budget.cpu_seconds(os.getpid())
+    assert before is not None and after is not None and 0.05 < after - before < 0.5
 
 
 def test_a_mismatch_is_reduced_and_saved_with_its_reproducer(tmp_path):
@@ -217,3 +271,13 @@ def test_bfloat16_values_are_bfloat16():
     for kind in ("any", "positive", "nonzero", "small"):
         x = g.array((64,), "bfloat16", kind)
         np.testing.assert_array_equal(x, x.astype(ml_dtypes.bfloat16).astype(np.float32))
+
+
+def test_seed_7_program_20_half_layer_norm_agrees(monkeypatch):
+    """float16 layer_norm over an axis of 2 whose values nearly agree: native code kept the
+    mean and variance in float16 (0.680 for 0.711) until it computed them in float32."""
+    monkeypatch.setenv("RELAY_OPT_VERIFY_EACH", "1")
+    program = programs.generate(SEED, 20, None, 3)
+    assert "nn.layer_norm" in program.ops() and "float16" in program.dtypes()
+    result = run_job(driver.job_for(program, (0, 3)))
+    assert driver.judge(program, "ok", result).kind == "pass"

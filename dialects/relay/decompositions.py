@@ -10,7 +10,9 @@ group_norm and l2_normalize through them):
                                      reshaped back
     l2_normalize(x)              ->  x * rsqrt(max(sum(x * x, axis), eps))
 
-The per-channel vectors get trailing size-1 axes so they broadcast along `axis`. The
+The per-channel vectors get trailing size-1 axes so they broadcast along `axis`. float16 and
+bfloat16 data are normalized in float32 and rounded once (all but batch_norm, whose statistics
+are given). The
 operands must have tensor types (run infer-types first).
 """
 
@@ -25,6 +27,7 @@ from relay_opt.dialects.relay.ir_helpers import shape_of
 from relay_opt.dialects.relay.ops.common import normalize_axis
 from relay_opt.dialects.relay.ops.elementwise import (
     Add,
+    Cast,
     Divide,
     Maximum,
     Multiply,
@@ -44,6 +47,7 @@ from relay_opt.dialects.relay.ops.nn import (
 from relay_opt.dialects.relay.ops.reduce import Mean, Sum, Variance
 from relay_opt.dialects.relay.ops.transform import ExpandDims, Reshape
 from relay_opt.dialects.relay.registry import RelayOperatorOp
+from relay_opt.dialects.relay.types import tensor_dtype
 
 
 def along(b: RelayBuilder, vector: SSAValue, axis: int, rank: int) -> SSAValue:
@@ -67,8 +71,27 @@ def batch_norm(b: RelayBuilder, op: RelayOperatorOp) -> SSAValue:
     return b.call(Add, scaled, along(b, shift, axis, rank))
 
 
+HALVES = ("float16", "bfloat16")
+
+
+def _widened(b: RelayBuilder, op: RelayOperatorOp) -> tuple[str, list[SSAValue]]:
+    """The dtype of op's data, and its operands, cast to float32 when that dtype is float16 or
+    bfloat16: a 16-bit mean or sum of squares loses the digits x - mean (or x / norm) keeps
+    when x's values nearly agree, so the statistics and the arithmetic after them are float32
+    (as the interpreter's) and the result is rounded once (`_narrowed`)."""
+    dtype = tensor_dtype(op.operands[0].type)  # pyright: ignore[reportArgumentType]
+    values = list(op.operands)
+    if dtype in HALVES:
+        values = [b.call(Cast, v, dtype="float32") for v in values]
+    return dtype, values
+
+
+def _narrowed(b: RelayBuilder, y: SSAValue, dtype: str) -> SSAValue:
+    return b.call(Cast, y, dtype=dtype) if dtype in HALVES else y
+
+
 def layer_norm(b: RelayBuilder, op: RelayOperatorOp) -> SSAValue:
-    x, gamma, beta = op.operands
+    dtype, (x, gamma, beta) = _widened(b, op)
     attrs = op.attrs
     rank = len(shape_of(x))
     axis = normalize_axis(attrs.axis, rank)
@@ -83,7 +106,7 @@ def layer_norm(b: RelayBuilder, op: RelayOperatorOp) -> SSAValue:
         out = b.call(Multiply, out, along(b, gamma, axis, rank))
     if attrs.center:
         out = b.call(Add, out, along(b, beta, axis, rank))
-    return out
+    return _narrowed(b, out, dtype)
 
 
 def _standardized(b: RelayBuilder, x: SSAValue, axes: list[int], eps: float) -> SSAValue:
@@ -95,8 +118,10 @@ def _standardized(b: RelayBuilder, x: SSAValue, axes: list[int], eps: float) -> 
     )
 
 
-def _scaled(b: RelayBuilder, op: RelayOperatorOp, y: SSAValue, axis: int, rank: int) -> SSAValue:
-    _, gamma, beta = op.operands
+def _scaled(
+    b: RelayBuilder, op: RelayOperatorOp, y: SSAValue, gamma: SSAValue, beta: SSAValue, axis: int
+) -> SSAValue:
+    rank = len(shape_of(y))
     if op.attrs.scale:
         y = b.call(Multiply, y, along(b, gamma, axis, rank))
     if op.attrs.center:
@@ -105,15 +130,15 @@ def _scaled(b: RelayBuilder, op: RelayOperatorOp, y: SSAValue, axis: int, rank: 
 
 
 def instance_norm(b: RelayBuilder, op: RelayOperatorOp) -> SSAValue:
-    x = op.operands[0]
+    dtype, (x, gamma, beta) = _widened(b, op)
     rank = len(shape_of(x))
     axis = normalize_axis(op.attrs.axis, rank)
     y = _standardized(b, x, norm_reduced_axes(rank, axis), op.attrs.epsilon)
-    return _scaled(b, op, y, axis, rank)
+    return _narrowed(b, _scaled(b, op, y, gamma, beta, axis), dtype)
 
 
 def group_norm(b: RelayBuilder, op: RelayOperatorOp) -> SSAValue:
-    x = op.operands[0]
+    dtype, (x, gamma, beta) = _widened(b, op)
     rank = len(shape_of(x))
     attrs = op.attrs
     axis = normalize_axis(attrs.axis, rank)
@@ -122,15 +147,16 @@ def group_norm(b: RelayBuilder, op: RelayOperatorOp) -> SSAValue:
     split = b.call(Reshape, x, newshape=[0] * axis + [-4, attrs.num_groups, -1, -2])
     y = _standardized(b, split, norm_reduced_axes(rank + 1, axis), attrs.epsilon)
     y = b.call(Reshape, y, newshape=[0] * axis + [-3, -2])
-    return _scaled(b, op, y, axis, rank)
+    return _narrowed(b, _scaled(b, op, y, gamma, beta, axis), dtype)
 
 
 def l2_normalize(b: RelayBuilder, op: RelayOperatorOp) -> SSAValue:
-    x = op.operands[0]
+    dtype, (x,) = _widened(b, op)
     total = b.call(
         Sum, b.call(Multiply, x, x), axis=l2_axes(op.attrs, len(shape_of(x))), keepdims=True
     )
-    return b.call(Multiply, x, b.call(Rsqrt, b.call(Maximum, total, b.scalar(op.attrs.eps, total))))
+    y = b.call(Multiply, x, b.call(Rsqrt, b.call(Maximum, total, b.scalar(op.attrs.eps, total))))
+    return _narrowed(b, y, dtype)
 
 
 Decomposition = Callable[[RelayBuilder, RelayOperatorOp], SSAValue]

@@ -67,8 +67,11 @@ def _gate(n: Node, x: Value, k: int, hidden: int) -> Value:
 
 MAX_STEPS = 4096
 """The longest sequence imported: the loop stacks each step's output with a `where` over the
-whole result (work quadratic in the length), and the interpreter runs each step's operators
-one by one."""
+whole result (work quadratic in the length: an LSTM of hidden size 64 took 2.3, 13.9 and 87 us
+a step at 100, 1,000 and 4,000 steps, thread CPU time at -O3), and the interpreter runs each
+step's operators one by one. Linear time needs a write of one slice at a run-time position
+that bufferize updates in place (it handles static slices only, and copies a parameter it
+writes)."""
 
 UNROLL_STEPS = 64
 """The longest sequence unrolled. Measured (thread CPU time, shared machine): the unrolled form

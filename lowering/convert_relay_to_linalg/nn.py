@@ -26,7 +26,7 @@ from xdsl.ir import Attribute, Block, Region, SSAValue
 from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay.attribute_names import CONTRACTION, CONV_PADDING
 from relay_opt.dialects.relay.builder import RelayBuilder
-from relay_opt.dialects.relay.decompositions import DECOMPOSITIONS
+from relay_opt.dialects.relay.decompositions import DECOMPOSITIONS, HALVES
 from relay_opt.dialects.relay.ir_helpers import shape_of
 from relay_opt.dialects.relay.ops.common import normalize_axis
 from relay_opt.dialects.relay.ops.elementwise import Add, Cast, Maximum, Multiply
@@ -971,6 +971,10 @@ def _elementwise_typed(lw: Lowerer, out_t: Attribute, inputs: list[SSAValue], bo
 @lowering(LayerNorm)
 def lower_layer_norm(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     x, gamma, beta = args
+    if tensor_dtype(op.operands[0].type) in HALVES:  # pyright: ignore[reportArgumentType]
+        # float32 statistics (a 16-bit mean drops what x - mean keeps): the decomposition
+        # simplify-inference uses, whose casts say so
+        return lower_through_relay(lw, op, DECOMPOSITIONS[LayerNorm])
     rank = len(shape_of(x))
     axis = normalize_axis(op.attrs.axis, rank)
     n = shape_of(x)[axis]
