@@ -27,6 +27,11 @@ OH x OW pixels are one flat run cut in bands, so a tile's T pixels may cross end
 rows (the 7-wide rows of a late layer are not 12 = 7 + 5 wasted), and a band's last pixels
 go in narrower fast tiles (8, 4, 2, 1 columns) instead of a checked one.
 
+A row's tiles reduce over chunks of the input blocks whose weights (for the tile's V output
+blocks) fit CHUNK_BYTES, every tile of the row per chunk: the tiles re-read a chunk's weights
+from L2, not from beyond it; a chunk after the first starts from the partial sums the one
+before left in Y, and only the last applies the epilogue.
+
 The loops over sets of V channel blocks and output rows are ordered by cache traffic (whichever
 of the image and the weights would be re-read from beyond L2 fewer bytes goes inside). Their
 iterations, per image, are the routine's work items, which the thread pool splits in
@@ -79,6 +84,11 @@ CACHE_BYTES = 256 * 1024
 """What a stream may take of the L2 cache and still be reused from it (half of Zen 3's)."""
 
 
+CHUNK_BYTES = 64 * 1024
+"""What one set of V output blocks' weights may take per reduction chunk: the tiles of a row
+re-read them from L2 rather than from beyond (ResNet-50's last 3x3s hold 1.2 MB per set)."""
+
+
 @dataclass(frozen=True)
 class ConvTile:
     """The register tile for one target: `columns` x `vectors` accumulators."""
@@ -93,7 +103,7 @@ class ConvTile:
         # 6 x 2 accumulators, 2 weight vectors and a broadcast fit AVX2's 16 registers.
         # AVX-512 has 32: 6 x 4 (29 registers) loads 10 vectors per 24 FMAs where 12 x 2
         # loads 14, and its smaller tail suits the 49 pixels of a 7x7 image (ResNet-50's
-        # convs on Rocket Lake: 112 GFLOP/s against 103 at 12 x 2).
+        # convs on Rocket Lake, kernel only: 110 GFLOP/s against 103 at 12 x 2).
         if target.vector_bits >= 512:
             return ConvTile(columns=6, vectors=4, lanes=lanes)
         return ConvTile(columns=6, vectors=2, lanes=lanes)
@@ -175,6 +185,13 @@ task)."""
 class _Conv:
     x_n: SSAValue
     """The image of X the tiles read (0 in the padded scratch, which holds one image)."""
+    chunk_lo: SSAValue
+    chunk_hi: SSAValue
+    """The input-channel blocks [chunk_lo, chunk_hi) the tiles being emitted reduce over."""
+    first_chunk: SSAValue | None = None
+    last_chunk: SSAValue | None = None
+    """Whether those are the first (the tiles start from zero, else from Y's partial sums) and
+    the last (the epilogue is applied at the store); None: the tiles reduce over all blocks."""
 
     def __init__(self, ir: _IR, t: ConvTile, p: dict[str, SSAValue], fused: bool):
         self.ir, self.t, self.p, self.fused = ir, t, p, fused
@@ -406,6 +423,10 @@ class _Conv:
             ir.cmp("sgt", weight_bytes, budget), ir.mul(weight_bytes, p["OH"]), zero
         )
         rows_outer = ir.cmp("slt", weight_cost, image_cost)
+        # Reduction chunks of input blocks whose weights for a set fit CHUNK_BYTES; a chunk
+        # after the first adds to the partial sums its tiles left in Y.
+        set_block = ir.mul(ir.mul(ir.mul(p["KH"], p["KW"]), self.ic_lanes), self.c(4 * v))
+        self.chunk = self.max(self.div(self.c(CHUNK_BYTES), set_block), one)
 
         # Pixels go in rows of `row_len`: output rows, or, when every tap of every pixel is
         # inside the image (no padding, or the padded scratch), bands of the OH x OW pixels
@@ -500,29 +521,39 @@ class _Conv:
         def checked(x: SSAValue, _: list[SSAValue]) -> None:
             self.checked_tile(n, ob, ir.add(first, x), end, vectors)
 
-        ir.loop(zero, self.fast_lo, cols, checked)
-        ir.loop(
-            self.fast_lo,
-            fast_hi,
-            cols,
-            lambda x, _: self.tile(n, ob, ir.add(first, x), ky, full_kx, self.t.columns, vectors),
-        )
+        def chunk(lo: SSAValue, _: list[SSAValue]) -> None:  # input blocks [lo, lo + chunk)
+            self.chunk_lo, self.chunk_hi = lo, ir.min(ir.add(lo, self.chunk), p["C"])
+            self.first_chunk = ir.cmp("eq", lo, zero)
+            self.last_chunk = ir.cmp("eq", self.chunk_hi, p["C"])
+            ir.loop(zero, self.fast_lo, cols, checked)
+            ir.loop(
+                self.fast_lo,
+                fast_hi,
+                cols,
+                lambda x, _: self.tile(
+                    n, ob, ir.add(first, x), ky, full_kx, self.t.columns, vectors
+                ),
+            )
 
-        def band_end() -> None:  # the rest (< T pixels) as fast tiles of 2^k columns
-            rest = ir.sub(length, fast_hi)
-            start = ir.add(first, fast_hi)
-            width = 1 << (self.t.columns - 1).bit_length()
-            while width > 1:
-                width //= 2
-                done = ir.emit(llvm.AndOp(rest, self.c(-2 * width)))  # the wider ones'
-                bit = ir.cmp("ne", ir.emit(llvm.AndOp(rest, self.c(width))), zero)
-                at = ir.add(start, done)
-                ir.if_(bit, lambda w=width, at=at: self.tile(n, ob, at, ky, full_kx, w, vectors))
+            def band_end() -> None:  # the rest (< T pixels) as fast tiles of 2^k columns
+                rest = ir.sub(length, fast_hi)
+                start = ir.add(first, fast_hi)
+                width = 1 << (self.t.columns - 1).bit_length()
+                while width > 1:
+                    width //= 2
+                    done = ir.emit(llvm.AndOp(rest, self.c(-2 * width)))  # the wider ones'
+                    bit = ir.cmp("ne", ir.emit(llvm.AndOp(rest, self.c(width))), zero)
+                    at = ir.add(start, done)
+                    ir.if_(
+                        bit, lambda w=width, at=at: self.tile(n, ob, at, ky, full_kx, w, vectors)
+                    )
 
-        def row_end() -> None:  # an output row's right border and last pixels
-            ir.loop(fast_hi, self.row_len, cols, checked)
+            def row_end() -> None:  # an output row's right border and last pixels
+                ir.loop(fast_hi, self.row_len, cols, checked)
 
-        ir.if_(self.whole, band_end, row_end)
+            ir.if_(self.whole, band_end, row_end)
+
+        ir.loop(zero, p["C"], self.chunk, chunk)
 
     def tile(
         self,
@@ -596,8 +627,8 @@ class _Conv:
 
             return ir.loop(ky[0], ky[1], one, kernel_row, acc)
 
-        zero = self.vsplat_const(0.0)
-        acc = ir.loop(self.c(0), p["C"], one, block, [zero] * (columns * vectors))
+        init = self.partial_sums(n, ob, [ir.add(pixel, self.c(t)) for t in range(columns)], vectors)
+        acc = ir.loop(self.chunk_lo, self.chunk_hi, one, block, init)
         self.store(acc, n, ob, pixel, columns, vectors)
 
     def group_blocks(self, ob: SSAValue) -> SSAValue:
@@ -670,7 +701,9 @@ class _Conv:
 
             return ir.loop(zero, p["KH"], one, kernel_row, acc)
 
-        acc = ir.loop(zero, p["C"], one, block, [self.vsplat_const(0.0)] * (columns * vectors))
+        pixels = [ir.add(pixel, self.c(t)) for t in range(columns)]
+        init = self.partial_sums(n, ob, pixels, vectors, live)
+        acc = ir.loop(self.chunk_lo, self.chunk_hi, one, block, init)
         for t in range(columns):
             ir.if_(
                 live[t],
@@ -684,6 +717,40 @@ class _Conv:
                 ),
             )
 
+    def y_offset(self, n: SSAValue, ob: SSAValue, pixel: SSAValue) -> SSAValue:
+        """Where pixel `pixel` of Y's output block ob of image n starts (in floats)."""
+        ir, p, lanes = self.ir, self.p, self.t.lanes
+        plane = ir.mul(ir.mul(p["OH"], p["OW"]), self.c(lanes))
+        # Y's channel blocks: all groups' (the depthwise routine, which shares this, has none).
+        out_blocks = ir.mul(p["G"], p["OB"]) if "G" in p else p["OB"]
+        return ir.add(
+            ir.mul(ir.add(ir.mul(n, out_blocks), ob), plane), ir.mul(pixel, self.c(lanes))
+        )
+
+    def partial_sums(
+        self,
+        n: SSAValue,
+        ob: SSAValue,
+        pixels: list[SSAValue],
+        vectors: int,
+        live: list[SSAValue] | None = None,
+    ) -> list[SSAValue]:
+        """A tile's accumulators at the start of a chunk: zeros in the first, else what the
+        chunks before stored in Y (a pixel not `live` reads the zeros)."""
+        ir = self.ir
+        zero = self.vsplat_const(0.0)
+        first = self.first_chunk
+        assert first is not None
+        acc = [zero] * (len(pixels) * vectors)
+        for v in range(vectors):
+            obv = ir.add(ob, self.c(v)) if v else ob
+            for t, pixel in enumerate(pixels):
+                at = ir.at(self.p["Y"], self.y_offset(n, obv, pixel))
+                if live is not None:
+                    at = ir.select(live[t], at, self.zeros)
+                acc[t * vectors + v] = ir.select(first, zero, ir.load(at, self.vec, 4))
+        return acc
+
     def store(
         self,
         acc: list[SSAValue],
@@ -693,16 +760,12 @@ class _Conv:
         columns: int,
         vectors: int,
     ) -> None:
-        ir, p, lanes = self.ir, self.p, self.t.lanes
-        plane = ir.mul(ir.mul(p["OH"], p["OW"]), self.c(lanes))
-        # Y's channel blocks: all groups' (the depthwise routine, which shares this, has none).
-        out_blocks = ir.mul(p["G"], p["OB"]) if "G" in p else p["OB"]
+        """The tile's sums with the epilogue into Y; before the last chunk, the sums alone."""
+        ir, lanes = self.ir, self.t.lanes
         for v in range(vectors):
             obv = ir.add(ob, self.c(v)) if v else ob
             bias = ir.load(ir.at(self.bias, (obv, self.bias_step)), self.vec, 4)
-            row = ir.add(
-                ir.mul(ir.add(ir.mul(n, out_blocks), obv), plane), ir.mul(pixel, self.c(lanes))
-            )
+            row = self.y_offset(n, obv, pixel)
             for t in range(columns):
                 offset = ir.add(row, self.c(t * lanes)) if t else row
                 value = ir.emit(llvm.FAddOp(acc[t * vectors + v], bias))
@@ -710,7 +773,9 @@ class _Conv:
                 summed = ir.emit(llvm.FAddOp(value, residual))
                 value = ir.select(self.has_res, summed, value)
                 value = self.clip(value)
-                ir.store(value, ir.at(p["Y"], offset), 4)
+                if self.last_chunk is not None:
+                    value = ir.select(self.last_chunk, value, acc[t * vectors + v])
+                ir.store(value, ir.at(self.p["Y"], offset), 4)
 
     def clip(self, value: SSAValue) -> SSAValue:
         """value clamped to [lo, hi]; llvm.maximum/minimum keep a NaN (as relu and clip do)."""
