@@ -112,6 +112,10 @@ CASES = [
     (1, 16, 16, 14, 14, 2, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1)),
     (2, 64, 16, 33, 33, 3, 1, 1, (2, 2), (0, 0, 0, 0), (1, 1)),
     (1, 24, 8, 60, 51, 2, 3, 3, (1, 1), (0, 0, 0, 0), (1, 1)),
+    # Weights over CHUNK_BYTES per set of blocks: reduction chunks (16 input blocks in 3s
+    # at 16 lanes, 14 + 2 at 8), the later ones adding to Y's partial sums, in fast and
+    # checked tiles.
+    (1, 128, 8, 3, 50, 3, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1)),
 ]
 
 

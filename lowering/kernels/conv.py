@@ -12,9 +12,10 @@ padding and dilation are arguments, so every conv of a network (1x1, 3x3, stride
 number of layers.
 
 Direct convolution with a register tile of T output columns x V output-channel vectors
-(V = 2; an odd last block with V = 1): T x V vector accumulators, one broadcast input
-element times V weight vectors per step (`llvm.intr.fma`). For each tile the reductions run
-over input-channel blocks, kernel rows, kernel columns and the IC channels of a block; with
+(a group's last OB mod V blocks in a tile of as many): T x V vector accumulators, one
+broadcast input element times V weight vectors per step (`llvm.intr.fma`). For each tile
+the reductions run over input-channel blocks, kernel rows, kernel columns and the IC
+channels of a block; with
 dilation 1 a kernel row's columns and channels are one contiguous run in both X and W, so
 they are one loop. Padding is the routine's: a tile whose columns' taps are all inside the
 image (its row's valid kernel rows) takes that fast path; a checked tile (the left and right
@@ -26,7 +27,12 @@ OH x OW pixels are one flat run cut in bands, so a tile's T pixels may cross end
 rows (the 7-wide rows of a late layer are not 12 = 7 + 5 wasted), and a band's last pixels
 go in narrower fast tiles (8, 4, 2, 1 columns) instead of a checked one.
 
-The loops over channel-block pairs and output rows are ordered by cache traffic (whichever
+A row's tiles reduce over chunks of the input blocks whose weights (for the tile's V output
+blocks) fit CHUNK_BYTES, every tile of the row per chunk: the tiles re-read a chunk's weights
+from L2, not from beyond it; a chunk after the first starts from the partial sums the one
+before left in Y, and only the last applies the epilogue.
+
+The loops over sets of V channel blocks and output rows are ordered by cache traffic (whichever
 of the image and the weights would be re-read from beyond L2 fewer bytes goes inside). Their
 iterations, per image, are the routine's work items, which the thread pool splits in
 contiguous runs (`build_conv_rows`): each output element is computed by one item, in the same
@@ -78,6 +84,11 @@ CACHE_BYTES = 256 * 1024
 """What a stream may take of the L2 cache and still be reused from it (half of Zen 3's)."""
 
 
+CHUNK_BYTES = 64 * 1024
+"""What one set of V output blocks' weights may take per reduction chunk: the tiles of a row
+re-read them from L2 rather than from beyond (ResNet-50's last 3x3s hold 1.2 MB per set)."""
+
+
 @dataclass(frozen=True)
 class ConvTile:
     """The register tile for one target: `columns` x `vectors` accumulators."""
@@ -89,10 +100,13 @@ class ConvTile:
     @staticmethod
     def for_target(target: Target) -> ConvTile:
         lanes = target.lanes(32)
-        # 6 x 2 accumulators, 2 weight vectors and a broadcast fit AVX2's 16 registers;
-        # AVX-512 has 32 (12 x 2; untuned).
-        columns = 12 if target.vector_bits >= 512 else 6
-        return ConvTile(columns=columns, vectors=2, lanes=lanes)
+        # 6 x 2 accumulators, 2 weight vectors and a broadcast fit AVX2's 16 registers.
+        # AVX-512 has 32: 6 x 4 (29 registers) loads 10 vectors per 24 FMAs where 12 x 2
+        # loads 14, and its smaller tail suits the 49 pixels of a 7x7 image (ResNet-50's
+        # convs on Rocket Lake, kernel only: 110 GFLOP/s against 103 at 12 x 2).
+        if target.vector_bits >= 512:
+            return ConvTile(columns=6, vectors=4, lanes=lanes)
+        return ConvTile(columns=6, vectors=2, lanes=lanes)
 
 
 def conv_name(target: Target) -> str:
@@ -125,7 +139,7 @@ was copied), then the image n and the image of X it reads (0 in the scratch)."""
 
 def build_conv_rows(target: Target, tile: ConvTile | None = None) -> llvm.FuncOp:
     """`conv_name(target)_rows(ctx, begin, end)`: work items [begin, end) of one image (an
-    output row, or all of its pixels, of a channel-block pair or of the odd last block), the
+    output row, or all of its pixels, of a set of V channel blocks or of a group's last blocks), the
     parameters read from `ctx` (TASK_SLOTS): one thread's task (lowering/kernels/
     thread_pool.py). Every output element is computed by one item in the same order at any
     thread count, so the result is bit-identical."""
@@ -171,6 +185,13 @@ task)."""
 class _Conv:
     x_n: SSAValue
     """The image of X the tiles read (0 in the padded scratch, which holds one image)."""
+    chunk_lo: SSAValue
+    chunk_hi: SSAValue
+    """The input-channel blocks [chunk_lo, chunk_hi) the tiles being emitted reduce over."""
+    first_chunk: SSAValue | None = None
+    last_chunk: SSAValue | None = None
+    """Whether those are the first (the tiles start from zero, else from Y's partial sums) and
+    the last (the epilogue is applied at the store); None: the tiles reduce over all blocks."""
 
     def __init__(self, ir: _IR, t: ConvTile, p: dict[str, SSAValue], fused: bool):
         self.ir, self.t, self.p, self.fused = ir, t, p, fused
@@ -386,28 +407,32 @@ class _Conv:
 
         v = self.t.vectors
 
-        # Block pairs go within a group (pairs of them per group, G * pairs in all).
-        self.pairs = self.div(p["OB"], self.c(v))
-        pairs = ir.mul(p["G"], self.pairs)
-        ob_paired = ir.mul(self.pairs, self.c(v))
-        # Loop order: block pairs outside rows keeps a pair's weights in cache while the image
-        # (its group's part) streams past once per pair; rows outside block pairs keeps a row's
+        # Sets of V blocks go within a group (`sets` of them per group, G * sets in all).
+        self.sets = self.div(p["OB"], self.c(v))
+        sets = ir.mul(p["G"], self.sets)
+        self.rest = ir.sub(p["OB"], ir.mul(self.sets, self.c(v)))  # a group's last < V blocks
+        # Loop order: block sets outside rows keeps a set's weights in cache while the image
+        # (its group's part) streams past once per set; rows outside block sets keeps a row's
         # input in cache while all weights stream past once per row. Whichever re-reads fewer
         # bytes from beyond L2 (a stream that fits in CACHE_BYTES is free).
         image_bytes = ir.mul(ir.mul(ir.mul(p["C"], p["H"]), self.x_row), self.c(4))
         weight_bytes = ir.mul(ir.mul(ir.mul(p["G"], p["OB"]), self.w_block), self.c(4))
         budget = self.c(CACHE_BYTES)
-        image_cost = ir.select(ir.cmp("sgt", image_bytes, budget), ir.mul(image_bytes, pairs), zero)
+        image_cost = ir.select(ir.cmp("sgt", image_bytes, budget), ir.mul(image_bytes, sets), zero)
         weight_cost = ir.select(
             ir.cmp("sgt", weight_bytes, budget), ir.mul(weight_bytes, p["OH"]), zero
         )
         rows_outer = ir.cmp("slt", weight_cost, image_cost)
+        # Reduction chunks of input blocks whose weights for a set fit CHUNK_BYTES; a chunk
+        # after the first adds to the partial sums its tiles left in Y.
+        set_block = ir.mul(ir.mul(ir.mul(p["KH"], p["KW"]), self.ic_lanes), self.c(4 * v))
+        self.chunk = self.max(self.div(self.c(CHUNK_BYTES), set_block), one)
 
         # Pixels go in rows of `row_len`: output rows, or, when every tap of every pixel is
         # inside the image (no padding, or the padded scratch), bands of the OH x OW pixels
         # taken as one flat run: tiles then cross the ends of output rows, so the 7- and
         # 14-wide rows of late layers waste no tile columns at their ends. A band is all the
-        # pixels with the block pairs outside, else about one output row (whole tiles).
+        # pixels with the block sets outside, else about one output row (whole tiles).
         pixels = ir.mul(p["OH"], p["OW"])
         cols = self.c(self.t.columns)
         whole = self.all_inside()
@@ -424,36 +449,41 @@ class _Conv:
         fast_tiles = self.div(ir.sub(self.ox_hi, self.fast_lo), cols)
         self.fast_hi = ir.add(self.fast_lo, ir.mul(self.max(fast_tiles, zero), cols))
         self.rows_outer = rows_outer
-        self.inner = ir.select(rows_outer, pairs, rows)
-        # Work items of an image: each (block pair, row) in loop order, then each row of each
-        # group's odd last block; a thread takes a contiguous run of them (the cache order
-        # holds inside).
-        odd = ir.mul(p["G"], ir.sub(p["OB"], ob_paired))
+        self.inner = ir.select(rows_outer, sets, rows)
+        # Work items of an image: each (block set, row) in loop order, then each row of each
+        # group's last blocks (fewer than V); a thread takes a contiguous run of them (the
+        # cache order holds inside).
+        rest_items = ir.select(ir.cmp("sgt", self.rest, zero), ir.mul(p["G"], rows), zero)
         self.rows = rows
-        self.paired_items = ir.mul(pairs, rows)
-        self.image_items = ir.add(self.paired_items, ir.mul(odd, rows))
+        self.set_items = ir.mul(sets, rows)
+        self.image_items = ir.add(self.set_items, rest_items)
 
     def items(self, n: SSAValue, begin: SSAValue, end: SSAValue) -> None:
         """Work items [begin, end) of image n (`plan` first; `x_n` set)."""
         ir, v = self.ir, self.t.vectors
 
         def item(r: SSAValue, _: list[SSAValue]) -> None:
-            def paired() -> None:
+            def full_set() -> None:
                 a = self.div(r, self.inner)
                 b = ir.sub(r, ir.mul(a, self.inner))
-                pair = ir.select(self.rows_outer, b, a)  # group g's pair k: g * pairs + k
-                g = self.div(pair, self.pairs)
-                k = ir.sub(pair, ir.mul(g, self.pairs))
+                s = ir.select(self.rows_outer, b, a)  # group g's set k: g * sets + k
+                g = self.div(s, self.sets)
+                k = ir.sub(s, ir.mul(g, self.sets))
                 ob = ir.add(ir.mul(g, self.p["OB"]), ir.mul(k, self.c(v)))
                 self.row(n, ob, ir.select(self.rows_outer, a, b), v)
 
-            def last_block() -> None:  # an odd number of blocks per group: group g's last
-                q = ir.sub(r, self.paired_items)
+            def last_blocks() -> None:  # group g's last `rest` blocks, in one tile of as many
+                q = ir.sub(r, self.set_items)
                 g = self.div(q, self.rows)
-                last = ir.sub(ir.mul(ir.add(g, self.c(1)), self.p["OB"]), self.c(1))
-                self.row(n, last, ir.sub(q, ir.mul(g, self.rows)), 1)
+                first = ir.sub(ir.mul(ir.add(g, self.c(1)), self.p["OB"]), self.rest)
+                row = ir.sub(q, ir.mul(g, self.rows))
+                for k in range(1, v):
+                    ir.if_(
+                        ir.cmp("eq", self.rest, self.c(k)),
+                        lambda k=k: self.row(n, first, row, k),
+                    )
 
-            ir.if_(ir.cmp("slt", r, self.paired_items), paired, last_block)
+            ir.if_(ir.cmp("slt", r, self.set_items), full_set, last_blocks)
 
         ir.loop(begin, end, self.c(1), item)
 
@@ -491,29 +521,39 @@ class _Conv:
         def checked(x: SSAValue, _: list[SSAValue]) -> None:
             self.checked_tile(n, ob, ir.add(first, x), end, vectors)
 
-        ir.loop(zero, self.fast_lo, cols, checked)
-        ir.loop(
-            self.fast_lo,
-            fast_hi,
-            cols,
-            lambda x, _: self.tile(n, ob, ir.add(first, x), ky, full_kx, self.t.columns, vectors),
-        )
+        def chunk(lo: SSAValue, _: list[SSAValue]) -> None:  # input blocks [lo, lo + chunk)
+            self.chunk_lo, self.chunk_hi = lo, ir.min(ir.add(lo, self.chunk), p["C"])
+            self.first_chunk = ir.cmp("eq", lo, zero)
+            self.last_chunk = ir.cmp("eq", self.chunk_hi, p["C"])
+            ir.loop(zero, self.fast_lo, cols, checked)
+            ir.loop(
+                self.fast_lo,
+                fast_hi,
+                cols,
+                lambda x, _: self.tile(
+                    n, ob, ir.add(first, x), ky, full_kx, self.t.columns, vectors
+                ),
+            )
 
-        def band_end() -> None:  # the rest (< T pixels) as fast tiles of 2^k columns
-            rest = ir.sub(length, fast_hi)
-            start = ir.add(first, fast_hi)
-            width = 1 << (self.t.columns - 1).bit_length()
-            while width > 1:
-                width //= 2
-                done = ir.emit(llvm.AndOp(rest, self.c(-2 * width)))  # the wider ones'
-                bit = ir.cmp("ne", ir.emit(llvm.AndOp(rest, self.c(width))), zero)
-                at = ir.add(start, done)
-                ir.if_(bit, lambda w=width, at=at: self.tile(n, ob, at, ky, full_kx, w, vectors))
+            def band_end() -> None:  # the rest (< T pixels) as fast tiles of 2^k columns
+                rest = ir.sub(length, fast_hi)
+                start = ir.add(first, fast_hi)
+                width = 1 << (self.t.columns - 1).bit_length()
+                while width > 1:
+                    width //= 2
+                    done = ir.emit(llvm.AndOp(rest, self.c(-2 * width)))  # the wider ones'
+                    bit = ir.cmp("ne", ir.emit(llvm.AndOp(rest, self.c(width))), zero)
+                    at = ir.add(start, done)
+                    ir.if_(
+                        bit, lambda w=width, at=at: self.tile(n, ob, at, ky, full_kx, w, vectors)
+                    )
 
-        def row_end() -> None:  # an output row's right border and last pixels
-            ir.loop(fast_hi, self.row_len, cols, checked)
+            def row_end() -> None:  # an output row's right border and last pixels
+                ir.loop(fast_hi, self.row_len, cols, checked)
 
-        ir.if_(self.whole, band_end, row_end)
+            ir.if_(self.whole, band_end, row_end)
+
+        ir.loop(zero, p["C"], self.chunk, chunk)
 
     def tile(
         self,
@@ -587,8 +627,8 @@ class _Conv:
 
             return ir.loop(ky[0], ky[1], one, kernel_row, acc)
 
-        zero = self.vsplat_const(0.0)
-        acc = ir.loop(self.c(0), p["C"], one, block, [zero] * (columns * vectors))
+        init = self.partial_sums(n, ob, [ir.add(pixel, self.c(t)) for t in range(columns)], vectors)
+        acc = ir.loop(self.chunk_lo, self.chunk_hi, one, block, init)
         self.store(acc, n, ob, pixel, columns, vectors)
 
     def group_blocks(self, ob: SSAValue) -> SSAValue:
@@ -661,7 +701,9 @@ class _Conv:
 
             return ir.loop(zero, p["KH"], one, kernel_row, acc)
 
-        acc = ir.loop(zero, p["C"], one, block, [self.vsplat_const(0.0)] * (columns * vectors))
+        pixels = [ir.add(pixel, self.c(t)) for t in range(columns)]
+        init = self.partial_sums(n, ob, pixels, vectors, live)
+        acc = ir.loop(self.chunk_lo, self.chunk_hi, one, block, init)
         for t in range(columns):
             ir.if_(
                 live[t],
@@ -675,6 +717,40 @@ class _Conv:
                 ),
             )
 
+    def y_offset(self, n: SSAValue, ob: SSAValue, pixel: SSAValue) -> SSAValue:
+        """Where pixel `pixel` of Y's output block ob of image n starts (in floats)."""
+        ir, p, lanes = self.ir, self.p, self.t.lanes
+        plane = ir.mul(ir.mul(p["OH"], p["OW"]), self.c(lanes))
+        # Y's channel blocks: all groups' (the depthwise routine, which shares this, has none).
+        out_blocks = ir.mul(p["G"], p["OB"]) if "G" in p else p["OB"]
+        return ir.add(
+            ir.mul(ir.add(ir.mul(n, out_blocks), ob), plane), ir.mul(pixel, self.c(lanes))
+        )
+
+    def partial_sums(
+        self,
+        n: SSAValue,
+        ob: SSAValue,
+        pixels: list[SSAValue],
+        vectors: int,
+        live: list[SSAValue] | None = None,
+    ) -> list[SSAValue]:
+        """A tile's accumulators at the start of a chunk: zeros in the first, else what the
+        chunks before stored in Y (a pixel not `live` reads the zeros)."""
+        ir = self.ir
+        zero = self.vsplat_const(0.0)
+        first = self.first_chunk
+        assert first is not None
+        acc = [zero] * (len(pixels) * vectors)
+        for v in range(vectors):
+            obv = ir.add(ob, self.c(v)) if v else ob
+            for t, pixel in enumerate(pixels):
+                at = ir.at(self.p["Y"], self.y_offset(n, obv, pixel))
+                if live is not None:
+                    at = ir.select(live[t], at, self.zeros)
+                acc[t * vectors + v] = ir.select(first, zero, ir.load(at, self.vec, 4))
+        return acc
+
     def store(
         self,
         acc: list[SSAValue],
@@ -684,16 +760,12 @@ class _Conv:
         columns: int,
         vectors: int,
     ) -> None:
-        ir, p, lanes = self.ir, self.p, self.t.lanes
-        plane = ir.mul(ir.mul(p["OH"], p["OW"]), self.c(lanes))
-        # Y's channel blocks: all groups' (the depthwise routine, which shares this, has none).
-        out_blocks = ir.mul(p["G"], p["OB"]) if "G" in p else p["OB"]
+        """The tile's sums with the epilogue into Y; before the last chunk, the sums alone."""
+        ir, lanes = self.ir, self.t.lanes
         for v in range(vectors):
             obv = ir.add(ob, self.c(v)) if v else ob
             bias = ir.load(ir.at(self.bias, (obv, self.bias_step)), self.vec, 4)
-            row = ir.add(
-                ir.mul(ir.add(ir.mul(n, out_blocks), obv), plane), ir.mul(pixel, self.c(lanes))
-            )
+            row = self.y_offset(n, obv, pixel)
             for t in range(columns):
                 offset = ir.add(row, self.c(t * lanes)) if t else row
                 value = ir.emit(llvm.FAddOp(acc[t * vectors + v], bias))
@@ -701,7 +773,9 @@ class _Conv:
                 summed = ir.emit(llvm.FAddOp(value, residual))
                 value = ir.select(self.has_res, summed, value)
                 value = self.clip(value)
-                ir.store(value, ir.at(p["Y"], offset), 4)
+                if self.last_chunk is not None:
+                    value = ir.select(self.last_chunk, value, acc[t * vectors + v])
+                ir.store(value, ir.at(self.p["Y"], offset), 4)
 
     def clip(self, value: SSAValue) -> SSAValue:
         """value clamped to [lo, hi]; llvm.maximum/minimum keep a NaN (as relu and clip do)."""
