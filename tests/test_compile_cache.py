@@ -5,6 +5,7 @@ lowering; a changed module, option or CPU misses; two writers and a corrupt entr
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -47,6 +48,9 @@ def _inputs() -> list[np.ndarray]:
 @pytest.fixture
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "cache"
+    shared = Path(os.environ.get("RELAY_OPT_TEST_CACHE_DIR", "/nonexistent")) / "kernels"
+    if shared.is_dir():  # the run's kernel library: child processes need not build it again
+        shutil.copytree(shared, path / "kernels")
     monkeypatch.setenv("RELAY_OPT_CACHE_DIR", str(path))
     monkeypatch.setenv("RELAY_OPT_VERIFY_EACH", "0")  # the passes are not under test
     monkeypatch.delenv("RELAY_OPT_NO_CACHE", raising=False)

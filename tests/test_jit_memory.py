@@ -40,12 +40,13 @@ def test_llvm_optimize_does_not_leak():
     ir = jit.llvm_ir(jit.lower_to_llvm(load_program(PROGRAM, "relay").module))
     for _ in range(5):
         jit.optimize(ir)
-    # Two batches of 50: a leak grows the process in each, while the allocator's one-time
-    # growth (its arenas, reached late under a loaded CI machine: +3 MiB once) shows in one.
+    # Two batches of 25 (the leak: 10 MiB each): a leak grows the process in each, while the
+    # allocator's one-time growth (its arenas, reached late under a loaded CI machine: +3 MiB
+    # once) shows in one.
     growth = []
     for _batch in range(2):
         before = _rss_mib()
-        for _ in range(50):
+        for _ in range(25):
             jit.optimize(ir)
         growth.append(_rss_mib() - before)
     assert min(growth) < 1.0, growth
@@ -61,7 +62,7 @@ def test_repeated_compiles_and_calls_stay_flat(monkeypatch: pytest.MonkeyPatch):
     for _ in range(1000):
         exe(x, w)
     before = _rss_mib()
-    for _ in range(50):
+    for _ in range(25):  # a compile that kept 0.2 MiB would fail
         exe = jit.compile(module, cache=False)
         # A compile leaves ~6,500 objects in reference cycles (xDSL's IR links ops, blocks and
         # values both ways); only a full collection frees them, and the heap keeps the peak

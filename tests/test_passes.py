@@ -98,9 +98,12 @@ def test_meaning_is_kept(pipeline):
         np.testing.assert_allclose(
             interpret(changed, inputs), want, rtol=1e-4, atol=1e-6, err_msg=name
         )
-        np.testing.assert_allclose(
-            compile(changed)(*inputs), want, rtol=1e-4, atol=1e-6, err_msg=name
-        )
+        if pipeline is PASSES:
+            # Native code of one pass's output would run -O3's whole pipeline again, so it
+            # is compiled once, after all of them (each is also in -O3 itself).
+            np.testing.assert_allclose(
+                compile(changed)(*inputs), want, rtol=1e-4, atol=1e-6, err_msg=name
+            )
 
 
 @pytest.mark.parametrize("p", PASSES, ids=[p.name for p in PASSES])
@@ -164,7 +167,10 @@ def test_optimization_levels_keep_meaning_and_fuse_at_3():
             OptimizePass(level).apply(Context(), changed)
             fused = any(op.name == "relay.fn" for op in changed.walk())
             assert fused == (level == 3), (name, level)
-            np.testing.assert_allclose(compile(changed, opt=0)(*inputs), want, rtol=1e-4, atol=1e-6)
+            np.testing.assert_allclose(interpret(changed, inputs), want, rtol=1e-4, atol=1e-6)
+            if level == 3:  # fused primitive functions, as native code receives them
+                got = compile(changed, opt=0)(*inputs)
+                np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
 
 
 NORMS = """#[version = "0.0.5"]
