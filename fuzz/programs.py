@@ -96,13 +96,6 @@ KNOWN_BUGS: list[tuple[str, Callable[[list[Val], dict[str, Any]], bool], str]] =
         "linear resize2d of integer data is refused (not lowered yet; nearest is); "
         "lowering/convert_relay_to_linalg/transform.py lower_resize2d",
     ),
-    (
-        "image.resize2d",
-        lambda xs, attrs: xs[0].dtype in ("int64", "uint64"),
-        "the interpreter's resize2d (dialects/relay/ops/transform.py _resize) reads int64 and "
-        "uint64 data as float64, so nearest drops the low bits of values above 2**53 that native "
-        "code copies exactly (seed 13 #7721)",
-    ),
 ]
 """(operator, whether a call hits the bug, the bug): calls the fuzzer leaves out until the bug
 is fixed, so that a fixed-seed run stays clean (`--include-known-bugs` generates them)."""

@@ -233,6 +233,18 @@ def test_integer_nearest_resize2d(attrs, dtype, opt):
         compile(module_for("image.resize2d", [x], {"size": [5, 7]}), opt=opt)
 
 
+def test_int64_nearest_resize2d_copies_values_above_2_pow_53_exactly():
+    """The interpreter gathers int64 as int64 (it went through float64 and lost low bits that
+    native code copies: fuzz seed 13 #7721)."""
+    from relay_opt.runtime.interpreter import interpret
+
+    x = np.array([[[[2**60 + 1, -(2**59) - 3], [7, 2**62 + 5]]]], dtype=np.int64)
+    module = module_for("image.resize2d", [x], {"size": [3, 3], "method": "nearest_neighbor"})
+    want = interpret(module, [x])
+    assert want.dtype == np.int64 and want[0, 0, 0, 0] == 2**60 + 1
+    np.testing.assert_array_equal(compile(module)(x), want)
+
+
 def _shape(a: np.ndarray) -> str:
     return ", ".join(map(str, a.shape))
 

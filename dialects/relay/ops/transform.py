@@ -1504,12 +1504,12 @@ def _resize(attrs: Attrs, x: np.ndarray) -> np.ndarray:
     oh, ow = attrs.size
     ys = source_coords(oh, h, attrs.coordinate_transformation_mode)
     xcs = source_coords(ow, w, attrs.coordinate_transformation_mode)
-    src = xs.astype(np.float64)
-    if attrs.method == "nearest_neighbor":
+    if attrs.method == "nearest_neighbor":  # a gather: int64 data never passes through float64
         iy = nearest_source_index(ys, h, attrs)
         ix = nearest_source_index(xcs, w, attrs)
-        out = src[:, :, iy][:, :, :, ix]
+        out = xs[:, :, iy][:, :, :, ix]
     else:
+        src = xs.astype(np.float64)
         y0 = np.floor(ys).astype(np.int64)
         x0 = np.floor(xcs).astype(np.int64)
         wy = (ys - y0)[:, None]
