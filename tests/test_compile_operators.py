@@ -245,6 +245,22 @@ def test_int64_nearest_resize2d_copies_values_above_2_pow_53_exactly():
     np.testing.assert_array_equal(compile(module)(x), want)
 
 
+@pytest.mark.parametrize("opt", [0, 3])
+def test_half_layer_norm_over_two_close_values_agrees_with_the_interpreter(opt):
+    """float16 layer_norm over an axis of 2 whose values nearly agree (fuzz seed 7 #20 once):
+    native code kept the mean and variance in float16, a mean one float16 step off, until it
+    computed them in float32 as the interpreter does."""
+    from relay_opt.runtime.interpreter import interpret
+
+    x = np.array([[0.711, 0.7114], [-1.5, -1.499], [3.0, 3.002]], np.float16)
+    g, b = np.array([1.5, -0.5], np.float16), np.array([0.25, 0.0], np.float16)
+    module = module_for("nn.layer_norm", [x, g, b], {"axis": -1})
+    want = interpret(module, [x, g, b]).astype(np.float32)
+    got = compile(module, opt=opt)(x, g, b)
+    assert got.dtype == np.float16
+    np.testing.assert_allclose(got.astype(np.float32), want, rtol=2e-3, atol=2e-3)
+
+
 def _shape(a: np.ndarray) -> str:
     return ", ".join(map(str, a.shape))
 

@@ -13,7 +13,7 @@ import pytest
 from relay_opt.dialects.relay.registry import all_ops
 from relay_opt.fuzz import budget, driver, programs
 from relay_opt.fuzz.programs import Node, Param, Program
-from relay_opt.fuzz.worker import Job, Worker, run_job
+from relay_opt.fuzz.worker import Job, Worker
 
 SEED = 7
 COUNT = 150
@@ -271,13 +271,3 @@ def test_bfloat16_values_are_bfloat16():
     for kind in ("any", "positive", "nonzero", "small"):
         x = g.array((64,), "bfloat16", kind)
         np.testing.assert_array_equal(x, x.astype(ml_dtypes.bfloat16).astype(np.float32))
-
-
-def test_seed_7_program_20_half_layer_norm_agrees(monkeypatch):
-    """float16 layer_norm over an axis of 2 whose values nearly agree: native code kept the
-    mean and variance in float16 (0.680 for 0.711) until it computed them in float32."""
-    monkeypatch.setenv("RELAY_OPT_VERIFY_EACH", "1")
-    program = programs.generate(SEED, 20, None, 3)
-    assert "nn.layer_norm" in program.ops() and "float16" in program.dtypes()
-    result = run_job(driver.job_for(program, (0, 3)))
-    assert driver.judge(program, "ok", result).kind == "pass"

@@ -212,20 +212,23 @@ def test_unsupported_operator_names_the_node(tmp_path: Path):
     model = _model(
         [
             helper.make_node("Relu", ["x"], ["r"]),
-            helper.make_node("Unique", ["r"], ["v"], name="uniq"),
+            helper.make_node("Bernoulli", ["r"], ["v"], name="bern"),
         ],
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
         [helper.make_tensor_value_info("v", TensorProto.FLOAT, [4])],
     )
     with pytest.raises(
-        OnnxUnsupportedError, match=r"node 1 'uniq' \(Unique\): operator Unique is not supported"
+        OnnxUnsupportedError,
+        match=r"node 1 'bern' \(Bernoulli\): operator Bernoulli is not supported",
     ):
         import_onnx(model)
-    path = tmp_path / "unique.onnx"
+    path = tmp_path / "bernoulli.onnx"
     onnx.save(model, path)
     r = tool("relay-translate", "--import-onnx", str(path))
     assert r.returncode == 1 and "Traceback" not in r.stderr
-    assert f"{path}: error: node 1 'uniq' (Unique): operator Unique is not supported" in r.stderr
+    assert (
+        f"{path}: error: node 1 'bern' (Bernoulli): operator Bernoulli is not supported" in r.stderr
+    )
 
 
 def test_not_an_onnx_file(tmp_path: Path):
@@ -412,7 +415,7 @@ g (float[3] x, bool k) => (float[3] y, float[3] z)
   known = Constant <value = bool {1}> ()
   z = If (known) <
     then_branch = kt () => (float[3] c) { c = Relu (x) },
-    else_branch = ke () => (float[3] d) { d = Unique (x) }
+    else_branch = ke () => (float[3] d) { d = RandomUniformLike (x) }
   >
 }
 """
