@@ -150,20 +150,10 @@ def build_conv_rows(target: Target, tile: ConvTile | None = None) -> llvm.FuncOp
     region = Region(entry)
     ir = _IR(region, entry)
     ctx, begin, end = entry.args
-
-    def slot(k: int) -> SSAValue:
-        return ir.emit(llvm.BitcastOp(ir.gep(ctx, ir.const(k), elem=i64), PTR))
-
-    p: dict[str, SSAValue] = {}
-    for k, (name, typ) in enumerate(zip(CONV_PARAMS, CONV_TYPES, strict=True)):
-        if typ == F32:
-            p[name] = ir.emit(llvm.LoadOp(slot(k), F32, alignment=4))
-        else:
-            v = ir.emit(llvm.LoadOp(slot(k), i64, alignment=8))
-            p[name] = ir.emit(llvm.IntToPtrOp(v)) if typ == PTR else v
-    n = ir.emit(llvm.LoadOp(slot(len(CONV_PARAMS)), i64, alignment=8))
+    p = ir.task_params(ctx, CONV_PARAMS, CONV_TYPES)
+    n = ir.emit(llvm.LoadOp(ir.task_slot(ctx, len(CONV_PARAMS)), i64, alignment=8))
     conv = _Conv(ir, t, p, target.fma)
-    conv.x_n = ir.emit(llvm.LoadOp(slot(len(CONV_PARAMS) + 1), i64, alignment=8))
+    conv.x_n = ir.emit(llvm.LoadOp(ir.task_slot(ctx, len(CONV_PARAMS) + 1), i64, alignment=8))
     conv.plan()
     conv.items(n, begin, end)
     ir.emit(llvm.ReturnOp(ir.const(0)))

@@ -85,15 +85,7 @@ def build_depthwise_rows(target: Target) -> llvm.FuncOp:
     region = Region(entry)
     ir = _IR(region, entry)
     ctx, begin, end = entry.args
-    p: dict[str, SSAValue] = {}
-    for k, (name, typ) in enumerate(zip(DEPTHWISE_PARAMS, DEPTHWISE_TYPES, strict=True)):
-        # (a bitcast: llvmlite types the element pointer i64*, and a slot may hold an f32)
-        slot = ir.emit(llvm.BitcastOp(ir.gep(ctx, ir.const(k), elem=i64), PTR))
-        if typ == F32:
-            p[name] = ir.emit(llvm.LoadOp(slot, F32, alignment=4))
-        else:
-            v = ir.emit(llvm.LoadOp(slot, i64, alignment=8))
-            p[name] = ir.emit(llvm.IntToPtrOp(v)) if typ == PTR else v
+    p = ir.task_params(ctx, DEPTHWISE_PARAMS, DEPTHWISE_TYPES)
     _Depthwise(ir, _tile(target), p, target.fma).items(begin, end)
     ir.emit(llvm.ReturnOp(ir.const(0)))
     return llvm.FuncOp(

@@ -239,6 +239,25 @@ class _IR:
     def load(self, ptr: SSAValue, t: Attribute = F32, align: int = 4) -> SSAValue:
         return self.emit(llvm.LoadOp(self.opaque(ptr, t), t, alignment=align))
 
+    def task_slot(self, ctx: SSAValue, k: int) -> SSAValue:
+        """Slot `k` of a thread-pool task's context (8 bytes each), as an opaque pointer:
+        llvmlite types the element pointer i64*, and a slot may hold an f32."""
+        return self.emit(llvm.BitcastOp(self.gep(ctx, self.const(k), elem=i64), PTR))
+
+    def task_params(
+        self, ctx: SSAValue, names: Sequence[str], types: Sequence[Attribute]
+    ) -> dict[str, SSAValue]:
+        """A routine's parameters as its task function reads them from the context the
+        routine filled (lowering/kernels/thread_pool.py): one slot each, in order."""
+        p: dict[str, SSAValue] = {}
+        for k, (name, typ) in enumerate(zip(names, types, strict=True)):
+            if typ == F32:
+                p[name] = self.emit(llvm.LoadOp(self.task_slot(ctx, k), F32, alignment=4))
+            else:
+                v = self.emit(llvm.LoadOp(self.task_slot(ctx, k), i64, alignment=8))
+                p[name] = self.emit(llvm.IntToPtrOp(v)) if typ == PTR else v
+        return p
+
     def store(self, value: SSAValue, ptr: SSAValue, align: int = 4) -> None:
         self.emit(llvm.StoreOp(value, self.opaque(ptr, value.type), alignment=align))
 
@@ -347,14 +366,7 @@ def _gemm_task(
     region = Region(entry)
     ir = _IR(region, entry)
     ctx, begin, end = entry.args
-    p: dict[str, SSAValue] = {}
-    for k, (pname, typ) in enumerate(zip(GEMM_PARAMS, GEMM_TYPES, strict=True)):
-        slot = ir.gep(ctx, ir.const(k), elem=i64)
-        if typ == F32:
-            p[pname] = ir.load(ir.emit(llvm.BitcastOp(slot, PTR)), F32, 4)
-            continue
-        v = ir.load(slot, i64, 8)
-        p[pname] = ir.emit(llvm.IntToPtrOp(v)) if typ == PTR else v
+    p = ir.task_params(ctx, GEMM_PARAMS, GEMM_TYPES)
     first = ir.mul(begin, ir.const(columns))
     last = ir.min(ir.mul(end, ir.const(columns)), p["N"])
     # Packed B: panel first/NR starts (first/NR) * K * NR elements in.
