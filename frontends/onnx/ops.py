@@ -17,6 +17,7 @@ import numpy as np
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.dialects.relay.ops.common import show_shape
 from relay_opt.dialects.relay.types import DYNAMIC
+from relay_opt.frontends.onnx import runtime_axes
 from relay_opt.frontends.onnx.activations import ACTIVATIONS, OPERATORS
 from relay_opt.frontends.onnx.importer import Node, Value, converter, relay_dtype_of
 from relay_opt.frontends.onnx.narrow import NARROW, to_narrow
@@ -1116,8 +1117,11 @@ def transpose(n: Node) -> Value:
     return n.op("transpose", x, axes=list(perm))
 
 
-def _axes(n: Node, opset_with_input: int, index: int = 1) -> list[int] | None:
+def _axes(n: Node, opset_with_input: int, index: int = 1) -> list[int] | Value | None:
+    """The axes as a list, or their tensor when it is computed at run time (runtime_axes)."""
     if n.opset >= opset_with_input:
+        if runtime_axes.is_run_time(n, n.input(index)):
+            return n.required(index)
         axes = n.const_input(index, "axes")
         return None if axes is None else [int(a) for a in axes.reshape(-1)]
     axes = n.attr("axes")
@@ -1129,6 +1133,9 @@ def squeeze(n: Node) -> Value:
     x = n.required(0)
     shape = n.shape(x)
     axes = _axes(n, 13)
+    if axes is not None and not isinstance(axes, list):  # the result has len(axes) dims less
+        counts = runtime_axes.axis_counts(n, axes, len(shape))
+        return runtime_axes.drop_named(n, x, counts, n.shape(axes)[0])
     drop = (
         {i for i, d in enumerate(shape) if d == 1}
         if axes is None
@@ -1146,6 +1153,8 @@ def unsqueeze(n: Node) -> Value:
     axes = _axes(n, 13)
     if axes is None:
         raise n.error("axes are required")
+    if not isinstance(axes, list):
+        return runtime_axes.unsqueezed(n, x, axes)
     shape = list(n.shape(x))
     rank = len(shape) + len(axes)
     for a in sorted(n.axis(a, rank) for a in axes):
@@ -1200,6 +1209,8 @@ def slice_(n: Node) -> Value:
         axes = list(n.attr("axes", range(len(starts))))
         steps = [1] * len(starts)
     else:
+        if any(runtime_axes.is_run_time(n, n.input(i)) for i in (3, 4)):
+            return _slice_by_run_time_axes(n, x)
         if not all(isinstance(n.required(i), np.ndarray) for i in (1, 2)):
             return _slice_at_run_time(n, x)
         starts = [int(v) for v in n.const_input(1, "starts").reshape(-1)]  # pyright: ignore
@@ -1223,14 +1234,28 @@ def slice_(n: Node) -> Value:
     return out
 
 
+def _slice_by_run_time_axes(n: Node, x: Value) -> Value:
+    starts = n.required(1)
+    count = n.shape(starts)[0] if n.rank(starts) == 1 else -1
+    if count < 0 or DYNAMIC in n.shape(starts):
+        raise n.error(f"starts must be 1-D of static length, not {n.shape(starts)}")
+    axes = n.input(3)
+    if axes is None:
+        axes = np.arange(count, dtype=np.int64)
+    steps = n.input(4)
+    if steps is None:
+        steps = np.ones(count, np.int64)
+    return runtime_axes.sliced(n, x, starts, n.required(2), axes, steps)
+
+
 def _slice_at_run_time(n: Node, x: Value) -> Value:
     """Slice with starts or ends computed at run time: ONNX's clamping done with Relay
-    arithmetic on them, then `dyn.strided_slice` (`?` dims). Axes and steps must be constants,
-    the steps positive, the data's shape static."""
+    arithmetic on them, then `dyn.strided_slice` (`?` dims). Axes and steps are constants
+    here; a step that is not positive or data with `?` dims gather instead (runtime_axes)."""
     shape = n.shape(x)
     starts, ends = n.required(1), n.required(2)
     count = n.shape(starts)[0] if n.rank(starts) == 1 else -1
-    if DYNAMIC in shape or count < 0 or n.shape(ends) != (count,):
+    if count < 0 or n.shape(ends) != (count,):
         for i, what in ((1, "starts"), (2, "ends")):
             n.const_input(i, what)  # (raises for the one computed at run time)
         raise n.error("starts and ends must be 1-D of the same static length")
@@ -1242,10 +1267,8 @@ def _slice_at_run_time(n: Node, x: Value) -> Value:
     steps = [1] * count if st is None else [int(v) for v in st.reshape(-1)]
     if len(axes) != count or len(steps) != count or len(set(axes)) != count:
         raise n.error(f"starts, ends, axes and steps must be {count} distinct axes")
-    if any(step < 1 for step in steps):
-        raise n.unsupported(
-            "a step that is not positive with starts or ends known only at run time"
-        )
+    if DYNAMIC in shape or any(step < 1 for step in steps):
+        return _slice_by_run_time_axes(n, x)
     dims = np.array([shape[a] for a in axes], np.int64)
     zero = n.scalar(0, "int64")
 
@@ -1375,20 +1398,43 @@ def depth_space(n: Node) -> Value:
 # -- reductions -------------------------------------------------------------------------------
 
 
-def _reduce_axes(n: Node, x: Value) -> list[int] | None:
-    """The reduced axes; None for all of them, [] for none (noop_with_empty_axes)."""
+def _reduce_axes(n: Node, x: Value) -> list[int] | Value | None:
+    """The reduced axes; None for all of them, [] for none (noop_with_empty_axes), their
+    tensor when it is computed at run time (of static length, not 0)."""
     with_input = 13 if n.op_type == "ReduceSum" else 18
     axes = _axes(n, with_input)
-    if axes is None or not axes:
+    if axes is not None and not isinstance(axes, list) and n.shape(axes)[0] == 0:
+        axes = []  # known empty: no axis named, whatever the values
+    if axes is None or (isinstance(axes, list) and not axes):
         return [] if n.attr("noop_with_empty_axes", 0) else None
+    if not isinstance(axes, list):
+        return axes
     return sorted(n.axis(a, n.rank(x)) for a in axes)
 
 
-def _reduce(n: Node, relay_op: str, x: Value) -> Value:
+def _reduce(n: Node, relay_op: str, x: Value, keepdims: bool | None = None) -> Value:
     axes = _reduce_axes(n, x)
+    keep = bool(n.attr("keepdims", 1)) if keepdims is None else keepdims
     if axes == []:
         return x
-    return n.op(relay_op, x, axis=axes, keepdims=bool(n.attr("keepdims", 1)))
+    if axes is None or isinstance(axes, list):
+        return n.op(relay_op, x, axis=axes, keepdims=keep)
+    counts = runtime_axes.axis_counts(n, axes, n.rank(x))
+    out = runtime_axes.reduce_kept(n, relay_op, x, counts)
+    return out if keep else runtime_axes.drop_named(n, out, counts, n.shape(axes)[0])
+
+
+def _drop_reduced(n: Node, out: Value, x: Value) -> Value:
+    """A keepdims=True reduction's result without the reduced axes when keepdims=0."""
+    if n.attr("keepdims", 1):
+        return out
+    axes = _reduce_axes(n, x)
+    if axes is None or isinstance(axes, list):
+        return n.reshape(
+            out, [d for i, d in enumerate(n.shape(out)) if i not in (axes or range(n.rank(x)))]
+        )
+    counts = runtime_axes.axis_counts(n, axes, n.rank(x))
+    return runtime_axes.drop_named(n, out, counts, n.shape(axes)[0])
 
 
 _REDUCE = {
@@ -1413,17 +1459,11 @@ def reduce_composite(n: Node) -> Value:
     if n.op_type == "ReduceLogSum":
         return n.op("log", _reduce(n, "sum", x))
     if n.op_type == "ReduceLogSumExp":
-        axes = _reduce_axes(n, x)
-        if axes == []:
+        if _reduce_axes(n, x) == []:
             return x
-        top = n.op("max", x, axis=axes, keepdims=True)
-        total = n.op("sum", n.op("exp", n.op("subtract", x, top)), axis=axes, keepdims=True)
-        out = n.op("add", n.op("log", total), top)
-        if not n.attr("keepdims", 1):
-            out = n.reshape(
-                out, [d for i, d in enumerate(n.shape(out)) if i not in (axes or range(n.rank(x)))]
-            )
-        return out
+        top = _reduce(n, "max", x, keepdims=True)
+        total = _reduce(n, "sum", n.op("exp", n.op("subtract", x, top)), keepdims=True)
+        return _drop_reduced(n, n.op("add", n.op("log", total), top), x)
     total = _reduce(n, "sum", n.op("multiply", x, x))
     return n.op("sqrt", total) if n.op_type == "ReduceL2" else total
 
