@@ -104,3 +104,27 @@ def test_slice_of_run_time_axes_and_steps(tmp_path: Path):
         _check(module, exe, x, *args, want=x[tuple(index)])
     with pytest.raises(RelayError, match="step"):
         exe(x, *(np.array([v], np.int64) for v in (0, 2, 0, 0)))
+
+
+def test_unsqueeze_of_data_with_dynamic_dims(tmp_path: Path):
+    # constant axes, a symbolic dim: expand_dims keeps the `?` size (a reshape needs it)
+    import onnx
+    from onnx import TensorProto, helper
+
+    axes = helper.make_tensor("axes", TensorProto.INT64, [2], [0, -1])
+    graph = helper.make_graph(
+        [
+            helper.make_node("Constant", [], ["a"], value=axes),
+            helper.make_node("Unsqueeze", ["x", "a"], ["y"]),
+        ],
+        "unsqueeze",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
+    path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    module = load_program(path).module
+    exe = compile(module, opt=1, cache=False)
+    for n in (1, 3):
+        x = np.arange(2 * n, dtype=np.float32).reshape(n, 2)
+        _check(module, exe, x, want=x[None, :, :, None])

@@ -1157,6 +1157,10 @@ def unsqueeze(n: Node) -> Value:
         return runtime_axes.unsqueezed(n, x, axes)
     shape = list(n.shape(x))
     rank = len(shape) + len(axes)
+    if DYNAMIC in shape:  # (reshape needs every size; expand_dims keeps the `?` ones)
+        for a in sorted(n.axis(a, rank) for a in axes):
+            x = n.op("expand_dims", x, axis=a)
+        return x
     for a in sorted(n.axis(a, rank) for a in axes):
         shape.insert(a, 1)
     return n.reshape(x, shape)
