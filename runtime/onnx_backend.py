@@ -11,7 +11,7 @@ specialized on what `run` is given (and again when that changes):
   (static shapes get the GEMM kernels and blocked layouts, and every operator
   converts; `?` dims compile natively only for the operators with a shape
   function, docs/native-dynamic-shapes.md);
-- graph inputs that decide shapes (Reshape's shape, ReduceSum's axes, Resize's
+- graph inputs that decide shapes (Reshape's shape, CumSum's axis, Resize's
   scales, ...): bound to the given values as constants.
 An operator, attribute or dtype relay-opt does not implement makes `prepare`
 raise `unittest.SkipTest` naming it, so the test suite reports it as skipped.
