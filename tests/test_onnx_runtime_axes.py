@@ -42,20 +42,23 @@ def _lse(x: np.ndarray, axis: tuple[int, ...], keepdims: bool) -> np.ndarray:
 
 
 @pytest.mark.parametrize(
-    ("op", "opset", "keepdims", "reference"),
+    ("op", "opset", "keepdims", "shape", "all_axes"),
     [
-        ("ReduceSum", 13, 1, np.sum),  # one `if` per axis
-        ("ReduceLogSumExp", 18, 0, _lse),  # max then sum, then the reduced axes dropped
+        # one `if` per axis (none for the axis of size 1)
+        ("ReduceSum", 13, 1, [2, 1, 3], ((0, 2), (-1, 1), (2, 0))),
+        # max, then sum of exp(x - max) (`?` dims broadcast), then the reduced axis dropped
+        ("ReduceLogSumExp", 18, 0, [2, 3], ((1,), (-2,))),
     ],
 )
-def test_reduce_over_run_time_axes(tmp_path: Path, op, opset, keepdims, reference):
+def test_reduce_over_run_time_axes(tmp_path: Path, op, opset, keepdims, shape, all_axes):
     from onnx import TensorProto
 
-    inputs = {"x": (TensorProto.FLOAT, [2, 1, 3]), "a": (TensorProto.INT64, [2])}
+    reference = np.sum if op == "ReduceSum" else _lse
+    inputs = {"x": (TensorProto.FLOAT, shape), "a": (TensorProto.INT64, [len(all_axes[0])])}
     module = _model(tmp_path, op, inputs, opset, keepdims=keepdims)
     exe = compile(module, opt=1, cache=False)
-    x = np.random.default_rng(0).standard_normal((2, 1, 3)).astype(np.float32)
-    for axes in ((0, 2), (-1, 1), (2, 0)):
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    for axes in all_axes:
         want = reference(x, axis=axes, keepdims=bool(keepdims)).astype(np.float32)
         _check(module, exe, x, np.array(axes, np.int64), want=want)
 
