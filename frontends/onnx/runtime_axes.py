@@ -49,20 +49,21 @@ def _sizes(n: Node, x: Value) -> Value:
     return np.array(shape, np.int64)
 
 
-def _positions(n: Node, keep: Value, rank: int) -> Value:
+def _positions(n: Node, keep_row: Value) -> Value:
     """(rank,) int64: for each axis, how many kept axes come before it or are it (a running
-    sum of `keep`, 0 or 1 each; a lower-triangular product since Relay has no cumsum)."""
+    sum of `keep_row`, (1, rank) of 0 or 1; a lower-triangular product: Relay has no cumsum)."""
+    rank = n.shape(keep_row)[1]
     below = np.tril(np.ones((rank, rank), np.int64))
-    return n.op("sum", n.op("multiply", below, n.reshape(keep, [1, rank])), axis=[1])
+    return n.op("sum", n.op("multiply", below, keep_row), axis=[1])
 
 
 def kept_sizes(n: Node, x: Value, counts: Value, count: int) -> Value:
     """(count,) int64: the sizes of x's axes that `counts` does not name, in order."""
     rank = n.rank(x)
-    keep = n.cast(n.op("equal", counts, n.scalar(0, "int64")), "int64")
-    slot = n.op("subtract", _positions(n, keep, rank), n.scalar(1, "int64"))
+    keep = n.reshape(n.cast(n.op("equal", counts, n.scalar(0, "int64")), "int64"), [1, rank])
+    slot = n.op("subtract", _positions(n, keep), n.scalar(1, "int64"))
     pick = n.op("equal", n.reshape(slot, [1, rank]), np.arange(count, dtype=np.int64)[:, None])
-    pick = n.op("multiply", n.cast(pick, "int64"), n.reshape(keep, [1, rank]))
+    pick = n.op("multiply", n.cast(pick, "int64"), keep)
     return n.op("sum", n.op("multiply", pick, n.reshape(_sizes(n, x), [1, rank])), axis=[1])
 
 
@@ -121,9 +122,9 @@ def unsqueezed(n: Node, x: Value, axes: Value) -> Value:
     if n.rank(x) == 0:  # every result dim is 1, whichever the axes are
         return n.reshape(x, [1] * count)
     inserted = n.op("greater", axis_counts(n, axes, rank), n.scalar(0, "int64"))
-    keep = n.cast(n.op("logical_not", inserted), "int64")
+    keep = n.reshape(n.cast(n.op("logical_not", inserted), "int64"), [1, rank])
     # a kept result axis takes the size of the data axis its running count names
-    source = n.op("subtract", _positions(n, keep, rank), n.scalar(1, "int64"))
+    source = n.op("subtract", _positions(n, keep), n.scalar(1, "int64"))
     sizes = n.op("take", _sizes(n, x), source, axis=0, mode="clip")
     return n.op("dyn.reshape", x, n.op("where", inserted, n.scalar(1, "int64"), sizes))
 
