@@ -109,16 +109,20 @@ def test_slice_of_run_time_axes_and_steps(tmp_path: Path):
         exe(x, *(np.array([v], np.int64) for v in (0, 2, 0, 0)))
 
 
-def test_unsqueeze_of_data_with_dynamic_dims(tmp_path: Path):
-    # constant axes, a symbolic dim: expand_dims keeps the `?` size (a reshape needs it)
+def test_unsqueeze_and_reshape_of_data_with_dynamic_dims(tmp_path: Path):
+    # constant axes and shape, a symbolic dim: expand_dims keeps the `?` size (a reshape
+    # needs it), Relay's reshape infers the -1 at run time (it was a constant (0, 2))
     import onnx
     from onnx import TensorProto, helper
 
     axes = helper.make_tensor("axes", TensorProto.INT64, [2], [0, -1])
+    shape = helper.make_tensor("shape", TensorProto.INT64, [2], [-1, 2])
     graph = helper.make_graph(
         [
             helper.make_node("Constant", [], ["a"], value=axes),
-            helper.make_node("Unsqueeze", ["x", "a"], ["y"]),
+            helper.make_node("Unsqueeze", ["x", "a"], ["u"]),
+            helper.make_node("Constant", [], ["s"], value=shape),
+            helper.make_node("Reshape", ["u", "s"], ["y"]),
         ],
         "unsqueeze",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2])],
@@ -130,4 +134,4 @@ def test_unsqueeze_of_data_with_dynamic_dims(tmp_path: Path):
     exe = compile(module, opt=1, cache=False)
     for n in (1, 3):
         x = np.arange(2 * n, dtype=np.float32).reshape(n, 2)
-        _check(module, exe, x, want=x[None, :, :, None])
+        _check(module, exe, x, want=x.reshape(-1, 2))

@@ -1032,6 +1032,10 @@ def reshape(n: Node) -> Value:
         return _reshape_at_run_time(n, x, n.required(1), bool(allowzero))
     target = n.attr("shape") if n.opset < 5 else n.const_input(1, "shape")
     target = [int(d) for d in np.asarray(target).reshape(-1)]
+    if DYNAMIC in in_shape:  # (the sizes below would be computed from `?` as numbers)
+        if allowzero and 0 in target:
+            return _reshape_at_run_time(n, x, np.array(target, np.int64), True)
+        return n.op("reshape", x, newshape=target)  # Relay's 0 and -1 are ONNX's
     out = [in_shape[i] if d == 0 and not allowzero else d for i, d in enumerate(target)]
     if out.count(-1) > 1:
         raise n.error(f"shape {target} has more than one -1")
