@@ -17,7 +17,8 @@ the compile time of ResNet-50 from ONNX to a callable, cold (empty compile cache
 each in a fresh process, and the load and first call of its package (export_library).
 `--threads N` (default 1) is given to every system: onnxruntime's intra-op threads,
 numpy's BLAS (threadpoolctl), torch.set_num_threads and relay-opt's RELAY_OPT_NUM_THREADS.
-Times are medians of wall-clock calls after a warm-up, stopping once a runner has used
+Times are medians of wall-clock calls after a warm-up (at more than one thread, after a
+pause in which the other systems' pools stop spinning), stopping once a runner has used
 `--budget` seconds (vector math: relay-opt's and numpy's calls alternate in turns). Outputs are
 compared where two systems run the same thing, so a wrong answer cannot look fast. Nothing
 here asserts a time.
@@ -151,8 +152,17 @@ def _ort_version() -> str:
         return "not installed"
 
 
+QUIET_S = 0.0
+"""A pause before each measurement: main sets it when the systems run more than one thread.
+OpenBLAS's and onnxruntime's workers spin for tens of milliseconds after a call (70 and 45
+ms of CPU measured on this project's 2-core machine), so whichever system was measured
+right after another shared its second core with them: a 0.4 ms conv's whole measurement
+fit in that window (relay-opt's 2-thread 1x1 convs and 512^3 matmul ran at half speed)."""
+
+
 def bench(fn: Callable[[], object], budget: float, repeat: int = 50) -> float:
     """Median seconds of wall-clock calls after a warm-up; one call when a call is over budget."""
+    time.sleep(QUIET_S)
     start = time.perf_counter()
     fn()
     first = time.perf_counter() - start
@@ -555,6 +565,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if bad:
         p.error(f"unknown model {bad[0]!r}: choose from {', '.join(known)}")
     print(_header(ns.threads, _pin_threads(ns.threads)), flush=True)
+    global QUIET_S
+    QUIET_S = 0.25 if ns.threads > 1 else 0.0
     budget = settings["budget"]
     assert isinstance(budget, float)
     if "matmul" in sections:

@@ -70,11 +70,48 @@ def _task_module() -> ModuleOp:
     return module
 
 
-def compiled_task():  # noqa: ANN201
-    """`(call(out, n, grain), engine)` for the task module, compiled at -O1."""
+def _who_module() -> ModuleOp:
+    """`run(out, n, grain)` = parallel_for(task, out, n, grain), where task(out, b, e) writes
+    the running thread's pthread_self() to out[b:e]."""
+    module = ModuleOp([])
+    parallel_for = declare_parallel_for(module)
+    module.body.block.add_op(
+        llvm.FuncOp(
+            "pthread_self", llvm.LLVMFunctionType([], i64), linkage=llvm.LinkageAttr("external")
+        )
+    )
+    entry = Block(arg_types=list(BODY_TYPE.inputs))
+    region = Region(entry)
+    ir = _IR(region, entry)
+    out, begin, end = entry.args
+    me = ir.emit(llvm.CallOp("pthread_self", return_type=i64))
+    ir.loop(begin, end, ir.const(1), lambda i, _: ir.store(me, ir.gep(out, i, elem=i64), 8))
+    ir.emit(llvm.ReturnOp(ir.const(0)))
+    module.body.block.add_op(
+        llvm.FuncOp("task", BODY_TYPE, linkage=llvm.LinkageAttr("internal"), body=region)
+    )
+    entry = Block(arg_types=[PTR, i64, i64])
+    region = Region(entry)
+    ir = _IR(region, entry)
+    task = ir.emit(llvm.AddressOfOp("task", PTR))
+    ir.emit(llvm.ReturnOp(ir.emit(llvm.CallOp(parallel_for, task, *entry.args, return_type=i64))))
+    module.body.block.add_op(
+        llvm.FuncOp(
+            "run",
+            llvm.LLVMFunctionType([PTR, i64, i64], i64),
+            linkage=llvm.LinkageAttr("external"),
+            body=region,
+        )
+    )
+    module.verify()
+    return module
+
+
+def compiled_task(module: ModuleOp | None = None):  # noqa: ANN201
+    """`(call(out, n, grain), engine)` for the task module (or `module`), compiled at -O1."""
     from relay_opt.runtime.jit import _llvm, llvm_ir, optimize, target_machine
 
-    text = llvm_ir(_task_module())
+    text = llvm_ir(module or _task_module())
     thread_pool.ensure_for(text)
     engine = _llvm().create_mcjit_compiler(optimize(text, 1), target_machine(1))
     engine.finalize_object()
@@ -115,6 +152,27 @@ def test_many_regions_and_changing_thread_counts(run) -> None:  # noqa: ANN001
         out[:] = -1
         assert call(out, 64, 1) == 0
         assert out[-1] == 63 * 3 and out[0] == 0
+
+
+def test_a_region_runs_on_its_team_only() -> None:
+    # A region is cut in more chunks than threads; the workers started for a larger thread
+    # count earlier poll for the next region too, but must not claim any of its chunks.
+    call, engine = compiled_task(_who_module())  # the engine keeps the code alive
+    before = thread_pool.num_threads()
+    out = np.zeros(1 << 19, np.int64)
+    try:
+        thread_pool.set_num_threads(3)
+        assert call(out, out.size, 1) == 0
+        assert thread_pool.started_workers() >= 2
+        thread_pool.set_num_threads(2)
+        seen: set[int] = set()
+        for _ in range(25):
+            assert call(out, out.size, 1) == 0
+            seen.update(out[:: out.size // 8].tolist())  # one index of each chunk
+        assert 0 not in seen and len(seen) <= 2
+    finally:
+        thread_pool.set_num_threads(before)
+        del engine
 
 
 def test_a_forked_child_runs_regions(run) -> None:  # noqa: ANN001

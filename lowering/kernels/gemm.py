@@ -335,8 +335,13 @@ def add_runtime_declarations(module: ModuleOp) -> None:
 
 
 PARALLEL_MIN_MACS = 1 << 20
-"""A thread's share of a packed product is at least this many multiply-adds (about 10 us
-of work), so a parallel region's cost (about a microsecond) stays small."""
+"""A pool task of a packed product (or a conv) is at least this many multiply-adds (about
+10 us of work), so a parallel region's cost (about a microsecond) stays small."""
+
+PACKED_TASK_COLUMNS = 128
+"""A pool task of the packed product takes at least this many columns of C: each task packs
+all of A for its columns, so narrower ones would pack it more often than they save in
+balance (at 128 columns the packing is under 1% of the multiply-adds)."""
 
 
 FEW_ROWS_MIN_MACS = 1 << 16
@@ -555,7 +560,7 @@ class _Gemm:
         if self.packed_b:
             # Every M takes the packed product (lower-contractions packs B only for
             # products of SMALL_M rows or more: fewer read B once, in place, faster).
-            self.on_pool("columns", self.s.nr, PARALLEL_MIN_MACS)
+            self.on_pool("columns", self.s.nr, PARALLEL_MIN_MACS, PACKED_TASK_COLUMNS)
             ir.emit(llvm.ReturnOp())
             return
         # A few rows (a batch-1 dense): packing B would copy all of it to use it once, so
@@ -567,13 +572,14 @@ class _Gemm:
         ir.if_(
             few,
             lambda: self.on_pool("few_rows", FEW_ROWS_COLUMNS, FEW_ROWS_MIN_MACS),
-            lambda: self.on_pool("columns", self.s.nr, PARALLEL_MIN_MACS),
+            lambda: self.on_pool("columns", self.s.nr, PARALLEL_MIN_MACS, PACKED_TASK_COLUMNS),
         )
         ir.emit(llvm.ReturnOp())
 
-    def on_pool(self, task: str, columns: int, min_macs: int) -> None:
+    def on_pool(self, task: str, columns: int, min_macs: int, min_columns: int = 0) -> None:
         """The task `{entry_name}_{task}` over runs of `columns` columns of C, split
-        across the thread pool, each thread's share at least `min_macs` multiply-adds."""
+        across the thread pool, each pool task at least `min_macs` multiply-adds and
+        `min_columns` columns."""
         from relay_opt.lowering.kernels.thread_pool import PARALLEL_FOR
 
         ir, p = self.ir, self.p
@@ -588,6 +594,9 @@ class _Gemm:
         runs = ir.emit(llvm.SDivOp(ir.add(p["N"], self.c(columns - 1)), self.c(columns)))
         per_run = ir.mul(ir.mul(p["batch"], p["M"]), ir.mul(p["K"], self.c(columns)))
         grain = ir.emit(llvm.SDivOp(self.c(min_macs), ir.add(per_run, self.c(1))))
+        if min_columns > columns:
+            least = self.c(min_columns // columns)
+            grain = ir.select(ir.cmp("slt", grain, least), least, grain)
         address = ir.emit(llvm.AddressOfOp(f"{self.entry_name}_{task}", PTR))
         ir.emit(llvm.CallOp(PARALLEL_FOR, address, ctx, runs, grain, return_type=i64))
 

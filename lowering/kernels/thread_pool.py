@@ -2,28 +2,34 @@
 
     i64 relay_opt_parallel_for(i64 (*body)(ptr ctx, i64 begin, i64 end), ptr ctx, i64 n, i64 grain)
 
-runs `body` over [0, n) split into at most `threads` chunks of at least `grain` iterations,
-chunk k = [k*n/chunks, (k+1)*n/chunks) (a partition that depends only on n, grain and the
-thread count, never on timing). The caller runs chunk 0; worker w runs chunk w. The result is
-the non-zero code returned by the lowest-numbered failing chunk, or 0: a task's error reaches
-the caller through the error channel of docs/ARCHITECTURE.md.
+runs `body` over [0, n) on a team of at most `threads` threads (the caller and workers 1 to
+team - 1), each task at least `grain` iterations: the range is cut in up to CHUNKS_PER_THREAD
+chunks per team member, chunk k = [k*n/chunks, (k+1)*n/chunks) (a partition that depends only
+on n, grain and the thread count, never on timing), and the team claims them one at a time.
+The result is the non-zero code returned by the lowest-numbered failing chunk, or 0: a task's
+error reaches the caller through the error channel of docs/ARCHITECTURE.md.
 
 The pool is process-wide (runtime/thread_pool.py compiles this module once and gives every
 compiled module the address of `relay_opt_parallel_for`), so modules do not each start threads.
 Workers are started on the first region that needs them and stay: after a region they poll the
 generation counter for a while (a region costs about a microsecond while they do) and then
 sleep on a condition variable. Chunks are claimed, not assigned: the caller runs chunk 0, then
-every chunk no worker has claimed yet, and waits only for chunks a worker is running. A worker
-that wakes late (a futex wake-up under KVM takes tens of microseconds, a loaded machine longer)
-so costs nothing: the caller does its share, and a region is never slower than serial by more
-than the claims. Which thread runs a chunk does not change what it computes. Everything a
+every chunk no worker has claimed yet, and waits only for chunks a worker is running. Several
+chunks per thread, not one, because a worker is not always there when the region starts (a
+futex wake-up under KVM takes tens of microseconds; on a loaded machine, or while another
+runtime's threads spin on the other core, the worker gets its core late or loses it for a time
+slice): with one chunk each, the caller then finished its half and waited for the whole other
+half, and two threads were slower than one (ResNet-50's 1x1 convs at 0.2-0.6x). With small
+chunks a late worker takes what is left and the caller waits for one chunk at most. Which
+thread runs a chunk does not change what it computes. Everything a
 region shares (body, ctx, n, the next unclaimed chunk, the running count, the error) is written
 and read under one pthread mutex, so no atomics are needed; the polls are plain loads behind a
 compiler barrier, and a thread takes the mutex before it trusts what it saw. The mutex is taken
 by polling `trylock` first: a blocking lock that finds it held sleeps in the kernel, and the
 wake-up would cost more than the region. A region entered while another is running (a nested
 region in a task, or a second caller thread) runs serially in its caller; so does one with
-fewer than two chunks.
+fewer than two tasks. Workers beyond the team (started for a larger thread count before) stay
+out of the region.
 
 Only C library functions are called: pthread_{create,join,mutex_*,cond_*}, malloc.
 """
@@ -55,6 +61,11 @@ SHUTDOWN = "relay_opt_pool_shutdown"
 LOCK = "relay_opt_pool_lock"
 CLAIM = "relay_opt_pool_claim_all"
 
+CHUNKS_PER_THREAD = 4
+"""Chunks a region is cut in per team member (at most; each at least `grain` iterations):
+the caller waits at the end for one chunk a late worker is still running, not for a
+thread's whole share, at the cost of a few more claims (a mutex each)."""
+
 MAX_THREADS = 256
 """Threads beyond this are not started (the handle table's size)."""
 
@@ -74,7 +85,7 @@ _GLOBALS = (
     "mutex", "wake", "done",  # pointers (as i64) to the mutex and the two condition variables
     "handles",  # pointer (as i64) to the worker's pthread_t table
     "threads", "workers", "generation", "stop", "busy",
-    "body", "ctx", "n", "chunks", "next", "running", "error", "error_chunk",
+    "body", "ctx", "n", "chunks", "team", "next", "running", "error", "error_chunk",
 )  # fmt: skip
 
 
@@ -333,6 +344,7 @@ class _Pool:
         ir = self.ir
         packed = ir.emit(llvm.PtrToIntOp(args[0], i64))
         start = ir.emit(llvm.AShrOp(packed, self.c(16)))
+        index = ir.emit(llvm.AndOp(packed, self.c(0xFFFF)))
         # The loop: the generation this worker has served is carried.
         header = Block(arg_types=[i64])
         exit_block = Block()
@@ -353,8 +365,14 @@ class _Pool:
         )
         stop = ir.cmp("ne", self.get("stop"), self.c(0))
         generation = self.get("generation")
+        # Only the team's workers claim: one started for a larger thread count stays out.
         ir.if_(
-            ir.cmp("eq", self.get("stop"), self.c(0)),
+            ir.emit(
+                llvm.AndOp(
+                    ir.cmp("eq", self.get("stop"), self.c(0)),
+                    ir.cmp("slt", index, self.get("team")),
+                )
+            ),
             lambda: self.call(CLAIM, result=None) and None,
         )
         self.unlock()
@@ -380,29 +398,33 @@ class _Pool:
                 ir.emit(llvm.ZExtOp(ir.cmp("ne", ir.emit(llvm.SRemOp(n, g)), self.c(0)), i64)),
             )
             self.lock()
-            chunks = ir.min(self.get("threads"), tasks)
+            team = ir.min(self.get("threads"), tasks)
             alone = ir.emit(
-                llvm.OrOp(
-                    ir.cmp("slt", chunks, self.c(2)), ir.cmp("ne", self.get("busy"), self.c(0))
-                )
+                llvm.OrOp(ir.cmp("slt", team, self.c(2)), ir.cmp("ne", self.get("busy"), self.c(0)))
             )
 
             def give_up() -> None:
                 self.unlock()
                 serial()
 
-            ir.if_(alone, give_up, lambda: self.shared(body, ctx, n, chunks, result))
+            ir.if_(alone, give_up, lambda: self.shared(body, ctx, n, team, tasks, result))
 
         ir.if_(ir.cmp("sgt", n, self.c(0)), region)
         return ir.load(result, i64, 8)
 
     def shared(
-        self, body: SSAValue, ctx: SSAValue, n: SSAValue, chunks: SSAValue, result: SSAValue
+        self,
+        body: SSAValue,
+        ctx: SSAValue,
+        n: SSAValue,
+        team: SSAValue,
+        tasks: SSAValue,
+        result: SSAValue,
     ) -> None:
         """A region on the pool; entered with the mutex held."""
         ir = self.ir
         # Start the missing workers; each starts at the current generation.
-        want = ir.sub(chunks, self.c(1))
+        want = ir.sub(team, self.c(1))
 
         def start_one() -> None:
             w = ir.add(self.get("workers"), self.c(1))
@@ -429,8 +451,11 @@ class _Pool:
             ),
             start_one,
         )
-        chunks = ir.min(chunks, ir.add(self.get("workers"), self.c(1)))
+        # Workers that could not be started leave their chunks to the others.
+        team = ir.min(team, ir.add(self.get("workers"), self.c(1)))
+        chunks = ir.min(ir.mul(team, self.c(CHUNKS_PER_THREAD)), tasks)
         self.put("busy", self.c(1))
+        self.put("team", team)
         self.put("body", ir.emit(llvm.PtrToIntOp(body, i64)))
         self.put("ctx", ir.emit(llvm.PtrToIntOp(ctx, i64)))
         self.put("n", n)

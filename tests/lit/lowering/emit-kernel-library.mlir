@@ -15,6 +15,15 @@
 // CHECK-NOT:  llvm.func @relay_opt_sgemm_6x16(!llvm.ptr
 // CHECK:      llvm.func @relay_opt_sgemm_6x16(%A: !llvm.ptr, %B: !llvm.ptr, %C: !llvm.ptr, %M: i64, %N: i64, %K: i64, %rsa: i64, %csa: i64, %rsb: i64, %csb: i64, %ldc: i64, %batch: i64, %bsa: i64, %bsb: i64, %bsc: i64, %accumulate: i64, %bias: !llvm.ptr, %residual: !llvm.ptr, %flags: i64, %scale: f32, %lo: f32, %hi: f32, %slope: f32) {
 // CHECK:        llvm.call @relay_opt_parallel_for(
+// The packed product's pool tasks take at least 128 columns (8 runs of NR = 16): each task
+// packs all of A for its columns.
+// CHECK:        %[[MACS:.*]] = llvm.mlir.constant(1048576) : i64
+// CHECK:        %[[GRAIN:.*]] = llvm.sdiv %[[MACS]], %{{.*}} : i64
+// CHECK-NEXT:   %[[LEAST:.*]] = llvm.mlir.constant(8) : i64
+// CHECK-NEXT:   %[[FEW:.*]] = llvm.icmp "slt" %[[GRAIN]], %[[LEAST]] : i64
+// CHECK-NEXT:   %[[G:.*]] = llvm.select %[[FEW]], %[[LEAST]], %[[GRAIN]] : i1, i64
+// CHECK-NEXT:   %[[TASK:.*]] = llvm.mlir.addressof @relay_opt_sgemm_6x16_columns : !llvm.ptr
+// CHECK-NEXT:   llvm.call @relay_opt_parallel_for(%[[TASK]], %{{.*}}, %{{.*}}, %[[G]])
 // The packed product is the thread-pool task beside it. A null scratch pointer: the byte
 // count asked for goes to the error cell, and the task returns without touching C.
 // CHECK:      llvm.func internal @relay_opt_sgemm_6x16_columns(
