@@ -916,9 +916,9 @@ def compile(
                     cache,
                 )
                 return exe
-    if fp_policy != "strict" and _may_call_kernels(module):
-        # Built by a child on another core while this process lowers the module.
-        kernel_library.prefetch(cache=cache)
+    if fp_policy != "strict":
+        # Built by children on the other core while this process lowers the module.
+        kernel_library.prefetch(_likely_kernels(module), cache=cache)
     kernels: list[str] = []
     lowered = lower_to_llvm(
         module, profile, opt, timings, kernels, entry, fp_policy=fp_policy, after_pass=after_pass
@@ -938,7 +938,7 @@ def compile(
     called = kernel_library.called_kernels(lowered)
     engine = llvm.create_mcjit_compiler(mod, target_machine(opt))
     # The kernel library's object defines the routines the module declares.
-    kernel_error = kernel_library.add_library(engine, cache, timings) if called else None
+    kernel_error = kernel_library.add_library(engine, called, cache, timings) if called else None
     with timings.measure("llvm-codegen"):
         if not profile:  # MCJIT hands over the object code it made: the cache's, a package's
             engine.set_object_cache(lambda _module, code: objects.append(bytes(code)))
@@ -1056,8 +1056,9 @@ def from_object(
     try:
         engine.add_object_file(llvm.ObjectFileRef.from_data(cached.object_code))
         if cached.kernels:
+            packaged = kernel_library.packaged(cached.runtime_objects)
             kernel_error = kernel_library.add_library(
-                engine, timings=timings, code=cached.runtime_objects.get(kernel_library.OBJECT)
+                engine, cached.kernels, timings=timings, objects=packaged or None
             )
         engine.finalize_object()
     except RuntimeError:
@@ -1077,11 +1078,26 @@ def from_object(
     return exe
 
 
-def _may_call_kernels(module: ModuleOp) -> bool:
-    """Whether the module has an operator lower-contractions may give the kernel library."""
+def _likely_kernels(module: ModuleOp) -> list[str]:
+    """The library routines lower-contractions will likely call for the module's operators
+    (started early by `prefetch`; one it calls beyond these is built once it is known)."""
     from relay_opt.dialects.relay.ops.nn import BatchMatmul, Conv2D, Dense, Matmul
+    from relay_opt.lowering.kernels.conv import CONV_KERNEL
+    from relay_opt.lowering.kernels.depthwise import DEPTHWISE_KERNEL
+    from relay_opt.lowering.kernels.gemm import GEMM_KERNEL
+    from relay_opt.lowering.kernels.target import Target
 
-    return any(isinstance(op, (Dense, Conv2D, Matmul, BatchMatmul)) for op in module.walk())
+    target = Target.host()
+    kernels = set()
+    for op in module.walk():
+        if isinstance(op, Conv2D):
+            kernels.add(CONV_KERNEL.name(target))
+            if op.attrs.groups != 1:  # depthwise, or grouped (the plain conv's)
+                kernels.add(DEPTHWISE_KERNEL.name(target))
+        elif isinstance(op, (Dense, Matmul, BatchMatmul)):
+            # (Many rows by constant weights take the packed GEMM: known after lowering.)
+            kernels.add(GEMM_KERNEL.name(target))
+    return sorted(kernels)
 
 
 def _recursive_functions(lowered: ModuleOp) -> list[str] | None:
