@@ -1,12 +1,12 @@
 """The kernel library compiled: one native object per routine and CPU, built once, loaded once.
 
 Modules only declare the library's routines (lower-contractions); this module compiles each
-routine (`lowering.kernels.library_module(target, [name])`) for the host at -O3 into its own
-object, and the JIT adds the objects of the routines a module calls to its engine, so LLVM
-optimizes and generates a routine once, not once per module, and a model builds only what
-it calls (ResNet-50: the conv and the GEMM, not the depthwise conv nor the packed GEMM). The
-routines share nothing but the error cell, a weak global each object defines and the engine
-resolves to one.
+routine (`lowering.kernels.library_module(target, [name])`) for the host (at -O3, or -O2
+where that is as fast: `routine_opt_level`) into its own object, and the JIT adds the objects
+of the routines a module calls to its engine, so LLVM optimizes and generates a routine once,
+not once per module, and a model builds only what it calls (ResNet-50: the conv and the
+GEMM, not the depthwise conv nor the packed GEMM). The routines share nothing but the error
+cell, a weak global each object defines and the engine resolves to one.
 
 Each object is cached on disk as an entry of the compile cache's format (atomic write, length
 and CRC checked, a corrupt entry is rebuilt and replaced) under `kernels/` in its directory,
@@ -75,7 +75,7 @@ LIBRARY_SOURCES = (
     "lowering/expand_math.py",  # its vector variants are part of the JIT's LLVM IR and pipeline
 )
 """The sources that make the library objects (their generator, the translation to LLVM IR,
-the -O3 pipeline and code generation): a key hashes these, not all of relay-opt's sources, so
+the pipeline and code generation): a key hashes these, not all of relay-opt's sources, so
 that an edit elsewhere reuses the cached objects (a rebuild is seconds of CPU per routine).
 tests/test_kernel_library.py checks that building the library imports nothing else."""
 
@@ -109,19 +109,32 @@ def library_ir(target: Target, name: str | None = None) -> str:
     return llvm_ir(library_module(target, None if name is None else [name]))
 
 
+def routine_opt_level(target: Target, name: str) -> int:
+    """The level of LLVM's pipeline for routine `name` (code generation is -O3 for all). The
+    conv and the GEMM are written unrolled and vectorized already: -O2 gives them the same
+    speed as -O3 (ResNet-50's convs, GEMMs of 96 and 1 rows; AVX-512 and AVX2 code) in about
+    two thirds of the optimizer's time, and the conv's build is what a cold compile waits for."""
+    from relay_opt.lowering.kernels.conv import CONV_KERNEL
+    from relay_opt.lowering.kernels.gemm import GEMM_KERNEL
+
+    return 2 if name in (CONV_KERNEL.name(target), GEMM_KERNEL.name(target)) else 3
+
+
 def build_routine(target: Target, name: str) -> bytes:
-    """Routine `name` for `target` optimized at -O3 and compiled for this CPU: an object file."""
+    """Routine `name` for `target` optimized (`routine_opt_level`) and compiled for this CPU:
+    an object file."""
     from relay_opt.runtime.jit import optimize, target_machine
 
     _check_routine(name, target)
-    return target_machine(3).emit_object(optimize(library_ir(target, name), 3))
+    level = routine_opt_level(target, name)
+    return target_machine(3).emit_object(optimize(library_ir(target, name), level))
 
 
 def prefetch(names: Iterable[str], target: Target | None = None, cache: bool = True) -> None:
     """Start building each routine of `names` for `target` in a forked child of its own, if
     this process has it neither in memory, nor under way, nor in the disk cache: a cold
     compile lowers its module on one core while the routines are built on the other (a
-    routine's IR, its -O3 and its code generation are most of a cold compile).
+    routine's IR, its optimizer and its code generation are most of a cold compile).
     `library_objects` then waits for them."""
     target = target or Target.host()
     if not hasattr(os, "fork") or os.environ.get("RELAY_OPT_LLVM_IN_PROCESS"):
