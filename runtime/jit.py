@@ -148,8 +148,9 @@ def _restore_indirect_calls(ir_module, markers: set[str]) -> None:  # noqa: ANN0
         del ir_module.globals[name]
 
 
-def optimize(ir_text: str, opt: int = 3):  # noqa: ANN201
-    """The parsed, verified module after LLVM's default pipeline of level `opt`.
+def optimize(ir_text: str, opt: int = 3, slp: bool = True):  # noqa: ANN201
+    """The parsed, verified module after LLVM's default pipeline of level `opt` (without the
+    SLP vectorizer if not `slp`: code that is vectorized already skips its time).
 
     The pipeline runs in a forked child where the OS allows it: llvmlite's new pass manager
     leaks native memory that Python cannot free (each PassBuilder allocates a
@@ -163,22 +164,22 @@ def optimize(ir_text: str, opt: int = 3):  # noqa: ANN201
     tm = target_machine(opt)
     mod.triple = tm.triple
     mod.data_layout = str(tm.target_data)
-    bitcode = _optimized_in_child(mod, tm, opt)
+    bitcode = _optimized_in_child(mod, tm, opt, slp)
     if bitcode is None:  # no fork here, or the child failed: run it in this process
-        _run_pipeline(mod, tm, opt)
+        _run_pipeline(mod, tm, opt, slp)
         return mod
     mod.close()
     return llvm.parse_bitcode(bitcode)
 
 
-def _run_pipeline(mod, tm, opt: int) -> None:  # noqa: ANN001
+def _run_pipeline(mod, tm, opt: int, slp: bool = True) -> None:  # noqa: ANN001
     llvm = _llvm()
     pto = llvm.create_pipeline_tuning_options(speed_level=opt)
     # clang's choices at -O2 and up: llvmlite leaves the SLP vectorizer off, which keeps
     # straight-line code (unrolled loops, short fixed-size inner loops) scalar.
     vectorize = opt >= 2
     pto.loop_vectorization = vectorize
-    pto.slp_vectorization = vectorize
+    pto.slp_vectorization = vectorize and slp
     pto.loop_interleaving = vectorize
     pto.loop_unrolling = vectorize
     pb = llvm.create_pass_builder(tm, pto)
@@ -199,7 +200,7 @@ def _has_vector_variants(mod) -> bool:  # noqa: ANN001
     return any(vector in names for vector, _ in VECTOR_VARIANTS.values())
 
 
-def _optimized_in_child(mod, tm, opt: int) -> bytes | None:  # noqa: ANN001
+def _optimized_in_child(mod, tm, opt: int, slp: bool) -> bytes | None:  # noqa: ANN001
     """`mod` optimized by a forked child, as bitcode; None where that cannot be done."""
     if not hasattr(os, "fork") or os.environ.get("RELAY_OPT_LLVM_IN_PROCESS"):
         return None
@@ -214,7 +215,7 @@ def _optimized_in_child(mod, tm, opt: int) -> bytes | None:  # noqa: ANN001
         code = 1
         try:
             os.close(read_end)
-            _run_pipeline(mod, tm, opt)
+            _run_pipeline(mod, tm, opt, slp)
             with os.fdopen(write_end, "wb") as out:
                 out.write(mod.as_bitcode())
             code = 0

@@ -2,7 +2,7 @@
 
 Modules only declare the library's routines (lower-contractions); this module compiles each
 routine (`lowering.kernels.library_module(target, [name])`) for the host (at -O3, or -O2
-where that is as fast: `routine_opt_level`) into its own object, and the JIT adds the objects
+where that is as fast: `lean_pipeline`) into its own object, and the JIT adds the objects
 of the routines a module calls to its engine, so LLVM optimizes and generates a routine once,
 not once per module, and a model builds only what it calls (ResNet-50: the conv and the
 GEMM, not the depthwise conv nor the packed GEMM). The routines share nothing but the error
@@ -109,25 +109,28 @@ def library_ir(target: Target, name: str | None = None) -> str:
     return llvm_ir(library_module(target, None if name is None else [name]))
 
 
-def routine_opt_level(target: Target, name: str) -> int:
-    """The level of LLVM's pipeline for routine `name` (code generation is -O3 for all). The
-    conv and the GEMM are written unrolled and vectorized already: -O2 gives them the same
-    speed as -O3 (ResNet-50's convs, GEMMs of 96 and 1 rows; AVX-512 and AVX2 code) in about
-    two thirds of the optimizer's time, and the conv's build is what a cold compile waits for."""
+def lean_pipeline(target: Target, name: str) -> bool:
+    """Whether routine `name` is optimized at -O2 without the SLP vectorizer rather than at
+    -O3 (code generation is -O3 for all). The conv and the GEMM are written unrolled and
+    vectorized already: -O2 gives them the same speed as -O3 (ResNet-50's convs, GEMMs of 96
+    and 1 rows; AVX-512 and AVX2 code) in about two thirds of the optimizer's time, and SLP
+    finds nothing in them (the same objects, byte for byte) for another tenth; the conv's
+    build is what a cold compile waits for. The others' objects differ (kept at -O3)."""
     from relay_opt.lowering.kernels.conv import CONV_KERNEL
     from relay_opt.lowering.kernels.gemm import GEMM_KERNEL
 
-    return 2 if name in (CONV_KERNEL.name(target), GEMM_KERNEL.name(target)) else 3
+    return name in (CONV_KERNEL.name(target), GEMM_KERNEL.name(target))
 
 
 def build_routine(target: Target, name: str) -> bytes:
-    """Routine `name` for `target` optimized (`routine_opt_level`) and compiled for this CPU:
-    an object file."""
+    """Routine `name` for `target` optimized (`lean_pipeline`) and compiled for this CPU: an
+    object file."""
     from relay_opt.runtime.jit import optimize, target_machine
 
     _check_routine(name, target)
-    level = routine_opt_level(target, name)
-    return target_machine(3).emit_object(optimize(library_ir(target, name), level))
+    lean = lean_pipeline(target, name)
+    optimized = optimize(library_ir(target, name), 2 if lean else 3, slp=not lean)
+    return target_machine(3).emit_object(optimized)
 
 
 def prefetch(names: Iterable[str], target: Target | None = None, cache: bool = True) -> None:
