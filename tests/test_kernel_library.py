@@ -18,6 +18,7 @@ from xdsl.dialects import llvm as llvm_dialect
 
 from relay_opt import load_program
 from relay_opt.lowering.kernels.conv import conv_name
+from relay_opt.lowering.kernels.depthwise import depthwise_name
 from relay_opt.lowering.kernels.gemm import gemm_name
 from relay_opt.lowering.kernels.target import Target
 from relay_opt.runtime import compile_cache, jit, kernel_library
@@ -364,3 +365,19 @@ def test_routines_missing_together_are_built_together_in_children(
     finally:
         kernel_library.forget_loaded()
         kernel_library._objects.update(saved)
+
+
+CONVS = """#[version = "0.0.5"]
+def @main(%x: Tensor[(1, 16, 8, 8), float32], %d: Tensor[(16, 1, 3, 3), float32],
+          %w: Tensor[(16, 16, 1, 1), float32]) {
+  nn.conv2d(nn.conv2d(%x, %d, padding=[1, 1, 1, 1], groups=16), %w)
+}
+"""
+
+
+def test_a_cold_compile_starts_the_routines_its_operators_will_call():
+    """prefetch's guess from the Relay operators: the conv for a conv2d, the depthwise one
+    too for a grouped conv2d, the GEMM for a matmul (PROGRAM's, in the first test)."""
+    host = Target.host()
+    module = load_program(CONVS, "relay").module
+    assert jit._likely_kernels(module) == sorted([conv_name(host), depthwise_name(host)])
