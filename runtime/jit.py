@@ -148,8 +148,9 @@ def _restore_indirect_calls(ir_module, markers: set[str]) -> None:  # noqa: ANN0
         del ir_module.globals[name]
 
 
-def optimize(ir_text: str, opt: int = 3):  # noqa: ANN201
-    """The parsed, verified module after LLVM's default pipeline of level `opt`.
+def optimize(ir_text: str, opt: int = 3, slp: bool = True):  # noqa: ANN201
+    """The parsed, verified module after LLVM's default pipeline of level `opt` (without the
+    SLP vectorizer if not `slp`: code that is vectorized already skips its time).
 
     The pipeline runs in a forked child where the OS allows it: llvmlite's new pass manager
     leaks native memory that Python cannot free (each PassBuilder allocates a
@@ -163,22 +164,22 @@ def optimize(ir_text: str, opt: int = 3):  # noqa: ANN201
     tm = target_machine(opt)
     mod.triple = tm.triple
     mod.data_layout = str(tm.target_data)
-    bitcode = _optimized_in_child(mod, tm, opt)
+    bitcode = _optimized_in_child(mod, tm, opt, slp)
     if bitcode is None:  # no fork here, or the child failed: run it in this process
-        _run_pipeline(mod, tm, opt)
+        _run_pipeline(mod, tm, opt, slp)
         return mod
     mod.close()
     return llvm.parse_bitcode(bitcode)
 
 
-def _run_pipeline(mod, tm, opt: int) -> None:  # noqa: ANN001
+def _run_pipeline(mod, tm, opt: int, slp: bool = True) -> None:  # noqa: ANN001
     llvm = _llvm()
     pto = llvm.create_pipeline_tuning_options(speed_level=opt)
     # clang's choices at -O2 and up: llvmlite leaves the SLP vectorizer off, which keeps
     # straight-line code (unrolled loops, short fixed-size inner loops) scalar.
     vectorize = opt >= 2
     pto.loop_vectorization = vectorize
-    pto.slp_vectorization = vectorize
+    pto.slp_vectorization = vectorize and slp
     pto.loop_interleaving = vectorize
     pto.loop_unrolling = vectorize
     pb = llvm.create_pass_builder(tm, pto)
@@ -199,7 +200,7 @@ def _has_vector_variants(mod) -> bool:  # noqa: ANN001
     return any(vector in names for vector, _ in VECTOR_VARIANTS.values())
 
 
-def _optimized_in_child(mod, tm, opt: int) -> bytes | None:  # noqa: ANN001
+def _optimized_in_child(mod, tm, opt: int, slp: bool) -> bytes | None:  # noqa: ANN001
     """`mod` optimized by a forked child, as bitcode; None where that cannot be done."""
     if not hasattr(os, "fork") or os.environ.get("RELAY_OPT_LLVM_IN_PROCESS"):
         return None
@@ -214,7 +215,7 @@ def _optimized_in_child(mod, tm, opt: int) -> bytes | None:  # noqa: ANN001
         code = 1
         try:
             os.close(read_end)
-            _run_pipeline(mod, tm, opt)
+            _run_pipeline(mod, tm, opt, slp)
             with os.fdopen(write_end, "wb") as out:
                 out.write(mod.as_bitcode())
             code = 0
@@ -916,9 +917,9 @@ def compile(
                     cache,
                 )
                 return exe
-    if fp_policy != "strict" and _may_call_kernels(module):
-        # Built by a child on another core while this process lowers the module.
-        kernel_library.prefetch(cache=cache)
+    if fp_policy != "strict":
+        # Built by children on the other core while this process lowers the module.
+        kernel_library.prefetch(_likely_kernels(module), cache=cache)
     kernels: list[str] = []
     lowered = lower_to_llvm(
         module, profile, opt, timings, kernels, entry, fp_policy=fp_policy, after_pass=after_pass
@@ -938,7 +939,7 @@ def compile(
     called = kernel_library.called_kernels(lowered)
     engine = llvm.create_mcjit_compiler(mod, target_machine(opt))
     # The kernel library's object defines the routines the module declares.
-    kernel_error = kernel_library.add_library(engine, cache, timings) if called else None
+    kernel_error = kernel_library.add_library(engine, called, cache, timings) if called else None
     with timings.measure("llvm-codegen"):
         if not profile:  # MCJIT hands over the object code it made: the cache's, a package's
             engine.set_object_cache(lambda _module, code: objects.append(bytes(code)))
@@ -1056,8 +1057,9 @@ def from_object(
     try:
         engine.add_object_file(llvm.ObjectFileRef.from_data(cached.object_code))
         if cached.kernels:
+            packaged = kernel_library.packaged(cached.runtime_objects)
             kernel_error = kernel_library.add_library(
-                engine, timings=timings, code=cached.runtime_objects.get(kernel_library.OBJECT)
+                engine, cached.kernels, timings=timings, objects=packaged or None
             )
         engine.finalize_object()
     except RuntimeError:
@@ -1077,11 +1079,26 @@ def from_object(
     return exe
 
 
-def _may_call_kernels(module: ModuleOp) -> bool:
-    """Whether the module has an operator lower-contractions may give the kernel library."""
+def _likely_kernels(module: ModuleOp) -> list[str]:
+    """The library routines lower-contractions will likely call for the module's operators
+    (started early by `prefetch`; one it calls beyond these is built once it is known)."""
     from relay_opt.dialects.relay.ops.nn import BatchMatmul, Conv2D, Dense, Matmul
+    from relay_opt.lowering.kernels.conv import CONV_KERNEL
+    from relay_opt.lowering.kernels.depthwise import DEPTHWISE_KERNEL
+    from relay_opt.lowering.kernels.gemm import GEMM_KERNEL
+    from relay_opt.lowering.kernels.target import Target
 
-    return any(isinstance(op, (Dense, Conv2D, Matmul, BatchMatmul)) for op in module.walk())
+    target = Target.host()
+    kernels = set()
+    for op in module.walk():
+        if isinstance(op, Conv2D):
+            kernels.add(CONV_KERNEL.name(target))
+            if op.attrs.groups != 1:  # depthwise, or grouped (the plain conv's)
+                kernels.add(DEPTHWISE_KERNEL.name(target))
+        elif isinstance(op, (Dense, Matmul, BatchMatmul)):
+            # (Many rows by constant weights take the packed GEMM: known after lowering.)
+            kernels.add(GEMM_KERNEL.name(target))
+    return sorted(kernels)
 
 
 def _recursive_functions(lowered: ModuleOp) -> list[str] | None:

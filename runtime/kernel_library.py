@@ -1,19 +1,23 @@
-"""The kernel library compiled: one native object per CPU, built once and loaded once.
+"""The kernel library compiled: one native object per routine and CPU, built once, loaded once.
 
-Modules only declare the library's routines (lower-contractions); this module compiles the
-whole library (`lowering.kernels.library_module`) for the host at -O3 into one object, and
-the JIT adds that object to every engine whose code calls a routine, so LLVM optimizes and
-generates the routines once, not once per module.
+Modules only declare the library's routines (lower-contractions); this module compiles each
+routine (`lowering.kernels.library_module(target, [name])`) for the host (at -O3, or -O2
+where that is as fast: `lean_pipeline`) into its own object, and the JIT adds the objects
+of the routines a module calls to its engine, so LLVM optimizes and generates a routine once,
+not once per module, and a model builds only what it calls (ResNet-50: the conv and the
+GEMM, not the depthwise conv nor the packed GEMM). The routines share nothing but the error
+cell, a weak global each object defines and the engine resolves to one.
 
-The object is cached on disk as an entry of the compile cache's format (atomic write, length
+Each object is cached on disk as an entry of the compile cache's format (atomic write, length
 and CRC checked, a corrupt entry is rebuilt and replaced) under `kernels/` in its directory,
 keyed by the toolchain (CPU name and features, LLVM and llvmlite versions), the hash of the
 sources that make it (`LIBRARY_SOURCES`: a changed kernel is a new key, an edit elsewhere is
-not), the `Target` and the library's symbols. Without the
-cache (RELAY_OPT_NO_CACHE=1, `compile(..., cache=False)`, `--no-cache`) it is built in
-memory. Either way a process builds or reads it at most once per target. A cold compile that may
-call the library starts its build early (`prefetch`: a forked child, on another core,
-while the module is lowered).
+not), the `Target` and the routine's symbol. Without the cache (RELAY_OPT_NO_CACHE=1,
+`compile(..., cache=False)`, `--no-cache`) it is built in memory. Either way a process builds
+or reads a routine at most once per target. A cold compile starts the builds of the routines
+its module will likely call early (`prefetch`: one forked child per routine, on the other
+core, while the module is lowered), and those of any other routine the lowered module calls
+as soon as it knows them, all at once.
 
 relay-translate cannot link objects, so `link_library` links the library's LLVM IR into the
 module it emits instead: its output stays self-sufficient.
@@ -26,6 +30,7 @@ import hashlib
 import json
 import os
 import threading
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -40,24 +45,25 @@ from relay_opt.runtime import compile_cache
 from relay_opt.timing import Timings
 
 OBJECT = "kernel-library"
-"""The library object's name among a package's runtime objects (runtime/package.py)."""
+"""The prefix of the routines' objects among a package's runtime objects (runtime/package.py):
+`kernel-library/<symbol>`; a package written before holds the whole library as `kernel-library`."""
 
-LIBRARY_FORMAT = 1
-"""Bumped when what the library object holds or how it is built changes."""
+LIBRARY_FORMAT = 2
+"""Bumped when what a library object holds or how it is built changes (2: one per routine)."""
 
-_objects: dict[Target, bytes] = {}
+_objects: dict[tuple[Target, str], bytes] = {}
 _lock = threading.Lock()
 
 
 @dataclass
 class _Build:
-    """The library being built by a forked child (`prefetch`); a thread collects it."""
+    """A routine being built by a forked child (`prefetch`); a thread collects it."""
 
     done: threading.Event = field(default_factory=threading.Event)
     code: bytes | None = None  # None after `done`: the child failed (build here instead)
 
 
-_pending: dict[Target, _Build] = {}
+_pending: dict[tuple[Target, str], _Build] = {}
 
 
 LIBRARY_SOURCES = (
@@ -68,21 +74,27 @@ LIBRARY_SOURCES = (
     "dialects/relay/attribute_names.py",
     "lowering/expand_math.py",  # its vector variants are part of the JIT's LLVM IR and pipeline
 )
-"""The sources that make the library object (its generator, the translation to LLVM IR, the
--O3 pipeline and code generation): its key hashes these, not all of relay-opt's sources, so
-that an edit elsewhere reuses the cached object (a rebuild is minutes of CPU).
+"""The sources that make the library objects (their generator, the translation to LLVM IR,
+the pipeline and code generation): a key hashes these, not all of relay-opt's sources, so
+that an edit elsewhere reuses the cached objects (a rebuild is seconds of CPU per routine).
 tests/test_kernel_library.py checks that building the library imports nothing else."""
 
 
-def library_key(target: Target) -> str:
-    """The disk-cache key of the library object for `target` on this machine."""
+def _check_routine(name: str, target: Target) -> None:
+    if name not in library_symbols(target):
+        raise ValueError(f"the kernel library has no routine {name} for {target}")
+
+
+def library_key(target: Target, name: str) -> str:
+    """The disk-cache key of routine `name`'s object for `target` on this machine."""
+    _check_routine(name, target)
     head = json.dumps(
         {
             "format": LIBRARY_FORMAT,
             "machine": compile_cache.machine(),
             "sources": compile_cache.source_hash(LIBRARY_SOURCES),
             "target": [target.vector_bits, target.fma],
-            "symbols": sorted(library_symbols(target)),
+            "routine": name,
         },
         sort_keys=True,
     )
@@ -90,56 +102,83 @@ def library_key(target: Target) -> str:
 
 
 @cache
-def library_ir(target: Target) -> str:
-    """LLVM IR text of the library for `target` (not optimized)."""
+def library_ir(target: Target, name: str | None = None) -> str:
+    """LLVM IR text of the library for `target`, or of its routine `name` (not optimized)."""
     from relay_opt.runtime.jit import llvm_ir
 
-    return llvm_ir(library_module(target))
+    return llvm_ir(library_module(target, None if name is None else [name]))
 
 
-def build_library(target: Target) -> bytes:
-    """The library for `target` optimized at -O3 and compiled for this CPU: an object file."""
+def lean_pipeline(target: Target, name: str) -> bool:
+    """Whether routine `name` is optimized at -O2 without the SLP vectorizer rather than at
+    -O3 (code generation is -O3 for all). The conv and the GEMM are written unrolled and
+    vectorized already: -O2 gives them the same speed as -O3 (ResNet-50's convs, GEMMs of 96
+    and 1 rows; AVX-512 and AVX2 code) in about two thirds of the optimizer's time, and SLP
+    finds nothing in them (the same objects, byte for byte) for another tenth; the conv's
+    build is what a cold compile waits for. The others' objects differ (kept at -O3)."""
+    from relay_opt.lowering.kernels.conv import CONV_KERNEL
+    from relay_opt.lowering.kernels.gemm import GEMM_KERNEL
+
+    return name in (CONV_KERNEL.name(target), GEMM_KERNEL.name(target))
+
+
+def build_routine(target: Target, name: str) -> bytes:
+    """Routine `name` for `target` optimized (`lean_pipeline`) and compiled for this CPU: an
+    object file."""
     from relay_opt.runtime.jit import optimize, target_machine
 
-    return target_machine(3).emit_object(optimize(library_ir(target), 3))
+    _check_routine(name, target)
+    lean = lean_pipeline(target, name)
+    optimized = optimize(library_ir(target, name), 2 if lean else 3, slp=not lean)
+    return target_machine(3).emit_object(optimized)
 
 
-def prefetch(target: Target | None = None, cache: bool = True) -> None:
-    """Start building the library for `target` in a forked child, when this process has it
-    neither in memory nor in the disk cache: a cold compile lowers its module on one core
-    while the library is built on another (the library's IR, its -O3 and its code
-    generation are a large share of a cold compile). `library_object` then waits for it."""
+def prefetch(names: Iterable[str], target: Target | None = None, cache: bool = True) -> None:
+    """Start building each routine of `names` for `target` in a forked child of its own, if
+    this process has it neither in memory, nor under way, nor in the disk cache: a cold
+    compile lowers its module on one core while the routines are built on the other (a
+    routine's IR, its optimizer and its code generation are most of a cold compile).
+    `library_objects` then waits for them."""
     target = target or Target.host()
     if not hasattr(os, "fork") or os.environ.get("RELAY_OPT_LLVM_IN_PROCESS"):
         return
-    with _lock:
-        if target in _objects or target in _pending:
-            return
-        if compile_cache.enabled(cache):
-            key = library_key(target)
-            if compile_cache.entry_path(key, compile_cache.KERNELS).exists():
-                return  # reading it is fast
-        read_end, write_end = os.pipe()
-        try:
-            pid = os.fork()
-        except OSError:
-            os.close(read_end)
-            os.close(write_end)
-            return
-        if pid == 0:  # the child: build, write, exit without any Python clean-up
-            status = 1
-            try:
-                os.close(read_end)
-                # As a build here would (its optimizer forks too): the same object, byte
-                # for byte (codegen after the bitcode round trip differs in spill slots).
-                code = build_library(target)
-                with os.fdopen(write_end, "wb") as out:
-                    out.write(code)
-                status = 0
-            finally:
-                os._exit(status)
+    for name in names:
+        _check_routine(name, target)
+        with _lock:
+            if (target, name) in _objects or (target, name) in _pending:
+                continue
+            if compile_cache.enabled(cache):
+                path = compile_cache.entry_path(library_key(target, name), compile_cache.KERNELS)
+                if path.exists():
+                    continue  # reading it is fast
+            started = _fork_build(target, name)
+            if started is not None:
+                _pending[target, name] = started
+
+
+def _fork_build(target: Target, name: str) -> _Build | None:
+    """A child building routine `name`, collected by a thread; None if it cannot fork."""
+    read_end, write_end = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_end)
         os.close(write_end)
-        build = _pending[target] = _Build()
+        return None
+    if pid == 0:  # the child: build, write, exit without any Python clean-up
+        status = 1
+        try:
+            os.close(read_end)
+            # As a build here would (its optimizer forks too): the same object, byte
+            # for byte (codegen after the bitcode round trip differs in spill slots).
+            code = build_routine(target, name)
+            with os.fdopen(write_end, "wb") as out:
+                out.write(code)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    build = _Build()
 
     def collect() -> None:  # reads while the caller lowers (the read releases the GIL)
         with os.fdopen(read_end, "rb") as source:
@@ -148,40 +187,65 @@ def prefetch(target: Target | None = None, cache: bool = True) -> None:
         build.code = code if os.waitstatus_to_exitcode(status) == 0 and code else None
         build.done.set()
 
-    threading.Thread(target=collect, name="relay-opt kernel library", daemon=True).start()
+    threading.Thread(target=collect, name=f"relay-opt kernel {name}", daemon=True).start()
+    return build
 
 
-def library_object(
-    target: Target | None = None, cache: bool = True, timings: Timings | None = None
-) -> bytes:
-    """The library object for `target` (the host's by default): from this process's memory,
-    else from the disk cache (when `cache` and RELAY_OPT_NO_CACHE allow), else built (and
-    stored); a build `prefetch` started is waited for. `timings` records
+def library_objects(
+    names: Iterable[str],
+    target: Target | None = None,
+    cache: bool = True,
+    timings: Timings | None = None,
+) -> dict[str, bytes]:
+    """The object of each routine of `names` for `target` (the host's by default), by name:
+    from this process's memory, else from the disk cache (when `cache` and
+    RELAY_OPT_NO_CACHE allow), else built (and stored); the routines not under way yet are
+    started in children together (`prefetch`), then waited for. `timings` records
     `kernel-library-load`, `kernel-library-wait` or `kernel-library-build`."""
     target = target or Target.host()
     timings = timings or Timings()
-    with _lock:  # two threads compiling at once build it once
-        code = _objects.get(target)
+    names = list(dict.fromkeys(names))
+    found: dict[str, bytes] = {}
+    missing = []
+    with _lock:
+        for name in names:
+            code = _objects.get((target, name))
+            if code is not None:
+                found[name] = code
+                continue
+            if compile_cache.enabled(cache):
+                with timings.measure("kernel-library-load"):
+                    entry = compile_cache.load(library_key(target, name), compile_cache.KERNELS)
+                if entry is not None:
+                    found[name] = _objects[target, name] = entry.object_code
+                    continue
+            missing.append(name)
+    if len(missing) > 1:
+        prefetch(missing, target, cache=False)  # the disk cache was just read
+    for name in missing:
+        found[name] = _built(target, name, cache, timings)
+    return {name: found[name] for name in names}
+
+
+def _built(target: Target, name: str, cache: bool, timings: Timings) -> bytes:
+    """Routine `name`'s object from its child, or built here (two threads compiling at once
+    build it once), then kept and stored."""
+    with _lock:
+        code = _objects.get((target, name))
         if code is not None:
             return code
-        key = library_key(target) if compile_cache.enabled(cache) else None
-        if key is not None:
-            with timings.measure("kernel-library-load"):
-                entry = compile_cache.load(key, compile_cache.KERNELS)
-            if entry is not None:
-                code = entry.object_code
-        build = _pending.pop(target, None)
+        build = _pending.pop((target, name), None)
+        if build is not None:
+            with timings.measure("kernel-library-wait"):
+                build.done.wait()
+            code = build.code
         if code is None:
-            if build is not None:  # prefetch's child
-                with timings.measure("kernel-library-wait"):
-                    build.done.wait()
-                code = build.code
-            if code is None:
-                with timings.measure("kernel-library-build"):
-                    code = build_library(target)
-            if key is not None:
-                compile_cache.save(key, code, [], [], None, folder=compile_cache.KERNELS)
-        _objects[target] = code
+            with timings.measure("kernel-library-build"):
+                code = build_routine(target, name)
+        if compile_cache.enabled(cache):
+            key = library_key(target, name)
+            compile_cache.save(key, code, [], [], None, folder=compile_cache.KERNELS)
+        _objects[target, name] = code
         return code
 
 
@@ -208,20 +272,35 @@ def called_kernels(module: ModuleOp, target: Target | None = None) -> list[str]:
 
 def add_library(
     engine,  # noqa: ANN001
+    kernels: Iterable[str],
     cache: bool = True,
     timings: Timings | None = None,
-    code: bytes | None = None,
+    objects: Mapping[str, bytes] | None = None,
 ) -> KernelErrorCell:
-    """Adds the host's library object (or `code`, a package's) to an MCJIT engine (before
-    `finalize_object`); returns the engine's error cell of the library."""
+    """Adds the objects of the host's routines `kernels` (or `objects`, a package's:
+    `packaged`) to an MCJIT engine (before `finalize_object`); returns the
+    engine's error cell of the library."""
     from relay_opt.runtime import thread_pool
     from relay_opt.runtime.jit import _llvm
 
-    if code is None:
-        code = library_object(cache=cache, timings=timings)
-    thread_pool.ensure_for(code)  # the GEMM runs its packed products on the pool
-    engine.add_object_file(_llvm().ObjectFileRef.from_data(code))
+    if objects is None:
+        objects = library_objects(kernels, cache=cache, timings=timings)
+    for code in objects.values():
+        thread_pool.ensure_for(code)  # the routines run their work items on the pool
+        engine.add_object_file(_llvm().ObjectFileRef.from_data(code))
     return KernelErrorCell(engine)
+
+
+def package_objects(kernels: Iterable[str], cache: bool = True) -> dict[str, bytes]:
+    """The runtime objects a package holds for the host's routines `kernels`."""
+    objects = library_objects(kernels, cache=cache)
+    return {f"{OBJECT}/{name}": code for name, code in objects.items()}
+
+
+def packaged(runtime_objects: Mapping[str, bytes]) -> dict[str, bytes]:
+    """The library's objects among a package's runtime objects (`package_objects`, or the
+    whole library as one object in a package written before)."""
+    return {n: code for n, code in runtime_objects.items() if n.partition("/")[0] == OBJECT}
 
 
 class KernelErrorCell:

@@ -125,7 +125,7 @@ def encode(
             positions[name] = str(where)
     runtime_objects: dict[str, bytes] = {}
     if parts.kernels:
-        runtime_objects[kernel_library.OBJECT] = kernel_library.library_object(cache=parts.cache)
+        runtime_objects.update(kernel_library.package_objects(parts.kernels, parts.cache))
     if any(thread_pool.uses_pool(code) for code in (parts.object_code, *runtime_objects.values())):
         runtime_objects[thread_pool.OBJECT] = thread_pool.load().object_code
     header = {

@@ -1,7 +1,8 @@
-"""The kernel library as its own object (runtime/kernel_library.py): modules declare the GEMM
-and the JIT adds the library object, built once per CPU and cached on disk (reused by another
-process, rebuilt when corrupt, in memory only under RELAY_OPT_NO_CACHE); relay-translate's
-objects link it in; a failed scratch allocation is reported, not a crash."""
+"""The kernel library as objects of their own (runtime/kernel_library.py): modules declare the
+GEMM and the JIT adds its routine's object, built once per CPU and cached on disk (reused by
+another process, rebuilt when corrupt, in memory only under RELAY_OPT_NO_CACHE; only the
+routines a module calls, several at once in children); relay-translate's objects link the
+library in; a failed scratch allocation is reported, not a crash."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ import pytest
 from xdsl.dialects import llvm as llvm_dialect
 
 from relay_opt import load_program
+from relay_opt.lowering.kernels.conv import conv_name
+from relay_opt.lowering.kernels.depthwise import depthwise_name
 from relay_opt.lowering.kernels.gemm import gemm_name
 from relay_opt.lowering.kernels.target import Target
 from relay_opt.runtime import compile_cache, jit, kernel_library
@@ -38,23 +41,28 @@ def _module():  # noqa: ANN202
     return load_program(PROGRAM, "relay").module
 
 
+GEMM = gemm_name(Target.host())
+"""The routine PROGRAM calls."""
+
+
 @pytest.fixture
 def own_library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
     """A fresh cache directory and no library in this process's memory (restored after);
-    builds return the real object and are counted instead of redone (LLVM's second), all in
-    this process (prefetch off)."""
-    real = kernel_library.library_object()  # this process's, built or loaded once
+    builds of the GEMM return its real object and are counted instead of redone (LLVM's
+    second), all in this process (prefetch off)."""
+    real = kernel_library.library_objects([GEMM])[GEMM]  # this process's, built or loaded once
     saved = dict(kernel_library._objects)
     kernel_library.forget_loaded()
     monkeypatch.setenv("RELAY_OPT_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("RELAY_OPT_NO_CACHE", raising=False)
-    builds: list[Target] = []
+    builds: list[str] = []
 
-    def build(target: Target) -> bytes:
-        builds.append(target)
+    def build(target: Target, name: str) -> bytes:
+        assert target == Target.host() and name == GEMM
+        builds.append(name)
         return real
 
-    monkeypatch.setattr(kernel_library, "build_library", build)
+    monkeypatch.setattr(kernel_library, "build_routine", build)
     # Builds are counted in this process: no child builds ahead (see the prefetch test).
     monkeypatch.setattr(kernel_library, "prefetch", lambda *args, **kwargs: None)
     yield tmp_path / "cache", builds, real
@@ -69,12 +77,12 @@ def _library_entries(cache: Path) -> list[Path]:
 
 def test_modules_declare_the_gemm_and_the_library_object_defines_it():
     lowered = jit.lower_to_llvm(_module(), level=1)
-    name = gemm_name(Target.host())
     [routine] = [
-        op for op in lowered.ops if isinstance(op, llvm_dialect.FuncOp) and op.sym_name.data == name
+        op for op in lowered.ops if isinstance(op, llvm_dialect.FuncOp) and op.sym_name.data == GEMM
     ]
     assert not routine.body.blocks  # a declaration: no per-module LLVM work on the routine
-    assert kernel_library.called_kernels(lowered) == [name]
+    assert kernel_library.called_kernels(lowered) == [GEMM]
+    assert jit._likely_kernels(_module()) == [GEMM]
     exe = jit.compile(_module(), opt=1, cache=False)
     a, b = _inputs()
     np.testing.assert_allclose(exe(a, b), a.astype(np.float64) @ b, rtol=1e-5, atol=1e-5)
@@ -83,21 +91,21 @@ def test_modules_declare_the_gemm_and_the_library_object_defines_it():
 def test_the_library_is_built_once_stored_and_read_back(own_library):  # noqa: ANN001
     cache, builds, real = own_library
     timings = Timings()
-    assert kernel_library.library_object(timings=timings) == real
+    assert kernel_library.library_objects([GEMM], timings=timings) == {GEMM: real}
     assert [n for n, _ in timings.rows] == ["kernel-library-load", "kernel-library-build"]
-    [entry] = _library_entries(cache)
-    assert entry.name == kernel_library.library_key(Target.host()) + ".bin"
-    assert kernel_library.library_object() == real and len(builds) == 1  # memoized
+    [entry] = _library_entries(cache)  # the GEMM's only: the routine asked for
+    assert entry.name == kernel_library.library_key(Target.host(), GEMM) + ".bin"
+    assert kernel_library.library_objects([GEMM]) == {GEMM: real} and len(builds) == 1  # memoized
     kernel_library.forget_loaded()
     timings = Timings()
-    assert kernel_library.library_object(timings=timings) == real
+    assert kernel_library.library_objects([GEMM], timings=timings) == {GEMM: real}
     assert [n for n, _ in timings.rows] == ["kernel-library-load"] and len(builds) == 1
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip"])
 def test_a_corrupt_library_entry_is_rebuilt_and_replaced(own_library, damage: str):  # noqa: ANN001
     cache, builds, real = own_library
-    kernel_library.library_object()
+    kernel_library.library_objects([GEMM])
     [entry] = _library_entries(cache)
     data = bytearray(entry.read_bytes())
     if damage == "truncate":
@@ -106,8 +114,9 @@ def test_a_corrupt_library_entry_is_rebuilt_and_replaced(own_library, damage: st
         data[-100] ^= 0xFF
     entry.write_bytes(bytes(data))
     kernel_library.forget_loaded()
-    assert kernel_library.library_object() == real and len(builds) == 2
-    loaded = compile_cache.load(kernel_library.library_key(Target.host()), compile_cache.KERNELS)
+    assert kernel_library.library_objects([GEMM]) == {GEMM: real} and len(builds) == 2
+    key = kernel_library.library_key(Target.host(), GEMM)
+    loaded = compile_cache.load(key, compile_cache.KERNELS)
     assert loaded is not None and loaded.object_code == real
 
 
@@ -126,13 +135,14 @@ def test_the_key_covers_the_toolchain_and_the_kernel_sources(monkeypatch: pytest
     assert root / "lowering" / "kernels" / "gemm.py" in sources
     assert all(p.is_file() for p in sources)
     host = Target.host()
-    before = kernel_library.library_key(host)
-    assert (
-        kernel_library.library_key(Target(vector_bits=512 if host.vector_bits != 512 else 256))
-        != before
-    )
+    before = kernel_library.library_key(host, GEMM)
+    other = Target(vector_bits=512 if host.vector_bits != 512 else 256)
+    assert kernel_library.library_key(other, gemm_name(other)) != before
+    assert kernel_library.library_key(host, conv_name(host)) != before  # one entry per routine
+    with pytest.raises(ValueError, match="no routine"):
+        kernel_library.library_key(host, "relay_opt_no_such_routine")
     monkeypatch.setattr(compile_cache, "machine", lambda: "another toolchain")
-    assert kernel_library.library_key(host) != before
+    assert kernel_library.library_key(host, GEMM) != before
     monkeypatch.undo()
     # An edited kernel generator is a new key; an edit elsewhere (a pass) is not.
     real = compile_cache.source_hash.__wrapped__
@@ -145,13 +155,13 @@ def test_the_key_covers_the_toolchain_and_the_kernel_sources(monkeypatch: pytest
         return real(paths) + ("+edit" if changed in files else "")
 
     monkeypatch.setattr(compile_cache, "source_hash", hash_with_edit)
-    assert kernel_library.library_key(host) != before
+    assert kernel_library.library_key(host, GEMM) != before
     monkeypatch.setattr(
         compile_cache,
         "source_hash",
         lambda paths=None: hash_with_edit(paths, root / "passes" / "fuse_ops.py"),
     )
-    assert kernel_library.library_key(host) == before
+    assert kernel_library.library_key(host, GEMM) == before
 
 
 def test_building_the_library_imports_only_its_key_sources():
@@ -194,9 +204,9 @@ def test_building_the_library_imports_only_its_key_sources():
 
 def _child_env(cache: Path) -> dict[str, str]:
     """The environment of a child process whose cache directory `cache` holds this
-    process's library object (as a build would have left it)."""
-    key = kernel_library.library_key(Target.host())
-    code = kernel_library.library_object()
+    process's GEMM object (as a build would have left it)."""
+    key = kernel_library.library_key(Target.host(), GEMM)
+    [code] = kernel_library.library_objects([GEMM]).values()
     os.environ["RELAY_OPT_CACHE_DIR"], saved = str(cache), os.environ["RELAY_OPT_CACHE_DIR"]
     try:
         assert compile_cache.save(key, code, [], [], None, folder=compile_cache.KERNELS)
@@ -209,9 +219,9 @@ def _child_env(cache: Path) -> dict[str, str]:
 
 def test_another_process_reads_the_library_instead_of_building(tmp_path: Path):
     child = (
-        "from relay_opt.runtime.kernel_library import library_object\n"
+        "from relay_opt.runtime.kernel_library import library_objects\n"
         "from relay_opt.timing import Timings\n"
-        "t = Timings(); library_object(timings=t); print([n for n, _ in t.rows])\n"
+        f"t = Timings(); library_objects([{GEMM!r}], timings=t); print([n for n, _ in t.rows])\n"
     )
     env = _child_env(tmp_path)
     r = subprocess.run([sys.executable, "-c", child], env=env, capture_output=True, text=True)
@@ -314,11 +324,60 @@ def test_a_cold_compile_builds_the_library_in_a_child_meanwhile(
         assert "kernel-library-wait" in steps and "kernel-library-build" not in steps
         a, b = _inputs()
         np.testing.assert_allclose(exe(a, b), a.astype(np.float64) @ b, rtol=1e-5, atol=1e-5)
-        [entry] = _library_entries(tmp_path / "cache")
-        assert entry.name == kernel_library.library_key(Target.host()) + ".bin"
-        # With the library on disk (or in memory) nothing is started again.
-        kernel_library.prefetch()
+        [entry] = _library_entries(tmp_path / "cache")  # the GEMM only: what it calls
+        assert entry.name == kernel_library.library_key(Target.host(), GEMM) + ".bin"
+        # With the routine on disk (or in memory) nothing is started again.
+        kernel_library.prefetch([GEMM])
         assert not kernel_library._pending
     finally:
         kernel_library.forget_loaded()
         kernel_library._objects.update(saved)
+
+
+def test_routines_missing_together_are_built_together_in_children(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Two routines neither in memory nor on disk are built at once, each by a child of its
+    own (a stand-in build that names the process it ran in), and each is stored."""
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork here: the routines are built in this process")
+    saved = dict(kernel_library._objects)
+    kernel_library.forget_loaded()
+    monkeypatch.setenv("RELAY_OPT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("RELAY_OPT_NO_CACHE", raising=False)
+    monkeypatch.delenv("RELAY_OPT_LLVM_IN_PROCESS", raising=False)
+    monkeypatch.setattr(
+        kernel_library, "build_routine", lambda _t, name: f"{name} in {os.getpid()}".encode()
+    )
+    host = Target.host()
+    names = [GEMM, conv_name(host)]
+    try:
+        timings = Timings()
+        built = kernel_library.library_objects(names, timings=timings)
+        assert list(built) == names
+        for name, code in built.items():
+            routine, _, pid = code.decode().partition(" in ")
+            assert routine == name and int(pid) != os.getpid()
+        assert [n for n, _ in timings.rows].count("kernel-library-wait") == 2
+        assert len(_library_entries(tmp_path / "cache")) == 2
+        kernel_library.forget_loaded()
+        assert kernel_library.library_objects(names) == built  # read back, not built
+    finally:
+        kernel_library.forget_loaded()
+        kernel_library._objects.update(saved)
+
+
+CONVS = """#[version = "0.0.5"]
+def @main(%x: Tensor[(1, 16, 8, 8), float32], %d: Tensor[(16, 1, 3, 3), float32],
+          %w: Tensor[(16, 16, 1, 1), float32]) {
+  nn.conv2d(nn.conv2d(%x, %d, padding=[1, 1, 1, 1], groups=16), %w)
+}
+"""
+
+
+def test_a_cold_compile_starts_the_routines_its_operators_will_call():
+    """prefetch's guess from the Relay operators: the conv for a conv2d, the depthwise one
+    too for a grouped conv2d, the GEMM for a matmul (PROGRAM's, in the first test)."""
+    host = Target.host()
+    module = load_program(CONVS, "relay").module
+    assert jit._likely_kernels(module) == sorted([conv_name(host), depthwise_name(host)])

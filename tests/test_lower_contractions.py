@@ -173,13 +173,14 @@ def routine(request: pytest.FixtureRequest):  # noqa: ANN201
     its C ABI."""
     from relay_opt.runtime import thread_pool
     from relay_opt.runtime.jit import _llvm, target_machine
-    from relay_opt.runtime.kernel_library import library_object
+    from relay_opt.runtime.kernel_library import library_objects
 
     target = Target.host() if request.param == "host" else Target(vector_bits=request.param)
     thread_pool.load()  # the routine runs its packed products on the pool
     llvm = _llvm()
     engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target_machine(3))
-    engine.add_object_file(llvm.ObjectFileRef.from_data(library_object(target)))
+    [code] = library_objects([gemm_name(target)], target).values()
+    engine.add_object_file(llvm.ObjectFileRef.from_data(code))
     engine.finalize_object()
     fn = _c_function(engine.get_function_address(gemm_name(target)), GEMM_TYPES)
     return engine, fn
@@ -331,13 +332,14 @@ def packed_routine(request: pytest.FixtureRequest):  # noqa: ANN201
     """The packed-B entry of AVX2's and AVX-512's library, and its panel width NR."""
     from relay_opt.runtime import thread_pool
     from relay_opt.runtime.jit import _llvm, target_machine
-    from relay_opt.runtime.kernel_library import library_object
+    from relay_opt.runtime.kernel_library import library_objects
 
     target = Target(vector_bits=request.param)
     thread_pool.load()
     llvm = _llvm()
     engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target_machine(3))
-    engine.add_object_file(llvm.ObjectFileRef.from_data(library_object(target)))
+    [code] = library_objects([gemm_packed_b_name(target)], target).values()
+    engine.add_object_file(llvm.ObjectFileRef.from_data(code))
     engine.finalize_object()
     fn = _c_function(engine.get_function_address(gemm_packed_b_name(target)), GEMM_PACKED_B_TYPES)
     return engine, fn, GemmShape.for_target(target).nr

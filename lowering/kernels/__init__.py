@@ -3,14 +3,16 @@
 Each kernel is a Python generator that returns an `llvm.func` with vector types for one
 target (`Target`: the host's vector width), so kernels print as MLIR and are golden-tested
 like every other stage. `LIBRARY` lists them (a `Kernel` each: symbol, parameters,
-generator); `library_module` builds all of them as one llvm-dialect module, which the
-runtime compiles once per CPU (runtime/kernel_library.py). `lower-contractions` replaces
-the contractions that bufferize left as `linalg` ops with calls to them, and gives the
-module a declaration of each routine it calls (or, with `kernels=define`, the routine).
+generator); `library_module` builds them (or some) as one llvm-dialect module: the runtime
+compiles each routine as its own object once per CPU (runtime/kernel_library.py).
+`lower-contractions` replaces the contractions that bufferize left as `linalg` ops with calls
+to them, and gives the module a declaration of each routine it calls (or, with
+`kernels=define`, the routine).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from math import prod
 
 from xdsl.dialects import llvm
@@ -34,13 +36,15 @@ LIBRARY: list[Kernel] = [GEMM_KERNEL, GEMM_PACKED_B_KERNEL, CONV_KERNEL, DEPTHWI
 kernel family appends its `Kernel` here."""
 
 
-def library_module(target: Target) -> ModuleOp:
-    """The whole library for `target`: each routine defined with external linkage, and what
-    they need (malloc, free, the error cell)."""
+def library_module(target: Target, names: Iterable[str] | None = None) -> ModuleOp:
+    """The library for `target`, or only its routines `names` (symbols): each routine
+    defined with external linkage, and what they need (malloc, free, the error cell)."""
+    wanted = None if names is None else set(names)
     module = ModuleOp([])
     add_runtime_declarations(module)
     for kernel in LIBRARY:
-        module.body.block.add_ops([*kernel.helpers(target), kernel.build(target)])
+        if wanted is None or kernel.name(target) in wanted:
+            module.body.block.add_ops([*kernel.helpers(target), kernel.build(target)])
     return module
 
 
