@@ -1332,27 +1332,95 @@ def pad(n: Node) -> Value:
     x = n.required(0)
     rank = n.rank(x)
     mode = n.attr("mode", "constant")
+    if mode not in ("constant", "edge", "reflect", "wrap"):
+        raise n.unsupported(f"mode '{mode}'")
     if n.opset < 11:
-        pads = list(n.attr("pads", n.attr("paddings", [])))
+        pads: Value = np.array(n.attr("pads", n.attr("paddings", [])), np.int64)
         value: Value = n.scalar(n.attr("value", 0.0), x)
     else:
-        pads = [int(p) for p in n.const_input(1, "pads").reshape(-1)]  # pyright: ignore
+        pads = n.required(1)
         v = n.input(2)
         value = n.scalar(0, x) if v is None else n.reshape(v, [])
-        if (ax := n.const_input(3, "axes")) is not None:
-            axes = [n.axis(int(a), rank) for a in ax.reshape(-1)]
-            full = [0] * (2 * rank)
-            for i, a in enumerate(axes):
-                full[a], full[rank + a] = pads[i], pads[len(axes) + i]
-            pads = full
-    if len(pads) != 2 * rank:
-        raise n.error(f"pads has {len(pads)} values, expected {2 * rank}")
-    if mode not in ("constant", "edge", "reflect"):
-        raise n.unsupported(f"mode '{mode}'")
-    if any(p < 0 for p in pads):
-        raise n.unsupported("negative pads")
-    widths = [[pads[i], pads[rank + i]] for i in range(rank)]
+    ax = n.input(3) if n.opset >= 18 else None
+    if ax is not None and not isinstance(ax, np.ndarray):
+        pads = _pads_of_run_time_axes(n, x, n.cast(pads, "int64"), ax)
+        ax = None
+    axes = list(range(rank)) if ax is None else [n.axis(int(a), rank) for a in ax.reshape(-1)]
+    if len(set(axes)) != len(axes):
+        raise n.error(f"axes {axes} repeat an axis")
+    if n.shape(pads) != (2 * len(axes),):
+        raise n.error(f"pads has shape {list(n.shape(pads))}, expected [{2 * len(axes)}]")
+    if not isinstance(pads, np.ndarray) or mode == "wrap" or (pads < 0).any():
+        return _pad_by_gathers(n, x, n.cast(pads, "int64"), value, mode, axes)
+    widths = [[0, 0] for _ in range(rank)]
+    for i, a in enumerate(axes):
+        widths[a] = [int(pads[i]), int(pads[len(axes) + i])]
     return n.op("nn.pad", x, value, pad_width=widths, pad_mode=mode)
+
+
+def _pads_of_run_time_axes(n: Node, x: Value, pads: Value, axes: Value) -> Value:
+    """Pads for every axis from pads for `axes` read at run time: axis a's pad is the sum of
+    those whose (negative-counting) axis is a, 0 when none is. Not checked at run time (there
+    is no Relay operator for it yet): repeated axes add up, an axis out of range pads nothing."""
+    rank = n.rank(x)
+    if n.rank(axes) != 1 or DYNAMIC in n.shape(axes) or n.shape(pads) != (2 * n.shape(axes)[0],):
+        raise n.error(
+            f"axes {list(n.shape(axes))} and pads {list(n.shape(pads))} must be 1-D, with "
+            "two pads per axis"
+        )
+    count = n.shape(axes)[0]
+    axes = n.cast(axes, "int64")
+    axes = n.op(
+        "where",
+        n.op("less", axes, n.scalar(0, "int64")),
+        n.op("add", axes, n.scalar(rank, "int64")),
+        axes,
+    )
+    # [rank, count]: entry (a, i) is pad i's when axes[i] == a
+    hits = n.cast(n.op("equal", np.arange(rank, dtype=np.int64).reshape(rank, 1), axes), "int64")
+    halves = n.reshape(pads, [2, 1, count])
+    return n.reshape(n.op("sum", n.op("multiply", halves, hits), axis=[2]), [2 * rank])
+
+
+def _pad_by_gathers(
+    n: Node, x: Value, pads: Value, value: Value, mode: str, axes: list[int]
+) -> Value:
+    """Pad with pads read at run time (or by wrapping, which nn.pad lacks): one gather per
+    axis, at source position i - before for each output position i < before + size + after
+    (`?` when the pads are run-time values). Edge clamps the position, wrap takes it modulo
+    the size, reflect folds it into [0, size); constant clamps and then selects the value
+    outside the axis. A negative pad removes elements, as ONNX's spec says."""
+    shape = n.shape(x)
+    if DYNAMIC in shape:
+        raise n.unsupported("run-time pads of data with ? dims")
+    zero = n.scalar(0, "int64")
+    out = x
+    for k, a in enumerate(axes):
+        size = shape[a]
+        if size == 0:
+            raise n.unsupported(f"run-time pads of the empty axis {a}")
+        before = n.op("take", pads, np.array(k, np.int64))
+        after = n.op("take", pads, np.array(len(axes) + k, np.int64))
+        length = n.op("add", n.op("add", before, after), n.scalar(size, "int64"))
+        i = n.op(
+            "subtract", n.op("arange", zero, length, n.scalar(1, "int64"), dtype="int64"), before
+        )
+        if mode == "reflect" and size > 1:
+            period = n.scalar(2 * (size - 1), "int64")
+            m = n.op("mod", n.op("add", n.op("mod", i, period), period), period)
+            last = n.scalar(size - 1, "int64")
+            i = n.op("subtract", last, n.op("abs", n.op("subtract", m, last)))
+        out = n.op("take", out, i, axis=a, mode="wrap" if mode == "wrap" else "clip")
+        if mode == "constant":
+            inside = n.op(
+                "logical_and",
+                n.op("greater_equal", i, zero),
+                n.op("less", i, n.scalar(size, "int64")),
+            )
+            if a < len(shape) - 1:
+                inside = n.op("expand_dims", inside, axis=1, num_newaxis=len(shape) - 1 - a)
+            out = n.op("where", inside, out, value)
+    return out
 
 
 @converter("DepthToSpace", "SpaceToDepth")
@@ -1468,14 +1536,24 @@ def gather_elements(n: Node) -> Value:
 @converter("Trilu")
 def trilu(n: Node) -> Value:
     x = n.required(0)
-    k = n.const_input(1, "k")
-    k = 0 if k is None else int(k)
+    if n.rank(x) < 2:
+        raise n.error(f"Trilu takes (..., N, M) matrices, got {list(n.shape(x))}")
     rows, cols = n.shape(x)[-2:]
-    keep = (
-        np.tril(np.ones((rows, cols), bool), k)
-        if n.attr("upper", 1) == 0
-        else np.triu(np.ones((rows, cols), bool), k)
-    )
+    if DYNAMIC in (rows, cols):
+        raise n.unsupported("a matrix with ? dims")
+    upper = n.attr("upper", 1) != 0
+    k = n.input(1)
+    if k is None or isinstance(k, np.ndarray):
+        k = 0 if k is None else int(np.asarray(k).reshape(-1)[0])
+        keep = np.ones((rows, cols), bool)
+        keep = np.triu(keep, k) if upper else np.tril(keep, k)
+        return n.op("where", keep, x, n.scalar(0, x))
+    # k read at run time: element (i, j) is kept when j - i >= k (upper) or <= k (lower).
+    if n.shape(k) not in ((), (1,)):
+        raise n.error(f"k must hold one value, got shape {list(n.shape(k))}")
+    offset = np.arange(cols, dtype=np.int64)[None, :] - np.arange(rows, dtype=np.int64)[:, None]
+    k = n.reshape(n.cast(k, "int64"), [])
+    keep = n.op("greater_equal" if upper else "less_equal", offset, k)
     return n.op("where", keep, x, n.scalar(0, x))
 
 
