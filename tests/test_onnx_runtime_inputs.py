@@ -154,3 +154,45 @@ def test_pad_of_run_time_axes(tmp_path: Path):
         want = np.pad(x, widths, mode="edge")
         inputs = {"x": x, "pads": np.array(pads, np.int64), "axes": np.array(axes, np.int32)}
         _check(module, exe, inputs, [want])
+
+
+@pytest.mark.parametrize(
+    ("given", "attrs"),
+    [
+        ("scales", {"mode": "nearest", "nearest_mode": "round_prefer_ceil"}),
+        # (the spatial axes only, in reverse order: a linear resize of four axes compiles slower)
+        (
+            "sizes",
+            {"mode": "linear", "coordinate_transformation_mode": "align_corners", "axes": [3, 2]},
+        ),
+    ],
+)
+def test_resize_of_run_time_scales_or_sizes(tmp_path: Path, given: str, attrs: dict[str, Any]):
+    from onnx import TensorProto, helper
+    from onnx.reference import ReferenceEvaluator
+
+    kind = TensorProto.FLOAT if given == "scales" else TensorProto.INT64
+    count = len(attrs.get("axes", range(4)))
+    node = helper.make_node(
+        "Resize", ["x", "", *(["s"] if given == "scales" else ["", "s"])], ["y"], **attrs
+    )
+    inputs = [
+        helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 3, 4]),
+        helper.make_tensor_value_info("s", kind, [count]),
+    ]
+    module = _model(tmp_path, node, inputs, ["y"], 18)
+    exe = compile(module, opt=1, cache=False)
+    graph = helper.make_graph([node], "r", inputs, [helper.make_tensor_value_info("y", 1, None)])
+    reference = ReferenceEvaluator(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    )
+    x = np.random.default_rng(1).standard_normal((1, 2, 3, 4)).astype(np.float32)
+    # scales that give no whole size (0.6 x 4 = 2.4), and a channel axis resized too
+    values = [(1, 1, 2, 0.6), (1, 2, 0.5, 1.75)] if given == "scales" else [(5, 3), (1, 1), (2, 7)]
+    for v in values:
+        s = np.array(v, np.float32 if given == "scales" else np.int64)
+        want = reference.run(None, {"x": x, "s": s})[0]
+        got, interpreted = exe(x, s), interpret(module, {"x": x, "s": s})
+        assert got.shape == want.shape  # pyright: ignore[reportAttributeAccessIssue]
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)  # pyright: ignore[reportArgumentType]
+        np.testing.assert_allclose(interpreted, want, rtol=1e-5, atol=1e-6)  # pyright: ignore[reportArgumentType]

@@ -1646,52 +1646,64 @@ _COORDINATE_MODES = ("half_pixel", "asymmetric", "align_corners", "pytorch_half_
 def resize(n: Node) -> Value:
     x = n.required(0)
     shape = n.shape(x)
-    if len(shape) != 4:
-        raise n.unsupported(f"{n.op_type} of a rank-{len(shape)} tensor (4-d NCHW is supported)")
     mode = n.attr("mode", "nearest")
+    axes: list[int] | None = None
     if n.op_type == "Upsample":
-        scales = n.attr("scales") if n.opset < 9 else n.const_input(1, "scales")
+        scales = n.attr("scales") if n.opset < 9 else n.required(1)
         coordinate, nearest = "asymmetric", "floor"
         sizes = None
     else:
         if n.opset < 11:
-            scales, sizes = n.const_input(1, "scales"), None
+            scales, sizes = n.required(1), None
             coordinate = "asymmetric"
         else:
-            scales, sizes = n.const_input(2, "scales"), n.const_input(3, "sizes")
+            scales, sizes = n.input(2), n.input(3)
             coordinate = n.attr("coordinate_transformation_mode", "half_pixel")
         nearest = n.attr("nearest_mode", "round_prefer_floor")
         if n.attr("antialias", 0):
             raise n.unsupported("antialias=1")
         if n.attr("keep_aspect_ratio_policy", "stretch") != "stretch":
             raise n.unsupported(f"keep_aspect_ratio_policy '{n.attr('keep_aspect_ratio_policy')}'")
-        if (axes := n.attr("axes")) is not None:
-            if sorted(a % 4 for a in axes) != [2, 3]:
-                raise n.unsupported(f"axes {list(axes)} (only the spatial axes 2, 3)")
-            # scales and sizes are given per axis in `axes` order: put them in (H, W) order.
-            order = [list(a % 4 for a in axes).index(i) for i in (2, 3)]
-            scales = None if scales is None or not scales.size else scales.reshape(-1)[order]
-            sizes = None if sizes is None or not sizes.size else sizes.reshape(-1)[order]
+        if (given := n.attr("axes")) is not None:
+            axes = [n.axis(int(a), len(shape)) for a in given]
     if mode not in ("nearest", "linear", "bilinear"):
         raise n.unsupported(f"mode '{mode}'")
-    if coordinate not in _COORDINATE_MODES:
+    if coordinate not in (*_COORDINATE_MODES, "half_pixel_symmetric"):
         raise n.unsupported(f"coordinate_transformation_mode '{coordinate}'")
-    if sizes is not None and sizes.size:
-        out = [int(s) for s in sizes.reshape(-1)[-2:]]
-        if len(sizes.reshape(-1)) == 4 and list(sizes.reshape(-1)[:2]) != list(shape[:2]):
-            raise n.unsupported("resizing the batch or channel axes")
+    # An empty scales or sizes stands for an absent one.
+    scales = None if scales is None or 0 in n.shape(scales) else scales
+    sizes = None if sizes is None or 0 in n.shape(sizes) else sizes
+    if scales is None and sizes is None:
+        raise n.error("needs scales or sizes")
+    if isinstance(scales, list | tuple):
+        scales = np.array(scales, np.float32)
+    gathers = (n, x, scales, sizes, axes, mode, coordinate, nearest)
+    if not all(v is None or isinstance(v, np.ndarray) for v in (scales, sizes)):
+        return _resize_by_gathers(*gathers)
+    # image.resize2d resizes the spatial axes of NCHW data by out / in: anything else (other
+    # axes, another rank, a scale that gives no whole size) is gathered by ONNX's own scale.
+    known = np.asarray(sizes if sizes is not None else scales).reshape(-1)
+    if (
+        len(shape) != 4
+        or known.size not in (2, 4)
+        or (axes is not None and sorted(axes) != [2, 3])
+        or coordinate not in _COORDINATE_MODES
+    ):
+        return _resize_by_gathers(*gathers)
+    if axes is not None:  # put them in (H, W) order
+        known = known[[axes.index(i) for i in (2, 3)]]
+    if sizes is not None:
+        out = [int(s) for s in known[-2:]]
+        if known.size == 4 and list(known[:2]) != list(shape[:2]):
+            return _resize_by_gathers(*gathers)
     else:
-        if scales is None or not np.asarray(scales).size:
-            raise n.error("needs scales or sizes")
-        scales = [float(s) for s in np.asarray(scales).reshape(-1)]
-        if scales[:2] != [1.0, 1.0] and len(scales) == 4:
-            raise n.unsupported("resizing the batch or channel axes")
-        per_axis(n, 2, spatial_scales=scales[-2:])
-        out = [int(np.floor(d * s)) for d, s in zip(shape[2:], scales[-2:], strict=True)]
-        # Relay resizes by out/in; a scale that does not divide evenly would map coordinates
-        # differently than ONNX (which uses the scale itself).
-        if any(abs(o / d - s) > 1e-6 for o, d, s in zip(out, shape[2:], scales[-2:], strict=True)):
-            raise n.unsupported(f"scales {scales[-2:]} that do not give whole output sizes")
+        factors = [float(s) for s in known]
+        out = [int(np.floor(d * s)) for d, s in zip(shape[2:], factors[-2:], strict=True)]
+        exact = all(
+            abs(o / d - s) <= 1e-6 for o, d, s in zip(out, shape[2:], factors[-2:], strict=True)
+        )
+        if (known.size == 4 and factors[:2] != [1.0, 1.0]) or not exact:
+            return _resize_by_gathers(*gathers)
     method = "nearest_neighbor" if mode == "nearest" else "linear"
     return n.op(
         "image.resize2d",
@@ -1702,6 +1714,97 @@ def resize(n: Node) -> Value:
         coordinate_transformation_mode=coordinate,
         rounding_method=nearest if method == "nearest_neighbor" else "",
     )
+
+
+# nearest_mode as the rounding of (coordinate + shift); ties go down by ceil(x - 0.5)
+_NEAREST = {
+    "floor": ("floor", 0.0),
+    "ceil": ("ceil", 0.0),
+    "round_prefer_floor": ("ceil", -0.5),
+    "round_prefer_ceil": ("floor", 0.5),
+}
+
+
+def _resize_by_gathers(
+    n: Node,
+    x: Value,
+    scales: Value | None,
+    sizes: Value | None,
+    axes: list[int] | None,
+    mode: str,
+    coordinate: str,
+    nearest: str,
+) -> Value:
+    """Resize with scales or sizes read at run time (or a scale that gives no whole size):
+    one gather per axis, as ONNX's reference computes it. Output position o of an axis of
+    size d maps to source coordinate x (float64) by the coordinate mode, with the scale given
+    (or out / d for sizes); nearest takes x rounded by nearest_mode, linear blends the two
+    elements around x by its fraction; positions clamp to the axis (edge). The result's
+    sizes are `?` (floor(d * scale), or sizes)."""
+    shape = n.shape(x)
+    rank = len(shape)
+    if DYNAMIC in shape:
+        raise n.unsupported(f"{n.op_type} of data with ? dims and run-time scales or sizes")
+    if mode != "nearest" and not n.dtype(x).startswith(("float", "bfloat")):
+        raise n.unsupported(
+            f"linear {n.op_type} of {n.dtype(x)} data with run-time scales or sizes"
+        )
+    axes = list(range(rank)) if axes is None else axes
+    given = sizes if sizes is not None else scales
+    if n.shape(given) != (len(axes),):  # pyright: ignore[reportArgumentType]
+        what = "sizes" if sizes is not None else "scales"
+        raise n.error(f"{what} has shape {list(n.shape(given))}, expected [{len(axes)}]")  # pyright: ignore[reportArgumentType]
+    if mode == "nearest" and nearest not in _NEAREST:
+        raise n.unsupported(f"nearest_mode '{nearest}'")
+    f64, i64 = "float64", "int64"
+
+    def f(v: float) -> np.ndarray:
+        return n.scalar(v, f64)
+
+    out = x
+    for j, a in enumerate(axes):
+        d = shape[a]
+        if d == 0:
+            raise n.unsupported(f"{n.op_type} of the empty axis {a} with run-time scales or sizes")
+        pick = np.array(j, np.int64)
+        # width: the output's length before rounding down, as ONNX's coordinates use it
+        if sizes is not None:
+            length = n.op("take", n.cast(sizes, i64), pick)
+            width = n.cast(length, f64)
+            scale = n.op("divide", width, f(d))
+        else:
+            scale = n.op("take", n.cast(scales, f64), pick)  # pyright: ignore[reportArgumentType]
+            width = n.op("multiply", scale, f(d))
+            length = n.cast(n.op("floor", width), i64)
+        o = n.cast(n.op("arange", n.scalar(0, i64), length, n.scalar(1, i64), dtype=i64), f64)
+        if coordinate == "asymmetric":
+            pos = n.op("divide", o, scale)
+        elif coordinate == "align_corners":
+            span = n.op("subtract", width, f(1.0))
+            pos = n.op("divide", n.op("multiply", o, f(d - 1)), span)
+        else:
+            pos = n.op("subtract", n.op("divide", n.op("add", o, f(0.5)), scale), f(0.5))
+        if coordinate == "half_pixel_symmetric":  # centred: shifted by d / 2 * (1 - length / width)
+            rest = n.op("subtract", f(1.0), n.op("divide", n.cast(length, f64), width))
+            pos = n.op("add", pos, n.op("multiply", f(d / 2), rest))
+        if coordinate in ("align_corners", "pytorch_half_pixel"):  # a width of 1: a fixed position
+            fixed = f(0.0 if coordinate == "align_corners" else -0.5)
+            pos = n.op("where", n.op("equal", width, f(1.0)), fixed, pos)
+        if mode == "nearest":
+            how, shift = _NEAREST[nearest]
+            rounded = n.op(how, n.op("add", pos, f(shift)) if shift else pos)
+            out = n.op("take", out, n.cast(rounded, i64), axis=a, mode="clip")
+            continue
+        low = n.op("floor", pos)
+        first = n.cast(low, i64)
+        below = n.op("take", out, first, axis=a, mode="clip")
+        above = n.op("take", out, n.op("add", first, n.scalar(1, i64)), axis=a, mode="clip")
+        weight = n.cast(n.op("subtract", pos, low), n.dtype(x))
+        if a < rank - 1:
+            weight = n.op("expand_dims", weight, axis=1, num_newaxis=rank - 1 - a)
+        keep = n.op("subtract", n.scalar(1, x), weight)
+        out = n.op("add", n.op("multiply", below, keep), n.op("multiply", above, weight))
+    return out
 
 
 @converter("Det")
