@@ -1648,6 +1648,7 @@ def resize(n: Node) -> Value:
     shape = n.shape(x)
     mode = n.attr("mode", "nearest")
     axes: list[int] | None = None
+    aspect = "stretch"
     if n.op_type == "Upsample":
         scales = n.attr("scales") if n.opset < 9 else n.required(1)
         coordinate, nearest = "asymmetric", "floor"
@@ -1662,8 +1663,9 @@ def resize(n: Node) -> Value:
         nearest = n.attr("nearest_mode", "round_prefer_floor")
         if n.attr("antialias", 0):
             raise n.unsupported("antialias=1")
-        if n.attr("keep_aspect_ratio_policy", "stretch") != "stretch":
-            raise n.unsupported(f"keep_aspect_ratio_policy '{n.attr('keep_aspect_ratio_policy')}'")
+        aspect = n.attr("keep_aspect_ratio_policy", "stretch")
+        if aspect not in ("stretch", "not_larger", "not_smaller"):
+            raise n.error(f"keep_aspect_ratio_policy '{aspect}' is not one of ONNX's")
         if (given := n.attr("axes")) is not None:
             axes = [n.axis(int(a), len(shape)) for a in given]
     if mode not in ("nearest", "linear", "bilinear"):
@@ -1677,8 +1679,11 @@ def resize(n: Node) -> Value:
         raise n.error("needs scales or sizes")
     if isinstance(scales, list | tuple):
         scales = np.array(scales, np.float32)
-    gathers = (n, x, scales, sizes, axes, mode, coordinate, nearest)
-    if not all(v is None or isinstance(v, np.ndarray) for v in (scales, sizes)):
+    aspect = aspect if sizes is not None else "stretch"  # (it only applies to sizes)
+    gathers = (n, x, scales, sizes, axes, mode, coordinate, nearest, aspect)
+    if aspect != "stretch" or not all(
+        v is None or isinstance(v, np.ndarray) for v in (scales, sizes)
+    ):
         return _resize_by_gathers(*gathers)
     # image.resize2d resizes the spatial axes of NCHW data by out / in: anything else (other
     # axes, another rank, a scale that gives no whole size) is gathered by ONNX's own scale.
@@ -1734,13 +1739,16 @@ def _resize_by_gathers(
     mode: str,
     coordinate: str,
     nearest: str,
+    aspect: str,
 ) -> Value:
-    """Resize with scales or sizes read at run time (or a scale that gives no whole size):
-    one gather per axis, as ONNX's reference computes it. Output position o of an axis of
-    size d maps to source coordinate x (float64) by the coordinate mode, with the scale given
-    (or out / d for sizes); nearest takes x rounded by nearest_mode, linear blends the two
-    elements around x by its fraction; positions clamp to the axis (edge). The result's
-    sizes are `?` (floor(d * scale), or sizes)."""
+    """Resize with scales or sizes read at run time (or constant ones image.resize2d cannot
+    express): one gather per axis, as ONNX's reference computes it. Output position o of an
+    axis of size d maps to source coordinate x (float64) by the coordinate mode, with the
+    scale given (or out / d for sizes; the least or largest of those, keep_aspect_ratio_policy
+    not_larger or not_smaller); nearest takes x rounded by nearest_mode, linear blends the
+    two elements around x by its fraction; positions clamp to the axis (edge). The result's
+    sizes are `?` for run-time scales or sizes (floor(d * scale), sizes, or d * scale rounded
+    half up keeping the aspect ratio)."""
     shape = n.shape(x)
     rank = len(shape)
     if DYNAMIC in shape:
@@ -1761,14 +1769,23 @@ def _resize_by_gathers(
     def f(v: float) -> np.ndarray:
         return n.scalar(v, f64)
 
+    if 0 in [shape[a] for a in axes]:
+        raise n.unsupported(f"{n.op_type} of an empty axis by gathers")
+    common = None
+    if aspect != "stretch":  # one scale for every axis in `axes`
+        dims = np.array([shape[a] for a in axes], np.float64)
+        ratios = n.op("divide", n.cast(sizes, f64), dims)  # pyright: ignore[reportArgumentType]
+        common = n.op("min" if aspect == "not_larger" else "max", ratios, axis=[0])
     out = x
     for j, a in enumerate(axes):
         d = shape[a]
-        if d == 0:
-            raise n.unsupported(f"{n.op_type} of the empty axis {a} with run-time scales or sizes")
         pick = np.array(j, np.int64)
         # width: the output's length before rounding down, as ONNX's coordinates use it
-        if sizes is not None:
+        if common is not None:
+            scale = common
+            width = n.op("multiply", scale, f(d))
+            length = n.cast(n.op("floor", n.op("add", width, f(0.5))), i64)
+        elif sizes is not None:
             length = n.op("take", n.cast(sizes, i64), pick)
             width = n.cast(length, f64)
             scale = n.op("divide", width, f(d))
