@@ -1779,6 +1779,10 @@ def _resize_by_gathers(
     out = x
     for j, a in enumerate(axes):
         d = shape[a]
+        if common is None and isinstance(given, np.ndarray):
+            v = float(given.reshape(-1)[j])
+            if v == (d if sizes is not None else 1.0):  # every coordinate mode maps o to o
+                continue
         pick = np.array(j, np.int64)
         # width: the output's length before rounding down, as ONNX's coordinates use it
         if common is not None:
