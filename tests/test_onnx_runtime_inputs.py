@@ -4,6 +4,7 @@ several values of that input, natively and interpreted, against numpy."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -196,3 +197,40 @@ def test_resize_of_run_time_scales_or_sizes(tmp_path: Path, given: str, attrs: d
         assert got.shape == want.shape  # pyright: ignore[reportAttributeAccessIssue]
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)  # pyright: ignore[reportArgumentType]
         np.testing.assert_allclose(interpreted, want, rtol=1e-5, atol=1e-6)  # pyright: ignore[reportArgumentType]
+
+
+@pytest.mark.parametrize(
+    ("op", "shapes", "attrs", "message"),
+    [
+        ("Trilu", ([3, 3], [2]), {}, "node 0 (Trilu): k must hold one value, got shape [2]"),
+        ("TopK", ([3, 3], [1, 1]), {}, "node 0 (TopK): k must hold one value, got shape [1, 1]"),
+        ("Pad", ([3, 3], [3]), {}, "node 0 (Pad): pads has shape [3], expected [4]"),
+        ("Resize", ([1, 1, 2, 2], [3]), {}, "node 0 (Resize): scales has shape [3], expected [4]"),
+    ],
+)
+def test_run_time_inputs_of_the_wrong_shape(
+    tmp_path: Path,
+    op: str,
+    shapes: tuple[list[int], list[int]],
+    attrs: dict[str, Any],
+    message: str,
+):
+    from onnx import TensorProto, helper
+
+    from relay_opt.diagnostics import LoadError
+
+    inputs = ["x", "", "s"] if op == "Resize" else ["x", "s"]
+    outputs = ["y", "i"] if op == "TopK" else ["y"]
+    kind = TensorProto.FLOAT if op == "Resize" else TensorProto.INT64
+    node = helper.make_node(op, inputs, outputs, **attrs)
+    with pytest.raises(LoadError, match=re.escape(message)):
+        _model(
+            tmp_path,
+            node,
+            [
+                helper.make_tensor_value_info("x", TensorProto.FLOAT, shapes[0]),
+                helper.make_tensor_value_info("s", kind, shapes[1]),
+            ],
+            outputs,
+            18,
+        )
