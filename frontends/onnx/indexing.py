@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from relay_opt.dialects.relay.types import DYNAMIC
 from relay_opt.frontends.onnx.importer import Node, Value, converter
 
 
@@ -200,12 +201,22 @@ def _moved(n: Node, x: Value, axis: int, to_last: bool) -> Value:
 @converter("TopK")
 def topk(n: Node) -> Sequence[Value]:
     x = n.required(0)
-    k = int(n.attr("k")) if n.opset < 10 else int(np.asarray(n.const_input(1, "k")).reshape(-1)[0])
     shape = n.shape(x)
     axis = n.axis(n.attr("axis", -1), len(shape))
     size = shape[axis]
-    if not 0 <= k <= size:
-        raise n.error(f"k = {k} for an axis of length {size}")
+    if DYNAMIC in shape:
+        raise n.unsupported("data with ? dims")
+    given = n.input(1) if n.opset >= 10 else None
+    if given is None or isinstance(given, np.ndarray):
+        k = int(n.attr("k")) if given is None else int(np.asarray(given).reshape(-1)[0])
+        if not 0 <= k <= size:
+            raise n.error(f"k = {k} for an axis of length {size}")
+    else:
+        # k read at run time: rank the whole axis, then keep the first k (a `?` dim; the
+        # slice's bounds check makes a k outside [0, size] a located run-time error).
+        if n.shape(given) not in ((), (1,)):
+            raise n.error(f"k must hold one value, got shape {list(n.shape(given))}")
+        k = size
     # sorted=0 allows any order: the sorted one serves.
     largest = bool(n.attr("largest", 1))
     xl = _moved(n, x, axis, to_last=True)  # [..., size]
@@ -233,6 +244,13 @@ def topk(n: Node) -> Sequence[Value]:
         else np.array(0, np.int64)
     )
     values = n.op("take", _flat(n, xl), n.op("add", indices, offsets), axis=0)
+    if given is not None and not isinstance(given, np.ndarray):
+        begin = np.zeros(len(shape), np.int64)
+        count = n.op(
+            "concatenate", [np.array(lead, np.int64), n.reshape(n.cast(given, "int64"), [1])]
+        )
+        values = n.op("dyn.strided_slice", values, begin, count, strides=[1] * len(shape))
+        indices = n.op("dyn.strided_slice", indices, begin, count, strides=[1] * len(shape))
     return [_moved(n, values, axis, to_last=False), _moved(n, indices, axis, to_last=False)]
 
 

@@ -1363,27 +1363,95 @@ def pad(n: Node) -> Value:
     x = n.required(0)
     rank = n.rank(x)
     mode = n.attr("mode", "constant")
+    if mode not in ("constant", "edge", "reflect", "wrap"):
+        raise n.unsupported(f"mode '{mode}'")
     if n.opset < 11:
-        pads = list(n.attr("pads", n.attr("paddings", [])))
+        pads: Value = np.array(n.attr("pads", n.attr("paddings", [])), np.int64)
         value: Value = n.scalar(n.attr("value", 0.0), x)
     else:
-        pads = [int(p) for p in n.const_input(1, "pads").reshape(-1)]  # pyright: ignore
+        pads = n.required(1)
         v = n.input(2)
         value = n.scalar(0, x) if v is None else n.reshape(v, [])
-        if (ax := n.const_input(3, "axes")) is not None:
-            axes = [n.axis(int(a), rank) for a in ax.reshape(-1)]
-            full = [0] * (2 * rank)
-            for i, a in enumerate(axes):
-                full[a], full[rank + a] = pads[i], pads[len(axes) + i]
-            pads = full
-    if len(pads) != 2 * rank:
-        raise n.error(f"pads has {len(pads)} values, expected {2 * rank}")
-    if mode not in ("constant", "edge", "reflect"):
-        raise n.unsupported(f"mode '{mode}'")
-    if any(p < 0 for p in pads):
-        raise n.unsupported("negative pads")
-    widths = [[pads[i], pads[rank + i]] for i in range(rank)]
+    ax = n.input(3) if n.opset >= 18 else None
+    if ax is not None and not isinstance(ax, np.ndarray):
+        pads = _pads_of_run_time_axes(n, x, n.cast(pads, "int64"), ax)
+        ax = None
+    axes = list(range(rank)) if ax is None else [n.axis(int(a), rank) for a in ax.reshape(-1)]
+    if len(set(axes)) != len(axes):
+        raise n.error(f"axes {axes} repeat an axis")
+    if n.shape(pads) != (2 * len(axes),):
+        raise n.error(f"pads has shape {list(n.shape(pads))}, expected [{2 * len(axes)}]")
+    if not isinstance(pads, np.ndarray) or mode == "wrap" or (pads < 0).any():
+        return _pad_by_gathers(n, x, n.cast(pads, "int64"), value, mode, axes)
+    widths = [[0, 0] for _ in range(rank)]
+    for i, a in enumerate(axes):
+        widths[a] = [int(pads[i]), int(pads[len(axes) + i])]
     return n.op("nn.pad", x, value, pad_width=widths, pad_mode=mode)
+
+
+def _pads_of_run_time_axes(n: Node, x: Value, pads: Value, axes: Value) -> Value:
+    """Pads for every axis from pads for `axes` read at run time: axis a's pad is the sum of
+    those whose (negative-counting) axis is a, 0 when none is. Not checked at run time (there
+    is no Relay operator for it yet): repeated axes add up, an axis out of range pads nothing."""
+    rank = n.rank(x)
+    if n.rank(axes) != 1 or DYNAMIC in n.shape(axes) or n.shape(pads) != (2 * n.shape(axes)[0],):
+        raise n.error(
+            f"axes {list(n.shape(axes))} and pads {list(n.shape(pads))} must be 1-D, with "
+            "two pads per axis"
+        )
+    count = n.shape(axes)[0]
+    axes = n.cast(axes, "int64")
+    axes = n.op(
+        "where",
+        n.op("less", axes, n.scalar(0, "int64")),
+        n.op("add", axes, n.scalar(rank, "int64")),
+        axes,
+    )
+    # [rank, count]: entry (a, i) is pad i's when axes[i] == a
+    hits = n.cast(n.op("equal", np.arange(rank, dtype=np.int64).reshape(rank, 1), axes), "int64")
+    halves = n.reshape(pads, [2, 1, count])
+    return n.reshape(n.op("sum", n.op("multiply", halves, hits), axis=[2]), [2 * rank])
+
+
+def _pad_by_gathers(
+    n: Node, x: Value, pads: Value, value: Value, mode: str, axes: list[int]
+) -> Value:
+    """Pad with pads read at run time (or by wrapping, which nn.pad lacks): one gather per
+    axis, at source position i - before for each output position i < before + size + after
+    (`?` when the pads are run-time values). Edge clamps the position, wrap takes it modulo
+    the size, reflect folds it into [0, size); constant clamps and then selects the value
+    outside the axis. A negative pad removes elements, as ONNX's spec says."""
+    shape = n.shape(x)
+    if DYNAMIC in shape:
+        raise n.unsupported("run-time pads of data with ? dims")
+    zero = n.scalar(0, "int64")
+    out = x
+    for k, a in enumerate(axes):
+        size = shape[a]
+        if size == 0:
+            raise n.unsupported(f"run-time pads of the empty axis {a}")
+        before = n.op("take", pads, np.array(k, np.int64))
+        after = n.op("take", pads, np.array(len(axes) + k, np.int64))
+        length = n.op("add", n.op("add", before, after), n.scalar(size, "int64"))
+        i = n.op(
+            "subtract", n.op("arange", zero, length, n.scalar(1, "int64"), dtype="int64"), before
+        )
+        if mode == "reflect" and size > 1:
+            period = n.scalar(2 * (size - 1), "int64")
+            m = n.op("mod", n.op("add", n.op("mod", i, period), period), period)
+            last = n.scalar(size - 1, "int64")
+            i = n.op("subtract", last, n.op("abs", n.op("subtract", m, last)))
+        out = n.op("take", out, i, axis=a, mode="wrap" if mode == "wrap" else "clip")
+        if mode == "constant":
+            inside = n.op(
+                "logical_and",
+                n.op("greater_equal", i, zero),
+                n.op("less", i, n.scalar(size, "int64")),
+            )
+            if a < len(shape) - 1:
+                inside = n.op("expand_dims", inside, axis=1, num_newaxis=len(shape) - 1 - a)
+            out = n.op("where", inside, out, value)
+    return out
 
 
 @converter("DepthToSpace", "SpaceToDepth")
@@ -1516,14 +1584,24 @@ def gather_elements(n: Node) -> Value:
 @converter("Trilu")
 def trilu(n: Node) -> Value:
     x = n.required(0)
-    k = n.const_input(1, "k")
-    k = 0 if k is None else int(k)
+    if n.rank(x) < 2:
+        raise n.error(f"Trilu takes (..., N, M) matrices, got {list(n.shape(x))}")
     rows, cols = n.shape(x)[-2:]
-    keep = (
-        np.tril(np.ones((rows, cols), bool), k)
-        if n.attr("upper", 1) == 0
-        else np.triu(np.ones((rows, cols), bool), k)
-    )
+    if DYNAMIC in (rows, cols):
+        raise n.unsupported("a matrix with ? dims")
+    upper = n.attr("upper", 1) != 0
+    k = n.input(1)
+    if k is None or isinstance(k, np.ndarray):
+        k = 0 if k is None else int(np.asarray(k).reshape(-1)[0])
+        keep = np.ones((rows, cols), bool)
+        keep = np.triu(keep, k) if upper else np.tril(keep, k)
+        return n.op("where", keep, x, n.scalar(0, x))
+    # k read at run time: element (i, j) is kept when j - i >= k (upper) or <= k (lower).
+    if n.shape(k) not in ((), (1,)):
+        raise n.error(f"k must hold one value, got shape {list(n.shape(k))}")
+    offset = np.arange(cols, dtype=np.int64)[None, :] - np.arange(rows, dtype=np.int64)[:, None]
+    k = n.reshape(n.cast(k, "int64"), [])
+    keep = n.op("greater_equal" if upper else "less_equal", offset, k)
     return n.op("where", keep, x, n.scalar(0, x))
 
 
@@ -1616,52 +1694,69 @@ _COORDINATE_MODES = ("half_pixel", "asymmetric", "align_corners", "pytorch_half_
 def resize(n: Node) -> Value:
     x = n.required(0)
     shape = n.shape(x)
-    if len(shape) != 4:
-        raise n.unsupported(f"{n.op_type} of a rank-{len(shape)} tensor (4-d NCHW is supported)")
     mode = n.attr("mode", "nearest")
+    axes: list[int] | None = None
+    aspect = "stretch"
     if n.op_type == "Upsample":
-        scales = n.attr("scales") if n.opset < 9 else n.const_input(1, "scales")
+        scales = n.attr("scales") if n.opset < 9 else n.required(1)
         coordinate, nearest = "asymmetric", "floor"
         sizes = None
     else:
         if n.opset < 11:
-            scales, sizes = n.const_input(1, "scales"), None
+            scales, sizes = n.required(1), None
             coordinate = "asymmetric"
         else:
-            scales, sizes = n.const_input(2, "scales"), n.const_input(3, "sizes")
+            scales, sizes = n.input(2), n.input(3)
             coordinate = n.attr("coordinate_transformation_mode", "half_pixel")
         nearest = n.attr("nearest_mode", "round_prefer_floor")
         if n.attr("antialias", 0):
             raise n.unsupported("antialias=1")
-        if n.attr("keep_aspect_ratio_policy", "stretch") != "stretch":
-            raise n.unsupported(f"keep_aspect_ratio_policy '{n.attr('keep_aspect_ratio_policy')}'")
-        if (axes := n.attr("axes")) is not None:
-            if sorted(a % 4 for a in axes) != [2, 3]:
-                raise n.unsupported(f"axes {list(axes)} (only the spatial axes 2, 3)")
-            # scales and sizes are given per axis in `axes` order: put them in (H, W) order.
-            order = [list(a % 4 for a in axes).index(i) for i in (2, 3)]
-            scales = None if scales is None or not scales.size else scales.reshape(-1)[order]
-            sizes = None if sizes is None or not sizes.size else sizes.reshape(-1)[order]
+        aspect = n.attr("keep_aspect_ratio_policy", "stretch")
+        if aspect not in ("stretch", "not_larger", "not_smaller"):
+            raise n.error(f"keep_aspect_ratio_policy '{aspect}' is not one of ONNX's")
+        if (given := n.attr("axes")) is not None:
+            axes = [n.axis(int(a), len(shape)) for a in given]
     if mode not in ("nearest", "linear", "bilinear"):
         raise n.unsupported(f"mode '{mode}'")
-    if coordinate not in _COORDINATE_MODES:
+    if coordinate not in (*_COORDINATE_MODES, "half_pixel_symmetric"):
         raise n.unsupported(f"coordinate_transformation_mode '{coordinate}'")
-    if sizes is not None and sizes.size:
-        out = [int(s) for s in sizes.reshape(-1)[-2:]]
-        if len(sizes.reshape(-1)) == 4 and list(sizes.reshape(-1)[:2]) != list(shape[:2]):
-            raise n.unsupported("resizing the batch or channel axes")
+    # An empty scales or sizes stands for an absent one.
+    scales = None if scales is None or 0 in n.shape(scales) else scales
+    sizes = None if sizes is None or 0 in n.shape(sizes) else sizes
+    if scales is None and sizes is None:
+        raise n.error("needs scales or sizes")
+    if isinstance(scales, list | tuple):
+        scales = np.array(scales, np.float32)
+    aspect = aspect if sizes is not None else "stretch"  # (it only applies to sizes)
+    gathers = (n, x, scales, sizes, axes, mode, coordinate, nearest, aspect)
+    if aspect != "stretch" or not all(
+        v is None or isinstance(v, np.ndarray) for v in (scales, sizes)
+    ):
+        return _resize_by_gathers(*gathers)
+    # image.resize2d resizes the spatial axes of NCHW data by out / in: anything else (other
+    # axes, another rank, a scale that gives no whole size) is gathered by ONNX's own scale.
+    known = np.asarray(sizes if sizes is not None else scales).reshape(-1)
+    if (
+        len(shape) != 4
+        or known.size not in (2, 4)
+        or (axes is not None and sorted(axes) != [2, 3])
+        or coordinate not in _COORDINATE_MODES
+    ):
+        return _resize_by_gathers(*gathers)
+    if axes is not None:  # put them in (H, W) order
+        known = known[[axes.index(i) for i in (2, 3)]]
+    if sizes is not None:
+        out = [int(s) for s in known[-2:]]
+        if known.size == 4 and list(known[:2]) != list(shape[:2]):
+            return _resize_by_gathers(*gathers)
     else:
-        if scales is None or not np.asarray(scales).size:
-            raise n.error("needs scales or sizes")
-        scales = [float(s) for s in np.asarray(scales).reshape(-1)]
-        if scales[:2] != [1.0, 1.0] and len(scales) == 4:
-            raise n.unsupported("resizing the batch or channel axes")
-        per_axis(n, 2, spatial_scales=scales[-2:])
-        out = [int(np.floor(d * s)) for d, s in zip(shape[2:], scales[-2:], strict=True)]
-        # Relay resizes by out/in; a scale that does not divide evenly would map coordinates
-        # differently than ONNX (which uses the scale itself).
-        if any(abs(o / d - s) > 1e-6 for o, d, s in zip(out, shape[2:], scales[-2:], strict=True)):
-            raise n.unsupported(f"scales {scales[-2:]} that do not give whole output sizes")
+        factors = [float(s) for s in known]
+        out = [int(np.floor(d * s)) for d, s in zip(shape[2:], factors[-2:], strict=True)]
+        exact = all(
+            abs(o / d - s) <= 1e-6 for o, d, s in zip(out, shape[2:], factors[-2:], strict=True)
+        )
+        if (known.size == 4 and factors[:2] != [1.0, 1.0]) or not exact:
+            return _resize_by_gathers(*gathers)
     method = "nearest_neighbor" if mode == "nearest" else "linear"
     return n.op(
         "image.resize2d",
@@ -1672,6 +1767,113 @@ def resize(n: Node) -> Value:
         coordinate_transformation_mode=coordinate,
         rounding_method=nearest if method == "nearest_neighbor" else "",
     )
+
+
+# nearest_mode as the rounding of (coordinate + shift); ties go down by ceil(x - 0.5)
+_NEAREST = {
+    "floor": ("floor", 0.0),
+    "ceil": ("ceil", 0.0),
+    "round_prefer_floor": ("ceil", -0.5),
+    "round_prefer_ceil": ("floor", 0.5),
+}
+
+
+def _resize_by_gathers(
+    n: Node,
+    x: Value,
+    scales: Value | None,
+    sizes: Value | None,
+    axes: list[int] | None,
+    mode: str,
+    coordinate: str,
+    nearest: str,
+    aspect: str,
+) -> Value:
+    """Resize with scales or sizes read at run time (or constant ones image.resize2d cannot
+    express): one gather per axis, as ONNX's reference computes it. Output position o of an
+    axis of size d maps to source coordinate x (float64) by the coordinate mode, with the
+    scale given (or out / d for sizes; the least or largest of those, keep_aspect_ratio_policy
+    not_larger or not_smaller); nearest takes x rounded by nearest_mode, linear blends the
+    two elements around x by its fraction; positions clamp to the axis (edge). The result's
+    sizes are `?` for run-time scales or sizes (floor(d * scale), sizes, or d * scale rounded
+    half up keeping the aspect ratio)."""
+    shape = n.shape(x)
+    rank = len(shape)
+    if DYNAMIC in shape:
+        raise n.unsupported(f"{n.op_type} of data with ? dims and run-time scales or sizes")
+    if mode != "nearest" and not n.dtype(x).startswith(("float", "bfloat")):
+        raise n.unsupported(
+            f"linear {n.op_type} of {n.dtype(x)} data with run-time scales or sizes"
+        )
+    axes = list(range(rank)) if axes is None else axes
+    given = sizes if sizes is not None else scales
+    if n.shape(given) != (len(axes),):  # pyright: ignore[reportArgumentType]
+        what = "sizes" if sizes is not None else "scales"
+        raise n.error(f"{what} has shape {list(n.shape(given))}, expected [{len(axes)}]")  # pyright: ignore[reportArgumentType]
+    if mode == "nearest" and nearest not in _NEAREST:
+        raise n.unsupported(f"nearest_mode '{nearest}'")
+    f64, i64 = "float64", "int64"
+
+    def f(v: float) -> np.ndarray:
+        return n.scalar(v, f64)
+
+    if 0 in [shape[a] for a in axes]:
+        raise n.unsupported(f"{n.op_type} of an empty axis by gathers")
+    common = None
+    if aspect != "stretch":  # one scale for every axis in `axes`
+        dims = np.array([shape[a] for a in axes], np.float64)
+        ratios = n.op("divide", n.cast(sizes, f64), dims)  # pyright: ignore[reportArgumentType]
+        common = n.op("min" if aspect == "not_larger" else "max", ratios, axis=[0])
+    out = x
+    for j, a in enumerate(axes):
+        d = shape[a]
+        if common is None and isinstance(given, np.ndarray):
+            v = float(given.reshape(-1)[j])
+            if v == (d if sizes is not None else 1.0):  # every coordinate mode maps o to o
+                continue
+        pick = np.array(j, np.int64)
+        # width: the output's length before rounding down, as ONNX's coordinates use it
+        if common is not None:
+            scale = common
+            width = n.op("multiply", scale, f(d))
+            length = n.cast(n.op("floor", n.op("add", width, f(0.5))), i64)
+        elif sizes is not None:
+            length = n.op("take", n.cast(sizes, i64), pick)
+            width = n.cast(length, f64)
+            scale = n.op("divide", width, f(d))
+        else:
+            scale = n.op("take", n.cast(scales, f64), pick)  # pyright: ignore[reportArgumentType]
+            width = n.op("multiply", scale, f(d))
+            length = n.cast(n.op("floor", width), i64)
+        o = n.cast(n.op("arange", n.scalar(0, i64), length, n.scalar(1, i64), dtype=i64), f64)
+        if coordinate == "asymmetric":
+            pos = n.op("divide", o, scale)
+        elif coordinate == "align_corners":
+            span = n.op("subtract", width, f(1.0))
+            pos = n.op("divide", n.op("multiply", o, f(d - 1)), span)
+        else:
+            pos = n.op("subtract", n.op("divide", n.op("add", o, f(0.5)), scale), f(0.5))
+        if coordinate == "half_pixel_symmetric":  # centred: shifted by d / 2 * (1 - length / width)
+            rest = n.op("subtract", f(1.0), n.op("divide", n.cast(length, f64), width))
+            pos = n.op("add", pos, n.op("multiply", f(d / 2), rest))
+        if coordinate in ("align_corners", "pytorch_half_pixel"):  # a width of 1: a fixed position
+            fixed = f(0.0 if coordinate == "align_corners" else -0.5)
+            pos = n.op("where", n.op("equal", width, f(1.0)), fixed, pos)
+        if mode == "nearest":
+            how, shift = _NEAREST[nearest]
+            rounded = n.op(how, n.op("add", pos, f(shift)) if shift else pos)
+            out = n.op("take", out, n.cast(rounded, i64), axis=a, mode="clip")
+            continue
+        low = n.op("floor", pos)
+        first = n.cast(low, i64)
+        below = n.op("take", out, first, axis=a, mode="clip")
+        above = n.op("take", out, n.op("add", first, n.scalar(1, i64)), axis=a, mode="clip")
+        weight = n.cast(n.op("subtract", pos, low), n.dtype(x))
+        if a < rank - 1:
+            weight = n.op("expand_dims", weight, axis=1, num_newaxis=rank - 1 - a)
+        keep = n.op("subtract", n.scalar(1, x), weight)
+        out = n.op("add", n.op("multiply", below, keep), n.op("multiply", above, weight))
+    return out
 
 
 @converter("Det")

@@ -244,7 +244,7 @@ def _dyn_slice(attrs: Attrs, x: np.ndarray, begin: np.ndarray, size: np.ndarray)
     out = x
     for axis, (b, n, st) in enumerate(zip(begin, size, strides, strict=True)):
         indices = int(b) + np.arange(int(n), dtype=np.int64) * st
-        if int(n) and (int(b) < 0 or indices[-1] >= x.shape[axis]):
+        if int(n) < 0 or (int(n) and (int(b) < 0 or indices[-1] >= x.shape[axis])):
             raise ValueError(f"slice of axis {axis} out of bounds")
         out = np.take(out, indices, axis=axis)
     return out.copy()

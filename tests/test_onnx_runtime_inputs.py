@@ -1,0 +1,236 @@
+"""ONNX operators whose shape-deciding input is a graph input (issue 12, Deliver 4): the model
+imports from its input shapes alone (as relay-run gives them), compiles once, and runs at
+several values of that input, natively and interpreted, against numpy."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from relay_opt import load_program
+from relay_opt.diagnostics import RelayError
+from relay_opt.runtime.interpreter import interpret
+from relay_opt.runtime.jit import compile
+
+
+def _model(tmp_path: Path, node: Any, inputs: list[Any], outputs: list[str], opset: int) -> Any:  # noqa: ANN401
+    import onnx
+    from onnx import helper
+
+    graph = helper.make_graph(
+        [node],
+        node.op_type.lower(),
+        inputs,
+        [helper.make_tensor_value_info(o, 0, None) for o in outputs],
+    )
+    path = tmp_path / "model.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)]), path)
+    return load_program(path).module
+
+
+def _check(module: Any, exe: Any, inputs: dict[str, np.ndarray], want: list[np.ndarray]) -> None:  # noqa: ANN401
+    got = exe(*inputs.values())
+    got = list(got) if isinstance(got, tuple) else [got]
+    interpreted = interpret(module, inputs)
+    interpreted = list(interpreted) if isinstance(interpreted, tuple) else [interpreted]
+    for g, i, w in zip(got, interpreted, want, strict=True):
+        assert g.shape == w.shape and g.dtype == w.dtype
+        np.testing.assert_array_equal(g, w)
+        np.testing.assert_array_equal(i, w)
+
+
+@pytest.mark.parametrize("upper", [0, 1])
+def test_trilu_of_a_run_time_k(tmp_path: Path, upper: int):
+    from onnx import TensorProto, helper
+
+    node = helper.make_node("Trilu", ["x", "k"], ["y"], upper=upper)
+    module = _model(
+        tmp_path,
+        node,
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 4]),
+            helper.make_tensor_value_info("k", TensorProto.INT64, []),
+        ],
+        ["y"],
+        14,
+    )
+    exe = compile(module, opt=1, cache=False)
+    x = np.random.default_rng(0).standard_normal((2, 3, 4)).astype(np.float32)
+    for k in (-5, -1, 0, 2, 7):
+        want = np.triu(x, k) if upper else np.tril(x, k)
+        _check(module, exe, {"x": x, "k": np.array(k, np.int64)}, [want])
+
+
+def test_topk_of_a_run_time_k(tmp_path: Path):
+    from onnx import TensorProto, helper
+
+    node = helper.make_node("TopK", ["x", "k"], ["values", "indices"], axis=0, largest=1)
+    module = _model(
+        tmp_path,
+        node,
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 3]),
+            helper.make_tensor_value_info("k", TensorProto.INT64, [1]),
+        ],
+        ["values", "indices"],
+        11,
+    )
+    exe = compile(module, opt=1, cache=False)
+    x = np.array([[3, 1, 2], [5, 1, 0], [3, 7, 2], [-1, 0, 9]], np.float32)
+    order = np.argsort(-x, axis=0, kind="stable")  # ties: the lower index first, as ONNX
+    for k in (0, 2, 4):
+        idx = order[:k]
+        _check(
+            module,
+            exe,
+            {"x": x, "k": np.array([k], np.int64)},
+            [np.take_along_axis(x, idx, 0), idx],
+        )
+    for k in (5, -1):
+        # (the axis moved last: the slice's axis 1)
+        with pytest.raises(RelayError, match="'dyn.strided_slice': axis 1 reads outside the data"):
+            exe(x, np.array([k], np.int64))
+        with pytest.raises(
+            RelayError, match="'dyn.strided_slice' failed at run time: slice of axis 1"
+        ):
+            interpret(module, {"x": x, "k": np.array([k], np.int64)})
+
+
+@pytest.mark.parametrize("mode", ["constant", "edge", "reflect", "wrap"])
+def test_pad_of_run_time_pads(tmp_path: Path, mode: str):
+    from onnx import TensorProto, helper
+
+    node = helper.make_node("Pad", ["x", "pads", "value"], ["y"], mode=mode)
+    module = _model(
+        tmp_path,
+        node,
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3]),
+            helper.make_tensor_value_info("pads", TensorProto.INT64, [4]),
+            helper.make_tensor_value_info("value", TensorProto.FLOAT, []),
+        ],
+        ["y"],
+        13,
+    )
+    exe = compile(module, opt=1, cache=False)
+    x = np.arange(6, dtype=np.float32).reshape(2, 3) + 1
+    value = np.array(-2.5, np.float32)
+    # A negative pad removes elements (ONNX's spec; numpy has no such pad): pad, then crop.
+    for pads in ((0, 0, 0, 0), (1, 2, 0, 1), (3, 0, 2, 5), (-1, 1, 0, -2)):
+        widths = [(max(pads[0], 0), max(pads[2], 0)), (max(pads[1], 0), max(pads[3], 0))]
+        kw = {"constant_values": value} if mode == "constant" else {}
+        want = np.pad(x, widths, mode=mode, **kw)  # pyright: ignore[reportArgumentType, reportCallIssue]
+        crop = [min(pads[0], 0), min(pads[1], 0)], [min(pads[2], 0), min(pads[3], 0)]
+        want = want[
+            -crop[0][0] : want.shape[0] + crop[1][0], -crop[0][1] : want.shape[1] + crop[1][1]
+        ]
+        _check(module, exe, {"x": x, "pads": np.array(pads, np.int64), "value": value}, [want])
+
+
+def test_pad_of_run_time_axes(tmp_path: Path):
+    from onnx import TensorProto, helper
+
+    node = helper.make_node("Pad", ["x", "pads", "", "axes"], ["y"], mode="edge")
+    module = _model(
+        tmp_path,
+        node,
+        [
+            helper.make_tensor_value_info("x", TensorProto.INT32, [2, 1, 3]),
+            helper.make_tensor_value_info("pads", TensorProto.INT64, [4]),
+            helper.make_tensor_value_info("axes", TensorProto.INT32, [2]),
+        ],
+        ["y"],
+        18,
+    )
+    exe = compile(module, opt=1, cache=False)
+    x = np.arange(6, dtype=np.int32).reshape(2, 1, 3)
+    for axes, pads in (((0, -1), (1, 0, 2, 3)), ((1, 0), (2, 0, 1, 1))):
+        widths = [(0, 0)] * 3
+        for i, a in enumerate(axes):
+            widths[a % 3] = (pads[i], pads[2 + i])
+        want = np.pad(x, widths, mode="edge")
+        inputs = {"x": x, "pads": np.array(pads, np.int64), "axes": np.array(axes, np.int32)}
+        _check(module, exe, inputs, [want])
+
+
+@pytest.mark.parametrize(
+    ("given", "attrs"),
+    [
+        ("scales", {"mode": "nearest", "nearest_mode": "round_prefer_ceil"}),
+        # (the spatial axes only, in reverse order: a linear resize of four axes compiles slower)
+        (
+            "sizes",
+            {"mode": "linear", "coordinate_transformation_mode": "align_corners", "axes": [3, 2]},
+        ),
+    ],
+)
+def test_resize_of_run_time_scales_or_sizes(tmp_path: Path, given: str, attrs: dict[str, Any]):
+    from onnx import TensorProto, helper
+    from onnx.reference import ReferenceEvaluator
+
+    kind = TensorProto.FLOAT if given == "scales" else TensorProto.INT64
+    count = len(attrs.get("axes", range(4)))
+    node = helper.make_node(
+        "Resize", ["x", "", *(["s"] if given == "scales" else ["", "s"])], ["y"], **attrs
+    )
+    inputs = [
+        helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 3, 4]),
+        helper.make_tensor_value_info("s", kind, [count]),
+    ]
+    module = _model(tmp_path, node, inputs, ["y"], 18)
+    exe = compile(module, opt=1, cache=False)
+    graph = helper.make_graph([node], "r", inputs, [helper.make_tensor_value_info("y", 1, None)])
+    reference = ReferenceEvaluator(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    )
+    x = np.random.default_rng(1).standard_normal((1, 2, 3, 4)).astype(np.float32)
+    # scales that give no whole size (0.6 x 4 = 2.4), and a channel axis resized too
+    values = [(1, 1, 2, 0.6), (1, 2, 0.5, 1.75)] if given == "scales" else [(5, 3), (1, 1), (2, 7)]
+    for v in values:
+        s = np.array(v, np.float32 if given == "scales" else np.int64)
+        want = reference.run(None, {"x": x, "s": s})[0]
+        got, interpreted = exe(x, s), interpret(module, {"x": x, "s": s})
+        assert got.shape == want.shape  # pyright: ignore[reportAttributeAccessIssue]
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)  # pyright: ignore[reportArgumentType]
+        np.testing.assert_allclose(interpreted, want, rtol=1e-5, atol=1e-6)  # pyright: ignore[reportArgumentType]
+
+
+@pytest.mark.parametrize(
+    ("op", "shapes", "attrs", "message"),
+    [
+        ("Trilu", ([3, 3], [2]), {}, "node 0 (Trilu): k must hold one value, got shape [2]"),
+        ("TopK", ([3, 3], [1, 1]), {}, "node 0 (TopK): k must hold one value, got shape [1, 1]"),
+        ("Pad", ([3, 3], [3]), {}, "node 0 (Pad): pads has shape [3], expected [4]"),
+        ("Resize", ([1, 1, 2, 2], [3]), {}, "node 0 (Resize): scales has shape [3], expected [4]"),
+    ],
+)
+def test_run_time_inputs_of_the_wrong_shape(
+    tmp_path: Path,
+    op: str,
+    shapes: tuple[list[int], list[int]],
+    attrs: dict[str, Any],
+    message: str,
+):
+    from onnx import TensorProto, helper
+
+    from relay_opt.diagnostics import LoadError
+
+    inputs = ["x", "", "s"] if op == "Resize" else ["x", "s"]
+    outputs = ["y", "i"] if op == "TopK" else ["y"]
+    kind = TensorProto.FLOAT if op == "Resize" else TensorProto.INT64
+    node = helper.make_node(op, inputs, outputs, **attrs)
+    with pytest.raises(LoadError, match=re.escape(message)):
+        _model(
+            tmp_path,
+            node,
+            [
+                helper.make_tensor_value_info("x", TensorProto.FLOAT, shapes[0]),
+                helper.make_tensor_value_info("s", kind, shapes[1]),
+            ],
+            outputs,
+            18,
+        )
