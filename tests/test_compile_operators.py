@@ -448,3 +448,26 @@ def test_max_unpool_too_large_is_a_located_error():
     module = module_for("nn.max_unpool", [x, x.astype("int64")], {"shape": [1, 8, 128, 128]})
     with pytest.raises(RelayError, match="nn.max_unpool of 32768 elements into 131072"):
         compile(module)
+
+
+@pytest.mark.parametrize(
+    "name, dtype, start",
+    [
+        ("max", "float32", -np.inf),
+        ("min", "float32", np.inf),
+        ("max", "int32", np.iinfo(np.int32).min),
+        ("min", "uint8", 255),
+        ("max", "bool", False),
+    ],
+)
+def test_max_and_min_over_no_elements_start_at_the_dtypes_bound(name, dtype, start):
+    """max/min over an empty axis is the reduction's start value (ONNX's ReduceMax of an empty
+    set is -inf) in the interpreter as in native code; numpy's max raised there."""
+    from relay_opt.runtime.interpreter import interpret
+
+    x = np.zeros((2, 0, 3), dtype)
+    module = module_for(name, [x], {"axis": [1]})
+    got, want = compile(module)(x), interpret(module, [x])
+    assert got.dtype == want.dtype and got.shape == want.shape == (2, 3)
+    np.testing.assert_array_equal(want, np.full((2, 3), start, dtype))
+    np.testing.assert_array_equal(got, want)

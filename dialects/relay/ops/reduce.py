@@ -121,11 +121,31 @@ class Sum(RelayOperatorOp): ...
 class Mean(RelayOperatorOp): ...
 
 
-@register(_reduction("max", np.max, "maximum over axes"))
+def _extreme(fn: Callable[..., np.ndarray], lowest: bool) -> Callable[..., np.ndarray]:
+    """max or min that, over no elements, gives the reduction's start value as native code
+    does (the lowest or highest value of the dtype: -inf, inf, or the integer bounds), where
+    numpy raises."""
+
+    def reduce(x: np.ndarray, axis: tuple[int, ...], keepdims: bool) -> np.ndarray:
+        if all(x.shape[a] for a in axis):
+            return fn(x, axis=axis, keepdims=keepdims)
+        if x.dtype == np.bool_:
+            start = not lowest
+        elif np.issubdtype(x.dtype, np.integer):
+            info = np.iinfo(x.dtype)
+            start = info.min if lowest else info.max
+        else:
+            start = -np.inf if lowest else np.inf
+        return fn(x, axis=axis, keepdims=keepdims, initial=np.asarray(start).astype(x.dtype))
+
+    return reduce
+
+
+@register(_reduction("max", _extreme(np.max, lowest=True), "maximum over axes"))
 class Max(RelayOperatorOp): ...
 
 
-@register(_reduction("min", np.min, "minimum over axes"))
+@register(_reduction("min", _extreme(np.min, lowest=False), "minimum over axes"))
 class Min(RelayOperatorOp): ...
 
 
