@@ -582,6 +582,9 @@ def cast_scalar(b: Builder, x: SSAValue, src: str, dst: str, t: Attribute) -> SS
             return s.emit(arith.CmpfOp(x, s.zero(x), "une"))
         return s.emit(arith.CmpiOp(x, s.zero(x), "ne"))
     if src_float and dst_float:
+        if _width(t) == _width(st):  # float16 <-> bfloat16: exactly to f32, rounded once
+            x = s.emit(arith.ExtFOp(x, Float32Type()))
+            return s.emit(arith.TruncFOp(x, t))
         op_ = arith.ExtFOp if _width(t) > _width(st) else arith.TruncFOp
         return s.emit(op_(x, t))
     if src_float:
