@@ -113,6 +113,29 @@ def test_bf16_rounds_each_operator_like_ml_dtypes() -> None:
     np.testing.assert_array_equal(got.view(np.uint16), want.view(np.uint16))
 
 
+def test_bf16_leaky_relu_keeps_alpha_in_float32() -> None:
+    """alpha * x in float32, rounded once, bit for bit the interpreter's: alpha rounded to
+    bfloat16 first (0.01 is 0.010009765625 there) was one ulp off (fuzz seed 14 #762)."""
+    x = np.array([-0.43164062, -1.3828125, 2.0, -0.0], BF16)
+    module = module_for("nn.leaky_relu", [x], {"alpha": 0.01})
+    want = interpret(module, [x.astype(np.float32)]).astype(BF16)
+    assert want[0] == np.float32(-0.0043029785)
+    got = compile(module, opt=0)(x)
+    np.testing.assert_array_equal(got.view(np.uint16), want.view(np.uint16))
+
+
+@pytest.mark.parametrize(("src", "dst"), [("float16", "bfloat16"), ("bfloat16", "float16")])
+def test_bf16_cast_from_and_to_float16(src: str, dst: str) -> None:
+    """Same-width float casts go through float32 (exact), rounded once: a truncf from half to
+    float was invalid LLVM IR (fuzz seed 14 #3017)."""
+    x = np.array([1.0009765625, -3.140625, 65504.0, 1e-3], np.float16)
+    x = x.astype(BF16) if src == "bfloat16" else x
+    module = module_for("cast", [x], {"dtype": dst})
+    got = compile(module, opt=0)(x)
+    want = x.astype(np.float32).astype(BF16 if dst == "bfloat16" else np.float16)
+    np.testing.assert_array_equal(got.view(np.uint16), want.view(np.uint16))
+
+
 def test_bf16_reductions_accumulate_in_float32() -> None:
     """A sum of 4096 ones is 4096 (bfloat16 partial sums would stop at 256)."""
     module = load_program(

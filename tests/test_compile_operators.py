@@ -419,6 +419,27 @@ def test_roi_align_any_roi_reads_in_bounds(mode):
         np.testing.assert_allclose(got, want, rtol=2e-3, atol=2e-3, equal_nan=True)
 
 
+def test_roi_align_bounds_the_samples_per_bin():
+    """An adaptive count of 256 x 256 samples per bin runs (and agrees with the interpreter);
+    one more column is a located run-time error in both; a region with 2^31 rows of samples
+    but no columns is empty at once (-O0 kept the empty rows: hours). A sample_ratio over
+    256 is a type error (tests/lit/dialects/relay/roi-align-invalid.rly)."""
+    from relay_opt.diagnostics import RelayError
+    from relay_opt.runtime.interpreter import interpret
+
+    x = np.arange(16, dtype="float32").reshape(1, 1, 4, 4)
+    at_bound = np.array([[0, 0.0, 0.0, 512.0, 512.0]], "float32")
+    no_columns = np.array([[0, 0.0, 0.0, -1.0, 3e38]], "float32")
+    over = np.array([[0, 0.0, 0.0, 514.0, 512.0]], "float32")
+    module = module_for("vision.roi_align", [x, at_bound], {"pooled_size": [2, 2], "aligned": True})
+    run = compile(module, opt=0)
+    np.testing.assert_allclose(run(x, at_bound), interpret(module, [x, at_bound]), rtol=1e-5)
+    assert not run(x, no_columns).any() and not interpret(module, [x, no_columns]).any()
+    for f in (run, lambda *a: interpret(module, list(a))):
+        with pytest.raises(RelayError, match="more than 65536 samples per bin"):
+            f(x, over)
+
+
 def test_det_pivots_and_singular_matrices():
     """Row swaps (a zero leading entry), singular matrices (a zero pivot: det 0, not nan),
     and 12 x 12 matrices compiled agree with the interpreter and with numpy's LAPACK det;

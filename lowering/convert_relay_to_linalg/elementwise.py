@@ -505,7 +505,14 @@ def lower_leaky_relu(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> 
         s = Scalar(b, _operand_dtype(op))
         x = xs[0]
         positive = s.emit(arith.CmpfOp(x, s.zero(x), "ogt"))
-        scaled = s.emit(arith.MulfOp(x, s.const(alpha, t)))
+        if isinstance(t, BFloat16Type):
+            # bfloat16 computes in float32 and rounds the result once (legalize-bf16), as the
+            # interpreter does: alpha too stays float32 (a bfloat16 0.01 is 0.010009765625).
+            wide = s.emit(arith.ExtFOp(x, Float32Type()))
+            product = s.emit(arith.MulfOp(wide, s.const(alpha, Float32Type())))
+            scaled = s.emit(arith.TruncFOp(product, t))
+        else:
+            scaled = s.emit(arith.MulfOp(x, s.const(alpha, t)))
         return s.emit(arith.SelectOp(positive, x, scaled))
 
     return elementwise(lw, op, args, body)
@@ -575,6 +582,9 @@ def cast_scalar(b: Builder, x: SSAValue, src: str, dst: str, t: Attribute) -> SS
             return s.emit(arith.CmpfOp(x, s.zero(x), "une"))
         return s.emit(arith.CmpiOp(x, s.zero(x), "ne"))
     if src_float and dst_float:
+        if _width(t) == _width(st):  # float16 <-> bfloat16: exactly to f32, rounded once
+            x = s.emit(arith.ExtFOp(x, Float32Type()))
+            return s.emit(arith.TruncFOp(x, t))
         op_ = arith.ExtFOp if _width(t) > _width(st) else arith.TruncFOp
         return s.emit(op_(x, t))
     if src_float:

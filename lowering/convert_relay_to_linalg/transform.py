@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from xdsl.builder import Builder
 from xdsl.dialects import arith, math, tensor
-from xdsl.dialects.builtin import IndexType, TensorType, TupleType, f64, i64
+from xdsl.dialects.builtin import IndexType, TensorType, TupleType, f64, i1, i64
 from xdsl.ir import SSAValue
 from xdsl.ir.affine import AffineDimExpr, AffineExpr
 
@@ -22,6 +22,8 @@ from relay_opt.dialects.relay.ops.common import normalize_axis
 from relay_opt.dialects.relay.ops.nn import AdaptiveAvgPool2D, BatchFlatten
 from relay_opt.dialects.relay.ops.transform import (
     CUBIC_A,
+    ROI_ALIGN_MAX_SAMPLES,
+    ROI_ALIGN_TOO_MANY,
     Arange,
     BroadcastTo,
     BroadcastToLike,
@@ -66,6 +68,7 @@ from relay_opt.lowering.convert_relay_to_linalg import Lowerer, lowering, signle
 from relay_opt.lowering.convert_relay_to_linalg.elementwise import broadcast_map
 from relay_opt.lowering.convert_relay_to_linalg.structured import (
     PARALLEL,
+    REDUCTION,
     AffineMapAttr,
     amap,
     c,
@@ -1204,8 +1207,76 @@ def lower_roi_align(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> S
     ct = Float64Type() if isinstance(elem, Float64Type) else Float32Type()
     attrs = op.attrs
     batch, _, height, width = shape_of(x)
+    rois_count = shape_of(rois)[0]
     pooled_h, pooled_w = attrs.pooled_size
     out_t = signless(op.result.type)
+
+    def geometry(
+        b: Builder, n: SSAValue
+    ) -> tuple[SSAValue, SSAValue, SSAValue, SSAValue, SSAValue, SSAValue, SSAValue]:
+        """Region n's image index, start (y, x), bin size (y, x) and samples per bin (y, x, i64),
+        as roi_geometry computes them."""
+
+        def emit(o):  # noqa: ANN001, ANN202
+            return b.insert(o).results[0]
+
+        def f(v: float) -> SSAValue:
+            return scalar_const(b, v, ct)
+
+        def sel(cond: SSAValue, u: SSAValue, v: SSAValue) -> SSAValue:
+            return emit(arith.SelectOp(cond, u, v))
+
+        def cmp(p: str, u: SSAValue, v: SSAValue) -> SSAValue:
+            return emit(arith.CmpfOp(u, v, p))
+
+        def to_ct(v: SSAValue) -> SSAValue:
+            return emit(arith.ExtFOp(v, ct)) if isinstance(elem, Float16Type) else v
+
+        roi = [
+            to_ct(emit(tensor.ExtractOp(rois, [n, scalar_const(b, j, IndexType())], elem)))
+            for j in range(5)
+        ]
+        image = sel(cmp("oge", roi[0], f(0)), roi[0], f(0))
+        image = sel(cmp("ole", image, f(batch - 1)), image, f(batch - 1))
+        image = emit(arith.IndexCastOp(emit(arith.FPToSIOp(image, i64)), IndexType()))
+        offset = f(0.5 if attrs.aligned else 0.0)
+        x1, y1, x2, y2 = (
+            emit(arith.SubfOp(emit(arith.MulfOp(v, f(attrs.spatial_scale))), offset))
+            for v in roi[1:5]
+        )
+        h, w = emit(arith.SubfOp(y2, y1)), emit(arith.SubfOp(x2, x1))
+        if not attrs.aligned:
+            h, w = (sel(cmp("olt", v, f(1)), f(1), v) for v in (h, w))
+        bin_h = emit(arith.DivfOp(h, f(pooled_h)))
+        bin_w = emit(arith.DivfOp(w, f(pooled_w)))
+
+        def samples(bin_size: SSAValue) -> SSAValue:
+            if attrs.sample_ratio > 0:
+                return scalar_const(b, attrs.sample_ratio, i64)
+            c = emit(math.CeilOp(bin_size))
+            c = sel(cmp("ogt", c, f(0)), c, f(0))
+            c = sel(cmp("ogt", c, f(2.0**31)), f(2.0**31), c)
+            return emit(arith.FPToSIOp(c, i64))
+
+        return image, y1, x1, bin_h, bin_w, samples(bin_h), samples(bin_w)
+
+    if attrs.sample_ratio <= 0 and rois_count > 0:
+        # Adaptive counts come from the data: a region over the bound is a run-time error
+        # before any sampling (a hostile spatial_scale would otherwise run for hours). One
+        # reduction over the regions (rois read at [r, 0] only to give the loop its range).
+        def over_bound(b: Builder, args: Sequence[SSAValue]) -> SSAValue:
+            *_, gh, gw = geometry(b, index(b, 0))
+            count = b.insert(arith.MuliOp(gh, gw)).results[0]
+            limit = scalar_const(b, ROI_ALIGN_MAX_SAMPLES, i64)
+            over = b.insert(arith.CmpiOp(count, limit, "sgt")).results[0]
+            return b.insert(arith.OrIOp(args[1], over)).results[0]
+
+        flag = filled(lw, TensorType(i1, []), False)
+        [flag] = generic(
+            lw, [rois], [flag], [amap(1, [d(0), c(0)]), amap(1, [])], [REDUCTION], over_bound
+        )
+        bad = lw.insert(tensor.ExtractOp(flag, [], i1)).results[0]
+        lw.objects.fail_if(op, bad, f"'vision.roi_align': {ROI_ALIGN_TOO_MANY}")
 
     def body(b: Builder, _: Sequence[SSAValue]) -> SSAValue:
         def emit(o):  # noqa: ANN001, ANN202
@@ -1232,31 +1303,11 @@ def lower_roi_align(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> S
             return emit(arith.SIToFPOp(emit(arith.IndexCastOp(i, i64)), ct))
 
         n, ch, ph, pw = (index(b, k) for k in range(4))
-        roi = [
-            to_ct(emit(tensor.ExtractOp(rois, [n, scalar_const(b, j, IndexType())], elem)))
-            for j in range(5)
-        ]
-        image = safe_index(roi[0], batch)
-        offset = f(0.5 if attrs.aligned else 0.0)
-        x1, y1, x2, y2 = (
-            emit(arith.SubfOp(emit(arith.MulfOp(v, f(attrs.spatial_scale))), offset))
-            for v in roi[1:5]
-        )
-        h, w = emit(arith.SubfOp(y2, y1)), emit(arith.SubfOp(x2, x1))
-        if not attrs.aligned:
-            h, w = (sel(cmp("olt", v, f(1)), f(1), v) for v in (h, w))
-        bin_h = emit(arith.DivfOp(h, f(pooled_h)))
-        bin_w = emit(arith.DivfOp(w, f(pooled_w)))
-
-        def samples(bin_size: SSAValue) -> SSAValue:
-            if attrs.sample_ratio > 0:
-                return scalar_const(b, attrs.sample_ratio, i64)
-            c = emit(math.CeilOp(bin_size))
-            c = sel(cmp("ogt", c, f(0)), c, f(0))
-            c = sel(cmp("ogt", c, f(2.0**31)), f(2.0**31), c)
-            return emit(arith.FPToSIOp(c, i64))
-
-        gh, gw = samples(bin_h), samples(bin_w)
+        image, y1, x1, bin_h, bin_w, gh, gw = geometry(b, n)
+        if attrs.sample_ratio <= 0:
+            # No columns of samples: no rows either (not up to 2^31 rows of nothing at -O0).
+            none = scalar_const(b, 0, i64)
+            gh = emit(arith.SelectOp(emit(arith.CmpiOp(gw, none, "sgt")), gh, none))
         gh_f, gw_f = emit(arith.SIToFPOp(gh, ct)), emit(arith.SIToFPOp(gw, ct))
         base_y = emit(arith.AddfOp(y1, emit(arith.MulfOp(as_float(ph), bin_h))))
         base_x = emit(arith.AddfOp(x1, emit(arith.MulfOp(as_float(pw), bin_w))))

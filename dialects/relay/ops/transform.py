@@ -1704,6 +1704,13 @@ ROI_ALIGN_ATTRS = (
 )
 
 
+ROI_ALIGN_MAX_SAMPLES = 65536
+"""The most bilinear samples one bin of vision.roi_align takes (rows x columns). Real models
+take 2 x 2 (Mask R-CNN's sampling_ratio=2) or adaptive counts of a few to a few dozen per
+axis (a region's size in feature pixels over the pooled size); 256 x 256 leaves a wide margin
+and keeps a hostile sample_ratio or spatial_scale from running for hours."""
+
+
 def _roi_align_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     shape, dtype = expect_tensor(args[0], "data")
     rshape, rdtype = expect_tensor(args[1], "rois")
@@ -1719,6 +1726,16 @@ def _roi_align_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         )
     if attrs.pooled_size is None or len(attrs.pooled_size) != 2 or min(attrs.pooled_size) < 1:
         raise TypeRelationError("roi_align needs pooled_size=[height, width], each at least 1")
+    if attrs.sample_ratio > math.isqrt(ROI_ALIGN_MAX_SAMPLES):
+        raise TypeRelationError(
+            f"roi_align's sample_ratio {attrs.sample_ratio} asks for more than "
+            f"{ROI_ALIGN_MAX_SAMPLES} samples per bin (at most "
+            f"{math.isqrt(ROI_ALIGN_MAX_SAMPLES)}; 0 or less: adaptive)"
+        )
+    if not math.isfinite(attrs.spatial_scale):
+        raise TypeRelationError(
+            f"roi_align's spatial_scale must be finite, got {attrs.spatial_scale}"
+        )
     return result([rshape[0], shape[1], *attrs.pooled_size], dtype)
 
 
@@ -1762,6 +1779,13 @@ def _roi_tap(
     return (wy[:, :, None, None] * wx[None, None, :, :]) * v
 
 
+ROI_ALIGN_TOO_MANY = (
+    f"a region needs more than {ROI_ALIGN_MAX_SAMPLES} samples per bin (adaptive: the bin's "
+    "size, rounded up, in each axis; a fixed sample_ratio or a smaller spatial_scale bounds it)"
+)
+"""The run-time error of an adaptive sample count over the bound, interpreted and native."""
+
+
 def _roi_align(attrs: Attrs, x: np.ndarray, rois: np.ndarray) -> np.ndarray:
     ct = np.dtype(grid_sample_compute_dtype(str(x.dtype))).type
     _, c, h, w = x.shape
@@ -1770,6 +1794,8 @@ def _roi_align(attrs: Attrs, x: np.ndarray, rois: np.ndarray) -> np.ndarray:
     for r, roi in enumerate(rois):
         b = int(_safe_index(np.asarray(roi[0], ct), x.shape[0]))
         y1, x1, bin_h, bin_w, gh, gw = roi_geometry(attrs, roi, ct)
+        if gh * gw > ROI_ALIGN_MAX_SAMPLES:
+            raise ValueError(ROI_ALIGN_TOO_MANY + f" (region {r}: {gh} x {gw})")
         if gh <= 0 or gw <= 0:
             continue
         iy = (np.arange(gh, dtype=ct) + ct(0.5)) * bin_h / ct(gh)
