@@ -11,6 +11,11 @@ no copy is made where none is needed:
 - other intermediates get a `memref.alloc`, freed right after their last use;
 - a static `tensor.extract_slice` is a `memref.subview` of its source's buffer, and a
   `tensor.insert_slice` a copy into a view of its destination's (updated in place);
+- unless the inserted value is written in place: when it is computed by linalg ops
+  (through their inits) into a fresh tensor, is used only by the insert, and its slice is
+  contiguous (a channel of a batch-1 concatenation) and overlaps no other slice of a chain
+  of inserts into one fresh tensor, its producer writes straight into the view of the
+  chain's buffer (allocated at the producer) and the copy goes (`_Function.slice_view`);
 - tensor constants become `memref.global` constants; a weight (a `dense_resource`)
   becomes an external `memref.global` that the JIT binds to the array's address.
 A copy (`memref.copy`) remains only where a value must exist twice: a
@@ -156,6 +161,11 @@ class _Function:
         self.b = Builder(InsertPoint.at_end(block))
         self.slots: list[Operation] = []
         """Stack slots for the object results of calls (docs/native-objects.md)."""
+        self.chain_buffers: dict[SSAValue, SSAValue] = {}
+        """The buffer of a chain of inserts, by the fresh tensor at its root, when a producer
+        needed it before the chain's first insert."""
+        self.written_in_place: dict[tensor.InsertSliceOp, SSAValue] = {}
+        """Inserts whose source was computed into the view of their destination: the view."""
         ret = old.body.block.last_op
         assert isinstance(ret, func.ReturnOp)
         self.out_destinations: dict[int, SSAValue] = dict(enumerate(self.out_params))
@@ -186,14 +196,19 @@ class _Function:
             return self.out_param_for(r)
         return None
 
-    def destination(self, result: SSAValue, sizes: Sequence[SSAValue] = ()) -> SSAValue:
-        """Where `result` is computed: its out-parameter, else a new buffer (`sizes`: the
-        run-time sizes of its `?` dims, already bufferized)."""
+    def destination(
+        self, result: SSAValue, sizes: Sequence[SSAValue] = (), views: bool = False
+    ) -> SSAValue:
+        """Where `result` is computed: its out-parameter, else (`views`: for a linalg op) the
+        view of a slice it is inserted into, else a new buffer (`sizes`: the run-time sizes
+        of its `?` dims, already bufferized)."""
         k = self.out_param_for(result)
         dynamic = is_dynamic(result.type)
         if k is not None and not dynamic:
             self.sink.taken.add(k)
             return self.sink.destinations[k]
+        if k is None and views and (view := self.slice_view(result)) is not None:
+            return view
         alloc = memref.AllocOp.get(
             result.type.element_type,  # pyright: ignore[reportAttributeAccessIssue]
             shape=result.type.get_shape(),  # pyright: ignore[reportAttributeAccessIssue]
@@ -208,6 +223,46 @@ class _Function:
         else:
             self.allocs.append(alloc.results[0])
         return alloc.results[0]
+
+    def slice_view(self, v: SSAValue) -> SSAValue | None:
+        """The view of its destination's buffer that the insert of `v` (through the inits of
+        the ops it feeds in place) copies into, when `v` can be written there directly: the
+        insert is static, in this block, the view contiguous, and the destination a chain of
+        inserts into a fresh static tensor, each used once, whose slices do not overlap (so no
+        later insert overwrites what the producer wrote). The chain's buffer is made now,
+        here, and the insert later finds its source already in place."""
+        users = [u.operation for u in v.uses]
+        if len(users) != 1:
+            return None
+        if (r := _dps_init_of(users[0], v)) is not None and not isinstance(
+            users[0], tensor.InsertSliceOp
+        ):
+            return self.slice_view(r)
+        insert = users[0]
+        if not isinstance(insert, tensor.InsertSliceOp) or insert.source is not v:
+            return None
+        producer = v.owner
+        if not isinstance(producer, Operation):
+            return None
+        if insert.parent_block() is not producer.parent_block():
+            return None
+        chain = _insert_chain(insert)
+        if chain is None or not _contiguous_slice(insert):
+            return None
+        if any(i.parent_block() is not producer.parent_block() for i in chain):
+            return None
+        root = chain[0].dest
+        if not all(_disjoint(insert, other) for other in chain if other is not insert):
+            return None
+        # The chain's buffer: made by an earlier producer, or by the chain's first insert
+        # already (a producer between two inserts), else now.
+        buffer = self.chain_buffers.get(root) or self.buffers.get(chain[0].result)
+        if buffer is None:
+            buffer = self.destination(chain[0].result)
+            self.chain_buffers[root] = buffer
+        view = self.slice_of(buffer, insert)
+        self.written_in_place[insert] = view
+        return view
 
     def empty_sizes(self, init: SSAValue) -> list[SSAValue]:
         """The bufferized run-time sizes of a `tensor.empty`'s `?` dims."""
@@ -473,8 +528,10 @@ class _Function:
         outs = []
         for result, init in zip(op.results, inits, strict=True):
             owner = init.owner
-            if isinstance(owner, tensor.EmptyOp):
-                buffer = self.destination(result, self.empty_sizes(init))
+            if init in self.chain_buffers:  # made early for a producer writing in place
+                buffer = self.chain_buffers[init]
+            elif isinstance(owner, tensor.EmptyOp):
+                buffer = self.destination(result, self.empty_sizes(init), views=True)
             elif init.has_one_use() and init in self.buffers and _dps_inits(owner) is not None:  # pyright: ignore
                 buffer = self.buffers[init]  # the init dies here: update it in place
             else:
@@ -540,9 +597,8 @@ class _Function:
         self.b.insert(view)
         return view.result
 
-    def insert_slice(self, op: tensor.InsertSliceOp, buffer: SSAValue) -> None:
-        """The source is copied into a view of the destination's buffer (a loop nest: the view
-        may be strided, which memref.copy's memcpy would not respect)."""
+    def slice_of(self, buffer: SSAValue, op: tensor.InsertSliceOp) -> SSAValue:
+        """The view of `buffer` that `op` inserts into."""
         if op.offsets or op.sizes or op.strides:
             raise RelayError("bufferize handles slices with static offsets, sizes and strides", op)
         buffer_t = buffer.type
@@ -556,13 +612,25 @@ class _Function:
         )
         view.location = op.location
         self.b.insert(view)
+        return view.result
+
+    def insert_slice(self, op: tensor.InsertSliceOp, buffer: SSAValue) -> None:
+        """The source is copied into a view of the destination's buffer (a loop nest: the view
+        may be strided, which memref.copy's memcpy would not respect), unless its producer
+        already wrote it there (`slice_view`)."""
+        self.buffers[op.result] = buffer
+        if self.buffers.get(op.source) is self.written_in_place.get(op):
+            return
+        view = self.slice_of(buffer, op)
+        buffer_t = buffer.type
+        assert isinstance(buffer_t, MemRefType)
         n = buffer_t.get_num_dims()
         identity = AffineMapAttr(AffineMap.identity(n))
         body = Block(arg_types=[buffer_t.element_type] * 2)
         body.add_op(linalg.YieldOp(body.args[0]))
         copy = linalg.GenericOp(
             [self.input_buffer(op.source)],
-            [view.result],
+            [view],
             Region(body),
             [identity, identity],
             [IteratorTypeAttr.parallel()] * n,
@@ -570,7 +638,6 @@ class _Function:
         )
         copy.location = op.location
         self.b.insert(copy)
-        self.buffers[op.result] = buffer
 
     def constant(self, op: arith.ConstantOp) -> SSAValue:
         value = op.value
@@ -611,6 +678,60 @@ class _Function:
                 if user is not None and position[user] > position[last]:
                     last = user
             block.insert_op_after(memref.DeallocOp.get(buffer), last)
+
+
+def _insert_chain(insert: tensor.InsertSliceOp) -> list[tensor.InsertSliceOp] | None:
+    """The chain of inserts `insert` belongs to, first one first, when it starts from a fresh
+    static tensor and each insert's result feeds only the next one's destination (so they
+    all write one buffer in place); None otherwise."""
+    first = insert
+    while isinstance(prev := first.dest.owner, tensor.InsertSliceOp):
+        if not first.dest.has_one_use():
+            return None
+        first = prev
+    root = first.dest
+    if not isinstance(root.owner, tensor.EmptyOp) or is_dynamic(root.type):
+        return None
+    if not root.has_one_use():
+        return None
+    chain = [first]
+    while True:
+        users = [u.operation for u in chain[-1].result.uses]
+        nxt = users[0] if len(users) == 1 else None
+        if not isinstance(nxt, tensor.InsertSliceOp) or nxt.dest is not chain[-1].result:
+            return chain
+        chain.append(nxt)
+
+
+def _static_box(op: tensor.InsertSliceOp) -> tuple[list[int], list[int]] | None:
+    """The offsets and sizes of a static, unit-stride insert."""
+    if op.offsets or op.sizes or op.strides:
+        return None
+    if any(s != 1 for s in op.static_strides.get_values()):
+        return None
+    return list(op.static_offsets.get_values()), list(op.static_sizes.get_values())
+
+
+def _contiguous_slice(op: tensor.InsertSliceOp) -> bool:
+    """Whether the slice is one run of memory in its row-major destination: every axis after
+    the first one of size above 1 is whole."""
+    box = _static_box(op)
+    if box is None:
+        return False
+    _, sizes = box
+    shape = list(op.result.type.get_shape())  # pyright: ignore[reportAttributeAccessIssue]
+    first = next((k for k, s in enumerate(sizes) if s != 1), len(sizes))
+    return sizes[first + 1 :] == shape[first + 1 :]
+
+
+def _disjoint(a: tensor.InsertSliceOp, b: tensor.InsertSliceOp) -> bool:
+    """Whether two static inserts write no element in common."""
+    box_a, box_b = _static_box(a), _static_box(b)
+    if box_a is None or box_b is None:
+        return False
+    return any(
+        oa + sa <= ob or ob + sb <= oa for oa, sa, ob, sb in zip(*box_a, *box_b, strict=True)
+    )
 
 
 def _yields_from_single_blocks(op: Operation) -> bool:

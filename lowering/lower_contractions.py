@@ -81,13 +81,14 @@ from xdsl.dialects.builtin import (
     MemRefType,
     ModuleOp,
     NoneAttr,
+    StridedLayoutAttr,
     StringAttr,
     UnitAttr,
     f32,
     i64,
 )
 from xdsl.dialects.linalg import ops as linalg
-from xdsl.ir import Block, Operation, SSAValue
+from xdsl.ir import Attribute, Block, Operation, SSAValue
 from xdsl.ir.affine import AffineConstantExpr, AffineDimExpr, AffineMap
 from xdsl.passes import ModulePass
 from xdsl.traits import SymbolTable
@@ -148,6 +149,33 @@ def _row_major(shape: tuple[int, ...]) -> list[int]:
     return strides[::-1]
 
 
+def _contiguous(t: Attribute) -> bool:
+    """A memref whose elements are one row-major run: no layout, or a strided one (bufferize's
+    view of a concatenation's slice) with a static offset and the row-major strides on every
+    axis longer than 1."""
+    if not isinstance(t, MemRefType):
+        return False
+    if isinstance(t.layout, NoneAttr):
+        return True
+    if not isinstance(t.layout, StridedLayoutAttr) or t.layout.get_offset() is None:
+        return False
+    shape = t.get_shape()
+    strides = t.layout.get_strides()
+    return all(d == 1 or s == r for d, s, r in zip(shape, strides, _row_major(shape), strict=True))
+
+
+def _same_elements(a: Attribute, b: Attribute) -> bool:
+    """Two memrefs of one shape and element type, both contiguous (whatever their offsets)."""
+    return (
+        isinstance(a, MemRefType)
+        and isinstance(b, MemRefType)
+        and a.get_shape() == b.get_shape()
+        and a.element_type == b.element_type
+        and _contiguous(a)
+        and _contiguous(b)
+    )
+
+
 def _loop_strides(t: MemRefType, amap: AffineMapAttr, loops: int) -> list[int] | None:
     """The element stride of a contiguous memref along each loop, or None if a map result is
     neither a loop nor a 0 on a unit axis."""
@@ -159,6 +187,14 @@ def _loop_strides(t: MemRefType, amap: AffineMapAttr, loops: int) -> list[int] |
         elif not (isinstance(expr, AffineConstantExpr) and expr.value == 0 and shape[axis] == 1):
             return None
     return strides
+
+
+def _plain_inputs_contiguous_output(types: Sequence[Attribute]) -> bool:
+    """Memrefs without layout, but for the last (the output): contiguous, which may be the
+    view of a slice of a concatenation that bufferize had the product write in place."""
+    *inputs, out = types
+    plain = all(isinstance(t, MemRefType) and isinstance(t.layout, NoneAttr) for t in inputs)
+    return plain and _contiguous(out)
 
 
 def _is_mac(op: linalg.GenericOp, acc: int = 2) -> bool:
@@ -184,7 +220,7 @@ def gemm_geometry(op: linalg.GenericOp, kind: str) -> GemmGeometry | None:
         return None
     values = [*op.inputs, *op.outputs]
     types = [v.type for v in values]
-    if not all(isinstance(t, MemRefType) and isinstance(t.layout, NoneAttr) for t in types):
+    if not _plain_inputs_contiguous_output(types):
         return None
     iterators = [str(it.data) for it in op.iterator_types]  # pyright: ignore
     ranges = op.get_static_loop_ranges()
@@ -246,11 +282,30 @@ def _zero_fill_before(op: linalg.GenericOp) -> linalg.FillOp | None:
 
 
 def _pointer(ops: list[Operation], v: SSAValue) -> SSAValue:
-    """`v`'s base address as an `!llvm.ptr` (through index and i64: upstream MLIR's way)."""
+    """`v`'s first element's address as an `!llvm.ptr` (through index and i64: upstream MLIR's
+    way). A view (a strided layout's static offset) is addressed from the buffer it views, whose
+    aligned pointer has no offset in any reading of the op."""
+    t = v.type
+    offset = 0
+    if isinstance(t, MemRefType) and isinstance(t.layout, StridedLayoutAttr):
+        offset = t.layout.get_offset()
+        assert isinstance(offset, int)  # _contiguous checked it
+        while isinstance(view := v.owner, memref.SubviewOp):
+            v = view.source
+        root = v.type
+        assert isinstance(root, MemRefType) and isinstance(root.layout, NoneAttr)
     address = memref.ExtractAlignedPointerAsIndexOp.get(v)
     as_int = arith.IndexCastOp(address.results[0], i64)
-    ptr = llvm.IntToPtrOp(as_int.result)
-    ops += [address, as_int, ptr]
+    ops += [address, as_int]
+    value = as_int.result
+    if offset:
+        assert isinstance(t, MemRefType)
+        width = t.element_type.bitwidth // 8  # pyright: ignore[reportAttributeAccessIssue]
+        add = arith.AddiOp(value, _i64(ops, offset * width))
+        ops.append(add)
+        value = add.result
+    ptr = llvm.IntToPtrOp(value)
+    ops.append(ptr)
     return ptr.results[0]
 
 
@@ -441,6 +496,7 @@ def gemm_call(
         _drop_if_unused(product)
     if ep is not None:
         _drop_if_unused(product)
+    _drop_if_unused(y)
     return True
 
 
@@ -614,7 +670,7 @@ def conv_geometry(op: linalg.GenericOp, lanes: int) -> ConvGeometry | None:
     if len(op.inputs) != 3 or len(op.outputs) != 1 or op.results:
         return None
     types = [v.type for v in (*op.inputs, *op.outputs)]
-    if not all(isinstance(t, MemRefType) and isinstance(t.layout, NoneAttr) for t in types):
+    if not _plain_inputs_contiguous_output(types):
         return None
     iterators = [str(it.data) for it in op.iterator_types]  # pyright: ignore
     loops = len(iterators)
@@ -665,7 +721,7 @@ def depthwise_geometry(op: linalg.GenericOp, lanes: int) -> ConvGeometry | None:
     if len(op.inputs) != 3 or len(op.outputs) != 1 or op.results:
         return None
     types = [v.type for v in (*op.inputs, *op.outputs)]
-    if not all(isinstance(t, MemRefType) and isinstance(t.layout, NoneAttr) for t in types):
+    if not _plain_inputs_contiguous_output(types):
         return None
     iterators = [str(it.data) for it in op.iterator_types]  # pyright: ignore
     if iterators != _DEPTHWISE_ITERATORS or not _is_conv_mac(op):
@@ -772,7 +828,9 @@ def store_epilogue(
     maps = [m.data for m in ep.indexing_maps.data]
     identity = AffineMap.identity(rank)
     dest = ep.outputs[0]
-    if dest.type != out.type or maps[-1] != identity or dest in (*product.inputs, out):
+    if not _same_elements(dest.type, out.type) or maps[-1] != identity:
+        return None
+    if dest in (*product.inputs, out):
         return None
     if ep.body.block.args[-1].first_use is not None:
         return None  # the epilogue reads its destination
@@ -827,7 +885,11 @@ def store_epilogue(
                 if found.bias is not None or found.residual is not None:
                     return None
                 found.bias, found.bias_flag = read, kind
-            elif amap[other] == identity and read.type == out.type and found.residual is None:
+            elif (
+                amap[other] == identity
+                and found.residual is None
+                and (read.type == out.type or _same_elements(read.type, out.type))
+            ):
                 found.residual = read
             else:
                 return None
@@ -1025,7 +1087,7 @@ def conv_call(op: linalg.GenericOp, kind: str, module: ModuleOp, target: Target)
     for dead in (op, fill):
         dead.detach()
         dead.erase()
-    for buffer in (tiles, out) if ep is not None else (tiles,):
+    for buffer in (tiles, out, dest) if ep is not None else (tiles, dest):
         _drop_if_unused(buffer)
     if padding is not None and all(
         u.operation is padding.op or isinstance(u.operation, memref.DeallocOp) for u in x.uses
@@ -1037,8 +1099,13 @@ def conv_call(op: linalg.GenericOp, kind: str, module: ModuleOp, target: Target)
 
 
 def _drop_if_unused(buffer: SSAValue) -> None:
-    """Erases a memref.alloc that nothing but its deallocs uses any more."""
+    """Erases a memref.alloc that nothing but its deallocs uses any more, or a view that nothing
+    uses (a call addresses a view from its buffer)."""
     alloc = buffer.owner
+    if isinstance(alloc, memref.SubviewOp) and alloc.result.first_use is None:
+        alloc.detach()
+        alloc.erase()
+        return
     if not isinstance(alloc, memref.AllocOp):
         return
     users = [u.operation for u in buffer.uses]
