@@ -24,7 +24,7 @@ from relay_opt.diagnostics import ArgumentError, RelayError, VerifyEach
 from relay_opt.dialects.relay.ir_helpers import functions_by_name
 from relay_opt.dialects.relay.numpy_dtypes import exact_dtype
 from relay_opt.dialects.relay.types import DYNAMIC, IncompleteType, tensor_dtype
-from relay_opt.runtime import compile_cache, kernel_library, thread_pool
+from relay_opt.runtime import compile_cache, forked, kernel_library, thread_pool
 from relay_opt.runtime.kernel_library import KernelErrorCell
 from relay_opt.timing import Timings
 
@@ -202,30 +202,15 @@ def _has_vector_variants(mod) -> bool:  # noqa: ANN001
 
 def _optimized_in_child(mod, tm, opt: int, slp: bool) -> bytes | None:  # noqa: ANN001
     """`mod` optimized by a forked child, as bitcode; None where that cannot be done."""
-    if not hasattr(os, "fork") or os.environ.get("RELAY_OPT_LLVM_IN_PROCESS"):
+    if os.environ.get("RELAY_OPT_LLVM_IN_PROCESS"):
         return None
-    read_end, write_end = os.pipe()
-    try:
-        pid = os.fork()
-    except OSError:
-        os.close(read_end)
-        os.close(write_end)
-        return None
-    if pid == 0:  # the child: optimize, write, exit without any Python clean-up
-        code = 1
-        try:
-            os.close(read_end)
-            _run_pipeline(mod, tm, opt, slp)
-            with os.fdopen(write_end, "wb") as out:
-                out.write(mod.as_bitcode())
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as source:
-        bitcode = source.read()
-    _, status = os.waitpid(pid, 0)
-    return bitcode if os.waitstatus_to_exitcode(status) == 0 and bitcode else None
+
+    def optimized() -> bytes:
+        _run_pipeline(mod, tm, opt, slp)
+        return mod.as_bitcode()
+
+    wait = forked.start(optimized)
+    return wait() if wait is not None else None
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from relay_opt.diagnostics import RelayError
 from relay_opt.lowering.kernels import library_module, library_symbols
 from relay_opt.lowering.kernels.routine import KERNEL_ERROR_GLOBAL
 from relay_opt.lowering.kernels.target import Target
-from relay_opt.runtime import compile_cache
+from relay_opt.runtime import compile_cache, forked
 from relay_opt.timing import Timings
 
 OBJECT = "kernel-library"
@@ -70,6 +70,7 @@ LIBRARY_SOURCES = (
     "lowering/kernels",
     "runtime/jit.py",
     "runtime/kernel_library.py",
+    "runtime/forked.py",
     "runtime/thread_pool.py",
     "dialects/relay/attribute_names.py",
     "lowering/expand_math.py",  # its vector variants are part of the JIT's LLVM IR and pipeline
@@ -158,33 +159,15 @@ def prefetch(names: Iterable[str], target: Target | None = None, cache: bool = T
 
 def _fork_build(target: Target, name: str) -> _Build | None:
     """A child building routine `name`, collected by a thread; None if it cannot fork."""
-    read_end, write_end = os.pipe()
-    try:
-        pid = os.fork()
-    except OSError:
-        os.close(read_end)
-        os.close(write_end)
+    # As a build here would (its optimizer forks too): the same object, byte for byte
+    # (codegen after the bitcode round trip differs in spill slots).
+    wait = forked.start(lambda: build_routine(target, name))
+    if wait is None:
         return None
-    if pid == 0:  # the child: build, write, exit without any Python clean-up
-        status = 1
-        try:
-            os.close(read_end)
-            # As a build here would (its optimizer forks too): the same object, byte
-            # for byte (codegen after the bitcode round trip differs in spill slots).
-            code = build_routine(target, name)
-            with os.fdopen(write_end, "wb") as out:
-                out.write(code)
-            status = 0
-        finally:
-            os._exit(status)
-    os.close(write_end)
     build = _Build()
 
     def collect() -> None:  # reads while the caller lowers (the read releases the GIL)
-        with os.fdopen(read_end, "rb") as source:
-            code = source.read()
-        _, status = os.waitpid(pid, 0)
-        build.code = code if os.waitstatus_to_exitcode(status) == 0 and code else None
+        build.code = wait()
         build.done.set()
 
     threading.Thread(target=collect, name=f"relay-opt kernel {name}", daemon=True).start()

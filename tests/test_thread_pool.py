@@ -25,6 +25,29 @@ FAILING_INDEX = 100
 ERROR_CODE = 7
 
 
+def _with_run(module: ModuleOp, parallel_for: str, task_body: Region) -> ModuleOp:
+    """`module` with `task` (body `task_body`) and `run(out, n, grain)` = parallel_for(task,
+    out, n, grain), verified."""
+    module.body.block.add_op(
+        llvm.FuncOp("task", BODY_TYPE, linkage=llvm.LinkageAttr("internal"), body=task_body)
+    )
+    entry = Block(arg_types=[PTR, i64, i64])
+    region = Region(entry)
+    ir = _IR(region, entry)
+    task = ir.emit(llvm.AddressOfOp("task", PTR))
+    ir.emit(llvm.ReturnOp(ir.emit(llvm.CallOp(parallel_for, task, *entry.args, return_type=i64))))
+    module.body.block.add_op(
+        llvm.FuncOp(
+            "run",
+            llvm.LLVMFunctionType([PTR, i64, i64], i64),
+            linkage=llvm.LinkageAttr("external"),
+            body=region,
+        )
+    )
+    module.verify()
+    return module
+
+
 def _task_module() -> ModuleOp:
     """`run(out, n, grain)` = parallel_for(task, out, n, grain), where task(out, b, e) writes
     out[i] = 3 i for i in [b, e) and fails (code 7) on the chunk that holds index 100, and
@@ -49,25 +72,7 @@ def _task_module() -> ModuleOp:
     )
     later = ir.select(ir.cmp("sgt", begin, ir.const(FAILING_INDEX)), begin, ir.const(0))
     ir.emit(llvm.ReturnOp(ir.select(holds, ir.const(ERROR_CODE), later)))
-    module.body.block.add_op(
-        llvm.FuncOp("task", BODY_TYPE, linkage=llvm.LinkageAttr("internal"), body=region)
-    )
-    entry = Block(arg_types=[PTR, i64, i64])
-    region = Region(entry)
-    ir = _IR(region, entry)
-    task = ir.emit(llvm.AddressOfOp("task", PTR))
-    code = ir.emit(llvm.CallOp(parallel_for, task, *entry.args, return_type=i64))
-    ir.emit(llvm.ReturnOp(code))
-    module.body.block.add_op(
-        llvm.FuncOp(
-            "run",
-            llvm.LLVMFunctionType([PTR, i64, i64], i64),
-            linkage=llvm.LinkageAttr("external"),
-            body=region,
-        )
-    )
-    module.verify()
-    return module
+    return _with_run(module, parallel_for, region)
 
 
 def _who_module() -> ModuleOp:
@@ -87,24 +92,7 @@ def _who_module() -> ModuleOp:
     me = ir.emit(llvm.CallOp("pthread_self", return_type=i64))
     ir.loop(begin, end, ir.const(1), lambda i, _: ir.store(me, ir.gep(out, i, elem=i64), 8))
     ir.emit(llvm.ReturnOp(ir.const(0)))
-    module.body.block.add_op(
-        llvm.FuncOp("task", BODY_TYPE, linkage=llvm.LinkageAttr("internal"), body=region)
-    )
-    entry = Block(arg_types=[PTR, i64, i64])
-    region = Region(entry)
-    ir = _IR(region, entry)
-    task = ir.emit(llvm.AddressOfOp("task", PTR))
-    ir.emit(llvm.ReturnOp(ir.emit(llvm.CallOp(parallel_for, task, *entry.args, return_type=i64))))
-    module.body.block.add_op(
-        llvm.FuncOp(
-            "run",
-            llvm.LLVMFunctionType([PTR, i64, i64], i64),
-            linkage=llvm.LinkageAttr("external"),
-            body=region,
-        )
-    )
-    module.verify()
-    return module
+    return _with_run(module, parallel_for, region)
 
 
 def compiled_task(module: ModuleOp | None = None):  # noqa: ANN201
