@@ -132,7 +132,8 @@ def test_bf16_cast_from_and_to_float16(src: str, dst: str) -> None:
     x = x.astype(BF16) if src == "bfloat16" else x
     module = module_for("cast", [x], {"dtype": dst})
     got = compile(module, opt=0)(x)
-    want = x.astype(np.float32).astype(BF16 if dst == "bfloat16" else np.float16)
+    with np.errstate(over="ignore"):  # 65504 rounds to bfloat16's 65536: inf as float16
+        want = x.astype(np.float32).astype(BF16 if dst == "bfloat16" else np.float16)
     np.testing.assert_array_equal(got.view(np.uint16), want.view(np.uint16))
 
 
