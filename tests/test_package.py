@@ -137,6 +137,36 @@ def test_export_library_and_load_module_in_a_new_process(tmp_path: Path):
     np.testing.assert_array_equal(saved(tmp_path / "out.npz")["arr_0"], exe(**inputs))
 
 
+DENSE = """#[version = "0.0.5"]
+def @main(%x: Tensor[(4, 64), float32], %w: Tensor[(32, 64), float32]) {
+  nn.relu(nn.dense(%x, %w))
+}
+"""
+
+
+def test_a_package_holding_the_library_as_one_object_still_loads(tmp_path: Path):
+    # Packages written before the library was split per routine hold it as one object named
+    # `kernel-library`, not `kernel-library/<routine>`: the loader must still link it.
+    import relay_opt
+    from relay_opt.runtime.jit import compile
+
+    exe = compile(relay_opt.load_program(DENSE, "relay").module)
+    built, old = tmp_path / "new.relaymod", tmp_path / "old.relaymod"
+    exe.export_library(built)
+    entry = compile_cache.parse(compile_cache.read_aligned(built), None)  # pyright: ignore[reportArgumentType]
+    routines = [n for n in entry.runtime_objects if n.startswith(f"{kernel_library.OBJECT}/")]
+    assert len(routines) == 1  # the GEMM
+    objects = {
+        kernel_library.OBJECT if n in routines else n: code
+        for n, code in entry.runtime_objects.items()
+    }
+    _rewritten(built, old, runtime_objects=objects)
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((4, 64), np.float32)
+    w = rng.standard_normal((32, 64), np.float32)
+    np.testing.assert_array_equal(package.load_module(old)(x=x, w=w), exe(x=x, w=w))
+
+
 RELAY_RUN_WITHOUT_A_COMPILER = """
 import sys
 import relay_opt.runtime.jit as jit
@@ -199,9 +229,11 @@ def test_an_onnx_package_keeps_input_names_output_names_and_dynamic_dims(tmp_pat
     assert r.returncode == 0 and "result[0]: 2x3xfloat32" in r.stdout, r.stderr
 
 
-def _rewritten(source: Path, target: Path, **changes: object) -> None:
-    """A copy of a package with header fields changed and a valid checksum: what a package
-    built elsewhere looks like."""
+def _rewritten(
+    source: Path, target: Path, runtime_objects: dict[str, bytes] | None = None, **changes: object
+) -> None:
+    """A copy of a package with header fields (or its runtime objects) changed and a valid
+    checksum: what a package built elsewhere, or by an older relay-opt, looks like."""
     entry = compile_cache.parse(compile_cache.read_aligned(source), None)  # pyright: ignore[reportArgumentType]
     header = {**(entry.package or {}), **changes}
     parts = compile_cache.encode(
@@ -212,7 +244,7 @@ def _rewritten(source: Path, target: Path, **changes: object) -> None:
         entry.recursive_functions,
         entry.match_failures,
         entry.kernels,
-        runtime_objects=entry.runtime_objects,
+        runtime_objects=entry.runtime_objects if runtime_objects is None else runtime_objects,
         package=header,
     )
     target.write_bytes(b"".join(bytes(p) for p in parts))
