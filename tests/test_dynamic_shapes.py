@@ -343,6 +343,54 @@ def test_onnx_dim_param_compiles_once(tmp_path: Path):
         np.testing.assert_allclose(exe(x), want, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize(
+    ("a", "b", "result"),
+    [
+        (["N", 4, 8], [8, 3], "?x4x3"),  # a symbolic batch times a weight
+        (["N", 2, "S", 8], ["N", 2, 8, "S"], "?x2x?x?"),  # attention scores
+        ([4, 8], ["N", 2, 8, 3], "?x2x4x3"),  # a matrix times a batch
+        ([8], ["N", 8, 3], "?x3"),  # 1-d operands get and lose a unit axis
+        (["N", 8], [8], "?"),
+    ],
+)
+def test_onnx_matmul_of_symbolic_dims_keeps_the_static_ones(a, b, result):
+    module = load_program(_onnx_matmul(a, b), "onnx").module
+    main = functions_by_name(module)["main"]
+    assert (
+        "x".join("?" if d < 0 else str(d) for d in main.function_type.outputs.data[0].get_shape())
+        == result
+    )
+    exe = compile(module, opt=1, cache=False)
+    rng = np.random.default_rng(3)
+    for size in (2, 5):
+        x, y = (
+            rng.standard_normal([size if isinstance(d, str) else d for d in s]).astype("f4")
+            for s in (a, b)
+        )
+        np.testing.assert_allclose(exe(a=x, b=y), x @ y, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(interpret(module, {"a": x, "b": y}), x @ y, rtol=1e-5, atol=1e-5)
+
+
+def test_onnx_matmul_of_a_unit_batch_against_a_symbolic_one_is_refused():
+    with pytest.raises(
+        RelayError, match=r"node 0 \(MatMul\): matmul of \(\?, 4, 8\) and \(1, 8, 3\)"
+    ):
+        load_program(_onnx_matmul(["N", 4, 8], [1, 8, 3]), "onnx")
+
+
+def _onnx_matmul(a: list, b: list) -> bytes:
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["a", "b"], ["y"])],
+        "matmul",
+        [helper.make_tensor_value_info(k, TensorProto.FLOAT, s) for k, s in (("a", a), ("b", b))],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    return model.SerializeToString()
+
+
 def test_onnx_flatten_by_a_run_time_shape_compiles_once(tmp_path: Path):
     """`Reshape(x, Concat(Shape(x)[0:1], [-1]))`, flatten keeping a symbolic batch: Shape
     and the Reshape's -1 read the sizes at run time, the result is `?` dims (as is a

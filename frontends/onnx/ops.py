@@ -894,6 +894,8 @@ def matmul(n: Node) -> Value:
 def matmul_values(n: Node, a: Value, b: Value) -> Value:
     """numpy's matmul: 1-d operands promoted and dropped again, batch axes broadcast."""
     sa, sb = n.shape(a), n.shape(b)
+    if DYNAMIC in sa or DYNAMIC in sb:
+        return _matmul_of_run_time_sizes(n, a, b)
     if len(sa) == 1:
         a = n.reshape(a, [1, sa[0]])
     if len(sb) == 1:
@@ -926,6 +928,62 @@ def matmul_values(n: Node, a: Value, b: Value) -> Value:
     if len(sb) == 1:
         shape.pop(-1)
     return n.reshape(out, shape)
+
+
+def _matmul_of_run_time_sizes(n: Node, a: Value, b: Value) -> Value:
+    """matmul of operands with `?` dims (a symbolic batch or sequence length), built only
+    from operators that keep every static size: the computed sizes of the static path would
+    be numbers made of `?`. A 1-d operand gets and loses its unit axis by expand_dims and
+    squeeze; a batched `a` times a matrix is nn.matmul itself; a matrix times a batched `b`
+    is nn.matmul with the operands' roles swapped; two batched operands merge their batch
+    axes (`reshape`'s -3 code), take nn.batch_matmul (which checks at run time that the
+    batch counts agree) and get `a`'s batch axes back (`reshape_like`). Batch axes that
+    would broadcast a 1 against a `?` are refused: only run time knows what they do."""
+    sa, sb = n.shape(a), n.shape(b)
+    if len(sa) == 1:
+        a = n.op("expand_dims", a, axis=0)
+    if len(sb) == 1:
+        b = n.op("expand_dims", b, axis=1)
+    ra, rb = n.shape(a), n.shape(b)
+    if len(rb) == 2:
+        out = n.op("nn.matmul", a, b)
+    elif len(ra) == 2:  # a b = ((b^T) a^T)^T, each transpose of the last two axes
+        out = _swap_last_two(n, n.op("nn.matmul", _swap_last_two(n, b), a, transpose_b=True))
+    else:
+        if len(ra) != len(rb) or any(
+            x != y and (DYNAMIC not in (x, y) or 1 in (x, y))
+            for x, y in zip(ra[:-2], rb[:-2], strict=True)
+        ):
+            raise n.unsupported(
+                f"matmul of {show_shape(ra)} and {show_shape(rb)}: batch axes that broadcast "
+                "with ? sizes"
+            )
+        out = n.op(
+            "nn.batch_matmul",
+            _batch_merged(n, a),
+            _batch_merged(n, b),
+            transpose_a=False,
+            transpose_b=False,
+        )
+        if len(ra) > 3:
+            out = n.op("reshape_like", out, a, lhs_begin=0, lhs_end=1, rhs_begin=0, rhs_end=-2)
+    if len(sa) == 1:
+        out = n.op("squeeze", out, axis=[n.rank(out) - 2])
+    if len(sb) == 1:
+        out = n.op("squeeze", out, axis=[n.rank(out) - 1])
+    return out
+
+
+def _swap_last_two(n: Node, x: Value) -> Value:
+    rank = n.rank(x)
+    return n.op("transpose", x, axes=[*range(rank - 2), rank - 1, rank - 2])
+
+
+def _batch_merged(n: Node, x: Value) -> Value:
+    """`x` [b0, ..., bk, m, k] as [b0 * ... * bk, m, k]."""
+    while n.rank(x) > 3:
+        x = n.op("reshape", x, newshape=[-3] + [0] * (n.rank(x) - 2))
+    return x
 
 
 # -- shapes and data movement -----------------------------------------------------------------
