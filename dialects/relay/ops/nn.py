@@ -1616,6 +1616,9 @@ def _pad_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         )
     if attrs.pad_mode not in ("constant", "edge", "reflect"):
         raise TypeRelationError(f"pad_mode '{attrs.pad_mode}' is not supported")
+    # (as TVM's: a crop is a slice; ONNX's negative pads import as gathers)
+    if any(w < 0 for pair in widths for w in pair):
+        raise TypeRelationError(f"pad_width {widths} has a negative width")
     return result(
         [d if d == DYNAMIC else d + a + b for d, (a, b) in zip(shape, widths, strict=True)], dtype
     )
