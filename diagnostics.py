@@ -178,6 +178,10 @@ def verify_located(module: Operation) -> None:
             message = str(e.args[0]) if e.args else str(e)
             message = message.removeprefix("Operation does not verify: ")
             raise RelayError(message, op) from None
+        except ValueError as e:
+            # xDSL's verifiers assume what they check the structure of: a symbol lookup in a
+            # region of several blocks (an op nested where it cannot be) raises this instead.
+            raise RelayError(f"'{op.name}' does not verify here: {e}", op) from None
 
 
 def parse_error_message(err: ParseError) -> str:

@@ -343,3 +343,13 @@ def test_relay_text_attribute_none_is_its_default() -> None:
     )
     text = str(program.module)
     assert "relay.nn.conv2d %x, %w : " in text and "-> tensor<1x4x6x6xf32>" in text
+
+
+def test_mlir_symbol_lookup_in_a_module_of_two_blocks_is_located() -> None:
+    # xDSL's symbol lookup (llvm.call's verifier) raised a ValueError on a module body of two
+    # blocks: an internal error in all three tools (mlir seed 1313 #1944).
+    message = _mlir_error(
+        "builtin.module {\n  func.func @g() {\n    llvm.call @h() : () -> ()\n    func.return\n"
+        "  }\n^bb0:\n  llvm.func @h()\n}\n"
+    )
+    assert message.startswith("t.mlir:3:5: error: 'llvm.call' does not verify here: ")
