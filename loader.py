@@ -387,15 +387,16 @@ def check_resolved(module: Operation) -> None:
 
 
 def check_terminators(module: Operation) -> None:
-    """Every block of a Relay or `func` op's regions ends with a terminator (`relay.return`,
-    `relay.yield`, `func.return`): xDSL's verifier lets an empty body through, and the
-    interpreter, the printer and the lowering then ran off its end."""
+    """Every block of a Relay, `func`, `linalg`, `scf` or `llvm` op's regions ends with a
+    terminator (`relay.return`, `relay.yield`, `func.return`, `linalg.yield`, ...): xDSL's
+    verifier lets an empty body through, and the interpreter, the printer and the lowering
+    then ran off its end."""
     from xdsl.traits import IsTerminator, NoTerminator
 
     for op in module.walk():
         if not op.regions or op.has_trait(NoTerminator):
             continue
-        if not op.name.startswith(("relay.", "func.")):
+        if not op.name.startswith(("relay.", "func.", "linalg.", "scf.", "llvm.")):
             continue
         for region in op.regions:
             for block in region.blocks:

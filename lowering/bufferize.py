@@ -94,8 +94,9 @@ def _result_type(t: Attribute) -> Attribute:
 
 
 def _dps_inits(op: Operation) -> list[SSAValue] | None:
-    """The init (outs) tensors of a destination-passing op, one per result."""
-    if isinstance(op, (linalg.GenericOp, linalg.FillOp)):
+    """The init (outs) tensors of a destination-passing op, one per result (None for one on
+    buffers already, which has no results: it is copied over as it is)."""
+    if isinstance(op, (linalg.GenericOp, linalg.FillOp)) and op.results:
         return list(op.outputs)  # pyright: ignore
     if isinstance(op, tensor.InsertSliceOp):
         return [op.dest]
@@ -764,6 +765,8 @@ class BufferizePass(ModulePass):
         globals_made: dict[Attribute, str] = {}
         made: list[Operation] = []
         for f in [f for f in op.ops if isinstance(f, func.FuncOp) and not f.is_declaration]:
+            if OUTPUTS in f.attributes:
+                continue  # bufferized already (an input at the memref stage): nothing to do
             new = _Function(f, made, globals_made).run()
             op.body.block.insert_op_after(new, f)
             f.detach()

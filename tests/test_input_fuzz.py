@@ -353,3 +353,18 @@ def test_mlir_symbol_lookup_in_a_module_of_two_blocks_is_located() -> None:
         "  }\n^bb0:\n  llvm.func @h()\n}\n"
     )
     assert message.startswith("t.mlir:3:5: error: 'llvm.call' does not verify here: ")
+
+
+def test_mlir_linalg_body_without_terminator_is_located() -> None:
+    # An empty linalg.generic body passed xDSL's verifier; convert-linalg-to-loops then failed
+    # an assertion (mlir seed 1313 #5971).
+    message = _mlir_error(
+        "func.func @f(%x: tensor<3xf32>, %e: tensor<3xf32>) -> tensor<3xf32> {\n"
+        "  %r = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, "
+        "affine_map<(d0) -> (d0)>], iterator_types = [\"parallel\"]} ins(%x : tensor<3xf32>) "
+        "outs(%e : tensor<3xf32>) {\n  ^bb0(%a: f32, %o: f32):\n  } -> tensor<3xf32>\n"
+        "  func.return %r : tensor<3xf32>\n}\n"
+    )
+    assert message.startswith(
+        "t.mlir:2:3: error: a block of 'linalg.generic' does not end with a terminator\n"
+    )
