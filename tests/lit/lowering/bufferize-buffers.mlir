@@ -1,11 +1,10 @@
 // RUN: relay-opt %s -p bufferize | filecheck %s
 // RUN: relay-opt %s -p relay-to-llvm | filecheck %s --check-prefix=LLVM
 
-// Functions already on buffers (an input at the memref stage) are left as they are: one marked
-// bufferized (`relay_opt.outputs`) is skipped; one without the mark (it returns nothing: no
-// outputs) has its linalg ops on
-// memrefs (no results) copied over. Both used to crash bufferize (a linalg op with an
-// init and no result).
+// Functions already on buffers (an input at the memref stage) are left as they are: one
+// marked bufferized (`relay_opt.outputs`) is skipped; one without the mark (it returns
+// nothing: no outputs) has its linalg ops on memrefs (no results) copied over. Both used to
+// crash bufferize (a linalg op with an init and no result).
 // CHECK-LABEL: func.func @marked(%x: memref<4xf32>, %out0: memref<4xf32>) attributes {relay_opt.outputs = 1 : i64} {
 // CHECK-NEXT:    linalg.generic {{.*}} ins(%x : memref<4xf32>) outs(%out0 : memref<4xf32>)
 // CHECK:         func.return
