@@ -163,14 +163,25 @@ def test_a_region_runs_on_its_team_only() -> None:
         del engine
 
 
+@pytest.fixture(scope="module")
+def first_index():  # noqa: ANN201
+    """The task module that writes each chunk's first index over the chunk."""
+    return compiled_task(_who_module(first_index=True))
+
+
 @pytest.mark.parametrize(
     ("n", "grain", "chunks"),
     [(64, 8, 2), (64, 4, 4), (64, 1, 8), (3, 1, 2)],  # 8, 16, 64 and 3 grains
 )
-def test_more_chunks_than_threads_only_for_long_regions(n: int, grain: int, chunks: int) -> None:
+def test_more_chunks_than_threads_only_for_long_regions(
+    first_index,  # noqa: ANN001
+    n: int,
+    grain: int,
+    chunks: int,
+) -> None:
     # At 2 threads a region gets one chunk per thread unless each chunk still holds
     # GRAINS_PER_CHUNK grains, then up to CHUNKS_PER_THREAD: equal cuts of [0, n).
-    call, engine = compiled_task(_who_module(first_index=True))
+    call, _ = first_index
     before = thread_pool.num_threads()
     out = np.full(n, -1, np.int64)
     try:
@@ -179,7 +190,6 @@ def test_more_chunks_than_threads_only_for_long_regions(n: int, grain: int, chun
         np.testing.assert_array_equal(np.unique(out), [k * n // chunks for k in range(chunks)])
     finally:
         thread_pool.set_num_threads(before)
-        del engine
 
 
 def test_a_forked_child_runs_regions(run) -> None:  # noqa: ANN001
