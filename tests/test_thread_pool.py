@@ -75,9 +75,9 @@ def _task_module() -> ModuleOp:
     return _with_run(module, parallel_for, region)
 
 
-def _who_module() -> ModuleOp:
+def _who_module(first_index: bool = False) -> ModuleOp:
     """`run(out, n, grain)` = parallel_for(task, out, n, grain), where task(out, b, e) writes
-    the running thread's pthread_self() to out[b:e]."""
+    the running thread's pthread_self() to out[b:e] (or b, with `first_index`)."""
     module = ModuleOp([])
     parallel_for = declare_parallel_for(module)
     module.body.block.add_op(
@@ -89,7 +89,7 @@ def _who_module() -> ModuleOp:
     region = Region(entry)
     ir = _IR(region, entry)
     out, begin, end = entry.args
-    me = ir.emit(llvm.CallOp("pthread_self", return_type=i64))
+    me = begin if first_index else ir.emit(llvm.CallOp("pthread_self", return_type=i64))
     ir.loop(begin, end, ir.const(1), lambda i, _: ir.store(me, ir.gep(out, i, elem=i64), 8))
     ir.emit(llvm.ReturnOp(ir.const(0)))
     return _with_run(module, parallel_for, region)
@@ -161,6 +161,35 @@ def test_a_region_runs_on_its_team_only() -> None:
     finally:
         thread_pool.set_num_threads(before)
         del engine
+
+
+@pytest.fixture(scope="module")
+def first_index():  # noqa: ANN201
+    """The task module that writes each chunk's first index over the chunk."""
+    return compiled_task(_who_module(first_index=True))
+
+
+@pytest.mark.parametrize(
+    ("n", "grain", "chunks"),
+    [(64, 8, 2), (64, 4, 4), (64, 1, 8), (3, 1, 2)],  # 8, 16, 64 and 3 grains
+)
+def test_more_chunks_than_threads_only_for_long_regions(
+    first_index,  # noqa: ANN001
+    n: int,
+    grain: int,
+    chunks: int,
+) -> None:
+    # At 2 threads a region gets one chunk per thread unless each chunk still holds
+    # GRAINS_PER_CHUNK grains, then up to CHUNKS_PER_THREAD: equal cuts of [0, n).
+    call, _ = first_index
+    before = thread_pool.num_threads()
+    out = np.full(n, -1, np.int64)
+    try:
+        thread_pool.set_num_threads(2)
+        assert call(out, n, grain) == 0
+        np.testing.assert_array_equal(np.unique(out), [k * n // chunks for k in range(chunks)])
+    finally:
+        thread_pool.set_num_threads(before)
 
 
 def test_a_forked_child_runs_regions(run) -> None:  # noqa: ANN001

@@ -3,9 +3,10 @@
     i64 relay_opt_parallel_for(i64 (*body)(ptr ctx, i64 begin, i64 end), ptr ctx, i64 n, i64 grain)
 
 runs `body` over [0, n) on a team of at most `threads` threads (the caller and workers 1 to
-team - 1), each task at least `grain` iterations: the range is cut in up to CHUNKS_PER_THREAD
-chunks per team member, chunk k = [k*n/chunks, (k+1)*n/chunks) (a partition that depends only
-on n, grain and the thread count, never on timing), and the team claims them one at a time.
+team - 1), each task at least `grain` iterations: the range is cut in one chunk per team
+member, or up to CHUNKS_PER_THREAD when each still holds GRAINS_PER_CHUNK grains; chunk k =
+[k*n/chunks, (k+1)*n/chunks) (a partition that depends only on n, grain and the thread
+count, never on timing), and the team claims them one at a time.
 The result is the non-zero code returned by the lowest-numbered failing chunk, or 0: a task's
 error reaches the caller through the error channel of docs/ARCHITECTURE.md.
 
@@ -20,7 +21,10 @@ futex wake-up under KVM takes tens of microseconds; on a loaded machine, or whil
 runtime's threads spin on the other core, the worker gets its core late or loses it for a time
 slice): with one chunk each, the caller then finished its half and waited for the whole other
 half, and two threads were slower than one (ResNet-50's 1x1 convs at 0.2-0.6x). With small
-chunks a late worker takes what is left and the caller waits for one chunk at most. Which
+chunks a late worker takes what is left and the caller waits for one chunk at most. A short
+region (a grain is sized as about 10 us of work) is cut in one chunk per thread all the same:
+its extra claims cost more than a late worker does, and with one chunk each an awake worker
+takes the same half every time, so an LSTM step's weights stay in that core's cache. Which
 thread runs a chunk does not change what it computes. Everything a
 region shares (body, ctx, n, the next unclaimed chunk, the running count, the error) is written
 and read under one pthread mutex, so no atomics are needed; the polls are plain loads behind a
@@ -65,6 +69,13 @@ CHUNKS_PER_THREAD = 4
 """Chunks a region is cut in per team member (at most; each at least `grain` iterations):
 the caller waits at the end for one chunk a late worker is still running, not for a
 thread's whole share, at the cost of a few more claims (a mutex each)."""
+
+GRAINS_PER_CHUNK = 4
+"""A region gets more than one chunk per team member only if each still holds this many
+grains (about 40 us of work): shorter regions gain less from a late worker's balance than
+they lose in claims and in cache affinity (measured at 2 threads with one chunk each instead
+of four: the MLP 22 -> 18 us, the LSTM 306 -> 264 us; ResNet-50's convs, many grains, were
+faster with four)."""
 
 MAX_THREADS = 256
 """Threads beyond this are not started (the handle table's size)."""
@@ -453,7 +464,11 @@ class _Pool:
         )
         # Workers that could not be started leave their chunks to the others.
         team = ir.min(team, ir.add(self.get("workers"), self.c(1)))
-        chunks = ir.min(ir.mul(team, self.c(CHUNKS_PER_THREAD)), tasks)
+        each = ir.emit(llvm.SDivOp(tasks, ir.mul(team, self.c(GRAINS_PER_CHUNK))))
+        each = ir.min(
+            ir.select(ir.cmp("slt", each, self.c(1)), self.c(1), each), self.c(CHUNKS_PER_THREAD)
+        )
+        chunks = ir.min(ir.mul(team, each), tasks)
         self.put("busy", self.c(1))
         self.put("team", team)
         self.put("body", ir.emit(llvm.PtrToIntOp(body, i64)))
