@@ -154,6 +154,7 @@ def _load_converters() -> None:
         ops,
         quantize,
         rnn,
+        sampling,
         signal,
         training,
         vision,
