@@ -146,6 +146,7 @@ def _load_converters() -> None:
     from relay_opt.frontends.onnx import (  # noqa: F401
         attention,
         control_flow,
+        decoding,
         einsum,
         indexing,
         losses,
@@ -153,6 +154,7 @@ def _load_converters() -> None:
         ops,
         quantize,
         rnn,
+        sampling,
         signal,
         training,
         vision,

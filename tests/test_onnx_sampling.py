@@ -1,0 +1,99 @@
+"""ONNX's random operators (frontends/onnx/sampling.py). ONNX's node tests compare with numpy's
+global generator, which nothing else reproduces (they are known failures in
+test_onnx_backend.py), so these tests check the distributions on many draws (bounds of
+about 5 standard errors), the ranges, the dtypes, and that a seed fixes the values; compiled
+code and the interpreter agree exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper
+
+from relay_opt.frontends.onnx import OnnxImportError, import_onnx
+from relay_opt.runtime.interpreter import interpret
+from relay_opt.runtime.jit import compile
+
+_CODES = {np.dtype(np.float16): TensorProto.FLOAT16, np.dtype(np.float32): TensorProto.FLOAT}
+_CODES[np.dtype(np.float64)] = TensorProto.DOUBLE
+
+
+def _run(node, feeds: dict[str, np.ndarray], out: int = TensorProto.FLOAT) -> np.ndarray:  # noqa: ANN001
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info(k, _CODES[v.dtype], v.shape) for k, v in feeds.items()],
+        [helper.make_tensor_value_info(node.output[0], out, None)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 22)])
+    imported = import_onnx(model)
+    args = [feeds[name] for name in imported.input_names]
+    got = compile(imported.module)(*args)
+    np.testing.assert_array_equal(got, interpret(imported.module, args))
+    return got
+
+
+def _near(value: float, expected: float, std_error: float) -> None:
+    assert abs(value - expected) < 5 * std_error, (value, expected, std_error)
+
+
+@pytest.mark.parametrize(("dtype", "code"), [(np.float32, 1), (np.float16, 10)])
+def test_random_uniform_range_moments_and_seed(dtype: type, code: int):
+    def draw(seed: float) -> np.ndarray:
+        node = helper.make_node(
+            "RandomUniform", [], ["y"], shape=[100, 200], low=-2.0, high=3.0, seed=seed, dtype=code
+        )
+        return _run(node, {}, code)
+
+    y = draw(7.0)
+    assert y.dtype == dtype and y.shape == (100, 200)
+    assert y.min() >= -2.0 and y.max() < 3.0
+    _near(float(y.astype(np.float64).mean()), 0.5, 5 / np.sqrt(12 * y.size))
+    _near(float(y.astype(np.float64).var()), 25 / 12, 25 / 12 * np.sqrt(0.8 / y.size))
+    np.testing.assert_array_equal(draw(7.0), y)
+    assert (draw(8.0) != y).mean() > 0.99
+
+
+def test_random_normal_like_moments_and_unseeded_nodes_differ():
+    x = np.zeros((50, 400), np.float64)
+    a = helper.make_node("RandomNormalLike", ["x"], ["y"], mean=1.5, scale=2.0)
+    y = _run(a, {"x": x}, TensorProto.DOUBLE)
+    assert y.dtype == np.float64 and y.shape == x.shape
+    _near(float(y.mean()), 1.5, 2.0 / np.sqrt(y.size))
+    _near(float(y.std()), 2.0, 2.0 / np.sqrt(2 * y.size))
+    _near(float(((y - 1.5) ** 4).mean() / 16), 3.0, np.sqrt(96 / y.size))  # kurtosis
+    other = helper.make_node("RandomNormalLike", ["x"], ["z"], mean=1.5, scale=2.0)
+    assert (_run(other, {"x": x}, TensorProto.DOUBLE) != y).all()
+
+
+def test_bernoulli_frequencies_follow_run_time_probabilities():
+    p = np.repeat(np.array([[0.0], [0.25], [0.9], [1.0]], np.float32), 5000, axis=1)
+    node = helper.make_node("Bernoulli", ["p"], ["y"], seed=3.0, dtype=TensorProto.INT32)
+    y = _run(node, {"p": p}, TensorProto.INT32)
+    assert y.dtype == np.int32 and set(np.unique(y)) <= {0, 1}
+    assert y[0].sum() == 0 and y[3].sum() == 5000
+    for row, q in ((1, 0.25), (2, 0.9)):
+        _near(float(y[row].mean()), q, np.sqrt(q * (1 - q) / 5000))
+
+
+def test_multinomial_frequencies_and_a_class_of_probability_zero():
+    probs = np.array([[0.1, 0.0, 0.6, 0.3], [0.25, 0.25, 0.25, 0.25]])
+    with np.errstate(divide="ignore"):
+        logits = np.log(probs).astype(np.float32)
+    node = helper.make_node("Multinomial", ["x"], ["y"], sample_size=4000, seed=5.0)
+    y = _run(node, {"x": logits}, TensorProto.INT32)
+    assert y.dtype == np.int32 and y.shape == (2, 4000)
+    for b in range(2):
+        counts = np.bincount(y[b], minlength=4) / 4000
+        for q, f in zip(probs[b], counts, strict=True):
+            _near(float(f), q, max(np.sqrt(q * (1 - q) / 4000), 1e-9))
+
+
+def test_a_random_dtype_that_is_not_float_is_a_located_error():
+    node = helper.make_node("RandomUniform", [], ["y"], shape=[2], dtype=TensorProto.INT32)
+    graph = helper.make_graph(
+        [node], "g", [], [helper.make_tensor_value_info("y", TensorProto.INT32, None)]
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 22)])
+    with pytest.raises(OnnxImportError, match=r"\(RandomUniform\): dtype int32 is not a float"):
+        import_onnx(model)
