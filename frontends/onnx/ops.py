@@ -1709,16 +1709,14 @@ def resize(n: Node) -> Value:
             scales, sizes = n.input(2), n.input(3)
             coordinate = n.attr("coordinate_transformation_mode", "half_pixel")
         nearest = n.attr("nearest_mode", "round_prefer_floor")
-        if n.attr("antialias", 0):
-            raise n.unsupported("antialias=1")
         aspect = n.attr("keep_aspect_ratio_policy", "stretch")
         if aspect not in ("stretch", "not_larger", "not_smaller"):
             raise n.error(f"keep_aspect_ratio_policy '{aspect}' is not one of ONNX's")
         if (given := n.attr("axes")) is not None:
             axes = [n.axis(int(a), len(shape)) for a in given]
-    if mode not in ("nearest", "linear", "bilinear"):
+    if mode not in ("nearest", "linear", "bilinear", "cubic"):
         raise n.unsupported(f"mode '{mode}'")
-    if coordinate not in (*_COORDINATE_MODES, "half_pixel_symmetric"):
+    if coordinate not in (*_COORDINATE_MODES, "half_pixel_symmetric", "tf_crop_and_resize"):
         raise n.unsupported(f"coordinate_transformation_mode '{coordinate}'")
     # An empty scales or sizes stands for an absent one.
     scales = None if scales is None or 0 in n.shape(scales) else scales
@@ -1728,6 +1726,8 @@ def resize(n: Node) -> Value:
     if isinstance(scales, list | tuple):
         scales = np.array(scales, np.float32)
     aspect = aspect if sizes is not None else "stretch"  # (it only applies to sizes)
+    if _filtered(n, mode, coordinate):
+        return _resize_by_weights(n, x, scales, sizes, axes, mode, coordinate, nearest, aspect)
     gathers = (n, x, scales, sizes, axes, mode, coordinate, nearest, aspect)
     if aspect != "stretch" or not all(
         v is None or isinstance(v, np.ndarray) for v in (scales, sizes)
@@ -1767,6 +1767,112 @@ def resize(n: Node) -> Value:
         coordinate_transformation_mode=coordinate,
         rounding_method=nearest if method == "nearest_neighbor" else "",
     )
+
+
+def _filtered(n: Node, mode: str, coordinate: str) -> bool:
+    """Whether a Resize needs more than the gathers' nearest or linear pick: cubic, antialias
+    or a crop (weights from the registry's resize_weights, computed while importing)."""
+    if n.op_type != "Resize" or n.opset < 11:
+        return False
+    aa = bool(n.attr("antialias", 0)) and mode != "nearest"
+    return mode == "cubic" or aa or coordinate == "tf_crop_and_resize"
+
+
+def _resize_by_weights(
+    n: Node,
+    x: Value,
+    scales: Value | None,
+    sizes: Value | None,
+    axes: list[int] | None,
+    mode: str,
+    coordinate: str,
+    nearest: str,
+    aspect: str,
+) -> Value:
+    """Cubic, antialiased or cropping Resize with constant scales, sizes and roi: each
+    resized axis contracts with its weight matrix (image.resize2d when the axes are NCHW's
+    spatial ones at a whole scale, else one nn.dense per axis), the outputs outside the roi
+    take extrapolation_value."""
+    from relay_opt.dialects.relay.ops.transform import resize_weights
+
+    shape = n.shape(x)
+    rank = len(shape)
+    if DYNAMIC in shape:
+        raise n.unsupported(f"{mode} Resize of data with ? dims")
+    # the weights are computed here: run-time scales, sizes or roi must be bound (the backend does)
+    what = "sizes" if sizes is not None else "scales"
+    given = n.const_input(3 if sizes is not None else 2, what)
+    if not n.dtype(x).startswith(("float", "bfloat")):
+        raise n.unsupported(f"{mode} Resize of {n.dtype(x)} data")
+    axes = list(range(rank)) if axes is None else axes
+    values = np.asarray(given, np.float64).reshape(-1)
+    if values.size != len(axes):
+        raise n.error(f"{what} has {values.size} values, expected {len(axes)}")
+    dims = np.array([shape[a] for a in axes], np.float64)
+    if sizes is not None:
+        factors = values / dims
+        if aspect != "stretch":
+            common = factors.min() if aspect == "not_larger" else factors.max()
+            factors = np.full_like(factors, common)
+            lengths = [int(np.floor(d * common + 0.5)) for d in dims]
+        else:
+            lengths = [int(v) for v in values]
+    else:
+        factors = values
+        lengths = [int(np.floor(d * f)) for d, f in zip(dims, factors, strict=True)]
+    roi = np.array([0.0, 1.0] * len(axes)).reshape(2, -1, order="F").T  # (start, end) per axis
+    if coordinate == "tf_crop_and_resize":
+        given_roi = n.const_input(1, "roi")
+        if given_roi is None or np.asarray(given_roi).size != 2 * len(axes):
+            raise n.error(f"tf_crop_and_resize needs a roi of {2 * len(axes)} values")
+        roi = np.asarray(given_roi, np.float64).reshape(2, -1).T
+    common = {
+        "method": "nearest_neighbor" if mode == "nearest" else mode.removeprefix("bi"),
+        "mode": coordinate,
+        "rounding": nearest if mode == "nearest" else "",
+        "alpha": float(n.attr("cubic_coeff_a", -0.75)),
+        "exclude": bool(n.attr("exclude_outside", 0)),
+        "antialias": bool(n.attr("antialias", 0)),
+    }
+    fill = float(n.attr("extrapolation_value", 0.0))
+    resized = [
+        (a, length, float(f), (float(r[0]), float(r[1])))
+        for a, length, f, r in zip(axes, lengths, factors, roi, strict=True)
+        if not (length == shape[a] and f == 1.0 and tuple(r) == (0.0, 1.0))
+    ]
+    spatial = [a for a, *_ in resized]
+    whole = all(length / shape[a] == f for a, length, f, _ in resized)
+    if rank == 4 and spatial and set(spatial) <= {2, 3} and whole and mode != "nearest":
+        by_axis = {a: (length, r) for a, length, _, r in resized}
+        size = [by_axis.get(a, (shape[a], (0.0, 1.0)))[0] for a in (2, 3)]
+        box = [by_axis.get(a, (shape[a], (0.0, 1.0)))[1] for a in (2, 3)]
+        attrs: dict[str, object] = {"method": common["method"], "antialias": common["antialias"]}
+        if mode == "cubic":
+            attrs.update(cubic_alpha=common["alpha"], cubic_exclude=int(common["exclude"]))
+        if coordinate == "tf_crop_and_resize":
+            attrs.update(roi=[box[0][0], box[1][0], box[0][1], box[1][1]])
+            attrs.update(extrapolation_value=fill)
+        return n.op(
+            "image.resize2d",
+            x,
+            size=size,
+            layout="NCHW",
+            coordinate_transformation_mode=coordinate,
+            **attrs,  # pyright: ignore[reportArgumentType]
+        )
+    out = x
+    outside = np.zeros([1] * rank, bool)
+    for a, length, f, r in resized:
+        m, off = resize_weights(length, shape[a], scale=f, roi=r, **common)  # pyright: ignore[reportArgumentType]
+        perm = list(range(rank))
+        perm[a], perm[-1] = perm[-1], perm[a]
+        out = out if a == rank - 1 else n.op("transpose", out, axes=perm)
+        out = n.op("nn.dense", out, m.astype(numpy_dtype(n.dtype(x))))
+        out = out if a == rank - 1 else n.op("transpose", out, axes=perm)
+        outside = outside | off.reshape([-1 if k == a else 1 for k in range(rank)])
+    if outside.any():
+        out = n.op("where", outside, n.scalar(fill, x), out)
+    return out
 
 
 # nearest_mode as the rounding of (coordinate + shift); ties go down by ceil(x - 0.5)
