@@ -1726,9 +1726,14 @@ def resize(n: Node) -> Value:
     if isinstance(scales, list | tuple):
         scales = np.array(scales, np.float32)
     aspect = aspect if sizes is not None else "stretch"  # (it only applies to sizes)
-    if _filtered(n, mode, coordinate):
+    roi = n.input(1) if coordinate == "tf_crop_and_resize" else None
+    if coordinate == "tf_crop_and_resize" and (roi is None or 0 in n.shape(roi)):
+        raise n.error("tf_crop_and_resize needs a roi")
+    known = all(v is None or isinstance(v, np.ndarray) for v in (scales, sizes))
+    if _filtered(n, mode, coordinate, known and not isinstance(roi, np.ndarray)):
         return _resize_by_weights(n, x, scales, sizes, axes, mode, coordinate, nearest, aspect)
-    gathers = (n, x, scales, sizes, axes, mode, coordinate, nearest, aspect)
+    fill = float(n.attr("extrapolation_value", 0.0))
+    gathers = (n, x, scales, sizes, axes, mode, coordinate, nearest, aspect, roi, fill)
     if aspect != "stretch" or not all(
         v is None or isinstance(v, np.ndarray) for v in (scales, sizes)
     ):
@@ -1769,13 +1774,17 @@ def resize(n: Node) -> Value:
     )
 
 
-def _filtered(n: Node, mode: str, coordinate: str) -> bool:
-    """Whether a Resize needs more than the gathers' nearest or linear pick: cubic, antialias
-    or a crop (weights from the registry's resize_weights, computed while importing)."""
+def _filtered(n: Node, mode: str, coordinate: str, roi_only_at_run_time: bool) -> bool:
+    """Whether a Resize takes weights from the registry's resize_weights, computed while
+    importing (run-time scales, sizes or roi must then be bound: the backend does):
+    cubic and antialias (more than the gathers' nearest or linear pick), and a crop, except
+    that the gathers crop by a run-time roi when the scales or sizes are known (gathers of
+    run-time sizes compile several times slower than bound ones)."""
     if n.op_type != "Resize" or n.opset < 11:
         return False
     aa = bool(n.attr("antialias", 0)) and mode != "nearest"
-    return mode == "cubic" or aa or coordinate == "tf_crop_and_resize"
+    crop = coordinate == "tf_crop_and_resize" and not roi_only_at_run_time
+    return mode == "cubic" or aa or crop
 
 
 def _resize_by_weights(
@@ -1894,13 +1903,17 @@ def _resize_by_gathers(
     coordinate: str,
     nearest: str,
     aspect: str,
+    roi: Value | None = None,
+    fill: float = 0.0,
 ) -> Value:
     """Resize with scales or sizes read at run time (or constant ones image.resize2d cannot
     express): one gather per axis, as ONNX's reference computes it. Output position o of an
     axis of size d maps to source coordinate x (float64) by the coordinate mode, with the
     scale given (or out / d for sizes; the least or largest of those, keep_aspect_ratio_policy
     not_larger or not_smaller); nearest takes x rounded by nearest_mode, linear blends the
-    two elements around x by its fraction; positions clamp to the axis (edge). The result's
+    two elements around x by its fraction; positions clamp to the axis (edge), except that
+    tf_crop_and_resize's positions outside the axis take `fill` (its roi may be read at run
+    time: the outputs span [start, end] * (d - 1) of the axis). The result's
     sizes are `?` for run-time scales or sizes (floor(d * scale), sizes, or d * scale rounded
     half up keeping the aspect ratio)."""
     shape = n.shape(x)
@@ -1918,6 +1931,8 @@ def _resize_by_gathers(
         raise n.error(f"{what} has shape {list(n.shape(given))}, expected [{len(axes)}]")  # pyright: ignore[reportArgumentType]
     if mode == "nearest" and nearest not in _NEAREST:
         raise n.unsupported(f"nearest_mode '{nearest}'")
+    if roi is not None and n.shape(roi) != (2 * len(axes),):
+        raise n.error(f"roi has shape {list(n.shape(roi))}, expected [{2 * len(axes)}]")
     f64, i64 = "float64", "int64"
 
     def f(v: float) -> np.ndarray:
@@ -1933,7 +1948,8 @@ def _resize_by_gathers(
     out = x
     for j, a in enumerate(axes):
         d = shape[a]
-        if common is None and isinstance(given, np.ndarray):
+        crop = roi is not None
+        if common is None and isinstance(given, np.ndarray) and not crop:
             v = float(given.reshape(-1)[j])
             if v == (d if sizes is not None else 1.0):  # every coordinate mode maps o to o
                 continue
@@ -1952,7 +1968,22 @@ def _resize_by_gathers(
             width = n.op("multiply", scale, f(d))
             length = n.cast(n.op("floor", width), i64)
         o = n.cast(n.op("arange", n.scalar(0, i64), length, n.scalar(1, i64), dtype=i64), f64)
-        if coordinate == "asymmetric":
+        outside = None
+        if crop:
+            start, end = (
+                n.op("take", n.cast(roi, f64), np.array(k, np.int64)) for k in (j, j + len(axes))
+            )
+            first = n.op("multiply", start, f(d - 1))
+            span = n.op("multiply", n.op("subtract", end, start), f(d - 1))
+            step = n.op("divide", span, n.op("subtract", width, f(1.0)))
+            pos = n.op("add", first, n.op("multiply", o, step))
+            middle = n.op("add", first, n.op("multiply", span, f(0.5)))
+            pos = n.op("where", n.op("equal", width, f(1.0)), middle, pos)
+            low_, high_ = n.op("less", pos, f(0.0)), n.op("greater", pos, f(d - 1))
+            outside = n.op("logical_or", low_, high_)
+            if a < rank - 1:
+                outside = n.op("expand_dims", outside, axis=1, num_newaxis=rank - 1 - a)
+        elif coordinate == "asymmetric":
             pos = n.op("divide", o, scale)
         elif coordinate == "align_corners":
             span = n.op("subtract", width, f(1.0))
@@ -1969,6 +2000,8 @@ def _resize_by_gathers(
             how, shift = _NEAREST[nearest]
             rounded = n.op(how, n.op("add", pos, f(shift)) if shift else pos)
             out = n.op("take", out, n.cast(rounded, i64), axis=a, mode="clip")
+            if outside is not None:
+                out = n.op("where", outside, n.scalar(fill, x), out)
             continue
         low = n.op("floor", pos)
         first = n.cast(low, i64)
@@ -1979,6 +2012,8 @@ def _resize_by_gathers(
             weight = n.op("expand_dims", weight, axis=1, num_newaxis=rank - 1 - a)
         keep = n.op("subtract", n.scalar(1, x), weight)
         out = n.op("add", n.op("multiply", below, keep), n.op("multiply", above, weight))
+        if outside is not None:
+            out = n.op("where", outside, n.scalar(fill, x), out)
     return out
 
 
