@@ -1948,7 +1948,7 @@ def _resize_by_gathers(
     out = x
     for j, a in enumerate(axes):
         d = shape[a]
-        crop = roi is not None
+        crop = roi is not None and coordinate == "tf_crop_and_resize"
         if common is None and isinstance(given, np.ndarray) and not crop:
             v = float(given.reshape(-1)[j])
             if v == (d if sizes is not None else 1.0):  # every coordinate mode maps o to o
@@ -1969,7 +1969,7 @@ def _resize_by_gathers(
             length = n.cast(n.op("floor", width), i64)
         o = n.cast(n.op("arange", n.scalar(0, i64), length, n.scalar(1, i64), dtype=i64), f64)
         outside = None
-        if crop:
+        if roi is not None and crop:
             start, end = (
                 n.op("take", n.cast(roi, f64), np.array(k, np.int64)) for k in (j, j + len(axes))
             )
