@@ -1591,7 +1591,7 @@ def _resize(attrs: Attrs, x: np.ndarray) -> np.ndarray:
     if attrs.method == "nearest_neighbor":  # a gather: int64 data never passes through float64
         out = xs[:, :, rows.argmax(axis=1)][:, :, :, cols.argmax(axis=1)]
     else:
-        out = np.einsum("ih,nchw,jw->ncij", rows, xs.astype(np.float64), cols)
+        out = rows @ xs.astype(np.float64) @ cols.T
     outside = out_h[:, None] | out_w[None, :]
     if outside.any():
         out = np.where(outside, attrs.extrapolation_value, out)
