@@ -91,9 +91,12 @@ KNOWN_BUGS: list[tuple[str, Callable[[list[Val], dict[str, Any]], bool], str]] =
     (
         "image.resize2d",
         lambda xs, attrs: (
-            xs[0].dtype not in FLOATS and attrs.get("method", "linear") != "nearest_neighbor"
+            xs[0].dtype not in FLOATS
+            and attrs.get("method", "linear") != "nearest_neighbor"
+            and attrs.get("out_dtype", "") not in FLOATS
         ),
-        "linear resize2d of integer data is refused (not lowered yet; nearest is); "
+        "linear or cubic resize2d of integer data into integers is refused (not lowered yet; "
+        "nearest is, and a float out_dtype); "
         "lowering/convert_relay_to_linalg/transform.py lower_resize2d",
     ),
 ]
@@ -1342,24 +1345,41 @@ def _gen_layout_transform(g: Generator, op: str) -> None:
 
 def _gen_resize(g: Generator, op: str) -> None:
     nhwc = g.chance(0.3)
-    method = g.choice(["nearest_neighbor", "linear"])
-    x = g.tensor(FLOATS if method == "linear" else ALL, rank=4)
+    method = g.choice(["nearest_neighbor", "linear", "cubic"])
+    x = g.tensor(FLOATS if method != "nearest_neighbor" else ALL, rank=4)
     if max(x.shape) > 8:
         raise Reject("too large")
     attrs: dict[str, Any] = {
         "size": [g.int(1, 8), g.int(1, 8)],
         "method": method,
         "coordinate_transformation_mode": g.choice(
-            ["half_pixel", "align_corners", "asymmetric", "pytorch_half_pixel"]
+            [
+                "half_pixel",
+                "align_corners",
+                "asymmetric",
+                "pytorch_half_pixel",
+                "tf_crop_and_resize",
+            ]
         ),
     }
     if nhwc:
         attrs["layout"] = "NHWC"
+    if attrs["coordinate_transformation_mode"] == "tf_crop_and_resize":
+        # quarter steps, some past the input: exact coordinates, extrapolated outputs
+        attrs["roi"] = [g.choice([-0.25, 0.0, 0.25, 0.5]) for _ in range(2)] + [
+            g.choice([0.5, 0.75, 1.0, 1.25]) for _ in range(2)
+        ]
+        attrs["extrapolation_value"] = g.choice([0.0, -2.5])
     if method == "nearest_neighbor" and g.chance(0.5):
         attrs["rounding_method"] = g.choice(
             ["round", "floor", "ceil", "round_prefer_floor", "round_prefer_ceil"]
         )
-    if method == "linear" and x.dtype == "float16" and g.chance(0.5):
+    if method == "cubic" and g.chance(0.5):
+        attrs["cubic_alpha"] = -0.75
+        attrs["cubic_exclude"] = g.int(0, 1)
+    if method != "nearest_neighbor" and g.chance(0.3):
+        attrs["antialias"] = True
+    if method != "nearest_neighbor" and x.dtype == "float16" and g.chance(0.5):
         attrs["out_dtype"] = "float32"
     g.emit(op, [x], attrs)
 

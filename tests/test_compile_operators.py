@@ -233,6 +233,42 @@ def test_integer_nearest_resize2d(attrs, dtype, opt):
         compile(module_for("image.resize2d", [x], {"size": [5, 7]}), opt=opt)
 
 
+@pytest.mark.parametrize(
+    ("dtype", "attrs"),
+    [
+        # cubic (4 taps per axis), taps past the edge dropped, NHWC
+        ("float32", {"size": [7, 3], "method": "cubic", "cubic_exclude": 1, "layout": "NHWC"}),
+        # antialias: downsampling widens the tent to 1 / scale taps
+        ("float32", {"size": [2, 3], "antialias": True}),
+        # tf_crop_and_resize: a crop partly outside the input takes the extrapolation value
+        (
+            "float32",
+            {
+                "size": [3, 4],
+                "method": "cubic",
+                "coordinate_transformation_mode": "tf_crop_and_resize",
+                "roi": [0.25, -0.5, 0.75, 1.25],
+                "extrapolation_value": 10.0,
+            },
+        ),
+        # another out_dtype: computed in float32, converted at the end
+        ("uint8", {"size": [5, 3], "out_dtype": "float32"}),
+        ("float32", {"size": [5, 3], "method": "cubic", "out_dtype": "float16"}),
+    ],
+)
+def test_resize2d_modes_compile_as_interpreted(dtype, attrs):
+    from relay_opt.runtime.interpreter import interpret
+
+    shape = (1, 5, 6, 2) if attrs.get("layout") == "NHWC" else (1, 2, 5, 6)
+    x = (np.random.default_rng(0).random(shape) * 200).astype(dtype)
+    module = module_for("image.resize2d", [x], attrs)
+    got, want = compile(module)(x), interpret(module, [x])
+    assert got.dtype == want.dtype
+    np.testing.assert_allclose(got, want, rtol=2e-3 if want.dtype == np.float16 else 1e-5)
+    if attrs.get("extrapolation_value"):
+        assert (want == 10.0).any() and (want != 10.0).any()
+
+
 def test_int64_nearest_resize2d_copies_values_above_2_pow_53_exactly():
     """The interpreter gathers int64 as int64 (it went through float64 and lost low bits that
     native code copies: fuzz seed 13 #7721)."""

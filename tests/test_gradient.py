@@ -180,8 +180,15 @@ def _resize2d(rng: np.random.Generator) -> Case:
     h, w = (int(d) for d in rng.integers(1, 6, 2))
     size = [int(d) for d in rng.integers(1, 8, 2)]
     layout = str(rng.choice(["NCHW", "NHWC"]))
-    method = str(rng.choice(["nearest_neighbor", "linear"]))
-    mode = str(rng.choice(["half_pixel", "align_corners", "asymmetric", "pytorch_half_pixel"]))
+    method = str(rng.choice(["nearest_neighbor", "linear", "cubic"]))
+    modes = [
+        "half_pixel",
+        "align_corners",
+        "asymmetric",
+        "pytorch_half_pixel",
+        "tf_crop_and_resize",
+    ]
+    mode = str(rng.choice(modes))
     rounding = ""
     if method == "nearest_neighbor":
         rounding = str(
@@ -192,6 +199,10 @@ def _resize2d(rng: np.random.Generator) -> Case:
         f'size={size}, layout="{layout}", method="{method}", '
         f'coordinate_transformation_mode="{mode}", rounding_method="{rounding}"'
     )
+    if mode == "tf_crop_and_resize":  # part of the crop outside: extrapolated, no gradient
+        attrs += ", roi=[0.25f, -0.25f, 1f, 0.75f], extrapolation_value=2f"
+    if method != "nearest_neighbor" and rng.random() < 0.5:
+        attrs += ", antialias=True"
     return {"x": f64(*shape)}, f"image.resize2d(%x, {attrs})"
 
 

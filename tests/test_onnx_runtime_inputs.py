@@ -199,6 +199,45 @@ def test_resize_of_run_time_scales_or_sizes(tmp_path: Path, given: str, attrs: d
         np.testing.assert_allclose(interpreted, want, rtol=1e-5, atol=1e-6)  # pyright: ignore[reportArgumentType]
 
 
+def test_tf_crop_and_resize_of_a_run_time_roi(tmp_path: Path):
+    """A linear crop of the spatial axes whose roi is an input: positions from the roi at run
+    time, the ones outside the input take extrapolation_value."""
+    import onnx
+    from onnx import TensorProto, helper
+    from onnx.reference import ReferenceEvaluator
+
+    node = helper.make_node(
+        "Resize",
+        ["x", "roi", "", "s"],
+        ["y"],
+        mode="linear",
+        coordinate_transformation_mode="tf_crop_and_resize",
+        extrapolation_value=-3.0,
+        axes=[2, 3],
+    )
+    sizes = helper.make_tensor("s", TensorProto.INT64, [2], [3, 5])
+    inputs = [
+        helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 4, 4]),
+        helper.make_tensor_value_info("roi", TensorProto.FLOAT, [4]),
+    ]
+    graph = helper.make_graph(
+        [node], "r", inputs, [helper.make_tensor_value_info("y", 1, None)], [sizes]
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    path = tmp_path / "model.onnx"
+    onnx.save(model, path)
+    module = load_program(path).module
+    exe = compile(module, opt=1, cache=False)
+    x = np.random.default_rng(2).standard_normal((1, 2, 4, 4)).astype(np.float32)
+    for box in ((0.0, 0.0, 1.0, 1.0), (0.25, -0.5, 0.75, 1.25)):
+        roi = np.array(box, np.float32)
+        want = ReferenceEvaluator(model).run(None, {"x": x, "roi": roi})[0]
+        got, interpreted = exe(x, roi), interpret(module, {"x": x, "roi": roi})
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)  # pyright: ignore[reportArgumentType]
+        np.testing.assert_allclose(interpreted, want, rtol=1e-5, atol=1e-6)  # pyright: ignore[reportArgumentType]
+        assert (got == -3.0).any() == (box[1] < 0)
+
+
 @pytest.mark.parametrize(
     ("op", "shapes", "attrs", "message"),
     [

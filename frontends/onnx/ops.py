@@ -1767,16 +1767,14 @@ def resize(n: Node) -> Value:
             scales, sizes = n.input(2), n.input(3)
             coordinate = n.attr("coordinate_transformation_mode", "half_pixel")
         nearest = n.attr("nearest_mode", "round_prefer_floor")
-        if n.attr("antialias", 0):
-            raise n.unsupported("antialias=1")
         aspect = n.attr("keep_aspect_ratio_policy", "stretch")
         if aspect not in ("stretch", "not_larger", "not_smaller"):
             raise n.error(f"keep_aspect_ratio_policy '{aspect}' is not one of ONNX's")
         if (given := n.attr("axes")) is not None:
             axes = [n.axis(int(a), len(shape)) for a in given]
-    if mode not in ("nearest", "linear", "bilinear"):
+    if mode not in ("nearest", "linear", "bilinear", "cubic"):
         raise n.unsupported(f"mode '{mode}'")
-    if coordinate not in (*_COORDINATE_MODES, "half_pixel_symmetric"):
+    if coordinate not in (*_COORDINATE_MODES, "half_pixel_symmetric", "tf_crop_and_resize"):
         raise n.unsupported(f"coordinate_transformation_mode '{coordinate}'")
     # An empty scales or sizes stands for an absent one.
     scales = None if scales is None or 0 in n.shape(scales) else scales
@@ -1786,7 +1784,14 @@ def resize(n: Node) -> Value:
     if isinstance(scales, list | tuple):
         scales = np.array(scales, np.float32)
     aspect = aspect if sizes is not None else "stretch"  # (it only applies to sizes)
-    gathers = (n, x, scales, sizes, axes, mode, coordinate, nearest, aspect)
+    roi = n.input(1) if coordinate == "tf_crop_and_resize" else None
+    if coordinate == "tf_crop_and_resize" and (roi is None or 0 in n.shape(roi)):
+        raise n.error("tf_crop_and_resize needs a roi")
+    known = all(v is None or isinstance(v, np.ndarray) for v in (scales, sizes))
+    if _filtered(n, mode, coordinate, known and not isinstance(roi, np.ndarray)):
+        return _resize_by_weights(n, x, scales, sizes, axes, mode, coordinate, nearest, aspect)
+    fill = float(n.attr("extrapolation_value", 0.0))
+    gathers = (n, x, scales, sizes, axes, mode, coordinate, nearest, aspect, roi, fill)
     if aspect != "stretch" or not all(
         v is None or isinstance(v, np.ndarray) for v in (scales, sizes)
     ):
@@ -1827,6 +1832,116 @@ def resize(n: Node) -> Value:
     )
 
 
+def _filtered(n: Node, mode: str, coordinate: str, roi_only_at_run_time: bool) -> bool:
+    """Whether a Resize takes weights from the registry's resize_weights, computed while
+    importing (run-time scales, sizes or roi must then be bound: the backend does):
+    cubic and antialias (more than the gathers' nearest or linear pick), and a crop, except
+    that the gathers crop by a run-time roi when the scales or sizes are known (gathers of
+    run-time sizes compile several times slower than bound ones)."""
+    if n.op_type != "Resize" or n.opset < 11:
+        return False
+    aa = bool(n.attr("antialias", 0)) and mode != "nearest"
+    crop = coordinate == "tf_crop_and_resize" and not roi_only_at_run_time
+    return mode == "cubic" or aa or crop
+
+
+def _resize_by_weights(
+    n: Node,
+    x: Value,
+    scales: Value | None,
+    sizes: Value | None,
+    axes: list[int] | None,
+    mode: str,
+    coordinate: str,
+    nearest: str,
+    aspect: str,
+) -> Value:
+    """Cubic, antialiased or cropping Resize with constant scales, sizes and roi: each
+    resized axis contracts with its weight matrix (image.resize2d when the axes are NCHW's
+    spatial ones at a whole scale, else one nn.dense per axis), the outputs outside the roi
+    take extrapolation_value."""
+    from relay_opt.dialects.relay.ops.transform import resize_weights
+
+    shape = n.shape(x)
+    rank = len(shape)
+    if DYNAMIC in shape:
+        raise n.unsupported(f"{mode} Resize of data with ? dims")
+    # the weights are computed here: run-time scales, sizes or roi must be bound (the backend does)
+    what = "sizes" if sizes is not None else "scales"
+    given = n.const_input(3 if sizes is not None else 2, what)
+    if not n.dtype(x).startswith(("float", "bfloat")):
+        raise n.unsupported(f"{mode} Resize of {n.dtype(x)} data")
+    axes = list(range(rank)) if axes is None else axes
+    values = np.asarray(given, np.float64).reshape(-1)
+    if values.size != len(axes):
+        raise n.error(f"{what} has {values.size} values, expected {len(axes)}")
+    dims = np.array([shape[a] for a in axes], np.float64)
+    if sizes is not None:
+        factors = values / dims
+        if aspect != "stretch":
+            common = factors.min() if aspect == "not_larger" else factors.max()
+            factors = np.full_like(factors, common)
+            lengths = [int(np.floor(d * common + 0.5)) for d in dims]
+        else:
+            lengths = [int(v) for v in values]
+    else:
+        factors = values
+        lengths = [int(np.floor(d * f)) for d, f in zip(dims, factors, strict=True)]
+    roi = np.array([0.0, 1.0] * len(axes)).reshape(2, -1, order="F").T  # (start, end) per axis
+    if coordinate == "tf_crop_and_resize":
+        given_roi = n.const_input(1, "roi")
+        if given_roi is None or np.asarray(given_roi).size != 2 * len(axes):
+            raise n.error(f"tf_crop_and_resize needs a roi of {2 * len(axes)} values")
+        roi = np.asarray(given_roi, np.float64).reshape(2, -1).T
+    common = {
+        "method": "nearest_neighbor" if mode == "nearest" else mode.removeprefix("bi"),
+        "mode": coordinate,
+        "rounding": nearest if mode == "nearest" else "",
+        "alpha": float(n.attr("cubic_coeff_a", -0.75)),
+        "exclude": bool(n.attr("exclude_outside", 0)),
+        "antialias": bool(n.attr("antialias", 0)),
+    }
+    fill = float(n.attr("extrapolation_value", 0.0))
+    resized = [
+        (a, length, float(f), (float(r[0]), float(r[1])))
+        for a, length, f, r in zip(axes, lengths, factors, roi, strict=True)
+        if not (length == shape[a] and f == 1.0 and tuple(r) == (0.0, 1.0))
+    ]
+    spatial = [a for a, *_ in resized]
+    whole = all(length / shape[a] == f for a, length, f, _ in resized)
+    if rank == 4 and spatial and set(spatial) <= {2, 3} and whole and mode != "nearest":
+        by_axis = {a: (length, r) for a, length, _, r in resized}
+        size = [by_axis.get(a, (shape[a], (0.0, 1.0)))[0] for a in (2, 3)]
+        box = [by_axis.get(a, (shape[a], (0.0, 1.0)))[1] for a in (2, 3)]
+        attrs: dict[str, object] = {"method": common["method"], "antialias": common["antialias"]}
+        if mode == "cubic":
+            attrs.update(cubic_alpha=common["alpha"], cubic_exclude=int(common["exclude"]))
+        if coordinate == "tf_crop_and_resize":
+            attrs.update(roi=[box[0][0], box[1][0], box[0][1], box[1][1]])
+            attrs.update(extrapolation_value=fill)
+        return n.op(
+            "image.resize2d",
+            x,
+            size=size,
+            layout="NCHW",
+            coordinate_transformation_mode=coordinate,
+            **attrs,  # pyright: ignore[reportArgumentType]
+        )
+    out = x
+    outside = np.zeros([1] * rank, bool)
+    for a, length, f, r in resized:
+        m, off = resize_weights(length, shape[a], scale=f, roi=r, **common)  # pyright: ignore[reportArgumentType]
+        perm = list(range(rank))
+        perm[a], perm[-1] = perm[-1], perm[a]
+        out = out if a == rank - 1 else n.op("transpose", out, axes=perm)
+        out = n.op("nn.dense", out, m.astype(numpy_dtype(n.dtype(x))))
+        out = out if a == rank - 1 else n.op("transpose", out, axes=perm)
+        outside = outside | off.reshape([-1 if k == a else 1 for k in range(rank)])
+    if outside.any():
+        out = n.op("where", outside, n.scalar(fill, x), out)
+    return out
+
+
 # nearest_mode as the rounding of (coordinate + shift); ties go down by ceil(x - 0.5)
 _NEAREST = {
     "floor": ("floor", 0.0),
@@ -1846,13 +1961,17 @@ def _resize_by_gathers(
     coordinate: str,
     nearest: str,
     aspect: str,
+    roi: Value | None = None,
+    fill: float = 0.0,
 ) -> Value:
     """Resize with scales or sizes read at run time (or constant ones image.resize2d cannot
     express): one gather per axis, as ONNX's reference computes it. Output position o of an
     axis of size d maps to source coordinate x (float64) by the coordinate mode, with the
     scale given (or out / d for sizes; the least or largest of those, keep_aspect_ratio_policy
     not_larger or not_smaller); nearest takes x rounded by nearest_mode, linear blends the
-    two elements around x by its fraction; positions clamp to the axis (edge). The result's
+    two elements around x by its fraction; positions clamp to the axis (edge), except that
+    tf_crop_and_resize's positions outside the axis take `fill` (its roi may be read at run
+    time: the outputs span [start, end] * (d - 1) of the axis). The result's
     sizes are `?` for run-time scales or sizes (floor(d * scale), sizes, or d * scale rounded
     half up keeping the aspect ratio)."""
     shape = n.shape(x)
@@ -1870,6 +1989,8 @@ def _resize_by_gathers(
         raise n.error(f"{what} has shape {list(n.shape(given))}, expected [{len(axes)}]")  # pyright: ignore[reportArgumentType]
     if mode == "nearest" and nearest not in _NEAREST:
         raise n.unsupported(f"nearest_mode '{nearest}'")
+    if roi is not None and n.shape(roi) != (2 * len(axes),):
+        raise n.error(f"roi has shape {list(n.shape(roi))}, expected [{2 * len(axes)}]")
     f64, i64 = "float64", "int64"
 
     def f(v: float) -> np.ndarray:
@@ -1885,7 +2006,8 @@ def _resize_by_gathers(
     out = x
     for j, a in enumerate(axes):
         d = shape[a]
-        if common is None and isinstance(given, np.ndarray):
+        crop = roi is not None and coordinate == "tf_crop_and_resize"
+        if common is None and isinstance(given, np.ndarray) and not crop:
             v = float(given.reshape(-1)[j])
             if v == (d if sizes is not None else 1.0):  # every coordinate mode maps o to o
                 continue
@@ -1904,7 +2026,22 @@ def _resize_by_gathers(
             width = n.op("multiply", scale, f(d))
             length = n.cast(n.op("floor", width), i64)
         o = n.cast(n.op("arange", n.scalar(0, i64), length, n.scalar(1, i64), dtype=i64), f64)
-        if coordinate == "asymmetric":
+        outside = None
+        if roi is not None and crop:
+            start, end = (
+                n.op("take", n.cast(roi, f64), np.array(k, np.int64)) for k in (j, j + len(axes))
+            )
+            first = n.op("multiply", start, f(d - 1))
+            span = n.op("multiply", n.op("subtract", end, start), f(d - 1))
+            step = n.op("divide", span, n.op("subtract", width, f(1.0)))
+            pos = n.op("add", first, n.op("multiply", o, step))
+            middle = n.op("add", first, n.op("multiply", span, f(0.5)))
+            pos = n.op("where", n.op("equal", width, f(1.0)), middle, pos)
+            low_, high_ = n.op("less", pos, f(0.0)), n.op("greater", pos, f(d - 1))
+            outside = n.op("logical_or", low_, high_)
+            if a < rank - 1:
+                outside = n.op("expand_dims", outside, axis=1, num_newaxis=rank - 1 - a)
+        elif coordinate == "asymmetric":
             pos = n.op("divide", o, scale)
         elif coordinate == "align_corners":
             span = n.op("subtract", width, f(1.0))
@@ -1921,6 +2058,8 @@ def _resize_by_gathers(
             how, shift = _NEAREST[nearest]
             rounded = n.op(how, n.op("add", pos, f(shift)) if shift else pos)
             out = n.op("take", out, n.cast(rounded, i64), axis=a, mode="clip")
+            if outside is not None:
+                out = n.op("where", outside, n.scalar(fill, x), out)
             continue
         low = n.op("floor", pos)
         first = n.cast(low, i64)
@@ -1931,6 +2070,8 @@ def _resize_by_gathers(
             weight = n.op("expand_dims", weight, axis=1, num_newaxis=rank - 1 - a)
         keep = n.op("subtract", n.scalar(1, x), weight)
         out = n.op("add", n.op("multiply", below, keep), n.op("multiply", above, weight))
+        if outside is not None:
+            out = n.op("where", outside, n.scalar(fill, x), out)
     return out
 
 

@@ -764,7 +764,9 @@ def lower_layout_transform(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue
     return gather(lw, args[0], op.result.type, source)
 
 
-def _separable(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, rows, cols) -> SSAValue:  # noqa: ANN001
+def _separable(
+    lw: Lowerer, op: RelayOperatorOp, x: SSAValue, rows, cols, dtype: str = ""
+) -> SSAValue:  # noqa: ANN001
     """out[n, c, i, j] = sum_{y, x} rows[i, y] * cols[j, x] * in[n, c, y, x] (NCHW or NHWC).
 
     Average pooling over varying windows and bilinear or nearest resizing are all this
@@ -778,7 +780,8 @@ def _separable(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, rows, cols) -> SSA
     h, w = (shape[1], shape[2]) if nhwc else (shape[2], shape[3])
     oh, ow = rows.shape[0], cols.shape[0]
     rows_first = oh * w * h + oh * ow * w <= h * ow * w + oh * ow * h
-    dtype = tensor_dtype(op.operands[0].type)  # pyright: ignore[reportArgumentType]
+    # x's Relay dtype: the operand's unless the caller converted it
+    dtype = dtype or tensor_dtype(op.operands[0].type)  # pyright: ignore[reportArgumentType]
     order = ((0, rows), (1, cols)) if rows_first else ((1, cols), (0, rows))
     if dtype.startswith(("float", "bfloat")) or all(np.all(m == np.round(m)) for m in (rows, cols)):
         for axis, m in order:
@@ -1001,39 +1004,72 @@ def _dynamic_adaptive_avg(lw: Lowerer, op: RelayOperatorOp, x: SSAValue) -> SSAV
     return generic(lw, [total], [empty(lw, out_t)], [same, same], [PARALLEL] * 4, mean_body)[0]
 
 
-def _resize_weights(out_size: int, in_size: int, attrs) -> np.ndarray:  # noqa: ANN001
-    """The resize of one axis as a matrix: the registry's own coordinate rules, per output index."""
-    from relay_opt.dialects.relay.ops.transform import nearest_source_index, source_coords
-
-    coords = source_coords(out_size, in_size, attrs.coordinate_transformation_mode)
-    m = np.zeros((out_size, in_size))
-    if attrs.method == "nearest_neighbor":
-        idx = nearest_source_index(coords, in_size, attrs)
-        m[np.arange(out_size), idx] = 1.0
-        return m
-    lo = np.floor(coords).astype(np.int64)
-    frac = coords - lo
-    for i in range(out_size):
-        m[i, np.clip(lo[i], 0, in_size - 1)] += 1 - frac[i]
-        m[i, np.clip(lo[i] + 1, 0, in_size - 1)] += frac[i]
-    return m
-
-
 @lowering(Resize2D)
 def lower_resize2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
-    if op.attrs.out_dtype not in ("", tensor_dtype_of(op)):
-        raise RelayError("image.resize2d with another out_dtype is not lowered yet", op)
+    """Two contractions with the registry's weight matrices (one spatial axis each: a
+    cubic row has 4 taps, an antialiased one 2 / scale as many), in float32 or float64;
+    tf_crop_and_resize's outputs outside the roi then take the extrapolation value, and the
+    result converts to out_dtype."""
+    from relay_opt.dialects.relay.ops.transform import resize_axis_weights
+
+    attrs = op.attrs
     shape = shape_of(args[0])
-    h, w = (shape[1], shape[2]) if op.attrs.layout == "NHWC" else (shape[2], shape[3])
-    oh, ow = op.attrs.size
-    dtype = tensor_dtype_of(op)
-    if not dtype.startswith(("float", "bfloat")) and op.attrs.method != "nearest_neighbor":
-        # Nearest resize of integers is exact with 0/1 weights; linear needs float arithmetic
-        # in the declaration's order (and truncation) to match it.
-        raise RelayError(f"image.resize2d {op.attrs.method} of {dtype} data is not lowered yet", op)
-    return _separable(
-        lw, op, args[0], _resize_weights(oh, h, op.attrs), _resize_weights(ow, w, op.attrs)
+    nhwc = attrs.layout == "NHWC"
+    h, w = (shape[1], shape[2]) if nhwc else (shape[2], shape[3])
+    src = tensor_dtype_of(op)
+    dst = attrs.out_dtype or src
+    if attrs.method == "nearest_neighbor":
+        compute = src  # 0/1 weights are exact in any dtype
+    elif src.startswith(("float", "bfloat")) or dst.startswith(("float", "bfloat")):
+        # sums of 2 to 2 / scale taps, float32 at least (the declaration sums in float64)
+        compute = "float64" if "float64" in (src, dst) else "float32"
+    else:
+        # Integer results of float arithmetic need the declaration's order (and truncation).
+        raise RelayError(f"image.resize2d {attrs.method} of {src} data is not lowered yet", op)
+    (rows, out_h), (cols, out_w) = (
+        resize_axis_weights(attrs, 0, h),
+        resize_axis_weights(attrs, 1, w),
     )
+    x = args[0] if compute == src else _convert(lw, args[0], src, compute)
+    x = _separable(lw, op, x, rows, cols, compute)
+    outside = out_h[:, None] | out_w[None, :]
+    if not outside.any():
+        return x if compute == dst else _convert(lw, x, compute, dst)
+    return _extrapolate(lw, x, outside, attrs.extrapolation_value, nhwc, compute, dst)
+
+
+def _extrapolate(
+    lw: Lowerer,
+    x: SSAValue,
+    outside: np.ndarray,
+    value: float,
+    nhwc: bool,
+    src: str,
+    dst: str,
+) -> SSAValue:
+    """x (NCHW or NHWC, Relay dtype `src`) with `value` where `outside[i, j]`, converted
+    to `dst`."""
+    from relay_opt.dialects.relay.constants import dense_from_numpy
+    from relay_opt.dialects.relay.types import element_type
+    from relay_opt.lowering.convert_relay_to_linalg.elementwise import cast_scalar
+    from relay_opt.lowering.convert_relay_to_linalg.structured import scalar_const
+
+    t = signless(x.type)
+    assert isinstance(t, TensorType)
+    out_t = TensorType(signless(element_type(dst)), t.get_shape())
+    attr = dense_from_numpy(outside, "bool")
+    mask = lw.insert(arith.ConstantOp(attr, attr.type)).results[0]
+    identity = amap(4, [d(i) for i in range(4)])
+    spatial = amap(4, [d(1), d(2)] if nhwc else [d(2), d(3)])
+
+    def body(b: Builder, a: Sequence[SSAValue]) -> SSAValue:
+        fill = scalar_const(b, value, t.element_type)
+        v = b.insert(arith.SelectOp(a[1], fill, a[0])).results[0]
+        return cast_scalar(b, v, src, dst, out_t.element_type)
+
+    return generic(
+        lw, [x, mask], [lw.sized_empty(out_t)], [identity, spatial, identity], [PARALLEL] * 4, body
+    )[0]
 
 
 @lowering(GridSample)

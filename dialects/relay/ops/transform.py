@@ -1438,22 +1438,26 @@ class LayoutTransform(RelayOperatorOp): ...
 
 # -- image.resize2d ---------------------------------------------------------------------------
 
+RESIZE_METHODS = ("nearest_neighbor", "linear", "cubic")
 RESIZE_ATTRS = (
     AttrSpec("size", AttrKind.INTS, None),
+    # [start_h, start_w, end_h, end_w] as fractions of the input (tf_crop_and_resize only)
     AttrSpec("roi", AttrKind.FLOATS, [0.0, 0.0, 0.0, 0.0]),
     AttrSpec("layout", AttrKind.STR, "NCHW"),
-    AttrSpec("method", AttrKind.STR, "linear", ("nearest_neighbor", "linear")),
+    AttrSpec("method", AttrKind.STR, "linear", RESIZE_METHODS),
     AttrSpec(
         "coordinate_transformation_mode",
         AttrKind.STR,
         "half_pixel",
-        ("half_pixel", "align_corners", "asymmetric", "pytorch_half_pixel"),
+        ("half_pixel", "align_corners", "asymmetric", "pytorch_half_pixel", "tf_crop_and_resize"),
     ),
     AttrSpec("rounding_method", AttrKind.STR, ""),
     AttrSpec("cubic_alpha", AttrKind.FLOAT, -0.5),
     AttrSpec("cubic_exclude", AttrKind.INT, 0),
     AttrSpec("extrapolation_value", AttrKind.FLOAT, 0.0),
     AttrSpec("out_dtype", AttrKind.DTYPE, ""),
+    # Not TVM's: ONNX's and PyTorch's antialiased downsampling (the filter widens by 1 / scale)
+    AttrSpec("antialias", AttrKind.BOOL, False),
 )
 
 
@@ -1465,60 +1469,132 @@ def _resize_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         )
     if attrs.size is None or len(attrs.size) != 2:
         raise TypeRelationError("resize2d needs size=[height, width]")
+    if len(attrs.roi) != 4:
+        raise TypeRelationError(f"resize2d's roi holds 4 values, got {len(attrs.roi)}")
     h, w = (2, 3) if attrs.layout == "NCHW" else (1, 2)
     out = list(shape)
     out[h], out[w] = attrs.size
     return result(out, attrs.out_dtype or dtype)
 
 
-def source_coords(out_size: int, in_size: int, mode: str) -> np.ndarray:
+def source_coords(
+    out_size: int,
+    in_size: int,
+    mode: str,
+    scale: float | None = None,
+    roi: tuple[float, float] = (0.0, 1.0),
+) -> np.ndarray:
+    """Each output index's source coordinate (float64) along one axis. `scale` is ONNX's
+    (the output's length before rounding down, over the input's); out / in by default."""
     i = np.arange(out_size, dtype=np.float64)
-    scale = in_size / out_size
+    scale = out_size / in_size if scale is None else scale
+    width = scale * in_size
+    if mode == "tf_crop_and_resize":
+        span = (roi[1] - roi[0]) * (in_size - 1)
+        if width == 1:
+            return np.full_like(i, roi[0] * (in_size - 1) + span / 2)
+        return roi[0] * (in_size - 1) + i * span / (width - 1)
     if mode == "align_corners":
-        return i * ((in_size - 1) / (out_size - 1)) if out_size > 1 else np.zeros_like(i)
+        return i * ((in_size - 1) / (width - 1)) if width != 1 else np.zeros_like(i)
     if mode == "asymmetric":
-        return i * scale
-    if mode == "pytorch_half_pixel" and out_size == 1:
+        return i / scale
+    if mode == "pytorch_half_pixel" and width == 1:
         return np.zeros_like(i)
-    return (i + 0.5) * scale - 0.5
+    return (i + 0.5) / scale - 0.5
 
 
-def nearest_source_index(coords: np.ndarray, in_size: int, attrs: Attrs) -> np.ndarray:
+def nearest_source_index(coords: np.ndarray, in_size: int, rounding: str, mode: str) -> np.ndarray:
     """The input index nearest_neighbor resize reads for each source coordinate, in bounds."""
-    mode = attrs.rounding_method or (
-        "round" if attrs.coordinate_transformation_mode == "align_corners" else "floor"
-    )
+    rounding = rounding or ("round" if mode == "align_corners" else "floor")
     pick = {
         "round": np.round,
         "floor": np.floor,
         "ceil": np.ceil,
         "round_prefer_floor": lambda v: np.ceil(v - 0.5),
         "round_prefer_ceil": lambda v: np.floor(v + 0.5),
-    }[mode]
+    }[rounding]
     return np.clip(pick(coords).astype(np.int64), 0, in_size - 1)
+
+
+def resize_weights(
+    out_size: int,
+    in_size: int,
+    *,
+    method: str,
+    mode: str,
+    rounding: str = "",
+    alpha: float = -0.5,
+    exclude: bool = False,
+    antialias: bool = False,
+    scale: float | None = None,
+    roi: tuple[float, float] = (0.0, 1.0),
+) -> tuple[np.ndarray, np.ndarray]:
+    """Resize along one axis as a matrix m (float64): `out[i] = sum_r m[i, r] * in[r]`,
+    indices past the edge read the edge; and which outputs lie outside tf_crop_and_resize's
+    roi (their row is zero: they take the extrapolation value). Linear and cubic weigh the
+    taps around the source coordinate c by a kernel of |tap - c|; antialias (downsampling)
+    stretches the kernel by 1 / scale and normalizes the taps' weights, exclude drops the
+    taps past the edge and normalizes the rest, as ONNX's reference does."""
+    coords = source_coords(out_size, in_size, mode, scale, roi)
+    rows = np.arange(out_size)
+    m = np.zeros((out_size, in_size))
+    outside = np.zeros(out_size, bool)
+    if mode == "tf_crop_and_resize":
+        outside = (coords < 0) | (coords > in_size - 1)
+    if method == "nearest_neighbor":
+        m[rows, nearest_source_index(coords, in_size, rounding, mode)] = 1.0
+    else:
+        reach = 1 if method == "linear" else 2  # the kernel's support: |x| < reach
+        stretch = min(out_size / in_size if scale is None else scale, 1.0) if antialias else 1.0
+        first = int(np.floor(-reach / stretch)) + 1
+        base = np.floor(coords)
+        for k in range(first, 2 - first):
+            tap = base + k
+            x = np.abs(tap - coords) * stretch
+            if method == "linear":
+                w = np.maximum(1 - x, 0.0)
+            else:
+                w = np.where(
+                    x <= 1, _cubic_near(x, alpha), np.where(x < 2, _cubic_far(x, alpha), 0)
+                )
+            if exclude:
+                w = np.where((tap >= 0) & (tap <= in_size - 1), w, 0.0)
+            np.add.at(m, (rows, np.clip(tap, 0, in_size - 1).astype(np.int64)), w)
+        if antialias or exclude:
+            m /= m.sum(axis=1, keepdims=True)
+    m[outside] = 0.0
+    return m, outside
+
+
+def resize_axis_weights(attrs: Attrs, axis: int, in_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """resize_weights of resize2d's spatial `axis` (0: height, 1: width)."""
+    return resize_weights(
+        attrs.size[axis],
+        in_size,
+        method=attrs.method,
+        mode=attrs.coordinate_transformation_mode,
+        rounding=attrs.rounding_method,
+        alpha=attrs.cubic_alpha,
+        exclude=bool(attrs.cubic_exclude),
+        antialias=attrs.antialias,
+        roi=(attrs.roi[axis], attrs.roi[axis + 2]),
+    )
 
 
 def _resize(attrs: Attrs, x: np.ndarray) -> np.ndarray:
     xs = x.transpose(0, 3, 1, 2) if attrs.layout == "NHWC" else x
     _, _, h, w = xs.shape
-    oh, ow = attrs.size
-    ys = source_coords(oh, h, attrs.coordinate_transformation_mode)
-    xcs = source_coords(ow, w, attrs.coordinate_transformation_mode)
+    (rows, out_h), (cols, out_w) = (
+        resize_axis_weights(attrs, 0, h),
+        resize_axis_weights(attrs, 1, w),
+    )
     if attrs.method == "nearest_neighbor":  # a gather: int64 data never passes through float64
-        iy = nearest_source_index(ys, h, attrs)
-        ix = nearest_source_index(xcs, w, attrs)
-        out = xs[:, :, iy][:, :, :, ix]
+        out = xs[:, :, rows.argmax(axis=1)][:, :, :, cols.argmax(axis=1)]
     else:
-        src = xs.astype(np.float64)
-        y0 = np.floor(ys).astype(np.int64)
-        x0 = np.floor(xcs).astype(np.int64)
-        wy = (ys - y0)[:, None]
-        wx = (xcs - x0)[None, :]
-        y0c, y1c = np.clip(y0, 0, h - 1), np.clip(y0 + 1, 0, h - 1)
-        x0c, x1c = np.clip(x0, 0, w - 1), np.clip(x0 + 1, 0, w - 1)
-        top = src[:, :, y0c][:, :, :, x0c] * (1 - wx) + src[:, :, y0c][:, :, :, x1c] * wx
-        bottom = src[:, :, y1c][:, :, :, x0c] * (1 - wx) + src[:, :, y1c][:, :, :, x1c] * wx
-        out = top * (1 - wy) + bottom * wy
+        out = rows @ xs.astype(np.float64) @ cols.T
+    outside = out_h[:, None] | out_w[None, :]
+    if outside.any():
+        out = np.where(outside, attrs.extrapolation_value, out)
     out_dtype = numpy_dtype(attrs.out_dtype) if attrs.out_dtype else x.dtype
     out = out.astype(out_dtype)
     return out.transpose(0, 2, 3, 1).copy() if attrs.layout == "NHWC" else out
@@ -1532,7 +1608,7 @@ def _resize(attrs: Attrs, x: np.ndarray) -> np.ndarray:
         _resize_rel,
         INJ,
         _resize,
-        "2-d resize (nearest or linear)",
+        "2-d resize (nearest, linear or cubic)",
         shape=batch_dims(_resize_rel),
     )
 )
@@ -1610,17 +1686,25 @@ def _safe_index(v: np.ndarray, size: int) -> np.ndarray:
     return np.where(v <= size - 1, v, size - 1).astype(np.int64)
 
 
+def _cubic_far(x: np.ndarray, a: Any) -> np.ndarray:
+    """Keys' cubic convolution kernel with parameter a for 1 <= |x| < 2."""
+    return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+
+
+def _cubic_near(x: np.ndarray, a: Any) -> np.ndarray:
+    """Keys' cubic convolution kernel with parameter a for |x| <= 1."""
+    return ((a + 2) * x - (a + 3)) * x * x + 1
+
+
 def _cubic_weights(t: np.ndarray) -> list[np.ndarray]:
     a = t.dtype.type(CUBIC_A)
     one, two = t.dtype.type(1), t.dtype.type(2)
-
-    def far(x: np.ndarray) -> np.ndarray:  # 1 <= |x| < 2
-        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
-
-    def near(x: np.ndarray) -> np.ndarray:  # |x| <= 1
-        return ((a + 2) * x - (a + 3)) * x * x + 1
-
-    return [far(t + one), near(t), near(one - t), far(two - t)]
+    return [
+        _cubic_far(t + one, a),
+        _cubic_near(t, a),
+        _cubic_near(one - t, a),
+        _cubic_far(two - t, a),
+    ]
 
 
 def _grid_sample(attrs: Attrs, x: np.ndarray, grid: np.ndarray) -> np.ndarray:
@@ -1967,22 +2051,6 @@ def _constant_like_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints
     return [None]  # the values do not depend on the operand's
 
 
-def resize_matrix(out_size: int, in_size: int, attrs: Attrs) -> np.ndarray:
-    """resize2d along one axis as a matrix: `out[i] = sum m[i, r] * in[r]` (the weights
-    _resize applies, clamped indices included)."""
-    coords = source_coords(out_size, in_size, attrs.coordinate_transformation_mode)
-    m = np.zeros((out_size, in_size))
-    rows = np.arange(out_size)
-    if attrs.method == "nearest_neighbor":
-        m[rows, nearest_source_index(coords, in_size, attrs)] = 1.0
-        return m
-    low = np.floor(coords).astype(np.int64)
-    frac = coords - low
-    np.add.at(m, (rows, np.clip(low, 0, in_size - 1)), 1 - frac)
-    np.add.at(m, (rows, np.clip(low + 1, 0, in_size - 1)), frac)
-    return m
-
-
 @gradient(Resize2D)
 def _resize_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
     x = op.operands[0]
@@ -1991,8 +2059,8 @@ def _resize_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
         raise NotDifferentiable("'image.resize2d' is differentiable on floats, in their dtype")
     h, w = (2, 3) if attrs.layout == "NCHW" else (1, 2)
     shape = shape_of(x)
-    rows = resize_matrix(attrs.size[0], shape[h], attrs)
-    cols = resize_matrix(attrs.size[1], shape[w], attrs)
+    rows = resize_axis_weights(attrs, 0, shape[h])[0]
+    cols = resize_axis_weights(attrs, 1, shape[w])[0]
     return [g.spatial_adjoint(_one(dy), rows, cols, attrs.layout, attrs.layout)]
 
 
