@@ -1607,17 +1607,17 @@ def trilu(n: Node) -> Value:
 
 @converter("OneHot")
 def one_hot(n: Node) -> Value:
-    indices, depth, values = n.required(0), n.const_input(1, "depth"), n.required(2)
-    depth = int(np.asarray(depth).reshape(-1)[0])  # pyright: ignore
+    """A depth read at run time gives the new axis a `?` size (a negative one is a located
+    run-time error)."""
+    indices, values = n.required(0), n.required(2)
+    depth = runtime_axes.run_time_scalar(n, n.required(1), "depth")
     rank = n.rank(indices) + 1
     axis = n.axis(n.attr("axis", -1), rank)
     idx = n.cast(indices, "int64")
-    idx = n.op(
-        "where", n.op("less", idx, n.scalar(0, idx)), n.op("add", idx, n.scalar(depth, idx)), idx
-    )
+    idx = n.op("where", n.op("less", idx, n.scalar(0, idx)), n.op("add", idx, depth), idx)
     shape = [1] * rank
-    shape[axis] = depth
-    positions = np.arange(depth, dtype=np.int64).reshape(shape)
+    shape[axis] = -1
+    positions = n.reshape(runtime_axes.counted(n, depth), shape)
     expanded = n.reshape(idx, [*n.shape(idx)[:axis], 1, *n.shape(idx)[axis:]])
     hot = n.op("equal", expanded, positions)
     off = n.reshape(n.op("strided_slice", values, begin=[0], end=[1], strides=[1]), [])
