@@ -164,13 +164,43 @@ def round_half_even(n: Node, x: Value) -> Value:
     return n.op("where", half, even, n.op("round", x))
 
 
-@converter("Identity", "Dropout")
-def identity(n: Node) -> Sequence[Value]:
+@converter("Identity")
+def identity(n: Node) -> Value:
+    return n.required(0)
+
+
+@converter("Dropout")
+def dropout(n: Node) -> Sequence[Value]:
+    """Dropout for inference: the output is the input and the mask all true, which is
+    ONNX's result when training_mode is false or the ratio is 0. relay-opt has no random
+    generator, so a training_mode that is true with a ratio above 0 (0.5 when none is given)
+    is refused: while importing when both are known, else at run time, where the data is
+    passed through dyn.reshape to its own shape, with a -1 size in that case (its located
+    error: 'a size of the new shape is negative')."""
     x = n.required(0)
-    if n.op_type == "Dropout" and n.opset >= 12 and n.input(2) is not None:
-        training = n.const_input(2, "training_mode")
-        if training is not None and bool(training):
-            raise n.unsupported("training_mode=True (dropout is imported for inference)")
+    training = n.input(2) if n.opset >= 12 else None
+    ratio = n.input(1) if n.opset >= 12 else None
+    if training is not None and not (isinstance(training, np.ndarray) and not training.any()):
+        if n.shape(training) not in ((), (1,)):
+            raise n.error(f"training_mode must hold one value, got shape {list(n.shape(training))}")
+        if ratio is not None and n.shape(ratio) not in ((), (1,)):
+            raise n.error(f"ratio must hold one value, got shape {list(n.shape(ratio))}")
+        if isinstance(training, np.ndarray) and (ratio is None or isinstance(ratio, np.ndarray)):
+            if ratio is None or float(ratio.reshape(-1)[0]) != 0:
+                raise n.unsupported("training_mode=True with a ratio above 0 (no random generator)")
+        else:
+            dropping = n.reshape(n.cast(training, "bool"), [])
+            if ratio is not None:
+                zero = n.scalar(0, ratio)
+                dropping = n.op(
+                    "logical_and", dropping, n.reshape(n.op("not_equal", ratio, zero), [])
+                )
+            shape = n.shape(x)
+            if DYNAMIC in shape:
+                raise n.unsupported("a run-time training_mode for data with ? dims")
+            sizes = np.array(shape, np.int64)
+            refused = n.op("where", dropping, np.full_like(sizes, -1), sizes)
+            x = n.reshape(n.op("dyn.reshape", x, refused), shape)
     if n.num_outputs > 1:
         return [x, np.ones(n.shape(x), dtype=bool)]
     return [x]
@@ -569,8 +599,9 @@ def affine_grid(n: Node) -> Value:
     """theta (N, k, k+1) applied to the homogeneous positions of a k-d grid spanning [-1, 1]
     per axis (pixel centres, or corners with align_corners): (N, *spatial, k), x first."""
     theta = n.required(0)
-    size_in = n.const_input(1, "size")
-    assert size_in is not None  # (required by the schema)
+    size_in = n.required(1)
+    if not isinstance(size_in, np.ndarray):
+        return _affine_grid_at_run_time(n, theta, size_in)
     size = [int(v) for v in size_in.reshape(-1)]
     k = len(size) - 2
     if k not in (2, 3) or list(n.shape(theta)) != [size[0], k, k + 1]:
@@ -589,6 +620,58 @@ def affine_grid(n: Node) -> Value:
     positions = np.stack(rows, axis=1).astype(numpy_dtype(n.dtype(theta)))
     grid = matmul_values(n, positions, n.op("transpose", theta, axes=[0, 2, 1]))
     return n.reshape(grid, [size[0], *spatial, k])
+
+
+def _affine_grid_at_run_time(n: Node, theta: Value, size: Value) -> Value:
+    """AffineGrid of a size read at run time: each spatial axis' coordinates from `counted`
+    positions (a negative size is a located run-time error), the grid's rows (x, y[, z], 1)
+    by broadcasting them, times theta with one nn.dense, then dyn.reshape to (size[0],
+    *spatial, k), whose element count check refuses a batch other than theta's."""
+    if n.shape(size) not in ((4,), (5,)) or DYNAMIC in n.shape(theta):
+        raise n.error(f"size must be 1-D of length 4 or 5, not {list(n.shape(size))}")
+    k = n.shape(size)[0] - 2
+    if list(n.shape(theta))[1:] != [k, k + 1]:
+        raise n.error(f"theta {list(n.shape(theta))} is not (N, {k}, {k + 1})")
+    size = n.cast(size, "int64")
+    align = bool(n.attr("align_corners", 0))
+    one = n.scalar(1, "int64")
+    coords = []
+    for a in range(k):
+        count = n.op("take", size, np.array(2 + a, np.int64))
+        i = n.cast(runtime_axes.counted(n, count), "float64")
+        if align:  # -1 + 2i / (count - 1), just -1 for one position
+            steps = n.cast(n.op("maximum", n.op("subtract", count, one), one), "float64")
+            c = n.op(
+                "add",
+                n.op("divide", n.op("multiply", i, n.scalar(2.0, i)), steps),
+                n.scalar(-1.0, i),
+            )
+        else:  # pixel centres: (2i + 1) / count - 1
+            odd = n.op("add", n.op("multiply", i, n.scalar(2.0, i)), n.scalar(1.0, i))
+            c = n.op("subtract", n.op("divide", odd, n.cast(count, "float64")), n.scalar(1.0, i))
+        coords.append(n.cast(c, n.dtype(theta)))
+    # each coordinate broadcast over the grid (axis a of k), then the rows (x, y[, z], 1)
+    grids = []
+    for a, c in enumerate(coords):
+        shaped = n.op("expand_dims", c, axis=1, num_newaxis=k - 1 - a) if a < k - 1 else c
+        for b, other in enumerate(coords):
+            if b != a:
+                ones = n.op("ones_like", other)
+                ones = (
+                    n.op("expand_dims", ones, axis=1, num_newaxis=k - 1 - b) if b < k - 1 else ones
+                )
+                shaped = n.op("multiply", shaped, ones)
+        grids.append(shaped)
+    grids.append(n.op("ones_like", grids[0]))
+    rows = n.reshape(n.op("stack", [*reversed(grids[:k]), grids[k]], axis=k), [-1, k + 1])
+    batch = n.shape(theta)[0]
+    out = n.op("nn.dense", rows, n.reshape(theta, [batch * k, k + 1]))  # (P, N * k)
+    out = n.op("transpose", n.reshape(out, [-1, batch, k]), axes=[1, 0, 2])
+    sizes = [n.op("take", size, np.array(a, np.int64)) for a in (0, *range(2, 2 + k))]
+    shape = n.op(
+        "concatenate", [*(n.reshape(v, [1]) for v in sizes), np.array([k], np.int64)], axis=0
+    )
+    return n.op("dyn.reshape", out, shape)
 
 
 def _pool(n: Node, relay_op: str, **extra: object) -> Value:
@@ -1909,7 +1992,9 @@ def max_unpool(n: Node) -> Value:
     if min(inferred) < 0:
         raise n.error(f"the unpooled shape {inferred} is negative")
     out = n.op("nn.max_unpool", x, indices, shape=inferred)
-    given = n.const_input(2, "output_shape")
+    given = n.input(2)
+    if given is not None and not isinstance(given, np.ndarray):
+        return _unpooled_to_run_time_shape(n, out, given, inferred)
     if given is None or not np.asarray(given).size:
         return out
     wanted = [int(v) for v in np.asarray(given).reshape(-1)]
@@ -1923,6 +2008,32 @@ def max_unpool(n: Node) -> Value:
     return n.op(
         "nn.pad", out, n.scalar(0, x), pad_width=[[0, e] for e in extra], pad_mode="constant"
     )
+
+
+def _unpooled_to_run_time_shape(n: Node, out: Value, given: Value, inferred: list[int]) -> Value:
+    """The unpooled block at the start of an output_shape read at run time, zeros after it:
+    per spatial axis, a gather at positions 0 .. want - 1 (those past the block masked). A
+    size smaller than the block's is a located run-time error (a negative count of extra
+    positions), and so is a batch or channel count other than the data's (the final
+    dyn.reshape's element count)."""
+    rank = len(inferred)
+    if 0 in inferred:
+        raise n.unsupported("a run-time output_shape for an empty unpooled block")
+    if n.shape(given) != (rank,):
+        raise n.error(f"output_shape has shape {list(n.shape(given))}, expected [{rank}]")
+    given = n.cast(given, "int64")
+    for a in range(2, rank):
+        want = n.op("take", given, np.array(a, np.int64))
+        extra = n.op("subtract", want, n.scalar(inferred[a], "int64"))
+        block = np.arange(inferred[a], dtype=np.int64)
+        past = n.op("add", runtime_axes.counted(n, extra), n.scalar(inferred[a], "int64"))
+        i = n.op("concatenate", [block, past], axis=0)
+        out = n.op("take", out, i, axis=a, mode="clip")
+        inside = n.op("less", i, n.scalar(inferred[a], "int64"))
+        if a < rank - 1:
+            inside = n.op("expand_dims", inside, axis=1, num_newaxis=rank - 1 - a)
+        out = n.op("where", inside, out, n.scalar(0, out))
+    return n.op("dyn.reshape", out, given)
 
 
 @converter("DeformConv")
