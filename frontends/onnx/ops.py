@@ -549,8 +549,9 @@ def col2im(n: Node) -> Value:
     """The sum of the columns' blocks put back at their image positions: ConvTranspose
     with a one-hot kernel, one group per image channel (2-d images)."""
     x = n.required(0)
-    image_shape, block_shape = n.const_input(1, "image_shape"), n.const_input(2, "block_shape")
-    assert image_shape is not None and block_shape is not None  # (required by the schema)
+    image_shape, block_shape = n.required(1), n.required(2)
+    if not (isinstance(image_shape, np.ndarray) and isinstance(block_shape, np.ndarray)):
+        return _col2im_at_run_time(n, x, image_shape, block_shape)
     image = [int(v) for v in image_shape.reshape(-1)]
     block = [int(v) for v in block_shape.reshape(-1)]
     if len(image) != 2 or len(block) != 2:
@@ -592,6 +593,113 @@ def col2im(n: Node) -> Value:
         channels=channels,
         kernel_size=block,
     )
+
+
+def _col2im_at_run_time(n: Node, x: Value, image: Value, block: Value) -> Value:
+    """Col2Im whose image or block shape is read at run time (any number of image axes):
+    each column element's image position is computed from the run-time sizes (-1 outside
+    the image), and the image is x times the one-hot matrix of those positions (one matmul,
+    no gather, so no size can make it read out of bounds). The channel count (C * K / K),
+    the block count (L against the product of the blocks per axis) and the image sizes (not
+    negative) are checked by dyn.reshape's located run-time errors."""
+    k = n.shape(image)[0] if n.rank(image) == 1 else 0
+    if k < 1 or n.shape(block) != (k,) or n.rank(x) != 3 or DYNAMIC in n.shape(x):
+        raise n.error(
+            f"image_shape {list(n.shape(image))} and block_shape {list(n.shape(block))} must be"
+            f" 1-D of one length, and the input (N, C * K, L) of static sizes, not"
+            f" {list(n.shape(x))}"
+        )
+    strides = list(n.attr("strides", [1] * k))
+    dilations = list(n.attr("dilations", [1] * k))
+    pads = list(n.attr("pads", [0] * (2 * k)))
+    per_axis(n, k, strides=strides, dilations=dilations)
+    if len(pads) != 2 * k or min(strides) < 1 or min(dilations) < 1:
+        raise n.error(f"pads must give {2 * k} values, strides and dilations positive ones")
+    batch, columns, count = n.shape(x)
+    i64 = "int64"
+    one = n.scalar(1, i64)
+    image, block = n.cast(image, i64), n.cast(block, i64)
+    sizes = [n.op("take", image, np.array(a, np.int64)) for a in range(k)]
+    # (a block size below 1 is taken as 1 where it divides, so nothing divides by 0; its
+    # product below 1 makes the channel count negative: dyn.reshape's error)
+    blocks = [n.op("take", block, np.array(a, np.int64)) for a in range(k)]
+    divisors = [n.op("maximum", b, one) for b in blocks]
+    per = [
+        n.op(
+            "add",
+            n.op(
+                "floor_divide",
+                n.op(
+                    "subtract",
+                    n.op("add", sizes[a], n.scalar(pads[a] + pads[k + a] - 1, i64)),
+                    n.op("multiply", n.op("subtract", blocks[a], one), n.scalar(dilations[a], i64)),
+                ),
+                n.scalar(strides[a], i64),
+            ),
+            one,
+        )
+        for a in range(k)
+    ]
+    product = one
+    for b in blocks:
+        product = n.op("multiply", product, b)
+    kernel = n.op("where", n.op("less", product, one), n.scalar(-1, i64), product)
+    channels = n.op("divide", n.scalar(columns, i64), kernel)
+    # the column index l, through a dyn.reshape that checks L = the product of `per`
+    blocks_count = one
+    for p in per:
+        blocks_count = n.op("multiply", blocks_count, n.op("maximum", p, n.scalar(0, i64)))
+    column = n.reshape(
+        n.op("dyn.reshape", runtime_axes.counted(n, blocks_count), np.array([count], np.int64)),
+        [count],
+    )
+    element = n.op("expand_dims", runtime_axes.counted(n, kernel), axis=1)  # (K, 1)
+    flat, inside = n.scalar(0, i64), n.scalar(True, "bool")
+    block_stride, column_stride = one, one
+    for a in reversed(range(k)):
+        ka = n.op("mod", n.op("floor_divide", element, block_stride), divisors[a])
+        pa = n.op("maximum", per[a], one)
+        la = n.op("mod", n.op("floor_divide", column, column_stride), pa)
+        pos = n.op(
+            "add",
+            n.op("multiply", la, n.scalar(strides[a], i64)),
+            n.op(
+                "subtract",
+                n.op("multiply", ka, n.scalar(dilations[a], i64)),
+                n.scalar(pads[a], i64),
+            ),
+        )  # (K, L)
+        inside = n.op(
+            "logical_and",
+            inside,
+            n.op(
+                "logical_and",
+                n.op("greater_equal", pos, n.scalar(0, i64)),
+                n.op("less", pos, sizes[a]),
+            ),
+        )
+        image_stride = one
+        for b in range(a + 1, k):
+            image_stride = n.op("multiply", image_stride, sizes[b])
+        flat = n.op("add", flat, n.op("multiply", pos, image_stride))
+        block_stride = n.op("multiply", block_stride, divisors[a])
+        column_stride = n.op("multiply", column_stride, pa)
+    flat = n.op("where", inside, flat, n.scalar(-1, i64))
+    pixels = one
+    for v in sizes:
+        pixels = n.op("multiply", pixels, n.op("maximum", v, n.scalar(0, i64)))
+    hot = n.op(
+        "equal",
+        n.reshape(flat, [-1, 1]),
+        n.op("expand_dims", runtime_axes.counted(n, pixels), axis=0),
+    )
+    rows = n.op("multiply", n.scalar(batch, i64), channels)
+    cells = n.op("multiply", kernel, n.scalar(count, i64))
+    shape = n.op("concatenate", [n.reshape(rows, [1]), n.reshape(cells, [1])], axis=0)
+    x2 = n.op("dyn.reshape", x, shape)  # (N * C, K * L)
+    out = n.op("nn.matmul", x2, n.cast(hot, n.dtype(x)))
+    head = [np.array([batch], np.int64), n.reshape(channels, [1]), image]
+    return n.op("dyn.reshape", out, n.op("concatenate", head, axis=0))
 
 
 @converter("AffineGrid")
