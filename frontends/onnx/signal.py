@@ -135,7 +135,9 @@ def stft(n: Node) -> Value:
     """Frames gathered from the signal (`take`), windowed, then transformed. A frame_step
     read at run time gives a `?` count of frames; one below 1 is arange's located error."""
     signal, window = n.required(0), n.input(2)
-    given = n.const_input(3, "frame_length")
+    given = n.input(3)
+    if given is not None and not isinstance(given, np.ndarray):
+        return _stft_of_run_time_length(n, signal, window, given)
     length = n.shape(signal)[1]
     if given is not None:
         frame = int(np.asarray(given).reshape(-1)[0])
@@ -149,18 +151,75 @@ def stft(n: Node) -> Value:
     if frame < 1 or frame > length:
         raise n.error(f"frame_length {frame} does not fit a signal of length {length}")
     onesided = bool(n.attr("onesided", 1))
-    step = run_time_scalar(n, step_in, "frame_step")
-    zero = n.scalar(0, "int64")
-    step = n.op("where", n.op("less", step, n.scalar(1, "int64")), zero, step)
     # [batch, frames, frame, parts] gathered from the signal at each frame's positions.
-    starts = n.op("arange", zero, n.scalar(length - frame + 1, "int64"), step, dtype="int64")
-    positions = n.op(
-        "add", n.op("expand_dims", starts, axis=1), np.arange(frame, dtype=np.int64)[None, :]
-    )
+    positions = _frame_positions(n, n.scalar(frame, "int64"), np.arange(frame, dtype=np.int64))
     framed = n.op("take", signal, positions, axis=1)
     if window is not None:
         framed = n.op("multiply", framed, n.reshape(window, [1, 1, frame, 1]))
     return _transform(n, framed, 2, frame, inverse=False, onesided=onesided)
+
+
+def _frame_positions(n: Node, frame: Value, offsets: Value) -> Value:
+    """(frames, frame) int64: the signal positions of each frame, frames starting every
+    frame_step (a step below 1 is arange's located run-time error: 'the step is 0')."""
+    zero = n.scalar(0, "int64")
+    step = run_time_scalar(n, n.required(1), "frame_step")
+    step = n.op("where", n.op("less", step, n.scalar(1, "int64")), zero, step)
+    last = n.op("subtract", n.scalar(n.shape(n.required(0))[1] + 1, "int64"), frame)
+    starts = n.op("arange", zero, last, step, dtype="int64")
+    return n.op("add", n.op("expand_dims", starts, axis=1), n.op("expand_dims", offsets, axis=0))
+
+
+def _stft_of_run_time_length(n: Node, signal: Value, window: Value | None, given: Value) -> Value:
+    """STFT whose frame_length is read at run time: the frame and bin axes are `?`, and each
+    bin is the frame's sum against cos and sin of 2π·k·n/frame computed at run time (in
+    float64, as the constant bases). A frame_length below 1 or unlike the window's length
+    is dyn.reshape's located run-time error."""
+    i64, f64 = "int64", "float64"
+    dtype = n.dtype(signal)
+    if n.rank(signal) != 3 or n.shape(signal)[2] not in (1, 2) or DYNAMIC in n.shape(signal):
+        raise n.error(f"the signal must be [batch, length, 1 or 2], not {list(n.shape(signal))}")
+    frame = run_time_scalar(n, given, "frame_length")
+    frame = n.op("where", n.op("less", frame, n.scalar(1, i64)), n.scalar(-1, i64), frame)
+    offsets = counted(n, frame)  # (frame,)
+    positions = _frame_positions(n, frame, offsets)
+    framed = n.op("take", signal, positions, axis=1)  # [batch, frames, frame, parts]
+    if window is not None:
+        checked = n.op("dyn.reshape", window, n.reshape(frame, [1]))
+        framed = n.op(
+            "multiply",
+            framed,
+            n.op("expand_dims", n.op("expand_dims", checked, axis=1), axis=0, num_newaxis=2),
+        )
+    onesided = bool(n.attr("onesided", 1))
+    bins = (
+        n.op("add", n.op("floor_divide", frame, n.scalar(2, i64)), n.scalar(1, i64))
+        if onesided
+        else frame
+    )
+    k = n.op("expand_dims", counted(n, bins), axis=0)
+    product = n.op("mod", n.op("multiply", n.op("expand_dims", offsets, axis=1), k), frame)
+    theta = n.op(
+        "divide",
+        n.op("multiply", n.cast(product, f64), n.scalar(2 * np.pi, f64)),
+        n.cast(frame, f64),
+    )  # (frame, bins)
+    cos, sin = (n.cast(n.op(f, theta), dtype) for f in ("cos", "sin"))
+
+    def part(p: int) -> Value:  # [batch, frames, frame, 1]
+        return n.op("strided_slice", framed, begin=[p], end=[p + 1], strides=[1], axes=[3])
+
+    def against(v: Value, basis: Value) -> Value:  # Σ over the frame: [batch, frames, bins]
+        return n.op("sum", n.op("multiply", v, basis), axis=[2])
+
+    real = part(0)
+    out_real = against(real, cos)
+    out_imag = n.op("negative", against(real, sin))  # e^{-iθ} = cos - i sin
+    if n.shape(signal)[2] == 2:
+        imag = part(1)
+        out_real = n.op("add", out_real, against(imag, sin))
+        out_imag = n.op("add", out_imag, against(imag, cos))
+    return n.op("stack", [out_real, out_imag], axis=3)
 
 
 def _window(n: Node, values: Value) -> Value:
