@@ -34,7 +34,15 @@ INVERSE_DFT_NOISE = (
     "ONNX's expected output carries its float32 FFT's rounding noise (1.9e-7) in imaginary "
     "parts that are exactly 0 (ours: 3e-15), above the test's atol of 1e-7"
 )
+RANDOM_DROPOUT = (
+    "training-mode Dropout with a ratio above 0: ONNX's expected output comes from numpy's "
+    "random generator and relay-opt has none, so the compiled model refuses it at run time"
+)
 KNOWN_FAILURES: dict[str, str] = {
+    "test_training_dropout_cpu": RANDOM_DROPOUT,
+    "test_training_dropout_default_cpu": RANDOM_DROPOUT,
+    "test_training_dropout_default_mask_cpu": RANDOM_DROPOUT,
+    "test_training_dropout_mask_cpu": RANDOM_DROPOUT,
     "test_dft_inverse_cpu": INVERSE_DFT_NOISE,
     "test_dft_inverse_opset19_cpu": INVERSE_DFT_NOISE,
     "test_attention_4d_causal_fp16_expanded_cpu": FP16_ULPS,
