@@ -1,6 +1,7 @@
 """ONNX's signal operators: DFT and STFT as matmuls with constant cosine and sine
-matrices (the transform length is static), and the window functions, whose
-output depends only on their (constant) size.
+matrices (the transform length is static; an STFT frame_length read at run time sums
+against bases computed at run time), and the window functions, whose output depends only
+on their size (a `?` window when it is read at run time).
 
 A complex value is ONNX's [..., 2] pair (real, imaginary); a real one [..., 1].
 """
