@@ -273,3 +273,142 @@ def test_run_time_inputs_of_the_wrong_shape(
             outputs,
             18,
         )
+
+
+def _i64(*v: int) -> np.ndarray:
+    return np.array(v, np.int64)
+
+
+_F = np.random.default_rng(2).standard_normal(64).astype(np.float32)
+
+# (node, graph inputs (name, dtype, shape), opset, run-time values that work, values that are a
+# run-time error and its message): one case per converter's run-time path.
+RUN_TIME_SIZES: dict[str, tuple[Any, ...]] = {
+    "HannWindow": (
+        ("HannWindow", ["size"], {"periodic": 0}),
+        [("size", "int64", [])],
+        17,
+        [{"size": np.array(2, np.int64)}, {"size": np.array(5, np.int64)}],
+        {"size": np.array(-2, np.int64)},
+        "a size of the new shape",
+    ),
+    "OneHot": (
+        ("OneHot", ["i", "depth", "v"], {"axis": 0}),
+        [("i", "int64", [2, 2]), ("depth", "float32", []), ("v", "float32", [2])],
+        11,
+        [
+            {"i": _i64(0, -1, 2, 5).reshape(2, 2), "depth": np.array(d, np.float32), "v": _F[:2]}
+            for d in (3, 6)
+        ],
+        {"i": _i64(0, 1, 2, 3).reshape(2, 2), "depth": np.array(-1, np.float32), "v": _F[:2]},
+        "a size of the new shape",
+    ),
+    "CenterCropPad": (
+        ("CenterCropPad", ["x", "shape"], {"axes": [0, -1]}),
+        [("x", "float32", [3, 2, 4]), ("shape", "int64", [2])],
+        18,
+        [{"x": _F[:24].reshape(3, 2, 4), "shape": s} for s in (_i64(1, 7), _i64(6, 3))],
+        {"x": _F[:24].reshape(3, 2, 4), "shape": _i64(2, -1)},
+        "a size of the new shape",
+    ),
+    "Dropout": (
+        ("Dropout", ["x", "ratio", "training"], {}),
+        [("x", "float32", [2, 3]), ("ratio", "float32", []), ("training", "bool", [])],
+        13,
+        [
+            {"x": _F[:6].reshape(2, 3), "ratio": np.array(r, np.float32), "training": np.array(t)}
+            for r, t in ((0.5, False), (0.0, True))
+        ],
+        {"x": _F[:6].reshape(2, 3), "ratio": np.array(0.5, np.float32), "training": np.array(True)},
+        "a size of the new shape",
+    ),
+    "MaxUnpool": (
+        ("MaxUnpool", ["x", "idx", "shape"], {"kernel_shape": [2], "strides": [2]}),
+        [("x", "float32", [1, 1, 2]), ("idx", "int64", [1, 1, 2]), ("shape", "int64", [3])],
+        11,
+        [
+            {
+                "x": _F[:2].reshape(1, 1, 2),
+                "idx": _i64(1, 2).reshape(1, 1, 2),
+                "shape": _i64(1, 1, k),
+            }
+            for k in (4, 7)
+        ],
+        {"x": _F[:2].reshape(1, 1, 2), "idx": _i64(1, 2).reshape(1, 1, 2), "shape": _i64(1, 1, 3)},
+        "a size of the new shape",
+    ),
+    "AffineGrid": (
+        ("AffineGrid", ["theta", "size"], {"align_corners": 1}),
+        [("theta", "float32", [2, 2, 3]), ("size", "int64", [4])],
+        20,
+        [
+            {"theta": _F[:12].reshape(2, 2, 3), "size": _i64(2, 1, h, w)}
+            for h, w in ((1, 3), (4, 2))
+        ],
+        {"theta": _F[:12].reshape(2, 2, 3), "size": _i64(3, 1, 2, 2)},
+        "element count",
+    ),
+    "Col2Im": (
+        ("Col2Im", ["x", "image", "block"], {"strides": [1, 2], "pads": [0, 1, 0, 1]}),
+        [("x", "float32", [1, 4, 6]), ("image", "int64", [2]), ("block", "int64", [2])],
+        18,
+        # blocks (2, 3) of 2x2, or (3, 2) of 1x2 (2 channels): 6 columns either way
+        [
+            {"x": _F[:24].reshape(1, 4, 6), "image": i, "block": b}
+            for i, b in ((_i64(3, 5), _i64(2, 2)), (_i64(3, 3), _i64(1, 2)))
+        ],
+        {"x": _F[:24].reshape(1, 4, 6), "image": _i64(4, 5), "block": _i64(2, 2)},
+        "element count",
+    ),
+    "STFT": (
+        ("STFT", ["signal", "step", "", "length"], {"onesided": 1}),
+        [("signal", "float32", [1, 12, 2]), ("step", "int64", []), ("length", "int64", [])],
+        17,
+        [
+            {
+                "signal": _F[:24].reshape(1, 12, 2),
+                "step": np.array(s, np.int64),
+                "length": np.array(f, np.int64),
+            }
+            for s, f in ((3, 4), (5, 12))
+        ],
+        {
+            "signal": _F[:24].reshape(1, 12, 2),
+            "step": np.array(0, np.int64),
+            "length": np.array(4, np.int64),
+        },
+        "the step is 0",
+    ),
+}
+
+
+@pytest.mark.parametrize("op", sorted(RUN_TIME_SIZES))
+def test_output_sizes_read_at_run_time(tmp_path: Path, op: str):
+    """The model imports from its input shapes alone, compiles once, and matches ONNX's
+    reference evaluator at several values of its size input, natively and interpreted; a
+    bad size is a located run-time error in both."""
+    from onnx import helper
+    from onnx.helper import np_dtype_to_tensor_dtype
+    from onnx.reference import ReferenceEvaluator
+
+    (name, ins, attrs), specs, opset, good, bad, message = RUN_TIME_SIZES[op]
+    node = helper.make_node(name, ins, ["y"], **attrs)
+    inputs = [
+        helper.make_tensor_value_info(v, np_dtype_to_tensor_dtype(np.dtype(t)), s)
+        for v, t, s in specs
+    ]
+    module = _model(tmp_path, node, inputs, ["y"], opset)
+    exe = compile(module, opt=1, cache=False)
+    graph = helper.make_graph([node], "r", inputs, [helper.make_tensor_value_info("y", 0, None)])
+    reference = ReferenceEvaluator(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    )
+    for values in good:
+        want = reference.run(None, values)[0]
+        for got in (exe(*values.values()), interpret(module, values)):
+            assert got.shape == want.shape and got.dtype == want.dtype  # pyright: ignore
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)  # pyright: ignore
+    with pytest.raises(RelayError, match=message):
+        exe(*bad.values())
+    with pytest.raises(RelayError, match="failed at run time"):
+        interpret(module, bad)

@@ -19,6 +19,7 @@ import numpy as np
 
 from relay_opt.dialects.relay.types import DYNAMIC
 from relay_opt.frontends.onnx.importer import Node, Value, converter
+from relay_opt.frontends.onnx.runtime_axes import counted
 
 
 def _flat(n: Node, x: Value) -> Value:
@@ -285,11 +286,16 @@ def eye_like(n: Node) -> Value:
 @converter("CenterCropPad")
 def center_crop_pad(n: Node) -> Value:
     x = n.required(0)
-    target = [int(v) for v in np.asarray(n.const_input(1, "shape")).reshape(-1)]
     shape = list(n.shape(x))
     axes = [n.axis(a, len(shape)) for a in n.attr("axes", list(range(len(shape))))]
-    if len(axes) != len(target):
-        raise n.error(f"{len(target)} sizes for {len(axes)} axes")
+    given = n.required(1)
+    if n.shape(given) != (len(axes),):
+        raise n.error(
+            f"shape {list(n.shape(given))} does not give one size for each of {len(axes)} axes"
+        )
+    if not isinstance(given, np.ndarray):
+        return _center_crop_pad_at_run_time(n, x, given, axes)
+    target = [int(v) for v in given.reshape(-1)]
     for axis, want in zip(axes, target, strict=True):
         have = shape[axis]
         if want < have:  # crop: the start rounds down
@@ -303,4 +309,29 @@ def center_crop_pad(n: Node) -> Value:
             pads[axis] = [before, want - have - before]
             x = n.op("nn.pad", x, n.scalar(0, x), pad_width=pads)
         shape[axis] = want
+    return x
+
+
+def _center_crop_pad_at_run_time(n: Node, x: Value, target: Value, axes: list[int]) -> Value:
+    """Sizes read at run time: each axis gathers its output position i from i + offset,
+    (have - want) // 2 when cropping and -((want - have) // 2) when padding, with zeros
+    outside the data; the axis becomes `?` (a negative size is a located run-time error)."""
+    shape = n.shape(x)
+    if DYNAMIC in shape or 0 in shape:
+        raise n.unsupported("a run-time shape for data with ? or empty dims")
+    target = n.cast(target, "int64")
+    zero = n.scalar(0, "int64")
+    two = n.scalar(2, "int64")
+    for k, a in enumerate(axes):
+        want = n.op("take", target, np.array(k, np.int64))
+        have = n.scalar(shape[a], "int64")
+        crop = n.op("floor_divide", n.op("subtract", have, want), two)
+        pad = n.op("negative", n.op("floor_divide", n.op("subtract", want, have), two))
+        offset = n.op("where", n.op("less", want, have), crop, pad)
+        i = n.op("add", counted(n, want), offset)
+        x = n.op("take", x, i, axis=a, mode="clip")
+        inside = n.op("logical_and", n.op("greater_equal", i, zero), n.op("less", i, have))
+        if a < len(shape) - 1:
+            inside = n.op("expand_dims", inside, axis=1, num_newaxis=len(shape) - 1 - a)
+        x = n.op("where", inside, x, n.scalar(0, x))
     return x

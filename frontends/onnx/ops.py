@@ -164,13 +164,43 @@ def round_half_even(n: Node, x: Value) -> Value:
     return n.op("where", half, even, n.op("round", x))
 
 
-@converter("Identity", "Dropout")
-def identity(n: Node) -> Sequence[Value]:
+@converter("Identity")
+def identity(n: Node) -> Value:
+    return n.required(0)
+
+
+@converter("Dropout")
+def dropout(n: Node) -> Sequence[Value]:
+    """Dropout for inference: the output is the input and the mask all true, which is
+    ONNX's result when training_mode is false or the ratio is 0. relay-opt has no random
+    generator, so a training_mode that is true with a ratio above 0 (0.5 when none is given)
+    is refused: while importing when both are known, else at run time, where the data is
+    passed through dyn.reshape to its own shape, with a -1 size in that case (its located
+    error: 'a size of the new shape is negative')."""
     x = n.required(0)
-    if n.op_type == "Dropout" and n.opset >= 12 and n.input(2) is not None:
-        training = n.const_input(2, "training_mode")
-        if training is not None and bool(training):
-            raise n.unsupported("training_mode=True (dropout is imported for inference)")
+    training = n.input(2) if n.opset >= 12 else None
+    ratio = n.input(1) if n.opset >= 12 else None
+    if training is not None and not (isinstance(training, np.ndarray) and not training.any()):
+        if n.shape(training) not in ((), (1,)):
+            raise n.error(f"training_mode must hold one value, got shape {list(n.shape(training))}")
+        if ratio is not None and n.shape(ratio) not in ((), (1,)):
+            raise n.error(f"ratio must hold one value, got shape {list(n.shape(ratio))}")
+        if isinstance(training, np.ndarray) and (ratio is None or isinstance(ratio, np.ndarray)):
+            if ratio is None or float(ratio.reshape(-1)[0]) != 0:
+                raise n.unsupported("training_mode=True with a ratio above 0 (no random generator)")
+        else:
+            dropping = n.reshape(n.cast(training, "bool"), [])
+            if ratio is not None:
+                zero = n.scalar(0, ratio)
+                dropping = n.op(
+                    "logical_and", dropping, n.reshape(n.op("not_equal", ratio, zero), [])
+                )
+            shape = n.shape(x)
+            if DYNAMIC in shape:
+                raise n.unsupported("a run-time training_mode for data with ? dims")
+            sizes = np.array(shape, np.int64)
+            refused = n.op("where", dropping, np.full_like(sizes, -1), sizes)
+            x = n.reshape(n.op("dyn.reshape", x, refused), shape)
     if n.num_outputs > 1:
         return [x, np.ones(n.shape(x), dtype=bool)]
     return [x]
@@ -519,8 +549,9 @@ def col2im(n: Node) -> Value:
     """The sum of the columns' blocks put back at their image positions: ConvTranspose
     with a one-hot kernel, one group per image channel (2-d images)."""
     x = n.required(0)
-    image_shape, block_shape = n.const_input(1, "image_shape"), n.const_input(2, "block_shape")
-    assert image_shape is not None and block_shape is not None  # (required by the schema)
+    image_shape, block_shape = n.required(1), n.required(2)
+    if not (isinstance(image_shape, np.ndarray) and isinstance(block_shape, np.ndarray)):
+        return _col2im_at_run_time(n, x, image_shape, block_shape)
     image = [int(v) for v in image_shape.reshape(-1)]
     block = [int(v) for v in block_shape.reshape(-1)]
     if len(image) != 2 or len(block) != 2:
@@ -564,13 +595,121 @@ def col2im(n: Node) -> Value:
     )
 
 
+def _col2im_at_run_time(n: Node, x: Value, image: Value, block: Value) -> Value:
+    """Col2Im whose image or block shape is read at run time (any number of image axes):
+    each column element's image position is computed from the run-time sizes (-1 outside
+    the image), and the image is x times the one-hot matrix of those positions (one matmul,
+    no gather, so no size can make it read out of bounds). The channel count (C * K / K),
+    the block count (L against the product of the blocks per axis) and the image sizes (not
+    negative) are checked by dyn.reshape's located run-time errors."""
+    k = n.shape(image)[0] if n.rank(image) == 1 else 0
+    if k < 1 or n.shape(block) != (k,) or n.rank(x) != 3 or DYNAMIC in n.shape(x):
+        raise n.error(
+            f"image_shape {list(n.shape(image))} and block_shape {list(n.shape(block))} must be"
+            f" 1-D of one length, and the input (N, C * K, L) of static sizes, not"
+            f" {list(n.shape(x))}"
+        )
+    strides = list(n.attr("strides", [1] * k))
+    dilations = list(n.attr("dilations", [1] * k))
+    pads = list(n.attr("pads", [0] * (2 * k)))
+    per_axis(n, k, strides=strides, dilations=dilations)
+    if len(pads) != 2 * k or min(strides) < 1 or min(dilations) < 1:
+        raise n.error(f"pads must give {2 * k} values, strides and dilations positive ones")
+    batch, columns, count = n.shape(x)
+    i64 = "int64"
+    one = n.scalar(1, i64)
+    image, block = n.cast(image, i64), n.cast(block, i64)
+    sizes = [n.op("take", image, np.array(a, np.int64)) for a in range(k)]
+    # (a block size below 1 is taken as 1 where it divides, so nothing divides by 0; its
+    # product below 1 makes the channel count negative: dyn.reshape's error)
+    blocks = [n.op("take", block, np.array(a, np.int64)) for a in range(k)]
+    divisors = [n.op("maximum", b, one) for b in blocks]
+    per = [
+        n.op(
+            "add",
+            n.op(
+                "floor_divide",
+                n.op(
+                    "subtract",
+                    n.op("add", sizes[a], n.scalar(pads[a] + pads[k + a] - 1, i64)),
+                    n.op("multiply", n.op("subtract", blocks[a], one), n.scalar(dilations[a], i64)),
+                ),
+                n.scalar(strides[a], i64),
+            ),
+            one,
+        )
+        for a in range(k)
+    ]
+    product = one
+    for b in blocks:
+        product = n.op("multiply", product, b)
+    kernel = n.op("where", n.op("less", product, one), n.scalar(-1, i64), product)
+    channels = n.op("divide", n.scalar(columns, i64), kernel)
+    # the column index l, through a dyn.reshape that checks L = the product of `per`
+    blocks_count = one
+    for p in per:
+        blocks_count = n.op("multiply", blocks_count, n.op("maximum", p, n.scalar(0, i64)))
+    column = n.reshape(
+        n.op("dyn.reshape", runtime_axes.counted(n, blocks_count), np.array([count], np.int64)),
+        [count],
+    )
+    element = n.op("expand_dims", runtime_axes.counted(n, kernel), axis=1)  # (K, 1)
+    flat, inside = n.scalar(0, i64), n.scalar(True, "bool")
+    block_stride, column_stride = one, one
+    for a in reversed(range(k)):
+        ka = n.op("mod", n.op("floor_divide", element, block_stride), divisors[a])
+        pa = n.op("maximum", per[a], one)
+        la = n.op("mod", n.op("floor_divide", column, column_stride), pa)
+        pos = n.op(
+            "add",
+            n.op("multiply", la, n.scalar(strides[a], i64)),
+            n.op(
+                "subtract",
+                n.op("multiply", ka, n.scalar(dilations[a], i64)),
+                n.scalar(pads[a], i64),
+            ),
+        )  # (K, L)
+        inside = n.op(
+            "logical_and",
+            inside,
+            n.op(
+                "logical_and",
+                n.op("greater_equal", pos, n.scalar(0, i64)),
+                n.op("less", pos, sizes[a]),
+            ),
+        )
+        image_stride = one
+        for b in range(a + 1, k):
+            image_stride = n.op("multiply", image_stride, sizes[b])
+        flat = n.op("add", flat, n.op("multiply", pos, image_stride))
+        block_stride = n.op("multiply", block_stride, divisors[a])
+        column_stride = n.op("multiply", column_stride, pa)
+    flat = n.op("where", inside, flat, n.scalar(-1, i64))
+    pixels = one
+    for v in sizes:
+        pixels = n.op("multiply", pixels, n.op("maximum", v, n.scalar(0, i64)))
+    hot = n.op(
+        "equal",
+        n.reshape(flat, [-1, 1]),
+        n.op("expand_dims", runtime_axes.counted(n, pixels), axis=0),
+    )
+    rows = n.op("multiply", n.scalar(batch, i64), channels)
+    cells = n.op("multiply", kernel, n.scalar(count, i64))
+    shape = n.op("concatenate", [n.reshape(rows, [1]), n.reshape(cells, [1])], axis=0)
+    x2 = n.op("dyn.reshape", x, shape)  # (N * C, K * L)
+    out = n.op("nn.matmul", x2, n.cast(hot, n.dtype(x)))
+    head = [np.array([batch], np.int64), n.reshape(channels, [1]), image]
+    return n.op("dyn.reshape", out, n.op("concatenate", head, axis=0))
+
+
 @converter("AffineGrid")
 def affine_grid(n: Node) -> Value:
     """theta (N, k, k+1) applied to the homogeneous positions of a k-d grid spanning [-1, 1]
     per axis (pixel centres, or corners with align_corners): (N, *spatial, k), x first."""
     theta = n.required(0)
-    size_in = n.const_input(1, "size")
-    assert size_in is not None  # (required by the schema)
+    size_in = n.required(1)
+    if not isinstance(size_in, np.ndarray):
+        return _affine_grid_at_run_time(n, theta, size_in)
     size = [int(v) for v in size_in.reshape(-1)]
     k = len(size) - 2
     if k not in (2, 3) or list(n.shape(theta)) != [size[0], k, k + 1]:
@@ -589,6 +728,58 @@ def affine_grid(n: Node) -> Value:
     positions = np.stack(rows, axis=1).astype(numpy_dtype(n.dtype(theta)))
     grid = matmul_values(n, positions, n.op("transpose", theta, axes=[0, 2, 1]))
     return n.reshape(grid, [size[0], *spatial, k])
+
+
+def _affine_grid_at_run_time(n: Node, theta: Value, size: Value) -> Value:
+    """AffineGrid of a size read at run time: each spatial axis' coordinates from `counted`
+    positions (a negative size is a located run-time error), the grid's rows (x, y[, z], 1)
+    by broadcasting them, times theta with one nn.dense, then dyn.reshape to (size[0],
+    *spatial, k), whose element count check refuses a batch other than theta's."""
+    if n.shape(size) not in ((4,), (5,)) or DYNAMIC in n.shape(theta):
+        raise n.error(f"size must be 1-D of length 4 or 5, not {list(n.shape(size))}")
+    k = n.shape(size)[0] - 2
+    if list(n.shape(theta))[1:] != [k, k + 1]:
+        raise n.error(f"theta {list(n.shape(theta))} is not (N, {k}, {k + 1})")
+    size = n.cast(size, "int64")
+    align = bool(n.attr("align_corners", 0))
+    one = n.scalar(1, "int64")
+    coords = []
+    for a in range(k):
+        count = n.op("take", size, np.array(2 + a, np.int64))
+        i = n.cast(runtime_axes.counted(n, count), "float64")
+        if align:  # -1 + 2i / (count - 1), just -1 for one position
+            steps = n.cast(n.op("maximum", n.op("subtract", count, one), one), "float64")
+            c = n.op(
+                "add",
+                n.op("divide", n.op("multiply", i, n.scalar(2.0, i)), steps),
+                n.scalar(-1.0, i),
+            )
+        else:  # pixel centres: (2i + 1) / count - 1
+            odd = n.op("add", n.op("multiply", i, n.scalar(2.0, i)), n.scalar(1.0, i))
+            c = n.op("subtract", n.op("divide", odd, n.cast(count, "float64")), n.scalar(1.0, i))
+        coords.append(n.cast(c, n.dtype(theta)))
+    # each coordinate broadcast over the grid (axis a of k), then the rows (x, y[, z], 1)
+    grids = []
+    for a, c in enumerate(coords):
+        shaped = n.op("expand_dims", c, axis=1, num_newaxis=k - 1 - a) if a < k - 1 else c
+        for b, other in enumerate(coords):
+            if b != a:
+                ones = n.op("ones_like", other)
+                ones = (
+                    n.op("expand_dims", ones, axis=1, num_newaxis=k - 1 - b) if b < k - 1 else ones
+                )
+                shaped = n.op("multiply", shaped, ones)
+        grids.append(shaped)
+    grids.append(n.op("ones_like", grids[0]))
+    rows = n.reshape(n.op("stack", [*reversed(grids[:k]), grids[k]], axis=k), [-1, k + 1])
+    batch = n.shape(theta)[0]
+    out = n.op("nn.dense", rows, n.reshape(theta, [batch * k, k + 1]))  # (P, N * k)
+    out = n.op("transpose", n.reshape(out, [-1, batch, k]), axes=[1, 0, 2])
+    sizes = [n.op("take", size, np.array(a, np.int64)) for a in (0, *range(2, 2 + k))]
+    shape = n.op(
+        "concatenate", [*(n.reshape(v, [1]) for v in sizes), np.array([k], np.int64)], axis=0
+    )
+    return n.op("dyn.reshape", out, shape)
 
 
 def _pool(n: Node, relay_op: str, **extra: object) -> Value:
@@ -1665,17 +1856,17 @@ def trilu(n: Node) -> Value:
 
 @converter("OneHot")
 def one_hot(n: Node) -> Value:
-    indices, depth, values = n.required(0), n.const_input(1, "depth"), n.required(2)
-    depth = int(np.asarray(depth).reshape(-1)[0])  # pyright: ignore
+    """A depth read at run time gives the new axis a `?` size (a negative one is a located
+    run-time error)."""
+    indices, values = n.required(0), n.required(2)
+    depth = runtime_axes.run_time_scalar(n, n.required(1), "depth")
     rank = n.rank(indices) + 1
     axis = n.axis(n.attr("axis", -1), rank)
     idx = n.cast(indices, "int64")
-    idx = n.op(
-        "where", n.op("less", idx, n.scalar(0, idx)), n.op("add", idx, n.scalar(depth, idx)), idx
-    )
+    idx = n.op("where", n.op("less", idx, n.scalar(0, idx)), n.op("add", idx, depth), idx)
     shape = [1] * rank
-    shape[axis] = depth
-    positions = np.arange(depth, dtype=np.int64).reshape(shape)
+    shape[axis] = -1
+    positions = n.reshape(runtime_axes.counted(n, depth), shape)
     expanded = n.reshape(idx, [*n.shape(idx)[:axis], 1, *n.shape(idx)[axis:]])
     hot = n.op("equal", expanded, positions)
     off = n.reshape(n.op("strided_slice", values, begin=[0], end=[1], strides=[1]), [])
@@ -2108,7 +2299,9 @@ def max_unpool(n: Node) -> Value:
     if min(inferred) < 0:
         raise n.error(f"the unpooled shape {inferred} is negative")
     out = n.op("nn.max_unpool", x, indices, shape=inferred)
-    given = n.const_input(2, "output_shape")
+    given = n.input(2)
+    if given is not None and not isinstance(given, np.ndarray):
+        return _unpooled_to_run_time_shape(n, out, given, inferred)
     if given is None or not np.asarray(given).size:
         return out
     wanted = [int(v) for v in np.asarray(given).reshape(-1)]
@@ -2122,6 +2315,32 @@ def max_unpool(n: Node) -> Value:
     return n.op(
         "nn.pad", out, n.scalar(0, x), pad_width=[[0, e] for e in extra], pad_mode="constant"
     )
+
+
+def _unpooled_to_run_time_shape(n: Node, out: Value, given: Value, inferred: list[int]) -> Value:
+    """The unpooled block at the start of an output_shape read at run time, zeros after it:
+    per spatial axis, a gather at positions 0 .. want - 1 (those past the block masked). A
+    size smaller than the block's is a located run-time error (a negative count of extra
+    positions), and so is a batch or channel count other than the data's (the final
+    dyn.reshape's element count)."""
+    rank = len(inferred)
+    if 0 in inferred:
+        raise n.unsupported("a run-time output_shape for an empty unpooled block")
+    if n.shape(given) != (rank,):
+        raise n.error(f"output_shape has shape {list(n.shape(given))}, expected [{rank}]")
+    given = n.cast(given, "int64")
+    for a in range(2, rank):
+        want = n.op("take", given, np.array(a, np.int64))
+        extra = n.op("subtract", want, n.scalar(inferred[a], "int64"))
+        block = np.arange(inferred[a], dtype=np.int64)
+        past = n.op("add", runtime_axes.counted(n, extra), n.scalar(inferred[a], "int64"))
+        i = n.op("concatenate", [block, past], axis=0)
+        out = n.op("take", out, i, axis=a, mode="clip")
+        inside = n.op("less", i, n.scalar(inferred[a], "int64"))
+        if a < rank - 1:
+            inside = n.op("expand_dims", inside, axis=1, num_newaxis=rank - 1 - a)
+        out = n.op("where", inside, out, n.scalar(0, out))
+    return n.op("dyn.reshape", out, given)
 
 
 @converter("DeformConv")

@@ -173,3 +173,20 @@ def sliced(n: Node, x: Value, starts: Value, ends: Value, axes: Value, steps: Va
         )
         out = n.op("take", out, n.op("arange", begin, end, step, dtype="int64"), axis=d)
     return out
+
+
+def run_time_scalar(n: Node, v: Value, what: str) -> Value:
+    """A one-element size tensor (a scalar or [1], as ONNX's tests give them) as an int64
+    0-d value."""
+    if DYNAMIC in n.shape(v) or int(np.prod(n.shape(v))) != 1:
+        raise n.error(f"{what} must hold one value, got shape {list(n.shape(v))}")
+    return n.reshape(n.cast(v, "int64"), [])
+
+
+def counted(n: Node, count: Value) -> Value:
+    """(count,) int64: 0, 1, ..., count - 1 for a 0-d int64 count read at run time; a negative
+    count is dyn.reshape's located run-time error (arange alone would give no elements)."""
+    zero, one = n.scalar(0, "int64"), n.scalar(1, "int64")
+    return n.op(
+        "dyn.reshape", n.op("arange", zero, count, one, dtype="int64"), n.reshape(count, [1])
+    )

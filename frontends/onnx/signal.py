@@ -1,6 +1,7 @@
 """ONNX's signal operators: DFT and STFT as matmuls with constant cosine and sine
-matrices (the transform length is static), and the window functions, whose
-output depends only on their (constant) size.
+matrices (the transform length is static; an STFT frame_length read at run time sums
+against bases computed at run time), and the window functions, whose output depends only
+on their size (a `?` window when it is read at run time).
 
 A complex value is ONNX's [..., 2] pair (real, imaginary); a real one [..., 1].
 """
@@ -10,7 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
+from relay_opt.dialects.relay.types import DYNAMIC
 from relay_opt.frontends.onnx.importer import Node, Value, converter, relay_dtype_of
+from relay_opt.frontends.onnx.runtime_axes import counted, run_time_scalar
 
 
 def _bases(
@@ -55,7 +58,11 @@ def _transform(n: Node, x: Value, axis: int, length: int, inverse: bool, oneside
     perm = [a for a in range(rank - 1) if a != axis] + [axis, rank - 1]
     moved = n.op("transpose", x, axes=perm) if perm != list(range(rank)) else x
     lead = [shape[a] for a in perm[:-2]]
-    rows = int(np.prod(lead))
+    # (STFT's frame count may be ?: reshape's -1 takes it from the run-time size)
+    if lead.count(DYNAMIC) > 1:
+        raise n.unsupported("a DFT of data with more than one ? dimension besides its axis")
+    lead_codes = [-1 if d == DYNAMIC else d for d in lead]
+    rows = -1 if DYNAMIC in lead else int(np.prod(lead))
     real = n.reshape(
         n.op("strided_slice", moved, begin=[0], end=[1], strides=[1], axes=[rank - 1]),
         [rows, shape[axis]],
@@ -93,7 +100,7 @@ def _transform(n: Node, x: Value, axis: int, length: int, inverse: bool, oneside
                 "add", mm(imag, cos), n.op("multiply", mm(real, sin), n.scalar(sign, real))
             )
         pair = n.op("stack", [out_real, out_imag], axis=2)
-    out_shape = [*lead, n.shape(pair)[1], n.shape(pair)[2]]
+    out_shape = [*lead_codes, n.shape(pair)[1], n.shape(pair)[2]]
     out = n.reshape(pair, out_shape)
     back = [0] * rank
     for i, a in enumerate(perm):
@@ -126,9 +133,12 @@ def dft(n: Node) -> Value:
 
 @converter("STFT")
 def stft(n: Node) -> Value:
+    """Frames gathered from the signal (`take`), windowed, then transformed. A frame_step
+    read at run time gives a `?` count of frames; one below 1 is arange's located error."""
     signal, window = n.required(0), n.input(2)
-    step = int(np.asarray(n.const_input(1, "frame_step")).reshape(-1)[0])
-    given = n.const_input(3, "frame_length")
+    given = n.input(3)
+    if given is not None and not isinstance(given, np.ndarray):
+        return _stft_of_run_time_length(n, signal, window, given)
     length = n.shape(signal)[1]
     if given is not None:
         frame = int(np.asarray(given).reshape(-1)[0])
@@ -136,48 +146,122 @@ def stft(n: Node) -> Value:
         frame = n.shape(window)[0]
     else:
         raise n.error("needs a window or a frame_length")
-    if step < 1 or frame < 1 or frame > length:
-        raise n.error(
-            f"frame_step {step} and frame_length {frame} do not fit a signal of length {length}"
-        )
+    step_in = n.required(1)
+    if isinstance(step_in, np.ndarray) and int(step_in.reshape(-1)[0]) < 1:
+        raise n.error(f"frame_step {int(step_in.reshape(-1)[0])} is not positive")
+    if frame < 1 or frame > length:
+        raise n.error(f"frame_length {frame} does not fit a signal of length {length}")
     onesided = bool(n.attr("onesided", 1))
-    frames = (length - frame) // step + 1
-    # [batch, frames, frame, parts] gathered from the signal at constant positions.
-    starts = np.arange(frames) * step
-    positions = (starts[:, None] + np.arange(frame)[None, :]).astype(np.int64)
+    # [batch, frames, frame, parts] gathered from the signal at each frame's positions.
+    positions = _frame_positions(n, n.scalar(frame, "int64"), np.arange(frame, dtype=np.int64))
     framed = n.op("take", signal, positions, axis=1)
     if window is not None:
         framed = n.op("multiply", framed, n.reshape(window, [1, 1, frame, 1]))
     return _transform(n, framed, 2, frame, inverse=False, onesided=onesided)
 
 
-def _window(n: Node, values: np.ndarray) -> np.ndarray:
-    dtype = relay_dtype_of(n.attr("output_datatype", 1), n.where())
-    return values.astype(numpy_dtype(dtype))
+def _frame_positions(n: Node, frame: Value, offsets: Value) -> Value:
+    """(frames, frame) int64: the signal positions of each frame, frames starting every
+    frame_step (a step below 1 is arange's located run-time error: 'the step is 0')."""
+    zero = n.scalar(0, "int64")
+    step = run_time_scalar(n, n.required(1), "frame_step")
+    step = n.op("where", n.op("less", step, n.scalar(1, "int64")), zero, step)
+    last = n.op("subtract", n.scalar(n.shape(n.required(0))[1] + 1, "int64"), frame)
+    starts = n.op("arange", zero, last, step, dtype="int64")
+    return n.op("add", n.op("expand_dims", starts, axis=1), n.op("expand_dims", offsets, axis=0))
 
 
-def _window_grid(n: Node) -> tuple[np.ndarray, int]:
-    size = int(np.asarray(n.const_input(0, "size")).reshape(-1)[0])
-    if size < 1:
-        raise n.error(f"size {size} is not positive")
-    denominator = size if n.attr("periodic", 1) else size - 1
-    return np.arange(size, dtype=np.float64), max(denominator, 1)
+def _stft_of_run_time_length(n: Node, signal: Value, window: Value | None, given: Value) -> Value:
+    """STFT whose frame_length is read at run time: the frame and bin axes are `?`, and each
+    bin is the frame's sum against cos and sin of 2π·k·n/frame computed at run time (in
+    float64, as the constant bases). A frame_length below 1 or unlike the window's length
+    is dyn.reshape's located run-time error."""
+    i64, f64 = "int64", "float64"
+    dtype = n.dtype(signal)
+    if n.rank(signal) != 3 or n.shape(signal)[2] not in (1, 2) or DYNAMIC in n.shape(signal):
+        raise n.error(f"the signal must be [batch, length, 1 or 2], not {list(n.shape(signal))}")
+    frame = run_time_scalar(n, given, "frame_length")
+    frame = n.op("where", n.op("less", frame, n.scalar(1, i64)), n.scalar(-1, i64), frame)
+    offsets = counted(n, frame)  # (frame,)
+    positions = _frame_positions(n, frame, offsets)
+    framed = n.op("take", signal, positions, axis=1)  # [batch, frames, frame, parts]
+    if window is not None:
+        checked = n.op("dyn.reshape", window, n.reshape(frame, [1]))
+        framed = n.op(
+            "multiply",
+            framed,
+            n.op("expand_dims", n.op("expand_dims", checked, axis=1), axis=0, num_newaxis=2),
+        )
+    onesided = bool(n.attr("onesided", 1))
+    bins = (
+        n.op("add", n.op("floor_divide", frame, n.scalar(2, i64)), n.scalar(1, i64))
+        if onesided
+        else frame
+    )
+    k = n.op("expand_dims", counted(n, bins), axis=0)
+    product = n.op("mod", n.op("multiply", n.op("expand_dims", offsets, axis=1), k), frame)
+    theta = n.op(
+        "divide",
+        n.op("multiply", n.cast(product, f64), n.scalar(2 * np.pi, f64)),
+        n.cast(frame, f64),
+    )  # (frame, bins)
+    cos, sin = (n.cast(n.op(f, theta), dtype) for f in ("cos", "sin"))
+
+    def part(p: int) -> Value:  # [batch, frames, frame, 1]
+        return n.op("strided_slice", framed, begin=[p], end=[p + 1], strides=[1], axes=[3])
+
+    def against(v: Value, basis: Value) -> Value:  # Σ over the frame: [batch, frames, bins]
+        return n.op("sum", n.op("multiply", v, basis), axis=[2])
+
+    real = part(0)
+    out_real = against(real, cos)
+    out_imag = n.op("negative", against(real, sin))  # e^{-iθ} = cos - i sin
+    if n.shape(signal)[2] == 2:
+        imag = part(1)
+        out_real = n.op("add", out_real, against(imag, sin))
+        out_imag = n.op("add", out_imag, against(imag, cos))
+    return n.op("stack", [out_real, out_imag], axis=3)
+
+
+def _window(n: Node, values: Value) -> Value:
+    return n.cast(values, relay_dtype_of(n.attr("output_datatype", 1), n.where()))
+
+
+def _window_grid(n: Node) -> tuple[Value, Value]:
+    """The positions 0 .. size - 1 and the denominator they are divided by (float64). A size
+    read at run time gives a `?` output (folded to constants when it is known)."""
+    size = n.required(0)
+    if isinstance(size, np.ndarray) and int(size.reshape(-1)[0]) < 1:
+        raise n.error(f"size {int(size.reshape(-1)[0])} is not positive")
+    size = run_time_scalar(n, size, "size")
+    one = n.scalar(1, "int64")
+    d = size if n.attr("periodic", 1) else n.op("subtract", size, one)
+    return n.cast(counted(n, size), "float64"), n.cast(n.op("maximum", d, one), "float64")
+
+
+def _cos(n: Node, i: Value, d: Value, k: int) -> Value:
+    """cos(2πk · i / d)"""
+    return n.op("cos", n.op("divide", n.op("multiply", i, n.scalar(2 * k * np.pi, i)), d))
 
 
 @converter("HannWindow")
 def hann_window(n: Node) -> Value:
     i, d = _window_grid(n)
-    return _window(n, np.sin(np.pi * i / d) ** 2)
+    s = n.op("sin", n.op("divide", n.op("multiply", i, n.scalar(np.pi, i)), d))
+    return _window(n, n.op("multiply", s, s))
 
 
 @converter("HammingWindow")
 def hamming_window(n: Node) -> Value:
     i, d = _window_grid(n)
     alpha = 25 / 46
-    return _window(n, alpha - (1 - alpha) * np.cos(2 * np.pi * i / d))
+    c = n.op("multiply", _cos(n, i, d, 1), n.scalar(1 - alpha, i))
+    return _window(n, n.op("subtract", n.scalar(alpha, i), c))
 
 
 @converter("BlackmanWindow")
 def blackman_window(n: Node) -> Value:
     i, d = _window_grid(n)
-    return _window(n, 0.42 - 0.5 * np.cos(2 * np.pi * i / d) + 0.08 * np.cos(4 * np.pi * i / d))
+    c1 = n.op("multiply", _cos(n, i, d, 1), n.scalar(0.5, i))
+    c2 = n.op("multiply", _cos(n, i, d, 2), n.scalar(0.08, i))
+    return _window(n, n.op("add", n.op("subtract", n.scalar(0.42, i), c1), c2))

@@ -197,6 +197,13 @@ def _reshape_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
 class Reshape(RelayOperatorOp): ...
 
 
+def _dyn_reshape(x: np.ndarray, newshape: np.ndarray) -> np.ndarray:
+    sizes = [int(d) for d in newshape]
+    if min(sizes, default=0) < 0:  # (numpy would take a negative size as one to infer)
+        raise ValueError(f"a size of the new shape {sizes} is negative")
+    return x.reshape(sizes).copy()
+
+
 def _dyn_reshape_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:  # noqa: ARG001
     _, dtype = expect_tensor(args[0], "data")
     shape, shape_dtype = expect_tensor(args[1], "newshape")
@@ -215,7 +222,7 @@ def _dyn_reshape_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:  # n
         (),
         _dyn_reshape_rel,
         OpPattern.OPAQUE,  # its own kernel: the sizes are read from `newshape` first
-        lambda attrs, x, newshape: x.reshape([int(d) for d in newshape]).copy(),  # noqa: ARG005
+        lambda attrs, x, newshape: _dyn_reshape(x, newshape),  # noqa: ARG005
         "reshape to a shape computed at run time (every size given: no 0/-1 codes)",
         shape=lambda shapes, attrs: list(shapes[1]),  # noqa: ARG005
         shape_reads=(1,),
@@ -1194,6 +1201,8 @@ def _arange_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
 
 
 def _arange(attrs: Attrs, start: np.ndarray, stop: np.ndarray, step: np.ndarray) -> np.ndarray:
+    if step.item() == 0:  # (numpy's ZeroDivisionError; the compiled code's check)
+        raise ValueError("the step is 0")
     return np.arange(start.item(), stop.item(), step.item()).astype(
         numpy_dtype(attrs.dtype or "float32")
     )
