@@ -361,10 +361,27 @@ def test_mlir_linalg_body_without_terminator_is_located() -> None:
     message = _mlir_error(
         "func.func @f(%x: tensor<3xf32>, %e: tensor<3xf32>) -> tensor<3xf32> {\n"
         "  %r = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, "
-        "affine_map<(d0) -> (d0)>], iterator_types = [\"parallel\"]} ins(%x : tensor<3xf32>) "
+        'affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]} ins(%x : tensor<3xf32>) '
         "outs(%e : tensor<3xf32>) {\n  ^bb0(%a: f32, %o: f32):\n  } -> tensor<3xf32>\n"
         "  func.return %r : tensor<3xf32>\n}\n"
     )
     assert message.startswith(
         "t.mlir:2:3: error: a block of 'linalg.generic' does not end with a terminator\n"
     )
+
+
+@pytest.mark.parametrize("method", ["linear", "cubic", "nearest_neighbor"])
+def test_relay_resize_to_an_empty_axis_runs(method: str) -> None:
+    # The weights' scale in_size / out_size divided by zero: an internal error in relay-run
+    # (relay seed 1313 #6292).
+    from relay_opt.runtime.interpreter import interpret
+    from relay_opt.runtime.jit import compile
+
+    module = load_program(
+        '#[version = "0.0.5"]\ndef @main(%x: Tensor[(1, 2, 3, 4), float32]) {\n'
+        f'  image.resize2d(%x, size=[6, 0], method="{method}")\n}}\n',
+        "relay",
+    ).module
+    x = np.ones((1, 2, 3, 4), np.float32)
+    assert compile(module, opt=0, cache=False)(x).shape == (1, 2, 6, 0)
+    assert interpret(module, {"x": x}).shape == (1, 2, 6, 0)  # pyright: ignore[reportAttributeAccessIssue]
