@@ -11,7 +11,7 @@ import pytest
 from onnx import helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
-from relay_opt.frontends.onnx import OnnxImportError, OnnxUnsupportedError, import_onnx
+from relay_opt.frontends.onnx import OnnxImportError, import_onnx
 from relay_opt.runtime.jit import compile
 
 _ONNX_TYPES = {
@@ -171,13 +171,6 @@ def test_cumsum(
     node = helper.make_node("CumSum", ["x", "axis"], ["y"], exclusive=exclusive, reverse=reverse)
     model = _model(node, {"x": x}, ["y"], {"axis": np.array(axis, np.int64)})
     _check(model, {"x": x})
-
-
-def test_cumsum_runtime_axis_is_unsupported() -> None:
-    node = helper.make_node("CumSum", ["x", "axis"], ["y"])
-    model = _model(node, {"x": np.zeros((2, 3), np.float32), "axis": np.zeros((), np.int64)}, ["y"])
-    with pytest.raises(OnnxUnsupportedError, match="axis"):
-        import_onnx(model)
 
 
 # -- Swish, Shrink ----------------------------------------------------------------------------

@@ -238,6 +238,189 @@ def test_tf_crop_and_resize_of_a_run_time_roi(tmp_path: Path):
         assert (got == -3.0).any() == (box[1] < 0)
 
 
+def _expect_error(
+    module: Any, exe: Any, inputs: dict[str, np.ndarray], native: str, interpreted: str
+) -> None:  # noqa: ANN401
+    with pytest.raises(RelayError, match=re.escape(native)):
+        exe(*inputs.values())
+    with pytest.raises(RelayError, match=re.escape(interpreted)):
+        interpret(module, inputs)
+
+
+OUTSIDE = ("'dyn.strided_slice': axis 0 reads outside the data", "slice of axis 0 out of bounds")
+
+
+def test_cumsum_of_a_run_time_axis(tmp_path: Path):
+    from onnx import TensorProto, helper
+
+    node = helper.make_node("CumSum", ["x", "axis"], ["y"], reverse=1, exclusive=1)
+    module = _model(
+        tmp_path,
+        node,
+        [
+            helper.make_tensor_value_info("x", TensorProto.INT32, [2, 3]),
+            helper.make_tensor_value_info("axis", TensorProto.INT32, []),
+        ],
+        ["y"],
+        14,
+    )
+    exe = compile(module, opt=1, cache=False)
+    x = np.array([[1, 2, 3], [4, 5, 6]], np.int32)
+    for axis in (0, 1, -1):
+        flipped = np.flip(x, axis)
+        want = np.flip(np.cumsum(flipped, axis, dtype=np.int32) - flipped, axis)
+        _check(module, exe, {"x": x, "axis": np.array(axis, np.int32)}, [want])
+    for axis in (2, -3):  # outside the data's axes
+        _expect_error(module, exe, {"x": x, "axis": np.array(axis, np.int32)}, *OUTSIDE)
+
+
+def test_dft_of_a_run_time_axis(tmp_path: Path):
+    from onnx import TensorProto, helper
+
+    # An inverse one-sided DFT of a real spectrum: along axis 1 (4 bins) 6 samples, along
+    # axis 2 (3 bins) 4, so the result's dims are `?`; axis 0 (1 bin, no samples) is no
+    # candidate.
+    node = helper.make_node("DFT", ["x", "", "axis"], ["y"], inverse=1, onesided=1)
+    module = _model(
+        tmp_path,
+        node,
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 3, 1]),
+            helper.make_tensor_value_info("axis", TensorProto.INT64, []),
+        ],
+        ["y"],
+        20,
+    )
+    exe = compile(module, opt=1, cache=False)
+    x = np.random.default_rng(2).standard_normal((1, 4, 3, 1)).astype(np.float32)
+    for axis in (1, -2):
+        inputs = {"x": x, "axis": np.array(axis, np.int64)}
+        want = np.fft.irfft(x[..., 0], axis=axis % 4)[..., None]
+        for got in (exe(*inputs.values()), interpret(module, inputs)):
+            assert got.shape == want.shape  # pyright: ignore[reportAttributeAccessIssue]
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)  # pyright: ignore[reportArgumentType]
+    for axis in (0, 3):  # no samples along axis 0; axis 3 holds the (real) value
+        _expect_error(module, exe, {"x": x, "axis": np.array(axis, np.int64)}, *OUTSIDE)
+
+
+def test_split_of_run_time_sizes(tmp_path: Path):
+    from onnx import TensorProto, helper
+
+    node = helper.make_node("Split", ["x", "split"], ["a", "b"], axis=1)
+    module = _model(
+        tmp_path,
+        node,
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4]),
+            helper.make_tensor_value_info("split", TensorProto.INT64, [2]),
+        ],
+        ["a", "b"],
+        13,
+    )
+    exe = compile(module, opt=1, cache=False)
+    x = np.arange(8, dtype=np.float32).reshape(2, 4)
+    for sizes in ((1, 3), (4, 0)):
+        want = np.split(x, [sizes[0]], axis=1)
+        _check(module, exe, {"x": x, "split": np.array(sizes, np.int64)}, want)
+    # sizes that do not add up to 4: the reshape's element count
+    _expect_error(
+        module,
+        exe,
+        {"x": x, "split": np.array([1, 2], np.int64)},
+        "'dyn.reshape'",
+        "'dyn.reshape' failed at run time",
+    )
+    _expect_error(  # a negative size that adds up: the slice's bounds
+        module,
+        exe,
+        {"x": x, "split": np.array([5, -1], np.int64)},
+        "'dyn.strided_slice'",
+        "'dyn.strided_slice' failed at run time",
+    )
+
+
+@pytest.mark.parametrize("reduction", ["none", "max"])
+def test_scatter_elements_of_run_time_indices(tmp_path: Path, reduction: str):
+    from onnx import TensorProto, helper
+
+    node = helper.make_node(
+        "ScatterElements", ["data", "indices", "updates"], ["y"], axis=1, reduction=reduction
+    )
+    module = _model(
+        tmp_path,
+        node,
+        [
+            helper.make_tensor_value_info("data", TensorProto.FLOAT, [3, 4]),
+            helper.make_tensor_value_info("indices", TensorProto.INT64, [2, 3]),
+            helper.make_tensor_value_info("updates", TensorProto.FLOAT, [2, 3]),
+        ],
+        ["y"],
+        18,
+    )
+    exe = compile(module, opt=1, cache=False)
+    data = np.arange(12, dtype=np.float32).reshape(3, 4)
+    updates = np.array([[10, -20, 30], [-40, 50, 60]], np.float32)
+    for idx in ([[0, -1, 0], [2, 1, 3]], [[3, 3, 3], [-4, 0, 1]]):
+        indices = np.array(idx, np.int64)
+        want = data.copy()
+        for (i, j), u in np.ndenumerate(updates):  # the last duplicate wins, as ONNX's reference
+            k = indices[i, j] % 4
+            want[i, k] = u if reduction == "none" else max(want[i, k], u)
+        _check(module, exe, {"data": data, "indices": indices, "updates": updates}, [want])
+    for bad in (4, -5):
+        indices = np.array([[0, 1, 2], [0, bad, 2]], np.int64)
+        _expect_error(module, exe, {"data": data, "indices": indices, "updates": updates}, *OUTSIDE)
+
+
+def test_scatter_nd_of_run_time_indices(tmp_path: Path):
+    from onnx import TensorProto, helper
+
+    node = helper.make_node("ScatterND", ["data", "indices", "updates"], ["y"], reduction="mul")
+    module = _model(
+        tmp_path,
+        node,
+        [
+            helper.make_tensor_value_info("data", TensorProto.INT32, [3, 2, 2]),
+            helper.make_tensor_value_info("indices", TensorProto.INT64, [3, 2]),
+            helper.make_tensor_value_info("updates", TensorProto.INT32, [3, 2]),
+        ],
+        ["y"],
+        18,
+    )
+    exe = compile(module, opt=1, cache=False)
+    data = np.arange(12, dtype=np.int32).reshape(3, 2, 2) + 1
+    updates = np.array([[2, 3], [5, 7], [-1, 2]], np.int32)
+    indices = np.array([[0, 1], [-1, 0], [0, -1]], np.int64)  # the first and last meet
+    want = data.copy()
+    for k in range(3):
+        want[tuple(indices[k])] *= updates[k]
+    _check(module, exe, {"data": data, "indices": indices, "updates": updates}, [want])
+    bad = np.array([[0, 1], [2, 2], [0, 0]], np.int64)  # (2, 2): axis 1 has 2 positions
+    _expect_error(module, exe, {"data": data, "indices": bad, "updates": updates}, *OUTSIDE)
+
+
+def test_compress_of_a_run_time_condition(tmp_path: Path):
+    from onnx import TensorProto, helper
+
+    node = helper.make_node("Compress", ["x", "condition"], ["y"], axis=0)
+    module = _model(
+        tmp_path,
+        node,
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 2]),
+            helper.make_tensor_value_info("condition", TensorProto.BOOL, [4]),
+        ],
+        ["y"],
+        11,
+    )
+    exe = compile(module, opt=1, cache=False)
+    x = np.arange(6, dtype=np.float32).reshape(3, 2)
+    # (the fourth entry is past the axis: it selects nothing)
+    for condition in ([1, 0, 1, 1], [0, 0, 0, 1], [1, 1, 1, 0], [0, 1, 0, 0]):
+        c = np.array(condition, bool)
+        _check(module, exe, {"x": x, "condition": c}, [x[c[:3]]])
+
+
 @pytest.mark.parametrize(
     ("op", "shapes", "attrs", "message"),
     [
@@ -245,6 +428,8 @@ def test_tf_crop_and_resize_of_a_run_time_roi(tmp_path: Path):
         ("TopK", ([3, 3], [1, 1]), {}, "node 0 (TopK): k must hold one value, got shape [1, 1]"),
         ("Pad", ([3, 3], [3]), {}, "node 0 (Pad): pads has shape [3], expected [4]"),
         ("Resize", ([1, 1, 2, 2], [3]), {}, "node 0 (Resize): scales has shape [3], expected [4]"),
+        ("CumSum", ([3, 3], [2]), {}, "node 0 (CumSum): the axis must hold one value, not shape"),
+        ("Split", ([4], [3]), {}, "node 0 (Split): split must hold one size per output (2)"),
     ],
 )
 def test_run_time_inputs_of_the_wrong_shape(
@@ -259,7 +444,7 @@ def test_run_time_inputs_of_the_wrong_shape(
     from relay_opt.diagnostics import LoadError
 
     inputs = ["x", "", "s"] if op == "Resize" else ["x", "s"]
-    outputs = ["y", "i"] if op == "TopK" else ["y"]
+    outputs = ["y", "i"] if op in ("TopK", "Split") else ["y"]
     kind = TensorProto.FLOAT if op == "Resize" else TensorProto.INT64
     node = helper.make_node(op, inputs, outputs, **attrs)
     with pytest.raises(LoadError, match=re.escape(message)):

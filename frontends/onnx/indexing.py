@@ -5,7 +5,9 @@ Relay has `take` but no scatter or sort. A gather at computed coordinates is a
 indices are known while importing (ScatterElements, ScatterND; ONNX's backend
 binds index inputs as constants) is a gather too: for each output element the
 list of updates that land on it is known, so the result is `data` where none
-lands and the reduction of the gathered updates where some do. TopK ranks every
+lands and the reduction of the gathered updates where some do; with indices known only at
+run time every element compares its position with each index that could name it. Compress
+with a run-time condition gathers the positions of its true entries (`unique`). TopK ranks every
 element against every other along the axis (O(n²) comparisons) and gathers by
 rank, which keeps ONNX's order for ties (the lower index first).
 ReverseSequence is Relay's `reverse_sequence`, a gather at a computed index.
@@ -143,9 +145,11 @@ def _scatter(n: Node, data: Value, updates: Value, targets: np.ndarray) -> Value
 @converter("ScatterElements", "Scatter")
 def scatter_elements(n: Node) -> Value:
     data, updates = n.required(0), n.required(2)
-    idx = _indices(n)
     shape = n.shape(data)
     axis = n.axis(n.attr("axis", 0), len(shape))
+    if not isinstance(n.required(1), np.ndarray):
+        return _scatter_elements_at_run_time(n, data, n.required(1), updates, axis)
+    idx = _indices(n)
     if idx.shape != tuple(n.shape(updates)):
         raise n.error(f"indices {idx.shape} and updates {tuple(n.shape(updates))} differ in shape")
     idx = np.where(idx < 0, idx + shape[axis], idx)
@@ -165,6 +169,8 @@ def scatter_elements(n: Node) -> Value:
 @converter("ScatterND")
 def scatter_nd(n: Node) -> Value:
     data, updates = n.required(0), n.required(2)
+    if not isinstance(n.required(1), np.ndarray):
+        return _scatter_nd_at_run_time(n, data, n.required(1), updates)
     idx = _indices(n)
     shape = n.shape(data)
     k = idx.shape[-1]
@@ -182,6 +188,122 @@ def scatter_nd(n: Node) -> Value:
     )
     targets = starts[..., None] + np.arange(rest, dtype=np.int64)
     return _scatter(n, data, updates, targets)
+
+
+# Indices known only at run time: no list of updates per element can be made while importing,
+# so every element compares its position with every index that could name it (the updates
+# along the axis for ScatterElements, all of them for ScatterND) and reduces the matches.
+# That costs (elements x candidates) comparisons and memory; an index outside the data is a
+# located run-time error (`_in_range`), and nothing is ever written but the result.
+
+
+def _in_range(n: Node, idx: Value, dim: int) -> Value:
+    """idx (int64, negative ones already wrapped) read back through the slice of arange(dim)
+    that its values span: one outside [0, dim) is dyn.strided_slice's bounds error."""
+    if 0 in n.shape(idx):
+        return idx
+    low = n.reshape(n.op("min", idx), [1])
+    count = n.op("add", n.op("subtract", n.reshape(n.op("max", idx), [1]), low), n.scalar(1, idx))
+    span = n.op("dyn.strided_slice", np.arange(dim, dtype=np.int64), low, count, strides=[1])
+    return n.op("take", span, n.op("subtract", idx, low))
+
+
+def _combine_matches(
+    n: Node, data: Value, hits: Value, updates: Value, over: int, order: np.ndarray
+) -> Value:
+    """data with the updates that `hits` matches to each element (along axis `over` of the
+    broadcast of hits and updates; `order` numbers the updates there) combined by the node's
+    reduction; the last matching update wins without one."""
+    reduction = n.attr("reduction", "none")
+    neutral = {"none": 0, "add": 0, "mul": 1, "max": -np.inf, "min": np.inf}.get(reduction)
+    if neutral is None:
+        raise n.error(f"unknown reduction '{reduction}'")
+    if reduction in ("max", "min") and not n.dtype(data).startswith("float"):
+        info = np.iinfo(np.dtype(n.scalar(0, data).dtype))
+        neutral = info.min if reduction == "max" else info.max
+    hit = n.op("greater", n.op("sum", n.cast(hits, "int64"), axis=[over]), n.scalar(0, "int64"))
+    if reduction == "none":
+        last = n.op("max", n.op("where", hits, order, n.scalar(-1, "int64")), axis=[over])
+        hits = n.op("equal", order, n.op("expand_dims", last, axis=over))
+    matched = n.op("where", hits, updates, n.scalar(neutral, data))
+    reducer, combine = {
+        "none": ("sum", None),
+        "add": ("sum", "add"),
+        "mul": ("prod", "multiply"),
+        "max": ("max", "maximum"),
+        "min": ("min", "minimum"),
+    }[reduction]
+    reduced = n.op(reducer, matched, axis=[over])
+    return n.op("where", hit, reduced if combine is None else n.op(combine, data, reduced), data)
+
+
+def _scatter_elements_at_run_time(
+    n: Node, data: Value, idx: Value, updates: Value, axis: int
+) -> Value:
+    shape, ishape = n.shape(data), n.shape(idx)
+    rank = len(shape)
+    if ishape != n.shape(updates) or len(ishape) != rank:
+        raise n.error(
+            f"indices {list(ishape)} and updates {list(n.shape(updates))} must have one shape "
+            f"of the data's rank {rank}"
+        )
+    if DYNAMIC in shape or DYNAMIC in ishape:
+        raise n.unsupported("run-time indices with ? dims")
+    if any(ishape[d] > shape[d] for d in range(rank) if d != axis):
+        raise n.error(f"indices {list(ishape)} do not fit the data {list(shape)} off the axis")
+    size = shape[axis]
+    idx = _in_range(n, _wrap_negative(n, n.cast(idx, "int64"), size), size)
+    # Indices and updates padded to the data's extent off the axis; padded indices name no
+    # position (size is past the end).
+    widths = [[0, 0 if d == axis else shape[d] - ishape[d]] for d in range(rank)]
+    if any(w[1] for w in widths):
+        idx = n.op("nn.pad", idx, n.scalar(size, "int64"), pad_width=widths)
+        updates = n.op("nn.pad", updates, n.scalar(0, updates), pad_width=widths)
+    moved_idx = _moved(n, idx, axis, to_last=True)  # [..., J]
+    moved_updates = _moved(n, updates, axis, to_last=True)
+    count = ishape[axis]
+    positions = np.arange(size, dtype=np.int64).reshape(size, 1)
+    hits = n.op("equal", n.op("expand_dims", moved_idx, axis=rank - 1), positions)  # [..., K, J]
+    out = _combine_matches(
+        n,
+        _moved(n, data, axis, to_last=True),
+        hits,
+        n.op("expand_dims", moved_updates, axis=rank - 1),
+        rank,
+        np.arange(count, dtype=np.int64),
+    )
+    return _moved(n, out, axis, to_last=False)
+
+
+def _scatter_nd_at_run_time(n: Node, data: Value, idx: Value, updates: Value) -> Value:
+    shape, ishape = n.shape(data), n.shape(idx)
+    if DYNAMIC in shape or DYNAMIC in ishape or not ishape:
+        raise n.unsupported("run-time indices with ? dims or of rank 0")
+    k = ishape[-1]
+    if k > len(shape):
+        raise n.error(f"index length {k} exceeds the data's rank {len(shape)}")
+    lead, rest = list(ishape[:-1]), list(shape[k:])
+    if list(n.shape(updates)) != lead + rest:
+        raise n.error(f"updates {list(n.shape(updates))} must have shape {lead + rest}")
+    count, cells, width = int(np.prod(lead)), int(np.prod(shape[:k])), int(np.prod(rest))
+    idx = n.reshape(n.cast(idx, "int64"), [count, k])
+    position: Value = np.zeros(count, np.int64)
+    for j in range(k):  # each coordinate checked against its own axis
+        coord = n.op("take", idx, np.array(j, np.int64), axis=1)
+        coord = _in_range(n, _wrap_negative(n, coord, shape[j]), shape[j])
+        stride = int(np.prod(shape[j + 1 : k]))
+        position = n.op("add", position, n.op("multiply", coord, n.scalar(stride, "int64")))
+    cell = np.arange(cells, dtype=np.int64).reshape(cells, 1, 1)
+    hits = n.op("equal", n.reshape(position, [1, count, 1]), cell)  # [cells, count, 1]
+    out = _combine_matches(
+        n,
+        n.reshape(data, [cells, width]),
+        hits,
+        n.reshape(updates, [1, count, width]),
+        1,
+        np.arange(count, dtype=np.int64).reshape(1, count, 1),
+    )
+    return n.reshape(out, shape)
 
 
 # -- TopK -------------------------------------------------------------------------------------
@@ -260,14 +382,35 @@ def topk(n: Node) -> Sequence[Value]:
 
 @converter("Compress")
 def compress(n: Node) -> Value:
-    x = n.required(0)
-    condition = np.asarray(n.const_input(1, "condition")).astype(bool).reshape(-1)
+    x, given = n.required(0), n.required(1)
     axis = n.attr("axis")
     if axis is None:
         x, axis = _flat(n, x), 0
     axis = n.axis(axis, n.rank(x))
-    kept = np.nonzero(condition[: n.shape(x)[axis]])[0].astype(np.int64)
+    size = n.shape(x)[axis]
+    if not isinstance(given, np.ndarray):
+        return n.op("take", x, _true_positions(n, given, size), axis=axis)
+    condition = given.astype(bool).reshape(-1)
+    kept = np.nonzero(condition[:size])[0].astype(np.int64)
     return n.op("take", x, kept, axis=axis)
+
+
+def _true_positions(n: Node, condition: Value, size: int) -> Value:
+    """(?,) int64: where a condition known only at run time is true among its first `size`
+    entries (as many as it has true ones): `unique` of the positions, those of the false
+    entries replaced by `size` (so they sort last, as one value), cut at the count of true."""
+    if n.rank(condition) != 1 or DYNAMIC in n.shape(condition):
+        raise n.error(f"the condition must be 1-D of static length, not {n.shape(condition)}")
+    length = min(n.shape(condition)[0], size)
+    if length < n.shape(condition)[0]:  # entries past the axis select nothing
+        condition = n.op("strided_slice", condition, begin=[0], end=[length], strides=[1])
+    true = n.op("not_equal", condition, n.scalar(0, condition))
+    marked = n.op("where", true, np.arange(length, dtype=np.int64), n.scalar(size, "int64"))
+    if length == 0:
+        return marked
+    distinct = n.tuple_get(n.op("unique", marked, sorted=True), 0)
+    count = n.reshape(n.op("sum", n.cast(true, "int64")), [1])
+    return n.op("dyn.strided_slice", distinct, np.zeros(1, np.int64), count, strides=[1])
 
 
 @converter("EyeLike")

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from relay_opt.frontends.onnx import runtime_axes
 from relay_opt.frontends.onnx.importer import Node, Value, converter
 from relay_opt.frontends.onnx.ops import spatial_pads
 
@@ -129,17 +130,23 @@ def _shifted(n: Node, y: Value, axis: int, by: int, identity: np.ndarray) -> Val
 def cumulative(n: Node) -> Value:
     """A prefix sum or product as a log-step scan (Hillis and Steele): after step s every
     element combines the 2^s elements up to it, so ceil(log2 L) combines of the whole tensor.
-    Exact for integers; floats are added in a tree order rather than left to right."""
+    Exact for integers; floats are added in a tree order rather than left to right. An axis
+    given at run time picks among the scans along every axis (`runtime_axes.by_axis`)."""
     x = n.required(0)
-    axis_value = n.const_input(1, "axis")
+    axis_value = n.input(1)
     if axis_value is None:
         raise n.error("input 1 (axis) is required")
-    if axis_value.size != 1:
-        raise n.error(f"axis must be a scalar, got shape {tuple(axis_value.shape)}")
     rank = n.rank(x)
     if rank == 0:
         raise n.error("the input must have rank 1 or more")
-    axis = n.axis(int(axis_value.reshape(-1)[0]), rank)
+    if not isinstance(axis_value, np.ndarray):
+        return runtime_axes.by_axis(n, axis_value, rank, rank, lambda d: _scan(n, x, d))
+    if axis_value.size != 1:
+        raise n.error(f"axis must be a scalar, got shape {tuple(axis_value.shape)}")
+    return _scan(n, x, n.axis(int(axis_value.reshape(-1)[0]), rank))
+
+
+def _scan(n: Node, x: Value, axis: int) -> Value:
     length = n.shape(x)[axis]
     combine = "add" if n.op_type == "CumSum" else "multiply"
     identity = n.scalar(0 if n.op_type == "CumSum" else 1, x)

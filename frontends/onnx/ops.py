@@ -1440,8 +1440,11 @@ def split(n: Node) -> Sequence[Value]:
     x = n.required(0)
     shape = n.shape(x)
     axis = n.axis(n.attr("axis", 0), len(shape))
-    if n.opset >= 13 and n.input(1) is not None:
-        sizes = [int(s) for s in n.const_input(1, "split").reshape(-1)]  # pyright: ignore
+    given = n.input(1) if n.opset >= 13 else None
+    if given is not None and not isinstance(given, np.ndarray):
+        return runtime_axes.split_sizes(n, x, axis, given)
+    if given is not None:
+        sizes = [int(s) for s in given.reshape(-1)]
     elif n.opset < 13 and n.has_attr("split"):
         sizes = list(n.attr("split"))
     else:

@@ -10,6 +10,9 @@ reducing axis by axis gives the same result. Dropping the reduced axes (keepdims
 Squeeze and Unsqueeze reshape with `dyn.reshape` to sizes computed from the data's
 (`shape_of` when it has `?` dims) and the per-axis counts, with small int64 tensor
 operators.
+
+One axis given at run time (CumSum's, DFT's) picks among the results along every axis
+(`by_axis`); Split's sizes at run time become run-time slices (`split_sizes`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from xdsl.ir import Block, Region
 
 from relay_opt.dialects.relay import core
 from relay_opt.dialects.relay.types import DYNAMIC, tensor_dtype, tensor_shape, tensor_type
-from relay_opt.frontends.onnx.importer import Node, Value
+from relay_opt.frontends.onnx.importer import Node, OnnxImportError, Value
 
 
 def is_run_time(n: Node, axes: Value | None) -> bool:
@@ -190,3 +193,113 @@ def counted(n: Node, count: Value) -> Value:
     return n.op(
         "dyn.reshape", n.op("arange", zero, count, one, dtype="int64"), n.reshape(count, [1])
     )
+
+
+def _checked_slot(n: Node, at: Value, count: int) -> Value:
+    """`at` ((1,) int64) as a scalar, read back from the slice [at, at + 1) of arange(count):
+    outside [0, count) it is dyn.strided_slice's located bounds error at run time."""
+    valid = n.op(
+        "dyn.strided_slice", np.arange(count, dtype=np.int64), at, np.ones(1, np.int64), strides=[1]
+    )
+    return n.op("take", valid, np.array(0, np.int64))
+
+
+def checked_axis(n: Node, axis: Value, rank: int, axes: list[int]) -> Value:
+    """The position in `axes` of the axis given at run time (one value, a negative one
+    counted from the end of `rank` axes); an axis not among `axes` is a located run-time
+    error (`_checked_slot`)."""
+    if n.shape(axis) not in ((), (1,)):
+        raise n.error(f"the axis must hold one value, not shape {list(n.shape(axis))}")
+    a = n.reshape(n.cast(axis, "int64"), [1])
+    a = n.op("where", n.op("less", a, n.scalar(0, "int64")), n.op("add", a, n.scalar(rank, a)), a)
+    if axes == list(range(len(axes))):
+        return _checked_slot(n, a, len(axes))
+    slot = np.full(rank, -1, np.int64)  # -1 for an axis not among them: out of bounds
+    slot[axes] = np.arange(len(axes))
+    at = n.op("take", slot, _checked_slot(n, a, rank))
+    return _checked_slot(n, n.reshape(at, [1]), len(axes))
+
+
+def by_axis(n: Node, axis: Value, rank: int, count: int, build: Callable[[int], Value]) -> Value:
+    """`build(d)` for the axis d in [0, count) given at run time: a chain of `if (axis ==
+    d) { build(d) } else { ... }`, each candidate built only inside its branch. A candidate
+    that `build` refuses (an OnnxImportError) is left out, and naming it, or an axis
+    outside [0, count), is a located run-time error (`checked_axis`). A result dim on which
+    the candidates disagree is `?`."""
+    graph = n.graph
+    built: list[tuple[Block, dict, Value]] = []
+    axes: list[int] = []
+    refused: OnnxImportError | None = None
+    for d in range(count):
+        try:
+            built.append(_built_apart(n, build, d))
+            axes.append(d)
+        except OnnxImportError as e:
+            refused = refused or e
+    if not built:
+        raise refused or n.error("there is no axis to choose from")
+    a = checked_axis(n, axis, rank, axes)
+    if len(built) == 1:  # still an `if`, so the axis' check is used; its else repeats it
+        built.append(built[0])
+        built[0] = _built_apart(n, build, axes[0])
+    conds = [n.op("equal", a, n.scalar(i, "int64")) for i in range(len(built) - 1)]
+    shapes = [n.shape(v) for _, _, v in built]
+    if len({len(s) for s in shapes}) != 1:
+        raise n.error(f"the candidate axes give results of different ranks: {shapes}")
+    shape = [s[0] if len(set(s)) == 1 else DYNAMIC for s in zip(*shapes, strict=True)]
+    dtype = n.dtype(built[0][2])
+    outer_block, outer_constants = graph.block, graph._materialized  # noqa: SLF001
+    try:
+        for block, constants, v in built:
+            graph.block, graph._materialized = block, constants  # noqa: SLF001
+            if list(n.shape(v)) != shape:  # typed with `?` dims, as the `if` is
+                v = n.op("dyn.reshape", v, n.op("shape_of", v, dtype="int64"))
+            graph.add(core.YieldOp(graph.ssa(v)))
+    finally:
+        graph.block, graph._materialized = outer_block, outer_constants  # noqa: SLF001
+    result_type = tensor_type(shape, dtype)
+    otherwise = built[-1][0]
+    for i in range(len(built) - 2, 0, -1):
+        op = core.IfOp(graph.ssa(conds[i]), result_type, Region(built[i][0]), Region(otherwise))
+        otherwise = Block([op, core.YieldOp(op.result)])
+    op = core.IfOp(graph.ssa(conds[0]), result_type, Region(built[0][0]), Region(otherwise))
+    return graph.add(op).result
+
+
+def _built_apart(n: Node, build: Callable[[int], Value], d: int) -> tuple[Block, dict, Value]:
+    """build(d) in a block of its own (constants made there stay there: they would not
+    dominate later uses)."""
+    graph = n.graph
+    outer_block, outer_constants = graph.block, graph._materialized  # noqa: SLF001
+    graph.block, graph._materialized = Block(), dict(outer_constants)  # noqa: SLF001
+    try:
+        return graph.block, graph._materialized, build(d)  # noqa: SLF001
+    finally:
+        graph.block, graph._materialized = outer_block, outer_constants  # noqa: SLF001
+
+
+def split_sizes(n: Node, x: Value, axis: int, sizes: Value) -> list[Value]:
+    """ONNX Split whose part sizes are known only at run time: one part per output, each a
+    `dyn.strided_slice` at the sum of the sizes before it (every dim `?`). Sizes that do not
+    add up to the axis are dyn.reshape's element-count error (x reshaped to that sum along
+    the axis first); a negative size is the slice's bounds error."""
+    count = n.num_outputs
+    if n.shape(sizes) != (count,):
+        raise n.error(
+            f"split must hold one size per output ({count}), not shape {list(n.shape(sizes))}"
+        )
+    rank = n.rank(x)
+    sizes = n.cast(sizes, "int64")
+    along = np.eye(rank, dtype=np.int64)[axis]
+    dims = _sizes(n, x)
+    x = n.op("dyn.reshape", x, n.op("where", along.astype(bool), n.op("sum", sizes), dims))
+    # begins[i] = sizes[0] + ... + sizes[i - 1]
+    before = np.tril(np.ones((count, count), np.int64), -1)
+    begins = n.op("sum", n.op("multiply", before, n.reshape(sizes, [1, count])), axis=[1])
+    parts = []
+    for i in range(count):
+        at = np.array(i, np.int64)
+        begin = n.op("multiply", along, n.op("take", begins, at))
+        size = n.op("where", along.astype(bool), n.op("take", sizes, at), dims)
+        parts.append(n.op("dyn.strided_slice", x, begin, size, strides=[1] * rank))
+    return parts

@@ -12,6 +12,7 @@ import numpy as np
 
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.dialects.relay.types import DYNAMIC
+from relay_opt.frontends.onnx import runtime_axes
 from relay_opt.frontends.onnx.importer import Node, Value, converter, relay_dtype_of
 from relay_opt.frontends.onnx.runtime_axes import counted, run_time_scalar
 
@@ -112,23 +113,29 @@ def _transform(n: Node, x: Value, axis: int, length: int, inverse: bool, oneside
 def dft(n: Node) -> Value:
     x = n.required(0)
     rank = n.rank(x)
-    if n.opset >= 20:
-        given = n.const_input(2, "axis")
-        axis = -2 if given is None else int(np.asarray(given).reshape(-1)[0])
-    else:
-        axis = int(n.attr("axis", 1))
-    axis = axis % rank
     inverse, onesided = bool(n.attr("inverse", 0)), bool(n.attr("onesided", 0))
     if onesided and not inverse and n.shape(x)[-1] != 1:
         raise n.error("a one-sided DFT takes a real input")
     given_length = n.const_input(1, "dft_length")
-    if given_length is not None and np.asarray(given_length).size:
-        length = int(np.asarray(given_length).reshape(-1)[0])
+
+    def along(axis: int) -> Value:
+        if given_length is not None and np.asarray(given_length).size:
+            length = int(np.asarray(given_length).reshape(-1)[0])
+        else:
+            length = 2 * (n.shape(x)[axis] - 1) if inverse and onesided else n.shape(x)[axis]
+        if length < 1:
+            raise n.error(f"dft_length {length} is not positive")
+        return _transform(n, x, axis, length, inverse, onesided)
+
+    if n.opset >= 20:
+        given = n.input(2)
+        if given is not None and not isinstance(given, np.ndarray):
+            # an axis read at run time: one transform per signal axis (all but the last)
+            return runtime_axes.by_axis(n, given, rank, rank - 1, along)
+        axis = -2 if given is None else int(np.asarray(given).reshape(-1)[0])
     else:
-        length = 2 * (n.shape(x)[axis] - 1) if inverse and onesided else n.shape(x)[axis]
-    if length < 1:
-        raise n.error(f"dft_length {length} is not positive")
-    return _transform(n, x, axis, length, inverse, onesided)
+        axis = int(n.attr("axis", 1))
+    return along(axis % rank)
 
 
 @converter("STFT")
