@@ -589,7 +589,8 @@ def test_output_sizes_read_at_run_time(tmp_path: Path, op: str):
         helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     )
     for values in good:
-        want = reference.run(None, values)[0]
+        with np.errstate(divide="ignore"):  # ONNX's AffineGrid divides by a size - 1 of 0
+            want = reference.run(None, values)[0]
         for got in (exe(*values.values()), interpret(module, values)):
             assert got.shape == want.shape and got.dtype == want.dtype  # pyright: ignore
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)  # pyright: ignore
