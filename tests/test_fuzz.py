@@ -212,6 +212,24 @@ def test_a_mismatch_is_reduced_and_saved_with_its_reproducer(tmp_path):
     assert driver.replay(where).kind == "roundtrip"
 
 
+def test_a_bfloat16_finding_saves_bfloat16_expected_values(tmp_path):
+    """A generated bfloat16 result is rounded to bfloat16, as the interpreter and native code
+    round it: a saved finding's expected.npz held the float32 sum, so `--replay` of a fixed
+    bfloat16 finding (and README.txt's `relay-run ... --rtol 0`) still reported a mismatch."""
+    import ml_dtypes
+
+    g = programs.Generator(np.random.default_rng(0), ["add"])
+    a, b = g.param((8,), "bfloat16"), g.param((8,), "bfloat16")
+    (total,) = g.emit("add", [a, b], {})
+    assert total.exact
+    p = Program(g.params, g.nodes, [total.name])
+    where = driver.save_finding(tmp_path, 1, p, p, driver.Verdict("mismatch", "", (0,)))
+    saved = np.load(where / "expected.npz")["output_0"]
+    np.testing.assert_array_equal(saved, saved.astype(ml_dtypes.bfloat16).astype(np.float32))
+    assert not np.array_equal(saved, a.value + b.value)  # some sums needed rounding
+    assert driver.replay(where).kind == "pass"
+
+
 @pytest.mark.parametrize("dtype", ["int8", "uint8", "int32"])
 def test_integer_prelu_compiles(dtype):
     """nn.prelu on integers was lowered with a float compare (fcmp on i8: LLVM refused the IR)."""
