@@ -6,7 +6,8 @@
     model.mlir:3:10: note: operand 1 is defined here
 
 Ops carry their source position as a `FileLineColLoc` (the MLIR frontend of
-relay-opt records one for every op it parses).
+relay-opt records one for every op it parses); an op imported from ONNX carries its node as a
+`NameLoc`, said after the file: `model.onnx: error: node 3 'conv1' (Conv): message`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from xdsl.dialects.builtin import FileLineColLoc
+from xdsl.dialects.builtin import FileLineColLoc, NameLoc
 from xdsl.ir import Block, Operation, SSAValue
 from xdsl.utils.exceptions import (
     ArgSpecParseError,
@@ -94,20 +95,38 @@ class InternalError(Exception):
         self.details = details
 
 
+def _op_of(anchor: Operation | SSAValue) -> Operation | None:
+    if isinstance(anchor, SSAValue):
+        owner = anchor.owner
+        return owner if isinstance(owner, Operation) else owner.parent_op()
+    return anchor
+
+
 def location_of(anchor: Anchor) -> SourceLoc | None:
     """The source position of an op (or of the nearest enclosing op that has one)."""
     if isinstance(anchor, SourceLoc) or anchor is None:
         return anchor
-    op: Operation | None
-    if isinstance(anchor, SSAValue):
-        owner = anchor.owner
-        op = owner if isinstance(owner, Operation) else owner.parent_op()
-    else:
-        op = anchor
+    op = _op_of(anchor)
     while op is not None:
         loc = op.location
         if isinstance(loc, FileLineColLoc):
             return SourceLoc(loc.filename.data, loc.line.data, loc.column.data)
+        op = op.parent_op()
+    return None
+
+
+def node_of(anchor: Anchor) -> str | None:
+    """Where in a file without lines an op comes from: the `NameLoc` the ONNX importer gives
+    each op it builds (`node 3 'conv1' (Conv)`), when no enclosing op has a position."""
+    if isinstance(anchor, SourceLoc) or anchor is None:
+        return None
+    op = _op_of(anchor)
+    while op is not None:
+        loc = op.location
+        if isinstance(loc, FileLineColLoc):
+            return None
+        if isinstance(loc, NameLoc):
+            return loc.desc.data
         op = op.parent_op()
     return None
 
@@ -137,6 +156,8 @@ def render(
     def one(anchor: Anchor, msg: str, sev: str) -> str:
         loc = location_of(anchor)
         if loc is None:
+            if (node := node_of(anchor)) is not None:  # as the importer's own errors say it
+                return f"{unlocated}: {sev}: {node}: {msg}\n"
             where = unlocated
             if isinstance(anchor, Operation):
                 where = f"'{anchor.name}'"

@@ -80,8 +80,9 @@ class Program:
         self.sources = {self.filename: self.source}
 
     def render(self, err: RelayError) -> str:
-        """An error found later (compiling, running) rendered with the program's source line."""
-        return render_error(err, self.sources)
+        """An error found later (compiling, running) rendered with the program's source line
+        (an error with no line, such as an ONNX model's, names the file)."""
+        return render_error(err, self.sources, unlocated=self.filename)
 
 
 # xDSL 0.74 lexes a string literal with `"(?:[^"...]+|\\..)*"`: after a `"` that is not closed

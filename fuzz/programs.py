@@ -287,6 +287,15 @@ def _scale_of(a: np.ndarray) -> float:
     return float(np.max(np.abs(a.astype(np.float64))))
 
 
+def as_dtype(value: Any, dtype: str) -> Any:
+    """`value` as a `dtype` value: a bfloat16 one (float32 stands in) rounded to bfloat16, as
+    the interpreter and native code round every operator's result, so a generated value, and
+    the expected value a finding saves, is what they compute."""
+    if dtype != "bfloat16":
+        return value
+    return np.asarray(value).astype(ml_dtypes.bfloat16).astype(np.float32)
+
+
 def tolerance(dtype: str, scale: float) -> float:
     """The absolute part of the tolerance of an inexact value of `dtype`."""
     return RTOL.get(dtype, 0.0) * max(1.0, scale)
@@ -410,7 +419,7 @@ class Generator:
     def scalar(self, dtype: str, value: float | int | bool) -> str:
         """A 0-d constant node; its name."""
         name = self.fresh_name("c")
-        array = np.asarray(value).astype(numpy_dtype(dtype))
+        array = as_dtype(np.asarray(value).astype(numpy_dtype(dtype)), dtype)
         self.nodes.append(Node(name, "const", [], dtype=dtype, value=array, scale=_scale_of(array)))
         self.pool.append(Val(name, dtype, array, True, _scale_of(array)))
         return name
@@ -457,6 +466,9 @@ class Generator:
         result_types = list(rtype.types) if isinstance(rtype, TupleType) else [rtype]
         outs = list(out) if isinstance(out, tuple) else [out]
         dtypes = [tensor_dtype(t) for t in result_types]  # pyright: ignore[reportArgumentType]
+        if "bfloat16" in dtypes:
+            outs = [as_dtype(o, d) for o, d in zip(outs, dtypes, strict=True)]
+            out = tuple(outs) if isinstance(out, tuple) else outs[0]
         for o, t in zip(outs, result_types, strict=True):
             static = t.get_shape()  # pyright: ignore[reportAttributeAccessIssue]
             if len(np.shape(o)) != len(static) or any(  # (a ? dim takes any size)

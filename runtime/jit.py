@@ -686,10 +686,11 @@ class _DepthCheck:
         if code >= MATCH_FAILURE_BASE:
             # A failing match?, or another run-time error (`position<TAB>message`).
             position, _, message = self.match_failures[code - MATCH_FAILURE_BASE].partition("\t")
-            raise RelayError(
-                message or "no clause of this match? matches the value (in compiled code)",
-                _source_loc(position),
-            )
+            message = message or "no clause of this match? matches the value (in compiled code)"
+            at = _source_loc(position)
+            if at is None and position:  # an ONNX node: said before the message, as import's
+                message = f"{position}: {message}"
+            raise RelayError(message, at)
         if code:
             name = self.functions[abs(code) - 1]
             at = self.relay_functions.get(name)

@@ -212,6 +212,24 @@ def test_a_mismatch_is_reduced_and_saved_with_its_reproducer(tmp_path):
     assert driver.replay(where).kind == "roundtrip"
 
 
+def test_a_bfloat16_finding_saves_bfloat16_expected_values(tmp_path):
+    """A generated bfloat16 result is rounded to bfloat16, as the interpreter and native code
+    round it: a saved finding's expected.npz held the float32 sum, so `--replay` of a fixed
+    bfloat16 finding (and README.txt's `relay-run ... --rtol 0`) still reported a mismatch."""
+    import ml_dtypes
+
+    g = programs.Generator(np.random.default_rng(0), ["add"])
+    a, b = g.param((8,), "bfloat16"), g.param((8,), "bfloat16")
+    (total,) = g.emit("add", [a, b], {})
+    assert total.exact
+    p = Program(g.params, g.nodes, [total.name])
+    where = driver.save_finding(tmp_path, 1, p, p, driver.Verdict("mismatch", "", (0,)))
+    saved = np.load(where / "expected.npz")["output_0"]
+    np.testing.assert_array_equal(saved, saved.astype(ml_dtypes.bfloat16).astype(np.float32))
+    assert not np.array_equal(saved, a.value + b.value)  # some sums needed rounding
+    assert driver.replay(where).kind == "pass"
+
+
 @pytest.mark.parametrize("dtype", ["int8", "uint8", "int32"])
 def test_integer_prelu_compiles(dtype):
     """nn.prelu on integers was lowered with a float compare (fcmp on i8: LLVM refused the IR)."""
@@ -231,6 +249,37 @@ def test_integer_prelu_compiles(dtype):
     for level in (0, 3):
         got = compile(to_module(p), opt=level)(x, alpha)
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize(
+    "signature, body",
+    [
+        ("%x: Tensor[(300), int8], %y: Tensor[(128), int8]", "(mean(%x), mean(%y))"),
+        ("%x: Tensor[(?, 2), uint8]", "mean(%x, axis=[0])"),
+    ],
+)
+def test_integer_mean_over_more_elements_than_the_dtype_holds(signature, body):
+    """An int8 mean of 300 elements made the count an i8 constant 300, which does not verify
+    (seed 14 #5427); 128 of them divided by 128's bits, -128; a `?` count was truncated to
+    the dtype; the numpy semantics refused a uint8 count of 300. The division is in i64 then."""
+    from relay_opt import load_program
+    from relay_opt.runtime.interpreter import interpret
+    from relay_opt.runtime.jit import compile  # noqa: A004
+
+    text = f'#[version = "0.0.5"]\ndef @main({signature}) {{\n  {body}\n}}\n'
+    module = load_program(text, format="relay").module
+    rng = np.random.default_rng(0)
+    if "int8" in signature and "uint8" not in signature:
+        inputs = [rng.integers(-128, 128, 300, dtype=np.int8), np.full(128, -1, np.int8)]
+    else:
+        inputs = [np.full((300, 2), 255, np.uint8)]
+    want = interpret(module, inputs)
+    want = list(want) if isinstance(want, tuple) else [want]
+    got = compile(module, opt=0)(*inputs)
+    for g, w in zip(got if isinstance(got, tuple) else [got], want, strict=True):
+        np.testing.assert_array_equal(g, w)
+    if len(want) == 2:
+        assert want[1] == -1  # -128 // 128
 
 
 @pytest.mark.parametrize(

@@ -448,3 +448,37 @@ def test_onnx_import_folds_constants_quietly():
     program = _quietly(load_program, model.SerializeToString(), "onnx")
     got = interpret(program.module, [np.zeros(2, np.float32)])
     assert np.isnan(got[0]) and got[1] == -np.inf  # pyright: ignore
+
+
+def test_a_run_time_error_in_an_onnx_model_names_its_node(tmp_path):
+    """Ops imported from ONNX carry their node (a NameLoc): a run-time error, native or
+    interpreted, says the file and the node as the importer's own errors do; it said
+    `<unknown>` (native) or `'relay.vision.roi_align'` (interpreted) before."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    node = helper.make_node(
+        "RoiAlign", ["x", "rois", "i"], ["y"], name="roi", spatial_scale=1e6, sampling_ratio=0
+    )
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 4, 4]),
+            helper.make_tensor_value_info("rois", TensorProto.FLOAT, [1, 4]),
+            helper.make_tensor_value_info("i", TensorProto.INT64, [1]),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 1, 1])],
+    )
+    path = tmp_path / "roi.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 16)]), path)
+    program = load_program(str(path))
+    inputs = [np.ones((1, 1, 4, 4), np.float32), np.array([[0, 0, 3, 3]], np.float32)]
+    inputs.append(np.zeros(1, np.int64))
+    where = f"{path}: error: node 0 'roi' (RoiAlign): 'vision.roi_align'"
+    with pytest.raises(RelayError) as native:
+        compile(program.module, opt=0)(*inputs)
+    assert program.render(native.value).startswith(f"{where}: a region needs more than 65536")
+    with pytest.raises(RelayError) as interpreted:
+        interpret(program.module, inputs)
+    assert program.render(interpreted.value).startswith(f"{where} failed at run time: a region")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from xdsl.dialects.builtin import ModuleOp, TensorType
+from xdsl.dialects.builtin import ModuleOp, NameLoc, StringAttr, TensorType, UnknownLoc
 from xdsl.ir import Attribute, Block, Region, SSAValue
 
 from relay_opt.diagnostics import RelayError
@@ -591,6 +591,8 @@ class GraphImporter:
         check_schema(proto, version, node_label, domain)
         node = Node(self, proto, index)
         node.opset = version
+        # The node is the location of the ops built for it: run-time errors name it.
+        self.builder.location = NameLoc(StringAttr(node_label), UnknownLoc())
         try:
             try:
                 result = fn(node)
@@ -620,6 +622,8 @@ class GraphImporter:
             )
             error.value_name = origin
             raise error from None
+        finally:
+            self.builder.location = None
         results = list(result) if isinstance(result, Sequence) else [result]
         self._note_run_time_shapes(node, results)
         self._note_narrow_types(node)

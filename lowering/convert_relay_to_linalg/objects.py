@@ -643,11 +643,11 @@ def _element_bytes(t: Attribute) -> int:
 
 
 def _position(op: Operation) -> str:
-    """`file:line:col` of an op ("" when it has none)."""
-    from relay_opt.diagnostics import location_of
+    """`file:line:col` of an op, else its ONNX node ("" when it has neither)."""
+    from relay_opt.diagnostics import location_of, node_of
 
     loc = location_of(op)
-    return str(loc) if loc is not None else ""
+    return str(loc) if loc is not None else node_of(op) or ""
 
 
 def runtime_functions() -> list[Operation]:

@@ -119,8 +119,16 @@ def lower_reduce(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
     for a in axes:
         count *= xt.get_shape()[a]
     is_float = Scalar(lw.builder, dtype).is_float
+    element = _element(op)
+    # A count the dtype cannot hold (300 int8 elements, or an unknown run-time count) divides
+    # in i64: the sum, extended, by the count, truncated back (|sum| < count: 0, or -1).
+    narrow = element if isinstance(element, IntegerType) and element.width.data < 64 else None
+    wide = narrow is not None
+    if narrow is not None and all(xt.get_shape()[a] >= 0 for a in axes):
+        bits = narrow.width.data - (0 if dtype.startswith("uint") else 1)
+        wide = max(count, 1) >= 1 << bits
     # Over a `?` axis the count is the run-time product, made once before the kernel.
-    run_time = _run_time_count(lw, x, axes, 0, 0 if is_float else 1, _element(op))
+    run_time = _run_time_count(lw, x, axes, 0, 0 if is_float else 1, i64 if wide else element)
 
     def divide(b: Builder, xs: Sequence[SSAValue], t: Attribute) -> SSAValue:
         s = Scalar(b, dtype)
@@ -128,8 +136,14 @@ def lower_reduce(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
             return s.emit(arith.DivfOp(xs[0], run_time or scalar_const(b, count, t)))
         # Integers: the declaration's count, at least 1 (an empty sum, 0, stays 0; dividing
         # by a constant 0 would trap at -O0 and be poison at -O3).
-        n = run_time or scalar_const(b, max(count, 1), t)
-        return s.emit(arith.DivUIOp(xs[0], n) if s.is_unsigned else arith.DivSIOp(xs[0], n))
+        total = xs[0]
+        if wide:
+            total = s.emit(
+                arith.ExtUIOp(total, i64) if s.is_unsigned else arith.ExtSIOp(total, i64)
+            )
+        n = run_time or scalar_const(b, max(count, 1), i64 if wide else t)
+        q = s.emit(arith.DivUIOp(total, n) if s.is_unsigned else arith.DivSIOp(total, n))
+        return s.emit(arith.TruncIOp(q, narrow)) if wide and narrow is not None else q
 
     return elementwise(lw, op, [total], divide)
 

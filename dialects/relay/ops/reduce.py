@@ -95,7 +95,8 @@ def _mean(x: np.ndarray, axis: tuple[int, ...], keepdims: bool) -> np.ndarray:
         # the integer divide defines it).
         count = int(np.prod([x.shape[a] for a in axis], dtype=np.int64)) or 1
         s = np.sum(x, axis=axis, keepdims=keepdims, dtype=x.dtype)
-        q = np.abs(s.astype(np.int64)) // count if x.dtype.kind == "i" else s // count
+        wide = np.abs(s.astype(np.int64)) if x.dtype.kind == "i" else s.astype(np.uint64)
+        q = wide // wide.dtype.type(count)  # (a count past the dtype's range: numpy refused)
         return np.where(s < 0, -q, q).astype(x.dtype)
     return np.asarray(np.mean(x, axis=axis, keepdims=keepdims, dtype=np.float64))
 
