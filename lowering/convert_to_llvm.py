@@ -1093,6 +1093,26 @@ _READS_MEMREF = (
 )
 
 
+def _only_prefetched(op: Operation) -> bool:
+    """Whether `op` is a buffer's address that only prefetches use (parallelize-loops'
+    blocks): integer arithmetic on it, made a pointer, given to llvm.prefetch, which
+    writes nothing."""
+    if not isinstance(op, memref.ExtractAlignedPointerAsIndexOp):
+        return False
+    todo = list(op.results)
+    while todo:
+        for use in todo.pop().uses:
+            user = use.operation
+            if isinstance(user, llvm.CallIntrinsicOp):
+                if user.intrin.data != "llvm.prefetch.p0":
+                    return False
+            elif isinstance(user, (arith.IndexCastOp, arith.AddiOp, arith.MuliOp, llvm.IntToPtrOp)):
+                todo.extend(user.results)
+            else:
+                return False
+    return True
+
+
 def _noalias_functions(module: ModuleOp) -> set[str]:
     """The bufferized functions whose memref parameters LLVM may take as `noalias`: a write
     through one of them is never seen through another pointer during the call.
@@ -1153,8 +1173,10 @@ def _noalias_functions(module: ModuleOp) -> set[str]:
                     bad.add(name)
                 if any(r in params for r in outs) and sum(r in params for r in set(roots)) > 1:
                     depends.setdefault(callee, set()).add(name)
-            elif any(isinstance(v.type, MemRefType) for v in op.operands) and not isinstance(
-                op, _READS_MEMREF
+            elif (
+                any(isinstance(v.type, MemRefType) for v in op.operands)
+                and not isinstance(op, _READS_MEMREF)
+                and not _only_prefetched(op)
             ):
                 bad.add(name)  # an op this analysis does not know may write a buffer
     # A caller that does not qualify passes its parameters' aliasing on to its callees.

@@ -33,6 +33,11 @@ allocations, affine.apply and scf ops, so nothing else is written. A reduction o
 axis qualifies; the reduced axis does not. Only nests of at least `min-work` operations (the
 trip counts times the operations inside, all bounds constant) are outlined, and each task
 gets at least half that, so a parallel region's fixed cost stays small.
+
+In an outlined nest that streams at least `prefetch-bytes` (all its buffers, default 512
+KiB), an elementwise innermost loop is blocked by cache lines and each block prefetches its
+buffers 4 KiB ahead (`_prefetch_blocks`): memory-bound loops such as tanh over 1M float32
+run about 1.1x faster.
 """
 
 from __future__ import annotations
@@ -49,11 +54,13 @@ from xdsl.dialects.builtin import (
     IntegerType,
     MemRefType,
     ModuleOp,
+    NoneAttr,
     SymbolRefAttr,
     UnrealizedConversionCastOp,
+    i32,
     i64,
 )
-from xdsl.ir import Operation, SSAValue
+from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
@@ -71,6 +78,17 @@ PTR = llvm.LLVMPointerType()
 DEFAULT_MIN_WORK = 1 << 17
 """Operations (trip counts times the ops inside) below which a nest stays serial: about
 30 us of scalar work, against about a microsecond for a parallel region."""
+
+DEFAULT_PREFETCH_BYTES = 1 << 19
+"""Bytes an outlined elementwise nest streams (all its buffers) from which its innermost loop
+prefetches ahead: about a core's L2, below which the data mostly stays in cache."""
+
+PREFETCH_DISTANCE = 4096
+"""How far ahead (bytes) each stream is prefetched: far enough to cover memory latency at
+the loop's speed, within one page of the hardware prefetcher's reach."""
+
+LINE = 64
+"""Cache line bytes: a block of the prefetching loop is one line of its widest buffer."""
 
 _SAFE_OPS = (
     memref.LoadOp,
@@ -217,9 +235,16 @@ class ParallelizeLoopsPass(ModulePass):
     min_work: int = DEFAULT_MIN_WORK
     """Nests with fewer operations (trip counts times the ops inside) stay serial."""
 
+    prefetch_bytes: int = DEFAULT_PREFETCH_BYTES
+    """Outlined elementwise loops that stream at least this many bytes prefetch ahead."""
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         if self.min_work < 1:
             raise RelayError(f"parallelize-loops: min-work must be at least 1, got {self.min_work}")
+        if self.prefetch_bytes < 0:
+            raise RelayError(
+                f"parallelize-loops: prefetch-bytes must be at least 0, got {self.prefetch_bytes}"
+            )
         # Which functions' parameters are noalias, asked before any loop moves out.
         noalias = _noalias_functions(op)
         for f in [f for f in op.ops if isinstance(f, func.FuncOp) and not f.is_declaration]:
@@ -309,6 +334,7 @@ class ParallelizeLoopsPass(ModulePass):
         b.insert(func.ReturnOp())
         for old, new in mapping.items():
             old.replace_uses_with_if(new, lambda use: new_loop.is_ancestor(use.operation))
+        _prefetch_blocks(new_loop, trips, self.prefetch_bytes)
         # The task: its values from the context, its range of iterations.
         task = func.FuncOp(name, (list(BODY_TYPE.inputs), [i64]), visibility="private")
         b = Builder(InsertPoint.at_end(task.body.block))
@@ -385,3 +411,148 @@ def _offset(b: Builder, lb: SSAValue, k: SSAValue, step: SSAValue) -> SSAValue:
     """lb + k * step, k an i64 iteration number."""
     k = b.insert(arith.IndexCastOp(k, IndexType())).result
     return b.insert(arith.AddiOp(lb, b.insert(arith.MuliOp(k, step)).result)).result
+
+
+def _prefetch_blocks(nest: scf.ForOp, trips: int, min_bytes: int) -> None:
+    """Blocks the innermost loop of an outlined elementwise nest by cache lines, each block
+    prefetching every buffer it reads and writes PREFETCH_DISTANCE bytes ahead:
+
+        scf.for %i = %lo to %hi step 1 { body }
+      ->
+        %full = %lo + (%hi - %lo) / B * B
+        scf.for %blk = %lo to %full step B {
+          llvm.call_intrinsic "llvm.prefetch.p0"(address of each buffer at %blk + distance)
+          scf.for %j = 0 to B step 1 { %i = %blk + %j; body }
+        }
+        scf.for %i = %full to %hi step 1 { body }
+
+    B elements are one line of the widest element, so a block is one vector of AVX-512 (two
+    of AVX2) and each line is prefetched once. At 1M float32 the hardware prefetcher alone
+    leaves the loop waiting on memory (measured: tanh 1.1x faster with it). A prefetch
+    inside the scalar body would be copied per vector lane, hence the blocks. Only a loop
+    whose every access is a contiguous row of an identity-layout buffer (its variable the
+    last index, the others defined outside it) is blocked, loads of one element for the whole
+    loop aside; nothing else changes.
+    """
+    loop = nest
+    count = trips
+    while True:
+        inner = [op for op in loop.body.block.ops if isinstance(op, scf.ForOp)]
+        if len(inner) != 1:
+            break
+        n = _trip_count(inner[0])
+        if n is None:
+            return
+        count *= n
+        loop = inner[0]
+    if _constant_int(loop.step) != 1:
+        return
+    iv = loop.body.block.args[0]
+    streams: dict[SSAValue, tuple[list[SSAValue], bool]] = {}
+    for op in loop.body.block.ops:
+        if isinstance(op, (memref.LoadOp, memref.StoreOp)):
+            t = op.memref.type
+            indices = list(op.indices)
+            if isinstance(op, memref.LoadOp) and not any(
+                x is iv or _inside(loop, x) for x in indices
+            ):
+                continue  # the same element in every iteration (a broadcast operand)
+            if (
+                not isinstance(t, MemRefType)
+                or not isinstance(t.layout, NoneAttr)
+                or not indices
+                or indices[-1] is not iv
+                or any(x is iv or _inside(loop, x) for x in indices[:-1])
+            ):
+                return
+            at, written = streams.get(op.memref, (indices, False))
+            streams[op.memref] = (at, written or isinstance(op, memref.StoreOp))
+        elif isinstance(op, scf.YieldOp) or op.dialect_name() in ("arith", "math"):
+            if op.regions:
+                return
+        else:
+            return
+    if not streams:
+        return
+    sizes = [_element_bytes(v.type) for v in streams]  # pyright: ignore[reportArgumentType]
+    if any(s is None for s in sizes):
+        return
+    widest = max(s for s in sizes if s is not None)
+    if count * sum(s for s in sizes if s is not None) < min_bytes:
+        return
+    block = max(1, LINE // widest)
+    n = _trip_count(loop)
+    if n is not None and n < 4 * block:
+        return  # short rows: few blocks, the copy of the body would not pay
+    b = Builder(InsertPoint.before(loop))
+    index = IndexType()
+
+    def const(v: int, t: IndexType | IntegerType = index) -> SSAValue:
+        return b.insert(arith.ConstantOp(IntegerAttr(v, t))).result
+
+    step = const(block)
+    length = b.insert(arith.SubiOp(loop.ub, loop.lb)).result
+    whole = b.insert(arith.MuliOp(b.insert(arith.DivSIOp(length, step)).result, step)).result
+    full = b.insert(arith.AddiOp(loop.lb, whole)).result
+    # Loop-invariant parts first: each buffer's address PREFETCH_DISTANCE ahead, the
+    # intrinsic's operands (read 0 / write 1, locality 3: keep in all levels, 1: data).
+    ahead: dict[SSAValue, SSAValue] = {}
+    for v in streams:
+        base = b.insert(memref.ExtractAlignedPointerAsIndexOp.get(v)).results[0]
+        base = b.insert(arith.IndexCastOp(base, i64)).result
+        ahead[v] = b.insert(arith.AddiOp(base, const(PREFETCH_DISTANCE, i64))).result
+    rw = {False: const(0, i32), True: const(1, i32)}
+    locality, data = const(3, i32), const(1, i32)
+    widths = {size: const(size, i64) for size in set(sizes) if size is not None}
+    zero = const(0)
+    blocks = b.insert(scf.ForOp(loop.lb, full, step, [], Region(Block(arg_types=[index]))))
+    rest = b.insert(loop.clone())
+    rest.operands = [full, *loop.operands[1:]]
+    b = Builder(InsertPoint.at_end(blocks.body.block))
+    start = blocks.body.block.args[0]
+    for (v, (indices, written)), size in zip(streams.items(), sizes, strict=True):
+        assert size is not None
+        t = v.type
+        assert isinstance(t, MemRefType)
+        offset = _linear(b, [*indices[:-1], start], t.get_strides())
+        offset = b.insert(arith.IndexCastOp(offset, i64)).result
+        offset = b.insert(arith.MuliOp(offset, widths[size])).result
+        at = b.insert(arith.AddiOp(ahead[v], offset)).result
+        for line in range(max(1, block * size // LINE)):
+            if line:
+                at = b.insert(arith.AddiOp(at, const(LINE, i64))).result
+            ptr = b.insert(llvm.IntToPtrOp(at)).results[0]
+            args = [ptr, rw[written], locality, data]
+            b.insert(llvm.CallIntrinsicOp("llvm.prefetch.p0", args, []))
+    # The block's loop counts 0..B (a constant trip count LLVM vectorizes without a
+    # remainder); its element is %blk + %j.
+    loop.detach()
+    b.insert(loop)
+    loop.operands = [zero, step, *loop.operands[2:]]
+    b.insert(scf.YieldOp())
+    j = loop.body.block.args[0]
+    element = arith.AddiOp(start, j)
+    loop.body.block.insert_op_before(element, loop.body.block.first_op)  # pyright: ignore[reportArgumentType]
+    j.replace_uses_with_if(element.result, lambda use: use.operation is not element)
+
+
+def _element_bytes(t: MemRefType) -> int | None:
+    e = t.element_type
+    if isinstance(e, AnyFloat):
+        return e.bitwidth // 8
+    if isinstance(e, IntegerType) and e.width.data % 8 == 0:
+        return e.width.data // 8
+    return None
+
+
+def _linear(b: Builder, indices: list[SSAValue], strides) -> SSAValue:  # noqa: ANN001
+    """The element offset of `indices` in a buffer of `strides` (index arithmetic)."""
+    total: SSAValue | None = None
+    for x, stride in zip(indices, strides, strict=True):
+        if stride != 1:
+            x = b.insert(
+                arith.MuliOp(x, b.insert(arith.ConstantOp(IntegerAttr(stride, IndexType()))).result)
+            ).result
+        total = x if total is None else b.insert(arith.AddiOp(total, x)).result
+    assert total is not None
+    return total
