@@ -17,12 +17,12 @@ import os
 import stat
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from xdsl.dialects.builtin import FileLineColLoc, NameLoc
-from xdsl.ir import Block, Operation, SSAValue
+from xdsl.ir import Attribute, Block, Operation, SSAValue
 from xdsl.utils.exceptions import (
     ArgSpecParseError,
     DiagnosticException,
@@ -102,32 +102,34 @@ def _op_of(anchor: Operation | SSAValue) -> Operation | None:
     return anchor
 
 
-def location_of(anchor: Anchor) -> SourceLoc | None:
-    """The source position of an op (or of the nearest enclosing op that has one)."""
+def _enclosing_locations(anchor: Anchor) -> Iterator[Attribute]:
+    """The locations of an anchor's op and of each op enclosing it, innermost first."""
     if isinstance(anchor, SourceLoc) or anchor is None:
-        return anchor
+        return
     op = _op_of(anchor)
     while op is not None:
-        loc = op.location
+        yield op.location
+        op = op.parent_op()
+
+
+def location_of(anchor: Anchor) -> SourceLoc | None:
+    """The source position of an op (or of the nearest enclosing op that has one)."""
+    if isinstance(anchor, SourceLoc):
+        return anchor
+    for loc in _enclosing_locations(anchor):
         if isinstance(loc, FileLineColLoc):
             return SourceLoc(loc.filename.data, loc.line.data, loc.column.data)
-        op = op.parent_op()
     return None
 
 
 def node_of(anchor: Anchor) -> str | None:
     """Where in a file without lines an op comes from: the `NameLoc` the ONNX importer gives
     each op it builds (`node 3 'conv1' (Conv)`), when no enclosing op has a position."""
-    if isinstance(anchor, SourceLoc) or anchor is None:
-        return None
-    op = _op_of(anchor)
-    while op is not None:
-        loc = op.location
+    for loc in _enclosing_locations(anchor):
         if isinstance(loc, FileLineColLoc):
             return None
         if isinstance(loc, NameLoc):
             return loc.desc.data
-        op = op.parent_op()
     return None
 
 
