@@ -140,10 +140,11 @@ class _Function:
 
     def run(self) -> func.FuncOp:
         old = self.old
-        if len(old.body.blocks) != 1:  # branches come later (convert-scf-to-cf): past bufferize
+        if len(old.body.blocks) != 1:  # branches come later (convert-scf-to-cf)
             raise RelayError(
                 f"bufferize expects a function of one block, @{old.sym_name.data} has "
-                f"{len(old.body.blocks)} (a module past bufferize: run the passes after it)",
+                f"{len(old.body.blocks)} (branches come after bufferize: structured control "
+                "flow before it)",
                 old,
             )
         inputs = [_buffer_type(t) for t in old.function_type.inputs]
