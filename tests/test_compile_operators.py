@@ -269,6 +269,27 @@ def test_resize2d_modes_compile_as_interpreted(dtype, attrs):
         assert (want == 10.0).any() and (want != 10.0).any()
 
 
+@pytest.mark.parametrize(("dtype", "fill"), [("bool", True), ("int8", -2), ("int64", -2)])
+def test_crop_extrapolation_value_is_converted_as_a_cast(dtype, fill):
+    """-2.5 outside the image is True in bool data (an i1 constant -2 did not verify: fuzz
+    seed 15 #7157) and -2 in integer data; int64 inside the crop is copied exactly."""
+    from relay_opt.runtime.interpreter import interpret
+
+    x = np.array([[[[1, 0], [0, 2**60 + 1 if dtype == "int64" else 1]]]]).astype(dtype)
+    attrs = {
+        "size": [3, 2],
+        "method": "nearest_neighbor",
+        "coordinate_transformation_mode": "tf_crop_and_resize",
+        "roi": [-0.5, 0.0, 1.0, 1.0],
+        "extrapolation_value": -2.5,
+    }
+    module = module_for("image.resize2d", [x], attrs)
+    want = interpret(module, [x])
+    assert want.dtype == np.dtype(dtype) and (want[0, 0, 0] == fill).all()
+    np.testing.assert_array_equal(want[0, 0, 1:], x[0, 0])  # rows 0.25 and 1.0 of the input
+    np.testing.assert_array_equal(compile(module)(x), want)
+
+
 def test_int64_nearest_resize2d_copies_values_above_2_pow_53_exactly():
     """The interpreter gathers int64 as int64 (it went through float64 and lost low bits that
     native code copies: fuzz seed 13 #7721)."""

@@ -1047,9 +1047,11 @@ def _extrapolate(
     src: str,
     dst: str,
 ) -> SSAValue:
-    """x (NCHW or NHWC, Relay dtype `src`) with `value` where `outside[i, j]`, converted
-    to `dst`."""
+    """x (NCHW or NHWC, Relay dtype `src`) converted to `dst`, with `value` (converted as
+    the declaration converts it) where `outside[i, j]`."""
     from relay_opt.dialects.relay.constants import dense_from_numpy
+    from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
+    from relay_opt.dialects.relay.ops.transform import extrapolation_fill
     from relay_opt.dialects.relay.types import element_type
     from relay_opt.lowering.convert_relay_to_linalg.elementwise import cast_scalar
     from relay_opt.lowering.convert_relay_to_linalg.structured import scalar_const
@@ -1063,9 +1065,11 @@ def _extrapolate(
     spatial = amap(4, [d(1), d(2)] if nhwc else [d(2), d(3)])
 
     def body(b: Builder, a: Sequence[SSAValue]) -> SSAValue:
-        fill = scalar_const(b, value, t.element_type)
-        v = b.insert(arith.SelectOp(a[1], fill, a[0])).results[0]
-        return cast_scalar(b, v, src, dst, out_t.element_type)
+        fill = scalar_const(
+            b, extrapolation_fill(value, numpy_dtype(dst)).item(), out_t.element_type
+        )
+        v = cast_scalar(b, a[0], src, dst, out_t.element_type)
+        return b.insert(arith.SelectOp(a[1], fill, v)).results[0]
 
     return generic(
         lw, [x, mask], [lw.sized_empty(out_t)], [identity, spatial, identity], [PARALLEL] * 4, body

@@ -1575,6 +1575,13 @@ def resize_weights(
     return m, outside
 
 
+def extrapolation_fill(value: float, dtype: np.dtype) -> np.generic:
+    """tf_crop_and_resize's value for points outside the image, in the result's dtype,
+    converted as a cast converts: nonzero is True for bool, integers truncate toward zero."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        return np.float64(value).astype(dtype)
+
+
 def resize_axis_weights(attrs: Attrs, axis: int, in_size: int) -> tuple[np.ndarray, np.ndarray]:
     """resize_weights of resize2d's spatial `axis` (0: height, 1: width)."""
     return resize_weights(
@@ -1601,11 +1608,11 @@ def _resize(attrs: Attrs, x: np.ndarray) -> np.ndarray:
         out = xs[:, :, rows.argmax(axis=1)][:, :, :, cols.argmax(axis=1)]
     else:
         out = rows @ xs.astype(np.float64) @ cols.T
-    outside = out_h[:, None] | out_w[None, :]
-    if outside.any():
-        out = np.where(outside, attrs.extrapolation_value, out)
     out_dtype = numpy_dtype(attrs.out_dtype) if attrs.out_dtype else x.dtype
     out = out.astype(out_dtype)
+    outside = out_h[:, None] | out_w[None, :]
+    if outside.any():
+        out = np.where(outside, extrapolation_fill(attrs.extrapolation_value, out_dtype), out)
     return out.transpose(0, 2, 3, 1).copy() if attrs.layout == "NHWC" else out
 
 
