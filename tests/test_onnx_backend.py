@@ -36,7 +36,7 @@ INVERSE_DFT_NOISE = (
 )
 RANDOM_VALUES = (
     "the expected values are draws of numpy's global generator, which no other generator "
-    "reproduces; relay-opt's are deterministic per seed (tests/test_onnx_sampling.py checks "
+    "reproduces; relay-opt's are deterministic per seed and call (tests/test_onnx_sampling.py checks "
     "their distribution)"
 )
 RANDOM_DROPOUT = (
