@@ -20,6 +20,7 @@ from relay_opt.runtime.jit import compile
 
 _CODES = {np.dtype(np.float16): TensorProto.FLOAT16, np.dtype(np.float32): TensorProto.FLOAT}
 _CODES[np.dtype(np.float64)] = TensorProto.DOUBLE
+_CODES[np.dtype(np.bool_)] = TensorProto.BOOL
 
 
 def _model(nodes, feeds: dict[str, np.ndarray], outs: dict[str, int]) -> onnx.ModelProto:  # noqa: ANN001
@@ -130,3 +131,23 @@ def test_each_call_draws_anew_and_a_fresh_load_repeats_the_calls():
     for call in calls:
         for got, want in zip(call, again(p), strict=True):
             np.testing.assert_array_equal(got, want)
+
+
+def test_dropout_in_training_mode_draws_its_mask_at_run_time():
+    x = np.random.default_rng(0).standard_normal((40, 100)).astype(np.float32)
+    node = helper.make_node("Dropout", ["x", "ratio", "training"], ["y", "mask"], seed=4)
+    feeds = {"x": x, "ratio": np.array(0.25, np.float32), "training": np.array(True)}
+    model = _model([node], feeds, {"y": TensorProto.FLOAT, "mask": TensorProto.BOOL})
+    module = import_onnx(model).module
+    native = compile(module)
+    y, mask = native(*feeds.values())
+    np.testing.assert_array_equal(y, mask * x * np.float32(1 / 0.75))  # as ONNX computes it
+    _near(float(mask.mean()), 0.75, np.sqrt(0.75 * 0.25 / mask.size))
+    for got, want in zip((y, mask), interpret(module, list(feeds.values())), strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert (native(*feeds.values())[1] != mask).any()  # a new mask per call
+    for training, ratio in ((False, 0.25), (True, 0.0)):  # the input and a full mask
+        off = {**feeds, "training": np.array(training), "ratio": np.array(ratio, np.float32)}
+        y, mask = native(*off.values())
+        np.testing.assert_array_equal(y, x)
+        assert mask.all()

@@ -1,5 +1,5 @@
 """ONNX's random operators: RandomUniform, RandomNormal, their *Like forms, Bernoulli and
-Multinomial.
+Multinomial, and Dropout's mask in training mode.
 
 Every call draws new numbers, as onnxruntime does (ONNX fixes no generator). The state is a
 counter per random node, `relay.call_count`: how many times the node ran before in this
@@ -17,6 +17,7 @@ inputs (Bernoulli's probabilities, Multinomial's logits) is Relay as well.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -168,3 +169,37 @@ def multinomial(n: Node) -> Value:
     picked = n.op("sum", n.cast(below, "int32"), axis=[2], keepdims=False)
     clipped = n.op("minimum", picked, n.scalar(classes - 1, "int32"))  # u * total rounded up
     return n.cast(clipped, out_dtype)
+
+
+@converter("Dropout")
+def dropout(n: Node) -> Sequence[Value]:
+    """x * mask / (1 - ratio) with mask = u >= ratio (u uniform in float64, ratio 0.5 when
+    not given) when training_mode is true, as ONNX's reference computes it; the input itself
+    and a mask all true otherwise. A run-time training_mode selects between the two."""
+    x = n.required(0)
+    training = n.input(2) if n.opset >= 12 else None
+    ratio = n.input(1) if n.opset >= 12 else None
+    keep_all = np.ones(n.shape(x), dtype=bool)
+    if training is None or (isinstance(training, np.ndarray) and not training.any()):
+        return [x, keep_all] if n.num_outputs > 1 else [x]
+    if n.shape(training) not in ((), (1,)):
+        raise n.error(f"training_mode must hold one value, got shape {list(n.shape(training))}")
+    if ratio is not None and n.shape(ratio) not in ((), (1,)):
+        raise n.error(f"ratio must hold one value, got shape {list(n.shape(ratio))}")
+    shape = list(n.shape(x))
+    if DYNAMIC in shape:
+        raise n.unsupported(f"training mode for data of shape {shape} (? dims)")
+    rate = n.scalar(0.5, "float64") if ratio is None else n.cast(n.reshape(ratio, []), "float64")
+    u = _unit(n, _stream(n, 0, shape, _call_count(n)), "float64")
+    keep = n.op("greater_equal", u, rate)
+    scale = n.op(
+        "divide", n.scalar(1.0, "float64"), n.op("subtract", n.scalar(1.0, "float64"), rate)
+    )
+    dropped = n.op(
+        "multiply", n.op("multiply", x, n.cast(keep, n.dtype(x))), n.cast(scale, n.dtype(x))
+    )
+    if not isinstance(training, np.ndarray):  # chosen at run time
+        on = n.reshape(n.cast(training, "bool"), [])
+        dropped = n.op("where", on, dropped, x)
+        keep = n.op("logical_or", keep, n.op("logical_not", on))
+    return [dropped, keep] if n.num_outputs > 1 else [dropped]
