@@ -520,3 +520,17 @@ def test_mel_weight_matrix_matches_onnx_reference(
     got = compile(import_onnx(model).module)()
     assert got.dtype == want.dtype
     np.testing.assert_array_equal(got, want)
+
+
+def test_nonzero_of_run_time_data_sizes_its_result_per_call() -> None:
+    node = helper.make_node("NonZero", ["x"], ["y"])
+    x_info = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 4])
+    out = helper.make_tensor_value_info("y", TensorProto.INT64, [3, None])
+    module = import_onnx(_model([node], [x_info], [out], opset=13)).module
+    native = compile(module)
+    x = np.random.default_rng(1).standard_normal((2, 3, 4)).astype(np.float32)
+    x[x < 0.3] = 0
+    for data in (x, np.zeros_like(x)):  # some nonzero elements, then none
+        want = np.array(np.nonzero(data), np.int64)
+        np.testing.assert_array_equal(native(data), want)
+        np.testing.assert_array_equal(interpret(module, [data]), want)
