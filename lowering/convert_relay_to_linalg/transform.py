@@ -906,8 +906,10 @@ def _adaptive_weights(out_size: int, in_size: int) -> np.ndarray:
 @lowering(AdaptiveAvgPool2D)
 def lower_adaptive_avg_pool(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     from relay_opt.dialects.relay.ops.nn import layouts_are_native
-    from relay_opt.lowering.convert_relay_to_linalg.nn import through_nchw
+    from relay_opt.lowering.convert_relay_to_linalg.nn import bf16_in_float32, through_nchw
 
+    if (widened := bf16_in_float32(lw, op)) is not None:
+        return widened
     if not layouts_are_native(op):
         return through_nchw(lw, op)
     shape = shape_of(args[0])
