@@ -32,18 +32,26 @@ def _model(x_type: int, shape: list[int], **attrs: object) -> onnx.ModelProto:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 9)])
 
 
-# The modes differ only after counting, so one case is compiled, every one interpreted.
+# The modes differ only after counting, so one case is compiled (a short one: compile time
+# grows with the (length, skip) pairs), every one interpreted.
 @pytest.mark.parametrize(
-    ("mode", "low", "dtype", "shape", "weights", "native"),
+    ("mode", "low", "high", "skip", "dtype", "shape", "weights", "native"),
     [
-        # uni-, bi- and trigrams, skips, a repeated bigram
-        ("TFIDF", 1, np.int32, [2, 9], [0.5, 1, 2, 3, 4, 5, 6], True),
-        ("IDF", 2, np.int64, [9], [0.5, 1, 2, 3, 4, 5, 6], False),
-        ("TF", 1, np.int64, [3, 7], None, False),
+        ("TFIDF", 1, 2, 1, np.int32, [2, 9], [0.5, 1, 2, 3, 4, 5, 6], True),
+        # uni-, bi- and trigrams (a repeated bigram), skips up to 2
+        ("IDF", 2, 3, 2, np.int64, [9], [0.5, 1, 2, 3, 4, 5, 6], False),
+        ("TF", 1, 3, 2, np.int64, [3, 7], None, False),
     ],
 )
 def test_tfidf_vectorizer_matches_onnx_reference(
-    mode: str, low: int, dtype: type, shape: list[int], weights: list[float] | None, native: bool
+    mode: str,
+    low: int,
+    high: int,
+    skip: int,
+    dtype: type,
+    shape: list[int],
+    weights: list[float] | None,
+    native: bool,
 ) -> None:
     extra = {} if weights is None else {"weights": weights}
     x_type = TensorProto.INT32 if dtype is np.int32 else TensorProto.INT64
@@ -52,8 +60,8 @@ def test_tfidf_vectorizer_matches_onnx_reference(
         shape,
         mode=mode,
         min_gram_length=low,
-        max_gram_length=3,
-        max_skip_count=2,
+        max_gram_length=high,
+        max_skip_count=skip,
         **POOL,
         **extra,
     )
