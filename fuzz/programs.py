@@ -87,19 +87,7 @@ EPILOGUE = (
 )  # fmt: skip
 
 
-KNOWN_BUGS: list[tuple[str, Callable[[list[Val], dict[str, Any]], bool], str]] = [
-    (
-        "image.resize2d",
-        lambda xs, attrs: (
-            xs[0].dtype not in FLOATS
-            and attrs.get("method", "linear") != "nearest_neighbor"
-            and attrs.get("out_dtype", "") not in FLOATS
-        ),
-        "linear or cubic resize2d of integer data into integers is refused (not lowered yet; "
-        "nearest is, and a float out_dtype); "
-        "lowering/convert_relay_to_linalg/transform.py lower_resize2d",
-    ),
-]
+KNOWN_BUGS: list[tuple[str, Callable[[list[Val], dict[str, Any]], bool], str]] = []
 """(operator, whether a call hits the bug, the bug): calls the fuzzer leaves out until the bug
 is fixed, so that a fixed-seed run stays clean (`--include-known-bugs` generates them)."""
 

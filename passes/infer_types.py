@@ -432,6 +432,9 @@ class Inference:
 
         self.defer(Pending(op, lambda: not isinstance(self.solver.find(tup), Var), solve))
 
+    def call_count(self, op: core.CallCountOp, ret: Term | None) -> None:
+        self.unify(self.term(op.result), Leaf(core.COUNT_TYPE), op, "call_count: {a} vs {b}")
+
     def ref_create(self, op: core.RefCreateOp, ret: Term | None) -> None:
         self.unify(self.term(op.result), Con("ref", (self.term(op.value),)), op, "ref: {a} vs {b}")
 
@@ -625,6 +628,7 @@ _HANDLERS: dict[type[Operation], Callable[[Inference, Operation, Term | None], N
     core.RefCreateOp: Inference.ref_create,
     core.RefReadOp: Inference.ref_read,
     core.RefWriteOp: Inference.ref_write,
+    core.CallCountOp: Inference.call_count,
     adt.ConstructOp: Inference.construct,
     adt.MatchOp: Inference.match,
 }  # pyright: ignore

@@ -13,6 +13,7 @@ Values: numpy arrays (rank 0 for scalars), Python tuples, `Closure`,
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +42,10 @@ from relay_opt.dialects.relay.types import DYNAMIC, tensor_dtype
 from relay_opt.runtime.values import ADTValue, RefCell  # noqa: F401 - the API's value classes
 
 Value = Any
+
+_CALL_COUNTS: weakref.WeakKeyDictionary[Operation, int] = weakref.WeakKeyDictionary()
+"""Each `relay.call_count` op's runs so far: the interpreter's counters live with the module's
+ops, so a module loaded again starts at 0, as compiled code does."""
 
 
 @dataclass
@@ -269,6 +274,10 @@ class Interpreter:
         elif isinstance(op, core.RefWriteOp):
             env[op.ref].value = env[op.value]
             env.values[op.result] = ()
+        elif isinstance(op, core.CallCountOp):
+            count = _CALL_COUNTS.get(op, 0)
+            _CALL_COUNTS[op] = count + 1
+            env.values[op.result] = np.array(count, np.uint64)
         else:
             raise RelayError(f"the interpreter does not know '{op.name}'", op)
         return None

@@ -60,17 +60,10 @@ def _flat(value: object) -> list[np.ndarray]:
 # tanh, another summation order: fuzz's INEXACT_FLOAT_OPS), where the one rounding may go the
 # other way: one bfloat16 ulp. Two ulps let leaky_relu's alpha rounded to bfloat16 through.
 ONE_ULP = INEXACT_FLOAT_OPS
-ROUNDS_INSIDE = {
-    "nn.avg_pool2d": "the window's sum is rounded before the division",
-    "nn.adaptive_avg_pool2d": "the window's sum is rounded before the division",
-    "nn.batch_norm": "decomposed into bfloat16 operators (x - mean, var + epsilon, ...)",
-    "nn.softmax": "the exponentials and their sum are rounded",
-    "nn.log_softmax": "the shifted values and the log of the sum are rounded",
-    "image.resize2d": "the interpolation's terms are rounded",
-}
-"""Operators whose native code rounds a bfloat16 intermediate too (up to 25 ulps where a sum
-cancels): compared within 2^-6, relative and absolute, until they compute in float32."""
-RTOL, ATOL = 2.0**-6, 2.0**-6
+# avg_pool2d, adaptive_avg_pool2d, batch_norm, softmax, log_softmax and resize2d rounded a
+# bfloat16 intermediate (a window's sum, the exponentials: up to 25 ulps) and were compared
+# within 2^-6 until they computed in float32; now they are held to the rule above.
+RTOL, ATOL = 2.0**-6, 2.0**-6  # float results of another dtype than bfloat16
 
 
 def _ulps(got: np.ndarray, want: np.ndarray) -> int:
@@ -99,14 +92,12 @@ def test_bf16_compiled_matches_interpreter(name: str) -> None:
             for g, w in zip(_flat(got), _flat(want), strict=True):
                 t = module.body.block.first_op.function_type.outputs.data[0]  # pyright: ignore
                 assert g.shape == w.shape, (name, opt)
-                if g.dtype == BF16 and name not in ROUNDS_INSIDE:
+                if g.dtype == BF16:
                     assert w.dtype == np.float32, (name, "bfloat16 stands in as float32")
                     ulps = _ulps(g, w)
                     assert ulps <= (1 if name in ONE_ULP else 0), f"{name} -O{opt}: {ulps} ulps"
                     continue
-                if g.dtype == BF16:
-                    g = g.astype(np.float32)
-                elif w.dtype.kind == "f":
+                if w.dtype.kind == "f":
                     g = g.astype(w.dtype)
                 else:
                     np.testing.assert_array_equal(g, w, err_msg=f"{name} -O{opt} {t}")

@@ -220,8 +220,7 @@ def test_out_dtype_of_contractions(name, shapes, attrs, dtype, out_dtype, opt):
 )
 def test_integer_nearest_resize2d(attrs, dtype, opt):
     """Nearest resize of integers: 0/1 weights multiplied in the integer dtype; it multiplied
-    them with mulf on i8 (LLVM refused the IR). Linear resize of integers is refused cleanly."""
-    from relay_opt.diagnostics import RelayError
+    them with mulf on i8 (LLVM refused the IR)."""
     from relay_opt.runtime.interpreter import interpret
 
     x = np.random.default_rng(0).integers(0, 100, (1, 2, 3, 4)).astype(dtype)
@@ -229,8 +228,33 @@ def test_integer_nearest_resize2d(attrs, dtype, opt):
     got, want = compile(module, opt=opt)(x), interpret(module, [x])
     assert got.dtype == want.dtype == np.dtype(dtype)
     np.testing.assert_array_equal(got, want)
-    with pytest.raises(RelayError, match="resize2d linear of .* data is not lowered yet"):
-        compile(module_for("image.resize2d", [x], {"size": [5, 7]}), opt=opt)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "attrs"),
+    [
+        ("uint8", {"size": [5, 7], "method": "cubic"}),  # overshoots both ends of 0..255
+        ("int32", {"size": [2, 3], "antialias": True}),
+    ],
+)
+def test_integer_weighted_resize2d_rounds_half_to_even_and_saturates(dtype: str, attrs: dict):
+    """Cubic, linear and antialiased resize of integers computes in float64 and rounds the
+    result half to even, saturated to the dtype, as ONNX's Resize does."""
+    from relay_opt.runtime.interpreter import interpret
+
+    x = np.zeros((1, 2, 4, 6), dtype)
+    x[..., ::2, ::3] = 255 if dtype == "uint8" else -7  # sharp edges: cubic overshoots
+    x[..., 1::2, 1::3] = 3
+    module = module_for("image.resize2d", [x], attrs)
+    got, want = compile(module)(x), interpret(module, [x])
+    wide = interpret(
+        module_for("image.resize2d", [x.astype(np.float64)], attrs), [x.astype(np.float64)]
+    )
+    info = np.iinfo(dtype)
+    np.testing.assert_array_equal(want, np.clip(np.round(wide), info.min, info.max).astype(dtype))
+    np.testing.assert_array_equal(got, want)
+    if dtype == "uint8":
+        assert wide.min() < 0 and wide.max() > 255
 
 
 @pytest.mark.parametrize(

@@ -36,18 +36,14 @@ INVERSE_DFT_NOISE = (
 )
 RANDOM_VALUES = (
     "the expected values are draws of numpy's global generator, which no other generator "
-    "reproduces; relay-opt's are deterministic per seed (tests/test_onnx_sampling.py checks "
+    "reproduces; relay-opt's are deterministic per seed and call (tests/test_onnx_sampling.py checks "
     "their distribution)"
 )
-RANDOM_DROPOUT = (
-    "training-mode Dropout with a ratio above 0: ONNX's expected output comes from numpy's "
-    "random generator, and relay-opt's Dropout draws no mask: the compiled model refuses it at run time"
-)
 KNOWN_FAILURES: dict[str, str] = {
-    "test_training_dropout_cpu": RANDOM_DROPOUT,
-    "test_training_dropout_default_cpu": RANDOM_DROPOUT,
-    "test_training_dropout_default_mask_cpu": RANDOM_DROPOUT,
-    "test_training_dropout_mask_cpu": RANDOM_DROPOUT,
+    "test_training_dropout_cpu": RANDOM_VALUES,
+    "test_training_dropout_default_cpu": RANDOM_VALUES,
+    "test_training_dropout_default_mask_cpu": RANDOM_VALUES,
+    "test_training_dropout_mask_cpu": RANDOM_VALUES,
     "test_dft_inverse_cpu": INVERSE_DFT_NOISE,
     "test_dft_inverse_opset19_cpu": INVERSE_DFT_NOISE,
     "test_attention_4d_causal_fp16_expanded_cpu": FP16_ULPS,

@@ -492,3 +492,45 @@ def test_unet_upsampling_resize_matches_onnx_reference(mode: str):
     (want,) = ReferenceEvaluator(model).run(None, feeds)
     got = compile(import_onnx(model).module)(feeds["x"])
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("bins", "length", "rate", "low", "high", "dtype"),
+    [(5, 64, 16000, 20.0, 7000.0, 11), (12, 30, 8000, 0.0, 4000.0, 1)],  # the second: equal edges
+)
+def test_mel_weight_matrix_matches_onnx_reference(
+    bins: int, length: int, rate: int, low: float, high: float, dtype: int
+) -> None:
+    node = helper.make_node(
+        "MelWeightMatrix", ["m", "n", "r", "lo", "hi"], ["y"], output_datatype=dtype
+    )
+    inits = [
+        numpy_helper.from_array(np.array(v, t), name)
+        for name, v, t in (
+            ("m", bins, np.int64),
+            ("n", length, np.int64),
+            ("r", rate, np.int64),
+            ("lo", low, np.float32),
+            ("hi", high, np.float32),
+        )
+    ]
+    out = helper.make_tensor_value_info("y", dtype, [length // 2 + 1, bins])
+    model = _model([node], [], [out], inits, opset=17)
+    (want,) = ReferenceEvaluator(model).run(None, {})
+    got = compile(import_onnx(model).module)()
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+
+
+def test_nonzero_of_run_time_data_sizes_its_result_per_call() -> None:
+    node = helper.make_node("NonZero", ["x"], ["y"])
+    x_info = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 4])
+    out = helper.make_tensor_value_info("y", TensorProto.INT64, [3, None])
+    module = import_onnx(_model([node], [x_info], [out], opset=13)).module
+    native = compile(module)
+    x = np.random.default_rng(1).standard_normal((2, 3, 4)).astype(np.float32)
+    x[x < 0.3] = 0
+    for data in (x, np.zeros_like(x)):  # some nonzero elements, then none
+        want = np.array(np.nonzero(data), np.int64)
+        np.testing.assert_array_equal(native(data), want)
+        np.testing.assert_array_equal(interpret(module, [data]), want)

@@ -496,17 +496,6 @@ RUN_TIME_SIZES: dict[str, tuple[Any, ...]] = {
         {"x": _F[:24].reshape(3, 2, 4), "shape": _i64(2, -1)},
         "a size of the new shape",
     ),
-    "Dropout": (
-        ("Dropout", ["x", "ratio", "training"], {}),
-        [("x", "float32", [2, 3]), ("ratio", "float32", []), ("training", "bool", [])],
-        13,
-        [
-            {"x": _F[:6].reshape(2, 3), "ratio": np.array(r, np.float32), "training": np.array(t)}
-            for r, t in ((0.5, False), (0.0, True))
-        ],
-        {"x": _F[:6].reshape(2, 3), "ratio": np.array(0.5, np.float32), "training": np.array(True)},
-        "a size of the new shape",
-    ),
     "MaxUnpool": (
         ("MaxUnpool", ["x", "idx", "shape"], {"kernel_shape": [2], "strides": [2]}),
         [("x", "float32", [1, 1, 2]), ("idx", "int64", [1, 1, 2]), ("shape", "int64", [3])],

@@ -1,12 +1,16 @@
 """ONNX's random operators (frontends/onnx/sampling.py). ONNX's node tests compare with numpy's
 global generator, which nothing else reproduces (they are known failures in
 test_onnx_backend.py), so these tests check the distributions on many draws (bounds of
-about 5 standard errors), the ranges, the dtypes, and that a seed fixes the values; compiled
-code and the interpreter agree exactly."""
+about 5 standard errors), the ranges, the dtypes, that every call draws anew and that a seed
+fixes the sequence of calls; compiled code and the interpreter draw the same words (exactly
+equal results, but for float64 log and cos in normal draws)."""
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
+import onnx
 import pytest
 from onnx import TensorProto, helper
 
@@ -16,20 +20,28 @@ from relay_opt.runtime.jit import compile
 
 _CODES = {np.dtype(np.float16): TensorProto.FLOAT16, np.dtype(np.float32): TensorProto.FLOAT}
 _CODES[np.dtype(np.float64)] = TensorProto.DOUBLE
+_CODES[np.dtype(np.bool_)] = TensorProto.BOOL
+
+
+def _model(nodes, feeds: dict[str, np.ndarray], outs: dict[str, int]) -> onnx.ModelProto:  # noqa: ANN001
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info(k, _CODES[v.dtype], v.shape) for k, v in feeds.items()],
+        [helper.make_tensor_value_info(name, code, None) for name, code in outs.items()],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 22)])
 
 
 def _run(node, feeds: dict[str, np.ndarray], out: int = TensorProto.FLOAT) -> np.ndarray:  # noqa: ANN001
-    graph = helper.make_graph(
-        [node],
-        "g",
-        [helper.make_tensor_value_info(k, _CODES[v.dtype], v.shape) for k, v in feeds.items()],
-        [helper.make_tensor_value_info(node.output[0], out, None)],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 22)])
-    imported = import_onnx(model)
+    imported = import_onnx(_model([node], feeds, {node.output[0]: out}))
     args = [feeds[name] for name in imported.input_names]
     got = compile(imported.module)(*args)
-    np.testing.assert_array_equal(got, interpret(imported.module, args))
+    want = interpret(imported.module, args)
+    if node.op_type.startswith("RandomNormal"):  # float64 log and cos: libm's and numpy's
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-13)
+    else:
+        np.testing.assert_array_equal(got, want)
     return got
 
 
@@ -97,3 +109,45 @@ def test_a_random_dtype_that_is_not_float_is_a_located_error():
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 22)])
     with pytest.raises(OnnxImportError, match=r"\(RandomUniform\): dtype int32 is not a float"):
         import_onnx(model)
+
+
+def test_each_call_draws_anew_and_a_fresh_load_repeats_the_calls():
+    p = np.full((4, 64), 0.5, np.float32)
+    nodes = [
+        helper.make_node("RandomUniform", [], ["u"], shape=[4, 64], seed=2.0),
+        helper.make_node("Bernoulli", ["p"], ["b"], seed=3.0),
+    ]
+    model = _model(nodes, {"p": p}, {"u": TensorProto.FLOAT, "b": TensorProto.FLOAT})
+    module = import_onnx(model).module
+    native = compile(module)
+    calls = [native(p) for _ in range(3)]
+    for earlier, later in pairwise(calls):
+        assert (earlier[0] != later[0]).mean() > 0.99
+        assert (earlier[1] != later[1]).any()
+    for call in calls:  # the interpreter's counters advance with the module's calls
+        for got, want in zip(call, interpret(module, [p]), strict=True):
+            np.testing.assert_array_equal(got, want)
+    again = compile(import_onnx(model).module)  # a fresh load (here from the compile cache)
+    for call in calls:
+        for got, want in zip(call, again(p), strict=True):
+            np.testing.assert_array_equal(got, want)
+
+
+def test_dropout_in_training_mode_draws_its_mask_at_run_time():
+    x = np.random.default_rng(0).standard_normal((40, 100)).astype(np.float32)
+    node = helper.make_node("Dropout", ["x", "ratio", "training"], ["y", "mask"], seed=4)
+    feeds = {"x": x, "ratio": np.array(0.25, np.float32), "training": np.array(True)}
+    model = _model([node], feeds, {"y": TensorProto.FLOAT, "mask": TensorProto.BOOL})
+    module = import_onnx(model).module
+    native = compile(module)
+    y, mask = native(*feeds.values())
+    np.testing.assert_array_equal(y, mask * x * np.float32(1 / 0.75))  # as ONNX computes it
+    _near(float(mask.mean()), 0.75, np.sqrt(0.75 * 0.25 / mask.size))
+    for got, want in zip((y, mask), interpret(module, list(feeds.values())), strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert (native(*feeds.values())[1] != mask).any()  # a new mask per call
+    for training, ratio in ((False, 0.25), (True, 0.0)):  # the input and a full mask
+        off = {**feeds, "training": np.array(training), "ratio": np.array(ratio, np.float32)}
+        y, mask = native(*off.values())
+        np.testing.assert_array_equal(y, x)
+        assert mask.all()

@@ -28,6 +28,7 @@ def get_relay_dialect() -> Dialect:
         core.RefCreateOp,
         core.RefReadOp,
         core.RefWriteOp,
+        core.CallCountOp,
         adt.TypeDefOp,
         adt.ConstructorOp,
         adt.ConstructOp,

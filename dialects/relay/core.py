@@ -16,6 +16,7 @@ from xdsl.dialects.builtin import (
     DenseResourceAttr,
     FunctionType,
     IntegerType,
+    Signedness,
     StringAttr,
     SymbolNameConstraint,
     SymbolRefAttr,
@@ -999,8 +1000,33 @@ class RefWriteOp(IRDLOperation):
         return op
 
 
+# ---------------------------------------------------------------------------
+# State of a loaded module
+# ---------------------------------------------------------------------------
+
+COUNT_TYPE = TensorType(IntegerType(64, Signedness.UNSIGNED), [])
+
+
+@irdl_op_definition
+class CallCountOp(IRDLOperation):
+    """`%n = relay.call_count : tensor<ui64>` is how many times this op ran before in this
+    loaded module (0 on its first run): the state behind per-call random draws. Each op
+    counts on its own; the count lives with the compiled code (a global) or, in the
+    interpreter, with the module, and starts at 0 when the module is loaded or compiled."""
+
+    name = "relay.call_count"
+
+    result = result_def(COUNT_TYPE)
+
+    assembly_format = "attr-dict `:` type($result)"
+
+    def __init__(self) -> None:
+        super().__init__(result_types=[COUNT_TYPE])
+
+
 __all__ = [
     "CallClosureOp",
+    "CallCountOp",
     "CallOp",
     "ClosureOp",
     "ConstantOp",

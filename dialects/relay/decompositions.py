@@ -11,8 +11,8 @@ group_norm and l2_normalize through them):
     l2_normalize(x)              ->  x * rsqrt(max(sum(x * x, axis), eps))
 
 The per-channel vectors get trailing size-1 axes so they broadcast along `axis`. float16 and
-bfloat16 data are normalized in float32 and rounded once (all but batch_norm, whose statistics
-are given). The
+bfloat16 data are normalized in float32 and rounded once (batch_norm's float16, whose
+statistics are given, computes in float16). The
 operands must have tensor types (run infer-types first).
 """
 
@@ -58,7 +58,10 @@ def along(b: RelayBuilder, vector: SSAValue, axis: int, rank: int) -> SSAValue:
 
 def batch_norm(b: RelayBuilder, op: RelayOperatorOp) -> SSAValue:
     """Field 0 of batch_norm (the other two are its moving mean and variance, unchanged)."""
-    x, gamma, beta, mean, var = op.operands
+    dtype = tensor_dtype(op.operands[0].type)  # pyright: ignore[reportArgumentType]
+    x, gamma, beta, mean, var = (
+        b.call(Cast, v, dtype="float32") if dtype == "bfloat16" else v for v in op.operands
+    )  # bfloat16 computes in float32 and rounds once, as the interpreter
     attrs = op.attrs
     rank = len(shape_of(x))
     axis = normalize_axis(attrs.axis, rank)
@@ -68,7 +71,8 @@ def batch_norm(b: RelayBuilder, op: RelayOperatorOp) -> SSAValue:
     if attrs.center:
         shift = b.call(Add, shift, beta)
     scaled = b.call(Multiply, x, along(b, scale, axis, rank))
-    return b.call(Add, scaled, along(b, shift, axis, rank))
+    y = b.call(Add, scaled, along(b, shift, axis, rank))
+    return b.call(Cast, y, dtype=dtype) if dtype == "bfloat16" else y
 
 
 HALVES = ("float16", "bfloat16")

@@ -156,6 +156,7 @@ def _load_converters() -> None:
         rnn,
         sampling,
         signal,
+        text,
         training,
         vision,
     )

@@ -413,6 +413,28 @@ def _true_positions(n: Node, condition: Value, size: int) -> Value:
     return n.op("dyn.strided_slice", distinct, np.zeros(1, np.int64), count, strides=[1])
 
 
+@converter("NonZero")
+def nonzero(n: Node) -> Value:
+    """[rank, ?] int64: the indices of the nonzero elements in row-major order, one row per
+    axis: the flat positions `_true_positions` finds, unravelled by each axis's stride."""
+    x = n.required(0)
+    shape = n.shape(x)
+    if not shape or DYNAMIC in shape:
+        raise n.unsupported(f"an input of shape {list(shape)} (0-d, or ? dims)")
+    if isinstance(x, np.ndarray):
+        return np.array(np.nonzero(x), dtype=np.int64).reshape(len(shape), -1)
+    size = int(np.prod(shape))
+    flat = _true_positions(n, n.reshape(x, [size]), size)
+    strides = np.cumprod((shape[1:] + (1,))[::-1])[::-1]
+    rows = []
+    for stride, dim in zip(strides.tolist(), shape, strict=True):
+        index = n.op(
+            "mod", n.op("floor_divide", flat, n.scalar(stride, "int64")), n.scalar(dim, "int64")
+        )
+        rows.append(n.op("expand_dims", index, axis=0))
+    return rows[0] if len(rows) == 1 else n.op("concatenate", rows, axis=0)
+
+
 @converter("EyeLike")
 def eye_like(n: Node) -> Value:
     from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype

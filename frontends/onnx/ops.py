@@ -169,43 +169,6 @@ def identity(n: Node) -> Value:
     return n.required(0)
 
 
-@converter("Dropout")
-def dropout(n: Node) -> Sequence[Value]:
-    """Dropout for inference: the output is the input and the mask all true, which is
-    ONNX's result when training_mode is false or the ratio is 0. relay-opt has no random
-    generator, so a training_mode that is true with a ratio above 0 (0.5 when none is given)
-    is refused: while importing when both are known, else at run time, where the data is
-    passed through dyn.reshape to its own shape, with a -1 size in that case (its located
-    error: 'a size of the new shape is negative')."""
-    x = n.required(0)
-    training = n.input(2) if n.opset >= 12 else None
-    ratio = n.input(1) if n.opset >= 12 else None
-    if training is not None and not (isinstance(training, np.ndarray) and not training.any()):
-        if n.shape(training) not in ((), (1,)):
-            raise n.error(f"training_mode must hold one value, got shape {list(n.shape(training))}")
-        if ratio is not None and n.shape(ratio) not in ((), (1,)):
-            raise n.error(f"ratio must hold one value, got shape {list(n.shape(ratio))}")
-        if isinstance(training, np.ndarray) and (ratio is None or isinstance(ratio, np.ndarray)):
-            if ratio is None or float(ratio.reshape(-1)[0]) != 0:
-                raise n.unsupported("training_mode=True with a ratio above 0 (no random generator)")
-        else:
-            dropping = n.reshape(n.cast(training, "bool"), [])
-            if ratio is not None:
-                zero = n.scalar(0, ratio)
-                dropping = n.op(
-                    "logical_and", dropping, n.reshape(n.op("not_equal", ratio, zero), [])
-                )
-            shape = n.shape(x)
-            if DYNAMIC in shape:
-                raise n.unsupported("a run-time training_mode for data with ? dims")
-            sizes = np.array(shape, np.int64)
-            refused = n.op("where", dropping, np.full_like(sizes, -1), sizes)
-            x = n.reshape(n.op("dyn.reshape", x, refused), shape)
-    if n.num_outputs > 1:
-        return [x, np.ones(n.shape(x), dtype=bool)]
-    return [x]
-
-
 @converter("Where")
 def where(n: Node) -> Value:
     return n.op("where", n.required(0), n.required(1), n.required(2))

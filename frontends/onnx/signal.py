@@ -272,3 +272,43 @@ def blackman_window(n: Node) -> Value:
     c1 = n.op("multiply", _cos(n, i, d, 1), n.scalar(0.5, i))
     c2 = n.op("multiply", _cos(n, i, d, 2), n.scalar(0.08, i))
     return _window(n, n.op("add", n.op("subtract", n.scalar(0.42, i), c1), c2))
+
+
+@converter("MelWeightMatrix")
+def mel_weight_matrix(n: Node) -> Value:
+    """[dft_length // 2 + 1, num_mel_bins] triangular filters, computed while importing (every
+    input decides the shape or where the triangles lie): num_mel_bins + 2 edges evenly spaced
+    on the mel scale, each turned into a spectrogram bin (rounded down, in the inputs' dtypes,
+    as ONNX's reference computes them); filter i rises from edge i to edge i + 1 and falls to
+    edge i + 2 (a single 1 when the first two coincide)."""
+
+    def one(i: int, name: str) -> np.ndarray:
+        v = n.const_input(i, name)
+        if v is None or v.size != 1:
+            raise n.error(f"{name} must be one value")
+        return v.reshape(())
+
+    count, length = int(one(0, "num_mel_bins")), int(one(1, "dft_length"))
+    rate, low, high = one(2, "sample_rate"), one(3, "lower_edge_hertz"), one(4, "upper_edge_hertz")
+    if count < 1 or length < 1 or rate <= 0:
+        raise n.error(f"num_mel_bins {count}, dft_length {length}, sample_rate {rate}: need > 0")
+    with np.errstate(all="ignore"):
+        low_mel = 2595 * np.log1p(low / 700) / np.log(10)
+        high_mel = 2595 * np.log1p(high / 700) / np.log(10)
+        mel = np.arange(0, count + 2) * ((high_mel - low_mel) / (count + 2)) + low_mel
+        hertz = 700 * np.expm1(mel / 2595 * np.log(10))
+        edges = ((length + 1) * hertz) // rate
+    bins = length // 2 + 1
+    if not np.isfinite(edges).all():
+        raise n.error(f"the mel edges {edges.tolist()} are not finite")
+    edges = edges.astype(np.int64)
+    left, center, right = edges[:-2], edges[1:-1], edges[2:]
+    if edges.min() < 0 or center.max() >= bins or right.max() > bins:
+        raise n.error(f"the mel edges {edges.tolist()} fall outside the {bins} spectrogram bins")
+    j = np.arange(bins)[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rising = np.where(center > left, (j - left) / (center - left), j == center)
+        falling = (right - j) / (right - center)
+    out = np.where((left <= j) & (j <= center), rising, 0.0)
+    out = np.where((center <= j) & (j < right), falling, out)
+    return out.astype(numpy_dtype(relay_dtype_of(int(n.attr("output_datatype", 1)), "output")))

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from xdsl.builder import Builder
 from xdsl.context import Context
-from xdsl.dialects import arith, func, math, scf, tensor
+from xdsl.dialects import arith, func, llvm, math, scf, tensor
 from xdsl.dialects.builtin import (
     BytesAttr,
     DenseIntOrFPElementsAttr,
@@ -42,6 +42,7 @@ from xdsl.dialects.builtin import (
     i1,
     i64,
 )
+from xdsl.dialects.linalg import ops as linalg
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint
@@ -117,6 +118,8 @@ class Lowerer:
         """Fused groups inlined so far: each call of a primitive closure is a group of its own."""
         self.objects = Objects(self)  # pyright: ignore[reportArgumentType]
         self.relay_functions: dict[str, core.FuncOp] = {}
+        self.counters = 0
+        """`relay.call_count` ops lowered so far: each has a global of its own."""
         self.result_sizes: tuple[Attribute, list[SSAValue]] = (i1, [])
         """The result type of the operator being lowered and the run-time sizes of its `?`
         dims: what `sized_empty` gives a tensor.empty of that type."""
@@ -267,6 +270,10 @@ class Lowerer:
         for op in list(module.ops):
             op.detach()
         new_ops += self.objects.finish(new_ops)
+        new_ops += [
+            llvm.GlobalOp(i64, _counter(k), "internal", value=IntegerAttr(0, i64), alignment=8)
+            for k in range(self.counters)
+        ]
         module.body.block.add_ops([*_external_declarations(new_ops), *new_ops])
         module.attributes.update(self.objects.module_attributes())
 
@@ -344,6 +351,9 @@ class Lowerer:
             return
         if isinstance(op, core.IfOp):
             self.if_(op)
+            return
+        if isinstance(op, core.CallCountOp):
+            self.values[op.result] = [self.call_count()]
             return
         if isinstance(op, RelayOperatorOp):
             rule = RULES.get(type(op))
@@ -448,6 +458,17 @@ class Lowerer:
         for inner in reversed(inlined):
             inner.erase(safe_erase=False)
 
+    def call_count(self) -> SSAValue:
+        """The count before this run, read from the op's global, which is then incremented
+        (an internal global starts at 0 in every engine or process that loads the code)."""
+        at = self.insert(llvm.AddressOfOp(_counter(self.counters), OBJECT)).results[0]
+        self.counters += 1
+        count = self.insert(llvm.LoadOp(at, i64)).results[0]
+        one = self.insert(llvm.ConstantOp(IntegerAttr(1, i64), i64)).results[0]
+        self.insert(llvm.StoreOp(self.insert(llvm.AddOp(count, one)).results[0], at))
+        t = TensorType(i64, [])
+        return self.insert(linalg.FillOp([count], [self.sized_empty(t)], [t])).results[0]
+
     def constant(self, op: core.ConstantOp) -> SSAValue:
         value = op.value
         t = signless(value.get_type())
@@ -509,6 +530,10 @@ def _external_declarations(ops: list[Operation]) -> list[func.FuncOp]:
                     types = ([a.type for a in call.arguments], [r.type for r in call.results])
                     declared[name] = func.FuncOp.external(name, *types)
     return list(declared.values())
+
+
+def _counter(k: int) -> str:
+    return f"relay_opt_call_count_{k}"
 
 
 def _has_dynamic_dims(t: TensorType[Attribute]) -> bool:

@@ -13,7 +13,9 @@ from xdsl.builder import Builder
 from xdsl.dialects import arith, math, scf, tensor
 from xdsl.dialects.builtin import (
     AffineMapAttr,
+    BFloat16Type,
     DenseArrayBase,
+    Float32Type,
     IndexType,
     IntegerType,
     StringAttr,
@@ -118,6 +120,24 @@ def _in_out_dtype(lw: Lowerer, op: RelayOperatorOp) -> SSAValue | None:
         attrs["out_dtype"] = ""
         operands = [b.call(Cast, v, dtype=out_dtype) for v in op.operands]
         return b.call(type(op), *operands, **attrs)
+
+    return lower_through_relay(lw, op, build)
+
+
+def bf16_in_float32(lw: Lowerer, op: RelayOperatorOp) -> SSAValue | None:
+    """An operator whose steps would round a bfloat16 intermediate (a window's sum, the
+    exponentials) computes in float32 from its operands cast up, and its result rounds to
+    bfloat16 once, as the interpreter's does. None when no operand is bfloat16."""
+    if not any(tensor_dtype(v.type) == "bfloat16" for v in op.operands):  # pyright: ignore[reportArgumentType]
+        return None
+
+    def build(b: RelayBuilder, op: RelayOperatorOp) -> SSAValue:
+        attrs = {k: v for k, v in op.attrs.items() if v is not None}
+        operands = [
+            b.call(Cast, v, dtype="float32") if tensor_dtype(v.type) == "bfloat16" else v  # pyright: ignore[reportArgumentType]
+            for v in op.operands
+        ]
+        return b.call(Cast, b.call(type(op), *operands, **attrs), dtype="bfloat16")
 
     return lower_through_relay(lw, op, build)
 
@@ -735,6 +755,8 @@ def lower_max_pool(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SS
 
 @lowering(AvgPool2D)
 def lower_avg_pool(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    if (widened := bf16_in_float32(lw, op)) is not None:
+        return widened
     return _pool(lw, op, args[0], "avg")
 
 
@@ -824,6 +846,8 @@ def _reduce_axis(
 
 @lowering(Softmax, LogSoftmax)
 def lower_softmax(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    if (widened := bf16_in_float32(lw, op)) is not None:
+        return widened
     x = args[0]
     axis = normalize_axis(op.attrs.axis, len(shape_of(x)))
     peak = _reduce_axis(lw, x, axis, -pymath.inf, arith.MaximumfOp)
@@ -924,8 +948,12 @@ def lower_batch_norm(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> 
     g, bt, m, v = (_channel(lw, a, axis, rank) for a in (gamma, beta, mean, var))
     eps, scale, center = op.attrs.epsilon, op.attrs.scale, op.attrs.center
 
-    def body(b: Builder, a: Sequence[SSAValue], t: Attribute) -> SSAValue:
-        xv, gv, bv, mv, vv = a[:5]
+    def body(b: Builder, a: Sequence[SSAValue], out: Attribute) -> SSAValue:
+        # bfloat16 computes in float32 and rounds once (legalize-bf16 would round each step)
+        t = Float32Type() if isinstance(out, BFloat16Type) else out
+        xv, gv, bv, mv, vv = (
+            v if t == out else b.insert(arith.ExtFOp(v, t)).results[0] for v in a[:5]
+        )
         e = b.insert(arith.AddfOp(vv, scalar_const(b, eps, t))).results[0]
         y = b.insert(arith.SubfOp(xv, mv)).results[0]
         y = b.insert(arith.MulfOp(y, b.insert(math.RsqrtOp(e)).results[0])).results[0]
@@ -933,7 +961,7 @@ def lower_batch_norm(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> 
             y = b.insert(arith.MulfOp(y, gv)).results[0]
         if center:
             y = b.insert(arith.AddfOp(y, bv)).results[0]
-        return y
+        return y if t == out else b.insert(arith.TruncFOp(y, out)).results[0]
 
     out = _elementwise_typed(lw, out_t, [x, g, bt, m, v], body)
     return [out, mean, var]
@@ -1217,7 +1245,7 @@ def lower_deformable_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValu
     ow) tap once, reading its offset and mask, bilinearly at the moved position (4 reads at
     clamped indices, 0 outside) times the mask, in float32 (float64 for float64); the second
     contracts those columns with the weight over (input channel of the group, kh, kw)."""
-    from xdsl.dialects.builtin import Float16Type, Float32Type, Float64Type, IndexType
+    from xdsl.dialects.builtin import Float16Type, Float64Type
 
     from relay_opt.lowering.convert_relay_to_linalg.structured import index
 

@@ -906,8 +906,10 @@ def _adaptive_weights(out_size: int, in_size: int) -> np.ndarray:
 @lowering(AdaptiveAvgPool2D)
 def lower_adaptive_avg_pool(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     from relay_opt.dialects.relay.ops.nn import layouts_are_native
-    from relay_opt.lowering.convert_relay_to_linalg.nn import through_nchw
+    from relay_opt.lowering.convert_relay_to_linalg.nn import bf16_in_float32, through_nchw
 
+    if (widened := bf16_in_float32(lw, op)) is not None:
+        return widened
     if not layouts_are_native(op):
         return through_nchw(lw, op)
     shape = shape_of(args[0])
@@ -1007,9 +1009,10 @@ def _dynamic_adaptive_avg(lw: Lowerer, op: RelayOperatorOp, x: SSAValue) -> SSAV
 @lowering(Resize2D)
 def lower_resize2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     """Two contractions with the registry's weight matrices (one spatial axis each: a
-    cubic row has 4 taps, an antialiased one 2 / scale as many), in float32 or float64;
-    tf_crop_and_resize's outputs outside the roi then take the extrapolation value, and the
-    result converts to out_dtype."""
+    cubic row has 4 taps, an antialiased one 2 / scale as many), in float32 or float64
+    (integer data in float64, exact for 32-bit values); tf_crop_and_resize's outputs outside
+    the roi then take the extrapolation value, and the result converts to out_dtype (an
+    integer one rounded half to even and saturated, as the declaration says)."""
     from relay_opt.dialects.relay.ops.transform import resize_axis_weights
 
     attrs = op.attrs
@@ -1024,8 +1027,8 @@ def lower_resize2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SS
         # sums of 2 to 2 / scale taps, float32 at least (the declaration sums in float64)
         compute = "float64" if "float64" in (src, dst) else "float32"
     else:
-        # Integer results of float arithmetic need the declaration's order (and truncation).
-        raise RelayError(f"image.resize2d {attrs.method} of {src} data is not lowered yet", op)
+        compute = "float64"
+    rounded = attrs.method != "nearest_neighbor" and dst.startswith(("int", "uint"))
     (rows, out_h), (cols, out_w) = (
         resize_axis_weights(attrs, 0, h),
         resize_axis_weights(attrs, 1, w),
@@ -1033,9 +1036,9 @@ def lower_resize2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SS
     x = args[0] if compute == src else _convert(lw, args[0], src, compute)
     x = _separable(lw, op, x, rows, cols, compute)
     outside = out_h[:, None] | out_w[None, :]
-    if not outside.any():
+    if not outside.any() and not rounded:
         return x if compute == dst else _convert(lw, x, compute, dst)
-    return _extrapolate(lw, x, outside, attrs.extrapolation_value, nhwc, compute, dst)
+    return _extrapolate(lw, x, outside, attrs.extrapolation_value, nhwc, compute, dst, rounded)
 
 
 def _extrapolate(
@@ -1046,12 +1049,14 @@ def _extrapolate(
     nhwc: bool,
     src: str,
     dst: str,
+    rounded: bool = False,
 ) -> SSAValue:
-    """x (NCHW or NHWC, Relay dtype `src`) converted to `dst`, with `value` (converted as
-    the declaration converts it) where `outside[i, j]`."""
+    """x (NCHW or NHWC, Relay dtype `src`) converted to `dst` (`rounded`: to an integer
+    dtype, half to even and saturated), with `value` (converted as the declaration converts
+    it) where `outside[i, j]`."""
     from relay_opt.dialects.relay.constants import dense_from_numpy
     from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
-    from relay_opt.dialects.relay.ops.transform import extrapolation_fill
+    from relay_opt.dialects.relay.ops.transform import extrapolation_fill, resize_integer_bounds
     from relay_opt.dialects.relay.types import element_type
     from relay_opt.lowering.convert_relay_to_linalg.elementwise import cast_scalar
     from relay_opt.lowering.convert_relay_to_linalg.structured import scalar_const
@@ -1068,7 +1073,16 @@ def _extrapolate(
         fill = scalar_const(
             b, extrapolation_fill(value, numpy_dtype(dst)).item(), out_t.element_type
         )
-        v = cast_scalar(b, a[0], src, dst, out_t.element_type)
+        v = a[0]
+        if rounded:
+            v = b.insert(math.RoundEvenOp(v)).results[0]
+            for bound, keep in zip(
+                resize_integer_bounds(numpy_dtype(dst)), ("oge", "ole"), strict=True
+            ):
+                limit = scalar_const(b, bound, t.element_type)
+                inside = b.insert(arith.CmpfOp(v, limit, keep)).results[0]
+                v = b.insert(arith.SelectOp(inside, v, limit)).results[0]
+        v = cast_scalar(b, v, src, dst, out_t.element_type)
         return b.insert(arith.SelectOp(a[1], fill, v)).results[0]
 
     return generic(

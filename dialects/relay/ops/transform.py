@@ -1609,11 +1609,20 @@ def _resize(attrs: Attrs, x: np.ndarray) -> np.ndarray:
     else:
         out = rows @ xs.astype(np.float64) @ cols.T
     out_dtype = numpy_dtype(attrs.out_dtype) if attrs.out_dtype else x.dtype
+    if attrs.method != "nearest_neighbor" and np.issubdtype(out_dtype, np.integer):
+        out = np.clip(np.round(out), *resize_integer_bounds(out_dtype))
     out = out.astype(out_dtype)
     outside = out_h[:, None] | out_w[None, :]
     if outside.any():
         out = np.where(outside, extrapolation_fill(attrs.extrapolation_value, out_dtype), out)
     return out.transpose(0, 2, 3, 1).copy() if attrs.layout == "NHWC" else out
+
+
+def resize_integer_bounds(dtype: np.dtype) -> tuple[float, float]:
+    """An integer result of a weighted resize is rounded half to even and saturated to these
+    (ONNX's Resize): the dtype's range, as float64 values whose conversion is exact."""
+    info = np.iinfo(dtype)
+    return float(info.min), float(np.nextafter(float(info.max) + 1, 0))
 
 
 @register(

@@ -302,6 +302,13 @@ relay.func @f(%x: tensor<f32>) -> tuple<tensor<f32>> {
   relay.return %0 : tuple<tensor<f32>>
 }
 
+// -----
+// CHECK: invalid.mlir:[[# @LINE + 2]]:3: error: Expected attribute tensor<ui64> but got tensor<i64>
+relay.func @f() -> tensor<i64> {
+  %0 = relay.call_count : tensor<i64>
+  relay.return %0 : tensor<i64>
+}
+
 // ---- ADTs and match (adt.py) ----------------------------------------------------------
 
 // -----
