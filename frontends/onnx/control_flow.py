@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from xdsl.dialects.builtin import TensorType
 from xdsl.ir import Attribute, Block, Region, SSAValue
 
 from relay_opt.dialects.relay import core
@@ -38,10 +39,10 @@ from relay_opt.frontends.onnx.importer import (
 )
 
 
-def _import_branch(node: Node, name: str) -> tuple[Block, list[Value]]:
-    """The nodes of subgraph attribute `name` imported into a fresh block; its outputs.
-    Constants materialized inside the branch stay there: the outer graph must not reuse
-    them (they would not dominate its later uses)."""
+def _import_branch(node: Node, name: str) -> tuple[Block, dict, list[Value]]:
+    """The nodes of subgraph attribute `name` imported into a fresh block; the constants
+    materialized there and its outputs. Those constants stay in the branch: the outer graph
+    must not reuse them (they would not dominate its later uses)."""
     graph = node.graph
     subgraph = node.subgraph(name)
     if len(subgraph.input):
@@ -57,10 +58,28 @@ def _import_branch(node: Node, name: str) -> tuple[Block, list[Value]]:
             if vi.name not in graph.env:
                 raise node.error(f"output '{vi.name}' of the {name} subgraph is never computed")
             outputs.append(graph.env[vi.name])
-        return graph.block, outputs
+        return graph.block, graph._materialized, outputs  # noqa: SLF001
     finally:
         graph.block, graph._materialized = outer_block, outer_materialized  # noqa: SLF001
         graph.env = outer_env  # the branch's names are its own
+
+
+def _joined_type(node: Node, k: int, a: Value, b: Value) -> Attribute:
+    """Output k's type over both branches: tensors of one rank and dtype join to `?` dims
+    where their sizes differ; other types must agree."""
+    ta, tb = _type_of(a), _type_of(b)
+    if isinstance(ta, TensorType) and isinstance(tb, TensorType):
+        sa, sb = tensor_shape(ta), tensor_shape(tb)
+        if ta.element_type == tb.element_type and len(sa) == len(sb):
+            return tensor_type(
+                [x if x == y else DYNAMIC for x, y in zip(sa, sb, strict=True)], tensor_dtype(ta)
+            )
+    elif types_compatible(ta, tb):
+        return ta
+    raise node.unsupported(
+        f"output {k} of the branches differs in rank or type ({ta} and {tb}): "
+        "relay-opt's `if` joins only tensor sizes, into ? dims"
+    )
 
 
 @converter("If")
@@ -70,32 +89,36 @@ def if_(node: Node) -> Any:  # noqa: ANN401
         raise node.error(f"the condition must have one element, not shape {node.shape(cond)}")
     if isinstance(cond, np.ndarray):  # known while importing: only the branch taken
         taken = "then_branch" if bool(cond.reshape(-1)[0]) else "else_branch"
-        block, outputs = _import_branch(node, taken)
+        block, _, outputs = _import_branch(node, taken)
         for op in list(block.ops):  # its run-time part joins the enclosing block
             op.detach()
             node.graph.add(op)
         return outputs
     cond = node.reshape(node.cast(cond, "bool"), [])
-    regions, types = [], []
-    for name in ("then_branch", "else_branch"):
-        block, outputs = _import_branch(node, name)
-        graph = node.graph
-        outer_block = graph.block
-        graph.block = block  # the branch's value is built at its end
-        try:
-            values = [graph.ssa(v) for v in outputs]
+    branches = [_import_branch(node, name) for name in ("then_branch", "else_branch")]
+    then_out, else_out = branches[0][2], branches[1][2]
+    joined = [
+        _joined_type(node, k, a, b) for k, (a, b) in enumerate(zip(then_out, else_out, strict=True))
+    ]
+    graph = node.graph
+    regions = []
+    for block, materialized, outputs in branches:
+        outer_block, outer_materialized = graph.block, graph._materialized  # noqa: SLF001
+        graph.block, graph._materialized = block, materialized  # noqa: SLF001
+        try:  # the branch's value is built at its end, typed with the joined `?` dims
+            values = [
+                graph.ssa(v)
+                if _type_of(v) == t or isinstance(v, np.ndarray)  # (a constant's type fits)
+                else graph.ssa(node.op("dyn.reshape", v, node.op("shape_of", v, dtype="int64")))
+                for v, t in zip(outputs, joined, strict=True)
+            ]
             value = values[0] if len(values) == 1 else graph.builder.tuple(values)
             graph.add(core.YieldOp(value))
         finally:
-            graph.block = outer_block
+            graph.block, graph._materialized = outer_block, outer_materialized  # noqa: SLF001
         regions.append(Region(block))
-        types.append(value.type)
-    if not types_compatible(types[0], types[1]):
-        raise node.unsupported(
-            f"the branches' outputs differ in type ({types[0]} and {types[1]}): "
-            "relay-opt's `if` has one result type (no `?` shapes across branches yet)"
-        )
-    result = node.graph.add(core.IfOp(node.graph.ssa(cond), types[0], *regions)).result
+    result_type = joined[0] if len(joined) == 1 else tuple_type(joined)
+    result = graph.add(core.IfOp(graph.ssa(cond), result_type, *regions)).result
     n = len(node.subgraph("then_branch").output)
     if n == 1:
         return [result]
