@@ -598,3 +598,58 @@ def test_output_sizes_read_at_run_time(tmp_path: Path, op: str):
         exe(*bad.values())
     with pytest.raises(RelayError, match="failed at run time"):
         interpret(module, bad)
+
+
+# A Loop's scan output whose length is its run-time trip count (and condition); an If whose
+# branches give tensors of different sizes (its result's dim 0 is `?`).
+CONTROL_FLOW = {
+    "loop": (
+        """
+        <ir_version: 8, opset_import: ["" : 13]>
+        g (int64 n, bool c, float[2] y) => (float[2] last, float[?,2] all) {
+          last, all = Loop (n, c, y) <body = b (int64 i, bool c_in, float[2] y_in)
+              => (bool c_out, float[2] y_out, float[2] s) {
+            c_out = Identity (c_in)
+            f = Cast <to = 1> (i)
+            y_out = Add (y_in, f)
+            s = Mul (y_out, y_out)
+          }>
+        }""",
+        [(3, True), (0, True), (2, False), (-1, True)],
+    ),
+    "if": (
+        """
+        <ir_version: 8, opset_import: ["" : 11]>
+        g (int64 n, bool c, float[2] y) => (float[?,2] out) {
+          out = If (c) <
+            then_branch = t () => (float[1,2] a) { a = Unsqueeze <axes = [0]> (y) },
+            else_branch = e () => (float[3,2] b) { a1 = Unsqueeze <axes = [0]> (y)
+                                                   b = Concat <axis = 0> (a1, a1, a1) }
+          >
+        }""",
+        [(0, True), (0, False)],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CONTROL_FLOW))
+def test_control_flow_sized_at_run_time(tmp_path: Path, name: str):
+    """Compiled once from the input shapes, natively and interpreted against ONNX's reference
+    at each trip count and condition."""
+    import onnx
+    from onnx.reference import ReferenceEvaluator
+
+    text, runs = CONTROL_FLOW[name]
+    model = onnx.parser.parse_model(text)
+    path = tmp_path / "model.onnx"
+    onnx.save(model, path)
+    module = load_program(path).module
+    exe = compile(module, opt=1, cache=False)
+    y = np.array([0.5, -1.0], np.float32)
+    for n, c in runs:
+        values = {"n": np.array(n, np.int64), "c": np.array(c), "y": y}
+        if name == "loop" and (n <= 0 or not c):  # (the reference stacks no iteration)
+            want = [y, np.zeros((0, 2), np.float32)]
+        else:
+            want = ReferenceEvaluator(model).run(None, values)
+        _check(module, exe, values, want)  # pyright: ignore[reportArgumentType]
