@@ -199,6 +199,42 @@ def test_resize_of_run_time_scales_or_sizes(tmp_path: Path, given: str, attrs: d
         np.testing.assert_allclose(interpreted, want, rtol=1e-5, atol=1e-6)  # pyright: ignore[reportArgumentType]
 
 
+@pytest.mark.parametrize(
+    "attrs",
+    [
+        # (one axis: the cubic weights compile slower; two, in reverse order, for linear)
+        {"mode": "cubic", "antialias": 1, "exclude_outside": 1, "cubic_coeff_a": -0.5, "axes": [3]},
+        {"mode": "linear", "antialias": 1, "coordinate_transformation_mode": "align_corners"},
+    ],
+)
+def test_resize_weights_of_run_time_scales(tmp_path: Path, attrs: dict[str, Any]):
+    """Cubic and antialiased Resize whose scales are an input: each axis' weights are built
+    at run time (more taps when downsampling), against ONNX's reference within 1e-6."""
+    from onnx import TensorProto, helper
+    from onnx.reference import ReferenceEvaluator
+
+    attrs = {"axes": [3, 2], **attrs}
+    count = len(attrs["axes"])
+    node = helper.make_node("Resize", ["x", "", "s"], ["y"], **attrs)
+    inputs = [
+        helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 3, 5]),
+        helper.make_tensor_value_info("s", TensorProto.FLOAT, [count]),
+    ]
+    module = _model(tmp_path, node, inputs, ["y"], 18)
+    exe = compile(module, opt=1, cache=False)
+    graph = helper.make_graph([node], "r", inputs, [helper.make_tensor_value_info("y", 1, None)])
+    reference = ReferenceEvaluator(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    )
+    x = np.random.default_rng(3).standard_normal((1, 1, 3, 5)).astype(np.float32)
+    for v in [(0.4, 1.0), (1.5, 0.7), (0.25, 2.0)]:  # (width's scale, height's)
+        s = np.array(v[:count], np.float32)
+        want = reference.run(None, {"x": x, "s": s})[0]
+        for got in (exe(x, s), interpret(module, {"x": x, "s": s})):
+            assert got.shape == want.shape  # pyright: ignore[reportAttributeAccessIssue]
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)  # pyright: ignore[reportArgumentType]
+
+
 def test_tf_crop_and_resize_of_a_run_time_roi(tmp_path: Path):
     """A linear crop of the spatial axes whose roi is an input: positions from the roi at run
     time, the ones outside the input take extrapolation_value."""

@@ -1982,7 +1982,8 @@ def resize(n: Node) -> Value:
     if coordinate == "tf_crop_and_resize" and (roi is None or 0 in n.shape(roi)):
         raise n.error("tf_crop_and_resize needs a roi")
     known = all(v is None or isinstance(v, np.ndarray) for v in (scales, sizes))
-    if _filtered(n, mode, coordinate, known and not isinstance(roi, np.ndarray)):
+    bound = known and (roi is None or isinstance(roi, np.ndarray))
+    if bound and _filtered(n, mode, coordinate):
         return _resize_by_weights(n, x, scales, sizes, axes, mode, coordinate, nearest, aspect)
     fill = float(n.attr("extrapolation_value", 0.0))
     gathers = (n, x, scales, sizes, axes, mode, coordinate, nearest, aspect, roi, fill)
@@ -2026,17 +2027,15 @@ def resize(n: Node) -> Value:
     )
 
 
-def _filtered(n: Node, mode: str, coordinate: str, roi_only_at_run_time: bool) -> bool:
-    """Whether a Resize takes weights from the registry's resize_weights, computed while
-    importing (run-time scales, sizes or roi must then be bound: the backend does):
-    cubic and antialias (more than the gathers' nearest or linear pick), and a crop, except
-    that the gathers crop by a run-time roi when the scales or sizes are known (gathers of
-    run-time sizes compile several times slower than bound ones)."""
+def _filtered(n: Node, mode: str, coordinate: str) -> bool:
+    """Whether a Resize with known scales, sizes and roi takes weights from the registry's
+    resize_weights, computed while importing: cubic and antialias (more than the gathers'
+    nearest or linear pick), and a crop. With any of them read at run time, the gathers
+    crop, and build cubic and antialiased weights (`_run_time_weights`)."""
     if n.op_type != "Resize" or n.opset < 11:
         return False
     aa = bool(n.attr("antialias", 0)) and mode != "nearest"
-    crop = coordinate == "tf_crop_and_resize" and not roi_only_at_run_time
-    return mode == "cubic" or aa or crop
+    return mode == "cubic" or aa or coordinate == "tf_crop_and_resize"
 
 
 def _resize_by_weights(
@@ -2060,7 +2059,6 @@ def _resize_by_weights(
     rank = len(shape)
     if DYNAMIC in shape:
         raise n.unsupported(f"{mode} Resize of data with ? dims")
-    # the weights are computed here: run-time scales, sizes or roi must be bound (the backend does)
     what = "sizes" if sizes is not None else "scales"
     given = n.const_input(3 if sizes is not None else 2, what)
     if not n.dtype(x).startswith(("float", "bfloat")):
@@ -2174,8 +2172,10 @@ def _resize_by_gathers(
         raise n.unsupported(f"{n.op_type} of data with ? dims and run-time scales or sizes")
     if mode != "nearest" and not n.dtype(x).startswith(("float", "bfloat")):
         raise n.unsupported(
-            f"linear {n.op_type} of {n.dtype(x)} data with run-time scales or sizes"
+            f"{mode} {n.op_type} of {n.dtype(x)} data with run-time scales or sizes"
         )
+    # more taps than the two linear blends: each axis contracts with weights built at run time
+    weighed = _filtered(n, mode, "") and mode != "nearest"
     axes = list(range(rank)) if axes is None else axes
     given = sizes if sizes is not None else scales
     if n.shape(given) != (len(axes),):  # pyright: ignore[reportArgumentType]
@@ -2233,8 +2233,6 @@ def _resize_by_gathers(
             pos = n.op("where", n.op("equal", width, f(1.0)), middle, pos)
             low_, high_ = n.op("less", pos, f(0.0)), n.op("greater", pos, f(d - 1))
             outside = n.op("logical_or", low_, high_)
-            if a < rank - 1:
-                outside = n.op("expand_dims", outside, axis=1, num_newaxis=rank - 1 - a)
         elif coordinate == "asymmetric":
             pos = n.op("divide", o, scale)
         elif coordinate == "align_corners":
@@ -2248,6 +2246,21 @@ def _resize_by_gathers(
         if coordinate in ("align_corners", "pytorch_half_pixel"):  # a width of 1: a fixed position
             fixed = f(0.0 if coordinate == "align_corners" else -0.5)
             pos = n.op("where", n.op("equal", width, f(1.0)), fixed, pos)
+        if weighed:
+            m = _run_time_weights(n, pos, d, scale, mode)
+            if outside is not None:  # those rows take the fill below
+                m = n.op("where", n.op("expand_dims", outside, axis=1), f(0.0), m)
+            perm = list(range(rank))
+            perm[a], perm[-1] = perm[-1], perm[a]
+            out = out if a == rank - 1 else n.op("transpose", out, axes=perm)
+            out = n.op("nn.dense", out, n.cast(m, n.dtype(x)))
+            out = out if a == rank - 1 else n.op("transpose", out, axes=perm)
+        if outside is not None and a < rank - 1:
+            outside = n.op("expand_dims", outside, axis=1, num_newaxis=rank - 1 - a)
+        if weighed:
+            if outside is not None:
+                out = n.op("where", outside, n.scalar(fill, x), out)
+            continue
         if mode == "nearest":
             how, shift = _NEAREST[nearest]
             rounded = n.op(how, n.op("add", pos, f(shift)) if shift else pos)
@@ -2267,6 +2280,97 @@ def _resize_by_gathers(
         if outside is not None:
             out = n.op("where", outside, n.scalar(fill, x), out)
     return out
+
+
+class _Built:
+    """A Relay value with +, -, * and comparisons, so the registry's formulas written for
+    numpy (resize_tap_weight) build it; `where` and `maximum` are `_BuiltOps`'."""
+
+    def __init__(self, n: Node, v: Value) -> None:
+        self.n, self.v = n, v
+
+    def _of(self, other: object) -> Value:
+        if isinstance(other, _Built):
+            return other.v
+        return self.n.scalar(float(other), "float64")  # pyright: ignore[reportArgumentType]
+
+    def _op(self, name: str, a: object, b: object) -> _Built:
+        return _Built(self.n, self.n.op(name, self._of(a), self._of(b)))
+
+    def __add__(self, o: object) -> _Built:
+        return self._op("add", self, o)
+
+    def __radd__(self, o: object) -> _Built:
+        return self._op("add", o, self)
+
+    def __sub__(self, o: object) -> _Built:
+        return self._op("subtract", self, o)
+
+    def __rsub__(self, o: object) -> _Built:
+        return self._op("subtract", o, self)
+
+    def __mul__(self, o: object) -> _Built:
+        return self._op("multiply", self, o)
+
+    def __rmul__(self, o: object) -> _Built:
+        return self._op("multiply", o, self)
+
+    def __le__(self, o: object) -> _Built:
+        return self._op("less_equal", self, o)
+
+    def __lt__(self, o: object) -> _Built:
+        return self._op("less", self, o)
+
+
+class _BuiltOps:
+    """numpy's `where` and `maximum` for `_Built` values."""
+
+    @staticmethod
+    def where(c: _Built, a: object, b: object) -> _Built:
+        return _Built(c.n, c.n.op("where", c.v, c._of(a), c._of(b)))  # noqa: SLF001
+
+    @staticmethod
+    def maximum(a: _Built, b: object) -> _Built:
+        return a._op("maximum", a, b)  # noqa: SLF001
+
+
+def _run_time_weights(n: Node, pos: Value, d: int, scale: Value, mode: str) -> Value:
+    """resize_weights' matrix (L, d), float64, for source coordinates `pos` (L,) and a scale
+    read at run time: every tap t in a range that covers each coordinate's taps and the
+    whole axis weighs resize_tap_weight(|t - pos| * stretch) (zero past the kernel's reach,
+    so the extra taps add nothing), then the taps fold onto the element they read (clamped
+    to the axis: a one-hot matrix, so the edge gathers the taps past it). Exclude_outside
+    drops the taps past the edge; it and antialias divide each row by its sum."""
+    from relay_opt.dialects.relay.ops.transform import resize_tap_weight
+
+    f64, i64 = "float64", "int64"
+    antialias = bool(n.attr("antialias", 0))
+    exclude = bool(n.attr("exclude_outside", 0))
+    reach = 1.0 if mode == "linear" else 2.0
+    one = n.scalar(1.0, f64)
+    stretch = n.op("minimum", scale, one) if antialias else one
+    # the taps around c are floor(c) + k for k in [first, 1 - first]
+    first = n.op("add", n.op("floor", n.op("divide", n.scalar(-reach, f64), stretch)), one)
+    ends = n.op("concatenate", [pos, np.array([0.0, d - 1.0])], axis=0)
+    low = n.op("add", n.op("floor", n.op("min", ends, axis=[0])), first)
+    high = n.op("subtract", n.op("add", n.op("floor", n.op("max", ends, axis=[0])), one), first)
+    taps = n.op("arange", low, n.op("add", high, one), one, dtype=f64)
+    distance = n.op("abs", n.op("subtract", n.op("expand_dims", pos, axis=1), taps))
+    x = _Built(n, n.op("multiply", distance, stretch))
+    w = resize_tap_weight(x, mode, float(n.attr("cubic_coeff_a", -0.75)), _BuiltOps).v
+    if exclude:
+        inside = n.op(
+            "logical_and",
+            n.op("greater_equal", taps, n.scalar(0.0, f64)),
+            n.op("less_equal", taps, n.scalar(d - 1.0, f64)),
+        )
+        w = n.op("where", inside, w, n.scalar(0.0, f64))
+    read = n.cast(n.op("clip", taps, a_min=0.0, a_max=d - 1.0), i64)
+    fold = n.op("equal", np.arange(d, dtype=np.int64).reshape(d, 1), read)
+    m = n.op("nn.dense", w, n.cast(fold, f64))
+    if antialias or exclude:
+        m = n.op("divide", m, n.op("sum", m, axis=[1], keepdims=True))
+    return m
 
 
 @converter("Det")
