@@ -689,3 +689,23 @@ def test_control_flow_sized_at_run_time(tmp_path: Path, name: str):
         else:
             want = ReferenceEvaluator(model).run(None, values)
         _check(module, exe, values, want)  # pyright: ignore[reportArgumentType]
+
+
+def test_gather_elements_over_run_time_sizes(tmp_path: Path):
+    """GatherElements whose indices have a symbolic (`?`) dim: the flat positions come from
+    the sizes read at run time; negative indices count from the axis' end."""
+    import onnx
+
+    model = onnx.parser.parse_model("""
+        <ir_version: 8, opset_import: ["" : 13]>
+        g (float[N,4] x, int64[M,2] i) => (float[M,2] y) {
+          y = GatherElements <axis = 1> (x, i)
+        }""")
+    path = tmp_path / "model.onnx"
+    onnx.save(model, path)
+    module = load_program(path).module
+    exe = compile(module, opt=1, cache=False)
+    x = np.arange(12, dtype=np.float32).reshape(3, 4)
+    for i in (np.array([[0, 3], [-1, 1]]), np.array([[2, 2], [0, -4], [3, 1]])):
+        values = {"x": x, "i": i}
+        _check(module, exe, values, [np.take_along_axis(x[: len(i)], i % 4, axis=1)])

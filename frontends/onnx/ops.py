@@ -1819,6 +1819,8 @@ def gather_elements(n: Node) -> Value:
     x, idx = n.required(0), n.required(1)
     shape, ishape = n.shape(x), n.shape(idx)
     axis = n.axis(n.attr("axis", 0), len(shape))
+    if DYNAMIC in (*shape, *ishape):
+        return _gather_elements_sized_at_run_time(n, x, idx, axis)
     strides = [int(np.prod(shape[k + 1 :])) for k in range(len(shape))]
     grids = np.indices(ishape, dtype=np.int64) if ishape else np.zeros((0,), np.int64)
     offset = sum(
@@ -1831,6 +1833,39 @@ def gather_elements(n: Node) -> Value:
     )
     flat = n.op("add", n.op("multiply", idx, n.scalar(strides[axis], idx)), offset)
     return n.op("take", n.reshape(x, [int(np.prod(shape))]), flat, axis=0)
+
+
+def _gather_elements_sized_at_run_time(n: Node, x: Value, idx: Value, axis: int) -> Value:
+    """GatherElements with `?` dims: the same flat gather, its strides and the index grids
+    built from the sizes read at run time (`arange` per axis of the indices)."""
+    rank = n.rank(x)
+    if n.rank(idx) != rank:
+        raise n.error(f"the indices' rank {n.rank(idx)} is not the data's ({rank})")
+    i64 = "int64"
+
+    def sizes(v: Value) -> list[Value]:
+        read = n.op("shape_of", v, dtype=i64)
+        return [
+            n.op("take", read, np.array(k, np.int64)) if d == DYNAMIC else np.array(d, np.int64)
+            for k, d in enumerate(n.shape(v))
+        ]
+
+    dims, idims = sizes(x), sizes(idx)
+    strides: list[Value] = [np.array(1, np.int64)]
+    for d in reversed(dims[1:]):
+        strides.insert(0, n.op("multiply", strides[0], d))
+    zero, one = n.scalar(0, i64), n.scalar(1, i64)
+    idx = n.cast(idx, i64)
+    idx = n.op("where", n.op("less", idx, zero), n.op("add", idx, dims[axis]), idx)
+    flat = n.op("multiply", idx, strides[axis])
+    for k in range(rank):
+        if k == axis:
+            continue
+        grid = n.op("arange", zero, idims[k], one, dtype=i64)
+        if k < rank - 1:
+            grid = n.op("expand_dims", grid, axis=1, num_newaxis=rank - 1 - k)
+        flat = n.op("add", flat, n.op("multiply", grid, strides[k]))
+    return n.op("take", n.reshape(x, [-1]), flat, axis=0)
 
 
 @converter("Trilu")
