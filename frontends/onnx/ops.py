@@ -488,10 +488,10 @@ def _conv3d(
 def conv_transpose(n: Node) -> Value:
     x, w = n.required(0), n.required(1)
     k = n.rank(x) - 2
-    if k not in (1, 2) or n.rank(w) != k + 2:
+    if k not in (1, 2, 3) or n.rank(w) != k + 2:
         raise n.unsupported(
             f"ConvTranspose with data {list(n.shape(x))} and weight {list(n.shape(w))} "
-            f"(1-d and 2-d are supported)"
+            f"(1-d, 2-d and 3-d are supported)"
         )
     groups = int(n.attr("group", 1))
     in_spatial = n.shape(x)[2:]
@@ -528,6 +528,10 @@ def conv_transpose(n: Node) -> Value:
         pads = list(n.attr("pads", [0] * (2 * k)))
         if len(pads) != 2 * k:
             raise n.error(f"pads has {len(pads)} values, expected {2 * k}")
+    if k == 3:
+        out = _conv_transpose3d(n, x, w, strides, pads, dilations, output_padding, groups)
+        b = n.input(2)
+        return out if b is None else n.op("nn.bias_add", out, b, axis=1)
     x2, w2, lifted = _conv_to_2d(n, x, w, "ConvTranspose")
     out = n.op(
         "nn.conv2d_transpose",
@@ -542,6 +546,57 @@ def conv_transpose(n: Node) -> Value:
     if (b := n.input(2)) is not None:
         out = n.op("nn.bias_add", out, b, axis=1)
     return _from_2d(n, out, lifted)
+
+
+def _conv_transpose3d(
+    n: Node,
+    x: Value,
+    w: Value,
+    strides: Sequence[int],
+    pads: Sequence[int],
+    dilations: Sequence[int],
+    output_padding: Sequence[int],
+    groups: int,
+) -> Value:
+    """A 3-d ConvTranspose as 2-d ones, one per kernel depth kd: the input's depths folded
+    into the batch, transposed over (h, w) by w[:, :, kd], then each input depth d put at
+    output depth d * stride + kd * dilation (a one-hot contraction along the depth), summed
+    over kd; the depth's pads crop the result."""
+    N, C, D, H, W = n.shape(x)
+    kd_size = n.shape(w)[2]
+    M = n.shape(w)[1] * groups
+    sd, dd = strides[0], dilations[0]
+    full = (D - 1) * sd + (kd_size - 1) * dd + 1 + output_padding[0]
+    out_d = full - pads[0] - pads[3]
+    if DYNAMIC in (N, C, D, H, W) or out_d < 1:
+        raise n.unsupported(f"3-d ConvTranspose of data {[N, C, D, H, W]} to depth {out_d}")
+    planes = n.reshape(n.op("transpose", x, axes=[0, 2, 1, 3, 4]), [N * D, C, H, W])
+    total = None
+    for kd in range(kd_size):
+        wk = n.op("strided_slice", w, begin=[kd], end=[kd + 1], strides=[1], axes=[2])
+        part = n.op(
+            "nn.conv2d_transpose",
+            planes,
+            n.reshape(wk, [n.shape(w)[0], n.shape(w)[1], *n.shape(w)[3:]]),
+            strides=list(strides[1:]),
+            padding=[pads[1], pads[2], pads[4], pads[5]],
+            dilation=list(dilations[1:]),
+            output_padding=list(output_padding[1:]),
+            groups=groups,
+            channels=M,
+            kernel_size=list(n.shape(w)[3:]),
+        )
+        _, _, oh, ow = n.shape(part)
+        depth_last = n.op("transpose", n.reshape(part, [N, D, M, oh, ow]), axes=[0, 2, 3, 4, 1])
+        place = np.zeros((out_d, D), numpy_dtype(n.dtype(x)))
+        for d in range(D):
+            at = d * sd + kd * dd - pads[0]
+            if 0 <= at < out_d:
+                place[at, d] = 1
+        placed = n.op("nn.dense", depth_last, place)
+        total = placed if total is None else n.op("add", total, placed)
+    assert total is not None
+    return n.op("transpose", total, axes=[0, 1, 4, 2, 3])
 
 
 @converter("Col2Im")
