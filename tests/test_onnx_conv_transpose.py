@@ -67,6 +67,12 @@ def _conv_transpose(attrs: dict, x_shape, w: np.ndarray, b: np.ndarray) -> onnx.
         ({"strides": [3, 1]}, (1, 5, 2, 3), (5, 3, 3, 1)),
         ({"strides": [3, 2], "group": 2}, (2, 4, 3, 2), (4, 3, 3, 2)),
         ({"strides": [2, 2], "output_padding": [1, 0]}, (1, 3, 2, 3), (3, 2, 2, 2)),
+        # 3-d: one 2-d transpose per kernel depth, placed along the output depth
+        (
+            {"strides": [2, 1, 2], "pads": [1, 0, 1, 0, 1, 0], "dilations": [2, 1, 1]},
+            (1, 2, 3, 2, 3),
+            (2, 2, 2, 2, 2),
+        ),
     ],
 )
 def test_conv_transpose_against_the_reference(attrs, x_shape, w_shape):

@@ -199,6 +199,42 @@ def test_resize_of_run_time_scales_or_sizes(tmp_path: Path, given: str, attrs: d
         np.testing.assert_allclose(interpreted, want, rtol=1e-5, atol=1e-6)  # pyright: ignore[reportArgumentType]
 
 
+@pytest.mark.parametrize(
+    "attrs",
+    [
+        # (one axis: the cubic weights compile slower; two, in reverse order, for linear)
+        {"mode": "cubic", "antialias": 1, "exclude_outside": 1, "cubic_coeff_a": -0.5, "axes": [3]},
+        {"mode": "linear", "antialias": 1, "coordinate_transformation_mode": "align_corners"},
+    ],
+)
+def test_resize_weights_of_run_time_scales(tmp_path: Path, attrs: dict[str, Any]):
+    """Cubic and antialiased Resize whose scales are an input: each axis' weights are built
+    at run time (more taps when downsampling), against ONNX's reference within 1e-6."""
+    from onnx import TensorProto, helper
+    from onnx.reference import ReferenceEvaluator
+
+    attrs = {"axes": [3, 2], **attrs}
+    count = len(attrs["axes"])
+    node = helper.make_node("Resize", ["x", "", "s"], ["y"], **attrs)
+    inputs = [
+        helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 3, 5]),
+        helper.make_tensor_value_info("s", TensorProto.FLOAT, [count]),
+    ]
+    module = _model(tmp_path, node, inputs, ["y"], 18)
+    exe = compile(module, opt=1, cache=False)
+    graph = helper.make_graph([node], "r", inputs, [helper.make_tensor_value_info("y", 1, None)])
+    reference = ReferenceEvaluator(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    )
+    x = np.random.default_rng(3).standard_normal((1, 1, 3, 5)).astype(np.float32)
+    for v in [(0.4, 1.0), (1.5, 0.7), (0.25, 2.0)]:  # (width's scale, height's)
+        s = np.array(v[:count], np.float32)
+        want = reference.run(None, {"x": x, "s": s})[0]
+        for got in (exe(x, s), interpret(module, {"x": x, "s": s})):
+            assert got.shape == want.shape  # pyright: ignore[reportAttributeAccessIssue]
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)  # pyright: ignore[reportArgumentType]
+
+
 def test_tf_crop_and_resize_of_a_run_time_roi(tmp_path: Path):
     """A linear crop of the spatial axes whose roi is an input: positions from the roi at run
     time, the ones outside the input take extrapolation_value."""
@@ -587,3 +623,78 @@ def test_output_sizes_read_at_run_time(tmp_path: Path, op: str):
         exe(*bad.values())
     with pytest.raises(RelayError, match="failed at run time"):
         interpret(module, bad)
+
+
+# A Loop's scan output whose length is its run-time trip count (and condition); an If whose
+# branches give tensors of different sizes (its result's dim 0 is `?`).
+CONTROL_FLOW = {
+    "loop": (
+        """
+        <ir_version: 8, opset_import: ["" : 13]>
+        g (int64 n, bool c, float[2] y) => (float[2] last, float[?,2] all) {
+          last, all = Loop (n, c, y) <body = b (int64 i, bool c_in, float[2] y_in)
+              => (bool c_out, float[2] y_out, float[2] s) {
+            c_out = Identity (c_in)
+            f = Cast <to = 1> (i)
+            y_out = Add (y_in, f)
+            s = Mul (y_out, y_out)
+          }>
+        }""",
+        [(3, True), (0, True), (2, False), (-1, True)],
+    ),
+    "if": (
+        """
+        <ir_version: 8, opset_import: ["" : 11]>
+        g (int64 n, bool c, float[2] y) => (float[?,2] out) {
+          out = If (c) <
+            then_branch = t () => (float[1,2] a) { a = Unsqueeze <axes = [0]> (y) },
+            else_branch = e () => (float[3,2] b) { a1 = Unsqueeze <axes = [0]> (y)
+                                                   b = Concat <axis = 0> (a1, a1, a1) }
+          >
+        }""",
+        [(0, True), (0, False)],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CONTROL_FLOW))
+def test_control_flow_sized_at_run_time(tmp_path: Path, name: str):
+    """Compiled once from the input shapes, natively and interpreted against ONNX's reference
+    at each trip count and condition."""
+    import onnx
+    from onnx.reference import ReferenceEvaluator
+
+    text, runs = CONTROL_FLOW[name]
+    model = onnx.parser.parse_model(text)
+    path = tmp_path / "model.onnx"
+    onnx.save(model, path)
+    module = load_program(path).module
+    exe = compile(module, opt=1, cache=False)
+    y = np.array([0.5, -1.0], np.float32)
+    for n, c in runs:
+        values = {"n": np.array(n, np.int64), "c": np.array(c), "y": y}
+        if name == "loop" and (n <= 0 or not c):  # (the reference stacks no iteration)
+            want = [y, np.zeros((0, 2), np.float32)]
+        else:
+            want = ReferenceEvaluator(model).run(None, values)
+        _check(module, exe, values, want)  # pyright: ignore[reportArgumentType]
+
+
+def test_gather_elements_over_run_time_sizes(tmp_path: Path):
+    """GatherElements whose indices have a symbolic (`?`) dim: the flat positions come from
+    the sizes read at run time; negative indices count from the axis' end."""
+    import onnx
+
+    model = onnx.parser.parse_model("""
+        <ir_version: 8, opset_import: ["" : 13]>
+        g (float[N,4] x, int64[M,2] i) => (float[M,2] y) {
+          y = GatherElements <axis = 1> (x, i)
+        }""")
+    path = tmp_path / "model.onnx"
+    onnx.save(model, path)
+    module = load_program(path).module
+    exe = compile(module, opt=1, cache=False)
+    x = np.arange(12, dtype=np.float32).reshape(3, 4)
+    for i in (np.array([[0, 3], [-1, 1]]), np.array([[2, 2], [0, -4], [3, 1]])):
+        values = {"x": x, "i": i}
+        _check(module, exe, values, [np.take_along_axis(x[: len(i)], i % 4, axis=1)])

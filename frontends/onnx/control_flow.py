@@ -1,15 +1,16 @@
 """ONNX control flow: `If` becomes `relay.if`, its branches regions that see the outer
-graph's values (ONNX subgraphs capture by name). A condition known while importing imports
-only the branch taken.
+graph's values (ONNX subgraphs capture by name); branch tensors of different sizes join to
+`?` dims. A condition known while importing imports only the branch taken.
 
 `Loop` and `Scan` become a recursive global function, one call per iteration (a tail call,
 so native code runs it in constant stack): its parameters are the iteration number, the
 condition, the loop-carried values, the outer values the body reads (run-time ones only;
 known ones stay constants inside) and one accumulator per scan output. The accumulator has
-the whole scan output's shape, so the number of iterations must be known while importing
-(Scan: the scan axis' length; Loop: its trip count, with a condition that stays true), and
-each iteration writes its slice with a `where` on the iteration number (no `?` dims: a scan
-output that grows per iteration would need `?` dims in `if` branches)."""
+the whole scan output's shape, so the number of iterations must be known before the loop
+starts (Scan: the scan axis' length; Loop: its trip count, with a condition the body leaves
+unchanged; a trip count or condition read at run time makes the scan axis `?`), and each
+iteration writes its slice with a `where` on the iteration number (a scan output that grows
+per iteration would need `?` dims in `if` branches)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from xdsl.dialects.builtin import TensorType
 from xdsl.ir import Attribute, Block, Region, SSAValue
 
 from relay_opt.dialects.relay import core
@@ -32,16 +34,15 @@ from relay_opt.dialects.relay.types import (
 )
 from relay_opt.frontends.onnx.importer import (
     Node,
-    OnnxNeedsConstantError,
     Value,
     converter,
 )
 
 
-def _import_branch(node: Node, name: str) -> tuple[Block, list[Value]]:
-    """The nodes of subgraph attribute `name` imported into a fresh block; its outputs.
-    Constants materialized inside the branch stay there: the outer graph must not reuse
-    them (they would not dominate its later uses)."""
+def _import_branch(node: Node, name: str) -> tuple[Block, dict, list[Value]]:
+    """The nodes of subgraph attribute `name` imported into a fresh block; the constants
+    materialized there and its outputs. Those constants stay in the branch: the outer graph
+    must not reuse them (they would not dominate its later uses)."""
     graph = node.graph
     subgraph = node.subgraph(name)
     if len(subgraph.input):
@@ -57,10 +58,28 @@ def _import_branch(node: Node, name: str) -> tuple[Block, list[Value]]:
             if vi.name not in graph.env:
                 raise node.error(f"output '{vi.name}' of the {name} subgraph is never computed")
             outputs.append(graph.env[vi.name])
-        return graph.block, outputs
+        return graph.block, graph._materialized, outputs  # noqa: SLF001
     finally:
         graph.block, graph._materialized = outer_block, outer_materialized  # noqa: SLF001
         graph.env = outer_env  # the branch's names are its own
+
+
+def _joined_type(node: Node, k: int, a: Value, b: Value) -> Attribute:
+    """Output k's type over both branches: tensors of one rank and dtype join to `?` dims
+    where their sizes differ; other types must agree."""
+    ta, tb = _type_of(a), _type_of(b)
+    if isinstance(ta, TensorType) and isinstance(tb, TensorType):
+        sa, sb = tensor_shape(ta), tensor_shape(tb)
+        if ta.element_type == tb.element_type and len(sa) == len(sb):
+            return tensor_type(
+                [x if x == y else DYNAMIC for x, y in zip(sa, sb, strict=True)], tensor_dtype(ta)
+            )
+    elif types_compatible(ta, tb):
+        return ta
+    raise node.unsupported(
+        f"output {k} of the branches differs in rank or type ({ta} and {tb}): "
+        "relay-opt's `if` joins only tensor sizes, into ? dims"
+    )
 
 
 @converter("If")
@@ -70,32 +89,36 @@ def if_(node: Node) -> Any:  # noqa: ANN401
         raise node.error(f"the condition must have one element, not shape {node.shape(cond)}")
     if isinstance(cond, np.ndarray):  # known while importing: only the branch taken
         taken = "then_branch" if bool(cond.reshape(-1)[0]) else "else_branch"
-        block, outputs = _import_branch(node, taken)
+        block, _, outputs = _import_branch(node, taken)
         for op in list(block.ops):  # its run-time part joins the enclosing block
             op.detach()
             node.graph.add(op)
         return outputs
     cond = node.reshape(node.cast(cond, "bool"), [])
-    regions, types = [], []
-    for name in ("then_branch", "else_branch"):
-        block, outputs = _import_branch(node, name)
-        graph = node.graph
-        outer_block = graph.block
-        graph.block = block  # the branch's value is built at its end
-        try:
-            values = [graph.ssa(v) for v in outputs]
+    branches = [_import_branch(node, name) for name in ("then_branch", "else_branch")]
+    then_out, else_out = branches[0][2], branches[1][2]
+    joined = [
+        _joined_type(node, k, a, b) for k, (a, b) in enumerate(zip(then_out, else_out, strict=True))
+    ]
+    graph = node.graph
+    regions = []
+    for block, materialized, outputs in branches:
+        outer_block, outer_materialized = graph.block, graph._materialized  # noqa: SLF001
+        graph.block, graph._materialized = block, materialized  # noqa: SLF001
+        try:  # the branch's value is built at its end, typed with the joined `?` dims
+            values = [
+                graph.ssa(v)
+                if _type_of(v) == t or isinstance(v, np.ndarray)  # (a constant's type fits)
+                else graph.ssa(node.op("dyn.reshape", v, node.op("shape_of", v, dtype="int64")))
+                for v, t in zip(outputs, joined, strict=True)
+            ]
             value = values[0] if len(values) == 1 else graph.builder.tuple(values)
             graph.add(core.YieldOp(value))
         finally:
-            graph.block = outer_block
+            graph.block, graph._materialized = outer_block, outer_materialized  # noqa: SLF001
         regions.append(Region(block))
-        types.append(value.type)
-    if not types_compatible(types[0], types[1]):
-        raise node.unsupported(
-            f"the branches' outputs differ in type ({types[0]} and {types[1]}): "
-            "relay-opt's `if` has one result type (no `?` shapes across branches yet)"
-        )
-    result = node.graph.add(core.IfOp(node.graph.ssa(cond), types[0], *regions)).result
+    result_type = joined[0] if len(joined) == 1 else tuple_type(joined)
+    result = graph.add(core.IfOp(graph.ssa(cond), result_type, *regions)).result
     n = len(node.subgraph("then_branch").output)
     if n == 1:
         return [result]
@@ -212,24 +235,24 @@ def _emit_loop(
                 )
         if len(outputs) != len(scans):
             raise node.error(f"the body computes {len(outputs)} scan outputs, not {len(scans)}")
-        if scans and not isinstance(trips, int):
-            raise node.unsupported("scan outputs need a number of iterations known while importing")
+        if scans and trips is None:
+            raise node.unsupported("scan outputs need a number of iterations")
+        # a trip count or condition read at run time: the scan axis is `?` (its length is
+        # the number of iterations, the accumulator's own length inside the loop)
+        static = isinstance(trips, int) and isinstance(cond, np.ndarray)
         stacked_types: list[Attribute] = []
         stacked_next: list[Value] = []
         accumulators = []
         for y, spec in zip(outputs, scans, strict=True):
             shape, dtype = list(node.shape(y)), node.dtype(y)
-            assert isinstance(trips, int)
             spec = _ScanOutput(node.axis(spec.axis, len(shape) + 1), spec.reverse)
-            shape.insert(spec.axis, trips)
+            shape.insert(spec.axis, trips if static else DYNAMIC)  # pyright: ignore[reportArgumentType]
             stacked_types.append(tensor_type(shape, dtype))
             accumulators.append(entry.insert_arg(stacked_types[-1], len(entry.args)))
+            rows, count = _scan_rows(node, accumulators[-1], spec.axis, len(shape))
             position: Value = i
             if spec.reverse:
-                position = node.op("subtract", np.array(trips - 1, np.int64), i)
-            where = [1] * len(shape)
-            where[spec.axis] = trips
-            rows = np.arange(trips, dtype=np.int64).reshape(where)
+                position = node.op("subtract", node.op("subtract", count, np.array(1, np.int64)), i)
             mask = node.op("equal", rows, position)
             slice_ = node.op("expand_dims", y, axis=spec.axis)
             stacked_next.append(node.op("where", mask, slice_, accumulators[-1]))
@@ -259,13 +282,44 @@ def _emit_loop(
         node.reshape(node.cast(cond, "bool"), []),
         *carried,
         *fixed,
-        *(np.zeros(tensor_shape(t), numpy_dtype(tensor_dtype(t))) for t in stacked_types),  # pyright: ignore[reportArgumentType]
+        *(_empty_scan(node, t, trips, cond) for t in stacked_types),  # pyright: ignore[reportArgumentType]
     ]
     call = graph.add(core.CallOp(name, [graph.ssa(a) for a in initial], result_type)).result
     values: list[Value] = [
         graph.builder.tuple_get(call, k) for k in range(len(carried) + len(scans))
     ]
     return values[: len(carried)], values[len(carried) :]
+
+
+def _scan_rows(node: Node, accumulator: SSAValue, axis: int, rank: int) -> tuple[Value, Value]:
+    """The positions along a scan output's axis (shaped to broadcast against it) and their
+    count (0-d int64), static ones as constants."""
+    length = tensor_shape(accumulator.type)[axis]  # pyright: ignore[reportArgumentType]
+    where = [1] * rank
+    where[axis] = -1
+    if length != DYNAMIC:
+        return np.arange(length, dtype=np.int64).reshape(where), np.array(length, np.int64)
+    sizes = node.op("shape_of", accumulator, dtype="int64")
+    count = node.op("take", sizes, np.array(axis, np.int64))
+    rows = node.op("arange", np.array(0, np.int64), count, np.array(1, np.int64), dtype="int64")
+    if axis < rank - 1:
+        rows = node.op("expand_dims", rows, axis=1, num_newaxis=rank - 1 - axis)
+    if axis > 0:
+        rows = node.op("expand_dims", rows, axis=0, num_newaxis=axis)
+    return rows, count
+
+
+def _empty_scan(node: Node, t: Attribute, trips: int | Value | None, cond: Value) -> Value:
+    """A scan output's first accumulator: zeros, its scan axis as long as the iterations
+    (the trip count, at least 0, when the condition is true; else none)."""
+    shape, dtype = tensor_shape(t), numpy_dtype(tensor_dtype(t))  # pyright: ignore[reportArgumentType]
+    if DYNAMIC not in shape:
+        return np.zeros(shape, dtype)
+    zero = np.array(0, np.int64)
+    count = node.op("maximum", node.cast(trips, "int64"), zero)  # pyright: ignore[reportArgumentType]
+    count = node.op("where", node.reshape(node.cast(cond, "bool"), []), count, zero)
+    sizes = [node.reshape(count, [1]) if d == DYNAMIC else np.array([d], np.int64) for d in shape]
+    return node.op("dyn.broadcast_to", np.zeros((), dtype), node.op("concatenate", sizes, axis=0))
 
 
 def _bind_body(node: Node, body: Any, values: Sequence[Value]) -> None:  # noqa: ANN401
@@ -293,15 +347,6 @@ def _run_body(node: Node, body: Any) -> list[Value]:  # noqa: ANN401
     return outputs
 
 
-def _needs_constant(node: Node, i: int, what: str) -> OnnxNeedsConstantError:
-    error = OnnxNeedsConstantError(
-        f"{node.where()}: {what} (input {i}) must be a constant: relay-opt stacks scan "
-        "outputs into a tensor of static shape"
-    )
-    error.value_name = node.proto.input[i]
-    return error
-
-
 @converter("Loop")
 def loop(node: Node) -> list[Value]:
     body = node.subgraph("body")
@@ -317,15 +362,11 @@ def loop(node: Node) -> list[Value]:
     if trips is not None and int(np.prod(node.shape(trips))) != 1:
         raise node.error(f"the trip count must have one element, not {node.shape(trips)}")
     if trips is not None and not isinstance(trips, np.ndarray):
-        if n_scans:
-            raise _needs_constant(node, 0, "the trip count of a Loop with scan outputs")
         trips = node.reshape(node.cast(trips, "int64"), [])
     if isinstance(trips, np.ndarray):
         trips = max(int(trips.reshape(-1)[0]), 0)
     if n_scans and trips is None:
         raise node.unsupported("scan outputs of a Loop without a trip count (a while loop)")
-    if cond is not None and not isinstance(cond, np.ndarray) and n_scans:
-        raise _needs_constant(node, 1, "the condition of a Loop with scan outputs")
     if isinstance(cond, np.ndarray) and not bool(cond.reshape(-1)[0]):
         trips = 0  # no iteration: the carried values as given, empty scan outputs
     cond = np.array(True) if cond is None else cond

@@ -451,10 +451,10 @@ def _conv3d(
 def conv_transpose(n: Node) -> Value:
     x, w = n.required(0), n.required(1)
     k = n.rank(x) - 2
-    if k not in (1, 2) or n.rank(w) != k + 2:
+    if k not in (1, 2, 3) or n.rank(w) != k + 2:
         raise n.unsupported(
             f"ConvTranspose with data {list(n.shape(x))} and weight {list(n.shape(w))} "
-            f"(1-d and 2-d are supported)"
+            f"(1-d, 2-d and 3-d are supported)"
         )
     groups = int(n.attr("group", 1))
     in_spatial = n.shape(x)[2:]
@@ -491,6 +491,10 @@ def conv_transpose(n: Node) -> Value:
         pads = list(n.attr("pads", [0] * (2 * k)))
         if len(pads) != 2 * k:
             raise n.error(f"pads has {len(pads)} values, expected {2 * k}")
+    if k == 3:
+        out = _conv_transpose3d(n, x, w, strides, pads, dilations, output_padding, groups)
+        b = n.input(2)
+        return out if b is None else n.op("nn.bias_add", out, b, axis=1)
     x2, w2, lifted = _conv_to_2d(n, x, w, "ConvTranspose")
     out = n.op(
         "nn.conv2d_transpose",
@@ -505,6 +509,57 @@ def conv_transpose(n: Node) -> Value:
     if (b := n.input(2)) is not None:
         out = n.op("nn.bias_add", out, b, axis=1)
     return _from_2d(n, out, lifted)
+
+
+def _conv_transpose3d(
+    n: Node,
+    x: Value,
+    w: Value,
+    strides: Sequence[int],
+    pads: Sequence[int],
+    dilations: Sequence[int],
+    output_padding: Sequence[int],
+    groups: int,
+) -> Value:
+    """A 3-d ConvTranspose as 2-d ones, one per kernel depth kd: the input's depths folded
+    into the batch, transposed over (h, w) by w[:, :, kd], then each input depth d put at
+    output depth d * stride + kd * dilation (a one-hot contraction along the depth), summed
+    over kd; the depth's pads crop the result."""
+    N, C, D, H, W = n.shape(x)
+    kd_size = n.shape(w)[2]
+    M = n.shape(w)[1] * groups
+    sd, dd = strides[0], dilations[0]
+    full = (D - 1) * sd + (kd_size - 1) * dd + 1 + output_padding[0]
+    out_d = full - pads[0] - pads[3]
+    if DYNAMIC in (N, C, D, H, W) or out_d < 1:
+        raise n.unsupported(f"3-d ConvTranspose of data {[N, C, D, H, W]} to depth {out_d}")
+    planes = n.reshape(n.op("transpose", x, axes=[0, 2, 1, 3, 4]), [N * D, C, H, W])
+    total = None
+    for kd in range(kd_size):
+        wk = n.op("strided_slice", w, begin=[kd], end=[kd + 1], strides=[1], axes=[2])
+        part = n.op(
+            "nn.conv2d_transpose",
+            planes,
+            n.reshape(wk, [n.shape(w)[0], n.shape(w)[1], *n.shape(w)[3:]]),
+            strides=list(strides[1:]),
+            padding=[pads[1], pads[2], pads[4], pads[5]],
+            dilation=list(dilations[1:]),
+            output_padding=list(output_padding[1:]),
+            groups=groups,
+            channels=M,
+            kernel_size=list(n.shape(w)[3:]),
+        )
+        _, _, oh, ow = n.shape(part)
+        depth_last = n.op("transpose", n.reshape(part, [N, D, M, oh, ow]), axes=[0, 2, 3, 4, 1])
+        place = np.zeros((out_d, D), numpy_dtype(n.dtype(x)))
+        for d in range(D):
+            at = d * sd + kd * dd - pads[0]
+            if 0 <= at < out_d:
+                place[at, d] = 1
+        placed = n.op("nn.dense", depth_last, place)
+        total = placed if total is None else n.op("add", total, placed)
+    assert total is not None
+    return n.op("transpose", total, axes=[0, 1, 4, 2, 3])
 
 
 @converter("Col2Im")
@@ -1782,6 +1837,8 @@ def gather_elements(n: Node) -> Value:
     x, idx = n.required(0), n.required(1)
     shape, ishape = n.shape(x), n.shape(idx)
     axis = n.axis(n.attr("axis", 0), len(shape))
+    if DYNAMIC in (*shape, *ishape):
+        return _gather_elements_sized_at_run_time(n, x, idx, axis)
     strides = [int(np.prod(shape[k + 1 :])) for k in range(len(shape))]
     grids = np.indices(ishape, dtype=np.int64) if ishape else np.zeros((0,), np.int64)
     offset = sum(
@@ -1794,6 +1851,39 @@ def gather_elements(n: Node) -> Value:
     )
     flat = n.op("add", n.op("multiply", idx, n.scalar(strides[axis], idx)), offset)
     return n.op("take", n.reshape(x, [int(np.prod(shape))]), flat, axis=0)
+
+
+def _gather_elements_sized_at_run_time(n: Node, x: Value, idx: Value, axis: int) -> Value:
+    """GatherElements with `?` dims: the same flat gather, its strides and the index grids
+    built from the sizes read at run time (`arange` per axis of the indices)."""
+    rank = n.rank(x)
+    if n.rank(idx) != rank:
+        raise n.error(f"the indices' rank {n.rank(idx)} is not the data's ({rank})")
+    i64 = "int64"
+
+    def sizes(v: Value) -> list[Value]:
+        read = n.op("shape_of", v, dtype=i64)
+        return [
+            n.op("take", read, np.array(k, np.int64)) if d == DYNAMIC else np.array(d, np.int64)
+            for k, d in enumerate(n.shape(v))
+        ]
+
+    dims, idims = sizes(x), sizes(idx)
+    strides: list[Value] = [np.array(1, np.int64)]
+    for d in reversed(dims[1:]):
+        strides.insert(0, n.op("multiply", strides[0], d))
+    zero, one = n.scalar(0, i64), n.scalar(1, i64)
+    idx = n.cast(idx, i64)
+    idx = n.op("where", n.op("less", idx, zero), n.op("add", idx, dims[axis]), idx)
+    flat = n.op("multiply", idx, strides[axis])
+    for k in range(rank):
+        if k == axis:
+            continue
+        grid = n.op("arange", zero, idims[k], one, dtype=i64)
+        if k < rank - 1:
+            grid = n.op("expand_dims", grid, axis=1, num_newaxis=rank - 1 - k)
+        flat = n.op("add", flat, n.op("multiply", grid, strides[k]))
+    return n.op("take", n.reshape(x, [-1]), flat, axis=0)
 
 
 @converter("Trilu")
@@ -1945,7 +2035,8 @@ def resize(n: Node) -> Value:
     if coordinate == "tf_crop_and_resize" and (roi is None or 0 in n.shape(roi)):
         raise n.error("tf_crop_and_resize needs a roi")
     known = all(v is None or isinstance(v, np.ndarray) for v in (scales, sizes))
-    if _filtered(n, mode, coordinate, known and not isinstance(roi, np.ndarray)):
+    bound = known and (roi is None or isinstance(roi, np.ndarray))
+    if bound and _filtered(n, mode, coordinate):
         return _resize_by_weights(n, x, scales, sizes, axes, mode, coordinate, nearest, aspect)
     fill = float(n.attr("extrapolation_value", 0.0))
     gathers = (n, x, scales, sizes, axes, mode, coordinate, nearest, aspect, roi, fill)
@@ -1989,17 +2080,15 @@ def resize(n: Node) -> Value:
     )
 
 
-def _filtered(n: Node, mode: str, coordinate: str, roi_only_at_run_time: bool) -> bool:
-    """Whether a Resize takes weights from the registry's resize_weights, computed while
-    importing (run-time scales, sizes or roi must then be bound: the backend does):
-    cubic and antialias (more than the gathers' nearest or linear pick), and a crop, except
-    that the gathers crop by a run-time roi when the scales or sizes are known (gathers of
-    run-time sizes compile several times slower than bound ones)."""
+def _filtered(n: Node, mode: str, coordinate: str) -> bool:
+    """Whether a Resize with known scales, sizes and roi takes weights from the registry's
+    resize_weights, computed while importing: cubic and antialias (more than the gathers'
+    nearest or linear pick), and a crop. With any of them read at run time, the gathers
+    crop, and build cubic and antialiased weights (`_run_time_weights`)."""
     if n.op_type != "Resize" or n.opset < 11:
         return False
     aa = bool(n.attr("antialias", 0)) and mode != "nearest"
-    crop = coordinate == "tf_crop_and_resize" and not roi_only_at_run_time
-    return mode == "cubic" or aa or crop
+    return mode == "cubic" or aa or coordinate == "tf_crop_and_resize"
 
 
 def _resize_by_weights(
@@ -2023,7 +2112,6 @@ def _resize_by_weights(
     rank = len(shape)
     if DYNAMIC in shape:
         raise n.unsupported(f"{mode} Resize of data with ? dims")
-    # the weights are computed here: run-time scales, sizes or roi must be bound (the backend does)
     what = "sizes" if sizes is not None else "scales"
     given = n.const_input(3 if sizes is not None else 2, what)
     if not n.dtype(x).startswith(("float", "bfloat")):
@@ -2137,8 +2225,10 @@ def _resize_by_gathers(
         raise n.unsupported(f"{n.op_type} of data with ? dims and run-time scales or sizes")
     if mode != "nearest" and not n.dtype(x).startswith(("float", "bfloat")):
         raise n.unsupported(
-            f"linear {n.op_type} of {n.dtype(x)} data with run-time scales or sizes"
+            f"{mode} {n.op_type} of {n.dtype(x)} data with run-time scales or sizes"
         )
+    # more taps than the two linear blends: each axis contracts with weights built at run time
+    weighed = _filtered(n, mode, "") and mode != "nearest"
     axes = list(range(rank)) if axes is None else axes
     given = sizes if sizes is not None else scales
     if n.shape(given) != (len(axes),):  # pyright: ignore[reportArgumentType]
@@ -2196,8 +2286,6 @@ def _resize_by_gathers(
             pos = n.op("where", n.op("equal", width, f(1.0)), middle, pos)
             low_, high_ = n.op("less", pos, f(0.0)), n.op("greater", pos, f(d - 1))
             outside = n.op("logical_or", low_, high_)
-            if a < rank - 1:
-                outside = n.op("expand_dims", outside, axis=1, num_newaxis=rank - 1 - a)
         elif coordinate == "asymmetric":
             pos = n.op("divide", o, scale)
         elif coordinate == "align_corners":
@@ -2211,6 +2299,21 @@ def _resize_by_gathers(
         if coordinate in ("align_corners", "pytorch_half_pixel"):  # a width of 1: a fixed position
             fixed = f(0.0 if coordinate == "align_corners" else -0.5)
             pos = n.op("where", n.op("equal", width, f(1.0)), fixed, pos)
+        if weighed:
+            m = _run_time_weights(n, pos, d, scale, mode)
+            if outside is not None:  # those rows take the fill below
+                m = n.op("where", n.op("expand_dims", outside, axis=1), f(0.0), m)
+            perm = list(range(rank))
+            perm[a], perm[-1] = perm[-1], perm[a]
+            out = out if a == rank - 1 else n.op("transpose", out, axes=perm)
+            out = n.op("nn.dense", out, n.cast(m, n.dtype(x)))
+            out = out if a == rank - 1 else n.op("transpose", out, axes=perm)
+        if outside is not None and a < rank - 1:
+            outside = n.op("expand_dims", outside, axis=1, num_newaxis=rank - 1 - a)
+        if weighed:
+            if outside is not None:
+                out = n.op("where", outside, n.scalar(fill, x), out)
+            continue
         if mode == "nearest":
             how, shift = _NEAREST[nearest]
             rounded = n.op(how, n.op("add", pos, f(shift)) if shift else pos)
@@ -2230,6 +2333,97 @@ def _resize_by_gathers(
         if outside is not None:
             out = n.op("where", outside, n.scalar(fill, x), out)
     return out
+
+
+class _Built:
+    """A Relay value with +, -, * and comparisons, so the registry's formulas written for
+    numpy (resize_tap_weight) build it; `where` and `maximum` are `_BuiltOps`'."""
+
+    def __init__(self, n: Node, v: Value) -> None:
+        self.n, self.v = n, v
+
+    def _of(self, other: object) -> Value:
+        if isinstance(other, _Built):
+            return other.v
+        return self.n.scalar(float(other), "float64")  # pyright: ignore[reportArgumentType]
+
+    def _op(self, name: str, a: object, b: object) -> _Built:
+        return _Built(self.n, self.n.op(name, self._of(a), self._of(b)))
+
+    def __add__(self, o: object) -> _Built:
+        return self._op("add", self, o)
+
+    def __radd__(self, o: object) -> _Built:
+        return self._op("add", o, self)
+
+    def __sub__(self, o: object) -> _Built:
+        return self._op("subtract", self, o)
+
+    def __rsub__(self, o: object) -> _Built:
+        return self._op("subtract", o, self)
+
+    def __mul__(self, o: object) -> _Built:
+        return self._op("multiply", self, o)
+
+    def __rmul__(self, o: object) -> _Built:
+        return self._op("multiply", o, self)
+
+    def __le__(self, o: object) -> _Built:
+        return self._op("less_equal", self, o)
+
+    def __lt__(self, o: object) -> _Built:
+        return self._op("less", self, o)
+
+
+class _BuiltOps:
+    """numpy's `where` and `maximum` for `_Built` values."""
+
+    @staticmethod
+    def where(c: _Built, a: object, b: object) -> _Built:
+        return _Built(c.n, c.n.op("where", c.v, c._of(a), c._of(b)))  # noqa: SLF001
+
+    @staticmethod
+    def maximum(a: _Built, b: object) -> _Built:
+        return a._op("maximum", a, b)  # noqa: SLF001
+
+
+def _run_time_weights(n: Node, pos: Value, d: int, scale: Value, mode: str) -> Value:
+    """resize_weights' matrix (L, d), float64, for source coordinates `pos` (L,) and a scale
+    read at run time: every tap t in a range that covers each coordinate's taps and the
+    whole axis weighs resize_tap_weight(|t - pos| * stretch) (zero past the kernel's reach,
+    so the extra taps add nothing), then the taps fold onto the element they read (clamped
+    to the axis: a one-hot matrix, so the edge gathers the taps past it). Exclude_outside
+    drops the taps past the edge; it and antialias divide each row by its sum."""
+    from relay_opt.dialects.relay.ops.transform import resize_tap_weight
+
+    f64, i64 = "float64", "int64"
+    antialias = bool(n.attr("antialias", 0))
+    exclude = bool(n.attr("exclude_outside", 0))
+    reach = 1.0 if mode == "linear" else 2.0
+    one = n.scalar(1.0, f64)
+    stretch = n.op("minimum", scale, one) if antialias else one
+    # the taps around c are floor(c) + k for k in [first, 1 - first]
+    first = n.op("add", n.op("floor", n.op("divide", n.scalar(-reach, f64), stretch)), one)
+    ends = n.op("concatenate", [pos, np.array([0.0, d - 1.0])], axis=0)
+    low = n.op("add", n.op("floor", n.op("min", ends, axis=[0])), first)
+    high = n.op("subtract", n.op("add", n.op("floor", n.op("max", ends, axis=[0])), one), first)
+    taps = n.op("arange", low, n.op("add", high, one), one, dtype=f64)
+    distance = n.op("abs", n.op("subtract", n.op("expand_dims", pos, axis=1), taps))
+    x = _Built(n, n.op("multiply", distance, stretch))
+    w = resize_tap_weight(x, mode, float(n.attr("cubic_coeff_a", -0.75)), _BuiltOps).v
+    if exclude:
+        inside = n.op(
+            "logical_and",
+            n.op("greater_equal", taps, n.scalar(0.0, f64)),
+            n.op("less_equal", taps, n.scalar(d - 1.0, f64)),
+        )
+        w = n.op("where", inside, w, n.scalar(0.0, f64))
+    read = n.cast(n.op("clip", taps, a_min=0.0, a_max=d - 1.0), i64)
+    fold = n.op("equal", np.arange(d, dtype=np.int64).reshape(d, 1), read)
+    m = n.op("nn.dense", w, n.cast(fold, f64))
+    if antialias or exclude:
+        m = n.op("divide", m, n.op("sum", m, axis=[1], keepdims=True))
+    return m
 
 
 @converter("Det")

@@ -1560,12 +1560,7 @@ def resize_weights(
         for k in range(first, 2 - first):
             tap = base + k
             x = np.abs(tap - coords) * stretch
-            if method == "linear":
-                w = np.maximum(1 - x, 0.0)
-            else:
-                w = np.where(
-                    x <= 1, _cubic_near(x, alpha), np.where(x < 2, _cubic_far(x, alpha), 0)
-                )
+            w = resize_tap_weight(x, method, alpha)
             if exclude:
                 w = np.where((tap >= 0) & (tap <= in_size - 1), w, 0.0)
             np.add.at(m, (rows, np.clip(tap, 0, in_size - 1).astype(np.int64)), w)
@@ -1580,6 +1575,15 @@ def extrapolation_fill(value: float, dtype: np.dtype) -> np.generic:
     converted as a cast converts: nonzero is True for bool, integers truncate toward zero."""
     with np.errstate(invalid="ignore", over="ignore"):
         return np.float64(value).astype(dtype)
+
+
+def resize_tap_weight(x: Any, method: str, alpha: float, xp: Any = np) -> Any:  # noqa: ANN401
+    """The weight of a linear or cubic tap at (stretched) distance x >= 0 from the source
+    coordinate. `xp` gives `where` and `maximum`: numpy's, or the ONNX importer's builders of
+    the same formula in Relay (run-time scales)."""
+    if method == "linear":
+        return xp.maximum(1 - x, 0.0)
+    return xp.where(x <= 1, _cubic_near(x, alpha), xp.where(x < 2, _cubic_far(x, alpha), 0.0))
 
 
 def resize_axis_weights(attrs: Attrs, axis: int, in_size: int) -> tuple[np.ndarray, np.ndarray]:
