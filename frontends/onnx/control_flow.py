@@ -8,7 +8,7 @@ condition, the loop-carried values, the outer values the body reads (run-time on
 known ones stay constants inside) and one accumulator per scan output. The accumulator has
 the whole scan output's shape, so the number of iterations must be known while importing
 (Scan: the scan axis' length; Loop: its trip count, with a condition that stays true), and
-each iteration writes its slice with a `where` on the iteration number (no `?` dims: a scan
+each iteration writes its slice at the iteration number (`dyn.update_slice`; no `?` dims: a scan
 output that grows per iteration would need `?` dims in `if` branches)."""
 
 from __future__ import annotations
@@ -224,15 +224,20 @@ def _emit_loop(
             shape.insert(spec.axis, trips)
             stacked_types.append(tensor_type(shape, dtype))
             accumulators.append(entry.insert_arg(stacked_types[-1], len(entry.args)))
+            if trips == 0:  # the step never runs; its slice would not fit the empty output
+                stacked_next.append(accumulators[-1])
+                continue
             position: Value = i
             if spec.reverse:
                 position = node.op("subtract", np.array(trips - 1, np.int64), i)
-            where = [1] * len(shape)
-            where[spec.axis] = trips
-            rows = np.arange(trips, dtype=np.int64).reshape(where)
-            mask = node.op("equal", rows, position)
+            # The slice written at its position: bufferize and tail-calls-to-loops update the
+            # accumulator in place, so an iteration costs its slice (a `where` over the
+            # whole accumulator made a loop quadratic in its length).
+            begin: list[Value] = [np.zeros(1, np.int64)] * len(shape)
+            begin[spec.axis] = node.reshape(position, [1])
             slice_ = node.op("expand_dims", y, axis=spec.axis)
-            stacked_next.append(node.op("where", mask, slice_, accumulators[-1]))
+            offsets = node.op("concatenate", begin, axis=0)
+            stacked_next.append(node.op("dyn.update_slice", accumulators[-1], slice_, offsets))
         result_type = tuple_type([*carried_types, *stacked_types])
         arguments = [
             node.op("add", i, np.array(1, np.int64)),
