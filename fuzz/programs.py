@@ -1105,6 +1105,16 @@ def _gen_dyn_strided_slice(g: Generator, op: str) -> None:
     g.emit("reshape", [y], {"newshape": list(y.shape)})
 
 
+def _gen_dyn_update_slice(g: Generator, op: str) -> None:
+    x = g.tensor(ALL, rank=(1, 3))
+    sizes = tuple(g.int(0, int(d)) for d in x.shape)
+    update = g.tensor(x.dtype, shape=sizes)
+    name = g.fresh_name("p")
+    value = np.array([g.int(0, int(d) - s) for d, s in zip(x.shape, sizes, strict=True)], np.int64)
+    g.params.append(Param(name, "int64", value))
+    g.emit(op, [x, update, Val(name, "int64", value, True, 1.0)], {})
+
+
 def _gen_dyn_broadcast_to(g: Generator, op: str) -> None:
     x = g.tensor(ALL, rank=(0, 3))
     lead = [g.int(1, 3) for _ in range(g.int(0, 1))]
@@ -1624,6 +1634,7 @@ GENERATORS: dict[str, _G] = {
     "dyn.reshape": _gen_dyn_reshape,
     "dyn.broadcast_to": _gen_dyn_broadcast_to,
     "dyn.strided_slice": _gen_dyn_strided_slice,
+    "dyn.update_slice": _gen_dyn_update_slice,
     "dyn.tile": _gen_dyn_tile,
     "transpose": _gen_transpose,
     "squeeze": _gen_squeeze,

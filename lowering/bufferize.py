@@ -10,7 +10,8 @@ no copy is made where none is needed:
   (a `linalg.fill` then a reduction share one buffer);
 - other intermediates get a `memref.alloc`, freed right after their last use;
 - a static `tensor.extract_slice` is a `memref.subview` of its source's buffer, and a
-  `tensor.insert_slice` a copy into a view of its destination's (updated in place);
+  `tensor.insert_slice` a copy into a view of its destination's (updated in place; at
+  run-time offsets, `dyn.update_slice`'s, a view whose offset is `?`);
 - unless the inserted value is written in place: when it is computed by linalg ops
   (through their inits) into a fresh tensor, is used only by the insert, and its slice is
   contiguous (a channel of a batch-1 concatenation) and overlaps no other slice of a chain
@@ -41,6 +42,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from math import prod
 
 from xdsl.builder import Builder
 from xdsl.context import Context
@@ -49,9 +51,11 @@ from xdsl.dialects.builtin import (
     AffineMapAttr,
     DenseResourceAttr,
     IndexType,
+    IntAttr,
     IntegerAttr,
     MemRefType,
     ModuleOp,
+    StridedLayoutAttr,
     StringAttr,
     TensorType,
     UnitAttr,
@@ -601,6 +605,9 @@ class _Function:
 
     def slice_of(self, buffer: SSAValue, op: tensor.InsertSliceOp) -> SSAValue:
         """The view of `buffer` that `op` inserts into."""
+        if op.offsets and not (op.sizes or op.strides):
+            offsets = [self.buffers.get(o, o) for o in op.offsets]
+            return _dynamic_offset_view(self.b, buffer, op, offsets)
         if op.offsets or op.sizes or op.strides:
             raise RelayError("bufferize handles slices with static offsets, sizes and strides", op)
         buffer_t = buffer.type
@@ -680,6 +687,40 @@ class _Function:
                 if user is not None and position[user] > position[last]:
                     last = user
             block.insert_op_after(memref.DeallocOp.get(buffer), last)
+
+
+def _dynamic_offset_view(
+    b: Builder, buffer: SSAValue, op: tensor.InsertSliceOp, offsets: list[SSAValue]
+) -> SSAValue:
+    """The view an insert at run-time offsets (static sizes, unit strides) writes: a
+    `memref.subview` whose offset is `?` in its type (its pointer moves; the strides stay
+    the buffer's, which must be static: only the first dim may be `?`, as in a loop's
+    scan output stacked along a run-time number of iterations)."""
+    buffer_t = buffer.type
+    assert isinstance(buffer_t, MemRefType)
+    shape = buffer_t.get_shape()
+    layout = buffer_t.layout
+    if any(d < 0 for d in shape[1:]) or any(s != 1 for s in op.static_strides.get_values()):
+        raise RelayError(
+            "bufferize handles an insert at run-time offsets into a buffer whose strides are "
+            "static (`?` only in its first dim) with unit strides",
+            op,
+        )
+    if isinstance(layout, StridedLayoutAttr):
+        strides = [s.data if isinstance(s, IntAttr) else -1 for s in layout.strides]
+        if -1 in strides:
+            raise RelayError("bufferize: an insert into a view of run-time strides", op)
+    else:
+        strides = [prod(shape[k + 1 :]) for k in range(len(shape))]
+    sizes = list(op.static_sizes.get_values())
+    static_offsets = list(op.static_offsets.get_values())  # xDSL's DYNAMIC_INDEX at run-time ones
+    view_t = MemRefType(buffer_t.element_type, sizes, StridedLayoutAttr(strides, None))
+    view = memref.SubviewOp(
+        buffer, offsets, [], [], static_offsets, sizes, [1] * len(sizes), view_t
+    )
+    view.location = op.location
+    b.insert(view)
+    return view.result
 
 
 def _insert_chain(insert: tensor.InsertSliceOp) -> list[tensor.InsertSliceOp] | None:

@@ -29,6 +29,7 @@ from xdsl.builder import Builder
 from xdsl.context import Context
 from xdsl.dialects import affine, arith, cf, func, llvm, math, memref
 from xdsl.dialects.builtin import (
+    DYNAMIC_INDEX,
     AnyFloat,
     ArrayAttr,
     DenseIntOrFPElementsAttr,
@@ -653,19 +654,27 @@ class _Converter:
         return self.emit(llvm.SubOp(zero, q))
 
     def subview(self, op: memref.SubviewOp) -> SSAValue:
-        """A view's pointer is the source's plus its static offset; its strides are in its type."""
-        if op.offsets or op.sizes or op.strides:
-            raise RelayError(
-                "convert-to-llvm handles subviews with static offsets, sizes and strides", op
-            )
+        """A view's pointer is the source's plus its offset (static, or computed from run-time
+        offsets: an insert at a run-time position); its strides are in its type."""
+        if op.sizes or op.strides:
+            raise RelayError("convert-to-llvm handles subviews with static sizes and strides", op)
         source_strides = memref_strides(op.source.type)  # pyright: ignore[reportArgumentType]
-        offset = sum(
-            o * s for o, s in zip(op.static_offsets.get_values(), source_strides, strict=True)
-        )
+        dynamic = iter(op.offsets)
+        offset, terms = 0, []
+        for o, s in zip(op.static_offsets.get_values(), source_strides, strict=True):
+            if o == DYNAMIC_INDEX:
+                terms.append(self.emit(llvm.MulOp(self.v(next(dynamic)), self.const(s, i64))))
+            else:
+                offset += o * s
         base = self.v(op.source)
+        element = op.source.type.element_type  # pyright: ignore[reportAttributeAccessIssue]
+        if terms:
+            index = self.const(offset, i64)
+            for term in terms:
+                index = self.emit(llvm.AddOp(index, term))
+            return self.emit(llvm.GEPOp(base, [llvm.GEP_USE_SSA_VAL], element, ssa_indices=[index]))
         if offset == 0:
             return base
-        element = op.source.type.element_type  # pyright: ignore[reportAttributeAccessIssue]
         return self.emit(llvm.GEPOp(base, [offset], element, inbounds=True))
 
     def buffer_bytes(self, ref: SSAValue, t: Attribute) -> int | SSAValue:
@@ -865,11 +874,12 @@ def _dynamic_rank(t: Attribute) -> int:
 
 
 def memref_strides(t: MemRefType[Attribute]) -> list[int]:
-    """Element strides: the layout's (a strided view), else row-major; shapes must be static."""
+    """Element strides: the layout's (a strided view), else row-major, which are static
+    when every dim but the first is."""
     shape = t.get_shape()
-    if any(d < 0 for d in shape):
-        raise RelayError(f"convert-to-llvm needs static shapes, got {t}")
     layout = t.layout
+    if any(d < 0 for d in shape[1:]) and not isinstance(layout, StridedLayoutAttr):
+        raise RelayError(f"convert-to-llvm needs static strides, got {t}")
     if isinstance(layout, StridedLayoutAttr):
         strides = [s.data if isinstance(s, IntAttr) else None for s in layout.strides]
         if None in strides:

@@ -20,6 +20,9 @@ arguments over instead of freeing them after a call (a temporary the call's path
 free, or a parameter passed on), copies an argument it cannot hand over (a constant, a value
 passed twice), and frees the parameters it does not pass on; every `func.return` frees the
 parameters of the copy it belongs to.
+Owning them, the loop may also write them: bufferize's copy of a parameter it must not
+update (a slice written into a loop's accumulator) goes when the jump hands the copy on and
+nothing after the copy reads the parameter (`update_in_place`).
 """
 
 from __future__ import annotations
@@ -111,6 +114,8 @@ class _Loops:
         if not jumps:
             return
         for jump in jumps:
+            self.update_in_place(jump, n)
+        for jump in jumps:
             self.jump(jump, n)
         for block, owner in self.owner.items():
             ret = block.last_op
@@ -126,6 +131,39 @@ class _Loops:
         # pointer into the call's arena, passed on as it is and never freed here.
         inputs = head.args[: len(head.args) - n]
         return list(dict.fromkeys(a for a in inputs if isinstance(a.type, MemRefType)))
+
+    def update_in_place(self, jump: _Jump, n: int) -> None:
+        """A parameter copied into a fresh buffer that the jump hands on (bufferize's copy
+        before a write into a parameter: an accumulator updated at a run-time position) is
+        written in place instead, so an iteration costs its slice, not the whole buffer.
+        Safe because the loop owns its parameters (distinct buffers: the entry copies them,
+        a jump copies a value it passes twice) and the parameter is read nowhere the copy
+        reaches: every other use comes before it in its block, or in a block it does not
+        reach (the other branch), and the fresh buffer is freed only on the jump's path."""
+        call = jump.call
+        params = self.params(jump.owner, n)
+        inputs = list(call.arguments[: len(call.arguments) - n])
+        for b in dict.fromkeys(inputs):
+            alloc = b.owner
+            if not isinstance(alloc, memref.AllocOp) or inputs.count(b) != 1:
+                continue
+            copies = [u.operation for u in b.uses if isinstance(u.operation, memref.CopyOp)]
+            if len(copies) != 1 or copies[0].destination is not b:
+                continue
+            copy = copies[0]
+            p = copy.source
+            block = copy.parent_block()
+            if p not in params or block is None or self.owner.get(block) != jump.owner:
+                continue
+            frees = [u for u in b.uses if isinstance(u.operation, memref.DeallocOp)]
+            if len(frees) != jump.freed.count(b) or not _read_only_before(p, copy):
+                continue
+            copy.detach()
+            copy.erase()
+            b.replace_all_uses_with(p)
+            alloc.detach()
+            alloc.erase()
+            jump.freed = [p if f is b else f for f in jump.freed]
 
     def jump(self, jump: _Jump, n: int) -> None:
         call = jump.call
@@ -182,6 +220,35 @@ class _Loops:
         for op in entry.ops:
             op.location = self.f.location
         self.f.body.insert_block_before(entry, head)
+
+
+def _read_only_before(p: SSAValue, copy: Operation) -> bool:
+    """Whether every use of `p` but `copy` happens before it: earlier in its block (not in a
+    loop), or in a block that the copy's block does not reach (tail calls are not edges yet)."""
+    block = copy.parent_block()
+    assert block is not None
+    reached: set[Block] = set()
+    todo = [block]
+    while todo:
+        last = todo.pop().last_op
+        for succ in last.successors if last is not None else ():
+            if succ not in reached:
+                reached.add(succ)
+                todo.append(succ)
+    if block in reached:  # the copy runs in a loop: an earlier use comes after it too
+        return False
+    reached.add(block)
+    position = {op: k for k, op in enumerate(block.ops)}
+    for use in p.uses:
+        user = use.operation
+        if user is copy:
+            continue
+        where = user.parent_block()
+        if where is block and position.get(user, len(position)) < position[copy]:
+            continue
+        if where in reached:
+            return False
+    return True
 
 
 def _erase_unreachable(body: Region) -> None:

@@ -601,6 +601,26 @@ def test_sizes_that_do_not_fit_at_run_time_are_located_errors(body, bad, message
     assert str(location_of(e.value.at)).startswith("fit.rly:4:3")
 
 
+def test_an_update_outside_the_data_is_a_located_error():
+    # dyn.update_slice's offsets are read at run time: one that fits matches the interpreter,
+    # one past either end is reported at the operator, never written out of bounds.
+    module = load_program(
+        HEADER + "def @main(%x: Tensor[(5, 3), float32], %u: Tensor[(2, 3), float32],\n"
+        "          %b: Tensor[(2), int64]) {\n  dyn.update_slice(%x, %u, %b)\n}\n",
+        "relay",
+        filename="update.rly",
+    ).module
+    exe = compile(module, opt=0, cache=False)
+    x, u = np.zeros((5, 3), np.float32), np.ones((2, 3), np.float32)
+    for begin in ([0, 0], [3, 0]):
+        args = [x, u, np.array(begin, np.int64)]
+        np.testing.assert_array_equal(exe(*args), interpret(module, args))
+    for begin, axis in (([4, 0], 0), ([-1, 0], 0), ([0, 1], 1)):
+        with pytest.raises(RelayError, match=f"axis {axis} writes outside the data") as e:
+            exe(x, u, np.array(begin, np.int64))
+        assert str(location_of(e.value.at)).startswith("update.rly:4:3")
+
+
 def test_arg_reductions_over_empty_axes_agree_with_the_interpreter():
     # An empty reduced axis with result elements has no answer (numpy raises): a located
     # error in both; with no result element either (0 rows kept), both give empty results.

@@ -240,6 +240,17 @@ def _dyn_strided_slice(rng: np.random.Generator) -> Case:
     )
 
 
+def _dyn_update_slice(rng: np.random.Generator) -> Case:
+    shape = _shape(rng, 3, 2, 5)
+    sizes = [int(rng.integers(1, d + 1)) for d in shape]
+    begin = [int(rng.integers(0, d - s + 1)) for d, s in zip(shape, sizes, strict=True)]
+    return (
+        {"x": f64(*shape), "u": f64(*sizes), "b": ((3,), "int64")},
+        "dyn.update_slice(%x, %u, %b)",
+        {"b": np.array(begin, np.int64)},
+    )
+
+
 def _dyn_tile(rng: np.random.Generator) -> Case:
     reps = [int(r) for r in rng.integers(1, 4, int(rng.integers(1, 4)))]
     return (
@@ -383,6 +394,7 @@ CASES: dict[str, Callable[[np.random.Generator], Case]] = {
     "dyn.reshape": _dyn_reshape,
     "dyn.broadcast_to": _dyn_broadcast_to,
     "dyn.strided_slice": _dyn_strided_slice,
+    "dyn.update_slice": _dyn_update_slice,
     "dyn.tile": _dyn_tile,
 }
 
@@ -526,6 +538,7 @@ def test_every_registry_operator_is_differentiable_or_listed() -> None:
         "dyn.reshape",
         "dyn.broadcast_to",
         "dyn.strided_slice",
+        "dyn.update_slice",
         "dyn.tile",
     ],
 )

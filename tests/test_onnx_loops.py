@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
 from relay_opt.frontends.onnx import import_onnx
@@ -40,7 +40,7 @@ def _tensor(name: str, dtype: int, shape: list[int]) -> onnx.ValueInfoProto:
     return helper.make_tensor_value_info(name, dtype, shape)
 
 
-def scan_model(reverse_in: int, out_axis: int) -> onnx.ModelProto:
+def scan_model(reverse_in: int, out_axis: int, length: int = 7) -> onnx.ModelProto:
     body = helper.make_graph(
         [
             helper.make_node("Mul", ["row", "w"], ["scaled"]),
@@ -65,7 +65,7 @@ def scan_model(reverse_in: int, out_axis: int) -> onnx.ModelProto:
         [scan],
         [
             _tensor("init", TensorProto.FLOAT, [4]),
-            _tensor("x", TensorProto.FLOAT, [4, 7]),
+            _tensor("x", TensorProto.FLOAT, [4, length]),
             _tensor("w", TensorProto.FLOAT, [4]),
         ],
         [
@@ -78,22 +78,27 @@ def scan_model(reverse_in: int, out_axis: int) -> onnx.ModelProto:
 def _scan_reference(feeds: dict[str, np.ndarray], reverse_in: int, out_axis: int) -> list:
     # (onnx's reference evaluator scans axis 0 forwards only)
     acc, seen = feeds["init"], []
-    columns = range(6, -1, -1) if reverse_in else range(7)
+    length = feeds["x"].shape[1]
+    columns = range(length - 1, -1, -1) if reverse_in else range(length)
     for k in columns:
         acc = acc + feeds["x"][:, k] * feeds["w"]
         seen.append(np.tanh(acc))
     return [acc, np.stack(seen, axis=out_axis)]
 
 
-@pytest.mark.parametrize("reverse_in, out_axis", [(0, 0), (1, 1), (0, -1)])
-def test_scan_matches_numpy(reverse_in: int, out_axis: int):
+@pytest.mark.parametrize(
+    "reverse_in, out_axis, length",
+    # each output written at its iteration in place (dyn.update_slice): 1 step too
+    [(0, 0, 7), (1, 1, 7), (0, -1, 7), (1, 0, 1)],
+)
+def test_scan_matches_numpy(reverse_in: int, out_axis: int, length: int):
     rng = np.random.default_rng([reverse_in, out_axis + 1])
     feeds = {
         "init": rng.standard_normal(4).astype(np.float32),
-        "x": rng.standard_normal((4, 7)).astype(np.float32),
+        "x": rng.standard_normal((4, length)).astype(np.float32),
         "w": rng.standard_normal(4).astype(np.float32),
     }
-    imported = import_onnx(scan_model(reverse_in, out_axis))
+    imported = import_onnx(scan_model(reverse_in, out_axis, length))
     args = [feeds[n] for n in imported.input_names]
     expected = _scan_reference(feeds, reverse_in, out_axis)
     for got in (compile(imported.module)(*args), interpret(imported.module, args)):
@@ -154,6 +159,41 @@ def test_a_while_loop_matches_the_reference(n: int, limit: float):
         "limit": np.array(limit, np.float32),
     }
     _check(while_model(), feeds)
+
+
+@pytest.mark.parametrize("trips", [0, 1, 3])
+def test_a_loop_of_known_trips_stacks_its_scan_output(trips: int):
+    # The scan output is written in place at each iteration's row (dyn.update_slice); with
+    # 0 trips it has no row (ONNX's Scan over an empty axis does not import: its take).
+    body = helper.make_graph(
+        [helper.make_node("Add", ["v", "v"], ["v_out"]), helper.make_node("Neg", ["v"], ["seen"])],
+        "body",
+        [
+            _tensor("i", TensorProto.INT64, []),
+            _tensor("c", TensorProto.BOOL, []),
+            _tensor("v", TensorProto.FLOAT, [3]),
+        ],
+        [
+            _tensor("c", TensorProto.BOOL, []),
+            _tensor("v_out", TensorProto.FLOAT, [3]),
+            _tensor("seen", TensorProto.FLOAT, [3]),
+        ],
+    )
+    constants = [
+        helper.make_node("Constant", [], ["n"], value=numpy_helper.from_array(np.int64(trips))),
+        helper.make_node("Constant", [], ["go"], value=numpy_helper.from_array(np.array(True))),
+    ]
+    model = _model(
+        [*constants, helper.make_node("Loop", ["n", "go", "x"], ["y", "all"], body=body)],
+        [_tensor("x", TensorProto.FLOAT, [3])],
+        [_tensor("y", TensorProto.FLOAT, [3]), _tensor("all", TensorProto.FLOAT, [trips, 3])],
+    )
+    x = np.array([0.5, -2.0, 3.0], np.float32)
+    expected = [x * 2.0**trips, np.array([-x * 2.0**k for k in range(trips)]).reshape(trips, 3)]
+    imported = import_onnx(model)  # (onnx's evaluator cannot stack 0 iterations)
+    for got in (compile(imported.module)(x), interpret(imported.module, [x])):
+        for g, e in zip(got, expected, strict=True):
+            np.testing.assert_array_equal(np.asarray(g), e)
 
 
 def test_a_long_loop_runs_in_constant_stack():

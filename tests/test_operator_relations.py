@@ -426,6 +426,10 @@ def _reverse_sequence_cases(rng):
 
 
 CASES["reverse_sequence"] = _reverse_sequence_cases
+CASES["dyn.update_slice"] = lambda rng: [
+    ([arr(rng, (5, 3)), arr(rng, (1, 3)), np.array([r(rng, 0, 4), 0], np.int64)], {}),
+    ([arr(rng, (2, 4), "int32"), arr(rng, (2, 0), "int32"), np.array([0, 4], np.int32)], {}),
+]
 CASES["broadcast_to"] = lambda rng: [([arr(rng, (3, 1))], {"shape": [r(rng), 3, r(rng)]})]
 CASES["tile"] = lambda rng: [([arr(rng, rand_shape(rng, 2))], {"reps": [2, 1, r(rng)]})]
 CASES["repeat"] = lambda rng: [([arr(rng, rand_shape(rng, 2))], {"repeats": r(rng), "axis": 1})]
@@ -647,6 +651,27 @@ def test_dyn_strided_slice_reads_begin_and_size_at_run_time():
         opdef.infer([x, index, index], opdef.make_attrs({"strides": [0, 1]}))
     with pytest.raises(TypeRelationError, match="begin must be a 1-D integer tensor"):
         opdef.infer([x, tensor_type((3,), "int64"), index], attrs)
+
+
+def test_dyn_update_slice_writes_where_begin_says():
+    opdef = lookup("dyn.update_slice")
+    x, attrs = tensor_type((5, 6), "float32"), opdef.make_attrs({})
+    index = tensor_type((2,), "int64")
+    assert opdef.infer([x, tensor_type((2, 6), "float32"), index], attrs) == x
+    data = np.zeros((5, 6))
+    got = opdef.compute(attrs, data, np.ones((2, 3)), np.array([3, 1]))
+    np.testing.assert_array_equal(got[3:5, 1:4], 1)
+    assert got.sum() == 6 and data.sum() == 0
+    with pytest.raises(ValueError, match="update of axis 1 at 4 writes outside"):
+        opdef.compute(attrs, data, np.ones((2, 3)), np.array([0, 4]))
+    for update, message in [
+        (tensor_type((6, 1), "float32"), "must be static and fit"),
+        (tensor_type((1, 1), "int32"), "must be a float32 tensor of the data's rank 2"),
+    ]:
+        with pytest.raises(TypeRelationError, match=message):
+            opdef.infer([x, update, index], attrs)
+    with pytest.raises(TypeRelationError, match="begin must be a 1-D integer tensor"):
+        opdef.infer([x, tensor_type((1, 1), "float32"), tensor_type((3,), "int64")], attrs)
 
 
 def test_dyn_broadcast_to_reads_its_shape_at_run_time():

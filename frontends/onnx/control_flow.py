@@ -9,8 +9,8 @@ known ones stay constants inside) and one accumulator per scan output. The accum
 the whole scan output's shape, so the number of iterations must be known before the loop
 starts (Scan: the scan axis' length; Loop: its trip count, with a condition the body leaves
 unchanged; a trip count or condition read at run time makes the scan axis `?`), and each
-iteration writes its slice with a `where` on the iteration number (a scan output that grows
-per iteration would need `?` dims in `if` branches)."""
+iteration writes its slice at the iteration number (`dyn.update_slice`, in place; a scan
+output that grows per iteration would need `?` dims in `if` branches)."""
 
 from __future__ import annotations
 
@@ -249,13 +249,23 @@ def _emit_loop(
             shape.insert(spec.axis, trips if static else DYNAMIC)  # pyright: ignore[reportArgumentType]
             stacked_types.append(tensor_type(shape, dtype))
             accumulators.append(entry.insert_arg(stacked_types[-1], len(entry.args)))
-            rows, count = _scan_rows(node, accumulators[-1], spec.axis, len(shape))
+            if (
+                static and trips == 0
+            ):  # the step never runs; its slice would not fit the empty output
+                stacked_next.append(accumulators[-1])
+                continue
             position: Value = i
             if spec.reverse:
+                count = _scan_length(node, accumulators[-1], spec.axis)
                 position = node.op("subtract", node.op("subtract", count, np.array(1, np.int64)), i)
-            mask = node.op("equal", rows, position)
+            # The slice written at its position: bufferize and tail-calls-to-loops update the
+            # accumulator in place, so an iteration costs its slice (a `where` over the
+            # whole accumulator made a loop quadratic in its length).
+            begin: list[Value] = [np.zeros(1, np.int64)] * len(shape)
+            begin[spec.axis] = node.reshape(position, [1])
             slice_ = node.op("expand_dims", y, axis=spec.axis)
-            stacked_next.append(node.op("where", mask, slice_, accumulators[-1]))
+            offsets = node.op("concatenate", begin, axis=0)
+            stacked_next.append(node.op("dyn.update_slice", accumulators[-1], slice_, offsets))
         result_type = tuple_type([*carried_types, *stacked_types])
         arguments = [
             node.op("add", i, np.array(1, np.int64)),
@@ -291,22 +301,13 @@ def _emit_loop(
     return values[: len(carried)], values[len(carried) :]
 
 
-def _scan_rows(node: Node, accumulator: SSAValue, axis: int, rank: int) -> tuple[Value, Value]:
-    """The positions along a scan output's axis (shaped to broadcast against it) and their
-    count (0-d int64), static ones as constants."""
+def _scan_length(node: Node, accumulator: SSAValue, axis: int) -> Value:
+    """The length of a scan output's axis (0-d int64): a constant, or read at run time."""
     length = tensor_shape(accumulator.type)[axis]  # pyright: ignore[reportArgumentType]
-    where = [1] * rank
-    where[axis] = -1
     if length != DYNAMIC:
-        return np.arange(length, dtype=np.int64).reshape(where), np.array(length, np.int64)
+        return np.array(length, np.int64)
     sizes = node.op("shape_of", accumulator, dtype="int64")
-    count = node.op("take", sizes, np.array(axis, np.int64))
-    rows = node.op("arange", np.array(0, np.int64), count, np.array(1, np.int64), dtype="int64")
-    if axis < rank - 1:
-        rows = node.op("expand_dims", rows, axis=1, num_newaxis=rank - 1 - axis)
-    if axis > 0:
-        rows = node.op("expand_dims", rows, axis=0, num_newaxis=axis)
-    return rows, count
+    return node.op("take", sizes, np.array(axis, np.int64))
 
 
 def _empty_scan(node: Node, t: Attribute, trips: int | Value | None, cond: Value) -> Value:

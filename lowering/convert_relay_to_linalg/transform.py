@@ -33,6 +33,7 @@ from relay_opt.dialects.relay.ops.transform import (
     DynReshape,
     DynStridedSlice,
     DynTile,
+    DynUpdateSlice,
     ExpandDims,
     Full,
     GridSample,
@@ -361,6 +362,39 @@ def lower_dyn_strided_slice(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValu
     return generic(
         lw, [init], [init], [_identity(n), _identity(n)], [PARALLEL] * n, lambda b, a: body(b, a)
     )[0]
+
+
+@lowering(DynUpdateSlice)
+def lower_dyn_update_slice(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    """A `tensor.insert_slice` at the offsets read from `begin`, each checked first: the
+    slice must lie inside the data. bufferize writes it into the data's buffer when the
+    data dies here (a loop's accumulator), else into a copy."""
+    from xdsl.dialects import arith
+
+    data, update, begin_t = args
+    update_shape = list(shape_of(update))
+
+    def emit(o):  # noqa: ANN001, ANN202
+        return lw.insert(o).results[0]
+
+    def const(v: int) -> SSAValue:
+        return emit(arith.ConstantOp.from_int_and_width(v, IndexType()))
+
+    offsets = []
+    for k, (size, dim) in enumerate(zip(update_shape, shape_of(data), strict=True)):
+        element = emit(tensor.ExtractOp(begin_t, [const(k)], begin_t.type.element_type))  # pyright: ignore
+        offsets.append(emit(arith.IndexCastOp(element, IndexType())))
+        extent = const(dim) if dim >= 0 else emit(tensor.DimOp(data, const(k)))
+        last = emit(arith.SubiOp(extent, const(size)))  # the largest offset that fits
+        bad = emit(
+            arith.OrIOp(
+                emit(arith.CmpiOp(offsets[k], const(0), "slt")),
+                emit(arith.CmpiOp(offsets[k], last, "sgt")),
+            )
+        )
+        lw.objects.fail_if(op, bad, f"'dyn.update_slice': axis {k} writes outside the data")
+    insert = tensor.InsertSliceOp.get(update, data, update_shape, offsets=offsets)
+    return emit(insert)
 
 
 @lowering(DynBroadcastTo)

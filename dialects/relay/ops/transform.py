@@ -273,6 +273,54 @@ def _dyn_slice(attrs: Attrs, x: np.ndarray, begin: np.ndarray, size: np.ndarray)
 class DynStridedSlice(RelayOperatorOp): ...
 
 
+def _dyn_update_slice_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:  # noqa: ARG001
+    shape, dtype = expect_tensor(args[0], "data")
+    update, update_dtype = expect_tensor(args[1], "update")
+    if update_dtype != dtype or len(update) != len(shape):
+        raise TypeRelationError(
+            f"update must be a {dtype} tensor of the data's rank {len(shape)}, not "
+            f"{show_shape(update)} {update_dtype}"
+        )
+    if DYNAMIC in update or any(0 <= d < u for d, u in zip(shape, update, strict=True)):
+        raise TypeRelationError(
+            f"update's shape {show_shape(update)} must be static and fit in the data's "
+            f"{show_shape(shape)}"
+        )
+    dims, index_dtype = expect_tensor(args[2], "begin")
+    if list(dims) != [len(shape)] or not index_dtype.startswith("int"):
+        raise TypeRelationError(
+            f"begin must be a 1-D integer tensor of the data's rank {len(shape)}, not "
+            f"{show_shape(dims)} {index_dtype}"
+        )
+    return result(shape, dtype)
+
+
+def _dyn_update_slice(x: np.ndarray, update: np.ndarray, begin: np.ndarray) -> np.ndarray:
+    out = x.copy()
+    box = []
+    for axis, (b, n, dim) in enumerate(zip(begin, update.shape, x.shape, strict=True)):
+        if int(b) < 0 or int(b) + n > dim:
+            raise ValueError(f"the update of axis {axis} at {int(b)} writes outside the data")
+        box.append(slice(int(b), int(b) + n))
+    out[tuple(box)] = update
+    return out
+
+
+@register(
+    OpDef(
+        "dyn.update_slice",
+        ("data", "update", "begin"),
+        (),
+        _dyn_update_slice_rel,
+        OpPattern.OPAQUE,  # its own kernel: a write at a position read at run time
+        lambda attrs, x, update, begin: _dyn_update_slice(x, update, begin),  # noqa: ARG005
+        "the data with `update` written at `begin` (read at run time; the slice must fit)",
+        shape=same_dims,
+    )
+)
+class DynUpdateSlice(RelayOperatorOp): ...
+
+
 def _dyn_broadcast_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:  # noqa: ARG001
     data, dtype = expect_tensor(args[0], "data")
     shape, shape_dtype = expect_tensor(args[1], "shape")
@@ -2173,6 +2221,17 @@ def _dyn_strided_slice_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjo
         padded = g.call(Pad, d, g.scalar(0, d), pad_width=widths)
         d = g.call(Take, padded, g.select(valid, pos, count), axis=axis, mode="clip")
     return [d, None, None]
+
+
+@gradient(DynUpdateSlice)
+def _dyn_update_slice_grad(g: GradBuilder, op: RelayOperatorOp, dy: DY) -> Adjoints:
+    # The data's elements outside the slice pass through; the update's are dy's slice.
+    _, update, begin = op.operands
+    d = _one(dy)
+    shape = shape_of(update)
+    sizes = g.constant(np.array(shape, np.int64), "int64")
+    d_update = g.reshape(g.call(DynStridedSlice, d, begin, sizes), shape)
+    return [g.call(DynUpdateSlice, d, g.zeros_like(update), begin), d_update, None]
 
 
 @gradient(Tile)
