@@ -285,7 +285,7 @@ def test_relay_run_reads_and_writes_string_npz(tmp_path: Path, capsys):
     args = [str(program), "--interpret", "-i", str(tmp_path / "in.npz"), "-o", str(out)]
     assert main([*args, "--expected", str(tmp_path / "want.npz")]) == 0
     printed = capsys.readouterr().out
-    assert "result[0]: 2xobject ['a!', '日!']" in printed and "[SUCCESS]" in printed
+    assert "result[0]: 2xstring ['a!', '日!']" in printed and "[SUCCESS]" in printed
     with np.load(out, allow_pickle=False) as saved:
         assert saved["output_0"].tolist() == ["a!", "日!"]
     np.savez(tmp_path / "want.npz", output_0=np.array(["a!", "x"]))

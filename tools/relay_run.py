@@ -314,9 +314,10 @@ def _saved(results: list, names: list[str]) -> tuple[list[str], list[np.ndarray]
 
 def describe(array: np.ndarray) -> str:
     """`2x3xfloat32 [...]` or a summary of its values; a scalar as `int32 55`."""
+    dtype = "string" if array.dtype == object else array.dtype  # (str objects: docs/strings.md)
     if array.ndim == 0:
-        return f"{array.dtype} {np.array2string(array, precision=5)}"
-    head = f"{'x'.join(str(d) for d in array.shape)}x{array.dtype}"
+        return f"{dtype} {np.array2string(array, precision=5)}"
+    head = f"{'x'.join(str(d) for d in array.shape)}x{dtype}"
     if array.size == 0:
         return head
     if array.size <= 8:
