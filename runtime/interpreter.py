@@ -28,7 +28,7 @@ from relay_opt.dialects.relay import adt, core
 from relay_opt.dialects.relay.attributes import Attrs
 from relay_opt.dialects.relay.ir_helpers import functions_by_name
 from relay_opt.dialects.relay.limits import depth_error, max_depth
-from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
+from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype, string_array
 from relay_opt.dialects.relay.patterns import (
     ConstructorPattern,
     TuplePattern,
@@ -38,7 +38,7 @@ from relay_opt.dialects.relay.patterns import (
 from relay_opt.dialects.relay.registry import RelayOperatorOp
 from relay_opt.dialects.relay.resources import array_of
 from relay_opt.dialects.relay.symbols import lookup_constructor
-from relay_opt.dialects.relay.types import DYNAMIC, tensor_dtype
+from relay_opt.dialects.relay.types import DYNAMIC, holds_strings, tensor_dtype
 from relay_opt.runtime.values import ADTValue, RefCell  # noqa: F401 - the API's value classes
 
 Value = Any
@@ -171,6 +171,11 @@ class Interpreter:
                 if not isinstance(value, (tuple, Closure, ADTValue, RefCell))
                 else value
             )
+            if holds_strings(arg.type) and isinstance(value, np.ndarray):
+                try:  # numpy's 'U' arrays (an .npz's) to the str objects strings compute on
+                    value = string_array(value)
+                except ValueError as e:
+                    raise ArgumentError(f"input '{name}': {e}") from None
             if (why := check_value(value, arg.type)) is not None:
                 raise ArgumentError(f"input '{name}': {why}")
             args.append(value)

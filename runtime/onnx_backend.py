@@ -29,12 +29,14 @@ import numpy as np
 from onnx.backend.base import Backend, BackendRep, Device, DeviceType
 
 from relay_opt.diagnostics import ArgumentError
+from relay_opt.dialects.relay.types import holds_strings
 from relay_opt.frontends.onnx.importer import (
     OnnxNeedsConstantError,
     OnnxUnsupportedError,
     import_onnx,
 )
 from relay_opt.frontends.onnx.narrow import narrowed, widen
+from relay_opt.lowering.convert_relay_to_linalg import NO_NATIVE_STRINGS
 
 
 def _graph_inputs(model: Any) -> list[Any]:
@@ -62,6 +64,15 @@ def _sources(model: Any, name: str) -> set[str]:
         elif v in producers:
             todo.extend(i for i in producers[v].input if i)
     return found
+
+
+def _holds_strings(module: Any) -> bool:
+    """Whether a value of the module is a string tensor (not compiled natively yet)."""
+    return any(
+        holds_strings(v.type)
+        for op in module.walk()
+        for v in (*op.results, *(a for r in op.regions for b in r.blocks for a in b.args))
+    )
 
 
 class RelayOptRep(BackendRep):
@@ -101,6 +112,8 @@ class RelayOptRep(BackendRep):
         except OnnxUnsupportedError as e:
             raise unittest.SkipTest(f"unsupported: {e}") from None
         self.output_narrow = imported.output_narrow
+        if _holds_strings(imported.module):
+            raise unittest.SkipTest(f"unsupported: {NO_NATIVE_STRINGS}")
         return compile(imported.module, opt=self.opt)
 
     def _specialized(self, arrays: dict[str, np.ndarray]) -> Any:

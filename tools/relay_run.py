@@ -184,7 +184,7 @@ def _fill(
     from xdsl.dialects.builtin import TensorType
 
     from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
-    from relay_opt.dialects.relay.types import DYNAMIC, tensor_dtype
+    from relay_opt.dialects.relay.types import DYNAMIC, STRING, tensor_dtype
 
     if not isinstance(t, TensorType):
         hint = f" (give a List as {name}/0, {name}/1, ... in --inputs)" if "List" in str(t) else ""
@@ -204,6 +204,12 @@ def _fill(
             f"relay-run: error: cannot fill input '{name}': its shape {t} has ? dims "
             f"(give them with --input-shape {name}=D1,D2,...)\n"
         )
+    if tensor_dtype(t) == STRING:  # empty strings, or short words of ASCII letters
+        words = np.empty(declared, dtype=object)
+        for i in np.ndindex(declared):
+            size = 0 if mode == "zeros" else 1 if mode == "ones" else int(rng.integers(0, 6))
+            words[i] = "".join(chr(ord("a") + int(c)) for c in rng.integers(0, 26, size))
+        return words
     dtype = numpy_dtype(tensor_dtype(t))
     if mode == "zeros":
         return np.zeros(declared, dtype)
@@ -308,13 +314,16 @@ def _saved(results: list, names: list[str]) -> tuple[list[str], list[np.ndarray]
 
 def describe(array: np.ndarray) -> str:
     """`2x3xfloat32 [...]` or a summary of its values; a scalar as `int32 55`."""
+    dtype = "string" if array.dtype == object else array.dtype  # (str objects: docs/strings.md)
     if array.ndim == 0:
-        return f"{array.dtype} {np.array2string(array, precision=5)}"
-    head = f"{'x'.join(str(d) for d in array.shape)}x{array.dtype}"
+        return f"{dtype} {np.array2string(array, precision=5)}"
+    head = f"{'x'.join(str(d) for d in array.shape)}x{dtype}"
     if array.size == 0:
         return head
     if array.size <= 8:
         return f"{head} {np.array2string(array.reshape(-1), precision=5, separator=', ')}"
+    if array.dtype.kind in "OU":  # strings: the first ones
+        return f"{head} {np.array2string(array.reshape(-1)[:8], separator=', ')[:-1]}, ...]"
     a = array.astype(np.float64)
     return f"{head} min {a.min():.5g} max {a.max():.5g} mean {a.mean():.5g}"
 
@@ -633,7 +642,11 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
             if output_names and len(output_names) == len(outputs)
             else [f"output_{i}" for i in range(len(outputs))]
         )
-        arrays = dict(zip(keys, outputs, strict=True))
+        # string results as numpy's 'U' arrays: an object array would be pickled
+        arrays = {
+            k: a.astype(np.str_) if isinstance(a, np.ndarray) and a.dtype == object else a
+            for k, a in zip(keys, outputs, strict=True)
+        }
 
         def save(f: BinaryIO) -> None:
             np.savez(f, **arrays)  # pyright: ignore[reportArgumentType]  (numpy's stub: a key could be allow_pickle)
@@ -660,6 +673,11 @@ def _compare(
         elif want.shape != got.shape:
             print(f"[FAILED] result[{i}]: shape {got.shape}, expected {want.shape}")
             failed = True
+        elif want.dtype.kind in "OU" or got.dtype.kind in "OU":  # strings: equal or not
+            differ = int((want.astype(np.str_) != got.astype(np.str_)).sum())
+            if differ:
+                print(f"[FAILED] result[{i}]: {differ} of {got.size} strings differ")
+                failed = True
         else:
             # nan matches nan and inf matches inf (as numpy.testing's); the difference is
             # taken where they do not match, with no numpy warnings (inf - inf).

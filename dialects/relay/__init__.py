@@ -39,9 +39,10 @@ def get_relay_dialect() -> Dialect:
         types.IncompleteType,
         types.RefType,
         types.ADTType,
+        types.StringType,
         patterns.WildcardPattern,
         patterns.VarPattern,
         patterns.ConstructorPattern,
         patterns.TuplePattern,
     ]
-    return Dialect("relay", [*core_ops, *(d.op_class for d in all_ops())], attrs)
+    return Dialect("relay", [*core_ops, *(d.op_class for d in all_ops(strings=True))], attrs)

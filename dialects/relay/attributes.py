@@ -12,6 +12,7 @@ builtin attributes, while the custom form spells values as Relay does:
     INTS         [1, 1]              array<i64: 1, 1>
     FLOATS       [0.5]               array<f64: 0.5>
     INT_LISTS    [[0, 0], [1, 1]]    [array<i64: 0, 0>, array<i64: 1, 1>]
+    STRS         ["a", "b"]          ["a", "b"]
     INT_OR_INTS  2 or [1, 3]         2 : i64 or array<i64: 1, 3>
 
 `None` (Relay's null) is an absent property.
@@ -55,6 +56,7 @@ class AttrKind(Enum):
     FLOATS = "floats"
     INT_LISTS = "int lists"
     INT_OR_INTS = "int or ints"
+    STRS = "strs"
 
 
 class AttrError(ValueError):
@@ -110,6 +112,8 @@ class AttrSpec:
                 if isinstance(value, int) and not isinstance(value, bool):
                     return value
                 return [_as_int(v) for v in _as_list(value)]
+            if k is AttrKind.STRS:
+                return [v if isinstance(v, str) else _not_str() for v in _as_list(value)]
         except AttrError as e:
             detail = f": {e}" if str(e) else ""
             raise AttrError(
@@ -137,6 +141,8 @@ class AttrSpec:
             return DenseArrayBase.from_list(f64, value)
         if k is AttrKind.INT_LISTS:
             return ArrayAttr([DenseArrayBase.from_list(i64, row) for row in value])
+        if k is AttrKind.STRS:
+            return ArrayAttr([StringAttr(v) for v in value])
         raise AssertionError(k)
 
     # -- MLIR attribute -> Python value --------------------------------------------------
@@ -169,6 +175,12 @@ class AttrSpec:
                 rows.append(list(row.get_values()))  # pyright: ignore
             else:
                 return rows
+        elif (
+            k is AttrKind.STRS
+            and isinstance(attr, ArrayAttr)
+            and all(isinstance(v, StringAttr) for v in attr)
+        ):
+            return [v.data for v in attr]  # pyright: ignore[reportAttributeAccessIssue]
         raise AttrError(f"attribute '{self.name}' expects {_KIND_WORDS[k]}, got {attr}")
 
 
@@ -182,6 +194,7 @@ _KIND_WORDS = {
     AttrKind.FLOATS: "a list of numbers",
     AttrKind.INT_LISTS: "a list of integer lists",
     AttrKind.INT_OR_INTS: "an integer or a list of integers",
+    AttrKind.STRS: "a list of strings",
 }
 
 
@@ -192,6 +205,10 @@ def _as_int(v: AttrValue) -> int:
         return v
     if isinstance(v, float) and v.is_integer():
         return int(v)
+    raise AttrError
+
+
+def _not_str() -> str:
     raise AttrError
 
 
@@ -256,10 +273,26 @@ def format_value(value: AttrValue) -> str:
             return "nan"
         return repr(value)
     if isinstance(value, str):
-        return '"' + value + '"'
+        return quote(value)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(format_value(v) for v in value) + "]"
     return str(value)
+
+
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t"}
+
+
+def quote(text: str) -> str:
+    """`text` as an MLIR string literal that parses back to it: `\\"`, `\\\\`, `\\n`, `\\t`
+    and the other control characters as `\\XX`; the rest (non-ASCII too) as it is."""
+    return (
+        '"'
+        + "".join(
+            _ESCAPES.get(c) or (f"\\{ord(c):02X}" if ord(c) < 0x20 or ord(c) == 0x7F else c)
+            for c in text
+        )
+        + '"'
+    )
 
 
 def parse_value(parser: Parser) -> AttrValue:
@@ -274,6 +307,13 @@ def parse_value(parser: Parser) -> AttrValue:
         return items
     if (s := parser.parse_optional_str_literal()) is not None:
         return s
+    pos = parser.pos
+    if (raw := parser.parse_optional_bytes_literal()) is not None:
+        # xDSL's lexer calls a literal with non-ASCII text and escapes a bytes literal
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            parser.raise_error("a string attribute must be UTF-8 text", pos, parser.pos)
     if (b := parser.parse_optional_boolean()) is not None:
         return b
     negative = parser.parse_optional_punctuation("-") is not None

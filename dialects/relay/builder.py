@@ -22,7 +22,7 @@ from xdsl.ir import Attribute, Block, Operation, SSAValue
 from xdsl.pattern_rewriter import PatternRewriter
 
 from relay_opt.dialects.relay.core import ConstantOp, TupleGetOp, TupleOp
-from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
+from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype, string_array
 from relay_opt.dialects.relay.registry import RelayOperatorOp
 from relay_opt.dialects.relay.resources import constant_attr
 from relay_opt.dialects.relay.types import tensor_dtype
@@ -86,7 +86,13 @@ class RelayBuilder:
     # -- constants, tuples -------------------------------------------------------------------
 
     def constant(self, array: np.ndarray, dtype: str | None = None) -> SSAValue:
-        """A constant holding `array` (inline when small, else a resource)."""
+        """A constant holding `array` (inline when small, else a resource); a string array
+        (dtype object or 'U') is a `strings.constant`."""
+        if array.dtype.kind in "OU":
+            from relay_opt.dialects.relay.ops.strings import StringConstant  # (ops import us)
+
+            values = list(string_array(array).reshape(-1))
+            return self.call(StringConstant, texts=values, shape=list(array.shape))
         return self.add(ConstantOp(constant_attr(array, dtype))).result
 
     def scalar(self, value: float | int | bool, like: SSAValue | str) -> SSAValue:

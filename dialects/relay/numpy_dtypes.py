@@ -18,6 +18,8 @@ _NUMPY: dict[str, np.dtype] = {
     "float16": np.dtype(np.float16),
     "float32": np.dtype(np.float32),
     "float64": np.dtype(np.float64),
+    # Python str objects (docs/strings.md): one dtype for every length, unlike numpy's 'U<n>'.
+    "string": np.dtype(object),
 }
 
 
@@ -38,9 +40,26 @@ def exact_dtype(dtype: str) -> np.dtype:
 
 
 def relay_dtype(dt: np.dtype) -> str:
+    if dt.kind == "U":  # a text array as numpy makes it: strings, held as objects inside
+        return "string"
     if dt.name == "bfloat16":  # ml_dtypes' (the #[metadata] section's bfloat16 arrays)
         return "bfloat16"
     for name, npdt in _NUMPY.items():
         if npdt == dt:
             return name
     raise ValueError(f"numpy dtype {dt} has no Relay dtype")
+
+
+def string_array(values: object) -> np.ndarray:
+    """`values` (an array of 'U' dtype, or of objects that are all str) as a string tensor's
+    array: dtype object, each element a Python str. Raises ValueError for anything else
+    (bytes, numbers, None)."""
+    array = np.asarray(values)
+    if array.dtype.kind == "U":
+        return array.astype(object)
+    if array.dtype.kind != "O":
+        raise ValueError(f"expected strings, got an array of dtype {array.dtype}")
+    for x in array.reshape(-1):
+        if not isinstance(x, str):
+            raise ValueError(f"expected strings, got an element of type {type(x).__name__}")
+    return array

@@ -47,7 +47,12 @@ from relay_opt.dialects.relay.attributes import (
     format_value,
     parse_value,
 )
-from relay_opt.dialects.relay.types import IncompleteType, is_concrete, types_compatible
+from relay_opt.dialects.relay.types import (
+    IncompleteType,
+    holds_strings,
+    is_concrete,
+    types_compatible,
+)
 
 
 class OpPattern(IntEnum):
@@ -105,6 +110,9 @@ class OpDef:
     sized_by_values: bool = False
     """The result's `?` dims are found by the computation itself (how many boxes
     non_max_suppression keeps): the lowering rule sizes its result, no shape function does."""
+    strings: bool = False
+    """A string operator (ops/strings.py, docs/strings.md): it takes string tensors, and the
+    walks over numeric operators (all_ops) leave it out. Every other operator refuses them."""
     op_class: type[RelayOperatorOp] = field(init=False, repr=False, compare=False)
 
     @property
@@ -147,6 +155,8 @@ class OpDef:
                 f"'{self.name}' takes {len(self.args)} operand(s) "
                 f"({', '.join(self.args)}), got {len(arg_types)}"
             )
+        if not self.strings and any(holds_strings(t) for t in arg_types):
+            raise TypeRelationError(f"'{self.name}' does not accept string tensors")
         if values is not None and self.value_relation is not None:
             return self.value_relation(arg_types, attrs, values)
         return self.relation(arg_types, attrs)
@@ -212,7 +222,7 @@ class RelayOperatorOp(IRDLOperation):
         types = [o.type for o in self.operands]
         if all(is_concrete(t) for t in types) and is_concrete(self.result.type):
             try:
-                expected = opdef.relation(types, attrs)
+                expected = opdef.infer(types, attrs)
             except TypeRelationError as e:
                 raise VerifyException(str(e)) from None
             if not types_compatible(expected, self.result.type):
@@ -344,6 +354,10 @@ def lookup(name: str) -> OpDef | None:
     return _REGISTRY.get(name)
 
 
-def all_ops() -> Iterator[OpDef]:
+def all_ops(*, strings: bool = False) -> Iterator[OpDef]:
+    """The operators, by name; the string operators (OpDef.strings) only when `strings`: the
+    walks over operators (gradients, shape functions, bf16, the fuzzer's generators) are
+    about numeric tensors."""
     _load()
-    return iter(sorted(_REGISTRY.values(), key=lambda d: d.name))
+    ops = sorted(_REGISTRY.values(), key=lambda d: d.name)
+    return iter([d for d in ops if strings or not d.strings])

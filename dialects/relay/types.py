@@ -114,6 +114,19 @@ class ADTType(ParametrizedAttribute, TypeAttribute):
         return SymbolRefAttr(name), ArrayAttr(args)
 
 
+@irdl_attr_definition
+class StringType(ParametrizedAttribute, TypeAttribute):
+    """The element type of a string tensor, `tensor<2x!relay.string>` (Relay's dtype `string`):
+    one UTF-8 text per element (docs/strings.md)."""
+
+    name = "relay.string"
+
+
+STRING = "string"
+"""The dtype name of string tensors. Not in DTYPES, which are the numeric dtypes that the
+operator walks (gradients, bf16, the fuzzer) go through; only the string operators and a few
+moves take it (OpDef.strings)."""
+
 # ---------------------------------------------------------------------------
 # Relay dtypes <-> MLIR element types
 # ---------------------------------------------------------------------------
@@ -145,6 +158,8 @@ class UnknownDTypeError(ValueError):
 
 def element_type(dtype: str) -> IntegerType | AnyFloat:
     """The MLIR element type of a Relay dtype name (`float32` -> `f32`)."""
+    if dtype == STRING:
+        return StringType()  # pyright: ignore[reportReturnType]
     try:
         return _DTYPE_TO_ELEMENT[dtype]
     except KeyError:
@@ -153,6 +168,8 @@ def element_type(dtype: str) -> IntegerType | AnyFloat:
 
 def dtype_of_element(elem: Attribute) -> str:
     """The Relay dtype name of an MLIR element type (`f32` -> `float32`)."""
+    if isinstance(elem, StringType):
+        return STRING
     try:
         return _ELEMENT_TO_DTYPE[elem]
     except KeyError:
@@ -171,6 +188,15 @@ def tensor_dtype(t: TensorType[Attribute]) -> str:
 
 def tensor_shape(t: TensorType[Attribute]) -> tuple[int, ...]:
     return tuple(t.get_shape())
+
+
+def holds_strings(t: Attribute) -> bool:
+    """Whether `t` is a string tensor or a tuple holding one."""
+    if isinstance(t, TensorType):
+        return isinstance(t.element_type, StringType)
+    if isinstance(t, TupleType):
+        return any(holds_strings(f) for f in t.types)
+    return False
 
 
 def is_concrete(t: Attribute) -> bool:

@@ -113,6 +113,8 @@ def relay_dtype_of(onnx_type: int, what: str) -> str:
     is the wider dtype that carries it."""
     if onnx_type in ONNX_DTYPES:
         return ONNX_DTYPES[onnx_type]
+    if onnx_type == 8:  # STRING: only the string operators take it (frontends/onnx/strings.py)
+        return "string"
     if onnx_type in NARROW:
         return NARROW[onnx_type].wide
     raise OnnxUnsupportedError(
@@ -156,6 +158,7 @@ def _load_converters() -> None:
         rnn,
         sampling,
         signal,
+        strings,
         text,
         training,
         vision,

@@ -38,9 +38,9 @@ _SCALAR_PREFIXES = {"int": "int32", "uint": "uint32", "float": "float32", "bool"
 
 def scalar_dtype(name: str) -> str | None:
     """A dtype name in type position (`float32`, `int`, `bool`), or None."""
-    from relay_opt.dialects.relay.types import DTYPES
+    from relay_opt.dialects.relay.types import DTYPES, STRING
 
-    if name in DTYPES:
+    if name in DTYPES or name == STRING:
         return name
     return _SCALAR_PREFIXES.get(name)
 

@@ -52,7 +52,13 @@ from relay_opt.dialects.relay import adt, core
 from relay_opt.dialects.relay.attribute_names import GROUP, PRIMITIVE
 from relay_opt.dialects.relay.ir_helpers import inline_body
 from relay_opt.dialects.relay.registry import RelayOperatorOp, TypeRelationError
-from relay_opt.dialects.relay.types import ADTType, RefType, is_concrete, tensor_dtype
+from relay_opt.dialects.relay.types import (
+    ADTType,
+    RefType,
+    holds_strings,
+    is_concrete,
+    tensor_dtype,
+)
 from relay_opt.lowering.convert_relay_to_linalg.objects import OBJECT, Objects
 
 if TYPE_CHECKING:
@@ -94,11 +100,19 @@ def signless(t: Attribute) -> Attribute:
     return t
 
 
+NO_NATIVE_STRINGS = (
+    "string tensors are not compiled to native code yet; the interpreter runs them "
+    "(relay-run --interpret; docs/strings.md)"
+)
+
+
 def flatten_type(t: Attribute) -> list[Attribute]:
     """The tensor types a Relay type becomes: a tuple, one per field (recursively)."""
     if isinstance(t, TupleType):
         return [leaf for f in t.types for leaf in flatten_type(f)]
     if isinstance(t, TensorType):
+        if holds_strings(t):
+            raise RelayError(NO_NATIVE_STRINGS)
         return [signless(t)]
     if isinstance(t, (ADTType, RefType, FunctionType)):
         return [OBJECT]  # a heap object (objects.py)
@@ -357,6 +371,8 @@ class Lowerer:
             return
         if isinstance(op, RelayOperatorOp):
             rule = RULES.get(type(op))
+            if rule is None and op.opdef.strings:
+                raise RelayError(f"'{op.opdef.name}': {NO_NATIVE_STRINGS}", op)
             if rule is None:
                 raise RelayError(f"no lowering to linalg for operator '{op.opdef.name}' yet", op)
             block = self.builder.insertion_point.block
