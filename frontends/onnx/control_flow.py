@@ -36,6 +36,7 @@ from relay_opt.frontends.onnx.importer import (
     Value,
     converter,
 )
+from relay_opt.frontends.onnx.sequences import typed
 
 
 def _import_branch(node: Node, name: str) -> tuple[Block, list[Value]]:
@@ -83,7 +84,11 @@ def if_(node: Node) -> Any:  # noqa: ANN401
         outer_block = graph.block
         graph.block = block  # the branch's value is built at its end
         try:
-            values = [graph.ssa(v) for v in outputs]
+            declared = node.subgraph(name).output
+            values = [
+                graph.ssa(typed(graph, v, vi.type, f"output '{vi.name}' of the {name} subgraph"))
+                for v, vi in zip(outputs, declared, strict=True)
+            ]
             value = values[0] if len(values) == 1 else graph.builder.tuple(values)
             graph.add(core.YieldOp(value))
         finally:
@@ -306,6 +311,11 @@ def _needs_constant(node: Node, i: int, what: str) -> OnnxNeedsConstantError:
 def loop(node: Node) -> list[Value]:
     body = node.subgraph("body")
     carried = [node.required(k) for k in range(2, len(node.inputs))]
+    if len(body.input) == 2 + len(carried):  # an empty sequence takes the body's type for it
+        carried = [
+            typed(node.graph, v, body.input[2 + k].type, f"loop-carried value {k}")
+            for k, v in enumerate(carried)
+        ]
     n_scans = len(body.output) - 1 - len(carried)
     if len(body.input) != 2 + len(carried) or n_scans < 0:
         raise node.error(
