@@ -607,6 +607,9 @@ class GraphImporter:
         check_schema(proto, version, node_label, domain)
         node = Node(self, proto, index)
         node.opset = version
+        from relay_opt.frontends.onnx.sequences import check_operands
+
+        check_operands(node)  # pyright: ignore[reportArgumentType]  (importer.py is read twice)
         # The node is the location of the ops built for it: run-time errors name it.
         self.builder.location = NameLoc(StringAttr(node_label), UnknownLoc())
         try:

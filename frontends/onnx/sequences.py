@@ -242,6 +242,37 @@ def _call(
 
 # -- operands ----------------------------------------------------------------------------------
 
+# The operators that take sequences or optionals; every other one takes tensors only.
+TAKES_SEQUENCES = frozenset(
+    {
+        "Identity",
+        "Loop",
+        "SequenceAt",
+        "SequenceInsert",
+        "SequenceErase",
+        "SequenceLength",
+        "ConcatFromSequence",
+        "SequenceMap",
+        "Optional",
+        "OptionalHasElement",
+        "OptionalGetElement",
+    }
+)
+
+
+def check_operands(node: Node) -> None:
+    """A sequence or an optional given to an operator of tensors is an error naming the node
+    (the converters read their operands' shapes trusting them to be tensors)."""
+    if node.op_type in TAKES_SEQUENCES:
+        return
+    for i, v in enumerate(node.inputs):
+        if v is None or isinstance(v, np.ndarray):
+            continue
+        if not isinstance(v, SSAValue) or not isinstance(v.type, TensorType):
+            raise node.error(
+                f"input {i} is a sequence or an optional; {node.op_type} takes tensors"
+            )
+
 
 def sequence(node: Node, i: int) -> SSAValue | EmptySequence:
     v = node.required(i)
