@@ -492,16 +492,11 @@ class NoValue:
     proto: Any  # the ONNX TypeProto of its element
 
 
-def _optional_input(node: Node, i: int) -> Value | NoValue | None:
-    """Input i: None when absent (an empty name too)."""
-    return node.input(i)  # pyright: ignore[reportReturnType]
-
-
 @converter("Optional")  # pyright: ignore[reportArgumentType]  (a placeholder: typed())
 def optional(node: Node) -> Value | NoValue:
     x = node.input(0)
     if x is None:
-        proto = node._attrs["type"].tp if node.has_attr("type") else None  # noqa: SLF001
+        proto = node.attr("type")  # a TypeProto
         if proto is None:
             raise node.error("an Optional without an input needs its 'type'")
         t = onnx_type(proto, node.where()) if proto.WhichOneof("value") != "tensor_type" else None
@@ -514,7 +509,7 @@ def optional(node: Node) -> Value | NoValue:
 
 @converter("OptionalHasElement")
 def optional_has_element(node: Node) -> Value:
-    x = _optional_input(node, 0)
+    x: Any = node.input(0)  # (a NoValue too; None when absent or named "")
     if x is None or isinstance(x, NoValue):
         return np.array(False)
     if isinstance(x, SSAValue) and is_optional(x.type):
@@ -525,7 +520,7 @@ def optional_has_element(node: Node) -> Value:
 
 @converter("OptionalGetElement")
 def optional_get_element(node: Node) -> Value:
-    x = _optional_input(node, 0)
+    x: Any = node.input(0)
     if isinstance(x, NoValue):
         raise node.error("OptionalGetElement of an empty optional")
     x = node.required(0)
