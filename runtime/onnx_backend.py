@@ -37,6 +37,7 @@ from relay_opt.frontends.onnx.importer import (
 )
 from relay_opt.frontends.onnx.narrow import narrowed, widen
 from relay_opt.lowering.convert_relay_to_linalg import NO_NATIVE_STRINGS
+from relay_opt.runtime.values import ADTValue, from_adt_list, to_adt_list
 
 
 def _graph_inputs(model: Any) -> list[Any]:
@@ -45,6 +46,10 @@ def _graph_inputs(model: Any) -> list[Any]:
 
 
 def _is_symbolic(vi: Any) -> bool:
+    if vi.type.HasField("sequence_type"):  # its elements' rank, when not declared
+        return not vi.type.sequence_type.elem_type.tensor_type.HasField("shape")
+    if not vi.type.HasField("tensor_type"):
+        return False
     tt = vi.type.tensor_type
     return not tt.HasField("shape") or any(not d.HasField("dim_value") for d in tt.shape.dim)
 
@@ -85,9 +90,6 @@ class RelayOptRep(BackendRep):
         self._compiled: dict[Any, Any] = {}
         self.output_narrow: list[int | None] = []
         """Per output: its narrow dtype's ONNX code (the import's), or None."""
-        for vi in self.inputs:
-            if not vi.type.HasField("tensor_type"):
-                raise unittest.SkipTest(f"unsupported: graph input '{vi.name}' is not a tensor")
         if not any(_is_symbolic(vi) for vi in self.inputs):
             try:
                 self._compiled[None] = self._compile(None, {})
@@ -116,13 +118,15 @@ class RelayOptRep(BackendRep):
             raise unittest.SkipTest(f"unsupported: {NO_NATIVE_STRINGS}")
         return compile(imported.module, opt=self.opt)
 
-    def _specialized(self, arrays: dict[str, np.ndarray]) -> Any:
+    def _specialized(self, arrays: dict[str, Any]) -> Any:
         """The executable for these shapes and frozen values (compiled on first use)."""
         while True:
             constants = {n: arrays[n] for n in self.frozen}
-            shapes: dict[str, Sequence[int]] = {
-                n: a.shape for n, a in arrays.items() if n not in self.frozen
-            }
+            shapes: dict[str, Sequence[int]] = {}
+            for n, a in arrays.items():
+                shape = _shape(a)
+                if n not in self.frozen and shape is not None:
+                    shapes[n] = shape
             key = (
                 tuple(sorted(shapes.items())),
                 tuple((n, a.dtype.str, a.shape, a.tobytes()) for n, a in sorted(constants.items())),
@@ -150,14 +154,53 @@ class RelayOptRep(BackendRep):
                 raise ArgumentError(
                     f"the model takes {len(names)} input(s) ({', '.join(names)}), got {len(given)}"
                 )
-        arrays = dict(zip(names, (widen(np.asarray(a)) for a in given), strict=True))
+        types = {vi.name: vi.type for vi in self.inputs}
+        arrays = {n: _value_in(a, types[n]) for n, a in zip(names, given, strict=True)}
         exe = self._compiled.get(None) or self._specialized(arrays)
         result = exe(*[arrays[n] for n in names if n not in self.frozen])
         results = result if isinstance(result, tuple) else (result,)
         return tuple(
-            r if code is None else narrowed(r, code)
+            _value_out(r) if code is None else narrowed(r, code)
             for r, code in zip(results, self.output_narrow, strict=False)
         )
+
+
+def _shape(value: Any) -> Sequence[int] | None:  # noqa: ANN401
+    """What specializes on a value: an array's shape, a sequence's first element's (whose
+    length is the elements' rank)."""
+    if isinstance(value, np.ndarray):
+        return value.shape
+    if isinstance(value, ADTValue) and value.constructor == "List::Cons":
+        return np.shape(value.fields[0])
+    return None
+
+
+def _value_in(value: Any, proto: Any) -> Any:  # noqa: ANN401
+    """A value given to `run` in the Python API's form: a sequence (a Python list of arrays)
+    as the prelude's `List`, an optional (None or a value) as its `Option`."""
+    kind = proto.WhichOneof("value")
+    if kind == "sequence_type":
+        return to_adt_list([_value_in(v, proto.sequence_type.elem_type) for v in value])
+    if kind == "optional_type":
+        if value is None:
+            return ADTValue("Option::None", 1, ())
+        return ADTValue("Option::Some", 0, (_value_in(value, proto.optional_type.elem_type),))
+    return widen(np.asarray(value))
+
+
+def _value_out(value: Any) -> Any:  # noqa: ANN401
+    """A result as ONNX gives it: a `List` as a Python list, an `Option` as None or its
+    value."""
+    if not isinstance(value, ADTValue):
+        return value
+    if value.constructor == "Option::None":
+        return None
+    if value.constructor == "Option::Some":
+        return _value_out(value.fields[0])
+    items = from_adt_list(value)
+    if items is None:
+        return value
+    return [_value_out(v) for v in items]
 
 
 class RelayOptBackend(Backend):

@@ -37,6 +37,7 @@ from relay_opt.frontends.onnx.importer import (
     Value,
     converter,
 )
+from relay_opt.frontends.onnx.sequences import typed
 
 
 def _import_branch(node: Node, name: str) -> tuple[Block, dict, list[Value]]:
@@ -95,20 +96,34 @@ def if_(node: Node) -> Any:  # noqa: ANN401
             node.graph.add(op)
         return outputs
     cond = node.reshape(node.cast(cond, "bool"), [])
-    branches = [_import_branch(node, name) for name in ("then_branch", "else_branch")]
-    then_out, else_out = branches[0][2], branches[1][2]
-    joined = [
-        _joined_type(node, k, a, b) for k, (a, b) in enumerate(zip(then_out, else_out, strict=True))
-    ]
+    names = ("then_branch", "else_branch")
+    branches = [_import_branch(node, name) for name in names]
     graph = node.graph
+    branch_outputs = []
+    for name, (block, materialized, outputs) in zip(names, branches, strict=True):
+        outer_block, outer_materialized = graph.block, graph._materialized  # noqa: SLF001
+        graph.block, graph._materialized = block, materialized  # noqa: SLF001
+        try:  # an empty sequence or a missing optional takes its declared type
+            declared = node.subgraph(name).output
+            branch_outputs.append(
+                [
+                    typed(graph, v, vi.type, f"output '{vi.name}' of the {name} subgraph")
+                    for v, vi in zip(outputs, declared, strict=True)
+                ]
+            )
+        finally:
+            graph.block, graph._materialized = outer_block, outer_materialized  # noqa: SLF001
+    joined = [
+        _joined_type(node, k, a, b) for k, (a, b) in enumerate(zip(*branch_outputs, strict=True))
+    ]
     regions = []
-    for block, materialized, outputs in branches:
+    for (block, materialized, _), outputs in zip(branches, branch_outputs, strict=True):
         outer_block, outer_materialized = graph.block, graph._materialized  # noqa: SLF001
         graph.block, graph._materialized = block, materialized  # noqa: SLF001
         try:  # the branch's value is built at its end, typed with the joined `?` dims
             values = [
                 graph.ssa(v)
-                if _type_of(v) == t or isinstance(v, np.ndarray)  # (a constant's type fits)
+                if _type_of(v) == t or not isinstance(t, TensorType) or isinstance(v, np.ndarray)
                 else graph.ssa(node.op("dyn.reshape", v, node.op("shape_of", v, dtype="int64")))
                 for v, t in zip(outputs, joined, strict=True)
             ]
@@ -352,6 +367,11 @@ def _run_body(node: Node, body: Any) -> list[Value]:  # noqa: ANN401
 def loop(node: Node) -> list[Value]:
     body = node.subgraph("body")
     carried = [node.required(k) for k in range(2, len(node.inputs))]
+    if len(body.input) == 2 + len(carried):  # an empty sequence takes the body's type for it
+        carried = [
+            typed(node.graph, v, body.input[2 + k].type, f"loop-carried value {k}")
+            for k, v in enumerate(carried)
+        ]
     n_scans = len(body.output) - 1 - len(carried)
     if len(body.input) != 2 + len(carried) or n_scans < 0:
         raise node.error(

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 from xdsl.dialects.builtin import ModuleOp, NameLoc, StringAttr, TensorType, UnknownLoc
-from xdsl.ir import Attribute, Block, Region, SSAValue
+from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 
 from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay import core
@@ -157,6 +157,7 @@ def _load_converters() -> None:
         quantize,
         rnn,
         sampling,
+        sequences,
         signal,
         strings,
         text,
@@ -358,6 +359,9 @@ class GraphImporter:
         """Values with `?` dims from a shape computed at run time -> that shape's ONNX name."""
         self.functions: list[core.FuncOp] = []
         """Global functions besides @main (control flow's loops, recursive)."""
+        self.type_defs: list[Operation] = []
+        self.helpers: dict[str, str] = {}
+        """The ADTs (List, Option) and the helper functions by their text (sequences.py)."""
         self.narrow_types: dict[str, int] = {}
         """ONNX values of a narrow dtype (narrow.py) -> its ONNX code: declared, or produced
         by a converter that says so, or moved by a layout operator."""
@@ -468,9 +472,15 @@ class GraphImporter:
     # -- the graph -----------------------------------------------------------------------------
 
     def input_type(self, vi: Any) -> Attribute:
+        from relay_opt.frontends.onnx.sequences import declare_types, onnx_type
+
         tt = vi.type.tensor_type
         if not vi.type.HasField("tensor_type"):
-            raise OnnxUnsupportedError(f"graph input '{vi.name}' is not a tensor")
+            # a sequence or an optional (`shapes` gives a sequence's element rank)
+            t = onnx_type(vi.type, f"graph input '{vi.name}'", self.shapes.get(vi.name))
+            assert t is not None
+            declare_types(self)  # pyright: ignore[reportArgumentType]  (importer.py is read twice)
+            return t
         dtype = relay_dtype_of(tt.elem_type, f"graph input '{vi.name}'")
         if vi.name in self.shapes:
             shape = [int(d) for d in self.shapes[vi.name]]
@@ -560,11 +570,17 @@ class GraphImporter:
         for vi in graph.output:
             if vi.name not in self.env:
                 raise OnnxImportError(f"graph output '{vi.name}' is never computed")
-            outputs.append(self.ssa(self.env[vi.name]))
+            value = self.env[vi.name]
+            if not isinstance(value, (SSAValue, np.ndarray)):  # an empty sequence or optional
+                from relay_opt.frontends.onnx.sequences import typed
+
+                what = f"graph output '{vi.name}'"
+                value = typed(self, value, vi.type, what)  # pyright: ignore[reportArgumentType]
+            outputs.append(self.ssa(value))
         result = outputs[0] if len(outputs) == 1 else self.builder.tuple(outputs)
         self.add(core.ReturnOp(result))
         func = core.FuncOp("main", types, result.type, (), Region(self.block))
-        module = ModuleOp([func, *self.functions])
+        module = ModuleOp([func, *self.functions, *self.type_defs])
         return ImportedModel(
             module,
             [vi.name for vi in inputs],
@@ -595,6 +611,9 @@ class GraphImporter:
         check_schema(proto, version, node_label, domain)
         node = Node(self, proto, index)
         node.opset = version
+        from relay_opt.frontends.onnx.sequences import check_operands
+
+        check_operands(node)  # pyright: ignore[reportArgumentType]  (importer.py is read twice)
         # The node is the location of the ops built for it: run-time errors name it.
         self.builder.location = NameLoc(StringAttr(node_label), UnknownLoc())
         try:
@@ -676,7 +695,11 @@ class GraphImporter:
 
         inherited = self._run_time_shape_origin(node)
         for v in results:
-            if not isinstance(v, SSAValue) or DYNAMIC not in tensor_shape(v.type):  # pyright: ignore[reportArgumentType]
+            if (
+                not isinstance(v, SSAValue)
+                or not isinstance(v.type, TensorType)  # (a sequence's `?` dims are its own)
+                or DYNAMIC not in tensor_shape(v.type)
+            ):
                 continue
             origin = inherited
             if origin is None and isinstance(
