@@ -702,8 +702,8 @@ def _dynamic_offset_view(
     layout = buffer_t.layout
     if any(d < 0 for d in shape[1:]) or any(s != 1 for s in op.static_strides.get_values()):
         raise RelayError(
-            "bufferize handles an insert at run-time offsets into a buffer whose strides are "
-            "static (`?` only in its first dim) with unit strides",
+            "bufferize handles an insert at run-time offsets with unit strides, into a buffer "
+            "whose strides are static (`?` only in its first dim)",
             op,
         )
     if isinstance(layout, StridedLayoutAttr):
