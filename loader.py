@@ -483,7 +483,8 @@ def check_defined_before_use(module: Operation) -> None:
     """A value used in its own block, or in a region nested there, before the op that defines
     it is an error at the use. xDSL's parser resolves forward references and does not check
     dominance; the passes, which walk in order, then met a value with no type or no value.
-    (Uses from another block of a CFG region are left alone.)"""
+    So is a use outside the region that defines the value. (Uses from another block of a CFG
+    region are left alone.)"""
     order: dict[Operation, int] = {}
     for op in module.walk():
         if op.parent is not None and op not in order:
@@ -492,11 +493,22 @@ def check_defined_before_use(module: Operation) -> None:
         for index, operand in enumerate(op.operands):
             owner = operand.owner
             if not isinstance(owner, Operation) or owner.parent is None:
-                continue
+                continue  # a block argument outside its region: the parser refuses it
+            block = owner.parent
             user: Operation | None = op
-            while user is not None and user.parent is not owner.parent:
+            while user is not None and user.parent is not block:
+                if user.parent is not None and user.parent.parent is block.parent:
+                    break  # another block of the defining region: dominance is not checked
                 user = user.parent_op()
-            if user is not None and order[user] <= order[owner]:
+            if user is None:
+                # Defined in a region that does not enclose the use (lines moved across a
+                # region's brace): xDSL's parser resolved the name anyway.
+                raise RelayError(
+                    f"operand {index} of '{op.name}' is used outside the region that defines it",
+                    op,
+                    [(owner, "defined here")],
+                )
+            if user.parent is block and order[user] <= order[owner]:
                 raise RelayError(
                     f"operand {index} of '{op.name}' is used before the op that defines it",
                     op,
