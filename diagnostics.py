@@ -205,6 +205,14 @@ def verify_located(module: Operation) -> None:
             # xDSL's verifiers assume what they check the structure of: a symbol lookup in a
             # region of several blocks (an op nested where it cannot be) raises this instead.
             raise RelayError(f"'{op.name}' does not verify here: {e}", op) from None
+        except Exception as e:
+            # A few of xDSL's verifiers raise a bare Exception for what is a verifier error
+            # (memref.load/store with the wrong number of indices, scf.while's block
+            # arguments); any subclass (an AssertionError, a TypeError) stays a crash.
+            if type(e) is not Exception:
+                raise
+            message = str(e)
+            raise RelayError(f"'{op.name}' op {message[:1].lower()}{message[1:]}", op) from None
 
 
 def parse_error_message(err: ParseError) -> str:

@@ -366,6 +366,7 @@ def parse_module(
     check_terminators(module)
     check_resolved(module)
     verify_located(module)
+    check_slices(module)
     check_defined_before_use(module)
     return module
 
@@ -406,11 +407,84 @@ def check_terminators(module: Operation) -> None:
                     raise RelayError(f"a block of '{op.name}' does not end with a terminator", op)
 
 
+def check_slices(module: Operation) -> None:
+    """`tensor.extract_slice` and `tensor.insert_slice` as upstream MLIR verifies them, which
+    xDSL's verifier does not: one offset, size and stride per dim of the sliced tensor; the
+    static sizes are the slice's shape (unit dims may be dropped, the rank-reduced form); a
+    static slice lies within the static dims of the tensor. Bufferize's views of a slice
+    that does not fit did not verify, or read past the buffer. A `?` matches any size."""
+    from xdsl.dialects import tensor
+    from xdsl.dialects.builtin import DYNAMIC_INDEX, TensorType
+
+    for op in module.walk():
+        if isinstance(op, tensor.ExtractSliceOp):
+            whole, part = op.source.type, op.result.type
+        elif isinstance(op, tensor.InsertSliceOp):
+            whole, part = op.dest.type, op.source.type
+        else:
+            continue
+        assert isinstance(whole, TensorType) and isinstance(part, TensorType)  # verified
+        shape = whole.get_shape()
+        lists = {
+            "offset": op.static_offsets.get_values(),
+            "size": op.static_sizes.get_values(),
+            "stride": op.static_strides.get_values(),
+        }
+        for name, values in lists.items():
+            if len(values) != len(shape):
+                raise RelayError(
+                    f"'{op.name}' op expected {len(shape)} {name} values, got {len(values)}", op
+                )
+            for i, v in enumerate(values):
+                if v < 0 and v != DYNAMIC_INDEX:
+                    raise RelayError(f"'{op.name}' op {name} {i} is negative: {v}", op)
+        offsets, sizes, strides = lists.values()
+        expected = TensorType(whole.element_type, sizes)
+        if part.element_type != whole.element_type:
+            raise RelayError(f"'{op.name}' op expected element type to be {whole.element_type}", op)
+        if not _rank_reduces(sizes, part.get_shape()):
+            raise RelayError(
+                f"'{op.name}' op expected type to be '{expected}' or a rank-reduced version. "
+                "(size mismatch)",
+                op,
+            )
+        for i, (dim, offset, size, stride) in enumerate(
+            zip(shape, offsets, sizes, strides, strict=True)
+        ):
+            if DYNAMIC_INDEX in (offset, size, stride) or dim < 0 or size == 0:
+                continue  # nothing to check before run time, or nothing read
+            if offset >= dim:
+                raise RelayError(
+                    f"'{op.name}' op offset {i} is out-of-bounds: {offset} >= {dim}", op
+                )
+            last = offset + (size - 1) * stride
+            if last >= dim:
+                raise RelayError(
+                    f"'{op.name}' op slice along dimension {i} runs out-of-bounds: {last} >= {dim}",
+                    op,
+                )
+
+
+def _rank_reduces(sizes: Sequence[int], reduced: Sequence[int]) -> bool:
+    """Whether `reduced` is `sizes` with some unit dims dropped (upstream's rank-reduction
+    mask, greedy from the left); a dynamic size (negative) matches any size but 1."""
+    k = 0
+    for size in sizes:
+        if k < len(reduced) and (
+            size == reduced[k] or (size != 1 and (size < 0 or reduced[k] < 0))
+        ):
+            k += 1
+        elif size != 1:
+            return False
+    return k == len(reduced)
+
+
 def check_defined_before_use(module: Operation) -> None:
     """A value used in its own block, or in a region nested there, before the op that defines
     it is an error at the use. xDSL's parser resolves forward references and does not check
     dominance; the passes, which walk in order, then met a value with no type or no value.
-    (Uses from another block of a CFG region are left alone.)"""
+    So is a use outside the region that defines the value. (Uses from another block of a CFG
+    region are left alone.)"""
     order: dict[Operation, int] = {}
     for op in module.walk():
         if op.parent is not None and op not in order:
@@ -419,11 +493,22 @@ def check_defined_before_use(module: Operation) -> None:
         for index, operand in enumerate(op.operands):
             owner = operand.owner
             if not isinstance(owner, Operation) or owner.parent is None:
-                continue
+                continue  # a block argument outside its region: the parser refuses it
+            block = owner.parent
             user: Operation | None = op
-            while user is not None and user.parent is not owner.parent:
+            while user is not None and user.parent is not block:
+                if user.parent is not None and user.parent.parent is block.parent:
+                    break  # another block of the defining region: dominance is not checked
                 user = user.parent_op()
-            if user is not None and order[user] <= order[owner]:
+            if user is None:
+                # Defined in a region that does not enclose the use (lines moved across a
+                # region's brace): xDSL's parser resolved the name anyway.
+                raise RelayError(
+                    f"operand {index} of '{op.name}' is used outside the region that defines it",
+                    op,
+                    [(owner, "defined here")],
+                )
+            if user.parent is block and order[user] <= order[owner]:
                 raise RelayError(
                     f"operand {index} of '{op.name}' is used before the op that defines it",
                     op,

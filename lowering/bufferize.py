@@ -50,6 +50,7 @@ from xdsl.dialects import arith, bufferization, func, llvm, memref, scf, tensor
 from xdsl.dialects.builtin import (
     AffineMapAttr,
     DenseResourceAttr,
+    FixedBitwidthType,
     IndexType,
     IntAttr,
     IntegerAttr,
@@ -91,10 +92,19 @@ def _buffer_type(t: Attribute) -> Attribute:
 
 
 def _result_type(t: Attribute) -> Attribute:
-    """A result's out-parameter: a tensor's memref; an object result (an `!llvm.ptr`) and a
-    tensor result with `?` dims become a pointer to the slot the callee stores it into (for
-    a tensor: its buffer's address and every size, as i64; docs/native-dynamic-shapes.md)."""
-    return llvm.LLVMPointerType() if is_dynamic(t) else _buffer_type(t)
+    """A result's out-parameter: a tensor's memref; any other result (an object's `!llvm.ptr`,
+    a scalar) and a tensor result with `?` dims become a pointer to the slot the callee stores
+    it into (for a tensor: its buffer's address and every size, as i64;
+    docs/native-dynamic-shapes.md), the slot a caller gives (`_Function.slot`)."""
+    if isinstance(t, TensorType) and not is_dynamic(t):
+        return memref_type(t)
+    return llvm.LLVMPointerType()
+
+
+def _slot_words(t: Attribute) -> int:
+    """The 8-byte words of the slot a non-tensor result is stored into (an i128 takes two)."""
+    bits = t.bitwidth if isinstance(t, FixedBitwidthType) else 64
+    return max(1, -(-bits // 64))
 
 
 def _dps_inits(op: Operation) -> list[SSAValue] | None:
@@ -307,7 +317,7 @@ class _Function:
                 if is_dynamic(r.type)
                 else self.destination(r)
                 if isinstance(r.type, TensorType)
-                else self.slot()
+                else self.slot(_slot_words(r.type))
                 for r in op.results
             ]
             call = func.CallOp(op.callee, [*args, *outs], [])
@@ -355,8 +365,8 @@ class _Function:
         raise RelayError(f"bufferize does not handle '{op.name}' yet", op)
 
     def slot(self, words: int = 1) -> SSAValue:
-        """A stack slot of 8-byte words that a callee stores an object result (one word) or
-        a `?`-shaped tensor result (its address and sizes) into."""
+        """A stack slot of 8-byte words that a callee stores an object result or a scalar (one
+        word) or a `?`-shaped tensor result (its address and sizes) into."""
         count = arith.ConstantOp(IntegerAttr(words, i64))
         alloca = llvm.AllocaOp(count, i64 if words > 1 else llvm.LLVMPointerType(), alignment=8)
         self.slots += [count, alloca]
@@ -433,7 +443,7 @@ class _Function:
                 handed.add(buffer)
                 self.hand_back(buffer, dest)
             elif dest is not None and not isinstance(v.type, TensorType):
-                # An object result: its pointer into the caller's slot.
+                # An object result (its pointer) or a scalar into the caller's slot.
                 self.b.insert(llvm.StoreOp(self.buffers[v], dest))
             elif isinstance(v.owner, tensor.EmptyOp) and v not in self.buffers:
                 continue  # an unfilled tensor (a failed match?'s placeholder): nothing to write

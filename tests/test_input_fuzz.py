@@ -385,3 +385,24 @@ def test_relay_resize_to_an_empty_axis_runs(method: str) -> None:
     x = np.ones((1, 2, 3, 4), np.float32)
     assert compile(module, opt=0, cache=False)(x).shape == (1, 2, 6, 0)
     assert interpret(module, {"x": x}).shape == (1, 2, 6, 0)  # pyright: ignore[reportAttributeAccessIssue]
+
+
+def test_only_a_verifier_s_bare_exception_is_the_user_s(monkeypatch: pytest.MonkeyPatch) -> None:
+    # xDSL's memref.store raises a bare Exception for a wrong index count: a located error
+    # (mlir seed 1313 #6714); an AssertionError from a verifier is a bug and stays one.
+    from xdsl.dialects import memref
+
+    text = (
+        "func.func @f(%v: f32, %t: memref<4xf32>) {\n  memref.store %v, %t[] : memref<4xf32>\n"
+        "  func.return\n}\n"
+    )
+    assert _mlir_error(text).startswith(
+        "t.mlir:2:3: error: 'memref.store' op expected an index for each dimension\n"
+    )
+
+    def broken(self: memref.StoreOp) -> None:
+        raise AssertionError("a verifier's bug")
+
+    monkeypatch.setattr(memref.StoreOp, "verify_", broken)
+    with pytest.raises(AssertionError):
+        load_program(text, format="mlir", filename="t.mlir")

@@ -28,6 +28,7 @@ from xdsl.dialects.builtin import (
     StringAttr,
     SymbolNameConstraint,
     SymbolRefAttr,
+    TensorType,
     UnitAttr,
 )
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
@@ -62,7 +63,12 @@ from relay_opt.dialects.relay.patterns import (
     WildcardPattern,
     pattern_var_count,
 )
-from relay_opt.dialects.relay.types import ADTType, IncompleteType, TypeVarType
+from relay_opt.dialects.relay.types import (
+    ADTType,
+    IncompleteType,
+    TypeVarType,
+    substitute_type_vars,
+)
 
 
 @irdl_op_definition
@@ -247,6 +253,28 @@ class ConstructOp(IRDLOperation):
                 f"constructor {self.constructor} builds a !relay.adt<@{adt}, ...>, not {t}"
             )
         check_adt_types(self, t)
+        if not isinstance(t, ADTType):
+            return
+        # A tensor field of the wrong shape: infer-types says the same, but the lowering of
+        # a fully typed module (no infer-types) built a cast that did not verify.
+        binding = dict(zip(ctor.type_def.type_param_names, t.args, strict=False))
+        for i, (field_, declared) in enumerate(zip(self.fields, ctor.inputs, strict=True)):
+            want = substitute_type_vars(declared, binding)
+            if _tensors_differ(want, field_.type):
+                raise VerifyException(
+                    f"field {i} of constructor {self.constructor} must be {want}, got {field_.type}"
+                )
+
+
+def _tensors_differ(a: Attribute, b: Attribute) -> bool:
+    """Two tensor types of different dtypes, ranks or static dims (`?` matches any)."""
+    if not isinstance(a, TensorType) or not isinstance(b, TensorType):
+        return False
+    if a.element_type != b.element_type or len(a.get_shape()) != len(b.get_shape()):
+        return True
+    return any(
+        x != y and x >= 0 and y >= 0 for x, y in zip(a.get_shape(), b.get_shape(), strict=True)
+    )
 
 
 @irdl_op_definition

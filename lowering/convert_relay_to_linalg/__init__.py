@@ -298,6 +298,16 @@ class Lowerer:
             )
         if not is_concrete(f.function_type):
             raise RelayError(f"@{f.sym_name.data} is not fully typed; run infer-types first", f)
+        for inner in f.body.walk():
+            # A value the result does not use (a `Nil` of no known element type) is not
+            # typed by the signature; infer-types refuses it, and the rules assume types.
+            for r in inner.results:
+                if not is_concrete(r.type):
+                    raise RelayError(
+                        f"the type of this value is not known: {r.type}; run infer-types "
+                        "first, or annotate it",
+                        inner,
+                    )
         try:
             inputs = [leaf for t in f.function_type.inputs for leaf in flatten_type(t)]
             outputs = flatten_type(f.ret_type)
