@@ -75,13 +75,13 @@ func.func @extract_dtype(%s: tensor<4xf32>) -> tensor<2xi32> {
   func.return %r : tensor<2xi32>
 }
 
-// ---- what upstream accepts: a rank-reduced slice, a dynamic size, an empty slice at the end ----
+// ---- what upstream accepts: a rank-reduced slice, a dynamic size, an empty slice inside ----
 
 // -----
 // CHECK-LABEL: func.func @valid
 func.func @valid(%s: tensor<4x4xf32>, %n: index) -> (tensor<4xf32>, tensor<?x4xf32>, tensor<0x4xf32>) {
   %a = tensor.extract_slice %s[1, 0] [1, 4] [1, 1] : tensor<4x4xf32> to tensor<4xf32>
   %b = tensor.extract_slice %s[0, 0] [%n, 4] [1, 1] : tensor<4x4xf32> to tensor<?x4xf32>
-  %c = tensor.extract_slice %s[4, 0] [0, 4] [1, 1] : tensor<4x4xf32> to tensor<0x4xf32>
+  %c = tensor.extract_slice %s[3, 0] [0, 4] [1, 1] : tensor<4x4xf32> to tensor<0x4xf32>
   func.return %a, %b, %c : tensor<4xf32>, tensor<?x4xf32>, tensor<0x4xf32>
 }
