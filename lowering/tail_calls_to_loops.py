@@ -227,14 +227,7 @@ def _read_only_before(p: SSAValue, copy: Operation) -> bool:
     loop), or in a block that the copy's block does not reach (tail calls are not edges yet)."""
     block = copy.parent_block()
     assert block is not None
-    reached: set[Block] = set()
-    todo = [block]
-    while todo:
-        last = todo.pop().last_op
-        for succ in last.successors if last is not None else ():
-            if succ not in reached:
-                reached.add(succ)
-                todo.append(succ)
+    reached = _reached_from(block)
     if block in reached:  # the copy runs in a loop: an earlier use comes after it too
         return False
     reached.add(block)
@@ -251,19 +244,26 @@ def _read_only_before(p: SSAValue, copy: Operation) -> bool:
     return True
 
 
-def _erase_unreachable(body: Region) -> None:
-    """Drop the blocks no branch reaches any more: a join block whose every predecessor
-    ended in a tail call (a closure dispatch whose arms all jump). LLVM needs each block
-    terminated, and convert-to-llvm does not translate unreachable ones."""
-    entry = body.blocks.first
-    assert entry is not None
-    reached, todo = {entry}, [entry]
+def _reached_from(block: Block) -> set[Block]:
+    """The blocks branches lead to from `block` (itself only when a loop comes back)."""
+    reached: set[Block] = set()
+    todo = [block]
     while todo:
         last = todo.pop().last_op
         for succ in last.successors if last is not None else ():
             if succ not in reached:
                 reached.add(succ)
                 todo.append(succ)
+    return reached
+
+
+def _erase_unreachable(body: Region) -> None:
+    """Drop the blocks no branch reaches any more: a join block whose every predecessor
+    ended in a tail call (a closure dispatch whose arms all jump). LLVM needs each block
+    terminated, and convert-to-llvm does not translate unreachable ones."""
+    entry = body.blocks.first
+    assert entry is not None
+    reached = {entry} | _reached_from(entry)
     dead = [b for b in body.blocks if b not in reached]
     for block in dead:
         for op in block.ops:
