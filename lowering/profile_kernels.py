@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects import arith, func, scf
-from xdsl.dialects.builtin import FileLineColLoc, IntegerAttr, ModuleOp, i64
+from xdsl.dialects.builtin import FileLineColLoc, IntegerAttr, ModuleOp, NameLoc, i64
 from xdsl.dialects.linalg import ops as linalg
 from xdsl.ir import Operation
 from xdsl.passes import ModulePass
@@ -20,9 +20,13 @@ ENTER, EXIT = "relay_opt_profile_enter", "relay_opt_profile_exit"
 
 
 def _where(op: Operation) -> str:
+    """The op's source position, or for an ONNX import the node it was built for (its
+    `NameLoc`: `node 3 'conv1' (Conv)`), or "?"."""
     loc = op.location
     if isinstance(loc, FileLineColLoc):
         return f"{loc.filename.data}:{loc.line.data}:{loc.column.data}"
+    if isinstance(loc, NameLoc):
+        return loc.desc.data
     return "?"
 
 
@@ -75,9 +79,8 @@ def kernel_names(module: ModuleOp, origins: dict[str, str] | None = None) -> lis
 
 
 def operator_origins(module: ModuleOp) -> dict[str, str]:
-    """Source position -> Relay operator name, for naming kernels. Operators without a
-    position (an ONNX import's) name nothing: "?" would name every such kernel after the last
-    of them."""
+    """Source position (or ONNX node) -> Relay operator name, for naming kernels. Operators
+    without either name nothing: "?" would name every such kernel after the last of them."""
     from relay_opt.dialects.relay.registry import RelayOperatorOp
 
     origins = {_where(op): op.opdef.name for op in module.walk() if isinstance(op, RelayOperatorOp)}

@@ -88,20 +88,28 @@ def test_compiled_timing(tmp_path: Path):
     assert "mean (ms)" in r.stdout and "median (ms)" in r.stdout and "std (ms)" in r.stdout
 
 
-def test_profile_of_an_onnx_model_names_no_operator_it_cannot_place(tmp_path: Path):
-    """ONNX operators have no source position: their kernels are named by kind, not all after
-    the graph's last operator."""
+def test_profile_of_an_onnx_model_names_each_kernel_by_its_node(tmp_path: Path):
+    """ONNX operators have no source position: their kernels are named by the node each was
+    built for (the importer's `NameLoc`), so two nodes of one operator are told apart."""
     import onnx
     from onnx import TensorProto, helper
 
-    nodes = [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Softmax", ["r"], ["y"])]
+    nodes = [
+        helper.make_node("Relu", ["x"], ["r"], name="first"),
+        helper.make_node("Softmax", ["r"], ["s"], name="probs"),
+        helper.make_node("Relu", ["s"], ["y"], name="second"),
+    ]
     info = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [2, 8]) for n in ("x", "y")]
     model = helper.make_model(helper.make_graph(nodes, "g", info[:1], info[1:]))
     path = tmp_path / "m.onnx"
     onnx.save(model, str(path))
-    r = relay_run(str(path), "--fill-mode", "random", "--profile")
+    r = relay_run(str(path), "--fill-mode", "random", "--profile", "-O", "0")
     assert r.returncode == 0, r.stderr
-    assert "@main: linalg.generic step" in r.stdout and "nn.softmax" not in r.stdout
+    assert "@main: nn.relu (generic) at node 0 'first' (Relu)" in r.stdout
+    assert "@main: nn.relu (generic) at node 2 'second' (Relu)" in r.stdout
+    assert re.search(
+        r"@main: nn.softmax step \d/\d \(generic, reduction\) at node 1 'probs'", r.stdout
+    )
 
 
 def test_profile_names_each_kernel(tmp_path: Path):
