@@ -40,6 +40,7 @@ PASSES: dict[str, str] = {
     "fuse-linalg-epilogue": "lowering.fuse_linalg_epilogue:FuseLinalgEpiloguePass",
     "apply-fp-policy": "lowering.apply_fp_policy:ApplyFpPolicyPass",
     "lower-contractions": "lowering.lower_contractions:LowerContractionsPass",
+    "collapse-linalg-dims": "lowering.collapse_linalg_dims:CollapseLinalgDimsPass",
     "emit-kernel-library": "lowering.emit_kernel_library:EmitKernelLibraryPass",
     "legalize-bf16": "lowering.legalize_bf16:LegalizeBf16Pass",
     "expand-math": "lowering.expand_math:ExpandMathPass",

@@ -10,6 +10,7 @@ from xdsl.passes import ModulePass
 from xdsl.transforms.convert_linalg_to_loops import ConvertLinalgToLoopsPass
 
 from relay_opt.lowering.apply_fp_policy import ApplyFpPolicyPass, check_fp_policy
+from relay_opt.lowering.collapse_linalg_dims import CollapseLinalgDimsPass
 from relay_opt.lowering.bufferize import BufferizePass
 from relay_opt.lowering.convert_relay_to_linalg import ConvertRelayToLinalgPass
 from relay_opt.lowering.convert_scf_to_cf import ConvertScfToCfPass
@@ -31,6 +32,8 @@ STAGES: tuple[ModulePass, ...] = (
     BufferizePass(),
     # Named float32 contractions become kernel calls; the rest of linalg becomes loops.
     LowerContractionsPass(),
+    # What lower-contractions left: adjacent loops over contiguous memory as one loop.
+    CollapseLinalgDimsPass(),
     # Before the loops: reductions are still linalg reduction iterators and scf.for iter_args.
     ApplyFpPolicyPass(),
     ConvertLinalgToLoopsPass(),
