@@ -10,8 +10,8 @@ from xdsl.passes import ModulePass
 from xdsl.transforms.convert_linalg_to_loops import ConvertLinalgToLoopsPass
 
 from relay_opt.lowering.apply_fp_policy import ApplyFpPolicyPass, check_fp_policy
-from relay_opt.lowering.collapse_linalg_dims import CollapseLinalgDimsPass
 from relay_opt.lowering.bufferize import BufferizePass
+from relay_opt.lowering.collapse_linalg_dims import CollapseLinalgDimsPass
 from relay_opt.lowering.convert_relay_to_linalg import ConvertRelayToLinalgPass
 from relay_opt.lowering.convert_scf_to_cf import ConvertScfToCfPass
 from relay_opt.lowering.convert_to_llvm import ConvertToLLVMPass
