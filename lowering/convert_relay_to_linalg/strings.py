@@ -17,10 +17,11 @@ import math
 from collections.abc import Sequence
 
 from xdsl.builder import Builder
-from xdsl.dialects import arith, llvm
+from xdsl.dialects import arith, llvm, scf
 from xdsl.dialects.builtin import (
     DenseIntOrFPElementsAttr,
     FloatAttr,
+    IndexType,
     IntegerAttr,
     IntegerType,
     TensorType,
@@ -30,11 +31,14 @@ from xdsl.dialects.builtin import (
     i32,
     i64,
 )
-from xdsl.ir import Attribute, Operation, SSAValue
+from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
+from xdsl.rewriter import InsertPoint
 
+from relay_opt.dialects.relay import regex
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.dialects.relay.ops.strings import (
     LabelEncode,
+    RegexFullMatch,
     StringConcat,
     StringConstant,
     StringEqual,
@@ -114,6 +118,37 @@ def concat(b: Builder, lw: Lowerer, x: SSAValue, y: SSAValue) -> SSAValue:
     return _emit(b, llvm.PtrToIntOp(obj, i64))
 
 
+def full_match(b: Builder, table: str, rows: int, x: SSAValue) -> SSAValue:
+    """Whether the DFA in global `table` (StringPool.regex_table) accepts x's bytes (i1): a
+    loop over the bytes, each a load of the next state."""
+    n, text = _length_and_text(b, x)
+    start = _i64(b, 0)
+    index = IndexType()
+    zero = _emit(b, arith.ConstantOp(IntegerAttr(0, index)))
+    one = _emit(b, arith.ConstantOp(IntegerAttr(1, index)))
+    upper = _emit(b, arith.IndexCastOp(n, index))
+    block = Block(arg_types=[index, i64])
+    inner = Builder(InsertPoint.at_end(block))
+    at = _emit(inner, arith.IndexCastOp(block.args[0], i64))
+    byte_at = _emit(inner, llvm.GEPOp(text, [llvm.GEP_USE_SSA_VAL], i8, ssa_indices=[at]))
+    byte = _emit(inner, arith.ExtUIOp(_emit(inner, llvm.LoadOp(byte_at, i8)), i64))
+    row = _emit(inner, arith.MuliOp(block.args[1], _i64(inner, 256)))
+    entry = _emit(inner, arith.AddiOp(row, byte))
+    inner.insert(scf.YieldOp(_table_entry(inner, table, entry)))
+    loop = scf.ForOp(zero, upper, one, [start], Region(block))
+    b.insert(loop)
+    accepts_at = _emit(b, arith.AddiOp(loop.results[0], _i64(b, 256 * rows)))
+    accepts = _table_entry(b, table, accepts_at)
+    return _emit(b, arith.CmpiOp(accepts, _i64(b, 0), "ne"))
+
+
+def _table_entry(b: Builder, table: str, k: SSAValue) -> SSAValue:
+    """Word k of a DFA table global, as an i64."""
+    base = _emit(b, llvm.AddressOfOp(table, OBJECT))
+    at = _emit(b, llvm.GEPOp(base, [llvm.GEP_USE_SSA_VAL], i32, ssa_indices=[k], inbounds=True))
+    return _emit(b, arith.ExtSIOp(_emit(b, llvm.LoadOp(at, i32)), i64))
+
+
 # -- the rules -------------------------------------------------------------------------------
 
 
@@ -143,6 +178,14 @@ def lower_equal(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAVa
 def lower_concat(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     pool(lw)
     return elementwise(lw, op, args, lambda b, xs, _: concat(b, lw, xs[0], xs[1]))
+
+
+@lowering(RegexFullMatch)
+def lower_regex_full_match(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    """The pattern's DFA (the interpreter's, from regex.py) as a constant table, run by a
+    loop over each string's bytes."""
+    table, rows = pool(lw).regex_table(op.attrs.pattern, regex.compile_dfa(op.attrs.pattern))
+    return elementwise(lw, op, args, lambda b, xs, _: full_match(b, table, rows, xs[0]))
 
 
 @lowering(LabelEncode)
