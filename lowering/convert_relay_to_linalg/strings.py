@@ -14,11 +14,12 @@ not thread-safe.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from xdsl.builder import Builder
-from xdsl.dialects import arith, llvm, scf
+from xdsl.dialects import arith, llvm, memref, scf
 from xdsl.dialects.builtin import (
+    DYNAMIC_INDEX,
     DenseIntOrFPElementsAttr,
     FloatAttr,
     IndexType,
@@ -34,6 +35,7 @@ from xdsl.dialects.builtin import (
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.rewriter import InsertPoint
 
+from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay import regex
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.dialects.relay.ops.strings import (
@@ -42,6 +44,7 @@ from relay_opt.dialects.relay.ops.strings import (
     StringConcat,
     StringConstant,
     StringEqual,
+    StringNormalize,
     _label_table,  # pyright: ignore[reportPrivateUsage]
 )
 from relay_opt.dialects.relay.registry import RelayOperatorOp
@@ -56,6 +59,7 @@ from relay_opt.lowering.convert_relay_to_linalg.string_pool import (
     POOL,
     StringPool,
 )
+from relay_opt.lowering.convert_relay_to_linalg.vision import Emitter, owned_tensor, read_buffer
 
 
 def pool(lw: Lowerer) -> StringPool:
@@ -247,3 +251,182 @@ def _wrap(value: int, width: int) -> int:
         return value & 1
     value &= (1 << width) - 1
     return value - (1 << width) if value >= 1 << (width - 1) else value
+
+
+# -- split and normalize: loops writing buffers (their result sizes come from the data) -------
+
+
+def _byte(e: Emitter, text: SSAValue, at: SSAValue) -> SSAValue:
+    """Byte `at` (i64) of a text, as an i64 in [0, 255]."""
+    address = e(llvm.GEPOp(text, [llvm.GEP_USE_SSA_VAL], i8, ssa_indices=[at]))
+    return e(arith.ExtUIOp(e(llvm.LoadOp(address, i8)), i64))
+
+
+def _i64_loop(
+    e: Emitter,
+    n: SSAValue,
+    carried: Sequence[SSAValue],
+    body: Callable[[Emitter, SSAValue, Sequence[SSAValue]], Sequence[SSAValue]],
+) -> list[SSAValue]:
+    """for i in [0, n) (an i64 count), i given to the body as an i64."""
+
+    def step(e: Emitter, i: SSAValue, carried: Sequence[SSAValue]) -> Sequence[SSAValue]:
+        return body(e, e(arith.IndexCastOp(i, i64)), carried)
+
+    return e.loop(e(arith.IndexCastOp(n, IndexType())), carried, step)
+
+
+def _in_range(e: Emitter, c: SSAValue, lo: int, hi: int) -> SSAValue:
+    """lo <= c <= hi, for c in [0, 255]."""
+    return e(arith.CmpiOp(e(arith.SubiOp(c, e.const(lo, i64))), e.const(hi - lo, i64), "ule"))
+
+
+def _new_string(e: Emitter, lw: Lowerer, n: SSAValue) -> tuple[SSAValue, SSAValue]:
+    """A new string object of n bytes in the arena, and where its bytes go."""
+    lw.objects.used = True
+    obj = e(llvm.CallOp(ALLOC, e(arith.AddiOp(n, e.const(HEADER, i64))), return_type=OBJECT))
+    e.b.insert(llvm.StoreOp(n, obj))
+    return obj, e(llvm.GEPOp(obj, [HEADER], i8, inbounds=True))
+
+
+def _substring(e: Emitter, lw: Lowerer, text: SSAValue, start: SSAValue, end: SSAValue) -> SSAValue:
+    """A new string of text's bytes [start, end), its address as an i64."""
+    n = e(arith.SubiOp(end, start))
+    obj, into = _new_string(e, lw, n)
+    source = e(llvm.GEPOp(text, [llvm.GEP_USE_SSA_VAL], i8, ssa_indices=[start]))
+    e.b.insert(llvm.CallIntrinsicOp(MEMCPY, [into, source, n, e.const(0, i1)], []))
+    return e(llvm.PtrToIntOp(obj, i64))
+
+
+def _non_ascii(e: Emitter, x: SSAValue) -> SSAValue:
+    """Whether a string has a byte above 127 (i1)."""
+    n, text = _length_and_text(e.b, x)
+
+    def step(e: Emitter, i: SSAValue, carried: Sequence[SSAValue]) -> list[SSAValue]:
+        high = e(arith.CmpiOp(_byte(e, text, i), e.const(127, i64), "ugt"))
+        return [e(arith.OrIOp(carried[0], high))]
+
+    return _i64_loop(e, n, [e.const(0, i1)], step)[0]
+
+
+def _ascii_case(e: Emitter, c: SSAValue, action: str) -> SSAValue:
+    """An ASCII letter's byte in the other case (LOWER or UPPER); other bytes as they are."""
+    lo, shift = (ord("A"), 32) if action == "LOWER" else (ord("a"), -32)
+    letter = _in_range(e, c, lo, lo + 25)
+    return e.select(letter, e(arith.AddiOp(c, e.const(shift, i64))), c)
+
+
+def _case_changed(e: Emitter, lw: Lowerer, x: SSAValue, action: str) -> SSAValue:
+    """A new string: x with its ASCII letters in the case `action` says."""
+    n, text = _length_and_text(e.b, x)
+    obj, into = _new_string(e, lw, n)
+
+    def step(e: Emitter, i: SSAValue, _: Sequence[SSAValue]) -> list[SSAValue]:
+        c = _ascii_case(e, _byte(e, text, i), action)
+        at = e(llvm.GEPOp(into, [llvm.GEP_USE_SSA_VAL], i8, ssa_indices=[i]))
+        e.b.insert(llvm.StoreOp(e(arith.TruncIOp(c, i8)), at))
+        return []
+
+    _i64_loop(e, n, [], step)
+    return e(llvm.PtrToIntOp(obj, i64))
+
+
+def _lower_equal(e: Emitter, x: SSAValue, lowered: SSAValue) -> SSAValue:
+    """Whether x with its ASCII letters lowercased has the bytes of `lowered` (i1)."""
+    nx, tx = _length_and_text(e.b, x)
+    ny, ty = _length_and_text(e.b, lowered)
+    same_length = e(arith.CmpiOp(nx, ny, "eq"))
+
+    def step(e: Emitter, i: SSAValue, carried: Sequence[SSAValue]) -> list[SSAValue]:
+        a = _ascii_case(e, _byte(e, tx, i), "LOWER")
+        return [e(arith.AndIOp(carried[0], e(arith.CmpiOp(a, _byte(e, ty, i), "eq"))))]
+
+    n = e.select(same_length, nx, e.const(0, i64))
+    return _i64_loop(e, n, [same_length], step)[0]
+
+
+def _flat_index(e: Emitter, shape: Sequence[int], k: SSAValue) -> list[SSAValue]:
+    """The indices of row-major element k (index) of a static shape."""
+    out: list[SSAValue] = []
+    for d in reversed(shape):
+        out.append(e(arith.RemUIOp(k, e.index(d))))
+        k = e(arith.DivUIOp(k, e.index(d)))
+    return out[::-1]
+
+
+def _static_shape(op: RelayOperatorOp) -> list[int]:
+    shape = list(op.operands[0].type.get_shape())  # pyright: ignore[reportAttributeAccessIssue]
+    if any(d < 0 for d in shape):
+        raise RelayError(
+            f"'{op.opdef.name}' of data with ? dimensions is not lowered natively yet", op
+        )
+    return shape
+
+
+@lowering(StringNormalize)
+def lower_normalize(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    """One pass over the elements: a stopword test (memcmp, or an ASCII-lowercased compare
+    with the lowercased stopwords), then the case change of the kept ones into new strings,
+    written at the kept count. Case mapping is ASCII's: an element with a non-ASCII byte
+    where case matters (a case change, or stopwords compared case-insensitively) ends the
+    call with a located error, as Unicode's mapping (the interpreter's) is not compiled."""
+    shape = _static_shape(op)
+    attrs = op.attrs
+    action, sensitive = attrs.case_change_action, attrs.is_case_sensitive
+    stops = [s if sensitive else s.lower() for s in attrs.stopwords]
+    e = Emitter(lw.builder)
+    data = read_buffer(lw, args[0])
+    count = math.prod(shape)
+    pool(lw)
+    if stops:
+        out = e(memref.AllocOp.get(i64, shape=[max(count, 1)]))
+    else:
+        out = e(memref.AllocOp.get(i64, shape=shape))
+    unicode_matters = action != "NONE" or (bool(stops) and not sensitive)
+
+    def element(e: Emitter, k: SSAValue, carried: Sequence[SSAValue]) -> list[SSAValue]:
+        kept, failed = carried
+        x = e.load(data, _flat_index(e, shape, k))
+        if unicode_matters:
+            failed = e(arith.OrIOp(failed, _non_ascii(e, x)))
+        drop = e.const(0, i1)
+        for stop in stops:
+            word = literal(e.b, lw, stop)
+            hit = equal(e.b, x, word) if sensitive else _lower_equal(e, x, word)
+            drop = e(arith.OrIOp(drop, hit))
+
+        def keep(e: Emitter) -> list[SSAValue]:
+            y = x if action == "NONE" else _case_changed(e, lw, x, action)
+            e.store(y, out, [kept] if stops else _flat_index(e, shape, k))
+            return [e(arith.AddiOp(kept, e.index(1)))]
+
+        kept = e.if_(drop, [IndexType()], lambda _: [kept], keep)[0]
+        return [kept, failed]
+
+    kept, failed = e.loop(e.index(count), [e.index(0), e.const(0, i1)], element)
+    lw.objects.fail_if(
+        op,
+        failed,
+        "'strings.normalize': case mapping of non-ASCII text is not compiled natively yet "
+        "(the interpreter maps it: relay-run --interpret)",
+    )
+    if not stops:
+        return owned_tensor(lw, out)
+    # Every element dropped: one "" (ONNX's rule).
+    none_kept = e(arith.CmpiOp(kept, e.index(0), "eq"))
+
+    def empty_one(e: Emitter) -> list[SSAValue]:
+        e.store(literal(e.b, lw, ""), out, [e.index(0)])
+        return [e.index(1)]
+
+    kept = e.if_(none_kept, [IndexType()], empty_one, lambda _: [kept])[0]
+    result_shape = [*shape[:-1], DYNAMIC_INDEX]
+    result = e(memref.AllocOp.get(i64, shape=result_shape, dynamic_sizes=[kept]))
+
+    def copy(e: Emitter, j: SSAValue, _: Sequence[SSAValue]) -> list[SSAValue]:
+        e.store(e.load(out, [j]), result, [e.index(0)] * (len(shape) - 1) + [j])
+        return []
+
+    e.loop(kept, [], copy)
+    lw.insert(memref.DeallocOp.get(out))
+    return owned_tensor(lw, result)
