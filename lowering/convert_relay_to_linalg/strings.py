@@ -45,6 +45,7 @@ from relay_opt.dialects.relay.ops.strings import (
     StringConstant,
     StringEqual,
     StringNormalize,
+    StringSplit,
     _label_table,  # pyright: ignore[reportPrivateUsage]
 )
 from relay_opt.dialects.relay.registry import RelayOperatorOp
@@ -430,3 +431,184 @@ def lower_normalize(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> S
     e.loop(kept, [], copy)
     lw.insert(memref.DeallocOp.get(out))
     return owned_tensor(lw, result)
+
+
+Emit = Callable[[Emitter, SSAValue, SSAValue, SSAValue], None] | None
+"""Where split's scan puts a part: emit(e, start, end, part index); None only counts."""
+
+
+def _split_by(e: Emitter, x: SSAValue, sep: SSAValue, maxsplit: int | None, emit: Emit) -> SSAValue:
+    """The parts of x at each occurrence of sep (non-empty), left to right, at most maxsplit
+    splits (Python's str.split(sep)); their count (i64)."""
+    n, text = _length_and_text(e.b, x)
+    m, sep_text = _length_and_text(e.b, sep)
+    zero = e.const(0, i64)
+
+    def step(e: Emitter, i: SSAValue, carried: Sequence[SSAValue]) -> list[SSAValue]:
+        next_ok, splits, start = carried
+        fits = e(arith.CmpiOp(e(arith.AddiOp(i, m)), n, "ule"))
+        at = e(llvm.GEPOp(text, [llvm.GEP_USE_SSA_VAL], i8, ssa_indices=[i]))
+        compared = e.select(fits, m, zero)
+        order = e(llvm.CallOp(MEMCMP, at, sep_text, compared, return_type=i32))
+        hit = e(arith.AndIOp(fits, e(arith.CmpiOp(order, e.const(0, i32), "eq"))))
+        hit = e(arith.AndIOp(hit, e(arith.CmpiOp(i, next_ok, "sge"))))
+        if maxsplit is not None:
+            hit = e(arith.AndIOp(hit, e(arith.CmpiOp(splits, e.const(maxsplit, i64), "slt"))))
+        if emit is not None:
+
+            def part(e: Emitter) -> list[SSAValue]:
+                emit(e, start, i, splits)
+                return []
+
+            e.if_(hit, [], part, lambda _: [])
+        after = e(arith.AddiOp(i, m))
+        return [
+            e.select(hit, after, next_ok),
+            e(arith.AddiOp(splits, e(arith.ExtUIOp(hit, i64)))),
+            e.select(hit, after, start),
+        ]
+
+    _, splits, start = _i64_loop(e, n, [zero, zero, zero], step)
+    if emit is not None:
+        emit(e, start, n, splits)
+    return e(arith.AddiOp(splits, e.const(1, i64)))
+
+
+def _space_width(e: Emitter, text: SSAValue, n: SSAValue, i: SSAValue) -> SSAValue:
+    """The bytes of the whitespace character at byte i (i64), 0 if none: Python's
+    str.isspace characters (ASCII's and U+0085, U+00A0, U+1680, U+2000-U+200A, U+2028,
+    U+2029, U+202F, U+205F, U+3000 in UTF-8)."""
+    last = e(arith.SubiOp(n, e.const(1, i64)))
+
+    def byte(k: int) -> SSAValue:
+        at = e(arith.AddiOp(i, e.const(k, i64)))
+        inside = e(arith.CmpiOp(at, n, "slt"))
+        return e.select(inside, _byte(e, text, e(arith.MinSIOp(at, last))), e.const(0, i64))
+
+    c0, c1, c2 = byte(0), byte(1), byte(2)
+
+    def eq(c: SSAValue, v: int) -> SSAValue:
+        return e(arith.CmpiOp(c, e.const(v, i64), "eq"))
+
+    def any_(*tests: SSAValue) -> SSAValue:
+        out = tests[0]
+        for t in tests[1:]:
+            out = e(arith.OrIOp(out, t))
+        return out
+
+    def all_(*tests: SSAValue) -> SSAValue:
+        out = tests[0]
+        for t in tests[1:]:
+            out = e(arith.AndIOp(out, t))
+        return out
+
+    one = any_(_in_range(e, c0, 9, 13), _in_range(e, c0, 0x1C, 0x20))
+    two = all_(eq(c0, 0xC2), any_(eq(c1, 0x85), eq(c1, 0xA0)))
+    e2_80 = all_(
+        eq(c1, 0x80), any_(_in_range(e, c2, 0x80, 0x8A), *(eq(c2, v) for v in (0xA8, 0xA9, 0xAF)))
+    )
+    three = any_(
+        all_(eq(c0, 0xE1), eq(c1, 0x9A), eq(c2, 0x80)),
+        all_(eq(c0, 0xE2), any_(e2_80, all_(eq(c1, 0x81), eq(c2, 0x9F)))),
+        all_(eq(c0, 0xE3), eq(c1, 0x80), eq(c2, 0x80)),
+    )
+    width = e.select(three, e.const(3, i64), e.const(0, i64))
+    width = e.select(two, e.const(2, i64), width)
+    return e.select(one, e.const(1, i64), width)
+
+
+def _split_on_space(e: Emitter, x: SSAValue, maxsplit: int | None, emit: Emit) -> SSAValue:
+    """The words of x between runs of whitespace, leading and trailing ones ignored; after
+    maxsplit words the rest (from its first non-space) is the last one (Python's
+    str.split()); their count (i64)."""
+    n, text = _length_and_text(e.b, x)
+    zero, false = e.const(0, i64), e.const(0, i1)
+    true = e.const(1, i1)
+
+    def step(e: Emitter, i: SSAValue, carried: Sequence[SSAValue]) -> list[SSAValue]:
+        skip_to, in_word, last, start, parts = carried
+        active = e(arith.CmpiOp(i, skip_to, "sge"))
+        width = _space_width(e, text, n, i)
+        space = e(arith.AndIOp(active, e(arith.CmpiOp(width, zero, "ne"))))
+        letter = e(arith.AndIOp(active, e(arith.XOrIOp(space, true))))
+        ends = e(arith.AndIOp(e(arith.AndIOp(space, in_word)), e(arith.XOrIOp(last, true))))
+        begins = e(arith.AndIOp(letter, e(arith.XOrIOp(in_word, true))))
+        if emit is not None:
+
+            def part(e: Emitter) -> list[SSAValue]:
+                emit(e, start, i, parts)
+                return []
+
+            e.if_(ends, [], part, lambda _: [])
+        parts = e(arith.AddiOp(parts, e(arith.ExtUIOp(ends, i64))))
+        limit = None if maxsplit is None else e.const(maxsplit, i64)
+        final = false if limit is None else e(arith.CmpiOp(parts, limit, "eq"))
+        return [
+            e.select(space, e(arith.AddiOp(i, width)), skip_to),
+            e.select(ends, false, e.select(begins, true, in_word)),
+            e.select(begins, final, last),
+            e.select(begins, i, start),
+            parts,
+        ]
+
+    _, in_word, _, start, parts = _i64_loop(e, n, [zero, false, false, zero, zero], step)
+    if emit is not None:
+
+        def part(e: Emitter) -> list[SSAValue]:
+            emit(e, start, n, parts)
+            return []
+
+        e.if_(in_word, [], part, lambda _: [])
+    return e(arith.AddiOp(parts, e(arith.ExtUIOp(in_word, i64))))
+
+
+@lowering(StringSplit)
+def lower_split(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> list[SSAValue]:
+    """Two scans of each string: the first counts its parts (the counts, and their maximum:
+    the words' last dim), the second copies each part into a new arena string, over a
+    buffer of "" (the padding)."""
+    shape = _static_shape(op)
+    delimiter, maxsplit = op.attrs.delimiter, op.attrs.maxsplit
+    e = Emitter(lw.builder)
+    data = read_buffer(lw, args[0])
+    total = e.index(math.prod(shape))
+    sep = literal(e.b, lw, delimiter) if delimiter else None
+
+    def scan(e: Emitter, x: SSAValue, emit: Emit) -> SSAValue:
+        if sep is None:
+            return _split_on_space(e, x, maxsplit, emit)
+        return _split_by(e, x, sep, maxsplit, emit)
+
+    counts = e(memref.AllocOp.get(i64, shape=shape))
+
+    def count(e: Emitter, k: SSAValue, carried: Sequence[SSAValue]) -> list[SSAValue]:
+        at = _flat_index(e, shape, k)
+        parts = scan(e, e.load(data, at), None)
+        e.store(parts, counts, at)
+        return [e(arith.MaxSIOp(carried[0], parts))]
+
+    (width,) = e.loop(total, [e.const(0, i64)], count)
+    width = e(arith.IndexCastOp(width, IndexType()))
+    words = e(memref.AllocOp.get(i64, shape=[*shape, DYNAMIC_INDEX], dynamic_sizes=[width]))
+    empty = literal(e.b, lw, "")
+
+    def fill(e: Emitter, k: SSAValue, _: Sequence[SSAValue]) -> list[SSAValue]:
+        at = _flat_index(e, shape, k)
+
+        def pad(e: Emitter, j: SSAValue, _: Sequence[SSAValue]) -> list[SSAValue]:
+            e.store(empty, words, [*at, j])
+            return []
+
+        e.loop(width, [], pad)
+        x = e.load(data, at)
+        _, text = _length_and_text(e.b, x)
+
+        def put(e: Emitter, start: SSAValue, end: SSAValue, j: SSAValue) -> None:
+            word = _substring(e, lw, text, start, end)
+            e.store(word, words, [*at, e(arith.IndexCastOp(j, IndexType()))])
+
+        scan(e, x, put)
+        return []
+
+    e.loop(total, [], fill)
+    return [owned_tensor(lw, words), owned_tensor(lw, counts)]
