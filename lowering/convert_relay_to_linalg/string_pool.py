@@ -53,16 +53,18 @@ class StringPool:
         """The pool's global and the functions the string code calls, if any was lowered."""
         if not self.used:
             return []
-        words = self.words or [0]
+        words = self.words
         value = DenseIntOrFPElementsAttr.from_list(TensorType(i64, [len(words)]), words)
-        pool = llvm.GlobalOp(
-            llvm.LLVMArrayType(len(words), i64),
-            POOL,
-            "internal",
-            constant=True,
-            value=value,
-            alignment=8,
-        )
+        pool = [
+            llvm.GlobalOp(
+                llvm.LLVMArrayType(len(words), i64),
+                POOL,
+                "internal",
+                constant=True,
+                value=value,
+                alignment=8,
+            )
+        ]
         tables = [
             llvm.GlobalOp(
                 llvm.LLVMArrayType(len(words), i32),
@@ -76,7 +78,7 @@ class StringPool:
         ]
         external = llvm.LinkageAttr("external")
         return [
-            pool,
+            *(pool if words else []),
             *tables,
             llvm.FuncOp(MEMCMP, llvm.LLVMFunctionType([OBJECT, OBJECT, i64], i32), external),
             llvm.FuncOp(MEMCPY, llvm.LLVMFunctionType([OBJECT, OBJECT, i64, i1]), external),
