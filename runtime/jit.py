@@ -614,30 +614,32 @@ def native_strings(value: object, spec: TensorSpec) -> np.ndarray:
         raise ArgumentError(f"input '{spec.name}' must be {spec.describe()}, got {got} string")
     encoded = [s.encode("utf-8", "surrogatepass") for s in texts.reshape(-1)]
     n = len(encoded)
-    words = n + sum(1 + (len(e) + 7) // 8 for e in encoded)
-    buffer = np.zeros(words, dtype=np.int64)
-    raw = buffer.view(np.uint8)
-    base, at = buffer.ctypes.data, 8 * n
-    for k, e in enumerate(encoded):
-        buffer[k] = base + at
-        buffer[at // 8] = len(e)
-        raw[at + 8 : at + 8 + len(e)] = np.frombuffer(e, dtype=np.uint8)
-        at += 8 + 8 * ((len(e) + 7) // 8)
+    lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=n)
+    sizes = 8 + (lengths + 7) // 8 * 8  # the length word, the bytes padded to 8
+    blob = b"".join(
+        b for e in encoded for b in (len(e).to_bytes(8, "little"), e, bytes(-len(e) % 8))
+    )
+    buffer = np.empty(n + len(blob) // 8, dtype=np.int64)
+    buffer[n:] = np.frombuffer(blob, dtype=np.int64)
+    buffer[:n] = buffer.ctypes.data + 8 * n + np.cumsum(sizes) - sizes
     return buffer[:n].reshape(texts.shape)
 
 
 def python_strings(addresses: np.ndarray) -> np.ndarray:
     """A string result: each address's object read into a Python str (a null one, from a
     call that failed before writing it, as "")."""
-    out = np.empty(addresses.shape, dtype=object)
-    flat = out.reshape(-1)
-    for k, address in enumerate(addresses.reshape(-1).tolist()):
-        if not address:
-            flat[k] = ""
-            continue
-        length = ctypes.c_int64.from_address(address).value
-        flat[k] = ctypes.string_at(address + 8, length).decode("utf-8", "surrogatepass")
-    return out
+    read = ctypes.c_int64.from_address
+    texts: dict[int, str] = {0: ""}  # an object met twice (split's padding "") is read once
+    flat = []
+    for address in addresses.reshape(-1).tolist():
+        text = texts.get(address)
+        if text is None:
+            data = ctypes.string_at(address + 8, read(address).value)
+            text = texts[address] = data.decode("utf-8", "surrogatepass")
+        flat.append(text)
+    out = np.empty(len(flat), dtype=object)
+    out[:] = flat
+    return out.reshape(addresses.shape)
 
 
 @cache
