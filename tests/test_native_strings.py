@@ -175,6 +175,21 @@ def test_strings_through_data_movement_and_objects():
         assert _same(got, want)
 
 
+def test_data_movement_moves_strings():
+    """reshape, transpose, take (clipped indices), concatenate and copy move strings, natively
+    as addresses, in the interpreter as numpy's object arrays; they agree."""
+    rng = np.random.default_rng(6)
+    x = _words(rng, (2, 3))
+    i = rng.integers(-1, 5, size=4)
+    text = """def @main(%x: Tensor[(2, 3), string], %i: Tensor[(4), int64]) {
+      let %k = strings.constant(texts=["p", "q", "r"], shape=[3]);
+      (reshape(%x, newshape=[3, 2]), transpose(%x), take(%x, %i, axis=1),
+       concatenate((%x, strings.concat(%x, %x)), axis=0), copy(%x), take(%k, %i))
+    }"""
+    got, want = _both(text, x, i)
+    assert _same(got, want)
+
+
 def test_inputs_convert_and_are_checked_at_the_edge():
     """'U' arrays are accepted; bytes, numbers and a wrong shape are argument errors naming
     the input."""
