@@ -175,6 +175,22 @@ def test_strings_through_data_movement_and_objects():
         assert _same(got, want)
 
 
+@pytest.mark.parametrize("dtype", ["int8", "int32", "int64", "uint8", "uint64", "bool"])
+def test_to_string_of_integers_matches_the_interpreter(dtype: str):
+    """Integers as decimal text (the extremes of each dtype, 0, powers of ten, random ones);
+    booleans as True and False."""
+    rng = np.random.default_rng(7)
+    if dtype == "bool":
+        x = rng.integers(0, 2, size=12).astype(bool)
+    else:
+        info = np.iinfo(dtype)
+        x = rng.integers(info.min, info.max, size=12, dtype=dtype, endpoint=True)
+        x[:6] = [info.min, info.max, 0, 1, 10, min(100, int(info.max))]
+    text = f"def @main(%x: Tensor[(12), {dtype}]) {{ strings.to_string(%x) }}"
+    got, want = _both(text, x)
+    assert _same(got, want)
+
+
 def test_data_movement_moves_strings():
     """reshape, transpose, take (clipped indices), concatenate and copy move strings, natively
     as addresses, in the interpreter as numpy's object arrays; they agree."""
@@ -208,7 +224,8 @@ def test_inputs_convert_and_are_checked_at_the_edge():
 
 def test_located_errors_that_remain():
     """Non-ASCII text where normalize's case matters is a located run-time error; a cast
-    from or to strings and split of data with ? dims are located compile errors."""
+    from strings, floats to strings and split of data with ? dims are located compile
+    errors."""
     module = load_program(
         HEADER
         + """def @main(%x: Tensor[(2), string]) {
@@ -225,6 +242,7 @@ def test_located_errors_that_remain():
     for body in (
         'strings.from_string(%x, dtype="int32")',
         "strings.split(%x)",
+        'strings.to_string(strings.from_string(%x, dtype="float32"))',
     ):
         m = load_program(
             HEADER + f"def @main(%x: Tensor[(?), string]) {{ {body} }}", "relay", filename="e.rly"

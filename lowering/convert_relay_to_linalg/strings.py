@@ -46,6 +46,7 @@ from relay_opt.dialects.relay.ops.strings import (
     StringEqual,
     StringNormalize,
     StringSplit,
+    ToString,
     _label_table,  # pyright: ignore[reportPrivateUsage]
 )
 from relay_opt.dialects.relay.registry import RelayOperatorOp
@@ -612,3 +613,66 @@ def lower_split(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> list[
 
     e.loop(total, [], fill)
     return [owned_tensor(lw, words), owned_tensor(lw, counts)]
+
+
+# -- casts: integers to and from decimal text -------------------------------------------------
+
+
+def _decimal(b: Builder, lw: Lowerer, x: SSAValue, signed: bool) -> SSAValue:
+    """A new string: the decimal text of integer x (Python's str of it)."""
+    e = Emitter(b)
+    width = x.type.width.data  # pyright: ignore[reportAttributeAccessIssue]
+    if width < 64:
+        x = e(arith.ExtSIOp(x, i64) if signed else arith.ExtUIOp(x, i64))
+    zero, ten = e.const(0, i64), e.const(10, i64)
+    negative = e(arith.CmpiOp(x, zero, "slt")) if signed else e.const(0, i1)
+    # The magnitude as an unsigned i64 (INT64_MIN's is 2^63, its own bits).
+    magnitude = e.select(negative, e(arith.SubiOp(zero, x)), x)
+
+    def count(e: Emitter, k: SSAValue, carried: Sequence[SSAValue]) -> list[SSAValue]:
+        v, digits = carried
+        more = e(arith.OrIOp(e(arith.CmpiOp(v, zero, "ne")), e(arith.CmpiOp(k, zero, "eq"))))
+        return [e(arith.DivUIOp(v, ten)), e(arith.AddiOp(digits, e(arith.ExtUIOp(more, i64))))]
+
+    _, digits = _i64_loop(e, e.const(20, i64), [magnitude, zero], count)  # u64 has 20 at most
+    n = e(arith.AddiOp(digits, e(arith.ExtUIOp(negative, i64))))
+    obj, text = _new_string(e, lw, n)
+
+    def put(e: Emitter, k: SSAValue, carried: Sequence[SSAValue]) -> list[SSAValue]:
+        (v,) = carried
+        digit = e(arith.AddiOp(e(arith.RemUIOp(v, ten)), e.const(ord("0"), i64)))
+        at = e(arith.SubiOp(e(arith.SubiOp(n, e.const(1, i64))), k))
+        address = e(llvm.GEPOp(text, [llvm.GEP_USE_SSA_VAL], i8, ssa_indices=[at]))
+        e.b.insert(llvm.StoreOp(e(arith.TruncIOp(digit, i8)), address))
+        return [e(arith.DivUIOp(v, ten))]
+
+    _i64_loop(e, digits, [magnitude], put)
+
+    def minus(e: Emitter) -> list[SSAValue]:
+        e.b.insert(llvm.StoreOp(e.const(ord("-"), i8), text))
+        return []
+
+    e.if_(negative, [], minus, lambda _: [])
+    return e(llvm.PtrToIntOp(obj, i64))
+
+
+@lowering(ToString)
+def lower_to_string(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    """Integers as decimal text (a new string each), booleans as "True" and "False" (the
+    pool's); floats are not compiled yet (numpy's shortest round-trip text)."""
+    dtype = tensor_dtype(op.operands[0].type)  # pyright: ignore[reportArgumentType]
+    if dtype.startswith(("float", "bfloat")):
+        raise RelayError(
+            f"'strings.to_string' of {dtype} is not compiled natively yet (numpy's shortest "
+            "text of a float); the interpreter runs it (relay-run --interpret)",
+            op,
+        )
+    pool(lw)
+    if dtype == "bool":
+
+        def words(b: Builder, xs: Sequence[SSAValue], _: Attribute) -> SSAValue:
+            return _emit(b, arith.SelectOp(xs[0], literal(b, lw, "True"), literal(b, lw, "False")))
+
+        return elementwise(lw, op, args, words)
+    signed = not dtype.startswith("uint")
+    return elementwise(lw, op, args, lambda b, xs, _: _decimal(b, lw, xs[0], signed))

@@ -9,9 +9,9 @@ relay.func @f(%x: tensor<2x!relay.string>) -> tensor<2xi32> {
 }
 
 // -----
-// CHECK: convert-relay-to-linalg-strings-invalid.mlir:[[# @LINE + 2]]:3: error: 'strings.to_string': this string operator is not compiled to native code yet; the interpreter runs it (relay-run --interpret; docs/strings.md)
-relay.func @h(%x: tensor<2xi64>) -> tensor<2x!relay.string> {
-  %0 = relay.strings.to_string %x : (tensor<2xi64>) -> tensor<2x!relay.string>
+// CHECK: convert-relay-to-linalg-strings-invalid.mlir:[[# @LINE + 2]]:3: error: 'strings.to_string' of float32 is not compiled natively yet (numpy's shortest text of a float); the interpreter runs it (relay-run --interpret)
+relay.func @h(%x: tensor<2xf32>) -> tensor<2x!relay.string> {
+  %0 = relay.strings.to_string %x : (tensor<2xf32>) -> tensor<2x!relay.string>
   relay.return %0 : tensor<2x!relay.string>
 }
 
