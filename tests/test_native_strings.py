@@ -191,6 +191,34 @@ def test_to_string_of_integers_matches_the_interpreter(dtype: str):
     assert _same(got, want)
 
 
+@pytest.mark.parametrize("dtype", ["int8", "int32", "int64", "uint8", "uint64"])
+def test_from_string_to_integers_matches_the_interpreter(dtype: str):
+    """Decimal text as int() reads it (spaces around, a sign, underscores between digits),
+    the extremes of each dtype included; text that is no integer, out of range or
+    non-ASCII ends the call with a located error."""
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(8)
+    texts = [str(info.min), str(info.max), " -0 ", "+1_0", "\t7\r\n", "0012"]
+    texts += [str(v) for v in rng.integers(info.min, info.max, size=6, dtype=dtype)]
+    text = f'def @main(%x: Tensor[(12), string]) {{ strings.from_string(%x, dtype="{dtype}") }}'
+    module = load_program(HEADER + text, "relay", filename="c.rly").module
+    x = np.array(texts, dtype=object)
+    want = Interpreter(module).run("main", [x])
+    exe = jit.compile(module, cache=False)
+    assert _same(exe(x), want)
+    for bad, message in [
+        ("1__0", "not a number"),
+        ("\x1c1", "not a number"),
+        ("", "not a number"),
+        (str(int(info.max) + 1), "out of the range"),
+        (str(int(info.min) - 1), "out of the range"),
+        ("\u0663", "non-ASCII text is not parsed natively"),
+    ]:
+        with pytest.raises(RelayError, match=message) as e:
+            exe(np.array([bad] + texts[1:], dtype=object))
+        assert e.value.at is not None and "c.rly:2" in str(e.value.at), bad
+
+
 def test_data_movement_moves_strings():
     """reshape, transpose, take (clipped indices), concatenate and copy move strings, natively
     as addresses, in the interpreter as numpy's object arrays; they agree."""
@@ -240,7 +268,7 @@ def test_located_errors_that_remain():
         exe(np.array(["ab", "é"], dtype=object))
     assert e.value.at is not None and "n.rly:3" in str(e.value.at)
     for body in (
-        'strings.from_string(%x, dtype="int32")',
+        'strings.from_string(%x, dtype="float32")',
         "strings.split(%x)",
         'strings.to_string(strings.from_string(%x, dtype="float32"))',
     ):
@@ -253,8 +281,8 @@ def test_located_errors_that_remain():
 
 
 def test_onnx_backend_skips_models_with_string_operators_not_compiled():
-    """A string operator native code lacks (Cast from strings) is reported as a skip,
-    naming the operator."""
+    """A string operator native code lacks (Cast from strings to floats) is reported as a
+    skip, naming the operator."""
     import unittest
 
     from onnx import TensorProto, helper
@@ -262,9 +290,11 @@ def test_onnx_backend_skips_models_with_string_operators_not_compiled():
     from relay_opt.runtime.onnx_backend import RelayOptBackend
 
     x = helper.make_tensor_value_info("x", TensorProto.STRING, [2])
-    y = helper.make_tensor_value_info("y", TensorProto.INT32, [2])
-    model = _onnx_model(helper.make_node("Cast", ["x"], ["y"], to=TensorProto.INT32), [x], [y])
-    with pytest.raises(unittest.SkipTest, match="'strings.from_string': this string operator"):
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])
+    model = _onnx_model(helper.make_node("Cast", ["x"], ["y"], to=TensorProto.FLOAT), [x], [y])
+    with pytest.raises(
+        unittest.SkipTest, match="'strings.from_string' to float32 .* is not compiled"
+    ):
         RelayOptBackend.prepare(model)
 
 

@@ -39,6 +39,7 @@ from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay import regex
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.dialects.relay.ops.strings import (
+    FromString,
     LabelEncode,
     RegexFullMatch,
     StringConcat,
@@ -51,7 +52,12 @@ from relay_opt.dialects.relay.ops.strings import (
 )
 from relay_opt.dialects.relay.registry import RelayOperatorOp
 from relay_opt.dialects.relay.types import STRING, tensor_dtype
-from relay_opt.lowering.convert_relay_to_linalg import Lowerer, lowering, signless
+from relay_opt.lowering.convert_relay_to_linalg import (
+    NO_NATIVE_STRINGS,
+    Lowerer,
+    lowering,
+    signless,
+)
 from relay_opt.lowering.convert_relay_to_linalg.elementwise import cast_scalar, elementwise
 from relay_opt.lowering.convert_relay_to_linalg.objects import ALLOC, OBJECT
 from relay_opt.lowering.convert_relay_to_linalg.string_pool import (
@@ -359,9 +365,8 @@ def _flat_index(e: Emitter, shape: Sequence[int], k: SSAValue) -> list[SSAValue]
 def _static_shape(op: RelayOperatorOp) -> list[int]:
     shape = list(op.operands[0].type.get_shape())  # pyright: ignore[reportAttributeAccessIssue]
     if any(d < 0 for d in shape):
-        raise RelayError(
-            f"'{op.opdef.name}' of data with ? dimensions is not lowered natively yet", op
-        )
+        name = op.opdef.name
+        raise RelayError(f"'{name}' of data with ? dimensions {NO_NATIVE_STRINGS}", op)
     return shape
 
 
@@ -662,11 +667,8 @@ def lower_to_string(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> S
     pool's); floats are not compiled yet (numpy's shortest round-trip text)."""
     dtype = tensor_dtype(op.operands[0].type)  # pyright: ignore[reportArgumentType]
     if dtype.startswith(("float", "bfloat")):
-        raise RelayError(
-            f"'strings.to_string' of {dtype} is not compiled natively yet (numpy's shortest "
-            "text of a float); the interpreter runs it (relay-run --interpret)",
-            op,
-        )
+        shortest = "(numpy's shortest text of a float)"
+        raise RelayError(f"'strings.to_string' of {dtype} {shortest} {NO_NATIVE_STRINGS}", op)
     pool(lw)
     if dtype == "bool":
 
@@ -676,3 +678,132 @@ def lower_to_string(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> S
         return elementwise(lw, op, args, words)
     signed = not dtype.startswith("uint")
     return elementwise(lw, op, args, lambda b, xs, _: _decimal(b, lw, xs[0], signed))
+
+
+@lowering(FromString)
+def lower_from_string(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    """Integers parsed as Python's int() reads ASCII text: whitespace around, a sign, digits
+    with single underscores between them; the magnitude accumulated in u64 with an overflow
+    check, then checked against the dtype's range. Text that is no integer, out of range, or
+    non-ASCII (Python reads other digits and spaces too) ends the call with a located error.
+    Floats are not compiled yet (correctly rounded parsing)."""
+    dtype = op.attrs.dtype
+    if dtype.startswith(("float", "bfloat")):
+        rounded = "(correctly rounded parsing)"
+        raise RelayError(f"'strings.from_string' to {dtype} {rounded} {NO_NATIVE_STRINGS}", op)
+    shape = _static_shape(op)
+    out_t = signless(op.result.type)
+    assert isinstance(out_t, TensorType)
+    element = out_t.element_type
+    bits = element.width.data  # pyright: ignore[reportAttributeAccessIssue]
+    signed = not dtype.startswith("uint")
+    e = Emitter(lw.builder)
+    data = read_buffer(lw, args[0])
+    out = e(memref.AllocOp.get(element, shape=shape))
+    zero, ten = e.const(0, i64), e.const(10, i64)
+    false = e.const(0, i1)
+    # States: 0 leading spaces, 1 after the sign, 2 after a digit, 3 after "_", 4 trailing
+    # spaces.
+    states = [e.const(k, i64) for k in range(5)]
+
+    def parse(e: Emitter, k: SSAValue, carried: Sequence[SSAValue]) -> list[SSAValue]:
+        bad, too_big, non_ascii = carried
+        at = _flat_index(e, shape, k)
+        n, text = _length_and_text(e.b, e.load(data, at))
+
+        def step(e: Emitter, i: SSAValue, carried: Sequence[SSAValue]) -> list[SSAValue]:
+            state, value, negative, wrong, over, high = carried
+            c = _byte(e, text, i)
+            high = e(arith.OrIOp(high, e(arith.CmpiOp(c, e.const(127, i64), "ugt"))))
+            # int()'s spaces: \t \n \v \f \r and " " (not str.isspace's \x1c-\x1f)
+            space = e(
+                arith.OrIOp(_in_range(e, c, 9, 13), e(arith.CmpiOp(c, e.const(32, i64), "eq")))
+            )
+            digit = _in_range(e, c, ord("0"), ord("9"))
+            sign = e(
+                arith.OrIOp(
+                    e(arith.CmpiOp(c, e.const(ord("-"), i64), "eq")),
+                    e(arith.CmpiOp(c, e.const(ord("+"), i64), "eq")),
+                )
+            )
+            under = e(arith.CmpiOp(c, e.const(ord("_"), i64), "eq"))
+
+            def is_(s: int) -> SSAValue:
+                return e(arith.CmpiOp(state, states[s], "eq"))
+
+            def both(a: SSAValue, b: SSAValue) -> SSAValue:
+                return e(arith.AndIOp(a, b))
+
+            def either(*xs: SSAValue) -> SSAValue:
+                out = xs[0]
+                for x in xs[1:]:
+                    out = e(arith.OrIOp(out, x))
+                return out
+
+            starts = either(is_(0), is_(1))
+            in_number = either(is_(2), is_(3))
+            to_digit = both(digit, either(starts, in_number))
+            to_sign = both(sign, is_(0))
+            to_under = both(under, is_(2))
+            to_trailing = both(space, either(is_(2), is_(4)))
+            stay = both(space, is_(0))
+            fine = either(to_digit, to_sign, to_under, to_trailing, stay)
+            new_state = e.select(to_digit, states[2], state)
+            new_state = e.select(to_sign, states[1], new_state)
+            new_state = e.select(to_under, states[3], new_state)
+            new_state = e.select(to_trailing, states[4], new_state)
+            negative = e.select(to_sign, e(arith.CmpiOp(c, e.const(ord("-"), i64), "eq")), negative)
+            d = e(arith.SubiOp(c, e.const(ord("0"), i64)))
+            # value * 10 + d overflows u64 when value > (2^64 - 1 - d) / 10
+            limit = e(arith.DivUIOp(e(arith.SubiOp(e.const(-1, i64), d)), ten))
+            wraps = both(to_digit, e(arith.CmpiOp(value, limit, "ugt")))
+            grown = e(arith.AddiOp(e(arith.MuliOp(value, ten)), d))
+            value = e.select(to_digit, grown, value)
+            return [
+                new_state,
+                value,
+                negative,
+                either(wrong, e(arith.XOrIOp(fine, e.const(1, i1)))),
+                either(over, wraps),
+                high,
+            ]
+
+        start = [states[0], zero, false, false, false, false]
+        state, value, negative, wrong, over, high = _i64_loop(e, n, start, step)
+        ended = e(
+            arith.OrIOp(
+                e(arith.CmpiOp(state, states[2], "eq")), e(arith.CmpiOp(state, states[4], "eq"))
+            )
+        )
+        wrong = e(arith.OrIOp(wrong, e(arith.XOrIOp(ended, e.const(1, i1)))))
+        # The dtype's range: up to 2^(bits-1) - 1 (2^(bits-1) negated) signed, 2^bits - 1
+        # unsigned (and only 0 negated).
+        if signed:
+            most = e(
+                arith.AddiOp(e.const((1 << (bits - 1)) - 1, i64), e(arith.ExtUIOp(negative, i64)))
+            )
+        else:
+            most = e.select(negative, zero, e.const(-1 if bits == 64 else (1 << bits) - 1, i64))
+        over = e(arith.OrIOp(over, e(arith.CmpiOp(value, most, "ugt"))))
+        result = e.select(negative, e(arith.SubiOp(zero, value)), value)
+        if bits < 64:
+            result = e(arith.TruncIOp(result, element))
+        e.store(result, out, at)
+        return [
+            e(arith.OrIOp(bad, wrong)),
+            e(arith.OrIOp(too_big, over)),
+            e(arith.OrIOp(non_ascii, high)),
+        ]
+
+    bad, too_big, non_ascii = e.loop(e.index(math.prod(shape)), [false, false, false], parse)
+    name = "'strings.from_string'"
+    # Non-ASCII text first: Python may read it as a number (other digits, other spaces).
+    lw.objects.fail_if(
+        op,
+        non_ascii,
+        f"{name}: non-ASCII text is not parsed natively yet (the interpreter "
+        "reads it: relay-run --interpret)",
+    )
+    lw.objects.fail_if(op, bad, f"{name}: a string is not a number of dtype {dtype}")
+    lw.objects.fail_if(op, too_big, f"{name}: a number is out of the range of {dtype}")
+    return owned_tensor(lw, out)
