@@ -221,6 +221,7 @@ def lower_label_encode(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -
             return _emit(
                 b, arith.CmpfOp(wide, _emit(b, arith.ConstantOp(FloatAttr(key, f64))), "oeq")
             )
+        assert isinstance(key, int)
         info = numpy_dtype(in_dtype)
         lo, hi = (0, 1) if in_dtype == "bool" else (int(_iinfo(info).min), int(_iinfo(info).max))
         if not lo <= int(key) <= hi:  # no element of this dtype equals it
@@ -461,9 +462,10 @@ def _split_by(e: Emitter, x: SSAValue, sep: SSAValue, maxsplit: int | None, emit
         if maxsplit is not None:
             hit = e(arith.AndIOp(hit, e(arith.CmpiOp(splits, e.const(maxsplit, i64), "slt"))))
         if emit is not None:
+            emit_part = emit
 
             def part(e: Emitter) -> list[SSAValue]:
-                emit(e, start, i, splits)
+                emit_part(e, start, i, splits)
                 return []
 
             e.if_(hit, [], part, lambda _: [])
@@ -540,9 +542,10 @@ def _split_on_space(e: Emitter, x: SSAValue, maxsplit: int | None, emit: Emit) -
         ends = e(arith.AndIOp(e(arith.AndIOp(space, in_word)), e(arith.XOrIOp(last, true))))
         begins = e(arith.AndIOp(letter, e(arith.XOrIOp(in_word, true))))
         if emit is not None:
+            emit_part = emit
 
             def part(e: Emitter) -> list[SSAValue]:
-                emit(e, start, i, parts)
+                emit_part(e, start, i, parts)
                 return []
 
             e.if_(ends, [], part, lambda _: [])
@@ -607,7 +610,7 @@ def lower_split(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> list[
 
         e.loop(width, [], pad)
         x = e.load(data, at)
-        _, text = _length_and_text(e.b, x)
+        text = _length_and_text(e.b, x)[1]
 
         def put(e: Emitter, start: SSAValue, end: SSAValue, j: SSAValue) -> None:
             word = _substring(e, lw, text, start, end)
