@@ -112,6 +112,37 @@ def test_label_encode_matches_the_interpreter(in_dtype: str, out_dtype: str):
     assert _same(got, want)
 
 
+def test_label_encode_nan_key_through_onnx():
+    """A NaN key (ONNX's LabelEncoder; Relay text cannot write one) matches NaN natively as
+    in the interpreter."""
+    from onnx import TensorProto, helper
+
+    from relay_opt.frontends.onnx.importer import import_onnx
+    from relay_opt.loader import type_check
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [5])
+    y = helper.make_tensor_value_info("y", TensorProto.STRING, [5])
+    node = helper.make_node(
+        "LabelEncoder",
+        ["x"],
+        ["y"],
+        domain="ai.onnx.ml",
+        keys_floats=[1.0, float("nan"), -0.0],
+        values_strings=["one", "nan", "zero"],
+        default_string="-",
+    )
+    graph = helper.make_graph([node], "g", [x], [y])
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 20), helper.make_opsetid("ai.onnx.ml", 4)]
+    )
+    module = import_onnx(model).module
+    type_check(module)
+    a = np.array([1.0, np.nan, 0.0, 2.0, -0.0], dtype=np.float32)
+    want = Interpreter(module).run("main", [a])
+    got = jit.compile(module, cache=False)(a)
+    assert _same(got, want) and got.tolist() == ["one", "nan", "zero", "-", "zero"]
+
+
 def test_regex_full_match_matches_the_interpreter():
     """Patterns with classes, repetitions, alternation, UTF-8 literals and assertions, on
     random strings (the same DFA, run as a table loop)."""
