@@ -22,8 +22,8 @@ from xdsl.ir import Attribute, Operation, ParametrizedAttribute
 
 from relay_opt.diagnostics import ArgumentError, RelayError, VerifyEach
 from relay_opt.dialects.relay.ir_helpers import functions_by_name
-from relay_opt.dialects.relay.numpy_dtypes import exact_dtype
-from relay_opt.dialects.relay.types import DYNAMIC, IncompleteType, tensor_dtype
+from relay_opt.dialects.relay.numpy_dtypes import exact_dtype, string_array
+from relay_opt.dialects.relay.types import DYNAMIC, STRING, IncompleteType, tensor_dtype
 from relay_opt.runtime import compile_cache, forked, kernel_library, thread_pool
 from relay_opt.runtime.kernel_library import KernelErrorCell
 from relay_opt.timing import Timings
@@ -223,7 +223,9 @@ class TensorSpec:
     @cached_property
     def np_dtype(self) -> np.dtype:
         # Native bfloat16 is its 16 bits (legalize-bf16): ml_dtypes' arrays, not the
-        # interpreter's float32 stand-in.
+        # interpreter's float32 stand-in. A string tensor's buffer holds addresses.
+        if self.dtype == STRING:
+            return np.dtype(np.int64)
         return exact_dtype(self.dtype)
 
     @cached_property
@@ -398,6 +400,9 @@ class Executable:
                 [address] = writer.leaves(value, spec.type, f"input '{spec.name}'")  # pyright: ignore
                 bound.append(_ObjectArg(address, writer.keep))  # pyright: ignore[reportArgumentType]
                 continue
+            if spec.dtype == STRING:
+                bound.append(native_strings(value, spec))  # pyright: ignore[reportArgumentType]
+                continue
             array = np.asarray(value)
             if spec.dtype == "bfloat16" and array.dtype == np.float32:
                 array = array.astype(ml_dtypes.bfloat16)  # the stand-in, rounded to nearest even
@@ -514,7 +519,11 @@ class _StaticPlan:
     def of(
         params: Sequence[object], outputs: Sequence[object], ret_type: Attribute
     ) -> _StaticPlan | None:
-        static = [s for s in [*params, *outputs] if isinstance(s, TensorSpec) and not s.dynamic]
+        static = [
+            s
+            for s in [*params, *outputs]
+            if isinstance(s, TensorSpec) and not s.dynamic and s.dtype != STRING
+        ]
         if len(static) != len(params) + len(outputs):
             return None  # objects or `?` dims: the general path
         pairs = tuple((s.shape, s.np_dtype) for s in static)
@@ -553,6 +562,8 @@ def _output_buffer(spec: object) -> np.ndarray:
     then every size); for an object, a pointer slot."""
     if not isinstance(spec, TensorSpec):
         return np.zeros((), dtype=np.uint64)
+    if spec.dtype == STRING and not spec.dynamic:
+        return np.zeros(spec.shape, dtype=np.int64)  # null until written: read as ""
     if spec.dynamic:
         return np.zeros(1 + len(spec.shape), dtype=np.int64)
     return np.empty(spec.shape, dtype=spec.np_dtype)
@@ -578,15 +589,57 @@ def _take_results(specs: Sequence[object], outputs: list[np.ndarray]) -> list[np
     results: list[np.ndarray] = []
     for spec, out in zip(specs, outputs, strict=True):
         if not (isinstance(spec, TensorSpec) and spec.dynamic):
-            results.append(out)
+            is_string = isinstance(spec, TensorSpec) and spec.dtype == STRING
+            results.append(python_strings(out) if is_string else out)
             continue
         address, *shape = (int(w) for w in out)
-        array = np.empty(shape, dtype=spec.np_dtype)
+        array = np.zeros(shape, dtype=spec.np_dtype)
         if address:
             ctypes.memmove(array.ctypes.data, address, array.nbytes)
             _libc().free(ctypes.c_void_p(address))
-        results.append(array)
+        results.append(python_strings(array) if spec.dtype == STRING else array)
     return results
+
+
+def native_strings(value: object, spec: TensorSpec) -> np.ndarray:
+    """A string input as native code reads it (docs/strings.md): an int64 array of the
+    addresses of string objects `{i64 byte length, UTF-8 bytes}`, laid out after the
+    addresses in one buffer, which the returned view keeps alive for the call."""
+    try:
+        texts = string_array(value)
+    except ValueError as e:
+        raise ArgumentError(f"input '{spec.name}' must be {spec.describe()}: {e}") from None
+    if not spec.accepts(texts.shape):
+        got = "x".join(map(str, texts.shape)) or "scalar"
+        raise ArgumentError(f"input '{spec.name}' must be {spec.describe()}, got {got} string")
+    encoded = [s.encode("utf-8", "surrogatepass") for s in texts.reshape(-1)]
+    n = len(encoded)
+    lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=n)
+    sizes = 8 + (lengths + 7) // 8 * 8  # the length word, the bytes padded to 8
+    blob = b"".join(
+        b for e in encoded for b in (len(e).to_bytes(8, "little"), e, bytes(-len(e) % 8))
+    )
+    buffer = np.empty(n + len(blob) // 8, dtype=np.int64)
+    buffer[n:] = np.frombuffer(blob, dtype=np.int64)
+    buffer[:n] = buffer.ctypes.data + 8 * n + np.cumsum(sizes) - sizes
+    return buffer[:n].reshape(texts.shape)
+
+
+def python_strings(addresses: np.ndarray) -> np.ndarray:
+    """A string result: each address's object read into a Python str (a null one, from a
+    call that failed before writing it, as "")."""
+    read = ctypes.c_int64.from_address
+    texts: dict[int, str] = {0: ""}  # an object met twice (split's padding "") is read once
+    flat = []
+    for address in addresses.reshape(-1).tolist():
+        text = texts.get(address)
+        if text is None:
+            data = ctypes.string_at(address + 8, read(address).value)
+            text = texts[address] = data.decode("utf-8", "surrogatepass")
+        flat.append(text)
+    out = np.empty(len(flat), dtype=object)
+    out[:] = flat
+    return out.reshape(addresses.shape)
 
 
 @cache

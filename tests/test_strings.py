@@ -1,7 +1,7 @@
 """String tensors (docs/strings.md): the string operators' numpy semantics against ONNX's own
 node tests and Python's str methods, the regex DFA against Python's re, the string type and
 attributes through text, relay-run's .npz strings, and the errors (refused operators, bad
-patterns, bad inputs, native compilation)."""
+patterns, bad inputs); native code is tests/test_native_strings.py's."""
 
 from __future__ import annotations
 
@@ -255,22 +255,6 @@ def test_string_attributes_print_and_parse_back():
     ).module
     (got,) = _interpret(module, [])
     assert got.tolist() == texts
-
-
-def test_onnx_backend_skips_string_models_with_the_reason():
-    """Native code refuses string tensors (tests/lit/lowering/convert-relay-to-linalg-strings-
-    invalid.mlir); ONNX's backend interface reports such a model as skipped, naming why."""
-    import unittest
-
-    from onnx import TensorProto, helper
-
-    from relay_opt.runtime.onnx_backend import RelayOptBackend
-
-    x = helper.make_tensor_value_info("x", TensorProto.STRING, [2])
-    y = helper.make_tensor_value_info("y", TensorProto.BOOL, [2])
-    model = _onnx_model(helper.make_node("Equal", ["x", "x"], ["y"]), [x], [y])
-    with pytest.raises(unittest.SkipTest, match="string tensors are not compiled to native"):
-        RelayOptBackend.prepare(model)
 
 
 def test_relay_run_reads_and_writes_string_npz(tmp_path: Path, capsys):

@@ -112,7 +112,11 @@ class OpDef:
     non_max_suppression keeps): the lowering rule sizes its result, no shape function does."""
     strings: bool = False
     """A string operator (ops/strings.py, docs/strings.md): it takes string tensors, and the
-    walks over numeric operators (all_ops) leave it out. Every other operator refuses them."""
+    walks over numeric operators (all_ops) leave it out. Every other operator refuses them,
+    but those that move them (`moves_strings`)."""
+    moves_strings: bool = False
+    """A data movement operator that takes string tensors too: it moves elements without
+    reading them (natively a string is an i64 address: docs/strings.md)."""
     op_class: type[RelayOperatorOp] = field(init=False, repr=False, compare=False)
 
     @property
@@ -155,7 +159,7 @@ class OpDef:
                 f"'{self.name}' takes {len(self.args)} operand(s) "
                 f"({', '.join(self.args)}), got {len(arg_types)}"
             )
-        if not self.strings and any(holds_strings(t) for t in arg_types):
+        if not (self.strings or self.moves_strings) and any(holds_strings(t) for t in arg_types):
             raise TypeRelationError(f"'{self.name}' does not accept string tensors")
         if values is not None and self.value_relation is not None:
             return self.value_relation(arg_types, attrs, values)

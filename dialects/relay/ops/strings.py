@@ -261,7 +261,10 @@ def _from_string(attrs: Attrs, x: np.ndarray) -> np.ndarray:
             value = float(s) if is_float else int(s)
         except ValueError:
             raise ValueError(f"{s!r} is not a number of dtype {attrs.dtype}") from None
-        out.reshape(-1)[i] = value
+        try:
+            out.reshape(-1)[i] = value
+        except OverflowError:  # an integer beyond the dtype (a float overflows to inf)
+            raise ValueError(f"{s!r} is out of the range of {attrs.dtype}") from None
     return out
 
 

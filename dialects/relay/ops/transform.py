@@ -192,6 +192,7 @@ def _reshape_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         ).copy(),
         "reshape (with TVM's 0/-1/-2/-3/-4 codes)",
         shape=_reshape_dims,
+        moves_strings=True,
     )
 )
 class Reshape(RelayOperatorOp): ...
@@ -375,6 +376,7 @@ def _transpose_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         lambda attrs, x: np.transpose(x, transpose_axes(attrs, x.ndim)).copy(),
         "permute axes (reversed by default)",
         shape=lambda shapes, attrs: [shapes[0][a] for a in transpose_axes(attrs, len(shapes[0]))],
+        moves_strings=True,
     )
 )
 class Transpose(RelayOperatorOp): ...
@@ -494,6 +496,7 @@ def _concat_dims(shapes: Sequence[Sequence[Sequence[object]]], attrs: Attrs) -> 
         lambda attrs, xs: np.concatenate(xs, axis=attrs.axis),
         "join a tuple of tensors along an axis",
         shape=_concat_dims,
+        moves_strings=True,
     )
 )
 class Concatenate(RelayOperatorOp): ...
@@ -772,6 +775,7 @@ def _take_dims(shapes: Sequence[Sequence[object]], attrs: Attrs) -> list[object]
         _take,
         "gather along an axis (embeddings)",
         shape=_take_dims,
+        moves_strings=True,
     )
 )
 class Take(RelayOperatorOp): ...
@@ -1080,6 +1084,7 @@ class OnesLike(RelayOperatorOp): ...
         lambda attrs, x: x.copy(),
         "the same values (a copy)",
         shape=same_dims,
+        moves_strings=True,
     )
 )
 class Copy(RelayOperatorOp): ...

@@ -1,18 +1,24 @@
-// String tensors are not compiled to native code yet (docs/strings.md): a function that takes
-// one, and a string operator inside a function, are located errors that point at the
-// interpreter.
+// What native code does not have yet is a located error that points at the interpreter
+// (docs/strings.md, "Native code"): casts between strings and floats, and split, normalize
+// and from_string of data with ? dims.
 // RUN: relay-opt %s --split-input-file --verify-diagnostics -p convert-relay-to-linalg | filecheck %s
 
-// CHECK: convert-relay-to-linalg-strings-invalid.mlir:[[# @LINE + 1]]:1: error: @f: string tensors are not compiled to native code yet; the interpreter runs them (relay-run --interpret; docs/strings.md)
-relay.func @f(%x: tensor<2x!relay.string>) -> tensor<2xi1> {
-  %0 = relay.strings.equal %x, %x : (tensor<2x!relay.string>, tensor<2x!relay.string>) -> tensor<2xi1>
-  relay.return %0 : tensor<2xi1>
+// CHECK: convert-relay-to-linalg-strings-invalid.mlir:[[# @LINE + 2]]:3: error: 'strings.from_string' to float32 (correctly rounded parsing) is not compiled to native code yet; the interpreter runs it (relay-run --interpret; docs/strings.md)
+relay.func @f(%x: tensor<2x!relay.string>) -> tensor<2xf32> {
+  %0 = relay.strings.from_string %x {dtype = "float32"} : (tensor<2x!relay.string>) -> tensor<2xf32>
+  relay.return %0 : tensor<2xf32>
 }
 
 // -----
-// CHECK: convert-relay-to-linalg-strings-invalid.mlir:[[# @LINE + 2]]:3: error: 'strings.constant': string tensors are not compiled to native code yet; the interpreter runs them (relay-run --interpret; docs/strings.md)
-relay.func @g() -> tensor<2xi1> {
-  %k = relay.strings.constant {texts = ["a", "b"], shape = [2]} : () -> tensor<2x!relay.string>
-  %0 = relay.strings.equal %k, %k : (tensor<2x!relay.string>, tensor<2x!relay.string>) -> tensor<2xi1>
-  relay.return %0 : tensor<2xi1>
+// CHECK: convert-relay-to-linalg-strings-invalid.mlir:[[# @LINE + 2]]:3: error: 'strings.to_string' of float32 (numpy's shortest text of a float) is not compiled to native code yet; the interpreter runs it (relay-run --interpret; docs/strings.md)
+relay.func @h(%x: tensor<2xf32>) -> tensor<2x!relay.string> {
+  %0 = relay.strings.to_string %x : (tensor<2xf32>) -> tensor<2x!relay.string>
+  relay.return %0 : tensor<2x!relay.string>
+}
+
+// -----
+// CHECK: convert-relay-to-linalg-strings-invalid.mlir:[[# @LINE + 2]]:3: error: 'strings.split' of data with ? dimensions is not compiled to native code yet; the interpreter runs it (relay-run --interpret; docs/strings.md)
+relay.func @g(%x: tensor<?x!relay.string>) -> tuple<tensor<?x?x!relay.string>, tensor<?xi64>> {
+  %0 = relay.strings.split %x : (tensor<?x!relay.string>) -> tuple<tensor<?x?x!relay.string>, tensor<?xi64>>
+  relay.return %0 : tuple<tensor<?x?x!relay.string>, tensor<?xi64>>
 }

@@ -1,0 +1,356 @@
+"""String tensors in native code (docs/strings.md, "Native code"): ONNX's string node tests
+through the backend (which compiles), each string operator against the reference interpreter
+on random strings (empty, non-ASCII and whitespace ones included), the JIT's conversions at
+the edge, the located errors that remain, and steady memory over 10,000 calls."""
+
+from __future__ import annotations
+
+import itertools
+import resource
+
+import numpy as np
+import pytest
+from test_strings import NODE_TESTS, _node_cases, _onnx_model
+
+from relay_opt.diagnostics import ArgumentError, RelayError
+from relay_opt.loader import load_program
+from relay_opt.runtime import jit
+from relay_opt.runtime.interpreter import Interpreter
+
+HEADER = '#[version = "0.0.5"]\n'
+
+
+def _words(rng: np.random.Generator, shape: tuple[int, ...], ascii_only: bool = False):  # noqa: ANN202
+    """Short strings over letters of both cases, separators, Python's whitespace (an ASCII
+    one, U+00A0, U+3000) and non-ASCII letters."""
+    alphabet = list("aAbZ -,\t\x1c") + ([] if ascii_only else ["é", "ß", "日", "\u00a0", "\u3000"])
+    out = np.empty(int(np.prod(shape)), dtype=object)
+    for i in range(out.size):
+        out[i] = "".join(alphabet[k] for k in rng.integers(0, len(alphabet), rng.integers(0, 8)))
+    return out.reshape(shape)
+
+
+def _same(got: object, want: object) -> bool:
+    if isinstance(want, tuple):
+        return isinstance(got, tuple) and all(_same(g, w) for g, w in zip(got, want, strict=True))
+    assert isinstance(got, np.ndarray) and isinstance(want, np.ndarray)
+    return got.dtype == want.dtype and got.shape == want.shape and got.tolist() == want.tolist()
+
+
+def _both(text: str, *args: np.ndarray) -> tuple[object, object]:
+    """The compiled result and the interpreter's, for the program `text`."""
+    module = load_program(HEADER + text, "relay").module
+    want = Interpreter(module).run("main", list(args))
+    got = jit.compile(module, cache=False)(*args)
+    return got, want
+
+
+@pytest.mark.parametrize(("module", "prefix"), list(NODE_TESTS.items()))
+def test_onnx_node_tests_natively(module: str, prefix: str):
+    """Each of ONNX's string node tests, through the backend (import, -O3, native code),
+    gives the expected outputs exactly; none is skipped."""
+    from relay_opt.runtime.onnx_backend import RelayOptBackend
+
+    cases = _node_cases(module, prefix)
+    assert cases, prefix
+    for case in cases:
+        rep = RelayOptBackend.prepare(case.model)
+        for inputs, outputs in case.data_sets:
+            got = rep.run(list(inputs))
+            for g, w in zip(got, outputs, strict=True):
+                w = np.asarray(w)
+                assert g.shape == w.shape, case.name
+                assert g.tolist() == w.tolist(), case.name
+
+
+def test_equal_concat_and_constants_match_the_interpreter():
+    """Broadcasting equal and concat over random strings and a constant with a quote,
+    non-ASCII and empty texts."""
+    rng = np.random.default_rng(0)
+    x, y = _words(rng, (3, 4)), _words(rng, (4,))
+    y[1] = x[0, 1]  # some equal pairs
+    text = """def @main(%x: Tensor[(3, 4), string], %y: Tensor[(4), string]) {
+      let %k = strings.constant(texts=["a'b", "", "日本", " "], shape=[4]);
+      let %c = strings.concat(strings.concat(%x, %y), %k);
+      (%c, strings.equal(%x, %y), strings.equal(%c, %c), strings.concat(%k, %k))
+    }"""
+    got, want = _both(text, x, y)
+    assert _same(got, want)
+
+
+@pytest.mark.parametrize(
+    ("in_dtype", "out_dtype"),
+    [("string", "int64"), ("string", "string"), ("int64", "string"), ("float32", "string")],
+)
+def test_label_encode_matches_the_interpreter(in_dtype: str, out_dtype: str):
+    """String, integer and float keys (-0.0 matches 0.0; a repeated key: the first wins) to
+    string or integer values, and the default for the others (NaN included)."""
+    rng = np.random.default_rng(1)
+    if in_dtype == "string":
+        keys = ["a", "", "日", "a", "Ab"]
+        x = np.array(["a", "", "日", "b", "Ab", "ab", "a "], dtype=object)
+        keys_attr = "keys_strings=" + str(keys).replace("'", '"')
+    elif in_dtype == "int64":
+        keys = [3, -1, 0, 3]
+        x = rng.integers(-2, 5, size=7)
+        keys_attr = f"keys_ints={keys}"
+    else:
+        keys = [1.5, -0.0, 2.0, 1.5]
+        x = np.array([1.5, np.nan, 0.0, -0.0, 2.0, 3.0, -1.5], dtype=np.float32)
+        keys_attr = "keys_floats=[1.5f, -0f, 2f, 1.5f]"
+    if out_dtype == "string":
+        texts = ["one", "", "three", "four", "five"][: len(keys)]
+        values_attr = "values_strings=" + str(texts).replace("'", '"')
+        default = 'default_string="-"'
+    else:
+        values_attr = f"values_ints={list(range(10, 10 + len(keys)))}"
+        default = "default_int=-7"
+    text = f"""def @main(%x: Tensor[(7), {in_dtype}]) {{
+      strings.label_encode(%x, {keys_attr}, {values_attr}, {default}, out_dtype="{out_dtype}")
+    }}"""
+    got, want = _both(text, x.astype(in_dtype) if in_dtype != "string" else x)
+    assert _same(got, want)
+
+
+def test_label_encode_nan_key_through_onnx():
+    """A NaN key (ONNX's LabelEncoder; Relay text cannot write one) matches NaN natively as
+    in the interpreter."""
+    from onnx import TensorProto, helper
+
+    from relay_opt.frontends.onnx.importer import import_onnx
+    from relay_opt.loader import type_check
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [5])
+    y = helper.make_tensor_value_info("y", TensorProto.STRING, [5])
+    node = helper.make_node(
+        "LabelEncoder",
+        ["x"],
+        ["y"],
+        domain="ai.onnx.ml",
+        keys_floats=[1.0, float("nan"), -0.0],
+        values_strings=["one", "nan", "zero"],
+        default_string="-",
+    )
+    graph = helper.make_graph([node], "g", [x], [y])
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 20), helper.make_opsetid("ai.onnx.ml", 4)]
+    )
+    module = import_onnx(model).module
+    type_check(module)
+    a = np.array([1.0, np.nan, 0.0, 2.0, -0.0], dtype=np.float32)
+    want = Interpreter(module).run("main", [a])
+    got = jit.compile(module, cache=False)(a)
+    assert _same(got, want) and got.tolist() == ["one", "nan", "zero", "-", "zero"]
+
+
+def test_regex_full_match_matches_the_interpreter():
+    """Patterns with classes, repetitions, alternation, UTF-8 literals and assertions, on
+    random strings (the same DFA, run as a table loop)."""
+    rng = np.random.default_rng(2)
+    x = _words(rng, (5, 8))
+    x[0, :4] = ["ab", "a-b", "日日", ""]
+    for pattern in ["[a-z]+", "(a|A)b*", ".*日.*", "\\\\w*\\\\s?", "^a{1,2}\\\\b.*$", ""]:
+        text = f"""def @main(%x: Tensor[(5, 8), string]) {{
+          strings.regex_full_match(%x, pattern="{pattern}")
+        }}"""
+        got, want = _both(text, x)
+        assert _same(got, want), pattern
+
+
+def test_split_matches_the_interpreter():
+    """A delimiter of one or two bytes or none (runs of Python's whitespace, non-ASCII
+    spaces included), with and without maxsplit."""
+    rng = np.random.default_rng(3)
+    x = _words(rng, (2, 6))
+    for delimiter, maxsplit in itertools.product(["", ",", " -", "é"], [None, 0, 2]):
+        limit = "" if maxsplit is None else f", maxsplit={maxsplit}"
+        text = f"""def @main(%x: Tensor[(2, 6), string]) {{
+          strings.split(%x, delimiter="{delimiter}"{limit})
+        }}"""
+        got, want = _both(text, x)
+        assert _same(got, want), (delimiter, maxsplit)
+
+
+def test_normalize_matches_the_interpreter():
+    """Every case change, stopwords compared with and without case, on ASCII strings of
+    shape (C) and (1, C); every element a stopword gives one empty string."""
+    rng = np.random.default_rng(4)
+    x = _words(rng, (1, 9), ascii_only=True)
+    x[0, :3] = ["Ab", "aB", "ab"]
+    for action, sensitive, stops in itertools.product(
+        ["NONE", "LOWER", "UPPER"], [False, True], [[], ["ab", "z"], list(set(x.reshape(-1)))]
+    ):
+        words = ", ".join(f'"{s}"' for s in stops).replace("\t", "\\t").replace("\x1c", "\\x1c")
+        for shape, arg in (("(1, 9)", x), ("(9)", x.reshape(-1))):
+            text = f"""def @main(%x: Tensor[{shape}, string]) {{
+              strings.normalize(%x, case_change_action="{action}",
+                                is_case_sensitive={sensitive}, stopwords=[{words}])
+            }}"""
+            got, want = _both(text, arg)
+            assert _same(got, want), (action, sensitive, stops, shape)
+
+
+def test_strings_through_data_movement_and_objects():
+    """A string tensor is a tensor of addresses: a tuple, an `if`, and an ADT field carry
+    it like any tensor."""
+    x = np.array(["a", "bc", "日"], dtype=object)
+    text = """type Box { Box(Tensor[(3), string]) }
+    def @main(%x: Tensor[(3), string], %c: bool) {
+      let %b = Box(strings.concat(%x, %x));
+      let %y = match (%b) { Box(%v) => %v };
+      let %z = if (%c) { %y } else { %x };
+      (%z, %x)
+    }"""
+    for c in (True, False):
+        got, want = _both(text, x, np.array(c))
+        assert _same(got, want)
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int32", "int64", "uint8", "uint64", "bool"])
+def test_to_string_of_integers_matches_the_interpreter(dtype: str):
+    """Integers as decimal text (the extremes of each dtype, 0, powers of ten, random ones);
+    booleans as True and False."""
+    rng = np.random.default_rng(7)
+    if dtype == "bool":
+        x = rng.integers(0, 2, size=12).astype(bool)
+    else:
+        info = np.iinfo(dtype)
+        x = rng.integers(info.min, info.max, size=12, dtype=dtype, endpoint=True)
+        x[:6] = [info.min, info.max, 0, 1, 10, min(100, int(info.max))]
+    text = f"def @main(%x: Tensor[(12), {dtype}]) {{ strings.to_string(%x) }}"
+    got, want = _both(text, x)
+    assert _same(got, want)
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int32", "int64", "uint8", "uint64"])
+def test_from_string_to_integers_matches_the_interpreter(dtype: str):
+    """Decimal text as int() reads it (spaces around, a sign, underscores between digits),
+    the extremes of each dtype included; text that is no integer, out of range or
+    non-ASCII ends the call with a located error."""
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(8)
+    texts = [str(info.min), str(info.max), " -0 ", "+1_0", "\t7\r\n", "0012"]
+    texts += [str(v) for v in rng.integers(info.min, info.max, size=6, dtype=dtype)]
+    text = f'def @main(%x: Tensor[(12), string]) {{ strings.from_string(%x, dtype="{dtype}") }}'
+    module = load_program(HEADER + text, "relay", filename="c.rly").module
+    x = np.array(texts, dtype=object)
+    want = Interpreter(module).run("main", [x])
+    exe = jit.compile(module, cache=False)
+    assert _same(exe(x), want)
+    for bad, message in [
+        ("1__0", "not a number"),
+        ("\x1c1", "not a number"),
+        ("", "not a number"),
+        (str(int(info.max) + 1), "out of the range"),
+        (str(int(info.min) - 1), "out of the range"),
+        ("\u0663", "non-ASCII text is not parsed natively"),
+    ]:
+        with pytest.raises(RelayError, match=message) as e:
+            exe(np.array([bad] + texts[1:], dtype=object))
+        assert e.value.at is not None and "c.rly:2" in str(e.value.at), bad
+        if "out of" in message:  # the interpreter's too (numpy's OverflowError before)
+            with pytest.raises(RelayError, match=message):
+                Interpreter(module).run("main", [np.array([bad] + texts[1:], dtype=object)])
+
+
+def test_data_movement_moves_strings():
+    """reshape, transpose, take (clipped indices), concatenate and copy move strings, natively
+    as addresses, in the interpreter as numpy's object arrays; they agree."""
+    rng = np.random.default_rng(6)
+    x = _words(rng, (2, 3))
+    i = rng.integers(-1, 5, size=4)
+    text = """def @main(%x: Tensor[(2, 3), string], %i: Tensor[(4), int64]) {
+      let %k = strings.constant(texts=["p", "q", "r"], shape=[3]);
+      (reshape(%x, newshape=[3, 2]), transpose(%x), take(%x, %i, axis=1),
+       concatenate((%x, strings.concat(%x, %x)), axis=0), copy(%x), take(%k, %i))
+    }"""
+    got, want = _both(text, x, i)
+    assert _same(got, want)
+
+
+def test_inputs_convert_and_are_checked_at_the_edge():
+    """'U' arrays are accepted; bytes, numbers and a wrong shape are argument errors naming
+    the input."""
+    module = load_program(
+        HEADER + "def @main(%x: Tensor[(2), string]) { strings.concat(%x, %x) }", "relay"
+    ).module
+    exe = jit.compile(module, cache=False)
+    assert exe(np.array(["ab", "é"])).tolist() == ["abab", "éé"]
+    with pytest.raises(ArgumentError, match="input 'x'.*element of type bytes"):
+        exe(np.array([b"a", b"b"], dtype=object))
+    with pytest.raises(ArgumentError, match="input 'x'.*array of dtype int64"):
+        exe(np.array([1, 2]))
+    with pytest.raises(ArgumentError, match="input 'x' must be 2 string, got 3 string"):
+        exe(np.array(["a", "b", "c"]))
+
+
+def test_located_errors_that_remain():
+    """Non-ASCII text where normalize's case matters is a located run-time error; a cast
+    from strings, floats to strings and split of data with ? dims are located compile
+    errors."""
+    module = load_program(
+        HEADER
+        + """def @main(%x: Tensor[(2), string]) {
+          strings.normalize(%x, case_change_action="UPPER")
+        }""",
+        "relay",
+        filename="n.rly",
+    ).module
+    exe = jit.compile(module, cache=False)
+    assert exe(np.array(["ab", "c"], dtype=object)).tolist() == ["AB", "C"]
+    with pytest.raises(RelayError, match="case mapping of non-ASCII text") as e:
+        exe(np.array(["ab", "é"], dtype=object))
+    assert e.value.at is not None and "n.rly:3" in str(e.value.at)
+    for body in (
+        'strings.from_string(%x, dtype="float32")',
+        "strings.split(%x)",
+        'strings.to_string(strings.from_string(%x, dtype="float32"))',
+    ):
+        m = load_program(
+            HEADER + f"def @main(%x: Tensor[(?), string]) {{ {body} }}", "relay", filename="e.rly"
+        ).module
+        with pytest.raises(RelayError) as e:
+            jit.compile(m, cache=False)
+        assert e.value.at is not None, body
+
+
+def test_onnx_backend_skips_models_with_string_operators_not_compiled():
+    """A string operator native code lacks (Cast from strings to floats) is reported as a
+    skip, naming the operator."""
+    import unittest
+
+    from onnx import TensorProto, helper
+
+    from relay_opt.runtime.onnx_backend import RelayOptBackend
+
+    x = helper.make_tensor_value_info("x", TensorProto.STRING, [2])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])
+    model = _onnx_model(helper.make_node("Cast", ["x"], ["y"], to=TensorProto.FLOAT), [x], [y])
+    with pytest.raises(
+        unittest.SkipTest, match="'strings.from_string' to float32 .* is not compiled"
+    ):
+        RelayOptBackend.prepare(model)
+
+
+def test_memory_is_steady():
+    """Strings made by a call (concat, split's parts, case changes) live in the call's arena:
+    after 100 calls, 10,000 more grow the peak RSS by less than 5 MiB."""
+    module = load_program(
+        HEADER
+        + """def @main(%x: Tensor[(64), string]) {
+          let %s = strings.split(strings.concat(%x, strings.constant(texts=[" tail"], shape=[1])));
+          (%s.0, %s.1, strings.normalize(%x, case_change_action="UPPER"))
+        }""",
+        "relay",
+    ).module
+    exe = jit.compile(module, cache=False)
+    x = _words(np.random.default_rng(5), (64,), ascii_only=True)
+    want = Interpreter(module).run("main", [x])
+    for _ in range(100):
+        got = exe(x)
+    assert _same(got, want)
+    first = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for _ in range(10_000):
+        exe(x)
+    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - first
+    assert grown_kib < 5 * 1024, f"peak RSS grew by {grown_kib} KiB over 10,000 calls"
