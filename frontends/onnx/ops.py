@@ -204,14 +204,16 @@ def cast_like(n: Node) -> Value:
 
 def cast_to(n: Node, x: Value, code: int) -> Value:
     """Cast to ONNX dtype `code`; to a narrow one (float8, int4, ...) by rounding to its
-    values (saturating as the `saturate` attribute says, opset 19+)."""
+    values (saturating as the `saturate` attribute says, opset 19+; to E8M0 rounding as
+    `round_mode` says, opset 25+)."""
     target = NARROW.get(code)
     if target is None:
         return n.cast(x, relay_dtype_of(code, n.where()))
     n.narrow_outputs[0] = code
     if n.narrow(0) == code:
         return x
-    return to_narrow(n, x, target, saturate=bool(n.attr("saturate", 1)))
+    saturate = bool(n.attr("saturate", 1))
+    return to_narrow(n, x, target, saturate=saturate, round_mode=n.attr("round_mode", "up"))
 
 
 @converter("Clip")
