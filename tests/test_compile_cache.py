@@ -300,3 +300,38 @@ def test_a_cached_module_with_objects_converts_and_frees_them(cache: Path):
     for _ in range(1_000):
         warm(xs)
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 5 * 1024
+
+
+FAILING_MATCH = """#[version = "0.0.5"]
+def @main(%xs: List[Tensor[(4), float32]]) -> Tensor[(4), float32] {
+  match? (%xs) {
+    Cons(%x, _) => %x,
+  }
+}
+"""
+
+
+def test_a_run_time_error_names_the_position_of_the_module_compiled_not_a_cached_one(
+    cache: Path,
+):
+    """The entry keeps the positions its run-time errors report, so they are part of the
+    key: the same text two lines lower, or in another file, is its own entry (it once loaded
+    the first one's and reported a.rly:3:3 for both)."""
+    lower = FAILING_MATCH.replace("\n", "\n\n\n", 1)
+    where = {}
+    for name, text in (("a.rly", FAILING_MATCH), ("a.rly", lower), ("b.rly", FAILING_MATCH)):
+        module = load_program(text, "relay", filename=name).module
+        exe, steps = _compile(module, opt=0)
+        assert "compile-cache-store" in steps
+        with pytest.raises(RelayError, match="no clause of this match") as info:
+            exe([])
+        where[(name, text)] = str(info.value.at)
+    assert list(where.values()) == ["a.rly:3:3", "a.rly:5:3", "b.rly:3:3"]
+    assert len(_entries(cache)) == 3
+    # And the same module again is a hit, with its own position.
+    module = load_program(lower, "relay", filename="a.rly").module
+    warm, steps = _compile(module, opt=0)
+    assert steps == ["compile-cache-lookup", "compile-cache-load"]
+    with pytest.raises(RelayError, match="no clause of this match") as info:
+        warm([])
+    assert str(info.value.at) == "a.rly:5:3"

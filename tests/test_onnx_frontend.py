@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -492,6 +493,113 @@ def test_unet_upsampling_resize_matches_onnx_reference(mode: str):
     (want,) = ReferenceEvaluator(model).run(None, feeds)
     got = compile(import_onnx(model).module)(feeds["x"])
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def _integer_resize(dtype: type, shape: list[int], out: list[int], **attrs: Any) -> onnx.ModelProto:
+    """A Resize of integer data by constant scales or sizes (the one given in attrs)."""
+    code = numpy_helper.from_array(np.zeros(1, dtype)).data_type
+    inits = [numpy_helper.from_array(np.zeros(0, np.float32), "roi")]
+    if "roi" in attrs:
+        inits = [numpy_helper.from_array(np.array(attrs.pop("roi"), np.float32), "roi")]
+    if "scales" in attrs:
+        inputs = ["x", "roi", "scales"]
+        inits.append(numpy_helper.from_array(np.array(attrs.pop("scales"), np.float32), "scales"))
+    else:
+        inputs = ["x", "roi", "", "sizes"]
+        inits.append(numpy_helper.from_array(np.array(attrs.pop("sizes"), np.int64), "sizes"))
+    graph = helper.make_graph(
+        [helper.make_node("Resize", inputs, ["y"], **attrs)],
+        "g",
+        [helper.make_tensor_value_info("x", code, shape)],
+        [helper.make_tensor_value_info("y", code, out)],
+        inits,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
+
+
+# image.resize2d (NCHW, whole scales) and one contraction per axis (the others), cubic,
+# antialiased and cropping.
+INTEGER_RESIZES = [
+    (np.uint8, [1, 2, 5, 6], [1, 2, 10, 12], dict(mode="cubic", scales=[1, 1, 2, 2])),
+    (np.int8, [1, 2, 5, 6], [1, 2, 8, 13], dict(mode="cubic", scales=[1, 1, 1.7, 2.3])),
+    (np.int16, [2, 9, 7], [2, 4, 5], dict(mode="cubic", sizes=[4, 5], axes=[1, 2])),
+    (
+        np.uint16,
+        [1, 1, 12, 10],
+        [1, 1, 6, 6],
+        dict(mode="linear", scales=[1, 1, 0.5, 0.6], antialias=1),
+    ),
+    (
+        np.int8,
+        [2, 3, 12, 10],
+        [2, 3, 6, 5],
+        dict(mode="cubic", scales=[1, 1, 0.5, 0.5], antialias=1),
+    ),
+    (
+        np.uint8,
+        [1, 1, 6, 6],
+        [1, 1, 7, 5],
+        dict(
+            mode="cubic",
+            sizes=[1, 1, 7, 5],
+            coordinate_transformation_mode="tf_crop_and_resize",
+            roi=[0, 0, 0.1, 0.2, 1, 1, 0.9, 1.2],
+            extrapolation_value=10.0,
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(("dtype", "shape", "out", "attrs"), INTEGER_RESIZES)
+def test_cubic_and_antialiased_resize_of_integers(
+    dtype: type, shape: list[int], out: list[int], attrs: dict[str, Any]
+) -> None:
+    """Weighed in float64, rounded half to even and saturated once (image.resize2d's rule),
+    over the whole range of the dtype: as ONNX's reference, exactly. (onnxruntime runs
+    only antialiased uint8 of these, in fixed point: test_antialiased_uint8_resize_...)"""
+    info = np.iinfo(dtype)
+    x = np.random.default_rng(1).integers(info.min, int(info.max) + 1, shape).astype(dtype)
+    model = _integer_resize(dtype, shape, out, **dict(attrs))
+    (want,) = ReferenceEvaluator(model).run(None, {"x": x})
+    got = compile(import_onnx(model).module)(x)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, want)
+    if attrs["mode"] == "cubic" and not attrs.get("antialias") and "scales" in attrs:  # upsampled
+        assert info.min in want and info.max in want  # cubic's overshoot saturated
+
+
+def test_int32_cubic_resize_rounds_the_exact_float64_result() -> None:
+    """int32 data: the float64 result of the same Resize, rounded half to even. (ONNX's
+    reference is up to 2.5e-7 of the range off the exact sum, so up to 1 off here.)"""
+    x = np.random.default_rng(2).integers(-(2**31), 2**31, (1, 2, 5, 6)).astype(np.int32)
+    attrs = dict(mode="cubic", scales=[1, 1, 1.5, 2.5])
+    got = compile(
+        import_onnx(_integer_resize(np.int32, [1, 2, 5, 6], [1, 2, 7, 15], **attrs)).module
+    )(x)
+    wide = _integer_resize(np.float64, [1, 2, 5, 6], [1, 2, 7, 15], **attrs)
+    exact = compile(import_onnx(wide).module)(x.astype(np.float64))
+    info = np.iinfo(np.int32)
+    np.testing.assert_array_equal(got, np.clip(np.rint(exact), info.min, info.max).astype(np.int32))
+
+
+def test_antialiased_uint8_resize_is_onnxruntimes_within_its_fixed_point() -> None:
+    """onnxruntime's integer antialias weighs in fixed point (rounding each axis' pass): within
+    2 of relay-opt's float64 result, which ONNX's reference matches exactly (above)."""
+    ort = pytest.importorskip("onnxruntime")
+    x = np.random.default_rng(3).integers(0, 256, (2, 3, 12, 10)).astype(np.uint8)
+    for attrs in (
+        dict(mode="cubic", scales=[1, 1, 0.5, 0.5], antialias=1),
+        dict(mode="linear", scales=[1, 1, 0.5, 0.6], antialias=1),
+    ):
+        model = _integer_resize(
+            np.uint8, [2, 3, 12, 10], [2, 3, 6, int(10 * attrs["scales"][3])], **attrs
+        )
+        session = ort.InferenceSession(
+            model.SerializeToString(), providers=["CPUExecutionProvider"]
+        )
+        (want,) = session.run(None, {"x": x})
+        got = compile(import_onnx(model).module)(x)
+        np.testing.assert_allclose(got.astype(np.int32), want.astype(np.int32), atol=2, rtol=0)
 
 
 @pytest.mark.parametrize(

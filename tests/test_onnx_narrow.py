@@ -133,3 +133,115 @@ def test_narrow_values_move_through_layout_operators() -> None:
     want_y, want_z = ReferenceEvaluator(model).run(None, {"x": x})
     _same(y, want_y)
     _same(z, want_z)
+
+
+def _e8m0_sweep() -> np.ndarray:
+    """Every E8M0 power of two as float32, the ties of `nearest` (1.5 times them), their
+    float32 neighbours, float32 subnormals, 0, negatives, out-of-range values, inf, NaN."""
+    powers = np.arange(255, dtype=np.uint8).view(ml_dtypes.float8_e8m0fnu).astype(np.float32)
+    ties = (powers[:-1] * 1.5).astype(np.float32)
+    near = np.concatenate([np.nextafter(v, w) for v in (powers, ties) for w in (0, np.inf)])
+    extra = [0.0, -0.0, -1.0, -3e-39, 1e-45, 2.0**-128, 3e38, np.inf, -np.inf, np.nan]
+    return np.concatenate([powers, ties, near, np.array(extra, np.float32)])
+
+
+def _e8m0_round_trip(saturate: int, round_mode: str, size: int) -> onnx.ModelProto:
+    """x cast to E8M0 and back to float32: onnxruntime runs the cast but gives no E8M0
+    arrays, and the way back is exact."""
+    nodes = [
+        helper.make_node(
+            "Cast",
+            ["x"],
+            ["e"],
+            to=TensorProto.FLOAT8E8M0,
+            saturate=saturate,
+            round_mode=round_mode,
+        ),
+        helper.make_node("Cast", ["e"], ["y"], to=TensorProto.FLOAT),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [size])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [size])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 25)])
+    model.ir_version = 11
+    return model
+
+
+@pytest.mark.parametrize("round_mode", ["up", "down", "nearest"])
+@pytest.mark.parametrize("saturate", [1, 0])
+def test_cast_to_e8m0_as_onnxruntime(saturate: int, round_mode: str) -> None:
+    """Cast's E8M0 table (onnxruntime follows it, ONNX's numpy reference does not at 0,
+    negatives, inf and subnormals), natively and folded."""
+    ort = pytest.importorskip("onnxruntime")
+    x = _e8m0_sweep()
+    model = _e8m0_round_trip(saturate, round_mode, len(x))
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    (want,) = session.run(None, {"x": x})
+    (got,) = RelayOptBackend.prepare(model).run([x])
+    np.testing.assert_array_equal(got, want)
+    folded = RelayOptBackend.prepare(_constant_input(model, x)).run([])[0]
+    np.testing.assert_array_equal(folded, want)
+
+
+def test_e8m0_values_in_and_out() -> None:
+    """E8M0 arrays cross the boundary as ml_dtypes arrays, exactly (2^-127 is a float32
+    subnormal), and an unknown round_mode is an import error naming it."""
+    e = np.arange(256, dtype=np.uint8).view(ml_dtypes.float8_e8m0fnu)
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT8E8M0, [256])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT8E8M0, [256])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 25)])
+    (got,) = RelayOptBackend.prepare(model).run([e])
+    assert got.dtype == e.dtype
+    np.testing.assert_array_equal(got.view(np.uint8), e.view(np.uint8))
+    bad = _e8m0_round_trip(1, "sideways", 2)
+    with pytest.raises(Exception, match="round_mode 'sideways' is none of up, down, nearest"):
+        RelayOptBackend.prepare(bad)
+
+
+def _e8m0_scaled_model(output_dtype: int | None) -> onnx.ModelProto:
+    out = {} if output_dtype is None else {"output_dtype": output_dtype}
+    nodes = [
+        helper.make_node("DequantizeLinear", ["q", "s"], ["y"], axis=0, **out),
+        helper.make_node(
+            "QuantizeLinear", ["x", "s"], ["z"], axis=0, output_dtype=TensorProto.INT8
+        ),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [
+            helper.make_tensor_value_info("q", TensorProto.INT8, [2, 64]),
+            helper.make_tensor_value_info("s", TensorProto.FLOAT8E8M0, [2]),
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 64]),
+        ],
+        [
+            helper.make_tensor_value_info("y", output_dtype or TensorProto.FLOAT8E8M0, [2, 64]),
+            helper.make_tensor_value_info("z", TensorProto.INT8, [2, 64]),
+        ],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 25)])
+
+
+def test_quantize_with_e8m0_scales() -> None:
+    """MX-style per-row power-of-two scales (E8M0) for QuantizeLinear and DequantizeLinear,
+    against ONNX's reference (onnxruntime implements neither with them); a dequantized
+    result left in E8M0 (no output_dtype) is refused by name."""
+    rng = np.random.default_rng(17)
+    q = rng.integers(-128, 128, (2, 64)).astype(np.int8)
+    s = np.array([2.0**-3, 2.0**4], np.float32).astype(ml_dtypes.float8_e8m0fnu)
+    x = (rng.standard_normal((2, 64)) * [[10], [2000]]).astype(np.float32)
+    model = _e8m0_scaled_model(TensorProto.FLOAT)
+    want = ReferenceEvaluator(model).run(None, {"q": q, "s": s, "x": x})
+    got = RelayOptBackend.prepare(model).run([q, s, x])
+    for g, w in zip(got, want, strict=True):
+        assert g.dtype == w.dtype
+        np.testing.assert_array_equal(g, w)
+    with pytest.raises(Exception, match="a dequantized result in FLOAT8E8M0"):
+        RelayOptBackend.prepare(_e8m0_scaled_model(None))

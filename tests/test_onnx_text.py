@@ -9,7 +9,7 @@ import pytest
 from onnx import TensorProto, helper
 from onnx.reference import ReferenceEvaluator
 
-from relay_opt.frontends.onnx import OnnxUnsupportedError, import_onnx
+from relay_opt.frontends.onnx import OnnxImportError, import_onnx
 from relay_opt.runtime.interpreter import interpret
 from relay_opt.runtime.jit import compile
 
@@ -75,7 +75,50 @@ def test_tfidf_vectorizer_matches_onnx_reference(
         np.testing.assert_array_equal(compile(module)(x), want)
 
 
-def test_tfidf_vectorizer_string_pool_is_unsupported_by_name() -> None:
+# Unigrams cat, sat, mat; bigrams (cat, sat), (sat, cat); trigrams (cat, sat, cat),
+# (on, on, on); two share column 2 (onnxruntime refuses a repeated n-gram).
+WORDS = ["cat", "sat", "on", "mat"]
+STRING_POOL = dict(
+    pool_strings=["cat", "sat", "mat", "cat", "sat", "sat", "cat"]
+    + ["cat", "sat", "cat", "on", "on", "on"],
+    ngram_counts=[0, 3, 7],
+    ngram_indexes=[0, 1, 2, 3, 4, 5, 2],
+)
+
+
+@pytest.mark.parametrize(
+    ("mode", "low", "high", "skip", "shape"),
+    [("TFIDF", 1, 2, 1, [2, 9]), ("TF", 1, 3, 2, [11]), ("IDF", 2, 3, 0, [3, 7])],
+)
+def test_tfidf_vectorizer_string_pool_matches_onnxruntime(
+    mode: str, low: int, high: int, skip: int, shape: list[int]
+) -> None:
+    """pool_strings: string tokens numbered through strings.label_encode (a token outside
+    the pool, "the" or "dog", matches nothing), then the integer path; interpreted (string
+    tensors run in the interpreter)."""
+    ort = pytest.importorskip("onnxruntime")
+    model = _model(
+        TensorProto.STRING,
+        shape,
+        mode=mode,
+        min_gram_length=low,
+        max_gram_length=high,
+        max_skip_count=skip,
+        weights=[0.5, 1, 2, 3, 4, 5, 6],  # (onnxruntime wants one per ngram_indexes entry)
+        **STRING_POOL,
+    )
+    words = np.array(["the", *WORDS, "dog"], object)
+    x = words[np.random.default_rng(5).integers(0, len(words), size=shape)]
+    x.reshape(-1)[:4] = ["cat", "sat", "cat", "sat"]  # every kind of n-gram occurs
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    (want,) = session.run(None, {"x": x})
+    assert np.count_nonzero(want) > 2
+    np.testing.assert_array_equal(ReferenceEvaluator(model).run(None, {"x": x})[0], want)
+    got = interpret(import_onnx(model).module, [x])
+    np.testing.assert_array_equal(got, want)
+
+
+def test_tfidf_vectorizer_pool_and_token_kinds_must_agree() -> None:
     model = _model(
         TensorProto.INT64,
         [4],
@@ -87,5 +130,7 @@ def test_tfidf_vectorizer_string_pool_is_unsupported_by_name() -> None:
         ngram_counts=[0],
         ngram_indexes=[0, 1],
     )
-    with pytest.raises(OnnxUnsupportedError, match="node 0 .*pool_strings"):
+    with pytest.raises(
+        OnnxImportError, match="node 0 .*pool_strings needs string tokens, not int64"
+    ):
         import_onnx(model)

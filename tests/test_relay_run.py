@@ -714,6 +714,51 @@ def test_onnx_float8_and_int4_arrays_through_npz(tmp_path: Path, capsys):
     np.testing.assert_array_equal(saved["z"], [-8, 7])
 
 
+def test_onnx_e8m0_arrays_through_npz(tmp_path: Path, capsys):
+    """FLOAT8E8M0 (MX formats' power-of-two scale) in and out of .npz: an E8M0 input cast
+    to float32, and a float32 input cast to E8M0 rounding down."""
+    import ml_dtypes
+    import onnx
+    from onnx import TensorProto, helper
+
+    nodes = [
+        helper.make_node("Cast", ["s"], ["f"], to=TensorProto.FLOAT),
+        helper.make_node("Cast", ["x"], ["e"], to=TensorProto.FLOAT8E8M0, round_mode="down"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [
+            helper.make_tensor_value_info("s", TensorProto.FLOAT8E8M0, [3]),
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [3]),
+        ],
+        [
+            helper.make_tensor_value_info("f", TensorProto.FLOAT, [3]),
+            helper.make_tensor_value_info("e", TensorProto.FLOAT8E8M0, [3]),
+        ],
+    )
+    model = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 25)]), str(model))
+    s = np.array([0, 127, 130], np.uint8).view(ml_dtypes.float8_e8m0fnu)  # 2^-127, 1, 8
+    np.savez(tmp_path / "in.npz", s=s, x=np.array([0.3, 5, 1e30], np.float32))
+    e = np.array([0.25, 4, 2.0**99], np.float32).astype(ml_dtypes.float8_e8m0fnu)
+    np.savez(tmp_path / "want.npz", f=np.array([2.0**-127, 1, 8], np.float32), e=e)
+    out = tmp_path / "out.npz"
+    args = [
+        "-i",
+        str(tmp_path / "in.npz"),
+        "-o",
+        str(out),
+        "--expected",
+        str(tmp_path / "want.npz"),
+    ]
+    assert _run_in_process(str(model), *args) == 0
+    printed = capsys.readouterr().out
+    assert "result[1]: 3xfloat8_e8m0fnu [0.25, 4, 6.33825e+29]" in printed
+    assert "[SUCCESS]" in printed
+    np.testing.assert_array_equal(np.load(out)["e"].view(ml_dtypes.float8_e8m0fnu), e)
+
+
 def test_bfloat16_inputs_outputs_and_expected(tmp_path: Path) -> None:
     """bfloat16 through relay-run: `.npz` keeps ml_dtypes' bfloat16 arrays as their bytes (V2);
     they are read as bfloat16 inputs and --expected arrays (an internal DTypePromotionError

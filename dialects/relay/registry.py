@@ -51,6 +51,7 @@ from relay_opt.dialects.relay.types import (
     IncompleteType,
     holds_strings,
     is_concrete,
+    too_large,
     types_compatible,
 )
 
@@ -162,8 +163,14 @@ class OpDef:
         if not (self.strings or self.moves_strings) and any(holds_strings(t) for t in arg_types):
             raise TypeRelationError(f"'{self.name}' does not accept string tensors")
         if values is not None and self.value_relation is not None:
-            return self.value_relation(arg_types, attrs, values)
-        return self.relation(arg_types, attrs)
+            result = self.value_relation(arg_types, attrs, values)
+        else:
+            result = self.relation(arg_types, attrs)
+        # An attribute can ask for more than the lowering's 64-bit sizes hold (RoiAlign's
+        # output_width = 2^63 - 1); refused here, for every frontend, not in convert-to-llvm.
+        if (reason := too_large(result)) is not None:
+            raise TypeRelationError(reason)
+        return result
 
     def build(
         self,

@@ -190,6 +190,36 @@ def tensor_shape(t: TensorType[Attribute]) -> tuple[int, ...]:
     return tuple(t.get_shape())
 
 
+# A static dimension is TVM's int32 shape value; and a tensor's byte size must fit in the
+# 64-bit sizes the lowering computes with. Relay text's types and every operator's result
+# (OpDef.infer) keep to these.
+MAX_DIM = 2**31 - 1
+MAX_ELEMENTS = 2**56
+
+
+def too_large(t: Attribute) -> str | None:
+    """Why a tensor type (or a tuple's) is larger than MAX_DIM and MAX_ELEMENTS allow, or
+    None; `?` dims count as 1."""
+    for part in t.types.data if isinstance(t, TupleType) else (t,):
+        if isinstance(part, TupleType):
+            if (reason := too_large(part)) is not None:
+                return reason
+            continue
+        if not isinstance(part, TensorType):
+            continue
+        shape = tensor_shape(part)
+        elements = 1
+        for d in shape:
+            elements *= 1 if d == DYNAMIC else d
+        if any(d > MAX_DIM for d in shape) or elements > MAX_ELEMENTS:
+            dims = ", ".join("?" if d == DYNAMIC else str(d) for d in shape)
+            return (
+                f"a result of shape [{dims}] is too large (dims at most {MAX_DIM}, "
+                f"at most 2^{MAX_ELEMENTS.bit_length() - 1} elements)"
+            )
+    return None
+
+
 def holds_strings(t: Attribute) -> bool:
     """Whether `t` is a string tensor or a tuple holding one."""
     if isinstance(t, TensorType):

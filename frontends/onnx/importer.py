@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from math import prod
 from typing import Any
 
 import numpy as np
@@ -22,7 +21,6 @@ from xdsl.dialects.builtin import (
     NameLoc,
     StringAttr,
     TensorType,
-    TupleType,
     UnknownLoc,
 )
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
@@ -342,23 +340,6 @@ class Node:
         return v if list(self.shape(v)) == shape else self.op("reshape", v, newshape=shape)
 
 
-def _check_size(node: Node, name: str, t: Attribute) -> None:
-    """A result whose static shape is larger than Relay text allows (an attribute such as
-    RoiAlign's output_width set to 2^63 - 1) is an import error naming the node: its sizes
-    would overflow the 64-bit arithmetic of the lowering."""
-    from relay_opt.frontends.relay_text.parser import MAX_DIM, MAX_ELEMENTS
-
-    for part in t.types.data if isinstance(t, TupleType) else (t,):
-        if not isinstance(part, TensorType):
-            continue
-        dims = [d for d in tensor_shape(part) if d != DYNAMIC]
-        if any(d > MAX_DIM for d in dims) or prod(dims) > MAX_ELEMENTS:
-            raise node.error(
-                f"{name}: a result of shape {list(tensor_shape(part))} is too large (dims at "
-                f"most {MAX_DIM}, at most 2^{MAX_ELEMENTS.bit_length() - 1} elements)"
-            )
-
-
 class GraphImporter:
     def __init__(
         self,
@@ -474,7 +455,6 @@ class GraphImporter:
             result = self.builder.call(opdef.op_class, *operands, **attrs)
         except (TypeRelationError, AttrError) as e:
             raise node.error(f"{opdef.name}: {e}") from None
-        _check_size(node, opdef.name, result.type)
         return result
 
     @staticmethod

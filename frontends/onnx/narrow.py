@@ -1,4 +1,5 @@
-"""ONNX's narrow dtypes: the float8 family, float4, int4/uint4 and int2/uint2.
+"""ONNX's narrow dtypes: the float8 family (with E8M0, MX formats' power-of-two scale),
+float4, int4/uint4 and int2/uint2.
 
 relay-opt computes with none of them, and ONNX only moves them (Identity, Reshape, ...)
 and converts them (Cast, CastLike, QuantizeLinear, DequantizeLinear). So a narrow value
@@ -36,6 +37,8 @@ class Narrow:
     max: float = 0.0
     inf: bool = False
     nan: bool = True
+    power_of_two: bool = False
+    """E8M0: a power of two 2^-127 .. 2^127 (or NaN), without sign or zero."""
     lo: int = 0
     """Integer formats: the range."""
     hi: int = 0
@@ -57,6 +60,7 @@ NARROW: dict[int, Narrow] = {
     21: Narrow("UINT4", "uint4", "uint8", lo=0, hi=15),
     22: Narrow("INT4", "int4", "int8", lo=-8, hi=7),
     23: Narrow("FLOAT4E2M1", "float4_e2m1fn", "float32", 1, 0, 6.0, nan=False),
+    24: Narrow("FLOAT8E8M0", "float8_e8m0fnu", "float32", 0, -127, 2.0**127, power_of_two=True),
     25: Narrow("UINT2", "uint2", "uint8", lo=0, hi=3),
     26: Narrow("INT2", "int2", "int8", lo=-2, hi=1),
 }
@@ -88,9 +92,12 @@ def from_stored(array: np.ndarray, code: int) -> np.ndarray:
     return array.astype(t.wide)
 
 
-def to_narrow(n: Node, x: Value, t: Narrow, saturate: bool = True) -> Value:
+def to_narrow(n: Node, x: Value, t: Narrow, saturate: bool = True, round_mode: str = "up") -> Value:
     """x converted to narrow dtype t, carried in t.wide: ONNX's Cast (and QuantizeLinear's
-    last step) as ml_dtypes computes it."""
+    last step) as ml_dtypes computes it; to E8M0 as Cast's table says (round_mode applies
+    to it only)."""
+    if t.power_of_two:
+        return _to_power_of_two(n, x, t, saturate, round_mode)
     if t.is_float:
         return _to_float_format(n, x, t, saturate)
     if n.dtype(x).startswith(("float", "bfloat")):
@@ -141,3 +148,50 @@ def _to_float_format(n: Node, x: Value, t: Narrow, saturate: bool) -> Value:
         r = n.op("where", n.op("not_equal", x, x), n.scalar(0, work), r)
     signed = n.op("where", n.op("less", x, n.scalar(0, work)), n.op("negative", r), r)
     return n.cast(signed, t.wide)
+
+
+E8M0_ROUND_MODES = ("up", "down", "nearest")
+
+
+def _to_power_of_two(n: Node, x: Value, t: Narrow, saturate: bool, round_mode: str) -> Value:
+    """x as E8M0, the way Cast's table for it and onnxruntime have it: a positive finite x
+    rounded to a power of two `up`, `down` or to the `nearest` (mantissa 1.5 and above
+    rounds up); NaN stays NaN; with saturate, what is above 2^127 or rounds above it (and
+    +inf) is 2^127 and what is below 2^-127 (0, negatives, -inf) is 2^-127, without it
+    both are NaN. (ONNX's
+    numpy reference differs at 0, negatives, inf and float32 subnormals: it reads float32
+    bits; onnxruntime follows the table.) Worked on float64's bits, where every float32
+    is normal: the exponent field is floor(log2 |x|), the fraction says how to round."""
+    if round_mode not in E8M0_ROUND_MODES:
+        raise n.error(f"round_mode '{round_mode}' is none of {', '.join(E8M0_ROUND_MODES)}")
+    x = n.cast(x, "float64")
+    bits = n.op("reinterpret", x, dtype="int64")
+    exponent = n.op(
+        "subtract",
+        n.op("bitwise_and", n.op("right_shift", bits, n.scalar(52, bits)), n.scalar(0x7FF, bits)),
+        n.scalar(1023, bits),
+    )
+    fraction = n.op("bitwise_and", bits, n.scalar((1 << 52) - 1, bits))
+    if round_mode != "down":
+        # up: any fraction; nearest: a mantissa of 1.5 or more
+        least = 1 if round_mode == "up" else 1 << 51
+        rounds_up = n.op("greater_equal", fraction, n.scalar(least, bits))
+        exponent = n.op("add", exponent, n.cast(rounds_up, "int64"))
+    # 2^exponent, built from its bits (exact; the exponent is clamped into float64's range
+    # first, the out-of-range cases being replaced below).
+    biased = n.op("clip", n.op("add", exponent, n.scalar(1023, bits)), a_min=1.0, a_max=2046.0)
+    power = n.op("reinterpret", n.op("left_shift", biased, n.scalar(52, bits)), dtype="float64")
+    nan = n.scalar(np.nan, "float64")
+    smallest = n.scalar(2.0**t.emin, "float64")
+    # Out of range by value, as the table has it (x > 2^127 even where `down` would give
+    # 2^127), or by rounding.
+    above = n.op(
+        "logical_or",
+        n.op("greater", x, n.scalar(t.max, "float64")),
+        n.op("greater", exponent, n.scalar(127, exponent)),
+    )
+    below = n.op("less", x, smallest)  # (NaN is neither)
+    r = n.op("where", above, n.scalar(t.max, "float64") if saturate else nan, power)
+    r = n.op("where", below, smallest if saturate else nan, r)
+    r = n.op("where", n.op("not_equal", x, x), nan, r)
+    return n.cast(r, t.wide)

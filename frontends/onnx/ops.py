@@ -204,14 +204,16 @@ def cast_like(n: Node) -> Value:
 
 def cast_to(n: Node, x: Value, code: int) -> Value:
     """Cast to ONNX dtype `code`; to a narrow one (float8, int4, ...) by rounding to its
-    values (saturating as the `saturate` attribute says, opset 19+)."""
+    values (saturating as the `saturate` attribute says, opset 19+; to E8M0 rounding as
+    `round_mode` says, opset 25+)."""
     target = NARROW.get(code)
     if target is None:
         return n.cast(x, relay_dtype_of(code, n.where()))
     n.narrow_outputs[0] = code
     if n.narrow(0) == code:
         return x
-    return to_narrow(n, x, target, saturate=bool(n.attr("saturate", 1)))
+    saturate = bool(n.attr("saturate", 1))
+    return to_narrow(n, x, target, saturate=saturate, round_mode=n.attr("round_mode", "up"))
 
 
 @converter("Clip")
@@ -2106,7 +2108,7 @@ def _resize_by_weights(
     resized axis contracts with its weight matrix (image.resize2d when the axes are NCHW's
     spatial ones at a whole scale, else one nn.dense per axis), the outputs outside the roi
     take extrapolation_value."""
-    from relay_opt.dialects.relay.ops.transform import resize_weights
+    from relay_opt.dialects.relay.ops.transform import resize_integer_bounds, resize_weights
 
     shape = n.shape(x)
     rank = len(shape)
@@ -2114,8 +2116,8 @@ def _resize_by_weights(
         raise n.unsupported(f"{mode} Resize of data with ? dims")
     what = "sizes" if sizes is not None else "scales"
     given = n.const_input(3 if sizes is not None else 2, what)
-    if not n.dtype(x).startswith(("float", "bfloat")):
-        raise n.unsupported(f"{mode} Resize of {n.dtype(x)} data")
+    if n.dtype(x) == "bool":
+        raise n.unsupported(f"{mode} Resize of bool data")
     axes = list(range(rank)) if axes is None else axes
     values = np.asarray(given, np.float64).reshape(-1)
     if values.size != len(axes):
@@ -2172,16 +2174,22 @@ def _resize_by_weights(
             coordinate_transformation_mode=coordinate,
             **attrs,  # pyright: ignore[reportArgumentType]
         )
-    out = x
+    # Integer data is weighed in float64 (exact for every int32), the sum rounded half to
+    # even and saturated once at the end, as image.resize2d does.
+    integer = not n.dtype(x).startswith(("float", "bfloat")) and mode != "nearest"
+    out = n.cast(x, "float64") if integer else x
     outside = np.zeros([1] * rank, bool)
     for a, length, f, r in resized:
         m, off = resize_weights(length, shape[a], scale=f, roi=r, **common)  # pyright: ignore[reportArgumentType]
         perm = list(range(rank))
         perm[a], perm[-1] = perm[-1], perm[a]
         out = out if a == rank - 1 else n.op("transpose", out, axes=perm)
-        out = n.op("nn.dense", out, m.astype(numpy_dtype(n.dtype(x))))
+        out = n.op("nn.dense", out, m.astype(numpy_dtype(n.dtype(out))))
         out = out if a == rank - 1 else n.op("transpose", out, axes=perm)
         outside = outside | off.reshape([-1 if k == a else 1 for k in range(rank)])
+    if integer:
+        lo, hi = resize_integer_bounds(numpy_dtype(n.dtype(x)))
+        out = n.cast(n.op("clip", round_half_even(n, out), a_min=lo, a_max=hi), n.dtype(x))
     if outside.any():
         out = n.op("where", outside, n.scalar(fill, x), out)
     return out

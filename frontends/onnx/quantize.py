@@ -110,6 +110,11 @@ def _dequantize(n: Node, x: Value, scale: Value, zero_point: Value | None) -> Va
 @converter("DequantizeLinear")
 def dequantize_linear(n: Node) -> Value:
     x, scale, zero_point = n.required(0), n.required(1), n.input(2)
+    scale_code = n.narrow(1)
+    if scale_code is not None and not (n.has_attr("output_dtype") and n.attr("output_dtype")):
+        # The result would be in the scale's narrow dtype (E8M0, MX formats' scale):
+        # a rounding the spec leaves to the cast, which models name with output_dtype.
+        raise n.unsupported(f"a dequantized result in {NARROW[scale_code].name} (no output_dtype)")
     code = n.narrow(0)
     if code is not None and NARROW[code].is_float:
         # float8 and float4 values, exact in float32: (x - zero point) * scale in floats.

@@ -1,4 +1,5 @@
-"""ONNX's TfIdfVectorizer on integer tokens, as Relay.
+"""ONNX's TfIdfVectorizer, as Relay: on integer tokens, and on string tokens numbered by
+their place in the pool (strings.label_encode, then the same integer path).
 
 The pool of n-grams is an attribute, so it is known while importing. ONNX's reference walks a
 trie of the pool from every start position, once per skip distance; the same counts are, for
@@ -15,15 +16,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from relay_opt.dialects.relay.types import DYNAMIC
+from relay_opt.dialects.relay.types import DYNAMIC, STRING
 from relay_opt.frontends.onnx.importer import Node, Value, converter
 
 
-def _pool(n: Node) -> dict[tuple[int, ...], int]:
-    """The counted n-grams of the pool, each with its output column."""
-    if n.has_attr("pool_strings"):
-        raise n.unsupported("pool_strings (string tokens): only pool_int64s is supported")
-    pool = [int(v) for v in n.attr("pool_int64s", [])]
+def _pool(n: Node, pool: list[int]) -> dict[tuple[int, ...], int]:
+    """The counted n-grams of the pool (its tokens as integers), each with its output
+    column."""
     starts = [int(c) for c in n.attr("ngram_counts", [])]
     columns = [int(c) for c in n.attr("ngram_indexes", [])]
     low, high = int(n.attr("min_gram_length", 1)), int(n.attr("max_gram_length", 1))
@@ -66,11 +65,38 @@ def _matches(n: Node, x: Value, grams: np.ndarray, skip: int) -> Value:
     return n.op("sum", n.cast(hit, "int32"), axis=[1], keepdims=False)
 
 
+def _string_ids(n: Node, x: Value) -> tuple[Value, list[int]]:
+    """String tokens as integers: each distinct pool string numbered, a token outside the
+    pool -1 (strings.label_encode, then the integer path), and the pool in those numbers."""
+    strings = [str(v) for v in n.attr("pool_strings", [])]
+    ids = {t: i for i, t in enumerate(dict.fromkeys(strings))}
+    if not ids:  # an empty pool: no token matches
+        return np.full(n.shape(x), -1, np.int64), []
+    keys = list(ids)
+    tokens = n.op(
+        "strings.label_encode",
+        x,
+        out_dtype="int64",
+        keys_strings=keys,
+        values_ints=[ids[k] for k in keys],
+        default_int=-1,
+    )
+    return tokens, [ids[t] for t in strings]
+
+
 @converter("TfIdfVectorizer")
 def tfidf_vectorizer(n: Node) -> Value:
     x = n.required(0)
-    if n.dtype(x) not in ("int32", "int64"):
-        raise n.unsupported(f"{n.dtype(x)} tokens: only int32 and int64 are supported")
+    if n.has_attr("pool_strings") and n.has_attr("pool_int64s"):
+        raise n.error("give pool_strings or pool_int64s, not both")
+    if n.has_attr("pool_strings"):
+        if n.dtype(x) != STRING:
+            raise n.error(f"pool_strings needs string tokens, not {n.dtype(x)}")
+        x, pool = _string_ids(n, x)
+    elif n.dtype(x) in ("int32", "int64"):
+        pool = [int(v) for v in n.attr("pool_int64s", [])]
+    else:
+        raise n.unsupported(f"{n.dtype(x)} tokens: only int32, int64 and string are supported")
     shape = n.shape(x)
     if DYNAMIC in shape:
         raise n.unsupported(f"an input of shape {list(shape)} (? dims)")
@@ -78,7 +104,7 @@ def tfidf_vectorizer(n: Node) -> Value:
         raise n.error(f"the input must be [C] or [B, C] with B > 0, not {list(shape)}")
     rows, length = (shape[0], shape[1]) if len(shape) == 2 else (1, int(np.prod(shape)))
     x = n.reshape(n.cast(x, "int64"), [rows, length])
-    grams = _pool(n)
+    grams = _pool(n, pool)
     columns = [int(c) for c in n.attr("ngram_indexes", [])]
     width = max(columns) + 1 if columns else 0
     mode = n.attr("mode")

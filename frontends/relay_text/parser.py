@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 from relay_opt.diagnostics import RelayError, SourceLoc
+from relay_opt.dialects.relay.types import MAX_DIM, MAX_ELEMENTS
 from relay_opt.frontends.relay_text import syntax as s
 from relay_opt.frontends.relay_text.lexer import Lexer, Tok, Token
 
@@ -657,12 +658,6 @@ class Parser:
             raise self.error(f"unsupported dtype '{dt.text}'", dt)
         self.expect("]", "to close the tensor type")
         return s.TensorT(tuple(dims), dtype, t.loc)
-
-
-# A static dimension is TVM's int32 shape value; and a tensor's byte size must fit in the
-# 64-bit sizes the lowering computes with.
-MAX_DIM = 2**31 - 1
-MAX_ELEMENTS = 2**56
 
 
 def parse_program(text: str, filename: str, line_offset: int = 0) -> s.Program:
