@@ -190,6 +190,18 @@ def test_the_loop_does_not_grow_with_the_sequence():
     assert len(_loop_functions(model)) == 1
 
 
+def test_a_sequence_longer_than_4096_steps_compiles_and_interprets():
+    """4,096 steps was the limit while the interpreter copied Y per step (quadratic); it
+    writes it in place now."""
+    model, feeds = _model("RNN", 5000)
+    imported = import_onnx(model)
+    args = [feeds[name] for name in imported.input_names]
+    compiled = compile(imported.module)(*args)
+    interpreted = interpret(imported.module, args)
+    for got, want in zip(compiled, interpreted, strict=True):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-6)
+
+
 def test_sequence_lens_out_of_range_is_a_located_error():
     model, _ = _model("GRU", 6, lens=np.array([7, 2]))
     with pytest.raises(OnnxImportError, match=r"node 0 \(GRU\): sequence_lens \[7, 2\] is not 2 "):

@@ -65,12 +65,11 @@ def _gate(n: Node, x: Value, k: int, hidden: int) -> Value:
     )
 
 
-MAX_STEPS = 4096
-"""The longest sequence imported: the interpreter runs each step's operators one by one (and
-its dyn.update_slice copies Y per step). Compiled, the loop writes each step's row of Y in
-place (control_flow._emit_loop): an LSTM of hidden size 64 takes 1.2, 1.4 and 1.4 us a step
-at 100, 1,000 and 4,000 steps (thread CPU time at -O3, shared machine; a `where` over the
-whole of Y took 1.7, 8.1 and 41)."""
+# No longest sequence: compiled, the loop writes each step's row of Y in place
+# (control_flow._emit_loop): an LSTM of hidden size 64 takes 1.2, 1.4 and 1.4 us a step at
+# 100, 1,000 and 4,000 steps (thread CPU time at -O3, shared machine; a `where` over the
+# whole of Y took 1.7, 8.1 and 41), and the interpreter writes it in place too
+# (interpreter._sole_holder), so both are linear in the length.
 
 UNROLL_STEPS = 64
 """The longest sequence unrolled. Measured (thread CPU time, shared machine): the unrolled form
@@ -130,10 +129,6 @@ def recurrent(n: Node) -> Sequence[Value | None]:
     if seq < 0 or batch < 0:  # `?`: Y and the loop's accumulator are imported with static shapes
         dims = "x".join("?" if d < 0 else str(d) for d in n.shape(x))
         raise n.unsupported(f"{kind} over an input of shape {dims} (a ? sequence or batch)")
-    if seq > MAX_STEPS:
-        raise n.unsupported(
-            f"a sequence of {seq} steps: relay-opt imports {kind} over at most {MAX_STEPS}"
-        )
     hidden = int(n.attr("hidden_size", n.shape(r)[-1]))
     gates = GATES[kind]
     direction = n.attr("direction", "forward")
