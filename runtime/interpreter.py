@@ -13,6 +13,7 @@ Values: numpy arrays (rank 0 for scalars), Python tuples, `Closure`,
 
 from __future__ import annotations
 
+import sys
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from relay_opt.dialects.relay.attributes import Attrs
 from relay_opt.dialects.relay.ir_helpers import functions_by_name
 from relay_opt.dialects.relay.limits import depth_error, max_depth
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype, string_array
+from relay_opt.dialects.relay.ops.transform import DynUpdateSlice, update_slice_into
 from relay_opt.dialects.relay.patterns import (
     ConstructorPattern,
     TuplePattern,
@@ -136,12 +138,79 @@ def _bf16_rounded(value: Value, t: Attribute) -> Value:
     return value
 
 
+def _holders(args: list[Value]) -> int | None:
+    """The references to args[0] (its env entry, `args`' slot and getrefcount's own), or
+    None when it is not a writable array owning its memory (a view writes into its base)."""
+    if not isinstance(args[0], np.ndarray) or args[0].base is not None:
+        return None
+    return sys.getrefcount(args[0]) if args[0].flags.writeable else None
+
+
+def _calibrated() -> int | None:
+    """What _holders counts for an array held by one env entry only, measured once (what a
+    CPython call counts of its own references differs between Python versions)."""
+    env = {0: np.zeros(1)}
+    return _holders([env[0]])
+
+
+_SOLE = _calibrated()
+
+
+def _sole_holder(dead: bool, args: list[Value]) -> bool:
+    """Whether dyn.update_slice may write into its data array, args[0]: its data value is
+    `dead` after it (_dead_after) and the array has no holder but that value's env entry.
+    CPython's reference count sees every other one: a tuple, a caller's env, the constant
+    cache, the caller's inputs, a view of it. So a loop of n updates (a Scan output, an
+    RNN's Y) costs n slices, not n copies of the data, and every value the program can still
+    read keeps its contents."""
+    return dead and _SOLE is not None and _holders(args) == _SOLE
+
+
+def _ancestors(op: Operation) -> list[Operation]:
+    chain = [op]
+    while (parent := chain[-1].parent_op()) is not None:
+        chain.append(parent)
+    return chain
+
+
+def _dead_after(op: Operation, value: SSAValue) -> bool:
+    """Whether no use of `value` other than `op` can run after `op`: every other one ran
+    before it in an enclosing block, or is in another branch of an `if` or `match` than
+    `op`. A closure may run any time, so `op` inside one that `value` comes into from
+    outside (each call of it sees the same value), or another use inside one, answers no."""
+    home = value.owner if isinstance(value.owner, Block) else value.owner.parent_block()
+    chain = _ancestors(op)
+    for o in chain:
+        if isinstance(o, core.ClosureOp):
+            return False
+        if o.parent_block() is home:
+            break
+    at = {id(o.parent_block()): o for o in chain}
+    for use in value.uses:
+        if use.operation is op:
+            continue
+        for o in _ancestors(use.operation):
+            if isinstance(o, core.ClosureOp):
+                return False
+            mine = at.get(id(o.parent_block()))
+            if mine is None:
+                continue
+            if mine is o:  # both inside o, in different regions
+                if not isinstance(o, (core.IfOp, adt.MatchOp)):
+                    return False
+            elif not o.is_before_in_block(mine):
+                return False
+            break
+    return True
+
+
 class Interpreter:
     def __init__(self, module: ModuleOp):
         self.module = module
         self.functions = functions_by_name(module)
         self._attrs: dict[Operation, Attrs] = {}
         self._constants: dict[Operation, np.ndarray] = {}
+        self._data_dead: dict[Operation, bool] = {}
 
     # -- entry point -------------------------------------------------------------------------
 
@@ -237,7 +306,9 @@ class Interpreter:
     def _step(self, op: Operation, frame: _Frame, stack: list[_Frame]) -> _Frame | None:
         env = frame.env
         if isinstance(op, RelayOperatorOp):
-            env.values[op.result] = self._operator(op, [env[o] for o in op.operands])
+            args = [env[o] for o in op.operands]
+            in_place = isinstance(op, DynUpdateSlice) and _sole_holder(self._dead(op), args)
+            env.values[op.result] = self._operator(op, args, in_place)
         elif isinstance(op, core.ConstantOp):
             if op not in self._constants:
                 self._constants[op] = np.asarray(array_of(op.value))
@@ -287,6 +358,13 @@ class Interpreter:
             raise RelayError(f"the interpreter does not know '{op.name}'", op)
         return None
 
+    def _dead(self, op: Operation) -> bool:
+        """_dead_after for a dyn.update_slice's data, once per op."""
+        dead = self._data_dead.get(op)
+        if dead is None:
+            dead = self._data_dead[op] = _dead_after(op, op.operands[0])
+        return dead
+
     def _function(self, op: Operation, name: str) -> core.FuncOp:
         func = self.functions.get(name)
         if func is None:
@@ -315,12 +393,14 @@ class Interpreter:
             return self._call(frame, func, func.body.block, env, dest, f"@{callee.name}", stack)
         raise RelayError(f"cannot call a {type(callee).__name__}", op)
 
-    def _operator(self, op: RelayOperatorOp, args: list[Value]) -> Value:
+    def _operator(self, op: RelayOperatorOp, args: list[Value], in_place: bool = False) -> Value:
         attrs = self._attrs.get(op)
         if attrs is None:
             attrs = self._attrs[op] = op.attrs
         try:
-            out = op.opdef.compute(attrs, *args)  # quiet: call_function's errstate
+            # in place: a dyn.update_slice whose data nothing else sees (_sole_holder);
+            # quiet: call_function's errstate
+            out = update_slice_into(*args) if in_place else op.opdef.compute(attrs, *args)
         except (ValueError, IndexError, FloatingPointError) as e:
             raise RelayError(f"'{op.opdef.name}' failed at run time: {e}", op) from None
         out = tuple(np.asarray(o) for o in out) if isinstance(out, tuple) else np.asarray(out)

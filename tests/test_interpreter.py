@@ -11,6 +11,7 @@ import pytest
 
 from relay_opt import load_program
 from relay_opt.diagnostics import RelayError
+from relay_opt.dialects.relay.ops.transform import update_slice_into
 from relay_opt.runtime.interpreter import ADTValue, Interpreter, RefCell, interpret
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "examples" / "models"))
@@ -238,3 +239,60 @@ def test_reverse_sequence_from_text_against_python_lists():
     for b, length in enumerate(lengths):
         want[:, :length, b] = x[:, :length, b][:, ::-1]
     np.testing.assert_array_equal(got, want)
+
+
+def _writes_in_place(monkeypatch) -> list[int]:
+    """Counts the dyn.update_slice the interpreter writes in place (into its data)."""
+    import relay_opt.runtime.interpreter as interpreter
+
+    count = [0]
+
+    def counted(*args):
+        count[0] += 1
+        return update_slice_into(*args)
+
+    monkeypatch.setattr(interpreter, "update_slice_into", counted)
+    return count
+
+
+def test_update_slice_writes_in_place_only_into_a_dead_unshared_array(monkeypatch):
+    """The loop's accumulator (dead after each update, held by the callee's env only) is
+    written in place; a value still used after the update, one a tuple holds, an input, a
+    constant and a value captured by a closure called twice keep their contents."""
+    in_place = _writes_in_place(monkeypatch)
+    loop = (
+        "def @fill(%i: int64, %acc: Tensor[(5), float32]) -> Tensor[(5), float32] {\n"
+        "  if (%i == 5i64) { %acc } else {\n"
+        '    @fill(%i + 1i64, dyn.update_slice(%acc, reshape(cast(%i, dtype="float32"),'
+        " newshape=[1]), reshape(%i, newshape=[1])))\n  }\n}\n"
+    )
+    got = run(
+        loop + "def @main(%x: Tensor[(5), float32]) { @fill(0i64, %x + 1f) }", np.ones(5, "f")
+    )
+    np.testing.assert_array_equal(got, np.arange(5, dtype="f"))
+    assert in_place[0] == 5
+    in_place[0] = 0
+    x, u, at = np.zeros(3, "f"), np.full(1, 5, "f"), np.array([1])
+    head = "def @main(%x: Tensor[(3), float32], %u: Tensor[(1), float32], %b: Tensor[(1), int64])"
+    used_after = run(head + " { %0 = %x + 1f; (dyn.update_slice(%0, %u, %b), %0) }", x, u, at)
+    in_tuple = run(
+        head + " { %0 = %x + 1f; %1 = (%0,); (dyn.update_slice(%0, %u, %b), %1) }", x, u, at
+    )
+    an_input = run(head + " { (dyn.update_slice(%x, %u, %b), %x) }", x, u, at)
+    twice = run(
+        head + " { %0 = %x + 1f; let %f = fn (%v: Tensor[(1), float32]) {"
+        " dyn.update_slice(%0, %v, %b) }; (%f(%u), %f(%u + %u)) }",
+        x,
+        u,
+        at,
+    )
+    np.testing.assert_array_equal(used_after[0], [1, 5, 1])
+    np.testing.assert_array_equal(used_after[1], [1, 1, 1])
+    np.testing.assert_array_equal(in_tuple[0], [1, 5, 1])
+    np.testing.assert_array_equal(in_tuple[1][0], [1, 1, 1])
+    np.testing.assert_array_equal(an_input[0], [0, 5, 0])
+    np.testing.assert_array_equal(an_input[1], [0, 0, 0])
+    np.testing.assert_array_equal(x, [0, 0, 0])
+    np.testing.assert_array_equal(twice[0], [1, 5, 1])
+    np.testing.assert_array_equal(twice[1], [1, 10, 1])
+    assert in_place[0] == 0

@@ -783,3 +783,55 @@ def test_bfloat16_inputs_outputs_and_expected(tmp_path: Path) -> None:
     for mode in ([], ["--interpret"]):
         r = relay_run(str(program), "-i", str(tmp_path / "in.npz"), "--expected", str(out), *mode)
         assert r.returncode == 0 and "[SUCCESS]" in r.stdout, r.stderr
+
+
+OPTIONAL_MODEL = """<
+  ir_version: 8,
+  opset_import: ["" : 18]
+>
+g (optional(float[3]) x, float[3] y, optional(seq(float[?])) s) => (float[3] z, float total) {
+  has = OptionalHasElement (x)
+  z = If (has) <then_branch: graph = t () => (float[3] a) {
+      v = OptionalGetElement (x)
+      a = Add (v, y)
+    }, else_branch: graph = e () => (float[3] b) {
+      b = Identity (y)
+    }>
+  has_s = OptionalHasElement (s)
+  total = If (has_s) <then_branch: graph = t2 () => (float c) {
+      items = OptionalGetElement (s)
+      joined = ConcatFromSequence <axis = 0> (items)
+      c = ReduceSum <keepdims = 0> (joined)
+    }, else_branch: graph = e2 () => (float d) {
+      d = Constant <value = float {-1}> ()
+    }>
+}
+"""
+
+
+@pytest.mark.parametrize("mode", [["--interpret"], []])
+def test_an_optional_input_is_given_or_absent(tmp_path: Path, mode: list[str]):
+    """An ONNX optional input is Some(the array, or the list s/0, s/1, ...) when the .npz
+    has it, None when it does not; results against numpy."""
+    model = tmp_path / "optional.onnxtxt"
+    model.write_text(OPTIONAL_MODEL)
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal(3).astype(np.float32), rng.standard_normal(3).astype(np.float32)
+    items = [rng.standard_normal(k).astype(np.float32) for k in (2, 5)]
+    cases = {
+        "both": (
+            {"x": x, "y": y, "s/0": items[0], "s/1": items[1]},
+            x + y,
+            sum(map(np.sum, items)),
+        ),
+        "neither": ({"y": y}, y, -1.0),
+        "only_s": ({"y": y, "s/0": items[1]}, y, np.sum(items[1])),
+    }
+    for name, (inputs, z, total) in cases.items():
+        np.savez(tmp_path / f"{name}.npz", **inputs)
+        out = tmp_path / f"{name}.out.npz"
+        r = relay_run(str(model), "-i", str(tmp_path / f"{name}.npz"), "-o", str(out), *mode)
+        assert r.returncode == 0, r.stderr
+        saved = np.load(out)
+        np.testing.assert_allclose(saved["z"], z, rtol=1e-6, err_msg=name)
+        np.testing.assert_allclose(saved["total"], total, rtol=1e-5, err_msg=name)

@@ -239,12 +239,20 @@ def _bfloat16_input(array: np.ndarray) -> np.ndarray:
     return array.astype(np.float32) if array.dtype == ml_dtypes.bfloat16 else array
 
 
-def _list_inputs(given: dict, params: list[tuple[str, object]]) -> dict:  # noqa: ANN001
-    """A `List` parameter `xs` is given as arrays `xs/0`, `xs/1`, ... (the names relay-run
-    saves a list result under): they become one Python list, in order."""
+def _adt(t: object, name: str) -> bool:
     from relay_opt.dialects.relay.types import ADTType
 
-    lists = {n for n, t in params if isinstance(t, ADTType) and t.adt_name == "List"}
+    return isinstance(t, ADTType) and t.adt_name == name
+
+
+def _list_inputs(given: dict, params: list[tuple[str, object]]) -> dict:  # noqa: ANN001
+    """A `List` parameter `xs` (or an `Option` of one) is given as arrays `xs/0`, `xs/1`, ...
+    (the names relay-run saves a list result under): they become one Python list, in order."""
+    lists = {
+        n
+        for n, t in params
+        if _adt(t, "List") or (_adt(t, "Option") and _adt(t.args.data[0], "List"))  # pyright: ignore
+    }
     items: dict[str, dict[int, np.ndarray]] = {}
     rest = {}
     for key, array in given.items():
@@ -261,6 +269,22 @@ def _list_inputs(given: dict, params: list[tuple[str, object]]) -> dict:  # noqa
             )
         rest[name] = [by_index[k] for k in range(len(by_index))]
     return rest
+
+
+def _optional_inputs(given: dict, params: list[tuple[str, object]]) -> dict:  # noqa: ANN001
+    """An `Option` parameter (an ONNX optional input) is `Some` of what the inputs give under
+    its name (an array, or a list as `name/0`, ...), `None` when they give nothing."""
+    for name, t in params:
+        if not _adt(t, "Option"):
+            continue
+        if name not in given:
+            given[name] = ADTValue("Option::None", 1, ())
+            continue
+        value = given[name]
+        given[name] = ADTValue(
+            "Option::Some", 0, (to_adt_list(value) if isinstance(value, list) else value,)
+        )
+    return given
 
 
 def _check_sizes(module) -> None:  # noqa: ANN001
@@ -478,7 +502,7 @@ def _run(ns: argparse.Namespace, timings: Timings) -> int:
         if onnx_names is not None:
             params = [(name, t) for name, (_, t) in zip(onnx_names, params, strict=True)]
     names = [n for n, _ in params]
-    given = _list_inputs(given, params)
+    given = _optional_inputs(_list_inputs(given, params), params)
     unshaped = sorted(set(ns.shapes) - set(names))
     if unshaped:
         raise UserError(

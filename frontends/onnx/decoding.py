@@ -19,7 +19,7 @@ from xdsl.ir import SSAValue
 from relay_opt.dialects.relay.types import DYNAMIC
 from relay_opt.frontends.onnx.control_flow import _emit_loop, _ScanOutput
 from relay_opt.frontends.onnx.importer import Node, Value, converter
-from relay_opt.frontends.onnx.rnn import MAX_STEPS, UNROLL_STEPS
+from relay_opt.frontends.onnx.rnn import UNROLL_STEPS
 
 _HALVES = ("float16", "bfloat16")
 
@@ -255,8 +255,6 @@ def linear_attention(n: Node) -> Sequence[Value]:
             f"query {list(n.shape(query))}, key {list(n.shape(key))} and value "
             f"{list(n.shape(value))} do not agree on (B, T) and d_k"
         )
-    if t > MAX_STEPS:
-        raise n.unsupported(f"a sequence of {t} steps: relay-opt imports at most {MAX_STEPS}")
     decay4 = beta4 = None
     if decay is not None:
         if n.rank(decay) != 3 or n.shape(decay)[:2] != (b, t):

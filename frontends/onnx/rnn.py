@@ -9,6 +9,9 @@ tail-calls-to-loops turns into a native loop: LLVM's -O3 time on an unrolled
 body grows faster than its length (a GRU of 128 steps took 63 s), a loop's does
 not. A bidirectional layer is two directions stacked. With sequence_lens, a batch row past
 its length keeps its state and outputs zeros (masks on the step number).
+
+A `?` sequence length is a loop whose trip count is read at run time (Y's time axis `?`); a
+`?` batch is a `?` dim of every state, the zeros of a missing initial state broadcast to it.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import numpy as np
 from xdsl.ir import SSAValue
 
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
+from relay_opt.dialects.relay.types import DYNAMIC
 from relay_opt.frontends.onnx.activations import recurrent_activation
 from relay_opt.frontends.onnx.control_flow import _emit_loop, _ScanOutput
 from relay_opt.frontends.onnx.importer import Node, Value, converter
@@ -45,6 +49,10 @@ def _activations(n: Node, num_directions: int) -> list[list[Activation]]:
     return [fns[d * per : (d + 1) * per] for d in range(num_directions)]
 
 
+_WHOLE = int(np.iinfo(np.int64).max)
+"""A slice's end that takes a whole axis, `?` ones too (clamped to the size at run time)."""
+
+
 def _rows(n: Node, x: Value, start: int, count: int) -> Value:
     """x[start:start+count] on axis 0."""
     shape = n.shape(x)
@@ -52,7 +60,7 @@ def _rows(n: Node, x: Value, start: int, count: int) -> Value:
         "strided_slice",
         x,
         begin=[start] + [0] * (len(shape) - 1),
-        end=[start + count, *shape[1:]],
+        end=[start + count] + [_WHOLE if d == DYNAMIC else d for d in shape[1:]],
         strides=[1] * len(shape),
     )
 
@@ -60,17 +68,39 @@ def _rows(n: Node, x: Value, start: int, count: int) -> Value:
 def _gate(n: Node, x: Value, k: int, hidden: int) -> Value:
     """Gate k of a [batch, gates*hidden] value."""
     b = n.shape(x)[0]
-    return n.op(
-        "strided_slice", x, begin=[0, k * hidden], end=[b, (k + 1) * hidden], strides=[1, 1]
-    )
+    end = [_WHOLE if b == DYNAMIC else b, (k + 1) * hidden]
+    return n.op("strided_slice", x, begin=[0, k * hidden], end=end, strides=[1, 1])
 
 
-MAX_STEPS = 4096
-"""The longest sequence imported: the interpreter runs each step's operators one by one (and
-its dyn.update_slice copies Y per step). Compiled, the loop writes each step's row of Y in
-place (control_flow._emit_loop): an LSTM of hidden size 64 takes 1.2, 1.4 and 1.4 us a step
-at 100, 1,000 and 4,000 steps (thread CPU time at -O3, shared machine; a `where` over the
-whole of Y took 1.7, 8.1 and 41)."""
+def _static_or_any(d: int) -> int:
+    """A reshape's size for a dim: itself, or -1 (inferred) when it is `?`."""
+    return -1 if d == DYNAMIC else d
+
+
+def _dim(d: int) -> str:
+    return "?" if d == DYNAMIC else str(d)
+
+
+def _sizes(n: Node, x: Value, axes: Sequence[int]) -> Value:
+    """The sizes of x's axes, an int64 vector read at run time."""
+    return n.op("take", n.op("shape_of", x, dtype="int64"), np.array(list(axes), np.int64))
+
+
+def _time_major(n: Node, flat: Value, x: Value, width: int) -> Value:
+    """flat [seq * batch, width] as [seq, batch, width], seq and batch x's first two dims
+    (at most one of them `?`: a reshape infers it; both: their sizes read at run time)."""
+    seq, batch = n.shape(x)[:2]
+    if seq != DYNAMIC or batch != DYNAMIC:
+        return n.reshape(flat, [_static_or_any(seq), _static_or_any(batch), width])
+    shape = n.op("concatenate", [_sizes(n, x, [0, 1]), np.array([width], np.int64)], axis=0)
+    return n.op("dyn.reshape", flat, shape)
+
+
+# No longest sequence: compiled, the loop writes each step's row of Y in place
+# (control_flow._emit_loop): an LSTM of hidden size 64 takes 1.2, 1.4 and 1.4 us a step at
+# 100, 1,000 and 4,000 steps (thread CPU time at -O3, shared machine; a `where` over the
+# whole of Y took 1.7, 8.1 and 41), and the interpreter writes it in place too
+# (interpreter._sole_holder), so both are linear in the length.
 
 UNROLL_STEPS = 64
 """The longest sequence unrolled. Measured (thread CPU time, shared machine): the unrolled form
@@ -126,14 +156,7 @@ def recurrent(n: Node) -> Sequence[Value | None]:
     layout = n.attr("layout", 0)
     if layout:
         x = n.op("transpose", x, axes=[1, 0, 2])
-    seq, batch, _ = n.shape(x)
-    if seq < 0 or batch < 0:  # `?`: Y and the loop's accumulator are imported with static shapes
-        dims = "x".join("?" if d < 0 else str(d) for d in n.shape(x))
-        raise n.unsupported(f"{kind} over an input of shape {dims} (a ? sequence or batch)")
-    if seq > MAX_STEPS:
-        raise n.unsupported(
-            f"a sequence of {seq} steps: relay-opt imports {kind} over at most {MAX_STEPS}"
-        )
+    seq, batch, features = n.shape(x)
     hidden = int(n.attr("hidden_size", n.shape(r)[-1]))
     gates = GATES[kind]
     direction = n.attr("direction", "forward")
@@ -145,15 +168,20 @@ def recurrent(n: Node) -> Sequence[Value | None]:
     if directions is None:
         raise n.error(f"direction '{direction}' is not forward, reverse or bidirectional")
     lens = n.input(4)
-    if isinstance(lens, np.ndarray):
-        if n.shape(lens) != (batch,) or not ((lens >= 0) & (lens <= seq)).all():
-            raise n.error(f"sequence_lens {lens.tolist()} is not {batch} lengths of 0 to {seq}")
+    if lens is not None and not (
+        n.rank(lens) == 1 and (DYNAMIC in (batch, n.shape(lens)[0]) or n.shape(lens) == (batch,))
+    ):
+        raise n.error(f"sequence_lens has shape {list(n.shape(lens))}, not [{_dim(batch)}]")
+    if isinstance(lens, np.ndarray):  # (against a `?` sequence, lengths past its end mask nothing)
+        longest = np.iinfo(np.int64).max if seq == DYNAMIC else seq
+        if not ((lens >= 0) & (lens <= longest)).all():
+            raise n.error(
+                f"sequence_lens {lens.tolist()} is not {_dim(batch)} lengths of 0 to {_dim(seq)}"
+            )
         if (lens == seq).all():
             lens = None  # every row the whole sequence: no masks
     if lens is not None:
-        if n.shape(lens) != (batch,):
-            raise n.error(f"sequence_lens has shape {n.shape(lens)}, not ({batch},)")
-        lens = n.reshape(n.cast(lens, "int64"), [batch, 1])
+        lens = n.reshape(n.cast(lens, "int64"), [_static_or_any(batch), 1])
     if kind == "LSTM" and n.attr("input_forget", 0):
         raise n.unsupported("input_forget=1")
     clip = n.attr("clip")
@@ -162,7 +190,7 @@ def recurrent(n: Node) -> Sequence[Value | None]:
     linear_before_reset = kind == "GRU" and bool(n.attr("linear_before_reset", 0))
 
     ys, hs, cs = [], [], []
-    flat_x = n.reshape(x, [seq * batch, n.shape(x)[2]])
+    flat_x = n.reshape(x, [-1 if DYNAMIC in (seq, batch) else seq * batch, features])
     for d, name in enumerate(directions):
         wd = n.reshape(_rows(n, w, d, 1), n.shape(w)[1:])
         rd = n.reshape(_rows(n, r, d, 1), n.shape(r)[1:])
@@ -181,15 +209,20 @@ def recurrent(n: Node) -> Sequence[Value | None]:
                 no_h = np.zeros(hidden, numpy_dtype(n.dtype(rb)))
                 both = n.op("concatenate", [rb_zr, no_h], axis=0)
             proj = n.op("add", proj, n.op("add", wb, both))
-        proj = n.reshape(proj, [seq, batch, gates * hidden])
+        proj = _time_major(n, proj, x, gates * hidden)
 
         def initial(i: int, d: int = d) -> Value:  # (called in this iteration; d bound for clarity)
             v = n.input(i)
-            if v is None:
+            if v is None and batch != DYNAMIC:
                 return np.zeros((batch, hidden), dtype=np.dtype(n.dtype(dtype_like)))
+            if v is None:  # zeros as many rows as the batch
+                shape = n.op(
+                    "concatenate", [_sizes(n, x, [1]), np.array([hidden], np.int64)], axis=0
+                )
+                return n.op("dyn.broadcast_to", n.scalar(0, dtype_like), shape)
             if layout:
                 v = n.op("transpose", v, axes=[1, 0, 2])
-            return n.reshape(_rows(n, v, d, 1), [batch, hidden])
+            return n.reshape(_rows(n, v, d, 1), [_static_or_any(batch), hidden])
 
         h = initial(5)
         c = initial(6) if kind == "LSTM" else None
@@ -207,7 +240,13 @@ def recurrent(n: Node) -> Sequence[Value | None]:
             linear_before_reset,
         )
         reverse = name == "reverse"
-        if seq > UNROLL_STEPS:
+        if (seq == DYNAMIC or seq > UNROLL_STEPS) and batch == DYNAMIC:
+            raise n.unsupported(
+                f"{kind} over a ? batch and a sequence of {_dim(seq)} steps, a loop: its steps' "
+                "rows of Y have a ? dim, which dyn.update_slice does not write yet (a ? batch "
+                f"is imported up to {UNROLL_STEPS} steps)"
+            )
+        if seq == DYNAMIC or seq > UNROLL_STEPS:
             y, h, c = _looped(n, cell, proj, h, c, lens, reverse)
         else:
             y, h, c = _unrolled(n, cell, proj, h, c, lens, reverse)
@@ -258,7 +297,7 @@ def _unrolled(
     seq, batch, width = n.shape(proj)
     outputs: list[Value] = [None] * seq  # type: ignore[list-item]
     for t in range(seq - 1, -1, -1) if reverse else range(seq):
-        xt = n.reshape(_rows(n, proj, t, 1), [batch, width])
+        xt = n.reshape(_rows(n, proj, t, 1), [_static_or_any(batch), width])
         h, c, outputs[t] = _masked_step(n, cell, xt, h, c, np.array(t, np.int64), lens)
     return n.op("stack", outputs, axis=0), h, c
 
@@ -274,8 +313,10 @@ def _looped(
 ) -> tuple[Value, Value, Value | None]:
     """(Y, the last h, the last c) from a recursive function of one step per call: it takes
     the states, then proj and the weights (the run-time ones become its parameters), and
-    writes its h into Y at its time step (counted down when `reverse`)."""
+    writes its h into Y at its time step (counted down when `reverse`). A `?` sequence length
+    is read at run time, outside the function (its trip count) and inside (`reverse`)."""
     seq = n.shape(proj)[0]
+    trips: int | Value = seq if seq != DYNAMIC else n.reshape(_sizes(n, proj, [0]), [])
     states = [h] if c is None else [h, c]
     extra = [proj, cell.r, cell.rb, cell.peep, lens]
     present = [v for v in extra if v is not None]
@@ -288,7 +329,13 @@ def _looped(
         assert proj_in is not None and r_in is not None
         t: Value = i
         if reverse:
-            t = n.op("subtract", np.array(seq - 1, np.int64), i)
+            count = (
+                np.array(seq, np.int64)
+                if seq != DYNAMIC
+                else n.reshape(_sizes(n, proj_in, [0]), [])
+            )
+            last = n.op("subtract", count, np.array(1, np.int64))
+            t = n.op("subtract", last, i)
         xt = n.op("take", proj_in, t, axis=0)
         h_next, c_next, y = _masked_step(
             n,
@@ -305,7 +352,7 @@ def _looped(
     finals, (y,) = _emit_loop(
         n,
         f"onnx_{n.op_type.lower()}",
-        seq,
+        trips,
         np.array(True),
         states,
         None,

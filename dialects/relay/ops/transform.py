@@ -297,9 +297,14 @@ def _dyn_update_slice_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
 
 
 def _dyn_update_slice(x: np.ndarray, update: np.ndarray, begin: np.ndarray) -> np.ndarray:
-    out = x.copy()
+    return update_slice_into(x.copy(), update, begin)
+
+
+def update_slice_into(out: np.ndarray, update: np.ndarray, begin: np.ndarray) -> np.ndarray:
+    """`out` with `update` written at `begin`, in place: dyn.update_slice's semantics for a
+    caller that owns `out` (the interpreter, when the data is dead after the update)."""
     box = []
-    for axis, (b, n, dim) in enumerate(zip(begin, update.shape, x.shape, strict=True)):
+    for axis, (b, n, dim) in enumerate(zip(begin, update.shape, out.shape, strict=True)):
         if int(b) < 0 or int(b) + n > dim:
             raise ValueError(f"the update of axis {axis} at {int(b)} writes outside the data")
         box.append(slice(int(b), int(b) + n))
