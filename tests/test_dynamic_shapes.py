@@ -91,11 +91,19 @@ def @main(%x: Tensor[(?, ?, ?, 3), float32], %w: Tensor[(3, 3, 3, 4), float32]) 
    nn.avg_pool2d(%x, pool_size=[2, 2], layout="NHWC", out_layout="NCHW"),
    nn.adaptive_avg_pool2d(%x, output_size=[3], layout="NHWC"))
 }""",
-    # A transposed convolution (a decoder's upsampling) with a `?` batch.
+    # A transposed convolution (a decoder's upsampling) with a `?` batch, and with `?`
+    # spatial dims (each output size from the run-time input size): strided, dilated,
+    # asymmetrically padded, grouped, and the kernel-is-the-strides case.
     "conv_transpose": """
-def @main(%x: Tensor[(?, 3, 5, 5), float32], %w: Tensor[(3, 4, 3, 3), float32]) {
+def @main(%x: Tensor[(?, 3, 5, 5), float32], %w: Tensor[(3, 4, 3, 3), float32],
+          %y: Tensor[(?, 4, ?, ?), float32], %v: Tensor[(4, 3, 3, 2), float32],
+          %u: Tensor[(4, 2, 2, 2), float32]) {
   (nn.conv2d_transpose(%x, %w, strides=[2, 2], padding=[1, 1], output_padding=[1, 1]),
-   nn.conv2d_transpose(%x, %w))
+   nn.conv2d_transpose(%x, %w),
+   nn.conv2d_transpose(%y, %v, strides=[2, 3], padding=[1, 0, 2, 1], output_padding=[1, 0],
+     dilation=[1, 2]),
+   nn.conv2d_transpose(%y, %v), nn.conv2d_transpose(%y, %u, strides=[2, 2]),
+   nn.conv2d_transpose(%y, %u, groups=2, padding=[1, 1]))
 }""",
     "norms": """
 def @main(%x: Tensor[(?, 4, 6), float32], %g: Tensor[(6), float32], %b: Tensor[(6), float32],
@@ -577,6 +585,12 @@ def test_relay_run_takes_the_shape_from_the_inputs(tmp_path: Path, capsys):
             "'nn.pad': padded axis 1 needs more than 2 elements",
         ),
         ("argmax(%a, axis=[0])", (0, 3), "'argmax' over no elements"),
+        (
+            "nn.conv2d_transpose(expand_dims(%a, axis=0, num_newaxis=2), "
+            "reshape(%w, newshape=[1, 1, 2, 3]), padding=[1, 1])",
+            (1, 3),
+            "'nn.conv2d_transpose': the padding leaves an empty output",
+        ),
         (
             "nn.batch_norm(%w, %g, %g, %g, %g).0".replace("%g", "sum(%a, axis=[0])"),
             (3, 2),

@@ -525,12 +525,13 @@ CONV2D_TRANSPOSE_ATTRS = (
 
 
 def transpose_out(
-    size: int, k: int, stride: int, dilation: int, before: int, after: int, extra: int
-) -> int:
-    """The output length of a transposed convolution along one axis."""
-    if size == DYNAMIC:
+    size: Any, k: int, stride: int, dilation: int, before: int, after: int, extra: int
+) -> Any:
+    """The output length of a transposed convolution along one axis (of a static or a
+    run-time size: the shape function's)."""
+    if isinstance(size, int) and size == DYNAMIC:
         return DYNAMIC
-    return (size - 1) * stride + (k - 1) * dilation + 1 - before - after + extra
+    return (size - 1) * stride + ((k - 1) * dilation + 1 - before - after + extra)
 
 
 def _conv2d_transpose_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
@@ -587,6 +588,32 @@ def _conv2d_transpose_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result((dshape[0], out_c, oh, ow), attrs.out_dtype or ddtype)
 
 
+def _conv2d_transpose_shape(shapes: Sequence[Sequence[Any]], attrs: Attrs) -> list[Any]:
+    """The shape function of conv2d_transpose: the data may have a `?` batch and `?` spatial
+    dims (H, W), each output size `transpose_out` of the run-time size. A `?` channel or
+    weight dim is refused (the lowering reports it)."""
+    data, weight = shapes
+    if not isinstance(data[1], int) or any(not isinstance(d, int) for d in weight):
+        raise TypeRelationError(
+            "only a ? batch and ? spatial dims (H, W) of the data are supported"
+        )
+    types = [
+        tensor_type([d if isinstance(d, int) else DYNAMIC for d in data], "float32"),
+        tensor_type(list(weight), "float32"),
+    ]
+    out = _conv2d_transpose_rel(types, attrs)
+    assert isinstance(out, TensorType)
+    dims: list[Any] = list(out.get_shape())
+    dims[0] = data[0]
+    top, left, bottom, right = padding4(attrs.padding)
+    (sh, sw), (dh, dw), (oph, opw) = attrs.strides, attrs.dilation, attrs.output_padding
+    windows = {2: (weight[2], sh, dh, top, bottom, oph), 3: (weight[3], sw, dw, left, right, opw)}
+    for axis, window in windows.items():
+        if not isinstance(data[axis], int):
+            dims[axis] = transpose_out(data[axis], *window)
+    return dims
+
+
 def _conv2d_transpose(attrs: Attrs, x: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Each input element scatters its kernel-weighted copy into the output (NCHW, IOHW)."""
     out_dtype = _out_dtype(attrs, x)
@@ -629,7 +656,7 @@ def _conv2d_transpose(attrs: Attrs, x: np.ndarray, w: np.ndarray) -> np.ndarray:
         OEF,
         _conv2d_transpose,
         "2-d transposed convolution (the gradient of conv2d)",
-        shape=batch_dims(_conv2d_transpose_rel),
+        shape=_conv2d_transpose_shape,
     )
 )
 class Conv2DTranspose(RelayOperatorOp): ...
