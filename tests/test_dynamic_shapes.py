@@ -142,10 +142,21 @@ def @main(%x: Tensor[(?, 4), float32]) {
    nn.pad(%x, 0f, pad_width=[[0, 0], [2, 1]], pad_mode="reflect"),
    nn.pad(%x, 0f, pad_width=[[1, 1], [2, 1]], pad_mode="edge"))
 }""",
+    # With `?` spatial dims each `?` axis' weights are built at run time from its size.
     "resize": """
-def @main(%x: Tensor[(?, 3, 4, 4), float32]) {
+def @main(%x: Tensor[(?, 3, 4, 4), float32], %y: Tensor[(?, 2, ?, ?), float32],
+          %z: Tensor[(1, ?, 5, ?), float32]) {
   (image.resize2d(%x, size=[6, 3], method="linear"),
-   image.resize2d(%x, size=[8, 8], method="nearest_neighbor"))
+   image.resize2d(%x, size=[8, 8], method="nearest_neighbor"),
+   image.resize2d(%y, size=[7, 3], method="linear"),
+   image.resize2d(%y, size=[2, 9], method="nearest_neighbor", rounding_method="round",
+     coordinate_transformation_mode="align_corners"),
+   image.resize2d(%y, size=[3, 4], method="cubic", antialias=True),
+   image.resize2d(%y, size=[6, 6], method="cubic", cubic_exclude=1, cubic_alpha=-0.75f,
+     coordinate_transformation_mode="asymmetric"),
+   image.resize2d(%y, size=[4, 5], method="linear", coordinate_transformation_mode=
+     "tf_crop_and_resize", roi=[0.1f, -0.2f, 0.9f, 1.2f], extrapolation_value=-2f),
+   image.resize2d(%z, size=[3, 4], method="linear", layout="NHWC", out_dtype="int8"))
 }""",
     "counts": """
 def @main(%x: Tensor[(?, 3, ?), float32], %i: Tensor[(?), int32]) {
@@ -192,11 +203,12 @@ def _inputs(module, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
 
 class _Compiled(dict):
     """Each program loaded and compiled once, when a test first needs it (-O1; -O3 for the
-    MLP: fused groups)."""
+    MLP and the resizes: fused groups)."""
 
     def __missing__(self, name: str):  # noqa: ANN204
         module = load_program(HEADER + PROGRAMS[name], "relay").module
-        self[name] = (module, compile(module, opt=3 if name == "mlp" else 1, cache=False))
+        opt = 3 if name in ("mlp", "resize") else 1
+        self[name] = (module, compile(module, opt=opt, cache=False))
         return self[name]
 
 
