@@ -375,6 +375,28 @@ def test_split_of_run_time_sizes(tmp_path: Path):
     )
 
 
+def test_split_into_num_outputs_of_a_symbolic_axis(tmp_path: Path):
+    """Split's num_outputs over a `?` axis: parts of ceil(L / parts), the last what is left
+    (ONNX's uneven split), sized at run time; parts that cannot add up to L are an error."""
+    from onnx import TensorProto, helper
+
+    node = helper.make_node("Split", ["x"], ["a", "b", "c"], axis=-1, num_outputs=3)
+    x_info = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, "L"])
+    module = _model(tmp_path, node, [x_info], ["a", "b", "c"], 18)
+    exe = compile(module, opt=1, cache=False)
+    rng = np.random.default_rng(3)
+    for length in (2, 3, 7, 8, 9):
+        x = rng.standard_normal((2, length)).astype(np.float32)
+        chunk = -(-length // 3)
+        want = [x[:, :chunk], x[:, chunk : 2 * chunk], x[:, 2 * chunk :]]
+        _check(module, exe, {"x": x}, want)
+    node = helper.make_node("Split", ["x"], ["a", "b", "c", "d"], axis=1, num_outputs=4)
+    module = _model(tmp_path, node, [x_info], ["a", "b", "c", "d"], 18)
+    exe = compile(module, opt=1, cache=False)
+    x = np.ones((2, 5), np.float32)  # parts of 2, 2, 1 and -1: the element count check
+    _expect_error(module, exe, {"x": x}, "'dyn.reshape'", "'dyn.reshape' failed at run time")
+
+
 @pytest.mark.parametrize("reduction", ["none", "max"])
 def test_scatter_elements_of_run_time_indices(tmp_path: Path, reduction: str):
     from onnx import TensorProto, helper

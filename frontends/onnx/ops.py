@@ -1467,6 +1467,8 @@ def split(n: Node) -> Sequence[Value]:
         sizes = list(n.attr("split"))
     else:
         parts = n.attr("num_outputs", n.num_outputs)
+        if shape[axis] == DYNAMIC:
+            return runtime_axes.split_parts(n, x, axis, parts)
         chunk = -(-shape[axis] // parts)
         sizes = [min(chunk, shape[axis] - i * chunk) for i in range(parts)]
     if sum(sizes) != shape[axis]:
