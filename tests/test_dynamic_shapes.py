@@ -91,6 +91,14 @@ def @main(%x: Tensor[(?, ?, ?, 3), float32], %w: Tensor[(3, 3, 3, 4), float32]) 
    nn.avg_pool2d(%x, pool_size=[2, 2], layout="NHWC", out_layout="NCHW"),
    nn.adaptive_avg_pool2d(%x, output_size=[3], layout="NHWC"))
 }""",
+    # Pooling treats each channel alike: a `?` channel axis too, with `?` or static H, W.
+    "pool_channels": """
+def @main(%x: Tensor[(?, ?, ?, ?), float32], %y: Tensor[(1, ?, 6, 5), float32]) {
+  (nn.max_pool2d(%x, pool_size=[2, 2], padding=[1, 1]), nn.avg_pool2d(%x, pool_size=[2, 2]),
+   nn.global_max_pool2d(%x), nn.adaptive_avg_pool2d(%x, output_size=[2, 2]),
+   nn.max_pool2d(%y, pool_size=[2, 2]), nn.avg_pool2d(%y, pool_size=[3, 3], strides=[2, 2]),
+   nn.global_avg_pool2d(%y), nn.adaptive_avg_pool2d(%y, output_size=[3, 2]))
+}""",
     # A transposed convolution (a decoder's upsampling) with a `?` batch, and with `?`
     # spatial dims (each output size from the run-time input size): strided, dilated,
     # asymmetrically padded, grouped, and the kernel-is-the-strides case.

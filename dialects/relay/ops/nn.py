@@ -163,15 +163,18 @@ def spatial_windows(op_attrs: Attrs, shapes: Sequence[Sequence[Any]]) -> tuple[s
 
 def spatial_dims(relation: Callable[[Sequence[Attribute], Attrs], Attribute]) -> ShapeFunction:
     """The shape function of a convolution or pooling whose data may have a `?` batch and
-    `?` spatial dims (H, W): the type relation's result for a batch of 1 with the data's
-    run-time batch, and each `?` spatial dim `window_out_dim` of the run-time size (a
-    global pooling's stays 1). Other `?` dims are refused (the lowering reports it)."""
+    `?` spatial dims (H, W), and a pooling's data a `?` channel axis too: the type
+    relation's result for a batch of 1 with the data's run-time batch (and channels), and
+    each `?` spatial dim `window_out_dim` of the run-time size (a global pooling's stays 1).
+    Other `?` dims are refused (the lowering reports it)."""
 
     def shape(shapes: Sequence[Sequence[Any]], attrs: Attrs) -> list[Any]:
         data = shapes[0]
         layout, out_layout, windows = spatial_windows(attrs, shapes)
         batch = layout.index("N") if "N" in layout else 0
         free = {batch, *windows}
+        if "data_layout" not in attrs and windows:  # a pooling: each channel alike
+            free.add(layout.index("C"))
         if any(
             not isinstance(d, int)
             for s in shapes
@@ -196,6 +199,8 @@ def spatial_dims(relation: Callable[[Sequence[Attribute], Attrs], Attribute]) ->
         dims: list[Any] = list(out.get_shape())
         out_layout = out_layout or layout
         dims[out_layout.index(layout[batch]) if "N" in layout else 0] = data[batch]
+        if "C" in layout and not isinstance(data[layout.index("C")], int):  # a pooling's
+            dims[out_layout.index("C")] = data[layout.index("C")]
         for axis, window in windows.items():
             if isinstance(data[axis], int):
                 continue
