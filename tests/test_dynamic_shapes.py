@@ -118,13 +118,15 @@ def @main(%x: Tensor[(?, 4, 6), float32], %g: Tensor[(6), float32], %b: Tensor[(
           %g4: Tensor[(4), float32], %b4: Tensor[(4), float32]) {
   (nn.layer_norm(%x, %g, %b), nn.group_norm(%x, %g4, %b4, num_groups=2), nn.prelu(%x, %g4))
 }""",
-    # Tuple-typed operators: each field sized from the data (the channel axis static).
+    # Tuple-typed operators: each field sized from the data (a `?` channel axis too).
     "batch_norm": """
 def @main(%x: Tensor[(?, 3, ?, ?), float32], %g: Tensor[(3), float32], %b: Tensor[(3), float32],
-          %y: Tensor[(?, 3), float32]) {
+          %y: Tensor[(?, 3), float32], %z: Tensor[(2, ?, 4), float32]) {
   %0 = nn.batch_norm(%x, %g, %b, %g, %b, epsilon=0.5f);
   %1 = nn.dropout(%y);
-  (%0.0, %0.1, %0.2, %1.0, %1.1, collapse_sum_to(%y, shape=[1, 3]))
+  %2 = mean(%z, axis=[0, 2]);
+  %3 = nn.batch_norm(%z, %2, %2, %2, abs(%2), axis=1);
+  (%0.0, %0.1, %0.2, %1.0, %1.1, collapse_sum_to(%y, shape=[1, 3]), %3.0, %3.1)
 }""",
     "misc": """
 def @main(%x: Tensor[(?, 3), float32], %y: Tensor[(?, 3), float32]) {
@@ -291,15 +293,16 @@ def @main(%x: Tensor[(?, 3), float32]) {
 
 def test_dims_a_shape_function_refuses_are_a_located_error():
     module = load_program(
-        HEADER + "def @main(%x: Tensor[(3, ?), float32], %g: Tensor[(?), float32]) {\n"
-        "  nn.batch_norm(%x, %g, %g, %g, %g).0\n}\n",
+        HEADER
+        + "def @main(%x: Tensor[(1, ?, 5, 5), float32], %w: Tensor[(4, 3, 3, 3), float32]) {\n"
+        "  nn.conv2d(%x, %w)\n}\n",
         "relay",
-        filename="bn.rly",
+        filename="conv.rly",
     ).module
-    with pytest.raises(RelayError, match="'nn.batch_norm' with these \\? dimensions") as e:
+    with pytest.raises(RelayError, match="'nn.conv2d' with these \\? dimensions") as e:
         compile(module, opt=0, cache=False)
-    assert "the channel axis (axis) must not be ?" in str(e.value)
-    assert str(location_of(e.value.at)) == "bn.rly:3:3"
+    assert "only a ? batch and ? spatial dims (H, W) of the data" in str(e.value)
+    assert str(location_of(e.value.at)) == "conv.rly:3:3"
 
 
 NO_SHAPE_FUNCTION = {

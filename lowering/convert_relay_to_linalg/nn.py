@@ -971,15 +971,17 @@ def lower_batch_norm(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> 
     axis = normalize_axis(op.attrs.axis, rank)
     out_t = op.result.type.types.data[0]  # pyright: ignore[reportAttributeAccessIssue]
     _size_first_field(lw, out_t, x)
-    # The channel axis is static (the shape function refuses a `?` one); a `?` statistic
-    # must have that length at run time.
+    # A statistic must have the channel count at run time when either is `?`; a `?` one
+    # facing a static channel axis is then read as static.
     channels = shape_of(x)[axis]
+    count = channels if channels >= 0 else RuntimeDim.of(lw, x, axis).value
     stats = []
     for a in (gamma, beta, mean, var):
-        if shape_of(a)[0] < 0:
-            lw.check_equal(
-                op, RuntimeDim.of(lw, a, 0).value, channels, "a statistic's length differs"
-            )
+        if shape_of(a)[0] < 0 or channels < 0:
+            length = shape_of(a)[0]
+            length = length if length >= 0 else RuntimeDim.of(lw, a, 0).value
+            lw.check_equal(op, length, count, "a statistic's length differs")
+        if shape_of(a)[0] < 0 and channels >= 0:
             a = lw.insert(tensor.CastOp(a, TensorType(a.type.element_type, [channels]))).results[0]  # pyright: ignore[reportAttributeAccessIssue]
         stats.append(a)
     gamma, beta, mean, var = stats
@@ -1002,7 +1004,13 @@ def lower_batch_norm(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> 
         return y if t == out else b.insert(arith.TruncFOp(y, out)).results[0]
 
     out = _elementwise_typed(lw, out_t, [x, g, bt, m, v], body)
-    return [out, mean, var]
+    # the statistics handed back as the result's fields are typed (a `?` channel count)
+    fields = [signless(t) for t in op.result.type.types.data[1:]]  # pyright: ignore[reportAttributeAccessIssue]
+    handed = [
+        a if a.type == t else lw.insert(tensor.CastOp(a, t)).results[0]
+        for a, t in zip((mean, var), fields, strict=True)
+    ]
+    return [out, *handed]
 
 
 def _size_first_field(lw: Lowerer, field_t: Attribute, like: SSAValue) -> None:

@@ -1354,12 +1354,10 @@ def _batch_norm_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
 
 
 def _batch_norm_dims(shapes: Sequence[Sequence[object]], attrs: Attrs) -> list[list[object]]:
-    """One shape per result field: the data's, then the statistics' (the channel count).
-    The channel axis must be static: the statistics are handed back as given."""
+    """One shape per result field: the data's, then the statistics' (the channel count, a
+    run-time size for a `?` channel axis: the lowering checks each statistic against it)."""
     data = shapes[0]
     c = data[normalize_axis(attrs.axis, len(data))]
-    if not isinstance(c, int):
-        raise TypeRelationError("the channel axis (axis) must not be ?")
     return [list(data), [c], [c]]
 
 

@@ -2,11 +2,10 @@
 
 // `?` dims an operator's shape function (registry: `OpDef.shape`) does not handle: a located
 // error that names the operator and the reason (the interpreter runs it).
-// CHECK: errors.mlir:[[# @LINE + 2]]:3: error: 'nn.batch_norm' with these ? dimensions is not supported natively yet: the channel axis (axis) must not be ?
-relay.func @batch_norm(%x: tensor<3x?xf32>, %g: tensor<?xf32>) -> tensor<3x?xf32> {
-  %0 = relay.nn.batch_norm %x, %g, %g, %g, %g : (tensor<3x?xf32>, tensor<?xf32>, tensor<?xf32>, tensor<?xf32>, tensor<?xf32>) -> tuple<tensor<3x?xf32>, tensor<?xf32>, tensor<?xf32>>
-  %1 = relay.tuple_get %0[0] : tuple<tensor<3x?xf32>, tensor<?xf32>, tensor<?xf32>>
-  relay.return %1 : tensor<3x?xf32>
+// CHECK: errors.mlir:[[# @LINE + 2]]:3: error: 'nn.prelu' with these ? dimensions is not supported natively yet: only a ? batch (the first axis of the data) is supported
+relay.func @prelu(%x: tensor<3x?xf32>, %a: tensor<?xf32>) -> tensor<3x?xf32> {
+  %0 = relay.nn.prelu %x, %a : (tensor<3x?xf32>, tensor<?xf32>) -> tensor<3x?xf32>
+  relay.return %0 : tensor<3x?xf32>
 }
 
 // -----
