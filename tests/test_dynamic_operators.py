@@ -30,6 +30,7 @@ NOT_NATIVE: dict[tuple[str, int], str] = {
     ("nn.conv2d", 0): CHANNELS,
     ("nn.conv2d", 1): "a `?` weight: the window's size must be static",
     ("nn.conv2d_transpose", 0): CHANNELS,
+    ("nn.conv2d_transpose", 1): "a `?` weight: the window's size must be static",
     ("nn.bias_add", 1): "a `?` bias: its broadcast temporary (1 x ? x 1) is not sized yet",
     **{
         (norm, k): (

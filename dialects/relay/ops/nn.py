@@ -534,7 +534,7 @@ def transpose_out(
 ) -> Any:
     """The output length of a transposed convolution along one axis (of a static or a
     run-time size: the shape function's)."""
-    if isinstance(size, int) and size == DYNAMIC:
+    if isinstance(size, int) and size == DYNAMIC or k == DYNAMIC:
         return DYNAMIC
     return (size - 1) * stride + ((k - 1) * dilation + 1 - before - after + extra)
 
@@ -1061,6 +1061,11 @@ def _deform_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         )
     if not dtype.startswith("float") or {odtype, wdtype, mdtype} != {dtype}:
         raise TypeRelationError(f"deformable conv2d takes operands of one float dtype, got {dtype}")
+    if DYNAMIC in (*shape, *wshape):
+        raise TypeRelationError(
+            "deformable conv2d needs static data and weight shapes, got "
+            f"{show_shape(shape)}, {show_shape(wshape)}"
+        )
     n, c, h, w = shape
     oc, icg, kh, kw = wshape
     groups, dg = attrs.groups, attrs.deformable_groups
