@@ -413,7 +413,8 @@ def _zero_inserted(
         coords = [index(b, 0), index(b, 1)]
         for k, (stride, offset) in enumerate(zip(strides, before, strict=True)):
             pos = b.insert(arith.SubiOp(index(b, k + 2), scalar_const(b, offset, ix))).results[0]
-            last = lasts[k] if isinstance(lasts[k], SSAValue) else scalar_const(b, lasts[k], ix)
+            limit = lasts[k]
+            last = limit if isinstance(limit, SSAValue) else scalar_const(b, limit, ix)
             checks = [
                 b.insert(arith.CmpiOp(pos, scalar_const(b, 0, ix), "sge")).results[0],
                 b.insert(arith.CmpiOp(pos, last, "sle")).results[0],
@@ -1005,11 +1006,11 @@ def lower_batch_norm(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> 
 
     out = _elementwise_typed(lw, out_t, [x, g, bt, m, v], body)
     # the statistics handed back as the result's fields are typed (a `?` channel count)
-    fields = [signless(t) for t in op.result.type.types.data[1:]]  # pyright: ignore[reportAttributeAccessIssue]
-    handed = [
-        a if a.type == t else lw.insert(tensor.CastOp(a, t)).results[0]
-        for a, t in zip((mean, var), fields, strict=True)
-    ]
+    handed = []
+    for a, field in zip((mean, var), op.result.type.types.data[1:], strict=True):  # pyright: ignore[reportAttributeAccessIssue]
+        t = signless(field)
+        assert isinstance(t, TensorType)
+        handed.append(a if a.type == t else lw.insert(tensor.CastOp(a, t)).results[0])
     return [out, *handed]
 
 
