@@ -91,24 +91,42 @@ def @main(%x: Tensor[(?, ?, ?, 3), float32], %w: Tensor[(3, 3, 3, 4), float32]) 
    nn.avg_pool2d(%x, pool_size=[2, 2], layout="NHWC", out_layout="NCHW"),
    nn.adaptive_avg_pool2d(%x, output_size=[3], layout="NHWC"))
 }""",
-    # A transposed convolution (a decoder's upsampling) with a `?` batch.
+    # Pooling treats each channel alike: a `?` channel axis too, with `?` or static H, W.
+    "pool_channels": """
+def @main(%x: Tensor[(?, ?, ?, ?), float32], %y: Tensor[(1, ?, 6, 5), float32]) {
+  (nn.max_pool2d(%x, pool_size=[2, 2], padding=[1, 1]), nn.avg_pool2d(%x, pool_size=[2, 2]),
+   nn.global_max_pool2d(%x), nn.adaptive_avg_pool2d(%x, output_size=[2, 2]),
+   nn.max_pool2d(%y, pool_size=[2, 2]), nn.avg_pool2d(%y, pool_size=[3, 3], strides=[2, 2]),
+   nn.global_avg_pool2d(%y), nn.adaptive_avg_pool2d(%y, output_size=[3, 2]))
+}""",
+    # A transposed convolution (a decoder's upsampling) with a `?` batch, and with `?`
+    # spatial dims (each output size from the run-time input size): strided, dilated,
+    # asymmetrically padded, grouped, and the kernel-is-the-strides case.
     "conv_transpose": """
-def @main(%x: Tensor[(?, 3, 5, 5), float32], %w: Tensor[(3, 4, 3, 3), float32]) {
+def @main(%x: Tensor[(?, 3, 5, 5), float32], %w: Tensor[(3, 4, 3, 3), float32],
+          %y: Tensor[(?, 4, ?, ?), float32], %v: Tensor[(4, 3, 3, 2), float32],
+          %u: Tensor[(4, 2, 2, 2), float32]) {
   (nn.conv2d_transpose(%x, %w, strides=[2, 2], padding=[1, 1], output_padding=[1, 1]),
-   nn.conv2d_transpose(%x, %w))
+   nn.conv2d_transpose(%x, %w),
+   nn.conv2d_transpose(%y, %v, strides=[2, 3], padding=[1, 0, 2, 1], output_padding=[1, 0],
+     dilation=[1, 2]),
+   nn.conv2d_transpose(%y, %v), nn.conv2d_transpose(%y, %u, strides=[2, 2]),
+   nn.conv2d_transpose(%y, %u, groups=2, padding=[1, 1]))
 }""",
     "norms": """
 def @main(%x: Tensor[(?, 4, 6), float32], %g: Tensor[(6), float32], %b: Tensor[(6), float32],
           %g4: Tensor[(4), float32], %b4: Tensor[(4), float32]) {
   (nn.layer_norm(%x, %g, %b), nn.group_norm(%x, %g4, %b4, num_groups=2), nn.prelu(%x, %g4))
 }""",
-    # Tuple-typed operators: each field sized from the data (the channel axis static).
+    # Tuple-typed operators: each field sized from the data (a `?` channel axis too).
     "batch_norm": """
 def @main(%x: Tensor[(?, 3, ?, ?), float32], %g: Tensor[(3), float32], %b: Tensor[(3), float32],
-          %y: Tensor[(?, 3), float32]) {
+          %y: Tensor[(?, 3), float32], %z: Tensor[(2, ?, 4), float32]) {
   %0 = nn.batch_norm(%x, %g, %b, %g, %b, epsilon=0.5f);
   %1 = nn.dropout(%y);
-  (%0.0, %0.1, %0.2, %1.0, %1.1, collapse_sum_to(%y, shape=[1, 3]))
+  %2 = mean(%z, axis=[0, 2]);
+  %3 = nn.batch_norm(%z, %2, %2, %2, abs(%2), axis=1);
+  (%0.0, %0.1, %0.2, %1.0, %1.1, collapse_sum_to(%y, shape=[1, 3]), %3.0, %3.1)
 }""",
     "misc": """
 def @main(%x: Tensor[(?, 3), float32], %y: Tensor[(?, 3), float32]) {
@@ -134,10 +152,21 @@ def @main(%x: Tensor[(?, 4), float32]) {
    nn.pad(%x, 0f, pad_width=[[0, 0], [2, 1]], pad_mode="reflect"),
    nn.pad(%x, 0f, pad_width=[[1, 1], [2, 1]], pad_mode="edge"))
 }""",
+    # With `?` spatial dims each `?` axis' weights are built at run time from its size.
     "resize": """
-def @main(%x: Tensor[(?, 3, 4, 4), float32]) {
+def @main(%x: Tensor[(?, 3, 4, 4), float32], %y: Tensor[(?, 2, ?, ?), float32],
+          %z: Tensor[(1, ?, 5, ?), float32]) {
   (image.resize2d(%x, size=[6, 3], method="linear"),
-   image.resize2d(%x, size=[8, 8], method="nearest_neighbor"))
+   image.resize2d(%x, size=[8, 8], method="nearest_neighbor"),
+   image.resize2d(%y, size=[7, 3], method="linear"),
+   image.resize2d(%y, size=[2, 9], method="nearest_neighbor", rounding_method="round",
+     coordinate_transformation_mode="align_corners"),
+   image.resize2d(%y, size=[3, 4], method="cubic", antialias=True),
+   image.resize2d(%y, size=[6, 6], method="cubic", cubic_exclude=1, cubic_alpha=-0.75f,
+     coordinate_transformation_mode="asymmetric"),
+   image.resize2d(%y, size=[4, 5], method="linear", coordinate_transformation_mode=
+     "tf_crop_and_resize", roi=[0.1f, -0.2f, 0.9f, 1.2f], extrapolation_value=-2f),
+   image.resize2d(%z, size=[3, 4], method="linear", layout="NHWC", out_dtype="int8"))
 }""",
     "counts": """
 def @main(%x: Tensor[(?, 3, ?), float32], %i: Tensor[(?), int32]) {
@@ -184,11 +213,12 @@ def _inputs(module, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
 
 class _Compiled(dict):
     """Each program loaded and compiled once, when a test first needs it (-O1; -O3 for the
-    MLP: fused groups)."""
+    MLP and the resizes: fused groups)."""
 
     def __missing__(self, name: str):  # noqa: ANN204
         module = load_program(HEADER + PROGRAMS[name], "relay").module
-        self[name] = (module, compile(module, opt=3 if name == "mlp" else 1, cache=False))
+        opt = 3 if name in ("mlp", "resize") else 1
+        self[name] = (module, compile(module, opt=opt, cache=False))
         return self[name]
 
 
@@ -263,15 +293,16 @@ def @main(%x: Tensor[(?, 3), float32]) {
 
 def test_dims_a_shape_function_refuses_are_a_located_error():
     module = load_program(
-        HEADER + "def @main(%x: Tensor[(3, ?), float32], %g: Tensor[(?), float32]) {\n"
-        "  nn.batch_norm(%x, %g, %g, %g, %g).0\n}\n",
+        HEADER
+        + "def @main(%x: Tensor[(1, ?, 5, 5), float32], %w: Tensor[(4, 3, 3, 3), float32]) {\n"
+        "  nn.conv2d(%x, %w)\n}\n",
         "relay",
-        filename="bn.rly",
+        filename="conv.rly",
     ).module
-    with pytest.raises(RelayError, match="'nn.batch_norm' with these \\? dimensions") as e:
+    with pytest.raises(RelayError, match="'nn.conv2d' with these \\? dimensions") as e:
         compile(module, opt=0, cache=False)
-    assert "the channel axis (axis) must not be ?" in str(e.value)
-    assert str(location_of(e.value.at)) == "bn.rly:3:3"
+    assert "only a ? batch and ? spatial dims (H, W) of the data" in str(e.value)
+    assert str(location_of(e.value.at)) == "conv.rly:3:3"
 
 
 NO_SHAPE_FUNCTION = {
@@ -577,6 +608,12 @@ def test_relay_run_takes_the_shape_from_the_inputs(tmp_path: Path, capsys):
             "'nn.pad': padded axis 1 needs more than 2 elements",
         ),
         ("argmax(%a, axis=[0])", (0, 3), "'argmax' over no elements"),
+        (
+            "nn.conv2d_transpose(expand_dims(%a, axis=0, num_newaxis=2), "
+            "reshape(%w, newshape=[1, 1, 2, 3]), padding=[1, 1])",
+            (1, 3),
+            "'nn.conv2d_transpose': the padding leaves an empty output",
+        ),
         (
             "nn.batch_norm(%w, %g, %g, %g, %g).0".replace("%g", "sum(%a, axis=[0])"),
             (3, 2),

@@ -375,6 +375,120 @@ def test_split_of_run_time_sizes(tmp_path: Path):
     )
 
 
+def test_split_into_num_outputs_of_a_symbolic_axis(tmp_path: Path):
+    """Split's num_outputs over a `?` axis: parts of ceil(L / parts), the last what is left
+    (ONNX's uneven split), sized at run time; parts that cannot add up to L are an error."""
+    from onnx import TensorProto, helper
+
+    node = helper.make_node("Split", ["x"], ["a", "b", "c"], axis=-1, num_outputs=3)
+    x_info = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, "L"])
+    module = _model(tmp_path, node, [x_info], ["a", "b", "c"], 18)
+    exe = compile(module, opt=1, cache=False)
+    rng = np.random.default_rng(3)
+    for length in (2, 3, 7, 8, 9):
+        x = rng.standard_normal((2, length)).astype(np.float32)
+        chunk = -(-length // 3)
+        want = [x[:, :chunk], x[:, chunk : 2 * chunk], x[:, 2 * chunk :]]
+        _check(module, exe, {"x": x}, want)
+    node = helper.make_node("Split", ["x"], ["a", "b", "c", "d"], axis=1, num_outputs=4)
+    module = _model(tmp_path, node, [x_info], ["a", "b", "c", "d"], 18)
+    exe = compile(module, opt=1, cache=False)
+    x = np.ones((2, 5), np.float32)  # parts of 2, 2, 1 and -1: the element count check
+    _expect_error(module, exe, {"x": x}, "'dyn.reshape'", "'dyn.reshape' failed at run time")
+
+
+def test_expand_to_a_shape_with_constant_parts_keeps_them_static(tmp_path: Path):
+    """Expand to Concat(N, [2, 3]) (N read at run time): the constant sizes stay static,
+    so what follows (a Split of axis 1, a Squeeze) imports as for static dims."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    nodes = [
+        helper.make_node("Constant", [], ["c"], value_ints=[2, 3]),
+        helper.make_node("Concat", ["n", "c"], ["shape"], axis=0),
+        helper.make_node("Expand", ["x", "shape"], ["y"]),
+        helper.make_node("Split", ["y"], ["a", "b"], axis=1, num_outputs=2),
+        helper.make_node("Squeeze", ["a"], ["z"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "expand",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3]),
+            helper.make_tensor_value_info("n", TensorProto.INT64, [1]),
+        ],
+        [helper.make_tensor_value_info(k, 0, None) for k in ("y", "z")],
+    )
+    path = tmp_path / "model.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), path)
+    module = load_program(path).module
+    assert "-> tuple<tensor<?x2x3xf32>, tensor<?x3xf32>>" in str(module)
+    exe = compile(module, opt=1, cache=False)
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    for n in (1, 4):
+        y = np.broadcast_to(x, (n, 2, 3))
+        _check(module, exe, {"x": x, "n": np.array([n], np.int64)}, [y, y[:, 0]])
+
+
+def test_slice_and_squeeze_of_symbolic_axes(tmp_path: Path):
+    """Constant Slice bounds on a `?` axis are clamped to its run-time size; a Squeeze
+    naming a `?` axis checks that it is 1 at run time (dyn.reshape's element count)."""
+    from onnx import TensorProto, helper
+
+    info = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", "L"])
+    starts, ends = helper.make_tensor("s", 7, [1], [1]), helper.make_tensor("e", 7, [1], [-1])
+    node = helper.make_node("Slice", ["x", "s", "e"], ["y"])
+    module = _with_constants(tmp_path, node, info, [starts, ends])
+    exe = compile(module, opt=1, cache=False)
+    rng = np.random.default_rng(4)
+    for n in (1, 3, 5):
+        x = rng.standard_normal((n, 2)).astype(np.float32)
+        _check(module, exe, {"x": x}, [x[1:-1]])
+    axes = helper.make_tensor("a", 7, [1], [0])
+    node = helper.make_node("Squeeze", ["x", "a"], ["y"])
+    module = _with_constants(tmp_path, node, info, [axes])
+    exe = compile(module, opt=1, cache=False)
+    x = rng.standard_normal((1, 4)).astype(np.float32)
+    _check(module, exe, {"x": x}, [x[0]])
+    x = rng.standard_normal((2, 4)).astype(np.float32)
+    _expect_error(module, exe, {"x": x}, "'dyn.reshape'", "'dyn.reshape' failed at run time")
+
+
+def _with_constants(tmp_path: Path, node: Any, info: Any, constants: list[Any]) -> Any:  # noqa: ANN401
+    import onnx
+    from onnx import helper
+
+    graph = helper.make_graph(
+        [node], "g", [info], [helper.make_tensor_value_info("y", 0, None)], constants
+    )
+    path = tmp_path / "model.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    return load_program(path).module
+
+
+@pytest.mark.parametrize(
+    "name", ["test_affine_grid_2d_expanded", "test_affine_grid_2d_align_corners_expanded"]
+)
+def test_expanded_affine_grid_imports_from_its_inputs(name: str):
+    """The expanded AffineGrid 2-d node tests, imported from their inputs' shapes alone (the
+    size a run-time value, as `relay-run -i` gives it): an Expand to Concat(N, [2, 3]), a
+    Split of a `?` axis into num_outputs parts, Squeezes and Slices of `?` dims."""
+    import warnings
+
+    from onnx.backend.test.case import node
+
+    from relay_opt.frontends.onnx.importer import import_onnx
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        [case] = [c for c in node.collect_testcases(None) if c.name == name]
+    inputs, outputs = case.data_sets[0]
+    module = import_onnx(case.model, {"theta": [2, 2, 3], "size": [4]}).module
+    exe = compile(module, opt=1, cache=False)
+    for got in (exe(*inputs), interpret(module, list(inputs))):
+        np.testing.assert_allclose(got, outputs[0], rtol=1e-5, atol=1e-5)  # pyright: ignore[reportArgumentType]
+
+
 @pytest.mark.parametrize("reduction", ["none", "max"])
 def test_scatter_elements_of_run_time_indices(tmp_path: Path, reduction: str):
     from onnx import TensorProto, helper

@@ -9,6 +9,7 @@ names the node and the operator.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Sequence
 
@@ -1414,10 +1415,24 @@ def squeeze(n: Node) -> Value:
         if axes is None
         else {n.axis(a, len(shape)) for a in axes}
     )
+    kept = [i for i in range(len(shape)) if i not in drop]
+    if any(shape[a] == DYNAMIC for a in drop):
+        # A named `?` axis: dyn.reshape to the other sizes, whose element count check fails
+        # when it is not 1 at run time; the static sizes stay static.
+        sizes = n.op("take", n.op("shape_of", x, dtype="int64"), np.array(kept, np.int64))
+        out = n.op("dyn.reshape", x, sizes)
+        static = [shape[i] for i in kept]
+        if all(d == DYNAMIC for d in static):
+            return out
+        return n.op("reshape", out, newshape=[0 if d == DYNAMIC else d for d in static])
     for a in drop:
         if shape[a] != 1:
             raise n.error(f"cannot squeeze axis {a} of size {shape[a]}")
-    return n.reshape(x, [d for i, d in enumerate(shape) if i not in drop])
+    if axes is None and DYNAMIC in shape:
+        # Without axes a `?` dim is kept, as if it were not 1 at run time (ONNX's shape
+        # inference cannot squeeze it either); the static dims of 1 go.
+        return n.op("squeeze", x, axis=sorted(drop)) if drop else x
+    return n.reshape(x, [shape[i] for i in kept])
 
 
 @converter("Unsqueeze")
@@ -1449,6 +1464,8 @@ def concat(n: Node) -> Value:
 
 
 def _slice(n: Node, x: Value, axis: int, start: int, stop: int, step: int = 1) -> Value:
+    if DYNAMIC in n.shape(x):  # the other axes whole, whatever their run-time sizes
+        return n.op("strided_slice", x, begin=[start], end=[stop], strides=[step], axes=[axis])
     rank = n.rank(x)
     begin, end, strides = [0] * rank, list(n.shape(x)), [1] * rank
     begin[axis], end[axis], strides[axis] = start, stop, step
@@ -1469,6 +1486,8 @@ def split(n: Node) -> Sequence[Value]:
         sizes = list(n.attr("split"))
     else:
         parts = n.attr("num_outputs", n.num_outputs)
+        if shape[axis] == DYNAMIC:
+            return runtime_axes.split_parts(n, x, axis, parts)
         chunk = -(-shape[axis] // parts)
         sizes = [min(chunk, shape[axis] - i * chunk) for i in range(parts)]
     if sum(sizes) != shape[axis]:
@@ -1499,6 +1518,9 @@ def slice_(n: Node) -> Value:
         axes = list(range(len(starts))) if ax is None else [int(v) for v in ax.reshape(-1)]
         st = n.const_input(4, "steps")
         steps = [1] * len(starts) if st is None else [int(v) for v in st.reshape(-1)]
+        if any(shape[n.axis(a, len(shape))] == DYNAMIC for a in axes):
+            # constant bounds on a `?` axis: ONNX's clamping needs its run-time size
+            return _slice_at_run_time(n, x)
     out = x
     per_axis(n, len(starts), ends=ends, axes=axes, steps=steps)
     for start, end, axis, step in zip(starts, ends, axes, steps, strict=True):
@@ -1617,7 +1639,44 @@ def _expand_at_run_time(n: Node, x: Value, shape: Value) -> Value:
         ones = np.ones(rank - len(in_shape), np.int64)
         padded = n.op("concatenate", [ones, sizes], axis=0) if len(ones) else sizes
     out = n.op("where", n.op("equal", shape, n.scalar(1, "int64")), padded, shape)
-    return n.op("dyn.broadcast_to", x, out)
+    y = n.op("dyn.broadcast_to", x, out)
+    # Sizes known while importing (a constant part of the shape: Concat(N, [2, 3]), or a 1
+    # facing a static dim) stay static: a reshape keeps the `?` ones (code 0) and names them.
+    target = known_elements(shape)
+    data = [1] * (rank - len(in_shape)) + list(in_shape)
+    static = [
+        t if t is not None and t != 1 else d if t == 1 and d != DYNAMIC else None
+        for t, d in zip(target, data, strict=True)
+    ]
+    if all(s is None for s in static):
+        return y
+    return n.op("reshape", y, newshape=[0 if s is None else s for s in static])
+
+
+def known_elements(v: Value) -> list[int | None]:
+    """The elements of a 1-d integer tensor of static length, computed at run time, that are
+    known while importing (None for the others): a constant's, and a concatenation's or an
+    integer cast's from their operands'."""
+    from xdsl.dialects.builtin import IntegerType
+
+    from relay_opt.dialects.relay.constants import numpy_from_dense
+    from relay_opt.dialects.relay.core import ConstantOp, TupleOp
+    from relay_opt.dialects.relay.ops.elementwise import Cast
+    from relay_opt.dialects.relay.ops.transform import Concatenate
+
+    if isinstance(v, np.ndarray):
+        return [int(e) for e in v.reshape(-1)]
+    (length,) = v.type.get_shape()  # pyright: ignore[reportAttributeAccessIssue]
+    owner = v.owner
+    known: list[int | None] = [None] * length
+    if isinstance(owner, ConstantOp):
+        with contextlib.suppress(Exception):  # a weight's dense_resource: not read here
+            known = [int(e) for e in numpy_from_dense(owner.value).reshape(-1)]  # pyright: ignore
+    elif isinstance(owner, Cast) and isinstance(owner.operands[0].type.element_type, IntegerType):  # pyright: ignore
+        known = known_elements(owner.operands[0])
+    elif isinstance(owner, Concatenate) and isinstance(owner.operands[0].owner, TupleOp):
+        known = [e for f in owner.operands[0].owner.fields for e in known_elements(f)]
+    return known if len(known) == length else [None] * length
 
 
 @converter("Tile")

@@ -278,6 +278,22 @@ def _built_apart(n: Node, build: Callable[[int], Value], d: int) -> tuple[Block,
         graph.block, graph._materialized = outer_block, outer_constants  # noqa: SLF001
 
 
+def split_parts(n: Node, x: Value, axis: int, parts: int) -> list[Value]:
+    """ONNX Split into `parts` outputs of a `?` axis of length L: parts of ceil(L / parts)
+    elements, the last one what is left (ONNX's uneven split), sized at run time. Parts
+    that cannot add up to L (5 in 4 parts: 2, 2, 1 and -1) fail split_sizes' element count
+    check, as they are an import error for a static axis."""
+    length = n.op("take", _sizes(n, x), np.array(axis, np.int64))
+    chunk = n.op(
+        "floor_divide",
+        n.op("add", length, np.array(parts - 1, np.int64)),
+        np.array(parts, np.int64),
+    )
+    before = n.op("multiply", np.arange(parts, dtype=np.int64), chunk)
+    sizes = n.op("minimum", chunk, n.op("subtract", length, before))
+    return split_sizes(n, x, axis, sizes)
+
+
 def split_sizes(n: Node, x: Value, axis: int, sizes: Value) -> list[Value]:
     """ONNX Split whose part sizes are known only at run time: one part per output, each a
     `dyn.strided_slice` at the sum of the sizes before it (every dim `?`). Sizes that do not

@@ -63,7 +63,7 @@ from relay_opt.dialects.relay.ops.nn import (
 )
 from relay_opt.dialects.relay.ops.transform import LayoutTransform
 from relay_opt.dialects.relay.registry import RelayOperatorOp
-from relay_opt.dialects.relay.types import tensor_dtype, tensor_type
+from relay_opt.dialects.relay.types import DYNAMIC, tensor_dtype, tensor_type
 from relay_opt.lowering.convert_relay_to_linalg import (
     Lowerer,
     RuntimeDim,
@@ -382,10 +382,15 @@ def lower_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
 
 
 def _zero_inserted(
-    lw: Lowerer, x: SSAValue, strides: Sequence[int], before: Sequence[int], shape: Sequence[int]
+    lw: Lowerer,
+    x: SSAValue,
+    strides: Sequence[int],
+    before: Sequence[int],
+    shape: Sequence[int | SSAValue],
 ) -> SSAValue:
-    """An NCHW buffer of `shape` holding x[n, c, y, x] at (before[0] + y * sh, before[1] + x * sw)
-    and zeros elsewhere (`before` may be negative: the buffer then starts inside x's span)."""
+    """An NCHW buffer of `shape` (ints, or run-time sizes for x's `?` dims) holding
+    x[n, c, y, x] at (before[0] + y * sh, before[1] + x * sw) and zeros elsewhere (`before`
+    may be negative: the buffer then starts inside x's span)."""
     from xdsl.dialects.builtin import IndexType
 
     from relay_opt.lowering.convert_relay_to_linalg.structured import index
@@ -393,7 +398,14 @@ def _zero_inserted(
     t = x.type
     assert isinstance(t, TensorType)
     in_shape = t.get_shape()
-    out_t = TensorType(t.element_type, list(shape))
+    out_t = TensorType(t.element_type, [n if isinstance(n, int) else DYNAMIC for n in shape])
+    # The last input position along each spatial axis, read at run time for a `?` axis.
+    lasts = [
+        (in_shape[k] - 1) * stride
+        if in_shape[k] >= 0
+        else ((RuntimeDim.of(lw, x, k) - 1) * stride).value
+        for k, stride in zip((2, 3), strides, strict=True)
+    ]
 
     def body(b: Builder, a: Sequence[SSAValue]) -> SSAValue:
         ix = IndexType()
@@ -401,7 +413,8 @@ def _zero_inserted(
         coords = [index(b, 0), index(b, 1)]
         for k, (stride, offset) in enumerate(zip(strides, before, strict=True)):
             pos = b.insert(arith.SubiOp(index(b, k + 2), scalar_const(b, offset, ix))).results[0]
-            last = scalar_const(b, (in_shape[k + 2] - 1) * stride, ix)
+            limit = lasts[k]
+            last = limit if isinstance(limit, SSAValue) else scalar_const(b, limit, ix)
             checks = [
                 b.insert(arith.CmpiOp(pos, scalar_const(b, 0, ix), "sge")).results[0],
                 b.insert(arith.CmpiOp(pos, last, "sle")).results[0],
@@ -419,9 +432,9 @@ def _zero_inserted(
         value = b.insert(tensor.ExtractOp(x, coords, t.element_type)).results[0]
         return b.insert(arith.SelectOp(valid, value, scalar_const(b, 0, t.element_type))).results[0]
 
-    return generic(
-        lw, [], [empty(lw, out_t)], [amap(4, [d(i) for i in range(4)])], [PARALLEL] * 4, body
-    )[0]
+    sizes = [n for n in shape if not isinstance(n, int)]
+    init = lw.insert(tensor.EmptyOp(sizes, out_t)).results[0]
+    return generic(lw, [], [init], [amap(4, [d(i) for i in range(4)])], [PARALLEL] * 4, body)[0]
 
 
 @lowering(Conv2DTranspose)
@@ -434,7 +447,7 @@ def lower_conv2d_transpose(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue
     if (cast := _in_out_dtype(lw, op)) is not None:
         return cast
     x, w = args
-    n, cin = shape_of(x)[:2]
+    cin = shape_of(x)[1]
     _, opg, kh, kw = shape_of(w)
     out_shape = signless(op.result.type).get_shape()  # pyright: ignore[reportAttributeAccessIssue]
     cpg = cin // attrs.groups
@@ -442,14 +455,40 @@ def lower_conv2d_transpose(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue
     top, left, _, _ = padding4(attrs.padding)
     no_overlap = (kh, kw, dh, dw) == (sh, sw, 1, 1) and tuple(padding4(attrs.padding)) == (0,) * 4
     h, w_in = shape_of(x)[2:]
-    if no_overlap and attrs.groups == 1 and list(out_shape[2:]) == [h * sh, w_in * sw]:
+    dynamic = min(h, w_in) < 0
+    if (
+        not dynamic
+        and no_overlap
+        and attrs.groups == 1
+        and list(out_shape[2:]) == [h * sh, w_in * sw]
+    ):
         return _conv2d_transpose_as_matmul(lw, op, x, w)
+    dims = lw.result_dims()
+    if dynamic:  # the padding may leave no output for a `?` axis (the type relation's error)
+        empty_output: SSAValue | None = None
+        for size in dims[2:]:
+            if isinstance(size, SSAValue):
+                below = lw.insert(arith.CmpiOp(size, c_index(lw, 1), "slt")).results[0]
+                if empty_output is not None:
+                    below = lw.insert(arith.OrIOp(empty_output, below)).results[0]
+                empty_output = below
+        assert empty_output is not None
+        lw.objects.fail_if(
+            op, empty_output, "'nn.conv2d_transpose': the padding leaves an empty output"
+        )
     # loops: n, o, y, x, c (within the group), i, j; the weight is IOHW, read flipped.
     channel = d(4) if attrs.groups == 1 else (d(1) // opg) * cpg + d(4)
     out_in_group = d(1) if attrs.groups == 1 else d(1) % opg
     mac = _mac(_dtype(op))
     before = ((kh - 1) * dh - top, (kw - 1) * dw - left)
-    buffer = (n, cin, out_shape[2] + (kh - 1) * dh, out_shape[3] + (kw - 1) * dw)
+    buffer = (
+        dims[0],
+        cin,
+        *(
+            size + span if isinstance(size, int) else (RuntimeDim(lw, size) + span).value
+            for size, span in ((dims[2], (kh - 1) * dh), (dims[3], (kw - 1) * dw))
+        ),
+    )
     xp = _zero_inserted(lw, x, (sh, sw), before, buffer)
     # The window operand only gives the reduction loops (channels in the group, the flipped
     # kernel) their bounds: no other operand reads them by a plain loop index.
@@ -933,15 +972,17 @@ def lower_batch_norm(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> 
     axis = normalize_axis(op.attrs.axis, rank)
     out_t = op.result.type.types.data[0]  # pyright: ignore[reportAttributeAccessIssue]
     _size_first_field(lw, out_t, x)
-    # The channel axis is static (the shape function refuses a `?` one); a `?` statistic
-    # must have that length at run time.
+    # A statistic must have the channel count at run time when either is `?`; a `?` one
+    # facing a static channel axis is then read as static.
     channels = shape_of(x)[axis]
+    count = channels if channels >= 0 else RuntimeDim.of(lw, x, axis).value
     stats = []
     for a in (gamma, beta, mean, var):
-        if shape_of(a)[0] < 0:
-            lw.check_equal(
-                op, RuntimeDim.of(lw, a, 0).value, channels, "a statistic's length differs"
-            )
+        if shape_of(a)[0] < 0 or channels < 0:
+            length = shape_of(a)[0]
+            length = length if length >= 0 else RuntimeDim.of(lw, a, 0).value
+            lw.check_equal(op, length, count, "a statistic's length differs")
+        if shape_of(a)[0] < 0 and channels >= 0:
             a = lw.insert(tensor.CastOp(a, TensorType(a.type.element_type, [channels]))).results[0]  # pyright: ignore[reportAttributeAccessIssue]
         stats.append(a)
     gamma, beta, mean, var = stats
@@ -964,7 +1005,13 @@ def lower_batch_norm(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> 
         return y if t == out else b.insert(arith.TruncFOp(y, out)).results[0]
 
     out = _elementwise_typed(lw, out_t, [x, g, bt, m, v], body)
-    return [out, mean, var]
+    # the statistics handed back as the result's fields are typed (a `?` channel count)
+    handed = []
+    for a, field in zip((mean, var), op.result.type.types.data[1:], strict=True):  # pyright: ignore[reportAttributeAccessIssue]
+        t = signless(field)
+        assert isinstance(t, TensorType)
+        handed.append(a if a.type == t else lw.insert(tensor.CastOp(a, t)).results[0])
+    return [out, *handed]
 
 
 def _size_first_field(lw: Lowerer, field_t: Attribute, like: SSAValue) -> None:

@@ -13,6 +13,7 @@ import numpy as np
 from xdsl.builder import Builder
 from xdsl.dialects import arith, math, tensor
 from xdsl.dialects.builtin import IndexType, TensorType, TupleType, f64, i1, i64
+from xdsl.dialects.linalg import ops as linalg
 from xdsl.ir import SSAValue
 from xdsl.ir.affine import AffineDimExpr, AffineExpr
 
@@ -835,6 +836,7 @@ def _separable(
 def _convert(lw: Lowerer, x: SSAValue, src: str, dst: str) -> SSAValue:
     """x converted elementwise from Relay dtype `src` to `dst` (numpy's astype)."""
     from relay_opt.dialects.relay.types import element_type
+    from relay_opt.lowering.convert_relay_to_linalg import RuntimeDim
     from relay_opt.lowering.convert_relay_to_linalg.elementwise import cast_scalar
 
     t = signless(x.type)
@@ -842,10 +844,11 @@ def _convert(lw: Lowerer, x: SSAValue, src: str, dst: str) -> SSAValue:
     element = signless(element_type(dst))
     out_t = TensorType(element, t.get_shape())
     identity = amap(4, [d(i) for i in range(4)])
+    sizes = [RuntimeDim.of(lw, x, k).value for k, n in enumerate(t.get_shape()) if n < 0]
     return generic(
         lw,
         [x],
-        [lw.sized_empty(out_t)],
+        [lw.insert(tensor.EmptyOp(sizes, out_t)).results[0]],
         [identity, identity],
         [PARALLEL] * 4,
         lambda b, a: cast_scalar(b, a[0], src, dst, element),
@@ -898,19 +901,24 @@ def _contract_axis(
     dtype: str,
 ) -> SSAValue:
     """out[.., i, ..] = sum_k m[i, k] * x[.., k, ..] over spatial `axis` (0: H, 1: W), in
-    Relay dtype `dtype` (x's)."""
+    Relay dtype `dtype` (x's); m is a numpy matrix or a tensor built at run time (a `?`
+    axis). The result's other `?` dims are x's."""
     from relay_opt.dialects.relay.constants import dense_from_numpy
+    from relay_opt.lowering.convert_relay_to_linalg import RuntimeDim
     from relay_opt.lowering.convert_relay_to_linalg.nn import _mac
-    from relay_opt.lowering.convert_relay_to_linalg.structured import REDUCTION, filled
+    from relay_opt.lowering.convert_relay_to_linalg.structured import REDUCTION, scalar_const
 
     t = signless(x.type)
     assert isinstance(t, TensorType)
-    # Unsigned weights (0 or 1) are built signless: the same bits, the body's type.
-    attr = dense_from_numpy(
-        m.astype(np.float64).astype(np.float32 if dtype == "float32" else m.dtype),
-        dtype.removeprefix("u"),
-    )
-    weights = lw.insert(arith.ConstantOp(attr, attr.type)).results[0]
+    if isinstance(m, SSAValue):
+        weights = m
+    else:
+        # Unsigned weights (0 or 1) are built signless: the same bits, the body's type.
+        attr = dense_from_numpy(
+            m.astype(np.float64).astype(np.float32 if dtype == "float32" else m.dtype),
+            dtype.removeprefix("u"),
+        )
+        weights = lw.insert(arith.ConstantOp(attr, attr.type)).results[0]
     # loops: n, c, h, w, k (k runs over the input's `axis`)
     spatial_in = [d(4), d(3)] if axis == 0 else [d(2), d(4)]
 
@@ -918,14 +926,17 @@ def _contract_axis(
         return [d(0), *s, d(1)] if nhwc else [d(0), d(1), *s]
 
     out_shape = list(shape_of(t))
-    out_shape[(1 if nhwc else 2) + axis] = m.shape[0]
+    out_shape[(1 if nhwc else 2) + axis] = shape_of(weights)[0]
     out_t = TensorType(t.element_type, out_shape)
     maps = [
         amap(5, layout(spatial_in)),
         amap(5, [d(2 + axis), d(4)]),
         amap(5, layout([d(2), d(3)])),
     ]
-    init = filled(lw, out_t, 0)
+    sizes = [RuntimeDim.of(lw, x, k).value for k, n in enumerate(out_shape) if n < 0]
+    init = lw.insert(tensor.EmptyOp(sizes, out_t)).results[0]
+    zero = scalar_const(lw, 0, t.element_type)
+    init = lw.insert(linalg.FillOp([zero], [init], [out_t])).results[0]
     return generic(lw, [x, weights], [init], maps, [PARALLEL] * 4 + [REDUCTION], _mac(dtype))[0]
 
 
@@ -1063,11 +1074,13 @@ def lower_resize2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SS
     else:
         compute = "float64"
     rounded = attrs.method != "nearest_neighbor" and dst.startswith(("int", "uint"))
+    x = args[0] if compute == src else _convert(lw, args[0], src, compute)
+    if h < 0 or w < 0:
+        return _dynamic_resize2d(lw, op, x, compute, dst, rounded)
     (rows, out_h), (cols, out_w) = (
         resize_axis_weights(attrs, 0, h),
         resize_axis_weights(attrs, 1, w),
     )
-    x = args[0] if compute == src else _convert(lw, args[0], src, compute)
     x = _separable(lw, op, x, rows, cols, compute)
     outside = out_h[:, None] | out_w[None, :]
     if not outside.any() and not rounded:
@@ -1075,10 +1088,58 @@ def lower_resize2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SS
     return _extrapolate(lw, x, outside, attrs.extrapolation_value, nhwc, compute, dst, rounded)
 
 
+def _dynamic_resize2d(
+    lw: Lowerer, op: RelayOperatorOp, x: SSAValue, compute: str, dst: str, rounded: bool
+) -> SSAValue:
+    """resize2d of data with a `?` spatial axis (x in the compute dtype): the two
+    contractions, each `?` axis' weights built at run time from its size (resize_weights.py),
+    a static axis' from the registry's; then tf_crop_and_resize's extrapolation and the
+    conversion to out_dtype as the static path does."""
+    from relay_opt.dialects.relay.constants import dense_from_numpy
+    from relay_opt.dialects.relay.ops.transform import resize_axis_weights
+    from relay_opt.lowering.convert_relay_to_linalg import RuntimeDim
+    from relay_opt.lowering.convert_relay_to_linalg.resize_weights import runtime_resize_weights
+
+    attrs = op.attrs
+    nhwc = attrs.layout == "NHWC"
+    masks: list[SSAValue] = []
+    for axis, at in enumerate((1, 2) if nhwc else (2, 3)):
+        size = shape_of(x)[at]
+        if size < 0:
+            weights, outside = runtime_resize_weights(
+                lw, attrs, axis, RuntimeDim.of(lw, x, at).value, compute
+            )
+        else:
+            weights, outside_np = resize_axis_weights(attrs, axis, size)
+            outside = None
+            if attrs.coordinate_transformation_mode == "tf_crop_and_resize":
+                attr = dense_from_numpy(outside_np, "bool")
+                outside = lw.insert(arith.ConstantOp(attr, attr.type)).results[0]
+        if outside is not None:
+            masks.append(outside)
+        x = _contract_axis(lw, op, x, weights, axis, nhwc, compute)
+    if not masks and not rounded:
+        return x if compute == dst else _convert(lw, x, compute, dst)
+    oh, ow = attrs.size
+    mask_t = TensorType(i1, [oh, ow])
+    if masks:  # tf_crop_and_resize: outside either axis' roi
+
+        def either(b: Builder, a: Sequence[SSAValue]) -> SSAValue:
+            return b.insert(arith.OrIOp(a[0], a[1])).results[0]
+
+        init = lw.insert(tensor.EmptyOp([], mask_t)).results[0]
+        maps = [amap(2, [d(0)]), amap(2, [d(1)]), amap(2, [d(0), d(1)])]
+        mask = generic(lw, masks, [init], maps, [PARALLEL] * 2, either)[0]
+    else:
+        attr = dense_from_numpy(np.zeros((oh, ow), bool), "bool")
+        mask = lw.insert(arith.ConstantOp(attr, attr.type)).results[0]
+    return _extrapolate(lw, x, mask, attrs.extrapolation_value, nhwc, compute, dst, rounded)
+
+
 def _extrapolate(
     lw: Lowerer,
     x: SSAValue,
-    outside: np.ndarray,
+    outside: np.ndarray | SSAValue,
     value: float,
     nhwc: bool,
     src: str,
@@ -1098,8 +1159,11 @@ def _extrapolate(
     t = signless(x.type)
     assert isinstance(t, TensorType)
     out_t = TensorType(signless(element_type(dst)), t.get_shape())
-    attr = dense_from_numpy(outside, "bool")
-    mask = lw.insert(arith.ConstantOp(attr, attr.type)).results[0]
+    if isinstance(outside, SSAValue):
+        mask = outside
+    else:
+        attr = dense_from_numpy(outside, "bool")
+        mask = lw.insert(arith.ConstantOp(attr, attr.type)).results[0]
     identity = amap(4, [d(i) for i in range(4)])
     spatial = amap(4, [d(1), d(2)] if nhwc else [d(2), d(3)])
 

@@ -163,15 +163,18 @@ def spatial_windows(op_attrs: Attrs, shapes: Sequence[Sequence[Any]]) -> tuple[s
 
 def spatial_dims(relation: Callable[[Sequence[Attribute], Attrs], Attribute]) -> ShapeFunction:
     """The shape function of a convolution or pooling whose data may have a `?` batch and
-    `?` spatial dims (H, W): the type relation's result for a batch of 1 with the data's
-    run-time batch, and each `?` spatial dim `window_out_dim` of the run-time size (a
-    global pooling's stays 1). Other `?` dims are refused (the lowering reports it)."""
+    `?` spatial dims (H, W), and a pooling's data a `?` channel axis too: the type
+    relation's result for a batch of 1 with the data's run-time batch (and channels), and
+    each `?` spatial dim `window_out_dim` of the run-time size (a global pooling's stays 1).
+    Other `?` dims are refused (the lowering reports it)."""
 
     def shape(shapes: Sequence[Sequence[Any]], attrs: Attrs) -> list[Any]:
         data = shapes[0]
         layout, out_layout, windows = spatial_windows(attrs, shapes)
         batch = layout.index("N") if "N" in layout else 0
         free = {batch, *windows}
+        if "data_layout" not in attrs and windows:  # a pooling: each channel alike
+            free.add(layout.index("C"))
         if any(
             not isinstance(d, int)
             for s in shapes
@@ -196,6 +199,8 @@ def spatial_dims(relation: Callable[[Sequence[Attribute], Attrs], Attribute]) ->
         dims: list[Any] = list(out.get_shape())
         out_layout = out_layout or layout
         dims[out_layout.index(layout[batch]) if "N" in layout else 0] = data[batch]
+        if "C" in layout and not isinstance(data[layout.index("C")], int):  # a pooling's
+            dims[out_layout.index("C")] = data[layout.index("C")]
         for axis, window in windows.items():
             if isinstance(data[axis], int):
                 continue
@@ -525,12 +530,13 @@ CONV2D_TRANSPOSE_ATTRS = (
 
 
 def transpose_out(
-    size: int, k: int, stride: int, dilation: int, before: int, after: int, extra: int
-) -> int:
-    """The output length of a transposed convolution along one axis."""
-    if size == DYNAMIC:
+    size: Any, k: int, stride: int, dilation: int, before: int, after: int, extra: int
+) -> Any:
+    """The output length of a transposed convolution along one axis (of a static or a
+    run-time size: the shape function's)."""
+    if isinstance(size, int) and size == DYNAMIC or k == DYNAMIC:
         return DYNAMIC
-    return (size - 1) * stride + (k - 1) * dilation + 1 - before - after + extra
+    return (size - 1) * stride + ((k - 1) * dilation + 1 - before - after + extra)
 
 
 def _conv2d_transpose_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
@@ -587,6 +593,32 @@ def _conv2d_transpose_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result((dshape[0], out_c, oh, ow), attrs.out_dtype or ddtype)
 
 
+def _conv2d_transpose_shape(shapes: Sequence[Sequence[Any]], attrs: Attrs) -> list[Any]:
+    """The shape function of conv2d_transpose: the data may have a `?` batch and `?` spatial
+    dims (H, W), each output size `transpose_out` of the run-time size. A `?` channel or
+    weight dim is refused (the lowering reports it)."""
+    data, weight = shapes
+    if not isinstance(data[1], int) or any(not isinstance(d, int) for d in weight):
+        raise TypeRelationError(
+            "only a ? batch and ? spatial dims (H, W) of the data are supported"
+        )
+    types = [
+        tensor_type([d if isinstance(d, int) else DYNAMIC for d in data], "float32"),
+        tensor_type(list(weight), "float32"),
+    ]
+    out = _conv2d_transpose_rel(types, attrs)
+    assert isinstance(out, TensorType)
+    dims: list[Any] = list(out.get_shape())
+    dims[0] = data[0]
+    top, left, bottom, right = padding4(attrs.padding)
+    (sh, sw), (dh, dw), (oph, opw) = attrs.strides, attrs.dilation, attrs.output_padding
+    windows = {2: (weight[2], sh, dh, top, bottom, oph), 3: (weight[3], sw, dw, left, right, opw)}
+    for axis, window in windows.items():
+        if not isinstance(data[axis], int):
+            dims[axis] = transpose_out(data[axis], *window)
+    return dims
+
+
 def _conv2d_transpose(attrs: Attrs, x: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Each input element scatters its kernel-weighted copy into the output (NCHW, IOHW)."""
     out_dtype = _out_dtype(attrs, x)
@@ -629,7 +661,7 @@ def _conv2d_transpose(attrs: Attrs, x: np.ndarray, w: np.ndarray) -> np.ndarray:
         OEF,
         _conv2d_transpose,
         "2-d transposed convolution (the gradient of conv2d)",
-        shape=batch_dims(_conv2d_transpose_rel),
+        shape=_conv2d_transpose_shape,
     )
 )
 class Conv2DTranspose(RelayOperatorOp): ...
@@ -1029,6 +1061,11 @@ def _deform_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         )
     if not dtype.startswith("float") or {odtype, wdtype, mdtype} != {dtype}:
         raise TypeRelationError(f"deformable conv2d takes operands of one float dtype, got {dtype}")
+    if DYNAMIC in (*shape, *wshape):
+        raise TypeRelationError(
+            "deformable conv2d needs static data and weight shapes, got "
+            f"{show_shape(shape)}, {show_shape(wshape)}"
+        )
     n, c, h, w = shape
     oc, icg, kh, kw = wshape
     groups, dg = attrs.groups, attrs.deformable_groups
@@ -1322,12 +1359,10 @@ def _batch_norm_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
 
 
 def _batch_norm_dims(shapes: Sequence[Sequence[object]], attrs: Attrs) -> list[list[object]]:
-    """One shape per result field: the data's, then the statistics' (the channel count).
-    The channel axis must be static: the statistics are handed back as given."""
+    """One shape per result field: the data's, then the statistics' (the channel count, a
+    run-time size for a `?` channel axis: the lowering checks each statistic against it)."""
     data = shapes[0]
     c = data[normalize_axis(attrs.axis, len(data))]
-    if not isinstance(c, int):
-        raise TypeRelationError("the channel axis (axis) must not be ?")
     return [list(data), [c], [c]]
 
 

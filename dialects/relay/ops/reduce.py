@@ -12,7 +12,7 @@ import numpy as np
 from xdsl.ir import Attribute, SSAValue
 
 from relay_opt.dialects.relay.attributes import AttrKind, Attrs, AttrSpec
-from relay_opt.dialects.relay.ops.common import expect_tensor, normalize_axis, result
+from relay_opt.dialects.relay.ops.common import expect_tensor, normalize_axis, result, show_shape
 from relay_opt.dialects.relay.ops.grad import (
     DY,
     Adjoints,
@@ -229,10 +229,11 @@ def _variance_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         raise TypeRelationError(f"data is {ddtype} but mean is {mdtype}")
     kept = reduced_shape(dshape, reduced_axes(attrs, len(dshape)), True)
     if len(mshape) != len(kept) or any(
-        m not in (k, 1) and -1 not in (m, k) for m, k in zip(mshape, kept, strict=True)
+        m not in (k, 1) and DYNAMIC not in (m, k) for m, k in zip(mshape, kept, strict=True)
     ):
         raise TypeRelationError(
-            f"mean has shape {mshape}; expected the data's shape {kept} with reduced axes of size 1"
+            f"mean has shape {show_shape(mshape)}; expected the data's shape "
+            f"{show_shape(kept)} with reduced axes of size 1"
         )
     return out
 

@@ -14,7 +14,6 @@ from xdsl.ir import Attribute, SSAValue
 from relay_opt.dialects.relay.attributes import AttrKind, Attrs, AttrSpec
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.dialects.relay.ops.common import (
-    batch_dims,
     dim_max,
     dim_min,
     expect_tensor,
@@ -1544,6 +1543,15 @@ def _resize_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result(out, attrs.out_dtype or dtype)
 
 
+def _resize_shape(shapes: Sequence[Sequence[Any]], attrs: Attrs) -> list[Any]:
+    """The data's dims (any may be `?`: the weights of a `?` spatial axis are built at run
+    time) with the spatial ones the static `size`."""
+    out = list(shapes[0])
+    h, w = (2, 3) if attrs.layout == "NCHW" else (1, 2)
+    out[h], out[w] = attrs.size
+    return out
+
+
 def source_coords(
     out_size: int,
     in_size: int,
@@ -1696,7 +1704,7 @@ def resize_integer_bounds(dtype: np.dtype) -> tuple[float, float]:
         INJ,
         _resize,
         "2-d resize (nearest, linear or cubic)",
-        shape=batch_dims(_resize_rel),
+        shape=_resize_shape,
     )
 )
 class Resize2D(RelayOperatorOp): ...

@@ -2,11 +2,10 @@
 
 // `?` dims an operator's shape function (registry: `OpDef.shape`) does not handle: a located
 // error that names the operator and the reason (the interpreter runs it).
-// CHECK: errors.mlir:[[# @LINE + 2]]:3: error: 'nn.batch_norm' with these ? dimensions is not supported natively yet: the channel axis (axis) must not be ?
-relay.func @batch_norm(%x: tensor<3x?xf32>, %g: tensor<?xf32>) -> tensor<3x?xf32> {
-  %0 = relay.nn.batch_norm %x, %g, %g, %g, %g : (tensor<3x?xf32>, tensor<?xf32>, tensor<?xf32>, tensor<?xf32>, tensor<?xf32>) -> tuple<tensor<3x?xf32>, tensor<?xf32>, tensor<?xf32>>
-  %1 = relay.tuple_get %0[0] : tuple<tensor<3x?xf32>, tensor<?xf32>, tensor<?xf32>>
-  relay.return %1 : tensor<3x?xf32>
+// CHECK: errors.mlir:[[# @LINE + 2]]:3: error: 'nn.prelu' with these ? dimensions is not supported natively yet: only a ? batch (the first axis of the data) is supported
+relay.func @prelu(%x: tensor<3x?xf32>, %a: tensor<?xf32>) -> tensor<3x?xf32> {
+  %0 = relay.nn.prelu %x, %a : (tensor<3x?xf32>, tensor<?xf32>) -> tensor<3x?xf32>
+  relay.return %0 : tensor<3x?xf32>
 }
 
 // -----
@@ -22,18 +21,10 @@ relay.func @conv(%x: tensor<1x?x8x8xf32>, %w: tensor<4x3x3x3xf32>) -> tensor<1x4
 // -----
 
 // A static result does not make `?` operands safe: the operator still needs its shape
-// function's consent (a resize over `?` rows would use weights built from static sizes).
-// CHECK: errors.mlir:[[# @LINE + 2]]:3: error: 'image.resize2d' with these ? dimensions is not supported natively yet: only a ? batch (the first axis of the data) is supported
-relay.func @resize_rows(%x: tensor<1x3x?x4xf32>) -> tensor<1x3x2x2xf32> {
-  %0 = relay.image.resize2d %x {size = [2, 2]} : (tensor<1x3x?x4xf32>) -> tensor<1x3x2x2xf32>
-  relay.return %0 : tensor<1x3x2x2xf32>
-}
-
-// -----
-
-// A resize compiles with a `?` batch; its weights are built from the static spatial sizes.
-// CHECK: errors.mlir:[[# @LINE + 2]]:3: error: 'image.resize2d' with these ? dimensions is not supported natively yet: only a ? batch (the first axis of the data) is supported
-relay.func @resize(%x: tensor<1x3x?x4xf32>) -> tensor<1x3x8x8xf32> {
-  %0 = relay.image.resize2d %x {size = [8, 8]} : (tensor<1x3x?x4xf32>) -> tensor<1x3x8x8xf32>
-  relay.return %0 : tensor<1x3x8x8xf32>
+// function's consent (a transposed convolution over a `?` channel count: the weight's
+// input channels could not be checked).
+// CHECK: errors.mlir:[[# @LINE + 2]]:3: error: 'nn.conv2d_transpose' with these ? dimensions is not supported natively yet: only a ? batch and ? spatial dims (H, W) of the data are supported
+relay.func @conv_transpose_channels(%x: tensor<1x?x5x5xf32>, %w: tensor<3x4x3x3xf32>) -> tensor<1x4x7x7xf32> {
+  %0 = relay.nn.conv2d_transpose %x, %w : (tensor<1x?x5x5xf32>, tensor<3x4x3x3xf32>) -> tensor<1x4x7x7xf32>
+  relay.return %0 : tensor<1x4x7x7xf32>
 }
