@@ -12,6 +12,7 @@ from relay_opt import load_program
 from relay_opt.dialects.relay import core
 from relay_opt.dialects.relay.ops.nn import Conv2D, conv2d_nchw
 from relay_opt.dialects.relay.ops.transform import LayoutTransform, relayout
+from relay_opt.dialects.relay.types import DYNAMIC
 from relay_opt.passes.alter_op_layout import AlterOpLayoutPass
 from relay_opt.passes.relay_optimize import OptimizePass
 from relay_opt.runtime.interpreter import interpret
@@ -280,3 +281,64 @@ def test_fire_module_concatenates_channel_blocks():
     ]
     assert len(transforms) == 2  # of the data: only the chain's edges
     np.testing.assert_allclose(compile(module)(*inputs), want, rtol=1e-4, atol=1e-4)
+
+
+def _routine_calls(module, block: int) -> list[str]:  # noqa: ANN001
+    """The kernel library routines the module calls after lower-contractions at `block` lanes."""
+    from xdsl.dialects import llvm
+
+    from relay_opt.lowering.lower_contractions import LowerContractionsPass
+    from relay_opt.lowering.relay_to_llvm import STAGES
+
+    lowered = module.clone()
+    for stage in STAGES[: STAGES.index(LowerContractionsPass())]:
+        stage.apply(Context(), lowered)
+    LowerContractionsPass(vector_bits=32 * block).apply(Context(), lowered)
+    return [op.callee.root_reference.data for op in lowered.walk() if isinstance(op, llvm.CallOp)]
+
+
+@pytest.mark.parametrize(
+    "text, shapes",
+    [
+        (CHAIN, [s.shape for s in _chain_inputs(np.random.default_rng(0))]),
+        (PADDED, [(1, 16, 11, 9), (20, 16, 3, 3), (20,), (8, 20, 1, 1)]),
+        (GROUPED, [(2, 24, 10, 9), (112, 6, 1, 1), (64, 56, 3, 3), (64,), (32, 16, 3, 3),
+                   (16, 4, 1, 1)]),
+        (INVERTED, [(1, 16, 14, 13), (96, 16, 1, 1), (96, 1, 3, 3), (96, 1, 3, 3),
+                    (16, 96, 1, 1)]),
+    ],
+    ids=["chain", "padded", "grouped", "depthwise"],
+)  # fmt: skip
+@pytest.mark.parametrize("block", [8, 16])
+def test_a_dynamic_batch_is_blocked_and_calls_the_routines(text, shapes, block):
+    """With a `?` batch the convs are blocked as with a static one (bias, relu, clip, the
+    residual add, stride 2, output channels padded to the block, groups, depthwise) and each
+    calls its routine with the batch read at run time: one compile, batches of 1, 3 and 5
+    (and an empty one) against the interpreter."""
+    static = load_program(text, "relay").module
+    OptimizePass(3, layout_block=block).apply(Context(), static)
+    batch = f"({shapes[0][0]}, {shapes[0][1]},"
+    module = load_program(text.replace(batch, f"(?, {shapes[0][1]},", 1), "relay").module
+    OptimizePass(3, layout_block=block).apply(Context(), module)
+    convs = [op for op in module.walk() if isinstance(op, Conv2D)]
+    layouts = [op.attrs.data_layout for op in convs]
+    assert layouts == [op.attrs.data_layout for op in static.walk() if isinstance(op, Conv2D)]
+    assert all(op.operands[0].type.get_shape()[0] == DYNAMIC for op in convs)  # pyright: ignore
+    blocked = sum(layout != "NCHW" for layout in layouts)
+    assert blocked >= 1
+    calls = [name for name in _routine_calls(module, block) if "conv2d" in name]
+    assert len(calls) == blocked, calls
+    run = compile(module)
+    rng = np.random.default_rng(block)
+    for n in (1, 3, 5, 0):
+        sizes = [(n, *s[1:]) if k == 0 else s for k, s in enumerate(shapes)]
+        # Scaled by the fan-in: every layer's values near 1 (a fixed tolerance).
+        inputs = [
+            (rng.standard_normal(s) / np.sqrt(np.prod(s[1:]))).astype(np.float32) for s in sizes
+        ]
+        want = interpret(module, inputs)
+        got = run(*inputs)
+        for g, w in zip(*((got, want) if isinstance(want, tuple) else ((got,), (want,))),
+                        strict=True):  # fmt: skip
+            assert g.shape == w.shape
+            np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-4)

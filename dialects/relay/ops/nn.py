@@ -327,8 +327,8 @@ def _blocked_conv2d_rel(
             f"conv2d in {attrs.data_layout}/{attrs.kernel_layout} expects 5-d data and 6-d "
             f"weight, got {show_shape(dshape)} and {show_shape(wshape)}"
         )
-    if DYNAMIC in dshape or DYNAMIC in wshape:
-        raise TypeRelationError("conv2d in blocked layouts needs static shapes")
+    if DYNAMIC in dshape[1:] or DYNAMIC in wshape:  # a ? batch stays first: the routine's N
+        raise TypeRelationError("conv2d in blocked layouts needs static shapes (but the batch)")
     if dshape[4] != dc or wshape[4] != ki or wshape[5] != ko:
         raise TypeRelationError(
             f"conv2d: data {show_shape(dshape)} and weight {show_shape(wshape)} do not have "
