@@ -27,10 +27,9 @@ channels do not fill whole blocks, each group's weight is zero-padded to the nex
 dropped from its NCHW result, which ends the chain. A concatenate of channels (axis 1) with
 a blocked operand stays blocked (a concatenate of channel blocks, axis 1 of NCHW{c}c) when
 every operand's channels are whole blocks: SqueezeNet's fire modules join their two expand
-convs without a transform back to NCHW and again. A `?` batch (the first axis) is blocked like
-a static one: it stays the first axis of every blocked layout, and the conv2d routine takes the
-batch as a run-time size. Anything else (other `?` dims, other layouts, out_dtype) stays as it
-is.
+convs without a transform back to NCHW and again. A `?` batch, height or width is blocked like
+a static one: each stays whole in every blocked layout, and the conv2d routines take them as
+run-time sizes. Anything else (other `?` dims, other layouts, out_dtype) stays as it is.
 """
 
 from __future__ import annotations
@@ -90,14 +89,15 @@ within 1.3x of onnxruntime's Conv there (960x7x7 0.043 ms, 1.17x) and the chain 
 transforms."""
 
 
-def _fixed_but_batch(v: SSAValue) -> tuple[int, ...] | None:
-    """The shape of tensor `v` when every dim is known but perhaps the first (a `?` batch,
-    which the blocked layouts keep first and the routines take at run time: DYNAMIC here),
-    else None."""
+def _blockable_shape(v: SSAValue) -> tuple[int, ...] | None:
+    """The shape of tensor `v` when every dim is known but perhaps the batch and, 4-d, the
+    height and width (`?`, DYNAMIC here: NCHW{c}c keeps them whole, and the routines take
+    them at run time), else None."""
     if not isinstance(v.type, TensorType):
         return None
     shape = shape_of(v)
-    return shape if all(d >= 0 for d in shape[1:]) else None
+    free = (0, 2, 3) if len(shape) == 4 else (0,)
+    return shape if all(d >= 0 for k, d in enumerate(shape) if k not in free) else None
 
 
 def _divisor_up_to(n: int, block: int) -> int:
@@ -135,7 +135,7 @@ class _Chain:
     def conv2d(self, op: Conv2D) -> None:
         attrs = op.attrs
         x, w = op.operands
-        xs, ws, ys = _fixed_but_batch(x), _fixed_but_batch(w), _fixed_but_batch(op.result)
+        xs, ws, ys = _blockable_shape(x), _blockable_shape(w), _blockable_shape(op.result)
         if (
             (attrs.data_layout, attrs.kernel_layout) != ("NCHW", "OIHW")
             or attrs.out_layout not in ("", "NCHW")
@@ -252,8 +252,8 @@ class _Chain:
         if not twins or len({c for _, c in twins}) != 1 or len(op.results) != 1:
             return
         c = twins[0][1]
-        nchw = _fixed_but_batch(op.result)
-        if nchw is None or len(nchw) != 4 or any(_fixed_but_batch(v) is None for v in op.operands):
+        nchw = _blockable_shape(op.result)
+        if nchw is None or len(nchw) != 4 or any(_blockable_shape(v) is None for v in op.operands):
             return
         b = self.builder(op)
         operands: list[SSAValue] = []
@@ -271,7 +271,7 @@ class _Chain:
         broadcast against NCHW{c}c the way it broadcast against NCHW; None if it cannot."""
         if v in self.blocked:
             return self.blocked[v][0] if self.blocked[v][1] == c else None
-        shape = _fixed_but_batch(v)
+        shape = _blockable_shape(v)
         assert shape is not None
         if tuple(shape) == nchw:
             return self.to_blocked(b, v, c)
@@ -290,7 +290,7 @@ class _Chain:
         """A concatenate of NCHW channels with a blocked operand: one of NCHW{c}c channel
         blocks, when every operand's channels are whole blocks of c."""
         fields = op.operands[0].owner
-        nchw = _fixed_but_batch(op.result)
+        nchw = _blockable_shape(op.result)
         if (
             not isinstance(fields, TupleOp)
             or op.attrs.axis not in (1, -3)
@@ -303,7 +303,7 @@ class _Chain:
             return
         c = twins.pop()
         for v in fields.operands:
-            shape = _fixed_but_batch(v)
+            shape = _blockable_shape(v)
             if v not in self.blocked and (shape is None or len(shape) != 4 or shape[1] % c):
                 return
         b = self.builder(op)
@@ -315,7 +315,7 @@ class _Chain:
     def bias_add(self, op: BiasAdd) -> None:
         x, bias = op.operands
         twin = self.blocked.get(x)
-        shape = _fixed_but_batch(x)
+        shape = _blockable_shape(x)
         if twin is None or shape is None or len(shape) != 4 or op.attrs.axis not in (1, -3):
             return
         c = twin[1]
