@@ -376,3 +376,21 @@ def @main(%x: Tensor[(1, 16, ?, 8), float32], %w: Tensor[(16, 16, 3, 3), float32
     with pytest.raises(RelayError, match="the window \\(3\\) is larger than the padded input") as e:
         run(np.ones((1, 16, 2, 8), np.float32), w)
     assert str(location_of(e.value.at)).startswith("window.rly:3:")
+
+
+def test_a_dynamic_width_without_the_routine_tiles_by_one_column():
+    """Under the strict policy no routine is called: the blocked conv's own loops run over a
+    `?` width in tiles of one column (its tile operand sized at run time)."""
+    text = """#[version = "0.0.5"]
+def @main(%x: Tensor[(?, 16, ?, ?), float32], %w: Tensor[(16, 16, 3, 3), float32]) {
+  nn.relu(nn.conv2d(%x, %w, strides=[1, 2], padding=[1, 1]))
+}"""
+    module = load_program(text, "relay").module
+    OptimizePass(3, layout_block=8).apply(Context(), module)
+    assert [op.attrs.data_layout for op in module.walk() if isinstance(op, Conv2D)] == ["NCHW8c"]
+    run = compile(module, fp_policy="strict")
+    rng = np.random.default_rng(0)
+    w = (rng.standard_normal((16, 16, 3, 3)) / 12).astype(np.float32)
+    for shape in [(1, 16, 5, 7), (2, 16, 3, 12)]:
+        x = rng.standard_normal(shape).astype(np.float32)
+        np.testing.assert_allclose(run(x, w), interpret(module, [x, w]), rtol=1e-5, atol=1e-5)
