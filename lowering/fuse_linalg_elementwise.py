@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from xdsl.context import Context
 from xdsl.dialects import arith, tensor
 from xdsl.dialects.builtin import (
+    DYNAMIC_INDEX,
     AffineMapAttr,
     AnyFloat,
     ContainerType,
@@ -212,6 +213,32 @@ def fused_generic(
     return fused
 
 
+def _sizes_from_init(producer: linalg.GenericOp) -> None:
+    """`tensor.dim`s of the producer's result (a `?` size the next op's tensor.empty is given)
+    read the size its init's tensor.empty (perhaps zero-filled) was given instead: the same.
+    Then the consumer can be the result's only reader, and a chain with `?` dims merges too."""
+    if len(producer.outputs) != 1:
+        return
+    init = producer.outputs[0]
+    while isinstance(init.owner, linalg.FillOp):
+        init = init.owner.outputs[0]
+    empty = init.owner
+    if not isinstance(empty, tensor.EmptyOp):
+        return
+    shape = _shape(init)
+    for use in list(producer.results[0].uses):
+        dim = use.operation
+        axis = dim.operands[1].owner if isinstance(dim, tensor.DimOp) else None
+        if not isinstance(axis, arith.ConstantOp) or not isinstance(axis.value, IntegerAttr):
+            continue
+        k = axis.value.value.data
+        if 0 <= k < len(shape) and shape[k] == DYNAMIC_INDEX:
+            dim.results[0].replace_all_uses_with(
+                empty.dynamic_sizes[sum(d == DYNAMIC_INDEX for d in shape[:k])]
+            )
+            Rewriter.erase_op(dim)
+
+
 def _absorb_producers(consumer: linalg.GenericOp) -> None:
     """Merges into `consumer` every elementwise producer of its group, until none is left."""
     merged = True
@@ -221,6 +248,7 @@ def _absorb_producers(consumer: linalg.GenericOp) -> None:
             producer = v.owner
             if not isinstance(producer, linalg.GenericOp):
                 continue
+            _sizes_from_init(producer)
             if _mergeable(producer, consumer, k):
                 fused = _merge(producer, consumer, k)
                 Rewriter.replace_op(consumer, fused)

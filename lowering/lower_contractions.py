@@ -73,10 +73,12 @@ import numpy as np
 from xdsl.context import Context
 from xdsl.dialects import arith, func, llvm, memref
 from xdsl.dialects.builtin import (
+    DYNAMIC_INDEX,
     AffineMapAttr,
     DenseArrayBase,
     DenseIntOrFPElementsAttr,
     FloatAttr,
+    IndexType,
     IntegerAttr,
     MemRefType,
     ModuleOp,
@@ -643,7 +645,9 @@ def _coefficients(amap: AffineMapAttr, loops: int) -> list[dict[int, int]] | Non
 @dataclass(frozen=True)
 class ConvGeometry:
     """One call of the conv2d routine (see kernels/conv.py): sizes (c and ob per group),
-    strides, dilation, groups."""
+    strides, dilation, groups. A `?` batch, height or width (n, h, wi, oh, ow) is DYNAMIC_INDEX:
+    the call reads it from the input's or the result's buffer (the routine takes every size
+    at run time)."""
 
     n: int
     c: int
@@ -682,7 +686,7 @@ def conv_geometry(op: linalg.GenericOp, lanes: int) -> ConvGeometry | None:
     x, w, tiles, y = (t.get_shape() for t in types)  # pyright: ignore
     if len(x) != 5 or len(w) != 6 or len(tiles) != 2 + 2 * g or len(y) != 5:
         return None
-    if min(*x, *w, *y) <= 0:
+    if not _conv_sizes(x, w, tiles, y):
         return None
     maps = [_coefficients(m, loops) for m in op.indexing_maps.data]  # pyright: ignore
     if any(m is None for m in maps):
@@ -705,7 +709,7 @@ def conv_geometry(op: linalg.GenericOp, lanes: int) -> ConvGeometry | None:
         return None
     n, c, h, wi, ic = x
     ob, oh, ow, lane = y[1], y[2], y[3], y[4]
-    if w[0] != ob or w[4] != ic or w[5] != lane or lane != lanes or y[0] != n:
+    if w[0] != ob or w[4] != ic or w[5] != lane or lane != lanes:
         return None
     if c != groups * cbg or ob != groups * obg:
         return None
@@ -727,7 +731,9 @@ def depthwise_geometry(op: linalg.GenericOp, lanes: int) -> ConvGeometry | None:
     if iterators != _DEPTHWISE_ITERATORS or not _is_conv_mac(op):
         return None
     x, w, tiles, y = (t.get_shape() for t in types)  # pyright: ignore
-    if len(x) != 5 or len(w) != 6 or len(tiles) != 2 or len(y) != 5 or min(*x, *w, *y) <= 0:
+    if len(x) != 5 or len(w) != 6 or len(tiles) != 2 or len(y) != 5:
+        return None
+    if not _conv_sizes(x, w, tiles, y):
         return None
     maps = [_coefficients(m, 8) for m in op.indexing_maps.data]  # pyright: ignore
     if any(m is None for m in maps):
@@ -744,11 +750,34 @@ def depthwise_geometry(op: linalg.GenericOp, lanes: int) -> ConvGeometry | None:
     if (mx, mw, mt, my) != (expect_x, expect_w, [{3: 1}, {6: 1}], expect_y):
         return None
     n, c, h, wi, lane = x
-    if list(w) != [c, 1, w[2], w[3], 1, lane] or list(y[:2]) != [n, c]:
+    if list(w) != [c, 1, w[2], w[3], 1, lane] or y[1] != c:
         return None
     if lane != lanes or y[4] != lanes:
         return None
     return ConvGeometry(n, c, lanes, h, wi, c, y[2], y[3], w[2], w[3], sh, sw, dh, dw)
+
+
+def _conv_sizes(x: Sequence[int], w: Sequence[int], tiles: Sequence[int], y: Sequence[int]) -> bool:
+    """The sizes of a blocked conv: positive, but for a `?` batch (of both the input and the
+    result: the conv2d shape function's), height and width (the input's, the result's and
+    the tile loop's: the routine reads them at run time)."""
+    if x[0] != y[0] or (x[0] <= 0 and x[0] != DYNAMIC_INDEX):
+        return False
+    free = [*x[2:4], *y[2:4], tiles[-2]]
+    fixed = [x[1], x[4], *w, *tiles[:-2], tiles[-1], y[1], y[4]]
+    return min(fixed) > 0 and all(d > 0 or d == DYNAMIC_INDEX for d in free)
+
+
+def _size(ops: list[Operation], n: int, v: SSAValue, axis: int) -> SSAValue:
+    """A size as the routine's i64: `n`, or, for a `?` one, `axis` of `v`'s buffer read at
+    run time."""
+    if n != DYNAMIC_INDEX:
+        return _i64(ops, n)
+    at = arith.ConstantOp(IntegerAttr(axis, IndexType()), IndexType())
+    dim = memref.DimOp(v, at.result)
+    as_int = arith.IndexCastOp(dim.result, i64)
+    ops += [at, dim, as_int]
+    return as_int.result
 
 
 def _is_conv_mac(op: linalg.GenericOp) -> bool:
@@ -942,12 +971,16 @@ def conv_epilogue(conv: linalg.GenericOp) -> Epilogue | None:
     out_type = conv.outputs[0].type
     assert isinstance(out_type, MemRefType)
     shape = out_type.get_shape()
-    channel = AffineMap(5, 0, (AffineDimExpr(0), AffineDimExpr(1), AffineConstantExpr(0),
-                               AffineConstantExpr(0), AffineDimExpr(4)))  # fmt: skip
+    # Axis 0 of the bias (size 1) is read at n, or at 0 against a `?` batch (broadcast).
+    channel = [
+        AffineMap(5, 0, (batch, AffineDimExpr(1), AffineConstantExpr(0), AffineConstantExpr(0),
+                         AffineDimExpr(4)))
+        for batch in (AffineDimExpr(0), AffineConstantExpr(0))
+    ]  # fmt: skip
     bias_type = MemRefType(out_type.get_element_type(), [1, shape[1], 1, 1, shape[4]])
 
     def bias_kind(amap: AffineMap, t: MemRefType) -> int | None:
-        return HAS_BIAS if amap == channel and t == bias_type else None
+        return HAS_BIAS if amap in channel and t == bias_type else None
 
     return store_epilogue(conv, bias_kind, scale=False)
 
@@ -1005,7 +1038,11 @@ def conv_padding(x: SSAValue, at: Operation) -> ConvPadding | None:
     if not isinstance(st.layout, NoneAttr):
         return None
     s, p = st.get_shape(), xt.get_shape()
-    if len(s) != 5 or list(p) != [s[0], s[1], s[2] + top + bottom, s[3] + left + right, s[4]]:
+    if len(s) != 5 or len(p) != 5:
+        return None
+    # A `?` axis of the copy is its source's plus the padding at run time (the pad's shape).
+    padded = [s[0], s[1], s[2] + top + bottom, s[3] + left + right, s[4]]
+    if any(d != (e if n != DYNAMIC_INDEX else n) for d, e, n in zip(p, padded, s, strict=True)):
         return None
     if not _only_freed_between(pad, at, [source]):
         return None
@@ -1039,7 +1076,8 @@ def conv_call(op: linalg.GenericOp, kind: str, module: ModuleOp, target: Target)
     padding = conv_padding(x, at)
     ops: list[Operation] = []
     dest = out if ep is None else ep.op.outputs[0]
-    px, pw, py = (_pointer(ops, v) for v in (x if padding is None else padding.source, w, dest))
+    source = x if padding is None else padding.source
+    px, pw, py = (_pointer(ops, v) for v in (source, w, dest))
     bias = _pointer(ops, ep.bias) if ep is not None and ep.bias is not None else py
     residual = _pointer(ops, ep.residual) if ep is not None and ep.residual is not None else py
     flags = 0
@@ -1050,16 +1088,26 @@ def conv_call(op: linalg.GenericOp, kind: str, module: ModuleOp, target: Target)
         st = padding.source.type
         assert isinstance(st, MemRefType)
         h, wi, top, left = st.get_shape()[2], st.get_shape()[3], padding.top, padding.left
-    sizes = [g.n, g.c, g.ic, h, wi, g.ob, g.groups, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, top, left]
+    # (size, buffer and axis it is read from when `?`): the input's N, H, W, the result's OH, OW
+    n, h, wi, oh, ow = (
+        (g.n, source, 0),
+        (h, source, 2),
+        (wi, source, 3),
+        (g.oh, dest, 2),
+        (g.ow, dest, 3),
+    )
+    sizes = [n, g.c, g.ic, h, wi, g.ob, g.groups, oh, ow, g.kh, g.kw, g.sh, g.sw, top, left]
     sizes += [g.dh, g.dw]
     if depthwise:  # no IC nor OB: one block in, one out
-        sizes = [g.n, g.c, h, wi, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, top, left, g.dh, g.dw]
+        sizes = [n, g.c, h, wi, oh, ow, g.kh, g.kw, g.sh, g.sw, top, left, g.dh, g.dw]
     bounds = [
         arith.ConstantOp(FloatAttr(v, f32))
         for v in ((ep.lo, ep.hi) if ep is not None else (-math.inf, math.inf))
     ]
     ops += bounds
-    args = [px, pw, py, bias, residual, *(_i64(ops, v) for v in sizes), _i64(ops, flags)]
+    args = [px, pw, py, bias, residual]
+    args += [_size(ops, *v) if isinstance(v, tuple) else _i64(ops, v) for v in sizes]
+    args.append(_i64(ops, flags))
     call = llvm.CallOp(
         declare_kernel(module, DEPTHWISE_KERNEL if depthwise else CONV_KERNEL, target),
         *args,

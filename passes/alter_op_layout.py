@@ -27,8 +27,9 @@ channels do not fill whole blocks, each group's weight is zero-padded to the nex
 dropped from its NCHW result, which ends the chain. A concatenate of channels (axis 1) with
 a blocked operand stays blocked (a concatenate of channel blocks, axis 1 of NCHW{c}c) when
 every operand's channels are whole blocks: SqueezeNet's fire modules join their two expand
-convs without a transform back to NCHW and again. Anything else (dynamic shapes, other
-layouts, out_dtype) stays as it is.
+convs without a transform back to NCHW and again. A `?` batch, height or width is blocked like
+a static one: each stays whole in every blocked layout, and the conv2d routines take them as
+run-time sizes. Anything else (other `?` dims, other layouts, out_dtype) stays as it is.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.builtin import ModuleOp, TensorType
 from xdsl.ir import Block, Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
@@ -46,7 +47,7 @@ from xdsl.rewriter import InsertPoint, Rewriter
 from relay_opt.diagnostics import RelayError
 from relay_opt.dialects.relay.builder import RelayBuilder
 from relay_opt.dialects.relay.core import TupleOp
-from relay_opt.dialects.relay.ir_helpers import static_shape
+from relay_opt.dialects.relay.ir_helpers import shape_of
 from relay_opt.dialects.relay.ops.elementwise import Add
 from relay_opt.dialects.relay.ops.nn import BiasAdd, Conv2D, Pad
 from relay_opt.dialects.relay.ops.transform import (
@@ -88,6 +89,17 @@ within 1.3x of onnxruntime's Conv there (960x7x7 0.043 ms, 1.17x) and the chain 
 transforms."""
 
 
+def _blockable_shape(v: SSAValue) -> tuple[int, ...] | None:
+    """The shape of tensor `v` when every dim is known but perhaps the batch and, 4-d, the
+    height and width (`?`, DYNAMIC here: NCHW{c}c keeps them whole, and the routines take
+    them at run time), else None."""
+    if not isinstance(v.type, TensorType):
+        return None
+    shape = shape_of(v)
+    free = (0, 2, 3) if len(shape) == 4 else (0,)
+    return shape if all(d >= 0 for k, d in enumerate(shape) if k not in free) else None
+
+
 def _divisor_up_to(n: int, block: int) -> int:
     return max(k for k in range(1, min(n, block) + 1) if n % k == 0)
 
@@ -123,7 +135,7 @@ class _Chain:
     def conv2d(self, op: Conv2D) -> None:
         attrs = op.attrs
         x, w = op.operands
-        xs, ws, ys = static_shape(x), static_shape(w), static_shape(op.result)
+        xs, ws, ys = _blockable_shape(x), _blockable_shape(w), _blockable_shape(op.result)
         if (
             (attrs.data_layout, attrs.kernel_layout) != ("NCHW", "OIHW")
             or attrs.out_layout not in ("", "NCHW")
@@ -131,6 +143,7 @@ class _Chain:
             or xs is None
             or ws is None
             or ys is None
+            or ws[0] < 0
         ):
             return
         in_c, out_c = xs[1], ys[1]
@@ -177,7 +190,7 @@ class _Chain:
         if not pad_out:
             return yb, True
         y = b.call(LayoutTransform, yb, src_layout=f"NCHW{self.c}c", dst_layout="NCHW")
-        return b.call(StridedSlice, y, begin=[0] * 4, end=list(ys), strides=[1] * 4), False
+        return b.call(StridedSlice, y, begin=[0], end=[out_c], axes=[1]), False
 
     def grouped(
         self, op: Conv2D, xs: Sequence[int], ws: Sequence[int],
@@ -192,8 +205,7 @@ class _Chain:
         each group's padding (a slice per group, concatenated) and ends the chain."""
         x, w = op.operands
         groups = op.attrs.groups
-        n, in_c = xs[0], xs[1]
-        oh, ow = ys[2], ys[3]
+        in_c = xs[1]
         cg, og = in_c // groups, ys[1] // groups
         og_pad = -(-og // self.c) * self.c
         if og_pad > GROUP_PADDING * og:
@@ -223,13 +235,7 @@ class _Chain:
         # Each group's real channels, concatenated: one copy of the NCHW result.
         y = b.call(LayoutTransform, yb, src_layout=f"NCHW{self.c}c", dst_layout="NCHW")
         parts = [
-            b.call(
-                StridedSlice,
-                y,
-                begin=[0, k * og_pad, 0, 0],
-                end=[n, k * og_pad + og, oh, ow],
-                strides=[1] * 4,
-            )  # fmt: skip
+            b.call(StridedSlice, y, begin=[k * og_pad], end=[k * og_pad + og], axes=[1])
             for k in range(groups)
         ]
         self.ended(op, b.call(Concatenate, b.tuple(parts), axis=1))
@@ -246,8 +252,8 @@ class _Chain:
         if not twins or len({c for _, c in twins}) != 1 or len(op.results) != 1:
             return
         c = twins[0][1]
-        nchw = static_shape(op.result)
-        if nchw is None or len(nchw) != 4 or any(static_shape(v) is None for v in op.operands):
+        nchw = _blockable_shape(op.result)
+        if nchw is None or len(nchw) != 4 or any(_blockable_shape(v) is None for v in op.operands):
             return
         b = self.builder(op)
         operands: list[SSAValue] = []
@@ -265,7 +271,7 @@ class _Chain:
         broadcast against NCHW{c}c the way it broadcast against NCHW; None if it cannot."""
         if v in self.blocked:
             return self.blocked[v][0] if self.blocked[v][1] == c else None
-        shape = static_shape(v)
+        shape = _blockable_shape(v)
         assert shape is not None
         if tuple(shape) == nchw:
             return self.to_blocked(b, v, c)
@@ -284,7 +290,7 @@ class _Chain:
         """A concatenate of NCHW channels with a blocked operand: one of NCHW{c}c channel
         blocks, when every operand's channels are whole blocks of c."""
         fields = op.operands[0].owner
-        nchw = static_shape(op.result)
+        nchw = _blockable_shape(op.result)
         if (
             not isinstance(fields, TupleOp)
             or op.attrs.axis not in (1, -3)
@@ -297,7 +303,7 @@ class _Chain:
             return
         c = twins.pop()
         for v in fields.operands:
-            shape = static_shape(v)
+            shape = _blockable_shape(v)
             if v not in self.blocked and (shape is None or len(shape) != 4 or shape[1] % c):
                 return
         b = self.builder(op)
@@ -309,7 +315,7 @@ class _Chain:
     def bias_add(self, op: BiasAdd) -> None:
         x, bias = op.operands
         twin = self.blocked.get(x)
-        shape = static_shape(x)
+        shape = _blockable_shape(x)
         if twin is None or shape is None or len(shape) != 4 or op.attrs.axis not in (1, -3):
             return
         c = twin[1]

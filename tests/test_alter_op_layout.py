@@ -9,9 +9,11 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import DenseResourceAttr
 
 from relay_opt import load_program
+from relay_opt.diagnostics import RelayError, location_of
 from relay_opt.dialects.relay import core
 from relay_opt.dialects.relay.ops.nn import Conv2D, conv2d_nchw
 from relay_opt.dialects.relay.ops.transform import LayoutTransform, relayout
+from relay_opt.dialects.relay.types import DYNAMIC
 from relay_opt.passes.alter_op_layout import AlterOpLayoutPass
 from relay_opt.passes.relay_optimize import OptimizePass
 from relay_opt.runtime.interpreter import interpret
@@ -280,3 +282,115 @@ def test_fire_module_concatenates_channel_blocks():
     ]
     assert len(transforms) == 2  # of the data: only the chain's edges
     np.testing.assert_allclose(compile(module)(*inputs), want, rtol=1e-4, atol=1e-4)
+
+
+def _routine_calls(module, block: int) -> list[str]:  # noqa: ANN001
+    """The kernel library routines the module calls after lower-contractions at `block` lanes."""
+    from xdsl.dialects import llvm
+
+    from relay_opt.lowering.lower_contractions import LowerContractionsPass
+    from relay_opt.lowering.relay_to_llvm import STAGES
+
+    lowered = module.clone()
+    for stage in STAGES[: STAGES.index(LowerContractionsPass())]:
+        stage.apply(Context(), lowered)
+    LowerContractionsPass(vector_bits=32 * block).apply(Context(), lowered)
+    return [op.callee.root_reference.data for op in lowered.walk() if isinstance(op, llvm.CallOp)]
+
+
+@pytest.mark.parametrize(
+    "text, shapes",
+    [
+        (CHAIN, [s.shape for s in _chain_inputs(np.random.default_rng(0))]),
+        (PADDED, [(1, 16, 11, 9), (20, 16, 3, 3), (20,), (8, 20, 1, 1)]),
+        (GROUPED, [(2, 24, 10, 9), (112, 6, 1, 1), (64, 56, 3, 3), (64,), (32, 16, 3, 3),
+                   (16, 4, 1, 1)]),
+        (INVERTED, [(1, 16, 14, 13), (96, 16, 1, 1), (96, 1, 3, 3), (96, 1, 3, 3),
+                    (16, 96, 1, 1)]),
+    ],
+    ids=["chain", "padded", "grouped", "depthwise"],
+)  # fmt: skip
+@pytest.mark.parametrize("dynamic", ["N", "HW", "NHW"])
+@pytest.mark.parametrize("block", [8, 16])
+def test_dynamic_dims_are_blocked_and_call_the_routines(text, shapes, dynamic, block):
+    """With a `?` batch, height or width the convs are blocked as with static ones (bias,
+    relu, clip, the residual add, stride 2, output channels padded to the block, groups,
+    depthwise) and each calls its routine with those sizes read at run time: one compile,
+    several sizes (an empty batch too) against the interpreter."""
+    static = load_program(text, "relay").module
+    OptimizePass(3, layout_block=block).apply(Context(), static)
+    n, c, h, w = shapes[0]
+    dims = [f"{'?' if a in dynamic else d}" for a, d in zip("NCHW", (n, c, h, w), strict=True)]
+    module = load_program(text.replace(f"({n}, {c}, {h}, {w})", f"({', '.join(dims)})", 1), "relay")
+    module = module.module
+    OptimizePass(3, layout_block=block).apply(Context(), module)
+    convs = [op for op in module.walk() if isinstance(op, Conv2D)]
+    layouts = [op.attrs.data_layout for op in convs]
+    assert layouts == [op.attrs.data_layout for op in static.walk() if isinstance(op, Conv2D)]
+    assert all(
+        (op.operands[0].type.get_shape()[0] == DYNAMIC) == ("N" in dynamic)  # pyright: ignore
+        and (op.operands[0].type.get_shape()[2] == DYNAMIC) == ("H" in dynamic)  # pyright: ignore
+        for op in convs
+    )
+    blocked = sum(layout != "NCHW" for layout in layouts)
+    assert blocked >= 1
+    calls = [name for name in _routine_calls(module, block) if "conv2d" in name]
+    assert len(calls) == blocked, calls
+    run = compile(module)
+    rng = np.random.default_rng(block)
+    sizes = [(1, h, w), (3, h + 5, w + 2), (5, h - 1, w - 2), (0, h, w)]
+    for size in sizes:
+        if size[0] == 0 and "N" not in dynamic:
+            continue
+        first = tuple(
+            s if a in dynamic else d for a, s, d in zip("NHW", size, (n, h, w), strict=True)
+        )
+        first = (first[0], c, *first[1:])
+        inputs = [
+            # Scaled by the fan-in: every layer's values near 1 (a fixed tolerance).
+            (rng.standard_normal(s) / np.sqrt(np.prod(s[1:]))).astype(np.float32)
+            for s in [first, *shapes[1:]]
+        ]
+        want = interpret(module, inputs)
+        got = run(*inputs)
+        for g, w_ in zip(*((got, want) if isinstance(want, tuple) else ((got,), (want,))),
+                         strict=True):  # fmt: skip
+            assert g.shape == w_.shape
+            np.testing.assert_allclose(g, w_, rtol=1e-4, atol=1e-4)
+
+
+def test_a_dynamic_height_too_small_for_the_window_is_a_located_error():
+    """A blocked conv over a `?` height checks its window against the run-time size before
+    the routine runs: the type relation's error for a static axis, at the conv, as a
+    RelayError through the native error channel."""
+    text = """#[version = "0.0.5"]
+def @main(%x: Tensor[(1, 16, ?, 8), float32], %w: Tensor[(16, 16, 3, 3), float32]) {
+  nn.relu(nn.conv2d(%x, %w))
+}"""
+    module = load_program(text, "relay", filename="window.rly").module
+    OptimizePass(3, layout_block=8).apply(Context(), module)
+    assert [op.attrs.data_layout for op in module.walk() if isinstance(op, Conv2D)] == ["NCHW8c"]
+    run = compile(module)
+    w = np.ones((16, 16, 3, 3), np.float32)
+    assert run(np.ones((1, 16, 3, 8), np.float32), w).shape == (1, 16, 1, 6)
+    with pytest.raises(RelayError, match="the window \\(3\\) is larger than the padded input") as e:
+        run(np.ones((1, 16, 2, 8), np.float32), w)
+    assert str(location_of(e.value.at)).startswith("window.rly:3:")
+
+
+def test_a_dynamic_width_without_the_routine_tiles_by_one_column():
+    """Under the strict policy no routine is called: the blocked conv's own loops run over a
+    `?` width in tiles of one column (its tile operand sized at run time)."""
+    text = """#[version = "0.0.5"]
+def @main(%x: Tensor[(?, 16, ?, ?), float32], %w: Tensor[(16, 16, 3, 3), float32]) {
+  nn.relu(nn.conv2d(%x, %w, strides=[1, 2], padding=[1, 1]))
+}"""
+    module = load_program(text, "relay").module
+    OptimizePass(3, layout_block=8).apply(Context(), module)
+    assert [op.attrs.data_layout for op in module.walk() if isinstance(op, Conv2D)] == ["NCHW8c"]
+    run = compile(module, fp_policy="strict")
+    rng = np.random.default_rng(0)
+    w = (rng.standard_normal((16, 16, 3, 3)) / 12).astype(np.float32)
+    for shape in [(1, 16, 5, 7), (2, 16, 3, 12)]:
+        x = rng.standard_normal(shape).astype(np.float32)
+        np.testing.assert_allclose(run(x, w), interpret(module, [x, w]), rtol=1e-5, atol=1e-5)

@@ -244,16 +244,19 @@ def _blocked_conv2d(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, w: SSAValue) 
     sh, sw = attrs.strides
     dh, dw = attrs.dilation
     pads = padding4(attrs.padding)
+    if any(n < 0 for n in shape_of(x)[2:4]):  # `?` H or W: the windows must fit
+        check_windows(lw, op, x)
     x = _pad_spatial(lw, x, pads, 0.0)
     if any(pads) and isinstance(x.owner, linalg.GenericOp):
         # lower-contractions drops this copy when it calls the conv2d routine (which pads).
         x.owner.attributes[CONV_PADDING] = DenseArrayBase.from_list(i64, list(pads))
-    ow = shape_of(op.result.type)[3]
-    tile = max(t for t in range(1, 9) if ow % t == 0)
+    ow = lw.result_dims()[3]
+    # A `?` width is cut in tiles of one column (the routine tiles it at run time).
+    tile = max(t for t in range(1, 9) if ow % t == 0) if isinstance(ow, int) else 1
     # An unread operand whose shape gives the split column loops (xo, xi) their ranges.
     t = signless(op.result.type)
     assert isinstance(t, TensorType)
-    ranges = [ow // tile, tile]
+    ranges: list[int | SSAValue] = [ow // tile if isinstance(ow, int) else ow, tile]
     wshape, xshape = shape_of(w), shape_of(op.operands[0].type)
     in_c, out_c = xshape[1] * xshape[4], wshape[0] * wshape[5]
     grouped = attrs.groups != 1 and not attrs.groups == in_c == out_c  # (not depthwise)
@@ -297,7 +300,10 @@ def _blocked_conv2d(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, w: SSAValue) 
         ]
         iterators = [PARALLEL] * 4 + [REDUCTION] * 2 + [PARALLEL] * 2
     mac = _mac(_dtype(op))
-    tiles = empty(lw, TensorType(t.element_type, ranges))
+    tiles_t = TensorType(t.element_type, [r if isinstance(r, int) else DYNAMIC for r in ranges])
+    tiles = lw.insert(
+        tensor.EmptyOp([r for r in ranges if not isinstance(r, int)], tiles_t)
+    ).results[0]
     result = accumulate(
         lw,
         [x, w, tiles],

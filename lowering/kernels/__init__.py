@@ -77,11 +77,15 @@ the time (LLVM spends about a second on the GEMM routine)."""
 def kernel_contraction(op: Operation, min_macs: int = MIN_KERNEL_MACS) -> str | None:
     """The contraction `op` computes if lower-contractions will call a kernel for it: named
     by convert-relay-to-linalg, with a kernel for that name, all operands float32, at least
-    `min_macs` multiply-adds."""
+    `min_macs` multiply-adds, or a `?` loop (a size known at run time only, which may be
+    large: the routine serves every size)."""
     kind = op.attributes.get(CONTRACTION)
     if not isinstance(kind, StringAttr) or kind.data not in KERNEL_CONTRACTIONS:
         return None
-    if not isinstance(op, linalg.GenericOp) or prod(op.get_static_loop_ranges()) < min_macs:
+    if not isinstance(op, linalg.GenericOp):
+        return None
+    ranges = op.get_static_loop_ranges()
+    if all(r >= 0 for r in ranges) and prod(ranges) < min_macs:
         return None
     for v in op.operands:
         t = v.type

@@ -135,14 +135,16 @@ def window_out_dim(
 def spatial_windows(op_attrs: Attrs, shapes: Sequence[Sequence[Any]]) -> tuple[str, str, dict]:
     """(data layout, result layout, {data axis: Window or None}) of a conv2d or pooling for
     its shape function; None for an axis a global pooling reduces to 1. A blocked layout
-    has no spatial axes here (only its batch may be `?`)."""
+    has no spatial axes here (only its batch may be `?`), but a blocked conv2d's (NCHW{c}c,
+    OIHW{i}i{o}o: H and W are axes 2 and 3 of both)."""
     attrs = op_attrs
     if "data_layout" in attrs:  # conv2d
         layout, out_layout, kernel = attrs.data_layout, attrs.out_layout, attrs.kernel_layout
-        if not plain_layout(layout) or not plain_layout(kernel, "OIHW"):
+        blocked = conv2d_blocks(attrs) is not None
+        if not blocked and (not plain_layout(layout) or not plain_layout(kernel, "OIHW")):
             return layout, out_layout, {}
         wshape = shapes[1]
-        kh, kw = wshape[kernel.index("H")], wshape[kernel.index("W")]
+        kh, kw = (wshape[2], wshape[3]) if blocked else (wshape[kernel.index(a)] for a in "HW")
         top, left, bottom, right = padding4(attrs.padding)
         (sh, sw), (dh, dw) = attrs.strides, attrs.dilation
         h_win: Window | None = (kh, sh, dh, top, bottom, False)
@@ -332,8 +334,10 @@ def _blocked_conv2d_rel(
             f"conv2d in {attrs.data_layout}/{attrs.kernel_layout} expects 5-d data and 6-d "
             f"weight, got {show_shape(dshape)} and {show_shape(wshape)}"
         )
-    if DYNAMIC in dshape or DYNAMIC in wshape:
-        raise TypeRelationError("conv2d in blocked layouts needs static shapes")
+    if DYNAMIC in (dshape[1], dshape[4], *wshape):  # N, H, W may be ?: the routine's sizes
+        raise TypeRelationError(
+            "conv2d in blocked layouts needs static channels, blocks and weights"
+        )
     if dshape[4] != dc or wshape[4] != ki or wshape[5] != ko:
         raise TypeRelationError(
             f"conv2d: data {show_shape(dshape)} and weight {show_shape(wshape)} do not have "
