@@ -65,6 +65,7 @@ from relay_opt.lowering.convert_relay_to_linalg.string_pool import (
     MEMCMP,
     MEMCPY,
     POOL,
+    STRTOD,
     StringPool,
 )
 from relay_opt.lowering.convert_relay_to_linalg.vision import Emitter, owned_tensor, read_buffer
@@ -689,11 +690,10 @@ def lower_from_string(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) ->
     with single underscores between them; the magnitude accumulated in u64 with an overflow
     check, then checked against the dtype's range. Text that is no integer, out of range, or
     non-ASCII (Python reads other digits and spaces too) ends the call with a located error.
-    Floats are not compiled yet (correctly rounded parsing)."""
+    Floats: _lower_float_from_string."""
     dtype = op.attrs.dtype
     if dtype.startswith(("float", "bfloat")):
-        rounded = "(correctly rounded parsing)"
-        raise RelayError(f"'strings.from_string' to {dtype} {rounded} {NO_NATIVE_STRINGS}", op)
+        return _lower_float_from_string(lw, op, args)
     shape = _static_shape(op)
     out_t = signless(op.result.type)
     assert isinstance(out_t, TensorType)
@@ -809,4 +809,113 @@ def lower_from_string(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) ->
     )
     lw.objects.fail_if(op, bad, f"{name}: a string is not a number of dtype {dtype}")
     lw.objects.fail_if(op, too_big, f"{name}: a number is out of the range of {dtype}")
+    return owned_tensor(lw, out)
+
+
+# float()'s ASCII letters: "inf", "infinity", "nan" in any case, and the exponent's "e".
+_FLOAT_LETTERS = "eEiInNfFaAtTyY"
+
+
+def _lower_float_from_string(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    """Floats parsed as Python's float() reads ASCII text, by the C library's strtod
+    (correctly rounded to f64, as float() is; then rounded to the dtype, as numpy stores it).
+    Each string is first copied into the arena with a terminating 0, its spaces (float()'s
+    ASCII ones: \\t-\\r and " ") written as " " and each "_" between two digits
+    dropped; a byte float() never reads there (hex's "x", "nan(...)"'s parentheses, a stray
+    "_") fails the string, and so does anything after strtod's end but spaces."""
+    dtype = op.attrs.dtype
+    shape = _static_shape(op)
+    out_t = signless(op.result.type)
+    assert isinstance(out_t, TensorType)
+    element = out_t.element_type
+    e = Emitter(lw.builder)
+    data = read_buffer(lw, args[0])
+    out = e(memref.AllocOp.get(element, shape=shape))
+    zero, one = e.const(0, i64), e.const(1, i64)
+    false = e.const(0, i1)
+    pool(lw)  # declares strtod
+    lw.objects.used = True  # the arena holds the copies
+
+    def is_(e: Emitter, c: SSAValue, ch: str) -> SSAValue:
+        return e(arith.CmpiOp(c, e.const(ord(ch), i64), "eq"))
+
+    def either(e: Emitter, *xs: SSAValue) -> SSAValue:
+        out = xs[0]
+        for x in xs[1:]:
+            out = e(arith.OrIOp(out, x))
+        return out
+
+    def parse(e: Emitter, k: SSAValue, carried: Sequence[SSAValue]) -> list[SSAValue]:
+        bad, non_ascii = carried
+        at = _flat_index(e, shape, k)
+        n, text = _length_and_text(e.b, e.load(data, at))
+        # {char *end (strtod's), the copy's bytes, 0}
+        slot = e(
+            llvm.CallOp(ALLOC, e(arith.AddiOp(n, e.const(HEADER + 1, i64))), return_type=OBJECT)
+        )
+        copy = e(llvm.GEPOp(slot, [HEADER], i8, inbounds=True))
+        last = e(arith.SubiOp(n, one))
+
+        def is_digit(e: Emitter, j: SSAValue) -> SSAValue:
+            return _in_range(e, _byte(e, text, j), ord("0"), ord("9"))
+
+        def step(e: Emitter, i: SSAValue, carried: Sequence[SSAValue]) -> list[SSAValue]:
+            written, wrong, high = carried
+            c = _byte(e, text, i)
+            high = e(arith.OrIOp(high, e(arith.CmpiOp(c, e.const(127, i64), "ugt"))))
+            space = either(e, _in_range(e, c, 9, 13), is_(e, c, " "))
+            under = is_(e, c, "_")
+            # Its neighbours, clamped into the string (the "_" itself is no digit).
+            before = is_digit(
+                e, e.select(e(arith.CmpiOp(i, zero, "sgt")), e(arith.SubiOp(i, one)), i)
+            )
+            after = is_digit(
+                e, e.select(e(arith.CmpiOp(i, last, "slt")), e(arith.AddiOp(i, one)), i)
+            )
+            joins = e(arith.AndIOp(under, e(arith.AndIOp(before, after))))
+            known = either(
+                e,
+                _in_range(e, c, ord("0"), ord("9")),
+                space,
+                joins,
+                *(is_(e, c, ch) for ch in "+-." + _FLOAT_LETTERS),
+            )
+            byte = e.select(space, e.const(ord(" "), i64), c)
+            address = e(llvm.GEPOp(copy, [llvm.GEP_USE_SSA_VAL], i8, ssa_indices=[written]))
+            e.b.insert(llvm.StoreOp(e(arith.TruncIOp(byte, i8)), address))
+            written = e.select(joins, written, e(arith.AddiOp(written, one)))
+            wrong = e(arith.OrIOp(wrong, e(arith.XOrIOp(known, e.const(1, i1)))))
+            return [written, wrong, high]
+
+        written, wrong, high = _i64_loop(e, n, [zero, false, false], step)
+        end_of_copy = e(llvm.GEPOp(copy, [llvm.GEP_USE_SSA_VAL], i8, ssa_indices=[written]))
+        e.b.insert(llvm.StoreOp(e.const(0, i8), end_of_copy))
+        value = e(llvm.CallOp(STRTOD, copy, slot, return_type=f64))
+        end = e(llvm.PtrToIntOp(e(llvm.LoadOp(slot, OBJECT)), i64))
+        start = e(llvm.PtrToIntOp(copy, i64))
+        read = e(arith.SubiOp(end, start))
+        nothing = e(arith.CmpiOp(read, zero, "eq"))
+
+        def trailing(e: Emitter, j: SSAValue, carried: Sequence[SSAValue]) -> list[SSAValue]:
+            address = e(
+                llvm.GEPOp(copy, [llvm.GEP_USE_SSA_VAL], i8, ssa_indices=[e(arith.AddiOp(read, j))])
+            )
+            c = e(arith.ExtUIOp(e(llvm.LoadOp(address, i8)), i64))
+            return [e(arith.OrIOp(carried[0], e(arith.XOrIOp(is_(e, c, " "), e.const(1, i1)))))]
+
+        rest = _i64_loop(e, e(arith.SubiOp(written, read)), [false], trailing)[0]
+        wrong = either(e, wrong, nothing, rest)
+        e.store(cast_scalar(e.b, value, "float64", dtype, element), out, at)
+        return [e(arith.OrIOp(bad, wrong)), e(arith.OrIOp(non_ascii, high))]
+
+    bad, non_ascii = e.loop(e.index(math.prod(shape)), [false, false], parse)
+    name = "'strings.from_string'"
+    # Non-ASCII text first: Python may read it as a number (other digits, other spaces).
+    lw.objects.fail_if(
+        op,
+        non_ascii,
+        f"{name}: non-ASCII text is not parsed natively yet (the interpreter "
+        "reads it: relay-run --interpret)",
+    )
+    lw.objects.fail_if(op, bad, f"{name}: a string is not a number of dtype {dtype}")
     return owned_tensor(lw, out)
