@@ -329,6 +329,57 @@ def test_from_string_to_floats_matches_the_interpreter(dtype: str):
         exe(np.array(["\u00a01"] + texts[1:], dtype=object))
 
 
+def _float_texts_cases(dtype: str) -> np.ndarray:
+    """Edge values, every power of two (where the shortest text is not the nearest one at
+    its length) and random bit patterns of a float dtype; all of float16."""
+    if dtype == "float16":
+        return np.arange(2**16, dtype=np.uint16).view(np.float16)
+    finfo = np.finfo(dtype)
+    edges = [
+        0.0,
+        -0.0,
+        1e-5,
+        1e-4,
+        123456.0,
+        1e15,
+        1e16,
+        1e17,
+        2.0**24 + 1,
+        999999.0,
+        1e6,
+        finfo.max,
+        -finfo.max,
+        finfo.tiny,
+        finfo.smallest_subnormal,
+        np.inf,
+        -np.inf,
+        np.nan,
+        -np.nan,
+        0.1,
+        -3.25e-7,
+        9.5,
+        0.3,
+    ]
+    rng = np.random.default_rng(10)
+    width = np.dtype(dtype).itemsize * 8
+    bits = rng.integers(0, 2**63, size=20000, dtype=np.uint64)
+    random = (bits if width == 64 else (bits >> np.uint64(32)).astype(np.uint32)).view(dtype)
+    powers = np.ldexp(np.ones(1, dtype), np.arange(finfo.minexp - finfo.nmant, finfo.maxexp))
+    return np.concatenate([np.array(edges, dtype), powers.astype(dtype), -powers[:50], random])
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_to_string_of_floats_matches_the_interpreter(dtype: str):
+    """numpy's shortest round-trip text, exactly: positional or scientific by magnitude as
+    numpy switches per dtype, "-0.0", "nan", "inf"; all 65536 float16 values."""
+    x = _float_texts_cases(dtype)
+    text = f"def @main(%x: Tensor[({len(x)}), {dtype}]) {{ strings.to_string(%x) }}"
+    got, want = _both(text, x)
+    assert got.dtype == object and got.shape == want.shape
+    differ = [(v, g, w) for v, g, w in zip(x, got, want, strict=True) if g != w]
+    assert not differ, differ[:5]
+
+
 def test_data_movement_moves_strings():
     """reshape, transpose, take (clipped indices), concatenate and copy move strings, natively
     as addresses, in the interpreter as numpy's object arrays; they agree."""
@@ -391,27 +442,29 @@ def test_located_errors_that_remain():
 
 
 def test_onnx_backend_skips_models_with_string_operators_not_compiled():
-    """A string operator native code lacks (Cast from floats to strings) is reported as a
-    skip, naming the operator; Cast from strings to floats compiles and matches the
-    interpreter."""
+    """A string operator native code lacks (Cast from bfloat16 to strings) is reported as a
+    skip, naming the operator; Casts between strings and float32 compile and match numpy."""
     import unittest
 
     from onnx import TensorProto, helper
 
     from relay_opt.runtime.onnx_backend import RelayOptBackend
 
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])
-    y = helper.make_tensor_value_info("y", TensorProto.STRING, [2])
-    model = _onnx_model(helper.make_node("Cast", ["x"], ["y"], to=TensorProto.STRING), [x], [y])
+    def cast(source: int, target: int) -> object:
+        x = helper.make_tensor_value_info("x", source, [3])
+        y = helper.make_tensor_value_info("y", target, [3])
+        return _onnx_model(helper.make_node("Cast", ["x"], ["y"], to=target), [x], [y])
+
     with pytest.raises(
-        unittest.SkipTest, match="'strings.to_string' of float32 .* is not compiled"
+        unittest.SkipTest, match="'strings.to_string' of bfloat16 .* is not compiled"
     ):
-        RelayOptBackend.prepare(model)
-    x = helper.make_tensor_value_info("x", TensorProto.STRING, [3])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [3])
-    model = _onnx_model(helper.make_node("Cast", ["x"], ["y"], to=TensorProto.FLOAT), [x], [y])
+        RelayOptBackend.prepare(cast(TensorProto.BFLOAT16, TensorProto.STRING))
+    model = cast(TensorProto.STRING, TensorProto.FLOAT)
     (got,) = RelayOptBackend.prepare(model).run([np.array(["1.5", " -INF", "1e-3"], dtype=object)])
     assert got.tolist() == np.array([1.5, -np.inf, 1e-3], dtype=np.float32).tolist()
+    x = np.array([0.1, -np.inf, 3e-7], dtype=np.float32)
+    (got,) = RelayOptBackend.prepare(cast(TensorProto.FLOAT, TensorProto.STRING)).run([x])
+    assert got.tolist() == ["0.1", "-inf", "3e-07"]
 
 
 def test_memory_is_steady():

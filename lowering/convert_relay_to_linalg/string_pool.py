@@ -15,6 +15,7 @@ POOL = "relay_opt_strings"
 MEMCMP = "memcmp"
 MEMCPY = "llvm.memcpy.p0.p0.i64"
 STRTOD = "strtod"
+SNPRINTF = "snprintf"
 HEADER = 8
 """Bytes before a string's text: its length, an i64."""
 
@@ -84,4 +85,9 @@ class StringPool:
             llvm.FuncOp(MEMCMP, llvm.LLVMFunctionType([OBJECT, OBJECT, i64], i32), external),
             llvm.FuncOp(MEMCPY, llvm.LLVMFunctionType([OBJECT, OBJECT, i64, i1]), external),
             llvm.FuncOp(STRTOD, llvm.LLVMFunctionType([OBJECT, OBJECT], f64), external),
+            llvm.FuncOp(
+                SNPRINTF,
+                llvm.LLVMFunctionType([OBJECT, i64, OBJECT], i32, is_variadic=True),
+                external,
+            ),
         ]

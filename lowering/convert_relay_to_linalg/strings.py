@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 
 from xdsl.builder import Builder
 from xdsl.dialects import arith, llvm, memref, scf
+from xdsl.dialects import math as math_dialect
 from xdsl.dialects.builtin import (
     DYNAMIC_INDEX,
     DenseIntOrFPElementsAttr,
@@ -65,6 +66,7 @@ from relay_opt.lowering.convert_relay_to_linalg.string_pool import (
     MEMCMP,
     MEMCPY,
     POOL,
+    SNPRINTF,
     STRTOD,
     StringPool,
 )
@@ -668,8 +670,11 @@ def _decimal(b: Builder, lw: Lowerer, x: SSAValue, signed: bool) -> SSAValue:
 @lowering(ToString)
 def lower_to_string(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     """Integers as decimal text (a new string each), booleans as "True" and "False" (the
-    pool's); floats are not compiled yet (numpy's shortest round-trip text)."""
+    pool's); float16/32/64 as numpy's shortest round-trip text (_shortest)."""
     dtype = tensor_dtype(op.operands[0].type)  # pyright: ignore[reportArgumentType]
+    if dtype in _SHORTEST:
+        pool(lw)
+        return elementwise(lw, op, args, lambda b, xs, _: _shortest(b, lw, xs[0], dtype))
     if dtype.startswith(("float", "bfloat")):
         shortest = "(numpy's shortest text of a float)"
         raise RelayError(f"'strings.to_string' of {dtype} {shortest} {NO_NATIVE_STRINGS}", op)
@@ -919,3 +924,246 @@ def _lower_float_from_string(lw: Lowerer, op: RelayOperatorOp, args: list[SSAVal
     )
     lw.objects.fail_if(op, bad, f"{name}: a string is not a number of dtype {dtype}")
     return owned_tensor(lw, out)
+
+
+# -- casts: floats to numpy's shortest round-trip text ------------------------------------------
+
+_SHORTEST = {"float16": (5, 1e3), "float32": (9, 1e6), "float64": (17, 1e16)}
+"""dtype -> (the most significant digits a value needs to read back, where numpy's text
+turns from positional to scientific)."""
+
+_SCRATCH = 64
+"""Bytes of the per-element scratch text snprintf writes (at most 26 are used)."""
+
+
+def _c_string(b: Builder, lw: Lowerer, text: str) -> SSAValue:
+    """A pointer to `text` with a terminating 0, in the pool."""
+    at = _emit(b, llvm.IntToPtrOp(literal(b, lw, text + "\0")))
+    return _emit(b, llvm.GEPOp(at, [HEADER], i8, inbounds=True))
+
+
+def _shortest(b: Builder, lw: Lowerer, x: SSAValue, dtype: str) -> SSAValue:
+    """numpy's str of a float: the fewest significant digits (p) that read back as x (among
+    them the nearest to x), positional for 0 and 1e-4 <= |x| < 1e3, 1e6 or 1e16 (float16,
+    float32, float64) with ".0" when integral, else d.ddde+XX; "nan", "inf", "-inf".
+
+    For p = 1, 2, ...: snprintf's "%.*e" gives the nearest p digits (glibc rounds exactly),
+    strtod reads them back (rounded to the dtype as numpy's float() then astype would); where
+    x is a power of two the interval of texts reading back as x reaches further up than
+    down, so the next p-digit text up is tried too. The digits M and exponent E found are
+    then printed by snprintf in numpy's layout into a new string."""
+    most, max_positional = _SHORTEST[dtype]
+    e = Emitter(b)
+    ft = x.type
+    bits = ft.bitwidth  # pyright: ignore[reportAttributeAccessIssue]
+    wide = x if bits == 64 else e(arith.ExtFOp(x, f64))
+    # The sign bit (numpy prints -0.0; NaN's sign it drops).
+    negative = e(
+        arith.CmpiOp(e(arith.BitcastOp(x, IntegerType(bits))), e.const(0, IntegerType(bits)), "slt")
+    )
+    magnitude = e(math_dialect.AbsFOp(wide))
+    finite = e(arith.CmpfOp(magnitude, e.const(float("inf"), f64), "olt"))  # not inf, not NaN
+    a = e.select(finite, magnitude, e.const(0.0, f64))
+    a_t = a if bits == 64 else e(arith.TruncFOp(a, ft))
+    lw.objects.used = True
+    scratch = e(llvm.CallOp(ALLOC, e.const(_SCRATCH, i64), return_type=OBJECT))
+    size = e.const(_SCRATCH, i64)
+    null = e(llvm.ZeroOp(result_types=[OBJECT]))
+    zero, one, ten = e.const(0, i64), e.const(1, i64), e.const(10, i64)
+    false = e.const(0, i1)
+
+    def reads_back(e: Emitter) -> SSAValue:
+        v = e(llvm.CallOp(STRTOD, scratch, null, return_type=f64))
+        back = v if bits == 64 else e(arith.TruncFOp(v, ft))
+        return e(arith.CmpfOp(back, a_t, "oeq"))
+
+    def digit_at(e: Emitter, j: SSAValue) -> SSAValue:
+        return e(arith.SubiOp(_byte(e, scratch, j), e.const(ord("0"), i64)))
+
+    def attempt(e: Emitter, k: SSAValue, carried: Sequence[SSAValue]) -> list[SSAValue]:
+        found = carried[0]
+        p = e(arith.AddiOp(k, one))
+
+        def search(e: Emitter) -> list[SSAValue]:
+            precision = e(arith.TruncIOp(k, i32))
+            e(
+                llvm.CallOp(
+                    SNPRINTF,
+                    scratch,
+                    size,
+                    _c_string(e.b, lw, "%.*e"),
+                    precision,
+                    a,
+                    variadic_args=2,
+                    return_type=i32,
+                )
+            )
+            nearest = reads_back(e)
+            # "d.ddde-XX" ("de+XX" for one digit): the digits as M, then the exponent.
+            e_at = e.select(e(arith.CmpiOp(p, one, "eq")), one, e(arith.AddiOp(p, one)))
+
+            def digit(e: Emitter, j: SSAValue, carried: Sequence[SSAValue]) -> list[SSAValue]:
+                dot = e(arith.CmpiOp(_byte(e, scratch, j), e.const(ord("."), i64), "eq"))
+                grown = e(arith.AddiOp(e(arith.MuliOp(carried[0], ten)), digit_at(e, j)))
+                return [e.select(dot, carried[0], grown)]
+
+            (m,) = _i64_loop(e, e_at, [zero], digit)
+            minus = e(
+                arith.CmpiOp(
+                    _byte(e, scratch, e(arith.AddiOp(e_at, one))), e.const(ord("-"), i64), "eq"
+                )
+            )
+
+            def exponent_digit(
+                e: Emitter, j: SSAValue, carried: Sequence[SSAValue]
+            ) -> list[SSAValue]:
+                value, alive = carried
+                d = digit_at(e, e(arith.AddiOp(e(arith.AddiOp(e_at, e.const(2, i64))), j)))
+                alive = e(arith.AndIOp(alive, e(arith.CmpiOp(d, e.const(9, i64), "ule"))))
+                grown = e(arith.AddiOp(e(arith.MuliOp(value, ten)), d))
+                return [e.select(alive, grown, value), alive]
+
+            magnitude_e, _ = _i64_loop(e, e.const(3, i64), [zero, e.const(1, i1)], exponent_digit)
+            exp10 = e.select(minus, e(arith.SubiOp(zero, magnitude_e)), magnitude_e)
+
+            def upward(e: Emitter) -> list[SSAValue]:
+                up = e(arith.AddiOp(m, one))
+                scale = e(arith.TruncIOp(e(arith.AddiOp(e(arith.SubiOp(exp10, p)), one)), i32))
+                e(
+                    llvm.CallOp(
+                        SNPRINTF,
+                        scratch,
+                        size,
+                        _c_string(e.b, lw, "%llde%d"),
+                        up,
+                        scale,
+                        variadic_args=2,
+                        return_type=i32,
+                    )
+                )
+                return [reads_back(e), up]
+
+            def keep(e: Emitter) -> list[SSAValue]:
+                return [e.const(1, i1), m]
+
+            ok, digits = e.if_(nearest, [i1, i64], keep, upward)
+            return [ok, digits, exp10, p]
+
+        def done(e: Emitter) -> list[SSAValue]:
+            return list(carried)
+
+        return e.if_(found, [i1, i64, i64, i64], done, search)
+
+    _, m, exp10, p = _i64_loop(e, e.const(most, i64), [false, zero, zero, zero], attempt)
+
+    # Trailing zeros dropped (the text up from 99..9 is 10..0): p digits, M < 10^p.
+    def trim(e: Emitter, _: SSAValue, carried: Sequence[SSAValue]) -> list[SSAValue]:
+        m, p, exp10 = carried
+        drop = e(
+            arith.AndIOp(
+                e(arith.CmpiOp(e(arith.RemUIOp(m, ten)), zero, "eq")),
+                e(arith.CmpiOp(p, one, "sgt")),
+            )
+        )
+        full = e(arith.CmpiOp(m, zero, "ne"))
+        drop = e(arith.AndIOp(drop, full))
+        return [
+            e.select(drop, e(arith.DivUIOp(m, ten)), m),
+            e.select(drop, e(arith.SubiOp(p, one)), p),
+            exp10,
+        ]
+
+    m, p, exp10 = _i64_loop(e, e.const(most, i64), [m, p, exp10], trim)
+
+    # M = 10^p (the up text of 9..9): one digit more
+    def pow10(e: Emitter, n: SSAValue) -> SSAValue:
+        def step(e: Emitter, _: SSAValue, carried: Sequence[SSAValue]) -> list[SSAValue]:
+            return [e(arith.MuliOp(carried[0], ten))]
+
+        return _i64_loop(e, n, [one], step)[0]
+
+    overflowed = e(arith.CmpiOp(m, pow10(e, p), "eq"))
+    m = e.select(overflowed, e(arith.DivUIOp(m, ten)), m)
+    exp10 = e.select(overflowed, e(arith.AddiOp(exp10, one)), exp10)
+    sign = e.select(negative, _c_string(b, lw, "-"), _c_string(b, lw, ""))
+    positional = e(
+        arith.OrIOp(
+            e(arith.CmpfOp(a, e.const(0.0, f64), "oeq")),
+            e(
+                arith.AndIOp(
+                    e(arith.CmpfOp(a, e.const(1e-4, f64), "oge")),
+                    e(arith.CmpfOp(a, e.const(max_positional, f64), "olt")),
+                )
+            ),
+        )
+    )
+    # q digits after the point: positional "I.F" (F of q digits, "0" when integral),
+    # scientific "d.ddde+XX" (d, then p - 1 digits, none for one).
+    q = e(arith.SubiOp(e(arith.SubiOp(p, one)), exp10))
+    integral = e(arith.CmpiOp(q, zero, "sle"))
+    lead_p = pow10(
+        e,
+        e.select(
+            integral,
+            zero,
+            e.select(e(arith.CmpiOp(q, e.const(18, i64), "sgt")), e.const(18, i64), q),
+        ),
+    )
+    scale_up = pow10(e, e.select(integral, e(arith.SubiOp(zero, q)), zero))
+    whole = e.select(integral, e(arith.MuliOp(m, scale_up)), e(arith.DivUIOp(m, lead_p)))
+    fraction = e.select(integral, zero, e(arith.RemUIOp(m, lead_p)))
+    width = e(arith.TruncIOp(e.select(integral, one, q), i32))
+    rest_p = pow10(e, e(arith.SubiOp(p, one)))
+    first = e(arith.DivUIOp(m, rest_p))
+    rest = e(arith.RemUIOp(m, rest_p))
+    more = e(arith.CmpiOp(p, one, "sgt"))
+    rest_width = e(arith.TruncIOp(e(arith.SubiOp(p, one)), i32))
+
+    def put_positional(e: Emitter) -> list[SSAValue]:
+        n = e(
+            llvm.CallOp(
+                SNPRINTF,
+                scratch,
+                size,
+                _c_string(e.b, lw, "%s%lld.%.*lld"),
+                sign,
+                whole,
+                width,
+                fraction,
+                variadic_args=4,
+                return_type=i32,
+            )
+        )
+        return [n]
+
+    def put_scientific(e: Emitter) -> list[SSAValue]:
+        dot = e(arith.TruncIOp(e(arith.ExtUIOp(more, i64)), i32))
+        n = e(
+            llvm.CallOp(
+                SNPRINTF,
+                scratch,
+                size,
+                _c_string(e.b, lw, "%s%lld%.*s%.*llde%+03d"),
+                sign,
+                first,
+                dot,
+                _c_string(e.b, lw, "."),
+                rest_width,
+                rest,
+                e(arith.TruncIOp(exp10, i32)),
+                variadic_args=7,
+                return_type=i32,
+            )
+        )
+        return [n]
+
+    (n,) = e.if_(positional, [i32], put_positional, put_scientific)
+    n = e(arith.ExtUIOp(n, i64))
+    obj, into = _new_string(e, lw, n)
+    e.b.insert(llvm.CallIntrinsicOp(MEMCPY, [into, scratch, n, e.const(0, i1)], []))
+    text = e(llvm.PtrToIntOp(obj, i64))
+    # inf and NaN: the pool's words
+    nan = e(arith.CmpfOp(wide, wide, "uno"))
+    infinite = e.select(negative, literal(b, lw, "-inf"), literal(b, lw, "inf"))
+    text = e.select(finite, text, infinite)
+    return e.select(nan, literal(b, lw, "nan"), text)

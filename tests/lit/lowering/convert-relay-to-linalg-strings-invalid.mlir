@@ -1,5 +1,5 @@
 // What native code does not have yet is a located error that points at the interpreter
-// (docs/strings.md, "Native code"): casts of floats to strings, and split, normalize and
+// (docs/strings.md, "Native code"): casts of bfloat16 to strings, and split, normalize and
 // from_string of data with ? dims.
 // RUN: relay-opt %s --split-input-file --verify-diagnostics -p convert-relay-to-linalg | filecheck %s
 
@@ -10,9 +10,9 @@ relay.func @f(%x: tensor<?x!relay.string>) -> tensor<?xf32> {
 }
 
 // -----
-// CHECK: convert-relay-to-linalg-strings-invalid.mlir:[[# @LINE + 2]]:3: error: 'strings.to_string' of float32 (numpy's shortest text of a float) is not compiled to native code yet; the interpreter runs it (relay-run --interpret; docs/strings.md)
-relay.func @h(%x: tensor<2xf32>) -> tensor<2x!relay.string> {
-  %0 = relay.strings.to_string %x : (tensor<2xf32>) -> tensor<2x!relay.string>
+// CHECK: convert-relay-to-linalg-strings-invalid.mlir:[[# @LINE + 2]]:3: error: 'strings.to_string' of bfloat16 (numpy's shortest text of a float) is not compiled to native code yet; the interpreter runs it (relay-run --interpret; docs/strings.md)
+relay.func @h(%x: tensor<2xbf16>) -> tensor<2x!relay.string> {
+  %0 = relay.strings.to_string %x : (tensor<2xbf16>) -> tensor<2x!relay.string>
   relay.return %0 : tensor<2x!relay.string>
 }
 
