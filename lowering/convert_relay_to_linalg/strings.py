@@ -947,7 +947,7 @@ def _shortest(b: Builder, lw: Lowerer, x: SSAValue, dtype: str) -> SSAValue:
     them the nearest to x), positional for 0 and 1e-4 <= |x| < 1e3, 1e6 or 1e16 (float16,
     float32, float64) with ".0" when integral, else d.ddde+XX; "nan", "inf", "-inf".
 
-    For p = 1, 2, ...: snprintf's "%.*e" gives the nearest p digits (glibc rounds exactly),
+    For a p (bisected): snprintf's "%.*e" gives the nearest p digits (glibc rounds exactly),
     strtod reads them back (rounded to the dtype as numpy's float() then astype would); where
     x is a power of two the interval of texts reading back as x reaches further up than
     down, so the next p-digit text up is tried too. The digits M and exponent E found are
@@ -970,7 +970,6 @@ def _shortest(b: Builder, lw: Lowerer, x: SSAValue, dtype: str) -> SSAValue:
     size = e.const(_SCRATCH, i64)
     null = e(llvm.ZeroOp(result_types=[OBJECT]))
     zero, one, ten = e.const(0, i64), e.const(1, i64), e.const(10, i64)
-    false = e.const(0, i1)
 
     def reads_back(e: Emitter) -> SSAValue:
         v = e(llvm.CallOp(STRTOD, scratch, null, return_type=f64))
@@ -980,81 +979,88 @@ def _shortest(b: Builder, lw: Lowerer, x: SSAValue, dtype: str) -> SSAValue:
     def digit_at(e: Emitter, j: SSAValue) -> SSAValue:
         return e(arith.SubiOp(_byte(e, scratch, j), e.const(ord("0"), i64)))
 
-    def attempt(e: Emitter, k: SSAValue, carried: Sequence[SSAValue]) -> list[SSAValue]:
-        found = carried[0]
-        p = e(arith.AddiOp(k, one))
+    def check(e: Emitter, p: SSAValue) -> list[SSAValue]:
+        """Whether a text of p significant digits reads back as x, and its digits M and
+        exponent E: the nearest one, else the next one up."""
+        k = e(arith.SubiOp(p, one))
+        precision = e(arith.TruncIOp(k, i32))
+        e(
+            llvm.CallOp(
+                SNPRINTF,
+                scratch,
+                size,
+                _c_string(e.b, lw, "%.*e"),
+                precision,
+                a,
+                variadic_args=2,
+                return_type=i32,
+            )
+        )
+        nearest = reads_back(e)
+        # "d.ddde-XX" ("de+XX" for one digit): the digits as M, then the exponent.
+        e_at = e.select(e(arith.CmpiOp(p, one, "eq")), one, e(arith.AddiOp(p, one)))
 
-        def search(e: Emitter) -> list[SSAValue]:
-            precision = e(arith.TruncIOp(k, i32))
+        def digit(e: Emitter, j: SSAValue, carried: Sequence[SSAValue]) -> list[SSAValue]:
+            dot = e(arith.CmpiOp(_byte(e, scratch, j), e.const(ord("."), i64), "eq"))
+            grown = e(arith.AddiOp(e(arith.MuliOp(carried[0], ten)), digit_at(e, j)))
+            return [e.select(dot, carried[0], grown)]
+
+        (m,) = _i64_loop(e, e_at, [zero], digit)
+        minus = e(
+            arith.CmpiOp(
+                _byte(e, scratch, e(arith.AddiOp(e_at, one))), e.const(ord("-"), i64), "eq"
+            )
+        )
+
+        def exponent_digit(e: Emitter, j: SSAValue, carried: Sequence[SSAValue]) -> list[SSAValue]:
+            value, alive = carried
+            d = digit_at(e, e(arith.AddiOp(e(arith.AddiOp(e_at, e.const(2, i64))), j)))
+            alive = e(arith.AndIOp(alive, e(arith.CmpiOp(d, e.const(9, i64), "ule"))))
+            grown = e(arith.AddiOp(e(arith.MuliOp(value, ten)), d))
+            return [e.select(alive, grown, value), alive]
+
+        magnitude_e, _ = _i64_loop(e, e.const(3, i64), [zero, e.const(1, i1)], exponent_digit)
+        exp10 = e.select(minus, e(arith.SubiOp(zero, magnitude_e)), magnitude_e)
+
+        def upward(e: Emitter) -> list[SSAValue]:
+            up = e(arith.AddiOp(m, one))
+            scale = e(arith.TruncIOp(e(arith.AddiOp(e(arith.SubiOp(exp10, p)), one)), i32))
             e(
                 llvm.CallOp(
                     SNPRINTF,
                     scratch,
                     size,
-                    _c_string(e.b, lw, "%.*e"),
-                    precision,
-                    a,
+                    _c_string(e.b, lw, "%llde%d"),
+                    up,
+                    scale,
                     variadic_args=2,
                     return_type=i32,
                 )
             )
-            nearest = reads_back(e)
-            # "d.ddde-XX" ("de+XX" for one digit): the digits as M, then the exponent.
-            e_at = e.select(e(arith.CmpiOp(p, one, "eq")), one, e(arith.AddiOp(p, one)))
+            return [reads_back(e), up]
 
-            def digit(e: Emitter, j: SSAValue, carried: Sequence[SSAValue]) -> list[SSAValue]:
-                dot = e(arith.CmpiOp(_byte(e, scratch, j), e.const(ord("."), i64), "eq"))
-                grown = e(arith.AddiOp(e(arith.MuliOp(carried[0], ten)), digit_at(e, j)))
-                return [e.select(dot, carried[0], grown)]
+        def keep(e: Emitter) -> list[SSAValue]:
+            return [e.const(1, i1), m]
 
-            (m,) = _i64_loop(e, e_at, [zero], digit)
-            minus = e(
-                arith.CmpiOp(
-                    _byte(e, scratch, e(arith.AddiOp(e_at, one))), e.const(ord("-"), i64), "eq"
-                )
-            )
+        ok, digits = e.if_(nearest, [i1, i64], keep, upward)
+        return [ok, digits, exp10]
 
-            def exponent_digit(
-                e: Emitter, j: SSAValue, carried: Sequence[SSAValue]
-            ) -> list[SSAValue]:
-                value, alive = carried
-                d = digit_at(e, e(arith.AddiOp(e(arith.AddiOp(e_at, e.const(2, i64))), j)))
-                alive = e(arith.AndIOp(alive, e(arith.CmpiOp(d, e.const(9, i64), "ule"))))
-                grown = e(arith.AddiOp(e(arith.MuliOp(value, ten)), d))
-                return [e.select(alive, grown, value), alive]
+    # Some p-digit text reads back as x for every p from the shortest on (it is one more
+    # digit's too), so the shortest p is bisected in [1, most]: ceil(log2(most)) checks.
+    def bisect(e: Emitter, _: SSAValue, carried: Sequence[SSAValue]) -> list[SSAValue]:
+        lo, hi = carried
+        mid = e(arith.DivUIOp(e(arith.AddiOp(lo, hi)), e.const(2, i64)))
 
-            magnitude_e, _ = _i64_loop(e, e.const(3, i64), [zero, e.const(1, i1)], exponent_digit)
-            exp10 = e.select(minus, e(arith.SubiOp(zero, magnitude_e)), magnitude_e)
+        def narrow(e: Emitter) -> list[SSAValue]:
+            ok = check(e, mid)[0]
+            return [e.select(ok, lo, e(arith.AddiOp(mid, one))), e.select(ok, mid, hi)]
 
-            def upward(e: Emitter) -> list[SSAValue]:
-                up = e(arith.AddiOp(m, one))
-                scale = e(arith.TruncIOp(e(arith.AddiOp(e(arith.SubiOp(exp10, p)), one)), i32))
-                e(
-                    llvm.CallOp(
-                        SNPRINTF,
-                        scratch,
-                        size,
-                        _c_string(e.b, lw, "%llde%d"),
-                        up,
-                        scale,
-                        variadic_args=2,
-                        return_type=i32,
-                    )
-                )
-                return [reads_back(e), up]
+        open_ = e(arith.CmpiOp(lo, hi, "slt"))
+        return e.if_(open_, [i64, i64], narrow, lambda _: [lo, hi])
 
-            def keep(e: Emitter) -> list[SSAValue]:
-                return [e.const(1, i1), m]
-
-            ok, digits = e.if_(nearest, [i1, i64], keep, upward)
-            return [ok, digits, exp10, p]
-
-        def done(e: Emitter) -> list[SSAValue]:
-            return list(carried)
-
-        return e.if_(found, [i1, i64, i64, i64], done, search)
-
-    _, m, exp10, p = _i64_loop(e, e.const(most, i64), [false, zero, zero, zero], attempt)
+    steps = e.const(max(1, (most - 1).bit_length()), i64)
+    p, _ = _i64_loop(e, steps, [one, e.const(most, i64)], bisect)
+    _, m, exp10 = check(e, p)
 
     # Trailing zeros dropped (the text up from 99..9 is 10..0): p digits, M < 10^p.
     def trim(e: Emitter, _: SSAValue, carried: Sequence[SSAValue]) -> list[SSAValue]:
