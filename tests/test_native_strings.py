@@ -253,6 +253,133 @@ def test_from_string_to_integers_matches_the_interpreter(dtype: str):
                 Interpreter(module).run("main", [np.array([bad] + texts[1:], dtype=object)])
 
 
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_from_string_to_floats_matches_the_interpreter(dtype: str):
+    """Text as float() reads it (spaces around, a sign, underscores between digits, an
+    exponent, inf/infinity/nan in any case), rounded as the interpreter rounds (to f64, then
+    to the dtype): bit for bit equal on edge values and random ones, shortest and long."""
+    rng = np.random.default_rng(9)
+    finfo = np.finfo(dtype)
+    texts = [
+        "0",
+        "-0.0",
+        " 1e-5\t",
+        "+123456",
+        "1e16",
+        "16777217",
+        "1_000.2_5",
+        ".5",
+        "5.",
+        "1E+3",
+        "-INF",
+        "Infinity",
+        "nan",
+        "-NaN",
+        "1e400",
+        "-1e-400",
+        "4.9e-324",
+        "2.2250738585072011e-308",
+        "0.1000000000000000055511151231257827",
+        str(finfo.max),
+        str(finfo.tiny),
+        str(finfo.smallest_subnormal),
+        "3.4028235677973366e38",
+        "65520",
+        "1.00048828125",
+    ]  # f32/f16 midpoints
+    bits = rng.integers(0, 2**63, size=24, dtype=np.uint64)
+    texts += [repr(float(v)) for v in bits.view(np.float64)]
+    texts += [str(v.item()) for v in (bits >> np.uint64(32)).astype(np.uint32).view(np.float32)]
+    texts += [f"{v:.20e}" for v in rng.standard_normal(8)]
+    n = len(texts)
+    text = f'def @main(%x: Tensor[({n}), string]) {{ strings.from_string(%x, dtype="{dtype}") }}'
+    module = load_program(HEADER + text, "relay", filename="c.rly").module
+    x = np.array(texts, dtype=object)
+    want = Interpreter(module).run("main", [x])
+    got = jit.compile(module, cache=False)(x)
+    assert got.dtype == want.dtype
+    assert got.tobytes() == want.tobytes() or _same(got, want)  # NaN bits aside
+    assert np.array_equal(got, want, equal_nan=True)
+    exe = jit.compile(module, cache=False)
+    for bad in [
+        "1__0",
+        "_1",
+        "1_",
+        "1_.5",
+        "0x1p3",
+        "nan(1)",
+        "1e",
+        "e5",
+        ".",
+        "",
+        "  ",
+        "1 2",
+        "\x1c2",
+        "infinit",
+        "- 1",
+        "1f",
+        "++1",
+    ]:
+        with pytest.raises(ValueError, match="could not convert"):
+            float(bad)  # what the interpreter follows
+        with pytest.raises(RelayError, match="not a number") as e:
+            exe(np.array([bad] + texts[1:], dtype=object))
+        assert e.value.at is not None and "c.rly:2" in str(e.value.at), bad
+    with pytest.raises(RelayError, match="non-ASCII text is not parsed natively"):
+        exe(np.array(["\u00a01"] + texts[1:], dtype=object))
+
+
+def _float_texts_cases(dtype: str) -> np.ndarray:
+    """Edge values, every power of two (where the shortest text is not the nearest one at
+    its length) and random bit patterns of a float dtype; all of float16."""
+    if dtype == "float16":
+        return np.arange(2**16, dtype=np.uint16).view(np.float16)
+    finfo = np.finfo(dtype)
+    edges = [
+        0.0,
+        -0.0,
+        1e-5,
+        1e-4,
+        123456.0,
+        1e15,
+        1e16,
+        1e17,
+        2.0**24 + 1,
+        999999.0,
+        1e6,
+        finfo.max,
+        -finfo.max,
+        finfo.tiny,
+        finfo.smallest_subnormal,
+        np.inf,
+        -np.inf,
+        np.nan,
+        -np.nan,
+        0.1,
+        -3.25e-7,
+        9.5,
+        0.3,
+    ]
+    rng = np.random.default_rng(10)
+    width = np.dtype(dtype).itemsize * 8
+    bits = rng.integers(0, 2**63, size=20000, dtype=np.uint64)
+    random = (bits if width == 64 else (bits >> np.uint64(32)).astype(np.uint32)).view(dtype)
+    powers = np.ldexp(np.ones(1, dtype), np.arange(finfo.minexp - finfo.nmant, finfo.maxexp))
+    return np.concatenate([np.array(edges, dtype), powers.astype(dtype), -powers[:50], random])
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_to_string_of_floats_matches_the_interpreter(dtype: str):
+    """numpy's shortest round-trip text, exactly: positional or scientific by magnitude as
+    numpy switches per dtype, "-0.0", "nan", "inf"; all 65536 float16 values."""
+    x = _float_texts_cases(dtype)
+    text = f"def @main(%x: Tensor[({len(x)}), {dtype}]) {{ strings.to_string(%x) }}"
+    got, want = _both(text, x)
+    assert got.dtype == object and got.shape == want.shape
+    differ = [(v, g, w) for v, g, w in zip(x, got, want, strict=True) if g != w]
+    assert not differ, differ[:5]
+
+
 def test_data_movement_moves_strings():
     """reshape, transpose, take (clipped indices), concatenate and copy move strings, natively
     as addresses, in the interpreter as numpy's object arrays; they agree."""
@@ -315,21 +442,29 @@ def test_located_errors_that_remain():
 
 
 def test_onnx_backend_skips_models_with_string_operators_not_compiled():
-    """A string operator native code lacks (Cast from strings to floats) is reported as a
-    skip, naming the operator."""
+    """A string operator native code lacks (Cast from bfloat16 to strings) is reported as a
+    skip, naming the operator; Casts between strings and float32 compile and match numpy."""
     import unittest
 
     from onnx import TensorProto, helper
 
     from relay_opt.runtime.onnx_backend import RelayOptBackend
 
-    x = helper.make_tensor_value_info("x", TensorProto.STRING, [2])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])
-    model = _onnx_model(helper.make_node("Cast", ["x"], ["y"], to=TensorProto.FLOAT), [x], [y])
+    def cast(source: int, target: int) -> object:
+        x = helper.make_tensor_value_info("x", source, [3])
+        y = helper.make_tensor_value_info("y", target, [3])
+        return _onnx_model(helper.make_node("Cast", ["x"], ["y"], to=target), [x], [y])
+
     with pytest.raises(
-        unittest.SkipTest, match="'strings.from_string' to float32 .* is not compiled"
+        unittest.SkipTest, match="'strings.to_string' of bfloat16 .* is not compiled"
     ):
-        RelayOptBackend.prepare(model)
+        RelayOptBackend.prepare(cast(TensorProto.BFLOAT16, TensorProto.STRING))
+    model = cast(TensorProto.STRING, TensorProto.FLOAT)
+    (got,) = RelayOptBackend.prepare(model).run([np.array(["1.5", " -INF", "1e-3"], dtype=object)])
+    assert got.tolist() == np.array([1.5, -np.inf, 1e-3], dtype=np.float32).tolist()
+    x = np.array([0.1, -np.inf, 3e-7], dtype=np.float32)
+    (got,) = RelayOptBackend.prepare(cast(TensorProto.FLOAT, TensorProto.STRING)).run([x])
+    assert got.tolist() == ["0.1", "-inf", "3e-07"]
 
 
 def test_memory_is_steady():

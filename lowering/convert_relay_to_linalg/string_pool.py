@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 
 from xdsl.dialects import llvm
-from xdsl.dialects.builtin import DenseIntOrFPElementsAttr, TensorType, i1, i32, i64
+from xdsl.dialects.builtin import DenseIntOrFPElementsAttr, TensorType, f64, i1, i32, i64
 from xdsl.ir import Operation
 
 from relay_opt.dialects.relay.regex import DFA
@@ -14,6 +14,8 @@ from relay_opt.lowering.convert_relay_to_linalg.objects import OBJECT
 POOL = "relay_opt_strings"
 MEMCMP = "memcmp"
 MEMCPY = "llvm.memcpy.p0.p0.i64"
+STRTOD = "strtod"
+SNPRINTF = "snprintf"
 HEADER = 8
 """Bytes before a string's text: its length, an i64."""
 
@@ -82,4 +84,10 @@ class StringPool:
             *tables,
             llvm.FuncOp(MEMCMP, llvm.LLVMFunctionType([OBJECT, OBJECT, i64], i32), external),
             llvm.FuncOp(MEMCPY, llvm.LLVMFunctionType([OBJECT, OBJECT, i64, i1]), external),
+            llvm.FuncOp(STRTOD, llvm.LLVMFunctionType([OBJECT, OBJECT], f64), external),
+            llvm.FuncOp(
+                SNPRINTF,
+                llvm.LLVMFunctionType([OBJECT, i64, OBJECT], i32, is_variadic=True),
+                external,
+            ),
         ]

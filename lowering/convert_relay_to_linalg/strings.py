@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 
 from xdsl.builder import Builder
 from xdsl.dialects import arith, llvm, memref, scf
+from xdsl.dialects import math as math_dialect
 from xdsl.dialects.builtin import (
     DYNAMIC_INDEX,
     DenseIntOrFPElementsAttr,
@@ -65,6 +66,8 @@ from relay_opt.lowering.convert_relay_to_linalg.string_pool import (
     MEMCMP,
     MEMCPY,
     POOL,
+    SNPRINTF,
+    STRTOD,
     StringPool,
 )
 from relay_opt.lowering.convert_relay_to_linalg.vision import Emitter, owned_tensor, read_buffer
@@ -667,8 +670,11 @@ def _decimal(b: Builder, lw: Lowerer, x: SSAValue, signed: bool) -> SSAValue:
 @lowering(ToString)
 def lower_to_string(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     """Integers as decimal text (a new string each), booleans as "True" and "False" (the
-    pool's); floats are not compiled yet (numpy's shortest round-trip text)."""
+    pool's); float16/32/64 as numpy's shortest round-trip text (_shortest)."""
     dtype = tensor_dtype(op.operands[0].type)  # pyright: ignore[reportArgumentType]
+    if dtype in _SHORTEST:
+        pool(lw)
+        return elementwise(lw, op, args, lambda b, xs, _: _shortest(b, lw, xs[0], dtype))
     if dtype.startswith(("float", "bfloat")):
         shortest = "(numpy's shortest text of a float)"
         raise RelayError(f"'strings.to_string' of {dtype} {shortest} {NO_NATIVE_STRINGS}", op)
@@ -689,11 +695,10 @@ def lower_from_string(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) ->
     with single underscores between them; the magnitude accumulated in u64 with an overflow
     check, then checked against the dtype's range. Text that is no integer, out of range, or
     non-ASCII (Python reads other digits and spaces too) ends the call with a located error.
-    Floats are not compiled yet (correctly rounded parsing)."""
+    Floats: _lower_float_from_string."""
     dtype = op.attrs.dtype
     if dtype.startswith(("float", "bfloat")):
-        rounded = "(correctly rounded parsing)"
-        raise RelayError(f"'strings.from_string' to {dtype} {rounded} {NO_NATIVE_STRINGS}", op)
+        return _lower_float_from_string(lw, op, args)
     shape = _static_shape(op)
     out_t = signless(op.result.type)
     assert isinstance(out_t, TensorType)
@@ -810,3 +815,361 @@ def lower_from_string(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) ->
     lw.objects.fail_if(op, bad, f"{name}: a string is not a number of dtype {dtype}")
     lw.objects.fail_if(op, too_big, f"{name}: a number is out of the range of {dtype}")
     return owned_tensor(lw, out)
+
+
+# float()'s ASCII letters: "inf", "infinity", "nan" in any case, and the exponent's "e".
+_FLOAT_LETTERS = "eEiInNfFaAtTyY"
+
+
+def _lower_float_from_string(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
+    """Floats parsed as Python's float() reads ASCII text, by the C library's strtod
+    (correctly rounded to f64, as float() is; then rounded to the dtype, as numpy stores it).
+    Each string is first copied into the arena with a terminating 0, its spaces (float()'s
+    ASCII ones: \\t-\\r and " ") written as " " and each "_" between two digits
+    dropped; a byte float() never reads there (hex's "x", "nan(...)"'s parentheses, a stray
+    "_") fails the string, and so does anything after strtod's end but spaces."""
+    dtype = op.attrs.dtype
+    shape = _static_shape(op)
+    out_t = signless(op.result.type)
+    assert isinstance(out_t, TensorType)
+    element = out_t.element_type
+    e = Emitter(lw.builder)
+    data = read_buffer(lw, args[0])
+    out = e(memref.AllocOp.get(element, shape=shape))
+    zero, one = e.const(0, i64), e.const(1, i64)
+    false = e.const(0, i1)
+    pool(lw)  # declares strtod
+    lw.objects.used = True  # the arena holds the copies
+
+    def is_(e: Emitter, c: SSAValue, ch: str) -> SSAValue:
+        return e(arith.CmpiOp(c, e.const(ord(ch), i64), "eq"))
+
+    def either(e: Emitter, *xs: SSAValue) -> SSAValue:
+        out = xs[0]
+        for x in xs[1:]:
+            out = e(arith.OrIOp(out, x))
+        return out
+
+    def parse(e: Emitter, k: SSAValue, carried: Sequence[SSAValue]) -> list[SSAValue]:
+        bad, non_ascii = carried
+        at = _flat_index(e, shape, k)
+        n, text = _length_and_text(e.b, e.load(data, at))
+        # {char *end (strtod's), the copy's bytes, 0}
+        slot = e(
+            llvm.CallOp(ALLOC, e(arith.AddiOp(n, e.const(HEADER + 1, i64))), return_type=OBJECT)
+        )
+        copy = e(llvm.GEPOp(slot, [HEADER], i8, inbounds=True))
+        last = e(arith.SubiOp(n, one))
+
+        def is_digit(e: Emitter, j: SSAValue) -> SSAValue:
+            return _in_range(e, _byte(e, text, j), ord("0"), ord("9"))
+
+        def step(e: Emitter, i: SSAValue, carried: Sequence[SSAValue]) -> list[SSAValue]:
+            written, wrong, high = carried
+            c = _byte(e, text, i)
+            high = e(arith.OrIOp(high, e(arith.CmpiOp(c, e.const(127, i64), "ugt"))))
+            space = either(e, _in_range(e, c, 9, 13), is_(e, c, " "))
+            under = is_(e, c, "_")
+            # Its neighbours, clamped into the string (the "_" itself is no digit).
+            before = is_digit(
+                e, e.select(e(arith.CmpiOp(i, zero, "sgt")), e(arith.SubiOp(i, one)), i)
+            )
+            after = is_digit(
+                e, e.select(e(arith.CmpiOp(i, last, "slt")), e(arith.AddiOp(i, one)), i)
+            )
+            joins = e(arith.AndIOp(under, e(arith.AndIOp(before, after))))
+            known = either(
+                e,
+                _in_range(e, c, ord("0"), ord("9")),
+                space,
+                joins,
+                *(is_(e, c, ch) for ch in "+-." + _FLOAT_LETTERS),
+            )
+            byte = e.select(space, e.const(ord(" "), i64), c)
+            address = e(llvm.GEPOp(copy, [llvm.GEP_USE_SSA_VAL], i8, ssa_indices=[written]))
+            e.b.insert(llvm.StoreOp(e(arith.TruncIOp(byte, i8)), address))
+            written = e.select(joins, written, e(arith.AddiOp(written, one)))
+            wrong = e(arith.OrIOp(wrong, e(arith.XOrIOp(known, e.const(1, i1)))))
+            return [written, wrong, high]
+
+        written, wrong, high = _i64_loop(e, n, [zero, false, false], step)
+        end_of_copy = e(llvm.GEPOp(copy, [llvm.GEP_USE_SSA_VAL], i8, ssa_indices=[written]))
+        e.b.insert(llvm.StoreOp(e.const(0, i8), end_of_copy))
+        value = e(llvm.CallOp(STRTOD, copy, slot, return_type=f64))
+        end = e(llvm.PtrToIntOp(e(llvm.LoadOp(slot, OBJECT)), i64))
+        start = e(llvm.PtrToIntOp(copy, i64))
+        read = e(arith.SubiOp(end, start))
+        nothing = e(arith.CmpiOp(read, zero, "eq"))
+
+        def trailing(e: Emitter, j: SSAValue, carried: Sequence[SSAValue]) -> list[SSAValue]:
+            address = e(
+                llvm.GEPOp(copy, [llvm.GEP_USE_SSA_VAL], i8, ssa_indices=[e(arith.AddiOp(read, j))])
+            )
+            c = e(arith.ExtUIOp(e(llvm.LoadOp(address, i8)), i64))
+            return [e(arith.OrIOp(carried[0], e(arith.XOrIOp(is_(e, c, " "), e.const(1, i1)))))]
+
+        rest = _i64_loop(e, e(arith.SubiOp(written, read)), [false], trailing)[0]
+        wrong = either(e, wrong, nothing, rest)
+        e.store(cast_scalar(e.b, value, "float64", dtype, element), out, at)
+        return [e(arith.OrIOp(bad, wrong)), e(arith.OrIOp(non_ascii, high))]
+
+    bad, non_ascii = e.loop(e.index(math.prod(shape)), [false, false], parse)
+    name = "'strings.from_string'"
+    # Non-ASCII text first: Python may read it as a number (other digits, other spaces).
+    lw.objects.fail_if(
+        op,
+        non_ascii,
+        f"{name}: non-ASCII text is not parsed natively yet (the interpreter "
+        "reads it: relay-run --interpret)",
+    )
+    lw.objects.fail_if(op, bad, f"{name}: a string is not a number of dtype {dtype}")
+    return owned_tensor(lw, out)
+
+
+# -- casts: floats to numpy's shortest round-trip text ------------------------------------------
+
+_SHORTEST = {"float16": (5, 1e3), "float32": (9, 1e6), "float64": (17, 1e16)}
+"""dtype -> (the most significant digits a value needs to read back, where numpy's text
+turns from positional to scientific)."""
+
+_SCRATCH = 64
+"""Bytes of the per-element scratch text snprintf writes (at most 26 are used)."""
+
+
+def _c_string(b: Builder, lw: Lowerer, text: str) -> SSAValue:
+    """A pointer to `text` with a terminating 0, in the pool."""
+    at = _emit(b, llvm.IntToPtrOp(literal(b, lw, text + "\0")))
+    return _emit(b, llvm.GEPOp(at, [HEADER], i8, inbounds=True))
+
+
+def _shortest(b: Builder, lw: Lowerer, x: SSAValue, dtype: str) -> SSAValue:
+    """numpy's str of a float: the fewest significant digits (p) that read back as x (among
+    them the nearest to x), positional for 0 and 1e-4 <= |x| < 1e3, 1e6 or 1e16 (float16,
+    float32, float64) with ".0" when integral, else d.ddde+XX; "nan", "inf", "-inf".
+
+    For a p (bisected): snprintf's "%.*e" gives the nearest p digits (glibc rounds exactly),
+    strtod reads them back (rounded to the dtype as numpy's float() then astype would); where
+    x is a power of two the interval of texts reading back as x reaches further up than
+    down, so the next p-digit text up is tried too. The digits M and exponent E found are
+    then printed by snprintf in numpy's layout into a new string."""
+    most, max_positional = _SHORTEST[dtype]
+    e = Emitter(b)
+    ft = x.type
+    bits = ft.bitwidth  # pyright: ignore[reportAttributeAccessIssue]
+    wide = x if bits == 64 else e(arith.ExtFOp(x, f64))
+    # The sign bit (numpy prints -0.0; NaN's sign it drops).
+    negative = e(
+        arith.CmpiOp(e(arith.BitcastOp(x, IntegerType(bits))), e.const(0, IntegerType(bits)), "slt")
+    )
+    magnitude = e(math_dialect.AbsFOp(wide))
+    finite = e(arith.CmpfOp(magnitude, e.const(float("inf"), f64), "olt"))  # not inf, not NaN
+    a = e.select(finite, magnitude, e.const(0.0, f64))
+    a_t = a if bits == 64 else e(arith.TruncFOp(a, ft))
+    lw.objects.used = True
+    scratch = e(llvm.CallOp(ALLOC, e.const(_SCRATCH, i64), return_type=OBJECT))
+    size = e.const(_SCRATCH, i64)
+    null = e(llvm.ZeroOp(result_types=[OBJECT]))
+    zero, one, ten = e.const(0, i64), e.const(1, i64), e.const(10, i64)
+
+    def reads_back(e: Emitter) -> SSAValue:
+        v = e(llvm.CallOp(STRTOD, scratch, null, return_type=f64))
+        back = v if bits == 64 else e(arith.TruncFOp(v, ft))
+        return e(arith.CmpfOp(back, a_t, "oeq"))
+
+    def digit_at(e: Emitter, j: SSAValue) -> SSAValue:
+        return e(arith.SubiOp(_byte(e, scratch, j), e.const(ord("0"), i64)))
+
+    def check(e: Emitter, p: SSAValue) -> list[SSAValue]:
+        """Whether a text of p significant digits reads back as x, and its digits M and
+        exponent E: the nearest one, else the next one up."""
+        k = e(arith.SubiOp(p, one))
+        precision = e(arith.TruncIOp(k, i32))
+        e(
+            llvm.CallOp(
+                SNPRINTF,
+                scratch,
+                size,
+                _c_string(e.b, lw, "%.*e"),
+                precision,
+                a,
+                variadic_args=2,
+                return_type=i32,
+            )
+        )
+        nearest = reads_back(e)
+        # "d.ddde-XX" ("de+XX" for one digit): the digits as M, then the exponent.
+        e_at = e.select(e(arith.CmpiOp(p, one, "eq")), one, e(arith.AddiOp(p, one)))
+
+        def digit(e: Emitter, j: SSAValue, carried: Sequence[SSAValue]) -> list[SSAValue]:
+            dot = e(arith.CmpiOp(_byte(e, scratch, j), e.const(ord("."), i64), "eq"))
+            grown = e(arith.AddiOp(e(arith.MuliOp(carried[0], ten)), digit_at(e, j)))
+            return [e.select(dot, carried[0], grown)]
+
+        (m,) = _i64_loop(e, e_at, [zero], digit)
+        minus = e(
+            arith.CmpiOp(
+                _byte(e, scratch, e(arith.AddiOp(e_at, one))), e.const(ord("-"), i64), "eq"
+            )
+        )
+
+        def exponent_digit(e: Emitter, j: SSAValue, carried: Sequence[SSAValue]) -> list[SSAValue]:
+            value, alive = carried
+            d = digit_at(e, e(arith.AddiOp(e(arith.AddiOp(e_at, e.const(2, i64))), j)))
+            alive = e(arith.AndIOp(alive, e(arith.CmpiOp(d, e.const(9, i64), "ule"))))
+            grown = e(arith.AddiOp(e(arith.MuliOp(value, ten)), d))
+            return [e.select(alive, grown, value), alive]
+
+        magnitude_e, _ = _i64_loop(e, e.const(3, i64), [zero, e.const(1, i1)], exponent_digit)
+        exp10 = e.select(minus, e(arith.SubiOp(zero, magnitude_e)), magnitude_e)
+
+        def upward(e: Emitter) -> list[SSAValue]:
+            up = e(arith.AddiOp(m, one))
+            scale = e(arith.TruncIOp(e(arith.AddiOp(e(arith.SubiOp(exp10, p)), one)), i32))
+            e(
+                llvm.CallOp(
+                    SNPRINTF,
+                    scratch,
+                    size,
+                    _c_string(e.b, lw, "%llde%d"),
+                    up,
+                    scale,
+                    variadic_args=2,
+                    return_type=i32,
+                )
+            )
+            return [reads_back(e), up]
+
+        def keep(e: Emitter) -> list[SSAValue]:
+            return [e.const(1, i1), m]
+
+        ok, digits = e.if_(nearest, [i1, i64], keep, upward)
+        return [ok, digits, exp10]
+
+    # Some p-digit text reads back as x for every p from the shortest on (it is one more
+    # digit's too), so the shortest p is bisected in [1, most]: ceil(log2(most)) checks.
+    def bisect(e: Emitter, _: SSAValue, carried: Sequence[SSAValue]) -> list[SSAValue]:
+        lo, hi = carried
+        mid = e(arith.DivUIOp(e(arith.AddiOp(lo, hi)), e.const(2, i64)))
+
+        def narrow(e: Emitter) -> list[SSAValue]:
+            ok = check(e, mid)[0]
+            return [e.select(ok, lo, e(arith.AddiOp(mid, one))), e.select(ok, mid, hi)]
+
+        open_ = e(arith.CmpiOp(lo, hi, "slt"))
+        return e.if_(open_, [i64, i64], narrow, lambda _: [lo, hi])
+
+    steps = e.const(max(1, (most - 1).bit_length()), i64)
+    p, _ = _i64_loop(e, steps, [one, e.const(most, i64)], bisect)
+    _, m, exp10 = check(e, p)
+
+    # Trailing zeros dropped (the text up from 99..9 is 10..0): p digits, M < 10^p.
+    def trim(e: Emitter, _: SSAValue, carried: Sequence[SSAValue]) -> list[SSAValue]:
+        m, p, exp10 = carried
+        drop = e(
+            arith.AndIOp(
+                e(arith.CmpiOp(e(arith.RemUIOp(m, ten)), zero, "eq")),
+                e(arith.CmpiOp(p, one, "sgt")),
+            )
+        )
+        full = e(arith.CmpiOp(m, zero, "ne"))
+        drop = e(arith.AndIOp(drop, full))
+        return [
+            e.select(drop, e(arith.DivUIOp(m, ten)), m),
+            e.select(drop, e(arith.SubiOp(p, one)), p),
+            exp10,
+        ]
+
+    m, p, exp10 = _i64_loop(e, e.const(most, i64), [m, p, exp10], trim)
+
+    # M = 10^p (the up text of 9..9): one digit more
+    def pow10(e: Emitter, n: SSAValue) -> SSAValue:
+        def step(e: Emitter, _: SSAValue, carried: Sequence[SSAValue]) -> list[SSAValue]:
+            return [e(arith.MuliOp(carried[0], ten))]
+
+        return _i64_loop(e, n, [one], step)[0]
+
+    overflowed = e(arith.CmpiOp(m, pow10(e, p), "eq"))
+    m = e.select(overflowed, e(arith.DivUIOp(m, ten)), m)
+    exp10 = e.select(overflowed, e(arith.AddiOp(exp10, one)), exp10)
+    sign = e.select(negative, _c_string(b, lw, "-"), _c_string(b, lw, ""))
+    positional = e(
+        arith.OrIOp(
+            e(arith.CmpfOp(a, e.const(0.0, f64), "oeq")),
+            e(
+                arith.AndIOp(
+                    e(arith.CmpfOp(a, e.const(1e-4, f64), "oge")),
+                    e(arith.CmpfOp(a, e.const(max_positional, f64), "olt")),
+                )
+            ),
+        )
+    )
+    # q digits after the point: positional "I.F" (F of q digits, "0" when integral),
+    # scientific "d.ddde+XX" (d, then p - 1 digits, none for one).
+    q = e(arith.SubiOp(e(arith.SubiOp(p, one)), exp10))
+    integral = e(arith.CmpiOp(q, zero, "sle"))
+    lead_p = pow10(
+        e,
+        e.select(
+            integral,
+            zero,
+            e.select(e(arith.CmpiOp(q, e.const(18, i64), "sgt")), e.const(18, i64), q),
+        ),
+    )
+    scale_up = pow10(e, e.select(integral, e(arith.SubiOp(zero, q)), zero))
+    whole = e.select(integral, e(arith.MuliOp(m, scale_up)), e(arith.DivUIOp(m, lead_p)))
+    fraction = e.select(integral, zero, e(arith.RemUIOp(m, lead_p)))
+    width = e(arith.TruncIOp(e.select(integral, one, q), i32))
+    rest_p = pow10(e, e(arith.SubiOp(p, one)))
+    first = e(arith.DivUIOp(m, rest_p))
+    rest = e(arith.RemUIOp(m, rest_p))
+    more = e(arith.CmpiOp(p, one, "sgt"))
+    rest_width = e(arith.TruncIOp(e(arith.SubiOp(p, one)), i32))
+
+    def put_positional(e: Emitter) -> list[SSAValue]:
+        n = e(
+            llvm.CallOp(
+                SNPRINTF,
+                scratch,
+                size,
+                _c_string(e.b, lw, "%s%lld.%.*lld"),
+                sign,
+                whole,
+                width,
+                fraction,
+                variadic_args=4,
+                return_type=i32,
+            )
+        )
+        return [n]
+
+    def put_scientific(e: Emitter) -> list[SSAValue]:
+        dot = e(arith.TruncIOp(e(arith.ExtUIOp(more, i64)), i32))
+        n = e(
+            llvm.CallOp(
+                SNPRINTF,
+                scratch,
+                size,
+                _c_string(e.b, lw, "%s%lld%.*s%.*llde%+03d"),
+                sign,
+                first,
+                dot,
+                _c_string(e.b, lw, "."),
+                rest_width,
+                rest,
+                e(arith.TruncIOp(exp10, i32)),
+                variadic_args=7,
+                return_type=i32,
+            )
+        )
+        return [n]
+
+    (n,) = e.if_(positional, [i32], put_positional, put_scientific)
+    n = e(arith.ExtUIOp(n, i64))
+    obj, into = _new_string(e, lw, n)
+    e.b.insert(llvm.CallIntrinsicOp(MEMCPY, [into, scratch, n, e.const(0, i1)], []))
+    text = e(llvm.PtrToIntOp(obj, i64))
+    # inf and NaN: the pool's words
+    nan = e(arith.CmpfOp(wide, wide, "uno"))
+    infinite = e.select(negative, literal(b, lw, "-inf"), literal(b, lw, "inf"))
+    text = e.select(finite, text, infinite)
+    return e.select(nan, literal(b, lw, "nan"), text)
