@@ -689,6 +689,28 @@ def lower_to_string(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> S
     return elementwise(lw, op, args, lambda b, xs, _: _decimal(b, lw, xs[0], signed))
 
 
+def _fail_if_not_parsed(
+    lw: Lowerer,
+    op: RelayOperatorOp,
+    dtype: str,
+    non_ascii: SSAValue,
+    bad: SSAValue,
+    too_big: SSAValue | None = None,
+) -> None:
+    """from_string's run-time errors, from the flags its parsing loop gathered."""
+    name = "'strings.from_string'"
+    # Non-ASCII text first: Python may read it as a number (other digits, other spaces).
+    lw.objects.fail_if(
+        op,
+        non_ascii,
+        f"{name}: non-ASCII text is not parsed natively yet (the interpreter "
+        "reads it: relay-run --interpret)",
+    )
+    lw.objects.fail_if(op, bad, f"{name}: a string is not a number of dtype {dtype}")
+    if too_big is not None:
+        lw.objects.fail_if(op, too_big, f"{name}: a number is out of the range of {dtype}")
+
+
 @lowering(FromString)
 def lower_from_string(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     """Integers parsed as Python's int() reads ASCII text: whitespace around, a sign, digits
@@ -804,16 +826,7 @@ def lower_from_string(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) ->
         ]
 
     bad, too_big, non_ascii = e.loop(e.index(math.prod(shape)), [false, false, false], parse)
-    name = "'strings.from_string'"
-    # Non-ASCII text first: Python may read it as a number (other digits, other spaces).
-    lw.objects.fail_if(
-        op,
-        non_ascii,
-        f"{name}: non-ASCII text is not parsed natively yet (the interpreter "
-        "reads it: relay-run --interpret)",
-    )
-    lw.objects.fail_if(op, bad, f"{name}: a string is not a number of dtype {dtype}")
-    lw.objects.fail_if(op, too_big, f"{name}: a number is out of the range of {dtype}")
+    _fail_if_not_parsed(lw, op, dtype, non_ascii, bad, too_big)
     return owned_tensor(lw, out)
 
 
@@ -914,15 +927,7 @@ def _lower_float_from_string(lw: Lowerer, op: RelayOperatorOp, args: list[SSAVal
         return [e(arith.OrIOp(bad, wrong)), e(arith.OrIOp(non_ascii, high))]
 
     bad, non_ascii = e.loop(e.index(math.prod(shape)), [false, false], parse)
-    name = "'strings.from_string'"
-    # Non-ASCII text first: Python may read it as a number (other digits, other spaces).
-    lw.objects.fail_if(
-        op,
-        non_ascii,
-        f"{name}: non-ASCII text is not parsed natively yet (the interpreter "
-        "reads it: relay-run --interpret)",
-    )
-    lw.objects.fail_if(op, bad, f"{name}: a string is not a number of dtype {dtype}")
+    _fail_if_not_parsed(lw, op, dtype, non_ascii, bad)
     return owned_tensor(lw, out)
 
 
