@@ -34,7 +34,11 @@ the same rule as a function's body, one level down:
   allocated outside and used inside is freed after the region op, on every path.
 - a result with `?` dims cannot be sized before the op: each branch yields its buffer's
   address and `?` sizes instead (copying a value it does not own), and the code after the
-  op owns that buffer, as a callee's `?` result.
+  op owns that buffer, as a callee's `?` result;
+- unless the result (`?`-shaped, or an object) is only returned: then each branch stores it
+  into the caller's slot itself (`_Function.delivery_slot`), and a call whose result is only
+  returned passes that slot on instead of a slot of its own, so nothing but frees follows it
+  (a tail call for tail-calls-to-loops).
 `tensor.extract` of a scalar (an `scf.if` condition) becomes `memref.load`.
 """
 
@@ -99,6 +103,12 @@ def _result_type(t: Attribute) -> Attribute:
     if isinstance(t, TensorType) and not is_dynamic(t):
         return memref_type(t)
     return llvm.LLVMPointerType()
+
+
+def _is_slot(destination: SSAValue) -> bool:
+    """Whether a destination is a caller's slot (a `?`-shaped tensor's or an object's), not a
+    buffer."""
+    return isinstance(destination.type, llvm.LLVMPointerType)
 
 
 def _slot_words(t: Attribute) -> int:
@@ -174,6 +184,9 @@ class _Function:
         self.allocs: list[SSAValue] = []
         self.handed_back: set[SSAValue] = set()
         """Buffers of `?`-shaped results, allocated here and owned by the caller."""
+        self.delivered: set[SSAValue] = set()
+        """Values already stored into the caller's slot where they were made (a call's result
+        in tail position, a branch's): nothing is left to write at the return."""
         self.b = Builder(InsertPoint.at_end(block))
         self.slots: list[Operation] = []
         """Stack slots for the object results of calls (docs/native-objects.md)."""
@@ -232,13 +245,30 @@ class _Function:
         )
         alloc.results[0].name_hint = result.name_hint
         self.b.insert(alloc)
-        if k is not None and self.sink.destinations is self.out_destinations:
+        if k is not None and _is_slot(self.sink.destinations[k]):
             # A `?`-shaped result: computed in its own buffer, handed back to the caller.
             self.sink.taken.add(k)
             self.handed_back.add(alloc.results[0])
         else:
             self.allocs.append(alloc.results[0])
         return alloc.results[0]
+
+    def delivery_slot(self, v: SSAValue) -> SSAValue | None:
+        """The caller's slot that `v` (a `?`-shaped tensor or an object) can be stored into
+        where it is made, when `v` is only returned, at a position whose destination is a
+        slot: a call passes that slot on instead of a slot of its own (so the call is in tail
+        position for tail-calls-to-loops), a region op's branches store into it."""
+        if isinstance(v.type, TensorType) and not is_dynamic(v.type):
+            return None
+        k = self.sink.returned.get(v)
+        if k is None or k in self.sink.taken or not v.has_one_use():
+            return None
+        slot = self.sink.destinations.get(k)
+        if slot is None or not _is_slot(slot):
+            return None
+        self.sink.taken.add(k)
+        self.delivered.add(v)
+        return slot
 
     def slice_view(self, v: SSAValue) -> SSAValue | None:
         """The view of its destination's buffer that the insert of `v` (through the inits of
@@ -313,7 +343,9 @@ class _Function:
         if isinstance(op, func.CallOp) and op.callee.string_value() != MATCH_FAILED:
             args = [self.buffers[a] for a in op.arguments]
             outs = [
-                self.slot(1 + len(r.type.get_shape()))  # pyright: ignore[reportAttributeAccessIssue]
+                slot
+                if (slot := self.delivery_slot(r)) is not None
+                else self.slot(1 + len(r.type.get_shape()))  # pyright: ignore[reportAttributeAccessIssue]
                 if is_dynamic(r.type)
                 else self.destination(r)
                 if isinstance(r.type, TensorType)
@@ -324,6 +356,8 @@ class _Function:
             call.location = op.location
             self.b.insert(call)
             for r, out in zip(op.results, outs, strict=True):
+                if r in self.delivered:
+                    continue  # in the caller's slot already: the call is in tail position
                 if is_dynamic(r.type):
                     self.buffers[r] = self.received(out, r.type)
                 elif isinstance(r.type, TensorType):
@@ -420,12 +454,10 @@ class _Function:
         handed: set[SSAValue] = set()
         for k, v in enumerate(values):
             dest = self.sink.destinations.get(k)
-            if (
-                dest is not None
-                and is_dynamic(v.type)
-                and self.sink.destinations is self.out_destinations
-            ):
-                buffer = self.buffers[v]
+            if v in self.delivered:
+                continue
+            if dest is not None and is_dynamic(v.type) and _is_slot(dest):
+                buffer = self.input_buffer(v)
                 if buffer in self.allocs and buffer not in handed:
                     # A buffer this function would free (a callee's `?` result): handed on.
                     self.allocs.remove(buffer)
@@ -459,11 +491,18 @@ class _Function:
         if any(isinstance(o.type, TensorType) for o in op.operands):
             raise RelayError(f"bufferize does not handle tensor operands of '{op.name}'", op)
         destinations: dict[int, SSAValue] = {}
-        dynamic = [k for k, r in enumerate(op.results) if is_dynamic(r.type)]
         for k, r in enumerate(op.results):
-            if isinstance(r.type, TensorType) and k not in dynamic:
+            if (slot := self.delivery_slot(r)) is not None:
+                destinations[k] = slot  # each branch stores its value into the caller's slot
+        dynamic = [
+            k for k, r in enumerate(op.results) if is_dynamic(r.type) and k not in destinations
+        ]
+        for k, r in enumerate(op.results):
+            if isinstance(r.type, TensorType) and k not in dynamic and k not in destinations:
                 destinations[k] = self.destination(r)
-        kept = [r for r in op.results if not isinstance(r.type, TensorType)]
+        kept = [
+            r for r in op.results if not isinstance(r.type, TensorType) and r not in self.delivered
+        ]
         handed_types: list[Attribute] = []
         for k in dynamic:
             rank = sum(d < 0 for d in op.results[k].type.get_shape())  # pyright: ignore[reportAttributeAccessIssue]
@@ -491,8 +530,8 @@ class _Function:
                     self.write_results(list(terminator.arguments))
                     kept_values = [
                         self.buffers.get(v, v)
-                        for v in terminator.arguments
-                        if not isinstance(v.type, TensorType)
+                        for k, v in enumerate(terminator.arguments)
+                        if not isinstance(v.type, TensorType) and k not in destinations
                     ]
                     handed = self.yield_owned([terminator.arguments[k] for k in dynamic])
                     self.b.insert(scf.YieldOp(*kept_values, *handed))
@@ -501,7 +540,7 @@ class _Function:
             self.free_after_last_use(block, self.allocs)
         self.b, self.sink, self.allocs = outer
         for k, r in enumerate(op.results):
-            if k in destinations:
+            if k in destinations and r not in self.delivered:
                 self.buffers[r] = destinations[k]
         self.buffers.update(zip(kept, new.results, strict=False))
         words = iter(new.results[len(kept) :])

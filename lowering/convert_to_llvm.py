@@ -243,9 +243,12 @@ class _Converter:
         # unreachable one (a join after two tail calls) would stay empty, which LLVM rejects.
         for block in [b for b in f.body.blocks if b in reachable]:
             entry = block is f.body.blocks.first
-            if not entry and any(_dynamic_rank(a.type) for a in block.args):
-                raise RelayError("convert-to-llvm: a block argument with ? dims", f)
-            new = Block(arg_types=inputs if entry else [llvm_type(a.type) for a in block.args])
+            # A block argument with `?` dims (a loop head of tail-calls-to-loops) is, like a
+            # parameter, its pointer followed by its sizes; branches pass them (`operands`).
+            args = [
+                lt for a in block.args for lt in [llvm_type(a.type)] + [i64] * _dynamic_rank(a.type)
+            ]
+            new = Block(arg_types=inputs if entry else args)
             self.blocks[block] = new
             region.add_block(new)
             new_args = iter(new.args)
@@ -279,6 +282,10 @@ class _Converter:
 
     def v(self, value: SSAValue) -> SSAValue:
         return self.values[value]
+
+    def operands(self, values: Sequence[SSAValue]) -> list[SSAValue]:
+        """Call or branch operands: each value, a memref with `?` dims followed by its sizes."""
+        return [x for a in values for x in [self.v(a), *self.sizes.get(a, [])]]
 
     def emit(self, op: Operation) -> SSAValue:
         self.b.insert(op)
@@ -544,7 +551,7 @@ class _Converter:
             rts = [llvm_type(r.type) for r in op.results]
             if op.callee.string_value() in LIBC_CALLS:  # C library functions called by the kernels
                 self.declare(op.callee.string_value(), [a.type for a in op.arguments], rts[0])
-            args = [x for a in op.arguments for x in [self.v(a), *self.sizes.get(a, [])]]
+            args = self.operands(op.arguments)
             call = llvm.CallOp(op.callee, *args, return_type=rts[0] if rts else None)
             self.b.insert(call)
             if op.results:
@@ -552,15 +559,15 @@ class _Converter:
             if op.callee.string_value() in self.may_fail:
                 self.return_on_error(op)
         elif isinstance(op, cf.BranchOp):
-            self.emit(llvm.BrOp(self.blocks[op.successor], *(self.v(a) for a in op.arguments)))
+            self.emit(llvm.BrOp(self.blocks[op.successor], *self.operands(op.arguments)))
         elif isinstance(op, cf.ConditionalBranchOp):
             self.emit(
                 llvm.CondBrOp(
                     self.v(op.cond),
                     self.blocks[op.then_block],
-                    [self.v(a) for a in op.then_arguments],
+                    self.operands(op.then_arguments),
                     self.blocks[op.else_block],
-                    [self.v(a) for a in op.else_arguments],
+                    self.operands(op.else_arguments),
                 )
             )
         elif isinstance(op, cf.SwitchOp):
@@ -615,11 +622,9 @@ class _Converter:
             hit = self.emit(llvm.ICmpOp(flag, self.const(value, flag.type), eq))
             rest = Block()
             self.region.insert_block_after(rest, self.b.insertion_point.block)
-            self.emit(
-                llvm.CondBrOp(hit, self.blocks[block], [self.v(a) for a in operands], rest, [])
-            )
+            self.emit(llvm.CondBrOp(hit, self.blocks[block], self.operands(operands), rest, []))
             self.b = Builder(InsertPoint.at_end(rest))
-        default = [self.v(a) for a in op.default_operands]
+        default = self.operands(op.default_operands)
         self.emit(llvm.BrOp(self.blocks[op.default_block], *default))
 
     def affine(self, e: AffineExpr, operands: list[SSAValue], num_dims: int) -> SSAValue:

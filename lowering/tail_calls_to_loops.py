@@ -2,8 +2,10 @@
 
 A call is in tail position when its results are the function's results and nothing but
 frees follows it: in destination-passing style (after bufferize) it passes the caller's own
-out-parameters, and the path from it to `func.return` holds only `memref.dealloc`s and
-argument-less branches (what convert-scf-to-cf leaves of an `scf.if` branch). Only calls of
+out-parameters (result buffers, or the slots a `?`-shaped or object result is stored into:
+bufferize passes a slot on where the result is returned as it is), and the path from it to
+`func.return` holds only `memref.dealloc`s and argument-less branches (what
+convert-scf-to-cf leaves of an `scf.if` branch). Only calls of
 functions in a call-graph cycle are rewritten: a tail call of any other function happens
 once per frame and cannot grow the stack.
 
@@ -30,9 +32,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from xdsl.context import Context
-from xdsl.dialects import cf, func, memref
-from xdsl.dialects.builtin import IntegerAttr, MemRefType, ModuleOp
-from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
+from xdsl.dialects import arith, cf, func, memref
+from xdsl.dialects.builtin import IndexType, IntegerAttr, MemRefType, ModuleOp
+from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 
 from relay_opt.dialects.relay.attribute_names import OUTPUTS
@@ -184,9 +186,9 @@ class _Loops:
                 handed.add(a)
                 passed.append(a)
                 continue
-            copy = _alloc(a.type)
-            new_ops += [copy, memref.CopyOp(a, copy)]
-            passed.append(copy.results[0])
+            ops, copy = _copy(a)
+            new_ops += ops
+            passed.append(copy)
         for buffer in dict.fromkeys([*jump.freed, *params]):
             if buffer not in handed:
                 new_ops.append(memref.DeallocOp.get(buffer))
@@ -213,9 +215,9 @@ class _Loops:
             if not isinstance(p.type, MemRefType):
                 owned.append(p)  # an object pointer: nothing to own
                 continue
-            copy = _alloc(p.type)
-            entry.add_ops([copy, memref.CopyOp(p, copy)])
-            owned.append(copy.results[0])
+            ops, copy = _copy(p)
+            entry.add_ops(ops)
+            owned.append(copy)
         entry.add_op(cf.BranchOp(head, *owned, *entry.args[len(entry.args) - n :]))
         for op in entry.ops:
             op.location = self.f.location
@@ -274,9 +276,22 @@ def _erase_unreachable(body: Region) -> None:
         body.detach_block(block).erase()
 
 
-def _alloc(t: Attribute) -> memref.AllocOp:
+def _copy(source: SSAValue) -> tuple[list[Operation], SSAValue]:
+    """The ops that copy `source` into a new buffer of its sizes (`?` ones read with
+    `memref.dim`), and that buffer."""
+    t = source.type
     assert isinstance(t, MemRefType)
-    return memref.AllocOp.get(t.element_type, shape=t.get_shape())
+    ops: list[Operation] = []
+    sizes: list[SSAValue] = []
+    for axis, d in enumerate(t.get_shape()):
+        if d < 0:
+            index = arith.ConstantOp(IntegerAttr(axis, IndexType()))
+            dim = memref.DimOp(source, index.result)
+            ops += [index, dim]
+            sizes.append(dim.result)
+    alloc = memref.AllocOp.get(t.element_type, shape=t.get_shape(), dynamic_sizes=sizes)
+    ops += [alloc, memref.CopyOp(source, alloc.results[0])]
+    return ops, alloc.results[0]
 
 
 @dataclass(frozen=True)

@@ -147,6 +147,57 @@ def test_a_million_tail_calls_run_in_constant_stack(level: int):
     assert bool(odd) is False
 
 
+SLOT_RESULT_LOOPS = (
+    HEADER
+    + """
+def @grow(%i: int32, %xs: Tensor[(?), int32]) -> Tensor[(?), int32] {
+  if (greater(%i, 0)) { @grow(subtract(%i, 1), concatenate((%xs, expand_dims(%i, axis=0)))) }
+  else { %xs }
+}
+def @ping(%i: int32, %x: Tensor[(?, 2), float32], %t: Tensor[(2), float32])
+    -> (Tensor[(?, 2), float32], Tensor[(2), float32]) {
+  if (greater(%i, 0)) { @pong(subtract(%i, 1), add(%x, 1f), add(%t, 1f)) } else { (%x, %t) }
+}
+def @pong(%i: int32, %x: Tensor[(?, 2), float32], %t: Tensor[(2), float32])
+    -> (Tensor[(?, 2), float32], Tensor[(2), float32]) {
+  let %half = multiply(%x, 0.5f);
+  if (equal(%i, 0)) { (%x, %t) } else { @ping(subtract(%i, 1), %half, %t) }
+}
+def @build(%i: int32, %acc: List[int32]) -> List[int32] {
+  if (greater(%i, 0)) { @build(subtract(%i, 1), Cons(%i, %acc)) } else { %acc }
+}
+def @main(%g: int32, %n: int32, %x: Tensor[(?, 2), float32])
+    -> (Tensor[(?), int32], (Tensor[(?, 2), float32], Tensor[(2), float32]), int32, int32) {
+  (@grow(%g, zeros(shape=[0], dtype="int32")), @ping(%n, %x, zeros(shape=[2], dtype="float32")),
+   @length(@build(%n, Nil)), @hd(@rev(@build(%g, Nil))))
+}
+"""
+)
+
+
+@pytest.mark.parametrize("level", [0, 3])
+def test_tail_calls_with_dynamic_or_object_results_are_loops(level: int):
+    """A call in tail position passes its caller's result slot on (bufferize), so a tail
+    call whose result has `?` dims, or is an object (a List: @rev is the prelude's foldl), is a jump too: 20,000 steps,
+    past RELAY_OPT_MAX_DEPTH, in constant stack and memory (each step's temporaries freed)."""
+    module = load_program(SLOT_RESULT_LOOPS, "relay").module
+    exe = compile(module, opt=level, cache=False)
+    rng = np.random.default_rng(level)
+    x = rng.standard_normal((3, 2)).astype(np.float32)
+    small = [np.array(5, np.int32), np.array(7, np.int32), x]
+    _check(module, exe, small)
+    # @length is not a tail call (1 + @length(rest)): 9,000 elements stay under the limit.
+    n = 9_000
+    grown, (y, t), length, head = exe(np.array(20_000, np.int32), np.array(n, np.int32), x)  # pyright: ignore[reportGeneralTypeIssues]
+    np.testing.assert_array_equal(grown, np.arange(20_000, 0, -1, dtype=np.int32))
+    want = x.astype(np.float64)
+    for _ in range(n // 2):  # ping adds 1, pong halves: n steps in all
+        want = (want + 1) * 0.5
+    np.testing.assert_allclose(y, want.astype(np.float32), rtol=1e-5)
+    np.testing.assert_array_equal(t, np.full(2, n // 2 + n % 2, np.float32))
+    assert (int(length), int(head)) == (n, 20_000)
+
+
 NON_TAIL = (
     HEADER
     + """

@@ -203,6 +203,39 @@ def test_a_long_loop_runs_in_constant_stack():
     np.testing.assert_array_equal(got, x)
 
 
+def test_a_long_loop_with_scan_outputs_runs_in_constant_stack():
+    """A run-time trip count with a scan output: the step function's result has a `?` axis,
+    handed back through the caller's slot, and its call is still a tail call (a jump), so
+    20,000 iterations pass RELAY_OPT_MAX_DEPTH (10,000)."""
+    body = helper.make_graph(
+        [helper.make_node("Neg", ["v"], ["v_out"]), helper.make_node("Abs", ["v"], ["seen"])],
+        "body",
+        [
+            _tensor("i", TensorProto.INT64, []),
+            _tensor("c", TensorProto.BOOL, []),
+            _tensor("v", TensorProto.FLOAT, [3]),
+        ],
+        [
+            _tensor("c", TensorProto.BOOL, []),
+            _tensor("v_out", TensorProto.FLOAT, [3]),
+            _tensor("seen", TensorProto.FLOAT, [3]),
+        ],
+    )
+    go = helper.make_node("Constant", [], ["go"], value=numpy_helper.from_array(np.array(True)))
+    model = _model(
+        [go, helper.make_node("Loop", ["n", "go", "x"], ["y", "all"], body=body)],
+        [_tensor("n", TensorProto.INT64, []), _tensor("x", TensorProto.FLOAT, [3])],
+        [_tensor("y", TensorProto.FLOAT, [3]), _tensor("all", TensorProto.FLOAT, ["n", 3])],
+    )
+    imported = import_onnx(model)
+    x = np.array([0.5, -2.0, 3.0], np.float32)
+    exe = compile(imported.module)
+    for trips in (3, 20_000):
+        y, rows = exe(np.array(trips, np.int64), x)  # pyright: ignore[reportGeneralTypeIssues]
+        np.testing.assert_array_equal(y, x * (-1) ** trips)
+        np.testing.assert_array_equal(rows, np.broadcast_to(np.abs(x), (trips, 3)))
+
+
 def reshape_model() -> onnx.ModelProto:
     return _model(
         [
