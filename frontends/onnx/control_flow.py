@@ -1,6 +1,7 @@
 """ONNX control flow: `If` becomes `relay.if`, its branches regions that see the outer
 graph's values (ONNX subgraphs capture by name); branch tensors of different sizes join to
-`?` dims. A condition known while importing imports only the branch taken.
+`?` dims, of different ranks to a rank-erased tensor (sequences.py), read at the highest
+rank. A condition known while importing imports only the branch taken.
 
 `Loop` and `Scan` become a recursive global function, one call per iteration (a tail call,
 so native code runs it in constant stack): its parameters are the iteration number, the
