@@ -35,6 +35,7 @@ from relay_opt.dialects.relay.types import (
 )
 from relay_opt.frontends.onnx.importer import (
     Node,
+    OnnxUnsupportedError,
     Value,
     converter,
 )
@@ -293,7 +294,7 @@ def _emit_loop(
                 v = next_carried[k]
             erased = erased_version(t)
             if erased is not None and types_compatible(_type_of(v), erased):
-                raise _CarriedRanksDiffer(k)
+                raise _CarriedRanksDiffer(node, k)
             if not types_compatible(_type_of(v), t):
                 raise node.unsupported(
                     f"loop-carried value {k} changes type across iterations ({t} to "
@@ -373,12 +374,15 @@ def _emit_loop(
     return values[: len(carried)], values[len(carried) :]
 
 
-class _CarriedRanksDiffer(Exception):  # noqa: N818  (a signal to Loop, not an error)
+class _CarriedRanksDiffer(OnnxUnsupportedError):  # noqa: N818  (Loop's signal to retry)
     """The body makes sequence `k` carried by a loop one of several ranks (a SequenceInsert
-    of another rank): the loop is imported again with that sequence rank-erased."""
+    of another rank): Loop imports it again with that sequence rank-erased (a loop of
+    another converter reports it as unsupported)."""
 
-    def __init__(self, k: int):
-        super().__init__(k)
+    def __init__(self, node: Node, k: int):
+        super().__init__(
+            f"{node.where()}: loop-carried sequence {k} is given tensors of another rank"
+        )
         self.k = k
 
 
