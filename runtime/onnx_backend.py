@@ -183,7 +183,11 @@ def _value_in(value: Any, proto: Any) -> Any:  # noqa: ANN401
 
 def _value_out(value: Any) -> Any:  # noqa: ANN401
     """A result as ONNX gives it: a `List` as a Python list, an `Option` as None or its
-    value."""
+    value, a rank-erased tensor (a sequence's element: its data flattened, its shape) in its
+    shape."""
+    if isinstance(value, tuple):  # (ONNX has no tuples: only rank-erased tensors are)
+        data, shape = value
+        return np.asarray(data).reshape(tuple(int(d) for d in shape))
     if not isinstance(value, ADTValue):
         return value
     if value.constructor == "Option::None":

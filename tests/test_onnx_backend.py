@@ -39,7 +39,13 @@ RANDOM_VALUES = (
     "reproduces; relay-opt's are deterministic per seed and call (tests/test_onnx_sampling.py checks "
     "their distribution)"
 )
+ZERO_D_ELEMENT = (
+    "ONNX's runner compares a sequence element by element with len(), which its first element, "
+    "0-d, has not: a TypeError for any backend (tests/test_onnx_sequences.py compares the "
+    "same outputs element by element)"
+)
 KNOWN_FAILURES: dict[str, str] = {
+    "test_loop16_seq_none_cpu": ZERO_D_ELEMENT,
     "test_training_dropout_cpu": RANDOM_VALUES,
     "test_training_dropout_default_cpu": RANDOM_VALUES,
     "test_training_dropout_default_mask_cpu": RANDOM_VALUES,

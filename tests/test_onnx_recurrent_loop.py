@@ -175,6 +175,37 @@ def test_sequence_lens_stop_each_row_at_its_length(kind: str, seq: int, lens_at_
                 )
 
 
+@pytest.mark.parametrize(
+    "kind, seq, lens_at_run_time",
+    [("RNN", 6, True), ("GRU", SEQ, False), ("LSTM", SEQ, True), ("LSTM", 6, False)],
+)
+def test_a_row_of_no_steps_ends_in_zero_states(kind: str, seq: int, lens_at_run_time: bool):
+    """A row of sequence_lens 0 gives zeros for Y, Y_h and Y_c (as onnxruntime; not its
+    initial state); the other rows are those of the same layer where that row has 1 step
+    (rows are independent)."""
+    results = []
+    for first in (0, 1):
+        lens = np.array([first, seq, seq // 2])
+        model, feeds = _model(
+            kind, seq, "bidirectional", lens=lens, lens_at_run_time=lens_at_run_time
+        )
+        imported = import_onnx(model)
+        args = [feeds[name] for name in imported.input_names]
+        compiled = [np.asarray(v) for v in compile(imported.module)(*args)]
+        interpreted = [np.asarray(v) for v in interpret(imported.module, args)]
+        for c, i in zip(compiled, interpreted, strict=True):
+            np.testing.assert_allclose(c, i, rtol=1e-5, atol=1e-6)
+        results.append(compiled)
+    (y, *states), (y1, *states1) = results
+    assert not y[:, :, 0].any()
+    for s, s1 in zip(states, states1, strict=True):
+        assert s.shape == s1.shape
+        assert not s[:, 0].any()
+        assert s1[:, 0].any()  # (with one step the row's state is not zero)
+        np.testing.assert_array_equal(s[:, 1:], s1[:, 1:])
+    np.testing.assert_array_equal(y[:, :, 1:], y1[:, :, 1:])
+
+
 def test_the_loop_does_not_grow_with_the_sequence():
     """The imported program is the same size at 100 and 1,000 steps (its compile time flat
     in the length), and a sequence up to UNROLL_STEPS stays unrolled (no function)."""
@@ -244,10 +275,9 @@ def _with(feeds: dict[str, np.ndarray], seq: int, batch: int, lens: bool) -> dic
     if "initial_h" in feeds:
         dirs = feeds["initial_h"].shape[0]
         out["initial_h"] = rng.standard_normal((dirs, batch, HIDDEN)).astype(np.float32)
-    if lens:
-        # (from 1: for a row of length 0 onnxruntime gives a Y_h of zeros, relay-opt the
-        # initial state, as the row that stops early keeps its state)
-        out["lens"] = rng.integers(1, seq + 1, batch).astype(np.int32)
+    if lens:  # (a row of length 0 too: its Y_h is zeros, not its initial state)
+        out["lens"] = rng.integers(0, seq + 1, batch).astype(np.int32)
+        out["lens"][0] = 0
     return out
 
 

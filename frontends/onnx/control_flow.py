@@ -1,6 +1,7 @@
 """ONNX control flow: `If` becomes `relay.if`, its branches regions that see the outer
 graph's values (ONNX subgraphs capture by name); branch tensors of different sizes join to
-`?` dims. A condition known while importing imports only the branch taken.
+`?` dims, of different ranks to a rank-erased tensor (sequences.py), read at the highest
+rank. A condition known while importing imports only the branch taken.
 
 `Loop` and `Scan` become a recursive global function, one call per iteration (a tail call,
 so native code runs it in constant stack): its parameters are the iteration number, the
@@ -34,10 +35,24 @@ from relay_opt.dialects.relay.types import (
 )
 from relay_opt.frontends.onnx.importer import (
     Node,
+    OnnxUnsupportedError,
     Value,
     converter,
 )
-from relay_opt.frontends.onnx.sequences import typed
+from relay_opt.frontends.onnx.sequences import (
+    erase,
+    erase_sequence,
+    erased_dtype,
+    erased_rank,
+    erased_type,
+    erased_version,
+    get_element,
+    is_erased,
+    is_optional,
+    is_sequence,
+    some,
+    typed,
+)
 
 
 def _import_branch(node: Node, name: str) -> tuple[Block, dict, list[Value]]:
@@ -67,7 +82,8 @@ def _import_branch(node: Node, name: str) -> tuple[Block, dict, list[Value]]:
 
 def _joined_type(node: Node, k: int, a: Value, b: Value) -> Attribute:
     """Output k's type over both branches: tensors of one rank and dtype join to `?` dims
-    where their sizes differ; other types must agree."""
+    where their sizes differ, tensors of two ranks to a rank-erased tensor, sequences of two
+    ranks to a sequence of rank-erased tensors; other types must agree."""
     ta, tb = _type_of(a), _type_of(b)
     if isinstance(ta, TensorType) and isinstance(tb, TensorType):
         sa, sb = tensor_shape(ta), tensor_shape(tb)
@@ -75,12 +91,47 @@ def _joined_type(node: Node, k: int, a: Value, b: Value) -> Attribute:
             return tensor_type(
                 [x if x == y else DYNAMIC for x, y in zip(sa, sb, strict=True)], tensor_dtype(ta)
             )
-    elif types_compatible(ta, tb):
+    if types_compatible(ta, tb):
         return ta
+    dtypes = {_erasable_dtype(t) for t in (ta, tb)}
+    if len(dtypes) == 1 and None not in dtypes:
+        (dtype,) = dtypes
+        return erased_type(dtype)  # pyright: ignore[reportArgumentType]
+    for t, other in ((ta, tb), (tb, ta)):
+        erased = erased_version(t)
+        if erased is not None and types_compatible(erased, erased_version(other) or other):
+            return erased
     raise node.unsupported(
-        f"output {k} of the branches differs in rank or type ({ta} and {tb}): "
-        "relay-opt's `if` joins only tensor sizes, into ? dims"
+        f"output {k} of the branches differs in type ({ta} and {tb}): relay-opt's `if` "
+        "joins tensor sizes into ? dims and tensor ranks into rank-erased tensors"
     )
+
+
+def _erasable_dtype(t: Attribute) -> str | None:
+    """The dtype of a tensor or a rank-erased tensor of type `t`; None for other types."""
+    if isinstance(t, TensorType):
+        return tensor_dtype(t)
+    return erased_dtype(t) if is_erased(t) else None
+
+
+def _as_joined(node: Node, v: Value, t: Attribute) -> Value:
+    """Branch value `v` as joined type `t` wants it: rank-erased where `t` is."""
+    if is_erased(t) and not is_erased(_type_of(v)):
+        return erase(node, v)
+    erased = erased_version(_type_of(v))
+    if erased is not None and types_compatible(erased, t):
+        return erase_sequence(node, v)
+    return v
+
+
+def _rank_read(node: Node, values: Sequence[Value]) -> int | None:
+    """The rank the uses of an If's rank-erased output read: its branches' highest (a lower
+    one as broadcasting sees it), None when a branch's is known only at run time."""
+    ranks = [
+        erased_rank(node.graph, v) if is_erased(_type_of(v)) else len(tensor_shape(_type_of(v)))  # pyright: ignore[reportArgumentType]
+        for v in values
+    ]
+    return None if None in ranks else max(ranks)  # pyright: ignore[reportArgumentType, reportCallIssue]
 
 
 @converter("If")
@@ -121,6 +172,7 @@ def if_(node: Node) -> Any:  # noqa: ANN401
         outer_block, outer_materialized = graph.block, graph._materialized  # noqa: SLF001
         graph.block, graph._materialized = block, materialized  # noqa: SLF001
         try:  # the branch's value is built at its end, typed with the joined `?` dims
+            outputs = [_as_joined(node, v, t) for v, t in zip(outputs, joined, strict=True)]
             values = [
                 graph.ssa(v)
                 if _type_of(v) == t or not isinstance(t, TensorType) or isinstance(v, np.ndarray)
@@ -135,9 +187,12 @@ def if_(node: Node) -> Any:  # noqa: ANN401
     result_type = joined[0] if len(joined) == 1 else tuple_type(joined)
     result = graph.add(core.IfOp(graph.ssa(cond), result_type, *regions)).result
     n = len(node.subgraph("then_branch").output)
-    if n == 1:
-        return [result]
-    return [node.tuple_get(result, i) for i in range(n)]
+    results = [result] if n == 1 else [node.tuple_get(result, i) for i in range(n)]
+    for k, (r, t) in enumerate(zip(results, joined, strict=True)):
+        rank = _rank_read(node, [b[k] for b in branch_outputs]) if is_erased(t) else None
+        if rank is not None:
+            graph.erased_ranks[r] = rank  # pyright: ignore[reportArgumentType]
+    return results
 
 
 # -- Loop and Scan ---------------------------------------------------------------------------
@@ -237,6 +292,9 @@ def _emit_loop(
                 # a scan output of the same value takes it too
                 next_carried[k] = now_static[id(v)] = node.reshape(v, tensor_shape(t))  # pyright: ignore
                 v = next_carried[k]
+            erased = erased_version(t)
+            if erased is not None and types_compatible(_type_of(v), erased):
+                raise _CarriedRanksDiffer(node, k)
             if not types_compatible(_type_of(v), t):
                 raise node.unsupported(
                     f"loop-carried value {k} changes type across iterations ({t} to "
@@ -316,6 +374,18 @@ def _emit_loop(
     return values[: len(carried)], values[len(carried) :]
 
 
+class _CarriedRanksDiffer(OnnxUnsupportedError):  # noqa: N818  (Loop's signal to retry)
+    """The body makes sequence `k` carried by a loop one of several ranks (a SequenceInsert
+    of another rank): Loop imports it again with that sequence rank-erased (a loop of
+    another converter reports it as unsupported)."""
+
+    def __init__(self, node: Node, k: int):
+        super().__init__(
+            f"{node.where()}: loop-carried sequence {k} is given tensors of another rank"
+        )
+        self.k = k
+
+
 def _scan_length(node: Node, accumulator: SSAValue, axis: int) -> Value:
     """The length of a scan output's axis (0-d int64): a constant, or read at run time."""
     length = tensor_shape(accumulator.type)[axis]  # pyright: ignore[reportArgumentType]
@@ -392,11 +462,24 @@ def loop(node: Node) -> list[Value]:
         trips = 0  # no iteration: the carried values as given, empty scan outputs
     cond = np.array(True) if cond is None else cond
 
+    # an optional carried value whose body output is its value (ONNX's loop16_seq_none):
+    # carried as the optional, the output wrapped in Some; the loop's result is the value
+    wrapped: set[int] = set()
+
     def step(
         i: SSAValue, cond_in: SSAValue, values: list[Value]
     ) -> tuple[Value | None, list[Value], list[Value]]:
         _bind_body(node, body, [i, cond_in, *values])
         outputs = _run_body(node, body)
+        for k, (v, y) in enumerate(zip(values, outputs[1 : 1 + len(carried)], strict=True)):
+            if (
+                isinstance(v, SSAValue)
+                and is_optional(v.type)
+                and isinstance(y, SSAValue)
+                and is_sequence(y.type)
+            ):
+                outputs[1 + k] = some(node, y)
+                wrapped.add(k)
         next_cond = outputs[0]
         keeps_going = next_cond is cond_in or (
             isinstance(next_cond, np.ndarray) and bool(next_cond.reshape(-1)[0])
@@ -409,7 +492,18 @@ def loop(node: Node) -> list[Value]:
         return next_cond, outputs[1 : 1 + len(carried)], outputs[1 + len(carried) :]
 
     scans = [_ScanOutput(0, reverse=False) for _ in range(n_scans)]
-    finals, stacked = _emit_loop(node, "onnx_loop", trips, cond, carried, body, scans, step)
+    graph = node.graph
+    while True:
+        functions, helpers = len(graph.functions), dict(graph.helpers)
+        try:
+            finals, stacked = _emit_loop(node, "onnx_loop", trips, cond, carried, body, scans, step)
+            break
+        except _CarriedRanksDiffer as e:  # again, with that sequence rank-erased
+            del graph.functions[functions:]  # (the attempt's loops inside the body)
+            graph.helpers = helpers
+            wrapped.clear()
+            carried[e.k] = erase_sequence(node, carried[e.k])
+    finals = [get_element(node, v) if k in wrapped else v for k, v in enumerate(finals)]
     return [*finals, *stacked]
 
 

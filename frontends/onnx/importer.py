@@ -21,6 +21,7 @@ from xdsl.dialects.builtin import (
     NameLoc,
     StringAttr,
     TensorType,
+    TupleType,
     UnknownLoc,
 )
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
@@ -368,6 +369,9 @@ class GraphImporter:
         self.type_defs: list[Operation] = []
         self.helpers: dict[str, str] = {}
         """The ADTs (List, Option) and the helper functions by their text (sequences.py)."""
+        self.erased_ranks: dict[SSAValue, int] = {}
+        """Rank-erased tensors (sequences.py) -> the rank their uses read them at."""
+        self._declared_ranks: dict[str, int] | None = None
         self.narrow_types: dict[str, int] = {}
         """ONNX values of a narrow dtype (narrow.py) -> its ONNX code: declared, or produced
         by a converter that says so, or moved by a layout operator."""
@@ -404,6 +408,23 @@ class GraphImporter:
                 f"(relay-opt imports opsets {MIN_OPSET} to {newest})"
             )
         return version
+
+    def declared_rank(self, name: str) -> int | None:
+        """The rank the model declares for tensor `name` (value_info or an output, of the
+        graph or a subgraph), if it does."""
+        if self._declared_ranks is None:
+            ranks: dict[str, int] = {}
+            todo = [self.model.graph]
+            while todo:
+                g = todo.pop()
+                for vi in (*g.value_info, *g.output):
+                    if vi.type.HasField("tensor_type") and vi.type.tensor_type.HasField("shape"):
+                        ranks[vi.name] = len(vi.type.tensor_type.shape.dim)
+                for proto in g.node:
+                    for a in proto.attribute:
+                        todo.extend([a.g] if a.type == a.GRAPH else list(a.graphs))
+            self._declared_ranks = ranks
+        return self._declared_ranks.get(name)
 
     # -- values --------------------------------------------------------------------------------
 
@@ -583,6 +604,11 @@ class GraphImporter:
 
                 what = f"graph output '{vi.name}'"
                 value = typed(self, value, vi.type, what)  # pyright: ignore[reportArgumentType]
+            if isinstance(value, SSAValue) and isinstance(value.type, TupleType):
+                raise OnnxUnsupportedError(
+                    f"graph output '{vi.name}' is a tensor whose rank is known only at run time "
+                    "(an If's branches of different ranks); it is not given back yet"
+                )
             outputs.append(self.ssa(value))
         result = outputs[0] if len(outputs) == 1 else self.builder.tuple(outputs)
         self.add(core.ReturnOp(result))
@@ -620,11 +646,11 @@ class GraphImporter:
         node.opset = version
         from relay_opt.frontends.onnx.sequences import check_operands
 
-        check_operands(node)  # pyright: ignore[reportArgumentType]  (importer.py is read twice)
         # The node is the location of the ops built for it: run-time errors name it.
         self.builder.location = NameLoc(StringAttr(node_label), UnknownLoc())
         try:
             try:
+                check_operands(node)  # pyright: ignore[reportArgumentType]  (importer.py is read twice)
                 result = fn(node)
             except (
                 ValueError,

@@ -8,7 +8,8 @@ recursive step function Scan and Loop import as (control_flow._emit_loop), which
 tail-calls-to-loops turns into a native loop: LLVM's -O3 time on an unrolled
 body grows faster than its length (a GRU of 128 steps took 63 s), a loop's does
 not. A bidirectional layer is two directions stacked. With sequence_lens, a batch row past
-its length keeps its state and outputs zeros (masks on the step number).
+its length keeps its state and outputs zeros (masks on the step number); a row of length 0
+ends with zero states (Y_h, Y_c), as onnxruntime gives them.
 
 A `?` sequence length is a loop whose trip count is read at run time (Y's time axis `?`); a
 `?` batch is a `?` dim of every state, the zeros of a missing initial state broadcast to it.
@@ -250,6 +251,12 @@ def recurrent(n: Node) -> Sequence[Value | None]:
             y, h, c = _looped(n, cell, proj, h, c, lens, reverse)
         else:
             y, h, c = _unrolled(n, cell, proj, h, c, lens, reverse)
+        if lens is not None:  # a row of no steps ends in zeros, not its initial state
+            # (as onnxruntime: the ONNX spec leaves it open, its reference takes no lengths)
+            empty = n.op("equal", lens, np.array(0, np.int64))
+            h = n.op("where", empty, n.scalar(0, h), h)
+            if c is not None:
+                c = n.op("where", empty, n.scalar(0, c), c)
         ys.append(y)
         hs.append(h)
         cs.append(c)

@@ -13,6 +13,12 @@ bounds error of `dyn.strided_slice`), so the helpers only see valid positions.
 A `SequenceEmpty` whose element rank is not known yet is an `EmptySequence` while
 importing: the first `SequenceInsert` gives it a type (a list of one element), and a loop
 or a graph output takes the rank its declared ONNX type gives.
+
+Where one rank cannot hold the values (a sequence given tensors of two ranks, an `If`
+whose branches yield two ranks), a tensor is *rank-erased*: the tuple `(Tensor[(?), T],
+Tensor[(?), int64])` of its data flattened and its shape (`erase`). A sequence of them is
+a `List` of such tuples. An operator that needs a rank reshapes the value back to it
+(`unerase`), the shape vector's length checked at run time.
 """
 
 from __future__ import annotations
@@ -22,11 +28,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from xdsl.dialects.builtin import StringAttr, TensorType
+from xdsl.dialects.builtin import StringAttr, TensorType, TupleType
 from xdsl.ir import Attribute, Operation, SSAValue
 
 from relay_opt.dialects.relay import adt, core
-from relay_opt.dialects.relay.types import DYNAMIC, ADTType, tensor_dtype, tensor_type
+from relay_opt.dialects.relay.types import (
+    DYNAMIC,
+    ADTType,
+    tensor_dtype,
+    tensor_type,
+    tuple_type,
+)
 from relay_opt.frontends.onnx.importer import (
     GraphImporter,
     Node,
@@ -116,11 +128,135 @@ def typed(graph: GraphImporter, value: Any, proto: Any, what: str) -> Value:  # 
     raise OnnxUnsupportedError(f"{what}: the type of an empty sequence or optional is not known")
 
 
-def _elem(t: Attribute) -> TensorType[Attribute]:
+def _elem(t: Attribute) -> Attribute:
+    """A sequence type's element type: a tensor type, or a rank-erased tuple."""
     assert isinstance(t, ADTType)
     e = t.args.data[0]
-    assert isinstance(e, TensorType)
+    assert isinstance(e, TensorType) or is_erased(e)
     return e
+
+
+# -- rank-erased tensors --------------------------------------------------------------------
+
+
+def erased_type(dtype: str) -> TupleType:
+    """A tensor of `dtype` and any rank: (its data flattened, its shape)."""
+    return tuple_type([tensor_type([DYNAMIC], dtype), tensor_type([DYNAMIC], "int64")])
+
+
+def is_erased(t: Attribute) -> bool:
+    # (ONNX has no tuple values: a tuple the importer makes is a rank-erased tensor)
+    if not isinstance(t, TupleType) or len(t.types) != 2:
+        return False
+    data, shape = t.types.data
+    return (
+        isinstance(data, TensorType)
+        and isinstance(shape, TensorType)
+        and len(data.get_shape()) == 1
+        and len(shape.get_shape()) == 1
+        and tensor_dtype(shape) == "int64"
+    )
+
+
+def erased_dtype(t: Attribute) -> str:
+    assert isinstance(t, TupleType) and is_erased(t)
+    data = t.types.data[0]
+    assert isinstance(data, TensorType)
+    return tensor_dtype(data)
+
+
+def _value_dtype(t: Attribute) -> str:
+    """The dtype of a tensor or a rank-erased tensor of type `t`."""
+    return erased_dtype(t) if is_erased(t) else tensor_dtype(t)  # pyright: ignore[reportArgumentType]
+
+
+def _any_size(node: Node, v: Value) -> SSAValue:
+    """`v` typed with `?` dims (a reshape to its own shape, read at run time)."""
+    v = node.graph.ssa(v)
+    if all(d == DYNAMIC for d in node.shape(v)):
+        return v
+    return node.graph.ssa(node.op("dyn.reshape", v, node.op("shape_of", v, dtype="int64")))
+
+
+def erase(node: Node, x: Value) -> SSAValue:
+    """Tensor `x` rank-erased: (its data flattened, its shape)."""
+    x = node.graph.ssa(x)
+    flat = _any_size(node, node.op("reshape", x, newshape=[-1]))
+    shape = _any_size(node, node.op("shape_of", x, dtype="int64"))
+    return node.graph.builder.tuple([flat, shape])
+
+
+def unerase(node: Node, v: SSAValue, rank: int, exact: bool) -> Value:
+    """Rank-erased `v` as a tensor of `rank` (`?` dims). Its rank at run time must be
+    `rank` (`exact`) or at most `rank`: a lower one gets leading dims of 1, the value as
+    broadcasting sees it. Another rank is a located run-time error, the bounds error of
+    `_checked` (the count of missing dims must be in [0, 1) or [0, rank])."""
+    data, shape = node.tuple_get(v, 0), node.tuple_get(v, 1)
+    length = node.op("take", node.op("shape_of", shape, dtype="int64"), np.array(0, np.int64))
+    missing = node.op("subtract", np.array(rank, np.int64), length)
+    missing = _checked(node, missing, np.array(1 if exact else rank + 1, np.int64))
+    # the last `rank` sizes of [1] * rank + shape: gathered at positions known in length,
+    # so that the sizes' vector, and the result's rank, are static
+    padded = node.op("concatenate", [np.ones(rank, np.int64), shape], axis=0)
+    positions = node.op("subtract", np.arange(rank, dtype=np.int64) + rank, missing)
+    return node.op("dyn.reshape", data, node.op("take", padded, positions))
+
+
+def erased_rank(graph: GraphImporter, v: Value) -> int | None:
+    """The rank the uses of rank-erased `v` read it at (an If's join: its branches' highest),
+    or None when it is known only at run time."""
+    return graph.erased_ranks.get(v) if isinstance(v, SSAValue) else None
+
+
+_ERASE_ALL = """
+def @F(%xs: List[T]) -> List[E] {
+  match (%xs) {
+    Cons(%x, %rest) => Cons((reshape(%x, newshape=[-1]), shape_of(%x, dtype="int64")), @F(%rest)),
+    Nil => Nil,
+  }
+}"""
+
+_ERASE_OPTION = """
+def @F(%x: Option[List[T]]) -> Option[List[E]] {
+  match (%x) {
+    Some(%xs) => Some(@G(%xs)),
+    None => None,
+  }
+}"""
+
+
+def erased_version(t: Attribute) -> Attribute | None:
+    """The type of a sequence (or an optional one) of type `t` with its elements rank-erased;
+    None for other types or when they are already."""
+    if is_sequence(t):
+        e = _elem(t)
+        return list_type(erased_type(tensor_dtype(e))) if isinstance(e, TensorType) else None  # pyright: ignore[reportArgumentType]
+    if is_optional(t):
+        assert isinstance(t, ADTType)
+        inner = erased_version(t.args.data[0])
+        return option_type(inner) if inner is not None else None
+    return None
+
+
+def erase_sequence(node: Node, v: Value) -> SSAValue:
+    """Sequence (or optional sequence) `v` with its elements rank-erased (at run time, a map)."""
+    from relay_opt.frontends.relay_text.printer import relay_type
+
+    assert isinstance(v, SSAValue)
+    t = v.type
+    assert isinstance(t, ADTType)
+    erased = erased_version(t)
+    assert erased is not None
+    inner = t.args.data[0]
+    e = _elem(inner if is_optional(t) else t)
+    dtype = tensor_dtype(e)  # pyright: ignore[reportArgumentType]
+    erase_all = _replace_word(_ERASE_ALL, "E", relay_type(erased_type(dtype)))
+    name = helper(node.graph, "erase_all", e, erase_all)
+    if is_optional(t):  # (its text holds the list's function too, which it calls)
+        body = erase_all.replace("@F", f"@{name}") + _ERASE_OPTION.replace("@G", f"@{name}")
+        body = _replace_word(body, "E", relay_type(erased_type(dtype)))
+        name = helper(node.graph, "erase_option", e, body)
+    return node.graph.add(core.CallOp(name, [v], erased)).result
 
 
 # -- the Relay functions the operators call -------------------------------------------------
@@ -260,9 +396,25 @@ TAKES_SEQUENCES = frozenset(
 )
 
 
+# The operators that take a rank-erased tensor as it is; the others read it at its rank.
+TAKES_ERASED = frozenset({"Identity", "SequenceInsert", "SequenceConstruct"})
+
+
 def check_operands(node: Node) -> None:
     """A sequence or an optional given to an operator of tensors is an error naming the node
-    (the converters read their operands' shapes trusting them to be tensors)."""
+    (the converters read their operands' shapes trusting them to be tensors). A rank-erased
+    tensor is reshaped to the rank its uses read it at (`erased_rank`) first."""
+    for i, v in enumerate(node.inputs):
+        if not isinstance(v, SSAValue) or not is_erased(v.type) or node.op_type in TAKES_ERASED:
+            continue
+        rank = erased_rank(node.graph, v)
+        if rank is None:
+            raise node.unsupported(
+                f"input {i} is a tensor whose rank is known only at run time (an element of a "
+                "sequence of several ranks); declare its rank (value_info of the SequenceAt "
+                "that reads it)"
+            )
+        node.inputs[i] = unerase(node, v, rank, exact=False)
     if node.op_type in TAKES_SEQUENCES:
         return
     for i, v in enumerate(node.inputs):
@@ -282,19 +434,48 @@ def sequence(node: Node, i: int) -> SSAValue | EmptySequence:
 
 
 def _tensor(node: Node, i: int) -> Value:
+    """Input i, a tensor (rank-erased too)."""
     v = node.required(i)
-    if isinstance(v, np.ndarray) or (isinstance(v, SSAValue) and isinstance(v.type, TensorType)):
+    if isinstance(v, np.ndarray) or (
+        isinstance(v, SSAValue) and (isinstance(v.type, TensorType) or is_erased(v.type))
+    ):
         return v
     raise node.error(f"input {i} must be a tensor")
 
 
+def _is_erased_value(v: Value) -> bool:
+    return isinstance(v, SSAValue) and is_erased(v.type)
+
+
+def _dtype(node: Node, x: Value) -> str:
+    return erased_dtype(x.type) if _is_erased_value(x) else node.dtype(x)  # pyright: ignore[reportAttributeAccessIssue]
+
+
 def _fits(node: Node, seq: SSAValue, x: Value, what: str) -> None:
     elem = _elem(seq.type)
-    if node.dtype(x) != tensor_dtype(elem) or node.rank(x) != len(elem.get_shape()):
+    if is_erased(elem):
+        if _dtype(node, x) != erased_dtype(elem):
+            raise node.error(
+                f"{what} ({_dtype(node, x)}) does not fit a sequence of "
+                f"{erased_dtype(elem)} tensors"
+            )
+        return
+    assert isinstance(elem, TensorType)
+    if (
+        _is_erased_value(x)
+        or node.dtype(x) != tensor_dtype(elem)
+        or node.rank(x) != len(elem.get_shape())
+    ):
         raise node.error(
-            f"{what} ({node.rank(x)}-d {node.dtype(x)}) does not fit a sequence of "
+            f"{what} ({_describe(node, x)}) does not fit a sequence of "
             f"{len(elem.get_shape())}-d {tensor_dtype(elem)} tensors"
         )
+
+
+def _describe(node: Node, x: Value) -> str:
+    if _is_erased_value(x):
+        return f"{_dtype(node, x)} of a rank known at run time"
+    return f"{node.rank(x)}-d {node.dtype(x)}"
 
 
 def length(node: Node, seq: SSAValue | EmptySequence) -> Value:
@@ -357,16 +538,22 @@ def sequence_empty(node: Node) -> Value | EmptySequence:
 @converter("SequenceConstruct")
 def sequence_construct(node: Node) -> Value:
     items = [_tensor(node, i) for i in range(len(node.inputs))]
-    dtype, rank = node.dtype(items[0]), node.rank(items[0])
-    elem = element_type(dtype, rank)
+    dtype = _dtype(node, items[0])
+    for k, x in enumerate(items):
+        if _dtype(node, x) != dtype:
+            raise node.error(
+                f"input {k} ({_describe(node, x)}) differs from input 0 "
+                f"({_describe(node, items[0])}): a sequence holds tensors of one dtype"
+            )
+    ranks = {None if _is_erased_value(x) else node.rank(x) for x in items}
+    if len(ranks) == 1 and None not in ranks:
+        elem: Attribute = element_type(dtype, node.rank(items[0]))
+    else:  # several ranks: the elements rank-erased
+        elem = erased_type(dtype)
+        items = [x if _is_erased_value(x) else erase(node, x) for x in items]
     t = list_type(elem)
     result: Value = _call(node.graph, "nil", elem, [], t)
-    for k, x in reversed(list(enumerate(items))):
-        if node.dtype(x) != dtype or node.rank(x) != rank:
-            raise node.error(
-                f"input {k} ({node.rank(x)}-d {node.dtype(x)}) differs from input 0 "
-                f"({rank}-d {dtype}): a sequence holds tensors of one dtype and rank"
-            )
+    for x in reversed(items):
         result = _call(node.graph, "cons", elem, [x, result], t)
     return result
 
@@ -382,22 +569,34 @@ def sequence_at(node: Node) -> Value:
     if isinstance(seq, EmptySequence):
         raise node.error("SequenceAt of an empty sequence")
     at = position(node, 1, length(node, seq))
-    return _call(node.graph, "at", _elem(seq.type), [seq, at], _elem(seq.type))
+    elem = _elem(seq.type)
+    x = _call(node.graph, "at", elem, [seq, at], elem)
+    if is_erased(elem):  # the rank its output declares, else its uses cannot read it
+        rank = node.graph.declared_rank(node.proto.output[0])
+        if rank is not None:
+            return unerase(node, x, rank, exact=True)
+    return x
 
 
 @converter("SequenceInsert")
 def sequence_insert(node: Node) -> Value:
     seq, x = sequence(node, 0), _tensor(node, 1)
+    erased = _is_erased_value(x)
     if isinstance(seq, EmptySequence):
-        if node.dtype(x) != seq.dtype:
-            raise node.error(f"the tensor is {node.dtype(x)}, the sequence holds {seq.dtype}")
-        seq = _call(
-            node.graph,
-            "nil",
-            element_type(seq.dtype, node.rank(x)),
-            [],
-            list_type(element_type(seq.dtype, node.rank(x))),
-        )
+        if _dtype(node, x) != seq.dtype:
+            raise node.error(f"the tensor is {_dtype(node, x)}, the sequence holds {seq.dtype}")
+        elem = erased_type(seq.dtype) if erased else element_type(seq.dtype, node.rank(x))
+        seq = _call(node.graph, "nil", elem, [], list_type(elem))
+    elem = _elem(seq.type)
+    if is_erased(elem) and not erased:
+        x = erase(node, x)
+    elif (
+        isinstance(elem, TensorType)
+        and _dtype(node, x) == tensor_dtype(elem)
+        and (erased or node.rank(x) != len(elem.get_shape()))
+    ):  # another rank than the sequence's: both rank-erased
+        seq = erase_sequence(node, seq)
+        x = x if erased else erase(node, x)
     _fits(node, seq, x, "the tensor")
     count = length(node, seq)
     if node.input(2) is None:
@@ -426,6 +625,8 @@ def concat_from_sequence(node: Node) -> Value:
     if isinstance(seq, EmptySequence):
         raise node.error("ConcatFromSequence of an empty sequence")
     elem = _elem(seq.type)
+    if not isinstance(elem, TensorType):
+        raise node.unsupported("ConcatFromSequence of a sequence of several ranks")
     rank = len(elem.get_shape())
     new_axis = bool(node.attr("new_axis", 0))
     axis = node.axis(int(node.attr("axis")), rank + 1 if new_axis else rank)
@@ -505,6 +706,18 @@ def optional(node: Node) -> Value | NoValue:
         raise node.unsupported("an optional of a sequence whose element rank is not known")
     t = x.type if isinstance(x, SSAValue) else tensor_type(x.shape, node.dtype(x))
     return _call(node.graph, "some", t, [x], option_type(t))
+
+
+def some(node: Node, x: SSAValue) -> SSAValue:
+    """`Some(x)`."""
+    return _call(node.graph, "some", x.type, [x], option_type(x.type))
+
+
+def get_element(node: Node, x: Value) -> SSAValue:
+    """The value of optional `x`; an empty one is the located error of the partial match."""
+    assert isinstance(x, SSAValue) and isinstance(x.type, ADTType)
+    inner = x.type.args.data[0]
+    return _call(node.graph, "get_element", inner, [x], inner)
 
 
 @converter("OptionalHasElement")
