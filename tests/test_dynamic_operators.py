@@ -31,22 +31,6 @@ NOT_NATIVE: dict[tuple[str, int], str] = {
     ("nn.conv2d", 1): "a `?` weight: the window's size must be static",
     ("nn.conv2d_transpose", 0): CHANNELS,
     ("nn.conv2d_transpose", 1): "a `?` weight: the window's size must be static",
-    ("nn.bias_add", 1): "a `?` bias: its broadcast temporary (1 x ? x 1) is not sized yet",
-    **{
-        (norm, k): (
-            "only a `?` batch at -O0 (this test's level): from -O1 simplify-inference "
-            "decomposes it into operators whose shape functions take any `?` dims"
-        )
-        for norm, count in (
-            ("nn.layer_norm", 3),
-            ("nn.group_norm", 3),
-            ("nn.instance_norm", 3),
-            ("nn.l2_normalize", 1),
-        )
-        for k in range(count)
-    },
-    ("nn.prelu", 0): "only a `?` batch (the first axis of the data)",
-    ("nn.prelu", 1): "only a `?` batch (the first axis of the data)",
     ("squeeze", 0): (
         "squeeze without axes keeps a `?` dim (the type cannot drop it), which numpy drops "
         "when it is 1 at run time: the interpreter refuses the value"

@@ -77,7 +77,7 @@ from relay_opt.lowering.convert_relay_to_linalg.elementwise import (
     cast_scalar,
     elementwise,
 )
-from relay_opt.lowering.convert_relay_to_linalg.reduce import reduction_identity
+from relay_opt.lowering.convert_relay_to_linalg.reduce import reduction_identity, run_time_count
 from relay_opt.lowering.convert_relay_to_linalg.structured import (
     PARALLEL,
     REDUCTION,
@@ -924,13 +924,22 @@ def lower_softmax(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSA
 
 
 def _channel(lw: Lowerer, v: SSAValue, axis: int, rank: int) -> SSAValue:
-    """A vector along `axis`, reshaped to broadcast against a rank-`rank` tensor."""
+    """A vector along `axis`, reshaped to broadcast against a rank-`rank` tensor (the
+    current operator's result). Its axis is `?`, sized by the vector's length, when that
+    length is `?` or faces a `?` axis of the result (unless it is 1): the elementwise
+    kernel reading it then checks at run time that it is 1 or the result's size."""
     t = v.type
     assert isinstance(t, TensorType)
+    length = t.get_shape()[0]
     shape = [1] * rank
-    shape[axis] = t.get_shape()[0]
+    shape[axis] = length
+    facing = lw.result_dims()[axis] if len(lw.result_dims()) == rank else 1
+    sizes: list[SSAValue] = []
+    if length < 0 or (not isinstance(facing, int) and length != 1):
+        shape[axis] = DYNAMIC
+        sizes = [RuntimeDim.of(lw, v, 0).value if length < 0 else c_index(lw, length)]
     out_t = TensorType(t.element_type, shape)
-    init = empty(lw, out_t)
+    init = lw.insert(tensor.EmptyOp(sizes, out_t)).results[0]
     # Loops over the (size-1 everywhere but `axis`) result shape.
     maps = [amap(rank, [d(axis)]), amap(rank, [d(a) for a in range(rank)])]
     return generic(lw, [v], [init], maps, [PARALLEL] * rank, lambda b, a: a[0])[0]
@@ -1059,13 +1068,14 @@ def lower_layer_norm(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> 
     rank = len(shape_of(x))
     axis = normalize_axis(op.attrs.axis, rank)
     n = shape_of(x)[axis]
+    element = signless(x.type).element_type  # pyright: ignore[reportAttributeAccessIssue]
+    count = run_time_count(lw, x, [axis], 0, 0, element)  # over a `?` axis
+
+    def divided(b: Builder, v: SSAValue, t: Attribute) -> SSAValue:
+        return b.insert(arith.DivfOp(v, count or scalar_const(b, n, t))).results[0]
+
     total = _reduce_axis(lw, x, axis, 0.0, arith.AddfOp)
-    mean = elementwise(
-        lw,
-        op,
-        [total],
-        lambda b, a, t: b.insert(arith.DivfOp(a[0], scalar_const(b, n, t))).results[0],
-    )
+    mean = elementwise(lw, op, [total], lambda b, a, t: divided(b, a[0], t))
     mean = _keep_shape(lw, mean, total)
     centered = elementwise(
         lw, op, [x, mean], lambda b, a, t: b.insert(arith.SubfOp(a[0], a[1])).results[0]
@@ -1078,7 +1088,7 @@ def lower_layer_norm(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> 
 
     def body(b: Builder, a: Sequence[SSAValue], t: Attribute) -> SSAValue:
         cv, sv, gv, bv = a[:4]
-        var = b.insert(arith.DivfOp(sv, scalar_const(b, n, t))).results[0]
+        var = divided(b, sv, t)
         inv = b.insert(
             math.RsqrtOp(b.insert(arith.AddfOp(var, scalar_const(b, eps, t))).results[0])
         ).results[0]

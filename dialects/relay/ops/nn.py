@@ -23,7 +23,6 @@ from relay_opt.dialects.relay.attributes import AttrKind, Attrs, AttrSpec
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.dialects.relay.ops.common import (
     Shape,
-    batch_dims,
     dim_max,
     dim_min,
     expect_tensor,
@@ -876,7 +875,7 @@ class BiasAdd(RelayOperatorOp): ...
             x > 0, x, x * _along(a, normalize_axis(attrs.axis, x.ndim), x.ndim)
         ).astype(x.dtype),
         "x if x > 0 else alpha * x, alpha per channel",
-        shape=batch_dims(_channel_vector_rel("prelu", "alpha")),
+        shape=same_dims,
     )
 )
 class Prelu(RelayOperatorOp): ...
@@ -1445,7 +1444,7 @@ def _layer_norm(attrs: Attrs, x, gamma, beta):  # noqa: ANN001, ANN202
         OpPattern.OPAQUE,
         _layer_norm,
         "layer normalization along an axis",
-        shape=batch_dims(_layer_norm_rel),
+        shape=same_dims,
     )
 )
 class LayerNorm(RelayOperatorOp): ...
@@ -1547,7 +1546,7 @@ NORM_ATTRS = (
         OpPattern.OPAQUE,
         _instance_norm,
         "normalization over every axis but the batch and channel axes",
-        shape=batch_dims(_per_channel_rel("instance_norm", min_rank=3)),
+        shape=same_dims,
     )
 )
 class InstanceNorm(RelayOperatorOp): ...
@@ -1562,7 +1561,7 @@ class InstanceNorm(RelayOperatorOp): ...
         OpPattern.OPAQUE,
         _group_norm,
         "normalization over groups of channels (and every axis but the batch axis)",
-        shape=batch_dims(_per_channel_rel("group_norm", min_rank=2)),
+        shape=same_dims,
     )
 )
 class GroupNorm(RelayOperatorOp): ...
@@ -1605,7 +1604,7 @@ def _l2_normalize(attrs: Attrs, x: np.ndarray) -> np.ndarray:
         OEF,
         _l2_normalize,
         "x / sqrt(max(sum(x * x, axis), eps))",
-        shape=batch_dims(_l2_normalize_rel),
+        shape=same_dims,
     )
 )
 class L2Normalize(RelayOperatorOp): ...

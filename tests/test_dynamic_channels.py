@@ -1,0 +1,137 @@
+"""Operators with `?` dims beyond the batch (a channel axis, a per-channel vector, a window)
+compiled natively at -O0 (docs/native-dynamic-shapes.md): each program is compiled ONCE and
+run at several run-time sizes (one and several items, a `?` vector of length 1 that
+broadcasts, empty axes) against the reference interpreter and numpy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from relay_opt import load_program
+from relay_opt.diagnostics import RelayError, location_of
+from relay_opt.runtime.interpreter import interpret
+from relay_opt.runtime.jit import compile
+
+HEADER = '#[version = "0.0.5"]\n'
+
+
+def _compiled(source: str, filename: str = "dyn.rly"):  # noqa: ANN202
+    module = load_program(HEADER + source, "relay", filename=filename).module
+    return module, compile(module, opt=0, cache=False)
+
+
+def _leaves(value) -> list[np.ndarray]:  # noqa: ANN001
+    if isinstance(value, tuple):
+        return [leaf for field in value for leaf in _leaves(field)]
+    return [np.asarray(value)]
+
+
+def _check(module, exe, inputs: list[np.ndarray], want: list[np.ndarray], tol: float = 1e-5):  # noqa: ANN001
+    """The compiled result matches the interpreter's and `want` (numpy's)."""
+    got = _leaves(exe(*inputs))
+    reference = _leaves(interpret(module, inputs))
+    assert len(got) == len(reference) == len(want)
+    for g, r, w in zip(got, reference, want, strict=True):
+        assert g.shape == r.shape == w.shape, (g.shape, r.shape, w.shape)
+        np.testing.assert_allclose(g, r, rtol=tol, atol=tol)
+        np.testing.assert_allclose(g, w, rtol=tol, atol=tol)
+
+
+def _random(rng: np.random.Generator, *shape: int) -> np.ndarray:
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def _prelu(x: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    return np.where(x > 0, x, x * alpha)
+
+
+VECTORS = """
+def @main(%x: Tensor[(?, ?, ?), float32], %v: Tensor[(?), float32],
+          %y: Tensor[(2, 3, 4), float32], %s: Tensor[(3), float32], %z: Tensor[(?, ?), float32]) {
+  (nn.bias_add(%x, %v), nn.prelu(%x, %v), nn.bias_add(%y, %v), nn.prelu(%y, %v),
+   nn.bias_add(%x, %s), nn.prelu(%x, %s), nn.bias_add(%z, %v, axis=-1), nn.prelu(%z, %v, axis=-1))
+}"""
+"""`?` data with a `?` vector, static data with a `?` vector, `?` data with a static one."""
+
+
+@pytest.mark.parametrize(
+    ("n", "w", "length"),
+    [(1, 4, 3), (5, 1, 3), (2, 4, 1), (0, 2, 3), (3, 0, 1)],
+)
+def test_bias_add_and_prelu_with_question_mark_channels_and_vectors(n, w, length):
+    # The data's channel axis is 3 (the static vector's length); the `?` vector is 3 or
+    # 1, which numpy (and the interpreter) broadcasts along the channels.
+    module, exe = _compiled(VECTORS)
+    rng = np.random.default_rng(n * 10 + w)
+    x, v, y, s = _random(rng, n, 3, w), _random(rng, length), _random(rng, 2, 3, 4), _random(rng, 3)
+    z = _random(rng, n, length)
+    col = v.reshape(-1, 1)
+    want = [x + col, _prelu(x, col), y + col, _prelu(y, col)]
+    want += [x + s.reshape(-1, 1), _prelu(x, s.reshape(-1, 1)), z + v, _prelu(z, v)]
+    _check(module, exe, [x, v, y, s, z], want)
+
+
+@pytest.mark.parametrize(
+    ("shapes", "what"),
+    [
+        (((2, 3, 4), (2,)), "the vector's length is neither 1 nor the channel count"),
+        (((2, 2, 4), (1,)), "the static vector meets a `?` channel axis of another size"),
+    ],
+)
+def test_a_vector_that_does_not_fit_is_a_located_error(shapes, what):
+    module, exe = _compiled(
+        """
+def @main(%x: Tensor[(?, ?, ?), float32], %v: Tensor[(?), float32], %s: Tensor[(3), float32]) {
+  (nn.bias_add(%x, %v), nn.prelu(%x, %s))
+}""",
+        "fit.rly",
+    )
+    (x_shape, v_shape) = shapes
+    x, v, s = np.ones(x_shape, "f4"), np.ones(v_shape, "f4"), np.ones(3, "f4")
+    message = "a \\? dimension of an operand has a different size at run time than the others"
+    with pytest.raises(RelayError, match=message) as e:
+        exe(x, v, s)
+    at = "fit.rly:4:4" if v_shape != (1,) else "fit.rly:4:25"
+    assert str(location_of(e.value.at)).startswith(at), what
+
+
+NORMS = """
+def @main(%x: Tensor[(?, ?, ?), float32], %g: Tensor[(?), float32], %b: Tensor[(?), float32],
+          %c: Tensor[(?), float32], %d: Tensor[(?), float32]) {
+  (nn.layer_norm(%x, %g, %b), nn.layer_norm(%x, %c, %d, axis=1, epsilon=0.01f),
+   nn.instance_norm(%x, %c, %d), nn.group_norm(%x, %c, %d, num_groups=2),
+   nn.l2_normalize(%x, eps=0.001f, axis=[1, 2]), nn.l2_normalize(%x, eps=0.001f))
+}"""
+"""The normalizations with every dim `?` (-O0 lowers each by its own rule)."""
+
+
+def _standardized(x: np.ndarray, axes: tuple[int, ...], eps: float) -> np.ndarray:
+    mean = x.mean(axis=axes, keepdims=True)
+    return (x - mean) / np.sqrt(((x - mean) ** 2).mean(axis=axes, keepdims=True) + eps)
+
+
+@pytest.mark.parametrize(
+    ("shape", "length"), [((1, 4, 5), 5), ((3, 2, 1), 1), ((2, 4, 6), 1), ((0, 4, 3), 3)]
+)
+def test_normalizations_with_question_mark_dims(shape, length):
+    # `length` is layer_norm's gamma and beta along the last axis: its size, or 1 (numpy
+    # broadcasts it).
+    module, exe = _compiled(NORMS)
+    rng = np.random.default_rng(sum(shape))
+    n, ch, w = shape
+    x = _random(rng, *shape)
+    g, b = _random(rng, length), _random(rng, length)
+    c, d = _random(rng, ch), _random(rng, ch)
+    col = lambda v: v.reshape(-1, 1)  # noqa: E731
+    eps = 1e-5
+    grouped = _standardized(x.reshape(n, 2, ch // 2, w), (2, 3), eps).reshape(shape)
+    want = [
+        _standardized(x, (2,), eps) * g + b,
+        _standardized(x, (1,), 0.01) * col(c) + col(d),
+        _standardized(x, (2,), eps) * col(c) + col(d),
+        grouped * col(c) + col(d),
+        x / np.sqrt(np.maximum((x * x).sum(axis=(1, 2), keepdims=True), 1e-3)),
+        x / np.sqrt(np.maximum((x * x).sum(), 1e-3)),
+    ]
+    _check(module, exe, [x, g, b, c, d], want, tol=1e-4)
