@@ -23,10 +23,6 @@ CHANNELS = "a `?` channel axis: only a `?` batch and `?` spatial dims (H, W) are
 NOT_NATIVE: dict[tuple[str, int], str] = {
     ("det", 0): "static shapes only: the elimination is unrolled over the matrix size",
     ("vision.roi_align", 0): "static shapes only: its sampling loops take the types' sizes",
-    ("dyn.update_slice", 0): (
-        "bufferize writes at run-time offsets into a buffer with static strides only (`?` "
-        "in the data's first dim)"
-    ),
     ("nn.conv2d", 0): CHANNELS,
     ("nn.conv2d", 1): "a `?` weight: the window's size must be static",
     ("nn.conv2d_transpose", 0): CHANNELS,

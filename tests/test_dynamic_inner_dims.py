@@ -135,3 +135,53 @@ def test_normalizations_with_question_mark_dims(shape, length):
         x / np.sqrt(np.maximum((x * x).sum(), 1e-3)),
     ]
     _check(module, exe, [x, g, b, c, d], want, tol=1e-4)
+
+
+UPDATES = """
+def @main(%x: Tensor[(?, ?, ?), float32], %u: Tensor[(1, 2, 3), float32],
+          %y: Tensor[(4, ?), int32], %v: Tensor[(2, 1), int32], %b: Tensor[(3), int64],
+          %c: Tensor[(2), int64]) {
+  %0 = add(%x, 1f);
+  (dyn.update_slice(%0, %u, %b), dyn.update_slice(%x, %u, %b), dyn.update_slice(%y, %v, %c))
+}"""
+"""Updates at run-time offsets into data whose strides are run-time sizes: in place (the
+data dies at the update), into a copy of a parameter, an integer tensor with a `?` last dim."""
+
+
+@pytest.mark.parametrize(
+    ("shape", "begin", "columns", "at"),
+    [
+        ((1, 2, 3), [0, 0, 0], 1, [0, 0]),
+        ((3, 5, 4), [2, 3, 1], 4, [2, 3]),
+        ((2, 2, 7), [1, 0, 4], 9, [1, 8]),
+    ],
+)
+def test_update_slice_into_question_mark_inner_dims(shape, begin, columns, at):
+    module, exe = _compiled(UPDATES)
+    rng = np.random.default_rng(len(begin) + columns)
+    x, u = _random(rng, *shape), _random(rng, 1, 2, 3)
+    y = rng.integers(-9, 9, size=(4, columns)).astype(np.int32)
+    v = rng.integers(-9, 9, size=(2, 1)).astype(np.int32)
+    b, c = np.array(begin, np.int64), np.array(at, np.int64)
+    box = tuple(slice(o, o + n) for o, n in zip(begin, u.shape, strict=True))
+    want_x, want_plus, want_y = x.copy(), x + 1, y.copy()
+    want_x[box], want_plus[box] = u, u
+    want_y[at[0] : at[0] + 2, at[1] : at[1] + 1] = v
+    before = x.copy()
+    _check(module, exe, [x, u, y, v, b, c], [want_plus, want_x, want_y], tol=0)
+    np.testing.assert_array_equal(x, before)  # the caller's array is not written
+
+
+def test_an_update_outside_question_mark_inner_dims_is_a_located_error():
+    module, exe = _compiled(UPDATES, "update.rly")
+    rng = np.random.default_rng(3)
+    args = [
+        _random(rng, 2, 2, 3),
+        _random(rng, 1, 2, 3),
+        np.zeros((4, 2), np.int32),
+        np.zeros((2, 1), np.int32),
+    ]
+    for begin, at, axis in (([0, 0, 1], [0, 0], 2), ([0, 1, 0], [0, 0], 1), ([0, 0, 0], [0, 2], 1)):
+        with pytest.raises(RelayError, match=f"axis {axis} writes outside the data") as e:
+            exe(*args, np.array(begin, np.int64), np.array(at, np.int64))
+        assert str(location_of(e.value.at)).startswith("update.rly:7:")
