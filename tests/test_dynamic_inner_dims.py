@@ -185,3 +185,107 @@ def test_an_update_outside_question_mark_inner_dims_is_a_located_error():
         with pytest.raises(RelayError, match=f"axis {axis} writes outside the data") as e:
             exe(*args, np.array(begin, np.int64), np.array(at, np.int64))
         assert str(location_of(e.value.at)).startswith("update.rly:7:")
+
+
+CONVOLUTIONS = """
+def @main(%x: Tensor[(?, ?, ?, ?), float32], %w: Tensor[(?, ?, ?, ?), float32],
+          %t: Tensor[(?, ?, ?, ?), float32], %g: Tensor[(4, 1, 3, 3), float32],
+          %y: Tensor[(?, ?, ?, ?), float32], %k: Tensor[(?, ?, ?, ?), float32]) {
+  (nn.conv2d(%x, %w, strides=[2, 1], dilation=[1, 2], padding=[2, 1, 0, 2]),
+   nn.conv2d(%x, %g, groups=4, padding=[1, 1]),
+   nn.conv2d(%y, %k, data_layout="NHWC", kernel_layout="HWIO", padding=[1, 1]),
+   nn.conv2d_transpose(%x, %t, strides=[2, 3], padding=[1, 0, 2, 1], output_padding=[1, 0],
+     dilation=[1, 2]),
+   nn.conv2d_transpose(%x, %t))
+}"""
+"""Convolutions whose channels and kernels are `?` (data and weights), a depthwise one
+over `?` channels, one in NHWC, transposed ones with `?` kernels."""
+
+
+def _conv_reference(x, w, strides, padding, dilation, groups=1):  # noqa: ANN001, ANN202
+    """Direct NCHW / OIHW convolution in float64: one product per kernel tap."""
+    (sh, sw), (dh, dw), (top, left, bottom, right) = strides, dilation, padding
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (top, bottom), (left, right)))
+    n, _, hp, wp = xp.shape
+    o, cpg, kh, kw = w.shape
+    oh, ow = (hp - (kh - 1) * dh - 1) // sh + 1, (wp - (kw - 1) * dw - 1) // sw + 1
+    out = np.zeros((n, o, oh, ow))
+    for oc in range(o):
+        g = oc // (o // groups)
+        for i in range(kh):
+            for j in range(kw):
+                rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
+                cols = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
+                patch = xp[:, g * cpg : (g + 1) * cpg, rows, cols]
+                out[:, oc] += np.einsum("nchw,c->nhw", patch, w[oc, :, i, j])
+    return out
+
+
+def _transposed_reference(x, w, strides, padding, dilation, extra):  # noqa: ANN001, ANN202
+    """Each input element adds its kernel-weighted copy at y * stride + i * dilation; the
+    result is that sum cropped by the padding (and grown by output_padding)."""
+    (sh, sw), (dh, dw), (top, left, bottom, right), (eh, ew) = strides, dilation, padding, extra
+    n, _, h, wd = x.shape
+    _, o, kh, kw = w.shape
+    oh = (h - 1) * sh + (kh - 1) * dh + 1 - top - bottom + eh
+    ow = (wd - 1) * sw + (kw - 1) * dw + 1 - left - right + ew
+    full = np.zeros((n, o, top + oh + kh * dh + h * sh, left + ow + kw * dw + wd * sw))
+    for r in range(h):
+        for s in range(wd):
+            for i in range(kh):
+                for j in range(kw):
+                    full[:, :, r * sh + i * dh, s * sw + j * dw] += x[:, :, r, s] @ w[:, :, i, j]
+    return full[:, :, top : top + oh, left : left + ow]
+
+
+@pytest.mark.parametrize(
+    ("n", "h", "w", "o", "kh", "kw"),
+    [(1, 5, 6, 3, 3, 3), (3, 7, 4, 5, 1, 2), (2, 4, 5, 1, 3, 1), (0, 5, 5, 2, 2, 2)],
+)
+def test_convolutions_with_question_mark_channels_and_kernels(n, h, w, o, kh, kw):
+    module, exe = _compiled(CONVOLUTIONS)
+    rng = np.random.default_rng(n + h + w + o)
+    x, weight = _random(rng, n, 4, h, w), _random(rng, o, 4, kh, kw)
+    t, g = _random(rng, 4, o, kh, kw), _random(rng, 4, 1, 3, 3)
+    y, k = _random(rng, n, h, w, 4), _random(rng, kh, kw, 4, o)
+    nhwc = _conv_reference(
+        y.transpose(0, 3, 1, 2), k.transpose(3, 2, 0, 1), (1, 1), (1,) * 4, (1, 1)
+    )
+    want = [
+        _conv_reference(x, weight, (2, 1), (2, 1, 0, 2), (1, 2)),
+        _conv_reference(x, g, (1, 1), (1, 1, 1, 1), (1, 1), groups=4),
+        nhwc.transpose(0, 2, 3, 1),
+        _transposed_reference(x, t, (2, 3), (1, 0, 2, 1), (1, 2), (1, 0)),
+        _transposed_reference(x, t, (1, 1), (0,) * 4, (1, 1), (0, 0)),
+    ]
+    _check(module, exe, [x, weight, t, g, y, k], want, tol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("shapes", "message"),
+    [
+        (((1, 3, 5, 5), (2, 4, 3, 3)), "'nn.conv2d': the data's channels differ from the weight's"),
+        (((1, 4, 2, 5), (2, 4, 5, 3)), "'nn.conv2d': the window is larger than the padded input"),
+        (((1, 4, 5, 5), (3, 2, 3, 3)), "'nn.conv2d_transpose': the data's channels differ"),
+        (((1, 4, 1, 1), (4, 2, 1, 1)), "'nn.conv2d_transpose': the padding leaves an empty"),
+    ],
+)
+def test_convolution_sizes_that_do_not_fit_are_located_errors(shapes, message):
+    module, exe = _compiled(
+        """
+def @main(%x: Tensor[(?, ?, ?, ?), float32], %w: Tensor[(?, ?, ?, ?), float32]) {
+  nn.conv2d(%x, %w, padding=[1, 1])
+}
+def @transposed(%x: Tensor[(?, ?, ?, ?), float32], %w: Tensor[(?, ?, ?, ?), float32]) {
+  nn.conv2d_transpose(%x, %w, padding=[1, 1])
+}""",
+        "convs.rly",
+    )
+    transposed = "transpose" in message
+    if transposed:
+        exe = compile(module, opt=0, cache=False, entry="transposed")
+    x, w = (np.ones(s, np.float32) for s in shapes)
+    with pytest.raises(RelayError, match=message) as e:
+        exe(x, w)
+    line = 7 if transposed else 4
+    assert str(location_of(e.value.at)).startswith(f"convs.rly:{line}:3")

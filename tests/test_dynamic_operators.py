@@ -19,14 +19,9 @@ from relay_opt.dialects.relay.types import DYNAMIC, tensor_type
 from relay_opt.runtime.interpreter import interpret
 from relay_opt.runtime.jit import compile
 
-CHANNELS = "a `?` channel axis: only a `?` batch and `?` spatial dims (H, W) are supported"
 NOT_NATIVE: dict[tuple[str, int], str] = {
     ("det", 0): "static shapes only: the elimination is unrolled over the matrix size",
     ("vision.roi_align", 0): "static shapes only: its sampling loops take the types' sizes",
-    ("nn.conv2d", 0): CHANNELS,
-    ("nn.conv2d", 1): "a `?` weight: the window's size must be static",
-    ("nn.conv2d_transpose", 0): CHANNELS,
-    ("nn.conv2d_transpose", 1): "a `?` weight: the window's size must be static",
     ("squeeze", 0): (
         "squeeze without axes keeps a `?` dim (the type cannot drop it), which numpy drops "
         "when it is 1 at run time: the interpreter refuses the value"
