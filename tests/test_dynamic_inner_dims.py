@@ -289,3 +289,30 @@ def @transposed(%x: Tensor[(?, ?, ?, ?), float32], %w: Tensor[(?, ?, ?, ?), floa
         exe(x, w)
     line = 7 if transposed else 4
     assert str(location_of(e.value.at)).startswith(f"convs.rly:{line}:3")
+
+
+def test_squeeze_without_axes_keeps_question_mark_dims():
+    # Only the dims statically 1 go (TVM's relation): a `?` dim of size 1 at run time stays,
+    # in the interpreter as natively, so both give the type's rank.
+    module, exe = _compiled("""
+def @main(%x: Tensor[(?, 1, ?, 3), float32], %y: Tensor[(?, 1), int32]) {
+  (squeeze(%x), squeeze(%x, axis=[1]), squeeze(%y))
+}""")
+    rng = np.random.default_rng(7)
+    for n, m in ((1, 1), (2, 4), (0, 1), (3, 0)):
+        x = _random(rng, n, 1, m, 3)
+        y = rng.integers(-5, 5, size=(m, 1)).astype(np.int32)
+        _check(module, exe, [x, y], [x[:, 0], x[:, 0], y[:, 0]], tol=0)
+
+
+def test_squeezing_a_question_mark_axis_that_is_not_1_is_a_located_error_in_both():
+    module, exe = _compiled(
+        "def @main(%x: Tensor[(?, 3), float32]) {\n  squeeze(%x, axis=[0])\n}", "squeeze.rly"
+    )
+    x = np.ones((1, 3), np.float32)
+    _check(module, exe, [x], [x[0]], tol=0)
+    x = np.ones((2, 3), np.float32)
+    for run in (lambda: exe(x), lambda: interpret(module, [x])):
+        with pytest.raises(RelayError) as e:
+            run()
+        assert str(location_of(e.value.at)).startswith("squeeze.rly:3:3")

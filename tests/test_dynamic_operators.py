@@ -22,10 +22,6 @@ from relay_opt.runtime.jit import compile
 NOT_NATIVE: dict[tuple[str, int], str] = {
     ("det", 0): "static shapes only: the elimination is unrolled over the matrix size",
     ("vision.roi_align", 0): "static shapes only: its sampling loops take the types' sizes",
-    ("squeeze", 0): (
-        "squeeze without axes keeps a `?` dim (the type cannot drop it), which numpy drops "
-        "when it is 1 at run time: the interpreter refuses the value"
-    ),
 }
 """(operator, operand) pairs that do not compile or run natively with that operand's dims
 `?`, each with the reason (docs/native-dynamic-shapes.md, "Limits")."""
