@@ -549,7 +549,7 @@ class _Function:
                 buffer = self.chain_buffers[init]
             elif isinstance(owner, tensor.EmptyOp):
                 buffer = self.destination(result, self.empty_sizes(init), views=True)
-            elif init.has_one_use() and init in self.buffers and _dps_inits(owner) is not None:  # pyright: ignore
+            elif _dies_at(init) and init in self.buffers and _dps_inits(owner) is not None:  # pyright: ignore
                 buffer = self.buffers[init]  # the init dies here: update it in place
             else:
                 buffer = self.destination(result, self.sizes_of(self.buffers[init]))
@@ -702,6 +702,12 @@ class _Function:
                 if user is not None and position[user] > position[last]:
                     last = user
             block.insert_op_after(memref.DeallocOp.get(buffer), last)
+
+
+def _dies_at(init: SSAValue) -> bool:
+    """Whether `init` has one use besides the reads of its sizes (`tensor.dim`: a `?` dim's
+    checks, which an in-place update leaves true, since it keeps the shape)."""
+    return sum(not isinstance(u.operation, tensor.DimOp) for u in init.uses) == 1
 
 
 def _runtime_strides(buffer: SSAValue) -> bool:
