@@ -449,7 +449,7 @@ def _conv2d_shape(shapes: Sequence[Sequence[Any]], attrs: Attrs) -> list[Any]:
     size and the weight's kernel, either read at run time), except that a grouped
     convolution needs the weight's O and I static (its loops split the channels by them)."""
     if conv2d_blocks(attrs) is not None:
-        return spatial_dims(_conv2d_rel)(shapes, attrs)
+        return list(spatial_dims(_conv2d_rel)(shapes, attrs))
     data, weight = shapes
     kernel = attrs.kernel_layout
     out_c, in_per_group, kh, kw = (weight[kernel.index(a)] for a in "OIHW")
