@@ -52,6 +52,7 @@ from xdsl.builder import Builder
 from xdsl.context import Context
 from xdsl.dialects import arith, bufferization, func, llvm, memref, scf, tensor
 from xdsl.dialects.builtin import (
+    DYNAMIC_INDEX,
     AffineMapAttr,
     DenseResourceAttr,
     FixedBitwidthType,
@@ -587,7 +588,7 @@ class _Function:
                 buffer = self.chain_buffers[init]
             elif isinstance(owner, tensor.EmptyOp):
                 buffer = self.destination(result, self.empty_sizes(init), views=True)
-            elif init.has_one_use() and init in self.buffers and _dps_inits(owner) is not None:  # pyright: ignore
+            elif _dies_at(init) and init in self.buffers and _dps_inits(owner) is not None:  # pyright: ignore
                 buffer = self.buffers[init]  # the init dies here: update it in place
             else:
                 buffer = self.destination(result, self.sizes_of(self.buffers[init]))
@@ -679,6 +680,10 @@ class _Function:
         self.buffers[op.result] = buffer
         if self.buffers.get(op.source) is self.written_in_place.get(op):
             return
+        if op.offsets and _runtime_strides(buffer):
+            offsets = [self.buffers.get(o, o) for o in op.offsets]
+            _copy_at_offsets(self.b, self.input_buffer(op.source), buffer, op, offsets)
+            return
         view = self.slice_of(buffer, op)
         buffer_t = buffer.type
         assert isinstance(buffer_t, MemRefType)
@@ -736,6 +741,61 @@ class _Function:
                 if user is not None and position[user] > position[last]:
                     last = user
             block.insert_op_after(memref.DeallocOp.get(buffer), last)
+
+
+def _dies_at(init: SSAValue) -> bool:
+    """Whether `init` has one use besides the reads of its sizes (`tensor.dim`: a `?` dim's
+    checks, which an in-place update leaves true, since it keeps the shape)."""
+    return sum(not isinstance(u.operation, tensor.DimOp) for u in init.uses) == 1
+
+
+def _runtime_strides(buffer: SSAValue) -> bool:
+    """Whether a row-major buffer's strides depend on run-time sizes (a `?` dim after the
+    first): a view of it would need `?` strides, which convert-to-llvm does not take."""
+    t = buffer.type
+    assert isinstance(t, MemRefType)
+    return any(d < 0 for d in t.get_shape()[1:]) and not isinstance(t.layout, StridedLayoutAttr)
+
+
+def _copy_at_offsets(
+    b: Builder,
+    source: SSAValue,
+    buffer: SSAValue,
+    op: tensor.InsertSliceOp,
+    offsets: list[SSAValue],
+) -> None:
+    """An insert at run-time offsets (static sizes, unit strides) into a buffer whose strides
+    are run-time sizes: a loop nest over the slice that stores each element at its offset
+    position (memref.store computes the address from the buffer's run-time sizes), in place
+    of a view with `?` strides."""
+    if any(s != 1 for s in op.static_strides.get_values()):
+        raise RelayError("bufferize handles an insert at run-time offsets with unit strides", op)
+    index = IndexType()
+
+    def const(builder: Builder, value: int) -> SSAValue:
+        return builder.insert(arith.ConstantOp(IntegerAttr(value, index))).results[0]
+
+    run_time = iter(offsets)
+    starts = [
+        next(run_time) if o == DYNAMIC_INDEX else const(b, o)
+        for o in op.static_offsets.get_values()
+    ]
+    inner, positions, bodies = b, [], []
+    for size in op.static_sizes.get_values():
+        body = Block(arg_types=[index])
+        loop = scf.ForOp(const(inner, 0), const(inner, size), const(inner, 1), [], Region(body))
+        loop.location = op.location
+        inner.insert(loop)
+        positions.append(body.args[0])
+        bodies.append(body)
+        inner = Builder(InsertPoint.at_end(body))
+    value = inner.insert(memref.LoadOp.get(source, positions)).results[0]
+    at = [
+        inner.insert(arith.AddiOp(s, i)).results[0] for s, i in zip(starts, positions, strict=True)
+    ]
+    inner.insert(memref.StoreOp.get(value, buffer, at))
+    for body in bodies:
+        body.add_op(scf.YieldOp())
 
 
 def _dynamic_offset_view(

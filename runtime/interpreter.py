@@ -37,7 +37,7 @@ from relay_opt.dialects.relay.patterns import (
     VarPattern,
     WildcardPattern,
 )
-from relay_opt.dialects.relay.registry import RelayOperatorOp
+from relay_opt.dialects.relay.registry import RelayOperatorOp, TypeRelationError
 from relay_opt.dialects.relay.resources import array_of
 from relay_opt.dialects.relay.symbols import lookup_constructor
 from relay_opt.dialects.relay.types import DYNAMIC, holds_strings, tensor_dtype
@@ -396,12 +396,15 @@ class Interpreter:
     def _operator(self, op: RelayOperatorOp, args: list[Value], in_place: bool = False) -> Value:
         attrs = self._attrs.get(op)
         if attrs is None:
-            attrs = self._attrs[op] = op.attrs
+            types = [o.type for o in op.operands]
+            attrs = self._attrs[op] = op.opdef.attrs_for(op.attrs, types)
         try:
             # in place: a dyn.update_slice whose data nothing else sees (_sole_holder);
             # quiet: call_function's errstate
             out = update_slice_into(*args) if in_place else op.opdef.compute(attrs, *args)
-        except (ValueError, IndexError, FloatingPointError) as e:
+        except (ValueError, IndexError, FloatingPointError, TypeRelationError) as e:
+            # TypeRelationError: a check the semantics share with the type relation, failing
+            # on a `?` dim's run-time size (squeeze of an axis that is not 1)
             raise RelayError(f"'{op.opdef.name}' failed at run time: {e}", op) from None
         out = tuple(np.asarray(o) for o in out) if isinstance(out, tuple) else np.asarray(out)
         if (why := check_value(out, op.result.type)) is not None:

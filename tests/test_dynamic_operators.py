@@ -19,38 +19,9 @@ from relay_opt.dialects.relay.types import DYNAMIC, tensor_type
 from relay_opt.runtime.interpreter import interpret
 from relay_opt.runtime.jit import compile
 
-CHANNELS = "a `?` channel axis: only a `?` batch and `?` spatial dims (H, W) are supported"
 NOT_NATIVE: dict[tuple[str, int], str] = {
     ("det", 0): "static shapes only: the elimination is unrolled over the matrix size",
     ("vision.roi_align", 0): "static shapes only: its sampling loops take the types' sizes",
-    ("dyn.update_slice", 0): (
-        "bufferize writes at run-time offsets into a buffer with static strides only (`?` "
-        "in the data's first dim)"
-    ),
-    ("nn.conv2d", 0): CHANNELS,
-    ("nn.conv2d", 1): "a `?` weight: the window's size must be static",
-    ("nn.conv2d_transpose", 0): CHANNELS,
-    ("nn.conv2d_transpose", 1): "a `?` weight: the window's size must be static",
-    ("nn.bias_add", 1): "a `?` bias: its broadcast temporary (1 x ? x 1) is not sized yet",
-    **{
-        (norm, k): (
-            "only a `?` batch at -O0 (this test's level): from -O1 simplify-inference "
-            "decomposes it into operators whose shape functions take any `?` dims"
-        )
-        for norm, count in (
-            ("nn.layer_norm", 3),
-            ("nn.group_norm", 3),
-            ("nn.instance_norm", 3),
-            ("nn.l2_normalize", 1),
-        )
-        for k in range(count)
-    },
-    ("nn.prelu", 0): "only a `?` batch (the first axis of the data)",
-    ("nn.prelu", 1): "only a `?` batch (the first axis of the data)",
-    ("squeeze", 0): (
-        "squeeze without axes keeps a `?` dim (the type cannot drop it), which numpy drops "
-        "when it is 1 at run time: the interpreter refuses the value"
-    ),
 }
 """(operator, operand) pairs that do not compile or run natively with that operand's dims
 `?`, each with the reason (docs/native-dynamic-shapes.md, "Limits")."""

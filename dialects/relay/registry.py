@@ -118,6 +118,11 @@ class OpDef:
     moves_strings: bool = False
     """A data movement operator that takes string tensors too: it moves elements without
     reading them (natively a string is an i64 address: docs/strings.md)."""
+    typed_attrs: Callable[[Attrs, Sequence[Attribute]], Attrs] | None = None
+    """The attributes the numpy semantics run with, completed from the operand types where
+    the type relation decides what the values alone do not (squeeze without axes drops the
+    dims *statically* 1: a `?` dim stays, even when it is 1 at run time). The interpreter,
+    which runs programs with `?` dims, uses them (`attrs_for`)."""
     op_class: type[RelayOperatorOp] = field(init=False, repr=False, compare=False)
 
     @property
@@ -140,6 +145,10 @@ class OpDef:
             unknown = next(iter(values))
             raise AttrError(f"operator '{self.name}' has no attribute '{unknown}'")
         return Attrs(out)
+
+    def attrs_for(self, attrs: Attrs, arg_types: Sequence[Attribute]) -> Attrs:
+        """The attributes a call with operands of `arg_types` computes with (`typed_attrs`)."""
+        return attrs if self.typed_attrs is None else self.typed_attrs(attrs, arg_types)
 
     def evaluate(self, attrs: Attrs, *args: Any) -> Any:
         """The numpy semantics, without numpy's floating-point warnings: inf, nan and wrapped

@@ -77,7 +77,7 @@ from relay_opt.lowering.convert_relay_to_linalg.elementwise import (
     cast_scalar,
     elementwise,
 )
-from relay_opt.lowering.convert_relay_to_linalg.reduce import reduction_identity
+from relay_opt.lowering.convert_relay_to_linalg.reduce import reduction_identity, run_time_count
 from relay_opt.lowering.convert_relay_to_linalg.structured import (
     PARALLEL,
     REDUCTION,
@@ -357,13 +357,21 @@ def lower_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
     x, w = args
     if conv2d_blocks(attrs) is not None:
         return _blocked_conv2d(lw, op, x, w)
-    if any(n < 0 for n in shape_of(x)[1:]):  # `?` spatial dims: windows must fit
-        check_windows(lw, op, x)
-    x = _pad_spatial(lw, x, padding4(attrs.padding), 0.0, attrs.data_layout)
     if nhwc:
         kh, kw, cpg, cout = shape_of(w)
     else:
         cout, cpg, kh, kw = shape_of(w)
+    if any(n < 0 for n in (*shape_of(x)[1:], kh, kw)):  # `?` spatial dims: windows must fit
+        check_windows(lw, op, x, w)
+    # A `?` channel count (the data's, the weight's I) is checked against the other's: the
+    # loops read it from the data (the shape function keeps a grouped weight static).
+    channel_axis, what = 3 if nhwc else 1, "the data's channels differ from the weight's"
+    if attrs.groups == 1:
+        lw.check_same_size(op, x, channel_axis, w, 2 if nhwc else 1, what)
+    elif shape_of(x)[channel_axis] < 0:
+        in_c = RuntimeDim.of(lw, x, channel_axis).value
+        lw.check_equal(op, in_c, cpg * attrs.groups, what)
+    x = _pad_spatial(lw, x, padding4(attrs.padding), 0.0, attrs.data_layout)
     opg = cout // attrs.groups
     sh, sw = attrs.strides
     dh, dw = attrs.dilation
@@ -391,12 +399,12 @@ def _zero_inserted(
     lw: Lowerer,
     x: SSAValue,
     strides: Sequence[int],
-    before: Sequence[int],
+    before: Sequence[int | SSAValue],
     shape: Sequence[int | SSAValue],
 ) -> SSAValue:
     """An NCHW buffer of `shape` (ints, or run-time sizes for x's `?` dims) holding
     x[n, c, y, x] at (before[0] + y * sh, before[1] + x * sw) and zeros elsewhere (`before`
-    may be negative: the buffer then starts inside x's span)."""
+    may be negative: the buffer then starts inside x's span; run-time for a `?` kernel)."""
     from xdsl.dialects.builtin import IndexType
 
     from relay_opt.lowering.convert_relay_to_linalg.structured import index
@@ -418,7 +426,8 @@ def _zero_inserted(
         valid = None
         coords = [index(b, 0), index(b, 1)]
         for k, (stride, offset) in enumerate(zip(strides, before, strict=True)):
-            pos = b.insert(arith.SubiOp(index(b, k + 2), scalar_const(b, offset, ix))).results[0]
+            shift = offset if isinstance(offset, SSAValue) else scalar_const(b, offset, ix)
+            pos = b.insert(arith.SubiOp(index(b, k + 2), shift)).results[0]
             limit = lasts[k]
             last = limit if isinstance(limit, SSAValue) else scalar_const(b, limit, ix)
             checks = [
@@ -454,54 +463,74 @@ def lower_conv2d_transpose(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue
         return cast
     x, w = args
     cin = shape_of(x)[1]
-    _, opg, kh, kw = shape_of(w)
+    w_in, opg, kh, kw = shape_of(w)
     out_shape = signless(op.result.type).get_shape()  # pyright: ignore[reportAttributeAccessIssue]
-    cpg = cin // attrs.groups
     (sh, sw), (dh, dw) = attrs.strides, attrs.dilation
     top, left, _, _ = padding4(attrs.padding)
     no_overlap = (kh, kw, dh, dw) == (sh, sw, 1, 1) and tuple(padding4(attrs.padding)) == (0,) * 4
-    h, w_in = shape_of(x)[2:]
-    dynamic = min(h, w_in) < 0
+    h, w_in_width = shape_of(x)[2:]
+    static = min(*shape_of(x), *shape_of(w)) >= 0
     if (
-        not dynamic
+        static
         and no_overlap
         and attrs.groups == 1
-        and list(out_shape[2:]) == [h * sh, w_in * sw]
+        and list(out_shape[2:]) == [h * sh, w_in_width * sw]
     ):
         return _conv2d_transpose_as_matmul(lw, op, x, w)
+    # A `?` channel count (the data's, the weight's I) is checked against the other's.
+    lw.check_same_size(op, x, 1, w, 0, "the data's channels differ from the weight's")
     dims = lw.result_dims()
-    if dynamic:  # the padding may leave no output for a `?` axis (the type relation's error)
+    spatial = [size for size in dims[2:] if isinstance(size, SSAValue)]
+    if spatial:  # the padding may leave no output for a `?` axis (the type relation's error)
         empty_output: SSAValue | None = None
-        for size in dims[2:]:
-            if isinstance(size, SSAValue):
-                below = lw.insert(arith.CmpiOp(size, c_index(lw, 1), "slt")).results[0]
-                if empty_output is not None:
-                    below = lw.insert(arith.OrIOp(empty_output, below)).results[0]
-                empty_output = below
+        for size in spatial:
+            below = lw.insert(arith.CmpiOp(size, c_index(lw, 1), "slt")).results[0]
+            if empty_output is not None:
+                below = lw.insert(arith.OrIOp(empty_output, below)).results[0]
+            empty_output = below
         assert empty_output is not None
         lw.objects.fail_if(
             op, empty_output, "'nn.conv2d_transpose': the padding leaves an empty output"
         )
+    # Sizes read at run time where the types leave them `?`: the channels in a group (the
+    # data's, or the weight's I when grouped: the shape function keeps it static then) and
+    # the kernel.
+    kernel = [k if k >= 0 else RuntimeDim.of(lw, w, axis) for axis, k in ((2, kh), (3, kw))]
+    cpg = (w_in if cin < 0 else cin) // attrs.groups
     # loops: n, o, y, x, c (within the group), i, j; the weight is IOHW, read flipped.
     channel = d(4) if attrs.groups == 1 else (d(1) // opg) * cpg + d(4)
     out_in_group = d(1) if attrs.groups == 1 else d(1) % opg
     mac = _mac(_dtype(op))
-    before = ((kh - 1) * dh - top, (kw - 1) * dw - left)
+    spans = [(k - 1) * dilation for k, dilation in zip(kernel, (dh, dw), strict=True)]
+    before = [
+        span - pad if isinstance(span, int) else (span - pad).value
+        for span, pad in zip(spans, (top, left), strict=True)
+    ]
     buffer = (
         dims[0],
-        cin,
+        cin if cin >= 0 else RuntimeDim.of(lw, x, 1).value,
         *(
-            size + span if isinstance(size, int) else (RuntimeDim(lw, size) + span).value
-            for size, span in ((dims[2], (kh - 1) * dh), (dims[3], (kw - 1) * dw))
+            size + span
+            if isinstance(size, int) and isinstance(span, int)
+            else (RuntimeDim(lw, size) + span if isinstance(size, SSAValue) else span + size).value
+            for size, span in zip(dims[2:], spans, strict=True)
         ),
     )
     xp = _zero_inserted(lw, x, (sh, sw), before, buffer)
+    if min(kh, kw) < 0:  # a `?` kernel: flipped by a copy, since a map cannot read k - 1 - i
+        w = _flipped_kernel(lw, w)
+        w_map = [channel, out_in_group, d(5), d(6)]
+    else:
+        w_map = [channel, out_in_group, c(kh - 1) - d(5), c(kw - 1) - d(6)]
     # The window operand only gives the reduction loops (channels in the group, the flipped
     # kernel) their bounds: no other operand reads them by a plain loop index.
-    window = empty(lw, tensor_type([cpg, kh, kw], _dtype(op)))
+    window_dims = [cpg if attrs.groups != 1 or cin >= 0 else RuntimeDim.of(lw, x, 1), *kernel]
+    window_t = tensor_type([n if isinstance(n, int) else DYNAMIC for n in window_dims], _dtype(op))
+    window_sizes = [n.value for n in window_dims if not isinstance(n, int)]
+    window = lw.insert(tensor.EmptyOp(window_sizes, signless(window_t))).results[0]
     maps = [
         amap(7, [d(0), channel, d(2) + d(5) * dh, d(3) + d(6) * dw]),
-        amap(7, [channel, out_in_group, c(kh - 1) - d(5), c(kw - 1) - d(6)]),
+        amap(7, w_map),
         amap(7, [d(4), d(5), d(6)]),
         amap(7, [d(0), d(1), d(2), d(3)]),
     ]
@@ -514,6 +543,30 @@ def lower_conv2d_transpose(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue
         [PARALLEL] * 4 + [REDUCTION] * 3,
         lambda b, a: mac(b, [a[0], a[1], a[3]]),
     )
+
+
+def _flipped_kernel(lw: Lowerer, w: SSAValue) -> SSAValue:
+    """An IOHW weight with its kernel reversed along H and W (w[c, o, kh - 1 - i, kw - 1 - j]),
+    for a kernel whose size is read at run time."""
+    t = w.type
+    assert isinstance(t, TensorType)
+    shape = t.get_shape()
+    sizes = [RuntimeDim.of(lw, w, k).value for k, n in enumerate(shape) if n < 0]
+    lasts = [
+        c_index(lw, n - 1) if n >= 0 else (RuntimeDim.of(lw, w, k) - 1).value
+        for k, n in ((2, shape[2]), (3, shape[3]))
+    ]
+
+    def body(b: Builder, a: Sequence[SSAValue]) -> SSAValue:
+        coords = [index(b, 0), index(b, 1)]
+        coords += [
+            b.insert(arith.SubiOp(last, index(b, k))).results[0]
+            for k, last in ((2, lasts[0]), (3, lasts[1]))
+        ]
+        return b.insert(tensor.ExtractOp(w, coords, t.element_type)).results[0]
+
+    init = lw.insert(tensor.EmptyOp(sizes, t)).results[0]
+    return generic(lw, [], [init], [amap(4, [d(i) for i in range(4)])], [PARALLEL] * 4, body)[0]
 
 
 def _conv2d_transpose_as_matmul(
@@ -633,24 +686,39 @@ def _pool(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, kind: str) -> SSAValue:
     return elementwise(lw, op, [total, const], divide)
 
 
-def check_windows(lw: Lowerer, op: RelayOperatorOp, x: SSAValue) -> dict[int, Window | None]:
+def check_windows(
+    lw: Lowerer, op: RelayOperatorOp, x: SSAValue, w: SSAValue | None = None
+) -> dict[int, Window | None]:
     """The windows of a conv2d or pooling over data with `?` spatial dims (the registry's
     `spatial_windows`); before the shape function's sizes are used, a window larger than a
     `?` axis with its padding ends the call with a located error (the type relation's
-    error for a static axis)."""
+    error for a static axis). A conv2d's `?` kernel size is read from its weight `w`."""
     shapes = [shape_of(v) for v in op.operands]
     _, _, windows = spatial_windows(op.attrs, shapes)
     for axis, window in windows.items():
-        if window is None or shapes[0][axis] >= 0:
+        if window is None:
             continue
         k, _, dilation, before, after, _ = window
-        span = (k - 1) * dilation + 1
-        size = RuntimeDim.of(lw, x, axis).value
-        short = lw.insert(arith.CmpiOp(size, c_index(lw, span - before - after), "slt"))
+        if shapes[0][axis] >= 0 and k >= 0:
+            continue
+        size = shapes[0][axis] if shapes[0][axis] >= 0 else RuntimeDim.of(lw, x, axis)
+        if k >= 0:
+            span, what = (k - 1) * dilation + 1, f"the window ({(k - 1) * dilation + 1})"
+        else:
+            assert w is not None
+            kernel = op.attrs.kernel_layout.index(op.attrs.data_layout[axis])
+            span, what = (RuntimeDim.of(lw, w, kernel) - 1) * dilation + 1, "the window"
+        short = lw.insert(
+            arith.CmpiOp(
+                RuntimeDim.const(lw, size).value if isinstance(size, int) else size.value,
+                c_index(lw, span - before - after)
+                if isinstance(span, int)
+                else (span - (before + after)).value,
+                "slt",
+            )
+        )
         lw.objects.fail_if(
-            op,
-            short.results[0],
-            f"'{op.opdef.name}': the window ({span}) is larger than the padded input",
+            op, short.results[0], f"'{op.opdef.name}': {what} is larger than the padded input"
         )
     return windows
 
@@ -924,13 +992,22 @@ def lower_softmax(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSA
 
 
 def _channel(lw: Lowerer, v: SSAValue, axis: int, rank: int) -> SSAValue:
-    """A vector along `axis`, reshaped to broadcast against a rank-`rank` tensor."""
+    """A vector along `axis`, reshaped to broadcast against a rank-`rank` tensor (the
+    current operator's result). Its axis is `?`, sized by the vector's length, when that
+    length is `?` or faces a `?` axis of the result (unless it is 1): the elementwise
+    kernel reading it then checks at run time that it is 1 or the result's size."""
     t = v.type
     assert isinstance(t, TensorType)
+    length = t.get_shape()[0]
     shape = [1] * rank
-    shape[axis] = t.get_shape()[0]
+    shape[axis] = length
+    facing = lw.result_dims()[axis] if len(lw.result_dims()) == rank else 1
+    sizes: list[SSAValue] = []
+    if length < 0 or (not isinstance(facing, int) and length != 1):
+        shape[axis] = DYNAMIC
+        sizes = [RuntimeDim.of(lw, v, 0).value if length < 0 else c_index(lw, length)]
     out_t = TensorType(t.element_type, shape)
-    init = empty(lw, out_t)
+    init = lw.insert(tensor.EmptyOp(sizes, out_t)).results[0]
     # Loops over the (size-1 everywhere but `axis`) result shape.
     maps = [amap(rank, [d(axis)]), amap(rank, [d(a) for a in range(rank)])]
     return generic(lw, [v], [init], maps, [PARALLEL] * rank, lambda b, a: a[0])[0]
@@ -1059,13 +1136,14 @@ def lower_layer_norm(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> 
     rank = len(shape_of(x))
     axis = normalize_axis(op.attrs.axis, rank)
     n = shape_of(x)[axis]
+    element = signless(x.type).element_type  # pyright: ignore[reportAttributeAccessIssue]
+    count = run_time_count(lw, x, [axis], 0, 0, element)  # over a `?` axis
+
+    def divided(b: Builder, v: SSAValue, t: Attribute) -> SSAValue:
+        return b.insert(arith.DivfOp(v, count or scalar_const(b, n, t))).results[0]
+
     total = _reduce_axis(lw, x, axis, 0.0, arith.AddfOp)
-    mean = elementwise(
-        lw,
-        op,
-        [total],
-        lambda b, a, t: b.insert(arith.DivfOp(a[0], scalar_const(b, n, t))).results[0],
-    )
+    mean = elementwise(lw, op, [total], lambda b, a, t: divided(b, a[0], t))
     mean = _keep_shape(lw, mean, total)
     centered = elementwise(
         lw, op, [x, mean], lambda b, a, t: b.insert(arith.SubfOp(a[0], a[1])).results[0]
@@ -1078,7 +1156,7 @@ def lower_layer_norm(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> 
 
     def body(b: Builder, a: Sequence[SSAValue], t: Attribute) -> SSAValue:
         cv, sv, gv, bv = a[:4]
-        var = b.insert(arith.DivfOp(sv, scalar_const(b, n, t))).results[0]
+        var = divided(b, sv, t)
         inv = b.insert(
             math.RsqrtOp(b.insert(arith.AddfOp(var, scalar_const(b, eps, t))).results[0])
         ).results[0]

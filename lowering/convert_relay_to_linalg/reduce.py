@@ -128,7 +128,7 @@ def lower_reduce(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
         bits = narrow.width.data - (0 if dtype.startswith("uint") else 1)
         wide = max(count, 1) >= 1 << bits
     # Over a `?` axis the count is the run-time product, made once before the kernel.
-    run_time = _run_time_count(lw, x, axes, 0, 0 if is_float else 1, i64 if wide else element)
+    run_time = run_time_count(lw, x, axes, 0, 0 if is_float else 1, i64 if wide else element)
 
     def divide(b: Builder, xs: Sequence[SSAValue], t: Attribute) -> SSAValue:
         s = Scalar(b, dtype)
@@ -154,7 +154,7 @@ def _element(op: RelayOperatorOp) -> Attribute:
     return t.element_type
 
 
-def _run_time_count(
+def run_time_count(
     lw: Lowerer, x: SSAValue, axes: Sequence[int], less: int, least: int, t: Attribute
 ) -> SSAValue | None:
     """The product of x's dims along `axes`, minus `less`, at least `least`, as a scalar
@@ -197,12 +197,12 @@ def lower_arg_reduce(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> 
     kept = len(shape) - len(axes)
     # numpy has no arg-reduction over no elements: an empty `?` axis ends the call, unless
     # the result has no element either (0 rows kept: nothing is picked, as the interpreter).
-    empty_axes = _run_time_count(lw, x, axes, 0, 0, i64)
+    empty_axes = run_time_count(lw, x, axes, 0, 0, i64)
     kept_axes = [a for a in range(len(shape)) if a not in axes]
     if empty_axes is not None and all(shape[a] != 0 for a in kept_axes):
         zero = scalar_const(lw, 0, i64)
         none = lw.insert(arith.CmpiOp(empty_axes, zero, "eq")).results[0]
-        results = _run_time_count(lw, x, kept_axes, 0, 0, i64) if kept_axes else None
+        results = run_time_count(lw, x, kept_axes, 0, 0, i64) if kept_axes else None
         if results is not None:
             some = lw.insert(arith.CmpiOp(results, zero, "ne")).results[0]
             none = lw.insert(arith.AndIOp(none, some)).results[0]
@@ -215,7 +215,7 @@ def lower_arg_reduce(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> 
         stride = 1
         for a in later:
             stride *= shape[a]
-        run_time = _run_time_count(lw, x, later, 0, 0, out_t.element_type) if later else None
+        run_time = run_time_count(lw, x, later, 0, 0, out_t.element_type) if later else None
         strides.append(run_time or stride)
 
     def body(b: Builder, a: Sequence[SSAValue]) -> list[SSAValue]:
@@ -278,7 +278,7 @@ def lower_variance(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SS
         count *= shape[a]
     less = 1 if op.attrs.unbiased else 0
     count = max(count - less, 1)
-    run_time = _run_time_count(lw, x, axes, less, 1, _element(op))
+    run_time = run_time_count(lw, x, axes, less, 1, _element(op))
 
     def divide(b: Builder, xs: Sequence[SSAValue], t: Attribute) -> SSAValue:
         return b.insert(arith.DivfOp(xs[0], run_time or scalar_const(b, count, t))).results[0]

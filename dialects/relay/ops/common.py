@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from xdsl.dialects.builtin import TensorType, TupleType
 from xdsl.ir import Attribute
 
-from relay_opt.dialects.relay.attributes import Attrs
-from relay_opt.dialects.relay.registry import ShapeFunction, TypeRelationError
+from relay_opt.dialects.relay.registry import TypeRelationError
 from relay_opt.dialects.relay.types import (
     DYNAMIC,
     UnknownDTypeError,
@@ -102,30 +101,6 @@ def broadcast_dims(shapes: Sequence[Sequence[object]], attrs: object) -> list[ob
 def same_dims(shapes: Sequence[Sequence[object]], attrs: object) -> list[object]:
     """The first operand's shape (softmax, layout-preserving operators)."""
     return list(shapes[0])
-
-
-def batch_dims(relation: Callable[[Sequence[Attribute], Attrs], Attribute]) -> ShapeFunction:
-    """The shape function of an operator that treats each item of its data's first axis (the
-    batch) alike (convolutions, pooling, normalizations, layout changes): its result's shape
-    is the type relation's for a batch of 1, with the data's run-time batch size. Other `?`
-    dims are refused (a TypeRelationError: the lowering reports it, located)."""
-
-    def shape(shapes: Sequence[Sequence[object]], attrs: Attrs) -> list[object]:
-        data = shapes[0]
-        if any(not isinstance(d, int) for s in shapes for d in (s[1:] if s is data else s)):
-            raise TypeRelationError("only a ? batch (the first axis of the data) is supported")
-        batch = data[0] if data else 1
-        types = [
-            tensor_type([1 if s is data and k == 0 else d for k, d in enumerate(s)], "float32")  # pyright: ignore[reportArgumentType]
-            for s in shapes
-        ]
-        out = relation(types, attrs)
-        assert isinstance(out, TensorType)
-        dims: list[object] = list(out.get_shape())
-        dims[0] = batch
-        return dims
-
-    return shape
 
 
 def dim_max(a: Any, b: Any) -> Any:

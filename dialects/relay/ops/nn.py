@@ -23,7 +23,6 @@ from relay_opt.dialects.relay.attributes import AttrKind, Attrs, AttrSpec
 from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.dialects.relay.ops.common import (
     Shape,
-    batch_dims,
     dim_max,
     dim_min,
     expect_tensor,
@@ -97,7 +96,7 @@ def check_window_lists(attrs: Attrs, names: Sequence[str], rank: int = 2) -> Non
 def window_out(
     size: int, k: int, stride: int, dilation: int, before: int, after: int, ceil_mode: bool = False
 ) -> int:
-    if size == DYNAMIC:
+    if DYNAMIC in (size, k):
         return DYNAMIC
     span = (k - 1) * dilation + 1
     total = size + before + after - span
@@ -381,6 +380,11 @@ def _blocked_conv2d_rel(
     return result([dshape[0], wshape[0], oh, ow, ko], attrs.out_dtype or ddtype)
 
 
+def _kernel_fits(kernel_size: Sequence[int], kh: int, kw: int) -> bool:
+    """Whether the kernel_size attribute agrees with the weight's kernel (a `?` one may)."""
+    return all(k in (want, DYNAMIC) for want, k in zip(kernel_size, (kh, kw), strict=True))
+
+
 def _conv2d_window(attrs: Attrs, out_c: int, kh: int, kw: int) -> tuple[int, ...]:
     """Check channels/kernel_size against the weight and the window lists; return the
     padding (top, left, bottom, right), strides (h, w) and dilation (h, w)."""
@@ -388,9 +392,10 @@ def _conv2d_window(attrs: Attrs, out_c: int, kh: int, kw: int) -> tuple[int, ...
         raise TypeRelationError(
             f"channels={attrs.channels} but the weight has {out_c} output channels"
         )
-    if attrs.kernel_size is not None and list(attrs.kernel_size) != [kh, kw]:
+    if attrs.kernel_size is not None and not _kernel_fits(attrs.kernel_size, kh, kw):
         raise TypeRelationError(
-            f"kernel_size={list(attrs.kernel_size)} but the weight's kernel is [{kh}, {kw}]"
+            f"kernel_size={list(attrs.kernel_size)} but the weight's kernel is "
+            f"[{', '.join('?' if k == DYNAMIC else str(k) for k in (kh, kw))}]"
         )
     check_window_lists(attrs, ("strides", "dilation"))
     return (*padding4(attrs.padding), *attrs.strides, *attrs.dilation)
@@ -435,6 +440,33 @@ def _conv2d_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     out[w] = window_out(dshape[w], kw, sw, dw, left, right)
     out = _relaid(out, attrs.data_layout, attrs.out_layout, "conv2d")
     return result(out, attrs.out_dtype or ddtype)
+
+
+def _conv2d_shape(shapes: Sequence[Sequence[Any]], attrs: Attrs) -> list[Any]:
+    """The shape function of conv2d. A blocked layout: `spatial_dims` (a `?` batch, H, W).
+    NCHW, NHWC and the layouts computed through them: any `?` dim of the data or the weight
+    (the output channels are the weight's O; each output H, W `window_out_dim` of the data's
+    size and the weight's kernel, either read at run time), except that a grouped
+    convolution needs the weight's O and I static (its loops split the channels by them)."""
+    if conv2d_blocks(attrs) is not None:
+        return list(spatial_dims(_conv2d_rel)(shapes, attrs))
+    data, weight = shapes
+    kernel = attrs.kernel_layout
+    out_c, in_per_group, kh, kw = (weight[kernel.index(a)] for a in "OIHW")
+    if attrs.groups != 1 and not (isinstance(out_c, int) and isinstance(in_per_group, int)):
+        raise TypeRelationError("a grouped conv2d needs static weight channels (O and I)")
+    layout = attrs.data_layout
+    top, left, bottom, right = padding4(attrs.padding)
+    (sh, sw), (dh, dw) = attrs.strides, attrs.dilation
+    windows = {"H": (kh, sh, dh, top, bottom), "W": (kw, sw, dw, left, right)}
+    dims: dict[str, Any] = {"N": data[layout.index("N")], "C": out_c}
+    for axis, (k, stride, dilation, before, after) in windows.items():
+        size = data[layout.index(axis)]
+        if isinstance(size, int) and isinstance(k, int):
+            dims[axis] = window_out(size, k, stride, dilation, before, after)
+        else:
+            dims[axis] = window_out_dim(size, k, stride, dilation, before, after, False)
+    return [dims[a] for a in (attrs.out_layout or layout)]
 
 
 def conv2d_nchw(
@@ -510,7 +542,7 @@ def _conv2d(attrs: Attrs, x: np.ndarray, w: np.ndarray) -> np.ndarray:
         OEF,
         _conv2d,
         "2-d convolution",
-        shape=spatial_dims(_conv2d_rel),
+        shape=_conv2d_shape,
     )
 )
 class Conv2D(RelayOperatorOp): ...
@@ -534,11 +566,11 @@ CONV2D_TRANSPOSE_ATTRS = (
 
 
 def transpose_out(
-    size: Any, k: int, stride: int, dilation: int, before: int, after: int, extra: int
+    size: Any, k: Any, stride: int, dilation: int, before: int, after: int, extra: int
 ) -> Any:
     """The output length of a transposed convolution along one axis (of a static or a
     run-time size: the shape function's)."""
-    if isinstance(size, int) and size == DYNAMIC or k == DYNAMIC:
+    if any(isinstance(n, int) and n == DYNAMIC for n in (size, k)):
         return DYNAMIC
     return (size - 1) * stride + ((k - 1) * dilation + 1 - before - after + extra)
 
@@ -581,9 +613,10 @@ def _conv2d_transpose_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
             f"channels={attrs.channels} but the weight gives {out_c} output channels "
             f"({opg} x {groups} groups)"
         )
-    if attrs.kernel_size is not None and list(attrs.kernel_size) != [kh, kw]:
+    if attrs.kernel_size is not None and not _kernel_fits(attrs.kernel_size, kh, kw):
         raise TypeRelationError(
-            f"kernel_size={list(attrs.kernel_size)} but the weight's kernel is [{kh}, {kw}]"
+            f"kernel_size={list(attrs.kernel_size)} but the weight's kernel is "
+            f"[{', '.join('?' if k == DYNAMIC else str(k) for k in (kh, kw))}]"
         )
     top, left, bottom, right = padding4(attrs.padding)
     (sh, sw), (dh, dw), (oph, opw) = attrs.strides, attrs.dilation, attrs.output_padding
@@ -598,29 +631,22 @@ def _conv2d_transpose_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
 
 
 def _conv2d_transpose_shape(shapes: Sequence[Sequence[Any]], attrs: Attrs) -> list[Any]:
-    """The shape function of conv2d_transpose: the data may have a `?` batch and `?` spatial
-    dims (H, W), each output size `transpose_out` of the run-time size. A `?` channel or
-    weight dim is refused (the lowering reports it)."""
+    """The shape function of conv2d_transpose: any `?` dim of the data or the weight (IOHW),
+    the output channels the weight's O times the groups and each output size
+    `transpose_out` of the data's size and the weight's kernel, either read at run time;
+    a grouped one needs the weight's I and O static (its loops split the channels by them)."""
     data, weight = shapes
-    if not isinstance(data[1], int) or any(not isinstance(d, int) for d in weight):
-        raise TypeRelationError(
-            "only a ? batch and ? spatial dims (H, W) of the data are supported"
-        )
-    types = [
-        tensor_type([d if isinstance(d, int) else DYNAMIC for d in data], "float32"),
-        tensor_type(list(weight), "float32"),
-    ]
-    out = _conv2d_transpose_rel(types, attrs)
-    assert isinstance(out, TensorType)
-    dims: list[Any] = list(out.get_shape())
-    dims[0] = data[0]
+    w_in, opg, kh, kw = weight
+    if attrs.groups != 1 and not (isinstance(w_in, int) and isinstance(opg, int)):
+        raise TypeRelationError("a grouped conv2d_transpose needs static weight channels (I and O)")
     top, left, bottom, right = padding4(attrs.padding)
     (sh, sw), (dh, dw), (oph, opw) = attrs.strides, attrs.dilation, attrs.output_padding
-    windows = {2: (weight[2], sh, dh, top, bottom, oph), 3: (weight[3], sw, dw, left, right, opw)}
-    for axis, window in windows.items():
-        if not isinstance(data[axis], int):
-            dims[axis] = transpose_out(data[axis], *window)
-    return dims
+    windows = ((data[2], kh, sh, dh, top, bottom, oph), (data[3], kw, sw, dw, left, right, opw))
+    return [
+        data[0],
+        opg * attrs.groups,
+        *(transpose_out(size, k, *rest) for size, k, *rest in windows),
+    ]
 
 
 def _conv2d_transpose(attrs: Attrs, x: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -876,7 +902,7 @@ class BiasAdd(RelayOperatorOp): ...
             x > 0, x, x * _along(a, normalize_axis(attrs.axis, x.ndim), x.ndim)
         ).astype(x.dtype),
         "x if x > 0 else alpha * x, alpha per channel",
-        shape=batch_dims(_channel_vector_rel("prelu", "alpha")),
+        shape=same_dims,
     )
 )
 class Prelu(RelayOperatorOp): ...
@@ -1445,7 +1471,7 @@ def _layer_norm(attrs: Attrs, x, gamma, beta):  # noqa: ANN001, ANN202
         OpPattern.OPAQUE,
         _layer_norm,
         "layer normalization along an axis",
-        shape=batch_dims(_layer_norm_rel),
+        shape=same_dims,
     )
 )
 class LayerNorm(RelayOperatorOp): ...
@@ -1547,7 +1573,7 @@ NORM_ATTRS = (
         OpPattern.OPAQUE,
         _instance_norm,
         "normalization over every axis but the batch and channel axes",
-        shape=batch_dims(_per_channel_rel("instance_norm", min_rank=3)),
+        shape=same_dims,
     )
 )
 class InstanceNorm(RelayOperatorOp): ...
@@ -1562,7 +1588,7 @@ class InstanceNorm(RelayOperatorOp): ...
         OpPattern.OPAQUE,
         _group_norm,
         "normalization over groups of channels (and every axis but the batch axis)",
-        shape=batch_dims(_per_channel_rel("group_norm", min_rank=2)),
+        shape=same_dims,
     )
 )
 class GroupNorm(RelayOperatorOp): ...
@@ -1605,7 +1631,7 @@ def _l2_normalize(attrs: Attrs, x: np.ndarray) -> np.ndarray:
         OEF,
         _l2_normalize,
         "x / sqrt(max(sum(x * x, axis), eps))",
-        shape=batch_dims(_l2_normalize_rel),
+        shape=same_dims,
     )
 )
 class L2Normalize(RelayOperatorOp): ...

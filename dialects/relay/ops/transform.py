@@ -407,6 +407,14 @@ def _squeeze_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result([d for i, d in enumerate(shape) if i not in axes], dtype)
 
 
+def _squeeze_typed_attrs(attrs: Attrs, arg_types: Sequence[Attribute]) -> Attrs:
+    """Without axes, the axes the type relation drops: the data's dims statically 1."""
+    if attrs.axis is not None:
+        return attrs
+    shape, _ = expect_tensor(arg_types[0], "data")
+    return Attrs({**attrs, "axis": squeeze_axes(attrs, shape)})
+
+
 @register(
     OpDef(
         "squeeze",
@@ -417,13 +425,18 @@ def _squeeze_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         lambda attrs, x: x.reshape(
             [d for i, d in enumerate(x.shape) if i not in squeeze_axes(attrs, x.shape)]
         ).copy(),
-        "remove size-1 axes",
+        "remove size-1 axes (without axes: the dims statically 1)",
         shape=lambda shapes, attrs: [
             d for i, d in enumerate(shapes[0]) if i not in squeeze_axes(attrs, _static(shapes[0]))
         ],
+        typed_attrs=_squeeze_typed_attrs,
     )
 )
-class Squeeze(RelayOperatorOp): ...
+class Squeeze(RelayOperatorOp):
+    """squeeze(data, axis): drops the named size-1 axes (a `?` one must be 1 at run time).
+    Without axes it drops the dims its type says are 1 and keeps every `?` dim, whatever
+    its run-time size: the result's rank is the type's, so the interpreter and native code
+    agree with TVM's relation (numpy's squeeze would also drop a `?` dim that is 1)."""
 
 
 def expand_shape(attrs: Attrs, shape: Sequence[int]) -> list[int]:
