@@ -132,10 +132,11 @@ class GemmShape:
         return GemmShape(mr=mr, nr=2 * lanes, lanes=lanes)
 
 
-def micro_rows(mr: int) -> list[int]:
+def micro_rows(mr: int, packed_b: bool = False) -> list[int]:
     """The row counts of the microkernel variants, fewest first: the tile's MR, and for the
-    last panel of M also about half of it and 4 (the few-row path takes M < SMALL_M)."""
-    return sorted({mr, max(SMALL_M, (mr + 1) // 2), min(SMALL_M, mr)})
+    last panel of M also about half of it and 4 (the few-row path takes M < SMALL_M). The
+    packed-B entry has no few-row path (a `?` M calls it at any size): also 1 row."""
+    return sorted({mr, max(SMALL_M, (mr + 1) // 2), min(SMALL_M, mr), *([1] if packed_b else [])})
 
 
 def gemm_name(target: Target) -> str:
@@ -872,7 +873,10 @@ class _Gemm:
 
                 ir.loop(self.c(0), p["M"], self.c(s.mc), ic_loop)
 
-            ir.loop(self.c(0), p["K"], self.c(s.kc), pc_loop)
+            # At least one K block: with K = 0 (a `?` K empty at run time) it stores the
+            # tile's zeros (or keeps C when accumulating) with the epilogue.
+            k_end = ir.select(ir.cmp("slt", p["K"], self.c(1)), self.c(1), p["K"])
+            ir.loop(self.c(0), k_end, self.c(s.kc), pc_loop)
 
         ir.loop(self.c(0), p["N"], self.c(s.nc), jc_loop)
 
@@ -990,7 +994,7 @@ class _Gemm:
         """The microkernel with the fewest rows (of `micro_rows`) that covers the panel's
         `mr` valid rows: the last panel of M = 32 on a 14-row tile has 4, and computing 14
         would be 31% more FMAs for the whole product."""
-        rows = micro_rows(self.s.mr)
+        rows = micro_rows(self.s.mr, self.packed_b)
 
         def pick(k: int) -> None:
             if k == len(rows) - 1:
