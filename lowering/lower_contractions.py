@@ -2,8 +2,8 @@
 
 After bufferize, a contraction that convert-relay-to-linalg named (attribute
 `relay_opt.contraction`: dense, matmul, batch_matmul) is a `linalg.generic` over
-memrefs. When its operands are float32, contiguous and of static, non-empty shapes, it is
-replaced by one call of the shape-generic GEMM routine (lowering/kernels/gemm.py):
+memrefs. When its operands are float32 and contiguous, of non-empty static shapes or with `?`
+dims, it is replaced by one call of the shape-generic GEMM routine (lowering/kernels/gemm.py):
 
     linalg.fill ins(%zero) outs(%c)                %pa = memref.extract_aligned_pointer_as_index %a
     linalg.generic {relay_opt.contraction}    ->   ... (llvm.inttoptr of each base pointer)
@@ -13,10 +13,11 @@ replaced by one call of the shape-generic GEMM routine (lowering/kernels/gemm.py
 The geometry (M, N, K, the batch, each operand's element strides) is read from the
 generic's indexing maps and memref shapes, so every layout the lowering produces
 (transposed operands, dense's [N, K] weight, broadcast batches, leading axes folded
-into M) is one routine. A zero fill of the destination right before the op is dropped:
-the routine overwrites C (`accumulate = 0`); otherwise it adds to C. Everything else
-(other dtypes, strided views, empty shapes, fewer than `min-macs` multiply-adds) keeps
-its loops.
+into M) is one routine. A `?` loop's range is read at the call (`memref.dim` of an input
+that it indexes), and the sizes and strides that depend on it are computed from it. A zero
+fill of the destination right before the op is dropped: the routine overwrites C
+(`accumulate = 0`); otherwise it adds to C. Everything else (other dtypes, strided views,
+static empty shapes, fewer than `min-macs` multiply-adds) keeps its loops.
 
 The elementwise generic that alone reads a fresh, zero-filled C (`store_epilogue`: a multiply
 by a constant, a bias add per column or per row of C, a residual add of a buffer of C's shape,

@@ -58,6 +58,7 @@ from relay_opt.dialects.relay.ops.transform import (
 )
 from relay_opt.dialects.relay.registry import OpPattern, RelayOperatorOp
 from relay_opt.dialects.relay.types import tensor_dtype
+from relay_opt.host import host_float32_lanes
 
 _NEUTRAL_ATTRS = {"dtype", "a_min", "a_max", "alpha"}
 """Attributes of elementwise operators that say nothing about axes (cast, clip, leaky_relu)."""
@@ -373,13 +374,15 @@ class AlterOpLayoutPass(ModulePass):
 
     name = "alter-op-layout"
 
-    block: int = 8
-    """Channels per block: the vector lanes of the target (8 float32 in 256 bits)."""
+    block: int | None = None
+    """Channels per block: the vector lanes of the target (8 float32 in 256 bits); unset, the
+    host's (relay_opt.host, as the conv routines lower-contractions calls by default)."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        if self.block < 1:
-            raise RelayError(f"alter-op-layout: block must be positive, got {self.block}")
+        block = host_float32_lanes() if self.block is None else self.block
+        if block < 1:
+            raise RelayError(f"alter-op-layout: block must be positive, got {block}")
         blocks = [blk for o in op.walk() for r in o.regions for blk in r.blocks]
         for blk in blocks:
             if any(isinstance(o, Conv2D) for o in blk.ops):
-                _alter_block(blk, self.block)
+                _alter_block(blk, block)

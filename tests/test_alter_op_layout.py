@@ -394,3 +394,36 @@ def @main(%x: Tensor[(?, 16, ?, ?), float32], %w: Tensor[(16, 16, 3, 3), float32
     for shape in [(1, 16, 5, 7), (2, 16, 3, 12)]:
         x = rng.standard_normal(shape).astype(np.float32)
         np.testing.assert_allclose(run(x, w), interpret(module, [x, w]), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "features, lanes",
+    [({"avx512f": True, "avx2": True, "fma": True}, 16), ({"avx2": True, "fma": True}, 8)],
+)
+def test_the_default_pipeline_blocks_for_the_host_routines(
+    monkeypatch: pytest.MonkeyPatch, features: dict[str, bool], lanes: int
+):
+    """With no block given, relay-optimize's level 3 (relay-opt -O 3) blocks by the host's
+    float32 lanes, the one default lower-contractions' conv routines take too, so a CLI
+    pipeline's conv calls its routine (a block of 8 against AVX-512's 16 lanes kept it in
+    loops); the host emulated through relay_opt.host, which both read."""
+    from xdsl.dialects import llvm
+
+    from relay_opt import host
+    from relay_opt.lowering.kernels import target
+    from relay_opt.lowering.lower_contractions import LowerContractionsPass
+    from relay_opt.lowering.relay_to_llvm import STAGES
+    from relay_opt.passes.relay_optimize import passes_for_level
+
+    monkeypatch.setattr(host, "_features", lambda: features)
+    monkeypatch.setattr(target, "_host", target._host.__wrapped__)  # not the cached host
+    text = """#[version = "0.0.5"]
+def @main(%x: Tensor[(1, 32, 10, 10), float32], %w: Tensor[(32, 32, 3, 3), float32]) {
+  nn.relu(nn.conv2d(%x, %w, padding=[1, 1]))
+}"""
+    module = load_program(text, "relay").module
+    for p in [*passes_for_level(3), *STAGES[: STAGES.index(LowerContractionsPass()) + 1]]:
+        p.apply(Context(), module)
+    calls = [op.callee.root_reference.data for op in module.walk() if isinstance(op, llvm.CallOp)]
+    convs = [c for c in calls if c.startswith("relay_opt_conv2d_")]
+    assert len(convs) == 1 and convs[0].startswith(f"relay_opt_conv2d_nchw{lanes}c_"), calls
