@@ -427,3 +427,34 @@ def @main(%x: Tensor[(1, 32, 10, 10), float32], %w: Tensor[(32, 32, 3, 3), float
     calls = [op.callee.root_reference.data for op in module.walk() if isinstance(op, llvm.CallOp)]
     convs = [c for c in calls if c.startswith("relay_opt_conv2d_")]
     assert len(convs) == 1 and convs[0].startswith(f"relay_opt_conv2d_nchw{lanes}c_"), calls
+
+
+@pytest.mark.parametrize("block", [8, 16])
+def test_a_dynamic_width_depthwise_of_an_nchw_input_is_blocked(block):
+    """A depthwise conv whose width is `?` and whose input is NCHW is blocked (a static one
+    narrower than DEPTHWISE_MIN_WIDTH stays NCHW): one call of the depthwise routine, then
+    the 1x1 conv after it in the chain; one compile against the interpreter at widths 1, 7
+    and 112."""
+    text = """#[version = "0.0.5"]
+def @main(%x: Tensor[(1, 32, ?, ?), float32], %w: Tensor[(32, 1, 3, 3), float32],
+          %v: Tensor[(32, 32, 1, 1), float32]) {
+  %0 = nn.relu(nn.conv2d(%x, %w, padding=[1, 1], groups=32));
+  nn.conv2d(%0, %v)
+}"""
+    module = load_program(text, "relay").module
+    OptimizePass(3, layout_block=block).apply(Context(), module)
+    assert [op.attrs.data_layout for op in module.walk() if isinstance(op, Conv2D)] == [
+        f"NCHW{block}c"
+    ] * 2
+    calls = _routine_calls(module, block)
+    assert sum(name.startswith("relay_opt_depthwise_conv2d") for name in calls) == 1, calls
+    assert sum(name.startswith("relay_opt_conv2d") for name in calls) == 1, calls
+    run = compile(module)
+    rng = np.random.default_rng(block)
+    w = (rng.standard_normal((32, 1, 3, 3)) / 3).astype(np.float32)
+    v = (rng.standard_normal((32, 32, 1, 1)) / 6).astype(np.float32)
+    for height, width in [(3, 1), (7, 7), (5, 112)]:
+        x = rng.standard_normal((1, 32, height, width)).astype(np.float32)
+        got, want = run(x, w, v), interpret(module, [x, w, v])
+        assert got.shape == want.shape == (1, 32, height, width)
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
