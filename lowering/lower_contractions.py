@@ -28,13 +28,15 @@ arguments are the bias, the residual (C's pointer when absent), the flags
 relu's slope (1: none); it sits where that generic was, writes its destination, and C goes. So a
 dense + bias + relu writes its output once (fuse-linalg-epilogue leaves these anchors alone).
 
-A constant B (a weight global, or an inline constant) of a product of SMALL_M rows or more is
-packed now, in numpy, into the NR-column panels the microkernel reads (`pack_b_panels`): a
-new global (a stored weight, or an inline constant) that the call of the packed-B entry
+A constant B (a weight global, or an inline constant) of a product of SMALL_M rows or more, or
+of a `?` M, is packed now, in numpy, into the NR-column panels the microkernel reads
+(`pack_b_panels`): a new global (a stored weight, or an inline constant) that the call of the
+packed-B entry
 (`relay_opt_sgemm_{MR}x{NR}_packed_b`, no B strides) reads, so no call packs B. Each weight
 is packed once however many contractions read it; the source global goes when nothing else
-reads it. Fewer rows read B once in place (dot products along dense's rows), which measured
-faster than panels. `pack-weights=false` keeps every call on the strided entry.
+reads it. Fewer static rows read B once in place (dot products along dense's rows), which
+measured faster than panels; a `?` M that has fewer at run time streams the panels (the
+packed-B entry's few-row path). `pack-weights=false` keeps every call on the strided entry.
 
 When the only reader of the product's fresh buffer is an elementwise `C + R` into another
 fresh buffer D, and R is written before the product and dead after the sum, the call adds

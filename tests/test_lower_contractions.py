@@ -355,6 +355,12 @@ def packed_routine(request: pytest.FixtureRequest):  # noqa: ANN201
         (30, 3100, 21, 1, False),  # past the N block: panel (jc + jr) / NR
         (7, 19, 300, 3, False),  # batched B: batch stride in the packed layout
         (7, 19, 30, 3, True),  # one B for every batch (stride 0)
+        # Fewer than SMALL_M rows (a `?` M at run time) stream the panels: groups of
+        # FEW_PANELS and single ones, a column edge, batches, K = 0 (the epilogue of zeros).
+        (1, 37, 33, 1, False),
+        (3, 300, 70, 2, False),
+        (2, 19, 30, 3, True),
+        (1, 170, 0, 1, False),
     ],
 )
 def test_packed_b_entry(packed_routine, m: int, n: int, k: int, batch: int, broadcast: bool):  # noqa: ANN001
