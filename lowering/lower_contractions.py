@@ -31,8 +31,8 @@ dense + bias + relu writes its output once (fuse-linalg-epilogue leaves these an
 A constant B (a weight global, or an inline constant) of a product of SMALL_M rows or more, or
 of a `?` M, is packed now, in numpy, into the NR-column panels the microkernel reads
 (`pack_b_panels`): a new global (a stored weight, or an inline constant) that the call of the
-packed-B entry
-(`relay_opt_sgemm_{MR}x{NR}_packed_b`, no B strides) reads, so no call packs B. Each weight
+packed-B entry (`relay_opt_sgemm_{MR}x{NR}_packed_b`, no B strides) reads, so no call packs B.
+Each weight
 is packed once however many contractions read it; the source global goes when nothing else
 reads it. Fewer static rows read B once in place (dot products along dense's rows), which
 measured faster than panels; a `?` M that has fewer at run time streams the panels (the
