@@ -2,8 +2,8 @@
 
 After bufferize, a contraction that convert-relay-to-linalg named (attribute
 `relay_opt.contraction`: dense, matmul, batch_matmul) is a `linalg.generic` over
-memrefs. When its operands are float32, contiguous and of static, non-empty shapes, it is
-replaced by one call of the shape-generic GEMM routine (lowering/kernels/gemm.py):
+memrefs. When its operands are float32 and contiguous, of non-empty static shapes or with `?`
+dims, it is replaced by one call of the shape-generic GEMM routine (lowering/kernels/gemm.py):
 
     linalg.fill ins(%zero) outs(%c)                %pa = memref.extract_aligned_pointer_as_index %a
     linalg.generic {relay_opt.contraction}    ->   ... (llvm.inttoptr of each base pointer)
@@ -13,10 +13,11 @@ replaced by one call of the shape-generic GEMM routine (lowering/kernels/gemm.py
 The geometry (M, N, K, the batch, each operand's element strides) is read from the
 generic's indexing maps and memref shapes, so every layout the lowering produces
 (transposed operands, dense's [N, K] weight, broadcast batches, leading axes folded
-into M) is one routine. A zero fill of the destination right before the op is dropped:
-the routine overwrites C (`accumulate = 0`); otherwise it adds to C. Everything else
-(other dtypes, strided views, empty shapes, fewer than `min-macs` multiply-adds) keeps
-its loops.
+into M) is one routine. A `?` loop's range is read at the call (`memref.dim` of an input
+that it indexes), and the sizes and strides that depend on it are computed from it. A zero
+fill of the destination right before the op is dropped: the routine overwrites C
+(`accumulate = 0`); otherwise it adds to C. Everything else (other dtypes, strided views,
+static empty shapes, fewer than `min-macs` multiply-adds) keeps its loops.
 
 The elementwise generic that alone reads a fresh, zero-filled C (`store_epilogue`: a multiply
 by a constant, a bias add per column or per row of C, a residual add of a buffer of C's shape,
@@ -27,13 +28,15 @@ arguments are the bias, the residual (C's pointer when absent), the flags
 relu's slope (1: none); it sits where that generic was, writes its destination, and C goes. So a
 dense + bias + relu writes its output once (fuse-linalg-epilogue leaves these anchors alone).
 
-A constant B (a weight global, or an inline constant) of a product of SMALL_M rows or more is
-packed now, in numpy, into the NR-column panels the microkernel reads (`pack_b_panels`): a
-new global (a stored weight, or an inline constant) that the call of the packed-B entry
-(`relay_opt_sgemm_{MR}x{NR}_packed_b`, no B strides) reads, so no call packs B. Each weight
+A constant B (a weight global, or an inline constant) of a product of SMALL_M rows or more, or
+of a `?` M, is packed now, in numpy, into the NR-column panels the microkernel reads
+(`pack_b_panels`): a new global (a stored weight, or an inline constant) that the call of the
+packed-B entry (`relay_opt_sgemm_{MR}x{NR}_packed_b`, no B strides) reads, so no call packs B.
+Each weight
 is packed once however many contractions read it; the source global goes when nothing else
-reads it. Fewer rows read B once in place (dot products along dense's rows), which measured
-faster than panels. `pack-weights=false` keeps every call on the strided entry.
+reads it. Fewer static rows read B once in place (dot products along dense's rows), which
+measured faster than panels; a `?` M that has fewer at run time streams the panels (the
+packed-B entry's few-row path). `pack-weights=false` keeps every call on the strided entry.
 
 When the only reader of the product's fresh buffer is an elementwise `C + R` into another
 fresh buffer D, and R is written before the product and dead after the sum, the call adds
@@ -126,21 +129,46 @@ KERNEL_MODES = ("declare", "define")
 
 
 @dataclass(frozen=True)
-class GemmGeometry:
-    """One GEMM call: sizes and element strides (see kernels/gemm.py)."""
+class RunTimeSize:
+    """A size known at run time only: `factor` times the ranges of the `?` loops `loops`
+    (sorted; a loop twice for its square), each read from an operand's buffer at the call."""
 
-    m: int
-    n: int
-    k: int
-    rsa: int
-    csa: int
-    rsb: int
-    csb: int
-    ldc: int
-    batch: int = 1
-    bsa: int = 0
-    bsb: int = 0
-    bsc: int = 0
+    factor: int
+    loops: tuple[int, ...]
+
+
+Extent = int | RunTimeSize
+"""A GEMM size or stride: an int, or a RunTimeSize when it depends on a `?` loop."""
+
+
+def _times(a: Extent, b: Extent) -> Extent:
+    """The product of two extents (an int when neither depends on a `?` loop, or one is 0)."""
+    fa, la = (a, ()) if isinstance(a, int) else (a.factor, a.loops)
+    fb, lb = (b, ()) if isinstance(b, int) else (b.factor, b.loops)
+    factor, loops = fa * fb, tuple(sorted(la + lb))
+    return factor if not loops or factor == 0 else RunTimeSize(factor, loops)
+
+
+@dataclass(frozen=True)
+class GemmGeometry:
+    """One GEMM call: sizes and element strides (see kernels/gemm.py); those that depend on
+    a `?` loop are RunTimeSizes, computed at the call from the operands' run-time sizes."""
+
+    m: Extent
+    n: Extent
+    k: Extent
+    rsa: Extent
+    csa: Extent
+    rsb: Extent
+    csb: Extent
+    ldc: Extent
+    batch: Extent = 1
+    bsa: Extent = 0
+    bsb: Extent = 0
+    bsc: Extent = 0
+
+    def is_static(self) -> bool:
+        return all(isinstance(v, int) for v in vars(self).values())
 
 
 def _row_major(shape: tuple[int, ...]) -> list[int]:
@@ -191,6 +219,39 @@ def _loop_strides(t: MemRefType, amap: AffineMapAttr, loops: int) -> list[int] |
     return strides
 
 
+def _loop_extent_strides(
+    t: MemRefType, amap: AffineMapAttr, ranges: Sequence[Extent]
+) -> list[Extent] | None:
+    """_loop_strides of a row-major memref whose `?` axes are read by plain loops: a stride
+    past such an axis is a RunTimeSize of that loop's range. None if a `?` axis is read
+    otherwise, or a loop reads two axes of which one is past a `?` one."""
+    shape, results = t.get_shape(), amap.data.results
+    sizes: list[Extent] = []
+    for d, expr in zip(shape, results, strict=True):
+        if d != DYNAMIC_INDEX:
+            sizes.append(d)
+        elif isinstance(expr, AffineDimExpr):
+            sizes.append(ranges[expr.position])
+        else:
+            return None
+    strides: list[Extent] = [0] * len(ranges)
+    for axis, expr in enumerate(results):
+        stride: Extent = 1
+        for size in sizes[axis + 1 :]:
+            stride = _times(stride, size)
+        if isinstance(expr, AffineDimExpr):
+            old = strides[expr.position]
+            if old == 0:
+                strides[expr.position] = stride
+            elif isinstance(old, int) and isinstance(stride, int):
+                strides[expr.position] = old + stride
+            else:
+                return None
+        elif not (isinstance(expr, AffineConstantExpr) and expr.value == 0 and shape[axis] == 1):
+            return None
+    return strides
+
+
 def _plain_inputs_contiguous_output(types: Sequence[Attribute]) -> bool:
     """Memrefs without layout, but for the last (the output): contiguous, which may be the
     view of a slice of a concatenation that bufferize had the product write in place."""
@@ -217,7 +278,8 @@ def _is_mac(op: linalg.GenericOp, acc: int = 2) -> bool:
 
 
 def gemm_geometry(op: linalg.GenericOp, kind: str) -> GemmGeometry | None:
-    """The GEMM a named contraction computes, from its maps and (contiguous) memref types."""
+    """The GEMM a named contraction computes, from its maps and (contiguous) memref types; a
+    `?` loop's range (M's rows, N, K, the batch) is a RunTimeSize."""
     if len(op.inputs) != 2 or len(op.outputs) != 1 or op.results or not _is_mac(op):
         return None
     values = [*op.inputs, *op.outputs]
@@ -225,13 +287,15 @@ def gemm_geometry(op: linalg.GenericOp, kind: str) -> GemmGeometry | None:
     if not _plain_inputs_contiguous_output(types):
         return None
     iterators = [str(it.data) for it in op.iterator_types]  # pyright: ignore
-    ranges = op.get_static_loop_ranges()
-    if iterators.count("reduction") != 1 or any(r <= 0 for r in ranges):
+    static = op.get_static_loop_ranges()
+    if iterators.count("reduction") != 1 or any(r <= 0 and r != DYNAMIC_INDEX for r in static):
         return None
+    ranges: list[Extent] = [
+        RunTimeSize(1, (loop,)) if r == DYNAMIC_INDEX else r for loop, r in enumerate(static)
+    ]
     kr = iterators.index("reduction")
-    n_loops = len(iterators)
     maps = op.indexing_maps.data
-    sa, sb, sc = (_loop_strides(t, m, n_loops) for t, m in zip(types, maps, strict=True))  # pyright: ignore
+    sa, sb, sc = (_loop_extent_strides(t, m, ranges) for t, m in zip(types, maps, strict=True))  # pyright: ignore
     out = [e.position for e in maps[2].data.results if isinstance(e, AffineDimExpr)]
     if sa is None or sb is None or sc is None or len(out) != len(maps[2].data.results):
         return None
@@ -243,11 +307,16 @@ def gemm_geometry(op: linalg.GenericOp, kind: str) -> GemmGeometry | None:
         return None
     # Leading output axes fold into M when A and C step through them as one axis.
     for outer, inner in zip(m_loops, m_loops[1:], strict=False):
-        if sa[outer] != sa[inner] * ranges[inner] or sc[outer] != sc[inner] * ranges[inner]:
+        if sa[outer] != _times(sa[inner], ranges[inner]):
+            return None
+        if sc[outer] != _times(sc[inner], ranges[inner]):
             return None
     last_m = m_loops[-1] if m_loops else None
+    m: Extent = 1
+    for loop in m_loops:
+        m = _times(m, ranges[loop])
     g = GemmGeometry(
-        m=prod(ranges[m] for m in m_loops),
+        m=m,
         n=ranges[n_loop],
         k=ranges[kr],
         rsa=sa[last_m] if last_m is not None else 0,
@@ -262,6 +331,43 @@ def gemm_geometry(op: linalg.GenericOp, kind: str) -> GemmGeometry | None:
             g.m, g.n, g.k, g.rsa, g.csa, g.rsb, g.csb, g.ldc, ranges[bl], sa[bl], sb[bl], sc[bl]
         )
     return g
+
+
+def _loop_sizes(op: linalg.GenericOp) -> dict[int, tuple[SSAValue, int]]:
+    """For each loop of `op`, an operand's buffer and axis its range can be read from at run
+    time: an input's first (a contraction reads every loop through its inputs, which outlive
+    the call; its output may go with it)."""
+    found: dict[int, tuple[SSAValue, int]] = {}
+    for v, amap in zip([*op.inputs, *op.outputs], op.indexing_maps.data, strict=True):
+        for axis, expr in enumerate(amap.data.results):
+            if isinstance(expr, AffineDimExpr) and expr.position not in found:
+                found[expr.position] = (v, axis)
+    return found
+
+
+def _extent(
+    ops: list[Operation],
+    e: Extent,
+    sizes: dict[int, tuple[SSAValue, int]],
+    read: dict[int, SSAValue],
+) -> SSAValue:
+    """An extent as the routine's i64: a constant, or the product of its factor and the `?`
+    loops' ranges, each read once per call (`read`) from the buffer `sizes` names."""
+    if isinstance(e, int):
+        return _i64(ops, e)
+    value = None if e.factor == 1 else _i64(ops, e.factor)
+    for loop in e.loops:
+        if loop not in read:
+            v, axis = sizes[loop]
+            read[loop] = _size(ops, DYNAMIC_INDEX, v, axis)
+        if value is None:
+            value = read[loop]
+        else:
+            mul = arith.MuliOp(value, read[loop])
+            ops.append(mul)
+            value = mul.result
+    assert value is not None
+    return value
 
 
 def _zero_fill_before(op: linalg.GenericOp) -> linalg.FillOp | None:
@@ -366,13 +472,18 @@ class PackedWeights:
             return None
         source, flat = found
         name = source.sym_name.data
-        batch = g.batch if g.bsb else 1
-        key = (name, batch, g.k, g.n, g.rsb, g.csb, g.bsb)
+        # A constant B is static: its sizes and strides are ints (a `?` M or batch of A only).
+        static = [v for v in (g.k, g.n, g.rsb, g.csb, g.bsb, g.batch if g.bsb else 1)
+                  if isinstance(v, int)]  # fmt: skip
+        if len(static) != 6:
+            return None
+        k, n, rsb, csb, bsb, batch = static
+        key = (name, batch, k, n, rsb, csb, bsb)
         if key not in self.made:
             index = (
-                np.arange(batch)[:, None, None] * g.bsb
-                + np.arange(g.k)[None, :, None] * g.rsb
-                + np.arange(g.n)[None, None, :] * g.csb
+                np.arange(batch)[:, None, None] * bsb
+                + np.arange(k)[None, :, None] * rsb
+                + np.arange(n)[None, None, :] * csb
             )
             panels = pack_b_panels(flat[index], nr)
             if batch == 1:
@@ -439,6 +550,7 @@ def gemm_call(
     g = gemm_geometry(op, kind)
     if g is None:
         return False
+    loop_sizes = _loop_sizes(op)
     fill = _zero_fill_before(op)
     ops: list[Operation] = []
     x, w, y = (*op.inputs, *op.outputs)
@@ -458,9 +570,10 @@ def gemm_call(
     # A few-row product reads B once, in place (dot products along dense's weight rows):
     # packed panels measured slower there (LSTM's recurrent step, the batch-1 MLP).
     packed = None
-    if weights is not None and g.m >= SMALL_M:
+    if weights is not None and (not isinstance(g.m, int) or g.m >= SMALL_M):
         packed = weights.packed(w, g, GemmShape.for_target(target).nr)
     a, b, c = (_pointer(ops, v) for v in (x, w if packed is None else packed[0], y))
+    sizes: list[Extent]
     if packed is None:
         sizes = [g.m, g.n, g.k, g.rsa, g.csa, g.rsb, g.csb, g.ldc, g.batch, g.bsa, g.bsb, g.bsc]
         kernel = GEMM_KERNEL
@@ -468,7 +581,9 @@ def gemm_call(
         sizes = [g.m, g.n, g.k, g.rsa, g.csa, g.ldc, g.batch, g.bsa, packed[1], g.bsc]
         kernel = GEMM_PACKED_B_KERNEL
     overwrite = fill is not None and addend is None
-    args = [a, b, c, *(_i64(ops, v) for v in sizes), _i64(ops, 0 if overwrite else 1)]
+    read: dict[int, SSAValue] = {}
+    args = [a, b, c, *(_extent(ops, v, loop_sizes, read) for v in sizes)]
+    args.append(_i64(ops, 0 if overwrite else 1))
     args += _epilogue_args(ops, ep, c)
     call = llvm.CallOp(declare_kernel(module, kernel, target), *args)
     call.location = op.location

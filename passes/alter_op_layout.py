@@ -8,7 +8,7 @@
                                               %vb = nn.conv2d(%zb, ...), then back to NCHW
 
 A conv2d (NCHW/OIHW, groups=1, or depthwise with a blocked input or at least
-DEPTHWISE_MIN_WIDTH outputs wide) computes in NCHW{block}c; with output channels
+DEPTHWISE_MIN_WIDTH outputs wide, or a `?` width) computes in NCHW{block}c; with output channels
 not a multiple of `block` (groups=1 only; at least one block of them: a conv to fewer channels
 keeps its loops) its weight is zero-padded to the next multiple and
 its result, transformed back to NCHW and sliced to the real channels, ends the chain. Its input
@@ -57,7 +57,8 @@ from relay_opt.dialects.relay.ops.transform import (
     StridedSlice,
 )
 from relay_opt.dialects.relay.registry import OpPattern, RelayOperatorOp
-from relay_opt.dialects.relay.types import tensor_dtype
+from relay_opt.dialects.relay.types import DYNAMIC, tensor_dtype
+from relay_opt.host import host_float32_lanes
 
 _NEUTRAL_ATTRS = {"dtype", "a_min", "a_max", "alpha"}
 """Attributes of elementwise operators that say nothing about axes (cast, clip, leaky_relu)."""
@@ -86,7 +87,9 @@ blocked routine, which has a tap's check per column at the borders (ShuffleNet's
 112x28x28: 0.055 ms in NCHW with the transforms, 0.064 in the routine). One whose input is
 already blocked (MobileNetV2's, after the 1x1 expand) stays blocked at any width: the routine is
 within 1.3x of onnxruntime's Conv there (960x7x7 0.043 ms, 1.17x) and the chain keeps no
-transforms."""
+transforms. A `?` width (which may be narrow or wide at run time) is blocked: a 3x3 depthwise
+of 112 channels from NCHW into a 1x1 conv (blocked) took, one thread, 0.046 ms blocked against
+0.055 ms in NCHW at 7x7 and 6.09 against 6.13 ms at 112x112."""
 
 
 def _blockable_shape(v: SSAValue) -> tuple[int, ...] | None:
@@ -148,7 +151,8 @@ class _Chain:
             return
         in_c, out_c = xs[1], ys[1]
         depthwise = attrs.groups == in_c == out_c and ws[1] == 1
-        narrow = ys[3] < DEPTHWISE_MIN_WIDTH and x not in self.blocked
+        # A `?` width counts as wide: blocked, it is as fast at 7 columns and faster in a chain.
+        narrow = ys[3] != DYNAMIC and ys[3] < DEPTHWISE_MIN_WIDTH and x not in self.blocked
         if depthwise and (out_c % self.c or narrow):
             return  # narrow, from NCHW: its loops cost no more than transforms and the routine
         if out_c < self.c:  # not one whole block: padding would compute mostly zeros
@@ -373,13 +377,15 @@ class AlterOpLayoutPass(ModulePass):
 
     name = "alter-op-layout"
 
-    block: int = 8
-    """Channels per block: the vector lanes of the target (8 float32 in 256 bits)."""
+    block: int | None = None
+    """Channels per block: the vector lanes of the target (8 float32 in 256 bits); unset, the
+    host's (relay_opt.host, as the conv routines lower-contractions calls by default)."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        if self.block < 1:
-            raise RelayError(f"alter-op-layout: block must be positive, got {self.block}")
+        block = host_float32_lanes() if self.block is None else self.block
+        if block < 1:
+            raise RelayError(f"alter-op-layout: block must be positive, got {block}")
         blocks = [blk for o in op.walk() for r in o.regions for blk in r.blocks]
         for blk in blocks:
             if any(isinstance(o, Conv2D) for o in blk.ops):
-                _alter_block(blk, self.block)
+                _alter_block(blk, block)

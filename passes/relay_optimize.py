@@ -3,9 +3,10 @@
     0: infer-types
     1: + inline, remove-unused-functions, simplify-inference, dce
     2: + fold-constant, simplify-expr, fold-explicit-padding
-    3: + fold-scale-axis, alter-op-layout (conv2d chains in NCHW{c}c; `layout-block=0` turns it
-       off), fold-constant (which re-lays constant weights), cse (xDSL's, on Relay's pure ops:
-       attributes compared), fuse-ops
+    3: + fold-scale-axis, alter-op-layout (conv2d chains in NCHW{c}c, c the host's float32
+       lanes unless `layout-block` says; `layout-block=0` turns it off), fold-constant
+       (which re-lays constant weights), cse (xDSL's, on Relay's pure ops: attributes
+       compared), fuse-ops
 (`relay-opt -O N` and `relay-run -O N` run it; the JIT uses level 3 by default.)
 """
 
@@ -19,10 +20,11 @@ from xdsl.passes import ModulePass
 
 
 def passes_for_level(
-    level: int, entry: tuple[str, ...] = ("main",), layout_block: int = 8
+    level: int, entry: tuple[str, ...] = ("main",), layout_block: int | None = None
 ) -> list[ModulePass]:
     """The passes of `level`; `entry` names the functions to keep (the others may be dropped);
-    `layout_block` is alter-op-layout's channels per block (0: no alter-op-layout)."""
+    `layout_block` is alter-op-layout's channels per block (None: the host's float32 lanes,
+    alter-op-layout's default; 0: no alter-op-layout)."""
     from xdsl.transforms.common_subexpression_elimination import CommonSubexpressionElimination
 
     from relay_opt.passes.alter_op_layout import AlterOpLayoutPass
@@ -50,7 +52,7 @@ def passes_for_level(
     if level >= 3:
         pipeline += [
             FoldScaleAxisPass(),
-            *([AlterOpLayoutPass(layout_block)] if layout_block else []),
+            *([AlterOpLayoutPass(layout_block)] if layout_block != 0 else []),
             FoldConstantPass(),
             CommonSubexpressionElimination(),
             FuseOpsPass(),
@@ -69,9 +71,9 @@ class OptimizePass(ModulePass):
     entry: tuple[str, ...] = ("main",)
     """The functions the program is called through: remove-unused-functions keeps them."""
 
-    layout_block: int = 8
-    """alter-op-layout's channels per block at level 3 (the JIT uses the host's float32 vector
-    lanes); 0 leaves conv2d in NCHW."""
+    layout_block: int | None = None
+    """alter-op-layout's channels per block at level 3; unset, the host's float32 vector lanes
+    (as lower-contractions' conv routines by default, and the JIT); 0 leaves conv2d in NCHW."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         if not 0 <= self.level <= 3:

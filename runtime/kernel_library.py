@@ -74,6 +74,7 @@ LIBRARY_SOURCES = (
     "runtime/thread_pool.py",
     "dialects/relay/attribute_names.py",
     "lowering/expand_math.py",  # its vector variants are part of the JIT's LLVM IR and pipeline
+    "host.py",  # Target.host()'s vector width and FMA
 )
 """The sources that make the library objects (their generator, the translation to LLVM IR,
 the pipeline and code generation): a key hashes these, not all of relay-opt's sources, so

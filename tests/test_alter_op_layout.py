@@ -394,3 +394,67 @@ def @main(%x: Tensor[(?, 16, ?, ?), float32], %w: Tensor[(16, 16, 3, 3), float32
     for shape in [(1, 16, 5, 7), (2, 16, 3, 12)]:
         x = rng.standard_normal(shape).astype(np.float32)
         np.testing.assert_allclose(run(x, w), interpret(module, [x, w]), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "features, lanes",
+    [({"avx512f": True, "avx2": True, "fma": True}, 16), ({"avx2": True, "fma": True}, 8)],
+)
+def test_the_default_pipeline_blocks_for_the_host_routines(
+    monkeypatch: pytest.MonkeyPatch, features: dict[str, bool], lanes: int
+):
+    """With no block given, relay-optimize's level 3 (relay-opt -O 3) blocks by the host's
+    float32 lanes, the one default lower-contractions' conv routines take too, so a CLI
+    pipeline's conv calls its routine (a block of 8 against AVX-512's 16 lanes kept it in
+    loops); the host emulated through relay_opt.host, which both read."""
+    from xdsl.dialects import llvm
+
+    from relay_opt import host
+    from relay_opt.lowering.kernels import target
+    from relay_opt.lowering.lower_contractions import LowerContractionsPass
+    from relay_opt.lowering.relay_to_llvm import STAGES
+    from relay_opt.passes.relay_optimize import passes_for_level
+
+    monkeypatch.setattr(host, "_features", lambda: features)
+    monkeypatch.setattr(target, "_host", target._host.__wrapped__)  # not the cached host
+    text = """#[version = "0.0.5"]
+def @main(%x: Tensor[(1, 32, 10, 10), float32], %w: Tensor[(32, 32, 3, 3), float32]) {
+  nn.relu(nn.conv2d(%x, %w, padding=[1, 1]))
+}"""
+    module = load_program(text, "relay").module
+    for p in [*passes_for_level(3), *STAGES[: STAGES.index(LowerContractionsPass()) + 1]]:
+        p.apply(Context(), module)
+    calls = [op.callee.root_reference.data for op in module.walk() if isinstance(op, llvm.CallOp)]
+    convs = [c for c in calls if c.startswith("relay_opt_conv2d_")]
+    assert len(convs) == 1 and convs[0].startswith(f"relay_opt_conv2d_nchw{lanes}c_"), calls
+
+
+@pytest.mark.parametrize("block", [8, 16])
+def test_a_dynamic_width_depthwise_of_an_nchw_input_is_blocked(block):
+    """A depthwise conv whose width is `?` and whose input is NCHW is blocked (a static one
+    narrower than DEPTHWISE_MIN_WIDTH stays NCHW): one call of the depthwise routine, then
+    the 1x1 conv after it in the chain; one compile against the interpreter at widths 1, 7
+    and 112."""
+    text = """#[version = "0.0.5"]
+def @main(%x: Tensor[(1, 32, ?, ?), float32], %w: Tensor[(32, 1, 3, 3), float32],
+          %v: Tensor[(32, 32, 1, 1), float32]) {
+  %0 = nn.relu(nn.conv2d(%x, %w, padding=[1, 1], groups=32));
+  nn.conv2d(%0, %v)
+}"""
+    module = load_program(text, "relay").module
+    OptimizePass(3, layout_block=block).apply(Context(), module)
+    assert [op.attrs.data_layout for op in module.walk() if isinstance(op, Conv2D)] == [
+        f"NCHW{block}c"
+    ] * 2
+    calls = _routine_calls(module, block)
+    assert sum(name.startswith("relay_opt_depthwise_conv2d") for name in calls) == 1, calls
+    assert sum(name.startswith("relay_opt_conv2d") for name in calls) == 1, calls
+    run = compile(module)
+    rng = np.random.default_rng(block)
+    w = (rng.standard_normal((32, 1, 3, 3)) / 3).astype(np.float32)
+    v = (rng.standard_normal((32, 32, 1, 1)) / 6).astype(np.float32)
+    for height, width in [(3, 1), (7, 7), (5, 112)]:
+        x = rng.standard_normal((1, 32, height, width)).astype(np.float32)
+        got, want = run(x, w, v), interpret(module, [x, w, v])
+        assert got.shape == want.shape == (1, 32, height, width)
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)

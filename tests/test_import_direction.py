@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-UTILITIES = {"diagnostics", "timing"}
+UTILITIES = {"diagnostics", "timing", "host"}
 """Top-level helper modules that any part may import; they import no other part."""
 
 # Each part of relay_opt and the parts it may import (besides UTILITIES, xDSL, numpy, the
@@ -20,6 +20,7 @@ UTILITIES = {"diagnostics", "timing"}
 LAYERS: dict[str, set[str]] = {
     "diagnostics": set(),
     "timing": set(),
+    "host": set(),
     "dialects": set(),  # the bottom: only xdsl, numpy (with ml_dtypes) and the standard library
     "frontends": {"dialects"},  # not passes: a frontend parses, the loader type-checks
     "passes": {"dialects"},  # not frontends

@@ -355,6 +355,12 @@ def packed_routine(request: pytest.FixtureRequest):  # noqa: ANN201
         (30, 3100, 21, 1, False),  # past the N block: panel (jc + jr) / NR
         (7, 19, 300, 3, False),  # batched B: batch stride in the packed layout
         (7, 19, 30, 3, True),  # one B for every batch (stride 0)
+        # Fewer than SMALL_M rows (a `?` M at run time) stream the panels: groups of
+        # FEW_PANELS and single ones, a column edge, batches, K = 0 (the epilogue of zeros).
+        (1, 37, 33, 1, False),
+        (3, 300, 70, 2, False),
+        (2, 19, 30, 3, True),
+        (1, 170, 0, 1, False),
     ],
 )
 def test_packed_b_entry(packed_routine, m: int, n: int, k: int, batch: int, broadcast: bool):  # noqa: ANN001
@@ -576,3 +582,94 @@ def test_products_written_into_a_concatenation(monkeypatch: pytest.MonkeyPatch, 
     inputs = [rng.standard_normal(t.get_shape()).astype(np.float32) for t in params]  # pyright: ignore
     for got, want in zip(compile(module, opt=3)(*inputs), interpret(module, inputs), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+# Products with `?` dims: (parameters with their shapes, `?` as None, the results), each
+# result one product. Sizes of each `?` dim at run time: empty, one, and past the tile.
+DYNAMIC_PRODUCTS = [
+    # dense + bias + relu over `?` rows: the epilogue goes into the call
+    ([("x", (None, 40)), ("w", (33, 40)), ("b", (33,))], ["nn.relu(nn.bias_add(nn.dense(%x, %w), %b))"]),
+    # `?` M and K (A's row stride is K, read at run time), B's K too
+    ([("a", (None, None)), ("b", (None, 33))], ["nn.matmul(%a, %b)"]),
+    # `?` N of a transposed B; `?` K of dense's weight
+    ([("a", (7, 20)), ("b", (None, 20))], ["nn.matmul(%a, %b, transpose_b=True)"]),
+    ([("x", (5, None)), ("w", (17, None)), ("b", (17,))], ["clip(nn.bias_add(nn.dense(%x, %w), %b), a_min=-1f, a_max=1f)"]),
+    # a 3-d dense: two `?` leading axes fold into M (M = d0 * d1 at run time)
+    ([("x", (None, None, 40)), ("w", (17, 40))], ["nn.dense(%x, %w)"]),
+    # `?` batch: of both operands, and against a broadcast B
+    ([("x", (None, 7, 20)), ("y", (None, 17, 20)), ("z", (1, 20, 33))],
+     ["nn.batch_matmul(%x, %y, transpose_b=True)", "nn.batch_matmul(%x, %z, transpose_b=False)"]),
+]  # fmt: skip
+
+
+def _dynamic_program(params: list[tuple[str, tuple[int | None, ...]]], results: list[str]) -> str:
+    def shape(s: tuple[int | None, ...]) -> str:
+        return ", ".join("?" if d is None else str(d) for d in s) + ("," if len(s) == 1 else "")
+
+    args = ", ".join(f"%{n}: Tensor[({shape(s)}), float32]" for n, s in params)
+    body = results[0] if len(results) == 1 else "(" + ", ".join(results) + ")"
+    return HEADER + f"def @main({args}) {{\n  {body}\n}}"
+
+
+@pytest.mark.parametrize("opt", [0, 3])
+@pytest.mark.parametrize("case", range(len(DYNAMIC_PRODUCTS)))
+def test_dynamic_dims_call_the_routine(opt: int, case: int) -> None:
+    """A `?` M (rows, leading axes folded into M), N, K or batch calls the GEMM routine once
+    per product, with those sizes (and the strides they give) read at run time, the
+    epilogue included: one compile against the interpreter and numpy at several sizes of the
+    `?` dims (0 and 1 too: an empty K writes the epilogue of zeros)."""
+    params, results = DYNAMIC_PRODUCTS[case]
+    text = _dynamic_program(params, results)
+    assert _kernel_calls(text, opt) == len(results)
+    module = load_program(text, "relay").module
+    run = compile(module, opt=opt)
+    rng = np.random.default_rng(case)
+    for size in (0, 1, 5, 37):
+        inputs = [
+            rng.standard_normal([size if d is None else d for d in s]).astype(np.float32)
+            for _, s in params
+        ]
+        got, want = run(*inputs), interpret(module, inputs)
+        got = got if isinstance(got, tuple) else (got,)
+        want = want if isinstance(want, tuple) else (want,)
+        for g, w in zip(got, want, strict=True):
+            assert g.shape == w.shape
+            np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-4)
+    # numpy itself, for the first product at one size
+    if case == 0:
+        x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((64, 40), (33, 40), (33,)))
+        np.testing.assert_allclose(run(x, w, b), np.maximum(x @ w.T + b, 0), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("bits", [256, 512])
+def test_dynamic_rows_with_a_constant_weight_take_the_packed_b_entry(
+    bits: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `?` M with a constant B calls the packed-B entry (B packed at compile time) at any
+    run-time size, including 0 and the few rows the strided entry would read in place."""
+    from relay_opt.lowering.kernels import target as target_module
+
+    monkeypatch.setattr(target_module, "_host", lambda: Target(vector_bits=bits))
+    rng = np.random.default_rng(bits)
+    w, b = (
+        rng.standard_normal((48, 64)).astype(np.float32),
+        rng.standard_normal(48).astype(np.float32),
+    )
+    text = (
+        HEADER
+        + """def @main(%x: Tensor[(?, 64), float32]) {
+  nn.relu(nn.bias_add(nn.dense(%x, meta[relay.Constant][0]), meta[relay.Constant][1]))
+}"""
+    )
+    module = load_program(text, "relay", meta={"relay.Constant": [w, b]}).module
+    callees = [
+        op.callee.string_value()
+        for op in lower_to_llvm(module).walk()
+        if isinstance(op, llvm_dialect.CallOp)
+    ]
+    assert callees.count(gemm_packed_b_name(Target(vector_bits=bits))) == 1
+    run = compile(module, cache=False)
+    for rows in (0, 1, 2, 3, 15, 100):
+        x = rng.standard_normal((rows, 64)).astype(np.float32)
+        np.testing.assert_allclose(run(x), np.maximum(x @ w.T + b, 0), rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(run(x), interpret(module, [x]), rtol=1e-4, atol=1e-4)

@@ -104,7 +104,7 @@ def test_list_passes_names_every_pass_with_a_summary():
     assert "count-relay-ops" in sections[2]
     # Options as -p spells them, with their defaults.
     assert options["fuse-ops"] == "{max-depth=256 fuse-opt-level=1}"
-    assert options["relay-optimize"] == "{level=3 entry=main layout-block=8}"
+    assert options["relay-optimize"] == "{level=3 entry=main layout-block=<unset>}"
     # Relay's summaries are whole sentences, never cut where the docstring wrapped.
     ours = [line for section in sections[:2] for line in section.splitlines()[1:]]
     assert all(line.endswith((".", ")")) for line in ours if "options:" not in line)

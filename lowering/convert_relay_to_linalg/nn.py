@@ -162,8 +162,8 @@ def _contract(
     anchor = result.owner
     if isinstance(anchor, linalg.GenericOp) and REDUCTION not in anchor.iterator_types.data:
         anchor = anchor.inputs[0].owner
-    if isinstance(anchor, linalg.GenericOp) and all(d >= 0 for d in shape_of(op.result)):
-        # The GEMM kernels take static sizes; with ? dims the loop nest stays.
+    if isinstance(anchor, linalg.GenericOp):
+        # The GEMM routine takes `?` sizes too: lower-contractions reads them at the call.
         anchor.attributes[CONTRACTION] = StringAttr(kind)
     return result
 

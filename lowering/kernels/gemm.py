@@ -32,7 +32,8 @@ loop over its valid part. The first K block overwrites C unless `accumulate` is 
 
 A second entry, `..._packed_b`, takes B already packed (`pack_b_panels`: the same NR-column
 panels over all of K, `[batch, ceil(N/NR), K, NR]`): lower-contractions packs a constant B
-(a weight) at compile time, as onnxruntime prepacks, and the call only packs A.
+(a weight) at compile time, as onnxruntime prepacks, and the call only packs A. With fewer
+than SMALL_M rows (a `?` M at run time) it streams FEW_PANELS panels at a time per row of A.
 
 Products of fewer than SMALL_M rows (a batch-1 dense) are memory-bound on B and read it in
 place, once: dot products along k, or rows of B scaled into C's row. Both kinds split their
@@ -45,6 +46,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from xdsl.builder import Builder
@@ -95,6 +97,9 @@ ADD_RESIDUAL = 4
 
 SMALL_M = 4
 """Products with fewer rows than this read A and B in place (no packing)."""
+
+FEW_PANELS = 4
+"""Panels of B a few-row product of the packed-B entry streams at once, each row of A."""
 
 DOT_COLUMNS = 8
 """Columns of C a few-row product with B's columns along k sums at once (its lanes are summed
@@ -412,6 +417,23 @@ def build_gemm_few_rows(target: Target, shape: GemmShape | None = None) -> llvm.
     return _gemm_task(target, shape, "few_rows", FEW_ROWS_COLUMNS, lambda g: g.few_rows())
 
 
+def packed_few_rows_columns(s: GemmShape) -> int:
+    """The packed-B entry's few-row runs: FEW_ROWS_COLUMNS rounded up to whole panels."""
+    return -(-FEW_ROWS_COLUMNS // s.nr) * s.nr
+
+
+def build_gemm_packed_b_few_rows(target: Target, shape: GemmShape | None = None) -> llvm.FuncOp:
+    """The packed-B entry's few-row product (`few_rows_packed`) for runs of
+    `packed_few_rows_columns` columns of C."""
+    s = shape or GemmShape.for_target(target)
+
+    def body(gemm: _Gemm) -> None:
+        gemm.tile = gemm.ir.emit(llvm.AllocaOp(gemm.c(s.lanes), F32, alignment=64))
+        gemm.few_rows_packed()
+
+    return _gemm_task(target, s, "few_rows", packed_few_rows_columns(s), body, packed_b=True)
+
+
 def build_gemm(
     target: Target, shape: GemmShape | None = None, linkage: str = "external"
 ) -> llvm.FuncOp:
@@ -460,7 +482,10 @@ GEMM_PACKED_B_KERNEL = Kernel(
     name=gemm_packed_b_name,
     params=GEMM_PACKED_B_TYPES,
     build=build_gemm_packed_b,
-    helpers=lambda target: [build_gemm_columns(target, packed_b=True)],
+    helpers=lambda target: [
+        build_gemm_columns(target, packed_b=True),
+        build_gemm_packed_b_few_rows(target),
+    ],
 )
 """The GEMM whose B is packed already (a constant weight): the packed product's task without
 packing B."""
@@ -562,9 +587,15 @@ class _Gemm:
         ir, p = self.ir, self.p
         one = self.c(1)
         if self.packed_b:
-            # Every M takes the packed product (lower-contractions packs B only for
-            # products of SMALL_M rows or more: fewer read B once, in place, faster).
-            self.on_pool("columns", self.s.nr, PARALLEL_MIN_MACS, PACKED_TASK_COLUMNS)
+            # lower-contractions packs B for products of SMALL_M rows or more, and for a `?`
+            # M, which may have fewer at run time: those stream the panels (few_rows_packed).
+            small = ir.cmp("slt", p["M"], self.c(SMALL_M))
+            few_columns = packed_few_rows_columns(self.s)
+            ir.if_(
+                small,
+                lambda: self.on_pool("few_rows", few_columns, FEW_ROWS_MIN_MACS),
+                lambda: self.on_pool("columns", self.s.nr, PARALLEL_MIN_MACS, PACKED_TASK_COLUMNS),
+            )
             ir.emit(llvm.ReturnOp())
             return
         # A few rows (a batch-1 dense): packing B would copy all of it to use it once, so
@@ -714,6 +745,62 @@ class _Gemm:
             ir.loop(n_grouped, p["N"], self.c(1), lambda n, _: group(arow, crow, n, 1))
 
         self.each_row(row)
+
+    def few_rows_packed(self) -> None:
+        """The packed-B entry's product of a few rows: each row of A against FEW_PANELS
+        panels of B at once (as many streams of B, FEW_PANELS * NR / lanes independent
+        vector sums over all of K), the last panels one at a time; a vector of C past N is
+        finished through the stack tile, one column at a time."""
+        ir, s, p = self.ir, self.s, self.p
+        nv, lanes, nr = self.nv, s.lanes, s.nr
+        zero = ir.emit(
+            llvm.ConstantOp(DenseIntOrFPElementsAttr.from_list(self.vec, [0.0] * lanes), self.vec)
+        )
+        panels = ir.emit(llvm.SDivOp(ir.add(p["N"], self.c(nr - 1)), self.c(nr)))
+        grouped = ir.mul(ir.emit(llvm.SDivOp(panels, self.c(FEW_PANELS))), self.c(FEW_PANELS))
+        panel_size = ir.mul(p["K"], self.c(nr))
+
+        def group(arow: SSAValue, crow: Row, first: SSAValue, width: int) -> None:
+            starts = [ir.at(self.b, (ir.add(first, self.c(g)), panel_size)) for g in range(width)]
+
+            def step(k: SSAValue, acc: list[SSAValue]) -> list[SSAValue]:
+                a = self.splat(ir.load(ir.at(arow, (k, p["csa"]))))
+                out = list(acc)
+                for g in range(width):
+                    row = ir.at(starts[g], (k, self.c(nr)))
+                    for v in range(nv):
+                        b = ir.load(ir.at(row, self.c(v * lanes)), self.vec, 4)
+                        out[g * nv + v] = self.fma(a, b, acc[g * nv + v])
+                return out
+
+            acc = ir.loop(self.c(0), p["K"], self.c(1), step, [zero] * (width * nv))
+            for g in range(width):
+                for v in range(nv):
+                    n = ir.add(ir.mul(ir.add(first, self.c(g)), self.c(nr)), self.c(v * lanes))
+                    whole = ir.cmp("sle", ir.add(n, self.c(lanes)), p["N"])
+                    ir.if_(
+                        whole,
+                        partial(self.finish, crow, n, acc[g * nv + v]),
+                        partial(self.finish_edge, crow, n, acc[g * nv + v]),
+                    )
+
+        def row(arow: SSAValue, crow: Row) -> None:
+            step = self.c(FEW_PANELS)
+            ir.loop(self.c(0), grouped, step, lambda q, _: group(arow, crow, q, FEW_PANELS))
+            ir.loop(grouped, panels, self.c(1), lambda q, _: group(arow, crow, q, 1))
+
+        self.each_row(row)
+
+    def finish_edge(self, row: Row, n: SSAValue, value: SSAValue) -> None:
+        """finish() of the columns of vector `value` (from column n) that are within N."""
+        ir = self.ir
+        ir.store(value, self.tile, 4 * self.s.lanes)
+        valid = ir.sub(self.p["N"], n)
+
+        def column(j: SSAValue, _: list[SSAValue]) -> None:
+            self.finish(row, ir.add(n, j), ir.load(ir.at(self.tile, j)))
+
+        ir.loop(self.c(0), valid, self.c(1), column)
 
     def gather(self, xs: list[SSAValue]) -> SSAValue:
         """The scalars `xs` as one vector."""
@@ -872,7 +959,10 @@ class _Gemm:
 
                 ir.loop(self.c(0), p["M"], self.c(s.mc), ic_loop)
 
-            ir.loop(self.c(0), p["K"], self.c(s.kc), pc_loop)
+            # At least one K block: with K = 0 (a `?` K empty at run time) it stores the
+            # tile's zeros (or keeps C when accumulating) with the epilogue.
+            k_end = ir.select(ir.cmp("slt", p["K"], self.c(1)), self.c(1), p["K"])
+            ir.loop(self.c(0), k_end, self.c(s.kc), pc_loop)
 
         ir.loop(self.c(0), p["N"], self.c(s.nc), jc_loop)
 

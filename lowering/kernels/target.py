@@ -2,8 +2,8 @@
 
 Passes that choose vector widths take a `Target` (from their options), never the host
 directly, so their output is deterministic and golden-testable; `Target.host()` is what
-the JIT and the tools pass by default. The host is asked through LLVM, the same CPU name
-and features the JIT compiles for.
+the JIT and the tools pass by default; its width is relay_opt.host's, the one every
+host-dependent default reads (alter-op-layout's block too).
 """
 
 from __future__ import annotations
@@ -32,17 +32,9 @@ class Target:
 
 @cache
 def _host() -> Target:
-    import llvmlite.binding as llvm
+    from relay_opt.host import host_has_fma, host_vector_bits
 
-    llvm.initialize_native_target()
-    features = llvm.get_host_cpu_features()
-    if features.get("avx512f", False):
-        bits = 512
-    elif features.get("avx2", False) or features.get("avx", False):
-        bits = 256
-    else:
-        bits = 128
-    return Target(vector_bits=bits, fma=bool(features.get("fma", False)))
+    return Target(vector_bits=host_vector_bits(), fma=host_has_fma())
 
 
 def llvm_features(host_features: str) -> str:
