@@ -33,6 +33,8 @@ from relay_opt.dialects.relay.ir_helpers import shape_of
 from relay_opt.dialects.relay.ops.common import normalize_axis
 from relay_opt.dialects.relay.ops.elementwise import Add, Cast, Maximum, Multiply
 from relay_opt.dialects.relay.ops.nn import (
+    DEFORM_MISMATCH,
+    MAX_UNPOOL_MISMATCH,
     AvgPool2D,
     BatchMatmul,
     BatchNorm,
@@ -57,6 +59,7 @@ from relay_opt.dialects.relay.ops.nn import (
     Softmax,
     Window,
     conv2d_blocks,
+    deform_offset_shapes,
     layouts_are_native,
     padding4,
     spatial_windows,
@@ -1256,8 +1259,22 @@ def lower_max_unpool(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> 
     x, indices = args
     in_shape, out_t = shape_of(x), signless(op.result.type)
     out_shape = shape_of(out_t)
-    work = pymath.prod(in_shape) * pymath.prod(out_shape)
-    if work > MAX_UNPOOL_WORK:
+    for k in range(len(in_shape)):  # a `?` dim of either: both read at the loop index
+        lw.check_same_size(op, x, k, indices, k, MAX_UNPOOL_MISMATCH)
+    if DYNAMIC in in_shape:
+        # The input count is known when it runs: so is the bound on the comparisons.
+        count = RuntimeDim.const(lw, 1)
+        for k in range(len(in_shape)):
+            count = count * RuntimeDim.of(lw, x, k)
+        most = RuntimeDim.const(lw, MAX_UNPOOL_WORK // max(pymath.prod(out_shape), 1)).value
+        over = lw.insert(arith.CmpiOp(count.value, most, "ugt")).results[0]
+        lw.objects.fail_if(
+            op,
+            over,
+            f"'nn.max_unpool': the input has more than {MAX_UNPOOL_WORK} // "
+            f"{pymath.prod(out_shape)} elements (every output is compared with every input)",
+        )
+    elif (work := pymath.prod(in_shape) * pymath.prod(out_shape)) > MAX_UNPOOL_WORK:
         raise RelayError(
             f"nn.max_unpool of {pymath.prod(in_shape)} elements into {pymath.prod(out_shape)} "
             f"compares every pair ({work}, over {MAX_UNPOOL_WORK}): not lowered natively",
@@ -1315,6 +1332,13 @@ def lower_deformable_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValu
     (sh, sw), (dh, dw) = attrs.strides, attrs.dilation
     top, left, _, _ = padding4(attrs.padding)
     out_t = signless(op.result.type)
+    # A `?` offset or mask (the data and weight are static): each dim checked when it runs.
+    for value, want in zip(
+        (offset, mask), deform_offset_shapes(attrs, shape_of(out_t), (kh, kw)), strict=True
+    ):
+        for axis, (have, size) in enumerate(zip(shape_of(value), want, strict=True)):
+            if have == DYNAMIC:
+                lw.check_equal(op, RuntimeDim.of(lw, value, axis).value, size, DEFORM_MISMATCH)
 
     def body(b: Builder, _: Sequence[SSAValue]) -> SSAValue:
 

@@ -26,6 +26,7 @@ from relay_opt.dialects.relay.ops.common import (
     batch_dims,
     dim_max,
     dim_min,
+    dims_agree,
     expect_tensor,
     normalize_axis,
     result,
@@ -97,7 +98,7 @@ def check_window_lists(attrs: Attrs, names: Sequence[str], rank: int = 2) -> Non
 def window_out(
     size: int, k: int, stride: int, dilation: int, before: int, after: int, ceil_mode: bool = False
 ) -> int:
-    if size == DYNAMIC:
+    if DYNAMIC in (size, k):  # a `?` weight's window too (conv2d's)
         return DYNAMIC
     span = (k - 1) * dilation + 1
     total = size + before + after - span
@@ -1078,20 +1079,44 @@ def _deform_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
             f"deformable conv2d: {c} channels do not fit weight {show_shape(wshape)} with "
             f"groups={groups}, deformable_groups={dg}"
         )
-    (sh, sw), (dh, dw) = attrs.strides, attrs.dilation
-    top, left, bottom, right = padding4(attrs.padding)
-    oh = (h + top + bottom - (kh - 1) * dh - 1) // sh + 1
-    ow = (w + left + right - (kw - 1) * dw - 1) // sw + 1
-    if tuple(oshape) != (n, dg * kh * kw * 2, oh, ow):
+    _, _, oh, ow = _deform_out(shape, wshape, attrs)
+    # A `?` dim of the offset or mask is checked when it runs (DEFORM_MISMATCH).
+    if not dims_agree(oshape, (n, dg * kh * kw * 2, oh, ow)):
         raise TypeRelationError(
             f"the offset must be {show_shape((n, dg * kh * kw * 2, oh, ow))}, "
             f"got {show_shape(oshape)}"
         )
-    if tuple(mshape) != (n, dg * kh * kw, oh, ow):
+    if not dims_agree(mshape, (n, dg * kh * kw, oh, ow)):
         raise TypeRelationError(
             f"the mask must be {show_shape((n, dg * kh * kw, oh, ow))}, got {show_shape(mshape)}"
         )
     return result([n, oc, oh, ow], dtype)
+
+
+DEFORM_MISMATCH = "the offset or mask does not have the shape the data and weight give"
+"""The run-time error of a deformable conv2d's `?` offset or mask, interpreted and native."""
+
+
+def deform_offset_shapes(attrs: Attrs, out: Sequence[int], kernel: Sequence[int]) -> list[Shape]:
+    """The offset's and mask's shapes for a result `out` (N, O, OH, OW) and kernel (KH, KW)."""
+    n, _, oh, ow = out
+    taps = attrs.deformable_groups * kernel[0] * kernel[1]
+    return [(n, taps * 2, oh, ow), (n, taps, oh, ow)]
+
+
+def _deform_out(shape: Sequence[int], wshape: Sequence[int], attrs: Attrs) -> list[int]:
+    """The result's shape (N, O, OH, OW) from the (static) data's and weight's."""
+    (n, _, h, w), (oc, _, kh, kw) = shape, wshape
+    (sh, sw), (dh, dw) = attrs.strides, attrs.dilation
+    top, left, bottom, right = padding4(attrs.padding)
+    oh = (h + top + bottom - (kh - 1) * dh - 1) // sh + 1
+    ow = (w + left + right - (kw - 1) * dw - 1) // sw + 1
+    return [n, oc, oh, ow]
+
+
+def _deform_dims(shapes: Sequence[Sequence[Any]], attrs: Attrs) -> list[Any]:
+    # Data and weight are static (the relation): a `?` offset or mask takes their result.
+    return _deform_out(shapes[0], shapes[2], attrs)
 
 
 def deform_sample(img: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
@@ -1120,6 +1145,9 @@ def deform_sample(img: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray
 def _deform(
     attrs: Attrs, x: np.ndarray, offset: np.ndarray, weight: np.ndarray, mask: np.ndarray
 ) -> np.ndarray:
+    out = _deform_out(x.shape, weight.shape, attrs)
+    if [offset.shape, mask.shape] != deform_offset_shapes(attrs, out, weight.shape[2:]):
+        raise ValueError(f"{DEFORM_MISMATCH}: offset {offset.shape}, mask {mask.shape}")
     ct = np.float64 if x.dtype == np.float64 else np.float32
     n, c, h, w = x.shape
     oc, icg, kh, kw = weight.shape
@@ -1155,6 +1183,7 @@ def _deform(
         _deform,
         "2-d convolution whose taps are moved by `offset` (bilinear samples, 0 outside) and "
         "scaled by `mask` (DCNv2; ONNX's DeformConv)",
+        shape=_deform_dims,
     )
 )
 class ModulatedDeformableConv2D(RelayOperatorOp): ...
@@ -1166,7 +1195,7 @@ class ModulatedDeformableConv2D(RelayOperatorOp): ...
 def _max_unpool_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     shape, dtype = expect_tensor(args[0], "data")
     ishape, idtype = expect_tensor(args[1], "indices")
-    if tuple(ishape) != tuple(shape) or idtype not in ("int32", "int64"):
+    if not dims_agree(ishape, shape) or idtype not in ("int32", "int64"):
         raise TypeRelationError(
             f"max_unpool's indices are int32/int64 of the data's shape {show_shape(shape)}, "
             f"got {show_shape(ishape)} {idtype}"
@@ -1178,7 +1207,12 @@ def _max_unpool_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result(list(attrs.shape), dtype)
 
 
+MAX_UNPOOL_MISMATCH = "the indices' shape is not the data's at run time"
+
+
 def _max_unpool(attrs: Attrs, x: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    if x.shape != indices.shape:
+        raise ValueError(f"{MAX_UNPOOL_MISMATCH}: {indices.shape} against {x.shape}")
     size = int(np.prod(attrs.shape, dtype=np.int64))
     out = np.zeros(size, x.dtype)
     flat = indices.reshape(-1).astype(np.int64)
@@ -1200,6 +1234,7 @@ def _max_unpool(attrs: Attrs, x: np.ndarray, indices: np.ndarray) -> np.ndarray:
         _max_unpool,
         "zeros of `shape` with each data element written at its flat index (max_pool's "
         "indices; the last write to a position wins, indices outside are dropped)",
+        shape=lambda shapes, attrs: list(attrs.shape),  # noqa: ARG005
     )
 )
 class MaxUnpool(RelayOperatorOp): ...
