@@ -22,7 +22,6 @@ from relay_opt.runtime.jit import compile
 
 CHANNELS = "a `?` channel axis: only a `?` batch and `?` spatial dims (H, W) are supported"
 NOT_NATIVE: dict[tuple[str, int], str] = {
-    ("det", 0): "static shapes only: the elimination is unrolled over the matrix size",
     ("dyn.update_slice", 0): (
         "bufferize writes at run-time offsets into a buffer with static strides only (`?` "
         "in the data's first dim)"
