@@ -1253,10 +1253,11 @@ def lower_grid_sample(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) ->
         def mul(u, v):  # noqa: ANN001, ANN202
             return emit(arith.MulfOp(u, v))
 
-        def reflect(v: SSAValue, lo: float | SSAValue, hi: float | SSAValue) -> SSAValue:
+        def reflect(v: SSAValue, lo: float, hi: float | SSAValue) -> SSAValue:
+            """v mirrored at lo and hi (a `?` size's hi read at run time)."""
             if not isinstance(hi, SSAValue) and hi == lo:
                 return f(lo)
-            span = f(hi - lo) if not isinstance(hi, SSAValue) else sub(f(hi), f(lo))
+            span = sub(f(hi), f(lo)) if isinstance(hi, SSAValue) else f(hi - lo)
             below, above = cmp("olt", v, f(lo)), cmp("ogt", v, f(hi))
             dist = sel(below, sub(f(lo), v), sub(v, f(hi)))
             turns = emit(math.FloorOp(emit(arith.DivfOp(dist, span))))
