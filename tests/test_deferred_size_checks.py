@@ -63,6 +63,14 @@ def @main(%x: Tensor[(1, 2, 5, 5), float32], %o: Tensor[(?, ?, ?, ?), float32],
           %w: Tensor[(2, 2, 2, 3), float32], %m: Tensor[(1, 6, ?, ?), float32]) {
   nn.modulated_deformable_conv2d(%x, %o, %w, %m, padding=[1, 1, 1, 1])
 }""",
+    # A `?` batch, height and width of the data: the result's, the columns' and the taps'
+    # clamps sized at run time (strides, dilation, groups and offset groups).
+    "deformable_spatial": """
+def @main(%x: Tensor[(?, 4, ?, ?), float32], %o: Tensor[(?, 16, ?, ?), float32],
+          %w: Tensor[(6, 2, 2, 2), float32], %m: Tensor[(?, ?, ?, ?), float32]) {
+  nn.modulated_deformable_conv2d(%x, %o, %w, %m, padding=[1, 0, 1, 1], strides=[2, 1],
+    dilation=[1, 2], groups=2, deformable_groups=2)
+}""",
 }
 
 
@@ -116,6 +124,15 @@ def _sizes(name: str, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]
             "y": rng.standard_normal((2, 3, 3)),
             "z": (rng.standard_normal((14, 14)) * 0.7).astype(np.float16),
         }
+    if name == "deformable_spatial":
+        batch, h, w = [(1, 2, 3), (2, 5, 6), (3, 8, 4)][n]
+        oh, ow = (h + 2 - 1 - 1) // 2 + 1, (w + 1 - 2 - 1) + 1
+        return {
+            "x": rng.standard_normal((batch, 4, h, w)).astype(f),
+            "o": rng.uniform(-2, 2, (batch, 16, oh, ow)).astype(f),
+            "w": rng.standard_normal((6, 2, 2, 2)).astype(f),
+            "m": rng.uniform(0, 1, (batch, 8, oh, ow)).astype(f),
+        }
     assert name == "deformable"
     return {
         "x": rng.standard_normal((1, 2, 5, 5)).astype(f),
@@ -168,6 +185,9 @@ def test_broadcast_to_matches_numpy():
         ("det", {"y": (2, 2, 3)}, "the matrices are not square at run time"),
         ("deformable", {"o": (1, 12, 5, 5)}, "the offset or mask does not have the shape"),
         ("deformable", {"m": (1, 6, 6, 4)}, "the offset or mask does not have the shape"),
+        ("deformable_spatial", {"x": (2, 4, 6, 6)}, "the offset or mask does not have"),
+        ("deformable_spatial", {"m": (2, 8, 3, 4)}, "the offset or mask does not have"),
+        ("deformable_spatial", {"x": (2, 4, 5, 1)}, "the offset or mask does not have"),
     ],
 )
 def test_sizes_that_disagree_at_run_time_are_located_errors(name, bad, message):

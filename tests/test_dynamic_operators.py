@@ -63,9 +63,9 @@ REFUSES: dict[tuple[str, int], str] = {
     ("dyn.update_slice", 2): "begin's length is the data's rank: it must be static",
     **{
         ("nn.modulated_deformable_conv2d", k): (
-            "static data and weight only: the lowering's loops take the channels, the "
-            "kernel and the spatial sizes from the types (a `?` offset or mask is checked "
-            "when it runs)"
+            "a `?` channel count or weight: the lowering's loops take the channels and the "
+            "kernel from the types (a `?` batch, height and width, offset or mask are "
+            "checked when it runs)"
         )
         for k in (0, 2)
     },

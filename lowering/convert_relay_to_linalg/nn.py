@@ -60,6 +60,7 @@ from relay_opt.dialects.relay.ops.nn import (
     Window,
     conv2d_blocks,
     deform_offset_shapes,
+    deform_out,
     layouts_are_native,
     padding4,
     spatial_windows,
@@ -1332,13 +1333,27 @@ def lower_deformable_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValu
     (sh, sw), (dh, dw) = attrs.strides, attrs.dilation
     top, left, _, _ = padding4(attrs.padding)
     out_t = signless(op.result.type)
-    # A `?` offset or mask (the data and weight are static): each dim checked when it runs.
+    # The offset's and mask's dims against those the data gives (the weight is static), each
+    # checked when it runs where either side is `?`; a window larger than a `?` input gives
+    # a negative size no offset has.
+    data_dims = [n if n >= 0 else RuntimeDim.of(lw, x, k) for k, n in enumerate(shape_of(x))]
+    out_dims = deform_out(data_dims, shape_of(weight), attrs)
     for value, want in zip(
-        (offset, mask), deform_offset_shapes(attrs, shape_of(out_t), (kh, kw)), strict=True
+        (offset, mask), deform_offset_shapes(attrs, out_dims, (kh, kw)), strict=True
     ):
         for axis, (have, size) in enumerate(zip(shape_of(value), want, strict=True)):
-            if have == DYNAMIC:
-                lw.check_equal(op, RuntimeDim.of(lw, value, axis).value, size, DEFORM_MISMATCH)
+            if have == DYNAMIC or not isinstance(size, int):
+                lw.check_equal(
+                    op,
+                    RuntimeDim.of(lw, value, axis).value if have == DYNAMIC else have,
+                    size.value if isinstance(size, RuntimeDim) else size,
+                    DEFORM_MISMATCH,
+                )
+    # A `?` height or width as a float, read once (the taps' clamp).
+    last_row, last_column = (
+        size - 1 if isinstance(size, int) else _as_float(lw, (size - 1).value, ct)
+        for size in data_dims[2:]
+    )
 
     def body(b: Builder, _: Sequence[SSAValue]) -> SSAValue:
 
@@ -1376,7 +1391,7 @@ def lower_deformable_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValu
         ys = position([(p, sh), (i, dh)], -top, off_y)
         xs = position([(q, sw), (j, dw)], -left, off_x)
 
-        def taps(v: SSAValue, size: int) -> list[tuple[SSAValue, SSAValue, SSAValue]]:
+        def taps(v: SSAValue, last: int | SSAValue) -> list[tuple[SSAValue, SSAValue, SSAValue]]:
             low = emit(math.FloorOp(v))
             t = emit(arith.SubfOp(v, low))
             out = []
@@ -1387,7 +1402,11 @@ def lower_deformable_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValu
                 inside = emit(
                     arith.AndIOp(
                         emit(arith.CmpfOp(pos, f(0), "oge")),
-                        emit(arith.CmpfOp(pos, f(size - 1), "ole")),
+                        emit(
+                            arith.CmpfOp(
+                                pos, last if isinstance(last, SSAValue) else f(last), "ole"
+                            )
+                        ),
                     )
                 )
                 safe = emit(arith.SelectOp(inside, pos, f(0)))
@@ -1396,8 +1415,8 @@ def lower_deformable_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValu
             return out
 
         sample = None
-        for yi, wy, y_in in taps(ys, h):
-            for xi, wx, x_in in taps(xs, w):
+        for yi, wy, y_in in taps(ys, last_row):
+            for xi, wx, x_in in taps(xs, last_column):
                 inside = emit(arith.AndIOp(y_in, x_in))
                 v = emit(arith.SelectOp(inside, read(x, [n, chan, yi, xi]), f(0)))
                 term = emit(arith.MulfOp(emit(arith.MulfOp(wy, wx)), v))
@@ -1407,8 +1426,11 @@ def lower_deformable_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValu
 
     n, _, oh, ow = shape_of(out_t)
     cols_t = TensorType(ct, [n, c, kh, kw, oh, ow])
+    # The columns' `?` dims (N, OH, OW) are the result's.
+    sizes = [size for size, dim in zip(lw.result_dims(), shape_of(out_t), strict=True) if dim < 0]
+    cols_empty = lw.insert(tensor.EmptyOp(sizes, cols_t)).results[0]
     identity = amap(6, [d(k) for k in range(6)])
-    cols = generic(lw, [], [empty(lw, cols_t)], [identity], [PARALLEL] * 6, body)[0]
+    cols = generic(lw, [], [cols_empty], [identity], [PARALLEL] * 6, body)[0]
     # out[n, o, p, q] += w[o, ci, i, j] * cols[n, (o // per_group_out) * icg + ci, i, j, p, q]
     channel = (d(1) // per_group_out) * icg + d(4)
     maps = [
@@ -1422,3 +1444,9 @@ def lower_deformable_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValu
         return b.insert(arith.AddfOp(acc, b.insert(arith.MulfOp(wv, col)).results[0])).results[0]
 
     return accumulate(lw, [weight, cols], out_t, 0.0, maps, [PARALLEL] * 4 + [REDUCTION] * 3, mac)
+
+
+def _as_float(lw: Lowerer, size: SSAValue, t: Attribute) -> SSAValue:
+    """An index value as a float of type t."""
+    wide = lw.insert(arith.IndexCastOp(size, i64)).results[0]
+    return lw.insert(arith.SIToFPOp(wide, t)).results[0]

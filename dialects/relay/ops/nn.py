@@ -28,6 +28,7 @@ from relay_opt.dialects.relay.ops.common import (
     dim_min,
     dims_agree,
     expect_tensor,
+    joined_dims,
     normalize_axis,
     result,
     same_dims,
@@ -1066,9 +1067,9 @@ def _deform_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         )
     if not dtype.startswith("float") or {odtype, wdtype, mdtype} != {dtype}:
         raise TypeRelationError(f"deformable conv2d takes operands of one float dtype, got {dtype}")
-    if DYNAMIC in (*shape, *wshape):
+    if DYNAMIC in (shape[1], *wshape):  # a `?` batch, H and W are sized at run time
         raise TypeRelationError(
-            "deformable conv2d needs static data and weight shapes, got "
+            "deformable conv2d needs static data channels and a static weight, got "
             f"{show_shape(shape)}, {show_shape(wshape)}"
         )
     n, c, h, w = shape
@@ -1079,8 +1080,8 @@ def _deform_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
             f"deformable conv2d: {c} channels do not fit weight {show_shape(wshape)} with "
             f"groups={groups}, deformable_groups={dg}"
         )
-    _, _, oh, ow = _deform_out(shape, wshape, attrs)
-    # A `?` dim of the offset or mask is checked when it runs (DEFORM_MISMATCH).
+    _, _, oh, ow = deform_out(shape, wshape, attrs)
+    # A `?` dim of the data, offset or mask is checked when it runs (DEFORM_MISMATCH).
     if not dims_agree(oshape, (n, dg * kh * kw * 2, oh, ow)):
         raise TypeRelationError(
             f"the offset must be {show_shape((n, dg * kh * kw * 2, oh, ow))}, "
@@ -1090,6 +1091,9 @@ def _deform_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         raise TypeRelationError(
             f"the mask must be {show_shape((n, dg * kh * kw, oh, ow))}, got {show_shape(mshape)}"
         )
+    n, oh, ow = joined_dims(
+        joined_dims([n, oh, ow], [oshape[0], *oshape[2:]]), [mshape[0], *mshape[2:]]
+    )
     return result([n, oc, oh, ow], dtype)
 
 
@@ -1097,26 +1101,34 @@ DEFORM_MISMATCH = "the offset or mask does not have the shape the data and weigh
 """The run-time error of a deformable conv2d's `?` offset or mask, interpreted and native."""
 
 
-def deform_offset_shapes(attrs: Attrs, out: Sequence[int], kernel: Sequence[int]) -> list[Shape]:
-    """The offset's and mask's shapes for a result `out` (N, O, OH, OW) and kernel (KH, KW)."""
+def deform_offset_shapes(
+    attrs: Attrs, out: Sequence[Any], kernel: Sequence[int]
+) -> list[tuple[Any, ...]]:
+    """The offset's and mask's shapes for a result `out` (N, O, OH, OW: ints or run-time
+    sizes) and kernel (KH, KW)."""
     n, _, oh, ow = out
     taps = attrs.deformable_groups * kernel[0] * kernel[1]
     return [(n, taps * 2, oh, ow), (n, taps, oh, ow)]
 
 
-def _deform_out(shape: Sequence[int], wshape: Sequence[int], attrs: Attrs) -> list[int]:
-    """The result's shape (N, O, OH, OW) from the (static) data's and weight's."""
+def deform_out(shape: Sequence[Any], wshape: Sequence[int], attrs: Attrs) -> list[Any]:
+    """The result's shape (N, O, OH, OW) from the data's (ints, `?` in a type, or run-time
+    sizes in a shape function) and the static weight's."""
     (n, _, h, w), (oc, _, kh, kw) = shape, wshape
     (sh, sw), (dh, dw) = attrs.strides, attrs.dilation
     top, left, bottom, right = padding4(attrs.padding)
-    oh = (h + top + bottom - (kh - 1) * dh - 1) // sh + 1
-    ow = (w + left + right - (kw - 1) * dw - 1) // sw + 1
-    return [n, oc, oh, ow]
+
+    def out(size: Any, before: int, after: int, k: int, stride: int, dilation: int) -> Any:
+        if isinstance(size, int) and size == DYNAMIC:
+            return DYNAMIC
+        return (size + (before + after - (k - 1) * dilation - 1)) // stride + 1
+
+    return [n, oc, out(h, top, bottom, kh, sh, dh), out(w, left, right, kw, sw, dw)]
 
 
 def _deform_dims(shapes: Sequence[Sequence[Any]], attrs: Attrs) -> list[Any]:
-    # Data and weight are static (the relation): a `?` offset or mask takes their result.
-    return _deform_out(shapes[0], shapes[2], attrs)
+    # The weight is static (the relation): the data's sizes give the result's.
+    return deform_out(shapes[0], shapes[2], attrs)
 
 
 def deform_sample(img: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
@@ -1145,7 +1157,7 @@ def deform_sample(img: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray
 def _deform(
     attrs: Attrs, x: np.ndarray, offset: np.ndarray, weight: np.ndarray, mask: np.ndarray
 ) -> np.ndarray:
-    out = _deform_out(x.shape, weight.shape, attrs)
+    out = deform_out(x.shape, weight.shape, attrs)
     if [offset.shape, mask.shape] != deform_offset_shapes(attrs, out, weight.shape[2:]):
         raise ValueError(f"{DEFORM_MISMATCH}: offset {offset.shape}, mask {mask.shape}")
     ct = np.float64 if x.dtype == np.float64 else np.float32
