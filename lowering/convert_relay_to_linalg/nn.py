@@ -13,6 +13,7 @@ from xdsl.builder import Builder
 from xdsl.dialects import arith, math, scf, tensor
 from xdsl.dialects.builtin import (
     AffineMapAttr,
+    AnyFloat,
     BFloat16Type,
     DenseArrayBase,
     Float32Type,
@@ -1427,7 +1428,7 @@ def lower_deformable_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValu
     n, _, oh, ow = shape_of(out_t)
     cols_t = TensorType(ct, [n, c, kh, kw, oh, ow])
     # The columns' `?` dims (N, OH, OW) are the result's.
-    sizes = [size for size, dim in zip(lw.result_dims(), shape_of(out_t), strict=True) if dim < 0]
+    sizes = [s for s in lw.result_dims() if isinstance(s, SSAValue)]
     cols_empty = lw.insert(tensor.EmptyOp(sizes, cols_t)).results[0]
     identity = amap(6, [d(k) for k in range(6)])
     cols = generic(lw, [], [cols_empty], [identity], [PARALLEL] * 6, body)[0]
@@ -1446,7 +1447,7 @@ def lower_deformable_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValu
     return accumulate(lw, [weight, cols], out_t, 0.0, maps, [PARALLEL] * 4 + [REDUCTION] * 3, mac)
 
 
-def _as_float(lw: Lowerer, size: SSAValue, t: Attribute) -> SSAValue:
+def _as_float(lw: Lowerer, size: SSAValue, t: AnyFloat) -> SSAValue:
     """An index value as a float of type t."""
     wide = lw.insert(arith.IndexCastOp(size, i64)).results[0]
     return lw.insert(arith.SIToFPOp(wide, t)).results[0]
