@@ -309,12 +309,6 @@ NO_SHAPE_FUNCTION = {
     "full": "its result's shape is an attribute and its one operand a scalar: never `?`",
     "ones": "no operands; its shape is an attribute",
     "zeros": "no operands; its shape is an attribute",
-    # Lowered for static shapes only so far (their loop nests take sizes from the types):
-    "det": "static shapes only: the elimination is unrolled over the matrix size",
-    "image.grid_sample": "static shapes only (a `?` batch or grid size is a located error)",
-    "vision.roi_align": "static shapes only (a `?` region count is a located error)",
-    "nn.max_unpool": "static shapes only: its output shape is an attribute or the pool's",
-    "nn.modulated_deformable_conv2d": "static shapes only (im2col sized from the types)",
     "vision.non_max_suppression": (
         "its row count is found by the computation (`sized_by_values`): the lowering sizes "
         "its result, and reads `?` box, class and batch counts at run time"

@@ -13,6 +13,7 @@ from xdsl.builder import Builder
 from xdsl.dialects import arith, math, scf, tensor
 from xdsl.dialects.builtin import (
     AffineMapAttr,
+    AnyFloat,
     BFloat16Type,
     DenseArrayBase,
     Float32Type,
@@ -33,6 +34,8 @@ from relay_opt.dialects.relay.ir_helpers import shape_of
 from relay_opt.dialects.relay.ops.common import normalize_axis
 from relay_opt.dialects.relay.ops.elementwise import Add, Cast, Maximum, Multiply
 from relay_opt.dialects.relay.ops.nn import (
+    DEFORM_MISMATCH,
+    MAX_UNPOOL_MISMATCH,
     AvgPool2D,
     BatchMatmul,
     BatchNorm,
@@ -57,6 +60,8 @@ from relay_opt.dialects.relay.ops.nn import (
     Softmax,
     Window,
     conv2d_blocks,
+    deform_offset_shapes,
+    deform_out,
     layouts_are_native,
     padding4,
     spatial_windows,
@@ -1334,8 +1339,22 @@ def lower_max_unpool(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> 
     x, indices = args
     in_shape, out_t = shape_of(x), signless(op.result.type)
     out_shape = shape_of(out_t)
-    work = pymath.prod(in_shape) * pymath.prod(out_shape)
-    if work > MAX_UNPOOL_WORK:
+    for k in range(len(in_shape)):  # a `?` dim of either: both read at the loop index
+        lw.check_same_size(op, x, k, indices, k, MAX_UNPOOL_MISMATCH)
+    if DYNAMIC in in_shape:
+        # The input count is known when it runs: so is the bound on the comparisons.
+        count = RuntimeDim.const(lw, 1)
+        for k in range(len(in_shape)):
+            count = count * RuntimeDim.of(lw, x, k)
+        most = RuntimeDim.const(lw, MAX_UNPOOL_WORK // max(pymath.prod(out_shape), 1)).value
+        over = lw.insert(arith.CmpiOp(count.value, most, "ugt")).results[0]
+        lw.objects.fail_if(
+            op,
+            over,
+            f"'nn.max_unpool': the input has more than {MAX_UNPOOL_WORK} // "
+            f"{pymath.prod(out_shape)} elements (every output is compared with every input)",
+        )
+    elif (work := pymath.prod(in_shape) * pymath.prod(out_shape)) > MAX_UNPOOL_WORK:
         raise RelayError(
             f"nn.max_unpool of {pymath.prod(in_shape)} elements into {pymath.prod(out_shape)} "
             f"compares every pair ({work}, over {MAX_UNPOOL_WORK}): not lowered natively",
@@ -1393,6 +1412,27 @@ def lower_deformable_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValu
     (sh, sw), (dh, dw) = attrs.strides, attrs.dilation
     top, left, _, _ = padding4(attrs.padding)
     out_t = signless(op.result.type)
+    # The offset's and mask's dims against those the data gives (the weight is static), each
+    # checked when it runs where either side is `?`; a window larger than a `?` input gives
+    # a negative size no offset has.
+    data_dims = [n if n >= 0 else RuntimeDim.of(lw, x, k) for k, n in enumerate(shape_of(x))]
+    out_dims = deform_out(data_dims, shape_of(weight), attrs)
+    for value, want in zip(
+        (offset, mask), deform_offset_shapes(attrs, out_dims, (kh, kw)), strict=True
+    ):
+        for axis, (have, size) in enumerate(zip(shape_of(value), want, strict=True)):
+            if have == DYNAMIC or not isinstance(size, int):
+                lw.check_equal(
+                    op,
+                    RuntimeDim.of(lw, value, axis).value if have == DYNAMIC else have,
+                    size.value if isinstance(size, RuntimeDim) else size,
+                    DEFORM_MISMATCH,
+                )
+    # A `?` height or width as a float, read once (the taps' clamp).
+    last_row, last_column = (
+        size - 1 if isinstance(size, int) else _as_float(lw, (size - 1).value, ct)
+        for size in data_dims[2:]
+    )
 
     def body(b: Builder, _: Sequence[SSAValue]) -> SSAValue:
 
@@ -1430,7 +1470,7 @@ def lower_deformable_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValu
         ys = position([(p, sh), (i, dh)], -top, off_y)
         xs = position([(q, sw), (j, dw)], -left, off_x)
 
-        def taps(v: SSAValue, size: int) -> list[tuple[SSAValue, SSAValue, SSAValue]]:
+        def taps(v: SSAValue, last: int | SSAValue) -> list[tuple[SSAValue, SSAValue, SSAValue]]:
             low = emit(math.FloorOp(v))
             t = emit(arith.SubfOp(v, low))
             out = []
@@ -1441,7 +1481,11 @@ def lower_deformable_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValu
                 inside = emit(
                     arith.AndIOp(
                         emit(arith.CmpfOp(pos, f(0), "oge")),
-                        emit(arith.CmpfOp(pos, f(size - 1), "ole")),
+                        emit(
+                            arith.CmpfOp(
+                                pos, last if isinstance(last, SSAValue) else f(last), "ole"
+                            )
+                        ),
                     )
                 )
                 safe = emit(arith.SelectOp(inside, pos, f(0)))
@@ -1450,8 +1494,8 @@ def lower_deformable_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValu
             return out
 
         sample = None
-        for yi, wy, y_in in taps(ys, h):
-            for xi, wx, x_in in taps(xs, w):
+        for yi, wy, y_in in taps(ys, last_row):
+            for xi, wx, x_in in taps(xs, last_column):
                 inside = emit(arith.AndIOp(y_in, x_in))
                 v = emit(arith.SelectOp(inside, read(x, [n, chan, yi, xi]), f(0)))
                 term = emit(arith.MulfOp(emit(arith.MulfOp(wy, wx)), v))
@@ -1461,8 +1505,11 @@ def lower_deformable_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValu
 
     n, _, oh, ow = shape_of(out_t)
     cols_t = TensorType(ct, [n, c, kh, kw, oh, ow])
+    # The columns' `?` dims (N, OH, OW) are the result's.
+    sizes = [s for s in lw.result_dims() if isinstance(s, SSAValue)]
+    cols_empty = lw.insert(tensor.EmptyOp(sizes, cols_t)).results[0]
     identity = amap(6, [d(k) for k in range(6)])
-    cols = generic(lw, [], [empty(lw, cols_t)], [identity], [PARALLEL] * 6, body)[0]
+    cols = generic(lw, [], [cols_empty], [identity], [PARALLEL] * 6, body)[0]
     # out[n, o, p, q] += w[o, ci, i, j] * cols[n, (o // per_group_out) * icg + ci, i, j, p, q]
     channel = (d(1) // per_group_out) * icg + d(4)
     maps = [
@@ -1476,3 +1523,9 @@ def lower_deformable_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValu
         return b.insert(arith.AddfOp(acc, b.insert(arith.MulfOp(wv, col)).results[0])).results[0]
 
     return accumulate(lw, [weight, cols], out_t, 0.0, maps, [PARALLEL] * 4 + [REDUCTION] * 3, mac)
+
+
+def _as_float(lw: Lowerer, size: SSAValue, t: AnyFloat) -> SSAValue:
+    """An index value as a float of type t."""
+    wide = lw.insert(arith.IndexCastOp(size, i64)).results[0]
+    return lw.insert(arith.SIToFPOp(wide, t)).results[0]

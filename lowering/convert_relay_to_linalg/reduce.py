@@ -33,7 +33,7 @@ from relay_opt.dialects.relay.ops.transform import (
     collapsed_axes,
 )
 from relay_opt.dialects.relay.registry import RelayOperatorOp
-from relay_opt.dialects.relay.types import tensor_dtype
+from relay_opt.dialects.relay.types import DYNAMIC, tensor_dtype
 from relay_opt.lowering.convert_relay_to_linalg import (
     Lowerer,
     RuntimeDim,
@@ -303,8 +303,8 @@ def lower_collapse_sum(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -
 
 
 DET_UNROLLED = 12
-"""The largest matrix det lowers natively: its elimination is unrolled into scalar code
-(about M^3 operations per matrix)."""
+"""The largest matrix whose det elimination is unrolled into scalar code (about M^3
+operations per matrix); larger and `?` sizes take loops (_looped_det)."""
 
 
 @lowering(Det)
@@ -320,14 +320,10 @@ def lower_det(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValu
     elem = x.type.element_type  # pyright: ignore[reportAttributeAccessIssue]
     if not isinstance(elem, Float16Type | Float32Type | Float64Type):
         raise RelayError(f"det of {elem} matrices is not lowered (float16/32/64 are)", op)
-    m = shape_of(x)[-1]
-    if m > DET_UNROLLED:
-        raise RelayError(
-            f"det of {m}x{m} matrices is not lowered natively (up to {DET_UNROLLED}x"
-            f"{DET_UNROLLED}: the elimination is unrolled); the interpreter runs it",
-            op,
-        )
     ct = Float64Type() if isinstance(elem, Float64Type) else Float32Type()
+    rows, m = shape_of(x)[-2:]
+    if DYNAMIC in (rows, m) or m > DET_UNROLLED:
+        return _looped_det(lw, op, x, ct)
     out_t = signless(op.result.type)
     rank = len(shape_of(out_t))
 
@@ -374,3 +370,134 @@ def lower_det(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValu
     init = empty(lw, out_t)
     identity = amap(rank, [d(k) for k in range(rank)])
     return generic(lw, [init], [init], [identity, identity], [PARALLEL] * rank, body)[0]
+
+
+def _looped_det(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, ct: Attribute) -> SSAValue:
+    """det of matrices whose size is `?` (or too large to unroll): the same elimination as
+    lower_det's, in `scf.for` loops over the run-time size on a copy of the matrices in ct
+    (one per matrix, so the matrices stay independent), then the diagonal's product."""
+    from xdsl.dialects import math, memref
+    from xdsl.dialects.builtin import DYNAMIC_INDEX, Float16Type, MemRefType
+
+    from relay_opt.dialects.relay.ops.reduce import DET_NOT_SQUARE
+    from relay_opt.lowering.convert_relay_to_linalg.vision import (
+        Emitter,
+        dim,
+        owned_tensor,
+        read_buffer,
+        widen,
+    )
+
+    shape = shape_of(x)
+    rank = len(shape) - 2
+    lw.check_same_size(op, x, rank, x, rank + 1, DET_NOT_SQUARE)
+    elem = x.type.element_type  # pyright: ignore[reportAttributeAccessIssue]
+    e = Emitter(lw.builder)
+    data = read_buffer(lw, x)
+    sizes = [dim(lw, x, k) for k in range(rank + 2)]
+    m = sizes[-1]
+    dynamic = [sizes[k] for k, n in enumerate(shape) if n == DYNAMIC]
+    work = e(
+        memref.AllocOp.get(
+            ct,
+            shape=[DYNAMIC_INDEX if n == DYNAMIC else n for n in shape],
+            dynamic_sizes=dynamic,
+        )
+    )
+    out_t = MemRefType(elem, [DYNAMIC_INDEX if n == DYNAMIC else n for n in shape[:rank]])
+    out = e(
+        memref.AllocOp.get(
+            elem,
+            shape=out_t.get_shape(),
+            dynamic_sizes=[s for s, n in zip(sizes, shape[:rank], strict=False) if n == DYNAMIC],
+        )
+    )
+
+    def after(e: Emitter, start: SSAValue, body) -> None:  # noqa: ANN001
+        """for i in [start, m): body(e, i) (a loop of m - start trips)."""
+
+        def step(e: Emitter, t: SSAValue, _: Sequence[SSAValue]) -> list[SSAValue]:
+            body(e, e(arith.AddiOp(start, t)))
+            return []
+
+        e.loop(e(arith.SubiOp(m, start)), [], step)
+
+    def matrix(e: Emitter, at: list[SSAValue]) -> None:
+        def a(i: SSAValue, j: SSAValue) -> SSAValue:
+            return e.load(work, [*at, i, j])
+
+        def copy(e: Emitter, i: SSAValue) -> None:
+            after(
+                e,
+                e.index(0),
+                lambda e, j: e.store(widen(e, e.load(data, [*at, i, j]), ct), work, [*at, i, j]),
+            )
+
+        after(e, e.index(0), copy)
+        zero, one = e.const(0.0, ct), e.const(1.0, ct)
+
+        def column(e: Emitter, k: SSAValue, carried: Sequence[SSAValue]) -> list[SSAValue]:
+            (sign,) = carried
+            below = e(arith.AddiOp(k, e.index(1)))
+
+            def compare(e: Emitter, t: SSAValue, carried: Sequence[SSAValue]) -> list[SSAValue]:
+                (sign,) = carried
+                i = e(arith.AddiOp(below, t))
+                mag_i = e(math.AbsFOp(e.load(work, [*at, i, k])))
+                mag_k = e(math.AbsFOp(e.load(work, [*at, k, k])))
+                bigger = e(arith.CmpfOp(mag_i, mag_k, "ogt"))
+
+                def swap(e: Emitter) -> list[SSAValue]:
+                    def one_swap(e: Emitter, j: SSAValue) -> None:
+                        upper, lower = e.load(work, [*at, k, j]), e.load(work, [*at, i, j])
+                        e.store(lower, work, [*at, k, j])
+                        e.store(upper, work, [*at, i, j])
+
+                    after(e, k, one_swap)
+                    return []
+
+                e.if_(bigger, [], swap, lambda _: [])
+                return [e.select(bigger, e(arith.NegfOp(sign)), sign)]
+
+            [sign] = e.loop(e(arith.SubiOp(m, below)), [sign], compare)
+            pivot = e.load(work, [*at, k, k])
+            singular = e(arith.CmpfOp(pivot, zero, "oeq"))
+            divisor = e.select(singular, one, pivot)
+
+            def eliminate(e: Emitter, i: SSAValue) -> None:
+                quotient = e(arith.DivfOp(e.load(work, [*at, i, k]), divisor))
+                factor = e.select(singular, zero, quotient)
+
+                def update(e: Emitter, j: SSAValue) -> None:
+                    product = e(arith.MulfOp(factor, e.load(work, [*at, k, j])))
+                    e.store(e(arith.SubfOp(e.load(work, [*at, i, j]), product)), work, [*at, i, j])
+
+                after(e, below, update)
+
+            after(e, below, eliminate)
+            return [sign]
+
+        [sign] = e.loop(m, [one], column)
+
+        def diagonal(e: Emitter, k: SSAValue, carried: Sequence[SSAValue]) -> list[SSAValue]:
+            return [e(arith.MulfOp(carried[0], e.load(work, [*at, k, k])))]
+
+        [value] = e.loop(m, [sign], diagonal)
+        if isinstance(elem, Float16Type):
+            value = e(arith.TruncFOp(value, elem))
+        e.store(value, out, at)
+
+    def nest(e: Emitter, at: list[SSAValue]) -> None:
+        if len(at) == rank:
+            matrix(e, at)
+            return
+
+        def inner(e: Emitter, i: SSAValue, _: Sequence[SSAValue]) -> list[SSAValue]:
+            nest(e, [*at, i])
+            return []
+
+        e.loop(sizes[len(at)], [], inner)
+
+    nest(e, [])
+    lw.insert(memref.DeallocOp.get(work))
+    return owned_tensor(lw, out)

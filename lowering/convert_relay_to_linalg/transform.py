@@ -468,6 +468,13 @@ def _dynamic_broadcast_to(lw: Lowerer, op: RelayOperatorOp, x: SSAValue) -> SSAV
     is_one: dict[int, SSAValue] = {}
     for k, dim in enumerate(x_dims):
         if isinstance(dim, int):
+            if dim != 1 and not isinstance(out_dims[k + offset], int):  # a `?` target
+                lw.check_equal(
+                    op,
+                    out_dims[k + offset],
+                    dim,
+                    "a ? dimension of the target is not the data's at run time",
+                )
             continue
         size = index_value(lw, out_dims[k + offset])
         is_one[k] = lw.insert(arith.CmpiOp(dim.value, one, "eq")).results[0]
@@ -1204,10 +1211,19 @@ def lower_grid_sample(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) ->
         raise RelayError(f"image.grid_sample of {elem} data is not lowered (float16/32/64 are)", op)
     ct = Float64Type() if isinstance(elem, Float64Type) else Float32Type()
     attrs = op.attrs
-    sizes = shape_of(x)[2:]
-    k = len(sizes)
+    k = len(shape_of(x)) - 2
     rank = k + 2
     out_t = signless(op.result.type)
+    _check_grid_sample_sizes(lw, op, x, grid)
+    # Each spatial size: an int, or (`?`) its float value read once before the loops.
+    sizes: list[int | SSAValue] = [
+        size
+        if isinstance(size, int)
+        else lw.insert(
+            arith.SIToFPOp(lw.insert(arith.IndexCastOp(size.value, i64)).results[0], ct)
+        ).results[0]
+        for size in runtime_shape(lw, x)[2:]
+    ]
 
     def body(b: Builder, a: Sequence[SSAValue]) -> SSAValue:
         def emit(o):  # noqa: ANN001, ANN202
@@ -1215,7 +1231,9 @@ def lower_grid_sample(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) ->
 
         consts: dict[float, SSAValue] = {}
 
-        def f(v: float) -> SSAValue:  # each constant once per body
+        def f(v: float | SSAValue) -> SSAValue:  # each constant once per body
+            if isinstance(v, SSAValue):  # a size read at run time
+                return v
             if v not in consts:
                 consts[v] = scalar_const(b, v, ct)
             return consts[v]
@@ -1235,22 +1253,27 @@ def lower_grid_sample(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) ->
         def mul(u, v):  # noqa: ANN001, ANN202
             return emit(arith.MulfOp(u, v))
 
-        def reflect(v: SSAValue, lo: float, hi: float) -> SSAValue:
-            if hi == lo:
+        def reflect(v: SSAValue, lo: float, hi: float | SSAValue) -> SSAValue:
+            """v mirrored at lo and hi (a `?` size's hi read at run time)."""
+            if not isinstance(hi, SSAValue) and hi == lo:
                 return f(lo)
+            span = sub(f(hi), f(lo)) if isinstance(hi, SSAValue) else f(hi - lo)
             below, above = cmp("olt", v, f(lo)), cmp("ogt", v, f(hi))
             dist = sel(below, sub(f(lo), v), sub(v, f(hi)))
-            turns = emit(math.FloorOp(emit(arith.DivfOp(dist, f(hi - lo)))))
-            rem = sub(dist, mul(turns, f(hi - lo)))
+            turns = emit(math.FloorOp(emit(arith.DivfOp(dist, span))))
+            rem = sub(dist, mul(turns, span))
             half = emit(math.FloorOp(mul(turns, f(0.5))))
             odd = cmp("une", sub(turns, mul(f(2), half)), f(0))
             from_lo, from_hi = add(f(lo), rem), sub(f(hi), rem)
             mirrored = sel(below, sel(odd, from_hi, from_lo), sel(odd, from_lo, from_hi))
-            return sel(emit(arith.OrIOp(below, above)), mirrored, v)
+            mirrored = sel(emit(arith.OrIOp(below, above)), mirrored, v)
+            if isinstance(hi, SSAValue):  # a `?` size of 1 at run time: no span, lo
+                mirrored = sel(cmp("oeq", span, f(0)), f(lo), mirrored)
+            return mirrored
 
-        def safe_index(v: SSAValue, size: int) -> SSAValue:
+        def safe_index(v: SSAValue, last: SSAValue) -> SSAValue:
             v = sel(cmp("oge", v, f(0)), v, f(0))
-            v = sel(cmp("ole", v, f(size - 1)), v, f(size - 1))
+            v = sel(cmp("ole", v, last), v, last)
             return emit(arith.IndexCastOp(emit(arith.FPToSIOp(v, i64)), IndexType()))
 
         def cubic(t: SSAValue) -> list[SSAValue]:
@@ -1269,16 +1292,20 @@ def lower_grid_sample(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) ->
             g = a[1 + k - 1 - i]  # the grid's first channel is x, the last axis
             if isinstance(elem, Float16Type):
                 g = emit(arith.ExtFOp(g, ct))
+            last = f(size - 1) if isinstance(size, int) else sub(size, f(1))
             if attrs.align_corners:
-                v = mul(mul(add(g, f(1)), f(0.5)), f(size - 1))
+                v = mul(mul(add(g, f(1)), f(0.5)), last)
             else:
                 v = mul(sub(mul(add(g, f(1)), f(size)), f(1)), f(0.5))
             if attrs.method == "nearest":
                 v = emit(math.RoundEvenOp(v))
-            lo, hi = grid_sample_bounds(size, attrs.align_corners)
+            if isinstance(size, int):
+                lo, hi = grid_sample_bounds(size, attrs.align_corners)
+            else:  # grid_sample_bounds at run time
+                lo, hi = (0.0, last) if attrs.align_corners else (-0.5, sub(size, f(0.5)))
             if attrs.padding_mode == "border":
                 outside = emit(arith.OrIOp(cmp("olt", v, f(lo)), cmp("ogt", v, f(hi))))
-                low = sel(cmp("ole", v, f(size - 1)), v, f(size - 1))
+                low = sel(cmp("ole", v, last), v, last)
                 v = sel(outside, sel(cmp("oge", v, f(0)), low, f(0)), v)
             elif attrs.padding_mode == "reflection":
                 v = reflect(v, lo, hi)
@@ -1294,10 +1321,10 @@ def lower_grid_sample(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) ->
                     weights = cubic(t)
             neighbours = []
             for tap, w in zip(taps, weights, strict=True):
-                inside = emit(arith.AndIOp(cmp("oge", tap, f(0)), cmp("ole", tap, f(size - 1))))
+                inside = emit(arith.AndIOp(cmp("oge", tap, f(0)), cmp("ole", tap, last)))
                 if attrs.padding_mode == "reflection":
                     tap = reflect(tap, lo, hi)
-                neighbours.append((safe_index(tap, size), w, inside))
+                neighbours.append((safe_index(tap, last), w, inside))
             axes.append(neighbours)
 
         batch_channel = [index(b, 0), index(b, k + 1)]
@@ -1339,6 +1366,50 @@ def lower_grid_sample(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) ->
     )[0]
 
 
+def _check_grid_sample_sizes(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, grid: SSAValue) -> None:
+    """The checks grid_sample's relation leaves to run time: the grid's `?` batch and
+    channel count, and no empty `?` spatial axis of the data (nothing to clamp into)."""
+    from relay_opt.dialects.relay.ops.transform import GRID_SAMPLE_MISMATCH
+    from relay_opt.lowering.convert_relay_to_linalg import RuntimeDim
+
+    lw.check_same_size(op, x, 0, grid, 0, GRID_SAMPLE_MISMATCH)
+    k = len(shape_of(x)) - 2
+    if shape_of(grid)[1] == DYNAMIC:
+        lw.check_equal(op, RuntimeDim.of(lw, grid, 1).value, k, GRID_SAMPLE_MISMATCH)
+    zero = index_value(lw, 0)
+    for size in runtime_shape(lw, x)[2:]:
+        if not isinstance(size, int):
+            empty_axis = lw.insert(arith.CmpiOp(size.value, zero, "eq")).results[0]
+            lw.objects.fail_if(op, empty_axis, f"'image.grid_sample': {GRID_SAMPLE_MISMATCH}")
+
+
+def _check_roi_align_sizes(lw: Lowerer, op: RelayOperatorOp, x: SSAValue, rois: SSAValue) -> None:
+    """The checks roi_align's relation leaves to run time: `?` rois of 5 columns, and
+    data with an image and a pixel to clamp into when there are regions."""
+    from relay_opt.dialects.relay.ops.transform import ROI_ALIGN_NO_PIXELS, ROI_ALIGN_NOT_ROIS
+    from relay_opt.lowering.convert_relay_to_linalg import RuntimeDim
+
+    if shape_of(rois)[1] == DYNAMIC:
+        lw.check_equal(op, RuntimeDim.of(lw, rois, 1).value, 5, ROI_ALIGN_NOT_ROIS)
+    sizes = [runtime_shape(lw, x)[k] for k in (0, 2, 3)]
+    if all(isinstance(size, int) and size > 0 for size in sizes):
+        return
+    zero = index_value(lw, 0)
+    regions = index_value(lw, runtime_shape(lw, rois)[0])
+    bad = lw.insert(arith.CmpiOp(regions, zero, "ne")).results[0]
+    empty_axis = None
+    for size in sizes:
+        is_empty = lw.insert(arith.CmpiOp(index_value(lw, size), zero, "eq")).results[0]
+        empty_axis = (
+            is_empty
+            if empty_axis is None
+            else lw.insert(arith.OrIOp(empty_axis, is_empty)).results[0]
+        )
+    assert empty_axis is not None
+    bad = lw.insert(arith.AndIOp(bad, empty_axis)).results[0]
+    lw.objects.fail_if(op, bad, f"'vision.roi_align': {ROI_ALIGN_NO_PIXELS}")
+
+
 @lowering(RoiAlign)
 def lower_roi_align(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     """One loop nest over the result (roi, channel, bin row, bin column); each element reads
@@ -1358,8 +1429,26 @@ def lower_roi_align(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> S
         raise RelayError(f"vision.roi_align of {elem} data is not lowered (float16/32/64 are)", op)
     ct = Float64Type() if isinstance(elem, Float64Type) else Float32Type()
     attrs = op.attrs
-    batch, _, height, width = shape_of(x)
     rois_count = shape_of(rois)[0]
+    _check_roi_align_sizes(lw, op, x, rois)
+    # The data's batch, height and width: ints, or (`?`) their float values read once.
+    batch, height, width = (
+        size
+        if isinstance(size, int)
+        else lw.insert(
+            arith.SIToFPOp(lw.insert(arith.IndexCastOp(size.value, i64)).results[0], ct)
+        ).results[0]
+        for size in (runtime_shape(lw, x)[k] for k in (0, 2, 3))
+    )
+
+    def size_value(b: Builder, size: int | SSAValue, less: int = 0) -> SSAValue:
+        """size - less as a float of ct (a `?` size's value read before the loops)."""
+        if isinstance(size, int):
+            return scalar_const(b, size - less, ct)
+        if not less:
+            return size
+        return b.insert(arith.SubfOp(size, scalar_const(b, less, ct))).results[0]
+
     pooled_h, pooled_w = attrs.pooled_size
     out_t = signless(op.result.type)
 
@@ -1389,7 +1478,8 @@ def lower_roi_align(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> S
             for j in range(5)
         ]
         image = sel(cmp("oge", roi[0], f(0)), roi[0], f(0))
-        image = sel(cmp("ole", image, f(batch - 1)), image, f(batch - 1))
+        last_image = size_value(b, batch, 1)
+        image = sel(cmp("ole", image, last_image), image, last_image)
         image = emit(arith.IndexCastOp(emit(arith.FPToSIOp(image, i64)), IndexType()))
         offset = f(0.5 if attrs.aligned else 0.0)
         x1, y1, x2, y2 = (
@@ -1412,7 +1502,7 @@ def lower_roi_align(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> S
 
         return image, y1, x1, bin_h, bin_w, samples(bin_h), samples(bin_w)
 
-    if attrs.sample_ratio <= 0 and rois_count > 0:
+    if attrs.sample_ratio <= 0 and rois_count != 0:  # (`?`: maybe some)
         # Adaptive counts come from the data: a region over the bound is a run-time error
         # before any sampling (a hostile spatial_scale would otherwise run for hours). One
         # reduction over the regions (rois read at [r, 0] only to give the loop its range).
@@ -1446,9 +1536,10 @@ def lower_roi_align(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> S
         def sel(cond: SSAValue, u: SSAValue, v: SSAValue) -> SSAValue:
             return emit(arith.SelectOp(cond, u, v))
 
-        def safe_index(v: SSAValue, size: int) -> SSAValue:
+        def safe_index(v: SSAValue, size: int | SSAValue) -> SSAValue:
+            last = size_value(b, size, 1)
             v = sel(cmp("oge", v, f(0)), v, f(0))
-            v = sel(cmp("ole", v, f(size - 1)), v, f(size - 1))
+            v = sel(cmp("ole", v, last), v, last)
             return emit(arith.IndexCastOp(emit(arith.FPToSIOp(v, i64)), IndexType()))
 
         def as_float(i: SSAValue) -> SSAValue:
@@ -1480,18 +1571,23 @@ def lower_roi_align(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> S
             outer, b = b, lb
             ok = emit(
                 arith.AndIOp(
-                    emit(arith.AndIOp(cmp("oge", yy, f(-1)), cmp("ole", yy, f(height)))),
-                    emit(arith.AndIOp(cmp("oge", xx, f(-1)), cmp("ole", xx, f(width)))),
+                    emit(
+                        arith.AndIOp(cmp("oge", yy, f(-1)), cmp("ole", yy, size_value(b, height)))
+                    ),
+                    emit(arith.AndIOp(cmp("oge", xx, f(-1)), cmp("ole", xx, size_value(b, width)))),
                 )
             )
 
-            def taps(v: SSAValue, size: int) -> tuple[SSAValue, SSAValue, SSAValue, SSAValue]:
+            def taps(
+                v: SSAValue, size: int | SSAValue
+            ) -> tuple[SSAValue, SSAValue, SSAValue, SSAValue]:
+                end = size_value(b, size, 1)
                 v = sel(cmp("ogt", v, f(0)), v, f(0))
                 low = emit(math.FloorOp(v))
-                last = cmp("oge", low, f(size - 1))
-                low = sel(last, f(size - 1), low)
+                last = cmp("oge", low, end)
+                low = sel(last, end, low)
                 frac = sel(last, f(0), emit(arith.SubfOp(v, low)))
-                high = sel(last, f(size - 1), emit(arith.AddfOp(low, f(1))))
+                high = sel(last, end, emit(arith.AddfOp(low, f(1))))
                 return (
                     safe_index(low, size),
                     safe_index(high, size),

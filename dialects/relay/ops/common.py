@@ -40,6 +40,17 @@ def expect_tuple(t: Attribute, what: str = "operand") -> list[tuple[Shape, str]]
     return [expect_tensor(f, f"{what} field {i}") for i, f in enumerate(t.types)]
 
 
+def dims_agree(a: Sequence[int], b: Sequence[int]) -> bool:
+    """Whether two shapes can be the same at run time: one rank, each pair of dims equal or
+    one of them `?` (the lowering checks that pair when it runs)."""
+    return len(a) == len(b) and all(x == y or DYNAMIC in (x, y) for x, y in zip(a, b, strict=True))
+
+
+def joined_dims(a: Sequence[int], b: Sequence[int]) -> list[int]:
+    """The dims of two shapes that agree (dims_agree): the static one of each pair."""
+    return [y if x == DYNAMIC else x for x, y in zip(a, b, strict=True)]
+
+
 def broadcast_shapes(a: Shape, b: Shape) -> Shape:
     """numpy's broadcasting rule, with `?` dims: `?` against n is n unless n is 1."""
     out: list[int] = []

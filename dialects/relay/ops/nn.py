@@ -25,7 +25,9 @@ from relay_opt.dialects.relay.ops.common import (
     Shape,
     dim_max,
     dim_min,
+    dims_agree,
     expect_tensor,
+    joined_dims,
     normalize_axis,
     result,
     same_dims,
@@ -96,7 +98,7 @@ def check_window_lists(attrs: Attrs, names: Sequence[str], rank: int = 2) -> Non
 def window_out(
     size: int, k: int, stride: int, dilation: int, before: int, after: int, ceil_mode: bool = False
 ) -> int:
-    if DYNAMIC in (size, k):
+    if DYNAMIC in (size, k):  # a `?` weight's window too (conv2d's)
         return DYNAMIC
     span = (k - 1) * dilation + 1
     total = size + before + after - span
@@ -1091,9 +1093,9 @@ def _deform_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         )
     if not dtype.startswith("float") or {odtype, wdtype, mdtype} != {dtype}:
         raise TypeRelationError(f"deformable conv2d takes operands of one float dtype, got {dtype}")
-    if DYNAMIC in (*shape, *wshape):
+    if DYNAMIC in (shape[1], *wshape):  # a `?` batch, H and W are sized at run time
         raise TypeRelationError(
-            "deformable conv2d needs static data and weight shapes, got "
+            "deformable conv2d needs static data channels and a static weight, got "
             f"{show_shape(shape)}, {show_shape(wshape)}"
         )
     n, c, h, w = shape
@@ -1104,20 +1106,55 @@ def _deform_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
             f"deformable conv2d: {c} channels do not fit weight {show_shape(wshape)} with "
             f"groups={groups}, deformable_groups={dg}"
         )
-    (sh, sw), (dh, dw) = attrs.strides, attrs.dilation
-    top, left, bottom, right = padding4(attrs.padding)
-    oh = (h + top + bottom - (kh - 1) * dh - 1) // sh + 1
-    ow = (w + left + right - (kw - 1) * dw - 1) // sw + 1
-    if tuple(oshape) != (n, dg * kh * kw * 2, oh, ow):
+    _, _, oh, ow = deform_out(shape, wshape, attrs)
+    # A `?` dim of the data, offset or mask is checked when it runs (DEFORM_MISMATCH).
+    if not dims_agree(oshape, (n, dg * kh * kw * 2, oh, ow)):
         raise TypeRelationError(
             f"the offset must be {show_shape((n, dg * kh * kw * 2, oh, ow))}, "
             f"got {show_shape(oshape)}"
         )
-    if tuple(mshape) != (n, dg * kh * kw, oh, ow):
+    if not dims_agree(mshape, (n, dg * kh * kw, oh, ow)):
         raise TypeRelationError(
             f"the mask must be {show_shape((n, dg * kh * kw, oh, ow))}, got {show_shape(mshape)}"
         )
+    n, oh, ow = joined_dims(
+        joined_dims([n, oh, ow], [oshape[0], *oshape[2:]]), [mshape[0], *mshape[2:]]
+    )
     return result([n, oc, oh, ow], dtype)
+
+
+DEFORM_MISMATCH = "the offset or mask does not have the shape the data and weight give"
+"""The run-time error of a deformable conv2d's `?` offset or mask, interpreted and native."""
+
+
+def deform_offset_shapes(
+    attrs: Attrs, out: Sequence[Any], kernel: Sequence[int]
+) -> list[tuple[Any, ...]]:
+    """The offset's and mask's shapes for a result `out` (N, O, OH, OW: ints or run-time
+    sizes) and kernel (KH, KW)."""
+    n, _, oh, ow = out
+    taps = attrs.deformable_groups * kernel[0] * kernel[1]
+    return [(n, taps * 2, oh, ow), (n, taps, oh, ow)]
+
+
+def deform_out(shape: Sequence[Any], wshape: Sequence[int], attrs: Attrs) -> list[Any]:
+    """The result's shape (N, O, OH, OW) from the data's (ints, `?` in a type, or run-time
+    sizes in a shape function) and the static weight's."""
+    (n, _, h, w), (oc, _, kh, kw) = shape, wshape
+    (sh, sw), (dh, dw) = attrs.strides, attrs.dilation
+    top, left, bottom, right = padding4(attrs.padding)
+
+    def out(size: Any, before: int, after: int, k: int, stride: int, dilation: int) -> Any:
+        if isinstance(size, int) and size == DYNAMIC:
+            return DYNAMIC
+        return (size + (before + after - (k - 1) * dilation - 1)) // stride + 1
+
+    return [n, oc, out(h, top, bottom, kh, sh, dh), out(w, left, right, kw, sw, dw)]
+
+
+def _deform_dims(shapes: Sequence[Sequence[Any]], attrs: Attrs) -> list[Any]:
+    # The weight is static (the relation): the data's sizes give the result's.
+    return deform_out(shapes[0], shapes[2], attrs)
 
 
 def deform_sample(img: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
@@ -1146,6 +1183,9 @@ def deform_sample(img: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray
 def _deform(
     attrs: Attrs, x: np.ndarray, offset: np.ndarray, weight: np.ndarray, mask: np.ndarray
 ) -> np.ndarray:
+    out = deform_out(x.shape, weight.shape, attrs)
+    if [offset.shape, mask.shape] != deform_offset_shapes(attrs, out, weight.shape[2:]):
+        raise ValueError(f"{DEFORM_MISMATCH}: offset {offset.shape}, mask {mask.shape}")
     ct = np.float64 if x.dtype == np.float64 else np.float32
     n, c, h, w = x.shape
     oc, icg, kh, kw = weight.shape
@@ -1181,6 +1221,7 @@ def _deform(
         _deform,
         "2-d convolution whose taps are moved by `offset` (bilinear samples, 0 outside) and "
         "scaled by `mask` (DCNv2; ONNX's DeformConv)",
+        shape=_deform_dims,
     )
 )
 class ModulatedDeformableConv2D(RelayOperatorOp): ...
@@ -1192,7 +1233,7 @@ class ModulatedDeformableConv2D(RelayOperatorOp): ...
 def _max_unpool_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     shape, dtype = expect_tensor(args[0], "data")
     ishape, idtype = expect_tensor(args[1], "indices")
-    if tuple(ishape) != tuple(shape) or idtype not in ("int32", "int64"):
+    if not dims_agree(ishape, shape) or idtype not in ("int32", "int64"):
         raise TypeRelationError(
             f"max_unpool's indices are int32/int64 of the data's shape {show_shape(shape)}, "
             f"got {show_shape(ishape)} {idtype}"
@@ -1204,7 +1245,12 @@ def _max_unpool_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     return result(list(attrs.shape), dtype)
 
 
+MAX_UNPOOL_MISMATCH = "the indices' shape is not the data's at run time"
+
+
 def _max_unpool(attrs: Attrs, x: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    if x.shape != indices.shape:
+        raise ValueError(f"{MAX_UNPOOL_MISMATCH}: {indices.shape} against {x.shape}")
     size = int(np.prod(attrs.shape, dtype=np.int64))
     out = np.zeros(size, x.dtype)
     flat = indices.reshape(-1).astype(np.int64)
@@ -1226,6 +1272,7 @@ def _max_unpool(attrs: Attrs, x: np.ndarray, indices: np.ndarray) -> np.ndarray:
         _max_unpool,
         "zeros of `shape` with each data element written at its flat index (max_pool's "
         "indices; the last write to a position wins, indices outside are dropped)",
+        shape=lambda shapes, attrs: list(attrs.shape),  # noqa: ARG005
     )
 )
 class MaxUnpool(RelayOperatorOp): ...

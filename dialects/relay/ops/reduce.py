@@ -12,7 +12,13 @@ import numpy as np
 from xdsl.ir import Attribute, SSAValue
 
 from relay_opt.dialects.relay.attributes import AttrKind, Attrs, AttrSpec
-from relay_opt.dialects.relay.ops.common import expect_tensor, normalize_axis, result, show_shape
+from relay_opt.dialects.relay.ops.common import (
+    dims_agree,
+    expect_tensor,
+    normalize_axis,
+    result,
+    show_shape,
+)
 from relay_opt.dialects.relay.ops.grad import (
     DY,
     Adjoints,
@@ -265,11 +271,16 @@ class Variance(RelayOperatorOp): ...
 
 def _det_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     shape, dtype = expect_tensor(args[0], "data")
-    if len(shape) < 2 or shape[-1] != shape[-2]:
+    # A `?` side of the matrices is checked when it runs (DET_NOT_SQUARE).
+    if len(shape) < 2 or not dims_agree(shape[-1:], shape[-2:-1]):
         raise TypeRelationError(f"det takes square matrices (..., M, M), got {list(shape)}")
     if not dtype.startswith("float"):
         raise TypeRelationError(f"det takes float matrices, got {dtype}")
     return result(shape[:-2], dtype)
+
+
+DET_NOT_SQUARE = "the matrices are not square at run time"
+"""The run-time error of det's `?` matrix sides, interpreted and native."""
 
 
 def det_compute_dtype(dtype: str) -> str:
@@ -284,6 +295,8 @@ def _det(attrs: Attrs, x: np.ndarray) -> np.ndarray:
     pivot eliminates nothing (the determinant is 0)."""
     ct = np.dtype(det_compute_dtype(str(x.dtype))).type
     m = x.shape[-1]
+    if x.shape[-2] != m:
+        raise ValueError(f"{DET_NOT_SQUARE}: {x.shape}")
     a = x.astype(ct)
     a = np.array(a, copy=True)
     sign = np.ones(x.shape[:-2], ct)
@@ -313,6 +326,7 @@ def _det(attrs: Attrs, x: np.ndarray) -> np.ndarray:
         OpPattern.OPAQUE,
         _det,
         "determinant of each matrix of the last two axes (elimination with partial pivoting)",
+        shape=lambda shapes, attrs: list(shapes[0][:-2]),  # noqa: ARG005
     )
 )
 class Det(RelayOperatorOp): ...

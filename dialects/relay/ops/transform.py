@@ -16,8 +16,10 @@ from relay_opt.dialects.relay.numpy_dtypes import numpy_dtype
 from relay_opt.dialects.relay.ops.common import (
     dim_max,
     dim_min,
+    dims_agree,
     expect_tensor,
     expect_tuple,
+    joined_dims,
     normalize_axis,
     result,
     same_dims,
@@ -867,12 +869,20 @@ class ReverseSequence(RelayOperatorOp): ...
 # -- broadcast_to, tile, repeat --------------------------------------------------------------
 
 
-def _broadcast_to_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
-    from relay_opt.dialects.relay.ops.common import broadcast_shapes
+def broadcasts_to(shape: Sequence[int], target: Sequence[int]) -> bool:
+    """Whether numpy can broadcast `shape` to `target`, as far as the types tell: each dim
+    is 1 or the target's; a `?` on either side is checked when it runs (the lowering's
+    size check, numpy's error in the interpreter)."""
+    lead = len(target) - len(shape)
+    return lead >= 0 and all(
+        d in (1, t) or DYNAMIC in (d, t) for d, t in zip(shape, target[lead:], strict=True)
+    )
 
+
+def _broadcast_to_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     shape, dtype = expect_tensor(args[0], "data")
     target = tuple(attrs.shape)
-    if len(target) < len(shape) or broadcast_shapes(shape, target) != target:
+    if min(target, default=0) < 0 or not broadcasts_to(shape, target):
         raise TypeRelationError(f"cannot broadcast {show_shape(shape)} to {show_shape(target)}")
     return result(target, dtype)
 
@@ -1166,15 +1176,9 @@ class ReshapeLike(RelayOperatorOp): ...
 
 
 def _broadcast_to_like_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
-    from relay_opt.dialects.relay.ops.common import broadcast_shapes
-
     shape, dtype = expect_tensor(args[0], "data")
     target, _ = expect_tensor(args[1], "broadcast_type")
-    try:
-        fits = len(target) >= len(shape) and broadcast_shapes(shape, target) == target
-    except TypeRelationError:
-        fits = False
-    if not fits:
+    if not broadcasts_to(shape, target):
         raise TypeRelationError(f"cannot broadcast {show_shape(shape)} to {show_shape(target)}")
     return result(target, dtype)
 
@@ -1744,7 +1748,12 @@ def _grid_sample_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
             f"grid_sample with layout {attrs.layout} expects {k + 2}-d data, "
             f"got {show_shape(shape)}"
         )
-    if len(gshape) != k + 2 or gshape[1] != k or gshape[0] != shape[0]:
+    # A `?` batch or grid channel count is checked when it runs (GRID_SAMPLE_MISMATCH).
+    if (
+        len(gshape) != k + 2
+        or gshape[1] not in (k, DYNAMIC)
+        or not dims_agree(gshape[:1], shape[:1])
+    ):
         raise TypeRelationError(
             f"grid_sample's grid must be (N, {k}, out dims...) for data {show_shape(shape)}, "
             f"got {show_shape(gshape)}"
@@ -1759,7 +1768,19 @@ def _grid_sample_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         raise TypeRelationError(
             f"grid_sample of data with an empty spatial axis {show_shape(shape)}"
         )
-    return result([shape[0], shape[1], *gshape[2:]], dtype)
+    return result([*joined_dims(shape[:1], gshape[:1]), shape[1], *gshape[2:]], dtype)
+
+
+GRID_SAMPLE_MISMATCH = (
+    "the grid is not (N, spatial rank, out dims...) for the data's batch N, or a spatial "
+    "axis of the data is empty, at run time"
+)
+"""The run-time error of grid_sample's `?` dims, interpreted and native."""
+
+
+def _grid_sample_dims(shapes: Sequence[Sequence[Any]], attrs: Attrs) -> list[Any]:  # noqa: ARG001
+    data, grid = shapes
+    return [data[0], data[1], *grid[2:]]
 
 
 def grid_sample_compute_dtype(dtype: str) -> str:
@@ -1818,6 +1839,8 @@ def _cubic_weights(t: np.ndarray) -> list[np.ndarray]:
 def _grid_sample(attrs: Attrs, x: np.ndarray, grid: np.ndarray) -> np.ndarray:
     ct = np.dtype(grid_sample_compute_dtype(str(x.dtype)))
     k = x.ndim - 2
+    if grid.shape[:2] != (x.shape[0], k) or 0 in x.shape[2:]:
+        raise ValueError(f"{GRID_SAMPLE_MISMATCH}: grid {grid.shape}, data {x.shape}")
     sizes = x.shape[2:]
     n_idx = np.arange(x.shape[0]).reshape((-1,) + (1,) * k)
     axes = []  # per data axis: [(index array, weight array or None, inside array)]
@@ -1879,6 +1902,7 @@ def _grid_sample(attrs: Attrs, x: np.ndarray, grid: np.ndarray) -> np.ndarray:
         OpPattern.OPAQUE,
         _grid_sample,
         "sample data at the grid's normalized [-1, 1] positions (nearest, bilinear, bicubic)",
+        shape=_grid_sample_dims,
     )
 )
 class GridSample(RelayOperatorOp): ...
@@ -1908,7 +1932,7 @@ def _roi_align_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
     rshape, rdtype = expect_tensor(args[1], "rois")
     if len(shape) != 4 or 0 in shape[2:]:
         raise TypeRelationError(f"roi_align expects 4-d NCHW data, got {show_shape(shape)}")
-    if len(rshape) != 2 or rshape[1] != 5:
+    if len(rshape) != 2 or rshape[1] not in (5, DYNAMIC):  # a `?` 5 is checked when it runs
         raise TypeRelationError(
             f"roi_align's rois are (R, 5): batch index, x1, y1, x2, y2; got {show_shape(rshape)}"
         )
@@ -1978,9 +2002,23 @@ ROI_ALIGN_TOO_MANY = (
 """The run-time error of an adaptive sample count over the bound, interpreted and native."""
 
 
+ROI_ALIGN_NOT_ROIS = "the rois are not (R, 5) at run time"
+ROI_ALIGN_NO_PIXELS = "the regions sample data with an empty axis (no image or no pixel)"
+"""The run-time errors of roi_align's `?` dims, interpreted and native."""
+
+
+def _roi_align_dims(shapes: Sequence[Sequence[Any]], attrs: Attrs) -> list[Any]:
+    data, rois = shapes
+    return [rois[0], data[1], *attrs.pooled_size]
+
+
 def _roi_align(attrs: Attrs, x: np.ndarray, rois: np.ndarray) -> np.ndarray:
     ct = np.dtype(grid_sample_compute_dtype(str(x.dtype))).type
     _, c, h, w = x.shape
+    if rois.shape[1] != 5:
+        raise ValueError(f"{ROI_ALIGN_NOT_ROIS}: {rois.shape}")
+    if len(rois) and 0 in (x.shape[0], h, w):
+        raise ValueError(f"{ROI_ALIGN_NO_PIXELS}: {x.shape}")
     ph, pw = attrs.pooled_size
     out = np.zeros((rois.shape[0], c, ph, pw), ct)
     for r, roi in enumerate(rois):
@@ -2026,6 +2064,7 @@ def _roi_align(attrs: Attrs, x: np.ndarray, rois: np.ndarray) -> np.ndarray:
         _roi_align,
         "average (or max) of bilinear samples per bin of each region (rois: batch, x1, y1, "
         "x2, y2); max is ONNX's: the largest weighted corner term of each sample",
+        shape=_roi_align_dims,
     )
 )
 class RoiAlign(RelayOperatorOp): ...
