@@ -1,15 +1,5 @@
 // RUN: relay-opt %s -p convert-relay-to-linalg --split-input-file --verify-diagnostics | filecheck %s
 
-// An operator without a shape function (registry: `OpDef.shape`) refuses `?` dims: a
-// located error that names the operator (the interpreter runs it).
-// CHECK: errors.mlir:[[# @LINE + 2]]:3: error: 'det' with ? dimensions is not supported natively yet (the interpreter runs it: relay-run --interpret)
-relay.func @det(%x: tensor<?x3x3xf32>) -> tensor<?xf32> {
-  %0 = relay.det %x : (tensor<?x3x3xf32>) -> tensor<?xf32>
-  relay.return %0 : tensor<?xf32>
-}
-
-// -----
-
 // A convolution compiles with any `?` dims of its data and weight; its shape function
 // refuses a grouped one whose weight channels are `?` (its loops split channels by them).
 // CHECK: errors.mlir:[[# @LINE + 2]]:3: error: 'nn.conv2d' with these ? dimensions is not supported natively yet: a grouped conv2d needs static weight channels (O and I)
