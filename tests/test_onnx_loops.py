@@ -161,12 +161,10 @@ def test_a_while_loop_matches_the_reference(n: int, limit: float):
     _check(while_model(), feeds)
 
 
-@pytest.mark.parametrize("trips", [0, 1, 3])
-def test_a_loop_of_known_trips_stacks_its_scan_output(trips: int):
-    # The scan output is written in place at each iteration's row (dyn.update_slice); with
-    # 0 trips it has no row (ONNX's Scan over an empty axis does not import: its take).
-    body = helper.make_graph(
-        [helper.make_node("Add", ["v", "v"], ["v_out"]), helper.make_node("Neg", ["v"], ["seen"])],
+def _scan_body(step: onnx.NodeProto, seen: str) -> onnx.GraphProto:
+    """A Loop body over v (3 floats) that goes on, carries `step`'s v_out and scans `seen`(v)."""
+    return helper.make_graph(
+        [step, helper.make_node(seen, ["v"], ["seen"])],
         "body",
         [
             _tensor("i", TensorProto.INT64, []),
@@ -179,6 +177,13 @@ def test_a_loop_of_known_trips_stacks_its_scan_output(trips: int):
             _tensor("seen", TensorProto.FLOAT, [3]),
         ],
     )
+
+
+@pytest.mark.parametrize("trips", [0, 1, 3])
+def test_a_loop_of_known_trips_stacks_its_scan_output(trips: int):
+    # The scan output is written in place at each iteration's row (dyn.update_slice); with
+    # 0 trips it has no row (ONNX's Scan over an empty axis does not import: its take).
+    body = _scan_body(helper.make_node("Add", ["v", "v"], ["v_out"]), "Neg")
     constants = [
         helper.make_node("Constant", [], ["n"], value=numpy_helper.from_array(np.int64(trips))),
         helper.make_node("Constant", [], ["go"], value=numpy_helper.from_array(np.array(True))),
@@ -207,20 +212,7 @@ def test_a_long_loop_with_scan_outputs_runs_in_constant_stack():
     """A run-time trip count with a scan output: the step function's result has a `?` axis,
     handed back through the caller's slot, and its call is still a tail call (a jump), so
     20,000 iterations pass RELAY_OPT_MAX_DEPTH (10,000)."""
-    body = helper.make_graph(
-        [helper.make_node("Neg", ["v"], ["v_out"]), helper.make_node("Abs", ["v"], ["seen"])],
-        "body",
-        [
-            _tensor("i", TensorProto.INT64, []),
-            _tensor("c", TensorProto.BOOL, []),
-            _tensor("v", TensorProto.FLOAT, [3]),
-        ],
-        [
-            _tensor("c", TensorProto.BOOL, []),
-            _tensor("v_out", TensorProto.FLOAT, [3]),
-            _tensor("seen", TensorProto.FLOAT, [3]),
-        ],
-    )
+    body = _scan_body(helper.make_node("Neg", ["v"], ["v_out"]), "Abs")
     go = helper.make_node("Constant", [], ["go"], value=numpy_helper.from_array(np.array(True)))
     model = _model(
         [go, helper.make_node("Loop", ["n", "go", "x"], ["y", "all"], body=body)],
