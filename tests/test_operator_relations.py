@@ -662,10 +662,16 @@ def test_dyn_update_slice_writes_where_begin_says():
     got = opdef.compute(attrs, data, np.ones((2, 3)), np.array([3, 1]))
     np.testing.assert_array_equal(got[3:5, 1:4], 1)
     assert got.sum() == 6 and data.sum() == 0
-    with pytest.raises(ValueError, match="update of axis 1 at 4 writes outside"):
+    with pytest.raises(ValueError, match="axis 1 writes outside the data \\(the update at 4"):
         opdef.compute(attrs, data, np.ones((2, 3)), np.array([0, 4]))
+    with pytest.raises(ValueError, match="begin's length is not the data's rank \\(3 elements"):
+        opdef.compute(attrs, data, np.ones((2, 3)), np.array([0, 1, 2]))
+    # `?` sizes of the update and a `?`-long begin are read (and checked) when it runs.
+    dynamic = tensor_type((DYNAMIC, 6), "float32")
+    assert opdef.infer([x, dynamic, tensor_type((DYNAMIC,), "int64")], attrs) == x
     for update, message in [
-        (tensor_type((6, 1), "float32"), "must be static and fit"),
+        (tensor_type((6, 1), "float32"), "must fit in the data's"),
+        (tensor_type((DYNAMIC, 7), "float32"), "must fit in the data's"),
         (tensor_type((1, 1), "int32"), "must be a float32 tensor of the data's rank 2"),
     ]:
         with pytest.raises(TypeRelationError, match=message):

@@ -283,13 +283,14 @@ def _dyn_update_slice_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
             f"update must be a {dtype} tensor of the data's rank {len(shape)}, not "
             f"{show_shape(update)} {update_dtype}"
         )
-    if DYNAMIC in update or any(0 <= d < u for d, u in zip(shape, update, strict=True)):
+    # A `?` size (of either) is checked when it runs, with the offset read from `begin`.
+    if any(0 <= d < u for d, u in zip(shape, update, strict=True)):
         raise TypeRelationError(
-            f"update's shape {show_shape(update)} must be static and fit in the data's "
-            f"{show_shape(shape)}"
+            f"update's shape {show_shape(update)} must fit in the data's {show_shape(shape)}"
         )
     dims, index_dtype = expect_tensor(args[2], "begin")
-    if list(dims) != [len(shape)] or not index_dtype.startswith("int"):
+    # A `?` length must be the data's rank when it runs (checked then).
+    if len(dims) != 1 or dims[0] not in (len(shape), DYNAMIC) or not index_dtype.startswith("int"):
         raise TypeRelationError(
             f"begin must be a 1-D integer tensor of the data's rank {len(shape)}, not "
             f"{show_shape(dims)} {index_dtype}"
@@ -304,10 +305,14 @@ def _dyn_update_slice(x: np.ndarray, update: np.ndarray, begin: np.ndarray) -> n
 def update_slice_into(out: np.ndarray, update: np.ndarray, begin: np.ndarray) -> np.ndarray:
     """`out` with `update` written at `begin`, in place: dyn.update_slice's semantics for a
     caller that owns `out` (the interpreter, when the data is dead after the update)."""
+    if begin.shape != (out.ndim,):
+        raise ValueError(
+            f"begin's length is not the data's rank ({begin.size} elements, not {out.ndim})"
+        )
     box = []
     for axis, (b, n, dim) in enumerate(zip(begin, update.shape, out.shape, strict=True)):
         if int(b) < 0 or int(b) + n > dim:
-            raise ValueError(f"the update of axis {axis} at {int(b)} writes outside the data")
+            raise ValueError(f"axis {axis} writes outside the data (the update at {int(b)})")
         box.append(slice(int(b), int(b) + n))
     out[tuple(box)] = update
     return out
