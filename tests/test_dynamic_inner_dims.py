@@ -254,6 +254,70 @@ def test_an_update_of_run_time_sizes_that_does_not_fit_is_a_located_error(
     assert str(location_of(e.value.at)).startswith("sized.rly:")
 
 
+COLLAPSES = """
+def @main(%x: Tensor[(?, ?, ?), float32], %s: Tensor[(?, ?), float32],
+          %y: Tensor[(2, 3, 4), int32], %t: Tensor[(?, 4), int32]) {
+  (collapse_sum_like(%x, %s), collapse_sum_like(%y, %t))
+}"""
+"""collapse_sum_like to targets with `?` dims: which axes are summed (a target 1 against a
+data size that is not 1) is known at run time only."""
+
+
+def _collapse(x: np.ndarray, target: tuple[int, ...]) -> np.ndarray:
+    """numpy's un-broadcast: sum the leading axes, and keep-dims sum where the target has 1."""
+    lead = x.ndim - len(target)
+    x = x.sum(axis=tuple(range(lead)))
+    axes = tuple(k for k, t in enumerate(target) if t == 1 and x.shape[k] != 1)
+    return x.sum(axis=axes, keepdims=True)
+
+
+@pytest.mark.parametrize(
+    ("shape", "target", "rows"),
+    [
+        ((2, 3, 4), (3, 4), 3),
+        ((2, 3, 4), (1, 4), 1),
+        ((2, 3, 4), (3, 1), 1),
+        ((2, 3, 4), (1, 1), 3),
+        ((1, 1, 5), (1, 5), 1),
+        ((3, 0, 2), (1, 2), 3),
+        ((2, 0, 4), (0, 1), 1),
+        ((4, 7, 9), (7, 9), 1),
+    ],
+)
+def test_collapse_sum_like_to_run_time_sizes(shape, target, rows):
+    module, exe = _compiled(COLLAPSES)
+    rng = np.random.default_rng(sum(shape) + sum(target) + rows)
+    x, s = _random(rng, *shape), np.zeros(target, np.float32)
+    y = rng.integers(-9, 9, size=(2, 3, 4)).astype(np.int32)
+    t = np.zeros((rows, 4), np.int32)
+    _check(module, exe, [x, s, y, t], [_collapse(x, target), _collapse(y, (rows, 4))], tol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("target", "rows", "message"),
+    [
+        ((2, 4), 3, "the target's axis 0 is neither 1 nor the data's size"),
+        ((3, 0), 3, "the target's axis 1 is neither 1 nor the data's size"),
+        ((3, 4), 2, "the target's axis 0 is neither 1 nor the data's size"),
+    ],
+)
+def test_collapse_sum_like_to_a_size_neither_1_nor_the_datas_is_a_located_error(
+    target, rows, message
+):
+    module, exe = _compiled(COLLAPSES, "collapse.rly")
+    rng = np.random.default_rng(rows)
+    args = [
+        _random(rng, 2, 3, 4),
+        np.zeros(target, np.float32),
+        np.zeros((2, 3, 4), np.int32),
+        np.zeros((rows, 4), np.int32),
+    ]
+    for run in (lambda: exe(*args), lambda: interpret(module, args)):
+        with pytest.raises(RelayError, match=message) as e:
+            run()
+        assert str(location_of(e.value.at)).startswith("collapse.rly:")
+
+
 CONVOLUTIONS = """
 def @main(%x: Tensor[(?, ?, ?, ?), float32], %w: Tensor[(?, ?, ?, ?), float32],
           %t: Tensor[(?, ?, ?, ?), float32], %g: Tensor[(4, 1, 3, 3), float32],

@@ -26,9 +26,6 @@ NOT_NATIVE: dict[tuple[str, int], str] = {}
 
 
 REFUSES: dict[tuple[str, int], str] = {
-    ("collapse_sum_like", 1): (
-        "a `?` target: which axes the sum collapses (its 1s) must be known statically"
-    ),
     **{
         ("nn.modulated_deformable_conv2d", k): (
             "a `?` channel count or weight: the lowering's loops take the channels and the "

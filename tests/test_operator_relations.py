@@ -680,6 +680,25 @@ def test_dyn_update_slice_writes_where_begin_says():
         opdef.infer([x, tensor_type((1, 1), "float32"), tensor_type((3,), "int64")], attrs)
 
 
+def test_collapse_sum_like_to_a_question_mark_target_decides_at_run_time():
+    opdef = lookup("collapse_sum_like")
+    attrs = opdef.make_attrs({})
+    target = tensor_type((DYNAMIC, 1), "float32")
+    assert opdef.infer([tensor_type((2, 3, 4), "float32"), target], attrs) == target
+    with pytest.raises(TypeRelationError, match="cannot collapse"):  # the 4 is static
+        opdef.infer(
+            [tensor_type((2, 3, 4), "float32"), tensor_type((DYNAMIC, 2), "float32")], attrs
+        )
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    for shape, want in (
+        ((3, 1), x.sum(0).sum(1, keepdims=True)),
+        ((1, 1), x.sum(keepdims=True)[0]),
+    ):
+        np.testing.assert_array_equal(opdef.compute(attrs, x, np.zeros(shape, np.float32)), want)
+    with pytest.raises(ValueError, match="axis 0 is neither 1 nor the data's size \\(2, not 3\\)"):
+        opdef.compute(attrs, x, np.zeros((2, 1), np.float32))
+
+
 def test_dyn_broadcast_to_reads_its_shape_at_run_time():
     opdef = lookup("dyn.broadcast_to")
     x, attrs = tensor_type((3, 1), "float32"), opdef.make_attrs({})

@@ -1214,11 +1214,11 @@ def collapsed_axes(shape: Sequence[int], target: Sequence[int]) -> list[int]:
 
 
 def _collapse_sum_rel(shape: Shape, dtype: str, target: Shape) -> Attribute:
-    # Each target dim is 1 or the data's; a `?` data dim takes any (dyn.broadcast_to's
-    # adjoint): that is checked when it runs.
+    # Each target dim is 1 or the data's; a `?` on either side takes any (dyn.broadcast_to's
+    # adjoint; a target whose 1s are known at run time only): that is checked when it runs.
     lead = len(shape) - len(target)
     fits = lead >= 0 and all(
-        t in (1, d) or d == DYNAMIC for d, t in zip(shape[lead:], target, strict=True)
+        t in (1, d) or DYNAMIC in (d, t) for d, t in zip(shape[lead:], target, strict=True)
     )
     if not fits:
         raise TypeRelationError(
@@ -1235,6 +1235,12 @@ def _collapse_sum_like_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute
 
 
 def collapse_sum(x: np.ndarray, target: Sequence[int]) -> np.ndarray:
+    lead = x.ndim - len(target)
+    for axis, (d, t) in enumerate(zip(x.shape[lead:], target, strict=True)):
+        if t not in (1, d):  # (a `?` dim's size, known here)
+            raise ValueError(
+                f"the target's axis {axis} is neither 1 nor the data's size ({t}, not {d})"
+            )
     axes = tuple(collapsed_axes(x.shape, target))
     # As `sum` computes it (the lowering is a sum): accumulated wide, then in x's dtype.
     return np.asarray(np.sum(x, axis=axes, keepdims=True)).astype(x.dtype).reshape(target)
@@ -1248,7 +1254,8 @@ def collapse_sum(x: np.ndarray, target: Sequence[int]) -> np.ndarray:
         _collapse_sum_like_rel,
         OpPattern.COMM_REDUCE,
         lambda attrs, x, like: collapse_sum(x, like.shape),
-        "sum a broadcast tensor back to another tensor's shape",
+        "sum a broadcast tensor back to another tensor's shape (a `?` target dim: summed when "
+        "it is 1 and the data's is not, kept when they are equal, decided at run time)",
         shape=lambda shapes, attrs: list(shapes[1]),  # noqa: ARG005
     )
 )
