@@ -322,9 +322,8 @@ def _collapse_sum_at_run_time(lw: Lowerer, op: RelayOperatorOp, x: SSAValue) -> 
             window.append(size - t + 1)
             continue
         data = RuntimeDim.of(lw, x, lead + j) if size < 0 else RuntimeDim.const(lw, size)
-        goal = (
-            RuntimeDim(lw, sizes[j]) if isinstance(sizes[j], SSAValue) else RuntimeDim.const(lw, t)
-        )
+        read = sizes[j]
+        goal = RuntimeDim(lw, read) if isinstance(read, SSAValue) else RuntimeDim.const(lw, t)
         if t != 1:  # a static 1 collapses whatever the data's size
             differ = lw.insert(arith.CmpiOp(goal.value, data.value, "ne")).results[0]
             not_one = lw.insert(
