@@ -680,9 +680,10 @@ class _Function:
         self.buffers[op.result] = buffer
         if self.buffers.get(op.source) is self.written_in_place.get(op):
             return
-        if op.offsets and _runtime_strides(buffer):
+        if op.offsets and (op.sizes or _runtime_strides(buffer)):
             offsets = [self.buffers.get(o, o) for o in op.offsets]
-            _copy_at_offsets(self.b, self.input_buffer(op.source), buffer, op, offsets)
+            sizes = [self.buffers.get(s, s) for s in op.sizes]
+            _copy_at_offsets(self.b, self.input_buffer(op.source), buffer, op, offsets, sizes)
             return
         view = self.slice_of(buffer, op)
         buffer_t = buffer.type
@@ -763,11 +764,12 @@ def _copy_at_offsets(
     buffer: SSAValue,
     op: tensor.InsertSliceOp,
     offsets: list[SSAValue],
+    sizes: list[SSAValue],
 ) -> None:
-    """An insert at run-time offsets (static sizes, unit strides) into a buffer whose strides
-    are run-time sizes: a loop nest over the slice that stores each element at its offset
-    position (memref.store computes the address from the buffer's run-time sizes), in place
-    of a view with `?` strides."""
+    """An insert at run-time offsets (unit strides) into a buffer whose strides are run-time
+    sizes, or of run-time sizes (a `?`-shaped update): a loop nest over the slice that stores
+    each element at its offset position (memref.store computes the address from the buffer's
+    run-time sizes), in place of a view with `?` strides or sizes."""
     if any(s != 1 for s in op.static_strides.get_values()):
         raise RelayError("bufferize handles an insert at run-time offsets with unit strides", op)
     index = IndexType()
@@ -780,10 +782,12 @@ def _copy_at_offsets(
         next(run_time) if o == DYNAMIC_INDEX else const(b, o)
         for o in op.static_offsets.get_values()
     ]
+    run_time_sizes = iter(sizes)
     inner, positions, bodies = b, [], []
     for size in op.static_sizes.get_values():
         body = Block(arg_types=[index])
-        loop = scf.ForOp(const(inner, 0), const(inner, size), const(inner, 1), [], Region(body))
+        bound = next(run_time_sizes) if size == DYNAMIC_INDEX else const(inner, size)
+        loop = scf.ForOp(const(inner, 0), bound, const(inner, 1), [], Region(body))
         loop.location = op.location
         inner.insert(loop)
         positions.append(body.args[0])

@@ -187,6 +187,137 @@ def test_an_update_outside_question_mark_inner_dims_is_a_located_error():
         assert str(location_of(e.value.at)).startswith("update.rly:7:")
 
 
+SIZED_UPDATES = """
+def @main(%x: Tensor[(?, ?), float32], %u: Tensor[(?, ?), float32], %b: Tensor[(?), int64],
+          %y: Tensor[(6, 4), int32], %v: Tensor[(?, 2), int32], %c: Tensor[(2), int64]) {
+  %0 = add(%x, 1f);
+  (dyn.update_slice(%0, %u, %b), dyn.update_slice(%x, %u, %b), dyn.update_slice(%y, %v, %c))
+}"""
+"""Updates whose sizes are read at run time (a `?` update) at a `?`-long begin: in place,
+into a copy of a parameter, into static data (a `?` first dim of the update only)."""
+
+
+@pytest.mark.parametrize(
+    ("shape", "update", "begin", "rows", "at"),
+    [
+        ((1, 1), (1, 1), [0, 0], 1, [5, 2]),
+        ((4, 7), (2, 3), [1, 4], 3, [2, 1]),
+        ((5, 3), (0, 2), [5, 1], 0, [6, 0]),
+        ((9, 6), (9, 6), [0, 0], 6, [0, 2]),
+    ],
+)
+def test_update_slice_of_run_time_sizes(shape, update, begin, rows, at):
+    module, exe = _compiled(SIZED_UPDATES)
+    rng = np.random.default_rng(sum(shape) + rows)
+    x, u = _random(rng, *shape), _random(rng, *update)
+    y = rng.integers(-9, 9, size=(6, 4)).astype(np.int32)
+    v = rng.integers(-9, 9, size=(rows, 2)).astype(np.int32)
+    b, c = np.array(begin, np.int64), np.array(at, np.int64)
+    box = tuple(slice(o, o + n) for o, n in zip(begin, update, strict=True))
+    want_x, want_plus, want_y = x.copy(), x + 1, y.copy()
+    want_x[box], want_plus[box] = u, u
+    want_y[at[0] : at[0] + rows, at[1] : at[1] + 2] = v
+    before = x.copy()
+    _check(module, exe, [x, u, b, y, v, c], [want_plus, want_x, want_y], tol=0)
+    np.testing.assert_array_equal(x, before)  # the caller's array is not written
+
+
+@pytest.mark.parametrize(
+    ("update", "begin", "rows", "message"),
+    [
+        ((3, 1), [2, 0], 1, "axis 0 writes outside the data"),
+        ((1, 3), [0, 2], 1, "axis 1 writes outside the data"),
+        ((1, 1), [0, 0], 7, "axis 0 writes outside the data"),
+        ((1, 1), [0], 1, "begin's length is not the data's rank"),
+        ((1, 1), [0, 0, 0], 1, "begin's length is not the data's rank"),
+    ],
+)
+def test_an_update_of_run_time_sizes_that_does_not_fit_is_a_located_error(
+    update, begin, rows, message
+):
+    # The compiled code reports it at the operator; the interpreter raises at the same place.
+    module, exe = _compiled(SIZED_UPDATES, "sized.rly")
+    rng = np.random.default_rng(len(begin) + rows)
+    args = [
+        _random(rng, 4, 4),
+        _random(rng, *update),
+        np.array(begin, np.int64),
+        np.zeros((6, 4), np.int32),
+        np.zeros((rows, 2), np.int32),
+        np.array([0, 0], np.int64),
+    ]
+    with pytest.raises(RelayError, match=message) as e:
+        exe(*args)
+    assert str(location_of(e.value.at)).startswith("sized.rly:")
+    with pytest.raises(RelayError, match=message) as e:
+        interpret(module, args)
+    assert str(location_of(e.value.at)).startswith("sized.rly:")
+
+
+COLLAPSES = """
+def @main(%x: Tensor[(?, ?, ?), float32], %s: Tensor[(?, ?), float32],
+          %y: Tensor[(2, 3, 4), int32], %t: Tensor[(?, 4), int32]) {
+  (collapse_sum_like(%x, %s), collapse_sum_like(%y, %t))
+}"""
+"""collapse_sum_like to targets with `?` dims: which axes are summed (a target 1 against a
+data size that is not 1) is known at run time only."""
+
+
+def _collapse(x: np.ndarray, target: tuple[int, ...]) -> np.ndarray:
+    """numpy's un-broadcast: sum the leading axes, and keep-dims sum where the target has 1."""
+    lead = x.ndim - len(target)
+    x = x.sum(axis=tuple(range(lead)))
+    axes = tuple(k for k, t in enumerate(target) if t == 1 and x.shape[k] != 1)
+    return x.sum(axis=axes, keepdims=True)
+
+
+@pytest.mark.parametrize(
+    ("shape", "target", "rows"),
+    [
+        ((2, 3, 4), (3, 4), 3),
+        ((2, 3, 4), (1, 4), 1),
+        ((2, 3, 4), (3, 1), 1),
+        ((2, 3, 4), (1, 1), 3),
+        ((1, 1, 5), (1, 5), 1),
+        ((3, 0, 2), (1, 2), 3),
+        ((2, 0, 4), (0, 1), 1),
+        ((4, 7, 9), (7, 9), 1),
+    ],
+)
+def test_collapse_sum_like_to_run_time_sizes(shape, target, rows):
+    module, exe = _compiled(COLLAPSES)
+    rng = np.random.default_rng(sum(shape) + sum(target) + rows)
+    x, s = _random(rng, *shape), np.zeros(target, np.float32)
+    y = rng.integers(-9, 9, size=(2, 3, 4)).astype(np.int32)
+    t = np.zeros((rows, 4), np.int32)
+    _check(module, exe, [x, s, y, t], [_collapse(x, target), _collapse(y, (rows, 4))], tol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("target", "rows", "message"),
+    [
+        ((2, 4), 3, "the target's axis 0 is neither 1 nor the data's size"),
+        ((3, 0), 3, "the target's axis 1 is neither 1 nor the data's size"),
+        ((3, 4), 2, "the target's axis 0 is neither 1 nor the data's size"),
+    ],
+)
+def test_collapse_sum_like_to_a_size_neither_1_nor_the_datas_is_a_located_error(
+    target, rows, message
+):
+    module, exe = _compiled(COLLAPSES, "collapse.rly")
+    rng = np.random.default_rng(rows)
+    args = [
+        _random(rng, 2, 3, 4),
+        np.zeros(target, np.float32),
+        np.zeros((2, 3, 4), np.int32),
+        np.zeros((rows, 4), np.int32),
+    ]
+    for run in (lambda: exe(*args), lambda: interpret(module, args)):
+        with pytest.raises(RelayError, match=message) as e:
+            run()
+        assert str(location_of(e.value.at)).startswith("collapse.rly:")
+
+
 CONVOLUTIONS = """
 def @main(%x: Tensor[(?, ?, ?, ?), float32], %w: Tensor[(?, ?, ?, ?), float32],
           %t: Tensor[(?, ?, ?, ?), float32], %g: Tensor[(4, 1, 3, 3), float32],

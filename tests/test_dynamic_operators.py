@@ -26,11 +26,6 @@ NOT_NATIVE: dict[tuple[str, int], str] = {}
 
 
 REFUSES: dict[tuple[str, int], str] = {
-    ("collapse_sum_like", 1): (
-        "a `?` target: which axes the sum collapses (its 1s) must be known statically"
-    ),
-    ("dyn.update_slice", 1): "the update's shape must be static (insert_slice's sizes)",
-    ("dyn.update_slice", 2): "begin's length is the data's rank: it must be static",
     **{
         ("nn.modulated_deformable_conv2d", k): (
             "a `?` channel count or weight: the lowering's loops take the channels and the "

@@ -662,16 +662,41 @@ def test_dyn_update_slice_writes_where_begin_says():
     got = opdef.compute(attrs, data, np.ones((2, 3)), np.array([3, 1]))
     np.testing.assert_array_equal(got[3:5, 1:4], 1)
     assert got.sum() == 6 and data.sum() == 0
-    with pytest.raises(ValueError, match="update of axis 1 at 4 writes outside"):
+    with pytest.raises(ValueError, match="axis 1 writes outside the data \\(the update at 4"):
         opdef.compute(attrs, data, np.ones((2, 3)), np.array([0, 4]))
+    with pytest.raises(ValueError, match="begin's length is not the data's rank \\(3 elements"):
+        opdef.compute(attrs, data, np.ones((2, 3)), np.array([0, 1, 2]))
+    # `?` sizes of the update and a `?`-long begin are read (and checked) when it runs.
+    dynamic = tensor_type((DYNAMIC, 6), "float32")
+    assert opdef.infer([x, dynamic, tensor_type((DYNAMIC,), "int64")], attrs) == x
     for update, message in [
-        (tensor_type((6, 1), "float32"), "must be static and fit"),
+        (tensor_type((6, 1), "float32"), "must fit in the data's"),
+        (tensor_type((DYNAMIC, 7), "float32"), "must fit in the data's"),
         (tensor_type((1, 1), "int32"), "must be a float32 tensor of the data's rank 2"),
     ]:
         with pytest.raises(TypeRelationError, match=message):
             opdef.infer([x, update, index], attrs)
     with pytest.raises(TypeRelationError, match="begin must be a 1-D integer tensor"):
         opdef.infer([x, tensor_type((1, 1), "float32"), tensor_type((3,), "int64")], attrs)
+
+
+def test_collapse_sum_like_to_a_question_mark_target_decides_at_run_time():
+    opdef = lookup("collapse_sum_like")
+    attrs = opdef.make_attrs({})
+    target = tensor_type((DYNAMIC, 1), "float32")
+    assert opdef.infer([tensor_type((2, 3, 4), "float32"), target], attrs) == target
+    with pytest.raises(TypeRelationError, match="cannot collapse"):  # the 4 is static
+        opdef.infer(
+            [tensor_type((2, 3, 4), "float32"), tensor_type((DYNAMIC, 2), "float32")], attrs
+        )
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    for shape, want in (
+        ((3, 1), x.sum(0).sum(1, keepdims=True)),
+        ((1, 1), x.sum(keepdims=True)[0]),
+    ):
+        np.testing.assert_array_equal(opdef.compute(attrs, x, np.zeros(shape, np.float32)), want)
+    with pytest.raises(ValueError, match="axis 0 is neither 1 nor the data's size \\(2, not 3\\)"):
+        opdef.compute(attrs, x, np.zeros((2, 1), np.float32))
 
 
 def test_dyn_broadcast_to_reads_its_shape_at_run_time():

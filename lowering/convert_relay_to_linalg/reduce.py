@@ -6,8 +6,8 @@ import math as pymath
 from collections.abc import Sequence
 
 from xdsl.builder import Builder
-from xdsl.dialects import arith
-from xdsl.dialects.builtin import IndexType, IntegerType, TensorType, i64
+from xdsl.dialects import arith, tensor
+from xdsl.dialects.builtin import IndexType, IntegerType, TensorType, i8, i64
 from xdsl.ir import Attribute, SSAValue
 
 from relay_opt.diagnostics import RelayError
@@ -288,7 +288,10 @@ def lower_variance(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SS
 
 @lowering(CollapseSumLike, CollapseSumTo)
 def lower_collapse_sum(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
-    """A sum over the collapsed axes (kept), reshaped to the target shape."""
+    """A sum over the collapsed axes (kept), reshaped to the target shape; to a target with
+    `?` dims, whose collapsed axes are known at run time only, `_collapse_sum_at_run_time`."""
+    if DYNAMIC in shape_of(op.result.type):
+        return _collapse_sum_at_run_time(lw, op, args[0])
 
     def build(b: RelayBuilder, op: RelayOperatorOp) -> SSAValue:
         x = op.operands[0]
@@ -300,6 +303,63 @@ def lower_collapse_sum(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -
         return b.call(Reshape, summed, newshape=list(target))
 
     return lower_through_relay(lw, op, build)
+
+
+def _collapse_sum_at_run_time(lw: Lowerer, op: RelayOperatorOp, x: SSAValue) -> SSAValue:
+    """collapse_sum_like to a target with `?` dims: one reduction whose data index along a
+    target axis is o + r, o the result's index and r a reduction loop of d - t + 1 steps
+    (d the data's size, t the target's): a summed axis (t = 1) runs r over the data's d, a kept
+    one (t = d) runs it once, at o. Both read at run time, so one kernel serves either case,
+    with no branch per axis; each axis where t is neither 1 nor d is a located error first.
+    The leading axes the target lacks are plain reduction loops."""
+    shape, target = shape_of(x), shape_of(op.result.type)
+    dtype = tensor_dtype(op.operands[0].type)  # pyright: ignore[reportArgumentType]
+    lead, rank = len(shape) - len(target), len(target)
+    sizes = lw.result_dims()  # the target's, read for the result (its shape function)
+    window: list[int | RuntimeDim] = []
+    for j, (size, t) in enumerate(zip(shape[lead:], target, strict=True)):
+        if size >= 0 and t >= 0:
+            window.append(size - t + 1)
+            continue
+        data = RuntimeDim.of(lw, x, lead + j) if size < 0 else RuntimeDim.const(lw, size)
+        read = sizes[j]
+        goal = RuntimeDim(lw, read) if isinstance(read, SSAValue) else RuntimeDim.const(lw, t)
+        if t != 1:  # a static 1 collapses whatever the data's size
+            differ = lw.insert(arith.CmpiOp(goal.value, data.value, "ne")).results[0]
+            not_one = lw.insert(
+                arith.CmpiOp(goal.value, RuntimeDim.const(lw, 1).value, "ne")
+            ).results[0]
+            bad = lw.insert(arith.AndIOp(differ, not_one)).results[0]
+            lw.objects.fail_if(
+                op,
+                bad,
+                f"'{op.opdef.name}': the target's axis {j} is neither 1 nor the data's size",
+            )
+        window.append(data - goal + 1)
+    # Loops: the result's axes (parallel), the leading axes, then the windows (reductions).
+    loops = 2 * rank + lead
+    # Bytes: the window is never read, but bufferize allocates it (freed after the kernel).
+    window_t = TensorType(i8, [n if isinstance(n, int) else DYNAMIC for n in window])
+    window_sizes = [n.value for n in window if not isinstance(n, int)]
+    window_value = lw.insert(tensor.EmptyOp(window_sizes, window_t)).results[0]
+    maps = [
+        amap(
+            loops,
+            [
+                *(d(rank + i) for i in range(lead)),
+                *(d(j) + d(rank + lead + j) for j in range(rank)),
+            ],
+        ),
+        amap(loops, [d(rank + lead + j) for j in range(rank)]),
+        amap(loops, [d(j) for j in range(rank)]),
+    ]
+    start = reduction_identity("sum", dtype, signless(x.type).element_type)  # pyright: ignore[reportAttributeAccessIssue]
+
+    def body(b: Builder, a: Sequence[SSAValue]) -> SSAValue:
+        return BINARY[Add](Scalar(b, dtype), a[2], a[0])
+
+    iterators = [PARALLEL] * rank + [REDUCTION] * (lead + rank)
+    return accumulate(lw, [x, window_value], op.result.type, start, maps, iterators, body)
 
 
 DET_UNROLLED = 12

@@ -368,8 +368,10 @@ def lower_dyn_strided_slice(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValu
 @lowering(DynUpdateSlice)
 def lower_dyn_update_slice(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAValue:
     """A `tensor.insert_slice` at the offsets read from `begin`, each checked first: the
-    slice must lie inside the data. bufferize writes it into the data's buffer when the
-    data dies here (a loop's accumulator), else into a copy."""
+    slice must lie inside the data. A `?` size of the update is its run-time size (the
+    insert's dynamic size); a `?`-long `begin` must hold the data's rank elements. bufferize
+    writes it into the data's buffer when the data dies here (a loop's accumulator), else
+    into a copy."""
     from xdsl.dialects import arith
 
     data, update, begin_t = args
@@ -381,12 +383,23 @@ def lower_dyn_update_slice(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue
     def const(v: int) -> SSAValue:
         return emit(arith.ConstantOp.from_int_and_width(v, IndexType()))
 
-    offsets = []
+    def size_of(value: SSAValue, k: int, static: int) -> SSAValue:
+        return const(static) if static >= 0 else emit(tensor.DimOp(value, const(k)))
+
+    rank = len(update_shape)
+    if shape_of(begin_t)[0] == DYNAMIC:
+        lw.check_equal(
+            op, emit(tensor.DimOp(begin_t, const(0))), rank, "begin's length is not the data's rank"
+        )
+    offsets, sizes = [], []
     for k, (size, dim) in enumerate(zip(update_shape, shape_of(data), strict=True)):
         element = emit(tensor.ExtractOp(begin_t, [const(k)], begin_t.type.element_type))  # pyright: ignore
         offsets.append(emit(arith.IndexCastOp(element, IndexType())))
-        extent = const(dim) if dim >= 0 else emit(tensor.DimOp(data, const(k)))
-        last = emit(arith.SubiOp(extent, const(size)))  # the largest offset that fits
+        extent = size_of(data, k, dim)
+        written = size_of(update, k, size)
+        if size < 0:
+            sizes.append(written)
+        last = emit(arith.SubiOp(extent, written))  # the largest offset that fits
         bad = emit(
             arith.OrIOp(
                 emit(arith.CmpiOp(offsets[k], const(0), "slt")),
@@ -394,7 +407,7 @@ def lower_dyn_update_slice(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue
             )
         )
         lw.objects.fail_if(op, bad, f"'dyn.update_slice': axis {k} writes outside the data")
-    insert = tensor.InsertSliceOp.get(update, data, update_shape, offsets=offsets)
+    insert = tensor.InsertSliceOp.get(update, data, update_shape, offsets=offsets, sizes=sizes)
     return emit(insert)
 
 

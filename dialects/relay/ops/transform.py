@@ -283,13 +283,14 @@ def _dyn_update_slice_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
             f"update must be a {dtype} tensor of the data's rank {len(shape)}, not "
             f"{show_shape(update)} {update_dtype}"
         )
-    if DYNAMIC in update or any(0 <= d < u for d, u in zip(shape, update, strict=True)):
+    # A `?` size (of either) is checked when it runs, with the offset read from `begin`.
+    if any(0 <= d < u for d, u in zip(shape, update, strict=True)):
         raise TypeRelationError(
-            f"update's shape {show_shape(update)} must be static and fit in the data's "
-            f"{show_shape(shape)}"
+            f"update's shape {show_shape(update)} must fit in the data's {show_shape(shape)}"
         )
     dims, index_dtype = expect_tensor(args[2], "begin")
-    if list(dims) != [len(shape)] or not index_dtype.startswith("int"):
+    # A `?` length must be the data's rank when it runs (checked then).
+    if len(dims) != 1 or dims[0] not in (len(shape), DYNAMIC) or not index_dtype.startswith("int"):
         raise TypeRelationError(
             f"begin must be a 1-D integer tensor of the data's rank {len(shape)}, not "
             f"{show_shape(dims)} {index_dtype}"
@@ -304,10 +305,14 @@ def _dyn_update_slice(x: np.ndarray, update: np.ndarray, begin: np.ndarray) -> n
 def update_slice_into(out: np.ndarray, update: np.ndarray, begin: np.ndarray) -> np.ndarray:
     """`out` with `update` written at `begin`, in place: dyn.update_slice's semantics for a
     caller that owns `out` (the interpreter, when the data is dead after the update)."""
+    if begin.shape != (out.ndim,):
+        raise ValueError(
+            f"begin's length is not the data's rank ({begin.size} elements, not {out.ndim})"
+        )
     box = []
     for axis, (b, n, dim) in enumerate(zip(begin, update.shape, out.shape, strict=True)):
         if int(b) < 0 or int(b) + n > dim:
-            raise ValueError(f"the update of axis {axis} at {int(b)} writes outside the data")
+            raise ValueError(f"axis {axis} writes outside the data (the update at {int(b)})")
         box.append(slice(int(b), int(b) + n))
     out[tuple(box)] = update
     return out
@@ -1209,11 +1214,11 @@ def collapsed_axes(shape: Sequence[int], target: Sequence[int]) -> list[int]:
 
 
 def _collapse_sum_rel(shape: Shape, dtype: str, target: Shape) -> Attribute:
-    # Each target dim is 1 or the data's; a `?` data dim takes any (dyn.broadcast_to's
-    # adjoint): that is checked when it runs.
+    # Each target dim is 1 or the data's; a `?` on either side takes any (dyn.broadcast_to's
+    # adjoint; a target whose 1s are known at run time only): that is checked when it runs.
     lead = len(shape) - len(target)
     fits = lead >= 0 and all(
-        t in (1, d) or d == DYNAMIC for d, t in zip(shape[lead:], target, strict=True)
+        t in (1, d) or DYNAMIC in (d, t) for d, t in zip(shape[lead:], target, strict=True)
     )
     if not fits:
         raise TypeRelationError(
@@ -1230,6 +1235,12 @@ def _collapse_sum_like_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute
 
 
 def collapse_sum(x: np.ndarray, target: Sequence[int]) -> np.ndarray:
+    lead = x.ndim - len(target)
+    for axis, (d, t) in enumerate(zip(x.shape[lead:], target, strict=True)):
+        if t not in (1, d):  # (a `?` dim's size, known here)
+            raise ValueError(
+                f"the target's axis {axis} is neither 1 nor the data's size ({t}, not {d})"
+            )
     axes = tuple(collapsed_axes(x.shape, target))
     # As `sum` computes it (the lowering is a sum): accumulated wide, then in x's dtype.
     return np.asarray(np.sum(x, axis=axes, keepdims=True)).astype(x.dtype).reshape(target)
@@ -1243,7 +1254,8 @@ def collapse_sum(x: np.ndarray, target: Sequence[int]) -> np.ndarray:
         _collapse_sum_like_rel,
         OpPattern.COMM_REDUCE,
         lambda attrs, x, like: collapse_sum(x, like.shape),
-        "sum a broadcast tensor back to another tensor's shape",
+        "sum a broadcast tensor back to another tensor's shape (a `?` target dim: summed when "
+        "it is 1 and the data's is not, kept when they are equal, decided at run time)",
         shape=lambda shapes, attrs: list(shapes[1]),  # noqa: ARG005
     )
 )
