@@ -448,15 +448,13 @@ def _conv2d_shape(shapes: Sequence[Sequence[Any]], attrs: Attrs) -> list[Any]:
     """The shape function of conv2d. A blocked layout: `spatial_dims` (a `?` batch, H, W).
     NCHW, NHWC and the layouts computed through them: any `?` dim of the data or the weight
     (the output channels are the weight's O; each output H, W `window_out_dim` of the data's
-    size and the weight's kernel, either read at run time), except that a grouped
-    convolution needs the weight's O and I static (its loops split the channels by them)."""
+    size and the weight's kernel, either read at run time); a grouped one's channels per
+    group are checked and computed when it runs."""
     if conv2d_blocks(attrs) is not None:
         return list(spatial_dims(_conv2d_rel)(shapes, attrs))
     data, weight = shapes
     kernel = attrs.kernel_layout
-    out_c, in_per_group, kh, kw = (weight[kernel.index(a)] for a in "OIHW")
-    if attrs.groups != 1 and not (isinstance(out_c, int) and isinstance(in_per_group, int)):
-        raise TypeRelationError("a grouped conv2d needs static weight channels (O and I)")
+    out_c, _, kh, kw = (weight[kernel.index(a)] for a in "OIHW")
     layout = attrs.data_layout
     top, left, bottom, right = padding4(attrs.padding)
     (sh, sw), (dh, dw) = attrs.strides, attrs.dilation
@@ -490,6 +488,11 @@ def conv2d_nchw(
     dh, dw = dilation
     oh = (hp - (kh - 1) * dh - 1) // sh + 1
     ow = (wp - (kw - 1) * dw - 1) // sw + 1
+    # The type relation's checks, for `?` channels (the lowering's run-time errors' text)
+    if cin != cpg * groups:
+        raise TypeRelationError("the data's channels differ from the weight's")
+    if cout % groups:
+        raise TypeRelationError(f"the weight's output channels do not split into {groups} groups")
     out = np.zeros((n, cout, oh, ow), dtype=acc)
     opg = cout // groups
     for g in range(groups):
@@ -635,12 +638,10 @@ def _conv2d_transpose_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
 def _conv2d_transpose_shape(shapes: Sequence[Sequence[Any]], attrs: Attrs) -> list[Any]:
     """The shape function of conv2d_transpose: any `?` dim of the data or the weight (IOHW),
     the output channels the weight's O times the groups and each output size
-    `transpose_out` of the data's size and the weight's kernel, either read at run time;
-    a grouped one needs the weight's I and O static (its loops split the channels by them)."""
+    `transpose_out` of the data's size and the weight's kernel, either read at run time
+    (a grouped one's channels per group are checked and computed when it runs)."""
     data, weight = shapes
     w_in, opg, kh, kw = weight
-    if attrs.groups != 1 and not (isinstance(w_in, int) and isinstance(opg, int)):
-        raise TypeRelationError("a grouped conv2d_transpose needs static weight channels (I and O)")
     top, left, bottom, right = padding4(attrs.padding)
     (sh, sw), (dh, dw), (oph, opw) = attrs.strides, attrs.dilation, attrs.output_padding
     windows = ((data[2], kh, sh, dh, top, bottom, oph), (data[3], kw, sw, dw, left, right, opw))
@@ -658,6 +659,11 @@ def _conv2d_transpose(attrs: Attrs, x: np.ndarray, w: np.ndarray) -> np.ndarray:
     n, cin, h, wd = x.shape
     _, opg, kh, kw = w.shape
     g = attrs.groups
+    # The type relation's checks, for `?` channels (the lowering's run-time errors' text)
+    if w.shape[0] != cin:
+        raise TypeRelationError("the data's channels differ from the weight's")
+    if cin % g:
+        raise TypeRelationError(f"the data's channels do not split into {g} groups")
     cpg = cin // g
     top, left, bottom, right = padding4(attrs.padding)
     (sh, sw), (dh, dw), (oph, opw) = attrs.strides, attrs.dilation, attrs.output_padding
