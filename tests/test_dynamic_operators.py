@@ -31,14 +31,6 @@ REFUSES: dict[tuple[str, int], str] = {
     ),
     ("dyn.update_slice", 1): "the update's shape must be static (insert_slice's sizes)",
     ("dyn.update_slice", 2): "begin's length is the data's rank: it must be static",
-    **{
-        ("nn.modulated_deformable_conv2d", k): (
-            "a `?` channel count or weight: the lowering's loops take the channels and the "
-            "kernel from the types (a `?` batch, height and width, offset or mask are "
-            "checked when it runs)"
-        )
-        for k in (0, 2)
-    },
 }
 """(operator, operand) pairs whose type relation refuses that operand's dims all `?`, each
 with the reason (docs/native-dynamic-shapes.md, "Limits")."""

@@ -34,6 +34,7 @@ from relay_opt.dialects.relay.ir_helpers import shape_of
 from relay_opt.dialects.relay.ops.common import normalize_axis
 from relay_opt.dialects.relay.ops.elementwise import Add, Cast, Maximum, Multiply
 from relay_opt.dialects.relay.ops.nn import (
+    DEFORM_CHANNELS,
     DEFORM_MISMATCH,
     MAX_UNPOOL_MISMATCH,
     AvgPool2D,
@@ -382,7 +383,13 @@ def lower_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
             (_size(lw, w, 2 if nhwc else 1) * attrs.groups).value,
             what,
         )
-        opg_rt = _groups_split(lw, op, out_c, attrs.groups, "the weight's output channels")
+        opg_rt = _groups_split(
+            lw,
+            op,
+            out_c,
+            attrs.groups,
+            f"the weight's output channels do not split into {attrs.groups} groups",
+        )
         # at least 1: indices divided by it never trap (no output is made for 0 channels)
         opg_rt = opg_rt.max(1).value
         x = _pad_spatial(lw, x, padding4(attrs.padding), 0.0, attrs.data_layout)
@@ -421,14 +428,12 @@ def _size(lw: Lowerer, v: SSAValue, axis: int) -> RuntimeDim:
 
 
 def _groups_split(
-    lw: Lowerer, op: RelayOperatorOp, channels: RuntimeDim, groups: int, what: str
+    lw: Lowerer, op: RelayOperatorOp, channels: RuntimeDim, groups: int, message: str
 ) -> RuntimeDim:
     """channels / groups, after a run-time check that the groups split the channels (the
-    type relation's check, for a `?` count)."""
+    type relation's check, for a `?` count; `message` its error)."""
     per_group = channels // groups
-    lw.check_equal(
-        op, (per_group * groups).value, channels.value, f"{what} do not split into {groups} groups"
-    )
+    lw.check_equal(op, (per_group * groups).value, channels.value, message)
     return per_group
 
 
@@ -613,7 +618,13 @@ def lower_conv2d_transpose(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue
     )
     xp = _zero_inserted(lw, x, (sh, sw), before, buffer)
     if attrs.groups != 1 and min(w_in, opg) < 0:
-        cpg_rt = _groups_split(lw, op, _size(lw, x, 1), attrs.groups, "the data's channels")
+        cpg_rt = _groups_split(
+            lw,
+            op,
+            _size(lw, x, 1),
+            attrs.groups,
+            f"the data's channels do not split into {attrs.groups} groups",
+        )
         return _grouped_conv2d_transpose_at_run_time(lw, op, xp, w, cpg_rt.value, kernel)
     cpg = (w_in if cin < 0 else cin) // attrs.groups
     # loops: n, o, y, x, c (within the group), i, j; the weight is IOHW, read flipped.
@@ -1548,18 +1559,30 @@ def lower_deformable_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValu
     attrs = op.attrs
     _, c, h, w = shape_of(x)
     oc, icg, kh, kw = shape_of(weight)
-    per_group_out = oc // attrs.groups
-    per_offset_group = c // attrs.deformable_groups
     (sh, sw), (dh, dw) = attrs.strides, attrs.dilation
     top, left, _, _ = padding4(attrs.padding)
     out_t = signless(op.result.type)
-    # The offset's and mask's dims against those the data gives (the weight is static), each
-    # checked when it runs where either side is `?`; a window larger than a `?` input gives
-    # a negative size no offset has.
     data_dims = [n if n >= 0 else RuntimeDim.of(lw, x, k) for k, n in enumerate(shape_of(x))]
-    out_dims = deform_out(data_dims, shape_of(weight), attrs)
+    weight_dims = [
+        n if n >= 0 else RuntimeDim.of(lw, weight, k) for k, n in enumerate(shape_of(weight))
+    ]
+    groups, dg = attrs.groups, attrs.deformable_groups
+    if min(c, oc, icg) >= 0:
+        per_group_out: int | SSAValue = oc // groups
+        per_offset_group: int | SSAValue = c // dg
+    else:  # `?` channels: the relation's checks when it runs, the group sizes read then
+        channels = _size(lw, x, 1)
+        lw.check_equal(op, channels.value, (_size(lw, weight, 1) * groups).value, DEFORM_CHANNELS)
+        # at least 1: indices divided by them never trap (no column is made for 0 channels)
+        out_c = _size(lw, weight, 0)
+        per_group_out = _groups_split(lw, op, out_c, groups, DEFORM_CHANNELS).max(1).value
+        per_offset_group = _groups_split(lw, op, channels, dg, DEFORM_CHANNELS).max(1).value
+    # The offset's and mask's dims against those the data and weight give, each checked when
+    # it runs where either side is `?`; a window larger than a `?` input gives a negative
+    # size no offset has.
+    out_dims = deform_out(data_dims, weight_dims, attrs)
     for value, want in zip(
-        (offset, mask), deform_offset_shapes(attrs, out_dims, (kh, kw)), strict=True
+        (offset, mask), deform_offset_shapes(attrs, out_dims, weight_dims[2:]), strict=True
     ):
         for axis, (have, size) in enumerate(zip(shape_of(value), want, strict=True)):
             if have == DYNAMIC or not isinstance(size, int):
@@ -1569,6 +1592,11 @@ def lower_deformable_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValu
                     size.value if isinstance(size, RuntimeDim) else size,
                     DEFORM_MISMATCH,
                 )
+    # The kernel's taps and width for the offset's channel, read once where `?`.
+    kernel_taps, kernel_width = (
+        k if isinstance(k, int) else k.value
+        for k in (weight_dims[2] * weight_dims[3], weight_dims[3])
+    )
     # A `?` height or width as a float, read once (the taps' clamp).
     last_row, last_column = (
         size - 1 if isinstance(size, int) else _as_float(lw, (size - 1).value, ct)
@@ -1590,16 +1618,18 @@ def lower_deformable_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValu
             v = emit(tensor.ExtractOp(t, at, elem))
             return emit(arith.ExtFOp(v, ct)) if isinstance(elem, Float16Type) else v
 
-        def lin(terms: list[tuple[SSAValue, int]], const: int) -> SSAValue:
-            """sum(value * k) + const, in index arithmetic."""
+        def lin(terms: list[tuple[SSAValue, int | SSAValue]], const: int) -> SSAValue:
+            """sum(value * k) + const, in index arithmetic (k a constant or a run-time size)."""
             total = ic(const)
             for v, k in terms:
-                total = emit(arith.AddiOp(total, emit(arith.MuliOp(v, ic(k)))))
+                factor = k if isinstance(k, SSAValue) else ic(k)
+                total = emit(arith.AddiOp(total, emit(arith.MuliOp(v, factor))))
             return total
 
         n, chan, i, j, p, q = (index(b, k) for k in range(6))
-        og = emit(arith.DivUIOp(chan, ic(per_offset_group)))
-        tap = lin([(og, kh * kw), (i, kw), (j, 1)], 0)
+        divisor = per_offset_group
+        og = emit(arith.DivUIOp(chan, divisor if isinstance(divisor, SSAValue) else ic(divisor)))
+        tap = lin([(og, kernel_taps), (i, kernel_width), (j, 1)], 0)
         off_y = read(offset, [n, lin([(tap, 2)], 0), p, q])
         off_x = read(offset, [n, lin([(tap, 2)], 1), p, q])
         scale = read(mask, [n, tap, p, q])
@@ -1646,11 +1676,15 @@ def lower_deformable_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValu
 
     n, _, oh, ow = shape_of(out_t)
     cols_t = TensorType(ct, [n, c, kh, kw, oh, ow])
-    # The columns' `?` dims (N, OH, OW) are the result's.
-    sizes = [s for s in lw.result_dims() if isinstance(s, SSAValue)]
+    # The columns' `?` dims: N, OH, OW the result's, C, KH, KW the data's and weight's.
+    result_n, _, result_h, result_w = lw.result_dims()
+    col_dims = [result_n, data_dims[1], *weight_dims[2:], result_h, result_w]
+    sizes = [s if isinstance(s, SSAValue) else s.value for s in col_dims if not isinstance(s, int)]
     cols_empty = lw.insert(tensor.EmptyOp(sizes, cols_t)).results[0]
     identity = amap(6, [d(k) for k in range(6)])
     cols = generic(lw, [], [cols_empty], [identity], [PARALLEL] * 6, body)[0]
+    if isinstance(per_group_out, SSAValue):  # `?` channels: the group's column read by index
+        return _deform_contraction_at_run_time(lw, op, weight, cols, per_group_out, out_t)
     # out[n, o, p, q] += w[o, ci, i, j] * cols[n, (o // per_group_out) * icg + ci, i, j, p, q]
     channel = (d(1) // per_group_out) * icg + d(4)
     maps = [
@@ -1664,6 +1698,32 @@ def lower_deformable_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValu
         return b.insert(arith.AddfOp(acc, b.insert(arith.MulfOp(wv, col)).results[0])).results[0]
 
     return accumulate(lw, [weight, cols], out_t, 0.0, maps, [PARALLEL] * 4 + [REDUCTION] * 3, mac)
+
+
+def _deform_contraction_at_run_time(
+    lw: Lowerer,
+    op: RelayOperatorOp,
+    weight: SSAValue,
+    cols: SSAValue,
+    per_group_out: SSAValue,
+    out_t: Attribute,
+) -> SSAValue:
+    """lower_deformable_conv2d's contraction for `?` channels: out[n, o, p, q] += w[o, ci,
+    i, j] * cols[n, group(o) * icg + ci, i, j, p, q], the column's channel computed in the
+    body from the run-time group sizes (an indexing map cannot divide by them)."""
+    from relay_opt.lowering.convert_relay_to_linalg.structured import index
+
+    icg = _size(lw, weight, 1).value
+
+    def mac(b: Builder, a: Sequence[SSAValue]) -> SSAValue:
+        wv, acc = a  # float16 weights arrive widened
+        channel, _ = _group_channel(b, index(b, 1), index(b, 4), per_group_out, icg)
+        at = [index(b, 0), channel, index(b, 5), index(b, 6), index(b, 2), index(b, 3)]
+        col = _extracted(b, cols, at, acc)
+        return b.insert(arith.AddfOp(acc, b.insert(arith.MulfOp(wv, col)).results[0])).results[0]
+
+    maps = [amap(7, [d(1), d(4), d(5), d(6)]), amap(7, [d(0), d(1), d(2), d(3)])]
+    return accumulate(lw, [weight], out_t, 0.0, maps, [PARALLEL] * 4 + [REDUCTION] * 3, mac)
 
 
 def _as_float(lw: Lowerer, size: SSAValue, t: AnyFloat) -> SSAValue:

@@ -1099,29 +1099,35 @@ def _deform_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         )
     if not dtype.startswith("float") or {odtype, wdtype, mdtype} != {dtype}:
         raise TypeRelationError(f"deformable conv2d takes operands of one float dtype, got {dtype}")
-    if DYNAMIC in (shape[1], *wshape):  # a `?` batch, H and W are sized at run time
-        raise TypeRelationError(
-            "deformable conv2d needs static data channels and a static weight, got "
-            f"{show_shape(shape)}, {show_shape(wshape)}"
-        )
     n, c, h, w = shape
     oc, icg, kh, kw = wshape
     groups, dg = attrs.groups, attrs.deformable_groups
-    if groups < 1 or dg < 1 or c != icg * groups or oc % groups or c % dg or 0 in (h, w):
+    # What a `?` dim leaves open is checked when it runs (DEFORM_CHANNELS, DEFORM_MISMATCH).
+    if (
+        groups < 1
+        or dg < 1
+        or DYNAMIC not in (c, icg)
+        and c != icg * groups
+        or oc != DYNAMIC
+        and oc % groups
+        or c != DYNAMIC
+        and c % dg
+        or 0 in (h, w)
+    ):
         raise TypeRelationError(
-            f"deformable conv2d: {c} channels do not fit weight {show_shape(wshape)} with "
-            f"groups={groups}, deformable_groups={dg}"
+            f"deformable conv2d: {'?' if c == DYNAMIC else c} channels do not fit weight "
+            f"{show_shape(wshape)} with groups={groups}, deformable_groups={dg}"
         )
     _, _, oh, ow = deform_out(shape, wshape, attrs)
-    # A `?` dim of the data, offset or mask is checked when it runs (DEFORM_MISMATCH).
-    if not dims_agree(oshape, (n, dg * kh * kw * 2, oh, ow)):
+    taps = DYNAMIC if DYNAMIC in (kh, kw) else dg * kh * kw
+    pairs = DYNAMIC if taps == DYNAMIC else taps * 2
+    if not dims_agree(oshape, (n, pairs, oh, ow)):
         raise TypeRelationError(
-            f"the offset must be {show_shape((n, dg * kh * kw * 2, oh, ow))}, "
-            f"got {show_shape(oshape)}"
+            f"the offset must be {show_shape((n, pairs, oh, ow))}, got {show_shape(oshape)}"
         )
-    if not dims_agree(mshape, (n, dg * kh * kw, oh, ow)):
+    if not dims_agree(mshape, (n, taps, oh, ow)):
         raise TypeRelationError(
-            f"the mask must be {show_shape((n, dg * kh * kw, oh, ow))}, got {show_shape(mshape)}"
+            f"the mask must be {show_shape((n, taps, oh, ow))}, got {show_shape(mshape)}"
         )
     n, oh, ow = joined_dims(
         joined_dims([n, oh, ow], [oshape[0], *oshape[2:]]), [mshape[0], *mshape[2:]]
@@ -1131,6 +1137,9 @@ def _deform_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
 
 DEFORM_MISMATCH = "the offset or mask does not have the shape the data and weight give"
 """The run-time error of a deformable conv2d's `?` offset or mask, interpreted and native."""
+
+DEFORM_CHANNELS = "the data's channels do not fit the weight, groups and deformable_groups"
+"""The run-time error of a deformable conv2d's `?` channels or weight, interpreted and native."""
 
 
 def deform_offset_shapes(
@@ -1143,15 +1152,15 @@ def deform_offset_shapes(
     return [(n, taps * 2, oh, ow), (n, taps, oh, ow)]
 
 
-def deform_out(shape: Sequence[Any], wshape: Sequence[int], attrs: Attrs) -> list[Any]:
-    """The result's shape (N, O, OH, OW) from the data's (ints, `?` in a type, or run-time
-    sizes in a shape function) and the static weight's."""
+def deform_out(shape: Sequence[Any], wshape: Sequence[Any], attrs: Attrs) -> list[Any]:
+    """The result's shape (N, O, OH, OW) from the data's and the weight's (ints, `?` in a
+    type, or run-time sizes in a shape function)."""
     (n, _, h, w), (oc, _, kh, kw) = shape, wshape
     (sh, sw), (dh, dw) = attrs.strides, attrs.dilation
     top, left, bottom, right = padding4(attrs.padding)
 
-    def out(size: Any, before: int, after: int, k: int, stride: int, dilation: int) -> Any:
-        if isinstance(size, int) and size == DYNAMIC:
+    def out(size: Any, before: int, after: int, k: Any, stride: int, dilation: int) -> Any:
+        if any(isinstance(v, int) and v == DYNAMIC for v in (size, k)):
             return DYNAMIC
         return (size + (before + after - (k - 1) * dilation - 1)) // stride + 1
 
@@ -1159,7 +1168,7 @@ def deform_out(shape: Sequence[Any], wshape: Sequence[int], attrs: Attrs) -> lis
 
 
 def _deform_dims(shapes: Sequence[Sequence[Any]], attrs: Attrs) -> list[Any]:
-    # The weight is static (the relation): the data's sizes give the result's.
+    # The data's and the weight's sizes give the result's.
     return deform_out(shapes[0], shapes[2], attrs)
 
 
@@ -1189,6 +1198,10 @@ def deform_sample(img: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray
 def _deform(
     attrs: Attrs, x: np.ndarray, offset: np.ndarray, weight: np.ndarray, mask: np.ndarray
 ) -> np.ndarray:
+    (c, (oc, icg, _, _)), groups = (x.shape[1], weight.shape), attrs.groups
+    dg = attrs.deformable_groups
+    if c != icg * groups or oc % groups or c % dg:  # the relation's check, for `?` channels
+        raise TypeRelationError(DEFORM_CHANNELS)
     out = deform_out(x.shape, weight.shape, attrs)
     if [offset.shape, mask.shape] != deform_offset_shapes(attrs, out, weight.shape[2:]):
         raise ValueError(f"{DEFORM_MISMATCH}: offset {offset.shape}, mask {mask.shape}")
