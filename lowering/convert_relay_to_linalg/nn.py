@@ -1618,7 +1618,7 @@ def lower_deformable_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValu
             v = emit(tensor.ExtractOp(t, at, elem))
             return emit(arith.ExtFOp(v, ct)) if isinstance(elem, Float16Type) else v
 
-        def lin(terms: list[tuple[SSAValue, int | SSAValue]], const: int) -> SSAValue:
+        def lin(terms: Sequence[tuple[SSAValue, int | SSAValue]], const: int) -> SSAValue:
             """sum(value * k) + const, in index arithmetic (k a constant or a run-time size)."""
             total = ic(const)
             for v, k in terms:

@@ -1143,10 +1143,10 @@ DEFORM_CHANNELS = "the data's channels do not fit the weight, groups and deforma
 
 
 def deform_offset_shapes(
-    attrs: Attrs, out: Sequence[Any], kernel: Sequence[int]
+    attrs: Attrs, out: Sequence[Any], kernel: Sequence[Any]
 ) -> list[tuple[Any, ...]]:
-    """The offset's and mask's shapes for a result `out` (N, O, OH, OW: ints or run-time
-    sizes) and kernel (KH, KW)."""
+    """The offset's and mask's shapes for a result `out` (N, O, OH, OW) and kernel (KH, KW):
+    ints or run-time sizes."""
     n, _, oh, ow = out
     taps = attrs.deformable_groups * kernel[0] * kernel[1]
     return [(n, taps * 2, oh, ow), (n, taps, oh, ow)]
