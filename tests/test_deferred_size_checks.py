@@ -1,6 +1,6 @@
 """Operators whose type relations leave a size check to run time (issue 12): broadcast_to,
 image.grid_sample, nn.max_unpool, vision.roi_align and a deformable conv2d's offset and
-mask with `?` dims, each compiled ONCE and run at several run-time sizes against the
+mask with `?` dims (and its `?` channels and weight), each compiled ONCE and run at several run-time sizes against the
 reference interpreter; sizes that disagree at run time are the same located error compiled
 and interpreted (docs/native-dynamic-shapes.md)."""
 
@@ -71,6 +71,14 @@ def @main(%x: Tensor[(?, 4, ?, ?), float32], %o: Tensor[(?, 16, ?, ?), float32],
   nn.modulated_deformable_conv2d(%x, %o, %w, %m, padding=[1, 0, 1, 1], strides=[2, 1],
     dilation=[1, 2], groups=2, deformable_groups=2)
 }""",
+    # `?` channels and a `?` weight: the groups' sizes, the kernel and the offset's taps
+    # read at run time, the relation's channel checks made then.
+    "deformable_weights": """
+def @main(%x: Tensor[(?, ?, ?, ?), float32], %o: Tensor[(?, ?, ?, ?), float32],
+          %w: Tensor[(?, ?, ?, ?), float32], %m: Tensor[(?, ?, ?, ?), float32]) {
+  nn.modulated_deformable_conv2d(%x, %o, %w, %m, padding=[1, 0, 1, 1], strides=[2, 1],
+    dilation=[1, 2], groups=2, deformable_groups=2)
+}""",
 }
 
 
@@ -133,6 +141,19 @@ def _sizes(name: str, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]
             "w": rng.standard_normal((6, 2, 2, 2)).astype(f),
             "m": rng.uniform(0, 1, (batch, 8, oh, ow)).astype(f),
         }
+    if name == "deformable_weights":
+        batch, c, h, w, per_group, kh, kw = [
+            (1, 2, 4, 5, 1, 1, 2),
+            (2, 4, 5, 6, 2, 2, 2),
+            (1, 8, 6, 4, 3, 3, 1),
+        ][n]
+        oh, ow = (h + 2 - (kh - 1) - 1) // 2 + 1, w + 1 - (kw - 1) * 2
+        return {
+            "x": rng.standard_normal((batch, c, h, w)).astype(f),
+            "o": rng.uniform(-2, 2, (batch, 2 * kh * kw * 2, oh, ow)).astype(f),
+            "w": rng.standard_normal((2 * per_group, c // 2, kh, kw)).astype(f),
+            "m": rng.uniform(0, 1, (batch, 2 * kh * kw, oh, ow)).astype(f),
+        }
     assert name == "deformable"
     return {
         "x": rng.standard_normal((1, 2, 5, 5)).astype(f),
@@ -188,6 +209,10 @@ def test_broadcast_to_matches_numpy():
         ("deformable_spatial", {"x": (2, 4, 6, 6)}, "the offset or mask does not have"),
         ("deformable_spatial", {"m": (2, 8, 3, 4)}, "the offset or mask does not have"),
         ("deformable_spatial", {"x": (2, 4, 5, 1)}, "the offset or mask does not have"),
+        ("deformable_weights", {"w": (4, 3, 2, 2)}, "the data's channels do not fit the weight"),
+        ("deformable_weights", {"w": (3, 2, 2, 2)}, "the data's channels do not fit the weight"),
+        ("deformable_weights", {"w": (4, 2, 1, 2)}, "the offset or mask does not have"),
+        ("deformable_weights", {"o": (2, 8, 3, 5)}, "the offset or mask does not have"),
     ],
 )
 def test_sizes_that_disagree_at_run_time_are_located_errors(name, bad, message):

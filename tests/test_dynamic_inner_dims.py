@@ -352,20 +352,26 @@ def _conv_reference(x, w, strides, padding, dilation, groups=1):  # noqa: ANN001
     return out
 
 
-def _transposed_reference(x, w, strides, padding, dilation, extra):  # noqa: ANN001, ANN202
-    """Each input element adds its kernel-weighted copy at y * stride + i * dilation; the
-    result is that sum cropped by the padding (and grown by output_padding)."""
+def _transposed_reference(x, w, strides, padding, dilation, extra, groups=1):  # noqa: ANN001, ANN202
+    """Each input element adds its kernel-weighted copy at y * stride + i * dilation (into
+    its group's output channels); the result is that sum cropped by the padding (and grown
+    by output_padding)."""
     (sh, sw), (dh, dw), (top, left, bottom, right), (eh, ew) = strides, dilation, padding, extra
-    n, _, h, wd = x.shape
-    _, o, kh, kw = w.shape
+    n, cin, h, wd = x.shape
+    _, opg, kh, kw = w.shape
+    cpg, o = cin // groups, opg * groups
     oh = (h - 1) * sh + (kh - 1) * dh + 1 - top - bottom + eh
     ow = (wd - 1) * sw + (kw - 1) * dw + 1 - left - right + ew
     full = np.zeros((n, o, top + oh + kh * dh + h * sh, left + ow + kw * dw + wd * sw))
-    for r in range(h):
-        for s in range(wd):
-            for i in range(kh):
-                for j in range(kw):
-                    full[:, :, r * sh + i * dh, s * sw + j * dw] += x[:, :, r, s] @ w[:, :, i, j]
+    for g in range(groups):
+        ins, outs = slice(g * cpg, (g + 1) * cpg), slice(g * opg, (g + 1) * opg)
+        for r in range(h):
+            for s in range(wd):
+                for i in range(kh):
+                    for j in range(kw):
+                        full[:, outs, r * sh + i * dh, s * sw + j * dw] += (
+                            x[:, ins, r, s] @ w[ins, :, i, j]
+                        )
     return full[:, :, top : top + oh, left : left + ow]
 
 
@@ -447,3 +453,76 @@ def test_squeezing_a_question_mark_axis_that_is_not_1_is_a_located_error_in_both
         with pytest.raises(RelayError) as e:
             run()
         assert str(location_of(e.value.at)).startswith("squeeze.rly:3:3")
+
+
+GROUPED = """
+def @main(%x: Tensor[(?, ?, ?, ?), float32], %w: Tensor[(?, ?, ?, ?), float32],
+          %t: Tensor[(?, ?, ?, ?), float32], %y: Tensor[(?, ?, ?, ?), float32],
+          %k: Tensor[(?, ?, ?, ?), float32]) {
+  (nn.conv2d(%x, %w, groups=GROUPS, strides=[2, 1], dilation=[1, 2], padding=[2, 1, 0, 2]),
+   nn.conv2d(%y, %k, groups=GROUPS, data_layout="NHWC", kernel_layout="HWIO", padding=[1, 1]),
+   nn.conv2d_transpose(%x, %t, groups=GROUPS, strides=[2, 3], padding=[1, 0, 2, 1],
+     output_padding=[1, 0], dilation=[1, 2]))
+}"""
+"""Grouped convolutions whose weights' channels (and kernels) are `?`: the channels per
+group are computed when they run."""
+
+
+@pytest.mark.parametrize(
+    ("groups", "n", "c", "h", "w", "opg", "kh", "kw"),
+    [
+        (1, 1, 3, 5, 6, 2, 3, 3),
+        (2, 2, 4, 5, 4, 3, 2, 3),
+        (4, 1, 8, 6, 5, 1, 3, 1),
+        (4, 1, 4, 4, 4, 1, 3, 3),  # depthwise: a channel per group
+        (2, 0, 6, 5, 5, 2, 1, 2),
+    ],
+)
+def test_grouped_convolutions_with_question_mark_weights(groups, n, c, h, w, opg, kh, kw):
+    module, exe = _compiled(GROUPED.replace("GROUPS", str(groups)))
+    rng = np.random.default_rng(groups + n + c + h)
+    x, y = _random(rng, n, c, h, w), _random(rng, n, h, w, c)
+    weight = _random(rng, opg * groups, c // groups, kh, kw)
+    k = _random(rng, kh, kw, c // groups, opg * groups)
+    t = _random(rng, c, opg, kh, kw)
+    nhwc = _conv_reference(
+        y.transpose(0, 3, 1, 2), k.transpose(3, 2, 0, 1), (1, 1), (1,) * 4, (1, 1), groups
+    )
+    want = [
+        _conv_reference(x, weight, (2, 1), (2, 1, 0, 2), (1, 2), groups),
+        nhwc.transpose(0, 2, 3, 1),
+        _transposed_reference(x, t, (2, 3), (1, 0, 2, 1), (1, 2), (1, 0), groups),
+    ]
+    _check(module, exe, [x, weight, t, y, k], want, tol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("entry", "shapes", "message"),
+    [
+        ("main", ((1, 4, 3, 3), (3, 2, 1, 1)), "the weight's output channels do not split into 2"),
+        ("main", ((1, 4, 3, 3), (4, 3, 1, 1)), "the data's channels differ from the weight's"),
+        ("transposed", ((1, 3, 3, 3), (3, 2, 1, 1)), "the data's channels do not split into 2"),
+        ("transposed", ((1, 4, 3, 3), (2, 2, 1, 1)), "the data's channels differ from the weight"),
+    ],
+)
+def test_grouped_channels_that_do_not_split_are_located_errors(entry, shapes, message):
+    # natively and in the interpreter alike
+    module, _ = _compiled(
+        """
+def @main(%x: Tensor[(?, ?, ?, ?), float32], %w: Tensor[(?, ?, ?, ?), float32]) {
+  nn.conv2d(%x, %w, groups=2)
+}
+def @transposed(%x: Tensor[(?, ?, ?, ?), float32], %w: Tensor[(?, ?, ?, ?), float32]) {
+  nn.conv2d_transpose(%x, %w, groups=2)
+}""",
+        "groups.rly",
+    )
+    exe = compile(module, opt=0, cache=False, entry=entry)
+    x, w = (np.ones(s, np.float32) for s in shapes)
+    line = 4 if entry == "main" else 7
+    with pytest.raises(RelayError, match=message) as e:
+        exe(x, w)
+    assert str(location_of(e.value.at)).startswith(f"groups.rly:{line}:3")
+    with pytest.raises(RelayError, match=message) as e:
+        interpret(module, [x, w], entry=entry)
+    assert str(location_of(e.value.at)).startswith(f"groups.rly:{line}:3")

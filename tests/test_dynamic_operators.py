@@ -25,16 +25,7 @@ NOT_NATIVE: dict[tuple[str, int], str] = {}
 `?`, each with the reason (docs/native-dynamic-shapes.md, "Limits")."""
 
 
-REFUSES: dict[tuple[str, int], str] = {
-    **{
-        ("nn.modulated_deformable_conv2d", k): (
-            "a `?` channel count or weight: the lowering's loops take the channels and the "
-            "kernel from the types (a `?` batch, height and width, offset or mask are "
-            "checked when it runs)"
-        )
-        for k in (0, 2)
-    },
-}
+REFUSES: dict[tuple[str, int], str] = {}
 """(operator, operand) pairs whose type relation refuses that operand's dims all `?`, each
 with the reason (docs/native-dynamic-shapes.md, "Limits")."""
 

@@ -291,20 +291,6 @@ def @main(%x: Tensor[(?, 3), float32]) {
             np.testing.assert_allclose(g, w, rtol=1e-6)
 
 
-def test_dims_a_shape_function_refuses_are_a_located_error():
-    module = load_program(
-        HEADER
-        + "def @main(%x: Tensor[(1, 4, 5, 5), float32], %w: Tensor[(?, 2, 3, 3), float32]) {\n"
-        "  nn.conv2d(%x, %w, groups=2)\n}\n",
-        "relay",
-        filename="conv.rly",
-    ).module
-    with pytest.raises(RelayError, match="'nn.conv2d' with these \\? dimensions") as e:
-        compile(module, opt=0, cache=False)
-    assert "a grouped conv2d needs static weight channels (O and I)" in str(e.value)
-    assert str(location_of(e.value.at)) == "conv.rly:3:3"
-
-
 NO_SHAPE_FUNCTION = {
     "full": "its result's shape is an attribute and its one operand a scalar: never `?`",
     "ones": "no operands; its shape is an attribute",

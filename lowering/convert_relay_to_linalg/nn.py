@@ -34,6 +34,7 @@ from relay_opt.dialects.relay.ir_helpers import shape_of
 from relay_opt.dialects.relay.ops.common import normalize_axis
 from relay_opt.dialects.relay.ops.elementwise import Add, Cast, Maximum, Multiply
 from relay_opt.dialects.relay.ops.nn import (
+    DEFORM_CHANNELS,
     DEFORM_MISMATCH,
     MAX_UNPOOL_MISMATCH,
     AvgPool2D,
@@ -369,10 +370,30 @@ def lower_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
     if any(n < 0 for n in (*shape_of(x)[1:], kh, kw)):  # `?` spatial dims: windows must fit
         check_windows(lw, op, x, w)
     # A `?` channel count (the data's, the weight's I) is checked against the other's: the
-    # loops read it from the data (the shape function keeps a grouped weight static).
+    # loops read it from the data; a grouped weight's `?` channels split the loops' channels
+    # by sizes read at run time.
     channel_axis, what = 3 if nhwc else 1, "the data's channels differ from the weight's"
     if attrs.groups == 1:
         lw.check_same_size(op, x, channel_axis, w, 2 if nhwc else 1, what)
+    elif min(cout, cpg) < 0:  # grouped, `?` weight channels: the groups' sizes at run time
+        out_c = _size(lw, w, 3 if nhwc else 0)
+        lw.check_equal(
+            op,
+            _size(lw, x, channel_axis).value,
+            (_size(lw, w, 2 if nhwc else 1) * attrs.groups).value,
+            what,
+        )
+        opg_rt = _groups_split(
+            lw,
+            op,
+            out_c,
+            attrs.groups,
+            f"the weight's output channels do not split into {attrs.groups} groups",
+        )
+        # at least 1: indices divided by it never trap (no output is made for 0 channels)
+        opg_rt = opg_rt.max(1).value
+        x = _pad_spatial(lw, x, padding4(attrs.padding), 0.0, attrs.data_layout)
+        return _grouped_conv2d_at_run_time(lw, op, x, w, opg_rt, nhwc)
     elif shape_of(x)[channel_axis] < 0:
         in_c = RuntimeDim.of(lw, x, channel_axis).value
         lw.check_equal(op, in_c, cpg * attrs.groups, what)
@@ -398,6 +419,85 @@ def lower_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue]) -> SSAV
     return accumulate(
         lw, [x, w], op.result.type, 0, maps, [PARALLEL] * 4 + [REDUCTION] * 3, _mac(_dtype(op))
     )
+
+
+def _size(lw: Lowerer, v: SSAValue, axis: int) -> RuntimeDim:
+    """v's size along axis as a run-time value (a constant for a static dim)."""
+    n = shape_of(v)[axis]
+    return RuntimeDim.const(lw, n) if n >= 0 else RuntimeDim.of(lw, v, axis)
+
+
+def _groups_split(
+    lw: Lowerer, op: RelayOperatorOp, channels: RuntimeDim, groups: int, message: str
+) -> RuntimeDim:
+    """channels / groups, after a run-time check that the groups split the channels (the
+    type relation's check, for a `?` count; `message` its error)."""
+    per_group = channels // groups
+    lw.check_equal(op, (per_group * groups).value, channels.value, message)
+    return per_group
+
+
+def _group_channel(
+    b: Builder, out: SSAValue, inner: SSAValue, out_per_group: SSAValue, in_per_group: SSAValue
+) -> tuple[SSAValue, SSAValue]:
+    """For output channel `out` and channel `inner` within its group, group sizes read at
+    run time (an affine map cannot divide by them): the input channel (out's group *
+    in_per_group + inner) and out's place in its group."""
+    group = b.insert(arith.DivUIOp(out, out_per_group)).results[0]
+    start = b.insert(arith.MuliOp(group, in_per_group)).results[0]
+    channel = b.insert(arith.AddiOp(start, inner)).results[0]
+    first = b.insert(arith.MuliOp(group, out_per_group)).results[0]
+    return channel, b.insert(arith.SubiOp(out, first)).results[0]
+
+
+def _extracted(b: Builder, t: SSAValue, coords: Sequence[SSAValue], like: SSAValue) -> SSAValue:
+    """t[coords], widened to `like`'s float type (a 16-bit float accumulates in float32)."""
+    element = t.type.element_type  # pyright: ignore[reportAttributeAccessIssue]
+    value = b.insert(tensor.ExtractOp(t, list(coords), element)).results[0]
+    if value.type != like.type:
+        value = b.insert(arith.ExtFOp(value, like.type)).results[0]  # pyright: ignore[reportArgumentType]
+    return value
+
+
+def _affine_index(b: Builder, terms: Sequence[tuple[int, int]]) -> SSAValue:
+    """sum(index(loop) * factor) over (loop, factor) terms, in the body of a generic."""
+    from relay_opt.lowering.convert_relay_to_linalg.structured import index
+
+    total: SSAValue | None = None
+    for loop, factor in terms:
+        term = index(b, loop)
+        if factor != 1:
+            term = b.insert(arith.MuliOp(term, scalar_const(b, factor, IndexType()))).results[0]
+        total = term if total is None else b.insert(arith.AddiOp(total, term)).results[0]
+    assert total is not None
+    return total
+
+
+def _grouped_conv2d_at_run_time(
+    lw: Lowerer, op: RelayOperatorOp, x: SSAValue, w: SSAValue, opg: SSAValue, nhwc: bool
+) -> SSAValue:
+    """A grouped conv2d whose weight's channels are `?`: the loops (n, o, y, x, c within the
+    group, i, j) take o, y, x from the result and c, i, j from the weight; the body reads the
+    padded data at the channel of o's group, computed from the run-time group sizes."""
+    from relay_opt.lowering.convert_relay_to_linalg.structured import index
+
+    attrs = op.attrs
+    (sh, sw), (dh, dw) = attrs.strides, attrs.dilation
+    cpg = _size(lw, w, 2 if nhwc else 1).value
+    mac = _mac(_dtype(op))
+
+    def body(b: Builder, a: Sequence[SSAValue]) -> SSAValue:
+        channel, _ = _group_channel(b, index(b, 1), index(b, 4), opg, cpg)
+        rows = _affine_index(b, [(2, sh), (5, dh)])
+        cols = _affine_index(b, [(3, sw), (6, dw)])
+        coords = [index(b, 0), rows, cols, channel] if nhwc else [index(b, 0), channel, rows, cols]
+        return mac(b, [_extracted(b, x, coords, a[1]), a[0], a[1]])
+
+    if nhwc:
+        maps = [amap(7, [d(5), d(6), d(4), d(1)]), amap(7, [d(0), d(2), d(3), d(1)])]
+    else:
+        maps = [amap(7, [d(1), d(4), d(5), d(6)]), amap(7, [d(0), d(1), d(2), d(3)])]
+    return accumulate(lw, [w], op.result.type, 0, maps, [PARALLEL] * 4 + [REDUCTION] * 3, body)
 
 
 def _zero_inserted(
@@ -497,14 +597,9 @@ def lower_conv2d_transpose(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue
         lw.objects.fail_if(
             op, empty_output, "'nn.conv2d_transpose': the padding leaves an empty output"
         )
-    # Sizes read at run time where the types leave them `?`: the channels in a group (the
-    # data's, or the weight's I when grouped: the shape function keeps it static then) and
-    # the kernel.
+    # Sizes read at run time where the types leave them `?`: the kernel, and the channels in
+    # a group (grouped with `?` weight channels: computed from the data's).
     kernel = [k if k >= 0 else RuntimeDim.of(lw, w, axis) for axis, k in ((2, kh), (3, kw))]
-    cpg = (w_in if cin < 0 else cin) // attrs.groups
-    # loops: n, o, y, x, c (within the group), i, j; the weight is IOHW, read flipped.
-    channel = d(4) if attrs.groups == 1 else (d(1) // opg) * cpg + d(4)
-    out_in_group = d(1) if attrs.groups == 1 else d(1) % opg
     mac = _mac(_dtype(op))
     spans = [(k - 1) * dilation for k, dilation in zip(kernel, (dh, dw), strict=True)]
     before = [
@@ -522,6 +617,19 @@ def lower_conv2d_transpose(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue
         ),
     )
     xp = _zero_inserted(lw, x, (sh, sw), before, buffer)
+    if attrs.groups != 1 and min(w_in, opg) < 0:
+        cpg_rt = _groups_split(
+            lw,
+            op,
+            _size(lw, x, 1),
+            attrs.groups,
+            f"the data's channels do not split into {attrs.groups} groups",
+        )
+        return _grouped_conv2d_transpose_at_run_time(lw, op, xp, w, cpg_rt.value, kernel)
+    cpg = (w_in if cin < 0 else cin) // attrs.groups
+    # loops: n, o, y, x, c (within the group), i, j; the weight is IOHW, read flipped.
+    channel = d(4) if attrs.groups == 1 else (d(1) // opg) * cpg + d(4)
+    out_in_group = d(1) if attrs.groups == 1 else d(1) % opg
     if min(kh, kw) < 0:  # a `?` kernel: flipped by a copy, since a map cannot read k - 1 - i
         w = _flipped_kernel(lw, w)
         w_map = [channel, out_in_group, d(5), d(6)]
@@ -548,6 +656,50 @@ def lower_conv2d_transpose(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValue
         [PARALLEL] * 4 + [REDUCTION] * 3,
         lambda b, a: mac(b, [a[0], a[1], a[3]]),
     )
+
+
+def _grouped_conv2d_transpose_at_run_time(
+    lw: Lowerer,
+    op: RelayOperatorOp,
+    xp: SSAValue,
+    w: SSAValue,
+    cpg: SSAValue,
+    kernel: Sequence[int | RuntimeDim],
+) -> SSAValue:
+    """lower_conv2d_transpose's convolution of the zero-inserted data `xp` for a grouped
+    weight with `?` channels: the loops (n, o, y, x, c within the group, i, j) take their
+    bounds from the result and a [cpg, kh, kw] window; the body reads xp and the flipped
+    weight at the channels computed from the run-time group sizes."""
+    from relay_opt.lowering.convert_relay_to_linalg.structured import index
+
+    (dh, dw), dtype = op.attrs.dilation, _dtype(op)
+    opg = _size(lw, w, 1).max(1).value
+    lasts = [(k - 1 if isinstance(k, int) else (k - 1).value) for k in kernel]
+    window_dims = [cpg, *(k if isinstance(k, int) else k.value for k in kernel)]
+    window_t = tensor_type([n if isinstance(n, int) else DYNAMIC for n in window_dims], dtype)
+    window_sizes = [n for n in window_dims if not isinstance(n, int)]
+    window = lw.insert(tensor.EmptyOp(window_sizes, signless(window_t))).results[0]
+    mac = _mac(dtype)
+
+    def body(b: Builder, a: Sequence[SSAValue]) -> SSAValue:
+        ix = IndexType()
+        channel, place = _group_channel(b, index(b, 1), index(b, 4), opg, cpg)
+        rows, cols = _affine_index(b, [(2, 1), (5, dh)]), _affine_index(b, [(3, 1), (6, dw)])
+        flipped = [
+            b.insert(
+                arith.SubiOp(
+                    last if isinstance(last, SSAValue) else scalar_const(b, last, ix),
+                    index(b, loop),
+                )
+            ).results[0]
+            for last, loop in zip(lasts, (5, 6), strict=True)
+        ]
+        value = _extracted(b, xp, [index(b, 0), channel, rows, cols], a[1])
+        weight = _extracted(b, w, [channel, place, *flipped], a[1])
+        return mac(b, [value, weight, a[1]])
+
+    maps = [amap(7, [d(4), d(5), d(6)]), amap(7, [d(0), d(1), d(2), d(3)])]
+    return accumulate(lw, [window], op.result.type, 0, maps, [PARALLEL] * 4 + [REDUCTION] * 3, body)
 
 
 def _flipped_kernel(lw: Lowerer, w: SSAValue) -> SSAValue:
@@ -1407,18 +1559,30 @@ def lower_deformable_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValu
     attrs = op.attrs
     _, c, h, w = shape_of(x)
     oc, icg, kh, kw = shape_of(weight)
-    per_group_out = oc // attrs.groups
-    per_offset_group = c // attrs.deformable_groups
     (sh, sw), (dh, dw) = attrs.strides, attrs.dilation
     top, left, _, _ = padding4(attrs.padding)
     out_t = signless(op.result.type)
-    # The offset's and mask's dims against those the data gives (the weight is static), each
-    # checked when it runs where either side is `?`; a window larger than a `?` input gives
-    # a negative size no offset has.
     data_dims = [n if n >= 0 else RuntimeDim.of(lw, x, k) for k, n in enumerate(shape_of(x))]
-    out_dims = deform_out(data_dims, shape_of(weight), attrs)
+    weight_dims = [
+        n if n >= 0 else RuntimeDim.of(lw, weight, k) for k, n in enumerate(shape_of(weight))
+    ]
+    groups, dg = attrs.groups, attrs.deformable_groups
+    if min(c, oc, icg) >= 0:
+        per_group_out: int | SSAValue = oc // groups
+        per_offset_group: int | SSAValue = c // dg
+    else:  # `?` channels: the relation's checks when it runs, the group sizes read then
+        channels = _size(lw, x, 1)
+        lw.check_equal(op, channels.value, (_size(lw, weight, 1) * groups).value, DEFORM_CHANNELS)
+        # at least 1: indices divided by them never trap (no column is made for 0 channels)
+        out_c = _size(lw, weight, 0)
+        per_group_out = _groups_split(lw, op, out_c, groups, DEFORM_CHANNELS).max(1).value
+        per_offset_group = _groups_split(lw, op, channels, dg, DEFORM_CHANNELS).max(1).value
+    # The offset's and mask's dims against those the data and weight give, each checked when
+    # it runs where either side is `?`; a window larger than a `?` input gives a negative
+    # size no offset has.
+    out_dims = deform_out(data_dims, weight_dims, attrs)
     for value, want in zip(
-        (offset, mask), deform_offset_shapes(attrs, out_dims, (kh, kw)), strict=True
+        (offset, mask), deform_offset_shapes(attrs, out_dims, weight_dims[2:]), strict=True
     ):
         for axis, (have, size) in enumerate(zip(shape_of(value), want, strict=True)):
             if have == DYNAMIC or not isinstance(size, int):
@@ -1428,6 +1592,11 @@ def lower_deformable_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValu
                     size.value if isinstance(size, RuntimeDim) else size,
                     DEFORM_MISMATCH,
                 )
+    # The kernel's taps and width for the offset's channel, read once where `?`.
+    kernel_taps, kernel_width = (
+        k if isinstance(k, int) else k.value
+        for k in (weight_dims[2] * weight_dims[3], weight_dims[3])
+    )
     # A `?` height or width as a float, read once (the taps' clamp).
     last_row, last_column = (
         size - 1 if isinstance(size, int) else _as_float(lw, (size - 1).value, ct)
@@ -1449,16 +1618,18 @@ def lower_deformable_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValu
             v = emit(tensor.ExtractOp(t, at, elem))
             return emit(arith.ExtFOp(v, ct)) if isinstance(elem, Float16Type) else v
 
-        def lin(terms: list[tuple[SSAValue, int]], const: int) -> SSAValue:
-            """sum(value * k) + const, in index arithmetic."""
+        def lin(terms: Sequence[tuple[SSAValue, int | SSAValue]], const: int) -> SSAValue:
+            """sum(value * k) + const, in index arithmetic (k a constant or a run-time size)."""
             total = ic(const)
             for v, k in terms:
-                total = emit(arith.AddiOp(total, emit(arith.MuliOp(v, ic(k)))))
+                factor = k if isinstance(k, SSAValue) else ic(k)
+                total = emit(arith.AddiOp(total, emit(arith.MuliOp(v, factor))))
             return total
 
         n, chan, i, j, p, q = (index(b, k) for k in range(6))
-        og = emit(arith.DivUIOp(chan, ic(per_offset_group)))
-        tap = lin([(og, kh * kw), (i, kw), (j, 1)], 0)
+        divisor = per_offset_group
+        og = emit(arith.DivUIOp(chan, divisor if isinstance(divisor, SSAValue) else ic(divisor)))
+        tap = lin([(og, kernel_taps), (i, kernel_width), (j, 1)], 0)
         off_y = read(offset, [n, lin([(tap, 2)], 0), p, q])
         off_x = read(offset, [n, lin([(tap, 2)], 1), p, q])
         scale = read(mask, [n, tap, p, q])
@@ -1505,11 +1676,15 @@ def lower_deformable_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValu
 
     n, _, oh, ow = shape_of(out_t)
     cols_t = TensorType(ct, [n, c, kh, kw, oh, ow])
-    # The columns' `?` dims (N, OH, OW) are the result's.
-    sizes = [s for s in lw.result_dims() if isinstance(s, SSAValue)]
+    # The columns' `?` dims: N, OH, OW the result's, C, KH, KW the data's and weight's.
+    result_n, _, result_h, result_w = lw.result_dims()
+    col_dims = [result_n, data_dims[1], *weight_dims[2:], result_h, result_w]
+    sizes = [s if isinstance(s, SSAValue) else s.value for s in col_dims if not isinstance(s, int)]
     cols_empty = lw.insert(tensor.EmptyOp(sizes, cols_t)).results[0]
     identity = amap(6, [d(k) for k in range(6)])
     cols = generic(lw, [], [cols_empty], [identity], [PARALLEL] * 6, body)[0]
+    if isinstance(per_group_out, SSAValue):  # `?` channels: the group's column read by index
+        return _deform_contraction_at_run_time(lw, op, weight, cols, per_group_out, out_t)
     # out[n, o, p, q] += w[o, ci, i, j] * cols[n, (o // per_group_out) * icg + ci, i, j, p, q]
     channel = (d(1) // per_group_out) * icg + d(4)
     maps = [
@@ -1523,6 +1698,32 @@ def lower_deformable_conv2d(lw: Lowerer, op: RelayOperatorOp, args: list[SSAValu
         return b.insert(arith.AddfOp(acc, b.insert(arith.MulfOp(wv, col)).results[0])).results[0]
 
     return accumulate(lw, [weight, cols], out_t, 0.0, maps, [PARALLEL] * 4 + [REDUCTION] * 3, mac)
+
+
+def _deform_contraction_at_run_time(
+    lw: Lowerer,
+    op: RelayOperatorOp,
+    weight: SSAValue,
+    cols: SSAValue,
+    per_group_out: SSAValue,
+    out_t: Attribute,
+) -> SSAValue:
+    """lower_deformable_conv2d's contraction for `?` channels: out[n, o, p, q] += w[o, ci,
+    i, j] * cols[n, group(o) * icg + ci, i, j, p, q], the column's channel computed in the
+    body from the run-time group sizes (an indexing map cannot divide by them)."""
+    from relay_opt.lowering.convert_relay_to_linalg.structured import index
+
+    icg = _size(lw, weight, 1).value
+
+    def mac(b: Builder, a: Sequence[SSAValue]) -> SSAValue:
+        wv, acc = a  # float16 weights arrive widened
+        channel, _ = _group_channel(b, index(b, 1), index(b, 4), per_group_out, icg)
+        at = [index(b, 0), channel, index(b, 5), index(b, 6), index(b, 2), index(b, 3)]
+        col = _extracted(b, cols, at, acc)
+        return b.insert(arith.AddfOp(acc, b.insert(arith.MulfOp(wv, col)).results[0])).results[0]
+
+    maps = [amap(7, [d(1), d(4), d(5), d(6)]), amap(7, [d(0), d(1), d(2), d(3)])]
+    return accumulate(lw, [weight], out_t, 0.0, maps, [PARALLEL] * 4 + [REDUCTION] * 3, mac)
 
 
 def _as_float(lw: Lowerer, size: SSAValue, t: AnyFloat) -> SSAValue:

@@ -448,15 +448,13 @@ def _conv2d_shape(shapes: Sequence[Sequence[Any]], attrs: Attrs) -> list[Any]:
     """The shape function of conv2d. A blocked layout: `spatial_dims` (a `?` batch, H, W).
     NCHW, NHWC and the layouts computed through them: any `?` dim of the data or the weight
     (the output channels are the weight's O; each output H, W `window_out_dim` of the data's
-    size and the weight's kernel, either read at run time), except that a grouped
-    convolution needs the weight's O and I static (its loops split the channels by them)."""
+    size and the weight's kernel, either read at run time); a grouped one's channels per
+    group are checked and computed when it runs."""
     if conv2d_blocks(attrs) is not None:
         return list(spatial_dims(_conv2d_rel)(shapes, attrs))
     data, weight = shapes
     kernel = attrs.kernel_layout
-    out_c, in_per_group, kh, kw = (weight[kernel.index(a)] for a in "OIHW")
-    if attrs.groups != 1 and not (isinstance(out_c, int) and isinstance(in_per_group, int)):
-        raise TypeRelationError("a grouped conv2d needs static weight channels (O and I)")
+    out_c, _, kh, kw = (weight[kernel.index(a)] for a in "OIHW")
     layout = attrs.data_layout
     top, left, bottom, right = padding4(attrs.padding)
     (sh, sw), (dh, dw) = attrs.strides, attrs.dilation
@@ -490,6 +488,11 @@ def conv2d_nchw(
     dh, dw = dilation
     oh = (hp - (kh - 1) * dh - 1) // sh + 1
     ow = (wp - (kw - 1) * dw - 1) // sw + 1
+    # The type relation's checks, for `?` channels (the lowering's run-time errors' text)
+    if cin != cpg * groups:
+        raise TypeRelationError("the data's channels differ from the weight's")
+    if cout % groups:
+        raise TypeRelationError(f"the weight's output channels do not split into {groups} groups")
     out = np.zeros((n, cout, oh, ow), dtype=acc)
     opg = cout // groups
     for g in range(groups):
@@ -635,12 +638,10 @@ def _conv2d_transpose_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
 def _conv2d_transpose_shape(shapes: Sequence[Sequence[Any]], attrs: Attrs) -> list[Any]:
     """The shape function of conv2d_transpose: any `?` dim of the data or the weight (IOHW),
     the output channels the weight's O times the groups and each output size
-    `transpose_out` of the data's size and the weight's kernel, either read at run time;
-    a grouped one needs the weight's I and O static (its loops split the channels by them)."""
+    `transpose_out` of the data's size and the weight's kernel, either read at run time
+    (a grouped one's channels per group are checked and computed when it runs)."""
     data, weight = shapes
     w_in, opg, kh, kw = weight
-    if attrs.groups != 1 and not (isinstance(w_in, int) and isinstance(opg, int)):
-        raise TypeRelationError("a grouped conv2d_transpose needs static weight channels (I and O)")
     top, left, bottom, right = padding4(attrs.padding)
     (sh, sw), (dh, dw), (oph, opw) = attrs.strides, attrs.dilation, attrs.output_padding
     windows = ((data[2], kh, sh, dh, top, bottom, oph), (data[3], kw, sw, dw, left, right, opw))
@@ -658,6 +659,11 @@ def _conv2d_transpose(attrs: Attrs, x: np.ndarray, w: np.ndarray) -> np.ndarray:
     n, cin, h, wd = x.shape
     _, opg, kh, kw = w.shape
     g = attrs.groups
+    # The type relation's checks, for `?` channels (the lowering's run-time errors' text)
+    if w.shape[0] != cin:
+        raise TypeRelationError("the data's channels differ from the weight's")
+    if cin % g:
+        raise TypeRelationError(f"the data's channels do not split into {g} groups")
     cpg = cin // g
     top, left, bottom, right = padding4(attrs.padding)
     (sh, sw), (dh, dw), (oph, opw) = attrs.strides, attrs.dilation, attrs.output_padding
@@ -1093,29 +1099,35 @@ def _deform_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
         )
     if not dtype.startswith("float") or {odtype, wdtype, mdtype} != {dtype}:
         raise TypeRelationError(f"deformable conv2d takes operands of one float dtype, got {dtype}")
-    if DYNAMIC in (shape[1], *wshape):  # a `?` batch, H and W are sized at run time
-        raise TypeRelationError(
-            "deformable conv2d needs static data channels and a static weight, got "
-            f"{show_shape(shape)}, {show_shape(wshape)}"
-        )
     n, c, h, w = shape
     oc, icg, kh, kw = wshape
     groups, dg = attrs.groups, attrs.deformable_groups
-    if groups < 1 or dg < 1 or c != icg * groups or oc % groups or c % dg or 0 in (h, w):
+    # What a `?` dim leaves open is checked when it runs (DEFORM_CHANNELS, DEFORM_MISMATCH).
+    if (
+        groups < 1
+        or dg < 1
+        or DYNAMIC not in (c, icg)
+        and c != icg * groups
+        or oc != DYNAMIC
+        and oc % groups
+        or c != DYNAMIC
+        and c % dg
+        or 0 in (h, w)
+    ):
         raise TypeRelationError(
-            f"deformable conv2d: {c} channels do not fit weight {show_shape(wshape)} with "
-            f"groups={groups}, deformable_groups={dg}"
+            f"deformable conv2d: {'?' if c == DYNAMIC else c} channels do not fit weight "
+            f"{show_shape(wshape)} with groups={groups}, deformable_groups={dg}"
         )
     _, _, oh, ow = deform_out(shape, wshape, attrs)
-    # A `?` dim of the data, offset or mask is checked when it runs (DEFORM_MISMATCH).
-    if not dims_agree(oshape, (n, dg * kh * kw * 2, oh, ow)):
+    taps = DYNAMIC if DYNAMIC in (kh, kw) else dg * kh * kw
+    pairs = DYNAMIC if taps == DYNAMIC else taps * 2
+    if not dims_agree(oshape, (n, pairs, oh, ow)):
         raise TypeRelationError(
-            f"the offset must be {show_shape((n, dg * kh * kw * 2, oh, ow))}, "
-            f"got {show_shape(oshape)}"
+            f"the offset must be {show_shape((n, pairs, oh, ow))}, got {show_shape(oshape)}"
         )
-    if not dims_agree(mshape, (n, dg * kh * kw, oh, ow)):
+    if not dims_agree(mshape, (n, taps, oh, ow)):
         raise TypeRelationError(
-            f"the mask must be {show_shape((n, dg * kh * kw, oh, ow))}, got {show_shape(mshape)}"
+            f"the mask must be {show_shape((n, taps, oh, ow))}, got {show_shape(mshape)}"
         )
     n, oh, ow = joined_dims(
         joined_dims([n, oh, ow], [oshape[0], *oshape[2:]]), [mshape[0], *mshape[2:]]
@@ -1126,26 +1138,29 @@ def _deform_rel(args: Sequence[Attribute], attrs: Attrs) -> Attribute:
 DEFORM_MISMATCH = "the offset or mask does not have the shape the data and weight give"
 """The run-time error of a deformable conv2d's `?` offset or mask, interpreted and native."""
 
+DEFORM_CHANNELS = "the data's channels do not fit the weight, groups and deformable_groups"
+"""The run-time error of a deformable conv2d's `?` channels or weight, interpreted and native."""
+
 
 def deform_offset_shapes(
-    attrs: Attrs, out: Sequence[Any], kernel: Sequence[int]
+    attrs: Attrs, out: Sequence[Any], kernel: Sequence[Any]
 ) -> list[tuple[Any, ...]]:
-    """The offset's and mask's shapes for a result `out` (N, O, OH, OW: ints or run-time
-    sizes) and kernel (KH, KW)."""
+    """The offset's and mask's shapes for a result `out` (N, O, OH, OW) and kernel (KH, KW):
+    ints or run-time sizes."""
     n, _, oh, ow = out
     taps = attrs.deformable_groups * kernel[0] * kernel[1]
     return [(n, taps * 2, oh, ow), (n, taps, oh, ow)]
 
 
-def deform_out(shape: Sequence[Any], wshape: Sequence[int], attrs: Attrs) -> list[Any]:
-    """The result's shape (N, O, OH, OW) from the data's (ints, `?` in a type, or run-time
-    sizes in a shape function) and the static weight's."""
+def deform_out(shape: Sequence[Any], wshape: Sequence[Any], attrs: Attrs) -> list[Any]:
+    """The result's shape (N, O, OH, OW) from the data's and the weight's (ints, `?` in a
+    type, or run-time sizes in a shape function)."""
     (n, _, h, w), (oc, _, kh, kw) = shape, wshape
     (sh, sw), (dh, dw) = attrs.strides, attrs.dilation
     top, left, bottom, right = padding4(attrs.padding)
 
-    def out(size: Any, before: int, after: int, k: int, stride: int, dilation: int) -> Any:
-        if isinstance(size, int) and size == DYNAMIC:
+    def out(size: Any, before: int, after: int, k: Any, stride: int, dilation: int) -> Any:
+        if any(isinstance(v, int) and v == DYNAMIC for v in (size, k)):
             return DYNAMIC
         return (size + (before + after - (k - 1) * dilation - 1)) // stride + 1
 
@@ -1153,7 +1168,7 @@ def deform_out(shape: Sequence[Any], wshape: Sequence[int], attrs: Attrs) -> lis
 
 
 def _deform_dims(shapes: Sequence[Sequence[Any]], attrs: Attrs) -> list[Any]:
-    # The weight is static (the relation): the data's sizes give the result's.
+    # The data's and the weight's sizes give the result's.
     return deform_out(shapes[0], shapes[2], attrs)
 
 
@@ -1183,6 +1198,10 @@ def deform_sample(img: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray
 def _deform(
     attrs: Attrs, x: np.ndarray, offset: np.ndarray, weight: np.ndarray, mask: np.ndarray
 ) -> np.ndarray:
+    (c, (oc, icg, _, _)), groups = (x.shape[1], weight.shape), attrs.groups
+    dg = attrs.deformable_groups
+    if c != icg * groups or oc % groups or c % dg:  # the relation's check, for `?` channels
+        raise TypeRelationError(DEFORM_CHANNELS)
     out = deform_out(x.shape, weight.shape, attrs)
     if [offset.shape, mask.shape] != deform_offset_shapes(attrs, out, weight.shape[2:]):
         raise ValueError(f"{DEFORM_MISMATCH}: offset {offset.shape}, mask {mask.shape}")
